@@ -1,0 +1,4 @@
+"""Allow ``python -m qnnc``."""
+from qnnc.cli import main
+
+raise SystemExit(main())

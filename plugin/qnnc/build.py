@@ -1,0 +1,148 @@
+"""``qnnc build``: the whole pipeline, writing the output folder atomically.
+
+All files are generated in memory first; then they go to a temporary folder next to the
+output and are moved in one by one, skipping files whose content is unchanged (so build
+systems see no change). Nothing is written if any stage fails.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from . import __version__
+from .config import Config
+from .data import load_samples
+from .emit import emit_c, emit_test_data
+from .pipeline import Compiled, compile_model
+from .plan import MemoryPlan, plan_memory
+from .reference.interpreter import quantize_input, run_int8
+from .report import build_report, summary_line
+from .runtime import runtime_files
+
+MANIFEST = ".qnnc_manifest"
+
+
+@dataclass
+class BuildResult:
+    """Everything a build produced."""
+
+    compiled: Compiled
+    plan: MemoryPlan
+    files: Dict[str, str]
+    report: Dict
+    summary: str
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def input_files(model_path: str, cfg: Config) -> List[str]:
+    """Absolute paths of every file the build reads (model, config, data)."""
+    return [os.path.abspath(model_path)] + [os.path.abspath(p) for p in cfg.input_files()]
+
+
+def provenance(model_path: str, cfg: Config) -> Dict[str, str]:
+    files = {os.path.basename(p): _sha256(p)[:16] for p in input_files(model_path, cfg) if os.path.isfile(p)}
+    h = hashlib.sha256(__version__.encode())
+    for k in sorted(files):
+        h.update(k.encode() + b"=" + files[k].encode())
+    return {"qnnc": __version__, "inputs_sha256": h.hexdigest()[:16], "files": files}
+
+
+def generate(model_path: str, cfg: Config, name: str, runtime: bool = True, progress: bool = True) -> BuildResult:
+    """Run every stage and return the files to write (nothing touches the disk)."""
+    compiled = compile_model(model_path, cfg, name, progress)
+    model = compiled.model
+    plan = plan_memory(model)
+    prov = provenance(model_path, cfg)
+    prov_line = (f"model {os.path.basename(model_path)}, inputs sha256 {prov['inputs_sha256']} "
+                 f"({', '.join(f'{k} {v}' for k, v in sorted(prov['files'].items()))})")
+    files = emit_c(model, plan, prov_line)
+    if cfg.test_data is not None:
+        xs, ys = load_samples(cfg.test_data, compiled.graph.inputs[0], model.input_tensor.shape
+                              if cfg.layout != "nhwc" else _model_shape(compiled), cfg.source)
+        xs = _api_layout(xs, cfg)
+        q_in = quantize_input(model, xs)
+        expected = run_int8(model, q_in)
+        files.update(emit_test_data(model, q_in, expected, ys, prov_line))
+    if runtime:
+        files.update(runtime_files(model.kernels_used()))
+    report = build_report(model, plan, prov)
+    files[f"{name}_report.json"] = json.dumps(report, indent=1, sort_keys=True) + "\n"
+    return BuildResult(compiled, plan, files, report, summary_line(report))
+
+
+def _model_shape(compiled: Compiled):
+    t = compiled.model.input_tensor.shape
+    return (t[0], t[3], t[1], t[2]) if len(t) == 4 else t
+
+
+def _api_layout(xs: np.ndarray, cfg: Config) -> np.ndarray:
+    if cfg.layout == "nhwc" and xs.ndim == 4:
+        return np.ascontiguousarray(xs.transpose(0, 2, 3, 1))
+    return xs
+
+
+def write_output(files: Dict[str, str], out_dir: str) -> List[str]:
+    """Write ``files`` into ``out_dir``; returns the names that changed. Removes stale generated files."""
+    out_dir = os.path.abspath(out_dir)
+    parent = os.path.dirname(out_dir)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".qnnc-", dir=parent)
+    try:
+        for fname, text in files.items():
+            with open(os.path.join(tmp, fname), "w", encoding="utf-8", newline="\n") as f:
+                f.write(text)
+        with open(os.path.join(tmp, MANIFEST), "w", encoding="utf-8") as f:
+            f.write("\n".join(sorted(files)) + "\n")
+        if not os.path.isdir(out_dir):
+            os.replace(tmp, out_dir)
+            return sorted(files)
+        changed = []
+        old_manifest = os.path.join(out_dir, MANIFEST)
+        if os.path.isfile(old_manifest):
+            with open(old_manifest, encoding="utf-8") as f:
+                for old in f.read().split():
+                    if old not in files and os.path.basename(old) == old:
+                        try:
+                            os.remove(os.path.join(out_dir, old))
+                        except FileNotFoundError:
+                            pass
+        for fname in sorted(files) + [MANIFEST]:
+            dst = os.path.join(out_dir, fname)
+            src = os.path.join(tmp, fname)
+            if os.path.isfile(dst):
+                with open(dst, "rb") as a, open(src, "rb") as b:
+                    if a.read() == b.read():
+                        continue
+            os.replace(src, dst)
+            if fname != MANIFEST:
+                changed.append(fname)
+        return changed
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def build(model_path: str, cfg: Config, out_dir: str, name: str, runtime: bool = True,
+          progress: bool = True) -> BuildResult:
+    """Generate and write; the output folder is untouched if generation fails."""
+    result = generate(model_path, cfg, name, runtime, progress)
+    write_output(result.files, out_dir)
+    return result
+
+
+def default_name(model_path: str, cfg: Config, override: Optional[str]) -> str:
+    from .pipeline import model_name
+    return model_name(cfg, model_path, override)

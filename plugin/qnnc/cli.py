@@ -1,0 +1,143 @@
+"""The ``qnnc`` command line: build, inspect, validate, deps, runtime-path.
+
+User errors print one paragraph and exit with code 2; no traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import traceback
+from typing import List, Optional
+
+from . import __version__
+from .errors import QnncError
+
+EXIT_USER_ERROR = 2
+EXIT_INTERNAL = 3
+
+
+def _config(path: Optional[str]):
+    from .config import load_config
+    return load_config(path)
+
+
+def cmd_build(args) -> int:
+    from .build import build, default_name
+    cfg = _config(args.config)
+    name = default_name(args.model, cfg, args.name)
+    result = build(args.model, cfg, args.output, name, runtime=args.runtime == "copy", progress=not args.quiet)
+    for note in result.compiled.notes:
+        print(f"qnnc: note: {note}", file=sys.stderr)
+    if args.config is None:
+        print("qnnc: note: no --config given: defaults used (int8, per-channel weights, min-max ranges)",
+              file=sys.stderr)
+    print(result.summary)
+    if args.verbose:
+        from .report import layer_table
+        print(layer_table(result.report))
+    return 0
+
+
+def cmd_deps(args) -> int:
+    from .build import input_files
+    cfg = _config(args.config)
+    for p in input_files(args.model, cfg):
+        print(p)
+    return 0
+
+
+def cmd_runtime_path(args) -> int:
+    from .runtime import RUNTIME_DIR
+    print(RUNTIME_DIR)
+    return 0
+
+
+def cmd_inspect(args) -> int:
+    from .inspect_model import inspect_model
+    info = inspect_model(args.model, _config(args.config) if args.config else None)
+    if args.json:
+        print(json.dumps(info, indent=1, sort_keys=True))
+    else:
+        from .inspect_model import format_inspection
+        print(format_inspection(info))
+    return 0 if info["compiles"] else EXIT_USER_ERROR
+
+
+def cmd_validate(args) -> int:
+    from .validate import format_validation, validate
+    cfg = _config(args.config)
+    res = validate(args.model, cfg, args.data, name=args.name, limit=args.limit, sanitize=not args.no_sanitize,
+                   progress=not args.json)
+    print(json.dumps(res, indent=1, sort_keys=True) if args.json else format_validation(res))
+    return 0 if res["bit_exact"] else 1
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="qnnc", description="Quantized neural-network compiler for microcontrollers: "
+                                "ONNX + YAML -> static, integer-only C.")
+    p.add_argument("--version", action="version", version=f"qnnc {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", help="generate C for a model")
+    b.add_argument("model", help="float ONNX model")
+    b.add_argument("--config", "-c", help="YAML quantization config")
+    b.add_argument("--output", "-o", required=True, help="output folder")
+    b.add_argument("--name", help="C symbol prefix (default: config name or model file stem)")
+    b.add_argument("--runtime", choices=["copy", "none"], default="copy",
+                   help="copy the kernel sources the model uses into the output (default), or not (the "
+                        "Zephyr/PlatformIO integrations compile the shared kernel library once)")
+    b.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    b.add_argument("--verbose", "-v", action="store_true", help="print the per-layer table")
+    b.set_defaults(fn=cmd_build)
+
+    i = sub.add_parser("inspect", help="ops, shapes, MACs, parameters, and what is unsupported")
+    i.add_argument("model")
+    i.add_argument("--config", "-c")
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(fn=cmd_inspect)
+
+    v = sub.add_parser("validate", help="compile the C on this host, run it on data, compare with the "
+                                        "reference and float onnxruntime")
+    v.add_argument("model")
+    v.add_argument("--config", "-c")
+    v.add_argument("--data", "-d", required=True, help=".npz/.npy test inputs (x, optional labels y)")
+    v.add_argument("--name")
+    v.add_argument("--limit", type=int, help="use at most this many samples")
+    v.add_argument("--no-sanitize", action="store_true", help="build without -fsanitize=address,undefined")
+    v.add_argument("--json", action="store_true")
+    v.set_defaults(fn=cmd_validate)
+
+    d = sub.add_parser("deps", help="print every input file a build reads (for build systems)")
+    d.add_argument("model")
+    d.add_argument("--config", "-c")
+    d.set_defaults(fn=cmd_deps)
+
+    r = sub.add_parser("runtime-path", help="print the folder of the C kernel library")
+    r.set_defaults(fn=cmd_runtime_path)
+    return p
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point of the ``qnnc`` command."""
+    args = make_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except QnncError as e:
+        print(f"qnnc: error: {e.format()}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("qnnc: interrupted; no output was written", file=sys.stderr)
+        return 130
+    except Exception as e:  # a qnnc bug: say so plainly
+        if os.environ.get("QNNC_DEBUG"):
+            traceback.print_exc()
+        print(f"qnnc: internal error ({type(e).__name__}: {e}); no output was written. Please report this "
+              "with the model and config (set QNNC_DEBUG=1 for a traceback).", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,51 @@
+"""Deterministic C text helpers: array literals, float literals, struct initializers."""
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+
+_CTYPE = {np.dtype(np.int8): "int8_t", np.dtype(np.int32): "int32_t", np.dtype(np.uint32): "uint32_t",
+          np.dtype(np.float32): "float"}
+
+
+def c_type(arr: np.ndarray) -> str:
+    return _CTYPE[arr.dtype]
+
+
+def c_float(v: float) -> str:
+    """A float literal that parses back to exactly np.float32(v)."""
+    f = np.float32(v)
+    text = format(float(f), ".9g")
+    if "e" not in text and "." not in text and "inf" not in text and "nan" not in text:
+        text += ".0"
+    return text + "f"
+
+
+def c_int(v: int, ctype: str = "int32_t") -> str:
+    v = int(v)
+    if ctype == "uint32_t":
+        return f"{v}u"
+    if v == -(1 << 31):
+        return "INT32_MIN"
+    return str(v)
+
+
+def array_body(arr: np.ndarray, per_line: int = 16) -> str:
+    """Comma-separated values, ``per_line`` per line, indented 4 spaces."""
+    ctype = c_type(arr)
+    vals = [c_int(v, ctype) for v in arr.reshape(-1).tolist()]
+    lines = []
+    for i in range(0, len(vals), per_line):
+        lines.append("    " + ", ".join(vals[i:i + per_line]) + ",")
+    return "\n".join(lines)
+
+
+def array_definition(name: str, arr: np.ndarray, static: bool = False, align: int = 4) -> str:
+    qual = "static const" if static else "const"
+    return (f"{qual} {c_type(arr)} {name}[{arr.size}] QNNC_ALIGNED({align}) = {{\n"
+            f"{array_body(arr)}\n}};\n")
+
+
+def brace(values: Iterable) -> str:
+    return "{" + ", ".join(str(v) for v in values) + "}"

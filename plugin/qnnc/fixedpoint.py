@@ -1,0 +1,119 @@
+"""Fixed-point arithmetic shared by the quantizer and the numpy reference.
+
+This module *defines* the integer arithmetic that the C kernels reproduce bit for bit.
+It follows the TFLite / CMSIS-NN convention: a real multiplier M is stored as an int32
+``multiplier`` in [2^30, 2^31) and a power-of-two ``shift`` (positive = left), and
+
+    requantize(acc) = RoundingDivideByPOT(SRDHM(sat32(acc << left), multiplier), right)
+
+where SRDHM is the saturating rounding doubling high multiply and both roundings are
+half-away-from-zero. ``sat32`` saturates the left-shifted accumulator instead of
+overflowing (TFLite leaves that case undefined; the C kernels saturate identically).
+"""
+from __future__ import annotations
+
+import math
+from typing import Tuple
+
+import numpy as np
+
+INT32_MIN = -(1 << 31)
+INT32_MAX = (1 << 31) - 1
+
+
+def quantize_multiplier(real: float) -> Tuple[int, int]:
+    """Return ``(multiplier, shift)`` with real ~= multiplier * 2^(shift - 31).
+
+    ``multiplier`` is 0 or in [2^30, 2^31); ``shift`` is in [-31, 30]. Values too small to
+    represent become (0, 0), i.e. the product is zero, as in TFLite.
+    """
+    if not math.isfinite(real) or real < 0:
+        raise ValueError(f"requantization multiplier must be finite and >= 0, got {real!r}")
+    if real == 0.0:
+        return 0, 0
+    q, exp = math.frexp(real)  # real = q * 2^exp, q in [0.5, 1)
+    q_fixed = int(math.floor(q * (1 << 31) + 0.5))  # round half away (q > 0)
+    if q_fixed == (1 << 31):
+        q_fixed //= 2
+        exp += 1
+    if exp < -31:
+        return 0, 0
+    if exp > 30:
+        raise ValueError(f"requantization multiplier {real!r} is too large (> 2^30)")
+    return q_fixed, exp
+
+
+def quantize_multipliers(reals) -> Tuple[np.ndarray, np.ndarray]:
+    """Vector form of :func:`quantize_multiplier`; returns int32 arrays."""
+    pairs = [quantize_multiplier(float(r)) for r in np.asarray(reals, dtype=np.float64).ravel()]
+    mult = np.array([p[0] for p in pairs], dtype=np.int32)
+    shift = np.array([p[1] for p in pairs], dtype=np.int32)
+    return mult, shift
+
+
+def _trunc_div_pow2(x: np.ndarray, bits: int) -> np.ndarray:
+    """Integer division by 2^bits truncating toward zero (C semantics) on int64."""
+    neg = x < 0
+    q = np.abs(x) >> bits
+    return np.where(neg, -q, q)
+
+
+def srdhm(a: np.ndarray, b) -> np.ndarray:
+    """Saturating rounding doubling high multiply of int32 values (gemmlowp/TFLite)."""
+    a64 = np.asarray(a, dtype=np.int64)
+    b64 = np.asarray(b, dtype=np.int64)
+    ab = a64 * b64
+    nudge = np.where(ab >= 0, np.int64(1 << 30), np.int64(1 - (1 << 30)))
+    res = _trunc_div_pow2(ab + nudge, 31)
+    overflow = (a64 == INT32_MIN) & (b64 == INT32_MIN)
+    return np.where(overflow, np.int64(INT32_MAX), res)
+
+
+def rounding_divide_by_pot(x: np.ndarray, exponent) -> np.ndarray:
+    """Divide by 2^exponent rounding half away from zero (gemmlowp RoundingDivideByPOT)."""
+    x = np.asarray(x, dtype=np.int64)
+    exponent = np.asarray(exponent, dtype=np.int64)
+    mask = (np.int64(1) << exponent) - 1
+    remainder = x & mask
+    threshold = (mask >> 1) + (x < 0).astype(np.int64)
+    return (x >> exponent) + (remainder > threshold).astype(np.int64)
+
+
+def requantize(acc, multiplier, shift) -> np.ndarray:
+    """Apply an int32 multiplier + shift to int32 accumulators; returns int64 (unclamped).
+
+    ``multiplier``/``shift`` broadcast against ``acc`` (per-channel along the last axis).
+    """
+    acc = np.asarray(acc, dtype=np.int64)
+    shift = np.asarray(shift, dtype=np.int64)
+    left = np.maximum(shift, 0)
+    right = np.minimum(np.maximum(-shift, 0), 31)
+    shifted = np.clip(acc << left, INT32_MIN, INT32_MAX)
+    return rounding_divide_by_pot(srdhm(shifted, multiplier), right)
+
+
+def round_half_away(x: np.ndarray) -> np.ndarray:
+    """Round to nearest, ties away from zero (float in, int64 out)."""
+    x = np.asarray(x, dtype=np.float64)
+    return (np.sign(x) * np.floor(np.abs(x) + 0.5)).astype(np.int64)
+
+
+def quantize_f32(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """Float -> int8 exactly as the generated C does it (float32 arithmetic).
+
+    v = x / scale in float32; NaN -> 0; v clamped to [-256, 256]; rounded half away
+    from zero by adding +-0.5f in float32 and truncating; + zero point; clamped to int8.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    v = x / np.float32(scale)
+    v = np.where(np.isnan(v), np.float32(0.0), v)
+    v = np.clip(v, np.float32(-256.0), np.float32(256.0)).astype(np.float32)
+    half = np.where(v >= 0, np.float32(0.5), np.float32(-0.5)).astype(np.float32)
+    r = np.trunc((v + half).astype(np.float32)).astype(np.int64) + int(zero_point)
+    return np.clip(r, -128, 127).astype(np.int8)
+
+
+def dequantize_s8(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """int8 -> float32 as the generated C does it: (float)(q - zp) * scale."""
+    d = (np.asarray(q, dtype=np.int32) - int(zero_point)).astype(np.float32)
+    return (d * np.float32(scale)).astype(np.float32)

@@ -1,0 +1,90 @@
+"""Stage 2 - graph passes. Each pass is a function ``Graph -> Graph``.
+
+:func:`run_passes` applies them in order; the result uses only the ops in
+:data:`SUPPORTED_OPS`, with 4-D activations stored NHWC.
+"""
+from __future__ import annotations
+
+from typing import Callable, List
+
+from ..errors import ModelError
+from ..ir import Graph
+from .canonicalize import (clip_attrs, conv_attrs, fold_batchnorm, fold_bias_add, fully_connected, global_pool,
+                           pad_attrs, sub_div)
+from .cleanup import fold_constants, merge_reshapes, normalize_views, remove_identity
+from .fuse_activation import fuse_activations
+from .layout import simplify_transposes, to_nhwc
+
+Pass = Callable[[Graph], Graph]
+
+PIPELINE: List[Pass] = [
+    remove_identity,
+    fold_constants,
+    normalize_views,
+    merge_reshapes,
+    clip_attrs,
+    pad_attrs,
+    sub_div,
+    global_pool,
+    conv_attrs,
+    fully_connected,
+    fold_batchnorm,
+    fold_bias_add,
+    fuse_activations,
+    to_nhwc,
+    simplify_transposes,
+    merge_reshapes,
+]
+
+# What the quantizer can lower, and why anything else is refused.
+SUPPORTED_OPS = {
+    "Conv", "FullyConnected", "Add", "Mul", "Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "Softmax",
+    "MaxPool", "AveragePool", "Reshape", "Transpose", "Concat", "Pad",
+}
+
+
+def check_supported(graph: Graph) -> Graph:
+    """Fail with node name, op type, opset and reason for anything the quantizer cannot lower."""
+    for n in graph.nodes:
+        if n.op not in SUPPORTED_OPS:
+            raise ModelError(
+                "this operator is not supported by qnnc (supported: Conv, Gemm, MatMul with constant weights, "
+                "Add, Sub, Mul, Div, Relu, Clip, LeakyRelu, Sigmoid, Tanh, Softmax, MaxPool, AveragePool, "
+                "GlobalAveragePool, BatchNormalization, Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Concat, "
+                "Pad, Identity, Dropout, and any op on constants only)",
+                file=graph.source, node=n.name, op=f"{n.op}, opset {graph.opset}")
+    return graph
+
+
+def run_passes(graph: Graph, io_layout: str = "NCHW") -> Graph:
+    """Apply the whole pass pipeline; ``io_layout`` is the layout of the public API tensors."""
+    g = graph.copy()
+    g.io_layout = io_layout
+    g = check_early(g)
+    for p in PIPELINE:
+        g = p(g)
+    return check_supported(g)
+
+
+_FOLDABLE_ONLY = {"Shape", "Gather", "Cast", "ConstantOfShape", "Range", "Slice", "Expand", "Size", "Sqrt",
+                  "Equal", "Where", "ReduceProd", "NonZero", "Floor", "Ceil"}
+_ACCEPTED = SUPPORTED_OPS | {"Gemm", "MatMul", "Sub", "Div", "GlobalAveragePool", "GlobalMaxPool",
+                             "BatchNormalization", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"}
+
+
+def check_early(graph: Graph) -> Graph:
+    """Refuse unsupported ops before any work, unless all their inputs are constants (folded)."""
+    consts = {k for k, t in graph.tensors.items() if t.is_const}
+    for n in graph.nodes:
+        if n.op in _ACCEPTED:
+            if all((not i) or i in consts for i in n.inputs) and n.op not in ("Identity",):
+                consts.update(n.outputs)
+            continue
+        if n.inputs and all((not i) or i in consts for i in n.inputs):
+            consts.update(n.outputs)
+            continue
+        if n.op == "Shape":
+            consts.update(n.outputs)
+            continue
+        check_supported(type(graph)(graph.name, {}, [n], [], [], graph.source, graph.opset))
+    return graph

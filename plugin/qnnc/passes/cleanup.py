@@ -1,0 +1,122 @@
+"""Clean-up passes: identity removal, constant folding, view normalization."""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from ..errors import ModelError
+from ..ir import Graph, Node
+
+_NOOP_OPS = {"Identity", "Dropout"}
+_VIEW_OPS = {"Reshape", "Flatten", "Squeeze", "Unsqueeze"}
+
+
+def remove_identity(graph: Graph) -> Graph:
+    """Drop Identity and (inference-mode) Dropout nodes."""
+    g = graph.copy()
+    for n in list(g.nodes):
+        if n.op in _NOOP_OPS:
+            src, dst = n.inputs[0], n.outputs[0]
+            g.nodes.remove(n)
+            if dst in g.outputs:
+                # Keep the graph output's name: rename the producer's output instead.
+                prod = g.producer(src)
+                if prod is not None and src not in g.outputs and len(g.consumers(src)) == 0:
+                    prod.outputs = [dst if o == src else o for o in prod.outputs]
+                    continue
+            g.replace_uses(dst, src)
+    g.remove_unused()
+    return g
+
+
+def _evaluate(node: Node, graph: Graph) -> list:
+    """Run one node whose inputs are all constants with onnx.reference."""
+    from onnx.reference import ReferenceEvaluator
+
+    inputs = [i for i in node.inputs if i]
+    vis = [helper.make_tensor_value_info(i, helper.np_dtype_to_tensor_dtype(graph.const(i).dtype),
+                                         list(graph.const(i).shape)) for i in inputs]
+    outs = [helper.make_tensor_value_info(o, onnx.TensorProto.UNDEFINED, None) for o in node.outputs if o]
+    proto = helper.make_node(node.op, node.inputs, node.outputs, name=node.name, **node.attrs)
+    model = helper.make_model(helper.make_graph([proto], "fold", vis, outs),
+                              opset_imports=[helper.make_opsetid("", graph.opset)])
+    sess = ReferenceEvaluator(model)
+    return sess.run(None, {i: graph.const(i) for i in inputs})
+
+
+def fold_constants(graph: Graph) -> Graph:
+    """Evaluate every node whose inputs are all constant (and Shape of static tensors)."""
+    g = graph.copy()
+    for n in list(g.nodes):
+        if n.op == "Shape" and n.inputs[0] in g.tensors:
+            shape = np.array(g.shape(n.inputs[0]), dtype=np.int64)
+            start = n.attrs.get("start", 0)
+            end = n.attrs.get("end", None)
+            shape = shape[start:end]
+            g.tensors[n.outputs[0]].data = shape
+            g.tensors[n.outputs[0]].shape = tuple(shape.shape)
+            g.nodes.remove(n)
+            continue
+        if n.inputs and all((not i) or g.is_const(i) for i in n.inputs) and n.outputs[0] not in g.outputs:
+            try:
+                values = _evaluate(n, g)
+            except Exception as e:
+                raise ModelError(f"constant folding failed: {e}", file=g.source, node=n.name, op=n.op) from None
+            for o, v in zip([o for o in n.outputs if o], values):
+                v = np.asarray(v)
+                if v.dtype.kind == "f":
+                    v = v.astype(np.float32)
+                g.tensors[o].data = v
+                g.tensors[o].shape = tuple(v.shape)
+            g.nodes.remove(n)
+    g.remove_unused()
+    return g
+
+
+def normalize_views(graph: Graph) -> Graph:
+    """Turn Flatten/Squeeze/Unsqueeze/Reshape into ``Reshape`` with a static ``shape`` attr.
+
+    Shapes are already static after import, so the target is simply the output's shape.
+    """
+    g = graph.copy()
+    for n in g.nodes:
+        if n.op in _VIEW_OPS:
+            n.attrs = {"shape": list(g.shape(n.outputs[0]))}
+            n.inputs = [n.inputs[0]]
+            n.op = "Reshape"
+    g.remove_unused()
+    return g
+
+
+def merge_reshapes(graph: Graph) -> Graph:
+    """Collapse Reshape chains and drop reshapes to the same shape."""
+    g = graph.copy()
+    changed = True
+    while changed:
+        changed = False
+        for n in list(g.nodes):
+            if n.op != "Reshape":
+                continue
+            src = n.inputs[0]
+            prod = g.producer(src)
+            if prod is not None and prod.op == "Reshape":
+                n.inputs = [prod.inputs[0]]
+                changed = True
+            if g.shape(n.inputs[0]) == g.shape(n.outputs[0]):
+                out = n.outputs[0]
+                inp = n.inputs[0]
+                if out in g.outputs:
+                    if inp in g.inputs or inp in g.outputs:
+                        continue  # keep a copy-free view between a graph input and output
+                    p = g.producer(inp)
+                    if p is None or len(g.consumers(inp)) > 1:
+                        continue
+                    p.outputs = [out if o == inp else o for o in p.outputs]
+                    g.nodes.remove(n)
+                else:
+                    g.nodes.remove(n)
+                    g.replace_uses(out, inp)
+                changed = True
+        g.remove_unused()
+    return g

@@ -1,0 +1,131 @@
+"""Stage 5 - memory plan: tensor lifetimes and one static arena with offset reuse.
+
+Views (reshapes) share their source's buffer; element-wise ops whose input dies at that
+op write in place. Buffers are placed greedily by size (largest first, lowest offset that
+does not collide with any time-overlapping buffer), which reaches the live-set lower bound
+on chain-like networks.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Tuple
+
+from .qmodel import QModel
+
+ALIGN = 4
+# Kernels that may write their output over an input of the same size (they read each
+# element before writing the same index).
+_IN_PLACE = {"lut", "add", "mul"}
+
+
+@dataclass
+class Buffer:
+    """One arena region; several tensors (views, in-place chains) may share it."""
+
+    id: int
+    size: int
+    first: int  # op index that writes it first (-1 = graph input, copied in before op 0)
+    last: int   # op index that reads it last (len(ops) = the copy-out of the output)
+    tensors: List[str] = field(default_factory=list)
+    offset: int = 0
+
+
+@dataclass
+class MemoryPlan:
+    """Where every activation tensor lives in the arena."""
+
+    arena_size: int
+    lower_bound: int
+    buffers: List[Buffer]
+    tensor_buffer: Dict[str, int]
+
+    def offset(self, tensor: str) -> int:
+        return self.buffers[self.tensor_buffer[tensor]].offset
+
+    def live_bytes(self, step: int) -> int:
+        return sum(b.size for b in self.buffers if b.first <= step <= b.last)
+
+
+def _align(n: int) -> int:
+    return (n + ALIGN - 1) // ALIGN * ALIGN
+
+
+def plan_memory(model: QModel) -> MemoryPlan:
+    """Assign arena offsets to every activation tensor of the model."""
+    ops = model.ops
+    n_ops = len(ops)
+    buf_of: Dict[str, int] = {}
+    buffers: List[Buffer] = []
+
+    def new_buffer(tensor: str, step: int) -> None:
+        b = Buffer(len(buffers), model.tensors[tensor].size, step, step, [tensor])
+        buffers.append(b)
+        buf_of[tensor] = b.id
+
+    last_use: Dict[str, int] = {}
+    for i, op in enumerate(ops):
+        for t in op.inputs:
+            last_use[t] = i
+    last_use[model.output] = n_ops
+
+    new_buffer(model.input, -1)
+    for i, op in enumerate(ops):
+        for t in op.inputs:
+            b = buffers[buf_of[t]]
+            b.last = max(b.last, i)
+        if op.kind == "reshape":
+            b = buffers[buf_of[op.inputs[0]]]
+            b.tensors.append(op.output)
+            buf_of[op.output] = b.id
+            continue
+        reused = False
+        if op.kind in _IN_PLACE:
+            out_size = model.tensors[op.output].size
+            for t in op.inputs:
+                b = buffers[buf_of[t]]
+                # Safe only when nothing reads this buffer after this op (any alias of it).
+                if b.size == out_size and all(last_use.get(x, -1) <= i for x in b.tensors) \
+                        and model.output not in b.tensors and model.input not in b.tensors:
+                    b.tensors.append(op.output)
+                    buf_of[op.output] = b.id
+                    reused = True
+                    break
+        if not reused:
+            new_buffer(op.output, i)
+    for b in buffers:
+        for t in b.tensors:
+            b.last = max(b.last, last_use.get(t, b.first))
+    out_b = buffers[buf_of[model.output]]
+    out_b.last = n_ops
+
+    steps = range(-1, n_ops + 1)
+    lower_bound = max(sum(b.size for b in buffers if b.first <= s <= b.last) for s in steps)
+
+    placed: List[Buffer] = []
+    for b in sorted(buffers, key=lambda b: (-b.size, b.first, b.id)):
+        conflicts = sorted((p.offset, p.offset + _align(p.size)) for p in placed
+                           if not (p.last < b.first or b.last < p.first))
+        offset = 0
+        for lo, hi in conflicts:
+            if offset + b.size <= lo:
+                break
+            offset = max(offset, hi)
+        b.offset = offset
+        placed.append(b)
+    arena = max((_align(b.offset + b.size) for b in buffers), default=0)
+    return MemoryPlan(arena, lower_bound, buffers, buf_of)
+
+
+def io_bound(model: QModel) -> int:
+    """Largest (non-constant inputs + output) bytes over ops: the per-operator bound TFLM reports."""
+    best = model.input_tensor.size
+    for op in model.ops:
+        if op.kind == "reshape":
+            continue
+        best = max(best, sum(model.tensors[t].size for t in set(op.inputs)) + model.tensors[op.output].size)
+    return best
+
+
+def lifetimes(plan: MemoryPlan) -> List[Tuple[str, int, int, int, int]]:
+    """(tensors, offset, size, first, last) per buffer, for reports."""
+    return [(",".join(b.tensors), b.offset, b.size, b.first, b.last) for b in plan.buffers]

@@ -1,0 +1,105 @@
+"""The quantized, lowered model: what the quantizer produces and reference/plan/emit consume.
+
+Every :class:`QOp` maps to one kernel call (or a view); every number the kernel needs is
+resolved here (integer weights, biases, multipliers, tables), so later stages only read.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+# Op kinds and the kernel function each calls (None: a view, no code).
+KERNELS = {
+    "conv": "qnnc_conv_s8",
+    "depthwise_conv": "qnnc_depthwise_conv_s8",
+    "fully_connected": "qnnc_fully_connected_s8",
+    "max_pool": "qnnc_max_pool_s8",
+    "avg_pool": "qnnc_avg_pool_s8",
+    "add": "qnnc_add_s8",
+    "mul": "qnnc_mul_s8",
+    "softmax": "qnnc_softmax_s8",
+    "lut": "qnnc_lut_s8",
+    "transpose": "qnnc_transpose_s8",
+    "pad": "qnnc_pad_s8",
+    "concat": "qnnc_concat_slice_s8",
+    "reshape": None,
+}
+
+
+@dataclass
+class QTensor:
+    """An int8 activation tensor (shape as stored: NHWC for 4-D internals)."""
+
+    name: str
+    shape: Tuple[int, ...]
+    scale: float
+    zero_point: int
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= int(d)
+        return n
+
+
+@dataclass
+class QOp:
+    """One lowered operation.
+
+    ``params`` is a kernel_params dataclass (or None); ``consts`` holds the constant arrays
+    (``filter``, ``bias``, ``multiplier``, ``shift``, ``lut``, ``exp_lut``, ``input2``);
+    ``attrs`` holds shapes and small integers (perm, pads, axis, ...).
+    """
+
+    kind: str
+    name: str
+    inputs: List[str]
+    output: str
+    params: Any = None
+    consts: Dict[str, np.ndarray] = field(default_factory=dict)
+    attrs: Dict[str, Any] = field(default_factory=dict)
+    macs: int = 0
+
+    @property
+    def kernel(self) -> Optional[str]:
+        return KERNELS[self.kind]
+
+    @property
+    def weight_bytes(self) -> int:
+        return int(sum(a.nbytes for a in self.consts.values()))
+
+
+@dataclass
+class QModel:
+    """A quantized model ready for the reference, the planner and the emitter."""
+
+    name: str
+    tensors: Dict[str, QTensor]
+    ops: List[QOp]
+    input: str
+    output: str
+    source: str = ""
+    notes: List[str] = field(default_factory=list)
+
+    @property
+    def input_tensor(self) -> QTensor:
+        return self.tensors[self.input]
+
+    @property
+    def output_tensor(self) -> QTensor:
+        return self.tensors[self.output]
+
+    @property
+    def macs(self) -> int:
+        return sum(op.macs for op in self.ops)
+
+    @property
+    def weight_bytes(self) -> int:
+        return sum(op.weight_bytes for op in self.ops)
+
+    def kernels_used(self) -> List[str]:
+        """Sorted kernel function names the model calls."""
+        return sorted({op.kernel for op in self.ops if op.kernel})

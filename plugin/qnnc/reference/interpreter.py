@@ -1,0 +1,79 @@
+"""Stage 4 - the numpy integer reference: runs a :class:`QModel` op by op.
+
+This defines what the generated C must compute, bit for bit.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from ..fixedpoint import dequantize_s8, quantize_f32
+from ..qmodel import QModel, QOp
+from . import kernels as K
+
+
+def _run_op(op: QOp, model: QModel, values: Dict[str, np.ndarray]) -> np.ndarray:
+    out_shape = model.tensors[op.output].shape
+    x = values[op.inputs[0]]
+    c = op.consts
+    kind = op.kind
+    if kind == "conv":
+        return K.conv_s8(op.params, c["multiplier"], c["shift"], x, c["filter"], c["bias"], out_shape)
+    if kind == "depthwise_conv":
+        return K.depthwise_conv_s8(op.params, c["multiplier"], c["shift"], x, c["filter"], c["bias"], out_shape)
+    if kind == "fully_connected":
+        rows, k = op.attrs["rows"], op.attrs["in_features"]
+        y = K.fully_connected_s8(op.params, c["multiplier"], c["shift"], x.reshape(rows, k), c["filter"], c["bias"])
+        return y.reshape(out_shape)
+    if kind == "max_pool":
+        return K.max_pool_s8(op.params, x, out_shape)
+    if kind == "avg_pool":
+        return K.avg_pool_s8(op.params, x, out_shape)
+    if kind in ("add", "mul"):
+        a = x.reshape(op.attrs["input1_dims"])
+        b = (c["input2"] if "input2" in c else values[op.inputs[1]]).reshape(op.attrs["input2_dims"])
+        fn = K.add_s8 if kind == "add" else K.mul_s8
+        return fn(op.params, a, b, op.attrs["output_dims"]).reshape(out_shape)
+    if kind == "softmax":
+        return K.softmax_s8(x.reshape(op.attrs["rows"], op.attrs["cols"]), c["exp_lut"]).reshape(out_shape)
+    if kind == "lut":
+        return K.lut_s8(x, c["lut"])
+    if kind == "reshape":
+        return x.reshape(out_shape)
+    if kind == "transpose":
+        return K.transpose_s8(x.reshape(op.attrs["input_dims"]), op.attrs["perm"]).reshape(out_shape)
+    if kind == "pad":
+        return K.pad_s8(x.reshape(op.attrs["input_dims"]), op.attrs["pads_before"], op.attrs["output_dims"],
+                        op.attrs["pad_value"]).reshape(out_shape)
+    if kind == "concat":
+        outer = op.attrs["outer"]
+        parts = [K.rescale_s8(r, values[i]).reshape(outer, inner)
+                 for i, r, inner in zip(op.inputs, op.attrs["rescales"], op.attrs["inners"])]
+        return np.concatenate(parts, axis=1).reshape(out_shape)
+    raise NotImplementedError(kind)
+
+
+def run(model: QModel, x: np.ndarray, keep: Optional[List[str]] = None) -> Dict[str, np.ndarray]:
+    """Run one int8 input (public shape); returns {tensor: int8 array} for the output and ``keep``."""
+    values: Dict[str, np.ndarray] = {model.input: np.asarray(x, dtype=np.int8).reshape(model.input_tensor.shape)}
+    for op in model.ops:
+        values[op.output] = _run_op(op, model, values)
+    wanted = set(keep or []) | {model.output}
+    return {k: v for k, v in values.items() if k in wanted}
+
+
+def run_int8(model: QModel, xs: np.ndarray) -> np.ndarray:
+    """Int8 outputs for a batch of int8 inputs: (N, *input) -> (N, *output)."""
+    return np.stack([run(model, xs[i])[model.output] for i in range(xs.shape[0])])
+
+
+def quantize_input(model: QModel, xs: np.ndarray) -> np.ndarray:
+    """Float inputs -> int8 exactly as ``<name>_run_f32`` does."""
+    t = model.input_tensor
+    return quantize_f32(xs, t.scale, t.zero_point).reshape((xs.shape[0],) + tuple(t.shape))
+
+
+def dequantize_output(model: QModel, qs: np.ndarray) -> np.ndarray:
+    t = model.output_tensor
+    return dequantize_s8(qs, t.scale, t.zero_point)

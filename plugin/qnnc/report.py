@@ -1,0 +1,61 @@
+"""Build reports: per-layer table, RAM/flash totals, the one-line summary."""
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from .plan import MemoryPlan, io_bound
+from .qmodel import QModel
+
+
+def build_report(model: QModel, plan: MemoryPlan, provenance: Dict[str, Any]) -> Dict[str, Any]:
+    """A JSON-serializable description of the compiled model."""
+    layers: List[Dict[str, Any]] = []
+    for i, op in enumerate(model.ops):
+        b = plan.buffers[plan.tensor_buffer[op.output]]
+        layers.append({
+            "index": i,
+            "name": op.name,
+            "op": op.kind,
+            "kernel": op.kernel,
+            "inputs": [[t, list(model.tensors[t].shape)] for t in op.inputs],
+            "output": [op.output, list(model.tensors[op.output].shape)],
+            "macs": op.macs,
+            "weight_bytes": op.weight_bytes,
+            "output_bytes": model.tensors[op.output].size,
+            "arena_offset": plan.offset(op.output),
+            "lifetime": [b.first, b.last],
+        })
+    return {
+        "name": model.name,
+        "provenance": provenance,
+        "input": {"name": model.input, "shape": list(model.input_tensor.shape), "scale": model.input_tensor.scale,
+                  "zero_point": model.input_tensor.zero_point},
+        "output": {"name": model.output, "shape": list(model.output_tensor.shape),
+                   "scale": model.output_tensor.scale, "zero_point": model.output_tensor.zero_point},
+        "arena_bytes": plan.arena_size,
+        "lower_bound_bytes": plan.lower_bound,
+        "operator_io_bound_bytes": io_bound(model),
+        "weight_bytes": model.weight_bytes,
+        "macs": model.macs,
+        "kernels": model.kernels_used(),
+        "layers": layers,
+        "notes": list(model.notes),
+    }
+
+
+def summary_line(report: Dict[str, Any]) -> str:
+    """The one line printed by every build."""
+    return (f"qnnc: {report['name']}: {len(report['layers'])} ops, {report['macs']} MACs, "
+            f"arena {report['arena_bytes']} B (lower bound {report['lower_bound_bytes']} B), "
+            f"weights {report['weight_bytes']} B in flash")
+
+
+def layer_table(report: Dict[str, Any]) -> str:
+    """Plain-text per-layer table for ``qnnc build --verbose`` and ``qnnc inspect``."""
+    rows = [("#", "op", "output", "MACs", "weights B", "arena off", "live")]
+    for l in report["layers"]:
+        rows.append((str(l["index"]), l["op"], "x".join(map(str, l["output"][1])), str(l["macs"]),
+                     str(l["weight_bytes"]), str(l["arena_offset"]), f"{l['lifetime'][0]}..{l['lifetime'][1]}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.rjust(w) if j in (0, 3, 4, 5) else c.ljust(w)
+                               for j, (c, w) in enumerate(zip(r, widths))) for r in rows)
