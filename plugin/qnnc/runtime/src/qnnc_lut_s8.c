@@ -7,7 +7,7 @@
 void qnnc_lut_s8(int32_t size, const int8_t *lut, const int8_t *input, int8_t *output)
 {
     int32_t i;
-    for (i = 0; i + 1 < size; ++i) {
+    for (i = 0; i < size; ++i) {
         output[i] = lut[(int32_t)input[i] + 128];
     }
 }

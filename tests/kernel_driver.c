@@ -1,0 +1,284 @@
+/*
+ * kernel_driver.c - test driver for the qnnc kernel library (used by tests/test_kernels.py).
+ *
+ * Usage: kernel_driver CASES_FILE RESULTS_FILE
+ *
+ * CASES_FILE is a sequence of cases, all integers little-endian int32:
+ *     kernel_id, blob_count, then blob_count times { byte_count, bytes }
+ * For every case the driver copies each blob into its own exactly-sized heap block (so
+ * AddressSanitizer catches any out-of-bounds access; an empty blob becomes NULL), calls
+ * the kernel and appends { byte_count, bytes } of the last blob - the output buffer,
+ * pre-filled by the caller - to RESULTS_FILE. The blob layout of each kernel is in
+ * run_case() and mirrored by the pack_* functions in test_kernels.py.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qnnc_kernels.h"
+
+#define MAX_BLOBS 16
+
+typedef struct {
+    void *data[MAX_BLOBS];
+    int32_t size[MAX_BLOBS];
+    int32_t count;
+} blobs;
+
+static const int32_t *I32(const blobs *b, int32_t k) { return (const int32_t *)b->data[k]; }
+static const int8_t *S8(const blobs *b, int32_t k) { return (const int8_t *)b->data[k]; }
+static int8_t *OUT8(const blobs *b, int32_t k) { return (int8_t *)b->data[k]; }
+
+static qnnc_dims dims_of(const blobs *b, int32_t k)
+{
+    const int32_t *d = I32(b, k);
+    qnnc_dims r;
+    r.n = d[0];
+    r.h = d[1];
+    r.w = d[2];
+    r.c = d[3];
+    return r;
+}
+
+static void conv_params_of(const blobs *b, qnnc_conv_params *p)
+{
+    const int32_t *v = I32(b, 0);
+    p->input_offset = v[0];
+    p->output_offset = v[1];
+    p->stride_h = v[2];
+    p->stride_w = v[3];
+    p->pad_top = v[4];
+    p->pad_left = v[5];
+    p->dilation_h = v[6];
+    p->dilation_w = v[7];
+    p->depth_multiplier = v[8];
+    p->act_min = v[9];
+    p->act_max = v[10];
+    p->act_lut = S8(b, 1);
+}
+
+static void pool_params_of(const blobs *b, qnnc_pool_params *p)
+{
+    const int32_t *v = I32(b, 0);
+    p->kernel_h = v[0];
+    p->kernel_w = v[1];
+    p->stride_h = v[2];
+    p->stride_w = v[3];
+    p->pad_top = v[4];
+    p->pad_left = v[5];
+    p->count_include_pad = v[6];
+    p->pad_value = v[7];
+    p->act_min = v[8];
+    p->act_max = v[9];
+}
+
+static int run_case(int32_t kernel, const blobs *b)
+{
+    switch (kernel) {
+    case 0:   /* conv: params, lut, mult, shift, in_dims, input, f_dims, filter, bias, out_dims, out */
+    case 1: { /* depthwise: same layout */
+        qnnc_conv_params p;
+        qnnc_per_channel_quant q;
+        qnnc_dims in_d = dims_of(b, 4), f_d = dims_of(b, 6), out_d = dims_of(b, 9);
+        conv_params_of(b, &p);
+        q.multiplier = I32(b, 2);
+        q.shift = I32(b, 3);
+        if (kernel == 0) {
+            qnnc_conv_s8(&p, &q, &in_d, S8(b, 5), &f_d, S8(b, 7), I32(b, 8), &out_d, OUT8(b, 10));
+        } else {
+            qnnc_depthwise_conv_s8(&p, &q, &in_d, S8(b, 5), &f_d, S8(b, 7), I32(b, 8), &out_d,
+                                   OUT8(b, 10));
+        }
+        return 0;
+    }
+    case 2: { /* fc: params[in_off, out_off, min, max, rows, K, N], lut, mult, shift, x, w, bias, out */
+        const int32_t *v = I32(b, 0);
+        qnnc_fc_params p;
+        qnnc_per_channel_quant q;
+        p.input_offset = v[0];
+        p.output_offset = v[1];
+        p.act_min = v[2];
+        p.act_max = v[3];
+        p.act_lut = S8(b, 1);
+        q.multiplier = I32(b, 2);
+        q.shift = I32(b, 3);
+        qnnc_fully_connected_s8(&p, &q, v[4], v[5], S8(b, 4), v[6], S8(b, 5), I32(b, 6), OUT8(b, 7));
+        return 0;
+    }
+    case 3:   /* max pool: params, in_dims, input, out_dims, out */
+    case 4: { /* avg pool */
+        qnnc_pool_params p;
+        qnnc_dims in_d = dims_of(b, 1), out_d = dims_of(b, 3);
+        pool_params_of(b, &p);
+        if (kernel == 3) {
+            qnnc_max_pool_s8(&p, &in_d, S8(b, 2), &out_d, OUT8(b, 4));
+        } else {
+            qnnc_avg_pool_s8(&p, &in_d, S8(b, 2), &out_d, OUT8(b, 4));
+        }
+        return 0;
+    }
+    case 5: { /* add: params[12], d1, x1, d2, x2, out_dims, out */
+        const int32_t *v = I32(b, 0);
+        qnnc_add_params p;
+        qnnc_dims d1 = dims_of(b, 1), d2 = dims_of(b, 3), out_d = dims_of(b, 5);
+        p.input1_offset = v[0];
+        p.input2_offset = v[1];
+        p.input1_multiplier = v[2];
+        p.input1_shift = v[3];
+        p.input2_multiplier = v[4];
+        p.input2_shift = v[5];
+        p.left_shift = v[6];
+        p.output_multiplier = v[7];
+        p.output_shift = v[8];
+        p.output_offset = v[9];
+        p.act_min = v[10];
+        p.act_max = v[11];
+        qnnc_add_s8(&p, &d1, S8(b, 2), &d2, S8(b, 4), &out_d, OUT8(b, 6));
+        return 0;
+    }
+    case 6: { /* mul: params[7], d1, x1, d2, x2, out_dims, out */
+        const int32_t *v = I32(b, 0);
+        qnnc_mul_params p;
+        qnnc_dims d1 = dims_of(b, 1), d2 = dims_of(b, 3), out_d = dims_of(b, 5);
+        p.input1_offset = v[0];
+        p.input2_offset = v[1];
+        p.output_multiplier = v[2];
+        p.output_shift = v[3];
+        p.output_offset = v[4];
+        p.act_min = v[5];
+        p.act_max = v[6];
+        qnnc_mul_s8(&p, &d1, S8(b, 2), &d2, S8(b, 4), &out_d, OUT8(b, 6));
+        return 0;
+    }
+    case 7: { /* softmax: [rows, cols], exp_lut, input, out */
+        const int32_t *v = I32(b, 0);
+        qnnc_softmax_s8(v[0], v[1], (const uint32_t *)b->data[1], S8(b, 2), OUT8(b, 3));
+        return 0;
+    }
+    case 8: { /* lut: [size], lut, input, out */
+        qnnc_lut_s8(I32(b, 0)[0], S8(b, 1), S8(b, 2), OUT8(b, 3));
+        return 0;
+    }
+    case 9: { /* transpose: in_dims, perm, input, out */
+        qnnc_dims in_d = dims_of(b, 0);
+        qnnc_transpose_s8(&in_d, I32(b, 1), S8(b, 2), OUT8(b, 3));
+        return 0;
+    }
+    case 10: { /* pad: in_dims, pads_before, out_dims, [pad_value], input, out */
+        qnnc_dims in_d = dims_of(b, 0), out_d = dims_of(b, 2);
+        qnnc_pad_s8(&in_d, I32(b, 1), &out_d, (int8_t)I32(b, 3)[0], S8(b, 4), OUT8(b, 5));
+        return 0;
+    }
+    case 11: { /* concat slice: [has_rescale, in_off, mult, shift, out_off, outer, inner,
+                  output_stride, column], input, out (whole output buffer) */
+        const int32_t *v = I32(b, 0);
+        qnnc_rescale_params r;
+        r.input_offset = v[1];
+        r.multiplier = v[2];
+        r.shift = v[3];
+        r.output_offset = v[4];
+        qnnc_concat_slice_s8(v[0] ? &r : NULL, v[5], v[6], v[7], S8(b, 1), OUT8(b, 2) + v[8]);
+        return 0;
+    }
+    case 12: { /* quantize: [size, zero_point], [scale as float], input floats, out */
+        const int32_t *v = I32(b, 0);
+        qnnc_quantize_f32_s8(v[0], ((const float *)b->data[1])[0], v[1],
+                             (const float *)b->data[2], OUT8(b, 3));
+        return 0;
+    }
+    case 13: { /* dequantize: [size, zero_point], [scale as float], input int8, out floats */
+        const int32_t *v = I32(b, 0);
+        qnnc_dequantize_s8_f32(v[0], ((const float *)b->data[1])[0], v[1], S8(b, 2),
+                               (float *)b->data[3]);
+        return 0;
+    }
+    default:
+        return -1;
+    }
+}
+
+static int read_i32(const unsigned char **cur, const unsigned char *end, int32_t *out)
+{
+    if ((size_t)(end - *cur) < 4u) {
+        return -1;
+    }
+    memcpy(out, *cur, 4u);
+    *cur += 4;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    FILE *f;
+    long len;
+    unsigned char *buf;
+    const unsigned char *cur, *end;
+    FILE *out;
+    int32_t case_no = 0;
+
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s CASES_FILE RESULTS_FILE\n", argv[0]);
+        return 2;
+    }
+    f = fopen(argv[1], "rb");
+    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fprintf(stderr, "cannot read %s\n", argv[1]);
+        return 2;
+    }
+    buf = (unsigned char *)malloc((size_t)len + 1u);
+    if (buf == NULL || fread(buf, 1u, (size_t)len, f) != (size_t)len) {
+        fprintf(stderr, "cannot read %s\n", argv[1]);
+        return 2;
+    }
+    fclose(f);
+    out = fopen(argv[2], "wb");
+    if (out == NULL) {
+        fprintf(stderr, "cannot write %s\n", argv[2]);
+        return 2;
+    }
+    cur = buf;
+    end = buf + len;
+    while (cur < end) {
+        int32_t kernel, count, k;
+        blobs b;
+        if (read_i32(&cur, end, &kernel) || read_i32(&cur, end, &count) || count < 1 || count > MAX_BLOBS) {
+            fprintf(stderr, "case %d: bad header\n", (int)case_no);
+            return 2;
+        }
+        b.count = count;
+        for (k = 0; k < count; ++k) {
+            int32_t size;
+            if (read_i32(&cur, end, &size) || size < 0 || (size_t)(end - cur) < (size_t)size) {
+                fprintf(stderr, "case %d: bad blob %d\n", (int)case_no, (int)k);
+                return 2;
+            }
+            b.size[k] = size;
+            b.data[k] = NULL;
+            if (size > 0) {
+                b.data[k] = malloc((size_t)size);
+                if (b.data[k] == NULL) {
+                    fprintf(stderr, "out of memory\n");
+                    return 2;
+                }
+                memcpy(b.data[k], cur, (size_t)size);
+            }
+            cur += size;
+        }
+        if (run_case(kernel, &b) != 0) {
+            fprintf(stderr, "case %d: unknown kernel %d\n", (int)case_no, (int)kernel);
+            return 2;
+        }
+        if (fwrite(&b.size[count - 1], 4u, 1u, out) != 1u ||
+            (b.size[count - 1] > 0 &&
+             fwrite(b.data[count - 1], (size_t)b.size[count - 1], 1u, out) != 1u)) {
+            fprintf(stderr, "write error\n");
+            return 2;
+        }
+        for (k = 0; k < count; ++k) {
+            free(b.data[k]);
+        }
+        ++case_no;
+    }
+    free(buf);
+    return fclose(out) == 0 ? 0 : 2;
+}
