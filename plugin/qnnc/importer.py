@@ -10,6 +10,7 @@ from onnx import numpy_helper, shape_inference
 
 from .errors import ModelError
 from .ir import Graph, Node, Tensor
+from .onnx_fold import fold_onnx_constants, missing_shapes
 
 MIN_OPSET = 11
 MAX_OPSET = 21
@@ -162,6 +163,8 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
         raise ModelError(f"the ONNX checker rejects the model: {first}", file=path) from None
     try:
         model = shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
+        if missing_shapes(model):
+            model = fold_onnx_constants(model, opset)
     except Exception as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelError(f"shape inference fails: {first}", file=path) from None

@@ -59,6 +59,9 @@ class Graph:
     layout: str = "NCHW"
     # Layout of the public API tensors (the model's own unless the config asks for NHWC).
     io_layout: str = "NCHW"
+    # Tensors a pass introduced that hold the same values as an original (calibrated) tensor,
+    # possibly rearranged: {new name: original name}. Calibration ranges follow these.
+    aliases: Dict[str, str] = field(default_factory=dict)
 
     def copy(self) -> "Graph":
         """A copy whose lists, dicts and nodes can be edited; constant arrays are shared."""
@@ -73,6 +76,7 @@ class Graph:
             opset=self.opset,
             layout=self.layout,
             io_layout=self.io_layout,
+            aliases=dict(self.aliases),
         )
 
     # -- queries -------------------------------------------------------------
@@ -96,6 +100,12 @@ class Graph:
         return self.tensors[tensor].shape
 
     # -- editing helpers -------------------------------------------------------
+    def original_name(self, tensor: str) -> str:
+        """The calibrated tensor whose values ``tensor`` holds (itself unless aliased)."""
+        while tensor in self.aliases:
+            tensor = self.aliases[tensor]
+        return tensor
+
     def unique_name(self, base: str) -> str:
         """A tensor/node name not used yet, derived from ``base``."""
         names = set(self.tensors) | {n.name for n in self.nodes}

@@ -97,6 +97,7 @@ class _Lowering:
         return ModelError(msg, file=self.g.source, node=n.name, op=f"{n.op}, opset {self.g.opset}")
 
     def calibrated(self, name: str, n: Node = None) -> Tuple[float, int]:
+        name = self.g.original_name(name)
         if name not in self.ranges:
             raise ModelError(f"no calibration range for tensor '{name}' (internal: a pass renamed a tensor "
                              "without a passthrough rule)", file=self.g.source, node=n.name if n else None)

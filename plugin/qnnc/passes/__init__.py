@@ -9,7 +9,7 @@ from typing import Callable, List
 
 from ..errors import ModelError
 from ..ir import Graph
-from .canonicalize import (clip_attrs, conv_attrs, fold_batchnorm, fold_bias_add, fully_connected, global_pool,
+from .canonicalize import (avg_pool_include_pad, clip_attrs, conv_attrs, fold_batchnorm, fold_bias_add, fully_connected, global_pool,
                            pad_attrs, sub_div)
 from .cleanup import fold_constants, merge_reshapes, normalize_views, remove_identity
 from .fuse_activation import fuse_activations
@@ -27,6 +27,7 @@ PIPELINE: List[Pass] = [
     sub_div,
     global_pool,
     conv_attrs,
+    avg_pool_include_pad,
     fully_connected,
     fold_batchnorm,
     fold_bias_add,

@@ -25,8 +25,8 @@ def conv_attrs(graph: Graph) -> Graph:
     """Give Conv/pools explicit kernel, stride, dilation and [top, left, bottom, right] pads."""
     g = graph.copy()
     for n in g.nodes:
-        if n.op not in ("Conv", "MaxPool", "AveragePool"):
-            continue
+        if n.op not in ("Conv", "MaxPool", "AveragePool") or "kernel" in n.attrs:
+            continue  # not a windowed op, or already canonical
         x_shape = g.shape(n.inputs[0])
         if len(x_shape) != 4:
             raise _fail(g, n, f"only 2-D spatial {n.op} on 4-D tensors is supported; input has shape "
@@ -269,4 +269,28 @@ def pad_attrs(graph: Graph) -> Graph:
         n.inputs = [n.inputs[0]]
         n.attrs = {"pads": pads, "value": value}
     g.remove_unused()
+    return g
+
+
+def avg_pool_include_pad(graph: Graph) -> Graph:
+    """AveragePool with count_include_pad=1 -> Pad(0) + AveragePool without padding.
+
+    ONNX divides by the window cells inside the *padded* input (so in ceil mode a window
+    that runs past the padding counts fewer cells); an explicit Pad gives exactly that.
+    """
+    from ..ir import Tensor
+    g = graph.copy()
+    for n in list(g.nodes):
+        if n.op != "AveragePool" or not n.attrs.get("count_include_pad") or not any(n.attrs["pads"]):
+            continue
+        t, l, b, r = n.attrs["pads"]
+        x = n.inputs[0]
+        s = g.shape(x)
+        padded = g.unique_name(x + "_padded")
+        g.tensors[padded] = Tensor(padded, (s[0], s[1], s[2] + t + b, s[3] + l + r))
+        pad = Node(g.unique_name(n.name + "_pad"), "Pad", [x], [padded],
+                   {"pads": [0, 0, t, l, 0, 0, b, r], "value": 0.0})
+        g.nodes.insert(g.nodes.index(n), pad)
+        n.inputs = [padded]
+        n.attrs = dict(n.attrs, pads=[0, 0, 0, 0], count_include_pad=0)
     return g

@@ -109,6 +109,7 @@ def to_nhwc(graph: Graph) -> Graph:
             internal = g.unique_name(out + "_nhwc")
             g.tensors[internal] = Tensor(internal, g.tensors[out].shape)
             g.tensors[out].shape = nchw_shape[out]
+            g.aliases[internal] = out
             for n in nodes:
                 n.outputs = [internal if o == out else o for o in n.outputs]
                 n.inputs = [internal if i == out else i for i in n.inputs]
