@@ -78,6 +78,16 @@ class _Emitter:
         c = op.consts
         self.body.append(f"    /* {i}: {op.kind} '{_comment(op.name)}' -> {list(m.tensors[op.output].shape)}"
                          + (f", {op.macs} MACs" if op.macs else "") + " */")
+        if op.kind != "reshape":
+            self.body.append(f'    QNNC_LAYER_BEGIN("{self.p}", {i});')
+        self.op_body(i, op)
+        if op.kind != "reshape":
+            self.body.append(f'    QNNC_LAYER_END("{self.p}", {i});')
+
+    def op_body(self, i: int, op: QOp) -> None:
+        m, k = self.m, f"op{i}"
+        out = self.ptr(op.output)
+        c = op.consts
         if op.kind in ("conv", "depthwise_conv"):
             luts = {}
             if op.params.act_lut is not None:
@@ -213,6 +223,16 @@ int {p}_run_f32(const float *input, float *output);
         return f"""{banner(self.provenance)}#include "{p}.h"
 
 #include "qnnc_kernels.h"
+
+/* Per-layer hooks for profiling and tracing, e.g. on Zephyr:
+ *   #define QNNC_LAYER_END(model, index) my_record(model, index, k_cycle_get_32())
+ * Define them on the compiler command line; by default they compile to nothing. */
+#ifndef QNNC_LAYER_BEGIN
+#define QNNC_LAYER_BEGIN(model, index) ((void)0)
+#endif
+#ifndef QNNC_LAYER_END
+#define QNNC_LAYER_END(model, index) ((void)0)
+#endif
 
 /* Constant data, defined in {p}_weights.c (flash). */
 {externs}
