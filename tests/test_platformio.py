@@ -1,0 +1,360 @@
+"""The PlatformIO library: real `pio run` / `pio test` builds of samples/platformio/kws.
+
+PlatformIO's registry is unreachable here, so tests/pio_fixture.py assembles a private
+PLATFORMIO_CORE_DIR with tool-scons (SCons 4.11.1 from PyPI), the host platform `native`, a
+Cortex-M-on-QEMU platform (when arm-none-eabi-gcc and qemu-system-arm are installed) and a
+stand-in for the throwtheswitch/Unity library; the builds themselves are real PlatformIO
+subprocesses driving real SCons, the qnnc library's extra script and the real generator.
+
+The sample is copied with the repository layout it relies on (../../models/kws and
+symlink://../../../platformio_lib), so its platformio.ini is used unmodified. The tests of
+one module share that copy and run in order: first build, no-op rebuild, `pio test`,
+model/config changes, then the Cortex-M environment (appending it to platformio.ini makes
+PlatformIO clean the build folders, so it comes last).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+import pio_fixture
+
+pytestmark = pytest.mark.platformio
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "samples" / "platformio" / "kws"
+KWS_CLASSES = ["Down", "Go", "Left", "No", "Off", "On", "Right", "Stop", "Up", "Yes", "Silence",
+               "Unknown"]
+GENERATING = "qnnc: generating kws"
+TIMINGS: dict = {}
+
+try:
+    import platformio  # noqa: F401
+except ImportError:  # pragma: no cover - depends on the machine
+    pytest.skip("PlatformIO Core is not installed (pip install platformio)",
+                allow_module_level=True)
+if not shutil.which("gcc"):  # pragma: no cover
+    pytest.skip("no host gcc for the native platform", allow_module_level=True)
+
+
+# ----------------------------------------------------------------- helpers --
+
+
+def pio(core: Path, project: Path, *args: str, check: bool = True, timeout: int = 600):
+    """Run `pio ARGS` in ``project``; returns (exit code, stdout+stderr, seconds)."""
+    started = time.monotonic()
+    proc = subprocess.run(pio_fixture.pio_command(*args), cwd=project,
+                          env=pio_fixture.pio_environ(core), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=timeout)
+    took = time.monotonic() - started
+    if check:
+        assert proc.returncode == 0, f"pio {' '.join(args)} failed:\n{proc.stdout[-6000:]}"
+    return proc.returncode, proc.stdout, took
+
+
+def result_lines(out: str) -> list:
+    return re.findall(r"^test (\d+): predicted (\w+) +\(p=0\.\d{3}\) +label (\w+|\?) +"
+                      r"(matches reference|DIFFERS from reference)$", out, re.M)
+
+
+def generated(project: Path, env: str = "native") -> dict:
+    gen = project / ".pio" / "build" / env / "qnnc" / "kws"
+    return {p.name: p.stat().st_mtime_ns for p in sorted(gen.iterdir()) if p.is_file()}
+
+
+def copy_tree(src: Path, dst: Path) -> None:
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".pio", "__pycache__", "*.pyc"))
+
+
+# ---------------------------------------------------------------- fixtures --
+
+
+@pytest.fixture(scope="module")
+def core(tmp_path_factory) -> Path:
+    return pio_fixture.make_core_dir(tmp_path_factory.mktemp("pio") / "core",
+                                     qemu=pio_fixture.qemu_available())
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory) -> Path:
+    """A copy of the sample inside a copy of the repository layout it refers to."""
+    root = tmp_path_factory.mktemp("repo")
+    copy_tree(REPO / "platformio_lib", root / "platformio_lib")
+    (root / "plugin").symlink_to(REPO / "plugin", target_is_directory=True)
+    shutil.copy2(REPO / "pyproject.toml", root / "pyproject.toml")
+    copy_tree(REPO / "samples" / "models" / "kws", root / "samples" / "models" / "kws")
+    project = root / "samples" / "platformio" / "kws"
+    copy_tree(SAMPLE, project)
+    # `pio run` installs the test framework too: provide Unity where it looks for it
+    pio_fixture.write_unity_standin(project / ".pio" / "libdeps" / "native")
+    return project
+
+
+@pytest.fixture(scope="module")
+def first_build(core, sample):
+    rc, out, took = pio(core, sample, "run", "-e", "native", "-t", "exec")
+    TIMINGS["native first build + run"] = took
+    return out
+
+
+# ------------------------------------------------------------------- tests --
+
+
+def test_native_build_generates_compiles_and_runs(first_build, sample):
+    out = first_build
+    assert GENERATING in out and "(first build)" in out, out[-4000:]
+    assert re.search(r"^qnnc: kws: .*MACs", out, re.M), "generator summary missing"
+    results = result_lines(out)
+    assert len(results) == 10, out[-4000:]
+    assert all(r[3] == "matches reference" for r in results), out[-4000:]
+    assert all(r[1] in KWS_CLASSES for r in results)
+    assert "qnnc: 10/10 match reference" in out, out[-4000:]
+    # the generated sources and the shared kernel library were compiled and linked
+    assert "qnnc/build/kws/kws.o" in out and "libqnnc_runtime.a" in out
+    gen = generated(sample)
+    assert {"kws.h", "kws.c", "kws_weights.c", "kws_test_data.h", "kws_test_data.c"} <= set(gen)
+
+
+def test_second_run_does_not_regenerate_or_recompile(first_build, core, sample):
+    before = generated(sample)
+    rc, out, took = pio(core, sample, "run", "-e", "native", "-t", "exec")
+    TIMINGS["native no-op rebuild + run"] = took
+    assert "qnnc: generating" not in out and "qnnc: kws:" not in out, out[-4000:]
+    assert "Compiling" not in out, out[-4000:]
+    assert "qnnc: 10/10 match reference" in out
+    assert generated(sample) == before
+
+
+def test_touching_the_model_without_changing_it_does_not_regenerate(first_build, core, sample):
+    model = sample.parents[1] / "models" / "kws" / "kws.onnx"
+    os.utime(model)
+    rc, out, _ = pio(core, sample, "run", "-e", "native")
+    assert "qnnc: generating" not in out, out[-4000:]
+
+
+def test_pio_test_runs_the_unity_test(first_build, core, sample):
+    rc, out, took = pio(core, sample, "test", "-e", "native")
+    TIMINGS["native pio test"] = took
+    for case in ("test_run_matches_reference", "test_invoke_with_own_arena_matches_reference",
+                 "test_init_rejects_small_arena", "test_float_api_matches_reference"):
+        assert re.search(rf"{case}\s+\[PASSED\]", out), out[-4000:]
+    assert "4 test cases: 4 succeeded" in out, out[-4000:]
+    assert "qnnc: generating" not in out  # the test build reuses the generated code
+
+
+def test_changing_the_model_regenerates(first_build, core, sample):
+    import onnx
+
+    path = sample.parents[1] / "models" / "kws" / "kws.onnx"
+    model = onnx.load(str(path))
+    model.doc_string = "changed by test_platformio"
+    onnx.save(model, str(path))
+    rc, out, took = pio(core, sample, "run", "-e", "native", "-t", "exec")
+    TIMINGS["native rebuild after a model change"] = took
+    assert f"{GENERATING} from " in out and "(kws.onnx changed)" in out, out[-4000:]
+    assert "qnnc: 10/10 match reference" in out
+    rc, out, _ = pio(core, sample, "run", "-e", "native")
+    assert "qnnc: generating" not in out
+
+
+def test_changing_the_config_regenerates_and_the_new_code_runs(first_build, core, sample):
+    config = sample.parents[1] / "models" / "kws" / "kws.yaml"
+    config.write_text(config.read_text().replace("count: 10", "count: 4"))
+    rc, out, _ = pio(core, sample, "run", "-e", "native", "-t", "exec")
+    assert "(kws.yaml changed)" in out, out[-4000:]
+    assert len(result_lines(out)) == 4
+    assert "qnnc: 4/4 match reference" in out, out[-4000:]
+
+
+def test_generator_error_fails_the_build_with_its_message(first_build, core, sample):
+    config = sample.parents[1] / "models" / "kws" / "kws.yaml"
+    good = config.read_text()
+    config.write_text(good.replace("data: calibration.npz", "data: no-such-file.npz"))
+    try:
+        rc, out, _ = pio(core, sample, "run", "-e", "native", check=False)
+        assert rc != 0
+        assert "no-such-file.npz" in out, out[-4000:]
+        assert "qnnc: error:" in out, out[-4000:]
+    finally:
+        config.write_text(good)
+
+
+@pytest.mark.qemu
+def test_cortex_m4_on_qemu_run_and_test(first_build, core, sample):
+    """The same sample on a Cortex-M4F (QEMU mps2-an386, arm-none-eabi-gcc, newlib-nano)."""
+    if not pio_fixture.qemu_available():
+        pytest.skip("needs arm-none-eabi-gcc and qemu-system-arm")
+    env = "mps2_an386"
+    testing_command = "\n    ".join(
+        ["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial",
+         "none", "-semihosting-config", "enable=on,target=native", "-kernel",
+         "${platformio.build_dir}/${this.__env__}/program.elf"])
+    ini = sample / "platformio.ini"
+    ini.write_text(ini.read_text() + f"""
+[env:{env}]
+platform = qemu-cortexm
+board = {env}
+test_testing_command =
+    {testing_command}
+""")
+    pio_fixture.write_unity_standin(sample / ".pio" / "libdeps" / env)
+    rc, out, took = pio(core, sample, "run", "-e", env, "-t", "upload")
+    TIMINGS["cortex-m4 build + QEMU run"] = took
+    ram = re.search(r"RAM:.*used (\d+) bytes", out)
+    flash = re.search(r"Flash:.*used (\d+) bytes", out)
+    assert ram and flash, out[-4000:]
+    TIMINGS["cortex-m4 flash bytes"] = int(flash.group(1))
+    assert "Running .pio/build/mps2_an386/program.elf in QEMU" in out, out[-4000:]
+    assert all(r[3] == "matches reference" for r in result_lines(out)) and result_lines(out)
+    assert re.search(r"^qnnc: (\d+)/\1 match reference$", out, re.M), out[-4000:]
+    rc, out, took = pio(core, sample, "test", "-e", env)
+    TIMINGS["cortex-m4 pio test"] = took
+    assert "4 test cases: 4 succeeded" in out, out[-4000:]
+
+
+# ------------------------------------------------------ packed library --
+
+PACKED_MAIN = r"""
+#include <stdio.h>
+#include "kws.h"
+#include "kws_test_data.h"
+#include "digits.h"
+#include "digits_test_data.h"
+
+#define CHECK(name, NAME)                                                        \
+    do {                                                                         \
+        int8_t out[NAME##_OUTPUT_SIZE];                                          \
+        int ok = 0;                                                              \
+        for (int t = 0; t < NAME##_TEST_COUNT; t++) {                            \
+            int same = name##_run(name##_test_inputs[t], out) == 0;              \
+            for (int i = 0; i < NAME##_OUTPUT_SIZE; i++)                         \
+                same = same && out[i] == name##_test_expected[t][i];             \
+            ok += same;                                                          \
+        }                                                                        \
+        printf("%s: %d/%d match reference\n", #name, ok, NAME##_TEST_COUNT);     \
+        bad += NAME##_TEST_COUNT - ok;                                           \
+    } while (0)
+
+int main(void)
+{
+    int bad = 0;
+    CHECK(kws, KWS);
+    CHECK(digits, DIGITS);
+    return bad != 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory, core) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    proc = subprocess.run([sys.executable, str(REPO / "platformio_lib" / "pack.py"), "-o",
+                           str(out)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, env=pio_fixture.pio_environ(core))
+    assert proc.returncode == 0, proc.stdout
+    path = Path(proc.stdout.strip().splitlines()[-1])
+    assert path.name == "qnnc-0.1.0.tar.gz" and path.is_file()
+    return path
+
+
+def test_packed_archive_is_self_contained(archive):
+    with tarfile.open(archive) as tar:
+        names = set(tar.getnames())
+        manifest = json.load(tar.extractfile("library.json"))
+        reqs = tar.extractfile("python/requirements.txt").read().decode()
+    assert manifest["name"] == "qnnc" and manifest["version"] == "0.1.0"
+    assert {"qnnc_build.py", "python/qnnc/__main__.py", "python/qnnc/cli.py",
+            "python/qnnc/runtime/include/qnnc_kernels.h"} <= names
+    kernels = {p.name for p in (REPO / "plugin" / "qnnc" / "runtime" / "src").glob("*.c")}
+    assert kernels and {f"python/qnnc/runtime/src/{k}" for k in kernels} <= names
+    assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
+    assert [ln for ln in reqs.splitlines() if ln and not ln.startswith("#")] == \
+        ["numpy>=1.22", "onnx>=1.13", "pyyaml>=6.0"]
+
+
+def test_packed_archive_works_as_lib_deps_with_two_models(archive, core, tmp_path):
+    """A project outside the repository: lib_deps = the archive, two models."""
+    project = tmp_path / "packed"
+    (project / "src").mkdir(parents=True)
+    models = REPO / "samples" / "models"
+    (project / "platformio.ini").write_text(f"""
+[env:native]
+platform = native
+lib_deps = file://{archive}
+custom_qnnc_models =
+    kws: {models}/kws/kws.onnx, {models}/kws/kws.yaml
+    digits: {models}/digits/digits.onnx
+""")
+    (project / "src" / "main.c").write_text(PACKED_MAIN)
+    rc, out, took = pio(core, project, "run", "-v", "-e", "native", "-t", "exec")
+    TIMINGS["packed library, 2 models: first build + run"] = took
+    installed = project / ".pio" / "libdeps" / "native" / "qnnc"
+    assert f"qnnc: generator {installed / 'python' / 'qnnc'}" in out, out[-4000:]
+    assert "qnnc: generating kws" in out and "qnnc: generating digits" in out
+    assert "kws: 10/10 match reference" in out, out[-4000:]
+    assert "digits: 10/10 match reference" in out, out[-4000:]
+    assert not (installed / "python" / "qnnc" / "__pycache__").exists()
+
+    # missing generator dependencies with custom_qnnc_install_deps = no: one clear message
+    (installed / "python" / "requirements.txt").write_text("numpy>=999\n")
+    ini = project / "platformio.ini"
+    ini.write_text(ini.read_text() + "custom_qnnc_install_deps = no\n")
+    with open(installed / "python" / "qnnc" / "__init__.py", "a") as f:
+        f.write("\n")  # a generator change: it must run again, so check its dependencies
+    rc, out, _ = pio(core, project, "run", "-e", "native", check=False)
+    assert rc != 0
+    assert "qnnc: error: the qnnc generator needs numpy>=999" in out, out[-4000:]
+    assert "-m pip install 'numpy>=999'" in out
+
+
+def test_assembled_folder_in_project_lib(core, tmp_path):
+    """pack.py --folder into the project's lib/, named in lib_deps; single-model options with
+    the name taken from the config's `name:`."""
+    project = tmp_path / "libfolder"
+    (project / "src").mkdir(parents=True)
+    subprocess.run([sys.executable, str(REPO / "platformio_lib" / "pack.py"), "--folder",
+                    str(project / "lib")], check=True, stdout=subprocess.DEVNULL)
+    shutil.copy2(SAMPLE / "src" / "main.c", project / "src" / "main.c")
+    model = REPO / "samples" / "models" / "kws" / "kws.onnx"
+    (project / "platformio.ini").write_text(
+        f"[env:native]\nplatform = native\nlib_deps = qnnc\ncustom_qnnc_model = {model}\n")
+    rc, out, _ = pio(core, project, "run", "-e", "native", "-t", "exec")
+    assert "qnnc: generating kws" in out
+    assert "qnnc: 10/10 match reference" in out, out[-4000:]
+
+
+def test_project_without_a_model_is_left_alone(archive, core, tmp_path):
+    project = tmp_path / "nomodel"
+    (project / "src").mkdir(parents=True)
+    (project / "platformio.ini").write_text(
+        f"[env:native]\nplatform = native\nlib_deps = file://{archive}\n")
+    (project / "src" / "main.c").write_text(
+        '#include <stdio.h>\nint main(void) { puts("no model here"); return 0; }\n')
+    rc, out, _ = pio(core, project, "run", "-e", "native", "-t", "exec")
+    assert "no model here" in out
+    assert "qnnc:" not in out, out[-4000:]
+    assert not (project / ".pio" / "build" / "native" / "qnnc").exists()
+
+
+def test_library_version_matches_the_package():
+    manifest = json.loads((REPO / "platformio_lib" / "library.json").read_text())
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert manifest["name"] == "qnnc"
+    assert manifest["frameworks"] == "*" and manifest["platforms"] == "*"
+    assert f'version = "{manifest["version"]}"' in pyproject
+    assert manifest["build"]["extraScript"] == "qnnc_build.py"
+
+
+def teardown_module(module):
+    if TIMINGS:
+        print("\nPlatformIO timings: " + json.dumps({k: round(v, 1) if isinstance(v, float)
+                                                   else v for k, v in TIMINGS.items()}))
