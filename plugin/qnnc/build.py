@@ -17,6 +17,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from . import __version__
+from .checksum import layer_checksums
 from .config import Config
 from .data import load_samples
 from .emit import emit_c, emit_test_data
@@ -76,7 +77,7 @@ def generate(model_path: str, cfg: Config, name: str, runtime: bool = True, prog
         xs = _api_layout(xs, cfg)
         q_in = quantize_input(model, xs)
         expected = run_int8(model, q_in)
-        files.update(emit_test_data(model, q_in, expected, ys, prov_line))
+        files.update(emit_test_data(model, q_in, expected, ys, layer_checksums(model, q_in), prov_line))
     if runtime:
         files.update(runtime_files(model.kernels_used()))
     report = build_report(model, plan, prov)

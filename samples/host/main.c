@@ -3,7 +3,7 @@
  * time, prints each prediction, the accuracy against the labels, and whether the C
  * output equals the qnnc reference bit for bit.
  *
- * Build with -DMODEL=kws -DMODEL_HEADER='"kws.h"' -DTEST_HEADER='"kws_test_data.h"'
+ * Build with -DMODEL=kws -DMODEL_UPPER=KWS -DMODEL_HEADER='"kws.h"' -DTEST_HEADER='"kws_test_data.h"'
  * (the Makefile does this).
  */
 #include <stdio.h>
@@ -52,5 +52,23 @@ int main(void)
         printf("accuracy: %d/%d = %.3f\n", correct, labelled, (double)correct / labelled);
     }
     printf("qnnc: %d/%d match reference\n", exact, count);
+    {
+        /* Layer by layer against the reference checksums embedded at generation time. */
+        static int8_t arena[CAT(MODEL_UPPER, _ARENA_SIZE)] __attribute__((aligned(4)));
+        SYM(_ctx) ctx;
+        int32_t bad_test, bad_layer;
+        int failures;
+        if (SYM(_init)(&ctx, arena, sizeof arena) != 0) {
+            return 1;
+        }
+        failures = SYM(_selftest)(&ctx, &bad_test, &bad_layer);
+        if (failures == 0) {
+            printf("qnnc: selftest passed, every layer of every test input matches\n");
+        } else {
+            printf("qnnc: selftest: %d inputs differ, first: input %d at layer %d\n", failures, (int)bad_test,
+                   (int)bad_layer);
+            return 1;
+        }
+    }
     return exact == count ? 0 : 1;
 }

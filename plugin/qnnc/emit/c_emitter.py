@@ -83,6 +83,8 @@ class _Emitter:
         self.op_body(i, op)
         if op.kind != "reshape":
             self.body.append(f'    QNNC_LAYER_END("{self.p}", {i});')
+            self.body.append(f"    if (ctx->on_layer != NULL) {{\n        ctx->on_layer(ctx->user, {i}, "
+                             f"{self.ptr(op.output)}, {m.tensors[op.output].size});\n    }}")
 
     def op_body(self, i: int, op: QOp) -> None:
         m, k = self.m, f"op{i}"
@@ -189,9 +191,17 @@ extern "C" {{
 #define {P}_ARENA_SIZE {self.arena_size}
 #define {P}_MACS {m.macs}
 
+/* Number of layers (indices used by the per-layer callback, hooks and the report). */
+#define {P}_LAYER_COUNT {len(m.ops)}
+
+/* Called after each layer with its int8 output (checksums, tracing, debugging). */
+typedef void (*{p}_layer_fn)(void *user, int32_t layer, const int8_t *output, int32_t size);
+
 /* Re-entrant use: one context (and arena) per concurrent inference. */
 typedef struct {{
     int8_t *arena;
+    {p}_layer_fn on_layer; /* NULL (set by {p}_init) or a callback */
+    void *user;            /* passed to on_layer */
 }} {p}_ctx;
 
 /* Bind an arena of at least {P}_ARENA_SIZE bytes, 4-byte aligned. Returns 0, or -1 on bad arguments. */
@@ -240,8 +250,9 @@ int {p}_run_f32(const float *input, float *output);
 /* Kernel parameters: compile-time constants, in flash. */
 {statics}
 
-static void {p}_forward(int8_t *arena)
+static void {p}_forward(const {p}_ctx *ctx)
 {{
+    int8_t *arena = ctx->arena;
 {body}
 }}
 
@@ -252,6 +263,8 @@ int {p}_init({p}_ctx *ctx, void *arena, size_t arena_size)
         return -1;
     }}
     ctx->arena = (int8_t *)arena;
+    ctx->on_layer = NULL;
+    ctx->user = NULL;
     return 0;
 }}
 
@@ -266,7 +279,7 @@ int {p}_invoke({p}_ctx *ctx, const int8_t *input, int8_t *output)
     for (i = 0; i < {P}_INPUT_SIZE; ++i) {{
         arena[{in_off} + i] = input[i];
     }}
-    {p}_forward(arena);
+    {p}_forward(ctx);
     for (i = 0; i < {P}_OUTPUT_SIZE; ++i) {{
         output[i] = arena[{out_off} + i];
     }}
@@ -281,7 +294,7 @@ int {p}_invoke_f32({p}_ctx *ctx, const float *input, float *output)
     }}
     arena = ctx->arena;
     qnnc_quantize_f32_s8({P}_INPUT_SIZE, {P}_INPUT_SCALE, {P}_INPUT_ZERO_POINT, input, arena + {in_off});
-    {p}_forward(arena);
+    {p}_forward(ctx);
     qnnc_dequantize_s8_f32({P}_OUTPUT_SIZE, {P}_OUTPUT_SCALE, {P}_OUTPUT_ZERO_POINT, arena + {out_off}, output);
     return 0;
 }}
@@ -292,14 +305,14 @@ static int8_t {p}_arena[{P}_ARENA_SIZE] QNNC_ARENA_ATTR;
 int {p}_run(const int8_t *input, int8_t *output)
 {{
     {p}_ctx ctx;
-    ctx.arena = {p}_arena;
+    (void){p}_init(&ctx, {p}_arena, sizeof {p}_arena);
     return {p}_invoke(&ctx, input, output);
 }}
 
 int {p}_run_f32(const float *input, float *output)
 {{
     {p}_ctx ctx;
-    ctx.arena = {p}_arena;
+    (void){p}_init(&ctx, {p}_arena, sizeof {p}_arena);
     return {p}_invoke_f32(&ctx, input, output);
 }}
 #endif
@@ -324,8 +337,9 @@ def emit_c(model: QModel, plan: MemoryPlan, provenance: str) -> Dict[str, str]:
 
 
 def emit_test_data(model: QModel, inputs: np.ndarray, expected: np.ndarray, labels: Optional[np.ndarray],
-                   provenance: str) -> Dict[str, str]:
-    """``<name>_test_data.{h,c}``: int8 inputs, reference outputs and labels (-1 = unknown)."""
+                   checksums: np.ndarray, provenance: str) -> Dict[str, str]:
+    """``<name>_test_data.{h,c}``: int8 inputs, reference outputs, labels (-1 = unknown), per-layer
+    checksums and ``<name>_selftest``, which runs them all and names the first differing layer."""
     p, P = model.name, model.name.upper()
     n = inputs.shape[0]
     lab = labels.astype(np.int32) if labels is not None else np.full(n, -1, np.int32)
@@ -344,6 +358,13 @@ extern const int8_t {p}_test_inputs[{P}_TEST_COUNT][{P}_INPUT_SIZE];
 extern const int8_t {p}_test_expected[{P}_TEST_COUNT][{P}_OUTPUT_SIZE];
 /* Class labels from the data file, -1 where unknown. */
 extern const int32_t {p}_test_labels[{P}_TEST_COUNT];
+/* Reference checksum of every layer's output for every test input (see qnnc/checksum.py). */
+extern const uint32_t {p}_test_layer_checksums[{P}_TEST_COUNT][{P}_LAYER_COUNT];
+
+/* Run every test input through ctx (its on_layer callback is used and restored) and compare
+ * each layer with the reference. Returns the number of failing inputs; *first_bad_test and
+ * *first_bad_layer (either may be NULL) get the first failure, or -1. */
+int {p}_selftest({p}_ctx *ctx, int32_t *first_bad_test, int32_t *first_bad_layer);
 
 #ifdef __cplusplus
 }}
@@ -369,5 +390,76 @@ const int8_t {p}_test_expected[{P}_TEST_COUNT][{P}_OUTPUT_SIZE] = {{
 const int32_t {p}_test_labels[{P}_TEST_COUNT] = {{
 {array_body(lab)}
 }};
+
+const uint32_t {p}_test_layer_checksums[{P}_TEST_COUNT][{P}_LAYER_COUNT] = {{
+{rows(checksums.astype(np.uint32))}
+}};
+
+typedef struct {{
+    const uint32_t *expected;
+    int32_t bad_layer;
+}} {p}_check_state;
+
+static void {p}_check_layer(void *user, int32_t layer, const int8_t *output, int32_t size)
+{{
+    {p}_check_state *state = ({p}_check_state *)user;
+    uint32_t h = 0u;
+    int32_t i;
+    for (i = 0; i < size; ++i) {{
+        h += (2u * (uint32_t)i + 1u) * ((uint32_t)(uint8_t)output[i] + 1u);
+    }}
+    if (state->bad_layer < 0 && h != state->expected[layer]) {{
+        state->bad_layer = layer;
+    }}
+}}
+
+int {p}_selftest({p}_ctx *ctx, int32_t *first_bad_test, int32_t *first_bad_layer)
+{{
+    static int8_t out[{P}_OUTPUT_SIZE];
+    {p}_layer_fn saved_fn;
+    void *saved_user;
+    int32_t t, o, failures = 0;
+    if (first_bad_test != NULL) {{
+        *first_bad_test = -1;
+    }}
+    if (first_bad_layer != NULL) {{
+        *first_bad_layer = -1;
+    }}
+    if (ctx == NULL) {{
+        return -1;
+    }}
+    saved_fn = ctx->on_layer;
+    saved_user = ctx->user;
+    for (t = 0; t < {P}_TEST_COUNT; ++t) {{
+        {p}_check_state state;
+        int bad;
+        state.expected = {p}_test_layer_checksums[t];
+        state.bad_layer = -1;
+        ctx->on_layer = {p}_check_layer;
+        ctx->user = &state;
+        if ({p}_invoke(ctx, {p}_test_inputs[t], out) != 0) {{
+            failures = -1;
+            break;
+        }}
+        bad = state.bad_layer >= 0;
+        for (o = 0; o < {P}_OUTPUT_SIZE; ++o) {{
+            bad |= out[o] != {p}_test_expected[t][o];
+        }}
+        if (bad) {{
+            if (failures == 0) {{
+                if (first_bad_test != NULL) {{
+                    *first_bad_test = t;
+                }}
+                if (first_bad_layer != NULL) {{
+                    *first_bad_layer = state.bad_layer;
+                }}
+            }}
+            failures++;
+        }}
+    }}
+    ctx->on_layer = saved_fn;
+    ctx->user = saved_user;
+    return failures;
+}}
 """
     return {f"{p}_test_data.h": h, f"{p}_test_data.c": c}
