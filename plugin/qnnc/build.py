@@ -17,6 +17,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from . import __version__
+from .budget import check_budgets
 from .checksum import layer_checksums
 from .config import Config
 from .data import load_samples
@@ -25,6 +26,7 @@ from .pipeline import Compiled, compile_model
 from .plan import MemoryPlan, plan_memory
 from .reference.interpreter import quantize_input, run_int8
 from .report import build_report, summary_line
+from .report_pages import html_report, markdown_report
 from .runtime import runtime_files
 
 MANIFEST = ".qnnc_manifest"
@@ -62,11 +64,16 @@ def provenance(model_path: str, cfg: Config) -> Dict[str, str]:
     return {"qnnc": __version__, "inputs_sha256": h.hexdigest()[:16], "files": files}
 
 
-def generate(model_path: str, cfg: Config, name: str, runtime: bool = True, progress: bool = True) -> BuildResult:
-    """Run every stage and return the files to write (nothing touches the disk)."""
+def generate(model_path: str, cfg: Config, name: str, runtime: bool = True, progress: bool = True,
+             ram_budget: Optional[int] = None, flash_budget: Optional[int] = None) -> BuildResult:
+    """Run every stage and return the files to write (nothing touches the disk).
+
+    ``ram_budget``/``flash_budget`` override the config's budgets (bytes).
+    """
     compiled = compile_model(model_path, cfg, name, progress)
     model = compiled.model
     plan = plan_memory(model)
+    check_budgets(model, plan, cfg, ram_budget, flash_budget)
     prov = provenance(model_path, cfg)
     prov_line = (f"model {os.path.basename(model_path)}, inputs sha256 {prov['inputs_sha256']} "
                  f"({', '.join(f'{k} {v}' for k, v in sorted(prov['files'].items()))})")
@@ -82,6 +89,8 @@ def generate(model_path: str, cfg: Config, name: str, runtime: bool = True, prog
         files.update(runtime_files(model.kernels_used()))
     report = build_report(model, plan, prov)
     files[f"{name}_report.json"] = json.dumps(report, indent=1, sort_keys=True) + "\n"
+    files[f"{name}_report.md"] = markdown_report(report)
+    files[f"{name}_report.html"] = html_report(report)
     return BuildResult(compiled, plan, files, report, summary_line(report))
 
 
@@ -137,9 +146,9 @@ def write_output(files: Dict[str, str], out_dir: str) -> List[str]:
 
 
 def build(model_path: str, cfg: Config, out_dir: str, name: str, runtime: bool = True,
-          progress: bool = True) -> BuildResult:
+          progress: bool = True, ram_budget: Optional[int] = None, flash_budget: Optional[int] = None) -> BuildResult:
     """Generate and write; the output folder is untouched if generation fails."""
-    result = generate(model_path, cfg, name, runtime, progress)
+    result = generate(model_path, cfg, name, runtime, progress, ram_budget, flash_budget)
     write_output(result.files, out_dir)
     return result
 

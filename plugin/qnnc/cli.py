@@ -28,7 +28,9 @@ def cmd_build(args) -> int:
     from .build import build, default_name
     cfg = _config(args.config)
     name = default_name(args.model, cfg, args.name)
-    result = build(args.model, cfg, args.output, name, runtime=args.runtime == "copy", progress=not args.quiet)
+    result = build(args.model, cfg, args.output, name, runtime=args.runtime == "copy", progress=not args.quiet,
+                   ram_budget=_size(args.ram_budget, "--ram-budget"),
+                   flash_budget=_size(args.flash_budget, "--flash-budget"))
     for note in result.compiled.notes:
         print(f"qnnc: note: {note}", file=sys.stderr)
     if args.config is None:
@@ -39,6 +41,16 @@ def cmd_build(args) -> int:
         from .report import layer_table
         print(layer_table(result.report))
     return 0
+
+
+def _size(text: Optional[str], flag: str) -> Optional[int]:
+    from .config import parse_bytes
+    if text is None:
+        return None
+    n = parse_bytes(int(text) if text.isdigit() else text)
+    if n is None:
+        raise QnncError(f"{flag} expects a size in bytes such as 20000, 20KiB or 1MiB, got {text!r}")
+    return n
 
 
 def cmd_deps(args) -> int:
@@ -66,6 +78,19 @@ def cmd_inspect(args) -> int:
     return 0 if info["compiles"] else EXIT_USER_ERROR
 
 
+def cmd_report(args) -> int:
+    from .build import default_name, generate
+    from .report_pages import html_report, markdown_report
+    cfg = _config(args.config)
+    result = generate(args.model, cfg, default_name(args.model, cfg, args.name), runtime=False,
+                      progress=False)
+    if args.html:
+        with open(args.html, "w", encoding="utf-8") as f:
+            f.write(html_report(result.report))
+    print(markdown_report(result.report), end="")
+    return 0
+
+
 def cmd_validate(args) -> int:
     from .validate import format_validation, validate
     cfg = _config(args.config)
@@ -89,6 +114,8 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--runtime", choices=["copy", "none"], default="copy",
                    help="copy the kernel sources the model uses into the output (default), or not (the "
                         "Zephyr/PlatformIO integrations compile the shared kernel library once)")
+    b.add_argument("--ram-budget", help="fail if the arena needs more bytes (overrides ram_budget)")
+    b.add_argument("--flash-budget", help="fail if weights and tables need more bytes (overrides flash_budget)")
     b.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     b.add_argument("--verbose", "-v", action="store_true", help="print the per-layer table")
     b.set_defaults(fn=cmd_build)
@@ -109,6 +136,14 @@ def make_parser() -> argparse.ArgumentParser:
     v.add_argument("--no-sanitize", action="store_true", help="build without -fsanitize=address,undefined")
     v.add_argument("--json", action="store_true")
     v.set_defaults(fn=cmd_validate)
+
+    rp = sub.add_parser("report", help="per-layer RAM/flash/MACs report (Markdown; --html for a page "
+                                       "with the memory timeline)")
+    rp.add_argument("model")
+    rp.add_argument("--config", "-c")
+    rp.add_argument("--name")
+    rp.add_argument("--html", help="also write the HTML report to this file")
+    rp.set_defaults(fn=cmd_report)
 
     d = sub.add_parser("deps", help="print every input file a build reads (for build systems)")
     d.add_argument("model")

@@ -39,6 +39,8 @@ def build_report(model: QModel, plan: MemoryPlan, provenance: Dict[str, Any]) ->
         "macs": model.macs,
         "kernels": model.kernels_used(),
         "layers": layers,
+        "buffers": [{"tensors": list(b.tensors), "offset": b.offset, "size": b.size, "first": b.first,
+                     "last": b.last} for b in plan.buffers],
         "notes": list(model.notes),
     }
 
