@@ -14,6 +14,8 @@ Schema (every key optional; unknown keys are errors)::
       max_samples: 1000        # use at most this many samples
     quantization:
       weights: per_channel     # per_channel | per_tensor
+    ram_budget: 20 KiB         # fail the build if the arena needs more (bytes, K/KiB/M/MiB)
+    flash_budget: 64 KiB       # fail the build if weights and tables need more
     test_data:                 # embed inputs + reference outputs (<name>_test_data.c)
       data: test.npz
       key: x
@@ -58,6 +60,8 @@ class Config:
     max_samples: Optional[int] = None
     weights: str = "per_channel"
     test_data: Optional[DataRef] = None
+    ram_budget: Optional[int] = None    # bytes of arena allowed; None = no limit
+    flash_budget: Optional[int] = None  # bytes of constant data (weights, tables) allowed
     lines: Dict[str, int] = field(default_factory=dict)
 
     def line_of(self, key: str) -> Optional[int]:
@@ -92,6 +96,8 @@ _SCHEMA: Dict[str, Any] = {
         "key": str,
         "count": int,
     },
+    "ram_budget": "bytes",
+    "flash_budget": "bytes",
 }
 
 
@@ -134,6 +140,11 @@ def _check(value: Any, schema: Any, path: str, lines: Dict[str, int], file: str)
                                   file=file, key=sub, line=lines.get(sub))
             _check(v, schema[k], sub, lines, file)
         return
+    if schema == "bytes":
+        if parse_bytes(value) is None:
+            raise ConfigError(f"expected a size in bytes such as 20000, '20 KiB' or '1 MiB', got {value!r}",
+                              file=file, key=path, line=line)
+        return
     if schema == "shape_map":
         if not isinstance(value, dict) or not all(
                 isinstance(v, list) and v and all(isinstance(d, int) and not isinstance(d, bool) and d > 0
@@ -150,6 +161,23 @@ def _check(value: Any, schema: Any, path: str, lines: Dict[str, int], file: str)
         ok = True
     if not ok:
         raise ConfigError(f"expected {_type_name(schema)}, got {value!r}", file=file, key=path, line=line)
+
+
+_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20}
+
+
+def parse_bytes(value: Any) -> Optional[int]:
+    """20000, '20K', '20 KiB', '1 MiB' -> bytes (binary units); None if not a size."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    if isinstance(value, str):
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", value)
+        if m and m.group(2).lower() in _UNITS:
+            n = int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+            return n if n > 0 else None
+    return None
 
 
 def _data_ref(section: Dict[str, Any], key: str, base: str, lines: Dict[str, int], file: str) -> DataRef:
@@ -211,6 +239,10 @@ def load_config(path: Optional[str]) -> Config:
                               line=lines.get("calibration.max_samples"))
     q = data.get("quantization") or {}
     cfg.weights = q.get("weights", "per_channel")
+    if "ram_budget" in data:
+        cfg.ram_budget = parse_bytes(data["ram_budget"])
+    if "flash_budget" in data:
+        cfg.flash_budget = parse_bytes(data["flash_budget"])
     td = data.get("test_data")
     if td is not None:
         cfg.test_data = _data_ref(td, "test_data", base, lines, file)
