@@ -79,7 +79,7 @@ def html_report(r: Dict[str, Any]) -> str:
     """A self-contained HTML page (no scripts, no external resources)."""
     e = html.escape
     rows = "\n".join(
-        f"<tr><td>{l['index']}</td><td>{e(l['op'])}</td><td title=\"{e(l['name'])}\">{e(_short(l['name']))}</td>"
+        f"<tr><td>{l['index']}</td><td>{e(l['op'])}</td><td title=\"{e(l['name'])}\">{e(_short(l['name'], 32))}</td>"
         f"<td>{e(l['kernel'] or 'view')}</td><td>{'×'.join(map(str, l['output'][1]))}</td>"
         f"<td class=n>{_fmt(l['macs'])}</td><td class=n>{_fmt(l['weight_bytes'])}</td>"
         f"<td class=n>{_fmt(l['output_bytes'])}</td><td class=n>{l['arena_offset']}</td>"
