@@ -23,6 +23,7 @@ from .config import Config
 from .data import load_samples
 from .emit import emit_c, emit_test_data
 from .pipeline import Compiled, compile_model
+from .patches import apply_patches
 from .plan import MemoryPlan, plan_memory
 from .reference.interpreter import quantize_input, run_int8
 from .report import build_report, summary_line
@@ -71,6 +72,8 @@ def generate(model_path: str, cfg: Config, name: str, runtime: bool = True, prog
     ``ram_budget``/``flash_budget`` override the config's budgets (bytes).
     """
     compiled = compile_model(model_path, cfg, name, progress)
+    if cfg.patch_layers is not None:
+        compiled.model, _ = apply_patches(compiled.model, cfg.patch_layers, cfg.patches, plan_memory)
     model = compiled.model
     plan = plan_memory(model)
     check_budgets(model, plan, cfg, ram_budget, flash_budget)

@@ -31,7 +31,7 @@ def cmd_build(args) -> int:
     result = build(args.model, cfg, args.output, name, runtime=args.runtime == "copy", progress=not args.quiet,
                    ram_budget=_size(args.ram_budget, "--ram-budget"),
                    flash_budget=_size(args.flash_budget, "--flash-budget"))
-    for note in result.compiled.notes:
+    for note in result.compiled.model.notes:
         print(f"qnnc: note: {note}", file=sys.stderr)
     if args.config is None:
         print("qnnc: note: no --config given: defaults used (int8, per-channel weights, min-max ranges)",

@@ -14,6 +14,9 @@ Schema (every key optional; unknown keys are errors)::
       max_samples: 1000        # use at most this many samples
     quantization:
       weights: per_channel     # per_channel | per_tensor
+    execution:
+      patch_layers: auto       # run the first layers band by band (MCUNetV2-style): auto | N
+      patches: 4               # number of horizontal bands (default: the count with the smallest arena)
     ram_budget: 20 KiB         # fail the build if the arena needs more (bytes, K/KiB/M/MiB)
     flash_budget: 64 KiB       # fail the build if weights and tables need more
     test_data:                 # embed inputs + reference outputs (<name>_test_data.c)
@@ -60,6 +63,8 @@ class Config:
     max_samples: Optional[int] = None
     weights: str = "per_channel"
     test_data: Optional[DataRef] = None
+    patch_layers: Optional[object] = None  # None (off), "auto" or a layer count
+    patches: Optional[int] = None  # bands; None = chosen for the smallest arena
     ram_budget: Optional[int] = None    # bytes of arena allowed; None = no limit
     flash_budget: Optional[int] = None  # bytes of constant data (weights, tables) allowed
     lines: Dict[str, int] = field(default_factory=dict)
@@ -95,6 +100,10 @@ _SCHEMA: Dict[str, Any] = {
         "data": str,
         "key": str,
         "count": int,
+    },
+    "execution": {
+        "patch_layers": "auto_or_int",
+        "patches": int,
     },
     "ram_budget": "bytes",
     "flash_budget": "bytes",
@@ -139,6 +148,11 @@ def _check(value: Any, schema: Any, path: str, lines: Dict[str, int], file: str)
                 raise ConfigError(f"unknown key '{k}'; expected one of: {', '.join(sorted(schema))}",
                                   file=file, key=sub, line=lines.get(sub))
             _check(v, schema[k], sub, lines, file)
+        return
+    if schema == "auto_or_int":
+        if value != "auto" and not (isinstance(value, int) and not isinstance(value, bool) and value >= 2):
+            raise ConfigError(f"expected 'auto' or a number of layers >= 2, got {value!r}", file=file, key=path,
+                              line=line)
         return
     if schema == "bytes":
         if parse_bytes(value) is None:
@@ -239,6 +253,12 @@ def load_config(path: Optional[str]) -> Config:
                               line=lines.get("calibration.max_samples"))
     q = data.get("quantization") or {}
     cfg.weights = q.get("weights", "per_channel")
+    ex = data.get("execution") or {}
+    cfg.patch_layers = ex.get("patch_layers")
+    cfg.patches = ex.get("patches")
+    if cfg.patches is not None and cfg.patches < 1:
+        raise ConfigError(f"expected a positive number of patches, got {cfg.patches}", file=file,
+                          key="execution.patches", line=lines.get("execution.patches"))
     if "ram_budget" in data:
         cfg.ram_budget = parse_bytes(data["ram_budget"])
     if "flash_budget" in data:

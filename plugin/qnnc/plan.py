@@ -92,6 +92,11 @@ def plan_memory(model: QModel) -> MemoryPlan:
                     break
         if not reused:
             new_buffer(op.output, i)
+        if op.attrs.get("scratch_bytes"):
+            # Working memory of this op only (e.g. patch bands): counted in the arena, live at step i.
+            scratch = f"{op.output}#scratch"
+            buffers.append(Buffer(len(buffers), op.attrs["scratch_bytes"], i, i, [scratch]))
+            buf_of[scratch] = buffers[-1].id
     for b in buffers:
         for t in b.tensors:
             b.last = max(b.last, last_use.get(t, b.first))
@@ -101,19 +106,49 @@ def plan_memory(model: QModel) -> MemoryPlan:
     steps = range(-1, n_ops + 1)
     lower_bound = max(sum(b.size for b in buffers if b.first <= s <= b.last) for s in steps)
 
-    placed: List[Buffer] = []
-    for b in sorted(buffers, key=lambda b: (-b.size, b.first, b.id)):
-        conflicts = sorted((p.offset, p.offset + _align(p.size)) for p in placed
-                           if not (p.last < b.first or b.last < p.first))
-        offset = 0
-        for lo, hi in conflicts:
-            if offset + b.size <= lo:
+    best = None
+    for order in _ORDERS:
+        for fit in ("first", "best"):
+            offsets = _place(buffers, order, fit)
+            size = max((_align(offsets[b.id] + b.size) for b in buffers), default=0)
+            if best is None or size < best[0]:
+                best = (size, offsets)
+            if best[0] <= lower_bound:
                 break
-            offset = max(offset, hi)
-        b.offset = offset
-        placed.append(b)
+        if best[0] <= lower_bound:
+            break
+    for b in buffers:
+        b.offset = best[1][b.id]
     arena = max((_align(b.offset + b.size) for b in buffers), default=0)
     return MemoryPlan(arena, lower_bound, buffers, buf_of)
+
+
+# Orders in which buffers are placed; the best resulting arena wins.
+_ORDERS = (
+    lambda b: (-b.size, b.first, b.id),                       # greedy by size (TFLite's default)
+    lambda b: (-b.size * (b.last - b.first + 1), b.id),       # by area in the time/space plane
+    lambda b: (b.first, -b.size, b.id),                       # in execution order
+    lambda b: (-(b.last - b.first), -b.size, b.id),           # longest-lived first
+)
+
+
+def _place(buffers: List[Buffer], order, fit: str) -> Dict[int, int]:
+    """Offsets for every buffer: each at the lowest (first fit) or tightest (best fit) free gap."""
+    offsets: Dict[int, int] = {}
+    placed: List[Buffer] = []
+    for b in sorted(buffers, key=order):
+        conflicts = sorted((offsets[p.id], offsets[p.id] + _align(p.size)) for p in placed
+                           if not (p.last < b.first or b.last < p.first))
+        gaps = []
+        cursor = 0
+        for lo, hi in conflicts:
+            if lo - cursor >= b.size:
+                gaps.append((lo - cursor, cursor))
+            cursor = max(cursor, hi)
+        gaps.append((float("inf"), cursor))  # above everything
+        offsets[b.id] = min(gaps)[1] if fit == "best" else min(g[1] for g in gaps)
+        placed.append(b)
+    return offsets
 
 
 def io_bound(model: QModel) -> int:

@@ -25,6 +25,7 @@ KERNELS = {
     "pad": "qnnc_pad_s8",
     "concat": "qnnc_concat_slice_s8",
     "reshape": None,
+    "patch_segment": None,  # calls the kernels of its sub-ops, band by band
 }
 
 
@@ -69,7 +70,13 @@ class QOp:
 
     @property
     def weight_bytes(self) -> int:
-        return int(sum(a.nbytes for a in self.consts.values()))
+        own = int(sum(a.nbytes for a in self.consts.values()))
+        return own + sum(op.weight_bytes for op in self.sub_ops)
+
+    @property
+    def sub_ops(self) -> List["QOp"]:
+        """Ops executed inside this one (patch segments), else empty."""
+        return list(self.attrs.get("ops", [])) if self.kind == "patch_segment" else []
 
 
 @dataclass
@@ -102,4 +109,5 @@ class QModel:
 
     def kernels_used(self) -> List[str]:
         """Sorted kernel function names the model calls."""
-        return sorted({op.kernel for op in self.ops if op.kernel})
+        ops = [o for op in self.ops for o in [op] + op.sub_ops]
+        return sorted({op.kernel for op in ops if op.kernel})

@@ -16,7 +16,7 @@ def build_report(model: QModel, plan: MemoryPlan, provenance: Dict[str, Any]) ->
             "index": i,
             "name": op.name,
             "op": op.kind,
-            "kernel": op.kernel,
+            "kernel": op.kernel or ("patches: " + ", ".join(o.kernel for o in op.sub_ops) if op.sub_ops else None),
             "inputs": [[t, list(model.tensors[t].shape)] for t in op.inputs],
             "output": [op.output, list(model.tensors[op.output].shape)],
             "macs": op.macs,

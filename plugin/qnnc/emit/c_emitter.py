@@ -42,6 +42,7 @@ class _Emitter:
         self.externs: List[str] = []   # declarations in <name>.c
         self.statics: List[str] = []   # static const structs in <name>.c
         self.body: List[str] = []      # statements of <name>_forward
+        self.seen: Dict = {}           # (C type, initializer) -> symbol, for de-duplication
 
     # -- symbols -----------------------------------------------------------------
     def const_array(self, sym: str, arr: np.ndarray) -> str:
@@ -50,23 +51,26 @@ class _Emitter:
         self.externs.append(f"extern const {c_type(arr)} {name}[{arr.size}];")
         return name
 
+    def static(self, ctype: str, sym: str, init: str) -> str:
+        """A ``static const`` struct; identical ones (e.g. of patch bands) are emitted once."""
+        key = (ctype, init)
+        if key not in self.seen:
+            self.seen[key] = f"{self.p}_{sym}"
+            self.statics.append(f"static const {ctype} {self.seen[key]} = {init};")
+        return "&" + self.seen[key]
+
     def dims(self, sym: str, shape) -> str:
         shape = (1,) * (4 - len(shape)) + tuple(shape)
-        name = f"{self.p}_{sym}"
-        self.statics.append(f"static const qnnc_dims {name} = {brace(shape)};")
-        return "&" + name
+        return self.static("qnnc_dims", sym, brace(shape))
 
     def struct(self, sym: str, params, luts: Optional[Dict[str, str]] = None) -> str:
-        name = f"{self.p}_{sym}"
         vals = []
         for field, v in struct_fields(params):
             if field == "act_lut":
                 vals.append(luts.get(field, "NULL") if luts else "NULL")
             else:
                 vals.append(c_int(v))
-        ctype = _STRUCT[type(params).__name__]
-        self.statics.append(f"static const {ctype} {name} = {{{', '.join(vals)}}};")
-        return "&" + name
+        return self.static(_STRUCT[type(params).__name__], sym, "{" + ", ".join(vals) + "}")
 
     def ptr(self, tensor: str) -> str:
         return f"arena + {self.plan.offset(tensor)}"
@@ -86,46 +90,94 @@ class _Emitter:
             self.body.append(f"    if (ctx->on_layer != NULL) {{\n        ctx->on_layer(ctx->user, {i}, "
                              f"{self.ptr(op.output)}, {m.tensors[op.output].size});\n    }}")
 
+    def op_weights(self, k: str, op: QOp):
+        """Emit an op's constant arrays once; returns (act_lut symbols, filter, bias, quant struct)."""
+        c = op.consts
+        luts = {}
+        if op.params.act_lut is not None:
+            luts["act_lut"] = self.const_array(f"{k}_act_lut", op.params.act_lut)
+        filt = self.const_array(f"{k}_filter", c["filter"])
+        bias = self.const_array(f"{k}_bias", c["bias"])
+        mult = self.const_array(f"{k}_multiplier", c["multiplier"])
+        shift = self.const_array(f"{k}_shift", c["shift"])
+        q = f"{self.p}_{k}_quant"
+        self.statics.append(f"static const qnnc_per_channel_quant {q} = {{{mult}, {shift}}};")
+        dfl = self.dims(f"{k}_filter_dims", op.attrs["filter_dims"]) if "filter_dims" in op.attrs else None
+        return luts, filt, bias, q, dfl
+
+    def spatial(self, k: str, op: QOp, params, in_shape, out_shape, in_ptr: str, out_ptr: str,
+                consts=None, indent: str = "    ", tag: str = "") -> None:
+        """One call of a conv/depthwise/pool/table kernel on the given (possibly band) shapes."""
+        if op.kind in ("conv", "depthwise_conv"):
+            # Weights (and their filter dims) are emitted once per op; band calls reuse them.
+            luts, filt, bias, q, dfl = consts if consts is not None else self.op_weights(k, op)
+            p = self.struct(f"{k}{tag}_params", params, luts)
+            din = self.dims(f"{k}{tag}_input_dims", in_shape)
+            dout = self.dims(f"{k}{tag}_output_dims", out_shape)
+            self.body.append(f"{indent}{op.kernel}({p}, &{q}, {din}, {in_ptr}, {dfl}, {filt}, {bias}, "
+                             f"{dout}, {out_ptr});")
+        elif op.kind in ("max_pool", "avg_pool"):
+            p = self.struct(f"{k}{tag}_params", params)
+            din = self.dims(f"{k}{tag}_input_dims", in_shape)
+            dout = self.dims(f"{k}{tag}_output_dims", out_shape)
+            self.body.append(f"{indent}{op.kernel}({p}, {din}, {in_ptr}, {dout}, {out_ptr});")
+        elif op.kind == "lut":
+            lut = consts if consts is not None else self.const_array(f"{k}_lut", op.consts["lut"])
+            size = 1
+            for d in out_shape:
+                size *= d
+            self.body.append(f"{indent}qnnc_lut_s8({size}, {lut}, {in_ptr}, {out_ptr});")
+        else:
+            raise NotImplementedError(op.kind)
+
+    def patch_segment(self, i: int, op: QOp) -> None:
+        """Band-by-band execution: see qnnc/patches.py."""
+        from ..patches import band_op
+        m = self.m
+        subs = op.attrs["ops"]
+        scratch = self.plan.offset(op.output + "#scratch")
+        ping = [f"arena + {scratch}", f"arena + {scratch + op.attrs['band_scratch']}"]
+        consts = []
+        for j, sub in enumerate(subs):
+            k = f"op{i}_{j}"
+            if sub.kind in ("conv", "depthwise_conv"):
+                consts.append(self.op_weights(k, sub))
+            elif sub.kind == "lut":
+                consts.append(self.const_array(f"{k}_lut", sub.consts["lut"]))
+            else:
+                consts.append(None)
+        seg_in = self.plan.offset(op.inputs[0])
+        seg_out = self.plan.offset(op.output)
+        for b, band in enumerate(op.attrs["bands"]):
+            self.body.append(f"    /* band {b}: output rows {band[-1][1][0]}..{band[-1][1][1] - 1} */")
+            for j, (sub, (in_rows, out_rows)) in enumerate(zip(subs, band)):
+                params, in_shape, out_shape = band_op(sub, in_rows, out_rows, m)
+                if j == 0:
+                    in_ptr = f"arena + {seg_in + in_rows[0] * in_shape[2] * in_shape[3]}"
+                else:
+                    in_ptr = ping[(j - 1) % 2]
+                if j == len(subs) - 1:
+                    out_ptr = f"arena + {seg_out + out_rows[0] * out_shape[2] * out_shape[3]}"
+                else:
+                    out_ptr = ping[j % 2]
+                self.spatial(f"op{i}_{j}", sub, params, in_shape, out_shape, in_ptr, out_ptr, consts[j],
+                             tag=f"_b{b}")
+
     def op_body(self, i: int, op: QOp) -> None:
         m, k = self.m, f"op{i}"
         out = self.ptr(op.output)
         c = op.consts
-        if op.kind in ("conv", "depthwise_conv"):
-            luts = {}
-            if op.params.act_lut is not None:
-                luts["act_lut"] = self.const_array(f"{k}_act_lut", op.params.act_lut)
-            p = self.struct(f"{k}_params", op.params, luts)
-            filt = self.const_array(f"{k}_filter", c["filter"])
-            bias = self.const_array(f"{k}_bias", c["bias"])
-            mult = self.const_array(f"{k}_multiplier", c["multiplier"])
-            shift = self.const_array(f"{k}_shift", c["shift"])
-            q = f"{self.p}_{k}_quant"
-            self.statics.append(f"static const qnnc_per_channel_quant {q} = {{{mult}, {shift}}};")
-            din = self.dims(f"{k}_input_dims", m.tensors[op.inputs[0]].shape)
-            dfl = self.dims(f"{k}_filter_dims", op.attrs["filter_dims"])
-            dout = self.dims(f"{k}_output_dims", m.tensors[op.output].shape)
-            fn = "qnnc_conv_s8" if op.kind == "conv" else "qnnc_depthwise_conv_s8"
-            self.body.append(f"    {fn}({p}, &{q}, {din}, {self.ptr(op.inputs[0])}, {dfl}, {filt}, {bias}, "
-                             f"{dout}, {out});")
+        if op.kind in ("conv", "depthwise_conv", "max_pool", "avg_pool", "lut"):
+            self.spatial(k, op, op.params, m.tensors[op.inputs[0]].shape, m.tensors[op.output].shape,
+                         self.ptr(op.inputs[0]), out)
+        elif op.kind == "patch_segment":
+            self.patch_segment(i, op)
         elif op.kind == "fully_connected":
-            luts = {}
-            if op.params.act_lut is not None:
-                luts["act_lut"] = self.const_array(f"{k}_act_lut", op.params.act_lut)
+            luts, w, bias, q, _ = self.op_weights(k, op)
             p = self.struct(f"{k}_params", op.params, luts)
-            w = self.const_array(f"{k}_filter", c["filter"])
-            bias = self.const_array(f"{k}_bias", c["bias"])
-            mult = self.const_array(f"{k}_multiplier", c["multiplier"])
-            shift = self.const_array(f"{k}_shift", c["shift"])
-            q = f"{self.p}_{k}_quant"
-            self.statics.append(f"static const qnnc_per_channel_quant {q} = {{{mult}, {shift}}};")
             a = op.attrs
             self.body.append(f"    qnnc_fully_connected_s8({p}, &{q}, {a['rows']}, {a['in_features']}, "
                              f"{self.ptr(op.inputs[0])}, {a['out_features']}, {w}, {bias}, {out});")
-        elif op.kind in ("max_pool", "avg_pool"):
-            p = self.struct(f"{k}_params", op.params)
-            din = self.dims(f"{k}_input_dims", m.tensors[op.inputs[0]].shape)
-            dout = self.dims(f"{k}_output_dims", m.tensors[op.output].shape)
-            self.body.append(f"    {op.kernel}({p}, {din}, {self.ptr(op.inputs[0])}, {dout}, {out});")
         elif op.kind in ("add", "mul"):
             p = self.struct(f"{k}_params", op.params)
             d1 = self.dims(f"{k}_input1_dims", op.attrs["input1_dims"])
@@ -137,9 +189,6 @@ class _Emitter:
             lut = self.const_array(f"{k}_exp_lut", c["exp_lut"])
             self.body.append(f"    qnnc_softmax_s8({op.attrs['rows']}, {op.attrs['cols']}, {lut}, "
                              f"{self.ptr(op.inputs[0])}, {out});")
-        elif op.kind == "lut":
-            lut = self.const_array(f"{k}_lut", c["lut"])
-            self.body.append(f"    qnnc_lut_s8({op.attrs['size']}, {lut}, {self.ptr(op.inputs[0])}, {out});")
         elif op.kind == "transpose":
             din = self.dims(f"{k}_input_dims", op.attrs["input_dims"])
             perm = f"{self.p}_{k}_perm"

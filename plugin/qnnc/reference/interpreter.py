@@ -46,6 +46,11 @@ def _run_op(op: QOp, model: QModel, values: Dict[str, np.ndarray]) -> np.ndarray
     if kind == "pad":
         return K.pad_s8(x.reshape(op.attrs["input_dims"]), op.attrs["pads_before"], op.attrs["output_dims"],
                         op.attrs["pad_value"]).reshape(out_shape)
+    if kind == "patch_segment":
+        # Band-wise execution computes exactly the layer-by-layer result.
+        for sub in op.attrs["ops"]:
+            values[sub.output] = _run_op(sub, model, values)
+        return values[op.output]
     if kind == "concat":
         outer = op.attrs["outer"]
         parts = [K.rescale_s8(r, values[i]).reshape(outer, inner)
