@@ -317,10 +317,21 @@ def why_regenerate(stamp, key, gen_files, out_dir):
     return None
 
 
+def budget_args():
+    """--ram-budget/--flash-budget from custom_qnnc_ram_budget / custom_qnnc_flash_budget (override the YAML)."""
+    args = []
+    for option, flag in (("custom_qnnc_ram_budget", "--ram-budget"), ("custom_qnnc_flash_budget", "--flash-budget")):
+        value = _option(option)
+        if value:
+            args += [flag, value]
+    return args
+
+
 def generate(name, model, config, gen_root, requirements, qnnc_dir):
     out_dir = os.path.join(qnnc_dir, name)
     stamp_path = os.path.join(qnnc_dir, name + ".stamp.json")
-    key = json.dumps([name, model, config, gen_root, _python()])
+    budgets = budget_args()
+    key = json.dumps([name, model, config, gen_root, _python()] + budgets)
     gen_files = generator_files(gen_root)
     stamp = _load_stamp(stamp_path)
     reason = why_regenerate(stamp, key, gen_files, out_dir)
@@ -351,7 +362,7 @@ def generate(name, model, config, gen_root, requirements, qnnc_dir):
     started = time.time()
     rc, out, err = run_generator(gen_root, [
         "build", model, "--config", config, "--output", out_dir, "--name", name,
-        "--runtime", "none"])
+        "--runtime", "none"] + budgets)
     sys.stdout.write(out)
     sys.stderr.write(err)
     if rc != 0:

@@ -188,6 +188,18 @@ def test_generator_error_fails_the_build_with_its_message(first_build, core, sam
         config.write_text(good)
 
 
+def test_ram_budget_option_fails_the_build_with_the_budget_message(first_build, core, sample):
+    ini = sample / "platformio.ini"
+    good = ini.read_text()
+    ini.write_text(good.replace("[env:native]", "[env:native]\ncustom_qnnc_ram_budget = 12 KiB", 1))
+    try:
+        rc, out, _ = pio(core, sample, "run", "-e", "native", check=False)
+        assert rc != 0
+        assert "RAM budget exceeded: the arena needs 16000 B but --ram-budget allows 12288 B" in out, out[-4000:]
+    finally:
+        ini.write_text(good)
+
+
 @pytest.mark.qemu
 def test_cortex_m4_on_qemu_run_and_test(first_build, core, sample):
     """The same sample on a Cortex-M4F (QEMU mps2-an386, arm-none-eabi-gcc, newlib-nano)."""
