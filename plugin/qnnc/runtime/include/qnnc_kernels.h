@@ -28,6 +28,14 @@ extern "C" {
 #define QNNC_INLINE static inline
 #endif
 
+/* Kernel paths. The portable C99 path is the default everywhere. Defining QNNC_ENABLE_SIMD
+ * selects, from the compiler's own macros, the Armv7E-M DSP path (__ARM_FEATURE_DSP: Cortex-M4/
+ * M7/M33) or the Helium path (__ARM_FEATURE_MVE: Cortex-M55/M85) of conv, depthwise conv and
+ * fully connected. Those paths keep working buffers on the stack (variable-length arrays
+ * proportional to the layer's channels or input features, up to a few KB), so give the
+ * inferring thread that much more stack. Every path is bit-exact with the reference.
+ * QNNC_PORTABLE_ONLY forces the portable path of every kernel (add included). */
+
 /* Section for the default arena; a firmware may define it (e.g. ".noinit" or a
  * linker section in fast SRAM) before including a generated model header. */
 #ifndef QNNC_ARENA_SECTION

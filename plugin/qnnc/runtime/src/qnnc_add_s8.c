@@ -4,8 +4,29 @@
  *
  * Precondition (as in TFLite, where the input multipliers are <= 0.5): the two rescaled
  * inputs and their sum fit int32.
+ *
+ * Fast paths (same shapes, no broadcasting, every requantization shift <= 0, i.e. no
+ * saturating left shift - what the quantizer produces):
+ *   - Helium (__ARM_FEATURE_MVE): 4 lanes at a time with the exact vector requantization
+ *     (VQRDMULH = SRDHM, VRSHL with the negative fix-up = rounding half away from zero);
+ *   - otherwise a scalar loop with per-layer constants and a cheaper exact SRDHM: the
+ *     operands are below 2^30 in magnitude ((x + offset) << left_shift < 2^28, and the sum
+ *     of two rescaled inputs < 2^29), so SRDHM(a, m) = (a * m + 2^30) >> 31 (64-bit, or
+ *     SMMULR(2a, m) with the DSP extension) never meets the INT32_MIN * INT32_MIN case.
  */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE_SIZE__) && !defined(QNNC_NO_FORCE_O2)
+#pragma GCC optimize("O2") /* kernels stay at -O2 when the firmware is built for size */
+#endif
+
 #include "qnnc_kernels.h"
+
+#if !defined(QNNC_PORTABLE_ONLY) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#define QNNC_ADD_MVE 1
+#include <arm_mve.h>
+#elif !defined(QNNC_PORTABLE_ONLY) && defined(__ARM_FEATURE_DSP)
+#define QNNC_ADD_DSP 1
+#include <arm_acle.h>
+#endif
 
 static int8_t qnnc_add_one(const qnnc_add_params *p, int32_t lo, int32_t hi, int32_t x1, int32_t x2)
 {
@@ -19,6 +40,73 @@ static int8_t qnnc_add_one(const qnnc_add_params *p, int32_t lo, int32_t hi, int
     v = v < lo ? lo : (v > hi ? hi : v);
     return (int8_t)(v + p->output_offset);
 }
+
+
+#if defined(QNNC_ADD_MVE)
+static void qnnc_add_flat_mve(const qnnc_add_params *p, int32_t size, const int8_t *x1, const int8_t *x2,
+                              int8_t *output)
+{
+    const int32x4_t zero = vdupq_n_s32(0);
+    const int32x4_t m1 = vdupq_n_s32(p->input1_multiplier), m2 = vdupq_n_s32(p->input2_multiplier);
+    const int32x4_t mo = vdupq_n_s32(p->output_multiplier);
+    const int32x4_t r1 = vdupq_n_s32(p->input1_shift < -31 ? -31 : p->input1_shift); /* minus the right shifts */
+    const int32x4_t r2 = vdupq_n_s32(p->input2_shift < -31 ? -31 : p->input2_shift);
+    const int32x4_t ro = vdupq_n_s32(p->output_shift < -31 ? -31 : p->output_shift);
+    const int32x4_t ls = vdupq_n_s32(p->left_shift);
+    const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
+    int32_t i;
+    for (i = 0; i < size; i += 4) {
+        const mve_pred16_t pr = vctp32q((uint32_t)(size - i));
+        int32x4_t a = vshlq_s32(vaddq_n_s32(vldrbq_z_s32(x1 + i, pr), p->input1_offset), ls);
+        int32x4_t b = vshlq_s32(vaddq_n_s32(vldrbq_z_s32(x2 + i, pr), p->input2_offset), ls);
+        a = vqrdmulhq_s32(a, m1);
+        a = vrshlq_s32(vqaddq_s32(a, vshrq_n_s32(vandq_s32(a, r1), 31)), r1);
+        b = vqrdmulhq_s32(b, m2);
+        b = vrshlq_s32(vqaddq_s32(b, vshrq_n_s32(vandq_s32(b, r2), 31)), r2);
+        a = vqrdmulhq_s32(vaddq_s32(a, b), mo);
+        a = vrshlq_s32(vqaddq_s32(a, vshrq_n_s32(vandq_s32(a, ro), 31)), ro);
+        /* |a| < 2^31 - 255 is not guaranteed for extreme multipliers: saturating offset add,
+         * then the clamp (the same int8 result as clamping first) */
+        a = vminq_s32(vmaxq_s32(vqaddq_n_s32(a, p->output_offset), lo), hi);
+        vstrbq_p_s32(output + i, a, pr);
+    }
+    (void)zero;
+}
+#else
+/* One exact requantization with shift <= 0 for |x| < 2^30 (see the file comment). */
+QNNC_INLINE int32_t qnnc_add_rq(int32_t x, int32_t mult, int32_t right, int32_t mask, int32_t half)
+{
+#if defined(QNNC_ADD_DSP)
+    int32_t r;
+    __asm("smmulr %0, %1, %2" : "=r"(r) : "r"(x * 2), "r"(mult)); /* no ACLE intrinsic for SMMULR */
+#else
+    const int32_t r = (int32_t)(((int64_t)x * mult + ((int64_t)1 << 30)) >> 31);
+#endif
+    return (r >> right) + ((r & mask) > half + (r < 0 ? 1 : 0) ? 1 : 0);
+}
+
+static void qnnc_add_flat_fast(const qnnc_add_params *p, int32_t size, const int8_t *x1, const int8_t *x2,
+                               int8_t *output)
+{
+    const int32_t m1 = p->input1_multiplier, m2 = p->input2_multiplier, mo = p->output_multiplier;
+    const int32_t s1 = p->input1_shift < -31 ? 31 : -p->input1_shift;
+    const int32_t s2 = p->input2_shift < -31 ? 31 : -p->input2_shift;
+    const int32_t so = p->output_shift < -31 ? 31 : -p->output_shift;
+    const int32_t k1 = (int32_t)((1u << s1) - 1u), k2 = (int32_t)((1u << s2) - 1u), ko = (int32_t)((1u << so) - 1u);
+    const int32_t h1 = k1 >> 1, h2 = k2 >> 1, ho = ko >> 1;
+    const int32_t o1 = p->input1_offset, o2 = p->input2_offset, ls = p->left_shift;
+    const int32_t lo = p->act_min - p->output_offset, hi = p->act_max - p->output_offset;
+    const int32_t off = p->output_offset;
+    int32_t i;
+    for (i = 0; i < size; ++i) {
+        const int32_t a = qnnc_add_rq((x1[i] + o1) * (1 << ls), m1, s1, k1, h1);
+        const int32_t b = qnnc_add_rq((x2[i] + o2) * (1 << ls), m2, s2, k2, h2);
+        int32_t v = qnnc_add_rq(a + b, mo, so, ko, ho);
+        v = v < lo ? lo : (v > hi ? hi : v);
+        output[i] = (int8_t)(v + off);
+    }
+}
+#endif
 
 void qnnc_add_s8(const qnnc_add_params *params,
                  const qnnc_dims *input1_dims, const int8_t *input1,
@@ -45,6 +133,15 @@ void qnnc_add_s8(const qnnc_add_params *params,
         input2_dims->n == on && input2_dims->h == oh && input2_dims->w == ow && input2_dims->c == oc) {
         const int32_t size = on * oh * ow * oc; /* no broadcasting: one flat loop */
         int32_t i;
+        if (params->input1_shift <= 0 && params->input2_shift <= 0 && params->output_shift <= 0 &&
+            params->left_shift >= 0 && params->left_shift <= 20) {
+#if defined(QNNC_ADD_MVE)
+            qnnc_add_flat_mve(params, size, input1, input2, output);
+#else
+            qnnc_add_flat_fast(params, size, input1, input2, output);
+#endif
+            return;
+        }
         for (i = 0; i < size; ++i) {
             output[i] = qnnc_add_one(params, lo, hi, input1[i], input2[i]);
         }

@@ -1,8 +1,50 @@
 /*
  * qnnc_conv_s8 - int8 convolution (group 1), NHWC input, OHWI filter.
  * Reference: qnnc/reference/kernels.py:conv_s8.
+ *
+ * Paths, chosen at compile time from the compiler's own macros:
+ *   - Helium (__ARM_FEATURE_MVE, Cortex-M55/M85): per output pixel an int8 im2col column with
+ *     padding taps holding the input zero point (so every tap contributes w * (x + offset) and
+ *     the offset term folds into the bias: bias + offset * sum(w), computed once per layer),
+ *     then VMLADAVA dot products of 16 int8 lanes, 2 pixels x 2 output channels at a time.
+ *     1x1 convolutions read the input pixels directly (plain GEMM, no copy).
+ *   - Armv7E-M DSP (__ARM_FEATURE_DSP, Cortex-M4/M7/M33): two output pixels at a time are
+ *     widened once into q15 columns with the offset added (SXTAB16) and padding taps zero,
+ *     in the lane order SXTB16 produces, then SMLAD over 2 channels x 2 pixels, the weights
+ *     widened on the fly with SXTB16 (no reordering needed).
+ *   - Portable C99 otherwise, and for layers outside the SIMD paths' limits.
+ * The scratch columns live on the stack (M4: 4*K bytes, M55: 2*K bytes, K = kh*kw*in_c;
+ * the SIMD paths are used up to QNNC_CONV_MAX_K, default 2048).
+ * Integer sums are exact, so every path gives the reference's int8 output bit for bit.
  */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE_SIZE__) && !defined(QNNC_NO_FORCE_O2)
+#pragma GCC optimize("O2") /* kernels stay at -O2 when the firmware is built for size */
+#endif
+
 #include "qnnc_kernels.h"
+
+#if defined(QNNC_ENABLE_SIMD) && !defined(QNNC_PORTABLE_ONLY) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#define QNNC_CONV_MVE 1
+#include <arm_mve.h>
+#elif defined(QNNC_ENABLE_SIMD) && !defined(QNNC_PORTABLE_ONLY) && defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
+#define QNNC_CONV_DSP 1
+#include <arm_acle.h>
+#include <string.h>
+#endif
+
+/* Hot inner loops: never inlined, and without pre-register-allocation scheduling, which
+ * otherwise raises register pressure past the 14 usable registers (spills in the loop). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define QNNC_CONV_LOOP_ATTR __attribute__((noinline, optimize("no-schedule-insns")))
+#elif defined(__GNUC__)
+#define QNNC_CONV_LOOP_ATTR __attribute__((noinline))
+#else
+#define QNNC_CONV_LOOP_ATTR
+#endif
+
+#ifndef QNNC_CONV_MAX_K
+#define QNNC_CONV_MAX_K 2048
+#endif
 
 /* Taps k in [*first, *last) of a dilated window starting at `start` land in [0, size). */
 static void qnnc_conv_tap_range(int32_t start, int32_t size, int32_t kernel, int32_t dilation,
@@ -20,11 +62,24 @@ static void qnnc_conv_tap_range(int32_t start, int32_t size, int32_t kernel, int
     *last = hi > lo ? hi : lo;
 }
 
-void qnnc_conv_s8(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
-                  const qnnc_dims *input_dims, const int8_t *input,
-                  const qnnc_dims *filter_dims, const int8_t *filter,
-                  const int32_t *bias,
-                  const qnnc_dims *output_dims, int8_t *output)
+/* Requantize, clamp, add the output offset, optional LUT: the reference's output stage. */
+QNNC_INLINE int8_t qnnc_conv_out(int32_t acc, int32_t mult, int32_t shift, int32_t lo, int32_t hi,
+                                 int32_t output_offset, const int8_t *act_lut)
+{
+    int32_t v = qnnc_requantize(acc, mult, shift);
+    v = v < lo ? lo : (v > hi ? hi : v);
+    v += output_offset;
+    if (act_lut != NULL) {
+        v = act_lut[v + 128];
+    }
+    return (int8_t)v;
+}
+
+static void qnnc_conv_s8_portable(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+                                  const qnnc_dims *input_dims, const int8_t *input,
+                                  const qnnc_dims *filter_dims, const int8_t *filter,
+                                  const int32_t *bias,
+                                  const qnnc_dims *output_dims, int8_t *output)
 {
     const int32_t batches = output_dims->n;
     const int32_t in_h = input_dims->h;
@@ -58,7 +113,6 @@ void qnnc_conv_s8(const qnnc_conv_params *params, const qnnc_per_channel_quant *
                 for (oc = 0; oc < out_c; ++oc) {
                     const int8_t *filt_oc = filter + oc * filter_size;
                     int32_t acc = bias != NULL ? bias[oc] : 0;
-                    int32_t v;
                     /* Padding taps are skipped: they would read x == -input_offset. */
                     for (kh = kh_first; kh < kh_last; ++kh) {
                         const int8_t *in_row = in_b + (ih0 + kh * params->dilation_h) * in_w * in_c;
@@ -71,15 +125,566 @@ void qnnc_conv_s8(const qnnc_conv_params *params, const qnnc_per_channel_quant *
                             }
                         }
                     }
-                    v = qnnc_requantize(acc, quant->multiplier[oc], quant->shift[oc]);
-                    v = v < lo ? lo : (v > hi ? hi : v);
-                    v += output_offset;
-                    if (act_lut != NULL) {
-                        v = act_lut[v + 128];
-                    }
-                    *output++ = (int8_t)v;
+                    *output++ = qnnc_conv_out(acc, quant->multiplier[oc], quant->shift[oc], lo, hi,
+                                              output_offset, act_lut);
                 }
             }
         }
     }
+}
+
+#if defined(QNNC_CONV_DSP) || defined(QNNC_CONV_MVE)
+/* The activation LUT as a separate pass over the finished output (keeps the hot loops free
+ * of the per-value test; same values as applying it per output). */
+static void qnnc_conv_apply_lut(const int8_t *act_lut, int8_t *output, int32_t n)
+{
+    int32_t i;
+    if (act_lut != NULL) {
+        for (i = 0; i < n; ++i) {
+            output[i] = act_lut[output[i] + 128];
+        }
+    }
+}
+#endif
+
+#if defined(QNNC_CONV_DSP)
+/* ------------------------------------------------------------ Armv7E-M DSP path -- */
+
+QNNC_INLINE uint32_t qnnc_conv_rd32(const int8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4u); /* one (unaligned-capable) LDR */
+    return v;
+}
+
+QNNC_INLINE int32_t qnnc_conv_smmulr(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b)); /* no ACLE intrinsic for SMMULR */
+    return r;
+}
+
+/* SXTB16 / SXTAB16 of the rotated operand (bytes 1 and 3): ACLE has no rotate form and
+ * GCC 12 does not fold a rotate into them, hence these one-instruction asm helpers. */
+QNNC_INLINE int32_t qnnc_conv_sxtb16_ror8(uint32_t v)
+{
+    int32_t r;
+    __asm("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+
+QNNC_INLINE int32_t qnnc_conv_sxtab16_ror8(int32_t a, uint32_t v)
+{
+    int32_t r;
+    __asm("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
+    return r;
+}
+
+/* acc[0..3] += (col0, col1) x (w0, w1) over the interleaved q15 column pair [c, c_end):
+ * acc = {w0.col0, w0.col1, w1.col0, w1.col1}. A separate function keeps the 14 usable
+ * registers for the loop: 4 accumulators, 4 column lanes, 2 weight lanes, 4 pointers. */
+static QNNC_CONV_LOOP_ATTR void qnnc_conv_mm2x2(const uint32_t *c, int32_t groups,
+                                                      const int8_t *w0, const int8_t *w1, int32_t *acc)
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    const int32_t w_step = (int32_t)(w1 - w0);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 2
+#endif
+    for (; groups > 0; --groups) {
+        const uint32_t wa = qnnc_conv_rd32(w0);
+        const uint32_t wb = qnnc_conv_rd32(w0 + w_step);
+        const int32_t wa13 = qnnc_conv_sxtb16_ror8(wa), wa02 = __sxtb16((int32_t)wa);
+        const int32_t wb13 = qnnc_conv_sxtb16_ror8(wb), wb02 = __sxtb16((int32_t)wb);
+        int32_t x = (int32_t)c[0];
+        a00 = __smlad(wa02, x, a00);
+        a10 = __smlad(wb02, x, a10);
+        x = (int32_t)c[1];
+        a00 = __smlad(wa13, x, a00);
+        a10 = __smlad(wb13, x, a10);
+        x = (int32_t)c[2];
+        a01 = __smlad(wa02, x, a01);
+        a11 = __smlad(wb02, x, a11);
+        x = (int32_t)c[3];
+        a01 = __smlad(wa13, x, a01);
+        a11 = __smlad(wb13, x, a11);
+        c += 4;
+        w0 += 4;
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+
+/* Fast requantization, exact for multiplier 0 or in [2^30, 2^31) and shift in [-20, 0]
+ * (what the quantizer produces for conv layers); see qnnc_conv_fast_ok. SRDHM(acc, m) is
+ * SMMULR(2 * acc, m) when 2 * acc does not overflow; when it does (|acc| >= 2^30) the
+ * saturated doubling still gives |result| >= 2^29 >> 20 > 255, which clamps identically.
+ * The rounding right shift by s (half away from zero) is (x - (x < 0 && s > 0) + 2^(s-1)) >> s. */
+QNNC_INLINE int32_t qnnc_conv_rq_fast(int32_t acc, int32_t mult, int32_t s)
+{
+    int32_t x = qnnc_conv_smmulr(__qadd(acc, acc), mult);
+    x += (x & -s) >> 31;
+    return (x + ((1 << s) >> 1)) >> s;
+}
+
+QNNC_INLINE int qnnc_conv_fast_ok(int32_t mult, int32_t shift)
+{
+    return (mult == 0 || mult >= (1 << 30)) && shift <= 0 && shift >= -20;
+}
+
+/* One q15 im2col column (K values + offset, padding taps 0) for the window at (ih0, iw0).
+ * Column j of a pair is interleaved: group g occupies words [4g + 2j, 4g + 2j + 1]. */
+static void qnnc_conv_im2col_q15(const qnnc_conv_params *params, const int8_t *in_b, int32_t in_h,
+                                 int32_t in_w, int32_t in_c, int32_t k_h, int32_t k_w, int32_t ih0,
+                                 int32_t iw0, int32_t kq, uint32_t *cols, int32_t j, int16_t *tail)
+{
+    const int32_t off = params->input_offset;
+    int32_t kh, kw, c;
+    if ((in_c & 3) == 0) {
+        const int32_t off2 = (int32_t)(((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16));
+        uint32_t *dst = cols + 2 * j;
+        for (kh = 0; kh < k_h; ++kh) {
+            const int32_t ih = ih0 + kh * params->dilation_h;
+            for (kw = 0; kw < k_w; ++kw) {
+                const int32_t iw = iw0 + kw * params->dilation_w;
+                if (ih >= 0 && ih < in_h && iw >= 0 && iw < in_w) {
+                    const int8_t *px = in_b + (ih * in_w + iw) * in_c;
+                    for (c = 0; c < in_c; c += 4) {
+                        const uint32_t v = qnnc_conv_rd32(px + c);
+                        dst[0] = (uint32_t)__sxtab16(off2, (int32_t)v);
+                        dst[1] = (uint32_t)qnnc_conv_sxtab16_ror8(off2, v);
+                        dst += 4;
+                    }
+                } else {
+                    for (c = 0; c < in_c; c += 4) {
+                        dst[0] = 0u;
+                        dst[1] = 0u;
+                        dst += 4;
+                    }
+                }
+            }
+        }
+    } else {
+        /* in_c % 4 != 0 (first layers): gather the window as int8 first (padding taps = the
+         * zero point, so x + offset == 0 there), then widen it 4 values at a time. */
+        int8_t raw[k_h * k_w * in_c + 4]; /* K <= QNNC_CONV_MAX_K, checked by the caller */
+        const int8_t zp = (int8_t)(-off);
+        const int32_t run = k_w * in_c;
+        const int32_t off2 = (int32_t)(((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16));
+        uint32_t *dst = cols + 2 * j;
+        int8_t *r = raw;
+        int32_t k;
+        for (kh = 0; kh < k_h; ++kh) {
+            const int32_t ih = ih0 + kh * params->dilation_h;
+            const int row_ok = ih >= 0 && ih < in_h;
+            if (row_ok && params->dilation_w == 1 && iw0 >= 0 && iw0 + k_w <= in_w) {
+                const int8_t *src = in_b + (ih * in_w + iw0) * in_c;
+                for (c = 0; c < run; ++c) {
+                    r[c] = src[c];
+                }
+            } else {
+                for (kw = 0; kw < k_w; ++kw) {
+                    const int32_t iw = iw0 + kw * params->dilation_w;
+                    const int8_t *src = in_b + (ih * in_w + iw) * in_c;
+                    const int inside = row_ok && iw >= 0 && iw < in_w;
+                    for (c = 0; c < in_c; ++c) {
+                        r[kw * in_c + c] = inside ? src[c] : zp;
+                    }
+                }
+            }
+            r += run;
+        }
+        for (k = 0; k < kq; k += 4) {
+            const uint32_t v = qnnc_conv_rd32(raw + k);
+            dst[0] = (uint32_t)__sxtab16(off2, (int32_t)v);
+            dst[1] = (uint32_t)qnnc_conv_sxtab16_ror8(off2, v);
+            dst += 4;
+        }
+        for (; k < k_h * run; ++k) {
+            tail[k - kq] = (int16_t)(raw[k] + off);
+        }
+    }
+}
+
+/* What the per-pixel-pair channel loop needs (kept out of the function with the VLA). */
+typedef struct {
+    const qnnc_per_channel_quant *quant;
+    const int8_t *filter;
+    const int32_t *bias;
+    int32_t K, kq, out_c, lo, hi, output_offset;
+} qnnc_conv_dsp_job;
+
+/* Output stage of a channel that cannot take the fast requantization. */
+static __attribute__((noinline)) int32_t qnnc_conv_rq_ref(int32_t acc, int32_t mult, int32_t shift)
+{
+    return qnnc_requantize(acc, mult, shift);
+}
+
+/* out[oc] = output stage of acc[oc], channel by channel; all_fast: every channel takes the
+ * fast requantization (checked once per layer). */
+static QNNC_CONV_LOOP_ATTR void qnnc_conv_dsp_requant(const int32_t *restrict acc,
+                                                      const qnnc_per_channel_quant *restrict quant,
+                                                      int32_t out_c, int32_t lo, int32_t hi, int32_t off,
+                                                      int all_fast, int8_t *restrict out)
+{
+    const int32_t *mults = quant->multiplier;
+    const int32_t *shifts = quant->shift;
+    int32_t oc;
+    if (all_fast) {
+        for (oc = 0; oc < out_c; ++oc) {
+            int32_t v = qnnc_conv_rq_fast(acc[oc], mults[oc], -shifts[oc]);
+            v = v < lo ? lo : (v > hi ? hi : v);
+            out[oc] = (int8_t)(v + off);
+        }
+        return;
+    }
+    for (oc = 0; oc < out_c; ++oc) {
+        const int32_t m = mults[oc], sh = shifts[oc];
+        int32_t v = qnnc_conv_fast_ok(m, sh) ? qnnc_conv_rq_fast(acc[oc], m, -sh) : qnnc_conv_rq_ref(acc[oc], m, sh);
+        v = v < lo ? lo : (v > hi ? hi : v);
+        out[oc] = (int8_t)(v + off);
+    }
+}
+
+/* The dot products (+ bias) of two pixels' interleaved q15 columns with every filter row:
+ * acc0[oc], acc1[oc]. */
+static QNNC_CONV_LOOP_ATTR void qnnc_conv_dsp_pixel_pair(const qnnc_conv_dsp_job *j, const uint32_t *cols,
+                                                         const int16_t *tail0, const int16_t *tail1,
+                                                         int32_t *restrict acc0, int32_t *restrict acc1)
+{
+    const int32_t K = j->K, kq = j->kq, out_c = j->out_c;
+    const int8_t *filter = j->filter;
+    const int32_t *bias = j->bias;
+    int32_t oc;
+    for (oc = 0; oc < out_c; oc += 2) {
+        const int32_t oc1 = oc + 1 < out_c ? oc + 1 : oc;
+        const int8_t *w0 = filter + oc * K;
+        const int8_t *w1 = filter + oc1 * K;
+        int32_t acc[4];
+        int32_t t;
+        acc[0] = bias != NULL ? bias[oc] : 0;
+        acc[1] = acc[0];
+        acc[2] = bias != NULL ? bias[oc1] : 0;
+        acc[3] = acc[2];
+        qnnc_conv_mm2x2(cols, kq / 4, w0, w1, acc);
+        for (t = kq; t < K; ++t) {
+            acc[0] += (int32_t)w0[t] * tail0[t - kq];
+            acc[1] += (int32_t)w0[t] * tail1[t - kq];
+            acc[2] += (int32_t)w1[t] * tail0[t - kq];
+            acc[3] += (int32_t)w1[t] * tail1[t - kq];
+        }
+        acc0[oc] = acc[0];
+        acc1[oc] = acc[1];
+        acc0[oc1] = acc[2]; /* == acc[0] for an odd last channel */
+        acc1[oc1] = acc[3];
+    }
+}
+
+static int qnnc_conv_s8_dsp(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+                            const qnnc_dims *input_dims, const int8_t *input,
+                            const qnnc_dims *filter_dims, const int8_t *filter,
+                            const int32_t *bias,
+                            const qnnc_dims *output_dims, int8_t *output)
+{
+    const int32_t in_h = input_dims->h;
+    const int32_t in_w = input_dims->w;
+    const int32_t in_c = input_dims->c;
+    const int32_t out_w = output_dims->w;
+    const int32_t out_c = output_dims->c;
+    const int32_t k_h = filter_dims->h;
+    const int32_t k_w = filter_dims->w;
+    const int32_t K = k_h * k_w * in_c;
+    const int32_t n_pix = output_dims->h * out_w;
+    qnnc_conv_dsp_job job;
+    int all_fast = 1;
+    int32_t b, p;
+
+    if (K > QNNC_CONV_MAX_K || K < 4 || out_c > QNNC_CONV_MAX_K) {
+        return 0;
+    }
+    for (p = 0; p < out_c; ++p) {
+        if (!qnnc_conv_fast_ok(quant->multiplier[p], quant->shift[p])) {
+            all_fast = 0;
+        }
+    }
+    job.quant = quant;
+    job.filter = filter;
+    job.bias = bias;
+    job.K = K;
+    job.kq = K & ~3;
+    job.out_c = out_c;
+    job.output_offset = params->output_offset;
+    job.lo = params->act_min - params->output_offset;
+    job.hi = params->act_max - params->output_offset;
+    {
+        uint32_t cols[(K / 4) * 4 + 4]; /* two interleaved q15 columns (2 * K halfwords) */
+        int32_t accs[2 * out_c];        /* the two pixels' accumulators */
+        int16_t tail0[4], tail1[4];
+        for (b = 0; b < output_dims->n; ++b) {
+            const int8_t *in_b = input + b * in_h * in_w * in_c;
+            int8_t *out_b = output + b * n_pix * out_c;
+            for (p = 0; p < n_pix; p += 2) {
+                const int32_t p1 = p + 1 < n_pix ? p + 1 : p; /* odd count: last column twice */
+                qnnc_conv_im2col_q15(params, in_b, in_h, in_w, in_c, k_h, k_w,
+                                     (p / out_w) * params->stride_h - params->pad_top,
+                                     (p % out_w) * params->stride_w - params->pad_left, job.kq, cols, 0, tail0);
+                qnnc_conv_im2col_q15(params, in_b, in_h, in_w, in_c, k_h, k_w,
+                                     (p1 / out_w) * params->stride_h - params->pad_top,
+                                     (p1 % out_w) * params->stride_w - params->pad_left, job.kq, cols, 1, tail1);
+                qnnc_conv_dsp_pixel_pair(&job, cols, tail0, tail1, accs, accs + out_c);
+                qnnc_conv_dsp_requant(accs, quant, out_c, job.lo, job.hi, job.output_offset, all_fast,
+                                      out_b + p * out_c);
+                if (p1 != p) {
+                    qnnc_conv_dsp_requant(accs + out_c, quant, out_c, job.lo, job.hi, job.output_offset, all_fast,
+                                          out_b + p1 * out_c);
+                }
+            }
+        }
+    }
+    qnnc_conv_apply_lut(params->act_lut, output, output_dims->n * n_pix * out_c);
+    return 1;
+}
+#endif /* QNNC_CONV_DSP */
+
+#if defined(QNNC_CONV_MVE)
+/* ------------------------------------------------------------- Helium MVE path -- */
+
+/* requantize + clamp + offset of 4 int32 lanes (exact gemmlowp arithmetic: VQSHL = the
+ * saturating left shift, VQRDMULH = SRDHM, VRSHL by -right with the negative fix-up =
+ * rounding half away from zero). */
+QNNC_INLINE int32x4_t qnnc_conv_rq_mve(int32x4_t acc, int32x4_t mult, int32x4_t shift, int32_t lo,
+                                       int32_t hi, int32_t output_offset)
+{
+    const int32x4_t left = vmaxq_s32(shift, vdupq_n_s32(0));
+    const int32x4_t neg_right = vmaxq_s32(vminq_s32(shift, vdupq_n_s32(0)), vdupq_n_s32(-31));
+    int32x4_t x = vqrdmulhq_s32(vqshlq_s32(acc, left), mult);
+    const int32x4_t fixup = vshrq_n_s32(vandq_s32(x, neg_right), 31);
+    x = vrshlq_s32(vqaddq_s32(x, fixup), neg_right);
+    x = vminq_s32(vmaxq_s32(x, vdupq_n_s32(lo)), vdupq_n_s32(hi));
+    return vaddq_n_s32(x, output_offset);
+}
+
+/* int8 im2col column with padding taps = the input zero point (so x + offset == 0 there). */
+static void qnnc_conv_im2col_s8(const qnnc_conv_params *params, const int8_t *in_b, int32_t in_h,
+                                int32_t in_w, int32_t in_c, int32_t k_h, int32_t k_w, int32_t ih0,
+                                int32_t iw0, int8_t *col)
+{
+    const int8_t pad = (int8_t)(-params->input_offset);
+    int32_t kh, kw, c;
+    for (kh = 0; kh < k_h; ++kh) {
+        const int32_t ih = ih0 + kh * params->dilation_h;
+        if (params->dilation_w == 1 && ih >= 0 && ih < in_h && iw0 >= 0 && iw0 + k_w <= in_w) {
+            /* whole kernel row inside: one contiguous run of k_w * in_c bytes */
+            const int8_t *src = in_b + (ih * in_w + iw0) * in_c;
+            int32_t n = k_w * in_c;
+            for (; n >= 16; n -= 16) {
+                vstrbq_s8(col, vldrbq_s8(src));
+                src += 16;
+                col += 16;
+            }
+            if (n > 0) {
+                const mve_pred16_t pr = vctp8q((uint32_t)n);
+                vstrbq_p_s8(col, vldrbq_z_s8(src, pr), pr);
+                col += n;
+            }
+            continue;
+        }
+        for (kw = 0; kw < k_w; ++kw) {
+            const int32_t iw = iw0 + kw * params->dilation_w;
+            if (ih >= 0 && ih < in_h && iw >= 0 && iw < in_w) {
+                const int8_t *src = in_b + (ih * in_w + iw) * in_c;
+                for (c = 0; c < in_c; c += 16) {
+                    const mve_pred16_t pr = vctp8q((uint32_t)(in_c - c));
+                    vstrbq_p_s8(col + c, vldrbq_z_s8(src + c, pr), pr);
+                }
+            } else {
+                for (c = 0; c < in_c; c += 16) {
+                    vstrbq_p_s8(col + c, vdupq_n_s8(pad), vctp8q((uint32_t)(in_c - c)));
+                }
+            }
+            col += in_c;
+        }
+    }
+}
+
+/* Requantization constants shared by every output of a layer. */
+typedef struct {
+    int32x4_t lo, hi;
+    int32_t output_offset;
+} qnnc_conv_rq_mve_t;
+
+/* Dot products of two int8 columns (x0, x1; K values) with every filter row:
+ * acc0[oc] = x0 . w_oc, acc1[oc] = x1 . w_oc, two output channels at a time. */
+static QNNC_CONV_LOOP_ATTR void qnnc_conv_mve_pair(const int8_t *restrict x0, const int8_t *restrict x1,
+                                                   int32_t K, const int8_t *restrict filter, int32_t out_c,
+                                                   int32_t *restrict acc0, int32_t *restrict acc1)
+{
+    const int32_t full = K >> 4, rest = K & 15;
+    const int8_t *w0 = filter;
+    int32_t pairs = (out_c + 1) >> 1;
+    for (; pairs > 0; --pairs) {
+        /* an odd last channel is computed twice (w1 = w0) and stored to the same slot */
+        const int8_t *w1 = pairs == 1 && (out_c & 1) ? w0 : w0 + K;
+        const int8_t *wn = w1 + K;
+        const int8_t *xa = x0, *xb = x1;
+        int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
+        int32_t n;
+        for (n = full; n > 0; --n) {
+            const int8x16_t va = vldrbq_s8(xa), vb = vldrbq_s8(xb);
+            const int8x16_t wa = vldrbq_s8(w0), wb = vldrbq_s8(w1);
+            a00 = vmladavaq_s8(a00, va, wa);
+            a01 = vmladavaq_s8(a01, vb, wa);
+            a10 = vmladavaq_s8(a10, va, wb);
+            a11 = vmladavaq_s8(a11, vb, wb);
+            xa += 16;
+            xb += 16;
+            w0 += 16;
+            w1 += 16;
+        }
+        if (rest) {
+            const mve_pred16_t pr = vctp8q((uint32_t)rest);
+            const int8x16_t va = vldrbq_z_s8(xa, pr), vb = vldrbq_z_s8(xb, pr);
+            const int8x16_t wa = vldrbq_z_s8(w0, pr), wb = vldrbq_z_s8(w1, pr);
+            a00 = vmladavaq_s8(a00, va, wa);
+            a01 = vmladavaq_s8(a01, vb, wa);
+            a10 = vmladavaq_s8(a10, va, wb);
+            a11 = vmladavaq_s8(a11, vb, wb);
+        }
+        acc0[0] = a00;
+        acc1[0] = a01;
+        if (!(pairs == 1 && (out_c & 1))) {
+            acc0[1] = a10;
+            acc1[1] = a11;
+        }
+        acc0 += 2;
+        acc1 += 2;
+        w0 = wn;
+    }
+}
+
+/* out[oc] = requantized acc[oc] + fbias[oc], 4 channels per vector. */
+static QNNC_CONV_LOOP_ATTR void qnnc_conv_mve_requant(const int32_t *acc, const int32_t *fbias,
+                                                      const qnnc_per_channel_quant *quant,
+                                                      const qnnc_conv_rq_mve_t *rq, int32_t out_c, int8_t *out)
+{
+    const int32x4_t zero = vdupq_n_s32(0), min_right = vdupq_n_s32(-31);
+    const int32x4_t lo = rq->lo, hi = rq->hi;
+    const int32_t output_offset = rq->output_offset;
+    int32_t oc;
+    for (oc = 0; oc + 4 <= out_c; oc += 4) { /* unpredicated: no VPST per load */
+        int32x4_t shift = vldrwq_s32(quant->shift + oc);
+        int32x4_t v = vaddq_s32(vldrwq_s32(acc + oc), vldrwq_s32(fbias + oc));
+        v = vqrdmulhq_s32(vqshlq_s32(v, vmaxq_s32(shift, zero)), vldrwq_s32(quant->multiplier + oc));
+        shift = vmaxq_s32(vminq_s32(shift, zero), min_right);
+        v = vrshlq_s32(vqaddq_s32(v, vshrq_n_s32(vandq_s32(v, shift), 31)), shift);
+        vstrbq_s32(out + oc, vaddq_n_s32(vminq_s32(vmaxq_s32(v, lo), hi), output_offset));
+    }
+    if (oc < out_c) {
+        const mve_pred16_t p = vctp32q((uint32_t)(out_c - oc));
+        int32x4_t shift = vldrwq_z_s32(quant->shift + oc, p);
+        int32x4_t v = vaddq_s32(vldrwq_z_s32(acc + oc, p), vldrwq_z_s32(fbias + oc, p));
+        v = vqrdmulhq_s32(vqshlq_s32(v, vmaxq_s32(shift, zero)), vldrwq_z_s32(quant->multiplier + oc, p));
+        shift = vmaxq_s32(vminq_s32(shift, zero), min_right);
+        v = vrshlq_s32(vqaddq_s32(v, vshrq_n_s32(vandq_s32(v, shift), 31)), shift);
+        vstrbq_p_s32(out + oc, vaddq_n_s32(vminq_s32(vmaxq_s32(v, lo), hi), output_offset), p);
+    }
+}
+
+static int qnnc_conv_s8_mve(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+                            const qnnc_dims *input_dims, const int8_t *input,
+                            const qnnc_dims *filter_dims, const int8_t *filter,
+                            const int32_t *bias,
+                            const qnnc_dims *output_dims, int8_t *output)
+{
+    const int32_t in_h = input_dims->h;
+    const int32_t in_w = input_dims->w;
+    const int32_t in_c = input_dims->c;
+    const int32_t out_w = output_dims->w;
+    const int32_t out_c = output_dims->c;
+    const int32_t k_h = filter_dims->h;
+    const int32_t k_w = filter_dims->w;
+    const int32_t K = k_h * k_w * in_c;
+    const int32_t n_pix = output_dims->h * out_w;
+    const int32_t output_offset = params->output_offset;
+    const int32_t input_offset = params->input_offset;
+    const int32_t lo = params->act_min - output_offset;
+    const int32_t hi = params->act_max - output_offset;
+    const int8_t *act_lut = params->act_lut;
+    /* 1x1, no padding: the input pixel itself is the column */
+    const int direct = k_h == 1 && k_w == 1 && params->pad_top == 0 && params->pad_left == 0 &&
+                       (output_dims->h - 1) * params->stride_h < in_h && (out_w - 1) * params->stride_w < in_w;
+    int32_t b, p, oc;
+    qnnc_conv_rq_mve_t rq;
+
+    if (K > QNNC_CONV_MAX_K || out_c > QNNC_CONV_MAX_K) {
+        return 0;
+    }
+    rq.lo = vdupq_n_s32(lo);
+    rq.hi = vdupq_n_s32(hi);
+    rq.output_offset = output_offset;
+    {
+        int8_t cols[2][QNNC_CONV_MAX_K > 0 ? (K + 15) & ~15 : 16];
+        int32_t fbias[out_c]; /* bias + input_offset * sum(w): the offset folded in */
+        int32_t accs[2 * out_c]; /* the dot products of a pixel pair */
+        for (oc = 0; oc < out_c; ++oc) {
+            const int8_t *w = filter + oc * K;
+            int32_t s = 0, k;
+            for (k = 0; k < K; k += 16) {
+                s = vaddvaq_p_s8(s, vldrbq_z_s8(w + k, vctp8q((uint32_t)(K - k))), vctp8q((uint32_t)(K - k)));
+            }
+            fbias[oc] = (bias != NULL ? bias[oc] : 0) + input_offset * s;
+        }
+        for (b = 0; b < output_dims->n; ++b) {
+            const int8_t *in_b = input + b * in_h * in_w * in_c;
+            int8_t *out_b = output + b * n_pix * out_c;
+            for (p = 0; p < n_pix; p += 2) {
+                const int32_t p1 = p + 1 < n_pix ? p + 1 : p;
+                const int32_t oh0 = p / out_w, ow0 = p % out_w, oh1 = p1 / out_w, ow1 = p1 % out_w;
+                const int8_t *x0, *x1;
+                int8_t *out0 = out_b + p * out_c;
+                int8_t *out1 = out_b + p1 * out_c;
+                if (direct) {
+                    x0 = in_b + ((oh0 * params->stride_h) * in_w + ow0 * params->stride_w) * in_c;
+                    x1 = in_b + ((oh1 * params->stride_h) * in_w + ow1 * params->stride_w) * in_c;
+                } else {
+                    qnnc_conv_im2col_s8(params, in_b, in_h, in_w, in_c, k_h, k_w,
+                                        oh0 * params->stride_h - params->pad_top,
+                                        ow0 * params->stride_w - params->pad_left, cols[0]);
+                    qnnc_conv_im2col_s8(params, in_b, in_h, in_w, in_c, k_h, k_w,
+                                        oh1 * params->stride_h - params->pad_top,
+                                        ow1 * params->stride_w - params->pad_left, cols[1]);
+                    x0 = cols[0];
+                    x1 = cols[1];
+                }
+                qnnc_conv_mve_pair(x0, x1, K, filter, out_c, accs, accs + out_c);
+                qnnc_conv_mve_requant(accs, fbias, quant, &rq, out_c, out0);
+                if (p1 != p) {
+                    qnnc_conv_mve_requant(accs + out_c, fbias, quant, &rq, out_c, out1);
+                }
+            }
+        }
+    }
+    qnnc_conv_apply_lut(act_lut, output, output_dims->n * n_pix * out_c);
+    return 1;
+}
+#endif /* QNNC_CONV_MVE */
+
+void qnnc_conv_s8(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+                  const qnnc_dims *input_dims, const int8_t *input,
+                  const qnnc_dims *filter_dims, const int8_t *filter,
+                  const int32_t *bias,
+                  const qnnc_dims *output_dims, int8_t *output)
+{
+#if defined(QNNC_CONV_MVE)
+    if (qnnc_conv_s8_mve(params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output)) {
+        return;
+    }
+#elif defined(QNNC_CONV_DSP)
+    if (qnnc_conv_s8_dsp(params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output)) {
+        return;
+    }
+#endif
+    qnnc_conv_s8_portable(params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output);
 }

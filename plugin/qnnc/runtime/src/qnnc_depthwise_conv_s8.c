@@ -1,8 +1,43 @@
 /*
  * qnnc_depthwise_conv_s8 - int8 depthwise convolution, NHWC input, [kh][kw][out_ch] filter.
  * Reference: qnnc/reference/kernels.py:depthwise_conv_s8.
+ *
+ * Paths, chosen at compile time from the compiler's own macros (depth_multiplier 1; other
+ * multipliers and the last in_c % 4 channels use the portable loops):
+ *   - Helium (__ARM_FEATURE_MVE): 4 channels per int32x4 vector (VLDRB.S32 + VMLA), two
+ *     horizontally adjacent output pixels share each input column load; inside the input
+ *     the offset term is folded into the bias (offset * sum of the taps' weights).
+ *   - Armv7E-M DSP (__ARM_FEATURE_DSP): 4 channels per word; the group's weights are widened
+ *     once (SXTB16) into a small stack table, inputs widened with the offset (SXTAB16), then
+ *     SMLABB/SMLATT per tap; 3x3 windows inside the input are fully unrolled.
+ *   - Portable C99 otherwise.
  */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE_SIZE__) && !defined(QNNC_NO_FORCE_O2)
+#pragma GCC optimize("O2") /* kernels stay at -O2 when the firmware is built for size */
+#endif
+
 #include "qnnc_kernels.h"
+
+#if defined(QNNC_ENABLE_SIMD) && !defined(QNNC_PORTABLE_ONLY) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#define QNNC_DW_MVE 1
+#include <arm_mve.h>
+#elif defined(QNNC_ENABLE_SIMD) && !defined(QNNC_PORTABLE_ONLY) && defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
+#define QNNC_DW_DSP 1
+#include <arm_acle.h>
+#include <string.h>
+#endif
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define QNNC_DW_LOOP_ATTR __attribute__((noinline, optimize("no-schedule-insns")))
+#elif defined(__GNUC__)
+#define QNNC_DW_LOOP_ATTR __attribute__((noinline))
+#else
+#define QNNC_DW_LOOP_ATTR
+#endif
+
+#ifndef QNNC_DW_MAX_TAPS
+#define QNNC_DW_MAX_TAPS 64 /* SIMD paths: kernels up to this many taps (stack: 8 bytes a tap) */
+#endif
 
 /* Taps k in [*first, *last) of a dilated window starting at `start` land in [0, size). */
 static void qnnc_dw_tap_range(int32_t start, int32_t size, int32_t kernel, int32_t dilation,
@@ -20,11 +55,12 @@ static void qnnc_dw_tap_range(int32_t start, int32_t size, int32_t kernel, int32
     *last = hi > lo ? hi : lo;
 }
 
-void qnnc_depthwise_conv_s8(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
-                            const qnnc_dims *input_dims, const int8_t *input,
-                            const qnnc_dims *filter_dims, const int8_t *filter,
-                            const int32_t *bias,
-                            const qnnc_dims *output_dims, int8_t *output)
+/* Input channels [ic_begin, ic_end) (all their depth_multiplier outputs). */
+static void qnnc_dw_portable(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+                             const qnnc_dims *input_dims, const int8_t *input,
+                             const qnnc_dims *filter_dims, const int8_t *filter,
+                             const int32_t *bias,
+                             const qnnc_dims *output_dims, int8_t *output, int32_t ic_begin, int32_t ic_end)
 {
     const int32_t batches = output_dims->n;
     const int32_t in_h = input_dims->h;
@@ -57,7 +93,7 @@ void qnnc_depthwise_conv_s8(const qnnc_conv_params *params, const qnnc_per_chann
                 qnnc_dw_tap_range(iw0, in_w, k_w, params->dilation_w, &kw_first, &kw_last);
                 /* Without a scratch accumulator per channel, each output channel sums its
                  * own taps; the tap loads are strided by in_c / out_c. */
-                for (ic = 0; ic < in_c; ++ic) {
+                for (ic = ic_begin; ic < ic_end; ++ic) {
                     for (m = 0; m < depth_multiplier; ++m) {
                         const int32_t oc = ic * depth_multiplier + m;
                         int32_t acc = bias != NULL ? bias[oc] : 0;
@@ -84,4 +120,629 @@ void qnnc_depthwise_conv_s8(const qnnc_conv_params *params, const qnnc_per_chann
             }
         }
     }
+}
+
+#if defined(QNNC_DW_DSP)
+/* ------------------------------------------------------------ Armv7E-M DSP path -- */
+
+QNNC_INLINE uint32_t qnnc_dw_rd32(const int8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4u);
+    return v;
+}
+
+/* SXTB16 / SXTAB16 of bytes 1 and 3 (rotated operand): no ACLE form, one instruction. */
+QNNC_INLINE int32_t qnnc_dw_sxtb16_ror8(uint32_t v)
+{
+    int32_t r;
+    __asm("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+
+QNNC_INLINE int32_t qnnc_dw_sxtab16_ror8(int32_t a, uint32_t v)
+{
+    int32_t r;
+    __asm("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
+    return r;
+}
+
+QNNC_INLINE int32_t qnnc_dw_smmulr(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b)); /* no ACLE intrinsic for SMMULR */
+    return r;
+}
+
+typedef struct {
+    int32_t mult[4], rshift[4], round[4], bias[4]; /* fast path: right shift s, round = 2^(s-1) */
+    int32_t shift[4];                               /* the original shifts (reference path) */
+    int32_t fast;   /* all 4 channels take the fast requantization (see qnnc_conv_s8.c) */
+    int32_t act_min, act_max, output_offset, lo, hi;
+} qnnc_dw_group;
+
+/* Fast requantization of one value (exact under the conditions of qnnc_conv_s8.c; the
+ * result is within +-2^30, so adding the offset before clamping cannot overflow), then
+ * + offset and clamp to the activation range. */
+QNNC_INLINE int32_t qnnc_dw_rq_fast(int32_t acc, int32_t mult, int32_t s, int32_t round, int32_t off,
+                                    int32_t amin, int32_t amax)
+{
+    int32_t x = qnnc_dw_smmulr(__qadd(acc, acc), mult);
+    x += (x & -s) >> 31;
+    x = ((x + round) >> s) + off;
+    x = x < amin ? amin : x;
+    return x > amax ? amax : x;
+}
+
+static QNNC_DW_LOOP_ATTR void qnnc_dw_store4_slow(int8_t *out, const int32_t *acc, const qnnc_dw_group *g)
+{
+    int32_t i;
+    for (i = 0; i < 4; ++i) {
+        int32_t v = qnnc_requantize(acc[i], g->mult[i], g->shift[i]);
+        v = v < g->lo ? g->lo : (v > g->hi ? g->hi : v);
+        out[i] = (int8_t)(v + g->output_offset);
+    }
+}
+
+QNNC_INLINE void qnnc_dw_store4(int8_t *restrict out, int32_t a0, int32_t a1, int32_t a2, int32_t a3,
+                                const qnnc_dw_group *restrict g)
+{
+    if (g->fast) {
+        const int32_t off = g->output_offset, amin = g->act_min, amax = g->act_max;
+        out[0] = (int8_t)qnnc_dw_rq_fast(a0, g->mult[0], g->rshift[0], g->round[0], off, amin, amax);
+        out[1] = (int8_t)qnnc_dw_rq_fast(a1, g->mult[1], g->rshift[1], g->round[1], off, amin, amax);
+        out[2] = (int8_t)qnnc_dw_rq_fast(a2, g->mult[2], g->rshift[2], g->round[2], off, amin, amax);
+        out[3] = (int8_t)qnnc_dw_rq_fast(a3, g->mult[3], g->rshift[3], g->round[3], off, amin, amax);
+    } else {
+        int32_t acc[4];
+        acc[0] = a0;
+        acc[1] = a1;
+        acc[2] = a2;
+        acc[3] = a3;
+        qnnc_dw_store4_slow(out, acc, g);
+    }
+}
+
+/* 3x3 dilation-1 windows inside the input, 4 full channels: `count` output pixels of one
+ * row, `step` bytes apart in the input (stride_w * C). px: first window's top-left tap. */
+static QNNC_DW_LOOP_ATTR void qnnc_dw3x3_run_dsp(const int8_t *px, int32_t C, int32_t row_step, int32_t step,
+                                                 const int32_t *restrict wt, int32_t off2,
+                                                 const qnnc_dw_group *restrict g, int8_t *restrict out,
+                                                 int32_t out_step, int32_t count)
+{
+    for (; count > 0; --count) {
+        int32_t a0 = g->bias[0], a1 = g->bias[1], a2 = g->bias[2], a3 = g->bias[3];
+        const int8_t *r = px;
+        const int32_t *w = wt;
+        int32_t kh;
+        for (kh = 0; kh < 3; ++kh) {
+            uint32_t x = qnnc_dw_rd32(r);
+            int32_t x02 = __sxtab16(off2, (int32_t)x), x13 = qnnc_dw_sxtab16_ror8(off2, x);
+            a0 = __smlabb(w[0], x02, a0);
+            a2 = __smlatt(w[0], x02, a2);
+            a1 = __smlabb(w[1], x13, a1);
+            a3 = __smlatt(w[1], x13, a3);
+            x = qnnc_dw_rd32(r + C);
+            x02 = __sxtab16(off2, (int32_t)x);
+            x13 = qnnc_dw_sxtab16_ror8(off2, x);
+            a0 = __smlabb(w[2], x02, a0);
+            a2 = __smlatt(w[2], x02, a2);
+            a1 = __smlabb(w[3], x13, a1);
+            a3 = __smlatt(w[3], x13, a3);
+            x = qnnc_dw_rd32(r + 2 * C);
+            x02 = __sxtab16(off2, (int32_t)x);
+            x13 = qnnc_dw_sxtab16_ror8(off2, x);
+            a0 = __smlabb(w[4], x02, a0);
+            a2 = __smlatt(w[4], x02, a2);
+            a1 = __smlabb(w[5], x13, a1);
+            a3 = __smlatt(w[5], x13, a3);
+            w += 6;
+            r += row_step;
+        }
+        qnnc_dw_store4(out, a0, a1, a2, a3, g);
+        px += step;
+        out += out_step;
+    }
+}
+
+/* One channel group (4 channels at offset c) over all output pixels. wt holds the widened
+ * weights per tap: wt[2t] = (w_c0, w_c2), wt[2t + 1] = (w_c1, w_c3). */
+static QNNC_DW_LOOP_ATTR void qnnc_dw_group_dsp(const qnnc_conv_params *params, const qnnc_dims *input_dims,
+                                                const int8_t *in_c0, const qnnc_dims *filter_dims,
+                                                const int32_t *wt, const qnnc_dw_group *g,
+                                                const qnnc_dims *output_dims, int8_t *out_c0)
+{
+    const int32_t in_h = input_dims->h, in_w = input_dims->w, C = input_dims->c;
+    const int32_t out_h = output_dims->h, out_w = output_dims->w;
+    const int32_t k_h = filter_dims->h, k_w = filter_dims->w;
+    const int32_t dh = params->dilation_h, dw = params->dilation_w;
+    const int32_t off = params->input_offset;
+    const int32_t off2 = (int32_t)(((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16));
+    const int32_t row_step = in_w * C;
+    const int unrolled = k_h == 3 && k_w == 3 && dh == 1 && dw == 1;
+    int32_t oh, ow;
+    for (oh = 0; oh < out_h; ++oh) {
+        const int32_t ih0 = oh * params->stride_h - params->pad_top;
+        const int rows_inside = ih0 >= 0 && ih0 + (k_h - 1) * dh < in_h;
+        for (ow = 0; ow < out_w; ++ow) {
+            const int32_t iw0 = ow * params->stride_w - params->pad_left;
+            int32_t a0 = g->bias[0], a1 = g->bias[1], a2 = g->bias[2], a3 = g->bias[3];
+            const int8_t *px = in_c0 + ih0 * row_step + iw0 * C;
+            if (unrolled && rows_inside && iw0 >= 0 && iw0 + 2 < in_w) {
+                /* the run of windows inside this row */
+                int32_t n = 1;
+                while (ow + n < out_w && iw0 + n * params->stride_w + 2 < in_w) {
+                    ++n;
+                }
+                qnnc_dw3x3_run_dsp(px, C, row_step, params->stride_w * C, wt, off2, g,
+                                   out_c0 + (oh * out_w + ow) * C, C, n);
+                ow += n - 1;
+                continue;
+            }
+            {
+                int32_t kh, kw;
+                for (kh = 0; kh < k_h; ++kh) {
+                    const int32_t ih = ih0 + kh * dh;
+                    if (ih < 0 || ih >= in_h) {
+                        continue;
+                    }
+                    for (kw = 0; kw < k_w; ++kw) {
+                        const int32_t iw = iw0 + kw * dw;
+                        const int32_t *w = wt + 2 * (kh * k_w + kw);
+                        uint32_t x;
+                        int32_t x02, x13;
+                        if (iw < 0 || iw >= in_w) {
+                            continue;
+                        }
+                        x = qnnc_dw_rd32(in_c0 + ih * row_step + iw * C);
+                        x02 = __sxtab16(off2, (int32_t)x);
+                        x13 = qnnc_dw_sxtab16_ror8(off2, x);
+                        a0 = __smlabb(w[0], x02, a0);
+                        a2 = __smlatt(w[0], x02, a2);
+                        a1 = __smlabb(w[1], x13, a1);
+                        a3 = __smlatt(w[1], x13, a3);
+                    }
+                }
+            }
+            qnnc_dw_store4(out_c0 + (oh * out_w + ow) * C, a0, a1, a2, a3, g);
+        }
+    }
+}
+
+static int qnnc_dw_dsp(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+                       const qnnc_dims *input_dims, const int8_t *input,
+                       const qnnc_dims *filter_dims, const int8_t *filter,
+                       const int32_t *bias,
+                       const qnnc_dims *output_dims, int8_t *output)
+{
+    const int32_t C = input_dims->c;
+    const int32_t taps = filter_dims->h * filter_dims->w;
+    const int32_t c4 = C & ~3;
+    int32_t wt[2 * (filter_dims->h * filter_dims->w <= QNNC_DW_MAX_TAPS ? filter_dims->h * filter_dims->w : 1)];
+    qnnc_dw_group g;
+    int32_t b, c, t, i;
+    if (params->depth_multiplier != 1 || taps > QNNC_DW_MAX_TAPS || c4 == 0) {
+        return 0;
+    }
+    g.output_offset = params->output_offset;
+    g.act_min = params->act_min;
+    g.act_max = params->act_max;
+    g.lo = params->act_min - params->output_offset;
+    g.hi = params->act_max - params->output_offset;
+    for (c = 0; c < c4; c += 4) {
+        for (t = 0; t < taps; ++t) {
+            const uint32_t w = qnnc_dw_rd32(filter + t * C + c);
+            wt[2 * t] = __sxtb16((int32_t)w);
+            wt[2 * t + 1] = qnnc_dw_sxtb16_ror8(w);
+        }
+        g.fast = 1;
+        for (i = 0; i < 4; ++i) {
+            g.mult[i] = quant->multiplier[c + i];
+            g.shift[i] = quant->shift[c + i];
+            g.bias[i] = bias != NULL ? bias[c + i] : 0;
+            g.rshift[i] = -g.shift[i];
+            if (!((g.mult[i] == 0 || g.mult[i] >= (1 << 30)) && g.shift[i] <= 0 && g.shift[i] >= -20)) {
+                g.fast = 0;
+                g.rshift[i] = 0;
+            }
+            g.round[i] = (1 << g.rshift[i]) >> 1;
+        }
+        for (b = 0; b < output_dims->n; ++b) {
+            qnnc_dw_group_dsp(params, input_dims, input + b * input_dims->h * input_dims->w * C + c, filter_dims,
+                              wt, &g, output_dims, output + b * output_dims->h * output_dims->w * C + c);
+        }
+    }
+    if (c4 < C) {
+        qnnc_dw_portable(params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output, c4, C);
+    }
+    if (params->act_lut != NULL) {
+        const int32_t n = output_dims->n * output_dims->h * output_dims->w;
+        int32_t p;
+        for (p = 0; p < n; ++p) {
+            for (c = 0; c < c4; ++c) { /* the portable tail channels already have it */
+                output[p * C + c] = params->act_lut[output[p * C + c] + 128];
+            }
+        }
+    }
+    return 1;
+}
+#endif /* QNNC_DW_DSP */
+
+#if defined(QNNC_DW_MVE)
+/* ------------------------------------------------------------- Helium MVE path -- */
+
+/* acc + x * w per lane (MVE has no lane-wise multiply-accumulate of two vectors). */
+QNNC_INLINE int32x4_t qnnc_dw_mla(int32x4_t acc, int32x4_t x, int32x4_t w)
+{
+    int32x4_t r = vaddq_s32(acc, vmulq_s32(x, w));
+#if defined(__GNUC__)
+    /* an empty asm as an ordering point: without it GCC 12 computes all the products of a
+     * window first and spills them (8 Q registers) */
+    __asm("" : "+w"(r));
+#endif
+    return r;
+}
+
+/* Requantize 4 int32 lanes exactly (see qnnc_conv_s8.c), clamp, add the offset, store 4 bytes. */
+QNNC_INLINE void qnnc_dw_out_mve(int8_t *out, int32x4_t acc, int32x4_t mult, int32x4_t left, int32x4_t neg_right,
+                                 int32x4_t lo, int32x4_t hi, int32_t output_offset, mve_pred16_t p)
+{
+    int32x4_t x = vqrdmulhq_s32(vqshlq_s32(acc, left), mult);
+    x = vrshlq_s32(vqaddq_s32(x, vshrq_n_s32(vandq_s32(x, neg_right), 31)), neg_right);
+    x = vaddq_n_s32(vminq_s32(vmaxq_s32(x, lo), hi), output_offset);
+    vstrbq_p_s32(out, x, p);
+}
+
+/* Channels [c, c + 4) (predicated: n of them) of every output pixel. */
+/* Requantization constants of one group of 4 channels. */
+typedef struct {
+    int32x4_t mult, left, neg_right, lo, hi;
+    int32_t output_offset;
+} qnnc_dw_rq_mve;
+
+/* 3x3, stride 1, dilation 1, 4 full channels: `pairs` pairs of adjacent output pixels whose
+ * windows lie inside the input. row: input at the first window's top-left tap (channel c);
+ * wtab: the 9 taps' weights widened to int32; out: first output (channel c). */
+static QNNC_DW_LOOP_ATTR void qnnc_dw3x3_pairs_mve(const int8_t *row, int32_t C, int32_t row_step,
+                                                   const int32x4_t *wtab, int32x4_t bias_in,
+                                                   const qnnc_dw_rq_mve *q, int8_t *out, int32_t pairs)
+{
+    const int32_t C2 = 2 * C, C3 = 3 * C;
+    for (; pairs > 0; --pairs) {
+        int32x4_t a0 = bias_in, a1 = bias_in;
+        const int8_t *r = row;
+        int32_t kh;
+        for (kh = 0; kh < 3; ++kh) {
+            int32x4_t x = vldrbq_s32(r), w = wtab[3 * kh];
+            a0 = qnnc_dw_mla(a0, x, w);
+            x = vldrbq_s32(r + C);
+            a1 = qnnc_dw_mla(a1, x, w);
+            w = wtab[3 * kh + 1];
+            a0 = qnnc_dw_mla(a0, x, w);
+            x = vldrbq_s32(r + C2);
+            a1 = qnnc_dw_mla(a1, x, w);
+            w = wtab[3 * kh + 2];
+            a0 = qnnc_dw_mla(a0, x, w);
+            x = vldrbq_s32(r + C3);
+            a1 = qnnc_dw_mla(a1, x, w);
+            r += row_step;
+        }
+        {
+            int32x4_t v = vqrdmulhq_s32(vqshlq_s32(a0, q->left), q->mult);
+            v = vrshlq_s32(vqaddq_s32(v, vshrq_n_s32(vandq_s32(v, q->neg_right), 31)), q->neg_right);
+            vstrbq_s32(out, vaddq_n_s32(vminq_s32(vmaxq_s32(v, q->lo), q->hi), q->output_offset));
+            v = vqrdmulhq_s32(vqshlq_s32(a1, q->left), q->mult);
+            v = vrshlq_s32(vqaddq_s32(v, vshrq_n_s32(vandq_s32(v, q->neg_right), 31)), q->neg_right);
+            vstrbq_s32(out + C, vaddq_n_s32(vminq_s32(vmaxq_s32(v, q->lo), q->hi), q->output_offset));
+        }
+        row += C2;
+        out += C2;
+    }
+}
+
+/* One 3x3 output pixel (dilation 1) of 4 full channels that may cross the border: taps
+ * outside the input are skipped, the offset is added to every input explicitly. */
+static QNNC_DW_LOOP_ATTR void qnnc_dw3x3_one_mve(const int8_t *in_c0, int32_t in_h, int32_t in_w, int32_t C,
+                                                 int32_t ih0, int32_t iw0, const int32x4_t *wtab,
+                                                 int32x4_t acc, int32_t off, const qnnc_dw_rq_mve *q, int8_t *out)
+{
+    const int32_t row_step = in_w * C;
+    const int c0 = iw0 >= 0, c2 = iw0 + 2 < in_w; /* column 1 is always inside */
+    int32_t kh;
+    for (kh = 0; kh < 3; ++kh) {
+        const int32_t ih = ih0 + kh;
+        const int8_t *r = in_c0 + ih * row_step + iw0 * C;
+        if (ih < 0 || ih >= in_h) {
+            continue;
+        }
+        if (c0) {
+            acc = qnnc_dw_mla(acc, vaddq_n_s32(vldrbq_s32(r), off), wtab[3 * kh]);
+        }
+        acc = qnnc_dw_mla(acc, vaddq_n_s32(vldrbq_s32(r + C), off), wtab[3 * kh + 1]);
+        if (c2) {
+            acc = qnnc_dw_mla(acc, vaddq_n_s32(vldrbq_s32(r + 2 * C), off), wtab[3 * kh + 2]);
+        }
+    }
+    {
+        int32x4_t v = vqrdmulhq_s32(vqshlq_s32(acc, q->left), q->mult);
+        v = vrshlq_s32(vqaddq_s32(v, vshrq_n_s32(vandq_s32(v, q->neg_right), 31)), q->neg_right);
+        vstrbq_s32(out, vaddq_n_s32(vminq_s32(vmaxq_s32(v, q->lo), q->hi), q->output_offset));
+    }
+}
+
+/* 3x3, stride 1, dilation 1, 4 full channels: a strip of 4 adjacent output pixels of one row
+ * (those past the row end are computed but not stored). Each input column is loaded once per
+ * kernel row and feeds up to 3 of the 4 accumulators; columns and rows outside the input are
+ * skipped (padding taps contribute nothing), the input offset is added to each column. */
+static QNNC_DW_LOOP_ATTR void qnnc_dw3x3_strip_mve(const int8_t *in_c0, int32_t in_h, int32_t in_w, int32_t C,
+                                                   int32_t ih0, int32_t iw0, const int32x4_t *wtab,
+                                                   int32x4_t vbias, int32_t off, const qnnc_dw_rq_mve *q,
+                                                   int8_t *out, int32_t n_out)
+{
+    const int32_t row_step = in_w * C;
+    /* column j (0..5) of the strip is input column iw0 + j */
+    /* (only the columns the n_out stored pixels need) */
+    const int v0 = iw0 >= 0 && iw0 < in_w, v1 = iw0 + 1 >= 0 && iw0 + 1 < in_w;
+    const int v2 = iw0 + 2 >= 0 && iw0 + 2 < in_w;
+    const int v3 = n_out > 1 && iw0 + 3 >= 0 && iw0 + 3 < in_w;
+    const int v4 = n_out > 2 && iw0 + 4 >= 0 && iw0 + 4 < in_w;
+    const int v5 = n_out > 3 && iw0 + 5 >= 0 && iw0 + 5 < in_w;
+    int32x4_t a0 = vbias, a1 = vbias, a2 = vbias, a3 = vbias;
+    int32_t kh;
+    for (kh = 0; kh < 3; ++kh) {
+        const int32_t ih = ih0 + kh;
+        const int8_t *r = in_c0 + ih * row_step + iw0 * C;
+        const int32x4_t *w = wtab + 3 * kh;
+        int32x4_t x;
+        if (ih < 0 || ih >= in_h) {
+            continue;
+        }
+        if (v0) {
+            x = vaddq_n_s32(vldrbq_s32(r), off);
+            a0 = qnnc_dw_mla(a0, x, w[0]);
+        }
+        if (v1) {
+            x = vaddq_n_s32(vldrbq_s32(r + C), off);
+            a0 = qnnc_dw_mla(a0, x, w[1]);
+            a1 = qnnc_dw_mla(a1, x, w[0]);
+        }
+        if (v2) {
+            x = vaddq_n_s32(vldrbq_s32(r + 2 * C), off);
+            a0 = qnnc_dw_mla(a0, x, w[2]);
+            a1 = qnnc_dw_mla(a1, x, w[1]);
+            a2 = qnnc_dw_mla(a2, x, w[0]);
+        }
+        if (v3) {
+            x = vaddq_n_s32(vldrbq_s32(r + 3 * C), off);
+            a1 = qnnc_dw_mla(a1, x, w[2]);
+            a2 = qnnc_dw_mla(a2, x, w[1]);
+            a3 = qnnc_dw_mla(a3, x, w[0]);
+        }
+        if (v4) {
+            x = vaddq_n_s32(vldrbq_s32(r + 4 * C), off);
+            a2 = qnnc_dw_mla(a2, x, w[2]);
+            a3 = qnnc_dw_mla(a3, x, w[1]);
+        }
+        if (v5) {
+            x = vaddq_n_s32(vldrbq_s32(r + 5 * C), off);
+            a3 = qnnc_dw_mla(a3, x, w[2]);
+        }
+    }
+    qnnc_dw_out_mve(out, a0, q->mult, q->left, q->neg_right, q->lo, q->hi, q->output_offset, vctp32q(4u));
+    if (n_out > 1) {
+        qnnc_dw_out_mve(out + C, a1, q->mult, q->left, q->neg_right, q->lo, q->hi, q->output_offset, vctp32q(4u));
+    }
+    if (n_out > 2) {
+        qnnc_dw_out_mve(out + 2 * C, a2, q->mult, q->left, q->neg_right, q->lo, q->hi, q->output_offset,
+                        vctp32q(4u));
+    }
+    if (n_out > 3) {
+        qnnc_dw_out_mve(out + 3 * C, a3, q->mult, q->left, q->neg_right, q->lo, q->hi, q->output_offset,
+                        vctp32q(4u));
+    }
+}
+
+static QNNC_DW_LOOP_ATTR void qnnc_dw_group_mve(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+                                                const qnnc_dims *input_dims, const int8_t *in_c0,
+                                                const qnnc_dims *filter_dims, const int8_t *f_c0,
+                                                const int32_t *bias, int32_t c, int32_t n,
+                                                const qnnc_dims *output_dims, int8_t *out_c0)
+{
+    const int32_t in_h = input_dims->h, in_w = input_dims->w, C = input_dims->c;
+    const int32_t out_h = output_dims->h, out_w = output_dims->w;
+    const int32_t k_h = filter_dims->h, k_w = filter_dims->w;
+    const int32_t dh = params->dilation_h, dw = params->dilation_w;
+    const int32_t sw = params->stride_w;
+    const int32_t off = params->input_offset;
+    const int32_t row_step = in_w * C;
+    const mve_pred16_t p = vctp32q((uint32_t)n);
+    const int32x4_t zero = vdupq_n_s32(0);
+    const int32x4_t lo = vdupq_n_s32(params->act_min - params->output_offset);
+    const int32x4_t hi = vdupq_n_s32(params->act_max - params->output_offset);
+    const int32x4_t shift = vldrwq_z_s32(quant->shift + c, p);
+    const int32x4_t mult = vldrwq_z_s32(quant->multiplier + c, p);
+    const int32x4_t left = vmaxq_s32(shift, zero);
+    const int32x4_t neg_right = vmaxq_s32(vminq_s32(shift, zero), vdupq_n_s32(-31));
+    const int32x4_t vbias = bias != NULL ? vldrwq_z_s32(bias + c, p) : zero;
+    int32x4_t bias_in; /* bias + off * sum of all the taps' weights: for windows inside */
+    int32x4_t wtab[k_h * k_w]; /* the group's weights widened to int32 lanes, per tap (<= QNNC_DW_MAX_TAPS) */
+    const int fast3x3 = k_h == 3 && k_w == 3 && dh == 1 && dw == 1 && sw == 1 && n == 4;
+    /* border windows: the middle column of every window is inside the input */
+    const int pad_ok = params->pad_left <= 1 && out_w - params->pad_left <= in_w - 1;
+    qnnc_dw_rq_mve rq;
+    int32_t oh, ow, kh, kw;
+    {
+        int32x4_t ws = zero;
+        for (kh = 0; kh < k_h * k_w; ++kh) {
+            wtab[kh] = vldrbq_z_s32(f_c0 + kh * C, p);
+            ws = vaddq_s32(ws, wtab[kh]);
+        }
+        bias_in = vmlaq_n_s32(vbias, ws, off);
+    }
+    rq.mult = mult;
+    rq.left = left;
+    rq.neg_right = neg_right;
+    rq.lo = lo;
+    rq.hi = hi;
+    rq.output_offset = params->output_offset;
+    for (oh = 0; oh < out_h; ++oh) {
+        const int32_t ih0 = oh * params->stride_h - params->pad_top;
+        const int rows_inside = ih0 >= 0 && ih0 + (k_h - 1) * dh < in_h;
+        if (fast3x3 && out_w <= 8) { /* narrow maps (mostly border): strips of 4 pixels */
+            for (ow = 0; ow < out_w; ow += 4) {
+                qnnc_dw3x3_strip_mve(in_c0, in_h, in_w, C, ih0, ow - params->pad_left, wtab, vbias, off, &rq,
+                                     out_c0 + (oh * out_w + ow) * C, out_w - ow);
+            }
+            continue;
+        }
+        for (ow = 0; ow < out_w; ++ow) {
+            const int32_t iw0 = ow * sw - params->pad_left;
+            const int cols_inside = iw0 >= 0 && iw0 + (k_w - 1) * dw < in_w;
+            int8_t *out = out_c0 + (oh * out_w + ow) * C;
+            if (fast3x3 && !(rows_inside && cols_inside) && pad_ok) {
+                qnnc_dw3x3_one_mve(in_c0, in_h, in_w, C, ih0, iw0, wtab, vbias, off, &rq, out);
+                continue;
+            }
+            if (fast3x3 && rows_inside && cols_inside) {
+                /* the run of pixel pairs whose windows are inside */
+                int32_t pairs = 0;
+                while (ow + 2 * pairs + 1 < out_w && iw0 + 2 * pairs + 3 < in_w) {
+                    ++pairs;
+                }
+                if (pairs > 0) {
+                    qnnc_dw3x3_pairs_mve(in_c0 + ih0 * row_step + iw0 * C, C, row_step, wtab, bias_in, &rq, out,
+                                         pairs);
+                    ow += 2 * pairs - 1;
+                    continue;
+                }
+                qnnc_dw3x3_one_mve(in_c0, in_h, in_w, C, ih0, iw0, wtab, vbias, off, &rq, out);
+                continue;
+            }
+            if (rows_inside && cols_inside) {
+                /* Two adjacent pixels when the second is inside too (stride 1, dilation 1:
+                 * each input column load serves both). */
+                if (sw == 1 && dw == 1 && ow + 1 < out_w && iw0 + k_w < in_w) {
+                    int32x4_t a0 = bias_in, a1 = bias_in;
+                    const int8_t *row = in_c0 + ih0 * row_step + iw0 * C;
+                    if (k_w == 3 && n == 4) {
+                        /* 3 wide, full group: unpredicated, weights from the widened table */
+                        const int32x4_t *wv = wtab;
+                        for (kh = 0; kh < k_h; ++kh) {
+                            /* ordered so that only 6 vector registers are live */
+                            const int8_t *r1 = row + C;
+                            int32x4_t x = vldrbq_s32(row), w = wv[0];
+                            a0 = qnnc_dw_mla(a0, x, w);
+                            x = vldrbq_s32(r1);
+                            a1 = qnnc_dw_mla(a1, x, w);
+                            w = wv[1];
+                            a0 = qnnc_dw_mla(a0, x, w);
+                            x = vldrbq_s32(r1 + C);
+                            a1 = qnnc_dw_mla(a1, x, w);
+                            w = wv[2];
+                            a0 = qnnc_dw_mla(a0, x, w);
+                            x = vldrbq_s32(r1 + 2 * C);
+                            a1 = qnnc_dw_mla(a1, x, w);
+                            wv += 3;
+                            row += dh * row_step;
+                        }
+                    } else {
+                        const int8_t *f = f_c0;
+                        for (kh = 0; kh < k_h; ++kh) {
+                            int32x4_t xprev = vldrbq_z_s32(row, p);
+                            for (kw = 0; kw < k_w; ++kw) {
+                                const int32x4_t wv = vldrbq_z_s32(f + kw * C, p);
+                                const int32x4_t xnext = vldrbq_z_s32(row + (kw + 1) * C, p);
+                                a0 = qnnc_dw_mla(a0, xprev, wv);
+                                a1 = qnnc_dw_mla(a1, xnext, wv);
+                                xprev = xnext;
+                            }
+                            row += dh * row_step;
+                            f += k_w * C;
+                        }
+                    }
+                    qnnc_dw_out_mve(out, a0, mult, left, neg_right, lo, hi, params->output_offset, p);
+                    qnnc_dw_out_mve(out + C, a1, mult, left, neg_right, lo, hi, params->output_offset, p);
+                    ++ow;
+                    continue;
+                } else {
+                    int32x4_t a0 = bias_in;
+                    for (kh = 0; kh < k_h; ++kh) {
+                        const int8_t *row = in_c0 + (ih0 + kh * dh) * row_step + iw0 * C;
+                        for (kw = 0; kw < k_w; ++kw) {
+                            a0 = qnnc_dw_mla(a0, vldrbq_z_s32(row + kw * dw * C, p),
+                                           vldrbq_z_s32(f_c0 + (kh * k_w + kw) * C, p));
+                        }
+                    }
+                    qnnc_dw_out_mve(out, a0, mult, left, neg_right, lo, hi, params->output_offset, p);
+                }
+            } else {
+                /* Window crosses the border: only the taps inside, offset added explicitly. */
+                int32x4_t a0 = vbias;
+                for (kh = 0; kh < k_h; ++kh) {
+                    const int32_t ih = ih0 + kh * dh;
+                    if (ih < 0 || ih >= in_h) {
+                        continue;
+                    }
+                    for (kw = 0; kw < k_w; ++kw) {
+                        const int32_t iw = iw0 + kw * dw;
+                        if (iw < 0 || iw >= in_w) {
+                            continue;
+                        }
+                        a0 = qnnc_dw_mla(a0, vaddq_n_s32(vldrbq_z_s32(in_c0 + ih * row_step + iw * C, p), off),
+                                       vldrbq_z_s32(f_c0 + (kh * k_w + kw) * C, p));
+                    }
+                }
+                qnnc_dw_out_mve(out, a0, mult, left, neg_right, lo, hi, params->output_offset, p);
+            }
+        }
+    }
+}
+
+static int qnnc_dw_mve(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+                       const qnnc_dims *input_dims, const int8_t *input,
+                       const qnnc_dims *filter_dims, const int8_t *filter,
+                       const int32_t *bias,
+                       const qnnc_dims *output_dims, int8_t *output)
+{
+    const int32_t C = input_dims->c;
+    int32_t b, c;
+    if (params->depth_multiplier != 1 || filter_dims->h * filter_dims->w > QNNC_DW_MAX_TAPS) {
+        return 0;
+    }
+    for (b = 0; b < output_dims->n; ++b) {
+        const int8_t *in_b = input + b * input_dims->h * input_dims->w * C;
+        int8_t *out_b = output + b * output_dims->h * output_dims->w * C;
+        for (c = 0; c < C; c += 4) {
+            qnnc_dw_group_mve(params, quant, input_dims, in_b + c, filter_dims, filter + c, bias, c,
+                              C - c < 4 ? C - c : 4, output_dims, out_b + c);
+        }
+    }
+    if (params->act_lut != NULL) {
+        const int32_t n = output_dims->n * output_dims->h * output_dims->w * C;
+        int32_t i;
+        for (i = 0; i < n; ++i) {
+            output[i] = params->act_lut[output[i] + 128];
+        }
+    }
+    return 1;
+}
+#endif /* QNNC_DW_MVE */
+
+void qnnc_depthwise_conv_s8(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+                            const qnnc_dims *input_dims, const int8_t *input,
+                            const qnnc_dims *filter_dims, const int8_t *filter,
+                            const int32_t *bias,
+                            const qnnc_dims *output_dims, int8_t *output)
+{
+#if defined(QNNC_DW_MVE)
+    if (qnnc_dw_mve(params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output)) {
+        return;
+    }
+#elif defined(QNNC_DW_DSP)
+    if (qnnc_dw_dsp(params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output)) {
+        return;
+    }
+#endif
+    qnnc_dw_portable(params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output, 0,
+                     input_dims->c);
 }

@@ -1,10 +1,57 @@
 /*
  * qnnc_fully_connected_s8 - int8 fully connected layer, weights [out_features][in_features].
  * Reference: qnnc/reference/kernels.py:fully_connected_s8.
+ *
+ * Paths, chosen at compile time from the compiler's own macros:
+ *   - Helium (__ARM_FEATURE_MVE): VMLADAVA dot products of 16 int8 lanes, 4 output features
+ *     at a time; the input offset is folded in as offset * sum(w) (VADDVA in the same loop).
+ *   - Armv7E-M DSP (__ARM_FEATURE_DSP): the input row is widened once per row into q15 with
+ *     the offset added (SXTAB16, lane order of SXTB16), then SMLAD over 4 output features,
+ *     weights widened on the fly with SXTB16.
+ *   - Portable C99 otherwise.
+ * Exact integer sums: every path gives the reference's output bit for bit.
  */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE_SIZE__) && !defined(QNNC_NO_FORCE_O2)
+#pragma GCC optimize("O2") /* kernels stay at -O2 when the firmware is built for size */
+#endif
+
 #include "qnnc_kernels.h"
 
-void qnnc_fully_connected_s8(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant,
+#if defined(QNNC_ENABLE_SIMD) && !defined(QNNC_PORTABLE_ONLY) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#define QNNC_FC_MVE 1
+#include <arm_mve.h>
+#elif defined(QNNC_ENABLE_SIMD) && !defined(QNNC_PORTABLE_ONLY) && defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
+#define QNNC_FC_DSP 1
+#include <arm_acle.h>
+#include <string.h>
+#endif
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define QNNC_FC_LOOP_ATTR __attribute__((noinline, optimize("no-schedule-insns")))
+#elif defined(__GNUC__)
+#define QNNC_FC_LOOP_ATTR __attribute__((noinline))
+#else
+#define QNNC_FC_LOOP_ATTR
+#endif
+
+#ifndef QNNC_FC_MAX_K
+#define QNNC_FC_MAX_K 4096 /* DSP path: 2 * K bytes of stack for the widened input row */
+#endif
+
+#if !defined(QNNC_FC_MVE)
+static int8_t qnnc_fc_out(int32_t acc, int32_t mult, int32_t shift, int32_t lo, int32_t hi, int32_t output_offset,
+                          const int8_t *act_lut)
+{
+    int32_t v = qnnc_requantize(acc, mult, shift);
+    v = v < lo ? lo : (v > hi ? hi : v);
+    v += output_offset;
+    if (act_lut != NULL) {
+        v = act_lut[v + 128];
+    }
+    return (int8_t)v;
+}
+
+static void qnnc_fc_portable(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant,
                              int32_t rows, int32_t in_features, const int8_t *input,
                              int32_t out_features, const int8_t *weights,
                              const int32_t *bias, int8_t *output)
@@ -15,7 +62,6 @@ void qnnc_fully_connected_s8(const qnnc_fc_params *params, const qnnc_per_channe
      * first keeps the offset add from overflowing when requantization saturates. */
     const int32_t lo = params->act_min - output_offset;
     const int32_t hi = params->act_max - output_offset;
-    const int8_t *act_lut = params->act_lut;
     int32_t r, o, k;
 
     for (r = 0; r < rows; ++r) {
@@ -23,17 +69,322 @@ void qnnc_fully_connected_s8(const qnnc_fc_params *params, const qnnc_per_channe
         for (o = 0; o < out_features; ++o) {
             const int8_t *w_row = weights + o * in_features;
             int32_t acc = bias != NULL ? bias[o] : 0;
-            int32_t v;
             for (k = 0; k < in_features; ++k) {
                 acc += (int32_t)w_row[k] * ((int32_t)in_row[k] + input_offset);
             }
-            v = qnnc_requantize(acc, quant->multiplier[o], quant->shift[o]);
-            v = v < lo ? lo : (v > hi ? hi : v);
-            v += output_offset;
-            if (act_lut != NULL) {
-                v = act_lut[v + 128];
-            }
-            *output++ = (int8_t)v;
+            *output++ = qnnc_fc_out(acc, quant->multiplier[o], quant->shift[o], lo, hi, output_offset,
+                                    params->act_lut);
         }
     }
+}
+#endif
+
+#if defined(QNNC_FC_DSP)
+/* ------------------------------------------------------------ Armv7E-M DSP path -- */
+
+QNNC_INLINE uint32_t qnnc_fc_rd32(const int8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4u);
+    return v;
+}
+
+/* SXTB16 / SXTAB16 of bytes 1 and 3 (rotated operand): no ACLE form, one instruction. */
+QNNC_INLINE int32_t qnnc_fc_sxtb16_ror8(uint32_t v)
+{
+    int32_t r;
+    __asm("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+
+QNNC_INLINE int32_t qnnc_fc_sxtab16_ror8(int32_t a, uint32_t v)
+{
+    int32_t r;
+    __asm("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
+    return r;
+}
+
+QNNC_INLINE int32_t qnnc_fc_smmulr(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b)); /* no ACLE intrinsic for SMMULR */
+    return r;
+}
+
+/* Output stage; the fast requantization (exact for multiplier 0 or in [2^30, 2^31) and shift
+ * in [-20, 0], see qnnc_conv_s8.c for the argument) or the reference one. */
+QNNC_INLINE int8_t qnnc_fc_out_dsp(int32_t acc, int32_t mult, int32_t shift, int32_t lo, int32_t hi,
+                                   int32_t output_offset)
+{
+    int32_t v;
+    if ((mult == 0 || mult >= (1 << 30)) && shift <= 0 && shift >= -20) {
+        const int32_t s = -shift;
+        v = qnnc_fc_smmulr(__qadd(acc, acc), mult);
+        v += (v & -s) >> 31;
+        v = (v + ((1 << s) >> 1)) >> s;
+    } else {
+        v = qnnc_requantize(acc, mult, shift);
+    }
+    v = v < lo ? lo : (v > hi ? hi : v);
+    return (int8_t)(v + output_offset);
+}
+
+/* acc[0..3] += x . w_i for the 4 weight rows w, w + K, w + 2K, w + 3K over `groups` groups of 4;
+ * x is the widened row: words (x0, x2), (x1, x3) per group. */
+static QNNC_FC_LOOP_ATTR void qnnc_fc_dot4(const uint32_t *x, int32_t groups, const int8_t *w, int32_t K,
+                                           int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    const int8_t *w_end = w + 4 * groups;
+    while (w < w_end) { /* (unrolling makes GCC 12 spill) */
+        uint64_t xx;
+        int32_t xa, xb;
+        uint32_t v;
+        memcpy(&xx, x, 8u);
+        xa = (int32_t)(uint32_t)xx;
+        xb = (int32_t)(uint32_t)(xx >> 32);
+        v = qnnc_fc_rd32(w);
+        a0 = __smlad(__sxtb16((int32_t)v), xa, a0);
+        a0 = __smlad(qnnc_fc_sxtb16_ror8(v), xb, a0);
+        v = qnnc_fc_rd32(w + K);
+        a1 = __smlad(__sxtb16((int32_t)v), xa, a1);
+        a1 = __smlad(qnnc_fc_sxtb16_ror8(v), xb, a1);
+        v = qnnc_fc_rd32(w + 2 * K);
+        a2 = __smlad(__sxtb16((int32_t)v), xa, a2);
+        a2 = __smlad(qnnc_fc_sxtb16_ror8(v), xb, a2);
+        v = qnnc_fc_rd32(w + 3 * K);
+        a3 = __smlad(__sxtb16((int32_t)v), xa, a3);
+        a3 = __smlad(qnnc_fc_sxtb16_ror8(v), xb, a3);
+        x += 2;
+        w += 4;
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+static QNNC_FC_LOOP_ATTR void qnnc_fc_row_dsp(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant,
+                                              int32_t K, const uint32_t *xw, const int16_t *xtail,
+                                              int32_t out_features, const int8_t *weights,
+                                              const int32_t *bias, int all_fast, int32_t *restrict accs,
+                                              int8_t *restrict output)
+{
+    const int32_t kq = K & ~3;
+    const int32_t output_offset = params->output_offset;
+    const int32_t lo = params->act_min - output_offset;
+    const int32_t hi = params->act_max - output_offset;
+    const int32_t *mults = quant->multiplier;
+    const int32_t *shifts = quant->shift;
+    int32_t o, t;
+    for (o = 0; o + 4 <= out_features; o += 4) {
+        int32_t *acc = accs + o;
+        acc[0] = bias != NULL ? bias[o] : 0;
+        acc[1] = bias != NULL ? bias[o + 1] : 0;
+        acc[2] = bias != NULL ? bias[o + 2] : 0;
+        acc[3] = bias != NULL ? bias[o + 3] : 0;
+        qnnc_fc_dot4(xw, kq / 4, weights + o * K, K, acc);
+    }
+    for (; o < out_features; ++o) { /* the last 1..3 rows one at a time */
+        int32_t one[4];
+        one[0] = bias != NULL ? bias[o] : 0;
+        one[1] = one[2] = one[3] = 0;
+        qnnc_fc_dot4(xw, kq / 4, weights + o * K, 0, one);
+        accs[o] = one[0];
+    }
+    if (kq < K) {
+        for (o = 0; o < out_features; ++o) {
+            const int8_t *wr = weights + o * K;
+            for (t = kq; t < K; ++t) {
+                accs[o] += (int32_t)wr[t] * xtail[t - kq];
+            }
+        }
+    }
+    if (all_fast) {
+        for (o = 0; o < out_features; ++o) {
+            const int32_t s = -shifts[o];
+            int32_t v = qnnc_fc_smmulr(__qadd(accs[o], accs[o]), mults[o]);
+            v += (v & -s) >> 31;
+            v = (v + ((1 << s) >> 1)) >> s;
+            v = v < lo ? lo : (v > hi ? hi : v);
+            output[o] = (int8_t)(v + output_offset);
+        }
+    } else {
+        for (o = 0; o < out_features; ++o) {
+            output[o] = qnnc_fc_out_dsp(accs[o], mults[o], shifts[o], lo, hi, output_offset);
+        }
+    }
+}
+
+static int qnnc_fc_dsp(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant,
+                       int32_t rows, int32_t in_features, const int8_t *input,
+                       int32_t out_features, const int8_t *weights,
+                       const int32_t *bias, int8_t *output)
+{
+    const int32_t K = in_features;
+    const int32_t kq = K & ~3;
+    const int32_t off = params->input_offset;
+    const int32_t off2 = (int32_t)(((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16));
+    int32_t r, k;
+    if (K > QNNC_FC_MAX_K || K < 4 || out_features > QNNC_FC_MAX_K) {
+        return 0;
+    }
+    {
+        uint32_t xw[K / 2 + 2]; /* the widened row: K / 4 groups of two words */
+        int32_t accs[out_features];
+        int16_t xtail[4];
+        int all_fast = 1;
+        for (k = 0; k < out_features; ++k) {
+            const int32_t m = quant->multiplier[k], sh = quant->shift[k];
+            if (!((m == 0 || m >= (1 << 30)) && sh <= 0 && sh >= -20)) {
+                all_fast = 0;
+            }
+        }
+        for (r = 0; r < rows; ++r) {
+            const int8_t *x = input + r * K;
+            for (k = 0; k < kq; k += 4) {
+                const uint32_t v = qnnc_fc_rd32(x + k);
+                xw[k / 2] = (uint32_t)__sxtab16(off2, (int32_t)v);
+                xw[k / 2 + 1] = (uint32_t)qnnc_fc_sxtab16_ror8(off2, v);
+            }
+            for (k = kq; k < K; ++k) {
+                xtail[k - kq] = (int16_t)(x[k] + off);
+            }
+            qnnc_fc_row_dsp(params, quant, K, xw, xtail, out_features, weights, bias, all_fast, accs,
+                            output + r * out_features);
+        }
+    }
+    if (params->act_lut != NULL) {
+        for (k = 0; k < rows * out_features; ++k) {
+            output[k] = params->act_lut[output[k] + 128];
+        }
+    }
+    return 1;
+}
+#endif /* QNNC_FC_DSP */
+
+#if defined(QNNC_FC_MVE)
+/* ------------------------------------------------------------- Helium MVE path -- */
+
+static QNNC_FC_LOOP_ATTR void qnnc_fc_dot4_mve(const int8_t *x, int32_t K, const int8_t *w, int32_t wstride,
+                                               int32_t *acc, int32_t *wsum)
+{
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    const int8_t *w1 = w + wstride, *w2 = w + 2 * wstride, *w3 = w + 3 * wstride;
+    int32_t n = K >> 4;
+    for (; n > 0; --n) {
+        const int8x16_t vx = vldrbq_s8(x);
+        int8x16_t vw = vldrbq_s8(w);
+        a0 = vmladavaq_s8(a0, vx, vw);
+        s0 = vaddvaq_s8(s0, vw);
+        vw = vldrbq_s8(w1);
+        a1 = vmladavaq_s8(a1, vx, vw);
+        s1 = vaddvaq_s8(s1, vw);
+        vw = vldrbq_s8(w2);
+        a2 = vmladavaq_s8(a2, vx, vw);
+        s2 = vaddvaq_s8(s2, vw);
+        vw = vldrbq_s8(w3);
+        a3 = vmladavaq_s8(a3, vx, vw);
+        s3 = vaddvaq_s8(s3, vw);
+        x += 16;
+        w += 16;
+        w1 += 16;
+        w2 += 16;
+        w3 += 16;
+    }
+    if (K & 15) {
+        const mve_pred16_t p = vctp8q((uint32_t)(K & 15));
+        const int8x16_t vx = vldrbq_z_s8(x, p);
+        int8x16_t vw = vldrbq_z_s8(w, p);
+        a0 = vmladavaq_s8(a0, vx, vw);
+        s0 = vaddvaq_s8(s0, vw);
+        vw = vldrbq_z_s8(w1, p);
+        a1 = vmladavaq_s8(a1, vx, vw);
+        s1 = vaddvaq_s8(s1, vw);
+        vw = vldrbq_z_s8(w2, p);
+        a2 = vmladavaq_s8(a2, vx, vw);
+        s2 = vaddvaq_s8(s2, vw);
+        vw = vldrbq_z_s8(w3, p);
+        a3 = vmladavaq_s8(a3, vx, vw);
+        s3 = vaddvaq_s8(s3, vw);
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+    wsum[0] = s0;
+    wsum[1] = s1;
+    wsum[2] = s2;
+    wsum[3] = s3;
+}
+
+static void qnnc_fc_mve(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant,
+                        int32_t rows, int32_t in_features, const int8_t *input,
+                        int32_t out_features, const int8_t *weights,
+                        const int32_t *bias, int8_t *output)
+{
+    const int32_t K = in_features;
+    const int32_t input_offset = params->input_offset;
+    const int32_t output_offset = params->output_offset;
+    const int32x4_t lo = vdupq_n_s32(params->act_min - output_offset);
+    const int32x4_t hi = vdupq_n_s32(params->act_max - output_offset);
+    const int32x4_t zero = vdupq_n_s32(0);
+    const int32x4_t min_right = vdupq_n_s32(-31);
+    const int8_t *act_lut = params->act_lut;
+    int32_t r, o, i;
+    for (r = 0; r < rows; ++r) {
+        const int8_t *x = input + r * K;
+        for (o = 0; o < out_features; o += 4) {
+            const int32_t n = out_features - o < 4 ? out_features - o : 4;
+            const mve_pred16_t p = vctp32q((uint32_t)n);
+            int32_t acc[4], wsum[4];
+            int32x4_t v, shift;
+            if (n == 4) {
+                qnnc_fc_dot4_mve(x, K, weights + o * K, K, acc, wsum);
+            } else {
+                for (i = 0; i < n; ++i) { /* the last 1..3 rows one at a time */
+                    int32_t a1[4], s1[4];
+                    qnnc_fc_dot4_mve(x, K, weights + (o + i) * K, 0, a1, s1);
+                    acc[i] = a1[0];
+                    wsum[i] = s1[0];
+                }
+            }
+            /* acc + bias + input_offset * sum(w), then the exact vector requantization */
+            v = vmlaq_n_s32(vldrwq_z_s32(acc, p), vldrwq_z_s32(wsum, p), input_offset);
+            if (bias != NULL) {
+                v = vaddq_s32(v, vldrwq_z_s32(bias + o, p));
+            }
+            shift = vldrwq_z_s32(quant->shift + o, p);
+            v = vqrdmulhq_s32(vqshlq_s32(v, vmaxq_s32(shift, zero)), vldrwq_z_s32(quant->multiplier + o, p));
+            shift = vmaxq_s32(vminq_s32(shift, zero), min_right); /* minus the right shift */
+            v = vrshlq_s32(vqaddq_s32(v, vshrq_n_s32(vandq_s32(v, shift), 31)), shift);
+            v = vaddq_n_s32(vminq_s32(vmaxq_s32(v, lo), hi), output_offset);
+            vstrbq_p_s32(output + o, v, p);
+        }
+        if (act_lut != NULL) {
+            for (i = 0; i < out_features; ++i) {
+                output[i] = act_lut[output[i] + 128];
+            }
+        }
+        output += out_features;
+    }
+}
+#endif /* QNNC_FC_MVE */
+
+void qnnc_fully_connected_s8(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant,
+                             int32_t rows, int32_t in_features, const int8_t *input,
+                             int32_t out_features, const int8_t *weights,
+                             const int32_t *bias, int8_t *output)
+{
+#if defined(QNNC_FC_MVE)
+    qnnc_fc_mve(params, quant, rows, in_features, input, out_features, weights, bias, output);
+#else
+#if defined(QNNC_FC_DSP)
+    if (qnnc_fc_dsp(params, quant, rows, in_features, input, out_features, weights, bias, output)) {
+        return;
+    }
+#endif
+    qnnc_fc_portable(params, quant, rows, in_features, input, out_features, weights, bias, output);
+#endif
 }

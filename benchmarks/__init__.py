@@ -1,0 +1,1 @@
+"""qnnc Cortex-M benchmarks (see README.md)."""

@@ -1,0 +1,96 @@
+/*
+ * kernel_cases_main.c - runs tests/kernel_driver.c's kernel cases on an emulated Cortex-M.
+ *
+ * The case file written by tests/test_kernels.py (serialize()) is linked in with .incbin
+ * (BENCH_CASES_FILE), each case is run through kernel_driver.c's run_case() (blob layout
+ * shared with the host test), and a FNV-1a hash of every output buffer is printed:
+ *     H <case> <hash>
+ * The Python side compares the hashes with those of the reference outputs.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_support.h"
+
+#define main qnnc_kernel_driver_host_main
+#include "kernel_driver.c"
+#undef main
+
+#define BENCH_STR2(x) #x
+#define BENCH_STR(x) BENCH_STR2(x)
+
+__asm__(".section .bench_data,\"a\",%progbits\n"
+        ".balign 8\n"
+        ".global bench_cases\n"
+        "bench_cases:\n"
+        ".incbin " BENCH_STR(BENCH_CASES_FILE) "\n"
+        ".global bench_cases_end\n"
+        "bench_cases_end:\n"
+        ".previous\n");
+extern const unsigned char bench_cases[];
+extern const unsigned char bench_cases_end[];
+
+static uint32_t fnv1a(const void *p, int32_t n)
+{
+    const uint8_t *b = (const uint8_t *)p;
+    uint32_t h = 2166136261u;
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        h = (h ^ b[i]) * 16777619u;
+    }
+    return h;
+}
+
+int main(void)
+{
+    const unsigned char *cur = bench_cases;
+    const unsigned char *end = bench_cases_end;
+    int32_t case_no = 0;
+    while (cur < end) {
+        int32_t kernel, count, k;
+        blobs b;
+        if (read_i32(&cur, end, &kernel) || read_i32(&cur, end, &count) || count < 1 || count > MAX_BLOBS) {
+            bench_puts("bad case header\n");
+            return 2;
+        }
+        b.count = count;
+        for (k = 0; k < count; ++k) {
+            int32_t size;
+            if (read_i32(&cur, end, &size) || size < 0 || (size_t)(end - cur) < (size_t)size) {
+                bench_puts("bad blob\n");
+                return 2;
+            }
+            b.size[k] = size;
+            b.data[k] = NULL;
+            if (size > 0) {
+                b.data[k] = malloc((size_t)size);
+                if (b.data[k] == NULL) {
+                    bench_puts("out of memory\n");
+                    return 2;
+                }
+                memcpy(b.data[k], cur, (size_t)size);
+            }
+            cur += size;
+        }
+        BENCH_BEGIN();
+        if (run_case(kernel, &b) != 0) {
+            bench_puts("unknown kernel\n");
+            return 2;
+        }
+        BENCH_END();
+        bench_puts("H ");
+        bench_put_dec(case_no);
+        bench_puts(" ");
+        bench_put_hex32(fnv1a(b.data[count - 1], b.size[count - 1]));
+        bench_puts("\n");
+        for (k = 0; k < count; ++k) {
+            free(b.data[k]);
+        }
+        ++case_no;
+    }
+    bench_puts("DONE ");
+    bench_put_dec(case_no);
+    bench_puts("\n");
+    return 0;
+}

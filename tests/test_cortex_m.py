@@ -1,0 +1,260 @@
+"""qnnc kernels and generated models on emulated Cortex-M cores (QEMU), bit-exact with the reference.
+
+Cores: M3 (mps2-an385, portable C path), M4 (mps2-an386, DSP path), M7 (mps2-an500, DSP path),
+M55 (mps3-an547, Helium/MVE path). The kernel path is chosen by the compiler's own macros
+(__ARM_FEATURE_DSP, __ARM_FEATURE_MVE), so each core exercises a different one.
+
+* every random case of tests/test_kernels.py, plus shaped cases that hit the SIMD fast paths
+  (channel counts that are multiples of 4/8/16, 1x1 and 3x3 convolutions, strides, padding,
+  tails), runs on each core and must equal the numpy reference;
+* the shared models run on a few inputs per core and must equal qnnc.reference.interpreter;
+* the instruction counter itself is checked on loops of known length.
+
+Needs arm-none-eabi-gcc (with newlib-nano) and qemu-system-arm; skipped with the reason when
+they are absent (.ci/run installs them).
+"""
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from benchmarks import harness as H  # noqa: E402
+
+_MISSING = H.missing_tools()
+pytestmark = [pytest.mark.qemu,
+              pytest.mark.skipif(_MISSING is not None, reason=f"Cortex-M tests need QEMU: {_MISSING}")]
+
+CORES = ["m3", "m4", "m7", "m55"]
+
+
+@pytest.fixture(scope="module")
+def qemu_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cortex_m")
+
+
+# ------------------------------------------------------------ the counter itself --
+
+
+COUNTER_MAIN = r"""
+#include "bench_support.h"
+int main(void)
+{
+    BENCH_BEGIN();
+    BENCH_END();
+    BENCH_BEGIN();
+    /* 1 + 1000 * 3 instructions */
+    __asm volatile("movw r0, #1000\n1:\n\tnop\n\tsubs r0, r0, #1\n\tbne 1b" ::: "r0", "cc", "memory");
+    BENCH_END();
+    BENCH_BEGIN();
+    BENCH_BEGIN();
+    __asm volatile("nop");
+    BENCH_END();
+    BENCH_END();
+    return 7;
+}
+"""
+
+
+@pytest.mark.parametrize("core", ["m4", "m55"])
+def test_instruction_counter_is_exact(core, qemu_dir):
+    work = qemu_dir / f"counter_{core}"
+    work.mkdir()
+    src = work / "counter_main.c"
+    src.write_text(COUNTER_MAIN)
+    fw = H.build_firmware(H.MACHINES[core], [src], [], work, name="counter", opt="-O1")
+    run = H.run_firmware(fw, work)
+    assert run.returncode == 7  # the guest's exit code comes through semihosting
+    empty, loop, outer = run.regions
+    assert empty.count == 0
+    assert loop.count == 3001
+    assert len(outer.children) == 1 and outer.children[0].count == 1 and outer.net == 1
+    again = H.run_firmware(fw, work)
+    assert [r.count for r in again.regions] == [r.count for r in run.regions]  # deterministic
+
+
+# --------------------------------------------------------------- kernel cases --
+
+
+def _shaped_cases():
+    """Cases aimed at the SIMD paths (test_kernels' random shapes are mostly tiny/odd)."""
+    import test_kernels as T
+    from qnnc.kernel_params import ConvParams, FcParams
+    from qnnc.reference import kernels as ref
+
+    rng = np.random.default_rng(4242)
+    cases = []
+
+    def conv(h, w, ic, oc, kh, kw, stride, pad, depthwise=False, dm=1, act=None, lut=False,
+             pads=None, dil=1, bias=True):
+        pt, pl, pb, pr = pads if pads is not None else (pad, pad, pad, pad)
+        oh = (h + pt + pb - dil * (kh - 1) - 1) // stride + 1
+        ow = (w + pl + pr - dil * (kw - 1) - 1) // stride + 1
+        act_min, act_max = act if act is not None else T.rand_act(rng)
+        if depthwise:
+            oc = ic * dm
+        p = ConvParams(input_offset=-T.rand_zp(rng), output_offset=T.rand_zp(rng), stride_h=stride,
+                       stride_w=stride, pad_top=pt, pad_left=pl, dilation_h=dil, dilation_w=dil,
+                       depth_multiplier=dm if depthwise else 1, act_min=act_min, act_max=act_max,
+                       act_lut=rng.integers(-128, 128, 256).astype(np.int8) if lut else None)
+        mult, shift = T.rand_scales(rng, oc, raw_ok=rng.random() < 0.3)
+        x = T.rand_i8(rng, (1, h, w, ic))
+        filt = T.rand_i8(rng, (1, kh, kw, oc) if depthwise else (oc, kh, kw, ic))
+        b = rng.integers(-50000, 50000, oc).astype(np.int32) if bias else None
+        out_dims = (1, oh, ow, oc)
+        fn = ref.depthwise_conv_s8 if depthwise else ref.conv_s8
+        expected = fn(p, mult, shift, x, filt, b, out_dims)
+        blobs = [T.i32(p.input_offset, p.output_offset, stride, stride, pt, pl, dil, dil, p.depth_multiplier,
+                       act_min, act_max),
+                 b"" if p.act_lut is None else T.arr(p.act_lut, np.int8),
+                 T.arr(mult, "<i4"), T.arr(shift, "<i4"), T.dims(x.shape), T.arr(x, np.int8),
+                 T.dims(filt.shape), T.arr(filt, np.int8), b"" if b is None else T.arr(b, "<i4"),
+                 T.dims(out_dims), T.canary(rng, expected.size)]
+        cases.append(T.Case("depthwise" if depthwise else "conv", blobs, expected,
+                            f"shaped x{x.shape} filt{filt.shape} out{out_dims} stride {stride} pads "
+                            f"{(pt, pl, pb, pr)} {p}"))
+
+    def fc(rows, k, n, lut=False):
+        act_min, act_max = T.rand_act(rng)
+        p = FcParams(input_offset=-T.rand_zp(rng), output_offset=T.rand_zp(rng), act_min=act_min,
+                     act_max=act_max, act_lut=rng.integers(-128, 128, 256).astype(np.int8) if lut else None)
+        mult, shift = T.rand_scales(rng, n, raw_ok=rng.random() < 0.3)
+        x, wt = T.rand_i8(rng, (rows, k)), T.rand_i8(rng, (n, k))
+        b = rng.integers(-50000, 50000, n).astype(np.int32) if rng.random() < 0.8 else None
+        expected = ref.fully_connected_s8(p, mult, shift, x, wt, b)
+        blobs = [T.i32(p.input_offset, p.output_offset, act_min, act_max, rows, k, n),
+                 b"" if p.act_lut is None else T.arr(p.act_lut, np.int8),
+                 T.arr(mult, "<i4"), T.arr(shift, "<i4"), T.arr(x, np.int8), T.arr(wt, np.int8),
+                 b"" if b is None else T.arr(b, "<i4"), T.canary(rng, expected.size)]
+        cases.append(T.Case("fc", blobs, expected, f"shaped x{x.shape} w{wt.shape} {p}"))
+
+    def add(shape):
+        from qnnc import fixedpoint
+        from qnnc.kernel_params import AddParams
+        sc1, sc2 = (float(10.0 ** rng.uniform(-3, 0)) for _ in range(2))
+        sco = (sc1 + sc2) * float(10.0 ** rng.uniform(-0.5, 0.5))
+        twice_max = 2.0 * max(sc1, sc2)
+        m1, sh1 = fixedpoint.quantize_multiplier(sc1 / twice_max)
+        m2, sh2 = fixedpoint.quantize_multiplier(sc2 / twice_max)
+        mo, sho = fixedpoint.quantize_multiplier(twice_max / ((1 << 20) * sco))
+        act_min, act_max = T.rand_act(rng)
+        p = AddParams(input1_offset=-T.rand_zp(rng), input2_offset=-T.rand_zp(rng), input1_multiplier=m1,
+                      input1_shift=sh1, input2_multiplier=m2, input2_shift=sh2, left_shift=20,
+                      output_multiplier=mo, output_shift=sho, output_offset=T.rand_zp(rng),
+                      act_min=act_min, act_max=act_max)
+        x1, x2 = T.rand_i8(rng, shape), T.rand_i8(rng, shape)
+        expected = ref.add_s8(p, x1, x2, shape)
+        blobs = [T.i32(p.input1_offset, p.input2_offset, m1, sh1, m2, sh2, 20, mo, sho, p.output_offset,
+                       act_min, act_max),
+                 T.dims(shape), T.arr(x1, np.int8), T.dims(shape), T.arr(x2, np.int8), T.dims(shape),
+                 T.canary(rng, expected.size)]
+        cases.append(T.Case("add", blobs, expected, f"shaped same-shape add {shape} {p}"))
+
+    for shape in ((1, 1, 1, 1), (1, 1, 1, 3), (1, 2, 3, 4), (1, 5, 5, 7), (1, 8, 8, 16), (1, 4, 4, 64)):
+        for _ in range(3):
+            add(shape)
+    full = (-128, 127)
+    for ic in (1, 3, 4, 8, 12, 16, 20, 32, 48, 64):
+        for oc in (1, 2, 3, 4, 5, 8, 16, 17):
+            conv(5, 6, ic, oc, 3, 3, 1, 1)
+            conv(4, 5, ic, oc, 1, 1, 1, 0)
+    for ic, oc in ((16, 32), (64, 64), (32, 16), (8, 24)):
+        conv(9, 8, ic, oc, 3, 3, 2, 1)
+        conv(7, 7, ic, oc, 3, 3, 1, 1, act=full, lut=True)
+        conv(6, 9, ic, oc, 1, 1, 2, 0, act=(-128, 50))
+        conv(5, 5, ic, oc, 3, 3, 1, 0, pads=(0, 1, 2, 1))
+        conv(8, 8, ic, oc, 3, 3, 1, 2, dil=2)
+        conv(10, 10, ic, oc, 5, 5, 1, 2, bias=False)
+    conv(49, 10, 1, 16, 10, 4, 2, 0, pads=(4, 1, 5, 1))   # KWS first layer shape (smaller oc)
+    conv(16, 16, 3, 16, 3, 3, 1, 1)                       # ResNet first layer shape
+    for c in (1, 2, 3, 4, 5, 7, 8, 12, 15, 16, 17, 24, 32, 33, 64):
+        conv(6, 7, c, 0, 3, 3, 1, 1, depthwise=True)
+        conv(7, 6, c, 0, 3, 3, 2, 1, depthwise=True)
+    for c in (8, 16, 64):
+        conv(9, 9, c, 0, 3, 3, 1, 1, depthwise=True, act=full, lut=True)
+        conv(6, 6, c, 0, 3, 3, 1, 0, depthwise=True, pads=(1, 0, 0, 2))
+        conv(6, 6, c, 0, 3, 3, 1, 1, depthwise=True, dm=2)
+        conv(8, 8, c, 0, 5, 5, 1, 2, depthwise=True)
+        conv(8, 8, c, 0, 3, 3, 1, 2, depthwise=True, dil=2)
+        conv(25, 5, c, 0, 3, 3, 1, 1, depthwise=True, act=(-128, 40))
+    for k in (1, 2, 3, 4, 7, 8, 15, 16, 17, 31, 32, 33, 64, 100, 256, 257):
+        for n in (1, 2, 3, 4, 5, 8, 12):
+            fc(1, k, n)
+    for rows in (2, 3, 5):
+        fc(rows, 64, 10, lut=True)
+        fc(rows, 20, 7)
+    return cases
+
+
+@functools.lru_cache(maxsize=None)
+def _all_cases():
+    import test_kernels as T
+    cases = [c for k in T.BUILDERS for c in T.cases_for(k)]
+    return cases + _shaped_cases()
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_kernel_cases_bit_exact(core, qemu_dir):
+    import test_kernels as T
+    from cortex_m_cases import run_cases
+
+    cases = _all_cases()
+    failures, _ = run_cases(core, cases, T.serialize, qemu_dir / f"cases_{core}")
+    assert not failures, (f"{len(failures)} of {len(cases)} kernel cases differ from the reference on "
+                          f"{core}; first ones:\n" + "\n".join(f"#{i}: {d}" for i, d in failures[:8]))
+
+
+@pytest.mark.parametrize("core", ["m4", "m55"])
+def test_kernel_cases_bit_exact_firmware_Os(core, qemu_dir):
+    """Kernels built with the firmware's -Os (no per-file -O2) must give the same results."""
+    import test_kernels as T
+    from cortex_m_cases import run_cases
+
+    cases = _shaped_cases()
+    failures, _ = run_cases(core, cases, T.serialize, qemu_dir / f"cases_Os_{core}", opt="-Os", kernel_opt="-Os")
+    assert not failures, "\n".join(f"#{i}: {d}" for i, d in failures[:8])
+
+
+# --------------------------------------------------------------- shared models --
+
+
+MODEL_CORES = [(m, c) for m in ["digits_cnn_sklearn", "onnx_zoo_mnist8", "mlperf_tiny_ad_fc_autoencoder",
+                                "mlperf_tiny_kws_dscnn", "mlperf_tiny_ic_resnet8"] for c in CORES]
+_SLOW = {("mlperf_tiny_ic_resnet8", "m3"), ("mlperf_tiny_ic_resnet8", "m7"), ("mlperf_tiny_kws_dscnn", "m3"),
+         ("mlperf_tiny_kws_dscnn", "m7"), ("onnx_zoo_mnist8", "m7"), ("onnx_zoo_mnist8", "m3")}
+
+_GENERATED = {}
+
+
+def _generated(model: str, qemu_dir: Path):
+    from benchmarks import modelbench as MB
+    from shared_models import require
+
+    if model not in _GENERATED:
+        folder = require(model)
+        cal, xs = MB.model_inputs(folder / "model.onnx", 3)
+        res = MB.generate(folder / "model.onnx", qemu_dir / model, cal)
+        _GENERATED[model] = (res, MB.quantized_inputs(res, xs))
+    return _GENERATED[model]
+
+
+@pytest.mark.parametrize("model,core", [pytest.param(m, c, marks=pytest.mark.slow) if (m, c) in _SLOW
+                                        else (m, c) for m, c in MODEL_CORES])
+def test_shared_model_bit_exact(model, core, qemu_dir):
+    from benchmarks import modelbench as MB
+
+    res, q = _generated(model, qemu_dir)
+    r = MB.bench_generated(res, qemu_dir / model / "gen", q, H.MACHINES[core], qemu_dir / model / core, model,
+                           hist=False)
+    print(f"{model} on {core}: {r.instructions:,} instructions ({r.per_mac:.3f}/MAC), "
+          f"{r.n_inputs - r.mismatches}/{r.n_inputs} outputs bit-exact, stack {r.stack} B, arena {r.arena} B")
+    assert r.bit_exact, f"{r.mismatches} of {r.n_inputs} outputs differ from the reference"
+    assert len(set(r.instructions_all)) >= 1 and r.instructions > 0
