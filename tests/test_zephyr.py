@@ -64,6 +64,9 @@ def test_sample_builds_and_runs(sample, board):
     if sample == "kws":
         assert all(m.group(1) in KWS_CLASSES for m in results), out
         assert all(m.group(2) in KWS_CLASSES for m in results), out  # the test labels are known
+        # On-target self-check of every layer, and a per-layer profile through the on_layer callback.
+        assert "qnnc: selftest passed: every layer of every test input matches" in out, out[-4000:]
+        assert len(re.findall(r"^  layer +\d+: \d+$", out, re.M)) == 12, out[-4000:]
     mem = memory_report(build.output)
     _record({"sample": sample, "board": board, "build_s": round(build.seconds, 1),
              "memory": {k: v[0] for k, v in mem.items()}, "time": time.time()})
