@@ -7,12 +7,13 @@ from typing import List, Optional
 
 import numpy as np
 
-from .calibrate import calibrate, random_calibration_inputs
+from .calibrate import collect, internal_value, random_calibration_inputs
 from .config import Config
 from .data import load_samples
 from .importer import import_onnx
 from .ir import Graph
 from .passes import run_passes
+from .passes.equalize import equalize, float_transforms
 from .qmodel import QModel
 from .quantize import quantize
 
@@ -45,6 +46,8 @@ def compile_model(model_path: str, cfg: Config, name: str, progress: bool = True
     input_name = graph.inputs[0]
     input_shape = graph.shape(input_name)
     passed = run_passes(graph, io_layout="NHWC" if cfg.layout == "nhwc" else "NCHW")
+    if cfg.equalization:
+        passed = equalize(passed)
     if cfg.calibration is not None:
         xs, _ = load_samples(cfg.calibration, input_name, input_shape, cfg.source)
         if cfg.max_samples:
@@ -57,10 +60,29 @@ def compile_model(model_path: str, cfg: Config, name: str, progress: bool = True
         # The config asks for an NHWC API; calibration data is in the model's layout.
         pass
     pins = {input_name: list(input_shape)}
-    ranges = calibrate(model_path, xs, cfg.method, cfg.percentile, pins, progress)
-    qm = quantize(passed, ranges, name, per_channel=cfg.weights == "per_channel")
+    cal = collect(model_path, xs, cfg.method, cfg.percentile, pins, progress, moving_average=cfg.moving_average,
+                  transforms=float_transforms(passed), means=cfg.bias_correction,
+                  keep_minmax=decision_tensors(passed),
+                  only={passed.original_name(t) for t, v in passed.tensors.items() if not v.is_const})
+    float_mean = (lambda t: internal_value(passed, t, cal.means.get)) if cfg.bias_correction else None
+    qm = quantize(passed, cal.ranges, name, per_channel=cfg.weights == "per_channel", float_mean=float_mean)
     qm.notes = notes
     return Compiled(passed, qm, int(xs.shape[0]), notes)
+
+
+def decision_tensors(graph: Graph) -> List[str]:
+    """ONNX names of the tensors whose largest values decide the prediction: the model outputs and
+    the inputs of a Softmax. Clipping calibration methods keep their min-max range (clipping the
+    top logits would make classes tie)."""
+    todo = list(graph.outputs) + [n.inputs[0] for n in graph.nodes if n.op == "Softmax"]
+    names = set()
+    while todo:
+        t = todo.pop()
+        names.add(graph.original_name(t))
+        prod = graph.producer(t)
+        if prod is not None and prod.op in ("Reshape", "Transpose"):
+            todo.append(prod.inputs[0])
+    return sorted(names)
 
 
 def nhwc_data(x: np.ndarray, cfg: Config) -> np.ndarray:
