@@ -8,7 +8,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import traceback
 from typing import List, Optional
 
@@ -164,7 +163,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"qnnc: error: {e.format()}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
-        print("qnnc: interrupted; no output was written", file=sys.stderr)
+        print("qnnc: interrupted; the output folder is untouched or complete, never half-written", file=sys.stderr)
         return 130
     except Exception as e:  # a qnnc bug: say so plainly
         if os.environ.get("QNNC_DEBUG"):

@@ -9,14 +9,18 @@ Schema (every key optional; unknown keys are errors)::
     calibration:
       data: calibration.npz    # .npz or .npy, relative to this file
       key: x                   # array name inside an .npz (default: 'x', else the input's name)
-      method: minmax           # minmax | percentile
+      method: minmax           # minmax | percentile | mse | kl
       percentile: 99.99        # percentile method: keep this share of values inside the range
+      moving_average: 0.9      # minmax only: EMA of per-sample min/max with this momentum in [0, 1)
       max_samples: 1000        # use at most this many samples
     quantization:
       weights: per_channel     # per_channel | per_tensor
+      equalization: false      # cross-layer equalization of consecutive Conv/FC weight ranges
+      bias_correction: false   # correct the mean output shift int8 weights introduce
     execution:
       patch_layers: auto       # run the first layers band by band (MCUNetV2-style): auto | N
       patches: 4               # number of horizontal bands (default: the count with the smallest arena)
+      input_in_arena: true     # false: read the int8 input from the caller's buffer (no copy, no float API)
     ram_budget: 20 KiB         # fail the build if the arena needs more (bytes, K/KiB/M/MiB)
     flash_budget: 64 KiB       # fail the build if weights and tables need more
     test_data:                 # embed inputs + reference outputs (<name>_test_data.c)
@@ -36,6 +40,30 @@ import yaml
 from .errors import ConfigError
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Values a config may expand to through YAML aliases (a real config has a few dozen).
+MAX_YAML_VALUES = 10000
+MAX_DIM = (1 << 31) - 1
+
+
+def c_name_problem(name: object) -> Optional[str]:
+    """Why ``name`` cannot prefix the generated C symbols, or None if it can."""
+    if not isinstance(name, str) or not _IDENT.match(name):
+        return f"expected a C identifier (letters, digits, _; not starting with a digit), got {name!r}"
+    if name.startswith("__") or re.match(r"_[A-Z]", name):
+        return f"{name!r} is reserved in C (names starting with '__' or '_' and a capital letter)"
+    if name.lower().startswith("qnnc"):
+        return f"{name!r} is reserved: names starting with 'qnnc' belong to the kernel library"
+    if len(name) > 40:
+        return f"{name!r} is {len(name)} characters; use at most 40 (symbols get suffixes)"
+    return None
+
+
+class InputShapes(dict):
+    """``input_shape`` from the config: {input name: dims}, plus the YAML line of each entry."""
+
+    def __init__(self, shapes=(), lines: Optional[Dict[str, int]] = None):
+        super().__init__(shapes)
+        self.lines: Dict[str, int] = dict(lines or {})
 
 
 @dataclass
@@ -60,11 +88,15 @@ class Config:
     calibration: Optional[DataRef] = None
     method: str = "minmax"
     percentile: float = 99.99
+    moving_average: Optional[float] = None
     max_samples: Optional[int] = None
     weights: str = "per_channel"
+    equalization: bool = False
+    bias_correction: bool = False
     test_data: Optional[DataRef] = None
     patch_layers: Optional[object] = None  # None (off), "auto" or a layer count
     patches: Optional[int] = None  # bands; None = chosen for the smallest arena
+    input_in_arena: bool = True    # False: kernels read the int8 input from the caller's buffer
     ram_budget: Optional[int] = None    # bytes of arena allowed; None = no limit
     flash_budget: Optional[int] = None  # bytes of constant data (weights, tables) allowed
     lines: Dict[str, int] = field(default_factory=dict)
@@ -89,12 +121,15 @@ _SCHEMA: Dict[str, Any] = {
     "calibration": {
         "data": str,
         "key": str,
-        "method": ("minmax", "percentile"),
+        "method": ("minmax", "percentile", "mse", "kl"),
         "percentile": float,
+        "moving_average": float,
         "max_samples": int,
     },
     "quantization": {
         "weights": ("per_channel", "per_tensor"),
+        "equalization": bool,
+        "bias_correction": bool,
     },
     "test_data": {
         "data": str,
@@ -104,15 +139,37 @@ _SCHEMA: Dict[str, Any] = {
     "execution": {
         "patch_layers": "auto_or_int",
         "patches": int,
+        "input_in_arena": bool,
     },
     "ram_budget": "bytes",
     "flash_budget": "bytes",
 }
 
 
-def _to_python(node: yaml.Node, path: str, lines: Dict[str, int], file: str) -> Any:
-    lines[path] = node.start_mark.line + 1
+class _Walk:
+    """State of one YAML tree walk: aliases on the current path and the values seen so far."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.active: set = set()
+        self.count = 0
+
+
+def _to_python(node: yaml.Node, path: str, lines: Dict[str, int], file: str, walk: Optional[_Walk] = None) -> Any:
+    """The YAML node tree as Python values, recording the line of every key path."""
+    walk = walk or _Walk(file)
+    line = node.start_mark.line + 1
+    walk.count += 1
+    if walk.count > MAX_YAML_VALUES:
+        raise ConfigError(f"the document expands to more than {MAX_YAML_VALUES} values through aliases "
+                          "(&anchor / *alias); a qnnc config is small, write it out plainly",
+                          file=file, line=line)
+    if id(node) in walk.active:
+        raise ConfigError("an alias (*name) refers to a value that contains it (recursive alias)",
+                          file=file, line=line)
+    lines.setdefault(path, line)
     if isinstance(node, yaml.MappingNode):
+        walk.active.add(id(node))
         out = {}
         for k, v in node.value:
             if not isinstance(k, yaml.ScalarNode):
@@ -122,18 +179,26 @@ def _to_python(node: yaml.Node, path: str, lines: Dict[str, int], file: str) -> 
                 raise ConfigError(f"duplicate key '{key}'", file=file, line=k.start_mark.line + 1)
             sub = f"{path}.{key}" if path else key
             lines[sub] = k.start_mark.line + 1
-            out[key] = _to_python(v, sub, lines, file)
+            out[key] = _to_python(v, sub, lines, file, walk)
             lines[sub] = k.start_mark.line + 1
+        walk.active.discard(id(node))
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_to_python(v, f"{path}[{i}]", lines, file) for i, v in enumerate(node.value)]
-    return yaml.safe_load(yaml.serialize(node))
+        walk.active.add(id(node))
+        out_list = [_to_python(v, f"{path}[{i}]", lines, file, walk) for i, v in enumerate(node.value)]
+        walk.active.discard(id(node))
+        return out_list
+    try:
+        return yaml.SafeLoader("").construct_object(node, deep=True)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"invalid value: {getattr(e, 'problem', None) or e}", file=file, key=path or None,
+                          line=line) from None
 
 
 def _type_name(t: Any) -> str:
     if isinstance(t, tuple):
         return "one of " + ", ".join(repr(x) for x in t)
-    return {str: "a string", int: "an integer", float: "a number"}.get(t, str(t))
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(t, str(t))
 
 
 def _check(value: Any, schema: Any, path: str, lines: Dict[str, int], file: str) -> None:
@@ -160,21 +225,32 @@ def _check(value: Any, schema: Any, path: str, lines: Dict[str, int], file: str)
                               file=file, key=path, line=line)
         return
     if schema == "shape_map":
-        if not isinstance(value, dict) or not all(
-                isinstance(v, list) and v and all(isinstance(d, int) and not isinstance(d, bool) and d > 0
-                                                  for d in v) for v in value.values()):
-            raise ConfigError("expected a mapping of input name to a list of positive integers, "
-                              "e.g. {input: [1, 3, 32, 32]}", file=file, key=path, line=line)
+        _check_shape_map(value, path, lines, file)
         return
     if isinstance(schema, tuple):
         if value not in schema:
             raise ConfigError(f"expected {_type_name(schema)}, got {value!r}", file=file, key=path, line=line)
         return
-    ok = isinstance(value, schema) and not isinstance(value, bool)
+    ok = isinstance(value, schema) and (schema is bool or not isinstance(value, bool))
     if schema is float and isinstance(value, int) and not isinstance(value, bool):
         ok = True
     if not ok:
         raise ConfigError(f"expected {_type_name(schema)}, got {value!r}", file=file, key=path, line=line)
+
+
+def _check_shape_map(value: Any, path: str, lines: Dict[str, int], file: str) -> None:
+    """``{input name: [positive dims]}``; errors name the entry and its line."""
+    example = "e.g. {input: [1, 3, 32, 32]}"
+    if not isinstance(value, dict):
+        raise ConfigError(f"expected a mapping of input name to a list of positive integers, {example}; got "
+                          f"{value!r}", file=file, key=path, line=lines.get(path))
+    for name, dims in value.items():
+        sub = f"{path}.{name}"
+        ok = isinstance(dims, list) and dims and all(
+            isinstance(d, int) and not isinstance(d, bool) and 0 < d <= MAX_DIM for d in dims)
+        if not ok:
+            raise ConfigError(f"expected a list of positive integers (each at most {MAX_DIM}), {example}; got "
+                              f"{dims!r}", file=file, key=sub, line=lines.get(sub))
 
 
 _UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20}
@@ -207,38 +283,65 @@ def _data_ref(section: Dict[str, Any], key: str, base: str, lines: Dict[str, int
                    line=lines.get(f"{key}.data"))
 
 
+def _read_text(path: str) -> str:
+    """The config file as text; unreadable or non-UTF-8 files are config errors."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise ConfigError(f"cannot read the config: {e.strerror or e}", file=path) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise ConfigError(f"the config is not UTF-8 text (byte 0x{raw[e.start]:02x}); save it as UTF-8",
+                          file=path, line=line) from None
+
+
+def _compose(text: str, file: str) -> Optional[yaml.Node]:
+    """Parse YAML into a node tree; syntax errors name the line, column and what the parser expected."""
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f" (column {mark.column + 1})" if mark else ""
+        msg = f"invalid YAML{where}: {e.problem or e}"
+        if e.context and e.context_mark:
+            msg += f" ({e.context} at line {e.context_mark.line + 1})"
+        if "\t" in str(e.problem) or "\\t" in str(e.problem):
+            msg += "; YAML does not allow tab characters for indentation, use spaces"
+        raise ConfigError(msg, file=file, line=mark.line + 1 if mark else None) from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"invalid YAML: {e}", file=file) from None
+    except RecursionError:
+        raise ConfigError("invalid YAML: nested too deeply", file=file) from None
+
+
 def load_config(path: Optional[str]) -> Config:
     """Read and validate a YAML config; ``None`` gives the defaults."""
     if path is None:
         return Config()
     file = path
-    try:
-        with open(path, "r", encoding="utf-8") as f:
-            text = f.read()
-    except OSError as e:
-        raise ConfigError(f"cannot read the config: {e.strerror}", file=file) from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as e:
-        line = e.problem_mark.line + 1 if e.problem_mark else None
-        raise ConfigError(f"invalid YAML: {e.problem}", file=file, line=line) from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"invalid YAML: {e}", file=file) from None
+    root = _compose(_read_text(path), file)
     cfg = Config(source=os.path.abspath(path))
     if root is None:
         return cfg
     lines: Dict[str, int] = {}
-    data = _to_python(root, "", lines, file)
+    try:
+        data = _to_python(root, "", lines, file)
+    except RecursionError:
+        raise ConfigError("invalid YAML: nested too deeply", file=file) from None
     _check(data, _SCHEMA, "", lines, file)
     cfg.lines = lines
     base = os.path.dirname(os.path.abspath(path))
     if "name" in data:
-        if not _IDENT.match(data["name"]):
-            raise ConfigError(f"expected a C identifier (letters, digits, _), got {data['name']!r}",
-                              file=file, key="name", line=lines.get("name"))
+        problem = c_name_problem(data["name"])
+        if problem:
+            raise ConfigError(problem, file=file, key="name", line=lines.get("name"))
         cfg.name = data["name"]
     cfg.layout = data.get("layout", "model")
-    cfg.input_shape = data.get("input_shape", {})
+    shapes = data.get("input_shape") or {}
+    cfg.input_shape = InputShapes(shapes, {k: lines.get(f"input_shape.{k}") for k in shapes})
     cal = data.get("calibration")
     if cal is not None:
         cfg.calibration = _data_ref(cal, "calibration", base, lines, file)
@@ -251,11 +354,23 @@ def load_config(path: Optional[str]) -> Config:
         if cfg.max_samples is not None and cfg.max_samples <= 0:
             raise ConfigError("expected a positive integer", file=file, key="calibration.max_samples",
                               line=lines.get("calibration.max_samples"))
+        if "moving_average" in cal:
+            cfg.moving_average = float(cal["moving_average"])
+            if not 0.0 <= cfg.moving_average < 1.0:
+                raise ConfigError(f"expected a momentum in [0, 1), got {cfg.moving_average}", file=file,
+                                  key="calibration.moving_average", line=lines.get("calibration.moving_average"))
+            if cfg.method != "minmax":
+                raise ConfigError(f"moving_average applies to method minmax only (method is {cfg.method!r})",
+                                  file=file, key="calibration.moving_average",
+                                  line=lines.get("calibration.moving_average"))
     q = data.get("quantization") or {}
     cfg.weights = q.get("weights", "per_channel")
+    cfg.equalization = q.get("equalization", False)
+    cfg.bias_correction = q.get("bias_correction", False)
     ex = data.get("execution") or {}
     cfg.patch_layers = ex.get("patch_layers")
     cfg.patches = ex.get("patches")
+    cfg.input_in_arena = ex.get("input_in_arena", True)
     if cfg.patches is not None and cfg.patches < 1:
         raise ConfigError(f"expected a positive number of patches, got {cfg.patches}", file=file,
                           key="execution.patches", line=lines.get("execution.patches"))

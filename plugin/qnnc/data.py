@@ -12,8 +12,11 @@ from .errors import DataError
 
 
 def _load(ref: DataRef, cfg_file: Optional[str]):
-    if not os.path.isfile(ref.path):
+    if not os.path.exists(ref.path):
         raise DataError(f"data file '{ref.path}' does not exist", file=cfg_file, key=ref.yaml_key, line=ref.line)
+    if not os.path.isfile(ref.path):
+        raise DataError(f"'{ref.path}' is not a file; expected an .npz or .npy file", file=cfg_file,
+                        key=ref.yaml_key, line=ref.line)
     try:
         return np.load(ref.path, allow_pickle=False)
     except ValueError as e:
@@ -39,7 +42,7 @@ def load_samples(ref: DataRef, input_name: str, input_shape: Sequence[int],
         keys = list(obj.keys())
         key = ref.key or ("x" if "x" in keys else (input_name if input_name in keys else None))
         if key is None or key not in keys:
-            want = f"'{ref.key}'" if ref.key else f"'x' or '{input_name}'"
+            want = f"'{ref.key}'" if ref.key else " or ".join(f"'{k}'" for k in dict.fromkeys(["x", input_name]))
             raise DataError(f"'{ref.path}' has arrays {keys}; expected {want} (set key: in the config)",
                             file=cfg_file, key=ref.yaml_key, line=ref.line)
         try:
@@ -47,7 +50,8 @@ def load_samples(ref: DataRef, input_name: str, input_shape: Sequence[int],
             if "y" in keys:
                 y = obj["y"]
         except ValueError:
-            raise DataError(f"array '{key}' in '{ref.path}' holds Python objects; plain numeric arrays only",
+            raise DataError(f"array '{key}' in '{ref.path}' holds Python objects (pickle, refused); qnnc loads "
+                            "plain numeric arrays only",
                             file=cfg_file, key=ref.yaml_key, line=ref.line) from None
     else:
         x = obj
@@ -68,7 +72,7 @@ def load_samples(ref: DataRef, input_name: str, input_shape: Sequence[int],
         raise DataError(f"'{ref.path}' contains NaN or Inf", file=cfg_file, key=ref.yaml_key, line=ref.line)
     if y is not None:
         y = np.asarray(y)
-        if y.dtype.kind not in "iu" or y.shape[0] != x.shape[0]:
+        if y.dtype.kind not in "iu" or y.ndim == 0 or y.shape[0] != x.shape[0] or y.size == 0:
             y = None
         else:
             y = y.astype(np.int64).reshape(x.shape[0], -1)[:, 0] if y.ndim > 1 else y.astype(np.int64)

@@ -49,3 +49,7 @@ class ConfigError(QnncError):
 
 class DataError(QnncError):
     """Calibration or test data is missing or does not fit the model."""
+
+
+class OutputError(QnncError):
+    """The output folder cannot be written."""

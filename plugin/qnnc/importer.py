@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -14,11 +15,15 @@ from .onnx_fold import fold_onnx_constants, missing_shapes
 
 MIN_OPSET = 11
 MAX_OPSET = 21
-# Guard against absurd models before any allocation happens.
-MAX_TENSOR_ELEMENTS = 1 << 31
+# Budgets: qnnc targets microcontrollers, so anything far beyond what one could hold is refused
+# before any allocation happens (and before onnxruntime is asked to run it).
+MAX_TENSOR_ELEMENTS = 1 << 24      # one activation or weight tensor (16 Mi elements)
+MAX_WEIGHT_ELEMENTS = 1 << 26      # all constants together (64 Mi elements)
 MAX_MODEL_BYTES = 512 << 20
 
-_FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE}
+_ONE_LINE = re.compile(r"\s+")
+_NODE_IN_MESSAGE = (re.compile(r"[Nn]ame: ?(\S*) OpType: ?(\w+)"),
+                    re.compile(r"\(op_type: ?(\w+), node name: ?([^)]*)\):? ?"))
 
 
 def _read_model(path: str) -> onnx.ModelProto:
@@ -30,7 +35,7 @@ def _read_model(path: str) -> onnx.ModelProto:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as e:
-        raise ModelError(f"cannot read the model: {e.strerror}", file=path) from None
+        raise ModelError(f"cannot read the model: {e.strerror or e}", file=path) from None
     if not data:
         raise ModelError("the file is empty; expected an ONNX model (protobuf)", file=path)
     try:
@@ -43,18 +48,146 @@ def _read_model(path: str) -> onnx.ModelProto:
     return model
 
 
+def _onnx_error(what: str, e: Exception, path: str) -> ModelError:
+    """An onnx checker / shape inference failure as one line, naming the node when onnx does."""
+    text = _ONE_LINE.sub(" ", str(e)).strip() or type(e).__name__
+    text = text.replace("==> Context: ", "").replace(" Bad node spec for node.", "")
+    node = op = None
+    m = _NODE_IN_MESSAGE[0].search(text)
+    if m:
+        node, op = m.group(1), m.group(2)
+    else:
+        m = _NODE_IN_MESSAGE[1].search(text)
+        if m:
+            op, node = m.group(1), m.group(2)
+    if m:
+        text = text.replace(m.group(0), "").strip(" :")
+    return ModelError(f"{what}: {text}", file=path, node=node or None, op=op)
+
+
+def _dims_elements(dims, what: str, path: str, node: Optional[str] = None, op: Optional[str] = None) -> int:
+    """Number of elements of ``dims``; refuses zero/negative dims and tensors beyond the budget."""
+    n = 1
+    for d in dims:
+        if d <= 0:
+            raise ModelError(f"{what} has shape {list(dims)}; zero or negative dims are not supported",
+                             file=path, node=node, op=op)
+        n *= d
+        if n > MAX_TENSOR_ELEMENTS:
+            raise ModelError(f"{what} has shape {list(dims)}, more than {MAX_TENSOR_ELEMENTS} elements; qnnc "
+                             "compiles models for microcontrollers and refuses tensors this large",
+                             file=path, node=node, op=op)
+    return n
+
+
+def _check_initializers(model: onnx.ModelProto, path: str) -> None:
+    """Unique names, sane dims and a total size within the budget (before anything is decoded)."""
+    seen = set()
+    total = 0
+    for init in model.graph.initializer:
+        if init.name in seen:
+            raise ModelError(f"initializer '{init.name}' is defined twice (duplicate names); every tensor "
+                             "needs a unique name", file=path)
+        seen.add(init.name)
+        dims = list(init.dims)
+        if any(d < 0 for d in dims):
+            raise ModelError(f"initializer '{init.name}' has shape {dims}; negative dims are invalid", file=path)
+        if 0 not in dims:  # empty integer tensors (e.g. axes lists) are fine; empty weights fail later
+            total += _dims_elements(dims, f"initializer '{init.name}'", path)
+        if total > MAX_WEIGHT_ELEMENTS:
+            raise ModelError(f"the initializers hold more than {MAX_WEIGHT_ELEMENTS} values; qnnc compiles "
+                             "models for microcontrollers and refuses models this large", file=path)
+
+
+def _node_label(n: onnx.NodeProto, idx: int) -> str:
+    return n.name or f"{n.op_type}_{idx}"
+
+
+def _check_graph_structure(model: onnx.ModelProto, path: str) -> None:
+    """Duplicate tensor names, missing inputs and cycles, named precisely (before the ONNX checker)."""
+    g = model.graph
+    inits = {i.name for i in g.initializer}
+    defined: Dict[str, str] = {}
+    for inp in g.input:
+        if inp.name in defined:
+            raise ModelError(f"graph input '{inp.name}' is listed twice (duplicate names)", file=path)
+        defined[inp.name] = "graph input"
+    for name in inits:
+        defined.setdefault(name, "initializer")
+    producer: Dict[str, int] = {}
+    for idx, n in enumerate(g.node):
+        for o in n.output:
+            if not o:
+                continue
+            if o in producer or (o in defined and o not in inits):
+                first = (f"node '{_node_label(g.node[producer[o]], producer[o])}'" if o in producer
+                         else defined[o])
+                raise ModelError(f"tensor '{o}' is already produced by {first} (duplicate names); every tensor "
+                                 "needs exactly one producer", file=path, node=_node_label(n, idx), op=n.op_type)
+            if o in inits:
+                raise ModelError(f"tensor '{o}' is both an initializer and a node output (duplicate names)",
+                                 file=path, node=_node_label(n, idx), op=n.op_type)
+            producer[o] = idx
+    for idx, n in enumerate(g.node):
+        for i in n.input:
+            if i and i not in defined and i not in producer:
+                raise ModelError(f"input '{i}' is not a graph input, an initializer or the output of any node "
+                                 "(missing initializer?)", file=path, node=_node_label(n, idx), op=n.op_type)
+    cycle = _find_cycle(g, producer)
+    if cycle:
+        names = " -> ".join(f"'{_node_label(g.node[i], i)}'" for i in cycle)
+        first = g.node[cycle[0]]
+        raise ModelError(f"the graph has a cycle: {names} -> '{_node_label(first, cycle[0])}'; ONNX graphs must "
+                         "be acyclic", file=path, node=_node_label(first, cycle[0]), op=first.op_type)
+    for idx, n in enumerate(g.node):
+        for i in n.input:
+            if i in producer and producer[i] > idx:
+                late = g.node[producer[i]]
+                raise ModelError(f"input '{i}' is produced later, by node '{_node_label(late, producer[i])}'; the "
+                                 "nodes are not topologically sorted (re-export the model, or sort it with "
+                                 "onnx-simplifier)", file=path, node=_node_label(n, idx), op=n.op_type)
+
+
+def _find_cycle(g: onnx.GraphProto, producer: Dict[str, int]) -> List[int]:
+    """Indices of the nodes on one dependency cycle, or [] (iterative DFS)."""
+    deps = [sorted({producer[i] for i in n.input if i in producer}) for n in g.node]
+    state = [0] * len(deps)  # 0 new, 1 on stack, 2 done
+    for start in range(len(deps)):
+        if state[start]:
+            continue
+        stack = [(start, iter(deps[start]))]
+        path = [start]
+        state[start] = 1
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                stack.pop()
+                path.pop()
+                state[node] = 2
+            elif state[nxt] == 1:
+                return list(reversed(path[path.index(nxt):]))
+            elif state[nxt] == 0:
+                state[nxt] = 1
+                stack.append((nxt, iter(deps[nxt])))
+                path.append(nxt)
+    return []
+
+
 def _load_external_data(model: onnx.ModelProto, path: str) -> None:
-    base = os.path.dirname(os.path.abspath(path))
+    """Load external tensor data, refusing any location that resolves outside the model's folder."""
+    base = os.path.realpath(os.path.dirname(os.path.abspath(path)))
     uses_external = False
     for init in model.graph.initializer:
         if init.data_location != onnx.TensorProto.EXTERNAL:
             continue
         uses_external = True
         loc = next((e.value for e in init.external_data if e.key == "location"), "")
-        target = os.path.normpath(os.path.join(base, loc))
-        if os.path.isabs(loc) or not (target == base or target.startswith(base + os.sep)):
+        target = os.path.realpath(os.path.join(base, loc))
+        if not loc or os.path.isabs(loc) or not target.startswith(base + os.sep):
             raise ModelError(f"initializer '{init.name}' points to external data '{loc}' outside the "
-                             "model's folder; refused (external data must sit beside the model)", file=path)
+                             "model's folder (or through a link leading outside); refused: external data must "
+                             "sit beside the model", file=path)
         if not os.path.isfile(target):
             raise ModelError(f"initializer '{init.name}' needs external data file '{loc}', which is missing",
                              file=path)
@@ -62,7 +195,8 @@ def _load_external_data(model: onnx.ModelProto, path: str) -> None:
         try:
             onnx.external_data_helper.load_external_data_for_model(model, base)
         except Exception as e:
-            raise ModelError(f"cannot load external data: {e}", file=path) from None
+            raise ModelError(f"cannot load external data: {_ONE_LINE.sub(' ', str(e)).strip()}",
+                             file=path) from None
 
 
 def _opset(model: onnx.ModelProto, path: str) -> int:
@@ -78,33 +212,41 @@ def _opset(model: onnx.ModelProto, path: str) -> int:
     return version
 
 
+def _pin_error(msg: str, name: str, pins, path: str, config_file: Optional[str]) -> ModelError:
+    """An error about ``input_shape: {name: ...}``, located in the config when there is one."""
+    if config_file:
+        return ModelError(msg, file=config_file, key=f"input_shape.{name}",
+                          line=getattr(pins, "lines", {}).get(name))
+    return ModelError(msg, file=path)
+
+
 def _pin_inputs(model: onnx.ModelProto, pins: Dict[str, List[int]], path: str, config_file: Optional[str]) -> None:
+    """Check every real input is a float32 tensor with a static, positive shape (after applying pins)."""
     init_names = {i.name for i in model.graph.initializer}
     real_inputs = [i for i in model.graph.input if i.name not in init_names]
     names = {i.name for i in real_inputs}
     for name in pins:
         if name not in names:
-            raise ModelError(f"config input_shape names '{name}', but the model's inputs are "
-                             f"{sorted(names)}", file=config_file or path)
+            raise _pin_error(f"input_shape names '{name}', but the model's inputs are {sorted(names)}",
+                             name, pins, path, config_file)
     for inp in real_inputs:
         if not inp.type.HasField("tensor_type"):
-            raise ModelError(f"input '{inp.name}' is not a tensor", file=path)
+            raise ModelError(f"input '{inp.name}' is not a tensor; expected a float32 tensor", file=path)
         tt = inp.type.tensor_type
-        if tt.elem_type not in _FLOAT_TYPES:
-            raise ModelError(f"input '{inp.name}' has element type "
-                             f"{onnx.TensorProto.DataType.Name(tt.elem_type)}; expected a float tensor", file=path)
-        dims = tt.shape.dim
+        if tt.elem_type != onnx.TensorProto.FLOAT:
+            type_name = onnx.TensorProto.DataType.Name(tt.elem_type) if tt.elem_type in \
+                onnx.TensorProto.DataType.values() else str(tt.elem_type)
+            raise ModelError(f"input '{inp.name}' has element type {type_name}; expected a float32 (FLOAT) "
+                             "tensor (convert the model to float32)", file=path)
         if inp.name in pins:
-            pin = pins[inp.name]
-            if len(pin) != len(dims):
-                raise ModelError(f"config input_shape for '{inp.name}' has {len(pin)} dims; the model's input "
-                                 f"has {len(dims)}", file=config_file or path)
-            for d, v in zip(dims, pin):
-                if d.HasField("dim_value") and d.dim_value != v:
-                    raise ModelError(f"config input_shape for '{inp.name}' says {pin}, but the model fixes "
-                                     f"that dim to {d.dim_value}", file=config_file or path)
-                d.Clear()
-                d.dim_value = v
+            _apply_pin(inp, pins, path, config_file)
+        if not tt.HasField("shape"):
+            raise ModelError(f"input '{inp.name}' has no shape (unknown rank); pin it in the config, e.g. "
+                             f"input_shape: {{{inp.name}: [1, ...]}}", file=path)
+        dims = tt.shape.dim
+        if not dims:
+            raise ModelError(f"input '{inp.name}' is a scalar; expected a tensor with a batch dimension",
+                             file=path)
         for i, d in enumerate(dims):
             if not d.HasField("dim_value"):
                 label = d.dim_param or "?"
@@ -112,6 +254,38 @@ def _pin_inputs(model: onnx.ModelProto, pins: Dict[str, List[int]], path: str, c
                                  f"e.g. input_shape: {{{inp.name}: [1, ...]}}", file=path)
             if d.dim_value <= 0:
                 raise ModelError(f"input '{inp.name}' dim {i} is {d.dim_value}; dims must be positive", file=path)
+        _dims_elements([d.dim_value for d in dims], f"input '{inp.name}'", path)
+        if dims[0].dim_value != 1:
+            _batch_error(inp.name, [d.dim_value for d in dims], path)
+
+
+def _batch_error(name: str, shape: List[int], path: str) -> None:
+    """Refuse an input whose dim 0 (the batch) is not 1, saying how to fix the model."""
+    if len(shape) == 1:
+        fix = f"re-export the model with a batch dimension, input shape [1, {shape[0]}]"
+    else:
+        fix = (f"re-export the model with batch 1, or leave dim 0 dynamic and pin it: "
+               f"input_shape: {{{name}: {[1] + shape[1:]}}}")
+    raise ModelError(f"input '{name}' has shape {shape}: dim 0 is the batch and must be 1 (qnnc compiles "
+                     f"single-sample inference); {fix}", file=path)
+
+
+def _apply_pin(inp: onnx.ValueInfoProto, pins, path: str, config_file: Optional[str]) -> None:
+    """Overwrite the input's dims with the pinned shape (dims the model fixes must agree)."""
+    tt = inp.type.tensor_type
+    pin = [int(v) for v in pins[inp.name]]
+    if not tt.HasField("shape"):
+        tt.shape.dim.extend(onnx.TensorShapeProto.Dimension() for _ in pin)
+    dims = tt.shape.dim
+    if len(pin) != len(dims):
+        raise _pin_error(f"input_shape for '{inp.name}' has {len(pin)} dims; the model's input has {len(dims)}",
+                         inp.name, pins, path, config_file)
+    for d, v in zip(dims, pin):
+        if d.HasField("dim_value") and d.dim_value != v:
+            raise _pin_error(f"input_shape for '{inp.name}' says {pin}, but the model fixes that dim to "
+                             f"{d.dim_value}", inp.name, pins, path, config_file)
+        d.Clear()
+        d.dim_value = v
 
 
 def _attrs(node: onnx.NodeProto) -> Dict[str, object]:
@@ -137,16 +311,103 @@ def _shape_of(vi: onnx.ValueInfoProto):
     return tuple(dims)
 
 
+def _finite_float32(arr: np.ndarray, what: str, path: str, node: Optional[str] = None,
+                    op: Optional[str] = None, allow_inf: bool = False) -> np.ndarray:
+    """Float arrays become float32 and must hold no NaN (and no Inf unless ``allow_inf``)."""
+    if arr.dtype.kind == "f":
+        bad = np.isnan(arr) if allow_inf else ~np.isfinite(arr)
+        if np.any(bad):
+            raise ModelError(f"{what} contains NaN or Inf values; a quantized model needs finite weights",
+                             file=path, node=node, op=op)
+        arr = arr.astype(np.float32)
+    elif arr.dtype.kind not in "iub":
+        raise ModelError(f"{what} holds {arr.dtype} data; expected numbers", file=path, node=node, op=op)
+    return arr
+
+
+# (op, input index) where an infinite constant is meaningful: pad values and clip bounds.
+_INF_ALLOWED = {("Pad", 2), ("Clip", 1), ("Clip", 2)}
+
+
+def _check_infinite_uses(n: onnx.NodeProto, tensors: Dict[str, Tensor], path: str, name: str) -> None:
+    """Constants holding +-Inf may only be a Pad value or a Clip bound."""
+    for idx, i in enumerate(n.input):
+        t = tensors.get(i)
+        if t is None or not t.is_const or t.data.dtype.kind != "f" or (n.op_type, idx) in _INF_ALLOWED:
+            continue
+        if not np.all(np.isfinite(t.data)):
+            raise ModelError(f"constant '{i}' contains Inf values; only a Pad value or a Clip bound may be "
+                             "infinite, a quantized model needs finite weights", file=path, node=name,
+                             op=n.op_type)
+
+
+def _check_attributes(n: onnx.NodeProto, attrs: Dict[str, object], path: str, name: str) -> None:
+    """Float attributes (alpha, beta, epsilon, ...) must be finite numbers."""
+    for key, value in attrs.items():
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(v, float) and not np.isfinite(v) for v in values):
+            raise ModelError(f"attribute '{key}' is {value}; expected a finite number", file=path, node=name,
+                             op=n.op_type)
+
+
+def _check_node_shapes(n: onnx.NodeProto, attrs: Dict[str, object], tensors: Dict[str, Tensor], path: str,
+                       name: str) -> None:
+    """Shape rules of the ONNX spec that onnx shape inference does not enforce (onnxruntime does)."""
+    shapes = [tensors[i].shape if i in tensors else None for i in n.input]
+    if n.op_type == "Conv" and len(shapes) >= 2 and shapes[0] and shapes[1] and len(shapes[0]) == len(shapes[1]):
+        group = int(attrs.get("group", 1))
+        c_in, m_out, c_w = shapes[0][1], shapes[1][0], shapes[1][1]
+        if group <= 0 or c_in != c_w * group or m_out % group:
+            raise ModelError(f"the input has {c_in} channels and the weights {list(shapes[1])} with group={group}; "
+                             "ONNX needs input channels == weight dim 1 x group and output channels divisible "
+                             "by group", file=path, node=name, op=n.op_type)
+    if n.op_type == "Gemm" and len(shapes) == 3 and shapes[2] is not None and n.output[0] in tensors:
+        out = tensors[n.output[0]].shape
+        c = shapes[2]
+        if len(c) > len(out) or any(d not in (1, o) for d, o in zip(c[::-1], out[::-1])):
+            raise ModelError(f"the C operand has shape {list(c)}, which does not broadcast to the output "
+                             f"{list(out)}", file=path, node=name, op=n.op_type)
+
+
+def _initializer_array(init: onnx.TensorProto, path: str) -> np.ndarray:
+    """Decode an initializer (dims were checked already); float data must be finite."""
+    try:
+        arr = numpy_helper.to_array(init)
+    except Exception as e:
+        raise ModelError(f"initializer '{init.name}' cannot be read ({_ONE_LINE.sub(' ', str(e)).strip()}); "
+                         "its data does not match its dims and type", file=path) from None
+    if arr.size == 0 and arr.dtype.kind == "f":
+        raise ModelError(f"initializer '{init.name}' has shape {list(arr.shape)} with no elements",
+                         file=path)
+    return _finite_float32(arr, f"initializer '{init.name}'", path, allow_inf=True)
+
+
+def _constant_node_array(n: onnx.NodeProto, path: str, name: str) -> np.ndarray:
+    """The value of a Constant node as a numpy array (finite float32 for floats)."""
+    if len(n.attribute) != 1:
+        raise ModelError("a Constant node needs exactly one value attribute", file=path, node=name, op="Constant")
+    attr = n.attribute[0]
+    if attr.type == onnx.AttributeProto.TENSOR:
+        _dims_elements(list(attr.t.dims), "the constant", path, name, "Constant")
+    elif attr.type == onnx.AttributeProto.SPARSE_TENSOR:
+        raise ModelError("sparse constants are not supported", file=path, node=name, op="Constant")
+    try:
+        value = onnx.helper.get_attribute_value(attr)
+        arr = numpy_helper.to_array(value) if isinstance(value, onnx.TensorProto) else np.array(value)
+    except Exception as e:
+        raise ModelError(f"the constant's value cannot be read ({_ONE_LINE.sub(' ', str(e)).strip()})",
+                         file=path, node=name, op="Constant") from None
+    return _finite_float32(arr, "the constant", path, name, "Constant", allow_inf=True)
+
+
+def _fill_defaults(n: onnx.NodeProto, attrs: Dict[str, object], tensors: Dict[str, Tensor]) -> None:
+    """Make ONNX attribute defaults explicit where they depend on the input (the passes read them)."""
+    if n.op_type == "Transpose" and "perm" not in attrs and n.input and n.input[0] in tensors:
+        attrs["perm"] = list(reversed(range(len(tensors[n.input[0]].shape))))
+
+
 def _check_shape(shape, what: str, path: str, node: Optional[str] = None, op: Optional[str] = None) -> None:
-    n = 1
-    for d in shape:
-        if d <= 0:
-            raise ModelError(f"{what} has shape {list(shape)}; zero or negative dims are not supported",
-                             file=path, node=node, op=op)
-        n *= d
-        if n > MAX_TENSOR_ELEMENTS:
-            raise ModelError(f"{what} has shape {list(shape)} with more than {MAX_TENSOR_ELEMENTS} elements",
-                             file=path, node=node, op=op)
+    _dims_elements(shape, what, path, node, op)
 
 
 def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
@@ -154,33 +415,25 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
     """Load, check and shape-infer an ONNX model and convert it to the IR."""
     model = _read_model(path)
     opset = _opset(model, path)
+    _check_initializers(model, path)
+    _check_graph_structure(model, path)
     _load_external_data(model, path)
     _pin_inputs(model, input_shape or {}, path, config_file)
     try:
         onnx.checker.check_model(model)
-    except onnx.checker.ValidationError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else "invalid model"
-        raise ModelError(f"the ONNX checker rejects the model: {first}", file=path) from None
+    except Exception as e:  # ValidationError, or a C++ error surfacing as another type
+        raise _onnx_error("the ONNX checker rejects the model", e, path) from None
     try:
         model = shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
         if missing_shapes(model):
             model = fold_onnx_constants(model, opset)
     except Exception as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ModelError(f"shape inference fails: {first}", file=path) from None
+        raise _onnx_error("shape inference fails", e, path) from None
 
     g = model.graph
     tensors: Dict[str, Tensor] = {}
     for init in g.initializer:
-        try:
-            arr = numpy_helper.to_array(init)
-        except Exception as e:
-            raise ModelError(f"initializer '{init.name}' cannot be read: {e}", file=path) from None
-        if arr.dtype.kind == "f":
-            if not np.all(np.isfinite(arr)):
-                raise ModelError(f"initializer '{init.name}' contains NaN or Inf values; a quantized model "
-                                 "needs finite weights", file=path)
-            arr = arr.astype(np.float32)
+        arr = _initializer_array(init, path)
         tensors[init.name] = Tensor(init.name, tuple(arr.shape), arr)
     for vi in list(g.input) + list(g.value_info) + list(g.output):
         if vi.name in tensors:
@@ -211,16 +464,11 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
                                  "or the graph has a cycle / is not topologically sorted)",
                                  file=path, node=name, op=n.op_type)
         attrs = _attrs(n)
+        _check_attributes(n, attrs, path, name)
+        _check_infinite_uses(n, tensors, path, name)
+        _check_node_shapes(n, attrs, tensors, path, name)
         if n.op_type == "Constant":
-            value = onnx.helper.get_attribute_value(next(a for a in n.attribute))
-            if isinstance(value, onnx.TensorProto):
-                arr = numpy_helper.to_array(value)
-            else:
-                arr = np.array(value)
-            if arr.dtype.kind == "f":
-                if not np.all(np.isfinite(arr)):
-                    raise ModelError("constant contains NaN or Inf", file=path, node=name, op="Constant")
-                arr = arr.astype(np.float32)
+            arr = _constant_node_array(n, path, name)
             tensors[n.output[0]] = Tensor(n.output[0], tuple(arr.shape), arr)
             available.add(n.output[0])
             continue
@@ -234,6 +482,7 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
                                  file=path, node=name, op=n.op_type)
             if o:
                 _check_shape(tensors[o].shape, f"tensor '{o}'", path, name, n.op_type)
+        _fill_defaults(n, attrs, tensors)
         nodes.append(Node(name, n.op_type, list(n.input), list(n.output), attrs))
     for o in outputs:
         if o not in available:
