@@ -107,3 +107,22 @@ def test_patch_layers_too_many_is_a_config_error(tmp_path):
     r = subprocess.run([sys.executable, "-m", "qnnc", "build", str(KWS / "kws.onnx"), "-c", str(cfg), "-o",
                         str(tmp_path / "out")], capture_output=True, text=True)
     assert r.returncode == 2 and "patch_layers" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_mobilenet_stem_input_in_place_quarter_of_the_bound(tmp_path):
+    """Reading the camera frame in place (no copy into the arena) plus patches: <= 0.5x the bound."""
+    model = _mobilenet_stem(tmp_path / "mb.onnx")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "cal.npz", x=rng.standard_normal((16, 3, 96, 96)).astype(np.float32))
+    (tmp_path / "q.yaml").write_text("name: mb\nlayout: nhwc\ncalibration:\n  data: cal.npz\n"
+                                     "execution:\n  patch_layers: auto\n  input_in_arena: false\n")
+    res = build(str(model), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "g"), "mb", progress=False)
+    arena = res.report["arena_bytes"]
+    print(f"MobileNetV1-0.25 stem, input read in place + patches: arena {arena} B = {arena / 55296:.2f}x the "
+          f"55,296 B layer-by-layer bound")
+    assert arena <= 0.5 * 55296
+    header = (tmp_path / "g" / "mb.h").read_text()
+    assert "mb_run_f32" not in header and "read in place" in header
+    xs = rng.standard_normal((4, 96, 96, 3)).astype(np.float32)
+    c_out, ref = _run_c(tmp_path / "g", res.compiled.model, xs, tmp_path, "mb")
+    assert np.array_equal(c_out, ref)

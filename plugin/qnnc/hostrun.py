@@ -40,7 +40,11 @@ int main(int argc, char **argv)
     for (;;) {{
         if (mode == 1) {{
             if (fread(fin, sizeof(float), {P}_INPUT_SIZE, fi) != {P}_INPUT_SIZE) break;
+#ifdef {P}_HAS_F32_API
             if ({name}_run_f32(fin, fout)) return 4;
+#else
+            return 6; /* no float API: the model reads its int8 input in place */
+#endif
             fwrite(fout, sizeof(float), {P}_OUTPUT_SIZE, fo);
         }} else {{
             if (fread(qin, 1, {P}_INPUT_SIZE, fi) != {P}_INPUT_SIZE) break;

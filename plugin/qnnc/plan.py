@@ -28,6 +28,7 @@ class Buffer:
     last: int   # op index that reads it last (len(ops) = the copy-out of the output)
     tensors: List[str] = field(default_factory=list)
     offset: int = 0
+    external: bool = False  # lives in the caller's memory (the input, when not copied into the arena)
 
 
 @dataclass
@@ -43,15 +44,26 @@ class MemoryPlan:
         return self.buffers[self.tensor_buffer[tensor]].offset
 
     def live_bytes(self, step: int) -> int:
-        return sum(b.size for b in self.buffers if b.first <= step <= b.last)
+        return sum(b.size for b in self.buffers if b.first <= step <= b.last and not b.external)
+
+    def is_external(self, tensor: str) -> bool:
+        return self.buffers[self.tensor_buffer[tensor]].external
+
+    @property
+    def external_input(self) -> bool:
+        return any(b.external for b in self.buffers)
 
 
 def _align(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
-def plan_memory(model: QModel) -> MemoryPlan:
-    """Assign arena offsets to every activation tensor of the model."""
+def plan_memory(model: QModel, external_input: bool = False) -> MemoryPlan:
+    """Assign arena offsets to every activation tensor of the model.
+
+    With ``external_input`` the kernels read the input (and its views) from the caller's buffer,
+    so it takes no arena space.
+    """
     ops = model.ops
     n_ops = len(ops)
     buf_of: Dict[str, int] = {}
@@ -69,6 +81,7 @@ def plan_memory(model: QModel) -> MemoryPlan:
     last_use[model.output] = n_ops
 
     new_buffer(model.input, -1)
+    buffers[-1].external = external_input
     for i, op in enumerate(ops):
         for t in op.inputs:
             b = buffers[buf_of[t]]
@@ -104,22 +117,23 @@ def plan_memory(model: QModel) -> MemoryPlan:
     out_b.last = n_ops
 
     steps = range(-1, n_ops + 1)
-    lower_bound = max(sum(b.size for b in buffers if b.first <= s <= b.last) for s in steps)
+    internal = [b for b in buffers if not b.external]
+    lower_bound = max(sum(b.size for b in internal if b.first <= s <= b.last) for s in steps)
 
     best = None
     for order in _ORDERS:
         for fit in ("first", "best"):
-            offsets = _place(buffers, order, fit)
-            size = max((_align(offsets[b.id] + b.size) for b in buffers), default=0)
+            offsets = _place(internal, order, fit)
+            size = max((_align(offsets[b.id] + b.size) for b in internal), default=0)
             if best is None or size < best[0]:
                 best = (size, offsets)
             if best[0] <= lower_bound:
                 break
         if best[0] <= lower_bound:
             break
-    for b in buffers:
+    for b in internal:
         b.offset = best[1][b.id]
-    arena = max((_align(b.offset + b.size) for b in buffers), default=0)
+    arena = max((_align(b.offset + b.size) for b in internal), default=0)
     return MemoryPlan(arena, lower_bound, buffers, buf_of)
 
 

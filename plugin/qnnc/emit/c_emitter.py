@@ -72,8 +72,11 @@ class _Emitter:
                 vals.append(c_int(v))
         return self.static(_STRUCT[type(params).__name__], sym, "{" + ", ".join(vals) + "}")
 
-    def ptr(self, tensor: str) -> str:
-        return f"arena + {self.plan.offset(tensor)}"
+    def ptr(self, tensor: str, extra: int = 0) -> str:
+        """C address of a tensor (plus ``extra`` bytes): in the arena, or the caller's input."""
+        if self.plan.is_external(tensor):
+            return f"input + {extra}"
+        return f"arena + {self.plan.offset(tensor) + extra}"
 
     # -- ops -------------------------------------------------------------------------
     def op(self, i: int, op: QOp) -> None:
@@ -146,14 +149,13 @@ class _Emitter:
                 consts.append(self.const_array(f"{k}_lut", sub.consts["lut"]))
             else:
                 consts.append(None)
-        seg_in = self.plan.offset(op.inputs[0])
         seg_out = self.plan.offset(op.output)
         for b, band in enumerate(op.attrs["bands"]):
             self.body.append(f"    /* band {b}: output rows {band[-1][1][0]}..{band[-1][1][1] - 1} */")
             for j, (sub, (in_rows, out_rows)) in enumerate(zip(subs, band)):
                 params, in_shape, out_shape = band_op(sub, in_rows, out_rows, m)
                 if j == 0:
-                    in_ptr = f"arena + {seg_in + in_rows[0] * in_shape[2] * in_shape[3]}"
+                    in_ptr = self.ptr(op.inputs[0], in_rows[0] * in_shape[2] * in_shape[3])
                 else:
                     in_ptr = ping[(j - 1) % 2]
                 if j == len(subs) - 1:
@@ -217,6 +219,13 @@ class _Emitter:
     # -- files -------------------------------------------------------------------------
     def header(self) -> str:
         m, p, P = self.m, self.p, self.P
+        ext = self.plan.external_input
+        in_note = ("\n * The input is read in place (execution.input_in_arena: false): keep it unchanged until "
+                   "this returns.") if ext else ""
+        f32_decl = "" if ext else (f"/* Same on float tensors, quantizing the input and dequantizing the output. */\n"
+                                   f"#define {P}_HAS_F32_API 1\n"
+                                   f"int {p}_invoke_f32({p}_ctx *ctx, const float *input, float *output);\n")
+        run_f32_decl = "" if ext else f"int {p}_run_f32(const float *input, float *output);\n"
         it, ot = m.input_tensor, m.output_tensor
         guard = f"{P}_H"
         return f"""{banner(self.provenance)}#ifndef {guard}
@@ -233,9 +242,9 @@ extern "C" {{
 #define {P}_INPUT_SIZE {it.size}
 #define {P}_OUTPUT_SIZE {ot.size}
 #define {P}_INPUT_SCALE {c_float(it.scale)}
-#define {P}_INPUT_ZERO_POINT {it.zero_point}
+#define {P}_INPUT_ZERO_POINT ({it.zero_point})
 #define {P}_OUTPUT_SCALE {c_float(ot.scale)}
-#define {P}_OUTPUT_ZERO_POINT {ot.zero_point}
+#define {P}_OUTPUT_ZERO_POINT ({ot.zero_point})
 /* Bytes of RAM for all activations (one arena, reused across layers). */
 #define {P}_ARENA_SIZE {self.arena_size}
 #define {P}_MACS {m.macs}
@@ -255,16 +264,13 @@ typedef struct {{
 
 /* Bind an arena of at least {P}_ARENA_SIZE bytes, 4-byte aligned. Returns 0, or -1 on bad arguments. */
 int {p}_init({p}_ctx *ctx, void *arena, size_t arena_size);
-/* Run on a quantized input; writes {P}_OUTPUT_SIZE int8 values. Returns 0, or -1 on bad arguments. */
+/* Run on a quantized input; writes {P}_OUTPUT_SIZE int8 values. Returns 0, or -1 on bad arguments.{in_note} */
 int {p}_invoke({p}_ctx *ctx, const int8_t *input, int8_t *output);
-/* Same on float tensors, quantizing the input and dequantizing the output. */
-int {p}_invoke_f32({p}_ctx *ctx, const float *input, float *output);
-
+{f32_decl}
 /* Convenience forms using a static arena (not re-entrant). Define QNNC_NO_DEFAULT_ARENA or
  * {P}_NO_DEFAULT_ARENA to leave it out; define QNNC_ARENA_SECTION to place it in a section. */
 int {p}_run(const int8_t *input, int8_t *output);
-int {p}_run_f32(const float *input, float *output);
-
+{run_f32_decl}
 #ifdef __cplusplus
 }}
 #endif
@@ -274,8 +280,34 @@ int {p}_run_f32(const float *input, float *output);
 
     def source(self) -> str:
         p, P = self.p, self.P
+        ext = self.plan.external_input
         in_off = self.plan.offset(self.m.input)
         out_off = self.plan.offset(self.m.output)
+        copy_in = "" if ext else (f"    for (i = 0; i < {P}_INPUT_SIZE; ++i) {{\n"
+                                  f"        arena[{in_off} + i] = input[i];\n    }}\n")
+        # Reading the input in place leaves no arena slot to quantize a float input into.
+        run_f32 = "" if ext else f"""
+int {p}_run_f32(const float *input, float *output)
+{{
+    {p}_ctx ctx;
+    (void){p}_init(&ctx, {p}_arena, sizeof {p}_arena);
+    return {p}_invoke_f32(&ctx, input, output);
+}}
+"""
+        f32_invoke = "" if ext else f"""
+int {p}_invoke_f32({p}_ctx *ctx, const float *input, float *output)
+{{
+    int8_t *arena;
+    if (ctx == NULL || ctx->arena == NULL || input == NULL || output == NULL) {{
+        return -1;
+    }}
+    arena = ctx->arena;
+    qnnc_quantize_f32_s8({P}_INPUT_SIZE, {P}_INPUT_SCALE, {P}_INPUT_ZERO_POINT, input, arena + {in_off});
+    {p}_forward(ctx, arena + {in_off});
+    qnnc_dequantize_s8_f32({P}_OUTPUT_SIZE, {P}_OUTPUT_SCALE, {P}_OUTPUT_ZERO_POINT, arena + {out_off}, output);
+    return 0;
+}}
+"""
         externs = "\n".join(self.externs)
         statics = "\n".join(self.statics)
         body = "\n".join(self.body)
@@ -299,9 +331,10 @@ int {p}_run_f32(const float *input, float *output);
 /* Kernel parameters: compile-time constants, in flash. */
 {statics}
 
-static void {p}_forward(const {p}_ctx *ctx)
+static void {p}_forward(const {p}_ctx *ctx, const int8_t *input)
 {{
     int8_t *arena = ctx->arena;
+{"    (void)input; /* the input was copied into the arena */" if not ext else ""}
 {body}
 }}
 
@@ -325,29 +358,13 @@ int {p}_invoke({p}_ctx *ctx, const int8_t *input, int8_t *output)
         return -1;
     }}
     arena = ctx->arena;
-    for (i = 0; i < {P}_INPUT_SIZE; ++i) {{
-        arena[{in_off} + i] = input[i];
-    }}
-    {p}_forward(ctx);
+{copy_in}    {p}_forward(ctx, input);
     for (i = 0; i < {P}_OUTPUT_SIZE; ++i) {{
         output[i] = arena[{out_off} + i];
     }}
     return 0;
 }}
-
-int {p}_invoke_f32({p}_ctx *ctx, const float *input, float *output)
-{{
-    int8_t *arena;
-    if (ctx == NULL || ctx->arena == NULL || input == NULL || output == NULL) {{
-        return -1;
-    }}
-    arena = ctx->arena;
-    qnnc_quantize_f32_s8({P}_INPUT_SIZE, {P}_INPUT_SCALE, {P}_INPUT_ZERO_POINT, input, arena + {in_off});
-    {p}_forward(ctx);
-    qnnc_dequantize_s8_f32({P}_OUTPUT_SIZE, {P}_OUTPUT_SCALE, {P}_OUTPUT_ZERO_POINT, arena + {out_off}, output);
-    return 0;
-}}
-
+{f32_invoke}
 #if !defined(QNNC_NO_DEFAULT_ARENA) && !defined({P}_NO_DEFAULT_ARENA)
 static int8_t {p}_arena[{P}_ARENA_SIZE] QNNC_ARENA_ATTR;
 
@@ -358,13 +375,7 @@ int {p}_run(const int8_t *input, int8_t *output)
     return {p}_invoke(&ctx, input, output);
 }}
 
-int {p}_run_f32(const float *input, float *output)
-{{
-    {p}_ctx ctx;
-    (void){p}_init(&ctx, {p}_arena, sizeof {p}_arena);
-    return {p}_invoke_f32(&ctx, input, output);
-}}
-#endif
+{run_f32}#endif
 """
 
     def weights_source(self) -> str:
