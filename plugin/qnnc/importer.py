@@ -45,7 +45,22 @@ def _read_model(path: str) -> onnx.ModelProto:
                          "was it truncated or is it another format?", file=path) from None
     if not model.HasField("graph") or len(model.graph.node) == 0:
         raise ModelError("the file parses but holds no graph with nodes; expected an ONNX model", file=path)
+    _check_names_are_text(model, path)
     return model
+
+
+def _check_names_are_text(model: onnx.ModelProto, path: str) -> None:
+    """Protobuf hands back invalid UTF-8 in string fields as bytes: refuse such names up front."""
+    g = model.graph
+    for i, n in enumerate(g.node):
+        for value in [n.name, n.op_type, n.domain, *n.input, *n.output]:
+            if not isinstance(value, str):
+                raise ModelError(f"node #{i} has a name, op type or tensor name that is not valid UTF-8 text "
+                                 f"({value[:40]!r}); the file is corrupt", file=path)
+    for vi in list(g.input) + list(g.output) + list(g.value_info) + list(g.initializer):
+        if not isinstance(vi.name, str):
+            raise ModelError(f"a graph input, output or initializer name is not valid UTF-8 text "
+                             f"({vi.name[:40]!r}); the file is corrupt", file=path)
 
 
 def _onnx_error(what: str, e: Exception, path: str) -> ModelError:
