@@ -475,7 +475,7 @@ static void {p}_check_layer(void *user, int32_t layer, const int8_t *output, int
 
 int {p}_selftest({p}_ctx *ctx, int32_t *first_bad_test, int32_t *first_bad_layer)
 {{
-    static int8_t out[{P}_OUTPUT_SIZE];
+    int8_t out[{P}_OUTPUT_SIZE]; /* on the stack: concurrent self-tests share no state */
     {p}_layer_fn saved_fn;
     void *saved_user;
     int32_t t, o, failures = 0;
