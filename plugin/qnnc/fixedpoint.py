@@ -79,11 +79,35 @@ def rounding_divide_by_pot(x: np.ndarray, exponent) -> np.ndarray:
     return (x >> exponent) + (remainder > threshold).astype(np.int64)
 
 
-def requantize(acc, multiplier, shift) -> np.ndarray:
+# Rounding modes of conv / fully-connected requantization (``rounding`` in their params).
+ROUND_TFLITE = 0      # TFLite Micro / CMSIS-NN: SRDHM then RoundingDivideByPOT (two roundings)
+ROUND_HALF_EVEN = 1   # one rounding of the exact product, ties to even: onnxruntime / XNNPACK results
+
+
+def requantize_half_even(acc, multiplier, shift) -> np.ndarray:
+    """``acc * multiplier * 2^(shift-31)`` rounded once, ties to even (int64 out, unclamped).
+
+    With ``multiplier * 2^(shift-31)`` equal to a float32 scale (every float32 in range is exactly
+    representable so), this is the integer result of onnxruntime's ``QLinearConv`` /
+    ``QuantizeLinear`` (``nearbyint(acc * scale)``) without float arithmetic.
+    """
+    acc = np.asarray(acc, dtype=np.int64)
+    total = 31 - np.asarray(shift, dtype=np.int64)          # shift <= 30, so total >= 1
+    prod = acc * np.asarray(multiplier, dtype=np.int64)      # |acc|, |multiplier| < 2^31: fits int64
+    q = prod >> total                                        # floor
+    rem = prod - (q << total)
+    half = np.int64(1) << (total - 1)
+    up = (rem > half) | ((rem == half) & ((q & 1) == 1))
+    return q + up.astype(np.int64)
+
+
+def requantize(acc, multiplier, shift, rounding: int = ROUND_TFLITE) -> np.ndarray:
     """Apply an int32 multiplier + shift to int32 accumulators; returns int64 (unclamped).
 
     ``multiplier``/``shift`` broadcast against ``acc`` (per-channel along the last axis).
     """
+    if rounding == ROUND_HALF_EVEN:
+        return requantize_half_even(acc, multiplier, shift)
     acc = np.asarray(acc, dtype=np.int64)
     shift = np.asarray(shift, dtype=np.int64)
     left = np.maximum(shift, 0)

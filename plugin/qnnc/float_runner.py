@@ -10,6 +10,8 @@ import numpy as np
 import onnx
 from onnx import shape_inference
 
+from .qdq import is_prequantized, strip_quantization
+
 
 def _with_all_outputs(model: onnx.ModelProto) -> onnx.ModelProto:
     """A copy of the model whose graph outputs include every float intermediate tensor."""
@@ -29,6 +31,9 @@ class FloatRunner:
 
     def __init__(self, path: str, input_shape: Optional[Dict[str, List[int]]] = None, all_tensors: bool = False):
         model = onnx.load(path)
+        if is_prequantized(model):
+            # The float model behind the Q/DQ nodes (dequantized weights, float activations).
+            model, _ = strip_quantization(model, path)
         for inp in model.graph.input:
             if input_shape and inp.name in input_shape:
                 for d, v in zip(inp.type.tensor_type.shape.dim, input_shape[inp.name]):

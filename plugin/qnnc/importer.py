@@ -12,6 +12,7 @@ from onnx import numpy_helper, shape_inference
 from .errors import ModelError
 from .ir import Graph, Node, Tensor
 from .onnx_fold import fold_onnx_constants, missing_shapes
+from .qdq import is_prequantized, strip_quantization
 
 MIN_OPSET = 11
 MAX_OPSET = 21
@@ -433,6 +434,9 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
     _check_initializers(model, path)
     _check_graph_structure(model, path)
     _load_external_data(model, path)
+    quant = None
+    if is_prequantized(model):
+        model, quant = strip_quantization(model, path)
     _pin_inputs(model, input_shape or {}, path, config_file)
     try:
         onnx.checker.check_model(model)
@@ -507,4 +511,4 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
                          "models with exactly one of each", file=path)
     stem = os.path.splitext(os.path.basename(path))[0]
     return Graph(name=stem, tensors=tensors, nodes=nodes, inputs=inputs, outputs=outputs,
-                 source=os.path.abspath(path), opset=opset)
+                 source=os.path.abspath(path), opset=opset, quant=quant)

@@ -62,6 +62,8 @@ class Graph:
     # Tensors a pass introduced that hold the same values as an original (calibrated) tensor,
     # possibly rearranged: {new name: original name}. Calibration ranges follow these.
     aliases: Dict[str, str] = field(default_factory=dict)
+    # For an already-quantized (QDQ / QOperator) model: the qdq.QuantSpec its Q/DQ nodes fixed.
+    quant: Optional[Any] = None
 
     def copy(self) -> "Graph":
         """A copy whose lists, dicts and nodes can be edited; constant arrays are shared."""
@@ -77,6 +79,7 @@ class Graph:
             layout=self.layout,
             io_layout=self.io_layout,
             aliases=dict(self.aliases),
+            quant=self.quant,
         )
 
     # -- queries -------------------------------------------------------------

@@ -28,6 +28,7 @@ class ConvParams:
     act_min: int = -128
     act_max: int = 127
     act_lut: Optional[np.ndarray] = None
+    rounding: int = 0  # fixedpoint.ROUND_TFLITE | ROUND_HALF_EVEN
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class FcParams:
     act_min: int = -128
     act_max: int = 127
     act_lut: Optional[np.ndarray] = None
+    rounding: int = 0  # fixedpoint.ROUND_TFLITE | ROUND_HALF_EVEN
 
 
 @dataclass(frozen=True)

@@ -49,9 +49,10 @@ __all__ = [
 
 
 def _activation(acc: np.ndarray, multiplier, shift, output_offset: int,
-                act_min: int, act_max: int, act_lut: Optional[np.ndarray]) -> np.ndarray:
-    """requantize + output_offset, clamp to [act_min, act_max], optional LUT; int8 out."""
-    out = requantize(acc, multiplier, shift) + int(output_offset)
+                act_min: int, act_max: int, act_lut: Optional[np.ndarray], rounding: int = 0) -> np.ndarray:
+    """requantize (with the layer's rounding mode) + output_offset, clamp to [act_min, act_max],
+    optional LUT; int8 out."""
+    out = requantize(acc, multiplier, shift, rounding) + int(output_offset)
     out = np.clip(out, int(act_min), int(act_max))
     if act_lut is not None:
         lut = np.asarray(act_lut).astype(np.int8, copy=False).reshape(256)
@@ -122,7 +123,7 @@ def conv_s8(p: ConvParams, multiplier, shift, x, filt, bias, out_dims) -> np.nda
     if bias is not None:
         acc += np.asarray(bias, dtype=np.int64).reshape(1, oc)
     out = _activation(acc, np.asarray(multiplier, np.int64), np.asarray(shift, np.int64),
-                      p.output_offset, p.act_min, p.act_max, p.act_lut)
+                      p.output_offset, p.act_min, p.act_max, p.act_lut, p.rounding)
     return out.reshape(n, oh, ow, oc)
 
 
@@ -150,7 +151,7 @@ def depthwise_conv_s8(p: ConvParams, multiplier, shift, x, filt, bias, out_dims)
     if bias is not None:
         acc += np.asarray(bias, dtype=np.int64).reshape(1, 1, 1, oc)
     return _activation(acc, np.asarray(multiplier, np.int64), np.asarray(shift, np.int64),
-                       p.output_offset, p.act_min, p.act_max, p.act_lut)
+                       p.output_offset, p.act_min, p.act_max, p.act_lut, p.rounding)
 
 
 def fully_connected_s8(p: FcParams, multiplier, shift, x, w, bias) -> np.ndarray:
@@ -168,7 +169,7 @@ def fully_connected_s8(p: FcParams, multiplier, shift, x, w, bias) -> np.ndarray
     if bias is not None:
         acc += np.asarray(bias, dtype=np.int64).reshape(1, w.shape[0])
     return _activation(acc, np.asarray(multiplier, np.int64), np.asarray(shift, np.int64),
-                       p.output_offset, p.act_min, p.act_max, p.act_lut)
+                       p.output_offset, p.act_min, p.act_max, p.act_lut, p.rounding)
 
 
 # ------------------------------------------------------------------- pooling --

@@ -1,0 +1,295 @@
+"""Already-quantized ONNX models (QDQ and QOperator): qnnc keeps their quantization and its int8
+results equal onnxruntime's on the same model.
+
+Oracles: the official MLPerf Tiny int8 models (tf2onnx QDQ of the TFLite int8 files in
+../shared/models) and models onnxruntime's own ``quantize_static`` produces here, in both formats,
+int8 and uint8 activations, per-channel and per-tensor weights.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import helper
+
+from onnx_factory import model, run_cli, save, tensor, vi
+from qnnc.build import build
+from qnnc.config import load_config
+from qnnc.errors import QnncError
+from qnnc.fixedpoint import ROUND_HALF_EVEN, ROUND_TFLITE, requantize
+from qnnc.hostrun import compile_driver, run_driver
+from qnnc.pipeline import compile_model
+from qnnc.reference.interpreter import quantize_input, run, run_int8
+from shared_models import require
+
+ort = pytest.importorskip("onnxruntime", reason="onnxruntime is the oracle (pip install onnxruntime)")
+
+
+def _ort_int8(path: Path, xi: np.ndarray) -> np.ndarray:
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    return np.concatenate([sess.run(None, {name: xi[i:i + 1]})[0] for i in range(len(xi))])
+
+
+def _build(path: Path, tmp: Path, config: str = "name: m\n"):
+    cfg = tmp / "m.yaml"
+    cfg.write_text(config)
+    out = tmp / "gen"
+    result = build(str(path), load_config(str(cfg)), str(out), "m", progress=False)
+    return result, out
+
+
+def _c_outputs(out: Path, tmp: Path, qm, q_in: np.ndarray) -> np.ndarray:
+    exe = compile_driver(str(out), "m", str(tmp / "drv"), sanitize=True)
+    return run_driver(exe, q_in.reshape(len(q_in), -1), qm.output_tensor.size)
+
+
+# ------------------------------------------------------------- official int8 models --
+
+def test_kws_official_int8_equals_onnxruntime_on_every_test_input(tmp_path):
+    folder = require("mlperf_tiny_kws_dscnn")
+    path = folder / "model_int8_qdq_ref.onnx"
+    result, out = _build(path, tmp_path)
+    qm = result.compiled.model
+    # The model's own input quantization (SOURCE.txt: scale 0.5847029089927673, zero point 83).
+    assert qm.input_tensor.zero_point == 83 and np.float32(qm.input_tensor.scale) == np.float32(0.5847029089927673)
+    assert (qm.output_tensor.scale, qm.output_tensor.zero_point) == (1.0 / 256.0, -128)
+    assert all(op.params.rounding == ROUND_HALF_EVEN for op in qm.ops if op.kind in ("conv", "depthwise_conv",
+                                                                                        "fully_connected"))
+    d = np.load(folder / "test.npz")
+    xi = quantize_input(qm, d["x"]).reshape(d["x"].shape)  # the int8 .bin features of the dataset
+    expected = _ort_int8(path, xi).reshape(len(xi), -1)
+    ref = run_int8(qm, xi).reshape(len(xi), -1)
+    c_out = _c_outputs(out, tmp_path, qm, xi)
+    print(f"KWS official int8: {len(xi)} inputs, reference vs onnxruntime differing "
+          f"{int(np.any(ref != expected, axis=1).sum())}, C vs reference {int(np.any(c_out != ref, axis=1).sum())}")
+    assert np.array_equal(ref, expected)
+    assert np.array_equal(c_out, ref)
+    accuracy = float(np.mean(np.argmax(ref, axis=1) == d["y"]))
+    assert accuracy == pytest.approx(0.9025, abs=1e-4)  # SOURCE.txt: official int8 on the test split
+
+
+def test_ad_official_int8_equals_onnxruntime_up_to_its_float_rounding(tmp_path):
+    """onnxruntime runs this model's MatMul+Add in float32; qnnc rounds the exact product. They agree
+    except where float32 error moves a value across a .5 tie, and there qnnc's integer is the
+    correctly rounded one."""
+    folder = require("mlperf_tiny_ad_fc_autoencoder")
+    path = folder / "model_int8_qdq_ref.onnx"
+    result, out = _build(path, tmp_path)
+    qm = result.compiled.model
+    xi = np.random.default_rng(0).integers(-128, 128, size=(200, 640)).astype(np.int8)
+    expected = _ort_int8(path, xi).reshape(200, -1).astype(np.int64)
+    ref = run_int8(qm, xi).reshape(200, -1).astype(np.int64)
+    assert np.array_equal(_c_outputs(out, tmp_path, qm, xi), ref.astype(np.int8))
+    bad = np.argwhere(ref != expected)
+    print(f"AD official int8: {bad.shape[0]} of {ref.size} output values differ from onnxruntime")
+    assert bad.shape[0] <= 4
+    last = qm.ops[-1]
+    assert last.kind == "fully_connected" and last.params.act_min == -128  # no Relu on the output layer
+    for i, j in bad:
+        assert abs(ref[i, j] - expected[i, j]) == 1
+        # The exact value of the output layer lies within float32 noise of a tie.
+        x = run(qm, xi[i:i + 1], keep=[last.inputs[0]])[last.inputs[0]].astype(np.int64).reshape(-1)
+        acc = int(last.consts["filter"][j].astype(np.int64) @ (x + last.params.input_offset) + last.consts["bias"][j])
+        k = j if last.consts["multiplier"].size > 1 else 0
+        exact = acc * int(last.consts["multiplier"][k]) / 2.0 ** (31 - int(last.consts["shift"][k]))
+        assert abs(abs(exact - np.floor(exact)) - 0.5) < 1e-4, exact
+        assert ref[i, j] - qm.output_tensor.zero_point == int(np.round(exact))
+
+
+def test_ic_official_int8_close_to_onnxruntime(tmp_path):
+    """ResNet-8's residual Adds, average pool and softmax use qnnc's integer arithmetic (TFLite's
+    ADD; integer pooling and softmax), where onnxruntime computes in float: a few outputs differ."""
+    folder = require("mlperf_tiny_ic_resnet8")
+    path = folder / "model_int8_qdq_ref.onnx"
+    result, _ = _build(path, tmp_path)
+    qm = result.compiled.model
+    xi = np.random.default_rng(0).integers(-128, 128, size=(100, 3, 32, 32)).astype(np.int8)
+    expected = _ort_int8(path, xi).reshape(100, -1).astype(np.int64)
+    ref = run_int8(qm, xi).reshape(100, -1).astype(np.int64)
+    same_class = float(np.mean(np.argmax(ref, axis=1) == np.argmax(expected, axis=1)))
+    identical = float(np.mean(np.all(ref == expected, axis=1)))
+    print(f"IC official int8: identical outputs {identical:.2f}, same top-1 {same_class:.2f}, "
+          f"max |diff| {int(np.abs(ref - expected).max())} LSB")
+    assert same_class >= 0.95
+    assert identical >= 0.5
+
+
+# ------------------------------------------------- onnxruntime quantize_static models --
+
+def _small_net(seed: int = 0) -> onnx.ModelProto:
+    """conv 3x3 + Relu -> depthwise 3x3 stride 2 + Relu -> 1x1 conv -> MaxPool -> Flatten -> Gemm."""
+    rng = np.random.default_rng(seed)
+    w = {
+        "w1": rng.standard_normal((8, 3, 3, 3)) * 0.3, "b1": rng.standard_normal(8) * 0.1,
+        "w2": rng.standard_normal((8, 1, 3, 3)) * 0.3, "b2": rng.standard_normal(8) * 0.1,
+        "w3": rng.standard_normal((16, 8, 1, 1)) * 0.3, "b3": rng.standard_normal(16) * 0.1,
+        "fw": rng.standard_normal((10, 256)) * 0.1, "fb": rng.standard_normal(10) * 0.1,
+    }
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="conv1", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+        helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], name="dw", kernel_shape=[3, 3], pads=[1, 1, 1, 1],
+                         group=8, strides=[2, 2]),
+        helper.make_node("Relu", ["c2"], ["r2"], name="relu2"),
+        helper.make_node("Conv", ["r2", "w3", "b3"], ["c3"], name="pw", kernel_shape=[1, 1]),
+        helper.make_node("MaxPool", ["c3"], ["p"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Flatten", ["p"], ["f"], name="flatten", axis=1),
+        helper.make_node("Gemm", ["f", "fw", "fb"], ["y"], name="fc", transB=1),
+    ]
+    return model(nodes, [vi("x", [1, 3, 16, 16])], [vi("y", [1, 10])],
+                 [tensor(k, v.astype(np.float32)) for k, v in w.items()])
+
+
+@pytest.fixture(scope="module")
+def float_net(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("qdq_net")
+    path = save(_small_net(), tmp / "float.onnx")
+    rng = np.random.default_rng(1)
+    return path, rng.standard_normal((32, 3, 16, 16)).astype(np.float32), \
+        rng.standard_normal((100, 3, 16, 16)).astype(np.float32)
+
+
+def _ort_quantize(float_path: Path, out: Path, cal: np.ndarray, fmt: str, act: str, per_channel: bool) -> Path:
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.it = iter([{"x": x[None]} for x in cal])
+
+        def get_next(self):
+            return next(self.it, None)
+
+    quantize_static(str(float_path), str(out), Reader(), quant_format=getattr(QuantFormat, fmt),
+                    activation_type=getattr(QuantType, act), weight_type=QuantType.QInt8, per_channel=per_channel)
+    return out
+
+
+@pytest.mark.parametrize("fmt", ["QDQ", "QOperator"])
+@pytest.mark.parametrize("act", ["QInt8", "QUInt8"])
+@pytest.mark.parametrize("per_channel", [True, False], ids=["per_channel", "per_tensor"])
+def test_onnxruntime_quantized_model_matches_onnxruntime(float_net, tmp_path, fmt, act, per_channel):
+    float_path, cal, test = float_net
+    path = _ort_quantize(float_path, tmp_path / "q.onnx", cal, fmt, act, per_channel)
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert ("QLinearConv" in ops) == (fmt == "QOperator")
+    result, out = _build(path, tmp_path)
+    qm = result.compiled.model
+    # onnxruntime's model takes float and returns float; compare the integers behind them.
+    y = _ort_int8_float_io(path, test)
+    ot = qm.output_tensor
+    expected = (np.round(y / np.float32(ot.scale)).astype(np.int64) + ot.zero_point).reshape(len(test), -1)
+    q_in = quantize_input(qm, test)
+    ref = run_int8(qm, q_in).reshape(len(test), -1)
+    assert np.array_equal(ref.astype(np.int64), expected)
+    assert np.array_equal(_c_outputs(out, tmp_path, qm, q_in), ref)
+
+
+def _ort_int8_float_io(path: Path, xs: np.ndarray) -> np.ndarray:
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return np.concatenate([sess.run(None, {"x": x[None]})[0] for x in xs])
+
+
+def test_qdq_import_keeps_the_model_scales_and_weights(float_net, tmp_path):
+    float_path, cal, _ = float_net
+    path = _ort_quantize(float_path, tmp_path / "q.onnx", cal, "QDQ", "QInt8", True)
+    m = onnx.load(str(path))
+    inits = {i.name: onnx.numpy_helper.to_array(i) for i in m.graph.initializer}
+    w_int = next(inits[n.input[0]] for n in m.graph.node
+                 if n.op_type == "DequantizeLinear" and n.input[0] in inits and inits[n.input[0]].shape == (8, 3, 3, 3))
+    qm = compile_model(str(path), load_config(None), "m", progress=False).model
+    conv = next(op for op in qm.ops if op.kind == "conv")
+    assert np.array_equal(conv.consts["filter"], w_int.transpose(0, 2, 3, 1))  # OIHW -> OHWI, same integers
+
+
+def test_rounding_can_be_chosen_in_the_config(float_net, tmp_path):
+    float_path, cal, _ = float_net
+    path = _ort_quantize(float_path, tmp_path / "q.onnx", cal, "QDQ", "QInt8", True)
+    (tmp_path / "c.yaml").write_text("quantization:\n  rounding: tflite\n")
+    qm = compile_model(str(path), load_config(str(tmp_path / "c.yaml")), "m", progress=False).model
+    assert {op.params.rounding for op in qm.ops if op.kind == "conv"} == {ROUND_TFLITE}
+    # A float model uses TFLite Micro's rounding unless asked otherwise.
+    qm = compile_model(str(float_path), load_config(None), "m", progress=False).model
+    assert {op.params.rounding for op in qm.ops if op.kind == "conv"} == {ROUND_TFLITE}
+
+
+def test_half_even_requantization_is_one_exact_rounding():
+    rng = np.random.default_rng(0)
+    acc = rng.integers(-(1 << 24), 1 << 24, size=20000)
+    mult = rng.integers(1 << 30, (1 << 31) - 1, size=20000)
+    shift = rng.integers(-20, 2, size=20000)
+    got = requantize(acc, mult, shift, ROUND_HALF_EVEN)
+    from fractions import Fraction
+    for a, m, s, g in list(zip(acc, mult, shift, got))[:2000]:
+        exact = Fraction(int(a) * int(m), 1 << (31 - int(s)))
+        assert g == round(exact)  # Python's round() on a Fraction: ties to even
+    # Ties go to even.
+    assert list(requantize(np.array([3, 5, -3, -5]), np.array([1 << 30] * 4), np.array([0] * 4),
+                           ROUND_HALF_EVEN)) == [2, 2, -2, -2]
+
+
+# ------------------------------------------------------------------------- errors --
+
+def _qdq_relu(zp_dtype=np.int8, scale=np.float32(0.1), per_channel_act=False) -> onnx.ModelProto:
+    s = np.full(4, scale, np.float32) if per_channel_act else np.array(scale, np.float32)
+    z = np.zeros(4 if per_channel_act else (), zp_dtype)
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["xq"], name="q", axis=1),
+             helper.make_node("DequantizeLinear", ["xq", "s", "z"], ["xd"], name="dq", axis=1),
+             helper.make_node("Relu", ["xd"], ["y"], name="relu")]
+    return model(nodes, [vi("x", [1, 4])], [vi("y", [1, 4])], [tensor("s", s), tensor("z", z)])
+
+
+def test_per_channel_activation_quantization_is_a_clear_error(tmp_path):
+    path = save(_qdq_relu(per_channel_act=True), tmp_path / "pc.onnx")
+    r = run_cli(["build", str(path), "-o", str(tmp_path / "out")])
+    assert r.returncode == 2, r.stderr
+    assert "per-channel quantization of activations is not supported" in r.stderr
+    assert "node 'q'" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_changing_bit_widths_of_a_quantized_model_is_a_config_error(tmp_path):
+    path = save(_qdq_relu(), tmp_path / "m.onnx")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("name: m\nquantization:\n  activation_bits: 16\n")
+    with pytest.raises(QnncError) as e:
+        compile_model(str(path), load_config(str(cfg)), "m", progress=False)
+    assert "already quantized" in str(e.value) and "c.yaml:3" in str(e.value)
+
+
+def test_integer_only_ops_are_refused_with_the_node(tmp_path):
+    nodes = [helper.make_node("MatMulInteger", ["x", "w"], ["y"], name="mmi")]
+    m = model(nodes, [vi("x", [1, 4], onnx.TensorProto.INT8)], [vi("y", [1, 2], onnx.TensorProto.INT32)],
+              [tensor("w", np.ones((4, 2), np.int8))])
+    path = save(m, tmp_path / "mmi.onnx")
+    r = run_cli(["build", str(path), "-o", str(tmp_path / "out")])
+    assert r.returncode == 2 and "MatMulInteger" in r.stderr and "Traceback" not in r.stderr
+
+
+# --------------------------------------------------------------------- Cortex-M --
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("core", ["m4", "m55"])
+def test_kws_official_int8_bit_exact_on_cortex_m(core, tmp_path):
+    """The half-even layers take the portable loop on cores with DSP/Helium paths; still bit-exact."""
+    import sys
+    repo = Path(__file__).resolve().parent.parent
+    if str(repo) not in sys.path:
+        sys.path.insert(0, str(repo))
+    from benchmarks import harness as H
+    from benchmarks import modelbench as MB
+
+    missing = H.missing_tools()
+    if missing is not None:
+        pytest.skip(f"Cortex-M tests need QEMU: {missing}")
+    path = require("mlperf_tiny_kws_dscnn") / "model_int8_qdq_ref.onnx"
+    cal, xs = MB.model_inputs(path, 3)
+    res = MB.generate(path, tmp_path / "kws", cal)
+    q = MB.quantized_inputs(res, xs)
+    r = MB.bench_generated(res, tmp_path / "kws" / "gen", q, H.MACHINES[core], tmp_path / "kws" / core,
+                           "kws_int8_qdq", hist=False)
+    print(f"KWS official int8 on {core}: {r.instructions:,} instructions, "
+          f"{r.n_inputs - r.mismatches}/{r.n_inputs} bit-exact")
+    assert r.bit_exact, f"{r.mismatches} of {r.n_inputs} outputs differ from the reference"
