@@ -57,8 +57,8 @@ MACHINES: Dict[str, Machine] = {
 }
 
 #: Flags for everything the harness compiles (firmware may override the optimization level).
-# QNNC_ENABLE_SIMD: measure and test the DSP/Helium kernel paths (the library default is portable).
-COMMON_CFLAGS = ("-std=c99", "-ffunction-sections", "-fdata-sections", "-Wall", "-Wextra", "-g", "-DQNNC_ENABLE_SIMD")
+# The DSP/Helium kernel paths are the library default wherever the target has them.
+COMMON_CFLAGS = ("-std=c99", "-ffunction-sections", "-fdata-sections", "-Wall", "-Wextra", "-g")
 LINK_FLAGS = ("-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections")
 STACK_SIZE = 64 * 1024
 

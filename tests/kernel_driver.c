@@ -10,6 +10,11 @@
  * the kernel and appends { byte_count, bytes } of the last blob - the output buffer,
  * pre-filled by the caller - to RESULTS_FILE. The blob layout of each kernel is in
  * run_case() and mirrored by the pack_* functions in test_kernels.py.
+ *
+ * Conv, depthwise and fully connected get a scratch block of exactly the size their
+ * get_buffer_size() asks for (ASan sees any overrun), and are run a second time with a
+ * scratch buffer one byte too small - the portable fallback - whose output must be the same
+ * (else run_case returns 1).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,38 +77,91 @@ static void pool_params_of(const blobs *b, qnnc_pool_params *p)
     p->act_max = v[9];
 }
 
+/* The output of a conv/depthwise/fc call with `size` bytes of scratch (exactly sized heap block). */
+typedef void (*scratch_call)(const blobs *b, const qnnc_buffer *scratch);
+
+/* Runs `call` with the requested scratch, then with one byte less (the fallback path) into a
+ * copy of the pre-filled output; 0 when both outputs agree. */
+static int run_with_scratch(const blobs *b, int32_t out_blob, int32_t size, scratch_call call)
+{
+    qnnc_buffer s;
+    blobs b2 = *b;
+    int8_t *first = NULL;
+    int same = 1;
+    const size_t n = (size_t)b->size[out_blob];
+    if (n > 0u) {
+        first = (int8_t *)malloc(n);
+        if (first == NULL) {
+            return 1;
+        }
+        memcpy(first, b->data[out_blob], n); /* the canary pre-fill */
+    }
+    s.size = size;
+    s.buf = size > 0 ? malloc((size_t)size) : NULL;
+    call(b, &s);
+    free(s.buf);
+    if (size > 0) { /* the fallback (portable) path must give the same output */
+        s.size = size - 1;
+        s.buf = size > 1 ? malloc((size_t)(size - 1)) : NULL;
+        b2.data[out_blob] = first;
+        call(&b2, &s);
+        free(s.buf);
+        same = n == 0u || memcmp(first, b->data[out_blob], n) == 0;
+    }
+    free(first);
+    return same ? 0 : 1;
+}
+
+static void conv_call(const blobs *b, const qnnc_buffer *scratch, int depthwise)
+{
+    qnnc_conv_params p;
+    qnnc_per_channel_quant q;
+    qnnc_dims in_d = dims_of(b, 4), f_d = dims_of(b, 6), out_d = dims_of(b, 9);
+    conv_params_of(b, &p);
+    q.multiplier = I32(b, 2);
+    q.shift = I32(b, 3);
+    if (!depthwise) {
+        qnnc_conv_s8(scratch, &p, &q, &in_d, S8(b, 5), &f_d, S8(b, 7), I32(b, 8), &out_d, OUT8(b, 10));
+    } else {
+        qnnc_depthwise_conv_s8(scratch, &p, &q, &in_d, S8(b, 5), &f_d, S8(b, 7), I32(b, 8), &out_d,
+                               OUT8(b, 10));
+    }
+}
+
+static void conv_call0(const blobs *b, const qnnc_buffer *scratch) { conv_call(b, scratch, 0); }
+static void conv_call1(const blobs *b, const qnnc_buffer *scratch) { conv_call(b, scratch, 1); }
+
+static void fc_call(const blobs *b, const qnnc_buffer *scratch)
+{
+    const int32_t *v = I32(b, 0);
+    qnnc_fc_params p;
+    qnnc_per_channel_quant q;
+    p.input_offset = v[0];
+    p.output_offset = v[1];
+    p.act_min = v[2];
+    p.act_max = v[3];
+    p.act_lut = S8(b, 1);
+    q.multiplier = I32(b, 2);
+    q.shift = I32(b, 3);
+    qnnc_fully_connected_s8(scratch, &p, &q, v[4], v[5], S8(b, 4), v[6], S8(b, 5), I32(b, 6), OUT8(b, 7));
+}
+
 static int run_case(int32_t kernel, const blobs *b)
 {
     switch (kernel) {
     case 0:   /* conv: params, lut, mult, shift, in_dims, input, f_dims, filter, bias, out_dims, out */
     case 1: { /* depthwise: same layout */
         qnnc_conv_params p;
-        qnnc_per_channel_quant q;
         qnnc_dims in_d = dims_of(b, 4), f_d = dims_of(b, 6), out_d = dims_of(b, 9);
+        int32_t size;
         conv_params_of(b, &p);
-        q.multiplier = I32(b, 2);
-        q.shift = I32(b, 3);
-        if (kernel == 0) {
-            qnnc_conv_s8(&p, &q, &in_d, S8(b, 5), &f_d, S8(b, 7), I32(b, 8), &out_d, OUT8(b, 10));
-        } else {
-            qnnc_depthwise_conv_s8(&p, &q, &in_d, S8(b, 5), &f_d, S8(b, 7), I32(b, 8), &out_d,
-                                   OUT8(b, 10));
-        }
-        return 0;
+        size = kernel == 0 ? qnnc_conv_s8_get_buffer_size(&p, &in_d, &f_d, &out_d)
+                           : qnnc_depthwise_conv_s8_get_buffer_size(&p, &in_d, &f_d, &out_d);
+        return run_with_scratch(b, 10, size, kernel == 0 ? conv_call0 : conv_call1);
     }
     case 2: { /* fc: params[in_off, out_off, min, max, rows, K, N], lut, mult, shift, x, w, bias, out */
         const int32_t *v = I32(b, 0);
-        qnnc_fc_params p;
-        qnnc_per_channel_quant q;
-        p.input_offset = v[0];
-        p.output_offset = v[1];
-        p.act_min = v[2];
-        p.act_max = v[3];
-        p.act_lut = S8(b, 1);
-        q.multiplier = I32(b, 2);
-        q.shift = I32(b, 3);
-        qnnc_fully_connected_s8(&p, &q, v[4], v[5], S8(b, 4), v[6], S8(b, 5), I32(b, 6), OUT8(b, 7));
-        return 0;
+        return run_with_scratch(b, 7, qnnc_fully_connected_s8_get_buffer_size(v[5], v[6]), fc_call);
     }
     case 3:   /* max pool: params, in_dims, input, out_dims, out */
     case 4: { /* avg pool */
@@ -265,7 +323,8 @@ int main(int argc, char **argv)
             cur += size;
         }
         if (run_case(kernel, &b) != 0) {
-            fprintf(stderr, "case %d: unknown kernel %d\n", (int)case_no, (int)kernel);
+            fprintf(stderr, "case %d: unknown kernel %d, or its scratch fallback gave another output\n",
+                    (int)case_no, (int)kernel);
             return 2;
         }
         if (fwrite(&b.size[count - 1], 4u, 1u, out) != 1u ||

@@ -75,7 +75,7 @@ int main(void)
         }
         BENCH_BEGIN();
         if (run_case(kernel, &b) != 0) {
-            bench_puts("unknown kernel\n");
+            bench_puts("unknown kernel, or its scratch fallback gave another output\n");
             return 2;
         }
         BENCH_END();

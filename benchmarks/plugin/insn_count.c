@@ -117,7 +117,10 @@ static void on_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     for (i = 0; i < n; ++i) {
         struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
         size_t size = qemu_plugin_insn_size(insn);
-        if (size == 2) {
+        /* size >= 2, not == 2: QEMU 7.2 appends the look-ahead halfword it reads near the end of a
+         * 1 KiB page to the previous 16-bit insn's data (a marker at page offset 0x3fc shows as 4
+         * bytes). 0x46xx is a 16-bit encoding, never the first half of a 32-bit Thumb insn. */
+        if (size >= 2) {
             uint16_t op;
             memcpy(&op, qemu_plugin_insn_data(insn), 2);
             if (op == 0x46d2u || op == 0x46dbu) {

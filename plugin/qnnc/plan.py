@@ -4,12 +4,18 @@ Views (reshapes) share their source's buffer; element-wise ops whose input dies 
 op write in place. Buffers are placed greedily by size (largest first, lowest offset that
 does not collide with any time-overlapping buffer), which reaches the live-set lower bound
 on chain-like networks.
+
+Kernel scratch (the SIMD paths' working memory, see kernel_scratch.py) is placed afterwards,
+over the tensor layout above: each layer's scratch goes into the lowest gap free during that
+layer, so tensor offsets do not depend on it and the generated code can offer two arena sizes,
+``arena_size`` (portable kernels) and ``simd_arena_size`` (targets with DSP/Helium paths).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
+from .kernel_scratch import op_scratch_bytes
 from .qmodel import QModel
 
 ALIGN = 4
@@ -39,6 +45,9 @@ class MemoryPlan:
     lower_bound: int
     buffers: List[Buffer]
     tensor_buffer: Dict[str, int]
+    # op index -> (offset, bytes) of its kernel scratch; valid only within simd_arena_size
+    kernel_scratch: Dict[int, Tuple[int, int]] = field(default_factory=dict)
+    simd_arena_size: int = 0
 
     def offset(self, tensor: str) -> int:
         return self.buffers[self.tensor_buffer[tensor]].offset
@@ -70,7 +79,7 @@ def plan_memory(model: QModel, external_input: bool = False) -> MemoryPlan:
     buffers: List[Buffer] = []
 
     def new_buffer(tensor: str, step: int) -> None:
-        b = Buffer(len(buffers), model.tensors[tensor].size, step, step, [tensor])
+        b = Buffer(len(buffers), model.tensors[tensor].nbytes, step, step, [tensor])  # bytes (int16: 2/elem)
         buffers.append(b)
         buf_of[tensor] = b.id
 
@@ -93,7 +102,7 @@ def plan_memory(model: QModel, external_input: bool = False) -> MemoryPlan:
             continue
         reused = False
         if op.kind in _IN_PLACE:
-            out_size = model.tensors[op.output].size
+            out_size = model.tensors[op.output].nbytes
             for t in op.inputs:
                 b = buffers[buf_of[t]]
                 # Safe only when nothing reads this buffer after this op (any alias of it).
@@ -134,7 +143,26 @@ def plan_memory(model: QModel, external_input: bool = False) -> MemoryPlan:
     for b in internal:
         b.offset = best[1][b.id]
     arena = max((_align(b.offset + b.size) for b in internal), default=0)
-    return MemoryPlan(arena, lower_bound, buffers, buf_of)
+    kernel_scratch = _place_kernel_scratch(model, internal)
+    simd_arena = max([arena] + [_align(o + n) for o, n in kernel_scratch.values()])
+    return MemoryPlan(arena, lower_bound, buffers, buf_of, kernel_scratch, simd_arena)
+
+
+def _place_kernel_scratch(model: QModel, placed: List[Buffer]) -> Dict[int, Tuple[int, int]]:
+    """(offset, bytes) of each op's kernel scratch: the lowest gap among buffers live at that op."""
+    out: Dict[int, Tuple[int, int]] = {}
+    for i, op in enumerate(model.ops):
+        need = op_scratch_bytes(op, model)
+        if not need:
+            continue
+        busy = sorted((b.offset, b.offset + _align(b.size)) for b in placed if b.first <= i <= b.last)
+        cursor = 0
+        for lo, hi in busy:
+            if lo - cursor >= need:
+                break
+            cursor = max(cursor, hi)
+        out[i] = (cursor, need)
+    return out
 
 
 # Orders in which buffers are placed; the best resulting arena wins.
@@ -167,11 +195,11 @@ def _place(buffers: List[Buffer], order, fit: str) -> Dict[int, int]:
 
 def io_bound(model: QModel) -> int:
     """Largest (non-constant inputs + output) bytes over ops: the per-operator bound TFLM reports."""
-    best = model.input_tensor.size
+    best = model.input_tensor.nbytes
     for op in model.ops:
         if op.kind == "reshape":
             continue
-        best = max(best, sum(model.tensors[t].size for t in set(op.inputs)) + model.tensors[op.output].size)
+        best = max(best, sum(model.tensors[t].nbytes for t in set(op.inputs)) + model.tensors[op.output].nbytes)
     return best
 
 

@@ -13,8 +13,9 @@
  *     in the lane order SXTB16 produces, then SMLAD over 2 channels x 2 pixels, the weights
  *     widened on the fly with SXTB16 (no reordering needed).
  *   - Portable C99 otherwise, and for layers outside the SIMD paths' limits.
- * The scratch columns live on the stack (M4: 4*K bytes, M55: 2*K bytes, K = kh*kw*in_c;
- * the SIMD paths are used up to QNNC_CONV_MAX_K, default 2048).
+ * The SIMD paths' columns and accumulators live in the caller's scratch buffer (sizes:
+ * QNNC_CONV_{DSP,MVE}_BUFFER_SIZE in qnnc_kernels.h; output channels are processed in blocks
+ * of QNNC_CONV_OC_BLOCK); a NULL or too small buffer selects the portable path.
  * Integer sums are exact, so every path gives the reference's int8 output bit for bit.
  */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE_SIZE__) && !defined(QNNC_NO_FORCE_O2)
@@ -23,10 +24,10 @@
 
 #include "qnnc_kernels.h"
 
-#if defined(QNNC_ENABLE_SIMD) && !defined(QNNC_PORTABLE_ONLY) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#if !defined(QNNC_PORTABLE_ONLY) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 #define QNNC_CONV_MVE 1
 #include <arm_mve.h>
-#elif defined(QNNC_ENABLE_SIMD) && !defined(QNNC_PORTABLE_ONLY) && defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
+#elif !defined(QNNC_PORTABLE_ONLY) && defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
 #define QNNC_CONV_DSP 1
 #include <arm_acle.h>
 #include <string.h>
@@ -42,8 +43,22 @@
 #define QNNC_CONV_LOOP_ATTR
 #endif
 
-#ifndef QNNC_CONV_MAX_K
-#define QNNC_CONV_MAX_K 2048
+/* Each path is its own function, so the stack high-water is the deepest path's, not their sum. */
+#if defined(__GNUC__)
+#define QNNC_CONV_PATH_ATTR __attribute__((noinline))
+#else
+#define QNNC_CONV_PATH_ATTR
+#endif
+
+#if defined(QNNC_CONV_MVE)
+/* 1x1 without padding, every window inside the input: the Helium path reads pixels in place. */
+static int qnnc_conv_direct(const qnnc_conv_params *params, const qnnc_dims *input_dims,
+                            const qnnc_dims *filter_dims, const qnnc_dims *output_dims)
+{
+    return filter_dims->h == 1 && filter_dims->w == 1 && params->pad_top == 0 && params->pad_left == 0 &&
+           (output_dims->h - 1) * params->stride_h < input_dims->h &&
+           (output_dims->w - 1) * params->stride_w < input_dims->w;
+}
 #endif
 
 /* Taps k in [*first, *last) of a dilated window starting at `start` land in [0, size). */
@@ -64,9 +79,9 @@ static void qnnc_conv_tap_range(int32_t start, int32_t size, int32_t kernel, int
 
 /* Requantize, clamp, add the output offset, optional LUT: the reference's output stage. */
 QNNC_INLINE int8_t qnnc_conv_out(int32_t acc, int32_t mult, int32_t shift, int32_t lo, int32_t hi,
-                                 int32_t output_offset, const int8_t *act_lut)
+                                 int32_t output_offset, const int8_t *act_lut, int32_t rounding)
 {
-    int32_t v = qnnc_requantize(acc, mult, shift);
+    int32_t v = qnnc_requantize_mode(acc, mult, shift, rounding);
     v = v < lo ? lo : (v > hi ? hi : v);
     v += output_offset;
     if (act_lut != NULL) {
@@ -75,7 +90,7 @@ QNNC_INLINE int8_t qnnc_conv_out(int32_t acc, int32_t mult, int32_t shift, int32
     return (int8_t)v;
 }
 
-static void qnnc_conv_s8_portable(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+static QNNC_CONV_PATH_ATTR void qnnc_conv_s8_portable(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
                                   const qnnc_dims *input_dims, const int8_t *input,
                                   const qnnc_dims *filter_dims, const int8_t *filter,
                                   const int32_t *bias,
@@ -126,7 +141,7 @@ static void qnnc_conv_s8_portable(const qnnc_conv_params *params, const qnnc_per
                         }
                     }
                     *output++ = qnnc_conv_out(acc, quant->multiplier[oc], quant->shift[oc], lo, hi,
-                                              output_offset, act_lut);
+                                              output_offset, act_lut, params->rounding);
                 }
             }
         }
@@ -238,7 +253,8 @@ QNNC_INLINE int qnnc_conv_fast_ok(int32_t mult, int32_t shift)
  * Column j of a pair is interleaved: group g occupies words [4g + 2j, 4g + 2j + 1]. */
 static void qnnc_conv_im2col_q15(const qnnc_conv_params *params, const int8_t *in_b, int32_t in_h,
                                  int32_t in_w, int32_t in_c, int32_t k_h, int32_t k_w, int32_t ih0,
-                                 int32_t iw0, int32_t kq, uint32_t *cols, int32_t j, int16_t *tail)
+                                 int32_t iw0, int32_t kq, uint32_t *cols, int32_t j, int16_t *tail,
+                                 int8_t *raw)
 {
     const int32_t off = params->input_offset;
     int32_t kh, kw, c;
@@ -269,7 +285,7 @@ static void qnnc_conv_im2col_q15(const qnnc_conv_params *params, const int8_t *i
     } else {
         /* in_c % 4 != 0 (first layers): gather the window as int8 first (padding taps = the
          * zero point, so x + offset == 0 there), then widen it 4 values at a time. */
-        int8_t raw[k_h * k_w * in_c + 4]; /* K <= QNNC_CONV_MAX_K, checked by the caller */
+        /* raw: K + 4 bytes of the scratch buffer */
         const int8_t zp = (int8_t)(-off);
         const int32_t run = k_w * in_c;
         const int32_t off2 = (int32_t)(((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16));
@@ -308,7 +324,7 @@ static void qnnc_conv_im2col_q15(const qnnc_conv_params *params, const int8_t *i
     }
 }
 
-/* What the per-pixel-pair channel loop needs (kept out of the function with the VLA). */
+/* What the per-pixel-pair channel loop needs (one block of output channels). */
 typedef struct {
     const qnnc_per_channel_quant *quant;
     const int8_t *filter;
@@ -382,7 +398,8 @@ static QNNC_CONV_LOOP_ATTR void qnnc_conv_dsp_pixel_pair(const qnnc_conv_dsp_job
     }
 }
 
-static int qnnc_conv_s8_dsp(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+static QNNC_CONV_PATH_ATTR int qnnc_conv_s8_dsp(const qnnc_buffer *scratch,
+                            const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
                             const qnnc_dims *input_dims, const int8_t *input,
                             const qnnc_dims *filter_dims, const int8_t *filter,
                             const int32_t *bias,
@@ -397,12 +414,29 @@ static int qnnc_conv_s8_dsp(const qnnc_conv_params *params, const qnnc_per_chann
     const int32_t k_w = filter_dims->w;
     const int32_t K = k_h * k_w * in_c;
     const int32_t n_pix = output_dims->h * out_w;
+    const int32_t kq = K & ~3;
+    const int32_t blk = out_c < QNNC_CONV_OC_BLOCK ? out_c : QNNC_CONV_OC_BLOCK;
     qnnc_conv_dsp_job job;
     int all_fast = 1;
-    int32_t b, p;
+    int32_t b, p, ob;
+    uint32_t *cols;  /* two interleaved q15 columns (2 * K halfwords): 4 * kq + 16 bytes */
+    int32_t *accs;   /* the two pixels' accumulators of one channel block */
+    int8_t *raw;     /* in_c % 4 != 0: the int8 window, K + 4 bytes */
+    int16_t tail0[4], tail1[4];
 
-    if (K > QNNC_CONV_MAX_K || K < 4 || out_c > QNNC_CONV_MAX_K) {
+    if (K > QNNC_CONV_MAX_K || K < 4 || out_c > QNNC_CONV_MAX_K || scratch == NULL || scratch->buf == NULL) {
         return 0;
+    }
+    {
+        /* carve the (4-byte aligned) scratch buffer; too small: portable path */
+        const uintptr_t a = ((uintptr_t)scratch->buf + 3u) & ~(uintptr_t)3u;
+        const int32_t lost = (int32_t)(a - (uintptr_t)scratch->buf);
+        if (scratch->size - lost < QNNC_CONV_DSP_BUFFER_SIZE(K, in_c, out_c)) {
+            return 0;
+        }
+        cols = (uint32_t *)a;
+        accs = (int32_t *)(cols + kq + 4);
+        raw = (int8_t *)(accs + 2 * blk);
     }
     for (p = 0; p < out_c; ++p) {
         if (!qnnc_conv_fast_ok(quant->multiplier[p], quant->shift[p])) {
@@ -410,35 +444,36 @@ static int qnnc_conv_s8_dsp(const qnnc_conv_params *params, const qnnc_per_chann
         }
     }
     job.quant = quant;
-    job.filter = filter;
-    job.bias = bias;
     job.K = K;
-    job.kq = K & ~3;
-    job.out_c = out_c;
+    job.kq = kq;
     job.output_offset = params->output_offset;
     job.lo = params->act_min - params->output_offset;
     job.hi = params->act_max - params->output_offset;
-    {
-        uint32_t cols[(K / 4) * 4 + 4]; /* two interleaved q15 columns (2 * K halfwords) */
-        int32_t accs[2 * out_c];        /* the two pixels' accumulators */
-        int16_t tail0[4], tail1[4];
-        for (b = 0; b < output_dims->n; ++b) {
-            const int8_t *in_b = input + b * in_h * in_w * in_c;
-            int8_t *out_b = output + b * n_pix * out_c;
-            for (p = 0; p < n_pix; p += 2) {
-                const int32_t p1 = p + 1 < n_pix ? p + 1 : p; /* odd count: last column twice */
-                qnnc_conv_im2col_q15(params, in_b, in_h, in_w, in_c, k_h, k_w,
-                                     (p / out_w) * params->stride_h - params->pad_top,
-                                     (p % out_w) * params->stride_w - params->pad_left, job.kq, cols, 0, tail0);
-                qnnc_conv_im2col_q15(params, in_b, in_h, in_w, in_c, k_h, k_w,
-                                     (p1 / out_w) * params->stride_h - params->pad_top,
-                                     (p1 % out_w) * params->stride_w - params->pad_left, job.kq, cols, 1, tail1);
-                qnnc_conv_dsp_pixel_pair(&job, cols, tail0, tail1, accs, accs + out_c);
-                qnnc_conv_dsp_requant(accs, quant, out_c, job.lo, job.hi, job.output_offset, all_fast,
-                                      out_b + p * out_c);
+    for (b = 0; b < output_dims->n; ++b) {
+        const int8_t *in_b = input + b * in_h * in_w * in_c;
+        int8_t *out_b = output + b * n_pix * out_c;
+        for (p = 0; p < n_pix; p += 2) {
+            const int32_t p1 = p + 1 < n_pix ? p + 1 : p; /* odd count: last column twice */
+            qnnc_conv_im2col_q15(params, in_b, in_h, in_w, in_c, k_h, k_w,
+                                 (p / out_w) * params->stride_h - params->pad_top,
+                                 (p % out_w) * params->stride_w - params->pad_left, kq, cols, 0, tail0, raw);
+            qnnc_conv_im2col_q15(params, in_b, in_h, in_w, in_c, k_h, k_w,
+                                 (p1 / out_w) * params->stride_h - params->pad_top,
+                                 (p1 % out_w) * params->stride_w - params->pad_left, kq, cols, 1, tail1, raw);
+            for (ob = 0; ob < out_c; ob += blk) {
+                const int32_t n = out_c - ob < blk ? out_c - ob : blk;
+                qnnc_per_channel_quant qb;
+                qb.multiplier = quant->multiplier + ob;
+                qb.shift = quant->shift + ob;
+                job.filter = filter + ob * K;
+                job.bias = bias != NULL ? bias + ob : NULL;
+                job.out_c = n;
+                qnnc_conv_dsp_pixel_pair(&job, cols, tail0, tail1, accs, accs + n);
+                qnnc_conv_dsp_requant(accs, &qb, n, job.lo, job.hi, job.output_offset, all_fast,
+                                      out_b + p * out_c + ob);
                 if (p1 != p) {
-                    qnnc_conv_dsp_requant(accs + out_c, quant, out_c, job.lo, job.hi, job.output_offset, all_fast,
-                                          out_b + p1 * out_c);
+                    qnnc_conv_dsp_requant(accs + n, &qb, n, job.lo, job.hi, job.output_offset, all_fast,
+                                          out_b + p1 * out_c + ob);
                 }
             }
         }
@@ -592,7 +627,8 @@ static QNNC_CONV_LOOP_ATTR void qnnc_conv_mve_requant(const int32_t *acc, const 
     }
 }
 
-static int qnnc_conv_s8_mve(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+static QNNC_CONV_PATH_ATTR int qnnc_conv_s8_mve(const qnnc_buffer *scratch,
+                            const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
                             const qnnc_dims *input_dims, const int8_t *input,
                             const qnnc_dims *filter_dims, const int8_t *filter,
                             const int32_t *bias,
@@ -613,21 +649,33 @@ static int qnnc_conv_s8_mve(const qnnc_conv_params *params, const qnnc_per_chann
     const int32_t hi = params->act_max - output_offset;
     const int8_t *act_lut = params->act_lut;
     /* 1x1, no padding: the input pixel itself is the column */
-    const int direct = k_h == 1 && k_w == 1 && params->pad_top == 0 && params->pad_left == 0 &&
-                       (output_dims->h - 1) * params->stride_h < in_h && (out_w - 1) * params->stride_w < in_w;
+    const int direct = qnnc_conv_direct(params, input_dims, filter_dims, output_dims);
+    const int32_t blk = out_c < QNNC_CONV_OC_BLOCK ? out_c : QNNC_CONV_OC_BLOCK;
     int32_t b, p, oc;
     qnnc_conv_rq_mve_t rq;
+    int32_t *fbias; /* bias + input_offset * sum(w): the offset folded in (out_c) */
+    int32_t *accs;  /* the dot products of a pixel pair, one channel block (2 * blk) */
+    int8_t *cols;   /* two int8 columns of (K + 15) & ~15 bytes, unless direct */
 
-    if (K > QNNC_CONV_MAX_K || out_c > QNNC_CONV_MAX_K) {
+    if (K > QNNC_CONV_MAX_K || out_c > QNNC_CONV_MAX_K || scratch == NULL || scratch->buf == NULL) {
         return 0;
+    }
+    {
+        /* carve the (4-byte aligned) scratch buffer; too small: portable path */
+        const uintptr_t a = ((uintptr_t)scratch->buf + 3u) & ~(uintptr_t)3u;
+        const int32_t lost = (int32_t)(a - (uintptr_t)scratch->buf);
+        if (scratch->size - lost < QNNC_CONV_MVE_BUFFER_SIZE(K, out_c, direct)) {
+            return 0;
+        }
+        fbias = (int32_t *)a;
+        accs = fbias + out_c;
+        cols = (int8_t *)(accs + 2 * blk);
     }
     rq.lo = vdupq_n_s32(lo);
     rq.hi = vdupq_n_s32(hi);
     rq.output_offset = output_offset;
     {
-        int8_t cols[2][QNNC_CONV_MAX_K > 0 ? (K + 15) & ~15 : 16];
-        int32_t fbias[out_c]; /* bias + input_offset * sum(w): the offset folded in */
-        int32_t accs[2 * out_c]; /* the dot products of a pixel pair */
+        const int32_t colsz = (K + 15) & ~15;
         for (oc = 0; oc < out_c; ++oc) {
             const int8_t *w = filter + oc * K;
             int32_t s = 0, k;
@@ -651,17 +699,23 @@ static int qnnc_conv_s8_mve(const qnnc_conv_params *params, const qnnc_per_chann
                 } else {
                     qnnc_conv_im2col_s8(params, in_b, in_h, in_w, in_c, k_h, k_w,
                                         oh0 * params->stride_h - params->pad_top,
-                                        ow0 * params->stride_w - params->pad_left, cols[0]);
+                                        ow0 * params->stride_w - params->pad_left, cols);
                     qnnc_conv_im2col_s8(params, in_b, in_h, in_w, in_c, k_h, k_w,
                                         oh1 * params->stride_h - params->pad_top,
-                                        ow1 * params->stride_w - params->pad_left, cols[1]);
-                    x0 = cols[0];
-                    x1 = cols[1];
+                                        ow1 * params->stride_w - params->pad_left, cols + colsz);
+                    x0 = cols;
+                    x1 = cols + colsz;
                 }
-                qnnc_conv_mve_pair(x0, x1, K, filter, out_c, accs, accs + out_c);
-                qnnc_conv_mve_requant(accs, fbias, quant, &rq, out_c, out0);
-                if (p1 != p) {
-                    qnnc_conv_mve_requant(accs + out_c, fbias, quant, &rq, out_c, out1);
+                for (oc = 0; oc < out_c; oc += blk) {
+                    const int32_t n = out_c - oc < blk ? out_c - oc : blk;
+                    qnnc_per_channel_quant qb;
+                    qb.multiplier = quant->multiplier + oc;
+                    qb.shift = quant->shift + oc;
+                    qnnc_conv_mve_pair(x0, x1, K, filter + oc * K, n, accs, accs + n);
+                    qnnc_conv_mve_requant(accs, fbias + oc, &qb, &rq, n, out0 + oc);
+                    if (p1 != p) {
+                        qnnc_conv_mve_requant(accs + n, fbias + oc, &qb, &rq, n, out1 + oc);
+                    }
                 }
             }
         }
@@ -671,20 +725,50 @@ static int qnnc_conv_s8_mve(const qnnc_conv_params *params, const qnnc_per_chann
 }
 #endif /* QNNC_CONV_MVE */
 
-void qnnc_conv_s8(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+int32_t qnnc_conv_s8_get_buffer_size(const qnnc_conv_params *params, const qnnc_dims *input_dims,
+                                     const qnnc_dims *filter_dims, const qnnc_dims *output_dims)
+{
+    const int32_t K = filter_dims->h * filter_dims->w * input_dims->c;
+    const int32_t out_c = output_dims->c;
+#if defined(QNNC_CONV_MVE)
+    if (K > QNNC_CONV_MAX_K || out_c > QNNC_CONV_MAX_K) {
+        return 0;
+    }
+    return QNNC_CONV_MVE_BUFFER_SIZE(K, out_c, qnnc_conv_direct(params, input_dims, filter_dims, output_dims));
+#elif defined(QNNC_CONV_DSP)
+    (void)params;
+    if (K > QNNC_CONV_MAX_K || K < 4 || out_c > QNNC_CONV_MAX_K) {
+        return 0;
+    }
+    return QNNC_CONV_DSP_BUFFER_SIZE(K, input_dims->c, out_c);
+#else
+    (void)params;
+    (void)K;
+    (void)out_c;
+    return 0;
+#endif
+}
+
+void qnnc_conv_s8(const qnnc_buffer *scratch,
+                  const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
                   const qnnc_dims *input_dims, const int8_t *input,
                   const qnnc_dims *filter_dims, const int8_t *filter,
                   const int32_t *bias,
                   const qnnc_dims *output_dims, int8_t *output)
 {
 #if defined(QNNC_CONV_MVE)
-    if (qnnc_conv_s8_mve(params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output)) {
+    /* The SIMD paths implement TFLite rounding; other modes take the portable path. */
+    if (params->rounding == QNNC_ROUND_TFLITE && qnnc_conv_s8_mve(scratch, params, quant, input_dims, input, filter_dims, filter, bias, output_dims,
+                         output)) {
         return;
     }
 #elif defined(QNNC_CONV_DSP)
-    if (qnnc_conv_s8_dsp(params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output)) {
+    if (params->rounding == QNNC_ROUND_TFLITE && qnnc_conv_s8_dsp(scratch, params, quant, input_dims, input, filter_dims, filter, bias, output_dims,
+                         output)) {
         return;
     }
+#else
+    (void)scratch;
 #endif
     qnnc_conv_s8_portable(params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output);
 }

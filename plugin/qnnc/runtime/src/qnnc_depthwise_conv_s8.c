@@ -8,9 +8,14 @@
  *     horizontally adjacent output pixels share each input column load; inside the input
  *     the offset term is folded into the bias (offset * sum of the taps' weights).
  *   - Armv7E-M DSP (__ARM_FEATURE_DSP): 4 channels per word; the group's weights are widened
- *     once (SXTB16) into a small stack table, inputs widened with the offset (SXTAB16), then
- *     SMLABB/SMLATT per tap; 3x3 windows inside the input are fully unrolled.
+ *     once (SXTB16) into a small table, inputs widened with the offset (SXTAB16), then
+ *     SMLABB/SMLATT per tap (weight pairs by LDRD); 3x3 windows inside the input are fully
+ *     unrolled, with the requantization mode as a compile-time constant (the output offset
+ *     folded into the rounding term, SSAT as the upper clamp when act_max is 127); border
+ *     windows loop over their in-range taps only.
  *   - Portable C99 otherwise.
+ * The weight tables live in the caller's scratch buffer (QNNC_DW_{DSP,MVE}_BUFFER_SIZE in
+ * qnnc_kernels.h); a NULL or too small buffer selects the portable path.
  */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE_SIZE__) && !defined(QNNC_NO_FORCE_O2)
 #pragma GCC optimize("O2") /* kernels stay at -O2 when the firmware is built for size */
@@ -18,10 +23,10 @@
 
 #include "qnnc_kernels.h"
 
-#if defined(QNNC_ENABLE_SIMD) && !defined(QNNC_PORTABLE_ONLY) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#if !defined(QNNC_PORTABLE_ONLY) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 #define QNNC_DW_MVE 1
 #include <arm_mve.h>
-#elif defined(QNNC_ENABLE_SIMD) && !defined(QNNC_PORTABLE_ONLY) && defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
+#elif !defined(QNNC_PORTABLE_ONLY) && defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
 #define QNNC_DW_DSP 1
 #include <arm_acle.h>
 #include <string.h>
@@ -35,9 +40,13 @@
 #define QNNC_DW_LOOP_ATTR
 #endif
 
-#ifndef QNNC_DW_MAX_TAPS
-#define QNNC_DW_MAX_TAPS 64 /* SIMD paths: kernels up to this many taps (stack: 8 bytes a tap) */
+/* Each path is its own function, so the stack high-water is the deepest path's, not their sum. */
+#if defined(__GNUC__)
+#define QNNC_DW_PATH_ATTR __attribute__((noinline))
+#else
+#define QNNC_DW_PATH_ATTR
 #endif
+
 
 /* Taps k in [*first, *last) of a dilated window starting at `start` land in [0, size). */
 static void qnnc_dw_tap_range(int32_t start, int32_t size, int32_t kernel, int32_t dilation,
@@ -56,7 +65,7 @@ static void qnnc_dw_tap_range(int32_t start, int32_t size, int32_t kernel, int32
 }
 
 /* Input channels [ic_begin, ic_end) (all their depth_multiplier outputs). */
-static void qnnc_dw_portable(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+static QNNC_DW_PATH_ATTR void qnnc_dw_portable(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
                              const qnnc_dims *input_dims, const int8_t *input,
                              const qnnc_dims *filter_dims, const int8_t *filter,
                              const int32_t *bias,
@@ -107,7 +116,7 @@ static void qnnc_dw_portable(const qnnc_conv_params *params, const qnnc_per_chan
                                 acc += (int32_t)filt_row[kw * out_c] * (x + input_offset);
                             }
                         }
-                        v = qnnc_requantize(acc, quant->multiplier[oc], quant->shift[oc]);
+                        v = qnnc_requantize_mode(acc, quant->multiplier[oc], quant->shift[oc], params->rounding);
                         v = v < lo ? lo : (v > hi ? hi : v);
                         v += output_offset;
                         if (act_lut != NULL) {
@@ -155,23 +164,34 @@ QNNC_INLINE int32_t qnnc_dw_smmulr(int32_t a, int32_t b)
 }
 
 typedef struct {
-    int32_t mult[4], rshift[4], round[4], bias[4]; /* fast path: right shift s, round = 2^(s-1) */
+    int32_t mult[4], rshift[4], round[4], bias[4]; /* fast path: right shift s, round = 2^(s-1) + off*2^s */
     int32_t shift[4];                               /* the original shifts (reference path) */
-    int32_t fast;   /* all 4 channels take the fast requantization (see qnnc_conv_s8.c) */
+    int32_t fast;   /* all 4 channels take the fast requantization (see qnnc_conv_s8.c); 2: and act_max 127 */
     int32_t act_min, act_max, output_offset, lo, hi;
 } qnnc_dw_group;
 
-/* Fast requantization of one value (exact under the conditions of qnnc_conv_s8.c; the
- * result is within +-2^30, so adding the offset before clamping cannot overflow), then
- * + offset and clamp to the activation range. */
-QNNC_INLINE int32_t qnnc_dw_rq_fast(int32_t acc, int32_t mult, int32_t s, int32_t round, int32_t off,
-                                    int32_t amin, int32_t amax)
+/* Fast requantization of one value (exact under the conditions of qnnc_conv_s8.c, with a right
+ * shift s >= 1 here), + output offset, clamped to the activation range. With s >= 1, rounding
+ * half away from zero is (x + 2^(s-1) - (x < 0)) >> s: the fix-up is one ADD with ASR #31; the
+ * offset rides in `round` as off * 2^s (adding a multiple of 2^s commutes with the floor shift;
+ * |x| < 2^30, so nothing overflows). */
+QNNC_INLINE int32_t qnnc_dw_rq_fast(int32_t acc, int32_t mult, int32_t s, int32_t round, int32_t amin,
+                                    int32_t amax)
 {
     int32_t x = qnnc_dw_smmulr(__qadd(acc, acc), mult);
-    x += (x & -s) >> 31;
-    x = ((x + round) >> s) + off;
+    x = (x + (x >> 31) + round) >> s; /* round includes off * 2^s */
     x = x < amin ? amin : x;
     return x > amax ? amax : x;
+}
+
+/* The same when amax is 127: the upper clamp is SSAT (x >= amin >= -128 already). */
+QNNC_INLINE int32_t qnnc_dw_rq_fast_sat(int32_t acc, int32_t mult, int32_t s, int32_t round, int32_t amin)
+{
+    int32_t x = qnnc_dw_smmulr(__qadd(acc, acc), mult);
+    x = (x + (x >> 31) + round) >> s; /* round includes off * 2^s */
+    x = x < amin ? amin : x;
+    __asm("ssat %0, #8, %1" : "=r"(x) : "r"(x)); /* GCC 12's __ssat returns unsigned (-Wconversion) */
+    return x;
 }
 
 static QNNC_DW_LOOP_ATTR void qnnc_dw_store4_slow(int8_t *out, const int32_t *acc, const qnnc_dw_group *g)
@@ -184,15 +204,22 @@ static QNNC_DW_LOOP_ATTR void qnnc_dw_store4_slow(int8_t *out, const int32_t *ac
     }
 }
 
-QNNC_INLINE void qnnc_dw_store4(int8_t *restrict out, int32_t a0, int32_t a1, int32_t a2, int32_t a3,
-                                const qnnc_dw_group *restrict g)
+/* mode: g->fast, or a constant in the specialized 3x3 runs. */
+QNNC_INLINE void qnnc_dw_store4_mode(int8_t *restrict out, int32_t a0, int32_t a1, int32_t a2, int32_t a3,
+                                     const qnnc_dw_group *restrict g, int32_t mode)
 {
-    if (g->fast) {
-        const int32_t off = g->output_offset, amin = g->act_min, amax = g->act_max;
-        out[0] = (int8_t)qnnc_dw_rq_fast(a0, g->mult[0], g->rshift[0], g->round[0], off, amin, amax);
-        out[1] = (int8_t)qnnc_dw_rq_fast(a1, g->mult[1], g->rshift[1], g->round[1], off, amin, amax);
-        out[2] = (int8_t)qnnc_dw_rq_fast(a2, g->mult[2], g->rshift[2], g->round[2], off, amin, amax);
-        out[3] = (int8_t)qnnc_dw_rq_fast(a3, g->mult[3], g->rshift[3], g->round[3], off, amin, amax);
+    if (mode == 2) {
+        const int32_t amin = g->act_min;
+        out[0] = (int8_t)qnnc_dw_rq_fast_sat(a0, g->mult[0], g->rshift[0], g->round[0], amin);
+        out[1] = (int8_t)qnnc_dw_rq_fast_sat(a1, g->mult[1], g->rshift[1], g->round[1], amin);
+        out[2] = (int8_t)qnnc_dw_rq_fast_sat(a2, g->mult[2], g->rshift[2], g->round[2], amin);
+        out[3] = (int8_t)qnnc_dw_rq_fast_sat(a3, g->mult[3], g->rshift[3], g->round[3], amin);
+    } else if (mode) {
+        const int32_t amin = g->act_min, amax = g->act_max;
+        out[0] = (int8_t)qnnc_dw_rq_fast(a0, g->mult[0], g->rshift[0], g->round[0], amin, amax);
+        out[1] = (int8_t)qnnc_dw_rq_fast(a1, g->mult[1], g->rshift[1], g->round[1], amin, amax);
+        out[2] = (int8_t)qnnc_dw_rq_fast(a2, g->mult[2], g->rshift[2], g->round[2], amin, amax);
+        out[3] = (int8_t)qnnc_dw_rq_fast(a3, g->mult[3], g->rshift[3], g->round[3], amin, amax);
     } else {
         int32_t acc[4];
         acc[0] = a0;
@@ -203,45 +230,79 @@ QNNC_INLINE void qnnc_dw_store4(int8_t *restrict out, int32_t a0, int32_t a1, in
     }
 }
 
+QNNC_INLINE void qnnc_dw_store4(int8_t *restrict out, int32_t a0, int32_t a1, int32_t a2, int32_t a3,
+                                const qnnc_dw_group *restrict g)
+{
+    qnnc_dw_store4_mode(out, a0, a1, a2, a3, g, g->fast);
+}
+
+/* One tap of 4 channels: x widened with the offset, then SMLABB/SMLATT with the tap's weights. */
+#define QNNC_DW3_TAP(ptr, wi)                                                                  \
+    do {                                                                                       \
+        const uint32_t x_ = qnnc_dw_rd32(ptr);                                                 \
+        const int32_t x02_ = __sxtab16(off2, (int32_t)x_), x13_ = qnnc_dw_sxtab16_ror8(off2, x_); \
+        uint64_t w_;                                                                           \
+        int32_t w0_, w1_;                                                                      \
+        memcpy(&w_, wt + (wi), 8u); /* the tap's two weight words in one LDRD */               \
+        w0_ = (int32_t)(uint32_t)w_;                                                           \
+        w1_ = (int32_t)(uint32_t)(w_ >> 32);                                                   \
+        a0 = __smlabb(w0_, x02_, a0);                                                          \
+        a2 = __smlatt(w0_, x02_, a2);                                                          \
+        a1 = __smlabb(w1_, x13_, a1);                                                          \
+        a3 = __smlatt(w1_, x13_, a3);                                                          \
+    } while (0)
+
 /* 3x3 dilation-1 windows inside the input, 4 full channels: `count` output pixels of one
  * row, `step` bytes apart in the input (stride_w * C). px: first window's top-left tap. */
-static QNNC_DW_LOOP_ATTR void qnnc_dw3x3_run_dsp(const int8_t *px, int32_t C, int32_t row_step, int32_t step,
+QNNC_INLINE void qnnc_dw3x3_run_body(const int8_t *px, int32_t C, int32_t row_step, int32_t step,
                                                  const int32_t *restrict wt, int32_t off2,
                                                  const qnnc_dw_group *restrict g, int8_t *restrict out,
-                                                 int32_t out_step, int32_t count)
+                                                 int32_t out_step, int32_t count, int32_t mode)
 {
-    for (; count > 0; --count) {
+    /* an end pointer rather than a counter: the counter lived on the stack (load + store a pixel) */
+    const int8_t *const out_end = out + count * out_step;
+    while (out != out_end) {
         int32_t a0 = g->bias[0], a1 = g->bias[1], a2 = g->bias[2], a3 = g->bias[3];
-        const int8_t *r = px;
-        const int32_t *w = wt;
-        int32_t kh;
-        for (kh = 0; kh < 3; ++kh) {
-            uint32_t x = qnnc_dw_rd32(r);
-            int32_t x02 = __sxtab16(off2, (int32_t)x), x13 = qnnc_dw_sxtab16_ror8(off2, x);
-            a0 = __smlabb(w[0], x02, a0);
-            a2 = __smlatt(w[0], x02, a2);
-            a1 = __smlabb(w[1], x13, a1);
-            a3 = __smlatt(w[1], x13, a3);
-            x = qnnc_dw_rd32(r + C);
-            x02 = __sxtab16(off2, (int32_t)x);
-            x13 = qnnc_dw_sxtab16_ror8(off2, x);
-            a0 = __smlabb(w[2], x02, a0);
-            a2 = __smlatt(w[2], x02, a2);
-            a1 = __smlabb(w[3], x13, a1);
-            a3 = __smlatt(w[3], x13, a3);
-            x = qnnc_dw_rd32(r + 2 * C);
-            x02 = __sxtab16(off2, (int32_t)x);
-            x13 = qnnc_dw_sxtab16_ror8(off2, x);
-            a0 = __smlabb(w[4], x02, a0);
-            a2 = __smlatt(w[4], x02, a2);
-            a1 = __smlabb(w[5], x13, a1);
-            a3 = __smlatt(w[5], x13, a3);
-            w += 6;
-            r += row_step;
-        }
-        qnnc_dw_store4(out, a0, a1, a2, a3, g);
+        /* the three rows unrolled: no row loop (its counter and pointers were spilled) */
+        QNNC_DW3_TAP(px, 0);
+        QNNC_DW3_TAP(px + C, 2);
+        QNNC_DW3_TAP(px + 2 * C, 4);
+        QNNC_DW3_TAP(px + row_step, 6);
+        QNNC_DW3_TAP(px + row_step + C, 8);
+        QNNC_DW3_TAP(px + row_step + 2 * C, 10);
+        QNNC_DW3_TAP(px + 2 * row_step, 12);
+        QNNC_DW3_TAP(px + 2 * row_step + C, 14);
+        QNNC_DW3_TAP(px + 2 * row_step + 2 * C, 16);
+        qnnc_dw_store4_mode(out, a0, a1, a2, a3, g, mode);
         px += step;
         out += out_step;
+    }
+}
+
+/* The run, specialized per requantization mode (no per-pixel test of g->fast); one function
+ * per mode, so each has its own small frame. */
+#define QNNC_DW3_RUN_MODE(name, mode)                                                                  \
+    static QNNC_DW_LOOP_ATTR void name(const int8_t *px, int32_t C, int32_t row_step, int32_t step,     \
+                                       const int32_t *restrict wt, int32_t off2,                        \
+                                       const qnnc_dw_group *restrict g, int8_t *restrict out,           \
+                                       int32_t out_step, int32_t count)                                 \
+    {                                                                                                   \
+        qnnc_dw3x3_run_body(px, C, row_step, step, wt, off2, g, out, out_step, count, mode);            \
+    }
+QNNC_DW3_RUN_MODE(qnnc_dw3x3_run_sat, 2)
+QNNC_DW3_RUN_MODE(qnnc_dw3x3_run_fast, 1)
+QNNC_DW3_RUN_MODE(qnnc_dw3x3_run_ref, 0)
+
+QNNC_INLINE void qnnc_dw3x3_run_dsp(const int8_t *px, int32_t C, int32_t row_step, int32_t step,
+                                    const int32_t *restrict wt, int32_t off2, const qnnc_dw_group *restrict g,
+                                    int8_t *restrict out, int32_t out_step, int32_t count)
+{
+    if (g->fast == 2) {
+        qnnc_dw3x3_run_sat(px, C, row_step, step, wt, off2, g, out, out_step, count);
+    } else if (g->fast) {
+        qnnc_dw3x3_run_fast(px, C, row_step, step, wt, off2, g, out, out_step, count);
+    } else {
+        qnnc_dw3x3_run_ref(px, C, row_step, step, wt, off2, g, out, out_step, count);
     }
 }
 
@@ -280,27 +341,22 @@ static QNNC_DW_LOOP_ATTR void qnnc_dw_group_dsp(const qnnc_conv_params *params, 
                 continue;
             }
             {
-                int32_t kh, kw;
-                for (kh = 0; kh < k_h; ++kh) {
-                    const int32_t ih = ih0 + kh * dh;
-                    if (ih < 0 || ih >= in_h) {
-                        continue;
-                    }
-                    for (kw = 0; kw < k_w; ++kw) {
-                        const int32_t iw = iw0 + kw * dw;
-                        const int32_t *w = wt + 2 * (kh * k_w + kw);
-                        uint32_t x;
-                        int32_t x02, x13;
-                        if (iw < 0 || iw >= in_w) {
-                            continue;
-                        }
-                        x = qnnc_dw_rd32(in_c0 + ih * row_step + iw * C);
-                        x02 = __sxtab16(off2, (int32_t)x);
-                        x13 = qnnc_dw_sxtab16_ror8(off2, x);
+                /* the taps inside the input, found once per window (no per-tap bounds checks) */
+                int32_t kh, kw, kh0, kh1, kw0, kw1;
+                qnnc_dw_tap_range(ih0, in_h, k_h, dh, &kh0, &kh1);
+                qnnc_dw_tap_range(iw0, in_w, k_w, dw, &kw0, &kw1);
+                for (kh = kh0; kh < kh1 && kw0 < kw1; ++kh) {
+                    const int8_t *r = in_c0 + (ih0 + kh * dh) * row_step + (iw0 + kw0 * dw) * C;
+                    const int32_t *w = wt + 2 * (kh * k_w + kw0);
+                    for (kw = kw0; kw < kw1; ++kw) {
+                        const uint32_t x = qnnc_dw_rd32(r);
+                        const int32_t x02 = __sxtab16(off2, (int32_t)x), x13 = qnnc_dw_sxtab16_ror8(off2, x);
                         a0 = __smlabb(w[0], x02, a0);
                         a2 = __smlatt(w[0], x02, a2);
                         a1 = __smlabb(w[1], x13, a1);
                         a3 = __smlatt(w[1], x13, a3);
+                        r += dw * C;
+                        w += 2;
                     }
                 }
             }
@@ -309,7 +365,8 @@ static QNNC_DW_LOOP_ATTR void qnnc_dw_group_dsp(const qnnc_conv_params *params, 
     }
 }
 
-static int qnnc_dw_dsp(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+static QNNC_DW_PATH_ATTR int qnnc_dw_dsp(const qnnc_buffer *scratch,
+                       const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
                        const qnnc_dims *input_dims, const int8_t *input,
                        const qnnc_dims *filter_dims, const int8_t *filter,
                        const int32_t *bias,
@@ -318,11 +375,19 @@ static int qnnc_dw_dsp(const qnnc_conv_params *params, const qnnc_per_channel_qu
     const int32_t C = input_dims->c;
     const int32_t taps = filter_dims->h * filter_dims->w;
     const int32_t c4 = C & ~3;
-    int32_t wt[2 * (filter_dims->h * filter_dims->w <= QNNC_DW_MAX_TAPS ? filter_dims->h * filter_dims->w : 1)];
+    int32_t *wt; /* the group's weights widened, 2 words a tap (scratch) */
     qnnc_dw_group g;
     int32_t b, c, t, i;
-    if (params->depth_multiplier != 1 || taps > QNNC_DW_MAX_TAPS || c4 == 0) {
+    if (params->depth_multiplier != 1 || taps > QNNC_DW_MAX_TAPS || c4 == 0 || scratch == NULL ||
+        scratch->buf == NULL) {
         return 0;
+    }
+    {
+        const uintptr_t a = ((uintptr_t)scratch->buf + 3u) & ~(uintptr_t)3u;
+        if (scratch->size - (int32_t)(a - (uintptr_t)scratch->buf) < QNNC_DW_DSP_BUFFER_SIZE(taps)) {
+            return 0; /* too small: portable path */
+        }
+        wt = (int32_t *)a;
     }
     g.output_offset = params->output_offset;
     g.act_min = params->act_min;
@@ -341,11 +406,16 @@ static int qnnc_dw_dsp(const qnnc_conv_params *params, const qnnc_per_channel_qu
             g.shift[i] = quant->shift[c + i];
             g.bias[i] = bias != NULL ? bias[c + i] : 0;
             g.rshift[i] = -g.shift[i];
-            if (!((g.mult[i] == 0 || g.mult[i] >= (1 << 30)) && g.shift[i] <= 0 && g.shift[i] >= -20)) {
+            if (!((g.mult[i] == 0 || g.mult[i] >= (1 << 30)) && g.shift[i] <= -1 && g.shift[i] >= -20)) {
                 g.fast = 0;
                 g.rshift[i] = 0;
             }
-            g.round[i] = (1 << g.rshift[i]) >> 1;
+            /* 2^(s-1) plus the output offset moved before the shift: off * 2^s (|x| < 2^30,
+             * |off| <= 128, s <= 20, so the sum cannot overflow and the floor shift is exact) */
+            g.round[i] = ((1 << g.rshift[i]) >> 1) + params->output_offset * (1 << g.rshift[i]);
+        }
+        if (g.fast && params->act_max == 127) {
+            g.fast = 2; /* the upper clamp is SSAT #8 */
         }
         for (b = 0; b < output_dims->n; ++b) {
             qnnc_dw_group_dsp(params, input_dims, input + b * input_dims->h * input_dims->w * C + c, filter_dims,
@@ -546,7 +616,8 @@ static QNNC_DW_LOOP_ATTR void qnnc_dw_group_mve(const qnnc_conv_params *params, 
                                                 const qnnc_dims *input_dims, const int8_t *in_c0,
                                                 const qnnc_dims *filter_dims, const int8_t *f_c0,
                                                 const int32_t *bias, int32_t c, int32_t n,
-                                                const qnnc_dims *output_dims, int8_t *out_c0)
+                                                const qnnc_dims *output_dims, int8_t *out_c0,
+                                                int32x4_t *wtab)
 {
     const int32_t in_h = input_dims->h, in_w = input_dims->w, C = input_dims->c;
     const int32_t out_h = output_dims->h, out_w = output_dims->w;
@@ -565,7 +636,7 @@ static QNNC_DW_LOOP_ATTR void qnnc_dw_group_mve(const qnnc_conv_params *params, 
     const int32x4_t neg_right = vmaxq_s32(vminq_s32(shift, zero), vdupq_n_s32(-31));
     const int32x4_t vbias = bias != NULL ? vldrwq_z_s32(bias + c, p) : zero;
     int32x4_t bias_in; /* bias + off * sum of all the taps' weights: for windows inside */
-    int32x4_t wtab[k_h * k_w]; /* the group's weights widened to int32 lanes, per tap (<= QNNC_DW_MAX_TAPS) */
+    /* wtab (scratch): the group's weights widened to int32 lanes, per tap (<= QNNC_DW_MAX_TAPS) */
     const int fast3x3 = k_h == 3 && k_w == 3 && dh == 1 && dw == 1 && sw == 1 && n == 4;
     /* border windows: the middle column of every window is inside the input */
     const int pad_ok = params->pad_left <= 1 && out_w - params->pad_left <= in_w - 1;
@@ -698,23 +769,34 @@ static QNNC_DW_LOOP_ATTR void qnnc_dw_group_mve(const qnnc_conv_params *params, 
     }
 }
 
-static int qnnc_dw_mve(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+static QNNC_DW_PATH_ATTR int qnnc_dw_mve(const qnnc_buffer *scratch,
+                       const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
                        const qnnc_dims *input_dims, const int8_t *input,
                        const qnnc_dims *filter_dims, const int8_t *filter,
                        const int32_t *bias,
                        const qnnc_dims *output_dims, int8_t *output)
 {
     const int32_t C = input_dims->c;
+    const int32_t taps = filter_dims->h * filter_dims->w;
+    int32x4_t *wtab;
     int32_t b, c;
-    if (params->depth_multiplier != 1 || filter_dims->h * filter_dims->w > QNNC_DW_MAX_TAPS) {
+    if (params->depth_multiplier != 1 || taps > QNNC_DW_MAX_TAPS || scratch == NULL || scratch->buf == NULL) {
         return 0;
+    }
+    {
+        /* int32x4_t wants 8-byte alignment; QNNC_DW_MVE_BUFFER_SIZE has 4 bytes for it */
+        const uintptr_t a = ((uintptr_t)scratch->buf + 7u) & ~(uintptr_t)7u;
+        if (scratch->size - (int32_t)(a - (uintptr_t)scratch->buf) < 16 * taps) {
+            return 0; /* too small: portable path */
+        }
+        wtab = (int32x4_t *)a;
     }
     for (b = 0; b < output_dims->n; ++b) {
         const int8_t *in_b = input + b * input_dims->h * input_dims->w * C;
         int8_t *out_b = output + b * output_dims->h * output_dims->w * C;
         for (c = 0; c < C; c += 4) {
             qnnc_dw_group_mve(params, quant, input_dims, in_b + c, filter_dims, filter + c, bias, c,
-                              C - c < 4 ? C - c : 4, output_dims, out_b + c);
+                              C - c < 4 ? C - c : 4, output_dims, out_b + c, wtab);
         }
     }
     if (params->act_lut != NULL) {
@@ -728,20 +810,43 @@ static int qnnc_dw_mve(const qnnc_conv_params *params, const qnnc_per_channel_qu
 }
 #endif /* QNNC_DW_MVE */
 
-void qnnc_depthwise_conv_s8(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+int32_t qnnc_depthwise_conv_s8_get_buffer_size(const qnnc_conv_params *params, const qnnc_dims *input_dims,
+                                               const qnnc_dims *filter_dims, const qnnc_dims *output_dims)
+{
+    const int32_t taps = filter_dims->h * filter_dims->w;
+    (void)output_dims;
+    if (params->depth_multiplier != 1 || taps > QNNC_DW_MAX_TAPS) {
+        return 0;
+    }
+#if defined(QNNC_DW_MVE)
+    (void)input_dims;
+    return QNNC_DW_MVE_BUFFER_SIZE(taps);
+#elif defined(QNNC_DW_DSP)
+    return input_dims->c >= 4 ? QNNC_DW_DSP_BUFFER_SIZE(taps) : 0;
+#else
+    (void)input_dims;
+    return 0;
+#endif
+}
+
+void qnnc_depthwise_conv_s8(const qnnc_buffer *scratch,
+                            const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
                             const qnnc_dims *input_dims, const int8_t *input,
                             const qnnc_dims *filter_dims, const int8_t *filter,
                             const int32_t *bias,
                             const qnnc_dims *output_dims, int8_t *output)
 {
 #if defined(QNNC_DW_MVE)
-    if (qnnc_dw_mve(params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output)) {
+    /* The SIMD paths implement TFLite rounding; other modes take the portable path. */
+    if (params->rounding == QNNC_ROUND_TFLITE && qnnc_dw_mve(scratch, params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output)) {
         return;
     }
 #elif defined(QNNC_DW_DSP)
-    if (qnnc_dw_dsp(params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output)) {
+    if (params->rounding == QNNC_ROUND_TFLITE && qnnc_dw_dsp(scratch, params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output)) {
         return;
     }
+#else
+    (void)scratch;
 #endif
     qnnc_dw_portable(params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output, 0,
                      input_dims->c);

@@ -17,10 +17,10 @@
 
 #include "qnnc_kernels.h"
 
-#if defined(QNNC_ENABLE_SIMD) && !defined(QNNC_PORTABLE_ONLY) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#if !defined(QNNC_PORTABLE_ONLY) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 #define QNNC_FC_MVE 1
 #include <arm_mve.h>
-#elif defined(QNNC_ENABLE_SIMD) && !defined(QNNC_PORTABLE_ONLY) && defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
+#elif !defined(QNNC_PORTABLE_ONLY) && defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
 #define QNNC_FC_DSP 1
 #include <arm_acle.h>
 #include <string.h>
@@ -34,15 +34,19 @@
 #define QNNC_FC_LOOP_ATTR
 #endif
 
-#ifndef QNNC_FC_MAX_K
-#define QNNC_FC_MAX_K 4096 /* DSP path: 2 * K bytes of stack for the widened input row */
+/* Each path is its own function, so the stack high-water is the deepest path's, not their sum. */
+#if defined(__GNUC__)
+#define QNNC_FC_PATH_ATTR __attribute__((noinline))
+#else
+#define QNNC_FC_PATH_ATTR
 #endif
 
-#if !defined(QNNC_FC_MVE)
+
+/* The portable path: every target, and every rounding mode (the SIMD paths do TFLite rounding). */
 static int8_t qnnc_fc_out(int32_t acc, int32_t mult, int32_t shift, int32_t lo, int32_t hi, int32_t output_offset,
-                          const int8_t *act_lut)
+                          const int8_t *act_lut, int32_t rounding)
 {
-    int32_t v = qnnc_requantize(acc, mult, shift);
+    int32_t v = qnnc_requantize_mode(acc, mult, shift, rounding);
     v = v < lo ? lo : (v > hi ? hi : v);
     v += output_offset;
     if (act_lut != NULL) {
@@ -51,7 +55,7 @@ static int8_t qnnc_fc_out(int32_t acc, int32_t mult, int32_t shift, int32_t lo, 
     return (int8_t)v;
 }
 
-static void qnnc_fc_portable(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant,
+static QNNC_FC_PATH_ATTR void qnnc_fc_portable(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant,
                              int32_t rows, int32_t in_features, const int8_t *input,
                              int32_t out_features, const int8_t *weights,
                              const int32_t *bias, int8_t *output)
@@ -73,11 +77,10 @@ static void qnnc_fc_portable(const qnnc_fc_params *params, const qnnc_per_channe
                 acc += (int32_t)w_row[k] * ((int32_t)in_row[k] + input_offset);
             }
             *output++ = qnnc_fc_out(acc, quant->multiplier[o], quant->shift[o], lo, hi, output_offset,
-                                    params->act_lut);
+                                    params->act_lut, params->rounding);
         }
     }
 }
-#endif
 
 #if defined(QNNC_FC_DSP)
 /* ------------------------------------------------------------ Armv7E-M DSP path -- */
@@ -216,7 +219,8 @@ static QNNC_FC_LOOP_ATTR void qnnc_fc_row_dsp(const qnnc_fc_params *params, cons
     }
 }
 
-static int qnnc_fc_dsp(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant,
+static QNNC_FC_PATH_ATTR int qnnc_fc_dsp(const qnnc_buffer *scratch,
+                       const qnnc_fc_params *params, const qnnc_per_channel_quant *quant,
                        int32_t rows, int32_t in_features, const int8_t *input,
                        int32_t out_features, const int8_t *weights,
                        const int32_t *bias, int8_t *output)
@@ -225,13 +229,21 @@ static int qnnc_fc_dsp(const qnnc_fc_params *params, const qnnc_per_channel_quan
     const int32_t kq = K & ~3;
     const int32_t off = params->input_offset;
     const int32_t off2 = (int32_t)(((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16));
-    int32_t r, k;
-    if (K > QNNC_FC_MAX_K || K < 4 || out_features > QNNC_FC_MAX_K) {
+    int32_t r, k, o;
+    uint32_t *xw;  /* the widened row: K / 4 groups of two words (scratch) */
+    int32_t *accs; /* accumulators of QNNC_FC_OUT_BLOCK outputs (scratch) */
+    if (K > QNNC_FC_MAX_K || K < 4 || out_features > QNNC_FC_MAX_K || scratch == NULL || scratch->buf == NULL) {
         return 0;
     }
     {
-        uint32_t xw[K / 2 + 2]; /* the widened row: K / 4 groups of two words */
-        int32_t accs[out_features];
+        const uintptr_t a = ((uintptr_t)scratch->buf + 3u) & ~(uintptr_t)3u;
+        if (scratch->size - (int32_t)(a - (uintptr_t)scratch->buf) < QNNC_FC_DSP_BUFFER_SIZE(K, out_features)) {
+            return 0; /* too small: portable path */
+        }
+        xw = (uint32_t *)a;
+        accs = (int32_t *)(xw + K / 2 + 2);
+    }
+    {
         int16_t xtail[4];
         int all_fast = 1;
         for (k = 0; k < out_features; ++k) {
@@ -250,8 +262,14 @@ static int qnnc_fc_dsp(const qnnc_fc_params *params, const qnnc_per_channel_quan
             for (k = kq; k < K; ++k) {
                 xtail[k - kq] = (int16_t)(x[k] + off);
             }
-            qnnc_fc_row_dsp(params, quant, K, xw, xtail, out_features, weights, bias, all_fast, accs,
-                            output + r * out_features);
+            for (o = 0; o < out_features; o += QNNC_FC_OUT_BLOCK) { /* accumulators of one block */
+                const int32_t n = out_features - o < QNNC_FC_OUT_BLOCK ? out_features - o : QNNC_FC_OUT_BLOCK;
+                qnnc_per_channel_quant qb;
+                qb.multiplier = quant->multiplier + o;
+                qb.shift = quant->shift + o;
+                qnnc_fc_row_dsp(params, &qb, K, xw, xtail, n, weights + o * K, bias != NULL ? bias + o : NULL,
+                                all_fast, accs, output + r * out_features + o);
+            }
         }
     }
     if (params->act_lut != NULL) {
@@ -319,7 +337,7 @@ static QNNC_FC_LOOP_ATTR void qnnc_fc_dot4_mve(const int8_t *x, int32_t K, const
     wsum[3] = s3;
 }
 
-static void qnnc_fc_mve(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant,
+static QNNC_FC_PATH_ATTR void qnnc_fc_mve(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant,
                         int32_t rows, int32_t in_features, const int8_t *input,
                         int32_t out_features, const int8_t *weights,
                         const int32_t *bias, int8_t *output)
@@ -372,18 +390,41 @@ static void qnnc_fc_mve(const qnnc_fc_params *params, const qnnc_per_channel_qua
 }
 #endif /* QNNC_FC_MVE */
 
-void qnnc_fully_connected_s8(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant,
+int32_t qnnc_fully_connected_s8_get_buffer_size(int32_t in_features, int32_t out_features)
+{
+#if defined(QNNC_FC_DSP)
+    if (in_features > QNNC_FC_MAX_K || in_features < 4 || out_features > QNNC_FC_MAX_K) {
+        return 0;
+    }
+    return QNNC_FC_DSP_BUFFER_SIZE(in_features, out_features);
+#else
+    (void)in_features; /* Helium and portable paths need no scratch */
+    (void)out_features;
+    return 0;
+#endif
+}
+
+void qnnc_fully_connected_s8(const qnnc_buffer *scratch,
+                             const qnnc_fc_params *params, const qnnc_per_channel_quant *quant,
                              int32_t rows, int32_t in_features, const int8_t *input,
                              int32_t out_features, const int8_t *weights,
                              const int32_t *bias, int8_t *output)
 {
+    if (params->rounding != QNNC_ROUND_TFLITE) {
+        (void)scratch;
+        qnnc_fc_portable(params, quant, rows, in_features, input, out_features, weights, bias, output);
+        return;
+    }
 #if defined(QNNC_FC_MVE)
+    (void)scratch;
     qnnc_fc_mve(params, quant, rows, in_features, input, out_features, weights, bias, output);
 #else
 #if defined(QNNC_FC_DSP)
-    if (qnnc_fc_dsp(params, quant, rows, in_features, input, out_features, weights, bias, output)) {
+    if (qnnc_fc_dsp(scratch, params, quant, rows, in_features, input, out_features, weights, bias, output)) {
         return;
     }
+#else
+    (void)scratch;
 #endif
     qnnc_fc_portable(params, quant, rows, in_features, input, out_features, weights, bias, output);
 #endif

@@ -1,0 +1,92 @@
+"""Scratch bytes the SIMD kernel paths need per layer (mirrors of ``qnnc_kernels.h``).
+
+The C kernels ``qnnc_conv_s8``, ``qnnc_depthwise_conv_s8`` and ``qnnc_fully_connected_s8``
+take a ``qnnc_buffer`` with the working memory of the path compiled in (Armv7E-M DSP or
+Helium); ``qnnc_<kernel>_s8_get_buffer_size()`` returns what that path needs, using the
+``QNNC_*_BUFFER_SIZE`` macros and limits of the header. The generated C is compiled for a
+target the generator does not know, so the planner reserves the larger of the two paths'
+needs (one function per kernel below, the same formulas) for each layer; a kernel given less
+than it needs runs its portable path, so a mismatch costs speed, never correctness.
+``tests/test_kernel_scratch.py`` checks these against the header's macros.
+"""
+from __future__ import annotations
+
+# Defaults of the header's limits (a firmware may raise them; the kernels then fall back
+# to the portable path for the larger layers, since the planner reserved less).
+CONV_MAX_K = 2048
+DW_MAX_TAPS = 64
+FC_MAX_K = 4096
+CONV_OC_BLOCK = 32
+FC_OUT_BLOCK = 32
+
+# The kernels whose SIMD paths take scratch (int4/int16 kernels have none).
+SCRATCH_KERNELS = ("qnnc_conv_s8", "qnnc_depthwise_conv_s8", "qnnc_fully_connected_s8")
+
+
+def conv_dsp_bytes(k: int, in_c: int, out_c: int) -> int:
+    """``QNNC_CONV_DSP_BUFFER_SIZE``: two q15 columns, 2 x block accumulators, int8 window."""
+    return 4 * (k & ~3) + 16 + 8 * min(out_c, CONV_OC_BLOCK) + (((k + 7) & ~3) if in_c & 3 else 0)
+
+
+def conv_mve_bytes(k: int, out_c: int, direct: bool) -> int:
+    """``QNNC_CONV_MVE_BUFFER_SIZE``: folded bias, 2 x block accumulators, two int8 columns."""
+    return 4 * out_c + 8 * min(out_c, CONV_OC_BLOCK) + (0 if direct else 2 * ((k + 15) & ~15))
+
+
+def conv_scratch_bytes(params, in_shape, filter_dims, out_shape) -> int:
+    """Bytes ``qnnc_conv_s8`` may ask for (max over the DSP and Helium paths); shapes NHWC,
+    filter_dims (out_c, kh, kw, in_c)."""
+    _, in_h, in_w, in_c = in_shape
+    _, out_h, out_w, out_c = out_shape
+    kh, kw = filter_dims[1], filter_dims[2]
+    k = kh * kw * in_c
+    if k > CONV_MAX_K or out_c > CONV_MAX_K:
+        return 0
+    direct = (kh == 1 and kw == 1 and params.pad_top == 0 and params.pad_left == 0
+              and (out_h - 1) * params.stride_h < in_h and (out_w - 1) * params.stride_w < in_w)
+    dsp = conv_dsp_bytes(k, in_c, out_c) if k >= 4 else 0
+    return max(dsp, conv_mve_bytes(k, out_c, direct))
+
+
+def depthwise_scratch_bytes(params, in_c: int, filter_dims) -> int:
+    """Bytes ``qnnc_depthwise_conv_s8`` may ask for; filter_dims (1, kh, kw, out_c)."""
+    taps = filter_dims[1] * filter_dims[2]
+    if params.depth_multiplier != 1 or taps > DW_MAX_TAPS:
+        return 0
+    dsp = 8 * taps if in_c >= 4 else 0
+    return max(dsp, 16 * taps + 4)
+
+
+def fully_connected_scratch_bytes(in_features: int, out_features: int) -> int:
+    """Bytes ``qnnc_fully_connected_s8`` may ask for (the Helium path needs none)."""
+    if in_features > FC_MAX_K or in_features < 4 or out_features > FC_MAX_K:
+        return 0
+    return 4 * (in_features // 2 + 2) + 4 * min(out_features, FC_OUT_BLOCK)
+
+
+def op_scratch_bytes(op, model) -> int:
+    """Kernel scratch of one QOp: 0 for kernels without SIMD scratch; a patch segment needs
+    the most of its sub-ops (its band calls share one buffer)."""
+    if op.kind == "patch_segment":
+        return max((_conv_like(sub, model, band=True) for sub in op.attrs["ops"]), default=0)
+    if op.kernel not in SCRATCH_KERNELS:
+        return 0
+    if op.kind == "fully_connected":
+        return fully_connected_scratch_bytes(op.attrs["in_features"], op.attrs["out_features"])
+    return _conv_like(op, model, band=False)
+
+
+def _conv_like(op, model, band: bool) -> int:
+    if op.kernel not in SCRATCH_KERNELS or op.kind not in ("conv", "depthwise_conv"):
+        return 0
+    in_shape = tuple(model.tensors[op.inputs[0]].shape)
+    out_shape = tuple(model.tensors[op.output].shape)
+    if op.kind == "depthwise_conv":
+        return depthwise_scratch_bytes(op.params, in_shape[3], op.attrs["filter_dims"])
+    if band:  # band calls have other pads/heights: reserve the non-direct (larger) Helium need
+        k = op.attrs["filter_dims"][1] * op.attrs["filter_dims"][2] * in_shape[3]
+        if k > CONV_MAX_K or out_shape[3] > CONV_MAX_K:
+            return 0
+        return max(conv_dsp_bytes(k, in_shape[3], out_shape[3]) if k >= 4 else 0,
+                   conv_mve_bytes(k, out_shape[3], False))
+    return conv_scratch_bytes(op.params, in_shape, op.attrs["filter_dims"], out_shape)

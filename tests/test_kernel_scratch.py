@@ -1,0 +1,91 @@
+"""Kernel scratch: the Python sizes (kernel_scratch.py) equal the header's per-path formulas, and
+the planner puts each layer's scratch where no live tensor is (see also kernel_driver.c, which runs
+every conv/depthwise/fc case with exactly-sized scratch and with one byte too little)."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from c_build import compile_c, include_dir
+from qnnc import kernel_scratch as ks
+from qnnc.build import build
+from qnnc.config import load_config
+
+REPO = Path(__file__).resolve().parent.parent
+KWS = REPO / "samples" / "models" / "kws"
+
+CONV = [(k, ic, oc) for k in (1, 3, 4, 9, 27, 40, 64, 72, 130, 576, 2048) for ic in (1, 3, 4, 8, 64)
+        for oc in (1, 2, 15, 16, 17, 64, 200)]
+TAPS = [1, 4, 9, 25, 49, 64]
+FC = [(k, n) for k in (4, 5, 30, 64, 255, 256, 4096) for n in (1, 3, 10, 64, 1000)]
+
+MACROS_MAIN = r"""
+#include <stdio.h>
+#include "qnnc_kernels.h"
+static const int conv[][3] = {%(conv)s};
+static const int taps[] = {%(taps)s};
+static const int fc[][2] = {%(fc)s};
+int main(void)
+{
+    size_t i;
+    printf("limits %%d %%d %%d %%d %%d\n", QNNC_CONV_MAX_K, QNNC_DW_MAX_TAPS, QNNC_FC_MAX_K, QNNC_CONV_OC_BLOCK,
+           QNNC_FC_OUT_BLOCK);
+    for (i = 0; i < sizeof conv / sizeof conv[0]; ++i) {
+        printf("conv %%d %%d\n", QNNC_CONV_DSP_BUFFER_SIZE(conv[i][0], conv[i][1], conv[i][2]),
+               QNNC_CONV_MVE_BUFFER_SIZE(conv[i][0], conv[i][2], conv[i][1] == 8));
+    }
+    for (i = 0; i < sizeof taps / sizeof taps[0]; ++i) {
+        printf("dw %%d %%d\n", QNNC_DW_DSP_BUFFER_SIZE(taps[i]), QNNC_DW_MVE_BUFFER_SIZE(taps[i]));
+    }
+    for (i = 0; i < sizeof fc / sizeof fc[0]; ++i) {
+        printf("fc %%d\n", QNNC_FC_DSP_BUFFER_SIZE(fc[i][0], fc[i][1]));
+    }
+    return 0;
+}
+"""
+
+
+def test_python_sizes_equal_the_header_formulas(tmp_path):
+    src = tmp_path / "macros.c"
+    src.write_text(MACROS_MAIN % {
+        "conv": ", ".join("{%d, %d, %d}" % c for c in CONV),
+        "taps": ", ".join(map(str, TAPS)),
+        "fc": ", ".join("{%d, %d}" % f for f in FC)})
+    exe = compile_c([src], [include_dir()], tmp_path / "macros")
+    lines = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert lines[0].split()[1:] == [str(v) for v in (ks.CONV_MAX_K, ks.DW_MAX_TAPS, ks.FC_MAX_K, ks.CONV_OC_BLOCK,
+                                                    ks.FC_OUT_BLOCK)]
+    want = [f"conv {ks.conv_dsp_bytes(k, ic, oc)} {ks.conv_mve_bytes(k, oc, ic == 8)}" for k, ic, oc in CONV]
+    want += [f"dw {8 * t} {16 * t + 4}" for t in TAPS]
+    want += [f"fc {ks.fully_connected_scratch_bytes(k, n)}" for k, n in FC]
+    assert lines[1:] == want
+    # the planner's per-layer figure is the larger path's need
+    from qnnc.kernel_params import ConvParams
+    p = ConvParams(input_offset=0, output_offset=0, stride_h=1, stride_w=1, pad_top=1, pad_left=1)
+    assert ks.conv_scratch_bytes(p, (1, 8, 8, 16), (32, 3, 3, 16), (1, 8, 8, 32)) == \
+        max(4 * 144 + 16 + 8 * 32, 4 * 32 + 8 * 32 + 2 * 144) == 848
+    assert ks.depthwise_scratch_bytes(p, 64, (1, 3, 3, 64)) == 148
+    assert ks.fully_connected_scratch_bytes(3, 10) == 0  # K < 4: portable on every core
+
+
+def test_kws_scratch_is_placed_over_dead_tensors(tmp_path):
+    res = build(str(KWS / "kws.onnx"), load_config(str(KWS / "kws.yaml")), str(tmp_path / "gen"), "kws",
+                progress=False)
+    plan, model = res.plan, res.compiled.model
+    assert plan.arena_size == 16000  # portable kernels: no scratch, the lower bound
+    assert set(plan.kernel_scratch) == {i for i, op in enumerate(model.ops)
+                                        if op.kind in ("conv", "depthwise_conv", "fully_connected")}
+    for i, (off, n) in plan.kernel_scratch.items():
+        assert n == ks.op_scratch_bytes(model.ops[i], model) > 0
+        assert off % 4 == 0 and off + n <= plan.simd_arena_size
+        for b in plan.buffers:
+            if b.first <= i <= b.last and not b.external:
+                assert off + n <= b.offset or b.offset + b.size <= off, (i, b)
+    # 64-channel pointwise conv at the peak: 4 * 64 + 16 + 8 * 32 = 528 B (DSP) on top of 16000 B
+    assert plan.simd_arena_size == 16528
+    h = (tmp_path / "gen" / "kws.h").read_text()
+    assert "#define KWS_ARENA_SIZE 16528\n#else\n#define KWS_ARENA_SIZE 16000\n" in h
+    c = (tmp_path / "gen" / "kws.c").read_text()
+    assert c.count("qnnc_depthwise_conv_s8(KWS_SCRATCH(") == 4
