@@ -24,6 +24,7 @@ KERNELS = {
     "transpose": "qnnc_transpose_s8",
     "pad": "qnnc_pad_s8",
     "concat": "qnnc_concat_slice_s8",
+    "requantize": "qnnc_requantize_s8_s16",  # int8 <-> int16 boundary; attrs["kernel"] names the direction
     "reshape": None,
     "patch_segment": None,  # calls the kernels of its sub-ops, band by band
 }
@@ -31,12 +32,18 @@ KERNELS = {
 
 @dataclass
 class QTensor:
-    """An int8 activation tensor (shape as stored: NHWC for 4-D internals)."""
+    """An int8 (or, with ``bits`` 16, int16) activation tensor (shape as stored: NHWC for 4-D internals)."""
 
     name: str
     shape: Tuple[int, ...]
     scale: float
     zero_point: int
+    bits: int = 8
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the tensor takes in the arena (2 per element for int16)."""
+        return self.size * (self.bits // 8)
 
     @property
     def size(self) -> int:
@@ -66,7 +73,8 @@ class QOp:
 
     @property
     def kernel(self) -> Optional[str]:
-        return KERNELS[self.kind]
+        # int16-activation ops (and int8/int16 boundaries) name their kernel in attrs.
+        return self.attrs["kernel"] if "kernel" in self.attrs else KERNELS[self.kind]
 
     @property
     def weight_bytes(self) -> int:

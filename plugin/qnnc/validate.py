@@ -53,7 +53,8 @@ def float_and_layers(model_path: str, graph, model, xs: np.ndarray, q_in: np.nda
             return None if v is None else apply_transform(v.astype(np.float64), transforms.get(name))
 
         for j, op in enumerate(ops):
-            f = internal_value(graph, op.output, get)
+            # an int8 <-> int16 conversion's output is its (graph) input's value at another precision
+            f = internal_value(graph, op.inputs[0] if op.kind == "requantize" else op.output, get)
             if f is None:
                 continue
             t = model.tensors[op.output]

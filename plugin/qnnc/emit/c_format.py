@@ -6,7 +6,7 @@ from typing import Iterable
 import numpy as np
 
 _CTYPE = {np.dtype(np.int8): "int8_t", np.dtype(np.int32): "int32_t", np.dtype(np.uint32): "uint32_t",
-          np.dtype(np.float32): "float"}
+          np.dtype(np.float32): "float", np.dtype(np.int64): "int64_t"}  # int64: 16x8 biases
 
 
 def c_type(arr: np.ndarray) -> str:

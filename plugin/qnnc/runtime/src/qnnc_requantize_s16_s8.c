@@ -1,0 +1,16 @@
+/*
+ * qnnc_requantize_s16_s8 - int16 -> int8 re-scaling (model output and int16/int8 boundaries).
+ * Reference: qnnc/reference/kernels_s16.py:requantize_s16_s8.
+ */
+#include "qnnc_kernels.h"
+
+void qnnc_requantize_s16_s8(const qnnc_rescale_params *params, int32_t size,
+                            const int16_t *input, int8_t *output)
+{
+    int32_t i;
+    for (i = 0; i < size; ++i) {
+        const int32_t v = qnnc_requantize((int32_t)input[i] + params->input_offset, params->multiplier,
+                                          params->shift) + params->output_offset;
+        output[i] = qnnc_clamp_s8(v, -128, 127);
+    }
+}

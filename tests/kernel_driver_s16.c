@@ -1,0 +1,239 @@
+/*
+ * kernel_driver_s16.c - test driver for the int16-activation kernels (tests/test_int16.py).
+ *
+ * Usage: kernel_driver_s16 CASES_FILE RESULTS_FILE
+ *
+ * Same protocol as kernel_driver.c: each case is kernel_id, blob_count, then blob_count times
+ * { byte_count, bytes } (little-endian int32). Every blob gets its own exactly-sized heap block
+ * (ASan catches any out-of-bounds access; an empty blob becomes NULL); the last blob is the
+ * pre-filled output buffer, appended as { byte_count, bytes } to RESULTS_FILE after the call.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qnnc_kernels.h"
+
+#define MAX_BLOBS 16
+
+typedef struct {
+    void *data[MAX_BLOBS];
+    int32_t size[MAX_BLOBS];
+    int32_t count;
+} blobs;
+
+static const int32_t *I32(const blobs *b, int32_t k) { return (const int32_t *)b->data[k]; }
+static const int64_t *I64(const blobs *b, int32_t k) { return (const int64_t *)b->data[k]; }
+static const int16_t *S16(const blobs *b, int32_t k) { return (const int16_t *)b->data[k]; }
+static const int8_t *S8(const blobs *b, int32_t k) { return (const int8_t *)b->data[k]; }
+
+static qnnc_dims dims_of(const blobs *b, int32_t k)
+{
+    const int32_t *d = I32(b, k);
+    qnnc_dims r;
+    r.n = d[0];
+    r.h = d[1];
+    r.w = d[2];
+    r.c = d[3];
+    return r;
+}
+
+static void pool_params_of(const int32_t *v, qnnc_pool_params *p)
+{
+    p->kernel_h = v[0];
+    p->kernel_w = v[1];
+    p->stride_h = v[2];
+    p->stride_w = v[3];
+    p->pad_top = v[4];
+    p->pad_left = v[5];
+    p->count_include_pad = v[6];
+    p->pad_value = v[7];
+    p->act_min = v[8];
+    p->act_max = v[9];
+}
+
+static int run_case(int32_t kernel, const blobs *b)
+{
+    switch (kernel) {
+    case 0:
+    case 1: { /* conv / depthwise: params[11], mult, shift, in dims, in, filt dims, filt, bias, out dims, out */
+        const int32_t *v = I32(b, 0);
+        qnnc_conv_params p;
+        qnnc_per_channel_quant q;
+        qnnc_dims in_d = dims_of(b, 3), f_d = dims_of(b, 5), out_d = dims_of(b, 8);
+        memset(&p, 0, sizeof p); /* fields the s16 kernels do not read stay defined */
+        p.input_offset = v[0];
+        p.output_offset = v[1];
+        p.stride_h = v[2];
+        p.stride_w = v[3];
+        p.pad_top = v[4];
+        p.pad_left = v[5];
+        p.dilation_h = v[6];
+        p.dilation_w = v[7];
+        p.depth_multiplier = v[8];
+        p.act_min = v[9];
+        p.act_max = v[10];
+        p.act_lut = NULL;
+        q.multiplier = I32(b, 1);
+        q.shift = I32(b, 2);
+        if (kernel == 0) {
+            qnnc_conv_s16(&p, &q, &in_d, S16(b, 4), &f_d, S8(b, 6), I64(b, 7), &out_d, (int16_t *)b->data[9]);
+        } else {
+            qnnc_depthwise_conv_s16(&p, &q, &in_d, S16(b, 4), &f_d, S8(b, 6), I64(b, 7), &out_d,
+                                    (int16_t *)b->data[9]);
+        }
+        return 0;
+    }
+    case 2: { /* fc: [in_off, out_off, act_min, act_max, rows, k, n], mult, shift, x, w, bias, out */
+        const int32_t *v = I32(b, 0);
+        qnnc_fc_params p;
+        qnnc_per_channel_quant q;
+        memset(&p, 0, sizeof p); /* fields the s16 kernels do not read stay defined */
+        p.input_offset = v[0];
+        p.output_offset = v[1];
+        p.act_min = v[2];
+        p.act_max = v[3];
+        p.act_lut = NULL;
+        q.multiplier = I32(b, 1);
+        q.shift = I32(b, 2);
+        qnnc_fully_connected_s16(&p, &q, v[4], v[5], S16(b, 3), v[6], S8(b, 4), I64(b, 5),
+                                 (int16_t *)b->data[6]);
+        return 0;
+    }
+    case 3:
+    case 4: { /* max / avg pool: params[10], in dims, in, out dims, out */
+        qnnc_pool_params p;
+        qnnc_dims in_d = dims_of(b, 1), out_d = dims_of(b, 3);
+        memset(&p, 0, sizeof p); /* fields the s16 kernels do not read stay defined */
+        pool_params_of(I32(b, 0), &p);
+        if (kernel == 3) {
+            qnnc_max_pool_s16(&p, &in_d, S16(b, 2), &out_d, (int16_t *)b->data[4]);
+        } else {
+            qnnc_avg_pool_s16(&p, &in_d, S16(b, 2), &out_d, (int16_t *)b->data[4]);
+        }
+        return 0;
+    }
+    case 5: { /* add: params[12], dims1, in1, dims2, in2, out dims, out */
+        const int32_t *v = I32(b, 0);
+        qnnc_add_params p;
+        qnnc_dims d1 = dims_of(b, 1), d2 = dims_of(b, 3), od = dims_of(b, 5);
+        memset(&p, 0, sizeof p); /* fields the s16 kernels do not read stay defined */
+        p.input1_offset = v[0];
+        p.input2_offset = v[1];
+        p.input1_multiplier = v[2];
+        p.input1_shift = v[3];
+        p.input2_multiplier = v[4];
+        p.input2_shift = v[5];
+        p.left_shift = v[6];
+        p.output_multiplier = v[7];
+        p.output_shift = v[8];
+        p.output_offset = v[9];
+        p.act_min = v[10];
+        p.act_max = v[11];
+        qnnc_add_s16(&p, &d1, S16(b, 2), &d2, S16(b, 4), &od, (int16_t *)b->data[6]);
+        return 0;
+    }
+    case 6: { /* softmax: [rows, cols], exp_lut (512 uint32), in, out */
+        const int32_t *v = I32(b, 0);
+        qnnc_softmax_s16(v[0], v[1], (const uint32_t *)b->data[1], S16(b, 2), (int16_t *)b->data[3]);
+        return 0;
+    }
+    case 7: { /* transpose: in dims, perm[4], in, out */
+        qnnc_dims in_d = dims_of(b, 0);
+        qnnc_transpose_s16(&in_d, I32(b, 1), S16(b, 2), (int16_t *)b->data[3]);
+        return 0;
+    }
+    case 8:
+    case 9: { /* requantize s8->s16 / s16->s8: [in_off, mult, shift, out_off, size], in, out */
+        const int32_t *v = I32(b, 0);
+        qnnc_rescale_params p;
+        memset(&p, 0, sizeof p); /* fields the s16 kernels do not read stay defined */
+        p.input_offset = v[0];
+        p.multiplier = v[1];
+        p.shift = v[2];
+        p.output_offset = v[3];
+        if (kernel == 8) {
+            qnnc_requantize_s8_s16(&p, v[4], S8(b, 1), (int16_t *)b->data[2]);
+        } else {
+            qnnc_requantize_s16_s8(&p, v[4], S16(b, 1), (int8_t *)b->data[2]);
+        }
+        return 0;
+    }
+    default:
+        return -1;
+    }
+}
+
+static int read_i32(const unsigned char **cur, const unsigned char *end, int32_t *out)
+{
+    if ((size_t)(end - *cur) < 4u) {
+        return -1;
+    }
+    memcpy(out, *cur, 4u);
+    *cur += 4;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    FILE *f, *out;
+    long len;
+    unsigned char *buf;
+    const unsigned char *cur, *end;
+
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s CASES_FILE RESULTS_FILE\n", argv[0]);
+        return 2;
+    }
+    f = fopen(argv[1], "rb");
+    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fprintf(stderr, "cannot read %s\n", argv[1]);
+        return 2;
+    }
+    buf = (unsigned char *)malloc((size_t)len + 1u);
+    if (buf == NULL || fread(buf, 1u, (size_t)len, f) != (size_t)len) {
+        return 2;
+    }
+    fclose(f);
+    out = fopen(argv[2], "wb");
+    if (out == NULL) {
+        return 2;
+    }
+    cur = buf;
+    end = buf + len;
+    while (cur < end) {
+        blobs b;
+        int32_t kernel, i, last;
+        if (read_i32(&cur, end, &kernel) || read_i32(&cur, end, &b.count) || b.count < 1 || b.count > MAX_BLOBS) {
+            return 3;
+        }
+        for (i = 0; i < b.count; ++i) {
+            if (read_i32(&cur, end, &b.size[i]) || b.size[i] < 0 || (long)(end - cur) < b.size[i]) {
+                return 3;
+            }
+            b.data[i] = NULL;
+            if (b.size[i] > 0) {
+                b.data[i] = malloc((size_t)b.size[i]);
+                if (b.data[i] == NULL) {
+                    return 4;
+                }
+                memcpy(b.data[i], cur, (size_t)b.size[i]);
+            }
+            cur += b.size[i];
+        }
+        if (run_case(kernel, &b) != 0) {
+            return 5;
+        }
+        last = b.count - 1;
+        fwrite(&b.size[last], 4u, 1u, out);
+        if (b.size[last] > 0) {
+            fwrite(b.data[last], 1u, (size_t)b.size[last], out);
+        }
+        for (i = 0; i < b.count; ++i) {
+            free(b.data[i]);
+        }
+    }
+    fclose(out);
+    free(buf);
+    return 0;
+}

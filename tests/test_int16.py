@@ -1,0 +1,582 @@
+"""int16 activations with int8 weights (quantization.activation_bits: 16, TFLite's 16x8 scheme).
+
+- every ``qnnc_*_s16`` kernel (and the int8 <-> int16 conversions) against the numpy reference
+  (qnnc.reference.kernels_s16) on seeded random cases, compiled strictly at -O2 and with
+  ASan+UBSan, every array in its own exactly-sized heap block (tests/kernel_driver_s16.c);
+- a small ONNX model using every supported op, built with int16 activations: generated C
+  bit-exact with the reference under sanitizers, 2-byte tensors in the arena;
+- clean errors: ``activation_bits: 12`` (with its YAML line), an op without an int16 kernel;
+- the shared models (skip without /work/shared): KWS bit-exact on the whole test set and
+  accuracy >= 0.911 (the float model's), digits/MNIST accuracy, arena twice the int8 one.
+"""
+from __future__ import annotations
+
+import struct
+import subprocess
+from pathlib import Path
+from typing import List
+
+import numpy as np
+import pytest
+from onnx import helper
+
+import onnx_factory as F
+from c_build import compile_c, find_compiler, include_dir, kernel_sources, sanitizer_env
+from qnnc import fixedpoint
+from qnnc.build import build
+from qnnc.config import load_config
+from qnnc.errors import ConfigError, ModelError
+from qnnc.hostrun import compile_driver, run_driver
+from qnnc.kernel_params import AddParams, ConvParams, FcParams, PoolParams, RescaleParams
+from qnnc.reference import kernels_s16 as R
+from qnnc.reference.interpreter import quantize_input, run_int8
+from shared_models import require
+
+HERE = Path(__file__).resolve().parent
+KERNEL_IDS = {"conv": 0, "depthwise": 1, "fc": 2, "max_pool": 3, "avg_pool": 4, "add": 5, "softmax": 6,
+              "transpose": 7, "s8_to_s16": 8, "s16_to_s8": 9}
+S16_FUNCTIONS = ["qnnc_conv_s16", "qnnc_depthwise_conv_s16", "qnnc_fully_connected_s16", "qnnc_max_pool_s16",
+                 "qnnc_avg_pool_s16", "qnnc_add_s16", "qnnc_softmax_s16", "qnnc_transpose_s16",
+                 "qnnc_requantize_s8_s16", "qnnc_requantize_s16_s8"]
+
+
+# ----------------------------------------------------------------- plumbing --
+
+def i32(*values) -> bytes:
+    return np.asarray(values, dtype="<i4").tobytes()
+
+
+def arr(a, dtype) -> bytes:
+    return np.ascontiguousarray(np.asarray(a).astype(dtype, copy=False)).tobytes()
+
+
+def canary(rng, nbytes: int) -> bytes:
+    return rng.integers(0, 256, nbytes, dtype=np.uint8).tobytes()
+
+
+def run_cases(exe: Path, cases, workdir: Path, env=None) -> List[bytes]:
+    """Run (kernel, blobs, expected, desc) cases through the driver; the output blob of each."""
+    parts = []
+    for kernel, blobs, _, _ in cases:
+        parts.append(i32(KERNEL_IDS[kernel], len(blobs)))
+        for b in blobs:
+            parts += [i32(len(b)), b]
+    inp, outp = workdir / f"{exe.name}.cases", workdir / f"{exe.name}.results"
+    inp.write_bytes(b"".join(parts))
+    proc = subprocess.run([str(exe), str(inp), str(outp)], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, f"{exe.name} exited with {proc.returncode}:\n{proc.stderr[-4000:]}"
+    data, pos, results = outp.read_bytes(), 0, []
+    while pos < len(data):
+        (n,) = struct.unpack_from("<i", data, pos)
+        results.append(data[pos + 4:pos + 4 + n])
+        pos += 4 + n
+    assert len(results) == len(cases)
+    return results
+
+
+# -------------------------------------------------------- random parameters --
+
+def rand_scales16(rng, n: int):
+    """Per-channel multipliers/shifts in the range the 16x8 quantizer emits (shift in [-46, 14]),
+    with exact zeros and multipliers >= 0x7FFF0000 (the saturating 16-bit reduction)."""
+    reals = 10.0 ** rng.uniform(-9, 1.5, n)
+    reals[rng.random(n) < 0.05] = 0.0
+    mult, shift = fixedpoint.quantize_multipliers(reals)
+    top = rng.random(n) < 0.1
+    mult[top] = rng.integers(0x7FFF0000, 0x7FFFFFFF, int(top.sum()))
+    tiny = shift < -46
+    mult[tiny], shift[tiny] = 0, 0
+    return mult.astype(np.int32), shift.astype(np.int32)
+
+
+def rand_act16(rng):
+    r = rng.random()
+    if r < 0.5:
+        return -32768, 32767
+    if r < 0.75:
+        return 0, 32767
+    lo = int(rng.integers(-32768, 30000))
+    return lo, int(rng.integers(lo, 32768))
+
+
+def rand_s16(rng, shape) -> np.ndarray:
+    x = rng.integers(-32768, 32768, shape)
+    if rng.random() < 0.2:  # extremes
+        x = rng.choice(np.array([-32768, 32767, 0, -1, 1]), shape)
+    return x.astype(np.int16)
+
+
+def rand_i8(rng, shape) -> np.ndarray:
+    return rng.integers(-128, 128, shape).astype(np.int8)
+
+
+def rand_bias64(rng, n: int):
+    if rng.random() < 0.2:
+        return None
+    return rng.integers(-(1 << 40), 1 << 40, n).astype(np.int64) // int(10 ** rng.integers(0, 8))
+
+
+def conv_case(rng, depthwise: bool):
+    while True:
+        h, w = (int(v) for v in rng.integers(1, 10, 2))
+        kh, kw = (int(v) for v in rng.integers(1, 5, 2))
+        sh, sw, dh, dw = (int(v) for v in rng.integers(1, 3, 4))
+        pt, pl, pb, pr = (int(v) for v in rng.integers(0, 4, 4))
+        oh = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
+        ow = (w + pl + pr - dw * (kw - 1) - 1) // sw + 1
+        if oh >= 1 and ow >= 1:
+            break
+    if depthwise:
+        ic = int(rng.integers(1, 9))
+        dm = int(rng.choice([1, 1, 2, 3]))
+        oc = ic * dm
+    else:
+        # sometimes more than 256 input channels: the kernel's int32 partial sums flush every 256
+        ic = int(rng.integers(250, 300)) if rng.random() < 0.05 else int(rng.integers(1, 12))
+        oc, dm = int(rng.integers(1, 10)), 1
+    act_min, act_max = rand_act16(rng)
+    p = ConvParams(input_offset=0, output_offset=0, stride_h=sh, stride_w=sw, pad_top=pt, pad_left=pl,
+                   dilation_h=dh, dilation_w=dw, depth_multiplier=dm, act_min=act_min, act_max=act_max)
+    mult, shift = rand_scales16(rng, oc)
+    x = rand_s16(rng, (1, h, w, ic))
+    filt = rand_i8(rng, (1, kh, kw, oc) if depthwise else (oc, kh, kw, ic))
+    bias = rand_bias64(rng, oc)
+    out_dims = (1, oh, ow, oc)
+    fn = R.depthwise_conv_s16 if depthwise else R.conv_s16
+    expected = fn(p, mult, shift, x, filt, bias, out_dims)
+    blobs = [i32(0, 0, sh, sw, pt, pl, dh, dw, dm, act_min, act_max), arr(mult, "<i4"), arr(shift, "<i4"),
+             i32(*x.shape), arr(x, "<i2"), i32(*filt.shape), arr(filt, np.int8),
+             b"" if bias is None else arr(bias, "<i8"), i32(*out_dims), canary(rng, expected.nbytes)]
+    return ("depthwise" if depthwise else "conv", blobs, expected, f"x{x.shape} filt{filt.shape} {p}")
+
+
+def fc_case(rng):
+    rows, n = int(rng.integers(1, 4)), int(rng.integers(1, 20))
+    k = int(rng.integers(500, 700)) if rng.random() < 0.1 else int(rng.integers(1, 80))
+    act_min, act_max = rand_act16(rng)
+    p = FcParams(input_offset=0, output_offset=0, act_min=act_min, act_max=act_max)
+    mult, shift = rand_scales16(rng, n)
+    x, wt = rand_s16(rng, (rows, k)), rand_i8(rng, (n, k))
+    bias = rand_bias64(rng, n)
+    expected = R.fully_connected_s16(p, mult, shift, x, wt, bias)
+    blobs = [i32(0, 0, act_min, act_max, rows, k, n), arr(mult, "<i4"), arr(shift, "<i4"), arr(x, "<i2"),
+             arr(wt, np.int8), b"" if bias is None else arr(bias, "<i8"), canary(rng, expected.nbytes)]
+    return ("fc", blobs, expected, f"x{x.shape} w{wt.shape} {p}")
+
+
+def pool_case(rng, kind: str):
+    while True:
+        h, w, c = int(rng.integers(1, 10)), int(rng.integers(1, 10)), int(rng.integers(1, 9))
+        kh, kw = (int(v) for v in rng.integers(1, 5, 2))
+        sh, sw = (int(v) for v in rng.integers(1, 4, 2))
+        pt, pb = int(rng.integers(0, kh + 1)), int(rng.integers(0, kh + 1))
+        pl, pr = int(rng.integers(0, kw + 1)), int(rng.integers(0, kw + 1))
+        if h + pt + pb >= kh and w + pl + pr >= kw:
+            oh, ow = (h + pt + pb - kh) // sh + 1, (w + pl + pr - kw) // sw + 1
+            break
+    act_min, act_max = rand_act16(rng)
+    p = PoolParams(kernel_h=kh, kernel_w=kw, stride_h=sh, stride_w=sw, pad_top=pt, pad_left=pl,
+                   count_include_pad=int(rng.random() < 0.5), pad_value=0, act_min=act_min, act_max=act_max)
+    x = rand_s16(rng, (1, h, w, c))
+    out_dims = (1, oh, ow, c)
+    expected = (R.max_pool_s16 if kind == "max_pool" else R.avg_pool_s16)(p, x, out_dims)
+    blobs = [i32(kh, kw, sh, sw, pt, pl, p.count_include_pad, 0, act_min, act_max), i32(*x.shape), arr(x, "<i2"),
+             i32(*out_dims), canary(rng, expected.nbytes)]
+    return (kind, blobs, expected, f"x{x.shape} out{out_dims} {p}")
+
+
+def add_case(rng):
+    out = (1,) + tuple(int(v) for v in rng.integers(1, 7, 3))
+    s1 = out if rng.random() < 0.4 else tuple(d if rng.random() < 0.6 else 1 for d in out)
+    s2 = out if rng.random() < 0.4 else tuple(d if rng.random() < 0.6 else 1 for d in out)
+    sc1, sc2 = (float(10.0 ** rng.uniform(-4, 0)) for _ in range(2))
+    sco = (sc1 + sc2) * float(10.0 ** rng.uniform(-0.7, 0.5))
+    twice_max = 2.0 * max(sc1, sc2)
+    m1, e1 = fixedpoint.quantize_multiplier(sc1 / twice_max)
+    m2, e2 = fixedpoint.quantize_multiplier(sc2 / twice_max)
+    mo, eo = fixedpoint.quantize_multiplier(twice_max / ((1 << 15) * sco))
+    act_min, act_max = rand_act16(rng)
+    p = AddParams(0, 0, m1, e1, m2, e2, 15, mo, eo, 0, act_min, act_max)
+    x1, x2 = rand_s16(rng, s1), rand_s16(rng, s2)
+    expected = R.add_s16(p, x1, x2, out)
+    blobs = [i32(0, 0, m1, e1, m2, e2, 15, mo, eo, 0, act_min, act_max), i32(*s1), arr(x1, "<i2"), i32(*s2),
+             arr(x2, "<i2"), i32(*out), canary(rng, expected.nbytes)]
+    return ("add", blobs, expected, f"{s1}+{s2}->{out} {p}")
+
+
+def softmax_case(rng):
+    rows, cols = int(rng.integers(1, 4)), int(rng.integers(1, 40))
+    lut = R.softmax_exp_lut(float(10.0 ** rng.uniform(-5, -1)))
+    x = rand_s16(rng, (rows, cols))
+    if rng.random() < 0.3:  # ties and a dominant class
+        x[:, : cols // 2] = x[:, :1]
+    expected = R.softmax_s16(x, lut)
+    blobs = [i32(rows, cols), arr(lut, "<u4"), arr(x, "<i2"), canary(rng, expected.nbytes)]
+    return ("softmax", blobs, expected, f"{rows}x{cols}")
+
+
+def transpose_case(rng):
+    shape = tuple(int(v) for v in rng.integers(1, 6, 4))
+    perm = tuple(int(v) for v in rng.permutation(4))
+    x = rand_s16(rng, shape)
+    expected = R.transpose_s16(x, perm)
+    return ("transpose", [i32(*shape), i32(*perm), arr(x, "<i2"), canary(rng, expected.nbytes)], expected,
+            f"{shape} perm {perm}")
+
+
+def convert_case(rng, to16: bool):
+    n = int(rng.integers(1, 300))
+    if to16:  # int8 (asymmetric) -> int16: real multiplier s8 / s16, typically > 1
+        m, s = fixedpoint.quantize_multiplier(float(10.0 ** rng.uniform(-1, 2.6)))
+        p = RescaleParams(int(rng.integers(-128, 128)), m, s, 0)
+        x = rand_i8(rng, n)
+        expected = R.requantize_s8_s16(p, x)
+        xb = arr(x, np.int8)
+    else:  # int16 -> int8: s16 / s8, typically < 1
+        m, s = fixedpoint.quantize_multiplier(float(10.0 ** rng.uniform(-4, 0.3)))
+        p = RescaleParams(0, m, s, int(rng.integers(-128, 128)))
+        x = rand_s16(rng, n)
+        expected = R.requantize_s16_s8(p, x)
+        xb = arr(x, "<i2")
+    blobs = [i32(p.input_offset, p.multiplier, p.shift, p.output_offset, n), xb, canary(rng, expected.nbytes)]
+    return ("s8_to_s16" if to16 else "s16_to_s8", blobs, expected, f"{n} {p}")
+
+
+BUILDERS = {
+    "conv": (lambda rng: conv_case(rng, False), 200),
+    "depthwise": (lambda rng: conv_case(rng, True), 200),
+    "fc": (fc_case, 150),
+    "max_pool": (lambda rng: pool_case(rng, "max_pool"), 150),
+    "avg_pool": (lambda rng: pool_case(rng, "avg_pool"), 150),
+    "add": (add_case, 150),
+    "softmax": (softmax_case, 150),
+    "transpose": (transpose_case, 60),
+    "s8_to_s16": (lambda rng: convert_case(rng, True), 60),
+    "s16_to_s8": (lambda rng: convert_case(rng, False), 60),
+}
+
+
+@pytest.fixture(scope="module")
+def drivers(tmp_path_factory):
+    if find_compiler("gcc") is None:
+        pytest.skip("gcc not found")
+    d = tmp_path_factory.mktemp("s16_kernels")
+    srcs = kernel_sources(S16_FUNCTIONS) + [HERE / "kernel_driver_s16.c"]
+    return d, {"O2": (compile_c(srcs, [include_dir()], d / "drv_O2"), None),
+               "asan_ubsan": (compile_c(srcs, [include_dir()], d / "drv_asan", sanitize=True), sanitizer_env())}
+
+
+@pytest.mark.parametrize("build_kind", ["O2", "asan_ubsan"])
+@pytest.mark.parametrize("kernel", list(BUILDERS))
+def test_s16_kernel_matches_reference(kernel, build_kind, drivers):
+    workdir, exes = drivers
+    exe, env = exes[build_kind]
+    builder, count = BUILDERS[kernel]
+    rng = np.random.default_rng(1600 + KERNEL_IDS[kernel])
+    cases = [builder(rng) for _ in range(count)]
+    results = run_cases(exe, cases, workdir, env)
+    bad = [f"case {i}: {c[3]}" for i, (c, got) in enumerate(zip(cases, results))
+           if got != np.ascontiguousarray(c[2]).tobytes()]
+    assert not bad, f"{len(bad)}/{len(cases)} {kernel} cases differ:\n" + "\n".join(bad[:5])
+
+
+def test_requantize_s64_known_answers():
+    """The 16x8 requantization: 16-bit reduced multiplier, rounding half away from zero."""
+    m, s = fixedpoint.quantize_multiplier(0.5)  # (2^30, 0): reduced 2^14, total shift 15
+    assert R.requantize_s64(np.array([3, -3, 5, -5, 1 << 40]), m, s).tolist() == [2, -2, 3, -3, 1 << 39]
+    assert R.reduced_multiplier(0x7FFF8000).tolist() == 0x7FFF  # saturates instead of reaching 2^15
+    assert R.requantize_s64(np.array([1000]), 0, 0).tolist() == [0]
+
+
+# -------------------------------------------------------- a whole small model --
+
+def all_ops_model(seed: int = 0):
+    """Conv+Relu -> depthwise Conv+Relu -> residual Add -> MaxPool -> AveragePool -> Transpose ->
+    Flatten -> Gemm -> Softmax; input [1, 2, 8, 8]."""
+    rng = np.random.default_rng(seed)
+    t = F.tensor
+    w1 = rng.standard_normal((4, 2, 3, 3)).astype(np.float32) * 0.4
+    w2 = rng.standard_normal((4, 1, 3, 3)).astype(np.float32) * 0.4
+    fw = rng.standard_normal((5, 16)).astype(np.float32) * 0.3
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="conv1", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+        helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], name="dw", kernel_shape=[3, 3], pads=[1, 1, 1, 1],
+                         group=4),
+        helper.make_node("Relu", ["c2"], ["r2"], name="relu2"),
+        helper.make_node("Add", ["r1", "r2"], ["a"], name="residual"),
+        helper.make_node("MaxPool", ["a"], ["m"], name="maxpool", kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("AveragePool", ["m"], ["p"], name="avgpool", kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Transpose", ["p"], ["tp"], name="transpose", perm=[0, 2, 3, 1]),
+        helper.make_node("Flatten", ["tp"], ["f"], name="flatten", axis=1),
+        helper.make_node("Gemm", ["f", "fw", "fb"], ["z"], name="fc", transB=1),
+        helper.make_node("Softmax", ["z"], ["y"], name="softmax", axis=-1),
+    ]
+    inits = [t("w1", w1), t("b1", rng.standard_normal(4).astype(np.float32) * 0.1), t("w2", w2),
+             t("b2", rng.standard_normal(4).astype(np.float32) * 0.1), t("fw", fw),
+             t("fb", rng.standard_normal(5).astype(np.float32) * 0.1)]
+    return F.model(nodes, [F.vi("x", [1, 2, 8, 8])], [F.vi("y", [1, 5])], inits)
+
+
+def _build(tmp_path: Path, onnx_model, bits: int = 16, extra: str = ""):
+    F.save(onnx_model, tmp_path / "m.onnx")
+    rng = np.random.default_rng(3)
+    shape = [d.dim_value for d in onnx_model.graph.input[0].type.tensor_type.shape.dim]
+    np.savez(tmp_path / "cal.npz", x=rng.standard_normal([32] + shape[1:]).astype(np.float32))
+    (tmp_path / "m.yaml").write_text(f"name: m\ncalibration:\n  data: cal.npz\nquantization:\n"
+                                     f"  activation_bits: {bits}\n{extra}")
+    cfg = load_config(str(tmp_path / "m.yaml"))
+    return build(str(tmp_path / "m.onnx"), cfg, str(tmp_path / f"gen{bits}"), "m", progress=False)
+
+
+def test_small_model_int16_bit_exact_under_sanitizers(tmp_path):
+    result = _build(tmp_path, all_ops_model())
+    qm = result.compiled.model
+    used = qm.kernels_used()
+    for fn in ["qnnc_conv_s16", "qnnc_depthwise_conv_s16", "qnnc_add_s16", "qnnc_max_pool_s16",
+               "qnnc_avg_pool_s16", "qnnc_fully_connected_s16", "qnnc_softmax_s16",
+               "qnnc_requantize_s8_s16", "qnnc_requantize_s16_s8"]:
+        assert fn in used
+    # only the NCHW -> NHWC input transpose (data movement) stays int8, before the conversion
+    assert [k for k in used if k.endswith("_s8") and "requantize" not in k] == ["qnnc_transpose_s8"]
+    assert qm.ops[0].kernel == "qnnc_transpose_s8" and qm.ops[1].kernel == "qnnc_requantize_s8_s16"
+    for fn in used:  # the runtime copy picks up the int16 kernels
+        assert (tmp_path / "gen16" / f"{fn}.c").is_file()
+    inner = [t for n, t in qm.tensors.items() if n not in (qm.input, qm.output, qm.ops[0].output)]
+    assert inner and all(t.bits == 16 and t.zero_point == 0 for t in inner)
+    assert qm.input_tensor.bits == 8 and qm.output_tensor.bits == 8  # the int8 API
+    assert abs(qm.output_tensor.scale - 1 / 256) < 1e-12 and qm.output_tensor.zero_point == -128
+    # the planner counts 2 bytes per int16 element and keeps every buffer 4-byte aligned
+    for b in result.plan.buffers:
+        t = qm.tensors[b.tensors[0]]
+        assert b.size == t.nbytes == t.size * t.bits // 8 and b.offset % 4 == 0
+    # at the residual Add both int16 [1, 8, 8, 4] inputs are live (the output reuses one in place)
+    assert result.plan.arena_size >= 2 * 2 * 8 * 8 * 4
+    rng = np.random.default_rng(11)
+    xs = rng.standard_normal((60, 2, 8, 8)).astype(np.float32) * 1.5
+    exe = compile_driver(str(tmp_path / "gen16"), "m", str(tmp_path / "drv"), sanitize=True)
+    q = quantize_input(qm, xs)
+    c_out = run_driver(exe, q.reshape(len(xs), -1), qm.output_tensor.size)
+    ref = run_int8(qm, q).reshape(len(xs), -1)
+    assert np.array_equal(c_out, ref)
+    c_ctx = run_driver(exe, q[:10].reshape(10, -1), qm.output_tensor.size, mode="ctx")
+    assert np.array_equal(c_ctx, ref[:10])
+    f_out = run_driver(exe, xs[:10].reshape(10, -1), qm.output_tensor.size, mode="f32")  # <name>_run_f32
+    assert np.array_equal(f_out, (ref[:10].astype(np.float32) + np.float32(128)) * np.float32(1 / 256))
+
+
+def test_int16_closer_to_float_than_int8(tmp_path):
+    """The int16 logits (before the int8 API output) track float better than the int8 model's.
+
+    Calibration and test inputs are the same, so no clipping: the gap is the rounding error of
+    the int8 activations in every layer (both models share the int8 input quantization)."""
+    import onnxruntime as ort
+    from qnnc.reference.interpreter import run
+    m = all_ops_model(seed=2)
+    m.graph.node.pop()  # drop the Softmax: compare logits
+    m.graph.output[0].name = "z"
+    sqnr = {}
+    rng = np.random.default_rng(3)
+    xs = rng.standard_normal((32, 2, 8, 8)).astype(np.float32)  # = _build's calibration data
+    for bits in (8, 16):
+        d = tmp_path / f"b{bits}"
+        d.mkdir()
+        qm = _build(d, m, bits).compiled.model
+        sess = ort.InferenceSession(str(d / "m.onnx"))
+        fl = np.concatenate([sess.run(None, {"x": xs[i:i + 1]})[0] for i in range(len(xs))]).astype(np.float64)
+        name = qm.ops[-1].inputs[0] if bits == 16 else qm.output  # the int16 logits / the int8 ones
+        t = qm.tensors[name]
+        q = quantize_input(qm, xs)
+        out = np.stack([run(qm, q[i], keep=[name])[name] for i in range(len(xs))]).reshape(fl.shape)
+        deq = (out.astype(np.float64) - t.zero_point) * t.scale
+        sqnr[bits] = 10 * np.log10(np.sum(fl ** 2) / np.sum((fl - deq) ** 2))
+    print(f"logits SQNR vs float: int8 {sqnr[8]:.1f} dB, int16 {sqnr[16]:.1f} dB")
+    assert sqnr[16] > sqnr[8] + 3.0
+
+
+# ------------------------------------------------------------------- errors --
+
+def test_activation_bits_12_is_a_config_error_with_line(tmp_path):
+    (tmp_path / "q.yaml").write_text("name: m\nquantization:\n  weights: per_channel\n  activation_bits: 12\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(str(tmp_path / "q.yaml"))
+    text = str(info.value)
+    assert "q.yaml:4" in text and "quantization.activation_bits" in text and "12" in text
+
+
+def test_activation_bits_16_parsed(tmp_path):
+    (tmp_path / "q.yaml").write_text("quantization:\n  activation_bits: 16\n")
+    assert load_config(str(tmp_path / "q.yaml")).activation_bits == 16
+    (tmp_path / "q.yaml").write_text("quantization: {}\n")
+    assert load_config(str(tmp_path / "q.yaml")).activation_bits == 8
+
+
+def test_op_without_int16_kernel_is_a_model_error_naming_node_and_op(tmp_path):
+    m = F.single_op("Sigmoid", [1, 8], [1, 8])
+    with pytest.raises(ModelError) as info:
+        _build(tmp_path, m)
+    text = str(info.value)
+    assert "the_sigmoid" in text and "Sigmoid" in text and "activation_bits" in text
+
+
+# ------------------------------------------------------------ shared models --
+
+_BUILDS = {}
+
+
+def shared_build(model: str, bits: int, tmp_path_factory):
+    key = (model, bits)
+    if key not in _BUILDS:
+        folder = require(model)
+        tmp = tmp_path_factory.mktemp(f"{model}_{bits}")
+        (tmp / "m.yaml").write_text(f"name: m\ncalibration:\n  data: {folder / 'calibration.npz'}\n"
+                                    f"  method: minmax\nquantization:\n  activation_bits: {bits}\n")
+        result = build(str(folder / "model.onnx"), load_config(str(tmp / "m.yaml")), str(tmp / "gen"), "m",
+                       progress=False)
+        print(result.summary)
+        _BUILDS[key] = (result, tmp)
+    return _BUILDS[key]
+
+
+def _accuracy(result, folder: Path, n=None):
+    d = np.load(folder / "test.npz")
+    xs, ys = d["x"][:n], d["y"][:n]
+    qm = result.compiled.model
+    q = quantize_input(qm, xs)
+    ref = run_int8(qm, q).reshape(len(xs), -1)
+    return float(np.mean(ref.astype(np.int32).argmax(axis=1) == ys)), q, ref
+
+
+def test_kws_int16_bit_exact_and_accuracy(tmp_path_factory):
+    folder = require("mlperf_tiny_kws_dscnn")
+    result, tmp = shared_build("mlperf_tiny_kws_dscnn", 16, tmp_path_factory)
+    qm = result.compiled.model
+    acc, q, ref = _accuracy(result, folder)
+    exe = compile_driver(str(tmp / "gen"), "m", str(tmp / "drv"), sanitize=True)
+    c_out = run_driver(exe, q.reshape(len(q), -1), qm.output_tensor.size)
+    differing = int(np.sum(np.any(c_out != ref, axis=1)))
+    print(f"kws int16: accuracy {acc:.4f} on {len(q)}, {differing} differ C vs reference, "
+          f"arena {result.plan.arena_size} B, weights {qm.weight_bytes} B")
+    assert differing == 0
+    assert acc >= 0.911  # measured 0.9163 (float 0.9113, qnnc int8 0.9137)
+
+
+def test_kws_int16_arena_twice_int8(tmp_path_factory):
+    require("mlperf_tiny_kws_dscnn")
+    r16, _ = shared_build("mlperf_tiny_kws_dscnn", 16, tmp_path_factory)
+    r8, _ = shared_build("mlperf_tiny_kws_dscnn", 8, tmp_path_factory)
+    a16, a8 = r16.plan.arena_size, r8.plan.arena_size
+    print(f"kws arena: int8 {a8} B, int16 {a16} B; weights int8 {r8.compiled.model.weight_bytes} B, "
+          f"int16 {r16.compiled.model.weight_bytes} B")
+    # int16 activations double the arena: 32,000 B against the int8 tensors' 16,000 B lower bound
+    assert a16 == 2 * r8.plan.lower_bound == 32000 and r16.plan.lower_bound == a16
+    assert r16.report["arena_bytes"] == a16
+    # int64 biases (4 more bytes per output channel) and the 512-entry softmax table (256 more
+    # uint32) are all the int16 build adds to the weights
+    extra = r16.compiled.model.weight_bytes - r8.compiled.model.weight_bytes
+    channels = sum(op.consts["bias"].size for op in r16.compiled.model.ops if "bias" in op.consts)
+    assert extra == 4 * channels + 4 * 256
+
+
+def test_digits_int16_accuracy_and_bit_exact(tmp_path_factory):
+    folder = require("digits_cnn_sklearn")
+    result, tmp = shared_build("digits_cnn_sklearn", 16, tmp_path_factory)
+    qm = result.compiled.model
+    acc, q, ref = _accuracy(result, folder)
+    exe = compile_driver(str(tmp / "gen"), "m", str(tmp / "drv"), sanitize=True)
+    assert np.array_equal(run_driver(exe, q.reshape(len(q), -1), qm.output_tensor.size), ref)
+    print(f"digits int16: accuracy {acc:.4f}, arena {result.plan.arena_size} B")
+    assert acc >= 0.990  # measured 0.9907 (float 0.9907, int8 0.9907)
+    assert result.plan.arena_size == 2560  # int8: 1280 B
+
+
+@pytest.mark.slow
+def test_mnist_int16_accuracy_and_bit_exact_full(tmp_path_factory):
+    folder = require("onnx_zoo_mnist8")
+    result, tmp = shared_build("onnx_zoo_mnist8", 16, tmp_path_factory)
+    qm = result.compiled.model
+    acc, q, ref = _accuracy(result, folder)
+    exe = compile_driver(str(tmp / "gen"), "m", str(tmp / "drv"), sanitize=True)
+    assert np.array_equal(run_driver(exe, q.reshape(len(q), -1), qm.output_tensor.size), ref)
+    print(f"mnist int16: accuracy {acc:.4f} on {len(q)}, arena {result.plan.arena_size} B")
+    assert acc >= 0.989  # measured 0.9892 on all 9,700 (float 0.9891, int8 0.9892)
+    assert result.plan.arena_size == 15680  # int8: 7840 B
+
+
+def _bit_exact(tmp_path: Path, result, xs: np.ndarray, gen: str) -> None:
+    qm = result.compiled.model
+    exe = compile_driver(str(tmp_path / gen), "m", str(tmp_path / f"drv_{gen}"), sanitize=True)
+    q = quantize_input(qm, xs)
+    assert np.array_equal(run_driver(exe, q.reshape(len(xs), -1), qm.output_tensor.size),
+                          run_int8(qm, q).reshape(len(xs), -1))
+
+
+@pytest.mark.parametrize("default,extra,want16,want8", [
+    # int8 model, one layer (by node name) int16: conversions in and out around it
+    (8, "  overrides:\n    - match: dw\n      activation_bits: 16\n",
+     ["qnnc_depthwise_conv_s16"], ["qnnc_conv_s8", "qnnc_add_s8", "qnnc_fully_connected_s8"]),
+    # int16 model with the classifier (by op type) and softmax int8
+    (16, "  overrides:\n    - match: Gemm\n      activation_bits: 8\n    - match: softmax\n"
+         "      activation_bits: 8\n",
+     ["qnnc_conv_s16", "qnnc_add_s16", "qnnc_avg_pool_s16"], ["qnnc_fully_connected_s8", "qnnc_softmax_s8"]),
+])
+def test_per_layer_activation_bits_mixing_bit_exact(tmp_path, default, extra, want16, want8):
+    """``overrides[].activation_bits`` mixes int8 and int16 layers with requantize ops where they meet."""
+    result = _build(tmp_path, all_ops_model(), bits=default, extra=extra)
+    qm = result.compiled.model
+    used = qm.kernels_used()
+    assert set(want16 + want8) <= set(used)
+    assert {"qnnc_requantize_s8_s16", "qnnc_requantize_s16_s8"} <= set(used)
+    for op in qm.ops:  # every kernel reads tensors of its own precision
+        bits = 16 if (op.kind != "requantize" and op.attrs.get("activation_bits") == 16) else 8
+        if op.kind == "requantize":
+            assert qm.tensors[op.inputs[0]].bits + qm.tensors[op.output].bits == 24
+        elif op.kind != "reshape":
+            assert all(qm.tensors[t].bits == bits for t in op.inputs + [op.output]), op.name
+    assert qm.input_tensor.bits == 8 and qm.output_tensor.bits == 8
+    xs = np.random.default_rng(4).standard_normal((40, 2, 8, 8)).astype(np.float32)
+    _bit_exact(tmp_path, result, xs, f"gen{default}")
+
+
+def test_override_with_the_default_precision_changes_nothing(tmp_path):
+    extra = "  overrides:\n    - match: fc1\n      activation_bits: 8\n"
+    a = _build(tmp_path, F.tiny_mlp(), bits=8, extra=extra).compiled.model
+    assert all(op.attrs.get("activation_bits") is None for op in a.ops)
+    assert "qnnc_requantize_s8_s16" not in a.kernels_used()
+
+
+# --------------------------------------------------------------- Cortex-M (QEMU) --
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("core", ["m3", "m4", "m7", "m55"])
+def test_kws_int16_bit_exact_on_cortex_m(core, tmp_path_factory):
+    """The generated int16 KWS runs bit-exact with the reference on every emulated core (the
+    s16 kernels are portable C, so M4/M7/M55 check the same code under other compilers' flags)."""
+    import sys
+    sys.path.insert(0, str(HERE.parent))
+    from benchmarks import harness as H
+    from benchmarks import modelbench as MB
+    if H.missing_tools() is not None:
+        pytest.skip(f"Cortex-M tests need QEMU: {H.missing_tools()}")
+    folder = require("mlperf_tiny_kws_dscnn")
+    work = tmp_path_factory.mktemp(f"kws16_{core}")
+    (work / "m.yaml").write_text(f"name: {MB.NAME}\nlayout: nhwc\ncalibration:\n  data: {folder / 'calibration.npz'}\n"
+                                 "  method: minmax\nquantization:\n  activation_bits: 16\n")
+    res = build(str(folder / "model.onnx"), load_config(str(work / "m.yaml")), str(work / "gen"), MB.NAME,
+                progress=False)
+    _, xs = MB.model_inputs(folder / "model.onnx", 2)
+    r = MB.bench_generated(res, work / "gen", MB.quantized_inputs(res, xs), H.MACHINES[core], work / core,
+                           "kws_int16", hist=False)
+    print(f"kws int16 on {core}: {r.instructions:,} instructions ({r.per_mac:.2f}/MAC), stack {r.stack} B, "
+          f"arena {r.arena} B")
+    assert r.bit_exact, f"{r.mismatches} of {r.n_inputs} outputs differ from the reference"
+
+
+def test_validate_reports_int16_layers(tmp_path):
+    """``qnnc validate`` works on an int16 model: bit-exact, per-layer SQNR including the conversions."""
+    _build(tmp_path, all_ops_model())
+    xs = np.random.default_rng(8).standard_normal((16, 2, 8, 8)).astype(np.float32)
+    np.savez(tmp_path / "test.npz", x=xs)
+    r = F.run_cli(["validate", tmp_path / "m.onnx", "--config", tmp_path / "m.yaml", "--data", tmp_path / "test.npz"])
+    assert r.returncode == 0, r.stderr
+    assert "bit-exact" in r.stdout and "int8 -> int16" in r.stdout and "qnnc_" not in r.stderr
