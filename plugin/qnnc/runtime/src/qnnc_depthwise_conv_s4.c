@@ -1,0 +1,94 @@
+/*
+ * qnnc_depthwise_conv_s4 - depthwise convolution with int8 activations and packed int4 weights.
+ * Reference: qnnc/reference/kernels_s4.py:depthwise_conv_s4.
+ *
+ * The filter is [kh][kw][out_ch] like qnnc_depthwise_conv_s8, flattened and packed two weights
+ * per byte, low nibble first (CMSIS-NN arm_depthwise_conv_s4): weight i is the low nibble of
+ * byte i/2 when i is even, the high nibble when odd; an odd count leaves the last high nibble 0.
+ * Output channel oc reads input channel oc / depth_multiplier. Portable C99 on every target.
+ */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE_SIZE__) && !defined(QNNC_NO_FORCE_O2)
+#pragma GCC optimize("O2") /* kernels stay at -O2 when the firmware is built for size */
+#endif
+
+#include "qnnc_kernels.h"
+
+/* Taps k in [*first, *last) of a dilated window starting at `start` land in [0, size). */
+static void qnnc_dw_s4_tap_range(int32_t start, int32_t size, int32_t kernel, int32_t dilation,
+                                 int32_t *first, int32_t *last)
+{
+    int32_t lo = 0;
+    int32_t hi = kernel;
+    if (start < 0) {
+        lo = (-start + dilation - 1) / dilation; /* ceil(-start / dilation) */
+    }
+    if (start + (kernel - 1) * dilation >= size) {
+        hi = size > start ? (size - start + dilation - 1) / dilation : 0;
+    }
+    *first = lo;
+    *last = hi > lo ? hi : lo;
+}
+
+void qnnc_depthwise_conv_s4(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+                            const qnnc_dims *input_dims, const int8_t *input,
+                            const qnnc_dims *filter_dims, const int8_t *packed_filter,
+                            const int32_t *bias,
+                            const qnnc_dims *output_dims, int8_t *output)
+{
+    const int32_t batches = output_dims->n;
+    const int32_t in_h = input_dims->h;
+    const int32_t in_w = input_dims->w;
+    const int32_t in_c = input_dims->c;
+    const int32_t out_h = output_dims->h;
+    const int32_t out_w = output_dims->w;
+    const int32_t out_c = output_dims->c;
+    const int32_t k_h = filter_dims->h;
+    const int32_t k_w = filter_dims->w;
+    const int32_t depth_multiplier = params->depth_multiplier;
+    const int32_t input_offset = params->input_offset;
+    const int32_t output_offset = params->output_offset;
+    /* clamp(v + offset, min, max) == clamp(v, min - offset, max - offset) + offset; clamping
+     * first keeps the offset add from overflowing when requantization saturates. */
+    const int32_t lo = params->act_min - output_offset;
+    const int32_t hi = params->act_max - output_offset;
+    const int8_t *act_lut = params->act_lut;
+    int32_t b, oh, ow, ic, m, kh, kw;
+
+    for (b = 0; b < batches; ++b) {
+        const int8_t *in_b = input + b * in_h * in_w * in_c;
+        for (oh = 0; oh < out_h; ++oh) {
+            const int32_t ih0 = oh * params->stride_h - params->pad_top;
+            int32_t kh_first, kh_last;
+            qnnc_dw_s4_tap_range(ih0, in_h, k_h, params->dilation_h, &kh_first, &kh_last);
+            for (ow = 0; ow < out_w; ++ow) {
+                const int32_t iw0 = ow * params->stride_w - params->pad_left;
+                int32_t kw_first, kw_last;
+                qnnc_dw_s4_tap_range(iw0, in_w, k_w, params->dilation_w, &kw_first, &kw_last);
+                for (ic = 0; ic < in_c; ++ic) {
+                    for (m = 0; m < depth_multiplier; ++m) {
+                        const int32_t oc = ic * depth_multiplier + m;
+                        int32_t acc = bias != NULL ? bias[oc] : 0;
+                        int32_t v;
+                        for (kh = kh_first; kh < kh_last; ++kh) {
+                            const int8_t *in_row =
+                                in_b + (ih0 + kh * params->dilation_h) * in_w * in_c + ic;
+                            for (kw = kw_first; kw < kw_last; ++kw) {
+                                const int32_t x = in_row[(iw0 + kw * params->dilation_w) * in_c];
+                                const int32_t w = qnnc_s4_weight(packed_filter, (kh * k_w + kw) * out_c + oc);
+                                acc += w * (x + input_offset);
+                            }
+                        }
+                        v = qnnc_requantize_mode(acc, quant->multiplier[oc], quant->shift[oc], params->rounding);
+                        v = v < lo ? lo : (v > hi ? hi : v);
+                        v += output_offset;
+                        if (act_lut != NULL) {
+                            v = act_lut[v + 128];
+                        }
+                        output[oc] = (int8_t)v;
+                    }
+                }
+                output += out_c;
+            }
+        }
+    }
+}
