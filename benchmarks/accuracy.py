@@ -30,7 +30,10 @@ REPO = Path(__file__).resolve().parent.parent
 MODELS = ["mlperf_tiny_kws_dscnn", "onnx_zoo_mnist8", "digits_cnn_sklearn"]
 METHODS = ["minmax", "percentile", "mse", "kl"]
 VARIANTS = {"none": {}, "cle": {"equalization": True}, "bc": {"bias_correction": True},
-            "cle+bc": {"equalization": True, "bias_correction": True}}
+            "cle+bc": {"equalization": True, "bias_correction": True},
+            # precision: int16 activations (16x8), int4 weights, the automatic int4/int8 search
+            "int16": {"activation_bits": 16}, "int4": {"weight_bits": 4},
+            "int4+bc": {"weight_bits": 4, "bias_correction": True}, "auto": {"auto_precision": 0.005}}
 ORT_METHODS = ["MinMax", "Percentile", "Entropy"]
 
 

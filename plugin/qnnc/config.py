@@ -17,6 +17,17 @@ Schema (every key optional; unknown keys are errors)::
       weights: per_channel     # per_channel | per_tensor
       equalization: false      # cross-layer equalization of consecutive Conv/FC weight ranges
       bias_correction: false   # correct the mean output shift int8 weights introduce
+      activation_bits: 8       # 8 | 16 (int16 activations with int8 weights, TFLite's 16x8 scheme)
+      weight_bits: 8           # 8 | 4: Conv/depthwise/FC weights as int8, or int4 packed two per byte
+      int4_clipping: mse       # int4 weight range per channel: mse (least squared error) | minmax
+      rounding: auto           # conv/FC requantization: auto (half_even for QDQ/QOperator models, else
+                               # tflite) | tflite (TFLite Micro double rounding) | half_even (onnxruntime)
+      overrides:               # per-layer precision; later entries win (per key)
+        - match: conv2d_3      # an ONNX node name, or an ONNX op type (Conv, Gemm, MatMul, ...)
+          weight_bits: 4       # 8 | 4
+          activation_bits: 16  # 8 | 16
+      auto_precision:          # choose int4/int8 weights per layer (needs labels 'y' in calibration.data)
+        tolerance: 0.005       # accuracy drop allowed vs all-int8 weights, on the calibration data
     execution:
       patch_layers: auto       # run the first layers band by band (MCUNetV2-style): auto | N
       patches: 4               # number of horizontal bands (default: the count with the smallest arena)
@@ -78,6 +89,17 @@ class DataRef:
 
 
 @dataclass
+class Override:
+    """One ``quantization.overrides`` entry: layers matching ``match`` (an ONNX node name or op
+    type) get these bits (None: not set by this entry). ``line`` is its YAML line."""
+
+    match: str
+    weight_bits: Optional[int] = None
+    activation_bits: Optional[int] = None
+    line: Optional[int] = None
+
+
+@dataclass
 class Config:
     """The validated config."""
 
@@ -93,6 +115,12 @@ class Config:
     weights: str = "per_channel"
     equalization: bool = False
     bias_correction: bool = False
+    activation_bits: int = 8  # 8: int8 activations; 16: int16 activations, int8 weights (16x8 scheme)
+    weight_bits: int = 8      # 8 | 4 for Conv/depthwise/FC weights (per-layer: overrides)
+    int4_clipping: str = "mse"  # int4 weight range: "mse" search or "minmax"
+    overrides: List[Override] = field(default_factory=list)
+    auto_precision: Optional[float] = None  # tolerance of the automatic int4/int8 search; None = off
+    rounding: str = "auto"    # conv/FC requantization: auto (half_even for QDQ imports) | tflite | half_even
     test_data: Optional[DataRef] = None
     patch_layers: Optional[object] = None  # None (off), "auto" or a layer count
     patches: Optional[int] = None  # bands; None = chosen for the smallest arena
@@ -130,6 +158,12 @@ _SCHEMA: Dict[str, Any] = {
         "weights": ("per_channel", "per_tensor"),
         "equalization": bool,
         "bias_correction": bool,
+        "activation_bits": (8, 16),
+        "weight_bits": "weight_bits",
+        "int4_clipping": ("mse", "minmax"),
+        "overrides": "overrides",
+        "auto_precision": {"tolerance": float},
+        "rounding": ("auto", "tflite", "half_even"),
     },
     "test_data": {
         "data": str,
@@ -227,6 +261,12 @@ def _check(value: Any, schema: Any, path: str, lines: Dict[str, int], file: str)
     if schema == "shape_map":
         _check_shape_map(value, path, lines, file)
         return
+    if schema == "weight_bits":
+        _check_bits(value, (8, 4), path, lines, file)
+        return
+    if schema == "overrides":
+        _check_overrides(value, path, lines, file)
+        return
     if isinstance(schema, tuple):
         if value not in schema:
             raise ConfigError(f"expected {_type_name(schema)}, got {value!r}", file=file, key=path, line=line)
@@ -251,6 +291,46 @@ def _check_shape_map(value: Any, path: str, lines: Dict[str, int], file: str) ->
         if not ok:
             raise ConfigError(f"expected a list of positive integers (each at most {MAX_DIM}), {example}; got "
                               f"{dims!r}", file=file, key=sub, line=lines.get(sub))
+
+
+def _check_bits(value: Any, allowed: Tuple[int, ...], path: str, lines: Dict[str, int], file: str) -> None:
+    """An integer bit width among ``allowed`` (not a bool, not 4.0)."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and value in allowed):
+        raise ConfigError(f"expected {' or '.join(str(a) for a in allowed)}, got {value!r}", file=file, key=path,
+                          line=lines.get(path))
+
+
+_OVERRIDE_KEYS = {"match": str, "weight_bits": (8, 4), "activation_bits": (8, 16)}
+
+
+def _check_overrides(value: Any, path: str, lines: Dict[str, int], file: str) -> None:
+    """A list of ``{match, weight_bits, activation_bits}`` mappings; errors name the entry's line."""
+    example = "e.g. [{match: Conv, weight_bits: 4}]"
+    if not isinstance(value, list):
+        raise ConfigError(f"expected a list of overrides, {example}; got {value!r}", file=file, key=path,
+                          line=lines.get(path))
+    for i, entry in enumerate(value):
+        sub = f"{path}[{i}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"expected a mapping with 'match' and 'weight_bits' and/or 'activation_bits', "
+                              f"{example}; got {entry!r}", file=file, key=sub, line=lines.get(sub))
+        for k, v in entry.items():
+            key = f"{sub}.{k}"
+            if k not in _OVERRIDE_KEYS:
+                raise ConfigError(f"unknown key '{k}'; expected one of: {', '.join(sorted(_OVERRIDE_KEYS))}",
+                                  file=file, key=key, line=lines.get(key))
+            if k == "match":
+                if not isinstance(v, str) or not v.strip():
+                    raise ConfigError(f"expected an ONNX node name or op type (a non-empty string), got {v!r}",
+                                      file=file, key=key, line=lines.get(key))
+            else:
+                _check_bits(v, _OVERRIDE_KEYS[k], key, lines, file)
+        if "match" not in entry:
+            raise ConfigError("missing 'match' (an ONNX node name or op type such as Conv)", file=file, key=sub,
+                              line=lines.get(sub))
+        if "weight_bits" not in entry and "activation_bits" not in entry:
+            raise ConfigError("an override needs 'weight_bits' and/or 'activation_bits'", file=file, key=sub,
+                              line=lines.get(sub))
 
 
 _UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20}
@@ -367,6 +447,25 @@ def load_config(path: Optional[str]) -> Config:
     cfg.weights = q.get("weights", "per_channel")
     cfg.equalization = q.get("equalization", False)
     cfg.bias_correction = q.get("bias_correction", False)
+    cfg.activation_bits = int(q.get("activation_bits", 8))
+    cfg.weight_bits = q.get("weight_bits", 8)
+    cfg.int4_clipping = q.get("int4_clipping", "mse")
+    cfg.rounding = q.get("rounding", "auto")
+    cfg.overrides = [Override(match=o["match"], weight_bits=o.get("weight_bits"),
+                              activation_bits=o.get("activation_bits"),
+                              line=lines.get(f"quantization.overrides[{i}]"))
+                     for i, o in enumerate(q.get("overrides") or [])]
+    if "auto_precision" in q:
+        auto = q["auto_precision"] or {}
+        cfg.auto_precision = float(auto.get("tolerance", 0.005))
+        if not 0.0 <= cfg.auto_precision < 1.0:
+            raise ConfigError(f"expected an accuracy drop in [0, 1), got {cfg.auto_precision}", file=file,
+                              key="quantization.auto_precision.tolerance",
+                              line=lines.get("quantization.auto_precision.tolerance"))
+        if cfg.weight_bits != 8:
+            raise ConfigError("auto_precision chooses each layer's weight bits; remove weight_bits (pin single "
+                              "layers with overrides instead)", file=file, key="quantization.weight_bits",
+                              line=lines.get("quantization.weight_bits"))
     ex = data.get("execution") or {}
     cfg.patch_layers = ex.get("patch_layers")
     cfg.patches = ex.get("patches")

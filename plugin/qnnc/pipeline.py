@@ -10,11 +10,16 @@ import numpy as np
 from .calibrate import collect, internal_value, random_calibration_inputs
 from .config import Config
 from .data import load_samples
+from .errors import ConfigError
+from .fixedpoint import ROUND_HALF_EVEN, ROUND_TFLITE
 from .importer import import_onnx
 from .ir import Graph
 from .passes import run_passes
 from .passes.equalize import equalize, float_transforms
+from .precision import layer_weight_bits
+from . import auto_precision
 from .qmodel import QModel
+from .activation_bits import layer_activation_bits
 from .quantize import quantize
 
 
@@ -46,15 +51,34 @@ def compile_model(model_path: str, cfg: Config, name: str, progress: bool = True
     input_name = graph.inputs[0]
     input_shape = graph.shape(input_name)
     passed = run_passes(graph, io_layout="NHWC" if cfg.layout == "nhwc" else "NCHW")
-    if cfg.equalization:
+    prequantized = graph.quant is not None
+    if prequantized:
+        notes.append(f"{graph.quant.source_format} model: the scales and zero points of its "
+                     f"{len(graph.quant.activations)} quantized tensors and {len(graph.quant.weights)} "
+                     "quantized constants are used as they are; calibration only fills tensors they leave open")
+        notes.extend(graph.quant.notes)
+        if cfg.activation_bits != 8 or cfg.weight_bits != 8 or cfg.overrides:
+            key = ("quantization.activation_bits" if cfg.activation_bits != 8 else
+                   "quantization.weight_bits" if cfg.weight_bits != 8 else "quantization.overrides")
+            raise ConfigError(f"the model is already quantized ({graph.quant.source_format}); its bit widths "
+                              "cannot be changed here — quantize the float model instead",
+                              file=cfg.source, key=key, line=cfg.line_of(key))
+        if cfg.equalization or cfg.bias_correction:
+            notes.append("quantization.equalization / bias_correction are ignored: the model's weights are "
+                         "already quantized")
+    elif cfg.equalization:
         passed = equalize(passed)
+    weight_bits = layer_weight_bits(passed, cfg, model_path)  # checks the overrides before calibrating
+    act_bits = layer_activation_bits(passed, cfg, model_path)  # int8/int16 per layer (overrides)
+    ys = None  # labels, for the auto_precision search
     if cfg.calibration is not None:
-        xs, _ = load_samples(cfg.calibration, input_name, input_shape, cfg.source)
+        xs, ys = load_samples(cfg.calibration, input_name, input_shape, cfg.source)
         if cfg.max_samples:
             xs = xs[:cfg.max_samples]
     else:
         xs = random_calibration_inputs(input_shape)
-        notes.append("no calibration data given (calibration.data in the config): activation ranges come from "
+        if not prequantized:
+            notes.append("no calibration data given (calibration.data in the config): activation ranges come from "
                      f"{xs.shape[0]} random N(0,1) inputs, so accuracy on real data will be poor")
     if cfg.layout == "nhwc" and len(input_shape) == 4:
         # The config asks for an NHWC API; calibration data is in the model's layout.
@@ -64,8 +88,20 @@ def compile_model(model_path: str, cfg: Config, name: str, progress: bool = True
                   transforms=float_transforms(passed), means=cfg.bias_correction,
                   keep_minmax=decision_tensors(passed),
                   only={passed.original_name(t) for t, v in passed.tensors.items() if not v.is_const})
-    float_mean = (lambda t: internal_value(passed, t, cal.means.get)) if cfg.bias_correction else None
-    qm = quantize(passed, cal.ranges, name, per_channel=cfg.weights == "per_channel", float_mean=float_mean)
+    float_mean = ((lambda t: internal_value(passed, t, cal.means.get))
+                  if cfg.bias_correction and not prequantized else None)
+    rounding = {"tflite": ROUND_TFLITE, "half_even": ROUND_HALF_EVEN}.get(
+        cfg.rounding, ROUND_HALF_EVEN if prequantized else ROUND_TFLITE)
+
+    def quantize_with(bits):
+        return quantize(passed, cal.ranges, name, per_channel=cfg.weights == "per_channel", float_mean=float_mean,
+                        weight_bits=bits, int4_clipping=cfg.int4_clipping,
+                        activation_bits=cfg.activation_bits, rounding=rounding, layer_activation_bits=act_bits)
+
+    if cfg.auto_precision is not None:
+        weight_bits, plan = auto_precision.search(passed, cfg, model_path, quantize_with, xs, ys, progress)
+        notes.extend(plan)
+    qm = quantize_with(weight_bits)
     qm.notes = notes
     return Compiled(passed, qm, int(xs.shape[0]), notes)
 

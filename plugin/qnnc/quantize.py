@@ -1,6 +1,8 @@
 """Stage 3 - quantize: float Graph + calibrated ranges -> :class:`QModel` (TFLite int8 scheme).
 
-Weights: int8 symmetric ([-127, 127]) per output channel (or per tensor). Activations: int8
+Weights: int8 symmetric ([-127, 127]) per output channel (or per tensor); layers the precision
+plan (precision.py) puts at 4 bits get int4 weights ([-7, 7], see int4.py) stored packed two per
+byte and call the ``_s4`` kernels. Activations: int8
 asymmetric per tensor. Bias: int32 with scale s_in * s_w. Requantization: int32 multiplier +
 shift (see fixedpoint.py). Ops whose output equals a rearrangement of their input (views,
 transposes, pads, max/avg pools) keep the input's parameters, as TFLite does.
@@ -18,7 +20,8 @@ import numpy as np
 
 from .calibrate import Ranges
 from .errors import ModelError
-from .fixedpoint import quantize_multiplier, quantize_multipliers
+from .fixedpoint import ROUND_HALF_EVEN, ROUND_TFLITE, quantize_multiplier, quantize_multipliers
+from .int4 import KERNELS_S4, pack_s4, quantize_weights_s4
 from .ir import Graph, Node
 from .kernel_params import AddParams, ConvParams, FcParams, MulParams, PoolParams, RescaleParams
 from .qmodel import QModel, QOp, QTensor
@@ -52,6 +55,26 @@ def quantize_weights(w: np.ndarray, per_channel: bool) -> Tuple[np.ndarray, np.n
     scales = np.where(amax > 0, amax / 127.0, 1.0)
     q = np.clip(np.sign(w64) * np.floor(np.abs(w64) / scales[:, None] + 0.5), -127, 127)
     return q.astype(np.int8).reshape(w.shape), scales
+
+
+def fixed_weight_quantization(W: np.ndarray, candidates) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    """Recover the integers of dequantized weights ``W`` (axis 0 = output channel).
+
+    Passes may have transposed or permuted the weights, so the match is by value: the first
+    scale vector (one per output channel, or one for all) that makes every ``W / scale`` an
+    integer in [-127, 127] gives the model's own quantization, with the exact float32 scales
+    (so the requantization multipliers equal the ones of the tool that quantized the model).
+    """
+    w = W.astype(np.float64).reshape(W.shape[0], -1)
+    for s in candidates:
+        if s.size not in (1, W.shape[0]):
+            continue
+        sc = np.broadcast_to(s.astype(np.float64), (W.shape[0],))
+        r = w / sc[:, None]
+        q = np.round(r)
+        if np.all(np.abs(r - q) < 1e-3) and np.all(np.abs(q) <= 127):
+            return q.astype(np.int8).reshape(W.shape), sc.copy()
+    return None
 
 
 def _quantize_value(x: float, t: QTensor) -> int:
@@ -119,6 +142,9 @@ class _Lowering:
         self.ranges = ranges
         self.per_channel = per_channel
         self.float_mean = float_mean
+        self.weight_bits: Dict[str, int] = {}  # node name -> 4 for int4 weights (else int8)
+        self.int4_clipping = "mse"
+        self.rounding = ROUND_TFLITE  # fixedpoint.ROUND_*: conv / FC requantization rounding
         self.tensors: Dict[str, QTensor] = {}
         self.ops = []
 
@@ -128,6 +154,8 @@ class _Lowering:
 
     def calibrated(self, name: str, n: Node = None) -> Tuple[float, int]:
         name = self.g.original_name(name)
+        if self.g.quant is not None and name in self.g.quant.activations:
+            return self.g.quant.activations[name]  # fixed by the model's QuantizeLinear
         if name not in self.ranges:
             raise ModelError(f"no calibration range for tensor '{name}' (internal: a pass renamed a tensor "
                              "without a passthrough rule)", file=self.g.source, node=n.name if n else None)
@@ -143,6 +171,28 @@ class _Lowering:
         self.tensors[name] = t
         return t
 
+    def weights(self, W: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """int8 weights and per-output-channel scales: the model's own for a QDQ import, else computed."""
+        if self.g.quant is not None:
+            fixed = fixed_weight_quantization(W, self.g.quant.weight_scale_candidates())
+            if fixed is not None:
+                return fixed
+        return quantize_weights(W, self.per_channel)
+
+    def layer_weights(self, n: Node, W: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """The layer's integer weights and scales: int4 ([-7, 7]) when the precision plan says so."""
+        if self.weight_bits.get(n.name, 8) == 4:
+            return quantize_weights_s4(W, self.per_channel, self.int4_clipping)
+        return self.weights(W)
+
+    def pack_int4(self, n: Node, op: QOp) -> None:
+        """For an int4 layer: store the filter packed two per byte (in the kernel's layout) and
+        mark the op so it calls the _s4 kernel."""
+        if self.weight_bits.get(n.name, 8) == 4:
+            op.consts["filter"] = pack_s4(op.consts["filter"])
+            op.attrs["weight_bits"] = 4
+            op.attrs["kernel"] = KERNELS_S4[op.kind]
+
     def check_accumulator(self, n: Node, wq: np.ndarray, bq: np.ndarray) -> None:
         """Refuse weights whose worst-case int32 accumulation could overflow."""
         worst = np.abs(wq.reshape(wq.shape[0], -1).astype(np.int64)).sum(axis=1) * 255 + np.abs(bq.astype(np.int64))
@@ -151,8 +201,15 @@ class _Lowering:
                               "has too many inputs per output for int8 arithmetic")
 
     def requant(self, n: Node, s_in: float, w_scales: np.ndarray, s_out: float):
+        if self.rounding == ROUND_HALF_EVEN:
+            # onnxruntime's scale, in float32 (QLinearConv / QLinearMatMul compute it so); the
+            # multiplier + shift then represent it exactly.
+            real = ((np.float32(s_in) * np.asarray(w_scales, np.float32)).astype(np.float32)
+                    / np.float32(s_out)).astype(np.float32).astype(np.float64)
+        else:
+            real = s_in * w_scales / s_out
         try:
-            return quantize_multipliers(s_in * w_scales / s_out)
+            return quantize_multipliers(real)
         except ValueError as e:
             raise self.err(n, str(e)) from None
 
@@ -201,7 +258,7 @@ class _Lowering:
         cin = x.shape[3]
         group = n.attrs["group"]
         out, act_min, act_max, lut, target = self.output_with_activation(n)
-        wq, ws = quantize_weights(W, self.per_channel)
+        wq, ws = self.layer_weights(n, W)
         mult, shift = self.requant(n, x.scale, ws, target.scale)
         b = self.corrected_bias(n, W, b, wq, ws,
                                 lambda m, eps: _conv_mean_shift(m, eps, n.attrs, tuple(out.shape[1:3])))
@@ -212,7 +269,7 @@ class _Lowering:
                       stride_h=a["strides"][0], stride_w=a["strides"][1],
                       pad_top=a["pads"][0], pad_left=a["pads"][1],
                       dilation_h=a["dilations"][0], dilation_w=a["dilations"][1],
-                      act_min=act_min, act_max=act_max, act_lut=lut)
+                      act_min=act_min, act_max=act_max, act_lut=lut, rounding=self.rounding)
         oh, ow = out.shape[1], out.shape[2]
         if group == 1:
             kind = "conv"
@@ -230,6 +287,7 @@ class _Lowering:
         self.ops.append(QOp(kind, n.name, [x.name], out.name, params,
                             {"filter": filt, "bias": bq, "multiplier": mult, "shift": shift},
                             {"filter_dims": tuple(filt.shape) if kind == "conv" else (1, kh, kw, cout)}, macs))
+        self.pack_int4(n, self.ops[-1])
 
     def fully_connected(self, n: Node) -> None:
         g = self.g
@@ -237,7 +295,7 @@ class _Lowering:
         W = g.const(n.inputs[1])
         b = g.const(n.inputs[2])
         out, act_min, act_max, lut, target = self.output_with_activation(n)
-        wq, ws = quantize_weights(W, self.per_channel)
+        wq, ws = self.layer_weights(n, W)
         mult, shift = self.requant(n, x.scale, ws, target.scale)
         b = self.corrected_bias(n, W, b, wq, ws,
                                 lambda m, eps: eps @ m.reshape(-1, W.shape[1]).mean(axis=0))
@@ -245,11 +303,12 @@ class _Lowering:
         self.check_accumulator(n, wq, bq)
         rows = int(np.prod(x.shape[:-1]))
         params = FcParams(input_offset=-x.zero_point, output_offset=target.zero_point,
-                          act_min=act_min, act_max=act_max, act_lut=lut)
+                          act_min=act_min, act_max=act_max, act_lut=lut, rounding=self.rounding)
         self.ops.append(QOp("fully_connected", n.name, [x.name], out.name, params,
                             {"filter": np.ascontiguousarray(wq), "bias": bq, "multiplier": mult, "shift": shift},
                             {"rows": rows, "in_features": W.shape[1], "out_features": W.shape[0]},
                             rows * W.shape[0] * W.shape[1]))
+        self.pack_int4(n, self.ops[-1])
 
     def const_operand(self, name: str) -> Tuple[np.ndarray, QTensor]:
         c = self.g.const(name).astype(np.float64)
@@ -394,13 +453,30 @@ class _Lowering:
 
 
 def quantize(graph: Graph, ranges: Ranges, name: str, per_channel: bool = True,
-             float_mean: Optional[Callable[[str], Optional[np.ndarray]]] = None) -> QModel:
+             float_mean: Optional[Callable[[str], Optional[np.ndarray]]] = None,
+             weight_bits: Optional[Dict[str, int]] = None, int4_clipping: str = "mse",
+             activation_bits: int = 8, rounding: int = ROUND_TFLITE,
+             layer_activation_bits: Optional[Dict[str, int]] = None) -> QModel:
     """Lower a passed, NHWC graph to a QModel using calibrated ranges.
 
     ``float_mean`` enables bias correction: it returns, for a graph tensor, its mean float value
-    over the calibration data in the graph's layout (or None when unknown).
+    over the calibration data in the graph's layout (or None when unknown). ``weight_bits`` maps
+    Conv/FullyConnected node names to 4 for int4 weights (see precision.py; default int8), whose
+    range ``int4_clipping`` ("mse" or "minmax", see int4.py) chooses. ``activation_bits`` 16
+    selects int16 activations (the 16x8 scheme, see quantize_s16.py); ``layer_activation_bits``
+    ({node name: 8 | 16}) overrides it per layer (see activation_bits.py). ``rounding``
+    (fixedpoint.ROUND_*) is the conv / fully-connected requantization rounding: TFLite Micro's
+    double rounding, or one half-to-even rounding of the exact product, which reproduces
+    onnxruntime's results on a QDQ model (then the multipliers encode its float32 scales).
     """
+    if activation_bits == 16 or any(b == 16 for b in (layer_activation_bits or {}).values()):
+        from .activation_bits import quantize_mixed  # imports this module
+        return quantize_mixed(graph, ranges, name, per_channel, float_mean, weight_bits, int4_clipping, rounding,
+                              activation_bits, layer_activation_bits)
     low = _Lowering(graph, ranges, per_channel, float_mean)
+    low.weight_bits = dict(weight_bits or {})
+    low.int4_clipping = int4_clipping
+    low.rounding = rounding
     inp = graph.inputs[0]
     low.new_tensor(inp, *low.calibrated(inp))
     for n in graph.nodes:

@@ -21,7 +21,7 @@ def build_report(model: QModel, plan: MemoryPlan, provenance: Dict[str, Any]) ->
             "output": [op.output, list(model.tensors[op.output].shape)],
             "macs": op.macs,
             "weight_bytes": op.weight_bytes,
-            "output_bytes": model.tensors[op.output].size,
+            "output_bytes": model.tensors[op.output].nbytes,
             "arena_offset": plan.offset(op.output),
             "lifetime": [b.first, b.last],
         })
@@ -33,6 +33,8 @@ def build_report(model: QModel, plan: MemoryPlan, provenance: Dict[str, Any]) ->
         "output": {"name": model.output, "shape": list(model.output_tensor.shape),
                    "scale": model.output_tensor.scale, "zero_point": model.output_tensor.zero_point},
         "arena_bytes": plan.arena_size,
+        # with the DSP/Helium kernels' scratch (what Cortex-M4/M7/M33/M55 builds reserve)
+        "arena_simd_bytes": max(plan.simd_arena_size, plan.arena_size),
         "lower_bound_bytes": plan.lower_bound,
         "operator_io_bound_bytes": io_bound(model),
         "weight_bytes": model.weight_bytes,
@@ -48,8 +50,10 @@ def build_report(model: QModel, plan: MemoryPlan, provenance: Dict[str, Any]) ->
 def summary_line(report: Dict[str, Any]) -> str:
     """The one line printed by every build."""
     return (f"qnnc: {report['name']}: {len(report['layers'])} ops, {report['macs']} MACs, "
-            f"arena {report['arena_bytes']} B (lower bound {report['lower_bound_bytes']} B), "
-            f"weights {report['weight_bytes']} B in flash")
+            f"arena {report['arena_bytes']} B (lower bound {report['lower_bound_bytes']} B"
+            + (f"; {report['arena_simd_bytes']} B with DSP/Helium kernel scratch"
+               if report.get("arena_simd_bytes", 0) > report["arena_bytes"] else "")
+            + f"), weights {report['weight_bytes']} B in flash")
 
 
 def layer_table(report: Dict[str, Any]) -> str:

@@ -12,8 +12,11 @@ import numpy as np
 
 from .. import __version__
 from ..kernel_params import struct_fields
+from ..kernel_scratch import SCRATCH_KERNELS
 from ..plan import MemoryPlan
 from ..qmodel import QModel, QOp
+from ..reference.interpreter_s16 import is_s16
+from .c_emitter_s16 import emit_op_s16
 from .c_format import array_body, array_definition, brace, c_float, c_int, c_type
 
 _STRUCT = {"ConvParams": "qnnc_conv_params", "FcParams": "qnnc_fc_params", "PoolParams": "qnnc_pool_params",
@@ -43,6 +46,7 @@ class _Emitter:
         self.statics: List[str] = []   # static const structs in <name>.c
         self.body: List[str] = []      # statements of <name>_forward
         self.seen: Dict = {}           # (C type, initializer) -> symbol, for de-duplication
+        self.op_scratch = None         # (offset, bytes) of the current op's kernel scratch, or None
 
     # -- symbols -----------------------------------------------------------------
     def const_array(self, sym: str, arr: np.ndarray) -> str:
@@ -78,9 +82,19 @@ class _Emitter:
             return f"input + {extra}"
         return f"arena + {self.plan.offset(tensor) + extra}"
 
+    def scratch_arg(self, op: QOp) -> str:
+        """Leading ``qnnc_buffer`` argument of kernels with SIMD scratch (see kernel_scratch.py);
+        ``{P}_SCRATCH`` is NULL when no SIMD path is compiled in (the portable arena is smaller)."""
+        if op.kernel not in SCRATCH_KERNELS:
+            return ""
+        if self.op_scratch is None:
+            return "NULL, "
+        return f"{self.P}_SCRATCH({self.op_scratch[0]}, {self.op_scratch[1]}), "
+
     # -- ops -------------------------------------------------------------------------
     def op(self, i: int, op: QOp) -> None:
         m, k = self.m, f"op{i}"
+        self.op_scratch = self.plan.kernel_scratch.get(i)
         out = self.ptr(op.output)
         c = op.consts
         self.body.append(f"    /* {i}: {op.kind} '{_comment(op.name)}' -> {list(m.tensors[op.output].shape)}"
@@ -91,7 +105,7 @@ class _Emitter:
         if op.kind != "reshape":
             self.body.append(f'    QNNC_LAYER_END("{self.p}", {i});')
             self.body.append(f"    if (ctx->on_layer != NULL) {{\n        ctx->on_layer(ctx->user, {i}, "
-                             f"{self.ptr(op.output)}, {m.tensors[op.output].size});\n    }}")
+                             f"{self.ptr(op.output)}, {m.tensors[op.output].nbytes});\n    }}")
 
     def op_weights(self, k: str, op: QOp):
         """Emit an op's constant arrays once; returns (act_lut symbols, filter, bias, quant struct)."""
@@ -117,8 +131,8 @@ class _Emitter:
             p = self.struct(f"{k}{tag}_params", params, luts)
             din = self.dims(f"{k}{tag}_input_dims", in_shape)
             dout = self.dims(f"{k}{tag}_output_dims", out_shape)
-            self.body.append(f"{indent}{op.kernel}({p}, &{q}, {din}, {in_ptr}, {dfl}, {filt}, {bias}, "
-                             f"{dout}, {out_ptr});")
+            self.body.append(f"{indent}{op.kernel}({self.scratch_arg(op)}{p}, &{q}, {din}, {in_ptr}, {dfl}, "
+                             f"{filt}, {bias}, {dout}, {out_ptr});")
         elif op.kind in ("max_pool", "avg_pool"):
             p = self.struct(f"{k}{tag}_params", params)
             din = self.dims(f"{k}{tag}_input_dims", in_shape)
@@ -166,6 +180,9 @@ class _Emitter:
                              tag=f"_b{b}")
 
     def op_body(self, i: int, op: QOp) -> None:
+        if is_s16(op):
+            emit_op_s16(self, i, op)
+            return
         m, k = self.m, f"op{i}"
         out = self.ptr(op.output)
         c = op.consts
@@ -178,7 +195,7 @@ class _Emitter:
             luts, w, bias, q, _ = self.op_weights(k, op)
             p = self.struct(f"{k}_params", op.params, luts)
             a = op.attrs
-            self.body.append(f"    qnnc_fully_connected_s8({p}, &{q}, {a['rows']}, {a['in_features']}, "
+            self.body.append(f"    {op.kernel}({self.scratch_arg(op)}{p}, &{q}, {a['rows']}, {a['in_features']}, "
                              f"{self.ptr(op.inputs[0])}, {a['out_features']}, {w}, {bias}, {out});")
         elif op.kind in ("add", "mul"):
             p = self.struct(f"{k}_params", op.params)
@@ -246,13 +263,14 @@ extern "C" {{
 #define {P}_OUTPUT_SCALE {c_float(ot.scale)}
 #define {P}_OUTPUT_ZERO_POINT ({ot.zero_point})
 /* Bytes of RAM for all activations (one arena, reused across layers). */
-#define {P}_ARENA_SIZE {self.arena_size}
+{self.arena_define()}
 #define {P}_MACS {m.macs}
 
 /* Number of layers (indices used by the per-layer callback, hooks and the report). */
 #define {P}_LAYER_COUNT {len(m.ops)}
 
-/* Called after each layer with its int8 output (checksums, tracing, debugging). */
+/* Called after each layer with its output (checksums, tracing, debugging): int8 values, or for
+ * int16 layers (quantization.activation_bits: 16) their bytes; size counts bytes. */
 typedef void (*{p}_layer_fn)(void *user, int32_t layer, const int8_t *output, int32_t size);
 
 /* Re-entrant use: one context (and arena) per concurrent inference. */
@@ -330,10 +348,11 @@ int {p}_invoke_f32({p}_ctx *ctx, const float *input, float *output)
 
 /* Kernel parameters: compile-time constants, in flash. */
 {statics}
-
+{self.scratch_define()}
 static void {p}_forward(const {p}_ctx *ctx, const int8_t *input)
 {{
     int8_t *arena = ctx->arena;
+{"#if QNNC_SIMD_SCRATCH" + chr(10) + "    qnnc_buffer scratch;" + chr(10) + "#endif" if self.plan.kernel_scratch else ""}
 {"    (void)input; /* the input was copied into the arena */" if not ext else ""}
 {body}
 }}
@@ -385,6 +404,33 @@ int {p}_run(const int8_t *input, int8_t *output)
     @property
     def arena_size(self) -> int:
         return max(self.plan.arena_size, 4)
+
+    def arena_define(self) -> str:
+        """``{P}_ARENA_SIZE``: larger where the kernels' SIMD paths need scratch in the arena.
+        The condition is QNNC_SIMD_SCRATCH of qnnc_kernels.h (this header stands alone)."""
+        P, simd = self.P, max(self.plan.simd_arena_size, 4)
+        if simd <= self.arena_size:
+            return f"#define {P}_ARENA_SIZE {self.arena_size}"
+        return (f"/* Targets with the kernels' DSP or Helium paths (Cortex-M4/M7/M33/M55 ...) also hold their\n"
+                f" * scratch memory in it: {simd - self.arena_size} B more. */\n"
+                f"#if !defined(QNNC_PORTABLE_ONLY) && \\\n"
+                f"    ((defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)) || \\\n"
+                f"     (defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)))\n"
+                f"#define {P}_ARENA_SIZE {simd}\n#else\n#define {P}_ARENA_SIZE {self.arena_size}\n#endif")
+
+    def scratch_define(self) -> str:
+        """``{P}_SCRATCH(offset, bytes)``: the qnnc_buffer passed to conv/depthwise/fc kernels."""
+        if not self.plan.kernel_scratch:
+            return ""
+        P = self.P
+        p = self.p
+        return (f"\n/* Kernel scratch (SIMD paths only) in the arena, over tensors dead during that layer;\n"
+                f" * one qnnc_buffer in {p}_forward's frame, re-aimed before each call. */\n"
+                f"#if QNNC_SIMD_SCRATCH\n"
+                f"static const qnnc_buffer *{p}_scratch(qnnc_buffer *b, int8_t *buf, int32_t size)\n"
+                f"{{\n    b->buf = buf;\n    b->size = size;\n    return b;\n}}\n"
+                f"#define {P}_SCRATCH(offset, bytes) {p}_scratch(&scratch, arena + (offset), (bytes))\n"
+                f"#else\n#define {P}_SCRATCH(offset, bytes) NULL\n#endif\n")
 
 
 def emit_c(model: QModel, plan: MemoryPlan, provenance: str) -> Dict[str, str]:

@@ -11,13 +11,19 @@ import numpy as np
 from ..fixedpoint import dequantize_s8, quantize_f32
 from ..qmodel import QModel, QOp
 from . import kernels as K
+from .interpreter_s16 import is_s16, run_op_s16
+from . import kernels_s4 as K4
 
 
 def _run_op(op: QOp, model: QModel, values: Dict[str, np.ndarray]) -> np.ndarray:
+    if is_s16(op):
+        return run_op_s16(op, model, values)
     out_shape = model.tensors[op.output].shape
     x = values[op.inputs[0]]
     c = op.consts
     kind = op.kind
+    if op.attrs.get("weight_bits") == 4:
+        return _run_s4(op, x, out_shape)
     if kind == "conv":
         return K.conv_s8(op.params, c["multiplier"], c["shift"], x, c["filter"], c["bias"], out_shape)
     if kind == "depthwise_conv":
@@ -57,6 +63,23 @@ def _run_op(op: QOp, model: QModel, values: Dict[str, np.ndarray]) -> np.ndarray
                  for i, r, inner in zip(op.inputs, op.attrs["rescales"], op.attrs["inners"])]
         return np.concatenate(parts, axis=1).reshape(out_shape)
     raise NotImplementedError(kind)
+
+
+def _run_s4(op: QOp, x: np.ndarray, out_shape) -> np.ndarray:
+    """Conv / depthwise / FC with packed int4 weights (the _s4 kernels)."""
+    c = op.consts
+    if op.kind == "conv":
+        return K4.conv_s4(op.params, c["multiplier"], c["shift"], x, c["filter"], op.attrs["filter_dims"],
+                          c["bias"], out_shape)
+    if op.kind == "depthwise_conv":
+        return K4.depthwise_conv_s4(op.params, c["multiplier"], c["shift"], x, c["filter"],
+                                    op.attrs["filter_dims"], c["bias"], out_shape)
+    if op.kind == "fully_connected":
+        rows, k = op.attrs["rows"], op.attrs["in_features"]
+        y = K4.fully_connected_s4(op.params, c["multiplier"], c["shift"], x.reshape(rows, k), c["filter"],
+                                  op.attrs["out_features"], c["bias"])
+        return y.reshape(out_shape)
+    raise NotImplementedError(f"int4 weights for {op.kind}")
 
 
 def run(model: QModel, x: np.ndarray, keep: Optional[List[str]] = None) -> Dict[str, np.ndarray]:

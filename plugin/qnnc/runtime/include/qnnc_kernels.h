@@ -28,13 +28,29 @@ extern "C" {
 #define QNNC_INLINE static inline
 #endif
 
-/* Kernel paths. The portable C99 path is the default everywhere. Defining QNNC_ENABLE_SIMD
- * selects, from the compiler's own macros, the Armv7E-M DSP path (__ARM_FEATURE_DSP: Cortex-M4/
- * M7/M33) or the Helium path (__ARM_FEATURE_MVE: Cortex-M55/M85) of conv, depthwise conv and
- * fully connected. Those paths keep working buffers on the stack (variable-length arrays
- * proportional to the layer's channels or input features, up to a few KB), so give the
- * inferring thread that much more stack. Every path is bit-exact with the reference.
- * QNNC_PORTABLE_ONLY forces the portable path of every kernel (add included). */
+/* Kernel paths, chosen at compile time from the compiler's own macros: the Armv7E-M DSP path
+ * (__ARM_FEATURE_DSP: Cortex-M4/M7/M33) or the Helium path (__ARM_FEATURE_MVE: Cortex-M55/M85)
+ * of conv, depthwise conv, fully connected and add, else the portable C99 path. Every path is
+ * bit-exact with the reference. QNNC_PORTABLE_ONLY forces the portable path of every kernel.
+ * (QNNC_ENABLE_SIMD, which used to opt in to the SIMD paths, is no longer needed and ignored.)
+ *
+ * Scratch memory (CMSIS-NN style): conv, depthwise conv and fully connected take a
+ * qnnc_buffer with the working memory of their SIMD path; nothing is on the stack.
+ * qnnc_<kernel>_s8_get_buffer_size() returns the bytes the path compiled in needs for a layer
+ * (0 on the portable path and for layers outside the SIMD paths' limits). With a NULL or too
+ * small buffer the kernel runs the portable path: slower, but the same output, never an
+ * overflow. The QNNC_*_BUFFER_SIZE macros below are the per-path formulas; the generator
+ * (qnnc/kernel_scratch.py, the same formulas) reserves max(DSP, Helium) bytes per layer in the
+ * arena for the unknown target, placed over tensors dead during that layer, and the generated
+ * header sizes the arena with QNNC_SIMD_SCRATCH (below): targets without SIMD paths get the
+ * smaller, scratch-free arena. */
+#if !defined(QNNC_PORTABLE_ONLY) && \
+    ((defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)) || \
+     (defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)))
+#define QNNC_SIMD_SCRATCH 1 /* some kernel path compiled in here wants scratch memory */
+#else
+#define QNNC_SIMD_SCRATCH 0
+#endif
 
 /* Section for the default arena; a firmware may define it (e.g. ".noinit" or a
  * linker section in fast SRAM) before including a generated model header. */
@@ -60,6 +76,14 @@ typedef struct {
     const int32_t *shift;
 } qnnc_per_channel_quant;
 
+/** Working memory of a kernel's SIMD path (CMSIS-NN's cmsis_nn_context): buf NULL or size too
+ *  small for the layer selects the portable path. Any alignment works (the kernels round buf up
+ *  to 4 bytes, or 8 for Helium vectors, inside size). */
+typedef struct {
+    void *buf;
+    int32_t size;
+} qnnc_buffer;
+
 /** Convolution (regular and depthwise). */
 typedef struct {
     int32_t input_offset;  /**< minus the input zero point */
@@ -70,6 +94,7 @@ typedef struct {
     int32_t depth_multiplier; /**< depthwise only: output channels per input channel */
     int32_t act_min, act_max; /**< clamp after requantization (fused Relu/Clip) */
     const int8_t *act_lut;    /**< NULL, or 256 entries indexed by value+128, applied last */
+    int32_t rounding;         /**< QNNC_ROUND_TFLITE or QNNC_ROUND_HALF_EVEN (see qnnc_requantize_mode) */
 } qnnc_conv_params;
 
 /** Fully connected: output[r][o] = act(requant(bias[o] + sum_k w[o][k]*(in[r][k]+input_offset))). */
@@ -78,6 +103,7 @@ typedef struct {
     int32_t output_offset;
     int32_t act_min, act_max;
     const int8_t *act_lut;
+    int32_t rounding;         /**< QNNC_ROUND_TFLITE or QNNC_ROUND_HALF_EVEN */
 } qnnc_fc_params;
 
 /** Max and average pooling (input and output share scale and zero point). */
@@ -157,6 +183,36 @@ QNNC_INLINE int32_t qnnc_requantize(int32_t acc, int32_t multiplier, int32_t shi
     return qnnc_rounding_divide_by_pot(qnnc_srdhm((int32_t)shifted, multiplier), right);
 }
 
+/* Rounding modes of conv / fully-connected requantization (params->rounding). */
+#define QNNC_ROUND_TFLITE 0    /* qnnc_requantize: TFLite Micro / CMSIS-NN double rounding */
+#define QNNC_ROUND_HALF_EVEN 1 /* one rounding of the exact product, ties to even (onnxruntime) */
+
+/** acc * multiplier * 2^(shift-31) rounded once, ties to even. With multiplier * 2^(shift-31)
+ * equal to a float32 scale this is onnxruntime's nearbyint(acc * scale), in integers. */
+QNNC_INLINE int32_t qnnc_requantize_half_even(int32_t acc, int32_t multiplier, int32_t shift)
+{
+    const int32_t total = 31 - shift; /* shift <= 30: total in [1, 62] */
+    const int64_t prod = (int64_t)acc * (int64_t)multiplier; /* |prod| < 2^62 */
+    /* Ties-to-even is symmetric: round the magnitude (no shifts of negative values). */
+    const uint64_t mag = prod < 0 ? (uint64_t)(-prod) : (uint64_t)prod;
+    const uint64_t half = (uint64_t)1 << (total - 1);
+    const uint64_t rem = mag & ((half << 1) - 1u);
+    uint64_t q = mag >> total;
+    int64_t r;
+    if (rem > half || (rem == half && (q & 1u))) {
+        ++q;
+    }
+    r = prod < 0 ? -(int64_t)q : (int64_t)q;
+    return r > INT32_MAX ? INT32_MAX : (r < INT32_MIN ? INT32_MIN : (int32_t)r);
+}
+
+/** Requantize with the layer's rounding mode. */
+QNNC_INLINE int32_t qnnc_requantize_mode(int32_t acc, int32_t multiplier, int32_t shift, int32_t rounding)
+{
+    return rounding == QNNC_ROUND_HALF_EVEN ? qnnc_requantize_half_even(acc, multiplier, shift)
+                                            : qnnc_requantize(acc, multiplier, shift);
+}
+
 QNNC_INLINE int8_t qnnc_clamp_s8(int32_t v, int32_t lo, int32_t hi)
 {
     return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
@@ -164,26 +220,75 @@ QNNC_INLINE int8_t qnnc_clamp_s8(int32_t v, int32_t lo, int32_t hi)
 
 /* --------------------------------------------------------------- kernels -- */
 
+/* Scratch bytes of each SIMD path (used by the get_buffer_size functions; mirrored by
+ * qnnc/kernel_scratch.py). K = kh*kw*in_c (conv) or in_features (fc); conv processes output
+ * channels in blocks of QNNC_CONV_OC_BLOCK, so its accumulators stay small. Layers past the
+ * limits below (or depthwise with depth_multiplier != 1) run portable and need 0 bytes. */
+#ifndef QNNC_CONV_MAX_K
+#define QNNC_CONV_MAX_K 2048 /* conv SIMD paths: K and out_c up to this */
+#endif
+#ifndef QNNC_DW_MAX_TAPS
+#define QNNC_DW_MAX_TAPS 64 /* depthwise SIMD paths: kh*kw up to this */
+#endif
+#ifndef QNNC_FC_MAX_K
+#define QNNC_FC_MAX_K 4096 /* fc DSP path: K and out_features up to this */
+#endif
+/* Accumulator blocks: 32 costs KWS 528 B of arena on M4/M55 and 0.9 % / 2.2 % more instructions
+ * than unblocked; 16: 400 B, 2.2 % / 5.9 %; 64: 784 B, 0.3 % / 0.4 %. Change them only together
+ * with CONV_OC_BLOCK / FC_OUT_BLOCK in qnnc/kernel_scratch.py (else the planned scratch is too
+ * small and the kernels fall back to the portable path). */
+#define QNNC_CONV_OC_BLOCK 32
+#define QNNC_MIN_(a, b) ((a) < (b) ? (a) : (b))
+/** conv DSP: two q15 columns (4*(K&~3)+16), 2 x block accumulators, int8 window if in_c%4. */
+#define QNNC_CONV_DSP_BUFFER_SIZE(K, in_c, out_c)                                         \
+    (4 * ((K) & ~3) + 16 + 8 * QNNC_MIN_((out_c), QNNC_CONV_OC_BLOCK) +                    \
+     (((in_c) & 3) != 0 ? (((K) + 7) & ~3) : 0))
+/** conv Helium: folded bias (4*out_c), 2 x block accumulators, two int8 columns unless direct
+ *  (1x1 without padding reads the input pixels in place). */
+#define QNNC_CONV_MVE_BUFFER_SIZE(K, out_c, direct)                                       \
+    (4 * (out_c) + 8 * QNNC_MIN_((out_c), QNNC_CONV_OC_BLOCK) + ((direct) ? 0 : 2 * (((K) + 15) & ~15)))
+/** depthwise DSP: widened weights of 4 channels, 2 words a tap. */
+#define QNNC_DW_DSP_BUFFER_SIZE(taps) (8 * (taps))
+/** depthwise Helium: one int32x4 of weights a tap, 8-byte aligned (+4). */
+#define QNNC_DW_MVE_BUFFER_SIZE(taps) (16 * (taps) + 4)
+#define QNNC_FC_OUT_BLOCK 32
+/** fully connected DSP: the widened input row and a block of accumulators (Helium needs none). */
+#define QNNC_FC_DSP_BUFFER_SIZE(K, out_features) (4 * ((K) / 2 + 2) + 4 * QNNC_MIN_((out_features), QNNC_FC_OUT_BLOCK))
+
 /** Convolution, group 1. filter is OHWI: dims n=out_ch, h=kh, w=kw, c=in_ch. bias may be NULL. */
-void qnnc_conv_s8(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+void qnnc_conv_s8(const qnnc_buffer *scratch,
+                  const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
                   const qnnc_dims *input_dims, const int8_t *input,
                   const qnnc_dims *filter_dims, const int8_t *filter,
                   const int32_t *bias,
                   const qnnc_dims *output_dims, int8_t *output);
 
+/** Scratch bytes qnnc_conv_s8 wants for this layer on the path compiled in (0: none). */
+int32_t qnnc_conv_s8_get_buffer_size(const qnnc_conv_params *params, const qnnc_dims *input_dims,
+                                     const qnnc_dims *filter_dims, const qnnc_dims *output_dims);
+
 /** Depthwise convolution. filter is [kh][kw][out_ch] (dims n=1, h=kh, w=kw, c=out_ch),
  *  out_ch = in_ch * depth_multiplier, output channel oc reads input channel oc / depth_multiplier. */
-void qnnc_depthwise_conv_s8(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+void qnnc_depthwise_conv_s8(const qnnc_buffer *scratch,
+                            const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
                             const qnnc_dims *input_dims, const int8_t *input,
                             const qnnc_dims *filter_dims, const int8_t *filter,
                             const int32_t *bias,
                             const qnnc_dims *output_dims, int8_t *output);
 
+/** Scratch bytes qnnc_depthwise_conv_s8 wants for this layer on the path compiled in (0: none). */
+int32_t qnnc_depthwise_conv_s8_get_buffer_size(const qnnc_conv_params *params, const qnnc_dims *input_dims,
+                                               const qnnc_dims *filter_dims, const qnnc_dims *output_dims);
+
 /** Fully connected on `rows` input vectors of in_features; weights [out_features][in_features]. */
-void qnnc_fully_connected_s8(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant,
+void qnnc_fully_connected_s8(const qnnc_buffer *scratch,
+                             const qnnc_fc_params *params, const qnnc_per_channel_quant *quant,
                              int32_t rows, int32_t in_features, const int8_t *input,
                              int32_t out_features, const int8_t *weights,
                              const int32_t *bias, int8_t *output);
+
+/** Scratch bytes qnnc_fully_connected_s8 wants on the path compiled in (0: none). */
+int32_t qnnc_fully_connected_s8_get_buffer_size(int32_t in_features, int32_t out_features);
 
 /** Max pooling; padded cells are ignored. */
 void qnnc_max_pool_s8(const qnnc_pool_params *params,
@@ -240,6 +345,147 @@ void qnnc_quantize_f32_s8(int32_t size, float scale, int32_t zero_point,
 /** int8 -> float: (float)(q - zero_point) * scale. */
 void qnnc_dequantize_s8_f32(int32_t size, float scale, int32_t zero_point,
                             const int8_t *input, float *output);
+
+/* ------------------------------------------- int4 weights (int8 activations) -- */
+
+/* Packed int4 weights: two per byte, low nibble first (CMSIS-NN arm_*_s4 convention): weight i
+ * is the low nibble of byte i/2 when i is even, the high nibble when odd; an odd count leaves
+ * the last high nibble 0. Values are two's complement nibbles in [-8, 7] (qnnc emits [-7, 7]).
+ * The kernels' arithmetic (rounding mode included) is that of the _s8 kernels on the unpacked
+ * weights. They are portable C99 and need no working memory (no qnnc_buffer argument). */
+
+/** Weight i of a packed int4 array, sign-extended. */
+QNNC_INLINE int32_t qnnc_s4_weight(const int8_t *packed, int32_t i)
+{
+    const int32_t byte = (int32_t)(uint8_t)packed[i >> 1];
+    const int32_t nibble = (i & 1) != 0 ? byte >> 4 : byte & 0x0F;
+    return (nibble ^ 8) - 8;
+}
+
+/** sum over k < n of weight (start + k) * (x[k] + input_offset): whole bytes two weights at a time. */
+QNNC_INLINE int32_t qnnc_s4_dot(const int8_t *packed, int32_t start, const int8_t *x, int32_t n,
+                                int32_t input_offset)
+{
+    int32_t acc = 0;
+    int32_t k = 0;
+    if ((start & 1) != 0 && n > 0) { /* starts in a high nibble */
+        acc += qnnc_s4_weight(packed, start) * ((int32_t)x[0] + input_offset);
+        k = 1;
+    }
+    {
+        const int8_t *p = packed + ((start + k) >> 1);
+        for (; k + 1 < n; k += 2) {
+            const int32_t byte = (int32_t)(uint8_t)*p++;
+            acc += (((byte & 0x0F) ^ 8) - 8) * ((int32_t)x[k] + input_offset);
+            acc += (((byte >> 4) ^ 8) - 8) * ((int32_t)x[k + 1] + input_offset);
+        }
+    }
+    if (k < n) {
+        acc += qnnc_s4_weight(packed, start + k) * ((int32_t)x[k] + input_offset);
+    }
+    return acc;
+}
+
+/** qnnc_conv_s8 with the OHWI filter packed as int4 (dims as for qnnc_conv_s8). */
+void qnnc_conv_s4(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+                  const qnnc_dims *input_dims, const int8_t *input,
+                  const qnnc_dims *filter_dims, const int8_t *packed_filter,
+                  const int32_t *bias,
+                  const qnnc_dims *output_dims, int8_t *output);
+
+/** qnnc_depthwise_conv_s8 with the [kh][kw][out_ch] filter packed as int4. */
+void qnnc_depthwise_conv_s4(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+                            const qnnc_dims *input_dims, const int8_t *input,
+                            const qnnc_dims *filter_dims, const int8_t *packed_filter,
+                            const int32_t *bias,
+                            const qnnc_dims *output_dims, int8_t *output);
+
+/** qnnc_fully_connected_s8 with the [out_features][in_features] weights packed as int4. */
+void qnnc_fully_connected_s4(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant,
+                             int32_t rows, int32_t in_features, const int8_t *input,
+                             int32_t out_features, const int8_t *packed_weights,
+                             const int32_t *bias, int8_t *output);
+
+/* ------------------------------------------- int16 activations (16x8) -- */
+/* TFLite's 16x8 scheme (CMSIS-NN arm_*_s16): int16 activations (symmetric, zero point 0),
+ * int8 per-channel weights, int64 biases and accumulators. Reference:
+ * qnnc/reference/kernels_s16.py. The params structs are those of the int8 kernels
+ * (act_lut must be NULL; act_min/act_max are int16 bounds). */
+
+/** int64 accumulator * multiplier * 2^(shift-31) with the multiplier reduced to 16 bits as in
+ *  TFLite's 16x8 kernels: (acc * round(multiplier / 2^16)) / 2^(15 - shift), rounded half away
+ *  from zero. The quantizer keeps |acc| < 2^47 and shift in [-46, 14], so nothing overflows. */
+QNNC_INLINE int64_t qnnc_requantize_s64(int64_t acc, int32_t multiplier, int32_t shift)
+{
+    const int64_t reduced = multiplier < 0x7FFF0000 ? (int64_t)((multiplier + (1 << 15)) >> 16) : 0x7FFF;
+    const int32_t total = 15 - shift;
+    const int64_t prod = acc * reduced;
+    const int64_t mag = prod < 0 ? -prod : prod;
+    const int64_t q = (mag + ((int64_t)1 << (total - 1))) >> total;
+    return prod < 0 ? -q : q;
+}
+
+QNNC_INLINE int16_t qnnc_clamp_s16(int64_t v, int32_t lo, int32_t hi)
+{
+    return (int16_t)(v < lo ? lo : (v > hi ? hi : v));
+}
+
+/** Convolution, group 1, int16 activations; as qnnc_conv_s8 otherwise. */
+void qnnc_conv_s16(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+                   const qnnc_dims *input_dims, const int16_t *input,
+                   const qnnc_dims *filter_dims, const int8_t *filter,
+                   const int64_t *bias,
+                   const qnnc_dims *output_dims, int16_t *output);
+
+/** Depthwise convolution, int16 activations; as qnnc_depthwise_conv_s8 otherwise. */
+void qnnc_depthwise_conv_s16(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+                             const qnnc_dims *input_dims, const int16_t *input,
+                             const qnnc_dims *filter_dims, const int8_t *filter,
+                             const int64_t *bias,
+                             const qnnc_dims *output_dims, int16_t *output);
+
+/** Fully connected, int16 activations; as qnnc_fully_connected_s8 otherwise. */
+void qnnc_fully_connected_s16(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant,
+                              int32_t rows, int32_t in_features, const int16_t *input,
+                              int32_t out_features, const int8_t *weights,
+                              const int64_t *bias, int16_t *output);
+
+/** Max pooling, int16; padded cells are ignored. */
+void qnnc_max_pool_s16(const qnnc_pool_params *params,
+                       const qnnc_dims *input_dims, const int16_t *input,
+                       const qnnc_dims *output_dims, int16_t *output);
+
+/** Average pooling, int16 (int32 sums: the quantizer keeps kernel_h*kernel_w <= 65535). */
+void qnnc_avg_pool_s16(const qnnc_pool_params *params,
+                       const qnnc_dims *input_dims, const int16_t *input,
+                       const qnnc_dims *output_dims, int16_t *output);
+
+/** Broadcasting add, int16 (TFLite int16 ADD: left_shift 15, zero points 0). */
+void qnnc_add_s16(const qnnc_add_params *params,
+                  const qnnc_dims *input1_dims, const int16_t *input1,
+                  const qnnc_dims *input2_dims, const int16_t *input2,
+                  const qnnc_dims *output_dims, int16_t *output);
+
+/** Softmax over the last axis of [rows][cols]; output scale 1/32768, zero point 0.
+ *  d = max - x in [0, 65535]; e = (exp_lut[d & 255] * exp_lut[256 + (d >> 8)] + 2^14) >> 15 with
+ *  exp_lut[i] = round(exp(-input_scale * i) * 2^15), exp_lut[256 + j] = round(exp(-input_scale * 256 * j) * 2^15);
+ *  out = min((e * 32768 + sum / 2) / sum, 32767) in unsigned 32-bit arithmetic (cols < 2^16). */
+void qnnc_softmax_s16(int32_t rows, int32_t cols, const uint32_t *exp_lut,
+                      const int16_t *input, int16_t *output);
+
+/** 4-D transpose of int16 values (see qnnc_transpose_s8). */
+void qnnc_transpose_s16(const qnnc_dims *input_dims, const int32_t perm[4],
+                        const int16_t *input, int16_t *output);
+
+/** int8 -> int16 re-scaling (model input, int8/int16 boundaries):
+ *  out = clamp(requant(x + input_offset) + output_offset) to int16. */
+void qnnc_requantize_s8_s16(const qnnc_rescale_params *params, int32_t size,
+                            const int8_t *input, int16_t *output);
+
+/** int16 -> int8 re-scaling (model output, int16/int8 boundaries):
+ *  out = clamp(requant(x + input_offset) + output_offset) to int8. */
+void qnnc_requantize_s16_s8(const qnnc_rescale_params *params, int32_t size,
+                            const int16_t *input, int8_t *output);
 
 #ifdef __cplusplus
 }
