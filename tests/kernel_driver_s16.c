@@ -8,35 +8,7 @@
  * (ASan catches any out-of-bounds access; an empty blob becomes NULL); the last blob is the
  * pre-filled output buffer, appended as { byte_count, bytes } to RESULTS_FILE after the call.
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "qnnc_kernels.h"
-
-#define MAX_BLOBS 16
-
-typedef struct {
-    void *data[MAX_BLOBS];
-    int32_t size[MAX_BLOBS];
-    int32_t count;
-} blobs;
-
-static const int32_t *I32(const blobs *b, int32_t k) { return (const int32_t *)b->data[k]; }
-static const int64_t *I64(const blobs *b, int32_t k) { return (const int64_t *)b->data[k]; }
-static const int16_t *S16(const blobs *b, int32_t k) { return (const int16_t *)b->data[k]; }
-static const int8_t *S8(const blobs *b, int32_t k) { return (const int8_t *)b->data[k]; }
-
-static qnnc_dims dims_of(const blobs *b, int32_t k)
-{
-    const int32_t *d = I32(b, k);
-    qnnc_dims r;
-    r.n = d[0];
-    r.h = d[1];
-    r.w = d[2];
-    r.c = d[3];
-    return r;
-}
+#include "case_driver.h"
 
 static void pool_params_of(const int32_t *v, qnnc_pool_params *p)
 {
@@ -164,76 +136,7 @@ static int run_case(int32_t kernel, const blobs *b)
     }
 }
 
-static int read_i32(const unsigned char **cur, const unsigned char *end, int32_t *out)
-{
-    if ((size_t)(end - *cur) < 4u) {
-        return -1;
-    }
-    memcpy(out, *cur, 4u);
-    *cur += 4;
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
-    FILE *f, *out;
-    long len;
-    unsigned char *buf;
-    const unsigned char *cur, *end;
-
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s CASES_FILE RESULTS_FILE\n", argv[0]);
-        return 2;
-    }
-    f = fopen(argv[1], "rb");
-    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fprintf(stderr, "cannot read %s\n", argv[1]);
-        return 2;
-    }
-    buf = (unsigned char *)malloc((size_t)len + 1u);
-    if (buf == NULL || fread(buf, 1u, (size_t)len, f) != (size_t)len) {
-        return 2;
-    }
-    fclose(f);
-    out = fopen(argv[2], "wb");
-    if (out == NULL) {
-        return 2;
-    }
-    cur = buf;
-    end = buf + len;
-    while (cur < end) {
-        blobs b;
-        int32_t kernel, i, last;
-        if (read_i32(&cur, end, &kernel) || read_i32(&cur, end, &b.count) || b.count < 1 || b.count > MAX_BLOBS) {
-            return 3;
-        }
-        for (i = 0; i < b.count; ++i) {
-            if (read_i32(&cur, end, &b.size[i]) || b.size[i] < 0 || (long)(end - cur) < b.size[i]) {
-                return 3;
-            }
-            b.data[i] = NULL;
-            if (b.size[i] > 0) {
-                b.data[i] = malloc((size_t)b.size[i]);
-                if (b.data[i] == NULL) {
-                    return 4;
-                }
-                memcpy(b.data[i], cur, (size_t)b.size[i]);
-            }
-            cur += b.size[i];
-        }
-        if (run_case(kernel, &b) != 0) {
-            return 5;
-        }
-        last = b.count - 1;
-        fwrite(&b.size[last], 4u, 1u, out);
-        if (b.size[last] > 0) {
-            fwrite(b.data[last], 1u, (size_t)b.size[last], out);
-        }
-        for (i = 0; i < b.count; ++i) {
-            free(b.data[i]);
-        }
-    }
-    fclose(out);
-    free(buf);
-    return 0;
+    return case_driver_main(argc, argv, run_case);
 }

@@ -113,7 +113,7 @@ def _shaped_cases():
         fn = ref.depthwise_conv_s8 if depthwise else ref.conv_s8
         expected = fn(p, mult, shift, x, filt, b, out_dims)
         blobs = [T.i32(p.input_offset, p.output_offset, stride, stride, pt, pl, dil, dil, p.depth_multiplier,
-                       act_min, act_max),
+                       act_min, act_max, p.rounding),
                  b"" if p.act_lut is None else T.arr(p.act_lut, np.int8),
                  T.arr(mult, "<i4"), T.arr(shift, "<i4"), T.dims(x.shape), T.arr(x, np.int8),
                  T.dims(filt.shape), T.arr(filt, np.int8), b"" if b is None else T.arr(b, "<i4"),
@@ -130,7 +130,7 @@ def _shaped_cases():
         x, wt = T.rand_i8(rng, (rows, k)), T.rand_i8(rng, (n, k))
         b = rng.integers(-50000, 50000, n).astype(np.int32) if rng.random() < 0.8 else None
         expected = ref.fully_connected_s8(p, mult, shift, x, wt, b)
-        blobs = [T.i32(p.input_offset, p.output_offset, act_min, act_max, rows, k, n),
+        blobs = [T.i32(p.input_offset, p.output_offset, act_min, act_max, rows, k, n, p.rounding),
                  b"" if p.act_lut is None else T.arr(p.act_lut, np.int8),
                  T.arr(mult, "<i4"), T.arr(shift, "<i4"), T.arr(x, np.int8), T.arr(wt, np.int8),
                  b"" if b is None else T.arr(b, "<i4"), T.canary(rng, expected.size)]

@@ -9,6 +9,7 @@ every kernel for Cortex-M4.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import functools
 import math
 import struct
@@ -121,6 +122,11 @@ EXTREME_MULTIPLIERS = np.array([2**31 - 1, 2**31 - 5, 2**31 - 100, -(2**31), -(2
                                 -(2**31) + 77], dtype=np.int64)
 
 
+def rand_rounding(rng) -> int:
+    """Conv/FC requantization rounding: mostly TFLite's, a quarter half-even (QDQ imports)."""
+    return fixedpoint.ROUND_HALF_EVEN if rng.random() < 0.25 else fixedpoint.ROUND_TFLITE
+
+
 def rand_scales(rng, n: int, raw_ok: bool = True):
     """Per-channel (multiplier, shift) int32 arrays.
 
@@ -207,11 +213,12 @@ def conv_case(rng, depthwise: bool) -> Case:
     x = rand_i8(rng, (1, h, w, ic))
     filt = rand_i8(rng, (1, kh, kw, oc) if depthwise else (oc, kh, kw, ic))
     bias = None if rng.random() < 0.2 else rng.integers(-50000, 50000, oc).astype(np.int32)
+    p = dataclasses.replace(p, rounding=rand_rounding(rng))
     out_dims = (1, oh, ow, oc)
     fn = ref.depthwise_conv_s8 if depthwise else ref.conv_s8
     expected = fn(p, mult, shift, x, filt, bias, out_dims)
     blobs = [
-        i32(p.input_offset, p.output_offset, sh, sw, pt, pl, dh, dw, dm, act_min, act_max),
+        i32(p.input_offset, p.output_offset, sh, sw, pt, pl, dh, dw, dm, act_min, act_max, p.rounding),
         b"" if p.act_lut is None else arr(p.act_lut, np.int8),
         arr(mult, "<i4"), arr(shift, "<i4"), dims(x.shape), arr(x, np.int8),
         dims(filt.shape), arr(filt, np.int8), b"" if bias is None else arr(bias, "<i4"),
@@ -229,9 +236,10 @@ def fc_case(rng) -> Case:
     mult, shift = rand_scales(rng, n)
     x, wt = rand_i8(rng, (rows, k)), rand_i8(rng, (n, k))
     bias = None if rng.random() < 0.2 else rng.integers(-50000, 50000, n).astype(np.int32)
+    p = dataclasses.replace(p, rounding=rand_rounding(rng))
     expected = ref.fully_connected_s8(p, mult, shift, x, wt, bias)
     blobs = [
-        i32(p.input_offset, p.output_offset, act_min, act_max, rows, k, n),
+        i32(p.input_offset, p.output_offset, act_min, act_max, rows, k, n, p.rounding),
         b"" if p.act_lut is None else arr(p.act_lut, np.int8),
         arr(mult, "<i4"), arr(shift, "<i4"), arr(x, np.int8), arr(wt, np.int8),
         b"" if bias is None else arr(bias, "<i4"), canary(rng, expected.size),
@@ -497,9 +505,12 @@ def test_one_source_file_per_kernel_function():
     assert files == set(functions)
     for name in functions:  # each file defines its function (and no other public one)
         text = (runtime_dir() / "src" / f"{name}.c").read_text()
-        assert f"\nvoid {name}(" in text
-        others = [f for f in functions if f != name and f"\nvoid {f}(" in text]
+        # directly, or through the body an _s8/_s16 pair shares (qnnc_<kernel>_impl.h)
+        assert f"\nvoid {name}(" in text or f"\n#define QNNC_FN {name}\n" in text
+        others = [f for f in functions if f != name and (f"\nvoid {f}(" in text or f"QNNC_FN {f}\n" in text)]
         assert not others
+    for impl in (runtime_dir() / "include").glob("qnnc_*_impl.h"):  # an impl body defines no name itself
+        assert "\nvoid QNNC_FN(" in impl.read_text() and not any(f"{f}(" in impl.read_text() for f in functions)
 
 
 @pytest.mark.parametrize("build", ["O2", "asan_ubsan"])

@@ -92,7 +92,8 @@ def requantize_half_even(acc, multiplier, shift) -> np.ndarray:
     ``QuantizeLinear`` (``nearbyint(acc * scale)``) without float arithmetic.
     """
     acc = np.asarray(acc, dtype=np.int64)
-    total = 31 - np.asarray(shift, dtype=np.int64)          # shift <= 30, so total >= 1
+    # The quantizer's shifts are in [-31, 30]; others clamp there (as the TFLite mode's right shift)
+    total = 31 - np.clip(np.asarray(shift, dtype=np.int64), -31, 30)
     prod = acc * np.asarray(multiplier, dtype=np.int64)      # |acc|, |multiplier| < 2^31: fits int64
     q = prod >> total                                        # floor
     rem = prod - (q << total)

@@ -191,7 +191,8 @@ QNNC_INLINE int32_t qnnc_requantize(int32_t acc, int32_t multiplier, int32_t shi
  * equal to a float32 scale this is onnxruntime's nearbyint(acc * scale), in integers. */
 QNNC_INLINE int32_t qnnc_requantize_half_even(int32_t acc, int32_t multiplier, int32_t shift)
 {
-    const int32_t total = 31 - shift; /* shift <= 30: total in [1, 62] */
+    /* The quantizer's shifts are in [-31, 30]; others clamp there (as qnnc_requantize's right shift) */
+    const int32_t total = 31 - (shift < -31 ? -31 : (shift > 30 ? 30 : shift)); /* in [1, 62] */
     const int64_t prod = (int64_t)acc * (int64_t)multiplier; /* |prod| < 2^62 */
     /* Ties-to-even is symmetric: round the magnitude (no shifts of negative values). */
     const uint64_t mag = prod < 0 ? (uint64_t)(-prod) : (uint64_t)prod;
@@ -211,6 +212,38 @@ QNNC_INLINE int32_t qnnc_requantize_mode(int32_t acc, int32_t multiplier, int32_
 {
     return rounding == QNNC_ROUND_HALF_EVEN ? qnnc_requantize_half_even(acc, multiplier, shift)
                                             : qnnc_requantize(acc, multiplier, shift);
+}
+
+/** Requantize, clamp to [lo, hi] (the activation bounds minus the output offset, so a saturated
+ * value cannot overflow the add), add the output offset, then the optional LUT: the output stage
+ * of every conv / depthwise / fully-connected kernel (qnnc/reference/kernels.py:_activation). */
+QNNC_INLINE int8_t qnnc_output_s8(int32_t acc, int32_t mult, int32_t shift, int32_t lo, int32_t hi,
+                                  int32_t output_offset, const int8_t *act_lut, int32_t rounding)
+{
+    int32_t v = qnnc_requantize_mode(acc, mult, shift, rounding);
+    v = v < lo ? lo : (v > hi ? hi : v);
+    v += output_offset;
+    if (act_lut != NULL) {
+        v = act_lut[v + 128];
+    }
+    return (int8_t)v;
+}
+
+/** Taps k in [*first, *last) of a dilated window starting at `start` land inside [0, size):
+ * the in-range part of a convolution / pooling window along one axis. */
+QNNC_INLINE void qnnc_tap_range(int32_t start, int32_t size, int32_t kernel, int32_t dilation,
+                                int32_t *first, int32_t *last)
+{
+    int32_t lo = 0;
+    int32_t hi = kernel;
+    if (start < 0) {
+        lo = (-start + dilation - 1) / dilation; /* ceil(-start / dilation) */
+    }
+    if (start + (kernel - 1) * dilation >= size) {
+        hi = size > start ? (size - start + dilation - 1) / dilation : 0;
+    }
+    *first = lo;
+    *last = hi > lo ? hi : lo;
 }
 
 QNNC_INLINE int8_t qnnc_clamp_s8(int32_t v, int32_t lo, int32_t hi)

@@ -1,0 +1,138 @@
+/*
+ * case_driver.h - the case-file loop shared by the kernel test drivers (kernel_driver.c,
+ * kernel_driver_s16.c, int4_driver.c).
+ *
+ * A cases file is a sequence of cases, all integers little-endian int32:
+ *     kernel_id, blob_count, then blob_count times { byte_count, bytes }
+ * For every case each blob is copied into its own exactly-sized heap block (AddressSanitizer
+ * catches any out-of-bounds access; an empty blob becomes NULL), the driver's run_case() is
+ * called, and { byte_count, bytes } of the last blob - the output buffer, pre-filled by the
+ * caller - is appended to the results file.
+ */
+#ifndef QNNC_TEST_CASE_DRIVER_H
+#define QNNC_TEST_CASE_DRIVER_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qnnc_kernels.h"
+
+#define MAX_BLOBS 16
+
+typedef struct {
+    void *data[MAX_BLOBS];
+    int32_t size[MAX_BLOBS];
+    int32_t count;
+} blobs;
+
+/* Typed views of blob k. */
+static inline const int32_t *I32(const blobs *b, int32_t k) { return (const int32_t *)b->data[k]; }
+static inline const int64_t *I64(const blobs *b, int32_t k) { return (const int64_t *)b->data[k]; }
+static inline const int16_t *S16(const blobs *b, int32_t k) { return (const int16_t *)b->data[k]; }
+static inline const int8_t *S8(const blobs *b, int32_t k) { return (const int8_t *)b->data[k]; }
+static inline int8_t *OUT8(const blobs *b, int32_t k) { return (int8_t *)b->data[k]; }
+static inline int16_t *OUT16(const blobs *b, int32_t k) { return (int16_t *)b->data[k]; }
+
+/* Blob k holds four int32: n, h, w, c. */
+static inline qnnc_dims dims_of(const blobs *b, int32_t k)
+{
+    const int32_t *d = I32(b, k);
+    qnnc_dims r;
+    r.n = d[0];
+    r.h = d[1];
+    r.w = d[2];
+    r.c = d[3];
+    return r;
+}
+
+static inline int read_i32(const unsigned char **cur, const unsigned char *end, int32_t *out)
+{
+    if ((size_t)(end - *cur) < 4u) {
+        return -1;
+    }
+    memcpy(out, *cur, 4u);
+    *cur += 4;
+    return 0;
+}
+
+/* Runs every case of argv[1] through run_case (0 = done, else the case failed) into argv[2];
+ * returns the process exit code (0, or 2 with a message on stderr). */
+static inline int case_driver_main(int argc, char **argv, int (*run_case)(int32_t kernel, const blobs *b))
+{
+    FILE *f;
+    FILE *out;
+    long len;
+    unsigned char *buf;
+    const unsigned char *cur, *end;
+    int32_t case_no = 0;
+
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s CASES_FILE RESULTS_FILE\n", argv[0]);
+        return 2;
+    }
+    f = fopen(argv[1], "rb");
+    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fprintf(stderr, "cannot read %s\n", argv[1]);
+        return 2;
+    }
+    buf = (unsigned char *)malloc((size_t)len + 1u);
+    if (buf == NULL || fread(buf, 1u, (size_t)len, f) != (size_t)len) {
+        fprintf(stderr, "cannot read %s\n", argv[1]);
+        return 2;
+    }
+    fclose(f);
+    out = fopen(argv[2], "wb");
+    if (out == NULL) {
+        fprintf(stderr, "cannot write %s\n", argv[2]);
+        return 2;
+    }
+    cur = buf;
+    end = buf + len;
+    while (cur < end) {
+        int32_t kernel, count, k;
+        blobs b;
+        if (read_i32(&cur, end, &kernel) || read_i32(&cur, end, &count) || count < 1 || count > MAX_BLOBS) {
+            fprintf(stderr, "case %d: bad header\n", (int)case_no);
+            return 2;
+        }
+        b.count = count;
+        for (k = 0; k < count; ++k) {
+            int32_t size;
+            if (read_i32(&cur, end, &size) || size < 0 || (size_t)(end - cur) < (size_t)size) {
+                fprintf(stderr, "case %d: bad blob %d\n", (int)case_no, (int)k);
+                return 2;
+            }
+            b.size[k] = size;
+            b.data[k] = NULL;
+            if (size > 0) {
+                b.data[k] = malloc((size_t)size);
+                if (b.data[k] == NULL) {
+                    fprintf(stderr, "out of memory\n");
+                    return 2;
+                }
+                memcpy(b.data[k], cur, (size_t)size);
+            }
+            cur += size;
+        }
+        if (run_case(kernel, &b) != 0) {
+            fprintf(stderr, "case %d: kernel %d unknown, or the driver's check of it failed\n", (int)case_no,
+                    (int)kernel);
+            return 2;
+        }
+        if (fwrite(&b.size[count - 1], 4u, 1u, out) != 1u ||
+            (b.size[count - 1] > 0 &&
+             fwrite(b.data[count - 1], (size_t)b.size[count - 1], 1u, out) != 1u)) {
+            fprintf(stderr, "write error\n");
+            return 2;
+        }
+        for (k = 0; k < count; ++k) {
+            free(b.data[k]);
+        }
+        ++case_no;
+    }
+    free(buf);
+    return fclose(out) == 0 ? 0 : 2;
+}
+
+#endif /* QNNC_TEST_CASE_DRIVER_H */
