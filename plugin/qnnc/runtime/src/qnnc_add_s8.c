@@ -41,7 +41,6 @@ static int8_t qnnc_add_one(const qnnc_add_params *p, int32_t lo, int32_t hi, int
     return (int8_t)(v + p->output_offset);
 }
 
-
 #if defined(QNNC_ADD_MVE)
 static void qnnc_add_flat_mve(const qnnc_add_params *p, int32_t size, const int8_t *x1, const int8_t *x2,
                               int8_t *output)

@@ -61,40 +61,12 @@ static int qnnc_conv_direct(const qnnc_conv_params *params, const qnnc_dims *inp
 }
 #endif
 
-/* Taps k in [*first, *last) of a dilated window starting at `start` land in [0, size). */
-static void qnnc_conv_tap_range(int32_t start, int32_t size, int32_t kernel, int32_t dilation,
-                                int32_t *first, int32_t *last)
-{
-    int32_t lo = 0;
-    int32_t hi = kernel;
-    if (start < 0) {
-        lo = (-start + dilation - 1) / dilation; /* ceil(-start / dilation) */
-    }
-    if (start + (kernel - 1) * dilation >= size) {
-        hi = size > start ? (size - start + dilation - 1) / dilation : 0;
-    }
-    *first = lo;
-    *last = hi > lo ? hi : lo;
-}
-
-/* Requantize, clamp, add the output offset, optional LUT: the reference's output stage. */
-QNNC_INLINE int8_t qnnc_conv_out(int32_t acc, int32_t mult, int32_t shift, int32_t lo, int32_t hi,
-                                 int32_t output_offset, const int8_t *act_lut, int32_t rounding)
-{
-    int32_t v = qnnc_requantize_mode(acc, mult, shift, rounding);
-    v = v < lo ? lo : (v > hi ? hi : v);
-    v += output_offset;
-    if (act_lut != NULL) {
-        v = act_lut[v + 128];
-    }
-    return (int8_t)v;
-}
-
-static QNNC_CONV_PATH_ATTR void qnnc_conv_s8_portable(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
-                                  const qnnc_dims *input_dims, const int8_t *input,
-                                  const qnnc_dims *filter_dims, const int8_t *filter,
-                                  const int32_t *bias,
-                                  const qnnc_dims *output_dims, int8_t *output)
+static QNNC_CONV_PATH_ATTR void qnnc_conv_s8_portable(const qnnc_conv_params *params,
+                                                      const qnnc_per_channel_quant *quant,
+                                                      const qnnc_dims *input_dims, const int8_t *input,
+                                                      const qnnc_dims *filter_dims, const int8_t *filter,
+                                                      const int32_t *bias,
+                                                      const qnnc_dims *output_dims, int8_t *output)
 {
     const int32_t batches = output_dims->n;
     const int32_t in_h = input_dims->h;
@@ -120,11 +92,11 @@ static QNNC_CONV_PATH_ATTR void qnnc_conv_s8_portable(const qnnc_conv_params *pa
         for (oh = 0; oh < out_h; ++oh) {
             const int32_t ih0 = oh * params->stride_h - params->pad_top;
             int32_t kh_first, kh_last;
-            qnnc_conv_tap_range(ih0, in_h, k_h, params->dilation_h, &kh_first, &kh_last);
+            qnnc_tap_range(ih0, in_h, k_h, params->dilation_h, &kh_first, &kh_last);
             for (ow = 0; ow < out_w; ++ow) {
                 const int32_t iw0 = ow * params->stride_w - params->pad_left;
                 int32_t kw_first, kw_last;
-                qnnc_conv_tap_range(iw0, in_w, k_w, params->dilation_w, &kw_first, &kw_last);
+                qnnc_tap_range(iw0, in_w, k_w, params->dilation_w, &kw_first, &kw_last);
                 for (oc = 0; oc < out_c; ++oc) {
                     const int8_t *filt_oc = filter + oc * filter_size;
                     int32_t acc = bias != NULL ? bias[oc] : 0;
@@ -140,7 +112,7 @@ static QNNC_CONV_PATH_ATTR void qnnc_conv_s8_portable(const qnnc_conv_params *pa
                             }
                         }
                     }
-                    *output++ = qnnc_conv_out(acc, quant->multiplier[oc], quant->shift[oc], lo, hi,
+                    *output++ = qnnc_output_s8(acc, quant->multiplier[oc], quant->shift[oc], lo, hi,
                                               output_offset, act_lut, params->rounding);
                 }
             }
@@ -758,13 +730,13 @@ void qnnc_conv_s8(const qnnc_buffer *scratch,
 {
 #if defined(QNNC_CONV_MVE)
     /* The SIMD paths implement TFLite rounding; other modes take the portable path. */
-    if (params->rounding == QNNC_ROUND_TFLITE && qnnc_conv_s8_mve(scratch, params, quant, input_dims, input, filter_dims, filter, bias, output_dims,
-                         output)) {
+    if (params->rounding == QNNC_ROUND_TFLITE &&
+        qnnc_conv_s8_mve(scratch, params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output)) {
         return;
     }
 #elif defined(QNNC_CONV_DSP)
-    if (params->rounding == QNNC_ROUND_TFLITE && qnnc_conv_s8_dsp(scratch, params, quant, input_dims, input, filter_dims, filter, bias, output_dims,
-                         output)) {
+    if (params->rounding == QNNC_ROUND_TFLITE &&
+        qnnc_conv_s8_dsp(scratch, params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output)) {
         return;
     }
 #else

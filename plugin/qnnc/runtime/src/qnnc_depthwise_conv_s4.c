@@ -13,22 +13,6 @@
 
 #include "qnnc_kernels.h"
 
-/* Taps k in [*first, *last) of a dilated window starting at `start` land in [0, size). */
-static void qnnc_dw_s4_tap_range(int32_t start, int32_t size, int32_t kernel, int32_t dilation,
-                                 int32_t *first, int32_t *last)
-{
-    int32_t lo = 0;
-    int32_t hi = kernel;
-    if (start < 0) {
-        lo = (-start + dilation - 1) / dilation; /* ceil(-start / dilation) */
-    }
-    if (start + (kernel - 1) * dilation >= size) {
-        hi = size > start ? (size - start + dilation - 1) / dilation : 0;
-    }
-    *first = lo;
-    *last = hi > lo ? hi : lo;
-}
-
 void qnnc_depthwise_conv_s4(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
                             const qnnc_dims *input_dims, const int8_t *input,
                             const qnnc_dims *filter_dims, const int8_t *packed_filter,
@@ -59,16 +43,15 @@ void qnnc_depthwise_conv_s4(const qnnc_conv_params *params, const qnnc_per_chann
         for (oh = 0; oh < out_h; ++oh) {
             const int32_t ih0 = oh * params->stride_h - params->pad_top;
             int32_t kh_first, kh_last;
-            qnnc_dw_s4_tap_range(ih0, in_h, k_h, params->dilation_h, &kh_first, &kh_last);
+            qnnc_tap_range(ih0, in_h, k_h, params->dilation_h, &kh_first, &kh_last);
             for (ow = 0; ow < out_w; ++ow) {
                 const int32_t iw0 = ow * params->stride_w - params->pad_left;
                 int32_t kw_first, kw_last;
-                qnnc_dw_s4_tap_range(iw0, in_w, k_w, params->dilation_w, &kw_first, &kw_last);
+                qnnc_tap_range(iw0, in_w, k_w, params->dilation_w, &kw_first, &kw_last);
                 for (ic = 0; ic < in_c; ++ic) {
                     for (m = 0; m < depth_multiplier; ++m) {
                         const int32_t oc = ic * depth_multiplier + m;
                         int32_t acc = bias != NULL ? bias[oc] : 0;
-                        int32_t v;
                         for (kh = kh_first; kh < kh_last; ++kh) {
                             const int8_t *in_row =
                                 in_b + (ih0 + kh * params->dilation_h) * in_w * in_c + ic;
@@ -78,13 +61,8 @@ void qnnc_depthwise_conv_s4(const qnnc_conv_params *params, const qnnc_per_chann
                                 acc += w * (x + input_offset);
                             }
                         }
-                        v = qnnc_requantize_mode(acc, quant->multiplier[oc], quant->shift[oc], params->rounding);
-                        v = v < lo ? lo : (v > hi ? hi : v);
-                        v += output_offset;
-                        if (act_lut != NULL) {
-                            v = act_lut[v + 128];
-                        }
-                        output[oc] = (int8_t)v;
+                        output[oc] = qnnc_output_s8(acc, quant->multiplier[oc], quant->shift[oc], lo, hi, output_offset,
+                                                    act_lut, params->rounding);
                     }
                 }
                 output += out_c;

@@ -47,23 +47,6 @@
 #define QNNC_DW_PATH_ATTR
 #endif
 
-
-/* Taps k in [*first, *last) of a dilated window starting at `start` land in [0, size). */
-static void qnnc_dw_tap_range(int32_t start, int32_t size, int32_t kernel, int32_t dilation,
-                              int32_t *first, int32_t *last)
-{
-    int32_t lo = 0;
-    int32_t hi = kernel;
-    if (start < 0) {
-        lo = (-start + dilation - 1) / dilation; /* ceil(-start / dilation) */
-    }
-    if (start + (kernel - 1) * dilation >= size) {
-        hi = size > start ? (size - start + dilation - 1) / dilation : 0;
-    }
-    *first = lo;
-    *last = hi > lo ? hi : lo;
-}
-
 /* Input channels [ic_begin, ic_end) (all their depth_multiplier outputs). */
 static QNNC_DW_PATH_ATTR void qnnc_dw_portable(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
                              const qnnc_dims *input_dims, const int8_t *input,
@@ -95,18 +78,17 @@ static QNNC_DW_PATH_ATTR void qnnc_dw_portable(const qnnc_conv_params *params, c
         for (oh = 0; oh < out_h; ++oh) {
             const int32_t ih0 = oh * params->stride_h - params->pad_top;
             int32_t kh_first, kh_last;
-            qnnc_dw_tap_range(ih0, in_h, k_h, params->dilation_h, &kh_first, &kh_last);
+            qnnc_tap_range(ih0, in_h, k_h, params->dilation_h, &kh_first, &kh_last);
             for (ow = 0; ow < out_w; ++ow) {
                 const int32_t iw0 = ow * params->stride_w - params->pad_left;
                 int32_t kw_first, kw_last;
-                qnnc_dw_tap_range(iw0, in_w, k_w, params->dilation_w, &kw_first, &kw_last);
+                qnnc_tap_range(iw0, in_w, k_w, params->dilation_w, &kw_first, &kw_last);
                 /* Without a scratch accumulator per channel, each output channel sums its
                  * own taps; the tap loads are strided by in_c / out_c. */
                 for (ic = ic_begin; ic < ic_end; ++ic) {
                     for (m = 0; m < depth_multiplier; ++m) {
                         const int32_t oc = ic * depth_multiplier + m;
                         int32_t acc = bias != NULL ? bias[oc] : 0;
-                        int32_t v;
                         for (kh = kh_first; kh < kh_last; ++kh) {
                             const int8_t *in_row =
                                 in_b + (ih0 + kh * params->dilation_h) * in_w * in_c + ic;
@@ -116,13 +98,8 @@ static QNNC_DW_PATH_ATTR void qnnc_dw_portable(const qnnc_conv_params *params, c
                                 acc += (int32_t)filt_row[kw * out_c] * (x + input_offset);
                             }
                         }
-                        v = qnnc_requantize_mode(acc, quant->multiplier[oc], quant->shift[oc], params->rounding);
-                        v = v < lo ? lo : (v > hi ? hi : v);
-                        v += output_offset;
-                        if (act_lut != NULL) {
-                            v = act_lut[v + 128];
-                        }
-                        output[oc] = (int8_t)v;
+                        output[oc] = qnnc_output_s8(acc, quant->multiplier[oc], quant->shift[oc], lo, hi, output_offset,
+                                                    act_lut, params->rounding);
                     }
                 }
                 output += out_c;
@@ -343,8 +320,8 @@ static QNNC_DW_LOOP_ATTR void qnnc_dw_group_dsp(const qnnc_conv_params *params, 
             {
                 /* the taps inside the input, found once per window (no per-tap bounds checks) */
                 int32_t kh, kw, kh0, kh1, kw0, kw1;
-                qnnc_dw_tap_range(ih0, in_h, k_h, dh, &kh0, &kh1);
-                qnnc_dw_tap_range(iw0, in_w, k_w, dw, &kw0, &kw1);
+                qnnc_tap_range(ih0, in_h, k_h, dh, &kh0, &kh1);
+                qnnc_tap_range(iw0, in_w, k_w, dw, &kw0, &kw1);
                 for (kh = kh0; kh < kh1 && kw0 < kw1; ++kh) {
                     const int8_t *r = in_c0 + (ih0 + kh * dh) * row_step + (iw0 + kw0 * dw) * C;
                     const int32_t *w = wt + 2 * (kh * k_w + kw0);
@@ -838,11 +815,13 @@ void qnnc_depthwise_conv_s8(const qnnc_buffer *scratch,
 {
 #if defined(QNNC_DW_MVE)
     /* The SIMD paths implement TFLite rounding; other modes take the portable path. */
-    if (params->rounding == QNNC_ROUND_TFLITE && qnnc_dw_mve(scratch, params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output)) {
+    if (params->rounding == QNNC_ROUND_TFLITE &&
+        qnnc_dw_mve(scratch, params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output)) {
         return;
     }
 #elif defined(QNNC_DW_DSP)
-    if (params->rounding == QNNC_ROUND_TFLITE && qnnc_dw_dsp(scratch, params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output)) {
+    if (params->rounding == QNNC_ROUND_TFLITE &&
+        qnnc_dw_dsp(scratch, params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output)) {
         return;
     }
 #else

@@ -32,15 +32,9 @@ void qnnc_fully_connected_s4(const qnnc_fc_params *params, const qnnc_per_channe
         const int8_t *x = input + r * in_features;
         for (o = 0; o < out_features; ++o) {
             int32_t acc = bias != NULL ? bias[o] : 0;
-            int32_t v;
             acc += qnnc_s4_dot(packed_weights, o * in_features, x, in_features, input_offset);
-            v = qnnc_requantize_mode(acc, quant->multiplier[o], quant->shift[o], params->rounding);
-            v = v < lo ? lo : (v > hi ? hi : v);
-            v += output_offset;
-            if (act_lut != NULL) {
-                v = act_lut[v + 128];
-            }
-            *output++ = (int8_t)v;
+            *output++ = qnnc_output_s8(acc, quant->multiplier[o], quant->shift[o], lo, hi, output_offset,
+                                       act_lut, params->rounding);
         }
     }
 }

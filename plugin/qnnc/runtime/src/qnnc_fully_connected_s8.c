@@ -41,20 +41,7 @@
 #define QNNC_FC_PATH_ATTR
 #endif
 
-
 /* The portable path: every target, and every rounding mode (the SIMD paths do TFLite rounding). */
-static int8_t qnnc_fc_out(int32_t acc, int32_t mult, int32_t shift, int32_t lo, int32_t hi, int32_t output_offset,
-                          const int8_t *act_lut, int32_t rounding)
-{
-    int32_t v = qnnc_requantize_mode(acc, mult, shift, rounding);
-    v = v < lo ? lo : (v > hi ? hi : v);
-    v += output_offset;
-    if (act_lut != NULL) {
-        v = act_lut[v + 128];
-    }
-    return (int8_t)v;
-}
-
 static QNNC_FC_PATH_ATTR void qnnc_fc_portable(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant,
                              int32_t rows, int32_t in_features, const int8_t *input,
                              int32_t out_features, const int8_t *weights,
@@ -76,7 +63,7 @@ static QNNC_FC_PATH_ATTR void qnnc_fc_portable(const qnnc_fc_params *params, con
             for (k = 0; k < in_features; ++k) {
                 acc += (int32_t)w_row[k] * ((int32_t)in_row[k] + input_offset);
             }
-            *output++ = qnnc_fc_out(acc, quant->multiplier[o], quant->shift[o], lo, hi, output_offset,
+            *output++ = qnnc_output_s8(acc, quant->multiplier[o], quant->shift[o], lo, hi, output_offset,
                                     params->act_lut, params->rounding);
         }
     }

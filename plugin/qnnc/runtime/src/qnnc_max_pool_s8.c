@@ -1,71 +1,10 @@
 /*
  * qnnc_max_pool_s8 - int8 max pooling, NHWC.
- * Reference: qnnc/reference/kernels.py:max_pool_s8.
+ * Reference: qnnc/reference/kernels.py:max_pool_s8. Body: qnnc_max_pool_impl.h (shared by _s8 and _s16).
  */
 #include "qnnc_kernels.h"
 
-void qnnc_max_pool_s8(const qnnc_pool_params *params,
-                      const qnnc_dims *input_dims, const int8_t *input,
-                      const qnnc_dims *output_dims, int8_t *output)
-{
-    const int32_t batches = output_dims->n;
-    const int32_t in_h = input_dims->h;
-    const int32_t in_w = input_dims->w;
-    const int32_t channels = output_dims->c;
-    const int32_t out_h = output_dims->h;
-    const int32_t out_w = output_dims->w;
-    const int32_t k_h = params->kernel_h;
-    const int32_t k_w = params->kernel_w;
-    const int32_t act_min = params->act_min;
-    const int32_t act_max = params->act_max;
-    const int8_t empty = qnnc_clamp_s8(params->pad_value, act_min, act_max);
-    int32_t b, oh, ow, kh, kw, c;
-
-    for (b = 0; b < batches; ++b) {
-        const int8_t *in_b = input + b * in_h * in_w * channels;
-        for (oh = 0; oh < out_h; ++oh) {
-            const int32_t ih0 = oh * params->stride_h - params->pad_top;
-            /* valid rows: ih0 + kh in [0, in_h) */
-            const int32_t kh_first = ih0 < 0 ? -ih0 : 0;
-            const int32_t kh_last = in_h - ih0 < k_h ? in_h - ih0 : k_h;
-            for (ow = 0; ow < out_w; ++ow) {
-                const int32_t iw0 = ow * params->stride_w - params->pad_left;
-                const int32_t kw_first = iw0 < 0 ? -iw0 : 0;
-                const int32_t kw_last = in_w - iw0 < k_w ? in_w - iw0 : k_w;
-                int first_tap = 1;
-
-                if (kh_first >= kh_last || kw_first >= kw_last) {
-                    for (c = 0; c < channels; ++c) {
-                        output[c] = empty;
-                    }
-                    output += channels;
-                    continue;
-                }
-                /* The output pixel doubles as the running maximum so the inner loop runs
-                 * over contiguous channels (no scratch buffer). */
-                for (kh = kh_first; kh < kh_last; ++kh) {
-                    const int8_t *in_row = in_b + (ih0 + kh) * in_w * channels;
-                    for (kw = kw_first; kw < kw_last; ++kw) {
-                        const int8_t *in_px = in_row + (iw0 + kw) * channels;
-                        if (first_tap) {
-                            for (c = 0; c < channels; ++c) {
-                                output[c] = in_px[c];
-                            }
-                            first_tap = 0;
-                        } else {
-                            for (c = 0; c < channels; ++c) {
-                                if (in_px[c] > output[c]) {
-                                    output[c] = in_px[c];
-                                }
-                            }
-                        }
-                    }
-                }
-                for (c = 0; c < channels; ++c) {
-                    output[c] = qnnc_clamp_s8(output[c], act_min, act_max);
-                }
-                output += channels;
-            }
-        }
-    }
-}
+#define QNNC_T int8_t
+#define QNNC_CLAMP qnnc_clamp_s8
+#define QNNC_FN qnnc_max_pool_s8
+#include "qnnc_max_pool_impl.h"

@@ -1,31 +1,9 @@
 /*
  * qnnc_transpose_s16 - 4-D int16 transpose (output dim i is input dim perm[i]).
- * Reference: qnnc/reference/kernels_s16.py:transpose_s16.
+ * Reference: qnnc/reference/kernels_s16.py:transpose_s16. Body: qnnc_transpose_impl.h (shared by _s8 and _s16).
  */
 #include "qnnc_kernels.h"
 
-void qnnc_transpose_s16(const qnnc_dims *input_dims, const int32_t perm[4],
-                        const int16_t *input, int16_t *output)
-{
-    const int32_t in_dim[4] = {input_dims->n, input_dims->h, input_dims->w, input_dims->c};
-    const int32_t in_stride[4] = {input_dims->h * input_dims->w * input_dims->c,
-                                  input_dims->w * input_dims->c, input_dims->c, 1};
-    int32_t dim[4], stride[4];
-    int32_t i0, i1, i2, i3, k;
-
-    /* Walk the output contiguously; stride[k] is the input step along output dim k. */
-    for (k = 0; k < 4; ++k) {
-        dim[k] = in_dim[perm[k]];
-        stride[k] = in_stride[perm[k]];
-    }
-    for (i0 = 0; i0 < dim[0]; ++i0) {
-        for (i1 = 0; i1 < dim[1]; ++i1) {
-            for (i2 = 0; i2 < dim[2]; ++i2) {
-                const int16_t *src = input + i0 * stride[0] + i1 * stride[1] + i2 * stride[2];
-                for (i3 = 0; i3 < dim[3]; ++i3) {
-                    *output++ = src[i3 * stride[3]];
-                }
-            }
-        }
-    }
-}
+#define QNNC_T int16_t
+#define QNNC_FN qnnc_transpose_s16
+#include "qnnc_transpose_impl.h"
