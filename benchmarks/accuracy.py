@@ -33,7 +33,8 @@ VARIANTS = {"none": {}, "cle": {"equalization": True}, "bc": {"bias_correction":
             "cle+bc": {"equalization": True, "bias_correction": True},
             # precision: int16 activations (16x8), int4 weights, the automatic int4/int8 search
             "int16": {"activation_bits": 16}, "int4": {"weight_bits": 4},
-            "int4+bc": {"weight_bits": 4, "bias_correction": True}, "auto": {"auto_precision": 0.005}}
+            "int4+bc": {"weight_bits": 4, "bias_correction": True}, "auto": {"auto_precision": 0.005},
+            "auto16": {"activation_bits": 16, "auto_precision": 0.005}}
 ORT_METHODS = ["MinMax", "Percentile", "Entropy"]
 
 

@@ -560,3 +560,32 @@ def test_auto_precision_keeps_accuracy_within_tolerance(tmp_path):
     with pytest.raises(ConfigError) as e:
         compiled("  auto_precision:\n    tolerance: 0.01\n")  # no labels
     assert "labelled calibration data" in str(e.value) and "q.yaml:5" in str(e.value)
+
+
+def test_auto_precision_chooses_activation_bits_from_int16(tmp_path):
+    """With ``activation_bits: 16`` the search first moves layers to int8 activations (less RAM),
+    then to int4 weights (less flash), staying within the tolerance of the all-int16 model."""
+    from qnnc.build import build
+    from qnnc.reference.interpreter import quantize_input, run_int8
+    model = save(tiny_mlp(seed=4, in_features=12, hidden=16, classes=6), tmp_path / "mlp.onnx")
+    xs = np.random.default_rng(6).standard_normal((300, 12)).astype(np.float32)
+
+    def built(quant: str, ys=None, tag="b"):
+        data = tmp_path / f"cal_{tag}.npz"
+        np.savez(data, x=xs, **({} if ys is None else {"y": ys}))
+        cfg = load_config(_yaml(tmp_path, f"name: m\ncalibration:\n  data: {data}\nquantization:\n{quant}"))
+        return build(str(model), cfg, str(tmp_path / f"gen_{tag}"), "m", progress=False)
+
+    def predictions(qm):
+        return run_int8(qm, quantize_input(qm, xs)).reshape(len(xs), -1).astype(np.int32).argmax(axis=1)
+
+    all16 = built("  activation_bits: 16\n", tag="all16")
+    labels = predictions(all16.compiled.model)  # the all-int16 model scores 1.0 on its own predictions
+    strict = built("  activation_bits: 16\n  auto_precision:\n    tolerance: 0.0\n", labels, "strict")
+    assert np.mean(predictions(strict.compiled.model) == labels) == 1.0
+    assert any("int8 activations" in n for n in strict.compiled.notes)
+    loose = built("  activation_bits: 16\n  auto_precision:\n    tolerance: 0.9\n", labels, "loose")
+    layers = _weight_layers(loose.compiled.model)
+    assert all(op.kernel.endswith("_s4") for op in layers)  # int4 weights run on int8 activations
+    assert loose.report["arena_bytes"] < all16.report["arena_bytes"]
+    print(f"arena all int16 {all16.report['arena_bytes']} B, auto (tolerance 0.9) {loose.report['arena_bytes']} B")

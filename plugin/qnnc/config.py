@@ -26,7 +26,8 @@ Schema (every key optional; unknown keys are errors)::
         - match: conv2d_3      # an ONNX node name, or an ONNX op type (Conv, Gemm, MatMul, ...)
           weight_bits: 4       # 8 | 4
           activation_bits: 16  # 8 | 16
-      auto_precision:          # choose int4/int8 weights per layer (needs labels 'y' in calibration.data)
+      auto_precision:          # choose per-layer bits: int16 -> int8 activations (when activation_bits
+                               # is 16), then int8 -> int4 weights (needs labels 'y' in calibration.data)
         tolerance: 0.005       # accuracy drop allowed vs all-int8 weights, on the calibration data
     execution:
       patch_layers: auto       # run the first layers band by band (MCUNetV2-style): auto | N

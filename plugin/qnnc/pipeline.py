@@ -93,13 +93,21 @@ def compile_model(model_path: str, cfg: Config, name: str, progress: bool = True
     rounding = {"tflite": ROUND_TFLITE, "half_even": ROUND_HALF_EVEN}.get(
         cfg.rounding, ROUND_HALF_EVEN if prequantized else ROUND_TFLITE)
 
-    def quantize_with(bits):
+    def quantize_with(bits, act=None):
         return quantize(passed, cal.ranges, name, per_channel=cfg.weights == "per_channel", float_mean=float_mean,
                         weight_bits=bits, int4_clipping=cfg.int4_clipping,
-                        activation_bits=cfg.activation_bits, rounding=rounding, layer_activation_bits=act_bits)
+                        activation_bits=cfg.activation_bits, rounding=rounding,
+                        layer_activation_bits={**act_bits, **(act or {})})
 
     if cfg.auto_precision is not None:
-        weight_bits, plan = auto_precision.search(passed, cfg, model_path, quantize_with, xs, ys, progress)
+        # Activation bits first (only when the default is int16), then weight bits on that plan.
+        chosen, plan, acc16 = auto_precision.search_activations(passed, cfg, model_path, quantize_with, xs, ys,
+                                                                progress)
+        act_bits.update(chosen)
+        notes.extend(plan)
+        int16_layers = [n.name for n in passed.nodes if act_bits.get(n.name, cfg.activation_bits) == 16]
+        weight_bits, plan = auto_precision.search(passed, cfg, model_path, quantize_with, xs, ys, progress,
+                                                  baseline=acc16, int16_layers=int16_layers)
         notes.extend(plan)
     qm = quantize_with(weight_bits)
     qm.notes = notes
