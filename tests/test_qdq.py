@@ -152,7 +152,8 @@ def float_net(tmp_path_factory):
         rng.standard_normal((100, 3, 16, 16)).astype(np.float32)
 
 
-def _ort_quantize(float_path: Path, out: Path, cal: np.ndarray, fmt: str, act: str, per_channel: bool) -> Path:
+def _ort_quantize(float_path: Path, out: Path, cal: np.ndarray, fmt: str, act: str, per_channel: bool,
+                  extra_options=None) -> Path:
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
     class Reader(CalibrationDataReader):
@@ -163,7 +164,8 @@ def _ort_quantize(float_path: Path, out: Path, cal: np.ndarray, fmt: str, act: s
             return next(self.it, None)
 
     quantize_static(str(float_path), str(out), Reader(), quant_format=getattr(QuantFormat, fmt),
-                    activation_type=getattr(QuantType, act), weight_type=QuantType.QInt8, per_channel=per_channel)
+                    activation_type=getattr(QuantType, act), weight_type=QuantType.QInt8, per_channel=per_channel,
+                    extra_options=extra_options or {})
     return out
 
 
@@ -230,6 +232,64 @@ def test_half_even_requantization_is_one_exact_rounding():
                            ROUND_HALF_EVEN)) == [2, 2, -2, -2]
 
 
+def test_tensor_with_two_qdq_pairs_matches_onnxruntime(tmp_path):
+    """A tensor read by two nodes through a QuantizeLinear each (onnxruntime's DedicatedQDQPair,
+    QAT exports): both pairs stand for the same int8 tensor."""
+    s = tensor("s", np.array(0.03, np.float32))
+    z = tensor("z", np.array(-5, np.int8))
+    nodes = [
+        helper.make_node("DequantizeLinear", ["x", "s", "z"], ["xd"], name="dq_x"),
+        helper.make_node("Relu", ["xd"], ["r"], name="relu"),
+        helper.make_node("QuantizeLinear", ["r", "s", "z"], ["rq1"], name="q1"),
+        helper.make_node("QuantizeLinear", ["r", "s", "z"], ["rq2"], name="q2"),
+        helper.make_node("DequantizeLinear", ["rq1", "s", "z"], ["rd1"], name="dq1"),
+        helper.make_node("DequantizeLinear", ["rq2", "s", "z"], ["rd2"], name="dq2"),
+        helper.make_node("Concat", ["rd1", "rd2"], ["c"], name="concat", axis=1),
+        helper.make_node("QuantizeLinear", ["c", "s", "z"], ["y"], name="q_y"),
+    ]
+    m = model(nodes, [vi("x", [1, 6], onnx.TensorProto.INT8)], [vi("y", [1, 12], onnx.TensorProto.INT8)], [s, z])
+    path = save(m, tmp_path / "pairs.onnx")
+    qm = compile_model(str(path), load_config(None), "m", progress=False).model
+    xi = np.random.default_rng(3).integers(-128, 128, size=(50, 6)).astype(np.int8)
+    assert np.array_equal(run_int8(qm, xi).reshape(50, -1), _ort_int8(path, xi).reshape(50, -1))
+
+
+def _fake_quant_mlp(zero_point_on_input: bool = True) -> onnx.ModelProto:
+    """QAT-style export: float weights behind QuantizeLinear -> DequantizeLinear, and an int8 model
+    input whose DequantizeLinear may leave out the zero point (then it is 0, of the input's type)."""
+    rng = np.random.default_rng(11)
+    w = (rng.standard_normal((16, 8)) * 0.4).astype(np.float32)
+    ws = (np.abs(w).max(axis=0) / 127.0).astype(np.float32)  # per output column (MatMul axis 1)
+    b = (rng.standard_normal(8) * 0.1).astype(np.float32)
+    nodes = [
+        helper.make_node("DequantizeLinear", ["x", "xs"] + (["xz"] if zero_point_on_input else []), ["xd"],
+                         name="dq_x"),
+        helper.make_node("QuantizeLinear", ["w", "ws", "wz"], ["wq"], name="q_w", axis=1),
+        helper.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["wd"], name="dq_w", axis=1),
+        helper.make_node("MatMul", ["xd", "wd"], ["mm"], name="fc"),
+        helper.make_node("Add", ["mm", "b"], ["h"], name="bias"),
+        helper.make_node("Relu", ["h"], ["r"], name="relu"),
+        helper.make_node("QuantizeLinear", ["r", "ys", "yz"], ["y"], name="q_y"),
+    ]
+    inits = [tensor("xs", np.array(0.05, np.float32)), tensor("w", w), tensor("ws", ws),
+             tensor("wz", np.zeros(8, np.int8)), tensor("b", b), tensor("ys", np.array(0.02, np.float32)),
+             tensor("yz", np.array(-128, np.int8))]
+    if zero_point_on_input:
+        inits.append(tensor("xz", np.array(0, np.int8)))
+    return model(nodes, [vi("x", [1, 16], onnx.TensorProto.INT8)], [vi("y", [1, 8], onnx.TensorProto.INT8)], inits)
+
+
+@pytest.mark.parametrize("zero_point_on_input", [True, False], ids=["zp", "no_zp"])
+def test_fake_quantized_weights_and_default_zero_points_match_onnxruntime(tmp_path, zero_point_on_input):
+    path = save(_fake_quant_mlp(zero_point_on_input), tmp_path / "fq.onnx")
+    qm = compile_model(str(path), load_config(None), "m", progress=False).model
+    assert qm.input_tensor.zero_point == 0  # DequantizeLinear without a zero point: 0 of the int8 input
+    assert not any("asymmetric" in n for n in qm.notes)
+    xi = np.random.default_rng(2).integers(-128, 128, size=(200, 16)).astype(np.int8)
+    expected = _ort_int8(path, xi).reshape(200, -1)
+    assert np.array_equal(run_int8(qm, xi).reshape(200, -1), expected)
+
+
 # ------------------------------------------------------------------------- errors --
 
 def _qdq_relu(zp_dtype=np.int8, scale=np.float32(0.1), per_channel_act=False) -> onnx.ModelProto:
@@ -257,6 +317,10 @@ def test_changing_bit_widths_of_a_quantized_model_is_a_config_error(tmp_path):
     with pytest.raises(QnncError) as e:
         compile_model(str(path), load_config(str(cfg)), "m", progress=False)
     assert "already quantized" in str(e.value) and "c.yaml:3" in str(e.value)
+    cfg.write_text("name: m\nquantization:\n  auto_precision:\n    tolerance: 0.01\n")
+    with pytest.raises(QnncError) as e:
+        compile_model(str(path), load_config(str(cfg)), "m", progress=False)
+    assert "already quantized" in str(e.value) and "auto_precision" in str(e.value)
 
 
 def test_integer_only_ops_are_refused_with_the_node(tmp_path):

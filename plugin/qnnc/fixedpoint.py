@@ -88,8 +88,9 @@ def requantize_half_even(acc, multiplier, shift) -> np.ndarray:
     """``acc * multiplier * 2^(shift-31)`` rounded once, ties to even (int64 out, unclamped).
 
     With ``multiplier * 2^(shift-31)`` equal to a float32 scale (every float32 in range is exactly
-    representable so), this is the integer result of onnxruntime's ``QLinearConv`` /
-    ``QuantizeLinear`` (``nearbyint(acc * scale)``) without float arithmetic.
+    representable so), this is onnxruntime's ``QLinearConv`` / ``QuantizeLinear`` result
+    (``nearbyint(acc * scale)``) without float arithmetic — up to onnxruntime's float32 rounding of
+    the product, which can move a value lying within ~2^-18 of a .5 tie (qnnc's is the exact rounding).
     """
     acc = np.asarray(acc, dtype=np.int64)
     # The quantizer's shifts are in [-31, 30]; others clamp there (as the TFLite mode's right shift)

@@ -57,9 +57,10 @@ def compile_model(model_path: str, cfg: Config, name: str, progress: bool = True
                      f"{len(graph.quant.activations)} quantized tensors and {len(graph.quant.weights)} "
                      "quantized constants are used as they are; calibration only fills tensors they leave open")
         notes.extend(graph.quant.notes)
-        if cfg.activation_bits != 8 or cfg.weight_bits != 8 or cfg.overrides:
+        if cfg.activation_bits != 8 or cfg.weight_bits != 8 or cfg.overrides or cfg.auto_precision is not None:
             key = ("quantization.activation_bits" if cfg.activation_bits != 8 else
-                   "quantization.weight_bits" if cfg.weight_bits != 8 else "quantization.overrides")
+                   "quantization.weight_bits" if cfg.weight_bits != 8 else
+                   "quantization.overrides" if cfg.overrides else "quantization.auto_precision")
             raise ConfigError(f"the model is already quantized ({graph.quant.source_format}); its bit widths "
                               "cannot be changed here — quantize the float model instead",
                               file=cfg.source, key=key, line=cfg.line_of(key))

@@ -239,6 +239,7 @@ def strip_quantization(model: onnx.ModelProto, path: str) -> Tuple[onnx.ModelPro
     g = m.graph
     inits = {i.name: numpy_helper.to_array(i) for i in g.initializer}
     graph_inputs = {i.name for i in g.input if i.name not in inits}
+    input_types = {i.name: i.type.tensor_type.elem_type for i in g.input}
     alias: Dict[str, str] = {}
     producer = {o: n for n in g.node for o in n.output}
     new_inits: Dict[str, np.ndarray] = {}
@@ -253,9 +254,27 @@ def strip_quantization(model: onnx.ModelProto, path: str) -> Tuple[onnx.ModelPro
                 raise _error(f"Q/DQ nodes around tensor '{name}' form a loop", path)
         return name
 
+    def default_zero_point(n: onnx.NodeProto) -> np.ndarray:
+        """A zero point left out: uint8 for QuantizeLinear; DequantizeLinear's has its input's type."""
+        if n.op_type == "DequantizeLinear":
+            x = n.input[0]
+            if x in inits:
+                return np.zeros((), inits[x].dtype)
+            if input_types.get(x) in _INT_TYPES:
+                return np.zeros((), _INT_TYPES[input_types[x]])
+            prod = producer.get(x)
+            while prod is not None and prod.op_type in LAYOUT_OPS:
+                x = prod.input[0]
+                prod = producer.get(x)
+            if prod is not None and prod.op_type == "QuantizeLinear":
+                return qparams(prod)[1]
+            if input_types.get(x) in _INT_TYPES:
+                return np.zeros((), _INT_TYPES[input_types[x]])
+        return np.zeros((), np.uint8)
+
     def qparams(n: onnx.NodeProto) -> Tuple[np.ndarray, np.ndarray]:
         s = _const_value(n.input[1], inits, n, path, "scale")
-        zp = inits.get(n.input[2]) if len(n.input) > 2 and n.input[2] else np.zeros((), np.uint8)
+        zp = inits.get(n.input[2]) if len(n.input) > 2 and n.input[2] else default_zero_point(n)
         if zp is None:
             raise _error(f"the zero point '{n.input[2]}' must be a constant (initializer)", path, n)
         s = np.asarray(s)
@@ -288,12 +307,29 @@ def strip_quantization(model: onnx.ModelProto, path: str) -> Tuple[onnx.ModelPro
             spec.weights[n.output[0]] = WeightQuant(np.asarray(s, np.float32).reshape(-1),
                                                     _int8_zero_point(zp).reshape(-1),
                                                     axis if s.size > 1 else None, str(qv.dtype))
+        elif n.op_type == "QuantizeLinear" and n.input[0] in inits:
+            # Fake-quantized constant (QAT exports keep float weights behind Q -> DQ): quantize it
+            # as QuantizeLinear does (round half to even, saturate); the DequantizeLinear reading
+            # it then takes the constant path above.
+            s, zp = qparams(n)
+            axis = next((a.i for a in n.attribute if a.name == "axis"), 1)
+            w = inits[n.input[0]].astype(np.float32)
+            shape = [1] * w.ndim
+            if s.size > 1:
+                shape[axis % w.ndim] = s.size
+            q = np.rint(w / np.asarray(s, np.float32).reshape(shape)) + zp.astype(np.int64).reshape(
+                shape if zp.size > 1 else [1] * w.ndim)
+            info = np.iinfo(zp.dtype)
+            inits[n.output[0]] = np.clip(q, info.min, info.max).astype(zp.dtype)
         elif n.op_type == "QuantizeLinear":
             x, y = n.input[0], n.output[0]
             p = act_params(n)
             if x in graph_inputs:
                 alias[y] = x          # keep the model's input name
                 fix(x, p, n)
+            elif x in alias:          # a second QuantizeLinear of the same tensor (dedicated Q/DQ pairs)
+                alias[y] = alias[x]
+                fix(alias[x], p, n)
             else:
                 alias[x] = y          # the float tensor takes the quantized tensor's name
                 fix(y, p, n)
