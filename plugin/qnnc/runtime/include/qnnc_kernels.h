@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h> /* memcpy: unaligned word loads of the DSP paths */
 
 #ifdef __cplusplus
 extern "C" {
@@ -228,6 +229,42 @@ QNNC_INLINE int8_t qnnc_output_s8(int32_t acc, int32_t mult, int32_t shift, int3
     }
     return (int8_t)v;
 }
+
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+/* Armv7E-M DSP helpers shared by the DSP paths of conv, depthwise conv and fully connected. */
+
+/** Four int8 as one word: one (unaligned-capable) LDR. */
+QNNC_INLINE uint32_t qnnc_dsp_rd32(const int8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4u);
+    return v;
+}
+
+/** SMMULR: the rounded high word of a * b (no ACLE intrinsic). */
+QNNC_INLINE int32_t qnnc_dsp_smmulr(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+/* SXTB16 / SXTAB16 of the rotated operand (bytes 1 and 3): ACLE has no rotate form and
+ * GCC 12 does not fold a rotate into them, hence these one-instruction asm helpers. */
+QNNC_INLINE int32_t qnnc_dsp_sxtb16_ror8(uint32_t v)
+{
+    int32_t r;
+    __asm("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+
+QNNC_INLINE int32_t qnnc_dsp_sxtab16_ror8(int32_t a, uint32_t v)
+{
+    int32_t r;
+    __asm("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
+    return r;
+}
+#endif
 
 /** Taps k in [*first, *last) of a dilated window starting at `start` land inside [0, size):
  * the in-range part of a convolution / pooling window along one axis. */

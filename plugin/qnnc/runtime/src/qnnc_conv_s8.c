@@ -137,36 +137,6 @@ static void qnnc_conv_apply_lut(const int8_t *act_lut, int8_t *output, int32_t n
 #if defined(QNNC_CONV_DSP)
 /* ------------------------------------------------------------ Armv7E-M DSP path -- */
 
-QNNC_INLINE uint32_t qnnc_conv_rd32(const int8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4u); /* one (unaligned-capable) LDR */
-    return v;
-}
-
-QNNC_INLINE int32_t qnnc_conv_smmulr(int32_t a, int32_t b)
-{
-    int32_t r;
-    __asm("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b)); /* no ACLE intrinsic for SMMULR */
-    return r;
-}
-
-/* SXTB16 / SXTAB16 of the rotated operand (bytes 1 and 3): ACLE has no rotate form and
- * GCC 12 does not fold a rotate into them, hence these one-instruction asm helpers. */
-QNNC_INLINE int32_t qnnc_conv_sxtb16_ror8(uint32_t v)
-{
-    int32_t r;
-    __asm("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
-    return r;
-}
-
-QNNC_INLINE int32_t qnnc_conv_sxtab16_ror8(int32_t a, uint32_t v)
-{
-    int32_t r;
-    __asm("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
-    return r;
-}
-
 /* acc[0..3] += (col0, col1) x (w0, w1) over the interleaved q15 column pair [c, c_end):
  * acc = {w0.col0, w0.col1, w1.col0, w1.col1}. A separate function keeps the 14 usable
  * registers for the loop: 4 accumulators, 4 column lanes, 2 weight lanes, 4 pointers. */
@@ -179,10 +149,10 @@ static QNNC_CONV_LOOP_ATTR void qnnc_conv_mm2x2(const uint32_t *c, int32_t group
 #pragma GCC unroll 2
 #endif
     for (; groups > 0; --groups) {
-        const uint32_t wa = qnnc_conv_rd32(w0);
-        const uint32_t wb = qnnc_conv_rd32(w0 + w_step);
-        const int32_t wa13 = qnnc_conv_sxtb16_ror8(wa), wa02 = __sxtb16((int32_t)wa);
-        const int32_t wb13 = qnnc_conv_sxtb16_ror8(wb), wb02 = __sxtb16((int32_t)wb);
+        const uint32_t wa = qnnc_dsp_rd32(w0);
+        const uint32_t wb = qnnc_dsp_rd32(w0 + w_step);
+        const int32_t wa13 = qnnc_dsp_sxtb16_ror8(wa), wa02 = __sxtb16((int32_t)wa);
+        const int32_t wb13 = qnnc_dsp_sxtb16_ror8(wb), wb02 = __sxtb16((int32_t)wb);
         int32_t x = (int32_t)c[0];
         a00 = __smlad(wa02, x, a00);
         a10 = __smlad(wb02, x, a10);
@@ -211,7 +181,7 @@ static QNNC_CONV_LOOP_ATTR void qnnc_conv_mm2x2(const uint32_t *c, int32_t group
  * The rounding right shift by s (half away from zero) is (x - (x < 0 && s > 0) + 2^(s-1)) >> s. */
 QNNC_INLINE int32_t qnnc_conv_rq_fast(int32_t acc, int32_t mult, int32_t s)
 {
-    int32_t x = qnnc_conv_smmulr(__qadd(acc, acc), mult);
+    int32_t x = qnnc_dsp_smmulr(__qadd(acc, acc), mult);
     x += (x & -s) >> 31;
     return (x + ((1 << s) >> 1)) >> s;
 }
@@ -240,9 +210,9 @@ static void qnnc_conv_im2col_q15(const qnnc_conv_params *params, const int8_t *i
                 if (ih >= 0 && ih < in_h && iw >= 0 && iw < in_w) {
                     const int8_t *px = in_b + (ih * in_w + iw) * in_c;
                     for (c = 0; c < in_c; c += 4) {
-                        const uint32_t v = qnnc_conv_rd32(px + c);
+                        const uint32_t v = qnnc_dsp_rd32(px + c);
                         dst[0] = (uint32_t)__sxtab16(off2, (int32_t)v);
-                        dst[1] = (uint32_t)qnnc_conv_sxtab16_ror8(off2, v);
+                        dst[1] = (uint32_t)qnnc_dsp_sxtab16_ror8(off2, v);
                         dst += 4;
                     }
                 } else {
@@ -285,9 +255,9 @@ static void qnnc_conv_im2col_q15(const qnnc_conv_params *params, const int8_t *i
             r += run;
         }
         for (k = 0; k < kq; k += 4) {
-            const uint32_t v = qnnc_conv_rd32(raw + k);
+            const uint32_t v = qnnc_dsp_rd32(raw + k);
             dst[0] = (uint32_t)__sxtab16(off2, (int32_t)v);
-            dst[1] = (uint32_t)qnnc_conv_sxtab16_ror8(off2, v);
+            dst[1] = (uint32_t)qnnc_dsp_sxtab16_ror8(off2, v);
             dst += 4;
         }
         for (; k < k_h * run; ++k) {

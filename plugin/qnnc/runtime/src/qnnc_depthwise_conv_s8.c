@@ -111,35 +111,6 @@ static QNNC_DW_PATH_ATTR void qnnc_dw_portable(const qnnc_conv_params *params, c
 #if defined(QNNC_DW_DSP)
 /* ------------------------------------------------------------ Armv7E-M DSP path -- */
 
-QNNC_INLINE uint32_t qnnc_dw_rd32(const int8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4u);
-    return v;
-}
-
-/* SXTB16 / SXTAB16 of bytes 1 and 3 (rotated operand): no ACLE form, one instruction. */
-QNNC_INLINE int32_t qnnc_dw_sxtb16_ror8(uint32_t v)
-{
-    int32_t r;
-    __asm("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
-    return r;
-}
-
-QNNC_INLINE int32_t qnnc_dw_sxtab16_ror8(int32_t a, uint32_t v)
-{
-    int32_t r;
-    __asm("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
-    return r;
-}
-
-QNNC_INLINE int32_t qnnc_dw_smmulr(int32_t a, int32_t b)
-{
-    int32_t r;
-    __asm("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b)); /* no ACLE intrinsic for SMMULR */
-    return r;
-}
-
 typedef struct {
     int32_t mult[4], rshift[4], round[4], bias[4]; /* fast path: right shift s, round = 2^(s-1) + off*2^s */
     int32_t shift[4];                               /* the original shifts (reference path) */
@@ -155,7 +126,7 @@ typedef struct {
 QNNC_INLINE int32_t qnnc_dw_rq_fast(int32_t acc, int32_t mult, int32_t s, int32_t round, int32_t amin,
                                     int32_t amax)
 {
-    int32_t x = qnnc_dw_smmulr(__qadd(acc, acc), mult);
+    int32_t x = qnnc_dsp_smmulr(__qadd(acc, acc), mult);
     x = (x + (x >> 31) + round) >> s; /* round includes off * 2^s */
     x = x < amin ? amin : x;
     return x > amax ? amax : x;
@@ -164,7 +135,7 @@ QNNC_INLINE int32_t qnnc_dw_rq_fast(int32_t acc, int32_t mult, int32_t s, int32_
 /* The same when amax is 127: the upper clamp is SSAT (x >= amin >= -128 already). */
 QNNC_INLINE int32_t qnnc_dw_rq_fast_sat(int32_t acc, int32_t mult, int32_t s, int32_t round, int32_t amin)
 {
-    int32_t x = qnnc_dw_smmulr(__qadd(acc, acc), mult);
+    int32_t x = qnnc_dsp_smmulr(__qadd(acc, acc), mult);
     x = (x + (x >> 31) + round) >> s; /* round includes off * 2^s */
     x = x < amin ? amin : x;
     __asm("ssat %0, #8, %1" : "=r"(x) : "r"(x)); /* GCC 12's __ssat returns unsigned (-Wconversion) */
@@ -216,8 +187,8 @@ QNNC_INLINE void qnnc_dw_store4(int8_t *restrict out, int32_t a0, int32_t a1, in
 /* One tap of 4 channels: x widened with the offset, then SMLABB/SMLATT with the tap's weights. */
 #define QNNC_DW3_TAP(ptr, wi)                                                                  \
     do {                                                                                       \
-        const uint32_t x_ = qnnc_dw_rd32(ptr);                                                 \
-        const int32_t x02_ = __sxtab16(off2, (int32_t)x_), x13_ = qnnc_dw_sxtab16_ror8(off2, x_); \
+        const uint32_t x_ = qnnc_dsp_rd32(ptr);                                                 \
+        const int32_t x02_ = __sxtab16(off2, (int32_t)x_), x13_ = qnnc_dsp_sxtab16_ror8(off2, x_); \
         uint64_t w_;                                                                           \
         int32_t w0_, w1_;                                                                      \
         memcpy(&w_, wt + (wi), 8u); /* the tap's two weight words in one LDRD */               \
@@ -326,8 +297,8 @@ static QNNC_DW_LOOP_ATTR void qnnc_dw_group_dsp(const qnnc_conv_params *params, 
                     const int8_t *r = in_c0 + (ih0 + kh * dh) * row_step + (iw0 + kw0 * dw) * C;
                     const int32_t *w = wt + 2 * (kh * k_w + kw0);
                     for (kw = kw0; kw < kw1; ++kw) {
-                        const uint32_t x = qnnc_dw_rd32(r);
-                        const int32_t x02 = __sxtab16(off2, (int32_t)x), x13 = qnnc_dw_sxtab16_ror8(off2, x);
+                        const uint32_t x = qnnc_dsp_rd32(r);
+                        const int32_t x02 = __sxtab16(off2, (int32_t)x), x13 = qnnc_dsp_sxtab16_ror8(off2, x);
                         a0 = __smlabb(w[0], x02, a0);
                         a2 = __smlatt(w[0], x02, a2);
                         a1 = __smlabb(w[1], x13, a1);
@@ -373,9 +344,9 @@ static QNNC_DW_PATH_ATTR int qnnc_dw_dsp(const qnnc_buffer *scratch,
     g.hi = params->act_max - params->output_offset;
     for (c = 0; c < c4; c += 4) {
         for (t = 0; t < taps; ++t) {
-            const uint32_t w = qnnc_dw_rd32(filter + t * C + c);
+            const uint32_t w = qnnc_dsp_rd32(filter + t * C + c);
             wt[2 * t] = __sxtb16((int32_t)w);
-            wt[2 * t + 1] = qnnc_dw_sxtb16_ror8(w);
+            wt[2 * t + 1] = qnnc_dsp_sxtb16_ror8(w);
         }
         g.fast = 1;
         for (i = 0; i < 4; ++i) {

@@ -72,35 +72,6 @@ static QNNC_FC_PATH_ATTR void qnnc_fc_portable(const qnnc_fc_params *params, con
 #if defined(QNNC_FC_DSP)
 /* ------------------------------------------------------------ Armv7E-M DSP path -- */
 
-QNNC_INLINE uint32_t qnnc_fc_rd32(const int8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4u);
-    return v;
-}
-
-/* SXTB16 / SXTAB16 of bytes 1 and 3 (rotated operand): no ACLE form, one instruction. */
-QNNC_INLINE int32_t qnnc_fc_sxtb16_ror8(uint32_t v)
-{
-    int32_t r;
-    __asm("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
-    return r;
-}
-
-QNNC_INLINE int32_t qnnc_fc_sxtab16_ror8(int32_t a, uint32_t v)
-{
-    int32_t r;
-    __asm("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
-    return r;
-}
-
-QNNC_INLINE int32_t qnnc_fc_smmulr(int32_t a, int32_t b)
-{
-    int32_t r;
-    __asm("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b)); /* no ACLE intrinsic for SMMULR */
-    return r;
-}
-
 /* Output stage; the fast requantization (exact for multiplier 0 or in [2^30, 2^31) and shift
  * in [-20, 0], see qnnc_conv_s8.c for the argument) or the reference one. */
 QNNC_INLINE int8_t qnnc_fc_out_dsp(int32_t acc, int32_t mult, int32_t shift, int32_t lo, int32_t hi,
@@ -109,7 +80,7 @@ QNNC_INLINE int8_t qnnc_fc_out_dsp(int32_t acc, int32_t mult, int32_t shift, int
     int32_t v;
     if ((mult == 0 || mult >= (1 << 30)) && shift <= 0 && shift >= -20) {
         const int32_t s = -shift;
-        v = qnnc_fc_smmulr(__qadd(acc, acc), mult);
+        v = qnnc_dsp_smmulr(__qadd(acc, acc), mult);
         v += (v & -s) >> 31;
         v = (v + ((1 << s) >> 1)) >> s;
     } else {
@@ -133,18 +104,18 @@ static QNNC_FC_LOOP_ATTR void qnnc_fc_dot4(const uint32_t *x, int32_t groups, co
         memcpy(&xx, x, 8u);
         xa = (int32_t)(uint32_t)xx;
         xb = (int32_t)(uint32_t)(xx >> 32);
-        v = qnnc_fc_rd32(w);
+        v = qnnc_dsp_rd32(w);
         a0 = __smlad(__sxtb16((int32_t)v), xa, a0);
-        a0 = __smlad(qnnc_fc_sxtb16_ror8(v), xb, a0);
-        v = qnnc_fc_rd32(w + K);
+        a0 = __smlad(qnnc_dsp_sxtb16_ror8(v), xb, a0);
+        v = qnnc_dsp_rd32(w + K);
         a1 = __smlad(__sxtb16((int32_t)v), xa, a1);
-        a1 = __smlad(qnnc_fc_sxtb16_ror8(v), xb, a1);
-        v = qnnc_fc_rd32(w + 2 * K);
+        a1 = __smlad(qnnc_dsp_sxtb16_ror8(v), xb, a1);
+        v = qnnc_dsp_rd32(w + 2 * K);
         a2 = __smlad(__sxtb16((int32_t)v), xa, a2);
-        a2 = __smlad(qnnc_fc_sxtb16_ror8(v), xb, a2);
-        v = qnnc_fc_rd32(w + 3 * K);
+        a2 = __smlad(qnnc_dsp_sxtb16_ror8(v), xb, a2);
+        v = qnnc_dsp_rd32(w + 3 * K);
         a3 = __smlad(__sxtb16((int32_t)v), xa, a3);
-        a3 = __smlad(qnnc_fc_sxtb16_ror8(v), xb, a3);
+        a3 = __smlad(qnnc_dsp_sxtb16_ror8(v), xb, a3);
         x += 2;
         w += 4;
     }
@@ -193,7 +164,7 @@ static QNNC_FC_LOOP_ATTR void qnnc_fc_row_dsp(const qnnc_fc_params *params, cons
     if (all_fast) {
         for (o = 0; o < out_features; ++o) {
             const int32_t s = -shifts[o];
-            int32_t v = qnnc_fc_smmulr(__qadd(accs[o], accs[o]), mults[o]);
+            int32_t v = qnnc_dsp_smmulr(__qadd(accs[o], accs[o]), mults[o]);
             v += (v & -s) >> 31;
             v = (v + ((1 << s) >> 1)) >> s;
             v = v < lo ? lo : (v > hi ? hi : v);
@@ -242,9 +213,9 @@ static QNNC_FC_PATH_ATTR int qnnc_fc_dsp(const qnnc_buffer *scratch,
         for (r = 0; r < rows; ++r) {
             const int8_t *x = input + r * K;
             for (k = 0; k < kq; k += 4) {
-                const uint32_t v = qnnc_fc_rd32(x + k);
+                const uint32_t v = qnnc_dsp_rd32(x + k);
                 xw[k / 2] = (uint32_t)__sxtab16(off2, (int32_t)v);
-                xw[k / 2 + 1] = (uint32_t)qnnc_fc_sxtab16_ror8(off2, v);
+                xw[k / 2 + 1] = (uint32_t)qnnc_dsp_sxtab16_ror8(off2, v);
             }
             for (k = kq; k < K; ++k) {
                 xtail[k - kq] = (int16_t)(x[k] + off);
