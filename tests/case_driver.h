@@ -46,6 +46,38 @@ static inline qnnc_dims dims_of(const blobs *b, int32_t k)
     return r;
 }
 
+/* Blob 0 = conv params [in_off, out_off, stride_h, stride_w, pad_top, pad_left, dil_h, dil_w,
+ * depth_multiplier, act_min, act_max, rounding], blob 1 = the LUT (or empty). */
+static inline void conv_params_of(const blobs *b, qnnc_conv_params *p)
+{
+    const int32_t *v = I32(b, 0);
+    p->input_offset = v[0];
+    p->output_offset = v[1];
+    p->stride_h = v[2];
+    p->stride_w = v[3];
+    p->pad_top = v[4];
+    p->pad_left = v[5];
+    p->dilation_h = v[6];
+    p->dilation_w = v[7];
+    p->depth_multiplier = v[8];
+    p->act_min = v[9];
+    p->act_max = v[10];
+    p->rounding = v[11];
+    p->act_lut = S8(b, 1);
+}
+
+/* Blob 0 = fc params [in_off, out_off, act_min, act_max, rows, K, N, rounding], blob 1 = the LUT. */
+static inline void fc_params_of(const blobs *b, qnnc_fc_params *p)
+{
+    const int32_t *v = I32(b, 0);
+    p->input_offset = v[0];
+    p->output_offset = v[1];
+    p->act_min = v[2];
+    p->act_max = v[3];
+    p->rounding = v[7];
+    p->act_lut = S8(b, 1);
+}
+
 static inline int read_i32(const unsigned char **cur, const unsigned char *end, int32_t *out)
 {
     if ((size_t)(end - *cur) < 4u) {

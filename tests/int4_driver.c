@@ -21,22 +21,9 @@ static int run_case(int32_t kernel, const blobs *b)
     q.multiplier = I32(b, 2);
     q.shift = I32(b, 3);
     if (kernel == 0 || kernel == 1) {
-        const int32_t *v = I32(b, 0);
         qnnc_conv_params p;
         qnnc_dims in_d = dims_of(b, 4), f_d = dims_of(b, 6), out_d = dims_of(b, 9);
-        p.input_offset = v[0];
-        p.output_offset = v[1];
-        p.stride_h = v[2];
-        p.stride_w = v[3];
-        p.pad_top = v[4];
-        p.pad_left = v[5];
-        p.dilation_h = v[6];
-        p.dilation_w = v[7];
-        p.depth_multiplier = v[8];
-        p.act_min = v[9];
-        p.act_max = v[10];
-        p.rounding = v[11];
-        p.act_lut = S8(b, 1);
+        conv_params_of(b, &p);
         if (kernel == 0) {
             qnnc_conv_s4(&p, &q, &in_d, S8(b, 5), &f_d, S8(b, 7), I32(b, 8), &out_d, OUT8(b, 10));
         } else {
@@ -48,12 +35,7 @@ static int run_case(int32_t kernel, const blobs *b)
     if (kernel == 2) {
         const int32_t *v = I32(b, 0);
         qnnc_fc_params p;
-        p.input_offset = v[0];
-        p.output_offset = v[1];
-        p.act_min = v[2];
-        p.act_max = v[3];
-        p.rounding = v[7];
-        p.act_lut = S8(b, 1);
+        fc_params_of(b, &p);
         qnnc_fully_connected_s4(&p, &q, v[4], v[5], S8(b, 4), v[6], S8(b, 5), I32(b, 6), OUT8(b, 7));
         return 0;
     }

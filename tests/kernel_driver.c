@@ -18,24 +18,6 @@
  */
 #include "case_driver.h"
 
-static void conv_params_of(const blobs *b, qnnc_conv_params *p)
-{
-    const int32_t *v = I32(b, 0);
-    p->input_offset = v[0];
-    p->output_offset = v[1];
-    p->stride_h = v[2];
-    p->stride_w = v[3];
-    p->pad_top = v[4];
-    p->pad_left = v[5];
-    p->dilation_h = v[6];
-    p->dilation_w = v[7];
-    p->depth_multiplier = v[8];
-    p->act_min = v[9];
-    p->act_max = v[10];
-    p->rounding = v[11];
-    p->act_lut = S8(b, 1);
-}
-
 static void pool_params_of(const blobs *b, qnnc_pool_params *p)
 {
     const int32_t *v = I32(b, 0);
@@ -110,12 +92,7 @@ static void fc_call(const blobs *b, const qnnc_buffer *scratch)
     const int32_t *v = I32(b, 0);
     qnnc_fc_params p;
     qnnc_per_channel_quant q;
-    p.input_offset = v[0];
-    p.output_offset = v[1];
-    p.act_min = v[2];
-    p.act_max = v[3];
-    p.rounding = v[7];
-    p.act_lut = S8(b, 1);
+    fc_params_of(b, &p);
     q.multiplier = I32(b, 2);
     q.shift = I32(b, 3);
     qnnc_fully_connected_s8(scratch, &p, &q, v[4], v[5], S8(b, 4), v[6], S8(b, 5), I32(b, 6), OUT8(b, 7));
