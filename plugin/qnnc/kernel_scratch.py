@@ -24,8 +24,9 @@ SCRATCH_KERNELS = ("qnnc_conv_s8", "qnnc_depthwise_conv_s8", "qnnc_fully_connect
 
 
 def conv_dsp_bytes(k: int, in_c: int, out_c: int) -> int:
-    """``QNNC_CONV_DSP_BUFFER_SIZE``: two q15 columns, 2 x block accumulators, int8 window."""
-    return 4 * (k & ~3) + 16 + 8 * min(out_c, CONV_OC_BLOCK) + (((k + 7) & ~3) if in_c & 3 else 0)
+    """``QNNC_CONV_DSP_BUFFER_SIZE``: two q15 columns, int8 window (out_c does not count)."""
+    del out_c
+    return 4 * (k & ~3) + 16 + (((k + 7) & ~3) if in_c & 3 else 0)
 
 
 def conv_mve_bytes(k: int, out_c: int, direct: bool) -> int:

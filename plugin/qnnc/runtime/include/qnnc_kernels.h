@@ -264,6 +264,41 @@ QNNC_INLINE int32_t qnnc_dsp_sxtab16_ror8(int32_t a, uint32_t v)
     __asm("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
     return r;
 }
+
+/* The hot SMLAD loops of conv and fully connected are inline assembly where GCC-compatible
+ * inline assembly is available and optimization is on: they need 13 registers, which GCC 12's
+ * allocator does not find from C (it spills and loads the q15 words one by one). ACLE has no
+ * intrinsic for LDRD or for a register assignment. -DQNNC_NO_INLINE_ASM selects the C loops
+ * (same results); a build that both reserves r9 (-ffixed-r9) and keeps a frame pointer has 12
+ * registers left and needs it. */
+#if defined(__OPTIMIZE__) && defined(__thumb2__) && !defined(QNNC_NO_INLINE_ASM)
+#define QNNC_DSP_ASM 1
+/** Run `group` (an asm string advancing the pointer operand `ptr`) once when `odd`, then
+ *  twice per iteration while `ptr` differs from `end_var` (kept in memory; the register
+ *  operand `tmp`, dead between groups, reads it). */
+#define QNNC_DSP_ASM_LOOP2(odd, group, operands, ptr, tmp, ptr_var, end_var)                    \
+    do {                                                                                       \
+        if (odd) {                                                                             \
+            __asm volatile(group : operands : : "memory");                                     \
+        }                                                                                      \
+        if ((ptr_var) != (end_var)) {                                                          \
+            __asm volatile("1:\n\t" group group "ldr %[" tmp "], %[end]\n\t"                  \
+                           "cmp %[" ptr "], %[" tmp "]\n\t"                                    \
+                           "bne 1b\n\t"                                                        \
+                           : operands                                                          \
+                           : [end] "m"(end_var)                                                \
+                           : "cc", "memory");                                                  \
+        }                                                                                      \
+    } while (0)
+#endif
+
+/** SSAT #8: v clamped to [-128, 127] in one instruction (GCC 12's __ssat returns unsigned). */
+QNNC_INLINE int32_t qnnc_dsp_ssat8(int32_t v)
+{
+    int32_t r;
+    __asm("ssat %0, #8, %1" : "=r"(r) : "r"(v));
+    return r;
+}
 #endif
 
 /** Taps k in [*first, *last) of a dilated window starting at `start` land inside [0, size):
@@ -309,10 +344,9 @@ QNNC_INLINE int8_t qnnc_clamp_s8(int32_t v, int32_t lo, int32_t hi)
  * small and the kernels fall back to the portable path). */
 #define QNNC_CONV_OC_BLOCK 32
 #define QNNC_MIN_(a, b) ((a) < (b) ? (a) : (b))
-/** conv DSP: two q15 columns (4*(K&~3)+16), 2 x block accumulators, int8 window if in_c%4. */
+/** conv DSP: two q15 columns (4*(K&~3)+16), int8 window if in_c%4 (out_c: unused). */
 #define QNNC_CONV_DSP_BUFFER_SIZE(K, in_c, out_c)                                         \
-    (4 * ((K) & ~3) + 16 + 8 * QNNC_MIN_((out_c), QNNC_CONV_OC_BLOCK) +                    \
-     (((in_c) & 3) != 0 ? (((K) + 7) & ~3) : 0))
+    (4 * ((K) & ~3) + 16 + 0 * (out_c) + (((in_c) & 3) != 0 ? (((K) + 7) & ~3) : 0))
 /** conv Helium: folded bias (4*out_c), 2 x block accumulators, two int8 columns unless direct
  *  (1x1 without padding reads the input pixels in place). */
 #define QNNC_CONV_MVE_BUFFER_SIZE(K, out_c, direct)                                       \

@@ -137,41 +137,70 @@ static void qnnc_conv_apply_lut(const int8_t *act_lut, int8_t *output, int32_t n
 #if defined(QNNC_CONV_DSP)
 /* ------------------------------------------------------------ Armv7E-M DSP path -- */
 
-/* acc[0..3] += (col0, col1) x (w0, w1) over the interleaved q15 column pair [c, c_end):
- * acc = {w0.col0, w0.col1, w1.col0, w1.col1}. A separate function keeps the 14 usable
- * registers for the loop: 4 accumulators, 4 column lanes, 2 weight lanes, 4 pointers. */
-static QNNC_CONV_LOOP_ATTR void qnnc_conv_mm2x2(const uint32_t *c, int32_t groups,
-                                                      const int8_t *w0, const int8_t *w1, int32_t *acc)
-{
-    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
-    const int32_t w_step = (int32_t)(w1 - w0);
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC unroll 2
+/* Accumulators of a 2 output channels x 2 pixels block. */
+typedef struct {
+    int32_t a00, a01, a10, a11; /* a<channel><pixel> */
+} qnnc_conv_acc2x2;
+
+#if defined(QNNC_DSP_ASM)
+/* One group of 4 taps: weights of both channels (post-increment), the two words of column 0,
+ * then of column 1 (LDRD, post-increment), SXTB16 in the lane order of the columns. */
+#define QNNC_CONV_MM2X2_GROUP                                                                  \
+    "ldr %[wa], [%[w0]], #4\n\t"                                                               \
+    "ldr %[wb], [%[w1]], #4\n\t"                                                               \
+    "ldrd %[x0], %[x1], [%[c]], #8\n\t"                                                        \
+    "sxtb16 %[wa13], %[wa], ror #8\n\t"                                                        \
+    "sxtb16 %[wa], %[wa]\n\t"                                                                  \
+    "sxtb16 %[wb13], %[wb], ror #8\n\t"                                                        \
+    "sxtb16 %[wb], %[wb]\n\t"                                                                  \
+    "smlad %[a00], %[wa], %[x0], %[a00]\n\t"                                                   \
+    "smlad %[a10], %[wb], %[x0], %[a10]\n\t"                                                   \
+    "smlad %[a00], %[wa13], %[x1], %[a00]\n\t"                                                 \
+    "smlad %[a10], %[wb13], %[x1], %[a10]\n\t"                                                 \
+    "ldrd %[x0], %[x1], [%[c]], #8\n\t"                                                        \
+    "smlad %[a01], %[wa], %[x0], %[a01]\n\t"                                                   \
+    "smlad %[a11], %[wb], %[x0], %[a11]\n\t"                                                   \
+    "smlad %[a01], %[wa13], %[x1], %[a01]\n\t"                                                 \
+    "smlad %[a11], %[wb13], %[x1], %[a11]\n\t"
+#define QNNC_CONV_MM2X2_OPERANDS                                                               \
+    [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [c] "+r"(c),           \
+    [w0] "+r"(w0), [w1] "+r"(w1), [wa] "=&r"(wa), [wb] "=&r"(wb), [wa13] "=&r"(wa13),          \
+    [wb13] "=&r"(wb13), [x0] "=&r"(x0), [x1] "=&r"(x1)
 #endif
-    for (; groups > 0; --groups) {
+
+/* acc += (col0, col1) x (w0, w1) over the interleaved q15 column pair [c, c_end) (group g of
+ * 4 taps: col0 in words 4g, 4g+1; col1 in 4g+2, 4g+3). Per group: two LDR of weights, two
+ * LDRD of columns, four SXTB16, eight SMLAD. */
+QNNC_INLINE void qnnc_conv_mm2x2(const uint32_t *c, const uint32_t *c_end, const int8_t *w0,
+                                 const int8_t *w1, qnnc_conv_acc2x2 *acc)
+{
+    int32_t a00 = acc->a00, a01 = acc->a01, a10 = acc->a10, a11 = acc->a11;
+#if defined(QNNC_DSP_ASM)
+    uint32_t wa, wb, wa13, wb13, x0, x1;
+    QNNC_DSP_ASM_LOOP2((((uintptr_t)c_end - (uintptr_t)c) & 16u) != 0u, QNNC_CONV_MM2X2_GROUP,
+                       QNNC_CONV_MM2X2_OPERANDS, "c", "wa", c, c_end);
+#else
+    for (; c != c_end; c += 4) {
         const uint32_t wa = qnnc_dsp_rd32(w0);
-        const uint32_t wb = qnnc_dsp_rd32(w0 + w_step);
+        const uint32_t wb = qnnc_dsp_rd32(w1);
         const int32_t wa13 = qnnc_dsp_sxtb16_ror8(wa), wa02 = __sxtb16((int32_t)wa);
         const int32_t wb13 = qnnc_dsp_sxtb16_ror8(wb), wb02 = __sxtb16((int32_t)wb);
-        int32_t x = (int32_t)c[0];
-        a00 = __smlad(wa02, x, a00);
-        a10 = __smlad(wb02, x, a10);
-        x = (int32_t)c[1];
-        a00 = __smlad(wa13, x, a00);
-        a10 = __smlad(wb13, x, a10);
-        x = (int32_t)c[2];
-        a01 = __smlad(wa02, x, a01);
-        a11 = __smlad(wb02, x, a11);
-        x = (int32_t)c[3];
-        a01 = __smlad(wa13, x, a01);
-        a11 = __smlad(wb13, x, a11);
-        c += 4;
         w0 += 4;
+        w1 += 4;
+        a00 = __smlad(wa02, (int32_t)c[0], a00);
+        a10 = __smlad(wb02, (int32_t)c[0], a10);
+        a00 = __smlad(wa13, (int32_t)c[1], a00);
+        a10 = __smlad(wb13, (int32_t)c[1], a10);
+        a01 = __smlad(wa02, (int32_t)c[2], a01);
+        a11 = __smlad(wb02, (int32_t)c[2], a11);
+        a01 = __smlad(wa13, (int32_t)c[3], a01);
+        a11 = __smlad(wb13, (int32_t)c[3], a11);
     }
-    acc[0] = a00;
-    acc[1] = a01;
-    acc[2] = a10;
-    acc[3] = a11;
+#endif
+    acc->a00 = a00;
+    acc->a01 = a01;
+    acc->a10 = a10;
+    acc->a11 = a11;
 }
 
 /* Fast requantization, exact for multiplier 0 or in [2^30, 2^31) and shift in [-20, 0]
@@ -266,12 +295,19 @@ static void qnnc_conv_im2col_q15(const qnnc_conv_params *params, const int8_t *i
     }
 }
 
-/* What the per-pixel-pair channel loop needs (one block of output channels). */
+/* Requantization modes of the block loop (checked once per layer). */
+#define QNNC_CONV_RQ_REF 0  /* some channel needs the reference requantization */
+#define QNNC_CONV_RQ_FAST 1 /* every channel fast, clamp to [act_min, act_max] */
+#define QNNC_CONV_RQ_SSAT 2 /* every channel fast, act range the whole int8 range: SSAT */
+
+/* What the per-pixel-pair channel loop needs (columns and outputs of the current pair). */
 typedef struct {
-    const qnnc_per_channel_quant *quant;
+    const uint32_t *cols, *c_end;
+    const int16_t *tail0, *tail1;
+    int8_t *out0, *out1;
     const int8_t *filter;
-    const int32_t *bias;
-    int32_t K, kq, out_c, lo, hi, output_offset;
+    const int32_t *bias, *mult, *shift;
+    int32_t K, kq, lo, hi, off, mode;
 } qnnc_conv_dsp_job;
 
 /* Output stage of a channel that cannot take the fast requantization. */
@@ -280,63 +316,72 @@ static __attribute__((noinline)) int32_t qnnc_conv_rq_ref(int32_t acc, int32_t m
     return qnnc_requantize(acc, mult, shift);
 }
 
-/* out[oc] = output stage of acc[oc], channel by channel; all_fast: every channel takes the
- * fast requantization (checked once per layer). */
-static QNNC_CONV_LOOP_ATTR void qnnc_conv_dsp_requant(const int32_t *restrict acc,
-                                                      const qnnc_per_channel_quant *restrict quant,
-                                                      int32_t out_c, int32_t lo, int32_t hi, int32_t off,
-                                                      int all_fast, int8_t *restrict out)
+/* Requantize, clamp and offset one accumulator (the general modes). */
+QNNC_INLINE int32_t qnnc_conv_dsp_out(const qnnc_conv_dsp_job *j, int32_t acc, int32_t m, int32_t sh)
 {
-    const int32_t *mults = quant->multiplier;
-    const int32_t *shifts = quant->shift;
-    int32_t oc;
-    if (all_fast) {
-        for (oc = 0; oc < out_c; ++oc) {
-            int32_t v = qnnc_conv_rq_fast(acc[oc], mults[oc], -shifts[oc]);
-            v = v < lo ? lo : (v > hi ? hi : v);
-            out[oc] = (int8_t)(v + off);
-        }
-        return;
-    }
-    for (oc = 0; oc < out_c; ++oc) {
-        const int32_t m = mults[oc], sh = shifts[oc];
-        int32_t v = qnnc_conv_fast_ok(m, sh) ? qnnc_conv_rq_fast(acc[oc], m, -sh) : qnnc_conv_rq_ref(acc[oc], m, sh);
-        v = v < lo ? lo : (v > hi ? hi : v);
-        out[oc] = (int8_t)(v + off);
-    }
+    int32_t v = j->mode == QNNC_CONV_RQ_FAST || qnnc_conv_fast_ok(m, sh) ? qnnc_conv_rq_fast(acc, m, -sh)
+                                                                          : qnnc_conv_rq_ref(acc, m, sh);
+    v = v < j->lo ? j->lo : v;
+    v = v > j->hi ? j->hi : v;
+    return v + j->off;
 }
 
-/* The dot products (+ bias) of two pixels' interleaved q15 columns with every filter row:
- * acc0[oc], acc1[oc]. */
-static QNNC_CONV_LOOP_ATTR void qnnc_conv_dsp_pixel_pair(const qnnc_conv_dsp_job *j, const uint32_t *cols,
-                                                         const int16_t *tail0, const int16_t *tail1,
-                                                         int32_t *restrict acc0, int32_t *restrict acc1)
+/* Output channels oc and oc1 of the current pixel pair: dot products (+ bias) of the two
+ * columns with both filter rows, requantized and stored (one multiplier/shift load serves
+ * both pixels). A call per block keeps the caller's loop state out of the 14 registers. */
+QNNC_INLINE void qnnc_conv_dsp_block(const qnnc_conv_dsp_job *j, int32_t oc, int32_t oc1)
 {
-    const int32_t K = j->K, kq = j->kq, out_c = j->out_c;
-    const int8_t *filter = j->filter;
-    const int32_t *bias = j->bias;
+    const int8_t *w0 = j->filter + oc * j->K;
+    const int8_t *w1 = j->filter + oc1 * j->K;
+    qnnc_conv_acc2x2 acc;
+    int32_t m0, s0, m1, s1, r00, r01, r10, r11;
+    int8_t *out0, *out1;
+    acc.a00 = j->bias != NULL ? j->bias[oc] : 0;
+    acc.a01 = acc.a00;
+    acc.a10 = j->bias != NULL ? j->bias[oc1] : 0;
+    acc.a11 = acc.a10;
+    qnnc_conv_mm2x2(j->cols, j->c_end, w0, w1, &acc);
+    if (j->kq != j->K) {
+        const int16_t *t0 = j->tail0, *t1 = j->tail1;
+        int32_t t;
+        for (t = j->kq; t < j->K; ++t) {
+            acc.a00 += (int32_t)w0[t] * t0[t - j->kq];
+            acc.a01 += (int32_t)w0[t] * t1[t - j->kq];
+            acc.a10 += (int32_t)w1[t] * t0[t - j->kq];
+            acc.a11 += (int32_t)w1[t] * t1[t - j->kq];
+        }
+    }
+    /* every result is computed before the first byte store (int8 stores alias everything) */
+    m0 = j->mult[oc];
+    s0 = j->shift[oc];
+    m1 = j->mult[oc1];
+    s1 = j->shift[oc1];
+    if (j->mode == QNNC_CONV_RQ_SSAT) {
+        const int32_t off = j->off;
+        r00 = qnnc_dsp_ssat8(qnnc_conv_rq_fast(acc.a00, m0, -s0) + off);
+        r01 = qnnc_dsp_ssat8(qnnc_conv_rq_fast(acc.a01, m0, -s0) + off);
+        r10 = qnnc_dsp_ssat8(qnnc_conv_rq_fast(acc.a10, m1, -s1) + off);
+        r11 = qnnc_dsp_ssat8(qnnc_conv_rq_fast(acc.a11, m1, -s1) + off);
+    } else {
+        r00 = qnnc_conv_dsp_out(j, acc.a00, m0, s0);
+        r01 = qnnc_conv_dsp_out(j, acc.a01, m0, s0);
+        r10 = qnnc_conv_dsp_out(j, acc.a10, m1, s1);
+        r11 = qnnc_conv_dsp_out(j, acc.a11, m1, s1);
+    }
+    out0 = j->out0;
+    out1 = j->out1;
+    out0[oc] = (int8_t)r00;
+    out1[oc] = (int8_t)r01;
+    out0[oc1] = (int8_t)r10; /* odd out_c: oc1 == oc, the same values */
+    out1[oc1] = (int8_t)r11;
+}
+
+/* Every output channel of the current pixel pair, two at a time. */
+static QNNC_CONV_LOOP_ATTR void qnnc_conv_dsp_pair(const qnnc_conv_dsp_job *j, int32_t out_c)
+{
     int32_t oc;
     for (oc = 0; oc < out_c; oc += 2) {
-        const int32_t oc1 = oc + 1 < out_c ? oc + 1 : oc;
-        const int8_t *w0 = filter + oc * K;
-        const int8_t *w1 = filter + oc1 * K;
-        int32_t acc[4];
-        int32_t t;
-        acc[0] = bias != NULL ? bias[oc] : 0;
-        acc[1] = acc[0];
-        acc[2] = bias != NULL ? bias[oc1] : 0;
-        acc[3] = acc[2];
-        qnnc_conv_mm2x2(cols, kq / 4, w0, w1, acc);
-        for (t = kq; t < K; ++t) {
-            acc[0] += (int32_t)w0[t] * tail0[t - kq];
-            acc[1] += (int32_t)w0[t] * tail1[t - kq];
-            acc[2] += (int32_t)w1[t] * tail0[t - kq];
-            acc[3] += (int32_t)w1[t] * tail1[t - kq];
-        }
-        acc0[oc] = acc[0];
-        acc1[oc] = acc[1];
-        acc0[oc1] = acc[2]; /* == acc[0] for an odd last channel */
-        acc1[oc1] = acc[3];
+        qnnc_conv_dsp_block(j, oc, oc + 1 < out_c ? oc + 1 : oc);
     }
 }
 
@@ -357,12 +402,9 @@ static QNNC_CONV_PATH_ATTR int qnnc_conv_s8_dsp(const qnnc_buffer *scratch,
     const int32_t K = k_h * k_w * in_c;
     const int32_t n_pix = output_dims->h * out_w;
     const int32_t kq = K & ~3;
-    const int32_t blk = out_c < QNNC_CONV_OC_BLOCK ? out_c : QNNC_CONV_OC_BLOCK;
     qnnc_conv_dsp_job job;
-    int all_fast = 1;
-    int32_t b, p, ob;
+    int32_t b, p, oc;
     uint32_t *cols;  /* two interleaved q15 columns (2 * K halfwords): 4 * kq + 16 bytes */
-    int32_t *accs;   /* the two pixels' accumulators of one channel block */
     int8_t *raw;     /* in_c % 4 != 0: the int8 window, K + 4 bytes */
     int16_t tail0[4], tail1[4];
 
@@ -370,25 +412,32 @@ static QNNC_CONV_PATH_ATTR int qnnc_conv_s8_dsp(const qnnc_buffer *scratch,
         return 0;
     }
     {
-        /* carve the (4-byte aligned) scratch buffer; too small: portable path */
+        /* carve the (4-byte aligned: LDRD) scratch buffer; too small: portable path */
         const uintptr_t a = ((uintptr_t)scratch->buf + 3u) & ~(uintptr_t)3u;
         const int32_t lost = (int32_t)(a - (uintptr_t)scratch->buf);
         if (scratch->size - lost < QNNC_CONV_DSP_BUFFER_SIZE(K, in_c, out_c)) {
             return 0;
         }
         cols = (uint32_t *)a;
-        accs = (int32_t *)(cols + kq + 4);
-        raw = (int8_t *)(accs + 2 * blk);
+        raw = (int8_t *)(cols + kq + 4);
     }
-    for (p = 0; p < out_c; ++p) {
-        if (!qnnc_conv_fast_ok(quant->multiplier[p], quant->shift[p])) {
-            all_fast = 0;
+    job.mode = params->act_min == -128 && params->act_max == 127 ? QNNC_CONV_RQ_SSAT : QNNC_CONV_RQ_FAST;
+    for (oc = 0; oc < out_c; ++oc) {
+        if (!qnnc_conv_fast_ok(quant->multiplier[oc], quant->shift[oc])) {
+            job.mode = QNNC_CONV_RQ_REF;
         }
     }
-    job.quant = quant;
+    job.cols = cols;
+    job.c_end = cols + kq; /* kq / 4 groups of 4 words */
+    job.tail0 = tail0;
+    job.tail1 = tail1;
+    job.filter = filter;
+    job.bias = bias;
+    job.mult = quant->multiplier;
+    job.shift = quant->shift;
     job.K = K;
     job.kq = kq;
-    job.output_offset = params->output_offset;
+    job.off = params->output_offset;
     job.lo = params->act_min - params->output_offset;
     job.hi = params->act_max - params->output_offset;
     for (b = 0; b < output_dims->n; ++b) {
@@ -402,22 +451,9 @@ static QNNC_CONV_PATH_ATTR int qnnc_conv_s8_dsp(const qnnc_buffer *scratch,
             qnnc_conv_im2col_q15(params, in_b, in_h, in_w, in_c, k_h, k_w,
                                  (p1 / out_w) * params->stride_h - params->pad_top,
                                  (p1 % out_w) * params->stride_w - params->pad_left, kq, cols, 1, tail1, raw);
-            for (ob = 0; ob < out_c; ob += blk) {
-                const int32_t n = out_c - ob < blk ? out_c - ob : blk;
-                qnnc_per_channel_quant qb;
-                qb.multiplier = quant->multiplier + ob;
-                qb.shift = quant->shift + ob;
-                job.filter = filter + ob * K;
-                job.bias = bias != NULL ? bias + ob : NULL;
-                job.out_c = n;
-                qnnc_conv_dsp_pixel_pair(&job, cols, tail0, tail1, accs, accs + n);
-                qnnc_conv_dsp_requant(accs, &qb, n, job.lo, job.hi, job.output_offset, all_fast,
-                                      out_b + p * out_c + ob);
-                if (p1 != p) {
-                    qnnc_conv_dsp_requant(accs + n, &qb, n, job.lo, job.hi, job.output_offset, all_fast,
-                                          out_b + p1 * out_c + ob);
-                }
-            }
+            job.out0 = out_b + p * out_c;
+            job.out1 = out_b + p1 * out_c;
+            qnnc_conv_dsp_pair(&job, out_c);
         }
     }
     qnnc_conv_apply_lut(params->act_lut, output, output_dims->n * n_pix * out_c);
@@ -493,45 +529,103 @@ typedef struct {
 } qnnc_conv_rq_mve_t;
 
 /* Dot products of two int8 columns (x0, x1; K values) with every filter row:
- * acc0[oc] = x0 . w_oc, acc1[oc] = x1 . w_oc, two output channels at a time. */
+ * acc0[oc] = x0 . w_oc, acc1[oc] = x1 . w_oc. Three output channels at a time (6 scalar
+ * accumulators, 5 pointers and the loop counter fit the registers: 5 loads + 6 VMLADAVA per
+ * 96 MACs), the last 1-2 channels two at a time. */
 static QNNC_CONV_LOOP_ATTR void qnnc_conv_mve_pair(const int8_t *restrict x0, const int8_t *restrict x1,
                                                    int32_t K, const int8_t *restrict filter, int32_t out_c,
                                                    int32_t *restrict acc0, int32_t *restrict acc1)
 {
     const int32_t full = K >> 4, rest = K & 15;
     const int8_t *w0 = filter;
-    int32_t pairs = (out_c + 1) >> 1;
-    for (; pairs > 0; --pairs) {
-        /* an odd last channel is computed twice (w1 = w0) and stored to the same slot */
-        const int8_t *w1 = pairs == 1 && (out_c & 1) ? w0 : w0 + K;
-        const int8_t *wn = w1 + K;
-        const int8_t *xa = x0, *xb = x1;
-        int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
-        int32_t n;
-        for (n = full; n > 0; --n) {
-            const int8x16_t va = vldrbq_s8(xa), vb = vldrbq_s8(xb);
-            const int8x16_t wa = vldrbq_s8(w0), wb = vldrbq_s8(w1);
-            a00 = vmladavaq_s8(a00, va, wa);
-            a01 = vmladavaq_s8(a01, vb, wa);
-            a10 = vmladavaq_s8(a10, va, wb);
-            a11 = vmladavaq_s8(a11, vb, wb);
-            xa += 16;
-            xb += 16;
-            w0 += 16;
-            w1 += 16;
-        }
-        if (rest) {
-            const mve_pred16_t pr = vctp8q((uint32_t)rest);
-            const int8x16_t va = vldrbq_z_s8(xa, pr), vb = vldrbq_z_s8(xb, pr);
-            const int8x16_t wa = vldrbq_z_s8(w0, pr), wb = vldrbq_z_s8(w1, pr);
-            a00 = vmladavaq_s8(a00, va, wa);
-            a01 = vmladavaq_s8(a01, vb, wa);
-            a10 = vmladavaq_s8(a10, va, wb);
-            a11 = vmladavaq_s8(a11, vb, wb);
+    int32_t pairs;
+    for (; out_c >= 3; out_c -= 3) {
+        const int8_t *w1 = w0 + K, *w2 = w1 + K;
+        int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0, a20 = 0, a21 = 0;
+        {
+            const int8_t *xa = x0, *xb = x1;
+            int32_t n;
+            for (n = full; n > 0; --n) {
+                const int8x16_t va = vldrbq_s8(xa), vb = vldrbq_s8(xb);
+                int8x16_t w = vldrbq_s8(w0);
+                a00 = vmladavaq_s8(a00, va, w);
+                a01 = vmladavaq_s8(a01, vb, w);
+                w = vldrbq_s8(w1);
+                a10 = vmladavaq_s8(a10, va, w);
+                a11 = vmladavaq_s8(a11, vb, w);
+                w = vldrbq_s8(w2);
+                a20 = vmladavaq_s8(a20, va, w);
+                a21 = vmladavaq_s8(a21, vb, w);
+                xa += 16;
+                xb += 16;
+                w0 += 16;
+                w1 += 16;
+                w2 += 16;
+            }
+            if (rest) {
+                const mve_pred16_t pr = vctp8q((uint32_t)rest);
+                const int8x16_t va = vldrbq_z_s8(xa, pr), vb = vldrbq_z_s8(xb, pr);
+                int8x16_t w = vldrbq_z_s8(w0, pr);
+                a00 = vmladavaq_s8(a00, va, w);
+                a01 = vmladavaq_s8(a01, vb, w);
+                w = vldrbq_z_s8(w1, pr);
+                a10 = vmladavaq_s8(a10, va, w);
+                a11 = vmladavaq_s8(a11, vb, w);
+                w = vldrbq_z_s8(w2, pr);
+                a20 = vmladavaq_s8(a20, va, w);
+                a21 = vmladavaq_s8(a21, vb, w);
+                w0 += rest;
+                w1 += rest;
+                w2 += rest;
+            }
         }
         acc0[0] = a00;
         acc1[0] = a01;
-        if (!(pairs == 1 && (out_c & 1))) {
+        acc0[1] = a10;
+        acc1[1] = a11;
+        acc0[2] = a20;
+        acc1[2] = a21;
+        acc0 += 3;
+        acc1 += 3;
+        w0 = w2;
+    }
+    pairs = (out_c + 1) >> 1;
+    for (; pairs > 0; --pairs) {
+        /* an odd last channel is computed twice (w1 = w0) and stored to the same slot */
+        const int odd_last = pairs == 1 && (out_c & 1);
+        const int8_t *w1 = odd_last ? w0 : w0 + K;
+        const int8_t *wn = w1 + K;
+        int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
+        {
+            const int8_t *xa = x0, *xb = x1;
+            int32_t n;
+            for (n = full; n > 0; --n) {
+                const int8x16_t va = vldrbq_s8(xa), vb = vldrbq_s8(xb);
+                const int8x16_t wa = vldrbq_s8(w0), wb = vldrbq_s8(w1);
+                a00 = vmladavaq_s8(a00, va, wa);
+                a01 = vmladavaq_s8(a01, vb, wa);
+                a10 = vmladavaq_s8(a10, va, wb);
+                a11 = vmladavaq_s8(a11, vb, wb);
+                xa += 16;
+                xb += 16;
+                w0 += 16;
+                w1 += 16;
+            }
+            if (rest) {
+                const mve_pred16_t pr = vctp8q((uint32_t)rest);
+                const int8x16_t va = vldrbq_z_s8(xa, pr), vb = vldrbq_z_s8(xb, pr);
+                const int8x16_t wa = vldrbq_z_s8(w0, pr), wb = vldrbq_z_s8(w1, pr);
+                a00 = vmladavaq_s8(a00, va, wa);
+                a01 = vmladavaq_s8(a01, vb, wa);
+                a10 = vmladavaq_s8(a10, va, wb);
+                a11 = vmladavaq_s8(a11, vb, wb);
+                w0 += rest;
+                w1 += rest;
+            }
+        }
+        acc0[0] = a00;
+        acc1[0] = a01;
+        if (!odd_last) {
             acc0[1] = a10;
             acc1[1] = a11;
         }
@@ -632,19 +726,19 @@ static QNNC_CONV_PATH_ATTR int qnnc_conv_s8_mve(const qnnc_buffer *scratch,
             for (p = 0; p < n_pix; p += 2) {
                 const int32_t p1 = p + 1 < n_pix ? p + 1 : p;
                 const int32_t oh0 = p / out_w, ow0 = p % out_w, oh1 = p1 / out_w, ow1 = p1 % out_w;
-                const int8_t *x0, *x1;
                 int8_t *out0 = out_b + p * out_c;
                 int8_t *out1 = out_b + p1 * out_c;
+                const int32_t ih0 = oh0 * params->stride_h - params->pad_top;
+                const int32_t iw0 = ow0 * params->stride_w - params->pad_left;
+                const int32_t ih1 = oh1 * params->stride_h - params->pad_top;
+                const int32_t iw1 = ow1 * params->stride_w - params->pad_left;
+                const int8_t *x0, *x1;
                 if (direct) {
                     x0 = in_b + ((oh0 * params->stride_h) * in_w + ow0 * params->stride_w) * in_c;
                     x1 = in_b + ((oh1 * params->stride_h) * in_w + ow1 * params->stride_w) * in_c;
                 } else {
-                    qnnc_conv_im2col_s8(params, in_b, in_h, in_w, in_c, k_h, k_w,
-                                        oh0 * params->stride_h - params->pad_top,
-                                        ow0 * params->stride_w - params->pad_left, cols);
-                    qnnc_conv_im2col_s8(params, in_b, in_h, in_w, in_c, k_h, k_w,
-                                        oh1 * params->stride_h - params->pad_top,
-                                        ow1 * params->stride_w - params->pad_left, cols + colsz);
+                    qnnc_conv_im2col_s8(params, in_b, in_h, in_w, in_c, k_h, k_w, ih0, iw0, cols);
+                    qnnc_conv_im2col_s8(params, in_b, in_h, in_w, in_c, k_h, k_w, ih1, iw1, cols + colsz);
                     x0 = cols;
                     x1 = cols + colsz;
                 }

@@ -90,12 +90,37 @@ QNNC_INLINE int8_t qnnc_fc_out_dsp(int32_t acc, int32_t mult, int32_t shift, int
     return (int8_t)(v + output_offset);
 }
 
+/* The 4-row SMLAD loop in assembly (see QNNC_DSP_ASM in qnnc_kernels.h): LDRD of the row,
+ * one post-incremented pointer per weight row. */
+#if defined(QNNC_DSP_ASM)
+#define QNNC_FC_ROW_STEP(a, w)                                                                 \
+    "ldr %[v], [%[" w "]], #4\n\t"                                                             \
+    "sxtb16 %[t], %[v]\n\t"                                                                    \
+    "sxtb16 %[v], %[v], ror #8\n\t"                                                            \
+    "smlad %[" a "], %[t], %[xa], %[" a "]\n\t"                                                \
+    "smlad %[" a "], %[v], %[xb], %[" a "]\n\t"
+#define QNNC_FC_DOT4_GROUP                                                                     \
+    "ldrd %[xa], %[xb], [%[x]], #8\n\t" QNNC_FC_ROW_STEP("a0", "w0") QNNC_FC_ROW_STEP("a1", "w1") \
+        QNNC_FC_ROW_STEP("a2", "w2") QNNC_FC_ROW_STEP("a3", "w3")
+#define QNNC_FC_DOT4_OPERANDS                                                                  \
+    [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x), [w0] "+r"(w0),    \
+    [w1] "+r"(w1), [w2] "+r"(w2), [w3] "+r"(w3), [xa] "=&r"(xa), [xb] "=&r"(xb), [v] "=&r"(v),  \
+    [t] "=&r"(t)
+#endif
+
 /* acc[0..3] += x . w_i for the 4 weight rows w, w + K, w + 2K, w + 3K over `groups` groups of 4;
- * x is the widened row: words (x0, x2), (x1, x3) per group. */
+ * x is the widened row: words (x0, x2), (x1, x3) per group. Per group: one LDRD of x, and per
+ * row LDR + 2 SXTB16 + 2 SMLAD. */
 static QNNC_FC_LOOP_ATTR void qnnc_fc_dot4(const uint32_t *x, int32_t groups, const int8_t *w, int32_t K,
                                            int32_t *acc)
 {
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+#if defined(QNNC_DSP_ASM)
+    const int8_t *w0 = w, *w1 = w + K, *w2 = w + 2 * K, *w3 = w + 3 * K;
+    const uint32_t *x_end = x + 2 * groups;
+    uint32_t xa, xb, v, t;
+    QNNC_DSP_ASM_LOOP2((groups & 1) != 0, QNNC_FC_DOT4_GROUP, QNNC_FC_DOT4_OPERANDS, "x", "v", x, x_end);
+#else
     const int8_t *w_end = w + 4 * groups;
     while (w < w_end) { /* (unrolling makes GCC 12 spill) */
         uint64_t xx;
@@ -119,6 +144,7 @@ static QNNC_FC_LOOP_ATTR void qnnc_fc_dot4(const uint32_t *x, int32_t groups, co
         x += 2;
         w += 4;
     }
+#endif
     acc[0] = a0;
     acc[1] = a1;
     acc[2] = a2;
