@@ -84,6 +84,80 @@ QNNC_INLINE int32_t qnnc_add_rq(int32_t x, int32_t mult, int32_t right, int32_t 
     return (r >> right) + ((r & mask) > half + (r < 0 ? 1 : 0) ? 1 : 0);
 }
 
+#if defined(QNNC_ADD_DSP)
+/* The DSP loop, for right shifts in [0, 31] on all three requantizations (what the quantizer
+ * produces): (x + offset) << (left_shift + 1) is one MLA (x * 2^(ls+1) + offset * 2^(ls+1)),
+ * SRDHM is SMMULR of that doubled operand, and the rounding right shift by s (half away from
+ * zero) is (r + ((r & -s) >> 31) + (2^s >> 1)) >> s, the same integer as TFLite's
+ * mask/threshold form (r = q 2^s + rem: both add 1 exactly when rem >= 2^(s-1) + (r < 0);
+ * for s = 0 both give r). */
+typedef struct {
+    int32_t p, o1, o2, m1, m2, mo, s1, s2, so, n1, n2, no, h1, h2, ho;
+} qnnc_add_dsp_k;
+
+/* A separate function without pre-allocation scheduling: fewer spills of the 15 constants. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define QNNC_ADD_LOOP_ATTR __attribute__((noinline, optimize("no-schedule-insns")))
+#elif defined(__GNUC__)
+#define QNNC_ADD_LOOP_ATTR __attribute__((noinline))
+#else
+#define QNNC_ADD_LOOP_ATTR
+#endif
+
+QNNC_INLINE int32_t qnnc_add_dsp_rq(int32_t x2, int32_t m, int32_t s, int32_t ns, int32_t h)
+{
+    const int32_t r = qnnc_dsp_smmulr(x2, m);
+    return (r + ((r & ns) >> 31) + h) >> s;
+}
+
+static QNNC_ADD_LOOP_ATTR void qnnc_add_flat_dsp(const qnnc_add_dsp_k *k, int32_t lo, int32_t hi, int32_t off, int32_t size,
+                              const int8_t *x1, const int8_t *x2, int8_t *output)
+{
+    const qnnc_add_dsp_k c = *k;
+    int32_t i;
+    if (lo + off == -128 && hi + off == 127) { /* no activation clamp: SSAT */
+        for (i = 0; i < size; ++i) {
+            const int32_t a = qnnc_add_dsp_rq(x1[i] * c.p + c.o1, c.m1, c.s1, c.n1, c.h1);
+            const int32_t b = qnnc_add_dsp_rq(x2[i] * c.p + c.o2, c.m2, c.s2, c.n2, c.h2);
+            output[i] = (int8_t)qnnc_dsp_ssat8(qnnc_add_dsp_rq((a + b) * 2, c.mo, c.so, c.no, c.ho) + off);
+        }
+        return;
+    }
+    for (i = 0; i < size; ++i) {
+        const int32_t a = qnnc_add_dsp_rq(x1[i] * c.p + c.o1, c.m1, c.s1, c.n1, c.h1);
+        const int32_t b = qnnc_add_dsp_rq(x2[i] * c.p + c.o2, c.m2, c.s2, c.n2, c.h2);
+        int32_t v = qnnc_add_dsp_rq((a + b) * 2, c.mo, c.so, c.no, c.ho);
+        v = v < lo ? lo : (v > hi ? hi : v);
+        output[i] = (int8_t)(v + off);
+    }
+}
+
+/* 1: the DSP loop applies (every right shift in [0, 31], left shift in [0, 20]); fills k. */
+static int qnnc_add_dsp_setup(const qnnc_add_params *p, qnnc_add_dsp_k *k)
+{
+    if (p->input1_shift > 0 || p->input2_shift > 0 || p->output_shift > 0 || p->input1_shift < -31 ||
+        p->input2_shift < -31 || p->output_shift < -31 || p->left_shift < 0 || p->left_shift > 20) {
+        return 0;
+    }
+    k->p = (int32_t)1 << (p->left_shift + 1);
+    k->o1 = p->input1_offset * k->p;
+    k->o2 = p->input2_offset * k->p;
+    k->m1 = p->input1_multiplier;
+    k->m2 = p->input2_multiplier;
+    k->mo = p->output_multiplier;
+    k->s1 = -p->input1_shift;
+    k->s2 = -p->input2_shift;
+    k->so = -p->output_shift;
+    k->n1 = p->input1_shift;
+    k->n2 = p->input2_shift;
+    k->no = p->output_shift;
+    k->h1 = (int32_t)((1u << k->s1) >> 1);
+    k->h2 = (int32_t)((1u << k->s2) >> 1);
+    k->ho = (int32_t)((1u << k->so) >> 1);
+    return 1;
+}
+#endif
+
 static void qnnc_add_flat_fast(const qnnc_add_params *p, int32_t size, const int8_t *x1, const int8_t *x2,
                                int8_t *output)
 {
@@ -137,6 +211,13 @@ void qnnc_add_s8(const qnnc_add_params *params,
 #if defined(QNNC_ADD_MVE)
             qnnc_add_flat_mve(params, size, input1, input2, output);
 #else
+#if defined(QNNC_ADD_DSP)
+            qnnc_add_dsp_k k;
+            if (qnnc_add_dsp_setup(params, &k)) {
+                qnnc_add_flat_dsp(&k, lo, hi, params->output_offset, size, input1, input2, output);
+                return;
+            }
+#endif
             qnnc_add_flat_fast(params, size, input1, input2, output);
 #endif
             return;
