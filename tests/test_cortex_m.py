@@ -185,6 +185,12 @@ def _shaped_cases():
         conv(8, 8, c, 0, 5, 5, 1, 2, depthwise=True)
         conv(8, 8, c, 0, 3, 3, 1, 2, depthwise=True, dil=2)
         conv(25, 5, c, 0, 3, 3, 1, 1, depthwise=True, act=(-128, 40))
+        # maps too small for an inside block, border columns with one or two taps in range
+        conv(2, 2, c, 0, 3, 3, 1, 1, depthwise=True)
+        conv(1, 5, c, 0, 3, 3, 1, 1, depthwise=True)
+        conv(5, 1, c, 0, 3, 3, 1, 1, depthwise=True, act=full)
+        conv(4, 4, c, 0, 3, 3, 1, 2, depthwise=True)
+        conv(9, 7, c, 0, 3, 3, 2, 0, depthwise=True, pads=(2, 1, 1, 2))
     for k in (1, 2, 3, 4, 7, 8, 15, 16, 17, 31, 32, 33, 64, 100, 256, 257):
         for n in (1, 2, 3, 4, 5, 8, 12):
             fc(1, k, n)

@@ -108,6 +108,24 @@ static QNNC_DW_PATH_ATTR void qnnc_dw_portable(const qnnc_conv_params *params, c
     }
 }
 
+#if defined(QNNC_DW_DSP) || defined(QNNC_DW_MVE)
+/* [*lo, *hi): the output positions whose window [o * stride - pad, + k) lies inside [0, n). */
+static void qnnc_dw_inside(int32_t n_out, int32_t n_in, int32_t k, int32_t stride, int32_t pad, int32_t *lo,
+                           int32_t *hi)
+{
+    int32_t a = 0, b = n_out;
+    while (a < n_out && a * stride - pad < 0) {
+        ++a;
+    }
+    while (b > a && (b - 1) * stride - pad + k > n_in) {
+        --b;
+    }
+    *lo = a;
+    *hi = b < a ? a : b;
+}
+
+#endif
+
 #if defined(QNNC_DW_DSP)
 /* ------------------------------------------------------------ Armv7E-M DSP path -- */
 
@@ -138,8 +156,7 @@ QNNC_INLINE int32_t qnnc_dw_rq_fast_sat(int32_t acc, int32_t mult, int32_t s, in
     int32_t x = qnnc_dsp_smmulr(__qadd(acc, acc), mult);
     x = (x + (x >> 31) + round) >> s; /* round includes off * 2^s */
     x = x < amin ? amin : x;
-    __asm("ssat %0, #8, %1" : "=r"(x) : "r"(x)); /* GCC 12's __ssat returns unsigned (-Wconversion) */
-    return x;
+    return qnnc_dsp_ssat8(x);
 }
 
 static QNNC_DW_LOOP_ATTR void qnnc_dw_store4_slow(int8_t *out, const int32_t *acc, const qnnc_dw_group *g)
@@ -200,62 +217,144 @@ QNNC_INLINE void qnnc_dw_store4(int8_t *restrict out, int32_t a0, int32_t a1, in
         a3 = __smlatt(w1_, x13_, a3);                                                          \
     } while (0)
 
-/* 3x3 dilation-1 windows inside the input, 4 full channels: `count` output pixels of one
- * row, `step` bytes apart in the input (stride_w * C). px: first window's top-left tap. */
-QNNC_INLINE void qnnc_dw3x3_run_body(const int8_t *px, int32_t C, int32_t row_step, int32_t step,
-                                                 const int32_t *restrict wt, int32_t off2,
-                                                 const qnnc_dw_group *restrict g, int8_t *restrict out,
-                                                 int32_t out_step, int32_t count, int32_t mode)
+/* 3x3 (ncols 3) or 3x2 (ncols 2: the two in-range columns of a window on the left or right
+ * border, wt pointing at its first column's weights) dilation-1 windows, rows inside the
+ * input, 4 full channels: `rows` runs of `count` output pixels; within a run the windows are
+ * `step` input bytes and `out_step` output bytes apart, runs start `px_row` / `out_row` apart.
+ * px: the first window's top-left in-range tap. */
+QNNC_INLINE void qnnc_dw3_run_body(const int8_t *px, int32_t C, int32_t row_step, int32_t step,
+                                   const int32_t *restrict wt, int32_t off2, const qnnc_dw_group *restrict g,
+                                   int8_t *restrict out, int32_t out_step, int32_t count, int32_t rows,
+                                   int32_t px_row, int32_t out_row, int32_t mode, int32_t ncols)
 {
-    /* an end pointer rather than a counter: the counter lived on the stack (load + store a pixel) */
-    const int8_t *const out_end = out + count * out_step;
-    while (out != out_end) {
-        int32_t a0 = g->bias[0], a1 = g->bias[1], a2 = g->bias[2], a3 = g->bias[3];
-        /* the three rows unrolled: no row loop (its counter and pointers were spilled) */
-        QNNC_DW3_TAP(px, 0);
-        QNNC_DW3_TAP(px + C, 2);
-        QNNC_DW3_TAP(px + 2 * C, 4);
-        QNNC_DW3_TAP(px + row_step, 6);
-        QNNC_DW3_TAP(px + row_step + C, 8);
-        QNNC_DW3_TAP(px + row_step + 2 * C, 10);
-        QNNC_DW3_TAP(px + 2 * row_step, 12);
-        QNNC_DW3_TAP(px + 2 * row_step + C, 14);
-        QNNC_DW3_TAP(px + 2 * row_step + 2 * C, 16);
-        qnnc_dw_store4_mode(out, a0, a1, a2, a3, g, mode);
-        px += step;
-        out += out_step;
+    for (; rows > 0; --rows) {
+        const int8_t *p = px;
+        int8_t *o = out;
+        /* an end pointer rather than a counter: the counter lived on the stack (load + store a pixel) */
+        const int8_t *const o_end = out + count * out_step;
+        while (o != o_end) {
+            int32_t a0 = g->bias[0], a1 = g->bias[1], a2 = g->bias[2], a3 = g->bias[3];
+            /* the rows unrolled: no row loop (its counter and pointers were spilled) */
+            QNNC_DW3_TAP(p, 0);
+            QNNC_DW3_TAP(p + C, 2);
+            if (ncols == 3) {
+                QNNC_DW3_TAP(p + 2 * C, 4);
+            }
+            QNNC_DW3_TAP(p + row_step, 6);
+            QNNC_DW3_TAP(p + row_step + C, 8);
+            if (ncols == 3) {
+                QNNC_DW3_TAP(p + row_step + 2 * C, 10);
+            }
+            QNNC_DW3_TAP(p + 2 * row_step, 12);
+            QNNC_DW3_TAP(p + 2 * row_step + C, 14);
+            if (ncols == 3) {
+                QNNC_DW3_TAP(p + 2 * row_step + 2 * C, 16);
+            }
+            qnnc_dw_store4_mode(o, a0, a1, a2, a3, g, mode);
+            p += step;
+            o += out_step;
+        }
+        px += px_row;
+        out += out_row;
     }
 }
 
-/* The run, specialized per requantization mode (no per-pixel test of g->fast); one function
- * per mode, so each has its own small frame. */
-#define QNNC_DW3_RUN_MODE(name, mode)                                                                  \
+/* The runs, specialized per requantization mode and width (no per-pixel test of g->fast); one
+ * function each, called a few times per channel group (the weight loads they hoist are paid
+ * once per call, not per window). */
+#define QNNC_DW3_RUN_MODE(name, mode, ncols)                                                           \
     static QNNC_DW_LOOP_ATTR void name(const int8_t *px, int32_t C, int32_t row_step, int32_t step,     \
                                        const int32_t *restrict wt, int32_t off2,                        \
                                        const qnnc_dw_group *restrict g, int8_t *restrict out,           \
-                                       int32_t out_step, int32_t count)                                 \
+                                       int32_t out_step, int32_t count, int32_t rows, int32_t px_row,   \
+                                       int32_t out_row)                                                 \
     {                                                                                                   \
-        qnnc_dw3x3_run_body(px, C, row_step, step, wt, off2, g, out, out_step, count, mode);            \
+        qnnc_dw3_run_body(px, C, row_step, step, wt, off2, g, out, out_step, count, rows, px_row,       \
+                          out_row, mode, ncols);                                                        \
     }
-QNNC_DW3_RUN_MODE(qnnc_dw3x3_run_sat, 2)
-QNNC_DW3_RUN_MODE(qnnc_dw3x3_run_fast, 1)
-QNNC_DW3_RUN_MODE(qnnc_dw3x3_run_ref, 0)
+QNNC_DW3_RUN_MODE(qnnc_dw3x3_run_sat, 2, 3)
+QNNC_DW3_RUN_MODE(qnnc_dw3x3_run_fast, 1, 3)
+QNNC_DW3_RUN_MODE(qnnc_dw3x3_run_ref, 0, 3)
+QNNC_DW3_RUN_MODE(qnnc_dw3x2_run_sat, 2, 2)
+QNNC_DW3_RUN_MODE(qnnc_dw3x2_run_fast, 1, 2)
+QNNC_DW3_RUN_MODE(qnnc_dw3x2_run_ref, 0, 2)
 
-QNNC_INLINE void qnnc_dw3x3_run_dsp(const int8_t *px, int32_t C, int32_t row_step, int32_t step,
-                                    const int32_t *restrict wt, int32_t off2, const qnnc_dw_group *restrict g,
-                                    int8_t *restrict out, int32_t out_step, int32_t count)
+/* Geometry of one 2-D block of runs. */
+typedef struct {
+    const int8_t *px;
+    int8_t *out;
+    int32_t step, out_step, count, rows, px_row, out_row;
+} qnnc_dw_runs;
+
+QNNC_INLINE void qnnc_dw3_runs_dsp(const qnnc_dw_runs *r, int32_t C, int32_t row_step, const int32_t *restrict wt,
+                                   int32_t off2, const qnnc_dw_group *restrict g, int32_t ncols)
 {
-    if (g->fast == 2) {
-        qnnc_dw3x3_run_sat(px, C, row_step, step, wt, off2, g, out, out_step, count);
+    if (r->count <= 0 || r->rows <= 0) {
+        return;
+    }
+    if (ncols == 3) {
+        if (g->fast == 2) {
+            qnnc_dw3x3_run_sat(r->px, C, row_step, r->step, wt, off2, g, r->out, r->out_step, r->count, r->rows,
+                               r->px_row, r->out_row);
+        } else if (g->fast) {
+            qnnc_dw3x3_run_fast(r->px, C, row_step, r->step, wt, off2, g, r->out, r->out_step, r->count, r->rows,
+                                r->px_row, r->out_row);
+        } else {
+            qnnc_dw3x3_run_ref(r->px, C, row_step, r->step, wt, off2, g, r->out, r->out_step, r->count, r->rows,
+                               r->px_row, r->out_row);
+        }
+    } else if (g->fast == 2) {
+        qnnc_dw3x2_run_sat(r->px, C, row_step, r->step, wt, off2, g, r->out, r->out_step, r->count, r->rows,
+                           r->px_row, r->out_row);
     } else if (g->fast) {
-        qnnc_dw3x3_run_fast(px, C, row_step, step, wt, off2, g, out, out_step, count);
+        qnnc_dw3x2_run_fast(r->px, C, row_step, r->step, wt, off2, g, r->out, r->out_step, r->count, r->rows,
+                            r->px_row, r->out_row);
     } else {
-        qnnc_dw3x3_run_ref(px, C, row_step, step, wt, off2, g, out, out_step, count);
+        qnnc_dw3x2_run_ref(r->px, C, row_step, r->step, wt, off2, g, r->out, r->out_step, r->count, r->rows,
+                           r->px_row, r->out_row);
     }
 }
 
+/* One output pixel of 4 channels over its in-range taps only (bounds found once). */
+static QNNC_DW_LOOP_ATTR void qnnc_dw_window_dsp(const qnnc_conv_params *params, const qnnc_dims *input_dims,
+                                                 const int8_t *in_c0, const qnnc_dims *filter_dims,
+                                                 const int32_t *wt, const qnnc_dw_group *g, int32_t oh,
+                                                 int32_t ow, int8_t *out)
+{
+    const int32_t in_h = input_dims->h, in_w = input_dims->w, C = input_dims->c;
+    const int32_t k_h = filter_dims->h, k_w = filter_dims->w;
+    const int32_t dh = params->dilation_h, dw = params->dilation_w;
+    const int32_t off = params->input_offset;
+    const int32_t off2 = (int32_t)(((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16));
+    const int32_t row_step = in_w * C;
+    const int32_t ih0 = oh * params->stride_h - params->pad_top;
+    const int32_t iw0 = ow * params->stride_w - params->pad_left;
+    int32_t a0 = g->bias[0], a1 = g->bias[1], a2 = g->bias[2], a3 = g->bias[3];
+    int32_t kh, kw, kh0, kh1, kw0, kw1;
+    qnnc_tap_range(ih0, in_h, k_h, dh, &kh0, &kh1);
+    qnnc_tap_range(iw0, in_w, k_w, dw, &kw0, &kw1);
+    for (kh = kh0; kh < kh1 && kw0 < kw1; ++kh) {
+        const int8_t *r = in_c0 + (ih0 + kh * dh) * row_step + (iw0 + kw0 * dw) * C;
+        const int32_t *w = wt + 2 * (kh * k_w + kw0);
+        for (kw = kw0; kw < kw1; ++kw) {
+            const uint32_t x = qnnc_dsp_rd32(r);
+            const int32_t x02 = __sxtab16(off2, (int32_t)x), x13 = qnnc_dsp_sxtab16_ror8(off2, x);
+            a0 = __smlabb(w[0], x02, a0);
+            a2 = __smlatt(w[0], x02, a2);
+            a1 = __smlabb(w[1], x13, a1);
+            a3 = __smlatt(w[1], x13, a3);
+            r += dw * C;
+            w += 2;
+        }
+    }
+    qnnc_dw_store4(out, a0, a1, a2, a3, g);
+}
+
 /* One channel group (4 channels at offset c) over all output pixels. wt holds the widened
- * weights per tap: wt[2t] = (w_c0, w_c2), wt[2t + 1] = (w_c1, w_c3). */
+ * weights per tap: wt[2t] = (w_c0, w_c2), wt[2t + 1] = (w_c1, w_c3). 3x3 dilation 1: the
+ * windows inside the input in one 2-D block of 3x3 runs, the left/right border columns of
+ * those rows as vertical 3x2 runs when two of their columns are in range, the rest (top and
+ * bottom rows, other kernels) window by window over their in-range taps. */
 static QNNC_DW_LOOP_ATTR void qnnc_dw_group_dsp(const qnnc_conv_params *params, const qnnc_dims *input_dims,
                                                 const int8_t *in_c0, const qnnc_dims *filter_dims,
                                                 const int32_t *wt, const qnnc_dw_group *g,
@@ -263,52 +362,57 @@ static QNNC_DW_LOOP_ATTR void qnnc_dw_group_dsp(const qnnc_conv_params *params, 
 {
     const int32_t in_h = input_dims->h, in_w = input_dims->w, C = input_dims->c;
     const int32_t out_h = output_dims->h, out_w = output_dims->w;
-    const int32_t k_h = filter_dims->h, k_w = filter_dims->w;
-    const int32_t dh = params->dilation_h, dw = params->dilation_w;
+    const int32_t sh = params->stride_h, sw = params->stride_w;
     const int32_t off = params->input_offset;
     const int32_t off2 = (int32_t)(((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16));
     const int32_t row_step = in_w * C;
-    const int unrolled = k_h == 3 && k_w == 3 && dh == 1 && dw == 1;
+    int32_t r0 = 0, r1 = 0, c0 = 0, c1 = 0; /* the block of windows inside the input */
     int32_t oh, ow;
-    for (oh = 0; oh < out_h; ++oh) {
-        const int32_t ih0 = oh * params->stride_h - params->pad_top;
-        const int rows_inside = ih0 >= 0 && ih0 + (k_h - 1) * dh < in_h;
-        for (ow = 0; ow < out_w; ++ow) {
-            const int32_t iw0 = ow * params->stride_w - params->pad_left;
-            int32_t a0 = g->bias[0], a1 = g->bias[1], a2 = g->bias[2], a3 = g->bias[3];
-            const int8_t *px = in_c0 + ih0 * row_step + iw0 * C;
-            if (unrolled && rows_inside && iw0 >= 0 && iw0 + 2 < in_w) {
-                /* the run of windows inside this row */
-                int32_t n = 1;
-                while (ow + n < out_w && iw0 + n * params->stride_w + 2 < in_w) {
-                    ++n;
-                }
-                qnnc_dw3x3_run_dsp(px, C, row_step, params->stride_w * C, wt, off2, g,
-                                   out_c0 + (oh * out_w + ow) * C, C, n);
-                ow += n - 1;
+    if (filter_dims->h == 3 && filter_dims->w == 3 && params->dilation_h == 1 && params->dilation_w == 1) {
+        qnnc_dw_runs r;
+        qnnc_dw_inside(out_h, in_h, 3, sh, params->pad_top, &r0, &r1);
+        qnnc_dw_inside(out_w, in_w, 3, sw, params->pad_left, &c0, &c1);
+        r.rows = r1 - r0;
+        r.px_row = sh * row_step;
+        r.out_row = out_w * C;
+        r.step = sw * C;
+        r.out_step = C;
+        r.count = c1 - c0;
+        r.px = in_c0 + (r0 * sh - params->pad_top) * row_step + (c0 * sw - params->pad_left) * C;
+        r.out = out_c0 + (r0 * out_w + c0) * C;
+        qnnc_dw3_runs_dsp(&r, C, row_step, wt, off2, g, 3);
+        /* border columns of the inside rows: one vertical run per column */
+        for (ow = 0; ow < out_w && r0 < r1; ++ow) {
+            const int32_t iw0 = ow * sw - params->pad_left;
+            if (ow == c0 && c0 < c1) {
+                ow = c1 - 1; /* skip the inside block */
                 continue;
             }
-            {
-                /* the taps inside the input, found once per window (no per-tap bounds checks) */
-                int32_t kh, kw, kh0, kh1, kw0, kw1;
-                qnnc_tap_range(ih0, in_h, k_h, dh, &kh0, &kh1);
-                qnnc_tap_range(iw0, in_w, k_w, dw, &kw0, &kw1);
-                for (kh = kh0; kh < kh1 && kw0 < kw1; ++kh) {
-                    const int8_t *r = in_c0 + (ih0 + kh * dh) * row_step + (iw0 + kw0 * dw) * C;
-                    const int32_t *w = wt + 2 * (kh * k_w + kw0);
-                    for (kw = kw0; kw < kw1; ++kw) {
-                        const uint32_t x = qnnc_dsp_rd32(r);
-                        const int32_t x02 = __sxtab16(off2, (int32_t)x), x13 = qnnc_dsp_sxtab16_ror8(off2, x);
-                        a0 = __smlabb(w[0], x02, a0);
-                        a2 = __smlatt(w[0], x02, a2);
-                        a1 = __smlabb(w[1], x13, a1);
-                        a3 = __smlatt(w[1], x13, a3);
-                        r += dw * C;
-                        w += 2;
-                    }
-                }
+            if ((iw0 == -1 || iw0 + 2 == in_w) && in_w >= 2) { /* exactly two columns in range */
+                const int32_t kw0 = iw0 < 0 ? 1 : 0;
+                r.rows = 1;
+                r.count = r1 - r0;
+                r.step = sh * row_step;
+                r.out_step = out_w * C;
+                r.px = in_c0 + (r0 * sh - params->pad_top) * row_step + (iw0 + kw0) * C;
+                r.out = out_c0 + (r0 * out_w + ow) * C;
+                qnnc_dw3_runs_dsp(&r, C, row_step, wt + 2 * kw0, off2, g, 2);
+                continue;
             }
-            qnnc_dw_store4(out_c0 + (oh * out_w + ow) * C, a0, a1, a2, a3, g);
+            for (oh = r0; oh < r1; ++oh) {
+                qnnc_dw_window_dsp(params, input_dims, in_c0, filter_dims, wt, g, oh, ow,
+                                   out_c0 + (oh * out_w + ow) * C);
+            }
+        }
+    }
+    /* every window outside the rows [r0, r1) */
+    for (oh = 0; oh < out_h; ++oh) {
+        if (oh == r0 && r0 < r1) {
+            oh = r1 - 1;
+            continue;
+        }
+        for (ow = 0; ow < out_w; ++ow) {
+            qnnc_dw_window_dsp(params, input_dims, in_c0, filter_dims, wt, g, oh, ow, out_c0 + (oh * out_w + ow) * C);
         }
     }
 }
@@ -717,6 +821,337 @@ static QNNC_DW_LOOP_ATTR void qnnc_dw_group_mve(const qnnc_conv_params *params, 
     }
 }
 
+/* ---- 3x3 (dilation 1) with 8 channels per int16x8 vector ----------------------------------
+ * The input and the weights are widened to int16 lanes (VLDRB.S16: 8 channels a load), the
+ * products of the even and odd lanes go to two int32x4 accumulators (VMULLB/VMULLT + VADD):
+ * half the loads of 4 channels per int32x4. Accumulator E holds channels c, c+2, c+4, c+6,
+ * O holds c+1, c+3, c+5, c+7; VMOVNB/VMOVNT put them back in order before the store. */
+
+typedef struct {
+    int32x4_t mult[2], left[2], neg_right[2], bias[2], bias_in[2]; /* [0]: even lanes, [1]: odd */
+    int16x8_t act_min, act_max;
+    int32_t output_offset, off, C, row_step;
+    int no_left; /* every shift <= 0: no saturating left shift */
+} qnnc_dw8_q;
+
+/* acc{E,O} += x * w (8 lanes of int16); the empty asm orders the adds (see qnnc_dw_mla). */
+#if defined(__GNUC__)
+#define QNNC_DW8_ORDER(a) __asm("" : "+w"(a))
+#else
+#define QNNC_DW8_ORDER(a) (void)0
+#endif
+#define QNNC_DW8_MAC(aE, aO, x, w)                                                             \
+    do {                                                                                       \
+        aE = vaddq_s32(aE, vmullbq_int_s16(x, w));                                             \
+        QNNC_DW8_ORDER(aE);                                                                    \
+        aO = vaddq_s32(aO, vmulltq_int_s16(x, w));                                             \
+        QNNC_DW8_ORDER(aO);                                                                    \
+    } while (0)
+
+/* Requantize one int32x4 of the layout exactly (see qnnc_conv_s8.c); no clamp yet. */
+QNNC_INLINE int32x4_t qnnc_dw8_rq(int32x4_t a, int32x4_t mult, int32x4_t left, int32x4_t neg_right, int no_left)
+{
+    int32x4_t v = vqrdmulhq_s32(no_left ? a : vqshlq_s32(a, left), mult);
+    return vrshlq_s32(vqaddq_s32(v, vshrq_n_s32(vandq_s32(v, neg_right), 31)), neg_right);
+}
+
+/* Both halves back in channel order, saturated to int16, plus the output offset (saturating),
+ * clamped to the activation range: the same int8 as clamp(v, min - off, max - off) + off,
+ * since saturation keeps an out-of-range value out of range. Then 8 (full) or the first n
+ * channels (predicate p) stored. */
+QNNC_INLINE void qnnc_dw8_out(int8_t *out, int32x4_t vE, int32x4_t vO, const qnnc_dw8_q *q, int full, mve_pred16_t p)
+{
+    int16x8_t r = vqmovntq_s32(vqmovnbq_s32(vdupq_n_s16(0), vE), vO);
+    r = vminq_s16(vmaxq_s16(vqaddq_n_s16(r, (int16_t)q->output_offset), q->act_min), q->act_max);
+    if (full) {
+        vstrbq_s16(out, r);
+    } else {
+        vstrbq_p_s16(out, r, p);
+    }
+}
+
+/* One pixel's accumulators requantized and stored. */
+QNNC_INLINE void qnnc_dw8_store(int8_t *out, int32x4_t aE, int32x4_t aO, const qnnc_dw8_q *q, int full,
+                                mve_pred16_t p)
+{
+    const int32x4_t vE = qnnc_dw8_rq(aE, q->mult[0], q->left[0], q->neg_right[0], q->no_left);
+    const int32x4_t vO = qnnc_dw8_rq(aO, q->mult[1], q->left[1], q->neg_right[1], q->no_left);
+    qnnc_dw8_out(out, vE, vO, q, full, p);
+}
+
+/* Two pixels' accumulators: each lane half's parameters loaded once for both. */
+QNNC_INLINE void qnnc_dw8_store2(int8_t *out0, int8_t *out1, int32x4_t e0, int32x4_t o0, int32x4_t e1, int32x4_t o1,
+                                 const qnnc_dw8_q *q, int full, mve_pred16_t p)
+{
+    int32x4_t m = q->mult[0], l = q->left[0], r = q->neg_right[0];
+    e0 = qnnc_dw8_rq(e0, m, l, r, q->no_left);
+    e1 = qnnc_dw8_rq(e1, m, l, r, q->no_left);
+    m = q->mult[1];
+    l = q->left[1];
+    r = q->neg_right[1];
+    o0 = qnnc_dw8_rq(o0, m, l, r, q->no_left);
+    o1 = qnnc_dw8_rq(o1, m, l, r, q->no_left);
+    qnnc_dw8_out(out0, e0, o0, q, full, p);
+    qnnc_dw8_out(out1, e1, o1, q, full, p);
+}
+
+QNNC_INLINE int16x8_t qnnc_dw8_ld(const int8_t *x, int full, mve_pred16_t p)
+{
+    return full ? vldrbq_s16(x) : vldrbq_z_s16(x, p);
+}
+
+/* Geometry of a 2-D block of windows whose in-range taps are 3 rows x `ncols` columns (3: the
+ * inside windows; 2: a border column): `rows` runs of `count` windows, `step` input bytes and
+ * `out_step` output bytes apart within a run, runs `px_row` / `out_row` apart. px: the first
+ * window's top-left in-range tap; wt: that tap's weights (row stride 3); bias: the bias with
+ * the offset term of exactly these taps folded in (even, odd lanes). */
+typedef struct {
+    const int8_t *px;
+    int8_t *out;
+    const int16x8_t *wt;
+    const int32x4_t *bias;
+    int32_t step, out_step, count, rows, px_row, out_row;
+} qnnc_dw8_block;
+
+QNNC_INLINE void qnnc_dw8_runs_body(const qnnc_dw8_block *g, const qnnc_dw8_q *q, int full, mve_pred16_t p,
+                                    int32_t ncols)
+{
+    const int32_t C = q->C, rs = q->row_step;
+    const int16x8_t *wt = g->wt;
+    const int8_t *px = g->px;
+    int8_t *out = g->out;
+    int32_t rows;
+    for (rows = g->rows; rows > 0; --rows) {
+        const int8_t *pp = px;
+        int8_t *o = out;
+        int32_t count = g->count;
+        if (ncols == 3 && g->step == C && g->out_step == C) {
+            /* stride 1 along the run: pixel pairs share the input columns */
+            for (; count >= 2; count -= 2) {
+                int32x4_t e0 = g->bias[0], o0 = g->bias[1], e1 = e0, o1 = o0;
+                const int8_t *r = pp;
+                int32_t kh;
+                for (kh = 0; kh < 3; ++kh) {
+                    int16x8_t x = qnnc_dw8_ld(r, full, p), w = wt[3 * kh];
+                    QNNC_DW8_MAC(e0, o0, x, w);
+                    x = qnnc_dw8_ld(r + C, full, p);
+                    QNNC_DW8_MAC(e1, o1, x, w);
+                    w = wt[3 * kh + 1];
+                    QNNC_DW8_MAC(e0, o0, x, w);
+                    x = qnnc_dw8_ld(r + 2 * C, full, p);
+                    QNNC_DW8_MAC(e1, o1, x, w);
+                    w = wt[3 * kh + 2];
+                    QNNC_DW8_MAC(e0, o0, x, w);
+                    x = qnnc_dw8_ld(r + 3 * C, full, p);
+                    QNNC_DW8_MAC(e1, o1, x, w);
+                    r += rs;
+                }
+                qnnc_dw8_store2(o, o + C, e0, o0, e1, o1, q, full, p);
+                pp += 2 * C;
+                o += 2 * C;
+            }
+        }
+        for (; count > 0; --count) {
+            int32x4_t e = g->bias[0], od = g->bias[1];
+            const int8_t *r = pp;
+            int32_t kh;
+            for (kh = 0; kh < 3; ++kh) {
+                QNNC_DW8_MAC(e, od, qnnc_dw8_ld(r, full, p), wt[3 * kh]);
+                QNNC_DW8_MAC(e, od, qnnc_dw8_ld(r + C, full, p), wt[3 * kh + 1]);
+                if (ncols == 3) {
+                    QNNC_DW8_MAC(e, od, qnnc_dw8_ld(r + 2 * C, full, p), wt[3 * kh + 2]);
+                }
+                r += rs;
+            }
+            qnnc_dw8_store(o, e, od, q, full, p);
+            pp += g->step;
+            o += g->out_step;
+        }
+        px += g->px_row;
+        out += g->out_row;
+    }
+}
+
+/* The bodies as functions: 8 channels without left shift (the common case: unpredicated,
+ * no_left a constant) or the general predicated one; 3 or 2 columns. */
+#define QNNC_DW8_RUNS_FN(name, full, ncols)                                                            \
+    static QNNC_DW_LOOP_ATTR void name(const qnnc_dw8_block *g, const qnnc_dw8_q *q, mve_pred16_t p)      \
+    {                                                                                                  \
+        qnnc_dw8_q qc = *q;                                                                            \
+        if (full) {                                                                                    \
+            qc.no_left = 1;                                                                            \
+        }                                                                                              \
+        qnnc_dw8_runs_body(g, &qc, full, p, ncols);                                                    \
+    }
+QNNC_DW8_RUNS_FN(qnnc_dw8_runs_full3, 1, 3)
+QNNC_DW8_RUNS_FN(qnnc_dw8_runs_part3, 0, 3)
+QNNC_DW8_RUNS_FN(qnnc_dw8_runs_full2, 1, 2)
+QNNC_DW8_RUNS_FN(qnnc_dw8_runs_part2, 0, 2)
+
+QNNC_INLINE void qnnc_dw8_runs(const qnnc_dw8_block *g, const qnnc_dw8_q *q, int fast, mve_pred16_t p, int32_t ncols)
+{
+    if (g->rows <= 0 || g->count <= 0) {
+        return;
+    }
+    if (ncols == 3) {
+        if (fast) {
+            qnnc_dw8_runs_full3(g, q, p);
+        } else {
+            qnnc_dw8_runs_part3(g, q, p);
+        }
+    } else if (fast) {
+        qnnc_dw8_runs_full2(g, q, p);
+    } else {
+        qnnc_dw8_runs_part2(g, q, p);
+    }
+}
+
+/* One output pixel whose window crosses the border: the in-range taps [kh0, kh1) x [kw0, kw1),
+ * offset added to each input. */
+static QNNC_DW_LOOP_ATTR void qnnc_dw8_border(const int8_t *r0, int32_t kh0, int32_t kh1, int32_t kw0, int32_t kw1,
+                                              const int16x8_t *wt, const qnnc_dw8_q *q, int8_t *out, mve_pred16_t p)
+{
+    int32x4_t e = q->bias[0], o = q->bias[1];
+    int32_t kh, kw;
+    for (kh = kh0; kh < kh1; ++kh) {
+        const int8_t *r = r0 + kh * q->row_step;
+        for (kw = kw0; kw < kw1; ++kw) {
+            const int16x8_t x = vaddq_n_s16(vldrbq_z_s16(r + kw * q->C, p), (int16_t)q->off);
+            QNNC_DW8_MAC(e, o, x, wt[3 * kh + kw]);
+        }
+    }
+    qnnc_dw8_store(out, e, o, q, 0, p);
+}
+
+/* Channels [c, c + n), n <= 8, of every output pixel of a 3x3 dilation-1 layer. wt (scratch):
+ * the 9 taps' weights as int16x8. */
+static QNNC_DW_LOOP_ATTR void qnnc_dw3x3_group8_mve(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+                                                    const qnnc_dims *input_dims, const int8_t *in_c0,
+                                                    const int8_t *f_c0, const int32_t *bias, int32_t c, int32_t n,
+                                                    const qnnc_dims *output_dims, int8_t *out_c0, int16x8_t *wt)
+{
+    const int32_t in_h = input_dims->h, in_w = input_dims->w, C = input_dims->c;
+    const int32_t out_h = output_dims->h, out_w = output_dims->w;
+    const int32_t sh = params->stride_h, sw = params->stride_w;
+    const mve_pred16_t p = vctp16q((uint32_t)n);
+    const int full = n == 8;
+    /* bias + offset term of the windows without column 0 (left border) / column 2 (right) */
+    int32x4_t bias_no_col0[2], bias_no_col2[2];
+    qnnc_dw8_q q;
+    int32_t oh, ow, t, i;
+    {
+        /* even/odd lane parameters by gathers (once per group) */
+        const uint32x4_t ev = vidupq_n_u32(0u, 2), od = vidupq_n_u32(1u, 2);
+        const mve_pred16_t pe = vctp32q((uint32_t)(n + 1) / 2u), po = vctp32q((uint32_t)n / 2u);
+        const int32x4_t zero = vdupq_n_s32(0);
+        int16x8_t ws = vdupq_n_s16(0), wl = ws, wr = ws;
+        for (i = 0; i < 2; ++i) {
+            const uint32x4_t idx = i == 0 ? ev : od;
+            const mve_pred16_t pi = i == 0 ? pe : po;
+            const int32x4_t shift = vldrwq_gather_shifted_offset_z_s32(quant->shift + c, idx, pi);
+            q.mult[i] = vldrwq_gather_shifted_offset_z_s32(quant->multiplier + c, idx, pi);
+            q.left[i] = vmaxq_s32(shift, zero);
+            q.neg_right[i] = vmaxq_s32(vminq_s32(shift, zero), vdupq_n_s32(-31));
+            q.bias[i] = bias != NULL ? vldrwq_gather_shifted_offset_z_s32(bias + c, idx, pi) : zero;
+        }
+        for (t = 0; t < 9; ++t) {
+            wt[t] = vldrbq_z_s16(f_c0 + t * C, p);
+            ws = vaddq_s16(ws, wt[t]); /* |sum| <= 9 * 128: fits int16 */
+            if (t % 3 == 0) {
+                wl = vaddq_s16(wl, wt[t]); /* column 0 */
+            } else if (t % 3 == 2) {
+                wr = vaddq_s16(wr, wt[t]); /* column 2 */
+            }
+        }
+        q.bias_in[0] = vmlaq_n_s32(q.bias[0], vmovlbq_s16(ws), params->input_offset);
+        q.bias_in[1] = vmlaq_n_s32(q.bias[1], vmovltq_s16(ws), params->input_offset);
+        /* windows missing column 0 (left border) or column 2 (right border) */
+        ws = vsubq_s16(ws, wl);
+        bias_no_col0[0] = vmlaq_n_s32(q.bias[0], vmovlbq_s16(ws), params->input_offset);
+        bias_no_col0[1] = vmlaq_n_s32(q.bias[1], vmovltq_s16(ws), params->input_offset);
+        ws = vsubq_s16(vaddq_s16(ws, wl), wr);
+        bias_no_col2[0] = vmlaq_n_s32(q.bias[0], vmovlbq_s16(ws), params->input_offset);
+        bias_no_col2[1] = vmlaq_n_s32(q.bias[1], vmovltq_s16(ws), params->input_offset);
+    }
+    q.act_min = vdupq_n_s16((int16_t)params->act_min);
+    q.act_max = vdupq_n_s16((int16_t)params->act_max);
+    q.no_left = 1;
+    for (i = 0; i < n; ++i) {
+        if (quant->shift[c + i] > 0) {
+            q.no_left = 0;
+        }
+    }
+    q.output_offset = params->output_offset;
+    q.off = params->input_offset;
+    q.C = C;
+    q.row_step = in_w * C;
+    {
+        const int32_t pt = params->pad_top, pl = params->pad_left;
+        const int fast = full && q.no_left;
+        int32_t r0, r1, c0, c1;
+        qnnc_dw8_block g;
+        qnnc_dw_inside(out_h, in_h, 3, sh, pt, &r0, &r1);
+        qnnc_dw_inside(out_w, in_w, 3, sw, pl, &c0, &c1);
+        /* the windows inside the input: one 2-D block */
+        g.rows = r1 - r0;
+        g.count = c1 - c0;
+        g.step = sw * C;
+        g.out_step = C;
+        g.px_row = sh * q.row_step;
+        g.out_row = out_w * C;
+        g.px = in_c0 + (r0 * sh - pt) * q.row_step + (c0 * sw - pl) * C;
+        g.out = out_c0 + (r0 * out_w + c0) * C;
+        g.wt = wt;
+        g.bias = q.bias_in;
+        qnnc_dw8_runs(&g, &q, fast, p, 3);
+        /* the border columns of those rows: vertical runs of 3x2 windows when two columns are in range */
+        for (ow = 0; ow < out_w && r0 < r1; ++ow) {
+            const int32_t iw0 = ow * sw - pl;
+            if (ow == c0 && c0 < c1) {
+                ow = c1 - 1; /* skip the inside block */
+                continue;
+            }
+            if ((iw0 == -1 || iw0 + 2 == in_w) && in_w >= 2) {
+                const int32_t kw0 = iw0 < 0 ? 1 : 0;
+                g.rows = 1;
+                g.count = r1 - r0;
+                g.step = sh * q.row_step;
+                g.out_step = out_w * C;
+                g.px = in_c0 + (r0 * sh - pt) * q.row_step + (iw0 + kw0) * C;
+                g.out = out_c0 + (r0 * out_w + ow) * C;
+                g.wt = wt + kw0;
+                g.bias = kw0 ? bias_no_col0 : bias_no_col2;
+                qnnc_dw8_runs(&g, &q, fast, p, 2);
+                continue;
+            }
+            for (oh = r0; oh < r1; ++oh) {
+                int32_t kw0, kw1;
+                qnnc_tap_range(iw0, in_w, 3, 1, &kw0, &kw1);
+                qnnc_dw8_border(in_c0 + (oh * sh - pt) * q.row_step + iw0 * C, 0, 3, kw0, kw1, wt, &q,
+                                out_c0 + (oh * out_w + ow) * C, p);
+            }
+        }
+        /* every window of the other rows, over its in-range taps */
+        for (oh = 0; oh < out_h; ++oh) {
+            const int32_t ih0 = oh * sh - pt;
+            int32_t kh0, kh1;
+            if (oh == r0 && r0 < r1) {
+                oh = r1 - 1;
+                continue;
+            }
+            qnnc_tap_range(ih0, in_h, 3, 1, &kh0, &kh1);
+            for (ow = 0; ow < out_w; ++ow) {
+                const int32_t iw0 = ow * sw - pl;
+                int32_t kw0, kw1;
+                qnnc_tap_range(iw0, in_w, 3, 1, &kw0, &kw1);
+                /* (no tap in range: the bias only) */
+                qnnc_dw8_border(in_c0 + ih0 * q.row_step + iw0 * C, kh0, kw0 < kw1 ? kh1 : kh0, kw0, kw1, wt, &q,
+                                out_c0 + (oh * out_w + ow) * C, p);
+            }
+        }
+    }
+}
+
 static QNNC_DW_PATH_ATTR int qnnc_dw_mve(const qnnc_buffer *scratch,
                        const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
                        const qnnc_dims *input_dims, const int8_t *input,
@@ -726,6 +1161,9 @@ static QNNC_DW_PATH_ATTR int qnnc_dw_mve(const qnnc_buffer *scratch,
 {
     const int32_t C = input_dims->c;
     const int32_t taps = filter_dims->h * filter_dims->w;
+    /* 3x3 dilation 1: 8 channels per int16x8 (same 16 bytes a tap in the scratch) */
+    const int dw3x3 = filter_dims->h == 3 && filter_dims->w == 3 && params->dilation_h == 1 &&
+                      params->dilation_w == 1;
     int32x4_t *wtab;
     int32_t b, c;
     if (params->depth_multiplier != 1 || taps > QNNC_DW_MAX_TAPS || scratch == NULL || scratch->buf == NULL) {
@@ -742,6 +1180,13 @@ static QNNC_DW_PATH_ATTR int qnnc_dw_mve(const qnnc_buffer *scratch,
     for (b = 0; b < output_dims->n; ++b) {
         const int8_t *in_b = input + b * input_dims->h * input_dims->w * C;
         int8_t *out_b = output + b * output_dims->h * output_dims->w * C;
+        if (dw3x3) {
+            for (c = 0; c < C; c += 8) {
+                qnnc_dw3x3_group8_mve(params, quant, input_dims, in_b + c, filter + c, bias, c, C - c < 8 ? C - c : 8,
+                                      output_dims, out_b + c, (int16x8_t *)wtab);
+            }
+            continue;
+        }
         for (c = 0; c < C; c += 4) {
             qnnc_dw_group_mve(params, quant, input_dims, in_b + c, filter_dims, filter + c, bias, c,
                               C - c < 4 ? C - c : 4, output_dims, out_b + c, wtab);
