@@ -30,8 +30,7 @@ static const int fc[][2] = {%(fc)s};
 int main(void)
 {
     size_t i;
-    printf("limits %%d %%d %%d %%d %%d\n", QNNC_CONV_MAX_K, QNNC_DW_MAX_TAPS, QNNC_FC_MAX_K, QNNC_CONV_OC_BLOCK,
-           QNNC_FC_OUT_BLOCK);
+    printf("limits %%d %%d %%d %%d\n", QNNC_CONV_MAX_K, QNNC_DW_MAX_TAPS, QNNC_FC_MAX_K, QNNC_CONV_OC_BLOCK);
     for (i = 0; i < sizeof conv / sizeof conv[0]; ++i) {
         printf("conv %%d %%d\n", QNNC_CONV_DSP_BUFFER_SIZE(conv[i][0], conv[i][1], conv[i][2]),
                QNNC_CONV_MVE_BUFFER_SIZE(conv[i][0], conv[i][2], conv[i][1] == 8));
@@ -55,8 +54,7 @@ def test_python_sizes_equal_the_header_formulas(tmp_path):
         "fc": ", ".join("{%d, %d}" % f for f in FC)})
     exe = compile_c([src], [include_dir()], tmp_path / "macros")
     lines = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.splitlines()
-    assert lines[0].split()[1:] == [str(v) for v in (ks.CONV_MAX_K, ks.DW_MAX_TAPS, ks.FC_MAX_K, ks.CONV_OC_BLOCK,
-                                                    ks.FC_OUT_BLOCK)]
+    assert lines[0].split()[1:] == [str(v) for v in (ks.CONV_MAX_K, ks.DW_MAX_TAPS, ks.FC_MAX_K, ks.CONV_OC_BLOCK)]
     want = [f"conv {ks.conv_dsp_bytes(k, ic, oc)} {ks.conv_mve_bytes(k, oc, ic == 8)}" for k, ic, oc in CONV]
     want += [f"dw {8 * t} {16 * t + 4}" for t in TAPS]
     want += [f"fc {ks.fully_connected_scratch_bytes(k, n)}" for k, n in FC]

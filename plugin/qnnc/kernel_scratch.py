@@ -17,7 +17,6 @@ CONV_MAX_K = 2048
 DW_MAX_TAPS = 64
 FC_MAX_K = 4096
 CONV_OC_BLOCK = 32
-FC_OUT_BLOCK = 32
 
 # The kernels whose SIMD paths take scratch (int4/int16 kernels have none).
 SCRATCH_KERNELS = ("qnnc_conv_s8", "qnnc_depthwise_conv_s8", "qnnc_fully_connected_s8")
@@ -62,7 +61,7 @@ def fully_connected_scratch_bytes(in_features: int, out_features: int) -> int:
     """Bytes ``qnnc_fully_connected_s8`` may ask for (the Helium path needs none)."""
     if in_features > FC_MAX_K or in_features < 4 or out_features > FC_MAX_K:
         return 0
-    return 4 * (in_features // 2 + 2) + 4 * min(out_features, FC_OUT_BLOCK)
+    return 4 * (in_features // 2 + 2)
 
 
 def op_scratch_bytes(op, model) -> int:

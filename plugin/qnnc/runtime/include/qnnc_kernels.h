@@ -338,10 +338,11 @@ QNNC_INLINE int8_t qnnc_clamp_s8(int32_t v, int32_t lo, int32_t hi)
 #ifndef QNNC_FC_MAX_K
 #define QNNC_FC_MAX_K 4096 /* fc DSP path: K and out_features up to this */
 #endif
-/* Accumulator blocks: 32 costs KWS 528 B of arena on M4/M55 and 0.9 % / 2.2 % more instructions
- * than unblocked; 16: 400 B, 2.2 % / 5.9 %; 64: 784 B, 0.3 % / 0.4 %. Change them only together
- * with CONV_OC_BLOCK / FC_OUT_BLOCK in qnnc/kernel_scratch.py (else the planned scratch is too
- * small and the kernels fall back to the portable path). */
+/* Helium conv accumulator block: 32 costs KWS 256 B of arena and 2.2 % more instructions than
+ * unblocked; 16: 128 B, 5.9 %; 64: 512 B, 0.4 %. Change it only together with CONV_OC_BLOCK in
+ * qnnc/kernel_scratch.py (else the planned scratch is too small and the kernel falls back to
+ * the portable path). The DSP conv and fully connected paths keep their accumulators in
+ * registers. */
 #define QNNC_CONV_OC_BLOCK 32
 #define QNNC_MIN_(a, b) ((a) < (b) ? (a) : (b))
 /** conv DSP: two q15 columns (4*(K&~3)+16), int8 window if in_c%4 (out_c: unused). */
@@ -355,9 +356,8 @@ QNNC_INLINE int8_t qnnc_clamp_s8(int32_t v, int32_t lo, int32_t hi)
 #define QNNC_DW_DSP_BUFFER_SIZE(taps) (8 * (taps))
 /** depthwise Helium: one int32x4 of weights a tap, 8-byte aligned (+4). */
 #define QNNC_DW_MVE_BUFFER_SIZE(taps) (16 * (taps) + 4)
-#define QNNC_FC_OUT_BLOCK 32
-/** fully connected DSP: the widened input row and a block of accumulators (Helium needs none). */
-#define QNNC_FC_DSP_BUFFER_SIZE(K, out_features) (4 * ((K) / 2 + 2) + 4 * QNNC_MIN_((out_features), QNNC_FC_OUT_BLOCK))
+/** fully connected DSP: the widened input row (Helium needs none; out_features: unused). */
+#define QNNC_FC_DSP_BUFFER_SIZE(K, out_features) (4 * ((K) / 2 + 2) + 0 * (out_features))
 
 /** Convolution, group 1. filter is OHWI: dims n=out_ch, h=kh, w=kw, c=in_ch. bias may be NULL. */
 void qnnc_conv_s8(const qnnc_buffer *scratch,

@@ -6,8 +6,9 @@
  *   - Helium (__ARM_FEATURE_MVE): VMLADAVA dot products of 16 int8 lanes, 4 output features
  *     at a time; the input offset is folded in as offset * sum(w) (VADDVA in the same loop).
  *   - Armv7E-M DSP (__ARM_FEATURE_DSP): the input row is widened once per row into q15 with
- *     the offset added (SXTAB16, lane order of SXTB16), then SMLAD over 4 output features,
- *     weights widened on the fly with SXTB16.
+ *     the offset added (SXTAB16, lane order of SXTB16; the only scratch), then SMLAD over 4
+ *     output features (inline assembly, see QNNC_DSP_ASM), weights widened on the fly with
+ *     SXTB16, the four results requantized in registers.
  *   - Portable C99 otherwise.
  * Exact integer sums: every path gives the reference's output bit for bit.
  */
@@ -74,15 +75,25 @@ static QNNC_FC_PATH_ATTR void qnnc_fc_portable(const qnnc_fc_params *params, con
 
 /* Output stage; the fast requantization (exact for multiplier 0 or in [2^30, 2^31) and shift
  * in [-20, 0], see qnnc_conv_s8.c for the argument) or the reference one. */
+QNNC_INLINE int qnnc_fc_fast_ok(int32_t mult, int32_t shift)
+{
+    return (mult == 0 || mult >= (1 << 30)) && shift <= 0 && shift >= -20;
+}
+
+/* The fast requantization by a right shift s = -shift >= 0. */
+QNNC_INLINE int32_t qnnc_fc_rq_fast(int32_t acc, int32_t mult, int32_t s)
+{
+    int32_t v = qnnc_dsp_smmulr(__qadd(acc, acc), mult);
+    v += (v & -s) >> 31;
+    return (v + ((1 << s) >> 1)) >> s;
+}
+
 QNNC_INLINE int8_t qnnc_fc_out_dsp(int32_t acc, int32_t mult, int32_t shift, int32_t lo, int32_t hi,
                                    int32_t output_offset)
 {
     int32_t v;
-    if ((mult == 0 || mult >= (1 << 30)) && shift <= 0 && shift >= -20) {
-        const int32_t s = -shift;
-        v = qnnc_dsp_smmulr(__qadd(acc, acc), mult);
-        v += (v & -s) >> 31;
-        v = (v + ((1 << s) >> 1)) >> s;
+    if (qnnc_fc_fast_ok(mult, shift)) {
+        v = qnnc_fc_rq_fast(acc, mult, -shift);
     } else {
         v = qnnc_requantize(acc, mult, shift);
     }
@@ -151,11 +162,14 @@ static QNNC_FC_LOOP_ATTR void qnnc_fc_dot4(const uint32_t *x, int32_t groups, co
     acc[3] = a3;
 }
 
+/* One input row against every weight row: 4 outputs at a time (dot4, the K % 4 tail, the
+ * output stage), the last 1..3 one at a time; the accumulators stay in registers.
+ * mode: 2 = every channel fast and the activation range the whole int8 range (SSAT),
+ * 1 = every channel fast, 0 = per channel. */
 static QNNC_FC_LOOP_ATTR void qnnc_fc_row_dsp(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant,
                                               int32_t K, const uint32_t *xw, const int16_t *xtail,
                                               int32_t out_features, const int8_t *weights,
-                                              const int32_t *bias, int all_fast, int32_t *restrict accs,
-                                              int8_t *restrict output)
+                                              const int32_t *bias, int mode, int8_t *restrict output)
 {
     const int32_t kq = K & ~3;
     const int32_t output_offset = params->output_offset;
@@ -163,42 +177,46 @@ static QNNC_FC_LOOP_ATTR void qnnc_fc_row_dsp(const qnnc_fc_params *params, cons
     const int32_t hi = params->act_max - output_offset;
     const int32_t *mults = quant->multiplier;
     const int32_t *shifts = quant->shift;
-    int32_t o, t;
-    for (o = 0; o + 4 <= out_features; o += 4) {
-        int32_t *acc = accs + o;
-        acc[0] = bias != NULL ? bias[o] : 0;
-        acc[1] = bias != NULL ? bias[o + 1] : 0;
-        acc[2] = bias != NULL ? bias[o + 2] : 0;
-        acc[3] = bias != NULL ? bias[o + 3] : 0;
-        qnnc_fc_dot4(xw, kq / 4, weights + o * K, K, acc);
-    }
-    for (; o < out_features; ++o) { /* the last 1..3 rows one at a time */
-        int32_t one[4];
-        one[0] = bias != NULL ? bias[o] : 0;
-        one[1] = one[2] = one[3] = 0;
-        qnnc_fc_dot4(xw, kq / 4, weights + o * K, 0, one);
-        accs[o] = one[0];
-    }
-    if (kq < K) {
-        for (o = 0; o < out_features; ++o) {
-            const int8_t *wr = weights + o * K;
-            for (t = kq; t < K; ++t) {
-                accs[o] += (int32_t)wr[t] * xtail[t - kq];
+    int32_t o, t, i;
+    for (o = 0; o < out_features; o += 4) {
+        const int32_t n = out_features - o < 4 ? out_features - o : 4;
+        const int8_t *w = weights + o * K;
+        int32_t acc[4] = {0, 0, 0, 0};
+        if (n == 4) {
+            if (bias != NULL) {
+                acc[0] = bias[o];
+                acc[1] = bias[o + 1];
+                acc[2] = bias[o + 2];
+                acc[3] = bias[o + 3];
+            }
+            qnnc_fc_dot4(xw, kq / 4, w, K, acc);
+        } else {
+            for (i = 0; i < n; ++i) { /* the last rows one at a time (the 4 rows alias) */
+                int32_t one[4] = {0, 0, 0, 0};
+                one[0] = bias != NULL ? bias[o + i] : 0;
+                qnnc_fc_dot4(xw, kq / 4, w + i * K, 0, one);
+                acc[i] = one[0];
             }
         }
-    }
-    if (all_fast) {
-        for (o = 0; o < out_features; ++o) {
-            const int32_t s = -shifts[o];
-            int32_t v = qnnc_dsp_smmulr(__qadd(accs[o], accs[o]), mults[o]);
-            v += (v & -s) >> 31;
-            v = (v + ((1 << s) >> 1)) >> s;
-            v = v < lo ? lo : (v > hi ? hi : v);
-            output[o] = (int8_t)(v + output_offset);
+        for (i = 0; i < n && kq < K; ++i) {
+            for (t = kq; t < K; ++t) {
+                acc[i] += (int32_t)w[i * K + t] * xtail[t - kq];
+            }
         }
-    } else {
-        for (o = 0; o < out_features; ++o) {
-            output[o] = qnnc_fc_out_dsp(accs[o], mults[o], shifts[o], lo, hi, output_offset);
+        if (mode == 2 && n == 4) {
+            int32_t r0, r1, r2, r3;
+            r0 = qnnc_dsp_ssat8(qnnc_fc_rq_fast(acc[0], mults[o], -shifts[o]) + output_offset);
+            r1 = qnnc_dsp_ssat8(qnnc_fc_rq_fast(acc[1], mults[o + 1], -shifts[o + 1]) + output_offset);
+            r2 = qnnc_dsp_ssat8(qnnc_fc_rq_fast(acc[2], mults[o + 2], -shifts[o + 2]) + output_offset);
+            r3 = qnnc_dsp_ssat8(qnnc_fc_rq_fast(acc[3], mults[o + 3], -shifts[o + 3]) + output_offset);
+            output[o] = (int8_t)r0;
+            output[o + 1] = (int8_t)r1;
+            output[o + 2] = (int8_t)r2;
+            output[o + 3] = (int8_t)r3;
+        } else {
+            for (i = 0; i < n; ++i) {
+                output[o + i] = qnnc_fc_out_dsp(acc[i], mults[o + i], shifts[o + i], lo, hi, output_offset);
+            }
         }
     }
 }
@@ -213,9 +231,8 @@ static QNNC_FC_PATH_ATTR int qnnc_fc_dsp(const qnnc_buffer *scratch,
     const int32_t kq = K & ~3;
     const int32_t off = params->input_offset;
     const int32_t off2 = (int32_t)(((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16));
-    int32_t r, k, o;
-    uint32_t *xw;  /* the widened row: K / 4 groups of two words (scratch) */
-    int32_t *accs; /* accumulators of QNNC_FC_OUT_BLOCK outputs (scratch) */
+    int32_t r, k;
+    uint32_t *xw; /* the widened row: K / 4 groups of two words (scratch) */
     if (K > QNNC_FC_MAX_K || K < 4 || out_features > QNNC_FC_MAX_K || scratch == NULL || scratch->buf == NULL) {
         return 0;
     }
@@ -225,15 +242,14 @@ static QNNC_FC_PATH_ATTR int qnnc_fc_dsp(const qnnc_buffer *scratch,
             return 0; /* too small: portable path */
         }
         xw = (uint32_t *)a;
-        accs = (int32_t *)(xw + K / 2 + 2);
     }
     {
         int16_t xtail[4];
-        int all_fast = 1;
+        int mode = params->act_min == -128 && params->act_max == 127 ? 2 : 1;
         for (k = 0; k < out_features; ++k) {
-            const int32_t m = quant->multiplier[k], sh = quant->shift[k];
-            if (!((m == 0 || m >= (1 << 30)) && sh <= 0 && sh >= -20)) {
-                all_fast = 0;
+            if (!qnnc_fc_fast_ok(quant->multiplier[k], quant->shift[k])) {
+                mode = 0;
+                break;
             }
         }
         for (r = 0; r < rows; ++r) {
@@ -246,14 +262,8 @@ static QNNC_FC_PATH_ATTR int qnnc_fc_dsp(const qnnc_buffer *scratch,
             for (k = kq; k < K; ++k) {
                 xtail[k - kq] = (int16_t)(x[k] + off);
             }
-            for (o = 0; o < out_features; o += QNNC_FC_OUT_BLOCK) { /* accumulators of one block */
-                const int32_t n = out_features - o < QNNC_FC_OUT_BLOCK ? out_features - o : QNNC_FC_OUT_BLOCK;
-                qnnc_per_channel_quant qb;
-                qb.multiplier = quant->multiplier + o;
-                qb.shift = quant->shift + o;
-                qnnc_fc_row_dsp(params, &qb, K, xw, xtail, n, weights + o * K, bias != NULL ? bias + o : NULL,
-                                all_fast, accs, output + r * out_features + o);
-            }
+            qnnc_fc_row_dsp(params, quant, K, xw, xtail, out_features, weights, bias, mode,
+                            output + r * out_features);
         }
     }
     if (params->act_lut != NULL) {
