@@ -6,16 +6,18 @@
  *   - Helium (__ARM_FEATURE_MVE, Cortex-M55/M85): per output pixel an int8 im2col column with
  *     padding taps holding the input zero point (so every tap contributes w * (x + offset) and
  *     the offset term folds into the bias: bias + offset * sum(w), computed once per layer),
- *     then VMLADAVA dot products of 16 int8 lanes, 2 pixels x 2 output channels at a time.
+ *     then VMLADAVA dot products of 16 int8 lanes, 2 pixels x 3 output channels at a time.
  *     1x1 convolutions read the input pixels directly (plain GEMM, no copy).
  *   - Armv7E-M DSP (__ARM_FEATURE_DSP, Cortex-M4/M7/M33): two output pixels at a time are
  *     widened once into q15 columns with the offset added (SXTAB16) and padding taps zero,
- *     in the lane order SXTB16 produces, then SMLAD over 2 channels x 2 pixels, the weights
- *     widened on the fly with SXTB16 (no reordering needed).
+ *     in the lane order SXTB16 produces, then SMLAD over 2 channels x 2 pixels (inline
+ *     assembly, see QNNC_DSP_ASM), the weights widened on the fly with SXTB16 (no reordering
+ *     needed), the four results requantized in registers.
  *   - Portable C99 otherwise, and for layers outside the SIMD paths' limits.
- * The SIMD paths' columns and accumulators live in the caller's scratch buffer (sizes:
- * QNNC_CONV_{DSP,MVE}_BUFFER_SIZE in qnnc_kernels.h; output channels are processed in blocks
- * of QNNC_CONV_OC_BLOCK); a NULL or too small buffer selects the portable path.
+ * The SIMD paths' columns (and the Helium path's folded bias and accumulators, in blocks of
+ * QNNC_CONV_OC_BLOCK output channels) live in the caller's scratch buffer (sizes:
+ * QNNC_CONV_{DSP,MVE}_BUFFER_SIZE in qnnc_kernels.h); a NULL or too small buffer selects the
+ * portable path.
  * Integer sums are exact, so every path gives the reference's int8 output bit for bit.
  */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE_SIZE__) && !defined(QNNC_NO_FORCE_O2)
@@ -238,11 +240,22 @@ static void qnnc_conv_im2col_q15(const qnnc_conv_params *params, const int8_t *i
                 const int32_t iw = iw0 + kw * params->dilation_w;
                 if (ih >= 0 && ih < in_h && iw >= 0 && iw < in_w) {
                     const int8_t *px = in_b + (ih * in_w + iw) * in_c;
-                    for (c = 0; c < in_c; c += 4) {
-                        const uint32_t v = qnnc_dsp_rd32(px + c);
+                    const int8_t *px_end = px + in_c;
+                    if ((in_c & 4) != 0) {
+                        const uint32_t v = qnnc_dsp_rd32(px);
                         dst[0] = (uint32_t)__sxtab16(off2, (int32_t)v);
                         dst[1] = (uint32_t)qnnc_dsp_sxtab16_ror8(off2, v);
                         dst += 4;
+                        px += 4;
+                    }
+                    while (px != px_end) { /* two groups per iteration (loop overhead halved) */
+                        const uint32_t v0 = qnnc_dsp_rd32(px), v1 = qnnc_dsp_rd32(px + 4);
+                        dst[0] = (uint32_t)__sxtab16(off2, (int32_t)v0);
+                        dst[1] = (uint32_t)qnnc_dsp_sxtab16_ror8(off2, v0);
+                        dst[4] = (uint32_t)__sxtab16(off2, (int32_t)v1);
+                        dst[5] = (uint32_t)qnnc_dsp_sxtab16_ror8(off2, v1);
+                        dst += 8;
+                        px += 8;
                     }
                 } else {
                     for (c = 0; c < in_c; c += 4) {
@@ -266,10 +279,27 @@ static void qnnc_conv_im2col_q15(const qnnc_conv_params *params, const int8_t *i
         for (kh = 0; kh < k_h; ++kh) {
             const int32_t ih = ih0 + kh * params->dilation_h;
             const int row_ok = ih >= 0 && ih < in_h;
-            if (row_ok && params->dilation_w == 1 && iw0 >= 0 && iw0 + k_w <= in_w) {
-                const int8_t *src = in_b + (ih * in_w + iw0) * in_c;
+            if (!row_ok) {
                 for (c = 0; c < run; ++c) {
-                    r[c] = src[c];
+                    r[c] = zp;
+                }
+            } else if (params->dilation_w == 1) {
+                /* padding taps, the in-range run, padding taps: no per-tap test */
+                const int8_t *row = in_b + ih * in_w * in_c;
+                const int32_t base = iw0 * in_c;
+                int32_t kw0, kw1, e;
+                qnnc_tap_range(iw0, in_w, k_w, 1, &kw0, &kw1);
+                /* (a window far left of the input has first = last > k_w) */
+                kw1 = kw1 > k_w ? k_w : kw1;
+                kw0 = kw0 > kw1 ? kw1 : kw0;
+                for (c = 0, e = kw0 * in_c; c < e; ++c) {
+                    r[c] = zp;
+                }
+                for (e = kw1 * in_c; c < e; ++c) {
+                    r[c] = row[base + c];
+                }
+                for (; c < run; ++c) {
+                    r[c] = zp;
                 }
             } else {
                 for (kw = 0; kw < k_w; ++kw) {
@@ -385,6 +415,47 @@ static QNNC_CONV_LOOP_ATTR void qnnc_conv_dsp_pair(const qnnc_conv_dsp_job *j, i
     }
 }
 
+/* The same for the common layer (SSAT mode, K % 4 == 0, a bias): running pointers instead of
+ * indices and no per-block mode or tail tests (about 30 fewer instructions a block). */
+static QNNC_CONV_LOOP_ATTR void qnnc_conv_dsp_pair_sat(const qnnc_conv_dsp_job *j, int32_t out_c)
+{
+    const int32_t K = j->K, off = j->off;
+    const int8_t *w = j->filter;
+    const int8_t *const w_end = w + (out_c & ~1) * K;
+    const int32_t *bias = j->bias, *mult = j->mult, *shift = j->shift;
+    int8_t *o = j->out0;
+    const int32_t d1 = (int32_t)(j->out1 - j->out0);
+    while (w != w_end) {
+        qnnc_conv_acc2x2 acc;
+        int32_t m, s, r00, r01, r10, r11;
+        acc.a00 = bias[0];
+        acc.a01 = acc.a00;
+        acc.a10 = bias[1];
+        acc.a11 = acc.a10;
+        qnnc_conv_mm2x2(j->cols, j->c_end, w, w + K, &acc);
+        m = mult[0];
+        s = -shift[0];
+        r00 = qnnc_dsp_ssat8(qnnc_conv_rq_fast(acc.a00, m, s) + off);
+        r01 = qnnc_dsp_ssat8(qnnc_conv_rq_fast(acc.a01, m, s) + off);
+        m = mult[1];
+        s = -shift[1];
+        r10 = qnnc_dsp_ssat8(qnnc_conv_rq_fast(acc.a10, m, s) + off);
+        r11 = qnnc_dsp_ssat8(qnnc_conv_rq_fast(acc.a11, m, s) + off);
+        o[0] = (int8_t)r00;
+        o[d1] = (int8_t)r01;
+        o[1] = (int8_t)r10;
+        o[d1 + 1] = (int8_t)r11;
+        w += 2 * K;
+        bias += 2;
+        mult += 2;
+        shift += 2;
+        o += 2;
+    }
+    if (out_c & 1) {
+        qnnc_conv_dsp_block(j, out_c - 1, out_c - 1);
+    }
+}
+
 static QNNC_CONV_PATH_ATTR int qnnc_conv_s8_dsp(const qnnc_buffer *scratch,
                             const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
                             const qnnc_dims *input_dims, const int8_t *input,
@@ -403,6 +474,7 @@ static QNNC_CONV_PATH_ATTR int qnnc_conv_s8_dsp(const qnnc_buffer *scratch,
     const int32_t n_pix = output_dims->h * out_w;
     const int32_t kq = K & ~3;
     qnnc_conv_dsp_job job;
+    int sat;
     int32_t b, p, oc;
     uint32_t *cols;  /* two interleaved q15 columns (2 * K halfwords): 4 * kq + 16 bytes */
     int8_t *raw;     /* in_c % 4 != 0: the int8 window, K + 4 bytes */
@@ -427,6 +499,7 @@ static QNNC_CONV_PATH_ATTR int qnnc_conv_s8_dsp(const qnnc_buffer *scratch,
             job.mode = QNNC_CONV_RQ_REF;
         }
     }
+    sat = job.mode == QNNC_CONV_RQ_SSAT && kq == K && bias != NULL;
     job.cols = cols;
     job.c_end = cols + kq; /* kq / 4 groups of 4 words */
     job.tail0 = tail0;
@@ -453,7 +526,11 @@ static QNNC_CONV_PATH_ATTR int qnnc_conv_s8_dsp(const qnnc_buffer *scratch,
                                  (p1 % out_w) * params->stride_w - params->pad_left, kq, cols, 1, tail1, raw);
             job.out0 = out_b + p * out_c;
             job.out1 = out_b + p1 * out_c;
-            qnnc_conv_dsp_pair(&job, out_c);
+            if (sat) {
+                qnnc_conv_dsp_pair_sat(&job, out_c);
+            } else {
+                qnnc_conv_dsp_pair(&job, out_c);
+            }
         }
     }
     qnnc_conv_apply_lut(params->act_lut, output, output_dims->n * n_pix * out_c);
