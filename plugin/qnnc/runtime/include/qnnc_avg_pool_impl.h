@@ -2,10 +2,14 @@
  * qnnc_avg_pool_impl.h - the body of qnnc_avg_pool_s8 / _s16, written once for both element types.
  *
  * Internal to the kernel library: a kernel source defines QNNC_T (element type),
- * QNNC_CLAMP (qnnc_clamp_s8 / qnnc_clamp_s16) and QNNC_FN (the function name), then includes
- * this file, which defines the function and undefines the three macros.
+ * QNNC_CLAMP (qnnc_clamp_s8 / qnnc_clamp_s16) and QNNC_FN (the function name), optionally
+ * QNNC_FN_STORAGE (e.g. static, when a SIMD path wraps it), then includes this file, which
+ * defines the function and undefines the macros.
  */
-void QNNC_FN(const qnnc_pool_params *params,
+#ifndef QNNC_FN_STORAGE
+#define QNNC_FN_STORAGE
+#endif
+QNNC_FN_STORAGE void QNNC_FN(const qnnc_pool_params *params,
              const qnnc_dims *input_dims, const QNNC_T *input,
              const qnnc_dims *output_dims, QNNC_T *output)
 {
@@ -72,3 +76,4 @@ void QNNC_FN(const qnnc_pool_params *params,
 #undef QNNC_T
 #undef QNNC_CLAMP
 #undef QNNC_FN
+#undef QNNC_FN_STORAGE
