@@ -4,15 +4,18 @@
  *
  * Paths, chosen at compile time from the compiler's own macros (depth_multiplier 1; other
  * multipliers and the last in_c % 4 channels use the portable loops):
- *   - Helium (__ARM_FEATURE_MVE): 4 channels per int32x4 vector (VLDRB.S32 + VMLA), two
- *     horizontally adjacent output pixels share each input column load; inside the input
- *     the offset term is folded into the bias (offset * sum of the taps' weights).
+ *   - Helium (__ARM_FEATURE_MVE): 3x3 dilation 1: 8 channels per int16x8 vector (VLDRB.S16,
+ *     VMULLB/VMULLT into even/odd int32x4 accumulators), the windows inside the input as a 2-D
+ *     block of runs and the border columns as runs of 3x2 windows, the offset term folded into
+ *     the bias of exactly the taps used; other kernels 4 channels per int32x4 vector. Two
+ *     horizontally adjacent output pixels share each input column load.
  *   - Armv7E-M DSP (__ARM_FEATURE_DSP): 4 channels per word; the group's weights are widened
  *     once (SXTB16) into a small table, inputs widened with the offset (SXTAB16), then
  *     SMLABB/SMLATT per tap (weight pairs by LDRD); 3x3 windows inside the input are fully
- *     unrolled, with the requantization mode as a compile-time constant (the output offset
- *     folded into the rounding term, SSAT as the upper clamp when act_max is 127); border
- *     windows loop over their in-range taps only.
+ *     unrolled (one 2-D block of runs; border columns as runs of 3x2 windows), with the
+ *     requantization mode as a compile-time constant (the output offset folded into the
+ *     rounding term, SSAT as the upper clamp when act_max is 127); the other border windows
+ *     loop over their in-range taps only.
  *   - Portable C99 otherwise.
  * The weight tables live in the caller's scratch buffer (QNNC_DW_{DSP,MVE}_BUFFER_SIZE in
  * qnnc_kernels.h); a NULL or too small buffer selects the portable path.
