@@ -301,8 +301,7 @@ int {p}_run(const int8_t *input, int8_t *output);
         ext = self.plan.external_input
         in_off = self.plan.offset(self.m.input)
         out_off = self.plan.offset(self.m.output)
-        copy_in = "" if ext else (f"    for (i = 0; i < {P}_INPUT_SIZE; ++i) {{\n"
-                                  f"        arena[{in_off} + i] = input[i];\n    }}\n")
+        copy_in = "" if ext else f"    qnnc_copy_s8(arena + {in_off}, input, {P}_INPUT_SIZE);\n"
         # Reading the input in place leaves no arena slot to quantize a float input into.
         run_f32 = "" if ext else f"""
 int {p}_run_f32(const float *input, float *output)
@@ -372,15 +371,12 @@ int {p}_init({p}_ctx *ctx, void *arena, size_t arena_size)
 int {p}_invoke({p}_ctx *ctx, const int8_t *input, int8_t *output)
 {{
     int8_t *arena;
-    int32_t i;
     if (ctx == NULL || ctx->arena == NULL || input == NULL || output == NULL) {{
         return -1;
     }}
     arena = ctx->arena;
 {copy_in}    {p}_forward(ctx, input);
-    for (i = 0; i < {P}_OUTPUT_SIZE; ++i) {{
-        output[i] = arena[{out_off} + i];
-    }}
+    qnnc_copy_s8(output, arena + {out_off}, {P}_OUTPUT_SIZE);
     return 0;
 }}
 {f32_invoke}

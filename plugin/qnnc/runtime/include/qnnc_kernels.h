@@ -318,6 +318,21 @@ QNNC_INLINE void qnnc_tap_range(int32_t start, int32_t size, int32_t kernel, int
     *last = hi > lo ? hi : lo;
 }
 
+/** Copy n int8 values a word at a time (memcpy of 4 bytes: one LDR/STR pair where the core
+ *  has unaligned access, byte moves elsewhere); the model's input/output copies. */
+QNNC_INLINE void qnnc_copy_s8(int8_t *dst, const int8_t *src, int32_t n)
+{
+    int32_t i;
+    for (i = 0; i + 4 <= n; i += 4) {
+        uint32_t w;
+        memcpy(&w, src + i, 4u);
+        memcpy(dst + i, &w, 4u);
+    }
+    for (; i < n; ++i) {
+        dst[i] = src[i];
+    }
+}
+
 QNNC_INLINE int8_t qnnc_clamp_s8(int32_t v, int32_t lo, int32_t hi)
 {
     return (int8_t)(v < lo ? lo : (v > hi ? hi : v));

@@ -107,7 +107,8 @@ typedef struct {
 QNNC_INLINE int32_t qnnc_add_dsp_rq(int32_t x2, int32_t m, int32_t s, int32_t ns, int32_t h)
 {
     const int32_t r = qnnc_dsp_smmulr(x2, m);
-    return (r + ((r & ns) >> 31) + h) >> s;
+    /* - 1 when r < 0 and s > 0 (an unsigned shift: the signed one by 31 is implementation-defined) */
+    return (r - (int32_t)((uint32_t)(r & ns) >> 31) + h) >> s;
 }
 
 static QNNC_ADD_LOOP_ATTR void qnnc_add_flat_dsp(const qnnc_add_dsp_k *k, int32_t lo, int32_t hi, int32_t off, int32_t size,

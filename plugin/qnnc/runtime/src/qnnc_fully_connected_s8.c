@@ -122,8 +122,7 @@ QNNC_INLINE int8_t qnnc_fc_out_dsp(int32_t acc, int32_t mult, int32_t shift, int
 /* acc[0..3] += x . w_i for the 4 weight rows w, w + K, w + 2K, w + 3K over `groups` groups of 4;
  * x is the widened row: words (x0, x2), (x1, x3) per group. Per group: one LDRD of x, and per
  * row LDR + 2 SXTB16 + 2 SMLAD. */
-static QNNC_FC_LOOP_ATTR void qnnc_fc_dot4(const uint32_t *x, int32_t groups, const int8_t *w, int32_t K,
-                                           int32_t *acc)
+QNNC_INLINE void qnnc_fc_dot4(const uint32_t *x, int32_t groups, const int8_t *w, int32_t K, int32_t *acc)
 {
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
 #if defined(QNNC_DSP_ASM)
@@ -164,8 +163,14 @@ static QNNC_FC_LOOP_ATTR void qnnc_fc_dot4(const uint32_t *x, int32_t groups, co
 
 /* One input row against every weight row: 4 outputs at a time (dot4, the K % 4 tail, the
  * output stage), the last 1..3 one at a time; the accumulators stay in registers.
- * mode: 2 = every channel fast and the activation range the whole int8 range (SSAT),
- * 1 = every channel fast, 0 = per channel. */
+ * mode 2: the activation range is the whole int8 range (SSAT as the clamp). */
+/* The out-of-line copy for the general path (one inlined copy serves the common layer). */
+static QNNC_FC_LOOP_ATTR void qnnc_fc_dot4_call(const uint32_t *x, int32_t groups, const int8_t *w, int32_t K,
+                                                int32_t *acc)
+{
+    qnnc_fc_dot4(x, groups, w, K, acc);
+}
+
 static QNNC_FC_LOOP_ATTR void qnnc_fc_row_dsp(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant,
                                               int32_t K, const uint32_t *xw, const int16_t *xtail,
                                               int32_t out_features, const int8_t *weights,
@@ -177,8 +182,45 @@ static QNNC_FC_LOOP_ATTR void qnnc_fc_row_dsp(const qnnc_fc_params *params, cons
     const int32_t hi = params->act_max - output_offset;
     const int32_t *mults = quant->multiplier;
     const int32_t *shifts = quant->shift;
-    int32_t o, t, i;
-    for (o = 0; o < out_features; o += 4) {
+    int32_t o = 0, t, i;
+    if (mode == 2 && bias != NULL && kq == K) {
+        /* the common layer: running pointers, the dot products inlined (accumulators in
+         * registers), each block's channels checked for the fast requantization as they come */
+        const int8_t *w = weights;
+        const int32_t *b = bias, *m = mults, *sh = shifts;
+        int8_t *out = output;
+        int8_t *const out_end = output + (out_features & ~3);
+        while (out != out_end) {
+            int32_t acc[4];
+            acc[0] = b[0];
+            acc[1] = b[1];
+            acc[2] = b[2];
+            acc[3] = b[3];
+            qnnc_fc_dot4(xw, kq / 4, w, K, acc);
+            if (qnnc_fc_fast_ok(m[0], sh[0]) && qnnc_fc_fast_ok(m[1], sh[1]) && qnnc_fc_fast_ok(m[2], sh[2]) &&
+                qnnc_fc_fast_ok(m[3], sh[3])) {
+                const int32_t r0 = qnnc_dsp_ssat8(qnnc_fc_rq_fast(acc[0], m[0], -sh[0]) + output_offset);
+                const int32_t r1 = qnnc_dsp_ssat8(qnnc_fc_rq_fast(acc[1], m[1], -sh[1]) + output_offset);
+                const int32_t r2 = qnnc_dsp_ssat8(qnnc_fc_rq_fast(acc[2], m[2], -sh[2]) + output_offset);
+                const int32_t r3 = qnnc_dsp_ssat8(qnnc_fc_rq_fast(acc[3], m[3], -sh[3]) + output_offset);
+                out[0] = (int8_t)r0;
+                out[1] = (int8_t)r1;
+                out[2] = (int8_t)r2;
+                out[3] = (int8_t)r3;
+            } else {
+                for (i = 0; i < 4; ++i) {
+                    out[i] = qnnc_fc_out_dsp(acc[i], m[i], sh[i], lo, hi, output_offset);
+                }
+            }
+            w += 4 * K;
+            b += 4;
+            m += 4;
+            sh += 4;
+            out += 4;
+        }
+        o = out_features & ~3;
+    }
+    for (; o < out_features; o += 4) {
         const int32_t n = out_features - o < 4 ? out_features - o : 4;
         const int8_t *w = weights + o * K;
         int32_t acc[4] = {0, 0, 0, 0};
@@ -189,12 +231,12 @@ static QNNC_FC_LOOP_ATTR void qnnc_fc_row_dsp(const qnnc_fc_params *params, cons
                 acc[2] = bias[o + 2];
                 acc[3] = bias[o + 3];
             }
-            qnnc_fc_dot4(xw, kq / 4, w, K, acc);
+            qnnc_fc_dot4_call(xw, kq / 4, w, K, acc);
         } else {
             for (i = 0; i < n; ++i) { /* the last rows one at a time (the 4 rows alias) */
                 int32_t one[4] = {0, 0, 0, 0};
                 one[0] = bias != NULL ? bias[o + i] : 0;
-                qnnc_fc_dot4(xw, kq / 4, w + i * K, 0, one);
+                qnnc_fc_dot4_call(xw, kq / 4, w + i * K, 0, one);
                 acc[i] = one[0];
             }
         }
@@ -203,20 +245,8 @@ static QNNC_FC_LOOP_ATTR void qnnc_fc_row_dsp(const qnnc_fc_params *params, cons
                 acc[i] += (int32_t)w[i * K + t] * xtail[t - kq];
             }
         }
-        if (mode == 2 && n == 4) {
-            int32_t r0, r1, r2, r3;
-            r0 = qnnc_dsp_ssat8(qnnc_fc_rq_fast(acc[0], mults[o], -shifts[o]) + output_offset);
-            r1 = qnnc_dsp_ssat8(qnnc_fc_rq_fast(acc[1], mults[o + 1], -shifts[o + 1]) + output_offset);
-            r2 = qnnc_dsp_ssat8(qnnc_fc_rq_fast(acc[2], mults[o + 2], -shifts[o + 2]) + output_offset);
-            r3 = qnnc_dsp_ssat8(qnnc_fc_rq_fast(acc[3], mults[o + 3], -shifts[o + 3]) + output_offset);
-            output[o] = (int8_t)r0;
-            output[o + 1] = (int8_t)r1;
-            output[o + 2] = (int8_t)r2;
-            output[o + 3] = (int8_t)r3;
-        } else {
-            for (i = 0; i < n; ++i) {
-                output[o + i] = qnnc_fc_out_dsp(acc[i], mults[o + i], shifts[o + i], lo, hi, output_offset);
-            }
+        for (i = 0; i < n; ++i) {
+            output[o + i] = qnnc_fc_out_dsp(acc[i], mults[o + i], shifts[o + i], lo, hi, output_offset);
         }
     }
 }
@@ -245,13 +275,9 @@ static QNNC_FC_PATH_ATTR int qnnc_fc_dsp(const qnnc_buffer *scratch,
     }
     {
         int16_t xtail[4];
-        int mode = params->act_min == -128 && params->act_max == 127 ? 2 : 1;
-        for (k = 0; k < out_features; ++k) {
-            if (!qnnc_fc_fast_ok(quant->multiplier[k], quant->shift[k])) {
-                mode = 0;
-                break;
-            }
-        }
+        /* 2: the activation range is the whole int8 range (SSAT); the fast requantization is
+         * checked per channel where it is used (no scan of the layer's channels per call) */
+        const int mode = params->act_min == -128 && params->act_max == 127 ? 2 : 0;
         for (r = 0; r < rows; ++r) {
             const int8_t *x = input + r * K;
             for (k = 0; k < kq; k += 4) {
