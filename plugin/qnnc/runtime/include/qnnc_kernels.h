@@ -270,8 +270,12 @@ QNNC_INLINE int32_t qnnc_dsp_sxtab16_ror8(int32_t a, uint32_t v)
  * allocator does not find from C (it spills and loads the q15 words one by one). ACLE has no
  * intrinsic for LDRD or for a register assignment. -DQNNC_NO_INLINE_ASM selects the C loops
  * (same results); a build that both reserves r9 (-ffixed-r9) and keeps a frame pointer has 12
- * registers left and needs it. */
-#if defined(__OPTIMIZE__) && defined(__thumb2__) && !defined(QNNC_NO_INLINE_ASM)
+ * registers left and needs it. The loops read weight rows with LDR at any byte offset, so they
+ * are compiled only where unaligned access is allowed (__ARM_FEATURE_UNALIGNED: firmware that
+ * traps unaligned accesses, CCR.UNALIGN_TRP, builds with -mno-unaligned-access and gets the C
+ * loops). */
+#if defined(__OPTIMIZE__) && defined(__thumb2__) && defined(__ARM_FEATURE_UNALIGNED) && \
+    !defined(QNNC_NO_INLINE_ASM)
 #define QNNC_DSP_ASM 1
 /** Run `group` (an asm string advancing the pointer operand `ptr`) once when `odd`, then
  *  twice per iteration while `ptr` differs from `end_var` (kept in memory; the register

@@ -541,21 +541,6 @@ static QNNC_CONV_PATH_ATTR int qnnc_conv_s8_dsp(const qnnc_buffer *scratch,
 #if defined(QNNC_CONV_MVE)
 /* ------------------------------------------------------------- Helium MVE path -- */
 
-/* requantize + clamp + offset of 4 int32 lanes (exact gemmlowp arithmetic: VQSHL = the
- * saturating left shift, VQRDMULH = SRDHM, VRSHL by -right with the negative fix-up =
- * rounding half away from zero). */
-QNNC_INLINE int32x4_t qnnc_conv_rq_mve(int32x4_t acc, int32x4_t mult, int32x4_t shift, int32_t lo,
-                                       int32_t hi, int32_t output_offset)
-{
-    const int32x4_t left = vmaxq_s32(shift, vdupq_n_s32(0));
-    const int32x4_t neg_right = vmaxq_s32(vminq_s32(shift, vdupq_n_s32(0)), vdupq_n_s32(-31));
-    int32x4_t x = vqrdmulhq_s32(vqshlq_s32(acc, left), mult);
-    const int32x4_t fixup = vshrq_n_s32(vandq_s32(x, neg_right), 31);
-    x = vrshlq_s32(vqaddq_s32(x, fixup), neg_right);
-    x = vminq_s32(vmaxq_s32(x, vdupq_n_s32(lo)), vdupq_n_s32(hi));
-    return vaddq_n_s32(x, output_offset);
-}
-
 /* int8 im2col column with padding taps = the input zero point (so x + offset == 0 there). */
 static void qnnc_conv_im2col_s8(const qnnc_conv_params *params, const int8_t *in_b, int32_t in_h,
                                 int32_t in_w, int32_t in_c, int32_t k_h, int32_t k_w, int32_t ih0,
@@ -712,32 +697,64 @@ static QNNC_CONV_LOOP_ATTR void qnnc_conv_mve_pair(const int8_t *restrict x0, co
     }
 }
 
-/* out[oc] = requantized acc[oc] + fbias[oc], 4 channels per vector. */
-static QNNC_CONV_LOOP_ATTR void qnnc_conv_mve_requant(const int32_t *acc, const int32_t *fbias,
-                                                      const qnnc_per_channel_quant *quant,
-                                                      const qnnc_conv_rq_mve_t *rq, int32_t out_c, int8_t *out)
+/* out0[oc], out1[oc] = requantized acc0[oc] / acc1[oc] + fbias[oc], 4 channels per vector,
+ * the two pixels sharing each load of the channel parameters (exact gemmlowp arithmetic:
+ * VQSHL = the saturating left shift, VQRDMULH = SRDHM, VRSHL by minus the right shift after
+ * the negative fix-up = rounding half away from zero). no_left (every shift <= 0, a constant in
+ * the callers below): no left shift, and the negated right shift is max(shift, -31). */
+QNNC_INLINE void qnnc_conv_mve_requant_body(const int32_t *acc0, const int32_t *acc1, const int32_t *fbias,
+                                            const qnnc_per_channel_quant *quant, const qnnc_conv_rq_mve_t *rq,
+                                            int32_t out_c, int8_t *out0, int8_t *out1, int no_left)
 {
     const int32x4_t zero = vdupq_n_s32(0), min_right = vdupq_n_s32(-31);
     const int32x4_t lo = rq->lo, hi = rq->hi;
     const int32_t output_offset = rq->output_offset;
     int32_t oc;
-    for (oc = 0; oc + 4 <= out_c; oc += 4) { /* unpredicated: no VPST per load */
-        int32x4_t shift = vldrwq_s32(quant->shift + oc);
-        int32x4_t v = vaddq_s32(vldrwq_s32(acc + oc), vldrwq_s32(fbias + oc));
-        v = vqrdmulhq_s32(vqshlq_s32(v, vmaxq_s32(shift, zero)), vldrwq_s32(quant->multiplier + oc));
-        shift = vmaxq_s32(vminq_s32(shift, zero), min_right);
-        v = vrshlq_s32(vqaddq_s32(v, vshrq_n_s32(vandq_s32(v, shift), 31)), shift);
-        vstrbq_s32(out + oc, vaddq_n_s32(vminq_s32(vmaxq_s32(v, lo), hi), output_offset));
-    }
-    if (oc < out_c) {
+    for (oc = 0; oc < out_c; oc += 4) {
+        /* unpredicated but for the last partial vector (no VPST per load) */
         const mve_pred16_t p = vctp32q((uint32_t)(out_c - oc));
-        int32x4_t shift = vldrwq_z_s32(quant->shift + oc, p);
-        int32x4_t v = vaddq_s32(vldrwq_z_s32(acc + oc, p), vldrwq_z_s32(fbias + oc, p));
-        v = vqrdmulhq_s32(vqshlq_s32(v, vmaxq_s32(shift, zero)), vldrwq_z_s32(quant->multiplier + oc, p));
-        shift = vmaxq_s32(vminq_s32(shift, zero), min_right);
-        v = vrshlq_s32(vqaddq_s32(v, vshrq_n_s32(vandq_s32(v, shift), 31)), shift);
-        vstrbq_p_s32(out + oc, vaddq_n_s32(vminq_s32(vmaxq_s32(v, lo), hi), output_offset), p);
+        const int full = out_c - oc >= 4;
+        const int32x4_t shift = full ? vldrwq_s32(quant->shift + oc) : vldrwq_z_s32(quant->shift + oc, p);
+        const int32x4_t mult = full ? vldrwq_s32(quant->multiplier + oc) : vldrwq_z_s32(quant->multiplier + oc, p);
+        const int32x4_t fb = full ? vldrwq_s32(fbias + oc) : vldrwq_z_s32(fbias + oc, p);
+        const int32x4_t nr = no_left ? vmaxq_s32(shift, min_right) : vmaxq_s32(vminq_s32(shift, zero), min_right);
+        int32x4_t v0 = vaddq_s32(full ? vldrwq_s32(acc0 + oc) : vldrwq_z_s32(acc0 + oc, p), fb);
+        int32x4_t v1 = vaddq_s32(full ? vldrwq_s32(acc1 + oc) : vldrwq_z_s32(acc1 + oc, p), fb);
+        if (!no_left) {
+            const int32x4_t left = vmaxq_s32(shift, zero);
+            v0 = vqshlq_s32(v0, left);
+            v1 = vqshlq_s32(v1, left);
+        }
+        v0 = vqrdmulhq_s32(v0, mult);
+        v1 = vqrdmulhq_s32(v1, mult);
+        v0 = vrshlq_s32(vqaddq_s32(v0, vshrq_n_s32(vandq_s32(v0, nr), 31)), nr);
+        v1 = vrshlq_s32(vqaddq_s32(v1, vshrq_n_s32(vandq_s32(v1, nr), 31)), nr);
+        v0 = vaddq_n_s32(vminq_s32(vmaxq_s32(v0, lo), hi), output_offset);
+        v1 = vaddq_n_s32(vminq_s32(vmaxq_s32(v1, lo), hi), output_offset);
+        if (full) {
+            vstrbq_s32(out0 + oc, v0);
+            vstrbq_s32(out1 + oc, v1); /* out1 == out0 for an odd last pixel: the same values */
+        } else {
+            vstrbq_p_s32(out0 + oc, v0, p);
+            vstrbq_p_s32(out1 + oc, v1, p);
+        }
     }
+}
+
+static QNNC_CONV_LOOP_ATTR void qnnc_conv_mve_requant_nl(const int32_t *acc0, const int32_t *acc1,
+                                                         const int32_t *fbias, const qnnc_per_channel_quant *quant,
+                                                         const qnnc_conv_rq_mve_t *rq, int32_t out_c, int8_t *out0,
+                                                         int8_t *out1)
+{
+    qnnc_conv_mve_requant_body(acc0, acc1, fbias, quant, rq, out_c, out0, out1, 1);
+}
+
+static QNNC_CONV_LOOP_ATTR void qnnc_conv_mve_requant(const int32_t *acc0, const int32_t *acc1,
+                                                      const int32_t *fbias, const qnnc_per_channel_quant *quant,
+                                                      const qnnc_conv_rq_mve_t *rq, int32_t out_c, int8_t *out0,
+                                                      int8_t *out1)
+{
+    qnnc_conv_mve_requant_body(acc0, acc1, fbias, quant, rq, out_c, out0, out1, 0);
 }
 
 static QNNC_CONV_PATH_ATTR int qnnc_conv_s8_mve(const qnnc_buffer *scratch,
@@ -766,6 +783,7 @@ static QNNC_CONV_PATH_ATTR int qnnc_conv_s8_mve(const qnnc_buffer *scratch,
     const int32_t blk = out_c < QNNC_CONV_OC_BLOCK ? out_c : QNNC_CONV_OC_BLOCK;
     int32_t b, p, oc;
     qnnc_conv_rq_mve_t rq;
+    int no_left = 1; /* no channel shifts left */
     int32_t *fbias; /* bias + input_offset * sum(w): the offset folded in (out_c) */
     int32_t *accs;  /* the dot products of a pixel pair, one channel block (2 * blk) */
     int8_t *cols;   /* two int8 columns of (K + 15) & ~15 bytes, unless direct */
@@ -787,6 +805,11 @@ static QNNC_CONV_PATH_ATTR int qnnc_conv_s8_mve(const qnnc_buffer *scratch,
     rq.lo = vdupq_n_s32(lo);
     rq.hi = vdupq_n_s32(hi);
     rq.output_offset = output_offset;
+    for (oc = 0; oc < out_c; ++oc) {
+        if (quant->shift[oc] > 0) {
+            no_left = 0;
+        }
+    }
     {
         const int32_t colsz = (K + 15) & ~15;
         for (oc = 0; oc < out_c; ++oc) {
@@ -825,9 +848,10 @@ static QNNC_CONV_PATH_ATTR int qnnc_conv_s8_mve(const qnnc_buffer *scratch,
                     qb.multiplier = quant->multiplier + oc;
                     qb.shift = quant->shift + oc;
                     qnnc_conv_mve_pair(x0, x1, K, filter + oc * K, n, accs, accs + n);
-                    qnnc_conv_mve_requant(accs, fbias + oc, &qb, &rq, n, out0 + oc);
-                    if (p1 != p) {
-                        qnnc_conv_mve_requant(accs + n, fbias + oc, &qb, &rq, n, out1 + oc);
+                    if (no_left) {
+                        qnnc_conv_mve_requant_nl(accs, accs + n, fbias + oc, &qb, &rq, n, out0 + oc, out1 + oc);
+                    } else {
+                        qnnc_conv_mve_requant(accs, accs + n, fbias + oc, &qb, &rq, n, out0 + oc, out1 + oc);
                     }
                 }
             }

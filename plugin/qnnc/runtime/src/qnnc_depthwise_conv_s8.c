@@ -1173,9 +1173,12 @@ static QNNC_DW_PATH_ATTR int qnnc_dw_mve(const qnnc_buffer *scratch,
         return 0;
     }
     {
-        /* int32x4_t wants 8-byte alignment; QNNC_DW_MVE_BUFFER_SIZE has 4 bytes for it */
+        /* int32x4_t wants 8-byte alignment; QNNC_DW_MVE_BUFFER_SIZE has 4 bytes for it. Less
+         * than the full size is refused even when the alignment slack is not needed, so a
+         * buffer one byte short always takes the portable path (as the other kernels do). */
         const uintptr_t a = ((uintptr_t)scratch->buf + 7u) & ~(uintptr_t)7u;
-        if (scratch->size - (int32_t)(a - (uintptr_t)scratch->buf) < 16 * taps) {
+        if (scratch->size < QNNC_DW_MVE_BUFFER_SIZE(taps) ||
+            scratch->size - (int32_t)(a - (uintptr_t)scratch->buf) < 16 * taps) {
             return 0; /* too small: portable path */
         }
         wtab = (int32x4_t *)a;
