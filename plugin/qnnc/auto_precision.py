@@ -31,15 +31,21 @@ from .qmodel import QModel
 from .reference.interpreter import dequantize_output, quantize_input, run_int8
 
 
-def pinned_layers(graph: Graph, cfg: Config, model_path: str) -> Dict[str, int]:
-    """{node name: bits} of the layers an override with ``weight_bits`` sets (the last one wins)."""
+def _pinned(graph: Graph, cfg: Config, model_path: str, key: str) -> Dict[str, int]:
+    """{node name: bits} of the weight layers an override with ``key`` (weight_bits or
+    activation_bits) sets (the last one wins)."""
     op_types = onnx_op_types(model_path or graph.source) if cfg.overrides else {}
     pinned: Dict[str, int] = {}
     for n in weight_layers(graph):
         for ov in cfg.overrides:
-            if ov.weight_bits is not None and matches(ov, n, op_types):
-                pinned[n.name] = ov.weight_bits
+            if getattr(ov, key) is not None and matches(ov, n, op_types):
+                pinned[n.name] = getattr(ov, key)
     return pinned
+
+
+def pinned_layers(graph: Graph, cfg: Config, model_path: str) -> Dict[str, int]:
+    """{node name: bits} of the layers an override with ``weight_bits`` sets (the last one wins)."""
+    return _pinned(graph, cfg, model_path, "weight_bits")
 
 
 def _evaluate(qm: QModel, xs: np.ndarray, ys: np.ndarray) -> Tuple[float, np.ndarray]:
@@ -51,13 +57,7 @@ def _evaluate(qm: QModel, xs: np.ndarray, ys: np.ndarray) -> Tuple[float, np.nda
 
 def pinned_activation_layers(graph: Graph, cfg: Config, model_path: str) -> Dict[str, int]:
     """{node name: bits} of the weight layers an override with ``activation_bits`` sets."""
-    op_types = onnx_op_types(model_path or graph.source) if cfg.overrides else {}
-    pinned: Dict[str, int] = {}
-    for n in weight_layers(graph):
-        for ov in cfg.overrides:
-            if ov.activation_bits is not None and matches(ov, n, op_types):
-                pinned[n.name] = ov.activation_bits
-    return pinned
+    return _pinned(graph, cfg, model_path, "activation_bits")
 
 
 def _greedy(names: List[str], base: Dict[str, int], low: int, evaluate, tol: float, progress: bool, what: str):
