@@ -15,6 +15,9 @@ LAYERS: Dict[str, dict] = {
     "dwconv3x3": dict(desc="depthwise 3x3, 64 ch, 32x32, pad 1", kind="dw", cin=64, cout=64, hw=32, k=3, pad=1),
     "fc": dict(desc="fully connected 256->64", kind="fc", cin=256, cout=64),
     "conv1x1": dict(desc="conv 1x1 (pointwise), 64->64 ch, 16x16", kind="conv", cin=64, cout=64, hw=16, k=1, pad=0),
+    # KWS DS-CNN's first layer: one input channel, a 10x4 kernel, stride 2 (no im2col-friendly shape)
+    "conv_first": dict(desc="first-layer conv 10x4 /2, 1->64 ch, 49x10 (KWS)", kind="conv", cin=1, cout=64,
+                       hw=(49, 10), k=(10, 4), pad=(4, 1, 5, 1), stride=2),
 }
 
 # Reference figures from ../shared/docs/measuring.md: (MACs, CMSIS-NN M4 instr, CMSIS-NN M55 instr,
@@ -24,6 +27,17 @@ REFERENCE: Dict[str, Tuple[int, int, int, float]] = {
     "dwconv3x3": (589_824, 4_769_354, 1_373_209, 25.87),
     "fc": (16_384, 34_029, 8_636, 6.23),
 }
+
+
+def _pair(v) -> Tuple[int, int]:
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def _spatial(spec: dict):
+    """(input h, w), (kernel h, w), ONNX pads (top, left, bottom, right), stride of a conv layer."""
+    pad = spec["pad"]
+    pads = (pad,) * 4 if isinstance(pad, int) else tuple(pad)
+    return _pair(spec["hw"]), _pair(spec["k"]), pads, spec.get("stride", 1)
 
 
 def build_onnx(name: str, out: Path, seed: int = 0) -> Tuple[Path, np.ndarray]:
@@ -42,16 +56,15 @@ def build_onnx(name: str, out: Path, seed: int = 0) -> Tuple[Path, np.ndarray]:
         b = (rng.standard_normal(cout) * 0.1).astype(np.float32)
         node = helper.make_node("Gemm", ["input", "W", "B"], ["output"], transB=1)
     else:
-        hw, k, pad = spec["hw"], spec["k"], spec["pad"]
+        (h, wd), (kh, kw), pads, stride = _spatial(spec)
         group = cin if spec["kind"] == "dw" else 1
-        in_shape = [1, cin, hw, hw]
-        out_hw = hw + 2 * pad - k + 1
-        out_shape = [1, cout, out_hw, out_hw]
-        fan_in = (cin // group) * k * k
-        w = (rng.standard_normal((cout, cin // group, k, k)) / np.sqrt(fan_in)).astype(np.float32)
+        in_shape = [1, cin, h, wd]
+        out_shape = [1, cout, (h + pads[0] + pads[2] - kh) // stride + 1, (wd + pads[1] + pads[3] - kw) // stride + 1]
+        fan_in = (cin // group) * kh * kw
+        w = (rng.standard_normal((cout, cin // group, kh, kw)) / np.sqrt(fan_in)).astype(np.float32)
         b = (rng.standard_normal(cout) * 0.1).astype(np.float32)
-        node = helper.make_node("Conv", ["input", "W", "B"], ["output"], kernel_shape=[k, k],
-                                pads=[pad] * 4, group=group)
+        node = helper.make_node("Conv", ["input", "W", "B"], ["output"], kernel_shape=[kh, kw],
+                                pads=list(pads), strides=[stride, stride], group=group)
     graph = helper.make_graph(
         [node], name,
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, in_shape)],
@@ -72,5 +85,5 @@ def test_inputs(name: str, count: int, seed: int = 7) -> np.ndarray:
     if spec["kind"] == "fc":
         shape = (count, spec["cin"])
     else:
-        shape = (count, spec["cin"], spec["hw"], spec["hw"])
+        shape = (count, spec["cin"], *_pair(spec["hw"]))
     return rng.standard_normal(shape).astype(np.float32)

@@ -541,46 +541,117 @@ static QNNC_CONV_PATH_ATTR int qnnc_conv_s8_dsp(const qnnc_buffer *scratch,
 #if defined(QNNC_CONV_MVE)
 /* ------------------------------------------------------------- Helium MVE path -- */
 
-/* int8 im2col column with padding taps = the input zero point (so x + offset == 0 there). */
+/* n bytes from src to dst, 16 at a time, the last vector predicated. */
+QNNC_INLINE void qnnc_conv_copy_mve(int8_t *dst, const int8_t *src, int32_t n)
+{
+    for (; n >= 16; n -= 16) {
+        vstrbq_s8(dst, vldrbq_s8(src));
+        src += 16;
+        dst += 16;
+    }
+    if (n > 0) {
+        const mve_pred16_t pr = vctp8q((uint32_t)n);
+        vstrbq_p_s8(dst, vldrbq_z_s8(src, pr), pr);
+    }
+}
+
+/* n bytes of dst set to v, 16 at a time, the last vector predicated. */
+QNNC_INLINE void qnnc_conv_fill_mve(int8_t *dst, int8x16_t v, int32_t n)
+{
+    for (; n > 0; n -= 16) {
+        vstrbq_p_s8(dst, v, vctp8q((uint32_t)n));
+        dst += 16;
+    }
+}
+
+/* The im2col column of a first layer (a kernel row of k_w * in_c <= 16 bytes, no dilation along
+ * w): per kernel row one vector load of the in-range taps, the padding merged in by VPSEL, one
+ * store (KWS's 10x4 kernel on one channel: 10 loads instead of 10 calls of the run loops). */
+static void qnnc_conv_im2col_short_s8(const qnnc_conv_params *params, const int8_t *in_b, int32_t in_h,
+                                      int32_t in_w, int32_t in_c, int32_t k_h, int32_t k_w, int32_t ih0,
+                                      int32_t iw0, int8_t *col)
+{
+    const int8x16_t pad = vdupq_n_s8((int8_t)(-params->input_offset));
+    const int32_t run = k_w * in_c;
+    const int32_t dil_h = params->dilation_h;
+    const mve_pred16_t row_p = vctp8q((uint32_t)run);
+    int32_t kw0, kw1, kh;
+    mve_pred16_t in_p;
+    qnnc_tap_range(iw0, in_w, k_w, 1, &kw0, &kw1);
+    kw1 = kw1 > k_w ? k_w : kw1; /* a window entirely before the input has first = last > kernel */
+    kw0 = kw0 > kw1 ? kw1 : kw0;
+    /* lanes [kw0 * in_c, kw1 * in_c) hold input taps */
+    in_p = (mve_pred16_t)(vctp8q((uint32_t)(kw1 * in_c)) & ~vctp8q((uint32_t)(kw0 * in_c)));
+    for (kh = 0; kh < k_h; ++kh, col += run) {
+        const int32_t ih = ih0 + kh * dil_h;
+        int8x16_t v = pad;
+        if (ih >= 0 && ih < in_h && kw1 > kw0) {
+            /* the load starts at the window's first tap (kw0 > 0: before the row, those lanes
+             * are not read) */
+            const int8_t *src = in_b + (ih * in_w + iw0 + kw0) * in_c - kw0 * in_c;
+            v = vpselq_s8(vldrbq_z_s8(src, in_p), pad, in_p);
+        }
+        vstrbq_p_s8(col, v, row_p);
+    }
+}
+
+/* int8 im2col column with padding taps = the input zero point (so x + offset == 0 there).
+ * The in-range taps of the window are found once (qnnc_tap_range), so without dilation along
+ * w each kernel row is at most padding / one contiguous run / padding (first layers with 1-3
+ * input channels: the per-tap loops cost 8x more). */
 static void qnnc_conv_im2col_s8(const qnnc_conv_params *params, const int8_t *in_b, int32_t in_h,
                                 int32_t in_w, int32_t in_c, int32_t k_h, int32_t k_w, int32_t ih0,
                                 int32_t iw0, int8_t *col)
 {
-    const int8_t pad = (int8_t)(-params->input_offset);
-    int32_t kh, kw, c;
-    for (kh = 0; kh < k_h; ++kh) {
-        const int32_t ih = ih0 + kh * params->dilation_h;
-        if (params->dilation_w == 1 && ih >= 0 && ih < in_h && iw0 >= 0 && iw0 + k_w <= in_w) {
-            /* whole kernel row inside: one contiguous run of k_w * in_c bytes */
-            const int8_t *src = in_b + (ih * in_w + iw0) * in_c;
-            int32_t n = k_w * in_c;
-            for (; n >= 16; n -= 16) {
-                vstrbq_s8(col, vldrbq_s8(src));
-                src += 16;
-                col += 16;
-            }
-            if (n > 0) {
-                const mve_pred16_t pr = vctp8q((uint32_t)n);
-                vstrbq_p_s8(col, vldrbq_z_s8(src, pr), pr);
-                col += n;
-            }
-            continue;
-        }
-        for (kw = 0; kw < k_w; ++kw) {
-            const int32_t iw = iw0 + kw * params->dilation_w;
-            if (ih >= 0 && ih < in_h && iw >= 0 && iw < in_w) {
-                const int8_t *src = in_b + (ih * in_w + iw) * in_c;
-                for (c = 0; c < in_c; c += 16) {
-                    const mve_pred16_t pr = vctp8q((uint32_t)(in_c - c));
-                    vstrbq_p_s8(col + c, vldrbq_z_s8(src + c, pr), pr);
+    const int8x16_t pad = vdupq_n_s8((int8_t)(-params->input_offset));
+    const int32_t run = k_w * in_c;
+    int32_t kh0, kh1, kw0, kw1, kh, kw;
+    qnnc_tap_range(ih0, in_h, k_h, params->dilation_h, &kh0, &kh1);
+    qnnc_tap_range(iw0, in_w, k_w, params->dilation_w, &kw0, &kw1);
+    /* a window entirely before the input has first = last > kernel */
+    kh1 = kh1 > k_h ? k_h : kh1;
+    kh0 = kh0 > kh1 ? kh1 : kh0;
+    kw1 = kw1 > k_w ? k_w : kw1;
+    kw0 = kw0 > kw1 ? kw1 : kw0;
+    if (kw0 == kw1 || kh0 == kh1) {
+        qnnc_conv_fill_mve(col, pad, k_h * run); /* no tap in range */
+        return;
+    }
+    if (kh0 > 0) {
+        qnnc_conv_fill_mve(col, pad, kh0 * run);
+    }
+    {
+        const int32_t dil_w = params->dilation_w;
+        const int32_t row_step = params->dilation_h * in_w * in_c;
+        const int32_t m = (kw1 - kw0) * in_c; /* in-range bytes of a row (dilation 1) */
+        const int partial = kw0 > 0 || kw1 < k_w;
+        const int8_t *src = in_b + ((ih0 + kh0 * params->dilation_h) * in_w + iw0) * in_c;
+        int8_t *dst = col + kh0 * run;
+        for (kh = kh0; kh < kh1; ++kh) {
+            if (dil_w == 1) {
+                if (partial) {
+                    qnnc_conv_fill_mve(dst, pad, run);
+                }
+                if (m >= 16) {
+                    qnnc_conv_copy_mve(dst + kw0 * in_c, src + kw0 * in_c, m);
+                } else {
+                    qnnc_copy_s8(dst + kw0 * in_c, src + kw0 * in_c, m); /* first layers: a few words */
                 }
             } else {
-                for (c = 0; c < in_c; c += 16) {
-                    vstrbq_p_s8(col + c, vdupq_n_s8(pad), vctp8q((uint32_t)(in_c - c)));
+                for (kw = 0; kw < k_w; ++kw) {
+                    if (kw >= kw0 && kw < kw1) {
+                        qnnc_conv_copy_mve(dst + kw * in_c, src + kw * dil_w * in_c, in_c);
+                    } else {
+                        qnnc_conv_fill_mve(dst + kw * in_c, pad, in_c);
+                    }
                 }
             }
-            col += in_c;
+            src += row_step;
+            dst += run;
         }
+    }
+    if (kh1 < k_h) {
+        qnnc_conv_fill_mve(col + kh1 * run, pad, (k_h - kh1) * run);
     }
 }
 
@@ -593,97 +664,87 @@ typedef struct {
 /* Dot products of two int8 columns (x0, x1; K values) with every filter row:
  * acc0[oc] = x0 . w_oc, acc1[oc] = x1 . w_oc. Three output channels at a time (6 scalar
  * accumulators, 5 pointers and the loop counter fit the registers: 5 loads + 6 VMLADAVA per
- * 96 MACs), the last 1-2 channels two at a time. */
-static QNNC_CONV_LOOP_ATTR void qnnc_conv_mve_pair(const int8_t *restrict x0, const int8_t *restrict x1,
-                                                   int32_t K, const int8_t *restrict filter, int32_t out_c,
-                                                   int32_t *restrict acc0, int32_t *restrict acc1)
+ * 96 MACs), the last 1-2 channels two at a time; `full` unpredicated 16-byte steps. has_rest
+ * (a constant in the callers below): a predicated last step of K % 16 bytes; without it the
+ * block loop keeps everything in registers. */
+QNNC_INLINE void qnnc_conv_mve_pair_body(const int8_t *restrict x0, const int8_t *restrict x1, int32_t K,
+                                         int32_t full, const int8_t *restrict filter, int32_t out_c,
+                                         int32_t *restrict acc0, int32_t *restrict acc1, int has_rest)
 {
-    const int32_t full = K >> 4, rest = K & 15;
-    const int8_t *w0 = filter;
-    int32_t pairs;
-    for (; out_c >= 3; out_c -= 3) {
-        const int8_t *w1 = w0 + K, *w2 = w1 + K;
+    const int32_t rest = K & 15;
+    const int8_t *wb = filter;
+    int32_t n3, pairs;
+    for (n3 = out_c / 3; n3 > 0; --n3) {
+        const int8_t *xa = x0, *xb = x1, *w0 = wb, *w1 = wb + K, *w2 = wb + 2 * K;
         int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0, a20 = 0, a21 = 0;
-        {
-            const int8_t *xa = x0, *xb = x1;
-            int32_t n;
-            for (n = full; n > 0; --n) {
-                const int8x16_t va = vldrbq_s8(xa), vb = vldrbq_s8(xb);
-                int8x16_t w = vldrbq_s8(w0);
-                a00 = vmladavaq_s8(a00, va, w);
-                a01 = vmladavaq_s8(a01, vb, w);
-                w = vldrbq_s8(w1);
-                a10 = vmladavaq_s8(a10, va, w);
-                a11 = vmladavaq_s8(a11, vb, w);
-                w = vldrbq_s8(w2);
-                a20 = vmladavaq_s8(a20, va, w);
-                a21 = vmladavaq_s8(a21, vb, w);
-                xa += 16;
-                xb += 16;
-                w0 += 16;
-                w1 += 16;
-                w2 += 16;
-            }
-            if (rest) {
-                const mve_pred16_t pr = vctp8q((uint32_t)rest);
-                const int8x16_t va = vldrbq_z_s8(xa, pr), vb = vldrbq_z_s8(xb, pr);
-                int8x16_t w = vldrbq_z_s8(w0, pr);
-                a00 = vmladavaq_s8(a00, va, w);
-                a01 = vmladavaq_s8(a01, vb, w);
-                w = vldrbq_z_s8(w1, pr);
-                a10 = vmladavaq_s8(a10, va, w);
-                a11 = vmladavaq_s8(a11, vb, w);
-                w = vldrbq_z_s8(w2, pr);
-                a20 = vmladavaq_s8(a20, va, w);
-                a21 = vmladavaq_s8(a21, vb, w);
-                w0 += rest;
-                w1 += rest;
-                w2 += rest;
-            }
+        int32_t n;
+        for (n = full; n > 0; --n) {
+            const int8x16_t va = vldrbq_s8(xa), vb = vldrbq_s8(xb);
+            int8x16_t w = vldrbq_s8(w0);
+            a00 = vmladavaq_s8(a00, va, w);
+            a01 = vmladavaq_s8(a01, vb, w);
+            w = vldrbq_s8(w1);
+            a10 = vmladavaq_s8(a10, va, w);
+            a11 = vmladavaq_s8(a11, vb, w);
+            w = vldrbq_s8(w2);
+            a20 = vmladavaq_s8(a20, va, w);
+            a21 = vmladavaq_s8(a21, vb, w);
+            xa += 16;
+            xb += 16;
+            w0 += 16;
+            w1 += 16;
+            w2 += 16;
+        }
+        if (has_rest) {
+            const mve_pred16_t pr = vctp8q((uint32_t)rest);
+            const int8x16_t va = vldrbq_z_s8(xa, pr), vb = vldrbq_z_s8(xb, pr);
+            int8x16_t w = vldrbq_z_s8(w0, pr);
+            a00 = vmladavaq_s8(a00, va, w);
+            a01 = vmladavaq_s8(a01, vb, w);
+            w = vldrbq_z_s8(w1, pr);
+            a10 = vmladavaq_s8(a10, va, w);
+            a11 = vmladavaq_s8(a11, vb, w);
+            w = vldrbq_z_s8(w2, pr);
+            a20 = vmladavaq_s8(a20, va, w);
+            a21 = vmladavaq_s8(a21, vb, w);
         }
         acc0[0] = a00;
-        acc1[0] = a01;
         acc0[1] = a10;
-        acc1[1] = a11;
         acc0[2] = a20;
+        acc1[0] = a01;
+        acc1[1] = a11;
         acc1[2] = a21;
         acc0 += 3;
         acc1 += 3;
-        w0 = w2;
+        wb += 3 * K;
     }
-    pairs = (out_c + 1) >> 1;
-    for (; pairs > 0; --pairs) {
+    out_c -= 3 * (out_c / 3);
+    for (pairs = (out_c + 1) >> 1; pairs > 0; --pairs) {
         /* an odd last channel is computed twice (w1 = w0) and stored to the same slot */
         const int odd_last = pairs == 1 && (out_c & 1);
-        const int8_t *w1 = odd_last ? w0 : w0 + K;
-        const int8_t *wn = w1 + K;
+        const int8_t *xa = x0, *xb = x1, *w0 = wb, *w1 = odd_last ? wb : wb + K;
         int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
-        {
-            const int8_t *xa = x0, *xb = x1;
-            int32_t n;
-            for (n = full; n > 0; --n) {
-                const int8x16_t va = vldrbq_s8(xa), vb = vldrbq_s8(xb);
-                const int8x16_t wa = vldrbq_s8(w0), wb = vldrbq_s8(w1);
-                a00 = vmladavaq_s8(a00, va, wa);
-                a01 = vmladavaq_s8(a01, vb, wa);
-                a10 = vmladavaq_s8(a10, va, wb);
-                a11 = vmladavaq_s8(a11, vb, wb);
-                xa += 16;
-                xb += 16;
-                w0 += 16;
-                w1 += 16;
-            }
-            if (rest) {
-                const mve_pred16_t pr = vctp8q((uint32_t)rest);
-                const int8x16_t va = vldrbq_z_s8(xa, pr), vb = vldrbq_z_s8(xb, pr);
-                const int8x16_t wa = vldrbq_z_s8(w0, pr), wb = vldrbq_z_s8(w1, pr);
-                a00 = vmladavaq_s8(a00, va, wa);
-                a01 = vmladavaq_s8(a01, vb, wa);
-                a10 = vmladavaq_s8(a10, va, wb);
-                a11 = vmladavaq_s8(a11, vb, wb);
-                w0 += rest;
-                w1 += rest;
-            }
+        int32_t n;
+        for (n = full; n > 0; --n) {
+            const int8x16_t va = vldrbq_s8(xa), vb = vldrbq_s8(xb);
+            const int8x16_t wa = vldrbq_s8(w0), wc = vldrbq_s8(w1);
+            a00 = vmladavaq_s8(a00, va, wa);
+            a01 = vmladavaq_s8(a01, vb, wa);
+            a10 = vmladavaq_s8(a10, va, wc);
+            a11 = vmladavaq_s8(a11, vb, wc);
+            xa += 16;
+            xb += 16;
+            w0 += 16;
+            w1 += 16;
+        }
+        if (has_rest) {
+            const mve_pred16_t pr = vctp8q((uint32_t)rest);
+            const int8x16_t va = vldrbq_z_s8(xa, pr), vb = vldrbq_z_s8(xb, pr);
+            const int8x16_t wa = vldrbq_z_s8(w0, pr), wc = vldrbq_z_s8(w1, pr);
+            a00 = vmladavaq_s8(a00, va, wa);
+            a01 = vmladavaq_s8(a01, vb, wa);
+            a10 = vmladavaq_s8(a10, va, wc);
+            a11 = vmladavaq_s8(a11, vb, wc);
         }
         acc0[0] = a00;
         acc1[0] = a01;
@@ -693,8 +754,33 @@ static QNNC_CONV_LOOP_ATTR void qnnc_conv_mve_pair(const int8_t *restrict x0, co
         }
         acc0 += 2;
         acc1 += 2;
-        w0 = wn;
+        wb += 2 * K;
     }
+}
+
+static QNNC_CONV_LOOP_ATTR void qnnc_conv_mve_pair(const int8_t *restrict x0, const int8_t *restrict x1,
+                                                   int32_t K, const int8_t *restrict filter, int32_t out_c,
+                                                   int32_t *restrict acc0, int32_t *restrict acc1)
+{
+    qnnc_conv_mve_pair_body(x0, x1, K, K >> 4, filter, out_c, acc0, acc1, 1);
+}
+
+/* K % 16 == 0 (every layer but the first ones). */
+static QNNC_CONV_LOOP_ATTR void qnnc_conv_mve_pair16(const int8_t *restrict x0, const int8_t *restrict x1,
+                                                     int32_t K, const int8_t *restrict filter, int32_t out_c,
+                                                     int32_t *restrict acc0, int32_t *restrict acc1)
+{
+    qnnc_conv_mve_pair_body(x0, x1, K, K >> 4, filter, out_c, acc0, acc1, 0);
+}
+
+/* Columns zero-padded to `steps` * 16 bytes: the weights read past a row's end are the next
+ * row's, times zero (the caller keeps the reads inside the filter). */
+static QNNC_CONV_LOOP_ATTR void qnnc_conv_mve_pair_padded(const int8_t *restrict x0, const int8_t *restrict x1,
+                                                          int32_t K, int32_t steps, const int8_t *restrict filter,
+                                                          int32_t out_c, int32_t *restrict acc0,
+                                                          int32_t *restrict acc1)
+{
+    qnnc_conv_mve_pair_body(x0, x1, K, steps, filter, out_c, acc0, acc1, 0);
 }
 
 /* out0[oc], out1[oc] = requantized acc0[oc] / acc1[oc] + fbias[oc], 4 channels per vector,
@@ -780,6 +866,8 @@ static QNNC_CONV_PATH_ATTR int qnnc_conv_s8_mve(const qnnc_buffer *scratch,
     const int8_t *act_lut = params->act_lut;
     /* 1x1, no padding: the input pixel itself is the column */
     const int direct = qnnc_conv_direct(params, input_dims, filter_dims, output_dims);
+    /* kernel rows of at most one vector: the first-layer gather */
+    const int short_rows = k_w * in_c <= 16 && params->dilation_w == 1;
     const int32_t blk = out_c < QNNC_CONV_OC_BLOCK ? out_c : QNNC_CONV_OC_BLOCK;
     int32_t b, p, oc;
     qnnc_conv_rq_mve_t rq;
@@ -812,6 +900,15 @@ static QNNC_CONV_PATH_ATTR int qnnc_conv_s8_mve(const qnnc_buffer *scratch,
     }
     {
         const int32_t colsz = (K + 15) & ~15;
+        const int32_t tail_c = (colsz + K - 1) / K; /* channels whose padded read would leave the filter */
+        if (!direct) {
+            /* the columns' bytes past K stay zero (im2col writes only K bytes) */
+            int32_t k;
+            for (k = K; k < colsz; ++k) {
+                cols[k] = 0;
+                cols[colsz + k] = 0;
+            }
+        }
         for (oc = 0; oc < out_c; ++oc) {
             const int8_t *w = filter + oc * K;
             int32_t s = 0, k;
@@ -837,8 +934,13 @@ static QNNC_CONV_PATH_ATTR int qnnc_conv_s8_mve(const qnnc_buffer *scratch,
                     x0 = in_b + ((oh0 * params->stride_h) * in_w + ow0 * params->stride_w) * in_c;
                     x1 = in_b + ((oh1 * params->stride_h) * in_w + ow1 * params->stride_w) * in_c;
                 } else {
-                    qnnc_conv_im2col_s8(params, in_b, in_h, in_w, in_c, k_h, k_w, ih0, iw0, cols);
-                    qnnc_conv_im2col_s8(params, in_b, in_h, in_w, in_c, k_h, k_w, ih1, iw1, cols + colsz);
+                    if (short_rows) {
+                        qnnc_conv_im2col_short_s8(params, in_b, in_h, in_w, in_c, k_h, k_w, ih0, iw0, cols);
+                        qnnc_conv_im2col_short_s8(params, in_b, in_h, in_w, in_c, k_h, k_w, ih1, iw1, cols + colsz);
+                    } else {
+                        qnnc_conv_im2col_s8(params, in_b, in_h, in_w, in_c, k_h, k_w, ih0, iw0, cols);
+                        qnnc_conv_im2col_s8(params, in_b, in_h, in_w, in_c, k_h, k_w, ih1, iw1, cols + colsz);
+                    }
                     x0 = cols;
                     x1 = cols + colsz;
                 }
@@ -847,7 +949,23 @@ static QNNC_CONV_PATH_ATTR int qnnc_conv_s8_mve(const qnnc_buffer *scratch,
                     qnnc_per_channel_quant qb;
                     qb.multiplier = quant->multiplier + oc;
                     qb.shift = quant->shift + oc;
-                    qnnc_conv_mve_pair(x0, x1, K, filter + oc * K, n, accs, accs + n);
+                    if ((K & 15) == 0) {
+                        qnnc_conv_mve_pair16(x0, x1, K, filter + oc * K, n, accs, accs + n);
+                    } else if (direct) {
+                        qnnc_conv_mve_pair(x0, x1, K, filter + oc * K, n, accs, accs + n);
+                    } else {
+                        /* zero-padded columns: full steps for every channel whose padded read
+                         * stays inside the filter (the last tail_c channels: predicated) */
+                        int32_t n_fast = out_c - tail_c - oc;
+                        n_fast = n_fast < 0 ? 0 : (n_fast > n ? n : n_fast);
+                        if (n_fast > 0) {
+                            qnnc_conv_mve_pair_padded(x0, x1, K, colsz >> 4, filter + oc * K, n_fast, accs, accs + n);
+                        }
+                        if (n_fast < n) {
+                            qnnc_conv_mve_pair(x0, x1, K, filter + (oc + n_fast) * K, n - n_fast, accs + n_fast,
+                                               accs + n + n_fast);
+                        }
+                    }
                     if (no_left) {
                         qnnc_conv_mve_requant_nl(accs, accs + n, fbias + oc, &qb, &rq, n, out0 + oc, out1 + oc);
                     } else {
