@@ -783,47 +783,68 @@ static QNNC_CONV_LOOP_ATTR void qnnc_conv_mve_pair_padded(const int8_t *restrict
     qnnc_conv_mve_pair_body(x0, x1, K, steps, filter, out_c, acc0, acc1, 0);
 }
 
+/* Requantizes one vector of 4 channels for both pixels (exact gemmlowp arithmetic: VQSHL = the
+ * saturating left shift, VQRDMULH = SRDHM, VRSHL by minus the right shift after the negative
+ * fix-up = rounding half away from zero) and stores 4 int8 per pixel, predicated by p. */
+QNNC_INLINE void qnnc_conv_mve_rq4(int32x4_t v0, int32x4_t v1, int32x4_t fb, int32x4_t mult, int32x4_t shift,
+                                   int32x4_t lo, int32x4_t hi, int32_t output_offset, int8_t *out0, int8_t *out1,
+                                   mve_pred16_t p, int no_left)
+{
+    const int32x4_t nr = no_left ? vmaxq_s32(shift, vdupq_n_s32(-31))
+                                 : vmaxq_s32(vminq_s32(shift, vdupq_n_s32(0)), vdupq_n_s32(-31));
+    v0 = vaddq_s32(v0, fb);
+    v1 = vaddq_s32(v1, fb);
+    if (!no_left) {
+        const int32x4_t left = vmaxq_s32(shift, vdupq_n_s32(0));
+        v0 = vqshlq_s32(v0, left);
+        v1 = vqshlq_s32(v1, left);
+    }
+    v0 = vqrdmulhq_s32(v0, mult);
+    v1 = vqrdmulhq_s32(v1, mult);
+    v0 = vrshlq_s32(vqaddq_s32(v0, vshrq_n_s32(vandq_s32(v0, nr), 31)), nr);
+    v1 = vrshlq_s32(vqaddq_s32(v1, vshrq_n_s32(vandq_s32(v1, nr), 31)), nr);
+    v0 = vaddq_n_s32(vminq_s32(vmaxq_s32(v0, lo), hi), output_offset);
+    v1 = vaddq_n_s32(vminq_s32(vmaxq_s32(v1, lo), hi), output_offset);
+    /* out1 == out0 for an odd last pixel: the same values */
+    if (p == 0xFFFF) {
+        vstrbq_s32(out0, v0);
+        vstrbq_s32(out1, v1);
+    } else {
+        vstrbq_p_s32(out0, v0, p);
+        vstrbq_p_s32(out1, v1, p);
+    }
+}
+
 /* out0[oc], out1[oc] = requantized acc0[oc] / acc1[oc] + fbias[oc], 4 channels per vector,
- * the two pixels sharing each load of the channel parameters (exact gemmlowp arithmetic:
- * VQSHL = the saturating left shift, VQRDMULH = SRDHM, VRSHL by minus the right shift after
- * the negative fix-up = rounding half away from zero). no_left (every shift <= 0, a constant in
- * the callers below): no left shift, and the negated right shift is max(shift, -31). */
+ * the two pixels sharing each load of the channel parameters: whole vectors in a loop of
+ * post-incremented loads, the last 1-3 channels predicated. no_left (every shift <= 0, a
+ * constant in the callers below): no left shift, and the negated right shift is
+ * max(shift, -31). */
 QNNC_INLINE void qnnc_conv_mve_requant_body(const int32_t *acc0, const int32_t *acc1, const int32_t *fbias,
                                             const qnnc_per_channel_quant *quant, const qnnc_conv_rq_mve_t *rq,
                                             int32_t out_c, int8_t *out0, int8_t *out1, int no_left)
 {
-    const int32x4_t zero = vdupq_n_s32(0), min_right = vdupq_n_s32(-31);
-    const int32x4_t lo = rq->lo, hi = rq->hi;
+    const int32_t *mult = quant->multiplier, *shift = quant->shift;
+    const int32_t tail = out_c & 3;
+    const int32x4_t lo = rq->lo, hi = rq->hi; /* in registers: the stores could alias *rq */
     const int32_t output_offset = rq->output_offset;
-    int32_t oc;
-    for (oc = 0; oc < out_c; oc += 4) {
-        /* unpredicated but for the last partial vector (no VPST per load) */
-        const mve_pred16_t p = vctp32q((uint32_t)(out_c - oc));
-        const int full = out_c - oc >= 4;
-        const int32x4_t shift = full ? vldrwq_s32(quant->shift + oc) : vldrwq_z_s32(quant->shift + oc, p);
-        const int32x4_t mult = full ? vldrwq_s32(quant->multiplier + oc) : vldrwq_z_s32(quant->multiplier + oc, p);
-        const int32x4_t fb = full ? vldrwq_s32(fbias + oc) : vldrwq_z_s32(fbias + oc, p);
-        const int32x4_t nr = no_left ? vmaxq_s32(shift, min_right) : vmaxq_s32(vminq_s32(shift, zero), min_right);
-        int32x4_t v0 = vaddq_s32(full ? vldrwq_s32(acc0 + oc) : vldrwq_z_s32(acc0 + oc, p), fb);
-        int32x4_t v1 = vaddq_s32(full ? vldrwq_s32(acc1 + oc) : vldrwq_z_s32(acc1 + oc, p), fb);
-        if (!no_left) {
-            const int32x4_t left = vmaxq_s32(shift, zero);
-            v0 = vqshlq_s32(v0, left);
-            v1 = vqshlq_s32(v1, left);
-        }
-        v0 = vqrdmulhq_s32(v0, mult);
-        v1 = vqrdmulhq_s32(v1, mult);
-        v0 = vrshlq_s32(vqaddq_s32(v0, vshrq_n_s32(vandq_s32(v0, nr), 31)), nr);
-        v1 = vrshlq_s32(vqaddq_s32(v1, vshrq_n_s32(vandq_s32(v1, nr), 31)), nr);
-        v0 = vaddq_n_s32(vminq_s32(vmaxq_s32(v0, lo), hi), output_offset);
-        v1 = vaddq_n_s32(vminq_s32(vmaxq_s32(v1, lo), hi), output_offset);
-        if (full) {
-            vstrbq_s32(out0 + oc, v0);
-            vstrbq_s32(out1 + oc, v1); /* out1 == out0 for an odd last pixel: the same values */
-        } else {
-            vstrbq_p_s32(out0 + oc, v0, p);
-            vstrbq_p_s32(out1 + oc, v1, p);
-        }
+    int32_t n;
+    for (n = out_c >> 2; n > 0; --n) {
+        qnnc_conv_mve_rq4(vldrwq_s32(acc0), vldrwq_s32(acc1), vldrwq_s32(fbias), vldrwq_s32(mult),
+                          vldrwq_s32(shift), lo, hi, output_offset, out0, out1, 0xFFFF, no_left);
+        acc0 += 4;
+        acc1 += 4;
+        fbias += 4;
+        mult += 4;
+        shift += 4;
+        out0 += 4;
+        out1 += 4;
+    }
+    if (tail) {
+        const mve_pred16_t p = vctp32q((uint32_t)tail);
+        qnnc_conv_mve_rq4(vldrwq_z_s32(acc0, p), vldrwq_z_s32(acc1, p), vldrwq_z_s32(fbias, p),
+                          vldrwq_z_s32(mult, p), vldrwq_z_s32(shift, p), lo, hi, output_offset, out0, out1, p,
+                          no_left);
     }
 }
 
