@@ -848,20 +848,58 @@ QNNC_INLINE void qnnc_conv_mve_requant_body(const int32_t *acc0, const int32_t *
     }
 }
 
-static QNNC_CONV_LOOP_ATTR void qnnc_conv_mve_requant_nl(const int32_t *acc0, const int32_t *acc1,
-                                                         const int32_t *fbias, const qnnc_per_channel_quant *quant,
-                                                         const qnnc_conv_rq_mve_t *rq, int32_t out_c, int8_t *out0,
-                                                         int8_t *out1)
-{
-    qnnc_conv_mve_requant_body(acc0, acc1, fbias, quant, rq, out_c, out0, out1, 1);
-}
+/* What the channel-block loop of a pixel pair needs (constant over the layer). */
+typedef struct {
+    qnnc_conv_rq_mve_t rq;
+    const int8_t *filter;
+    const int32_t *fbias, *mult, *shift;
+    int32_t *accs;
+    int32_t K, out_c, blk;
+    int32_t steps;  /* zero-padded columns: 16-byte steps of a column */
+    int32_t tail_c; /* zero-padded columns: the last channels whose padded read would leave the filter */
+    int mode;       /* QNNC_CONV_MVE_K16, _PRED or _PADDED */
+    int no_left;    /* no channel shifts left */
+} qnnc_conv_mve_job_t;
 
-static QNNC_CONV_LOOP_ATTR void qnnc_conv_mve_requant(const int32_t *acc0, const int32_t *acc1,
-                                                      const int32_t *fbias, const qnnc_per_channel_quant *quant,
-                                                      const qnnc_conv_rq_mve_t *rq, int32_t out_c, int8_t *out0,
-                                                      int8_t *out1)
+#define QNNC_CONV_MVE_K16 0    /* K % 16 == 0 */
+#define QNNC_CONV_MVE_PRED 1   /* a predicated last step (1x1 read in place) */
+#define QNNC_CONV_MVE_PADDED 2 /* im2col columns zero-padded to whole vectors */
+
+/* out0 / out1 (every channel) of the pixel pair whose columns are x0 / x1: per channel block
+ * the dot products, then their requantization. */
+static QNNC_CONV_LOOP_ATTR void qnnc_conv_mve_pixels(const qnnc_conv_mve_job_t *job, const int8_t *x0,
+                                                     const int8_t *x1, int8_t *out0, int8_t *out1)
 {
-    qnnc_conv_mve_requant_body(acc0, acc1, fbias, quant, rq, out_c, out0, out1, 0);
+    const int32_t K = job->K, out_c = job->out_c, blk = job->blk;
+    int32_t *accs = job->accs;
+    int32_t oc;
+    for (oc = 0; oc < out_c; oc += blk) {
+        const int32_t n = out_c - oc < blk ? out_c - oc : blk;
+        const int8_t *w = job->filter + oc * K;
+        qnnc_per_channel_quant qb;
+        qb.multiplier = job->mult + oc;
+        qb.shift = job->shift + oc;
+        if (job->mode == QNNC_CONV_MVE_K16) {
+            qnnc_conv_mve_pair16(x0, x1, K, w, n, accs, accs + n);
+        } else if (job->mode == QNNC_CONV_MVE_PRED) {
+            qnnc_conv_mve_pair(x0, x1, K, w, n, accs, accs + n);
+        } else {
+            /* full steps for every channel whose padded read stays inside the filter */
+            int32_t n_fast = out_c - job->tail_c - oc;
+            n_fast = n_fast < 0 ? 0 : (n_fast > n ? n : n_fast);
+            if (n_fast > 0) {
+                qnnc_conv_mve_pair_padded(x0, x1, K, job->steps, w, n_fast, accs, accs + n);
+            }
+            if (n_fast < n) {
+                qnnc_conv_mve_pair(x0, x1, K, w + n_fast * K, n - n_fast, accs + n_fast, accs + n + n_fast);
+            }
+        }
+        if (job->no_left) {
+            qnnc_conv_mve_requant_body(accs, accs + n, job->fbias + oc, &qb, &job->rq, n, out0 + oc, out1 + oc, 1);
+        } else {
+            qnnc_conv_mve_requant_body(accs, accs + n, job->fbias + oc, &qb, &job->rq, n, out0 + oc, out1 + oc, 0);
+        }
+    }
 }
 
 static QNNC_CONV_PATH_ATTR int qnnc_conv_s8_mve(const qnnc_buffer *scratch,
@@ -891,8 +929,7 @@ static QNNC_CONV_PATH_ATTR int qnnc_conv_s8_mve(const qnnc_buffer *scratch,
     const int short_rows = k_w * in_c <= 16 && params->dilation_w == 1;
     const int32_t blk = out_c < QNNC_CONV_OC_BLOCK ? out_c : QNNC_CONV_OC_BLOCK;
     int32_t b, p, oc;
-    qnnc_conv_rq_mve_t rq;
-    int no_left = 1; /* no channel shifts left */
+    qnnc_conv_mve_job_t job;
     int32_t *fbias; /* bias + input_offset * sum(w): the offset folded in (out_c) */
     int32_t *accs;  /* the dot products of a pixel pair, one channel block (2 * blk) */
     int8_t *cols;   /* two int8 columns of (K + 15) & ~15 bytes, unless direct */
@@ -911,17 +948,28 @@ static QNNC_CONV_PATH_ATTR int qnnc_conv_s8_mve(const qnnc_buffer *scratch,
         accs = fbias + out_c;
         cols = (int8_t *)(accs + 2 * blk);
     }
-    rq.lo = vdupq_n_s32(lo);
-    rq.hi = vdupq_n_s32(hi);
-    rq.output_offset = output_offset;
+    job.rq.lo = vdupq_n_s32(lo);
+    job.rq.hi = vdupq_n_s32(hi);
+    job.rq.output_offset = output_offset;
+    job.no_left = 1;
     for (oc = 0; oc < out_c; ++oc) {
         if (quant->shift[oc] > 0) {
-            no_left = 0;
+            job.no_left = 0;
         }
     }
     {
         const int32_t colsz = (K + 15) & ~15;
-        const int32_t tail_c = (colsz + K - 1) / K; /* channels whose padded read would leave the filter */
+        job.filter = filter;
+        job.fbias = fbias;
+        job.mult = quant->multiplier;
+        job.shift = quant->shift;
+        job.accs = accs;
+        job.K = K;
+        job.out_c = out_c;
+        job.blk = blk;
+        job.steps = colsz >> 4;
+        job.tail_c = (colsz + K - 1) / K;
+        job.mode = (K & 15) == 0 ? QNNC_CONV_MVE_K16 : (direct ? QNNC_CONV_MVE_PRED : QNNC_CONV_MVE_PADDED);
         if (!direct) {
             /* the columns' bytes past K stay zero (im2col writes only K bytes) */
             int32_t k;
@@ -965,34 +1013,7 @@ static QNNC_CONV_PATH_ATTR int qnnc_conv_s8_mve(const qnnc_buffer *scratch,
                     x0 = cols;
                     x1 = cols + colsz;
                 }
-                for (oc = 0; oc < out_c; oc += blk) {
-                    const int32_t n = out_c - oc < blk ? out_c - oc : blk;
-                    qnnc_per_channel_quant qb;
-                    qb.multiplier = quant->multiplier + oc;
-                    qb.shift = quant->shift + oc;
-                    if ((K & 15) == 0) {
-                        qnnc_conv_mve_pair16(x0, x1, K, filter + oc * K, n, accs, accs + n);
-                    } else if (direct) {
-                        qnnc_conv_mve_pair(x0, x1, K, filter + oc * K, n, accs, accs + n);
-                    } else {
-                        /* zero-padded columns: full steps for every channel whose padded read
-                         * stays inside the filter (the last tail_c channels: predicated) */
-                        int32_t n_fast = out_c - tail_c - oc;
-                        n_fast = n_fast < 0 ? 0 : (n_fast > n ? n : n_fast);
-                        if (n_fast > 0) {
-                            qnnc_conv_mve_pair_padded(x0, x1, K, colsz >> 4, filter + oc * K, n_fast, accs, accs + n);
-                        }
-                        if (n_fast < n) {
-                            qnnc_conv_mve_pair(x0, x1, K, filter + (oc + n_fast) * K, n - n_fast, accs + n_fast,
-                                               accs + n + n_fast);
-                        }
-                    }
-                    if (no_left) {
-                        qnnc_conv_mve_requant_nl(accs, accs + n, fbias + oc, &qb, &rq, n, out0 + oc, out1 + oc);
-                    } else {
-                        qnnc_conv_mve_requant(accs, accs + n, fbias + oc, &qb, &rq, n, out0 + oc, out1 + oc);
-                    }
-                }
+                qnnc_conv_mve_pixels(&job, x0, x1, out0, out1);
             }
         }
     }
