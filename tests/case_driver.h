@@ -76,6 +76,7 @@ static inline void fc_params_of(const blobs *b, qnnc_fc_params *p)
     p->act_max = v[3];
     p->rounding = v[7];
     p->act_lut = S8(b, 1);
+    p->kernel_sums = NULL;
 }
 
 static inline int read_i32(const unsigned char **cur, const unsigned char *end, int32_t *out)

@@ -92,10 +92,29 @@ static void fc_call(const blobs *b, const qnnc_buffer *scratch)
     const int32_t *v = I32(b, 0);
     qnnc_fc_params p;
     qnnc_per_channel_quant q;
+    int32_t *sums = NULL;
     fc_params_of(b, &p);
     q.multiplier = I32(b, 2);
     q.shift = I32(b, 3);
+    if (((v[5] + v[6]) & 1) == 0) {
+        /* half of the cases pass the weight-row sums, as generated code does on Helium */
+        const int8_t *w = S8(b, 5);
+        int32_t o, k;
+        sums = (int32_t *)malloc(sizeof(int32_t) * (size_t)(v[6] > 0 ? v[6] : 1));
+        if (sums == NULL) {
+            return;
+        }
+        for (o = 0; o < v[6]; ++o) {
+            int32_t s = 0;
+            for (k = 0; k < v[5]; ++k) {
+                s += w[o * v[5] + k];
+            }
+            sums[o] = s;
+        }
+        p.kernel_sums = sums;
+    }
     qnnc_fully_connected_s8(scratch, &p, &q, v[4], v[5], S8(b, 4), v[6], S8(b, 5), I32(b, 6), OUT8(b, 7));
+    free(sums);
 }
 
 static int run_case(int32_t kernel, const blobs *b)

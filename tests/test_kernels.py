@@ -552,7 +552,8 @@ def test_shared_library_builds_and_works(build_dir):
 
     class FcParamsC(ctypes.Structure):
         _fields_ = [("input_offset", ctypes.c_int32), ("output_offset", ctypes.c_int32),
-                    ("act_min", ctypes.c_int32), ("act_max", ctypes.c_int32), ("act_lut", i8p)]
+                    ("act_min", ctypes.c_int32), ("act_max", ctypes.c_int32), ("act_lut", i8p),
+                    ("rounding", ctypes.c_int32), ("kernel_sums", ctypes.POINTER(ctypes.c_int32))]
 
     class QuantC(ctypes.Structure):
         _fields_ = [("multiplier", ctypes.POINTER(ctypes.c_int32)),
@@ -563,7 +564,7 @@ def test_shared_library_builds_and_works(build_dir):
     bias = rng.integers(-1000, 1000, 7).astype(np.int32)
     mult, shift = fixedpoint.quantize_multipliers(10.0 ** rng.uniform(-4, -2, 7))
     i32p = ctypes.POINTER(ctypes.c_int32)
-    pc = FcParamsC(5, -3, -100, 120, None)
+    pc = FcParamsC(5, -3, -100, 120, None, 0, None)
     qc = QuantC(mult.ctypes.data_as(i32p), shift.ctypes.data_as(i32p))
     got = np.zeros((2, 7), dtype=np.int8)
     lib.qnnc_fully_connected_s8(None, ctypes.byref(pc), ctypes.byref(qc), ctypes.c_int32(2),

@@ -41,6 +41,8 @@ class FcParams:
     act_max: int = 127
     act_lut: Optional[np.ndarray] = None
     rounding: int = 0  # fixedpoint.ROUND_TFLITE | ROUND_HALF_EVEN
+    # kernel_sums (a C pointer, emitted by the C emitter from the weights; not an arithmetic
+    # parameter: the reference never reads it)
 
 
 @dataclass(frozen=True)

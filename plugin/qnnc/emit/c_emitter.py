@@ -67,14 +67,30 @@ class _Emitter:
         shape = (1,) * (4 - len(shape)) + tuple(shape)
         return self.static("qnnc_dims", sym, brace(shape))
 
-    def struct(self, sym: str, params, luts: Optional[Dict[str, str]] = None) -> str:
+    def struct(self, sym: str, params, luts: Optional[Dict[str, str]] = None,
+               tail: Optional[List[str]] = None) -> str:
+        """A ``static const`` params struct; ``tail``: initializers of C fields past the dataclass
+        (pointers the emitter derives, e.g. the fully connected kernel sums)."""
         vals = []
         for field, v in struct_fields(params):
             if field == "act_lut":
                 vals.append(luts.get(field, "NULL") if luts else "NULL")
             else:
                 vals.append(c_int(v))
+        if tail is None and type(params).__name__ == "FcParams":
+            tail = ["NULL"]  # kernel_sums: the int4 / int16 kernels sum nothing ahead
+        vals.extend(tail or [])
         return self.static(_STRUCT[type(params).__name__], sym, "{" + ", ".join(vals) + "}")
+
+    def fc_kernel_sums(self, k: str, weights: np.ndarray) -> str:
+        """Row sums of int8 fully connected weights, defined only for builds whose kernel path
+        reads them (QNNC_FC_WANT_KERNEL_SUMS, Helium); the struct initializer for the field."""
+        name = f"{self.p}_{k}_kernel_sums"
+        sums = weights.astype(np.int32).reshape(weights.shape[0], -1).sum(axis=1).astype(np.int32)
+        guard = "#if defined(QNNC_FC_WANT_KERNEL_SUMS)"
+        self.weights.append(f"{guard}\n{array_definition(name, sums)}#endif\n")
+        self.externs.append(f"{guard}\nextern const int32_t {name}[{sums.size}];\n#endif")
+        return f"QNNC_FC_KERNEL_SUMS({name})"
 
     def ptr(self, tensor: str, extra: int = 0) -> str:
         """C address of a tensor (plus ``extra`` bytes): in the arena, or the caller's input."""
@@ -193,7 +209,8 @@ class _Emitter:
             self.patch_segment(i, op)
         elif op.kind == "fully_connected":
             luts, w, bias, q, _ = self.op_weights(k, op)
-            p = self.struct(f"{k}_params", op.params, luts)
+            tail = [self.fc_kernel_sums(k, c["filter"])] if op.kernel == "qnnc_fully_connected_s8" else None
+            p = self.struct(f"{k}_params", op.params, luts, tail)
             a = op.attrs
             self.body.append(f"    {op.kernel}({self.scratch_arg(op)}{p}, &{q}, {a['rows']}, {a['in_features']}, "
                              f"{self.ptr(op.inputs[0])}, {a['out_features']}, {w}, {bias}, {out});")

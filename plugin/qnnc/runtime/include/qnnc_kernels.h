@@ -105,7 +105,20 @@ typedef struct {
     int32_t act_min, act_max;
     const int8_t *act_lut;
     int32_t rounding;         /**< QNNC_ROUND_TFLITE or QNNC_ROUND_HALF_EVEN */
+    /** NULL, or sum_k w[o][k] for each output (precomputed at generation time): the Helium
+     *  path then skips summing the weights on every call. Generated code passes
+     *  QNNC_FC_KERNEL_SUMS(array), NULL where no path reads it. */
+    const int32_t *kernel_sums;
 } qnnc_fc_params;
+
+/* Weight-row sums are emitted into the generated weights only for builds whose fully connected
+ * path reads them (Helium), so other targets carry no flash for them. */
+#if !defined(QNNC_PORTABLE_ONLY) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#define QNNC_FC_WANT_KERNEL_SUMS 1
+#define QNNC_FC_KERNEL_SUMS(sums) (sums)
+#else
+#define QNNC_FC_KERNEL_SUMS(sums) NULL
+#endif
 
 /** Max and average pooling (input and output share scale and zero point). */
 typedef struct {

@@ -304,8 +304,11 @@ static QNNC_FC_PATH_ATTR int qnnc_fc_dsp(const qnnc_buffer *scratch,
 #if defined(QNNC_FC_MVE)
 /* ------------------------------------------------------------- Helium MVE path -- */
 
-static QNNC_FC_LOOP_ATTR void qnnc_fc_dot4_mve(const int8_t *x, int32_t K, const int8_t *w, int32_t wstride,
-                                               int32_t *acc, int32_t *wsum)
+/* acc[i] = x . w_i and (with_sums, a constant in the callers below) wsum[i] = sum(w_i) for the
+ * 4 rows w_i = w + i * wstride: one load of x feeds 4 VMLADAVA. Without the sums (the
+ * generator's kernel_sums) the loop needs 10 registers, not 14 (GCC spilled two). */
+QNNC_INLINE void qnnc_fc_dot4_body(const int8_t *x, int32_t K, const int8_t *w, int32_t wstride, int32_t *acc,
+                                   int32_t *wsum, int with_sums)
 {
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
     int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
@@ -315,16 +318,24 @@ static QNNC_FC_LOOP_ATTR void qnnc_fc_dot4_mve(const int8_t *x, int32_t K, const
         const int8x16_t vx = vldrbq_s8(x);
         int8x16_t vw = vldrbq_s8(w);
         a0 = vmladavaq_s8(a0, vx, vw);
-        s0 = vaddvaq_s8(s0, vw);
+        if (with_sums) {
+            s0 = vaddvaq_s8(s0, vw);
+        }
         vw = vldrbq_s8(w1);
         a1 = vmladavaq_s8(a1, vx, vw);
-        s1 = vaddvaq_s8(s1, vw);
+        if (with_sums) {
+            s1 = vaddvaq_s8(s1, vw);
+        }
         vw = vldrbq_s8(w2);
         a2 = vmladavaq_s8(a2, vx, vw);
-        s2 = vaddvaq_s8(s2, vw);
+        if (with_sums) {
+            s2 = vaddvaq_s8(s2, vw);
+        }
         vw = vldrbq_s8(w3);
         a3 = vmladavaq_s8(a3, vx, vw);
-        s3 = vaddvaq_s8(s3, vw);
+        if (with_sums) {
+            s3 = vaddvaq_s8(s3, vw);
+        }
         x += 16;
         w += 16;
         w1 += 16;
@@ -336,25 +347,47 @@ static QNNC_FC_LOOP_ATTR void qnnc_fc_dot4_mve(const int8_t *x, int32_t K, const
         const int8x16_t vx = vldrbq_z_s8(x, p);
         int8x16_t vw = vldrbq_z_s8(w, p);
         a0 = vmladavaq_s8(a0, vx, vw);
-        s0 = vaddvaq_s8(s0, vw);
+        if (with_sums) {
+            s0 = vaddvaq_s8(s0, vw);
+        }
         vw = vldrbq_z_s8(w1, p);
         a1 = vmladavaq_s8(a1, vx, vw);
-        s1 = vaddvaq_s8(s1, vw);
+        if (with_sums) {
+            s1 = vaddvaq_s8(s1, vw);
+        }
         vw = vldrbq_z_s8(w2, p);
         a2 = vmladavaq_s8(a2, vx, vw);
-        s2 = vaddvaq_s8(s2, vw);
+        if (with_sums) {
+            s2 = vaddvaq_s8(s2, vw);
+        }
         vw = vldrbq_z_s8(w3, p);
         a3 = vmladavaq_s8(a3, vx, vw);
-        s3 = vaddvaq_s8(s3, vw);
+        if (with_sums) {
+            s3 = vaddvaq_s8(s3, vw);
+        }
     }
     acc[0] = a0;
     acc[1] = a1;
     acc[2] = a2;
     acc[3] = a3;
-    wsum[0] = s0;
-    wsum[1] = s1;
-    wsum[2] = s2;
-    wsum[3] = s3;
+    if (with_sums) {
+        wsum[0] = s0;
+        wsum[1] = s1;
+        wsum[2] = s2;
+        wsum[3] = s3;
+    }
+}
+
+static QNNC_FC_LOOP_ATTR void qnnc_fc_dot4_mve(const int8_t *x, int32_t K, const int8_t *w, int32_t wstride,
+                                               int32_t *acc, int32_t *wsum)
+{
+    qnnc_fc_dot4_body(x, K, w, wstride, acc, wsum, 1);
+}
+
+static QNNC_FC_LOOP_ATTR void qnnc_fc_dot4_nosum_mve(const int8_t *x, int32_t K, const int8_t *w,
+                                                     int32_t wstride, int32_t *acc)
+{
+    qnnc_fc_dot4_body(x, K, w, wstride, acc, NULL, 0);
 }
 
 static QNNC_FC_PATH_ATTR void qnnc_fc_mve(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant,
@@ -370,6 +403,7 @@ static QNNC_FC_PATH_ATTR void qnnc_fc_mve(const qnnc_fc_params *params, const qn
     const int32x4_t zero = vdupq_n_s32(0);
     const int32x4_t min_right = vdupq_n_s32(-31);
     const int8_t *act_lut = params->act_lut;
+    const int32_t *sums = params->kernel_sums; /* NULL: summed here */
     int32_t r, o, i;
     for (r = 0; r < rows; ++r) {
         const int8_t *x = input + r * K;
@@ -377,19 +411,33 @@ static QNNC_FC_PATH_ATTR void qnnc_fc_mve(const qnnc_fc_params *params, const qn
             const int32_t n = out_features - o < 4 ? out_features - o : 4;
             const mve_pred16_t p = vctp32q((uint32_t)n);
             int32_t acc[4], wsum[4];
-            int32x4_t v, shift;
-            if (n == 4) {
-                qnnc_fc_dot4_mve(x, K, weights + o * K, K, acc, wsum);
-            } else {
-                for (i = 0; i < n; ++i) { /* the last 1..3 rows one at a time */
-                    int32_t a1[4], s1[4];
-                    qnnc_fc_dot4_mve(x, K, weights + (o + i) * K, 0, a1, s1);
-                    acc[i] = a1[0];
-                    wsum[i] = s1[0];
+            int32x4_t v, ws, shift;
+            if (sums != NULL) {
+                if (n == 4) {
+                    qnnc_fc_dot4_nosum_mve(x, K, weights + o * K, K, acc);
+                } else {
+                    for (i = 0; i < n; ++i) { /* the last 1..3 rows one at a time */
+                        int32_t a1[4];
+                        qnnc_fc_dot4_nosum_mve(x, K, weights + (o + i) * K, 0, a1);
+                        acc[i] = a1[0];
+                    }
                 }
+                ws = vldrwq_z_s32(sums + o, p);
+            } else {
+                if (n == 4) {
+                    qnnc_fc_dot4_mve(x, K, weights + o * K, K, acc, wsum);
+                } else {
+                    for (i = 0; i < n; ++i) {
+                        int32_t a1[4], s1[4];
+                        qnnc_fc_dot4_mve(x, K, weights + (o + i) * K, 0, a1, s1);
+                        acc[i] = a1[0];
+                        wsum[i] = s1[0];
+                    }
+                }
+                ws = vldrwq_z_s32(wsum, p);
             }
             /* acc + bias + input_offset * sum(w), then the exact vector requantization */
-            v = vmlaq_n_s32(vldrwq_z_s32(acc, p), vldrwq_z_s32(wsum, p), input_offset);
+            v = vmlaq_n_s32(vldrwq_z_s32(acc, p), ws, input_offset);
             if (bias != NULL) {
                 v = vaddq_s32(v, vldrwq_z_s32(bias + o, p));
             }
