@@ -564,6 +564,18 @@ QNNC_INLINE void qnnc_conv_fill_mve(int8_t *dst, int8x16_t v, int32_t n)
     }
 }
 
+/* The im2col column of a window entirely inside the input (no dilation along w): k_h runs of
+ * `run` bytes, `step` bytes apart (most windows of a 3x3 layer; no range logic at all). */
+static void qnnc_conv_im2col_inside_s8(const int8_t *src, int32_t step, int32_t run, int32_t k_h, int8_t *col)
+{
+    int32_t kh;
+    for (kh = 0; kh < k_h; ++kh) {
+        qnnc_conv_copy_mve(col, src, run);
+        src += step;
+        col += run;
+    }
+}
+
 /* The im2col column of a first layer (a kernel row of k_w * in_c <= 16 bytes, no dilation along
  * w): per kernel row one vector load of the in-range taps, the padding merged in by VPSEL, one
  * store (KWS's 10x4 kernel on one channel: 10 loads instead of 10 calls of the run loops). */
@@ -652,6 +664,30 @@ static void qnnc_conv_im2col_s8(const qnnc_conv_params *params, const int8_t *in
     }
     if (kh1 < k_h) {
         qnnc_conv_fill_mve(col + kh1 * run, pad, (k_h - kh1) * run);
+    }
+}
+
+/* The input geometry an im2col column needs (constant over a layer). */
+typedef struct {
+    const qnnc_conv_params *params;
+    int32_t in_h, in_w, in_c, k_h, k_w;
+    int32_t step;   /* bytes between the kernel rows of a window */
+    int32_t span_h; /* (k_h - 1) * dilation_h */
+    int short_rows; /* kernel rows of at most one vector, no dilation along w: the first-layer gather */
+} qnnc_conv_mve_geo_t;
+
+/* The int8 im2col column of the window at (ih, iw): inside the input, a first layer's short
+ * rows, or the general run-based gather. */
+static QNNC_CONV_LOOP_ATTR void qnnc_conv_mve_column(const qnnc_conv_mve_geo_t *g, const int8_t *in_b, int32_t ih,
+                                                     int32_t iw, int8_t *col)
+{
+    const qnnc_conv_params *params = g->params;
+    if (g->short_rows) {
+        qnnc_conv_im2col_short_s8(params, in_b, g->in_h, g->in_w, g->in_c, g->k_h, g->k_w, ih, iw, col);
+    } else if (params->dilation_w == 1 && ih >= 0 && ih + g->span_h < g->in_h && iw >= 0 && iw + g->k_w <= g->in_w) {
+        qnnc_conv_im2col_inside_s8(in_b + (ih * g->in_w + iw) * g->in_c, g->step, g->k_w * g->in_c, g->k_h, col);
+    } else {
+        qnnc_conv_im2col_s8(params, in_b, g->in_h, g->in_w, g->in_c, g->k_h, g->k_w, ih, iw, col);
     }
 }
 
@@ -925,8 +961,7 @@ static QNNC_CONV_PATH_ATTR int qnnc_conv_s8_mve(const qnnc_buffer *scratch,
     const int8_t *act_lut = params->act_lut;
     /* 1x1, no padding: the input pixel itself is the column */
     const int direct = qnnc_conv_direct(params, input_dims, filter_dims, output_dims);
-    /* kernel rows of at most one vector: the first-layer gather */
-    const int short_rows = k_w * in_c <= 16 && params->dilation_w == 1;
+    qnnc_conv_mve_geo_t geo;
     const int32_t blk = out_c < QNNC_CONV_OC_BLOCK ? out_c : QNNC_CONV_OC_BLOCK;
     int32_t b, p, oc;
     qnnc_conv_mve_job_t job;
@@ -970,6 +1005,15 @@ static QNNC_CONV_PATH_ATTR int qnnc_conv_s8_mve(const qnnc_buffer *scratch,
         job.steps = colsz >> 4;
         job.tail_c = (colsz + K - 1) / K;
         job.mode = (K & 15) == 0 ? QNNC_CONV_MVE_K16 : (direct ? QNNC_CONV_MVE_PRED : QNNC_CONV_MVE_PADDED);
+        geo.params = params;
+        geo.in_h = in_h;
+        geo.in_w = in_w;
+        geo.in_c = in_c;
+        geo.k_h = k_h;
+        geo.k_w = k_w;
+        geo.step = params->dilation_h * in_w * in_c;
+        geo.span_h = (k_h - 1) * params->dilation_h;
+        geo.short_rows = k_w * in_c <= 16 && params->dilation_w == 1;
         if (!direct) {
             /* the columns' bytes past K stay zero (im2col writes only K bytes) */
             int32_t k;
@@ -1003,13 +1047,8 @@ static QNNC_CONV_PATH_ATTR int qnnc_conv_s8_mve(const qnnc_buffer *scratch,
                     x0 = in_b + ((oh0 * params->stride_h) * in_w + ow0 * params->stride_w) * in_c;
                     x1 = in_b + ((oh1 * params->stride_h) * in_w + ow1 * params->stride_w) * in_c;
                 } else {
-                    if (short_rows) {
-                        qnnc_conv_im2col_short_s8(params, in_b, in_h, in_w, in_c, k_h, k_w, ih0, iw0, cols);
-                        qnnc_conv_im2col_short_s8(params, in_b, in_h, in_w, in_c, k_h, k_w, ih1, iw1, cols + colsz);
-                    } else {
-                        qnnc_conv_im2col_s8(params, in_b, in_h, in_w, in_c, k_h, k_w, ih0, iw0, cols);
-                        qnnc_conv_im2col_s8(params, in_b, in_h, in_w, in_c, k_h, k_w, ih1, iw1, cols + colsz);
-                    }
+                    qnnc_conv_mve_column(&geo, in_b, ih0, iw0, cols);
+                    qnnc_conv_mve_column(&geo, in_b, ih1, iw1, cols + colsz);
                     x0 = cols;
                     x1 = cols + colsz;
                 }
