@@ -709,8 +709,11 @@ QNNC_INLINE void qnnc_conv_mve_pair_body(const int8_t *restrict x0, const int8_t
 {
     const int32_t rest = K & 15;
     const int8_t *wb = filter;
+    /* out_c % 3 == 1: one triple fewer, so the rest is two pairs, not a pair computing one
+     * channel twice */
+    const int32_t triples = out_c / 3 - (out_c % 3 == 1 && out_c > 3 ? 1 : 0);
     int32_t n3, pairs;
-    for (n3 = out_c / 3; n3 > 0; --n3) {
+    for (n3 = triples; n3 > 0; --n3) {
         const int8_t *xa = x0, *xb = x1, *w0 = wb, *w1 = wb + K, *w2 = wb + 2 * K;
         int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0, a20 = 0, a21 = 0;
         int32_t n;
@@ -754,7 +757,7 @@ QNNC_INLINE void qnnc_conv_mve_pair_body(const int8_t *restrict x0, const int8_t
         acc1 += 3;
         wb += 3 * K;
     }
-    out_c -= 3 * (out_c / 3);
+    out_c -= 3 * triples;
     for (pairs = (out_c + 1) >> 1; pairs > 0; --pairs) {
         /* an odd last channel is computed twice (w1 = w0) and stored to the same slot */
         const int odd_last = pairs == 1 && (out_c & 1);
@@ -884,6 +887,96 @@ QNNC_INLINE void qnnc_conv_mve_requant_body(const int32_t *acc0, const int32_t *
     }
 }
 
+/* weights of step j of a row: predicated on the last step of a `pred` loop */
+#define QNNC_CONV_RES_LD(ptr, j) ((pred && (j) == steps - 1) ? vldrbq_z_s8((ptr), pl) : vldrbq_s8(ptr))
+
+/* Columns of 1-3 vectors (`steps`, a constant in the callers below): both columns stay in Q
+ * registers for the whole channel loop, which then loads only weights (per 2 channels: 2 *
+ * steps loads, 4 * steps VMLADAV, 2 STRD). The first layers and small 1x1 convs (K = 16, 27,
+ * 32, 40), where the blocked loop's per-block work exceeded its dot products. Columns padded
+ * past K with zeros read the next weight row there (the caller keeps the reads inside). */
+QNNC_INLINE void qnnc_conv_mve_resident_body(const int8_t *restrict x0, const int8_t *restrict x1, int32_t K,
+                                             const int8_t *restrict filter, int32_t out_c, int32_t *restrict acc0,
+                                             int32_t *restrict acc1, int steps, int pred)
+{
+    /* pred (a constant): the last step reads only the row's own K - 16 * (steps - 1) weights
+     * (the last channels of a layer, whose padded read would leave the filter) */
+    const mve_pred16_t pl = pred ? vctp8q((uint32_t)(K - 16 * (steps - 1))) : (mve_pred16_t)0xFFFF;
+    const int8x16_t a0 = vldrbq_s8(x0), b0 = vldrbq_s8(x1);
+    const int8x16_t a1 = steps > 1 ? vldrbq_s8(x0 + 16) : a0, b1 = steps > 1 ? vldrbq_s8(x1 + 16) : b0;
+    const int8x16_t a2 = steps > 2 ? vldrbq_s8(x0 + 32) : a0, b2 = steps > 2 ? vldrbq_s8(x1 + 32) : b0;
+    const int8_t *w = filter;
+    int32_t n;
+    for (n = out_c >> 1; n > 0; --n) {
+        const int8_t *u = w + K;
+        int8x16_t v = QNNC_CONV_RES_LD(w, 0), t = QNNC_CONV_RES_LD(u, 0);
+        int32_t s00 = vmladavq_s8(a0, v), s01 = vmladavq_s8(b0, v);
+        int32_t s10 = vmladavq_s8(a0, t), s11 = vmladavq_s8(b0, t);
+        if (steps > 1) {
+            v = QNNC_CONV_RES_LD(w + 16, 1);
+            t = QNNC_CONV_RES_LD(u + 16, 1);
+            s00 = vmladavaq_s8(s00, a1, v);
+            s01 = vmladavaq_s8(s01, b1, v);
+            s10 = vmladavaq_s8(s10, a1, t);
+            s11 = vmladavaq_s8(s11, b1, t);
+        }
+        if (steps > 2) {
+            v = QNNC_CONV_RES_LD(w + 32, 2);
+            t = QNNC_CONV_RES_LD(u + 32, 2);
+            s00 = vmladavaq_s8(s00, a2, v);
+            s01 = vmladavaq_s8(s01, b2, v);
+            s10 = vmladavaq_s8(s10, a2, t);
+            s11 = vmladavaq_s8(s11, b2, t);
+        }
+        acc0[0] = s00;
+        acc0[1] = s10;
+        acc1[0] = s01;
+        acc1[1] = s11;
+        acc0 += 2;
+        acc1 += 2;
+        w = u + K;
+    }
+    if (out_c & 1) {
+        const int8x16_t v = QNNC_CONV_RES_LD(w, 0);
+        int32_t s00 = vmladavq_s8(a0, v), s01 = vmladavq_s8(b0, v);
+        if (steps > 1) {
+            const int8x16_t v1 = QNNC_CONV_RES_LD(w + 16, 1);
+            s00 = vmladavaq_s8(s00, a1, v1);
+            s01 = vmladavaq_s8(s01, b1, v1);
+        }
+        if (steps > 2) {
+            const int8x16_t v2 = QNNC_CONV_RES_LD(w + 32, 2);
+            s00 = vmladavaq_s8(s00, a2, v2);
+            s01 = vmladavaq_s8(s01, b2, v2);
+        }
+        acc0[0] = s00;
+        acc1[0] = s01;
+    }
+}
+
+#undef QNNC_CONV_RES_LD
+
+static QNNC_CONV_LOOP_ATTR void qnnc_conv_mve_resident1(const int8_t *restrict x0, const int8_t *restrict x1,
+                                                        int32_t K, const int8_t *restrict filter, int32_t out_c,
+                                                        int32_t *restrict acc0, int32_t *restrict acc1)
+{
+    qnnc_conv_mve_resident_body(x0, x1, K, filter, out_c, acc0, acc1, 1, 0);
+}
+
+static QNNC_CONV_LOOP_ATTR void qnnc_conv_mve_resident2(const int8_t *restrict x0, const int8_t *restrict x1,
+                                                        int32_t K, const int8_t *restrict filter, int32_t out_c,
+                                                        int32_t *restrict acc0, int32_t *restrict acc1)
+{
+    qnnc_conv_mve_resident_body(x0, x1, K, filter, out_c, acc0, acc1, 2, 0);
+}
+
+static QNNC_CONV_LOOP_ATTR void qnnc_conv_mve_resident3(const int8_t *restrict x0, const int8_t *restrict x1,
+                                                        int32_t K, const int8_t *restrict filter, int32_t out_c,
+                                                        int32_t *restrict acc0, int32_t *restrict acc1)
+{
+    qnnc_conv_mve_resident_body(x0, x1, K, filter, out_c, acc0, acc1, 3, 0);
+}
+
 /* What the channel-block loop of a pixel pair needs (constant over the layer). */
 typedef struct {
     qnnc_conv_rq_mve_t rq;
@@ -901,6 +994,35 @@ typedef struct {
 #define QNNC_CONV_MVE_PRED 1   /* a predicated last step (1x1 read in place) */
 #define QNNC_CONV_MVE_PADDED 2 /* im2col columns zero-padded to whole vectors */
 
+/* The resident-column loop of a layer's last channels (the last step's weight reads
+ * predicated to the row). */
+static QNNC_CONV_LOOP_ATTR void qnnc_conv_mve_resident_tail(int32_t steps, const int8_t *restrict x0,
+                                                            const int8_t *restrict x1, int32_t K,
+                                                            const int8_t *restrict filter, int32_t out_c,
+                                                            int32_t *restrict acc0, int32_t *restrict acc1)
+{
+    if (steps == 1) {
+        qnnc_conv_mve_resident_body(x0, x1, K, filter, out_c, acc0, acc1, 1, 1);
+    } else if (steps == 2) {
+        qnnc_conv_mve_resident_body(x0, x1, K, filter, out_c, acc0, acc1, 2, 1);
+    } else {
+        qnnc_conv_mve_resident_body(x0, x1, K, filter, out_c, acc0, acc1, 3, 1);
+    }
+}
+
+/* The resident-column loop for 1, 2 or 3 vectors a column. */
+QNNC_INLINE void qnnc_conv_mve_resident(int32_t steps, const int8_t *x0, const int8_t *x1, int32_t K,
+                                        const int8_t *w, int32_t n, int32_t *acc0, int32_t *acc1)
+{
+    if (steps == 1) {
+        qnnc_conv_mve_resident1(x0, x1, K, w, n, acc0, acc1);
+    } else if (steps == 2) {
+        qnnc_conv_mve_resident2(x0, x1, K, w, n, acc0, acc1);
+    } else {
+        qnnc_conv_mve_resident3(x0, x1, K, w, n, acc0, acc1);
+    }
+}
+
 /* out0 / out1 (every channel) of the pixel pair whose columns are x0 / x1: per channel block
  * the dot products, then their requantization. */
 static QNNC_CONV_LOOP_ATTR void qnnc_conv_mve_pixels(const qnnc_conv_mve_job_t *job, const int8_t *x0,
@@ -916,7 +1038,11 @@ static QNNC_CONV_LOOP_ATTR void qnnc_conv_mve_pixels(const qnnc_conv_mve_job_t *
         qb.multiplier = job->mult + oc;
         qb.shift = job->shift + oc;
         if (job->mode == QNNC_CONV_MVE_K16) {
-            qnnc_conv_mve_pair16(x0, x1, K, w, n, accs, accs + n);
+            if (job->steps > 3) {
+                qnnc_conv_mve_pair16(x0, x1, K, w, n, accs, accs + n);
+            } else {
+                qnnc_conv_mve_resident(job->steps, x0, x1, K, w, n, accs, accs + n);
+            }
         } else if (job->mode == QNNC_CONV_MVE_PRED) {
             qnnc_conv_mve_pair(x0, x1, K, w, n, accs, accs + n);
         } else {
@@ -924,10 +1050,19 @@ static QNNC_CONV_LOOP_ATTR void qnnc_conv_mve_pixels(const qnnc_conv_mve_job_t *
             int32_t n_fast = out_c - job->tail_c - oc;
             n_fast = n_fast < 0 ? 0 : (n_fast > n ? n : n_fast);
             if (n_fast > 0) {
-                qnnc_conv_mve_pair_padded(x0, x1, K, job->steps, w, n_fast, accs, accs + n);
+                if (job->steps > 3) {
+                    qnnc_conv_mve_pair_padded(x0, x1, K, job->steps, w, n_fast, accs, accs + n);
+                } else {
+                    qnnc_conv_mve_resident(job->steps, x0, x1, K, w, n_fast, accs, accs + n);
+                }
             }
             if (n_fast < n) {
-                qnnc_conv_mve_pair(x0, x1, K, w + n_fast * K, n - n_fast, accs + n_fast, accs + n + n_fast);
+                if (job->steps > 3) {
+                    qnnc_conv_mve_pair(x0, x1, K, w + n_fast * K, n - n_fast, accs + n_fast, accs + n + n_fast);
+                } else {
+                    qnnc_conv_mve_resident_tail(job->steps, x0, x1, K, w + n_fast * K, n - n_fast, accs + n_fast,
+                                                accs + n + n_fast);
+                }
             }
         }
         if (job->no_left) {
