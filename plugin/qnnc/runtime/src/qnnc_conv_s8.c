@@ -275,7 +275,12 @@ static void qnnc_conv_im2col_q15(const qnnc_conv_params *params, const int8_t *i
         const int32_t off2 = (int32_t)(((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16));
         uint32_t *dst = cols + 2 * j;
         int8_t *r = raw;
-        int32_t k;
+        int32_t k, kw0, kw1;
+        /* the in-range taps along w, the same for every kernel row */
+        qnnc_tap_range(iw0, in_w, k_w, 1, &kw0, &kw1);
+        /* (a window far left of the input has first = last > k_w) */
+        kw1 = kw1 > k_w ? k_w : kw1;
+        kw0 = kw0 > kw1 ? kw1 : kw0;
         for (kh = 0; kh < k_h; ++kh) {
             const int32_t ih = ih0 + kh * params->dilation_h;
             const int row_ok = ih >= 0 && ih < in_h;
@@ -283,15 +288,14 @@ static void qnnc_conv_im2col_q15(const qnnc_conv_params *params, const int8_t *i
                 for (c = 0; c < run; ++c) {
                     r[c] = zp;
                 }
+            } else if (params->dilation_w == 1 && kw0 == 0 && kw1 == k_w) {
+                /* the whole kernel row in range: a word at a time */
+                qnnc_copy_s8(r, in_b + (ih * in_w + iw0) * in_c, run);
             } else if (params->dilation_w == 1) {
                 /* padding taps, the in-range run, padding taps: no per-tap test */
                 const int8_t *row = in_b + ih * in_w * in_c;
                 const int32_t base = iw0 * in_c;
-                int32_t kw0, kw1, e;
-                qnnc_tap_range(iw0, in_w, k_w, 1, &kw0, &kw1);
-                /* (a window far left of the input has first = last > k_w) */
-                kw1 = kw1 > k_w ? k_w : kw1;
-                kw0 = kw0 > kw1 ? kw1 : kw0;
+                int32_t e;
                 for (c = 0, e = kw0 * in_c; c < e; ++c) {
                     r[c] = zp;
                 }
