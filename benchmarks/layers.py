@@ -1,4 +1,5 @@
-"""The layer suite: single-layer ONNX models matching the reference layers of measuring.md.
+"""The layer suite: single-layer ONNX models matching the reference layers of measuring.md, and
+the MobileNetV1-0.25 (VWW) architecture as a whole model.
 
 Built with ``onnx.helper`` from seeded random weights; calibrated on seeded random inputs.
 """
@@ -18,6 +19,9 @@ LAYERS: Dict[str, dict] = {
     # KWS DS-CNN's first layer: one input channel, a 10x4 kernel, stride 2 (no im2col-friendly shape)
     "conv_first": dict(desc="first-layer conv 10x4 /2, 1->64 ch, 49x10 (KWS)", kind="conv", cin=1, cout=64,
                        hw=(49, 10), k=(10, 4), pad=(4, 1, 5, 1), stride=2),
+    # a whole model: MobileNetV1-0.25 at 96x96x3, the VWW architecture (benchmarks/mobilenet.py)
+    "mobilenet_v1_025": dict(desc="MobileNetV1-0.25 96x96x3 (VWW architecture, random weights)",
+                             kind="mobilenet"),
 }
 
 # Reference figures from ../shared/docs/measuring.md: (MACs, CMSIS-NN M4 instr, CMSIS-NN M55 instr,
@@ -46,6 +50,9 @@ def build_onnx(name: str, out: Path, seed: int = 0) -> Tuple[Path, np.ndarray]:
     from onnx import TensorProto, helper, numpy_helper
 
     spec = LAYERS[name]
+    if spec["kind"] == "mobilenet":
+        from . import mobilenet
+        return mobilenet.build_onnx(out, seed)
     rng = np.random.default_rng(seed)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -81,6 +88,9 @@ def build_onnx(name: str, out: Path, seed: int = 0) -> Tuple[Path, np.ndarray]:
 
 def test_inputs(name: str, count: int, seed: int = 7) -> np.ndarray:
     spec = LAYERS[name]
+    if spec["kind"] == "mobilenet":
+        from . import mobilenet
+        return mobilenet.test_inputs(count, seed)
     rng = np.random.default_rng(seed)
     if spec["kind"] == "fc":
         shape = (count, spec["cin"])

@@ -35,6 +35,7 @@ TFLM: Dict[str, tuple] = {
     "mlperf_tiny_kws_dscnn": (7_697_846, 1_813_637),
     "mlperf_tiny_ic_resnet8": (29_862_819, 4_911_117),
     "mlperf_tiny_ad_fc_autoencoder": (582_946, 149_995),
+    "mobilenet_v1_025": (24_101_936, 6_558_312),  # measuring.md's VWW MobileNetV1-0.25 96x96x3
 }
 # Issue 7 goals: model -> (M4 instr, M55 instr); layer -> (M4 instr/MAC, M55 instr/MAC)
 GOALS = {
@@ -44,6 +45,7 @@ GOALS = {
     "conv3x3": (1.80, 0.30),
     "dwconv3x3": (5.0, 1.8),
     "fc": (1.80, 0.45),
+    "mobilenet_v1_025": (2.4, 0.66),
 }
 
 

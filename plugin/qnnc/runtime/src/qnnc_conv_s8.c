@@ -906,9 +906,12 @@ QNNC_INLINE void qnnc_conv_mve_resident_body(const int8_t *restrict x0, const in
     /* pred (a constant): the last step reads only the row's own K - 16 * (steps - 1) weights
      * (the last channels of a layer, whose padded read would leave the filter) */
     const mve_pred16_t pl = pred ? vctp8q((uint32_t)(K - 16 * (steps - 1))) : (mve_pred16_t)0xFFFF;
-    const int8x16_t a0 = vldrbq_s8(x0), b0 = vldrbq_s8(x1);
-    const int8x16_t a1 = steps > 1 ? vldrbq_s8(x0 + 16) : a0, b1 = steps > 1 ? vldrbq_s8(x1 + 16) : b0;
-    const int8x16_t a2 = steps > 2 ? vldrbq_s8(x0 + 32) : a0, b2 = steps > 2 ? vldrbq_s8(x1 + 32) : b0;
+    /* (pred: the columns' last step predicated too, for columns read in place) */
+    const int8x16_t a0 = QNNC_CONV_RES_LD(x0, 0), b0 = QNNC_CONV_RES_LD(x1, 0);
+    const int8x16_t a1 = steps > 1 ? QNNC_CONV_RES_LD(x0 + 16, 1) : a0;
+    const int8x16_t b1 = steps > 1 ? QNNC_CONV_RES_LD(x1 + 16, 1) : b0;
+    const int8x16_t a2 = steps > 2 ? QNNC_CONV_RES_LD(x0 + 32, 2) : a0;
+    const int8x16_t b2 = steps > 2 ? QNNC_CONV_RES_LD(x1 + 32, 2) : b0;
     const int8_t *w = filter;
     int32_t n;
     for (n = out_c >> 1; n > 0; --n) {
@@ -998,8 +1001,9 @@ typedef struct {
 #define QNNC_CONV_MVE_PRED 1   /* a predicated last step (1x1 read in place) */
 #define QNNC_CONV_MVE_PADDED 2 /* im2col columns zero-padded to whole vectors */
 
-/* The resident-column loop of a layer's last channels (the last step's weight reads
- * predicated to the row). */
+/* The resident-column loop with the last step's reads predicated to K bytes: a layer's last
+ * channels (whose padded weight read would leave the filter) and 1x1 convs reading columns in
+ * place with K % 16 != 0. */
 static QNNC_CONV_LOOP_ATTR void qnnc_conv_mve_resident_tail(int32_t steps, const int8_t *restrict x0,
                                                             const int8_t *restrict x1, int32_t K,
                                                             const int8_t *restrict filter, int32_t out_c,
@@ -1048,7 +1052,11 @@ static QNNC_CONV_LOOP_ATTR void qnnc_conv_mve_pixels(const qnnc_conv_mve_job_t *
                 qnnc_conv_mve_resident(job->steps, x0, x1, K, w, n, accs, accs + n);
             }
         } else if (job->mode == QNNC_CONV_MVE_PRED) {
-            qnnc_conv_mve_pair(x0, x1, K, w, n, accs, accs + n);
+            if (job->steps > 3) {
+                qnnc_conv_mve_pair(x0, x1, K, w, n, accs, accs + n);
+            } else {
+                qnnc_conv_mve_resident_tail(job->steps, x0, x1, K, w, n, accs, accs + n);
+            }
         } else {
             /* full steps for every channel whose padded read stays inside the filter */
             int32_t n_fast = out_c - job->tail_c - oc;
