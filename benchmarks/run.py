@@ -176,13 +176,21 @@ def main(argv=None) -> int:
         if d is None:
             print("benchmarks: shared models not found (set QNNC_SHARED_MODELS); models skipped", file=sys.stderr)
         else:
-            names = args.models.split(",") if args.models else sorted(p.parent.name for p in d.glob("*/model.onnx"))
+            found = sorted(p.parent.name for p in d.glob("*/model.onnx"))
+            names = args.models.split(",") if args.models else found
+            unknown = [n for n in names if n not in found]
+            if unknown:
+                ap.error(f"unknown model {', '.join(map(repr, unknown))} in {d} (choose from {', '.join(found)})")
             for n in names:
                 onnx_path = d / n / "model.onnx"
                 cal, xs = MB.model_inputs(onnx_path, args.inputs)
                 jobs.append((n, onnx_path, cal, xs))
     if not args.models_only:
-        for n in (args.layers.split(",") if args.layers else list(L.LAYERS)):
+        suite = args.layers.split(",") if args.layers else list(L.LAYERS)
+        unknown = [n for n in suite if n not in L.LAYERS]
+        if unknown:
+            ap.error(f"unknown suite layer {', '.join(map(repr, unknown))} (choose from {', '.join(L.LAYERS)})")
+        for n in suite:
             path, cal = L.build_onnx(n, root / "suite" / n)
             jobs.append((n, path, cal, L.test_inputs(n, args.inputs)))
 

@@ -276,3 +276,31 @@ def test_shared_model_bit_exact(model, core, qemu_dir):
           f"{r.n_inputs - r.mismatches}/{r.n_inputs} outputs bit-exact, stack {r.stack} B, arena {r.arena} B")
     assert r.bit_exact, f"{r.mismatches} of {r.n_inputs} outputs differ from the reference"
     assert len(set(r.instructions_all)) >= 1 and r.instructions > 0
+
+
+# ------------------------------------------------------------ suite whole model --
+
+_SUITE = {}
+
+
+@pytest.mark.parametrize("core", ["m4", "m55"])
+def test_mobilenet_suite_model_bit_exact(core, qemu_dir):
+    """The benchmark suite's MobileNetV1-0.25 96x96x3 (the VWW architecture): bit-exact on target,
+    and the same 7,489,664 MACs as measuring.md's TFLM figure it is compared with. It exercises
+    paths the shared models do not: 1x1 convs with K = 8 read in place, depthwise stride 2 on
+    3x3-6x6 maps, a 3-channel first layer with zero-padded columns."""
+    from benchmarks import layers as L
+    from benchmarks import modelbench as MB
+
+    name = "mobilenet_v1_025"
+    if name not in _SUITE:
+        path, cal = L.build_onnx(name, qemu_dir / name / "onnx")
+        res = MB.generate(path, qemu_dir / name, cal)
+        _SUITE[name] = (res, MB.quantized_inputs(res, L.test_inputs(name, 2)))
+    res, q = _SUITE[name]
+    r = MB.bench_generated(res, qemu_dir / name / "gen", q, H.MACHINES[core], qemu_dir / name / core, name,
+                           hist=False)
+    print(f"{name} on {core}: {r.instructions:,} instructions ({r.per_mac:.3f}/MAC)")
+    assert r.macs == 7_489_664
+    assert r.bit_exact, f"{r.mismatches} of {r.n_inputs} outputs differ from the reference"
+
