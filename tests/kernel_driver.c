@@ -102,7 +102,8 @@ static void fc_call(const blobs *b, const qnnc_buffer *scratch)
         int32_t o, k;
         sums = (int32_t *)malloc(sizeof(int32_t) * (size_t)(v[6] > 0 ? v[6] : 1));
         if (sums == NULL) {
-            return;
+            fprintf(stderr, "fc case: out of memory for the kernel sums\n");
+            abort();
         }
         for (o = 0; o < v[6]; ++o) {
             int32_t s = 0;

@@ -603,8 +603,10 @@ static void qnnc_conv_im2col_short_s8(const qnnc_conv_params *params, const int8
         int8x16_t v = pad;
         if (ih >= 0 && ih < in_h && kw1 > kw0) {
             /* the load starts at the window's first tap (kw0 > 0: before the row, those lanes
-             * are not read) */
-            const int8_t *src = in_b + (ih * in_w + iw0 + kw0) * in_c - kw0 * in_c;
+             * are not read; the address is computed as an integer, since a pointer before the
+             * input would be undefined in C) */
+            const int8_t *src = (const int8_t *)((uintptr_t)(in_b + (ih * in_w + iw0 + kw0) * in_c) -
+                                                 (uintptr_t)(kw0 * in_c));
             v = vpselq_s8(vldrbq_z_s8(src, in_p), pad, in_p);
         }
         vstrbq_p_s8(col, v, row_p);
@@ -641,7 +643,8 @@ static void qnnc_conv_im2col_s8(const qnnc_conv_params *params, const int8_t *in
         const int32_t row_step = params->dilation_h * in_w * in_c;
         const int32_t m = (kw1 - kw0) * in_c; /* in-range bytes of a row (dilation 1) */
         const int partial = kw0 > 0 || kw1 < k_w;
-        const int8_t *src = in_b + ((ih0 + kh0 * params->dilation_h) * in_w + iw0) * in_c;
+        /* offset of the window's row start (iw0 may be < 0: only in-range taps form pointers) */
+        int32_t at = ((ih0 + kh0 * params->dilation_h) * in_w + iw0) * in_c;
         int8_t *dst = col + kh0 * run;
         for (kh = kh0; kh < kh1; ++kh) {
             if (dil_w == 1) {
@@ -649,20 +652,20 @@ static void qnnc_conv_im2col_s8(const qnnc_conv_params *params, const int8_t *in
                     qnnc_conv_fill_mve(dst, pad, run);
                 }
                 if (m >= 16) {
-                    qnnc_conv_copy_mve(dst + kw0 * in_c, src + kw0 * in_c, m);
+                    qnnc_conv_copy_mve(dst + kw0 * in_c, in_b + at + kw0 * in_c, m);
                 } else {
-                    qnnc_copy_s8(dst + kw0 * in_c, src + kw0 * in_c, m); /* first layers: a few words */
+                    qnnc_copy_s8(dst + kw0 * in_c, in_b + at + kw0 * in_c, m); /* first layers: a few words */
                 }
             } else {
                 for (kw = 0; kw < k_w; ++kw) {
                     if (kw >= kw0 && kw < kw1) {
-                        qnnc_conv_copy_mve(dst + kw * in_c, src + kw * dil_w * in_c, in_c);
+                        qnnc_conv_copy_mve(dst + kw * in_c, in_b + at + kw * dil_w * in_c, in_c);
                     } else {
                         qnnc_conv_fill_mve(dst + kw * in_c, pad, in_c);
                     }
                 }
             }
-            src += row_step;
+            at += row_step;
             dst += run;
         }
     }
