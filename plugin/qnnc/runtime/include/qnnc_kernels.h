@@ -319,7 +319,8 @@ QNNC_INLINE int32_t qnnc_dsp_ssat8(int32_t v)
 #endif
 
 /** Taps k in [*first, *last) of a dilated window starting at `start` land inside [0, size):
- * the in-range part of a convolution / pooling window along one axis. */
+ * the in-range part of a convolution / pooling window along one axis; always
+ * 0 <= first <= last <= kernel (an empty range for a window entirely outside). */
 QNNC_INLINE void qnnc_tap_range(int32_t start, int32_t size, int32_t kernel, int32_t dilation,
                                 int32_t *first, int32_t *last)
 {
@@ -327,6 +328,7 @@ QNNC_INLINE void qnnc_tap_range(int32_t start, int32_t size, int32_t kernel, int
     int32_t hi = kernel;
     if (start < 0) {
         lo = (-start + dilation - 1) / dilation; /* ceil(-start / dilation) */
+        lo = lo > kernel ? kernel : lo;          /* a window entirely before the input */
     }
     if (start + (kernel - 1) * dilation >= size) {
         hi = size > start ? (size - start + dilation - 1) / dilation : 0;

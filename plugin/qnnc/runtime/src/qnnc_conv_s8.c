@@ -278,9 +278,6 @@ static void qnnc_conv_im2col_q15(const qnnc_conv_params *params, const int8_t *i
         int32_t k, kw0, kw1;
         /* the in-range taps along w, the same for every kernel row */
         qnnc_tap_range(iw0, in_w, k_w, 1, &kw0, &kw1);
-        /* (a window far left of the input has first = last > k_w) */
-        kw1 = kw1 > k_w ? k_w : kw1;
-        kw0 = kw0 > kw1 ? kw1 : kw0;
         for (kh = 0; kh < k_h; ++kh) {
             const int32_t ih = ih0 + kh * params->dilation_h;
             const int row_ok = ih >= 0 && ih < in_h;
@@ -594,8 +591,6 @@ static void qnnc_conv_im2col_short_s8(const qnnc_conv_params *params, const int8
     int32_t kw0, kw1, kh;
     mve_pred16_t in_p;
     qnnc_tap_range(iw0, in_w, k_w, 1, &kw0, &kw1);
-    kw1 = kw1 > k_w ? k_w : kw1; /* a window entirely before the input has first = last > kernel */
-    kw0 = kw0 > kw1 ? kw1 : kw0;
     /* lanes [kw0 * in_c, kw1 * in_c) hold input taps */
     in_p = (mve_pred16_t)(vctp8q((uint32_t)(kw1 * in_c)) & ~vctp8q((uint32_t)(kw0 * in_c)));
     for (kh = 0; kh < k_h; ++kh, col += run) {
@@ -626,11 +621,6 @@ static void qnnc_conv_im2col_s8(const qnnc_conv_params *params, const int8_t *in
     int32_t kh0, kh1, kw0, kw1, kh, kw;
     qnnc_tap_range(ih0, in_h, k_h, params->dilation_h, &kh0, &kh1);
     qnnc_tap_range(iw0, in_w, k_w, params->dilation_w, &kw0, &kw1);
-    /* a window entirely before the input has first = last > kernel */
-    kh1 = kh1 > k_h ? k_h : kh1;
-    kh0 = kh0 > kh1 ? kh1 : kh0;
-    kw1 = kw1 > k_w ? k_w : kw1;
-    kw0 = kw0 > kw1 ? kw1 : kw0;
     if (kw0 == kw1 || kh0 == kh1) {
         qnnc_conv_fill_mve(col, pad, k_h * run); /* no tap in range */
         return;
