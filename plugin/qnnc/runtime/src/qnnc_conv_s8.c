@@ -694,6 +694,48 @@ typedef struct {
     int32_t output_offset;
 } qnnc_conv_rq_mve_t;
 
+/* One 16-lane step of `ch` (2 or 3, a constant) channels x 2 pixels: a[2c + p] += x_p . w_c;
+ * full (a constant): whole vectors, else the loads predicated by pr. */
+QNNC_INLINE void qnnc_conv_mve_step(int32_t *a, const int8_t *xa, const int8_t *xb, const int8_t *w0,
+                                    const int8_t *w1, const int8_t *w2, int ch, mve_pred16_t pr, int full)
+{
+    const int8x16_t va = full ? vldrbq_s8(xa) : vldrbq_z_s8(xa, pr);
+    const int8x16_t vb = full ? vldrbq_s8(xb) : vldrbq_z_s8(xb, pr);
+    int8x16_t w = full ? vldrbq_s8(w0) : vldrbq_z_s8(w0, pr);
+    a[0] = vmladavaq_s8(a[0], va, w);
+    a[1] = vmladavaq_s8(a[1], vb, w);
+    w = full ? vldrbq_s8(w1) : vldrbq_z_s8(w1, pr);
+    a[2] = vmladavaq_s8(a[2], va, w);
+    a[3] = vmladavaq_s8(a[3], vb, w);
+    if (ch == 3) {
+        w = full ? vldrbq_s8(w2) : vldrbq_z_s8(w2, pr);
+        a[4] = vmladavaq_s8(a[4], va, w);
+        a[5] = vmladavaq_s8(a[5], vb, w);
+    }
+}
+
+/* a[2c + p] = x_p . w_c for `ch` (2 or 3, a constant) filter rows w0, w1 (, w2): `full` whole
+ * steps, then (has_rest, a constant) one step predicated by pr. */
+QNNC_INLINE void qnnc_conv_mve_rows(int32_t *a, const int8_t *xa, const int8_t *xb, const int8_t *w0,
+                                    const int8_t *w1, const int8_t *w2, int32_t full, int ch, mve_pred16_t pr,
+                                    int has_rest)
+{
+    int32_t n;
+    for (n = full; n > 0; --n) {
+        qnnc_conv_mve_step(a, xa, xb, w0, w1, w2, ch, pr, 1);
+        xa += 16;
+        xb += 16;
+        w0 += 16;
+        w1 += 16;
+        if (ch == 3) {
+            w2 += 16;
+        }
+    }
+    if (has_rest) {
+        qnnc_conv_mve_step(a, xa, xb, w0, w1, w2, ch, pr, 0);
+    }
+}
+
 /* Dot products of two int8 columns (x0, x1; K values) with every filter row:
  * acc0[oc] = x0 . w_oc, acc1[oc] = x1 . w_oc. Three output channels at a time (6 scalar
  * accumulators, 5 pointers and the loop counter fit the registers: 5 loads + 6 VMLADAVA per
@@ -704,52 +746,21 @@ QNNC_INLINE void qnnc_conv_mve_pair_body(const int8_t *restrict x0, const int8_t
                                          int32_t full, const int8_t *restrict filter, int32_t out_c,
                                          int32_t *restrict acc0, int32_t *restrict acc1, int has_rest)
 {
-    const int32_t rest = K & 15;
+    const mve_pred16_t pr = has_rest ? vctp8q((uint32_t)(K & 15)) : (mve_pred16_t)0xFFFF;
     const int8_t *wb = filter;
     /* out_c % 3 == 1: one triple fewer, so the rest is two pairs, not a pair computing one
      * channel twice */
     const int32_t triples = out_c / 3 - (out_c % 3 == 1 && out_c > 3 ? 1 : 0);
     int32_t n3, pairs;
     for (n3 = triples; n3 > 0; --n3) {
-        const int8_t *xa = x0, *xb = x1, *w0 = wb, *w1 = wb + K, *w2 = wb + 2 * K;
-        int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0, a20 = 0, a21 = 0;
-        int32_t n;
-        for (n = full; n > 0; --n) {
-            const int8x16_t va = vldrbq_s8(xa), vb = vldrbq_s8(xb);
-            int8x16_t w = vldrbq_s8(w0);
-            a00 = vmladavaq_s8(a00, va, w);
-            a01 = vmladavaq_s8(a01, vb, w);
-            w = vldrbq_s8(w1);
-            a10 = vmladavaq_s8(a10, va, w);
-            a11 = vmladavaq_s8(a11, vb, w);
-            w = vldrbq_s8(w2);
-            a20 = vmladavaq_s8(a20, va, w);
-            a21 = vmladavaq_s8(a21, vb, w);
-            xa += 16;
-            xb += 16;
-            w0 += 16;
-            w1 += 16;
-            w2 += 16;
-        }
-        if (has_rest) {
-            const mve_pred16_t pr = vctp8q((uint32_t)rest);
-            const int8x16_t va = vldrbq_z_s8(xa, pr), vb = vldrbq_z_s8(xb, pr);
-            int8x16_t w = vldrbq_z_s8(w0, pr);
-            a00 = vmladavaq_s8(a00, va, w);
-            a01 = vmladavaq_s8(a01, vb, w);
-            w = vldrbq_z_s8(w1, pr);
-            a10 = vmladavaq_s8(a10, va, w);
-            a11 = vmladavaq_s8(a11, vb, w);
-            w = vldrbq_z_s8(w2, pr);
-            a20 = vmladavaq_s8(a20, va, w);
-            a21 = vmladavaq_s8(a21, vb, w);
-        }
-        acc0[0] = a00;
-        acc0[1] = a10;
-        acc0[2] = a20;
-        acc1[0] = a01;
-        acc1[1] = a11;
-        acc1[2] = a21;
+        int32_t a[6] = {0, 0, 0, 0, 0, 0};
+        qnnc_conv_mve_rows(a, x0, x1, wb, wb + K, wb + 2 * K, full, 3, pr, has_rest);
+        acc0[0] = a[0];
+        acc0[1] = a[2];
+        acc0[2] = a[4];
+        acc1[0] = a[1];
+        acc1[1] = a[3];
+        acc1[2] = a[5];
         acc0 += 3;
         acc1 += 3;
         wb += 3 * K;
@@ -758,35 +769,13 @@ QNNC_INLINE void qnnc_conv_mve_pair_body(const int8_t *restrict x0, const int8_t
     for (pairs = (out_c + 1) >> 1; pairs > 0; --pairs) {
         /* an odd last channel is computed twice (w1 = w0) and stored to the same slot */
         const int odd_last = pairs == 1 && (out_c & 1);
-        const int8_t *xa = x0, *xb = x1, *w0 = wb, *w1 = odd_last ? wb : wb + K;
-        int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
-        int32_t n;
-        for (n = full; n > 0; --n) {
-            const int8x16_t va = vldrbq_s8(xa), vb = vldrbq_s8(xb);
-            const int8x16_t wa = vldrbq_s8(w0), wc = vldrbq_s8(w1);
-            a00 = vmladavaq_s8(a00, va, wa);
-            a01 = vmladavaq_s8(a01, vb, wa);
-            a10 = vmladavaq_s8(a10, va, wc);
-            a11 = vmladavaq_s8(a11, vb, wc);
-            xa += 16;
-            xb += 16;
-            w0 += 16;
-            w1 += 16;
-        }
-        if (has_rest) {
-            const mve_pred16_t pr = vctp8q((uint32_t)rest);
-            const int8x16_t va = vldrbq_z_s8(xa, pr), vb = vldrbq_z_s8(xb, pr);
-            const int8x16_t wa = vldrbq_z_s8(w0, pr), wc = vldrbq_z_s8(w1, pr);
-            a00 = vmladavaq_s8(a00, va, wa);
-            a01 = vmladavaq_s8(a01, vb, wa);
-            a10 = vmladavaq_s8(a10, va, wc);
-            a11 = vmladavaq_s8(a11, vb, wc);
-        }
-        acc0[0] = a00;
-        acc1[0] = a01;
+        int32_t a[4] = {0, 0, 0, 0};
+        qnnc_conv_mve_rows(a, x0, x1, wb, odd_last ? wb : wb + K, NULL, full, 2, pr, has_rest);
+        acc0[0] = a[0];
+        acc1[0] = a[1];
         if (!odd_last) {
-            acc0[1] = a10;
-            acc1[1] = a11;
+            acc0[1] = a[2];
+            acc1[1] = a[3];
         }
         acc0 += 2;
         acc1 += 2;
