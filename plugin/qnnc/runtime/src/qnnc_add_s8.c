@@ -42,36 +42,6 @@ static int8_t qnnc_add_one(const qnnc_add_params *p, int32_t lo, int32_t hi, int
 }
 
 #if defined(QNNC_ADD_MVE)
-static void qnnc_add_flat_mve(const qnnc_add_params *p, int32_t size, const int8_t *x1, const int8_t *x2,
-                              int8_t *output)
-{
-    const int32x4_t zero = vdupq_n_s32(0);
-    const int32x4_t m1 = vdupq_n_s32(p->input1_multiplier), m2 = vdupq_n_s32(p->input2_multiplier);
-    const int32x4_t mo = vdupq_n_s32(p->output_multiplier);
-    const int32x4_t r1 = vdupq_n_s32(p->input1_shift < -31 ? -31 : p->input1_shift); /* minus the right shifts */
-    const int32x4_t r2 = vdupq_n_s32(p->input2_shift < -31 ? -31 : p->input2_shift);
-    const int32x4_t ro = vdupq_n_s32(p->output_shift < -31 ? -31 : p->output_shift);
-    const int32x4_t ls = vdupq_n_s32(p->left_shift);
-    const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
-    int32_t i;
-    for (i = 0; i < size; i += 4) {
-        const mve_pred16_t pr = vctp32q((uint32_t)(size - i));
-        int32x4_t a = vshlq_s32(vaddq_n_s32(vldrbq_z_s32(x1 + i, pr), p->input1_offset), ls);
-        int32x4_t b = vshlq_s32(vaddq_n_s32(vldrbq_z_s32(x2 + i, pr), p->input2_offset), ls);
-        a = vqrdmulhq_s32(a, m1);
-        a = vrshlq_s32(vqaddq_s32(a, vshrq_n_s32(vandq_s32(a, r1), 31)), r1);
-        b = vqrdmulhq_s32(b, m2);
-        b = vrshlq_s32(vqaddq_s32(b, vshrq_n_s32(vandq_s32(b, r2), 31)), r2);
-        a = vqrdmulhq_s32(vaddq_s32(a, b), mo);
-        a = vrshlq_s32(vqaddq_s32(a, vshrq_n_s32(vandq_s32(a, ro), 31)), ro);
-        /* |a| < 2^31 - 255 is not guaranteed for extreme multipliers: saturating offset add,
-         * then the clamp (the same int8 result as clamping first) */
-        a = vminq_s32(vmaxq_s32(vqaddq_n_s32(a, p->output_offset), lo), hi);
-        vstrbq_p_s32(output + i, a, pr);
-    }
-    (void)zero;
-}
-
 /* x rounded by 2^shift (shift <= 0; half away from zero): VRSHL rounds half up, so negative
  * values first lose 1 when shift < 0. neg_bit is -31 then (x >> 31 logical: 1 for x < 0) and
  * -32 for shift == 0 (a logical shift by 32 gives 0). */
@@ -104,16 +74,22 @@ QNNC_INLINE void qnnc_add_mve_rs4(const qnnc_add_params *p, const int32_t *neg_b
     }
 }
 
-/* Every shift in [-31, 0] (what the quantizer produces): the constants are scalar operands
- * (VQRDMULH, VRSHL, VSHL by a general register), so only the clamp bounds take Q registers
- * (the loop above needs 9 of the 8 and spills). */
-static void qnnc_add_flat_mve_rs(const qnnc_add_params *params, int32_t size, const int8_t *x1,
-                                 const int8_t *x2, int8_t *output)
+/* Every shift <= 0: the constants are scalar operands (VQRDMULH, VRSHL, VSHL by a general
+ * register), so only the clamp bounds take Q registers (with vector constants the loop needs 9
+ * of the 8 and spills). Right shifts past 31 give the same result as 31 (the value is below
+ * 2^31), so they are clamped there. */
+static void qnnc_add_flat_mve(const qnnc_add_params *params, int32_t size, const int8_t *x1, const int8_t *x2,
+                              int8_t *output)
 {
-    const qnnc_add_params p = *params; /* in registers: the stores could alias *params */
+    qnnc_add_params p = *params; /* in registers: the stores could alias *params */
     const int32x4_t lo = vdupq_n_s32(p.act_min), hi = vdupq_n_s32(p.act_max);
-    const int32_t neg_bit[3] = {p.input1_shift < 0 ? -31 : -32, p.input2_shift < 0 ? -31 : -32,
-                                p.output_shift < 0 ? -31 : -32};
+    int32_t neg_bit[3];
+    p.input1_shift = p.input1_shift < -31 ? -31 : p.input1_shift;
+    p.input2_shift = p.input2_shift < -31 ? -31 : p.input2_shift;
+    p.output_shift = p.output_shift < -31 ? -31 : p.output_shift;
+    neg_bit[0] = p.input1_shift < 0 ? -31 : -32;
+    neg_bit[1] = p.input2_shift < 0 ? -31 : -32;
+    neg_bit[2] = p.output_shift < 0 ? -31 : -32;
     int32_t n;
     for (n = size >> 2; n > 0; --n) {
         qnnc_add_mve_rs4(&p, neg_bit, x1, x2, output, lo, hi, 0xFFFF, 1);
@@ -264,11 +240,7 @@ void qnnc_add_s8(const qnnc_add_params *params,
         if (params->input1_shift <= 0 && params->input2_shift <= 0 && params->output_shift <= 0 &&
             params->left_shift >= 0 && params->left_shift <= 20) {
 #if defined(QNNC_ADD_MVE)
-            if (params->input1_shift >= -31 && params->input2_shift >= -31 && params->output_shift >= -31) {
-                qnnc_add_flat_mve_rs(params, size, input1, input2, output);
-            } else {
-                qnnc_add_flat_mve(params, size, input1, input2, output);
-            }
+            qnnc_add_flat_mve(params, size, input1, input2, output);
 #else
 #if defined(QNNC_ADD_DSP)
             qnnc_add_dsp_k k;
