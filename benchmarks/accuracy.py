@@ -44,7 +44,7 @@ def shared_dir() -> Path:
 
 
 def float_outputs(model_path: str, xs: np.ndarray) -> np.ndarray:
-    from qnnc.float_runner import FloatRunner
+    from qnnc.frontend.float_runner import FloatRunner
     r = FloatRunner(model_path)
     return np.concatenate([r.run(xs[i:i + 1])[r.output_names[0]].reshape(1, -1) for i in range(len(xs))])
 
@@ -53,7 +53,7 @@ def run_qnnc(model_path: str, cal_path: str, xs: np.ndarray, method: str, extra:
     """Build with qnnc, compile the C on the host, run the test inputs; int8 outputs + sizes."""
     from qnnc.build import generate, write_output
     from qnnc.config import Config, DataRef
-    from qnnc.hostrun import compile_driver, run_driver
+    from qnnc.emit.hostrun import compile_driver, run_driver
     from qnnc.reference.interpreter import dequantize_output, quantize_input
     cfg = Config(calibration=DataRef(cal_path), method=method, **extra)
     t0 = time.time()

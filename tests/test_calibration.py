@@ -16,10 +16,10 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from qnnc.calibrate import collect, quant_mse, range_kl, range_mse, range_percentile
+from qnnc.quantize.calibrate import collect, quant_mse, range_kl, range_mse, range_percentile
 from qnnc.config import Config, DataRef
-from qnnc.float_runner import FloatRunner
-from qnnc.importer import import_onnx
+from qnnc.frontend.float_runner import FloatRunner
+from qnnc.frontend.importer import import_onnx
 from qnnc.passes import run_passes
 from qnnc.passes.equalize import _find_pair, _in_range, _out_range, equalize, float_transforms
 from qnnc.pipeline import compile_model
@@ -371,7 +371,7 @@ def test_validate_sqnr_follows_equalized_tensors(tmp_path):
 
 def _accuracy(model: str, **cfg_fields) -> float:
     from qnnc.build import generate, write_output
-    from qnnc.hostrun import compile_driver, run_driver
+    from qnnc.emit.hostrun import compile_driver, run_driver
     folder = require(model)
     cfg = Config(calibration=DataRef(str(folder / "calibration.npz")), **cfg_fields)
     res = generate(str(folder / "model.onnx"), cfg, "m", progress=False)

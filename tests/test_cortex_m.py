@@ -137,14 +137,11 @@ def _shaped_cases():
         cases.append(T.Case("fc", blobs, expected, f"shaped x{x.shape} w{wt.shape} {p}"))
 
     def add(shape):
-        from qnnc import fixedpoint
+        from qnnc.quantize import fixedpoint
         from qnnc.kernel_params import AddParams
         sc1, sc2 = (float(10.0 ** rng.uniform(-3, 0)) for _ in range(2))
         sco = (sc1 + sc2) * float(10.0 ** rng.uniform(-0.5, 0.5))
-        twice_max = 2.0 * max(sc1, sc2)
-        m1, sh1 = fixedpoint.quantize_multiplier(sc1 / twice_max)
-        m2, sh2 = fixedpoint.quantize_multiplier(sc2 / twice_max)
-        mo, sho = fixedpoint.quantize_multiplier(twice_max / ((1 << 20) * sco))
+        m1, sh1, m2, sh2, mo, sho = fixedpoint.add_multipliers(sc1, sc2, sco, 20)
         act_min, act_max = T.rand_act(rng)
         p = AddParams(input1_offset=-T.rand_zp(rng), input2_offset=-T.rand_zp(rng), input1_multiplier=m1,
                       input1_shift=sh1, input2_multiplier=m2, input2_shift=sh2, left_shift=20,

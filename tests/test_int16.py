@@ -11,8 +11,6 @@
 """
 from __future__ import annotations
 
-import struct
-import subprocess
 from pathlib import Path
 from typing import List
 
@@ -21,15 +19,18 @@ import pytest
 from onnx import helper
 
 import onnx_factory as F
-from c_build import compile_c, find_compiler, include_dir, kernel_sources, sanitizer_env
-from qnnc import fixedpoint
+from case_files import canary, compile_drivers, conv_geometry, i32, pool_geometry, run_case_file, serialize
+from c_build import kernel_sources
+from qnnc.quantize import fixedpoint
 from qnnc.build import build
 from qnnc.config import load_config
 from qnnc.errors import ConfigError, ModelError
-from qnnc.hostrun import compile_driver, run_driver
+from qnnc.emit.hostrun import compile_driver, run_driver
 from qnnc.kernel_params import AddParams, ConvParams, FcParams, PoolParams, RescaleParams
+from qnnc.quantize.rules_s16 import softmax_exp_lut
 from qnnc.reference import kernels_s16 as R
 from qnnc.reference.interpreter import quantize_input, run_int8
+from qemu_harness import harness
 from shared_models import require
 
 HERE = Path(__file__).resolve().parent
@@ -42,36 +43,16 @@ S16_FUNCTIONS = ["qnnc_conv_s16", "qnnc_depthwise_conv_s16", "qnnc_fully_connect
 
 # ----------------------------------------------------------------- plumbing --
 
-def i32(*values) -> bytes:
-    return np.asarray(values, dtype="<i4").tobytes()
 
 
 def arr(a, dtype) -> bytes:
     return np.ascontiguousarray(np.asarray(a).astype(dtype, copy=False)).tobytes()
 
 
-def canary(rng, nbytes: int) -> bytes:
-    return rng.integers(0, 256, nbytes, dtype=np.uint8).tobytes()
 
 
 def run_cases(exe: Path, cases, workdir: Path, env=None) -> List[bytes]:
-    """Run (kernel, blobs, expected, desc) cases through the driver; the output blob of each."""
-    parts = []
-    for kernel, blobs, _, _ in cases:
-        parts.append(i32(KERNEL_IDS[kernel], len(blobs)))
-        for b in blobs:
-            parts += [i32(len(b)), b]
-    inp, outp = workdir / f"{exe.name}.cases", workdir / f"{exe.name}.results"
-    inp.write_bytes(b"".join(parts))
-    proc = subprocess.run([str(exe), str(inp), str(outp)], capture_output=True, text=True, env=env, timeout=120)
-    assert proc.returncode == 0, f"{exe.name} exited with {proc.returncode}:\n{proc.stderr[-4000:]}"
-    data, pos, results = outp.read_bytes(), 0, []
-    while pos < len(data):
-        (n,) = struct.unpack_from("<i", data, pos)
-        results.append(data[pos + 4:pos + 4 + n])
-        pos += 4 + n
-    assert len(results) == len(cases)
-    return results
+    return run_case_file(exe, serialize(cases, KERNEL_IDS), len(cases), workdir, env)
 
 
 # -------------------------------------------------------- random parameters --
@@ -117,15 +98,7 @@ def rand_bias64(rng, n: int):
 
 
 def conv_case(rng, depthwise: bool):
-    while True:
-        h, w = (int(v) for v in rng.integers(1, 10, 2))
-        kh, kw = (int(v) for v in rng.integers(1, 5, 2))
-        sh, sw, dh, dw = (int(v) for v in rng.integers(1, 3, 4))
-        pt, pl, pb, pr = (int(v) for v in rng.integers(0, 4, 4))
-        oh = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
-        ow = (w + pl + pr - dw * (kw - 1) - 1) // sw + 1
-        if oh >= 1 and ow >= 1:
-            break
+    h, w, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, oh, ow = conv_geometry(rng, 10, 4)
     if depthwise:
         ic = int(rng.integers(1, 9))
         dm = int(rng.choice([1, 1, 2, 3]))
@@ -165,15 +138,8 @@ def fc_case(rng):
 
 
 def pool_case(rng, kind: str):
-    while True:
-        h, w, c = int(rng.integers(1, 10)), int(rng.integers(1, 10)), int(rng.integers(1, 9))
-        kh, kw = (int(v) for v in rng.integers(1, 5, 2))
-        sh, sw = (int(v) for v in rng.integers(1, 4, 2))
-        pt, pb = int(rng.integers(0, kh + 1)), int(rng.integers(0, kh + 1))
-        pl, pr = int(rng.integers(0, kw + 1)), int(rng.integers(0, kw + 1))
-        if h + pt + pb >= kh and w + pl + pr >= kw:
-            oh, ow = (h + pt + pb - kh) // sh + 1, (w + pl + pr - kw) // sw + 1
-            break
+    h, w, c, kh, kw, sh, sw, pt, pb, pl, pr = pool_geometry(rng)
+    oh, ow = (h + pt + pb - kh) // sh + 1, (w + pl + pr - kw) // sw + 1
     act_min, act_max = rand_act16(rng)
     p = PoolParams(kernel_h=kh, kernel_w=kw, stride_h=sh, stride_w=sw, pad_top=pt, pad_left=pl,
                    count_include_pad=int(rng.random() < 0.5), pad_value=0, act_min=act_min, act_max=act_max)
@@ -191,10 +157,7 @@ def add_case(rng):
     s2 = out if rng.random() < 0.4 else tuple(d if rng.random() < 0.6 else 1 for d in out)
     sc1, sc2 = (float(10.0 ** rng.uniform(-4, 0)) for _ in range(2))
     sco = (sc1 + sc2) * float(10.0 ** rng.uniform(-0.7, 0.5))
-    twice_max = 2.0 * max(sc1, sc2)
-    m1, e1 = fixedpoint.quantize_multiplier(sc1 / twice_max)
-    m2, e2 = fixedpoint.quantize_multiplier(sc2 / twice_max)
-    mo, eo = fixedpoint.quantize_multiplier(twice_max / ((1 << 15) * sco))
+    m1, e1, m2, e2, mo, eo = fixedpoint.add_multipliers(sc1, sc2, sco, 15)
     act_min, act_max = rand_act16(rng)
     p = AddParams(0, 0, m1, e1, m2, e2, 15, mo, eo, 0, act_min, act_max)
     x1, x2 = rand_s16(rng, s1), rand_s16(rng, s2)
@@ -206,7 +169,7 @@ def add_case(rng):
 
 def softmax_case(rng):
     rows, cols = int(rng.integers(1, 4)), int(rng.integers(1, 40))
-    lut = R.softmax_exp_lut(float(10.0 ** rng.uniform(-5, -1)))
+    lut = softmax_exp_lut(float(10.0 ** rng.uniform(-5, -1)))
     x = rand_s16(rng, (rows, cols))
     if rng.random() < 0.3:  # ties and a dominant class
         x[:, : cols // 2] = x[:, :1]
@@ -258,12 +221,7 @@ BUILDERS = {
 
 @pytest.fixture(scope="module")
 def drivers(tmp_path_factory):
-    if find_compiler("gcc") is None:
-        pytest.skip("gcc not found")
-    d = tmp_path_factory.mktemp("s16_kernels")
-    srcs = kernel_sources(S16_FUNCTIONS) + [HERE / "kernel_driver_s16.c"]
-    return d, {"O2": (compile_c(srcs, [include_dir()], d / "drv_O2"), None),
-               "asan_ubsan": (compile_c(srcs, [include_dir()], d / "drv_asan", sanitize=True), sanitizer_env())}
+    return compile_drivers(tmp_path_factory, "s16_kernels", kernel_sources(S16_FUNCTIONS) + [HERE / "kernel_driver_s16.c"])
 
 
 @pytest.mark.parametrize("build_kind", ["O2", "asan_ubsan"])
@@ -478,13 +436,18 @@ def test_kws_int16_arena_twice_int8(tmp_path_factory):
     assert extra == 4 * channels + 4 * 256
 
 
+def _accuracy_bit_exact(result, folder, tmp):
+    """Accuracy of the reference on the test data, after checking the C under ASan/UBSan equals it."""
+    acc, q, ref = _accuracy(result, folder)
+    exe = compile_driver(str(tmp / "gen"), "m", str(tmp / "drv"), sanitize=True)
+    assert np.array_equal(run_driver(exe, q.reshape(len(q), -1), result.compiled.model.output_tensor.size), ref)
+    return acc, q
+
+
 def test_digits_int16_accuracy_and_bit_exact(tmp_path_factory):
     folder = require("digits_cnn_sklearn")
     result, tmp = shared_build("digits_cnn_sklearn", 16, tmp_path_factory)
-    qm = result.compiled.model
-    acc, q, ref = _accuracy(result, folder)
-    exe = compile_driver(str(tmp / "gen"), "m", str(tmp / "drv"), sanitize=True)
-    assert np.array_equal(run_driver(exe, q.reshape(len(q), -1), qm.output_tensor.size), ref)
+    acc, q = _accuracy_bit_exact(result, folder, tmp)
     print(f"digits int16: accuracy {acc:.4f}, arena {result.plan.arena_size} B")
     assert acc >= 0.990  # measured 0.9907 (float 0.9907, int8 0.9907)
     assert result.plan.arena_size == 2560  # int8: 1280 B
@@ -494,10 +457,7 @@ def test_digits_int16_accuracy_and_bit_exact(tmp_path_factory):
 def test_mnist_int16_accuracy_and_bit_exact_full(tmp_path_factory):
     folder = require("onnx_zoo_mnist8")
     result, tmp = shared_build("onnx_zoo_mnist8", 16, tmp_path_factory)
-    qm = result.compiled.model
-    acc, q, ref = _accuracy(result, folder)
-    exe = compile_driver(str(tmp / "gen"), "m", str(tmp / "drv"), sanitize=True)
-    assert np.array_equal(run_driver(exe, q.reshape(len(q), -1), qm.output_tensor.size), ref)
+    acc, q = _accuracy_bit_exact(result, folder, tmp)
     print(f"mnist int16: accuracy {acc:.4f} on {len(q)}, arena {result.plan.arena_size} B")
     assert acc >= 0.989  # measured 0.9892 on all 9,700 (float 0.9891, int8 0.9892)
     assert result.plan.arena_size == 15680  # int8: 7840 B
@@ -552,12 +512,8 @@ def test_override_with_the_default_precision_changes_nothing(tmp_path):
 def test_kws_int16_bit_exact_on_cortex_m(core, tmp_path_factory):
     """The generated int16 KWS runs bit-exact with the reference on every emulated core (the
     s16 kernels are portable C, so M4/M7/M55 check the same code under other compilers' flags)."""
-    import sys
-    sys.path.insert(0, str(HERE.parent))
-    from benchmarks import harness as H
+    H = harness()
     from benchmarks import modelbench as MB
-    if H.missing_tools() is not None:
-        pytest.skip(f"Cortex-M tests need QEMU: {H.missing_tools()}")
     folder = require("mlperf_tiny_kws_dscnn")
     work = tmp_path_factory.mktemp(f"kws16_{core}")
     (work / "m.yaml").write_text(f"name: {MB.NAME}\nlayout: nhwc\ncalibration:\n  data: {folder / 'calibration.npz'}\n"

@@ -12,8 +12,6 @@
 from __future__ import annotations
 
 import functools
-import struct
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List
@@ -21,24 +19,33 @@ from typing import List
 import numpy as np
 import pytest
 
-from c_build import compile_c, find_compiler, include_dir, kernel_sources, sanitizer_env
+import case_files
+from case_files import canary, compile_drivers, conv_geometry, i32, run_case_file
+from c_build import compile_c, find_compiler, include_dir, kernel_sources
 from onnx_factory import save, tiny_cnn, tiny_mlp
+from qemu_harness import harness
 from qnnc.config import load_config
 from qnnc.errors import ConfigError
-from qnnc.fixedpoint import ROUND_HALF_EVEN, ROUND_TFLITE
-from qnnc.importer import import_onnx
-from qnnc.int4 import pack_s4, quantize_weights_s4
+from qnnc.quantize.fixedpoint import ROUND_HALF_EVEN, ROUND_TFLITE
+from qnnc.frontend.importer import import_onnx
+from qnnc.quantize.int4 import pack_s4, quantize_weights_s4
 from qnnc.kernel_params import ConvParams, FcParams
 from qnnc.passes import run_passes
-from qnnc.precision import layer_weight_bits
+from qnnc.pipeline import precision_request
+from qnnc.quantize.precision import requested_bits
 from qnnc.reference import kernels_s4 as ref4
 from qnnc.reference.kernels_s4 import unpack_s4
-from test_kernels import arr, canary, dims, i32, rand_act, rand_i8, rand_lut, rand_scales, rand_zp
+from test_kernels import arr, dims, rand_act, rand_i8, rand_lut, rand_scales, rand_zp
 
 HERE = Path(__file__).resolve().parent
 DRIVER_SRC = HERE / "int4_driver.c"
 S4_KERNELS = ["qnnc_conv_s4", "qnnc_depthwise_conv_s4", "qnnc_fully_connected_s4"]
 KERNEL_IDS = {"conv": 0, "depthwise": 1, "fc": 2}
+
+
+def layer_weight_bits(graph, cfg, path):
+    """{node: weight bits} the precision plan gives the weight layers for this config."""
+    return requested_bits(graph, precision_request(cfg, ROUND_TFLITE), path)[0]
 
 
 # ------------------------------------------------------------ packing, quantization --
@@ -117,16 +124,7 @@ def rand_rounding(rng) -> int:
 
 
 def conv_case(rng, depthwise: bool) -> Case:
-    while True:
-        h, w = (int(v) for v in rng.integers(1, 10, 2))
-        kh, kw = (int(v) for v in rng.integers(1, 5, 2))
-        sh, sw = (int(v) for v in rng.integers(1, 3, 2))
-        dh, dw = (int(v) for v in rng.integers(1, 3, 2))
-        pt, pl, pb, pr = (int(v) for v in rng.integers(0, 3, 4))
-        oh = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
-        ow = (w + pl + pr - dw * (kw - 1) - 1) // sw + 1
-        if oh >= 1 and ow >= 1:
-            break
+    h, w, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, oh, ow = conv_geometry(rng, 10, 3)
     if depthwise:
         ic = int(rng.integers(1, 8))
         dm = int(rng.choice([1, 1, 2, 2, 3]))
@@ -191,36 +189,16 @@ def cases_for(kernel: str) -> List[Case]:
 
 
 def serialize(cases: List[Case]) -> bytes:
-    parts = []
-    for c in cases:
-        parts.append(i32(KERNEL_IDS[c.kernel], len(c.blobs)))
-        for b in c.blobs:
-            parts += [i32(len(b)), b]
-    return b"".join(parts)
+    return case_files.serialize(cases, KERNEL_IDS)
 
 
 def run_cases(exe: Path, cases: List[Case], work: Path, env=None) -> List[bytes]:
-    inp, outp = work / f"{exe.name}.cases", work / f"{exe.name}.results"
-    inp.write_bytes(serialize(cases))
-    proc = subprocess.run([str(exe), str(inp), str(outp)], capture_output=True, text=True, env=env, timeout=120)
-    assert proc.returncode == 0, f"{exe.name} exited {proc.returncode}:\n{proc.stderr[-4000:]}"
-    data, pos, results = outp.read_bytes(), 0, []
-    while pos < len(data):
-        (n,) = struct.unpack_from("<i", data, pos)
-        results.append(data[pos + 4:pos + 4 + n])
-        pos += 4 + n
-    assert len(results) == len(cases)
-    return results
+    return run_case_file(exe, serialize(cases), len(cases), work, env)
 
 
 @pytest.fixture(scope="module")
 def drivers(tmp_path_factory):
-    if find_compiler("gcc") is None:
-        pytest.skip("gcc not found")
-    d = tmp_path_factory.mktemp("int4_kernels")
-    srcs = kernel_sources(S4_KERNELS) + [DRIVER_SRC]
-    return d, {"O2": (compile_c(srcs, [include_dir()], d / "int4_O2"), None),
-               "asan_ubsan": (compile_c(srcs, [include_dir()], d / "int4_asan", sanitize=True), sanitizer_env())}
+    return compile_drivers(tmp_path_factory, "int4_kernels", kernel_sources(S4_KERNELS) + [DRIVER_SRC])
 
 
 @pytest.mark.parametrize("build", ["O2", "asan_ubsan"])
@@ -256,15 +234,8 @@ def test_s4_kernels_on_cortex_m3_in_qemu(tmp_path):
 
     Reuses the Cortex-M case runner firmware (benchmarks/firmware/kernel_cases_main.c, which
     hashes every output buffer) with this module's driver in place of kernel_driver.c."""
-    import sys
-    repo = HERE.parent
-    if str(repo) not in sys.path:
-        sys.path.insert(0, str(repo))
-    from benchmarks import harness as H
+    H = harness()
     from cortex_m_cases import fnv1a
-    missing = H.missing_tools()
-    if missing is not None:
-        pytest.skip(f"Cortex-M tests need QEMU: {missing}")
     text = (H.FIRMWARE / "kernel_cases_main.c").read_text()
     assert '#include "kernel_driver.c"' in text
     main_c = tmp_path / "int4_cases_main.c"
@@ -450,7 +421,7 @@ MODEL_PARAMS = [pytest.param(m, marks=pytest.mark.slow) if m == "onnx_zoo_mnist8
 @pytest.mark.parametrize("model", MODEL_PARAMS)
 def test_shared_model_int4_bit_exact_and_accurate(model, variant, tmp_path_factory):
     """Generated C (ASan+UBSan) equals the reference; accuracy stays above the measured floor."""
-    from qnnc.hostrun import compile_driver, run_driver
+    from qnnc.emit.hostrun import compile_driver, run_driver
     from qnnc.reference.interpreter import quantize_input, run_int8
     result, out, tmp = shared_build(model, variant, tmp_path_factory)
     qm = result.compiled.model
@@ -498,16 +469,9 @@ def test_shared_model_int4_flash_saving(model, tmp_path_factory):
 def test_mixed_kws_on_cortex_m_in_qemu(core, tmp_path_factory):
     """The mixed KWS build (int4 layers next to int8 ones, whose kernels take their DSP/Helium
     paths on M4/M55) on an emulated core: 3 test inputs bit-exact with the reference."""
-    import sys
-    repo = HERE.parent
-    if str(repo) not in sys.path:
-        sys.path.insert(0, str(repo))
-    from benchmarks import harness as H
+    H = harness()
     from benchmarks import modelbench as MB
     from qnnc.reference.interpreter import quantize_input
-    missing = H.missing_tools()
-    if missing is not None:
-        pytest.skip(f"Cortex-M tests need QEMU: {missing}")
     result, out, tmp = shared_build("mlperf_tiny_kws_dscnn", "mixed", tmp_path_factory)
     assert MB.NAME == "m"
     qm = result.compiled.model

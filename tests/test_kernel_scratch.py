@@ -6,10 +6,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import pytest
 
 from c_build import compile_c, include_dir
-from qnnc import kernel_scratch as ks
+from qnnc.plan import kernel_scratch as ks
 from qnnc.build import build
 from qnnc.config import load_config
 

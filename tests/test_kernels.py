@@ -12,7 +12,6 @@ import ctypes
 import dataclasses
 import functools
 import math
-import struct
 import subprocess
 import time
 from dataclasses import dataclass
@@ -21,6 +20,9 @@ from typing import Dict, List, Optional
 
 import numpy as np
 import pytest
+
+import case_files
+from case_files import canary, conv_geometry, i32, pool_geometry, run_case_file
 
 from c_build import (
     ARM_M4_FLAGS,
@@ -33,15 +35,8 @@ from c_build import (
     runtime_dir,
     sanitizer_env,
 )
-from qnnc import fixedpoint
-from qnnc.kernel_params import (
-    AddParams,
-    ConvParams,
-    FcParams,
-    MulParams,
-    PoolParams,
-    RescaleParams,
-)
+from qnnc.quantize import fixedpoint
+from qnnc.kernel_params import AddParams, ConvParams, FcParams, MulParams, PoolParams, RescaleParams
 from qnnc.reference import kernels as ref
 
 HERE = Path(__file__).resolve().parent
@@ -69,8 +64,6 @@ class Case:
     desc: str
 
 
-def i32(*values) -> bytes:
-    return np.asarray(values, dtype="<i4").tobytes()
 
 
 def arr(a, dtype) -> bytes:
@@ -81,38 +74,15 @@ def dims(shape) -> bytes:
     return i32(*[int(v) for v in shape])
 
 
-def canary(rng, nbytes: int) -> bytes:
-    """Random bytes for an output buffer, so an unwritten element is (almost) always caught."""
-    return rng.integers(0, 256, nbytes, dtype=np.uint8).tobytes()
 
 
 def serialize(cases: List[Case]) -> bytes:
-    parts = []
-    for c in cases:
-        parts.append(i32(KERNEL_IDS[c.kernel], len(c.blobs)))
-        for b in c.blobs:
-            parts.append(i32(len(b)))
-            parts.append(b)
-    return b"".join(parts)
+    return case_files.serialize(cases, KERNEL_IDS)
 
 
 def run_driver(exe: Path, cases: List[Case], workdir: Path, env=None) -> List[bytes]:
     """Run the driver on ``cases``; returns the output buffer of each case."""
-    inp = workdir / f"{exe.name}.cases"
-    outp = workdir / f"{exe.name}.results"
-    inp.write_bytes(serialize(cases))
-    proc = subprocess.run([str(exe), str(inp), str(outp)], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, env=env, timeout=120)
-    if proc.returncode != 0:
-        raise AssertionError(f"{exe.name} exited with {proc.returncode}:\n{proc.stderr[-6000:]}")
-    data = outp.read_bytes()
-    results, pos = [], 0
-    while pos < len(data):
-        (n,) = struct.unpack_from("<i", data, pos)
-        results.append(data[pos + 4:pos + 4 + n])
-        pos += 4 + n
-    assert len(results) == len(cases)
-    return results
+    return run_case_file(exe, serialize(cases), len(cases), workdir, env)
 
 
 # -------------------------------------------------------- random parameters --
@@ -186,16 +156,7 @@ def rand_zp(rng) -> int:
 
 
 def conv_case(rng, depthwise: bool) -> Case:
-    while True:
-        h, w = (int(v) for v in rng.integers(1, 11, 2))
-        kh, kw = (int(v) for v in rng.integers(1, 5, 2))
-        sh, sw = (int(v) for v in rng.integers(1, 3, 2))
-        dh, dw = (int(v) for v in rng.integers(1, 3, 2))
-        pt, pl, pb, pr = (int(v) for v in rng.integers(0, 4, 4))
-        oh = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
-        ow = (w + pl + pr - dw * (kw - 1) - 1) // sw + 1
-        if oh >= 1 and ow >= 1:
-            break
+    h, w, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, oh, ow = conv_geometry(rng, 11, 4)
     big = rng.random() < 0.1
     if depthwise:
         ic = int(rng.integers(1, 17 if big else 7))
@@ -248,20 +209,11 @@ def fc_case(rng) -> Case:
 
 
 def pool_case(rng, kind: str) -> Case:
-    while True:
-        h, w, c = int(rng.integers(1, 10)), int(rng.integers(1, 10)), int(rng.integers(1, 9))
-        kh, kw = (int(v) for v in rng.integers(1, 5, 2))
-        sh, sw = (int(v) for v in rng.integers(1, 4, 2))
-        # pads up to the kernel size: some windows lie entirely in the padding
-        pt, pb = int(rng.integers(0, kh + 1)), int(rng.integers(0, kh + 1))
-        pl, pr = int(rng.integers(0, kw + 1)), int(rng.integers(0, kw + 1))
-        if h + pt + pb < kh or w + pl + pr < kw:
-            continue
-        if rng.random() < 0.5:  # floor mode
-            oh, ow = (h + pt + pb - kh) // sh + 1, (w + pl + pr - kw) // sw + 1
-        else:  # ceil mode: the last window may reach past the padding
-            oh, ow = -(-(h + pt + pb - kh) // sh) + 1, -(-(w + pl + pr - kw) // sw) + 1
-        break
+    h, w, c, kh, kw, sh, sw, pt, pb, pl, pr = pool_geometry(rng)
+    if rng.random() < 0.5:  # floor mode
+        oh, ow = (h + pt + pb - kh) // sh + 1, (w + pl + pr - kw) // sw + 1
+    else:  # ceil mode: the last window may reach past the padding
+        oh, ow = -(-(h + pt + pb - kh) // sh) + 1, -(-(w + pl + pr - kw) // sw) + 1
     act_min, act_max = rand_act(rng)
     p = PoolParams(kernel_h=kh, kernel_w=kw, stride_h=sh, stride_w=sw, pad_top=pt, pad_left=pl,
                    count_include_pad=int(rng.random() < 0.5), pad_value=rand_zp(rng),
@@ -293,10 +245,7 @@ def add_case(rng) -> Case:
     sco = (sc1 + sc2) * float(10.0 ** rng.uniform(-0.5, 0.5)) if rng.random() < 0.8 \
         else float(10.0 ** rng.uniform(-3, 0))
     left_shift = 20 if rng.random() < 0.8 else int(rng.integers(0, 21))
-    twice_max = 2.0 * max(sc1, sc2)  # TFLite: input multipliers <= 0.5
-    m1, sh1 = fixedpoint.quantize_multiplier(sc1 / twice_max)
-    m2, sh2 = fixedpoint.quantize_multiplier(sc2 / twice_max)
-    mo, sho = fixedpoint.quantize_multiplier(twice_max / ((1 << left_shift) * sco))
+    m1, sh1, m2, sh2, mo, sho = fixedpoint.add_multipliers(sc1, sc2, sco, left_shift)  # TFLite's scheme
     if rng.random() < 0.05:
         mo, sho = int(rng.choice(EXTREME_MULTIPLIERS)), int(rng.integers(8, 31))
     act_min, act_max = rand_act(rng)
@@ -494,18 +443,31 @@ def drivers(build_dir) -> Dict[str, tuple]:
 
 
 def test_one_source_file_per_kernel_function():
-    """The emitter copies runtime/src/<function>.c for each function a model uses."""
+    """The emitter copies runtime/src/<function>.c for each function a model uses, with its
+    <function>_dsp.c / _mve.c SIMD paths (CMSIS-NN style) and the internal headers they include."""
+    import re
+
+    from qnnc.runtime import PATH_SUFFIXES
+
     functions = kernel_functions()
     s16 = [f for f in functions if "_s16" in f]  # int16-activation kernels, tested in test_int16.py
     assert len(s16) == 10
     s4 = [f for f in functions if f.endswith("_s4")]  # int4-weight kernels, tested in test_int4.py
     assert len(s4) == 3
     assert len(functions) - len(s16) - len(s4) == 14
-    files = {p.stem for p in kernel_sources()}
-    assert files == set(functions)
+    path_files = {p.stem for p in kernel_sources() if p.stem.endswith(PATH_SUFFIXES)}
+    portable_files = {p.stem for p in kernel_sources()} - path_files
+    assert portable_files == set(functions)
+    for name in path_files:  # a SIMD path belongs to a function and compiles to nothing elsewhere
+        fn = name.rsplit("_", 1)[0]
+        assert fn in functions, f"{name}.c belongs to no kernel function"
+        assert set(kernel_sources([fn])) >= {runtime_dir() / "src" / f"{name}.c"}
+        text = (runtime_dir() / "src" / f"{name}.c").read_text()
+        assert re.search(r"^#if defined\(QNNC_(PATH_DSP|PATH_DSP_SCALAR|DSP_SIMD|PATH_MVE)\)$", text, re.M), name
+        assert not [f for f in functions if f"\nvoid {f}(" in text or f"QNNC_FN {f}\n" in text], name
     for name in functions:  # each file defines its function (and no other public one)
         text = (runtime_dir() / "src" / f"{name}.c").read_text()
-        # directly, or through the body an _s8/_s16 pair shares (qnnc_<kernel>_impl.h)
+        # directly, or through the body a pair of kernels shares (qnnc_<kernel>_impl.h)
         assert f"\nvoid {name}(" in text or f"\n#define QNNC_FN {name}\n" in text
         others = [f for f in functions if f != name and (f"\nvoid {f}(" in text or f"QNNC_FN {f}\n" in text)]
         assert not others
@@ -513,6 +475,8 @@ def test_one_source_file_per_kernel_function():
         text = impl.read_text()
         assert ("\nvoid QNNC_FN(" in text or "\nQNNC_FN_STORAGE void QNNC_FN(" in text) and \
             not any(f"{f}(" in text for f in functions)
+    # the public header declares no internal helper (those are in qnnc_internal.h)
+    assert not re.search(r"\bqnnc_(dsp|mve)_|\bqnnc_requantize\(", (runtime_dir() / "include" / "qnnc_kernels.h").read_text())
 
 
 @pytest.mark.parametrize("build", ["O2", "asan_ubsan"])

@@ -1,7 +1,6 @@
 """Acceptance on the real shared models: build, strict compiles, bit-exactness, accuracy, RAM, determinism."""
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,7 +10,7 @@ import pytest
 
 from qnnc.build import build
 from qnnc.config import load_config
-from qnnc.hostrun import compile_driver, run_driver
+from qnnc.emit.hostrun import compile_driver, run_driver
 from qnnc.reference.interpreter import quantize_input, run_int8
 from shared_models import MODELS, random_inputs, require
 

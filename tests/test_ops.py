@@ -11,8 +11,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from qnnc.build import build
 from qnnc.config import load_config
-from qnnc.float_runner import float_outputs
-from qnnc.hostrun import compile_driver, run_driver
+from qnnc.frontend.float_runner import float_outputs
+from qnnc.emit.hostrun import compile_driver, run_driver
 from qnnc.reference.interpreter import dequantize_output, quantize_input, run_int8
 
 RNG = np.random.default_rng(1234)

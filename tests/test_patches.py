@@ -10,7 +10,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from qnnc.build import build
 from qnnc.config import load_config
-from qnnc.hostrun import compile_driver, run_driver
+from qnnc.emit.hostrun import compile_driver, run_driver
 from qnnc.reference.interpreter import quantize_input, run_int8
 
 REPO = Path(__file__).resolve().parent.parent

@@ -28,6 +28,7 @@ import pytest
 
 import qnnc
 import qnnc.build
+import qnnc.emit.output_dir
 from onnx_factory import run_cli, save, tiny_cnn
 from qnnc.cli import main
 from qnnc.emit import c_emitter
@@ -211,13 +212,13 @@ def test_disk_full_while_writing_leaves_output_untouched(two_versions, monkeypat
     """Writing the temporary copy failing (e.g. ENOSPC) is a clean error and changes nothing."""
     model, out = two_versions
     before = _snapshot(out)
-    real_fill = qnnc.build._fill
+    real_fill = qnnc.emit.output_dir._fill
 
     def fill_then_fail(tmp, files):
         real_fill(tmp, dict(list(files.items())[:2]))
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(qnnc.build, "_fill", fill_then_fail)
+    monkeypatch.setattr(qnnc.emit.output_dir, "_fill", fill_then_fail)
     rc, err = _cli(["build", model, "-o", out, "-q"])
     assert rc == 2, err
     assert "No space left on device" in err and "nothing was changed" in err
@@ -227,6 +228,16 @@ def test_disk_full_while_writing_leaves_output_untouched(two_versions, monkeypat
 
 def test_interrupt_while_renaming_completes_the_folder(two_versions, monkeypatch, tmp_path):
     """SIGINT arriving between two renames is held until every file is in place, then honoured."""
+    # Background CI runners may start this process with SIGINT ignored, and Python then keeps it
+    # ignored: install the interactive default (KeyboardInterrupt) for this test.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _interrupt_while_renaming(two_versions, monkeypatch, tmp_path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _interrupt_while_renaming(two_versions, monkeypatch, tmp_path):
     model, out = two_versions
     reference = tmp_path / "reference"
     assert _cli(["build", model, "-o", reference, "-q"])[0] == 0
@@ -239,7 +250,7 @@ def test_interrupt_while_renaming_completes_the_folder(two_versions, monkeypatch
             os.kill(os.getpid(), signal.SIGINT)
         return real_replace(src, dst)
 
-    monkeypatch.setattr(qnnc.build.os, "replace", replace_and_interrupt)
+    monkeypatch.setattr(qnnc.emit.output_dir.os, "replace", replace_and_interrupt)
     rc, err = _cli(["build", model, "-o", out, "-q"])
     assert rc == 130, err
     assert len(calls) > 2, "the interrupt was not held until the renames finished"

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from qnnc.build import build
-from qnnc.checksum import layer_checksum
+from qnnc.reference.checksum import layer_checksum
 from qnnc.config import load_config
 
 REPO = Path(__file__).resolve().parent.parent

@@ -79,7 +79,7 @@ def cmd_inspect(args) -> int:
 
 def cmd_report(args) -> int:
     from .build import default_name, generate
-    from .report_pages import html_report, markdown_report
+    from .report.pages import html_report, markdown_report
     cfg = _config(args.config)
     result = generate(args.model, cfg, default_name(args.model, cfg, args.name), runtime=False,
                       progress=False)

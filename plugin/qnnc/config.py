@@ -50,6 +50,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import yaml
 
 from .errors import ConfigError
+from .frontend.data import DataRef
+from .quantize.precision import Override
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Values a config may expand to through YAML aliases (a real config has a few dozen).
@@ -76,28 +78,6 @@ class InputShapes(dict):
     def __init__(self, shapes=(), lines: Optional[Dict[str, int]] = None):
         super().__init__(shapes)
         self.lines: Dict[str, int] = dict(lines or {})
-
-
-@dataclass
-class DataRef:
-    """A data file named in the config, resolved to an absolute path."""
-
-    path: str
-    key: Optional[str] = None
-    count: Optional[int] = None
-    yaml_key: str = ""
-    line: Optional[int] = None
-
-
-@dataclass
-class Override:
-    """One ``quantization.overrides`` entry: layers matching ``match`` (an ONNX node name or op
-    type) get these bits (None: not set by this entry). ``line`` is its YAML line."""
-
-    match: str
-    weight_bits: Optional[int] = None
-    activation_bits: Optional[int] = None
-    line: Optional[int] = None
 
 
 @dataclass

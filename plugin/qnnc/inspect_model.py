@@ -7,7 +7,7 @@ import numpy as np
 
 from .config import Config
 from .errors import QnncError
-from .importer import import_onnx
+from .frontend.importer import import_onnx
 from .passes import SUPPORTED_OPS, _ACCEPTED, run_passes
 
 

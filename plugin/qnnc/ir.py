@@ -13,6 +13,14 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 
+def element_count(shape) -> int:
+    """Number of elements of a tensor of this shape (1 for a scalar)."""
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n
+
+
 @dataclass
 class Tensor:
     """A value in the graph; ``data`` is set for constants."""
@@ -27,10 +35,7 @@ class Tensor:
 
     @property
     def size(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= int(d)
-        return n
+        return element_count(self.shape)
 
 
 @dataclass

@@ -1,36 +1,51 @@
-"""The compiler front half: config + ONNX -> QModel (import -> passes -> calibrate -> quantize)."""
+"""The compiler's front half: config + ONNX -> QModel, one stage after the other.
+
+This is the one place where the stages meet and where the config is read; each stage gets
+plain values and hands a typed result to the next:
+
+    frontend.import_onnx(path, pins)                -> ir.Graph
+    passes.run_passes(Graph)                        -> ir.Graph (NHWC, supported ops only)
+    quantize.calibrate.collect(path, samples, ...)  -> Calibration (ranges, means)
+    quantize.precision.make_plan(Graph, bits ...)   -> PrecisionPlan (auto_precision may refine it)
+    quantize.quantize(Graph, ranges, plan, ...)     -> qmodel.QModel
+    plan.plan_memory(QModel)                        -> plan.MemoryPlan        (build.py)
+    emit.emit_c(QModel, MemoryPlan)                 -> {file name: C text}    (build.py)
+"""
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .calibrate import collect, internal_value, random_calibration_inputs
 from .config import Config
-from .data import load_samples
 from .errors import ConfigError
-from .fixedpoint import ROUND_HALF_EVEN, ROUND_TFLITE
-from .importer import import_onnx
+from .frontend.data import load_samples
+from .frontend.importer import import_onnx
 from .ir import Graph
 from .passes import run_passes
 from .passes.equalize import equalize, float_transforms
-from .precision import layer_weight_bits
-from . import auto_precision
 from .qmodel import QModel
-from .activation_bits import layer_activation_bits
-from .quantize import quantize
+from .quantize import auto_precision
+from .quantize.calibrate import collect, internal_value, random_calibration_inputs
+from .quantize.fixedpoint import ROUND_HALF_EVEN, ROUND_TFLITE
+from .quantize.lower_graph import quantize
+from .quantize.precision import (PrecisionPlan, PrecisionRequest, make_plan, onnx_op_types, override_bits,
+                                 requested_bits, weight_layers)
+from .reference.interpreter import dequantize_output, quantize_input, run_int8
 
 
 @dataclass
 class Compiled:
-    """What the front half produces: the float graph after passes and the quantized model."""
+    """What the front half produces: the float graph after passes, the precision plan and the
+    quantized model."""
 
     graph: Graph
     model: QModel
     calibration_samples: int
     notes: List[str]
+    precision: Optional[PrecisionPlan] = None
 
 
 def model_name(cfg: Config, model_path: str, override: Optional[str] = None) -> str:
@@ -44,6 +59,30 @@ def model_name(cfg: Config, model_path: str, override: Optional[str] = None) -> 
     return ident if ident and not ident[0].isdigit() else "m_" + ident
 
 
+def precision_request(cfg: Config, rounding: int) -> PrecisionRequest:
+    """The config's precision settings as the plan builder takes them."""
+    return PrecisionRequest(weight_bits=cfg.weight_bits, activation_bits=cfg.activation_bits, rounding=rounding,
+                            overrides=list(cfg.overrides), config_file=cfg.source, lines=dict(cfg.lines))
+
+
+def _check_prequantized(graph: Graph, cfg: Config, notes: List[str]) -> None:
+    """A QDQ/QOperator model keeps its own quantization: refuse settings that would change it."""
+    notes.append(f"{graph.quant.source_format} model: the scales and zero points of its "
+                 f"{len(graph.quant.activations)} quantized tensors and {len(graph.quant.weights)} "
+                 "quantized constants are used as they are; calibration only fills tensors they leave open")
+    notes.extend(graph.quant.notes)
+    if cfg.activation_bits != 8 or cfg.weight_bits != 8 or cfg.overrides or cfg.auto_precision is not None:
+        key = ("quantization.activation_bits" if cfg.activation_bits != 8 else
+               "quantization.weight_bits" if cfg.weight_bits != 8 else
+               "quantization.overrides" if cfg.overrides else "quantization.auto_precision")
+        raise ConfigError(f"the model is already quantized ({graph.quant.source_format}); its bit widths "
+                          "cannot be changed here — quantize the float model instead",
+                          file=cfg.source, key=key, line=cfg.line_of(key))
+    if cfg.equalization or cfg.bias_correction:
+        notes.append("quantization.equalization / bias_correction are ignored: the model's weights are "
+                     "already quantized")
+
+
 def compile_model(model_path: str, cfg: Config, name: str, progress: bool = True) -> Compiled:
     """Run the front half of the pipeline."""
     notes: List[str] = []
@@ -53,24 +92,13 @@ def compile_model(model_path: str, cfg: Config, name: str, progress: bool = True
     passed = run_passes(graph, io_layout="NHWC" if cfg.layout == "nhwc" else "NCHW")
     prequantized = graph.quant is not None
     if prequantized:
-        notes.append(f"{graph.quant.source_format} model: the scales and zero points of its "
-                     f"{len(graph.quant.activations)} quantized tensors and {len(graph.quant.weights)} "
-                     "quantized constants are used as they are; calibration only fills tensors they leave open")
-        notes.extend(graph.quant.notes)
-        if cfg.activation_bits != 8 or cfg.weight_bits != 8 or cfg.overrides or cfg.auto_precision is not None:
-            key = ("quantization.activation_bits" if cfg.activation_bits != 8 else
-                   "quantization.weight_bits" if cfg.weight_bits != 8 else
-                   "quantization.overrides" if cfg.overrides else "quantization.auto_precision")
-            raise ConfigError(f"the model is already quantized ({graph.quant.source_format}); its bit widths "
-                              "cannot be changed here — quantize the float model instead",
-                              file=cfg.source, key=key, line=cfg.line_of(key))
-        if cfg.equalization or cfg.bias_correction:
-            notes.append("quantization.equalization / bias_correction are ignored: the model's weights are "
-                         "already quantized")
+        _check_prequantized(graph, cfg, notes)
     elif cfg.equalization:
         passed = equalize(passed)
-    weight_bits = layer_weight_bits(passed, cfg, model_path)  # checks the overrides before calibrating
-    act_bits = layer_activation_bits(passed, cfg, model_path)  # int8/int16 per layer (overrides)
+    rounding = {"tflite": ROUND_TFLITE, "half_even": ROUND_HALF_EVEN}.get(
+        cfg.rounding, ROUND_HALF_EVEN if prequantized else ROUND_TFLITE)
+    req = precision_request(cfg, rounding)
+    weight_bits, act_bits = requested_bits(passed, req, model_path)  # checks the overrides before calibrating
     ys = None  # labels, for the auto_precision search
     if cfg.calibration is not None:
         xs, ys = load_samples(cfg.calibration, input_name, input_shape, cfg.source)
@@ -80,10 +108,7 @@ def compile_model(model_path: str, cfg: Config, name: str, progress: bool = True
         xs = random_calibration_inputs(input_shape)
         if not prequantized:
             notes.append("no calibration data given (calibration.data in the config): activation ranges come from "
-                     f"{xs.shape[0]} random N(0,1) inputs, so accuracy on real data will be poor")
-    if cfg.layout == "nhwc" and len(input_shape) == 4:
-        # The config asks for an NHWC API; calibration data is in the model's layout.
-        pass
+                         f"{xs.shape[0]} random N(0,1) inputs, so accuracy on real data will be poor")
     pins = {input_name: list(input_shape)}
     cal = collect(model_path, xs, cfg.method, cfg.percentile, pins, progress, moving_average=cfg.moving_average,
                   transforms=float_transforms(passed), means=cfg.bias_correction,
@@ -91,28 +116,59 @@ def compile_model(model_path: str, cfg: Config, name: str, progress: bool = True
                   only={passed.original_name(t) for t, v in passed.tensors.items() if not v.is_const})
     float_mean = ((lambda t: internal_value(passed, t, cal.means.get))
                   if cfg.bias_correction and not prequantized else None)
-    rounding = {"tflite": ROUND_TFLITE, "half_even": ROUND_HALF_EVEN}.get(
-        cfg.rounding, ROUND_HALF_EVEN if prequantized else ROUND_TFLITE)
 
-    def quantize_with(bits, act=None):
-        return quantize(passed, cal.ranges, name, per_channel=cfg.weights == "per_channel", float_mean=float_mean,
-                        weight_bits=bits, int4_clipping=cfg.int4_clipping,
-                        activation_bits=cfg.activation_bits, rounding=rounding,
-                        layer_activation_bits={**act_bits, **(act or {})})
+    def quantize_with(plan: PrecisionPlan) -> QModel:
+        return quantize(passed, cal.ranges, name, plan, per_channel=cfg.weights == "per_channel",
+                        float_mean=float_mean, int4_clipping=cfg.int4_clipping)
 
+    def plan_of(weights: Dict[str, int], acts: Dict[str, int]) -> PrecisionPlan:
+        return make_plan(passed, weights, {**act_bits, **acts}, cfg.activation_bits, rounding)
+
+    plan = plan_of(weight_bits, {})
     if cfg.auto_precision is not None:
-        # Activation bits first (only when the default is int16), then weight bits on that plan.
-        chosen, plan, acc16 = auto_precision.search_activations(passed, cfg, model_path, quantize_with, xs, ys,
-                                                                progress)
-        act_bits.update(chosen)
-        notes.extend(plan)
-        int16_layers = [n.name for n in passed.nodes if act_bits.get(n.name, cfg.activation_bits) == 16]
-        weight_bits, plan = auto_precision.search(passed, cfg, model_path, quantize_with, xs, ys, progress,
-                                                  baseline=acc16, int16_layers=int16_layers)
-        notes.extend(plan)
-    qm = quantize_with(weight_bits)
+        plan, search_notes = _auto_precision(passed, cfg, req, model_path, quantize_with, plan_of, xs, ys, progress)
+        notes.extend(search_notes)
+    qm = quantize_with(plan)
     qm.notes = notes
-    return Compiled(passed, qm, int(xs.shape[0]), notes)
+    return Compiled(passed, qm, int(xs.shape[0]), notes, plan)
+
+
+def _auto_precision(graph: Graph, cfg: Config, req: PrecisionRequest, model_path: str, quantize_with, plan_of,
+                    xs: np.ndarray, ys, progress: bool) -> Tuple[PrecisionPlan, List[str]]:
+    """The automatic search: activation bits first (only when the default is int16), then weight
+    bits on that plan, each judged by the reference's accuracy on the labelled calibration data."""
+    key = "quantization.auto_precision"
+    if ys is None or cfg.calibration is None:
+        raise ConfigError("auto_precision needs labelled calibration data: calibration.data with class labels "
+                          "in an array 'y'", file=cfg.source, key=key, line=cfg.line_of(key))
+    ys = np.asarray(ys)[:len(xs)] if len(ys) != len(xs) else ys  # max_samples cut the inputs
+    op_types = onnx_op_types(model_path or graph.source) if cfg.overrides else {}
+    layers = weight_layers(graph)
+    pinned_w = override_bits(graph, req, "weight_bits", layers, op_types)
+    pinned_a = override_bits(graph, req, "activation_bits", layers, op_types)
+
+    def evaluate(weights: Dict[str, int], acts: Dict[str, int]):
+        return accuracy(quantize_with(plan_of(weights, acts)), xs, ys)
+
+    notes: List[str] = []
+    chosen, acc16 = {}, None
+    if cfg.activation_bits == 16:
+        chosen, found, acc16 = auto_precision.search_activations(graph, evaluate, cfg.auto_precision, pinned_w,
+                                                                 pinned_a, len(xs), progress)
+        notes.extend(found)
+    act16 = plan_of({}, chosen)
+    int16_layers = [n.name for n in graph.nodes if act16.of(n.name).activation_bits == 16]
+    weights, found = auto_precision.search_weights(graph, evaluate, cfg.auto_precision, pinned_w, chosen, len(xs),
+                                                   progress, baseline=acc16, int16_layers=int16_layers)
+    notes.extend(found)
+    return plan_of(weights, chosen), notes
+
+
+def accuracy(qm: QModel, xs: np.ndarray, ys: np.ndarray) -> Tuple[float, np.ndarray]:
+    """(accuracy, dequantized outputs) of the numpy reference on labelled samples."""
+    q = run_int8(qm, quantize_input(qm, xs)).reshape(len(xs), -1)
+    acc = float(np.mean(q.astype(np.int32).argmax(axis=1) == ys.reshape(-1)))
+    return acc, dequantize_output(qm, q).astype(np.float64)
 
 
 def decision_tensors(graph: Graph) -> List[str]:

@@ -10,6 +10,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from .ir import element_count
+
 # Op kinds and the kernel function each calls (None: a view, no code).
 KERNELS = {
     "conv": "qnnc_conv_s8",
@@ -47,10 +49,7 @@ class QTensor:
 
     @property
     def size(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= int(d)
-        return n
+        return element_count(self.shape)
 
 
 @dataclass

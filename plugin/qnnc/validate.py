@@ -7,12 +7,13 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
-from .build import _api_layout, generate, write_output
-from .calibrate import _progress, apply_transform, internal_value
+from .build import _api_layout, generate
+from .emit.output_dir import write_output
+from .quantize.calibrate import _progress, apply_transform, internal_value
 from .config import Config, DataRef
-from .data import load_samples
-from .float_runner import FloatRunner
-from .hostrun import compile_driver, run_driver
+from .frontend.data import load_samples
+from .frontend.float_runner import FloatRunner
+from .emit.hostrun import compile_driver, run_driver
 from .passes.equalize import float_transforms
 from .reference.interpreter import dequantize_output, quantize_input, run
 

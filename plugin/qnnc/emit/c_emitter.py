@@ -1,4 +1,4 @@
-"""Stage 6 - emit: QModel + MemoryPlan -> C99 source files (as {filename: text}).
+"""The C emitter: QModel + MemoryPlan -> C99 source files (as {filename: text}).
 
 Files: ``<name>.h`` (public API), ``<name>.c`` (the op sequence, kernel parameters as
 ``static const`` structs), ``<name>_weights.c`` (constant arrays, in flash), and
@@ -12,11 +12,9 @@ import numpy as np
 
 from .. import __version__
 from ..kernel_params import struct_fields
-from ..kernel_scratch import SCRATCH_KERNELS
-from ..plan import MemoryPlan
+from ..plan.kernel_scratch import SCRATCH_KERNELS
+from ..plan.memory import MemoryPlan
 from ..qmodel import QModel, QOp
-from ..reference.interpreter_s16 import is_s16
-from .c_emitter_s16 import emit_op_s16
 from .c_format import array_body, array_definition, brace, c_float, c_int, c_type
 
 _STRUCT = {"ConvParams": "qnnc_conv_params", "FcParams": "qnnc_fc_params", "PoolParams": "qnnc_pool_params",
@@ -98,8 +96,14 @@ class _Emitter:
             return f"input + {extra}"
         return f"arena + {self.plan.offset(tensor) + extra}"
 
+    def typed(self, tensor: str) -> str:
+        """C address of a tensor as its kernels take it: int16 tensors live in the same byte arena
+        (4-byte aligned buffers), so their address is cast to ``int16_t *``."""
+        p = self.ptr(tensor)
+        return f"(int16_t *)(void *)({p})" if self.m.tensors[tensor].bits == 16 else p
+
     def scratch_arg(self, op: QOp) -> str:
-        """Leading ``qnnc_buffer`` argument of kernels with SIMD scratch (see kernel_scratch.py);
+        """Leading ``qnnc_buffer`` argument of kernels with SIMD scratch (see plan/kernel_scratch.py);
         ``{P}_SCRATCH`` is NULL when no SIMD path is compiled in (the portable arena is smaller)."""
         if op.kernel not in SCRATCH_KERNELS:
             return ""
@@ -109,10 +113,8 @@ class _Emitter:
 
     # -- ops -------------------------------------------------------------------------
     def op(self, i: int, op: QOp) -> None:
-        m, k = self.m, f"op{i}"
+        m = self.m
         self.op_scratch = self.plan.kernel_scratch.get(i)
-        out = self.ptr(op.output)
-        c = op.consts
         self.body.append(f"    /* {i}: {op.kind} '{_comment(op.name)}' -> {list(m.tensors[op.output].shape)}"
                          + (f", {op.macs} MACs" if op.macs else "") + " */")
         if op.kind != "reshape":
@@ -164,8 +166,8 @@ class _Emitter:
             raise NotImplementedError(op.kind)
 
     def patch_segment(self, i: int, op: QOp) -> None:
-        """Band-by-band execution: see qnnc/patches.py."""
-        from ..patches import band_op
+        """Band-by-band execution: see qnnc/plan/patches.py."""
+        from ..plan.patches import band_op
         m = self.m
         subs = op.attrs["ops"]
         scratch = self.plan.offset(op.output + "#scratch")
@@ -196,15 +198,14 @@ class _Emitter:
                              tag=f"_b{b}")
 
     def op_body(self, i: int, op: QOp) -> None:
-        if is_s16(op):
-            emit_op_s16(self, i, op)
-            return
         m, k = self.m, f"op{i}"
-        out = self.ptr(op.output)
+        out, x = self.typed(op.output), self.typed(op.inputs[0])
         c = op.consts
         if op.kind in ("conv", "depthwise_conv", "max_pool", "avg_pool", "lut"):
-            self.spatial(k, op, op.params, m.tensors[op.inputs[0]].shape, m.tensors[op.output].shape,
-                         self.ptr(op.inputs[0]), out)
+            self.spatial(k, op, op.params, m.tensors[op.inputs[0]].shape, m.tensors[op.output].shape, x, out)
+        elif op.kind == "requantize":
+            r = self.struct(f"{k}_rescale", op.attrs["rescale"])
+            self.body.append(f"    {op.kernel}({r}, {op.attrs['size']}, {x}, {out});")
         elif op.kind == "patch_segment":
             self.patch_segment(i, op)
         elif op.kind == "fully_connected":
@@ -213,30 +214,29 @@ class _Emitter:
             p = self.struct(f"{k}_params", op.params, luts, tail)
             a = op.attrs
             self.body.append(f"    {op.kernel}({self.scratch_arg(op)}{p}, &{q}, {a['rows']}, {a['in_features']}, "
-                             f"{self.ptr(op.inputs[0])}, {a['out_features']}, {w}, {bias}, {out});")
+                             f"{x}, {a['out_features']}, {w}, {bias}, {out});")
         elif op.kind in ("add", "mul"):
             p = self.struct(f"{k}_params", op.params)
             d1 = self.dims(f"{k}_input1_dims", op.attrs["input1_dims"])
             d2 = self.dims(f"{k}_input2_dims", op.attrs["input2_dims"])
             dout = self.dims(f"{k}_output_dims", op.attrs["output_dims"])
-            in2 = self.const_array(f"{k}_input2", c["input2"]) if "input2" in c else self.ptr(op.inputs[1])
-            self.body.append(f"    {op.kernel}({p}, {d1}, {self.ptr(op.inputs[0])}, {d2}, {in2}, {dout}, {out});")
+            in2 = self.const_array(f"{k}_input2", c["input2"]) if "input2" in c else self.typed(op.inputs[1])
+            self.body.append(f"    {op.kernel}({p}, {d1}, {x}, {d2}, {in2}, {dout}, {out});")
         elif op.kind == "softmax":
             lut = self.const_array(f"{k}_exp_lut", c["exp_lut"])
-            self.body.append(f"    qnnc_softmax_s8({op.attrs['rows']}, {op.attrs['cols']}, {lut}, "
-                             f"{self.ptr(op.inputs[0])}, {out});")
+            self.body.append(f"    {op.kernel}({op.attrs['rows']}, {op.attrs['cols']}, {lut}, {x}, {out});")
         elif op.kind == "transpose":
             din = self.dims(f"{k}_input_dims", op.attrs["input_dims"])
             perm = f"{self.p}_{k}_perm"
             self.statics.append(f"static const int32_t {perm}[4] = {brace(op.attrs['perm'])};")
-            self.body.append(f"    qnnc_transpose_s8({din}, {perm}, {self.ptr(op.inputs[0])}, {out});")
+            self.body.append(f"    {op.kernel}({din}, {perm}, {x}, {out});")
         elif op.kind == "pad":
             din = self.dims(f"{k}_input_dims", op.attrs["input_dims"])
             dout = self.dims(f"{k}_output_dims", op.attrs["output_dims"])
             pads = f"{self.p}_{k}_pads"
             self.statics.append(f"static const int32_t {pads}[4] = {brace(op.attrs['pads_before'])};")
             self.body.append(f"    qnnc_pad_s8({din}, {pads}, {dout}, (int8_t){op.attrs['pad_value']}, "
-                             f"{self.ptr(op.inputs[0])}, {out});")
+                             f"{x}, {out});")
         elif op.kind == "concat":
             total = sum(op.attrs["inners"])
             col = 0

@@ -175,7 +175,7 @@ def equalize(graph: Graph, iterations: int = 100, tol: float = 1e-4) -> Graph:
 
 
 def float_transforms(graph: Graph) -> Dict[str, Tuple[int, np.ndarray]]:
-    """{ONNX tensor name: (axis, factor)} for the tensors equalization rescaled (see calibrate.py).
+    """{ONNX tensor name: (axis, factor)} for the tensors equalization rescaled (see quantize/calibrate.py).
 
     A node's ``eq_factor`` runs along its output's last axis in the storage layout, which is axis 1
     (channels) of a 4-D ONNX tensor and the last axis otherwise.

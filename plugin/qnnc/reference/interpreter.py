@@ -1,4 +1,4 @@
-"""Stage 4 - the numpy integer reference: runs a :class:`QModel` op by op.
+"""The numpy integer reference: runs a :class:`QModel` op by op.
 
 This defines what the generated C must compute, bit for bit.
 """
@@ -8,11 +8,16 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from ..fixedpoint import dequantize_s8, quantize_f32
+from ..quantize.fixedpoint import dequantize_s8, quantize_f32
 from ..qmodel import QModel, QOp
 from . import kernels as K
 from .interpreter_s16 import is_s16, run_op_s16
 from . import kernels_s4 as K4
+from .shared_ops import SHARED_KINDS, run_shared
+
+KERNELS_S8 = {"conv": K.conv_s8, "depthwise_conv": K.depthwise_conv_s8, "fully_connected": K.fully_connected_s8,
+              "max_pool": K.max_pool_s8, "avg_pool": K.avg_pool_s8, "softmax": K.softmax_s8,
+              "transpose": K.transpose_s8}
 
 
 def _run_op(op: QOp, model: QModel, values: Dict[str, np.ndarray]) -> np.ndarray:
@@ -24,31 +29,15 @@ def _run_op(op: QOp, model: QModel, values: Dict[str, np.ndarray]) -> np.ndarray
     kind = op.kind
     if op.attrs.get("weight_bits") == 4:
         return _run_s4(op, x, out_shape)
-    if kind == "conv":
-        return K.conv_s8(op.params, c["multiplier"], c["shift"], x, c["filter"], c["bias"], out_shape)
-    if kind == "depthwise_conv":
-        return K.depthwise_conv_s8(op.params, c["multiplier"], c["shift"], x, c["filter"], c["bias"], out_shape)
-    if kind == "fully_connected":
-        rows, k = op.attrs["rows"], op.attrs["in_features"]
-        y = K.fully_connected_s8(op.params, c["multiplier"], c["shift"], x.reshape(rows, k), c["filter"], c["bias"])
-        return y.reshape(out_shape)
-    if kind == "max_pool":
-        return K.max_pool_s8(op.params, x, out_shape)
-    if kind == "avg_pool":
-        return K.avg_pool_s8(op.params, x, out_shape)
+    if kind in SHARED_KINDS:
+        return run_shared(op, x, out_shape, KERNELS_S8)
     if kind in ("add", "mul"):
         a = x.reshape(op.attrs["input1_dims"])
         b = (c["input2"] if "input2" in c else values[op.inputs[1]]).reshape(op.attrs["input2_dims"])
         fn = K.add_s8 if kind == "add" else K.mul_s8
         return fn(op.params, a, b, op.attrs["output_dims"]).reshape(out_shape)
-    if kind == "softmax":
-        return K.softmax_s8(x.reshape(op.attrs["rows"], op.attrs["cols"]), c["exp_lut"]).reshape(out_shape)
     if kind == "lut":
         return K.lut_s8(x, c["lut"])
-    if kind == "reshape":
-        return x.reshape(out_shape)
-    if kind == "transpose":
-        return K.transpose_s8(x.reshape(op.attrs["input_dims"]), op.attrs["perm"]).reshape(out_shape)
     if kind == "pad":
         return K.pad_s8(x.reshape(op.attrs["input_dims"]), op.attrs["pads_before"], op.attrs["output_dims"],
                         op.attrs["pad_value"]).reshape(out_shape)

@@ -11,6 +11,11 @@ import numpy as np
 
 from ..qmodel import QModel, QOp
 from . import kernels_s16 as K
+from .shared_ops import SHARED_KINDS, run_shared
+
+KERNELS_S16 = {"conv": K.conv_s16, "depthwise_conv": K.depthwise_conv_s16, "fully_connected": K.fully_connected_s16,
+               "max_pool": K.max_pool_s16, "avg_pool": K.avg_pool_s16, "softmax": K.softmax_s16,
+               "transpose": K.transpose_s16}
 
 
 def is_s16(op: QOp) -> bool:
@@ -22,30 +27,13 @@ def run_op_s16(op: QOp, model: QModel, values: Dict[str, np.ndarray]) -> np.ndar
     """The int16 (or converted) output of one op."""
     out_shape = model.tensors[op.output].shape
     x = values[op.inputs[0]]
-    c = op.consts
     kind = op.kind
     if kind == "requantize":
         return K.convert(op.attrs["rescale"], x, op.attrs["to_bits"]).reshape(out_shape)
-    if kind == "conv":
-        return K.conv_s16(op.params, c["multiplier"], c["shift"], x, c["filter"], c["bias"], out_shape)
-    if kind == "depthwise_conv":
-        return K.depthwise_conv_s16(op.params, c["multiplier"], c["shift"], x, c["filter"], c["bias"], out_shape)
-    if kind == "fully_connected":
-        rows, k = op.attrs["rows"], op.attrs["in_features"]
-        y = K.fully_connected_s16(op.params, c["multiplier"], c["shift"], x.reshape(rows, k), c["filter"], c["bias"])
-        return y.reshape(out_shape)
-    if kind == "max_pool":
-        return K.max_pool_s16(op.params, x, out_shape)
-    if kind == "avg_pool":
-        return K.avg_pool_s16(op.params, x, out_shape)
+    if kind in SHARED_KINDS:
+        return run_shared(op, x, out_shape, KERNELS_S16)
     if kind == "add":
         a = x.reshape(op.attrs["input1_dims"])
         b = values[op.inputs[1]].reshape(op.attrs["input2_dims"])
         return K.add_s16(op.params, a, b, op.attrs["output_dims"]).reshape(out_shape)
-    if kind == "softmax":
-        return K.softmax_s16(x.reshape(op.attrs["rows"], op.attrs["cols"]), c["exp_lut"]).reshape(out_shape)
-    if kind == "reshape":
-        return x.reshape(out_shape)
-    if kind == "transpose":
-        return K.transpose_s16(x.reshape(op.attrs["input_dims"]), op.attrs["perm"]).reshape(out_shape)
     raise NotImplementedError(f"int16 {kind}")

@@ -19,15 +19,8 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..fixedpoint import requantize
-from ..kernel_params import (
-    AddParams,
-    ConvParams,
-    FcParams,
-    MulParams,
-    PoolParams,
-    RescaleParams,
-)
+from ..quantize.fixedpoint import requantize
+from ..kernel_params import AddParams, ConvParams, FcParams, MulParams, PoolParams, RescaleParams
 
 __all__ = [
     "conv_s8",
@@ -107,7 +100,16 @@ def conv_s8(p: ConvParams, multiplier, shift, x, filt, bias, out_dims) -> np.nda
     ``requantize(acc, multiplier[oc], shift[oc]) + output_offset``, clamp to
     ``[act_min, act_max]`` and, if ``act_lut`` is set, ``act_lut[v + 128]``.
     """
-    x = np.asarray(x, dtype=np.int8)
+    acc = conv_accumulators(p, np.asarray(x, dtype=np.int8), filt, bias, out_dims)
+    out = _activation(acc, np.asarray(multiplier, np.int64), np.asarray(shift, np.int64),
+                      p.output_offset, p.act_min, p.act_max, p.act_lut, p.rounding)
+    n, oh, ow, oc = _dims4(out_dims)
+    return out.reshape(n, oh, ow, oc)
+
+
+def conv_accumulators(p: ConvParams, x: np.ndarray, filt, bias, out_dims) -> np.ndarray:
+    """int64 sums ``[n*oh*ow, oc]`` of a group-1 convolution of integer NHWC ``x`` (int8 or int16)
+    with an OHWI int8 filter, plus the bias: what every precision's conv accumulates."""
     filt = np.asarray(filt, dtype=np.int8)
     n, oh, ow, oc = _dims4(out_dims)
     o, kh, kw, ic = filt.shape
@@ -122,9 +124,7 @@ def conv_s8(p: ConvParams, multiplier, shift, x, filt, bias, out_dims) -> np.nda
     acc = acc.astype(np.int64)
     if bias is not None:
         acc += np.asarray(bias, dtype=np.int64).reshape(1, oc)
-    out = _activation(acc, np.asarray(multiplier, np.int64), np.asarray(shift, np.int64),
-                      p.output_offset, p.act_min, p.act_max, p.act_lut, p.rounding)
-    return out.reshape(n, oh, ow, oc)
+    return acc
 
 
 def depthwise_conv_s8(p: ConvParams, multiplier, shift, x, filt, bias, out_dims) -> np.ndarray:
@@ -133,7 +133,14 @@ def depthwise_conv_s8(p: ConvParams, multiplier, shift, x, filt, bias, out_dims)
     Output channel ``oc`` reads input channel ``oc // depth_multiplier`` with filter
     ``filt[0, :, :, oc]``; the arithmetic is otherwise that of :func:`conv_s8`.
     """
-    x = np.asarray(x, dtype=np.int8)
+    acc = depthwise_accumulators(p, np.asarray(x, dtype=np.int8), filt, bias, out_dims)
+    return _activation(acc, np.asarray(multiplier, np.int64), np.asarray(shift, np.int64),
+                       p.output_offset, p.act_min, p.act_max, p.act_lut, p.rounding)
+
+
+def depthwise_accumulators(p: ConvParams, x: np.ndarray, filt, bias, out_dims) -> np.ndarray:
+    """int64 sums ``[n, oh, ow, oc]`` of a depthwise convolution of integer NHWC ``x`` with a
+    (1, KH, KW, OC) int8 filter, plus the bias."""
     filt = np.asarray(filt, dtype=np.int8)
     n, oh, ow, oc = _dims4(out_dims)
     _, kh, kw, foc = filt.shape
@@ -150,8 +157,7 @@ def depthwise_conv_s8(p: ConvParams, multiplier, shift, x, filt, bias, out_dims)
     acc = acc.astype(np.int64)
     if bias is not None:
         acc += np.asarray(bias, dtype=np.int64).reshape(1, 1, 1, oc)
-    return _activation(acc, np.asarray(multiplier, np.int64), np.asarray(shift, np.int64),
-                       p.output_offset, p.act_min, p.act_max, p.act_lut, p.rounding)
+    return acc
 
 
 def fully_connected_s8(p: FcParams, multiplier, shift, x, w, bias) -> np.ndarray:
@@ -160,7 +166,13 @@ def fully_connected_s8(p: FcParams, multiplier, shift, x, w, bias) -> np.ndarray
     ``acc[r, o] = bias[o] + sum_k w[o, k] * (x[r, k] + input_offset)``, then requantize with
     ``multiplier[o]``/``shift[o]``, add ``output_offset``, clamp, optional ``act_lut``.
     """
-    x = np.asarray(x, dtype=np.int8)
+    acc = fc_accumulators(p, np.asarray(x, dtype=np.int8), w, bias)
+    return _activation(acc, np.asarray(multiplier, np.int64), np.asarray(shift, np.int64),
+                       p.output_offset, p.act_min, p.act_max, p.act_lut, p.rounding)
+
+
+def fc_accumulators(p: FcParams, x: np.ndarray, w, bias) -> np.ndarray:
+    """int64 sums ``[rows, N]`` of integer ``x [rows, K]`` times int8 ``w [N, K]^T``, plus the bias."""
     w = np.asarray(w, dtype=np.int8)
     if x.ndim != 2 or w.ndim != 2 or x.shape[1] != w.shape[1]:
         raise ValueError(f"fully connected shape mismatch: x {x.shape}, w {w.shape}")
@@ -168,8 +180,7 @@ def fully_connected_s8(p: FcParams, multiplier, shift, x, w, bias) -> np.ndarray
     acc = (xo @ w.astype(np.float64).T).astype(np.int64)  # exact, see module doc
     if bias is not None:
         acc += np.asarray(bias, dtype=np.int64).reshape(1, w.shape[0])
-    return _activation(acc, np.asarray(multiplier, np.int64), np.asarray(shift, np.int64),
-                       p.output_offset, p.act_min, p.act_max, p.act_lut, p.rounding)
+    return acc
 
 
 # ------------------------------------------------------------------- pooling --
@@ -182,14 +193,19 @@ def max_pool_s8(p: PoolParams, x, out_dims) -> np.ndarray:
     cells outside the input are ignored. A window with no valid cell yields ``pad_value``.
     The result is clamped to ``[act_min, act_max]``.
     """
-    x = np.asarray(x, dtype=np.int8)
+    return max_pool(p, x, out_dims, np.int8)
+
+
+def max_pool(p: PoolParams, x, out_dims, dtype) -> np.ndarray:
+    """Max pooling of int8 or int16 ``x`` (the dtype); what ``max_pool_s8`` / ``_s16`` compute."""
+    x = np.asarray(x, dtype=dtype)
     n, oh, ow, c = _dims4(out_dims)
-    sentinel = -1000  # below any int8 value: marks cells outside the input
+    sentinel = -100000  # below any int8/int16 value: marks cells outside the input
     win = _windows(x.astype(np.int32), sentinel, oh, ow, p.kernel_h, p.kernel_w,
                    p.stride_h, p.stride_w, p.pad_top, p.pad_left)
     m = win.max(axis=(3, 4))
     m = np.where(m == sentinel, int(p.pad_value), m)
-    return np.clip(m, int(p.act_min), int(p.act_max)).astype(np.int8)
+    return np.clip(m, int(p.act_min), int(p.act_max)).astype(dtype)
 
 
 def avg_pool_s8(p: PoolParams, x, out_dims) -> np.ndarray:
@@ -202,7 +218,12 @@ def avg_pool_s8(p: PoolParams, x, out_dims) -> np.ndarray:
     ``[act_min, act_max]``. A window with count 0 (no valid cell, padding excluded)
     yields ``pad_value`` (clamped) like max pooling.
     """
-    x = np.asarray(x, dtype=np.int8)
+    return avg_pool(p, x, out_dims, np.int8)
+
+
+def avg_pool(p: PoolParams, x, out_dims, dtype) -> np.ndarray:
+    """Average pooling of int8 or int16 ``x`` (the dtype); what ``avg_pool_s8`` / ``_s16`` compute."""
+    x = np.asarray(x, dtype=dtype)
     n, oh, ow, c = _dims4(out_dims)
     kh, kw = int(p.kernel_h), int(p.kernel_w)
     win = _windows(x.astype(np.int64), 0, oh, ow, kh, kw,
@@ -222,7 +243,7 @@ def avg_pool_s8(p: PoolParams, x, out_dims) -> np.ndarray:
     q = np.abs(num) // safe
     res = np.where(num < 0, -q, q)  # C truncating division
     res = np.where(count == 0, int(p.pad_value), res)
-    return np.clip(res, int(p.act_min), int(p.act_max)).astype(np.int8)
+    return np.clip(res, int(p.act_min), int(p.act_max)).astype(dtype)
 
 
 # --------------------------------------------------------------- elementwise --

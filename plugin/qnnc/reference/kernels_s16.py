@@ -15,9 +15,9 @@ from typing import Optional
 
 import numpy as np
 
-from ..fixedpoint import requantize
+from ..quantize.fixedpoint import requantize
 from ..kernel_params import AddParams, ConvParams, FcParams, PoolParams, RescaleParams
-from .kernels import _dims4, _windows
+from .kernels import _dims4, avg_pool, conv_accumulators, depthwise_accumulators, fc_accumulators, max_pool
 
 S16_MIN, S16_MAX = -32768, 32767
 
@@ -47,89 +47,32 @@ def _out_s16(acc, multiplier, shift, output_offset: int, act_min: int, act_max: 
 
 def conv_s16(p: ConvParams, multiplier, shift, x, filt, bias, out_dims) -> np.ndarray:
     """Convolution (group 1), NHWC int16 input, OHWI int8 filter, int64 bias; ``qnnc_conv_s16``."""
-    x = np.asarray(x, dtype=np.int16)
-    filt = np.asarray(filt, dtype=np.int8)
-    n, oh, ow, oc = _dims4(out_dims)
-    o, kh, kw, ic = filt.shape
-    if o != oc or x.shape[3] != ic or x.shape[0] != n:
-        raise ValueError(f"conv shape mismatch: x {x.shape}, filter {filt.shape}, out {out_dims}")
-    xo = x.astype(np.float64) + float(p.input_offset)
-    win = _windows(xo, 0.0, oh, ow, kh, kw, p.stride_h, p.stride_w, p.pad_top, p.pad_left,
-                   p.dilation_h, p.dilation_w)
-    cols = win.reshape(n * oh * ow, kh * kw * ic)
-    acc = (cols @ filt.reshape(oc, kh * kw * ic).astype(np.float64).T).astype(np.int64)
-    if bias is not None:
-        acc += np.asarray(bias, dtype=np.int64).reshape(1, oc)
+    acc = conv_accumulators(p, np.asarray(x, dtype=np.int16), filt, bias, out_dims)
     out = _out_s16(acc, multiplier, shift, p.output_offset, p.act_min, p.act_max)
+    n, oh, ow, oc = _dims4(out_dims)
     return out.reshape(n, oh, ow, oc)
 
 
 def depthwise_conv_s16(p: ConvParams, multiplier, shift, x, filt, bias, out_dims) -> np.ndarray:
     """Depthwise convolution, filter (1, KH, KW, OC); ``qnnc_depthwise_conv_s16``."""
-    x = np.asarray(x, dtype=np.int16)
-    filt = np.asarray(filt, dtype=np.int8)
-    n, oh, ow, oc = _dims4(out_dims)
-    _, kh, kw, foc = filt.shape
-    dm = int(p.depth_multiplier)
-    if foc != oc or x.shape[3] * dm != oc or x.shape[0] != n:
-        raise ValueError(f"depthwise shape mismatch: x {x.shape}, filter {filt.shape}, out {out_dims}")
-    xo = x.astype(np.float64) + float(p.input_offset)
-    if dm != 1:
-        xo = np.repeat(xo, dm, axis=3)
-    win = _windows(xo, 0.0, oh, ow, kh, kw, p.stride_h, p.stride_w, p.pad_top, p.pad_left,
-                   p.dilation_h, p.dilation_w)
-    acc = np.einsum("nhwklc,klc->nhwc", win, filt[0].astype(np.float64), optimize=True).astype(np.int64)
-    if bias is not None:
-        acc += np.asarray(bias, dtype=np.int64).reshape(1, 1, 1, oc)
+    acc = depthwise_accumulators(p, np.asarray(x, dtype=np.int16), filt, bias, out_dims)
     return _out_s16(acc, multiplier, shift, p.output_offset, p.act_min, p.act_max)
 
 
 def fully_connected_s16(p: FcParams, multiplier, shift, x, w, bias) -> np.ndarray:
     """Fully connected ``[rows, K] x [N, K]^T`` on int16 inputs; ``qnnc_fully_connected_s16``."""
-    x = np.asarray(x, dtype=np.int16)
-    w = np.asarray(w, dtype=np.int8)
-    if x.ndim != 2 or w.ndim != 2 or x.shape[1] != w.shape[1]:
-        raise ValueError(f"fully connected shape mismatch: x {x.shape}, w {w.shape}")
-    xo = x.astype(np.float64) + float(p.input_offset)
-    acc = (xo @ w.astype(np.float64).T).astype(np.int64)
-    if bias is not None:
-        acc += np.asarray(bias, dtype=np.int64).reshape(1, w.shape[0])
+    acc = fc_accumulators(p, np.asarray(x, dtype=np.int16), w, bias)
     return _out_s16(acc, multiplier, shift, p.output_offset, p.act_min, p.act_max)
 
 
 def max_pool_s16(p: PoolParams, x, out_dims) -> np.ndarray:
     """Max pooling on int16; ``qnnc_max_pool_s16`` (empty windows give ``pad_value``)."""
-    x = np.asarray(x, dtype=np.int16)
-    n, oh, ow, c = _dims4(out_dims)
-    sentinel = -100000  # below any int16 value: marks cells outside the input
-    win = _windows(x.astype(np.int32), sentinel, oh, ow, p.kernel_h, p.kernel_w,
-                   p.stride_h, p.stride_w, p.pad_top, p.pad_left)
-    m = win.max(axis=(3, 4))
-    m = np.where(m == sentinel, int(p.pad_value), m)
-    return np.clip(m, int(p.act_min), int(p.act_max)).astype(np.int16)
+    return max_pool(p, x, out_dims, np.int16)
 
 
 def avg_pool_s16(p: PoolParams, x, out_dims) -> np.ndarray:
     """Average pooling on int16 (sum / count rounded half away); ``qnnc_avg_pool_s16``."""
-    x = np.asarray(x, dtype=np.int16)
-    n, oh, ow, c = _dims4(out_dims)
-    kh, kw = int(p.kernel_h), int(p.kernel_w)
-    win = _windows(x.astype(np.int64), 0, oh, ow, kh, kw, p.stride_h, p.stride_w, p.pad_top, p.pad_left)
-    total = win.sum(axis=(3, 4))
-    ones = np.ones((1, x.shape[1], x.shape[2], 1), dtype=np.int64)
-    valid = _windows(ones, 0, oh, ow, kh, kw, p.stride_h, p.stride_w, p.pad_top, p.pad_left).sum(axis=(3, 4))
-    if p.count_include_pad:
-        total = total + int(p.pad_value) * (kh * kw - valid)
-        count = np.full_like(valid, kh * kw)
-    else:
-        count = valid
-    safe = np.maximum(count, 1)
-    half = safe // 2
-    num = np.where(total >= 0, total + half, total - half)
-    q = np.abs(num) // safe
-    res = np.where(num < 0, -q, q)
-    res = np.where(count == 0, int(p.pad_value), res)
-    return np.clip(res, int(p.act_min), int(p.act_max)).astype(np.int16)
+    return avg_pool(p, x, out_dims, np.int16)
 
 
 def add_s16(p: AddParams, x1, x2, out_dims) -> np.ndarray:
@@ -141,14 +84,6 @@ def add_s16(p: AddParams, x1, x2, out_dims) -> np.ndarray:
     r = np.broadcast_to(r, out_dims)
     out = requantize(r, p.output_multiplier, p.output_shift) + int(p.output_offset)
     return np.clip(out, int(p.act_min), int(p.act_max)).astype(np.int16)
-
-
-def softmax_exp_lut(input_scale: float) -> np.ndarray:
-    """The 512-entry table of ``qnnc_softmax_s16``: exp(-s*i) and exp(-s*256*j), times 2^15."""
-    i = np.arange(256, dtype=np.float64)
-    lo = np.floor(np.exp(-input_scale * i) * (1 << 15) + 0.5)
-    hi = np.floor(np.exp(-input_scale * 256.0 * i) * (1 << 15) + 0.5)
-    return np.concatenate([lo, hi]).astype(np.uint32)
 
 
 def softmax_s16(x, exp_lut) -> np.ndarray:

@@ -51,6 +51,17 @@ def quantize_multipliers(reals) -> Tuple[np.ndarray, np.ndarray]:
     return mult, shift
 
 
+def add_multipliers(scale1: float, scale2: float, scale_out: float, left_shift: int) -> Tuple[int, ...]:
+    """TFLite ADD's requantization: each input is shifted left by ``left_shift`` and rescaled to
+    twice the larger input scale (multipliers <= 0.5), the sum then to the output scale. Returns
+    (multiplier1, shift1, multiplier2, shift2, output multiplier, output shift)."""
+    twice_max = 2.0 * max(scale1, scale2)
+    m1, s1 = quantize_multiplier(scale1 / twice_max)
+    m2, s2 = quantize_multiplier(scale2 / twice_max)
+    mo, so = quantize_multiplier(twice_max / ((1 << left_shift) * scale_out))
+    return m1, s1, m2, s2, mo, so
+
+
 def _trunc_div_pow2(x: np.ndarray, bits: int) -> np.ndarray:
     """Integer division by 2^bits truncating toward zero (C semantics) on int64."""
     neg = x < 0

@@ -9,8 +9,8 @@ from typing import List
 
 import numpy as np
 
-from .qmodel import QModel
-from .reference.interpreter import run
+from ..qmodel import QModel
+from .interpreter import run
 
 
 def layer_checksum(out: np.ndarray) -> int:

@@ -32,7 +32,7 @@ from typing import Callable, Dict, Iterable, Mapping, Optional, Tuple
 
 import numpy as np
 
-from .float_runner import FloatRunner
+from ..frontend.float_runner import FloatRunner
 
 Ranges = Dict[str, Tuple[float, float]]
 # ONNX tensor name -> (axis, factor): the value the compiled graph holds is the ONNX value times
@@ -164,7 +164,7 @@ def range_percentile(h: np.ndarray, a: float, b: float, percentile: float) -> Tu
 
 
 def _grid_quant(L: np.ndarray, U: np.ndarray):
-    """Representable ends and step of int8 asymmetric quantization of [L, U] (as in quantize.py)."""
+    """Representable ends and step of int8 asymmetric quantization of [L, U] (as in quantize/qparams.py)."""
     L = np.minimum(L, 0.0)
     U = np.maximum(U, 0.0)
     scale = np.maximum(U - L, 1e-30) / 255.0

@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .errors import QnncError
+from ..errors import QnncError
 
 DRIVER = r"""
 #include <stdio.h>

@@ -15,8 +15,8 @@ import copy
 from dataclasses import replace
 from typing import List, Optional, Sequence, Tuple
 
-from .errors import ConfigError
-from .qmodel import QModel, QOp
+from ..errors import ConfigError
+from ..qmodel import QModel, QOp
 
 _SPATIAL = {"conv", "depthwise_conv", "max_pool", "avg_pool", "lut"}
 

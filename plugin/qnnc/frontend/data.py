@@ -3,12 +3,23 @@ from __future__ import annotations
 
 import os
 import zipfile
+from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from .config import DataRef
-from .errors import DataError
+from ..errors import DataError
+
+
+@dataclass
+class DataRef:
+    """A data file named in the config, resolved to an absolute path."""
+
+    path: str
+    key: Optional[str] = None
+    count: Optional[int] = None
+    yaml_key: str = ""
+    line: Optional[int] = None
 
 
 def _load(ref: DataRef, cfg_file: Optional[str]):

@@ -9,8 +9,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper, shape_inference
 
-from .errors import ModelError
-from .ir import Graph, Node, Tensor
+from ..errors import ModelError
+from ..ir import Graph, Node, Tensor
 from .onnx_fold import fold_onnx_constants, missing_shapes
 from .qdq import is_prequantized, strip_quantization
 

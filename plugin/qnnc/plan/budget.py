@@ -1,24 +1,19 @@
-"""RAM and flash budgets: fail the build, naming the largest consumers and what would help."""
+"""RAM and flash budgets: fail the build, naming the largest consumers and what would help.
+
+``where`` names the setting the user wrote (a YAML key with file:line, a CLI flag, a Kconfig
+symbol or a platformio.ini key); the caller knows which.
+"""
 from __future__ import annotations
 
-import os
 from typing import List, Optional
 
-from .config import Config
-from .errors import QnncError
-from .plan import MemoryPlan
-from .qmodel import QModel
+from ..errors import QnncError
+from .memory import MemoryPlan
+from ..qmodel import QModel
 
 
 class BudgetError(QnncError):
     """The model does not fit the configured RAM or flash budget."""
-
-
-def _where(cfg: Config, key: str, override: bool) -> str:
-    if override or not cfg.source:
-        return f"--{key.replace('_', '-')}"
-    line = cfg.lines.get(key)
-    return f"{key} in {os.path.basename(cfg.source)}" + (f":{line}" if line else "")
 
 
 def _peak_step(plan: MemoryPlan) -> int:
@@ -60,12 +55,3 @@ def check_flash(model: QModel, budget: Optional[int], where: str) -> None:
     raise BudgetError(
         f"flash budget exceeded: weights and tables need {total} B but {where} allows {budget} B "
         f"(kernel code comes on top). Largest: {'; '.join(parts)}. What would help: " + ", or ".join(hints) + ".")
-
-
-def check_budgets(model: QModel, plan: MemoryPlan, cfg: Config, ram_override: Optional[int] = None,
-                  flash_override: Optional[int] = None) -> None:
-    """Apply the config's budgets, or the command-line overrides when given."""
-    ram = ram_override if ram_override is not None else cfg.ram_budget
-    flash = flash_override if flash_override is not None else cfg.flash_budget
-    check_ram(model, plan, ram, _where(cfg, "ram_budget", ram_override is not None))
-    check_flash(model, flash, _where(cfg, "flash_budget", flash_override is not None))

@@ -30,7 +30,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from .errors import ModelError
+from ..errors import ModelError
 
 Q_OPS = {"QuantizeLinear", "DequantizeLinear"}
 # QOperator ops rewritten into DequantizeLinear -> float op -> QuantizeLinear.

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
 from .kernel_scratch import op_scratch_bytes
-from .qmodel import QModel
+from ..qmodel import QModel
 
 ALIGN = 4
 # Kernels that may write their output over an input of the same size (they read each

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from .plan import MemoryPlan, io_bound
-from .qmodel import QModel
+from ..plan.memory import MemoryPlan, io_bound
+from ..qmodel import QModel
 
 
 def build_report(model: QModel, plan: MemoryPlan, provenance: Dict[str, Any]) -> Dict[str, Any]:

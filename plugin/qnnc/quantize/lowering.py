@@ -1,0 +1,178 @@
+"""The state of one lowering and what every precision's rules share (lower_graph.py drives it).
+
+It keeps the tensor table and the op list, converts tensors between int8 and int16 (one
+``requantize`` op per tensor and precision, shared by all readers), and offers the rules: calibrated ranges, weight quantization, the
+requantization multipliers and bias correction (``quantization.bias_correction``: each Conv/FC
+bias is lowered by the mean output error its quantized weights cause, ``(dequantized(Wq) - W)``
+applied to the layer's mean float input on the calibration data; Nagel et al. 2019, empirical
+variant).
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Dict, Optional, Tuple
+
+import numpy as np
+
+from ..errors import ModelError
+from ..ir import Graph, Node
+from ..kernel_params import ConvParams, RescaleParams
+from ..qmodel import QOp, QTensor
+from .calibrate import Ranges
+from .fixedpoint import ROUND_HALF_EVEN, quantize_multiplier, quantize_multipliers
+from .precision import PrecisionPlan
+from .qparams import SOFTMAX_SCALE, SOFTMAX_ZP, act_qparams
+from .weights import fixed_weight_quantization, quantize_weights
+
+def dims4(shape) -> tuple:
+    """A shape of rank <= 4 as 4 dims, leading ones added (the kernels' broadcasting layout)."""
+    return (1,) * (4 - len(shape)) + tuple(shape)
+
+
+def requantize_op(name: str, src: QTensor, dst: QTensor) -> QOp:
+    """An int8 <-> int16 conversion from ``src`` to ``dst`` (one kernel call)."""
+    m, s = quantize_multiplier(src.scale / dst.scale)
+    params = RescaleParams(-src.zero_point, m, s, dst.zero_point)
+    kernel = "qnnc_requantize_s8_s16" if dst.bits == 16 else "qnnc_requantize_s16_s8"
+    return QOp("requantize", name, [src.name], dst.name, None, {},
+               {"kernel": kernel, "rescale": params, "size": src.size, "to_bits": dst.bits}, 0)
+
+
+class Lowering:
+    """State of one lowering: the graph, its ranges, the plan, the QTensor table and the op list."""
+
+    def __init__(self, g: Graph, ranges: Ranges, plan: PrecisionPlan, per_channel: bool = True,
+                 float_mean: Optional[Callable[[str], Optional[np.ndarray]]] = None, int4_clipping: str = "mse"):
+        self.g = g
+        self.ranges = ranges
+        self.plan = plan
+        self.per_channel = per_channel
+        self.float_mean = float_mean
+        self.int4_clipping = int4_clipping
+        self.tensors: Dict[str, QTensor] = {}
+        self.ops = []
+        self.converted: Dict[tuple, QTensor] = {}
+
+    # -- tensors ----------------------------------------------------------------------
+    def err(self, n: Node, msg: str) -> ModelError:
+        return ModelError(msg, file=self.g.source, node=n.name, op=f"{n.op}, opset {self.g.opset}")
+
+    def calibrated(self, name: str, n: Node = None) -> Tuple[float, int]:
+        """int8 scale and zero point of a tensor: the model's own (QDQ import) or from its range."""
+        name = self.g.original_name(name)
+        if self.g.quant is not None and name in self.g.quant.activations:
+            return self.g.quant.activations[name]  # fixed by the model's QuantizeLinear
+        if name not in self.ranges:
+            raise ModelError(f"no calibration range for tensor '{name}' (internal: a pass renamed a tensor "
+                             "without a passthrough rule)", file=self.g.source, node=n.name if n else None)
+        lo, hi = self.ranges[name]
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise ModelError(f"the float model produces non-finite values (range [{lo}, {hi}]) in tensor '{name}' "
+                             "on the calibration data; check the model and the data's scaling",
+                             file=self.g.source, node=n.name if n else None, op=n.op if n else None)
+        return act_qparams(lo, hi)
+
+    def new_tensor(self, name: str, scale: float, zp: int, bits: int = 8) -> QTensor:
+        t = QTensor(name, tuple(self.g.shape(name)), float(scale), int(zp), bits=bits)
+        self.tensors[name] = t
+        return t
+
+    def value_range(self, t: QTensor):
+        """Calibrated float range of a tensor; for tensors without one (those passes made, such as
+        a layout transpose's output) the range its quantization can represent."""
+        name = self.g.original_name(t.name)
+        if name in self.ranges:
+            lo, hi = self.ranges[name]
+            return float(lo), float(hi)
+        if t.bits == 8:
+            return (-128 - t.zero_point) * t.scale, (127 - t.zero_point) * t.scale
+        return -32767 * t.scale, 32767 * t.scale
+
+    def api_output_qparams(self, outp: str, value_range: Tuple[float, float]) -> Tuple[float, int]:
+        """int8 scale and zero point for a tensor converted from int16 (e.g. the model output): those
+        of an int8 model's softmax output after a Softmax (through views), else ``value_range``'s."""
+        producer = next((op for op in reversed(self.ops) if op.output == outp), None)
+        while producer is not None and producer.kind == "reshape":  # a view: look at what it shows
+            producer = next((op for op in self.ops if op.output == producer.inputs[0]), None)
+        if producer is not None and producer.kind == "softmax":
+            return SOFTMAX_SCALE, SOFTMAX_ZP
+        return act_qparams(*value_range)
+
+    def convert(self, t: QTensor, bits: int) -> QTensor:
+        """``t`` at ``bits`` (itself, or a converted copy made once)."""
+        if t.bits == bits:
+            return t
+        key = (t.name, bits)
+        if key not in self.converted:
+            lo, hi = self.value_range(t)
+            if bits == 16:
+                amax = max(abs(lo), abs(hi))
+                dst = QTensor(f"{t.name}__s16", t.shape, amax / 32767.0 if amax > 1e-30 else 1.0, 0, bits=16)
+            else:
+                q = self.api_output_qparams(t.name, (lo, hi))
+                dst = QTensor(f"{t.name}__s8", t.shape, *q)
+            self.tensors[dst.name] = dst
+            self.ops.append(requantize_op(f"{t.name} int{t.bits} -> int{bits}", t, dst))
+            self.converted[key] = dst
+        return self.converted[key]
+
+    # -- weights and requantization -----------------------------------------------------
+    def weights(self, W: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """int8 weights and per-output-channel scales: the model's own for a QDQ import, else computed."""
+        if self.g.quant is not None:
+            fixed = fixed_weight_quantization(W, self.g.quant.weight_scale_candidates())
+            if fixed is not None:
+                return fixed
+        return quantize_weights(W, self.per_channel)
+
+    def requant(self, n: Node, s_in: float, w_scales: np.ndarray, s_out: float):
+        """Per-channel (multiplier, shift) of ``s_in * w_scales / s_out`` in the layer's rounding."""
+        if self.plan.of(n.name).rounding == ROUND_HALF_EVEN:
+            # onnxruntime's scale, in float32 (QLinearConv / QLinearMatMul compute it so); the
+            # multiplier + shift then represent it exactly.
+            real = ((np.float32(s_in) * np.asarray(w_scales, np.float32)).astype(np.float32)
+                    / np.float32(s_out)).astype(np.float32).astype(np.float64)
+        else:
+            real = s_in * w_scales / s_out
+        try:
+            return quantize_multipliers(real)
+        except ValueError as e:
+            raise self.err(n, str(e)) from None
+
+    def corrected_bias(self, n: Node, W: np.ndarray, b: np.ndarray, wq: np.ndarray, ws: np.ndarray,
+                       shift_of) -> np.ndarray:
+        """Bias correction: subtract the mean output shift the quantized weights introduce.
+
+        ``shift_of(mean_input, eps)`` is the mean (per output channel) of the layer applied with
+        weights ``eps = dequantized(wq) - W`` to the mean float input measured on the calibration
+        data. Without bias correction (or without a mean for the input) ``b`` is returned as is.
+        """
+        if self.float_mean is None:
+            return b
+        m = self.float_mean(n.inputs[0])
+        if m is None:
+            return b
+        w64 = W.astype(np.float64)
+        deq = wq.astype(np.float64) * ws.reshape((-1,) + (1,) * (W.ndim - 1))
+        shift = shift_of(m.astype(np.float64), deq - w64)
+        return b.astype(np.float64) - shift
+
+    def conv_layout(self, n: Node, wq: np.ndarray, x: QTensor, out: QTensor, **params):
+        """(kind, ConvParams, filter in the kernel's layout, filter dims, MACs) of a Conv node:
+        ``conv`` for group 1 (OHWI filter), ``depthwise_conv`` for group == input channels
+        ([1, kh, kw, out] filter). ``params`` are the precision's offsets and activation bounds."""
+        cout, cin_g, kh, kw = wq.shape
+        cin, group, a = x.shape[3], n.attrs["group"], n.attrs
+        geometry = dict(stride_h=a["strides"][0], stride_w=a["strides"][1], pad_top=a["pads"][0],
+                        pad_left=a["pads"][1], dilation_h=a["dilations"][0], dilation_w=a["dilations"][1])
+        oh, ow = out.shape[1], out.shape[2]
+        if group == 1:
+            filt = np.ascontiguousarray(wq.transpose(0, 2, 3, 1))  # OIHW -> OHWI
+            return ("conv", ConvParams(depth_multiplier=1, **geometry, **params), filt, tuple(filt.shape),
+                    oh * ow * cout * kh * kw * cin)
+        if group == cin and cin_g == 1 and cout % cin == 0:
+            filt = np.ascontiguousarray(wq.reshape(cout, kh, kw).transpose(1, 2, 0)[None])  # [1,kh,kw,cout]
+            return ("depthwise_conv", ConvParams(depth_multiplier=cout // cin, **geometry, **params), filt,
+                    (1, kh, kw, cout), oh * ow * cout * kh * kw)
+        raise self.err(n, f"grouped convolution with group={group} (input channels {cin}) is not supported; "
+                          "only group=1 and depthwise (group == input channels) are")

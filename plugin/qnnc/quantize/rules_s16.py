@@ -1,0 +1,231 @@
+"""int16 activations with int8 weights (TFLite's 16x8 scheme): float Graph -> :class:`QModel`.
+
+``quantization.activation_bits: 16``. Activations are int16, symmetric, zero point 0, scale
+``amax / 32767`` of the calibrated range; weights int8 symmetric per channel (as for int8);
+biases int64 with scale ``s_in * s_w``; conv/FC requantization uses TFLite's 16-bit reduced
+multiplier on the int64 accumulator (see reference/kernels_s16.py). Softmax outputs scale
+1/32768 as in TFLite.
+
+These are the int16 rules of the lowering (lowering.py), one function per ONNX op; the
+lowering converts inputs of the other precision with ``requantize`` ops. The model API stays int8: the generated
+``<name>_run`` takes and returns int8 (asymmetric, calibrated like an int8 model's input and
+output), one op converts the input to int16 first and one converts the result back to int8 last.
+So ``<name>_run``/``_run_f32``, test data, self-tests and every host tool keep working unchanged;
+the int16 precision applies to every layer in between.
+"""
+from __future__ import annotations
+
+import math
+from typing import Tuple
+
+import numpy as np
+
+from ..ir import Node
+from ..kernel_params import AddParams, FcParams, PoolParams
+from ..qmodel import QOp, QTensor
+from .bias_correction import mean_shift_of
+from .fixedpoint import add_multipliers
+from .lowering import Lowering, dims4
+from .qparams import round_half_away
+from .weights import quantize_weights
+
+
+S16_MIN, S16_MAX = -32768, 32767
+SOFTMAX16_SCALE = 1.0 / 32768.0
+ADD16_LEFT_SHIFT = 15
+ACC_LIMIT = 1 << 47          # |int64 accumulator| bound of the 16x8 requantization (as in TFLite)
+BIAS_LIMIT = (1 << 40) - 1   # keeps bias + products far inside ACC_LIMIT
+SUPPORTED = "Conv (incl. depthwise), Gemm/MatMul (FullyConnected), MaxPool, AveragePool, Add, Softmax, " \
+            "Relu/Clip fused into the layer before, Reshape/Flatten, Transpose"
+
+
+def softmax_exp_lut(input_scale: float) -> np.ndarray:
+    """The 512-entry table of ``qnnc_softmax_s16``: exp(-s*i) and exp(-s*256*j), times 2^15."""
+    i = np.arange(256, dtype=np.float64)
+    lo = np.floor(np.exp(-input_scale * i) * (1 << 15) + 0.5)
+    hi = np.floor(np.exp(-input_scale * 256.0 * i) * (1 << 15) + 0.5)
+    return np.concatenate([lo, hi]).astype(np.uint32)
+
+
+def scale16(low: Lowering, name: str, n: Node = None) -> float:
+    """Symmetric int16 scale of a tensor's calibrated range (the int8 checks run first)."""
+    low.calibrated(name, n)  # raises the clear errors for missing or non-finite ranges
+    lo, hi = low.ranges[low.g.original_name(name)]
+    amax = max(abs(float(lo)), abs(float(hi)))
+    return amax / S16_MAX if amax > 1e-30 else 1.0
+
+
+def new16(low: Lowering, name: str, scale: float) -> QTensor:
+    t = QTensor(name, tuple(low.g.shape(name)), float(scale), 0, bits=16)
+    low.tensors[name] = t
+    return t
+
+
+def input16(low: Lowering, n: Node, i: int = 0) -> QTensor:
+    name = n.inputs[i]
+    if low.g.is_const(name):
+        raise low.err(n, "a constant operand is not supported with int16 activations "
+                          "(quantization.activation_bits: 16)")
+    return low.tensors[name]
+
+
+def value16(low: Lowering, x: float, t: QTensor) -> int:
+    if math.isinf(x):
+        return S16_MAX if x > 0 else S16_MIN
+    return max(S16_MIN, min(S16_MAX, round_half_away(x / t.scale)))
+
+
+def output16(low: Lowering, n: Node) -> Tuple[QTensor, int, int]:
+    """Output tensor and clamp bounds of a fused Relu/Clip."""
+    out = new16(low, n.outputs[0], scale16(low, n.outputs[0], n))
+    act = n.attrs.get("activation")
+    if act and act["kind"] != "clip":
+        raise low.err(n, f"a fused {act['kind']} is not supported with int16 activations "
+                          "(quantization.activation_bits: 16); only Relu/Clip")
+    if not act:
+        return out, S16_MIN, S16_MAX
+    return out, value16(low, act["min"], out), value16(low, act["max"], out)
+
+
+def requant16(low: Lowering, n: Node, s_in: float, w_scales: np.ndarray, s_out: float):
+    """Per-channel multipliers with shifts in [-46, 14] (the 16x8 requantization's range)."""
+    mult, shift = low.requant(n, s_in, w_scales, s_out)
+    tiny = shift < -46  # the product rounds to 0 anyway
+    mult, shift = np.where(tiny, 0, mult).astype(np.int32), np.where(tiny, 0, shift).astype(np.int32)
+    if shift.max(initial=0) > 14:
+        raise low.err(n, f"requantization multiplier too large for the 16x8 scheme (2^{int(shift.max())})")
+    return mult, shift
+
+
+def bias64(low: Lowering, b: np.ndarray, s_in: float, w_scales: np.ndarray) -> np.ndarray:
+    q = np.floor(np.abs(b.astype(np.float64)) / (s_in * w_scales) + 0.5) * np.sign(b)
+    return np.clip(q, -BIAS_LIMIT, BIAS_LIMIT).astype(np.int64)
+
+
+def check_acc64(low: Lowering, n: Node, wq: np.ndarray, bq: np.ndarray) -> None:
+    worst = np.abs(wq.reshape(wq.shape[0], -1).astype(np.int64)).sum(axis=1) * 32768 + np.abs(bq)
+    if worst.max() >= ACC_LIMIT:
+        raise low.err(n, f"the int64 accumulator could exceed 2^47 (worst case {int(worst.max())}), the "
+                          "limit of the 16x8 requantization; the layer has too many inputs per output")
+
+
+def int8_weights(low: Lowering, n: Node, W: np.ndarray):
+    if low.plan.of(n.name).weight_bits != 8:
+        raise low.err(n, "int4 weights with int16 activations are not supported; use weight_bits: 8 for "
+                          "this layer or activation_bits: 8")
+    return quantize_weights(W, low.per_channel)
+
+
+def weighted(low: Lowering, n: Node):
+    """What Conv and FullyConnected share at int16: input, output and its clamp, int8 weights,
+    the 16x8 requantization and the (bias-corrected) int64 bias. Returns (x, out, clamp, integer
+    weights, constants)."""
+    x = input16(low, n)
+    W, b = low.g.const(n.inputs[1]), low.g.const(n.inputs[2])
+    out, act_min, act_max = output16(low, n)
+    wq, ws = int8_weights(low, n, W)
+    mult, shift = requant16(low, n, x.scale, ws, out.scale)
+    b = low.corrected_bias(n, W, b, wq, ws, mean_shift_of(n, out.shape))
+    bq = bias64(low, b, x.scale, ws)
+    check_acc64(low, n, wq, bq)
+    return x, out, (act_min, act_max), wq, {"bias": bq, "multiplier": mult, "shift": shift}
+
+
+def conv(low: Lowering, n: Node) -> None:
+    x, out, (act_min, act_max), wq, consts = weighted(low, n)
+    kind, params, filt, filter_dims, macs = low.conv_layout(
+        n, wq, x, out, input_offset=0, output_offset=0, act_min=act_min, act_max=act_max, act_lut=None)
+    low.ops.append(QOp(kind, n.name, [x.name], out.name, params, {"filter": filt, **consts},
+                       {"filter_dims": filter_dims, "kernel": f"qnnc_{kind}_s16", "activation_bits": 16}, macs))
+
+
+def fully_connected(low: Lowering, n: Node) -> None:
+    x, out, (act_min, act_max), wq, consts = weighted(low, n)
+    rows, (n_out, n_in) = int(np.prod(x.shape[:-1])), wq.shape
+    params = FcParams(input_offset=0, output_offset=0, act_min=act_min, act_max=act_max, act_lut=None)
+    low.ops.append(QOp("fully_connected", n.name, [x.name], out.name, params,
+                       {"filter": np.ascontiguousarray(wq), **consts},
+                       {"rows": rows, "in_features": n_in, "out_features": n_out,
+                        "kernel": "qnnc_fully_connected_s16", "activation_bits": 16}, rows * n_out * n_in))
+
+
+def pool(low: Lowering, n: Node) -> None:
+    x = input16(low, n)
+    out = new16(low, n.outputs[0], x.scale)
+    a = n.attrs
+    if a.get("dilations", [1, 1]) != [1, 1]:
+        raise low.err(n, "dilated pooling is not supported")
+    if n.op == "AveragePool" and a["kernel"][0] * a["kernel"][1] > 65535:
+        raise low.err(n, "int16 average pooling over more than 65535 cells could overflow its int32 sum")
+    params = PoolParams(kernel_h=a["kernel"][0], kernel_w=a["kernel"][1], stride_h=a["strides"][0],
+                        stride_w=a["strides"][1], pad_top=a["pads"][0], pad_left=a["pads"][1],
+                        count_include_pad=int(a.get("count_include_pad", 0)), pad_value=0,
+                        act_min=S16_MIN, act_max=S16_MAX)
+    kind = "max_pool" if n.op == "MaxPool" else "avg_pool"
+    low.ops.append(QOp(kind, n.name, [x.name], out.name, params, {},
+                        {"kernel": f"qnnc_{kind}_s16", "activation_bits": 16}, 0))
+
+
+def binary(low: Lowering, n: Node) -> None:
+    if n.op != "Add":
+        raise low.err(n, f"no int16 lowering for {n.op} (quantization.activation_bits: 16); supported: "
+                          + SUPPORTED)
+    a, b = input16(low, n, 0), input16(low, n, 1)
+    out, act_min, act_max = output16(low, n)
+    if len(out.shape) > 4 or any(len(t.shape) > len(out.shape) for t in (a, b)):
+        raise low.err(n, f"broadcasting to {list(out.shape)} is not supported (rank <= 4)")
+    try:
+        m1, s1, m2, s2, mo, so = add_multipliers(a.scale, b.scale, out.scale, ADD16_LEFT_SHIFT)
+    except ValueError as e:
+        raise low.err(n, str(e)) from None
+    params = AddParams(0, 0, m1, s1, m2, s2, ADD16_LEFT_SHIFT, mo, so, 0, act_min, act_max)
+
+    low.ops.append(QOp("add", n.name, [a.name, b.name], out.name, params, {},
+                        {"input1_dims": dims4(a.shape), "input2_dims": dims4(b.shape),
+                         "output_dims": dims4(out.shape), "kernel": "qnnc_add_s16", "activation_bits": 16}, 0))
+
+
+def softmax(low: Lowering, n: Node) -> None:
+    x = input16(low, n)
+    axis = n.attrs.get("axis", -1) % len(x.shape)
+    if axis != len(x.shape) - 1:
+        raise low.err(n, f"Softmax over axis {n.attrs.get('axis')} of shape {list(x.shape)} is not supported; "
+                          "only the last axis")
+    cols = x.shape[-1]
+    if cols >= 1 << 16:
+        raise low.err(n, f"int16 softmax over {cols} classes is not supported (at most 65535)")
+    out = new16(low, n.outputs[0], SOFTMAX16_SCALE)
+    low.ops.append(QOp("softmax", n.name, [x.name], out.name, None, {"exp_lut": softmax_exp_lut(x.scale)},
+                        {"rows": x.size // cols, "cols": cols, "kernel": "qnnc_softmax_s16",
+                         "activation_bits": 16}, 0))
+
+
+def reshape(low: Lowering, n: Node) -> None:
+    x = input16(low, n)
+    out = new16(low, n.outputs[0], x.scale)
+    low.ops.append(QOp("reshape", n.name, [x.name], out.name, None, {}, {"activation_bits": 16}))
+
+
+def transpose(low: Lowering, n: Node) -> None:
+    x = input16(low, n)
+    perm = list(n.attrs["perm"])
+    if len(perm) > 4:
+        raise low.err(n, f"transposes of rank {len(perm)} are not supported (rank <= 4)")
+    k = 4 - len(perm)
+    out = new16(low, n.outputs[0], x.scale)
+    low.ops.append(QOp("transpose", n.name, [x.name], out.name, None, {},
+                        {"input_dims": (1,) * k + tuple(x.shape),
+                         "perm": tuple(list(range(k)) + [p + k for p in perm]),
+                         "kernel": "qnnc_transpose_s16", "activation_bits": 16}, 0))
+
+
+def no_rule(low: Lowering, n: Node) -> None:
+    raise low.err(n, f"no int16 lowering for {n.op} (quantization.activation_bits: 16); supported: "
+                      + SUPPORTED)
+
+
+RULES = {
+    "Conv": conv, "FullyConnected": fully_connected, "Add": binary,
+    "MaxPool": pool, "AveragePool": pool, "Softmax": softmax, "Reshape": reshape,
+    "Transpose": transpose,
+}

@@ -1,0 +1,289 @@
+"""int8 activation rules of the lowering (TFLite's int8 scheme): one function per ONNX op.
+
+Weights: int8 symmetric ([-127, 127]) per output channel (or per tensor); layers the precision
+plan puts at 4 bits get int4 weights ([-7, 7], see int4.py) stored packed two per byte and call
+the ``_s4`` kernels. Activations: int8 asymmetric per tensor. Bias: int32 with scale
+s_in * s_w. Requantization: int32 multiplier + shift (see fixedpoint.py) in the layer's
+rounding. Ops whose output equals a rearrangement of their input (views, transposes, pads,
+max/avg pools) keep the input's parameters, as TFLite does.
+
+Each rule is ``rule(low, node)``: it reads its inputs from ``low.tensors``, appends its QOps to
+``low.ops`` and registers its output tensor (lowering.py).
+"""
+from __future__ import annotations
+
+import math
+from typing import Tuple
+
+import numpy as np
+
+from ..ir import Node
+from ..kernel_params import AddParams, FcParams, MulParams, PoolParams, RescaleParams
+from ..qmodel import QOp, QTensor
+from .bias_correction import mean_shift_of
+from .fixedpoint import add_multipliers, quantize_multiplier
+from .lowering import Lowering, dims4
+from .int4 import KERNELS_S4, pack_s4, quantize_weights_s4
+from .qparams import INT32_MAX, SOFTMAX_SCALE, SOFTMAX_ZP, act_qparams, round_half_away
+
+
+SIGMOID_SCALE, SIGMOID_ZP = 1.0 / 256.0, -128
+TANH_SCALE, TANH_ZP = 1.0 / 128.0, 0
+ADD_LEFT_SHIFT = 20
+
+
+def quantize_value(x: float, t: QTensor) -> int:
+    if math.isinf(x):
+        return 127 if x > 0 else -128
+    return max(-128, min(127, round_half_away(x / t.scale) + t.zero_point))
+
+
+def act_bounds(act: dict, out: QTensor) -> Tuple[int, int]:
+    if not act or act["kind"] != "clip":
+        return -128, 127
+    return quantize_value(act["min"], out), quantize_value(act["max"], out)
+
+
+def make_lut(fn, inp: QTensor, out: QTensor) -> np.ndarray:
+    q = np.arange(-128, 128, dtype=np.float64)
+    y = fn((q - inp.zero_point) * inp.scale)
+    r = np.sign(y) * np.floor(np.abs(y) / out.scale + 0.5) + out.zero_point
+    return np.clip(r, -128, 127).astype(np.int8)
+
+
+def unary_fn(n: Node):
+    if n.op == "Relu":
+        return lambda x: np.maximum(x, 0.0)
+    if n.op == "Clip":
+        return lambda x: np.clip(x, n.attrs["min"], n.attrs["max"])
+    if n.op == "LeakyRelu":
+        a = float(n.attrs.get("alpha", 0.01))
+        return lambda x: np.where(x >= 0, x, a * x)
+    if n.op == "Sigmoid":
+        return lambda x: 1.0 / (1.0 + np.exp(-x))
+    if n.op == "Tanh":
+        return np.tanh
+    raise KeyError(n.op)
+
+
+def layer_weights(low: Lowering, n: Node, W: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """The layer's integer weights and scales: int4 ([-7, 7]) when the precision plan says so."""
+    if low.plan.of(n.name).weight_bits == 4:
+        return quantize_weights_s4(W, low.per_channel, low.int4_clipping)
+    return low.weights(W)
+
+
+def pack_int4(low: Lowering, n: Node, op: QOp) -> None:
+    """For an int4 layer: store the filter packed two per byte (in the kernel's layout) and
+    mark the op so it calls the _s4 kernel."""
+    if low.plan.of(n.name).weight_bits == 4:
+        op.consts["filter"] = pack_s4(op.consts["filter"])
+        op.attrs["weight_bits"] = 4
+        op.attrs["kernel"] = KERNELS_S4[op.kind]
+
+
+def check_accumulator(low: Lowering, n: Node, wq: np.ndarray, bq: np.ndarray) -> None:
+    """Refuse weights whose worst-case int32 accumulation could overflow."""
+    worst = np.abs(wq.reshape(wq.shape[0], -1).astype(np.int64)).sum(axis=1) * 255 + np.abs(bq.astype(np.int64))
+    if worst.max() > INT32_MAX:
+        raise low.err(n, f"the int32 accumulator could overflow (worst case {int(worst.max())}); the layer "
+                          "has too many inputs per output for int8 arithmetic")
+
+
+def quant_bias(low: Lowering, b: np.ndarray, s_in: float, w_scales: np.ndarray) -> np.ndarray:
+    q = np.floor(np.abs(b.astype(np.float64)) / (s_in * w_scales) + 0.5) * np.sign(b)
+    return np.clip(q, -INT32_MAX, INT32_MAX).astype(np.int32)
+
+
+def output_with_activation(low: Lowering, n: Node):
+    """Output tensor params and the (act_min, act_max, lut, requant-target) for fused activations."""
+    out_name = n.outputs[0]
+    out = low.new_tensor(out_name, *low.calibrated(out_name, n))
+    act = n.attrs.get("activation")
+    if act and act["kind"] == "leaky_relu":
+        pre = QTensor(act["pre_act"], out.shape, *low.calibrated(act["pre_act"], n))
+        a = act["alpha"]
+        lut = make_lut(lambda x: np.where(x >= 0, x, a * x), pre, out)
+        return out, -128, 127, lut, pre
+    lo, hi = act_bounds(act, out)
+    return out, lo, hi, None, out
+
+
+def const_operand(low: Lowering, name: str) -> Tuple[np.ndarray, QTensor]:
+    c = low.g.const(name).astype(np.float64)
+    t = QTensor(name, tuple(c.shape), *act_qparams(c.min(), c.max()))
+    q = np.clip(np.sign(c) * np.floor(np.abs(c) / t.scale + 0.5) + t.zero_point, -128, 127).astype(np.int8)
+    return q, t
+
+
+def weighted(low: Lowering, n: Node):
+    """What Conv and FullyConnected share: input, output and fused activation, int8/int4 weights,
+    requantization and the (bias-corrected) int32 bias. Returns (x, out, activation (min, max,
+    lut), requantization target, integer weights, constants)."""
+    x = low.tensors[n.inputs[0]]
+    W, b = low.g.const(n.inputs[1]), low.g.const(n.inputs[2])
+    out, act_min, act_max, lut, target = output_with_activation(low, n)
+    wq, ws = layer_weights(low, n, W)
+    mult, shift = low.requant(n, x.scale, ws, target.scale)
+    b = low.corrected_bias(n, W, b, wq, ws, mean_shift_of(n, out.shape))
+    bq = quant_bias(low, b, x.scale, ws)
+    check_accumulator(low, n, wq, bq)
+    return x, out, (act_min, act_max, lut), target, wq, {"bias": bq, "multiplier": mult, "shift": shift}
+
+
+def conv(low: Lowering, n: Node) -> None:
+    x, out, (act_min, act_max, lut), target, wq, consts = weighted(low, n)
+    kind, params, filt, filter_dims, macs = low.conv_layout(
+        n, wq, x, out, input_offset=-x.zero_point, output_offset=target.zero_point, act_min=act_min,
+        act_max=act_max, act_lut=lut, rounding=low.plan.of(n.name).rounding)
+    low.ops.append(QOp(kind, n.name, [x.name], out.name, params, {"filter": filt, **consts},
+                       {"filter_dims": filter_dims}, macs))
+    pack_int4(low, n, low.ops[-1])
+
+
+def fully_connected(low: Lowering, n: Node) -> None:
+    x, out, (act_min, act_max, lut), target, wq, consts = weighted(low, n)
+    rows, (n_out, n_in) = int(np.prod(x.shape[:-1])), wq.shape
+    params = FcParams(input_offset=-x.zero_point, output_offset=target.zero_point,
+                      act_min=act_min, act_max=act_max, act_lut=lut, rounding=low.plan.of(n.name).rounding)
+    low.ops.append(QOp("fully_connected", n.name, [x.name], out.name, params,
+                       {"filter": np.ascontiguousarray(wq), **consts},
+                       {"rows": rows, "in_features": n_in, "out_features": n_out}, rows * n_out * n_in))
+    pack_int4(low, n, low.ops[-1])
+
+
+def binary(low: Lowering, n: Node) -> None:
+    g = low.g
+    a = low.tensors[n.inputs[0]]
+    consts = {}
+    if g.is_const(n.inputs[1]):
+        q, b = const_operand(low, n.inputs[1])
+        consts["input2"] = q
+    else:
+        b = low.tensors[n.inputs[1]]
+    out, act_min, act_max, lut, target = output_with_activation(low, n)
+    if lut is not None:
+        raise low.err(n, "a LeakyRelu fused into Add is not supported")
+    out_shape = out.shape
+    for t in (a, b):
+        if len(t.shape) > len(out_shape) or len(out_shape) > 4:
+            raise low.err(n, f"broadcasting {list(t.shape)} to {list(out_shape)} is not supported (rank <= 4)")
+    if n.op == "Add":
+        m1, s1, m2, s2, mo, so = add_multipliers(a.scale, b.scale, out.scale, ADD_LEFT_SHIFT)
+        params = AddParams(-a.zero_point, -b.zero_point, m1, s1, m2, s2, ADD_LEFT_SHIFT, mo, so,
+                           out.zero_point, act_min, act_max)
+        kind = "add"
+    else:
+        mo, so = quantize_multiplier(a.scale * b.scale / out.scale)
+        params = MulParams(-a.zero_point, -b.zero_point, mo, so, out.zero_point, act_min, act_max)
+        kind = "mul"
+
+    inputs = [a.name] + ([] if "input2" in consts else [b.name])
+    low.ops.append(QOp(kind, n.name, inputs, out.name, params, consts,
+                        {"input1_dims": dims4(a.shape), "input2_dims": dims4(b.shape),
+                         "output_dims": dims4(out_shape)}, 0))
+
+
+def pool(low: Lowering, n: Node) -> None:
+    x = low.tensors[n.inputs[0]]
+    out = low.new_tensor(n.outputs[0], x.scale, x.zero_point)
+    a = n.attrs
+    if a.get("dilations", [1, 1]) != [1, 1]:
+        raise low.err(n, "dilated pooling is not supported")
+    params = PoolParams(kernel_h=a["kernel"][0], kernel_w=a["kernel"][1], stride_h=a["strides"][0],
+                        stride_w=a["strides"][1], pad_top=a["pads"][0], pad_left=a["pads"][1],
+                        count_include_pad=int(a.get("count_include_pad", 0)), pad_value=x.zero_point)
+    kind = "max_pool" if n.op == "MaxPool" else "avg_pool"
+    low.ops.append(QOp(kind, n.name, [x.name], out.name, params, {}, {}, 0))
+
+
+def softmax(low: Lowering, n: Node) -> None:
+    x = low.tensors[n.inputs[0]]
+    axis = n.attrs.get("axis", -1) % len(x.shape)
+    if axis != len(x.shape) - 1:
+        raise low.err(n, f"Softmax over axis {n.attrs.get('axis')} of shape {list(x.shape)} is not supported; "
+                          "only the last axis")
+    out = low.new_tensor(n.outputs[0], SOFTMAX_SCALE, SOFTMAX_ZP)
+    cols = x.shape[-1]
+    bits = min(23, 31 - max(1, math.ceil(math.log2(cols + 1))))
+    d = np.arange(256, dtype=np.float64)
+    lut = np.floor(np.exp(-x.scale * d) * (1 << bits) + 0.5).astype(np.uint32)
+    low.ops.append(QOp("softmax", n.name, [x.name], out.name, None, {"exp_lut": lut},
+                        {"rows": x.size // cols, "cols": cols}, 0))
+
+
+def unary(low: Lowering, n: Node) -> None:
+    x = low.tensors[n.inputs[0]]
+    if n.op == "Sigmoid":
+        out = low.new_tensor(n.outputs[0], SIGMOID_SCALE, SIGMOID_ZP)
+    elif n.op == "Tanh":
+        out = low.new_tensor(n.outputs[0], TANH_SCALE, TANH_ZP)
+    else:
+        out = low.new_tensor(n.outputs[0], *low.calibrated(n.outputs[0], n))
+    lut = make_lut(unary_fn(n), x, out)
+    low.ops.append(QOp("lut", n.name, [x.name], out.name, None, {"lut": lut}, {"size": x.size}, 0))
+
+
+def reshape(low: Lowering, n: Node) -> None:
+    x = low.tensors[n.inputs[0]]
+    out = low.new_tensor(n.outputs[0], x.scale, x.zero_point)
+    low.ops.append(QOp("reshape", n.name, [x.name], out.name))
+
+
+def transpose(low: Lowering, n: Node) -> None:
+    x = low.tensors[n.inputs[0]]
+    perm = list(n.attrs["perm"])
+    if len(perm) > 4:
+        raise low.err(n, f"transposes of rank {len(perm)} are not supported (rank <= 4)")
+    k = 4 - len(perm)
+    perm4 = list(range(k)) + [p + k for p in perm]
+    out = low.new_tensor(n.outputs[0], x.scale, x.zero_point)
+    low.ops.append(QOp("transpose", n.name, [x.name], out.name, None, {},
+                        {"input_dims": (1,) * k + tuple(x.shape), "perm": tuple(perm4)}, 0))
+
+
+def pad(low: Lowering, n: Node) -> None:
+    x = low.tensors[n.inputs[0]]
+    pads = list(n.attrs["pads"])
+    r = len(x.shape)
+    if r > 4:
+        raise low.err(n, "Pad on tensors of rank > 4 is not supported")
+    before = [0] * (4 - r) + pads[:r]
+    out = low.new_tensor(n.outputs[0], x.scale, x.zero_point)
+    value = quantize_value(float(n.attrs.get("value", 0.0)), x)
+    low.ops.append(QOp("pad", n.name, [x.name], out.name, None, {},
+                        {"input_dims": (1,) * (4 - r) + tuple(x.shape), "pads_before": tuple(before),
+                         "output_dims": (1,) * (4 - r) + tuple(out.shape), "pad_value": value}, 0))
+
+
+def concat(low: Lowering, n: Node) -> None:
+    ins = []
+    for i in n.inputs:
+        if low.g.is_const(i):
+            raise low.err(n, "Concat with a constant input is not supported")
+        ins.append(low.tensors[i])
+    out = low.new_tensor(n.outputs[0], *low.calibrated(n.outputs[0], n))
+    axis = n.attrs["axis"] % len(out.shape)
+    outer = int(np.prod(out.shape[:axis]))
+    rescales = []
+    for t in ins:
+        if t.scale == out.scale and t.zero_point == out.zero_point:
+            rescales.append(None)
+        else:
+            m, s = quantize_multiplier(t.scale / out.scale)
+            rescales.append(RescaleParams(-t.zero_point, m, s, out.zero_point))
+    inners = [int(np.prod(t.shape[axis:])) for t in ins]
+    low.ops.append(QOp("concat", n.name, [t.name for t in ins], out.name, None, {},
+                        {"outer": outer, "inners": tuple(inners), "rescales": tuple(rescales)}, 0))
+
+
+def no_rule(low: Lowering, n: Node) -> None:
+    raise low.err(n, "no int8 lowering for this operator")
+
+
+RULES = {
+    "Conv": conv, "FullyConnected": fully_connected, "Add": binary, "Mul": binary,
+    "MaxPool": pool, "AveragePool": pool, "Softmax": softmax, "Reshape": reshape,
+    "Transpose": transpose, "Pad": pad, "Concat": concat,
+    "Relu": unary, "Clip": unary, "LeakyRelu": unary, "Sigmoid": unary, "Tanh": unary,
+}
