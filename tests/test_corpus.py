@@ -30,7 +30,6 @@ REFUSED = {
     "arch_tiny_transformer": "Gather",
     "arch_tiny_yolo_96": "Resize",
     "arch_unet_seg_64": "ConvTranspose",
-    "tflm_hello_world_float": "dynamic",
 }
 
 

@@ -175,3 +175,40 @@ def test_mnist_bit_exact_full_test_set(tmp_path_factory):
     acc = float(np.mean(c_out.astype(np.int32).argmax(axis=1) == ys))
     print(f"mnist: {len(xs)} images bit-exact, int8 accuracy {acc:.4f}")
     assert acc >= ACCURACY_FLOOR["onnx_zoo_mnist8"]
+
+
+def test_resnet8_with_dead_channels_builds_bit_exact(tmp_path):
+    """Trained models (MLPerf's official VWW MobileNetV1 and IC ResNet weights) have dead output
+    channels: weights ~1e-30 and a nonzero bias. ResNet-8 with one such channel in every layer builds
+    (no 'int32 accumulator could overflow'), bit-exact, its predictions those of the intact layers'."""
+    import onnx
+    from onnx import numpy_helper
+
+    from qnnc.frontend.float_runner import float_outputs
+    from qnnc.reference.interpreter import dequantize_output
+
+    model = "mlperf_tiny_ic_resnet8"
+    folder = require(model)
+    m = onnx.load(str(folder / "model.onnx"))
+    inits = {i.name: i for i in m.graph.initializer}
+    layers = [n for n in m.graph.node if n.op_type in ("Conv", "Gemm") and len(n.input) > 2]
+    for n in layers:
+        w, b = (numpy_helper.to_array(inits[n.input[i]]).copy() for i in (1, 2))
+        w[1], b[1] = 1e-30, 0.7
+        inits[n.input[1]].CopyFrom(numpy_helper.from_array(w, n.input[1]))
+        inits[n.input[2]].CopyFrom(numpy_helper.from_array(b, n.input[2]))
+    onnx.save(m, str(tmp_path / "dead.onnx"))
+    cfg = load_config(str(_config(model, folder, tmp_path)))
+    result = build(str(tmp_path / "dead.onnx"), cfg, str(tmp_path / "gen"), "m", progress=False)
+    qm = result.compiled.model
+    weighted = [op for op in qm.ops if op.kind in ("conv", "depthwise_conv", "fully_connected")]
+    assert sum(not np.any(op.consts["filter"][1]) for op in weighted) == len(layers)  # the dead ones: weights 0
+    xs = random_inputs(model, _input_shape(folder / "model.onnx"), 30, seed=7)
+    q_in = quantize_input(qm, xs)
+    ref = run_int8(qm, q_in).reshape(len(xs), -1)
+    exe = compile_driver(str(tmp_path / "gen"), "m", str(tmp_path / "drv"), sanitize=True)
+    assert np.array_equal(run_driver(exe, q_in.reshape(len(xs), -1), qm.output_tensor.size), ref)
+    f = float_outputs(str(tmp_path / "dead.onnx"), xs).reshape(len(xs), -1)
+    deq = dequantize_output(qm, ref).astype(np.float64)
+    assert np.mean(deq.argmax(axis=1) == f.argmax(axis=1)) >= 0.9
+    assert np.abs(deq - f).mean() / qm.output_tensor.scale < 3.0

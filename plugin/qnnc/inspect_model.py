@@ -1,6 +1,13 @@
-"""``qnnc inspect``: what is in a model and whether qnnc can compile it."""
+"""``qnnc inspect``: what is in a model and whether qnnc can compile it.
+
+The verdict runs exactly build's checks up to and including quantization (import, passes,
+precision plan, calibration, lowering with its accumulator checks): it calls the pipeline's
+``compile_model`` with build's default calibration (16 seeded random inputs, one small float run
+each) instead of the config's data, and without the automatic precision search.
+"""
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Dict, Optional
 
 import numpy as np
@@ -8,7 +15,7 @@ import numpy as np
 from .config import Config
 from .errors import QnncError
 from .frontend.importer import import_onnx
-from .passes import SUPPORTED_OPS, _ACCEPTED, run_passes
+from .passes import SUPPORTED_OPS, _ACCEPTED
 
 
 def _macs(g, n) -> int:
@@ -21,6 +28,18 @@ def _macs(g, n) -> int:
         k = w[1] if n.op == "Gemm" and n.attrs.get("transB", 0) else w[0]
         return int(np.prod(out)) * int(k)
     return 0
+
+
+def compile_verdict(path: str, cfg: Config) -> Dict[str, Any]:
+    """{"compiles", "error"}: build's own checks up to the quantized model, on random calibration."""
+    from .pipeline import compile_model, model_name
+
+    quick = dataclasses.replace(cfg, calibration=None, max_samples=None, auto_precision=None, test_data=None)
+    try:
+        compile_model(path, quick, model_name(quick, path), progress=False)
+    except QnncError as e:
+        return {"compiles": False, "error": e.format()}
+    return {"compiles": True, "error": None}
 
 
 def inspect_model(path: str, cfg: Optional[Config] = None) -> Dict[str, Any]:
@@ -41,11 +60,7 @@ def inspect_model(path: str, cfg: Optional[Config] = None) -> Dict[str, Any]:
             "supported": n.op in _ACCEPTED or folded,
             "why": "" if (n.op in _ACCEPTED or folded) else "no int8 kernel for this op",
         })
-    verdict = {"compiles": True, "error": None}
-    try:
-        run_passes(g)
-    except QnncError as e:
-        verdict = {"compiles": False, "error": e.format()}
+    verdict = compile_verdict(path, cfg)
     return {
         "model": path, "opset": g.opset,
         "input": {"name": g.inputs[0], "shape": list(g.shape(g.inputs[0]))},

@@ -10,6 +10,7 @@ import numpy as np
 import onnx
 from onnx import shape_inference
 
+from .importer import convert_opset
 from .qdq import is_prequantized, strip_quantization
 
 
@@ -30,7 +31,8 @@ class FloatRunner:
     """Runs a float ONNX model one sample at a time."""
 
     def __init__(self, path: str, input_shape: Optional[Dict[str, List[int]]] = None, all_tensors: bool = False):
-        model = onnx.load(path)
+        # The model qnnc compiles: an opset outside 11-21 converted as the importer converts it.
+        model, _ = convert_opset(onnx.load(path), path)
         if is_prequantized(model):
             # The float model behind the Q/DQ nodes (dequantized weights, float activations).
             model, _ = strip_quantization(model, path)

@@ -7,15 +7,18 @@ from typing import Dict, List, Optional
 
 import numpy as np
 import onnx
-from onnx import numpy_helper, shape_inference
+from onnx import numpy_helper, shape_inference, version_converter
 
 from ..errors import ModelError
 from ..ir import Graph, Node, Tensor
-from .onnx_fold import fold_onnx_constants, missing_shapes
+from .onnx_fold import fold_onnx_constants
 from .qdq import is_prequantized, strip_quantization
 
 MIN_OPSET = 11
 MAX_OPSET = 21
+# Models outside MIN_OPSET-MAX_OPSET are converted with onnx.version_converter first: older ones
+# (mnist-8's opset 8, onnx2c's opset 9 ...) to OLD_OPSET_TARGET, newer ones down to MAX_OPSET.
+OLD_OPSET_TARGET = 13
 # Budgets: qnnc targets microcontrollers, so anything far beyond what one could hold is refused
 # before any allocation happens (and before onnxruntime is asked to run it).
 MAX_TENSOR_ELEMENTS = 1 << 24      # one activation or weight tensor (16 Mi elements)
@@ -222,10 +225,38 @@ def _opset(model: onnx.ModelProto, path: str) -> int:
             version = imp.version
     if version is None:
         raise ModelError("the model imports no default ONNX operator set", file=path)
-    if not MIN_OPSET <= version <= MAX_OPSET:
-        raise ModelError(f"opset {version} is not supported; qnnc reads opsets {MIN_OPSET}-{MAX_OPSET} "
-                         "(convert with onnx.version_converter.convert_version)", file=path)
     return version
+
+
+def _converter_reason(e: Exception) -> str:
+    """The useful part of a version converter failure (it raises C++ assertion texts)."""
+    text = _ONE_LINE.sub(" ", str(e)).strip() or type(e).__name__
+    text = text.split(" failed: ", 1)[-1]
+    m = re.search(r"Op '%s' has no registered schema; cannot convert it from version %lld to %lld\.(.*?)\d*$", text)
+    if m:  # the C++ format string arrives unformatted, its arguments glued to its end
+        text = f"operator {m.group(1)!r} has no ONNX schema any more (an experimental or removed op)"
+    return text
+
+
+def convert_opset(model: onnx.ModelProto, path: str):
+    """(model, opset): the model itself if its opset is MIN_OPSET-MAX_OPSET, else converted."""
+    version = _opset(model, path)
+    if MIN_OPSET <= version <= MAX_OPSET:
+        return model, version
+    newest = onnx.defs.onnx_opset_version()
+    if version > newest:
+        raise ModelError(f"the model uses opset {version}, newer than the installed onnx package knows (up to "
+                         f"{newest}); qnnc reads opsets {MIN_OPSET}-{MAX_OPSET} and converts older or newer "
+                         "ones it knows: re-export the model at an opset in that range", file=path)
+    target = OLD_OPSET_TARGET if version < MIN_OPSET else MAX_OPSET
+    try:
+        converted = version_converter.convert_version(model, target)
+    except Exception as e:  # the converter raises RuntimeError / ConvertError with C++ texts
+        raise ModelError(f"the model uses opset {version}; qnnc reads opsets {MIN_OPSET}-{MAX_OPSET} and "
+                         f"onnx.version_converter could not convert it to opset {target}: "
+                         f"{_converter_reason(e)}; re-export the model at an opset in {MIN_OPSET}-{MAX_OPSET}",
+                         file=path) from None
+    return converted, target
 
 
 def _pin_error(msg: str, name: str, pins, path: str, config_file: Optional[str]) -> ModelError:
@@ -260,6 +291,10 @@ def _pin_inputs(model: onnx.ModelProto, pins: Dict[str, List[int]], path: str, c
             raise ModelError(f"input '{inp.name}' has no shape (unknown rank); pin it in the config, e.g. "
                              f"input_shape: {{{inp.name}: [1, ...]}}", file=path)
         dims = tt.shape.dim
+        if len(dims) >= 2 and not dims[0].HasField("dim_value"):
+            # A dynamic batch (tf2onnx's 'unk__N', PyTorch's dynamic_axes): qnnc compiles batch 1.
+            dims[0].Clear()
+            dims[0].dim_value = 1
         if not dims:
             raise ModelError(f"input '{inp.name}' is a scalar; expected a tensor with a batch dimension",
                              file=path)
@@ -343,6 +378,27 @@ def _finite_float32(arr: np.ndarray, what: str, path: str, node: Optional[str] =
 
 # (op, input index) where an infinite constant is meaningful: pad values and clip bounds.
 _INF_ALLOWED = {("Pad", 2), ("Clip", 1), ("Clip", 2)}
+# (op, input index) of optional inputs that exporters give as an empty tensor meaning "not given"
+# (Resize's roi and scales before opset 13 had no other way to be omitted).
+_EMPTY_MEANS_ABSENT = {("Resize", 1), ("Resize", 2)}
+
+
+def _node_inputs(n: onnx.NodeProto, tensors: Dict[str, Tensor], path: str, name: str) -> List[str]:
+    """The node's inputs, an empty constant in an optional slot that ONNX reads as "not given"
+    replaced by '' (the IR's omitted input); any other empty float constant is refused."""
+    inputs = list(n.input)
+    for idx, i in enumerate(inputs):
+        t = tensors.get(i)
+        if t is None or not t.is_const or t.data.size:
+            continue
+        if (n.op_type, idx) in _EMPTY_MEANS_ABSENT:
+            inputs[idx] = ""
+        elif t.data.dtype.kind == "f":
+            raise ModelError(f"constant '{i}' has shape {list(t.shape)} with no elements; this input of "
+                             f"{n.op_type} needs values", file=path, node=name, op=n.op_type)
+    while inputs and not inputs[-1]:
+        inputs.pop()
+    return inputs
 
 
 def _check_infinite_uses(n: onnx.NodeProto, tensors: Dict[str, Tensor], path: str, name: str) -> None:
@@ -392,9 +448,6 @@ def _initializer_array(init: onnx.TensorProto, path: str) -> np.ndarray:
     except Exception as e:
         raise ModelError(f"initializer '{init.name}' cannot be read ({_ONE_LINE.sub(' ', str(e)).strip()}); "
                          "its data does not match its dims and type", file=path) from None
-    if arr.size == 0 and arr.dtype.kind == "f":
-        raise ModelError(f"initializer '{init.name}' has shape {list(arr.shape)} with no elements",
-                         file=path)
     return _finite_float32(arr, f"initializer '{init.name}'", path, allow_inf=True)
 
 
@@ -426,14 +479,36 @@ def _check_shape(shape, what: str, path: str, node: Optional[str] = None, op: Op
     _dims_elements(shape, what, path, node, op)
 
 
+def _check_outputs_depend_on_input(nodes: List[Node], inputs: List[str], outputs: List[str], path: str) -> None:
+    """Refuse a graph output computed from constants only (there is nothing to compile for it)."""
+    live = set(inputs)
+    for n in nodes:
+        if any(i in live for i in n.inputs):
+            live.update(n.outputs)
+    for o in outputs:
+        if o not in live:
+            prod = next((n for n in nodes if o in n.outputs), None)
+            raise ModelError(f"graph output '{o}' does not depend on the input '{inputs[0]}': it is computed from "
+                             "constants only, so its value is fixed; qnnc compiles outputs computed from the "
+                             "input (use the constant directly in your application, or export the model "
+                             "without it)", file=path, node=prod.name if prod else None,
+                             op=prod.op if prod else None)
+
+
 def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
                 config_file: Optional[str] = None) -> Graph:
-    """Load, check and shape-infer an ONNX model and convert it to the IR."""
+    """Load, check and shape-infer an ONNX model and convert it to the IR.
+
+    Opsets outside MIN_OPSET-MAX_OPSET are converted first (:func:`convert_opset`), a dynamic batch
+    dim becomes 1, and constant subgraphs (exporters' shape arithmetic) are folded to a fixed point
+    (onnx_fold.py) before any node is looked at: the op checks see only what is left.
+    """
     model = _read_model(path)
-    opset = _opset(model, path)
+    _opset(model, path)
     _check_initializers(model, path)
     _check_graph_structure(model, path)
     _load_external_data(model, path)
+    model, opset = convert_opset(model, path)
     quant = None
     if is_prequantized(model):
         model, quant = strip_quantization(model, path)
@@ -444,8 +519,7 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
         raise _onnx_error("the ONNX checker rejects the model", e, path) from None
     try:
         model = shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
-        if missing_shapes(model):
-            model = fold_onnx_constants(model, opset)
+        model = fold_onnx_constants(model, opset, MAX_TENSOR_ELEMENTS)
     except Exception as e:
         raise _onnx_error("shape inference fails", e, path) from None
 
@@ -483,6 +557,7 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
                                  "or the graph has a cycle / is not topologically sorted)",
                                  file=path, node=name, op=n.op_type)
         attrs = _attrs(n)
+        node_inputs = _node_inputs(n, tensors, path, name)
         _check_attributes(n, attrs, path, name)
         _check_infinite_uses(n, tensors, path, name)
         _check_node_shapes(n, attrs, tensors, path, name)
@@ -502,13 +577,14 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
             if o:
                 _check_shape(tensors[o].shape, f"tensor '{o}'", path, name, n.op_type)
         _fill_defaults(n, attrs, tensors)
-        nodes.append(Node(name, n.op_type, list(n.input), list(n.output), attrs))
+        nodes.append(Node(name, n.op_type, node_inputs, list(n.output), attrs))
     for o in outputs:
         if o not in available:
             raise ModelError(f"graph output '{o}' is never produced", file=path)
     if len(inputs) != 1 or len(outputs) != 1:
         raise ModelError(f"the model has {len(inputs)} inputs and {len(outputs)} outputs; qnnc compiles "
                          "models with exactly one of each", file=path)
+    _check_outputs_depend_on_input(nodes, inputs, outputs, path)
     stem = os.path.splitext(os.path.basename(path))[0]
     return Graph(name=stem, tensors=tensors, nodes=nodes, inputs=inputs, outputs=outputs,
                  source=os.path.abspath(path), opset=opset, quant=quant)

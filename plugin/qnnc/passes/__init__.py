@@ -44,16 +44,24 @@ SUPPORTED_OPS = {
 }
 
 
+def _unsupported(graph: Graph, n, consts=None) -> ModelError:
+    """The refusal of node ``n``: what it is, why it cannot stay, what qnnc supports."""
+    live = [i for i in n.inputs if i and consts is not None and i not in consts]
+    why = (f"; it cannot be folded away either, because its input '{live[0]}' is computed from the model "
+           "input (only ops whose inputs are all constants are folded)" if live else "")
+    return ModelError(
+        f"this operator is not supported by qnnc: there is no integer kernel for {n.op}{why} (supported: Conv, "
+        "Gemm, MatMul with constant weights, Add, Sub, Mul, Div, Relu, Clip, LeakyRelu, Sigmoid, Tanh, Softmax, "
+        "MaxPool, AveragePool, GlobalAveragePool, BatchNormalization, Reshape, Flatten, Squeeze, Unsqueeze, "
+        "Transpose, Concat, Pad, Identity, Dropout, and any op on constants only)",
+        file=graph.source, node=n.name, op=f"{n.op}, opset {graph.opset}")
+
+
 def check_supported(graph: Graph) -> Graph:
     """Fail with node name, op type, opset and reason for anything the quantizer cannot lower."""
     for n in graph.nodes:
         if n.op not in SUPPORTED_OPS:
-            raise ModelError(
-                "this operator is not supported by qnnc (supported: Conv, Gemm, MatMul with constant weights, "
-                "Add, Sub, Mul, Div, Relu, Clip, LeakyRelu, Sigmoid, Tanh, Softmax, MaxPool, AveragePool, "
-                "GlobalAveragePool, BatchNormalization, Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Concat, "
-                "Pad, Identity, Dropout, and any op on constants only)",
-                file=graph.source, node=n.name, op=f"{n.op}, opset {graph.opset}")
+            raise _unsupported(graph, n)
     return graph
 
 
@@ -87,5 +95,5 @@ def check_early(graph: Graph) -> Graph:
         if n.op == "Shape":
             consts.update(n.outputs)
             continue
-        check_supported(type(graph)(graph.name, {}, [n], [], [], graph.source, graph.opset))
+        raise _unsupported(graph, n, consts)
     return graph

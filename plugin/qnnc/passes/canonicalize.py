@@ -29,8 +29,8 @@ def conv_attrs(graph: Graph) -> Graph:
             continue  # not a windowed op, or already canonical
         x_shape = g.shape(n.inputs[0])
         if len(x_shape) != 4:
-            raise _fail(g, n, f"only 2-D spatial {n.op} on 4-D tensors is supported; input has shape "
-                              f"{list(x_shape)}")
+            raise _fail(g, n, f"only 2-D {n.op} over a 4-D NCHW input is supported; this input has shape "
+                              f"{list(x_shape)} ({len(x_shape) - 2}-D {n.op})")
         if n.op == "Conv":
             w = g.tensors[n.inputs[1]]
             if not w.is_const:
@@ -77,7 +77,8 @@ def global_pool(graph: Graph) -> Graph:
         if n.op in ("GlobalAveragePool", "GlobalMaxPool"):
             shape = g.shape(n.inputs[0])
             if len(shape) != 4:
-                raise _fail(g, n, f"expected a 4-D input, got {list(shape)}")
+                raise _fail(g, n, f"only 2-D global pooling over a 4-D NCHW input is supported; this input has "
+                                  f"shape {list(shape)} ({len(shape) - 2}-D pooling)")
             n.op = "AveragePool" if n.op == "GlobalAveragePool" else "MaxPool"
             n.attrs = {"kernel": [shape[2], shape[3]], "strides": [1, 1], "dilations": [1, 1],
                        "pads": [0, 0, 0, 0], "count_include_pad": 0}
@@ -204,6 +205,26 @@ def fold_bias_add(graph: Graph) -> Graph:
     return g
 
 
+def _check_batchnorm_params(g: Graph, n: Node, eps: float) -> None:
+    """scale, B, mean and var hold one value per channel (input dim 1); var + epsilon > 0."""
+    x_shape = g.shape(n.inputs[0])
+    if len(x_shape) < 2:
+        raise _fail(g, n, f"the input has shape {list(x_shape)}; BatchNormalization needs a channel dim (dim 1)")
+    channels = x_shape[1]
+    for what, t in zip(("scale", "B (bias)", "input_mean", "input_var"), n.inputs[1:5]):
+        shape = list(g.shape(t))
+        if g.const(t).size != channels or len(shape) != 1:
+            raise _fail(g, n, f"parameter {what} '{t}' has shape {shape}; expected [{channels}], one value per "
+                              f"channel of the input {list(x_shape)}")
+    var = g.const(n.inputs[4]).astype(np.float64)
+    bad = np.flatnonzero(~(var + eps > 0))
+    if bad.size:
+        c = int(bad[0])
+        raise _fail(g, n, f"parameter input_var '{n.inputs[4]}' is {float(var[c])!r} at channel {c} (epsilon "
+                          f"{eps!r}): a variance must be >= 0 (var + epsilon > 0); {bad.size} channel(s) are "
+                          "invalid, the model's statistics are corrupt")
+
+
 def fold_batchnorm(graph: Graph) -> Graph:
     """Fold BatchNormalization into the preceding Conv/FullyConnected; else make it Mul + Add."""
     g = graph.copy()
@@ -217,6 +238,7 @@ def fold_batchnorm(graph: Graph) -> Graph:
             if not g.is_const(t):
                 raise _fail(g, n, f"'{t}' must be a constant")
         eps = float(n.attrs.get("epsilon", 1e-5))
+        _check_batchnorm_params(g, n, eps)
         s = (g.const(scale) / np.sqrt(g.const(var).astype(np.float64) + eps)).astype(np.float64)
         b = g.const(bias).astype(np.float64) - g.const(mean).astype(np.float64) * s
         prod = g.producer(x)

@@ -130,6 +130,9 @@ def _scale_in(W: np.ndarray, p: _Pair, s: np.ndarray) -> np.ndarray:
     return W * f[:, None, None, None]
 
 
+_DEAD = 1e-6  # a channel whose largest |weight| is below this fraction of the layer's largest is left alone
+
+
 def equalize(graph: Graph, iterations: int = 100, tol: float = 1e-4) -> Graph:
     """Equalize the weight ranges of every eligible layer pair (function-preserving)."""
     g = graph.copy()
@@ -148,7 +151,9 @@ def equalize(graph: Graph, iterations: int = 100, tol: float = 1e-4) -> Graph:
         for p in pairs:
             r1 = _out_range(W[p.first.name])
             r2 = _in_range(W[p.second.name], p)
-            ok = (r1 > 0) & (r2 > 0)
+            # Dead channels (weights ~0 next to the layer's others, e.g. 1e-30) keep s = 1: scaling
+            # by sqrt(1e-30 / r2) would blow their constant output (the bias) up by ~1e15.
+            ok = (r1 > _DEAD * r1.max(initial=0.0)) & (r2 > _DEAD * r2.max(initial=0.0))
             s = np.ones(p.channels)
             s[ok] = np.sqrt(r1[ok] / r2[ok])
             W[p.first.name] = W[p.first.name] / s.reshape((-1,) + (1,) * (W[p.first.name].ndim - 1))

@@ -27,7 +27,7 @@ from .bias_correction import mean_shift_of
 from .fixedpoint import add_multipliers
 from .lowering import Lowering, dims4
 from .qparams import round_half_away
-from .weights import quantize_weights
+from .weights import apply_scale_floor, bias_scale_floor, quantize_weights
 
 
 S16_MIN, S16_MAX = -32768, 32767
@@ -35,6 +35,7 @@ SOFTMAX16_SCALE = 1.0 / 32768.0
 ADD16_LEFT_SHIFT = 15
 ACC_LIMIT = 1 << 47          # |int64 accumulator| bound of the 16x8 requantization (as in TFLite)
 BIAS_LIMIT = (1 << 40) - 1   # keeps bias + products far inside ACC_LIMIT
+BIAS_MAX = 1 << 39           # weight-scale floor: the bias stays within half of BIAS_LIMIT (weights.py)
 SUPPORTED = "Conv (incl. depthwise), Gemm/MatMul (FullyConnected), MaxPool, AveragePool, Add, Softmax, " \
             "Relu/Clip fused into the layer before, Reshape/Flatten, Transpose"
 
@@ -98,22 +99,38 @@ def requant16(low: Lowering, n: Node, s_in: float, w_scales: np.ndarray, s_out: 
 
 
 def bias64(low: Lowering, b: np.ndarray, s_in: float, w_scales: np.ndarray) -> np.ndarray:
+    """The bias in units of ``s_in * w_scales`` (rounded half away from zero), as int64, not clipped:
+    :func:`check_acc64` refuses values beyond ``BIAS_LIMIT`` by channel."""
     q = np.floor(np.abs(b.astype(np.float64)) / (s_in * w_scales) + 0.5) * np.sign(b)
-    return np.clip(q, -BIAS_LIMIT, BIAS_LIMIT).astype(np.int64)
+    return np.clip(np.nan_to_num(q), -(1 << 62), 1 << 62).astype(np.int64)
 
 
 def check_acc64(low: Lowering, n: Node, wq: np.ndarray, bq: np.ndarray) -> None:
-    worst = np.abs(wq.reshape(wq.shape[0], -1).astype(np.int64)).sum(axis=1) * 32768 + np.abs(bq)
-    if worst.max() >= ACC_LIMIT:
-        raise low.err(n, f"the int64 accumulator could exceed 2^47 (worst case {int(worst.max())}), the "
-                          "limit of the 16x8 requantization; the layer has too many inputs per output")
+    """Refuse a layer whose int64 accumulator could leave the 16x8 requantization's range: per output
+    channel the true worst case ``|bias| + sum |w| * 32768`` (int16 activations, zero point 0) must stay
+    below 2^47, and the bias within ``BIAS_LIMIT``."""
+    sums = np.abs(wq.reshape(wq.shape[0], -1).astype(np.int64)).sum(axis=1)
+    worst = sums * 32768 + np.abs(bq)
+    big_bias = np.flatnonzero(np.abs(bq) > BIAS_LIMIT)
+    if big_bias.size:
+        c = int(big_bias[0])
+        raise low.err(n, f"output channel {c}: the int64 bias would be {int(bq[c])} in units of input scale x "
+                         f"weight scale, beyond the 16x8 scheme's limit 2^40 - 1")
+    c = int(np.argmax(worst))
+    if worst[c] >= ACC_LIMIT:
+        raise low.err(n, f"output channel {c}: the int64 accumulator could exceed 2^47, the limit of the 16x8 "
+                         f"requantization (worst case |bias| {abs(int(bq[c]))} + sum |w| {int(sums[c])} x max |x| "
+                         f"32768 = {int(worst[c])}); the layer sums {int(np.prod(wq.shape[1:]))} inputs per output, "
+                         "too many for int16 arithmetic with these weights")
 
 
-def int8_weights(low: Lowering, n: Node, W: np.ndarray):
+def int8_weights(low: Lowering, n: Node, W: np.ndarray, b: np.ndarray, s_in: float):
+    """int8 weights and scales, scales at least the floor that keeps the bias within ``BIAS_MAX``."""
     if low.plan.of(n.name).weight_bits != 8:
         raise low.err(n, "int4 weights with int16 activations are not supported; use weight_bits: 8 for "
                           "this layer or activation_bits: 8")
-    return quantize_weights(W, low.per_channel)
+    wq, ws = quantize_weights(W, low.per_channel)
+    return apply_scale_floor(W, wq, ws, bias_scale_floor(b, s_in, BIAS_MAX), 127)
 
 
 def weighted(low: Lowering, n: Node):
@@ -123,7 +140,7 @@ def weighted(low: Lowering, n: Node):
     x = input16(low, n)
     W, b = low.g.const(n.inputs[1]), low.g.const(n.inputs[2])
     out, act_min, act_max = output16(low, n)
-    wq, ws = int8_weights(low, n, W)
+    wq, ws = int8_weights(low, n, W, b, x.scale)
     mult, shift = requant16(low, n, x.scale, ws, out.scale)
     b = low.corrected_bias(n, W, b, wq, ws, mean_shift_of(n, out.shape))
     bq = bias64(low, b, x.scale, ws)

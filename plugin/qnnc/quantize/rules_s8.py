@@ -25,11 +25,15 @@ from .fixedpoint import add_multipliers, quantize_multiplier
 from .lowering import Lowering, dims4
 from .int4 import KERNELS_S4, pack_s4, quantize_weights_s4
 from .qparams import INT32_MAX, SOFTMAX_SCALE, SOFTMAX_ZP, act_qparams, round_half_away
+from .weights import apply_scale_floor, bias_scale_floor
 
 
 SIGMOID_SCALE, SIGMOID_ZP = 1.0 / 256.0, -128
 TANH_SCALE, TANH_ZP = 1.0 / 128.0, 0
 ADD_LEFT_SHIFT = 20
+# Weight-scale floor: a channel's quantized bias stays within +-2^30, the middle half of int32
+# (TFLite's rule; weights.py). Dead channels (weights ~0, bias != 0) then output their bias.
+BIAS_MAX = 1 << 30
 
 
 def quantize_value(x: float, t: QTensor) -> int:
@@ -66,11 +70,16 @@ def unary_fn(n: Node):
     raise KeyError(n.op)
 
 
-def layer_weights(low: Lowering, n: Node, W: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """The layer's integer weights and scales: int4 ([-7, 7]) when the precision plan says so."""
+def layer_weights(low: Lowering, n: Node, W: np.ndarray, b: np.ndarray, s_in: float) -> Tuple[np.ndarray, np.ndarray]:
+    """The layer's integer weights and scales: int4 ([-7, 7]) when the precision plan says so;
+    scales at least the floor that keeps the bias within ``BIAS_MAX`` (dead channels: weights 0)."""
     if low.plan.of(n.name).weight_bits == 4:
-        return quantize_weights_s4(W, low.per_channel, low.int4_clipping)
-    return low.weights(W)
+        wq, ws = quantize_weights_s4(W, low.per_channel, low.int4_clipping)
+        qmax = 7
+    else:
+        wq, ws = low.weights(W)
+        qmax = 127
+    return apply_scale_floor(W, wq, ws, bias_scale_floor(b, s_in, BIAS_MAX), qmax)
 
 
 def pack_int4(low: Lowering, n: Node, op: QOp) -> None:
@@ -82,17 +91,30 @@ def pack_int4(low: Lowering, n: Node, op: QOp) -> None:
         op.attrs["kernel"] = KERNELS_S4[op.kind]
 
 
-def check_accumulator(low: Lowering, n: Node, wq: np.ndarray, bq: np.ndarray) -> None:
-    """Refuse weights whose worst-case int32 accumulation could overflow."""
-    worst = np.abs(wq.reshape(wq.shape[0], -1).astype(np.int64)).sum(axis=1) * 255 + np.abs(bq.astype(np.int64))
-    if worst.max() > INT32_MAX:
-        raise low.err(n, f"the int32 accumulator could overflow (worst case {int(worst.max())}); the layer "
-                          "has too many inputs per output for int8 arithmetic")
+def check_accumulator(low: Lowering, n: Node, wq: np.ndarray, bq: np.ndarray, x: QTensor) -> None:
+    """Refuse a layer whose int32 accumulator could overflow. The true worst case per output channel
+    is ``|bias| + sum |w| * max |x - zero point|`` over the int8 input's range: max |x - zp| is
+    ``max(127 - zp, zp + 128)`` (255 at most, for zp = -128)."""
+    span = max(127 - int(x.zero_point), int(x.zero_point) + 128)
+    sums = np.abs(wq.reshape(wq.shape[0], -1).astype(np.int64)).sum(axis=1)
+    worst = sums * span + np.abs(bq.astype(np.int64))
+    c = int(np.argmax(worst))
+    if worst[c] <= INT32_MAX:
+        return
+    k = int(np.prod(wq.shape[1:]))
+    why = (f"the bias alone is {abs(int(bq[c]))} in units of input scale x weight scale"
+           if abs(int(bq[c])) > INT32_MAX // 2 else
+           f"the layer sums {k} inputs per output, too many for int8 arithmetic with these weights")
+    raise low.err(n, f"output channel {c}: the int32 accumulator could overflow (worst case |bias| "
+                     f"{abs(int(bq[c]))} + sum |w| {int(sums[c])} x max |x - zero point| {span} = {int(worst[c])} "
+                     f"> 2^31 - 1); {why}")
 
 
 def quant_bias(low: Lowering, b: np.ndarray, s_in: float, w_scales: np.ndarray) -> np.ndarray:
+    """The bias in units of ``s_in * w_scales``, rounded half away from zero, as int64 (not clipped:
+    :func:`check_accumulator` refuses values beyond int32 by channel)."""
     q = np.floor(np.abs(b.astype(np.float64)) / (s_in * w_scales) + 0.5) * np.sign(b)
-    return np.clip(q, -INT32_MAX, INT32_MAX).astype(np.int32)
+    return np.clip(np.nan_to_num(q), -(1 << 62), 1 << 62).astype(np.int64)
 
 
 def output_with_activation(low: Lowering, n: Node):
@@ -123,12 +145,13 @@ def weighted(low: Lowering, n: Node):
     x = low.tensors[n.inputs[0]]
     W, b = low.g.const(n.inputs[1]), low.g.const(n.inputs[2])
     out, act_min, act_max, lut, target = output_with_activation(low, n)
-    wq, ws = layer_weights(low, n, W)
+    wq, ws = layer_weights(low, n, W, b, x.scale)
     mult, shift = low.requant(n, x.scale, ws, target.scale)
     b = low.corrected_bias(n, W, b, wq, ws, mean_shift_of(n, out.shape))
     bq = quant_bias(low, b, x.scale, ws)
-    check_accumulator(low, n, wq, bq)
-    return x, out, (act_min, act_max, lut), target, wq, {"bias": bq, "multiplier": mult, "shift": shift}
+    check_accumulator(low, n, wq, bq, x)
+    return x, out, (act_min, act_max, lut), target, wq, {"bias": bq.astype(np.int32), "multiplier": mult,
+                                                         "shift": shift}
 
 
 def conv(low: Lowering, n: Node) -> None:

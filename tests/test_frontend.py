@@ -1,0 +1,371 @@
+"""What users bring: old opsets, exporter shape arithmetic, empty optional inputs, dead channels,
+and `inspect` giving build's verdict. Models are built with onnx.helper; every model that builds
+is checked bit-exact (generated C under sanitizers vs the numpy reference)."""
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from onnx_factory import model, run_cli, save, tensor, vi
+from qnnc.build import build
+from qnnc.config import load_config
+from qnnc.emit.hostrun import compile_driver, run_driver
+from qnnc.errors import ModelError
+from qnnc.frontend.float_runner import float_outputs
+from qnnc.frontend.importer import import_onnx
+from qnnc.inspect_model import inspect_model
+from qnnc.reference import kernels as K
+from qnnc.reference import kernels_s16 as K16
+from qnnc.reference.interpreter import dequantize_output, quantize_input, run, run_int8
+
+RNG = np.random.default_rng(77)
+
+
+def w(*shape, scale=0.3):
+    return (RNG.standard_normal(shape) * scale).astype(np.float32)
+
+
+def build_bit_exact(path: Path, tmp: Path, input_shape, extra_yaml: str = "", float_check: bool = True):
+    """Build ``path`` with random calibration data, check C == reference on fresh inputs, and the
+    reference near float onnxruntime. Returns (build result, int8 test inputs, reference outputs)."""
+    cal = RNG.standard_normal((32, *input_shape[1:])).astype(np.float32)
+    test = RNG.standard_normal((24, *input_shape[1:])).astype(np.float32)
+    np.savez(tmp / "cal.npz", x=cal)
+    (tmp / "q.yaml").write_text(f"name: m\ncalibration:\n  data: cal.npz\n{extra_yaml}")
+    res = build(str(path), load_config(str(tmp / "q.yaml")), str(tmp / "gen"), "m", progress=False)
+    qm = res.compiled.model
+    q_in = quantize_input(qm, test)
+    ref = run_int8(qm, q_in).reshape(len(test), -1)
+    exe = compile_driver(str(tmp / "gen"), "m", str(tmp / "drv"), sanitize=True)
+    c_out = run_driver(exe, q_in.reshape(len(test), -1), qm.output_tensor.size)
+    assert np.array_equal(c_out, ref), "C differs from the reference"
+    if float_check:
+        f = float_outputs(str(path), test).reshape(len(test), -1)
+        err = np.abs(dequantize_output(qm, ref).astype(np.float64) - f) / qm.output_tensor.scale
+        assert err.mean() < 3.0, err.mean()
+    return res, q_in, ref
+
+
+# ------------------------------------------------------------------------ 1. old opsets --
+
+def old_opset_model(opset: int) -> onnx.ModelProto:
+    """Conv -> BatchNormalization -> Clip(attrs) -> MaxPool -> Dropout -> Reshape -> Gemm -> Softmax,
+    written the way exporters of that opset did (Clip bounds as attributes, BatchNormalization's
+    ``spatial`` before opset 9, IR 3 with the initializers listed as graph inputs for opsets 7/8)."""
+    C = 4
+    inits = [tensor("w", w(C, 3, 3, 3)), tensor("b", w(C, scale=0.1)), tensor("sc", w(C) + 1),
+             tensor("bb", w(C, scale=0.1)), tensor("mu", w(C, scale=0.1)),
+             tensor("var", np.abs(w(C)) + 0.5), tensor("shp", np.array([1, -1], np.int64)),
+             tensor("fw", w(5, C * 2 * 2)), tensor("fb", w(5, scale=0.1))]
+    bn = {"epsilon": 1e-5, **({"spatial": 1} if opset < 9 else {})}
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], name="conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("BatchNormalization", ["c", "sc", "bb", "mu", "var"], ["n"], name="bn", **bn),
+             helper.make_node("Clip", ["n"], ["r"], name="relu6", min=0.0, max=6.0),
+             helper.make_node("MaxPool", ["r"], ["p"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("Dropout", ["p"], ["d"], name="drop"),
+             helper.make_node("Reshape", ["d", "shp"], ["f"], name="flat"),
+             helper.make_node("Gemm", ["f", "fw", "fb"], ["g"], name="fc", transB=1),
+             helper.make_node("Softmax", ["g"], ["y"], name="softmax")]
+    inputs = [vi("x", [1, 3, 4, 4])]
+    ir = {7: 3, 8: 3, 9: 4, 10: 5}[opset]
+    if ir == 3:
+        inputs += [helper.make_tensor_value_info(i.name, i.data_type, list(i.dims)) for i in inits]
+    return model(nodes, inputs, [vi("y", [1, 5])], inits, opset=opset, ir_version=ir)
+
+
+@pytest.mark.parametrize("opset", [7, 8, 9, 10])
+def test_old_opset_is_converted_and_bit_exact(opset, tmp_path):
+    m = old_opset_model(opset)
+    onnx.checker.check_model(m)
+    path = save(m, tmp_path / f"old{opset}.onnx")
+    g = import_onnx(str(path))
+    assert g.opset == 13 and [n.name for n in g.nodes][:2] == ["conv", "bn"]
+    res, _, _ = build_bit_exact(path, tmp_path, [1, 3, 4, 4])
+    assert [op.kind for op in res.compiled.model.ops].count("conv") == 1
+
+
+def test_mnist8_style_model(tmp_path):
+    """The ONNX zoo's mnist-8 layout: opset 8, IR 3, initializers listed as inputs, SAME_UPPER convs,
+    per-channel biases added by Add ([C, 1, 1]), the FC weights reshaped at run time (folded) and a
+    MatMul + Add classifier."""
+    N = helper.make_node
+    nodes = [N("Conv", ["Input3", "P5"], ["c1"], name="Convolution28", kernel_shape=[5, 5], auto_pad="SAME_UPPER"),
+             N("Add", ["c1", "P6"], ["a1"], name="Plus30"),
+             N("Relu", ["a1"], ["r1"], name="ReLU32"),
+             N("MaxPool", ["r1"], ["p1"], name="Pooling66", kernel_shape=[2, 2], strides=[2, 2]),
+             N("Conv", ["p1", "P87"], ["c2"], name="Convolution110", kernel_shape=[5, 5], auto_pad="SAME_UPPER"),
+             N("Add", ["c2", "P88"], ["a2"], name="Plus112"),
+             N("Relu", ["a2"], ["r2"], name="ReLU114"),
+             N("MaxPool", ["r2"], ["p2"], name="Pooling160", kernel_shape=[3, 3], strides=[3, 3]),
+             N("Reshape", ["p2", "S1"], ["f"], name="Times212_reshape0"),
+             N("Reshape", ["P193", "S2"], ["wr"], name="Times212_reshape1"),
+             N("MatMul", ["f", "wr"], ["mm"], name="Times212"),
+             N("Add", ["mm", "P194"], ["Plus214_Output_0"], name="Plus214")]
+    inits = [tensor("P5", w(4, 1, 5, 5)), tensor("P6", w(4, 1, 1, scale=0.1)), tensor("P87", w(6, 4, 5, 5, scale=0.1)),
+             tensor("P88", w(6, 1, 1, scale=0.1)), tensor("S1", np.array([1, 24], np.int64)),
+             tensor("P193", w(6, 2, 2, 10)), tensor("S2", np.array([24, 10], np.int64)),
+             tensor("P194", w(1, 10, scale=0.1))]
+    ins = [vi("Input3", [1, 1, 12, 12])] + [helper.make_tensor_value_info(i.name, i.data_type, list(i.dims))
+                                            for i in inits]
+    path = save(model(nodes, ins, [vi("Plus214_Output_0", [1, 10])], inits, opset=8, ir_version=3),
+                tmp_path / "mnist_style.onnx")
+    g = import_onnx(str(path))
+    assert g.inputs == ["Input3"] and "Times212_reshape1" not in [n.name for n in g.nodes]
+    res, _, _ = build_bit_exact(path, tmp_path, [1, 1, 12, 12])
+    assert [op.kind for op in res.compiled.model.ops].count("fully_connected") == 1
+
+
+def test_opset_the_converter_cannot_handle_is_a_clear_error(tmp_path):
+    node = helper.make_node("ImageScaler", ["x"], ["y"], name="scaler", scale=2.0)
+    save(model([node], [vi("x", [1, 1, 2, 2])], [vi("y", [1, 1, 2, 2])], opset=8, ir_version=3), tmp_path / "m.onnx")
+    with pytest.raises(ModelError) as e:
+        import_onnx(str(tmp_path / "m.onnx"))
+    text = str(e.value)
+    assert "opset 8" in text and "version_converter" in text and "ImageScaler" in text and "%s" not in text
+
+
+def test_newer_opset_is_converted_down(tmp_path):
+    nodes = [helper.make_node("Gemm", ["x", "fw", "fb"], ["h"], name="fc", transB=1),
+             helper.make_node("Relu", ["h"], ["y"], name="relu")]
+    path = save(model(nodes, [vi("x", [1, 6])], [vi("y", [1, 3])], [tensor("fw", w(3, 6)), tensor("fb", w(3))],
+                      opset=22, ir_version=10), tmp_path / "m.onnx")
+    assert import_onnx(str(path)).opset == 21
+    build_bit_exact(path, tmp_path, [1, 6])
+
+
+# ------------------------------------------------- 2. static-shape subgraphs fold away --
+
+FOLDED_OPS = {"Shape", "Gather", "Unsqueeze", "Concat", "ConstantOfShape", "Expand", "Slice", "Squeeze",
+              "Range", "Equal", "Where", "Cast", "Constant"}
+
+
+def shape_chain_model() -> onnx.ModelProto:
+    """PyTorch-style shape arithmetic on a [1, 3, 4, 4] input:
+    - a per-channel scale [1, 2, 1] built by Shape -> Slice -> Squeeze -> Range -> Equal -> Where ->
+      Cast -> Unsqueeze;
+    - a Reshape target [batch, -1] computed by Shape -> Gather -> Unsqueeze -> Concat;
+    - an additive term made by ConstantOfShape and broadcast by Expand to the Reshape's shape."""
+    consts = []
+
+    def k(*v):
+        consts.append(tensor(f"k{len(consts)}", np.array(v, np.int64)))
+        return consts[-1].name
+
+    def scalar(v):
+        consts.append(tensor(f"k{len(consts)}", np.array(v, np.int64)))
+        return consts[-1].name
+
+    def kf(v):
+        consts.append(tensor(f"k{len(consts)}", np.array(v, np.float32)))
+        return consts[-1].name
+
+    N = helper.make_node
+    nodes = [
+        N("Shape", ["x"], ["s"], name="shape"),
+        N("Slice", ["s", k(1), k(2)], ["s_c"], name="slice"),
+        N("Squeeze", ["s_c", k(0)], ["c"], name="squeeze"),
+        N("Range", [scalar(0), "c", scalar(1)], ["idx"], name="range"),
+        N("Equal", ["idx", scalar(1)], ["is1"], name="equal"),
+        N("Where", ["is1", scalar(2), scalar(1)], ["sel"], name="where"),
+        N("Cast", ["sel"], ["self"], name="cast", to=TensorProto.FLOAT),
+        N("Unsqueeze", ["self", k(0, 2, 3)], ["scale"], name="unsq_scale"),
+        N("Mul", ["x", "scale"], ["xs"], name="mul"),
+        N("Relu", ["xs"], ["r"], name="relu"),
+        N("Shape", ["r"], ["s2"], name="shape2"),
+        N("Gather", ["s2", scalar(0)], ["batch"], name="gather", axis=0),
+        N("Unsqueeze", ["batch", k(0)], ["batch1"], name="unsq"),
+        N("Concat", ["batch1", k(-1)], ["target"], name="concat", axis=0),
+        N("Reshape", ["r", "target"], ["flat"], name="reshape"),
+        N("ConstantOfShape", [k(1, 48)], ["fill"], name="cos",
+          value=numpy_helper.from_array(np.array([0.25], np.float32))),
+        N("Shape", ["flat"], ["s3"], name="shape3"),
+        N("Expand", ["fill", "s3"], ["term"], name="expand"),
+        N("Add", ["flat", "term"], ["h"], name="add"),
+        N("Gemm", ["h", kf(w(6, 48)), kf(w(6, scale=0.1))], ["g"], name="fc", transB=1),
+        N("Softmax", ["g"], ["y"], name="softmax", axis=1),
+    ]
+    return model(nodes, [vi("x", [1, 3, 4, 4])], [vi("y", [1, 6])], consts)
+
+
+def test_shape_arithmetic_folds_before_the_op_checks(tmp_path):
+    path = save(shape_chain_model(), tmp_path / "m.onnx")
+    g = import_onnx(str(path))
+    assert [n.op for n in g.nodes] == ["Mul", "Relu", "Reshape", "Add", "Gemm", "Softmax"]
+    scale = g.const(g.nodes[0].inputs[1])
+    assert scale.shape == (1, 3, 1, 1) and scale.reshape(-1).tolist() == [1.0, 2.0, 1.0]
+    assert g.const(g.nodes[2].inputs[1]).tolist() == [1, -1]
+    assert np.all(g.const(g.nodes[3].inputs[1]) == 0.25) and g.shape(g.nodes[3].inputs[1]) == (1, 48)
+    build_bit_exact(path, tmp_path, [1, 3, 4, 4])
+
+
+def test_initializers_listed_as_inputs_stay_consistent_after_folding(tmp_path):
+    """IR 3 models list initializers as graph inputs: folding one away must drop that entry too."""
+    nodes = [helper.make_node("Reshape", ["wt", "ws"], ["w2"], name="reshape_w"),
+             helper.make_node("Gemm", ["x", "w2", "b"], ["y"], name="fc", transB=1)]
+    inits = [tensor("wt", w(12)), tensor("ws", np.array([3, 4], np.int64)), tensor("b", w(3))]
+    ins = [vi("x", [1, 4])] + [helper.make_tensor_value_info(i.name, i.data_type, list(i.dims)) for i in inits]
+    path = save(model(nodes, ins, [vi("y", [1, 3])], inits, opset=8, ir_version=3), tmp_path / "m.onnx")
+    g = import_onnx(str(path))
+    assert g.inputs == ["x"] and [n.op for n in g.nodes] == ["Gemm"]
+    build_bit_exact(path, tmp_path, [1, 4])
+
+
+def test_dynamic_batch_dim_is_taken_as_one(tmp_path):
+    """tf2onnx exports leave the batch dynamic ('unk__N'): qnnc compiles batch 1."""
+    nodes = [helper.make_node("MatMul", ["x", "fw"], ["h"], name="mm"),
+             helper.make_node("Add", ["h", "fb"], ["a"], name="add"),
+             helper.make_node("Relu", ["a"], ["y"], name="relu")]
+    path = save(model(nodes, [vi("x", ["unk__7", 5])], [vi("y", ["unk__8", 3])],
+                      [tensor("fw", w(5, 3)), tensor("fb", w(3))]), tmp_path / "m.onnx")
+    g = import_onnx(str(path))
+    assert g.shape("x") == (1, 5) and g.shape("y") == (1, 3)
+    build_bit_exact(path, tmp_path, [1, 5])
+
+
+# ---------------------------------------------------------- 3. empty optional inputs --
+
+def test_empty_optional_inputs_build(tmp_path):
+    """'' names for omitted inputs: Conv without bias, Clip with only a max, Pad without a value."""
+    N = helper.make_node
+    nodes = [N("Conv", ["x", "w", ""], ["c"], name="conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             N("Clip", ["c", "", "hi"], ["cl"], name="clip"),
+             N("Pad", ["cl", "pads", ""], ["p"], name="pad"),
+             N("MaxPool", ["p"], ["y"], name="pool", kernel_shape=[2, 2], strides=[2, 2])]
+    inits = [tensor("w", w(4, 3, 3, 3)), tensor("hi", np.array(1.5, np.float32)),
+             tensor("pads", np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64))]
+    path = save(model(nodes, [vi("x", [1, 3, 4, 4])], [vi("y", [1, 4, 3, 3])], inits), tmp_path / "m.onnx")
+    build_bit_exact(path, tmp_path, [1, 3, 4, 4])
+
+
+def resize_model(roi_empty_initializer: bool) -> onnx.ModelProto:
+    """A Conv then a Resize whose roi is an empty initializer (or ''), scales '' and sizes given."""
+    roi = "roi" if roi_empty_initializer else ""
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], name="conv", kernel_shape=[1, 1]),
+             helper.make_node("Resize", ["c", roi, "", "sizes"], ["y"], name="up", mode="nearest")]
+    inits = [tensor("w", w(2, 3, 1, 1)), tensor("b", w(2)), tensor("sizes", np.array([1, 2, 8, 8], np.int64))]
+    if roi_empty_initializer:
+        inits.append(tensor("roi", np.zeros((0,), np.float32)))
+    return model(nodes, [vi("x", [1, 3, 4, 4])], [vi("y", [1, 2, 8, 8])], inits)
+
+
+@pytest.mark.parametrize("roi_empty_initializer", [True, False])
+def test_empty_roi_reaches_the_op_check(roi_empty_initializer, tmp_path):
+    """An empty roi / scales is 'not given': the importer and the passes accept it, and the node is
+    refused only because Resize itself has no kernel, with the usual clear message."""
+    path = save(resize_model(roi_empty_initializer), tmp_path / "m.onnx")
+    g = import_onnx(str(path))
+    up = g.nodes[-1]
+    assert up.op == "Resize" and up.inputs[:3] == ["c", "", ""]
+    r = run_cli(["build", path, "-o", tmp_path / "gen", "-q"])
+    assert r.returncode == 2 and "Traceback" not in r.stderr and not (tmp_path / "gen").exists()
+    line = [x for x in r.stderr.splitlines() if x.startswith("qnnc: error:")]
+    assert len(line) == 1
+    for word in ("node 'up'", "Resize, opset 13", "not supported", "no integer kernel for Resize", "'c'"):
+        assert word in line[0], line[0]
+
+
+# ----------------------------------------------------------- 4. dead output channels --
+
+def dead_channel_model(op: str) -> onnx.ModelProto:
+    """A Conv or Gemm whose output channel 2 is dead: weights 1e-30, bias 0.5 (as in trained models
+    that pruned a channel); its output is the model output."""
+    if op == "Conv":
+        W, b = w(5, 3, 3, 3), w(5, scale=0.1)
+        W[2], b[2] = 1e-30, 0.5
+        node = helper.make_node("Conv", ["x", "w", "b"], ["y"], name="dead_conv", kernel_shape=[3, 3],
+                                pads=[1, 1, 1, 1])
+        return model([node], [vi("x", [1, 3, 4, 4])], [vi("y", [1, 5, 4, 4])], [tensor("w", W), tensor("b", b)])
+    W, b = w(5, 64), w(5, scale=0.1)
+    W[2], b[2] = 1e-30, 0.5
+    node = helper.make_node("Gemm", ["x", "w", "b"], ["y"], name="dead_fc", transB=1)
+    return model([node], [vi("x", [1, 64])], [vi("y", [1, 5])], [tensor("w", W), tensor("b", b)])
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+@pytest.mark.parametrize("op", ["Conv", "Gemm"])
+def test_dead_channel_outputs_its_requantized_bias(op, bits, tmp_path):
+    m = dead_channel_model(op)
+    shape = [d.dim_value for d in m.graph.input[0].type.tensor_type.shape.dim]
+    path = save(m, tmp_path / "m.onnx")
+    extra = f"quantization:\n  activation_bits: {bits}\n" if bits == 16 else ""
+    res, q_in, ref = build_bit_exact(path, tmp_path, shape, extra)
+    qm = res.compiled.model
+    layer = next(o for o in qm.ops if o.kind in ("conv", "fully_connected"))
+    filt, bias = layer.consts["filter"], layer.consts["bias"]
+    dead = filt[2]  # [out, in] or OHWI: the output channel comes first
+    assert not np.any(dead), "a dead channel's weights quantize to 0"
+    assert np.count_nonzero(filt) > 0.9 * (filt.size - dead.size)  # the live channels keep their weights
+    p, m_, s_ = layer.params, layer.consts["multiplier"][2], layer.consts["shift"][2]
+    acc = np.array([[int(bias[2])]], np.int64)
+    if bits == 8:
+        want = int(K._activation(acc, [m_], [s_], p.output_offset, p.act_min, p.act_max, p.act_lut, p.rounding)[0, 0])
+    else:
+        want = int(K16._out_s16(acc, [m_], [s_], p.output_offset, p.act_min, p.act_max)[0, 0])
+    out_t = qm.tensors[layer.output]
+    assert abs((want - out_t.zero_point) * out_t.scale - 0.5) <= out_t.scale  # it is the float bias
+    for i in range(3):
+        got = run(qm, q_in[i], keep=[layer.output])[layer.output]
+        assert np.all(got[..., 2] == want), "the dead channel outputs its requantized bias everywhere"
+
+
+def test_real_accumulator_overflow_names_the_channel(tmp_path):
+    """140000 inputs of equal weight overflow int32 for real (channel 1; channels 0 and 2 read only
+    10 inputs): refused, naming layer and channel."""
+    K_in = 140000
+    W = np.zeros((3, K_in), np.float32)
+    W[1] = 0.01
+    W[[0, 2], :10] = 0.01
+    node = helper.make_node("Gemm", ["x", "w", "b"], ["y"], name="wide_fc", transB=1)
+    path = save(model([node], [vi("x", [1, K_in])], [vi("y", [1, 3])],
+                      [tensor("w", W), tensor("b", np.zeros(3, np.float32))]), tmp_path / "m.onnx")
+    r = run_cli(["build", path, "-o", tmp_path / "gen", "-q"])
+    assert r.returncode == 2 and "Traceback" not in r.stderr and not (tmp_path / "gen").exists()
+    assert "node 'wide_fc'" in r.stderr and "output channel 1:" in r.stderr and "int32 accumulator" in r.stderr
+    # inspect gives build's verdict, word for word
+    i = run_cli(["inspect", path])
+    assert i.returncode == 2
+    build_line = next(x for x in r.stderr.splitlines() if x.startswith("qnnc: error: "))[len("qnnc: error: "):]
+    assert f"compiles: NO - {build_line}" in i.stdout
+
+
+def test_int16_accumulator_check_names_the_channel():
+    from qnnc.quantize import rules_s16
+
+    low = SimpleNamespace(err=lambda n, msg: ModelError(msg, node=n.name, op=n.op))
+    n = SimpleNamespace(name="layer", op="Conv")
+    wq = np.full((3, 8), 127, np.int8)
+    rules_s16.check_acc64(low, n, wq, np.array([0, 5, 0], np.int64))  # fine
+    with pytest.raises(ModelError, match="output channel 1: the int64 bias"):
+        rules_s16.check_acc64(low, n, wq, np.array([0, 1 << 41, 0], np.int64))
+
+
+# ------------------------------------------------------ 5. inspect shares build's check --
+
+@pytest.mark.parametrize("case", ["softmax_axis", "matmul_of_activations"])
+def test_inspect_verdict_is_builds(case, tmp_path):
+    """Models build refuses in the quantizer (a Softmax over a non-last axis) or in the passes (a
+    MatMul of two activations) are 'compiles: NO' in inspect with build's message, word for word."""
+    if case == "softmax_axis":
+        nodes = [helper.make_node("Relu", ["x"], ["a"], name="relu"),
+                 helper.make_node("Softmax", ["a"], ["y"], name="sm", axis=1)]
+        save(model(nodes, [vi("x", [1, 4, 3])], [vi("y", [1, 4, 3])]), tmp_path / "m.onnx")
+    else:
+        nodes = [helper.make_node("Relu", ["x"], ["a"], name="relu"),
+                 helper.make_node("MatMul", ["a", "x"], ["y"], name="mm_acts")]
+        save(model(nodes, [vi("x", [1, 1])], [vi("y", [1, 1])]), tmp_path / "m.onnx")
+    info = inspect_model(str(tmp_path / "m.onnx"))
+    r = run_cli(["build", tmp_path / "m.onnx", "-o", tmp_path / "gen", "-q"])
+    assert not info["compiles"] and r.returncode == 2
+    assert f"qnnc: error: {info['error']}" in r.stderr.splitlines()
+    assert ("'sm'" in info["error"]) if case == "softmax_axis" else ("two activations" in info["error"])
+
+
+def test_inspect_says_yes_for_a_dead_channel_model(tmp_path):
+    save(dead_channel_model("Conv"), tmp_path / "dead.onnx")
+    info = inspect_model(str(tmp_path / "dead.onnx"))
+    assert info["compiles"] and info["error"] is None
