@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 import qnnc
+from qnnc.runtime import PATH_SUFFIXES
 
 PathLike = Union[str, Path]
 
@@ -64,16 +65,18 @@ def kernel_functions() -> List[str]:
 
 
 def kernel_sources(functions: Optional[Iterable[str]] = None) -> List[Path]:
-    """Kernel source files: ``runtime/src/<function>.c`` for the given function names
-    (all ``qnnc_*.c`` files when ``functions`` is None). Raises if one is missing."""
+    """Kernel source files: ``runtime/src/<function>.c`` plus its ``<function>_dsp.c`` /
+    ``<function>_mve.c`` SIMD paths where they exist, for the given function names (all
+    ``qnnc_*.c`` files when ``functions`` is None). Raises if a function's file is missing."""
     src = runtime_dir() / "src"
     if functions is None:
         return sorted(src.glob("qnnc_*.c"))
-    paths = [src / f"{name}.c" for name in functions]
-    missing = [str(p) for p in paths if not p.is_file()]
+    functions = list(functions)
+    missing = [str(src / f"{name}.c") for name in functions if not (src / f"{name}.c").is_file()]
     if missing:
         raise FileNotFoundError(f"missing kernel sources: {missing}")
-    return paths
+    return [src / f"{name}{suffix}.c" for name in functions for suffix in ("",) + PATH_SUFFIXES
+            if (src / f"{name}{suffix}.c").is_file()]
 
 
 def find_compiler(name: str = "gcc") -> Optional[str]:

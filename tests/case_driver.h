@@ -12,6 +12,7 @@
 #ifndef QNNC_TEST_CASE_DRIVER_H
 #define QNNC_TEST_CASE_DRIVER_H
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,35 +47,33 @@ static inline qnnc_dims dims_of(const blobs *b, int32_t k)
     return r;
 }
 
+/* A params blob holds a params struct's leading int32 fields in their qnnc_kernels.h order (the
+ * pack_* functions of the tests write them so), so n of them are one copy. The typedefs below
+ * fail to compile if a struct's int32 prefix ever gets padding. */
+#define FIELDS_OF(p, v, n) memcpy((p), (v), (size_t)(n) * sizeof(int32_t))
+#define CASE_DRIVER_PREFIX(type, last, n) \
+    typedef char case_driver_##type##_prefix[offsetof(type, last) == ((n) - 1) * sizeof(int32_t) ? 1 : -1]
+CASE_DRIVER_PREFIX(qnnc_conv_params, act_max, 11);
+CASE_DRIVER_PREFIX(qnnc_fc_params, act_max, 4);
+CASE_DRIVER_PREFIX(qnnc_pool_params, act_max, 10);
+CASE_DRIVER_PREFIX(qnnc_add_params, act_max, 12);
+CASE_DRIVER_PREFIX(qnnc_mul_params, act_max, 7);
+CASE_DRIVER_PREFIX(qnnc_rescale_params, output_offset, 4);
+
 /* Blob 0 = conv params [in_off, out_off, stride_h, stride_w, pad_top, pad_left, dil_h, dil_w,
  * depth_multiplier, act_min, act_max, rounding], blob 1 = the LUT (or empty). */
 static inline void conv_params_of(const blobs *b, qnnc_conv_params *p)
 {
-    const int32_t *v = I32(b, 0);
-    p->input_offset = v[0];
-    p->output_offset = v[1];
-    p->stride_h = v[2];
-    p->stride_w = v[3];
-    p->pad_top = v[4];
-    p->pad_left = v[5];
-    p->dilation_h = v[6];
-    p->dilation_w = v[7];
-    p->depth_multiplier = v[8];
-    p->act_min = v[9];
-    p->act_max = v[10];
-    p->rounding = v[11];
+    FIELDS_OF(p, I32(b, 0), 11);
+    p->rounding = I32(b, 0)[11];
     p->act_lut = S8(b, 1);
 }
 
 /* Blob 0 = fc params [in_off, out_off, act_min, act_max, rows, K, N, rounding], blob 1 = the LUT. */
 static inline void fc_params_of(const blobs *b, qnnc_fc_params *p)
 {
-    const int32_t *v = I32(b, 0);
-    p->input_offset = v[0];
-    p->output_offset = v[1];
-    p->act_min = v[2];
-    p->act_max = v[3];
-    p->rounding = v[7];
+    FIELDS_OF(p, I32(b, 0), 4);
+    p->rounding = I32(b, 0)[7];
     p->act_lut = S8(b, 1);
     p->kernel_sums = NULL;
 }
@@ -87,6 +86,45 @@ static inline int read_i32(const unsigned char **cur, const unsigned char *end, 
     memcpy(out, *cur, 4u);
     *cur += 4;
     return 0;
+}
+
+/* Reads the case at *cur (advancing it): its kernel id, and each blob copied into its own
+ * exactly-sized heap block. NULL, or what is wrong with the case (free_case then frees the
+ * blobs read so far). */
+static inline const char *read_case(const unsigned char **cur, const unsigned char *end, int32_t *kernel,
+                                    blobs *b)
+{
+    int32_t count, k;
+    b->count = 0;
+    if (read_i32(cur, end, kernel) || read_i32(cur, end, &count) || count < 1 || count > MAX_BLOBS) {
+        return "bad case header";
+    }
+    for (k = 0; k < count; ++k) {
+        int32_t size;
+        if (read_i32(cur, end, &size) || size < 0 || (size_t)(end - *cur) < (size_t)size) {
+            return "bad blob";
+        }
+        b->size[k] = size;
+        b->data[k] = NULL;
+        b->count = k + 1;
+        if (size > 0) {
+            b->data[k] = malloc((size_t)size);
+            if (b->data[k] == NULL) {
+                return "out of memory";
+            }
+            memcpy(b->data[k], *cur, (size_t)size);
+        }
+        *cur += size;
+    }
+    return NULL;
+}
+
+static inline void free_case(blobs *b)
+{
+    int32_t k;
+    for (k = 0; k < b->count; ++k) {
+        free(b->data[k]);
+    }
 }
 
 /* Runs every case of argv[1] through run_case (0 = done, else the case failed) into argv[2];
@@ -123,45 +161,25 @@ static inline int case_driver_main(int argc, char **argv, int (*run_case)(int32_
     cur = buf;
     end = buf + len;
     while (cur < end) {
-        int32_t kernel, count, k;
+        int32_t kernel;
         blobs b;
-        if (read_i32(&cur, end, &kernel) || read_i32(&cur, end, &count) || count < 1 || count > MAX_BLOBS) {
-            fprintf(stderr, "case %d: bad header\n", (int)case_no);
+        const char *error = read_case(&cur, end, &kernel, &b);
+        if (error != NULL) {
+            fprintf(stderr, "case %d: %s\n", (int)case_no, error);
             return 2;
-        }
-        b.count = count;
-        for (k = 0; k < count; ++k) {
-            int32_t size;
-            if (read_i32(&cur, end, &size) || size < 0 || (size_t)(end - cur) < (size_t)size) {
-                fprintf(stderr, "case %d: bad blob %d\n", (int)case_no, (int)k);
-                return 2;
-            }
-            b.size[k] = size;
-            b.data[k] = NULL;
-            if (size > 0) {
-                b.data[k] = malloc((size_t)size);
-                if (b.data[k] == NULL) {
-                    fprintf(stderr, "out of memory\n");
-                    return 2;
-                }
-                memcpy(b.data[k], cur, (size_t)size);
-            }
-            cur += size;
         }
         if (run_case(kernel, &b) != 0) {
             fprintf(stderr, "case %d: kernel %d unknown, or the driver's check of it failed\n", (int)case_no,
                     (int)kernel);
             return 2;
         }
-        if (fwrite(&b.size[count - 1], 4u, 1u, out) != 1u ||
-            (b.size[count - 1] > 0 &&
-             fwrite(b.data[count - 1], (size_t)b.size[count - 1], 1u, out) != 1u)) {
+        if (fwrite(&b.size[b.count - 1], 4u, 1u, out) != 1u ||
+            (b.size[b.count - 1] > 0 &&
+             fwrite(b.data[b.count - 1], (size_t)b.size[b.count - 1], 1u, out) != 1u)) {
             fprintf(stderr, "write error\n");
             return 2;
         }
-        for (k = 0; k < count; ++k) {
-            free(b.data[k]);
-        }
+        free_case(&b);
         ++case_no;
     }
     free(buf);

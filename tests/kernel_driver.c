@@ -18,21 +18,6 @@
  */
 #include "case_driver.h"
 
-static void pool_params_of(const blobs *b, qnnc_pool_params *p)
-{
-    const int32_t *v = I32(b, 0);
-    p->kernel_h = v[0];
-    p->kernel_w = v[1];
-    p->stride_h = v[2];
-    p->stride_w = v[3];
-    p->pad_top = v[4];
-    p->pad_left = v[5];
-    p->count_include_pad = v[6];
-    p->pad_value = v[7];
-    p->act_min = v[8];
-    p->act_max = v[9];
-}
-
 /* The output of a conv/depthwise/fc call with `size` bytes of scratch (exactly sized heap block). */
 typedef void (*scratch_call)(const blobs *b, const qnnc_buffer *scratch);
 
@@ -139,7 +124,7 @@ static int run_case(int32_t kernel, const blobs *b)
     case 4: { /* avg pool */
         qnnc_pool_params p;
         qnnc_dims in_d = dims_of(b, 1), out_d = dims_of(b, 3);
-        pool_params_of(b, &p);
+        FIELDS_OF(&p, I32(b, 0), 10);
         if (kernel == 3) {
             qnnc_max_pool_s8(&p, &in_d, S8(b, 2), &out_d, OUT8(b, 4));
         } else {
@@ -147,37 +132,18 @@ static int run_case(int32_t kernel, const blobs *b)
         }
         return 0;
     }
-    case 5: { /* add: params[12], d1, x1, d2, x2, out_dims, out */
-        const int32_t *v = I32(b, 0);
-        qnnc_add_params p;
+    case 5:   /* add: params[12], d1, x1, d2, x2, out_dims, out */
+    case 6: { /* mul: params[7], the same layout */
         qnnc_dims d1 = dims_of(b, 1), d2 = dims_of(b, 3), out_d = dims_of(b, 5);
-        p.input1_offset = v[0];
-        p.input2_offset = v[1];
-        p.input1_multiplier = v[2];
-        p.input1_shift = v[3];
-        p.input2_multiplier = v[4];
-        p.input2_shift = v[5];
-        p.left_shift = v[6];
-        p.output_multiplier = v[7];
-        p.output_shift = v[8];
-        p.output_offset = v[9];
-        p.act_min = v[10];
-        p.act_max = v[11];
-        qnnc_add_s8(&p, &d1, S8(b, 2), &d2, S8(b, 4), &out_d, OUT8(b, 6));
-        return 0;
-    }
-    case 6: { /* mul: params[7], d1, x1, d2, x2, out_dims, out */
-        const int32_t *v = I32(b, 0);
-        qnnc_mul_params p;
-        qnnc_dims d1 = dims_of(b, 1), d2 = dims_of(b, 3), out_d = dims_of(b, 5);
-        p.input1_offset = v[0];
-        p.input2_offset = v[1];
-        p.output_multiplier = v[2];
-        p.output_shift = v[3];
-        p.output_offset = v[4];
-        p.act_min = v[5];
-        p.act_max = v[6];
-        qnnc_mul_s8(&p, &d1, S8(b, 2), &d2, S8(b, 4), &out_d, OUT8(b, 6));
+        if (kernel == 5) {
+            qnnc_add_params p;
+            FIELDS_OF(&p, I32(b, 0), 12);
+            qnnc_add_s8(&p, &d1, S8(b, 2), &d2, S8(b, 4), &out_d, OUT8(b, 6));
+        } else {
+            qnnc_mul_params p;
+            FIELDS_OF(&p, I32(b, 0), 7);
+            qnnc_mul_s8(&p, &d1, S8(b, 2), &d2, S8(b, 4), &out_d, OUT8(b, 6));
+        }
         return 0;
     }
     case 7: { /* softmax: [rows, cols], exp_lut, input, out */
@@ -203,10 +169,7 @@ static int run_case(int32_t kernel, const blobs *b)
                   output_stride, column], input, out (whole output buffer) */
         const int32_t *v = I32(b, 0);
         qnnc_rescale_params r;
-        r.input_offset = v[1];
-        r.multiplier = v[2];
-        r.shift = v[3];
-        r.output_offset = v[4];
+        FIELDS_OF(&r, v + 1, 4);
         qnnc_concat_slice_s8(v[0] ? &r : NULL, v[5], v[6], v[7], S8(b, 1), OUT8(b, 2) + v[8]);
         return 0;
     }

@@ -10,20 +10,6 @@
  */
 #include "case_driver.h"
 
-static void pool_params_of(const int32_t *v, qnnc_pool_params *p)
-{
-    p->kernel_h = v[0];
-    p->kernel_w = v[1];
-    p->stride_h = v[2];
-    p->stride_w = v[3];
-    p->pad_top = v[4];
-    p->pad_left = v[5];
-    p->count_include_pad = v[6];
-    p->pad_value = v[7];
-    p->act_min = v[8];
-    p->act_max = v[9];
-}
-
 static int run_case(int32_t kernel, const blobs *b)
 {
     switch (kernel) {
@@ -33,19 +19,8 @@ static int run_case(int32_t kernel, const blobs *b)
         qnnc_conv_params p;
         qnnc_per_channel_quant q;
         qnnc_dims in_d = dims_of(b, 3), f_d = dims_of(b, 5), out_d = dims_of(b, 8);
-        memset(&p, 0, sizeof p); /* fields the s16 kernels do not read stay defined */
-        p.input_offset = v[0];
-        p.output_offset = v[1];
-        p.stride_h = v[2];
-        p.stride_w = v[3];
-        p.pad_top = v[4];
-        p.pad_left = v[5];
-        p.dilation_h = v[6];
-        p.dilation_w = v[7];
-        p.depth_multiplier = v[8];
-        p.act_min = v[9];
-        p.act_max = v[10];
-        p.act_lut = NULL;
+        memset(&p, 0, sizeof p); /* fields the s16 kernels do not read stay defined (act_lut NULL) */
+        FIELDS_OF(&p, v, 11);
         q.multiplier = I32(b, 1);
         q.shift = I32(b, 2);
         if (kernel == 0) {
@@ -60,12 +35,8 @@ static int run_case(int32_t kernel, const blobs *b)
         const int32_t *v = I32(b, 0);
         qnnc_fc_params p;
         qnnc_per_channel_quant q;
-        memset(&p, 0, sizeof p); /* fields the s16 kernels do not read stay defined */
-        p.input_offset = v[0];
-        p.output_offset = v[1];
-        p.act_min = v[2];
-        p.act_max = v[3];
-        p.act_lut = NULL;
+        memset(&p, 0, sizeof p); /* fields the s16 kernels do not read stay defined (act_lut NULL) */
+        FIELDS_OF(&p, v, 4);
         q.multiplier = I32(b, 1);
         q.shift = I32(b, 2);
         qnnc_fully_connected_s16(&p, &q, v[4], v[5], S16(b, 3), v[6], S8(b, 4), I64(b, 5),
@@ -76,8 +47,7 @@ static int run_case(int32_t kernel, const blobs *b)
     case 4: { /* max / avg pool: params[10], in dims, in, out dims, out */
         qnnc_pool_params p;
         qnnc_dims in_d = dims_of(b, 1), out_d = dims_of(b, 3);
-        memset(&p, 0, sizeof p); /* fields the s16 kernels do not read stay defined */
-        pool_params_of(I32(b, 0), &p);
+        FIELDS_OF(&p, I32(b, 0), 10);
         if (kernel == 3) {
             qnnc_max_pool_s16(&p, &in_d, S16(b, 2), &out_d, (int16_t *)b->data[4]);
         } else {
@@ -86,22 +56,9 @@ static int run_case(int32_t kernel, const blobs *b)
         return 0;
     }
     case 5: { /* add: params[12], dims1, in1, dims2, in2, out dims, out */
-        const int32_t *v = I32(b, 0);
         qnnc_add_params p;
         qnnc_dims d1 = dims_of(b, 1), d2 = dims_of(b, 3), od = dims_of(b, 5);
-        memset(&p, 0, sizeof p); /* fields the s16 kernels do not read stay defined */
-        p.input1_offset = v[0];
-        p.input2_offset = v[1];
-        p.input1_multiplier = v[2];
-        p.input1_shift = v[3];
-        p.input2_multiplier = v[4];
-        p.input2_shift = v[5];
-        p.left_shift = v[6];
-        p.output_multiplier = v[7];
-        p.output_shift = v[8];
-        p.output_offset = v[9];
-        p.act_min = v[10];
-        p.act_max = v[11];
+        FIELDS_OF(&p, I32(b, 0), 12);
         qnnc_add_s16(&p, &d1, S16(b, 2), &d2, S16(b, 4), &od, (int16_t *)b->data[6]);
         return 0;
     }
@@ -119,11 +76,7 @@ static int run_case(int32_t kernel, const blobs *b)
     case 9: { /* requantize s8->s16 / s16->s8: [in_off, mult, shift, out_off, size], in, out */
         const int32_t *v = I32(b, 0);
         qnnc_rescale_params p;
-        memset(&p, 0, sizeof p); /* fields the s16 kernels do not read stay defined */
-        p.input_offset = v[0];
-        p.multiplier = v[1];
-        p.shift = v[2];
-        p.output_offset = v[3];
+        FIELDS_OF(&p, v, 4);
         if (kernel == 8) {
             qnnc_requantize_s8_s16(&p, v[4], S8(b, 1), (int16_t *)b->data[2]);
         } else {

@@ -2,8 +2,9 @@
  * kernel_cases_main.c - runs tests/kernel_driver.c's kernel cases on an emulated Cortex-M.
  *
  * The case file written by tests/test_kernels.py (serialize()) is linked in with .incbin
- * (BENCH_CASES_FILE), each case is run through kernel_driver.c's run_case() (blob layout
- * shared with the host test), and a FNV-1a hash of every output buffer is printed:
+ * (BENCH_CASES_FILE), each case is read by case_driver.h's read_case() and run through
+ * kernel_driver.c's run_case() (blob layout shared with the host test), and a FNV-1a hash of
+ * every output buffer is printed:
  *     H <case> <hash>
  * The Python side compares the hashes with those of the reference outputs.
  */
@@ -48,30 +49,13 @@ int main(void)
     const unsigned char *end = bench_cases_end;
     int32_t case_no = 0;
     while (cur < end) {
-        int32_t kernel, count, k;
+        int32_t kernel;
         blobs b;
-        if (read_i32(&cur, end, &kernel) || read_i32(&cur, end, &count) || count < 1 || count > MAX_BLOBS) {
-            bench_puts("bad case header\n");
+        const char *error = read_case(&cur, end, &kernel, &b);
+        if (error != NULL) {
+            bench_puts(error);
+            bench_puts("\n");
             return 2;
-        }
-        b.count = count;
-        for (k = 0; k < count; ++k) {
-            int32_t size;
-            if (read_i32(&cur, end, &size) || size < 0 || (size_t)(end - cur) < (size_t)size) {
-                bench_puts("bad blob\n");
-                return 2;
-            }
-            b.size[k] = size;
-            b.data[k] = NULL;
-            if (size > 0) {
-                b.data[k] = malloc((size_t)size);
-                if (b.data[k] == NULL) {
-                    bench_puts("out of memory\n");
-                    return 2;
-                }
-                memcpy(b.data[k], cur, (size_t)size);
-            }
-            cur += size;
         }
         BENCH_BEGIN();
         if (run_case(kernel, &b) != 0) {
@@ -82,11 +66,9 @@ int main(void)
         bench_puts("H ");
         bench_put_dec(case_no);
         bench_puts(" ");
-        bench_put_hex32(fnv1a(b.data[count - 1], b.size[count - 1]));
+        bench_put_hex32(fnv1a(b.data[b.count - 1], b.size[b.count - 1]));
         bench_puts("\n");
-        for (k = 0; k < count; ++k) {
-            free(b.data[k]);
-        }
+        free_case(&b);
         ++case_no;
     }
     bench_puts("DONE ");

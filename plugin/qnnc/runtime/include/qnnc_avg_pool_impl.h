@@ -13,18 +13,10 @@ QNNC_FN_STORAGE void QNNC_FN(const qnnc_pool_params *params,
              const qnnc_dims *input_dims, const QNNC_T *input,
              const qnnc_dims *output_dims, QNNC_T *output)
 {
-    const int32_t batches = output_dims->n;
-    const int32_t in_h = input_dims->h;
-    const int32_t in_w = input_dims->w;
-    const int32_t channels = output_dims->c;
-    const int32_t out_h = output_dims->h;
-    const int32_t out_w = output_dims->w;
-    const int32_t k_h = params->kernel_h;
-    const int32_t k_w = params->kernel_w;
-    const int32_t act_min = params->act_min;
-    const int32_t act_max = params->act_max;
-    const int32_t pad_value = params->pad_value;
-    const int32_t include_pad = params->count_include_pad;
+    const int32_t batches = output_dims->n, in_h = input_dims->h, in_w = input_dims->w;
+    const int32_t channels = output_dims->c, out_h = output_dims->h, out_w = output_dims->w;
+    const int32_t k_h = params->kernel_h, k_w = params->kernel_w, act_min = params->act_min, act_max = params->act_max;
+    const int32_t pad_value = params->pad_value, include_pad = params->count_include_pad;
     int32_t b, oh, ow, kh, kw, c;
 
     for (b = 0; b < batches; ++b) {

@@ -6,14 +6,15 @@
  * which defines the arithmetic. Kernels never allocate, never touch globals and
  * need no libm; they are re-entrant.
  *
- * Requantization (TFLite / CMSIS-NN convention): see qnnc_requantize().
+ * Requantization follows TFLite / CMSIS-NN (params->rounding selects the mode). The helpers
+ * the kernel sources share are in qnnc_internal.h, which firmware need not include.
  */
 #ifndef QNNC_KERNELS_H
 #define QNNC_KERNELS_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h> /* memcpy: unaligned word loads of the DSP paths */
+#include <string.h> /* memcpy: qnnc_copy_s8's word copies */
 
 #ifdef __cplusplus
 extern "C" {
@@ -32,7 +33,9 @@ extern "C" {
 /* Kernel paths, chosen at compile time from the compiler's own macros: the Armv7E-M DSP path
  * (__ARM_FEATURE_DSP: Cortex-M4/M7/M33) or the Helium path (__ARM_FEATURE_MVE: Cortex-M55/M85)
  * of conv, depthwise conv, fully connected and add, else the portable C99 path. Every path is
- * bit-exact with the reference. QNNC_PORTABLE_ONLY forces the portable path of every kernel.
+ * bit-exact with the reference. QNNC_PORTABLE_ONLY forces the portable path of every kernel;
+ * QNNC_NO_INLINE_ASM the C loops instead of the DSP inline assembly (see qnnc_internal.h).
+ * Sources: qnnc_<kernel>.c (entry point, portable path), qnnc_<kernel>_dsp.c and _mve.c.
  * (QNNC_ENABLE_SIMD, which used to opt in to the SIMD paths, is no longer needed and ignored.)
  *
  * Scratch memory (CMSIS-NN style): conv, depthwise conv and fully connected take a
@@ -41,7 +44,7 @@ extern "C" {
  * (0 on the portable path and for layers outside the SIMD paths' limits). With a NULL or too
  * small buffer the kernel runs the portable path: slower, but the same output, never an
  * overflow. The QNNC_*_BUFFER_SIZE macros below are the per-path formulas; the generator
- * (qnnc/kernel_scratch.py, the same formulas) reserves max(DSP, Helium) bytes per layer in the
+ * (qnnc/plan/kernel_scratch.py, the same formulas) reserves max(DSP, Helium) bytes per layer in the
  * arena for the unknown target, placed over tensors dead during that layer, and the generated
  * header sizes the arena with QNNC_SIMD_SCRATCH (below): targets without SIMD paths get the
  * smaller, scratch-free arena. */
@@ -156,186 +159,11 @@ typedef struct {
     int32_t output_offset;
 } qnnc_rescale_params;
 
-/* -------------------------------------------------------- requantization -- */
-
-/** Saturating rounding doubling high multiply (gemmlowp). */
-QNNC_INLINE int32_t qnnc_srdhm(int32_t a, int32_t b)
-{
-    if (a == INT32_MIN && b == INT32_MIN) {
-        return INT32_MAX;
-    }
-    {
-        const int64_t ab = (int64_t)a * (int64_t)b;
-        const int64_t nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
-        return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
-    }
-}
-
-/** Divide by 2^exponent, rounding half away from zero. */
-QNNC_INLINE int32_t qnnc_rounding_divide_by_pot(int32_t x, int32_t exponent)
-{
-    const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
-    const int32_t remainder = x & mask;
-    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
-    return (x >> exponent) + (remainder > threshold ? 1 : 0);
-}
-
-/** acc * multiplier * 2^(shift-31), TFLite rounding; the left shift saturates. */
-QNNC_INLINE int32_t qnnc_requantize(int32_t acc, int32_t multiplier, int32_t shift)
-{
-    const int32_t left = shift > 0 ? shift : 0;
-    int32_t right = shift > 0 ? 0 : -shift;
-    int64_t shifted = (int64_t)acc * ((int64_t)1 << left);
-    if (shifted > INT32_MAX) {
-        shifted = INT32_MAX;
-    } else if (shifted < INT32_MIN) {
-        shifted = INT32_MIN;
-    }
-    if (right > 31) {
-        right = 31;
-    }
-    return qnnc_rounding_divide_by_pot(qnnc_srdhm((int32_t)shifted, multiplier), right);
-}
+/* ----------------------------------------------------------------- helpers -- */
 
 /* Rounding modes of conv / fully-connected requantization (params->rounding). */
-#define QNNC_ROUND_TFLITE 0    /* qnnc_requantize: TFLite Micro / CMSIS-NN double rounding */
+#define QNNC_ROUND_TFLITE 0    /* TFLite Micro / CMSIS-NN double rounding (SRDHM, then a rounding shift) */
 #define QNNC_ROUND_HALF_EVEN 1 /* one rounding of the exact product, ties to even (onnxruntime) */
-
-/** acc * multiplier * 2^(shift-31) rounded once, ties to even. With multiplier * 2^(shift-31)
- * equal to a float32 scale this is onnxruntime's nearbyint(acc * scale), in integers. */
-QNNC_INLINE int32_t qnnc_requantize_half_even(int32_t acc, int32_t multiplier, int32_t shift)
-{
-    /* The quantizer's shifts are in [-31, 30]; others clamp there (as qnnc_requantize's right shift) */
-    const int32_t total = 31 - (shift < -31 ? -31 : (shift > 30 ? 30 : shift)); /* in [1, 62] */
-    const int64_t prod = (int64_t)acc * (int64_t)multiplier; /* |prod| < 2^62 */
-    /* Ties-to-even is symmetric: round the magnitude (no shifts of negative values). */
-    const uint64_t mag = prod < 0 ? (uint64_t)(-prod) : (uint64_t)prod;
-    const uint64_t half = (uint64_t)1 << (total - 1);
-    const uint64_t rem = mag & ((half << 1) - 1u);
-    uint64_t q = mag >> total;
-    int64_t r;
-    if (rem > half || (rem == half && (q & 1u))) {
-        ++q;
-    }
-    r = prod < 0 ? -(int64_t)q : (int64_t)q;
-    return r > INT32_MAX ? INT32_MAX : (r < INT32_MIN ? INT32_MIN : (int32_t)r);
-}
-
-/** Requantize with the layer's rounding mode. */
-QNNC_INLINE int32_t qnnc_requantize_mode(int32_t acc, int32_t multiplier, int32_t shift, int32_t rounding)
-{
-    return rounding == QNNC_ROUND_HALF_EVEN ? qnnc_requantize_half_even(acc, multiplier, shift)
-                                            : qnnc_requantize(acc, multiplier, shift);
-}
-
-/** Requantize, clamp to [lo, hi] (the activation bounds minus the output offset, so a saturated
- * value cannot overflow the add), add the output offset, then the optional LUT: the output stage
- * of every conv / depthwise / fully-connected kernel (qnnc/reference/kernels.py:_activation). */
-QNNC_INLINE int8_t qnnc_output_s8(int32_t acc, int32_t mult, int32_t shift, int32_t lo, int32_t hi,
-                                  int32_t output_offset, const int8_t *act_lut, int32_t rounding)
-{
-    int32_t v = qnnc_requantize_mode(acc, mult, shift, rounding);
-    v = v < lo ? lo : (v > hi ? hi : v);
-    v += output_offset;
-    if (act_lut != NULL) {
-        v = act_lut[v + 128];
-    }
-    return (int8_t)v;
-}
-
-#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
-/* Armv7E-M DSP helpers shared by the DSP paths of conv, depthwise conv and fully connected. */
-
-/** Four int8 as one word: one (unaligned-capable) LDR. */
-QNNC_INLINE uint32_t qnnc_dsp_rd32(const int8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4u);
-    return v;
-}
-
-/** SMMULR: the rounded high word of a * b (no ACLE intrinsic). */
-QNNC_INLINE int32_t qnnc_dsp_smmulr(int32_t a, int32_t b)
-{
-    int32_t r;
-    __asm("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
-    return r;
-}
-
-/* SXTB16 / SXTAB16 of the rotated operand (bytes 1 and 3): ACLE has no rotate form and
- * GCC 12 does not fold a rotate into them, hence these one-instruction asm helpers. */
-QNNC_INLINE int32_t qnnc_dsp_sxtb16_ror8(uint32_t v)
-{
-    int32_t r;
-    __asm("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
-    return r;
-}
-
-QNNC_INLINE int32_t qnnc_dsp_sxtab16_ror8(int32_t a, uint32_t v)
-{
-    int32_t r;
-    __asm("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
-    return r;
-}
-
-/* The hot SMLAD loops of conv and fully connected are inline assembly where GCC-compatible
- * inline assembly is available and optimization is on: they need 13 registers, which GCC 12's
- * allocator does not find from C (it spills and loads the q15 words one by one). ACLE has no
- * intrinsic for LDRD or for a register assignment. -DQNNC_NO_INLINE_ASM selects the C loops
- * (same results); a build that both reserves r9 (-ffixed-r9) and keeps a frame pointer has 12
- * registers left and needs it. The loops read weight rows with LDR at any byte offset, so they
- * are compiled only where unaligned access is allowed (__ARM_FEATURE_UNALIGNED: firmware that
- * traps unaligned accesses, CCR.UNALIGN_TRP, builds with -mno-unaligned-access and gets the C
- * loops). */
-#if defined(__OPTIMIZE__) && defined(__thumb2__) && defined(__ARM_FEATURE_UNALIGNED) && \
-    !defined(QNNC_NO_INLINE_ASM)
-#define QNNC_DSP_ASM 1
-/** Run `group` (an asm string advancing the pointer operand `ptr`) once when `odd`, then
- *  twice per iteration while `ptr` differs from `end_var` (kept in memory; the register
- *  operand `tmp`, dead between groups, reads it). */
-#define QNNC_DSP_ASM_LOOP2(odd, group, operands, ptr, tmp, ptr_var, end_var)                    \
-    do {                                                                                       \
-        if (odd) {                                                                             \
-            __asm volatile(group : operands : : "memory");                                     \
-        }                                                                                      \
-        if ((ptr_var) != (end_var)) {                                                          \
-            __asm volatile("1:\n\t" group group "ldr %[" tmp "], %[end]\n\t"                  \
-                           "cmp %[" ptr "], %[" tmp "]\n\t"                                    \
-                           "bne 1b\n\t"                                                        \
-                           : operands                                                          \
-                           : [end] "m"(end_var)                                                \
-                           : "cc", "memory");                                                  \
-        }                                                                                      \
-    } while (0)
-#endif
-
-/** SSAT #8: v clamped to [-128, 127] in one instruction (GCC 12's __ssat returns unsigned). */
-QNNC_INLINE int32_t qnnc_dsp_ssat8(int32_t v)
-{
-    int32_t r;
-    __asm("ssat %0, #8, %1" : "=r"(r) : "r"(v));
-    return r;
-}
-#endif
-
-/** Taps k in [*first, *last) of a dilated window starting at `start` land inside [0, size):
- * the in-range part of a convolution / pooling window along one axis; always
- * 0 <= first <= last <= kernel (an empty range for a window entirely outside). */
-QNNC_INLINE void qnnc_tap_range(int32_t start, int32_t size, int32_t kernel, int32_t dilation,
-                                int32_t *first, int32_t *last)
-{
-    int32_t lo = 0;
-    int32_t hi = kernel;
-    if (start < 0) {
-        lo = (-start + dilation - 1) / dilation; /* ceil(-start / dilation) */
-        lo = lo > kernel ? kernel : lo;          /* a window entirely before the input */
-    }
-    if (start + (kernel - 1) * dilation >= size) {
-        hi = size > start ? (size - start + dilation - 1) / dilation : 0;
-    }
-    *first = lo;
-    *last = hi > lo ? hi : lo;
-}
 
 /** Copy n int8 values a word at a time (memcpy of 4 bytes: one LDR/STR pair where the core
  *  has unaligned access, byte moves elsewhere); the model's input/output copies. */
@@ -352,15 +180,10 @@ QNNC_INLINE void qnnc_copy_s8(int8_t *dst, const int8_t *src, int32_t n)
     }
 }
 
-QNNC_INLINE int8_t qnnc_clamp_s8(int32_t v, int32_t lo, int32_t hi)
-{
-    return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
-}
-
 /* --------------------------------------------------------------- kernels -- */
 
 /* Scratch bytes of each SIMD path (used by the get_buffer_size functions; mirrored by
- * qnnc/kernel_scratch.py). K = kh*kw*in_c (conv) or in_features (fc); conv processes output
+ * qnnc/plan/kernel_scratch.py). K = kh*kw*in_c (conv) or in_features (fc); conv processes output
  * channels in blocks of QNNC_CONV_OC_BLOCK, so its accumulators stay small. Layers past the
  * limits below (or depthwise with depth_multiplier != 1) run portable and need 0 bytes. */
 #ifndef QNNC_CONV_MAX_K
@@ -374,7 +197,7 @@ QNNC_INLINE int8_t qnnc_clamp_s8(int32_t v, int32_t lo, int32_t hi)
 #endif
 /* Helium conv accumulator block: 32 costs KWS 256 B of arena and 2.2 % more instructions than
  * unblocked; 16: 128 B, 5.9 %; 64: 512 B, 0.4 %. Change it only together with CONV_OC_BLOCK in
- * qnnc/kernel_scratch.py (else the planned scratch is too small and the kernel falls back to
+ * qnnc/plan/kernel_scratch.py (else the planned scratch is too small and the kernel falls back to
  * the portable path). The DSP conv and fully connected paths keep their accumulators in
  * registers. */
 #define QNNC_CONV_OC_BLOCK 32
@@ -492,38 +315,6 @@ void qnnc_dequantize_s8_f32(int32_t size, float scale, int32_t zero_point,
  * The kernels' arithmetic (rounding mode included) is that of the _s8 kernels on the unpacked
  * weights. They are portable C99 and need no working memory (no qnnc_buffer argument). */
 
-/** Weight i of a packed int4 array, sign-extended. */
-QNNC_INLINE int32_t qnnc_s4_weight(const int8_t *packed, int32_t i)
-{
-    const int32_t byte = (int32_t)(uint8_t)packed[i >> 1];
-    const int32_t nibble = (i & 1) != 0 ? byte >> 4 : byte & 0x0F;
-    return (nibble ^ 8) - 8;
-}
-
-/** sum over k < n of weight (start + k) * (x[k] + input_offset): whole bytes two weights at a time. */
-QNNC_INLINE int32_t qnnc_s4_dot(const int8_t *packed, int32_t start, const int8_t *x, int32_t n,
-                                int32_t input_offset)
-{
-    int32_t acc = 0;
-    int32_t k = 0;
-    if ((start & 1) != 0 && n > 0) { /* starts in a high nibble */
-        acc += qnnc_s4_weight(packed, start) * ((int32_t)x[0] + input_offset);
-        k = 1;
-    }
-    {
-        const int8_t *p = packed + ((start + k) >> 1);
-        for (; k + 1 < n; k += 2) {
-            const int32_t byte = (int32_t)(uint8_t)*p++;
-            acc += (((byte & 0x0F) ^ 8) - 8) * ((int32_t)x[k] + input_offset);
-            acc += (((byte >> 4) ^ 8) - 8) * ((int32_t)x[k + 1] + input_offset);
-        }
-    }
-    if (k < n) {
-        acc += qnnc_s4_weight(packed, start + k) * ((int32_t)x[k] + input_offset);
-    }
-    return acc;
-}
-
 /** qnnc_conv_s8 with the OHWI filter packed as int4 (dims as for qnnc_conv_s8). */
 void qnnc_conv_s4(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
                   const qnnc_dims *input_dims, const int8_t *input,
@@ -549,24 +340,6 @@ void qnnc_fully_connected_s4(const qnnc_fc_params *params, const qnnc_per_channe
  * int8 per-channel weights, int64 biases and accumulators. Reference:
  * qnnc/reference/kernels_s16.py. The params structs are those of the int8 kernels
  * (act_lut must be NULL; act_min/act_max are int16 bounds). */
-
-/** int64 accumulator * multiplier * 2^(shift-31) with the multiplier reduced to 16 bits as in
- *  TFLite's 16x8 kernels: (acc * round(multiplier / 2^16)) / 2^(15 - shift), rounded half away
- *  from zero. The quantizer keeps |acc| < 2^47 and shift in [-46, 14], so nothing overflows. */
-QNNC_INLINE int64_t qnnc_requantize_s64(int64_t acc, int32_t multiplier, int32_t shift)
-{
-    const int64_t reduced = multiplier < 0x7FFF0000 ? (int64_t)((multiplier + (1 << 15)) >> 16) : 0x7FFF;
-    const int32_t total = 15 - shift;
-    const int64_t prod = acc * reduced;
-    const int64_t mag = prod < 0 ? -prod : prod;
-    const int64_t q = (mag + ((int64_t)1 << (total - 1))) >> total;
-    return prod < 0 ? -q : q;
-}
-
-QNNC_INLINE int16_t qnnc_clamp_s16(int64_t v, int32_t lo, int32_t hi)
-{
-    return (int16_t)(v < lo ? lo : (v > hi ? hi : v));
-}
 
 /** Convolution, group 1, int16 activations; as qnnc_conv_s8 otherwise. */
 void qnnc_conv_s16(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,

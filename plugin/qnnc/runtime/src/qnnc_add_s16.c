@@ -5,7 +5,7 @@
  * (x + offset) * 2^15 fits int32 for int16 x with zero offsets (what the quantizer emits);
  * the input multipliers are <= 0.5, so the rescaled sum fits int32 too.
  */
-#include "qnnc_kernels.h"
+#include "qnnc_internal.h"
 
 void qnnc_add_s16(const qnnc_add_params *params,
                   const qnnc_dims *input1_dims, const int16_t *input1,

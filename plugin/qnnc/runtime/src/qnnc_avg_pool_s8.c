@@ -1,28 +1,21 @@
 /*
- * qnnc_avg_pool_s8 - int8 average pooling, NHWC.
- * Reference: qnnc/reference/kernels.py:avg_pool_s8. Body: qnnc_avg_pool_impl.h (shared by _s8 and _s16).
+ * qnnc_avg_pool_s8 - int8 average pooling, NHWC: the entry point, the dispatch and the portable
+ * path. Reference: qnnc/reference/kernels.py:avg_pool_s8. Body: qnnc_avg_pool_impl.h (shared by
+ * _s8 and _s16).
  *
  * DSP path (__ARM_FEATURE_DSP: Cortex-M4/M7/M33, and the M55's scalar DSP instructions):
- * 4 channels per word, the window's taps summed in 16-bit lanes by SXTAB16 (exact while the
- * window has at most 256 taps: |sum| <= 256 * 128), when the channel count is a multiple of 4
- * (global average pools of the MLPerf models: 7.8 -> ~2.4 instructions per input byte on the
- * M4); otherwise the portable loops.
+ * qnnc_avg_pool_s8_dsp.c, 4 channels per word summed in 16-bit lanes, when the channel count is
+ * a multiple of 4 and the window has at most 256 taps; otherwise the portable loops.
  */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE_SIZE__) && !defined(QNNC_NO_FORCE_O2)
 #pragma GCC optimize("O2") /* kernels stay at -O2 when the firmware is built for size */
 #endif
 
-#include "qnnc_kernels.h"
-
-#if !defined(QNNC_PORTABLE_ONLY) && defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
-#define QNNC_AVG_POOL_DSP 1
-#include <arm_acle.h>
-#include <string.h>
-#endif
+#include "qnnc_internal.h"
 
 #define QNNC_T int8_t
 #define QNNC_CLAMP qnnc_clamp_s8
-#if defined(QNNC_AVG_POOL_DSP)
+#if QNNC_DSP_SIMD
 #define QNNC_FN qnnc_avg_pool_s8_portable
 #define QNNC_FN_STORAGE static
 #else
@@ -30,65 +23,15 @@
 #endif
 #include "qnnc_avg_pool_impl.h"
 
-#if defined(QNNC_AVG_POOL_DSP)
-/* Rounded (half away from zero) mean, clamped: the reference's output stage. */
-QNNC_INLINE int8_t qnnc_avg_pool_out(int32_t sum, int32_t count, int32_t act_min, int32_t act_max)
-{
-    sum = sum >= 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
-    return qnnc_clamp_s8(sum, act_min, act_max);
-}
-
+#if QNNC_DSP_SIMD
 void qnnc_avg_pool_s8(const qnnc_pool_params *params,
                       const qnnc_dims *input_dims, const int8_t *input,
                       const qnnc_dims *output_dims, int8_t *output)
 {
-    const int32_t C = output_dims->c, in_h = input_dims->h, in_w = input_dims->w;
-    const int32_t k_h = params->kernel_h, k_w = params->kernel_w;
-    int32_t b, oh, ow, kh, kw, c;
-    if ((C & 3) != 0 || k_h * k_w > 256) {
+    if ((output_dims->c & 3) != 0 || params->kernel_h * params->kernel_w > 256) {
         qnnc_avg_pool_s8_portable(params, input_dims, input, output_dims, output);
         return;
     }
-    for (b = 0; b < output_dims->n; ++b) {
-        const int8_t *in_b = input + b * in_h * in_w * C;
-        for (oh = 0; oh < output_dims->h; ++oh) {
-            const int32_t ih0 = oh * params->stride_h - params->pad_top;
-            int32_t kh0, kh1;
-            qnnc_tap_range(ih0, in_h, k_h, 1, &kh0, &kh1);
-            for (ow = 0; ow < output_dims->w; ++ow) {
-                const int32_t iw0 = ow * params->stride_w - params->pad_left;
-                int32_t kw0, kw1, valid, count, pad_sum;
-                qnnc_tap_range(iw0, in_w, k_w, 1, &kw0, &kw1);
-                valid = kh0 < kh1 && kw0 < kw1 ? (kh1 - kh0) * (kw1 - kw0) : 0;
-                count = params->count_include_pad ? k_h * k_w : valid;
-                pad_sum = params->count_include_pad ? params->pad_value * (k_h * k_w - valid) : 0;
-                if (count == 0) { /* no valid cell and padding not counted */
-                    for (c = 0; c < C; ++c) {
-                        *output++ = qnnc_clamp_s8(params->pad_value, params->act_min, params->act_max);
-                    }
-                    continue;
-                }
-                for (c = 0; c < C; c += 4) {
-                    int32_t s02 = 0, s13 = 0; /* int16 lanes: channels (c, c+2), (c+1, c+3) */
-                    for (kh = kh0; kh < kh1 && valid > 0; ++kh) {
-                        const int8_t *px = in_b + ((ih0 + kh) * in_w + iw0 + kw0) * C + c;
-                        for (kw = kw0; kw < kw1; ++kw) {
-                            const uint32_t v = qnnc_dsp_rd32(px);
-                            s02 = __sxtab16(s02, (int32_t)v);
-                            s13 = qnnc_dsp_sxtab16_ror8(s13, v);
-                            px += C;
-                        }
-                    }
-                    output[0] = qnnc_avg_pool_out(pad_sum + (int16_t)(uint16_t)((uint32_t)s02 & 0xFFFFu), count,
-                                                  params->act_min, params->act_max);
-                    output[1] = qnnc_avg_pool_out(pad_sum + (int16_t)(uint16_t)((uint32_t)s13 & 0xFFFFu), count,
-                                                  params->act_min, params->act_max);
-                    output[2] = qnnc_avg_pool_out(pad_sum + (s02 >> 16), count, params->act_min, params->act_max);
-                    output[3] = qnnc_avg_pool_out(pad_sum + (s13 >> 16), count, params->act_min, params->act_max);
-                    output += 4;
-                }
-            }
-        }
-    }
+    qnnc_avg_pool_dsp_s8(params, input_dims, input, output_dims, output);
 }
 #endif

@@ -2,7 +2,7 @@
  * qnnc_concat_slice_s8 - writes one input of a concatenation, optionally re-scaled.
  * Reference: qnnc/reference/kernels.py:rescale_s8 (the interpreter concatenates).
  */
-#include "qnnc_kernels.h"
+#include "qnnc_internal.h"
 
 void qnnc_concat_slice_s8(const qnnc_rescale_params *rescale,
                           int32_t outer, int32_t inner, int32_t output_stride,
@@ -23,7 +23,7 @@ void qnnc_concat_slice_s8(const qnnc_rescale_params *rescale,
     {
         const int32_t input_offset = rescale->input_offset;
         const int32_t output_offset = rescale->output_offset;
-        /* clamp first (see qnnc_conv_s8.c): the offset add cannot overflow */
+        /* clamp first (see qnnc_conv_impl.h): the offset add cannot overflow */
         const int32_t lo = -128 - output_offset;
         const int32_t hi = 127 - output_offset;
         for (o = 0; o < outer; ++o) {

@@ -2,24 +2,7 @@
  * qnnc_conv_s16 - convolution (group 1) with int16 activations and int8 weights (16x8), NHWC.
  * Reference: qnnc/reference/kernels_s16.py:conv_s16. Model: CMSIS-NN arm_convolve_s16.
  */
-#include "qnnc_kernels.h"
-
-/* sum (x[i] + off) * w[i] over n values: int32 partial sums over at most 256 products
- * (|x + off| <= 65535, |w| <= 128, so they stay below 2^31), widened to int64. */
-static int64_t qnnc_dot_s16_s8(const int16_t *x, const int8_t *w, int32_t n, int32_t off)
-{
-    int64_t acc = 0;
-    int32_t i0, i;
-    for (i0 = 0; i0 < n; i0 += 256) {
-        const int32_t end = n - i0 < 256 ? n : i0 + 256;
-        int32_t part = 0;
-        for (i = i0; i < end; ++i) {
-            part += ((int32_t)x[i] + off) * (int32_t)w[i];
-        }
-        acc += part;
-    }
-    return acc;
-}
+#include "qnnc_internal.h"
 
 void qnnc_conv_s16(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
                    const qnnc_dims *input_dims, const int16_t *input,
@@ -68,8 +51,8 @@ void qnnc_conv_s16(const qnnc_conv_params *params, const qnnc_per_channel_quant 
                             }
                         }
                     }
-                    *output++ = qnnc_clamp_s16(qnnc_requantize_s64(acc, quant->multiplier[oc], quant->shift[oc])
-                                               + params->output_offset, params->act_min, params->act_max);
+                    *output++ = qnnc_output_s16(acc, quant->multiplier[oc], quant->shift[oc], params->output_offset,
+                                                params->act_min, params->act_max);
                 }
             }
         }

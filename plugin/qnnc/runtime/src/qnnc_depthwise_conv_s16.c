@@ -2,7 +2,7 @@
  * qnnc_depthwise_conv_s16 - depthwise convolution with int16 activations and int8 weights (16x8).
  * Reference: qnnc/reference/kernels_s16.py:depthwise_conv_s16. Model: CMSIS-NN arm_depthwise_conv_s16.
  */
-#include "qnnc_kernels.h"
+#include "qnnc_internal.h"
 
 #define QNNC_DW16_BLOCK 16 /* output channels accumulated together (int64 sums on the stack) */
 
@@ -60,8 +60,8 @@ void qnnc_depthwise_conv_s16(const qnnc_conv_params *params, const qnnc_per_chan
                     }
                     for (c = 0; c < n; ++c) {
                         const int32_t oc = oc0 + c;
-                        *output++ = qnnc_clamp_s16(qnnc_requantize_s64(acc[c], quant->multiplier[oc], quant->shift[oc])
-                                                   + params->output_offset, params->act_min, params->act_max);
+                        *output++ = qnnc_output_s16(acc[c], quant->multiplier[oc], quant->shift[oc],
+                                                    params->output_offset, params->act_min, params->act_max);
                     }
                 }
             }

@@ -1,6 +1,7 @@
 /*
  * qnnc_depthwise_conv_s4 - depthwise convolution with int8 activations and packed int4 weights.
- * Reference: qnnc/reference/kernels_s4.py:depthwise_conv_s4.
+ * Reference: qnnc/reference/kernels_s4.py:depthwise_conv_s4. Body: qnnc_conv_impl.h
+ * (shared with qnnc_depthwise_conv_s8).
  *
  * The filter is [kh][kw][out_ch] like qnnc_depthwise_conv_s8, flattened and packed two weights
  * per byte, low nibble first (CMSIS-NN arm_depthwise_conv_s4): weight i is the low nibble of
@@ -11,7 +12,15 @@
 #pragma GCC optimize("O2") /* kernels stay at -O2 when the firmware is built for size */
 #endif
 
-#include "qnnc_kernels.h"
+#include "qnnc_internal.h"
+
+#define QNNC_FN qnnc_dw_portable_s4
+#define QNNC_FN_STORAGE static
+#define QNNC_W_T int32_t
+#define QNNC_W_AT(packed, i) (i)
+#define QNNC_WEIGHT(packed, w, k) qnnc_s4_weight(packed, (w) + (k))
+#define QNNC_DEPTHWISE 1
+#include "qnnc_conv_impl.h"
 
 void qnnc_depthwise_conv_s4(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
                             const qnnc_dims *input_dims, const int8_t *input,
@@ -19,54 +28,6 @@ void qnnc_depthwise_conv_s4(const qnnc_conv_params *params, const qnnc_per_chann
                             const int32_t *bias,
                             const qnnc_dims *output_dims, int8_t *output)
 {
-    const int32_t batches = output_dims->n;
-    const int32_t in_h = input_dims->h;
-    const int32_t in_w = input_dims->w;
-    const int32_t in_c = input_dims->c;
-    const int32_t out_h = output_dims->h;
-    const int32_t out_w = output_dims->w;
-    const int32_t out_c = output_dims->c;
-    const int32_t k_h = filter_dims->h;
-    const int32_t k_w = filter_dims->w;
-    const int32_t depth_multiplier = params->depth_multiplier;
-    const int32_t input_offset = params->input_offset;
-    const int32_t output_offset = params->output_offset;
-    /* clamp(v + offset, min, max) == clamp(v, min - offset, max - offset) + offset; clamping
-     * first keeps the offset add from overflowing when requantization saturates. */
-    const int32_t lo = params->act_min - output_offset;
-    const int32_t hi = params->act_max - output_offset;
-    const int8_t *act_lut = params->act_lut;
-    int32_t b, oh, ow, ic, m, kh, kw;
-
-    for (b = 0; b < batches; ++b) {
-        const int8_t *in_b = input + b * in_h * in_w * in_c;
-        for (oh = 0; oh < out_h; ++oh) {
-            const int32_t ih0 = oh * params->stride_h - params->pad_top;
-            int32_t kh_first, kh_last;
-            qnnc_tap_range(ih0, in_h, k_h, params->dilation_h, &kh_first, &kh_last);
-            for (ow = 0; ow < out_w; ++ow) {
-                const int32_t iw0 = ow * params->stride_w - params->pad_left;
-                int32_t kw_first, kw_last;
-                qnnc_tap_range(iw0, in_w, k_w, params->dilation_w, &kw_first, &kw_last);
-                for (ic = 0; ic < in_c; ++ic) {
-                    for (m = 0; m < depth_multiplier; ++m) {
-                        const int32_t oc = ic * depth_multiplier + m;
-                        int32_t acc = bias != NULL ? bias[oc] : 0;
-                        for (kh = kh_first; kh < kh_last; ++kh) {
-                            const int8_t *in_row =
-                                in_b + (ih0 + kh * params->dilation_h) * in_w * in_c + ic;
-                            for (kw = kw_first; kw < kw_last; ++kw) {
-                                const int32_t x = in_row[(iw0 + kw * params->dilation_w) * in_c];
-                                const int32_t w = qnnc_s4_weight(packed_filter, (kh * k_w + kw) * out_c + oc);
-                                acc += w * (x + input_offset);
-                            }
-                        }
-                        output[oc] = qnnc_output_s8(acc, quant->multiplier[oc], quant->shift[oc], lo, hi, output_offset,
-                                                    act_lut, params->rounding);
-                    }
-                }
-                output += out_c;
-            }
-        }
-    }
+    qnnc_dw_portable_s4(params, quant, input_dims, input, filter_dims, packed_filter, bias, output_dims, output, 0,
+                        input_dims->c);
 }

@@ -1,6 +1,6 @@
 /*
  * qnnc_dequantize_s8_f32 - int8 -> float dequantization.
- * Reference: qnnc/fixedpoint.py:dequantize_s8.
+ * Reference: qnnc/quantize/fixedpoint.py:dequantize_s8.
  */
 #include "qnnc_kernels.h"
 

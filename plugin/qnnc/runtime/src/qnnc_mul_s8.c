@@ -1,8 +1,8 @@
 /*
  * qnnc_mul_s8 - broadcasting int8 multiply with TFLite MUL arithmetic.
- * Reference: qnnc/reference/kernels.py:mul_s8.
+ * Reference: qnnc/reference/kernels.py:mul_s8. Body: qnnc_broadcast_impl.h (shared with qnnc_add_s8).
  */
-#include "qnnc_kernels.h"
+#include "qnnc_internal.h"
 
 static int8_t qnnc_mul_one(const qnnc_mul_params *p, int32_t lo, int32_t hi, int32_t x1, int32_t x2)
 {
@@ -13,45 +13,7 @@ static int8_t qnnc_mul_one(const qnnc_mul_params *p, int32_t lo, int32_t hi, int
     return (int8_t)(v + p->output_offset);
 }
 
-void qnnc_mul_s8(const qnnc_mul_params *params,
-                 const qnnc_dims *input1_dims, const int8_t *input1,
-                 const qnnc_dims *input2_dims, const int8_t *input2,
-                 const qnnc_dims *output_dims, int8_t *output)
-{
-    const int32_t on = output_dims->n, oh = output_dims->h, ow = output_dims->w, oc = output_dims->c;
-    /* clamp(v + offset, min, max) == clamp(v, min - offset, max - offset) + offset; clamping
-     * first keeps the offset add from overflowing when requantization saturates. */
-    const int32_t lo = params->act_min - params->output_offset;
-    const int32_t hi = params->act_max - params->output_offset;
-    /* Element strides of each input; 0 along a broadcast (size-1) dimension. */
-    const int32_t s1c = input1_dims->c == 1 ? 0 : 1;
-    const int32_t s1w = input1_dims->w == 1 ? 0 : input1_dims->c;
-    const int32_t s1h = input1_dims->h == 1 ? 0 : input1_dims->w * input1_dims->c;
-    const int32_t s1n = input1_dims->n == 1 ? 0 : input1_dims->h * input1_dims->w * input1_dims->c;
-    const int32_t s2c = input2_dims->c == 1 ? 0 : 1;
-    const int32_t s2w = input2_dims->w == 1 ? 0 : input2_dims->c;
-    const int32_t s2h = input2_dims->h == 1 ? 0 : input2_dims->w * input2_dims->c;
-    const int32_t s2n = input2_dims->n == 1 ? 0 : input2_dims->h * input2_dims->w * input2_dims->c;
-    int32_t n, h, w, c;
-
-    if (input1_dims->n == on && input1_dims->h == oh && input1_dims->w == ow && input1_dims->c == oc &&
-        input2_dims->n == on && input2_dims->h == oh && input2_dims->w == ow && input2_dims->c == oc) {
-        const int32_t size = on * oh * ow * oc; /* no broadcasting: one flat loop */
-        int32_t i;
-        for (i = 0; i < size; ++i) {
-            output[i] = qnnc_mul_one(params, lo, hi, input1[i], input2[i]);
-        }
-        return;
-    }
-    for (n = 0; n < on; ++n) {
-        for (h = 0; h < oh; ++h) {
-            for (w = 0; w < ow; ++w) {
-                const int8_t *x1 = input1 + n * s1n + h * s1h + w * s1w;
-                const int8_t *x2 = input2 + n * s2n + h * s2h + w * s2w;
-                for (c = 0; c < oc; ++c) {
-                    *output++ = qnnc_mul_one(params, lo, hi, x1[c * s1c], x2[c * s2c]);
-                }
-            }
-        }
-    }
-}
+#define QNNC_FN qnnc_mul_s8
+#define QNNC_PARAMS qnnc_mul_params
+#define QNNC_ONE qnnc_mul_one
+#include "qnnc_broadcast_impl.h"

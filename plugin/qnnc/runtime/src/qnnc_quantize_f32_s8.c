@@ -1,8 +1,8 @@
 /*
  * qnnc_quantize_f32_s8 - float -> int8 quantization, no libm.
- * Reference: qnnc/fixedpoint.py:quantize_f32.
+ * Reference: qnnc/quantize/fixedpoint.py:quantize_f32.
  */
-#include "qnnc_kernels.h"
+#include "qnnc_internal.h"
 
 void qnnc_quantize_f32_s8(int32_t size, float scale, int32_t zero_point,
                           const float *input, int8_t *output)

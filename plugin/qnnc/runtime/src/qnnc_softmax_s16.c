@@ -1,6 +1,6 @@
 /*
  * qnnc_softmax_s16 - int16 softmax over the last axis through a two-level exp table.
- * Reference: qnnc/reference/kernels_s16.py:softmax_s16.
+ * Reference: qnnc/reference/kernels_s16.py:softmax_s16. Body: qnnc_softmax_impl.h (shared by _s8 and _s16).
  *
  * exp(-s*d) = exp(-s*(d & 255)) * exp(-s*256*(d >> 8)) for d = max - x in [0, 65535], so a
  * 512-entry table covers every int16 difference (CMSIS-NN's arm_softmax_s16 interpolates a
@@ -14,36 +14,17 @@ static uint32_t qnnc_softmax_s16_exp(const uint32_t *exp_lut, int32_t d)
     return (exp_lut[d & 255] * exp_lut[256 + (d >> 8)] + (1u << 14)) >> 15;
 }
 
-void qnnc_softmax_s16(int32_t rows, int32_t cols, const uint32_t *exp_lut,
-                      const int16_t *input, int16_t *output)
+/* e <= 2^15 and cols < 2^16: neither the sum nor e * 32768 + sum / 2 wraps */
+QNNC_INLINE int16_t qnnc_softmax_s16_out(uint32_t e, uint32_t sum)
 {
-    int32_t r, i;
-
-    for (r = 0; r < rows; ++r) {
-        const int16_t *in_row = input + r * cols;
-        int16_t *out_row = output + r * cols;
-        int32_t max = -32768;
-        uint32_t sum = 0u;
-
-        for (i = 0; i < cols; ++i) {
-            if (in_row[i] > max) {
-                max = in_row[i];
-            }
-        }
-        /* e <= 2^15 and cols < 2^16: neither the sum nor e * 32768 + sum / 2 wraps */
-        for (i = 0; i < cols; ++i) {
-            sum += qnnc_softmax_s16_exp(exp_lut, max - in_row[i]);
-        }
-        if (sum == 0u) { /* impossible with a valid table (exp_lut[0] * exp_lut[256] = 2^30) */
-            for (i = 0; i < cols; ++i) {
-                out_row[i] = 0;
-            }
-            continue;
-        }
-        for (i = 0; i < cols; ++i) {
-            const uint32_t e = qnnc_softmax_s16_exp(exp_lut, max - in_row[i]);
-            const uint32_t q = (e * 32768u + sum / 2u) / sum;
-            out_row[i] = (int16_t)(q > 32767u ? 32767u : q);
-        }
-    }
+    const uint32_t q = (e * 32768u + sum / 2u) / sum;
+    return (int16_t)(q > 32767u ? 32767u : q);
 }
+
+#define QNNC_T int16_t
+#define QNNC_T_MIN (-32768)
+#define QNNC_EXP qnnc_softmax_s16_exp
+#define QNNC_OUT qnnc_softmax_s16_out
+#define QNNC_ZERO_SUM 0 /* (exp_lut[0] * exp_lut[256] = 2^30) */
+#define QNNC_FN qnnc_softmax_s16
+#include "qnnc_softmax_impl.h"

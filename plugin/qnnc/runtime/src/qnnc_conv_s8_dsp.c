@@ -1,0 +1,394 @@
+/*
+ * qnnc_conv_s8_dsp.c - the Armv7E-M DSP path of qnnc_conv_s8 (__ARM_FEATURE_DSP: Cortex-M4/M7/M33;
+ * compiled to nothing elsewhere; the entry point and dispatch are in qnnc_conv_s8.c).
+ *
+ * Two output pixels at a time are widened once into q15 columns with the offset added
+ * (SXTAB16) and padding taps zero, in the lane order SXTB16 produces, then SMLAD over 2
+ * channels x 2 pixels (inline assembly, see QNNC_DSP_ASM in qnnc_internal.h), the weights
+ * widened on the fly with SXTB16 (no reordering needed), the four results requantized in
+ * registers (qnnc_dsp_rq_fast where exact, else the reference). The columns live in the
+ * caller's scratch buffer (QNNC_CONV_DSP_BUFFER_SIZE).
+ */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE_SIZE__) && !defined(QNNC_NO_FORCE_O2)
+#pragma GCC optimize("O2") /* kernels stay at -O2 when the firmware is built for size */
+#endif
+
+#include "qnnc_internal.h"
+
+#if QNNC_PATH_DSP
+/* Accumulators of a 2 output channels x 2 pixels block. */
+typedef struct {
+    int32_t a00, a01, a10, a11; /* a<channel><pixel> */
+} qnnc_conv_acc2x2;
+
+#if defined(QNNC_DSP_ASM)
+/* One group of 4 taps: weights of both channels (post-increment), the two words of column 0,
+ * then of column 1 (LDRD, post-increment), SXTB16 in the lane order of the columns. */
+#define QNNC_CONV_MM2X2_GROUP                                                                  \
+    "ldr %[wa], [%[w0]], #4\n\t"                                                               \
+    "ldr %[wb], [%[w1]], #4\n\t"                                                               \
+    "ldrd %[x0], %[x1], [%[c]], #8\n\t"                                                        \
+    "sxtb16 %[wa13], %[wa], ror #8\n\t"                                                        \
+    "sxtb16 %[wa], %[wa]\n\t"                                                                  \
+    "sxtb16 %[wb13], %[wb], ror #8\n\t"                                                        \
+    "sxtb16 %[wb], %[wb]\n\t"                                                                  \
+    "smlad %[a00], %[wa], %[x0], %[a00]\n\t"                                                   \
+    "smlad %[a10], %[wb], %[x0], %[a10]\n\t"                                                   \
+    "smlad %[a00], %[wa13], %[x1], %[a00]\n\t"                                                 \
+    "smlad %[a10], %[wb13], %[x1], %[a10]\n\t"                                                 \
+    "ldrd %[x0], %[x1], [%[c]], #8\n\t"                                                        \
+    "smlad %[a01], %[wa], %[x0], %[a01]\n\t"                                                   \
+    "smlad %[a11], %[wb], %[x0], %[a11]\n\t"                                                   \
+    "smlad %[a01], %[wa13], %[x1], %[a01]\n\t"                                                 \
+    "smlad %[a11], %[wb13], %[x1], %[a11]\n\t"
+#define QNNC_CONV_MM2X2_OPERANDS                                                               \
+    [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [c] "+r"(c),           \
+    [w0] "+r"(w0), [w1] "+r"(w1), [wa] "=&r"(wa), [wb] "=&r"(wb), [wa13] "=&r"(wa13),          \
+    [wb13] "=&r"(wb13), [x0] "=&r"(x0), [x1] "=&r"(x1)
+#endif
+
+/* acc += (col0, col1) x (w0, w1) over the interleaved q15 column pair [c, c_end) (group g of
+ * 4 taps: col0 in words 4g, 4g+1; col1 in 4g+2, 4g+3). Per group: two LDR of weights, two
+ * LDRD of columns, four SXTB16, eight SMLAD. */
+QNNC_INLINE void qnnc_conv_mm2x2(const uint32_t *c, const uint32_t *c_end, const int8_t *w0,
+                                 const int8_t *w1, qnnc_conv_acc2x2 *acc)
+{
+    int32_t a00 = acc->a00, a01 = acc->a01, a10 = acc->a10, a11 = acc->a11;
+#if defined(QNNC_DSP_ASM)
+    uint32_t wa, wb, wa13, wb13, x0, x1;
+    QNNC_DSP_ASM_LOOP2((((uintptr_t)c_end - (uintptr_t)c) & 16u) != 0u, QNNC_CONV_MM2X2_GROUP,
+                       QNNC_CONV_MM2X2_OPERANDS, "c", "wa", c, c_end);
+#else
+    for (; c != c_end; c += 4) {
+        const uint32_t wa = qnnc_dsp_rd32(w0);
+        const uint32_t wb = qnnc_dsp_rd32(w1);
+        const int32_t wa13 = qnnc_dsp_sxtb16_ror8(wa), wa02 = __sxtb16((int32_t)wa);
+        const int32_t wb13 = qnnc_dsp_sxtb16_ror8(wb), wb02 = __sxtb16((int32_t)wb);
+        w0 += 4;
+        w1 += 4;
+        a00 = __smlad(wa02, (int32_t)c[0], a00);
+        a10 = __smlad(wb02, (int32_t)c[0], a10);
+        a00 = __smlad(wa13, (int32_t)c[1], a00);
+        a10 = __smlad(wb13, (int32_t)c[1], a10);
+        a01 = __smlad(wa02, (int32_t)c[2], a01);
+        a11 = __smlad(wb02, (int32_t)c[2], a11);
+        a01 = __smlad(wa13, (int32_t)c[3], a01);
+        a11 = __smlad(wb13, (int32_t)c[3], a11);
+    }
+#endif
+    acc->a00 = a00;
+    acc->a01 = a01;
+    acc->a10 = a10;
+    acc->a11 = a11;
+}
+
+/* One q15 im2col column (K values + offset, padding taps 0) for the window at (ih0, iw0).
+ * Column j of a pair is interleaved: group g occupies words [4g + 2j, 4g + 2j + 1]. */
+static void qnnc_conv_im2col_q15(const qnnc_conv_params *params, const int8_t *in_b, int32_t in_h,
+                                 int32_t in_w, int32_t in_c, int32_t k_h, int32_t k_w, int32_t ih0,
+                                 int32_t iw0, int32_t kq, uint32_t *cols, int32_t j, int16_t *tail,
+                                 int8_t *raw)
+{
+    const int32_t off = params->input_offset;
+    int32_t kh, kw, c;
+    if ((in_c & 3) == 0) {
+        const int32_t off2 = qnnc_dsp_pack2(off);
+        uint32_t *dst = cols + 2 * j;
+        for (kh = 0; kh < k_h; ++kh) {
+            const int32_t ih = ih0 + kh * params->dilation_h;
+            for (kw = 0; kw < k_w; ++kw) {
+                const int32_t iw = iw0 + kw * params->dilation_w;
+                if (ih >= 0 && ih < in_h && iw >= 0 && iw < in_w) {
+                    const int8_t *px = in_b + (ih * in_w + iw) * in_c;
+                    const int8_t *px_end = px + in_c;
+                    if ((in_c & 4) != 0) {
+                        const uint32_t v = qnnc_dsp_rd32(px);
+                        dst[0] = (uint32_t)__sxtab16(off2, (int32_t)v);
+                        dst[1] = (uint32_t)qnnc_dsp_sxtab16_ror8(off2, v);
+                        dst += 4;
+                        px += 4;
+                    }
+                    while (px != px_end) { /* two groups per iteration (loop overhead halved) */
+                        const uint32_t v0 = qnnc_dsp_rd32(px), v1 = qnnc_dsp_rd32(px + 4);
+                        dst[0] = (uint32_t)__sxtab16(off2, (int32_t)v0);
+                        dst[1] = (uint32_t)qnnc_dsp_sxtab16_ror8(off2, v0);
+                        dst[4] = (uint32_t)__sxtab16(off2, (int32_t)v1);
+                        dst[5] = (uint32_t)qnnc_dsp_sxtab16_ror8(off2, v1);
+                        dst += 8;
+                        px += 8;
+                    }
+                } else {
+                    for (c = 0; c < in_c; c += 4) {
+                        dst[0] = 0u;
+                        dst[1] = 0u;
+                        dst += 4;
+                    }
+                }
+            }
+        }
+    } else {
+        /* in_c % 4 != 0 (first layers): gather the window as int8 first (padding taps = the
+         * zero point, so x + offset == 0 there), then widen it 4 values at a time. */
+        /* raw: K + 4 bytes of the scratch buffer */
+        const int8_t zp = (int8_t)(-off);
+        const int32_t run = k_w * in_c;
+        const int32_t off2 = qnnc_dsp_pack2(off);
+        uint32_t *dst = cols + 2 * j;
+        int8_t *r = raw;
+        int32_t k, kw0, kw1;
+        /* the in-range taps along w, the same for every kernel row */
+        qnnc_tap_range(iw0, in_w, k_w, 1, &kw0, &kw1);
+        for (kh = 0; kh < k_h; ++kh) {
+            const int32_t ih = ih0 + kh * params->dilation_h;
+            const int row_ok = ih >= 0 && ih < in_h;
+            if (!row_ok) {
+                for (c = 0; c < run; ++c) {
+                    r[c] = zp;
+                }
+            } else if (params->dilation_w == 1 && kw0 == 0 && kw1 == k_w) {
+                /* the whole kernel row in range: a word at a time */
+                qnnc_copy_s8(r, in_b + (ih * in_w + iw0) * in_c, run);
+            } else if (params->dilation_w == 1) {
+                /* padding taps, the in-range run, padding taps: no per-tap test */
+                const int8_t *row = in_b + ih * in_w * in_c;
+                const int32_t base = iw0 * in_c;
+                int32_t e;
+                for (c = 0, e = kw0 * in_c; c < e; ++c) {
+                    r[c] = zp;
+                }
+                for (e = kw1 * in_c; c < e; ++c) {
+                    r[c] = row[base + c];
+                }
+                for (; c < run; ++c) {
+                    r[c] = zp;
+                }
+            } else {
+                for (kw = 0; kw < k_w; ++kw) {
+                    const int32_t iw = iw0 + kw * params->dilation_w;
+                    const int8_t *src = in_b + (ih * in_w + iw) * in_c;
+                    const int inside = row_ok && iw >= 0 && iw < in_w;
+                    for (c = 0; c < in_c; ++c) {
+                        r[kw * in_c + c] = inside ? src[c] : zp;
+                    }
+                }
+            }
+            r += run;
+        }
+        for (k = 0; k < kq; k += 4) {
+            const uint32_t v = qnnc_dsp_rd32(raw + k);
+            dst[0] = (uint32_t)__sxtab16(off2, (int32_t)v);
+            dst[1] = (uint32_t)qnnc_dsp_sxtab16_ror8(off2, v);
+            dst += 4;
+        }
+        for (; k < k_h * run; ++k) {
+            tail[k - kq] = (int16_t)(raw[k] + off);
+        }
+    }
+}
+
+/* Requantization modes of the block loop (checked once per layer). */
+#define QNNC_CONV_RQ_REF 0  /* some channel needs the reference requantization */
+#define QNNC_CONV_RQ_FAST 1 /* every channel fast, clamp to [act_min, act_max] */
+#define QNNC_CONV_RQ_SSAT 2 /* every channel fast, act range the whole int8 range: SSAT */
+
+/* What the per-pixel-pair channel loop needs (columns and outputs of the current pair). */
+typedef struct {
+    const uint32_t *cols, *c_end;
+    const int16_t *tail0, *tail1;
+    int8_t *out0, *out1;
+    const int8_t *filter;
+    const int32_t *bias, *mult, *shift;
+    int32_t K, kq, lo, hi, off, mode;
+} qnnc_conv_dsp_job;
+
+/* Output stage of a channel that cannot take the fast requantization. */
+static __attribute__((noinline)) int32_t qnnc_conv_rq_ref(int32_t acc, int32_t mult, int32_t shift)
+{
+    return qnnc_requantize(acc, mult, shift);
+}
+
+/* Requantize, clamp and offset one accumulator (the general modes). */
+QNNC_INLINE int32_t qnnc_conv_dsp_out(const qnnc_conv_dsp_job *j, int32_t acc, int32_t m, int32_t sh)
+{
+    int32_t v = j->mode == QNNC_CONV_RQ_FAST || qnnc_dsp_fast_ok(m, sh) ? qnnc_dsp_rq_fast(acc, m, -sh)
+                                                                          : qnnc_conv_rq_ref(acc, m, sh);
+    v = v < j->lo ? j->lo : v;
+    v = v > j->hi ? j->hi : v;
+    return v + j->off;
+}
+
+/* Output channels oc and oc1 of the current pixel pair: dot products (+ bias) of the two
+ * columns with both filter rows, requantized and stored (one multiplier/shift load serves
+ * both pixels). A call per block keeps the caller's loop state out of the 14 registers. */
+QNNC_INLINE void qnnc_conv_dsp_block(const qnnc_conv_dsp_job *j, int32_t oc, int32_t oc1)
+{
+    const int8_t *w0 = j->filter + oc * j->K;
+    const int8_t *w1 = j->filter + oc1 * j->K;
+    qnnc_conv_acc2x2 acc;
+    int32_t m0, s0, m1, s1, r00, r01, r10, r11;
+    int8_t *out0, *out1;
+    acc.a00 = j->bias != NULL ? j->bias[oc] : 0;
+    acc.a01 = acc.a00;
+    acc.a10 = j->bias != NULL ? j->bias[oc1] : 0;
+    acc.a11 = acc.a10;
+    qnnc_conv_mm2x2(j->cols, j->c_end, w0, w1, &acc);
+    if (j->kq != j->K) {
+        const int16_t *t0 = j->tail0, *t1 = j->tail1;
+        int32_t t;
+        for (t = j->kq; t < j->K; ++t) {
+            acc.a00 += (int32_t)w0[t] * t0[t - j->kq];
+            acc.a01 += (int32_t)w0[t] * t1[t - j->kq];
+            acc.a10 += (int32_t)w1[t] * t0[t - j->kq];
+            acc.a11 += (int32_t)w1[t] * t1[t - j->kq];
+        }
+    }
+    /* every result is computed before the first byte store (int8 stores alias everything) */
+    m0 = j->mult[oc];
+    s0 = j->shift[oc];
+    m1 = j->mult[oc1];
+    s1 = j->shift[oc1];
+    if (j->mode == QNNC_CONV_RQ_SSAT) {
+        const int32_t off = j->off;
+        r00 = qnnc_dsp_ssat8(qnnc_dsp_rq_fast(acc.a00, m0, -s0) + off);
+        r01 = qnnc_dsp_ssat8(qnnc_dsp_rq_fast(acc.a01, m0, -s0) + off);
+        r10 = qnnc_dsp_ssat8(qnnc_dsp_rq_fast(acc.a10, m1, -s1) + off);
+        r11 = qnnc_dsp_ssat8(qnnc_dsp_rq_fast(acc.a11, m1, -s1) + off);
+    } else {
+        r00 = qnnc_conv_dsp_out(j, acc.a00, m0, s0);
+        r01 = qnnc_conv_dsp_out(j, acc.a01, m0, s0);
+        r10 = qnnc_conv_dsp_out(j, acc.a10, m1, s1);
+        r11 = qnnc_conv_dsp_out(j, acc.a11, m1, s1);
+    }
+    out0 = j->out0;
+    out1 = j->out1;
+    out0[oc] = (int8_t)r00;
+    out1[oc] = (int8_t)r01;
+    out0[oc1] = (int8_t)r10; /* odd out_c: oc1 == oc, the same values */
+    out1[oc1] = (int8_t)r11;
+}
+
+/* Every output channel of the current pixel pair, two at a time. */
+static QNNC_LOOP_ATTR void qnnc_conv_dsp_pair(const qnnc_conv_dsp_job *j, int32_t out_c)
+{
+    int32_t oc;
+    for (oc = 0; oc < out_c; oc += 2) {
+        qnnc_conv_dsp_block(j, oc, oc + 1 < out_c ? oc + 1 : oc);
+    }
+}
+
+/* The same for the common layer (SSAT mode, K % 4 == 0, a bias): running pointers instead of
+ * indices and no per-block mode or tail tests (about 30 fewer instructions a block). */
+static QNNC_LOOP_ATTR void qnnc_conv_dsp_pair_sat(const qnnc_conv_dsp_job *j, int32_t out_c)
+{
+    const int32_t K = j->K, off = j->off;
+    const int8_t *w = j->filter;
+    const int8_t *const w_end = w + (out_c & ~1) * K;
+    const int32_t *bias = j->bias, *mult = j->mult, *shift = j->shift;
+    int8_t *o = j->out0;
+    const int32_t d1 = (int32_t)(j->out1 - j->out0);
+    while (w != w_end) {
+        qnnc_conv_acc2x2 acc;
+        int32_t m, s, r00, r01, r10, r11;
+        acc.a00 = bias[0];
+        acc.a01 = acc.a00;
+        acc.a10 = bias[1];
+        acc.a11 = acc.a10;
+        qnnc_conv_mm2x2(j->cols, j->c_end, w, w + K, &acc);
+        m = mult[0];
+        s = -shift[0];
+        r00 = qnnc_dsp_ssat8(qnnc_dsp_rq_fast(acc.a00, m, s) + off);
+        r01 = qnnc_dsp_ssat8(qnnc_dsp_rq_fast(acc.a01, m, s) + off);
+        m = mult[1];
+        s = -shift[1];
+        r10 = qnnc_dsp_ssat8(qnnc_dsp_rq_fast(acc.a10, m, s) + off);
+        r11 = qnnc_dsp_ssat8(qnnc_dsp_rq_fast(acc.a11, m, s) + off);
+        o[0] = (int8_t)r00;
+        o[d1] = (int8_t)r01;
+        o[1] = (int8_t)r10;
+        o[d1 + 1] = (int8_t)r11;
+        w += 2 * K;
+        bias += 2;
+        mult += 2;
+        shift += 2;
+        o += 2;
+    }
+    if (out_c & 1) {
+        qnnc_conv_dsp_block(j, out_c - 1, out_c - 1);
+    }
+}
+
+QNNC_PATH_ATTR int qnnc_conv_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_params *params,
+                                    const qnnc_per_channel_quant *quant, const qnnc_dims *input_dims,
+                                    const int8_t *input, const qnnc_dims *filter_dims, const int8_t *filter,
+                                    const int32_t *bias, const qnnc_dims *output_dims, int8_t *output)
+{
+    const int32_t in_h = input_dims->h;
+    const int32_t in_w = input_dims->w;
+    const int32_t in_c = input_dims->c;
+    const int32_t out_w = output_dims->w;
+    const int32_t out_c = output_dims->c;
+    const int32_t k_h = filter_dims->h;
+    const int32_t k_w = filter_dims->w;
+    const int32_t K = k_h * k_w * in_c;
+    const int32_t n_pix = output_dims->h * out_w;
+    const int32_t kq = K & ~3;
+    qnnc_conv_dsp_job job;
+    int sat;
+    int32_t b, p, oc;
+    uint32_t *cols;  /* two interleaved q15 columns (2 * K halfwords): 4 * kq + 16 bytes */
+    int8_t *raw;     /* in_c % 4 != 0: the int8 window, K + 4 bytes */
+    int16_t tail0[4], tail1[4];
+
+    if (K > QNNC_CONV_MAX_K || K < 4 || out_c > QNNC_CONV_MAX_K || scratch == NULL || scratch->buf == NULL) {
+        return 0;
+    }
+    /* the scratch buffer, 4-byte aligned (LDRD); too small: portable path */
+    if (!qnnc_scratch_fits(scratch, 4u, QNNC_CONV_DSP_BUFFER_SIZE(K, in_c, out_c))) {
+        return 0;
+    }
+    cols = (uint32_t *)qnnc_scratch_align(scratch, 4u);
+    raw = (int8_t *)(cols + kq + 4);
+    job.mode = params->act_min == -128 && params->act_max == 127 ? QNNC_CONV_RQ_SSAT : QNNC_CONV_RQ_FAST;
+    for (oc = 0; oc < out_c && qnnc_dsp_fast_ok(quant->multiplier[oc], quant->shift[oc]); ++oc) {
+    }
+    if (oc < out_c) { /* a channel needs the reference requantization */
+        job.mode = QNNC_CONV_RQ_REF;
+    }
+    sat = job.mode == QNNC_CONV_RQ_SSAT && kq == K && bias != NULL;
+    job.cols = cols;
+    job.c_end = cols + kq; /* kq / 4 groups of 4 words */
+    job.tail0 = tail0;
+    job.tail1 = tail1;
+    job.filter = filter;
+    job.bias = bias;
+    job.mult = quant->multiplier;
+    job.shift = quant->shift;
+    job.K = K;
+    job.kq = kq;
+    job.off = params->output_offset;
+    job.lo = params->act_min - params->output_offset;
+    job.hi = params->act_max - params->output_offset;
+    for (b = 0; b < output_dims->n; ++b) {
+        const int8_t *in_b = input + b * in_h * in_w * in_c;
+        int8_t *out_b = output + b * n_pix * out_c;
+        for (p = 0; p < n_pix; p += 2) {
+            const int32_t p1 = p + 1 < n_pix ? p + 1 : p; /* odd count: last column twice */
+            qnnc_conv_im2col_q15(params, in_b, in_h, in_w, in_c, k_h, k_w,
+                                 (p / out_w) * params->stride_h - params->pad_top,
+                                 (p % out_w) * params->stride_w - params->pad_left, kq, cols, 0, tail0, raw);
+            qnnc_conv_im2col_q15(params, in_b, in_h, in_w, in_c, k_h, k_w,
+                                 (p1 / out_w) * params->stride_h - params->pad_top,
+                                 (p1 % out_w) * params->stride_w - params->pad_left, kq, cols, 1, tail1, raw);
+            job.out0 = out_b + p * out_c;
+            job.out1 = out_b + p1 * out_c;
+            if (sat) {
+                qnnc_conv_dsp_pair_sat(&job, out_c);
+            } else {
+                qnnc_conv_dsp_pair(&job, out_c);
+            }
+        }
+    }
+    qnnc_apply_lut(params->act_lut, output, output_dims->n * n_pix * out_c);
+    return 1;
+}
+#endif /* QNNC_PATH_DSP */

@@ -1,0 +1,643 @@
+/*
+ * qnnc_conv_s8_mve.c - the Helium path of qnnc_conv_s8 (__ARM_FEATURE_MVE: Cortex-M55/M85;
+ * compiled to nothing elsewhere; the entry point and dispatch are in qnnc_conv_s8.c).
+ *
+ * Per output pixel an int8 im2col column with padding taps holding the input zero point (so
+ * every tap contributes w * (x + offset) and the offset term folds into the bias:
+ * bias + offset * sum(w), computed once per layer), then VMLADAVA dot products of 16 int8
+ * lanes, 2 pixels x 3 output channels at a time. 1x1 convolutions read the input pixels
+ * directly (plain GEMM, no copy). The columns, the folded bias and the accumulators (blocks of
+ * QNNC_CONV_OC_BLOCK output channels) live in the caller's scratch buffer
+ * (QNNC_CONV_MVE_BUFFER_SIZE).
+ */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE_SIZE__) && !defined(QNNC_NO_FORCE_O2)
+#pragma GCC optimize("O2") /* kernels stay at -O2 when the firmware is built for size */
+#endif
+
+#include "qnnc_internal.h"
+
+#if QNNC_PATH_MVE
+/* n bytes from src to dst, 16 at a time, the last vector predicated. */
+QNNC_INLINE void qnnc_conv_copy_mve(int8_t *dst, const int8_t *src, int32_t n)
+{
+    for (; n >= 16; n -= 16) {
+        vstrbq_s8(dst, vldrbq_s8(src));
+        src += 16;
+        dst += 16;
+    }
+    if (n > 0) {
+        const mve_pred16_t pr = vctp8q((uint32_t)n);
+        vstrbq_p_s8(dst, vldrbq_z_s8(src, pr), pr);
+    }
+}
+
+/* n bytes of dst set to v, 16 at a time, the last vector predicated. */
+QNNC_INLINE void qnnc_conv_fill_mve(int8_t *dst, int8x16_t v, int32_t n)
+{
+    for (; n > 0; n -= 16) {
+        vstrbq_p_s8(dst, v, vctp8q((uint32_t)n));
+        dst += 16;
+    }
+}
+
+/* The im2col column of a window entirely inside the input (no dilation along w): k_h runs of
+ * `run` bytes, `step` bytes apart (most windows of a 3x3 layer; no range logic at all). */
+static void qnnc_conv_im2col_inside_s8(const int8_t *src, int32_t step, int32_t run, int32_t k_h, int8_t *col)
+{
+    int32_t kh;
+    for (kh = 0; kh < k_h; ++kh) {
+        qnnc_conv_copy_mve(col, src, run);
+        src += step;
+        col += run;
+    }
+}
+
+/* The im2col column of a first layer (a kernel row of k_w * in_c <= 16 bytes, no dilation along
+ * w): per kernel row one vector load of the in-range taps, the padding merged in by VPSEL, one
+ * store (KWS's 10x4 kernel on one channel: 10 loads instead of 10 calls of the run loops). */
+static void qnnc_conv_im2col_short_s8(const qnnc_conv_params *params, const int8_t *in_b, int32_t in_h,
+                                      int32_t in_w, int32_t in_c, int32_t k_h, int32_t k_w, int32_t ih0,
+                                      int32_t iw0, int8_t *col)
+{
+    const int8x16_t pad = vdupq_n_s8((int8_t)(-params->input_offset));
+    const int32_t run = k_w * in_c;
+    const int32_t dil_h = params->dilation_h;
+    const mve_pred16_t row_p = vctp8q((uint32_t)run);
+    int32_t kw0, kw1, kh;
+    mve_pred16_t in_p;
+    qnnc_tap_range(iw0, in_w, k_w, 1, &kw0, &kw1);
+    /* lanes [kw0 * in_c, kw1 * in_c) hold input taps */
+    in_p = (mve_pred16_t)(vctp8q((uint32_t)(kw1 * in_c)) & ~vctp8q((uint32_t)(kw0 * in_c)));
+    for (kh = 0; kh < k_h; ++kh, col += run) {
+        const int32_t ih = ih0 + kh * dil_h;
+        int8x16_t v = pad;
+        if (ih >= 0 && ih < in_h && kw1 > kw0) {
+            /* the load starts at the window's first tap (kw0 > 0: before the row, those lanes
+             * are not read; the address is computed as an integer, since a pointer before the
+             * input would be undefined in C) */
+            const int8_t *src = (const int8_t *)((uintptr_t)(in_b + (ih * in_w + iw0 + kw0) * in_c) -
+                                                 (uintptr_t)(kw0 * in_c));
+            v = vpselq_s8(vldrbq_z_s8(src, in_p), pad, in_p);
+        }
+        vstrbq_p_s8(col, v, row_p);
+    }
+}
+
+/* int8 im2col column with padding taps = the input zero point (so x + offset == 0 there).
+ * The in-range taps of the window are found once (qnnc_tap_range), so without dilation along
+ * w each kernel row is at most padding / one contiguous run / padding (first layers with 1-3
+ * input channels: the per-tap loops cost 8x more). */
+static void qnnc_conv_im2col_s8(const qnnc_conv_params *params, const int8_t *in_b, int32_t in_h,
+                                int32_t in_w, int32_t in_c, int32_t k_h, int32_t k_w, int32_t ih0,
+                                int32_t iw0, int8_t *col)
+{
+    const int8x16_t pad = vdupq_n_s8((int8_t)(-params->input_offset));
+    const int32_t run = k_w * in_c;
+    int32_t kh0, kh1, kw0, kw1, kh, kw;
+    qnnc_tap_range(ih0, in_h, k_h, params->dilation_h, &kh0, &kh1);
+    qnnc_tap_range(iw0, in_w, k_w, params->dilation_w, &kw0, &kw1);
+    if (kw0 == kw1 || kh0 == kh1) {
+        qnnc_conv_fill_mve(col, pad, k_h * run); /* no tap in range */
+        return;
+    }
+    if (kh0 > 0) {
+        qnnc_conv_fill_mve(col, pad, kh0 * run);
+    }
+    {
+        const int32_t dil_w = params->dilation_w;
+        const int32_t row_step = params->dilation_h * in_w * in_c;
+        const int32_t m = (kw1 - kw0) * in_c; /* in-range bytes of a row (dilation 1) */
+        const int partial = kw0 > 0 || kw1 < k_w;
+        /* offset of the window's row start (iw0 may be < 0: only in-range taps form pointers) */
+        int32_t at = ((ih0 + kh0 * params->dilation_h) * in_w + iw0) * in_c;
+        int8_t *dst = col + kh0 * run;
+        for (kh = kh0; kh < kh1; ++kh) {
+            if (dil_w == 1) {
+                if (partial) {
+                    qnnc_conv_fill_mve(dst, pad, run);
+                }
+                if (m >= 16) {
+                    qnnc_conv_copy_mve(dst + kw0 * in_c, in_b + at + kw0 * in_c, m);
+                } else {
+                    qnnc_copy_s8(dst + kw0 * in_c, in_b + at + kw0 * in_c, m); /* first layers: a few words */
+                }
+            } else {
+                for (kw = 0; kw < k_w; ++kw) {
+                    if (kw >= kw0 && kw < kw1) {
+                        qnnc_conv_copy_mve(dst + kw * in_c, in_b + at + kw * dil_w * in_c, in_c);
+                    } else {
+                        qnnc_conv_fill_mve(dst + kw * in_c, pad, in_c);
+                    }
+                }
+            }
+            at += row_step;
+            dst += run;
+        }
+    }
+    if (kh1 < k_h) {
+        qnnc_conv_fill_mve(col + kh1 * run, pad, (k_h - kh1) * run);
+    }
+}
+
+/* The input geometry an im2col column needs (constant over a layer). */
+typedef struct {
+    const qnnc_conv_params *params;
+    int32_t in_h, in_w, in_c, k_h, k_w;
+    int32_t step;   /* bytes between the kernel rows of a window */
+    int32_t span_h; /* (k_h - 1) * dilation_h */
+    int short_rows; /* kernel rows of at most one vector, no dilation along w: the first-layer gather */
+} qnnc_conv_mve_geo_t;
+
+/* The int8 im2col column of the window at (ih, iw): inside the input, a first layer's short
+ * rows, or the general run-based gather. */
+static QNNC_LOOP_ATTR void qnnc_conv_mve_column(const qnnc_conv_mve_geo_t *g, const int8_t *in_b, int32_t ih,
+                                                     int32_t iw, int8_t *col)
+{
+    const qnnc_conv_params *params = g->params;
+    if (g->short_rows) {
+        qnnc_conv_im2col_short_s8(params, in_b, g->in_h, g->in_w, g->in_c, g->k_h, g->k_w, ih, iw, col);
+    } else if (params->dilation_w == 1 && ih >= 0 && ih + g->span_h < g->in_h && iw >= 0 && iw + g->k_w <= g->in_w) {
+        qnnc_conv_im2col_inside_s8(in_b + (ih * g->in_w + iw) * g->in_c, g->step, g->k_w * g->in_c, g->k_h, col);
+    } else {
+        qnnc_conv_im2col_s8(params, in_b, g->in_h, g->in_w, g->in_c, g->k_h, g->k_w, ih, iw, col);
+    }
+}
+
+/* Requantization constants shared by every output of a layer. */
+typedef struct {
+    int32x4_t lo, hi;
+    int32_t output_offset;
+} qnnc_conv_rq_mve_t;
+
+/* One 16-lane step of `ch` (2 or 3, a constant) channels x 2 pixels: a[2c + p] += x_p . w_c;
+ * full (a constant): whole vectors, else the loads predicated by pr. */
+QNNC_INLINE void qnnc_conv_mve_step(int32_t *a, const int8_t *xa, const int8_t *xb, const int8_t *w0,
+                                    const int8_t *w1, const int8_t *w2, int ch, mve_pred16_t pr, int full)
+{
+    const int8x16_t va = full ? vldrbq_s8(xa) : vldrbq_z_s8(xa, pr);
+    const int8x16_t vb = full ? vldrbq_s8(xb) : vldrbq_z_s8(xb, pr);
+    int8x16_t w = full ? vldrbq_s8(w0) : vldrbq_z_s8(w0, pr);
+    a[0] = vmladavaq_s8(a[0], va, w);
+    a[1] = vmladavaq_s8(a[1], vb, w);
+    w = full ? vldrbq_s8(w1) : vldrbq_z_s8(w1, pr);
+    a[2] = vmladavaq_s8(a[2], va, w);
+    a[3] = vmladavaq_s8(a[3], vb, w);
+    if (ch == 3) {
+        w = full ? vldrbq_s8(w2) : vldrbq_z_s8(w2, pr);
+        a[4] = vmladavaq_s8(a[4], va, w);
+        a[5] = vmladavaq_s8(a[5], vb, w);
+    }
+}
+
+/* a[2c + p] = x_p . w_c for `ch` (2 or 3, a constant) filter rows w0, w1 (, w2): `full` whole
+ * steps, then (has_rest, a constant) one step predicated by pr. */
+QNNC_INLINE void qnnc_conv_mve_rows(int32_t *a, const int8_t *xa, const int8_t *xb, const int8_t *w0,
+                                    const int8_t *w1, const int8_t *w2, int32_t full, int ch, mve_pred16_t pr,
+                                    int has_rest)
+{
+    int32_t n;
+    for (n = full; n > 0; --n) {
+        qnnc_conv_mve_step(a, xa, xb, w0, w1, w2, ch, pr, 1);
+        xa += 16;
+        xb += 16;
+        w0 += 16;
+        w1 += 16;
+        if (ch == 3) {
+            w2 += 16;
+        }
+    }
+    if (has_rest) {
+        qnnc_conv_mve_step(a, xa, xb, w0, w1, w2, ch, pr, 0);
+    }
+}
+
+/* Dot products of two int8 columns (x0, x1; K values) with every filter row:
+ * acc0[oc] = x0 . w_oc, acc1[oc] = x1 . w_oc. Three output channels at a time (6 scalar
+ * accumulators, 5 pointers and the loop counter fit the registers: 5 loads + 6 VMLADAVA per
+ * 96 MACs), the last 1-2 channels two at a time; `full` unpredicated 16-byte steps. has_rest
+ * (a constant in the callers below): a predicated last step of K % 16 bytes; without it the
+ * block loop keeps everything in registers. */
+QNNC_INLINE void qnnc_conv_mve_pair_body(const int8_t *restrict x0, const int8_t *restrict x1, int32_t K,
+                                         int32_t full, const int8_t *restrict filter, int32_t out_c,
+                                         int32_t *restrict acc0, int32_t *restrict acc1, int has_rest)
+{
+    const mve_pred16_t pr = has_rest ? vctp8q((uint32_t)(K & 15)) : (mve_pred16_t)0xFFFF;
+    const int8_t *wb = filter;
+    /* out_c % 3 == 1: one triple fewer, so the rest is two pairs, not a pair computing one
+     * channel twice */
+    const int32_t triples = out_c / 3 - (out_c % 3 == 1 && out_c > 3 ? 1 : 0);
+    int32_t n3, pairs;
+    for (n3 = triples; n3 > 0; --n3) {
+        int32_t a[6] = {0, 0, 0, 0, 0, 0};
+        qnnc_conv_mve_rows(a, x0, x1, wb, wb + K, wb + 2 * K, full, 3, pr, has_rest);
+        acc0[0] = a[0];
+        acc0[1] = a[2];
+        acc0[2] = a[4];
+        acc1[0] = a[1];
+        acc1[1] = a[3];
+        acc1[2] = a[5];
+        acc0 += 3;
+        acc1 += 3;
+        wb += 3 * K;
+    }
+    out_c -= 3 * triples;
+    for (pairs = (out_c + 1) >> 1; pairs > 0; --pairs) {
+        /* an odd last channel is computed twice (w1 = w0) and stored to the same slot */
+        const int odd_last = pairs == 1 && (out_c & 1);
+        int32_t a[4] = {0, 0, 0, 0};
+        qnnc_conv_mve_rows(a, x0, x1, wb, odd_last ? wb : wb + K, NULL, full, 2, pr, has_rest);
+        acc0[0] = a[0];
+        acc1[0] = a[1];
+        if (!odd_last) {
+            acc0[1] = a[2];
+            acc1[1] = a[3];
+        }
+        acc0 += 2;
+        acc1 += 2;
+        wb += 2 * K;
+    }
+}
+
+/* The inner loops below as functions of one signature (never inlined; `call` runs an inline
+ * body with its shape constants). */
+#define QNNC_CONV_MVE_LOOP_FN(name, call)                                                             \
+    static QNNC_LOOP_ATTR void name(const int8_t *restrict x0, const int8_t *restrict x1, int32_t K,   \
+                                    const int8_t *restrict filter, int32_t out_c, int32_t *restrict acc0, \
+                                    int32_t *restrict acc1)                                          \
+    {                                                                                                 \
+        call;                                                                                         \
+    }
+
+/* `K >> 4` steps, then a predicated step of K % 16 bytes, or none (K % 16 == 0: every layer
+ * but the first ones). */
+QNNC_CONV_MVE_LOOP_FN(qnnc_conv_mve_pair, qnnc_conv_mve_pair_body(x0, x1, K, K >> 4, filter, out_c, acc0, acc1, 1))
+QNNC_CONV_MVE_LOOP_FN(qnnc_conv_mve_pair16, qnnc_conv_mve_pair_body(x0, x1, K, K >> 4, filter, out_c, acc0, acc1, 0))
+
+/* Columns zero-padded to `steps` * 16 bytes: the weights read past a row's end are the next
+ * row's, times zero (the caller keeps the reads inside the filter). */
+static QNNC_LOOP_ATTR void qnnc_conv_mve_pair_padded(const int8_t *restrict x0, const int8_t *restrict x1,
+                                                          int32_t K, int32_t steps, const int8_t *restrict filter,
+                                                          int32_t out_c, int32_t *restrict acc0,
+                                                          int32_t *restrict acc1)
+{
+    qnnc_conv_mve_pair_body(x0, x1, K, steps, filter, out_c, acc0, acc1, 0);
+}
+
+/* Requantizes one vector of 4 channels for both pixels (exact gemmlowp arithmetic: VQSHL = the
+ * saturating left shift, VQRDMULH = SRDHM, VRSHL by minus the right shift after the negative
+ * fix-up = rounding half away from zero) and stores 4 int8 per pixel, predicated by p. */
+QNNC_INLINE void qnnc_conv_mve_rq4(int32x4_t v0, int32x4_t v1, int32x4_t fb, int32x4_t mult, int32x4_t shift,
+                                   int32x4_t lo, int32x4_t hi, int32_t output_offset, int8_t *out0, int8_t *out1,
+                                   mve_pred16_t p, int no_left)
+{
+    const int32x4_t nr = no_left ? vmaxq_s32(shift, vdupq_n_s32(-31))
+                                 : vmaxq_s32(vminq_s32(shift, vdupq_n_s32(0)), vdupq_n_s32(-31));
+    v0 = vaddq_s32(v0, fb);
+    v1 = vaddq_s32(v1, fb);
+    if (!no_left) {
+        const int32x4_t left = vmaxq_s32(shift, vdupq_n_s32(0));
+        v0 = vqshlq_s32(v0, left);
+        v1 = vqshlq_s32(v1, left);
+    }
+    v0 = vqrdmulhq_s32(v0, mult);
+    v1 = vqrdmulhq_s32(v1, mult);
+    v0 = qnnc_mve_round_shift(v0, nr);
+    v1 = qnnc_mve_round_shift(v1, nr);
+    v0 = qnnc_mve_clamp_offset(v0, lo, hi, output_offset);
+    v1 = qnnc_mve_clamp_offset(v1, lo, hi, output_offset);
+    /* out1 == out0 for an odd last pixel: the same values */
+    if (p == 0xFFFF) {
+        vstrbq_s32(out0, v0);
+        vstrbq_s32(out1, v1);
+    } else {
+        vstrbq_p_s32(out0, v0, p);
+        vstrbq_p_s32(out1, v1, p);
+    }
+}
+
+/* out0[oc], out1[oc] = requantized acc0[oc] / acc1[oc] + fbias[oc], 4 channels per vector,
+ * the two pixels sharing each load of the channel parameters: whole vectors in a loop of
+ * post-incremented loads, the last 1-3 channels predicated. no_left (every shift <= 0, a
+ * constant in the callers below): no left shift, and the negated right shift is
+ * max(shift, -31). */
+QNNC_INLINE void qnnc_conv_mve_requant_body(const int32_t *acc0, const int32_t *acc1, const int32_t *fbias,
+                                            const qnnc_per_channel_quant *quant, const qnnc_conv_rq_mve_t *rq,
+                                            int32_t out_c, int8_t *out0, int8_t *out1, int no_left)
+{
+    const int32_t *mult = quant->multiplier, *shift = quant->shift;
+    const int32_t tail = out_c & 3;
+    const int32x4_t lo = rq->lo, hi = rq->hi; /* in registers: the stores could alias *rq */
+    const int32_t output_offset = rq->output_offset;
+    int32_t n;
+    for (n = out_c >> 2; n > 0; --n) {
+        qnnc_conv_mve_rq4(vldrwq_s32(acc0), vldrwq_s32(acc1), vldrwq_s32(fbias), vldrwq_s32(mult),
+                          vldrwq_s32(shift), lo, hi, output_offset, out0, out1, 0xFFFF, no_left);
+        acc0 += 4;
+        acc1 += 4;
+        fbias += 4;
+        mult += 4;
+        shift += 4;
+        out0 += 4;
+        out1 += 4;
+    }
+    if (tail) {
+        const mve_pred16_t p = vctp32q((uint32_t)tail);
+        qnnc_conv_mve_rq4(vldrwq_z_s32(acc0, p), vldrwq_z_s32(acc1, p), vldrwq_z_s32(fbias, p),
+                          vldrwq_z_s32(mult, p), vldrwq_z_s32(shift, p), lo, hi, output_offset, out0, out1, p,
+                          no_left);
+    }
+}
+
+/* s0 += a . v, s1 += b . v: one weight vector against both resident columns. */
+QNNC_INLINE void qnnc_conv_mve_res_mac(int32_t *s0, int32_t *s1, int8x16_t a, int8x16_t b, int8x16_t v)
+{
+    *s0 = vmladavaq_s8(*s0, a, v);
+    *s1 = vmladavaq_s8(*s1, b, v);
+}
+
+/* weights of step j of a row: predicated on the last step of a `pred` loop */
+#define QNNC_CONV_RES_LD(ptr, j) ((pred && (j) == steps - 1) ? vldrbq_z_s8((ptr), pl) : vldrbq_s8(ptr))
+
+/* Columns of 1-3 vectors (`steps`, a constant in the callers below): both columns stay in Q
+ * registers for the whole channel loop, which then loads only weights (per 2 channels: 2 *
+ * steps loads, 4 * steps VMLADAV, 2 STRD). The first layers and small 1x1 convs (K = 16, 27,
+ * 32, 40), where the blocked loop's per-block work exceeded its dot products. Columns padded
+ * past K with zeros read the next weight row there (the caller keeps the reads inside). */
+QNNC_INLINE void qnnc_conv_mve_resident_body(const int8_t *restrict x0, const int8_t *restrict x1, int32_t K,
+                                             const int8_t *restrict filter, int32_t out_c, int32_t *restrict acc0,
+                                             int32_t *restrict acc1, int steps, int pred)
+{
+    /* pred (a constant): the last step reads only the row's own K - 16 * (steps - 1) weights
+     * (the last channels of a layer, whose padded read would leave the filter) */
+    const mve_pred16_t pl = pred ? vctp8q((uint32_t)(K - 16 * (steps - 1))) : (mve_pred16_t)0xFFFF;
+    /* (pred: the columns' last step predicated too, for columns read in place) */
+    const int8x16_t a0 = QNNC_CONV_RES_LD(x0, 0), b0 = QNNC_CONV_RES_LD(x1, 0);
+    const int8x16_t a1 = steps > 1 ? QNNC_CONV_RES_LD(x0 + 16, 1) : a0;
+    const int8x16_t b1 = steps > 1 ? QNNC_CONV_RES_LD(x1 + 16, 1) : b0;
+    const int8x16_t a2 = steps > 2 ? QNNC_CONV_RES_LD(x0 + 32, 2) : a0;
+    const int8x16_t b2 = steps > 2 ? QNNC_CONV_RES_LD(x1 + 32, 2) : b0;
+    const int8_t *w = filter;
+    int32_t n;
+    for (n = out_c >> 1; n > 0; --n) {
+        const int8_t *u = w + K;
+        int8x16_t v = QNNC_CONV_RES_LD(w, 0), t = QNNC_CONV_RES_LD(u, 0);
+        int32_t s00 = vmladavq_s8(a0, v), s01 = vmladavq_s8(b0, v);
+        int32_t s10 = vmladavq_s8(a0, t), s11 = vmladavq_s8(b0, t);
+        if (steps > 1) {
+            v = QNNC_CONV_RES_LD(w + 16, 1);
+            t = QNNC_CONV_RES_LD(u + 16, 1);
+            qnnc_conv_mve_res_mac(&s00, &s01, a1, b1, v);
+            qnnc_conv_mve_res_mac(&s10, &s11, a1, b1, t);
+        }
+        if (steps > 2) {
+            v = QNNC_CONV_RES_LD(w + 32, 2);
+            t = QNNC_CONV_RES_LD(u + 32, 2);
+            qnnc_conv_mve_res_mac(&s00, &s01, a2, b2, v);
+            qnnc_conv_mve_res_mac(&s10, &s11, a2, b2, t);
+        }
+        acc0[0] = s00;
+        acc0[1] = s10;
+        acc1[0] = s01;
+        acc1[1] = s11;
+        acc0 += 2;
+        acc1 += 2;
+        w = u + K;
+    }
+    if (out_c & 1) {
+        const int8x16_t v = QNNC_CONV_RES_LD(w, 0);
+        int32_t s00 = vmladavq_s8(a0, v), s01 = vmladavq_s8(b0, v);
+        if (steps > 1) {
+            qnnc_conv_mve_res_mac(&s00, &s01, a1, b1, QNNC_CONV_RES_LD(w + 16, 1));
+        }
+        if (steps > 2) {
+            qnnc_conv_mve_res_mac(&s00, &s01, a2, b2, QNNC_CONV_RES_LD(w + 32, 2));
+        }
+        acc0[0] = s00;
+        acc1[0] = s01;
+    }
+}
+
+#undef QNNC_CONV_RES_LD
+
+/* The resident-column loop per column length (1-3 vectors). */
+QNNC_CONV_MVE_LOOP_FN(qnnc_conv_mve_resident1, qnnc_conv_mve_resident_body(x0, x1, K, filter, out_c, acc0, acc1, 1, 0))
+QNNC_CONV_MVE_LOOP_FN(qnnc_conv_mve_resident2, qnnc_conv_mve_resident_body(x0, x1, K, filter, out_c, acc0, acc1, 2, 0))
+QNNC_CONV_MVE_LOOP_FN(qnnc_conv_mve_resident3, qnnc_conv_mve_resident_body(x0, x1, K, filter, out_c, acc0, acc1, 3, 0))
+
+/* What the channel-block loop of a pixel pair needs (constant over the layer). */
+typedef struct {
+    qnnc_conv_rq_mve_t rq;
+    const int8_t *filter;
+    const int32_t *fbias, *mult, *shift;
+    int32_t *accs;
+    int32_t K, out_c, blk;
+    int32_t steps;  /* zero-padded columns: 16-byte steps of a column */
+    int32_t tail_c; /* zero-padded columns: the last channels whose padded read would leave the filter */
+    int mode;       /* QNNC_CONV_MVE_K16, _PRED or _PADDED */
+    int no_left;    /* no channel shifts left */
+} qnnc_conv_mve_job_t;
+
+#define QNNC_CONV_MVE_K16 0    /* K % 16 == 0 */
+#define QNNC_CONV_MVE_PRED 1   /* a predicated last step (1x1 read in place) */
+#define QNNC_CONV_MVE_PADDED 2 /* im2col columns zero-padded to whole vectors */
+
+/* The resident-column loop with the last step's reads predicated to K bytes: a layer's last
+ * channels (whose padded weight read would leave the filter) and 1x1 convs reading columns in
+ * place with K % 16 != 0. */
+static QNNC_LOOP_ATTR void qnnc_conv_mve_resident_tail(int32_t steps, const int8_t *restrict x0,
+                                                            const int8_t *restrict x1, int32_t K,
+                                                            const int8_t *restrict filter, int32_t out_c,
+                                                            int32_t *restrict acc0, int32_t *restrict acc1)
+{
+    if (steps == 1) {
+        qnnc_conv_mve_resident_body(x0, x1, K, filter, out_c, acc0, acc1, 1, 1);
+    } else if (steps == 2) {
+        qnnc_conv_mve_resident_body(x0, x1, K, filter, out_c, acc0, acc1, 2, 1);
+    } else {
+        qnnc_conv_mve_resident_body(x0, x1, K, filter, out_c, acc0, acc1, 3, 1);
+    }
+}
+
+/* The resident-column loop for 1, 2 or 3 vectors a column. */
+QNNC_INLINE void qnnc_conv_mve_resident(int32_t steps, const int8_t *x0, const int8_t *x1, int32_t K,
+                                        const int8_t *w, int32_t n, int32_t *acc0, int32_t *acc1)
+{
+    if (steps == 1) {
+        qnnc_conv_mve_resident1(x0, x1, K, w, n, acc0, acc1);
+    } else if (steps == 2) {
+        qnnc_conv_mve_resident2(x0, x1, K, w, n, acc0, acc1);
+    } else {
+        qnnc_conv_mve_resident3(x0, x1, K, w, n, acc0, acc1);
+    }
+}
+
+/* out0 / out1 (every channel) of the pixel pair whose columns are x0 / x1: per channel block
+ * the dot products, then their requantization. */
+static QNNC_LOOP_ATTR void qnnc_conv_mve_pixels(const qnnc_conv_mve_job_t *job, const int8_t *x0,
+                                                     const int8_t *x1, int8_t *out0, int8_t *out1)
+{
+    const int32_t K = job->K, out_c = job->out_c, blk = job->blk;
+    int32_t *accs = job->accs;
+    int32_t oc;
+    for (oc = 0; oc < out_c; oc += blk) {
+        const int32_t n = out_c - oc < blk ? out_c - oc : blk;
+        const int8_t *w = job->filter + oc * K;
+        qnnc_per_channel_quant qb;
+        qb.multiplier = job->mult + oc;
+        qb.shift = job->shift + oc;
+        if (job->mode == QNNC_CONV_MVE_K16) {
+            if (job->steps > 3) {
+                qnnc_conv_mve_pair16(x0, x1, K, w, n, accs, accs + n);
+            } else {
+                qnnc_conv_mve_resident(job->steps, x0, x1, K, w, n, accs, accs + n);
+            }
+        } else if (job->mode == QNNC_CONV_MVE_PRED) {
+            if (job->steps > 3) {
+                qnnc_conv_mve_pair(x0, x1, K, w, n, accs, accs + n);
+            } else {
+                qnnc_conv_mve_resident_tail(job->steps, x0, x1, K, w, n, accs, accs + n);
+            }
+        } else {
+            /* full steps for every channel whose padded read stays inside the filter */
+            int32_t n_fast = out_c - job->tail_c - oc;
+            n_fast = n_fast < 0 ? 0 : (n_fast > n ? n : n_fast);
+            if (n_fast > 0) {
+                if (job->steps > 3) {
+                    qnnc_conv_mve_pair_padded(x0, x1, K, job->steps, w, n_fast, accs, accs + n);
+                } else {
+                    qnnc_conv_mve_resident(job->steps, x0, x1, K, w, n_fast, accs, accs + n);
+                }
+            }
+            if (n_fast < n) {
+                if (job->steps > 3) {
+                    qnnc_conv_mve_pair(x0, x1, K, w + n_fast * K, n - n_fast, accs + n_fast, accs + n + n_fast);
+                } else {
+                    qnnc_conv_mve_resident_tail(job->steps, x0, x1, K, w + n_fast * K, n - n_fast, accs + n_fast,
+                                                accs + n + n_fast);
+                }
+            }
+        }
+        if (job->no_left) {
+            qnnc_conv_mve_requant_body(accs, accs + n, job->fbias + oc, &qb, &job->rq, n, out0 + oc, out1 + oc, 1);
+        } else {
+            qnnc_conv_mve_requant_body(accs, accs + n, job->fbias + oc, &qb, &job->rq, n, out0 + oc, out1 + oc, 0);
+        }
+    }
+}
+
+QNNC_PATH_ATTR int qnnc_conv_mve_s8(const qnnc_buffer *scratch, const qnnc_conv_params *params,
+                                    const qnnc_per_channel_quant *quant, const qnnc_dims *input_dims,
+                                    const int8_t *input, const qnnc_dims *filter_dims, const int8_t *filter,
+                                    const int32_t *bias, const qnnc_dims *output_dims, int8_t *output)
+{
+    const int32_t in_h = input_dims->h;
+    const int32_t in_w = input_dims->w;
+    const int32_t in_c = input_dims->c;
+    const int32_t out_w = output_dims->w;
+    const int32_t out_c = output_dims->c;
+    const int32_t k_h = filter_dims->h;
+    const int32_t k_w = filter_dims->w;
+    const int32_t K = k_h * k_w * in_c;
+    const int32_t n_pix = output_dims->h * out_w;
+    const int32_t output_offset = params->output_offset;
+    const int32_t input_offset = params->input_offset;
+    const int32_t lo = params->act_min - output_offset;
+    const int32_t hi = params->act_max - output_offset;
+    const int8_t *act_lut = params->act_lut;
+    /* 1x1, no padding: the input pixel itself is the column */
+    const int direct = qnnc_conv_direct(params, input_dims, filter_dims, output_dims);
+    qnnc_conv_mve_geo_t geo;
+    const int32_t blk = out_c < QNNC_CONV_OC_BLOCK ? out_c : QNNC_CONV_OC_BLOCK;
+    int32_t b, p, oc;
+    qnnc_conv_mve_job_t job;
+    int32_t *fbias; /* bias + input_offset * sum(w): the offset folded in (out_c) */
+    int32_t *accs;  /* the dot products of a pixel pair, one channel block (2 * blk) */
+    int8_t *cols;   /* two int8 columns of (K + 15) & ~15 bytes, unless direct */
+
+    if (K > QNNC_CONV_MAX_K || out_c > QNNC_CONV_MAX_K || scratch == NULL || scratch->buf == NULL) {
+        return 0;
+    }
+    /* the scratch buffer, 4-byte aligned; too small: portable path */
+    if (!qnnc_scratch_fits(scratch, 4u, QNNC_CONV_MVE_BUFFER_SIZE(K, out_c, direct))) {
+        return 0;
+    }
+    fbias = (int32_t *)qnnc_scratch_align(scratch, 4u);
+    accs = fbias + out_c;
+    cols = (int8_t *)(accs + 2 * blk);
+    job.rq.lo = vdupq_n_s32(lo);
+    job.rq.hi = vdupq_n_s32(hi);
+    job.rq.output_offset = output_offset;
+    job.no_left = 1;
+    for (oc = 0; oc < out_c; ++oc) {
+        if (quant->shift[oc] > 0) {
+            job.no_left = 0;
+        }
+    }
+    {
+        const int32_t colsz = (K + 15) & ~15;
+        job.filter = filter;
+        job.fbias = fbias;
+        job.mult = quant->multiplier;
+        job.shift = quant->shift;
+        job.accs = accs;
+        job.K = K;
+        job.out_c = out_c;
+        job.blk = blk;
+        job.steps = colsz >> 4;
+        job.tail_c = (colsz + K - 1) / K;
+        job.mode = (K & 15) == 0 ? QNNC_CONV_MVE_K16 : (direct ? QNNC_CONV_MVE_PRED : QNNC_CONV_MVE_PADDED);
+        geo.params = params;
+        geo.in_h = in_h;
+        geo.in_w = in_w;
+        geo.in_c = in_c;
+        geo.k_h = k_h;
+        geo.k_w = k_w;
+        geo.step = params->dilation_h * in_w * in_c;
+        geo.span_h = (k_h - 1) * params->dilation_h;
+        geo.short_rows = k_w * in_c <= 16 && params->dilation_w == 1;
+        if (!direct) {
+            /* the columns' bytes past K stay zero (im2col writes only K bytes) */
+            int32_t k;
+            for (k = K; k < colsz; ++k) {
+                cols[k] = 0;
+                cols[colsz + k] = 0;
+            }
+        }
+        for (oc = 0; oc < out_c; ++oc) {
+            const int8_t *w = filter + oc * K;
+            int32_t s = 0, k;
+            for (k = 0; k < K; k += 16) {
+                s = vaddvaq_p_s8(s, vldrbq_z_s8(w + k, vctp8q((uint32_t)(K - k))), vctp8q((uint32_t)(K - k)));
+            }
+            fbias[oc] = (bias != NULL ? bias[oc] : 0) + input_offset * s;
+        }
+        for (b = 0; b < output_dims->n; ++b) {
+            const int8_t *in_b = input + b * in_h * in_w * in_c;
+            int8_t *out_b = output + b * n_pix * out_c;
+            for (p = 0; p < n_pix; p += 2) {
+                const int32_t p1 = p + 1 < n_pix ? p + 1 : p;
+                const int32_t oh0 = p / out_w, ow0 = p % out_w, oh1 = p1 / out_w, ow1 = p1 % out_w;
+                int8_t *out0 = out_b + p * out_c;
+                int8_t *out1 = out_b + p1 * out_c;
+                const int32_t ih0 = oh0 * params->stride_h - params->pad_top;
+                const int32_t iw0 = ow0 * params->stride_w - params->pad_left;
+                const int32_t ih1 = oh1 * params->stride_h - params->pad_top;
+                const int32_t iw1 = ow1 * params->stride_w - params->pad_left;
+                const int8_t *x0, *x1;
+                if (direct) {
+                    x0 = in_b + ((oh0 * params->stride_h) * in_w + ow0 * params->stride_w) * in_c;
+                    x1 = in_b + ((oh1 * params->stride_h) * in_w + ow1 * params->stride_w) * in_c;
+                } else {
+                    qnnc_conv_mve_column(&geo, in_b, ih0, iw0, cols);
+                    qnnc_conv_mve_column(&geo, in_b, ih1, iw1, cols + colsz);
+                    x0 = cols;
+                    x1 = cols + colsz;
+                }
+                qnnc_conv_mve_pixels(&job, x0, x1, out0, out1);
+            }
+        }
+    }
+    qnnc_apply_lut(act_lut, output, output_dims->n * n_pix * out_c);
+    return 1;
+}
+#endif /* QNNC_PATH_MVE */

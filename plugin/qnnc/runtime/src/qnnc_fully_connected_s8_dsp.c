@@ -1,0 +1,222 @@
+/*
+ * qnnc_fully_connected_s8_dsp.c - the Armv7E-M DSP path of qnnc_fully_connected_s8
+ * (__ARM_FEATURE_DSP: Cortex-M4/M7/M33; compiled to nothing elsewhere; the entry point and
+ * dispatch are in qnnc_fully_connected_s8.c).
+ *
+ * The input row is widened once per row into q15 with the offset added (SXTAB16, lane order of
+ * SXTB16; the only scratch, QNNC_FC_DSP_BUFFER_SIZE), then SMLAD over 4 output features (inline
+ * assembly, see QNNC_DSP_ASM in qnnc_internal.h), weights widened on the fly with SXTB16, the
+ * four results requantized in registers (qnnc_dsp_rq_fast where exact, else the reference).
+ */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE_SIZE__) && !defined(QNNC_NO_FORCE_O2)
+#pragma GCC optimize("O2") /* kernels stay at -O2 when the firmware is built for size */
+#endif
+
+#include "qnnc_internal.h"
+
+#if QNNC_PATH_DSP
+/* Output stage: the fast requantization where exact (qnnc_dsp_fast_ok) or the reference one. */
+QNNC_INLINE int8_t qnnc_fc_out_dsp(int32_t acc, int32_t mult, int32_t shift, int32_t lo, int32_t hi,
+                                   int32_t output_offset)
+{
+    int32_t v;
+    if (qnnc_dsp_fast_ok(mult, shift)) {
+        v = qnnc_dsp_rq_fast(acc, mult, -shift);
+    } else {
+        v = qnnc_requantize(acc, mult, shift);
+    }
+    v = v < lo ? lo : (v > hi ? hi : v);
+    return (int8_t)(v + output_offset);
+}
+
+/* The 4-row SMLAD loop in assembly (see QNNC_DSP_ASM in qnnc_internal.h): LDRD of the row,
+ * one post-incremented pointer per weight row. */
+#if defined(QNNC_DSP_ASM)
+#define QNNC_FC_ROW_STEP(a, w)                                                                 \
+    "ldr %[v], [%[" w "]], #4\n\t"                                                             \
+    "sxtb16 %[t], %[v]\n\t"                                                                    \
+    "sxtb16 %[v], %[v], ror #8\n\t"                                                            \
+    "smlad %[" a "], %[t], %[xa], %[" a "]\n\t"                                                \
+    "smlad %[" a "], %[v], %[xb], %[" a "]\n\t"
+#define QNNC_FC_DOT4_GROUP                                                                     \
+    "ldrd %[xa], %[xb], [%[x]], #8\n\t" QNNC_FC_ROW_STEP("a0", "w0") QNNC_FC_ROW_STEP("a1", "w1") \
+        QNNC_FC_ROW_STEP("a2", "w2") QNNC_FC_ROW_STEP("a3", "w3")
+#define QNNC_FC_DOT4_OPERANDS                                                                  \
+    [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x), [w0] "+r"(w0),    \
+    [w1] "+r"(w1), [w2] "+r"(w2), [w3] "+r"(w3), [xa] "=&r"(xa), [xb] "=&r"(xb), [v] "=&r"(v),  \
+    [t] "=&r"(t)
+#endif
+
+/* acc[0..3] += x . w_i for the 4 weight rows w, w + K, w + 2K, w + 3K over `groups` groups of 4;
+ * x is the widened row: words (x0, x2), (x1, x3) per group. Per group: one LDRD of x, and per
+ * row LDR + 2 SXTB16 + 2 SMLAD. */
+QNNC_INLINE void qnnc_fc_dot4(const uint32_t *x, int32_t groups, const int8_t *w, int32_t K, int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+#if defined(QNNC_DSP_ASM)
+    const int8_t *w0 = w, *w1 = w + K, *w2 = w + 2 * K, *w3 = w + 3 * K;
+    const uint32_t *x_end = x + 2 * groups;
+    uint32_t xa, xb, v, t;
+    QNNC_DSP_ASM_LOOP2((groups & 1) != 0, QNNC_FC_DOT4_GROUP, QNNC_FC_DOT4_OPERANDS, "x", "v", x, x_end);
+#else
+    const int8_t *w_end = w + 4 * groups;
+    while (w < w_end) { /* (unrolling makes GCC 12 spill) */
+        uint64_t xx;
+        int32_t xa, xb;
+        uint32_t v;
+        memcpy(&xx, x, 8u);
+        xa = (int32_t)(uint32_t)xx;
+        xb = (int32_t)(uint32_t)(xx >> 32);
+        v = qnnc_dsp_rd32(w);
+        a0 = __smlad(__sxtb16((int32_t)v), xa, a0);
+        a0 = __smlad(qnnc_dsp_sxtb16_ror8(v), xb, a0);
+        v = qnnc_dsp_rd32(w + K);
+        a1 = __smlad(__sxtb16((int32_t)v), xa, a1);
+        a1 = __smlad(qnnc_dsp_sxtb16_ror8(v), xb, a1);
+        v = qnnc_dsp_rd32(w + 2 * K);
+        a2 = __smlad(__sxtb16((int32_t)v), xa, a2);
+        a2 = __smlad(qnnc_dsp_sxtb16_ror8(v), xb, a2);
+        v = qnnc_dsp_rd32(w + 3 * K);
+        a3 = __smlad(__sxtb16((int32_t)v), xa, a3);
+        a3 = __smlad(qnnc_dsp_sxtb16_ror8(v), xb, a3);
+        x += 2;
+        w += 4;
+    }
+#endif
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+/* One input row against every weight row: 4 outputs at a time (dot4, the K % 4 tail, the
+ * output stage), the last 1..3 one at a time; the accumulators stay in registers.
+ * mode 2: the activation range is the whole int8 range (SSAT as the clamp). */
+/* The out-of-line copy for the general path (one inlined copy serves the common layer). */
+static QNNC_LOOP_ATTR void qnnc_fc_dot4_call(const uint32_t *x, int32_t groups, const int8_t *w, int32_t K,
+                                                int32_t *acc)
+{
+    qnnc_fc_dot4(x, groups, w, K, acc);
+}
+
+static QNNC_LOOP_ATTR void qnnc_fc_row_dsp(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant,
+                                              int32_t K, const uint32_t *xw, const int16_t *xtail,
+                                              int32_t out_features, const int8_t *weights,
+                                              const int32_t *bias, int mode, int8_t *restrict output)
+{
+    const int32_t kq = K & ~3;
+    const int32_t output_offset = params->output_offset;
+    const int32_t lo = params->act_min - output_offset;
+    const int32_t hi = params->act_max - output_offset;
+    const int32_t *mults = quant->multiplier;
+    const int32_t *shifts = quant->shift;
+    int32_t o = 0, t, i;
+    if (mode == 2 && bias != NULL && kq == K) {
+        /* the common layer: running pointers, the dot products inlined (accumulators in
+         * registers), each block's channels checked for the fast requantization as they come */
+        const int8_t *w = weights;
+        const int32_t *b = bias, *m = mults, *sh = shifts;
+        int8_t *out = output;
+        int8_t *const out_end = output + (out_features & ~3);
+        while (out != out_end) {
+            int32_t acc[4];
+            acc[0] = b[0];
+            acc[1] = b[1];
+            acc[2] = b[2];
+            acc[3] = b[3];
+            qnnc_fc_dot4(xw, kq / 4, w, K, acc);
+            if (qnnc_dsp_fast_ok(m[0], sh[0]) && qnnc_dsp_fast_ok(m[1], sh[1]) && qnnc_dsp_fast_ok(m[2], sh[2]) &&
+                qnnc_dsp_fast_ok(m[3], sh[3])) {
+                const int32_t r0 = qnnc_dsp_ssat8(qnnc_dsp_rq_fast(acc[0], m[0], -sh[0]) + output_offset);
+                const int32_t r1 = qnnc_dsp_ssat8(qnnc_dsp_rq_fast(acc[1], m[1], -sh[1]) + output_offset);
+                const int32_t r2 = qnnc_dsp_ssat8(qnnc_dsp_rq_fast(acc[2], m[2], -sh[2]) + output_offset);
+                const int32_t r3 = qnnc_dsp_ssat8(qnnc_dsp_rq_fast(acc[3], m[3], -sh[3]) + output_offset);
+                out[0] = (int8_t)r0;
+                out[1] = (int8_t)r1;
+                out[2] = (int8_t)r2;
+                out[3] = (int8_t)r3;
+            } else {
+                for (i = 0; i < 4; ++i) {
+                    out[i] = qnnc_fc_out_dsp(acc[i], m[i], sh[i], lo, hi, output_offset);
+                }
+            }
+            w += 4 * K;
+            b += 4;
+            m += 4;
+            sh += 4;
+            out += 4;
+        }
+        o = out_features & ~3;
+    }
+    for (; o < out_features; o += 4) {
+        const int32_t n = out_features - o < 4 ? out_features - o : 4;
+        const int8_t *w = weights + o * K;
+        int32_t acc[4] = {0, 0, 0, 0};
+        if (n == 4) {
+            if (bias != NULL) {
+                acc[0] = bias[o];
+                acc[1] = bias[o + 1];
+                acc[2] = bias[o + 2];
+                acc[3] = bias[o + 3];
+            }
+            qnnc_fc_dot4_call(xw, kq / 4, w, K, acc);
+        } else {
+            for (i = 0; i < n; ++i) { /* the last rows one at a time (the 4 rows alias) */
+                int32_t one[4] = {0, 0, 0, 0};
+                one[0] = bias != NULL ? bias[o + i] : 0;
+                qnnc_fc_dot4_call(xw, kq / 4, w + i * K, 0, one);
+                acc[i] = one[0];
+            }
+        }
+        for (i = 0; i < n && kq < K; ++i) {
+            for (t = kq; t < K; ++t) {
+                acc[i] += (int32_t)w[i * K + t] * xtail[t - kq];
+            }
+        }
+        for (i = 0; i < n; ++i) {
+            output[o + i] = qnnc_fc_out_dsp(acc[i], mults[o + i], shifts[o + i], lo, hi, output_offset);
+        }
+    }
+}
+
+QNNC_PATH_ATTR int qnnc_fc_dsp_s8(const qnnc_buffer *scratch, const qnnc_fc_params *params,
+                                  const qnnc_per_channel_quant *quant, int32_t rows, int32_t in_features,
+                                  const int8_t *input, int32_t out_features, const int8_t *weights,
+                                  const int32_t *bias, int8_t *output)
+{
+    const int32_t K = in_features;
+    const int32_t kq = K & ~3;
+    const int32_t off = params->input_offset;
+    const int32_t off2 = qnnc_dsp_pack2(off);
+    int32_t r, k;
+    uint32_t *xw; /* the widened row: K / 4 groups of two words (scratch) */
+    if (K > QNNC_FC_MAX_K || K < 4 || out_features > QNNC_FC_MAX_K || scratch == NULL || scratch->buf == NULL) {
+        return 0;
+    }
+    if (!qnnc_scratch_fits(scratch, 4u, QNNC_FC_DSP_BUFFER_SIZE(K, out_features))) {
+        return 0; /* too small: portable path */
+    }
+    xw = (uint32_t *)qnnc_scratch_align(scratch, 4u);
+    {
+        int16_t xtail[4];
+        /* 2: the activation range is the whole int8 range (SSAT); the fast requantization is
+         * checked per channel where it is used (no scan of the layer's channels per call) */
+        const int mode = params->act_min == -128 && params->act_max == 127 ? 2 : 0;
+        for (r = 0; r < rows; ++r) {
+            const int8_t *x = input + r * K;
+            for (k = 0; k < kq; k += 4) {
+                const uint32_t v = qnnc_dsp_rd32(x + k);
+                xw[k / 2] = (uint32_t)__sxtab16(off2, (int32_t)v);
+                xw[k / 2 + 1] = (uint32_t)qnnc_dsp_sxtab16_ror8(off2, v);
+            }
+            for (k = kq; k < K; ++k) {
+                xtail[k - kq] = (int16_t)(x[k] + off);
+            }
+            qnnc_fc_row_dsp(params, quant, K, xw, xtail, out_features, weights, bias, mode,
+                            output + r * out_features);
+        }
+    }
+    qnnc_apply_lut(params->act_lut, output, rows * out_features);
+    return 1;
+}
+#endif /* QNNC_PATH_DSP */
