@@ -225,14 +225,15 @@ def onnx_unsupported_domain(tmp):
 
 @case
 def onnx_opset_too_old(tmp):
-    save(single_op("Relu", [1, 4], [1, 4], opset=7), tmp / "m.onnx")
-    return [tmp / "m.onnx"], ["m.onnx", "opset 7", "11-21", "convert_version"]
+    """Old opsets are converted; an op the version converter cannot convert is a clear error."""
+    save(single_op("ImageScaler", [1, 1, 2, 2], [1, 1, 2, 2], opset=8, scale=2.0), tmp / "m.onnx")
+    return [tmp / "m.onnx"], ["m.onnx", "opset 8", "11-21", "version_converter", "ImageScaler"]
 
 
 @case
 def onnx_opset_too_new(tmp):
-    save(single_op("Relu", [1, 4], [1, 4], opset=22), tmp / "m.onnx")
-    return [tmp / "m.onnx"], ["m.onnx", "opset 22", "11-21"]
+    save(single_op("Relu", [1, 4], [1, 4], opset=99), tmp / "m.onnx")
+    return [tmp / "m.onnx"], ["m.onnx", "opset 99", "11-21"]
 
 
 @case
@@ -257,8 +258,9 @@ def onnx_int_weights(tmp):
 
 @case
 def onnx_dynamic_dim_not_pinned(tmp):
-    save(single_op("Relu", ["batch", 4], ["batch", 4]), tmp / "m.onnx")
-    return [tmp / "m.onnx"], ["m.onnx", "input 'x'", "dynamic dim 0", "'batch'", "input_shape"]
+    """A dynamic dim 0 (the batch) is taken as 1; any other dynamic dim must be pinned."""
+    save(single_op("Relu", ["batch", "n"], ["batch", "n"]), tmp / "m.onnx")
+    return [tmp / "m.onnx"], ["m.onnx", "input 'x'", "dynamic dim 1", "'n'", "input_shape"]
 
 
 @case
@@ -702,3 +704,99 @@ def test_float_overflow_during_calibration_is_a_clean_error(tmp_path):
     r = run_cli(["build", tmp_path / "m.onnx", "-o", tmp_path / "gen", "-q"])
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr and not (tmp_path / "gen").exists()
+
+
+# ------------------------------------------------- BatchNormalization / constant outputs --
+
+
+def _bn_model(scale_len: int = 3, var=None):
+    """tiny_cnn with a BatchNormalization 'bn' after its Conv (3 channels)."""
+    m = tiny_cnn()
+    var = np.ones(3, np.float32) if var is None else np.asarray(var, np.float32)
+    m.graph.node.insert(1, helper.make_node("BatchNormalization", ["c", "s", "bb", "mu", "var"], ["cb"], name="bn"))
+    m.graph.node[2].input[0] = "cb"
+    m.graph.initializer.extend([tensor("s", np.ones(scale_len, np.float32)), tensor("bb", np.zeros(3, np.float32)),
+                                tensor("mu", np.zeros(3, np.float32)), tensor("var", var)])
+    return m
+
+
+def _all_commands_refuse(tmp: Path, words: List[str]) -> None:
+    """build, inspect and validate: exit 2, one clear paragraph with ``words``, no warning or traceback."""
+    np.savez(tmp / "d.npz", x=np.random.default_rng(0).standard_normal((4, 1, 6, 6)).astype(np.float32))
+    runs = {"build": run_cli(["build", tmp / "m.onnx", "-o", tmp / "gen", "-q"]),
+            "inspect": run_cli(["inspect", tmp / "m.onnx"]),
+            "validate": run_cli(["validate", tmp / "m.onnx", "--data", tmp / "d.npz", "--quiet"])}
+    for cmd, r in runs.items():
+        assert r.returncode == 2, (cmd, r.stdout, r.stderr)
+        out = r.stderr + r.stdout
+        assert "Traceback" not in out and "Warning" not in out and "internal error" not in out, (cmd, out)
+        # inspect prints its verdict ("compiles: NO - ...") unless the model does not even import
+        text = r.stdout.strip().splitlines()[-1] if cmd == "inspect" and r.stdout.strip() else _error_line(r.stderr)
+        missing = [w for w in words if w not in text]
+        assert not missing, (cmd, missing, text)
+    assert not (tmp / "gen").exists()
+
+
+def test_batchnorm_parameter_of_wrong_length_is_a_model_error(tmp_path):
+    save(_bn_model(scale_len=5), tmp_path / "m.onnx")
+    _all_commands_refuse(tmp_path, ["node 'bn'", "BatchNormalization", "scale 's'", "[5]", "expected [3]"])
+
+
+def test_batchnorm_negative_variance_is_a_model_error(tmp_path):
+    save(_bn_model(var=[1.0, -2.0, 1.0]), tmp_path / "m.onnx")
+    _all_commands_refuse(tmp_path, ["node 'bn'", "BatchNormalization", "input_var 'var'", "-2.0", "channel 1"])
+
+
+def test_output_fed_only_by_constants_is_a_model_error(tmp_path):
+    """A graph output computed from constants only: refused (clearly) by build, inspect and validate."""
+    nodes = [helper.make_node("Relu", ["x"], ["r"], name="relu"),
+             helper.make_node("Add", ["a", "b"], ["y"], name="const_add")]
+    ones = np.ones((1, 4), np.float32)
+    save(model(nodes, [vi("x", [1, 1, 6, 6])], [vi("y", [1, 4])], [tensor("a", ones), tensor("b", ones)]),
+         tmp_path / "m.onnx")
+    _all_commands_refuse(tmp_path, ["node 'const_add'", "graph output 'y'", "does not depend on the input 'x'"])
+
+
+# --------------------------------------------------------------------------- closed stdout, config locations --
+
+
+@pytest.mark.parametrize("json_flag", [True, False], ids=["json", "table"])
+def test_closed_stdout_ends_quietly(tmp_path, json_flag):
+    """`qnnc inspect [--json] | head -1`: the reader has gone; qnnc stops without an internal error
+    (exit 3) or a traceback, like Unix tools that SIGPIPE ends (exit 141)."""
+    import sys
+    save(tiny_cnn(), tmp_path / "m.onnx")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader exited before qnnc wrote anything
+    try:
+        r = subprocess.run([sys.executable, "-m", "qnnc", "inspect", str(tmp_path / "m.onnx")]
+                           + (["--json"] if json_flag else []), stdout=write_end, stderr=subprocess.PIPE,
+                           text=True, timeout=300)
+    finally:
+        os.close(write_end)
+    assert r.returncode == 141, r.stderr
+    assert r.stderr == "", r.stderr
+    # ... and through a real pipeline into head -1
+    cmd = f"'{sys.executable}' -m qnnc inspect '{tmp_path / 'm.onnx'}' {'--json' if json_flag else ''} | head -1"
+    r = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.strip() and "internal error" not in r.stderr, r.stderr
+
+
+def test_patch_layers_beyond_the_chain_names_config_file_key_and_line(tmp_path):
+    """`execution.patch_layers: 100` on a model whose patchable chain is shorter: the config file,
+    key and line, like every other config error."""
+    save(tiny_cnn(), tmp_path / "m.onnx")
+    (tmp_path / "q.yaml").write_text("name: net\n\nexecution:\n  input_in_arena: true\n  patch_layers: 100\n")
+    r = run_cli(["build", tmp_path / "m.onnx", "-c", tmp_path / "q.yaml", "-o", tmp_path / "out", "-q"])
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    line = _error_line(r.stderr)
+    assert "q.yaml:5" in line and "execution.patch_layers" in line and "100" in line, line
+    assert not (tmp_path / "out").exists()
+
+
+def test_report_html_into_a_missing_folder_is_a_user_error(tmp_path):
+    save(tiny_cnn(), tmp_path / "m.onnx")
+    r = run_cli(["report", tmp_path / "m.onnx", "--html", tmp_path / "no" / "such" / "r.html"])
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "r.html" in _error_line(r.stderr) and "--html" in r.stderr

@@ -107,6 +107,8 @@ def test_patch_layers_too_many_is_a_config_error(tmp_path):
     r = subprocess.run([sys.executable, "-m", "qnnc", "build", str(KWS / "kws.onnx"), "-c", str(cfg), "-o",
                         str(tmp_path / "out")], capture_output=True, text=True)
     assert r.returncode == 2 and "patch_layers" in r.stderr and "Traceback" not in r.stderr
+    # where the user wrote it: file:line and key, like every other config error
+    assert "kws.yaml:4, key 'execution.patch_layers'" in r.stderr and "40" in r.stderr, r.stderr
 
 
 def test_mobilenet_stem_input_in_place_quarter_of_the_bound(tmp_path):

@@ -8,6 +8,10 @@
 * An interrupted or failing build never leaves half-written sources: generation failing midway
   leaves the output folder untouched, and an interrupt while files are renamed into place is
   held until the folder is complete.
+* Even ``kill -9`` between any two renames leaves the old set, the new set, or a mix that
+  refuses to compile (``<name>_build_id.h``), and the next build into the folder repairs it;
+  temporaries of dead runs are removed, several models share one folder (per-model manifests,
+  shared kernels kept while needed), and a mount point (tmpfs) works as the output folder.
 """
 from __future__ import annotations
 
@@ -29,7 +33,7 @@ import pytest
 import qnnc
 import qnnc.build
 import qnnc.emit.output_dir
-from onnx_factory import run_cli, save, tiny_cnn
+from onnx_factory import run_cli, save, tiny_cnn, tiny_mlp
 from qnnc.cli import main
 from qnnc.emit import c_emitter
 from shared_models import require
@@ -175,6 +179,8 @@ def two_versions(tmp_path):
 
 def _no_temporaries(out: Path) -> None:
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".qnnc-")]
+    if out.is_dir():
+        assert not [p for p in out.iterdir() if p.name.startswith(".qnnc-")]
 
 
 @pytest.mark.parametrize("exc, code", [(KeyboardInterrupt, 130), (RuntimeError, 3)])
@@ -256,3 +262,272 @@ def _interrupt_while_renaming(two_versions, monkeypatch, tmp_path):
     assert len(calls) > 2, "the interrupt was not held until the renames finished"
     assert _tree(out) == _tree(reference)
     _no_temporaries(out)
+
+
+# --------------------------------------------------------------------------- kill -9, several models --
+
+KILL_ENV = "QNNC_TEST_KILL_AT_RENAME"
+
+
+def _visible(out: Path) -> Dict[str, bytes]:
+    """The files a build system sees (no dot files: manifests, temporaries)."""
+    return {p.name: p.read_bytes() for p in sorted(out.iterdir()) if not p.name.startswith(".") and p.is_file()}
+
+
+def _compile_errors(out: Path) -> List[str]:
+    """gcc's complaints about every C file of the folder (empty if all of them compile)."""
+    import subprocess
+    errors = []
+    for src in sorted(out.glob("*.c")):
+        r = subprocess.run(["gcc", "-std=c99", "-fsyntax-only", "-I", str(out), str(src)], capture_output=True,
+                           text=True)
+        if r.returncode != 0:
+            errors.append(r.stderr)
+    return errors
+
+
+def _build_sub(model: Path, out: Path, kill_at: int = 0):
+    env = {k: v for k, v in os.environ.items() if k != KILL_ENV}
+    if kill_at:
+        env[KILL_ENV] = str(kill_at)
+    return run_cli(["build", model, "-o", out, "-q"], env=env)
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
+def test_kill_at_every_rename_leaves_old_or_new_set_and_the_next_run_repairs(tmp_path):
+    """SIGKILL before the 1st, 2nd, ... rename/removal of a rebuild: the folder holds the old files,
+    the new files, or a mix whose C does not compile (#error naming the build id); the next build
+    of another model into the folder rolls the update forward; a rebuild of the model changes
+    nothing more."""
+    models = tmp_path / "models"
+    models.mkdir()
+    save(tiny_cnn(seed=1), models / "m.onnx")
+    save(tiny_mlp(seed=3), models / "other.onnx")
+    base = tmp_path / "base"
+    assert _build_sub(models / "m.onnx", base).returncode == 0
+    old = _visible(base)
+    save(tiny_cnn(seed=2), models / "m.onnx")
+    assert _build_sub(models / "m.onnx", tmp_path / "ref").returncode == 0
+    new = _visible(tmp_path / "ref")
+    assert old["m.c"] != new["m.c"] and old["m_weights.c"] != new["m_weights.c"]
+    states = []
+    for n in range(1, 40):
+        out = tmp_path / f"kill{n}"
+        shutil.copytree(base, out)
+        r = _build_sub(models / "m.onnx", out, kill_at=n)
+        if r.returncode == 0:  # fewer steps than n: the build completed
+            assert _visible(out) == new
+            break
+        assert r.returncode == -signal.SIGKILL, r.stderr
+        seen = _visible(out)
+        if seen == old:
+            states.append("old")
+        elif seen == new:
+            states.append("new")
+        else:
+            states.append("mixed")
+            errors = _compile_errors(out)
+            assert errors, f"kill at step {n}: a mixed set of old and new files compiles"
+            assert any("different qnnc builds" in e for e in errors), errors
+        # The next write into the folder (here: another model) completes the interrupted update.
+        r = _build_sub(models / "other.onnx", out)
+        assert r.returncode == 0, r.stderr
+        seen = _visible(out)
+        assert {k: v for k, v in seen.items() if k in new} == new, f"kill at step {n}: not repaired"
+        assert not _compile_errors(out)
+        _no_temporaries(out)
+        before = _snapshot(out)
+        assert _build_sub(models / "m.onnx", out).returncode == 0
+        assert _snapshot(out) == before, f"kill at step {n}: the repaired folder was not complete"
+    else:
+        pytest.fail("the build was killed at every step up to 40")
+    print(f"kill -9 before each of {len(states)} steps: {states}")
+    assert states[0] == "old" and "mixed" in states and states[-1] == "new"
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
+def test_killed_build_is_repaired_by_rebuilding_the_same_model(tmp_path):
+    """A rebuild of the same model after a kill gives exactly the fresh output."""
+    save(tiny_cnn(seed=1), tmp_path / "m.onnx")
+    out = tmp_path / "gen"
+    assert _build_sub(tmp_path / "m.onnx", out).returncode == 0
+    save(tiny_cnn(seed=2), tmp_path / "m.onnx")
+    assert _build_sub(tmp_path / "m.onnx", out, kill_at=3).returncode == -signal.SIGKILL
+    assert [p for p in out.iterdir() if p.name.startswith(".qnnc-stage-")], "no journal left to repair from"
+    assert _compile_errors(out)
+    assert _build_sub(tmp_path / "m.onnx", out).returncode == 0
+    assert _build_sub(tmp_path / "m.onnx", tmp_path / "ref").returncode == 0
+    assert _tree(out) == _tree(tmp_path / "ref")
+    _no_temporaries(out)
+
+
+def _manifest(out: Path, name: str) -> List[str]:
+    return (out / f".qnnc_manifest_{name}").read_text().split()
+
+
+def test_two_models_share_one_output_folder(tmp_path):
+    """Model B built into A's folder keeps A's files; a kernel file goes only when no model lists it;
+    the old single .qnnc_manifest is migrated."""
+    save(tiny_cnn(seed=1), tmp_path / "a.onnx")
+    save(tiny_mlp(seed=1), tmp_path / "b.onnx")
+    out = tmp_path / "gen"
+    assert _cli(["build", tmp_path / "a.onnx", "-o", out, "-q"])[0] == 0
+    a_files = _manifest(out, "a")
+    a_before = {f: (out / f).read_bytes() for f in a_files}
+    a_mtimes = {f: (out / f).stat().st_mtime_ns for f in a_files}
+    assert _cli(["build", tmp_path / "b.onnx", "-o", out, "-q"])[0] == 0
+    b_files = _manifest(out, "b")
+    assert {f: (out / f).read_bytes() for f in a_files} == a_before
+    assert {f: (out / f).stat().st_mtime_ns for f in a_files} == a_mtimes, "B's build rewrote A's files"
+    assert set(a_files) | set(b_files) == set(_visible(out))
+    kernels_a = {f for f in a_files if f.startswith("qnnc_")}
+    kernels_b = {f for f in b_files if f.startswith("qnnc_")}
+    assert kernels_a & kernels_b and kernels_a - kernels_b
+
+    # A becomes an MLP: kernels only the old A needed go, those B needs stay.
+    save(tiny_mlp(seed=2), tmp_path / "a.onnx")
+    assert _cli(["build", tmp_path / "a.onnx", "-o", out, "-q"])[0] == 0
+    a_new = _manifest(out, "a")
+    assert set(_visible(out)) == set(a_new) | set(b_files)
+    gone = kernels_a - set(a_new) - kernels_b
+    assert gone and not any((out / f).exists() for f in gone)
+    assert all((out / f).exists() for f in kernels_b)
+    assert not _compile_errors(out)
+
+    # A folder written by an earlier qnnc (one .qnnc_manifest): its model's files are kept and
+    # its manifest becomes .qnnc_manifest_b.
+    (out / ".qnnc_manifest_b").rename(out / ".qnnc_manifest")
+    save(tiny_cnn(seed=3), tmp_path / "a.onnx")
+    assert _cli(["build", tmp_path / "a.onnx", "-o", out, "-q"])[0] == 0
+    assert not (out / ".qnnc_manifest").exists() and _manifest(out, "b") == b_files
+    assert all((out / f).exists() for f in b_files)
+    _no_temporaries(out)
+
+
+def test_concurrent_builds_of_two_models_into_one_folder(tmp_path):
+    """Two builds at the same time into one folder take turns; both sets end up complete."""
+    import subprocess
+    import sys
+    save(tiny_cnn(seed=1), tmp_path / "a.onnx")
+    save(tiny_mlp(seed=1), tmp_path / "b.onnx")
+    out = tmp_path / "gen"
+    procs = [subprocess.Popen([sys.executable, "-m", "qnnc", "build", str(tmp_path / f"{m}.onnx"), "-o", str(out),
+                               "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for m in "ab"]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    assert set(_visible(out)) == set(_manifest(out, "a")) | set(_manifest(out, "b"))
+    _no_temporaries(out)
+
+
+def test_stale_temporaries_are_removed_and_live_ones_kept(two_versions, tmp_path):
+    """Leftovers of killed runs (a staging folder of a dead process, an EXDEV part file, an old
+    version's .qnnc-XXXXXXXX beside the folder untouched for an hour) go on the next build; a
+    fresh old-style folder (maybe a live build of an earlier version) stays."""
+    import subprocess
+    import sys
+    import time
+    import json
+    from qnnc.emit import output_dir
+    model, out = two_versions
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stage = out / ".qnnc-stage-dead"
+    stage.mkdir()
+    (stage / "owner").write_text(json.dumps({"pid": dead.pid, "host": os.uname().nodename, "time": 0}))
+    (stage / "m.c.new").write_text("half written")
+    (out / ".qnnc-part-m.c").write_text("half copied")
+    legacy_old = out.parent / ".qnnc-abcd1234"
+    legacy_old.mkdir()
+    (legacy_old / "m.c").write_text("x")
+    os.utime(legacy_old, (time.time() - 7200, time.time() - 7200))
+    legacy_new = out.parent / ".qnnc-efgh5678"
+    legacy_new.mkdir()
+    # Without the folder lock, a staging folder counts as stale only once its process is gone.
+    assert output_dir.is_stale(str(stage), locked=False)
+    live = out / ".qnnc-stage-live"
+    live.mkdir()
+    (live / "owner").write_text(json.dumps({"pid": os.getpid(), "host": os.uname().nodename, "time": 0}))
+    assert not output_dir.is_stale(str(live), locked=False)
+    shutil.rmtree(live)
+    rc, err = _cli(["build", model, "-o", out, "-q"])
+    assert rc == 0, err
+    assert not stage.exists() and not (out / ".qnnc-part-m.c").exists()
+    assert not legacy_old.exists() and legacy_new.exists()
+    legacy_new.rmdir()
+    _no_temporaries(out)
+
+
+# --------------------------------------------------------------------------- mount points --
+
+
+def _exdev(src, dst):
+    raise OSError(errno.EXDEV, os.strerror(errno.EXDEV), src, None, dst)
+
+
+def test_output_folder_on_another_filesystem_than_its_parent(two_versions, monkeypatch, tmp_path):
+    """The output folder as a mount point: renames from its parent into it fail with EXDEV (what
+    'cannot write the generated files (Invalid cross-device link)' came from); the build works."""
+    model, out = two_versions
+    reference = tmp_path / "reference"
+    assert _cli(["build", model, "-o", reference, "-q"])[0] == 0
+    real_replace = os.replace
+    mount = str(out)
+
+    def replace(src, dst):
+        inside = [os.path.abspath(p).startswith(mount + os.sep) or os.path.abspath(p) == mount for p in (src, dst)]
+        if inside[0] != inside[1]:
+            _exdev(src, dst)
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(qnnc.emit.output_dir.os, "replace", replace)
+    rc, err = _cli(["build", model, "-o", out, "-q"])
+    assert rc == 0, err
+    assert _tree(out) == _tree(reference)
+    _no_temporaries(out)
+
+
+def test_rename_across_filesystems_falls_back_to_a_copy(two_versions, monkeypatch, tmp_path):
+    """Where even renames between folders of one mount fail with EXDEV (some union filesystems),
+    each file is copied beside its destination and renamed from there."""
+    model, out = two_versions
+    reference = tmp_path / "reference"
+    assert _cli(["build", model, "-o", reference, "-q"])[0] == 0
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if os.path.dirname(os.path.abspath(src)) != os.path.dirname(os.path.abspath(dst)):
+            _exdev(src, dst)
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(qnnc.emit.output_dir.os, "replace", replace)
+    rc, err = _cli(["build", model, "-o", out, "-q"])
+    assert rc == 0, err
+    assert _tree(out) == _tree(reference)
+    _no_temporaries(out)
+
+
+def test_output_folder_is_a_tmpfs_mount(tmp_path):
+    """A real tmpfs mounted at the output folder: first build and rebuild both work."""
+    import subprocess
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    if shutil.which("mount") is None or os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root and mount(8)")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"mounting a tmpfs is not permitted here: {r.stderr.strip()}")
+    try:
+        assert os.stat(mnt).st_dev != os.stat(tmp_path).st_dev
+        save(tiny_cnn(seed=1), tmp_path / "m.onnx")
+        r = _build_sub(tmp_path / "m.onnx", mnt)
+        assert r.returncode == 0, r.stderr
+        first = _visible(mnt)
+        save(tiny_cnn(seed=2), tmp_path / "m.onnx")
+        r = _build_sub(tmp_path / "m.onnx", mnt)
+        assert r.returncode == 0, r.stderr
+        assert _build_sub(tmp_path / "m.onnx", tmp_path / "ref").returncode == 0
+        assert _visible(mnt) == _visible(tmp_path / "ref") != first
+        _no_temporaries(mnt)
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)

@@ -119,18 +119,21 @@ def _band_counts(model: QModel, chain: List[int], n_bands: Optional[int]) -> Lis
     return sorted({n for n in (2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, h) if n <= h})
 
 
-def apply_patches(model: QModel, patch_layers, n_bands: Optional[int], plan_fn) -> Tuple[QModel, Optional[str]]:
+def apply_patches(model: QModel, patch_layers, n_bands: Optional[int], plan_fn, source: Optional[str] = None,
+                  line: Optional[int] = None) -> Tuple[QModel, Optional[str]]:
     """Patch the first ``patch_layers`` chain ops (``"auto"``: the count with the smallest arena).
 
     ``n_bands`` None searches the band count too. ``plan_fn(model) -> MemoryPlan`` is the memory
-    planner (passed in to keep stages decoupled). Returns the model and a note for the report.
+    planner (passed in to keep stages decoupled). ``source``/``line``: the config file and the line
+    of its ``execution.patch_layers`` key, for errors. Returns the model and a note for the report.
     """
+    where = dict(file=source, key="execution.patch_layers", line=line)
     chain = _chain(model)
     if len(chain) < 2:
         if patch_layers == "auto":
             return model, "patch-based execution: no chain of 2+ spatial layers at the input; not applied"
-        raise ConfigError(f"execution.patch_layers: the model starts with {len(chain)} patchable spatial "
-                          "layer(s); patch-based execution needs a chain of at least 2 (conv, depthwise, pooling)")
+        raise ConfigError(f"the model starts with {len(chain)} patchable spatial layer(s); patch-based "
+                          "execution needs a chain of at least 2 (conv, depthwise, pooling)", **where)
     base = plan_fn(model).arena_size
     if patch_layers == "auto":
         best = (base, None)
@@ -145,8 +148,9 @@ def apply_patches(model: QModel, patch_layers, n_bands: Optional[int], plan_fn) 
         patched = best[1]
     else:
         if patch_layers > len(chain):
-            raise ConfigError(f"execution.patch_layers is {patch_layers}, but only the first {len(chain)} layers "
-                              "form a patchable chain (conv, depthwise, pooling, element-wise tables)")
+            raise ConfigError(f"patch_layers is {patch_layers}, but only the first {len(chain)} layers of the model "
+                              "form a patchable chain (conv, depthwise, pooling, element-wise tables); use at most "
+                              f"{len(chain)}, or auto", **where)
         counts = _band_counts(model, chain[:patch_layers], n_bands)
         patched = min((patch_segment(model, chain[:patch_layers], b) for b in counts),
                       key=lambda m: plan_fn(m).arena_size)

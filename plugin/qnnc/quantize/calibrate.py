@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, Mapping, Optional, Tuple
 
@@ -44,12 +45,80 @@ _BINS = 2048
 _LEVELS = 256
 
 
+PROGRESS_MIN_TOTAL = 500  # shorter loops finish too quickly to need progress output
+
+
+class Progress:
+    """Progress of one loop over ``total`` samples, on stderr.
+
+    On a terminal: a tqdm bar with count, rate and ETA. Otherwise (a log file, a pipe, CI): plain
+    lines, one per 10 % (or after 30 s without one), each with the elapsed time and an estimate of
+    the time left; never carriage returns.
+    """
+
+    PLAIN_EVERY_SECONDS = 30.0
+
+    def __init__(self, total: int, what: str, stream=None) -> None:
+        self.total, self.what, self.done = total, what, 0
+        self.stream = stream if stream is not None else sys.stderr
+        self.start = self.last_line = time.monotonic()
+        self.next_mark = 1
+        self.bar = None
+        isatty = getattr(self.stream, "isatty", None)
+        if isatty is not None and isatty():
+            try:
+                from tqdm import tqdm
+                self.bar = tqdm(total=total, desc=f"qnnc: {what}", unit="sample", file=self.stream,
+                                dynamic_ncols=True, mininterval=0.25, leave=True)
+            except ImportError:  # tqdm missing from an old environment: plain lines
+                pass
+
+    def update_to(self, done: int) -> None:
+        """``done`` of ``total`` samples are finished."""
+        done = min(done, self.total)
+        if done <= self.done:
+            return
+        if self.bar is not None:
+            self.bar.update(done - self.done)
+            self.done = done
+            return
+        self.done = done
+        now = time.monotonic()
+        tenths = done * 10 // max(1, self.total)
+        if done < self.total and tenths < self.next_mark and now - self.last_line < self.PLAIN_EVERY_SECONDS:
+            return
+        self.next_mark = tenths + 1
+        self.last_line = now
+        elapsed = now - self.start
+        if done >= self.total:
+            tail = f"done in {elapsed:.1f} s"
+        else:
+            tail = f"{elapsed:.0f} s elapsed, about {elapsed * (self.total - done) / done:.0f} s left"
+        self.stream.write(f"qnnc: {self.what} {done}/{self.total} ({100 * done // self.total} %), {tail}\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+_ACTIVE: Dict[str, Progress] = {}
+
+
 def _progress(i: int, n: int, what: str, enabled: bool) -> None:
-    if enabled and n >= 500 and (i % 100 == 0 or i == n):
-        sys.stderr.write(f"\rqnnc: {what} {i}/{n}")
-        if i == n:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+    """``i`` of ``n`` samples of the loop ``what`` are done (calls with growing ``i``; ``i == n`` ends it)."""
+    if not enabled or n < PROGRESS_MIN_TOTAL:
+        return
+    p = _ACTIVE.get(what)
+    if p is None or p.total != n or i <= p.done:  # a new loop
+        if p is not None:
+            p.close()
+        p = _ACTIVE[what] = Progress(n, what)
+    p.update_to(i)
+    if i >= n:
+        p.close()
+        del _ACTIVE[what]
 
 
 def apply_transform(v: np.ndarray, tr: Optional[Tuple[int, np.ndarray]]) -> np.ndarray:

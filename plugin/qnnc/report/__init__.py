@@ -1,6 +1,7 @@
 """Build reports: per-layer table, RAM/flash totals, the one-line summary."""
 from __future__ import annotations
 
+import textwrap
 from typing import Any, Dict, List
 
 from ..plan.memory import MemoryPlan, io_bound
@@ -56,12 +57,28 @@ def summary_line(report: Dict[str, Any]) -> str:
             + f"), weights {report['weight_bytes']} B in flash")
 
 
+def _step(step: int, n_ops: int) -> str:
+    """A point of the run: the input copy-in (-1), op i, or the output copy-out (n_ops)."""
+    if step < 0:
+        return "input"
+    if step >= n_ops:
+        return "output"
+    return f"op {step}"
+
+
 def layer_table(report: Dict[str, Any]) -> str:
-    """Plain-text per-layer table for ``qnnc build --verbose`` and ``qnnc inspect``."""
-    rows = [("#", "op", "output", "MACs", "weights B", "arena off", "live")]
+    """Plain-text per-layer table for ``qnnc build --verbose`` and ``qnnc inspect``, with a legend."""
+    n_ops = len(report["layers"])
+    rows = [("#", "op", "output", "MACs", "weights B", "arena off", "buffer live")]
     for l in report["layers"]:
+        first, last = l["lifetime"]
         rows.append((str(l["index"]), l["op"], "x".join(map(str, l["output"][1])), str(l["macs"]),
-                     str(l["weight_bytes"]), str(l["arena_offset"]), f"{l['lifetime'][0]}..{l['lifetime'][1]}"))
+                     str(l["weight_bytes"]), str(l["arena_offset"]),
+                     f"{_step(first, n_ops)} .. {_step(last, n_ops)}"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.rjust(w) if j in (0, 3, 4, 5) else c.ljust(w)
-                               for j, (c, w) in enumerate(zip(r, widths))) for r in rows)
+    table = "\n".join("  ".join(c.rjust(w) if j in (0, 3, 4, 5) else c.ljust(w)
+                                for j, (c, w) in enumerate(zip(r, widths))).rstrip() for r in rows)
+    legend = ("arena off: byte offset of the layer's output in the arena; buffer live: from the op that first "
+              "writes that buffer to the op that last reads it (input: copied in before op 0, output: copied out "
+              "after the last op; views share their input's buffer)")
+    return table + "\n" + textwrap.fill(legend, width=100)
