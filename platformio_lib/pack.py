@@ -59,7 +59,10 @@ def versions():
 def requirements():
     pyproject = _read(os.path.join(REPO, "pyproject.toml"))
     m = re.search(r"^dependencies\s*=\s*\[(.*?)\]", pyproject, re.S | re.M)
-    return re.findall(r"[\"']([^\"']+)[\"']", m.group(1)) if m else []
+    if not m:
+        return []
+    text = "\n".join(ln.split("#", 1)[0] for ln in m.group(1).splitlines())  # no comments
+    return re.findall(r"[\"']([^\"']+)[\"']", text)
 
 
 def assemble(dst_parent):
@@ -101,13 +104,16 @@ from platformio.package.manifest import schema
 
 _load = schema.ManifestSchema.load_spdx_licenses
 KNOWN = %r
+_loaded = []  # PlatformIO asks more than once per pack: fetch (and say so) only once
 
 def _load_spdx_licenses():
-    try:
-        return _load()
-    except requests.exceptions.RequestException:
-        sys.stderr.write("pack.py: SPDX license list unreachable; accepting %%s\n" %% KNOWN)
-        return {"licenses": [{"licenseId": i} for i in KNOWN]}
+    if not _loaded:
+        try:
+            _loaded.append(_load())
+        except requests.exceptions.RequestException:
+            sys.stderr.write("pack.py: SPDX license list unreachable; accepting %%s\n" %% KNOWN)
+            _loaded.append({"licenses": [{"licenseId": i} for i in KNOWN]})
+    return _loaded[0]
 
 schema.ManifestSchema.load_spdx_licenses = staticmethod(_load_spdx_licenses)
 from platformio.__main__ import main

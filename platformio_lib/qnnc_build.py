@@ -13,12 +13,16 @@
 #       kws: model/kws.onnx, model/kws.yaml   ;   NAME: MODEL[, CONFIG]
 #       digits: model/digits.onnx
 #
+#   custom_qnnc_ram_budget = 20 KiB           ; fail when the arena / the weights exceed
+#   custom_qnnc_flash_budget = 64 KiB         ;   this (override ram_budget/flash_budget
+#                                             ;   of the YAML)
 #   custom_qnnc_install_deps = yes            ; pip-install missing generator deps
 #
 # Paths are relative to the project dir.  A model is regenerated only when its
 # model, config, calibration/test data or the generator itself changed (content
-# hashes kept in $BUILD_DIR/qnnc/<name>.stamp.json).  Projects naming no model are
-# left alone.
+# hashes kept in $BUILD_DIR/qnnc/<name>.stamp.json, with those of the generated
+# files; a failed generation leaves the generated files and that stamp as they were).
+# Projects naming no model are left alone.
 
 import hashlib
 import json
@@ -38,8 +42,9 @@ try:
 except Exception:  # not run as a library script: fall back to the script's folder
     LIB_DIR = os.path.realpath(os.getcwd())
 
-STAMP_FORMAT = 1
+STAMP_FORMAT = 2
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+INI = "platformio.ini"
 VERBOSE = int(ARGUMENTS.get("PIOVERBOSE", 0)) > 0
 
 
@@ -101,16 +106,44 @@ def _default_config(model):
     return os.path.splitext(model)[0] + ".yaml"
 
 
+def _name_problem(name):
+    """Why ``name`` cannot prefix the generated C symbols (the generator's rules, checked here
+    so that the message names the platformio.ini option rather than the generator's --name)."""
+    if not NAME_RE.match(name):
+        return "is not a C identifier (letters, digits, _; not starting with a digit)"
+    if name.startswith("__") or re.match(r"_[A-Z]", name):
+        return "is reserved in C (names starting with '__' or '_' and a capital letter)"
+    if name.lower().startswith("qnnc"):
+        return "is reserved: names starting with 'qnnc' belong to the kernel library"
+    if len(name) > 40:
+        return "has %d characters; use at most 40 (symbols get suffixes)" % len(name)
+    return None
+
+
 def model_specs():
     """[(name, model_path, config_path)] from the project options."""
-    specs = []
+    specs = []  # (name, model, config, where the name / model / config came from)
     model = _option("custom_qnnc_model")
     if model:
-        config = _option("custom_qnnc_config") or _default_config(model)
-        name = _option("custom_qnnc_name") or _config_name(config) or _default_name(model)
-        specs.append((name, model, config, "custom_qnnc_model"))
+        config = _option("custom_qnnc_config")
+        config_from = "custom_qnnc_config in " + INI
+        if not config:
+            config = _default_config(model)
+            config_from = ("custom_qnnc_model in %s (its default config is the model path with "
+                           ".yaml; set custom_qnnc_config)" % INI)
+        name = _option("custom_qnnc_name")
+        name_from = "custom_qnnc_name in " + INI
+        if not name:
+            name = _config_name(config)
+            # a name: of the config is checked by the generator, with the config's line
+            name_from = None if name else (
+                "custom_qnnc_model in %s (the C name defaults to the model's file name; set "
+                "custom_qnnc_name)" % INI)
+            name = name or _default_name(model)
+        specs.append((name, model, config, name_from, "custom_qnnc_model in " + INI, config_from))
     elif _option("custom_qnnc_config") or _option("custom_qnnc_name"):
-        fail("custom_qnnc_config/custom_qnnc_name given without custom_qnnc_model")
+        fail("custom_qnnc_config/custom_qnnc_name given in %s without custom_qnnc_model" % INI)
+    models_from = "custom_qnnc_models in " + INI
     for line in _option("custom_qnnc_models").splitlines():
         line = line.split(";", 1)[0].strip()
         if not line:
@@ -118,22 +151,26 @@ def model_specs():
         name, sep, rest = line.partition(":")
         parts = [p.strip() for p in rest.split(",")] if sep else []
         if not sep or not name.strip() or not parts[0] or len(parts) > 2:
-            fail("custom_qnnc_models: cannot read %r; write one model per line as "
-                 "'NAME: MODEL.onnx[, CONFIG.yaml]'" % line)
+            fail("%s: cannot read %r; write one model per line as "
+                 "'NAME: MODEL.onnx[, CONFIG.yaml]'" % (models_from, line))
+        config_from = models_from
+        if not (len(parts) > 1 and parts[1]):
+            config_from += " (the default config is the model path with .yaml)"
         specs.append((name.strip(), parts[0],
                       parts[1] if len(parts) > 1 and parts[1] else _default_config(parts[0]),
-                      "custom_qnnc_models"))
+                      models_from, models_from, config_from))
     result, seen = [], set()
-    for name, model, config, origin in specs:
-        if not NAME_RE.match(name):
-            fail("%s: model name %r is not a C identifier" % (origin, name))
+    for name, model, config, name_from, model_from, config_from in specs:
+        problem = _name_problem(name) if name_from else None
+        if problem:
+            fail("%s: the model name %r %s" % (name_from, name, problem))
         if name.lower() in seen:
-            fail("%s: model name %r is used twice" % (origin, name))
+            fail("%s: the model name %r is used twice" % (name_from or models_from, name))
         seen.add(name.lower())
         model, config = _resolve(model), _resolve(config)
-        for what, path in (("model", model), ("config", config)):
+        for what, path, origin in (("model", model, model_from), ("config", config, config_from)):
             if not os.path.isfile(path):
-                fail("%s: %s %s does not exist" % (origin, what, path))
+                fail("%s: the %s %s does not exist" % (origin, what, path))
         result.append((name, model, config))
     return result
 
@@ -168,7 +205,8 @@ def _requirements(root):
             text = fp.read()
         m = re.search(r"^dependencies\s*=\s*\[(.*?)\]", text, re.S | re.M)
         if m:
-            return re.findall(r"[\"']([^\"']+)[\"']", m.group(1))
+            deps = "\n".join(ln.split("#", 1)[0] for ln in m.group(1).splitlines())  # no comments
+            return re.findall(r"[\"']([^\"']+)[\"']", deps)
     return []
 
 
@@ -292,7 +330,10 @@ def _write_stamp(path, stamp):
 
 
 def why_regenerate(stamp, key, gen_files, out_dir):
-    """None when the generated code is current, else a short reason."""
+    """None when the generated code is current, else a short reason.
+
+    The stamp is that of the last successful generation; a failed one leaves it (and the
+    output folder, which the generator replaces only when it succeeds) as it was."""
     if stamp is None:
         return "first build"
     if stamp.get("key") != key:
@@ -311,20 +352,31 @@ def why_regenerate(stamp, key, gen_files, out_dir):
         if now is not previous:  # same content, new mtime: remember it
             files[path] = now
             stamp["_dirty"] = True
-    for name in stamp.get("outputs", []):
-        if not os.path.isfile(os.path.join(out_dir, name)):
+    outputs = stamp.get("outputs", {})
+    for name, previous in list(outputs.items()):
+        try:
+            now = _digest(os.path.join(out_dir, name), previous)
+        except OSError:
             return "%s is missing" % name
+        if now[2] != previous[2]:
+            return "generated %s changed" % name
+        if now is not previous:
+            outputs[name] = now
+            stamp["_dirty"] = True
     return None
 
 
 def budget_args():
-    """--ram-budget/--flash-budget from custom_qnnc_ram_budget / custom_qnnc_flash_budget (override the YAML)."""
-    args = []
-    for option, flag in (("custom_qnnc_ram_budget", "--ram-budget"), ("custom_qnnc_flash_budget", "--flash-budget")):
+    """--ram-budget/--flash-budget from custom_qnnc_ram_budget / custom_qnnc_flash_budget
+    (override the YAML); errors name those options, not the generator's flags."""
+    args, origins = [], []
+    for kind in ("ram", "flash"):
+        option = "custom_qnnc_%s_budget" % kind
         value = _option(option)
         if value:
-            args += [flag, value]
-    return args
+            args += ["--%s-budget" % kind, value]
+            origins.append("%s=%s in %s" % (kind, option, INI))
+    return args + (["--budget-origin", ",".join(origins)] if origins else [])
 
 
 def generate(name, model, config, gen_root, requirements, qnnc_dir):
@@ -357,8 +409,9 @@ def generate(name, model, config, gen_root, requirements, qnnc_dir):
             fail("model %s: input %s does not exist" % (name, path))
 
     log("generating %s from %s (%s)" % (name, _show(model), reason))
-    if os.path.exists(stamp_path):
-        os.remove(stamp_path)
+    # The stamp of the last good generation stays until this one succeeds: the generator
+    # leaves its output folder untouched when it fails, so after a failure the next build
+    # regenerates only what changed since (not a "first build").
     started = time.time()
     rc, out, err = run_generator(gen_root, [
         "build", model, "--config", config, "--output", out_dir, "--name", name,
@@ -369,8 +422,8 @@ def generate(name, model, config, gen_root, requirements, qnnc_dir):
         fail("generating model %s failed (exit %d); see the message above" % (name, rc))
     if VERBOSE:
         log("%s generated in %.1f s into %s" % (name, time.time() - started, out_dir))
-    outputs = sorted(f for f in os.listdir(out_dir)
-                     if os.path.isfile(os.path.join(out_dir, f)))
+    outputs = {f: _digest(os.path.join(out_dir, f)) for f in sorted(os.listdir(out_dir))
+               if os.path.isfile(os.path.join(out_dir, f))}
     _write_stamp(stamp_path, {"format": STAMP_FORMAT, "key": key, "files": files,
                               "generator": gen_files, "outputs": outputs})
     return out_dir

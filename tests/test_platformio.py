@@ -7,10 +7,10 @@ stand-in for the throwtheswitch/Unity library; the builds themselves are real Pl
 subprocesses driving real SCons, the qnnc library's extra script and the real generator.
 
 The sample is copied with the repository layout it relies on (../../models/kws and
-symlink://../../../platformio_lib), so its platformio.ini is used unmodified. The tests of
+symlink://../../../platformio_lib), so its platformio.ini is used unmodified, and the core
+folder is made by the offline setup command of docs/platformio.md, run verbatim. The tests of
 one module share that copy and run in order: first build, no-op rebuild, `pio test`,
-model/config changes, then the Cortex-M environment (appending it to platformio.ini makes
-PlatformIO clean the build folders, so it comes last).
+model/config changes, failures, then the Cortex-M environment.
 """
 from __future__ import annotations
 
@@ -78,25 +78,55 @@ def copy_tree(src: Path, dst: Path) -> None:
 # ---------------------------------------------------------------- fixtures --
 
 
-@pytest.fixture(scope="module")
-def core(tmp_path_factory) -> Path:
-    return pio_fixture.make_core_dir(tmp_path_factory.mktemp("pio") / "core",
-                                     qemu=pio_fixture.qemu_available())
+def documented_offline_commands(doc: Path) -> list:
+    """The shell block of ``doc`` that runs the sample offline with tests/pio_fixture.py."""
+    blocks = re.findall(r"^```sh\n(.*?)^```", doc.read_text(), re.S | re.M)
+    found = [b for b in blocks if "tests/pio_fixture.py" in b]
+    assert len(found) == 1, f"{doc}: expected one sh block with tests/pio_fixture.py"
+    return [ln for ln in found[0].splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory) -> Path:
-    """A copy of the sample inside a copy of the repository layout it refers to."""
+def repo_copy(tmp_path_factory) -> Path:
+    """A copy of the repository layout the sample refers to, set up for PlatformIO by the
+    documented offline command, run verbatim (a bash shell at the copy's root)."""
     root = tmp_path_factory.mktemp("repo")
     copy_tree(REPO / "platformio_lib", root / "platformio_lib")
-    (root / "plugin").symlink_to(REPO / "plugin", target_is_directory=True)
+    # a copy, not a link: edits to the checkout while the tests run must not regenerate
+    copy_tree(REPO / "plugin", root / "plugin")
     shutil.copy2(REPO / "pyproject.toml", root / "pyproject.toml")
     copy_tree(REPO / "samples" / "models" / "kws", root / "samples" / "models" / "kws")
-    project = root / "samples" / "platformio" / "kws"
-    copy_tree(SAMPLE, project)
-    # `pio run` installs the test framework too: provide Unity where it looks for it
-    pio_fixture.write_unity_standin(project / ".pio" / "libdeps" / "native")
-    return project
+    copy_tree(SAMPLE, root / "samples" / "platformio" / "kws")
+    (root / "tests").mkdir()
+    shutil.copy2(REPO / "tests" / "pio_fixture.py", root / "tests" / "pio_fixture.py")
+    commands = documented_offline_commands(REPO / "docs" / "platformio.md")
+    setup = commands[:next(i for i, c in enumerate(commands) if c.startswith("cd "))]
+    assert setup and "tests/pio_fixture.py" in setup[0], commands
+    # `python` of the commands is this interpreter (the one with PlatformIO and SCons)
+    shims = root / ".shims"
+    shims.mkdir()
+    for name in ("python", "python3"):
+        (shims / name).symlink_to(sys.executable)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLATFORMIO_")}
+    env["PATH"] = f"{shims}{os.pathsep}{env.get('PATH', '')}"
+    proc = subprocess.run(["bash", "-ec", "\n".join(setup) + '\necho "CORE=$PLATFORMIO_CORE_DIR"'],
+                          cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout
+    core = Path(re.search(r"^CORE=(.*)$", proc.stdout, re.M).group(1))
+    assert core == root / "build" / "pio-core" and (core / "packages" / "tool-scons").is_dir()
+    return root
+
+
+@pytest.fixture(scope="module")
+def core(repo_copy) -> Path:
+    return repo_copy / "build" / "pio-core"
+
+
+@pytest.fixture(scope="module")
+def sample(repo_copy) -> Path:
+    """The copy of the sample, with the Unity stand-in the documented command installed."""
+    return repo_copy / "samples" / "platformio" / "kws"
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +137,16 @@ def first_build(core, sample):
 
 
 # ------------------------------------------------------------------- tests --
+
+
+def test_documented_offline_commands_agree():
+    """docs/platformio.md and the library's README show the same offline commands; they build and
+    test the environments of the sample (the fixtures and the tests below run them)."""
+    doc = documented_offline_commands(REPO / "docs" / "platformio.md")
+    assert documented_offline_commands(REPO / "platformio_lib" / "README.md") == doc
+    assert "--project samples/platformio/kws" in doc[0], doc
+    assert doc[1:] == ["cd samples/platformio/kws", "pio run -e native -t exec", "pio test -e native",
+                       "pio test -e mps2_an386"], doc
 
 
 def test_native_build_generates_compiles_and_runs(first_build, sample):
@@ -178,24 +218,60 @@ def test_changing_the_config_regenerates_and_the_new_code_runs(first_build, core
 def test_generator_error_fails_the_build_with_its_message(first_build, core, sample):
     config = sample.parents[1] / "models" / "kws" / "kws.yaml"
     good = config.read_text()
+    line = good.splitlines().index("  data: calibration.npz") + 1
     config.write_text(good.replace("data: calibration.npz", "data: no-such-file.npz"))
     try:
         rc, out, _ = pio(core, sample, "run", "-e", "native", check=False)
         assert rc != 0
-        assert "no-such-file.npz" in out, out[-4000:]
-        assert "qnnc: error:" in out, out[-4000:]
+        # qnnc's own message, with the config's file:line and key
+        assert (f"qnnc: error: {config}:{line}, key 'calibration.data': data file "
+                f"'{config.parent / 'no-such-file.npz'}' does not exist") in out, out[-4000:]
     finally:
         config.write_text(good)
 
 
-def test_ram_budget_option_fails_the_build_with_the_budget_message(first_build, core, sample):
+def test_a_failed_generation_keeps_the_previous_state(first_build, core, sample):
+    """After a generation that failed, the next build regenerates the model because its config
+    changed (not as a "first build") and recompiles none of the kernels."""
+    config = sample.parents[1] / "models" / "kws" / "kws.yaml"
+    good = config.read_text()
+    pio(core, sample, "run", "-e", "native")  # current
+    try:
+        config.write_text(good + "ram_budget: 1000\n")
+        rc, out, _ = pio(core, sample, "run", "-e", "native", check=False)
+        assert rc != 0 and "RAM budget exceeded" in out, out[-4000:]
+        config.write_text(good + "# fixed\n")
+        rc, out, _ = pio(core, sample, "run", "-e", "native")
+        assert f"{GENERATING} from " in out and "(kws.yaml changed)" in out, out[-4000:]
+        assert "(first build)" not in out, out[-4000:]
+        assert "qnnc_runtime/" not in "".join(ln for ln in out.splitlines(True)
+                                               if ln.startswith("Compiling")), out[-4000:]
+    finally:
+        config.write_text(good)
+
+
+@pytest.mark.parametrize("option, message", [
+    ("custom_qnnc_ram_budget = 12 KiB",
+     "RAM budget exceeded: the arena needs 16000 B but custom_qnnc_ram_budget in platformio.ini "
+     "allows 12288 B"),
+    ("custom_qnnc_flash_budget = 20 KiB",
+     "flash budget exceeded: weights and tables need 30096 B but custom_qnnc_flash_budget in "
+     "platformio.ini allows 20480 B"),
+    ("custom_qnnc_ram_budget = lots",
+     "qnnc: error: custom_qnnc_ram_budget in platformio.ini expects a size in bytes"),
+    ("custom_qnnc_name = qnnc_kws",
+     "qnnc: error: custom_qnnc_name in platformio.ini: the model name 'qnnc_kws' is reserved"),
+], ids=["ram", "flash", "bad-size", "name"])
+def test_option_errors_name_the_platformio_option(first_build, core, sample, option, message):
+    """Messages name the platformio.ini option the user wrote, not the generator's CLI flags."""
     ini = sample / "platformio.ini"
     good = ini.read_text()
-    ini.write_text(good.replace("[env:native]", "[env:native]\ncustom_qnnc_ram_budget = 12 KiB", 1))
+    ini.write_text(good.replace("[env:native]", f"[env:native]\n{option}", 1))
     try:
         rc, out, _ = pio(core, sample, "run", "-e", "native", check=False)
         assert rc != 0
-        assert "RAM budget exceeded: the arena needs 16000 B but --ram-budget allows 12288 B" in out, out[-4000:]
+        assert message in out, out[-4000:]
+        assert "--ram-budget" not in out and "--flash-budget" not in out and "--name" not in out
     finally:
         ini.write_text(good)
 
@@ -205,20 +281,7 @@ def test_cortex_m4_on_qemu_run_and_test(first_build, core, sample):
     """The same sample on a Cortex-M4F (QEMU mps2-an386, arm-none-eabi-gcc, newlib-nano)."""
     if not pio_fixture.qemu_available():
         pytest.skip("needs arm-none-eabi-gcc and qemu-system-arm")
-    env = "mps2_an386"
-    testing_command = "\n    ".join(
-        ["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial",
-         "none", "-semihosting-config", "enable=on,target=native", "-kernel",
-         "${platformio.build_dir}/${this.__env__}/program.elf"])
-    ini = sample / "platformio.ini"
-    ini.write_text(ini.read_text() + f"""
-[env:{env}]
-platform = qemu-cortexm
-board = {env}
-test_testing_command =
-    {testing_command}
-""")
-    pio_fixture.write_unity_standin(sample / ".pio" / "libdeps" / env)
+    env = "mps2_an386"  # in the sample's platformio.ini, as documented
     rc, out, took = pio(core, sample, "run", "-e", env, "-t", "upload")
     TIMINGS["cortex-m4 build + QEMU run"] = took
     ram = re.search(r"RAM:.*used (\d+) bytes", out)
@@ -273,6 +336,7 @@ def archive(tmp_path_factory, core) -> Path:
                            str(out)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, env=pio_fixture.pio_environ(core))
     assert proc.returncode == 0, proc.stdout
+    assert proc.stdout.count("SPDX license list unreachable") <= 1, proc.stdout  # said once at most
     path = Path(proc.stdout.strip().splitlines()[-1])
     assert path.name == "qnnc-0.1.0.tar.gz" and path.is_file()
     return path
@@ -289,8 +353,13 @@ def test_packed_archive_is_self_contained(archive):
     kernels = {p.name for p in (REPO / "plugin" / "qnnc" / "runtime" / "src").glob("*.c")}
     assert kernels and {f"python/qnnc/runtime/src/{k}" for k in kernels} <= names
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
-    assert [ln for ln in reqs.splitlines() if ln and not ln.startswith("#")] == \
-        ["numpy>=1.22", "onnx>=1.13", "pyyaml>=6.0"]
+    packed = [ln for ln in reqs.splitlines() if ln and not ln.startswith("#")]
+    assert {"numpy>=1.22", "onnx>=1.13", "pyyaml>=6.0"} <= set(packed), packed
+    try:
+        import tomllib  # Python >= 3.11
+    except ImportError:  # pragma: no cover
+        return
+    assert packed == tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
 
 
 def test_packed_archive_works_as_lib_deps_with_two_models(archive, core, tmp_path):

@@ -20,8 +20,8 @@ from .reference.checksum import layer_checksums
 from .config import Config, c_name_problem
 from .frontend.data import load_samples
 from .emit import emit_c, emit_test_data
-from .emit.output_dir import check_output_dir, write_output
-from .errors import ConfigError, ModelError
+from .emit.output_dir import check_output_dir, seal, write_output
+from .errors import ConfigError, DataError, ModelError
 from .pipeline import Compiled, compile_model
 from .plan.patches import apply_patches
 from .plan.memory import MemoryPlan, plan_memory
@@ -49,13 +49,29 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def input_files(model_path: str, cfg: Config) -> List[str]:
-    """Absolute paths of every file the build reads (model, config, data)."""
-    return [os.path.abspath(model_path)] + [os.path.abspath(p) for p in cfg.input_files()]
+def input_files(model_path: str, cfg: Config, check: bool = True) -> List[str]:
+    """Absolute paths of every file the build reads (model, config, data).
+
+    With ``check``, a file that does not exist is the user's error, raised with the config's
+    file:line and key: build systems turn this list into dependencies, and a missing one would
+    otherwise fail as the build tool's own "no rule to make it" instead of qnnc's message.
+    """
+    files = [os.path.abspath(model_path)] + [os.path.abspath(p) for p in cfg.input_files()]
+    if check:
+        if not os.path.isfile(files[0]):
+            raise ModelError("the model file does not exist" if not os.path.exists(files[0]) else
+                             "the model path is not a file", file=files[0])
+        for ref in (cfg.calibration, cfg.test_data):
+            if ref is not None and not os.path.isfile(ref.path):
+                what = "does not exist" if not os.path.exists(ref.path) else "is not a file"
+                raise DataError(f"data file '{ref.path}' {what}", file=cfg.source, key=ref.yaml_key,
+                                line=ref.line)
+    return files
 
 
 def provenance(model_path: str, cfg: Config) -> Dict[str, str]:
-    files = {os.path.basename(p): _sha256(p)[:16] for p in input_files(model_path, cfg) if os.path.isfile(p)}
+    files = {os.path.basename(p): _sha256(p)[:16] for p in input_files(model_path, cfg, check=False)
+             if os.path.isfile(p)}
     h = hashlib.sha256(__version__.encode())
     for k in sorted(files):
         h.update(k.encode() + b"=" + files[k].encode())
@@ -63,10 +79,13 @@ def provenance(model_path: str, cfg: Config) -> Dict[str, str]:
 
 
 def generate(model_path: str, cfg: Config, name: str, runtime: bool = True, progress: bool = True,
-             ram_budget: Optional[int] = None, flash_budget: Optional[int] = None) -> BuildResult:
+             ram_budget: Optional[int] = None, flash_budget: Optional[int] = None,
+             budget_origin: Optional[Dict[str, str]] = None) -> BuildResult:
     """Run every stage and return the files to write (nothing touches the disk).
 
-    ``ram_budget``/``flash_budget`` override the config's budgets (bytes).
+    ``ram_budget``/``flash_budget`` override the config's budgets (bytes); ``budget_origin``
+    ({"ram"|"flash": name}) names the setting they came from in errors (a Kconfig symbol, a
+    platformio.ini key; default: the CLI flag).
     """
     compiled = _compile(model_path, cfg, name, progress)
     external = not cfg.input_in_arena
@@ -75,10 +94,11 @@ def generate(model_path: str, cfg: Config, name: str, runtime: bool = True, prog
         return plan_memory(m, external_input=external)
 
     if cfg.patch_layers is not None:
-        compiled.model, _ = apply_patches(compiled.model, cfg.patch_layers, cfg.patches, plan_fn)
+        compiled.model, _ = apply_patches(compiled.model, cfg.patch_layers, cfg.patches, plan_fn, cfg.source,
+                                          cfg.lines.get("execution.patch_layers"))
     model = compiled.model
     plan = plan_fn(model)
-    check_budgets(model, plan, cfg, ram_budget, flash_budget)
+    check_budgets(model, plan, cfg, ram_budget, flash_budget, budget_origin)
     prov = provenance(model_path, cfg)
     prov_line = (f"model {os.path.basename(model_path)}, inputs sha256 {prov['inputs_sha256']} "
                  f"({', '.join(f'{k} {v}' for k, v in sorted(prov['files'].items()))})")
@@ -96,24 +116,29 @@ def generate(model_path: str, cfg: Config, name: str, runtime: bool = True, prog
     files[f"{name}_report.json"] = json.dumps(report, indent=1, sort_keys=True) + "\n"
     files[f"{name}_report.md"] = markdown_report(report)
     files[f"{name}_report.html"] = html_report(report)
+    files = seal(files, model.name)  # <name>_build_id.h: files of two builds never compile together
     return BuildResult(compiled, plan, files, report, summary_line(report))
 
 
-def _where(cfg: Config, key: str, override: bool) -> str:
-    """How the user set a budget: the CLI flag, or the YAML key with file:line."""
-    if override or not cfg.source:
-        return f"--{key.replace('_', '-')}"
+def _where(cfg: Config, key: str, override: Optional[int], origin: Optional[str]) -> str:
+    """How the user set a budget, in the words the user wrote it: for an override, the setting of
+    the build system that passed it (``origin``: a Kconfig symbol, a platformio.ini key; see
+    ``qnnc build --budget-origin``), else the CLI flag; without one, the YAML key with file:line."""
+    if override is not None or not cfg.source:
+        return origin or f"--{key.replace('_', '-')}"
     line = cfg.lines.get(key)
     return f"{key} in {os.path.basename(cfg.source)}" + (f":{line}" if line else "")
 
 
 def check_budgets(model, plan: MemoryPlan, cfg: Config, ram_override: Optional[int] = None,
-                  flash_override: Optional[int] = None) -> None:
-    """Apply the config's budgets, or the command-line overrides when given."""
+                  flash_override: Optional[int] = None, origin: Optional[Dict[str, str]] = None) -> None:
+    """Apply the config's budgets, or the overrides when given; ``origin`` ({"ram"|"flash":
+    name}) names the build-system setting an override came from."""
+    origin = origin or {}
     ram = ram_override if ram_override is not None else cfg.ram_budget
     flash = flash_override if flash_override is not None else cfg.flash_budget
-    check_ram(model, plan, ram, _where(cfg, "ram_budget", ram_override is not None))
-    check_flash(model, flash, _where(cfg, "flash_budget", flash_override is not None))
+    check_ram(model, plan, ram, _where(cfg, "ram_budget", ram_override, origin.get("ram")))
+    check_flash(model, flash, _where(cfg, "flash_budget", flash_override, origin.get("flash")))
 
 
 def _compile(model_path: str, cfg: Config, name: str, progress: bool) -> Compiled:
@@ -141,11 +166,12 @@ def _api_layout(xs: np.ndarray, cfg: Config) -> np.ndarray:
 
 
 def build(model_path: str, cfg: Config, out_dir: str, name: str, runtime: bool = True,
-          progress: bool = True, ram_budget: Optional[int] = None, flash_budget: Optional[int] = None) -> BuildResult:
+          progress: bool = True, ram_budget: Optional[int] = None, flash_budget: Optional[int] = None,
+          budget_origin: Optional[Dict[str, str]] = None) -> BuildResult:
     """Generate and write; the output folder is untouched if generation fails."""
     check_output_dir(os.path.abspath(out_dir))
-    result = generate(model_path, cfg, name, runtime, progress, ram_budget, flash_budget)
-    write_output(result.files, out_dir)
+    result = generate(model_path, cfg, name, runtime, progress, ram_budget, flash_budget, budget_origin)
+    write_output(result.files, out_dir, result.compiled.model.name)
     return result
 
 

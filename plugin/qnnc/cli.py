@@ -16,6 +16,7 @@ from .errors import QnncError
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL = 3
+EXIT_OUTPUT_CLOSED = 141  # the reader of stdout went away (as a SIGPIPE'd Unix tool: 128 + 13)
 
 
 def _config(path: Optional[str]):
@@ -27,9 +28,11 @@ def cmd_build(args) -> int:
     from .build import build, default_name
     cfg = _config(args.config)
     name = default_name(args.model, cfg, args.name)
+    origin = _budget_origins(args.budget_origin)
     result = build(args.model, cfg, args.output, name, runtime=args.runtime == "copy", progress=not args.quiet,
-                   ram_budget=_size(args.ram_budget, "--ram-budget"),
-                   flash_budget=_size(args.flash_budget, "--flash-budget"))
+                   ram_budget=_size(args.ram_budget, origin.get("ram", "--ram-budget")),
+                   flash_budget=_size(args.flash_budget, origin.get("flash", "--flash-budget")),
+                   budget_origin=origin)
     for note in result.compiled.model.notes:
         print(f"qnnc: note: {note}", file=sys.stderr)
     if args.config is None:
@@ -43,6 +46,8 @@ def cmd_build(args) -> int:
 
 
 def _size(text: Optional[str], flag: str) -> Optional[int]:
+    """``text`` as a budget in bytes; ``flag`` is what the user wrote it as (CLI flag, Kconfig
+    symbol or platformio.ini key), named in errors."""
     from .config import parse_bytes
     if text is None:
         return None
@@ -50,6 +55,19 @@ def _size(text: Optional[str], flag: str) -> Optional[int]:
     if n is None:
         raise QnncError(f"{flag} expects a size in bytes such as 20000, 20KiB or 1MiB, got {text!r}")
     return n
+
+
+def _budget_origins(text: Optional[str]) -> dict:
+    """--budget-origin "ram=CONFIG_QNNC_RAM_BUDGET,flash=CONFIG_QNNC_FLASH_BUDGET" -> {kind: name}."""
+    origins = {}
+    for item in (text or "").split(","):
+        kind, sep, what = (part.strip() for part in item.partition("="))
+        if not item.strip():
+            continue
+        if not sep or kind not in ("ram", "flash") or not what:
+            raise QnncError(f"--budget-origin expects ram=NAME and/or flash=NAME separated by a comma, got {text!r}")
+        origins[kind] = what
+    return origins
 
 
 def cmd_deps(args) -> int:
@@ -84,8 +102,11 @@ def cmd_report(args) -> int:
     result = generate(args.model, cfg, default_name(args.model, cfg, args.name), runtime=False,
                       progress=False)
     if args.html:
-        with open(args.html, "w", encoding="utf-8") as f:
-            f.write(html_report(result.report))
+        try:
+            with open(args.html, "w", encoding="utf-8") as f:
+                f.write(html_report(result.report))
+        except OSError as e:
+            raise QnncError(f"cannot write the HTML report ({e.strerror or e})", file=args.html, key="--html") from None
     print(markdown_report(result.report), end="")
     return 0
 
@@ -94,9 +115,15 @@ def cmd_validate(args) -> int:
     from .validate import format_validation, validate
     cfg = _config(args.config)
     res = validate(args.model, cfg, args.data, name=args.name, limit=args.limit, sanitize=not args.no_sanitize,
-                   progress=not args.json)
+                   progress=not (args.json or args.quiet))
     print(json.dumps(res, indent=1, sort_keys=True) if args.json else format_validation(res))
     return 0 if res["bit_exact"] else 1
+
+
+def _positive(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of samples >= 1, got {text!r}")
+    return int(text)
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -115,50 +142,81 @@ def make_parser() -> argparse.ArgumentParser:
                         "Zephyr/PlatformIO integrations compile the shared kernel library once)")
     b.add_argument("--ram-budget", help="fail if the arena needs more bytes (overrides ram_budget)")
     b.add_argument("--flash-budget", help="fail if weights and tables need more bytes (overrides flash_budget)")
+    b.add_argument("--budget-origin", metavar="ram=NAME,flash=NAME",
+                   help="for build systems: the setting --ram-budget/--flash-budget came from (e.g. "
+                        "ram=CONFIG_QNNC_RAM_BUDGET), named in budget errors instead of the flag")
     b.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     b.add_argument("--verbose", "-v", action="store_true", help="print the per-layer table")
     b.set_defaults(fn=cmd_build)
 
-    i = sub.add_parser("inspect", help="ops, shapes, MACs, parameters, and what is unsupported")
-    i.add_argument("model")
-    i.add_argument("--config", "-c")
-    i.add_argument("--json", action="store_true")
+    i = sub.add_parser("inspect", help="ops, shapes, MACs, parameters, and what is unsupported",
+                       description="List the model's nodes with shapes, MACs and parameters, and say which "
+                                   "ops qnnc cannot compile. Exit 0 if it compiles, 2 if not.")
+    i.add_argument("model", help="float ONNX model")
+    i.add_argument("--config", "-c", help="YAML config (its input_shape pins dynamic dimensions)")
+    i.add_argument("--json", action="store_true", help="print the inspection as JSON instead of a table")
     i.set_defaults(fn=cmd_inspect)
 
     v = sub.add_parser("validate", help="compile the C on this host, run it on data, compare with the "
                                         "reference and float onnxruntime")
-    v.add_argument("model")
-    v.add_argument("--config", "-c")
+    v.add_argument("model", help="float ONNX model")
+    v.add_argument("--config", "-c", help="YAML quantization config (as for build)")
     v.add_argument("--data", "-d", required=True, help=".npz/.npy test inputs (x, optional labels y)")
-    v.add_argument("--name")
-    v.add_argument("--limit", type=int, help="use at most this many samples")
-    v.add_argument("--no-sanitize", action="store_true", help="build without -fsanitize=address,undefined")
-    v.add_argument("--json", action="store_true")
+    v.add_argument("--name", help="C symbol prefix (default: config name or model file stem)")
+    v.add_argument("--limit", type=_positive, metavar="N",
+                   help="use only the first N samples of --data (default: all; a quick check of a large "
+                        "test set, e.g. --limit 500)")
+    v.add_argument("--no-sanitize", action="store_true", help="build without -fsanitize=address,undefined "
+                                                              "(faster; sanitizers are on by default)")
+    v.add_argument("--json", action="store_true", help="print the results as JSON (no progress output)")
+    v.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     v.set_defaults(fn=cmd_validate)
 
     rp = sub.add_parser("report", help="per-layer RAM/flash/MACs report (Markdown; --html for a page "
                                        "with the memory timeline)")
-    rp.add_argument("model")
-    rp.add_argument("--config", "-c")
-    rp.add_argument("--name")
+    rp.add_argument("model", help="float ONNX model")
+    rp.add_argument("--config", "-c", help="YAML quantization config (as for build)")
+    rp.add_argument("--name", help="C symbol prefix (default: config name or model file stem)")
     rp.add_argument("--html", help="also write the HTML report to this file")
     rp.set_defaults(fn=cmd_report)
 
     d = sub.add_parser("deps", help="print every input file a build reads (for build systems)")
-    d.add_argument("model")
-    d.add_argument("--config", "-c")
+    d.add_argument("model", help="float ONNX model")
+    d.add_argument("--config", "-c", help="YAML config (its calibration and test data files are listed too)")
     d.set_defaults(fn=cmd_deps)
 
     r = sub.add_parser("runtime-path", help="print the folder of the C kernel library")
     r.set_defaults(fn=cmd_runtime_path)
+    for action in sub._choices_actions:  # `qnnc <command> --help` starts with the command's summary
+        parser = sub.choices[action.dest]
+        if parser.description is None:
+            parser.description = action.help[0].upper() + action.help[1:] + "."
     return p
+
+
+def _output_closed() -> int:
+    """stdout went to a pipe whose reader has exited (``qnnc inspect --json | head -1``): stop quietly,
+    like Unix tools that SIGPIPE ends (exit 128 + 13). As the Python docs recommend, point stdout
+    at devnull so the interpreter's final flush does not fail again."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):  # not a real file (tests' StringIO)
+            pass
+    return EXIT_OUTPUT_CLOSED
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of the ``qnnc`` command."""
-    args = make_parser().parse_args(argv)
     try:
-        return args.fn(args)
+        args = make_parser().parse_args(argv)
+        rc = args.fn(args)
+        sys.stdout.flush()
+        return rc
+    except BrokenPipeError:
+        return _output_closed()
     except QnncError as e:
         print(f"qnnc: error: {e.format()}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -24,6 +24,10 @@ endif()
 if(QNNC_FLASH_BUDGET AND NOT QNNC_FLASH_BUDGET EQUAL 0)
   list(APPEND budgets --flash-budget ${QNNC_FLASH_BUDGET})
 endif()
+if(budgets)
+  # Budget errors name the Kconfig symbols the user set, not the generator's flags.
+  list(APPEND budgets --budget-origin "ram=CONFIG_QNNC_RAM_BUDGET,flash=CONFIG_QNNC_FLASH_BUDGET")
+endif()
 execute_process(
   COMMAND ${QNNC_PYTHON} -m qnnc build ${QNNC_MODEL}
           --config ${QNNC_CONFIG} --output ${QNNC_OUTPUT_DIR} --name ${QNNC_NAME} --runtime none ${budgets}
