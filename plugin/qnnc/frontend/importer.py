@@ -7,7 +7,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 import onnx
-from onnx import numpy_helper, shape_inference, version_converter
+from onnx import numpy_helper, shape_inference
 
 from ..errors import ModelError
 from ..ir import Graph, Node, Tensor
@@ -250,13 +250,41 @@ def convert_opset(model: onnx.ModelProto, path: str):
                          "ones it knows: re-export the model at an opset in that range", file=path)
     target = OLD_OPSET_TARGET if version < MIN_OPSET else MAX_OPSET
     try:
-        converted = version_converter.convert_version(model, target)
+        converted = _convert_in_child(model, target)
     except Exception as e:  # the converter raises RuntimeError / ConvertError with C++ texts
         raise ModelError(f"the model uses opset {version}; qnnc reads opsets {MIN_OPSET}-{MAX_OPSET} and "
                          f"onnx.version_converter could not convert it to opset {target}: "
                          f"{_converter_reason(e)}; re-export the model at an opset in {MIN_OPSET}-{MAX_OPSET}",
                          file=path) from None
     return converted, target
+
+
+_CONVERT_CHILD = (
+    "import sys\n"
+    "import onnx\n"
+    "from onnx import version_converter\n"
+    "m = onnx.load_from_string(sys.stdin.buffer.read())\n"
+    "try:\n"
+    "    out = version_converter.convert_version(m, int(sys.argv[1]))\n"
+    "except Exception as e:\n"
+    "    sys.stderr.write(str(e) or type(e).__name__)\n"
+    "    sys.exit(3)\n"
+    "sys.stdout.buffer.write(out.SerializeToString())\n"
+)
+
+
+def _convert_in_child(model: onnx.ModelProto, target: int) -> onnx.ModelProto:
+    """``version_converter.convert_version`` in a child process: on malformed models onnx's C++
+    converter can crash the process (seen: a segmentation fault), which must be a clear error."""
+    import subprocess
+    import sys
+    res = subprocess.run([sys.executable, "-c", _CONVERT_CHILD, str(target)], input=model.SerializeToString(),
+                         capture_output=True)
+    if res.returncode == 3:
+        raise RuntimeError(res.stderr.decode("utf-8", "replace"))
+    if res.returncode != 0:
+        raise RuntimeError(f"the converter crashed (exit {res.returncode}) on this model")
+    return onnx.load_from_string(res.stdout)
 
 
 def _pin_error(msg: str, name: str, pins, path: str, config_file: Optional[str]) -> ModelError:
