@@ -13,6 +13,12 @@
 #ifndef QNNC_INTERNAL_H
 #define QNNC_INTERNAL_H
 
+/* Every kernel source includes this header before any code: the kernels stay at -O2 when the
+ * firmware is built for size (-Os, Zephyr's default). Define QNNC_NO_FORCE_O2 to opt out. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE_SIZE__) && !defined(QNNC_NO_FORCE_O2)
+#pragma GCC optimize("O2") /* kernels stay at -O2 when the firmware is built for size */
+#endif
+
 #include <string.h> /* memcpy: unaligned word loads */
 
 #include "qnnc_kernels.h"

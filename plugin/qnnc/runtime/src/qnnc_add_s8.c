@@ -17,10 +17,6 @@
  *     of two rescaled inputs < 2^29), so SRDHM(a, m) = (a * m + 2^30) >> 31 (64-bit, or
  *     SMMULR(2a, m) with the DSP extension) never meets the INT32_MIN * INT32_MIN case.
  */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE_SIZE__) && !defined(QNNC_NO_FORCE_O2)
-#pragma GCC optimize("O2") /* kernels stay at -O2 when the firmware is built for size */
-#endif
-
 #include "qnnc_internal.h"
 
 static int8_t qnnc_add_one(const qnnc_add_params *p, int32_t lo, int32_t hi, int32_t x1, int32_t x2)

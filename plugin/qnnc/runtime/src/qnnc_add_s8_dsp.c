@@ -11,10 +11,6 @@
  * A separate function without pre-allocation scheduling (QNNC_LOOP_ATTR): fewer spills of the
  * 15 constants.
  */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE_SIZE__) && !defined(QNNC_NO_FORCE_O2)
-#pragma GCC optimize("O2") /* kernels stay at -O2 when the firmware is built for size */
-#endif
-
 #include "qnnc_internal.h"
 
 #if QNNC_PATH_DSP_SCALAR

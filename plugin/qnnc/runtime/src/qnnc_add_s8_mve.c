@@ -5,10 +5,6 @@
  * requantization (VQRDMULH = SRDHM, VRSHL with the negative fix-up = rounding half away from
  * zero).
  */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE_SIZE__) && !defined(QNNC_NO_FORCE_O2)
-#pragma GCC optimize("O2") /* kernels stay at -O2 when the firmware is built for size */
-#endif
-
 #include "qnnc_internal.h"
 
 #if QNNC_PATH_MVE

@@ -7,10 +7,6 @@
  * qnnc_avg_pool_s8_dsp.c, 4 channels per word summed in 16-bit lanes, when the channel count is
  * a multiple of 4 and the window has at most 256 taps; otherwise the portable loops.
  */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE_SIZE__) && !defined(QNNC_NO_FORCE_O2)
-#pragma GCC optimize("O2") /* kernels stay at -O2 when the firmware is built for size */
-#endif
-
 #include "qnnc_internal.h"
 
 #define QNNC_T int8_t

@@ -8,10 +8,6 @@
  * 4 (global average pools of the MLPerf models: 7.8 -> ~2.4 instructions per input byte on the
  * M4).
  */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE_SIZE__) && !defined(QNNC_NO_FORCE_O2)
-#pragma GCC optimize("O2") /* kernels stay at -O2 when the firmware is built for size */
-#endif
-
 #include "qnnc_internal.h"
 
 #if QNNC_DSP_SIMD

@@ -18,10 +18,6 @@
  * portable path.
  * Integer sums are exact, so every path gives the reference's int8 output bit for bit.
  */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE_SIZE__) && !defined(QNNC_NO_FORCE_O2)
-#pragma GCC optimize("O2") /* kernels stay at -O2 when the firmware is built for size */
-#endif
-
 #include "qnnc_internal.h"
 
 #define QNNC_FN qnnc_conv_s8_portable

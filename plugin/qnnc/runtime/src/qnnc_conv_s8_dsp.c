@@ -9,10 +9,6 @@
  * registers (qnnc_dsp_rq_fast where exact, else the reference). The columns live in the
  * caller's scratch buffer (QNNC_CONV_DSP_BUFFER_SIZE).
  */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE_SIZE__) && !defined(QNNC_NO_FORCE_O2)
-#pragma GCC optimize("O2") /* kernels stay at -O2 when the firmware is built for size */
-#endif
-
 #include "qnnc_internal.h"
 
 #if QNNC_PATH_DSP

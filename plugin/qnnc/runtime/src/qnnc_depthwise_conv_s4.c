@@ -8,10 +8,6 @@
  * byte i/2 when i is even, the high nibble when odd; an odd count leaves the last high nibble 0.
  * Output channel oc reads input channel oc / depth_multiplier. Portable C99 on every target.
  */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE_SIZE__) && !defined(QNNC_NO_FORCE_O2)
-#pragma GCC optimize("O2") /* kernels stay at -O2 when the firmware is built for size */
-#endif
-
 #include "qnnc_internal.h"
 
 #define QNNC_FN qnnc_dw_portable_s4

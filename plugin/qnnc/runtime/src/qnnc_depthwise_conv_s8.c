@@ -14,10 +14,6 @@
  * The weight tables live in the caller's scratch buffer (QNNC_DW_{DSP,MVE}_BUFFER_SIZE in
  * qnnc_kernels.h); a NULL or too small buffer selects the portable path.
  */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE_SIZE__) && !defined(QNNC_NO_FORCE_O2)
-#pragma GCC optimize("O2") /* kernels stay at -O2 when the firmware is built for size */
-#endif
-
 #include "qnnc_internal.h"
 
 #define QNNC_FN qnnc_dw_portable_s8

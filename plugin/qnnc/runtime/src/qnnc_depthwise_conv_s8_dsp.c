@@ -11,10 +11,6 @@
  * rounding term, SSAT as the upper clamp when act_max is 127); the other border windows loop
  * over their in-range taps only. The last in_c % 4 channels run the portable loops.
  */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE_SIZE__) && !defined(QNNC_NO_FORCE_O2)
-#pragma GCC optimize("O2") /* kernels stay at -O2 when the firmware is built for size */
-#endif
-
 #include "qnnc_internal.h"
 
 #if QNNC_PATH_DSP

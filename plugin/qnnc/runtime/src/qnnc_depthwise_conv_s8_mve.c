@@ -10,10 +10,6 @@
  * output pixels share each input column load. The widened weights live in the caller's
  * scratch buffer (QNNC_DW_MVE_BUFFER_SIZE).
  */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE_SIZE__) && !defined(QNNC_NO_FORCE_O2)
-#pragma GCC optimize("O2") /* kernels stay at -O2 when the firmware is built for size */
-#endif
-
 #include "qnnc_internal.h"
 
 #if QNNC_PATH_MVE

@@ -2,7 +2,7 @@
  * qnnc_dequantize_s8_f32 - int8 -> float dequantization.
  * Reference: qnnc/quantize/fixedpoint.py:dequantize_s8.
  */
-#include "qnnc_kernels.h"
+#include "qnnc_internal.h"
 
 void qnnc_dequantize_s8_f32(int32_t size, float scale, int32_t zero_point,
                             const int8_t *input, float *output)

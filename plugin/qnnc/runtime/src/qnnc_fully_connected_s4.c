@@ -9,10 +9,6 @@
  * high nibble 0. With an odd in_features every other row starts mid-byte (qnnc_s4_dot
  * handles that). Portable C99 on every target.
  */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE_SIZE__) && !defined(QNNC_NO_FORCE_O2)
-#pragma GCC optimize("O2") /* kernels stay at -O2 when the firmware is built for size */
-#endif
-
 #include "qnnc_internal.h"
 
 #define QNNC_FN qnnc_fully_connected_s4

@@ -11,10 +11,6 @@
  *   - Portable C99 otherwise, and for rounding modes other than TFLite's (every target).
  * Exact integer sums: every path gives the reference's output bit for bit.
  */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE_SIZE__) && !defined(QNNC_NO_FORCE_O2)
-#pragma GCC optimize("O2") /* kernels stay at -O2 when the firmware is built for size */
-#endif
-
 #include "qnnc_internal.h"
 
 #define QNNC_FN qnnc_fc_portable_s8

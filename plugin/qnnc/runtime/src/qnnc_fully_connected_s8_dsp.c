@@ -8,10 +8,6 @@
  * assembly, see QNNC_DSP_ASM in qnnc_internal.h), weights widened on the fly with SXTB16, the
  * four results requantized in registers (qnnc_dsp_rq_fast where exact, else the reference).
  */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE_SIZE__) && !defined(QNNC_NO_FORCE_O2)
-#pragma GCC optimize("O2") /* kernels stay at -O2 when the firmware is built for size */
-#endif
-
 #include "qnnc_internal.h"
 
 #if QNNC_PATH_DSP

@@ -7,10 +7,6 @@
  * folded in as offset * sum(w), from the generator's kernel_sums or summed in the same loop
  * (VADDVA). No scratch.
  */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE_SIZE__) && !defined(QNNC_NO_FORCE_O2)
-#pragma GCC optimize("O2") /* kernels stay at -O2 when the firmware is built for size */
-#endif
-
 #include "qnnc_internal.h"
 
 #if QNNC_PATH_MVE

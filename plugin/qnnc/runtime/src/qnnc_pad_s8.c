@@ -2,7 +2,7 @@
  * qnnc_pad_s8 - constant padding of a 4-D int8 tensor (pads_before >= 0).
  * Reference: qnnc/reference/kernels.py:pad_s8.
  */
-#include "qnnc_kernels.h"
+#include "qnnc_internal.h"
 
 void qnnc_pad_s8(const qnnc_dims *input_dims, const int32_t pads_before[4],
                  const qnnc_dims *output_dims, int8_t pad_value,

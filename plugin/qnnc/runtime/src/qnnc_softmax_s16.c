@@ -6,7 +6,7 @@
  * 512-entry table covers every int16 difference (CMSIS-NN's arm_softmax_s16 interpolates a
  * 513-entry table instead; this keeps the arithmetic exact and simple).
  */
-#include "qnnc_kernels.h"
+#include "qnnc_internal.h"
 
 static uint32_t qnnc_softmax_s16_exp(const uint32_t *exp_lut, int32_t d)
 {

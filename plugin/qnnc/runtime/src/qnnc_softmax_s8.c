@@ -2,7 +2,7 @@
  * qnnc_softmax_s8 - int8 softmax over the last axis through an exp look-up table.
  * Reference: qnnc/reference/kernels.py:softmax_s8. Body: qnnc_softmax_impl.h (shared by _s8 and _s16).
  */
-#include "qnnc_kernels.h"
+#include "qnnc_internal.h"
 
 /* max - x is in [0, 255]; the generator keeps entries <= 2^23 and cols * 2^23 < 2^32, so
  * neither the sum nor e * 256 + sum / 2 wraps. */
