@@ -1,4 +1,5 @@
-"""Bare-metal QEMU harness: build firmware for an emulated Cortex-M, run it, count instructions.
+"""Bare-metal QEMU harness: build firmware for an emulated Cortex-M (or RISC-V rv32) core, run it,
+count instructions.
 
 Method: ``../shared/docs/measuring.md``. One firmware = the startup code in ``firmware/``,
 a ``main.c`` written by the caller, and any C sources (generated model, kernels, test
@@ -26,8 +27,37 @@ HERE = Path(__file__).resolve().parent
 FIRMWARE = HERE / "firmware"
 PLUGIN_SRC = HERE / "plugin" / "insn_count.c"
 
-CC = "arm-none-eabi-gcc"
-QEMU = "qemu-system-arm"
+@dataclass(frozen=True)
+class Toolchain:
+    """What one instruction-set family needs: cross gcc, binutils prefix, QEMU, start-up code,
+    linker script template, link flags, extra QEMU arguments and the Debian packages."""
+
+    prefix: str
+    qemu: str
+    startup: str
+    linker_script: str
+    link_flags: Tuple[str, ...]
+    qemu_args: Tuple[str, ...]
+    plugin_args: str
+    packages: str
+
+    @property
+    def cc(self) -> str:
+        return self.prefix + "gcc"
+
+
+TOOLCHAINS: Dict[str, Toolchain] = {
+    "arm": Toolchain("arm-none-eabi-", "qemu-system-arm", "startup.c", "link.ld.in",
+                     ("-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections"),
+                     (), "", "gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"),
+    # picolibc for memcpy/malloc; QEMU's virt board boots the ELF at 0x80000000 without firmware.
+    "riscv": Toolchain("riscv64-unknown-elf-", "qemu-system-riscv32", "startup_riscv.c", "link_riscv.ld.in",
+                       ("-nostartfiles", "--oslib=semihost", "-Wl,--gc-sections"),
+                       ("-bios", "none"), ",arch=riscv",
+                       "gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc"),
+}
+CC = TOOLCHAINS["arm"].cc
+QEMU = TOOLCHAINS["arm"].qemu
 
 
 @dataclass(frozen=True)
@@ -41,6 +71,11 @@ class Machine:
     flash: Tuple[int, int]  # origin, length
     ram: Tuple[int, int]
     kernel_path: str        # which qnnc kernel path the compiler macros select
+    arch: str = "arm"       # key of TOOLCHAINS
+
+    @property
+    def tools(self) -> Toolchain:
+        return TOOLCHAINS[self.arch]
 
 
 MACHINES: Dict[str, Machine] = {
@@ -54,12 +89,15 @@ MACHINES: Dict[str, Machine] = {
                   (0x0, 4 << 20), (0x20000000, 4 << 20), "DSP"),
     "m55": Machine("m55", "Cortex-M55", "mps3-an547", ("-mcpu=cortex-m55", "-mfloat-abi=hard", "-mthumb"),
                    (0x0, 512 << 10), (0x21000000, 4 << 20), "MVE"),
+    # RISC-V rv32imac (the multilib Debian's gcc ships; no P extension in GCC 12): portable C path.
+    "rv32": Machine("rv32", "RISC-V rv32imac", "virt", ("-march=rv32imac", "-mabi=ilp32", "-mcmodel=medany", "--specs=picolibc.specs"),
+                    (0x80000000, 4 << 20), (0x80400000, 4 << 20), "portable", "riscv"),
 }
 
 #: Flags for everything the harness compiles (firmware may override the optimization level).
 # The DSP/Helium kernel paths are the library default wherever the target has them.
 COMMON_CFLAGS = ("-std=c99", "-ffunction-sections", "-fdata-sections", "-Wall", "-Wextra", "-g")
-LINK_FLAGS = ("-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections")
+LINK_FLAGS = TOOLCHAINS["arm"].link_flags
 STACK_SIZE = 64 * 1024
 
 
@@ -67,12 +105,15 @@ class HarnessError(RuntimeError):
     pass
 
 
-def missing_tools() -> Optional[str]:
+def missing_tools(arch: str = "arm") -> Optional[str]:
     """None when the cross compiler, QEMU and a host gcc are installed, else the reason."""
-    missing = [t for t in (CC, QEMU, "gcc") if shutil.which(t) is None]
+    tc = TOOLCHAINS[arch]
+    missing = [t for t in (tc.cc, tc.qemu, "gcc") if shutil.which(t) is None]
+    if arch == "riscv" and not missing and _run([tc.cc, "--specs=picolibc.specs", "-print-file-name=picolibc.specs"]
+                                                ).stdout.strip() == "picolibc.specs":
+        missing.append("picolibc")
     if missing:
-        return (f"{', '.join(missing)} not found on PATH (Debian: apt-get install gcc-arm-none-eabi "
-                f"libnewlib-arm-none-eabi qemu-system-arm gcc)")
+        return f"{', '.join(missing)} not found (Debian: apt-get install {tc.packages} gcc)"
     return None
 
 
@@ -97,7 +138,7 @@ def build_plugin(build_dir: Path) -> Path:
 
 
 def linker_script(machine: Machine, out: Path, stack_size: int = STACK_SIZE) -> Path:
-    text = (FIRMWARE / "link.ld.in").read_text()
+    text = (FIRMWARE / machine.tools.linker_script).read_text()
     for k, v in {"MACHINE": machine.qemu_machine, "FLASH_ORIGIN": hex(machine.flash[0]),
                  "FLASH_LENGTH": hex(machine.flash[1]), "RAM_ORIGIN": hex(machine.ram[0]),
                  "RAM_LENGTH": hex(machine.ram[1]), "STACK_SIZE": hex(stack_size)}.items():
@@ -125,10 +166,10 @@ def build_firmware(machine: Machine, sources: Sequence[Path], include_dirs: Sequ
     obj_dir = out_dir / f"obj_{name}"
     obj_dir.mkdir(parents=True, exist_ok=True)
     incs = [f"-I{d}" for d in [FIRMWARE, *include_dirs]]
-    base = [CC, *machine.cflags, *COMMON_CFLAGS, opt, *incs, *[f"-D{d}" for d in defines], *extra_cflags]
+    base = [machine.tools.cc, *machine.cflags, *COMMON_CFLAGS, opt, *incs, *[f"-D{d}" for d in defines], *extra_cflags]
     objs: List[Path] = []
     procs = []
-    for src in [FIRMWARE / "startup.c", *sources]:
+    for src in [FIRMWARE / machine.tools.startup, *sources]:
         src = Path(src)
         obj = obj_dir / (src.stem + ".o")
         if obj in objs:
@@ -143,7 +184,7 @@ def build_firmware(machine: Machine, sources: Sequence[Path], include_dirs: Sequ
     ld = linker_script(machine, out_dir / f"{name}.ld")
     elf = out_dir / f"{name}.elf"
     map_file = out_dir / f"{name}.map"
-    r = _run([CC, *machine.cflags, opt, *LINK_FLAGS, "-T", ld, f"-Wl,-Map={map_file}", *objs, "-o", elf])
+    r = _run([machine.tools.cc, *machine.cflags, opt, *machine.tools.link_flags, "-T", ld, f"-Wl,-Map={map_file}", *objs, "-o", elf])
     if r.returncode != 0:
         raise HarnessError(f"linking {elf.name} failed:\n{r.stderr}")
     return Firmware(elf, map_file, machine)
@@ -215,9 +256,9 @@ def run_firmware(fw: Firmware, build_dir: Path, hist: bool = False, timeout: flo
     out = fw.elf.with_suffix(".counts")
     if out.exists():
         out.unlink()
-    plugin_arg = f"{so},out={out}" + (",hist=on" if hist else "")
+    plugin_arg = f"{so},out={out}" + (",hist=on" if hist else "") + fw.machine.tools.plugin_args
     console = fw.elf.with_suffix(".console")
-    cmd = [QEMU, "-M", fw.machine.qemu_machine, "-nographic", "-monitor", "none", "-serial", "none",
+    cmd = [fw.machine.tools.qemu, "-M", fw.machine.qemu_machine, *fw.machine.tools.qemu_args, "-nographic", "-monitor", "none", "-serial", "none",
            "-chardev", f"file,id=semihost,path={console}",
            "-semihosting-config", "enable=on,target=native,chardev=semihost", "-kernel", fw.elf,
            "-plugin", plugin_arg, "-d", "plugin"]
@@ -311,8 +352,8 @@ def flash_ram(fw: Firmware, model_name: Optional[str] = None) -> Dict[str, Dict[
 
 
 def symbol_sizes(fw: Firmware) -> Dict[str, Tuple[int, int]]:
-    """{symbol: (address, size)} from arm-none-eabi-nm."""
-    r = _run(["arm-none-eabi-nm", "-S", "--defined-only", fw.elf])
+    """{symbol: (address, size)} from the toolchain's nm."""
+    r = _run([fw.machine.tools.prefix + "nm", "-S", "--defined-only", fw.elf])
     syms = {}
     for line in r.stdout.splitlines():
         p = line.split()
@@ -322,7 +363,7 @@ def symbol_sizes(fw: Firmware) -> Dict[str, Tuple[int, int]]:
 
 
 def size_text(fw: Firmware) -> str:
-    return _run(["arm-none-eabi-size", fw.elf]).stdout
+    return _run([fw.machine.tools.prefix + "size", fw.elf]).stdout
 
 
 def profile(fw: Firmware, histogram: Dict[int, Tuple[int, int]]) -> List[Tuple[str, int]]:

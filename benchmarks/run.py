@@ -144,7 +144,8 @@ def layer_breakdown(label: str, per_core: Dict[str, MB.ModelResult]) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cores", default=",".join(ALL_CORES), help="comma list of m3,m4,m7,m55")
+    ap.add_argument("--cores", default=",".join(ALL_CORES), help="comma list of m3,m4,m7,m55,rv32 (rv32: RISC-V "
+                    "rv32imac on QEMU virt, not in the default list)")
     ap.add_argument("--models", default=None, help="comma list of shared model folders (default: all)")
     ap.add_argument("--layers", default=None, help="comma list of suite layers (default: all)")
     ap.add_argument("--models-only", action="store_true")
@@ -159,14 +160,15 @@ def main(argv=None) -> int:
     ap.add_argument("--no-layers-table", action="store_true", help="skip the per-layer breakdowns")
     args = ap.parse_args(argv)
 
-    why = H.missing_tools()
-    if why:
-        print(f"benchmarks: cannot run: {why}", file=sys.stderr)
-        return 2
     cores = [c.strip() for c in args.cores.split(",") if c.strip()]
     for c in cores:
         if c not in H.MACHINES:
             ap.error(f"unknown core {c!r} (choose from {', '.join(H.MACHINES)})")
+    for arch in sorted({H.MACHINES[c].arch for c in cores}):
+        why = H.missing_tools(arch)
+        if why:
+            print(f"benchmarks: cannot run: {why}", file=sys.stderr)
+            return 2
     jobs = []  # (label, onnx path, calibration floats or None, float test inputs)
     tmp_ctx = tempfile.TemporaryDirectory(prefix="qnnc-bench-") if args.build_dir is None else None
     root = Path(args.build_dir or tmp_ctx.name)

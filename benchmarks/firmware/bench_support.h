@@ -8,16 +8,33 @@
 #include <stdint.h>
 
 /* Region markers: instructions a compiler never emits. The TCG plugin records the executed
- * instruction count at each of them (begin = mov r10,r10; end = mov r11,r11; regions nest). */
+ * instruction count at each of them (regions nest). Arm: begin = mov r10,r10, end = mov r11,r11;
+ * RISC-V: the HINT instructions slti x0,x0,0x7a / slti x0,x0,0x7b. */
+#if defined(__riscv)
+#define BENCH_BEGIN() __asm volatile("slti x0, x0, 0x7a" ::: "memory")
+#define BENCH_END() __asm volatile("slti x0, x0, 0x7b" ::: "memory")
+#else
 #define BENCH_BEGIN() __asm volatile("mov r10, r10" ::: "memory")
 #define BENCH_END() __asm volatile("mov r11, r11" ::: "memory")
+#endif
+
+/* Semihosting call: Arm's bkpt 0xab; on RISC-V the uncompressed slli/ebreak/srai sequence of the
+ * RISC-V semihosting spec, in startup_riscv.c (QEMU recognizes it only within one page, so it
+ * lives at the start of a 16-byte aligned function). */
+#if defined(__riscv)
+int32_t qnnc_bench_semihost_call(int32_t op, const void *arg);
+#endif
 
 static inline int32_t bench_semihost(int32_t op, const void *arg)
 {
+#if defined(__riscv)
+    return qnnc_bench_semihost_call(op, arg);
+#else
     register int32_t r0 __asm("r0") = op;
     register const void *r1 __asm("r1") = arg;
     __asm volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
     return r0;
+#endif
 }
 
 static inline void bench_puts(const char *s)
@@ -88,7 +105,11 @@ static inline __attribute__((noreturn)) void bench_exit(int32_t code)
 static inline uint32_t bench_sp(void)
 {
     uint32_t sp;
+#if defined(__riscv)
+    __asm volatile("mv %0, sp" : "=r"(sp));
+#else
     __asm volatile("mov %0, sp" : "=r"(sp));
+#endif
     return sp;
 }
 

@@ -5,7 +5,8 @@
  *
  * Every executed instruction adds 1 to a global counter (an inline add, no callback).
  * The marker instructions `mov r10, r10` (begin, Thumb 0x46d2) and `mov r11, r11`
- * (end, 0x46db) additionally call back and log (kind, counter); regions nest, and the
+ * (end, 0x46db), or with `arch=riscv` the HINTs `slti x0, x0, 0x7a` (begin, 0x07a02013) and
+ * `slti x0, x0, 0x7b` (end, 0x07b02013), additionally call back and log (kind, counter); regions nest, and the
  * harness turns the log into per-region counts. With `hist=on` every instruction
  * address also gets its own inline counter (for the instruction-mix cycle estimate).
  * Results go to the file named by `out=PATH` at exit.
@@ -53,6 +54,7 @@ void qemu_plugin_outs(const char *string);
 static uint64_t total;          /* executed instructions */
 static char out_path[4096];
 static bool want_hist;
+static bool riscv; /* arch=riscv: the RISC-V markers */
 
 typedef struct {
     uint8_t kind; /* 'B' or 'E' */
@@ -120,7 +122,16 @@ static void on_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         /* size >= 2, not == 2: QEMU 7.2 appends the look-ahead halfword it reads near the end of a
          * 1 KiB page to the previous 16-bit insn's data (a marker at page offset 0x3fc shows as 4
          * bytes). 0x46xx is a 16-bit encoding, never the first half of a 32-bit Thumb insn. */
-        if (size >= 2) {
+        if (riscv) {
+            uint32_t op = 0;
+            if (size == 4) {
+                memcpy(&op, qemu_plugin_insn_data(insn), 4);
+            }
+            if (op == 0x07a02013u || op == 0x07b02013u) {
+                qemu_plugin_register_vcpu_insn_exec_cb(insn, on_marker, QEMU_PLUGIN_CB_NO_REGS,
+                                                       (void *)(uintptr_t)(op == 0x07a02013u ? 'B' : 'E'));
+            }
+        } else if (size >= 2) {
             uint16_t op;
             memcpy(&op, qemu_plugin_insn_data(insn), 2);
             if (op == 0x46d2u || op == 0x46dbu) {
@@ -172,6 +183,8 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
             snprintf(out_path, sizeof out_path, "%s", argv[i] + 4);
         } else if (strcmp(argv[i], "hist=on") == 0) {
             want_hist = true;
+        } else if (strcmp(argv[i], "arch=riscv") == 0) {
+            riscv = true;
         } else {
             fprintf(stderr, "insn_count: unknown argument '%s'\n", argv[i]);
             return -1;
