@@ -6,7 +6,8 @@ acceptable outcomes are success (exit 0, output written) or a clean user error (
 exception escaping ``main`` fails the test with the input that caused it.
 
 The default tier is derandomized and bounded (a few hundred cases, well under a minute); the
-``slow`` tier explores with fresh random seeds and many more cases.
+``slow`` tier explores with fresh random seeds in rounds of 40 cases until its time budget is spent
+(``QNNC_FUZZ_SECONDS``, default 60 s per test), which bounds the CI run.
 """
 from __future__ import annotations
 
@@ -32,8 +33,9 @@ from qnnc.cli import main
 
 FAST = settings(max_examples=300, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-SLOW = settings(max_examples=3000, deadline=None, database=None,
+SLOW = settings(max_examples=40, deadline=None, database=None,  # per round; rounds until the time budget
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SLOW_SECONDS = float(os.environ.get("QNNC_FUZZ_SECONDS", "60"))  # per slow-tier test: bounds the CI run
 
 SEEDS = {"mlp": tiny_mlp().SerializeToString(), "cnn": tiny_cnn().SerializeToString()}
 STATS: Dict[str, Counter] = {}
@@ -488,8 +490,9 @@ def mutated_yaml(draw) -> str:
 # --------------------------------------------------------------------------- tests --
 
 
-def _fuzz(kind: str, strategy, cfg, with_config: bool = False):
-    """Build a hypothesis test that runs every example of ``strategy`` through :func:`run_build`."""
+def _fuzz(kind: str, strategy, cfg, with_config: bool = False, budget: Optional[float] = None):
+    """Build a hypothesis test that runs every example of ``strategy`` through :func:`run_build`
+    (with ``budget``: rounds of fresh random examples until that many seconds are spent)."""
     if with_config:
         @cfg
         @given(strategy)
@@ -505,8 +508,11 @@ def _fuzz(kind: str, strategy, cfg, with_config: bool = False):
         started = time.time()
         try:
             inner()
+            while budget is not None and time.time() - started < budget:
+                inner()
         finally:
             _report(kind, started)
+        assert sum(STATS.get(kind, Counter()).values()) > 0, "no example was built"
     return test
 
 
@@ -518,13 +524,18 @@ test_fuzz_yaml_schema = _fuzz("yaml-schema", config_text(), FAST, with_config=Tr
 test_fuzz_yaml_text = _fuzz("yaml-text", mutated_yaml(), FAST, with_config=True)
 test_fuzz_yaml_edits = _fuzz("yaml-edits", edited_config(), FAST, with_config=True)
 
-test_fuzz_onnx_bytes_long = pytest.mark.slow(_fuzz("onnx-bytes-long", mutated_bytes(), SLOW))
-test_fuzz_onnx_structure_long = pytest.mark.slow(_fuzz("onnx-structure-long", structured_model(), SLOW))
-test_fuzz_onnx_edits_long = pytest.mark.slow(_fuzz("onnx-edits-long", edited_seed(), SLOW))
-test_fuzz_onnx_plausible_long = pytest.mark.slow(_fuzz("onnx-plausible-long", plausible_model(), SLOW))
-test_fuzz_yaml_schema_long = pytest.mark.slow(_fuzz("yaml-schema-long", config_text(), SLOW, with_config=True))
-test_fuzz_yaml_text_long = pytest.mark.slow(_fuzz("yaml-text-long", mutated_yaml(), SLOW, with_config=True))
-test_fuzz_yaml_edits_long = pytest.mark.slow(_fuzz("yaml-edits-long", edited_config(), SLOW, with_config=True))
+test_fuzz_onnx_bytes_long = pytest.mark.slow(_fuzz("onnx-bytes-long", mutated_bytes(), SLOW, budget=SLOW_SECONDS))
+test_fuzz_onnx_structure_long = pytest.mark.slow(_fuzz("onnx-structure-long", structured_model(), SLOW,
+                                                       budget=SLOW_SECONDS))
+test_fuzz_onnx_edits_long = pytest.mark.slow(_fuzz("onnx-edits-long", edited_seed(), SLOW, budget=SLOW_SECONDS))
+test_fuzz_onnx_plausible_long = pytest.mark.slow(_fuzz("onnx-plausible-long", plausible_model(), SLOW,
+                                                       budget=SLOW_SECONDS))
+test_fuzz_yaml_schema_long = pytest.mark.slow(_fuzz("yaml-schema-long", config_text(), SLOW, with_config=True,
+                                                    budget=SLOW_SECONDS))
+test_fuzz_yaml_text_long = pytest.mark.slow(_fuzz("yaml-text-long", mutated_yaml(), SLOW, with_config=True,
+                                                  budget=SLOW_SECONDS))
+test_fuzz_yaml_edits_long = pytest.mark.slow(_fuzz("yaml-edits-long", edited_config(), SLOW, with_config=True,
+                                                   budget=SLOW_SECONDS))
 
 
 def test_seeds_build():
