@@ -17,6 +17,9 @@
 #   custom_qnnc_flash_budget = 64 KiB         ;   this (override ram_budget/flash_budget
 #                                             ;   of the YAML)
 #   custom_qnnc_install_deps = yes            ; pip-install missing generator deps
+#   custom_qnnc_kernels_opt = -O2             ; optimization level of the kernel library
+#                                             ;   (default -O2 whatever the project's level;
+#                                             ;   "project" keeps the project's)
 #
 # Paths are relative to the project dir.  A model is regenerated only when its
 # model, config, calibration/test data or the generator itself changed (content
@@ -463,15 +466,32 @@ def main():
     sources = [(os.path.join(build_root, name), out_dir)
                for (name, _, _), out_dir in zip(specs, out_dirs)]
     sources.append((os.path.join(build_root, "qnnc_runtime"), os.path.join(runtime, "src")))
+    kernels_env = kernel_env()
     if env.GetProjectOption("lib_archive", True):
         # archives: the linker takes only the kernels the models use
         libs = []
         for variant, src in sources:
-            libs.extend(env.Flatten([env.BuildLibrary(variant, src)]))
+            e = kernels_env if variant.endswith("qnnc_runtime") else env
+            libs.extend(env.Flatten([e.BuildLibrary(variant, src)]))
         env.Prepend(LIBS=libs)
     else:
         for variant, src in sources:
-            env.BuildSources(variant, src)
+            (kernels_env if variant.endswith("qnnc_runtime") else env).BuildSources(variant, src)
+
+
+def kernel_env():
+    """The environment of the kernel library: the project's, at custom_qnnc_kernels_opt (default
+    -O2: the kernels' own optimize pragma does not reach every target option GCC fixes for -Os)."""
+    level = (_option("custom_qnnc_kernels_opt") or "-O2").strip()
+    if level == "project":
+        return env
+    if not re.match(r"^-O[0-3sgz]?$|^-Ofast$", level):
+        fail("custom_qnnc_kernels_opt in %s: expected an optimization flag such as -O2 or -O3, or "
+             "'project', got %r" % (INI, level))
+    kenv = env.Clone()
+    kenv.Replace(CCFLAGS=[f for f in env.Flatten(kenv.get("CCFLAGS", []))
+                          if not re.match(r"^-O([0-3sgz]|fast)?$", str(f))] + [level])
+    return kenv
 
 
 main()
