@@ -160,6 +160,65 @@ QNNC_INLINE int8_t qnnc_output_s8(int32_t acc, int32_t mult, int32_t shift, int3
     return (int8_t)v;
 }
 
+#if defined(QNNC_REQUANTIZE_CALL) /* a kernel source that uses qnnc_rq_out defines it (before this
+                                    * header) as a name of its own for the function below */
+/** qnnc_requantize_mode out of line: the rare cases of qnnc_rq_out (keeps its callers small). */
+static QNNC_PATH_ATTR int32_t QNNC_REQUANTIZE_CALL(int32_t acc, int32_t multiplier, int32_t shift, int32_t rounding)
+{
+    return qnnc_requantize_mode(acc, multiplier, shift, rounding);
+}
+
+/** One output channel's requantization, set up once per channel (qnnc_rq_setup) and applied to
+ *  many accumulators (qnnc_rq_out): the same values as qnnc_output_s8. For TFLite rounding,
+ *  shift <= 0 (no left shift) and acc != INT32_MIN, SRDHM(acc, m) is floor((acc * m + 2^30) /
+ *  2^31) (its two nudges and its division rounding toward zero give exactly that): one 64-bit
+ *  multiply-add and a shift, then qnnc_rounding_divide_by_pot with its mask precomputed. Other
+ *  cases call qnnc_requantize_mode. */
+typedef struct {
+    int32_t mult, shift; /* the channel's constants */
+    int32_t right, mask, half; /* the right shift (fast case), 2^right - 1, mask / 2 */
+    int32_t fast;
+} qnnc_rq;
+
+QNNC_INLINE void qnnc_rq_setup(qnnc_rq *q, int32_t mult, int32_t shift, int32_t rounding)
+{
+    q->mult = mult;
+    q->shift = shift;
+    q->fast = rounding == QNNC_ROUND_TFLITE && shift <= 0;
+    q->right = shift < -31 ? 31 : (shift > 0 ? 0 : -shift);
+    q->mask = (int32_t)(((int64_t)1 << q->right) - 1);
+    q->half = q->mask >> 1;
+}
+
+/** The int8 output of acc: requantized, clamped to [lo, hi], plus output_offset, then the LUT. */
+QNNC_INLINE int8_t qnnc_rq_out(const qnnc_rq *q, int32_t acc, int32_t lo, int32_t hi, int32_t output_offset,
+                               const int8_t *act_lut, int32_t rounding)
+{
+    int32_t v;
+    if (q->fast && acc != INT32_MIN) {
+        const int32_t x = (int32_t)(((int64_t)acc * (int64_t)q->mult + ((int64_t)1 << 30)) >> 31);
+        v = (x >> q->right) + ((x & q->mask) > q->half + (x < 0 ? 1 : 0) ? 1 : 0);
+    } else {
+        v = QNNC_REQUANTIZE_CALL(acc, q->mult, q->shift, rounding);
+    }
+    v = v < lo ? lo : (v > hi ? hi : v);
+    v += output_offset;
+    if (act_lut != NULL) {
+        v = act_lut[v + 128];
+    }
+    return (int8_t)v;
+}
+
+/** qnnc_output_s8 (the same value) for a single accumulator of a channel. */
+QNNC_INLINE int8_t qnnc_output_s8_fast(int32_t acc, int32_t mult, int32_t shift, int32_t lo, int32_t hi,
+                                       int32_t output_offset, const int8_t *act_lut, int32_t rounding)
+{
+    qnnc_rq q;
+    qnnc_rq_setup(&q, mult, shift, rounding);
+    return qnnc_rq_out(&q, acc, lo, hi, output_offset, act_lut, rounding);
+}
+#endif
+
 QNNC_INLINE int8_t qnnc_clamp_s8(int32_t v, int32_t lo, int32_t hi)
 {
     return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
