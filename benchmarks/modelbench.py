@@ -76,9 +76,11 @@ class ModelResult:
 # ----------------------------------------------------------------- generation --
 
 
-def generate(onnx_path: Path, out_dir: Path, calibration: Optional[np.ndarray] = None, name: str = NAME):
+def generate(onnx_path: Path, out_dir: Path, calibration: Optional[np.ndarray] = None, name: str = NAME,
+             extra_config: str = ""):
     """Run qnnc on a model; returns the BuildResult. ``calibration`` (float, model layout)
-    is written to an .npz next to the config; None uses the model folder's calibration.npz."""
+    is written to an .npz next to the config; None uses the model folder's calibration.npz.
+    ``extra_config`` is appended to the YAML config (e.g. a ``quantization:`` section)."""
     from qnnc.build import build
     from qnnc.config import load_config
 
@@ -93,7 +95,7 @@ def generate(onnx_path: Path, out_dir: Path, calibration: Optional[np.ndarray] =
             raise H.HarnessError(f"no calibration data for {onnx_path}")
         cal = src
     cfg_path = out_dir / "model.yaml"
-    cfg_path.write_text(f"name: {name}\nlayout: nhwc\ncalibration:\n  data: {cal}\n  method: minmax\n")
+    cfg_path.write_text(f"name: {name}\nlayout: nhwc\ncalibration:\n  data: {cal}\n  method: minmax\n{extra_config}")
     cfg = load_config(str(cfg_path))
     return build(str(onnx_path), cfg, str(out_dir / "gen"), name, progress=False)
 

@@ -418,7 +418,7 @@ def generate(name, model, config, gen_root, requirements, qnnc_dir):
     started = time.time()
     rc, out, err = run_generator(gen_root, [
         "build", model, "--config", config, "--output", out_dir, "--name", name,
-        "--runtime", "none"] + budgets)
+        "--runtime", "none", "--require-calibration"] + budgets)
     sys.stdout.write(out)
     sys.stderr.write(err)
     if rc != 0:

@@ -88,3 +88,36 @@ def run_cli(args: Sequence[str], cwd: Optional[Path] = None, env=None, timeout: 
     """Run ``python -m qnnc ARGS`` as a subprocess; returns the completed process (text mode)."""
     return subprocess.run([sys.executable, "-m", "qnnc", *map(str, args)], capture_output=True, text=True,
                           cwd=cwd, env=env, timeout=timeout)
+
+
+class GraphBuilder:
+    """A tiny ONNX graph builder for op tests: one float input 'x' of ``shape``; the last node
+    made becomes the output 'y' (of ``out_type``; shape from onnx shape inference unless
+    ``out_shape`` is set)."""
+
+    def __init__(self, shape, opset: int = 13, out_type=TensorProto.FLOAT):
+        self.shape, self.opset, self.out_type = list(shape), opset, out_type
+        self.nodes, self.inits, self.n = [], [], 0
+        self.out_shape = None
+
+    def const(self, arr) -> str:
+        name = f"c{len(self.inits)}"
+        self.inits.append(numpy_helper.from_array(np.asarray(arr), name))
+        return name
+
+    def op(self, op_type: str, inputs, **attrs) -> str:
+        self.n += 1
+        out = f"t{self.n}"
+        self.nodes.append(helper.make_node(op_type, inputs, [out], name=f"{op_type}_{self.n}", **attrs))
+        return out
+
+    def finish(self, path: Path) -> Path:
+        """Name the last node's output 'y', check the model and save it to ``path``."""
+        self.nodes[-1].output[0] = "y"
+        g = helper.make_graph(self.nodes, "t", [helper.make_tensor_value_info("x", TensorProto.FLOAT, self.shape)],
+                              [helper.make_tensor_value_info("y", self.out_type, self.out_shape)], self.inits)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", self.opset)])
+        m = onnx.shape_inference.infer_shapes(m)
+        onnx.checker.check_model(m)
+        onnx.save(m, str(path))
+        return Path(path)

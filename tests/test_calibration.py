@@ -396,3 +396,56 @@ def test_kws_accuracy_floor():
 
 def test_mnist_accuracy_floor():  # 9700 test samples through the compiled C: about 30 s
     assert _accuracy("onnx_zoo_mnist8", method="mse") >= 0.988
+
+
+# --- no silent garbage: firmware builds need calibration data --------------------------------
+
+def _mlp_and_configs(tmp_path: Path):
+    from onnx_factory import save, tiny_mlp
+    model = save(tiny_mlp(), tmp_path / "mlp.onnx")
+    configs = {
+        "none": "name: mlp\n",
+        "random": "name: mlp\ncalibration:\n  random_inputs: true\n",
+        "both": "name: mlp\ncalibration:\n  random_inputs: true\n  data: cal.npz\n",
+        "data": "name: mlp\ncalibration:\n  data: cal.npz\n",
+    }
+    np.savez(tmp_path / "cal.npz", x=np.random.default_rng(0).standard_normal((32, 8)).astype(np.float32))
+    for k, text in configs.items():
+        (tmp_path / f"{k}.yaml").write_text(text)
+    return model
+
+
+def test_firmware_build_without_calibration_data_fails_naming_the_config(tmp_path):
+    from onnx_factory import run_cli
+    model = _mlp_and_configs(tmp_path)
+    r = run_cli(["build", model, "-c", tmp_path / "none.yaml", "-o", tmp_path / "out", "--require-calibration"])
+    assert r.returncode == 2, r.stderr
+    assert f"qnnc: error: {tmp_path / 'none.yaml'}, key 'calibration.data': no calibration data" in r.stderr
+    assert "random_inputs: true" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_random_inputs_is_an_explicit_opt_in_and_excludes_data(tmp_path):
+    from onnx_factory import run_cli
+    model = _mlp_and_configs(tmp_path)
+    r = run_cli(["build", model, "-c", tmp_path / "random.yaml", "-o", tmp_path / "out", "--require-calibration"])
+    assert r.returncode == 0, r.stderr
+    assert "calibrated on RANDOM inputs (16 N(0,1) samples), not real data" in r.stdout
+    assert "WARNING" not in r.stderr  # the user asked for it
+    report = json.loads((tmp_path / "out" / "mlp_report.json").read_text())
+    assert report["calibration"].startswith("RANDOM inputs")
+    r = run_cli(["build", model, "-c", tmp_path / "both.yaml", "-o", tmp_path / "out2"])
+    assert r.returncode == 2
+    assert f"{tmp_path / 'both.yaml'}:3, key 'calibration.random_inputs'" in r.stderr, r.stderr
+
+
+def test_cli_without_data_warns_loudly_and_with_data_says_what_it_used(tmp_path):
+    from onnx_factory import run_cli
+    model = _mlp_and_configs(tmp_path)
+    r = run_cli(["build", model, "-c", tmp_path / "none.yaml", "-o", tmp_path / "out"])
+    assert r.returncode == 0, r.stderr
+    assert "qnnc: WARNING: NO CALIBRATION DATA: activation ranges come from 16 random inputs." in r.stderr
+    r = run_cli(["build", model, "-c", tmp_path / "data.yaml", "-o", tmp_path / "out2", "--require-calibration"])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.rstrip().endswith("calibrated on 32 samples of cal.npz (minmax)"), r.stdout
+    assert "- Calibration: 32 samples of cal.npz (minmax)" in (tmp_path / "out2" / "mlp_report.md").read_text()

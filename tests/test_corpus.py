@@ -21,15 +21,6 @@ from benchmarks import corpus as C  # noqa: E402
 
 # Models still refused, with the words their error must contain (what is missing).
 REFUSED = {
-    "arch_cnn1d_har": "GlobalAveragePool",       # pooling on 3-D (N, C, L) tensors
-    "arch_gru_kws": "GRU",
-    "arch_lstm_kws": "LSTM",
-    "arch_mnasnet0_5_96": "ReduceMean",
-    "arch_mobilenet_v3_small_96": "HardSigmoid",
-    "arch_shufflenet_v2_x0_5_96": "Slice",
-    "arch_tiny_transformer": "Gather",
-    "arch_tiny_yolo_96": "Resize",
-    "arch_unet_seg_64": "ConvTranspose",
 }
 
 

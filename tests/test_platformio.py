@@ -230,6 +230,25 @@ def test_generator_error_fails_the_build_with_its_message(first_build, core, sam
         config.write_text(good)
 
 
+def test_a_config_without_calibration_data_fails_the_firmware_build(first_build, core, sample):
+    """A firmware build never ships a model calibrated on random inputs by accident: without
+    calibration.data the build fails naming the config; the explicit opt-in builds."""
+    config = sample.parents[1] / "models" / "kws" / "kws.yaml"
+    good = config.read_text()
+    no_data = good.replace("calibration:\n  data: calibration.npz\n  method: minmax\n", "")
+    assert "calibration" not in no_data
+    try:
+        config.write_text(no_data)
+        rc, out, _ = pio(core, sample, "run", "-e", "native", check=False)
+        assert rc != 0, out[-4000:]
+        assert f"qnnc: error: {config}, key 'calibration.data': no calibration data" in out, out[-4000:]
+        config.write_text(no_data + "calibration:\n  random_inputs: true\n")
+        rc, out, _ = pio(core, sample, "run", "-e", "native")
+        assert "calibrated on RANDOM inputs" in out, out[-4000:]
+    finally:
+        config.write_text(good)
+
+
 def test_a_failed_generation_keeps_the_previous_state(first_build, core, sample):
     """After a generation that failed, the next build regenerates the model because its config
     changed (not as a "first build") and recompiles none of the kernels."""
@@ -261,7 +280,10 @@ def test_a_failed_generation_keeps_the_previous_state(first_build, core, sample)
      "qnnc: error: custom_qnnc_ram_budget in platformio.ini expects a size in bytes"),
     ("custom_qnnc_name = qnnc_kws",
      "qnnc: error: custom_qnnc_name in platformio.ini: the model name 'qnnc_kws' is reserved"),
-], ids=["ram", "flash", "bad-size", "name"])
+    ("custom_qnnc_kernels_opt = fast",
+     "custom_qnnc_kernels_opt in platformio.ini: expected an optimization flag such as -O2 or -O3, or "
+     "'project', got 'fast'"),
+], ids=["ram", "flash", "bad-size", "name", "kernels-opt"])
 def test_option_errors_name_the_platformio_option(first_build, core, sample, option, message):
     """Messages name the platformio.ini option the user wrote, not the generator's CLI flags."""
     ini = sample / "platformio.ini"
@@ -370,6 +392,7 @@ def test_packed_archive_works_as_lib_deps_with_two_models(archive, core, tmp_pat
     (project / "platformio.ini").write_text(f"""
 [env:native]
 platform = native
+build_flags = -Os
 lib_deps = file://{archive}
 custom_qnnc_models =
     kws: {models}/kws/kws.onnx, {models}/kws/kws.yaml
@@ -378,6 +401,14 @@ custom_qnnc_models =
     (project / "src" / "main.c").write_text(PACKED_MAIN)
     rc, out, took = pio(core, project, "run", "-v", "-e", "native", "-t", "exec")
     TIMINGS["packed library, 2 models: first build + run"] = took
+    # a size-optimized project still gets -O2 kernels (custom_qnnc_kernels_opt's default); the
+    # generated model code keeps the project's level
+    compiles = [ln for ln in out.splitlines() if " -c " in ln and ln.rstrip().endswith(".c")]
+    kernel = [ln for ln in compiles if ln.rstrip().endswith("qnnc_conv_s8.c")]
+    model = [ln for ln in compiles if ln.rstrip().endswith("/kws.c")]
+    assert kernel and model, out[-4000:]
+    assert " -O2" in kernel[0] and " -Os" not in kernel[0], kernel[0]
+    assert " -Os" in model[0], model[0]
     installed = project / ".pio" / "libdeps" / "native" / "qnnc"
     assert f"qnnc: generator {installed / 'python' / 'qnnc'}" in out, out[-4000:]
     assert "qnnc: generating kws" in out and "qnnc: generating digits" in out

@@ -353,3 +353,16 @@ def test_kws_official_int8_bit_exact_on_cortex_m(core, tmp_path):
     print(f"KWS official int8 on {core}: {r.instructions:,} instructions, "
           f"{r.n_inputs - r.mismatches}/{r.n_inputs} bit-exact")
     assert r.bit_exact, f"{r.mismatches} of {r.n_inputs} outputs differ from the reference"
+
+
+def test_quantized_model_needs_no_calibration_data_in_a_firmware_build(float_net, tmp_path):
+    """QDQ models carry their own scales: --require-calibration (firmware builds) accepts them
+    without calibration data, and the summary says where the ranges came from."""
+    from onnx_factory import run_cli
+    float_path, cal, _ = float_net
+    path = _ort_quantize(float_path, tmp_path / "q.onnx", cal, "QDQ", "QInt8", True, reduce_range=True)
+    (tmp_path / "c.yaml").write_text("name: q\n")
+    r = run_cli(["build", path, "-c", tmp_path / "c.yaml", "-o", tmp_path / "out", "--require-calibration"])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.rstrip().endswith("calibrated on the model's own quantization scales"), r.stdout
+    assert "WARNING" not in r.stderr

@@ -211,6 +211,21 @@ def test_missing_data_file_fails_with_qnncs_message(tmp_path):
     assert "no known rule" not in flat, r.stdout[-4000:]
 
 
+def test_config_without_calibration_data_fails_the_generation(tmp_path):
+    """A firmware build never ships a model calibrated on random inputs by accident: the module
+    passes --require-calibration, so a config without calibration.data stops the generation."""
+    board = _native_board()
+    app, model_dir = _make_app(tmp_path)
+    cfg = model_dir / "kws.yaml"
+    cfg.write_text(cfg.read_text().replace("calibration:\n  data: calibration.npz\n  method: minmax\n", ""))
+    assert "calibration" not in cfg.read_text()
+    r = west("build", "-p", "always", "-b", board, "-d", str(tmp_path / "build"), str(app), f"-o=-j{JOBS}",
+             "-t", "qnnc_model_kws", "--", f"-DZEPHYR_EXTRA_MODULES={MODULE_DIR}", board=board)
+    assert r.returncode != 0
+    flat = " ".join(r.stdout.split())
+    assert f"qnnc: error: {cfg}, key 'calibration.data': no calibration data" in flat, r.stdout[-4000:]
+
+
 def test_reserved_name_is_reported_as_the_name_argument(tmp_path):
     """The generator's rules for the C name are checked by qnnc_add_model(), so the message names
     its NAME argument rather than the generator's --name flag."""

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional
 
 import numpy as np
+import onnx
 
 from . import __version__
 from .plan.budget import check_flash, check_ram
 from .reference.checksum import layer_checksums
 from .config import Config, c_name_problem
 from .frontend.data import load_samples
+from .frontend.qdq import is_prequantized
 from .emit import emit_c, emit_test_data
 from .emit.output_dir import check_output_dir, seal, write_output
 from .errors import ConfigError, DataError, ModelError
@@ -80,13 +82,16 @@ def provenance(model_path: str, cfg: Config) -> Dict[str, str]:
 
 def generate(model_path: str, cfg: Config, name: str, runtime: bool = True, progress: bool = True,
              ram_budget: Optional[int] = None, flash_budget: Optional[int] = None,
-             budget_origin: Optional[Dict[str, str]] = None) -> BuildResult:
+             budget_origin: Optional[Dict[str, str]] = None, require_calibration: bool = False) -> BuildResult:
     """Run every stage and return the files to write (nothing touches the disk).
 
     ``ram_budget``/``flash_budget`` override the config's budgets (bytes); ``budget_origin``
     ({"ram"|"flash": name}) names the setting they came from in errors (a Kconfig symbol, a
-    platformio.ini key; default: the CLI flag).
+    platformio.ini key; default: the CLI flag). ``require_calibration`` (firmware builds) refuses
+    a float model whose config names no calibration data and does not opt in to random inputs.
     """
+    if require_calibration:
+        check_calibration_given(model_path, cfg)
     compiled = _compile(model_path, cfg, name, progress)
     external = not cfg.input_in_arena
 
@@ -103,6 +108,16 @@ def generate(model_path: str, cfg: Config, name: str, runtime: bool = True, prog
     prov_line = (f"model {os.path.basename(model_path)}, inputs sha256 {prov['inputs_sha256']} "
                  f"({', '.join(f'{k} {v}' for k, v in sorted(prov['files'].items()))})")
     files = emit_c(model, plan, prov_line)
+    if model.uint8_inputs and plan.external_input:
+        raise ConfigError(f"the uint8 input '{model.uint8_inputs[0]}' is converted to int8 (byte - 128) while it is "
+                          "copied into the arena, so it cannot be read in place: set execution.input_in_arena: "
+                          "true", file=cfg.source, key="execution.input_in_arena",
+                          line=cfg.lines.get("execution.input_in_arena"))
+    if cfg.test_data is not None and model.multi_io:
+        raise ConfigError(f"test_data (the <name>_test_data.c self-test) supports models with one float input and "
+                          f"one output; this model has {len(model.inputs)} inputs and {len(model.outputs)} outputs"
+                          f"{' (uint8 input)' if model.uint8_inputs else ''}: check it with 'qnnc validate' instead", file=cfg.source, key="test_data",
+                          line=cfg.lines.get("test_data"))
     if cfg.test_data is not None:
         xs, ys = load_samples(cfg.test_data, compiled.graph.inputs[0], model.input_tensor.shape
                               if cfg.layout != "nhwc" else _model_shape(compiled), cfg.source)
@@ -113,11 +128,31 @@ def generate(model_path: str, cfg: Config, name: str, runtime: bool = True, prog
     if runtime:
         files.update(runtime_files(model.kernels_used()))
     report = build_report(model, plan, prov)
+    report["calibration"] = compiled.calibration
     files[f"{name}_report.json"] = json.dumps(report, indent=1, sort_keys=True) + "\n"
     files[f"{name}_report.md"] = markdown_report(report)
     files[f"{name}_report.html"] = html_report(report)
     files = seal(files, model.name)  # <name>_build_id.h: files of two builds never compile together
     return BuildResult(compiled, plan, files, report, summary_line(report))
+
+
+def check_calibration_given(model_path: str, cfg: Config) -> None:
+    """Firmware builds: a float model needs calibration data or the config's explicit opt-in to
+    random inputs; activation ranges from random inputs ship a model that is wrong on real data."""
+    if cfg.calibration is not None or cfg.random_calibration:
+        return
+    try:
+        model = onnx.load(model_path, load_external_data=False)
+    except Exception:  # noqa: BLE001 - the import reports an unreadable model with its own message
+        return
+    if is_prequantized(model):  # QDQ/QOperator models carry their own scales
+        return
+    raise ConfigError(
+        "no calibration data: this firmware build would ship a model whose activation ranges come from random "
+        "inputs, so its results on real data would be wrong. Name representative inputs in calibration.data "
+        "(an .npz/.npy file relative to the config; see README 'Calibration data'), or, for sizing and "
+        "coverage checks only, opt in with 'calibration: {random_inputs: true}'",
+        file=cfg.source or "(no --config given)", key="calibration.data", line=cfg.lines.get("calibration"))
 
 
 def _where(cfg: Config, key: str, override: Optional[int], origin: Optional[str]) -> str:
@@ -167,10 +202,11 @@ def _api_layout(xs: np.ndarray, cfg: Config) -> np.ndarray:
 
 def build(model_path: str, cfg: Config, out_dir: str, name: str, runtime: bool = True,
           progress: bool = True, ram_budget: Optional[int] = None, flash_budget: Optional[int] = None,
-          budget_origin: Optional[Dict[str, str]] = None) -> BuildResult:
+          budget_origin: Optional[Dict[str, str]] = None, require_calibration: bool = False) -> BuildResult:
     """Generate and write; the output folder is untouched if generation fails."""
     check_output_dir(os.path.abspath(out_dir))
-    result = generate(model_path, cfg, name, runtime, progress, ram_budget, flash_budget, budget_origin)
+    result = generate(model_path, cfg, name, runtime, progress, ram_budget, flash_budget, budget_origin,
+                      require_calibration)
     write_output(result.files, out_dir, result.compiled.model.name)
     return result
 

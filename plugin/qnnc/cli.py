@@ -32,17 +32,31 @@ def cmd_build(args) -> int:
     result = build(args.model, cfg, args.output, name, runtime=args.runtime == "copy", progress=not args.quiet,
                    ram_budget=_size(args.ram_budget, origin.get("ram", "--ram-budget")),
                    flash_budget=_size(args.flash_budget, origin.get("flash", "--flash-budget")),
-                   budget_origin=origin)
+                   budget_origin=origin, require_calibration=args.require_calibration)
     for note in result.compiled.model.notes:
         print(f"qnnc: note: {note}", file=sys.stderr)
     if args.config is None:
         print("qnnc: note: no --config given: defaults used (int8, per-channel weights, min-max ranges)",
               file=sys.stderr)
+    if result.compiled.calibration.startswith("RANDOM") and not cfg.random_calibration:
+        _random_calibration_warning(result.compiled.calibration_samples)
     print(result.summary)
     if args.verbose:
         from .report import layer_table
         print(layer_table(result.report))
     return 0
+
+
+def _random_calibration_warning(samples: int) -> None:
+    """The warning nobody can miss: this output is for sizing and coverage checks only."""
+    rule = "qnnc: WARNING: " + "*" * 72
+    print("\n".join([
+        rule,
+        f"qnnc: WARNING: NO CALIBRATION DATA: activation ranges come from {samples} random inputs.",
+        "qnnc: WARNING: This output is for sizing and coverage checks only: its results on real data are",
+        "qnnc: WARNING: wrong. Name representative inputs in the config's calibration.data. Firmware builds",
+        "qnnc: WARNING: (Zephyr, PlatformIO: --require-calibration) refuse this configuration.",
+        rule]), file=sys.stderr)
 
 
 def _size(text: Optional[str], flag: str) -> Optional[int]:
@@ -95,6 +109,20 @@ def cmd_inspect(args) -> int:
     return 0 if info["compiles"] else EXIT_USER_ERROR
 
 
+def cmd_ops(args) -> int:
+    from .passes.operators import OPERATORS, markdown_table
+    from .quantize.lower_graph import RULES
+    if args.markdown:
+        sys.stdout.write(markdown_table(frozenset(RULES[16])))
+    else:
+        width = max(map(len, OPERATORS))
+        for op in sorted(OPERATORS):
+            canonical, notes = OPERATORS[op]
+            int16 = "int16" if canonical in RULES[16] else "int8 inside int16 plans"
+            print(f"{op:<{width}}  {notes}{'; ' if notes else ''}{int16}")
+    return 0
+
+
 def cmd_report(args) -> int:
     from .build import default_name, generate
     from .report.pages import html_report, markdown_report
@@ -145,6 +173,10 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--budget-origin", metavar="ram=NAME,flash=NAME",
                    help="for build systems: the setting --ram-budget/--flash-budget came from (e.g. "
                         "ram=CONFIG_QNNC_RAM_BUDGET), named in budget errors instead of the flag")
+    b.add_argument("--require-calibration", action="store_true",
+                   help="for firmware builds: fail unless the config names calibration data (or opts in to "
+                        "random inputs with calibration.random_inputs: true); the Zephyr module and the "
+                        "PlatformIO library always pass it")
     b.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     b.add_argument("--verbose", "-v", action="store_true", help="print the per-layer table")
     b.set_defaults(fn=cmd_build)
@@ -180,6 +212,9 @@ def make_parser() -> argparse.ArgumentParser:
     rp.add_argument("--html", help="also write the HTML report to this file")
     rp.set_defaults(fn=cmd_report)
 
+    o = sub.add_parser("ops", help="the ONNX operators qnnc compiles, with what each supports")
+    o.add_argument("--markdown", action="store_true", help="as the README's Markdown table")
+    o.set_defaults(fn=cmd_ops)
     d = sub.add_parser("deps", help="print every input file a build reads (for build systems)")
     d.add_argument("model", help="float ONNX model")
     d.add_argument("--config", "-c", help="YAML config (its calibration and test data files are listed too)")

@@ -13,6 +13,8 @@ Schema (every key optional; unknown keys are errors)::
       percentile: 99.99        # percentile method: keep this share of values inside the range
       moving_average: 0.9      # minmax only: EMA of per-sample min/max with this momentum in [0, 1)
       max_samples: 1000        # use at most this many samples
+      random_inputs: false     # true (instead of data): calibrate on random N(0,1) inputs, for sizing and
+                               # coverage checks only; firmware builds refuse a config with neither
     quantization:
       weights: per_channel     # per_channel | per_tensor
       equalization: false      # cross-layer equalization of consecutive Conv/FC weight ranges
@@ -28,7 +30,7 @@ Schema (every key optional; unknown keys are errors)::
           activation_bits: 16  # 8 | 16
       auto_precision:          # choose per-layer bits: int16 -> int8 activations (when activation_bits
                                # is 16), then int8 -> int4 weights (needs labels 'y' in calibration.data)
-        tolerance: 0.005       # accuracy drop allowed vs all-int8 weights, on the calibration data
+        tolerance: 0.005       # accuracy drop allowed vs all-int8 weights, on held-aside calibration data
     execution:
       patch_layers: auto       # run the first layers band by band (MCUNetV2-style): auto | N
       patches: 4               # number of horizontal bands (default: the count with the smallest arena)
@@ -93,6 +95,7 @@ class Config:
     percentile: float = 99.99
     moving_average: Optional[float] = None
     max_samples: Optional[int] = None
+    random_calibration: bool = False  # calibration.random_inputs: the explicit opt-in to random inputs
     weights: str = "per_channel"
     equalization: bool = False
     bias_correction: bool = False
@@ -134,6 +137,7 @@ _SCHEMA: Dict[str, Any] = {
         "percentile": float,
         "moving_average": float,
         "max_samples": int,
+        "random_inputs": bool,
     },
     "quantization": {
         "weights": ("per_channel", "per_tensor"),
@@ -404,6 +408,20 @@ def load_config(path: Optional[str]) -> Config:
     shapes = data.get("input_shape") or {}
     cfg.input_shape = InputShapes(shapes, {k: lines.get(f"input_shape.{k}") for k in shapes})
     cal = data.get("calibration")
+    if cal is not None and cal.get("random_inputs") is False:  # the default, written out
+        cal = {k: v for k, v in cal.items() if k != "random_inputs"} or None
+    if cal is not None and cal.get("random_inputs"):
+        if "data" in cal:
+            raise ConfigError("random_inputs: true and data exclude each other: remove random_inputs to calibrate "
+                              "on the data", file=file, key="calibration.random_inputs",
+                              line=lines.get("calibration.random_inputs"))
+        cfg.random_calibration = True
+        cal = {k: v for k, v in cal.items() if k != "random_inputs"}
+        if cal:
+            raise ConfigError(f"calibration.{sorted(cal)[0]} needs calibration data; random_inputs takes no other "
+                              "calibration setting", file=file, key=f"calibration.{sorted(cal)[0]}",
+                              line=lines.get(f"calibration.{sorted(cal)[0]}"))
+        cal = None
     if cal is not None:
         cfg.calibration = _data_ref(cal, "calibration", base, lines, file)
         cfg.method = cal.get("method", "minmax")

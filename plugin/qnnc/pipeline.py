@@ -18,17 +18,19 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
+import onnx
 
 from .config import Config
 from .errors import ConfigError
-from .frontend.data import load_samples
+from .frontend.data import load_input_samples, sample_count, take
 from .frontend.importer import import_onnx
+from .frontend.uint8_inputs import uint8_input_names
 from .ir import Graph
 from .passes import run_passes
 from .passes.equalize import equalize, float_transforms
 from .qmodel import QModel
 from .quantize import auto_precision
-from .quantize.calibrate import collect, internal_value, random_calibration_inputs
+from .quantize.calibrate import collect, internal_value, random_calibration_samples
 from .quantize.fixedpoint import ROUND_HALF_EVEN, ROUND_TFLITE
 from .quantize.lower_graph import quantize
 from .quantize.precision import (PrecisionPlan, PrecisionRequest, make_plan, onnx_op_types, override_bits,
@@ -46,6 +48,7 @@ class Compiled:
     calibration_samples: int
     notes: List[str]
     precision: Optional[PrecisionPlan] = None
+    calibration: str = ""  # what the activation ranges came from, for the summary line and reports
 
 
 def model_name(cfg: Config, model_path: str, override: Optional[str] = None) -> str:
@@ -87,8 +90,9 @@ def compile_model(model_path: str, cfg: Config, name: str, progress: bool = True
     """Run the front half of the pipeline."""
     notes: List[str] = []
     graph = import_onnx(model_path, cfg.input_shape, cfg.source)
-    input_name = graph.inputs[0]
-    input_shape = graph.shape(input_name)
+    input_names = list(graph.inputs)
+    u8 = [] if graph.quant is not None else uint8_input_names(onnx.load(model_path, load_external_data=False))
+    input_shapes = [graph.shape(i) for i in input_names]
     passed = run_passes(graph, io_layout="NHWC" if cfg.layout == "nhwc" else "NCHW")
     prequantized = graph.quant is not None
     if prequantized:
@@ -101,36 +105,77 @@ def compile_model(model_path: str, cfg: Config, name: str, progress: bool = True
     weight_bits, act_bits = requested_bits(passed, req, model_path)  # checks the overrides before calibrating
     ys = None  # labels, for the auto_precision search
     if cfg.calibration is not None:
-        xs, ys = load_samples(cfg.calibration, input_name, input_shape, cfg.source)
+        xs, ys = load_input_samples(cfg.calibration, input_names, input_shapes, cfg.source)
         if cfg.max_samples:
-            xs = xs[:cfg.max_samples]
+            xs = take(xs, slice(0, cfg.max_samples))
     else:
-        xs = random_calibration_inputs(input_shape)
+        xs = random_calibration_samples(input_names, input_shapes)
+        for k, inp in enumerate(input_names):
+            if inp in u8:  # raw bytes: uniform 0..255 (the range is fixed to [0, 255] below anyway)
+                x = xs[inp] if isinstance(xs, dict) else xs
+                x[...] = np.random.default_rng(k).integers(0, 256, x.shape)
         if not prequantized:
             notes.append("no calibration data given (calibration.data in the config): activation ranges come from "
-                         f"{xs.shape[0]} random N(0,1) inputs, so accuracy on real data will be poor")
-    pins = {input_name: list(input_shape)}
+                         f"{sample_count(xs)} random N(0,1) inputs, so accuracy on real data will be poor")
+    held = None  # (inputs, labels) the automatic precision search judges on, kept out of calibration
+    if cfg.auto_precision is not None and ys is not None:
+        xs, ys, held, note = _hold_aside(xs, ys)
+        notes.append(note)
+    pins = {inp: list(shape) for inp, shape in zip(input_names, input_shapes)}
     cal = collect(model_path, xs, cfg.method, cfg.percentile, pins, progress, moving_average=cfg.moving_average,
                   transforms=float_transforms(passed), means=cfg.bias_correction,
                   keep_minmax=decision_tensors(passed),
                   only={passed.original_name(t) for t, v in passed.tensors.items() if not v.is_const})
+    for inp in u8:  # uint8 image bytes: int8 = byte - 128 exactly (scale 1, zero point -128)
+        cal.ranges[inp] = cal.minmax[inp] = (0.0, 255.0)
     float_mean = ((lambda t: internal_value(passed, t, cal.means.get))
                   if cfg.bias_correction and not prequantized else None)
 
     def quantize_with(plan: PrecisionPlan) -> QModel:
         return quantize(passed, cal.ranges, name, plan, per_channel=cfg.weights == "per_channel",
-                        float_mean=float_mean, int4_clipping=cfg.int4_clipping)
+                        float_mean=float_mean, int4_clipping=cfg.int4_clipping, calibration_inputs=(xs, pins),
+                        int8_inputs=u8)
 
     def plan_of(weights: Dict[str, int], acts: Dict[str, int]) -> PrecisionPlan:
         return make_plan(passed, weights, {**act_bits, **acts}, cfg.activation_bits, rounding)
 
     plan = plan_of(weight_bits, {})
     if cfg.auto_precision is not None:
-        plan, search_notes = _auto_precision(passed, cfg, req, model_path, quantize_with, plan_of, xs, ys, progress)
+        plan, search_notes = _auto_precision(passed, cfg, req, model_path, quantize_with, plan_of,
+                                             *(held if held is not None else (xs, ys)), progress)
         notes.extend(search_notes)
     qm = quantize_with(plan)
-    qm.notes = notes
-    return Compiled(passed, qm, int(xs.shape[0]), notes, plan)
+    qm.uint8_inputs = list(u8)
+    qm.notes = notes + qm.notes  # the lowering's own notes (int8 fallbacks in an int16 plan) last
+    return Compiled(passed, qm, sample_count(xs), notes, plan, calibration_source(cfg, sample_count(xs), prequantized))
+
+
+HOLD_ASIDE_MIN = 8  # below this many labelled samples the search judges on the calibration samples
+
+
+def _hold_aside(xs, ys):
+    """Split labelled calibration data: the last quarter judges the automatic precision search
+    and is not used for activation ranges (a plan judged on the data that set its ranges looks
+    better than it is). Returns (calibration inputs, labels, (held inputs, labels) or None, note)."""
+    n = sample_count(xs)
+    ys = np.asarray(ys)[:n]
+    if n < HOLD_ASIDE_MIN:
+        return xs, ys, None, (f"auto_precision: only {n} labelled samples, so plans are judged on the calibration "
+                              "samples themselves (give more to hold some aside)")
+    k = max(2, n // 4)
+    held = (take(xs, slice(n - k, n)), ys[n - k:])
+    note = (f"auto_precision judged every plan on {k} held-aside samples of calibration.data (not used for "
+            f"activation ranges); ranges come from the other {n - k}")
+    return take(xs, slice(0, n - k)), ys[:n - k], held, note
+
+
+def calibration_source(cfg: Config, samples: int, prequantized: bool) -> str:
+    """What the activation ranges came from, in words (summary line, reports)."""
+    if prequantized:
+        return "the model's own quantization scales"
+    if cfg.calibration is None:
+        return f"RANDOM inputs ({samples} N(0,1) samples), not real data"
+    return f"{samples} samples of {os.path.basename(cfg.calibration.path)} ({cfg.method})"
 
 
 def _auto_precision(graph: Graph, cfg: Config, req: PrecisionRequest, model_path: str, quantize_with, plan_of,
@@ -141,7 +186,8 @@ def _auto_precision(graph: Graph, cfg: Config, req: PrecisionRequest, model_path
     if ys is None or cfg.calibration is None:
         raise ConfigError("auto_precision needs labelled calibration data: calibration.data with class labels "
                           "in an array 'y'", file=cfg.source, key=key, line=cfg.line_of(key))
-    ys = np.asarray(ys)[:len(xs)] if len(ys) != len(xs) else ys  # max_samples cut the inputs
+    n = sample_count(xs)
+    ys = np.asarray(ys)[:n] if len(ys) != n else ys  # max_samples cut the inputs
     op_types = onnx_op_types(model_path or graph.source) if cfg.overrides else {}
     layers = weight_layers(graph)
     pinned_w = override_bits(graph, req, "weight_bits", layers, op_types)
@@ -154,11 +200,11 @@ def _auto_precision(graph: Graph, cfg: Config, req: PrecisionRequest, model_path
     chosen, acc16 = {}, None
     if cfg.activation_bits == 16:
         chosen, found, acc16 = auto_precision.search_activations(graph, evaluate, cfg.auto_precision, pinned_w,
-                                                                 pinned_a, len(xs), progress)
+                                                                 pinned_a, n, progress)
         notes.extend(found)
     act16 = plan_of({}, chosen)
     int16_layers = [n.name for n in graph.nodes if act16.of(n.name).activation_bits == 16]
-    weights, found = auto_precision.search_weights(graph, evaluate, cfg.auto_precision, pinned_w, chosen, len(xs),
+    weights, found = auto_precision.search_weights(graph, evaluate, cfg.auto_precision, pinned_w, chosen, n,
                                                    progress, baseline=acc16, int16_layers=int16_layers)
     notes.extend(found)
     return plan_of(weights, chosen), notes
@@ -166,7 +212,7 @@ def _auto_precision(graph: Graph, cfg: Config, req: PrecisionRequest, model_path
 
 def accuracy(qm: QModel, xs: np.ndarray, ys: np.ndarray) -> Tuple[float, np.ndarray]:
     """(accuracy, dequantized outputs) of the numpy reference on labelled samples."""
-    q = run_int8(qm, quantize_input(qm, xs)).reshape(len(xs), -1)
+    q = run_int8(qm, quantize_input(qm, xs)).reshape(sample_count(xs), -1)
     acc = float(np.mean(q.astype(np.int32).argmax(axis=1) == ys.reshape(-1)))
     return acc, dequantize_output(qm, q).astype(np.float64)
 

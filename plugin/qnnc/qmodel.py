@@ -23,9 +23,21 @@ KERNELS = {
     "mul": "qnnc_mul_s8",
     "softmax": "qnnc_softmax_s8",
     "lut": "qnnc_lut_s8",
+    "prelu": "qnnc_prelu_s8",
+    "minmax": "qnnc_minmax_s8",
+    "log_softmax": "qnnc_log_softmax_s8",
     "transpose": "qnnc_transpose_s8",
     "pad": "qnnc_pad_s8",
     "concat": "qnnc_concat_slice_s8",
+    "gather": "qnnc_gather_s8",  # Slice, Split, Gather, nearest Resize, DepthToSpace, SpaceToDepth
+    "resize": "qnnc_resize_s8",  # linear Resize
+    "conv_general": "qnnc_conv_general_s8",  # grouped and transposed convolution
+    "batch_matmul": "qnnc_batch_matmul_s8",
+    "reduce": "qnnc_reduce_s8",  # ReduceMean/Sum/Max/Min
+    "layer_norm": "qnnc_layer_norm_s8",
+    "arg_max": "qnnc_arg_max_s8",  # ArgMax and ArgMin
+    "lstm": "qnnc_lstm_s8",  # one call per direction runs every time step
+    "gru": "qnnc_gru_s8",
     "requantize": "qnnc_requantize_s8_s16",  # int8 <-> int16 boundary; attrs["kernel"] names the direction
     "reshape": None,
     "patch_segment": None,  # calls the kernels of its sub-ops, band by band
@@ -93,10 +105,31 @@ class QModel:
     name: str
     tensors: Dict[str, QTensor]
     ops: List[QOp]
-    input: str
-    output: str
+    # The public API tensors in graph order. An output may also be read by later ops, and two
+    # outputs may name the same tensor; an input may feed several ops.
+    inputs: List[str]
+    outputs: List[str]
     source: str = ""
     notes: List[str] = field(default_factory=list)
+    # ONNX names of the outputs (an int16 result converted to int8 has another tensor name).
+    output_names: List[str] = field(default_factory=list)
+    # Inputs the API takes as uint8 bytes (an ONNX uint8 input; int8 = byte - 128, see
+    # frontend/uint8_inputs.py).
+    uint8_inputs: List[str] = field(default_factory=list)
+
+    @property
+    def api_output_names(self) -> List[str]:
+        return list(self.output_names) if self.output_names else list(self.outputs)
+
+    @property
+    def input(self) -> str:
+        """The first input (single-input code paths)."""
+        return self.inputs[0]
+
+    @property
+    def output(self) -> str:
+        """The first output (single-output code paths)."""
+        return self.outputs[0]
 
     @property
     def input_tensor(self) -> QTensor:
@@ -105,6 +138,19 @@ class QModel:
     @property
     def output_tensor(self) -> QTensor:
         return self.tensors[self.output]
+
+    @property
+    def input_tensors(self) -> List[QTensor]:
+        return [self.tensors[t] for t in self.inputs]
+
+    @property
+    def output_tensors(self) -> List[QTensor]:
+        return [self.tensors[t] for t in self.outputs]
+
+    @property
+    def multi_io(self) -> bool:
+        """More than one input or output, or a uint8 input: the generated API names each tensor."""
+        return len(self.inputs) != 1 or len(self.outputs) != 1 or bool(self.uint8_inputs)
 
     @property
     def macs(self) -> int:

@@ -22,11 +22,11 @@ from .build import _api_layout, generate
 from .emit.output_dir import write_output
 from .quantize.calibrate import PROGRESS_MIN_TOTAL, _progress, apply_transform, internal_value
 from .config import Config, DataRef
-from .frontend.data import load_samples
-from .frontend.float_runner import FloatRunner
-from .emit.hostrun import compile_driver, run_driver
+from .frontend.data import load_input_samples, load_samples, sample_count
+from .frontend.float_runner import FloatRunner, float_outputs_all
+from .emit.hostrun import compile_driver, run_driver, run_driver_io
 from .passes.equalize import float_transforms
-from .reference.interpreter import dequantize_output, quantize_input, run
+from .reference.interpreter import api_input_arrays, dequantize_output, quantize_input, run, run_all
 
 BATCH = 256  # samples per onnxruntime call / per-layer comparison step
 
@@ -216,6 +216,8 @@ def validate(model_path: str, cfg: Config, data_path: str, name: Optional[str] =
     name = default_name(model_path, cfg, name)
     result = generate(model_path, cfg, name, runtime=True, progress=progress)
     model = result.compiled.model
+    if model.multi_io:
+        return validate_multi(model_path, cfg, data_path, name, result, limit, sanitize)
     in_name = result.compiled.graph.inputs[0]
     raw_shape = result.compiled.graph.shape(in_name)
     if cfg.layout == "nhwc" and len(raw_shape) == 4:  # data (and onnxruntime) use the model's NCHW
@@ -264,6 +266,71 @@ def validate(model_path: str, cfg: Config, data_path: str, name: Optional[str] =
     return res
 
 
+def _nchw_shape(shape, cfg: Config):
+    """The model's own (ONNX) shape of an API tensor whose API layout the config may make NHWC."""
+    if cfg.layout == "nhwc" and len(shape) == 4:
+        return (shape[0], shape[3], shape[1], shape[2])
+    return tuple(shape)
+
+
+def validate_multi(model_path: str, cfg: Config, data_path: str, name: str, result, limit: Optional[int],
+                   sanitize: bool) -> Dict[str, Any]:
+    """:func:`validate` for a model with several inputs or outputs: the data file holds one array per
+    input (see frontend.data.load_input_samples); every output is compared (C vs reference bit for
+    bit, reference vs float onnxruntime in output LSB). No per-layer SQNR (layers is empty)."""
+    model = result.compiled.model
+    graph = result.compiled.graph
+    names = list(model.inputs)
+    raw_shapes = [_nchw_shape(graph.shape(t), cfg) for t in names]
+    ref = DataRef(os.path.abspath(data_path), yaml_key="--data", count=limit)
+    xs, ys = load_input_samples(ref, names, raw_shapes, None)
+    n = sample_count(xs)
+    api = {k: _api_layout(v, cfg) for k, v in xs.items()}
+    q_in = quantize_input(model, api)
+    ref_outs = run_all(model, q_in)
+    with tempfile.TemporaryDirectory(prefix="qnnc-validate-") as tmp:
+        gen = os.path.join(tmp, "gen")
+        write_output(result.files, gen, model.name)
+        exe = compile_driver(gen, name, os.path.join(tmp, "model"), sanitize=sanitize)
+        c_outs = run_driver_io(exe, api_input_arrays(model, q_in), [t.size for t in model.output_tensors])
+    pins = {k: list(s) for k, s in zip(names, raw_shapes)}
+    f_outs = float_outputs_all(model_path, xs, pins)
+    outputs = []
+    mismatching = np.zeros(n, bool)
+    for k, (t_name, t) in enumerate(zip(model.api_output_names, model.output_tensors)):
+        r = ref_outs[k].reshape(n, -1)
+        mismatching |= np.any(c_outs[k] != r, axis=1)
+        f = f_outs[k].reshape(n, -1)
+        if cfg.layout == "nhwc" and len(t.shape) == 4:  # onnxruntime gives NCHW, the API is NHWC
+            b, h, w, c = t.shape
+            f = f.reshape(n, b, c, h, w).transpose(0, 1, 3, 4, 2).reshape(n, -1)
+        err = np.abs(dequantize_output(model, r, k).astype(np.float64) - f) / t.scale
+        outputs.append({"name": t_name, "bit_exact": bool(np.array_equal(c_outs[k], r)),
+                        "float_max_abs_error_lsb": float(err.max()),
+                        "float_mean_abs_error_lsb": float(err.mean())})
+    res: Dict[str, Any] = {
+        "name": name,
+        "samples": int(n),
+        "bit_exact": not bool(mismatching.any()),
+        "c_vs_reference_mismatching_samples": int(mismatching.sum()),
+        "sanitizers": bool(sanitize),
+        "float_max_abs_error_lsb": max(o["float_max_abs_error_lsb"] for o in outputs),
+        "float_mean_abs_error_lsb": float(np.mean([o["float_mean_abs_error_lsb"] for o in outputs])),
+        "outputs": outputs,
+        "arena_bytes": result.report["arena_bytes"],
+        "lower_bound_bytes": result.report["lower_bound_bytes"],
+        "weight_bytes": result.report["weight_bytes"],
+        "layers": [],
+    }
+    f0 = f_outs[0].reshape(n, -1)
+    if ys is not None and f0.shape[1] > 1:  # labels judge the first output
+        c0 = c_outs[0].astype(np.int32)
+        res["accuracy_float"] = float(np.mean(f0.argmax(axis=1) == ys))
+        res["accuracy_int8"] = float(np.mean(c0.argmax(axis=1) == ys))
+        res["top1_agreement_int8_vs_float"] = float(np.mean(c0.argmax(axis=1) == f0.argmax(axis=1)))
+    return res
+
+
 def format_validation(res: Dict[str, Any]) -> str:
     """Human-readable validation summary."""
     lines = [
@@ -273,6 +340,9 @@ def format_validation(res: Dict[str, Any]) -> str:
         f"  int8 vs float onnxruntime: max |error| {res['float_max_abs_error_lsb']:.2f} LSB, "
         f"mean {res['float_mean_abs_error_lsb']:.3f} LSB",
     ]
+    for o in res.get("outputs", []):  # models with several outputs
+        lines.append(f"    output '{o['name']}': {'bit-exact' if o['bit_exact'] else 'C differs'}, max |error| "
+                     f"{o['float_max_abs_error_lsb']:.2f} LSB, mean {o['float_mean_abs_error_lsb']:.3f} LSB")
     if "accuracy_float" in res:
         lines.append(f"  accuracy: float {res['accuracy_float']:.4f}, int8 {res['accuracy_int8']:.4f} "
                      f"(top-1 agreement {res['top1_agreement_int8_vs_float']:.4f})")

@@ -30,7 +30,7 @@ if(budgets)
 endif()
 execute_process(
   COMMAND ${QNNC_PYTHON} -m qnnc build ${QNNC_MODEL}
-          --config ${QNNC_CONFIG} --output ${QNNC_OUTPUT_DIR} --name ${QNNC_NAME} --runtime none ${budgets}
+          --config ${QNNC_CONFIG} --output ${QNNC_OUTPUT_DIR} --name ${QNNC_NAME} --runtime none --require-calibration ${budgets}
   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 string(STRIP "${out}" out)
 string(STRIP "${err}" err)

@@ -15,10 +15,18 @@ from ..kernel_params import struct_fields
 from ..plan.kernel_scratch import SCRATCH_KERNELS
 from ..plan.memory import MemoryPlan
 from ..qmodel import QModel, QOp
+from . import c_multi_io
+from ..reference import kernels_reduce as KR
+from ..reference import kernels_recurrent as KRC
 from .c_format import array_body, array_definition, brace, c_float, c_int, c_type
 
 _STRUCT = {"ConvParams": "qnnc_conv_params", "FcParams": "qnnc_fc_params", "PoolParams": "qnnc_pool_params",
            "AddParams": "qnnc_add_params", "MulParams": "qnnc_mul_params", "RescaleParams": "qnnc_rescale_params"}
+
+
+_STRUCT.update({"ConvGeneralParams": "qnnc_conv_general_params", "BatchMatmulParams": "qnnc_batch_matmul_params"})
+_STRUCT.update({"PreluParams": "qnnc_prelu_params", "MinMaxParams": "qnnc_minmax_params",
+                "LogSoftmaxParams": "qnnc_log_softmax_params"})
 
 
 def _comment(text: str) -> str:
@@ -93,6 +101,8 @@ class _Emitter:
     def ptr(self, tensor: str, extra: int = 0) -> str:
         """C address of a tensor (plus ``extra`` bytes): in the arena, or the caller's input."""
         if self.plan.is_external(tensor):
+            if self.m.multi_io:  # the caller's buffers, by input index (emit/c_multi_io.py)
+                return f"inputs[{c_multi_io.external_index(self, tensor)}] + {extra}"
             return f"input + {extra}"
         return f"arena + {self.plan.offset(tensor) + extra}"
 
@@ -143,7 +153,7 @@ class _Emitter:
     def spatial(self, k: str, op: QOp, params, in_shape, out_shape, in_ptr: str, out_ptr: str,
                 consts=None, indent: str = "    ", tag: str = "") -> None:
         """One call of a conv/depthwise/pool/table kernel on the given (possibly band) shapes."""
-        if op.kind in ("conv", "depthwise_conv"):
+        if op.kind in ("conv", "depthwise_conv", "conv_general"):
             # Weights (and their filter dims) are emitted once per op; band calls reuse them.
             luts, filt, bias, q, dfl = consts if consts is not None else self.op_weights(k, op)
             p = self.struct(f"{k}{tag}_params", params, luts)
@@ -164,6 +174,28 @@ class _Emitter:
             self.body.append(f"{indent}qnnc_lut_s8({size}, {lut}, {in_ptr}, {out_ptr});")
         else:
             raise NotImplementedError(op.kind)
+
+    def elementwise(self, k: str, op: QOp, x: str, out: str) -> None:
+        """PRelu, Max/Min and LogSoftmax (runtime/src/qnnc_{prelu,minmax,log_softmax}_s8.c)."""
+        c, a = op.consts, op.attrs
+        p = self.struct(f"{k}_params", op.params)
+        if op.kind == "prelu":
+            alpha = self.const_array(f"{k}_alpha", c["alpha"])
+            mult = self.const_array(f"{k}_alpha_multiplier", c["multiplier"])
+            shift = self.const_array(f"{k}_alpha_shift", c["shift"])
+            q = f"{self.p}_{k}_alpha_quant"
+            self.statics.append(f"static const qnnc_per_channel_quant {q} = {{{mult}, {shift}}};")
+            self.body.append(f"    {op.kernel}({p}, &{q}, {alpha}, {a['outer']}, {a['channels']}, {a['inner']}, "
+                             f"{x}, {out});")
+        elif op.kind == "minmax":
+            d1 = self.dims(f"{k}_input1_dims", a["input1_dims"])
+            d2 = self.dims(f"{k}_input2_dims", a["input2_dims"])
+            dout = self.dims(f"{k}_output_dims", a["output_dims"])
+            in2 = self.const_array(f"{k}_input2", c["input2"]) if "input2" in c else self.typed(op.inputs[1])
+            self.body.append(f"    {op.kernel}({p}, {d1}, {x}, {d2}, {in2}, {dout}, {out});")
+        else:
+            lut = self.const_array(f"{k}_exp_lut", c["exp_lut"])
+            self.body.append(f"    {op.kernel}({p}, {a['rows']}, {a['cols']}, {lut}, {x}, {out});")
 
     def patch_segment(self, i: int, op: QOp) -> None:
         """Band-by-band execution: see qnnc/plan/patches.py."""
@@ -201,7 +233,7 @@ class _Emitter:
         m, k = self.m, f"op{i}"
         out, x = self.typed(op.output), self.typed(op.inputs[0])
         c = op.consts
-        if op.kind in ("conv", "depthwise_conv", "max_pool", "avg_pool", "lut"):
+        if op.kind in ("conv", "depthwise_conv", "conv_general", "max_pool", "avg_pool", "lut"):
             self.spatial(k, op, op.params, m.tensors[op.inputs[0]].shape, m.tensors[op.output].shape, x, out)
         elif op.kind == "requantize":
             r = self.struct(f"{k}_rescale", op.attrs["rescale"])
@@ -222,6 +254,8 @@ class _Emitter:
             dout = self.dims(f"{k}_output_dims", op.attrs["output_dims"])
             in2 = self.const_array(f"{k}_input2", c["input2"]) if "input2" in c else self.typed(op.inputs[1])
             self.body.append(f"    {op.kernel}({p}, {d1}, {x}, {d2}, {in2}, {dout}, {out});")
+        elif op.kind in ("prelu", "minmax", "log_softmax"):
+            self.elementwise(k, op, x, out)
         elif op.kind == "softmax":
             lut = self.const_array(f"{k}_exp_lut", c["exp_lut"])
             self.body.append(f"    {op.kernel}({op.attrs['rows']}, {op.attrs['cols']}, {lut}, {x}, {out});")
@@ -245,13 +279,67 @@ class _Emitter:
                 self.body.append(f"    qnnc_concat_slice_s8({rp}, {op.attrs['outer']}, {inner}, {total}, "
                                  f"{self.ptr(t)}, {out} + {col});")
                 col += inner
+        elif op.kind == "gather":  # offset tables per output axis; offset_c NULL: contiguous runs
+            dout = self.dims(f"{k}_output_dims", op.attrs["output_dims"])
+            offs = [self.const_array(f"{k}_offset_{a}", c[f"offset_{a}"]) if f"offset_{a}" in c else "NULL"
+                    for a in "nhwc"]
+            # byte addresses: int16 tensors are gathered as bytes (offsets in bytes)
+            self.body.append(f"    {op.kernel}({dout}, {', '.join(offs)}, {self.ptr(op.inputs[0])}, "
+                             f"{self.ptr(op.output)});")
+        elif op.kind == "resize":
+            din = self.dims(f"{k}_input_dims", op.attrs["input_dims"])
+            dout = self.dims(f"{k}_output_dims", op.attrs["output_dims"])
+            th, tw = self.const_array(f"{k}_table_h", c["table_h"]), self.const_array(f"{k}_table_w", c["table_w"])
+            self.body.append(f"    {op.kernel}({din}, {dout}, {th}, {tw}, {op.attrs['fraction_bits']}, {x}, {out});")
+        elif op.kind == "batch_matmul":  # either operand may be a constant (consts input1 / input2)
+            p = self.struct(f"{k}_params", op.params)
+            live = iter(op.inputs)
+            ins = [self.const_array(f"{k}_{j}", c[j]) if j in c else self.typed(next(live))
+                   for j in ("input1", "input2")]
+            d1 = self.dims(f"{k}_input1_dims", op.attrs["input1_dims"])
+            d2 = self.dims(f"{k}_input2_dims", op.attrs["input2_dims"])
+            dout = self.dims(f"{k}_output_dims", op.attrs["output_dims"])
+            bias = self.const_array(f"{k}_bias", c["bias"]) if "bias" in c else "NULL"
+            self.body.append(f"    {op.kernel}({p}, {d1}, {ins[0]}, {d2}, {ins[1]}, {bias}, {dout}, {out});")
+        elif op.kind in KR.REDUCE_KINDS:  # reduce, layer_norm, arg_max
+            KR.emit_call(self, k, op, x, out)
+        elif op.kind in KRC.RECURRENT_KINDS:  # lstm, gru
+            KRC.emit_call(self, k, op, x, out)
         elif op.kind == "reshape":
             self.body.append("    /* view: shares the input's memory, no code */")
         else:
             raise NotImplementedError(op.kind)
 
     # -- files -------------------------------------------------------------------------
+    def context_declarations(self) -> str:
+        """The header part every API shares: arena size, MACs, layer count, the per-layer
+        callback type, the context struct and <name>_init."""
+        m, p, P = self.m, self.p, self.P
+        return f"""/* Bytes of RAM for all activations (one arena, reused across layers). */
+{self.arena_define()}
+#define {P}_MACS {m.macs}
+
+/* Number of layers (indices used by the per-layer callback, hooks and the report). */
+#define {P}_LAYER_COUNT {len(m.ops)}
+
+/* Called after each layer with its output (checksums, tracing, debugging): int8 values, or for
+ * int16 layers (quantization.activation_bits: 16) their bytes; size counts bytes. */
+typedef void (*{p}_layer_fn)(void *user, int32_t layer, const int8_t *output, int32_t size);
+
+/* Re-entrant use: one context (and arena) per concurrent inference. */
+typedef struct {{
+    int8_t *arena;
+    {p}_layer_fn on_layer; /* NULL (set by {p}_init) or a callback */
+    void *user;            /* passed to on_layer */
+}} {p}_ctx;
+
+/* Bind an arena of at least {P}_ARENA_SIZE bytes, 4-byte aligned. Returns 0, or -1 on bad arguments. */
+int {p}_init({p}_ctx *ctx, void *arena, size_t arena_size);
+"""
+
     def header(self) -> str:
+        if self.m.multi_io:
+            return c_multi_io.header(self, banner(self.provenance))
         m, p, P = self.m, self.p, self.P
         ext = self.plan.external_input
         in_note = ("\n * The input is read in place (execution.input_in_arena: false): keep it unchanged until "
@@ -279,27 +367,7 @@ extern "C" {{
 #define {P}_INPUT_ZERO_POINT ({it.zero_point})
 #define {P}_OUTPUT_SCALE {c_float(ot.scale)}
 #define {P}_OUTPUT_ZERO_POINT ({ot.zero_point})
-/* Bytes of RAM for all activations (one arena, reused across layers). */
-{self.arena_define()}
-#define {P}_MACS {m.macs}
-
-/* Number of layers (indices used by the per-layer callback, hooks and the report). */
-#define {P}_LAYER_COUNT {len(m.ops)}
-
-/* Called after each layer with its output (checksums, tracing, debugging): int8 values, or for
- * int16 layers (quantization.activation_bits: 16) their bytes; size counts bytes. */
-typedef void (*{p}_layer_fn)(void *user, int32_t layer, const int8_t *output, int32_t size);
-
-/* Re-entrant use: one context (and arena) per concurrent inference. */
-typedef struct {{
-    int8_t *arena;
-    {p}_layer_fn on_layer; /* NULL (set by {p}_init) or a callback */
-    void *user;            /* passed to on_layer */
-}} {p}_ctx;
-
-/* Bind an arena of at least {P}_ARENA_SIZE bytes, 4-byte aligned. Returns 0, or -1 on bad arguments. */
-int {p}_init({p}_ctx *ctx, void *arena, size_t arena_size);
-/* Run on a quantized input; writes {P}_OUTPUT_SIZE int8 values. Returns 0, or -1 on bad arguments.{in_note} */
+{self.context_declarations()}/* Run on a quantized input; writes {P}_OUTPUT_SIZE int8 values. Returns 0, or -1 on bad arguments.{in_note} */
 int {p}_invoke({p}_ctx *ctx, const int8_t *input, int8_t *output);
 {f32_decl}
 /* Convenience forms using a static arena (not re-entrant). Define QNNC_NO_DEFAULT_ARENA or
@@ -314,6 +382,8 @@ int {p}_run(const int8_t *input, int8_t *output);
 """
 
     def source(self) -> str:
+        if self.m.multi_io:
+            return c_multi_io.source(self, banner(self.provenance))
         p, P = self.p, self.P
         ext = self.plan.external_input
         in_off = self.plan.offset(self.m.input)

@@ -7,6 +7,7 @@ import numpy as np
 
 _CTYPE = {np.dtype(np.int8): "int8_t", np.dtype(np.int32): "int32_t", np.dtype(np.uint32): "uint32_t",
           np.dtype(np.float32): "float", np.dtype(np.int64): "int64_t"}  # int64: 16x8 biases
+_CTYPE[np.dtype(np.int16)] = "int16_t"  # LSTM/GRU activation tables and initial cell states
 
 
 def c_type(arr: np.ndarray) -> str:

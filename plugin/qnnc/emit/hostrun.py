@@ -75,8 +75,9 @@ def compile_driver(gen_dir: str, name: str, out_path: str, sanitize: bool = Fals
     if shutil.which(cc) is None:
         raise QnncError(f"the host C compiler '{cc}' was not found; install gcc or set CC")
     drv = os.path.join(os.path.dirname(out_path), f"{name}_driver.c")
+    io = header_io(gen_dir, name)
     with open(drv, "w", encoding="utf-8") as f:
-        f.write(DRIVER.format(name=name, P=name.upper()))
+        f.write(multi_driver(name, *io) if io is not None else DRIVER.format(name=name, P=name.upper()))
     sources = sorted(glob.glob(os.path.join(gen_dir, "*.c"))) + list(extra_sources)
     cmd = [cc, opt, *WARN_FLAGS, *(SANITIZE_FLAGS if sanitize else []), "-I", gen_dir, drv, *sources,
            "-o", out_path]
@@ -98,3 +99,119 @@ def run_driver(exe: str, inputs: np.ndarray, out_size: int, mode: str = "int8") 
             raise QnncError(f"the compiled model failed (exit {res.returncode}): {res.stderr.strip()[:2000]}")
         out = np.fromfile(fout, dtype=dtype)
     return out.reshape(inputs.shape[0], out_size)
+
+
+# -- models with several inputs or outputs (emit/c_multi_io.py) ------------------------------------
+def header_io(gen_dir: str, name: str):
+    """(input macro names, output macro names) in graph order from a multi-I/O ``<name>.h``, or None
+    for a single-I/O model."""
+    import re
+    P = name.upper()
+    with open(os.path.join(gen_dir, f"{name}.h"), encoding="utf-8") as f:
+        text = f.read()
+    if f"#define {P}_INPUT_COUNT " not in text:
+        return None
+    found = {}
+    for kind, ident, k in re.findall(rf"#define {P}_(INPUT|OUTPUT)_(\w+)_INDEX (\d+)", text):
+        found.setdefault(kind, {})[int(k)] = f"{P}_{kind}_{ident}"
+    return ([found["INPUT"][k] for k in sorted(found["INPUT"])], [found["OUTPUT"][k] for k in sorted(found["OUTPUT"])])
+
+
+def multi_driver(name: str, ins: Sequence[str], outs: Sequence[str]) -> str:
+    """A driver reading every input of a sample back to back (graph order; int8/int16 bytes, or
+    float32) and writing every output back to back (int8 bytes, or float32)."""
+    P = name.upper()
+    decl = []
+    for k, M in enumerate(ins):
+        decl.append(f"    static int16_t qin{k}[{M}_SIZE]; static float fin{k}[{M}_SIZE];")
+    for k, M in enumerate(outs):
+        decl.append(f"    static int8_t qout{k}[{M}_SIZE], qout{k}b[{M}_SIZE]; static float fout{k}[{M}_SIZE];")
+    read_q = "\n".join(f"            if (fread(qin{k}, 1, {M}_BYTES, fi) != {M}_BYTES) break;" for k, M in enumerate(ins))
+    read_f = "\n".join(f"            if (fread(fin{k}, sizeof(float), {M}_SIZE, fi) != {M}_SIZE) break;"
+                        for k, M in enumerate(ins))
+    q_args = ", ".join([f"(const void *)qin{k}" for k in range(len(ins))] + [f"qout{k}" for k in range(len(outs))])
+    q_args_b = ", ".join([f"(const void *)qin{k}" for k in range(len(ins))] + [f"qout{k}b" for k in range(len(outs))])
+    f_args = ", ".join([f"fin{k}" for k in range(len(ins))] + [f"fout{k}" for k in range(len(outs))])
+    cmp = "\n".join(f"                {{ int i; for (i = 0; i < {M}_SIZE; ++i) if (qout{k}[i] != qout{k}b[i]) return 5; }}"
+                     for k, M in enumerate(outs))
+    write_q = "\n".join(f"            fwrite(qout{k}, 1, {M}_SIZE, fo);" for k, M in enumerate(outs))
+    write_f = "\n".join(f"            fwrite(fout{k}, sizeof(float), {M}_SIZE, fo);" for k, M in enumerate(outs))
+    io_in = "\n".join(f"    io_in[{k}] = qin{k};" for k in range(len(ins)))
+    io_out = "\n".join(f"    io_out[{k}] = qout{k};" for k in range(len(outs)))
+    return f"""
+#include <stdio.h>
+#include <stdlib.h>
+#include "{name}.h"
+
+/* usage: driver int8|f32|ctx|io IN OUT (several inputs/outputs, back to back per sample) */
+int main(int argc, char **argv)
+{{
+{chr(10).join(decl)}
+    static int8_t arena1[{P}_ARENA_SIZE] __attribute__((aligned(16)));
+    static int8_t arena2[{P}_ARENA_SIZE] __attribute__((aligned(16)));
+    const void *io_in[{P}_INPUT_COUNT];
+    void *io_out[{P}_OUTPUT_COUNT];
+    {name}_ctx c1, c2;
+    FILE *fi, *fo;
+    int mode;
+    if (argc != 4) return 2;
+    mode = argv[1][0] == 'f' ? 1 : (argv[1][0] == 'c' ? 2 : (argv[1][0] == 'i' ? 3 : 0));
+    fi = fopen(argv[2], "rb");
+    fo = fopen(argv[3], "wb");
+    if (!fi || !fo) return 2;
+    if ({name}_init(&c1, arena1, sizeof arena1) || {name}_init(&c2, arena2, sizeof arena2)) return 3;
+{io_in}
+{io_out}
+    for (;;) {{
+        if (mode == 1) {{
+{read_f}
+#ifdef {P}_HAS_F32_API
+            if ({name}_run_f32({f_args})) return 4;
+#else
+            return 6; /* no float API: the model reads its inputs in place */
+#endif
+{write_f}
+        }} else {{
+{read_q}
+            if (mode == 2) {{
+                /* Two contexts interleaved: results must not depend on each other. */
+                if ({name}_invoke(&c1, {q_args}) || {name}_invoke(&c2, {q_args_b})) return 4;
+{cmp}
+            }} else if (mode == 3) {{
+                if ({name}_invoke_io(&c1, io_in, io_out)) return 4;
+            }} else if ({name}_run({q_args})) {{
+                return 4;
+            }}
+{write_q}
+        }}
+    }}
+    fclose(fi);
+    fclose(fo);
+    return 0;
+}}
+"""
+
+
+def run_driver_io(exe: str, inputs: Sequence[np.ndarray], output_sizes: Sequence[int], mode: str = "int8"
+                  ) -> list:
+    """Multi-I/O form of :func:`run_driver`: ``inputs`` one (N, ...) array per model input (int8 or
+    int16; float32 for mode f32); returns one (N, size) array per output (int8, or float32)."""
+    f32 = mode == "f32"
+    n = int(inputs[0].shape[0])
+    flat = [np.ascontiguousarray(a, dtype=np.float32 if f32 else a.dtype).reshape(n, -1) for a in inputs]
+    per_sample = [a.view(np.uint8).reshape(n, -1) for a in flat]
+    blob = np.concatenate(per_sample, axis=1) if n else np.zeros((0, 0), np.uint8)
+    out_dtype = np.float32 if f32 else np.int8
+    with tempfile.TemporaryDirectory(prefix="qnnc-run-") as tmp:
+        fin, fout = os.path.join(tmp, "in.bin"), os.path.join(tmp, "out.bin")
+        np.ascontiguousarray(blob).tofile(fin)
+        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0", UBSAN_OPTIONS="print_stacktrace=1")
+        res = subprocess.run([exe, mode, fin, fout], capture_output=True, text=True, env=env)
+        if res.returncode != 0:
+            raise QnncError(f"the compiled model failed (exit {res.returncode}): {res.stderr.strip()[:2000]}")
+        out = np.fromfile(fout, dtype=out_dtype).reshape(n, -1)
+    res_list, col = [], 0
+    for size in output_sizes:
+        res_list.append(out[:, col:col + size])
+        col += size
+    return res_list

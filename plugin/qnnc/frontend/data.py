@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import zipfile
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -91,3 +91,88 @@ def load_samples(ref: DataRef, input_name: str, input_shape: Sequence[int],
         x = x[:ref.count]
         y = y[:ref.count] if y is not None else None
     return x, y
+
+
+# -- several model inputs ------------------------------------------------------------------------
+# A sample set is one float32 array (N, ...) for a single-input model, or {input name: (N, ...)}
+# (graph order) when the model has several inputs.
+Samples = Union[np.ndarray, Dict[str, np.ndarray]]
+
+
+def sample_shape(shape: Sequence[int]) -> Tuple[int, ...]:
+    """The shape :func:`load_samples` reads a set of an input of ``shape`` as: dim 0 is the batch (1)
+    and the file holds (N, *shape[1:]); an input whose dim 0 is not 1 (a recurrent state such as
+    [2, 1, 128], allowed after the first input) is held whole per sample: (N, *shape)."""
+    shape = tuple(int(d) for d in shape)
+    return shape if shape and shape[0] == 1 else (1,) + shape
+
+
+def sample_count(xs: Samples) -> int:
+    if isinstance(xs, dict):
+        return int(next(iter(xs.values())).shape[0])
+    return int(xs.shape[0])
+
+
+def take(xs: Samples, index) -> Samples:
+    """``xs[index]`` for every input (a slice or index array over the sample axis)."""
+    if isinstance(xs, dict):
+        return {k: v[index] for k, v in xs.items()}
+    return xs[index]
+
+
+def _input_key(keys: Sequence[str], name: str, position: int) -> Optional[str]:
+    """The array of an .npz that holds one input: its ONNX name, else ``x<position>``."""
+    for k in (name, f"x{position}"):
+        if k in keys:
+            return k
+    return None
+
+
+def load_input_samples(ref: DataRef, names: Sequence[str], shapes: Sequence[Sequence[int]],
+                       cfg_file: Optional[str]) -> Tuple[Samples, Optional[np.ndarray]]:
+    """Samples for all model inputs: (x, y) as :func:`load_samples` for one input; for several, x is
+    {input name: float32 (N, *shape[1:])}, read from one .npz holding an array per input (named as
+    the ONNX input, or ``x0``, ``x1``, ... in input order) and optional labels ``y``, or from a
+    folder holding ``<input name>.npy`` (or ``x<i>.npy``) per input."""
+    if len(names) == 1:
+        return load_samples(ref, names[0], shapes[0], cfg_file)
+    where = dict(file=cfg_file, key=ref.yaml_key, line=ref.line)
+    arrays: Dict[str, DataRef] = {}
+    y = None
+    if os.path.isdir(ref.path):
+        files = sorted(os.listdir(ref.path))
+        for k, name in enumerate(names):
+            fname = next((f for f in (f"{name}.npy", f"x{k}.npy") if f in files), None)
+            if fname is None:
+                raise DataError(f"folder '{ref.path}' has no '{name}.npy' (or 'x{k}.npy') for model input '{name}' "
+                                f"(it holds {files[:20]})", **where)
+            arrays[name] = DataRef(os.path.join(ref.path, fname), None, ref.count, ref.yaml_key, ref.line)
+        if "y.npy" in files:
+            y = np.load(os.path.join(ref.path, "y.npy"), allow_pickle=False)
+    else:
+        obj = _load(ref, cfg_file)
+        if not isinstance(obj, np.lib.npyio.NpzFile):
+            raise DataError(f"'{ref.path}' is one .npy array, but the model has {len(names)} inputs {list(names)}; "
+                            "give an .npz with one array per input (named as the input, or x0, x1, ...) or a "
+                            "folder of <input name>.npy files", **where)
+        keys = list(obj.keys())
+        for k, name in enumerate(names):
+            key = _input_key(keys, name, k)
+            if key is None:
+                raise DataError(f"'{ref.path}' has arrays {keys}; expected one per model input: '{name}' (or "
+                                f"'x{k}') for input {k}", **where)
+            arrays[name] = DataRef(ref.path, key, ref.count, ref.yaml_key, ref.line)
+    xs: Dict[str, np.ndarray] = {}
+    for name, shape in zip(names, shapes):
+        x, labels = load_samples(arrays[name], name, sample_shape(shape), cfg_file)
+        xs[name] = x
+        y = labels if y is None else y
+    counts = {name: v.shape[0] for name, v in xs.items()}
+    if len(set(counts.values())) != 1:
+        raise DataError(f"'{ref.path}': the inputs hold different numbers of samples {counts}", **where)
+    if y is not None:
+        y = np.asarray(y)
+        n = next(iter(counts.values()))
+        y = y.astype(np.int64).reshape(y.shape[0], -1)[:n, 0] if y.dtype.kind in "iu" and y.ndim >= 1 \
+            and y.shape[0] >= n else None
+    return xs, y

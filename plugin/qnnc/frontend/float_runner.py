@@ -10,8 +10,10 @@ import numpy as np
 import onnx
 from onnx import shape_inference
 
+from .data import Samples, sample_count, take
 from .importer import convert_opset
 from .qdq import is_prequantized, strip_quantization
+from .uint8_inputs import uint8_input_names
 
 
 def _with_all_outputs(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -41,14 +43,20 @@ class FloatRunner:
                 for d, v in zip(inp.type.tensor_type.shape.dim, input_shape[inp.name]):
                     d.Clear()
                     d.dim_value = v
+        n_outputs = len(model.graph.output)
         if all_tensors:
             model = _with_all_outputs(model)
         # Files saved by a newer onnx package carry an IR version older runtimes refuse;
         # opsets 11-21 need no more than IR 10, so declare that for the float run.
         model.ir_version = min(model.ir_version, 10)
         inits = {i.name for i in model.graph.initializer}
-        self.input_name = next(i.name for i in model.graph.input if i.name not in inits)
+        self.input_names = [i.name for i in model.graph.input if i.name not in inits]
+        self.input_name = self.input_names[0]
+        self.uint8_inputs = uint8_input_names(model)
+        dims = {i.name: [d.dim_value for d in i.type.tensor_type.shape.dim] for i in model.graph.input}
+        self.input_shapes = {k: v for k, v in dims.items() if k in self.input_names and v and all(d > 0 for d in v)}
         self.output_names = [o.name for o in model.graph.output]
+        self.model_outputs = self.output_names[:n_outputs]  # the graph's own outputs, in order
         self.backend = "onnxruntime"
         try:
             import onnxruntime as ort
@@ -58,25 +66,46 @@ class FloatRunner:
             opts.intra_op_num_threads = 1
             opts.log_severity_level = 3
             self._sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-            self._run = lambda x: self._sess.run(self.output_names, {self.input_name: x})
+            self._run = lambda feed: self._sess.run(self.output_names, feed)
         except ImportError:
             from onnx.reference import ReferenceEvaluator
 
             self.backend = "onnx.reference"
             self._sess = ReferenceEvaluator(model)
-            self._run = lambda x: self._sess.run(self.output_names, {self.input_name: x})
+            self._run = lambda feed: self._sess.run(self.output_names, feed)
 
-    def run(self, x: np.ndarray) -> Dict[str, np.ndarray]:
-        """Outputs (and intermediates, if requested) for one sample with batch dim."""
-        return dict(zip(self.output_names, self._run(np.ascontiguousarray(x, dtype=np.float32))))
+    def feed(self, x: Samples) -> Dict[str, np.ndarray]:
+        """{input name: float32 array} from one array (the first input) or a dict by input name
+        (uint8 inputs: the values rounded and clamped to 0..255, as uint8)."""
+        if isinstance(x, dict):  # a state input whose dim 0 is not 1 comes as (1, *shape): reshape it
+            out = {k: np.ascontiguousarray(x[k], dtype=np.float32).reshape(self.input_shapes[k])
+                   if self.input_shapes.get(k) and np.size(x[k]) == int(np.prod(self.input_shapes[k]))
+                   else np.ascontiguousarray(x[k], dtype=np.float32) for k in self.input_names}
+        elif len(self.input_names) != 1:
+            raise ValueError(f"the model has {len(self.input_names)} inputs {self.input_names}: pass a dict")
+        else:
+            out = {self.input_name: np.ascontiguousarray(x, dtype=np.float32)}
+        for k in self.uint8_inputs:
+            out[k] = np.clip(np.rint(out[k]), 0, 255).astype(np.uint8)
+        return out
 
-    def iterate(self, xs: np.ndarray) -> Iterator[Dict[str, np.ndarray]]:
-        for i in range(xs.shape[0]):
-            yield self.run(xs[i:i + 1])
+    def run(self, x: Samples) -> Dict[str, np.ndarray]:
+        """Outputs (and intermediates, if requested) for one sample with batch dim; ``x`` is an array
+        (single-input models) or {input name: array}."""
+        return dict(zip(self.output_names, self._run(self.feed(x))))
+
+    def iterate(self, xs: Samples) -> Iterator[Dict[str, np.ndarray]]:
+        for i in range(sample_count(xs)):
+            yield self.run(take(xs, slice(i, i + 1)))
 
 
-def float_outputs(path: str, xs: np.ndarray, input_shape=None) -> np.ndarray:
+def float_outputs(path: str, xs: Samples, input_shape=None) -> np.ndarray:
     """The model output for every sample, stacked: shape (N, *output_shape[1:])."""
+    return float_outputs_all(path, xs, input_shape)[0]
+
+
+def float_outputs_all(path: str, xs: Samples, input_shape=None) -> List[np.ndarray]:
+    """Every graph output (in graph order) for every sample, stacked: [(N, *output_shape[1:]), ...]."""
     r = FloatRunner(path, input_shape)
-    name = r.output_names[0]
-    return np.concatenate([o[name] for o in r.iterate(xs)], axis=0)
+    runs = list(r.iterate(xs))
+    return [np.concatenate([o[name] for o in runs], axis=0) for name in r.model_outputs]

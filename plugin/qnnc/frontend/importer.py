@@ -13,6 +13,7 @@ from ..errors import ModelError
 from ..ir import Graph, Node, Tensor
 from .onnx_fold import fold_onnx_constants
 from .qdq import is_prequantized, strip_quantization
+from .uint8_inputs import float_uint8_inputs
 
 MIN_OPSET = 11
 MAX_OPSET = 21
@@ -256,7 +257,34 @@ def convert_opset(model: onnx.ModelProto, path: str):
                          f"onnx.version_converter could not convert it to opset {target}: "
                          f"{_converter_reason(e)}; re-export the model at an opset in {MIN_OPSET}-{MAX_OPSET}",
                          file=path) from None
+    if version < 11:
+        _fix_converted_resize(converted, path)
     return converted, target
+
+
+def _fix_converted_resize(model: onnx.ModelProto, path: str) -> None:
+    """Resize-10 and Upsample-7/9 map coordinates asymmetrically and round nearest down (up when
+    an axis shrinks); the converter leaves Resize-11's defaults (half_pixel, round_prefer_floor),
+    which differ: state the old behaviour explicitly (rules_movement.py reads it)."""
+    consts = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    for n in model.graph.node:
+        if n.op_type == "Constant" and len(n.attribute) == 1 and n.attribute[0].type == onnx.AttributeProto.TENSOR:
+            consts[n.output[0]] = numpy_helper.to_array(n.attribute[0].t)
+    for n in model.graph.node:
+        if n.op_type != "Resize" or any(a.name == "coordinate_transformation_mode" for a in n.attribute):
+            continue
+        n.attribute.append(onnx.helper.make_attribute("coordinate_transformation_mode", "asymmetric"))
+        mode = next((onnx.helper.get_attribute_value(a) for a in n.attribute if a.name == "mode"), b"nearest")
+        scales = consts.get(n.input[2]) if len(n.input) > 2 else None
+        if mode not in (b"nearest", "nearest") or scales is None:
+            continue
+        if np.all(scales >= 1) or np.all(scales <= 1):
+            rounding = "floor" if np.all(scales >= 1) else "ceil"
+            n.attribute.append(onnx.helper.make_attribute("nearest_mode", rounding))
+        else:
+            raise ModelError(f"{n.name or 'a Resize/Upsample node'}: nearest resize with scales {scales.tolist()} "
+                             "(enlarging some axes, shrinking others) at opset < 11 rounds per axis in a way "
+                             "opset 11 cannot state; re-export the model at opset 11 or newer", file=path)
 
 
 _CONVERT_CHILD = (
@@ -334,7 +362,7 @@ def _pin_inputs(model: onnx.ModelProto, pins: Dict[str, List[int]], path: str, c
             if d.dim_value <= 0:
                 raise ModelError(f"input '{inp.name}' dim {i} is {d.dim_value}; dims must be positive", file=path)
         _dims_elements([d.dim_value for d in dims], f"input '{inp.name}'", path)
-        if dims[0].dim_value != 1:
+        if dims[0].dim_value != 1 and inp is real_inputs[0]:  # further inputs may be states, e.g. [2, 1, 128]
             _batch_error(inp.name, [d.dim_value for d in dims], path)
 
 
@@ -540,6 +568,7 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
     quant = None
     if is_prequantized(model):
         model, quant = strip_quantization(model, path)
+    float_uint8_inputs(model, path)  # uint8 image inputs Cast to float: float inputs (see uint8_inputs.py)
     _pin_inputs(model, input_shape or {}, path, config_file)
     try:
         onnx.checker.check_model(model)
@@ -595,7 +624,7 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
             available.add(n.output[0])
             continue
         for o in n.output:
-            if o in available:
+            if o and o in available:  # an empty name is an omitted optional output (LSTM Y, ...)
                 raise ModelError(f"tensor '{o}' is produced twice (duplicate names)", file=path,
                                  node=name, op=n.op_type)
             available.add(o)
@@ -609,9 +638,13 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
     for o in outputs:
         if o not in available:
             raise ModelError(f"graph output '{o}' is never produced", file=path)
-    if len(inputs) != 1 or len(outputs) != 1:
+    if not inputs or not outputs:
         raise ModelError(f"the model has {len(inputs)} inputs and {len(outputs)} outputs; qnnc compiles "
-                         "models with exactly one of each", file=path)
+                         "models with at least one of each", file=path)
+    for o in outputs:
+        if o in inputs:  # nothing to compute; the application has the value already
+            raise ModelError(f"graph output '{o}' is the graph input itself; qnnc compiles outputs computed "
+                             "by the model (export the model without it)", file=path)
     _check_outputs_depend_on_input(nodes, inputs, outputs, path)
     stem = os.path.splitext(os.path.basename(path))[0]
     return Graph(name=stem, tensors=tensors, nodes=nodes, inputs=inputs, outputs=outputs,

@@ -11,9 +11,12 @@ from ..errors import ModelError
 from ..ir import Graph
 from .canonicalize import (avg_pool_include_pad, clip_attrs, conv_attrs, fold_batchnorm, fold_bias_add, fully_connected, global_pool,
                            pad_attrs, sub_div)
+from .canonicalize import elementwise_ops
+from .canonicalize import recurrent_attrs
 from .cleanup import fold_constants, merge_reshapes, normalize_views, remove_identity
 from .fuse_activation import fuse_activations
 from .layout import simplify_transposes, to_nhwc
+from .rank3 import fuse_layer_norm, rank3_to_rank4, reduce_attrs
 
 Pass = Callable[[Graph], Graph]
 
@@ -22,9 +25,14 @@ PIPELINE: List[Pass] = [
     fold_constants,
     normalize_views,
     merge_reshapes,
+    recurrent_attrs,
+    fuse_layer_norm,
+    reduce_attrs,
     clip_attrs,
     pad_attrs,
     sub_div,
+    elementwise_ops,
+    rank3_to_rank4,
     global_pool,
     conv_attrs,
     avg_pool_include_pad,
@@ -42,6 +50,14 @@ SUPPORTED_OPS = {
     "Conv", "FullyConnected", "Add", "Mul", "Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "Softmax",
     "MaxPool", "AveragePool", "Reshape", "Transpose", "Concat", "Pad",
 }
+SUPPORTED_OPS |= {"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ArgMax", "ArgMin", "LayerNormalization"}
+# Element-wise ops: unary ones are 256-entry tables (quantize/unary_functions.py).
+SUPPORTED_OPS |= {"Sub", "PRelu", "Max", "Min", "LogSoftmax", "HardSigmoid", "HardSwish", "Elu", "Selu", "Celu",
+                  "Softplus", "Softsign", "Erf", "Gelu", "Exp", "Log", "Sqrt", "Reciprocal", "Neg", "Abs", "Pow",
+                  "Sin", "Cos", "Floor", "Ceil", "Round"}
+SUPPORTED_OPS |= {"Slice", "Split", "Gather", "Resize", "Upsample", "DepthToSpace", "SpaceToDepth"}  # rules_movement
+SUPPORTED_OPS |= {"LSTM", "GRU"}  # int8 x/h, int16 gates and cell (quantize/rules_recurrent.py)
+SUPPORTED_OPS |= {"MatMul", "ConvTranspose"}  # MatMul left by fully_connected: of two activations (batch_matmul)
 
 
 def _unsupported(graph: Graph, n, consts=None) -> ModelError:
@@ -51,9 +67,14 @@ def _unsupported(graph: Graph, n, consts=None) -> ModelError:
            "input (only ops whose inputs are all constants are folded)" if live else "")
     return ModelError(
         f"this operator is not supported by qnnc: there is no integer kernel for {n.op}{why} (supported: Conv, "
-        "Gemm, MatMul with constant weights, Add, Sub, Mul, Div, Relu, Clip, LeakyRelu, Sigmoid, Tanh, Softmax, "
+        "Gemm, MatMul (also of two activations), ConvTranspose, Add, Sub, Mul, Div, Relu, Clip, LeakyRelu, Sigmoid, Tanh, Softmax, "
         "MaxPool, AveragePool, GlobalAveragePool, BatchNormalization, Reshape, Flatten, Squeeze, Unsqueeze, "
-        "Transpose, Concat, Pad, Identity, Dropout, and any op on constants only)",
+        "Transpose, Concat, Pad, Slice, Split, Gather (constant indices), Resize/Upsample (nearest, linear), "
+        "DepthToSpace, SpaceToDepth, Identity, Dropout, PRelu, Max, Min, Sum, Mean, LogSoftmax, HardSigmoid, HardSwish, "
+        "Elu, Selu, Celu, Softplus, Softsign, Erf, Gelu, Exp, Log, Sqrt, Reciprocal, Neg, Abs, Pow (constant "
+        "scalar exponent or base), Sin, Cos, Floor, Ceil, Round, ReduceMean, ReduceSum, ReduceMax, ReduceMin, ArgMax, ArgMin, "
+        "LSTM and GRU (batch 1, default activations), LayerNormalization (also decomposed: ReduceMean, Sub, Pow, Sqrt, Div), 1-D Conv/pools on (N, C, L), "
+        "and any op on constants only)",
         file=graph.source, node=n.name, op=f"{n.op}, opset {graph.opset}")
 
 
@@ -79,6 +100,8 @@ _FOLDABLE_ONLY = {"Shape", "Gather", "Cast", "ConstantOfShape", "Range", "Slice"
                   "Equal", "Where", "ReduceProd", "NonZero", "Floor", "Ceil"}
 _ACCEPTED = SUPPORTED_OPS | {"Gemm", "MatMul", "Sub", "Div", "GlobalAveragePool", "GlobalMaxPool",
                              "BatchNormalization", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"}
+_ACCEPTED |= {"Sum", "Mean"}  # chained into Add / Max / Min (canonicalize.elementwise_ops)
+_ACCEPTED |= {"Pow", "Sqrt", "Reciprocal"}  # parts of a decomposed LayerNorm (rank3.fuse_layer_norm)
 
 
 def check_early(graph: Graph) -> Graph:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ModelError
-from ..ir import Graph, Node
+from ..ir import Graph, Node, Tensor
 
 
 def _single_consumer(g: Graph, tensor: str) -> bool:
@@ -126,15 +126,18 @@ def clip_attrs(graph: Graph) -> Graph:
 
 
 def fully_connected(graph: Graph) -> Graph:
-    """Gemm and 2-D MatMul with constant weights -> FullyConnected(x, W[N,K], b[N])."""
+    """Gemm and 2-D/3-D MatMul with constant weights -> FullyConnected(x, W[N,K], b[N]); other MatMul
+    (two activations, batched) and Gemm (transA, computed B) stay / become MatMul."""
     g = graph.copy()
     for n in g.nodes:
         if n.op == "Gemm":
             a, w = n.inputs[0], n.inputs[1]
-            if n.attrs.get("transA", 0):
-                raise _fail(g, n, "transA=1 is not supported (the activation must be the left operand)")
-            if not g.is_const(w):
-                raise _fail(g, n, "the B operand must be a constant initializer")
+            if n.attrs.get("transA", 0) or not g.is_const(w) or g.is_const(a):
+                # Not a fully connected layer: a MatMul with Gemm's attributes (batch_matmul,
+                # quantize/rules_conv_general.py).
+                n.op = "MatMul"
+                n.attrs = {k: n.attrs[k] for k in ("transA", "transB", "alpha", "beta") if k in n.attrs}
+                continue
             W = g.const(w).astype(np.float32)
             if not n.attrs.get("transB", 0):
                 W = W.T
@@ -156,12 +159,9 @@ def fully_connected(graph: Graph) -> Graph:
             n.attrs = {}
         elif n.op == "MatMul":
             a, w = n.inputs
-            if not g.is_const(w):
-                raise _fail(g, n, "MatMul of two activations is not supported; the right operand must be a "
-                                  "constant")
+            if not g.is_const(w) or g.is_const(a) or g.const(w).ndim != 2 or len(g.shape(a)) not in (2, 3):
+                continue  # of two activations, or batched: stays MatMul (batch_matmul)
             W = g.const(w)
-            if W.ndim != 2 or len(g.shape(a)) != 2:
-                raise _fail(g, n, f"only 2-D MatMul is supported (got {list(g.shape(a))} x {list(W.shape)})")
             n.op = "FullyConnected"
             n.inputs = [a, g.add_const(n.name + "_W", np.ascontiguousarray(W.T.astype(np.float32))),
                         g.add_const(n.name + "_b", np.zeros(W.shape[1], np.float32))]
@@ -315,4 +315,238 @@ def avg_pool_include_pad(graph: Graph) -> Graph:
         g.nodes.insert(g.nodes.index(n), pad)
         n.inputs = [padded]
         n.attrs = dict(n.attrs, pads=[0, 0, 0, 0], count_include_pad=0)
+    return g
+
+
+def _scalar(g: Graph, name: str):
+    """The float value of a constant holding one element, else None."""
+    if not name or not g.is_const(name) or g.const(name).size != 1:
+        return None
+    return float(g.const(name).reshape(-1)[0])
+
+
+def _new_tensor(g: Graph, base: str, like: str) -> str:
+    """A new activation tensor with the shape of ``like``."""
+    from ..ir import Tensor
+    name = g.unique_name(base)
+    g.tensors[name] = Tensor(name, tuple(g.shape(like)))
+    return name
+
+
+def _chain(g: Graph, n: Node, op: str, acts, derived: str, out: str):
+    """``op`` applied pairwise left to right over ``acts``, the last result named ``out``; the
+    partial results are new tensors whose ranges follow from their inputs (``derived``)."""
+    nodes, cur = [], acts[0]
+    for k, t in enumerate(acts[1:]):
+        last = k == len(acts) - 2
+        dst = out if last else _new_tensor(g, f"{n.outputs[0]}_part{k}", n.outputs[0])
+        nodes.append(Node(g.unique_name(f"{n.name}_{op.lower()}{k}"), op, [cur, t], [dst],
+                          {} if last else {"derived_range": derived}))
+        cur = dst
+    return nodes
+
+
+def elementwise_ops(graph: Graph) -> Graph:
+    """Element-wise ops into the forms the int8 rules lower (after ``sub_div``):
+
+    - Div(a, b) by an activation -> Mul(a, Reciprocal(b)) (the Reciprocal a table whose range
+      follows from b's); Div(c, b) with a scalar constant c -> one table c / b;
+    - Sub(c, x) of a constant minus an activation -> Sub(x, c) with ``reversed`` (the add kernel
+      negates the other input);
+    - variadic Sum / Mean / Max / Min -> chains of two-input Add / Max / Min (Mean: a Mul by 1/n
+      at the end), constants combined into one; Max / Min with a scalar constant -> Clip;
+    - Pow with a constant scalar exponent (or base) -> a unary Pow with ``exponent`` (``base``);
+    - PRelu with a single slope -> LeakyRelu (a table, fusable into Conv).
+    """
+    g = _fuse_hard_swish(graph.copy())
+    out_nodes = []
+    for n in g.nodes:
+        if n.op == "Div" and not g.is_const(n.inputs[1]):
+            a, b = n.inputs
+            num = _scalar(g, a)
+            if num is not None:
+                out_nodes.append(Node(n.name, "Reciprocal", [b], list(n.outputs), {"numerator": num}))
+                continue
+            r = _new_tensor(g, f"{b}_reciprocal", b)
+            out_nodes.append(Node(g.unique_name(f"{n.name}_reciprocal"), "Reciprocal", [b], [r],
+                                  {"derived_range": "table"}))
+            ins = [r, a] if g.is_const(a) else [a, r]
+            out_nodes.append(Node(n.name, "Mul", ins, list(n.outputs), {}))
+            continue
+        if n.op == "Sub" and g.is_const(n.inputs[0]) and not g.is_const(n.inputs[1]):
+            n.inputs = [n.inputs[1], n.inputs[0]]
+            n.attrs = {"reversed": 1}
+        elif n.op in ("Sum", "Mean", "Max", "Min"):
+            out_nodes.extend(_variadic(g, n))
+            continue
+        elif n.op == "Pow":
+            e, b = _scalar(g, n.inputs[1]), _scalar(g, n.inputs[0])
+            if not g.is_const(n.inputs[0]) and e is not None:
+                n.attrs = {"exponent": e}
+                n.inputs = [n.inputs[0]]
+            elif b is not None and not g.is_const(n.inputs[1]):
+                n.attrs = {"base": b}
+                n.inputs = [n.inputs[1]]
+            else:
+                raise _fail(g, n, "Pow needs a constant scalar exponent (or a constant scalar base); a "
+                                  "computed or per-element exponent is not supported")
+        elif n.op == "PRelu" and _scalar(g, n.inputs[1]) is not None:
+            n.op, n.attrs, n.inputs = "LeakyRelu", {"alpha": _scalar(g, n.inputs[1])}, [n.inputs[0]]
+        out_nodes.append(n)
+    g.nodes = out_nodes
+    g.remove_unused()
+    return g
+
+
+def _fuse_hard_swish(g: Graph) -> Graph:
+    """Mul(x, HardSigmoid(x)) (PyTorch's Hardswish at opset < 14) -> one HardSwish table with the
+    HardSigmoid's alpha and beta (one rounding instead of two, no Mul kernel)."""
+    for n in list(g.nodes):
+        if n.op != "Mul" or len(n.inputs) != 2:
+            continue
+        for k in (0, 1):
+            hs = g.producer(n.inputs[k])
+            x = n.inputs[1 - k]
+            if (hs is not None and hs.op == "HardSigmoid" and hs.inputs[0] == x and not g.is_const(x)
+                    and _single_consumer(g, n.inputs[k])):
+                n.op, n.inputs = "HardSwish", [x]
+                n.attrs = {"alpha": float(hs.attrs.get("alpha", 0.2)), "beta": float(hs.attrs.get("beta", 0.5))}
+                g.nodes.remove(hs)
+                break
+    g.remove_unused()
+    return g
+
+
+def _variadic(g: Graph, n: Node):
+    """The nodes replacing a Sum / Mean / Max / Min (see :func:`elementwise_ops`)."""
+    acts = [i for i in n.inputs if i and not g.is_const(i)]
+    consts = [g.const(i).astype(np.float64) for i in n.inputs if i and g.is_const(i)]
+    out = n.outputs[0]
+    if n.op in ("Sum", "Mean"):
+        c = sum(consts) if consts else None
+        count = len([i for i in n.inputs if i])
+        scale = 1.0 / count if n.op == "Mean" and count > 1 else None
+        tail = []  # ops after the chain: + constant, * 1/n
+        if c is not None:
+            tail.append(("Add", c))
+        if scale is not None:
+            tail.append(("Mul", np.float32(scale)))
+        op, derived = "Add", "sum"
+    else:
+        c = None
+        if consts:
+            c = consts[0]
+            for k in consts[1:]:
+                c = np.maximum(c, k) if n.op == "Max" else np.minimum(c, k)
+        tail = [(n.op, c)] if c is not None else []
+        op, derived = n.op, n.op.lower()
+    if len(acts) == 1 and not tail:
+        return [Node(n.name, "Reshape", [acts[0]], [out], {"shape": list(g.shape(out))})]
+    steps = len(acts) - 1 + len(tail)
+    nodes, cur = [], acts[0]
+    if len(acts) > 1:
+        dst = out if not tail else _new_tensor(g, f"{out}_{op.lower()}", out)
+        nodes = _chain(g, n, op, acts, derived, dst)
+        if tail:
+            nodes[-1].attrs = {"derived_range": derived}
+        cur = dst
+    for k, (top, value) in enumerate(tail):
+        last = k == len(tail) - 1
+        dst = out if last else _new_tensor(g, f"{out}_{top.lower()}", out)
+        name = n.name if last else g.unique_name(f"{n.name}_{top.lower()}")
+        v = np.asarray(value)
+        if top in ("Max", "Min") and v.size == 1:
+            bound = float(v.reshape(-1)[0])
+            nodes.append(Node(name, "Clip", [cur], [dst], {"min": bound, "max": float("inf")} if top == "Max"
+                              else {"min": float("-inf"), "max": bound}))
+        else:
+            cname = g.add_const(f"{n.name}_{top.lower()}_const", v.astype(np.float32))
+            attrs = {} if last else {"derived_range": "sum"}  # only an Add precedes another tail op
+            nodes.append(Node(name, top, [cur, cname], [dst], attrs))
+        cur = dst
+    assert steps == len(nodes)
+    return nodes
+
+
+# -- LSTM / GRU (quantize/rules_recurrent.py lowers them) ------------------------------------------
+_RNN_GATES = {"LSTM": 4, "GRU": 3}
+_RNN_DEFAULT_ACTS = {"LSTM": ["sigmoid", "tanh", "tanh"], "GRU": ["sigmoid", "tanh"]}
+_RNN_DIRECTIONS = {"forward": 1, "reverse": 1, "bidirectional": 2}
+
+
+def recurrent_attrs(graph: Graph) -> Graph:
+    """Check LSTM/GRU nodes and normalize them for rules_recurrent.py.
+
+    Attributes become {hidden_size, direction, linear_before_reset}; the 4-D output Y [T, dirs, 1, H]
+    is produced as a 3-D [T, dirs, H] tensor (same bytes at batch 1) followed by a Reshape, so the
+    NHWC layout pass leaves it alone. Refused (naming node, op, attribute): batch > 1, layout=1,
+    clip, input_forget, non-default activations, nonzero peepholes, sequence_lens other than the
+    full length, non-constant W/R/B/initial states.
+    """
+    g = graph.copy()
+    nodes = []
+    for n in g.nodes:
+        nodes.append(n)
+        if n.op not in _RNN_GATES:
+            continue
+        a, gates = n.attrs, _RNN_GATES[n.op]
+        layout = int(a.get("layout", 0))
+        direction = a.get("direction", "forward")
+        if direction not in _RNN_DIRECTIONS:
+            raise _fail(g, n, f"attribute direction='{direction}' is not supported (forward, reverse, bidirectional)")
+        dirs = _RNN_DIRECTIONS[direction]
+        if a.get("clip") is not None:
+            raise _fail(g, n, f"attribute clip={a['clip']} (cell clipping) is not supported; export without clip")
+        if int(a.get("input_forget", 0)):
+            raise _fail(g, n, "attribute input_forget=1 (coupled input and forget gates) is not supported")
+        acts = [str(s).lower() for s in a.get("activations", _RNN_DEFAULT_ACTS[n.op] * dirs)]
+        if acts != _RNN_DEFAULT_ACTS[n.op] * dirs:
+            raise _fail(g, n, f"attribute activations={a.get('activations')} is not supported; only the default "
+                              f"{[s.capitalize() for s in _RNN_DEFAULT_ACTS[n.op]]} per direction")
+        if layout != 0:
+            raise _fail(g, n, f"attribute layout={layout} (batch-major) is not supported: onnxruntime, which runs the "
+                              "float model for calibration, cannot run it either; export with layout=0")
+        ins = list(n.inputs) + [""] * (8 - len(n.inputs))
+        x = ins[0]
+        if not x or g.is_const(x) or len(g.shape(x)) != 3:
+            raise _fail(g, n, "the input X must be a 3-D activation [seq_length, batch, input_size]")
+        T, B, D = g.shape(x)
+        if B != 1:
+            raise _fail(g, n, f"batch {B} (input X {list(g.shape(x))}) is not supported; only batch 1")
+        H = int(a.get("hidden_size", 0) or 0)
+        for k, what, shape in ((1, "W", (dirs, gates * H, D)), (2, "R", (dirs, gates * H, H)),
+                               (3, "B", (dirs, 2 * gates * H))):
+            if k == 3 and not ins[k]:
+                continue
+            if not ins[k] or not g.is_const(ins[k]):
+                raise _fail(g, n, f"input {what} must be a constant initializer")
+            if H <= 0 or tuple(g.shape(ins[k])) != shape:
+                raise _fail(g, n, f"input {what} has shape {list(g.shape(ins[k]))}; expected {list(shape)} "
+                                  f"(hidden_size={a.get('hidden_size')}, direction={direction})")
+        if ins[4]:
+            sl = g.const(ins[4]) if g.is_const(ins[4]) else None
+            if sl is None or sl.size != 1 or int(sl.reshape(-1)[0]) != T:
+                raise _fail(g, n, "input sequence_lens is supported only as a constant equal to the sequence length "
+                                  f"{T} (variable lengths are not)")
+        state_ins = (5, 6) if n.op == "LSTM" else (5,)
+        for k in state_ins:
+            if ins[k] and not g.is_const(ins[k]):
+                raise _fail(g, n, f"input {'initial_h' if k == 5 else 'initial_c'} is computed from the model input; "
+                                  "only constant initial states are supported (streaming state is not)")
+        if n.op == "LSTM" and ins[7]:
+            if not g.is_const(ins[7]) or np.any(g.const(ins[7]) != 0):
+                raise _fail(g, n, "input P (peephole weights) is not supported (only absent or all zero)")
+        n.inputs = [i if k in (0, 1, 2, 3) + state_ins else "" for k, i in enumerate(ins[:7])]
+        while n.inputs and not n.inputs[-1]:
+            n.inputs.pop()
+        n.attrs = {"hidden_size": H, "direction": direction,
+                   "linear_before_reset": int(a.get("linear_before_reset", 0)) if n.op == "GRU" else 0}
+        y = n.outputs[0] if n.outputs else ""
+        if y and len(g.shape(y)) == 4:
+            seq = g.unique_name(y + "_seq")
+            g.tensors[seq] = Tensor(seq, (T, dirs, H))
+            g.aliases[seq] = y
+            n.outputs[0] = seq
+            nodes.append(Node(g.unique_name(n.name + "_y"), "Reshape", [seq], [y], {"shape": list(g.shape(y))}))
+    g.nodes = nodes
     return g

@@ -13,10 +13,16 @@ import numpy as np
 
 from ..errors import ModelError
 from ..ir import Graph, Node, Tensor
+from . import rank3
 
 TO_NHWC = (0, 2, 3, 1)  # nhwc axis i holds nchw axis TO_NHWC[i]
 TO_NCHW = (0, 3, 1, 2)
 _LAYOUT_FREE = {"Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "Conv", "MaxPool", "AveragePool"}
+_LAYOUT_FREE |= {"ConvTranspose"}  # NHWC kernel (qnnc_conv_general_s8)
+# Their rules (quantize/rules_movement.py) read NHWC-stored 4-D tensors and map the ONNX axes themselves.
+_LAYOUT_FREE |= {"Slice", "Split", "Gather", "Resize", "Upsample", "DepthToSpace", "SpaceToDepth"}
+_LAYOUT_FREE |= {"HardSigmoid", "HardSwish", "Elu", "Selu", "Celu", "Softplus", "Softsign", "Erf", "Gelu", "Exp",
+                 "Log", "Sqrt", "Reciprocal", "Neg", "Abs", "Pow", "Sin", "Cos", "Floor", "Ceil", "Round"}  # tables
 
 
 def _compose(p: Sequence[int], q: Sequence[int]) -> List[int]:
@@ -82,13 +88,23 @@ def to_nhwc(graph: Graph) -> Graph:
         elif n.op == "Concat" and x4:
             axis = n.attrs.get("axis", 0) % 4
             n.attrs = {"axis": TO_NHWC.index(axis)}
+        elif n.op == "LogSoftmax" and x4:
+            axis = n.attrs.get("axis", -1) % 4
+            if g.opset < 13 and axis != 3:
+                raise ModelError(f"LogSoftmax at opset {g.opset} with axis {axis} on a 4-D tensor flattens the "
+                                 "dims from the axis on; only the last axis is supported", file=g.source,
+                                 node=n.name, op=n.op)
+            n.attrs = {"axis": TO_NHWC.index(axis)}
+        elif n.op == "Softmax" and x4 and n.attrs.get("axis", -1) % 4 == 3:  # attention: over W, the last
+            nodes.extend(_compute_in_nchw(g, n, four_d, nchw_shape))       # axis in NCHW, not in NHWC
+            continue
         elif n.op == "Softmax" and x4:
             axis = n.attrs.get("axis", -1) % 4
             n.attrs = {"axis": TO_NHWC.index(axis)}
         elif n.op == "Pad" and x4:
             pads = n.attrs["pads"]
             n.attrs = dict(n.attrs, pads=[pads[i] for i in TO_NHWC] + [pads[4 + i] for i in TO_NHWC])
-        elif n.op in ("Add", "Mul") and x4:
+        elif n.op in ("Add", "Mul", "Sub", "Max", "Min", "PRelu") and x4:
             for k, inp in enumerate(n.inputs):
                 if g.is_const(inp):
                     c = g.const(inp)
@@ -99,6 +115,12 @@ def to_nhwc(graph: Graph) -> Graph:
                 elif inp not in four_d:
                     raise ModelError(f"broadcasting the {len(g.shape(inp))}-D activation '{inp}' against a 4-D "
                                      "tensor is not supported", file=g.source, node=n.name, op=n.op)
+        elif n.op == "MatMul" and x4:
+            nodes.extend(_compute_in_nchw(g, n, four_d, nchw_shape))
+            continue
+        elif n.op in rank3.NHWC_OPS and x4:
+            nodes.extend(rank3.to_nhwc_node(g, n, four_d, nchw_shape, TO_NHWC))
+            continue
         elif x4 and n.op not in _LAYOUT_FREE:
             raise ModelError(f"{n.op} on 4-D tensors is not supported by the layout conversion",
                              file=g.source, node=n.name, op=n.op)
@@ -118,6 +140,26 @@ def to_nhwc(graph: Graph) -> Graph:
     g.nodes = nodes
     g.layout = "NHWC"
     return g
+
+
+def _compute_in_nchw(g: Graph, n: Node, four_d: set, nchw_shape) -> List[Node]:
+    """An op computed over the ONNX dims (MatMul on 4-D tensors, a Softmax over W): its 4-D inputs
+    are transposed back to NCHW and its 4-D output to NHWC (simplify_transposes then merges these
+    with their neighbours)."""
+    nodes = []
+    for k, inp in enumerate(n.inputs):
+        if inp in four_d:
+            t, node = _insert_transpose(g, inp, TO_NCHW, inp + "_nchw", nchw_shape[inp])
+            nodes.append(node)
+            n.inputs[k] = t
+    out = n.outputs[0]
+    if out not in four_d:
+        return nodes + [n]
+    tmp = g.unique_name(out + "_nchw")
+    g.tensors[tmp] = Tensor(tmp, nchw_shape[out])
+    g.aliases[tmp] = out  # the same values: the output's calibrated range
+    n.outputs = [tmp]
+    return nodes + [n, Node(g.unique_name(out + "_to_nhwc"), "Transpose", [tmp], [out], {"perm": list(TO_NHWC)})]
 
 
 def _moves_no_data(shape: Sequence[int], perm: Sequence[int]) -> bool:

@@ -90,3 +90,14 @@ def _conv_like(op, model, band: bool) -> int:
         return max(conv_dsp_bytes(k, in_shape[3], out_shape[3]) if k >= 4 else 0,
                    conv_mve_bytes(k, out_shape[3], False))
     return conv_scratch_bytes(op.params, in_shape, op.attrs["filter_dims"], out_shape)
+
+
+def recurrent_scratch_bytes(op) -> int:
+    """Arena working memory of ``qnnc_lstm_s8`` / ``qnnc_gru_s8`` (``qnnc_{lstm,gru}_s8_get_buffer_size``):
+    LSTM int16 gates [4H] + int16 cell [H] + int8 h [H]; GRU int16 gates [4H] + int8 h [H] + int8 r*h [H];
+    rounded up to 4 bytes. 0 for other ops."""
+    if op.kind not in ("lstm", "gru"):
+        return 0
+    h = op.attrs["directions"][0].hidden_size
+    n = 11 * h if op.kind == "lstm" else 10 * h
+    return (n + 3) & ~3

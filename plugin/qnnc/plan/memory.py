@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
-from .kernel_scratch import op_scratch_bytes
+from .kernel_scratch import op_scratch_bytes, recurrent_scratch_bytes
 from ..qmodel import QModel
 
 ALIGN = 4
@@ -87,10 +87,12 @@ def plan_memory(model: QModel, external_input: bool = False) -> MemoryPlan:
     for i, op in enumerate(ops):
         for t in op.inputs:
             last_use[t] = i
-    last_use[model.output] = n_ops
+    for t in model.outputs:
+        last_use[t] = n_ops
 
-    new_buffer(model.input, -1)
-    buffers[-1].external = external_input
+    for t in model.inputs:
+        new_buffer(t, -1)
+        buffers[-1].external = external_input
     for i, op in enumerate(ops):
         for t in op.inputs:
             b = buffers[buf_of[t]]
@@ -107,23 +109,24 @@ def plan_memory(model: QModel, external_input: bool = False) -> MemoryPlan:
                 b = buffers[buf_of[t]]
                 # Safe only when nothing reads this buffer after this op (any alias of it).
                 if b.size == out_size and all(last_use.get(x, -1) <= i for x in b.tensors) \
-                        and model.output not in b.tensors and model.input not in b.tensors:
+                        and not set(model.outputs) & set(b.tensors) and not set(model.inputs) & set(b.tensors):
                     b.tensors.append(op.output)
                     buf_of[op.output] = b.id
                     reused = True
                     break
         if not reused:
             new_buffer(op.output, i)
-        if op.attrs.get("scratch_bytes"):
+        scratch_bytes = op.attrs.get("scratch_bytes") or recurrent_scratch_bytes(op)
+        if scratch_bytes:
             # Working memory of this op only (e.g. patch bands): counted in the arena, live at step i.
             scratch = f"{op.output}#scratch"
-            buffers.append(Buffer(len(buffers), op.attrs["scratch_bytes"], i, i, [scratch]))
+            buffers.append(Buffer(len(buffers), scratch_bytes, i, i, [scratch]))
             buf_of[scratch] = buffers[-1].id
     for b in buffers:
         for t in b.tensors:
             b.last = max(b.last, last_use.get(t, b.first))
-    out_b = buffers[buf_of[model.output]]
-    out_b.last = n_ops
+    for t in model.outputs:
+        buffers[buf_of[t]].last = n_ops
 
     steps = range(-1, n_ops + 1)
     internal = [b for b in buffers if not b.external]

@@ -56,7 +56,7 @@ def _chain(model: QModel) -> List[int]:
         if len(consumers.get(t, [])) != 1 and chain:
             break
         chain.append(i)
-        if len(consumers.get(op.output, [])) != 1 or op.output == model.output:
+        if len(consumers.get(op.output, [])) != 1 or op.output in model.outputs:
             break
         t = op.output
         i += 1

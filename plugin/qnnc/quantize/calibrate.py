@@ -33,6 +33,7 @@ from typing import Callable, Dict, Iterable, Mapping, Optional, Tuple
 
 import numpy as np
 
+from ..frontend.data import sample_count, sample_shape, take
 from ..frontend.float_runner import FloatRunner
 
 Ranges = Dict[str, Tuple[float, float]]
@@ -159,10 +160,12 @@ def collect(model_path: str, xs: np.ndarray, method: str = "minmax", percentile:
     hi: Dict[str, float] = {}
     ema: Dict[str, Tuple[float, float]] = {}
     sums: Dict[str, np.ndarray] = {}
-    n = xs.shape[0]
+    n = sample_count(xs)
 
     def values(i: int, outs: Dict[str, np.ndarray]):
-        yield runner.input_name, apply_transform(xs[i:i + 1], transforms.get(runner.input_name))
+        sample = runner.feed(take(xs, slice(i, i + 1)))  # every model input, by name
+        for name in runner.input_names:
+            yield name, apply_transform(sample[name], transforms.get(name))
         for k, v in outs.items():
             yield k, apply_transform(v, transforms.get(k))
 
@@ -373,6 +376,15 @@ def random_calibration_inputs(shape, count: int = 16, seed: int = 0) -> np.ndarr
     """Stand-in inputs when the config names no calibration data (N(0, 1), seeded)."""
     rng = np.random.default_rng(seed)
     return rng.standard_normal((count,) + tuple(shape[1:])).astype(np.float32)
+
+
+def random_calibration_samples(names, shapes, count: int = 16, seed: int = 0):
+    """:func:`random_calibration_inputs` for every model input: one array for a single input, else
+    {input name: array}, input k drawn with seed ``seed + k`` (input 0 as for a single input)."""
+    if len(names) == 1:
+        return random_calibration_inputs(shapes[0], count, seed)
+    return {name: random_calibration_inputs(sample_shape(shape), count, seed + k) for k, (name, shape) in
+            enumerate(zip(names, shapes))}
 
 
 def backend_name() -> Optional[str]:

@@ -21,6 +21,10 @@ INT32_MIN = -(1 << 31)
 INT32_MAX = (1 << 31) - 1
 
 
+
+class MultiplierRangeError(ValueError):
+    """A real requantization multiplier that no int32 multiplier + shift can represent."""
+
 def quantize_multiplier(real: float) -> Tuple[int, int]:
     """Return ``(multiplier, shift)`` with real ~= multiplier * 2^(shift - 31).
 
@@ -28,7 +32,7 @@ def quantize_multiplier(real: float) -> Tuple[int, int]:
     represent become (0, 0), i.e. the product is zero, as in TFLite.
     """
     if not math.isfinite(real) or real < 0:
-        raise ValueError(f"requantization multiplier must be finite and >= 0, got {real!r}")
+        raise MultiplierRangeError(f"requantization multiplier must be finite and >= 0, got {real!r}")
     if real == 0.0:
         return 0, 0
     q, exp = math.frexp(real)  # real = q * 2^exp, q in [0.5, 1)
@@ -39,7 +43,7 @@ def quantize_multiplier(real: float) -> Tuple[int, int]:
     if exp < -31:
         return 0, 0
     if exp > 30:
-        raise ValueError(f"requantization multiplier {real!r} is too large (> 2^30)")
+        raise MultiplierRangeError(f"requantization multiplier {real:.3g} is too large (> 2^30)")
     return q_fixed, exp
 
 

@@ -7,7 +7,7 @@ converted back to int8 at the end.
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
@@ -15,13 +15,21 @@ from ..errors import ModelError
 from ..ir import Graph, Node
 from ..qmodel import QModel
 from . import rules_s8, rules_s16
+from . import rules_conv_general
+from . import rules_movement
+from . import rules_recurrent
 from .calibrate import Ranges
-from .fixedpoint import ROUND_TFLITE
+from .fixedpoint import ROUND_TFLITE, MultiplierRangeError
 from .lowering import Lowering
 from .precision import PrecisionPlan
 
 # Per-precision rules: activation bits -> {op: rule(lowering, node)}.
 RULES = {8: rules_s8.RULES, 16: rules_s16.RULES}
+RULES[8] = {**RULES[8], **rules_conv_general.RULES}  # grouped/transposed Conv, MatMul of activations
+RULES[16] = {**RULES[16], **rules_conv_general.RULES_S16}  # a grouped Conv falls back to int8
+RULES[8] = {**RULES[8], **rules_movement.RULES}  # Slice, Split, Gather, Resize, DepthToSpace ...
+RULES[16] = {**RULES[16], **rules_movement.RULES}  # the same rules move int16 data (byte tables)
+RULES[8] = {**RULES[8], **rules_recurrent.RULES}  # LSTM, GRU
 NO_RULE = {8: rules_s8.no_rule, 16: rules_s16.no_rule}
 
 
@@ -36,6 +44,11 @@ def lower_node(low: Lowering, n: Node) -> None:
                 "TFLite); use rounding: tflite or auto")
         raise ModelError(f"int16 activations are not possible here: {what}", file=low.g.source,
                          node=n.name, op=n.op)
+    if bits == 16 and n.op not in RULES[16] and n.op in RULES[8]:
+        # No int16 kernel for this op: it runs on int8 between conversions, and the build says so.
+        bits = 8
+        low.notes.append(f"{n.op} '{n.name}' runs with int8 activations inside the int16 plan (no int16 kernel "
+                         "for it); its output precision is int8's")
     # The rule sees converted inputs under their graph names; the table is restored after.
     saved = {}
     for name in n.inputs:
@@ -47,13 +60,17 @@ def lower_node(low: Lowering, n: Node) -> None:
                 low.tensors[name] = c
     try:
         RULES[bits].get(n.op, NO_RULE[bits])(low, n)
+    except MultiplierRangeError as e:
+        raise ModelError(f"{e}: the scales of this node's input and output are too far apart for integer "
+                         "requantization (e.g. a division by a tensor whose range includes 0, or a constant "
+                         "of extreme magnitude)", file=low.g.source, node=n.name, op=n.op) from None
     finally:
         low.tensors.update(saved)
 
 
 def quantize(graph: Graph, ranges: Ranges, name: str, plan: PrecisionPlan, per_channel: bool = True,
              float_mean: Optional[Callable[[str], Optional[np.ndarray]]] = None,
-             int4_clipping: str = "mse") -> QModel:
+             int4_clipping: str = "mse", calibration_inputs=None, int8_inputs: Sequence[str] = ()) -> QModel:
     """Lower a passed, NHWC graph to a QModel using calibrated ranges and the precision plan.
 
     ``float_mean`` enables bias correction: it returns, for a graph tensor, its mean float value
@@ -61,9 +78,29 @@ def quantize(graph: Graph, ranges: Ranges, name: str, plan: PrecisionPlan, per_c
     ("mse" or "minmax", see int4.py) chooses the range of int4 weights.
     """
     low = Lowering(graph, ranges, plan, per_channel, float_mean, int4_clipping)
-    inp, outp = graph.inputs[0], graph.outputs[0]
-    low.new_tensor(inp, *low.calibrated(inp))
+    low.notes = []  # what the lowering had to do differently from the plan (lower_node)
+    low.calibration_inputs = calibration_inputs  # (samples, input pins): rules_recurrent's float LSTM/GRU
+    multi = len(graph.inputs) != 1 or len(graph.outputs) != 1
+    for inp in graph.inputs:
+        bits = api_input_bits(graph, plan, inp) if multi and inp not in int8_inputs else 8
+        if bits == 16:
+            lo, hi = low.ranges[graph.original_name(inp)]
+            amax = max(abs(float(lo)), abs(float(hi)))
+            low.new_tensor(inp, amax / 32767.0 if amax > 1e-30 else 1.0, 0, bits=16)
+        else:
+            low.new_tensor(inp, *low.calibrated(inp))
     for n in graph.nodes:
         lower_node(low, n)
-    out = low.convert(low.tensors[outp], 8)
-    return QModel(name=name, tensors=low.tensors, ops=low.ops, input=inp, output=out.name, source=graph.source)
+    outs = [low.convert(low.tensors[o], 8).name for o in graph.outputs]
+    return QModel(name=name, tensors=low.tensors, ops=low.ops, inputs=list(graph.inputs), outputs=outs,
+                  source=graph.source, output_names=list(graph.outputs), notes=low.notes)
+
+
+def api_input_bits(graph: Graph, plan: PrecisionPlan, inp: str) -> int:
+    """Bits of a graph input in the multi-I/O API: 16 when every node reading it runs with int16
+    activations (so no conversion op is needed), else 8. Single-I/O models keep an int8 input."""
+    readers = [n for n in graph.nodes if inp in n.inputs]
+    if readers and graph.quant is None and all(plan.of(n.name).activation_bits == 16 and n.op in RULES[16]
+                                               for n in readers):
+        return 16
+    return 8

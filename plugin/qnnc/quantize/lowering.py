@@ -62,6 +62,9 @@ class Lowering:
         name = self.g.original_name(name)
         if self.g.quant is not None and name in self.g.quant.activations:
             return self.g.quant.activations[name]  # fixed by the model's QuantizeLinear
+        if name not in self.ranges and n is not None and n.attrs.get("derived_range") and name in n.outputs:
+            from .unary_functions import node_derived_range  # a tensor a pass made (Div, Sum, Max ... chains)
+            return act_qparams(*node_derived_range(self, n))
         if name not in self.ranges:
             raise ModelError(f"no calibration range for tensor '{name}' (internal: a pass renamed a tensor "
                              "without a passthrough rule)", file=self.g.source, node=n.name if n else None)
@@ -174,5 +177,5 @@ class Lowering:
             filt = np.ascontiguousarray(wq.reshape(cout, kh, kw).transpose(1, 2, 0)[None])  # [1,kh,kw,cout]
             return ("depthwise_conv", ConvParams(depth_multiplier=cout // cin, **geometry, **params), filt,
                     (1, kh, kw, cout), oh * ow * cout * kh * kw)
-        raise self.err(n, f"grouped convolution with group={group} (input channels {cin}) is not supported; "
-                          "only group=1 and depthwise (group == input channels) are")
+        raise self.err(n, f"grouped convolution with group={group} (input channels {cin}) is not supported with "
+                          "int16 activations (only group=1 and depthwise are); int8 activations support it")

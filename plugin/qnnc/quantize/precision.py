@@ -24,6 +24,7 @@ from .fixedpoint import ROUND_TFLITE
 
 WEIGHT_OPS = ("Conv", "FullyConnected")
 FOLLOW_INPUT = ("Reshape", "Transpose", "MaxPool", "AveragePool", "Pad")
+FOLLOW_INPUT += ("Slice", "Split", "Gather", "Resize", "Upsample", "DepthToSpace", "SpaceToDepth")  # rules_movement
 
 
 @dataclass
@@ -98,7 +99,13 @@ def matches(ov: Override, node: Node, op_types: Dict[str, str]) -> bool:
 
 def weight_layers(graph: Graph) -> List[Node]:
     """The nodes that carry quantized weights."""
-    return [n for n in graph.nodes if n.op in WEIGHT_OPS]
+    return [n for n in graph.nodes if n.op in WEIGHT_OPS and not _grouped_conv(graph, n)]
+
+
+def _grouped_conv(graph: Graph, n: Node) -> bool:
+    """A grouped (not depthwise) Conv: qnnc_conv_general_s8 has no int4 variant, it keeps int8 weights."""
+    return (n.op == "Conv" and int(n.attrs.get("group", 1)) != 1 and n.inputs[1] in graph.tensors
+            and graph.shape(n.inputs[1])[1] != 1)
 
 
 def _key(i: int) -> str:

@@ -26,6 +26,10 @@ from .lowering import Lowering, dims4
 from .int4 import KERNELS_S4, pack_s4, quantize_weights_s4
 from .qparams import INT32_MAX, SOFTMAX_SCALE, SOFTMAX_ZP, act_qparams, round_half_away
 from .weights import apply_scale_floor, bias_scale_floor
+from .rules_reduce import RULES as REDUCE_RULES
+from . import unary_functions as UF
+from .fixedpoint import quantize_multipliers
+from ..kernel_params import LogSoftmaxParams, MinMaxParams, PreluParams
 
 
 SIGMOID_SCALE, SIGMOID_ZP = 1.0 / 256.0, -128
@@ -56,18 +60,8 @@ def make_lut(fn, inp: QTensor, out: QTensor) -> np.ndarray:
 
 
 def unary_fn(n: Node):
-    if n.op == "Relu":
-        return lambda x: np.maximum(x, 0.0)
-    if n.op == "Clip":
-        return lambda x: np.clip(x, n.attrs["min"], n.attrs["max"])
-    if n.op == "LeakyRelu":
-        a = float(n.attrs.get("alpha", 0.01))
-        return lambda x: np.where(x >= 0, x, a * x)
-    if n.op == "Sigmoid":
-        return lambda x: 1.0 / (1.0 + np.exp(-x))
-    if n.op == "Tanh":
-        return np.tanh
-    raise KeyError(n.op)
+    """The float function of a unary (table) op: quantize/unary_functions.py (KeyError if none)."""
+    return UF.float_fn(n.op, n.attrs)
 
 
 def layer_weights(low: Lowering, n: Node, W: np.ndarray, b: np.ndarray, s_in: float) -> Tuple[np.ndarray, np.ndarray]:
@@ -122,10 +116,12 @@ def output_with_activation(low: Lowering, n: Node):
     out_name = n.outputs[0]
     out = low.new_tensor(out_name, *low.calibrated(out_name, n))
     act = n.attrs.get("activation")
-    if act and act["kind"] == "leaky_relu":
+    if act and act["kind"] in ("leaky_relu", "lut"):
         pre = QTensor(act["pre_act"], out.shape, *low.calibrated(act["pre_act"], n))
-        a = act["alpha"]
-        lut = make_lut(lambda x: np.where(x >= 0, x, a * x), pre, out)
+        a = act.get("alpha", 0.0)
+        fn = (lambda x: np.where(x >= 0, x, a * x)) if act["kind"] == "leaky_relu" else \
+            UF.float_fn(act["op"], act["attrs"])
+        lut = make_lut(fn, pre, out)
         return out, -128, 127, lut, pre
     lo, hi = act_bounds(act, out)
     return out, lo, hi, None, out
@@ -191,8 +187,10 @@ def binary(low: Lowering, n: Node) -> None:
     for t in (a, b):
         if len(t.shape) > len(out_shape) or len(out_shape) > 4:
             raise low.err(n, f"broadcasting {list(t.shape)} to {list(out_shape)} is not supported (rank <= 4)")
-    if n.op == "Add":
+    if n.op in ("Add", "Sub"):
         m1, s1, m2, s2, mo, so = add_multipliers(a.scale, b.scale, out.scale, ADD_LEFT_SHIFT)
+        if n.op == "Sub":  # the add kernel with one input multiplier negated (exact on every path)
+            m1, m2 = (-m1, m2) if n.attrs.get("reversed") else (m1, -m2)
         params = AddParams(-a.zero_point, -b.zero_point, m1, s1, m2, s2, ADD_LEFT_SHIFT, mo, so,
                            out.zero_point, act_min, act_max)
         kind = "add"
@@ -237,12 +235,8 @@ def softmax(low: Lowering, n: Node) -> None:
 
 def unary(low: Lowering, n: Node) -> None:
     x = low.tensors[n.inputs[0]]
-    if n.op == "Sigmoid":
-        out = low.new_tensor(n.outputs[0], SIGMOID_SCALE, SIGMOID_ZP)
-    elif n.op == "Tanh":
-        out = low.new_tensor(n.outputs[0], TANH_SCALE, TANH_ZP)
-    else:
-        out = low.new_tensor(n.outputs[0], *low.calibrated(n.outputs[0], n))
+    fixed = UF.FIXED_OUTPUT.get(n.op)  # Sigmoid, Tanh, HardSigmoid, ...: known output range
+    out = low.new_tensor(n.outputs[0], *(fixed or low.calibrated(n.outputs[0], n)))
     lut = make_lut(unary_fn(n), x, out)
     low.ops.append(QOp("lut", n.name, [x.name], out.name, None, {"lut": lut}, {"size": x.size}, 0))
 
@@ -253,16 +247,35 @@ def reshape(low: Lowering, n: Node) -> None:
     low.ops.append(QOp("reshape", n.name, [x.name], out.name))
 
 
+def merged_transpose(shape, perm):
+    """(shape, perm) of the same data movement with size-1 axes dropped and runs of input axes that
+    stay adjacent and in order merged (e.g. ShuffleNet's channel shuffle (1, g, C/g, H, W) by
+    (0, 2, 1, 3, 4) is (g, C/g, H*W) by (1, 0, 2))."""
+    kept = [a for a in range(len(shape)) if shape[a] != 1]
+    runs = []
+    for a in (a for a in perm if shape[a] != 1):
+        if runs and kept.index(a) == kept.index(runs[-1][-1]) + 1:
+            runs[-1].append(a)
+        else:
+            runs.append([a])
+    order = sorted(range(len(runs)), key=lambda r: runs[r][0])
+    new_shape = [int(np.prod([shape[a] for a in runs[r]])) for r in order]
+    return (new_shape or [1]), ([order.index(r) for r in range(len(runs))] or [0])
+
+
 def transpose(low: Lowering, n: Node) -> None:
     x = low.tensors[n.inputs[0]]
     perm = list(n.attrs["perm"])
+    shape = tuple(x.shape)
+    if len(perm) > 4:
+        shape, perm = merged_transpose(shape, perm)
     if len(perm) > 4:
         raise low.err(n, f"transposes of rank {len(perm)} are not supported (rank <= 4)")
     k = 4 - len(perm)
     perm4 = list(range(k)) + [p + k for p in perm]
     out = low.new_tensor(n.outputs[0], x.scale, x.zero_point)
     low.ops.append(QOp("transpose", n.name, [x.name], out.name, None, {},
-                        {"input_dims": (1,) * k + tuple(x.shape), "perm": tuple(perm4)}, 0))
+                        {"input_dims": (1,) * k + tuple(shape), "perm": tuple(perm4)}, 0))
 
 
 def pad(low: Lowering, n: Node) -> None:
@@ -300,6 +313,68 @@ def concat(low: Lowering, n: Node) -> None:
                         {"outer": outer, "inners": tuple(inners), "rescales": tuple(rescales)}, 0))
 
 
+def prelu(low: Lowering, n: Node) -> None:
+    """PRelu with a constant slope varying along one axis (TFLite's scheme, alpha per channel)."""
+    x = low.tensors[n.inputs[0]]
+    if not low.g.is_const(n.inputs[1]):
+        raise low.err(n, "the slope must be a constant (a PRelu slope computed from the input is not supported)")
+    slope, r = low.g.const(n.inputs[1]).astype(np.float64), len(x.shape)
+    if slope.ndim > r:
+        raise low.err(n, f"the slope has shape {list(slope.shape)}, more dims than the input {list(x.shape)}")
+    s = slope.reshape((1,) * (r - slope.ndim) + slope.shape)
+    axes = [i for i in range(r) if s.shape[i] != 1]
+    if len(axes) > 1:
+        raise low.err(n, f"a slope of shape {list(slope.shape)} varies along several axes of the input "
+                         f"{list(x.shape)}; only a scalar or a per-channel (one axis) slope is supported")
+    axis = axes[0] if axes else r - 1
+    s = np.broadcast_to(s, tuple(x.shape[i] if i == axis else 1 for i in range(r))).reshape(-1)
+    out = low.new_tensor(n.outputs[0], *low.calibrated(n.outputs[0], n))
+    alpha, alpha_scale = UF.prelu_alpha(s)
+    mi, si = quantize_multiplier(x.scale / out.scale)
+    ma, sa = quantize_multipliers(x.scale * alpha_scale / out.scale)
+    low.ops.append(QOp("prelu", n.name, [x.name], out.name, PreluParams(-x.zero_point, out.zero_point, mi, si),
+                       {"alpha": alpha, "multiplier": ma, "shift": sa},
+                       {"outer": int(np.prod(x.shape[:axis])), "channels": int(x.shape[axis]),
+                        "inner": int(np.prod(x.shape[axis + 1:]))}, 0))
+
+
+def minmax(low: Lowering, n: Node) -> None:
+    """Max / Min of two tensors (or a tensor and a constant), broadcasting (rank <= 4)."""
+    a = low.tensors[n.inputs[0]]
+    consts = {}
+    if low.g.is_const(n.inputs[1]):
+        consts["input2"], b = const_operand(low, n.inputs[1])
+    else:
+        b = low.tensors[n.inputs[1]]
+    out = low.new_tensor(n.outputs[0], *low.calibrated(n.outputs[0], n))
+    for t in (a, b):
+        if len(t.shape) > len(out.shape) or len(out.shape) > 4:
+            raise low.err(n, f"broadcasting {list(t.shape)} to {list(out.shape)} is not supported (rank <= 4)")
+    m1, s1 = quantize_multiplier(a.scale / out.scale)
+    m2, s2 = quantize_multiplier(b.scale / out.scale)
+    params = MinMaxParams(-a.zero_point, m1, s1, -b.zero_point, m2, s2, out.zero_point, -128, 127,
+                          1 if n.op == "Max" else 0)
+    inputs = [a.name] + ([] if consts else [b.name])
+    low.ops.append(QOp("minmax", n.name, inputs, out.name, params, consts,
+                       {"input1_dims": dims4(a.shape), "input2_dims": dims4(b.shape),
+                        "output_dims": dims4(out.shape)}, 0))
+
+
+def log_softmax(low: Lowering, n: Node) -> None:
+    """LogSoftmax over the last axis; output scale 16/256, zero point 127 (TFLite's int8 LogSoftmax)."""
+    x = low.tensors[n.inputs[0]]
+    axis = n.attrs.get("axis", -1) % len(x.shape)
+    if axis != len(x.shape) - 1:
+        raise low.err(n, f"LogSoftmax over axis {n.attrs.get('axis')} of shape {list(x.shape)} is not "
+                         "supported; only the last axis")
+    out = low.new_tensor(n.outputs[0], UF.LOG_SOFTMAX_SCALE, UF.LOG_SOFTMAX_ZP)
+    cols = x.shape[-1]
+    bits, lut, diff, logm = UF.log_softmax_constants(x.scale, cols)
+    low.ops.append(QOp("log_softmax", n.name, [x.name], out.name,
+                       LogSoftmaxParams(bits, diff, logm, UF.LOG_SOFTMAX_ZP), {"exp_lut": lut},
+                       {"rows": x.size // cols, "cols": cols}, 0))
+
+
 def no_rule(low: Lowering, n: Node) -> None:
     raise low.err(n, "no int8 lowering for this operator")
 
@@ -309,4 +384,7 @@ RULES = {
     "MaxPool": pool, "AveragePool": pool, "Softmax": softmax, "Reshape": reshape,
     "Transpose": transpose, "Pad": pad, "Concat": concat,
     "Relu": unary, "Clip": unary, "LeakyRelu": unary, "Sigmoid": unary, "Tanh": unary,
+    "Sub": binary, "PRelu": prelu, "Max": minmax, "Min": minmax, "LogSoftmax": log_softmax,
+    **{op: unary for op in UF.FUNCTIONS},
 }
+RULES.update(REDUCE_RULES)  # ReduceMean/Sum/Max/Min, LayerNormalization, ArgMax/ArgMin

@@ -13,6 +13,11 @@ from ..qmodel import QModel, QOp
 from . import kernels as K
 from .interpreter_s16 import is_s16, run_op_s16
 from . import kernels_s4 as K4
+from . import kernels_conv_general as KG
+from . import kernels_elementwise as KE
+from . import kernels_movement as KM
+from . import kernels_reduce as KR
+from . import kernels_recurrent as KRC
 from .shared_ops import SHARED_KINDS, run_shared
 
 KERNELS_S8 = {"conv": K.conv_s8, "depthwise_conv": K.depthwise_conv_s8, "fully_connected": K.fully_connected_s8,
@@ -31,6 +36,16 @@ def _run_op(op: QOp, model: QModel, values: Dict[str, np.ndarray]) -> np.ndarray
         return _run_s4(op, x, out_shape)
     if kind in SHARED_KINDS:
         return run_shared(op, x, out_shape, KERNELS_S8)
+    if kind in KG.KINDS:
+        return KG.run_op(op, values, out_shape)
+    if kind in KM.MOVEMENT_KINDS:
+        return KM.run_movement(op, x, out_shape)
+    if kind in KR.REDUCE_KINDS:
+        return KR.run_reduce(op, x, out_shape)
+    if kind in KRC.RECURRENT_KINDS:
+        return KRC.run_recurrent(op, x, out_shape)
+    if kind in KE.KINDS:
+        return KE.run(op, values, out_shape)
     if kind in ("add", "mul"):
         a = x.reshape(op.attrs["input1_dims"])
         b = (c["input2"] if "input2" in c else values[op.inputs[1]]).reshape(op.attrs["input2_dims"])
@@ -71,26 +86,89 @@ def _run_s4(op: QOp, x: np.ndarray, out_shape) -> np.ndarray:
     raise NotImplementedError(f"int4 weights for {op.kind}")
 
 
-def run(model: QModel, x: np.ndarray, keep: Optional[List[str]] = None) -> Dict[str, np.ndarray]:
-    """Run one int8 input (public shape); returns {tensor: int8 array} for the output and ``keep``."""
-    values: Dict[str, np.ndarray] = {model.input: np.asarray(x, dtype=np.int8).reshape(model.input_tensor.shape)}
+def _api_inputs(model: QModel, x) -> Dict[str, np.ndarray]:
+    """{input tensor: integer array}: ``x`` is one array (single-input models), or a list in input
+    order, or {input name: array}. int16 inputs (see lower_graph.api_input_bits) stay int16."""
+    if isinstance(x, dict):
+        arrays = [x[name] for name in model.inputs]
+    elif isinstance(x, (list, tuple)):
+        arrays = list(x)
+    else:
+        arrays = [x]
+    if len(arrays) != len(model.inputs):
+        raise ValueError(f"the model has {len(model.inputs)} inputs {model.inputs}, got {len(arrays)} arrays")
+    out = {}
+    for name, a in zip(model.inputs, arrays):
+        t = model.tensors[name]
+        out[name] = np.asarray(a, dtype=np.int16 if t.bits == 16 else np.int8).reshape(t.shape)
+    return out
+
+
+def run(model: QModel, x, keep: Optional[List[str]] = None) -> Dict[str, np.ndarray]:
+    """Run one sample (an int8 array for a single-input model; a list or {name: array} for several
+    inputs, public shapes); returns {tensor: integer array} for every output and ``keep``."""
+    values: Dict[str, np.ndarray] = _api_inputs(model, x)
     for op in model.ops:
         values[op.output] = _run_op(op, model, values)
-    wanted = set(keep or []) | {model.output}
+    wanted = set(keep or []) | set(model.outputs)
     return {k: v for k, v in values.items() if k in wanted}
 
 
-def run_int8(model: QModel, xs: np.ndarray) -> np.ndarray:
-    """Int8 outputs for a batch of int8 inputs: (N, *input) -> (N, *output)."""
-    return np.stack([run(model, xs[i])[model.output] for i in range(xs.shape[0])])
+def _sample(xs, i: int):
+    return {k: v[i] for k, v in xs.items()} if isinstance(xs, dict) else xs[i]
 
 
-def quantize_input(model: QModel, xs: np.ndarray) -> np.ndarray:
-    """Float inputs -> int8 exactly as ``<name>_run_f32`` does."""
-    t = model.input_tensor
-    return quantize_f32(xs, t.scale, t.zero_point).reshape((xs.shape[0],) + tuple(t.shape))
+def _count(xs) -> int:
+    return int(next(iter(xs.values())).shape[0]) if isinstance(xs, dict) else int(xs.shape[0])
 
 
-def dequantize_output(model: QModel, qs: np.ndarray) -> np.ndarray:
-    t = model.output_tensor
+def run_int8(model: QModel, xs) -> np.ndarray:
+    """Int8 outputs for a batch of int8 inputs: (N, *input) -> (N, *output) (the first output)."""
+    return np.stack([run(model, _sample(xs, i))[model.output] for i in range(_count(xs))])
+
+
+def run_all(model: QModel, xs) -> List[np.ndarray]:
+    """Every output for a batch: ``xs`` (N, *input) or {input name: (N, ...)} -> [(N, *output), ...]
+    in output order."""
+    runs = [run(model, _sample(xs, i)) for i in range(_count(xs))]
+    return [np.stack([r[name] for r in runs]) for name in model.outputs]
+
+
+def quantize_f32_s16(x: np.ndarray, scale: float) -> np.ndarray:
+    """Float -> int16 (zero point 0) exactly as the generated C does it for an int16 input: like
+    quantize_f32 with v clamped to [-65536, 65536] and the result to [-32768, 32767]."""
+    x = np.asarray(x, dtype=np.float32)
+    v = x / np.float32(scale)
+    v = np.where(np.isnan(v), np.float32(0.0), v)
+    v = np.clip(v, np.float32(-65536.0), np.float32(65536.0)).astype(np.float32)
+    half = np.where(v >= 0, np.float32(0.5), np.float32(-0.5)).astype(np.float32)
+    r = np.trunc((v + half).astype(np.float32)).astype(np.int64)
+    return np.clip(r, -32768, 32767).astype(np.int16)
+
+
+def _quantize(t, xs: np.ndarray) -> np.ndarray:
+    xs = np.asarray(xs)
+    q = quantize_f32_s16(xs, t.scale) if t.bits == 16 else quantize_f32(xs, t.scale, t.zero_point)
+    return q.reshape((xs.shape[0],) + tuple(t.shape))
+
+
+def quantize_input(model: QModel, xs):
+    """Float inputs -> int8 (int16 for int16 inputs) exactly as ``<name>_run_f32`` does; ``xs`` is
+    (N, *input) or {input name: (N, ...)} (the result has the same form)."""
+    if isinstance(xs, dict):
+        return {name: _quantize(model.tensors[name], xs[name]) for name in model.inputs}
+    return _quantize(model.input_tensor, xs)
+
+
+def api_input_arrays(model: QModel, q) -> List[np.ndarray]:
+    """Quantized inputs ({name: (N, ...)} or one array) as the generated C API takes them, in input
+    order: int8 / int16, and for uint8 inputs the bytes (int8 value + 128)."""
+    arrays = [q[name] for name in model.inputs] if isinstance(q, dict) else [q]
+    return [(a.astype(np.int16) + 128).astype(np.uint8) if name in model.uint8_inputs else a
+            for name, a in zip(model.inputs, arrays)]
+
+
+def dequantize_output(model: QModel, qs: np.ndarray, index: int = 0) -> np.ndarray:
+    """int8 output ``index`` (default the first) -> float, as ``<name>_run_f32`` does."""
+    t = model.output_tensors[index]
     return dequantize_s8(qs, t.scale, t.zero_point)

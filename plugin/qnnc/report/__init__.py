@@ -26,7 +26,14 @@ def build_report(model: QModel, plan: MemoryPlan, provenance: Dict[str, Any]) ->
             "arena_offset": plan.offset(op.output),
             "lifetime": [b.first, b.last],
         })
+    io = {}
+    if model.multi_io:  # every API tensor, in graph order (input/output above are the first ones)
+        io = {kind: [{"name": name, "shape": list(t.shape), "bits": t.bits, "scale": t.scale,
+                      "zero_point": t.zero_point} for name, t in zip(names, tensors)]
+              for kind, names, tensors in (("inputs", model.inputs, model.input_tensors),
+                                           ("outputs", model.api_output_names, model.output_tensors))}
     return {
+        **io,
         "name": model.name,
         "provenance": provenance,
         "input": {"name": model.input, "shape": list(model.input_tensor.shape), "scale": model.input_tensor.scale,
@@ -54,7 +61,8 @@ def summary_line(report: Dict[str, Any]) -> str:
             f"arena {report['arena_bytes']} B (lower bound {report['lower_bound_bytes']} B"
             + (f"; {report['arena_simd_bytes']} B with DSP/Helium kernel scratch"
                if report.get("arena_simd_bytes", 0) > report["arena_bytes"] else "")
-            + f"), weights {report['weight_bytes']} B in flash")
+            + f"), weights {report['weight_bytes']} B in flash"
+            + (f"; calibrated on {report['calibration']}" if report.get("calibration") else ""))
 
 
 def _step(step: int, n_ops: int) -> str:

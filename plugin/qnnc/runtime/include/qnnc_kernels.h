@@ -292,11 +292,62 @@ void qnnc_pad_s8(const qnnc_dims *input_dims, const int32_t pads_before[4],
                  const qnnc_dims *output_dims, int8_t pad_value,
                  const int8_t *input, int8_t *output);
 
+/* Reductions (ReduceMean/Sum/Max/Min), LayerNorm, ArgMax/ArgMin: reference/kernels_reduce.py. */
+#define QNNC_REDUCE_SUM 0 /**< and mean: 1/count is folded into the multiplier */
+#define QNNC_REDUCE_MAX 1
+#define QNNC_REDUCE_MIN 2
+typedef struct {
+    int32_t kind;          /**< QNNC_REDUCE_SUM, _MAX or _MIN */
+    int32_t input_offset;  /**< sum: minus the input zero point */
+    int32_t multiplier;    /**< sum: requantization of the int32 sum */
+    int32_t shift;
+    int32_t output_offset; /**< sum: the output zero point */
+} qnnc_reduce_params;
+
+/** Reduce a 4-D tensor over every axis where output_dims is 1 and input_dims is not (any set of
+ *  axes, one pass, no scratch): sum -> clamp(requant(sum(x + input_offset)) + output_offset);
+ *  max / min -> the extreme raw value. */
+void qnnc_reduce_s8(const qnnc_reduce_params *params, const qnnc_dims *input_dims, const int8_t *input,
+                    const qnnc_dims *output_dims, int8_t *output);
+
+typedef struct {
+    int32_t input_offset; /**< minus the input zero point */
+    int64_t epsilon;      /**< n^2 * eps / input_scale^2 as an integer in [1, 2^61] */
+    int32_t frac_bits;    /**< fraction bits of the normalized value (29 - ceil(log4 n)) */
+} qnnc_layer_norm_params;
+
+/** LayerNorm over the middle axis of [outer, n, inner] (n <= 65536), exact integer mean, variance
+ *  and reciprocal square root; per position i of the normalized block: out = clamp(clamp(requant(
+ *  y * 2^frac_bits, multiplier[i], shift[i]), -2^24, 2^24) + bias[i]) (multiplier < 0 for gamma < 0). */
+void qnnc_layer_norm_s8(const qnnc_layer_norm_params *params, int32_t outer, int32_t n, int32_t inner,
+                        const int32_t *multiplier, const int32_t *shift, const int32_t *bias,
+                        const int8_t *input, int8_t *output);
+
+/** Index (as int8; n <= 127) of the largest value (is_min: the smallest) along the middle axis of
+ *  [outer, n, inner]; the first of equal values, or the last with select_last. */
+void qnnc_arg_max_s8(int32_t outer, int32_t n, int32_t inner, int32_t is_min, int32_t select_last,
+                     const int8_t *input, int8_t *output);
+
 /** One input of a concatenation: `outer` blocks of `inner` values, written every
  *  `output_stride` values. rescale NULL copies; else out = clamp(requant(x + in_off) + out_off). */
 void qnnc_concat_slice_s8(const qnnc_rescale_params *rescale,
                           int32_t outer, int32_t inner, int32_t output_stride,
                           const int8_t *input, int8_t *output);
+
+/** Data movement by per-axis tables of input element offsets (Slice, Split, Gather, nearest
+ *  Resize, DepthToSpace, SpaceToDepth): out[n][h][w][c] = input[offset_n[n] + offset_h[h] +
+ *  offset_w[w] + offset_c[c]]; offset_c NULL means offset_c[c] = c. */
+void qnnc_gather_s8(const qnnc_dims *output_dims, const int32_t *offset_n, const int32_t *offset_h,
+                    const int32_t *offset_w, const int32_t *offset_c,
+                    const int8_t *input, int8_t *output);
+
+/** Bilinear resize over h and w (linear Resize); the output keeps the input's quantization.
+ *  table_h: per output row (offset0, offset1, w1), the two input rows' element offsets in an n block
+ *  and the second's weight in Q(fraction_bits); table_w: the same per output column.
+ *  out = sum(wy * wx * in) / 2^(2 * fraction_bits), rounded half away from zero (fraction_bits <= 12). */
+void qnnc_resize_s8(const qnnc_dims *input_dims, const qnnc_dims *output_dims,
+                    const int32_t *table_h, const int32_t *table_w, int32_t fraction_bits,
+                    const int8_t *input, int8_t *output);
 
 /** Float -> int8: v = x / scale (float); NaN -> 0; clamp to [-256, 256];
  *  round half away from zero (v +/- 0.5f, truncate); + zero_point; clamp to int8. */
@@ -306,6 +357,149 @@ void qnnc_quantize_f32_s8(int32_t size, float scale, int32_t zero_point,
 /** int8 -> float: (float)(q - zero_point) * scale. */
 void qnnc_dequantize_s8_f32(int32_t size, float scale, int32_t zero_point,
                             const int8_t *input, float *output);
+
+/* ------------------------------ grouped / transposed conv, batched matmul -- */
+
+/** Grouped (1 < groups) or transposed convolution (qnnc_conv_general_s8). The filter is OHWI per
+ *  group: dims n=out_ch, h=kh, w=kw, c=in_ch/groups; output channel oc belongs to group
+ *  oc / (out_ch/groups) and reads that group's input channels. transposed = 1: ONNX ConvTranspose
+ *  in gather form: output (oh, ow) sums the taps (kh, kw) whose input row
+ *  ih = (oh + pad_top - kh*dilation_h) / stride_h is an exact quotient inside the input (columns
+ *  likewise); pads and output_padding follow from pad_top/pad_left and the output dims. */
+typedef struct {
+    int32_t input_offset;  /**< minus the input zero point */
+    int32_t output_offset; /**< the output zero point */
+    int32_t stride_h, stride_w;
+    int32_t pad_top, pad_left;
+    int32_t dilation_h, dilation_w;
+    int32_t groups;     /**< in_ch / filter c */
+    int32_t transposed; /**< 0: convolution, 1: transposed convolution */
+    int32_t act_min, act_max;
+    const int8_t *act_lut;
+    int32_t rounding; /**< QNNC_ROUND_TFLITE or QNNC_ROUND_HALF_EVEN */
+} qnnc_conv_general_params;
+
+void qnnc_conv_general_s8(const qnnc_conv_general_params *params, const qnnc_per_channel_quant *quant,
+                          const qnnc_dims *input_dims, const int8_t *input,
+                          const qnnc_dims *filter_dims, const int8_t *filter,
+                          const int32_t *bias,
+                          const qnnc_dims *output_dims, int8_t *output);
+
+/** Batched matrix product of two int8 tensors (TFLite BATCH_MATMUL int8): dims n, h are batch
+ *  dims (an input's is 1 or the output's: broadcast), w x c the matrices as stored; input1 is
+ *  [M][K] ([K][M] with adj_x), input2 [K][N] ([N][K] with adj_y), output [M][N].
+ *  out = clamp(requant(bias[n] + sum_k (a + input1_offset) * (b + input2_offset)) + output_offset);
+ *  bias (one per output column, Gemm's C) may be NULL. */
+typedef struct {
+    int32_t input1_offset, input2_offset; /**< minus the zero points */
+    int32_t output_multiplier, output_shift;
+    int32_t output_offset;
+    int32_t act_min, act_max;
+    int32_t adj_x, adj_y;
+    int32_t rounding; /**< QNNC_ROUND_TFLITE or QNNC_ROUND_HALF_EVEN */
+} qnnc_batch_matmul_params;
+
+void qnnc_batch_matmul_s8(const qnnc_batch_matmul_params *params,
+                          const qnnc_dims *input1_dims, const int8_t *input1,
+                          const qnnc_dims *input2_dims, const int8_t *input2,
+                          const int32_t *bias,
+                          const qnnc_dims *output_dims, int8_t *output);
+
+/* ------------------------------------- element-wise: PRelu, Max/Min, LogSoftmax -- */
+
+/** PRelu (TFLite int8 PRELU): v = x + input_offset; v >= 0: requant(v, identity_multiplier,
+ *  identity_shift), else requant(v * alpha[c], alpha_quant->multiplier[c], ->shift[c]); + output_offset,
+ *  clamped to int8. The tensor is `outer` blocks of `channels` x `inner` values, channel c of
+ *  element i is (i / inner) % channels (NHWC per-channel: inner = 1). Reference:
+ *  qnnc/reference/kernels_elementwise.py:prelu_s8. */
+typedef struct {
+    int32_t input_offset;  /**< minus the input zero point */
+    int32_t output_offset; /**< the output zero point */
+    int32_t identity_multiplier, identity_shift;
+} qnnc_prelu_params;
+
+void qnnc_prelu_s8(const qnnc_prelu_params *params, const qnnc_per_channel_quant *alpha_quant,
+                   const int8_t *alpha, int32_t outer, int32_t channels, int32_t inner,
+                   const int8_t *input, int8_t *output);
+
+/** Broadcasting Max (is_max 1) / Min of two int8 tensors: each input rescaled to the output scale,
+ *  r = requant(x + input_offset, multiplier, shift); out = clamp(max/min(r1, r2), act_min - output_offset,
+ *  act_max - output_offset) + output_offset. Each input dim equals the output dim or 1. */
+typedef struct {
+    int32_t input1_offset, input1_multiplier, input1_shift;
+    int32_t input2_offset, input2_multiplier, input2_shift;
+    int32_t output_offset;
+    int32_t act_min, act_max;
+    int32_t is_max;
+} qnnc_minmax_params;
+
+void qnnc_minmax_s8(const qnnc_minmax_params *params,
+                    const qnnc_dims *input1_dims, const int8_t *input1,
+                    const qnnc_dims *input2_dims, const int8_t *input2,
+                    const qnnc_dims *output_dims, int8_t *output);
+
+/** LogSoftmax over the last axis of [rows][cols] (output scale 16/256, zero point 127 as TFLite).
+ *  Per row: d = max - x, sum = sum exp_lut[d] (exp_lut[d] = round(exp(-input_scale * d) * 2^exp_bits)),
+ *  L = log2(sum / 2^exp_bits) in Q16 (leading bit + a 256-entry table of the next 8 bits),
+ *  t = d * diff_multiplier + (L * log_multiplier + 2^15) >> 16 (int64, Q16 output steps),
+ *  out = max(output_offset - ((t + 2^15) >> 16), -128). */
+typedef struct {
+    int32_t exp_bits;        /**< exp_lut entries are Q(exp_bits); cols * 2^exp_bits < 2^31 */
+    int32_t diff_multiplier; /**< input_scale / output_scale in Q16 */
+    int32_t log_multiplier;  /**< ln(2) / output_scale in Q16 */
+    int32_t output_offset;
+} qnnc_log_softmax_params;
+
+void qnnc_log_softmax_s8(const qnnc_log_softmax_params *params, int32_t rows, int32_t cols,
+                         const uint32_t *exp_lut, const int8_t *input, int8_t *output);
+
+/* ------------------------------------------------------ LSTM / GRU (int8) -- */
+/* ONNX LSTM / GRU, batch 1, one call per direction runs every time step (TFLite / CMSIS-NN integer
+ * LSTM scheme): int8 x and h, int8 per-row weights, int16 Q3.12 gate pre-activations, sigmoid/tanh
+ * by 513-entry int16 tables (Q3.12 -> Q0.15, linear interpolation), LSTM cell state int16 at
+ * 2^-cell_shift. Reference and exact arithmetic: qnnc/reference/kernels_recurrent.py. */
+typedef struct {
+    int32_t time_steps, input_size, hidden_size;
+    int32_t reverse;             /**< 1: steps t = time_steps-1 .. 0 */
+    int32_t output_mode;         /**< 0: h of step t at output + t*output_stride; 1: the last h; 2: the last c (int8) */
+    int32_t output_stride;       /**< mode 0: elements between steps (directions * hidden_size) */
+    int32_t hidden_offset;       /**< zero point of h */
+    int32_t cell_shift;          /**< LSTM: cell state int16 with scale 2^-cell_shift, in [0, 15] */
+    int32_t hidden_multiplier;   /**< Q0.30 product -> h */
+    int32_t hidden_shift;
+    int32_t cell_out_multiplier; /**< mode 2: cell state -> int8 output */
+    int32_t cell_out_shift;
+    int32_t cell_out_offset;
+    int32_t linear_before_reset; /**< GRU */
+} qnnc_recurrent_params;
+
+/** The constants of one direction (gate blocks of hidden_size rows in ONNX order: LSTM i, o, f, c;
+ *  GRU z, r, h). Biases have the input / hidden zero points folded in; the quant entries take each
+ *  side's accumulator to Q3.12 per row. */
+typedef struct {
+    const int8_t *input_weights;     /**< [gates * hidden_size][input_size] */
+    const int8_t *recurrent_weights; /**< [gates * hidden_size][hidden_size] */
+    const int32_t *input_bias;       /**< [gates * hidden_size] */
+    const int32_t *recurrent_bias;   /**< [gates * hidden_size] */
+    qnnc_per_channel_quant input_quant;
+    qnnc_per_channel_quant recurrent_quant;
+    const int8_t *initial_h;         /**< [hidden_size] */
+    const int16_t *initial_c;        /**< [hidden_size] at 2^-cell_shift (LSTM), NULL for a GRU */
+    const int16_t *sigmoid_lut;      /**< 513 entries */
+    const int16_t *tanh_lut;         /**< 513 entries */
+} qnnc_recurrent_weights;
+
+/** Bytes of working memory (arena) qnnc_lstm_s8 needs: 11 * hidden_size rounded up to 4. */
+int32_t qnnc_lstm_s8_get_buffer_size(int32_t hidden_size);
+/** One direction of an LSTM over input [time_steps][input_size]; scratch: get_buffer_size bytes, 2-byte aligned. */
+void qnnc_lstm_s8(const qnnc_recurrent_params *params, const qnnc_recurrent_weights *weights,
+                  const int8_t *input, int8_t *output, void *scratch);
+
+/** Bytes of working memory (arena) qnnc_gru_s8 needs: 10 * hidden_size rounded up to 4. */
+int32_t qnnc_gru_s8_get_buffer_size(int32_t hidden_size);
+/** One direction of a GRU over input [time_steps][input_size]; scratch: get_buffer_size bytes, 2-byte aligned. */
+void qnnc_gru_s8(const qnnc_recurrent_params *params, const qnnc_recurrent_weights *weights,
+                 const int8_t *input, int8_t *output, void *scratch);
 
 /* ------------------------------------------- int4 weights (int8 activations) -- */
 

@@ -1,0 +1,86 @@
+"""The ONNX operators qnnc compiles, in words: the one list behind the README's operator table,
+``qnnc ops`` and the refusal message (tests/test_operators.py keeps it equal to what the passes
+accept).
+
+Each entry: ONNX op -> (the op it becomes after the passes, which picks its quantizer rule; what
+is supported). Ops whose inputs are all constants are folded whatever they are.
+"""
+from __future__ import annotations
+
+from typing import Dict, Tuple
+
+#: ONNX op -> (canonical op after the passes, notes)
+OPERATORS: Dict[str, Tuple[str, str]] = {
+    # weighted layers
+    "Conv": ("Conv", "1-D and 2-D; groups (depthwise with any multiplier, grouped), strides, pads, dilation"),
+    "ConvTranspose": ("ConvTranspose", "2-D; strides, pads/auto_pad/output_shape, output_padding, dilation, groups"),
+    "Gemm": ("FullyConnected", "constant B: fully connected; two activations: a matrix product (transA/transB, "
+             "alpha, constant C)"),
+    "MatMul": ("FullyConnected", "constant weights: fully connected; two activations: batched product (rank <= 4, "
+               "broadcast batch dims)"),
+    "BatchNormalization": ("Conv", "folded into the Conv/Gemm before it, else a depthwise 1x1 conv"),
+    "LSTM": ("LSTM", "batch 1, default activations, forward/reverse/bidirectional; int16 gates and cell"),
+    "GRU": ("GRU", "batch 1, default activations, linear_before_reset 0/1, forward/reverse/bidirectional"),
+    # element-wise
+    "Add": ("Add", "broadcasting; two activations or a constant"),
+    "Sub": ("Sub", "broadcasting; two activations or a constant"),
+    "Mul": ("Mul", "broadcasting; two activations or a constant"),
+    "Div": ("Mul", "by a constant (a Mul), or by an activation (Mul with its reciprocal table)"),
+    "Max": ("Max", "two or more inputs, broadcasting"),
+    "Min": ("Min", "two or more inputs, broadcasting"),
+    "Sum": ("Add", "chained Adds"),
+    "Mean": ("Add", "chained Adds, scaled"),
+    "PRelu": ("PRelu", "slope per channel or scalar"),
+    "Pow": ("Pow", "constant scalar exponent (a table); x^2 of LayerNorm"),
+    # activations and unary functions: 256-entry tables computed at build time
+    "Relu": ("Relu", "fused into the layer before"),
+    "Clip": ("Clip", "Relu6 and any constant bounds; fused into the layer before"),
+    "LeakyRelu": ("LeakyRelu", "fused into the layer before"),
+    "Sigmoid": ("Sigmoid", "table"), "Tanh": ("Tanh", "table"), "HardSigmoid": ("HardSigmoid", "table"),
+    "HardSwish": ("HardSwish", "table"), "Elu": ("Elu", "table"), "Selu": ("Selu", "table"),
+    "Celu": ("Celu", "table"), "Softplus": ("Softplus", "table"), "Softsign": ("Softsign", "table"),
+    "Erf": ("Erf", "table"), "Gelu": ("Gelu", "table (exact and tanh approximations)"),
+    "Exp": ("Exp", "table"), "Log": ("Log", "table"), "Sqrt": ("Sqrt", "table"),
+    "Reciprocal": ("Reciprocal", "table"), "Neg": ("Neg", "table"), "Abs": ("Abs", "table"),
+    "Sin": ("Sin", "table"), "Cos": ("Cos", "table"), "Floor": ("Floor", "table"), "Ceil": ("Ceil", "table"),
+    "Round": ("Round", "table"),
+    # normalization and reductions
+    "Softmax": ("Softmax", "last axis (others through a transpose)"),
+    "LogSoftmax": ("LogSoftmax", "last axis"),
+    "LayerNormalization": ("LayerNormalization", "also its decomposed form (ReduceMean, Sub, Pow, Sqrt, Div)"),
+    "ReduceMean": ("ReduceMean", "any axes, keepdims 0/1"),
+    "ReduceSum": ("ReduceSum", "any axes, keepdims 0/1"),
+    "ReduceMax": ("ReduceMax", "any axes, keepdims 0/1"),
+    "ReduceMin": ("ReduceMin", "any axes, keepdims 0/1"),
+    "ArgMax": ("ArgMax", "axis of at most 127 entries; the index is the output value"),
+    "ArgMin": ("ArgMin", "axis of at most 127 entries; the index is the output value"),
+    # pooling
+    "MaxPool": ("MaxPool", "1-D and 2-D, pads, strides, ceil_mode"),
+    "AveragePool": ("AveragePool", "1-D and 2-D, count_include_pad"),
+    "GlobalAveragePool": ("AveragePool", "1-D and 2-D"),
+    "GlobalMaxPool": ("MaxPool", "1-D and 2-D"),
+    # data movement (views are free: no copy)
+    "Reshape": ("Reshape", "view"), "Flatten": ("Reshape", "view"), "Squeeze": ("Reshape", "view"),
+    "Unsqueeze": ("Reshape", "view"),
+    "Transpose": ("Transpose", "rank <= 4"),
+    "Concat": ("Concat", "any axis; inputs rescaled to the output's range"),
+    "Pad": ("Pad", "constant mode; 1-D and 2-D"),
+    "Slice": ("Slice", "constant starts/ends/axes/steps, negative steps"),
+    "Split": ("Slice", "sizes as attribute or input, num_outputs"),
+    "Gather": ("Gather", "constant indices on any axis"),
+    "Resize": ("Resize", "nearest (every nearest_mode) and linear over up to two axes; every coordinate mode "
+               "but tf_crop_and_resize; no cubic"),
+    "Upsample": ("Resize", "nearest and linear"),
+    "DepthToSpace": ("DepthToSpace", "DCR and CRD"),
+    "SpaceToDepth": ("SpaceToDepth", ""),
+    "Identity": ("Identity", "removed"), "Dropout": ("Identity", "removed"),
+}
+
+
+def markdown_table(int16_ops=frozenset()) -> str:
+    """The README's operator table; ``int16_ops`` are the canonical ops with int16 kernels."""
+    rows = ["| ONNX op | int16 kernel | notes |", "|---|---|---|"]
+    for op in sorted(OPERATORS):
+        canonical, notes = OPERATORS[op]
+        rows.append(f"| {op} | {'yes' if canonical in int16_ops else 'int8 inside'} | {notes} |")
+    return "\n".join(rows) + "\n"

@@ -1,0 +1,108 @@
+"""int8 rules of the reductions, LayerNormalization and ArgMax/ArgMin (registered in rules_s8.RULES).
+
+* ReduceSum / ReduceMean: ``sum(x - zp_in)`` in int32, requantized once with multiplier
+  ``s_in / (s_out * count)`` (mean; TFLite's int8 Mean folds 1/count the same way) or ``s_in / s_out``
+  (sum); the output has its calibrated parameters. ReduceMax / ReduceMin keep the input's.
+* LayerNormalization: exact integer mean / variance / reciprocal square root, gamma and beta folded
+  into per-element int32 multipliers and biases (reference/kernels_reduce.py documents the arithmetic).
+* ArgMax / ArgMin: the index as int8 with scale 1 and zero point 0, so the dequantized output is the
+  index itself; refused when the axis has more than 127 entries.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..ir import Node
+from ..kernel_params import LayerNormParams, ReduceParams
+from ..qmodel import QOp
+from .fixedpoint import quantize_multiplier, round_half_away
+from .lowering import Lowering, dims4
+
+_KIND = {"ReduceSum": 0, "ReduceMean": 0, "ReduceMax": 1, "ReduceMin": 2}
+MAX_COUNT = 1 << 23          # sum |x - zp| <= 255 * count stays far inside int32
+MAX_NORM = 1 << 16           # LayerNorm: n*d and n*sum d^2 stay inside int64 with room
+
+
+def reduce(low: Lowering, n: Node) -> None:
+    x = low.tensors[n.inputs[0]]
+    r = len(x.shape)
+    in4 = dims4(x.shape)
+    axes4 = [a + 4 - r for a in n.attrs["axes"]]
+    out4 = tuple(1 if i in axes4 else in4[i] for i in range(4))
+    count = int(np.prod([in4[a] for a in axes4]))
+    if count > MAX_COUNT:
+        raise low.err(n, f"the reduction sums {count} values; at most {MAX_COUNT} are supported")
+    kind = _KIND[n.op]
+    if kind:
+        out = low.new_tensor(n.outputs[0], x.scale, x.zero_point)
+        params = ReduceParams(kind)
+    else:
+        out = low.new_tensor(n.outputs[0], *low.calibrated(n.outputs[0], n))
+        real = x.scale / out.scale / (count if n.op == "ReduceMean" else 1)
+        try:
+            m, s = quantize_multiplier(real)
+        except ValueError as e:
+            raise low.err(n, str(e)) from None
+        params = ReduceParams(0, -x.zero_point, m, s, out.zero_point)
+    if int(np.prod(out4)) != out.size:
+        raise low.err(n, f"internal: output {list(out.shape)} does not match the reduced dims {list(out4)}")
+    low.ops.append(QOp("reduce", n.name, [x.name], out.name, params, {},
+                       {"input_dims": in4, "output_dims": out4}, 0))
+
+
+def arg_max(low: Lowering, n: Node) -> None:
+    x = low.tensors[n.inputs[0]]
+    axis = n.attrs["axis"]
+    count = x.shape[axis]
+    if count > 127:
+        raise low.err(n, f"{n.op} over an axis of {count} entries: the index is an int8 output (scale 1, zero "
+                         "point 0), so at most 127 entries are supported")
+    out = low.new_tensor(n.outputs[0], 1.0, 0)
+    low.ops.append(QOp("arg_max", n.name, [x.name], out.name, None, {},
+                       {"outer": int(np.prod(x.shape[:axis])), "n": int(count),
+                        "inner": int(np.prod(x.shape[axis + 1:])), "is_min": int(n.op == "ArgMin"),
+                        "select_last": int(n.attrs["select_last_index"])}, 0))
+
+
+def layer_norm(low: Lowering, n: Node) -> None:
+    x = low.tensors[n.inputs[0]]
+    axes = list(n.attrs["axes"])
+    if axes != list(range(axes[0], axes[-1] + 1)):
+        raise low.err(n, f"LayerNormalization over the axes {axes} of the stored tensor {list(x.shape)}, which are "
+                         "not contiguous, is not supported")
+    outer = int(np.prod(x.shape[:axes[0]]))
+    count = int(np.prod(x.shape[axes[0]:axes[-1] + 1]))
+    inner = int(np.prod(x.shape[axes[-1] + 1:]))
+    if count > MAX_NORM:
+        raise low.err(n, f"LayerNormalization over {count} values; at most {MAX_NORM} are supported")
+    gamma = low.g.const(n.inputs[1]).astype(np.float64).reshape(-1)
+    beta = low.g.const(n.inputs[2]).astype(np.float64).reshape(-1)
+    if gamma.size != count or beta.size != count:
+        raise low.err(n, f"internal: scale/bias of {gamma.size}/{beta.size} values for {count} normalized values")
+    out = low.new_tensor(n.outputs[0], *low.calibrated(n.outputs[0], n))
+    k = 0
+    while (1 << (2 * k)) < count:
+        k += 1
+    frac = 29 - k
+    eps = float(n.attrs["epsilon"])
+    e = count * count * eps / (x.scale * x.scale)
+    epsilon = int(min(max(round(e), 1), 1 << 61)) if math.isfinite(e) else 1 << 61
+    mult = np.zeros(count, np.int32)
+    shift = np.zeros(count, np.int32)
+    for i, gv in enumerate(gamma):
+        try:
+            m, s = quantize_multiplier(abs(gv) / (out.scale * (1 << frac)))
+        except ValueError as err:
+            raise low.err(n, f"scale value {gv} at position {i}: {err}") from None
+        mult[i], shift[i] = (-m if gv < 0 else m), s
+    bias = np.clip(round_half_away(beta / out.scale), -(1 << 24), 1 << 24) + out.zero_point
+    params = LayerNormParams(-x.zero_point, epsilon, frac)
+    low.ops.append(QOp("layer_norm", n.name, [x.name], out.name, params,
+                       {"multiplier": mult, "shift": shift, "bias": bias.astype(np.int32)},
+                       {"outer": outer, "n": count, "inner": inner}, 0))
+
+
+RULES = {"ReduceMean": reduce, "ReduceSum": reduce, "ReduceMax": reduce, "ReduceMin": reduce,
+         "ArgMax": arg_max, "ArgMin": arg_max, "LayerNormalization": layer_norm}

@@ -1,0 +1,180 @@
+"""Bit-exact numpy reference of ``qnnc_lstm_s8`` and ``qnnc_gru_s8`` (ONNX LSTM / GRU), plus the C
+call each op emits (:func:`emit_call`, used by emit/c_emitter.py). The scheme (scales, formats) is
+described in quantize/rules_recurrent.py; this module defines the integer arithmetic.
+
+Notation: ``requant(acc, m, s)`` is TFLite's multiplier + shift (quantize/fixedpoint.py),
+``rdiv(v, k)`` divides by 2^k rounding half away from zero, ``sat16`` / ``sat8`` clamp to int16 /
+int8, ``act(lut, v)`` the 513-entry int16 table with linear interpolation (TFLite's int16 LUT):
+``u = v + 32768``, ``base = lut[u >> 7]``, ``act = base + (((lut[(u >> 7) + 1] - base) * (u & 127) + 64) >> 7)``
+(the tables are non-decreasing, so the shifted value is never negative).
+
+One direction, per time step (all rows of a gate block at once; ``zh`` the zero point of h)::
+
+    pre_x[j] = sat16(requant(bias_x[j] + sum_k Wq[j,k] x[k],   mx[j], sx[j]))      (Q3.12)
+    pre_h[j] = sat16(requant(bias_h[j] + sum_k Rq[j,k] h[k],   mh[j], sh[j]))      (Q3.12)
+
+LSTM (gate blocks i, o, f, c of ``hidden`` rows each, ONNX order; cell ``c`` int16 at 2^-cs)::
+
+    i, o, f = act(sigmoid, sat16(pre_x + pre_h)) ;  g = act(tanh, sat16(pre_x + pre_h))  (Q0.15)
+    c = sat16(rdiv(f * c, 15) + rdiv(i * g, 30 - cs))
+    t = rdiv(c, cs - 12) if cs >= 12 else sat16(c * 2^(12 - cs))                     (Q3.12)
+    h = sat8(requant(o * act(tanh, t), hm, hs) + zh)                                (o * tanh: Q0.30)
+
+GRU (blocks z, r, n)::
+
+    z, r = act(sigmoid, sat16(pre_x + pre_h))
+    linear_before_reset=1: n_pre = sat16(pre_x_n + rdiv(r * pre_h_n, 15))
+    linear_before_reset=0: rh[k] = sat8(rdiv(r[k] * (h[k] - zh), 15) + zh);
+                           n_pre = sat16(pre_x_n + sat16(requant(bias_h_n + sum Rq_n rh, mh, sh)))
+    n = act(tanh, n_pre)
+    h = sat8(zh + rdiv(z * (h - zh), 15) + requant((32768 - z) * n, hm, hs))
+
+Outputs: mode 0 writes every step's h (``output + t * output_stride``), mode 1 the last h, mode 2
+(LSTM) the last cell state as int8: ``sat8(requant(c, cm, cshift) + c_offset)``.
+"""
+from __future__ import annotations
+
+from typing import List
+
+import numpy as np
+
+from ..kernel_params import RecurrentParams, struct_fields
+from ..quantize.fixedpoint import requantize, rounding_divide_by_pot
+
+RECURRENT_KINDS = ("lstm", "gru")
+LUT_SIZE = 513
+GATES = {"lstm": 4, "gru": 3}
+
+
+def sat16(v):
+    return np.clip(v, -32768, 32767).astype(np.int64)
+
+
+def sat8(v):
+    return np.clip(v, -128, 127).astype(np.int64)
+
+
+def act16(lut: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """TFLite's int16 LUT: 513 entries, linear interpolation between them (int16 in and out)."""
+    u = np.asarray(v, np.int64) + 32768
+    idx = u >> 7
+    base = lut[idx].astype(np.int64)
+    slope = lut[idx + 1].astype(np.int64) - base
+    return base + ((slope * (u & 127) + 64) >> 7)
+
+
+def _pre(w: np.ndarray, bias: np.ndarray, mult: np.ndarray, shift: np.ndarray, v: np.ndarray) -> np.ndarray:
+    acc = w.astype(np.int64) @ v.astype(np.int64) + bias.astype(np.int64)
+    return sat16(requantize(acc, mult, shift))
+
+
+def _rdiv(v, k: int):
+    return rounding_divide_by_pot(np.asarray(v, np.int64), k)
+
+
+def direction(kind: str, p: RecurrentParams, c: dict, d: int, x: np.ndarray) -> np.ndarray:
+    """One direction ``d`` over x [T, D]: [T, H] (mode 0) or [H] (modes 1, 2)."""
+    H = p.hidden_size
+    W, R = c["input_weights"][d], c["recurrent_weights"][d]
+    bx, bh = c["input_bias"][d], c["recurrent_bias"][d]
+    mx, sx = c["input_multiplier"][d], c["input_shift"][d]
+    mh, sh = c["recurrent_multiplier"][d], c["recurrent_shift"][d]
+    sig, tanh = c["sigmoid_lut"], c["tanh_lut"]
+    zh = p.hidden_offset
+    h = c["initial_h"][d].astype(np.int64)
+    cell = c["initial_c"][d].astype(np.int64) if kind == "lstm" else None
+    cs = p.cell_shift
+    steps = range(p.time_steps - 1, -1, -1) if p.reverse else range(p.time_steps)
+    ys = np.zeros((p.time_steps, H), np.int64)
+    for t in steps:
+        a = _pre(W, bx, mx, sx, x[t])
+        if kind == "lstm":
+            pre = sat16(a + _pre(R, bh, mh, sh, h))
+            i, o, f = act16(sig, pre[:H]), act16(sig, pre[H:2 * H]), act16(sig, pre[2 * H:3 * H])
+            g = act16(tanh, pre[3 * H:])
+            cell = sat16(_rdiv(f * cell, 15) + _rdiv(i * g, 30 - cs))
+            tin = _rdiv(cell, cs - 12) if cs >= 12 else sat16(cell * (1 << (12 - cs)))
+            h = sat8(requantize(o * act16(tanh, tin), p.hidden_multiplier, p.hidden_shift) + zh)
+        else:
+            if p.linear_before_reset:
+                b = _pre(R, bh, mh, sh, h)
+            else:
+                b = _pre(R[:2 * H], bh[:2 * H], mh[:2 * H], sh[:2 * H], h)
+            z = act16(sig, sat16(a[:H] + b[:H]))
+            r = act16(sig, sat16(a[H:2 * H] + b[H:2 * H]))
+            if p.linear_before_reset:
+                n_pre = sat16(a[2 * H:] + _rdiv(r * b[2 * H:], 15))
+            else:
+                rh = sat8(_rdiv(r * (h - zh), 15) + zh)
+                n_pre = sat16(a[2 * H:] + _pre(R[2 * H:], bh[2 * H:], mh[2 * H:], sh[2 * H:], rh))
+            n = act16(tanh, n_pre)
+            h = sat8(zh + _rdiv(z * (h - zh), 15)
+                     + requantize((32768 - z) * n, p.hidden_multiplier, p.hidden_shift))
+        ys[t] = h
+    if p.output_mode == 0:
+        return ys
+    if p.output_mode == 1:
+        return h
+    return sat8(requantize(cell, p.cell_out_multiplier, p.cell_out_shift) + p.cell_out_offset)
+
+
+def consts_of(op) -> dict:
+    """The constants of ``op``: its own, or those of the node's first op (``attrs["weights_of"]``)."""
+    return op.attrs["weights_of"].consts if "weights_of" in op.attrs else op.consts
+
+
+def run_recurrent(op, x: np.ndarray, out_shape) -> np.ndarray:
+    """The op's output (int8, ``out_shape``) from its int8 input sequence ``x``."""
+    params: List[RecurrentParams] = op.attrs["directions"]
+    consts = consts_of(op)
+    x2 = np.asarray(x, np.int64).reshape(params[0].time_steps, params[0].input_size)
+    dirs, H = len(params), params[0].hidden_size
+    if params[0].output_mode == 0:
+        out = np.zeros((params[0].time_steps, dirs, H), np.int64)
+        for d, p in enumerate(params):
+            out[:, d, :] = direction(op.kind, p, consts, d, x2)
+    else:
+        out = np.stack([direction(op.kind, p, consts, d, x2) for d, p in enumerate(params)])
+    return out.astype(np.int8).reshape(out_shape)
+
+
+# -- C emission ---------------------------------------------------------------------------------
+_CONSTS = ("input_weights", "recurrent_weights", "input_bias", "recurrent_bias", "input_multiplier",
+           "input_shift", "recurrent_multiplier", "recurrent_shift", "initial_h", "initial_c")
+
+
+def _array(e, op, k: str, key: str, arr: np.ndarray) -> str:
+    """A const array emitted once per (node, key): the ops of one node's several outputs share it."""
+    tag = ("recurrent", id(op.attrs.get("weights_of", op)), key)
+    if tag not in e.seen:
+        e.seen[tag] = e.const_array(k, np.ascontiguousarray(arr))
+    return e.seen[tag]
+
+
+def _lut(e, key: str, arr: np.ndarray) -> str:
+    tag = ("recurrent_lut", key)
+    if tag not in e.seen:
+        e.seen[tag] = e.const_array(f"{key}_q12_lut", arr)
+    return e.seen[tag]
+
+
+def emit_call(e, k: str, op, x: str, out: str) -> None:
+    """Append the kernel calls of ``op`` (one per direction) to the C emitter ``e``'s body; the
+    op's arena scratch (``{output}#scratch``, kernel_scratch.recurrent_scratch_bytes) is the
+    state and gate memory."""
+    c = consts_of(op)
+    scratch = f"arena + {e.plan.offset(op.output + '#scratch')}"
+    sig, tanh = _lut(e, "sigmoid", c["sigmoid_lut"]), _lut(e, "tanh", c["tanh_lut"])
+    for d, p in enumerate(op.attrs["directions"]):
+        sym = {key: _array(e, op, f"{k}_d{d}_{key}", key + str(d), c[key][d]) for key in _CONSTS
+               if not (key == "initial_c" and op.kind == "gru")}
+        init_c = sym.get("initial_c", "NULL")
+        w = e.static("qnnc_recurrent_weights", f"{k}_d{d}_weights",
+                     f"{{{sym['input_weights']}, {sym['recurrent_weights']}, {sym['input_bias']}, "
+                     f"{sym['recurrent_bias']}, {{{sym['input_multiplier']}, {sym['input_shift']}}}, "
+                     f"{{{sym['recurrent_multiplier']}, {sym['recurrent_shift']}}}, {sym['initial_h']}, "
+                     f"{init_c}, {sig}, {tanh}}}")
+        prm = e.static("qnnc_recurrent_params", f"{k}_d{d}_params",
+                       "{" + ", ".join(str(int(v)) for _, v in struct_fields(p)) + "}")
+        offset = d * p.hidden_size
+        e.body.append(f"    {op.kernel}({prm}, {w}, {x}, {out} + {offset}, {scratch});")

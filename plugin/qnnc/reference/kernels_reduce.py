@@ -1,0 +1,129 @@
+"""Bit-exact numpy reference of the reduction kernels: ``qnnc_reduce_s8`` (ReduceMean / Sum / Max /
+Min), ``qnnc_layer_norm_s8`` (LayerNormalization) and ``qnnc_arg_max_s8`` (ArgMax / ArgMin), plus
+the C call each op kind emits (:func:`emit_call`, used by emit/c_emitter.py).
+
+LayerNorm arithmetic (all integer; ``d = x + input_offset``, one row = the ``n`` normalized values):
+
+* ``S = sum d``, ``Q = sum d^2`` (int64), ``V = n*Q - S^2`` (= n^2 * variance / s_in^2, exact),
+  ``D = V + epsilon`` (epsilon = n^2 * eps / s_in^2 as an integer >= 1, so ``D >= 1``).
+* ``s = (62 - bitlength(D)) // 2`` puts ``D * 4^s`` in [2^60, 2^62); ``r = isqrt(D * 4^s)`` (floor, in
+  [2^30, 2^31)); ``inv = (2^61 + r // 2) // r``: ``1 / sqrt(D) ~= inv * 2^(s - 61)``.
+* ``c = n*d - S`` (= n * (x - mean) / s_in), normalized value ``y = c / sqrt(D)``, kept as
+  ``t = round_half_away(c * inv / 2^R)`` with ``R = 61 - s - frac_bits`` (so ``t = y * 2^frac_bits``,
+  ``|t| < 2^30``).
+* ``out = clamp(clamp(requantize(t, multiplier[i], shift[i]), -2^24, 2^24) + bias[i], -128, 127)``,
+  where ``multiplier[i] * 2^(shift[i] - 31) = gamma[i] / (s_out * 2^frac_bits)`` (negative for a
+  negative gamma) and ``bias[i] = round(beta[i] / s_out) + zero_point_out``; ``i`` is the position
+  in the normalized block. Requantization is TFLite's (quantize/fixedpoint.py).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..kernel_params import LayerNormParams, ReduceParams, struct_fields
+from ..quantize.fixedpoint import requantize
+
+REDUCE_KINDS = ("reduce", "layer_norm", "arg_max")
+REDUCE_SUM, REDUCE_MAX, REDUCE_MIN = 0, 1, 2
+BIAS_CLAMP = 1 << 24
+
+
+def reduce_s8(p: ReduceParams, x, input_dims, output_dims) -> np.ndarray:
+    """Reduction of a 4-D int8 tensor over the axes where ``output_dims`` is 1 and ``input_dims``
+    is not; mirrors ``qnnc_reduce_s8``. Returns int8 shaped ``output_dims``."""
+    x = np.asarray(x, dtype=np.int8).reshape(tuple(input_dims))
+    axes = tuple(i for i in range(4) if int(output_dims[i]) != int(input_dims[i]))
+    if p.kind == REDUCE_MAX:
+        return x.max(axis=axes, keepdims=True) if axes else x.copy()
+    if p.kind == REDUCE_MIN:
+        return x.min(axis=axes, keepdims=True) if axes else x.copy()
+    acc = (x.astype(np.int64) + int(p.input_offset)).sum(axis=axes, keepdims=True)
+    out = requantize(acc, p.multiplier, p.shift) + int(p.output_offset)
+    return np.clip(out, -128, 127).astype(np.int8)
+
+
+def rsqrt_parts(D: np.ndarray):
+    """(s, inv) of the integer reciprocal square root: ``1/sqrt(D) ~= inv * 2^(s - 61)`` (D >= 1, < 2^62)."""
+    D = np.asarray(D, dtype=np.int64).reshape(-1)
+    s = np.empty(D.shape, np.int64)
+    inv = np.empty(D.shape, np.int64)
+    for i, v in enumerate(D.tolist()):
+        si = (62 - int(v).bit_length()) // 2
+        r = math.isqrt(int(v) << (2 * si))
+        s[i] = si
+        inv[i] = ((1 << 61) + (r >> 1)) // r
+    return s, inv
+
+
+def layer_norm_s8(p: LayerNormParams, x, outer: int, n: int, inner: int, multiplier, shift, bias) -> np.ndarray:
+    """LayerNorm over the middle axis of ``[outer, n, inner]``; mirrors ``qnnc_layer_norm_s8``."""
+    d = np.asarray(x, dtype=np.int8).reshape(outer, n, inner).astype(np.int64) + int(p.input_offset)
+    S = d.sum(axis=1, keepdims=True)
+    Q = (d * d).sum(axis=1, keepdims=True)
+    D = n * Q - S * S + int(p.epsilon)
+    s, inv = rsqrt_parts(D)
+    s = s.reshape(S.shape)
+    inv = inv.reshape(S.shape)
+    c = n * d - S
+    prod = c * inv                                   # |c| < 2^25, inv <= 2^31: fits int64
+    R = 61 - s - int(p.frac_bits)                    # in [2, 61]
+    mag = (np.abs(prod) + (np.int64(1) << (R - 1))) >> R
+    t = np.where(prod < 0, -mag, mag)
+    m = np.asarray(multiplier, np.int64).reshape(1, n, 1)
+    sh = np.asarray(shift, np.int64).reshape(1, n, 1)
+    v = np.clip(requantize(t, m, sh), -BIAS_CLAMP, BIAS_CLAMP) + np.asarray(bias, np.int64).reshape(1, n, 1)
+    return np.clip(v, -128, 127).astype(np.int8)
+
+
+def arg_max_s8(x, outer: int, n: int, inner: int, is_min: int, select_last: int) -> np.ndarray:
+    """Index of the largest (``is_min``: smallest) value along the middle axis of ``[outer, n, inner]``,
+    the first one (``select_last``: the last one) among equals, as int8; mirrors ``qnnc_arg_max_s8``."""
+    v = np.asarray(x, dtype=np.int8).reshape(outer, n, inner).astype(np.int32)
+    if is_min:
+        v = -v
+    if select_last:
+        idx = n - 1 - np.argmax(v[:, ::-1, :], axis=1)
+    else:
+        idx = np.argmax(v, axis=1)
+    return idx.astype(np.int8)
+
+
+def run_reduce(op, x: np.ndarray, out_shape) -> np.ndarray:
+    """The reference output of a ``reduce`` / ``layer_norm`` / ``arg_max`` QOp."""
+    a, c = op.attrs, op.consts
+    if op.kind == "reduce":
+        return reduce_s8(op.params, x, a["input_dims"], a["output_dims"]).reshape(out_shape)
+    if op.kind == "layer_norm":
+        return layer_norm_s8(op.params, x, a["outer"], a["n"], a["inner"], c["multiplier"], c["shift"],
+                             c["bias"]).reshape(out_shape)
+    if op.kind == "arg_max":
+        return arg_max_s8(x, a["outer"], a["n"], a["inner"], a["is_min"], a["select_last"]).reshape(out_shape)
+    raise NotImplementedError(op.kind)
+
+
+def _init(params) -> str:
+    return "{" + ", ".join(str(int(v)) for _, v in struct_fields(params)) + "}"
+
+
+def emit_call(e, k: str, op, x: str, out: str) -> None:
+    """Append the kernel call of ``op`` (kinds in REDUCE_KINDS) to the C emitter ``e``'s body."""
+    a = op.attrs
+    if op.kind == "reduce":
+        p = e.static("qnnc_reduce_params", f"{k}_params", _init(op.params))
+        din = e.dims(f"{k}_input_dims", a["input_dims"])
+        dout = e.dims(f"{k}_output_dims", a["output_dims"])
+        e.body.append(f"    qnnc_reduce_s8({p}, {din}, {x}, {dout}, {out});")
+    elif op.kind == "layer_norm":
+        p = e.static("qnnc_layer_norm_params", f"{k}_params", _init(op.params))
+        mult = e.const_array(f"{k}_multiplier", op.consts["multiplier"])
+        shift = e.const_array(f"{k}_shift", op.consts["shift"])
+        bias = e.const_array(f"{k}_bias", op.consts["bias"])
+        e.body.append(f"    qnnc_layer_norm_s8({p}, {a['outer']}, {a['n']}, {a['inner']}, {mult}, {shift}, {bias}, "
+                      f"{x}, {out});")
+    elif op.kind == "arg_max":
+        e.body.append(f"    qnnc_arg_max_s8({a['outer']}, {a['n']}, {a['inner']}, {a['is_min']}, {a['select_last']}, "
+                      f"{x}, {out});")
+    else:
+        raise NotImplementedError(op.kind)

@@ -1,0 +1,44 @@
+/*
+ * qnnc_recurrent_internal.h - what the LSTM and GRU kernels share: int16 saturation, TFLite's
+ * interpolated 513-entry int16 activation table, and the gate rows (an int8 matrix-vector product
+ * requantized to int16 Q3.12). Reference: qnnc/reference/kernels_recurrent.py (bit-exact).
+ */
+#ifndef QNNC_RECURRENT_INTERNAL_H
+#define QNNC_RECURRENT_INTERNAL_H
+
+#include "qnnc_internal.h"
+
+static inline int32_t qnnc_rec_sat16(int32_t v)
+{
+    return v < -32768 ? -32768 : (v > 32767 ? 32767 : v);
+}
+
+/* TFLite's int16 LUT: 513 entries, linear interpolation (the tables are non-decreasing). */
+static inline int32_t qnnc_rec_act(const int16_t *lut, int32_t v)
+{
+    const int32_t u = v + 32768; /* [0, 65535] */
+    const int32_t idx = u >> 7;
+    const int32_t base = lut[idx];
+    const int32_t slope = (int32_t)lut[idx + 1] - base;
+    return base + ((slope * (u & 127) + 64) >> 7);
+}
+
+/* out[r] (+)= sat16(requant(bias[r] + sum_k w[r][k] v[k])) for r < rows, saturating the sum. */
+static inline void qnnc_rec_rows(const int8_t *w, const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                                 int32_t rows, int32_t cols, const int8_t *v, int16_t *out, int32_t add)
+{
+    int32_t r;
+    for (r = 0; r < rows; ++r) {
+        const int8_t *row = w + (size_t)r * (size_t)cols;
+        int32_t acc = bias[r];
+        int32_t k;
+        int32_t val;
+        for (k = 0; k < cols; ++k) {
+            acc += (int32_t)row[k] * (int32_t)v[k];
+        }
+        val = qnnc_rec_sat16(qnnc_requantize(acc, mult[r], shift[r]));
+        out[r] = (int16_t)(add ? qnnc_rec_sat16((int32_t)out[r] + val) : val);
+    }
+}
+
+#endif
