@@ -337,6 +337,23 @@ typedef struct {{
 int {p}_init({p}_ctx *ctx, void *arena, size_t arena_size);
 """
 
+    def init_definition(self) -> str:
+        """<name>_init, the same for every API: binds a 4-byte aligned arena of at least
+        <NAME>_ARENA_SIZE bytes to a context."""
+        p, P = self.p, self.P
+        return f"""int {p}_init({p}_ctx *ctx, void *arena, size_t arena_size)
+{{
+    if (ctx == NULL || arena == NULL || arena_size < (size_t){P}_ARENA_SIZE ||
+        ((uintptr_t)arena & 3u) != 0u) {{
+        return -1;
+    }}
+    ctx->arena = (int8_t *)arena;
+    ctx->on_layer = NULL;
+    ctx->user = NULL;
+    return 0;
+}}
+"""
+
     def header(self) -> str:
         if self.m.multi_io:
             return c_multi_io.header(self, banner(self.provenance))
@@ -443,18 +460,7 @@ static void {p}_forward(const {p}_ctx *ctx, const int8_t *input)
 {body}
 }}
 
-int {p}_init({p}_ctx *ctx, void *arena, size_t arena_size)
-{{
-    if (ctx == NULL || arena == NULL || arena_size < (size_t){P}_ARENA_SIZE ||
-        ((uintptr_t)arena & 3u) != 0u) {{
-        return -1;
-    }}
-    ctx->arena = (int8_t *)arena;
-    ctx->on_layer = NULL;
-    ctx->user = NULL;
-    return 0;
-}}
-
+{self.init_definition()}
 int {p}_invoke({p}_ctx *ctx, const int8_t *input, int8_t *output)
 {{
     int8_t *arena;

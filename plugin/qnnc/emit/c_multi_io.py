@@ -244,18 +244,7 @@ static void {p}_copy_u8(int8_t *dst, const uint8_t *src, int32_t size)
 }}
 """
     return f"""{u8_helper}
-int {p}_init({p}_ctx *ctx, void *arena, size_t arena_size)
-{{
-    if (ctx == NULL || arena == NULL || arena_size < (size_t){P}_ARENA_SIZE ||
-        ((uintptr_t)arena & 3u) != 0u) {{
-        return -1;
-    }}
-    ctx->arena = (int8_t *)arena;
-    ctx->on_layer = NULL;
-    ctx->user = NULL;
-    return 0;
-}}
-
+{e.init_definition()}
 int {p}_invoke_io({p}_ctx *ctx, const void *const *inputs, void *const *outputs)
 {{
     int8_t *arena;
