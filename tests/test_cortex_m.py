@@ -91,7 +91,14 @@ def _shaped_cases():
     from qnnc.reference import kernels as ref
 
     rng = np.random.default_rng(4242)
+    # a separate stream picks the rounding mode, so the shapes and values above stay as they were;
+    # a third of the conv/FC cases use onnxruntime's half-even rounding (imported QDQ models)
+    rounding_rng = np.random.default_rng(77)
     cases = []
+
+    def rounding():
+        from qnnc.quantize import fixedpoint
+        return fixedpoint.ROUND_HALF_EVEN if rounding_rng.random() < 1 / 3 else fixedpoint.ROUND_TFLITE
 
     def conv(h, w, ic, oc, kh, kw, stride, pad, depthwise=False, dm=1, act=None, lut=False,
              pads=None, dil=1, bias=True):
@@ -104,7 +111,8 @@ def _shaped_cases():
         p = ConvParams(input_offset=-T.rand_zp(rng), output_offset=T.rand_zp(rng), stride_h=stride,
                        stride_w=stride, pad_top=pt, pad_left=pl, dilation_h=dil, dilation_w=dil,
                        depth_multiplier=dm if depthwise else 1, act_min=act_min, act_max=act_max,
-                       act_lut=rng.integers(-128, 128, 256).astype(np.int8) if lut else None)
+                       act_lut=rng.integers(-128, 128, 256).astype(np.int8) if lut else None,
+                       rounding=rounding())
         mult, shift = T.rand_scales(rng, oc, raw_ok=rng.random() < 0.3)
         x = T.rand_i8(rng, (1, h, w, ic))
         filt = T.rand_i8(rng, (1, kh, kw, oc) if depthwise else (oc, kh, kw, ic))
@@ -125,7 +133,8 @@ def _shaped_cases():
     def fc(rows, k, n, lut=False):
         act_min, act_max = T.rand_act(rng)
         p = FcParams(input_offset=-T.rand_zp(rng), output_offset=T.rand_zp(rng), act_min=act_min,
-                     act_max=act_max, act_lut=rng.integers(-128, 128, 256).astype(np.int8) if lut else None)
+                     act_max=act_max, act_lut=rng.integers(-128, 128, 256).astype(np.int8) if lut else None,
+                     rounding=rounding())
         mult, shift = T.rand_scales(rng, n, raw_ok=rng.random() < 0.3)
         x, wt = T.rand_i8(rng, (rows, k)), T.rand_i8(rng, (n, k))
         b = rng.integers(-50000, 50000, n).astype(np.int32) if rng.random() < 0.8 else None

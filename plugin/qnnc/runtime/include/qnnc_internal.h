@@ -561,4 +561,67 @@ void qnnc_add_dsp_s8(const qnnc_add_dsp_k *k, int32_t lo, int32_t hi, int32_t of
 void qnnc_avg_pool_dsp_s8(const qnnc_pool_params *params, const qnnc_dims *input_dims, const int8_t *input,
                           const qnnc_dims *output_dims, int8_t *output);
 
+/* ------------------------------------------- int4 weights: SIMD paths -- */
+/* qnnc_*_s4 (both rounding modes; no working memory: scratch is unused). The dot products:
+ * acc[c] += sum over k < n of packed weight (s[c] + k), resp. (s + c * stride + k), times x[k] + off. */
+qnnc_conv_path qnnc_conv_dsp_s4, qnnc_conv_mve_s4, qnnc_dw_dsp_s4, qnnc_dw_mve_s4;
+void qnnc_fc_dsp_s4(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant, int32_t rows, int32_t in_features,
+                    const int8_t *input, int32_t out_features, const int8_t *packed, const int32_t *bias, int8_t *output);
+void qnnc_fc_mve_s4(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant, int32_t rows, int32_t in_features,
+                    const int8_t *input, int32_t out_features, const int8_t *packed, const int32_t *bias, int8_t *output);
+void qnnc_s4_dot_dsp(const int8_t *packed, const int32_t *s, int32_t two, const int8_t *x, int32_t n, int32_t off,
+                     int32_t *acc);
+void qnnc_s4_dot_mve(const int8_t *packed, int32_t s, int32_t stride, int32_t nch, const int8_t *x, int32_t n,
+                     int32_t off, int32_t *acc);
+/** Outputs oc .. oc + nch - 1 (nch <= 4) of their accumulators acc[0 .. nch - 1] into out. */
+void qnnc_s4_out4_mve(const int32_t *acc, int32_t oc, int32_t nch, const qnnc_per_channel_quant *quant, int32_t lo,
+                      int32_t hi, int32_t output_offset, const int8_t *act_lut, int32_t rounding, int8_t *out);
+#if QNNC_PATH_DSP
+/** qnnc_output_s8 (the same values) with qnnc_dsp_rq_fast where TFLite rounding and
+ *  qnnc_dsp_fast_ok allow it. */
+QNNC_INLINE int8_t qnnc_s4_out_dsp(int32_t acc, int32_t mult, int32_t shift, int32_t lo, int32_t hi,
+                                   int32_t output_offset, const int8_t *act_lut, int32_t rounding)
+{
+    int32_t v;
+    if (rounding == QNNC_ROUND_TFLITE && qnnc_dsp_fast_ok(mult, shift)) {
+        v = qnnc_dsp_rq_fast(acc, mult, -shift);
+    } else {
+        v = qnnc_requantize_mode(acc, mult, shift, rounding);
+    }
+    v = v < lo ? lo : (v > hi ? hi : v);
+    v += output_offset;
+    return (int8_t)(act_lut != NULL ? act_lut[v + 128] : v);
+}
+#endif
+
+/* ------------------------------------------- half-even requantization, fast -- */
+/** qnnc_requantize_half_even for shift <= -1 as s = qnnc_rq_he_s(shift), hm1 = qnnc_rq_he_hm1(s)
+ *  = 2^(31 + s) - 1: prod / 2^(32 + s) rounded half to even is floor((prod + hm1 + odd) /
+ *  2^(32 + s)), odd = bit 32 + s of prod; |result| <= 2^30 (no saturation). */
+QNNC_INLINE int32_t qnnc_rq_he_neg(int32_t acc, int32_t mult, int32_t s, int64_t hm1)
+{
+    const int64_t prod = (int64_t)acc * (int64_t)mult;
+    const int32_t odd = ((int32_t)(prod >> 32) >> s) & 1;
+    return (int32_t)((prod + hm1 + odd) >> 32) >> s;
+}
+QNNC_INLINE int32_t qnnc_rq_he_s(int32_t shift) { return shift < -31 ? 30 : -1 - shift; }
+QNNC_INLINE int64_t qnnc_rq_he_hm1(int32_t s) { return ((int64_t)1 << (31 + s)) - 1; }
+
+#if QNNC_PATH_MVE
+/** qnnc_rq_he_neg on 4 lanes (neg_s = -s, lim = 2^s): hi = VMULH (floor(prod / 2^32)), lo = VMUL;
+ *  q = hi >> s, h2 = the remainder's bits from 31 up, x = (bits below 31 set) | (q odd): up when
+ *  h2 + x > 2^s (as a sign, no predicates: GCC 12 fails on a VCMP version). */
+QNNC_INLINE int32x4_t qnnc_mve_rq_he_neg(int32x4_t acc, int32x4_t mult, int32x4_t neg_s, int32x4_t lim)
+{
+    const int32x4_t hi = vmulhq_s32(acc, mult);
+    const uint32x4_t lo = vreinterpretq_u32_s32(vmulq_s32(acc, mult));
+    const int32x4_t q = vshlq_s32(hi, neg_s);
+    const int32x4_t h2 = vaddq_s32(vshlq_n_s32(vandq_s32(hi, vsubq_n_s32(lim, 1)), 1),
+                                   vreinterpretq_s32_u32(vshrq_n_u32(lo, 31)));
+    const int32x4_t x = vreinterpretq_s32_u32(vorrq_u32(vreinterpretq_u32_s32(vandq_s32(q, vdupq_n_s32(1))),
+                                                        vminq_u32(vshlq_n_u32(lo, 1), vdupq_n_u32(1u))));
+    return vsubq_s32(q, vshrq_n_s32(vsubq_s32(vsubq_s32(lim, x), h2), 31));
+}
+#endif
+
 #endif /* QNNC_INTERNAL_H */

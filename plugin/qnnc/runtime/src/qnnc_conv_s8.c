@@ -10,8 +10,8 @@
  *   - Armv7E-M DSP (__ARM_FEATURE_DSP, Cortex-M4/M7/M33): qnnc_conv_s8_dsp.c, two output pixels
  *     widened into q15 columns, SMLAD over 2 channels x 2 pixels (inline assembly, see
  *     QNNC_DSP_ASM), the four results requantized in registers.
- *   - Portable C99 otherwise, for layers outside the SIMD paths' limits and for rounding modes
- *     other than TFLite's.
+ *   - Portable C99 otherwise, and for layers outside the SIMD paths' limits. Every path takes
+ *     both rounding modes (QNNC_ROUND_TFLITE, QNNC_ROUND_HALF_EVEN).
  * The SIMD paths' columns (and the Helium path's folded bias and accumulators, in blocks of
  * QNNC_CONV_OC_BLOCK output channels) live in the caller's scratch buffer (sizes:
  * QNNC_CONV_{DSP,MVE}_BUFFER_SIZE in qnnc_kernels.h); a NULL or too small buffer selects the
@@ -355,8 +355,15 @@ void qnnc_conv_s8(const qnnc_buffer *scratch, const qnnc_conv_params *params,
                   const qnnc_dims *filter_dims, const int8_t *filter, const int32_t *bias,
                   const qnnc_dims *output_dims, int8_t *output)
 {
-    if (!qnnc_conv_simd(QNNC_SIMD_PATH(qnnc_conv_mve_s8, qnnc_conv_dsp_s8), scratch, params, quant, input_dims, input,
-                        filter_dims, filter, bias, output_dims, output)) {
-        qnnc_conv_s8_portable(params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output);
+#if QNNC_PATH_MVE || QNNC_PATH_DSP
+    /* the SIMD paths take both rounding modes (not qnnc_conv_simd, which keeps depthwise's
+     * half-even layers portable) */
+    if (QNNC_SIMD_PATH(qnnc_conv_mve_s8, qnnc_conv_dsp_s8)(scratch, params, quant, input_dims, input, filter_dims,
+                                                            filter, bias, output_dims, output)) {
+        return;
     }
+#else
+    (void)scratch;
+#endif
+    qnnc_conv_s8_portable(params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output);
 }

@@ -6,8 +6,10 @@
  * (SXTAB16) and padding taps zero, in the lane order SXTB16 produces, then SMLAD over 2
  * channels x 2 pixels (inline assembly, see QNNC_DSP_ASM in qnnc_internal.h), the weights
  * widened on the fly with SXTB16 (no reordering needed), the four results requantized in
- * registers (qnnc_dsp_rq_fast where exact, else the reference). The columns live in the
- * caller's scratch buffer (QNNC_CONV_DSP_BUFFER_SIZE).
+ * registers (TFLite rounding: qnnc_dsp_rq_fast where exact, else the reference; half-even:
+ * qnnc_rq_he_neg for shifts < 0, else the reference). K % 4 != 0 (first layers): the columns'
+ * last group is zero-padded, so every channel but the last runs the same loops. The columns
+ * live in the caller's scratch buffer (QNNC_CONV_DSP_BUFFER_SIZE).
  */
 #include "qnnc_internal.h"
 
@@ -47,14 +49,35 @@ typedef struct {
  * 4 taps: col0 in words 4g, 4g+1; col1 in 4g+2, 4g+3). Per group: two LDR of weights, two
  * LDRD of columns, four SXTB16, eight SMLAD. */
 QNNC_INLINE void qnnc_conv_mm2x2(const uint32_t *c, const uint32_t *c_end, const int8_t *w0,
-                                 const int8_t *w1, qnnc_conv_acc2x2 *acc)
+                                 const int8_t *w1, qnnc_conv_acc2x2 *acc, int unroll4)
 {
     int32_t a00 = acc->a00, a01 = acc->a01, a10 = acc->a10, a11 = acc->a11;
 #if defined(QNNC_DSP_ASM)
     uint32_t wa, wb, wa13, wb13, x0, x1;
-    QNNC_DSP_ASM_LOOP2((((uintptr_t)c_end - (uintptr_t)c) & 16u) != 0u, QNNC_CONV_MM2X2_GROUP,
-                       QNNC_CONV_MM2X2_OPERANDS, "c", "wa", c, c_end);
+    if (unroll4) {
+        /* (the hot loops: 4 groups an iteration, the loop test costs 3 of 67 instructions) */
+        const uintptr_t bytes = (uintptr_t)c_end - (uintptr_t)c;
+        if ((bytes & 16u) != 0u) {
+            __asm volatile(QNNC_CONV_MM2X2_GROUP : QNNC_CONV_MM2X2_OPERANDS : : "memory");
+        }
+        if ((bytes & 32u) != 0u) {
+            __asm volatile(QNNC_CONV_MM2X2_GROUP QNNC_CONV_MM2X2_GROUP : QNNC_CONV_MM2X2_OPERANDS : : "memory");
+        }
+        if (c != c_end) {
+            __asm volatile("1:\n\t" QNNC_CONV_MM2X2_GROUP QNNC_CONV_MM2X2_GROUP QNNC_CONV_MM2X2_GROUP
+                               QNNC_CONV_MM2X2_GROUP "ldr %[wa], %[end]\n\t"
+                                                     "cmp %[c], %[wa]\n\t"
+                                                     "bne 1b\n\t"
+                           : QNNC_CONV_MM2X2_OPERANDS
+                           : [end] "m"(c_end)
+                           : "cc", "memory");
+        }
+    } else {
+        QNNC_DSP_ASM_LOOP2((((uintptr_t)c_end - (uintptr_t)c) & 16u) != 0u, QNNC_CONV_MM2X2_GROUP,
+                           QNNC_CONV_MM2X2_OPERANDS, "c", "wa", c, c_end);
+    }
 #else
+    (void)unroll4;
     for (; c != c_end; c += 4) {
         const uint32_t wa = qnnc_dsp_rd32(w0);
         const uint32_t wb = qnnc_dsp_rd32(w1);
@@ -170,14 +193,19 @@ static void qnnc_conv_im2col_q15(const qnnc_conv_params *params, const int8_t *i
             }
             r += run;
         }
-        for (k = 0; k < kq; k += 4) {
+        for (k = kq; k < k_h * run; ++k) {
+            tail[k - kq] = (int16_t)(raw[k] + off);
+        }
+        /* K % 4 != 0: the last group's taps past K are padding (x + offset = 0; raw has K + 4
+         * bytes, cols one group more than kq / 4): the fast loops run K rounded up to 4 taps */
+        for (k = k_h * run; (k & 3) != 0; ++k) {
+            raw[k] = zp;
+        }
+        for (k = 0; k < k_h * run; k += 4) {
             const uint32_t v = qnnc_dsp_rd32(raw + k);
             dst[0] = (uint32_t)__sxtab16(off2, (int32_t)v);
             dst[1] = (uint32_t)qnnc_dsp_sxtab16_ror8(off2, v);
             dst += 4;
-        }
-        for (; k < k_h * run; ++k) {
-            tail[k - kq] = (int16_t)(raw[k] + off);
         }
     }
 }
@@ -186,10 +214,12 @@ static void qnnc_conv_im2col_q15(const qnnc_conv_params *params, const int8_t *i
 #define QNNC_CONV_RQ_REF 0  /* some channel needs the reference requantization */
 #define QNNC_CONV_RQ_FAST 1 /* every channel fast, clamp to [act_min, act_max] */
 #define QNNC_CONV_RQ_SSAT 2 /* every channel fast, act range the whole int8 range: SSAT */
+#define QNNC_CONV_RQ_HE 3   /* QNNC_ROUND_HALF_EVEN (qnnc_rq_he_neg where shift < 0) */
 
 /* What the per-pixel-pair channel loop needs (columns and outputs of the current pair). */
 typedef struct {
-    const uint32_t *cols, *c_end;
+    const uint32_t *cols, *c_end; /* c_end: kq / 4 groups */
+    const uint32_t *c_pad;        /* the end of (K + 3) / 4 groups (the last one zero-padded) */
     const int16_t *tail0, *tail1;
     int8_t *out0, *out1;
     const int8_t *filter;
@@ -198,19 +228,41 @@ typedef struct {
 } qnnc_conv_dsp_job;
 
 /* Output stage of a channel that cannot take the fast requantization. */
-static __attribute__((noinline)) int32_t qnnc_conv_rq_ref(int32_t acc, int32_t mult, int32_t shift)
+static __attribute__((noinline)) int32_t qnnc_conv_rq_ref(int32_t acc, int32_t mult, int32_t shift,
+                                                          int32_t rounding)
 {
-    return qnnc_requantize(acc, mult, shift);
+    return qnnc_requantize_mode(acc, mult, shift, rounding);
 }
 
 /* Requantize, clamp and offset one accumulator (the general modes). */
 QNNC_INLINE int32_t qnnc_conv_dsp_out(const qnnc_conv_dsp_job *j, int32_t acc, int32_t m, int32_t sh)
 {
     int32_t v = j->mode == QNNC_CONV_RQ_FAST || qnnc_dsp_fast_ok(m, sh) ? qnnc_dsp_rq_fast(acc, m, -sh)
-                                                                          : qnnc_conv_rq_ref(acc, m, sh);
+                                                                          : qnnc_conv_rq_ref(acc, m, sh, QNNC_ROUND_TFLITE);
     v = v < j->lo ? j->lo : v;
     v = v > j->hi ? j->hi : v;
     return v + j->off;
+}
+
+/* The half-even output stage of one channel's two accumulators a, b (returns a's, *rb = b's):
+ * the channel's constants once for both; shifts >= 0 (scales >= 0.5) take the reference. */
+QNNC_INLINE int32_t qnnc_conv_dsp_he(const qnnc_conv_dsp_job *j, int32_t a, int32_t b, int32_t m, int32_t sh,
+                                     int32_t *rb)
+{
+    int32_t va, vb;
+    if (sh < 0) {
+        const int32_t s = qnnc_rq_he_s(sh);
+        const int64_t hm1 = qnnc_rq_he_hm1(s);
+        va = qnnc_rq_he_neg(a, m, s, hm1);
+        vb = qnnc_rq_he_neg(b, m, s, hm1);
+    } else {
+        va = qnnc_conv_rq_ref(a, m, sh, QNNC_ROUND_HALF_EVEN);
+        vb = qnnc_conv_rq_ref(b, m, sh, QNNC_ROUND_HALF_EVEN);
+    }
+    va = va < j->lo ? j->lo : (va > j->hi ? j->hi : va);
+    vb = vb < j->lo ? j->lo : (vb > j->hi ? j->hi : vb);
+    *rb = vb + j->off;
+    return va + j->off;
 }
 
 /* Output channels oc and oc1 of the current pixel pair: dot products (+ bias) of the two
@@ -227,7 +279,7 @@ QNNC_INLINE void qnnc_conv_dsp_block(const qnnc_conv_dsp_job *j, int32_t oc, int
     acc.a01 = acc.a00;
     acc.a10 = j->bias != NULL ? j->bias[oc1] : 0;
     acc.a11 = acc.a10;
-    qnnc_conv_mm2x2(j->cols, j->c_end, w0, w1, &acc);
+    qnnc_conv_mm2x2(j->cols, j->c_end, w0, w1, &acc, 0);
     if (j->kq != j->K) {
         const int16_t *t0 = j->tail0, *t1 = j->tail1;
         int32_t t;
@@ -249,6 +301,9 @@ QNNC_INLINE void qnnc_conv_dsp_block(const qnnc_conv_dsp_job *j, int32_t oc, int
         r01 = qnnc_dsp_ssat8(qnnc_dsp_rq_fast(acc.a01, m0, -s0) + off);
         r10 = qnnc_dsp_ssat8(qnnc_dsp_rq_fast(acc.a10, m1, -s1) + off);
         r11 = qnnc_dsp_ssat8(qnnc_dsp_rq_fast(acc.a11, m1, -s1) + off);
+    } else if (j->mode == QNNC_CONV_RQ_HE) {
+        r00 = qnnc_conv_dsp_he(j, acc.a00, acc.a01, m0, s0, &r01);
+        r10 = qnnc_conv_dsp_he(j, acc.a10, acc.a11, m1, s1, &r11);
     } else {
         r00 = qnnc_conv_dsp_out(j, acc.a00, m0, s0);
         r01 = qnnc_conv_dsp_out(j, acc.a01, m0, s0);
@@ -263,25 +318,29 @@ QNNC_INLINE void qnnc_conv_dsp_block(const qnnc_conv_dsp_job *j, int32_t oc, int
     out1[oc1] = (int8_t)r11;
 }
 
-/* Every output channel of the current pixel pair, two at a time. */
-static QNNC_LOOP_ATTR void qnnc_conv_dsp_pair(const qnnc_conv_dsp_job *j, int32_t out_c)
+/* Output channels [oc0, out_c) of the current pixel pair, two at a time. */
+static QNNC_LOOP_ATTR void qnnc_conv_dsp_pair(const qnnc_conv_dsp_job *j, int32_t oc0, int32_t out_c)
 {
     int32_t oc;
-    for (oc = 0; oc < out_c; oc += 2) {
+    for (oc = oc0; oc < out_c; oc += 2) {
         qnnc_conv_dsp_block(j, oc, oc + 1 < out_c ? oc + 1 : oc);
     }
 }
 
-/* The same for the common layer (SSAT mode, K % 4 == 0, a bias): running pointers instead of
- * indices and no per-block mode or tail tests (about 30 fewer instructions a block). */
-static QNNC_LOOP_ATTR void qnnc_conv_dsp_pair_sat(const qnnc_conv_dsp_job *j, int32_t out_c)
+/* The common layers: every channel's requantization fast (TFLite rounding: qnnc_dsp_rq_fast,
+ * SSAT when the activation range is the whole int8 range; half-even: every shift < 0,
+ * qnnc_rq_he_neg) and a bias. Channels [0, n) in pairs (n even), over (K + 3) / 4 groups of
+ * zero-padded columns (a row read past K reads the next row's weights, times 0): no per-block
+ * mode or tail tests and one index for the channel arrays (`mode`, a constant: the
+ * QNNC_CONV_RQ_* of the layer). */
+QNNC_INLINE void qnnc_conv_dsp_fast_body(const qnnc_conv_dsp_job *j, int32_t n, int mode)
 {
     const int32_t K = j->K, off = j->off;
     const int8_t *w = j->filter;
-    const int8_t *const w_end = w + (out_c & ~1) * K;
+    const int8_t *const w_end = w + n * K;
     const int32_t *bias = j->bias, *mult = j->mult, *shift = j->shift;
     int8_t *o = j->out0;
-    const int32_t d1 = (int32_t)(j->out1 - j->out0);
+    const int32_t d1 = (int32_t)(j->out1 - j->out0); /* odd pixel count: 0, the same values */
     while (w != w_end) {
         qnnc_conv_acc2x2 acc;
         int32_t m, s, r00, r01, r10, r11;
@@ -289,15 +348,25 @@ static QNNC_LOOP_ATTR void qnnc_conv_dsp_pair_sat(const qnnc_conv_dsp_job *j, in
         acc.a01 = acc.a00;
         acc.a10 = bias[1];
         acc.a11 = acc.a10;
-        qnnc_conv_mm2x2(j->cols, j->c_end, w, w + K, &acc);
-        m = mult[0];
-        s = -shift[0];
-        r00 = qnnc_dsp_ssat8(qnnc_dsp_rq_fast(acc.a00, m, s) + off);
-        r01 = qnnc_dsp_ssat8(qnnc_dsp_rq_fast(acc.a01, m, s) + off);
-        m = mult[1];
-        s = -shift[1];
-        r10 = qnnc_dsp_ssat8(qnnc_dsp_rq_fast(acc.a10, m, s) + off);
-        r11 = qnnc_dsp_ssat8(qnnc_dsp_rq_fast(acc.a11, m, s) + off);
+        qnnc_conv_mm2x2(j->cols, j->c_pad, w, w + K, &acc, mode != QNNC_CONV_RQ_FAST);
+        if (mode == QNNC_CONV_RQ_SSAT) {
+            m = mult[0];
+            s = -shift[0];
+            r00 = qnnc_dsp_ssat8(qnnc_dsp_rq_fast(acc.a00, m, s) + off);
+            r01 = qnnc_dsp_ssat8(qnnc_dsp_rq_fast(acc.a01, m, s) + off);
+            m = mult[1];
+            s = -shift[1];
+            r10 = qnnc_dsp_ssat8(qnnc_dsp_rq_fast(acc.a10, m, s) + off);
+            r11 = qnnc_dsp_ssat8(qnnc_dsp_rq_fast(acc.a11, m, s) + off);
+        } else if (mode == QNNC_CONV_RQ_HE) {
+            r00 = qnnc_conv_dsp_he(j, acc.a00, acc.a01, mult[0], shift[0], &r01);
+            r10 = qnnc_conv_dsp_he(j, acc.a10, acc.a11, mult[1], shift[1], &r11);
+        } else {
+            r00 = qnnc_conv_dsp_out(j, acc.a00, mult[0], shift[0]);
+            r01 = qnnc_conv_dsp_out(j, acc.a01, mult[0], shift[0]);
+            r10 = qnnc_conv_dsp_out(j, acc.a10, mult[1], shift[1]);
+            r11 = qnnc_conv_dsp_out(j, acc.a11, mult[1], shift[1]);
+        }
         o[0] = (int8_t)r00;
         o[d1] = (int8_t)r01;
         o[1] = (int8_t)r10;
@@ -308,9 +377,20 @@ static QNNC_LOOP_ATTR void qnnc_conv_dsp_pair_sat(const qnnc_conv_dsp_job *j, in
         shift += 2;
         o += 2;
     }
-    if (out_c & 1) {
-        qnnc_conv_dsp_block(j, out_c - 1, out_c - 1);
-    }
+}
+
+/* The fast loop per requantization mode (one instance each). */
+static QNNC_LOOP_ATTR void qnnc_conv_dsp_fast_ssat(const qnnc_conv_dsp_job *j, int32_t n)
+{
+    qnnc_conv_dsp_fast_body(j, n, QNNC_CONV_RQ_SSAT);
+}
+static QNNC_LOOP_ATTR void qnnc_conv_dsp_fast_clamp(const qnnc_conv_dsp_job *j, int32_t n)
+{
+    qnnc_conv_dsp_fast_body(j, n, QNNC_CONV_RQ_FAST);
+}
+static QNNC_LOOP_ATTR void qnnc_conv_dsp_fast_he(const qnnc_conv_dsp_job *j, int32_t n)
+{
+    qnnc_conv_dsp_fast_body(j, n, QNNC_CONV_RQ_HE);
 }
 
 QNNC_PATH_ATTR int qnnc_conv_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_params *params,
@@ -329,8 +409,7 @@ QNNC_PATH_ATTR int qnnc_conv_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_
     const int32_t n_pix = output_dims->h * out_w;
     const int32_t kq = K & ~3;
     qnnc_conv_dsp_job job;
-    int sat;
-    int32_t b, p, oc;
+    int32_t b, p, oc, n_fast;
     uint32_t *cols;  /* two interleaved q15 columns (2 * K halfwords): 4 * kq + 16 bytes */
     int8_t *raw;     /* in_c % 4 != 0: the int8 window, K + 4 bytes */
     int16_t tail0[4], tail1[4];
@@ -350,9 +429,15 @@ QNNC_PATH_ATTR int qnnc_conv_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_
     if (oc < out_c) { /* a channel needs the reference requantization */
         job.mode = QNNC_CONV_RQ_REF;
     }
-    sat = job.mode == QNNC_CONV_RQ_SSAT && kq == K && bias != NULL;
+    if (params->rounding == QNNC_ROUND_HALF_EVEN) {
+        job.mode = QNNC_CONV_RQ_HE;
+    }
+    /* the fast loops: pairs whose padded reads stay inside the filter (K % 4 != 0: not the last
+     * channel) */
+    n_fast = bias != NULL && job.mode != QNNC_CONV_RQ_REF ? (out_c - (kq != K ? 1 : 0)) & ~1 : 0;
     job.cols = cols;
     job.c_end = cols + kq; /* kq / 4 groups of 4 words */
+    job.c_pad = cols + ((K + 3) & ~3);
     job.tail0 = tail0;
     job.tail1 = tail1;
     job.filter = filter;
@@ -377,10 +462,17 @@ QNNC_PATH_ATTR int qnnc_conv_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_
                                  (p1 % out_w) * params->stride_w - params->pad_left, kq, cols, 1, tail1, raw);
             job.out0 = out_b + p * out_c;
             job.out1 = out_b + p1 * out_c;
-            if (sat) {
-                qnnc_conv_dsp_pair_sat(&job, out_c);
-            } else {
-                qnnc_conv_dsp_pair(&job, out_c);
+            if (n_fast > 0) {
+                if (job.mode == QNNC_CONV_RQ_SSAT) {
+                    qnnc_conv_dsp_fast_ssat(&job, n_fast);
+                } else if (job.mode == QNNC_CONV_RQ_HE) {
+                    qnnc_conv_dsp_fast_he(&job, n_fast);
+                } else {
+                    qnnc_conv_dsp_fast_clamp(&job, n_fast);
+                }
+            }
+            if (n_fast < out_c) {
+                qnnc_conv_dsp_pair(&job, n_fast, out_c);
             }
         }
     }

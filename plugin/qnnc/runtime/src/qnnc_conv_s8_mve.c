@@ -279,26 +279,59 @@ static QNNC_LOOP_ATTR void qnnc_conv_mve_pair_padded(const int8_t *restrict x0, 
     qnnc_conv_mve_pair_body(x0, x1, K, steps, filter, out_c, acc0, acc1, 0);
 }
 
-/* Requantizes one vector of 4 channels for both pixels (exact gemmlowp arithmetic: VQSHL = the
- * saturating left shift, VQRDMULH = SRDHM, VRSHL by minus the right shift after the negative
- * fix-up = rounding half away from zero) and stores 4 int8 per pixel, predicated by p. */
+/* Requantization modes of a layer (the `mode` of the functions below, a constant there). */
+#define QNNC_CONV_MVE_RQ_NO_LEFT 0 /* TFLite rounding, every shift <= 0 */
+#define QNNC_CONV_MVE_RQ_TFLITE 1  /* TFLite rounding, some shift > 0 */
+#define QNNC_CONV_MVE_RQ_HE 2      /* half-even, every shift < 0: qnnc_mve_rq_he_neg */
+#define QNNC_CONV_MVE_RQ_HE_REF 3  /* half-even, some shift >= 0: per lane, the reference */
+
+/* Half-even requantization of 4 lanes by the reference, one lane at a time (layers with a
+ * scale >= 0.5: not a case worth vector code). */
+static __attribute__((noinline)) int32x4_t qnnc_conv_mve_he_ref(int32x4_t v, int32x4_t mult, int32x4_t shift)
+{
+    int32_t a[4], m[4], s[4], i;
+    vst1q_s32(a, v);
+    vst1q_s32(m, mult);
+    vst1q_s32(s, shift);
+    for (i = 0; i < 4; ++i) {
+        a[i] = qnnc_requantize_half_even(a[i], m[i], s[i]);
+    }
+    return vld1q_s32(a);
+}
+
+/* Requantizes one vector of 4 channels for both pixels and stores 4 int8 per pixel, predicated
+ * by p. TFLite rounding (exact gemmlowp arithmetic): VQSHL = the saturating left shift,
+ * VQRDMULH = SRDHM, VRSHL by minus the right shift after the negative fix-up = rounding half
+ * away from zero. Half-even: qnnc_mve_rq_he_neg, or the reference per lane. */
 QNNC_INLINE void qnnc_conv_mve_rq4(int32x4_t v0, int32x4_t v1, int32x4_t fb, int32x4_t mult, int32x4_t shift,
                                    int32x4_t lo, int32x4_t hi, int32_t output_offset, int8_t *out0, int8_t *out1,
-                                   mve_pred16_t p, int no_left)
+                                   mve_pred16_t p, int mode)
 {
-    const int32x4_t nr = no_left ? vmaxq_s32(shift, vdupq_n_s32(-31))
-                                 : vmaxq_s32(vminq_s32(shift, vdupq_n_s32(0)), vdupq_n_s32(-31));
     v0 = vaddq_s32(v0, fb);
     v1 = vaddq_s32(v1, fb);
-    if (!no_left) {
-        const int32x4_t left = vmaxq_s32(shift, vdupq_n_s32(0));
-        v0 = vqshlq_s32(v0, left);
-        v1 = vqshlq_s32(v1, left);
+    if (mode == QNNC_CONV_MVE_RQ_HE) {
+        /* -s = max(shift, -31) + 1 in [-30, 0], lim = 2^s */
+        const int32x4_t neg_s = vaddq_n_s32(vmaxq_s32(shift, vdupq_n_s32(-31)), 1);
+        const int32x4_t lim = vshlq_s32(vdupq_n_s32(1), vnegq_s32(neg_s));
+        v0 = qnnc_mve_rq_he_neg(v0, mult, neg_s, lim);
+        v1 = qnnc_mve_rq_he_neg(v1, mult, neg_s, lim);
+    } else if (mode == QNNC_CONV_MVE_RQ_HE_REF) {
+        v0 = qnnc_conv_mve_he_ref(v0, mult, shift);
+        v1 = qnnc_conv_mve_he_ref(v1, mult, shift);
+    } else {
+        const int no_left = mode == QNNC_CONV_MVE_RQ_NO_LEFT;
+        const int32x4_t nr = no_left ? vmaxq_s32(shift, vdupq_n_s32(-31))
+                                     : vmaxq_s32(vminq_s32(shift, vdupq_n_s32(0)), vdupq_n_s32(-31));
+        if (!no_left) {
+            const int32x4_t left = vmaxq_s32(shift, vdupq_n_s32(0));
+            v0 = vqshlq_s32(v0, left);
+            v1 = vqshlq_s32(v1, left);
+        }
+        v0 = vqrdmulhq_s32(v0, mult);
+        v1 = vqrdmulhq_s32(v1, mult);
+        v0 = qnnc_mve_round_shift(v0, nr);
+        v1 = qnnc_mve_round_shift(v1, nr);
     }
-    v0 = vqrdmulhq_s32(v0, mult);
-    v1 = vqrdmulhq_s32(v1, mult);
-    v0 = qnnc_mve_round_shift(v0, nr);
-    v1 = qnnc_mve_round_shift(v1, nr);
     v0 = qnnc_mve_clamp_offset(v0, lo, hi, output_offset);
     v1 = qnnc_mve_clamp_offset(v1, lo, hi, output_offset);
     /* out1 == out0 for an odd last pixel: the same values */
@@ -313,12 +346,11 @@ QNNC_INLINE void qnnc_conv_mve_rq4(int32x4_t v0, int32x4_t v1, int32x4_t fb, int
 
 /* out0[oc], out1[oc] = requantized acc0[oc] / acc1[oc] + fbias[oc], 4 channels per vector,
  * the two pixels sharing each load of the channel parameters: whole vectors in a loop of
- * post-incremented loads, the last 1-3 channels predicated. no_left (every shift <= 0, a
- * constant in the callers below): no left shift, and the negated right shift is
- * max(shift, -31). */
+ * post-incremented loads, the last 1-3 channels predicated. mode: QNNC_CONV_MVE_RQ_*, a
+ * constant in the callers below. */
 QNNC_INLINE void qnnc_conv_mve_requant_body(const int32_t *acc0, const int32_t *acc1, const int32_t *fbias,
                                             const qnnc_per_channel_quant *quant, const qnnc_conv_rq_mve_t *rq,
-                                            int32_t out_c, int8_t *out0, int8_t *out1, int no_left)
+                                            int32_t out_c, int8_t *out0, int8_t *out1, int mode)
 {
     const int32_t *mult = quant->multiplier, *shift = quant->shift;
     const int32_t tail = out_c & 3;
@@ -327,7 +359,7 @@ QNNC_INLINE void qnnc_conv_mve_requant_body(const int32_t *acc0, const int32_t *
     int32_t n;
     for (n = out_c >> 2; n > 0; --n) {
         qnnc_conv_mve_rq4(vldrwq_s32(acc0), vldrwq_s32(acc1), vldrwq_s32(fbias), vldrwq_s32(mult),
-                          vldrwq_s32(shift), lo, hi, output_offset, out0, out1, 0xFFFF, no_left);
+                          vldrwq_s32(shift), lo, hi, output_offset, out0, out1, 0xFFFF, mode);
         acc0 += 4;
         acc1 += 4;
         fbias += 4;
@@ -340,7 +372,21 @@ QNNC_INLINE void qnnc_conv_mve_requant_body(const int32_t *acc0, const int32_t *
         const mve_pred16_t p = vctp32q((uint32_t)tail);
         qnnc_conv_mve_rq4(vldrwq_z_s32(acc0, p), vldrwq_z_s32(acc1, p), vldrwq_z_s32(fbias, p),
                           vldrwq_z_s32(mult, p), vldrwq_z_s32(shift, p), lo, hi, output_offset, out0, out1, p,
-                          no_left);
+                          mode);
+    }
+}
+
+/* The requantization of the rare modes (QNNC_CONV_MVE_RQ_TFLITE, _HE_REF) out of line. */
+static __attribute__((noinline)) void qnnc_conv_mve_requant_rare(const int32_t *acc0, const int32_t *acc1,
+                                                                 const int32_t *fbias,
+                                                                 const qnnc_per_channel_quant *quant,
+                                                                 const qnnc_conv_rq_mve_t *rq, int32_t out_c,
+                                                                 int8_t *out0, int8_t *out1, int mode)
+{
+    if (mode == QNNC_CONV_MVE_RQ_TFLITE) {
+        qnnc_conv_mve_requant_body(acc0, acc1, fbias, quant, rq, out_c, out0, out1, QNNC_CONV_MVE_RQ_TFLITE);
+    } else {
+        qnnc_conv_mve_requant_body(acc0, acc1, fbias, quant, rq, out_c, out0, out1, QNNC_CONV_MVE_RQ_HE_REF);
     }
 }
 
@@ -430,7 +476,7 @@ typedef struct {
     int32_t steps;  /* zero-padded columns: 16-byte steps of a column */
     int32_t tail_c; /* zero-padded columns: the last channels whose padded read would leave the filter */
     int mode;       /* QNNC_CONV_MVE_K16, _PRED or _PADDED */
-    int no_left;    /* no channel shifts left */
+    int rq_mode;    /* QNNC_CONV_MVE_RQ_* */
 } qnnc_conv_mve_job_t;
 
 #define QNNC_CONV_MVE_K16 0    /* K % 16 == 0 */
@@ -513,10 +559,16 @@ static QNNC_LOOP_ATTR void qnnc_conv_mve_pixels(const qnnc_conv_mve_job_t *job, 
                 }
             }
         }
-        if (job->no_left) {
-            qnnc_conv_mve_requant_body(accs, accs + n, job->fbias + oc, &qb, &job->rq, n, out0 + oc, out1 + oc, 1);
+        /* the mode as a constant in each call: one specialized body each */
+        if (job->rq_mode == QNNC_CONV_MVE_RQ_NO_LEFT) {
+            qnnc_conv_mve_requant_body(accs, accs + n, job->fbias + oc, &qb, &job->rq, n, out0 + oc, out1 + oc,
+                                       QNNC_CONV_MVE_RQ_NO_LEFT);
+        } else if (job->rq_mode == QNNC_CONV_MVE_RQ_HE) {
+            qnnc_conv_mve_requant_body(accs, accs + n, job->fbias + oc, &qb, &job->rq, n, out0 + oc, out1 + oc,
+                                       QNNC_CONV_MVE_RQ_HE);
         } else {
-            qnnc_conv_mve_requant_body(accs, accs + n, job->fbias + oc, &qb, &job->rq, n, out0 + oc, out1 + oc, 0);
+            qnnc_conv_mve_requant_rare(accs, accs + n, job->fbias + oc, &qb, &job->rq, n, out0 + oc, out1 + oc,
+                                       job->rq_mode);
         }
     }
 }
@@ -563,10 +615,12 @@ QNNC_PATH_ATTR int qnnc_conv_mve_s8(const qnnc_buffer *scratch, const qnnc_conv_
     job.rq.lo = vdupq_n_s32(lo);
     job.rq.hi = vdupq_n_s32(hi);
     job.rq.output_offset = output_offset;
-    job.no_left = 1;
+    job.rq_mode = params->rounding == QNNC_ROUND_HALF_EVEN ? QNNC_CONV_MVE_RQ_HE : QNNC_CONV_MVE_RQ_NO_LEFT;
     for (oc = 0; oc < out_c; ++oc) {
-        if (quant->shift[oc] > 0) {
-            job.no_left = 0;
+        if (params->rounding == QNNC_ROUND_HALF_EVEN && quant->shift[oc] >= 0) {
+            job.rq_mode = QNNC_CONV_MVE_RQ_HE_REF;
+        } else if (params->rounding != QNNC_ROUND_HALF_EVEN && quant->shift[oc] > 0) {
+            job.rq_mode = QNNC_CONV_MVE_RQ_TFLITE;
         }
     }
     {

@@ -10,7 +10,8 @@
  *     for 3x3 dilation 1, else 4 channels per int32x4 vector.
  *   - Armv7E-M DSP (__ARM_FEATURE_DSP): qnnc_depthwise_conv_s8_dsp.c, 4 channels per word,
  *     SMLABB/SMLATT per tap, 3x3 windows inside the input fully unrolled.
- *   - Portable C99 otherwise, and for rounding modes other than TFLite's: for multiplier 1 one
+ * Both rounding modes (TFLite's and half-even) on every path.
+ *   - Portable C99 otherwise: for multiplier 1 one
  *     channel at a time, output pixels in pairs per weight load, the offset folded into the
  *     bias for windows inside the input (qnnc_dw_m1_s8 below).
  * The weight tables live in the caller's scratch buffer (QNNC_DW_{DSP,MVE}_BUFFER_SIZE in
@@ -210,8 +211,10 @@ void qnnc_depthwise_conv_s8(const qnnc_buffer *scratch, const qnnc_conv_params *
                             const qnnc_dims *filter_dims, const int8_t *filter, const int32_t *bias,
                             const qnnc_dims *output_dims, int8_t *output)
 {
-    if (!qnnc_conv_simd(QNNC_SIMD_PATH(qnnc_dw_mve_s8, qnnc_dw_dsp_s8), scratch, params, quant, input_dims, input,
-                        filter_dims, filter, bias, output_dims, output)) {
+    /* both rounding modes take the SIMD paths (not qnnc_conv_simd: its paths are TFLite-only) */
+    qnnc_conv_path *const path = QNNC_SIMD_PATH(qnnc_dw_mve_s8, qnnc_dw_dsp_s8);
+    if (path == NULL ||
+        !path(scratch, params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output)) {
         qnnc_dw_portable_s8(params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output, 0,
                             input_dims->c);
     }

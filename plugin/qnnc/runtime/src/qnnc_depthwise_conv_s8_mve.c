@@ -25,11 +25,66 @@ QNNC_INLINE int32x4_t qnnc_dw_mla(int32x4_t acc, int32x4_t x, int32x4_t w)
     return r;
 }
 
-/* Requantize 4 int32 lanes exactly (qnnc_mve_requantize), clamp, add the offset, store 4 bytes. */
-QNNC_INLINE void qnnc_dw_out_mve(int8_t *out, int32x4_t acc, int32x4_t mult, int32x4_t left, int32x4_t neg_right,
-                                 int32x4_t lo, int32x4_t hi, int32_t output_offset, mve_pred16_t p)
+/* Half-even rounding lane by lane (qnnc_requantize_half_even): the layers qnnc_mve_rq_he_neg
+ * cannot take (a shift >= 0 or < -30; out of line, rare). */
+static QNNC_LOOP_ATTR int32x4_t qnnc_dw_rq_he_lanes(int32x4_t acc, int32x4_t mult, int32x4_t shift)
 {
-    vstrbq_p_s32(out, qnnc_mve_clamp_offset(qnnc_mve_requantize(acc, mult, left, neg_right), lo, hi, output_offset),
+    int32_t a[4], m[4], s[4];
+    int32_t i;
+    vst1q_s32(a, acc);
+    vst1q_s32(m, mult);
+    vst1q_s32(s, shift);
+    for (i = 0; i < 4; ++i) {
+        a[i] = qnnc_requantize_half_even(a[i], m[i], s[i]);
+    }
+    return vld1q_s32(a);
+}
+
+/* Half-even, modes 1 and 2 of qnnc_dw_rq_mode, out of line (keeps the general loops small). */
+static QNNC_LOOP_ATTR int32x4_t qnnc_dw_rq_he(int32x4_t acc, int32x4_t mult, int32x4_t left, int32x4_t neg_right,
+                                              int rq)
+{
+    return rq == 1 ? qnnc_mve_rq_he_neg(acc, mult, neg_right, left) : qnnc_dw_rq_he_lanes(acc, mult, left);
+}
+
+/* The requantization modes (rq): 0 TFLite (left = the left shifts, neg_right = minus the right
+ * shifts); 1 half-even with every shift in [-30, -1] (qnnc_mve_rq_he_neg: left = 2^s, neg_right
+ * = -s, s = -1 - shift); 2 half-even lane by lane (left = the shifts). */
+QNNC_INLINE int32x4_t qnnc_dw_rq_mode(int32x4_t acc, int32x4_t mult, int32x4_t left, int32x4_t neg_right, int rq)
+{
+    if (rq != 0) {
+        return qnnc_dw_rq_he(acc, mult, left, neg_right, rq);
+    }
+    return qnnc_mve_requantize(acc, mult, left, neg_right);
+}
+
+/* The mode (qnnc_dw_rq_mode) of channels [c, c + n) and its vectors from the shifts. */
+static int qnnc_dw_rq_setup(const qnnc_conv_params *params, const int32_t *shift, int32_t n, int32x4_t sh,
+                            int32x4_t *left, int32x4_t *neg_right)
+{
+    int32_t i;
+    int rq = params->rounding == QNNC_ROUND_HALF_EVEN ? 1 : 0;
+    for (i = 0; i < n && rq == 1; ++i) {
+        rq = shift[i] <= -1 && shift[i] >= -30 ? 1 : 2;
+    }
+    if (rq == 0) {
+        const int32x4_t zero = vdupq_n_s32(0);
+        *left = vmaxq_s32(sh, zero);
+        *neg_right = vmaxq_s32(vminq_s32(sh, zero), vdupq_n_s32(-31));
+    } else if (rq == 1) {
+        *neg_right = vaddq_n_s32(sh, 1);                                   /* -s */
+        *left = vshlq_s32(vdupq_n_s32(1), vsubq_s32(vdupq_n_s32(0), *neg_right)); /* 2^s */
+    } else {
+        *left = sh;
+    }
+    return rq;
+}
+
+/* Requantize 4 int32 lanes exactly (qnnc_dw_rq_mode), clamp, add the offset, store 4 bytes. */
+QNNC_INLINE void qnnc_dw_out_mve(int8_t *out, int32x4_t acc, int32x4_t mult, int32x4_t left, int32x4_t neg_right,
+                                 int32x4_t lo, int32x4_t hi, int32_t output_offset, mve_pred16_t p, int rq)
+{
+    vstrbq_p_s32(out, qnnc_mve_clamp_offset(qnnc_dw_rq_mode(acc, mult, left, neg_right, rq), lo, hi, output_offset),
                  p);
 }
 
@@ -55,8 +110,8 @@ static QNNC_LOOP_ATTR void qnnc_dw_group_mve(const qnnc_conv_params *params, con
     const int32x4_t hi = vdupq_n_s32(params->act_max - params->output_offset);
     const int32x4_t shift = vldrwq_z_s32(quant->shift + c, p);
     const int32x4_t mult = vldrwq_z_s32(quant->multiplier + c, p);
-    const int32x4_t left = vmaxq_s32(shift, zero);
-    const int32x4_t neg_right = vmaxq_s32(vminq_s32(shift, zero), vdupq_n_s32(-31));
+    int32x4_t left, neg_right;
+    const int rq = qnnc_dw_rq_setup(params, quant->shift + c, n, shift, &left, &neg_right);
     const int32x4_t vbias = bias != NULL ? vldrwq_z_s32(bias + c, p) : zero;
     int32x4_t bias_in; /* bias + off * sum of all the taps' weights: for windows inside */
     /* wtab (scratch): the group's weights widened to int32 lanes, per tap (<= QNNC_DW_MAX_TAPS) */
@@ -118,8 +173,8 @@ static QNNC_LOOP_ATTR void qnnc_dw_group_mve(const qnnc_conv_params *params, con
                             f += k_w * C;
                         }
                     }
-                    qnnc_dw_out_mve(out, a0, mult, left, neg_right, lo, hi, params->output_offset, p);
-                    qnnc_dw_out_mve(out + C, a1, mult, left, neg_right, lo, hi, params->output_offset, p);
+                    qnnc_dw_out_mve(out, a0, mult, left, neg_right, lo, hi, params->output_offset, p, rq);
+                    qnnc_dw_out_mve(out + C, a1, mult, left, neg_right, lo, hi, params->output_offset, p, rq);
                     ++ow;
                     continue;
                 } else {
@@ -131,7 +186,7 @@ static QNNC_LOOP_ATTR void qnnc_dw_group_mve(const qnnc_conv_params *params, con
                                            vldrbq_z_s32(f_c0 + (kh * k_w + kw) * C, p));
                         }
                     }
-                    qnnc_dw_out_mve(out, a0, mult, left, neg_right, lo, hi, params->output_offset, p);
+                    qnnc_dw_out_mve(out, a0, mult, left, neg_right, lo, hi, params->output_offset, p, rq);
                 }
             } else {
                 /* Window crosses the border: only the taps inside, offset added explicitly. */
@@ -150,7 +205,7 @@ static QNNC_LOOP_ATTR void qnnc_dw_group_mve(const qnnc_conv_params *params, con
                                        vldrbq_z_s32(f_c0 + (kh * k_w + kw) * C, p));
                     }
                 }
-                qnnc_dw_out_mve(out, a0, mult, left, neg_right, lo, hi, params->output_offset, p);
+                qnnc_dw_out_mve(out, a0, mult, left, neg_right, lo, hi, params->output_offset, p, rq);
             }
         }
     }
@@ -163,10 +218,12 @@ static QNNC_LOOP_ATTR void qnnc_dw_group_mve(const qnnc_conv_params *params, con
  * O holds c+1, c+3, c+5, c+7; VMOVNB/VMOVNT put them back in order before the store. */
 
 typedef struct {
-    int32x4_t mult[2], left[2], neg_right[2], bias[2], bias_in[2]; /* [0]: even lanes, [1]: odd */
+    /* [0]: even lanes, [1]: odd; left and neg_right as qnnc_dw_rq_mode wants them for rq */
+    int32x4_t mult[2], left[2], neg_right[2], bias[2], bias_in[2];
     int16x8_t act_min, act_max;
     int32_t output_offset, off, C, row_step;
     int no_left; /* every shift <= 0: no saturating left shift */
+    int rq;      /* the requantization mode (qnnc_dw_rq_mode) */
 } qnnc_dw8_q;
 
 /* acc{E,O} += x * w (8 lanes of int16); the empty asm orders the adds (see qnnc_dw_mla). */
@@ -184,8 +241,12 @@ typedef struct {
     } while (0)
 
 /* Requantize one int32x4 of the layout exactly (qnnc_mve_requantize); no clamp yet. */
-QNNC_INLINE int32x4_t qnnc_dw8_rq(int32x4_t a, int32x4_t mult, int32x4_t left, int32x4_t neg_right, int no_left)
+QNNC_INLINE int32x4_t qnnc_dw8_rq(int32x4_t a, int32x4_t mult, int32x4_t left, int32x4_t neg_right, int no_left,
+                                  int rq)
 {
+    if (rq != 0) {
+        return qnnc_dw_rq_mode(a, mult, left, neg_right, rq);
+    }
     return qnnc_mve_round_shift(vqrdmulhq_s32(no_left ? a : vqshlq_s32(a, left), mult), neg_right);
 }
 
@@ -208,8 +269,8 @@ QNNC_INLINE void qnnc_dw8_out(int8_t *out, int32x4_t vE, int32x4_t vO, const qnn
 QNNC_INLINE void qnnc_dw8_store(int8_t *out, int32x4_t aE, int32x4_t aO, const qnnc_dw8_q *q, int full,
                                 mve_pred16_t p)
 {
-    const int32x4_t vE = qnnc_dw8_rq(aE, q->mult[0], q->left[0], q->neg_right[0], q->no_left);
-    const int32x4_t vO = qnnc_dw8_rq(aO, q->mult[1], q->left[1], q->neg_right[1], q->no_left);
+    const int32x4_t vE = qnnc_dw8_rq(aE, q->mult[0], q->left[0], q->neg_right[0], q->no_left, q->rq);
+    const int32x4_t vO = qnnc_dw8_rq(aO, q->mult[1], q->left[1], q->neg_right[1], q->no_left, q->rq);
     qnnc_dw8_out(out, vE, vO, q, full, p);
 }
 
@@ -218,13 +279,13 @@ QNNC_INLINE void qnnc_dw8_store2(int8_t *out0, int8_t *out1, int32x4_t e0, int32
                                  const qnnc_dw8_q *q, int full, mve_pred16_t p)
 {
     int32x4_t m = q->mult[0], l = q->left[0], r = q->neg_right[0];
-    e0 = qnnc_dw8_rq(e0, m, l, r, q->no_left);
-    e1 = qnnc_dw8_rq(e1, m, l, r, q->no_left);
+    e0 = qnnc_dw8_rq(e0, m, l, r, q->no_left, q->rq);
+    e1 = qnnc_dw8_rq(e1, m, l, r, q->no_left, q->rq);
     m = q->mult[1];
     l = q->left[1];
     r = q->neg_right[1];
-    o0 = qnnc_dw8_rq(o0, m, l, r, q->no_left);
-    o1 = qnnc_dw8_rq(o1, m, l, r, q->no_left);
+    o0 = qnnc_dw8_rq(o0, m, l, r, q->no_left, q->rq);
+    o1 = qnnc_dw8_rq(o1, m, l, r, q->no_left, q->rq);
     qnnc_dw8_out(out0, e0, o0, q, full, p);
     qnnc_dw8_out(out1, e1, o1, q, full, p);
 }
@@ -314,6 +375,7 @@ QNNC_INLINE void qnnc_dw8_runs_body(const qnnc_dw8_block *g, const qnnc_dw8_q *q
         qnnc_dw8_q qc = *q;                                                                            \
         if (full) {                                                                                    \
             qc.no_left = 1;                                                                            \
+            qc.rq = 0; /* (full runs are TFLite only) */                                                \
         }                                                                                              \
         qnnc_dw8_runs_body(g, &qc, full, p, ncols);                                                    \
     }
@@ -322,6 +384,8 @@ QNNC_DW8_RUNS_FN(qnnc_dw8_runs_part3, 0, 3)
 QNNC_DW8_RUNS_FN(qnnc_dw8_runs_full2, 1, 2)
 QNNC_DW8_RUNS_FN(qnnc_dw8_runs_part2, 0, 2)
 
+/* fast: all 8 lanes, TFLite rounding without left shifts; else the general body (half-even:
+ * the requantization out of line, a specialized copy of the runs would cost 1.4 KB of flash). */
 QNNC_INLINE void qnnc_dw8_runs(const qnnc_dw8_block *g, const qnnc_dw8_q *q, int fast, mve_pred16_t p, int32_t ncols)
 {
     if (g->rows <= 0 || g->count <= 0) {
@@ -384,8 +448,7 @@ static QNNC_LOOP_ATTR void qnnc_dw3x3_group8_mve(const qnnc_conv_params *params,
             const mve_pred16_t pi = i == 0 ? pe : po;
             const int32x4_t shift = vldrwq_gather_shifted_offset_z_s32(quant->shift + c, idx, pi);
             q.mult[i] = vldrwq_gather_shifted_offset_z_s32(quant->multiplier + c, idx, pi);
-            q.left[i] = vmaxq_s32(shift, zero);
-            q.neg_right[i] = vmaxq_s32(vminq_s32(shift, zero), vdupq_n_s32(-31));
+            q.rq = qnnc_dw_rq_setup(params, quant->shift + c, n, shift, &q.left[i], &q.neg_right[i]);
             q.bias[i] = bias != NULL ? vldrwq_gather_shifted_offset_z_s32(bias + c, idx, pi) : zero;
         }
         for (t = 0; t < 9; ++t) {
@@ -421,7 +484,7 @@ static QNNC_LOOP_ATTR void qnnc_dw3x3_group8_mve(const qnnc_conv_params *params,
     q.row_step = in_w * C;
     {
         const int32_t pt = params->pad_top, pl = params->pad_left;
-        const int fast = full && q.no_left;
+        const int fast = full && q.rq == 0 && q.no_left;
         int32_t r0, r1, c0, c1;
         qnnc_dw8_block g;
         qnnc_dw_inside(out_h, in_h, 3, sh, pt, &r0, &r1);

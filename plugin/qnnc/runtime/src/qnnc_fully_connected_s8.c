@@ -8,13 +8,16 @@
  *     int8 lanes, 4 output features at a time; the input offset folded in as offset * sum(w).
  *   - Armv7E-M DSP (__ARM_FEATURE_DSP): qnnc_fully_connected_s8_dsp.c, the input row widened
  *     once into q15 (the only scratch), then SMLAD over 4 output features (inline assembly).
- *   - Portable C99 otherwise, and for rounding modes other than TFLite's (every target): four
- *     output features per pass over the input row (qnnc_fc_dot4_s8 below).
+ *   - Portable C99 otherwise: four output features per pass over the input row
+ *     (qnnc_fc_dot4_s8 below).
+ * Every path takes both rounding modes (TFLite's and half-even): only the requantization of
+ * each output differs.
  * Exact integer sums: every path gives the reference's output bit for bit.
  */
 #define QNNC_REQUANTIZE_CALL qnnc_fc_s8_requantize /* qnnc_rq_out's rare cases (qnnc_internal.h) */
 #include "qnnc_internal.h"
 
+#if !QNNC_PATH_MVE /* the Helium path takes every layer */
 /* The portable path: four output features per pass over the input row, so each input value
  * is loaded and offset once for four multiply-accumulates (four weight rows read in step, int32
  * accumulators, the k loop unrolled by four); the last out_features % 4 one at a time. The
@@ -96,6 +99,8 @@ static QNNC_PATH_ATTR void qnnc_fc_portable_s8(const qnnc_fc_params *params, con
     }
 }
 
+#endif /* !QNNC_PATH_MVE */
+
 int32_t qnnc_fully_connected_s8_get_buffer_size(int32_t in_features, int32_t out_features)
 {
 #if QNNC_PATH_DSP
@@ -116,11 +121,6 @@ void qnnc_fully_connected_s8(const qnnc_buffer *scratch,
                              int32_t out_features, const int8_t *weights,
                              const int32_t *bias, int8_t *output)
 {
-    if (params->rounding != QNNC_ROUND_TFLITE) {
-        (void)scratch;
-        qnnc_fc_portable_s8(params, quant, rows, in_features, input, out_features, weights, bias, output);
-        return;
-    }
 #if QNNC_PATH_MVE
     (void)scratch;
     qnnc_fc_mve_s8(params, quant, rows, in_features, input, out_features, weights, bias, output);

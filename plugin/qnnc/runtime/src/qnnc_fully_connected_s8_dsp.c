@@ -6,17 +6,27 @@
  * The input row is widened once per row into q15 with the offset added (SXTAB16, lane order of
  * SXTB16; the only scratch, QNNC_FC_DSP_BUFFER_SIZE), then SMLAD over 4 output features (inline
  * assembly, see QNNC_DSP_ASM in qnnc_internal.h), weights widened on the fly with SXTB16, the
- * four results requantized in registers (qnnc_dsp_rq_fast where exact, else the reference).
+ * four results requantized in registers (TFLite rounding: qnnc_dsp_rq_fast where exact, else the
+ * reference; half-even rounding: qnnc_rq_he_neg, one 64-bit add, where the shift is negative).
  */
 #include "qnnc_internal.h"
 
 #if QNNC_PATH_DSP
-/* Output stage: the fast requantization where exact (qnnc_dsp_fast_ok) or the reference one. */
+/* Output stage: for half-even rounding qnnc_rq_he_neg where the shift is negative (every
+ * layer's but a few) and the reference one otherwise; for TFLite rounding the fast
+ * requantization where exact (qnnc_dsp_fast_ok) or the reference one. */
 QNNC_INLINE int8_t qnnc_fc_out_dsp(int32_t acc, int32_t mult, int32_t shift, int32_t lo, int32_t hi,
-                                   int32_t output_offset)
+                                   int32_t output_offset, int32_t rounding)
 {
     int32_t v;
-    if (qnnc_dsp_fast_ok(mult, shift)) {
+    if (rounding == QNNC_ROUND_HALF_EVEN) {
+        if (shift <= -1) {
+            const int32_t s = qnnc_rq_he_s(shift);
+            v = qnnc_rq_he_neg(acc, mult, s, qnnc_rq_he_hm1(s));
+        } else {
+            v = qnnc_requantize_half_even(acc, mult, shift);
+        }
+    } else if (qnnc_dsp_fast_ok(mult, shift)) {
         v = qnnc_dsp_rq_fast(acc, mult, -shift);
     } else {
         v = qnnc_requantize(acc, mult, shift);
@@ -106,6 +116,7 @@ static QNNC_LOOP_ATTR void qnnc_fc_row_dsp(const qnnc_fc_params *params, const q
     const int32_t hi = params->act_max - output_offset;
     const int32_t *mults = quant->multiplier;
     const int32_t *shifts = quant->shift;
+    const int32_t rounding = params->rounding;
     int32_t o = 0, t, i;
     if (mode == 2 && bias != NULL && kq == K) {
         /* the common layer: running pointers, the dot products inlined (accumulators in
@@ -121,8 +132,8 @@ static QNNC_LOOP_ATTR void qnnc_fc_row_dsp(const qnnc_fc_params *params, const q
             acc[2] = b[2];
             acc[3] = b[3];
             qnnc_fc_dot4(xw, kq / 4, w, K, acc);
-            if (qnnc_dsp_fast_ok(m[0], sh[0]) && qnnc_dsp_fast_ok(m[1], sh[1]) && qnnc_dsp_fast_ok(m[2], sh[2]) &&
-                qnnc_dsp_fast_ok(m[3], sh[3])) {
+            if (rounding != QNNC_ROUND_HALF_EVEN && qnnc_dsp_fast_ok(m[0], sh[0]) && qnnc_dsp_fast_ok(m[1], sh[1]) &&
+                qnnc_dsp_fast_ok(m[2], sh[2]) && qnnc_dsp_fast_ok(m[3], sh[3])) {
                 const int32_t r0 = qnnc_dsp_ssat8(qnnc_dsp_rq_fast(acc[0], m[0], -sh[0]) + output_offset);
                 const int32_t r1 = qnnc_dsp_ssat8(qnnc_dsp_rq_fast(acc[1], m[1], -sh[1]) + output_offset);
                 const int32_t r2 = qnnc_dsp_ssat8(qnnc_dsp_rq_fast(acc[2], m[2], -sh[2]) + output_offset);
@@ -133,7 +144,7 @@ static QNNC_LOOP_ATTR void qnnc_fc_row_dsp(const qnnc_fc_params *params, const q
                 out[3] = (int8_t)r3;
             } else {
                 for (i = 0; i < 4; ++i) {
-                    out[i] = qnnc_fc_out_dsp(acc[i], m[i], sh[i], lo, hi, output_offset);
+                    out[i] = qnnc_fc_out_dsp(acc[i], m[i], sh[i], lo, hi, output_offset, rounding);
                 }
             }
             w += 4 * K;
@@ -170,7 +181,8 @@ static QNNC_LOOP_ATTR void qnnc_fc_row_dsp(const qnnc_fc_params *params, const q
             }
         }
         for (i = 0; i < n; ++i) {
-            output[o + i] = qnnc_fc_out_dsp(acc[i], mults[o + i], shifts[o + i], lo, hi, output_offset);
+            output[o + i] = qnnc_fc_out_dsp(acc[i], mults[o + i], shifts[o + i], lo, hi, output_offset,
+                                             rounding);
         }
     }
 }
