@@ -123,12 +123,15 @@ def rand_rounding(rng) -> int:
     return ROUND_HALF_EVEN if rng.random() < 0.25 else ROUND_TFLITE
 
 
-def conv_case(rng, depthwise: bool) -> Case:
-    h, w, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, oh, ow = conv_geometry(rng, 10, 3)
+def conv_case(rng, depthwise: bool, wide: bool = False) -> Case:
+    """wide: channel counts of the SIMD paths' blocks (multiples of 4 / 8 / 16 and one past)."""
+    h, w, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, oh, ow = conv_geometry(rng, 8 if wide else 10, 3)
     if depthwise:
-        ic = int(rng.integers(1, 8))
+        ic = int(rng.choice([4, 6, 8, 12, 16, 17, 20, 32])) if wide else int(rng.integers(1, 8))
         dm = int(rng.choice([1, 1, 2, 2, 3]))
         oc = ic * dm
+    elif wide:
+        ic, oc, dm = int(rng.choice([1, 3, 4, 8, 16, 17, 24, 32])), int(rng.choice([2, 4, 5, 8, 16, 17])), 1
     else:
         ic, oc, dm = int(rng.integers(1, 10)), int(rng.integers(1, 10)), 1
     act_min, act_max = rand_act(rng)
@@ -156,8 +159,10 @@ def conv_case(rng, depthwise: bool) -> Case:
                 f"x{x.shape} filt{fshape} out{out_dims} dm={dm}", filt.size)
 
 
-def fc_case(rng) -> Case:
+def fc_case(rng, wide: bool = False) -> Case:
     rows, k, n = int(rng.integers(1, 4)), int(rng.integers(1, 70)), int(rng.integers(1, 12))
+    if wide:
+        k = int(rng.choice([8, 15, 16, 31, 32, 33, 64, 129]))
     act_min, act_max = rand_act(rng)
     rounding = rand_rounding(rng)
     p = FcParams(input_offset=-rand_zp(rng), output_offset=rand_zp(rng), act_min=act_min, act_max=act_max,
@@ -179,13 +184,15 @@ def fc_case(rng) -> Case:
 BUILDERS = {"conv": (functools.partial(conv_case, depthwise=False), 200),
             "depthwise": (functools.partial(conv_case, depthwise=True), 200),
             "fc": (fc_case, 200)}
+WIDE = 40  # cases per kernel with the SIMD paths' channel counts, after the others
 
 
 @functools.lru_cache(maxsize=None)
 def cases_for(kernel: str) -> List[Case]:
     builder, count = BUILDERS[kernel]
     rng = np.random.default_rng(4000 + KERNEL_IDS[kernel])
-    return [builder(rng) for _ in range(count)]
+    wide = np.random.default_rng(4100 + KERNEL_IDS[kernel])
+    return [builder(rng) for _ in range(count)] + [builder(wide, wide=True) for _ in range(WIDE)]
 
 
 def serialize(cases: List[Case]) -> bytes:
@@ -219,7 +226,7 @@ def test_depthwise_multiplier_two_is_covered():
 
 
 def test_s4_kernels_compile_for_cortex_m3(tmp_path):
-    """Warning-free for a Cortex-M3 (no DSP: the int4 kernels are portable C everywhere)."""
+    """Warning-free for a Cortex-M3 (no DSP: the int4 kernels' portable C)."""
     if find_compiler("arm-none-eabi-gcc") is None:
         pytest.skip("arm-none-eabi-gcc not installed")
     flags = ("-mcpu=cortex-m3", "-mthumb", "-Os", "-std=c99", "-Wall", "-Wextra", "-Werror", "-Wconversion")
@@ -229,22 +236,24 @@ def test_s4_kernels_compile_for_cortex_m3(tmp_path):
 
 
 @pytest.mark.qemu
-def test_s4_kernels_on_cortex_m3_in_qemu(tmp_path):
-    """The random cases on an emulated Cortex-M3 (mps2-an385): same bytes as the reference.
+@pytest.mark.parametrize("core", ["m3", "m4", "m55"])
+def test_s4_kernels_on_cortex_m_in_qemu(core, tmp_path):
+    """The random cases on emulated Cortex-M3 (portable C), M4 (the DSP paths) and M55 (the
+    Helium paths): same bytes as the reference. One firmware per core with the first 40 random
+    and every wide case of each kernel.
 
     Reuses the Cortex-M case runner firmware (benchmarks/firmware/kernel_cases_main.c, which
-    hashes every output buffer) with this module's driver in place of kernel_driver.c."""
+    hashes every output buffer) with this module's driver (BENCH_CASES_DRIVER)."""
     H = harness()
     from cortex_m_cases import fnv1a
-    text = (H.FIRMWARE / "kernel_cases_main.c").read_text()
-    assert '#include "kernel_driver.c"' in text
-    main_c = tmp_path / "int4_cases_main.c"
-    main_c.write_text(text.replace('#include "kernel_driver.c"', '#include "int4_driver.c"'))
-    cases = [c for k in BUILDERS for c in cases_for(k)[:60]]
+    main_c = H.FIRMWARE / "kernel_cases_main.c"
+    cases = [c for k in BUILDERS for c in cases_for(k)[:40] + cases_for(k)[-WIDE:]]
+    assert any(c.desc.endswith("dm=2") for c in cases_for("depthwise")[-WIDE:])
     blob = tmp_path / "cases.bin"
     blob.write_bytes(serialize(cases))
-    fw = H.build_firmware(H.MACHINES["m3"], kernel_sources(S4_KERNELS) + [main_c], [include_dir(), HERE],
-                          tmp_path, name="int4_m3", defines=[f'BENCH_CASES_FILE="{blob}"'],
+    fw = H.build_firmware(H.MACHINES[core], kernel_sources(S4_KERNELS) + [main_c], [include_dir(), HERE],
+                          tmp_path, name=f"int4_{core}",
+                          defines=[f'BENCH_CASES_FILE="{blob}"', 'BENCH_CASES_DRIVER="int4_driver.c"'],
                           extra_cflags=["-Wno-unused-function"])
     run = H.run_firmware(fw, tmp_path)
     assert run.returncode == 0, run.stdout[-2000:]
@@ -253,7 +262,7 @@ def test_s4_kernels_on_cortex_m3_in_qemu(tmp_path):
     assert len(got) == len(cases)
     bad = [f"{i}: {c.kernel} {c.desc}" for i, c in enumerate(cases)
            if got.get(i) != fnv1a(np.ascontiguousarray(c.expected).tobytes())]
-    assert not bad, f"{len(bad)}/{len(cases)} cases differ on the Cortex-M3:\n" + "\n".join(bad[:5])
+    assert not bad, f"{len(bad)}/{len(cases)} cases differ on the {core}:\n" + "\n".join(bad[:5])
 
 
 # ----------------------------------------------------------------------------- config --

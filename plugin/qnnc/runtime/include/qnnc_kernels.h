@@ -507,7 +507,8 @@ void qnnc_gru_s8(const qnnc_recurrent_params *params, const qnnc_recurrent_weigh
  * is the low nibble of byte i/2 when i is even, the high nibble when odd; an odd count leaves
  * the last high nibble 0. Values are two's complement nibbles in [-8, 7] (qnnc emits [-7, 7]).
  * The kernels' arithmetic (rounding mode included) is that of the _s8 kernels on the unpacked
- * weights. They are portable C99 and need no working memory (no qnnc_buffer argument). */
+ * weights. Armv7E-M DSP (_dsp.c) and Helium (_mve.c) paths unpack the nibbles on the fly, the
+ * portable C99 path runs elsewhere; none needs working memory (no qnnc_buffer argument). */
 
 /** qnnc_conv_s8 with the OHWI filter packed as int4 (dims as for qnnc_conv_s8). */
 void qnnc_conv_s4(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,

@@ -6,12 +6,14 @@
  * The filter is [kh][kw][out_ch] like qnnc_depthwise_conv_s8, flattened and packed two weights
  * per byte, low nibble first (CMSIS-NN arm_depthwise_conv_s4): weight i is the low nibble of
  * byte i/2 when i is even, the high nibble when odd; an odd count leaves the last high nibble 0.
- * Output channel oc reads input channel oc / depth_multiplier. Portable C99 on every target.
+ * Output channel oc reads input channel oc / depth_multiplier. The Armv7E-M DSP and Helium
+ * paths are in qnnc_depthwise_conv_s4_dsp.c / _mve.c (both rounding modes, no working memory);
+ * the portable C99 path below runs elsewhere and for layers a SIMD path declines.
  */
 #include "qnnc_internal.h"
 
 #define QNNC_FN qnnc_dw_portable_s4
-#define QNNC_FN_STORAGE static
+#define QNNC_FN_STORAGE static QNNC_PATH_ATTR
 #define QNNC_W_T int32_t
 #define QNNC_W_AT(packed, i) (i)
 #define QNNC_WEIGHT(packed, w, k) qnnc_s4_weight(packed, (w) + (k))
@@ -24,6 +26,12 @@ void qnnc_depthwise_conv_s4(const qnnc_conv_params *params, const qnnc_per_chann
                             const int32_t *bias,
                             const qnnc_dims *output_dims, int8_t *output)
 {
+#if QNNC_PATH_MVE || QNNC_PATH_DSP
+    if (QNNC_SIMD_PATH(qnnc_dw_mve_s4, qnnc_dw_dsp_s4)(NULL, params, quant, input_dims, input, filter_dims, packed_filter,
+                                                       bias, output_dims, output)) {
+        return;
+    }
+#endif
     qnnc_dw_portable_s4(params, quant, input_dims, input, filter_dims, packed_filter, bias, output_dims, output, 0,
                         input_dims->c);
 }

@@ -1,0 +1,450 @@
+/*
+ * qnnc_conv_s4_mve.c - the Helium path of qnnc_conv_s4 (__ARM_FEATURE_MVE: Cortex-M55/M85;
+ * compiled to nothing elsewhere; the entry point and dispatch are in qnnc_conv_s4.c). Also the
+ * packed-int4 dot products of qnnc_fully_connected_s4_mve.c.
+ *
+ * No working memory. Per output pixel, four output channels at a time: each in-range row of the
+ * window is one contiguous run of inputs (kw * in_c with dilation_w 1, else in_c per tap) and
+ * of nibbles per channel. Sixteen weights are eight bytes loaded zero-extended to 16-bit lanes
+ * b: (b << 8) | ((b << 4) & 0xFF) (VSHL, VSLI) holds nibble 2i in the high half of byte 2i and
+ * nibble 2i + 1 in that of byte 2i + 1, so an int8 VSHR #4 gives the 16 weights in order. VMLADAVA
+ * sums w * x and VADDVA the weights (the input offset times that sum is added once per run:
+ * x + offset does not fit int8). The run's last vector is predicated. The outputs of four
+ * channels are requantized as one vector (TFLite rounding; half-to-even per channel, scalar).
+ */
+#include "qnnc_internal.h"
+
+#if QNNC_PATH_MVE
+/* The 16 weights of 8 packed bytes b (zero-extended to 16-bit lanes), in order. */
+QNNC_INLINE int8x16_t qnnc_s4_unpack_mve(uint16x8_t b)
+{
+    return vshrq_n_s8(vreinterpretq_s8_u16(vsliq_n_u16(vshlq_n_u16(b, 4), b, 8)), 4);
+}
+QNNC_INLINE int8x16_t qnnc_s4_w16_mve(const uint8_t *p)
+{
+    return qnnc_s4_unpack_mve(vldrbq_u16(p));
+}
+
+/* The same, lanes past the predicate's bytes 0. */
+QNNC_INLINE int8x16_t qnnc_s4_w16z_mve(const uint8_t *p, mve_pred16_t pr)
+{
+    return qnnc_s4_unpack_mve(vldrbq_z_u16(p, pr));
+}
+
+/* acc[c] += sum over k < n of w * (x[k] + off), for c < 4 channels whose weights start at byte
+ * p + c * stride (even nibbles). */
+static QNNC_LOOP_ATTR void qnnc_s4_dot4_mve(const int8_t *x, const uint8_t *p, int32_t stride, int32_t n,
+                                            int32_t off, int32_t *acc)
+{
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int8x16_t w;
+    for (; n >= 16; n -= 16) {
+        const int8x16_t xv = vldrbq_s8(x);
+        w = qnnc_s4_w16_mve(p);
+        a0 = vmladavaq_s8(a0, w, xv);
+        s0 = vaddvaq_s8(s0, w);
+        w = qnnc_s4_w16_mve(p + stride);
+        a1 = vmladavaq_s8(a1, w, xv);
+        s1 = vaddvaq_s8(s1, w);
+        w = qnnc_s4_w16_mve(p + 2 * stride);
+        a2 = vmladavaq_s8(a2, w, xv);
+        s2 = vaddvaq_s8(s2, w);
+        w = qnnc_s4_w16_mve(p + 3 * stride);
+        a3 = vmladavaq_s8(a3, w, xv);
+        s3 = vaddvaq_s8(s3, w);
+        x += 16;
+        p += 8;
+    }
+    if (n > 0) {
+        const mve_pred16_t p8 = vctp8q((uint32_t)n), p16 = vctp16q((uint32_t)(n + 1) >> 1);
+        const int8x16_t xv = vldrbq_z_s8(x, p8);
+        /* a last odd nibble's byte also holds the next weight: lanes >= n are masked */
+        w = qnnc_s4_w16z_mve(p, p16);
+        a0 = vmladavaq_p_s8(a0, w, xv, p8);
+        s0 = vaddvaq_p_s8(s0, w, p8);
+        w = qnnc_s4_w16z_mve(p + stride, p16);
+        a1 = vmladavaq_p_s8(a1, w, xv, p8);
+        s1 = vaddvaq_p_s8(s1, w, p8);
+        w = qnnc_s4_w16z_mve(p + 2 * stride, p16);
+        a2 = vmladavaq_p_s8(a2, w, xv, p8);
+        s2 = vaddvaq_p_s8(s2, w, p8);
+        w = qnnc_s4_w16z_mve(p + 3 * stride, p16);
+        a3 = vmladavaq_p_s8(a3, w, xv, p8);
+        s3 = vaddvaq_p_s8(s3, w, p8);
+    }
+    acc[0] += a0 + off * s0;
+    acc[1] += a1 + off * s1;
+    acc[2] += a2 + off * s2;
+    acc[3] += a3 + off * s3;
+}
+
+/* The same for one channel. */
+static QNNC_LOOP_ATTR void qnnc_s4_dot1_mve(const int8_t *x, const uint8_t *p, int32_t n, int32_t off,
+                                            int32_t *acc)
+{
+    int32_t a = 0, s = 0;
+    for (; n >= 16; n -= 16) {
+        const int8x16_t w = qnnc_s4_w16_mve(p);
+        a = vmladavaq_s8(a, w, vldrbq_s8(x));
+        s = vaddvaq_s8(s, w);
+        x += 16;
+        p += 8;
+    }
+    if (n > 0) {
+        const mve_pred16_t p8 = vctp8q((uint32_t)n);
+        const int8x16_t w = qnnc_s4_w16z_mve(p, vctp16q((uint32_t)(n + 1) >> 1));
+        a = vmladavaq_p_s8(a, w, vldrbq_z_s8(x, p8), p8);
+        s = vaddvaq_p_s8(s, w, p8);
+    }
+    *acc += a + off * s;
+}
+
+/* acc[c] += sum over k < n of weight (s + c * stride + k) * (x[k] + off) for c < nch <= 4
+ * channels (stride: nibbles between their weight rows). */
+QNNC_PATH_ATTR void qnnc_s4_dot_mve(const int8_t *packed, int32_t s, int32_t stride, int32_t nch, const int8_t *x,
+                                    int32_t n, int32_t off, int32_t *acc)
+{
+    int32_t c;
+    if (n <= 0) {
+        return;
+    }
+    if (nch == 4 && (stride & 1) == 0) {
+        if ((s & 1) != 0) { /* every channel starts in a high nibble */
+            for (c = 0; c < 4; ++c) {
+                acc[c] += qnnc_s4_weight(packed, s + c * stride) * ((int32_t)x[0] + off);
+            }
+            ++s;
+            ++x;
+            --n;
+        }
+        qnnc_s4_dot4_mve(x, (const uint8_t *)packed + (s >> 1), stride >> 1, n, off, acc);
+        return;
+    }
+    for (c = 0; c < nch; ++c) {
+        const int32_t sc = s + c * stride;
+        const int32_t k = sc & 1;
+        if (k != 0) {
+            acc[c] += qnnc_s4_weight(packed, sc) * ((int32_t)x[0] + off);
+        }
+        qnnc_s4_dot1_mve(x + k, (const uint8_t *)packed + ((sc + k) >> 1), n - k, off, acc + c);
+    }
+}
+
+/* Four (or the last nch < 4) outputs from their accumulators (inlined in the conv pixel loop;
+ * qnnc_s4_out4_mve for the other files). */
+QNNC_INLINE void qnnc_s4_out4_in(const int32_t *acc, int32_t oc, int32_t nch, const qnnc_per_channel_quant *quant,
+                                 int32_t lo, int32_t hi, int32_t output_offset, const int8_t *act_lut,
+                                 int32_t rounding, int8_t *out)
+{
+    if (rounding == QNNC_ROUND_TFLITE) {
+        const mve_pred16_t pr = vctp32q((uint32_t)nch);
+        const int32x4_t shift = vldrwq_z_s32(quant->shift + oc, pr);
+        const int32x4_t left = vmaxq_s32(shift, vdupq_n_s32(0));
+        const int32x4_t neg_right = vmaxq_s32(vminq_s32(shift, vdupq_n_s32(0)), vdupq_n_s32(-31));
+        const int32x4_t v = qnnc_mve_requantize(vldrwq_z_s32(acc, pr), vldrwq_z_s32(quant->multiplier + oc, pr),
+                                                left, neg_right);
+        vstrbq_p_s32(out, qnnc_mve_clamp_offset(v, vdupq_n_s32(lo), vdupq_n_s32(hi), output_offset), pr);
+        qnnc_apply_lut(act_lut, out, nch);
+    } else {
+        int32_t c;
+        for (c = 0; c < nch; ++c) {
+            out[c] = qnnc_output_s8(acc[c], quant->multiplier[oc + c], quant->shift[oc + c], lo, hi, output_offset,
+                                    act_lut, rounding);
+        }
+    }
+}
+
+QNNC_PATH_ATTR void qnnc_s4_out4_mve(const int32_t *acc, int32_t oc, int32_t nch, const qnnc_per_channel_quant *quant,
+                                     int32_t lo, int32_t hi, int32_t output_offset, const int8_t *act_lut,
+                                     int32_t rounding, int8_t *out)
+{
+    qnnc_s4_out4_in(acc, oc, nch, quant, lo, hi, output_offset, act_lut, rounding, out);
+}
+
+/* A layer's constants for qnnc_s4_px_mve. */
+typedef struct {
+    const int8_t *filter;
+    const int32_t *bias;
+    const qnnc_per_channel_quant *quant;
+    const int8_t *act_lut;
+    int32_t out_c, fsize, off, lo, hi, output_offset, rounding;
+    /* the geometry qnnc_s4_runs_mve needs */
+    int32_t in_w, in_c, k_h, k_w, dil_h, dil_w, stride_w, pad_left, use_col;
+} qnnc_s4_conv_k;
+
+#define QNNC_S4_RUNS 16 /* most runs (window rows, or taps) per pixel of qnnc_s4_px_mve */
+#define QNNC_S4_COL 64  /* bytes of the stack column of small windows */
+
+/* One output pixel, every output channel, four at a time: the sum over nrun runs of len inputs,
+ * run r at x[r] with its weights from nibble ws[r] of the channel's filter (fsize and every ws[r]
+ * even), then the output stage. */
+static QNNC_LOOP_ATTR void qnnc_s4_px_mve(const qnnc_s4_conv_k *k, const int8_t *const *xr, const int32_t *ws,
+                                          int32_t nrun, int32_t len, int8_t *out)
+{
+    const int32_t half = k->fsize >> 1, rem = len & 15;
+    const mve_pred16_t p8 = vctp8q((uint32_t)rem), p16 = vctp16q((uint32_t)(rem + 1) >> 1);
+    int32_t oc, r;
+    for (oc = 0; oc < k->out_c; oc += 4) {
+        const int32_t nch = k->out_c - oc >= 4 ? 4 : k->out_c - oc;
+        /* channels past the last repeat it (valid loads, results unused) */
+        const int32_t st1 = nch > 1 ? half : 0, st2 = nch > 2 ? 2 * half : st1, st3 = nch > 3 ? 3 * half : st2;
+        const uint8_t *f = (const uint8_t *)k->filter + oc * half;
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, s0 = 0, s1 = 0, s2 = 0, s3 = 0, acc[4], c;
+        for (r = 0; r < nrun; ++r) {
+            const int8_t *x = xr[r];
+            const uint8_t *p = f + (ws[r] >> 1);
+            int32_t n;
+            int8x16_t w;
+            for (n = len; n >= 16; n -= 16) {
+                const int8x16_t xv = vldrbq_s8(x);
+                w = qnnc_s4_w16_mve(p);
+                a0 = vmladavaq_s8(a0, w, xv);
+                s0 = vaddvaq_s8(s0, w);
+                w = qnnc_s4_w16_mve(p + st1);
+                a1 = vmladavaq_s8(a1, w, xv);
+                s1 = vaddvaq_s8(s1, w);
+                w = qnnc_s4_w16_mve(p + st2);
+                a2 = vmladavaq_s8(a2, w, xv);
+                s2 = vaddvaq_s8(s2, w);
+                w = qnnc_s4_w16_mve(p + st3);
+                a3 = vmladavaq_s8(a3, w, xv);
+                s3 = vaddvaq_s8(s3, w);
+                x += 16;
+                p += 8;
+            }
+            if (rem > 0) { /* lanes >= rem masked (a last odd nibble's byte holds the next weight) */
+                const int8x16_t xv = vldrbq_z_s8(x, p8);
+                w = qnnc_s4_w16z_mve(p, p16);
+                a0 = vmladavaq_p_s8(a0, w, xv, p8);
+                s0 = vaddvaq_p_s8(s0, w, p8);
+                w = qnnc_s4_w16z_mve(p + st1, p16);
+                a1 = vmladavaq_p_s8(a1, w, xv, p8);
+                s1 = vaddvaq_p_s8(s1, w, p8);
+                w = qnnc_s4_w16z_mve(p + st2, p16);
+                a2 = vmladavaq_p_s8(a2, w, xv, p8);
+                s2 = vaddvaq_p_s8(s2, w, p8);
+                w = qnnc_s4_w16z_mve(p + st3, p16);
+                a3 = vmladavaq_p_s8(a3, w, xv, p8);
+                s3 = vaddvaq_p_s8(s3, w, p8);
+            }
+        }
+        acc[0] = a0 + k->off * s0;
+        acc[1] = a1 + k->off * s1;
+        acc[2] = a2 + k->off * s2;
+        acc[3] = a3 + k->off * s3;
+        for (c = 0; c < nch && k->bias != NULL; ++c) {
+            acc[c] += k->bias[oc + c];
+        }
+        qnnc_s4_out4_in(acc, oc, nch, k->quant, k->lo, k->hi, k->output_offset, k->act_lut, k->rounding, out + oc);
+    }
+}
+
+/* Two output pixels whose runs have the same weights (ws, len) and inputs xa[r], xb[r]: each
+ * weight vector, unpacked once, serves both; two channels at a time (both pixels' accumulators
+ * and the channels' weight sums stay in registers). */
+static QNNC_LOOP_ATTR void qnnc_s4_px2_mve(const qnnc_s4_conv_k *k, const int8_t *const *xa, const int8_t *const *xb,
+                                           const int32_t *ws, int32_t nrun, int32_t len, int8_t *outa, int8_t *outb)
+{
+    const int32_t half = k->fsize >> 1, rem = len & 15;
+    const mve_pred16_t p8 = vctp8q((uint32_t)rem), p16 = vctp16q((uint32_t)(rem + 1) >> 1);
+    int32_t oc, r, h, c;
+    for (oc = 0; oc < k->out_c; oc += 4) {
+        const int32_t nch = k->out_c - oc >= 4 ? 4 : k->out_c - oc;
+        int32_t acc_a[4], acc_b[4];
+        for (h = 0; h < nch; h += 2) {
+            const uint8_t *f = (const uint8_t *)k->filter + (oc + h) * half;
+            const int32_t st1 = h + 1 < nch ? half : 0; /* a last single channel repeats itself */
+            int32_t a0 = 0, a1 = 0, b0 = 0, b1 = 0, s0 = 0, s1 = 0;
+            for (r = 0; r < nrun; ++r) {
+                const int8_t *x0 = xa[r], *x1 = xb[r];
+                const uint8_t *p = f + (ws[r] >> 1);
+                int32_t n;
+                int8x16_t w;
+                for (n = len; n >= 16; n -= 16) {
+                    const int8x16_t v0 = vldrbq_s8(x0), v1 = vldrbq_s8(x1);
+                    w = qnnc_s4_w16_mve(p);
+                    a0 = vmladavaq_s8(a0, w, v0);
+                    b0 = vmladavaq_s8(b0, w, v1);
+                    s0 = vaddvaq_s8(s0, w);
+                    w = qnnc_s4_w16_mve(p + st1);
+                    a1 = vmladavaq_s8(a1, w, v0);
+                    b1 = vmladavaq_s8(b1, w, v1);
+                    s1 = vaddvaq_s8(s1, w);
+                    x0 += 16;
+                    x1 += 16;
+                    p += 8;
+                }
+                if (rem > 0) { /* lanes >= rem masked */
+                    const int8x16_t v0 = vldrbq_z_s8(x0, p8), v1 = vldrbq_z_s8(x1, p8);
+                    w = qnnc_s4_w16z_mve(p, p16);
+                    a0 = vmladavaq_p_s8(a0, w, v0, p8);
+                    b0 = vmladavaq_p_s8(b0, w, v1, p8);
+                    s0 = vaddvaq_p_s8(s0, w, p8);
+                    w = qnnc_s4_w16z_mve(p + st1, p16);
+                    a1 = vmladavaq_p_s8(a1, w, v0, p8);
+                    b1 = vmladavaq_p_s8(b1, w, v1, p8);
+                    s1 = vaddvaq_p_s8(s1, w, p8);
+                }
+            }
+            acc_a[h] = a0 + k->off * s0;
+            acc_b[h] = b0 + k->off * s0;
+            acc_a[h + 1] = a1 + k->off * s1; /* h + 1 < 4 always; unused when h + 1 == nch */
+            acc_b[h + 1] = b1 + k->off * s1;
+        }
+        for (c = 0; c < nch && k->bias != NULL; ++c) {
+            acc_a[c] += k->bias[oc + c];
+            acc_b[c] += k->bias[oc + c];
+        }
+        qnnc_s4_out4_in(acc_a, oc, nch, k->quant, k->lo, k->hi, k->output_offset, k->act_lut, k->rounding, outa + oc);
+        qnnc_s4_out4_in(acc_b, oc, nch, k->quant, k->lo, k->hi, k->output_offset, k->act_lut, k->rounding, outb + oc);
+    }
+}
+
+/* The runs of output pixel ow (window rows [kh0, kh1) from input row ih0 of in_b): each
+ * contiguous piece of the window with its inputs xr[r] and the nibble ws[r] of its weights in a
+ * channel's filter, all *len long; or one run over col, the window copied with padding taps at
+ * the zero point (k->use_col). Returns the number of runs. */
+static int32_t qnnc_s4_runs_mve(const qnnc_s4_conv_k *k, const int8_t *in_b, int32_t ih0, int32_t kh0, int32_t kh1,
+                                int32_t ow, int8_t *col, const int8_t **xr, int32_t *ws, int32_t *len)
+{
+    const int32_t in_c = k->in_c, in_w = k->in_w, iw0 = ow * k->stride_w - k->pad_left;
+    int32_t kw0, kw1, kh, kw, nrun = 0;
+    qnnc_tap_range(iw0, in_w, k->k_w, k->dil_w, &kw0, &kw1);
+    *len = in_c;
+    if (k->use_col) {
+        int8_t *d = col;
+        for (kh = 0; kh < k->k_h; ++kh) {
+            for (kw = 0; kw < k->k_w; ++kw) {
+                int32_t c;
+                if (kh >= kh0 && kh < kh1 && kw >= kw0 && kw < kw1) {
+                    const int8_t *src = in_b + ((ih0 + kh * k->dil_h) * in_w + iw0 + kw * k->dil_w) * in_c;
+                    for (c = 0; c < in_c; ++c) {
+                        *d++ = src[c];
+                    }
+                } else {
+                    for (c = 0; c < in_c; ++c) {
+                        *d++ = (int8_t)(-k->off);
+                    }
+                }
+            }
+        }
+        xr[0] = col;
+        ws[0] = 0;
+        *len = k->fsize;
+        return 1;
+    }
+    if (kw1 > kw0) {
+        for (kh = kh0; kh < kh1; ++kh) {
+            const int8_t *row = in_b + (ih0 + kh * k->dil_h) * in_w * in_c;
+            if (k->dil_w == 1) {
+                xr[nrun] = row + (iw0 + kw0) * in_c;
+                ws[nrun++] = (kh * k->k_w + kw0) * in_c;
+                *len = (kw1 - kw0) * in_c;
+            } else {
+                for (kw = kw0; kw < kw1; ++kw) {
+                    xr[nrun] = row + (iw0 + kw * k->dil_w) * in_c;
+                    ws[nrun++] = (kh * k->k_w + kw) * in_c;
+                }
+            }
+        }
+    }
+    return nrun;
+}
+
+int qnnc_conv_mve_s4(const qnnc_buffer *scratch, const qnnc_conv_params *params,
+                     const qnnc_per_channel_quant *quant, const qnnc_dims *input_dims, const int8_t *input,
+                     const qnnc_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                     const qnnc_dims *output_dims, int8_t *output)
+{
+    const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
+    const int32_t out_h = output_dims->h, out_w = output_dims->w, out_c = output_dims->c;
+    const int32_t k_h = filter_dims->h, k_w = filter_dims->w;
+    const int32_t fsize = k_h * k_w * in_c;
+    const int32_t off = params->input_offset, output_offset = params->output_offset;
+    const int32_t lo = params->act_min - output_offset, hi = params->act_max - output_offset;
+    const int32_t dil_h = params->dilation_h, dil_w = params->dilation_w;
+    const int32_t row_run = dil_w == 1 ? k_w * in_c : in_c; /* longest contiguous run */
+    const int use_col = row_run < 16 && fsize <= QNNC_S4_COL && off >= -127; /* -off fits int8 */
+    /* qnnc_s4_px_mve: every run starts at an even nibble of an even-sized filter */
+    const int fast = (fsize & 1) == 0 &&
+                     (use_col || ((in_c & 1) == 0 && (dil_w == 1 ? k_h : k_h * k_w) <= QNNC_S4_RUNS));
+    int8_t col[2][QNNC_S4_COL];
+    int32_t b, oh, ow, oc, kh, kw;
+    qnnc_s4_conv_k k;
+    (void)scratch; /* the int4 paths need no working memory */
+    k.filter = filter;
+    k.bias = bias;
+    k.quant = quant;
+    k.act_lut = params->act_lut;
+    k.out_c = out_c;
+    k.fsize = fsize;
+    k.off = off;
+    k.lo = lo;
+    k.hi = hi;
+    k.output_offset = output_offset;
+    k.rounding = params->rounding;
+    k.in_w = in_w;
+    k.in_c = in_c;
+    k.k_h = k_h;
+    k.k_w = k_w;
+    k.dil_h = dil_h;
+    k.dil_w = dil_w;
+    k.stride_w = params->stride_w;
+    k.pad_left = params->pad_left;
+    k.use_col = use_col;
+    for (b = 0; b < output_dims->n; ++b) {
+        const int8_t *in_b = input + b * in_h * in_w * in_c;
+        for (oh = 0; oh < out_h; ++oh) {
+            const int32_t ih0 = oh * params->stride_h - params->pad_top;
+            int32_t kh0, kh1;
+            qnnc_tap_range(ih0, in_h, k_h, dil_h, &kh0, &kh1);
+            for (ow = 0; ow < out_w; ++ow) {
+                const int32_t iw0 = ow * params->stride_w - params->pad_left;
+                int32_t kw0, kw1;
+                qnnc_tap_range(iw0, in_w, k_w, dil_w, &kw0, &kw1);
+                if (fast) {
+                    const int8_t *xa[QNNC_S4_RUNS], *xb[QNNC_S4_RUNS];
+                    int32_t wa[QNNC_S4_RUNS], wb[QNNC_S4_RUNS], la, lb;
+                    const int32_t na = qnnc_s4_runs_mve(&k, in_b, ih0, kh0, kh1, ow, col[0], xa, wa, &la);
+                    if (ow + 1 < out_w) { /* pairs of pixels with the same runs share the weights */
+                        const int32_t nb = qnnc_s4_runs_mve(&k, in_b, ih0, kh0, kh1, ow + 1, col[1], xb, wb, &lb);
+                        if (nb == na && lb == la && memcmp(wa, wb, (size_t)na * sizeof wa[0]) == 0) {
+                            qnnc_s4_px2_mve(&k, xa, xb, wa, na, la, output, output + out_c);
+                            output += 2 * out_c;
+                            ++ow;
+                            continue;
+                        }
+                    }
+                    qnnc_s4_px_mve(&k, xa, wa, na, la, output);
+                    output += out_c;
+                    continue;
+                }
+                for (oc = 0; oc < out_c; oc += 4) {
+                    const int32_t nch = out_c - oc >= 4 ? 4 : out_c - oc;
+                    int32_t acc[4] = {0, 0, 0, 0}, c;
+                    for (c = 0; c < nch && bias != NULL; ++c) {
+                        acc[c] = bias[oc + c];
+                    }
+                    for (kh = kh0; kh < kh1; ++kh) {
+                        const int8_t *row = in_b + (ih0 + kh * dil_h) * in_w * in_c;
+                        const int32_t w_row = oc * fsize + kh * k_w * in_c;
+                        if (dil_w == 1 && kw1 > kw0) {
+                            qnnc_s4_dot_mve(filter, w_row + kw0 * in_c, fsize, nch, row + (iw0 + kw0) * in_c,
+                                            (kw1 - kw0) * in_c, off, acc);
+                        } else if (dil_w != 1) {
+                            for (kw = kw0; kw < kw1; ++kw) {
+                                qnnc_s4_dot_mve(filter, w_row + kw * in_c, fsize, nch, row + (iw0 + kw * dil_w) * in_c,
+                                                in_c, off, acc);
+                            }
+                        }
+                    }
+                    qnnc_s4_out4_mve(acc, oc, nch, quant, lo, hi, output_offset, params->act_lut, params->rounding,
+                                     output);
+                    output += nch;
+                }
+            }
+        }
+    }
+    return 1;
+}
+#endif /* QNNC_PATH_MVE */
