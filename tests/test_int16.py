@@ -20,7 +20,7 @@ from onnx import helper
 
 import onnx_factory as F
 from case_files import canary, compile_drivers, conv_geometry, i32, pool_geometry, run_case_file, serialize
-from c_build import kernel_sources
+from c_build import include_dir, kernel_sources
 from qnnc.quantize import fixedpoint
 from qnnc.build import build
 from qnnc.config import load_config
@@ -219,6 +219,110 @@ BUILDERS = {
 }
 
 
+# ---------------------------------------------- shapes of the DSP / Helium paths --
+
+def _out(size: int, k: int, stride: int, dil: int, pad_lo: int, pad_hi: int) -> int:
+    return (size + pad_lo + pad_hi - ((k - 1) * dil + 1)) // stride + 1
+
+
+def simd_conv_case(rng, depthwise: bool, ic: int, oc_or_dm: int, kh: int, kw: int, hw=(6, 7), stride=(1, 1),
+                   dil=(1, 1), pads=(0, 0, 0, 0), in_off: int = 0, extreme: bool = False):
+    """A conv / depthwise case of a chosen shape (the SIMD paths' channel blocks, windows, tails).
+    ``extreme``: every product is (-32768) * (-128) = 2^22, so long sums leave int32."""
+    h, w = hw
+    pt, pl, pb, pr = pads
+    oh, ow = _out(h, kh, stride[0], dil[0], pt, pb), _out(w, kw, stride[1], dil[1], pl, pr)
+    dm = oc_or_dm if depthwise else 1
+    oc = ic * dm if depthwise else oc_or_dm
+    act_min, act_max = rand_act16(rng)
+    p = ConvParams(input_offset=in_off, output_offset=0, stride_h=stride[0], stride_w=stride[1], pad_top=pt,
+                   pad_left=pl, dilation_h=dil[0], dilation_w=dil[1], depth_multiplier=dm, act_min=act_min,
+                   act_max=act_max)
+    mult, shift = rand_scales16(rng, oc)
+    fshape = (1, kh, kw, oc) if depthwise else (oc, kh, kw, ic)
+    if extreme:
+        x, filt = np.full((1, h, w, ic), -32768, np.int16), np.full(fshape, -128, np.int8)
+    else:
+        x, filt = rand_s16(rng, (1, h, w, ic)), rand_i8(rng, fshape)
+    bias = rand_bias64(rng, oc)
+    out_dims = (1, oh, ow, oc)
+    expected = (R.depthwise_conv_s16 if depthwise else R.conv_s16)(p, mult, shift, x, filt, bias, out_dims)
+    blobs = [i32(in_off, 0, stride[0], stride[1], pt, pl, dil[0], dil[1], dm, act_min, act_max), arr(mult, "<i4"),
+             arr(shift, "<i4"), i32(*x.shape), arr(x, "<i2"), i32(*filt.shape), arr(filt, np.int8),
+             b"" if bias is None else arr(bias, "<i8"), i32(*out_dims), canary(rng, expected.nbytes)]
+    return ("depthwise" if depthwise else "conv", blobs, expected, f"simd x{x.shape} filt{filt.shape} {p}")
+
+
+def simd_fc_case(rng, rows: int, k: int, n: int, in_off: int = 0, extreme: bool = False):
+    act_min, act_max = rand_act16(rng)
+    p = FcParams(input_offset=in_off, output_offset=0, act_min=act_min, act_max=act_max)
+    mult, shift = rand_scales16(rng, n)
+    if extreme:
+        x, wt = np.full((rows, k), -32768, np.int16), np.full((n, k), -128, np.int8)
+    else:
+        x, wt = rand_s16(rng, (rows, k)), rand_i8(rng, (n, k))
+    bias = rand_bias64(rng, n)
+    expected = R.fully_connected_s16(p, mult, shift, x, wt, bias)
+    blobs = [i32(in_off, 0, act_min, act_max, rows, k, n), arr(mult, "<i4"), arr(shift, "<i4"), arr(x, "<i2"),
+             arr(wt, np.int8), b"" if bias is None else arr(bias, "<i8"), canary(rng, expected.nbytes)]
+    return ("fc", blobs, expected, f"simd x{x.shape} w{wt.shape} {p}")
+
+
+def simd_add_case(rng, shape):
+    sc1, sc2 = (float(10.0 ** rng.uniform(-4, 0)) for _ in range(2))
+    sco = (sc1 + sc2) * float(10.0 ** rng.uniform(-0.7, 0.5))
+    m1, e1, m2, e2, mo, eo = fixedpoint.add_multipliers(sc1, sc2, sco, 15)
+    act_min, act_max = rand_act16(rng)
+    p = AddParams(0, 0, m1, e1, m2, e2, 15, mo, eo, int(rng.integers(-100, 100)), act_min, act_max)
+    x1, x2 = rand_s16(rng, shape), rand_s16(rng, shape)
+    expected = R.add_s16(p, x1, x2, shape)
+    blobs = [i32(0, 0, m1, e1, m2, e2, 15, mo, eo, p.output_offset, act_min, act_max), i32(*shape), arr(x1, "<i2"),
+             i32(*shape), arr(x2, "<i2"), i32(*shape), canary(rng, expected.nbytes)]
+    return ("add", blobs, expected, f"simd {shape} {p}")
+
+
+def simd_cases(seed: int = 1616):
+    """Shapes that reach every branch of the DSP and Helium paths: channel counts that are and are
+    not multiples of 2 / 4 / 8, 1x1 read in place, small windows through the stack column, large
+    ones row by row (K > 128) and tap by tap (dilation), long dot products (K > 600, with every
+    product 2^22: beyond int32), depth multipliers, input offsets (the portable fallback)."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for ic in (1, 2, 3, 4, 7, 8, 9, 16, 17):
+        for oc in (1, 2, 3, 4, 5, 8, 9):
+            cases.append(simd_conv_case(rng, False, ic, oc, 1, 1))
+        cases.append(simd_conv_case(rng, False, ic, int(rng.integers(1, 10)), 3, 3, pads=(1, 1, 1, 1)))
+        cases.append(simd_conv_case(rng, False, ic, int(rng.integers(1, 10)), 1, 3, pads=(0, 1, 0, 1)))
+        cases.append(simd_conv_case(rng, False, ic, int(rng.integers(1, 10)), 3, 2, stride=(2, 2),
+                                    dil=(2, 2), pads=(2, 1, 0, 2)))
+    cases += [simd_conv_case(rng, False, 1, 8, 10, 4, hw=(12, 6), stride=(2, 2), pads=(4, 1, 5, 2)),  # KWS conv1
+              simd_conv_case(rng, False, 16, 5, 3, 3, hw=(5, 5), pads=(1, 1, 1, 1)),  # K 144: row by row
+              simd_conv_case(rng, False, 13, 6, 3, 3, hw=(6, 6), dil=(1, 2), pads=(1, 2, 1, 2)),  # tap by tap
+              simd_conv_case(rng, False, 72, 5, 3, 3, hw=(4, 4), pads=(1, 1, 1, 1)),  # K 648
+              simd_conv_case(rng, False, 72, 3, 3, 3, hw=(4, 4), pads=(1, 1, 1, 1), extreme=True),
+              simd_conv_case(rng, False, 700, 6, 1, 1, hw=(2, 2), extreme=True),  # K 700 in place
+              simd_conv_case(rng, False, 650, 5, 1, 1, hw=(2, 3), stride=(2, 2)),
+              simd_conv_case(rng, False, 8, 4, 3, 3, pads=(1, 1, 1, 1), in_off=37),
+              simd_conv_case(rng, False, 5, 4, 1, 1, in_off=-1000)]
+    for c in (1, 2, 3, 4, 5, 7, 8, 9, 12, 16, 17, 64):
+        cases.append(simd_conv_case(rng, True, c, 1, 3, 3, pads=(1, 1, 1, 1)))
+        cases.append(simd_conv_case(rng, True, c, 1, 3, 3, hw=(9, 8), stride=(2, 2), pads=(1, 0, 1, 1)))
+        cases.append(simd_conv_case(rng, True, c, 1, 2, 3, dil=(2, 1), pads=(0, 2, 1, 0)))
+    cases += [simd_conv_case(rng, True, 3, 2, 3, 3, pads=(1, 1, 1, 1)),  # depth multiplier: portable
+              simd_conv_case(rng, True, 8, 1, 3, 3, pads=(1, 1, 1, 1), in_off=11),
+              simd_conv_case(rng, True, 9, 1, 22, 23, hw=(22, 23), extreme=True),  # 506 taps: int32 sums
+              simd_conv_case(rng, True, 4, 1, 23, 23, hw=(23, 23), extreme=True),  # 529 taps: portable
+              simd_conv_case(rng, True, 5, 1, 3, 3, hw=(2, 2), pads=(4, 4, 4, 4)),  # windows off the input
+              simd_conv_case(rng, False, 3, 5, 3, 3, hw=(2, 2), pads=(4, 4, 4, 4))]
+    for k in (1, 3, 4, 7, 8, 15, 16, 31, 64, 255, 256, 257, 640, 1100):
+        cases.append(simd_fc_case(rng, int(rng.integers(1, 3)), k, int(rng.integers(1, 10))))
+    cases += [simd_fc_case(rng, 2, 1100, 5, extreme=True), simd_fc_case(rng, 1, 33, 6, in_off=-77)]
+    for n in (1, 3, 4, 5, 8, 37):
+        cases.append(simd_add_case(rng, (1, 1, 1, n)))
+    cases.append(simd_add_case(rng, (1, 3, 5, 7)))
+    return cases
+
+
 @pytest.fixture(scope="module")
 def drivers(tmp_path_factory):
     return compile_drivers(tmp_path_factory, "s16_kernels", kernel_sources(S16_FUNCTIONS) + [HERE / "kernel_driver_s16.c"])
@@ -236,6 +340,18 @@ def test_s16_kernel_matches_reference(kernel, build_kind, drivers):
     bad = [f"case {i}: {c[3]}" for i, (c, got) in enumerate(zip(cases, results))
            if got != np.ascontiguousarray(c[2]).tobytes()]
     assert not bad, f"{len(bad)}/{len(cases)} {kernel} cases differ:\n" + "\n".join(bad[:5])
+
+
+def test_s16_simd_shape_cases_match_reference(drivers):
+    """The SIMD-path shapes (simd_cases) on the host: there they run the portable path, so this
+    checks the cases themselves (and the portable kernels) before QEMU runs them on the paths."""
+    workdir, exes = drivers
+    exe, env = exes["asan_ubsan"]
+    cases = simd_cases()
+    results = run_cases(exe, cases, workdir, env)
+    bad = [f"case {i}: {c[3]}" for i, (c, got) in enumerate(zip(cases, results))
+           if got != np.ascontiguousarray(c[2]).tobytes()]
+    assert not bad, f"{len(bad)}/{len(cases)} cases differ:\n" + "\n".join(bad[:5])
 
 
 def test_requantize_s64_known_answers():
@@ -513,6 +629,45 @@ def test_override_with_the_default_precision_changes_nothing(tmp_path):
 
 
 # --------------------------------------------------------------- Cortex-M (QEMU) --
+
+def fnv1a(data: bytes) -> int:
+    h = 2166136261
+    for b in data:
+        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("core", ["m3", "m4", "m55"])
+def test_s16_kernel_cases_on_cortex_m(core, tmp_path):
+    """Every random s16 kernel case of test_s16_kernel_matches_reference plus simd_cases, in one
+    firmware per core (benchmarks/firmware/kernel_cases_main.c with kernel_driver_s16.c prints a hash of
+    each output):
+    the portable path on the M3, the DSP paths on the M4, the Helium paths on the M55."""
+    H = harness()
+    cases = []
+    for kernel, (builder, count) in BUILDERS.items():
+        rng = np.random.default_rng(1600 + KERNEL_IDS[kernel])
+        cases += [builder(rng) for _ in range(count)]
+    cases += simd_cases()
+    blob = tmp_path / "cases.bin"
+    blob.write_bytes(serialize(cases, KERNEL_IDS))
+    srcs = kernel_sources(S16_FUNCTIONS) + [H.FIRMWARE / "kernel_cases_main.c"]
+    fw = H.build_firmware(H.MACHINES[core], srcs, [include_dir(), HERE],
+                          tmp_path, name=f"s16_cases_{core}",
+                          defines=[f'BENCH_CASES_FILE="{blob}"', 'BENCH_CASES_DRIVER="kernel_driver_s16.c"'],
+                          extra_cflags=["-Wno-unused-function", "-Werror"], jobs=2)
+    run = H.run_firmware(fw, tmp_path)
+    assert run.returncode == 0, f"firmware exited {run.returncode}:\n{run.stdout[-3000:]}\n{run.stderr[-2000:]}"
+    got = {}
+    for line in run.stdout.splitlines():
+        p = line.split()
+        if len(p) == 3 and p[0] == "H":
+            got[int(p[1])] = int(p[2], 16)
+    bad = [f"case {i} {c[0]}: {c[3]}" for i, c in enumerate(cases)
+           if got.get(i) != fnv1a(np.ascontiguousarray(c[2]).tobytes())]
+    assert not bad, f"{len(bad)}/{len(cases)} s16 cases differ on {core}:\n" + "\n".join(bad[:8])
+
 
 @pytest.mark.qemu
 @pytest.mark.parametrize("core", ["m3", "m4", "m7", "m55"])

@@ -5,7 +5,7 @@
  * (x + offset) * 2^15 fits int32 for int16 x with zero offsets (what the quantizer emits);
  * the input multipliers are <= 0.5, so the rescaled sum fits int32 too.
  */
-#include "qnnc_internal.h"
+#include "qnnc_s16_internal.h"
 
 void qnnc_add_s16(const qnnc_add_params *params,
                   const qnnc_dims *input1_dims, const int16_t *input1,
@@ -25,6 +25,16 @@ void qnnc_add_s16(const qnnc_add_params *params,
         s1[k] = s1[k + 1] * d1[k + 1];
         s2[k] = s2[k + 1] * d2[k + 1];
     }
+#if QNNC_PATH_MVE
+    /* same shapes, zero input offsets, every shift <= 0 (what the quantizer produces) */
+    if (d1[0] == od[0] && d1[1] == od[1] && d1[2] == od[2] && d1[3] == od[3] && d2[0] == od[0] &&
+        d2[1] == od[1] && d2[2] == od[2] && d2[3] == od[3] && params->input1_offset == 0 &&
+        params->input2_offset == 0 && params->input1_shift <= 0 && params->input2_shift <= 0 &&
+        params->output_shift <= 0 && params->left_shift >= 0 && params->left_shift <= 16) {
+        qnnc_add_mve_s16(params, od[0] * od[1] * od[2] * od[3], input1, input2, output);
+        return;
+    }
+#endif
     for (k = 0; k < 4; ++k) {
         s1[k] = d1[k] == 1 ? 0 : s1[k];
         s2[k] = d2[k] == 1 ? 0 : s2[k];

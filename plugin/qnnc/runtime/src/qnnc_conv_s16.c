@@ -2,13 +2,13 @@
  * qnnc_conv_s16 - convolution (group 1) with int16 activations and int8 weights (16x8), NHWC.
  * Reference: qnnc/reference/kernels_s16.py:conv_s16. Model: CMSIS-NN arm_convolve_s16.
  */
-#include "qnnc_internal.h"
+#include "qnnc_s16_internal.h"
 
-void qnnc_conv_s16(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
-                   const qnnc_dims *input_dims, const int16_t *input,
-                   const qnnc_dims *filter_dims, const int8_t *filter,
-                   const int64_t *bias,
-                   const qnnc_dims *output_dims, int16_t *output)
+static void qnnc_conv_s16_portable(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+                                   const qnnc_dims *input_dims, const int16_t *input,
+                                   const qnnc_dims *filter_dims, const int8_t *filter,
+                                   const int64_t *bias,
+                                   const qnnc_dims *output_dims, int16_t *output)
 {
     const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
     const int32_t k_h = filter_dims->h, k_w = filter_dims->w;
@@ -57,4 +57,19 @@ void qnnc_conv_s16(const qnnc_conv_params *params, const qnnc_per_channel_quant 
             }
         }
     }
+}
+
+void qnnc_conv_s16(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+                   const qnnc_dims *input_dims, const int16_t *input,
+                   const qnnc_dims *filter_dims, const int8_t *filter,
+                   const int64_t *bias,
+                   const qnnc_dims *output_dims, int16_t *output)
+{
+#if QNNC_PATH_MVE || QNNC_PATH_DSP
+    if (QNNC_SIMD_PATH(qnnc_conv_mve_s16, qnnc_conv_dsp_s16)(params, quant, input_dims, input, filter_dims, filter,
+                                                              bias, output_dims, output)) {
+        return;
+    }
+#endif
+    qnnc_conv_s16_portable(params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output);
 }

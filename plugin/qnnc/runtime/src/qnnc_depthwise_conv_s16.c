@@ -2,15 +2,15 @@
  * qnnc_depthwise_conv_s16 - depthwise convolution with int16 activations and int8 weights (16x8).
  * Reference: qnnc/reference/kernels_s16.py:depthwise_conv_s16. Model: CMSIS-NN arm_depthwise_conv_s16.
  */
-#include "qnnc_internal.h"
+#include "qnnc_s16_internal.h"
 
 #define QNNC_DW16_BLOCK 16 /* output channels accumulated together (int64 sums on the stack) */
 
-void qnnc_depthwise_conv_s16(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
-                             const qnnc_dims *input_dims, const int16_t *input,
-                             const qnnc_dims *filter_dims, const int8_t *filter,
-                             const int64_t *bias,
-                             const qnnc_dims *output_dims, int16_t *output)
+static void qnnc_depthwise_conv_s16_portable(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+                                             const qnnc_dims *input_dims, const int16_t *input,
+                                             const qnnc_dims *filter_dims, const int8_t *filter,
+                                             const int64_t *bias,
+                                             const qnnc_dims *output_dims, int16_t *output)
 {
     const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
     const int32_t k_h = filter_dims->h, k_w = filter_dims->w;
@@ -67,4 +67,20 @@ void qnnc_depthwise_conv_s16(const qnnc_conv_params *params, const qnnc_per_chan
             }
         }
     }
+}
+
+void qnnc_depthwise_conv_s16(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+                             const qnnc_dims *input_dims, const int16_t *input,
+                             const qnnc_dims *filter_dims, const int8_t *filter,
+                             const int64_t *bias,
+                             const qnnc_dims *output_dims, int16_t *output)
+{
+#if QNNC_PATH_MVE || QNNC_PATH_DSP
+    if (QNNC_SIMD_PATH(qnnc_dw_mve_s16, qnnc_dw_dsp_s16)(params, quant, input_dims, input, filter_dims, filter, bias,
+                                                          output_dims, output)) {
+        return;
+    }
+#endif
+    qnnc_depthwise_conv_s16_portable(params, quant, input_dims, input, filter_dims, filter, bias, output_dims,
+                                     output);
 }

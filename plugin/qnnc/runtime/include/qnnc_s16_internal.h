@@ -1,0 +1,150 @@
+/*
+ * qnnc_s16_internal.h - what the int16-activation (16x8) kernel sources share beyond
+ * qnnc_internal.h: the output stage of their DSP and Helium paths (the same values as
+ * qnnc_output_s16) and the internal functions the portable files dispatch to.
+ */
+#ifndef QNNC_S16_INTERNAL_H
+#define QNNC_S16_INTERNAL_H
+
+#include "qnnc_internal.h"
+
+/** qnnc_output_s16 (the same value) in fewer instructions, for the SIMD paths of the 16x8
+ *  kernels, when |output_offset| <= 2^29 (the paths check it). Rounding half away from zero by
+ *  2^t (t = 15 - shift >= 1) is floor((prod + 2^(t-1) - (prod < 0)) / 2^t) = floor((u + 1) / 2)
+ *  with u = (prod - (prod < 0)) >> (t - 1): no magnitude, no negation. u saturates to int32:
+ *  a saturated u gives |q| >= 2^30, which clamps as the exact q does (|offset| <= 2^29), so the
+ *  offset and the clamp are 32-bit. */
+QNNC_INLINE int16_t qnnc_output_s16_fast(int64_t acc, int32_t mult, int32_t shift, int32_t output_offset,
+                                         int32_t act_min, int32_t act_max)
+{
+    const int32_t reduced = mult < 0x7FFF0000 ? (mult + (1 << 15)) >> 16 : 0x7FFF;
+    const int32_t a32 = (int32_t)acc; /* GCC: modulo 2^32; used when equal to acc */
+    int32_t u32, v;
+    if ((int64_t)a32 == acc && shift <= -2) {
+        /* 32-bit only: acc = A * 2^16 + B (|A| <= 2^15, 0 <= B < 2^16), so A * r and B * r fit
+         * int32 and u = (A * r + ((B * r - neg) >> 16)) >> (t - 1 - 16) (t - 1 >= 16; shifts
+         * past 31 give the same floor, |sum| < 2^31); neg is the sign of acc * r (set or not for
+         * a zero product: both give 0). */
+        const int32_t a = a32 >> 16;
+        const int32_t neg = (int32_t)(((uint32_t)a32 ^ (uint32_t)reduced) >> 31);
+        const int32_t c = a * reduced + (((a32 & 0xFFFF) * reduced - neg) >> 16);
+        const int32_t k = -2 - shift; /* t - 1 - 16 >= 0 */
+        u32 = c >> (k < 31 ? k : 31);
+    } else {
+        const int64_t prod = acc * reduced;
+        const int64_t u = (prod - (prod < 0 ? 1 : 0)) >> (14 - shift);
+        u32 = (int32_t)u; /* GCC: modulo 2^32; replaced below when u is out of range */
+        if ((int64_t)u32 != u) {
+            u32 = u < 0 ? INT32_MIN : INT32_MAX;
+        }
+    }
+    v = (u32 >> 1) + (u32 & 1) + output_offset;
+    return (int16_t)(v < act_min ? act_min : (v > act_max ? act_max : v));
+}
+
+/** The output offsets qnnc_output_s16_fast and qnnc_mve_output_s16 take (the quantizer's is 0). */
+#define QNNC_S16_FAST_OFFSET_OK(off) ((off) >= -(1 << 20) && (off) <= (1 << 20))
+
+#if QNNC_PATH_MVE
+/** qnnc_output_s16 of four int32 accumulators (channel multipliers and shifts in lanes), when
+ *  every shift <= 13 and |output_offset| <= 2^20. With t = 15 - shift, r the 16-bit multiplier,
+ *  acc = A * 2^16 + B (|A| <= 2^15, 0 <= B < 2^16: A * r and B * r fit int32) and
+ *  neg = prod < 0 (set or not when prod is 0: both give 0), the result is
+ *  q = floor((prod - neg + 2^(t-1)) / 2^t) (qnnc_output_s16_fast). For t >= 17 that is the
+ *  rounding shift (VRSHL, exact in any range) of C = A * r + ((B * r - neg) >> 16) by t - 16
+ *  (at most 32: C is below 2^31 in magnitude, so any larger shift gives 0 too); for t <= 16 it
+ *  is the rounding shift by 1 of A * r * 2^(16 - (t - 1)) + ((B * r - neg) >> (t - 1)),
+ *  saturating: a saturated sum has |q| >= 2^29 and clamps as the exact one. */
+QNNC_INLINE int32x4_t qnnc_mve_output_s16(int32x4_t acc, int32x4_t mult, int32x4_t shift, int32_t output_offset,
+                                          int32_t act_min, int32_t act_max)
+{
+    const int32x4_t r = vminq_s32(vshrq_n_s32(vqaddq_n_s32(mult, 1 << 15), 16), vdupq_n_s32(0x7FFF));
+    const int32x4_t neg = vreinterpretq_s32_u32(vshrq_n_u32(vreinterpretq_u32_s32(veorq_s32(acc, r)), 31));
+    const int32x4_t a = vshrq_n_s32(acc, 16);
+    const int32x4_t ar = vmulq_s32(a, r);
+    const int32x4_t bm = vsubq_s32(vmulq_s32(vsubq_s32(acc, vshlq_n_s32(a, 16)), r), neg);
+    const int32x4_t sh1 = vaddq_n_s32(shift, 1); /* 16 - t */
+    const int32x4_t q_big = vrshlq_s32(vaddq_s32(ar, vshrq_n_s32(bm, 16)), vmaxq_s32(sh1, vdupq_n_s32(-32)));
+    const int32x4_t q_small = vrshrq_n_s32(vqaddq_s32(vqshlq_s32(ar, vaddq_n_s32(sh1, 1)),
+                                                      vshlq_s32(bm, vsubq_n_s32(shift, 14))), 1);
+    const int32x4_t q = vpselq_s32(q_big, q_small, vcmpltq_n_s32(sh1, 0));
+    return vminq_s32(vmaxq_s32(vaddq_n_s32(q, output_offset), vdupq_n_s32(act_min)), vdupq_n_s32(act_max));
+}
+
+/** 1 when every shift of the n channels is at most 13 (qnnc_mve_output_s16 takes them). */
+QNNC_INLINE int qnnc_mve_s16_shifts_ok(const int32_t *shift, int32_t n)
+{
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        if (shift[i] > 13) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/** 1 when every bias is within [-2^30, 2^30] (or there is none): with at most 256 products of
+ *  at most 2^22 the accumulator then fits int32 (the Helium paths' int32-only case). */
+QNNC_INLINE int qnnc_mve_s16_bias_small(const int64_t *bias, int32_t n)
+{
+    int32_t i;
+    for (i = 0; bias != NULL && i < n; ++i) {
+        if (bias[i] < -(1 << 30) || bias[i] > (1 << 30)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/** Biases c .. c + n - 1 (n <= 4, each within int32) as a vector, 0 in the other lanes. */
+QNNC_INLINE int32x4_t qnnc_mve_bias4_s16(const int64_t *bias, int32_t c, int32_t n)
+{
+    int32_t b[4] = {0, 0, 0, 0};
+    int32_t j;
+    for (j = 0; bias != NULL && j < n; ++j) {
+        b[j] = (int32_t)bias[c + j];
+    }
+    return vld1q_s32(b);
+}
+
+/** out[0 .. n) (n <= 4) from int64 accumulators of channels c .. c + n - 1: in one vector when
+ *  they all fit int32 and vec (qnnc_mve_s16_shifts_ok) is set, else one by one. */
+QNNC_INLINE void qnnc_mve_out4_s16(const int64_t *acc, int32_t n, int vec, const qnnc_per_channel_quant *quant,
+                                   int32_t c, int32_t output_offset, int32_t act_min, int32_t act_max, int16_t *out)
+{
+    int32_t a[4];
+    int32_t j;
+    for (j = 0; j < n; ++j) {
+        a[j] = (int32_t)acc[j]; /* GCC: modulo 2^32; checked below */
+        vec = vec && (int64_t)a[j] == acc[j];
+    }
+    if (vec) {
+        const mve_pred16_t p = vctp32q((uint32_t)n);
+        const int32x4_t v = qnnc_mve_output_s16(vldrwq_z_s32(a, p), vldrwq_z_s32(quant->multiplier + c, p),
+                                                vldrwq_z_s32(quant->shift + c, p), output_offset, act_min, act_max);
+        vstrhq_p_s32(out, v, p);
+        return;
+    }
+    for (j = 0; j < n; ++j) {
+        out[j] = qnnc_output_s16_fast(acc[j], quant->multiplier[c + j], quant->shift[c + j], output_offset, act_min,
+                                      act_max);
+    }
+}
+#endif
+
+/* int16 activations (16x8): the SIMD paths of the _s16 kernels, arguments as for the public
+ * function; 0 when the path does not take the layer (the caller runs the portable path). */
+typedef int qnnc_conv16_path(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+                             const qnnc_dims *input_dims, const int16_t *input, const qnnc_dims *filter_dims,
+                             const int8_t *filter, const int64_t *bias, const qnnc_dims *output_dims,
+                             int16_t *output);
+qnnc_conv16_path qnnc_conv_dsp_s16, qnnc_conv_mve_s16, qnnc_dw_dsp_s16, qnnc_dw_mve_s16;
+typedef int qnnc_fc16_path(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant, int32_t rows,
+                           int32_t in_features, const int16_t *input, int32_t out_features,
+                           const int8_t *weights, const int64_t *bias, int16_t *output);
+qnnc_fc16_path qnnc_fc_dsp_s16, qnnc_fc_mve_s16;
+/** Same-shape int16 add, every shift <= 0 (checked by the caller). */
+void qnnc_add_mve_s16(const qnnc_add_params *params, int32_t size, const int16_t *input1, const int16_t *input2,
+                      int16_t *output);
+
+#endif /* QNNC_S16_INTERNAL_H */

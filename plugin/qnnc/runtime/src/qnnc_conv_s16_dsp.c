@@ -1,0 +1,187 @@
+/*
+ * qnnc_conv_s16_dsp.c - the Armv7E-M DSP path of qnnc_conv_s16 (Cortex-M4/M7/M33; compiled to
+ * nothing elsewhere; the entry point and dispatch are in qnnc_conv_s16.c). Model: CMSIS-NN
+ * arm_convolve_s16 (DSP).
+ *
+ * Four output channels per pass over the input: four int16 inputs (two words) are repacked
+ * once into the lane pairs (x0, x2) and (x1, x3) with PKHBT / PKHTB, so each channel's four
+ * weights need only one LDR and SXTB16 / SXTB16 ROR #8 ((w0, w2), (w1, w3)) and two SMLAD.
+ * A product is at most 2^22 in magnitude: the int32 SMLAD sums of a chunk of
+ * QNNC_CONV16_CHUNK = 256 products stay below 2^30 and are added to int64 accumulators after
+ * each chunk, exact for any length (the reference's int64 sums). The taps of
+ * a pixel are read in place when they are one contiguous run (1x1, or 1xK rows inside the
+ * input); small windows (at most QNNC_CONV16_COL values) with padding are first copied into a
+ * column on the stack with zeros for padding taps (the input offset is 0 on this path, so a
+ * zero contributes nothing); larger ones are summed kernel row by kernel row. No scratch.
+ */
+#include "qnnc_s16_internal.h"
+
+#if QNNC_PATH_DSP
+#define QNNC_CONV16_COL 128 /* int16 values of the stack column (256 bytes) */
+
+/* PKHBT / PKHTB of two words of int16 pairs (a0, a1), (b0, b1): (a0, b0) and (a1, b1). GCC 12
+ * has no intrinsic for them and does not always find them in the C expression. */
+QNNC_INLINE int32_t qnnc_conv16_lo(uint32_t a, uint32_t b)
+{
+    int32_t r;
+    __asm("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+QNNC_INLINE int32_t qnnc_conv16_hi(uint32_t a, uint32_t b)
+{
+    int32_t r;
+    __asm("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(b), "r"(a));
+    return r;
+}
+
+#define QNNC_CONV16_CHUNK 256 /* products per int32 partial sum: 256 * 2^22 = 2^30 */
+
+/* sum[j] = sum x[i] * wj[j][wo + i] over i < n <= QNNC_CONV16_CHUNK, j < 4: int32 SMLAD sums
+ * (|sum| <= 2^30). Four inputs are repacked once for the four channels. */
+static QNNC_LOOP_ATTR void qnnc_conv16_dot4_dsp(const int16_t *x, const int8_t *const *wj, int32_t wo, int32_t n,
+                                                int32_t *sum)
+{
+    const int8_t *w = wj[0] + wo, *w1 = wj[1] + wo, *w2 = wj[2] + wo, *w3 = wj[3] + wo;
+    const int16_t *end = x + (n & ~3);
+    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    while (x != end) {
+        uint32_t xa, xb, wv;
+        int32_t x02, x13;
+        memcpy(&xa, x, 4u);
+        memcpy(&xb, x + 2, 4u);
+        x02 = qnnc_conv16_lo(xa, xb);
+        x13 = qnnc_conv16_hi(xa, xb);
+        wv = qnnc_dsp_rd32(w);
+        s0 = __smlad(x02, __sxtb16(wv), s0);
+        s0 = __smlad(x13, qnnc_dsp_sxtb16_ror8(wv), s0);
+        wv = qnnc_dsp_rd32(w1);
+        s1 = __smlad(x02, __sxtb16(wv), s1);
+        s1 = __smlad(x13, qnnc_dsp_sxtb16_ror8(wv), s1);
+        wv = qnnc_dsp_rd32(w2);
+        s2 = __smlad(x02, __sxtb16(wv), s2);
+        s2 = __smlad(x13, qnnc_dsp_sxtb16_ror8(wv), s2);
+        wv = qnnc_dsp_rd32(w3);
+        s3 = __smlad(x02, __sxtb16(wv), s3);
+        s3 = __smlad(x13, qnnc_dsp_sxtb16_ror8(wv), s3);
+        x += 4;
+        w += 4;
+        w1 += 4;
+        w2 += 4;
+        w3 += 4;
+    }
+    for (n &= 3; n > 0; --n) {
+        const int32_t xv = *x++;
+        s0 += xv * *w++;
+        s1 += xv * *w1++;
+        s2 += xv * *w2++;
+        s3 += xv * *w3++;
+    }
+    sum[0] = s0;
+    sum[1] = s1;
+    sum[2] = s2;
+    sum[3] = s3;
+}
+
+/* acc[j] += the four channels' products over a run of n taps at x (filter offset wo), chunk by
+ * chunk: int32 within a chunk, int64 across (exact for any length). */
+static void qnnc_conv16_run4_dsp(const int16_t *x, const int8_t *const *wj, int32_t wo, int32_t n, int64_t *acc)
+{
+    while (n > 0) {
+        const int32_t m = n < QNNC_CONV16_CHUNK ? n : QNNC_CONV16_CHUNK;
+        int32_t s[4];
+        qnnc_conv16_dot4_dsp(x, wj, wo, m, s);
+        acc[0] += s[0];
+        acc[1] += s[1];
+        acc[2] += s[2];
+        acc[3] += s[3];
+        x += m;
+        wo += m;
+        n -= m;
+    }
+}
+
+/** The DSP conv (input offset 0, else 0 is returned and the caller runs the portable path). */
+QNNC_PATH_ATTR int qnnc_conv_dsp_s16(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+                                     const qnnc_dims *input_dims, const int16_t *input,
+                                     const qnnc_dims *filter_dims, const int8_t *filter, const int64_t *bias,
+                                     const qnnc_dims *output_dims, int16_t *output)
+{
+    const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
+    const int32_t k_h = filter_dims->h, k_w = filter_dims->w;
+    const int32_t out_c = output_dims->c;
+    const int32_t dil_h = params->dilation_h, dil_w = params->dilation_w;
+    const int32_t K = k_h * k_w * in_c;
+    int16_t col[QNNC_CONV16_COL];
+    int32_t b, oh, ow, oc, kh, kw, j;
+
+    if (params->input_offset != 0 || !QNNC_S16_FAST_OFFSET_OK(params->output_offset)) {
+        return 0;
+    }
+    for (b = 0; b < output_dims->n; ++b) {
+        const int16_t *in_b = input + b * in_h * in_w * in_c;
+        for (oh = 0; oh < output_dims->h; ++oh) {
+            const int32_t ih0 = oh * params->stride_h - params->pad_top;
+            int32_t kh0, kh1;
+            qnnc_tap_range(ih0, in_h, k_h, dil_h, &kh0, &kh1);
+            for (ow = 0; ow < output_dims->w; ++ow) {
+                const int32_t iw0 = ow * params->stride_w - params->pad_left;
+                const int16_t *x = NULL;
+                int32_t kw0, kw1;
+                qnnc_tap_range(iw0, in_w, k_w, dil_w, &kw0, &kw1);
+                if (kh0 == 0 && kh1 == k_h && kw0 == 0 && kw1 == k_w && k_h == 1 && (k_w == 1 || dil_w == 1)) {
+                    x = in_b + (ih0 * in_w + iw0) * in_c; /* one contiguous run: in place */
+                } else if (K <= QNNC_CONV16_COL) {
+                    memset(col, 0, (size_t)K * sizeof(int16_t));
+                    for (kh = kh0; kh < kh1; ++kh) {
+                        const int16_t *row = in_b + (ih0 + kh * dil_h) * in_w * in_c;
+                        if (dil_w == 1) {
+                            memcpy(col + (kh * k_w + kw0) * in_c, row + (iw0 + kw0) * in_c,
+                                   (size_t)((kw1 - kw0) * in_c) * sizeof(int16_t));
+                        } else {
+                            for (kw = kw0; kw < kw1; ++kw) {
+                                memcpy(col + (kh * k_w + kw) * in_c, row + (iw0 + kw * dil_w) * in_c,
+                                       (size_t)in_c * sizeof(int16_t));
+                            }
+                        }
+                    }
+                    x = col;
+                }
+                for (oc = 0; oc < out_c; oc += 4) {
+                    const int32_t nv = out_c - oc < 4 ? out_c - oc : 4;
+                    const int8_t *wj[4];
+                    int64_t acc[4];
+                    for (j = 0; j < 4; ++j) {
+                        /* fewer than 4 channels left: the last one is computed again in the spare lanes */
+                        const int32_t o = j < nv ? oc + j : out_c - 1;
+                        wj[j] = filter + o * K;
+                        acc[j] = bias != NULL ? bias[o] : 0;
+                    }
+                    if (x != NULL) {
+                        qnnc_conv16_run4_dsp(x, wj, 0, K, acc);
+                    } else {
+                        for (kh = kh0; kh < kh1; ++kh) {
+                            const int16_t *row = in_b + (ih0 + kh * dil_h) * in_w * in_c;
+                            if (dil_w == 1) {
+                                qnnc_conv16_run4_dsp(row + (iw0 + kw0) * in_c, wj, (kh * k_w + kw0) * in_c,
+                                                     (kw1 - kw0) * in_c, acc);
+                                continue;
+                            }
+                            for (kw = kw0; kw < kw1; ++kw) {
+                                qnnc_conv16_run4_dsp(row + (iw0 + kw * dil_w) * in_c, wj, (kh * k_w + kw) * in_c,
+                                                     in_c, acc);
+                            }
+                        }
+                    }
+                    for (j = 0; j < nv; ++j) {
+                        output[oc + j] = qnnc_output_s16_fast(acc[j], quant->multiplier[oc + j], quant->shift[oc + j],
+                                                              params->output_offset, params->act_min,
+                                                              params->act_max);
+                    }
+                }
+                output += out_c;
+            }
+        }
+    }
+    return 1;
+}
+#endif
