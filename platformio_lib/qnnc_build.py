@@ -382,10 +382,26 @@ def budget_args():
     return args + (["--budget-origin", ",".join(origins)] if origins else [])
 
 
+CORES = {"cortex-m0": "m0", "cortex-m0plus": "m0plus", "cortex-m3": "m3", "cortex-m4": "m4",
+         "cortex-m7": "m7", "cortex-m33": "m33", "cortex-m55": "m55", "cortex-m85": "m85"}
+
+
+def target_args():
+    """--target from the board's CPU (board_build.cpu, e.g. cortex-m4): the core the report's
+    expected instructions are for. Another CPU: none (the generator assumes one and says so)."""
+    if not env.subst("$BOARD"):  # e.g. the native platform: BoardConfig() would end the build
+        return []
+    try:
+        cpu = str(env.BoardConfig().get("build.cpu", "")).lower()
+    except Exception:  # noqa: BLE001 - a board without a readable CPU: nothing to pass
+        cpu = ""
+    return ["--target", CORES[cpu]] if cpu in CORES else []
+
+
 def generate(name, model, config, gen_root, requirements, qnnc_dir):
     out_dir = os.path.join(qnnc_dir, name)
     stamp_path = os.path.join(qnnc_dir, name + ".stamp.json")
-    budgets = budget_args()
+    budgets = budget_args() + target_args()
     key = json.dumps([name, model, config, gen_root, _python()] + budgets)
     gen_files = generator_files(gen_root)
     stamp = _load_stamp(stamp_path)

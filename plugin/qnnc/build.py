@@ -127,7 +127,7 @@ def generate(model_path: str, cfg: Config, name: str, runtime: bool = True, prog
         files.update(emit_test_data(model, q_in, expected, ys, layer_checksums(model, q_in), prov_line))
     if runtime:
         files.update(runtime_files(model.kernels_used()))
-    report = build_report(model, plan, prov)
+    report = build_report(model, plan, prov, cfg.target)
     report["calibration"] = compiled.calibration
     files[f"{name}_report.json"] = json.dumps(report, indent=1, sort_keys=True) + "\n"
     files[f"{name}_report.md"] = markdown_report(report)

@@ -17,6 +17,8 @@ from .errors import QnncError
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL = 3
 EXIT_OUTPUT_CLOSED = 141  # the reader of stdout went away (as a SIGPIPE'd Unix tool: 128 + 13)
+# plan.cost_model.CORES, written out so the CLI starts without numpy (tests/test_cost_model.py compares)
+TARGET_CORES = ("m0", "m0plus", "m3", "m4", "m7", "m33", "m55", "m85", "riscv")
 
 
 def _config(path: Optional[str]):
@@ -27,6 +29,7 @@ def _config(path: Optional[str]):
 def cmd_build(args) -> int:
     from .build import build, default_name
     cfg = _config(args.config)
+    cfg.target = args.target or cfg.target  # --target (what a build system knows) wins over target:
     name = default_name(args.model, cfg, args.name)
     origin = _budget_origins(args.budget_origin)
     result = build(args.model, cfg, args.output, name, runtime=args.runtime == "copy", progress=not args.quiet,
@@ -127,6 +130,7 @@ def cmd_report(args) -> int:
     from .build import default_name, generate
     from .report.pages import html_report, markdown_report
     cfg = _config(args.config)
+    cfg.target = args.target or cfg.target
     result = generate(args.model, cfg, default_name(args.model, cfg, args.name), runtime=False,
                       progress=False)
     if args.html:
@@ -177,6 +181,8 @@ def make_parser() -> argparse.ArgumentParser:
                    help="for firmware builds: fail unless the config names calibration data (or opts in to "
                         "random inputs with calibration.random_inputs: true); the Zephyr module and the "
                         "PlatformIO library always pass it")
+    b.add_argument("--target", choices=TARGET_CORES, help="core the report's expected instructions are for "
+                   "(overrides the config's target:; default m4, stated as assumed)")
     b.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     b.add_argument("--verbose", "-v", action="store_true", help="print the per-layer table")
     b.set_defaults(fn=cmd_build)
@@ -210,6 +216,7 @@ def make_parser() -> argparse.ArgumentParser:
     rp.add_argument("--config", "-c", help="YAML quantization config (as for build)")
     rp.add_argument("--name", help="C symbol prefix (default: config name or model file stem)")
     rp.add_argument("--html", help="also write the HTML report to this file")
+    rp.add_argument("--target", choices=TARGET_CORES, help="core of the expected instructions (as for build)")
     rp.set_defaults(fn=cmd_report)
 
     o = sub.add_parser("ops", help="the ONNX operators qnnc compiles, with what each supports")

@@ -9,7 +9,8 @@ Schema (every key optional; unknown keys are errors)::
     calibration:
       data: calibration.npz    # .npz or .npy, relative to this file
       key: x                   # array name inside an .npz (default: 'x', else the input's name)
-      method: minmax           # minmax | percentile | mse | kl
+      method: auto             # auto (default: the ranges, equalization and bias correction with the best
+                               # output SQNR on held-aside samples) | minmax | percentile | mse | kl
       percentile: 99.99        # percentile method: keep this share of values inside the range
       moving_average: 0.9      # minmax only: EMA of per-sample min/max with this momentum in [0, 1)
       max_samples: 1000        # use at most this many samples
@@ -37,6 +38,8 @@ Schema (every key optional; unknown keys are errors)::
       input_in_arena: true     # false: read the int8 input from the caller's buffer (no copy, no float API)
     ram_budget: 20 KiB         # fail the build if the arena needs more (bytes, K/KiB/M/MiB)
     flash_budget: 64 KiB       # fail the build if weights and tables need more
+    target: m4                 # core the report's expected instructions are for: m0 | m0plus | m3 | m4 |
+                               # m7 | m33 | m55 | m85 | riscv (default: m4, assumed and said so)
     test_data:                 # embed inputs + reference outputs (<name>_test_data.c)
       data: test.npz
       key: x
@@ -53,6 +56,7 @@ import yaml
 
 from .errors import ConfigError
 from .frontend.data import DataRef
+from .plan.cost_model import CORES
 from .quantize.precision import Override
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -91,7 +95,7 @@ class Config:
     layout: str = "model"
     input_shape: Dict[str, List[int]] = field(default_factory=dict)
     calibration: Optional[DataRef] = None
-    method: str = "minmax"
+    method: str = "auto"  # calibration.method; auto falls back to minmax without real data (see pipeline)
     percentile: float = 99.99
     moving_average: Optional[float] = None
     max_samples: Optional[int] = None
@@ -111,6 +115,7 @@ class Config:
     input_in_arena: bool = True    # False: kernels read the int8 input from the caller's buffer
     ram_budget: Optional[int] = None    # bytes of arena allowed; None = no limit
     flash_budget: Optional[int] = None  # bytes of constant data (weights, tables) allowed
+    target: Optional[str] = None  # core of the expected-instruction figures (plan.cost_model.CORES); None = assumed
     lines: Dict[str, int] = field(default_factory=dict)
 
     def line_of(self, key: str) -> Optional[int]:
@@ -133,7 +138,7 @@ _SCHEMA: Dict[str, Any] = {
     "calibration": {
         "data": str,
         "key": str,
-        "method": ("minmax", "percentile", "mse", "kl"),
+        "method": ("auto", "minmax", "percentile", "mse", "kl"),
         "percentile": float,
         "moving_average": float,
         "max_samples": int,
@@ -162,6 +167,7 @@ _SCHEMA: Dict[str, Any] = {
     },
     "ram_budget": "bytes",
     "flash_budget": "bytes",
+    "target": tuple(CORES),
 }
 
 
@@ -424,7 +430,8 @@ def load_config(path: Optional[str]) -> Config:
         cal = None
     if cal is not None:
         cfg.calibration = _data_ref(cal, "calibration", base, lines, file)
-        cfg.method = cal.get("method", "minmax")
+        # moving_average is a min-max setting: given without a method it selects minmax, not auto
+        cfg.method = cal.get("method", "minmax" if "moving_average" in cal else "auto")
         cfg.percentile = float(cal.get("percentile", 99.99))
         if not 50.0 < cfg.percentile <= 100.0:
             raise ConfigError(f"expected a percentile in (50, 100], got {cfg.percentile}", file=file,
@@ -476,6 +483,7 @@ def load_config(path: Optional[str]) -> Config:
         cfg.ram_budget = parse_bytes(data["ram_budget"])
     if "flash_budget" in data:
         cfg.flash_budget = parse_bytes(data["flash_budget"])
+    cfg.target = data.get("target")
     td = data.get("test_data")
     if td is not None:
         cfg.test_data = _data_ref(td, "test_data", base, lines, file)

@@ -29,13 +29,13 @@ from .ir import Graph
 from .passes import run_passes
 from .passes.equalize import equalize, float_transforms
 from .qmodel import QModel
-from .quantize import auto_precision
+from .quantize import auto_precision, calibrate_auto
 from .quantize.calibrate import collect, internal_value, random_calibration_samples
 from .quantize.fixedpoint import ROUND_HALF_EVEN, ROUND_TFLITE
 from .quantize.lower_graph import quantize
 from .quantize.precision import (PrecisionPlan, PrecisionRequest, make_plan, onnx_op_types, override_bits,
                                  requested_bits, weight_layers)
-from .reference.interpreter import dequantize_output, quantize_input, run_int8
+from .reference.interpreter import dequantize_output, quantize_input, run_all, run_int8
 
 
 @dataclass
@@ -122,14 +122,24 @@ def compile_model(model_path: str, cfg: Config, name: str, progress: bool = True
         xs, ys, held, note = _hold_aside(xs, ys)
         notes.append(note)
     pins = {inp: list(shape) for inp, shape in zip(input_names, input_shapes)}
-    cal = collect(model_path, xs, cfg.method, cfg.percentile, pins, progress, moving_average=cfg.moving_average,
-                  transforms=float_transforms(passed), means=cfg.bias_correction,
-                  keep_minmax=decision_tensors(passed),
-                  only={passed.original_name(t) for t, v in passed.tensors.items() if not v.is_const})
+    method, bias_correction = cfg.method, cfg.bias_correction
+    if method == "auto" and (prequantized or cfg.calibration is None):
+        method = "minmax"  # auto judges against real data; random inputs and given scales use min-max
+    if method == "auto":
+        auto = _auto_calibration(model_path, passed, cfg, xs, pins, progress, u8, name, weight_bits, act_bits,
+                                 rounding)
+        passed, cal, bias_correction, method = auto[0], auto[1].calibration, auto[1].chosen.bias_correction, \
+            "auto: " + auto[1].chosen.label()
+        notes.append(auto[1].note())
+    else:
+        cal = collect(model_path, xs, method, cfg.percentile, pins, progress, moving_average=cfg.moving_average,
+                      transforms=float_transforms(passed), means=cfg.bias_correction,
+                      keep_minmax=decision_tensors(passed),
+                      only={passed.original_name(t) for t, v in passed.tensors.items() if not v.is_const})
     for inp in u8:  # uint8 image bytes: int8 = byte - 128 exactly (scale 1, zero point -128)
         cal.ranges[inp] = cal.minmax[inp] = (0.0, 255.0)
     float_mean = ((lambda t: internal_value(passed, t, cal.means.get))
-                  if cfg.bias_correction and not prequantized else None)
+                  if bias_correction and not prequantized else None)
 
     def quantize_with(plan: PrecisionPlan) -> QModel:
         return quantize(passed, cal.ranges, name, plan, per_channel=cfg.weights == "per_channel",
@@ -147,7 +157,8 @@ def compile_model(model_path: str, cfg: Config, name: str, progress: bool = True
     qm = quantize_with(plan)
     qm.uint8_inputs = list(u8)
     qm.notes = notes + qm.notes  # the lowering's own notes (int8 fallbacks in an int16 plan) last
-    return Compiled(passed, qm, sample_count(xs), notes, plan, calibration_source(cfg, sample_count(xs), prequantized))
+    return Compiled(passed, qm, sample_count(xs), notes, plan,
+                    calibration_source(cfg, sample_count(xs), prequantized, method))
 
 
 HOLD_ASIDE_MIN = 8  # below this many labelled samples the search judges on the calibration samples
@@ -169,13 +180,43 @@ def _hold_aside(xs, ys):
     return take(xs, slice(0, n - k)), ys[:n - k], held, note
 
 
-def calibration_source(cfg: Config, samples: int, prequantized: bool) -> str:
-    """What the activation ranges came from, in words (summary line, reports)."""
+def calibration_source(cfg: Config, samples: int, prequantized: bool, method: Optional[str] = None) -> str:
+    """What the activation ranges came from, in words (summary line, reports); ``method``: the
+    method used (for ``auto``: what it chose), default the config's."""
     if prequantized:
         return "the model's own quantization scales"
     if cfg.calibration is None:
         return f"RANDOM inputs ({samples} N(0,1) samples), not real data"
-    return f"{samples} samples of {os.path.basename(cfg.calibration.path)} ({cfg.method})"
+    return f"{samples} samples of {os.path.basename(cfg.calibration.path)} ({method or cfg.method})"
+
+
+def _auto_calibration(model_path: str, passed: Graph, cfg: Config, xs, pins, progress: bool, u8, name: str,
+                      weight_bits, act_bits, rounding):
+    """``calibration.method: auto`` (quantize/calibrate_auto.py): candidates judged by the int8
+    reference's output SQNR on held-aside samples. Equalization / bias correction are tried unless
+    the config sets them. Returns (graph to quantize, AutoResult)."""
+    eq_graph = None
+    if not cfg.equalization and "quantization.equalization" not in cfg.lines:
+        eq_graph = equalize(passed)
+    graphs = {False: passed, True: eq_graph}
+
+    def run(equalized: bool, ranges, means, held_xs):
+        g = graphs[equalized]
+        fm = (lambda t: internal_value(g, t, means.get)) if means is not None else None
+        qm = quantize(g, ranges, name, make_plan(g, weight_bits, act_bits, cfg.activation_bits, rounding),
+                      per_channel=cfg.weights == "per_channel", float_mean=fm, int4_clipping=cfg.int4_clipping,
+                      calibration_inputs=(xs, pins), int8_inputs=u8)
+        return [dequantize_output(qm, q, j) for j, q in enumerate(run_all(qm, quantize_input(qm, held_xs)))]
+
+    res = calibrate_auto.search(
+        model_path, xs, run, lambda values: [internal_value(passed, o, values.get) for o in passed.outputs], pins,
+        progress, transforms=float_transforms(passed), eq_transforms=float_transforms(eq_graph) if eq_graph else None,
+        keep_minmax=decision_tensors(passed),
+        only={passed.original_name(t) for t, v in passed.tensors.items() if not v.is_const},
+        fixed={inp: (0.0, 255.0) for inp in u8},
+        try_bias_correction=not cfg.bias_correction and "quantization.bias_correction" not in cfg.lines,
+        force_bias_correction=cfg.bias_correction, macs=calibrate_auto.graph_macs(passed))
+    return (eq_graph if res.equalized else passed), res
 
 
 def _auto_precision(graph: Graph, cfg: Config, req: PrecisionRequest, model_path: str, quantize_with, plan_of,
@@ -204,10 +245,21 @@ def _auto_precision(graph: Graph, cfg: Config, req: PrecisionRequest, model_path
         notes.extend(found)
     act16 = plan_of({}, chosen)
     int16_layers = [n.name for n in graph.nodes if act16.of(n.name).activation_bits == 16]
+    from .plan import cost_model
+
+    def cost(weights: Dict[str, int], acts: Dict[str, int]):  # expected instructions on the target core
+        qm = quantize_with(plan_of(weights, acts))
+        per = cost_model.layer_instructions(qm, cfg.target)
+        return cost_model.model_instructions(qm, cfg.target), {op.name: k for op, k in zip(qm.ops, per) if k}
+
     weights, found = auto_precision.search_weights(graph, evaluate, cfg.auto_precision, pinned_w, chosen, n,
-                                                   progress, baseline=acc16, int16_layers=int16_layers)
+                                                   progress, baseline=acc16, int16_layers=int16_layers, cost=cost)
     notes.extend(found)
-    return plan_of(weights, chosen), notes
+    final = plan_of(weights, chosen)
+    notes.extend(auto_precision.cost_notes(graph, cost, weights, {nd.name: final.of(nd.name).activation_bits
+                                                                  for nd in graph.nodes},
+                                           cost_model.core_description(cfg.target)))
+    return final, notes
 
 
 def accuracy(qm: QModel, xs: np.ndarray, ys: np.ndarray) -> Tuple[float, np.ndarray]:

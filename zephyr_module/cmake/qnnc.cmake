@@ -222,6 +222,16 @@ function(qnnc_add_model)
     set(report OFF)
   endif()
 
+  # The core the report's expected instructions are for (qnnc build --target); none: assumed.
+  set(qnnc_target "")
+  foreach(core M0 M0PLUS M3 M4 M7 M33 M55 M85)
+    if(CONFIG_CPU_CORTEX_${core})
+      string(TOLOWER ${core} qnnc_target)
+    endif()
+  endforeach()
+  if(CONFIG_RISCV)
+    set(qnnc_target riscv)
+  endif()
   add_custom_command(
     OUTPUT ${stamp}
     BYPRODUCTS ${sources} ${headers} ${out_dir}/${name}_report.json
@@ -237,6 +247,7 @@ function(qnnc_add_model)
       -DQNNC_STAMP=${stamp}
       -DQNNC_RAM_BUDGET=${CONFIG_QNNC_RAM_BUDGET}
       -DQNNC_FLASH_BUDGET=${CONFIG_QNNC_FLASH_BUDGET}
+      -DQNNC_TARGET=${qnnc_target}
       -P ${QNNC_ZEPHYR_MODULE_DIR}/cmake/qnnc_generate.cmake
     DEPENDS ${model} ${config} ${deps} ${generator_sources}
             ${QNNC_ZEPHYR_MODULE_DIR}/cmake/qnnc_generate.cmake

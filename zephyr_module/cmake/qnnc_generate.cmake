@@ -28,6 +28,9 @@ if(budgets)
   # Budget errors name the Kconfig symbols the user set, not the generator's flags.
   list(APPEND budgets --budget-origin "ram=CONFIG_QNNC_RAM_BUDGET,flash=CONFIG_QNNC_FLASH_BUDGET")
 endif()
+if(QNNC_TARGET)
+  list(APPEND budgets --target ${QNNC_TARGET})  # from CONFIG_CPU_CORTEX_*/CONFIG_RISCV (qnnc.cmake)
+endif()
 execute_process(
   COMMAND ${QNNC_PYTHON} -m qnnc build ${QNNC_MODEL}
           --config ${QNNC_CONFIG} --output ${QNNC_OUTPUT_DIR} --name ${QNNC_NAME} --runtime none --require-calibration ${budgets}

@@ -16,6 +16,12 @@ those bits. The search re-quantizes with the same calibration ranges (no new flo
 it costs about two reference runs over the calibration data per weight layer. The caller's
 ``evaluate(weight_bits, activation_bits)`` quantizes with those bits and returns the accuracy
 and the dequantized outputs (pipeline.py runs the reference); the search only chooses bits.
+
+What a plan costs in time: the caller's ``cost(weight bits, activation bits)`` returns the
+expected instructions per inference on the build's target core and per layer (pipeline.py
+quantizes the plan and applies ``plan.cost_model``); ``cost_notes`` states the chosen plan's
+figure against the all-int8 plan's, and ``search_weights`` breaks ties between equally
+sensitive layers by the instructions their int4 move saves.
 """
 from __future__ import annotations
 
@@ -28,6 +34,24 @@ from .precision import weight_layers
 
 # (weight bits, activation bits of the weight layers) -> (accuracy, dequantized outputs)
 Evaluate = Callable[[Dict[str, int], Dict[str, int]], Tuple[float, np.ndarray]]
+# (weight bits, activation bits) -> (expected instructions per inference, {layer name: instructions})
+Cost = Callable[[Dict[str, int], Dict[str, int]], Tuple[int, Dict[str, int]]]
+
+
+def cost_notes(graph: Graph, cost: Cost, weight_bits: Mapping[str, int], activation_bits: Mapping[str, int],
+               core: str) -> List[str]:
+    """Build notes: the chosen plan's expected instructions on ``core`` (a description of the
+    target) against the all-int8 plan's, in total and for each weight layer."""
+    layers = weight_layers(graph)
+    total, per = cost(dict(weight_bits), dict(activation_bits))
+    total8, per8 = cost({n.name: 8 for n in layers}, {n.name: 8 for n in graph.nodes})
+    notes = [f"auto precision: expected {total:,} instructions per inference (all int8: {total8:,}, "
+             f"{total / max(total8, 1):.2f}x) on {core}"]
+    for n in layers:
+        if n.name in per:
+            w, a = weight_bits.get(n.name, 8), activation_bits.get(n.name, 8)
+            notes.append(f"  w{w}/a{a}  {n.name}: {per[n.name]:,} instructions (int8: {per8.get(n.name, 0):,})")
+    return notes
 
 
 def _greedy(names: List[str], base: Dict[str, int], low: int, evaluate, tol: float, progress: bool, what: str):
@@ -74,11 +98,13 @@ def search_activations(graph: Graph, evaluate: Evaluate, tolerance: float, pinne
 
 def search_weights(graph: Graph, evaluate: Evaluate, tolerance: float, pinned_weights: Mapping[str, int],
                    activation_bits: Mapping[str, int], n_samples: int, progress: bool = False,
-                   baseline: Optional[float] = None, int16_layers=()) -> Tuple[Dict[str, int], List[str]]:
+                   baseline: Optional[float] = None, int16_layers=(),
+                   cost: Optional[Cost] = None) -> Tuple[Dict[str, int], List[str]]:
     """Phases 1-2: the per-layer weight bits chosen within ``tolerance`` and notes describing the
     plan. ``baseline`` (phase 0's all-int16 accuracy) is the accuracy the tolerance counts from; by
     default the all-int8-weights model's. ``int16_layers`` compute on int16 activations and keep
-    int8 weights (the 16x8 kernels have no int4 variant)."""
+    int8 weights (the 16x8 kernels have no int4 variant). ``cost``, when given, orders layers whose
+    accuracy drop and output change tie by the instructions their int4 move saves (most first)."""
     tol = tolerance
     layers = weight_layers(graph)
     sizes = {n.name: int(np.prod(graph.shape(n.inputs[1]))) for n in layers}
@@ -92,7 +118,11 @@ def search_weights(graph: Graph, evaluate: Evaluate, tolerance: float, pinned_we
         drop[name], change[name] = acc8 - acc, float(np.mean((out - out8) ** 2))
         if progress:
             print(f"qnnc: auto precision: sensitivity {i + 1}/{len(free)}", flush=True)
-    order = sorted(free, key=lambda n: (round(drop[n], 9), change[n], -sizes[n]))
+    saved = {n: 0 for n in free}  # instructions an int4 move saves (a negative saving costs time)
+    if cost is not None and free:
+        total8, _ = cost(base, acts)
+        saved = {n: total8 - cost({**base, n: 4}, acts)[0] for n in free}
+    order = sorted(free, key=lambda n: (round(drop[n], 9), change[n], -saved[n], -sizes[n]))
     ref = acc8 if baseline is None else baseline
     bits, acc = dict(base), acc8
     for name in order:

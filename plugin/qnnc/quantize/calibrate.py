@@ -22,6 +22,9 @@ a clipping range per tensor from the histogram:
 
 Tensors named in ``keep_minmax`` (the model output and a Softmax's input, whose largest values
 decide the prediction) keep their [min, max] under every method.
+
+``auto`` (the config's default) is not a per-tensor rule but a search over these settings judged at
+the model output: see calibrate_auto.py.
 """
 from __future__ import annotations
 

@@ -2,15 +2,20 @@
 from __future__ import annotations
 
 import textwrap
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
+from ..plan import cost_model
 from ..plan.memory import MemoryPlan, io_bound
 from ..qmodel import QModel
 
 
-def build_report(model: QModel, plan: MemoryPlan, provenance: Dict[str, Any]) -> Dict[str, Any]:
-    """A JSON-serializable description of the compiled model."""
+def build_report(model: QModel, plan: MemoryPlan, provenance: Dict[str, Any],
+                 target: Optional[str] = None) -> Dict[str, Any]:
+    """A JSON-serializable description of the compiled model. ``target`` is the core the
+    expected instruction counts are for (``plan.cost_model.CORES``); None assumes
+    ``cost_model.DEFAULT_CORE`` and says so."""
     layers: List[Dict[str, Any]] = []
+    expected = cost_model.layer_instructions(model, target)
     for i, op in enumerate(model.ops):
         b = plan.buffers[plan.tensor_buffer[op.output]]
         layers.append({
@@ -25,6 +30,7 @@ def build_report(model: QModel, plan: MemoryPlan, provenance: Dict[str, Any]) ->
             "output_bytes": model.tensors[op.output].nbytes,
             "arena_offset": plan.offset(op.output),
             "lifetime": [b.first, b.last],
+            "instructions": expected[i],  # expected on the target core (None: a view, no code)
         })
     io = {}
     if model.multi_io:  # every API tensor, in graph order (input/output above are the first ones)
@@ -48,6 +54,12 @@ def build_report(model: QModel, plan: MemoryPlan, provenance: Dict[str, Any]) ->
         "weight_bytes": model.weight_bytes,
         "macs": model.macs,
         "kernels": model.kernels_used(),
+        # expected instructions per inference: the layers plus the run function's input/output copies
+        "target": {"core": cost_model.core_name(target), "assumed": target is None,
+                   "description": cost_model.core_description(target),
+                   "instructions": cost_model.model_instructions(model, target),
+                   "method": "cost model fitted to QEMU instruction counts (plan/cost_model.py); "
+                             "instructions, not cycles"},
         "layers": layers,
         "buffers": [{"tensors": list(b.tensors), "offset": b.offset, "size": b.size, "first": b.first,
                      "last": b.last} for b in plan.buffers],
@@ -77,16 +89,24 @@ def _step(step: int, n_ops: int) -> str:
 def layer_table(report: Dict[str, Any]) -> str:
     """Plain-text per-layer table for ``qnnc build --verbose`` and ``qnnc inspect``, with a legend."""
     n_ops = len(report["layers"])
-    rows = [("#", "op", "output", "MACs", "weights B", "arena off", "buffer live")]
+    target = report.get("target")
+    rows = [("#", "op", "output", "MACs", "weights B", f"instr {target['core']}" if target else "instr",
+             "arena off", "buffer live")]
     for l in report["layers"]:
         first, last = l["lifetime"]
+        n = l.get("instructions")
         rows.append((str(l["index"]), l["op"], "x".join(map(str, l["output"][1])), str(l["macs"]),
-                     str(l["weight_bytes"]), str(l["arena_offset"]),
+                     str(l["weight_bytes"]), "-" if n is None else str(n), str(l["arena_offset"]),
                      f"{_step(first, n_ops)} .. {_step(last, n_ops)}"))
+    if target:
+        rows.append(("", "total", "", str(report["macs"]), str(report["weight_bytes"]),
+                     str(target["instructions"]), "", "(with input/output copies)"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    table = "\n".join("  ".join(c.rjust(w) if j in (0, 3, 4, 5) else c.ljust(w)
+    table = "\n".join("  ".join(c.rjust(w) if j in (0, 3, 4, 5, 6) else c.ljust(w)
                                 for j, (c, w) in enumerate(zip(r, widths))).rstrip() for r in rows)
     legend = ("arena off: byte offset of the layer's output in the arena; buffer live: from the op that first "
               "writes that buffer to the op that last reads it (input: copied in before op 0, output: copied out "
               "after the last op; views share their input's buffer)")
-    return table + "\n" + textwrap.fill(legend, width=100)
+    cost = (textwrap.fill(f"instr: expected instructions on {target['description']}", width=100) + "\n"
+            if target else "")
+    return table + "\n" + cost + textwrap.fill(legend, width=100)

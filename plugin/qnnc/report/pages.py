@@ -16,8 +16,21 @@ def _short(name: str, n: int = 48) -> str:
     return name if len(name) <= n else name[:n - 1] + "…"
 
 
+def _instr(n) -> str:
+    return "–" if n is None else _fmt(n)
+
+
+def _time_line(r: Dict[str, Any]) -> str:
+    """The expected instructions per inference and the core they are for (with the assumption)."""
+    t = r.get("target")
+    if not t:
+        return "not estimated"
+    return f"expected {_fmt(t['instructions'])} instructions per inference on {t['description']}; {t['method']}"
+
+
 def markdown_report(r: Dict[str, Any]) -> str:
     """Per-layer table and totals as Markdown."""
+    core = r.get("target", {}).get("core", "")
     lines = [
         f"# qnnc report: {r['name']}",
         "",
@@ -25,6 +38,7 @@ def markdown_report(r: Dict[str, Any]) -> str:
         f"{_fmt(r['lower_bound_bytes'])} B; largest single-operator inputs+output {_fmt(r['operator_io_bound_bytes'])} B)",
         f"- Flash: weights and tables **{_fmt(r['weight_bytes'])} B** (+ kernel code: {', '.join(r['kernels'])})",
         f"- Compute: {_fmt(r['macs'])} MACs in {len(r['layers'])} layers",
+        f"- Time: {_time_line(r)}",
         f"- Calibration: {r.get('calibration') or 'not recorded'}",
         f"- Input `{r['input']['name']}` {r['input']['shape']} (scale {r['input']['scale']:.6g}, zero point "
         f"{r['input']['zero_point']}); output `{r['output']['name']}` {r['output']['shape']} (scale "
@@ -33,13 +47,18 @@ def markdown_report(r: Dict[str, Any]) -> str:
         "- " + "; ".join(f"{kind[:-1]} `{t['name']}` {t['shape']} int{t['bits']} (scale {t['scale']:.6g}, zero point "
                          f"{t['zero_point']})" for kind in ("inputs", "outputs") for t in r[kind]),
         "",
-        "| # | op | kernel | output | MACs | weights B | activation B | arena offset | live |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"| # | op | kernel | output | MACs | expected instr. ({core}) | weights B | activation B | arena offset "
+        "| live |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for l in r["layers"]:
         lines.append(f"| {l['index']} | {l['op']} `{_short(l['name'], 40)}` | {l['kernel'] or 'view'} | "
-                     f"{'x'.join(map(str, l['output'][1]))} | {_fmt(l['macs'])} | {_fmt(l['weight_bytes'])} | "
+                     f"{'x'.join(map(str, l['output'][1]))} | {_fmt(l['macs'])} | {_instr(l.get('instructions'))} | "
+                     f"{_fmt(l['weight_bytes'])} | "
                      f"{_fmt(l['output_bytes'])} | {l['arena_offset']} | {l['lifetime'][0]}..{l['lifetime'][1]} |")
+    if r.get("target"):
+        lines.append(f"| | **total** (with input/output copies) | | | {_fmt(r['macs'])} | "
+                     f"**{_fmt(r['target']['instructions'])}** | {_fmt(r['weight_bytes'])} | | | |")
     for note in r.get("notes", []):
         lines += ["", f"> note: {note}"]
     return "\n".join(lines) + "\n"
@@ -85,10 +104,18 @@ def html_report(r: Dict[str, Any]) -> str:
     rows = "\n".join(
         f"<tr><td>{l['index']}</td><td>{e(l['op'])}</td><td title=\"{e(l['name'])}\">{e(_short(l['name'], 32))}</td>"
         f"<td>{e(l['kernel'] or 'view')}</td><td>{'×'.join(map(str, l['output'][1]))}</td>"
-        f"<td class=n>{_fmt(l['macs'])}</td><td class=n>{_fmt(l['weight_bytes'])}</td>"
+        f"<td class=n>{_fmt(l['macs'])}</td><td class=n>{_instr(l.get('instructions'))}</td>"
+        f"<td class=n>{_fmt(l['weight_bytes'])}</td>"
         f"<td class=n>{_fmt(l['output_bytes'])}</td><td class=n>{l['arena_offset']}</td>"
         f"<td>{l['lifetime'][0]}..{l['lifetime'][1]}</td></tr>" for l in r["layers"])
     notes = "".join(f"<p class=note>note: {e(n)}</p>" for n in r.get("notes", []))
+    t = r.get("target")
+    core = e(t["core"]) if t else ""
+    time_card = (f'<div class="card">Time ({core})<b>{_fmt(t["instructions"])} instr.</b>expected per inference'
+                 f'</div>' if t else "")
+    total_row = (f"<tr><td></td><td colspan=4><b>total</b> (with input/output copies)</td>"
+                 f"<td class=n>{_fmt(r['macs'])}</td><td class=n><b>{_fmt(t['instructions'])}</b></td>"
+                 f"<td class=n>{_fmt(r['weight_bytes'])}</td><td></td><td></td><td></td></tr>" if t else "")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>qnnc report: {e(r['name'])}</title>
 <style>
@@ -106,17 +133,21 @@ td.n {{ text-align: right; font-variant-numeric: tabular-nums; }}
 <div class="card">RAM (arena)<b>{_fmt(r['arena_bytes'])} B</b>lower bound {_fmt(r['lower_bound_bytes'])} B</div>
 <div class="card">Flash (weights, tables)<b>{_fmt(r['weight_bytes'])} B</b>+ kernels: {len(r['kernels'])}</div>
 <div class="card">Compute<b>{_fmt(r['macs'])} MACs</b>{len(r['layers'])} layers</div>
+{time_card}
 </div>
+<p>Time: {e(_time_line(r))}.</p>
 {notes}
 <h2>Memory timeline</h2>
 <p>Each box is one arena buffer: its height is the bytes it occupies, its width the layers during which it is
 live (from the layer that writes it to the last that reads it). Hover for tensor names.</p>
 {_timeline_svg(r)}
 <h2>Layers</h2>
-<table><thead><tr><th>#</th><th>op</th><th>node</th><th>kernel</th><th>output</th><th>MACs</th><th>weights B</th>
+<table><thead><tr><th>#</th><th>op</th><th>node</th><th>kernel</th><th>output</th><th>MACs</th>
+<th>expected instr. ({core})</th><th>weights B</th>
 <th>activation B</th><th>arena offset</th><th>live</th></tr></thead>
 <tbody>
 {rows}
+{total_row}
 </tbody></table>
 <p>Generated by qnnc {e(r['provenance']['qnnc'])}; inputs sha256 {e(r['provenance']['inputs_sha256'])}; calibration: {e(r.get('calibration') or 'not recorded')}.</p>
 </body></html>

@@ -1,0 +1,333 @@
+"""``calibration.method: auto``: choose the clipping ranges (and equalization / bias correction)
+by the error they cause at the model output, measured on calibration samples held aside.
+
+One float pass over the calibration set (as ``minmax`` makes) records, per tensor:
+
+* min/max, separately for the range-estimation part A and the held-aside part B (the last
+  ``held_count(n)`` samples);
+* a strided subsample of the values (at most ``_SUBSAMPLE`` per tensor) for the MSE range;
+* the mean (for bias correction) and, for the tensors cross-layer equalization would rescale,
+  per-channel min/max (an equalized tensor's min-max range follows from them exactly: the
+  factors are positive);
+* the float model outputs of the held-aside samples.
+
+Candidates, each quantized with ranges from part A only and judged by the output SQNR (dB) of
+the int8 model (the numpy reference) against float on part B:
+
+1. ``minmax``: the observed range;
+2. ``mse``: per tensor the range of least expected int8 error (asymmetric, 256 levels) over the
+   subsample; the decision tensors (model outputs, Softmax inputs) keep min-max;
+3. the better of 1-2 with bias correction, then min-max on the equalized graph (with bias
+   correction if that won), unless the config sets these switches itself; each is kept only when
+   it gains ``MARGIN_DB`` (on a few samples, smaller gains are noise).
+
+The winner's ranges are then recomputed from all samples (A and B). The choice is per model:
+a per-tensor search would need a reference run per tensor and candidate, which breaks the time
+budget (auto costs at most about twice a min-max calibration: one float pass, a few reference
+runs on ``held_count`` samples). The score is a callable so this module needs neither the
+config nor the reference interpreter (stage rules).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
+
+import numpy as np
+
+from ..frontend.data import sample_count, take
+from ..frontend.float_runner import FloatRunner
+from .calibrate import Calibration, Ranges, Transforms, _grid_quant, _progress, apply_transform
+
+_SUBSAMPLE = 65536  # values kept per tensor for the MSE range (strided over each sample)
+HELD_MAX = 16       # held-aside samples judged per candidate (each costs a reference run)
+HELD_MIN_SAMPLES = 8  # below this many calibration samples the candidates are judged on all of them
+
+
+MARGIN_DB = 1.0  # what equalization / bias correction must gain to be switched on
+
+
+# Reference runs (samples x candidates) the search may make, as multiply-accumulates: the numpy
+# reference costs roughly 10 ns per MAC, so this is about 2 s, at most 64 runs (16 samples, 4 candidates).
+RUN_BUDGET_MACS = 200_000_000
+RUNS_MAX, RUNS_MIN = 64, 4
+
+
+def held_count(n: int, macs: int = 0) -> int:
+    """How many of ``n`` calibration samples (the last ones) judge the candidates (0: judge on all),
+    for a model of ``macs`` multiply-accumulates (a big model is judged on fewer samples)."""
+    if n < HELD_MIN_SAMPLES:
+        return 0
+    return min(HELD_MAX, max(2, n // 4), max(2, run_budget(macs) // 4))
+
+
+def run_budget(macs: int) -> int:
+    """Reference sample-runs the search may make for a model of ``macs`` MACs."""
+    return int(min(RUNS_MAX, max(RUNS_MIN, RUN_BUDGET_MACS // max(1, macs))))
+
+
+def graph_macs(graph) -> int:
+    """Multiply-accumulates of the Conv / FullyConnected nodes of a passed graph (OIHW / (out, in)
+    weights): the cost estimate that sizes the search."""
+    total = 0
+    for n in graph.nodes:
+        if n.op in ("Conv", "FullyConnected") and len(n.inputs) > 1 and graph.is_const(n.inputs[1]):
+            total += int(np.prod(graph.shape(n.outputs[0]))) * int(np.prod(graph.shape(n.inputs[1])[1:]))
+    return total
+
+
+@dataclass
+class _Stats:
+    """Streaming statistics of one part of the calibration set."""
+
+    lo: Dict[str, float] = field(default_factory=dict)
+    hi: Dict[str, float] = field(default_factory=dict)
+    sums: Dict[str, np.ndarray] = field(default_factory=dict)
+    chan: Dict[str, Tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    values: Dict[str, List[np.ndarray]] = field(default_factory=dict)
+    n: int = 0
+
+    def add(self, k: str, v: np.ndarray, step: int, axis: Optional[int]) -> None:
+        a, b = float(v.min()), float(v.max())
+        self.lo[k] = min(self.lo.get(k, a), a)
+        self.hi[k] = max(self.hi.get(k, b), b)
+        s = self.sums.get(k)
+        if s is None:
+            self.sums[k] = v.astype(np.float64)
+        else:
+            np.add(s, v, out=s)
+        self.values.setdefault(k, []).append(np.array(v.reshape(-1)[::step], np.float64))
+        if axis is not None:
+            ax = axis % v.ndim
+            red = tuple(i for i in range(v.ndim) if i != ax)
+            cl, ch = v.min(axis=red).astype(np.float64), v.max(axis=red).astype(np.float64)
+            if k in self.chan:
+                cl, ch = np.minimum(self.chan[k][0], cl), np.maximum(self.chan[k][1], ch)
+            self.chan[k] = (cl, ch)
+
+    def merged(self, other: "_Stats") -> "_Stats":
+        out = _Stats(n=self.n + other.n)
+        for k in set(self.lo) | set(other.lo):
+            los = [s.lo[k] for s in (self, other) if k in s.lo]
+            his = [s.hi[k] for s in (self, other) if k in s.hi]
+            out.lo[k], out.hi[k] = min(los), max(his)
+            sums = [s.sums[k] for s in (self, other) if k in s.sums]
+            out.sums[k] = sums[0] if len(sums) == 1 else sums[0] + sums[1]
+            out.values[k] = self.values.get(k, []) + other.values.get(k, [])
+            chans = [s.chan[k] for s in (self, other) if k in s.chan]
+            if chans:
+                out.chan[k] = chans[0] if len(chans) == 1 else (np.minimum(chans[0][0], chans[1][0]),
+                                                                  np.maximum(chans[0][1], chans[1][1]))
+        return out
+
+    def minmax(self) -> Ranges:
+        return {k: (self.lo[k], self.hi[k]) for k in self.lo}
+
+    def means(self, transforms: Optional[Transforms] = None) -> Dict[str, np.ndarray]:
+        transforms = transforms or {}
+        return {k: apply_transform(s / max(1, self.n), transforms.get(k)) for k, s in self.sums.items()}
+
+    def mse(self, keep: Iterable[str], only: Optional[Iterable[str]] = None) -> Ranges:
+        keep = set(keep)
+        only = set(self.lo) if only is None else set(only)
+        out = self.minmax()
+        for k in self.lo:
+            if k in only and k not in keep and self.hi[k] > self.lo[k]:
+                out[k] = range_mse_samples(np.concatenate(self.values[k]), self.lo[k], self.hi[k])
+        return out
+
+    def equalized_minmax(self, transforms: Transforms) -> Ranges:
+        """Min-max ranges of the tensors after equalization (positive per-channel factors)."""
+        out = self.minmax()
+        for k, (_, factor) in transforms.items():
+            if k in self.chan:
+                f = np.asarray(factor, np.float64)
+                cl, ch = self.chan[k]
+                out[k] = (float(np.min(cl * f)), float(np.max(ch * f)))
+        return out
+
+
+def range_mse_samples(s: np.ndarray, a: float, b: float) -> Tuple[float, float]:
+    """The int8 range of least squared error over the sample values ``s`` of a tensor with
+    observed range [a, b] (the candidates of ``calibrate.range_mse``; exact zeros cost nothing).
+
+    Sorted values and prefix sums make each candidate O(log m): clipped values cost their squared
+    distance to the nearest representable end, values inside the uniform rounding noise scale**2/12.
+    """
+    s = np.sort(s[s != 0.0])
+    m = len(s)
+    if b <= a or m == 0:
+        return a, b
+    p1 = np.concatenate([[0.0], np.cumsum(s)])
+    p2 = np.concatenate([[0.0], np.cumsum(s * s)])
+
+    def err(L, U):
+        lo_r, hi_r, scale = _grid_quant(np.atleast_1d(L), np.atleast_1d(U))
+        i = np.searchsorted(s, lo_r, side="left")   # s[:i] < lo_r
+        j = np.searchsorted(s, hi_r, side="right")  # s[j:] > hi_r
+        below = p2[i] - 2 * lo_r * p1[i] + lo_r ** 2 * i
+        above = (p2[m] - p2[j]) - 2 * hi_r * (p1[m] - p1[j]) + hi_r ** 2 * (m - j)
+        return np.maximum(below, 0) + np.maximum(above, 0) + (j - i) * scale ** 2 / 12.0
+
+    lo0, hi0 = min(a, 0.0), max(b, 0.0)
+    fr = np.linspace(1.0 / 64, 1.0, 256)
+
+    def best(L, U):
+        e = err(L, U)
+        i = int(np.argmin(e))
+        return float(np.atleast_1d(L)[min(i, np.size(L) - 1)]), float(np.atleast_1d(U)[min(i, np.size(U) - 1)]), e[i]
+
+    L, U, e0 = best(lo0 * fr, hi0 * fr)
+    for _ in range(2):  # one factor for both ends, then each end on its own (coordinate descent)
+        if hi0 > 0:
+            L2, U2, e2 = best(np.full_like(fr, L), hi0 * fr)
+            if e2 < e0:
+                L, U, e0 = L2, U2, e2
+        if lo0 < 0:
+            L2, U2, e2 = best(lo0 * fr, np.full_like(fr, U))
+            if e2 < e0:
+                L, U, e0 = L2, U2, e2
+    if err(lo0, hi0)[0] <= e0:
+        return a, b
+    return (L if a < 0 else a), (U if b > 0 else b)
+
+
+@dataclass
+class Candidate:
+    """One setting the search judged."""
+
+    method: str  # "minmax" | "mse"
+    equalization: bool
+    bias_correction: bool
+    sqnr_db: float = float("nan")
+
+    def label(self) -> str:
+        extra = [w for w, on in (("equalization", self.equalization), ("bias correction", self.bias_correction))
+                 if on]
+        return self.method + (" + " + " + ".join(extra) if extra else "")
+
+
+@dataclass
+class AutoResult:
+    """The chosen setting with its calibration (from all samples) and what was tried."""
+
+    calibration: Calibration
+    chosen: Candidate
+    tried: List[Candidate]
+    held: int
+    equalized: bool
+    full_search: bool = True
+
+    def note(self) -> str:
+        where = (f"{self.held} held-aside calibration samples (not used for the ranges it judged)" if self.held
+                 else "the calibration samples themselves (too few to hold some aside)")
+        tried = ", ".join(f"{c.label()} {c.sqnr_db:.1f} dB" for c in self.tried)
+        small = "" if self.full_search else " (a big model: bias correction and equalization not tried)"
+        return (f"calibration method auto chose {self.chosen.label()}: output SQNR vs float on {where}: {tried}"
+                f"{small}; its ranges come from all {self.calibration.samples} samples")
+
+
+def _sqnr(ref: List[np.ndarray], out: List[np.ndarray]) -> float:
+    f = np.concatenate([np.asarray(r, np.float64).reshape(-1) for r in ref])
+    q = np.concatenate([np.asarray(o, np.float64).reshape(-1) for o in out])
+    noise = float(np.sum((q - f) ** 2))
+    return float("inf") if noise == 0.0 else float(10 * np.log10(max(float(np.sum(f * f)), 1e-30) / noise))
+
+
+def search(model_path: str, xs, run: Callable[[bool, Ranges, Optional[Dict[str, np.ndarray]], object],
+                                                 List[np.ndarray]],
+           float_out: Callable[[Dict[str, np.ndarray]], List[np.ndarray]], input_shape=None, progress: bool = True,
+           transforms: Optional[Transforms] = None, eq_transforms: Optional[Transforms] = None,
+           keep_minmax: Iterable[str] = (), only: Optional[Iterable[str]] = None,
+           fixed: Optional[Ranges] = None, try_bias_correction: bool = True,
+           force_bias_correction: bool = False, macs: int = 0) -> AutoResult:
+    """Run the float pass and the candidate search (see the module docstring).
+
+    ``run(equalized, ranges, means, held_xs)`` quantizes the graph (the equalized one when
+    ``equalized``) with those ranges (and bias correction from ``means`` when not None) and
+    returns its dequantized outputs for ``held_xs``. ``float_out(values)`` turns one sample's
+    float tensors {ONNX name: value} into the model outputs as ``run`` returns them (graph
+    layout). ``transforms``: the equalization already applied (config ``equalization: true``);
+    ``eq_transforms``: those of the equalized candidate graph (None: no such candidate).
+    ``fixed`` ranges override the calibrated ones (uint8 inputs). ``macs`` sizes the search
+    (``run_budget``): a model too big for four candidates on the held samples is judged on min-max
+    against MSE only.
+    """
+    runner = FloatRunner(model_path, input_shape, all_tensors=True)
+    transforms = transforms or {}
+    eq_transforms = eq_transforms or {}
+    n = sample_count(xs)
+    k = held_count(n, macs)
+    full_search = run_budget(macs) >= 4 * max(k, 1) or k == 0
+    quota = max(16, _SUBSAMPLE // max(1, n))
+    part_a, part_b = _Stats(), _Stats()
+    held_float: List[List[np.ndarray]] = []
+    for i, outs in enumerate(runner.iterate(xs)):
+        part = part_b if i >= n - k else part_a
+        part.n += 1
+        sample = runner.feed(take(xs, slice(i, i + 1)))
+        values = {name: sample[name] for name in runner.input_names}
+        values.update(outs)
+        for name, v in values.items():
+            v = apply_transform(v, transforms.get(name))
+            tr = eq_transforms.get(name)
+            part.add(name, v, max(1, v.size // quota), tr[0] if tr is not None else None)
+        if i >= n - k or k == 0:
+            held_float.append(float_out(values))
+        _progress(i + 1, n, "calibrating", progress)
+    held_xs = take(xs, slice(n - k, n)) if k else xs  # k == 0: judged on the samples themselves
+    judge = part_a
+    ref = [np.stack([h[j] for h in held_float]) for j in range(len(held_float[0]))]
+    keep = list(keep_minmax)
+    fixed = fixed or {}
+
+    def ranges_of(stats: _Stats, c: Candidate) -> Ranges:
+        if c.equalization:
+            r = stats.equalized_minmax(eq_transforms)
+        elif c.method == "mse":
+            r = stats.mse(keep, only)
+        else:
+            r = stats.minmax()
+        r.update(fixed)
+        return r
+
+    def means_of(stats: _Stats, c: Candidate):
+        if not (c.bias_correction or force_bias_correction):
+            return None
+        return stats.means(eq_transforms if c.equalization else None)
+
+    cache: Dict[str, Ranges] = {}
+    tried: List[Candidate] = []
+
+    def judge_candidate(c: Candidate) -> Candidate:
+        key = f"{c.method}/{c.equalization}"
+        if key not in cache:
+            cache[key] = ranges_of(judge, c)
+        c.sqnr_db = _sqnr(ref, run(c.equalization, cache[key], means_of(judge, c), held_xs))
+        tried.append(c)
+        return c
+
+    bc0 = force_bias_correction
+
+    def better(c: Candidate, than: Candidate) -> Candidate:
+        # Equalization / bias correction must win by a margin: on a few held samples, tenths of a
+        # dB are noise, and the plainer setting is the safer one.
+        return c if c.sqnr_db > than.sqnr_db + MARGIN_DB else than
+
+    mm = judge_candidate(Candidate("minmax", False, bc0))
+    ms = judge_candidate(Candidate("mse", False, bc0))
+    best = ms if ms.sqnr_db > mm.sqnr_db else mm
+    if try_bias_correction and not bc0 and full_search:
+        best = better(judge_candidate(Candidate(best.method, False, True)), best)
+    if eq_transforms and full_search:
+        eq = judge_candidate(Candidate("minmax", True, best.bias_correction))
+        best = better(eq, best)
+        if best is eq and try_bias_correction and not eq.bias_correction:
+            best = better(judge_candidate(Candidate("minmax", True, True)), best)
+    full = part_a.merged(part_b) if k else part_a
+    ranges = ranges_of(full, best)
+    minmax = full.equalized_minmax(eq_transforms) if best.equalization else full.minmax()
+    minmax.update(fixed)
+    means = full.means(eq_transforms if best.equalization else None) if (best.bias_correction or bc0) else {}
+    cal = Calibration(ranges, minmax, means, n)
+    return AutoResult(cal, best, tried, k, best.equalization, full_search)
+
