@@ -213,3 +213,15 @@ def test_float_batches_only_where_the_model_allows(tmp_path, capfd):
         got = np.concatenate([fb.run(xs[i:i + 4])["y"] for i in range(0, 10, 4)])
         assert np.array_equal(got, np.maximum(xs, 0).reshape(10, 6))
     assert "Reshape" not in capfd.readouterr().err  # onnxruntime's own log of the failed probe is muted
+
+
+def test_ci_runs_the_readme_test_command():
+    """.ci/run calls the README's test command (the second quickstart command), with -ra added."""
+    import re
+    readme = (REPO / "README.md").read_text()
+    block = re.search(r"# 2\. run the tests[^\n]*\n(python -m pytest[^\n]*)\n", readme)
+    assert block, "README quickstart lost its test command"
+    ci = (REPO / ".ci" / "run").read_text()
+    ci_cmd = [line for line in ci.splitlines() if "-m pytest" in line and not line.lstrip().startswith("#")]
+    assert len(ci_cmd) == 1
+    assert ci_cmd[0].replace("python3", "python").replace(" -ra", "") == block.group(1)
