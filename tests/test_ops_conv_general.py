@@ -170,7 +170,8 @@ def _build(tmp_path, case, shape, builder, extra=""):
     path = m.finish(tmp_path / f"{case}.onnx")
     cal = RNG.standard_normal((48, *shape[1:])).astype(np.float32)
     np.savez(tmp_path / "cal.npz", x=cal)
-    (tmp_path / "q.yaml").write_text("name: op\ncalibration:\n  data: cal.npz\n" + extra)
+    # min-max ranges: the bound is for in-range data (auto calibration may choose clipped ranges)
+    (tmp_path / "q.yaml").write_text("name: op\ncalibration:\n  data: cal.npz\n  method: minmax\n" + extra)
     res = build(str(path), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "op", progress=False)
     return path, cal, res.compiled.model
 

@@ -26,7 +26,7 @@ def _run_c(gen: Path, qm, xs, tmp: Path, name: str) -> np.ndarray:
 @pytest.mark.parametrize("layers,patches", [(9, 1), (3, 5), (10, 1), (9, 25), ("auto", None)])
 def test_kws_patched_bit_exact_and_smaller(tmp_path, layers, patches):
     cfg_path = tmp_path / "kws.yaml"
-    cfg_path.write_text(f"name: kws\ncalibration:\n  data: {KWS / 'calibration.npz'}\n"
+    cfg_path.write_text(f"name: kws\ncalibration:\n  data: {KWS / 'calibration.npz'}\n  method: minmax\n"
                         f"execution:\n  patch_layers: {layers}\n" + (f"  patches: {patches}\n" if patches else ""))
     res = build(str(KWS / "kws.onnx"), load_config(str(cfg_path)), str(tmp_path / "gen"), "kws", progress=False)
     seg = [op for op in res.compiled.model.ops if op.kind == "patch_segment"]

@@ -562,20 +562,14 @@ void qnnc_avg_pool_dsp_s8(const qnnc_pool_params *params, const qnnc_dims *input
                           const qnnc_dims *output_dims, int8_t *output);
 
 /* ------------------------------------------- int4 weights: SIMD paths -- */
-/* qnnc_*_s4 (both rounding modes; no working memory: scratch is unused). The dot products:
+/* qnnc_*_s4 (both rounding modes; no working memory: scratch is unused). The dot products (static,
+ * in qnnc_s4_dot_impl.h):
  * acc[c] += sum over k < n of packed weight (s[c] + k), resp. (s + c * stride + k), times x[k] + off. */
 qnnc_conv_path qnnc_conv_dsp_s4, qnnc_conv_mve_s4, qnnc_dw_dsp_s4, qnnc_dw_mve_s4;
 void qnnc_fc_dsp_s4(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant, int32_t rows, int32_t in_features,
                     const int8_t *input, int32_t out_features, const int8_t *packed, const int32_t *bias, int8_t *output);
 void qnnc_fc_mve_s4(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant, int32_t rows, int32_t in_features,
                     const int8_t *input, int32_t out_features, const int8_t *packed, const int32_t *bias, int8_t *output);
-void qnnc_s4_dot_dsp(const int8_t *packed, const int32_t *s, int32_t two, const int8_t *x, int32_t n, int32_t off,
-                     int32_t *acc);
-void qnnc_s4_dot_mve(const int8_t *packed, int32_t s, int32_t stride, int32_t nch, const int8_t *x, int32_t n,
-                     int32_t off, int32_t *acc);
-/** Outputs oc .. oc + nch - 1 (nch <= 4) of their accumulators acc[0 .. nch - 1] into out. */
-void qnnc_s4_out4_mve(const int32_t *acc, int32_t oc, int32_t nch, const qnnc_per_channel_quant *quant, int32_t lo,
-                      int32_t hi, int32_t output_offset, const int8_t *act_lut, int32_t rounding, int8_t *out);
 #if QNNC_PATH_DSP
 /** qnnc_output_s8 (the same values) with qnnc_dsp_rq_fast where TFLite rounding and
  *  qnnc_dsp_fast_ok allow it. */

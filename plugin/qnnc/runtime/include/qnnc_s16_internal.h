@@ -33,10 +33,7 @@ QNNC_INLINE int16_t qnnc_output_s16_fast(int64_t acc, int32_t mult, int32_t shif
     } else {
         const int64_t prod = acc * reduced;
         const int64_t u = (prod - (prod < 0 ? 1 : 0)) >> (14 - shift);
-        u32 = (int32_t)u; /* GCC: modulo 2^32; replaced below when u is out of range */
-        if ((int64_t)u32 != u) {
-            u32 = u < 0 ? INT32_MIN : INT32_MAX;
-        }
+        u32 = u > INT32_MAX ? INT32_MAX : u < INT32_MIN ? INT32_MIN : (int32_t)u;
     }
     v = (u32 >> 1) + (u32 & 1) + output_offset;
     return (int16_t)(v < act_min ? act_min : (v > act_max ? act_max : v));

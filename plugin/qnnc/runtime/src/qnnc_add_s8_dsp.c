@@ -65,17 +65,17 @@ static QNNC_LOOP_ATTR void qnnc_add_dsp_lin(const qnnc_add_lin_k *k, int32_t act
     if (act_min == -128) {
         while (xl != end) {
             int32_t r = qnnc_dsp_smmulr(o_r + *xr++ * (1 << 21), m_r);
-            r = (r + (r >> 31) + h_r) >> s_r;
+            r = (r - (int32_t)((uint32_t)r >> 31) + h_r) >> s_r;
             r = qnnc_dsp_smmulr((r + *xl++ * (1 << 19)) * 2, m_o);
-            *out++ = (int8_t)qnnc_dsp_ssat8((r + (r >> 31) + h_o) >> s_o);
+            *out++ = (int8_t)qnnc_dsp_ssat8((r - (int32_t)((uint32_t)r >> 31) + h_o) >> s_o);
         }
         return;
     }
     while (xl != end) {
         int32_t r = qnnc_dsp_smmulr(o_r + *xr++ * (1 << 21), m_r);
-        r = (r + (r >> 31) + h_r) >> s_r;
+        r = (r - (int32_t)((uint32_t)r >> 31) + h_r) >> s_r;
         r = qnnc_dsp_smmulr((r + *xl++ * (1 << 19)) * 2, m_o);
-        *out++ = (int8_t)qnnc_add_max8(qnnc_dsp_ssat8((r + (r >> 31) + h_o) >> s_o), act_min); /* max 127 */
+        *out++ = (int8_t)qnnc_add_max8(qnnc_dsp_ssat8((r - (int32_t)((uint32_t)r >> 31) + h_o) >> s_o), act_min); /* max 127 */
     }
 }
 

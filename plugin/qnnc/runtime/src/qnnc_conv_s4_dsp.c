@@ -1,7 +1,8 @@
 /*
  * qnnc_conv_s4_dsp.c - the Armv7E-M DSP path of qnnc_conv_s4 (__ARM_FEATURE_DSP without Helium:
  * Cortex-M4/M7/M33; compiled to nothing elsewhere; the entry point and dispatch are in
- * qnnc_conv_s4.c). Also the packed-int4 dot products of qnnc_fully_connected_s4_dsp.c.
+ * qnnc_conv_s4.c). The packed-int4 dot products it shares with qnnc_fully_connected_s4_dsp.c are
+ * in qnnc_s4_dot_impl.h.
  *
  * No working memory. Per output pixel, two output channels at a time: each in-range row of the
  * window is one contiguous run of kw * in_c inputs (dilation_w 1) or in_c per tap, and its
@@ -15,99 +16,9 @@
  * w * 0), so the whole filter is one run.
  */
 #include "qnnc_internal.h"
+#include "qnnc_s4_dot_impl.h"
 
 #if QNNC_PATH_DSP
-/* PKHBT / PKHTB of two words of int16 pairs (a0, a1), (b0, b1): (a0, b0) and (a1, b1) (GCC 12
- * has no ACLE intrinsic for them and does not form them from C). */
-QNNC_INLINE int32_t qnnc_s4_pkhbt(int32_t a, int32_t b)
-{
-    int32_t r;
-    __asm("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
-    return r;
-}
-QNNC_INLINE int32_t qnnc_s4_pkhtb(int32_t a, int32_t b)
-{
-    int32_t r;
-    __asm("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(b), "r"(a));
-    return r;
-}
-
-/* Eight inputs x[0..7] (plus the offset, off2 in both halves) times eight weights of each of two
- * channels (the words at p0, p1), 16 * the products added to *a0, *a1. */
-QNNC_INLINE void qnnc_s4_step8_dsp(const int8_t *x, const int8_t *p0, const int8_t *p1, int32_t off2, int32_t *a0,
-                                   int32_t *a1)
-{
-    const uint32_t x0 = qnnc_dsp_rd32(x), x1 = qnnc_dsp_rd32(x + 4);
-    const int32_t e0 = __sxtab16(off2, (int32_t)x0), e1 = __sxtab16(off2, (int32_t)x1);
-    const int32_t o0 = qnnc_dsp_sxtab16_ror8(off2, x0), o1 = qnnc_dsp_sxtab16_ror8(off2, x1);
-    const int32_t x04 = qnnc_s4_pkhbt(e0, e1), x26 = qnnc_s4_pkhtb(e0, e1);
-    const int32_t x15 = qnnc_s4_pkhbt(o0, o1), x37 = qnnc_s4_pkhtb(o0, o1);
-    uint32_t w = qnnc_dsp_rd32(p0), lo = (w << 4) & 0xF0F0F0F0u, hi = w & 0xF0F0F0F0u;
-    int32_t a = *a0;
-    a = __smlad(__sxtb16((int32_t)lo), x04, a);
-    a = __smlad(qnnc_dsp_sxtb16_ror8(lo), x26, a);
-    a = __smlad(__sxtb16((int32_t)hi), x15, a);
-    *a0 = __smlad(qnnc_dsp_sxtb16_ror8(hi), x37, a);
-    w = qnnc_dsp_rd32(p1);
-    lo = (w << 4) & 0xF0F0F0F0u;
-    hi = w & 0xF0F0F0F0u;
-    a = *a1;
-    a = __smlad(__sxtb16((int32_t)lo), x04, a);
-    a = __smlad(qnnc_dsp_sxtb16_ror8(lo), x26, a);
-    a = __smlad(__sxtb16((int32_t)hi), x15, a);
-    *a1 = __smlad(qnnc_dsp_sxtb16_ror8(hi), x37, a);
-}
-
-/* The 16 * sum over k < n of w(k) * (x[k] + off) for the weights of two channels, packed from
- * byte p0 and byte p1 (even nibbles), n a multiple of 8; off2 = off in both halves. */
-static QNNC_LOOP_ATTR void qnnc_s4_dot2x8_dsp(const int8_t *x, const int8_t *p0, const int8_t *p1, int32_t n,
-                                              int32_t off2, int32_t *acc)
-{
-    int32_t a0 = acc[0], a1 = acc[1];
-    const int8_t *end = x + n;
-    while (x != end) {
-        qnnc_s4_step8_dsp(x, p0, p1, off2, &a0, &a1);
-        x += 8;
-        p0 += 4;
-        p1 += 4;
-    }
-    acc[0] = a0;
-    acc[1] = a1;
-}
-
-/* acc[c] += sum over k < n of weight (s[c] + k) * (x[k] + off) for c < two (1 or 2 channels). */
-QNNC_PATH_ATTR void qnnc_s4_dot_dsp(const int8_t *packed, const int32_t *s, int32_t two, const int8_t *x,
-                                    int32_t n, int32_t off, int32_t *acc)
-{
-    int32_t c, k = 0;
-    if (two == 2 && ((s[0] ^ s[1]) & 1) != 0) { /* the two runs' nibble phases differ */
-        qnnc_s4_dot_dsp(packed, s, 1, x, n, off, acc);
-        qnnc_s4_dot_dsp(packed, s + 1, 1, x, n, off, acc + 1);
-        return;
-    }
-    if ((s[0] & 1) != 0 && n > 0) { /* start in a high nibble */
-        for (c = 0; c < two; ++c) {
-            acc[c] += qnnc_s4_weight(packed, s[c]) * ((int32_t)x[0] + off);
-        }
-        k = 1;
-    }
-    while (n - k >= 8) { /* chunks of at most 2^15 keep 16 * |sum| below 2^31 */
-        int32_t a[2] = {0, 0};
-        const int32_t m = n - k > 32768 ? 32768 : (n - k) & ~7;
-        const int8_t *p0 = packed + ((s[0] + k) >> 1);
-        /* one channel: the second stream repeats the first (same loads, result unused) */
-        qnnc_s4_dot2x8_dsp(x + k, p0, two == 2 ? packed + ((s[1] + k) >> 1) : p0, m, qnnc_dsp_pack2(off), a);
-        for (c = 0; c < two; ++c) {
-            acc[c] += a[c] >> 4; /* exact: every term is a multiple of 16 */
-        }
-        k += m;
-    }
-    for (; k < n; ++k) {
-        for (c = 0; c < two; ++c) {
-            acc[c] += qnnc_s4_weight(packed, s[c] + k) * ((int32_t)x[k] + off);
-        }
-    }
-}
 
 /* A layer's constants for qnnc_s4_px_dsp. */
 typedef struct {

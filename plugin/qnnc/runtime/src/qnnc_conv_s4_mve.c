@@ -1,7 +1,7 @@
 /*
  * qnnc_conv_s4_mve.c - the Helium path of qnnc_conv_s4 (__ARM_FEATURE_MVE: Cortex-M55/M85;
  * compiled to nothing elsewhere; the entry point and dispatch are in qnnc_conv_s4.c). Also the
- * packed-int4 dot products of qnnc_fully_connected_s4_mve.c.
+ * packed-int4 dot products shared with qnnc_fully_connected_s4_mve.c (in qnnc_s4_dot_impl.h).
  *
  * No working memory. Per output pixel, four output channels at a time: each in-range row of the
  * window is one contiguous run of inputs (kw * in_c with dilation_w 1, else in_c per tap) and
@@ -13,153 +13,9 @@
  * channels are requantized as one vector (TFLite rounding; half-to-even per channel, scalar).
  */
 #include "qnnc_internal.h"
+#include "qnnc_s4_dot_impl.h"
 
 #if QNNC_PATH_MVE
-/* The 16 weights of 8 packed bytes b (zero-extended to 16-bit lanes), in order. */
-QNNC_INLINE int8x16_t qnnc_s4_unpack_mve(uint16x8_t b)
-{
-    return vshrq_n_s8(vreinterpretq_s8_u16(vsliq_n_u16(vshlq_n_u16(b, 4), b, 8)), 4);
-}
-QNNC_INLINE int8x16_t qnnc_s4_w16_mve(const uint8_t *p)
-{
-    return qnnc_s4_unpack_mve(vldrbq_u16(p));
-}
-
-/* The same, lanes past the predicate's bytes 0. */
-QNNC_INLINE int8x16_t qnnc_s4_w16z_mve(const uint8_t *p, mve_pred16_t pr)
-{
-    return qnnc_s4_unpack_mve(vldrbq_z_u16(p, pr));
-}
-
-/* acc[c] += sum over k < n of w * (x[k] + off), for c < 4 channels whose weights start at byte
- * p + c * stride (even nibbles). */
-static QNNC_LOOP_ATTR void qnnc_s4_dot4_mve(const int8_t *x, const uint8_t *p, int32_t stride, int32_t n,
-                                            int32_t off, int32_t *acc)
-{
-    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int8x16_t w;
-    for (; n >= 16; n -= 16) {
-        const int8x16_t xv = vldrbq_s8(x);
-        w = qnnc_s4_w16_mve(p);
-        a0 = vmladavaq_s8(a0, w, xv);
-        s0 = vaddvaq_s8(s0, w);
-        w = qnnc_s4_w16_mve(p + stride);
-        a1 = vmladavaq_s8(a1, w, xv);
-        s1 = vaddvaq_s8(s1, w);
-        w = qnnc_s4_w16_mve(p + 2 * stride);
-        a2 = vmladavaq_s8(a2, w, xv);
-        s2 = vaddvaq_s8(s2, w);
-        w = qnnc_s4_w16_mve(p + 3 * stride);
-        a3 = vmladavaq_s8(a3, w, xv);
-        s3 = vaddvaq_s8(s3, w);
-        x += 16;
-        p += 8;
-    }
-    if (n > 0) {
-        const mve_pred16_t p8 = vctp8q((uint32_t)n), p16 = vctp16q((uint32_t)(n + 1) >> 1);
-        const int8x16_t xv = vldrbq_z_s8(x, p8);
-        /* a last odd nibble's byte also holds the next weight: lanes >= n are masked */
-        w = qnnc_s4_w16z_mve(p, p16);
-        a0 = vmladavaq_p_s8(a0, w, xv, p8);
-        s0 = vaddvaq_p_s8(s0, w, p8);
-        w = qnnc_s4_w16z_mve(p + stride, p16);
-        a1 = vmladavaq_p_s8(a1, w, xv, p8);
-        s1 = vaddvaq_p_s8(s1, w, p8);
-        w = qnnc_s4_w16z_mve(p + 2 * stride, p16);
-        a2 = vmladavaq_p_s8(a2, w, xv, p8);
-        s2 = vaddvaq_p_s8(s2, w, p8);
-        w = qnnc_s4_w16z_mve(p + 3 * stride, p16);
-        a3 = vmladavaq_p_s8(a3, w, xv, p8);
-        s3 = vaddvaq_p_s8(s3, w, p8);
-    }
-    acc[0] += a0 + off * s0;
-    acc[1] += a1 + off * s1;
-    acc[2] += a2 + off * s2;
-    acc[3] += a3 + off * s3;
-}
-
-/* The same for one channel. */
-static QNNC_LOOP_ATTR void qnnc_s4_dot1_mve(const int8_t *x, const uint8_t *p, int32_t n, int32_t off,
-                                            int32_t *acc)
-{
-    int32_t a = 0, s = 0;
-    for (; n >= 16; n -= 16) {
-        const int8x16_t w = qnnc_s4_w16_mve(p);
-        a = vmladavaq_s8(a, w, vldrbq_s8(x));
-        s = vaddvaq_s8(s, w);
-        x += 16;
-        p += 8;
-    }
-    if (n > 0) {
-        const mve_pred16_t p8 = vctp8q((uint32_t)n);
-        const int8x16_t w = qnnc_s4_w16z_mve(p, vctp16q((uint32_t)(n + 1) >> 1));
-        a = vmladavaq_p_s8(a, w, vldrbq_z_s8(x, p8), p8);
-        s = vaddvaq_p_s8(s, w, p8);
-    }
-    *acc += a + off * s;
-}
-
-/* acc[c] += sum over k < n of weight (s + c * stride + k) * (x[k] + off) for c < nch <= 4
- * channels (stride: nibbles between their weight rows). */
-QNNC_PATH_ATTR void qnnc_s4_dot_mve(const int8_t *packed, int32_t s, int32_t stride, int32_t nch, const int8_t *x,
-                                    int32_t n, int32_t off, int32_t *acc)
-{
-    int32_t c;
-    if (n <= 0) {
-        return;
-    }
-    if (nch == 4 && (stride & 1) == 0) {
-        if ((s & 1) != 0) { /* every channel starts in a high nibble */
-            for (c = 0; c < 4; ++c) {
-                acc[c] += qnnc_s4_weight(packed, s + c * stride) * ((int32_t)x[0] + off);
-            }
-            ++s;
-            ++x;
-            --n;
-        }
-        qnnc_s4_dot4_mve(x, (const uint8_t *)packed + (s >> 1), stride >> 1, n, off, acc);
-        return;
-    }
-    for (c = 0; c < nch; ++c) {
-        const int32_t sc = s + c * stride;
-        const int32_t k = sc & 1;
-        if (k != 0) {
-            acc[c] += qnnc_s4_weight(packed, sc) * ((int32_t)x[0] + off);
-        }
-        qnnc_s4_dot1_mve(x + k, (const uint8_t *)packed + ((sc + k) >> 1), n - k, off, acc + c);
-    }
-}
-
-/* Four (or the last nch < 4) outputs from their accumulators (inlined in the conv pixel loop;
- * qnnc_s4_out4_mve for the other files). */
-QNNC_INLINE void qnnc_s4_out4_in(const int32_t *acc, int32_t oc, int32_t nch, const qnnc_per_channel_quant *quant,
-                                 int32_t lo, int32_t hi, int32_t output_offset, const int8_t *act_lut,
-                                 int32_t rounding, int8_t *out)
-{
-    if (rounding == QNNC_ROUND_TFLITE) {
-        const mve_pred16_t pr = vctp32q((uint32_t)nch);
-        const int32x4_t shift = vldrwq_z_s32(quant->shift + oc, pr);
-        const int32x4_t left = vmaxq_s32(shift, vdupq_n_s32(0));
-        const int32x4_t neg_right = vmaxq_s32(vminq_s32(shift, vdupq_n_s32(0)), vdupq_n_s32(-31));
-        const int32x4_t v = qnnc_mve_requantize(vldrwq_z_s32(acc, pr), vldrwq_z_s32(quant->multiplier + oc, pr),
-                                                left, neg_right);
-        vstrbq_p_s32(out, qnnc_mve_clamp_offset(v, vdupq_n_s32(lo), vdupq_n_s32(hi), output_offset), pr);
-        qnnc_apply_lut(act_lut, out, nch);
-    } else {
-        int32_t c;
-        for (c = 0; c < nch; ++c) {
-            out[c] = qnnc_output_s8(acc[c], quant->multiplier[oc + c], quant->shift[oc + c], lo, hi, output_offset,
-                                    act_lut, rounding);
-        }
-    }
-}
-
-QNNC_PATH_ATTR void qnnc_s4_out4_mve(const int32_t *acc, int32_t oc, int32_t nch, const qnnc_per_channel_quant *quant,
-                                     int32_t lo, int32_t hi, int32_t output_offset, const int8_t *act_lut,
-                                     int32_t rounding, int8_t *out)
-{
-    qnnc_s4_out4_in(acc, oc, nch, quant, lo, hi, output_offset, act_lut, rounding, out);
-}
 
 /* A layer's constants for qnnc_s4_px_mve. */
 typedef struct {

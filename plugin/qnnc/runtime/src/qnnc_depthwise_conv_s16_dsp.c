@@ -26,7 +26,7 @@ static QNNC_LOOP_ATTR void qnnc_dw16_sum4_dsp(const int16_t *px, int32_t x_row, 
         for (j = 0; j < n_w; ++j) {
             uint32_t xa, xb;
             const uint32_t w = qnnc_dsp_rd32(fp);
-            const int32_t w02 = __sxtb16(w), w13 = qnnc_dsp_sxtb16_ror8(w);
+            const int32_t w02 = __sxtb16((int8x4_t)w), w13 = qnnc_dsp_sxtb16_ror8(w);
             memcpy(&xa, xp, 4u);
             memcpy(&xb, xp + 2, 4u);
             s0 = __smlabb((int32_t)xa, w02, s0);

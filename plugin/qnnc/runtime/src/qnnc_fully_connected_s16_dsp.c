@@ -35,9 +35,9 @@ QNNC_INLINE int32_t qnnc_fc16_hi(uint32_t a, uint32_t b)
         memcpy(&xb_, (x) + 2, 4u);                                                                \
         x02_ = qnnc_fc16_lo(xa_, xb_);                                                          \
         x13_ = qnnc_fc16_hi(xa_, xb_);                                                          \
-        a0 = __smlald(x02_, __sxtb16(wa_), a0);                                                   \
+        a0 = __smlald(x02_, __sxtb16((int8x4_t)wa_), a0);                                                   \
         a0 = __smlald(x13_, qnnc_dsp_sxtb16_ror8(wa_), a0);                                       \
-        a1 = __smlald(x02_, __sxtb16(wb_), a1);                                                   \
+        a1 = __smlald(x02_, __sxtb16((int8x4_t)wb_), a1);                                                   \
         a1 = __smlald(x13_, qnnc_dsp_sxtb16_ror8(wb_), a1);                                       \
     } while (0)
 
