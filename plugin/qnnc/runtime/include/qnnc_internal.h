@@ -563,7 +563,7 @@ void qnnc_avg_pool_dsp_s8(const qnnc_pool_params *params, const qnnc_dims *input
 
 /* ------------------------------------------- int4 weights: SIMD paths -- */
 /* qnnc_*_s4 (both rounding modes; no working memory: scratch is unused). The dot products (static,
- * in qnnc_s4_dot_impl.h):
+ * in qnnc_s4_internal.h):
  * acc[c] += sum over k < n of packed weight (s[c] + k), resp. (s + c * stride + k), times x[k] + off. */
 qnnc_conv_path qnnc_conv_dsp_s4, qnnc_conv_mve_s4, qnnc_dw_dsp_s4, qnnc_dw_mve_s4;
 void qnnc_fc_dsp_s4(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant, int32_t rows, int32_t in_features,

@@ -2,7 +2,7 @@
  * qnnc_conv_s4_dsp.c - the Armv7E-M DSP path of qnnc_conv_s4 (__ARM_FEATURE_DSP without Helium:
  * Cortex-M4/M7/M33; compiled to nothing elsewhere; the entry point and dispatch are in
  * qnnc_conv_s4.c). The packed-int4 dot products it shares with qnnc_fully_connected_s4_dsp.c are
- * in qnnc_s4_dot_impl.h.
+ * in qnnc_s4_internal.h.
  *
  * No working memory. Per output pixel, two output channels at a time: each in-range row of the
  * window is one contiguous run of kw * in_c inputs (dilation_w 1) or in_c per tap, and its
@@ -16,7 +16,7 @@
  * w * 0), so the whole filter is one run.
  */
 #include "qnnc_internal.h"
-#include "qnnc_s4_dot_impl.h"
+#include "qnnc_s4_internal.h"
 
 #if QNNC_PATH_DSP
 

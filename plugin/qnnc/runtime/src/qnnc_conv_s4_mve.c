@@ -1,7 +1,7 @@
 /*
  * qnnc_conv_s4_mve.c - the Helium path of qnnc_conv_s4 (__ARM_FEATURE_MVE: Cortex-M55/M85;
  * compiled to nothing elsewhere; the entry point and dispatch are in qnnc_conv_s4.c). Also the
- * packed-int4 dot products shared with qnnc_fully_connected_s4_mve.c (in qnnc_s4_dot_impl.h).
+ * packed-int4 dot products shared with qnnc_fully_connected_s4_mve.c (in qnnc_s4_internal.h).
  *
  * No working memory. Per output pixel, four output channels at a time: each in-range row of the
  * window is one contiguous run of inputs (kw * in_c with dilation_w 1, else in_c per tap) and
@@ -13,7 +13,7 @@
  * channels are requantized as one vector (TFLite rounding; half-to-even per channel, scalar).
  */
 #include "qnnc_internal.h"
-#include "qnnc_s4_dot_impl.h"
+#include "qnnc_s4_internal.h"
 
 #if QNNC_PATH_MVE
 

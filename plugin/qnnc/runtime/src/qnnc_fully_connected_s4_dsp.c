@@ -8,7 +8,7 @@
  * stage qnnc_s4_out_dsp.
  */
 #include "qnnc_internal.h"
-#include "qnnc_s4_dot_impl.h"
+#include "qnnc_s4_internal.h"
 
 #if QNNC_PATH_DSP
 void qnnc_fc_dsp_s4(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant, int32_t rows,

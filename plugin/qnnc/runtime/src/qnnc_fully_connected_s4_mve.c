@@ -8,7 +8,7 @@
  * four outputs requantized as one vector by qnnc_s4_out4_mve.
  */
 #include "qnnc_internal.h"
-#include "qnnc_s4_dot_impl.h"
+#include "qnnc_s4_internal.h"
 
 #if QNNC_PATH_MVE
 void qnnc_fc_mve_s4(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant, int32_t rows,

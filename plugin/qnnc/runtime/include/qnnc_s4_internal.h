@@ -1,12 +1,12 @@
 /*
- * qnnc_s4_dot_impl.h - the packed-int4 dot products (and, on Helium, the four-channel output
+ * qnnc_s4_internal.h - the packed-int4 dot products (and, on Helium, the four-channel output
  * stage) shared by the DSP / Helium paths of qnnc_conv_s4 and qnnc_fully_connected_s4. Included by
  * those _dsp.c / _mve.c files only; every function is static so that each kernel's files link on
  * their own (a model with int4 FC layers only does not need the conv sources). See
  * qnnc_conv_s4_dsp.c / qnnc_conv_s4_mve.c for the weight unpacking.
  */
-#ifndef QNNC_S4_DOT_IMPL_H
-#define QNNC_S4_DOT_IMPL_H
+#ifndef QNNC_S4_INTERNAL_H
+#define QNNC_S4_INTERNAL_H
 
 #include "qnnc_internal.h"
 
@@ -258,4 +258,4 @@ static QNNC_PATH_ATTR QNNC_UNUSED void qnnc_s4_out4_mve(const int32_t *acc, int3
 }
 #endif /* QNNC_PATH_MVE */
 
-#endif /* QNNC_S4_DOT_IMPL_H */
+#endif /* QNNC_S4_INTERNAL_H */
