@@ -621,6 +621,10 @@ def outcomes(request, tmp_path_factory) -> Dict[str, Tuple[subprocess.CompletedP
     wanted = sorted({item.callspec.params["name"] for item in request.session.items
                      if getattr(item, "originalname", "") == "test_bad_input_gives_clean_error"})
 
+    # getbasetemp() empties and creates the worker's base folder on its first call; making that
+    # call here, before the threads, keeps two first calls from deleting each other's folders.
+    tmp_path_factory.getbasetemp()
+
     def run(name: str):
         root = tmp_path_factory.mktemp(name)
         args, words = CASES[name](root)
