@@ -151,15 +151,22 @@ def main(argv=None) -> int:
     ap.add_argument("--models-only", action="store_true")
     ap.add_argument("--layers-only", action="store_true")
     ap.add_argument("--inputs", type=int, default=3, help="inferences per model (bit-exactness check)")
-    ap.add_argument("--opt", default="-O2", help="firmware optimization level, e.g. --opt=-Os (the kernel "
-                    "files switch themselves to -O2 when built for size)")
-    ap.add_argument("--kernel-opt", default=None, help="one extra flag for the kernel sources only, e.g. "
-                    "--kernel-opt=-DQNNC_NO_FORCE_O2 (with --opt=-Os: kernels really at -Os)")
+    ap.add_argument("--opt", default="-O2", help="firmware optimization level, e.g. --opt=-Os (Zephyr's "
+                    "default); the kernel sources get --kernel-opt")
+    ap.add_argument("--kernel-opt", default=None, help="one extra flag for the kernel sources only. Default: "
+                    "-O2 when --opt is another level, as the Zephyr module (CONFIG_QNNC_OPTIMIZE_SPEED=y) and "
+                    "the PlatformIO library (custom_qnnc_kernels_opt = -O2) build them; 'pragma': nothing "
+                    "extra, the kernels' own optimize pragma only (a hand-written Makefile around the CLI "
+                    "output); -DQNNC_NO_FORCE_O2: kernels really at --opt")
     ap.add_argument("--build-dir", default=None, help="keep the builds here (default: a temporary folder)")
     ap.add_argument("--json", default=None, help="write all results as JSON")
     ap.add_argument("--no-layers-table", action="store_true", help="skip the per-layer breakdowns")
     args = ap.parse_args(argv)
 
+    if args.kernel_opt is None and args.opt != "-O2":
+        args.kernel_opt = "-O2"  # what both integrations do by default
+    elif args.kernel_opt == "pragma":
+        args.kernel_opt = None
     cores = [c.strip() for c in args.cores.split(",") if c.strip()]
     for c in cores:
         if c not in H.MACHINES:
