@@ -39,6 +39,7 @@ from ..frontend.float_runner import FloatRunner
 from .calibrate import Calibration, Ranges, Transforms, _grid_quant, _progress, apply_transform
 
 _SUBSAMPLE = 65536  # values kept per tensor for the MSE range (strided over each sample)
+_CHUNK = 32         # samples whose float tensors enter the statistics together
 HELD_MAX = 16       # held-aside samples judged per candidate (each costs a reference run)
 HELD_MIN_SAMPLES = 8  # below this many calibration samples the candidates are judged on all of them
 
@@ -86,23 +87,63 @@ class _Stats:
     values: Dict[str, List[np.ndarray]] = field(default_factory=dict)
     n: int = 0
 
-    def add(self, k: str, v: np.ndarray, step: int, axis: Optional[int]) -> None:
+    def add(self, k: str, v: np.ndarray, step: int, axis: Optional[int], full: bool = True) -> None:
+        """One sample's value ``v`` of tensor ``k``; without ``full`` only its ranges (min / max,
+        per channel on ``axis``): the mean and the MSE subsample serve graph tensors only."""
         a, b = float(v.min()), float(v.max())
         self.lo[k] = min(self.lo.get(k, a), a)
         self.hi[k] = max(self.hi.get(k, b), b)
+        if not full:
+            self._add_channels(k, v[np.newaxis], axis)
+            return
         s = self.sums.get(k)
         if s is None:
             self.sums[k] = v.astype(np.float64)
         else:
             np.add(s, v, out=s)
         self.values.setdefault(k, []).append(np.array(v.reshape(-1)[::step], np.float64))
-        if axis is not None:
-            ax = axis % v.ndim
-            red = tuple(i for i in range(v.ndim) if i != ax)
-            cl, ch = v.min(axis=red).astype(np.float64), v.max(axis=red).astype(np.float64)
-            if k in self.chan:
-                cl, ch = np.minimum(self.chan[k][0], cl), np.maximum(self.chan[k][1], ch)
-            self.chan[k] = (cl, ch)
+        self._add_channels(k, v[np.newaxis], axis)
+
+    def _add_channels(self, k: str, st: np.ndarray, axis: Optional[int]) -> None:
+        """Per-channel min / max of samples ``st`` (stacked on a new axis 0) along ``axis``."""
+        if axis is None:
+            return
+        ax = axis % (st.ndim - 1)
+        red = (0,) + tuple(i + 1 for i in range(st.ndim - 1) if i != ax)
+        cl, ch = st.min(axis=red).astype(np.float64), st.max(axis=red).astype(np.float64)
+        if k in self.chan:
+            cl, ch = np.minimum(self.chan[k][0], cl), np.maximum(self.chan[k][1], ch)
+        self.chan[k] = (cl, ch)
+
+    def add_many(self, k: str, vs: List[np.ndarray], step: int, axis: Optional[int], full: bool = True) -> None:
+        """``add`` of several samples of tensor ``k`` in order, with one numpy call per statistic
+        (the per-call overhead dominated the float pass); the same values as ``add`` one by one:
+        min / max are exact in any order and the sums are still added sample by sample."""
+        v0 = vs[0]
+        if len(vs) == 1 or len({(v.shape, v.dtype) for v in vs}) > 1:
+            for v in vs:
+                self.add(k, v, step, axis, full)
+            return
+        st = np.stack(vs)
+        flat = st.reshape(len(vs), -1)
+        # Folded sample by sample as add does: which of -0.0 / 0.0 (or a NaN) is kept depends on it.
+        for a, b in zip(flat.min(axis=1).tolist(), flat.max(axis=1).tolist()):
+            a, b = float(a), float(b)
+            self.lo[k] = min(self.lo.get(k, a), a)
+            self.hi[k] = max(self.hi.get(k, b), b)
+        self._add_channels(k, st, axis)
+        if not full:
+            return
+        f64 = flat.astype(np.float64)  # exact
+        self.values.setdefault(k, []).append(f64[:, ::step].reshape(-1))
+        s = self.sums.get(k)
+        rows = f64
+        if s is None:
+            s = self.sums[k] = f64[0].reshape(v0.shape).copy()
+            rows = f64[1:]
+        flat_s = s.reshape(-1)  # a view: still ((s + v0) + v1) + ..., add's order, sample by sample
+        for row in rows:
+            np.add(flat_s, row, out=flat_s)
 
     def merged(self, other: "_Stats") -> "_Stats":
         out = _Stats(n=self.n + other.n)
@@ -111,7 +152,8 @@ class _Stats:
             his = [s.hi[k] for s in (self, other) if k in s.hi]
             out.lo[k], out.hi[k] = min(los), max(his)
             sums = [s.sums[k] for s in (self, other) if k in s.sums]
-            out.sums[k] = sums[0] if len(sums) == 1 else sums[0] + sums[1]
+            if sums:
+                out.sums[k] = sums[0] if len(sums) == 1 else sums[0] + sums[1]
             out.values[k] = self.values.get(k, []) + other.values.get(k, [])
             chans = [s.chan[k] for s in (self, other) if k in s.chan]
             if chans:
@@ -261,6 +303,17 @@ def search(model_path: str, xs, run: Callable[[bool, Ranges, Optional[Dict[str, 
     quota = max(16, _SUBSAMPLE // max(1, n))
     part_a, part_b = _Stats(), _Stats()
     held_float: List[List[np.ndarray]] = []
+    only_set = set(only) if only is not None else None
+    pending: Dict[str, List[np.ndarray]] = {}  # a chunk of samples' tensors, not yet in the statistics
+
+    def flush(part: _Stats) -> None:
+        for name, vs in pending.items():
+            tr = eq_transforms.get(name)
+            # Means and MSE samples only for the tensors the graphs can read (``only``).
+            part.add_many(name, vs, max(1, vs[0].size // quota), tr[0] if tr is not None else None,
+                          only_set is None or name in only_set or tr is not None)
+        pending.clear()
+
     for i, outs in enumerate(runner.iterate(xs)):
         part = part_b if i >= n - k else part_a
         part.n += 1
@@ -268,9 +321,9 @@ def search(model_path: str, xs, run: Callable[[bool, Ranges, Optional[Dict[str, 
         values = {name: sample[name] for name in runner.input_names}
         values.update(outs)
         for name, v in values.items():
-            v = apply_transform(v, transforms.get(name))
-            tr = eq_transforms.get(name)
-            part.add(name, v, max(1, v.size // quota), tr[0] if tr is not None else None)
+            pending.setdefault(name, []).append(apply_transform(v, transforms.get(name)))
+        if i + 1 == n - k or i + 1 == n or len(pending[next(iter(pending))]) >= _CHUNK:
+            flush(part)
         if i >= n - k or k == 0:
             held_float.append(float_out(values))
         _progress(i + 1, n, "calibrating", progress)

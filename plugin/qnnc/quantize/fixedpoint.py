@@ -77,9 +77,13 @@ def srdhm(a: np.ndarray, b) -> np.ndarray:
     """Saturating rounding doubling high multiply of int32 values (gemmlowp/TFLite)."""
     a64 = np.asarray(a, dtype=np.int64)
     b64 = np.asarray(b, dtype=np.int64)
-    ab = a64 * b64
-    nudge = np.where(ab >= 0, np.int64(1 << 30), np.int64(1 - (1 << 30)))
-    res = _trunc_div_pow2(ab + nudge, 31)
+    ab = np.asarray(a64 * b64)  # an array even for scalar inputs (updated in place below)
+    # (ab + nudge) / 2^31 truncated, nudge 2^30 or 1 - 2^30 by sign, is floor((ab + 2^30) / 2^31)
+    # for either sign: one add and one shift (the reference's hottest line).
+    ab += np.int64(1 << 30)  # in place: ab is a fresh product
+    res = np.right_shift(ab, 31, out=ab)
+    if not np.any(b64 == INT32_MIN):  # b: the (per-channel) multipliers, a few values
+        return res
     overflow = (a64 == INT32_MIN) & (b64 == INT32_MIN)
     return np.where(overflow, np.int64(INT32_MAX), res)
 
@@ -89,9 +93,12 @@ def rounding_divide_by_pot(x: np.ndarray, exponent) -> np.ndarray:
     x = np.asarray(x, dtype=np.int64)
     exponent = np.asarray(exponent, dtype=np.int64)
     mask = (np.int64(1) << exponent) - 1
-    remainder = x & mask
-    threshold = (mask >> 1) + (x < 0).astype(np.int64)
-    return (x >> exponent) + (remainder > threshold).astype(np.int64)
+    # (x >> e) + (remainder > (mask >> 1) + (x < 0)) in fewer passes: for e >= 1 it is
+    # floor((x + 2^(e-1) - (x < 0)) / 2^e), for e == 0 it is x.
+    y = x + (mask >> 1)
+    y += (x >= 0) & (mask != 0) if not np.all(mask != 0) else (x >= 0)  # mask: per channel, small
+    y >>= exponent
+    return y
 
 
 # Rounding modes of conv / fully-connected requantization (``rounding`` in their params).
@@ -129,7 +136,7 @@ def requantize(acc, multiplier, shift, rounding: int = ROUND_TFLITE) -> np.ndarr
     shift = np.asarray(shift, dtype=np.int64)
     left = np.maximum(shift, 0)
     right = np.minimum(np.maximum(-shift, 0), 31)
-    shifted = np.clip(acc << left, INT32_MIN, INT32_MAX)
+    shifted = np.clip(acc << left if left.any() else acc, INT32_MIN, INT32_MAX)
     return rounding_divide_by_pot(srdhm(shifted, multiplier), right)
 
 

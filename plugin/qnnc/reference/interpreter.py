@@ -4,6 +4,7 @@ This defines what the generated C must compute, bit for bit.
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -104,34 +105,182 @@ def _api_inputs(model: QModel, x) -> Dict[str, np.ndarray]:
     return out
 
 
-def run(model: QModel, x, keep: Optional[List[str]] = None) -> Dict[str, np.ndarray]:
-    """Run one sample (an int8 array for a single-input model; a list or {name: array} for several
-    inputs, public shapes); returns {tensor: integer array} for every output and ``keep``."""
-    values: Dict[str, np.ndarray] = _api_inputs(model, x)
+# Samples run together by run_all / run_int8: the batch folds into the kernels' leading axis, so
+# numpy's per-call overhead (most of a small model's time) is paid once per chunk, not per sample;
+# the chunk bounds the memory of the biggest im2col copy.
+BATCH_MAX = 32
+
+
+def _fold(x: np.ndarray) -> np.ndarray:
+    """(B, n, ...) -> (B*n, ...): the batch merged into the tensor's own leading axis."""
+    return x.reshape((x.shape[0] * x.shape[1],) + x.shape[2:])
+
+
+def _batch_dims(b: int, dims) -> tuple:
+    d = tuple(int(v) for v in dims)
+    return (b * d[0],) + d[1:]
+
+
+def _leading_one(*dims) -> bool:
+    return all(len(d) == 4 and int(d[0]) == 1 for d in dims)
+
+
+def _run_op_batch(op: QOp, model: QModel, values: Dict[str, np.ndarray], b: int) -> np.ndarray:
+    """``op`` on ``b`` samples at once: ``values`` hold (b, *tensor shape) arrays; returns
+    (b, *output shape). Every sample's result is what :func:`_run_op` gives on that sample alone:
+    the same kernels run with the batch folded into an axis along which they never mix values
+    (the image axis N of NHWC, the rows of fully connected / softmax, an elementwise axis). Ops
+    without such a form (int16, int4, the other kernel families) run sample by sample."""
+    out_shape = tuple(model.tensors[op.output].shape)
+    kind, c = op.kind, op.consts
+    batched = None
+    if is_s16(op) or op.attrs.get("weight_bits") == 4:
+        batched = None
+    elif kind in ("conv", "depthwise_conv", "max_pool", "avg_pool") and len(out_shape) == 4:
+        x = _fold(values[op.inputs[0]])
+        batched = run_shared(op, x, _batch_dims(b, out_shape), KERNELS_S8)
+    elif kind in ("fully_connected", "softmax"):
+        cols = op.attrs["in_features"] if kind == "fully_connected" else op.attrs["cols"]
+        x = values[op.inputs[0]].reshape(b * op.attrs["rows"], cols)
+        if kind == "fully_connected":
+            batched = K.fully_connected_s8(op.params, c["multiplier"], c["shift"], x, c["filter"], c["bias"])
+        else:
+            batched = K.softmax_s8(x, c["exp_lut"])
+    elif kind == "reshape":
+        batched = values[op.inputs[0]]
+    elif kind == "transpose":
+        x = values[op.inputs[0]].reshape((b,) + tuple(op.attrs["input_dims"]))
+        batched = K.transpose_s8(x, [0] + [int(p) + 1 for p in op.attrs["perm"]])
+    elif kind == "lut":
+        batched = K.lut_s8(values[op.inputs[0]], c["lut"])
+    elif kind in ("add", "mul") and _leading_one(op.attrs["input1_dims"], op.attrs["input2_dims"],
+                                                  op.attrs["output_dims"]):
+        a = values[op.inputs[0]].reshape(_batch_dims(b, op.attrs["input1_dims"]))
+        if "input2" in c:  # a constant: its leading 1 broadcasts over the batch
+            y = c["input2"].reshape(op.attrs["input2_dims"])
+        else:
+            y = values[op.inputs[1]].reshape(_batch_dims(b, op.attrs["input2_dims"]))
+        fn = K.add_s8 if kind == "add" else K.mul_s8
+        batched = fn(op.params, a, y, _batch_dims(b, op.attrs["output_dims"]))
+    elif kind == "pad" and _leading_one(op.attrs["input_dims"], op.attrs["output_dims"]) \
+            and int(op.attrs["pads_before"][0]) == 0:
+        x = values[op.inputs[0]].reshape(_batch_dims(b, op.attrs["input_dims"]))
+        batched = K.pad_s8(x, op.attrs["pads_before"], _batch_dims(b, op.attrs["output_dims"]),
+                           op.attrs["pad_value"])
+    elif kind == "patch_segment":
+        for sub in op.attrs["ops"]:
+            values[sub.output] = _run_op_batch(sub, model, values, b)
+        return values[op.output]
+    elif kind == "concat":
+        outer = op.attrs["outer"]
+        parts = [K.rescale_s8(r, values[i]).reshape(b, outer, inner)
+                 for i, r, inner in zip(op.inputs, op.attrs["rescales"], op.attrs["inners"])]
+        batched = np.concatenate(parts, axis=2)
+    if batched is not None:
+        return batched.reshape((b,) + out_shape)
+    return _per_sample(op, model, values, b)
+
+
+class _Sample(dict):
+    """Sample ``i`` of batched values, sliced on first use (an op reads only its inputs)."""
+
+    def __init__(self, values: Dict[str, np.ndarray], i: int):
+        super().__init__()
+        self._values, self._i = values, i
+
+    def __missing__(self, key):
+        v = self[key] = self._values[key][self._i]
+        return v
+
+    def __contains__(self, key) -> bool:
+        return dict.__contains__(self, key) or key in self._values
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+
+def _per_sample(op: QOp, model: QModel, values: Dict[str, np.ndarray], b: int) -> np.ndarray:
+    """``op`` run by :func:`_run_op` on each sample; tensors it adds besides its output (a patch
+    segment's layers) are stacked into ``values`` too."""
+    outs, added = [], {}
+    for i in range(b):
+        view = _Sample(values, i)
+        outs.append(_run_op(op, model, view))
+        for k, v in view.items():
+            if k not in values:
+                added.setdefault(k, []).append(v)
+    for k, vs in added.items():
+        values[k] = np.stack(vs)
+    return np.stack(outs)
+
+
+def _api_batch(model: QModel, xs) -> Dict[str, np.ndarray]:
+    """{input tensor: (B, *shape) integer array} from ``xs`` as :func:`run_all` takes it."""
+    arrays = [xs[name] for name in model.inputs] if isinstance(xs, dict) else [xs]
+    if len(arrays) != len(model.inputs):
+        raise ValueError(f"the model has {len(model.inputs)} inputs {model.inputs}, got {len(arrays)} arrays")
+    out = {}
+    for name, a in zip(model.inputs, arrays):
+        t = model.tensors[name]
+        a = np.asarray(a, dtype=np.int16 if t.bits == 16 else np.int8)
+        out[name] = a.reshape((a.shape[0],) + tuple(t.shape))
+    return out
+
+
+def run_batch(model: QModel, values: Dict[str, np.ndarray], keep: Optional[List[str]] = None
+              ) -> Dict[str, np.ndarray]:
+    """Run ``B`` samples at once: ``values`` {input tensor: (B, *shape) integer array} (int8, or
+    int16 for int16 inputs); returns {tensor: (B, *shape)} for every output and ``keep``. Sample
+    by sample bit-identical to :func:`run` (which is this with B = 1)."""
+    values = dict(values)
+    b = int(next(iter(values.values())).shape[0])
     for op in model.ops:
-        values[op.output] = _run_op(op, model, values)
+        values[op.output] = _run_op_batch(op, model, values, b)
     wanted = set(keep or []) | set(model.outputs)
     return {k: v for k, v in values.items() if k in wanted}
 
 
-def _sample(xs, i: int):
-    return {k: v[i] for k, v in xs.items()} if isinstance(xs, dict) else xs[i]
+def run(model: QModel, x, keep: Optional[List[str]] = None) -> Dict[str, np.ndarray]:
+    """Run one sample (an int8 array for a single-input model; a list or {name: array} for several
+    inputs, public shapes); returns {tensor: integer array} for every output and ``keep``."""
+    inputs = {k: v[np.newaxis] for k, v in _api_inputs(model, x).items()}
+    return {k: v[0] for k, v in run_batch(model, inputs, keep).items()}
+
+
+def _one_blas_thread():
+    """numpy's BLAS limited to one thread while a batch runs (threadpoolctl; a no-op without it):
+    a batch's products are just big enough for OpenBLAS to split them over threads, which on a
+    busy 2-core machine made them up to 20x slower than one thread."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _count(xs) -> int:
     return int(next(iter(xs.values())).shape[0]) if isinstance(xs, dict) else int(xs.shape[0])
 
 
+def _chunks(model: QModel, xs):
+    """The outputs of ``xs`` run in chunks of at most BATCH_MAX samples."""
+    n = _count(xs)
+    for s in range(0, n, BATCH_MAX):
+        part = {k: v[s:s + BATCH_MAX] for k, v in xs.items()} if isinstance(xs, dict) else xs[s:s + BATCH_MAX]
+        yield run_batch(model, _api_batch(model, part))
+
+
 def run_int8(model: QModel, xs) -> np.ndarray:
     """Int8 outputs for a batch of int8 inputs: (N, *input) -> (N, *output) (the first output)."""
-    return np.stack([run(model, _sample(xs, i))[model.output] for i in range(_count(xs))])
+    return run_all(model, xs)[0]
 
 
 def run_all(model: QModel, xs) -> List[np.ndarray]:
     """Every output for a batch: ``xs`` (N, *input) or {input name: (N, ...)} -> [(N, *output), ...]
     in output order."""
-    runs = [run(model, _sample(xs, i)) for i in range(_count(xs))]
-    return [np.stack([r[name] for r in runs]) for name in model.outputs]
+    with _one_blas_thread():
+        runs = list(_chunks(model, xs))
+    return [np.concatenate([r[name] for r in runs]) for name in model.outputs]
 
 
 def quantize_f32_s16(x: np.ndarray, scale: float) -> np.ndarray:
