@@ -7,6 +7,8 @@ per-channel QDQ int8) on the shared models with labels, in one run on the same d
     python benchmarks/accuracy.py --limit 1000 --json acc.json
     python benchmarks/accuracy.py --methods minmax,mse,kl,auto --variants none   # the targets table
     python benchmarks/accuracy.py --models '' --corpus all  # corpus models: output SQNR on seeded inputs
+    python benchmarks/accuracy.py --models digits_cnn_sklearn --methods minmax,batchnorm,random --variants none
+                                                           # data-free rows: BN statistics, random inputs
 
 After the tables it checks the targets of ``calibration.method: auto`` (the default build): accuracy
 at least onnxruntime's best method on every labelled model (and the fixed floors in ``TARGETS``),
@@ -63,18 +65,27 @@ def float_outputs(model_path: str, xs: np.ndarray) -> np.ndarray:
     return np.concatenate([r.run(xs[i:i + 1])[r.output_names[0]].reshape(1, -1) for i in range(len(xs))])
 
 
-def run_qnnc(model_path: str, cal_path: str, xs: np.ndarray, method: str, extra: Dict, engine: str = "c") -> Dict:
+def run_qnnc(model_path: str, cal_path: str, xs: np.ndarray, method: str, extra: Dict, engine: str = "c",
+             build_repeat: int = 1) -> Dict:
     """Build with qnnc, run the test inputs through the generated C compiled on the host (``engine``
     "c") or through the numpy reference it is bit-exact with ("reference"); int8 outputs + sizes.
-    ``build_seconds``: the build alone (calibration included)."""
+    ``build_seconds``: the build alone (calibration included), wall time, the median of
+    ``build_repeat`` builds (the machine's load makes one build's time noisy)."""
     from qnnc.build import generate, write_output
     from qnnc.config import Config, DataRef
     from qnnc.emit.hostrun import compile_driver, run_driver
     from qnnc.reference.interpreter import dequantize_output, quantize_input, run_int8
     cfg = Config(calibration=DataRef(cal_path), method=method, **extra)
+    if method in ("batchnorm", "random"):  # data-free: BN statistics, or min-max on random N(0,1) inputs
+        cfg = Config(method="batchnorm" if method == "batchnorm" else "minmax", random_calibration=method == "random",
+                     **extra)
     t0 = time.time()
-    res = generate(model_path, cfg, "m", progress=False)
-    build = time.time() - t0
+    times = []
+    for _ in range(max(1, build_repeat)):
+        t1 = time.perf_counter()
+        res = generate(model_path, cfg, "m", progress=False)
+        times.append(time.perf_counter() - t1)
+    build = float(np.median(times))
     model = res.compiled.model
     if engine == "reference":
         q = run_int8(model, quantize_input(model, xs)).reshape(len(xs), -1)
@@ -151,7 +162,7 @@ def _sqnr(f: np.ndarray, q: np.ndarray) -> float:
 
 
 def bench_model(model: str, methods: List[str], variants: List[str], ort_methods: List[str],
-                limit: Optional[int], log, engine: str = "c") -> Dict:
+                limit: Optional[int], log, engine: str = "c", build_repeat: int = 1) -> Dict:
     folder = shared_dir() / model
     path = str(folder / "model.onnx")
     cal_path = str(folder / "calibration.npz")
@@ -170,12 +181,13 @@ def bench_model(model: str, methods: List[str], variants: List[str], ort_methods
 
     for method in methods:
         for v in variants:
-            r = run_qnnc(path, cal_path, xs, method, VARIANTS[v], engine)
+            r = run_qnnc(path, cal_path, xs, method, VARIANTS[v], engine, build_repeat)
             row = {"tool": "qnnc", "method": method, "variant": v, **score(r["out"]), "flash_bytes": r["flash"],
                    "ram_bytes": r["ram"], "seconds": round(r["seconds"], 1),
                    "build_seconds": round(r["build_seconds"], 2), "calibration": r["calibration"]}
             rows.append(row)
-            log(f"  qnnc {method:10s} {v:6s} acc {row['accuracy']:.4f}  ({row['seconds']:.0f} s)")
+            log(f"  qnnc {method:10s} {v:6s} acc {row['accuracy']:.4f}  ({row['seconds']:.0f} s, "
+                f"build {row['build_seconds']:.2f} s)")
     for method, per_channel in [(m, pc) for m in ort_methods for pc in ORT_WEIGHTS]:
         # The recommended recipe (pre-processed model); if that fails, report the failure and also
         # try the model as it is.
@@ -289,7 +301,7 @@ def format_table(res: Dict) -> str:
     lines = [f"{res['model']}: {res['samples']} test samples, {res['calibration_samples']} calibration samples, "
              f"float accuracy {res['float_accuracy']:.4f}",
              f"  {'tool':12s} {'method':11s} {'CLE/BC':7s} {'accuracy':>8s} {'agree':>7s} {'SQNR dB':>8s} "
-             f"{'flash B':>8s} {'RAM B':>7s}"]
+             f"{'flash B':>8s} {'RAM B':>7s} {'build s':>7s}"]
     for r in res["rows"]:
         head = f"  {r['tool']:12s} {r['method']:11s} {r['variant']:7s}"
         if "error" in r:
@@ -297,8 +309,9 @@ def format_table(res: Dict) -> str:
             continue
         flash = str(r.get("flash_bytes", "-"))
         ram = str(r.get("ram_bytes", "-"))
+        build = f"{r['build_seconds']:.2f}" if "build_seconds" in r else "-"
         lines.append(f"{head} {r['accuracy']:8.4f} {r['agreement']:7.4f} {r['output_sqnr_db']:8.1f} "
-                     f"{flash:>8s} {ram:>7s}")
+                     f"{flash:>8s} {ram:>7s} {build:>7s}")
     return "\n".join(lines)
 
 
@@ -313,6 +326,8 @@ def main(argv=None) -> int:
     ap.add_argument("--engine", choices=("c", "reference"), default="c",
                     help="run qnnc's builds as host-compiled C (default) or with the bit-exact numpy reference")
     ap.add_argument("--corpus", default="", help="corpus models (comma-separated, or 'all'): output SQNR vs float")
+    ap.add_argument("--build-repeat", type=int, default=3,
+                    help="qnnc builds per setting on the labelled models; their build time is the median")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(REPO / "plugin"))  # a source checkout without pip install -e
     sys.path.insert(0, str(REPO))  # benchmarks.corpus
@@ -328,7 +343,8 @@ def main(argv=None) -> int:
         log(f"{model}:")
         results.append(bench_model(model, [m for m in args.methods.split(",") if m],
                                    [v for v in args.variants.split(",") if v],
-                                   [m for m in args.ort.split(",") if m], args.limit, log, args.engine))
+                                   [m for m in args.ort.split(",") if m], args.limit, log, args.engine,
+                                   args.build_repeat))
     if args.corpus:
         from benchmarks.corpus import corpus_dir, corpus_models
         names = corpus_models(corpus_dir()) if args.corpus == "all" else [m for m in args.corpus.split(",") if m]
@@ -341,7 +357,8 @@ def main(argv=None) -> int:
         print()
     print("agree: top-1 agreement with the float model; SQNR: of the dequantized output vs float "
           "(over all test samples); flash/RAM: qnnc build report (weights incl. requantization constants / "
-          "activation arena). onnxruntime: quantize_static after quant_pre_process (its recommended "
+          "activation arena); build s: wall time of qnnc's build (calibration included), median of "
+          f"{args.build_repeat}. onnxruntime: quantize_static after quant_pre_process (its recommended "
           "recipe), pc / pt: per-channel / per-tensor weights; 'no-pre': on the model as it is, tried only "
           "when the recipe fails.")
     if any(r["tool"] == "qnnc" and r["method"] == "auto" for res in results for r in res.get("rows", [])):

@@ -138,8 +138,9 @@ def generate(model_path: str, cfg: Config, name: str, runtime: bool = True, prog
 
 def check_calibration_given(model_path: str, cfg: Config) -> None:
     """Firmware builds: a float model needs calibration data or the config's explicit opt-in to
-    random inputs; activation ranges from random inputs ship a model that is wrong on real data."""
-    if cfg.calibration is not None or cfg.random_calibration:
+    random inputs or to data-free BatchNormalization ranges (``method: batchnorm``); activation
+    ranges from random inputs ship a model that is wrong on real data."""
+    if cfg.calibration is not None or cfg.random_calibration or cfg.method == "batchnorm":
         return
     try:
         model = onnx.load(model_path, load_external_data=False)
@@ -151,8 +152,17 @@ def check_calibration_given(model_path: str, cfg: Config) -> None:
         "no calibration data: this firmware build would ship a model whose activation ranges come from random "
         "inputs, so its results on real data would be wrong. Name representative inputs in calibration.data "
         "(an .npz/.npy file relative to the config; see README 'Calibration data'), or, for sizing and "
-        "coverage checks only, opt in with 'calibration: {random_inputs: true}'",
+        "coverage checks only, opt in with 'calibration: {random_inputs: true}'" + _batchnorm_offer(model),
         file=cfg.source or "(no --config given)", key="calibration.data", line=cfg.lines.get("calibration"))
+
+
+def _batchnorm_offer(model) -> str:
+    """The data-free option, for a model that still has BatchNormalization statistics."""
+    bn = sum(1 for n in model.graph.node if n.op_type == "BatchNormalization")
+    if not bn:
+        return ""
+    return (f". This model has {bn} BatchNormalization layer(s): without data, 'calibration: {{method: batchnorm}}' "
+            "derives the ranges from their trained statistics (data-free, its expected quality is reported)")
 
 
 def _where(cfg: Config, key: str, override: Optional[int], origin: Optional[str]) -> str:

@@ -42,7 +42,7 @@ def cmd_build(args) -> int:
         print("qnnc: note: no --config given: defaults used (int8, per-channel weights, min-max ranges)",
               file=sys.stderr)
     if result.compiled.calibration.startswith("RANDOM") and not cfg.random_calibration:
-        _random_calibration_warning(result.compiled.calibration_samples)
+        _random_calibration_warning(result.compiled.calibration_samples, len(result.compiled.graph.bn_stats))
     print(result.summary)
     if args.verbose:
         from .report import layer_table
@@ -50,8 +50,9 @@ def cmd_build(args) -> int:
     return 0
 
 
-def _random_calibration_warning(samples: int) -> None:
-    """The warning nobody can miss: this output is for sizing and coverage checks only."""
+def _random_calibration_warning(samples: int, batchnorm_layers: int = 0) -> None:
+    """The warning nobody can miss: this output is for sizing and coverage checks only (and, for a
+    model with BatchNormalization statistics, the data-free option)."""
     rule = "qnnc: WARNING: " + "*" * 72
     print("\n".join([
         rule,
@@ -59,6 +60,9 @@ def _random_calibration_warning(samples: int) -> None:
         "qnnc: WARNING: This output is for sizing and coverage checks only: its results on real data are",
         "qnnc: WARNING: wrong. Name representative inputs in the config's calibration.data. Firmware builds",
         "qnnc: WARNING: (Zephyr, PlatformIO: --require-calibration) refuse this configuration.",
+        *([f"qnnc: WARNING: Without data: the model has {batchnorm_layers} BatchNormalization layer(s);",
+           "qnnc: WARNING: 'calibration: {method: batchnorm}' derives data-free ranges from their statistics."]
+          if batchnorm_layers else []),
         rule]), file=sys.stderr)
 
 
@@ -113,7 +117,7 @@ def cmd_inspect(args) -> int:
 
 
 def cmd_ops(args) -> int:
-    from .passes.operators import OPERATORS, markdown_table
+    from .passes.operators import NO_KERNEL, OPERATORS, markdown_table
     from .quantize.lower_graph import RULES
     if args.markdown:
         sys.stdout.write(markdown_table(frozenset(RULES[16])))
@@ -121,7 +125,8 @@ def cmd_ops(args) -> int:
         width = max(map(len, OPERATORS))
         for op in sorted(OPERATORS):
             canonical, notes = OPERATORS[op]
-            int16 = "int16" if canonical in RULES[16] else "int8 inside int16 plans"
+            int16 = ("int16" if canonical in RULES[16] else "no kernel" if canonical in NO_KERNEL
+                     else "int8 inside int16 plans")
             print(f"{op:<{width}}  {notes}{'; ' if notes else ''}{int16}")
     return 0
 
@@ -179,7 +184,8 @@ def make_parser() -> argparse.ArgumentParser:
                         "ram=CONFIG_QNNC_RAM_BUDGET), named in budget errors instead of the flag")
     b.add_argument("--require-calibration", action="store_true",
                    help="for firmware builds: fail unless the config names calibration data (or opts in to "
-                        "random inputs with calibration.random_inputs: true); the Zephyr module and the "
+                        "random inputs with calibration.random_inputs: true, or to data-free ranges from "
+                        "BatchNormalization statistics with calibration.method: batchnorm); the Zephyr module and the "
                         "PlatformIO library always pass it")
     b.add_argument("--target", choices=TARGET_CORES, help="core the report's expected instructions are for "
                    "(overrides the config's target:; default m4, stated as assumed)")

@@ -10,7 +10,8 @@ Schema (every key optional; unknown keys are errors)::
       data: calibration.npz    # .npz or .npy, relative to this file
       key: x                   # array name inside an .npz (default: 'x', else the input's name)
       method: auto             # auto (default: the ranges, equalization and bias correction with the best
-                               # output SQNR on held-aside samples) | minmax | percentile | mse | kl
+                               # output SQNR on held-aside samples) | minmax | percentile | mse | kl |
+                               # batchnorm (no data: ranges from the model's BatchNormalization statistics)
       percentile: 99.99        # percentile method: keep this share of values inside the range
       moving_average: 0.9      # minmax only: EMA of per-sample min/max with this momentum in [0, 1)
       max_samples: 1000        # use at most this many samples
@@ -138,7 +139,7 @@ _SCHEMA: Dict[str, Any] = {
     "calibration": {
         "data": str,
         "key": str,
-        "method": ("auto", "minmax", "percentile", "mse", "kl"),
+        "method": ("auto", "minmax", "percentile", "mse", "kl", "batchnorm"),
         "percentile": float,
         "moving_average": float,
         "max_samples": int,
@@ -428,6 +429,13 @@ def load_config(path: Optional[str]) -> Config:
                               "calibration setting", file=file, key=f"calibration.{sorted(cal)[0]}",
                               line=lines.get(f"calibration.{sorted(cal)[0]}"))
         cal = None
+    if cal is not None and cal.get("method") == "batchnorm":  # data-free (quantize/calibrate_batchnorm.py)
+        others = sorted(k for k in cal if k != "method")
+        if others:
+            raise ConfigError(f"method batchnorm is data-free: it takes no calibration.{others[0]} (remove it, or "
+                              "choose another method to calibrate on data)", file=file,
+                              key=f"calibration.{others[0]}", line=lines.get(f"calibration.{others[0]}"))
+        cfg.method, cal = "batchnorm", None
     if cal is not None:
         cfg.calibration = _data_ref(cal, "calibration", base, lines, file)
         # moving_average is a min-max setting: given without a method it selects minmax, not auto

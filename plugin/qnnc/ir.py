@@ -69,6 +69,9 @@ class Graph:
     aliases: Dict[str, str] = field(default_factory=dict)
     # For an already-quantized (QDQ / QOperator) model: the qdq.QuantSpec its Q/DQ nodes fixed.
     quant: Optional[Any] = None
+    # BatchNormalization statistics the passes folded away: {ONNX name of the BN output (the
+    # pre-activation tensor): (beta, |gamma|) per channel}, for data-free ranges (quantize/calibrate_batchnorm.py).
+    bn_stats: Dict[str, Any] = field(default_factory=dict)
 
     def copy(self) -> "Graph":
         """A copy whose lists, dicts and nodes can be edited; constant arrays are shared."""
@@ -85,6 +88,7 @@ class Graph:
             io_layout=self.io_layout,
             aliases=dict(self.aliases),
             quant=self.quant,
+            bn_stats=dict(self.bn_stats),
         )
 
     # -- queries -------------------------------------------------------------

@@ -29,7 +29,7 @@ from .ir import Graph
 from .passes import run_passes
 from .passes.equalize import equalize, float_transforms
 from .qmodel import QModel
-from .quantize import auto_precision, calibrate_auto
+from .quantize import auto_precision, calibrate_auto, calibrate_batchnorm
 from .quantize.calibrate import collect, internal_value, random_calibration_samples
 from .quantize.fixedpoint import ROUND_HALF_EVEN, ROUND_TFLITE
 from .quantize.lower_graph import quantize
@@ -114,9 +114,12 @@ def compile_model(model_path: str, cfg: Config, name: str, progress: bool = True
             if inp in u8:  # raw bytes: uniform 0..255 (the range is fixed to [0, 255] below anyway)
                 x = xs[inp] if isinstance(xs, dict) else xs
                 x[...] = np.random.default_rng(k).integers(0, 256, x.shape)
-        if not prequantized:
+        if not prequantized and cfg.method != "batchnorm":
             notes.append("no calibration data given (calibration.data in the config): activation ranges come from "
-                         f"{sample_count(xs)} random N(0,1) inputs, so accuracy on real data will be poor")
+                         f"{sample_count(xs)} random N(0,1) inputs, so accuracy on real data will be poor"
+                         + (f"; the model has {len(passed.bn_stats)} BatchNormalization layers: 'calibration: "
+                            "{method: batchnorm}' derives data-free ranges from their statistics"
+                            if passed.bn_stats else ""))
     held = None  # (inputs, labels) the automatic precision search judges on, kept out of calibration
     if cfg.auto_precision is not None and ys is not None:
         xs, ys, held, note = _hold_aside(xs, ys)
@@ -125,7 +128,18 @@ def compile_model(model_path: str, cfg: Config, name: str, progress: bool = True
     method, bias_correction = cfg.method, cfg.bias_correction
     if method == "auto" and (prequantized or cfg.calibration is None):
         method = "minmax"  # auto judges against real data; random inputs and given scales use min-max
-    if method == "auto":
+    if method == "batchnorm":
+        if not passed.bn_stats:
+            raise ConfigError("calibration method batchnorm takes its ranges from BatchNormalization statistics, "
+                              "and this model has no BatchNormalization layer: give calibration.data instead",
+                              file=cfg.source, key="calibration.method", line=cfg.line_of("calibration.method"))
+        xs, fitted = calibrate_batchnorm.synthetic_inputs(model_path, xs, input_names, u8)
+        notes.extend(f"calibration method batchnorm: synthetic input '{k}' ~ N({m:.3g}, {sd:.3g}^2), fitted to the "
+                     "statistics of the first BatchNormalization" for k, (m, sd) in fitted.items())
+        cal = calibrate_batchnorm.collect_batchnorm(
+            model_path, passed, xs, input_names, {t: graph.shape(t) for t in passed.bn_stats if t in graph.tensors},
+            pins, progress, transforms=float_transforms(passed), means=cfg.bias_correction)
+    elif method == "auto":
         auto = _auto_calibration(model_path, passed, cfg, xs, pins, progress, u8, name, weight_bits, act_bits,
                                  rounding)
         passed, cal, bias_correction, method = auto[0], auto[1].calibration, auto[1].chosen.bias_correction, \
@@ -156,6 +170,8 @@ def compile_model(model_path: str, cfg: Config, name: str, progress: bool = True
         notes.extend(search_notes)
     qm = quantize_with(plan)
     qm.uint8_inputs = list(u8)
+    if method == "batchnorm":  # the expected quality, as no data can measure it
+        method = _batchnorm_quality(model_path, passed, qm, xs, pins, notes)
     qm.notes = notes + qm.notes  # the lowering's own notes (int8 fallbacks in an int16 plan) last
     return Compiled(passed, qm, sample_count(xs), notes, plan,
                     calibration_source(cfg, sample_count(xs), prequantized, method))
@@ -185,9 +201,26 @@ def calibration_source(cfg: Config, samples: int, prequantized: bool, method: Op
     method used (for ``auto``: what it chose), default the config's."""
     if prequantized:
         return "the model's own quantization scales"
+    if cfg.method == "batchnorm":
+        return f"no data: ranges from BatchNormalization statistics ({method or cfg.method})"
     if cfg.calibration is None:
         return f"RANDOM inputs ({samples} N(0,1) samples), not real data"
     return f"{samples} samples of {os.path.basename(cfg.calibration.path)} ({method or cfg.method})"
+
+
+def _batchnorm_quality(model_path: str, passed: Graph, qm: QModel, xs, pins, notes: List[str]) -> str:
+    """``calibration.method: batchnorm``: the int8 reference's output SQNR vs the float model on the
+    synthetic inputs, as a note; returns the method's description for the summary line and report."""
+    ref = calibrate_batchnorm.float_reference(model_path, passed, xs, pins)
+    out = [dequantize_output(qm, q, j) for j, q in enumerate(run_all(qm, quantize_input(qm, xs)))]
+    db = calibrate_batchnorm.sqnr_db(ref, out)
+    n = sample_count(xs)
+    notes.append(f"calibration method batchnorm (data-free): ranges from the statistics of {len(passed.bn_stats)} "
+                 f"BatchNormalization layers (mean beta +- {calibrate_batchnorm.SIGMAS:g} |gamma| per channel), other "
+                 f"tensors from a float run with BN outputs drawn from those statistics; expected quality: output "
+                 f"SQNR {db:.1f} dB vs float on {n} synthetic inputs (real data may differ: check with "
+                 "'qnnc validate' on labelled data when you have some)")
+    return f"batchnorm, {len(passed.bn_stats)} BN layers, expected output SQNR {db:.1f} dB on {n} synthetic inputs"
 
 
 def _auto_calibration(model_path: str, passed: Graph, cfg: Config, xs, pins, progress: bool, u8, name: str,

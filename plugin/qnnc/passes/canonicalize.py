@@ -239,6 +239,9 @@ def fold_batchnorm(graph: Graph) -> Graph:
                 raise _fail(g, n, f"'{t}' must be a constant")
         eps = float(n.attrs.get("epsilon", 1e-5))
         _check_batchnorm_params(g, n, eps)
+        # Trained statistics make the output per channel ~ mean beta, std |gamma| (data-free ranges).
+        g.bn_stats[g.original_name(n.outputs[0])] = (g.const(bias).astype(np.float64).reshape(-1),
+                                                     np.abs(g.const(scale).astype(np.float64)).reshape(-1))
         s = (g.const(scale) / np.sqrt(g.const(var).astype(np.float64) + eps)).astype(np.float64)
         b = g.const(bias).astype(np.float64) - g.const(mean).astype(np.float64) * s
         prod = g.producer(x)
