@@ -720,3 +720,33 @@ def test_validate_reports_int16_layers(tmp_path):
     r = F.run_cli(["validate", tmp_path / "m.onnx", "--config", tmp_path / "m.yaml", "--data", tmp_path / "test.npz"])
     assert r.returncode == 0, r.stderr
     assert "bit-exact" in r.stdout and "int8 -> int16" in r.stdout and "qnnc_" not in r.stderr
+
+
+def test_fused_leaky_relu_runs_at_int16(tmp_path):
+    """A LeakyRelu fused into a Conv and into an Add (passes/fuse_activation.py) runs as the int16
+    layer into its pre-activation tensor and ``qnnc_prelu_s16`` on it, bit-exact in C (ASan/UBSan)."""
+    rng = np.random.default_rng(21)
+    t = F.tensor
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], name="conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("LeakyRelu", ["c"], ["l1"], name="leaky1", alpha=0.1),
+        helper.make_node("Add", ["l1", "l1b"], ["a"], name="add"),
+        helper.make_node("LeakyRelu", ["a"], ["y"], name="leaky2", alpha=0.3),
+    ]
+    inits = [t("w", rng.standard_normal((4, 2, 3, 3)).astype(np.float32) * 0.4),
+             t("b", rng.standard_normal(4).astype(np.float32) * 0.1),
+             t("l1b", rng.standard_normal((1, 4, 1, 1)).astype(np.float32))]
+    result = _build(tmp_path, F.model(nodes, [F.vi("x", [1, 2, 8, 8])], [F.vi("y", [1, 4, 8, 8])], inits))
+    qm = result.compiled.model
+    kernels = [op.kernel for op in qm.ops]
+    assert kernels.count("qnnc_prelu_s16") == 2, kernels
+    for i, k in enumerate(kernels):  # each LeakyRelu right after its layer, on its int16 output
+        if k == "qnnc_prelu_s16":
+            assert kernels[i - 1] in ("qnnc_conv_s16", "qnnc_add_s16")
+            assert qm.tensors[qm.ops[i].inputs[0]].bits == 16 and qm.tensors[qm.ops[i].output].bits == 16
+    assert not any("int8 activations inside" in n for n in qm.notes)
+    xs = rng.standard_normal((40, 2, 8, 8)).astype(np.float32) * 1.5
+    exe = compile_driver(str(tmp_path / "gen16"), "m", str(tmp_path / "drv"), sanitize=True)
+    q = quantize_input(qm, xs)
+    assert np.array_equal(run_driver(exe, q.reshape(len(xs), -1), qm.output_tensor.size),
+                          run_int8(qm, q).reshape(len(xs), -1))

@@ -18,6 +18,9 @@ from ..qmodel import QModel, QOp
 from . import c_multi_io
 from ..reference import kernels_reduce as KR
 from ..reference import kernels_recurrent as KRC
+from ..reference import kernels_s16_recurrent as KRC16
+from ..reference import kernels_s16_tables as KT16
+from ..reference import kernels_s16_reduce as KR16
 from .c_format import array_body, array_definition, brace, c_float, c_int, c_type
 
 _STRUCT = {"ConvParams": "qnnc_conv_params", "FcParams": "qnnc_fc_params", "PoolParams": "qnnc_pool_params",
@@ -171,7 +174,7 @@ class _Emitter:
             size = 1
             for d in out_shape:
                 size *= d
-            self.body.append(f"{indent}qnnc_lut_s8({size}, {lut}, {in_ptr}, {out_ptr});")
+            self.body.append(f"{indent}{op.kernel}({size}, {lut}, {in_ptr}, {out_ptr});")  # _s8 / _s16
         else:
             raise NotImplementedError(op.kind)
 
@@ -240,6 +243,8 @@ class _Emitter:
             self.body.append(f"    {op.kernel}({r}, {op.attrs['size']}, {x}, {out});")
         elif op.kind == "patch_segment":
             self.patch_segment(i, op)
+        elif op.kind in KR16.KINDS and op.attrs.get("activation_bits") == 16:  # reductions, LogSoftmax, LN
+            KR16.emit_call(self, k, op, x, out)
         elif op.kind == "fully_connected":
             luts, w, bias, q, _ = self.op_weights(k, op)
             tail = [self.fc_kernel_sums(k, c["filter"])] if op.kernel == "qnnc_fully_connected_s8" else None
@@ -269,15 +274,16 @@ class _Emitter:
             dout = self.dims(f"{k}_output_dims", op.attrs["output_dims"])
             pads = f"{self.p}_{k}_pads"
             self.statics.append(f"static const int32_t {pads}[4] = {brace(op.attrs['pads_before'])};")
-            self.body.append(f"    qnnc_pad_s8({din}, {pads}, {dout}, (int8_t){op.attrs['pad_value']}, "
+            vt = "int16_t" if op.attrs.get("activation_bits") == 16 else "int8_t"
+            self.body.append(f"    {op.kernel}({din}, {pads}, {dout}, ({vt}){op.attrs['pad_value']}, "
                              f"{x}, {out});")
         elif op.kind == "concat":
             total = sum(op.attrs["inners"])
             col = 0
             for j, (t, r, inner) in enumerate(zip(op.inputs, op.attrs["rescales"], op.attrs["inners"])):
                 rp = self.struct(f"{k}_rescale{j}", r) if r is not None else "NULL"
-                self.body.append(f"    qnnc_concat_slice_s8({rp}, {op.attrs['outer']}, {inner}, {total}, "
-                                 f"{self.ptr(t)}, {out} + {col});")
+                self.body.append(f"    {op.kernel}({rp}, {op.attrs['outer']}, {inner}, {total}, "
+                                 f"{self.typed(t)}, {out} + {col});")
                 col += inner
         elif op.kind == "gather":  # offset tables per output axis; offset_c NULL: contiguous runs
             dout = self.dims(f"{k}_output_dims", op.attrs["output_dims"])
@@ -303,8 +309,10 @@ class _Emitter:
             self.body.append(f"    {op.kernel}({p}, {d1}, {ins[0]}, {d2}, {ins[1]}, {bias}, {dout}, {out});")
         elif op.kind in KR.REDUCE_KINDS:  # reduce, layer_norm, arg_max
             KR.emit_call(self, k, op, x, out)
-        elif op.kind in KRC.RECURRENT_KINDS:  # lstm, gru
-            KRC.emit_call(self, k, op, x, out)
+        elif op.kind in KRC.RECURRENT_KINDS:  # lstm, gru (int16: kernels_s16_recurrent)
+            (KRC16.emit_call if op.attrs.get("activation_bits") == 16 else KRC.emit_call)(self, k, op, x, out)
+        elif op.kind in KT16.EMIT_KINDS:  # round (int16 Floor/Ceil/Round)
+            KT16.emit_call(self, k, op, x, out)
         elif op.kind == "reshape":
             self.body.append("    /* view: shares the input's memory, no code */")
         else:

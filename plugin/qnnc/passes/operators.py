@@ -12,12 +12,14 @@ from typing import Dict, Tuple
 #: ONNX op -> (canonical op after the passes, notes)
 OPERATORS: Dict[str, Tuple[str, str]] = {
     # weighted layers
-    "Conv": ("Conv", "1-D and 2-D; groups (depthwise with any multiplier, grouped), strides, pads, dilation"),
-    "ConvTranspose": ("ConvTranspose", "2-D; strides, pads/auto_pad/output_shape, output_padding, dilation, groups"),
+    "Conv": ("Conv", "1-D and 2-D; groups (depthwise with any multiplier, grouped), strides, pads, dilation; "
+             "grouped (not depthwise): int8 inside int16 plans"),
+    "ConvTranspose": ("ConvTranspose", "2-D; strides, pads/auto_pad/output_shape, output_padding, dilation, groups; "
+                      "with a fused LeakyRelu or table: int8 inside int16 plans"),
     "Gemm": ("FullyConnected", "constant B: fully connected; two activations: a matrix product (transA/transB, "
-             "alpha, constant C)"),
+             "alpha, constant C; int8 inside int16 plans)"),
     "MatMul": ("FullyConnected", "constant weights: fully connected; two activations: batched product (rank <= 4, "
-               "broadcast batch dims)"),
+               "broadcast batch dims; int8 inside int16 plans)"),
     "BatchNormalization": ("Conv", "folded into the Conv/Gemm before it, else a depthwise 1x1 conv"),
     "LSTM": ("LSTM", "batch 1, default activations, forward/reverse/bidirectional; int16 gates and cell"),
     "GRU": ("GRU", "batch 1, default activations, linear_before_reset 0/1, forward/reverse/bidirectional"),
@@ -77,10 +79,15 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
 }
 
 
+#: Canonical ops the passes always remove (they never reach a kernel, at any precision).
+NO_KERNEL = frozenset({"Identity"})
+
+
 def markdown_table(int16_ops=frozenset()) -> str:
     """The README's operator table; ``int16_ops`` are the canonical ops with int16 kernels."""
     rows = ["| ONNX op | int16 kernel | notes |", "|---|---|---|"]
     for op in sorted(OPERATORS):
         canonical, notes = OPERATORS[op]
-        rows.append(f"| {op} | {'yes' if canonical in int16_ops else 'int8 inside'} | {notes} |")
+        int16 = "yes" if canonical in int16_ops else "no kernel" if canonical in NO_KERNEL else "int8 inside"
+        rows.append(f"| {op} | {int16} | {notes} |")
     return "\n".join(rows) + "\n"

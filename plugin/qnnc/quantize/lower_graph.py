@@ -18,6 +18,11 @@ from . import rules_s8, rules_s16
 from . import rules_conv_general
 from . import rules_movement
 from . import rules_recurrent
+from . import rules_s16_elementwise
+from . import rules_s16_conv_general
+from . import rules_s16_recurrent
+from . import rules_s16_tables
+from . import rules_s16_reduce
 from .calibrate import Ranges
 from .fixedpoint import ROUND_TFLITE, MultiplierRangeError
 from .lowering import Lowering
@@ -30,6 +35,11 @@ RULES[16] = {**RULES[16], **rules_conv_general.RULES_S16}  # a grouped Conv fall
 RULES[8] = {**RULES[8], **rules_movement.RULES}  # Slice, Split, Gather, Resize, DepthToSpace ...
 RULES[16] = {**RULES[16], **rules_movement.RULES}  # the same rules move int16 data (byte tables)
 RULES[8] = {**RULES[8], **rules_recurrent.RULES}  # LSTM, GRU
+RULES[16] = {**RULES[16], **rules_s16_conv_general.RULES_S16}  # ConvTranspose (16x8)
+RULES[16] = {**RULES[16], **rules_s16_recurrent.RULES_S16}  # LSTM, GRU (16x8)
+RULES[16] = {**RULES[16], **rules_s16_elementwise.RULES}  # element-wise (constants too), Pad, Concat
+RULES[16] = {**RULES[16], **rules_s16_tables.RULES, **rules_s16_tables.fused_rules(RULES[16])}  # unary tables
+RULES[16] = {**RULES[16], **rules_s16_reduce.RULES_S16}  # reductions, ArgMax/Min, LogSoftmax, LayerNorm
 NO_RULE = {8: rules_s8.no_rule, 16: rules_s16.no_rule}
 
 

@@ -119,7 +119,9 @@ def transpose_geometry(n: Node, in_hw, out_hw, kernel):
     return strides, dil, pads
 
 
-def conv_transpose(low: Lowering, n: Node) -> None:
+def transposed_weights(low: Lowering, n: Node):
+    """What the int8 and int16 ConvTranspose rules share: (OIHW-per-group float weights, float bias,
+    geometry of ``ConvGeneralParams``, bias-correction function) of a 2-D ConvTranspose."""
     x = low.tensors[n.inputs[0]]
     if len(x.shape) != 4:
         raise low.err(n, f"only 2-D ConvTranspose over a 4-D NCHW input is supported; this input has shape "
@@ -149,6 +151,11 @@ def conv_transpose(low: Lowering, n: Node) -> None:
     def shift_of(m, eps):  # bias correction: the transposed convolution of the mean input, averaged
         return transposed_conv_mean(m.reshape(m.shape[-3:]), eps, geometry, group, out_hw)
 
+    return W, b, geometry, shift_of
+
+
+def conv_transpose(low: Lowering, n: Node) -> None:
+    W, b, geometry, shift_of = transposed_weights(low, n)
     _general_layer(low, n, W, b, geometry, 1, shift_of)
 
 
@@ -267,4 +274,4 @@ def conv_s16(low: Lowering, n: Node) -> None:
 
 
 RULES = {"Conv": conv, "ConvTranspose": conv_transpose, "MatMul": matmul}
-RULES_S16 = {"Conv": conv_s16}  # ConvTranspose and MatMul fall back to int8 in lower_graph.lower_node
+RULES_S16 = {"Conv": conv_s16}  # MatMul falls back to int8 (lower_node); ConvTranspose: rules_s16_conv_general

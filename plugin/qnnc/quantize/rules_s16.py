@@ -21,11 +21,10 @@ from typing import Tuple
 import numpy as np
 
 from ..ir import Node
-from ..kernel_params import AddParams, FcParams, PoolParams
+from ..kernel_params import FcParams, PoolParams
 from ..qmodel import QOp, QTensor
 from .bias_correction import mean_shift_of
-from .fixedpoint import add_multipliers
-from .lowering import Lowering, dims4
+from .lowering import Lowering
 from .qparams import round_half_away
 from .weights import apply_scale_floor, bias_scale_floor, quantize_weights
 
@@ -36,8 +35,7 @@ ADD16_LEFT_SHIFT = 15
 ACC_LIMIT = 1 << 47          # |int64 accumulator| bound of the 16x8 requantization (as in TFLite)
 BIAS_LIMIT = (1 << 40) - 1   # keeps bias + products far inside ACC_LIMIT
 BIAS_MAX = 1 << 39           # weight-scale floor: the bias stays within half of BIAS_LIMIT (weights.py)
-SUPPORTED = "Conv (incl. depthwise), Gemm/MatMul (FullyConnected), MaxPool, AveragePool, Add, Softmax, " \
-            "Relu/Clip fused into the layer before, Reshape/Flatten, Transpose"
+SUPPORTED = "the ops `qnnc ops` marks int16"
 
 
 def softmax_exp_lut(input_scale: float) -> np.ndarray:
@@ -183,25 +181,6 @@ def pool(low: Lowering, n: Node) -> None:
                         {"kernel": f"qnnc_{kind}_s16", "activation_bits": 16}, 0))
 
 
-def binary(low: Lowering, n: Node) -> None:
-    if n.op != "Add":
-        raise low.err(n, f"no int16 lowering for {n.op} (quantization.activation_bits: 16); supported: "
-                          + SUPPORTED)
-    a, b = input16(low, n, 0), input16(low, n, 1)
-    out, act_min, act_max = output16(low, n)
-    if len(out.shape) > 4 or any(len(t.shape) > len(out.shape) for t in (a, b)):
-        raise low.err(n, f"broadcasting to {list(out.shape)} is not supported (rank <= 4)")
-    try:
-        m1, s1, m2, s2, mo, so = add_multipliers(a.scale, b.scale, out.scale, ADD16_LEFT_SHIFT)
-    except ValueError as e:
-        raise low.err(n, str(e)) from None
-    params = AddParams(0, 0, m1, s1, m2, s2, ADD16_LEFT_SHIFT, mo, so, 0, act_min, act_max)
-
-    low.ops.append(QOp("add", n.name, [a.name, b.name], out.name, params, {},
-                        {"input1_dims": dims4(a.shape), "input2_dims": dims4(b.shape),
-                         "output_dims": dims4(out.shape), "kernel": "qnnc_add_s16", "activation_bits": 16}, 0))
-
-
 def softmax(low: Lowering, n: Node) -> None:
     x = input16(low, n)
     axis = n.attrs.get("axis", -1) % len(x.shape)
@@ -242,7 +221,7 @@ def no_rule(low: Lowering, n: Node) -> None:
 
 
 RULES = {
-    "Conv": conv, "FullyConnected": fully_connected, "Add": binary,
+    "Conv": conv, "FullyConnected": fully_connected,
     "MaxPool": pool, "AveragePool": pool, "Softmax": softmax, "Reshape": reshape,
     "Transpose": transpose,
 }

@@ -11,6 +11,11 @@ import numpy as np
 
 from ..qmodel import QModel, QOp
 from . import kernels_s16 as K
+from . import kernels_s16_elementwise as KE16
+from . import kernels_s16_conv_general as KCG16
+from . import kernels_s16_recurrent as KRC16
+from . import kernels_s16_tables as KT16
+from . import kernels_s16_reduce as KR16
 from .shared_ops import SHARED_KINDS, run_shared
 
 KERNELS_S16 = {"conv": K.conv_s16, "depthwise_conv": K.depthwise_conv_s16, "fully_connected": K.fully_connected_s16,
@@ -30,10 +35,16 @@ def run_op_s16(op: QOp, model: QModel, values: Dict[str, np.ndarray]) -> np.ndar
     kind = op.kind
     if kind == "requantize":
         return K.convert(op.attrs["rescale"], x, op.attrs["to_bits"]).reshape(out_shape)
+    if kind in KRC16.KINDS:  # LSTM, GRU
+        return KRC16.run_op(op, x, out_shape)
+    if op.attrs.get("kernel") in KCG16.KERNELS:  # ConvTranspose (conv_general, transposed)
+        return KCG16.run_op(op, values, out_shape)
     if kind in SHARED_KINDS:
         return run_shared(op, x, out_shape, KERNELS_S16)
-    if kind == "add":
-        a = x.reshape(op.attrs["input1_dims"])
-        b = values[op.inputs[1]].reshape(op.attrs["input2_dims"])
-        return K.add_s16(op.params, a, b, op.attrs["output_dims"]).reshape(out_shape)
+    if kind in KE16.KINDS:  # add (also with a constant operand), mul, minmax, prelu, pad, concat
+        return KE16.run(op, values, out_shape)
+    if kind in KT16.KINDS:  # unary tables (lut), Floor/Ceil/Round (round)
+        return KT16.run(op, x, out_shape)
+    if kind in KR16.KINDS:  # reduce, arg_max (int8 index out), log_softmax, layer_norm
+        return KR16.run(op, x, out_shape)
     raise NotImplementedError(f"int16 {kind}")

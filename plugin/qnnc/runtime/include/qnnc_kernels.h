@@ -495,6 +495,14 @@ int32_t qnnc_lstm_s8_get_buffer_size(int32_t hidden_size);
 void qnnc_lstm_s8(const qnnc_recurrent_params *params, const qnnc_recurrent_weights *weights,
                   const int8_t *input, int8_t *output, void *scratch);
 
+/** int16 activations (16x8): qnnc_lstm_s8 / qnnc_gru_s8 with int16 input, h and output (zero point 0),
+ *  int64 gate sums requantized to Q3.12 by qnnc_requantize_s64; weights->initial_h is unused (NULL):
+ *  initial_h [hidden_size] int16. Scratch: 12 * hidden_size bytes rounded up to 4, 2-byte aligned. */
+void qnnc_lstm_s16(const qnnc_recurrent_params *params, const qnnc_recurrent_weights *weights,
+                   const int16_t *initial_h, const int16_t *input, int16_t *output, void *scratch);
+void qnnc_gru_s16(const qnnc_recurrent_params *params, const qnnc_recurrent_weights *weights,
+                  const int16_t *initial_h, const int16_t *input, int16_t *output, void *scratch);
+
 /** Bytes of working memory (arena) qnnc_gru_s8 needs: 10 * hidden_size rounded up to 4. */
 int32_t qnnc_gru_s8_get_buffer_size(int32_t hidden_size);
 /** One direction of a GRU over input [time_steps][input_size]; scratch: get_buffer_size bytes, 2-byte aligned. */
@@ -550,6 +558,14 @@ void qnnc_depthwise_conv_s16(const qnnc_conv_params *params, const qnnc_per_chan
                              const int64_t *bias,
                              const qnnc_dims *output_dims, int16_t *output);
 
+/** Transposed convolution (ONNX ConvTranspose, any groups), int16 activations: as
+ *  qnnc_conv_general_s8 with transposed = 1 (act_lut NULL, rounding unused: 16x8 requantization). */
+void qnnc_conv_transpose_s16(const qnnc_conv_general_params *params, const qnnc_per_channel_quant *quant,
+                             const qnnc_dims *input_dims, const int16_t *input,
+                             const qnnc_dims *filter_dims, const int8_t *filter,
+                             const int64_t *bias,
+                             const qnnc_dims *output_dims, int16_t *output);
+
 /** Fully connected, int16 activations; as qnnc_fully_connected_s8 otherwise. */
 void qnnc_fully_connected_s16(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant,
                               int32_t rows, int32_t in_features, const int16_t *input,
@@ -572,6 +588,21 @@ void qnnc_add_s16(const qnnc_add_params *params,
                   const qnnc_dims *input2_dims, const int16_t *input2,
                   const qnnc_dims *output_dims, int16_t *output);
 
+/* int16 element-wise and movement kernels (qnnc/reference/kernels_s16_elementwise.py): the int8
+ * kernels' arithmetic on int16 values (zero offsets), clamped to act_min/act_max or int16. */
+void qnnc_mul_s16(const qnnc_mul_params *params, const qnnc_dims *input1_dims, const int16_t *input1,
+                  const qnnc_dims *input2_dims, const int16_t *input2, const qnnc_dims *output_dims, int16_t *output);
+void qnnc_minmax_s16(const qnnc_minmax_params *params, const qnnc_dims *input1_dims, const int16_t *input1,
+                     const qnnc_dims *input2_dims, const int16_t *input2, const qnnc_dims *output_dims,
+                     int16_t *output);
+void qnnc_prelu_s16(const qnnc_prelu_params *params, const qnnc_per_channel_quant *alpha_quant,
+                    const int8_t *alpha, int32_t outer, int32_t channels, int32_t inner,
+                    const int16_t *input, int16_t *output);
+void qnnc_pad_s16(const qnnc_dims *input_dims, const int32_t pads_before[4], const qnnc_dims *output_dims,
+                  int16_t pad_value, const int16_t *input, int16_t *output);
+void qnnc_concat_slice_s16(const qnnc_rescale_params *rescale, int32_t outer, int32_t inner,
+                           int32_t output_stride, const int16_t *input, int16_t *output);
+
 /** Softmax over the last axis of [rows][cols]; output scale 1/32768, zero point 0.
  *  d = max - x in [0, 65535]; e = (exp_lut[d & 255] * exp_lut[256 + (d >> 8)] + 2^14) >> 15 with
  *  exp_lut[i] = round(exp(-input_scale * i) * 2^15), exp_lut[256 + j] = round(exp(-input_scale * 256 * j) * 2^15);
@@ -583,6 +614,15 @@ void qnnc_softmax_s16(int32_t rows, int32_t cols, const uint32_t *exp_lut,
 void qnnc_transpose_s16(const qnnc_dims *input_dims, const int32_t perm[4],
                         const int16_t *input, int16_t *output);
 
+/** int16 unary function (Sigmoid, Tanh, Exp, ...): 513-entry table, u = x + 32768, i = u >> 7,
+ *  out = lut[i] + (((lut[i + 1] - lut[i]) * (u & 127) + 64) >> 7). In place allowed. */
+void qnnc_lut_s16(int32_t size, const int16_t *lut, const int16_t *input, int16_t *output);
+
+/** int16 Floor (mode 0) / Ceil (1) / Round half to even (2): k = mode(x * in_mult / 2^in_shift),
+ *  out = sat16(requant(k, out_mult, out_shift)); in_shift in [16, 62]. In place allowed. */
+void qnnc_round_s16(int32_t mode, int32_t in_mult, int32_t in_shift, int32_t out_mult, int32_t out_shift,
+                    int32_t size, const int16_t *input, int16_t *output);
+
 /** int8 -> int16 re-scaling (model input, int8/int16 boundaries):
  *  out = clamp(requant(x + input_offset) + output_offset) to int16. */
 void qnnc_requantize_s8_s16(const qnnc_rescale_params *params, int32_t size,
@@ -592,6 +632,23 @@ void qnnc_requantize_s8_s16(const qnnc_rescale_params *params, int32_t size,
  *  out = clamp(requant(x + input_offset) + output_offset) to int8. */
 void qnnc_requantize_s16_s8(const qnnc_rescale_params *params, int32_t size,
                             const int16_t *input, int8_t *output);
+
+/* int16 reductions, ArgMax/ArgMin, LogSoftmax, LayerNorm: reference/kernels_s16_reduce.py. */
+/** As qnnc_reduce_s8 on int16 (zero points 0): sum in int64 -> sat16(qnnc_requantize_s64(sum)). */
+void qnnc_reduce_s16(const qnnc_reduce_params *params, const qnnc_dims *input_dims, const int16_t *input,
+                     const qnnc_dims *output_dims, int16_t *output);
+/** As qnnc_arg_max_s8 on an int16 input; the index output stays int8 (n <= 127). */
+void qnnc_arg_max_s16(int32_t outer, int32_t n, int32_t inner, int32_t is_min, int32_t select_last,
+                      const int16_t *input, int8_t *output);
+/** LogSoftmax over the last axis of [rows][cols] (cols < 2^16), output scale 1/1024, zero point 0:
+ *  Q30 two-level exp table, log2 of the row sum in Q20, t = d * diff_multiplier + L * log_multiplier
+ *  in Q32 output steps, out = -min((t + 2^31) >> 32, 32768). */
+void qnnc_log_softmax_s16(int32_t rows, int32_t cols, int64_t diff_multiplier, int32_t log_multiplier,
+                          const uint32_t *exp_lut, const int16_t *input, int16_t *output);
+/** As qnnc_layer_norm_s8 on int16 (n <= 2^15), output clamped to int16. */
+void qnnc_layer_norm_s16(const qnnc_layer_norm_params *params, int32_t outer, int32_t n, int32_t inner,
+                         const int32_t *multiplier, const int32_t *shift, const int32_t *bias,
+                         const int16_t *input, int16_t *output);
 
 #ifdef __cplusplus
 }

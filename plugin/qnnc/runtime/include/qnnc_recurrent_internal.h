@@ -41,4 +41,18 @@ static inline void qnnc_rec_rows(const int8_t *w, const int32_t *bias, const int
     }
 }
 
+/* int16 activations (qnnc_lstm_s16 / qnnc_gru_s16): out[r] (+)= sat16(requant_s64(bias[r] + sum_k w[r][k] v[k]))
+ * with int64 sums (the quantizer keeps them below 2^47) and the 16x8 requantization. */
+static inline void qnnc_rec_rows_s16(const int8_t *w, const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                                     int32_t rows, int32_t cols, const int16_t *v, int16_t *out, int32_t add)
+{
+    int32_t r;
+    for (r = 0; r < rows; ++r) {
+        const int64_t acc = (int64_t)bias[r] + qnnc_dot_s16_s8(v, w + (size_t)r * (size_t)cols, cols, 0);
+        const int64_t q = qnnc_requantize_s64(acc, mult[r], shift[r]);
+        const int32_t val = q < -32768 ? -32768 : (q > 32767 ? 32767 : (int32_t)q);
+        out[r] = (int16_t)(add ? qnnc_rec_sat16((int32_t)out[r] + val) : val);
+    }
+}
+
 #endif
