@@ -28,6 +28,8 @@ defines the arithmetic bit for bit, runtime/src/qnnc_{lstm,gru}_s8.c implement i
 Each used output (Y, Y_h, Y_c) becomes one QOp (``lstm`` / ``gru``) computing the whole sequence
 and writing that output; the first holds the constants, the others name it in ``attrs["weights_of"]``
 (one copy in flash). Using several outputs of one node thus recomputes the recurrence per output.
+
+The int16-activation rule (rules_s16_recurrent.py) is :func:`lower_recurrent` with ``bits=16``.
 """
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ from ..qmodel import QOp, QTensor
 from .fixedpoint import quantize_multiplier, quantize_multipliers, round_half_away
 from .qparams import INT32_MAX, act_qparams
 from .weights import apply_scale_floor, bias_scale_floor
+from . import rules_s16 as S16
 
 GATE_FRAC = 12          # gate pre-activations: Q3.12
 ACT_FRAC = 15           # sigmoid / tanh outputs: Q0.15
@@ -170,23 +173,45 @@ def _state(low, n: Node, k: int, dirs: int, H: int) -> np.ndarray:
     return np.zeros((dirs, H))
 
 
-def _side(low, n: Node, w: np.ndarray, b: np.ndarray, scale: float, zp: int, what: str):
-    """int8 per-row weights, int32 bias (zero point folded in) and Q3.12 multipliers of one side."""
+def _side(low, n: Node, w: np.ndarray, b: np.ndarray, scale: float, zp: int, what: str, bits: int = 8):
+    """int8 per-row weights, int32 bias (zero point folded in) and Q3.12 multipliers of one side.
+    ``bits=16`` (int16 inputs, zero point 0): the accumulator is int64 (checked against the 16x8
+    requantization's 2^47) and the multipliers are the 16x8 scheme's (shift range [-46, 14])."""
     wq, ws = low.weights(w)
     wq, ws = apply_scale_floor(w, wq, ws, bias_scale_floor(b, scale, BIAS_MAX), 127)
     wq = wq.astype(np.int64).reshape(w.shape)
     bq = np.sign(b) * np.floor(np.abs(b.astype(np.float64)) / (scale * ws) + 0.5)
     bias = bq.astype(np.int64) - zp * wq.sum(axis=1)
-    worst = np.abs(wq).sum(axis=1) * 128 + np.abs(bias)
-    if worst.max() > INT32_MAX:
-        row = int(np.argmax(worst))
-        raise low.err(n, f"{what} row {row}: the int32 accumulator could overflow (|bias| {abs(int(bias[row]))} + "
-                         f"sum |w| x 128 = {int(worst[row])} > 2^31 - 1)")
+    if bits == 16:
+        worst = np.abs(wq).sum(axis=1) * 32768 + np.abs(bias)
+        if worst.max() >= S16.ACC_LIMIT or np.abs(bias).max(initial=0) > INT32_MAX:
+            row = int(np.argmax(worst))
+            raise low.err(n, f"{what} row {row}: the int64 accumulator could exceed 2^47, the limit of the 16x8 "
+                             f"requantization (|bias| {abs(int(bias[row]))} + sum |w| x 32768 = {int(worst[row])})")
+    else:
+        worst = np.abs(wq).sum(axis=1) * 128 + np.abs(bias)
+        if worst.max() > INT32_MAX:
+            row = int(np.argmax(worst))
+            raise low.err(n, f"{what} row {row}: the int32 accumulator could overflow (|bias| {abs(int(bias[row]))} + "
+                             f"sum |w| x 128 = {int(worst[row])} > 2^31 - 1)")
     try:
         mult, shift = quantize_multipliers(scale * ws * (1 << GATE_FRAC))
     except ValueError as e:
         raise low.err(n, f"{what}: {e}") from None
+    if bits == 16:
+        tiny = shift < -46  # the product rounds to 0 anyway
+        mult, shift = np.where(tiny, 0, mult).astype(np.int32), np.where(tiny, 0, shift).astype(np.int32)
+        if shift.max(initial=0) > 14:
+            raise low.err(n, f"{what}: gate multiplier too large for the 16x8 scheme (2^{int(shift.max())})")
     return wq.astype(np.int8), bias.astype(np.int32), mult, shift
+
+
+def _qparams(lo: float, hi: float, bits: int) -> Tuple[float, int]:
+    """Scale and zero point of h / Y_c over [lo, hi]: int8 asymmetric, int16 symmetric (zero point 0)."""
+    if bits == 8:
+        return act_qparams(lo, hi)
+    amax = max(abs(lo), abs(hi))
+    return (amax / S16.S16_MAX if amax > 1e-30 else 1.0), 0
 
 
 def cell_shift(cmax: float) -> int:
@@ -198,11 +223,18 @@ def cell_shift(cmax: float) -> int:
 
 def recurrent(low, n: Node) -> None:
     """LSTM / GRU: one QOp per used output (Y, Y_h, Y_c), see the module doc."""
-    kind = n.op.lower()
-    G = GATES[n.op]
     x = low.tensors[n.inputs[0]]
     if x.bits != 8:
         raise low.err(n, f"no int16 lowering for {n.op}; keep its activations at 8 bits")
+    lower_recurrent(low, n, x, 8, {})
+
+
+def lower_recurrent(low, n: Node, x: QTensor, bits: int, extra_attrs: dict) -> None:
+    """The QOps of LSTM / GRU node ``n`` with ``bits``-bit input ``x``, hidden state and outputs
+    (8: the module doc's scheme; 16: rules_s16_recurrent.py's); ``extra_attrs`` go into every op's
+    attrs (the int16 kernel name and scratch)."""
+    kind = n.op.lower()
+    G = GATES[n.op]
     H, direction = int(n.attrs["hidden_size"]), n.attrs["direction"]
     lbr = int(n.attrs.get("linear_before_reset", 0))
     W = low.g.const(n.inputs[1]).astype(np.float64)
@@ -234,21 +266,23 @@ def recurrent(low, n: Node) -> None:
         if r is not None:
             hlo, hhi = min(hlo, r[0]), max(hhi, r[1])
     hlo, hhi = min(hlo, float(h0.min())), max(hhi, float(h0.max()))
-    s_h, z_h = act_qparams(hlo, hhi)
+    s_h, z_h = _qparams(hlo, hhi, bits)
     cs = cell_shift(cmax)
     del real  # without calibration inputs (a lowering called directly) the stand-in range is used
+    hmax = (1 << (bits - 1)) - 1
 
     consts = {key: [] for key in ("input_weights", "recurrent_weights", "input_bias", "recurrent_bias",
                                   "input_multiplier", "input_shift", "recurrent_multiplier", "recurrent_shift",
                                   "initial_h", "initial_c")}
     for d in range(dirs):
         for key, val in zip(("input_weights", "input_bias", "input_multiplier", "input_shift"),
-                            _side(low, n, W[d], B[d, :G * H], x.scale, x.zero_point, "W")):
+                            _side(low, n, W[d], B[d, :G * H], x.scale, x.zero_point, "W", bits)):
             consts[key].append(val)
         for key, val in zip(("recurrent_weights", "recurrent_bias", "recurrent_multiplier", "recurrent_shift"),
-                            _side(low, n, R[d], B[d, G * H:], s_h, z_h, "R")):
+                            _side(low, n, R[d], B[d, G * H:], s_h, z_h, "R", bits)):
             consts[key].append(val)
-        consts["initial_h"].append(np.clip(round_half_away(h0[d] / s_h) + z_h, -128, 127).astype(np.int8))
+        consts["initial_h"].append(np.clip(round_half_away(h0[d] / s_h) + z_h, -hmax - 1, hmax)
+                                   .astype(np.int16 if bits == 16 else np.int8))
         consts["initial_c"].append(np.clip(round_half_away(c0[d] * (1 << cs)), -32768, 32767).astype(np.int16))
     consts = {k: np.stack(v) for k, v in consts.items()}
     consts["sigmoid_lut"], consts["tanh_lut"] = SIGMOID_LUT, TANH_LUT
@@ -263,14 +297,14 @@ def recurrent(low, n: Node) -> None:
         cm = csh = cz = 0
         if mode == 2:
             lo, hi = _range(low, name) or (-cmax, cmax)
-            s_c, cz = act_qparams(lo, hi)
+            s_c, cz = _qparams(lo, hi, bits)
             cm, csh = quantize_multiplier(2.0 ** -cs / s_c)
-            out = low.new_tensor(name, s_c, cz)
+            out = low.new_tensor(name, s_c, cz, bits)
         else:
-            out = low.new_tensor(name, s_h, z_h)
+            out = low.new_tensor(name, s_h, z_h, bits)
         params = [RecurrentParams(T, D, H, reverse[d], mode, dirs * H, z_h, cs, hm, hs_, cm, csh, cz, lbr)
                   for d in range(dirs)]
-        attrs = {"directions": params, "cell_shift": cs}
+        attrs = {"directions": params, "cell_shift": cs, **extra_attrs}
         if first is not None:
             attrs["weights_of"] = first
         op = QOp(kind, n.name if mode == 0 else f"{n.name}:{['Y', 'Y_h', 'Y_c'][mode]}", [x.name], out.name, None,

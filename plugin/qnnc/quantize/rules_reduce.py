@@ -25,15 +25,78 @@ MAX_COUNT = 1 << 23          # sum |x - zp| <= 255 * count stays far inside int3
 MAX_NORM = 1 << 16           # LayerNorm: n*d and n*sum d^2 stay inside int64 with room
 
 
-def reduce(low: Lowering, n: Node) -> None:
-    x = low.tensors[n.inputs[0]]
-    r = len(x.shape)
+def reduce_dims(low: Lowering, n: Node, x, max_count: int):
+    """(input dims, output dims, count) of the 4-D reduction ``n`` of ``x`` (int8 or int16 rule);
+    refused when it sums more than ``max_count`` values."""
     in4 = dims4(x.shape)
-    axes4 = [a + 4 - r for a in n.attrs["axes"]]
+    axes4 = [a + 4 - len(x.shape) for a in n.attrs["axes"]]
     out4 = tuple(1 if i in axes4 else in4[i] for i in range(4))
     count = int(np.prod([in4[a] for a in axes4]))
-    if count > MAX_COUNT:
-        raise low.err(n, f"the reduction sums {count} values; at most {MAX_COUNT} are supported")
+    if count > max_count:
+        raise low.err(n, f"the reduction sums {count} values; at most {max_count} are supported")
+    return in4, out4, count
+
+
+def check_reduced(low: Lowering, n: Node, out, out4) -> None:
+    """Refuses a reduction whose output tensor does not hold the reduced dims (an internal error)."""
+    if int(np.prod(out4)) != out.size:
+        raise low.err(n, f"internal: output {list(out.shape)} does not match the reduced dims {list(out4)}")
+
+
+def arg_max_attrs(low: Lowering, n: Node, x) -> dict:
+    """The attrs of the ``arg_max`` op ``n`` of ``x`` (int8 or int16 rule); refused when the axis has
+    more than 127 entries (the index is an int8 output, scale 1, zero point 0)."""
+    axis = n.attrs["axis"]
+    count = x.shape[axis]
+    if count > 127:
+        raise low.err(n, f"{n.op} over an axis of {count} entries: the index is an int8 output (scale 1, zero "
+                         "point 0), so at most 127 entries are supported")
+    return {"outer": int(np.prod(x.shape[:axis])), "n": int(count), "inner": int(np.prod(x.shape[axis + 1:])),
+            "is_min": int(n.op == "ArgMin"), "select_last": int(n.attrs["select_last_index"])}
+
+
+def layer_norm_geometry(low: Lowering, n: Node, x, max_norm: int, what: str = "LayerNormalization"):
+    """(outer, count, inner, gamma, beta) of the LayerNormalization ``n`` of ``x`` (int8 or int16 rule;
+    ``what`` names it in the refusal of more than ``max_norm`` normalized values)."""
+    axes = list(n.attrs["axes"])
+    if axes != list(range(axes[0], axes[-1] + 1)):
+        raise low.err(n, f"LayerNormalization over the axes {axes} of the stored tensor {list(x.shape)}, which are "
+                         "not contiguous, is not supported")
+    outer = int(np.prod(x.shape[:axes[0]]))
+    count = int(np.prod(x.shape[axes[0]:axes[-1] + 1]))
+    inner = int(np.prod(x.shape[axes[-1] + 1:]))
+    if count > max_norm:
+        raise low.err(n, f"{what} over {count} values; at most {max_norm} are supported")
+    gamma = low.g.const(n.inputs[1]).astype(np.float64).reshape(-1)
+    beta = low.g.const(n.inputs[2]).astype(np.float64).reshape(-1)
+    if gamma.size != count or beta.size != count:
+        raise low.err(n, f"internal: scale/bias of {gamma.size}/{beta.size} values for {count} normalized values")
+    return outer, count, inner, gamma, beta
+
+
+def layer_norm_constants(low: Lowering, n: Node, gamma, beta, count: int, out):
+    """(frac_bits, multiplier, shift, bias) of ``qnnc_layer_norm_s8`` / ``_s16``: gamma and beta folded
+    into per-position int32 multipliers (negative for a negative gamma) and biases (plus ``out``'s
+    zero point), ``frac_bits`` = 29 - ceil(log4(count)) (kernels_reduce.py's arithmetic)."""
+    k = 0
+    while (1 << (2 * k)) < count:
+        k += 1
+    frac = 29 - k
+    mult = np.zeros(count, np.int32)
+    shift = np.zeros(count, np.int32)
+    for i, gv in enumerate(gamma):
+        try:
+            m, s = quantize_multiplier(abs(gv) / (out.scale * (1 << frac)))
+        except ValueError as err:
+            raise low.err(n, f"scale value {gv} at position {i}: {err}") from None
+        mult[i], shift[i] = (-m if gv < 0 else m), s
+    bias = np.clip(round_half_away(beta / out.scale), -(1 << 24), 1 << 24) + out.zero_point
+    return frac, mult, shift, bias.astype(np.int32)
+
+
+def reduce(low: Lowering, n: Node) -> None:
+    x = low.tensors[n.inputs[0]]
+    in4, out4, count = reduce_dims(low, n, x, MAX_COUNT)
     kind = _KIND[n.op]
     if kind:
         out = low.new_tensor(n.outputs[0], x.scale, x.zero_point)
@@ -46,61 +109,29 @@ def reduce(low: Lowering, n: Node) -> None:
         except ValueError as e:
             raise low.err(n, str(e)) from None
         params = ReduceParams(0, -x.zero_point, m, s, out.zero_point)
-    if int(np.prod(out4)) != out.size:
-        raise low.err(n, f"internal: output {list(out.shape)} does not match the reduced dims {list(out4)}")
+    check_reduced(low, n, out, out4)
     low.ops.append(QOp("reduce", n.name, [x.name], out.name, params, {},
                        {"input_dims": in4, "output_dims": out4}, 0))
 
 
 def arg_max(low: Lowering, n: Node) -> None:
     x = low.tensors[n.inputs[0]]
-    axis = n.attrs["axis"]
-    count = x.shape[axis]
-    if count > 127:
-        raise low.err(n, f"{n.op} over an axis of {count} entries: the index is an int8 output (scale 1, zero "
-                         "point 0), so at most 127 entries are supported")
+    attrs = arg_max_attrs(low, n, x)
     out = low.new_tensor(n.outputs[0], 1.0, 0)
-    low.ops.append(QOp("arg_max", n.name, [x.name], out.name, None, {},
-                       {"outer": int(np.prod(x.shape[:axis])), "n": int(count),
-                        "inner": int(np.prod(x.shape[axis + 1:])), "is_min": int(n.op == "ArgMin"),
-                        "select_last": int(n.attrs["select_last_index"])}, 0))
+    low.ops.append(QOp("arg_max", n.name, [x.name], out.name, None, {}, attrs, 0))
 
 
 def layer_norm(low: Lowering, n: Node) -> None:
     x = low.tensors[n.inputs[0]]
-    axes = list(n.attrs["axes"])
-    if axes != list(range(axes[0], axes[-1] + 1)):
-        raise low.err(n, f"LayerNormalization over the axes {axes} of the stored tensor {list(x.shape)}, which are "
-                         "not contiguous, is not supported")
-    outer = int(np.prod(x.shape[:axes[0]]))
-    count = int(np.prod(x.shape[axes[0]:axes[-1] + 1]))
-    inner = int(np.prod(x.shape[axes[-1] + 1:]))
-    if count > MAX_NORM:
-        raise low.err(n, f"LayerNormalization over {count} values; at most {MAX_NORM} are supported")
-    gamma = low.g.const(n.inputs[1]).astype(np.float64).reshape(-1)
-    beta = low.g.const(n.inputs[2]).astype(np.float64).reshape(-1)
-    if gamma.size != count or beta.size != count:
-        raise low.err(n, f"internal: scale/bias of {gamma.size}/{beta.size} values for {count} normalized values")
+    outer, count, inner, gamma, beta = layer_norm_geometry(low, n, x, MAX_NORM)
     out = low.new_tensor(n.outputs[0], *low.calibrated(n.outputs[0], n))
-    k = 0
-    while (1 << (2 * k)) < count:
-        k += 1
-    frac = 29 - k
     eps = float(n.attrs["epsilon"])
     e = count * count * eps / (x.scale * x.scale)
     epsilon = int(min(max(round(e), 1), 1 << 61)) if math.isfinite(e) else 1 << 61
-    mult = np.zeros(count, np.int32)
-    shift = np.zeros(count, np.int32)
-    for i, gv in enumerate(gamma):
-        try:
-            m, s = quantize_multiplier(abs(gv) / (out.scale * (1 << frac)))
-        except ValueError as err:
-            raise low.err(n, f"scale value {gv} at position {i}: {err}") from None
-        mult[i], shift[i] = (-m if gv < 0 else m), s
-    bias = np.clip(round_half_away(beta / out.scale), -(1 << 24), 1 << 24) + out.zero_point
+    frac, mult, shift, bias = layer_norm_constants(low, n, gamma, beta, count, out)
     params = LayerNormParams(-x.zero_point, epsilon, frac)
     low.ops.append(QOp("layer_norm", n.name, [x.name], out.name, params,
-                       {"multiplier": mult, "shift": shift, "bias": bias.astype(np.int32)},
+                       {"multiplier": mult, "shift": shift, "bias": bias},
                        {"outer": outer, "n": count, "inner": inner}, 0))
 
 

@@ -181,15 +181,22 @@ def pool(low: Lowering, n: Node) -> None:
                         {"kernel": f"qnnc_{kind}_s16", "activation_bits": 16}, 0))
 
 
-def softmax(low: Lowering, n: Node) -> None:
-    x = input16(low, n)
+def last_axis_cols(low: Lowering, n: Node, x: QTensor, op: str, what: str) -> int:
+    """The class count of the int16 (Log)Softmax ``n`` over the last axis of ``x``; refused over another
+    axis or more than 65535 classes (``op`` / ``what`` name it in the two messages)."""
     axis = n.attrs.get("axis", -1) % len(x.shape)
     if axis != len(x.shape) - 1:
-        raise low.err(n, f"Softmax over axis {n.attrs.get('axis')} of shape {list(x.shape)} is not supported; "
+        raise low.err(n, f"{op} over axis {n.attrs.get('axis')} of shape {list(x.shape)} is not supported; "
                           "only the last axis")
     cols = x.shape[-1]
     if cols >= 1 << 16:
-        raise low.err(n, f"int16 softmax over {cols} classes is not supported (at most 65535)")
+        raise low.err(n, f"int16 {what} over {cols} classes is not supported (at most 65535)")
+    return cols
+
+
+def softmax(low: Lowering, n: Node) -> None:
+    x = input16(low, n)
+    cols = last_axis_cols(low, n, x, "Softmax", "softmax")
     out = new16(low, n.outputs[0], SOFTMAX16_SCALE)
     low.ops.append(QOp("softmax", n.name, [x.name], out.name, None, {"exp_lut": softmax_exp_lut(x.scale)},
                         {"rows": x.size // cols, "cols": cols, "kernel": "qnnc_softmax_s16",

@@ -32,6 +32,7 @@ from ..qmodel import QOp, QTensor
 from . import unary_functions as UF
 from .fixedpoint import add_multipliers, quantize_multiplier, quantize_multipliers
 from .lowering import Lowering, dims4
+from .rules_s8 import prelu_slope
 from .rules_s16 import ADD16_LEFT_SHIFT, S16_MAX, S16_MIN, input16, new16, output16, scale16, value16
 
 _S16 = {"activation_bits": 16}
@@ -139,18 +140,7 @@ def leaky_relu(low: Lowering, n: Node) -> None:
 def prelu(low: Lowering, n: Node) -> None:
     """PRelu with a constant slope varying along one axis (as the int8 rule)."""
     x = input16(low, n)
-    if not low.g.is_const(n.inputs[1]):
-        raise low.err(n, "the slope must be a constant (a PRelu slope computed from the input is not supported)")
-    slope, r = low.g.const(n.inputs[1]).astype(np.float64), len(x.shape)
-    if slope.ndim > r:
-        raise low.err(n, f"the slope has shape {list(slope.shape)}, more dims than the input {list(x.shape)}")
-    s = slope.reshape((1,) * (r - slope.ndim) + slope.shape)
-    axes = [i for i in range(r) if s.shape[i] != 1]
-    if len(axes) > 1:
-        raise low.err(n, f"a slope of shape {list(slope.shape)} varies along several axes of the input "
-                         f"{list(x.shape)}; only a scalar or a per-channel (one axis) slope is supported")
-    axis = axes[0] if axes else r - 1
-    s = np.broadcast_to(s, tuple(x.shape[i] if i == axis else 1 for i in range(r))).reshape(-1)
+    s, axis = prelu_slope(low, n, x)
     _prelu_op(low, n, x, s, int(np.prod(x.shape[:axis])), int(x.shape[axis]), int(np.prod(x.shape[axis + 1:])))
 
 

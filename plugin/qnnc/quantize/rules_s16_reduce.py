@@ -27,9 +27,10 @@ import numpy as np
 from ..ir import Node
 from ..kernel_params import LayerNormParams, ReduceParams
 from ..qmodel import QOp
-from .fixedpoint import quantize_multiplier, round_half_away
-from .lowering import Lowering, dims4
-from .rules_s16 import input16, new16, scale16
+from .fixedpoint import quantize_multiplier
+from .lowering import Lowering
+from .rules_reduce import arg_max_attrs, check_reduced, layer_norm_constants, layer_norm_geometry, reduce_dims
+from .rules_s16 import input16, last_axis_cols, new16, scale16
 
 MAX_COUNT = 1 << 23           # |sum| <= 2^15 * 2^23 = 2^38, far inside the 16x8 requantization's 2^47
 _KIND = {"ReduceSum": 0, "ReduceMean": 0, "ReduceMax": 1, "ReduceMin": 2}
@@ -55,12 +56,7 @@ def _s16_multiplier(low: Lowering, n: Node, real: float):
 
 def reduce(low: Lowering, n: Node) -> None:
     x = input16(low, n)
-    in4 = dims4(x.shape)
-    axes4 = [a + 4 - len(x.shape) for a in n.attrs["axes"]]
-    out4 = tuple(1 if i in axes4 else in4[i] for i in range(4))
-    count = int(np.prod([in4[a] for a in axes4]))
-    if count > MAX_COUNT:
-        raise low.err(n, f"the reduction sums {count} values; at most {MAX_COUNT} are supported")
+    in4, out4, count = reduce_dims(low, n, x, MAX_COUNT)
     kind = _KIND[n.op]
     if kind:
         out = new16(low, n.outputs[0], x.scale)
@@ -69,8 +65,7 @@ def reduce(low: Lowering, n: Node) -> None:
         out = new16(low, n.outputs[0], scale16(low, n.outputs[0], n))
         m, s = _s16_multiplier(low, n, x.scale / out.scale / (count if n.op == "ReduceMean" else 1))
         params = ReduceParams(0, 0, m, s, 0)
-    if int(np.prod(out4)) != out.size:
-        raise low.err(n, f"internal: output {list(out.shape)} does not match the reduced dims {list(out4)}")
+    check_reduced(low, n, out, out4)
     low.ops.append(QOp("reduce", n.name, [x.name], out.name, params, {},
                        {"input_dims": in4, "output_dims": out4, "kernel": "qnnc_reduce_s16",
                         "activation_bits": 16}, 0))
@@ -78,11 +73,7 @@ def reduce(low: Lowering, n: Node) -> None:
 
 def arg_max(low: Lowering, n: Node) -> None:
     x = input16(low, n)
-    axis = n.attrs["axis"]
-    count = x.shape[axis]
-    if count > 127:
-        raise low.err(n, f"{n.op} over an axis of {count} entries: the index is an int8 output (scale 1, zero "
-                         "point 0), so at most 127 entries are supported")
+    attrs = arg_max_attrs(low, n, x)
     out = low.new_tensor(n.outputs[0], 1.0, 0)  # the index stays int8 (see the module docstring)
     # A later int16 op (a view such as Reshape) converts the index with its tensor's range: the calibrated
     # one could clip an index not seen in calibration. With [-128, 127] (the int8 index's own range, on
@@ -90,10 +81,7 @@ def arg_max(low: Lowering, n: Node) -> None:
     # scale 1, zero point 0 again.
     low.ranges = {**low.ranges, low.g.original_name(out.name): (-128.0, 127.0)}
     low.ops.append(QOp("arg_max", n.name, [x.name], out.name, None, {},
-                       {"outer": int(np.prod(x.shape[:axis])), "n": int(count),
-                        "inner": int(np.prod(x.shape[axis + 1:])), "is_min": int(n.op == "ArgMin"),
-                        "select_last": int(n.attrs["select_last_index"]), "kernel": "qnnc_arg_max_s16",
-                        "activation_bits": 16}, 0))
+                       {**attrs, "kernel": "qnnc_arg_max_s16", "activation_bits": 16}, 0))
 
 
 def log_softmax_constants16(input_scale: float, out_scale: float = LOG_SOFTMAX16_SCALE):
@@ -112,13 +100,7 @@ def log_softmax_constants16(input_scale: float, out_scale: float = LOG_SOFTMAX16
 
 def log_softmax(low: Lowering, n: Node) -> None:
     x = input16(low, n)
-    axis = n.attrs.get("axis", -1) % len(x.shape)
-    if axis != len(x.shape) - 1:
-        raise low.err(n, f"LogSoftmax over axis {n.attrs.get('axis')} of shape {list(x.shape)} is not "
-                         "supported; only the last axis")
-    cols = x.shape[-1]
-    if cols >= 1 << 16:
-        raise low.err(n, f"int16 LogSoftmax over {cols} classes is not supported (at most 65535)")
+    cols = last_axis_cols(low, n, x, "LogSoftmax", "LogSoftmax")
     out = new16(low, n.outputs[0], LOG_SOFTMAX16_SCALE)
     lut, diff, logm = log_softmax_constants16(x.scale)
     low.ops.append(QOp("log_softmax", n.name, [x.name], out.name, None, {"exp_lut": lut},
@@ -128,24 +110,8 @@ def log_softmax(low: Lowering, n: Node) -> None:
 
 def layer_norm(low: Lowering, n: Node) -> None:
     x = input16(low, n)
-    axes = list(n.attrs["axes"])
-    if axes != list(range(axes[0], axes[-1] + 1)):
-        raise low.err(n, f"LayerNormalization over the axes {axes} of the stored tensor {list(x.shape)}, which are "
-                         "not contiguous, is not supported")
-    outer = int(np.prod(x.shape[:axes[0]]))
-    count = int(np.prod(x.shape[axes[0]:axes[-1] + 1]))
-    inner = int(np.prod(x.shape[axes[-1] + 1:]))
-    if count > MAX_NORM16:
-        raise low.err(n, f"int16 LayerNormalization over {count} values; at most {MAX_NORM16} are supported")
-    gamma = low.g.const(n.inputs[1]).astype(np.float64).reshape(-1)
-    beta = low.g.const(n.inputs[2]).astype(np.float64).reshape(-1)
-    if gamma.size != count or beta.size != count:
-        raise low.err(n, f"internal: scale/bias of {gamma.size}/{beta.size} values for {count} normalized values")
+    outer, count, inner, gamma, beta = layer_norm_geometry(low, n, x, MAX_NORM16, "int16 LayerNormalization")
     out = new16(low, n.outputs[0], scale16(low, n.outputs[0], n))
-    k = 0
-    while (1 << (2 * k)) < count:
-        k += 1
-    frac = 29 - k
     e = count * count * float(n.attrs["epsilon"]) / (x.scale * x.scale)
     if not math.isfinite(e) or e > 1 << 61:
         # int16 input scales are ~128x finer than int8's: n^2 * eps / s_in^2 in units of the input grows
@@ -154,17 +120,9 @@ def layer_norm(low: Lowering, n: Node) -> None:
                          f"normalized values at input scale {x.scale:.3g} (n^2 * eps / scale^2 must stay below "
                          "2^61); use activation_bits: 8 for this layer")
     epsilon = max(int(round(e)), 1)
-    mult = np.zeros(count, np.int32)
-    shift = np.zeros(count, np.int32)
-    for i, gv in enumerate(gamma):
-        try:
-            m, s = quantize_multiplier(abs(gv) / (out.scale * (1 << frac)))
-        except ValueError as err:
-            raise low.err(n, f"scale value {gv} at position {i}: {err}") from None
-        mult[i], shift[i] = (-m if gv < 0 else m), s
-    bias = np.clip(round_half_away(beta / out.scale), -(1 << 24), 1 << 24)
+    frac, mult, shift, bias = layer_norm_constants(low, n, gamma, beta, count, out)  # zero point 0
     low.ops.append(QOp("layer_norm", n.name, [x.name], out.name, LayerNormParams(0, epsilon, frac),
-                       {"multiplier": mult, "shift": shift, "bias": bias.astype(np.int32)},
+                       {"multiplier": mult, "shift": shift, "bias": bias},
                        {"outer": outer, "n": count, "inner": inner, "kernel": "qnnc_layer_norm_s16",
                         "activation_bits": 16}, 0))
 

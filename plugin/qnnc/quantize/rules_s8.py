@@ -313,9 +313,9 @@ def concat(low: Lowering, n: Node) -> None:
                         {"outer": outer, "inners": tuple(inners), "rescales": tuple(rescales)}, 0))
 
 
-def prelu(low: Lowering, n: Node) -> None:
-    """PRelu with a constant slope varying along one axis (TFLite's scheme, alpha per channel)."""
-    x = low.tensors[n.inputs[0]]
+def prelu_slope(low: Lowering, n: Node, x):
+    """(slope values along the axis, axis) of the PRelu ``n`` of ``x`` (int8 or int16 rule): a constant
+    slope varying along at most one axis, the last one for a scalar."""
     if not low.g.is_const(n.inputs[1]):
         raise low.err(n, "the slope must be a constant (a PRelu slope computed from the input is not supported)")
     slope, r = low.g.const(n.inputs[1]).astype(np.float64), len(x.shape)
@@ -327,7 +327,13 @@ def prelu(low: Lowering, n: Node) -> None:
         raise low.err(n, f"a slope of shape {list(slope.shape)} varies along several axes of the input "
                          f"{list(x.shape)}; only a scalar or a per-channel (one axis) slope is supported")
     axis = axes[0] if axes else r - 1
-    s = np.broadcast_to(s, tuple(x.shape[i] if i == axis else 1 for i in range(r))).reshape(-1)
+    return np.broadcast_to(s, tuple(x.shape[i] if i == axis else 1 for i in range(r))).reshape(-1), axis
+
+
+def prelu(low: Lowering, n: Node) -> None:
+    """PRelu with a constant slope varying along one axis (TFLite's scheme, alpha per channel)."""
+    x = low.tensors[n.inputs[0]]
+    s, axis = prelu_slope(low, n, x)
     out = low.new_tensor(n.outputs[0], *low.calibrated(n.outputs[0], n))
     alpha, alpha_scale = UF.prelu_alpha(s)
     mi, si = quantize_multiplier(x.scale / out.scale)

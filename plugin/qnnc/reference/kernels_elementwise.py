@@ -19,12 +19,12 @@ KINDS = ("prelu", "minmax", "log_softmax")
 _LOG2 = log2_table().astype(np.int64)
 
 
-def prelu_s8(p: PreluParams, alpha, alpha_multiplier, alpha_shift, x, outer: int, channels: int,
-             inner: int) -> np.ndarray:
-    """PRelu; mirrors ``qnnc_prelu_s8``. ``x`` is ``outer * channels * inner`` values, channel
-    ``c`` = (index / inner) % channels. With ``v = x + input_offset``:
-    ``v >= 0: requantize(v, identity_*)``, else ``requantize(v * alpha[c], alpha_multiplier[c],
-    alpha_shift[c])``; plus output_offset, clamped to int8."""
+def prelu(p: PreluParams, alpha, alpha_multiplier, alpha_shift, x, outer: int, channels: int, inner: int,
+          dtype=np.int8) -> np.ndarray:
+    """PRelu of ``dtype`` (int8 or int16) values, clamped to ``dtype``; mirrors ``qnnc_prelu_s8`` /
+    ``qnnc_prelu_s16``. ``x`` is ``outer * channels * inner`` values, channel ``c`` = (index / inner) %
+    channels. With ``v = x + input_offset``: ``v >= 0: requantize(v, identity_*)``, else
+    ``requantize(v * alpha[c], alpha_multiplier[c], alpha_shift[c])``; plus output_offset, clamped."""
     v = np.asarray(x, dtype=np.int64).reshape(outer, channels, inner) + int(p.input_offset)
     a = np.asarray(alpha, np.int64).reshape(1, channels, 1)
     m = np.asarray(alpha_multiplier, np.int64).reshape(1, channels, 1)
@@ -32,19 +32,32 @@ def prelu_s8(p: PreluParams, alpha, alpha_multiplier, alpha_shift, x, outer: int
     pos = requantize(v, p.identity_multiplier, p.identity_shift)
     neg = requantize(v * a, m, s)
     out = np.where(v >= 0, pos, neg) + int(p.output_offset)
-    return np.clip(out, -128, 127).astype(np.int8).reshape(-1)
+    info = np.iinfo(dtype)
+    return np.clip(out, int(info.min), int(info.max)).astype(dtype).reshape(-1)
 
 
-def minmax_s8(p: MinMaxParams, x1, x2, out_dims) -> np.ndarray:
-    """Broadcasting max (``is_max``) or min; mirrors ``qnnc_minmax_s8``. Each input is rescaled to
-    the output scale, ``r = requantize(x + input_offset, multiplier, shift)``; then max/min of the
-    two, clamped to ``[act_min, act_max] - output_offset``, plus ``output_offset``."""
+def prelu_s8(p: PreluParams, alpha, alpha_multiplier, alpha_shift, x, outer: int, channels: int,
+             inner: int) -> np.ndarray:
+    """:func:`prelu` of int8 values; mirrors ``qnnc_prelu_s8``."""
+    return prelu(p, alpha, alpha_multiplier, alpha_shift, x, outer, channels, inner, np.int8)
+
+
+def minmax(p: MinMaxParams, x1, x2, out_dims, dtype=np.int8) -> np.ndarray:
+    """Broadcasting max (``is_max``) or min of ``dtype`` (int8 or int16) values; mirrors
+    ``qnnc_minmax_s8`` / ``qnnc_minmax_s16``. Each input is rescaled to the output scale,
+    ``r = requantize(x + input_offset, multiplier, shift)``; then max/min of the two, clamped to
+    ``[act_min, act_max] - output_offset``, plus ``output_offset``."""
     r1 = requantize(np.asarray(x1, np.int64) + int(p.input1_offset), p.input1_multiplier, p.input1_shift)
     r2 = requantize(np.asarray(x2, np.int64) + int(p.input2_offset), p.input2_multiplier, p.input2_shift)
     r1, r2 = np.broadcast_to(r1, tuple(out_dims)), np.broadcast_to(r2, tuple(out_dims))
     v = np.maximum(r1, r2) if p.is_max else np.minimum(r1, r2)
     v = np.clip(v, int(p.act_min) - int(p.output_offset), int(p.act_max) - int(p.output_offset))
-    return (v + int(p.output_offset)).astype(np.int8)
+    return (v + int(p.output_offset)).astype(dtype)
+
+
+def minmax_s8(p: MinMaxParams, x1, x2, out_dims) -> np.ndarray:
+    """:func:`minmax` of int8 values; mirrors ``qnnc_minmax_s8``."""
+    return minmax(p, x1, x2, out_dims, np.int8)
 
 
 def log_softmax_s8(p: LogSoftmaxParams, x, exp_lut) -> np.ndarray:

@@ -31,6 +31,10 @@ GRU (blocks z, r, n)::
 
 Outputs: mode 0 writes every step's h (``output + t * output_stride``), mode 1 the last h, mode 2
 (LSTM) the last cell state as int8: ``sat8(requant(c, cm, cshift) + c_offset)``.
+
+The int16-activation kernels (``qnnc_{lstm,gru}_s16``, kernels_s16_recurrent.py) run this same
+arithmetic with ``bits=16``: the 16x8 requantization of the gate sums, ``sat16`` for ``h`` and Y_c,
+and zero points 0 (their params hold ``hidden_offset = cell_out_offset = 0``).
 """
 from __future__ import annotations
 
@@ -40,6 +44,7 @@ import numpy as np
 
 from ..kernel_params import RecurrentParams, struct_fields
 from ..quantize.fixedpoint import requantize, rounding_divide_by_pot
+from .kernels_s16 import requantize_s64
 
 RECURRENT_KINDS = ("lstm", "gru")
 LUT_SIZE = 513
@@ -63,17 +68,22 @@ def act16(lut: np.ndarray, v: np.ndarray) -> np.ndarray:
     return base + ((slope * (u & 127) + 64) >> 7)
 
 
-def _pre(w: np.ndarray, bias: np.ndarray, mult: np.ndarray, shift: np.ndarray, v: np.ndarray) -> np.ndarray:
+def _pre(w: np.ndarray, bias: np.ndarray, mult: np.ndarray, shift: np.ndarray, v: np.ndarray,
+         bits: int = 8) -> np.ndarray:
+    """One side's gate pre-activations in Q3.12; int16 inputs sum in int64 and use the 16x8
+    requantization (``requantize_s64``), int8 inputs TFLite's 32-bit one."""
     acc = w.astype(np.int64) @ v.astype(np.int64) + bias.astype(np.int64)
-    return sat16(requantize(acc, mult, shift))
+    return sat16((requantize_s64 if bits == 16 else requantize)(acc, mult, shift))
 
 
 def _rdiv(v, k: int):
     return rounding_divide_by_pot(np.asarray(v, np.int64), k)
 
 
-def direction(kind: str, p: RecurrentParams, c: dict, d: int, x: np.ndarray) -> np.ndarray:
-    """One direction ``d`` over x [T, D]: [T, H] (mode 0) or [H] (modes 1, 2)."""
+def direction(kind: str, p: RecurrentParams, c: dict, d: int, x: np.ndarray, bits: int = 8) -> np.ndarray:
+    """One direction ``d`` over x [T, D] of ``bits``-bit activations (8 or 16): [T, H] (mode 0) or
+    [H] (modes 1, 2), values of that width."""
+    sat = sat16 if bits == 16 else sat8
     H = p.hidden_size
     W, R = c["input_weights"][d], c["recurrent_weights"][d]
     bx, bh = c["input_bias"][d], c["recurrent_bias"][d]
@@ -87,35 +97,35 @@ def direction(kind: str, p: RecurrentParams, c: dict, d: int, x: np.ndarray) -> 
     steps = range(p.time_steps - 1, -1, -1) if p.reverse else range(p.time_steps)
     ys = np.zeros((p.time_steps, H), np.int64)
     for t in steps:
-        a = _pre(W, bx, mx, sx, x[t])
+        a = _pre(W, bx, mx, sx, x[t], bits)
         if kind == "lstm":
-            pre = sat16(a + _pre(R, bh, mh, sh, h))
+            pre = sat16(a + _pre(R, bh, mh, sh, h, bits))
             i, o, f = act16(sig, pre[:H]), act16(sig, pre[H:2 * H]), act16(sig, pre[2 * H:3 * H])
             g = act16(tanh, pre[3 * H:])
             cell = sat16(_rdiv(f * cell, 15) + _rdiv(i * g, 30 - cs))
             tin = _rdiv(cell, cs - 12) if cs >= 12 else sat16(cell * (1 << (12 - cs)))
-            h = sat8(requantize(o * act16(tanh, tin), p.hidden_multiplier, p.hidden_shift) + zh)
+            h = sat(requantize(o * act16(tanh, tin), p.hidden_multiplier, p.hidden_shift) + zh)
         else:
             if p.linear_before_reset:
-                b = _pre(R, bh, mh, sh, h)
+                b = _pre(R, bh, mh, sh, h, bits)
             else:
-                b = _pre(R[:2 * H], bh[:2 * H], mh[:2 * H], sh[:2 * H], h)
+                b = _pre(R[:2 * H], bh[:2 * H], mh[:2 * H], sh[:2 * H], h, bits)
             z = act16(sig, sat16(a[:H] + b[:H]))
             r = act16(sig, sat16(a[H:2 * H] + b[H:2 * H]))
             if p.linear_before_reset:
                 n_pre = sat16(a[2 * H:] + _rdiv(r * b[2 * H:], 15))
             else:
-                rh = sat8(_rdiv(r * (h - zh), 15) + zh)
-                n_pre = sat16(a[2 * H:] + _pre(R[2 * H:], bh[2 * H:], mh[2 * H:], sh[2 * H:], rh))
+                rh = sat(_rdiv(r * (h - zh), 15) + zh)
+                n_pre = sat16(a[2 * H:] + _pre(R[2 * H:], bh[2 * H:], mh[2 * H:], sh[2 * H:], rh, bits))
             n = act16(tanh, n_pre)
-            h = sat8(zh + _rdiv(z * (h - zh), 15)
-                     + requantize((32768 - z) * n, p.hidden_multiplier, p.hidden_shift))
+            h = sat(zh + _rdiv(z * (h - zh), 15)
+                    + requantize((32768 - z) * n, p.hidden_multiplier, p.hidden_shift))
         ys[t] = h
     if p.output_mode == 0:
         return ys
     if p.output_mode == 1:
         return h
-    return sat8(requantize(cell, p.cell_out_multiplier, p.cell_out_shift) + p.cell_out_offset)
+    return sat(requantize(cell, p.cell_out_multiplier, p.cell_out_shift) + p.cell_out_offset)
 
 
 def consts_of(op) -> dict:
@@ -123,8 +133,9 @@ def consts_of(op) -> dict:
     return op.attrs["weights_of"].consts if "weights_of" in op.attrs else op.consts
 
 
-def run_recurrent(op, x: np.ndarray, out_shape) -> np.ndarray:
-    """The op's output (int8, ``out_shape``) from its int8 input sequence ``x``."""
+def run_recurrent(op, x: np.ndarray, out_shape, bits: int = 8) -> np.ndarray:
+    """The op's output (``out_shape``) from its input sequence ``x``, both int8 (``bits=8``) or
+    int16 (``bits=16``)."""
     params: List[RecurrentParams] = op.attrs["directions"]
     consts = consts_of(op)
     x2 = np.asarray(x, np.int64).reshape(params[0].time_steps, params[0].input_size)
@@ -132,10 +143,10 @@ def run_recurrent(op, x: np.ndarray, out_shape) -> np.ndarray:
     if params[0].output_mode == 0:
         out = np.zeros((params[0].time_steps, dirs, H), np.int64)
         for d, p in enumerate(params):
-            out[:, d, :] = direction(op.kind, p, consts, d, x2)
+            out[:, d, :] = direction(op.kind, p, consts, d, x2, bits)
     else:
-        out = np.stack([direction(op.kind, p, consts, d, x2) for d, p in enumerate(params)])
-    return out.astype(np.int8).reshape(out_shape)
+        out = np.stack([direction(op.kind, p, consts, d, x2, bits) for d, p in enumerate(params)])
+    return out.astype(np.int16 if bits == 16 else np.int8).reshape(out_shape)
 
 
 # -- C emission ---------------------------------------------------------------------------------
@@ -158,10 +169,11 @@ def _lut(e, key: str, arr: np.ndarray) -> str:
     return e.seen[tag]
 
 
-def emit_call(e, k: str, op, x: str, out: str) -> None:
+def emit_call(e, k: str, op, x: str, out: str, bits: int = 8) -> None:
     """Append the kernel calls of ``op`` (one per direction) to the C emitter ``e``'s body; the
     op's arena scratch (``{output}#scratch``, kernel_scratch.recurrent_scratch_bytes) is the
-    state and gate memory."""
+    state and gate memory. With ``bits=16`` the int16 initial h is passed to the kernel on its
+    own (the weights struct's int8 ``initial_h`` is NULL)."""
     c = consts_of(op)
     scratch = f"arena + {e.plan.offset(op.output + '#scratch')}"
     sig, tanh = _lut(e, "sigmoid", c["sigmoid_lut"]), _lut(e, "tanh", c["tanh_lut"])
@@ -169,12 +181,14 @@ def emit_call(e, k: str, op, x: str, out: str) -> None:
         sym = {key: _array(e, op, f"{k}_d{d}_{key}", key + str(d), c[key][d]) for key in _CONSTS
                if not (key == "initial_c" and op.kind == "gru")}
         init_c = sym.get("initial_c", "NULL")
+        init_h = "NULL" if bits == 16 else sym["initial_h"]
+        state = f"{sym['initial_h']}, " if bits == 16 else ""
         w = e.static("qnnc_recurrent_weights", f"{k}_d{d}_weights",
                      f"{{{sym['input_weights']}, {sym['recurrent_weights']}, {sym['input_bias']}, "
                      f"{sym['recurrent_bias']}, {{{sym['input_multiplier']}, {sym['input_shift']}}}, "
-                     f"{{{sym['recurrent_multiplier']}, {sym['recurrent_shift']}}}, {sym['initial_h']}, "
+                     f"{{{sym['recurrent_multiplier']}, {sym['recurrent_shift']}}}, {init_h}, "
                      f"{init_c}, {sig}, {tanh}}}")
         prm = e.static("qnnc_recurrent_params", f"{k}_d{d}_params",
                        "{" + ", ".join(str(int(v)) for _, v in struct_fields(p)) + "}")
         offset = d * p.hidden_size
-        e.body.append(f"    {op.kernel}({prm}, {w}, {x}, {out} + {offset}, {scratch});")
+        e.body.append(f"    {op.kernel}({prm}, {w}, {state}{x}, {out} + {offset}, {scratch});")

@@ -17,6 +17,7 @@ from ..kernel_params import MinMaxParams, MulParams, PreluParams, RescaleParams
 from ..qmodel import QOp
 from ..quantize.fixedpoint import requantize
 from .kernels import _dims4
+from . import kernels_elementwise as KE
 from . import kernels_s16 as K16
 
 S16_MIN, S16_MAX = -32768, 32767
@@ -35,25 +36,15 @@ def mul_s16(p: MulParams, x1, x2, out_dims) -> np.ndarray:
 
 
 def minmax_s16(p: MinMaxParams, x1, x2, out_dims) -> np.ndarray:
-    """Broadcasting int16 Max / Min; mirrors ``qnnc_minmax_s16`` (see kernels_elementwise.minmax_s8)."""
-    r1 = requantize(np.asarray(x1, np.int64) + int(p.input1_offset), p.input1_multiplier, p.input1_shift)
-    r2 = requantize(np.asarray(x2, np.int64) + int(p.input2_offset), p.input2_multiplier, p.input2_shift)
-    r1, r2 = np.broadcast_to(r1, _dims4(out_dims)), np.broadcast_to(r2, _dims4(out_dims))
-    v = np.maximum(r1, r2) if p.is_max else np.minimum(r1, r2)
-    v = np.clip(v, int(p.act_min) - int(p.output_offset), int(p.act_max) - int(p.output_offset))
-    return (v + int(p.output_offset)).astype(np.int16)
+    """Broadcasting int16 Max / Min; mirrors ``qnnc_minmax_s16`` (kernels_elementwise.minmax; the
+    output dims must be 4-D)."""
+    return KE.minmax(p, x1, x2, _dims4(out_dims), np.int16)
 
 
 def prelu_s16(p: PreluParams, alpha, alpha_multiplier, alpha_shift, x, outer: int, channels: int,
               inner: int) -> np.ndarray:
-    """int16 PRelu; mirrors ``qnnc_prelu_s16`` (see kernels_elementwise.prelu_s8), clamped to int16."""
-    v = np.asarray(x, dtype=np.int64).reshape(outer, channels, inner) + int(p.input_offset)
-    a = np.asarray(alpha, np.int64).reshape(1, channels, 1)
-    m = np.asarray(alpha_multiplier, np.int64).reshape(1, channels, 1)
-    s = np.asarray(alpha_shift, np.int64).reshape(1, channels, 1)
-    r = np.where(v >= 0, requantize(v, p.identity_multiplier, p.identity_shift), requantize(v * a, m, s))
-    r = np.clip(r, S16_MIN - int(p.output_offset), S16_MAX - int(p.output_offset))
-    return (r + int(p.output_offset)).astype(np.int16).reshape(-1)
+    """int16 PRelu; mirrors ``qnnc_prelu_s16`` (kernels_elementwise.prelu, clamped to int16)."""
+    return KE.prelu(p, alpha, alpha_multiplier, alpha_shift, x, outer, channels, inner, np.int16)
 
 
 def pad_s16(x, pads_before, out_dims, pad_value: int) -> np.ndarray:

@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernel_params import LayerNormParams, ReduceParams, struct_fields
-from ..quantize.fixedpoint import requantize
-from .kernels_reduce import BIAS_CLAMP, REDUCE_MAX, REDUCE_MIN, rsqrt_parts
+from ..kernel_params import LayerNormParams, ReduceParams
+from . import kernels_reduce as KR
 from .kernels_s16 import S16_MAX, S16_MIN, requantize_s64
 
 KINDS = ("reduce", "layer_norm", "arg_max", "log_softmax")
@@ -33,11 +32,10 @@ def reduce_s16(p: ReduceParams, x, input_dims, output_dims) -> np.ndarray:
     """Reduction of a 4-D int16 tensor over the axes where ``output_dims`` is 1 and ``input_dims``
     is not; mirrors ``qnnc_reduce_s16``. Returns int16 shaped ``output_dims``."""
     x = np.asarray(x, dtype=np.int16).reshape(tuple(input_dims))
-    axes = tuple(i for i in range(4) if int(output_dims[i]) != int(input_dims[i]))
-    if p.kind == REDUCE_MAX:
-        return x.max(axis=axes, keepdims=True) if axes else x.copy()
-    if p.kind == REDUCE_MIN:
-        return x.min(axis=axes, keepdims=True) if axes else x.copy()
+    axes = KR.reduced_axes(input_dims, output_dims)
+    extreme = KR.reduce_extreme(p.kind, x, axes)
+    if extreme is not None:
+        return extreme
     acc = x.astype(np.int64).sum(axis=axes, keepdims=True)
     return np.clip(requantize_s64(acc, p.multiplier, p.shift), S16_MIN, S16_MAX).astype(np.int16)
 
@@ -45,32 +43,13 @@ def reduce_s16(p: ReduceParams, x, input_dims, output_dims) -> np.ndarray:
 def arg_max_s16(x, outer: int, n: int, inner: int, is_min: int, select_last: int) -> np.ndarray:
     """Index (int8) of the largest (``is_min``: smallest) int16 value along the middle axis of
     ``[outer, n, inner]``; mirrors ``qnnc_arg_max_s16`` (the same selection as ``arg_max_s8``)."""
-    v = np.asarray(x, dtype=np.int16).reshape(outer, n, inner).astype(np.int32)
-    if is_min:
-        v = -v
-    idx = n - 1 - np.argmax(v[:, ::-1, :], axis=1) if select_last else np.argmax(v, axis=1)
-    return idx.astype(np.int8)
+    return KR.arg_max(x, outer, n, inner, is_min, select_last, np.int16)
 
 
 def layer_norm_s16(p: LayerNormParams, x, outer: int, n: int, inner: int, multiplier, shift, bias) -> np.ndarray:
     """LayerNorm over the middle axis of ``[outer, n, inner]`` of int16 values; mirrors
-    ``qnnc_layer_norm_s16``."""
-    d = np.asarray(x, dtype=np.int16).reshape(outer, n, inner).astype(np.int64) + int(p.input_offset)
-    S = d.sum(axis=1, keepdims=True)
-    Q = (d * d).sum(axis=1, keepdims=True)
-    D = n * Q - S * S + int(p.epsilon)
-    s, inv = rsqrt_parts(D)
-    s = s.reshape(S.shape)
-    inv = inv.reshape(S.shape)
-    c = n * d - S                                    # |c| <= (n - 1) * 65535 < 2^31
-    prod = c * inv                                   # < 2^62
-    R = 61 - s - int(p.frac_bits)
-    mag = (np.abs(prod) + (np.int64(1) << (R - 1))) >> R
-    t = np.where(prod < 0, -mag, mag)
-    m = np.asarray(multiplier, np.int64).reshape(1, n, 1)
-    sh = np.asarray(shift, np.int64).reshape(1, n, 1)
-    v = np.clip(requantize(t, m, sh), -BIAS_CLAMP, BIAS_CLAMP) + np.asarray(bias, np.int64).reshape(1, n, 1)
-    return np.clip(v, S16_MIN, S16_MAX).astype(np.int16)
+    ``qnnc_layer_norm_s16`` (kernels_reduce.layer_norm, clamped to int16)."""
+    return KR.layer_norm(p, x, outer, n, inner, multiplier, shift, bias, np.int16)
 
 
 def _leading_bit(v: np.ndarray) -> np.ndarray:
@@ -110,44 +89,21 @@ def log_softmax_s16(x, exp_lut, diff_multiplier: int, log_multiplier: int) -> np
 def run(op, x: np.ndarray, out_shape) -> np.ndarray:
     """The reference output of an int16 op of :data:`KINDS` (interpreter_s16's dispatch)."""
     a, c = op.attrs, op.consts
-    if op.kind == "reduce":
-        return reduce_s16(op.params, x, a["input_dims"], a["output_dims"]).reshape(out_shape)
-    if op.kind == "layer_norm":
-        return layer_norm_s16(op.params, x, a["outer"], a["n"], a["inner"], c["multiplier"], c["shift"],
-                              c["bias"]).reshape(out_shape)
-    if op.kind == "arg_max":
-        return arg_max_s16(x, a["outer"], a["n"], a["inner"], a["is_min"], a["select_last"]).reshape(out_shape)
     if op.kind == "log_softmax":
         return log_softmax_s16(x.reshape(a["rows"], a["cols"]), c["exp_lut"], a["diff_multiplier"],
                                a["log_multiplier"]).reshape(out_shape)
+    if op.kind in KR.REDUCE_KINDS:
+        return KR.run_reduce(op, x, out_shape, np.int16, reduce_s16)
     raise NotImplementedError(f"int16 {op.kind}")
 
 
-def _init(params) -> str:
-    return "{" + ", ".join(str(int(v)) for _, v in struct_fields(params)) + "}"
-
-
 def emit_call(e, k: str, op, x: str, out: str) -> None:
-    """Append the ``_s16`` kernel call of ``op`` (kinds in KINDS, int16 input) to the emitter ``e``'s body."""
+    """Append the ``_s16`` kernel call of ``op`` (kinds in KINDS, int16 input) to the emitter ``e``'s body;
+    reduce / layer_norm / arg_max take the arguments of their int8 kernels (kernels_reduce.emit_call)."""
     a = op.attrs
-    if op.kind == "reduce":
-        p = e.static("qnnc_reduce_params", f"{k}_params", _init(op.params))
-        din = e.dims(f"{k}_input_dims", a["input_dims"])
-        dout = e.dims(f"{k}_output_dims", a["output_dims"])
-        e.body.append(f"    {op.kernel}({p}, {din}, {x}, {dout}, {out});")
-    elif op.kind == "layer_norm":
-        p = e.static("qnnc_layer_norm_params", f"{k}_params", _init(op.params))
-        mult = e.const_array(f"{k}_multiplier", op.consts["multiplier"])
-        shift = e.const_array(f"{k}_shift", op.consts["shift"])
-        bias = e.const_array(f"{k}_bias", op.consts["bias"])
-        e.body.append(f"    {op.kernel}({p}, {a['outer']}, {a['n']}, {a['inner']}, {mult}, {shift}, {bias}, "
-                      f"{x}, {out});")
-    elif op.kind == "arg_max":
-        e.body.append(f"    {op.kernel}({a['outer']}, {a['n']}, {a['inner']}, {a['is_min']}, {a['select_last']}, "
-                      f"{x}, {out});")
-    elif op.kind == "log_softmax":
+    if op.kind == "log_softmax":
         lut = e.const_array(f"{k}_exp_lut", op.consts["exp_lut"])
         e.body.append(f"    {op.kernel}({a['rows']}, {a['cols']}, (int64_t){a['diff_multiplier']}, "
                       f"{a['log_multiplier']}, {lut}, {x}, {out});")
     else:
-        raise NotImplementedError(op.kind)
+        KR.emit_call(e, k, op, x, out)

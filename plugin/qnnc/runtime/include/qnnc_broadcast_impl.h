@@ -1,15 +1,21 @@
 /*
- * qnnc_broadcast_impl.h - the broadcasting loops of qnnc_add_s8 / qnnc_mul_s8, written once for
- * both element-wise operations.
+ * qnnc_broadcast_impl.h - the broadcasting loops of the two-input element-wise kernels
+ * (qnnc_add_s8 / _s16, qnnc_mul_s8 / _s16, qnnc_minmax_s8 / _s16), written once for every
+ * operation and element type.
  *
  * Internal to the kernel library: a kernel source defines QNNC_FN (the function name),
- * QNNC_PARAMS (its params type), QNNC_ONE(params, lo, hi, x1, x2) (one output value from two
- * inputs, lo / hi the activation bounds minus the output offset) and optionally
- * QNNC_FLAT(params, lo, hi, size, x1, x2, output) (1 when it computed a same-shape layer itself),
- * then includes this file, which defines the function and undefines them.
+ * QNNC_PARAMS (its params type), QNNC_T (the element type), QNNC_ONE(params, lo, hi, x1, x2) (one
+ * output value from two inputs, lo / hi the activation bounds minus the output offset),
+ * optionally QNNC_FLAT(params, lo, hi, size, x1, x2, output) (1 when it computed a same-shape
+ * layer itself) and QNNC_FN_STORAGE (e.g. static, when the public function wraps it), then
+ * includes this file, which defines the function and undefines them.
  */
-void QNNC_FN(const QNNC_PARAMS *params, const qnnc_dims *input1_dims, const int8_t *input1,
-             const qnnc_dims *input2_dims, const int8_t *input2, const qnnc_dims *output_dims, int8_t *output)
+#ifndef QNNC_FN_STORAGE
+#define QNNC_FN_STORAGE
+#endif
+QNNC_FN_STORAGE void QNNC_FN(const QNNC_PARAMS *params, const qnnc_dims *input1_dims, const QNNC_T *input1,
+                             const qnnc_dims *input2_dims, const QNNC_T *input2, const qnnc_dims *output_dims,
+                             QNNC_T *output)
 {
     const int32_t on = output_dims->n, oh = output_dims->h, ow = output_dims->w, oc = output_dims->c;
     /* clamp(v + offset, min, max) == clamp(v, min - offset, max - offset) + offset; clamping
@@ -44,8 +50,8 @@ void QNNC_FN(const QNNC_PARAMS *params, const qnnc_dims *input1_dims, const int8
     for (n = 0; n < on; ++n) {
         for (h = 0; h < oh; ++h) {
             for (w = 0; w < ow; ++w) {
-                const int8_t *x1 = input1 + n * s1n + h * s1h + w * s1w;
-                const int8_t *x2 = input2 + n * s2n + h * s2h + w * s2w;
+                const QNNC_T *x1 = input1 + n * s1n + h * s1h + w * s1w;
+                const QNNC_T *x2 = input2 + n * s2n + h * s2h + w * s2w;
                 for (c = 0; c < oc; ++c) {
                     *output++ = QNNC_ONE(params, lo, hi, x1[c * s1c], x2[c * s2c]);
                 }
@@ -58,3 +64,5 @@ void QNNC_FN(const QNNC_PARAMS *params, const qnnc_dims *input1_dims, const int8
 #undef QNNC_PARAMS
 #undef QNNC_ONE
 #undef QNNC_FLAT
+#undef QNNC_T
+#undef QNNC_FN_STORAGE

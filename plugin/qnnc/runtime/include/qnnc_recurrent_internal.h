@@ -1,7 +1,8 @@
 /*
- * qnnc_recurrent_internal.h - what the LSTM and GRU kernels share: int16 saturation, TFLite's
- * interpolated 513-entry int16 activation table, and the gate rows (an int8 matrix-vector product
- * requantized to int16 Q3.12). Reference: qnnc/reference/kernels_recurrent.py (bit-exact).
+ * qnnc_recurrent_internal.h - what the LSTM and GRU kernels (_s8 and _s16) share: int16 saturation,
+ * TFLite's interpolated 513-entry int16 activation table, the gate rows (an int8 matrix-vector
+ * product requantized to int16 Q3.12) and the per-unit cell updates, which do not depend on the
+ * activation type. Reference: qnnc/reference/kernels_recurrent.py (bit-exact).
  */
 #ifndef QNNC_RECURRENT_INTERNAL_H
 #define QNNC_RECURRENT_INTERNAL_H
@@ -53,6 +54,44 @@ static inline void qnnc_rec_rows_s16(const int8_t *w, const int32_t *bias, const
         const int32_t val = q < -32768 ? -32768 : (q > 32767 ? 32767 : (int32_t)q);
         out[r] = (int16_t)(add ? qnnc_rec_sat16((int32_t)out[r] + val) : val);
     }
+}
+
+/* One LSTM unit j at one step, from the Q3.12 gate pre-activations (i, o, f, c blocks of H): stores
+ * the new int16 cell state (at 2^-cell_shift) in cell[j] and returns requant(o * tanh(c)), the
+ * hidden value before its zero point and saturation (o * tanh(c) is Q0.30, below 2^30 in
+ * magnitude: the int32 requantization). */
+static inline int32_t qnnc_lstm_unit(const qnnc_recurrent_params *params, const qnnc_recurrent_weights *weights,
+                                     const int16_t *gates, int32_t H, int32_t j, int16_t *cell)
+{
+    const int32_t cs = params->cell_shift;
+    const int32_t i_g = qnnc_rec_act(weights->sigmoid_lut, gates[j]);
+    const int32_t o_g = qnnc_rec_act(weights->sigmoid_lut, gates[H + j]);
+    const int32_t f_g = qnnc_rec_act(weights->sigmoid_lut, gates[2 * H + j]);
+    const int32_t g_g = qnnc_rec_act(weights->tanh_lut, gates[3 * H + j]);
+    const int32_t c = qnnc_rec_sat16(qnnc_rounding_divide_by_pot(f_g * (int32_t)cell[j], 15) +
+                                     qnnc_rounding_divide_by_pot(i_g * g_g, 30 - cs));
+    const int32_t tin = cs >= 12 ? qnnc_rounding_divide_by_pot(c, cs - 12) : qnnc_rec_sat16(c * (1 << (12 - cs)));
+    cell[j] = (int16_t)c;
+    return qnnc_requantize(o_g * qnnc_rec_act(weights->tanh_lut, tin), params->hidden_multiplier,
+                           params->hidden_shift);
+}
+
+/* One GRU unit j at one step, from the Q3.12 gate pre-activations (z, r, n input side, n recurrent
+ * side: blocks of H) and hp, the unit's previous hidden value minus its zero point: returns the new
+ * hidden value minus the zero point, before saturation (z * hp and (1 - z) * n are below 2^30 in
+ * magnitude: int32). */
+static inline int32_t qnnc_gru_unit(const qnnc_recurrent_params *params, const qnnc_recurrent_weights *weights,
+                                    const int16_t *gates, int32_t H, int32_t j, int32_t hp)
+{
+    const int32_t z_g = qnnc_rec_act(weights->sigmoid_lut, gates[j]);
+    const int32_t r_g = qnnc_rec_act(weights->sigmoid_lut, gates[H + j]);
+    const int32_t hx = (int32_t)gates[3 * H + j];
+    const int32_t n_pre = params->linear_before_reset
+                              ? qnnc_rec_sat16((int32_t)gates[2 * H + j] + qnnc_rounding_divide_by_pot(r_g * hx, 15))
+                              : qnnc_rec_sat16((int32_t)gates[2 * H + j] + hx);
+    const int32_t n_g = qnnc_rec_act(weights->tanh_lut, n_pre);
+    return qnnc_rounding_divide_by_pot(z_g * hp, 15) +
+           qnnc_requantize((32768 - z_g) * n_g, params->hidden_multiplier, params->hidden_shift);
 }
 
 #endif

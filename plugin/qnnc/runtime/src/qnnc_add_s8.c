@@ -133,4 +133,5 @@ QNNC_INLINE int qnnc_add_flat(const qnnc_add_params *params, int32_t lo, int32_t
 #define QNNC_PARAMS qnnc_add_params
 #define QNNC_ONE qnnc_add_one
 #define QNNC_FLAT qnnc_add_flat
+#define QNNC_T int8_t
 #include "qnnc_broadcast_impl.h"

@@ -1,26 +1,10 @@
 /*
  * qnnc_arg_max_s8 - ArgMax / ArgMin along the middle axis of [outer, n, inner] (n <= 127): the index
- * is the int8 output (scale 1, zero point 0). Reference: qnnc/reference/kernels_reduce.py:arg_max_s8.
+ * is the int8 output (scale 1, zero point 0). Body: qnnc_arg_max_impl.h (shared with qnnc_arg_max_s16).
+ * Reference: qnnc/reference/kernels_reduce.py:arg_max_s8.
  */
 #include "qnnc_internal.h"
 
-void qnnc_arg_max_s8(int32_t outer, int32_t n, int32_t inner, int32_t is_min, int32_t select_last,
-                     const int8_t *input, int8_t *output)
-{
-    int32_t o, i, k;
-    for (o = 0; o < outer; ++o) {
-        const int8_t *row = input + o * n * inner;
-        for (i = 0; i < inner; ++i) {
-            int32_t best = is_min ? -(int32_t)row[i] : (int32_t)row[i];
-            int32_t at = 0;
-            for (k = 1; k < n; ++k) {
-                const int32_t v = is_min ? -(int32_t)row[k * inner + i] : (int32_t)row[k * inner + i];
-                if (v > best || (select_last && v == best)) {
-                    best = v;
-                    at = k;
-                }
-            }
-            *output++ = (int8_t)at;
-        }
-    }
-}
+#define QNNC_T int8_t
+#define QNNC_FN qnnc_arg_max_s8
+#include "qnnc_arg_max_impl.h"

@@ -2,6 +2,7 @@
  * qnnc_gru_s8 - one direction of an ONNX GRU (batch 1, default activations, linear_before_reset 0
  * or 1), int8 in and out. int16 Q3.12 gate pre-activations, 513-entry int16 sigmoid/tanh tables
  * (Q0.15 out). Reference: qnnc/reference/kernels_recurrent.py (bit-exact).
+ * Body: qnnc_gru_impl.h (shared by _s8 and _s16).
  */
 #include "qnnc_internal.h"
 #include "qnnc_recurrent_internal.h"
@@ -11,63 +12,11 @@ int32_t qnnc_gru_s8_get_buffer_size(int32_t hidden_size)
     return (10 * hidden_size + 3) & ~3;
 }
 
-void qnnc_gru_s8(const qnnc_recurrent_params *params, const qnnc_recurrent_weights *weights,
-                 const int8_t *input, int8_t *output, void *scratch)
-{
-    const int32_t T = params->time_steps;
-    const int32_t D = params->input_size;
-    const int32_t H = params->hidden_size;
-    const int32_t zh = params->hidden_offset;
-    const int32_t *rm = weights->recurrent_quant.multiplier;
-    const int32_t *rs = weights->recurrent_quant.shift;
-    const int8_t *rw = weights->recurrent_weights;
-    const int32_t *rb = weights->recurrent_bias;
-    int16_t *gates = (int16_t *)scratch; /* [4H]: z, r, n (input side), n (recurrent side) */
-    int8_t *h = (int8_t *)(gates + 4 * H); /* [H] */
-    int8_t *rh = h + H;                    /* [H]: r * h as int8 (linear_before_reset 0) */
-    int32_t s;
-    int32_t j;
-
-    for (j = 0; j < H; ++j) {
-        h[j] = weights->initial_h[j];
-    }
-    for (s = 0; s < T; ++s) {
-        const int32_t t = params->reverse ? T - 1 - s : s;
-        qnnc_rec_rows(weights->input_weights, weights->input_bias, weights->input_quant.multiplier,
-                 weights->input_quant.shift, 3 * H, D, input + (size_t)t * (size_t)D, gates, 0);
-        qnnc_rec_rows(rw, rb, rm, rs, 2 * H, H, h, gates, 1);
-        if (params->linear_before_reset) {
-            qnnc_rec_rows(rw + (size_t)2 * (size_t)H * (size_t)H, rb + 2 * H, rm + 2 * H, rs + 2 * H, H, H, h,
-                     gates + 3 * H, 0);
-        } else {
-            for (j = 0; j < H; ++j) {
-                const int32_t r_g = qnnc_rec_act(weights->sigmoid_lut, gates[H + j]);
-                const int32_t v = qnnc_rounding_divide_by_pot(r_g * ((int32_t)h[j] - zh), 15) + zh;
-                rh[j] = qnnc_clamp_s8(v, -128, 127);
-            }
-            qnnc_rec_rows(rw + (size_t)2 * (size_t)H * (size_t)H, rb + 2 * H, rm + 2 * H, rs + 2 * H, H, H, rh,
-                     gates + 3 * H, 0);
-        }
-        for (j = 0; j < H; ++j) {
-            const int32_t z_g = qnnc_rec_act(weights->sigmoid_lut, gates[j]);
-            const int32_t r_g = qnnc_rec_act(weights->sigmoid_lut, gates[H + j]);
-            const int32_t hx = (int32_t)gates[3 * H + j];
-            const int32_t n_pre = params->linear_before_reset
-                                      ? qnnc_rec_sat16((int32_t)gates[2 * H + j] + qnnc_rounding_divide_by_pot(r_g * hx, 15))
-                                      : qnnc_rec_sat16((int32_t)gates[2 * H + j] + hx);
-            const int32_t n_g = qnnc_rec_act(weights->tanh_lut, n_pre);
-            const int32_t hp = (int32_t)h[j] - zh;
-            const int32_t hv = zh + qnnc_rounding_divide_by_pot(z_g * hp, 15) +
-                               qnnc_requantize((32768 - z_g) * n_g, params->hidden_multiplier, params->hidden_shift);
-            h[j] = qnnc_clamp_s8(hv, -128, 127);
-            if (params->output_mode == 0) {
-                output[(size_t)t * (size_t)params->output_stride + (size_t)j] = h[j];
-            }
-        }
-    }
-    if (params->output_mode != 0) {
-        for (j = 0; j < H; ++j) {
-            output[j] = h[j];
-        }
-    }
-}
+#define QNNC_T int8_t
+#define QNNC_INITIAL_H_PARAM
+#define QNNC_INITIAL_H weights->initial_h
+#define QNNC_ROWS qnnc_rec_rows
+#define QNNC_ZH params->hidden_offset
+#define QNNC_H_SAT(v) qnnc_clamp_s8((v), -128, 127)
+#define QNNC_FN qnnc_gru_s8
+#include "qnnc_gru_impl.h"

@@ -2,6 +2,7 @@
  * qnnc_lstm_s8 - one direction of an ONNX LSTM (batch 1, default activations), int8 in and out.
  * int16 Q3.12 gate pre-activations, 513-entry int16 sigmoid/tanh tables (Q0.15 out), int16 cell
  * state at 2^-cell_shift. Reference: qnnc/reference/kernels_recurrent.py (bit-exact).
+ * Body: qnnc_lstm_impl.h (shared by _s8 and _s16).
  */
 #include "qnnc_internal.h"
 #include "qnnc_recurrent_internal.h"
@@ -11,56 +12,13 @@ int32_t qnnc_lstm_s8_get_buffer_size(int32_t hidden_size)
     return (11 * hidden_size + 3) & ~3;
 }
 
-void qnnc_lstm_s8(const qnnc_recurrent_params *params, const qnnc_recurrent_weights *weights,
-                  const int8_t *input, int8_t *output, void *scratch)
-{
-    const int32_t T = params->time_steps;
-    const int32_t D = params->input_size;
-    const int32_t H = params->hidden_size;
-    const int32_t cs = params->cell_shift;
-    const int32_t zh = params->hidden_offset;
-    int16_t *gates = (int16_t *)scratch;  /* [4H]: i, o, f, c */
-    int16_t *cell = gates + 4 * H;        /* [H] */
-    int8_t *h = (int8_t *)(cell + H);     /* [H] */
-    int32_t s;
-    int32_t j;
-
-    for (j = 0; j < H; ++j) {
-        h[j] = weights->initial_h[j];
-        cell[j] = weights->initial_c != NULL ? weights->initial_c[j] : 0;
-    }
-    for (s = 0; s < T; ++s) {
-        const int32_t t = params->reverse ? T - 1 - s : s;
-        qnnc_rec_rows(weights->input_weights, weights->input_bias, weights->input_quant.multiplier,
-                      weights->input_quant.shift, 4 * H, D, input + (size_t)t * (size_t)D, gates, 0);
-        qnnc_rec_rows(weights->recurrent_weights, weights->recurrent_bias, weights->recurrent_quant.multiplier,
-                      weights->recurrent_quant.shift, 4 * H, H, h, gates, 1);
-        for (j = 0; j < H; ++j) {
-            const int32_t i_g = qnnc_rec_act(weights->sigmoid_lut, gates[j]);
-            const int32_t o_g = qnnc_rec_act(weights->sigmoid_lut, gates[H + j]);
-            const int32_t f_g = qnnc_rec_act(weights->sigmoid_lut, gates[2 * H + j]);
-            const int32_t g_g = qnnc_rec_act(weights->tanh_lut, gates[3 * H + j]);
-            const int32_t c = qnnc_rec_sat16(qnnc_rounding_divide_by_pot(f_g * (int32_t)cell[j], 15) +
-                                         qnnc_rounding_divide_by_pot(i_g * g_g, 30 - cs));
-            const int32_t tin = cs >= 12 ? qnnc_rounding_divide_by_pot(c, cs - 12) : qnnc_rec_sat16(c * (1 << (12 - cs)));
-            const int32_t hv = qnnc_requantize(o_g * qnnc_rec_act(weights->tanh_lut, tin), params->hidden_multiplier,
-                                               params->hidden_shift) + zh;
-            cell[j] = (int16_t)c;
-            h[j] = qnnc_clamp_s8(hv, -128, 127);
-            if (params->output_mode == 0) {
-                output[(size_t)t * (size_t)params->output_stride + (size_t)j] = h[j];
-            }
-        }
-    }
-    if (params->output_mode == 1) {
-        for (j = 0; j < H; ++j) {
-            output[j] = h[j];
-        }
-    } else if (params->output_mode == 2) {
-        for (j = 0; j < H; ++j) {
-            const int32_t v = qnnc_requantize(cell[j], params->cell_out_multiplier, params->cell_out_shift) +
-                              params->cell_out_offset;
-            output[j] = qnnc_clamp_s8(v, -128, 127);
-        }
-    }
-}
+#define QNNC_T int8_t
+#define QNNC_INITIAL_H_PARAM
+#define QNNC_INITIAL_H weights->initial_h
+#define QNNC_ROWS qnnc_rec_rows
+#define QNNC_H_OUT(v) qnnc_clamp_s8((v) + params->hidden_offset, -128, 127)
+#define QNNC_C_OUT(c) \
+    qnnc_clamp_s8(qnnc_requantize((c), params->cell_out_multiplier, params->cell_out_shift) + params->cell_out_offset, \
+                  -128, 127)
+#define QNNC_FN qnnc_lstm_s8
+#include "qnnc_lstm_impl.h"

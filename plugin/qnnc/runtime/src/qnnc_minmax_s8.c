@@ -18,4 +18,5 @@ static int8_t qnnc_minmax_one(const qnnc_minmax_params *p, int32_t lo, int32_t h
 #define QNNC_FN qnnc_minmax_s8
 #define QNNC_PARAMS qnnc_minmax_params
 #define QNNC_ONE qnnc_minmax_one
+#define QNNC_T int8_t
 #include "qnnc_broadcast_impl.h"

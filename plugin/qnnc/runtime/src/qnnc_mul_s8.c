@@ -16,4 +16,5 @@ static int8_t qnnc_mul_one(const qnnc_mul_params *p, int32_t lo, int32_t hi, int
 #define QNNC_FN qnnc_mul_s8
 #define QNNC_PARAMS qnnc_mul_params
 #define QNNC_ONE qnnc_mul_one
+#define QNNC_T int8_t
 #include "qnnc_broadcast_impl.h"
