@@ -88,7 +88,7 @@ static int run_case(int32_t kernel, const blobs *b)
         }
         return 0;
     }
-    case 40: { /* conv_transpose (tests/test_int16_conv_general.py): params[12] (the int32 fields of
+    case 40: { /* conv_general (tests/test_int16_conv_general.py): params[12] (the int32 fields of
                 * qnnc_conv_general_params up to act_max), mult, shift, in dims, in, filt dims, filt, bias,
                 * out dims, out */
         qnnc_conv_general_params p;
@@ -98,7 +98,7 @@ static int run_case(int32_t kernel, const blobs *b)
         FIELDS_OF(&p, I32(b, 0), 12);
         q.multiplier = I32(b, 1);
         q.shift = I32(b, 2);
-        qnnc_conv_transpose_s16(&p, &q, &in_d, S16(b, 4), &f_d, S8(b, 6), I64(b, 7), &out_d, (int16_t *)b->data[9]);
+        qnnc_conv_general_s16(&p, &q, &in_d, S16(b, 4), &f_d, S8(b, 6), I64(b, 7), &out_d, (int16_t *)b->data[9]);
         return 0;
     }
     case 60:

@@ -500,21 +500,11 @@ def test_activation_bits_16_parsed(tmp_path):
     assert load_config(str(tmp_path / "q.yaml")).activation_bits == 8
 
 
-def test_op_without_int16_kernel_runs_at_int8_with_a_note(tmp_path):
-    """An int16 plan never refuses an op int8 has: an op without an int16 kernel runs on int8
-    between conversions, the build notes it, and the C stays bit-exact with the reference."""
-    # (a product of two activations; Sigmoid has an int16 table now: tests/test_int16_tables.py)
-    m = F.model([helper.make_node("MatMul", ["x", "x"], ["y"], name="the_matmul")], [F.vi("x", [1, 8, 8])],
-                [F.vi("y", [1, 8, 8])])
-    result = _build(tmp_path, m)
-    qm = result.compiled.model
-    assert [op.kernel for op in qm.ops] == ["qnnc_batch_matmul_s8"]  # the int8 API input feeds it directly
-    assert any("MatMul 'the_matmul' runs with int8 activations inside the int16 plan" in n for n in qm.notes)
-    xs = np.random.default_rng(5).standard_normal((20, 8, 8)).astype(np.float32) * 3
-    exe = compile_driver(str(tmp_path / "gen16"), "m", str(tmp_path / "drv"), sanitize=True)
-    q = quantize_input(qm, xs)
-    assert np.array_equal(run_driver(exe, q.reshape(20, -1), qm.output_tensor.size),
-                          run_int8(qm, q).reshape(20, -1))
+def test_every_int8_op_has_an_int16_rule():
+    """An int16 plan runs every operator int8 lowers with int16 activations: each op of the int8 rule
+    table has an int16 rule (lower_graph has no int8 fallback between conversions any more)."""
+    from qnnc.quantize.lower_graph import RULES
+    assert set(RULES[8]) <= set(RULES[16]), sorted(set(RULES[8]) - set(RULES[16]))
 
 
 # ------------------------------------------------------------ shared models --

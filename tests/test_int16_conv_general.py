@@ -1,12 +1,12 @@
-"""ConvTranspose, LSTM and GRU with int16 activations (quantization.activation_bits: 16, TFLite's
-16x8 scheme): ``qnnc_conv_transpose_s16`` (rules_s16_conv_general.py, reference/kernels_s16_conv_general.py)
+"""Grouped Conv, ConvTranspose, LSTM and GRU with int16 activations (quantization.activation_bits: 16,
+TFLite's 16x8 scheme): ``qnnc_conv_general_s16`` (rules_s16_conv_general.py, reference/kernels_s16_conv_general.py)
 and ``qnnc_lstm_s16`` / ``qnnc_gru_s16`` (rules_s16_recurrent.py, reference/kernels_s16_recurrent.py).
 
 Each case is one small ONNX model built with onnx.helper. Checked: the plan lowers the layer to
 the int16 kernel with no requantize around it (only the API's conversions), the generated C of
 every case (all compiled into ONE host executable under ASan/UBSan) equals the numpy reference
 bit for bit, and the int16 layer alone is closer to float onnxruntime than the int8 one by more
-than 3 dB SQNR (measured: ConvTranspose +4.5 to +9.9 dB, LSTM/GRU +6.5 to +14 dB; the rest of
+than 3 dB SQNR (measured: grouped Conv and ConvTranspose +4.5 to +9.9 dB, LSTM/GRU +6.5 to +14 dB; the rest of
 the error is the int8 weights both share). KERNEL_CASES: random kernel cases test_int16.py runs
 on the host and on QEMU.
 """
@@ -48,8 +48,22 @@ def convt(m, x, cin, cout, k=3, group=1, bias=True, **attrs):
     return m.op("ConvTranspose", ins, kernel_shape=[k, k], group=group, **attrs)
 
 
-# Each case: (input shape NCHW, builder, config extras). Every attribute the int8 rule takes.
+def gconv(m, x, cin, cout, group, k=3, **attrs):
+    ins = [x, m.const(w(cout, cin // group, k, k)), m.const(w(cout, scale=0.1))]
+    return m.op("Conv", ins, kernel_shape=[k, k], group=group, **attrs)
+
+
+# Each case: (input shape NCHW, builder, config extras). Every attribute the int8 rules take; a
+# fused LeakyRelu runs as the int16 layer then qnnc_prelu_s16 (rules_s16_tables.with_fused_activation).
 CASES = {
+    "grouped_conv_3x3_relu": ([1, 6, 6, 5], lambda m: m.op("Relu", [gconv(m, "x", 6, 9, 3, pads=[1, 1, 1, 1])]), ""),
+    "grouped_conv_s2_dil2_bias_correction": (
+        [1, 8, 9, 9], lambda m: gconv(m, "x", 8, 4, 2, strides=[2, 2], dilations=[2, 2], pads=[2, 1, 1, 2]),
+        "  bias_correction: true\n"),
+    "grouped_conv_leaky": ([1, 4, 5, 5], lambda m: m.op("LeakyRelu", [gconv(m, "x", 4, 4, 2, pads=[1, 1, 1, 1])],
+                                                        alpha=0.1), ""),
+    "convt_k4s2p1_leaky": ([1, 4, 3, 3], lambda m: m.op("LeakyRelu", [convt(m, "x", 4, 6, k=4, strides=[2, 2],
+                                                                             pads=[1, 1, 1, 1])], alpha=0.2), ""),
     "unet_k2s2_relu": ([1, 6, 4, 4], lambda m: m.op("Relu", [convt(m, "x", 6, 4, k=2, strides=[2, 2])]), ""),
     "k3s2_output_padding_bias_correction": (
         [1, 6, 4, 5], lambda m: convt(m, "x", 6, 5, strides=[2, 2], pads=[1, 1, 1, 1], output_padding=[1, 1],
@@ -81,9 +95,10 @@ RNN_CASES = {
 }
 
 
-def _build(tmp_path: Path, case: str, bits: int):
-    """Build the case's model (its ONNX file made once, shared by both precisions) at ``bits``."""
-    shape, builder, extra = CASES[case]
+def build_case(tmp_path: Path, case: str, shape, builder, bits: int, name: str, extra: str = ""):
+    """Build one onnx.helper case model at ``bits`` activation bits with C prefix ``name`` (its ONNX
+    file made once, shared by both precisions; min-max ranges from 32 seeded normal samples):
+    (onnx path, calibration inputs, build result, generated-C folder)."""
     path = tmp_path / f"{case}.onnx"
     if not path.exists():
         m = M(shape)
@@ -95,9 +110,16 @@ def _build(tmp_path: Path, case: str, bits: int):
     np.savez(d / "cal.npz", x=cal)
     (d / "q.yaml").write_text(f"name: m\ncalibration:\n  data: cal.npz\n  method: minmax\nquantization:\n"
                               f"  activation_bits: {bits}\n{extra}")
-    name = f"t{sorted(CASES).index(case)}_{bits}"  # distinct C prefixes: all models in one executable
     res = build(str(path), load_config(str(d / "q.yaml")), str(d / "gen"), name, progress=False)
-    return path, cal, res.compiled.model, d / "gen", name
+    return path, cal, res, d / "gen"
+
+
+def _build(tmp_path: Path, case: str, bits: int):
+    """Build a CASES model at ``bits``; distinct C prefixes: all models link into one executable."""
+    shape, builder, extra = CASES[case]
+    name = f"t{sorted(CASES).index(case)}_{bits}"
+    path, cal, res, gen = build_case(tmp_path, case, shape, builder, bits, name, extra)
+    return path, cal, res.compiled.model, gen, name
 
 
 def _recurrent_build(tmp_path: Path, case: str, bits: int):
@@ -189,16 +211,19 @@ def _op_alone_error(qm, op, run_op, x_nhwc, f_nhwc):
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_conv_transpose_int16(case, built, c_outputs):
+def test_conv_general_int16(case, built, c_outputs):
     _, cases, _ = built
     (path, cal, qm, _, _), (_, _, qm8, _, _) = cases[case]
     # Lowered to the 16x8 kernel: int16 in and out, no requantize but the int8 API's two conversions.
     layers = [o for o in qm.ops if o.kind == "conv_general"]
-    assert layers and all(o.kernel == "qnnc_conv_transpose_s16" and o.consts["bias"].dtype == np.int64
+    assert layers and all(o.kernel == "qnnc_conv_general_s16" and o.consts["bias"].dtype == np.int64
                           for o in layers)
+    assert all(o.params.transposed == (not case.startswith("grouped_conv")) for o in layers)
     assert all(qm.tensors[o.inputs[0]].bits == 16 and qm.tensors[o.output].bits == 16 for o in layers)
     assert [o.kind for o in qm.ops].count("requantize") == 2 and not qm.notes
-    assert qm.ops[-1].kind == "requantize" and qm.ops[-1].inputs[0] in {o.output for o in layers} | {
+    leaky = [o for o in qm.ops if o.kernel == "qnnc_prelu_s16"]
+    assert len(leaky) == ("leaky" in case)
+    assert qm.ops[-1].kind == "requantize" and qm.ops[-1].inputs[0] in {o.output for o in layers + leaky} | {
         o.output for o in qm.ops if o.kind == "transpose"}
 
     # The C equals the reference bit for bit (ASan/UBSan), in range and beyond the calibrated range.
@@ -209,7 +234,7 @@ def test_conv_transpose_int16(case, built, c_outputs):
     assert len(np.unique(inner)) > min(200, inner.size // 3)
 
     # Closer to float than the int8 layer (both read the same float input, int8 weights in both).
-    if len(layers) != 1:
+    if len(layers) != 1 or leaky:
         return
     xs = cal[:16]
     sess = ort.InferenceSession(str(path))
@@ -284,22 +309,28 @@ def _multipliers(rng, n: int, lo: float, hi: float):
     return mult.astype(np.int32), shift.astype(np.int32)
 
 
-def conv_transpose_kernel_case(rng):
-    """qnnc_conv_transpose_s16: groups, strides 1-4, dilations 1-3 (taps step by stride / gcd),
-    leading pads, output sizes with output_padding and outputs no tap reaches (bias only), more
-    than 256 channels per group (the int32 partial sums flush), full-range int16 inputs."""
-    groups = int(rng.choice([1, 1, 2, 3]))
+def conv_general_kernel_case(rng):
+    """qnnc_conv_general_s16, grouped and transposed: groups, strides 1-4, dilations 1-3 (transposed
+    taps step by stride / gcd), leading pads, output sizes with output_padding and outputs no tap
+    reaches (bias only), more than 256 channels per group (the int32 partial sums flush), full-range
+    int16 inputs."""
+    transposed = int(rng.random() < 0.6)
+    groups = int(rng.choice([1, 1, 2, 3])) if transposed else int(rng.choice([2, 3, 4]))
     icg = int(rng.integers(250, 300)) if rng.random() < 0.05 else int(rng.integers(1, 5))
     ocg = int(rng.integers(1, 4))
     kh, kw, h, w = (int(v) for v in rng.integers(1, 6, 4))
     sh, sw = (int(v) for v in rng.integers(1, 5, 2))
     dh, dw = (int(v) for v in rng.integers(1, 4, 2))
     pt, pl = int(rng.integers(0, kh)), int(rng.integers(0, kw))
-    oh = max(1, (h - 1) * sh + (kh - 1) * dh + 1 - pt + int(rng.integers(-1, 3)))
-    ow = max(1, (w - 1) * sw + (kw - 1) * dw + 1 - pl + int(rng.integers(-1, 3)))
+    if transposed:
+        oh = max(1, (h - 1) * sh + (kh - 1) * dh + 1 - pt + int(rng.integers(-1, 3)))
+        ow = max(1, (w - 1) * sw + (kw - 1) * dw + 1 - pl + int(rng.integers(-1, 3)))
+    else:  # trailing pads 0 to kernel - 1; windows wholly in the padding give the bias
+        oh = max(1, (h + pt + int(rng.integers(0, kh)) - (kh - 1) * dh - 1) // sh + 1)
+        ow = max(1, (w + pl + int(rng.integers(0, kw)) - (kw - 1) * dw - 1) // sw + 1)
     act_min, act_max = (-32768, 32767) if rng.random() < 0.6 else (0, int(rng.integers(1000, 32768)))
     p = ConvGeneralParams(input_offset=0, output_offset=0, stride_h=sh, stride_w=sw, pad_top=pt, pad_left=pl,
-                          dilation_h=dh, dilation_w=dw, groups=groups, transposed=1, act_min=act_min,
+                          dilation_h=dh, dilation_w=dw, groups=groups, transposed=transposed, act_min=act_min,
                           act_max=act_max, act_lut=None, rounding=0)
     oc = ocg * groups
     mult, shift = _multipliers(rng, oc, -9, 1.5)
@@ -310,11 +341,11 @@ def conv_transpose_kernel_case(rng):
     bias = None if rng.random() < 0.2 else rng.integers(-(1 << 40), 1 << 40, oc).astype(np.int64) // 10 ** int(
         rng.integers(0, 8))
     out_dims = (1, oh, ow, oc)
-    expected = KCG16.conv_transpose_s16(p, mult, shift, x, filt, bias, out_dims)
-    blobs = [i32(0, 0, sh, sw, pt, pl, dh, dw, groups, 1, act_min, act_max), _blob(mult, "<i4"),
+    expected = KCG16.conv_general_s16(p, mult, shift, x, filt, bias, out_dims)
+    blobs = [i32(0, 0, sh, sw, pt, pl, dh, dw, groups, transposed, act_min, act_max), _blob(mult, "<i4"),
              _blob(shift, "<i4"), i32(*x.shape), _blob(x, "<i2"), i32(*filt.shape), _blob(filt, np.int8),
              b"" if bias is None else _blob(bias, "<i8"), i32(*out_dims), canary(rng, expected.nbytes)]
-    return ("conv_transpose_s16", blobs, expected, f"x{x.shape} filt{filt.shape} {p}")
+    return ("conv_general_s16", blobs, expected, f"x{x.shape} filt{filt.shape} {p}")
 
 
 def recurrent_kernel_case(rng, kind: str):
@@ -354,7 +385,7 @@ def recurrent_kernel_case(rng, kind: str):
 
 
 KERNEL_CASES = {
-    "conv_transpose_s16": (40, "qnnc_conv_transpose_s16", conv_transpose_kernel_case, 120),
+    "conv_general_s16": (40, "qnnc_conv_general_s16", conv_general_kernel_case, 120),
     "lstm_s16": (41, "qnnc_lstm_s16", lambda rng: recurrent_kernel_case(rng, "lstm"), 80),
     "gru_s16": (42, "qnnc_gru_s16", lambda rng: recurrent_kernel_case(rng, "gru"), 80),
 }

@@ -414,16 +414,14 @@ def test_random_kernel_cases_match_the_reference(tmp_path):
 
 
 @pytest.mark.parametrize("case", ["grouped_3x3", "convt_k4s2p1_leaky", "attention_3d"])
-def test_int16_plans_run_these_ops_on_int8(case, tmp_path):
-    """The 16x8 scheme has no grouped conv or batch matmul kernel, and no fused LeakyRelu for its
-    transposed conv (test_int16_conv_general.py): in an int16 plan these layers run on int8 between
-    conversions (the build notes it), bit-exact in C."""
+def test_int16_plans_run_these_ops_on_int16(case, tmp_path):
+    """In an int16 plan grouped Conv, ConvTranspose with a fused LeakyRelu and batch matmul run on
+    their 16x8 kernels (test_int16_conv_general.py, test_int16_matmul.py), bit-exact in C."""
     shape, builder, kind, _, _ = CASES[case]
     _, cal, qm = _build(tmp_path, case, shape, builder, "quantization:\n  activation_bits: 16\n")
     ops = [o for o in qm.ops if o.kind == kind]
-    assert ops and all(qm.tensors[o.output].bits == 8 for o in ops)
-    assert any("int8 activations inside the int16 plan" in note for note in qm.notes)
-    assert any(qm.tensors[o.output].bits == 16 for o in qm.ops) or case != "attention_3d"
+    assert ops and all(qm.tensors[o.output].bits == 16 and o.kernel.endswith("_s16") for o in ops)
+    assert not any("int8 activations inside the int16 plan" in note for note in qm.notes)
     q_in = quantize_input(qm, cal[:8])
     ref = run_int8(qm, q_in).reshape(8, -1)
     exe = compile_driver(str(tmp_path / "gen"), "op", str(tmp_path / "drv"), sanitize=True)

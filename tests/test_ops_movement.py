@@ -347,8 +347,9 @@ def _c_array(ctype: str, name: str, arr) -> str:
 
 
 def test_kernels_random_cases_c_equals_reference(tmp_path):
-    """qnnc_gather_s8 and qnnc_resize_s8 on random shapes, tables and extreme values (-128/127, weights
-    0, 1, 1024, 2047, 2048), compiled with ASan/UBSan, equal the numpy reference byte for byte."""
+    """qnnc_gather_s8, qnnc_resize_s8 and qnnc_resize_s16 on random shapes, tables and extreme values
+    (-128/127, -32768/32767, weights 0, 1, 1024, 2047, 2048), compiled with ASan/UBSan, equal the
+    numpy reference byte for byte."""
     import subprocess
     from qnnc.runtime import INCLUDE_DIR, kernel_source
     lines = ['#include <stdio.h>', '#include "qnnc_kernels.h"']
@@ -383,8 +384,15 @@ def test_kernels_random_cases_c_equals_reference(tmp_path):
             lines.append(f"static const qnnc_dims go{i} = {{{', '.join(map(str, od))}}};")
             lines.append(f"static int8_t y{i}[{ref.size}];")
             calls.append(f"qnnc_gather_s8(&go{i}, {', '.join(names)}, x{i}, y{i}); fwrite(y{i}, 1, {ref.size}, f);")
-        else:  # resize: random taps and weights over h and w
+        else:  # resize: random taps and weights over h and w; every other one on int16 values
             n, ih, iw, c = shape
+            wide = i % 4 == 3
+            if wide:
+                x = RNG.integers(-32768, 32768, size).astype(np.int16)
+                x[RNG.random(size) < 0.3] = -32768
+                x[RNG.random(size) < 0.3] = 32767
+                lines[-1] = _c_array("int16_t", f"x{i}", x)
+            ctype, fn = ("int16_t", "qnnc_resize_s16") if wide else ("int8_t", "qnnc_resize_s8")
             oh, ow = int(RNG.integers(1, 9)), int(RNG.integers(1, 9))
             pick = np.array([0, 1, 1024, 2047, 2048])
 
@@ -399,10 +407,10 @@ def test_kernels_random_cases_c_equals_reference(tmp_path):
             lines += [_c_array("int32_t", f"th{i}", th), _c_array("int32_t", f"tw{i}", tw),
                       f"static const qnnc_dims ri{i} = {{{', '.join(map(str, shape))}}};",
                       f"static const qnnc_dims ro{i} = {{{n}, {oh}, {ow}, {c}}};",
-                      f"static int8_t y{i}[{ref.size}];"]
-            calls.append(f"qnnc_resize_s8(&ri{i}, &ro{i}, th{i}, tw{i}, 11, x{i}, y{i}); "
-                         f"fwrite(y{i}, 1, {ref.size}, f);")
-        expected.append(np.asarray(ref, np.int8).reshape(-1))
+                      f"static {ctype} y{i}[{ref.size}];"]
+            calls.append(f"{fn}(&ri{i}, &ro{i}, th{i}, tw{i}, 11, x{i}, y{i}); "
+                         f"fwrite(y{i}, 1, sizeof y{i}, f);")
+        expected.append(np.asarray(ref, "<i2" if ref.dtype == np.int16 else np.int8).reshape(-1).tobytes())
     lines.append("int main(int argc, char **argv)\n{\n    FILE *f;\n    if (argc != 2) return 2;\n"
                  "    f = fopen(argv[1], \"wb\");\n    if (f == NULL) return 2;\n    "
                  + "\n    ".join(calls) + "\n    fclose(f);\n    return 0;\n}\n")
@@ -411,19 +419,18 @@ def test_kernels_random_cases_c_equals_reference(tmp_path):
     exe = tmp_path / "drv"
     cmd = ["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-fsanitize=address,undefined",
            "-fno-sanitize-recover=all", "-I", INCLUDE_DIR, str(src), kernel_source("qnnc_gather_s8"),
-           kernel_source("qnnc_resize_s8"), "-o", str(exe)]
+           kernel_source("qnnc_resize_s8"), kernel_source("qnnc_resize_s16"), "-o", str(exe)]
     res = subprocess.run(cmd, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     run = subprocess.run([str(exe), str(tmp_path / "out.bin")], capture_output=True, text=True,
                          env={"ASAN_OPTIONS": "detect_leaks=0", "PATH": "/usr/bin:/bin"})
     assert run.returncode == 0, run.stderr
-    got = np.fromfile(tmp_path / "out.bin", dtype=np.int8)
-    assert np.array_equal(got, np.concatenate(expected))
+    assert (tmp_path / "out.bin").read_bytes() == b"".join(expected)
 
 
 def test_int16_activations_move_int16_data(tmp_path):
     """quantization.activation_bits: 16: Slice, Split, Gather and nearest Resize gather the int16 values
-    as bytes (no precision lost); linear Resize runs on int8 between conversions. C == reference."""
+    as bytes (no precision lost); linear Resize runs on qnnc_resize_s16. C == reference."""
     g = G(SHAPE)
     a = g.conv("x", 3, 6)
     s = g.op("Slice", [a, g.c(np.array([1], I64)), g.c(np.array([5], I64)), g.c(np.array([1], I64))])
@@ -442,6 +449,9 @@ def test_int16_activations_move_int16_data(tmp_path):
     gathers = [o for o in qm.ops if o.kind == "gather"]
     assert len(gathers) == 4 and all(o.attrs["element_bytes"] == 2 for o in gathers)
     assert [qm.tensors[o.output].bits for o in gathers] == [16] * 4
+    (lin_op,) = [o for o in qm.ops if o.kind == "resize"]
+    assert lin_op.kernel == "qnnc_resize_s16" and qm.tensors[lin_op.output].bits == 16
+    assert not any("int8 activations" in note for note in qm.notes)
     q_in = quantize_input(qm, test)
     ref = run_int8(qm, q_in).reshape(len(test), -1)
     exe = compile_driver(str(tmp_path / "gen"), "mv", str(tmp_path / "drv"), sanitize=True)

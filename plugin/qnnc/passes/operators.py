@@ -12,14 +12,12 @@ from typing import Dict, Tuple
 #: ONNX op -> (canonical op after the passes, notes)
 OPERATORS: Dict[str, Tuple[str, str]] = {
     # weighted layers
-    "Conv": ("Conv", "1-D and 2-D; groups (depthwise with any multiplier, grouped), strides, pads, dilation; "
-             "grouped (not depthwise): int8 inside int16 plans"),
-    "ConvTranspose": ("ConvTranspose", "2-D; strides, pads/auto_pad/output_shape, output_padding, dilation, groups; "
-                      "with a fused LeakyRelu or table: int8 inside int16 plans"),
+    "Conv": ("Conv", "1-D and 2-D; groups (depthwise with any multiplier, grouped), strides, pads, dilation"),
+    "ConvTranspose": ("ConvTranspose", "2-D; strides, pads/auto_pad/output_shape, output_padding, dilation, groups"),
     "Gemm": ("FullyConnected", "constant B: fully connected; two activations: a matrix product (transA/transB, "
-             "alpha, constant C; int8 inside int16 plans)"),
+             "alpha, constant C)"),
     "MatMul": ("FullyConnected", "constant weights: fully connected; two activations: batched product (rank <= 4, "
-               "broadcast batch dims; int8 inside int16 plans)"),
+               "broadcast batch dims)"),
     "BatchNormalization": ("Conv", "folded into the Conv/Gemm before it, else a depthwise 1x1 conv"),
     "LSTM": ("LSTM", "batch 1, default activations, forward/reverse/bidirectional; int16 gates and cell"),
     "GRU": ("GRU", "batch 1, default activations, linear_before_reset 0/1, forward/reverse/bidirectional"),

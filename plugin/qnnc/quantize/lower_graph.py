@@ -23,6 +23,7 @@ from . import rules_s16_conv_general
 from . import rules_s16_recurrent
 from . import rules_s16_tables
 from . import rules_s16_reduce
+from . import rules_s16_matmul
 from .calibrate import Ranges
 from .fixedpoint import ROUND_TFLITE, MultiplierRangeError
 from .lowering import Lowering
@@ -31,15 +32,15 @@ from .precision import PrecisionPlan
 # Per-precision rules: activation bits -> {op: rule(lowering, node)}.
 RULES = {8: rules_s8.RULES, 16: rules_s16.RULES}
 RULES[8] = {**RULES[8], **rules_conv_general.RULES}  # grouped/transposed Conv, MatMul of activations
-RULES[16] = {**RULES[16], **rules_conv_general.RULES_S16}  # a grouped Conv falls back to int8
 RULES[8] = {**RULES[8], **rules_movement.RULES}  # Slice, Split, Gather, Resize, DepthToSpace ...
 RULES[16] = {**RULES[16], **rules_movement.RULES}  # the same rules move int16 data (byte tables)
 RULES[8] = {**RULES[8], **rules_recurrent.RULES}  # LSTM, GRU
-RULES[16] = {**RULES[16], **rules_s16_conv_general.RULES_S16}  # ConvTranspose (16x8)
+RULES[16] = {**RULES[16], **rules_s16_conv_general.RULES_S16}  # Conv (grouped too), ConvTranspose (16x8)
 RULES[16] = {**RULES[16], **rules_s16_recurrent.RULES_S16}  # LSTM, GRU (16x8)
 RULES[16] = {**RULES[16], **rules_s16_elementwise.RULES}  # element-wise (constants too), Pad, Concat
 RULES[16] = {**RULES[16], **rules_s16_tables.RULES, **rules_s16_tables.fused_rules(RULES[16])}  # unary tables
 RULES[16] = {**RULES[16], **rules_s16_reduce.RULES_S16}  # reductions, ArgMax/Min, LogSoftmax, LayerNorm
+RULES[16] = {**RULES[16], **rules_s16_matmul.RULES_S16}  # MatMul / Gemm of two activations (16x8)
 NO_RULE = {8: rules_s8.no_rule, 16: rules_s16.no_rule}
 
 
@@ -54,11 +55,6 @@ def lower_node(low: Lowering, n: Node) -> None:
                 "TFLite); use rounding: tflite or auto")
         raise ModelError(f"int16 activations are not possible here: {what}", file=low.g.source,
                          node=n.name, op=n.op)
-    if bits == 16 and n.op not in RULES[16] and n.op in RULES[8]:
-        # No int16 kernel for this op: it runs on int8 between conversions, and the build says so.
-        bits = 8
-        low.notes.append(f"{n.op} '{n.name}' runs with int8 activations inside the int16 plan (no int16 kernel "
-                         "for it); its output precision is int8's")
     # The rule sees converted inputs under their graph names; the table is restored after.
     saved = {}
     for name in n.inputs:

@@ -23,9 +23,8 @@ from .fixedpoint import quantize_multiplier
 from .lowering import Lowering, dims4
 from .qparams import INT32_MAX
 from . import rules_s8 as S8
-from . import rules_s16 as S16
 
-def _is_general_conv(low: Lowering, n: Node) -> bool:
+def is_general_conv(low: Lowering, n: Node) -> bool:
     """A Conv that qnnc_conv_s8 / qnnc_depthwise_conv_s8 do not compute (1 < group, not depthwise)."""
     group = int(n.attrs.get("group", 1))
     cin = low.tensors[n.inputs[0]].shape[-1]
@@ -63,10 +62,9 @@ def _general_layer(low: Lowering, n: Node, W: np.ndarray, b: np.ndarray, geometr
                        {"filter_dims": tuple(filt.shape)}, int(macs)))
 
 
-def conv(low: Lowering, n: Node) -> None:
-    """Conv: rules_s8's for group 1 and depthwise, else a grouped conv_general."""
-    if not _is_general_conv(low, n):
-        return S8.conv(low, n)
+def grouped_weights(low: Lowering, n: Node):
+    """What the int8 and int16 grouped Conv rules share: (OIHW float weights, float bias, geometry of
+    ``ConvGeneralParams``, bias-correction function) of a grouped Conv."""
     a = n.attrs
     W, b = low.g.const(n.inputs[1]), low.g.const(n.inputs[2])
     geometry = dict(stride_h=a["strides"][0], stride_w=a["strides"][1], pad_top=a["pads"][0],
@@ -80,6 +78,14 @@ def conv(low: Lowering, n: Node) -> None:
         return np.concatenate([conv_mean_shift(m[..., g * cin_g:(g + 1) * cin_g], eps[g * ocg:(g + 1) * ocg], one,
                                                out_hw) for g in range(group)])
 
+    return W, b, geometry, shift_of
+
+
+def conv(low: Lowering, n: Node) -> None:
+    """Conv: rules_s8's for group 1 and depthwise, else a grouped conv_general."""
+    if not is_general_conv(low, n):
+        return S8.conv(low, n)
+    W, b, geometry, shift_of = grouped_weights(low, n)
     _general_layer(low, n, W, b, geometry, 0, shift_of)
 
 
@@ -189,22 +195,18 @@ def _operand(low: Lowering, n: Node, name: str):
     return low.tensors[name], None
 
 
-def matmul(low: Lowering, n: Node) -> None:
-    """MatMul (or a Gemm the passes left as MatMul with transA / transB / alpha / beta) -> batch_matmul."""
-    a_name, b_name = n.inputs[0], n.inputs[1]
-    a, qa = _operand(low, n, a_name)
-    b, qb = _operand(low, n, b_name)
+def matmul_shapes(low: Lowering, n: Node, a, b, qa, qb):
+    """What the int8 and int16 MatMul rules share before quantizing: checks of the two operands
+    (QTensors ``a``, ``b``; ``qa``/``qb`` their constant values or None) and
+    (shape of a, shape of b (rank >= 2), m, k, n, batch dims)."""
     if qa is not None and qb is not None:
         raise low.err(n, "both operands are constants (nothing to compute at run time)")
     trans_a, trans_b = int(n.attrs.get("transA", 0)), int(n.attrs.get("transB", 0))
-    alpha, beta = float(n.attrs.get("alpha", 1.0)), float(n.attrs.get("beta", 1.0))
     sa, sb = list(a.shape), list(b.shape)
     if not (1 <= len(sa) <= 4 and 1 <= len(sb) <= 4):
         raise low.err(n, f"MatMul of rank {len(sa)} x {len(sb)} is not supported (ranks 1 to 4)")
-    if len(sa) == 1:
-        sa = [1] + sa
-    if len(sb) == 1:
-        sb = sb + [1]
+    sa = [1] + sa if len(sa) == 1 else sa
+    sb = sb + [1] if len(sb) == 1 else sb
     out_shape = list(low.g.shape(n.outputs[0]))
     m_, k_ = (sa[-1], sa[-2]) if trans_a else (sa[-2], sa[-1])
     k2, n_ = (sb[-1], sb[-2]) if trans_b else (sb[-2], sb[-1])
@@ -212,23 +214,50 @@ def matmul(low: Lowering, n: Node) -> None:
     if k_ != k2 or len(batch) > 2 or int(np.prod(out_shape)) != int(np.prod(batch)) * m_ * n_:
         raise low.err(n, f"operand shapes {list(a.shape)} x {list(b.shape)} (transA={trans_a}, transB={trans_b}) "
                          f"with output {out_shape} are not supported (at most 2 batch dims)")
-    if alpha <= 0:
-        raise low.err(n, f"alpha={alpha} is not supported (alpha must be > 0)")
+    if float(n.attrs.get("alpha", 1.0)) <= 0:
+        raise low.err(n, f"alpha={n.attrs.get('alpha')} is not supported (alpha must be > 0)")
+    return sa, sb, m_, k_, n_, batch
+
+
+def matmul_c_row(low: Lowering, n: Node, m_: int, n_: int):
+    """The float row ``beta * C`` added to every output row of a Gemm (None without C)."""
+    if len(n.inputs) <= 2 or not n.inputs[2]:
+        return None
+    if not low.g.is_const(n.inputs[2]):
+        raise low.err(n, "a computed C operand is not supported; C must be a constant")
+    c2 = np.broadcast_to(low.g.const(n.inputs[2]).astype(np.float64) * float(n.attrs.get("beta", 1.0)), (m_, n_))
+    if not np.all(c2 == c2[0:1]):
+        raise low.err(n, "a C operand that differs per row is not supported")
+    return c2[0]
+
+
+def append_batch_matmul(low: Lowering, n: Node, params, operands, bias, shapes, out_name: str, attrs: dict) -> None:
+    """Append the ``batch_matmul`` QOp: ``operands`` ((QTensor, constant or None) of A and B),
+    ``bias`` (integer array or None), ``shapes`` (matmul_shapes' result), extra ``attrs``."""
+    sa, sb, m_, k_, n_, batch = shapes
+    consts = {key: np.ascontiguousarray(q) for key, (_, q) in zip(("input1", "input2"), operands) if q is not None}
+    if bias is not None:
+        consts["bias"] = bias
+    inputs = [t.name for t, q in operands if q is None]
+    b4 = [1] * (2 - len(batch)) + batch
+    low.ops.append(QOp("batch_matmul", n.name, inputs, out_name, params, consts,
+                       {"input1_dims": dims4(sa), "input2_dims": dims4(sb), "output_dims": tuple(b4) + (m_, n_),
+                        **attrs}, int(np.prod(batch)) * m_ * n_ * k_))
+
+
+def matmul(low: Lowering, n: Node) -> None:
+    """MatMul (or a Gemm the passes left as MatMul with transA / transB / alpha / beta) -> batch_matmul."""
+    a, qa = _operand(low, n, n.inputs[0])
+    b, qb = _operand(low, n, n.inputs[1])
+    shapes = matmul_shapes(low, n, a, b, qa, qb)
+    _, _, m_, k_, n_, _ = shapes
     span_a = max(127 - a.zero_point, a.zero_point + 128)
     span_b = max(127 - b.zero_point, b.zero_point + 128)
     out = low.new_tensor(n.outputs[0], *low.calibrated(n.outputs[0], n))
-    act = n.attrs.get("activation")
-    act_min, act_max = S8.act_bounds(act, out)
-    acc_scale = a.scale * b.scale * alpha
-    bias = None
-    if len(n.inputs) > 2 and n.inputs[2]:
-        if not low.g.is_const(n.inputs[2]):
-            raise low.err(n, "a computed C operand is not supported; C must be a constant")
-        c = low.g.const(n.inputs[2]).astype(np.float64) * beta
-        c2 = np.broadcast_to(c, (m_, n_))
-        if not np.all(c2 == c2[0:1]):
-            raise low.err(n, "a C operand that differs per row is not supported")
-        bias = np.floor(np.abs(c2[0]) / acc_scale + 0.5) * np.sign(c2[0])
+    act_min, act_max = S8.act_bounds(n.attrs.get("activation"), out)
+    acc_scale = a.scale * b.scale * float(n.attrs.get("alpha", 1.0))
+    c_row = matmul_c_row(low, n, m_, n_)
+    bias = None if c_row is None else np.floor(np.abs(c_row) / acc_scale + 0.5) * np.sign(c_row)
     worst = k_ * span_a * span_b + (int(np.abs(bias).max()) if bias is not None else 0)
     if worst > INT32_MAX:
         raise low.err(n, f"the int32 accumulator could overflow: {k_} products of up to {span_a} x {span_b} "
@@ -240,38 +269,10 @@ def matmul(low: Lowering, n: Node) -> None:
         raise low.err(n, str(e)) from None
     params = BatchMatmulParams(input1_offset=-a.zero_point, input2_offset=-b.zero_point, output_multiplier=mult,
                                output_shift=shift, output_offset=out.zero_point, act_min=act_min, act_max=act_max,
-                               adj_x=trans_a, adj_y=trans_b, rounding=low.plan.of(n.name).rounding)
-    consts = {}
-    if qa is not None:
-        consts["input1"] = np.ascontiguousarray(qa)
-    if qb is not None:
-        consts["input2"] = np.ascontiguousarray(qb)
-    if bias is not None:
-        consts["bias"] = bias.astype(np.int32)
-    inputs = [t.name for t, q in ((a, qa), (b, qb)) if q is None]
-    b4 = [1] * (2 - len(batch)) + batch
-    low.ops.append(QOp("batch_matmul", n.name, inputs, out.name, params, consts,
-                       {"input1_dims": dims4(sa), "input2_dims": dims4(sb),
-                        "output_dims": tuple(b4) + (m_, n_)}, int(np.prod(batch)) * m_ * n_ * k_))
-
-
-def conv_s16(low: Lowering, n: Node) -> None:
-    """Conv in an int16-activation plan: rules_s16's, but a grouped convolution (no 16x8 kernel) runs
-    on int8 between conversions, like the ops without an int16 rule (lower_graph.lower_node)."""
-    if not _is_general_conv(low, n):
-        return S16.conv(low, n)
-    name = n.inputs[0]
-    t = low.tensors[name]
-    low.tensors[name] = low.convert(t, 8)
-    notes = getattr(low, "notes", None)
-    if notes is not None:
-        notes.append(f"Conv '{n.name}' (grouped) runs with int8 activations inside the int16 plan (no int16 "
-                     "kernel for it); its output precision is int8's")
-    try:
-        conv(low, n)
-    finally:
-        low.tensors[name] = t
+                               adj_x=int(n.attrs.get("transA", 0)), adj_y=int(n.attrs.get("transB", 0)),
+                               rounding=low.plan.of(n.name).rounding)
+    append_batch_matmul(low, n, params, [(a, qa), (b, qb)], None if bias is None else bias.astype(np.int32), shapes,
+                        out.name, {})
 
 
 RULES = {"Conv": conv, "ConvTranspose": conv_transpose, "MatMul": matmul}
-RULES_S16 = {"Conv": conv_s16}  # MatMul falls back to int8 (lower_node); ConvTranspose: rules_s16_conv_general

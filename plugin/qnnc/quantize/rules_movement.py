@@ -14,12 +14,12 @@ the block rearrangements of DepthToSpace/SpaceToDepth, so no transpose is needed
 Linear Resize becomes one ``resize`` op (``qnnc_resize_s8``): over two storage axes (H and W of
 an NHWC tensor, or the last axis of a 3-D one) each output coordinate has a table entry
 ``(offset0, offset1, weight1)`` with ``weight1`` in Q11 (``weight0 = 2048 - weight1``); the kernel
-computes ``sum wy * wx * x`` in int32 (at most 2^22 * 128) and rounds once, half away from zero,
-by 2^22 (see reference/kernels_movement.py). Coordinates follow onnxruntime's float32 arithmetic.
+computes ``sum wy * wx * x`` in int32 (at most 2^22 * 128; int64 for int16 tensors) and rounds
+once, half away from zero, by 2^22 (see reference/kernels_movement.py). Coordinates follow onnxruntime's float32 arithmetic.
 
 Layout: the graph stores 4-D activations NHWC (passes/layout.py leaves these ops as they are, listed
 in its ``_LAYOUT_FREE``); the rules read the ONNX (NCHW) semantics and map the axes here. int16
-tensors (quantization.activation_bits: 16) are gathered as bytes; linear Resize runs on int8.
+tensors (quantization.activation_bits: 16) are gathered as bytes; linear Resize has an int16 kernel.
 """
 from __future__ import annotations
 
@@ -444,11 +444,6 @@ def resize(low, n: Node) -> None:
         _gather_onnx(low, n, x, out_name, index)
         return
     # linear over the axes whose size or scale changes
-    if x.bits != 8:  # no int16 bilinear kernel: int8 between conversions, as lower_graph does for others
-        x = low.convert(x, 8)
-        if hasattr(low, "notes"):
-            low.notes.append(f"{n.op} '{n.name}' (linear) runs with int8 activations inside the int16 plan (no "
-                             "int16 kernel for it); its output precision is int8's")
     resized = [i for i, (d, o, s) in enumerate(zip(shape, oshape, scales)) if o != d or s != 1]
     if int(a.get("antialias", 0)) and any(oshape[i] < shape[i] for i in resized):
         raise low.err(n, "antialias=1 when downscaling is not supported")
@@ -486,8 +481,10 @@ def resize(low, n: Node) -> None:
     out_dims = (outer, len(h0), len(w0), inner)
     if int(np.prod(out_dims)) != out.size:
         raise low.err(n, f"internal: resize dims {out_dims} do not match the output {list(out.shape)}")
-    low.ops.append(QOp("resize", n.name, [x.name], out.name, None, {"table_h": tab_h, "table_w": tab_w},
-                       {"input_dims": in_dims, "output_dims": out_dims, "fraction_bits": RESIZE_WEIGHT_BITS},
+    attrs = {"input_dims": in_dims, "output_dims": out_dims, "fraction_bits": RESIZE_WEIGHT_BITS}
+    if x.bits == 16:
+        attrs.update(kernel="qnnc_resize_s16", activation_bits=16)
+    low.ops.append(QOp("resize", n.name, [x.name], out.name, None, {"table_h": tab_h, "table_w": tab_w}, attrs,
                        int(np.prod(out_dims)) * 4))
 
 

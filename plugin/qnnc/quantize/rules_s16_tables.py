@@ -141,7 +141,7 @@ def unary(low: Lowering, n: Node) -> None:
 
 
 def with_fused_activation(rule, leaky_rule=None):
-    """``rule`` (an int16 Conv / FullyConnected / Add rule) for a node that may carry a fused
+    """``rule`` (an int16 Conv / ConvTranspose / FullyConnected / Add rule) for a node that may carry a fused
     activation the 16x8 kernels cannot apply (passes/fuse_activation.py: a table such as HardSwish,
     Elu, Selu, Celu, Softplus, Gelu, or a LeakyRelu): the layer into its pre-activation tensor,
     then the activation's own int16 op on it (``qnnc_lut_s16``; ``leaky_rule``, the int16
@@ -175,10 +175,10 @@ def with_fused_activation(rule, leaky_rule=None):
 
 
 def fused_rules(rules: dict) -> dict:
-    """The int16 Conv / FullyConnected / Add rules of ``rules`` wrapped by
+    """The int16 Conv / ConvTranspose / FullyConnected / Add rules of ``rules`` wrapped by
     :func:`with_fused_activation` (with ``rules["LeakyRelu"]`` for fused LeakyRelus)."""
     return {op: with_fused_activation(rules[op], rules.get("LeakyRelu"))
-            for op in ("Conv", "FullyConnected", "Add") if op in rules}
+            for op in ("Conv", "ConvTranspose", "FullyConnected", "Add") if op in rules}
 
 
 TABLE_OPS = ("Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Elu", "Selu", "Celu", "Softplus", "Softsign",

@@ -16,6 +16,8 @@ from . import kernels_s16_conv_general as KCG16
 from . import kernels_s16_recurrent as KRC16
 from . import kernels_s16_tables as KT16
 from . import kernels_s16_reduce as KR16
+from . import kernels_s16_matmul as KMM16
+from .kernels_movement import run_movement
 from .shared_ops import SHARED_KINDS, run_shared
 
 KERNELS_S16 = {"conv": K.conv_s16, "depthwise_conv": K.depthwise_conv_s16, "fully_connected": K.fully_connected_s16,
@@ -37,10 +39,14 @@ def run_op_s16(op: QOp, model: QModel, values: Dict[str, np.ndarray]) -> np.ndar
         return K.convert(op.attrs["rescale"], x, op.attrs["to_bits"]).reshape(out_shape)
     if kind in KRC16.KINDS:  # LSTM, GRU
         return KRC16.run_op(op, x, out_shape)
+    if op.attrs.get("kernel") in KMM16.KERNELS:  # MatMul / Gemm of two activations (batch_matmul)
+        return KMM16.run_op(op, values, out_shape)
     if op.attrs.get("kernel") in KCG16.KERNELS:  # ConvTranspose (conv_general, transposed)
         return KCG16.run_op(op, values, out_shape)
     if kind in SHARED_KINDS:
         return run_shared(op, x, out_shape, KERNELS_S16)
+    if kind == "resize":  # linear Resize (qnnc_resize_s16)
+        return run_movement(op, np.asarray(x, np.int16), out_shape)
     if kind in KE16.KINDS:  # add (also with a constant operand), mul, minmax, prelu, pad, concat
         return KE16.run(op, values, out_shape)
     if kind in KT16.KINDS:  # unary tables (lut), Floor/Ceil/Round (round)

@@ -71,21 +71,28 @@ def conv_general_accumulators(p: ConvGeneralParams, x: np.ndarray, filt, bias, o
     return acc
 
 
+def batch_matmul_accumulators(p: BatchMatmulParams, a: np.ndarray, b: np.ndarray, bias, out_dims) -> np.ndarray:
+    """int64 sums of the batched product of integer ``a`` and ``b`` (int8 or int16) with their offsets,
+    plus ``bias`` per output column, broadcast to ``out_dims``. Exact in float64: int16 products are
+    at most 2^30 and the quantizer keeps the sums below 2^47."""
+    a = a.astype(np.float64) + float(p.input1_offset)
+    b = b.astype(np.float64) + float(p.input2_offset)
+    if p.adj_x:
+        a = np.swapaxes(a, -1, -2)
+    if p.adj_y:
+        b = np.swapaxes(b, -1, -2)
+    acc = np.matmul(a, b).astype(np.int64)
+    if bias is not None:
+        acc = acc + np.asarray(bias, dtype=np.int64)
+    return np.broadcast_to(acc, tuple(int(d) for d in out_dims))
+
+
 def batch_matmul_s8(p: BatchMatmulParams, a, b, bias, out_dims) -> np.ndarray:
     """Mirrors ``qnnc_batch_matmul_s8``: ``a`` and ``b`` 4-D (batch, batch, rows, cols as stored),
     batch dims 1 or the output's; ``acc = sum_k (a + input1_offset) * (b + input2_offset)``,
     plus ``bias[n]`` (None: no bias), requantized once (``output_multiplier``/``output_shift``), plus
     the output offset, clamped."""
-    a = np.asarray(a, dtype=np.int8).astype(np.float64) + float(p.input1_offset)
-    b = np.asarray(b, dtype=np.int8).astype(np.float64) + float(p.input2_offset)
-    if p.adj_x:
-        a = np.swapaxes(a, -1, -2)
-    if p.adj_y:
-        b = np.swapaxes(b, -1, -2)
-    acc = np.matmul(a, b).astype(np.int64)  # exact, see module doc
-    if bias is not None:
-        acc = acc + np.asarray(bias, dtype=np.int64)
-    acc = np.broadcast_to(acc, tuple(int(d) for d in out_dims))
+    acc = batch_matmul_accumulators(p, np.asarray(a, dtype=np.int8), np.asarray(b, dtype=np.int8), bias, out_dims)
     return K._activation(acc, p.output_multiplier, p.output_shift, p.output_offset, p.act_min, p.act_max, None,
                          p.rounding)
 

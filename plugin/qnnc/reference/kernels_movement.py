@@ -1,5 +1,6 @@
 """Reference kernels of the data-movement ops (quantize/rules_movement.py): ``gather`` and
-``resize``. They define what ``qnnc_gather_s8`` and ``qnnc_resize_s8`` compute, bit for bit."""
+``resize``. They define what ``qnnc_gather_s8`` and ``qnnc_resize_s8`` / ``qnnc_resize_s16``
+compute, bit for bit."""
 from __future__ import annotations
 
 from typing import Optional, Sequence
@@ -23,7 +24,8 @@ def gather_s8(x, output_dims: Sequence[int], offsets: Sequence[Optional[np.ndarr
 
 def resize_s8(x, input_dims: Sequence[int], output_dims: Sequence[int], table_h, table_w,
               fraction_bits: int) -> np.ndarray:
-    """Bilinear interpolation over axes 1 and 2 of [n, h, w, c] (``qnnc_resize_s8``).
+    """Bilinear interpolation over axes 1 and 2 of [n, h, w, c] (``qnnc_resize_s8``; with int16 ``x``
+    ``qnnc_resize_s16``, whose sum needs int64: |acc| <= 2^(2 bits) * 32768).
 
     ``table_h`` holds per output row ``(offset0, offset1, w1)``: element offsets of the two input
     rows inside one n-block and the Q``fraction_bits`` weight of the second (the first weighs
@@ -36,7 +38,9 @@ def resize_s8(x, input_dims: Sequence[int], output_dims: Sequence[int], table_h,
     one = 1 << fraction_bits
     th = np.asarray(table_h, dtype=np.int64).reshape(oh, 3)
     tw = np.asarray(table_w, dtype=np.int64).reshape(ow, 3)
-    blocks = np.asarray(x, dtype=np.int8).reshape(n, ih * iw * c).astype(np.int64)
+    x = np.asarray(x)
+    dtype = np.int16 if x.dtype == np.int16 else np.int8
+    blocks = x.astype(dtype).reshape(n, ih * iw * c).astype(np.int64)
     cs = np.arange(c, dtype=np.int64)
 
     def at(row_off, col_off):  # [n, oh, ow, c]
@@ -52,7 +56,7 @@ def resize_s8(x, input_dims: Sequence[int], output_dims: Sequence[int], table_h,
     half = np.int64(1) << (shift - 1)
     out = np.where(acc >= 0, (acc + half) >> shift, -((-acc + half) >> shift))
     assert on_ == n and oc == c
-    return out.astype(np.int8)
+    return out.astype(dtype)
 
 
 def run_movement(op: QOp, x: np.ndarray, out_shape) -> np.ndarray:
@@ -64,7 +68,7 @@ def run_movement(op: QOp, x: np.ndarray, out_shape) -> np.ndarray:
             return np.ascontiguousarray(gather_s8(b, op.attrs["output_dims"], offs)).view("<i2").astype(
                 np.int16).reshape(out_shape)
         return gather_s8(x, op.attrs["output_dims"], offs).reshape(out_shape)
-    if op.kind == "resize":
+    if op.kind == "resize":  # int8 or int16 x (qnnc_resize_s16)
         c = op.consts
         return resize_s8(x, op.attrs["input_dims"], op.attrs["output_dims"], c["table_h"], c["table_w"],
                          op.attrs["fraction_bits"]).reshape(out_shape)

@@ -558,13 +558,18 @@ void qnnc_depthwise_conv_s16(const qnnc_conv_params *params, const qnnc_per_chan
                              const int64_t *bias,
                              const qnnc_dims *output_dims, int16_t *output);
 
-/** Transposed convolution (ONNX ConvTranspose, any groups), int16 activations: as
- *  qnnc_conv_general_s8 with transposed = 1 (act_lut NULL, rounding unused: 16x8 requantization). */
-void qnnc_conv_transpose_s16(const qnnc_conv_general_params *params, const qnnc_per_channel_quant *quant,
-                             const qnnc_dims *input_dims, const int16_t *input,
-                             const qnnc_dims *filter_dims, const int8_t *filter,
-                             const int64_t *bias,
-                             const qnnc_dims *output_dims, int16_t *output);
+/** Grouped or transposed convolution (ONNX ConvTranspose, any groups), int16 activations: as
+ *  qnnc_conv_general_s8 (act_lut NULL, rounding unused: 16x8 requantization). */
+void qnnc_conv_general_s16(const qnnc_conv_general_params *params, const qnnc_per_channel_quant *quant,
+                           const qnnc_dims *input_dims, const int16_t *input,
+                           const qnnc_dims *filter_dims, const int8_t *filter,
+                           const int64_t *bias,
+                           const qnnc_dims *output_dims, int16_t *output);
+
+/** Bilinear resize, int16 activations: as qnnc_resize_s8 (the full sum in int64). */
+void qnnc_resize_s16(const qnnc_dims *input_dims, const qnnc_dims *output_dims,
+                     const int32_t *table_h, const int32_t *table_w, int32_t fraction_bits,
+                     const int16_t *input, int16_t *output);
 
 /** Fully connected, int16 activations; as qnnc_fully_connected_s8 otherwise. */
 void qnnc_fully_connected_s16(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant,
@@ -649,6 +654,14 @@ void qnnc_log_softmax_s16(int32_t rows, int32_t cols, int64_t diff_multiplier, i
 void qnnc_layer_norm_s16(const qnnc_layer_norm_params *params, int32_t outer, int32_t n, int32_t inner,
                          const int32_t *multiplier, const int32_t *shift, const int32_t *bias,
                          const int16_t *input, int16_t *output);
+
+/* int16 MatMul / Gemm of two activations (reference/kernels_s16_matmul.py): as qnnc_batch_matmul_s8
+ * with int16 operands (offsets 0), an int64 sum and bias, the 16x8 requantization (qnnc_requantize_s64). */
+void qnnc_batch_matmul_s16(const qnnc_batch_matmul_params *params,
+                           const qnnc_dims *input1_dims, const int16_t *input1,
+                           const qnnc_dims *input2_dims, const int16_t *input2,
+                           const int64_t *bias,
+                           const qnnc_dims *output_dims, int16_t *output);
 
 #ifdef __cplusplus
 }
