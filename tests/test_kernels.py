@@ -509,7 +509,7 @@ def test_one_source_file_per_kernel_function():
 
     functions = kernel_functions()
     s16 = [f for f in functions if "_s16" in f]  # int16-activation kernels, tested in test_int16*.py
-    assert len(s16) == 25  # 10 + element-wise 5, tables 2, reductions 4, ConvTranspose/LSTM/GRU 3, batch_matmul 1
+    assert len(s16) == 26  # 10 + element-wise 5, tables 2, reductions 4, conv_general/LSTM/GRU 3, batch_matmul, resize
     s4 = [f for f in functions if f.endswith("_s4")]  # int4-weight kernels, tested in test_int4.py
     assert len(s4) == 3
     assert len(functions) - len(s16) - len(s4) == 26  # 14 + the coverage issue's 12 (reduce, gather, resize, lstm, gru, ...)
