@@ -26,6 +26,7 @@ from .frontend.data import load_input_samples, sample_count, take
 from .frontend.importer import import_onnx
 from .frontend.uint8_inputs import uint8_input_names
 from .ir import Graph
+from .reference.heap import keep_freed_heap
 from .passes import run_passes
 from .passes.equalize import equalize, float_transforms
 from .qmodel import QModel
@@ -88,6 +89,7 @@ def _check_prequantized(graph: Graph, cfg: Config, notes: List[str]) -> None:
 
 def compile_model(model_path: str, cfg: Config, name: str, progress: bool = True) -> Compiled:
     """Run the front half of the pipeline."""
+    keep_freed_heap()  # calibration statistics and the reference: many full-size temporaries
     notes: List[str] = []
     graph = import_onnx(model_path, cfg.input_shape, cfg.source)
     input_names = list(graph.inputs)

@@ -134,16 +134,15 @@ class _Stats:
         self._add_channels(k, st, axis)
         if not full:
             return
-        f64 = flat.astype(np.float64)  # exact
-        self.values.setdefault(k, []).append(f64[:, ::step].reshape(-1))
+        self.values.setdefault(k, []).append(flat[:, ::step].astype(np.float64).reshape(-1))  # exact
         s = self.sums.get(k)
-        rows = f64
+        rows = flat
         if s is None:
-            s = self.sums[k] = f64[0].reshape(v0.shape).copy()
-            rows = f64[1:]
+            s = self.sums[k] = flat[0].astype(np.float64).reshape(v0.shape)
+            rows = flat[1:]
         flat_s = s.reshape(-1)  # a view: still ((s + v0) + v1) + ..., add's order, sample by sample
-        for row in rows:
-            np.add(flat_s, row, out=flat_s)
+        for row in rows:  # each row widened to float64 exactly by the ufunc, no full-size copy
+            np.add(flat_s, row, out=flat_s, dtype=np.float64)
 
     def merged(self, other: "_Stats") -> "_Stats":
         out = _Stats(n=self.n + other.n)
@@ -195,7 +194,7 @@ def range_mse_samples(s: np.ndarray, a: float, b: float) -> Tuple[float, float]:
     Sorted values and prefix sums make each candidate O(log m): clipped values cost their squared
     distance to the nearest representable end, values inside the uniform rounding noise scale**2/12.
     """
-    s = np.sort(s[s != 0.0])
+    s = np.sort(s[s != 0.0].astype(np.float32)).astype(np.float64)  # float32 values: an exact, faster sort
     m = len(s)
     if b <= a or m == 0:
         return a, b

@@ -19,6 +19,7 @@ from . import kernels_elementwise as KE
 from . import kernels_movement as KM
 from . import kernels_reduce as KR
 from . import kernels_recurrent as KRC
+from .heap import keep_freed_heap
 from .shared_ops import SHARED_KINDS, run_shared
 
 KERNELS_S8 = {"conv": K.conv_s8, "depthwise_conv": K.depthwise_conv_s8, "fully_connected": K.fully_connected_s8,
@@ -232,6 +233,7 @@ def run_batch(model: QModel, values: Dict[str, np.ndarray], keep: Optional[List[
     """Run ``B`` samples at once: ``values`` {input tensor: (B, *shape) integer array} (int8, or
     int16 for int16 inputs); returns {tensor: (B, *shape)} for every output and ``keep``. Sample
     by sample bit-identical to :func:`run` (which is this with B = 1)."""
+    keep_freed_heap()
     values = dict(values)
     b = int(next(iter(values.values())).shape[0])
     for op in model.ops:
