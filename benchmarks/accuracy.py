@@ -143,7 +143,7 @@ def run_ort(model_path: str, cal: np.ndarray, xs: np.ndarray, method: str, prepr
                                 activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
                                 calibrate_method=getattr(CalibrationMethod, method))
         except Exception as e:  # report, don't crash (MNIST-8 makes quantize_static raise ValueError)
-            return {"error": f"{type(e).__name__}: {str(e).splitlines()[0][:160]}", "seconds": time.time() - t0}
+            return {"error": f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:160]}", "seconds": time.time() - t0}
         finally:
             logging.getLogger().setLevel(level)
         opts = ort.SessionOptions()
@@ -218,7 +218,11 @@ def bench_corpus_model(model: str, methods: List[str], ort_methods: List[str], l
     runner = FloatRunner(path)
     if len(runner.input_names) != 1:
         return {"model": model, "skipped": f"{len(runner.input_names)} inputs (this benchmark feeds one)"}
-    shape = runner.input_shapes[runner.input_name]
+    shape = runner.input_shapes.get(runner.input_name)
+    if shape is None:  # a symbolic or unknown dim (e.g. the batch of a TFLite conversion): 1
+        import onnx
+        inp = next(i for i in onnx.load(path, load_external_data=False).graph.input if i.name == runner.input_name)
+        shape = [d.dim_value if d.dim_value > 0 else 1 for d in inp.type.tensor_type.shape.dim]
     cal = seeded_inputs(shape, CORPUS_CALIBRATION, 0)
     xs = seeded_inputs(shape, CORPUS_TEST, 1)
     f = float_outputs(path, xs)
@@ -230,7 +234,7 @@ def bench_corpus_model(model: str, methods: List[str], ort_methods: List[str], l
             try:
                 r = run_qnnc(path, cal_path, xs, method, {}, engine)
             except Exception as e:  # a model qnnc refuses: say so
-                rows.append({"tool": "qnnc", "method": method, "variant": "", "error": str(e).splitlines()[0][:160]})
+                rows.append({"tool": "qnnc", "method": method, "variant": "", "error": (str(e).splitlines() or [type(e).__name__])[0][:160]})
                 log(f"  qnnc {method:10s} failed: {rows[-1]['error']}")
                 continue
             rows.append({"tool": "qnnc", "method": method, "variant": "", "output_sqnr_db": _sqnr(f, r["out"]),
