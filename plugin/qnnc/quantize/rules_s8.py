@@ -233,10 +233,24 @@ def softmax(low: Lowering, n: Node) -> None:
                         {"rows": x.size // cols, "cols": cols}, 0))
 
 
+def table_output_qparams(low: Lowering, n: Node) -> Tuple[float, int]:
+    """int8 (scale, zero point) of a table op's output. A bounded function (Sigmoid, Tanh,
+    HardSigmoid, ...) keeps TFLite's fixed range for its whole output interval, unless the calibrated
+    range is at least 10 % finer (a final Sigmoid whose outputs stay within [0.2, 0.8]: the table
+    maps any input scale to any output scale, so the narrower range costs nothing but saturation
+    outside it, as for every calibrated tensor). QDQ models keep the fixed range."""
+    fixed = UF.FIXED_OUTPUT.get(n.op)
+    if fixed is None:
+        return low.calibrated(n.outputs[0], n)
+    if getattr(low.g, "quant", None) is not None:
+        return fixed
+    cal = low.calibrated(n.outputs[0], n)
+    return cal if cal[0] < 0.9 * fixed[0] else fixed
+
+
 def unary(low: Lowering, n: Node) -> None:
     x = low.tensors[n.inputs[0]]
-    fixed = UF.FIXED_OUTPUT.get(n.op)  # Sigmoid, Tanh, HardSigmoid, ...: known output range
-    out = low.new_tensor(n.outputs[0], *(fixed or low.calibrated(n.outputs[0], n)))
+    out = low.new_tensor(n.outputs[0], *table_output_qparams(low, n))
     lut = make_lut(unary_fn(n), x, out)
     low.ops.append(QOp("lut", n.name, [x.name], out.name, None, {"lut": lut}, {"size": x.size}, 0))
 
