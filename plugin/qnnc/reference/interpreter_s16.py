@@ -41,7 +41,7 @@ def run_op_s16(op: QOp, model: QModel, values: Dict[str, np.ndarray]) -> np.ndar
         return KRC16.run_op(op, x, out_shape)
     if op.attrs.get("kernel") in KMM16.KERNELS:  # MatMul / Gemm of two activations (batch_matmul)
         return KMM16.run_op(op, values, out_shape)
-    if op.attrs.get("kernel") in KCG16.KERNELS:  # ConvTranspose (conv_general, transposed)
+    if op.attrs.get("kernel") in KCG16.KERNELS:  # grouped Conv, ConvTranspose (conv_general)
         return KCG16.run_op(op, values, out_shape)
     if kind in SHARED_KINDS:
         return run_shared(op, x, out_shape, KERNELS_S16)
