@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 
-from c_build import compile_c, include_dir
+from c_build import compile_c, include_dir, kernel_sources
 from qnnc.plan import kernel_scratch as ks
 from qnnc.build import build
 from qnnc.config import load_config
@@ -87,3 +87,56 @@ def test_kws_scratch_is_placed_over_dead_tensors(tmp_path):
     assert "#define KWS_ARENA_SIZE 16512\n#else\n#define KWS_ARENA_SIZE 16000\n" in h
     c = (tmp_path / "gen" / "kws.c").read_text()
     assert c.count("qnnc_depthwise_conv_s8(KWS_SCRATCH(") == 4
+    # the first conv (10x4 over one channel) runs the portable im2col path on targets without
+    # SIMD paths: its two int16 columns (4 * 40 + 4 B) sit in a gap inside the 16000 B arena
+    first = next(i for i, op in enumerate(model.ops) if op.kind == "conv")
+    assert model.ops[first].attrs["filter_dims"] == (64, 10, 4, 1)
+    assert set(plan.portable_scratch) == {first}
+    off, n = plan.portable_scratch[first]
+    assert n == 164 and off % 4 == 0 and off + n <= plan.arena_size
+    for b in plan.buffers:
+        if b.first <= first <= b.last and not b.external:
+            assert off + n <= b.offset or b.offset + b.size <= off, b
+    assert c.count("qnnc_conv_s8(KWS_SCRATCH_ALL(") == 1
+
+
+PORTABLE_MAIN = r"""
+#include <stdio.h>
+#include "qnnc_kernels.h"
+static const int conv[][6] = {%(conv)s}; /* unused, kh, kw, in_c, dilation_w, out_c */
+int main(void)
+{
+    size_t i;
+    for (i = 0; i < sizeof conv / sizeof conv[0]; ++i) {
+        qnnc_conv_params p = {0};
+        qnnc_dims in_d = {1, 16, 16, conv[i][3]}, f_d = {conv[i][5], conv[i][1], conv[i][2], conv[i][3]};
+        qnnc_dims out_d = {1, 8, 8, conv[i][5]};
+        p.stride_h = p.stride_w = 1;
+        p.dilation_h = 1;
+        p.dilation_w = conv[i][4];
+        (void)conv[i][0];
+        printf("%%d\n", (int)qnnc_conv_s8_get_buffer_size(&p, &in_d, &f_d, &out_d));
+    }
+    return 0;
+}
+"""
+
+
+def test_portable_im2col_choice_mirrors_the_kernel(tmp_path):
+    """On a target without SIMD paths, qnnc_conv_s8_get_buffer_size asks for the im2col columns
+    exactly where kernel_scratch.conv_cols_bytes says (the planner reserves them from that)."""
+    from qnnc.kernel_params import ConvParams
+    shapes = [(0, kh, kw, ic, dw, oc) for kh, kw in ((1, 1), (3, 3), (5, 5), (10, 4), (1, 7), (7, 1))
+              for ic in (1, 2, 3, 8, 16, 64) for dw in (1, 2) for oc in (1, 2, 8, 16, 32, 64)]
+    src = tmp_path / "portable.c"
+    src.write_text(PORTABLE_MAIN % {"conv": ", ".join("{%d, %d, %d, %d, %d, %d}" % s for s in shapes)})
+    exe = compile_c([src, *kernel_sources(["qnnc_conv_s8"])], [include_dir()], tmp_path / "portable",
+                    extra_flags=["-DQNNC_PORTABLE_ONLY"])
+    got = [int(v) for v in subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split()]
+    want = [ks.conv_cols_bytes(ConvParams(input_offset=0, output_offset=0, stride_h=1, stride_w=1, pad_top=0,
+                                          pad_left=0, dilation_w=dw), (oc, kh, kw, ic), oc)
+            for _, kh, kw, ic, dw, oc in shapes]
+    assert got == want
+    # both choices occur in this grid, and the columns never exceed the DSP path's reservation
+    assert 0 < sum(1 for v in want if v) < len(want)
+    assert all(v <= ks.conv_dsp_bytes(kh * kw * ic, ic, oc) for v, (_, kh, kw, ic, _, oc) in zip(want, shapes))

@@ -500,6 +500,21 @@ def drivers(build_dir) -> Dict[str, tuple]:
 # --------------------------------------------------------------------- tests --
 
 
+def test_conv_cases_reach_both_portable_paths():
+    """The driver runs each conv case with get_buffer_size's scratch, then one byte short. On a
+    target without SIMD paths that is the im2col path (few input channels, kernel_scratch's
+    mirror of the kernel's choice) and then the direct one: enough cases must take the first."""
+    from types import SimpleNamespace
+    from qnnc.plan.kernel_scratch import conv_cols_bytes
+    im2col = 0
+    for kind in ("conv", "conv_shaped"):
+        for c in cases_for(kind):
+            params, filt, out = (np.frombuffer(c.blobs[i], "<i4") for i in (0, 6, 9))
+            im2col += conv_cols_bytes(SimpleNamespace(dilation_w=int(params[7])), tuple(int(v) for v in filt),
+                                      int(out[3])) > 0
+    assert 40 <= im2col <= 300, im2col
+
+
 def test_one_source_file_per_kernel_function():
     """The emitter copies runtime/src/<function>.c for each function a model uses, with its
     <function>_dsp.c / _mve.c SIMD paths (CMSIS-NN style) and the internal headers they include."""

@@ -52,7 +52,7 @@ def _deepest(fn: str, frames, calls, path=()) -> tuple:
     return frames[fn] + best[0], (fn,) + best[1]
 
 
-@pytest.mark.parametrize("defines,limit", [((), 960), (("-DQNNC_PORTABLE_ONLY",), 896)],
+@pytest.mark.parametrize("defines,limit", [((), 960), (("-DQNNC_PORTABLE_ONLY",), 928)],
                          ids=["dsp_default", "portable_only"])
 def test_worst_case_stack_of_an_inference_is_small(tmp_path, defines, limit):
     if shutil.which("arm-none-eabi-gcc") is None:
@@ -63,6 +63,7 @@ def test_worst_case_stack_of_an_inference_is_small(tmp_path, defines, limit):
     total, chain = _deepest("kws_run", frames, calls)
     print(f"kws on Cortex-M4 -O2 {' '.join(defines) or '(DSP paths)'}: worst-case stack {total} B via "
           + " -> ".join(f"{f} {frames.get(f, LIBGCC_FRAME)}" for f in chain))
-    # measured 904 B (DSP paths; the deepest chain is a portable tail) and 824 B (portable: the 2x2
-    # register-blocked conv/depthwise loops keep more live values than the old 344 B ones), GCC 12.2
+    # measured 904 B (DSP paths; the deepest chain is a portable tail) and 904 B (portable: the 2x2
+    # register-blocked conv/depthwise loops keep more live values than the old 344 B ones, and the
+    # forward frame holds the qnnc_buffer of the im2col columns), GCC 12.2
     assert total <= limit

@@ -122,12 +122,17 @@ class _Emitter:
             return ""
         if self.op_scratch is None:
             return "NULL, "
+        portable = self.plan.portable_scratch.get(self.op_index)
+        if portable is not None:
+            return (f"{self.P}_SCRATCH_ALL({self.op_scratch[0]}, {self.op_scratch[1]}, "
+                    f"{portable[0]}, {portable[1]}), ")
         return f"{self.P}_SCRATCH({self.op_scratch[0]}, {self.op_scratch[1]}), "
 
     # -- ops -------------------------------------------------------------------------
     def op(self, i: int, op: QOp) -> None:
         m = self.m
         self.op_scratch = self.plan.kernel_scratch.get(i)
+        self.op_index = i
         self.body.append(f"    /* {i}: {op.kind} '{_comment(op.name)}' -> {list(m.tensors[op.output].shape)}"
                          + (f", {op.macs} MACs" if op.macs else "") + " */")
         if op.kind != "reshape":
@@ -463,7 +468,7 @@ int {p}_invoke_f32({p}_ctx *ctx, const float *input, float *output)
 static void {p}_forward(const {p}_ctx *ctx, const int8_t *input)
 {{
     int8_t *arena = ctx->arena;
-{"#if QNNC_SIMD_SCRATCH" + chr(10) + "    qnnc_buffer scratch;" + chr(10) + "#endif" if self.plan.kernel_scratch else ""}
+{self.scratch_declaration()}
 {"    (void)input; /* the input was copied into the arena */" if not ext else ""}
 {body}
 }}
@@ -515,19 +520,38 @@ int {p}_run(const int8_t *input, int8_t *output)
                 f"     (defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)))\n"
                 f"#define {P}_ARENA_SIZE {simd}\n#else\n#define {P}_ARENA_SIZE {self.arena_size}\n#endif")
 
+    def scratch_declaration(self) -> str:
+        """The ``qnnc_buffer`` the scratch macros aim, in ``{p}_forward``'s frame."""
+        if not self.plan.kernel_scratch:
+            return ""
+        if self.plan.portable_scratch:
+            return "    qnnc_buffer scratch;"
+        return "#if QNNC_SIMD_SCRATCH\n    qnnc_buffer scratch;\n#endif"
+
     def scratch_define(self) -> str:
-        """``{P}_SCRATCH(offset, bytes)``: the qnnc_buffer passed to conv/depthwise/fc kernels."""
+        """``{P}_SCRATCH(offset, bytes)``: the qnnc_buffer passed to conv/depthwise/fc kernels
+        (NULL without SIMD paths); ``{P}_SCRATCH_ALL(offset, bytes, p_offset, p_bytes)``: the same,
+        and the portable conv's im2col columns on targets without SIMD paths."""
         if not self.plan.kernel_scratch:
             return ""
         P = self.P
         p = self.p
-        return (f"\n/* Kernel scratch (SIMD paths only) in the arena, over tensors dead during that layer;\n"
-                f" * one qnnc_buffer in {p}_forward's frame, re-aimed before each call. */\n"
-                f"#if QNNC_SIMD_SCRATCH\n"
-                f"static const qnnc_buffer *{p}_scratch(qnnc_buffer *b, int8_t *buf, int32_t size)\n"
-                f"{{\n    b->buf = buf;\n    b->size = size;\n    return b;\n}}\n"
-                f"#define {P}_SCRATCH(offset, bytes) {p}_scratch(&scratch, arena + (offset), (bytes))\n"
-                f"#else\n#define {P}_SCRATCH(offset, bytes) NULL\n#endif\n")
+        fn = (f"static const qnnc_buffer *{p}_scratch(qnnc_buffer *b, int8_t *buf, int32_t size)\n"
+              f"{{\n    b->buf = buf;\n    b->size = size;\n    return b;\n}}\n")
+        simd = f"#define {P}_SCRATCH(offset, bytes) {p}_scratch(&scratch, arena + (offset), (bytes))\n"
+        if not self.plan.portable_scratch:
+            return (f"\n/* Kernel scratch (SIMD paths only) in the arena, over tensors dead during that layer;\n"
+                    f" * one qnnc_buffer in {p}_forward's frame, re-aimed before each call. */\n"
+                    f"#if QNNC_SIMD_SCRATCH\n{fn}{simd}"
+                    f"#else\n#define {P}_SCRATCH(offset, bytes) NULL\n#endif\n")
+        return (f"\n/* Kernel scratch in the arena, over tensors dead during that layer; one qnnc_buffer in\n"
+                f" * {p}_forward's frame, re-aimed before each call. Targets without SIMD paths use it only\n"
+                f" * for the portable im2col columns of convs with few input channels ({P}_SCRATCH_ALL). */\n"
+                f"{fn}#if QNNC_SIMD_SCRATCH\n{simd}"
+                f"#define {P}_SCRATCH_ALL(offset, bytes, p_offset, p_bytes) {p}_scratch(&scratch, arena + (offset), (bytes))\n"
+                f"#else\n#define {P}_SCRATCH(offset, bytes) NULL\n"
+                f"#define {P}_SCRATCH_ALL(offset, bytes, p_offset, p_bytes) {p}_scratch(&scratch, arena + (p_offset), (p_bytes))\n"
+                f"#endif\n")
 
 
 def emit_c(model: QModel, plan: MemoryPlan, provenance: str) -> Dict[str, str]:

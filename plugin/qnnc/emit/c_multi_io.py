@@ -286,7 +286,7 @@ def source(e: Any, banner: str) -> str:
     externs = "\n".join(e.externs)
     statics = "\n".join(e.statics)
     body = "\n".join(e.body)
-    scratch = ("#if QNNC_SIMD_SCRATCH\n    qnnc_buffer scratch;\n#endif" if e.plan.kernel_scratch else "")
+    scratch = e.scratch_declaration()
     return f"""{banner}#include "{p}.h"
 
 #include "qnnc_kernels.h"

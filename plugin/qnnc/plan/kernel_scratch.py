@@ -1,4 +1,4 @@
-"""Scratch bytes the SIMD kernel paths need per layer (mirrors of ``qnnc_kernels.h``).
+"""Scratch bytes the kernel paths need per layer (mirrors of ``qnnc_kernels.h``).
 
 The C kernels ``qnnc_conv_s8``, ``qnnc_depthwise_conv_s8`` and ``qnnc_fully_connected_s8``
 take a ``qnnc_buffer`` with the working memory of the path compiled in (Armv7E-M DSP or
@@ -48,6 +48,18 @@ def conv_scratch_bytes(params, in_shape, filter_dims, out_shape) -> int:
     return max(dsp, conv_mve_bytes(k, out_c, direct))
 
 
+def conv_cols_bytes(params, filter_dims, out_c: int) -> int:
+    """``QNNC_CONV_COLS_BUFFER_SIZE`` where ``qnnc_conv_cols_pays`` picks the portable im2col
+    path (windows of many short runs: few input channels), else 0; filter_dims (out_c, kh, kw,
+    in_c). Never more than the DSP path's need, so on SIMD targets it fits the same place."""
+    kh, kw, in_c = filter_dims[1], filter_dims[2], filter_dims[3]
+    k = kh * kw * in_c
+    runs = kh if params.dilation_w == 1 else kh * kw
+    if k < 4 or k > CONV_MAX_K or (runs - 1) * out_c * 13 <= 4 * k:
+        return 0
+    return 4 * k + 4
+
+
 def depthwise_scratch_bytes(params, in_c: int, filter_dims) -> int:
     """Bytes ``qnnc_depthwise_conv_s8`` may ask for; filter_dims (1, kh, kw, out_c)."""
     taps = filter_dims[1] * filter_dims[2]
@@ -90,6 +102,14 @@ def _conv_like(op, model, band: bool) -> int:
         return max(conv_dsp_bytes(k, in_shape[3], out_shape[3]) if k >= 4 else 0,
                    conv_mve_bytes(k, out_shape[3], False))
     return conv_scratch_bytes(op.params, in_shape, op.attrs["filter_dims"], out_shape)
+
+
+def op_portable_scratch_bytes(op, model) -> int:
+    """Kernel scratch one QOp uses on targets without SIMD paths (the portable conv's im2col
+    columns), placed at the same offset as its SIMD scratch; 0 for the others."""
+    if op.kind != "conv" or op.kernel != "qnnc_conv_s8":
+        return 0
+    return conv_cols_bytes(op.params, op.attrs["filter_dims"], model.tensors[op.output].shape[3])
 
 
 def recurrent_scratch_bytes(op) -> int:

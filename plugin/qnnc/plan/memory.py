@@ -8,14 +8,16 @@ on chain-like networks.
 Kernel scratch (the SIMD paths' working memory, see kernel_scratch.py) is placed afterwards,
 over the tensor layout above: each layer's scratch goes into the lowest gap free during that
 layer, so tensor offsets do not depend on it and the generated code can offer two arena sizes,
-``arena_size`` (portable kernels) and ``simd_arena_size`` (targets with DSP/Helium paths).
+``arena_size`` (portable kernels) and ``simd_arena_size`` (targets with DSP/Helium paths). The
+portable conv's im2col columns (convs with few input channels) use a gap inside ``arena_size``
+where there is one.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
-from .kernel_scratch import op_scratch_bytes, recurrent_scratch_bytes
+from .kernel_scratch import op_portable_scratch_bytes, op_scratch_bytes, recurrent_scratch_bytes
 from ..qmodel import QModel
 
 ALIGN = 4
@@ -48,6 +50,9 @@ class MemoryPlan:
     # op index -> (offset, bytes) of its kernel scratch; valid only within simd_arena_size
     kernel_scratch: Dict[int, Tuple[int, int]] = field(default_factory=dict)
     simd_arena_size: int = 0
+    # op index -> (offset, bytes) of the kernel scratch of targets without SIMD paths (the
+    # portable conv's im2col columns), only where it fits inside arena_size
+    portable_scratch: Dict[int, Tuple[int, int]] = field(default_factory=dict)
 
     def offset(self, tensor: str) -> int:
         return self.buffers[self.tensor_buffer[tensor]].offset
@@ -148,7 +153,8 @@ def plan_memory(model: QModel, external_input: bool = False) -> MemoryPlan:
     arena = max((_align(b.offset + b.size) for b in internal), default=0)
     kernel_scratch = _place_kernel_scratch(model, internal)
     simd_arena = max([arena] + [_align(o + n) for o, n in kernel_scratch.values()])
-    return MemoryPlan(arena, lower_bound, buffers, buf_of, kernel_scratch, simd_arena)
+    portable = _place_portable_scratch(model, internal, arena)
+    return MemoryPlan(arena, lower_bound, buffers, buf_of, kernel_scratch, simd_arena, portable)
 
 
 def _place_kernel_scratch(model: QModel, placed: List[Buffer]) -> Dict[int, Tuple[int, int]]:
@@ -156,15 +162,33 @@ def _place_kernel_scratch(model: QModel, placed: List[Buffer]) -> Dict[int, Tupl
     out: Dict[int, Tuple[int, int]] = {}
     for i, op in enumerate(model.ops):
         need = op_scratch_bytes(op, model)
-        if not need:
-            continue
-        busy = sorted((b.offset, b.offset + _align(b.size)) for b in placed if b.first <= i <= b.last)
-        cursor = 0
-        for lo, hi in busy:
-            if lo - cursor >= need:
-                break
-            cursor = max(cursor, hi)
-        out[i] = (cursor, need)
+        if need:
+            out[i] = (_lowest_gap(placed, i, need), need)
+    return out
+
+
+def _lowest_gap(placed: List[Buffer], i: int, need: int) -> int:
+    """The lowest offset with `need` bytes free of the buffers live at op i."""
+    busy = sorted((b.offset, b.offset + _align(b.size)) for b in placed if b.first <= i <= b.last)
+    cursor = 0
+    for lo, hi in busy:
+        if lo - cursor >= need:
+            break
+        cursor = max(cursor, hi)
+    return cursor
+
+
+def _place_portable_scratch(model: QModel, placed: List[Buffer], arena: int) -> Dict[int, Tuple[int, int]]:
+    """(offset, bytes) of the scratch portable kernels use (the im2col columns of convs with few
+    input channels) where a gap inside the arena holds it: the arena of targets without SIMD paths
+    never grows for speed; a layer without such a gap runs the direct portable path."""
+    out: Dict[int, Tuple[int, int]] = {}
+    for i, op in enumerate(model.ops):
+        need = op_portable_scratch_bytes(op, model)
+        if need:
+            at = _lowest_gap(placed, i, need)
+            if at + need <= arena:
+                out[i] = (at, need)
     return out
 
 

@@ -41,13 +41,15 @@ extern "C" {
  * Scratch memory (CMSIS-NN style): conv, depthwise conv and fully connected take a
  * qnnc_buffer with the working memory of their SIMD path; nothing is on the stack.
  * qnnc_<kernel>_s8_get_buffer_size() returns the bytes the path compiled in needs for a layer
- * (0 on the portable path and for layers outside the SIMD paths' limits). With a NULL or too
- * small buffer the kernel runs the portable path: slower, but the same output, never an
- * overflow. The QNNC_*_BUFFER_SIZE macros below are the per-path formulas; the generator
+ * (on the portable path: the im2col columns of a conv with few input channels, else 0; 0 for
+ * layers outside the SIMD paths' limits). With a NULL or too small buffer the kernel runs the
+ * (direct) portable path: slower, but the same output, never an overflow. The
+ * QNNC_*_BUFFER_SIZE macros below are the per-path formulas; the generator
  * (qnnc/plan/kernel_scratch.py, the same formulas) reserves max(DSP, Helium) bytes per layer in the
  * arena for the unknown target, placed over tensors dead during that layer, and the generated
  * header sizes the arena with QNNC_SIMD_SCRATCH (below): targets without SIMD paths get the
- * smaller, scratch-free arena. */
+ * smaller arena, whose only scratch is the portable im2col columns where a gap inside it holds
+ * them. */
 #if !defined(QNNC_PORTABLE_ONLY) && \
     ((defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)) || \
      (defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)))
@@ -205,6 +207,9 @@ QNNC_INLINE void qnnc_copy_s8(int8_t *dst, const int8_t *src, int32_t n)
 /** conv DSP: two q15 columns (4*(K&~3)+16), int8 window if in_c%4 (out_c: unused). */
 #define QNNC_CONV_DSP_BUFFER_SIZE(K, in_c, out_c)                                         \
     (4 * ((K) & ~3) + 16 + 0 * (out_c) + (((in_c) & 3) != 0 ? (((K) + 7) & ~3) : 0))
+/** conv portable im2col path (few input channels): two int16 columns of K, 4-byte aligned (+4);
+ *  never more than the DSP size, so the planned scratch always holds it. */
+#define QNNC_CONV_COLS_BUFFER_SIZE(K) (4 * (K) + 4)
 /** conv Helium: folded bias (4*out_c), 2 x block accumulators, two int8 columns unless direct
  *  (1x1 without padding reads the input pixels in place). */
 #define QNNC_CONV_MVE_BUFFER_SIZE(K, out_c, direct)                                       \

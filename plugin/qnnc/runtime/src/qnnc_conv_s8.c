@@ -222,6 +222,154 @@ static QNNC_LOOP_ATTR void qnnc_conv_seg_s8(const qnnc_conv_pair *c, const qnnc_
     }
 }
 
+/* ------------------------------------------------------- portable im2col path --
+ * Windows made of many short runs (few input channels, as in a first conv over a one-channel
+ * spectrogram or image) pay the direct path's per-run set-up (about 45 instructions on a
+ * Cortex-M3) once per run and channel pair. Here two output pixels' windows are copied once into
+ * int16 columns with the input offset added (padding taps hold 0), in the scratch the DSP path
+ * would use, and every output channel pair is then one run of K over both columns: the copy is
+ * shared by all out_c channels. qnnc_conv_cols_pays says when that wins. */
+
+/** 1 when the im2col path is cheaper than the direct one: the direct path's extra runs per window
+ *  ((runs - 1) x ~26 instructions per output channel, measured on the Cortex-M3) cost more than
+ *  copying the window (~4 instructions per element, once for all channels). Mirrored by
+ *  qnnc/plan/kernel_scratch.py:conv_cols_bytes. */
+static int qnnc_conv_cols_pays(const qnnc_conv_params *params, const qnnc_dims *filter_dims, int32_t out_c)
+{
+    const int32_t K = filter_dims->h * filter_dims->w * filter_dims->c;
+    const int32_t runs = params->dilation_w == 1 ? filter_dims->h : filter_dims->h * filter_dims->w;
+    return K >= 4 && K <= QNNC_CONV_MAX_K && (runs - 1) * out_c * 13 > 4 * K;
+}
+
+/** dst[i] = src[i] + off for n values (two per pass). */
+static void qnnc_widen_add_s8(int16_t *dst, const int8_t *src, int32_t n, int32_t off)
+{
+    for (; n >= 2; n -= 2) {
+        dst[0] = (int16_t)(src[0] + off);
+        dst[1] = (int16_t)(src[1] + off);
+        dst += 2;
+        src += 2;
+    }
+    if (n > 0) {
+        dst[0] = (int16_t)(src[0] + off);
+    }
+}
+
+/** Column of the window at (ih0, iw0): K int16 values x + input_offset in OHWI tap order, 0 for
+ *  the padding taps (the column is cleared first when the window has any). */
+static void qnnc_conv_col_s8(int16_t *col, const qnnc_conv_params *params, const qnnc_dims *input_dims,
+                             const int8_t *in_b, int32_t k_h, int32_t k_w, int32_t ih0, int32_t iw0)
+{
+    const int32_t in_w = input_dims->w, in_c = input_dims->c, off = params->input_offset;
+    const int32_t dil_h = params->dilation_h, dil_w = params->dilation_w;
+    const int32_t row = k_w * in_c;
+    int32_t kh0, kh1, kw0, kw1, kh, kw;
+    qnnc_tap_range(ih0, input_dims->h, k_h, dil_h, &kh0, &kh1);
+    qnnc_tap_range(iw0, in_w, k_w, dil_w, &kw0, &kw1);
+    if (kh0 > 0 || kh1 < k_h || kw0 > 0 || kw1 < k_w) {
+        int32_t i;
+        for (i = 0; i < k_h * row; ++i) {
+            col[i] = 0;
+        }
+    }
+    for (kh = kh0; kh < kh1; ++kh) {
+        const int8_t *x = in_b + ((ih0 + kh * dil_h) * in_w + iw0) * in_c;
+        int16_t *c = col + kh * row;
+        if (dil_w == 1) { /* the row's taps are contiguous in the input too */
+            qnnc_widen_add_s8(c + kw0 * in_c, x + kw0 * in_c, (kw1 - kw0) * in_c, off);
+        } else {
+            for (kw = kw0; kw < kw1; ++kw) {
+                qnnc_widen_add_s8(c + kw * in_c, x + kw * dil_w * in_c, in_c, off);
+            }
+        }
+    }
+}
+
+/** acc[0..3] = the dot products of K weights (channels w, w + w_oc) with two columns (c0p0,
+ *  c0p1, c1p0, c1p1). */
+static QNNC_LOOP_ATTR void qnnc_conv_cols22(const int8_t *w, int32_t w_oc, const int16_t *xa, const int16_t *xb,
+                                            int32_t K, int32_t *acc)
+{
+    int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0, k;
+    const int8_t *p0 = w;
+    const int8_t *p1 = w + w_oc;
+#define QNNC_COLS_STEP(i)                                                                          \
+    do {                                                                                       \
+        const int32_t wa = p0[i], wb = p1[i], u = xa[i], v = xb[i];                            \
+        a00 += wa * u;                                                                         \
+        a01 += wa * v;                                                                         \
+        a10 += wb * u;                                                                         \
+        a11 += wb * v;                                                                         \
+    } while (0)
+    for (k = K >> 2; k > 0; --k) {
+        QNNC_COLS_STEP(0);
+        QNNC_COLS_STEP(1);
+        QNNC_COLS_STEP(2);
+        QNNC_COLS_STEP(3);
+        p0 += 4;
+        p1 += 4;
+        xa += 4;
+        xb += 4;
+    }
+    for (k = K & 3; k > 0; --k) {
+        QNNC_COLS_STEP(0);
+        ++p0;
+        ++p1;
+        ++xa;
+        ++xb;
+    }
+#undef QNNC_COLS_STEP
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+
+/** The im2col path: pixel pairs in output order (an odd last pixel is computed twice, one result
+ *  dropped), all channel pairs per pair. cols: 2 * K int16. */
+static QNNC_PATH_ATTR void qnnc_conv_s8_cols(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+                                             const qnnc_dims *input_dims, const int8_t *input,
+                                             const qnnc_dims *filter_dims, const int8_t *filter,
+                                             const int32_t *bias, const qnnc_dims *output_dims, int8_t *output,
+                                             int16_t *cols)
+{
+    const int32_t out_h = output_dims->h, out_w = output_dims->w, out_c = output_dims->c;
+    const int32_t k_h = filter_dims->h, k_w = filter_dims->w;
+    const int32_t K = k_h * k_w * input_dims->c;
+    const int32_t per_image = out_h * out_w, n = output_dims->n * per_image;
+    const int32_t output_offset = params->output_offset;
+    const int32_t lo = params->act_min - output_offset;
+    const int32_t hi = params->act_max - output_offset;
+    int32_t p, j, oc;
+    for (p = 0; p < n; p += 2) {
+        const int two = p + 1 < n;
+        for (j = 0; j <= two; ++j) {
+            const int32_t b = (p + j) / per_image, r = (p + j) - b * per_image;
+            const int32_t oh = r / out_w, ow = r - oh * out_w;
+            qnnc_conv_col_s8(cols + j * K, params, input_dims,
+                             input + b * input_dims->h * input_dims->w * input_dims->c, k_h, k_w,
+                             oh * params->stride_h - params->pad_top, ow * params->stride_w - params->pad_left);
+        }
+        for (oc = 0; oc < out_c; oc += 2) {
+            const int32_t oc1 = oc + 1 < out_c ? oc + 1 : oc; /* an odd last channel: computed twice */
+            int32_t acc[4];
+            qnnc_rq q0, q1;
+            qnnc_conv_cols22(filter + oc * K, (oc1 - oc) * K, cols, cols + (two ? K : 0), K, acc);
+            qnnc_rq_setup(&q0, quant->multiplier[oc], quant->shift[oc], params->rounding);
+            qnnc_rq_setup(&q1, quant->multiplier[oc1], quant->shift[oc1], params->rounding);
+            for (j = 0; j <= two; ++j) {
+                int8_t *o = output + (p + j) * out_c + oc;
+                o[0] = qnnc_rq_out(&q0, (bias != NULL ? bias[oc] : 0) + acc[j], lo, hi, output_offset,
+                                   params->act_lut, params->rounding);
+                if (oc1 != oc) {
+                    o[1] = qnnc_rq_out(&q1, (bias != NULL ? bias[oc1] : 0) + acc[2 + j], lo, hi, output_offset,
+                                       params->act_lut, params->rounding);
+                }
+            }
+        }
+    }
+}
+
 static QNNC_PATH_ATTR void qnnc_conv_s8_portable(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
                                                  const qnnc_dims *input_dims, const int8_t *input,
                                                  const qnnc_dims *filter_dims, const int8_t *filter,
@@ -343,10 +491,7 @@ int32_t qnnc_conv_s8_get_buffer_size(const qnnc_conv_params *params, const qnnc_
     }
     return QNNC_CONV_DSP_BUFFER_SIZE(K, input_dims->c, out_c);
 #else
-    (void)params;
-    (void)K;
-    (void)out_c;
-    return 0;
+    return qnnc_conv_cols_pays(params, filter_dims, out_c) ? QNNC_CONV_COLS_BUFFER_SIZE(K) : 0;
 #endif
 }
 
@@ -362,8 +507,13 @@ void qnnc_conv_s8(const qnnc_buffer *scratch, const qnnc_conv_params *params,
                                                             filter, bias, output_dims, output)) {
         return;
     }
-#else
-    (void)scratch;
 #endif
+    /* the size includes the alignment slack: a buffer one byte short runs the direct path */
+    if (scratch != NULL && scratch->buf != NULL && qnnc_conv_cols_pays(params, filter_dims, output_dims->c) &&
+        scratch->size >= QNNC_CONV_COLS_BUFFER_SIZE(filter_dims->h * filter_dims->w * filter_dims->c)) {
+        qnnc_conv_s8_cols(params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output,
+                          (int16_t *)qnnc_scratch_align(scratch, 4u));
+        return;
+    }
     qnnc_conv_s8_portable(params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output);
 }
