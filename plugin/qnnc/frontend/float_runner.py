@@ -11,6 +11,7 @@ import onnx
 from onnx import shape_inference
 
 from .data import Samples, sample_count, take
+from .decompose import expand_composites
 from .importer import convert_opset
 from .qdq import is_prequantized, strip_quantization
 from .uint8_inputs import uint8_input_names
@@ -34,10 +35,11 @@ class FloatRunner:
 
     def __init__(self, path: str, input_shape: Optional[Dict[str, List[int]]] = None, all_tensors: bool = False):
         # The model qnnc compiles: an opset outside 11-21 converted as the importer converts it.
-        model, _ = convert_opset(onnx.load(path), path)
+        model, opset = convert_opset(onnx.load(path), path)
         if is_prequantized(model):
             # The float model behind the Q/DQ nodes (dequantized weights, float activations).
             model, _ = strip_quantization(model, path)
+        model = expand_composites(model, opset, path)  # the importer's nodes, so every tensor is measured
         for inp in model.graph.input:
             if input_shape and inp.name in input_shape:
                 for d, v in zip(inp.type.tensor_type.shape.dim, input_shape[inp.name]):

@@ -11,6 +11,7 @@ from onnx import numpy_helper, shape_inference
 
 from ..errors import ModelError
 from ..ir import Graph, Node, Tensor
+from .decompose import expand_composites
 from .onnx_fold import fold_onnx_constants
 from .qdq import is_prequantized, strip_quantization
 from .uint8_inputs import float_uint8_inputs
@@ -568,6 +569,7 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
     quant = None
     if is_prequantized(model):
         model, quant = strip_quantization(model, path)
+    model = expand_composites(model, opset, path)  # as the float runner does (calibration names)
     float_uint8_inputs(model, path)  # uint8 image inputs Cast to float: float inputs (see uint8_inputs.py)
     _pin_inputs(model, input_shape or {}, path, config_file)
     try:

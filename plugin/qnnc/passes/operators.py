@@ -74,6 +74,20 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     "DepthToSpace": ("DepthToSpace", "DCR and CRD"),
     "SpaceToDepth": ("SpaceToDepth", ""),
     "Identity": ("Identity", "removed"), "Dropout": ("Identity", "removed"),
+    # composites, rewritten as the ops above before import (frontend/decompose.py)
+    "InstanceNormalization": ("LayerNormalization", "1-D and 2-D: a LayerNormalization over the spatial axes, "
+                              "then the per-channel scale and bias"),
+    "GroupNormalization": ("LayerNormalization", "opset 18 (per-group scale) and 21: a reshape to groups and a "
+                           "LayerNormalization"),
+    "LpNormalization": ("Mul", "p = 1 or 2: x times the reciprocal of its norm (a reduction and tables)"),
+    "ReduceL1": ("ReduceSum", "ReduceSum of Abs"), "ReduceL2": ("ReduceSum", "Sqrt of the ReduceSum of x * x"),
+    "ReduceSumSquare": ("ReduceSum", "ReduceSum of x * x"), "ReduceLogSum": ("ReduceSum", "Log of a ReduceSum"),
+    "ReduceLogSumExp": ("ReduceSum", "Log of the ReduceSum of Exp"),
+    "Mish": ("Mul", "x * Tanh(Softplus(x)): two tables and a product"),
+    "LRN": ("Conv", "the channel-window sum of squares as a 1x1 conv, a power table and a product"),
+    "Expand": ("Add", "constant shape: an Add of zeros that broadcasts"),
+    "Tile": ("Concat", "constant repeats: copies concatenated"),
+    "Where": ("Add", "constant condition: c * a + (1 - c) * b"),
 }
 
 

@@ -1,0 +1,288 @@
+"""Composite ONNX operators rewritten as the operators qnnc has kernels for (ONNX -> ONNX).
+
+Exporters emit some layers as one ONNX node that is a short formula over supported ops:
+InstanceNormalization and GroupNormalization (audio and style networks), LpNormalization and the
+ReduceL1/L2/SumSquare/LogSum/LogSumExp reductions (embedding heads), Mish (YOLOv4-style backbones),
+LRN (older image networks), Expand and Tile of an activation, Where with a constant condition.
+:func:`expand_composites` replaces each by that formula as plain ONNX nodes. It runs on the model
+both the importer and the float runner see (after the opset conversion), so calibration measures
+every intermediate tensor of the formula like any other tensor of the model, and the passes and
+quantizer rules need nothing new. Names are derived from the node's output, so the rewrite is
+deterministic (the importer and the float runner agree on every tensor name).
+"""
+from __future__ import annotations
+
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper, shape_inference
+
+from ..errors import ModelError
+
+class _Rewriter:
+    """Builds the replacement nodes of one model; keeps names unique and deterministic."""
+
+    def __init__(self, model: onnx.ModelProto, opset: int, path: str):
+        self.opset = opset
+        self.path = path
+        self.inits: List[onnx.TensorProto] = []
+        self.names = {i.name for i in model.graph.initializer} | {i.name for i in model.graph.input}
+        for n in model.graph.node:
+            self.names.update(n.output)
+            self.names.add(n.name)
+        self.consts: Dict[str, np.ndarray] = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+        for n in model.graph.node:
+            if n.op_type == "Constant" and n.attribute and n.attribute[0].type == onnx.AttributeProto.TENSOR:
+                self.consts[n.output[0]] = numpy_helper.to_array(n.attribute[0].t)
+        # static dims by tensor name (0 = unknown), from shape inference and the constants
+        self.dims: Dict[str, List[int]] = {}
+        inferred = shape_inference.infer_shapes(model)
+        for vi in list(inferred.graph.input) + list(inferred.graph.value_info) + list(inferred.graph.output):
+            if vi.type.tensor_type.HasField("shape"):
+                self.dims[vi.name] = [d.dim_value for d in vi.type.tensor_type.shape.dim]
+        for name, arr in self.consts.items():
+            self.dims[name] = list(arr.shape)
+        self.out: List[onnx.NodeProto] = []
+
+    def name(self, base: str) -> str:
+        n, i = base, 1
+        while n in self.names:
+            n = f"{base}_{i}"
+            i += 1
+        self.names.add(n)
+        return n
+
+    def const(self, base: str, arr: np.ndarray) -> str:
+        name = self.name(base)
+        self.inits.append(numpy_helper.from_array(np.asarray(arr), name))
+        self.consts[name] = np.asarray(arr)
+        return name
+
+    def node(self, op: str, inputs: List[str], base: str, out: Optional[str] = None, **attrs) -> str:
+        out = out or self.name(base)
+        self.out.append(helper.make_node(op, inputs, [out], name=self.name(f"{base}_node"), **attrs))
+        return out
+
+    def reduce(self, op: str, x: str, axes: List[int], keepdims: int, base: str, out: Optional[str] = None) -> str:
+        """A Reduce* node: axes as an attribute (ReduceMean/Max/Min before opset 18) or an input."""
+        if op == "ReduceSum" and self.opset >= 13 or self.opset >= 18:
+            ax = self.const(f"{base}_axes", np.array(axes, np.int64))
+            return self.node(op, [x, ax], base, out, keepdims=keepdims)
+        return self.node(op, [x], base, out, axes=axes, keepdims=keepdims)
+
+    def rank(self, tensor: str, n: onnx.NodeProto) -> int:
+        if tensor not in self.dims:
+            raise ModelError(f"shape inference gives no rank for '{tensor}', which {n.op_type} needs",
+                             file=self.path, node=n.name, op=n.op_type)
+        return len(self.dims[tensor])
+
+    def static_shape(self, tensor: str, n: onnx.NodeProto) -> List[int]:
+        dims = self.dims.get(tensor)
+        if not dims or any(d <= 0 for d in dims[1:]):
+            raise ModelError(f"{n.op_type} needs a static shape for '{tensor}' (batch aside)", file=self.path,
+                             node=n.name, op=n.op_type)
+        return dims
+
+    def constant_input(self, n: onnx.NodeProto, i: int, what: str) -> np.ndarray:
+        if len(n.input) <= i or n.input[i] not in self.consts:
+            raise ModelError(f"{n.op_type} needs a constant {what} (an initializer or a folded constant "
+                             "subgraph); this one is computed from the model input", file=self.path,
+                             node=n.name, op=n.op_type)
+        return self.consts[n.input[i]]
+
+
+def _attr(n: onnx.NodeProto, name: str, default):
+    for a in n.attribute:
+        if a.name == name:
+            return helper.get_attribute_value(a)
+    return default
+
+
+def _normalize(r: _Rewriter, x: str, axes: List[int], eps: float, base: str) -> str:
+    """(x - mean) / sqrt(var + eps) over axes (the mean and variance kept for broadcasting)."""
+    mean = r.reduce("ReduceMean", x, axes, 1, f"{base}_mean")
+    d = r.node("Sub", [x, mean], f"{base}_centered")
+    var = r.reduce("ReduceMean", r.node("Mul", [d, d], f"{base}_squared"), axes, 1, f"{base}_var")
+    sd = r.node("Sqrt", [r.node("Add", [var, r.const(f"{base}_eps", np.array(eps, np.float32))], f"{base}_var_eps")],
+                f"{base}_std")
+    return r.node("Div", [d, sd], f"{base}_normalized")
+
+
+def _channel_affine(r: _Rewriter, y: str, scale: np.ndarray, bias: np.ndarray, rank: int, base: str,
+                    out: Optional[str]) -> str:
+    """y * scale + bias with one value per index of axis 1."""
+    shape = (-1,) + (1,) * (rank - 2)
+    y = r.node("Mul", [y, r.const(f"{base}_scale", scale.astype(np.float32).reshape(shape))], f"{base}_scaled")
+    return r.node("Add", [y, r.const(f"{base}_bias", bias.astype(np.float32).reshape(shape))], f"{base}_shifted", out)
+
+
+def _instance_norm(r: _Rewriter, n: onnx.NodeProto) -> None:
+    x, out = n.input[0], n.output[0]
+    rank = r.rank(x, n)
+    y = _normalize(r, x, list(range(2, rank)), float(_attr(n, "epsilon", 1e-5)), out)
+    _channel_affine(r, y, r.constant_input(n, 1, "scale"), r.constant_input(n, 2, "bias"), rank, out, out)
+
+
+def _group_norm(r: _Rewriter, n: onnx.NodeProto) -> None:
+    """Opset 18 takes one scale and bias per group, opset 21 one per channel."""
+    x, out = n.input[0], n.output[0]
+    dims = r.static_shape(x, n)
+    groups = int(_attr(n, "num_groups", 1))
+    scale, bias = r.constant_input(n, 1, "scale"), r.constant_input(n, 2, "bias")
+    grouped = r.node("Reshape", [x, r.const(f"{out}_groups_shape", np.array([0, groups, -1], np.int64))],
+                     f"{out}_grouped")
+    y = _normalize(r, grouped, [2], float(_attr(n, "epsilon", 1e-5)), out)
+    back = r.const(f"{out}_shape", np.array([0] + dims[1:], np.int64))
+    if r.opset < 21:
+        y = _channel_affine(r, y, scale, bias, 3, out, None)
+        r.node("Reshape", [y, back], f"{out}_ungrouped", out)
+        return
+    y = r.node("Reshape", [y, back], f"{out}_ungrouped")
+    _channel_affine(r, y, scale, bias, len(dims), out, out)
+
+
+def _reduce_axes(r: _Rewriter, n: onnx.NodeProto) -> Optional[List[int]]:
+    """The axes of a Reduce* node (attribute or constant input); None = all axes."""
+    if len(n.input) > 1 and n.input[1]:
+        return [int(a) for a in r.constant_input(n, 1, "axes").reshape(-1)]
+    axes = _attr(n, "axes", None)
+    return None if axes is None else [int(a) for a in axes]
+
+
+def _reduce_composite(r: _Rewriter, n: onnx.NodeProto) -> None:
+    x, out = n.input[0], n.output[0]
+    keep = int(_attr(n, "keepdims", 1))
+    axes = _reduce_axes(r, n)
+    if axes is None:
+        axes = list(range(r.rank(x, n)))
+    if n.op_type == "ReduceL1":
+        r.reduce("ReduceSum", r.node("Abs", [x], f"{out}_abs"), axes, keep, out, out)
+    elif n.op_type == "ReduceSumSquare":
+        r.reduce("ReduceSum", r.node("Mul", [x, x], f"{out}_squared"), axes, keep, out, out)
+    elif n.op_type == "ReduceL2":
+        s = r.reduce("ReduceSum", r.node("Mul", [x, x], f"{out}_squared"), axes, keep, f"{out}_sum")
+        r.node("Sqrt", [s], out, out)
+    elif n.op_type == "ReduceLogSum":
+        r.node("Log", [r.reduce("ReduceSum", x, axes, keep, f"{out}_sum")], out, out)
+    else:  # ReduceLogSumExp
+        s = r.reduce("ReduceSum", r.node("Exp", [x], f"{out}_exp"), axes, keep, f"{out}_sum")
+        r.node("Log", [s], out, out)
+
+
+def _lp_norm(r: _Rewriter, n: onnx.NodeProto) -> None:
+    x, out = n.input[0], n.output[0]
+    axis = int(_attr(n, "axis", -1))
+    p = int(_attr(n, "p", 2))
+    if p not in (1, 2):
+        raise ModelError(f"LpNormalization with p={p}: ONNX defines p = 1 or 2", file=r.path, node=n.name,
+                         op=n.op_type)
+    axis = axis % r.rank(x, n)
+    if p == 2:
+        s = r.reduce("ReduceSum", r.node("Mul", [x, x], f"{out}_squared"), [axis], 1, f"{out}_sum")
+        norm = r.node("Sqrt", [s], f"{out}_norm")
+    else:
+        norm = r.reduce("ReduceSum", r.node("Abs", [x], f"{out}_abs"), [axis], 1, f"{out}_norm")
+    r.node("Div", [x, norm], out, out)
+
+
+def _mish(r: _Rewriter, n: onnx.NodeProto) -> None:
+    x, out = n.input[0], n.output[0]
+    t = r.node("Tanh", [r.node("Softplus", [x], f"{out}_softplus")], f"{out}_tanh")
+    r.node("Mul", [x, t], out, out)
+
+
+def _lrn(r: _Rewriter, n: onnx.NodeProto) -> None:
+    x, out = n.input[0], n.output[0]
+    size = int(_attr(n, "size", 1))
+    alpha, beta, bias = float(_attr(n, "alpha", 1e-4)), float(_attr(n, "beta", 0.75)), float(_attr(n, "bias", 1.0))
+    if r.rank(x, n) != 4:
+        raise ModelError("LRN over a tensor of rank other than 4 (N, C, H, W)", file=r.path, node=n.name,
+                         op=n.op_type)
+    channels = r.static_shape(x, n)[1]
+    # square_sum[c] = sum of x^2 over channels c - floor((size-1)/2) .. c + ceil((size-1)/2)
+    w = np.zeros((channels, channels, 1, 1), np.float32)
+    lo, hi = (size - 1) // 2, -(-(size - 1) // 2)
+    for c in range(channels):
+        w[c, max(0, c - lo):min(channels, c + hi + 1), 0, 0] = alpha / size
+    sq = r.node("Mul", [x, x], f"{out}_squared")
+    s = r.node("Conv", [sq, r.const(f"{out}_window", w), r.const(f"{out}_bias", np.full(channels, bias, np.float32))],
+               f"{out}_window_sum", kernel_shape=[1, 1])
+    d = r.node("Pow", [s, r.const(f"{out}_exponent", np.array(-beta, np.float32))], f"{out}_scale")
+    r.node("Mul", [x, d], out, out)
+
+
+def _expand(r: _Rewriter, n: onnx.NodeProto) -> None:
+    shape = r.constant_input(n, 1, "shape").astype(np.int64).reshape(-1)
+    zeros = r.const(f"{n.output[0]}_zeros", np.zeros(tuple(int(max(d, 1)) for d in shape), np.float32))
+    r.node("Add", [n.input[0], zeros], n.output[0], n.output[0])
+
+
+def _tile(r: _Rewriter, n: onnx.NodeProto) -> None:
+    repeats = r.constant_input(n, 1, "repeats").astype(np.int64).reshape(-1)
+    x, out = n.input[0], n.output[0]
+    axes = [a for a, k in enumerate(repeats) if k != 1]
+    if not axes:
+        r.node("Identity", [x], out, out)
+        return
+    for i, a in enumerate(axes):
+        x = r.node("Concat", [x] * int(repeats[a]), f"{out}_tiled{a}", out if i == len(axes) - 1 else None, axis=a)
+
+
+def _where(r: _Rewriter, n: onnx.NodeProto) -> None:
+    c = r.constant_input(n, 0, "condition").astype(np.float32)
+    a, b, out = n.input[1], n.input[2], n.output[0]
+    for branch in (a, b):
+        if branch in r.consts and not np.all(np.isfinite(r.consts[branch])):
+            raise ModelError(f"Where selects a non-finite constant ('{branch}', e.g. a -inf attention mask): "
+                             "an int8 tensor cannot hold it; use a large finite value (e.g. -1e4) in the "
+                             "exported model", file=r.path, node=n.name, op=n.op_type)
+    ta = r.node("Mul", [a, r.const(f"{out}_when_true", c)], f"{out}_true")
+    tb = r.node("Mul", [b, r.const(f"{out}_when_false", 1.0 - c)], f"{out}_false")
+    r.node("Add", [ta, tb], out, out)
+
+
+_REWRITES: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]] = {
+    "InstanceNormalization": _instance_norm, "GroupNormalization": _group_norm, "LpNormalization": _lp_norm,
+    "ReduceL1": _reduce_composite, "ReduceL2": _reduce_composite, "ReduceSumSquare": _reduce_composite,
+    "ReduceLogSum": _reduce_composite, "ReduceLogSumExp": _reduce_composite, "Mish": _mish, "LRN": _lrn,
+    "Expand": _expand, "Tile": _tile, "Where": _where,
+}
+
+#: The ops rewritten here (passes/operators.py documents what each becomes).
+COMPOSITES = frozenset(_REWRITES)
+
+
+def _needs_rewrite(n: onnx.NodeProto, consts) -> bool:
+    """A composite whose activation inputs are not all constants (those are folded as they are)."""
+    if n.op_type not in _REWRITES or n.domain not in ("", "ai.onnx"):
+        return False
+    live = [i for i in n.input if i and i not in consts]
+    if n.op_type == "Where":  # a computed condition has no formula over supported ops
+        return bool(live) and n.input[0] in consts
+    if n.op_type in ("Expand", "Tile"):
+        return n.input[0] not in consts and len(n.input) > 1 and n.input[1] in consts
+    return bool(live)
+
+
+def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.ModelProto:
+    """The model with every composite op (:data:`COMPOSITES`) on activations replaced by its
+    formula; the model itself when it has none."""
+    consts = {i.name for i in model.graph.initializer}
+    for n in model.graph.node:
+        if n.op_type == "Constant":
+            consts.update(n.output)
+    if not any(_needs_rewrite(n, consts) for n in model.graph.node):
+        return model
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    r = _Rewriter(m, opset, path)
+    for n in m.graph.node:
+        if _needs_rewrite(n, consts):
+            _REWRITES[n.op_type](r, n)
+        else:
+            r.out.append(n)
+    del m.graph.node[:]
+    m.graph.node.extend(r.out)
+    m.graph.initializer.extend(r.inits)
+    return m

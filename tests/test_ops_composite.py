@@ -1,0 +1,192 @@
+"""Composite ONNX ops rewritten into supported ones before import (frontend/decompose.py):
+InstanceNormalization, GroupNormalization, LpNormalization, ReduceL1/L2/SumSquare/LogSum/LogSumExp,
+Mish, LRN, Expand, Tile, Where with a constant condition.
+
+Each case: the rewritten float model computes what the original does (onnxruntime on both, within
+float rounding), the generated C equals the numpy reference bit for bit under ASan/UBSan, and the
+reference is close to float onnxruntime (bounds per case). Refusals name the node and the reason.
+"""
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+from onnx_factory import GraphBuilder
+from qnnc.build import build
+from qnnc.config import load_config
+from qnnc.emit.hostrun import compile_driver, run_driver
+from qnnc.errors import ModelError
+from qnnc.frontend.decompose import COMPOSITES, expand_composites
+from qnnc.frontend.float_runner import float_outputs
+from qnnc.reference.interpreter import dequantize_output, quantize_input, run_int8
+
+CAL, TEST = 64, 32
+CASES = {}
+
+
+def case(shape, opset=13, sqnr=25.0, check=True):
+    def deco(fn):
+        CASES[fn.__name__[5:]] = (shape, opset, fn, sqnr, check)
+        return fn
+    return deco
+
+
+def conv(m, rng, x, cin, cout):
+    return m.op("Conv", [x, m.const((rng.standard_normal((cout, cin, 3, 3)) * 0.3).astype(np.float32)),
+                         m.const((rng.standard_normal(cout) * 0.1).astype(np.float32))], pads=[1, 1, 1, 1])
+
+
+def per_channel(m, rng, c, mean):
+    return m.const((mean + rng.standard_normal(c) * 0.2).astype(np.float32))
+
+
+@case([1, 3, 8, 8], sqnr=20.0)
+def case_instance_norm(m, rng):                       # PyTorch nn.InstanceNorm2d(affine=True)
+    c = conv(m, rng, "x", 3, 8)
+    return m.op("InstanceNormalization", [c, per_channel(m, rng, 8, 1.0), per_channel(m, rng, 8, 0.0)])
+
+
+@case([1, 4, 16], sqnr=20.0)
+def case_instance_norm_1d(m, rng):                    # nn.InstanceNorm1d on (N, C, L)
+    c = m.op("Conv", ["x", m.const((rng.standard_normal((6, 4, 3)) * 0.3).astype(np.float32))], pads=[1, 1])
+    return m.op("InstanceNormalization", [c, per_channel(m, rng, 6, 1.0), per_channel(m, rng, 6, 0.0)],
+                epsilon=1e-3)
+
+
+@case([1, 3, 8, 8], opset=18, sqnr=20.0, check=False)  # onnx 1.17+ calls GroupNormalization-18 deprecated
+def case_group_norm_opset18_per_group(m, rng):       # scale and bias per group (onnxruntime runs it)
+    c = conv(m, rng, "x", 3, 8)
+    m.out_shape = [1, 8, 8, 8]  # onnx's shape inference does not know GroupNormalization
+    return m.op("GroupNormalization", [c, per_channel(m, rng, 4, 1.0), per_channel(m, rng, 4, 0.0)], num_groups=4)
+
+
+@case([1, 3, 8, 8], opset=21, sqnr=20.0)
+def case_group_norm_opset21_per_channel(m, rng):     # PyTorch nn.GroupNorm(2, 8)
+    c = conv(m, rng, "x", 3, 8)
+    m.out_shape = [1, 8, 8, 8]
+    return m.op("GroupNormalization", [c, per_channel(m, rng, 8, 1.0), per_channel(m, rng, 8, 0.0)], num_groups=2)
+
+
+@case([1, 3, 4, 4], sqnr=25.0)
+def case_l2_normalize_embedding(m, rng):              # F.normalize(Linear(x)): LpNormalization p=2
+    f = m.op("Flatten", ["x"])
+    e = m.op("Gemm", [f, m.const((rng.standard_normal((16, 48)) * 0.3).astype(np.float32))], transB=1)
+    return m.op("LpNormalization", [e], axis=1, p=2)
+
+
+@case([1, 3, 8, 8], sqnr=25.0)
+def case_reduce_l2_spatial(m, rng):
+    return m.op("ReduceL2", [conv(m, rng, "x", 3, 8)], axes=[2, 3], keepdims=1)
+
+
+@case([1, 3, 8, 8], opset=18, sqnr=25.0)
+def case_reduce_l1_sumsquare_axes_input(m, rng):      # opset 18: axes as inputs
+    c = conv(m, rng, "x", 3, 8)
+    a = m.op("ReduceL1", [c, m.const(np.array([3], np.int64))], keepdims=1)
+    b = m.op("ReduceSumSquare", [c, m.const(np.array([3], np.int64))], keepdims=1)
+    return m.op("Add", [a, b])
+
+
+@case([1, 3, 8, 8], sqnr=20.0)
+def case_reduce_logsumexp_keepdims0(m, rng):
+    return m.op("ReduceLogSumExp", [m.op("Sigmoid", [conv(m, rng, "x", 3, 8)])], axes=[1], keepdims=0)
+
+
+@case([1, 3, 8, 8], opset=18, sqnr=25.0)
+def case_mish(m, rng):                                # YOLOv4-style backbone activation
+    return m.op("Mish", [conv(m, rng, "x", 3, 8)])
+
+
+@case([1, 3, 8, 8], sqnr=25.0)
+def case_lrn(m, rng):                                 # AlexNet / GoogLeNet style
+    return m.op("LRN", [m.op("Relu", [conv(m, rng, "x", 3, 8)])], size=5, alpha=1e-2, beta=0.75, bias=1.0)
+
+
+@case([1, 3, 8, 8], sqnr=20.0)
+def case_expand_pooled(m, rng):                       # a pooled context broadcast back over the map
+    # (the pooled means of this random conv alone measure 23.7 dB: the Expand adds no error)
+    p = m.op("GlobalAveragePool", [conv(m, rng, "x", 3, 8)])
+    return m.op("Expand", [p, m.const(np.array([1, 8, 4, 4], np.int64))])
+
+
+@case([1, 3, 8, 8], sqnr=25.0)
+def case_tile_two_axes(m, rng):
+    return m.op("Tile", [conv(m, rng, "x", 3, 4), m.const(np.array([1, 2, 1, 2], np.int64))])
+
+
+@case([1, 3, 8, 8], sqnr=25.0)
+def case_where_constant_mask(m, rng):                 # a fixed mask selecting between two activations
+    c = conv(m, rng, "x", 3, 8)
+    mask = m.const(rng.random((1, 8, 8, 8)) > 0.5)
+    return m.op("Where", [mask, c, m.op("Sigmoid", [c])])
+
+
+def _build(tmp_path, name, rng):
+    shape, opset, builder, _, check = CASES[name]
+    m = GraphBuilder(shape, opset)
+    builder(m, rng)
+    model = m.finish(tmp_path / f"{name}.onnx", check=check)
+    np.savez(tmp_path / "cal.npz", x=rng.standard_normal((CAL, *shape[1:])).astype(np.float32))
+    (tmp_path / "q.yaml").write_text("name: op\ncalibration:\n  data: cal.npz\n")
+    res = build(str(model), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "op", progress=False)
+    return model, res.compiled.model
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_composite_case(name, tmp_path):
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    shape, opset, _, min_sqnr, _ = CASES[name]
+    model, qm = _build(tmp_path, name, rng)
+    test = rng.standard_normal((TEST, *shape[1:])).astype(np.float32)
+    # the rewrite computes what the original does
+    original = onnx.load(str(model))
+    expanded = expand_composites(original, opset, str(model))
+    assert not any(n.op_type in COMPOSITES for n in expanded.graph.node)
+    run = {k: ort.InferenceSession(p.SerializeToString(), providers=["CPUExecutionProvider"])
+           for k, p in (("original", original), ("expanded", expanded))}
+    a = run["original"].run(None, {"x": test[:1]})[0]
+    b = run["expanded"].run(None, {"x": test[:1]})[0]
+    np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5 * float(np.abs(a).max()))
+    # the C equals the reference, which is close to float
+    q_in = quantize_input(qm, test)
+    ref = run_int8(qm, q_in).reshape(len(test), -1)
+    exe = compile_driver(str(tmp_path / "gen"), "op", str(tmp_path / "drv"), sanitize=True)
+    assert np.array_equal(run_driver(exe, q_in.reshape(len(test), -1), qm.output_tensor.size), ref)
+    f = float_outputs(str(model), test).reshape(len(test), -1).astype(np.float64)
+    deq = dequantize_output(qm, ref).astype(np.float64)
+    sqnr = 10 * np.log10(np.mean(f ** 2) / max(np.mean((deq - f) ** 2), 1e-30))
+    print(f"{name}: ops {[o.kind for o in qm.ops]}, SQNR {sqnr:.1f} dB")
+    assert sqnr >= min_sqnr
+
+
+def _refusal(tmp_path, builder, opset=13):
+    m = GraphBuilder([1, 3, 8, 8], opset)
+    builder(m)
+    model = m.finish(tmp_path / "bad.onnx")
+    with pytest.raises(ModelError) as e:
+        build(str(model), load_config(None), str(tmp_path / "gen"), "bad", progress=False)
+    return str(e.value)
+
+
+def test_where_with_an_infinite_constant_is_refused_by_name(tmp_path):
+    rng = np.random.default_rng(1)
+    msg = _refusal(tmp_path, lambda m: m.op("Where", [m.const(rng.random((1, 8, 8, 8)) > 0.5),
+                                                      conv(m, rng, "x", 3, 8),
+                                                      m.const(np.array(-np.inf, np.float32))]))
+    assert "Where_" in msg and "non-finite" in msg and "-1e4" in msg
+    assert not (tmp_path / "gen").exists() or not list((tmp_path / "gen").glob("*.c"))
+
+
+def test_where_with_a_computed_condition_is_refused_by_name(tmp_path):
+    rng = np.random.default_rng(2)
+
+    def builder(m):
+        c = conv(m, rng, "x", 3, 8)
+        cond = m.op("Greater", [c, m.const(np.array(0.0, np.float32))])
+        return m.op("Where", [cond, c, m.const(np.array(0.5, np.float32))])
+    msg = _refusal(tmp_path, builder)
+    assert "Greater" in msg and "not supported" in msg
