@@ -94,13 +94,14 @@ def measure(name: str, variant: str, cores: List[str], tmp: Path, cache: Optiona
         if not r.bit_exact:
             raise H.HarnessError(f"{name}/{variant} on {core} is not bit-exact")
         layers = []
+        cols = C.im2col_layers(model, res.plan)
         for lr in r.layers:
-            s = C.layer_shape(model, model.ops[lr.index])
+            s = C.layer_shape(model, model.ops[lr.index], lr.index in cols)
             layers.append({"index": lr.index, "name": lr.name, "group": s.group, "x": list(s.vector()),
                            "measured": lr.instructions})
         m = {"name": name, "variant": variant, "core": core, "total": r.instructions, "layers": layers,
              "io": [sum(t.size for t in model.input_tensors), sum(t.size for t in model.output_tensors)],
-             "predicted_layers": C.layer_instructions(model, core if core != "rv32" else "riscv"),
+             "predicted_layers": C.layer_instructions(model, core if core != "rv32" else "riscv", plan=res.plan),
              "macs": r.macs}
         out[core] = m
         if cache is not None:

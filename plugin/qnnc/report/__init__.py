@@ -15,7 +15,7 @@ def build_report(model: QModel, plan: MemoryPlan, provenance: Dict[str, Any],
     expected instruction counts are for (``plan.cost_model.CORES``); None assumes
     ``cost_model.DEFAULT_CORE`` and says so."""
     layers: List[Dict[str, Any]] = []
-    expected = cost_model.layer_instructions(model, target)
+    expected = cost_model.layer_instructions(model, target, plan=plan)
     for i, op in enumerate(model.ops):
         b = plan.buffers[plan.tensor_buffer[op.output]]
         layers.append({
@@ -57,7 +57,7 @@ def build_report(model: QModel, plan: MemoryPlan, provenance: Dict[str, Any],
         # expected instructions per inference: the layers plus the run function's input/output copies
         "target": {"core": cost_model.core_name(target), "assumed": target is None,
                    "description": cost_model.core_description(target),
-                   "instructions": cost_model.model_instructions(model, target),
+                   "instructions": cost_model.model_instructions(model, target, plan=plan),
                    "method": "cost model fitted to QEMU instruction counts (plan/cost_model.py); "
                              "instructions, not cycles"},
         "layers": layers,
