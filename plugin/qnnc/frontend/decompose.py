@@ -3,7 +3,9 @@
 Exporters emit some layers as one ONNX node that is a short formula over supported ops:
 InstanceNormalization and GroupNormalization (audio and style networks), LpNormalization and the
 ReduceL1/L2/SumSquare/LogSum/LogSumExp reductions (embedding heads), Mish (YOLOv4-style backbones),
-LRN (older image networks), Expand and Tile of an activation, Where with a constant condition.
+LRN (older image networks), Expand and Tile of an activation, Where with a constant condition, and
+the simple RNN (unrolled over its static sequence: per step two fully connected layers, an Add and
+the activation table).
 :func:`expand_composites` replaces each by that formula as plain ONNX nodes. It runs on the model
 both the importer and the float runner see (after the opset conversion), so calibration measures
 every intermediate tensor of the formula like any other tensor of the model, and the passes and
@@ -242,11 +244,87 @@ def _where(r: _Rewriter, n: onnx.NodeProto) -> None:
     r.node("Add", [ta, tb], out, out)
 
 
+def _rnn(r: _Rewriter, n: onnx.NodeProto) -> None:
+    """A simple RNN unrolled over its (static) sequence: per step and direction
+    h = f(x_t W^T + Wb + Rb + h R^T) as Gather, two Gemms, Add and the activation table; Y and Y_h
+    concatenated from the steps' h in the layout the node states."""
+    x = n.input[0]
+    dims = r.dims.get(x, [])
+    layout = int(_attr(n, "layout", 0))
+    steps = dims[layout] if len(dims) == 3 else 0  # layout 1: (batch, sequence, input)
+    if steps <= 0:
+        raise ModelError("RNN needs a static sequence length to unroll (a fixed-length input)", file=r.path,
+                         node=n.name, op=n.op_type)
+    w, rec = r.constant_input(n, 1, "W"), r.constant_input(n, 2, "R")
+    hidden = int(_attr(n, "hidden_size", w.shape[1]))
+    b = r.constant_input(n, 3, "B") if len(n.input) > 3 and n.input[3] else np.zeros((w.shape[0], 2 * hidden),
+                                                                                         np.float32)
+    if len(n.input) > 4 and n.input[4]:
+        lens = r.constant_input(n, 4, "sequence_lens")
+        if not np.all(lens == steps):
+            raise ModelError(f"RNN with sequence_lens {lens.tolist()} shorter than the sequence ({steps}): "
+                             "only full sequences are supported", file=r.path, node=n.name, op=n.op_type)
+    if _attr(n, "clip", None) is not None:
+        raise ModelError("RNN with 'clip' is not supported (export without cell clipping)", file=r.path,
+                         node=n.name, op=n.op_type)
+    direction = _attr(n, "direction", b"forward")
+    direction = direction.decode() if isinstance(direction, bytes) else direction
+    dirs = ["forward", "reverse"] if direction == "bidirectional" else [direction]
+    acts = [a.decode() if isinstance(a, bytes) else a for a in _attr(n, "activations", [b"Tanh"] * len(dirs))]
+    for a in acts:
+        if a not in ("Tanh", "Relu", "Sigmoid"):
+            raise ModelError(f"RNN activation {a}: qnnc unrolls Tanh, Relu and Sigmoid", file=r.path, node=n.name,
+                             op=n.op_type)
+    h0 = n.input[5] if len(n.input) > 5 and n.input[5] else None
+    base = n.output[0] or (n.output[1] if len(n.output) > 1 else n.name)
+    seq_y: List[List[str]] = []   # per direction, h in time order
+    last: List[str] = []
+    for d, name in enumerate(dirs):
+        wd = r.const(f"{base}_W{d}", w[d].astype(np.float32))
+        rd = r.const(f"{base}_R{d}", rec[d].astype(np.float32))
+        bd = r.const(f"{base}_B{d}", (b[d][:hidden] + b[d][hidden:]).astype(np.float32))
+        h = None
+        if h0 is not None:
+            start = r.const(f"{base}_h0_index{d}", np.array(d, np.int64))
+            h = r.node("Gather", [h0, start], f"{base}_h0_{d}", axis=1 if layout else 0)
+        order = range(steps) if name == "forward" else range(steps - 1, -1, -1)
+        hs = {}
+        for t in order:
+            xt = r.node("Gather", [x, r.const(f"{base}_t{t}", np.array(t, np.int64))], f"{base}_x{t}_{d}",
+                        axis=1 if layout else 0)
+            pre = r.node("Gemm", [xt, wd, bd], f"{base}_xw{t}_{d}", transB=1)
+            if h is not None:
+                pre = r.node("Add", [pre, r.node("Gemm", [h, rd], f"{base}_hr{t}_{d}", transB=1)],
+                             f"{base}_pre{t}_{d}")
+            h = r.node(acts[d % len(acts)], [pre], f"{base}_h{t}_{d}")
+            hs[t] = h
+        seq_y.append([hs[t] for t in range(steps)])
+        last.append(h)
+    if n.output[0]:  # -1: the batch, symbolic until the importer pins it
+        shape = [-1, 1, 1, hidden] if layout else [1, 1, -1, hidden]
+        shape_c = r.const(f"{base}_step_shape", np.array(shape, np.int64))
+        per_dir = []
+        for d, hs_d in enumerate(seq_y):
+            parts = [r.node("Reshape", [h, shape_c], f"{h}_y") for h in hs_d]
+            per_dir.append(r.node("Concat", parts, f"{base}_y{d}", axis=1 if layout else 0))
+        if len(per_dir) == 1:
+            r.node("Identity", per_dir, n.output[0], n.output[0])
+        else:
+            r.node("Concat", per_dir, n.output[0], n.output[0], axis=2 if layout else 1)
+    if len(n.output) > 1 and n.output[1]:
+        shape_c = r.const(f"{base}_last_shape", np.array([-1, 1, hidden] if layout else [1, -1, hidden], np.int64))
+        parts = [r.node("Reshape", [h, shape_c], f"{h}_last") for h in last]
+        if len(parts) == 1:
+            r.node("Identity", parts, n.output[1], n.output[1])
+        else:
+            r.node("Concat", parts, n.output[1], n.output[1], axis=1 if layout else 0)
+
+
 _REWRITES: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]] = {
     "InstanceNormalization": _instance_norm, "GroupNormalization": _group_norm, "LpNormalization": _lp_norm,
     "ReduceL1": _reduce_composite, "ReduceL2": _reduce_composite, "ReduceSumSquare": _reduce_composite,
     "ReduceLogSum": _reduce_composite, "ReduceLogSumExp": _reduce_composite, "Mish": _mish, "LRN": _lrn,
-    "Expand": _expand, "Tile": _tile, "Where": _where,
+    "Expand": _expand, "Tile": _tile, "Where": _where, "RNN": _rnn,
 }
 
 #: The ops rewritten here (passes/operators.py documents what each becomes).

@@ -39,12 +39,12 @@ class FloatRunner:
         if is_prequantized(model):
             # The float model behind the Q/DQ nodes (dequantized weights, float activations).
             model, _ = strip_quantization(model, path)
-        model = expand_composites(model, opset, path)  # the importer's nodes, so every tensor is measured
         for inp in model.graph.input:
             if input_shape and inp.name in input_shape:
                 for d, v in zip(inp.type.tensor_type.shape.dim, input_shape[inp.name]):
                     d.Clear()
                     d.dim_value = v
+        model = expand_composites(model, opset, path)  # the importer's nodes, so every tensor is measured
         n_outputs = len(model.graph.output)
         if all_tensors:
             model = _with_all_outputs(model)

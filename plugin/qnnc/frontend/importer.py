@@ -569,9 +569,9 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
     quant = None
     if is_prequantized(model):
         model, quant = strip_quantization(model, path)
-    model = expand_composites(model, opset, path)  # as the float runner does (calibration names)
     float_uint8_inputs(model, path)  # uint8 image inputs Cast to float: float inputs (see uint8_inputs.py)
     _pin_inputs(model, input_shape or {}, path, config_file)
+    model = expand_composites(model, opset, path)  # as the float runner does (calibration names)
     try:
         onnx.checker.check_model(model)
     except Exception as e:  # ValidationError, or a C++ error surfacing as another type
