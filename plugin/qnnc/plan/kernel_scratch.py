@@ -55,7 +55,7 @@ def conv_cols_bytes(params, filter_dims, out_c: int) -> int:
     kh, kw, in_c = filter_dims[1], filter_dims[2], filter_dims[3]
     k = kh * kw * in_c
     runs = kh if params.dilation_w == 1 else kh * kw
-    if k < 4 or k > CONV_MAX_K or (runs - 1) * out_c * 13 <= 4 * k:
+    if k < 4 or k > CONV_MAX_K or (runs - 1) * out_c * 11 <= 4 * k:
         return 0
     return 4 * k + 4
 

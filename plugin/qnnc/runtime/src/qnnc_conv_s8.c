@@ -231,14 +231,14 @@ static QNNC_LOOP_ATTR void qnnc_conv_seg_s8(const qnnc_conv_pair *c, const qnnc_
  * shared by all out_c channels. qnnc_conv_cols_pays says when that wins. */
 
 /** 1 when the im2col path is cheaper than the direct one: the direct path's extra runs per window
- *  ((runs - 1) x ~26 instructions per output channel, measured on the Cortex-M3) cost more than
- *  copying the window (~4 instructions per element, once for all channels). Mirrored by
- *  qnnc/plan/kernel_scratch.py:conv_cols_bytes. */
+ *  ((runs - 1) x ~22 instructions per output channel) cost more than copying the window (~4
+ *  instructions per element, once for all channels); measured on the Cortex-M3 and rv32. Mirrored
+ *  by qnnc/plan/kernel_scratch.py:conv_cols_bytes. */
 static int qnnc_conv_cols_pays(const qnnc_conv_params *params, const qnnc_dims *filter_dims, int32_t out_c)
 {
     const int32_t K = filter_dims->h * filter_dims->w * filter_dims->c;
     const int32_t runs = params->dilation_w == 1 ? filter_dims->h : filter_dims->h * filter_dims->w;
-    return K >= 4 && K <= QNNC_CONV_MAX_K && (runs - 1) * out_c * 13 > 4 * K;
+    return K >= 4 && K <= QNNC_CONV_MAX_K && (runs - 1) * out_c * 11 > 4 * K;
 }
 
 /** dst[i] = src[i] + off for n values (two per pass). */
