@@ -248,3 +248,30 @@ def test_rnn_with_clip_is_refused_by_name(tmp_path):
     with pytest.raises(ModelError) as e:
         build(str(m.finish(tmp_path / "clip.onnx")), load_config(None), str(tmp_path / "gen"), "bad", progress=False)
     assert "RNN_" in str(e.value) and "clip" in str(e.value)
+
+
+def test_opset8_image_scaler_and_scale(tmp_path):
+    """The model zoo's older image networks (Tiny YOLOv2: ImageScaler at opset 8): the removed
+    experimental ops are rewritten before the opset conversion; the build is bit-exact and close
+    to onnxruntime on the original model."""
+    rng = np.random.default_rng(8)
+    m = GraphBuilder([1, 3, 8, 8], 8)
+    s = m.op("ImageScaler", ["x"], scale=0.5, bias=[0.1, -0.2, 0.3])
+    c = conv(m, rng, s, 3, 8)
+    m.op("Scale", [m.op("Relu", [c])], scale=2.0)
+    model = m.finish(tmp_path / "zoo8.onnx", check=False)  # onnx >= 1.x has no schema for them
+    np.savez(tmp_path / "cal.npz", x=rng.standard_normal((CAL, 3, 8, 8)).astype(np.float32))
+    (tmp_path / "q.yaml").write_text("name: op\ncalibration:\n  data: cal.npz\n")
+    qm = build(str(model), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "op",
+               progress=False).compiled.model
+    test = rng.standard_normal((TEST, 3, 8, 8)).astype(np.float32)
+    q_in = quantize_input(qm, test)
+    ref = run_int8(qm, q_in).reshape(len(test), -1)
+    exe = compile_driver(str(tmp_path / "gen"), "op", str(tmp_path / "drv"), sanitize=True)
+    assert np.array_equal(run_driver(exe, q_in.reshape(len(test), -1), qm.output_tensor.size), ref)
+    sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    f = np.concatenate([sess.run(None, {"x": t[None]})[0] for t in test]).reshape(len(test), -1)
+    deq = dequantize_output(qm, ref).astype(np.float64)
+    sqnr = 10 * np.log10(np.mean(f ** 2) / np.mean((deq - f) ** 2))
+    print(f"opset 8 ImageScaler/Scale: ops {[o.kind for o in qm.ops]}, SQNR {sqnr:.1f} dB")
+    assert sqnr >= 30.0

@@ -5,7 +5,8 @@ InstanceNormalization and GroupNormalization (audio and style networks), LpNorma
 ReduceL1/L2/SumSquare/LogSum/LogSumExp reductions (embedding heads), Mish (YOLOv4-style backbones),
 LRN (older image networks), Expand and Tile of an activation, Where with a constant condition, and
 the simple RNN (unrolled over its static sequence: per step two fully connected layers, an Add and
-the activation table).
+the activation table). :func:`expand_legacy` does the same, before the opset conversion, for the
+experimental ops of old opsets that ONNX removed (ImageScaler, Scale).
 :func:`expand_composites` replaces each by that formula as plain ONNX nodes. It runs on the model
 both the importer and the float runner see (after the opset conversion), so calibration measures
 every intermediate tensor of the formula like any other tensor of the model, and the passes and
@@ -363,4 +364,53 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     del m.graph.node[:]
     m.graph.node.extend(r.out)
     m.graph.initializer.extend(r.inits)
+    return m
+
+
+#: Removed experimental ops of old opsets that :func:`expand_legacy` rewrites.
+LEGACY_OPS = frozenset({"ImageScaler", "Scale"})
+
+
+def expand_legacy(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Experimental ops of opsets < 10 that ONNX removed, so its version converter cannot convert a
+    model using them (the model zoo's older image networks, e.g. Tiny YOLOv2's ImageScaler):
+    ImageScaler(x) = scale * x + bias[c] and Scale(x) = scale * x as Mul / Add with constants.
+    Runs before the opset conversion; the model itself when it has none."""
+    def is_legacy(n: onnx.NodeProto) -> bool:
+        return n.op_type in LEGACY_OPS and n.domain in ("", "ai.onnx")
+    if not any(is_legacy(n) for n in model.graph.node):
+        return model
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    names = {i.name for i in m.graph.initializer} | {o for n in m.graph.node for o in n.output}
+    out: List[onnx.NodeProto] = []
+
+    def fresh(base: str) -> str:
+        n, i = base, 1
+        while n in names:
+            n, i = f"{base}_{i}", i + 1
+        names.add(n)
+        return n
+
+    def const(base: str, arr: np.ndarray) -> str:
+        name = fresh(base)
+        m.graph.initializer.append(numpy_helper.from_array(arr.astype(np.float32), name))
+        return name
+
+    for n in m.graph.node:
+        if not is_legacy(n):
+            out.append(n)
+            continue
+        y = n.output[0]
+        scale = const(f"{y}_scale", np.array(float(_attr(n, "scale", 1.0))))
+        if n.op_type == "Scale":
+            out.append(helper.make_node("Mul", [n.input[0], scale], [y], name=fresh(f"{y}_mul")))
+            continue
+        bias = np.asarray(_attr(n, "bias", []), np.float32)
+        scaled = fresh(f"{y}_scaled")
+        out.append(helper.make_node("Mul", [n.input[0], scale], [scaled], name=fresh(f"{y}_mul")))
+        out.append(helper.make_node("Add", [scaled, const(f"{y}_bias", bias.reshape(1, -1, 1, 1))], [y],
+                                    name=fresh(f"{y}_add")))
+    del m.graph.node[:]
+    m.graph.node.extend(out)
     return m

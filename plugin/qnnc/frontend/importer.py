@@ -11,7 +11,7 @@ from onnx import numpy_helper, shape_inference
 
 from ..errors import ModelError
 from ..ir import Graph, Node, Tensor
-from .decompose import expand_composites
+from .decompose import expand_composites, expand_legacy
 from .onnx_fold import fold_onnx_constants
 from .qdq import is_prequantized, strip_quantization
 from .uint8_inputs import float_uint8_inputs
@@ -251,6 +251,7 @@ def convert_opset(model: onnx.ModelProto, path: str):
                          f"{newest}); qnnc reads opsets {MIN_OPSET}-{MAX_OPSET} and converts older or newer "
                          "ones it knows: re-export the model at an opset in that range", file=path)
     target = OLD_OPSET_TARGET if version < MIN_OPSET else MAX_OPSET
+    model = expand_legacy(model)  # removed experimental ops the converter has no schema for
     try:
         converted = _convert_in_child(model, target)
     except Exception as e:  # the converter raises RuntimeError / ConvertError with C++ texts

@@ -88,6 +88,8 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     "Expand": ("Add", "constant shape: an Add of zeros that broadcasts"),
     "Tile": ("Concat", "constant repeats: copies concatenated"),
     "Where": ("Add", "constant condition: c * a + (1 - c) * b"),
+    "ImageScaler": ("Mul", "opsets < 10 (a removed experimental op): scale * x + bias per channel"),
+    "Scale": ("Mul", "opsets < 10 (a removed experimental op): scale * x"),
     "RNN": ("FullyConnected", "unrolled over its static sequence (per step two fully connected layers, an Add and "
             "the activation table); Tanh/Relu/Sigmoid, forward/reverse/bidirectional, layout 0/1, initial_h"),
 }
