@@ -355,12 +355,22 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
         return model
     m = onnx.ModelProto()
     m.CopyFrom(model)
-    r = _Rewriter(m, opset, path)
+    try:
+        r = _Rewriter(m, opset, path)
+    except Exception as e:  # shape inference of a malformed model: the importer's checks say more
+        raise ModelError(f"shape inference fails before the composite ops can be rewritten: {e}".splitlines()[0],
+                         file=path) from None
     for n in m.graph.node:
-        if _needs_rewrite(n, consts):
-            _REWRITES[n.op_type](r, n)
-        else:
+        if not _needs_rewrite(n, consts):
             r.out.append(n)
+            continue
+        try:
+            _REWRITES[n.op_type](r, n)
+        except ModelError:
+            raise
+        except Exception as e:  # malformed attributes or constants (wrong ranks, types)
+            raise ModelError(f"cannot rewrite this {n.op_type} as supported ops: {e}".splitlines()[0], file=path,
+                             node=n.name, op=n.op_type) from None
     del m.graph.node[:]
     m.graph.node.extend(r.out)
     m.graph.initializer.extend(r.inits)
