@@ -43,7 +43,12 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     "Exp": ("Exp", "table"), "Log": ("Log", "table"), "Sqrt": ("Sqrt", "table"),
     "Reciprocal": ("Reciprocal", "table"), "Neg": ("Neg", "table"), "Abs": ("Abs", "table"),
     "Sin": ("Sin", "table"), "Cos": ("Cos", "table"), "Floor": ("Floor", "table"), "Ceil": ("Ceil", "table"),
-    "Round": ("Round", "table"),
+    "Round": ("Round", "table"), "Sign": ("Sign", "table"),
+    "ThresholdedRelu": ("ThresholdedRelu", "table"), "Shrink": ("Shrink", "table"),
+    "Tan": ("Tan", "table"), "Atan": ("Atan", "table"), "Sinh": ("Sinh", "table"), "Cosh": ("Cosh", "table"),
+    "Asinh": ("Asinh", "table"),
+    "Asin": ("Asin", "table (inputs outside [-1, 1] clamped)"), "Acos": ("Acos", "table (inputs outside [-1, 1] clamped)"),
+    "Acosh": ("Acosh", "table (inputs below 1 clamped)"), "Atanh": ("Atanh", "table (|x| >= 1 clamped)"),
     # normalization and reductions
     "Softmax": ("Softmax", "last axis (others through a transpose)"),
     "LogSoftmax": ("LogSoftmax", "last axis"),

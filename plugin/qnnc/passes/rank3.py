@@ -32,7 +32,8 @@ NHWC_OPS = REDUCE_OPS + ARG_OPS + ("LayerNormalization",)
 _WINDOWED = {"Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization", "Pad"}
 _UNARY = {"Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Elu", "Selu", "Softplus",
           "Softsign", "Exp", "Log", "Abs", "Neg", "Erf", "Gelu", "Mish", "Sqrt", "Reciprocal", "Identity",
-          "Dropout", "Celu", "ThresholdedRelu"}
+          "Dropout", "Celu", "ThresholdedRelu", "Sign", "Shrink", "Tan", "Atan", "Asin", "Acos", "Sinh", "Cosh",
+          "Asinh", "Acosh", "Atanh"}
 _BINARY = {"Add", "Mul", "Sub", "Div", "PRelu", "Max", "Min"}
 
 

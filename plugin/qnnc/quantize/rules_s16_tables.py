@@ -183,5 +183,6 @@ def fused_rules(rules: dict) -> dict:
 
 TABLE_OPS = ("Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Elu", "Selu", "Celu", "Softplus", "Softsign",
              "Erf", "Gelu", "Exp", "Log", "Sqrt", "Reciprocal", "Neg", "Abs", "Pow", "Sin", "Cos",
-             "Floor", "Ceil", "Round")
+             "Floor", "Ceil", "Round", "Sign", "ThresholdedRelu", "Shrink", "Tan", "Atan", "Asin", "Acos", "Sinh",
+             "Cosh", "Asinh", "Acosh", "Atanh")
 RULES = {op: unary for op in TABLE_OPS}

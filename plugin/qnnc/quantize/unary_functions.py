@@ -83,6 +83,16 @@ def _reciprocal(a) -> Fn:
     return lambda x: num / np.where(x == 0, _TINY, x)
 
 
+def _thresholded_relu(a) -> Fn:
+    alpha = float(a.get("alpha", 1.0))
+    return lambda x: np.where(x > alpha, x, 0.0)
+
+
+def _shrink(a) -> Fn:
+    lambd, bias = float(a.get("lambd", 0.5)), float(a.get("bias", 0.0))
+    return lambda x: np.where(x < -lambd, x + bias, np.where(x > lambd, x - bias, 0.0))
+
+
 FUNCTIONS: Dict[str, Callable[[dict], Fn]] = {
     "Relu": lambda a: (lambda x: np.maximum(x, 0.0)),
     "Clip": _clip,
@@ -110,6 +120,18 @@ FUNCTIONS: Dict[str, Callable[[dict], Fn]] = {
     "Floor": lambda a: np.floor,
     "Ceil": lambda a: np.ceil,
     "Round": lambda a: np.round,  # ONNX Round: half to even, as numpy
+    "Sign": lambda a: np.sign,
+    "ThresholdedRelu": _thresholded_relu,
+    "Shrink": _shrink,
+    "Tan": lambda a: np.tan,
+    "Atan": lambda a: np.arctan,
+    "Asin": lambda a: (lambda x: np.arcsin(np.clip(x, -1.0, 1.0))),  # outside [-1, 1]: the nearest end
+    "Acos": lambda a: (lambda x: np.arccos(np.clip(x, -1.0, 1.0))),
+    "Sinh": lambda a: np.sinh,
+    "Cosh": lambda a: np.cosh,
+    "Asinh": lambda a: np.arcsinh,
+    "Acosh": lambda a: (lambda x: np.arccosh(np.maximum(x, 1.0))),  # x < 1: 0 (not NaN)
+    "Atanh": lambda a: (lambda x: np.arctanh(np.clip(x, -1.0 + 1e-7, 1.0 - 1e-7))),  # |x| >= 1: +-large
 }
 
 # Ops whose output range is known: a fixed output scale and zero point (int8).
