@@ -3,7 +3,8 @@
 Exporters emit some layers as one ONNX node that is a short formula over supported ops:
 InstanceNormalization and GroupNormalization (audio and style networks), LpNormalization and the
 ReduceL1/L2/SumSquare/LogSum/LogSumExp reductions (embedding heads), Mish (YOLOv4-style backbones),
-LRN (older image networks), Expand and Tile of an activation, Where with a constant condition, and
+LRN (older image networks), Expand and Tile of an activation, Where with a constant condition, Pad
+in reflect / edge / wrap mode (Slices and a Concat), and
 the simple RNN (unrolled over its static sequence: per step two fully connected layers, an Add and
 the activation table). :func:`expand_legacy` does the same, before the opset conversion, for the
 experimental ops of old opsets that ONNX removed (ImageScaler, Scale).
@@ -321,15 +322,68 @@ def _rnn(r: _Rewriter, n: onnx.NodeProto) -> None:
             r.node("Concat", parts, n.output[1], n.output[1], axis=1 if layout else 0)
 
 
+def _pad_mode(n: onnx.NodeProto) -> str:
+    mode = _attr(n, "mode", b"constant")
+    return mode.decode() if isinstance(mode, bytes) else mode
+
+
+def _pad(r: _Rewriter, n: onnx.NodeProto) -> None:
+    """Pad in reflect / edge / wrap mode (PyTorch's ReflectionPad / ReplicationPad / circular):
+    per padded axis, Concat of the borders (Slices, reversed by a step of -1 for reflect) and x."""
+    x, out = n.input[0], n.output[0]
+    dims = r.static_shape(x, n)
+    rank = len(dims)
+    pads = r.constant_input(n, 1, "pads").astype(np.int64).reshape(-1)
+    axes = list(range(rank))
+    if len(n.input) > 3 and n.input[3]:
+        axes = [int(a) % rank for a in r.constant_input(n, 3, "axes").reshape(-1)]
+    mode = _pad_mode(n)
+    if pads.size != 2 * len(axes) or np.any(pads < 0):
+        raise ModelError(f"Pad ({mode}) needs non-negative pads, two per axis (got {pads.tolist()})", file=r.path,
+                         node=n.name, op=n.op_type)
+    todo = [(a, int(pads[i]), int(pads[i + len(axes)])) for i, a in enumerate(axes)
+            if pads[i] or pads[i + len(axes)]]
+    if not todo:
+        r.node("Identity", [x], out, out)
+        return
+
+    def piece(src: str, a: int, start: int, end: int, step: int, tag: str) -> str:
+        c = [r.const(f"{out}_{tag}_{k}", np.array([v], np.int64)) for k, v in
+             (("start", start), ("end", end), ("axis", a), ("step", step))]
+        return r.node("Slice", [src] + c, f"{out}_{tag}")
+
+    for i, (a, lo, hi) in enumerate(todo):
+        size = dims[a]
+        if mode == "reflect" and (lo >= size or hi >= size):
+            raise ModelError(f"Pad (reflect) of {max(lo, hi)} on an axis of {size}: ONNX needs pads smaller "
+                             "than the axis", file=r.path, node=n.name, op=n.op_type)
+        if mode == "wrap" and (lo > size or hi > size):
+            raise ModelError(f"Pad (wrap) of {max(lo, hi)} on an axis of {size}", file=r.path, node=n.name,
+                             op=n.op_type)
+        parts = []
+        if lo:
+            parts += ([piece(x, a, lo, 0, -1, f"a{a}_left")] if mode == "reflect" else
+                      [piece(x, a, 0, 1, 1, f"a{a}_left")] * lo if mode == "edge" else
+                      [piece(x, a, size - lo, size, 1, f"a{a}_left")])
+        parts.append(x)
+        if hi:
+            parts += ([piece(x, a, size - 2, size - 2 - hi, -1, f"a{a}_right")] if mode == "reflect" else
+                      [piece(x, a, size - 1, size, 1, f"a{a}_right")] * hi if mode == "edge" else
+                      [piece(x, a, 0, hi, 1, f"a{a}_right")])
+        x = r.node("Concat", parts, f"{out}_a{a}", out if i == len(todo) - 1 else None, axis=a)
+        dims = dims[:a] + [size + lo + hi] + dims[a + 1:]
+
+
 _REWRITES: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]] = {
     "InstanceNormalization": _instance_norm, "GroupNormalization": _group_norm, "LpNormalization": _lp_norm,
     "ReduceL1": _reduce_composite, "ReduceL2": _reduce_composite, "ReduceSumSquare": _reduce_composite,
     "ReduceLogSum": _reduce_composite, "ReduceLogSumExp": _reduce_composite, "Mish": _mish, "LRN": _lrn,
-    "Expand": _expand, "Tile": _tile, "Where": _where, "RNN": _rnn,
+    "Expand": _expand, "Tile": _tile, "Where": _where, "RNN": _rnn, "Pad": _pad,
 }
 
-#: The ops rewritten here (passes/operators.py documents what each becomes).
-COMPOSITES = frozenset(_REWRITES)
+#: The ops rewritten here (passes/operators.py documents what each becomes); Pad only in its
+#: non-constant modes.
+COMPOSITES = frozenset(_REWRITES) - {"Pad"}
 
 
 def _needs_rewrite(n: onnx.NodeProto, consts) -> bool:
@@ -341,6 +395,8 @@ def _needs_rewrite(n: onnx.NodeProto, consts) -> bool:
         return bool(live) and n.input[0] in consts
     if n.op_type in ("Expand", "Tile"):
         return n.input[0] not in consts and len(n.input) > 1 and n.input[1] in consts
+    if n.op_type == "Pad":  # constant mode is a kernel of its own
+        return bool(live) and _pad_mode(n) in ("reflect", "edge", "wrap") and len(n.input) > 1 and n.input[1] in consts
     return bool(live)
 
 

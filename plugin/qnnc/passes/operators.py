@@ -69,7 +69,7 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     "Unsqueeze": ("Reshape", "view"),
     "Transpose": ("Transpose", "rank <= 4"),
     "Concat": ("Concat", "any axis; inputs rescaled to the output's range"),
-    "Pad": ("Pad", "constant mode; 1-D and 2-D"),
+    "Pad": ("Pad", "constant mode: 1-D and 2-D; reflect, edge and wrap modes (constant pads): Slices and a Concat"),
     "Slice": ("Slice", "constant starts/ends/axes/steps, negative steps"),
     "Split": ("Slice", "sizes as attribute or input, num_outputs"),
     "Gather": ("Gather", "constant indices on any axis"),
