@@ -10,6 +10,7 @@ import numpy as np
 import onnx
 from onnx import shape_inference
 
+from ..errors import ModelError
 from .data import Samples, sample_count, take
 from .decompose import expand_composites
 from .importer import convert_opset
@@ -59,6 +60,11 @@ class FloatRunner:
         self.input_shapes = {k: v for k, v in dims.items() if k in self.input_names and v and all(d > 0 for d in v)}
         self.output_names = [o.name for o in model.graph.output]
         self.model_outputs = self.output_names[:n_outputs]  # the graph's own outputs, in order
+        self.path = path
+        # what shape inference says (0 = unknown): the importer plans with these, so a run that
+        # disagrees is refused rather than calibrated
+        self.static_shapes = {o.name: [d.dim_value for d in o.type.tensor_type.shape.dim]
+                              for o in model.graph.output if o.type.tensor_type.HasField("shape")}
         self.backend = "onnxruntime"
         try:
             import onnxruntime as ort
@@ -94,7 +100,15 @@ class FloatRunner:
     def run(self, x: Samples) -> Dict[str, np.ndarray]:
         """Outputs (and intermediates, if requested) for one sample with batch dim; ``x`` is an array
         (single-input models) or {input name: array}."""
-        return dict(zip(self.output_names, self._run(self.feed(x))))
+        outs = dict(zip(self.output_names, self._run(self.feed(x))))
+        for name, v in outs.items():
+            want = self.static_shapes.get(name)
+            if want is not None and (len(want) != np.ndim(v) or any(w > 0 and w != d for w, d in zip(want, np.shape(v)))):
+                raise ModelError(f"tensor '{name}' has shape {list(np.shape(v))} when the model runs, but shape "
+                                 f"inference gives {want}: the model's shapes are inconsistent (e.g. a ceil_mode "
+                                 "pool whose last window starts past the input), so qnnc cannot plan it",
+                                 file=self.path)
+        return outs
 
     def iterate(self, xs: Samples) -> Iterator[Dict[str, np.ndarray]]:
         for i in range(sample_count(xs)):
