@@ -103,7 +103,9 @@ class FloatRunner:
         outs = dict(zip(self.output_names, self._run(self.feed(x))))
         for name, v in outs.items():
             want = self.static_shapes.get(name)
-            if want is not None and (len(want) != np.ndim(v) or any(w > 0 and w != d for w, d in zip(want, np.shape(v)))):
+            # dim 0 aside: batched runs (validate.FloatBatches) feed several samples at once
+            if want is not None and (len(want) != np.ndim(v) or
+                                     any(w > 0 and w != d for w, d in zip(want[1:], np.shape(v)[1:]))):
                 raise ModelError(f"tensor '{name}' has shape {list(np.shape(v))} when the model runs, but shape "
                                  f"inference gives {want}: the model's shapes are inconsistent (e.g. a ceil_mode "
                                  "pool whose last window starts past the input), so qnnc cannot plan it",
