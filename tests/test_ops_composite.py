@@ -146,6 +146,20 @@ def case_pad_wrap_axes_input(m, rng):                 # circular padding, opset 
                 mode="wrap")
 
 
+@case([1, 3, 8, 8], sqnr=25.0)
+def case_where_greater_leaky(m, rng):                 # torch.where(x > 0, x, 0.2 * x)
+    c = conv(m, rng, "x", 3, 8)
+    cond = m.op("Greater", [c, m.const(np.array(0.0, np.float32))])
+    return m.op("Where", [cond, c, m.op("Mul", [c, m.const(np.array(0.2, np.float32))])])
+
+
+@case([1, 16], sqnr=20.0)
+def case_less_equal_mask_cast(m, rng):               # (0.5 >= h).float() * h: a mask as a factor
+    h = m.op("Gemm", ["x", m.const((rng.standard_normal((8, 16)) * 0.3).astype(np.float32))], transB=1)
+    mask = m.op("Cast", [m.op("GreaterOrEqual", [m.const(np.array(0.5, np.float32)), h])], to=1)
+    return m.op("Mul", [mask, h])
+
+
 def rnn(m, rng, x, inp, hidden, outputs=("y", "h"), directions=1, extra=(), **attrs):
     """An RNN node of m (its outputs named by `outputs`, '' for an omitted one)."""
     w = m.const((rng.standard_normal((directions, hidden, inp)) * 0.4).astype(np.float32))
@@ -249,9 +263,9 @@ def test_where_with_an_infinite_constant_is_refused_by_name(tmp_path):
 def test_where_with_a_computed_condition_is_refused_by_name(tmp_path):
     rng = np.random.default_rng(2)
 
-    def builder(m):
+    def builder(m):  # a comparison of two activations: no mask formula
         c = conv(m, rng, "x", 3, 8)
-        cond = m.op("Greater", [c, m.const(np.array(0.0, np.float32))])
+        cond = m.op("Greater", [c, m.op("Sigmoid", [c])])
         return m.op("Where", [cond, c, m.const(np.array(0.5, np.float32))])
     msg = _refusal(tmp_path, builder)
     assert "Greater" in msg and "not supported" in msg

@@ -4,7 +4,8 @@ Exporters emit some layers as one ONNX node that is a short formula over support
 InstanceNormalization and GroupNormalization (audio and style networks), LpNormalization and the
 ReduceL1/L2/SumSquare/LogSum/LogSumExp reductions (embedding heads), Mish (YOLOv4-style backbones),
 LRN (older image networks), Expand and Tile of an activation, Where with a constant condition, Pad
-in reflect / edge / wrap mode (Slices and a Concat), and
+in reflect / edge / wrap mode (Slices and a Concat), comparisons of an activation with a constant
+used as a Where's condition or cast to float (a 0/1 mask from a Sign table), and
 the simple RNN (unrolled over its static sequence: per step two fully connected layers, an Add and
 the activation table). :func:`expand_legacy` does the same, before the opset conversion, for the
 experimental ops of old opsets that ONNX removed (ImageScaler, Scale).
@@ -48,6 +49,7 @@ class _Rewriter:
         for name, arr in self.consts.items():
             self.dims[name] = list(arr.shape)
         self.out: List[onnx.NodeProto] = []
+        self.masks: Dict[str, str] = {}  # comparison output (bool) -> its float 0/1 mask
 
     def name(self, base: str) -> str:
         n, i = base, 1
@@ -374,25 +376,84 @@ def _pad(r: _Rewriter, n: onnx.NodeProto) -> None:
         dims = dims[:a] + [size + lo + hi] + dims[a + 1:]
 
 
+_COMPARE = ("Greater", "Less", "GreaterOrEqual", "LessOrEqual")
+
+
+def _mask_conditions(model: onnx.ModelProto, consts) -> set:
+    """Outputs of comparisons of an activation with a constant whose only uses are as a Where's
+    condition or a Cast to float: those become 0/1 float masks (:func:`_compare`)."""
+    uses: Dict[str, List[onnx.NodeProto]] = {}
+    for n in model.graph.node:
+        for i in n.input:
+            uses.setdefault(i, []).append(n)
+    graph_outputs = {o.name for o in model.graph.output}
+    out = set()
+    for n in model.graph.node:
+        if n.op_type not in _COMPARE or len(n.input) != 2 or n.domain not in ("", "ai.onnx"):
+            continue
+        if sum(i in consts for i in n.input) != 1 or n.output[0] in graph_outputs:
+            continue
+        users = uses.get(n.output[0], [])
+        if users and all(u.op_type == "Where" and u.input[0] == n.output[0] and n.output[0] not in u.input[1:]
+                         or u.op_type == "Cast" and int(_attr(u, "to", 0)) == onnx.TensorProto.FLOAT for u in users):
+            out.add(n.output[0])
+    return out
+
+
+def _compare(r: _Rewriter, n: onnx.NodeProto) -> None:
+    """x > c as the float mask Relu(Sign(x - c)) (1 where true, else 0); >= as 1 minus the mask of
+    the opposite strict comparison. The mask replaces the bool in its Where / Cast users."""
+    a, b = n.input
+    op = n.op_type
+    if a in r.consts:  # c ? x: the same comparison turned around
+        a, b = b, a
+        op = {"Greater": "Less", "Less": "Greater", "GreaterOrEqual": "LessOrEqual", "LessOrEqual": "GreaterOrEqual"}[op]
+    out = n.output[0]
+    strict = {"Greater": "Greater", "Less": "Less", "GreaterOrEqual": "Less", "LessOrEqual": "Greater"}[op]
+    d = r.node("Sub", [a, b] if strict == "Greater" else [b, a], f"{out}_difference")
+    m = r.node("Relu", [r.node("Sign", [d], f"{out}_sign")], f"{out}_strict")
+    if op in ("GreaterOrEqual", "LessOrEqual"):
+        m = r.node("Sub", [r.const(f"{out}_one", np.array(1.0, np.float32)), m], f"{out}_mask")
+    r.masks[out] = m
+
+
+def _where_mask(r: _Rewriter, n: onnx.NodeProto) -> None:
+    """Where(mask, a, b) = b + mask * (a - b)."""
+    m, a, b = r.masks[n.input[0]], n.input[1], n.input[2]
+    out = n.output[0]
+    diff = r.node("Sub", [a, b], f"{out}_difference")
+    r.node("Add", [b, r.node("Mul", [m, diff], f"{out}_selected")], out, out)
+
+
+def _cast_mask(r: _Rewriter, n: onnx.NodeProto) -> None:
+    r.node("Identity", [r.masks[n.input[0]]], n.output[0], n.output[0])
+
+
 _REWRITES: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]] = {
     "InstanceNormalization": _instance_norm, "GroupNormalization": _group_norm, "LpNormalization": _lp_norm,
     "ReduceL1": _reduce_composite, "ReduceL2": _reduce_composite, "ReduceSumSquare": _reduce_composite,
     "ReduceLogSum": _reduce_composite, "ReduceLogSumExp": _reduce_composite, "Mish": _mish, "LRN": _lrn,
     "Expand": _expand, "Tile": _tile, "Where": _where, "RNN": _rnn, "Pad": _pad,
+    **{op: _compare for op in _COMPARE}, "Cast": _cast_mask,
 }
 
 #: The ops rewritten here (passes/operators.py documents what each becomes); Pad only in its
-#: non-constant modes.
+#: non-constant modes, comparisons and Cast only as a Where's condition.
 COMPOSITES = frozenset(_REWRITES) - {"Pad"}
 
 
-def _needs_rewrite(n: onnx.NodeProto, consts) -> bool:
-    """A composite whose activation inputs are not all constants (those are folded as they are)."""
+def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset()) -> bool:
+    """A composite whose activation inputs are not all constants (those are folded as they are);
+    ``masks``: the comparisons :func:`_mask_conditions` turns into masks."""
     if n.op_type not in _REWRITES or n.domain not in ("", "ai.onnx"):
         return False
     live = [i for i in n.input if i and i not in consts]
-    if n.op_type == "Where":  # a computed condition has no formula over supported ops
-        return bool(live) and n.input[0] in consts
+    if n.op_type in _COMPARE:
+        return n.output[0] in masks
+    if n.op_type == "Cast":
+        return bool(n.input) and n.input[0] in masks
+    if n.op_type == "Where":  # a condition computed otherwise has no formula over supported ops
+        return bool(live) and (n.input[0] in consts or n.input[0] in masks)
     if n.op_type in ("Expand", "Tile"):
         return n.input[0] not in consts and len(n.input) > 1 and n.input[1] in consts
     if n.op_type == "Pad":  # constant mode is a kernel of its own
@@ -407,7 +468,8 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     for n in model.graph.node:
         if n.op_type == "Constant":
             consts.update(n.output)
-    if not any(_needs_rewrite(n, consts) for n in model.graph.node):
+    masks = _mask_conditions(model, consts)
+    if not any(_needs_rewrite(n, consts, masks) for n in model.graph.node):
         return model
     m = onnx.ModelProto()
     m.CopyFrom(model)
@@ -417,11 +479,14 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
         raise ModelError(f"shape inference fails before the composite ops can be rewritten: {e}".splitlines()[0],
                          file=path) from None
     for n in m.graph.node:
-        if not _needs_rewrite(n, consts):
+        if not _needs_rewrite(n, consts, masks):
             r.out.append(n)
             continue
         try:
-            _REWRITES[n.op_type](r, n)
+            if n.op_type == "Where" and n.input[0] in r.masks:
+                _where_mask(r, n)
+            else:
+                _REWRITES[n.op_type](r, n)
         except ModelError:
             raise
         except Exception as e:  # malformed attributes or constants (wrong ranks, types)
@@ -430,6 +495,9 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     del m.graph.node[:]
     m.graph.node.extend(r.out)
     m.graph.initializer.extend(r.inits)
+    stale = [vi for vi in m.graph.value_info if vi.name in masks]  # the bools the masks replaced
+    for vi in stale:
+        m.graph.value_info.remove(vi)
     return m
 
 

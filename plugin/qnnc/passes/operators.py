@@ -92,7 +92,12 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     "LRN": ("Conv", "the channel-window sum of squares as a 1x1 conv, a power table and a product"),
     "Expand": ("Add", "constant shape: an Add of zeros that broadcasts"),
     "Tile": ("Concat", "constant repeats: copies concatenated"),
-    "Where": ("Add", "constant condition: c * a + (1 - c) * b"),
+    "Where": ("Add", "constant condition: c * a + (1 - c) * b; a comparison condition: b + mask * (a - b)"),
+    "Greater": ("Sign", "with a constant, as a Where condition or cast to float: the mask Relu(Sign(x - c))"),
+    "Less": ("Sign", "with a constant, as a Where condition or cast to float: the mask Relu(Sign(c - x))"),
+    "GreaterOrEqual": ("Sign", "with a constant, as a Where condition or cast to float: 1 minus the Less mask"),
+    "LessOrEqual": ("Sign", "with a constant, as a Where condition or cast to float: 1 minus the Greater mask"),
+    "Cast": ("Identity", "to float, of such a comparison: its mask"),
     "ImageScaler": ("Mul", "opsets < 10 (a removed experimental op): scale * x + bias per channel"),
     "Scale": ("Mul", "opsets < 10 (a removed experimental op): scale * x"),
     "RNN": ("FullyConnected", "unrolled over its static sequence (per step two fully connected layers, an Add and "
