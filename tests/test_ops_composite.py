@@ -160,6 +160,24 @@ def case_less_equal_mask_cast(m, rng):               # (0.5 >= h).float() * h: a
     return m.op("Mul", [mask, h])
 
 
+@case([1, 6, 8], opset=13, sqnr=30.0)
+def case_einsum_linear_constant(m, rng):             # einsum("bld,dk->blk", x, W): a Linear
+    return m.op("Einsum", ["x", m.const((rng.standard_normal((8, 5)) * 0.3).astype(np.float32))],
+                equation="bld,dk->blk")
+
+
+@case([1, 2, 6, 4], opset=13, sqnr=25.0)
+def case_einsum_attention_scores(m, rng):            # einsum("bhqd,bhkd->bhqk", q, k) of two activations
+    q = m.op("Relu", ["x"])
+    k = m.op("Sigmoid", ["x"])
+    return m.op("Einsum", [q, k], equation="bhqd,bhkd->bhqk")
+
+
+@case([1, 4, 6], opset=13, sqnr=30.0)
+def case_einsum_transpose_sum(m, rng):               # one operand: sum over one index, then transpose
+    return m.op("Einsum", [m.op("Relu", ["x"])], equation="bij->jb")
+
+
 def rnn(m, rng, x, inp, hidden, outputs=("y", "h"), directions=1, extra=(), **attrs):
     """An RNN node of m (its outputs named by `outputs`, '' for an omitted one)."""
     w = m.const((rng.standard_normal((directions, hidden, inp)) * 0.4).astype(np.float32))
@@ -309,3 +327,10 @@ def test_opset8_image_scaler_and_scale(tmp_path):
     sqnr = 10 * np.log10(np.mean(f ** 2) / np.mean((deq - f) ** 2))
     print(f"opset 8 ImageScaler/Scale: ops {[o.kind for o in qm.ops]}, SQNR {sqnr:.1f} dB")
     assert sqnr >= 30.0
+
+
+def test_einsum_with_ellipsis_is_refused_by_name(tmp_path):
+    rng = np.random.default_rng(4)
+    w = (rng.standard_normal((8, 4)) * 0.3).astype(np.float32)
+    msg = _refusal(tmp_path, lambda m: m.op("Einsum", [m.op("Relu", ["x"]), m.const(w)], equation="...ij,jk->...ik"))
+    assert "Einsum_" in msg and "ellipsis" in msg

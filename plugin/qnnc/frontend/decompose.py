@@ -5,7 +5,8 @@ InstanceNormalization and GroupNormalization (audio and style networks), LpNorma
 ReduceL1/L2/SumSquare/LogSum/LogSumExp reductions (embedding heads), Mish (YOLOv4-style backbones),
 LRN (older image networks), Expand and Tile of an activation, Where with a constant condition, Pad
 in reflect / edge / wrap mode (Slices and a Concat), comparisons of an activation with a constant
-used as a Where's condition or cast to float (a 0/1 mask from a Sign table), and
+used as a Where's condition or cast to float (a 0/1 mask from a Sign table), Einsum of one or two
+operands (a batched MatMul between Transposes and Reshapes), and
 the simple RNN (unrolled over its static sequence: per step two fully connected layers, an Add and
 the activation table). :func:`expand_legacy` does the same, before the opset conversion, for the
 experimental ops of old opsets that ONNX removed (ImageScaler, Scale).
@@ -429,12 +430,76 @@ def _cast_mask(r: _Rewriter, n: onnx.NodeProto) -> None:
     r.node("Identity", [r.masks[n.input[0]]], n.output[0], n.output[0])
 
 
+def _einsum(r: _Rewriter, n: onnx.NodeProto) -> None:
+    """Einsum of two operands (no ellipsis, no index repeated within an operand) as one batched
+    MatMul: each operand transposed to (batch, free, contracted) / (batch, contracted, free) and
+    reshaped to 3-D, the product reshaped and transposed to the output's order; indices of one
+    operand only that the output drops are summed first. One operand: a Transpose and ReduceSum."""
+    eq = _attr(n, "equation", b"")
+    eq = (eq.decode() if isinstance(eq, bytes) else eq).replace(" ", "")
+    if "->" not in eq or "." in eq:
+        raise ModelError(f"Einsum '{eq}': qnnc needs an explicit output ('->') and no ellipsis", file=r.path,
+                         node=n.name, op=n.op_type)
+    lhs, res = eq.split("->")
+    terms = lhs.split(",")
+    if len(terms) != len(n.input) or len(terms) > 2 or any(len(set(t)) != len(t) for t in terms) \
+            or len(set(res)) != len(res) or not set(res) <= set("".join(terms)):
+        raise ModelError(f"Einsum '{eq}': qnnc rewrites one or two operands without repeated indices",
+                         file=r.path, node=n.name, op=n.op_type)
+    out = n.output[0]
+    dims = {}
+    for t, x in zip(terms, n.input):
+        for c, d in zip(t, r.static_shape(x, n) if x not in r.consts else r.consts[x].shape):
+            dims[c] = int(d)
+
+    def reduce_only(x: str, t: str, keep: set, tag: str):
+        drop = [i for i, c in enumerate(t) if c not in keep]
+        if not drop:
+            return x, t
+        return r.reduce("ReduceSum", x, drop, 0, f"{out}_{tag}_sum"), "".join(c for c in t if c in keep)
+
+    def transpose(x: str, t: str, order: str, tag: str) -> str:
+        perm = [t.index(c) for c in order]
+        return x if perm == list(range(len(t))) else r.node("Transpose", [x], f"{out}_{tag}_t", perm=perm)
+
+    def reshape(x: str, shape, tag: str, dst=None) -> str:
+        return r.node("Reshape", [x, r.const(f"{out}_{tag}_shape", np.array(shape, np.int64))], f"{out}_{tag}", dst)
+
+    if len(terms) == 1:
+        x, t = reduce_only(n.input[0], terms[0], set(res), "a")
+        y = transpose(x, t, res, "a")
+        r.node("Identity", [y], out, out)
+        return
+    (ta, tb), (xa, xb) = terms, n.input
+    xa, ta = reduce_only(xa, ta, set(res) | set(tb), "a")
+    xb, tb = reduce_only(xb, tb, set(res) | set(ta), "b")
+    batch = [c for c in res if c in ta and c in tb]
+    contract = [c for c in ta if c in tb and c not in res]
+    free_a = [c for c in ta if c not in tb]
+    free_b = [c for c in tb if c not in ta]
+
+    def size(cs) -> int:
+        return int(np.prod([dims[c] for c in cs])) if cs else 1
+    a3 = reshape(transpose(xa, ta, "".join(batch + free_a + contract), "a"),
+                 [size(batch), size(free_a), size(contract)], "a3")
+    b3 = reshape(transpose(xb, tb, "".join(batch + contract + free_b), "b"),
+                 [size(batch), size(contract), size(free_b)], "b3")
+    prod = r.node("MatMul", [a3, b3], f"{out}_product")
+    order = batch + free_a + free_b
+    y = reshape(prod, [dims[c] for c in order] or [1], "full")
+    perm = [order.index(c) for c in res]
+    if perm == list(range(len(order))):
+        r.node("Identity", [y], out, out)
+    else:
+        r.node("Transpose", [y], out, out, perm=perm)
+
+
 _REWRITES: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]] = {
     "InstanceNormalization": _instance_norm, "GroupNormalization": _group_norm, "LpNormalization": _lp_norm,
     "ReduceL1": _reduce_composite, "ReduceL2": _reduce_composite, "ReduceSumSquare": _reduce_composite,
     "ReduceLogSum": _reduce_composite, "ReduceLogSumExp": _reduce_composite, "Mish": _mish, "LRN": _lrn,
     "Expand": _expand, "Tile": _tile, "Where": _where, "RNN": _rnn, "Pad": _pad,
-    **{op: _compare for op in _COMPARE}, "Cast": _cast_mask,
+    **{op: _compare for op in _COMPARE}, "Cast": _cast_mask, "Einsum": _einsum,
 }
 
 #: The ops rewritten here (passes/operators.py documents what each becomes); Pad only in its

@@ -98,6 +98,8 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     "GreaterOrEqual": ("Sign", "with a constant, as a Where condition or cast to float: 1 minus the Less mask"),
     "LessOrEqual": ("Sign", "with a constant, as a Where condition or cast to float: 1 minus the Greater mask"),
     "Cast": ("Identity", "to float, of such a comparison: its mask"),
+    "Einsum": ("FullyConnected", "one or two operands, no ellipsis or repeated index within an operand: a "
+               "batched MatMul between Transposes and Reshapes (a constant operand: fully connected)"),
     "ImageScaler": ("Mul", "opsets < 10 (a removed experimental op): scale * x + bias per channel"),
     "Scale": ("Mul", "opsets < 10 (a removed experimental op): scale * x"),
     "RNN": ("FullyConnected", "unrolled over its static sequence (per step two fully connected layers, an Add and "
