@@ -56,6 +56,7 @@ class _Emitter:
         self.body: List[str] = []      # statements of <name>_forward
         self.seen: Dict = {}           # (C type, initializer) -> symbol, for de-duplication
         self.op_scratch = None         # (offset, bytes) of the current op's kernel scratch, or None
+        self.op_portable_scratch = None  # (offset, bytes) of its portable im2col columns, or None
 
     # -- symbols -----------------------------------------------------------------
     def const_array(self, sym: str, arr: np.ndarray) -> str:
@@ -122,17 +123,16 @@ class _Emitter:
             return ""
         if self.op_scratch is None:
             return "NULL, "
-        portable = self.plan.portable_scratch.get(self.op_index)
-        if portable is not None:
+        if self.op_portable_scratch is not None:
             return (f"{self.P}_SCRATCH_ALL({self.op_scratch[0]}, {self.op_scratch[1]}, "
-                    f"{portable[0]}, {portable[1]}), ")
+                    f"{self.op_portable_scratch[0]}, {self.op_portable_scratch[1]}), ")
         return f"{self.P}_SCRATCH({self.op_scratch[0]}, {self.op_scratch[1]}), "
 
     # -- ops -------------------------------------------------------------------------
     def op(self, i: int, op: QOp) -> None:
         m = self.m
         self.op_scratch = self.plan.kernel_scratch.get(i)
-        self.op_index = i
+        self.op_portable_scratch = self.plan.portable_scratch.get(i)
         self.body.append(f"    /* {i}: {op.kind} '{_comment(op.name)}' -> {list(m.tensors[op.output].shape)}"
                          + (f", {op.macs} MACs" if op.macs else "") + " */")
         if op.kind != "reshape":

@@ -8,13 +8,15 @@ in reflect / edge / wrap mode (Slices and a Concat), comparisons of an activatio
 used as a Where's condition or cast to float (a 0/1 mask from a Sign table), Einsum of one or two
 operands (a batched MatMul between Transposes and Reshapes), and
 the simple RNN (unrolled over its static sequence: per step two fully connected layers, an Add and
-the activation table). :func:`expand_legacy` does the same, before the opset conversion, for the
-experimental ops of old opsets that ONNX removed (ImageScaler, Scale).
+the activation table).
+
 :func:`expand_composites` replaces each by that formula as plain ONNX nodes. It runs on the model
 both the importer and the float runner see (after the opset conversion), so calibration measures
 every intermediate tensor of the formula like any other tensor of the model, and the passes and
 quantizer rules need nothing new. Names are derived from the node's output, so the rewrite is
-deterministic (the importer and the float runner agree on every tensor name).
+deterministic (the importer and the float runner agree on every tensor name). :func:`expand_legacy`
+does the same, before the opset conversion, for the experimental ops of old opsets that ONNX
+removed (ImageScaler, Scale).
 """
 from __future__ import annotations
 
@@ -26,10 +28,11 @@ from onnx import helper, numpy_helper, shape_inference
 
 from ..errors import ModelError
 
+
 class _Rewriter:
     """Builds the replacement nodes of one model; keeps names unique and deterministic."""
 
-    def __init__(self, model: onnx.ModelProto, opset: int, path: str):
+    def __init__(self, model: onnx.ModelProto, opset: int, path: str, infer: bool = True):
         self.opset = opset
         self.path = path
         self.inits: List[onnx.TensorProto] = []
@@ -43,7 +46,7 @@ class _Rewriter:
                 self.consts[n.output[0]] = numpy_helper.to_array(n.attribute[0].t)
         # static dims by tensor name (0 = unknown), from shape inference and the constants
         self.dims: Dict[str, List[int]] = {}
-        inferred = shape_inference.infer_shapes(model)
+        inferred = shape_inference.infer_shapes(model) if infer else model
         for vi in list(inferred.graph.input) + list(inferred.graph.value_info) + list(inferred.graph.output):
             if vi.type.tensor_type.HasField("shape"):
                 self.dims[vi.name] = [d.dim_value for d in vi.type.tensor_type.shape.dim]
@@ -237,8 +240,14 @@ def _tile(r: _Rewriter, n: onnx.NodeProto) -> None:
 
 
 def _where(r: _Rewriter, n: onnx.NodeProto) -> None:
-    c = r.constant_input(n, 0, "condition").astype(np.float32)
+    """A comparison's mask m (:func:`_compare`): b + m * (a - b); a constant condition c:
+    a * c + b * (1 - c)."""
     a, b, out = n.input[1], n.input[2], n.output[0]
+    if n.input[0] in r.masks:
+        diff = r.node("Sub", [a, b], f"{out}_difference")
+        r.node("Add", [b, r.node("Mul", [r.masks[n.input[0]], diff], f"{out}_selected")], out, out)
+        return
+    c = r.constant_input(n, 0, "condition").astype(np.float32)
     for branch in (a, b):
         if branch in r.consts and not np.all(np.isfinite(r.consts[branch])):
             raise ModelError(f"Where selects a non-finite constant ('{branch}', e.g. a -inf attention mask): "
@@ -418,14 +427,6 @@ def _compare(r: _Rewriter, n: onnx.NodeProto) -> None:
     r.masks[out] = m
 
 
-def _where_mask(r: _Rewriter, n: onnx.NodeProto) -> None:
-    """Where(mask, a, b) = b + mask * (a - b)."""
-    m, a, b = r.masks[n.input[0]], n.input[1], n.input[2]
-    out = n.output[0]
-    diff = r.node("Sub", [a, b], f"{out}_difference")
-    r.node("Add", [b, r.node("Mul", [m, diff], f"{out}_selected")], out, out)
-
-
 def _cast_mask(r: _Rewriter, n: onnx.NodeProto) -> None:
     r.node("Identity", [r.masks[n.input[0]]], n.output[0], n.output[0])
 
@@ -543,34 +544,46 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     except Exception as e:  # shape inference of a malformed model: the importer's checks say more
         raise ModelError(f"shape inference fails before the composite ops can be rewritten: {e}".splitlines()[0],
                          file=path) from None
-    for n in m.graph.node:
-        if not _needs_rewrite(n, consts, masks):
-            r.out.append(n)
-            continue
-        try:
-            if n.op_type == "Where" and n.input[0] in r.masks:
-                _where_mask(r, n)
-            else:
-                _REWRITES[n.op_type](r, n)
-        except ModelError:
-            raise
-        except Exception as e:  # malformed attributes or constants (wrong ranks, types)
-            raise ModelError(f"cannot rewrite this {n.op_type} as supported ops: {e}".splitlines()[0], file=path,
-                             node=n.name, op=n.op_type) from None
-    del m.graph.node[:]
-    m.graph.node.extend(r.out)
-    m.graph.initializer.extend(r.inits)
+    _rewrite(m, r, lambda n: _needs_rewrite(n, consts, masks), _REWRITES)
     stale = [vi for vi in m.graph.value_info if vi.name in masks]  # the bools the masks replaced
     for vi in stale:
         m.graph.value_info.remove(vi)
     return m
 
 
+def _rewrite(m: onnx.ModelProto, r: _Rewriter, wanted: Callable[[onnx.NodeProto], bool],
+             rewrites: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]]) -> None:
+    """Replace, in place, every node of m that ``wanted`` picks by what its rewrite builds in r."""
+    for n in m.graph.node:
+        if not wanted(n):
+            r.out.append(n)
+            continue
+        try:
+            rewrites[n.op_type](r, n)
+        except ModelError:
+            raise
+        except Exception as e:  # malformed attributes or constants (wrong ranks, types)
+            raise ModelError(f"cannot rewrite this {n.op_type} as supported ops: {e}".splitlines()[0], file=r.path,
+                             node=n.name, op=n.op_type) from None
+    del m.graph.node[:]
+    m.graph.node.extend(r.out)
+    m.graph.initializer.extend(r.inits)
+
+
 #: Removed experimental ops of old opsets that :func:`expand_legacy` rewrites.
 LEGACY_OPS = frozenset({"ImageScaler", "Scale"})
 
 
-def expand_legacy(model: onnx.ModelProto) -> onnx.ModelProto:
+def _image_scaler(r: _Rewriter, n: onnx.NodeProto) -> None:
+    y = n.output[0]
+    scaled = r.node("Mul", [n.input[0], r.const(f"{y}_scale", np.array(float(_attr(n, "scale", 1.0)), np.float32))],
+                    f"{y}_scaled", y if n.op_type == "Scale" else None)
+    if n.op_type == "ImageScaler":
+        bias = np.asarray(_attr(n, "bias", []), np.float32).reshape(1, -1, 1, 1)
+        r.node("Add", [scaled, r.const(f"{y}_bias", bias)], y, y)
+
+
+def expand_legacy(model: onnx.ModelProto, path: str) -> onnx.ModelProto:
     """Experimental ops of opsets < 10 that ONNX removed, so its version converter cannot convert a
     model using them (the model zoo's older image networks, e.g. Tiny YOLOv2's ImageScaler):
     ImageScaler(x) = scale * x + bias[c] and Scale(x) = scale * x as Mul / Add with constants.
@@ -581,35 +594,5 @@ def expand_legacy(model: onnx.ModelProto) -> onnx.ModelProto:
         return model
     m = onnx.ModelProto()
     m.CopyFrom(model)
-    names = {i.name for i in m.graph.initializer} | {o for n in m.graph.node for o in n.output}
-    out: List[onnx.NodeProto] = []
-
-    def fresh(base: str) -> str:
-        n, i = base, 1
-        while n in names:
-            n, i = f"{base}_{i}", i + 1
-        names.add(n)
-        return n
-
-    def const(base: str, arr: np.ndarray) -> str:
-        name = fresh(base)
-        m.graph.initializer.append(numpy_helper.from_array(arr.astype(np.float32), name))
-        return name
-
-    for n in m.graph.node:
-        if not is_legacy(n):
-            out.append(n)
-            continue
-        y = n.output[0]
-        scale = const(f"{y}_scale", np.array(float(_attr(n, "scale", 1.0))))
-        if n.op_type == "Scale":
-            out.append(helper.make_node("Mul", [n.input[0], scale], [y], name=fresh(f"{y}_mul")))
-            continue
-        bias = np.asarray(_attr(n, "bias", []), np.float32)
-        scaled = fresh(f"{y}_scaled")
-        out.append(helper.make_node("Mul", [n.input[0], scale], [scaled], name=fresh(f"{y}_mul")))
-        out.append(helper.make_node("Add", [scaled, const(f"{y}_bias", bias.reshape(1, -1, 1, 1))], [y],
-                                    name=fresh(f"{y}_add")))
-    del m.graph.node[:]
-    m.graph.node.extend(out)
+    _rewrite(m, _Rewriter(m, 0, path, infer=False), is_legacy, {op: _image_scaler for op in LEGACY_OPS})
     return m

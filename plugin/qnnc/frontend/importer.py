@@ -251,7 +251,7 @@ def convert_opset(model: onnx.ModelProto, path: str):
                          f"{newest}); qnnc reads opsets {MIN_OPSET}-{MAX_OPSET} and converts older or newer "
                          "ones it knows: re-export the model at an opset in that range", file=path)
     target = OLD_OPSET_TARGET if version < MIN_OPSET else MAX_OPSET
-    model = expand_legacy(model)  # removed experimental ops the converter has no schema for
+    model = expand_legacy(model, path)  # removed experimental ops the converter has no schema for
     try:
         converted = _convert_in_child(model, target)
     except Exception as e:  # the converter raises RuntimeError / ConvertError with C++ texts

@@ -106,7 +106,7 @@ def _conv_like(op, model, band: bool) -> int:
 
 def op_portable_scratch_bytes(op, model) -> int:
     """Kernel scratch one QOp uses on targets without SIMD paths (the portable conv's im2col
-    columns), placed at the same offset as its SIMD scratch; 0 for the others."""
+    columns; the planner places it only in a gap of the portable arena); 0 for the others."""
     if op.kind != "conv" or op.kernel != "qnnc_conv_s8":
         return 0
     return conv_cols_bytes(op.params, op.attrs["filter_dims"], model.tensors[op.output].shape[3])
