@@ -241,9 +241,10 @@ def _out(size: int, k: int, stride: int, dil: int, pad_lo: int, pad_hi: int) -> 
 
 
 def simd_conv_case(rng, depthwise: bool, ic: int, oc_or_dm: int, kh: int, kw: int, hw=(6, 7), stride=(1, 1),
-                   dil=(1, 1), pads=(0, 0, 0, 0), in_off: int = 0, extreme: bool = False):
+                   dil=(1, 1), pads=(0, 0, 0, 0), in_off: int = 0, extreme: bool = False, bias_fill=None):
     """A conv / depthwise case of a chosen shape (the SIMD paths' channel blocks, windows, tails).
-    ``extreme``: every product is (-32768) * (-128) = 2^22, so long sums leave int32."""
+    ``extreme``: every product is (-32768) * (-128) = 2^22, so long sums leave int32.
+    ``bias_fill``: every bias set to this value (the int32 paths' limits)."""
     h, w = hw
     pt, pl, pb, pr = pads
     oh, ow = _out(h, kh, stride[0], dil[0], pt, pb), _out(w, kw, stride[1], dil[1], pl, pr)
@@ -259,13 +260,18 @@ def simd_conv_case(rng, depthwise: bool, ic: int, oc_or_dm: int, kh: int, kw: in
         x, filt = np.full((1, h, w, ic), -32768, np.int16), np.full(fshape, -128, np.int8)
     else:
         x, filt = rand_s16(rng, (1, h, w, ic)), rand_i8(rng, fshape)
-    bias = rand_bias64(rng, oc)
+    bias = rand_bias64(rng, oc) if bias_fill is None else np.full(oc, bias_fill, np.int64)
     out_dims = (1, oh, ow, oc)
     expected = (R.depthwise_conv_s16 if depthwise else R.conv_s16)(p, mult, shift, x, filt, bias, out_dims)
     blobs = [i32(in_off, 0, stride[0], stride[1], pt, pl, dil[0], dil[1], dm, act_min, act_max), arr(mult, "<i4"),
              arr(shift, "<i4"), i32(*x.shape), arr(x, "<i2"), i32(*filt.shape), arr(filt, np.int8),
              b"" if bias is None else arr(bias, "<i8"), i32(*out_dims), canary(rng, expected.nbytes)]
     return ("depthwise" if depthwise else "conv", blobs, expected, f"simd x{x.shape} filt{filt.shape} {p}")
+
+
+def _room(n: int) -> int:
+    """The largest bias with which n products of 2^22 still fit int32 (qnnc_s16_sums_fit)."""
+    return (1 << 31) - 1 - (n << 22)
 
 
 def simd_fc_case(rng, rows: int, k: int, n: int, in_off: int = 0, extreme: bool = False):
@@ -317,6 +323,10 @@ def simd_cases(seed: int = 1616):
               simd_conv_case(rng, False, 72, 3, 3, 3, hw=(4, 4), pads=(1, 1, 1, 1), extreme=True),
               simd_conv_case(rng, False, 700, 6, 1, 1, hw=(2, 2), extreme=True),  # K 700 in place
               simd_conv_case(rng, False, 650, 5, 1, 1, hw=(2, 3), stride=(2, 2)),
+              # every product 2^22 and biases 2^31 - 1 - K * 2^22: the int32 paths' largest sum
+              # (2^31 - 1); one more sends the layer to the int64 accumulators
+              *[simd_conv_case(rng, False, k, 8, 1, 1, hw=(2, 2), extreme=True, bias_fill=_room(k) + more)
+                for k in (256, 300, 511) for more in (0, 1)],
               simd_conv_case(rng, False, 8, 4, 3, 3, pads=(1, 1, 1, 1), in_off=37),
               simd_conv_case(rng, False, 5, 4, 1, 1, in_off=-1000)]
     for c in (1, 2, 3, 4, 5, 7, 8, 9, 12, 16, 17, 64):
@@ -327,6 +337,10 @@ def simd_cases(seed: int = 1616):
               simd_conv_case(rng, True, 8, 1, 3, 3, pads=(1, 1, 1, 1), in_off=11),
               simd_conv_case(rng, True, 9, 1, 22, 23, hw=(22, 23), extreme=True),  # 506 taps: int32 sums
               simd_conv_case(rng, True, 4, 1, 23, 23, hw=(23, 23), extreme=True),  # 529 taps: portable
+              *[simd_conv_case(rng, True, 8, 1, 16, 16, hw=(16, 16), extreme=True, bias_fill=_room(256) + more)
+                for more in (0, 1)],
+              *[simd_conv_case(rng, True, 12, 1, 22, 23, hw=(22, 23), extreme=True, bias_fill=-_room(506) - more)
+                for more in (0, 1)],
               simd_conv_case(rng, True, 5, 1, 3, 3, hw=(2, 2), pads=(4, 4, 4, 4)),  # windows off the input
               simd_conv_case(rng, False, 3, 5, 3, 3, hw=(2, 2), pads=(4, 4, 4, 4))]
     for k in (1, 3, 4, 7, 8, 15, 16, 31, 64, 255, 256, 257, 640, 1100):
@@ -335,6 +349,8 @@ def simd_cases(seed: int = 1616):
     for n in (1, 3, 4, 5, 8, 37):
         cases.append(simd_add_case(rng, (1, 1, 1, n)))
     cases.append(simd_add_case(rng, (1, 3, 5, 7)))
+    # long same-shape adds: enough outputs to meet the rounding ties of every requantization
+    cases += [simd_add_case(rng, (1, 16, 16, 16)) for _ in range(4)]
     return cases
 
 

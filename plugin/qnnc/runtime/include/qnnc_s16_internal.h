@@ -42,6 +42,31 @@ QNNC_INLINE int16_t qnnc_output_s16_fast(int64_t acc, int32_t mult, int32_t shif
 /** The output offsets qnnc_output_s16_fast and qnnc_mve_output_s16 take (the quantizer's is 0). */
 #define QNNC_S16_FAST_OFFSET_OK(off) ((off) >= -(1 << 20) && (off) <= (1 << 20))
 
+/** 1 when every sum of n products of int16 by int8 (each at most 2^22 in magnitude) plus any
+ *  bias of the channels fits int32: n <= 511 and every |bias| <= 2^31 - 1 - n * 2^22 (or there
+ *  is none). The SIMD paths then keep the whole accumulation in int32. */
+QNNC_INLINE int qnnc_s16_sums_fit(const int64_t *bias, int32_t channels, int32_t n)
+{
+    int64_t room;
+    int32_t i;
+    if (n > 511) {
+        return 0;
+    }
+    room = (int64_t)INT32_MAX - ((int64_t)n << 22);
+    for (i = 0; bias != NULL && i < channels; ++i) {
+        if (bias[i] < -room || bias[i] > room) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/** The int32 bias of channel c (0 without biases), for layers qnnc_s16_sums_fit takes. */
+QNNC_INLINE int32_t qnnc_s16_bias32(const int64_t *bias, int32_t c)
+{
+    return bias != NULL ? (int32_t)bias[c] : 0;
+}
+
 #if QNNC_PATH_MVE
 /** qnnc_output_s16 of four int32 accumulators (channel multipliers and shifts in lanes), when
  *  every shift <= 13 and |output_offset| <= 2^20. With t = 15 - shift, r the 16-bit multiplier,
@@ -74,19 +99,6 @@ QNNC_INLINE int qnnc_mve_s16_shifts_ok(const int32_t *shift, int32_t n)
     int32_t i;
     for (i = 0; i < n; ++i) {
         if (shift[i] > 13) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/** 1 when every bias is within [-2^30, 2^30] (or there is none): with at most 256 products of
- *  at most 2^22 the accumulator then fits int32 (the Helium paths' int32-only case). */
-QNNC_INLINE int qnnc_mve_s16_bias_small(const int64_t *bias, int32_t n)
-{
-    int32_t i;
-    for (i = 0; bias != NULL && i < n; ++i) {
-        if (bias[i] < -(1 << 30) || bias[i] > (1 << 30)) {
             return 0;
         }
     }

@@ -7,8 +7,10 @@
  * once into the lane pairs (x0, x2) and (x1, x3) with PKHBT / PKHTB, so each channel's four
  * weights need only one LDR and SXTB16 / SXTB16 ROR #8 ((w0, w2), (w1, w3)) and two SMLAD.
  * A product is at most 2^22 in magnitude: the int32 SMLAD sums of a chunk of
- * QNNC_CONV16_CHUNK = 256 products stay below 2^30 and are added to int64 accumulators after
- * each chunk, exact for any length (the reference's int64 sums). The taps of
+ * QNNC_CONV16_CHUNK = 256 products stay below 2^30. When the whole dot product and the bias
+ * fit int32 (qnnc_s16_sums_fit: at most 511 products, biases small enough), the sums start from
+ * the bias and go straight to the output stage; otherwise they are added to int64 accumulators after each
+ * chunk, exact for any length (the reference's int64 sums). The taps of
  * a pixel are read in place when they are one contiguous run (1x1, or 1xK rows inside the
  * input); small windows (at most QNNC_CONV16_COL values) with padding are first copied into a
  * column on the stack with zeros for padding taps (the input offset is 0 on this path, so a
@@ -36,14 +38,16 @@ QNNC_INLINE int32_t qnnc_conv16_hi(uint32_t a, uint32_t b)
 
 #define QNNC_CONV16_CHUNK 256 /* products per int32 partial sum: 256 * 2^22 = 2^30 */
 
-/* sum[j] = sum x[i] * wj[j][wo + i] over i < n <= QNNC_CONV16_CHUNK, j < 4: int32 SMLAD sums
- * (|sum| <= 2^30). Four inputs are repacked once for the four channels. */
+/* sum[j] += sum x[i] * wj[j][wo + i] over i < n, j < 4: int32 SMLAD sums, for n <=
+ * QNNC_CONV16_CHUNK (the products' sum is at most 2^30 in magnitude) or a layer whose sums fit
+ * int32 (qnnc_s16_sums_fit). Four inputs are repacked once for the four
+ * channels. */
 static QNNC_LOOP_ATTR void qnnc_conv16_dot4_dsp(const int16_t *x, const int8_t *const *wj, int32_t wo, int32_t n,
                                                 int32_t *sum)
 {
     const int8_t *w = wj[0] + wo, *w1 = wj[1] + wo, *w2 = wj[2] + wo, *w3 = wj[3] + wo;
     const int16_t *end = x + (n & ~3);
-    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int32_t s0 = sum[0], s1 = sum[1], s2 = sum[2], s3 = sum[3];
     while (x != end) {
         uint32_t xa, xb, wv;
         int32_t x02, x13;
@@ -82,13 +86,78 @@ static QNNC_LOOP_ATTR void qnnc_conv16_dot4_dsp(const int16_t *x, const int8_t *
     sum[3] = s3;
 }
 
+/* Outputs oc .. oc + 3 of one pixel in a layer whose sums fit int32 (qnnc_s16_sums_fit): the four channels w, w + K, w + 2K, w + 3K start from their biases, run
+ * over the K taps at x with one weight pointer (the other rows at fixed offsets) and go straight
+ * to the output stage, without leaving the registers. */
+static QNNC_LOOP_ATTR void qnnc_conv16_out4_dsp(const int16_t *x, const int8_t *w, int32_t K, const int64_t *bias,
+                                                const int32_t *mult, const int32_t *shift,
+                                                const qnnc_conv_params *params, int16_t *out)
+{
+    const int32_t K2 = 2 * K, K3 = 3 * K;
+    const int16_t *end = x + (K & ~7);
+    int32_t s[4];
+    int32_t s0 = qnnc_s16_bias32(bias, 0), s1 = qnnc_s16_bias32(bias, 1);
+    int32_t s2 = qnnc_s16_bias32(bias, 2), s3 = qnnc_s16_bias32(bias, 3);
+    int32_t j;
+    /* four taps at x + o of the four channels: the inputs repacked once, one word of weights each */
+#define QNNC_CONV16_STEP4(o)                                        \
+    do {                                                            \
+        uint32_t xa, xb, wv;                                        \
+        int32_t x02, x13;                                           \
+        memcpy(&xa, x + (o), 4u);                                   \
+        memcpy(&xb, x + (o) + 2, 4u);                               \
+        x02 = qnnc_conv16_lo(xa, xb);                               \
+        x13 = qnnc_conv16_hi(xa, xb);                               \
+        wv = qnnc_dsp_rd32(w + (o));                                \
+        s0 = __smlad(x02, __sxtb16((int8x4_t)wv), s0);              \
+        s0 = __smlad(x13, qnnc_dsp_sxtb16_ror8(wv), s0);            \
+        wv = qnnc_dsp_rd32(w + (o) + K);                            \
+        s1 = __smlad(x02, __sxtb16((int8x4_t)wv), s1);              \
+        s1 = __smlad(x13, qnnc_dsp_sxtb16_ror8(wv), s1);            \
+        wv = qnnc_dsp_rd32(w + (o) + K2);                           \
+        s2 = __smlad(x02, __sxtb16((int8x4_t)wv), s2);              \
+        s2 = __smlad(x13, qnnc_dsp_sxtb16_ror8(wv), s2);            \
+        wv = qnnc_dsp_rd32(w + (o) + K3);                           \
+        s3 = __smlad(x02, __sxtb16((int8x4_t)wv), s3);              \
+        s3 = __smlad(x13, qnnc_dsp_sxtb16_ror8(wv), s3);            \
+    } while (0)
+    while (x != end) { /* eight taps per pass: half the loop's pointer steps and branches */
+        QNNC_CONV16_STEP4(0);
+        QNNC_CONV16_STEP4(4);
+        x += 8;
+        w += 8;
+    }
+    if (K & 4) {
+        QNNC_CONV16_STEP4(0);
+        x += 4;
+        w += 4;
+    }
+#undef QNNC_CONV16_STEP4
+    for (j = K & 3; j > 0; --j) {
+        const int32_t xv = *x++;
+        s0 += xv * w[0];
+        s1 += xv * w[K];
+        s2 += xv * w[K2];
+        s3 += xv * w[K3];
+        ++w;
+    }
+    s[0] = s0;
+    s[1] = s1;
+    s[2] = s2;
+    s[3] = s3;
+    for (j = 0; j < 4; ++j) {
+        out[j] = qnnc_output_s16_fast(s[j], mult[j], shift[j], params->output_offset, params->act_min,
+                                      params->act_max);
+    }
+}
+
 /* acc[j] += the four channels' products over a run of n taps at x (filter offset wo), chunk by
  * chunk: int32 within a chunk, int64 across (exact for any length). */
 static void qnnc_conv16_run4_dsp(const int16_t *x, const int8_t *const *wj, int32_t wo, int32_t n, int64_t *acc)
 {
     while (n > 0) {
         const int32_t m = n < QNNC_CONV16_CHUNK ? n : QNNC_CONV16_CHUNK;
-        int32_t s[4];
+        int32_t s[4] = {0, 0, 0, 0};
         qnnc_conv16_dot4_dsp(x, wj, wo, m, s);
         acc[0] += s[0];
         acc[1] += s[1];
@@ -113,10 +182,13 @@ QNNC_PATH_ATTR int qnnc_conv_dsp_s16(const qnnc_conv_params *params, const qnnc_
     const int32_t K = k_h * k_w * in_c;
     int16_t col[QNNC_CONV16_COL];
     int32_t b, oh, ow, oc, kh, kw, j;
+    int small;
 
     if (params->input_offset != 0 || !QNNC_S16_FAST_OFFSET_OK(params->output_offset)) {
         return 0;
     }
+    /* the bias and the K products fit int32 (qnnc_s16_sums_fit): no int64 accumulators */
+    small = qnnc_s16_sums_fit(bias, out_c, K);
     for (b = 0; b < output_dims->n; ++b) {
         const int16_t *in_b = input + b * in_h * in_w * in_c;
         for (oh = 0; oh < output_dims->h; ++oh) {
@@ -150,6 +222,26 @@ QNNC_PATH_ATTR int qnnc_conv_dsp_s16(const qnnc_conv_params *params, const qnnc_
                     const int32_t nv = out_c - oc < 4 ? out_c - oc : 4;
                     const int8_t *wj[4];
                     int64_t acc[4];
+                    if (small && x != NULL && nv == 4) {
+                        qnnc_conv16_out4_dsp(x, filter + oc * K, K, bias != NULL ? bias + oc : NULL,
+                                             quant->multiplier + oc, quant->shift + oc, params, output + oc);
+                        continue;
+                    }
+                    if (small && x != NULL) { /* int32 from the bias to the output stage */
+                        int32_t s[4];
+                        for (j = 0; j < 4; ++j) {
+                            const int32_t o = j < nv ? oc + j : out_c - 1;
+                            wj[j] = filter + o * K;
+                            s[j] = qnnc_s16_bias32(bias, o);
+                        }
+                        qnnc_conv16_dot4_dsp(x, wj, 0, K, s);
+                        for (j = 0; j < nv; ++j) {
+                            output[oc + j] = qnnc_output_s16_fast(s[j], quant->multiplier[oc + j],
+                                                                  quant->shift[oc + j], params->output_offset,
+                                                                  params->act_min, params->act_max);
+                        }
+                        continue;
+                    }
                     for (j = 0; j < 4; ++j) {
                         /* fewer than 4 channels left: the last one is computed again in the spare lanes */
                         const int32_t o = j < nv ? oc + j : out_c - 1;

@@ -6,9 +6,9 @@
  * Four output channels per pass over the input: 8 int16 inputs (VLDRH) against 8 weights of
  * each channel widened by the load (VLDRB.S16), VMLADAVA into one int32 sum per channel. A
  * product is at most 2^22 in magnitude, so int32 sums of QNNC_CONV16_CHUNK = 256 products stay
- * below 2^30. When the whole dot product has at most 256 products, the biases are within 2^30
- * and every shift <= 13 (what the quantizer produces for K <= 256), the sum plus the bias fits
- * int32 and the output is one vector requantization (qnnc_mve_output_s16) and a narrowing store;
+ * below 2^30. When the whole dot product plus the bias fits int32 (qnnc_s16_sums_fit: at most
+ * 511 products, biases small enough) and every shift <= 13 (what the quantizer produces for
+ * such layers), the sums start from the biases and the output is one vector requantization (qnnc_mve_output_s16) and a narrowing store;
  * otherwise the chunks' sums go to int64 accumulators (exact for any length, the reference's
  * int64 sums). The taps of a pixel are read in place when they are one contiguous run (1x1, or
  * 1xK rows inside the input); small windows (at most QNNC_CONV16_COL values) with padding are
@@ -21,7 +21,8 @@
 #define QNNC_CONV16_COL 128   /* int16 values of the stack column (256 bytes) */
 #define QNNC_CONV16_CHUNK 256 /* products per int32 partial sum: 256 * 2^22 = 2^30 */
 
-/* The int32 sums x[i] * wj[j][wo + i] over i < n <= QNNC_CONV16_CHUNK, lane j < 4 (|sum| <= 2^30). */
+/* The int32 sums x[i] * wj[j][wo + i] over i < n, lane j < 4: n <= QNNC_CONV16_CHUNK
+ * (|sum| <= 2^30), or any n of a layer whose sums fit int32 (qnnc_s16_sums_fit). */
 static QNNC_LOOP_ATTR int32x4_t qnnc_conv16_dot4_mve(const int16_t *x, const int8_t *const *wj, int32_t wo, int32_t n)
 {
     const int8_t *w = wj[0] + wo, *w1 = wj[1] + wo, *w2 = wj[2] + wo, *w3 = wj[3] + wo;
@@ -52,6 +53,48 @@ static QNNC_LOOP_ATTR int32x4_t qnnc_conv16_dot4_mve(const int16_t *x, const int
     r = vsetq_lane_s32(s1, r, 1);
     r = vsetq_lane_s32(s2, r, 2);
     return vsetq_lane_s32(s3, r, 3);
+}
+
+/* Outputs 0 .. 4 * groups - 1 of one pixel in a layer whose sums fit int32 (qnnc_s16_sums_fit,
+ * shifts <= 13): per four channels, the sums over the K taps at x (VMLADAVA) start
+ * from the biases, and one vector requantization and a narrowing store follow in the same
+ * function. */
+static QNNC_LOOP_ATTR void qnnc_conv16_pixel_mve(const int16_t *x, const int8_t *filter, int32_t K, int32_t groups,
+                                                 const int64_t *bias, const qnnc_per_channel_quant *quant,
+                                                 const qnnc_conv_params *params, int16_t *out)
+{
+    const mve_pred16_t p = vctp16q((uint32_t)(K & 7));
+    int32_t g, i;
+    for (g = 0; g < groups; ++g) {
+        const int32_t c = 4 * g;
+        const int8_t *w = filter + c * K;
+        const int16_t *xp = x;
+        int32_t s0 = qnnc_s16_bias32(bias, c), s1 = qnnc_s16_bias32(bias, c + 1);
+        int32_t s2 = qnnc_s16_bias32(bias, c + 2), s3 = qnnc_s16_bias32(bias, c + 3);
+        int32x4_t v;
+        for (i = K >> 3; i > 0; --i) {
+            const int16x8_t xv = vldrhq_s16(xp);
+            s0 = vmladavaq_s16(s0, xv, vldrbq_s16(w));
+            s1 = vmladavaq_s16(s1, xv, vldrbq_s16(w + K));
+            s2 = vmladavaq_s16(s2, xv, vldrbq_s16(w + 2 * K));
+            s3 = vmladavaq_s16(s3, xv, vldrbq_s16(w + 3 * K));
+            xp += 8;
+            w += 8;
+        }
+        if (K & 7) {
+            const int16x8_t xv = vldrhq_z_s16(xp, p); /* zero lanes contribute nothing */
+            s0 = vmladavaq_s16(s0, xv, vldrbq_z_s16(w, p));
+            s1 = vmladavaq_s16(s1, xv, vldrbq_z_s16(w + K, p));
+            s2 = vmladavaq_s16(s2, xv, vldrbq_z_s16(w + 2 * K, p));
+            s3 = vmladavaq_s16(s3, xv, vldrbq_z_s16(w + 3 * K, p));
+        }
+        v = vdupq_n_s32(s0);
+        v = vsetq_lane_s32(s1, v, 1);
+        v = vsetq_lane_s32(s2, v, 2);
+        v = vsetq_lane_s32(s3, v, 3);
+        vstrhq_s32(out + c, qnnc_mve_output_s16(v, vldrwq_s32(quant->multiplier + c), vldrwq_s32(quant->shift + c),
+                                                params->output_offset, params->act_min, params->act_max));
+    }
 }
 
 /* The four channels' sums over a run of n taps at x (filter offset wo): into the int32 vector
@@ -95,8 +138,8 @@ QNNC_PATH_ATTR int qnnc_conv_mve_s16(const qnnc_conv_params *params, const qnnc_
         return 0;
     }
     vec = qnnc_mve_s16_shifts_ok(quant->shift, out_c);
-    /* at most QNNC_CONV16_CHUNK products and biases within 2^30: int32 sums, vector output */
-    small = vec && K <= QNNC_CONV16_CHUNK && qnnc_mve_s16_bias_small(bias, out_c);
+    /* the bias and the K products fit int32 (qnnc_s16_sums_fit): int32 sums, vector output */
+    small = vec && qnnc_s16_sums_fit(bias, out_c, K);
     for (b = 0; b < output_dims->n; ++b) {
         const int16_t *in_b = input + b * in_h * in_w * in_c;
         for (oh = 0; oh < output_dims->h; ++oh) {
@@ -126,7 +169,12 @@ QNNC_PATH_ATTR int qnnc_conv_mve_s16(const qnnc_conv_params *params, const qnnc_
                     }
                     x = col;
                 }
-                for (oc = 0; oc < out_c; oc += 4) {
+                oc = 0;
+                if (small && x != NULL) { /* the whole groups of four channels in one call */
+                    qnnc_conv16_pixel_mve(x, filter, K, out_c >> 2, bias, quant, params, output);
+                    oc = out_c & ~3;
+                }
+                for (; oc < out_c; oc += 4) {
                     const int32_t nv = out_c - oc < 4 ? out_c - oc : 4;
                     const int8_t *wj[4];
                     int64_t acc[4];

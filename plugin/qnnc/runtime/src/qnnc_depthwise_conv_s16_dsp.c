@@ -14,16 +14,21 @@
 #if QNNC_PATH_DSP
 #define QNNC_DW16_MAX_TAPS 511 /* 511 * 2^22 < 2^31 */
 
-/* The int32 sums of channels c .. c + 3 of one output pixel over taps [kh0, kh1) x [kw0, kw1). */
-static QNNC_LOOP_ATTR void qnnc_dw16_sum4_dsp(const int16_t *px, int32_t x_row, int32_t x_col, const int8_t *fk,
-                                              int32_t f_row, int32_t f_col, int32_t n_h, int32_t n_w, int32_t *sum)
+/* The window of one output pixel: steps to the next input tap in a row and to the next row, the
+ * same for the filter, and the valid taps (rows x columns). */
+typedef struct {
+    int32_t x_row, x_col, f_row, f_col, n_h, n_w;
+} qnnc_dw16_window;
+
+/* s[j] += the products of channel j < 4 over the window's taps (int32 SMLAxy sums). */
+QNNC_INLINE void qnnc_dw16_taps4(const int16_t *px, const int8_t *fk, const qnnc_dw16_window *win, int32_t *s)
 {
-    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int32_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
     int32_t i, j;
-    for (i = 0; i < n_h; ++i) {
+    for (i = win->n_h; i > 0; --i) {
         const int16_t *xp = px;
         const int8_t *fp = fk;
-        for (j = 0; j < n_w; ++j) {
+        for (j = win->n_w; j > 0; --j) {
             uint32_t xa, xb;
             const uint32_t w = qnnc_dsp_rd32(fp);
             const int32_t w02 = __sxtb16((int8x4_t)w), w13 = qnnc_dsp_sxtb16_ror8(w);
@@ -33,16 +38,49 @@ static QNNC_LOOP_ATTR void qnnc_dw16_sum4_dsp(const int16_t *px, int32_t x_row, 
             s1 = __smlatb((int32_t)xa, w13, s1);
             s2 = __smlabt((int32_t)xb, w02, s2);
             s3 = __smlatt((int32_t)xb, w13, s3);
-            xp += x_col;
-            fp += f_col;
+            xp += win->x_col;
+            fp += win->f_col;
         }
-        px += x_row;
-        fk += f_row;
+        px += win->x_row;
+        fk += win->f_row;
     }
-    sum[0] = s0;
-    sum[1] = s1;
-    sum[2] = s2;
-    sum[3] = s3;
+    s[0] = s0;
+    s[1] = s1;
+    s[2] = s2;
+    s[3] = s3;
+}
+
+/* The int32 sums of channels c .. c + 3 of one output pixel over the window (from 0). */
+static QNNC_LOOP_ATTR void qnnc_dw16_sum4_dsp(const int16_t *px, const int8_t *fk, const qnnc_dw16_window *win,
+                                              int32_t *sum)
+{
+    sum[0] = sum[1] = sum[2] = sum[3] = 0;
+    qnnc_dw16_taps4(px, fk, win, sum);
+}
+
+/* Outputs 0 .. 4 * groups - 1 of one pixel in a layer whose sums fit int32 (qnnc_s16_sums_fit):
+ * four channels at a time, the sums start from the biases, run over the window's taps and go
+ * straight to the output stage. */
+static QNNC_LOOP_ATTR void qnnc_dw16_pixel_dsp(const int16_t *px, const int8_t *fk, const qnnc_dw16_window *win,
+                                               int32_t groups, const int64_t *bias,
+                                               const qnnc_per_channel_quant *quant,
+                                               const qnnc_conv_params *params, int16_t *out)
+{
+    int32_t g;
+    for (g = 0; g < groups; ++g) {
+        const int32_t c = 4 * g;
+        int32_t s[4];
+        int32_t j;
+        s[0] = qnnc_s16_bias32(bias, c);
+        s[1] = qnnc_s16_bias32(bias, c + 1);
+        s[2] = qnnc_s16_bias32(bias, c + 2);
+        s[3] = qnnc_s16_bias32(bias, c + 3);
+        qnnc_dw16_taps4(px + c, fk + c, win, s);
+        for (j = 0; j < 4; ++j) {
+            out[c + j] = qnnc_output_s16_fast(s[j], quant->multiplier[c + j], quant->shift[c + j],
+                                              params->output_offset, params->act_min, params->act_max);
+        }
+    }
 }
 
 /** The DSP depthwise conv (depth multiplier 1, input offset 0, at most 511 taps; else 0 is
@@ -57,11 +95,14 @@ QNNC_PATH_ATTR int qnnc_dw_dsp_s16(const qnnc_conv_params *params, const qnnc_pe
     const int32_t out_c = output_dims->c;
     const int32_t dil_h = params->dilation_h, dil_w = params->dilation_w;
     int32_t b, oh, ow, c;
+    int small;
 
     if (params->input_offset != 0 || !QNNC_S16_FAST_OFFSET_OK(params->output_offset) ||
         params->depth_multiplier != 1 || in_c != out_c || k_h * k_w > QNNC_DW16_MAX_TAPS) {
         return 0;
     }
+    /* the bias and the taps' products fit int32 (qnnc_s16_sums_fit): qnnc_dw16_pixel_dsp */
+    small = qnnc_s16_sums_fit(bias, out_c, k_h * k_w);
     for (b = 0; b < output_dims->n; ++b) {
         const int16_t *in_b = input + b * in_h * in_w * in_c;
         for (oh = 0; oh < output_dims->h; ++oh) {
@@ -79,12 +120,24 @@ QNNC_PATH_ATTR int qnnc_dw_dsp_s16(const qnnc_conv_params *params, const qnnc_pe
                     const int8_t *fk = empty ? filter : filter + (kh0 * k_w + kw0) * out_c;
                     const int32_t x_row = dil_h * in_w * in_c, x_col = dil_w * in_c;
                     const int32_t f_row = k_w * out_c, f_col = out_c;
-                    for (c = 0; c < out_c; c += 4) {
+                    qnnc_dw16_window win;
+                    win.x_row = x_row;
+                    win.x_col = x_col;
+                    win.f_row = f_row;
+                    win.f_col = f_col;
+                    win.n_h = kh1 - kh0;
+                    win.n_w = kw1 - kw0;
+                    c = 0;
+                    if (small) {
+                        qnnc_dw16_pixel_dsp(px, fk, &win, out_c >> 2, bias, quant, params, output);
+                        c = out_c & ~3;
+                    }
+                    for (; c < out_c; c += 4) {
                         int32_t sum[4];
                         int32_t j;
                         const int32_t n = out_c - c < 4 ? out_c - c : 4;
                         if (n == 4) {
-                            qnnc_dw16_sum4_dsp(px + c, x_row, x_col, fk + c, f_row, f_col, kh1 - kh0, kw1 - kw0, sum);
+                            qnnc_dw16_sum4_dsp(px + c, fk + c, &win, sum);
                         } else {
                             int32_t kh, kw;
                             for (j = 0; j < n; ++j) {

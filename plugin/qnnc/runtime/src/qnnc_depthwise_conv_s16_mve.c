@@ -4,10 +4,12 @@
  * dispatch are in qnnc_depthwise_conv_s16.c). Model: CMSIS-NN arm_depthwise_conv_s16 (MVE).
  *
  * Depth multiplier 1, input offset 0, eight channels of one output pixel at a time with the taps
- * inside. A product is at most 2^22 in magnitude. When the layer has at most 256 taps, biases
- * within 2^30 and shifts <= 13 (what the quantizer produces), the sums and the bias fit int32:
- * the loads widen to int32 lanes (VLDRH.S32, VLDRB.S32), and the bias, the requantization
- * (qnnc_mve_output_s16) and a narrowing store follow without leaving the vector registers.
+ * inside. A product is at most 2^22 in magnitude. When the taps' sums plus the bias fit int32
+ * (qnnc_s16_sums_fit) and shifts are <= 13 (what the quantizer produces), the sums start from
+ * the biases and the requantization (qnnc_mve_output_s16) and the stores follow without leaving
+ * the vector registers: whole groups of eight channels take VMULLB / VMULLT products of the
+ * even and odd lanes (gathers and scatters keep the channels apart), a last group of fewer
+ * channels widening loads to int32 lanes (VLDRH.S32, VLDRB.S32).
  * Otherwise (at most 511 taps: 511 * 2^22 < 2^31) VMULLB / VMULLT products of the even and odd
  * int16 lanes are summed in int32, and each output takes the int64 bias and the scalar
  * requantization. No scratch.
@@ -44,8 +46,8 @@ static QNNC_LOOP_ATTR void qnnc_dw16_sum8_mve(const int16_t *px, int32_t x_row, 
     vst1q_s32(sum + 4, so);
 }
 
-/* Outputs c .. c + n - 1 (n <= 8) of one pixel when the layer's sums fit int32 (at most 256
- * taps, biases within 2^30, shifts <= 13): the loads widen to int32 lanes (VLDRH.S32,
+/* Outputs c .. c + n - 1 (n <= 8) of one pixel when the layer's sums fit int32
+ * (qnnc_s16_sums_fit, shifts <= 13): the loads widen to int32 lanes (VLDRH.S32,
  * VLDRB.S32) so the sums stay in channel order, then the bias, qnnc_mve_output_s16 and a
  * narrowing store, without leaving the vector registers. */
 static QNNC_LOOP_ATTR void qnnc_dw16_out8_mve(const int16_t *px, const int32_t *xs, const int8_t *fk,
@@ -78,6 +80,50 @@ static QNNC_LOOP_ATTR void qnnc_dw16_out8_mve(const int16_t *px, const int32_t *
                                                params->act_min, params->act_max), p1);
 }
 
+/* Outputs 0 .. 7 of one pixel, a whole group of eight channels, when the layer's sums fit int32:
+ * one int16 load of the inputs and one widening load of the weights per tap, VMULLB / VMULLT
+ * products of the even and odd channels added to two int32 sums that start from their biases
+ * (the int64 biases' low words, gathered), then the requantization with the even / odd
+ * channels' multipliers and shifts (gathered) and stores to the even / odd outputs (scattered):
+ * the lanes never need reordering. */
+static QNNC_LOOP_ATTR void qnnc_dw16_full8_mve(const int16_t *px, const int32_t *xs, const int8_t *fk,
+                                               const int32_t *fs, int32_t n_h, int32_t n_w, const int64_t *bias,
+                                               const qnnc_per_channel_quant *quant, const qnnc_conv_params *params,
+                                               int16_t *out)
+{
+    const uint32x4_t even = vidupq_n_u32(0u, 2), odd = vidupq_n_u32(1u, 2);
+    const int32_t x_row = xs[0], x_col = xs[1], f_row = fs[0], f_col = fs[1];
+    int32x4_t se = vdupq_n_s32(0), so = vdupq_n_s32(0);
+    int32_t i, j;
+    if (bias != NULL) { /* channel c's low word is int32 word 2c (little-endian int64) */
+        se = vldrwq_gather_shifted_offset_s32((const int32_t *)bias, vidupq_n_u32(0u, 4));
+        so = vldrwq_gather_shifted_offset_s32((const int32_t *)bias, vidupq_n_u32(2u, 4));
+    }
+    for (i = 0; i < n_h; ++i) {
+        const int16_t *xp = px;
+        const int8_t *fp = fk;
+        for (j = 0; j < n_w; ++j) {
+            const int16x8_t xv = vldrhq_s16(xp), wv = vldrbq_s16(fp);
+            se = vaddq_s32(se, vmullbq_int_s16(xv, wv));
+            so = vaddq_s32(so, vmulltq_int_s16(xv, wv));
+            xp += x_col;
+            fp += f_col;
+        }
+        px += x_row;
+        fk += f_row;
+    }
+    vstrhq_scatter_shifted_offset_s32(
+        out, even,
+        qnnc_mve_output_s16(se, vldrwq_gather_shifted_offset_s32(quant->multiplier, even),
+                            vldrwq_gather_shifted_offset_s32(quant->shift, even), params->output_offset,
+                            params->act_min, params->act_max));
+    vstrhq_scatter_shifted_offset_s32(
+        out, odd,
+        qnnc_mve_output_s16(so, vldrwq_gather_shifted_offset_s32(quant->multiplier, odd),
+                            vldrwq_gather_shifted_offset_s32(quant->shift, odd), params->output_offset,
+                            params->act_min, params->act_max));
+}
+
 /** The Helium depthwise conv (depth multiplier 1, input offset 0, at most 511 taps; else 0 is
  *  returned and the caller runs the portable path). */
 QNNC_PATH_ATTR int qnnc_dw_mve_s16(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
@@ -97,8 +143,8 @@ QNNC_PATH_ATTR int qnnc_dw_mve_s16(const qnnc_conv_params *params, const qnnc_pe
         return 0;
     }
     vec = qnnc_mve_s16_shifts_ok(quant->shift, out_c);
-    /* at most 256 taps and biases within 2^30: int32 sums, vector output (qnnc_dw16_out8_mve) */
-    small = vec && k_h * k_w <= 256 && qnnc_mve_s16_bias_small(bias, out_c);
+    /* the bias and the taps' products fit int32 (qnnc_s16_sums_fit): int32 sums, vector output */
+    small = vec && qnnc_s16_sums_fit(bias, out_c, k_h * k_w);
     for (b = 0; b < output_dims->n; ++b) {
         const int16_t *in_b = input + b * in_h * in_w * in_c;
         for (oh = 0; oh < output_dims->h; ++oh) {
@@ -121,6 +167,11 @@ QNNC_PATH_ATTR int qnnc_dw_mve_s16(const qnnc_conv_params *params, const qnnc_pe
                         qnnc_per_channel_quant qc;
                         qc.multiplier = quant->multiplier + c;
                         qc.shift = quant->shift + c;
+                        if (out_c - c >= 8) {
+                            qnnc_dw16_full8_mve(px + c, xs, fk + c, fs, kh1 - kh0, kw1 - kw0,
+                                                bias != NULL ? bias + c : NULL, &qc, params, output + c);
+                            continue;
+                        }
                         qnnc_dw16_out8_mve(px + c, xs, fk + c, fs, kh1 - kh0, kw1 - kw0, out_c - c < 8 ? out_c - c : 8,
                                            bias != NULL ? bias + c : NULL, &qc, params, output + c);
                     }
