@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 import qnnc
-from qnnc.runtime import PATH_SUFFIXES
+from qnnc.runtime import KERNEL_CALLS, PATH_SUFFIXES
 
 PathLike = Union[str, Path]
 
@@ -66,12 +66,14 @@ def kernel_functions() -> List[str]:
 
 def kernel_sources(functions: Optional[Iterable[str]] = None) -> List[Path]:
     """Kernel source files: ``runtime/src/<function>.c`` plus its ``<function>_dsp.c`` /
-    ``<function>_mve.c`` SIMD paths where they exist, for the given function names (all
-    ``qnnc_*.c`` files when ``functions`` is None). Raises if a function's file is missing."""
+    ``<function>_mve.c`` SIMD paths where they exist, for the given function names and the
+    kernels they call (all ``qnnc_*.c`` files when ``functions`` is None). Raises if a
+    function's file is missing."""
     src = runtime_dir() / "src"
     if functions is None:
         return sorted(src.glob("qnnc_*.c"))
     functions = list(functions)
+    functions += [c for fn in functions for c in KERNEL_CALLS.get(fn, ()) if c not in functions]
     missing = [str(src / f"{name}.c") for name in functions if not (src / f"{name}.c").is_file()]
     if missing:
         raise FileNotFoundError(f"missing kernel sources: {missing}")

@@ -123,10 +123,19 @@ def rand_rounding(rng) -> int:
     return ROUND_HALF_EVEN if rng.random() < 0.25 else ROUND_TFLITE
 
 
-def conv_case(rng, depthwise: bool, wide: bool = False) -> Case:
-    """wide: channel counts of the SIMD paths' blocks (multiples of 4 / 8 / 16 and one past)."""
-    h, w, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, oh, ow = conv_geometry(rng, 8 if wide else 10, 3)
-    if depthwise:
+def conv_case(rng, depthwise: bool, wide: bool = False, first=None) -> Case:
+    """wide: channel counts of the SIMD paths' blocks (multiples of 4 / 8 / 16 and one past).
+    first: (in_c, kh, kw) of a first layer (few input channels, a window of K = kh * kw * in_c
+    taps, stride 2, padding on every side), as KWS's 1x10x4."""
+    if first is not None:
+        ic, kh, kw = first
+        h, w, sh, sw, dh, dw, pt, pl, pb, pr = 12, 7, 2, 2, 1, 1, kh // 2, kw // 2, kh - 1 - kh // 2, kw // 2
+        oh, ow = (h + pt + pb - kh) // sh + 1, (w + pl + pr - kw) // sw + 1
+    else:
+        h, w, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, oh, ow = conv_geometry(rng, 8 if wide else 10, 3)
+    if first is not None:
+        oc, dm = int(rng.choice([5, 8, 16])), 1
+    elif depthwise:
         ic = int(rng.choice([4, 6, 8, 12, 16, 17, 20, 32])) if wide else int(rng.integers(1, 8))
         dm = int(rng.choice([1, 1, 2, 2, 3]))
         oc = ic * dm
@@ -192,7 +201,10 @@ def cases_for(kernel: str) -> List[Case]:
     builder, count = BUILDERS[kernel]
     rng = np.random.default_rng(4000 + KERNEL_IDS[kernel])
     wide = np.random.default_rng(4100 + KERNEL_IDS[kernel])
-    return [builder(rng) for _ in range(count)] + [builder(wide, wide=True) for _ in range(WIDE)]
+    cases = [builder(rng) for _ in range(count)] + [builder(wide, wide=True) for _ in range(WIDE)]
+    if kernel == "conv":  # first layers: K a multiple of 8 from 1-3 input channels (the DSP raw window)
+        cases += [conv_case(wide, False, first=f) for f in ((1, 10, 4), (1, 4, 2), (2, 3, 4), (3, 2, 4), (1, 3, 3))]
+    return cases
 
 
 def serialize(cases: List[Case]) -> bytes:
@@ -236,26 +248,28 @@ def test_s4_kernels_compile_for_cortex_m3(tmp_path):
 
 
 @pytest.mark.qemu
-@pytest.mark.parametrize("core", ["m4", "m55"])
-def test_s4_kernels_on_cortex_m_in_qemu(core, tmp_path):
-    """The random cases on emulated Cortex-M4 (the DSP paths) and M55 (the Helium paths): same
-    bytes as the reference. (The portable C runs them on the host under ASan/UBSan, and the
-    mixed KWS model on the M3.) One firmware per core with the first 40 random
-    and every wide case of each kernel.
+@pytest.mark.parametrize("core, flags", [("m4", []), ("m4", ["-DQNNC_NO_INLINE_ASM"]), ("m55", [])],
+                         ids=["m4", "m4-c-loops", "m55"])
+def test_s4_kernels_on_cortex_m_in_qemu(core, flags, tmp_path):
+    """The random cases on emulated Cortex-M4 (the DSP paths; also with the C loops that
+    -DQNNC_NO_INLINE_ASM selects) and M55 (the Helium paths): same bytes as the reference. (The
+    portable C runs them on the host under ASan/UBSan, and the mixed KWS model on the M3.) One
+    firmware per core with the first 40 random cases and every wide and first-layer case of each
+    kernel.
 
     Reuses the Cortex-M case runner firmware (benchmarks/firmware/kernel_cases_main.c, which
     hashes every output buffer) with this module's driver (BENCH_CASES_DRIVER)."""
     H = harness()
     from cortex_m_cases import fnv1a
     main_c = H.FIRMWARE / "kernel_cases_main.c"
-    cases = [c for k in BUILDERS for c in cases_for(k)[:40] + cases_for(k)[-WIDE:]]
+    cases = [c for k in BUILDERS for c in cases_for(k)[:40] + cases_for(k)[BUILDERS[k][1]:]]
     assert any(c.desc.endswith("dm=2") for c in cases_for("depthwise")[-WIDE:])
     blob = tmp_path / "cases.bin"
     blob.write_bytes(serialize(cases))
     fw = H.build_firmware(H.MACHINES[core], kernel_sources(S4_KERNELS) + [main_c], [include_dir(), HERE],
                           tmp_path, name=f"int4_{core}",
                           defines=[f'BENCH_CASES_FILE="{blob}"', 'BENCH_CASES_DRIVER="int4_driver.c"'],
-                          extra_cflags=["-Wno-unused-function"])
+                          extra_cflags=["-Wno-unused-function"] + flags)
     run = H.run_firmware(fw, tmp_path)
     assert run.returncode == 0, run.stdout[-2000:]
     got = {int(p[1]): int(p[2], 16) for p in (line.split() for line in run.stdout.splitlines())

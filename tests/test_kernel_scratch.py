@@ -29,13 +29,16 @@ static const int fc[][2] = {%(fc)s};
 int main(void)
 {
     size_t i;
-    printf("limits %%d %%d %%d %%d\n", QNNC_CONV_MAX_K, QNNC_DW_MAX_TAPS, QNNC_FC_MAX_K, QNNC_CONV_OC_BLOCK);
+    printf("limits %%d %%d %%d %%d %%d\n", QNNC_CONV_MAX_K, QNNC_DW_MAX_TAPS, QNNC_FC_MAX_K, QNNC_CONV_OC_BLOCK,
+           QNNC_CONV_S4_REALIGN_MAX);
     for (i = 0; i < sizeof conv / sizeof conv[0]; ++i) {
-        printf("conv %%d %%d\n", QNNC_CONV_DSP_BUFFER_SIZE(conv[i][0], conv[i][1], conv[i][2]),
-               QNNC_CONV_MVE_BUFFER_SIZE(conv[i][0], conv[i][2], conv[i][1] == 8));
+        printf("conv %%d %%d %%d\n", QNNC_CONV_DSP_BUFFER_SIZE(conv[i][0], conv[i][1], conv[i][2]),
+               QNNC_CONV_MVE_BUFFER_SIZE(conv[i][0], conv[i][2], conv[i][1] == 8),
+               QNNC_CONV_S4_DSP_BUFFER_SIZE(conv[i][0], conv[i][1], conv[i][2]));
     }
     for (i = 0; i < sizeof taps / sizeof taps[0]; ++i) {
-        printf("dw %%d %%d\n", QNNC_DW_DSP_BUFFER_SIZE(taps[i]), QNNC_DW_MVE_BUFFER_SIZE(taps[i]));
+        printf("dw %%d %%d %%d %%d\n", QNNC_DW_DSP_BUFFER_SIZE(taps[i]), QNNC_DW_MVE_BUFFER_SIZE(taps[i]),
+               QNNC_DW_S4_UNPACKED_SIZE(taps[i], 3), QNNC_DW_S4_UNPACKED_SIZE(taps[i], 64));
     }
     for (i = 0; i < sizeof fc / sizeof fc[0]; ++i) {
         printf("fc %%d\n", QNNC_FC_DSP_BUFFER_SIZE(fc[i][0], fc[i][1]));
@@ -43,6 +46,13 @@ int main(void)
     return 0;
 }
 """
+
+
+def s4_uncapped(k: int, ic: int, oc: int) -> int:
+    """QNNC_CONV_S4_DSP_BUFFER_SIZE itself, for the layers get_buffer_size declines (K past the
+    limit, a realigned filter past QNNC_CONV_S4_REALIGN_MAX)."""
+    k8 = (k + 7) & ~7
+    return 4 * k8 + (k8 if ic % 8 else 0) + (oc * (k8 // 2) if k % 8 else 0)
 
 
 def test_python_sizes_equal_the_header_formulas(tmp_path):
@@ -53,9 +63,11 @@ def test_python_sizes_equal_the_header_formulas(tmp_path):
         "fc": ", ".join("{%d, %d}" % f for f in FC)})
     exe = compile_c([src], [include_dir()], tmp_path / "macros")
     lines = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.splitlines()
-    assert lines[0].split()[1:] == [str(v) for v in (ks.CONV_MAX_K, ks.DW_MAX_TAPS, ks.FC_MAX_K, ks.CONV_OC_BLOCK)]
-    want = [f"conv {ks.conv_dsp_bytes(k, ic, oc)} {ks.conv_mve_bytes(k, oc, ic == 8)}" for k, ic, oc in CONV]
-    want += [f"dw {8 * t} {16 * t + 4}" for t in TAPS]
+    assert lines[0].split()[1:] == [str(v) for v in (ks.CONV_MAX_K, ks.DW_MAX_TAPS, ks.FC_MAX_K, ks.CONV_OC_BLOCK,
+                                                     ks.CONV_S4_REALIGN_MAX)]
+    want = [f"conv {ks.conv_dsp_bytes(k, ic, oc)} {ks.conv_mve_bytes(k, oc, ic == 8)} "
+            f"{ks.conv_s4_scratch_bytes(k, ic, oc) or s4_uncapped(k, ic, oc)}" for k, ic, oc in CONV]
+    want += [f"dw {8 * t} {16 * t + 4} {(3 * t + 3) & ~3} {64 * t}" for t in TAPS]
     want += [f"fc {ks.fully_connected_scratch_bytes(k, n)}" for k, n in FC]
     assert lines[1:] == want
     # the planner's per-layer figure is the larger path's need
@@ -64,6 +76,16 @@ def test_python_sizes_equal_the_header_formulas(tmp_path):
     assert ks.conv_scratch_bytes(p, (1, 8, 8, 16), (32, 3, 3, 16), (1, 8, 8, 32)) == \
         max(4 * 144 + 16, 4 * 32 + 8 * 32 + 2 * 144) == 672
     assert ks.depthwise_scratch_bytes(p, 64, (1, 3, 3, 64)) == 148
+    # int4 conv: the DSP path's two q15 columns (and the int8 window for in_c % 8), K % 8 == 0 only
+    assert ks.conv_s4_scratch_bytes(576, 64, 64) == 4 * 576
+    assert ks.conv_s4_scratch_bytes(40, 1, 64) == 5 * 40
+    assert ks.conv_s4_scratch_bytes(27, 3, 16) == 4 * 32 + 32 + 16 * 16  # IC's first layer, realigned
+    assert ks.conv_s4_scratch_bytes(147, 3, 64) == 0  # a 7x7x3 first layer: 4,736 B realigned
+    assert ks.conv_s4_scratch_bytes(64, 64, 64, input_offset=-128) == 0
+    # int4 depthwise: the unpacked filter (rounded up to 4 bytes) ahead of the int8 kernel's need
+    assert ks.depthwise_s4_scratch_bytes(p, 64, (1, 3, 3, 64)) == 576 + 148
+    assert ks.depthwise_s4_scratch_bytes(p, 3, (1, 3, 3, 3)) == 28 + 148
+    assert ks.depthwise_s4_scratch_bytes(p, 64, (1, 9, 9, 64)) == 0  # 81 taps: not on the int8 SIMD path
     assert ks.fully_connected_scratch_bytes(3, 10) == 0  # K < 4: portable on every core
 
 

@@ -17,9 +17,13 @@ CONV_MAX_K = 2048
 DW_MAX_TAPS = 64
 FC_MAX_K = 4096
 CONV_OC_BLOCK = 32
+CONV_S4_REALIGN_MAX = 2048
 
-# The kernels whose SIMD paths take scratch (int4/int16 kernels have none).
-SCRATCH_KERNELS = ("qnnc_conv_s8", "qnnc_depthwise_conv_s8", "qnnc_fully_connected_s8")
+# The kernels whose SIMD paths take scratch (the int4 conv: its DSP path's columns; the int4
+# depthwise: its unpacked filter and the int8 kernel's scratch; the int4 FC and the int16
+# kernels have none).
+SCRATCH_KERNELS = ("qnnc_conv_s8", "qnnc_depthwise_conv_s8", "qnnc_fully_connected_s8", "qnnc_conv_s4",
+                   "qnnc_depthwise_conv_s4")
 
 
 def conv_dsp_bytes(k: int, in_c: int, out_c: int) -> int:
@@ -69,6 +73,28 @@ def depthwise_scratch_bytes(params, in_c: int, filter_dims) -> int:
     return max(dsp, 16 * taps + 4)
 
 
+def conv_s4_scratch_bytes(k: int, in_c: int, out_c: int, input_offset: int = 0) -> int:
+    """``qnnc_conv_s4_get_buffer_size`` (the Helium path needs none): the DSP path's two q15
+    columns of K rounded up to 8, the int8 window when in_c is not a multiple of 8, and the
+    realigned filter when K is not (at most ``CONV_S4_REALIGN_MAX`` bytes, else 0); 0 where the
+    zero point does not fit int8."""
+    k8 = (k + 7) & ~7
+    realign = out_c * (k8 // 2) if k % 8 else 0
+    if k > CONV_MAX_K or out_c > CONV_MAX_K or not -127 <= input_offset <= 128 or realign > CONV_S4_REALIGN_MAX:
+        return 0
+    return 4 * k8 + (k8 if in_c % 8 else 0) + realign
+
+
+def depthwise_s4_scratch_bytes(params, in_c: int, filter_dims) -> int:
+    """``qnnc_depthwise_conv_s4_get_buffer_size``: the filter unpacked to int8
+    (``QNNC_DW_S4_UNPACKED_SIZE``) ahead of the int8 kernel's scratch, where the int8 SIMD path
+    takes the layer; filter_dims (1, kh, kw, out_c)."""
+    int8_need = depthwise_scratch_bytes(params, in_c, filter_dims)
+    if int8_need == 0:
+        return 0
+    return ((filter_dims[1] * filter_dims[2] * filter_dims[3] + 3) & ~3) + int8_need
+
+
 def fully_connected_scratch_bytes(in_features: int, out_features: int) -> int:
     """Bytes ``qnnc_fully_connected_s8`` may ask for (the Helium path needs none)."""
     if in_features > FC_MAX_K or in_features < 4 or out_features > FC_MAX_K:
@@ -93,7 +119,12 @@ def _conv_like(op, model, band: bool) -> int:
         return 0
     in_shape = tuple(model.tensors[op.inputs[0]].shape)
     out_shape = tuple(model.tensors[op.output].shape)
+    if op.kernel == "qnnc_conv_s4":
+        fd = op.attrs["filter_dims"]
+        return conv_s4_scratch_bytes(fd[1] * fd[2] * in_shape[3], in_shape[3], out_shape[3], op.params.input_offset)
     if op.kind == "depthwise_conv":
+        if op.kernel == "qnnc_depthwise_conv_s4":
+            return depthwise_s4_scratch_bytes(op.params, in_shape[3], op.attrs["filter_dims"])
         return depthwise_scratch_bytes(op.params, in_shape[3], op.attrs["filter_dims"])
     if band:  # band calls have other pads/heights: reserve the non-direct (larger) Helium need
         k = op.attrs["filter_dims"][1] * op.attrs["filter_dims"][2] * in_shape[3]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Dict, Iterable, List
+from typing import Dict, Iterable, List, Tuple
 
 RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
 INCLUDE_DIR = os.path.join(RUNTIME_DIR, "include")
@@ -15,6 +15,9 @@ SRC_DIR = os.path.join(RUNTIME_DIR, "src")
 HEADER = "qnnc_kernels.h"
 # Always needed by the generated <name>_invoke_f32 entry point.
 BOUNDARY_KERNELS = ("qnnc_quantize_f32_s8", "qnnc_dequantize_s8_f32")
+# Kernels that call another public kernel (the int4 depthwise runs the int8 one on its unpacked
+# filter): that kernel's files are needed too.
+KERNEL_CALLS: Dict[str, Tuple[str, ...]] = {"qnnc_depthwise_conv_s4": ("qnnc_depthwise_conv_s8",)}
 # The files of a kernel's SIMD paths, next to runtime/src/<function>.c (CMSIS-NN style).
 PATH_SUFFIXES = ("_dsp", "_mve")
 _LOCAL_INCLUDE = re.compile(r'^#include "(qnnc_\w+\.h)"', re.M)
@@ -44,11 +47,13 @@ def _read(path: str) -> str:
 def runtime_files(functions: Iterable[str]) -> Dict[str, str]:
     """{file name: text} of the header plus the sources of the given kernels.
 
-    Each kernel brings its ``_dsp`` / ``_mve`` sources, and every internal header a copied file
+    Each kernel brings its ``_dsp`` / ``_mve`` sources and the kernels it calls (``KERNEL_CALLS``),
+    and every internal header a copied file
     includes (``qnnc_internal.h``, the ``qnnc_<kernel>_impl.h`` bodies an _s8/_s16 or _s4/_s8
     pair shares, and what those include) is copied with it.
     """
-    names = sorted(set(functions) | set(BOUNDARY_KERNELS))
+    names = set(functions) | set(BOUNDARY_KERNELS)
+    names = sorted(names | {callee for fn in names for callee in KERNEL_CALLS.get(fn, ())})
     files = {HEADER: _read(os.path.join(INCLUDE_DIR, HEADER))}
     pending = []
     for fn in names:

@@ -521,21 +521,46 @@ void qnnc_gru_s8(const qnnc_recurrent_params *params, const qnnc_recurrent_weigh
  * the last high nibble 0. Values are two's complement nibbles in [-8, 7] (qnnc emits [-7, 7]).
  * The kernels' arithmetic (rounding mode included) is that of the _s8 kernels on the unpacked
  * weights. Armv7E-M DSP (_dsp.c) and Helium (_mve.c) paths unpack the nibbles on the fly, the
- * portable C99 path runs elsewhere; none needs working memory (no qnnc_buffer argument). */
+ * portable C99 path runs elsewhere. Given their get_buffer_size bytes, the DSP conv keeps two
+ * output pixels' q15 columns there, and the depthwise kernel unpacks its filter there (SIMD
+ * targets) and runs qnnc_depthwise_conv_s8; with less (or NULL) they run without. */
+
+/** conv int4 DSP, K8 = K rounded up to 8: two q15 columns of K8 values, the int8 window if
+ *  in_c % 8, the filter realigned to K8 nibbles a channel if K % 8 (up to the MAX below). */
+#define QNNC_CONV_S4_K8_(K) (((K) + 7) & ~7)
+#define QNNC_CONV_S4_DSP_BUFFER_SIZE(K, in_c, out_c)                                                    \
+    (4 * QNNC_CONV_S4_K8_(K) + (((in_c) & 7) != 0 ? QNNC_CONV_S4_K8_(K) : 0) +                          \
+     (((K) & 7) != 0 ? (out_c) * (QNNC_CONV_S4_K8_(K) / 2) : 0))
+#ifndef QNNC_CONV_S4_REALIGN_MAX
+#define QNNC_CONV_S4_REALIGN_MAX 2048
+#endif
+/** depthwise int4: the unpacked filter (int8, 4-byte aligned) ahead of the int8 kernel's scratch. */
+#define QNNC_DW_S4_UNPACKED_SIZE(taps, out_c) ((((taps) * (out_c)) + 3) & ~3)
 
 /** qnnc_conv_s8 with the OHWI filter packed as int4 (dims as for qnnc_conv_s8). */
-void qnnc_conv_s4(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+void qnnc_conv_s4(const qnnc_buffer *scratch,
+                  const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
                   const qnnc_dims *input_dims, const int8_t *input,
                   const qnnc_dims *filter_dims, const int8_t *packed_filter,
                   const int32_t *bias,
                   const qnnc_dims *output_dims, int8_t *output);
 
+/** Scratch bytes qnnc_conv_s4 wants for this layer on the path compiled in (0: none). */
+int32_t qnnc_conv_s4_get_buffer_size(const qnnc_conv_params *params, const qnnc_dims *input_dims,
+                                     const qnnc_dims *filter_dims, const qnnc_dims *output_dims);
+
 /** qnnc_depthwise_conv_s8 with the [kh][kw][out_ch] filter packed as int4. */
-void qnnc_depthwise_conv_s4(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+void qnnc_depthwise_conv_s4(const qnnc_buffer *scratch,
+                            const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
                             const qnnc_dims *input_dims, const int8_t *input,
                             const qnnc_dims *filter_dims, const int8_t *packed_filter,
                             const int32_t *bias,
                             const qnnc_dims *output_dims, int8_t *output);
+
+/** Scratch bytes qnnc_depthwise_conv_s4 wants (0: none): QNNC_DW_S4_UNPACKED_SIZE plus the int8
+ *  kernel's, where its SIMD path takes the layer (multiplier 1, at most QNNC_DW_MAX_TAPS taps). */
+int32_t qnnc_depthwise_conv_s4_get_buffer_size(const qnnc_conv_params *params, const qnnc_dims *input_dims,
+                                               const qnnc_dims *filter_dims, const qnnc_dims *output_dims);
 
 /** qnnc_fully_connected_s8 with the [out_features][in_features] weights packed as int4. */
 void qnnc_fully_connected_s4(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant,
