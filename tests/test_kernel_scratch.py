@@ -29,8 +29,8 @@ static const int fc[][2] = {%(fc)s};
 int main(void)
 {
     size_t i;
-    printf("limits %%d %%d %%d %%d %%d\n", QNNC_CONV_MAX_K, QNNC_DW_MAX_TAPS, QNNC_FC_MAX_K, QNNC_CONV_OC_BLOCK,
-           QNNC_CONV_S4_REALIGN_MAX);
+    printf("limits %%d %%d %%d %%d %%d %%d\n", QNNC_CONV_MAX_K, QNNC_DW_MAX_TAPS, QNNC_FC_MAX_K, QNNC_CONV_OC_BLOCK,
+           QNNC_CONV_S4_REALIGN_MAX, QNNC_CONV_S4_UNPACK_MAX);
     for (i = 0; i < sizeof conv / sizeof conv[0]; ++i) {
         printf("conv %%d %%d %%d\n", QNNC_CONV_DSP_BUFFER_SIZE(conv[i][0], conv[i][1], conv[i][2]),
                QNNC_CONV_MVE_BUFFER_SIZE(conv[i][0], conv[i][2], conv[i][1] == 8),
@@ -64,9 +64,9 @@ def test_python_sizes_equal_the_header_formulas(tmp_path):
     exe = compile_c([src], [include_dir()], tmp_path / "macros")
     lines = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.splitlines()
     assert lines[0].split()[1:] == [str(v) for v in (ks.CONV_MAX_K, ks.DW_MAX_TAPS, ks.FC_MAX_K, ks.CONV_OC_BLOCK,
-                                                     ks.CONV_S4_REALIGN_MAX)]
+                                                     ks.CONV_S4_REALIGN_MAX, ks.CONV_S4_UNPACK_MAX)]
     want = [f"conv {ks.conv_dsp_bytes(k, ic, oc)} {ks.conv_mve_bytes(k, oc, ic == 8)} "
-            f"{ks.conv_s4_scratch_bytes(k, ic, oc) or s4_uncapped(k, ic, oc)}" for k, ic, oc in CONV]
+            f"{ks.conv_s4_dsp_bytes(k, ic, oc) or s4_uncapped(k, ic, oc)}" for k, ic, oc in CONV]
     want += [f"dw {8 * t} {16 * t + 4} {(3 * t + 3) & ~3} {64 * t}" for t in TAPS]
     want += [f"fc {ks.fully_connected_scratch_bytes(k, n)}" for k, n in FC]
     assert lines[1:] == want
@@ -76,12 +76,21 @@ def test_python_sizes_equal_the_header_formulas(tmp_path):
     assert ks.conv_scratch_bytes(p, (1, 8, 8, 16), (32, 3, 3, 16), (1, 8, 8, 32)) == \
         max(4 * 144 + 16, 4 * 32 + 8 * 32 + 2 * 144) == 672
     assert ks.depthwise_scratch_bytes(p, 64, (1, 3, 3, 64)) == 148
-    # int4 conv: the DSP path's two q15 columns (and the int8 window for in_c % 8), K % 8 == 0 only
-    assert ks.conv_s4_scratch_bytes(576, 64, 64) == 4 * 576
-    assert ks.conv_s4_scratch_bytes(40, 1, 64) == 5 * 40
-    assert ks.conv_s4_scratch_bytes(27, 3, 16) == 4 * 32 + 32 + 16 * 16  # IC's first layer, realigned
-    assert ks.conv_s4_scratch_bytes(147, 3, 64) == 0  # a 7x7x3 first layer: 4,736 B realigned
-    assert ks.conv_s4_scratch_bytes(64, 64, 64, input_offset=-128) == 0
+    # int4 conv, DSP: two q15 columns (and the int8 window for in_c % 8; the realigned filter for K % 8)
+    assert ks.conv_s4_dsp_bytes(576, 64, 64) == 4 * 576
+    assert ks.conv_s4_dsp_bytes(40, 1, 64) == 5 * 40
+    assert ks.conv_s4_dsp_bytes(27, 3, 16) == 4 * 32 + 32 + 16 * 16  # IC's first layer, realigned
+    assert ks.conv_s4_dsp_bytes(147, 3, 64) == 0  # a 7x7x3 first layer: 4,736 B realigned
+    assert ks.conv_s4_dsp_bytes(64, 64, 64, input_offset=-128) == 0
+    # int4 conv: filters of at most 4,096 weights unpacked ahead of the int8 kernel's scratch
+    assert ks.conv_s4_unpack_bytes(64, 64, 64, True, helium=True) == 4096 + ks.conv_mve_bytes(64, 64, True) == 4608
+    assert ks.conv_s4_unpack_bytes(64, 64, 64, True, helium=False) == 4096 + ks.conv_dsp_bytes(64, 64, 64) == 4368
+    assert ks.conv_s4_unpack_bytes(576, 64, 64, False, helium=True) == 0
+    # KWS's pointwise layer (no padding: Helium reads it in place): the Helium need; IC's 3x3x64
+    # layer: the DSP columns
+    p0 = ConvParams(input_offset=0, output_offset=0, stride_h=1, stride_w=1, pad_top=0, pad_left=0)
+    assert ks.conv_s4_scratch_bytes(p0, (1, 8, 8, 64), (64, 1, 1, 64), (1, 8, 8, 64)) == 4608
+    assert ks.conv_s4_scratch_bytes(p, (1, 8, 8, 64), (64, 3, 3, 64), (1, 8, 8, 64)) == 4 * 576
     # int4 depthwise: the unpacked filter (rounded up to 4 bytes) ahead of the int8 kernel's need
     assert ks.depthwise_s4_scratch_bytes(p, 64, (1, 3, 3, 64)) == 576 + 148
     assert ks.depthwise_s4_scratch_bytes(p, 3, (1, 3, 3, 3)) == 28 + 148

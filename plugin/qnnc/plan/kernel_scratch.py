@@ -18,6 +18,7 @@ DW_MAX_TAPS = 64
 FC_MAX_K = 4096
 CONV_OC_BLOCK = 32
 CONV_S4_REALIGN_MAX = 2048
+CONV_S4_UNPACK_MAX = 4096
 
 # The kernels whose SIMD paths take scratch (the int4 conv: its DSP path's columns; the int4
 # depthwise: its unpacked filter and the int8 kernel's scratch; the int4 FC and the int16
@@ -40,16 +41,20 @@ def conv_mve_bytes(k: int, out_c: int, direct: bool) -> int:
 def conv_scratch_bytes(params, in_shape, filter_dims, out_shape) -> int:
     """Bytes ``qnnc_conv_s8`` may ask for (max over the DSP and Helium paths); shapes NHWC,
     filter_dims (out_c, kh, kw, in_c)."""
-    _, in_h, in_w, in_c = in_shape
-    _, out_h, out_w, out_c = out_shape
-    kh, kw = filter_dims[1], filter_dims[2]
-    k = kh * kw * in_c
+    in_c, out_c = in_shape[3], out_shape[3]
+    k = filter_dims[1] * filter_dims[2] * in_c
     if k > CONV_MAX_K or out_c > CONV_MAX_K:
         return 0
-    direct = (kh == 1 and kw == 1 and params.pad_top == 0 and params.pad_left == 0
-              and (out_h - 1) * params.stride_h < in_h and (out_w - 1) * params.stride_w < in_w)
+    direct = _direct(params, in_shape, filter_dims, out_shape)
     dsp = conv_dsp_bytes(k, in_c, out_c) if k >= 4 else 0
     return max(dsp, conv_mve_bytes(k, out_c, direct))
+
+
+def _direct(params, in_shape, filter_dims, out_shape) -> bool:
+    """The Helium conv reads the input pixels in place (1x1 without padding): qnnc_conv_direct."""
+    (_, in_h, in_w, _), (_, out_h, out_w, _) = in_shape, out_shape
+    return (filter_dims[1] == 1 and filter_dims[2] == 1 and params.pad_top == 0 and params.pad_left == 0
+            and (out_h - 1) * params.stride_h < in_h and (out_w - 1) * params.stride_w < in_w)
 
 
 def conv_cols_bytes(params, filter_dims, out_c: int) -> int:
@@ -73,16 +78,36 @@ def depthwise_scratch_bytes(params, in_c: int, filter_dims) -> int:
     return max(dsp, 16 * taps + 4)
 
 
-def conv_s4_scratch_bytes(k: int, in_c: int, out_c: int, input_offset: int = 0) -> int:
-    """``qnnc_conv_s4_get_buffer_size`` (the Helium path needs none): the DSP path's two q15
-    columns of K rounded up to 8, the int8 window when in_c is not a multiple of 8, and the
-    realigned filter when K is not (at most ``CONV_S4_REALIGN_MAX`` bytes, else 0); 0 where the
-    zero point does not fit int8."""
+def conv_s4_dsp_bytes(k: int, in_c: int, out_c: int, input_offset: int = 0) -> int:
+    """``qnnc_conv_s4_cols_size``, the DSP path for larger filters: two q15 columns of K rounded up to 8,
+    the int8 window when in_c is not a multiple of 8, and the realigned filter when K is not (at
+    most ``CONV_S4_REALIGN_MAX`` bytes, else 0); 0 where the zero point does not fit int8."""
     k8 = (k + 7) & ~7
     realign = out_c * (k8 // 2) if k % 8 else 0
     if k > CONV_MAX_K or out_c > CONV_MAX_K or not -127 <= input_offset <= 128 or realign > CONV_S4_REALIGN_MAX:
         return 0
     return 4 * k8 + (k8 if in_c % 8 else 0) + realign
+
+
+def conv_s4_unpack_bytes(k: int, in_c: int, out_c: int, direct: bool, helium: bool) -> int:
+    """The unpacking path of ``qnnc_conv_s4`` on a SIMD target: a filter of at most
+    ``CONV_S4_UNPACK_MAX`` weights unpacked to int8 ahead of ``qnnc_conv_s8``'s scratch on that
+    path; 0 where it is not taken."""
+    if k > CONV_MAX_K or out_c > CONV_MAX_K or k * out_c > CONV_S4_UNPACK_MAX or (not helium and k < 4):
+        return 0
+    int8_need = conv_mve_bytes(k, out_c, direct) if helium else conv_dsp_bytes(k, in_c, out_c)
+    return ((k * out_c + 3) & ~3) + int8_need
+
+
+def conv_s4_scratch_bytes(params, in_shape, filter_dims, out_shape, band: bool = False) -> int:
+    """Bytes ``qnnc_conv_s4`` may ask for (max over the DSP and Helium paths): small filters
+    unpacked for the int8 kernel; on the DSP path, larger ones take the two-pixel columns."""
+    in_c, out_c = in_shape[3], out_shape[3]
+    k = filter_dims[1] * filter_dims[2] * in_c
+    direct = not band and _direct(params, in_shape, filter_dims, out_shape)
+    dsp = conv_s4_unpack_bytes(k, in_c, out_c, direct, helium=False) or \
+        conv_s4_dsp_bytes(k, in_c, out_c, params.input_offset)
+    return max(dsp, conv_s4_unpack_bytes(k, in_c, out_c, direct, helium=True))
 
 
 def depthwise_s4_scratch_bytes(params, in_c: int, filter_dims) -> int:
@@ -120,8 +145,7 @@ def _conv_like(op, model, band: bool) -> int:
     in_shape = tuple(model.tensors[op.inputs[0]].shape)
     out_shape = tuple(model.tensors[op.output].shape)
     if op.kernel == "qnnc_conv_s4":
-        fd = op.attrs["filter_dims"]
-        return conv_s4_scratch_bytes(fd[1] * fd[2] * in_shape[3], in_shape[3], out_shape[3], op.params.input_offset)
+        return conv_s4_scratch_bytes(op.params, in_shape, op.attrs["filter_dims"], out_shape, band)
     if op.kind == "depthwise_conv":
         if op.kernel == "qnnc_depthwise_conv_s4":
             return depthwise_s4_scratch_bytes(op.params, in_shape[3], op.attrs["filter_dims"])

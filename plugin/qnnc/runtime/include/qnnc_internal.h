@@ -283,6 +283,15 @@ QNNC_INLINE int32_t qnnc_s4_weight(const int8_t *packed, int32_t i)
     return (nibble ^ 8) - 8;
 }
 
+/** The first n packed int4 weights as int8 (the int4 kernels that run an int8 kernel on them). */
+QNNC_INLINE void qnnc_s4_unpack(const int8_t *packed, int32_t n, int8_t *out)
+{
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        out[i] = (int8_t)qnnc_s4_weight(packed, i);
+    }
+}
+
 /** sum over k < n of weight (start + k) * (x[k] + input_offset): whole bytes two weights at a time. */
 QNNC_INLINE int32_t qnnc_s4_dot(const int8_t *packed, int32_t start, const int8_t *x, int32_t n,
                                 int32_t input_offset)

@@ -522,20 +522,20 @@ void qnnc_gru_s8(const qnnc_recurrent_params *params, const qnnc_recurrent_weigh
  * The kernels' arithmetic (rounding mode included) is that of the _s8 kernels on the unpacked
  * weights. Armv7E-M DSP (_dsp.c) and Helium (_mve.c) paths unpack the nibbles on the fly, the
  * portable C99 path runs elsewhere. Given their get_buffer_size bytes, the DSP conv keeps two
- * output pixels' q15 columns there, and the depthwise kernel unpacks its filter there (SIMD
- * targets) and runs qnnc_depthwise_conv_s8; with less (or NULL) they run without. */
+ * output pixels' q15 columns there; the depthwise (SIMD targets) and a small Helium conv unpack
+ * the filter there and run the _s8 kernel; with less (or NULL) they run without. */
 
 /** conv int4 DSP, K8 = K rounded up to 8: two q15 columns of K8 values, the int8 window if
- *  in_c % 8, the filter realigned to K8 nibbles a channel if K % 8 (up to the MAX below). */
+ *  in_c % 8, the filter realigned to K8 nibbles a channel if K % 8 (up to REALIGN_MAX bytes). */
 #define QNNC_CONV_S4_K8_(K) (((K) + 7) & ~7)
-#define QNNC_CONV_S4_DSP_BUFFER_SIZE(K, in_c, out_c)                                                    \
-    (4 * QNNC_CONV_S4_K8_(K) + (((in_c) & 7) != 0 ? QNNC_CONV_S4_K8_(K) : 0) +                          \
-     (((K) & 7) != 0 ? (out_c) * (QNNC_CONV_S4_K8_(K) / 2) : 0))
-#ifndef QNNC_CONV_S4_REALIGN_MAX
+#define QNNC_CONV_S4_DSP_BUFFER_SIZE(K, in_c, out_c) (4 * QNNC_CONV_S4_K8_(K) + \
+    (((in_c) & 7) ? QNNC_CONV_S4_K8_(K) : 0) + (((K) & 7) ? (out_c) * (QNNC_CONV_S4_K8_(K) / 2) : 0))
 #define QNNC_CONV_S4_REALIGN_MAX 2048
-#endif
-/** depthwise int4: the unpacked filter (int8, 4-byte aligned) ahead of the int8 kernel's scratch. */
-#define QNNC_DW_S4_UNPACKED_SIZE(taps, out_c) ((((taps) * (out_c)) + 3) & ~3)
+/** Unpacked int4 filters (int8, 4-byte aligned) ahead of the _s8 kernel's scratch: depthwise on
+ *  SIMD targets, conv on Helium up to QNNC_CONV_S4_UNPACK_MAX weights. */
+#define QNNC_CONV_S4_UNPACK_MAX 4096
+#define QNNC_CONV_S4_UNPACKED_SIZE(K, out_c) ((((K) * (out_c)) + 3) & ~3)
+#define QNNC_DW_S4_UNPACKED_SIZE(taps, out_c) QNNC_CONV_S4_UNPACKED_SIZE(taps, out_c)
 
 /** qnnc_conv_s8 with the OHWI filter packed as int4 (dims as for qnnc_conv_s8). */
 void qnnc_conv_s4(const qnnc_buffer *scratch,

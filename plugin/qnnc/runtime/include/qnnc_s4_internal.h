@@ -1,7 +1,7 @@
 /*
  * qnnc_s4_internal.h - the packed-int4 dot products (and, on Helium, the four-channel output
  * stage) shared by the DSP / Helium paths of qnnc_conv_s4 and qnnc_fully_connected_s4. Included by
- * those _dsp.c / _mve.c files only; every function is static so that each kernel's files link on
+ * the int4 kernels' files only; every function is static so that each kernel's files link on
  * their own (a model with int4 FC layers only does not need the conv sources). See
  * qnnc_conv_s4_dsp.c / qnnc_conv_s4_mve.c for the weight unpacking.
  */
@@ -17,6 +17,20 @@
 #endif
 
 #if QNNC_PATH_DSP
+/* Scratch of the DSP conv's two-pixel column path (0: not taken): QNNC_CONV_S4_DSP_BUFFER_SIZE
+ * where the zero point fits int8 (it fills padding taps) and, for K % 8 != 0, the realigned
+ * filter stays within QNNC_CONV_S4_REALIGN_MAX. */
+static QNNC_UNUSED int32_t qnnc_conv_s4_cols_size(const qnnc_conv_params *params, const qnnc_dims *input_dims,
+                                                  const qnnc_dims *filter_dims, const qnnc_dims *output_dims)
+{
+    const int32_t K = filter_dims->h * filter_dims->w * input_dims->c, K8 = (K + 7) & ~7;
+    if (K > QNNC_CONV_MAX_K || output_dims->c > QNNC_CONV_MAX_K || params->input_offset < -127 ||
+        params->input_offset > 128 || (K != K8 && output_dims->c * (K8 / 2) > QNNC_CONV_S4_REALIGN_MAX)) {
+        return 0;
+    }
+    return QNNC_CONV_S4_DSP_BUFFER_SIZE(K, input_dims->c, output_dims->c);
+}
+
 /* PKHBT / PKHTB of two words of int16 pairs (a0, a1), (b0, b1): (a0, b0) and (a1, b1) (GCC 12
  * has no ACLE intrinsic for them and does not form them from C). */
 QNNC_INLINE int32_t qnnc_s4_pkhbt(int32_t a, int32_t b)

@@ -9,10 +9,13 @@
  * odd start and reads whole bytes otherwise). The arithmetic is that of qnnc_conv_s8 on the unpacked weights.
  * The weights are in [-8, 7]; sums are exact. The Armv7E-M DSP and Helium paths are in
  * qnnc_conv_s4_dsp.c / qnnc_conv_s4_mve.c (both rounding modes; the DSP path's two-pixel
- * columns in the scratch, see qnnc_conv_s4_get_buffer_size); the portable C99 path below runs
- * elsewhere and for layers a SIMD path declines.
+ * columns in the scratch, see qnnc_conv_s4_get_buffer_size). On SIMD targets, a small filter
+ * (at most QNNC_CONV_S4_UNPACK_MAX weights) given the scratch is unpacked to int8 there and
+ * qnnc_conv_s8 runs on it. The portable C99 path below runs elsewhere and for layers a SIMD path
+ * declines.
  */
 #include "qnnc_internal.h"
+#include "qnnc_s4_internal.h"
 
 #define QNNC_FN qnnc_conv_s4_portable
 #define QNNC_FN_STORAGE static QNNC_PATH_ATTR
@@ -21,17 +24,32 @@
 #define QNNC_DOT(acc, packed, w, x, n, off) ((acc) + qnnc_s4_dot(packed, w, x, n, off))
 #include "qnnc_conv_impl.h"
 
+#if QNNC_PATH_MVE || QNNC_PATH_DSP
+/* Scratch of the unpacking path (0: not taken): a filter of at most QNNC_CONV_S4_UNPACK_MAX
+ * weights unpacked to int8 ahead of what qnnc_conv_s8's SIMD path asks for. */
+static int32_t qnnc_conv_s4_unpack_size(const qnnc_conv_params *params, const qnnc_dims *input_dims,
+                                        const qnnc_dims *filter_dims, const qnnc_dims *output_dims)
+{
+    const int32_t K = filter_dims->h * filter_dims->w * input_dims->c;
+    const int32_t s8 = qnnc_conv_s8_get_buffer_size(params, input_dims, filter_dims, output_dims);
+    if (s8 == 0 || K * output_dims->c > QNNC_CONV_S4_UNPACK_MAX) {
+        return 0;
+    }
+    return QNNC_CONV_S4_UNPACKED_SIZE(K, output_dims->c) + s8;
+}
+#endif
+
 int32_t qnnc_conv_s4_get_buffer_size(const qnnc_conv_params *params, const qnnc_dims *input_dims,
                                      const qnnc_dims *filter_dims, const qnnc_dims *output_dims)
 {
+#if QNNC_PATH_MVE || QNNC_PATH_DSP
+    const int32_t unpack = qnnc_conv_s4_unpack_size(params, input_dims, filter_dims, output_dims);
 #if QNNC_PATH_DSP
-    const int32_t K = filter_dims->h * filter_dims->w * input_dims->c, K8 = (K + 7) & ~7;
-    /* the zero point fills padding taps as int8; a realigned filter (K % 8 != 0) only when small */
-    if (K > QNNC_CONV_MAX_K || output_dims->c > QNNC_CONV_MAX_K || params->input_offset < -127 ||
-        params->input_offset > 128 || (K != K8 && output_dims->c * (K8 / 2) > QNNC_CONV_S4_REALIGN_MAX)) {
-        return 0;
+    if (unpack == 0) { /* larger filters: the DSP path's two-pixel columns */
+        return qnnc_conv_s4_cols_size(params, input_dims, filter_dims, output_dims);
     }
-    return QNNC_CONV_S4_DSP_BUFFER_SIZE(K, input_dims->c, output_dims->c);
+#endif
+    return unpack;
 #else
     (void)params;
     (void)input_dims;
@@ -47,6 +65,19 @@ void qnnc_conv_s4(const qnnc_buffer *scratch, const qnnc_conv_params *params, co
                   const int32_t *bias,
                   const qnnc_dims *output_dims, int8_t *output)
 {
+#if QNNC_PATH_MVE || QNNC_PATH_DSP
+    const int32_t need = qnnc_conv_s4_unpack_size(params, input_dims, filter_dims, output_dims);
+    if (need > 0 && scratch != NULL && scratch->buf != NULL && scratch->size >= need) {
+        const int32_t n = filter_dims->h * filter_dims->w * input_dims->c * output_dims->c;
+        int8_t *filter = (int8_t *)scratch->buf;
+        qnnc_buffer rest;
+        rest.buf = filter + QNNC_CONV_S4_UNPACKED_SIZE(n, 1);
+        rest.size = scratch->size - QNNC_CONV_S4_UNPACKED_SIZE(n, 1);
+        qnnc_s4_unpack(packed_filter, n, filter);
+        qnnc_conv_s8(&rest, params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output);
+        return;
+    }
+#endif
 #if QNNC_PATH_MVE || QNNC_PATH_DSP
     if (QNNC_SIMD_PATH(qnnc_conv_mve_s4, qnnc_conv_dsp_s4)(scratch, params, quant, input_dims, input, filter_dims,
                                                            packed_filter, bias, output_dims, output)) {

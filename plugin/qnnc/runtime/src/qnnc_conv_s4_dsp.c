@@ -4,7 +4,7 @@
  * qnnc_conv_s4.c). The packed-int4 dot products it shares with qnnc_fully_connected_s4_dsp.c are
  * in qnnc_s4_internal.h.
  *
- * With scratch (qnnc_conv_s4_get_buffer_size): two output pixels at a time, their windows
+ * With scratch (qnnc_conv_s4_cols_size): two output pixels at a time, their windows
  * widened once into q15 columns (offset added, padding taps 0) in the lane order of the nibble
  * unpacking below, then two channels x two pixels per pass with the weights unpacked once for
  * both pixels (qnnc_s4_cols2x2_dsp, 1.27 instructions per MAC in the loop). Without it, per
@@ -332,8 +332,8 @@ int qnnc_conv_dsp_s4(const qnnc_buffer *scratch, const qnnc_conv_params *params,
     k.output_offset = output_offset;
     k.rounding = params->rounding;
     if (scratch != NULL && scratch->buf != NULL &&
-        scratch->size >= qnnc_conv_s4_get_buffer_size(params, input_dims, filter_dims, output_dims) &&
-        qnnc_conv_s4_get_buffer_size(params, input_dims, filter_dims, output_dims) > 0) {
+        scratch->size >= qnnc_conv_s4_cols_size(params, input_dims, filter_dims, output_dims) &&
+        qnnc_conv_s4_cols_size(params, input_dims, filter_dims, output_dims) > 0) {
         qnnc_s4_conv_cols_dsp(&k, params, input_dims, input, filter_dims, output_dims, (uint32_t *)scratch->buf,
                               output);
         return 1;

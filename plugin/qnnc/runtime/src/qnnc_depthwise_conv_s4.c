@@ -55,12 +55,9 @@ void qnnc_depthwise_conv_s4(const qnnc_buffer *scratch, const qnnc_conv_params *
         const int32_t unpacked = QNNC_DW_S4_UNPACKED_SIZE(taps, output_dims->c);
         int8_t *filter = (int8_t *)scratch->buf;
         qnnc_buffer rest;
-        int32_t i;
         rest.buf = filter + unpacked;
         rest.size = scratch->size - unpacked;
-        for (i = 0; i < taps * output_dims->c; ++i) {
-            filter[i] = (int8_t)qnnc_s4_weight(packed_filter, i);
-        }
+        qnnc_s4_unpack(packed_filter, taps * output_dims->c, filter);
         qnnc_depthwise_conv_s8(&rest, params, quant, input_dims, input, filter_dims, filter, bias, output_dims,
                                output);
         return;
