@@ -32,9 +32,10 @@ int main(void)
     printf("limits %%d %%d %%d %%d %%d %%d\n", QNNC_CONV_MAX_K, QNNC_DW_MAX_TAPS, QNNC_FC_MAX_K, QNNC_CONV_OC_BLOCK,
            QNNC_CONV_S4_REALIGN_MAX, QNNC_CONV_S4_UNPACK_MAX);
     for (i = 0; i < sizeof conv / sizeof conv[0]; ++i) {
-        printf("conv %%d %%d %%d\n", QNNC_CONV_DSP_BUFFER_SIZE(conv[i][0], conv[i][1], conv[i][2]),
+        printf("conv %%d %%d %%d %%d\n", QNNC_CONV_DSP_BUFFER_SIZE(conv[i][0], conv[i][1], conv[i][2]),
                QNNC_CONV_MVE_BUFFER_SIZE(conv[i][0], conv[i][2], conv[i][1] == 8),
-               QNNC_CONV_S4_DSP_BUFFER_SIZE(conv[i][0], conv[i][1], conv[i][2]));
+               QNNC_CONV_S4_DSP_BUFFER_SIZE(conv[i][0], conv[i][1], conv[i][2]),
+               QNNC_CONV_S4_MVE_BUFFER_SIZE(conv[i][0], conv[i][2]));
     }
     for (i = 0; i < sizeof taps / sizeof taps[0]; ++i) {
         printf("dw %%d %%d %%d %%d\n", QNNC_DW_DSP_BUFFER_SIZE(taps[i]), QNNC_DW_MVE_BUFFER_SIZE(taps[i]),
@@ -66,7 +67,8 @@ def test_python_sizes_equal_the_header_formulas(tmp_path):
     assert lines[0].split()[1:] == [str(v) for v in (ks.CONV_MAX_K, ks.DW_MAX_TAPS, ks.FC_MAX_K, ks.CONV_OC_BLOCK,
                                                      ks.CONV_S4_REALIGN_MAX, ks.CONV_S4_UNPACK_MAX)]
     want = [f"conv {ks.conv_dsp_bytes(k, ic, oc)} {ks.conv_mve_bytes(k, oc, ic == 8)} "
-            f"{ks.conv_s4_dsp_bytes(k, ic, oc) or s4_uncapped(k, ic, oc)}" for k, ic, oc in CONV]
+            f"{ks.conv_s4_dsp_bytes(k, ic, oc) or s4_uncapped(k, ic, oc)} "
+            f"{ks.conv_s4_mve_bytes(k, oc) or 4 * oc + 2 * ((k + 15) & ~15)}" for k, ic, oc in CONV]
     want += [f"dw {8 * t} {16 * t + 4} {(3 * t + 3) & ~3} {64 * t}" for t in TAPS]
     want += [f"fc {ks.fully_connected_scratch_bytes(k, n)}" for k, n in FC]
     assert lines[1:] == want
@@ -91,6 +93,9 @@ def test_python_sizes_equal_the_header_formulas(tmp_path):
     p0 = ConvParams(input_offset=0, output_offset=0, stride_h=1, stride_w=1, pad_top=0, pad_left=0)
     assert ks.conv_s4_scratch_bytes(p0, (1, 8, 8, 64), (64, 1, 1, 64), (1, 8, 8, 64)) == 4608
     assert ks.conv_s4_scratch_bytes(p, (1, 8, 8, 64), (64, 3, 3, 64), (1, 8, 8, 64)) == 4 * 576
+    # the Helium columns: weight sums and two int8 columns (even K only)
+    assert ks.conv_s4_mve_bytes(576, 64) == 4 * 64 + 2 * 576
+    assert ks.conv_s4_mve_bytes(27, 16) == 0
     # int4 depthwise: the unpacked filter (rounded up to 4 bytes) ahead of the int8 kernel's need
     assert ks.depthwise_s4_scratch_bytes(p, 64, (1, 3, 3, 64)) == 576 + 148
     assert ks.depthwise_s4_scratch_bytes(p, 3, (1, 3, 3, 3)) == 28 + 148

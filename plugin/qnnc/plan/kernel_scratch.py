@@ -101,13 +101,23 @@ def conv_s4_unpack_bytes(k: int, in_c: int, out_c: int, direct: bool, helium: bo
 
 def conv_s4_scratch_bytes(params, in_shape, filter_dims, out_shape, band: bool = False) -> int:
     """Bytes ``qnnc_conv_s4`` may ask for (max over the DSP and Helium paths): small filters
-    unpacked for the int8 kernel; on the DSP path, larger ones take the two-pixel columns."""
+    unpacked for the int8 kernel; larger ones take the paths' two-pixel columns."""
     in_c, out_c = in_shape[3], out_shape[3]
     k = filter_dims[1] * filter_dims[2] * in_c
     direct = not band and _direct(params, in_shape, filter_dims, out_shape)
     dsp = conv_s4_unpack_bytes(k, in_c, out_c, direct, helium=False) or \
         conv_s4_dsp_bytes(k, in_c, out_c, params.input_offset)
-    return max(dsp, conv_s4_unpack_bytes(k, in_c, out_c, direct, helium=True))
+    mve = conv_s4_unpack_bytes(k, in_c, out_c, direct, helium=True) or \
+        conv_s4_mve_bytes(k, out_c, params.input_offset)
+    return max(dsp, mve)
+
+
+def conv_s4_mve_bytes(k: int, out_c: int, input_offset: int = 0) -> int:
+    """``qnnc_conv_s4_mve_cols_size``, the Helium path for larger filters: the channels' weight
+    sums and two int8 columns of K rounded up to 16, for an even K and an int8 zero point."""
+    if k % 2 or k > CONV_MAX_K or out_c > CONV_MAX_K or not -127 <= input_offset <= 128:
+        return 0
+    return 4 * out_c + 2 * ((k + 15) & ~15)
 
 
 def depthwise_s4_scratch_bytes(params, in_c: int, filter_dims) -> int:

@@ -525,14 +525,15 @@ void qnnc_gru_s8(const qnnc_recurrent_params *params, const qnnc_recurrent_weigh
  * output pixels' q15 columns there; the depthwise (SIMD targets) and a small Helium conv unpack
  * the filter there and run the _s8 kernel; with less (or NULL) they run without. */
 
-/** conv int4 DSP, K8 = K rounded up to 8: two q15 columns of K8 values, the int8 window if
- *  in_c % 8, the filter realigned to K8 nibbles a channel if K % 8 (up to REALIGN_MAX bytes). */
+/** conv int4 DSP, K8 = K rounded up to 8: two q15 columns, the int8 window if in_c % 8, the
+ *  filter realigned to K8 nibbles a channel if K % 8 (up to REALIGN_MAX bytes). */
 #define QNNC_CONV_S4_K8_(K) (((K) + 7) & ~7)
 #define QNNC_CONV_S4_DSP_BUFFER_SIZE(K, in_c, out_c) (4 * QNNC_CONV_S4_K8_(K) + \
     (((in_c) & 7) ? QNNC_CONV_S4_K8_(K) : 0) + (((K) & 7) ? (out_c) * (QNNC_CONV_S4_K8_(K) / 2) : 0))
 #define QNNC_CONV_S4_REALIGN_MAX 2048
-/** Unpacked int4 filters (int8, 4-byte aligned) ahead of the _s8 kernel's scratch: depthwise on
- *  SIMD targets, conv on Helium up to QNNC_CONV_S4_UNPACK_MAX weights. */
+#define QNNC_CONV_S4_MVE_BUFFER_SIZE(K, out_c) (4 * (out_c) + 2 * (((K) + 15) & ~15)) /* sums, 2 columns */
+/** Unpacked int4 filters (int8, 4-byte aligned) ahead of the _s8 kernel's scratch: depthwise, and
+ *  conv up to QNNC_CONV_S4_UNPACK_MAX weights. */
 #define QNNC_CONV_S4_UNPACK_MAX 4096
 #define QNNC_CONV_S4_UNPACKED_SIZE(K, out_c) ((((K) * (out_c)) + 3) & ~3)
 #define QNNC_DW_S4_UNPACKED_SIZE(taps, out_c) QNNC_CONV_S4_UNPACKED_SIZE(taps, out_c)
@@ -557,8 +558,7 @@ void qnnc_depthwise_conv_s4(const qnnc_buffer *scratch,
                             const int32_t *bias,
                             const qnnc_dims *output_dims, int8_t *output);
 
-/** Scratch bytes qnnc_depthwise_conv_s4 wants (0: none): QNNC_DW_S4_UNPACKED_SIZE plus the int8
- *  kernel's, where its SIMD path takes the layer (multiplier 1, at most QNNC_DW_MAX_TAPS taps). */
+/** Scratch bytes qnnc_depthwise_conv_s4 wants (0: none): the unpacked filter and the int8 kernel's. */
 int32_t qnnc_depthwise_conv_s4_get_buffer_size(const qnnc_conv_params *params, const qnnc_dims *input_dims,
                                                const qnnc_dims *filter_dims, const qnnc_dims *output_dims);
 

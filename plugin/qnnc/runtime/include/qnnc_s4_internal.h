@@ -125,6 +125,20 @@ static QNNC_PATH_ATTR QNNC_UNUSED void qnnc_s4_dot_dsp(const int8_t *packed, con
 #endif /* QNNC_PATH_DSP */
 
 #if QNNC_PATH_MVE
+/* Scratch of the Helium conv's column path (0: not taken): the weight sums (4 * out_c) and two
+ * int8 columns of K rounded up to 16 (QNNC_CONV_S4_MVE_BUFFER_SIZE), for an even K (every
+ * channel's weights start on a byte) and a zero point that fits int8. */
+static QNNC_UNUSED int32_t qnnc_conv_s4_mve_cols_size(const qnnc_conv_params *params, const qnnc_dims *input_dims,
+                                                      const qnnc_dims *filter_dims, const qnnc_dims *output_dims)
+{
+    const int32_t K = filter_dims->h * filter_dims->w * input_dims->c;
+    if ((K & 1) != 0 || K > QNNC_CONV_MAX_K || output_dims->c > QNNC_CONV_MAX_K || params->input_offset < -127 ||
+        params->input_offset > 128) {
+        return 0;
+    }
+    return QNNC_CONV_S4_MVE_BUFFER_SIZE(K, output_dims->c);
+}
+
 /* The 16 weights of 8 packed bytes b (zero-extended to 16-bit lanes), in order. */
 QNNC_INLINE int8x16_t qnnc_s4_unpack_mve(uint16x8_t b)
 {

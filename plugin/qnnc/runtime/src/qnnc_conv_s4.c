@@ -44,11 +44,13 @@ int32_t qnnc_conv_s4_get_buffer_size(const qnnc_conv_params *params, const qnnc_
 {
 #if QNNC_PATH_MVE || QNNC_PATH_DSP
     const int32_t unpack = qnnc_conv_s4_unpack_size(params, input_dims, filter_dims, output_dims);
+    if (unpack == 0) { /* larger filters: the SIMD path's two-pixel columns */
 #if QNNC_PATH_DSP
-    if (unpack == 0) { /* larger filters: the DSP path's two-pixel columns */
         return qnnc_conv_s4_cols_size(params, input_dims, filter_dims, output_dims);
-    }
+#else
+        return qnnc_conv_s4_mve_cols_size(params, input_dims, filter_dims, output_dims);
 #endif
+    }
     return unpack;
 #else
     (void)params;

@@ -97,9 +97,12 @@ static QNNC_LOOP_ATTR void qnnc_s4_px_mve(const qnnc_s4_conv_k *k, const int8_t 
 
 /* Two output pixels whose runs have the same weights (ws, len) and inputs xa[r], xb[r]: each
  * weight vector, unpacked once, serves both; two channels at a time (both pixels' accumulators
- * and the channels' weight sums stay in registers). */
-static QNNC_LOOP_ATTR void qnnc_s4_px2_mve(const qnnc_s4_conv_k *k, const int8_t *const *xa, const int8_t *const *xb,
-                                           const int32_t *ws, int32_t nrun, int32_t len, int8_t *outa, int8_t *outb)
+ * stay in registers). sums: the channels' weight sums for the offset term are taken in the loop
+ * (VADDVA); else they come from wsum (see qnnc_s4_cols2_mve). The second pixel's outputs are
+ * stored when two_px. A constant sums gives each caller its own loop. */
+QNNC_INLINE void qnnc_s4_2px_mve(const qnnc_s4_conv_k *k, const int8_t *const *xa, const int8_t *const *xb,
+                                 const int32_t *ws, int32_t nrun, int32_t len, const int32_t *wsum, int sums,
+                                 int two_px, int8_t *outa, int8_t *outb)
 {
     const int32_t half = k->fsize >> 1, rem = len & 15;
     const mve_pred16_t p8 = vctp8q((uint32_t)rem), p16 = vctp16q((uint32_t)(rem + 1) >> 1);
@@ -121,11 +124,11 @@ static QNNC_LOOP_ATTR void qnnc_s4_px2_mve(const qnnc_s4_conv_k *k, const int8_t
                     w = qnnc_s4_w16_mve(p);
                     a0 = vmladavaq_s8(a0, w, v0);
                     b0 = vmladavaq_s8(b0, w, v1);
-                    s0 = vaddvaq_s8(s0, w);
+                    s0 = sums ? vaddvaq_s8(s0, w) : s0;
                     w = qnnc_s4_w16_mve(p + st1);
                     a1 = vmladavaq_s8(a1, w, v0);
                     b1 = vmladavaq_s8(b1, w, v1);
-                    s1 = vaddvaq_s8(s1, w);
+                    s1 = sums ? vaddvaq_s8(s1, w) : s1;
                     x0 += 16;
                     x1 += 16;
                     p += 8;
@@ -135,12 +138,16 @@ static QNNC_LOOP_ATTR void qnnc_s4_px2_mve(const qnnc_s4_conv_k *k, const int8_t
                     w = qnnc_s4_w16z_mve(p, p16);
                     a0 = vmladavaq_p_s8(a0, w, v0, p8);
                     b0 = vmladavaq_p_s8(b0, w, v1, p8);
-                    s0 = vaddvaq_p_s8(s0, w, p8);
+                    s0 = sums ? vaddvaq_p_s8(s0, w, p8) : s0;
                     w = qnnc_s4_w16z_mve(p + st1, p16);
                     a1 = vmladavaq_p_s8(a1, w, v0, p8);
                     b1 = vmladavaq_p_s8(b1, w, v1, p8);
-                    s1 = vaddvaq_p_s8(s1, w, p8);
+                    s1 = sums ? vaddvaq_p_s8(s1, w, p8) : s1;
                 }
+            }
+            if (!sums) {
+                s0 = wsum[oc + h];
+                s1 = wsum[oc + h + (st1 != 0 ? 1 : 0)];
             }
             acc_a[h] = a0 + k->off * s0;
             acc_b[h] = b0 + k->off * s0;
@@ -152,7 +159,84 @@ static QNNC_LOOP_ATTR void qnnc_s4_px2_mve(const qnnc_s4_conv_k *k, const int8_t
             acc_b[c] += k->bias[oc + c];
         }
         qnnc_s4_out4_in(acc_a, oc, nch, k->quant, k->lo, k->hi, k->output_offset, k->act_lut, k->rounding, outa + oc);
-        qnnc_s4_out4_in(acc_b, oc, nch, k->quant, k->lo, k->hi, k->output_offset, k->act_lut, k->rounding, outb + oc);
+        if (two_px) {
+            qnnc_s4_out4_in(acc_b, oc, nch, k->quant, k->lo, k->hi, k->output_offset, k->act_lut, k->rounding,
+                            outb + oc);
+        }
+    }
+}
+
+static QNNC_LOOP_ATTR void qnnc_s4_px2_mve(const qnnc_s4_conv_k *k, const int8_t *const *xa, const int8_t *const *xb,
+                                           const int32_t *ws, int32_t nrun, int32_t len, int8_t *outa, int8_t *outb)
+{
+    qnnc_s4_2px_mve(k, xa, xb, ws, nrun, len, NULL, 1, 1, outa, outb);
+}
+
+/* Two output pixels from int8 im2col columns xa, xb of the whole window (padding taps at the
+ * zero point, so every pixel is one run of K taps) with the channels' weight sums wsum computed
+ * once per call: the offset term off * sum(w) is added per channel after the loop, which then
+ * needs no VADDVA (a padding tap's x = -off cancels its share of that term). */
+static QNNC_LOOP_ATTR void qnnc_s4_cols2_mve(const qnnc_s4_conv_k *k, const int8_t *xa, const int8_t *xb,
+                                            const int32_t *wsum, int two_px, int8_t *outa, int8_t *outb)
+{
+    const int32_t ws0 = 0;
+    qnnc_s4_2px_mve(k, &xa, &xb, &ws0, 1, k->fsize, wsum, 0, two_px, outa, outb);
+}
+
+/* The int8 im2col column of the window at (ih0, iw0): in-range taps copied, padding taps at the
+ * zero point (-off, which fits int8 on this path). */
+static void qnnc_s4_col_mve(const qnnc_conv_params *params, const int8_t *in_b, const qnnc_dims *input_dims,
+                            const qnnc_dims *filter_dims, int32_t ih0, int32_t iw0, int8_t *col)
+{
+    const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
+    int32_t kh, kw;
+    for (kh = 0; kh < filter_dims->h; ++kh) {
+        const int32_t ih = ih0 + kh * params->dilation_h;
+        for (kw = 0; kw < filter_dims->w; ++kw) {
+            const int32_t iw = iw0 + kw * params->dilation_w;
+            if (ih >= 0 && ih < in_h && iw >= 0 && iw < in_w) {
+                memcpy(col, in_b + (ih * in_w + iw) * in_c, (size_t)in_c);
+            } else {
+                memset(col, -params->input_offset, (size_t)in_c);
+            }
+            col += in_c;
+        }
+    }
+}
+
+/* The conv over int8 columns of two pixels at a time; scratch (qnnc_conv_s4_mve_cols_size): the
+ * channels' weight sums, then the two columns. */
+static void qnnc_s4_conv_cols_mve(const qnnc_s4_conv_k *k, const qnnc_conv_params *params,
+                                  const qnnc_dims *input_dims, const int8_t *input, const qnnc_dims *filter_dims,
+                                  const qnnc_dims *output_dims, void *scratch, int8_t *output)
+{
+    const int32_t K = k->fsize, K16 = (K + 15) & ~15, half = K >> 1, rem = K & 15;
+    const int32_t out_w = output_dims->w, out_c = k->out_c, pixels = output_dims->h * out_w;
+    const mve_pred16_t p8 = vctp8q((uint32_t)rem), p16 = vctp16q((uint32_t)(rem + 1) >> 1);
+    int32_t *wsum = (int32_t *)scratch;
+    int8_t *col0 = (int8_t *)(wsum + out_c), *col1 = col0 + K16;
+    int32_t b, p, oc, n;
+    for (oc = 0; oc < out_c; ++oc) { /* sum(w) of every channel, once per call */
+        const uint8_t *f = (const uint8_t *)k->filter + oc * half;
+        int32_t s = 0;
+        for (n = K; n >= 16; n -= 16) {
+            s = vaddvaq_s8(s, qnnc_s4_w16_mve(f));
+            f += 8;
+        }
+        wsum[oc] = rem > 0 ? vaddvaq_p_s8(s, qnnc_s4_w16z_mve(f, p16), p8) : s;
+    }
+    for (b = 0; b < output_dims->n; ++b) {
+        const int8_t *in_b = input + b * input_dims->h * input_dims->w * input_dims->c;
+        int8_t *out_b = output + b * pixels * out_c;
+        for (p = 0; p < pixels; p += 2) {
+            const int two_px = pixels - p >= 2;
+            const int32_t q = two_px ? p + 1 : p; /* a lone last pixel: its column twice */
+            qnnc_s4_col_mve(params, in_b, input_dims, filter_dims, (p / out_w) * params->stride_h - params->pad_top,
+                            (p % out_w) * params->stride_w - params->pad_left, col0);
+            qnnc_s4_col_mve(params, in_b, input_dims, filter_dims, (q / out_w) * params->stride_h - params->pad_top,
+                            (q % out_w) * params->stride_w - params->pad_left, col1);
+            qnnc_s4_cols2_mve(k, col0, col1, wsum, two_px, out_b + p * out_c, out_b + q * out_c);
+        }
     }
 }
 
@@ -227,7 +311,6 @@ int qnnc_conv_mve_s4(const qnnc_buffer *scratch, const qnnc_conv_params *params,
     int8_t col[2][QNNC_S4_COL];
     int32_t b, oh, ow, oc, kh, kw;
     qnnc_s4_conv_k k;
-    (void)scratch; /* the int4 paths need no working memory */
     k.filter = filter;
     k.bias = bias;
     k.quant = quant;
@@ -248,6 +331,12 @@ int qnnc_conv_mve_s4(const qnnc_buffer *scratch, const qnnc_conv_params *params,
     k.stride_w = params->stride_w;
     k.pad_left = params->pad_left;
     k.use_col = use_col;
+    if (scratch != NULL && scratch->buf != NULL && qnnc_conv_s4_mve_cols_size(params, input_dims, filter_dims,
+                                                                              output_dims) > 0 &&
+        scratch->size >= qnnc_conv_s4_mve_cols_size(params, input_dims, filter_dims, output_dims)) {
+        qnnc_s4_conv_cols_mve(&k, params, input_dims, input, filter_dims, output_dims, scratch->buf, output);
+        return 1;
+    }
     for (b = 0; b < output_dims->n; ++b) {
         const int8_t *in_b = input + b * in_h * in_w * in_c;
         for (oh = 0; oh < out_h; ++oh) {
