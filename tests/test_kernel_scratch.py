@@ -39,7 +39,7 @@ int main(void)
     }
     for (i = 0; i < sizeof taps / sizeof taps[0]; ++i) {
         printf("dw %%d %%d %%d %%d\n", QNNC_DW_DSP_BUFFER_SIZE(taps[i]), QNNC_DW_MVE_BUFFER_SIZE(taps[i]),
-               QNNC_DW_S4_UNPACKED_SIZE(taps[i], 3), QNNC_DW_S4_UNPACKED_SIZE(taps[i], 64));
+               QNNC_CONV_S4_UNPACKED_SIZE(taps[i], 3), QNNC_CONV_S4_UNPACKED_SIZE(taps[i], 64));
     }
     for (i = 0; i < sizeof fc / sizeof fc[0]; ++i) {
         printf("fc %%d\n", QNNC_FC_DSP_BUFFER_SIZE(fc[i][0], fc[i][1]));

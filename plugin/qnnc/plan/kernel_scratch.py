@@ -122,7 +122,7 @@ def conv_s4_mve_bytes(k: int, out_c: int, input_offset: int = 0) -> int:
 
 def depthwise_s4_scratch_bytes(params, in_c: int, filter_dims) -> int:
     """``qnnc_depthwise_conv_s4_get_buffer_size``: the filter unpacked to int8
-    (``QNNC_DW_S4_UNPACKED_SIZE``) ahead of the int8 kernel's scratch, where the int8 SIMD path
+    (``QNNC_CONV_S4_UNPACKED_SIZE``) ahead of the int8 kernel's scratch, where the int8 SIMD path
     takes the layer; filter_dims (1, kh, kw, out_c)."""
     int8_need = depthwise_scratch_bytes(params, in_c, filter_dims)
     if int8_need == 0:

@@ -283,13 +283,24 @@ QNNC_INLINE int32_t qnnc_s4_weight(const int8_t *packed, int32_t i)
     return (nibble ^ 8) - 8;
 }
 
-/** The first n packed int4 weights as int8 (the int4 kernels that run an int8 kernel on them). */
-QNNC_INLINE void qnnc_s4_unpack(const int8_t *packed, int32_t n, int8_t *out)
+/** The int4 kernels that run an int8 kernel: with at least `need` bytes of scratch (need > 0),
+ *  the first n packed weights unpacked to int8 at its start (rounded up to 4 bytes), *rest the
+ *  scratch after them, and that filter returned; else NULL (the caller's own paths run). */
+QNNC_INLINE int8_t *qnnc_s4_unpack_scratch(const qnnc_buffer *scratch, int32_t need, const int8_t *packed,
+                                           int32_t n, qnnc_buffer *rest)
 {
+    int8_t *filter;
     int32_t i;
-    for (i = 0; i < n; ++i) {
-        out[i] = (int8_t)qnnc_s4_weight(packed, i);
+    if (need <= 0 || scratch == NULL || scratch->buf == NULL || scratch->size < need) {
+        return NULL;
     }
+    filter = (int8_t *)scratch->buf;
+    for (i = 0; i < n; ++i) {
+        filter[i] = (int8_t)qnnc_s4_weight(packed, i);
+    }
+    rest->buf = filter + QNNC_CONV_S4_UNPACKED_SIZE(n, 1);
+    rest->size = scratch->size - QNNC_CONV_S4_UNPACKED_SIZE(n, 1);
+    return filter;
 }
 
 /** sum over k < n of weight (start + k) * (x[k] + input_offset): whole bytes two weights at a time. */

@@ -536,7 +536,6 @@ void qnnc_gru_s8(const qnnc_recurrent_params *params, const qnnc_recurrent_weigh
  *  conv up to QNNC_CONV_S4_UNPACK_MAX weights. */
 #define QNNC_CONV_S4_UNPACK_MAX 4096
 #define QNNC_CONV_S4_UNPACKED_SIZE(K, out_c) ((((K) * (out_c)) + 3) & ~3)
-#define QNNC_DW_S4_UNPACKED_SIZE(taps, out_c) QNNC_CONV_S4_UNPACKED_SIZE(taps, out_c)
 
 /** qnnc_conv_s8 with the OHWI filter packed as int4 (dims as for qnnc_conv_s8). */
 void qnnc_conv_s4(const qnnc_buffer *scratch,

@@ -8,9 +8,10 @@
  * weights need only one LDR and SXTB16 / SXTB16 ROR #8 ((w0, w2), (w1, w3)) and two SMLAD.
  * A product is at most 2^22 in magnitude: the int32 SMLAD sums of a chunk of
  * QNNC_CONV16_CHUNK = 256 products stay below 2^30. When the whole dot product and the bias
- * fit int32 (qnnc_s16_sums_fit: at most 511 products, biases small enough), the sums start from
- * the bias and go straight to the output stage; otherwise they are added to int64 accumulators after each
- * chunk, exact for any length (the reference's int64 sums). The taps of
+ * fit int32 (qnnc_s16_sums_fit: at most 511 products, biases small enough), every whole group of
+ * four channels starts from the bias and goes straight to the output stage; otherwise (and for
+ * the last out_c % 4 channels) the chunks' sums are added to int64 accumulators, exact for any
+ * length (the reference's int64 sums). The taps of
  * a pixel are read in place when they are one contiguous run (1x1, or 1xK rows inside the
  * input); small windows (at most QNNC_CONV16_COL values) with padding are first copied into a
  * column on the stack with zeros for padding taps (the input offset is 0 on this path, so a
@@ -38,16 +39,15 @@ QNNC_INLINE int32_t qnnc_conv16_hi(uint32_t a, uint32_t b)
 
 #define QNNC_CONV16_CHUNK 256 /* products per int32 partial sum: 256 * 2^22 = 2^30 */
 
-/* sum[j] += sum x[i] * wj[j][wo + i] over i < n, j < 4: int32 SMLAD sums, for n <=
- * QNNC_CONV16_CHUNK (the products' sum is at most 2^30 in magnitude) or a layer whose sums fit
- * int32 (qnnc_s16_sums_fit). Four inputs are repacked once for the four
+/* sum[j] = sum x[i] * wj[j][wo + i] over i < n <= QNNC_CONV16_CHUNK, j < 4: int32 SMLAD sums
+ * (|sum| <= 2^30). Four inputs are repacked once for the four
  * channels. */
 static QNNC_LOOP_ATTR void qnnc_conv16_dot4_dsp(const int16_t *x, const int8_t *const *wj, int32_t wo, int32_t n,
                                                 int32_t *sum)
 {
     const int8_t *w = wj[0] + wo, *w1 = wj[1] + wo, *w2 = wj[2] + wo, *w3 = wj[3] + wo;
     const int16_t *end = x + (n & ~3);
-    int32_t s0 = sum[0], s1 = sum[1], s2 = sum[2], s3 = sum[3];
+    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     while (x != end) {
         uint32_t xa, xb, wv;
         int32_t x02, x13;
@@ -157,7 +157,7 @@ static void qnnc_conv16_run4_dsp(const int16_t *x, const int8_t *const *wj, int3
 {
     while (n > 0) {
         const int32_t m = n < QNNC_CONV16_CHUNK ? n : QNNC_CONV16_CHUNK;
-        int32_t s[4] = {0, 0, 0, 0};
+        int32_t s[4];
         qnnc_conv16_dot4_dsp(x, wj, wo, m, s);
         acc[0] += s[0];
         acc[1] += s[1];
@@ -225,21 +225,6 @@ QNNC_PATH_ATTR int qnnc_conv_dsp_s16(const qnnc_conv_params *params, const qnnc_
                     if (small && x != NULL && nv == 4) {
                         qnnc_conv16_out4_dsp(x, filter + oc * K, K, bias != NULL ? bias + oc : NULL,
                                              quant->multiplier + oc, quant->shift + oc, params, output + oc);
-                        continue;
-                    }
-                    if (small && x != NULL) { /* int32 from the bias to the output stage */
-                        int32_t s[4];
-                        for (j = 0; j < 4; ++j) {
-                            const int32_t o = j < nv ? oc + j : out_c - 1;
-                            wj[j] = filter + o * K;
-                            s[j] = qnnc_s16_bias32(bias, o);
-                        }
-                        qnnc_conv16_dot4_dsp(x, wj, 0, K, s);
-                        for (j = 0; j < nv; ++j) {
-                            output[oc + j] = qnnc_output_s16_fast(s[j], quant->multiplier[oc + j],
-                                                                  quant->shift[oc + j], params->output_offset,
-                                                                  params->act_min, params->act_max);
-                        }
                         continue;
                     }
                     for (j = 0; j < 4; ++j) {

@@ -68,19 +68,14 @@ void qnnc_conv_s4(const qnnc_buffer *scratch, const qnnc_conv_params *params, co
                   const qnnc_dims *output_dims, int8_t *output)
 {
 #if QNNC_PATH_MVE || QNNC_PATH_DSP
-    const int32_t need = qnnc_conv_s4_unpack_size(params, input_dims, filter_dims, output_dims);
-    if (need > 0 && scratch != NULL && scratch->buf != NULL && scratch->size >= need) {
-        const int32_t n = filter_dims->h * filter_dims->w * input_dims->c * output_dims->c;
-        int8_t *filter = (int8_t *)scratch->buf;
-        qnnc_buffer rest;
-        rest.buf = filter + QNNC_CONV_S4_UNPACKED_SIZE(n, 1);
-        rest.size = scratch->size - QNNC_CONV_S4_UNPACKED_SIZE(n, 1);
-        qnnc_s4_unpack(packed_filter, n, filter);
+    qnnc_buffer rest;
+    const int8_t *filter = qnnc_s4_unpack_scratch(
+        scratch, qnnc_conv_s4_unpack_size(params, input_dims, filter_dims, output_dims), packed_filter,
+        filter_dims->h * filter_dims->w * input_dims->c * output_dims->c, &rest);
+    if (filter != NULL) {
         qnnc_conv_s8(&rest, params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output);
         return;
     }
-#endif
-#if QNNC_PATH_MVE || QNNC_PATH_DSP
     if (QNNC_SIMD_PATH(qnnc_conv_mve_s4, qnnc_conv_dsp_s4)(scratch, params, quant, input_dims, input, filter_dims,
                                                            packed_filter, bias, output_dims, output)) {
         return;

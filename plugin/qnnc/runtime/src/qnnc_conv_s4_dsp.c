@@ -318,6 +318,7 @@ int qnnc_conv_dsp_s4(const qnnc_buffer *scratch, const qnnc_conv_params *params,
     /* qnnc_s4_px_dsp: every run starts at an even nibble of an even-sized filter */
     const int fast = (fsize & 1) == 0 && fsize <= 32768 &&
                      (use_col || ((in_c & 1) == 0 && (dil_w == 1 ? k_h : k_h * k_w) <= QNNC_S4_RUNS));
+    const int32_t cols = qnnc_conv_s4_cols_size(params, input_dims, filter_dims, output_dims);
     qnnc_s4_conv_k k;
     k.filter = filter;
     k.bias = bias;
@@ -331,9 +332,7 @@ int qnnc_conv_dsp_s4(const qnnc_buffer *scratch, const qnnc_conv_params *params,
     k.hi = hi;
     k.output_offset = output_offset;
     k.rounding = params->rounding;
-    if (scratch != NULL && scratch->buf != NULL &&
-        scratch->size >= qnnc_conv_s4_cols_size(params, input_dims, filter_dims, output_dims) &&
-        qnnc_conv_s4_cols_size(params, input_dims, filter_dims, output_dims) > 0) {
+    if (cols > 0 && scratch != NULL && scratch->buf != NULL && scratch->size >= cols) {
         qnnc_s4_conv_cols_dsp(&k, params, input_dims, input, filter_dims, output_dims, (uint32_t *)scratch->buf,
                               output);
         return 1;

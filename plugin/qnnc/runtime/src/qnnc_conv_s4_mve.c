@@ -310,6 +310,7 @@ int qnnc_conv_mve_s4(const qnnc_buffer *scratch, const qnnc_conv_params *params,
                      (use_col || ((in_c & 1) == 0 && (dil_w == 1 ? k_h : k_h * k_w) <= QNNC_S4_RUNS));
     int8_t col[2][QNNC_S4_COL];
     int32_t b, oh, ow, oc, kh, kw;
+    const int32_t cols = qnnc_conv_s4_mve_cols_size(params, input_dims, filter_dims, output_dims);
     qnnc_s4_conv_k k;
     k.filter = filter;
     k.bias = bias;
@@ -331,9 +332,7 @@ int qnnc_conv_mve_s4(const qnnc_buffer *scratch, const qnnc_conv_params *params,
     k.stride_w = params->stride_w;
     k.pad_left = params->pad_left;
     k.use_col = use_col;
-    if (scratch != NULL && scratch->buf != NULL && qnnc_conv_s4_mve_cols_size(params, input_dims, filter_dims,
-                                                                              output_dims) > 0 &&
-        scratch->size >= qnnc_conv_s4_mve_cols_size(params, input_dims, filter_dims, output_dims)) {
+    if (cols > 0 && scratch != NULL && scratch->buf != NULL && scratch->size >= cols) {
         qnnc_s4_conv_cols_mve(&k, params, input_dims, input, filter_dims, output_dims, scratch->buf, output);
         return 1;
     }

@@ -32,7 +32,7 @@ int32_t qnnc_depthwise_conv_s4_get_buffer_size(const qnnc_conv_params *params, c
     if (params->depth_multiplier != 1 || taps > QNNC_DW_MAX_TAPS) {
         return 0;
     }
-    return QNNC_DW_S4_UNPACKED_SIZE(taps, output_dims->c) +
+    return QNNC_CONV_S4_UNPACKED_SIZE(taps, output_dims->c) +
            qnnc_depthwise_conv_s8_get_buffer_size(params, input_dims, filter_dims, output_dims);
 #else
     (void)params;
@@ -49,15 +49,11 @@ void qnnc_depthwise_conv_s4(const qnnc_buffer *scratch, const qnnc_conv_params *
                             const qnnc_dims *output_dims, int8_t *output)
 {
 #if QNNC_PATH_MVE || QNNC_PATH_DSP
-    const int32_t need = qnnc_depthwise_conv_s4_get_buffer_size(params, input_dims, filter_dims, output_dims);
-    if (need > 0 && scratch != NULL && scratch->buf != NULL && scratch->size >= need) {
-        const int32_t taps = filter_dims->h * filter_dims->w;
-        const int32_t unpacked = QNNC_DW_S4_UNPACKED_SIZE(taps, output_dims->c);
-        int8_t *filter = (int8_t *)scratch->buf;
-        qnnc_buffer rest;
-        rest.buf = filter + unpacked;
-        rest.size = scratch->size - unpacked;
-        qnnc_s4_unpack(packed_filter, taps * output_dims->c, filter);
+    qnnc_buffer rest;
+    const int8_t *filter = qnnc_s4_unpack_scratch(
+        scratch, qnnc_depthwise_conv_s4_get_buffer_size(params, input_dims, filter_dims, output_dims), packed_filter,
+        filter_dims->h * filter_dims->w * output_dims->c, &rest);
+    if (filter != NULL) {
         qnnc_depthwise_conv_s8(&rest, params, quant, input_dims, input, filter_dims, filter, bias, output_dims,
                                output);
         return;
