@@ -14,21 +14,37 @@
 CASE_DRIVER_PREFIX(qnnc_conv_general_params, act_max, 12);
 CASE_DRIVER_PREFIX(qnnc_recurrent_params, linear_before_reset, 14);
 
+/* Cases 0 / 1: params[11], mult, shift, in dims, in, filt dims, filt, bias, out dims, out. */
+static void conv16_params_of(const blobs *b, qnnc_conv_params *p, qnnc_per_channel_quant *q)
+{
+    memset(p, 0, sizeof *p); /* fields the s16 kernels do not read stay defined (act_lut NULL) */
+    FIELDS_OF(p, I32(b, 0), 11);
+    q->multiplier = I32(b, 1);
+    q->shift = I32(b, 2);
+}
+
+/* conv_s16 with the given scratch (run_with_scratch: the size it asks for, then one byte less -
+ * the path without it - whose output must be the same). */
+static void conv16_call(const blobs *b, const qnnc_buffer *scratch)
+{
+    qnnc_conv_params p;
+    qnnc_per_channel_quant q;
+    qnnc_dims in_d = dims_of(b, 3), f_d = dims_of(b, 5), out_d = dims_of(b, 8);
+    conv16_params_of(b, &p, &q);
+    qnnc_conv_s16(scratch, &p, &q, &in_d, S16(b, 4), &f_d, S8(b, 6), I64(b, 7), &out_d, (int16_t *)b->data[9]);
+}
+
 static int run_case(int32_t kernel, const blobs *b)
 {
     switch (kernel) {
     case 0:
-    case 1: { /* conv / depthwise: params[11], mult, shift, in dims, in, filt dims, filt, bias, out dims, out */
-        const int32_t *v = I32(b, 0);
+    case 1: {
         qnnc_conv_params p;
         qnnc_per_channel_quant q;
         qnnc_dims in_d = dims_of(b, 3), f_d = dims_of(b, 5), out_d = dims_of(b, 8);
-        memset(&p, 0, sizeof p); /* fields the s16 kernels do not read stay defined (act_lut NULL) */
-        FIELDS_OF(&p, v, 11);
-        q.multiplier = I32(b, 1);
-        q.shift = I32(b, 2);
+        conv16_params_of(b, &p, &q);
         if (kernel == 0) {
-            qnnc_conv_s16(&p, &q, &in_d, S16(b, 4), &f_d, S8(b, 6), I64(b, 7), &out_d, (int16_t *)b->data[9]);
+            return run_with_scratch(b, 9, qnnc_conv_s16_get_buffer_size(&p, &in_d, &f_d, &out_d), conv16_call);
         } else {
             qnnc_depthwise_conv_s16(&p, &q, &in_d, S16(b, 4), &f_d, S8(b, 6), I64(b, 7), &out_d,
                                     (int16_t *)b->data[9]);

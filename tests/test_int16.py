@@ -241,7 +241,8 @@ def _out(size: int, k: int, stride: int, dil: int, pad_lo: int, pad_hi: int) -> 
 
 
 def simd_conv_case(rng, depthwise: bool, ic: int, oc_or_dm: int, kh: int, kw: int, hw=(6, 7), stride=(1, 1),
-                   dil=(1, 1), pads=(0, 0, 0, 0), in_off: int = 0, extreme: bool = False, bias_fill=None):
+                   dil=(1, 1), pads=(0, 0, 0, 0), in_off: int = 0, extreme: bool = False, bias_fill=None,
+                   batch: int = 1):
     """A conv / depthwise case of a chosen shape (the SIMD paths' channel blocks, windows, tails).
     ``extreme``: every product is (-32768) * (-128) = 2^22, so long sums leave int32.
     ``bias_fill``: every bias set to this value (the int32 paths' limits)."""
@@ -257,11 +258,11 @@ def simd_conv_case(rng, depthwise: bool, ic: int, oc_or_dm: int, kh: int, kw: in
     mult, shift = rand_scales16(rng, oc)
     fshape = (1, kh, kw, oc) if depthwise else (oc, kh, kw, ic)
     if extreme:
-        x, filt = np.full((1, h, w, ic), -32768, np.int16), np.full(fshape, -128, np.int8)
+        x, filt = np.full((batch, h, w, ic), -32768, np.int16), np.full(fshape, -128, np.int8)
     else:
-        x, filt = rand_s16(rng, (1, h, w, ic)), rand_i8(rng, fshape)
+        x, filt = rand_s16(rng, (batch, h, w, ic)), rand_i8(rng, fshape)
     bias = rand_bias64(rng, oc) if bias_fill is None else np.full(oc, bias_fill, np.int64)
-    out_dims = (1, oh, ow, oc)
+    out_dims = (batch, oh, ow, oc)
     expected = (R.depthwise_conv_s16 if depthwise else R.conv_s16)(p, mult, shift, x, filt, bias, out_dims)
     blobs = [i32(in_off, 0, stride[0], stride[1], pt, pl, dil[0], dil[1], dm, act_min, act_max), arr(mult, "<i4"),
              arr(shift, "<i4"), i32(*x.shape), arr(x, "<i2"), i32(*filt.shape), arr(filt, np.int8),
@@ -327,6 +328,13 @@ def simd_cases(seed: int = 1616):
               # (2^31 - 1); one more sends the layer to the int64 accumulators
               *[simd_conv_case(rng, False, k, 8, 1, 1, hw=(2, 2), extreme=True, bias_fill=_room(k) + more)
                 for k in (256, 300, 511) for more in (0, 1)],
+              # the DSP columns path (K % 4 == 0): odd pixel counts, batches, windows repacked row
+              # by row (in_c % 4 == 0) or through the natural-order window (in_c % 4 != 0)
+              simd_conv_case(rng, False, 8, 7, 3, 3, hw=(5, 3), pads=(1, 1, 1, 1), batch=2),
+              simd_conv_case(rng, False, 2, 5, 2, 3, hw=(5, 6), stride=(1, 2), dil=(2, 1), pads=(1, 2, 0, 1),
+                             batch=3),
+              simd_conv_case(rng, False, 12, 3, 1, 1, hw=(3, 3), batch=2),
+              simd_conv_case(rng, False, 4, 6, 3, 3, hw=(7, 7), stride=(2, 2), dil=(1, 2), pads=(2, 0, 1, 3)),
               simd_conv_case(rng, False, 8, 4, 3, 3, pads=(1, 1, 1, 1), in_off=37),
               simd_conv_case(rng, False, 5, 4, 1, 1, in_off=-1000)]
     for c in (1, 2, 3, 4, 5, 7, 8, 9, 12, 16, 17, 64):

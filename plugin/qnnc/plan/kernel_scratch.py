@@ -19,12 +19,15 @@ FC_MAX_K = 4096
 CONV_OC_BLOCK = 32
 CONV_S4_REALIGN_MAX = 2048
 CONV_S4_UNPACK_MAX = 4096
+# 16x8 SIMD paths: sums of at most this many products (each up to 2^22) stay in int32
+# (qnnc_s16_sums_fit); longer ones take int64 accumulators.
+S16_INT32_MAX_K = 511
 
 # The kernels whose SIMD paths take scratch (the int4 conv: its DSP path's columns; the int4
-# depthwise: its unpacked filter and the int8 kernel's scratch; the int4 FC and the int16
-# kernels have none).
+# depthwise: its unpacked filter and the int8 kernel's scratch; the 16x8 conv: its DSP path's
+# columns; the int4 FC and the other int16 kernels have none).
 SCRATCH_KERNELS = ("qnnc_conv_s8", "qnnc_depthwise_conv_s8", "qnnc_fully_connected_s8", "qnnc_conv_s4",
-                   "qnnc_depthwise_conv_s4")
+                   "qnnc_depthwise_conv_s4", "qnnc_conv_s16")
 
 
 def conv_dsp_bytes(k: int, in_c: int, out_c: int) -> int:
@@ -114,10 +117,10 @@ def conv_s4_scratch_bytes(params, in_shape, filter_dims, out_shape, band: bool =
 
 def conv_s4_mve_bytes(k: int, out_c: int, input_offset: int = 0) -> int:
     """``qnnc_conv_s4_mve_cols_size``, the Helium path for larger filters: the channels' weight
-    sums and two int8 columns of K rounded up to 16, for an even K and an int8 zero point."""
+    sums and two int8 columns of K rounded up to 32, for an even K and an int8 zero point."""
     if k % 2 or k > CONV_MAX_K or out_c > CONV_MAX_K or not -127 <= input_offset <= 128:
         return 0
-    return 4 * out_c + 2 * ((k + 15) & ~15)
+    return 4 * out_c + 2 * ((k + 31) & ~31)
 
 
 def depthwise_s4_scratch_bytes(params, in_c: int, filter_dims) -> int:
@@ -128,6 +131,15 @@ def depthwise_s4_scratch_bytes(params, in_c: int, filter_dims) -> int:
     if int8_need == 0:
         return 0
     return ((filter_dims[1] * filter_dims[2] * filter_dims[3] + 3) & ~3) + int8_need
+
+
+def conv_s16_scratch_bytes(k: int, input_offset: int = 0) -> int:
+    """``qnnc_conv_s16_get_buffer_size`` (only the DSP path takes scratch): two repacked int16
+    columns and a window, ``QNNC_CONV_S16_DSP_BUFFER_SIZE`` = 6 K, for whole groups of 4 taps,
+    int32 sums (K <= 511) and input offset 0; else 0."""
+    if input_offset != 0 or k % 4 or not 4 <= k <= S16_INT32_MAX_K:
+        return 0
+    return 6 * k
 
 
 def fully_connected_scratch_bytes(in_features: int, out_features: int) -> int:
@@ -154,6 +166,9 @@ def _conv_like(op, model, band: bool) -> int:
         return 0
     in_shape = tuple(model.tensors[op.inputs[0]].shape)
     out_shape = tuple(model.tensors[op.output].shape)
+    if op.kernel == "qnnc_conv_s16":
+        fd = op.attrs["filter_dims"]
+        return conv_s16_scratch_bytes(fd[1] * fd[2] * in_shape[3], op.params.input_offset)
     if op.kernel == "qnnc_conv_s4":
         return conv_s4_scratch_bytes(op.params, in_shape, op.attrs["filter_dims"], out_shape, band)
     if op.kind == "depthwise_conv":

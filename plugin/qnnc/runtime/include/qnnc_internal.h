@@ -401,7 +401,7 @@ QNNC_INLINE uint32_t qnnc_dsp_rd32(const int8_t *p)
 
 /* One-instruction asm helpers: SMMULR (the rounded high word of a * b) has no ACLE intrinsic;
  * SXTB16 / SXTAB16 of the rotated operand (bytes 1 and 3): ACLE has no rotate form and GCC 12
- * does not fold a rotate into them; SSAT #8 (v clamped to [-128, 127]): GCC 12's __ssat
+ * does not fold a rotate into them; SSAT #8 / #16 (v clamped to int8 / int16): GCC 12's __ssat
  * returns unsigned. */
 #define QNNC_ASM1(insn, ...) /* the body of such a helper: r_ = insn(operands) */                         \
     int32_t r_;                                                                                        \
@@ -414,6 +414,7 @@ QNNC_INLINE int32_t qnnc_dsp_sxtab16_ror8(int32_t a, uint32_t v)
     QNNC_ASM1("sxtab16 %0, %1, %2, ror #8", "r"(a), "r"(v));
 }
 QNNC_INLINE int32_t qnnc_dsp_ssat8(int32_t v) { QNNC_ASM1("ssat %0, #8, %1", "r"(v)); }
+QNNC_INLINE int32_t qnnc_dsp_ssat16(int32_t v) { QNNC_ASM1("ssat %0, #16, %1", "r"(v)); }
 #undef QNNC_ASM1
 
 /* The hot SMLAD loops of conv and fully connected are inline assembly where GCC-compatible

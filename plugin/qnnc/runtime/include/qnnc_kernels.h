@@ -531,7 +531,7 @@ void qnnc_gru_s8(const qnnc_recurrent_params *params, const qnnc_recurrent_weigh
 #define QNNC_CONV_S4_DSP_BUFFER_SIZE(K, in_c, out_c) (4 * QNNC_CONV_S4_K8_(K) + \
     (((in_c) & 7) ? QNNC_CONV_S4_K8_(K) : 0) + (((K) & 7) ? (out_c) * (QNNC_CONV_S4_K8_(K) / 2) : 0))
 #define QNNC_CONV_S4_REALIGN_MAX 2048
-#define QNNC_CONV_S4_MVE_BUFFER_SIZE(K, out_c) (4 * (out_c) + 2 * (((K) + 15) & ~15)) /* sums, 2 columns */
+#define QNNC_CONV_S4_MVE_BUFFER_SIZE(K, out_c) (4 * (out_c) + 2 * (((K) + 31) & ~31)) /* sums, 2 columns */
 /** Unpacked int4 filters (int8, 4-byte aligned) ahead of the _s8 kernel's scratch: depthwise, and
  *  conv up to QNNC_CONV_S4_UNPACK_MAX weights. */
 #define QNNC_CONV_S4_UNPACK_MAX 4096
@@ -573,27 +573,27 @@ void qnnc_fully_connected_s4(const qnnc_fc_params *params, const qnnc_per_channe
  * qnnc/reference/kernels_s16.py. The params structs are those of the int8 kernels
  * (act_lut must be NULL; act_min/act_max are int16 bounds). */
 
-/** Convolution, group 1, int16 activations; as qnnc_conv_s8 otherwise. */
-void qnnc_conv_s16(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
-                   const qnnc_dims *input_dims, const int16_t *input,
-                   const qnnc_dims *filter_dims, const int8_t *filter,
-                   const int64_t *bias,
-                   const qnnc_dims *output_dims, int16_t *output);
+/** conv 16x8 DSP (K % 4 == 0, K <= 511, input offset 0): two repacked int16 columns and a window. */
+#define QNNC_CONV_S16_DSP_BUFFER_SIZE(K) (6 * (K))
+
+/** Convolution, group 1, int16 activations; as qnnc_conv_s8 otherwise (scratch: see below). */
+void qnnc_conv_s16(const qnnc_buffer *scratch, const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+                   const qnnc_dims *input_dims, const int16_t *input, const qnnc_dims *filter_dims,
+                   const int8_t *filter, const int64_t *bias, const qnnc_dims *output_dims, int16_t *output);
+/** Scratch bytes qnnc_conv_s16 wants for this layer on the path compiled in (0: none). */
+int32_t qnnc_conv_s16_get_buffer_size(const qnnc_conv_params *params, const qnnc_dims *input_dims,
+                                      const qnnc_dims *filter_dims, const qnnc_dims *output_dims);
 
 /** Depthwise convolution, int16 activations; as qnnc_depthwise_conv_s8 otherwise. */
 void qnnc_depthwise_conv_s16(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
-                             const qnnc_dims *input_dims, const int16_t *input,
-                             const qnnc_dims *filter_dims, const int8_t *filter,
-                             const int64_t *bias,
-                             const qnnc_dims *output_dims, int16_t *output);
+                             const qnnc_dims *input_dims, const int16_t *input, const qnnc_dims *filter_dims,
+                             const int8_t *filter, const int64_t *bias, const qnnc_dims *output_dims, int16_t *output);
 
 /** Grouped or transposed convolution (ONNX ConvTranspose, any groups), int16 activations: as
  *  qnnc_conv_general_s8 (act_lut NULL, rounding unused: 16x8 requantization). */
 void qnnc_conv_general_s16(const qnnc_conv_general_params *params, const qnnc_per_channel_quant *quant,
-                           const qnnc_dims *input_dims, const int16_t *input,
-                           const qnnc_dims *filter_dims, const int8_t *filter,
-                           const int64_t *bias,
-                           const qnnc_dims *output_dims, int16_t *output);
+                           const qnnc_dims *input_dims, const int16_t *input, const qnnc_dims *filter_dims,
+                           const int8_t *filter, const int64_t *bias, const qnnc_dims *output_dims, int16_t *output);
 
 /** Bilinear resize, int16 activations: as qnnc_resize_s8 (the full sum in int64). */
 void qnnc_resize_s16(const qnnc_dims *input_dims, const qnnc_dims *output_dims,

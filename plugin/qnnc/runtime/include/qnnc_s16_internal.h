@@ -8,6 +8,12 @@
 
 #include "qnnc_internal.h"
 
+/** The 16-bit multiplier qnnc_output_s16_fast rounds a channel's multiplier to. */
+QNNC_INLINE int32_t qnnc_s16_reduced(int32_t mult)
+{
+    return mult < 0x7FFF0000 ? (mult + (1 << 15)) >> 16 : 0x7FFF;
+}
+
 /** qnnc_output_s16 (the same value) in fewer instructions, for the SIMD paths of the 16x8
  *  kernels, when |output_offset| <= 2^29 (the paths check it). Rounding half away from zero by
  *  2^t (t = 15 - shift >= 1) is floor((prod + 2^(t-1) - (prod < 0)) / 2^t) = floor((u + 1) / 2)
@@ -17,7 +23,7 @@
 QNNC_INLINE int16_t qnnc_output_s16_fast(int64_t acc, int32_t mult, int32_t shift, int32_t output_offset,
                                          int32_t act_min, int32_t act_max)
 {
-    const int32_t reduced = mult < 0x7FFF0000 ? (mult + (1 << 15)) >> 16 : 0x7FFF;
+    const int32_t reduced = qnnc_s16_reduced(mult);
     const int32_t a32 = (int32_t)acc; /* GCC: modulo 2^32; used when equal to acc */
     int32_t u32, v;
     if ((int64_t)a32 == acc && shift <= -2) {
@@ -38,6 +44,21 @@ QNNC_INLINE int16_t qnnc_output_s16_fast(int64_t acc, int32_t mult, int32_t shif
     v = (u32 >> 1) + (u32 & 1) + output_offset;
     return (int16_t)(v < act_min ? act_min : (v > act_max ? act_max : v));
 }
+
+#if QNNC_PATH_DSP
+/** qnnc_output_s16_fast of an int32 sum for shift <= -2, with r = qnnc_s16_reduced(mult) and
+ *  k = min(-2 - shift, 31) prepared once per channel, and the clamp after an SSAT to int16 (the
+ *  activation bounds lie inside it). */
+QNNC_INLINE int16_t qnnc_dsp_output_s16_rk(int32_t acc, int32_t r, int32_t k, int32_t off, int32_t lo, int32_t hi)
+{
+    const int32_t neg = (int32_t)(((uint32_t)acc ^ (uint32_t)r) >> 31);
+    const int32_t c = (acc >> 16) * r + (((acc & 0xFFFF) * r - neg) >> 16);
+    const int32_t u = c >> k;
+    int32_t v = qnnc_dsp_ssat16((u >> 1) + (u & 1) + off);
+    v = v < lo ? lo : v;
+    return (int16_t)(v > hi ? hi : v);
+}
+#endif
 
 /** The output offsets qnnc_output_s16_fast and qnnc_mve_output_s16 take (the quantizer's is 0). */
 #define QNNC_S16_FAST_OFFSET_OK(off) ((off) >= -(1 << 20) && (off) <= (1 << 20))
@@ -147,7 +168,14 @@ typedef int qnnc_conv16_path(const qnnc_conv_params *params, const qnnc_per_chan
                              const qnnc_dims *input_dims, const int16_t *input, const qnnc_dims *filter_dims,
                              const int8_t *filter, const int64_t *bias, const qnnc_dims *output_dims,
                              int16_t *output);
-qnnc_conv16_path qnnc_conv_dsp_s16, qnnc_conv_mve_s16, qnnc_dw_dsp_s16, qnnc_dw_mve_s16;
+qnnc_conv16_path qnnc_dw_dsp_s16, qnnc_dw_mve_s16;
+/* The conv paths also take the kernel scratch (only the DSP one uses it). */
+int qnnc_conv_dsp_s16(const qnnc_buffer *scratch, const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+                      const qnnc_dims *input_dims, const int16_t *input, const qnnc_dims *filter_dims,
+                      const int8_t *filter, const int64_t *bias, const qnnc_dims *output_dims, int16_t *output);
+int qnnc_conv_mve_s16(const qnnc_buffer *scratch, const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+                      const qnnc_dims *input_dims, const int16_t *input, const qnnc_dims *filter_dims,
+                      const int8_t *filter, const int64_t *bias, const qnnc_dims *output_dims, int16_t *output);
 typedef int qnnc_fc16_path(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant, int32_t rows,
                            int32_t in_features, const int16_t *input, int32_t out_features,
                            const int8_t *weights, const int64_t *bias, int16_t *output);

@@ -126,7 +126,7 @@ static QNNC_PATH_ATTR QNNC_UNUSED void qnnc_s4_dot_dsp(const int8_t *packed, con
 
 #if QNNC_PATH_MVE
 /* Scratch of the Helium conv's column path (0: not taken): the weight sums (4 * out_c) and two
- * int8 columns of K rounded up to 16 (QNNC_CONV_S4_MVE_BUFFER_SIZE), for an even K (every
+ * int8 columns of K rounded up to 32 (QNNC_CONV_S4_MVE_BUFFER_SIZE), for an even K (every
  * channel's weights start on a byte) and a zero point that fits int8. */
 static QNNC_UNUSED int32_t qnnc_conv_s4_mve_cols_size(const qnnc_conv_params *params, const qnnc_dims *input_dims,
                                                       const qnnc_dims *filter_dims, const qnnc_dims *output_dims)

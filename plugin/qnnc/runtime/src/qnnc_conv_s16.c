@@ -1,6 +1,7 @@
 /*
  * qnnc_conv_s16 - convolution (group 1) with int16 activations and int8 weights (16x8), NHWC.
- * Reference: qnnc/reference/kernels_s16.py:conv_s16. Model: CMSIS-NN arm_convolve_s16.
+ * Reference: qnnc/reference/kernels_s16.py:conv_s16. Model: CMSIS-NN arm_convolve_s16. The DSP path
+ * takes kernel scratch (qnnc_conv_s16_get_buffer_size); the Helium and portable paths need none.
  */
 #include "qnnc_s16_internal.h"
 
@@ -59,17 +60,34 @@ static void qnnc_conv_s16_portable(const qnnc_conv_params *params, const qnnc_pe
     }
 }
 
-void qnnc_conv_s16(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
-                   const qnnc_dims *input_dims, const int16_t *input,
-                   const qnnc_dims *filter_dims, const int8_t *filter,
-                   const int64_t *bias,
-                   const qnnc_dims *output_dims, int16_t *output)
+int32_t qnnc_conv_s16_get_buffer_size(const qnnc_conv_params *params, const qnnc_dims *input_dims,
+                                      const qnnc_dims *filter_dims, const qnnc_dims *output_dims)
+{
+    const int32_t K = filter_dims->h * filter_dims->w * input_dims->c;
+    (void)output_dims;
+#if QNNC_PATH_DSP
+    /* the columns path: whole groups of 4 taps, int32 sums (at most 511 products) */
+    if (params->input_offset == 0 && (K & 3) == 0 && K >= 4 && K <= 511) {
+        return QNNC_CONV_S16_DSP_BUFFER_SIZE(K);
+    }
+#else
+    (void)params;
+    (void)K;
+#endif
+    return 0;
+}
+
+void qnnc_conv_s16(const qnnc_buffer *scratch, const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+                   const qnnc_dims *input_dims, const int16_t *input, const qnnc_dims *filter_dims,
+                   const int8_t *filter, const int64_t *bias, const qnnc_dims *output_dims, int16_t *output)
 {
 #if QNNC_PATH_MVE || QNNC_PATH_DSP
-    if (QNNC_SIMD_PATH(qnnc_conv_mve_s16, qnnc_conv_dsp_s16)(params, quant, input_dims, input, filter_dims, filter,
-                                                              bias, output_dims, output)) {
+    if (QNNC_SIMD_PATH(qnnc_conv_mve_s16, qnnc_conv_dsp_s16)(scratch, params, quant, input_dims, input, filter_dims,
+                                                              filter, bias, output_dims, output)) {
         return;
     }
+#else
+    (void)scratch;
 #endif
     qnnc_conv_s16_portable(params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output);
 }

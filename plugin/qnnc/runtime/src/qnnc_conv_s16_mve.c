@@ -120,8 +120,8 @@ QNNC_INLINE void qnnc_conv16_run4_mve(const int16_t *x, const int8_t *const *wj,
 }
 
 /** The Helium conv (input offset 0, else 0 is returned and the caller runs the portable path). */
-QNNC_PATH_ATTR int qnnc_conv_mve_s16(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
-                                     const qnnc_dims *input_dims, const int16_t *input,
+QNNC_PATH_ATTR int qnnc_conv_mve_s16(const qnnc_buffer *scratch, const qnnc_conv_params *params,
+                                     const qnnc_per_channel_quant *quant, const qnnc_dims *input_dims, const int16_t *input,
                                      const qnnc_dims *filter_dims, const int8_t *filter, const int64_t *bias,
                                      const qnnc_dims *output_dims, int16_t *output)
 {
@@ -133,6 +133,7 @@ QNNC_PATH_ATTR int qnnc_conv_mve_s16(const qnnc_conv_params *params, const qnnc_
     int16_t col[QNNC_CONV16_COL];
     int32_t b, oh, ow, oc, kh, kw, j;
     int vec, small;
+    (void)scratch; /* (the Helium path needs none) */
 
     if (params->input_offset != 0 || !QNNC_S16_FAST_OFFSET_OK(params->output_offset)) {
         return 0;

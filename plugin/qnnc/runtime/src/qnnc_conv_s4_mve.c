@@ -95,6 +95,22 @@ static QNNC_LOOP_ATTR void qnnc_s4_px_mve(const qnnc_s4_conv_k *k, const int8_t 
     }
 }
 
+/* Outputs oc .. oc + nch - 1 of two pixels from their sums: the biases, then the output stage
+ * (the second pixel's only when two_px). */
+QNNC_INLINE void qnnc_s4_out2px_mve(const qnnc_s4_conv_k *k, int32_t *acc_a, int32_t *acc_b, int32_t oc, int32_t nch,
+                                    int two_px, int8_t *outa, int8_t *outb)
+{
+    int32_t c;
+    for (c = 0; c < nch && k->bias != NULL; ++c) {
+        acc_a[c] += k->bias[oc + c];
+        acc_b[c] += k->bias[oc + c];
+    }
+    qnnc_s4_out4_in(acc_a, oc, nch, k->quant, k->lo, k->hi, k->output_offset, k->act_lut, k->rounding, outa + oc);
+    if (two_px) {
+        qnnc_s4_out4_in(acc_b, oc, nch, k->quant, k->lo, k->hi, k->output_offset, k->act_lut, k->rounding, outb + oc);
+    }
+}
+
 /* Two output pixels whose runs have the same weights (ws, len) and inputs xa[r], xb[r]: each
  * weight vector, unpacked once, serves both; two channels at a time (both pixels' accumulators
  * stay in registers). sums: the channels' weight sums for the offset term are taken in the loop
@@ -106,7 +122,7 @@ QNNC_INLINE void qnnc_s4_2px_mve(const qnnc_s4_conv_k *k, const int8_t *const *x
 {
     const int32_t half = k->fsize >> 1, rem = len & 15;
     const mve_pred16_t p8 = vctp8q((uint32_t)rem), p16 = vctp16q((uint32_t)(rem + 1) >> 1);
-    int32_t oc, r, h, c;
+    int32_t oc, r, h;
     for (oc = 0; oc < k->out_c; oc += 4) {
         const int32_t nch = k->out_c - oc >= 4 ? 4 : k->out_c - oc;
         int32_t acc_a[4], acc_b[4];
@@ -154,15 +170,7 @@ QNNC_INLINE void qnnc_s4_2px_mve(const qnnc_s4_conv_k *k, const int8_t *const *x
             acc_a[h + 1] = a1 + k->off * s1; /* h + 1 < 4 always; unused when h + 1 == nch */
             acc_b[h + 1] = b1 + k->off * s1;
         }
-        for (c = 0; c < nch && k->bias != NULL; ++c) {
-            acc_a[c] += k->bias[oc + c];
-            acc_b[c] += k->bias[oc + c];
-        }
-        qnnc_s4_out4_in(acc_a, oc, nch, k->quant, k->lo, k->hi, k->output_offset, k->act_lut, k->rounding, outa + oc);
-        if (two_px) {
-            qnnc_s4_out4_in(acc_b, oc, nch, k->quant, k->lo, k->hi, k->output_offset, k->act_lut, k->rounding,
-                            outb + oc);
-        }
+        qnnc_s4_out2px_mve(k, acc_a, acc_b, oc, nch, two_px, outa, outb);
     }
 }
 
@@ -175,12 +183,69 @@ static QNNC_LOOP_ATTR void qnnc_s4_px2_mve(const qnnc_s4_conv_k *k, const int8_t
 /* Two output pixels from int8 im2col columns xa, xb of the whole window (padding taps at the
  * zero point, so every pixel is one run of K taps) with the channels' weight sums wsum computed
  * once per call: the offset term off * sum(w) is added per channel after the loop, which then
- * needs no VADDVA (a padding tap's x = -off cancels its share of that term). */
+ * needs no VADDVA (a padding tap's x = -off cancels its share of that term). The columns are
+ * split in blocks of 32 taps, the 16 even taps then the 16 odd ones (qnnc_s4_split_mve), so 16
+ * packed bytes give a block's weights in two shifts (low nibbles: VSHL #4 then VSHR #4; high
+ * nibbles: VSHR #4) instead of unpacking them in tap order: per 32 taps of 2 channels x 2 pixels,
+ * 4 loads of columns, 2 of weights, 6 shifts and 8 VMLADAVA. K is even: the last block's weights
+ * are a predicated load of (K % 32) / 2 bytes (lanes past it 0). */
 static QNNC_LOOP_ATTR void qnnc_s4_cols2_mve(const qnnc_s4_conv_k *k, const int8_t *xa, const int8_t *xb,
                                             const int32_t *wsum, int two_px, int8_t *outa, int8_t *outb)
 {
-    const int32_t ws0 = 0;
-    qnnc_s4_2px_mve(k, &xa, &xb, &ws0, 1, k->fsize, wsum, 0, two_px, outa, outb);
+    const int32_t half = k->fsize >> 1, blocks = k->fsize >> 5, rem = k->fsize & 31;
+    const mve_pred16_t pw = vctp8q((uint32_t)rem >> 1);
+    int32_t oc, h, n;
+    for (oc = 0; oc < k->out_c; oc += 4) {
+        const int32_t nch = k->out_c - oc >= 4 ? 4 : k->out_c - oc;
+        int32_t acc_a[4], acc_b[4];
+        for (h = 0; h < nch; h += 2) {
+            const int8_t *f0 = k->filter + (oc + h) * half;
+            const int8_t *f1 = h + 1 < nch ? f0 + half : f0; /* a last single channel repeats itself */
+            const int8_t *x0 = xa, *x1 = xb;
+            int32_t a0 = 0, a1 = 0, b0 = 0, b1 = 0;
+#define QNNC_S4_SPLIT_BLOCK(w0, w1)                                                                \
+    do {                                                                                       \
+        const int8x16_t e0 = vldrbq_s8(x0), o0 = vldrbq_s8(x0 + 16);                           \
+        const int8x16_t e1 = vldrbq_s8(x1), o1 = vldrbq_s8(x1 + 16);                           \
+        int8x16_t we = vshrq_n_s8(vshlq_n_s8((w0), 4), 4), wo = vshrq_n_s8((w0), 4);           \
+        a0 = vmladavaq_s8(vmladavaq_s8(a0, we, e0), wo, o0);                                   \
+        b0 = vmladavaq_s8(vmladavaq_s8(b0, we, e1), wo, o1);                                   \
+        we = vshrq_n_s8(vshlq_n_s8((w1), 4), 4);                                               \
+        wo = vshrq_n_s8((w1), 4);                                                              \
+        a1 = vmladavaq_s8(vmladavaq_s8(a1, we, e0), wo, o0);                                   \
+        b1 = vmladavaq_s8(vmladavaq_s8(b1, we, e1), wo, o1);                                   \
+    } while (0)
+            for (n = blocks; n > 0; --n) {
+                QNNC_S4_SPLIT_BLOCK(vldrbq_s8(f0), vldrbq_s8(f1));
+                x0 += 32;
+                x1 += 32;
+                f0 += 16;
+                f1 += 16;
+            }
+            if (rem > 0) {
+                QNNC_S4_SPLIT_BLOCK(vldrbq_z_s8(f0, pw), vldrbq_z_s8(f1, pw));
+            }
+#undef QNNC_S4_SPLIT_BLOCK
+            acc_a[h] = a0 + k->off * wsum[oc + h];
+            acc_b[h] = b0 + k->off * wsum[oc + h];
+            acc_a[h + 1] = a1 + k->off * wsum[f1 != f0 ? oc + h + 1 : oc + h]; /* unused when h + 1 == nch */
+            acc_b[h + 1] = b1 + k->off * wsum[f1 != f0 ? oc + h + 1 : oc + h];
+        }
+        qnnc_s4_out2px_mve(k, acc_a, acc_b, oc, nch, two_px, outa, outb);
+    }
+}
+
+/* Splits a column of K32 bytes (a multiple of 32) in place into blocks of 32 taps: the 16 even
+ * taps, then the 16 odd ones (VLD20/VLD21 of the whole block before its two stores). */
+static void qnnc_s4_split_mve(int8_t *col, int32_t K32)
+{
+    int32_t n;
+    for (n = K32 >> 5; n > 0; --n) {
+        const int8x16x2_t eo = vld2q_s8(col);
+        vstrbq_s8(col, eo.val[0]);
+        vstrbq_s8(col + 16, eo.val[1]);
+        col += 32;
+    }
 }
 
 /* The int8 im2col column of the window at (ih0, iw0): in-range taps copied, padding taps at the
@@ -205,17 +270,20 @@ static void qnnc_s4_col_mve(const qnnc_conv_params *params, const int8_t *in_b, 
 }
 
 /* The conv over int8 columns of two pixels at a time; scratch (qnnc_conv_s4_mve_cols_size): the
- * channels' weight sums, then the two columns. */
+ * channels' weight sums, then the two columns of K rounded up to 32. */
 static void qnnc_s4_conv_cols_mve(const qnnc_s4_conv_k *k, const qnnc_conv_params *params,
                                   const qnnc_dims *input_dims, const int8_t *input, const qnnc_dims *filter_dims,
                                   const qnnc_dims *output_dims, void *scratch, int8_t *output)
 {
-    const int32_t K = k->fsize, K16 = (K + 15) & ~15, half = K >> 1, rem = K & 15;
+    const int32_t K = k->fsize, K32 = (K + 31) & ~31, half = K >> 1, rem = K & 15;
     const int32_t out_w = output_dims->w, out_c = k->out_c, pixels = output_dims->h * out_w;
     const mve_pred16_t p8 = vctp8q((uint32_t)rem), p16 = vctp16q((uint32_t)(rem + 1) >> 1);
     int32_t *wsum = (int32_t *)scratch;
-    int8_t *col0 = (int8_t *)(wsum + out_c), *col1 = col0 + K16;
+    int8_t *col0 = (int8_t *)(wsum + out_c), *col1 = col0 + K32;
     int32_t b, p, oc, n;
+    /* the taps past K of the last block (their weights are 0) are read: defined values */
+    memset(col0 + K, 0, (size_t)(K32 - K));
+    memset(col1 + K, 0, (size_t)(K32 - K));
     for (oc = 0; oc < out_c; ++oc) { /* sum(w) of every channel, once per call */
         const uint8_t *f = (const uint8_t *)k->filter + oc * half;
         int32_t s = 0;
@@ -235,6 +303,8 @@ static void qnnc_s4_conv_cols_mve(const qnnc_s4_conv_k *k, const qnnc_conv_param
                             (p % out_w) * params->stride_w - params->pad_left, col0);
             qnnc_s4_col_mve(params, in_b, input_dims, filter_dims, (q / out_w) * params->stride_h - params->pad_top,
                             (q % out_w) * params->stride_w - params->pad_left, col1);
+            qnnc_s4_split_mve(col0, K32);
+            qnnc_s4_split_mve(col1, K32);
             qnnc_s4_cols2_mve(k, col0, col1, wsum, two_px, out_b + p * out_c, out_b + q * out_c);
         }
     }

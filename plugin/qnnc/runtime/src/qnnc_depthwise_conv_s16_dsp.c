@@ -7,7 +7,8 @@
  * of int16 inputs (x0, x1), (x2, x3) and one of four weights, SXTB16 / SXTB16 ROR #8 give
  * (w0, w2), (w1, w3), and SMLABB / SMLATB / SMLABT / SMLATT multiply the matching halves into
  * four int32 sums. A product is at most 2^22 in magnitude, so int32 sums of up to 511 taps are
- * exact (the path takes kernels of at most 511 taps); the int64 bias is added after. No scratch.
+ * exact (the path takes kernels of at most 511 taps); the int64 bias is added after. Rows of
+ * three valid taps (3x3 kernels away from the edges) run without an inner loop. No scratch.
  */
 #include "qnnc_s16_internal.h"
 
@@ -20,29 +21,47 @@ typedef struct {
     int32_t x_row, x_col, f_row, f_col, n_h, n_w;
 } qnnc_dw16_window;
 
-/* s[j] += the products of channel j < 4 over the window's taps (int32 SMLAxy sums). */
+/* s0 .. s3 += the products of channels 0 .. 3 at one tap: input xp, weights fp. */
+#define QNNC_DW16_TAP(xp, fp)                                                                      \
+    do {                                                                                           \
+        uint32_t xa_, xb_;                                                                         \
+        const uint32_t w_ = qnnc_dsp_rd32(fp);                                                     \
+        const int32_t w02_ = __sxtb16((int8x4_t)w_), w13_ = qnnc_dsp_sxtb16_ror8(w_);              \
+        memcpy(&xa_, (xp), 4u);                                                                    \
+        memcpy(&xb_, (xp) + 2, 4u);                                                                \
+        s0 = __smlabb((int32_t)xa_, w02_, s0);                                                     \
+        s1 = __smlatb((int32_t)xa_, w13_, s1);                                                     \
+        s2 = __smlabt((int32_t)xb_, w02_, s2);                                                     \
+        s3 = __smlatt((int32_t)xb_, w13_, s3);                                                     \
+    } while (0)
+
+/* s[j] += the products of channel j < 4 over the window's taps (int32 SMLAxy sums); rows of
+ * three taps (3x3 kernels away from the edges) without an inner loop. */
 QNNC_INLINE void qnnc_dw16_taps4(const int16_t *px, const int8_t *fk, const qnnc_dw16_window *win, int32_t *s)
 {
     int32_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
     int32_t i, j;
-    for (i = win->n_h; i > 0; --i) {
-        const int16_t *xp = px;
-        const int8_t *fp = fk;
-        for (j = win->n_w; j > 0; --j) {
-            uint32_t xa, xb;
-            const uint32_t w = qnnc_dsp_rd32(fp);
-            const int32_t w02 = __sxtb16((int8x4_t)w), w13 = qnnc_dsp_sxtb16_ror8(w);
-            memcpy(&xa, xp, 4u);
-            memcpy(&xb, xp + 2, 4u);
-            s0 = __smlabb((int32_t)xa, w02, s0);
-            s1 = __smlatb((int32_t)xa, w13, s1);
-            s2 = __smlabt((int32_t)xb, w02, s2);
-            s3 = __smlatt((int32_t)xb, w13, s3);
-            xp += win->x_col;
-            fp += win->f_col;
+    if (win->n_w == 3) {
+        const int32_t xc = win->x_col, fc = win->f_col;
+        for (i = win->n_h; i > 0; --i) {
+            QNNC_DW16_TAP(px, fk);
+            QNNC_DW16_TAP(px + xc, fk + fc);
+            QNNC_DW16_TAP(px + 2 * xc, fk + 2 * fc);
+            px += win->x_row;
+            fk += win->f_row;
         }
-        px += win->x_row;
-        fk += win->f_row;
+    } else {
+        for (i = win->n_h; i > 0; --i) {
+            const int16_t *xp = px;
+            const int8_t *fp = fk;
+            for (j = win->n_w; j > 0; --j) {
+                QNNC_DW16_TAP(xp, fp);
+                xp += win->x_col;
+                fp += win->f_col;
+            }
+            px += win->x_row;
+            fk += win->f_row;
+        }
     }
     s[0] = s0;
     s[1] = s1;
