@@ -178,6 +178,20 @@ def test_moving_average_follows_typical_sample_ranges(outlier_model):
     assert r0["t"] == (pytest.approx(float(xs[-1].min())), pytest.approx(float(xs[-1].max())))
 
 
+@pytest.mark.parametrize("method", ["mse", "kl", "percentile"])
+def test_histogram_methods_keep_min_max_of_a_near_constant_tensor(tmp_path, method):
+    """t = x * 1e-6 + 1 only differs from 1 in its last float32 bits: no 2048 bins fit its range
+    (np.histogram raises there), so it keeps its min-max range; y = Relu(x) is clipped as usual."""
+    path = _save([helper.make_node("Mul", ["x", "tiny"], ["s"]), helper.make_node("Add", ["s", "one"], ["t"]),
+                  helper.make_node("Relu", ["x"], ["y"]), helper.make_node("Add", ["t", "y"], ["z"])],
+                 [_vi("x", [1, 64])], [_vi("z", [1, 64])],
+                 {"tiny": np.full(1, 1e-6, np.float32), "one": np.ones(1, np.float32)}, tmp_path / "m.onnx")
+    xs = np.random.default_rng(3).laplace(size=(200, 64)).astype(np.float32)
+    cal = collect(str(path), xs, method, progress=False)
+    assert cal.ranges["t"] == cal.minmax["t"] and 0 < cal.minmax["t"][1] - cal.minmax["t"][0] < 1e-4
+    assert cal.ranges["y"][1] < cal.minmax["y"][1]
+
+
 def test_keep_minmax_tensors_are_not_clipped(outlier_model):
     path, xs = outlier_model
     r = collect(path, xs, "percentile", keep_minmax=["y"], progress=False).ranges

@@ -192,7 +192,7 @@ def collect(model_path: str, xs: np.ndarray, method: str = "minmax", percentile:
 
     keep = set(keep_minmax)
     only = set(lo) if only is None else set(only)
-    wanted = [k for k in lo if k in only and k not in keep and hi[k] > lo[k]]
+    wanted = [k for k in lo if k in only and k not in keep and _has_bins(lo[k], hi[k])]
     hist = {k: np.zeros(_BINS, np.int64) for k in wanted}
     zeros = {k: 0 for k in wanted}
     for i, outs in enumerate(runner.iterate(xs)):
@@ -219,6 +219,14 @@ def calibrate(model_path: str, xs: np.ndarray, method: str = "minmax", percentil
     """Per-tensor (min, max) of every float tensor of the model, incl. the input."""
     return collect(model_path, xs, method, percentile, input_shape, progress, moving_average, transforms,
                    keep_minmax=keep_minmax).ranges
+
+
+def _has_bins(lo: float, hi: float) -> bool:
+    """Whether [lo, hi] holds ``_BINS`` distinct float32 bins: a tensor whose values only differ in
+    their last few bits (a near-constant one) keeps its min-max range, which is as good as any
+    clipping there and which np.histogram could not split into bins (it raises)."""
+    scale = max(abs(float(lo)), abs(float(hi)))
+    return float(hi) - float(lo) > 4 * _BINS * float(np.finfo(np.float32).eps) * scale
 
 
 # -- choosing a range from a histogram -------------------------------------------------------------
