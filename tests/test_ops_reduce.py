@@ -229,13 +229,14 @@ CAL = 64
 TEST = 32
 
 
-def _build(tmp_path, name, shape, builder, opset, out_type):
+def _build(tmp_path, name, shape, builder, opset, out_type, method=None):
     m = M(shape, opset, out_type)
     builder(m)
     model = m.finish(tmp_path / f"{name}.onnx")
     cal = RNG.standard_normal((CAL, *shape[1:])).astype(np.float32)
     np.savez(tmp_path / "cal.npz", x=cal)
-    (tmp_path / "q.yaml").write_text("name: op\ncalibration:\n  data: cal.npz\n")
+    how = f"  method: {method}\n" if method else ""  # default: auto
+    (tmp_path / "q.yaml").write_text(f"name: op\ncalibration:\n  data: cal.npz\n{how}")
     res = build(str(model), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "op", progress=False)
     return model, res.compiled.model
 
@@ -472,7 +473,8 @@ def test_layer_norm_accuracy_vs_onnxruntime(tmp_path):
 
     def builder(m):
         return m.op("LayerNormalization", ["x", m.const(w(64) + 1.0), m.const(w(64))], axis=-1, epsilon=1e-5)
-    model, qm = _build(tmp_path, "ln", shape, builder, 17, TensorProto.FLOAT)
+    # min-max ranges: the calibrated inputs are then never clipped
+    model, qm = _build(tmp_path, "ln", shape, builder, 17, TensorProto.FLOAT, method="minmax")
     assert [o.kind for o in qm.ops] == ["layer_norm"]
     data = np.load(tmp_path / "cal.npz")["x"]                     # the calibrated inputs: no clipping
     q = run_int8(qm, quantize_input(qm, data))
