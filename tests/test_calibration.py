@@ -386,6 +386,26 @@ def test_validate_sqnr_follows_equalized_tensors(tmp_path):
     assert all(l["sqnr_db"] > 25.0 for l in json.loads(r.stdout)["layers"])
 
 
+def test_validate_sqnr_of_1d_conv_layers(tmp_path):
+    """A 1-D conv's ONNX tensor (N, C, W) is stored as (N, 1, W, C): the per-layer comparison (and
+    bias correction, through the same internal_value) must transpose it, not just reshape it."""
+    rng = np.random.default_rng(5)
+    inits = {"w1": (rng.standard_normal((8, 3, 5)) * 0.3).astype(np.float32), "b1": np.zeros(8, np.float32),
+             "w2": (rng.standard_normal((6, 8, 3)) * 0.3).astype(np.float32), "b2": np.zeros(6, np.float32)}
+    path = _save([helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[2, 2]),
+                  helper.make_node("Relu", ["c1"], ["r1"]),
+                  helper.make_node("Conv", ["r1", "w2", "b2"], ["y"], pads=[1, 1])],
+                 [_vi("x", [1, 3, 32])], [_vi("y", [1, 6, 32])], inits, tmp_path / "m.onnx")
+    np.savez(tmp_path / "cal.npz", x=rng.standard_normal((64, 3, 32)).astype(np.float32))
+    np.savez(tmp_path / "test.npz", x=rng.standard_normal((16, 3, 32)).astype(np.float32))
+    (tmp_path / "q.yaml").write_text(f"calibration:\n  data: {tmp_path / 'cal.npz'}\n  method: minmax\n")
+    r = _qnnc("validate", path, "--config", tmp_path / "q.yaml", "--data", tmp_path / "test.npz", "--no-sanitize",
+              "--json")
+    assert r.returncode == 0, r.stderr
+    convs = [l for l in json.loads(r.stdout)["layers"] if l["op"] == "conv"]
+    assert len(convs) == 2 and all(l["sqnr_db"] > 30.0 for l in convs), convs
+
+
 # -- accuracy on the shared models -------------------------------------------------------------------
 
 def _accuracy(model: str, **cfg_fields) -> float:
