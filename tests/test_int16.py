@@ -335,6 +335,11 @@ def simd_cases(seed: int = 1616):
                              batch=3),
               simd_conv_case(rng, False, 12, 3, 1, 1, hw=(3, 3), batch=2),
               simd_conv_case(rng, False, 4, 6, 3, 3, hw=(7, 7), stride=(2, 2), dil=(1, 2), pads=(2, 0, 1, 3)),
+              # the Helium two-pixel path also needs out_c % 4 == 0
+              simd_conv_case(rng, False, 8, 8, 3, 3, hw=(5, 3), pads=(1, 1, 1, 1), batch=2),
+              simd_conv_case(rng, False, 2, 4, 2, 3, hw=(5, 6), stride=(1, 2), dil=(2, 1), pads=(1, 2, 0, 1)),
+              simd_conv_case(rng, False, 12, 12, 1, 1, hw=(3, 3), batch=3),
+              simd_conv_case(rng, False, 1, 8, 10, 4, hw=(9, 5), stride=(2, 2), pads=(4, 1, 5, 2)),
               simd_conv_case(rng, False, 8, 4, 3, 3, pads=(1, 1, 1, 1), in_off=37),
               simd_conv_case(rng, False, 5, 4, 1, 1, in_off=-1000)]
     for c in (1, 2, 3, 4, 5, 7, 8, 9, 12, 16, 17, 64):

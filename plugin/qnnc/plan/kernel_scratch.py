@@ -24,8 +24,8 @@ CONV_S4_UNPACK_MAX = 4096
 S16_INT32_MAX_K = 511
 
 # The kernels whose SIMD paths take scratch (the int4 conv: its DSP path's columns; the int4
-# depthwise: its unpacked filter and the int8 kernel's scratch; the 16x8 conv: its DSP path's
-# columns; the int4 FC and the other int16 kernels have none).
+# depthwise: its unpacked filter and the int8 kernel's scratch; the 16x8 conv: its SIMD paths'
+# two-pixel windows; the int4 FC and the other int16 kernels have none).
 SCRATCH_KERNELS = ("qnnc_conv_s8", "qnnc_depthwise_conv_s8", "qnnc_fully_connected_s8", "qnnc_conv_s4",
                    "qnnc_depthwise_conv_s4", "qnnc_conv_s16")
 
@@ -134,9 +134,9 @@ def depthwise_s4_scratch_bytes(params, in_c: int, filter_dims) -> int:
 
 
 def conv_s16_scratch_bytes(k: int, input_offset: int = 0) -> int:
-    """``qnnc_conv_s16_get_buffer_size`` (only the DSP path takes scratch): two repacked int16
-    columns and a window, ``QNNC_CONV_S16_DSP_BUFFER_SIZE`` = 6 K, for whole groups of 4 taps,
-    int32 sums (K <= 511) and input offset 0; else 0."""
+    """``qnnc_conv_s16_get_buffer_size``, the larger of its paths' needs: DSP two repacked int16
+    columns and a window (``QNNC_CONV_S16_DSP_BUFFER_SIZE`` = 6 K; Helium's two windows are 4 K),
+    for whole groups of 4 taps, int32 sums (K <= 511) and input offset 0; else 0."""
     if input_offset != 0 or k % 4 or not 4 <= k <= S16_INT32_MAX_K:
         return 0
     return 6 * k

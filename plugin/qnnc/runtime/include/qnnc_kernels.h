@@ -573,8 +573,9 @@ void qnnc_fully_connected_s4(const qnnc_fc_params *params, const qnnc_per_channe
  * qnnc/reference/kernels_s16.py. The params structs are those of the int8 kernels
  * (act_lut must be NULL; act_min/act_max are int16 bounds). */
 
-/** conv 16x8 DSP (K % 4 == 0, K <= 511, input offset 0): two repacked int16 columns and a window. */
+/** conv 16x8 (K % 4 == 0, K <= 511, input offset 0): DSP 2 repacked columns + a window; Helium 2 windows. */
 #define QNNC_CONV_S16_DSP_BUFFER_SIZE(K) (6 * (K))
+#define QNNC_CONV_S16_MVE_BUFFER_SIZE(K) (4 * (K))
 
 /** Convolution, group 1, int16 activations; as qnnc_conv_s8 otherwise (scratch: see below). */
 void qnnc_conv_s16(const qnnc_buffer *scratch, const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,

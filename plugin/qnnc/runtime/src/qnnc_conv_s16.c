@@ -1,7 +1,7 @@
 /*
  * qnnc_conv_s16 - convolution (group 1) with int16 activations and int8 weights (16x8), NHWC.
- * Reference: qnnc/reference/kernels_s16.py:conv_s16. Model: CMSIS-NN arm_convolve_s16. The DSP path
- * takes kernel scratch (qnnc_conv_s16_get_buffer_size); the Helium and portable paths need none.
+ * Reference: qnnc/reference/kernels_s16.py:conv_s16. Model: CMSIS-NN arm_convolve_s16. The DSP and
+ * Helium paths take kernel scratch (qnnc_conv_s16_get_buffer_size); the portable path needs none.
  */
 #include "qnnc_s16_internal.h"
 
@@ -64,16 +64,22 @@ int32_t qnnc_conv_s16_get_buffer_size(const qnnc_conv_params *params, const qnnc
                                       const qnnc_dims *filter_dims, const qnnc_dims *output_dims)
 {
     const int32_t K = filter_dims->h * filter_dims->w * input_dims->c;
-    (void)output_dims;
-#if QNNC_PATH_DSP
-    /* the columns path: whole groups of 4 taps, int32 sums (at most 511 products) */
+#if QNNC_PATH_DSP || QNNC_PATH_MVE
+    /* the two-pixel paths: whole groups of 4 taps, int32 sums (at most 511 products); Helium also
+     * whole groups of 4 channels */
     if (params->input_offset == 0 && (K & 3) == 0 && K >= 4 && K <= 511) {
+#if QNNC_PATH_MVE
+        return (output_dims->c & 3) == 0 ? QNNC_CONV_S16_MVE_BUFFER_SIZE(K) : 0;
+#else
+        (void)output_dims;
         return QNNC_CONV_S16_DSP_BUFFER_SIZE(K);
+#endif
     }
 #else
     (void)params;
     (void)K;
 #endif
+    (void)output_dims;
     return 0;
 }
 

@@ -13,7 +13,11 @@
  * int64 sums). The taps of a pixel are read in place when they are one contiguous run (1x1, or
  * 1xK rows inside the input); small windows (at most QNNC_CONV16_COL values) with padding are
  * first copied into a column on the stack with zeros for padding taps (the input offset is 0 on
- * this path); larger ones are summed kernel row by kernel row. No scratch.
+ * this path); larger ones are summed kernel row by kernel row.
+ *
+ * With the scratch of qnnc_conv_s16_get_buffer_size (K % 4 == 0, out_c % 4 == 0, sums that fit
+ * int32), two output pixels run together, two channels x two pixels a pass
+ * (qnnc_conv16_pair_mve), their windows read in place or copied into the scratch.
  */
 #include "qnnc_s16_internal.h"
 
@@ -97,6 +101,127 @@ static QNNC_LOOP_ATTR void qnnc_conv16_pixel_mve(const int16_t *x, const int8_t 
     }
 }
 
+/* Outputs 0 .. 4 * groups - 1 of two pixels whose K taps are at xa and xb (sums that fit int32,
+ * shifts <= 13): two channels x two pixels a pass, so each 8-weight load serves both pixels and
+ * each input load both channels (per 8 taps: 2 + 2 loads and 4 VMLADAVA, against 1 + 4 loads and
+ * 4 VMLADAVA for one pixel and four channels), then one vector requantization per pixel and four
+ * channels. */
+static QNNC_LOOP_ATTR void qnnc_conv16_pair_mve(const int16_t *xa, const int16_t *xb, const int8_t *filter, int32_t K,
+                                                int32_t groups, const int64_t *bias,
+                                                const qnnc_per_channel_quant *quant, const qnnc_conv_params *params,
+                                                int16_t *outa, int16_t *outb)
+{
+    const mve_pred16_t p = vctp16q((uint32_t)(K & 7));
+    int32_t g, h, i;
+    for (g = 0; g < groups; ++g) {
+        const int32_t c = 4 * g;
+        int32_t sa[4], sb[4];
+        int32x4_t m, sh;
+        for (h = 0; h < 4; h += 2) {
+            const int8_t *w0 = filter + (c + h) * K, *w1 = w0 + K;
+            const int16_t *x0 = xa, *x1 = xb;
+            int32_t a0 = qnnc_s16_bias32(bias, c + h), a1 = qnnc_s16_bias32(bias, c + h + 1);
+            int32_t b0 = a0, b1 = a1;
+            for (i = K >> 3; i > 0; --i) {
+                const int16x8_t v0 = vldrhq_s16(x0), v1 = vldrhq_s16(x1);
+                const int16x8_t u0 = vldrbq_s16(w0), u1 = vldrbq_s16(w1);
+                a0 = vmladavaq_s16(a0, v0, u0);
+                b0 = vmladavaq_s16(b0, v1, u0);
+                a1 = vmladavaq_s16(a1, v0, u1);
+                b1 = vmladavaq_s16(b1, v1, u1);
+                x0 += 8;
+                x1 += 8;
+                w0 += 8;
+                w1 += 8;
+            }
+            if (K & 7) { /* zero lanes contribute nothing */
+                const int16x8_t v0 = vldrhq_z_s16(x0, p), v1 = vldrhq_z_s16(x1, p);
+                const int16x8_t u0 = vldrbq_z_s16(w0, p), u1 = vldrbq_z_s16(w1, p);
+                a0 = vmladavaq_s16(a0, v0, u0);
+                b0 = vmladavaq_s16(b0, v1, u0);
+                a1 = vmladavaq_s16(a1, v0, u1);
+                b1 = vmladavaq_s16(b1, v1, u1);
+            }
+            sa[h] = a0;
+            sa[h + 1] = a1;
+            sb[h] = b0;
+            sb[h + 1] = b1;
+        }
+        m = vldrwq_s32(quant->multiplier + c);
+        sh = vldrwq_s32(quant->shift + c);
+        vstrhq_s32(outa + c, qnnc_mve_output_s16(vld1q_s32(sa), m, sh, params->output_offset, params->act_min,
+                                                 params->act_max));
+        vstrhq_s32(outb + c, qnnc_mve_output_s16(vld1q_s32(sb), m, sh, params->output_offset, params->act_min,
+                                                 params->act_max));
+    }
+}
+
+/* The K taps of the window at (ih0, iw0) in natural order: in place when they are one run of the
+ * input, else copied into win with zeros for padding taps (the input offset is 0 here). */
+static const int16_t *qnnc_conv16_window_mve(const qnnc_conv_params *params, const int16_t *in_b,
+                                             const qnnc_dims *input_dims, const qnnc_dims *filter_dims, int32_t ih0,
+                                             int32_t iw0, int16_t *win)
+{
+    const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
+    const int32_t k_h = filter_dims->h, k_w = filter_dims->w, dil_h = params->dilation_h, dil_w = params->dilation_w;
+    int32_t kh0, kh1, kw0, kw1, kh, kw;
+    qnnc_tap_range(ih0, in_h, k_h, dil_h, &kh0, &kh1);
+    qnnc_tap_range(iw0, in_w, k_w, dil_w, &kw0, &kw1);
+    if (kh0 == 0 && kh1 == k_h && kw0 == 0 && kw1 == k_w && k_h == 1 && (k_w == 1 || dil_w == 1)) {
+        return in_b + (ih0 * in_w + iw0) * in_c;
+    }
+    if (kh0 != 0 || kh1 != k_h || kw0 != 0 || kw1 != k_w) {
+        memset(win, 0, (size_t)(k_h * k_w * in_c) * sizeof(int16_t));
+    }
+    for (kh = kh0; kh < kh1; ++kh) {
+        const int16_t *row = in_b + (ih0 + kh * dil_h) * in_w * in_c;
+        if (dil_w == 1) { /* the row's valid taps are one run */
+            memcpy(win + (kh * k_w + kw0) * in_c, row + (iw0 + kw0) * in_c,
+                   (size_t)((kw1 - kw0) * in_c) * sizeof(int16_t));
+            continue;
+        }
+        for (kw = kw0; kw < kw1; ++kw) {
+            memcpy(win + (kh * k_w + kw) * in_c, row + (iw0 + kw * dil_w) * in_c, (size_t)in_c * sizeof(int16_t));
+        }
+    }
+    return win;
+}
+
+/* Two pixels at a time (qnnc_conv16_pair_mve) with their windows in the scratch
+ * (QNNC_CONV_S16_MVE_BUFFER_SIZE) where they are not read in place: for layers whose sums fit
+ * int32 with shifts <= 13, out_c % 4 == 0 and K % 4 == 0. 1 when taken. */
+static int qnnc_conv16_pairs_mve(const qnnc_buffer *scratch, const qnnc_conv_params *params,
+                                 const qnnc_per_channel_quant *quant, const qnnc_dims *input_dims,
+                                 const int16_t *input, const qnnc_dims *filter_dims, const int8_t *filter,
+                                 const int64_t *bias, const qnnc_dims *output_dims, int16_t *output)
+{
+    const int32_t K = filter_dims->h * filter_dims->w * input_dims->c;
+    const int32_t out_w = output_dims->w, out_c = output_dims->c, n_pix = output_dims->h * out_w;
+    int16_t *win;
+    int32_t b, p;
+    if (scratch == NULL || scratch->buf == NULL || (K & 3) != 0 || (out_c & 3) != 0 ||
+        !qnnc_scratch_fits(scratch, 4u, QNNC_CONV_S16_MVE_BUFFER_SIZE(K))) {
+        return 0;
+    }
+    win = (int16_t *)qnnc_scratch_align(scratch, 4u);
+    for (b = 0; b < output_dims->n; ++b) {
+        const int16_t *in_b = input + b * input_dims->h * input_dims->w * input_dims->c;
+        int16_t *out_b = output + b * n_pix * out_c;
+        for (p = 0; p < n_pix; p += 2) {
+            const int32_t p1 = p + 1 < n_pix ? p + 1 : p; /* odd count: the last pixel twice */
+            const int16_t *xa = qnnc_conv16_window_mve(params, in_b, input_dims, filter_dims,
+                                                       (p / out_w) * params->stride_h - params->pad_top,
+                                                       (p % out_w) * params->stride_w - params->pad_left, win);
+            const int16_t *xb = qnnc_conv16_window_mve(params, in_b, input_dims, filter_dims,
+                                                       (p1 / out_w) * params->stride_h - params->pad_top,
+                                                       (p1 % out_w) * params->stride_w - params->pad_left, win + K);
+            qnnc_conv16_pair_mve(xa, xb, filter, K, out_c >> 2, bias, quant, params, out_b + p * out_c,
+                                 out_b + p1 * out_c);
+        }
+    }
+    return 1;
+}
+
 /* The four channels' sums over a run of n taps at x (filter offset wo): into the int32 vector
  * *v when the layer's sums fit int32 (small), else chunk by chunk into the int64 acc. */
 QNNC_INLINE void qnnc_conv16_run4_mve(const int16_t *x, const int8_t *const *wj, int32_t wo, int32_t n, int small,
@@ -133,7 +258,6 @@ QNNC_PATH_ATTR int qnnc_conv_mve_s16(const qnnc_buffer *scratch, const qnnc_conv
     int16_t col[QNNC_CONV16_COL];
     int32_t b, oh, ow, oc, kh, kw, j;
     int vec, small;
-    (void)scratch; /* (the Helium path needs none) */
 
     if (params->input_offset != 0 || !QNNC_S16_FAST_OFFSET_OK(params->output_offset)) {
         return 0;
@@ -141,6 +265,10 @@ QNNC_PATH_ATTR int qnnc_conv_mve_s16(const qnnc_buffer *scratch, const qnnc_conv
     vec = qnnc_mve_s16_shifts_ok(quant->shift, out_c);
     /* the bias and the K products fit int32 (qnnc_s16_sums_fit): int32 sums, vector output */
     small = vec && qnnc_s16_sums_fit(bias, out_c, K);
+    if (small && qnnc_conv16_pairs_mve(scratch, params, quant, input_dims, input, filter_dims, filter, bias,
+                                       output_dims, output)) {
+        return 1;
+    }
     for (b = 0; b < output_dims->n; ++b) {
         const int16_t *in_b = input + b * in_h * in_w * in_c;
         for (oh = 0; oh < output_dims->h; ++oh) {
