@@ -14,6 +14,18 @@ QNNC_INLINE int32_t qnnc_s16_reduced(int32_t mult)
     return mult < 0x7FFF0000 ? (mult + (1 << 15)) >> 16 : 0x7FFF;
 }
 
+/** The 32-bit branch of qnnc_output_s16_fast (an int32 sum, shift <= -2): u = the product by the
+ *  16-bit multiplier r, shifted by k = min(-2 - shift, 31), before the final rounding. acc =
+ *  A * 2^16 + B (|A| <= 2^15, 0 <= B < 2^16), so A * r and B * r fit int32 and
+ *  u = (A * r + ((B * r - neg) >> 16)) >> (t - 1 - 16) (t - 1 >= 16; shifts past 31 give the same
+ *  floor, |sum| < 2^31); neg is the sign of acc * r (set or not for a zero product: both give 0). */
+QNNC_INLINE int32_t qnnc_s16_scale32(int32_t acc, int32_t r, int32_t k)
+{
+    const int32_t neg = (int32_t)(((uint32_t)acc ^ (uint32_t)r) >> 31);
+    const int32_t c = (acc >> 16) * r + (((acc & 0xFFFF) * r - neg) >> 16);
+    return c >> k;
+}
+
 /** qnnc_output_s16 (the same value) in fewer instructions, for the SIMD paths of the 16x8
  *  kernels, when |output_offset| <= 2^29 (the paths check it). Rounding half away from zero by
  *  2^t (t = 15 - shift >= 1) is floor((prod + 2^(t-1) - (prod < 0)) / 2^t) = floor((u + 1) / 2)
@@ -26,16 +38,8 @@ QNNC_INLINE int16_t qnnc_output_s16_fast(int64_t acc, int32_t mult, int32_t shif
     const int32_t reduced = qnnc_s16_reduced(mult);
     const int32_t a32 = (int32_t)acc; /* GCC: modulo 2^32; used when equal to acc */
     int32_t u32, v;
-    if ((int64_t)a32 == acc && shift <= -2) {
-        /* 32-bit only: acc = A * 2^16 + B (|A| <= 2^15, 0 <= B < 2^16), so A * r and B * r fit
-         * int32 and u = (A * r + ((B * r - neg) >> 16)) >> (t - 1 - 16) (t - 1 >= 16; shifts
-         * past 31 give the same floor, |sum| < 2^31); neg is the sign of acc * r (set or not for
-         * a zero product: both give 0). */
-        const int32_t a = a32 >> 16;
-        const int32_t neg = (int32_t)(((uint32_t)a32 ^ (uint32_t)reduced) >> 31);
-        const int32_t c = a * reduced + (((a32 & 0xFFFF) * reduced - neg) >> 16);
-        const int32_t k = -2 - shift; /* t - 1 - 16 >= 0 */
-        u32 = c >> (k < 31 ? k : 31);
+    if ((int64_t)a32 == acc && shift <= -2) { /* 32-bit only (qnnc_s16_scale32) */
+        u32 = qnnc_s16_scale32(a32, reduced, -2 - shift < 31 ? -2 - shift : 31);
     } else {
         const int64_t prod = acc * reduced;
         const int64_t u = (prod - (prod < 0 ? 1 : 0)) >> (14 - shift);
@@ -51,14 +55,44 @@ QNNC_INLINE int16_t qnnc_output_s16_fast(int64_t acc, int32_t mult, int32_t shif
  *  activation bounds lie inside it). */
 QNNC_INLINE int16_t qnnc_dsp_output_s16_rk(int32_t acc, int32_t r, int32_t k, int32_t off, int32_t lo, int32_t hi)
 {
-    const int32_t neg = (int32_t)(((uint32_t)acc ^ (uint32_t)r) >> 31);
-    const int32_t c = (acc >> 16) * r + (((acc & 0xFFFF) * r - neg) >> 16);
-    const int32_t u = c >> k;
+    const int32_t u = qnnc_s16_scale32(acc, r, k);
     int32_t v = qnnc_dsp_ssat16((u >> 1) + (u & 1) + off);
     v = v < lo ? lo : v;
     return (int16_t)(v > hi ? hi : v);
 }
 #endif
+
+/** The K = kh * kw * in_c taps of the window at (ih0, iw0) of an int16 NHWC input in natural
+ *  order: in place when they are one run of the input (1x1, or a 1xK row inside it), else copied
+ *  into win with zeros for padding taps (the 16x8 SIMD paths run with input offset 0). */
+QNNC_INLINE const int16_t *qnnc_s16_window(const qnnc_conv_params *params, const int16_t *in_b,
+                                           const qnnc_dims *input_dims, const qnnc_dims *filter_dims, int32_t ih0,
+                                           int32_t iw0, int16_t *win)
+{
+    const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
+    const int32_t k_h = filter_dims->h, k_w = filter_dims->w, dil_h = params->dilation_h, dil_w = params->dilation_w;
+    int32_t kh0, kh1, kw0, kw1, kh, kw;
+    qnnc_tap_range(ih0, in_h, k_h, dil_h, &kh0, &kh1);
+    qnnc_tap_range(iw0, in_w, k_w, dil_w, &kw0, &kw1);
+    if (kh0 == 0 && kh1 == k_h && kw0 == 0 && kw1 == k_w && k_h == 1 && (k_w == 1 || dil_w == 1)) {
+        return in_b + (ih0 * in_w + iw0) * in_c;
+    }
+    if (kh0 != 0 || kh1 != k_h || kw0 != 0 || kw1 != k_w) {
+        memset(win, 0, (size_t)(k_h * k_w * in_c) * sizeof(int16_t));
+    }
+    for (kh = kh0; kh < kh1; ++kh) {
+        const int16_t *row = in_b + (ih0 + kh * dil_h) * in_w * in_c;
+        if (dil_w == 1) { /* the row's valid taps are one run */
+            memcpy(win + (kh * k_w + kw0) * in_c, row + (iw0 + kw0) * in_c,
+                   (size_t)((kw1 - kw0) * in_c) * sizeof(int16_t));
+            continue;
+        }
+        for (kw = kw0; kw < kw1; ++kw) {
+            memcpy(win + (kh * k_w + kw) * in_c, row + (iw0 + kw * dil_w) * in_c, (size_t)in_c * sizeof(int16_t));
+        }
+    }
+    return win;
+}
 
 /** The output offsets qnnc_output_s16_fast and qnnc_mve_output_s16 take (the quantizer's is 0). */
 #define QNNC_S16_FAST_OFFSET_OK(off) ((off) >= -(1 << 20) && (off) <= (1 << 20))

@@ -235,10 +235,10 @@ static QNNC_LOOP_ATTR void qnnc_conv16_pair_dsp(const uint32_t *cols, int32_t K,
     }
 }
 
-/* Column j of the pixel pair from the window at (ih0, iw0), padding taps 0: one repacking of the
- * input when the window is one run of it; with in_c % 4 == 0 every kernel row's run (or every
- * tap's, with dilation) starts a group, so each is repacked from the input into its place;
- * otherwise the window is first copied into win in natural order. */
+/* Column j of the pixel pair from the window at (ih0, iw0), padding taps 0. With in_c % 4 == 0
+ * every kernel row's run (or every tap's, with dilation) starts a group, so each is repacked from
+ * the input into its place; otherwise the window is taken in natural order (in place, or copied
+ * into win: qnnc_s16_window) and repacked whole. */
 static void qnnc_conv16_fill(const qnnc_conv_params *params, const int16_t *in_b, const qnnc_dims *input_dims,
                              const qnnc_dims *filter_dims, int32_t ih0, int32_t iw0, uint32_t *cols, int32_t j,
                              int16_t *win)
@@ -246,47 +246,29 @@ static void qnnc_conv16_fill(const qnnc_conv_params *params, const int16_t *in_b
     const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
     const int32_t k_h = filter_dims->h, k_w = filter_dims->w, dil_h = params->dilation_h, dil_w = params->dilation_w;
     const int32_t K = k_h * k_w * in_c;
-    const int aligned = (in_c & 3) == 0;
     int32_t kh0, kh1, kw0, kw1, kh, kw, g;
     qnnc_tap_range(ih0, in_h, k_h, dil_h, &kh0, &kh1);
     qnnc_tap_range(iw0, in_w, k_w, dil_w, &kw0, &kw1);
-    if (kh0 == 0 && kh1 == k_h && kw0 == 0 && kw1 == k_w && k_h == 1 && (k_w == 1 || dil_w == 1)) {
-        qnnc_conv16_column(in_b + (ih0 * in_w + iw0) * in_c, K, cols, j);
+    if ((in_c & 3) != 0 || (kh0 == 0 && kh1 == k_h && kw0 == 0 && kw1 == k_w && k_h == 1 && (k_w == 1 || dil_w == 1))) {
+        qnnc_conv16_column(qnnc_s16_window(params, in_b, input_dims, filter_dims, ih0, iw0, win), K, cols, j);
         return;
     }
     if (kh0 != 0 || kh1 != k_h || kw0 != 0 || kw1 != k_w) { /* padding taps */
-        if (aligned) {
-            for (g = 2 * j; g < K; g += 4) {
-                cols[g] = 0u;
-                cols[g + 1] = 0u;
-            }
-        } else {
-            memset(win, 0, (size_t)K * sizeof(int16_t));
+        for (g = 2 * j; g < K; g += 4) {
+            cols[g] = 0u;
+            cols[g + 1] = 0u;
         }
     }
     /* tap t (a multiple of 4) of column j is at words t + 2j, t + 2j + 1 */
     for (kh = kh0; kh < kh1; ++kh) {
         const int16_t *row = in_b + (ih0 + kh * dil_h) * in_w * in_c;
         if (dil_w == 1) { /* the row's valid taps are one run */
-            const int32_t t = (kh * k_w + kw0) * in_c, n = (kw1 - kw0) * in_c;
-            if (aligned) {
-                qnnc_conv16_column(row + (iw0 + kw0) * in_c, n, cols + t, j);
-            } else {
-                memcpy(win + t, row + (iw0 + kw0) * in_c, (size_t)n * sizeof(int16_t));
-            }
+            qnnc_conv16_column(row + (iw0 + kw0) * in_c, (kw1 - kw0) * in_c, cols + (kh * k_w + kw0) * in_c, j);
             continue;
         }
         for (kw = kw0; kw < kw1; ++kw) {
-            const int32_t t = (kh * k_w + kw) * in_c;
-            if (aligned) {
-                qnnc_conv16_column(row + (iw0 + kw * dil_w) * in_c, in_c, cols + t, j);
-            } else {
-                memcpy(win + t, row + (iw0 + kw * dil_w) * in_c, (size_t)in_c * sizeof(int16_t));
-            }
+            qnnc_conv16_column(row + (iw0 + kw * dil_w) * in_c, in_c, cols + (kh * k_w + kw) * in_c, j);
         }
-    }
-    if (!aligned) {
-        qnnc_conv16_column(win, K, cols, j);
     }
 }
 

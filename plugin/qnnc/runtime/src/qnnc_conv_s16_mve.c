@@ -156,37 +156,6 @@ static QNNC_LOOP_ATTR void qnnc_conv16_pair_mve(const int16_t *xa, const int16_t
     }
 }
 
-/* The K taps of the window at (ih0, iw0) in natural order: in place when they are one run of the
- * input, else copied into win with zeros for padding taps (the input offset is 0 here). */
-static const int16_t *qnnc_conv16_window_mve(const qnnc_conv_params *params, const int16_t *in_b,
-                                             const qnnc_dims *input_dims, const qnnc_dims *filter_dims, int32_t ih0,
-                                             int32_t iw0, int16_t *win)
-{
-    const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
-    const int32_t k_h = filter_dims->h, k_w = filter_dims->w, dil_h = params->dilation_h, dil_w = params->dilation_w;
-    int32_t kh0, kh1, kw0, kw1, kh, kw;
-    qnnc_tap_range(ih0, in_h, k_h, dil_h, &kh0, &kh1);
-    qnnc_tap_range(iw0, in_w, k_w, dil_w, &kw0, &kw1);
-    if (kh0 == 0 && kh1 == k_h && kw0 == 0 && kw1 == k_w && k_h == 1 && (k_w == 1 || dil_w == 1)) {
-        return in_b + (ih0 * in_w + iw0) * in_c;
-    }
-    if (kh0 != 0 || kh1 != k_h || kw0 != 0 || kw1 != k_w) {
-        memset(win, 0, (size_t)(k_h * k_w * in_c) * sizeof(int16_t));
-    }
-    for (kh = kh0; kh < kh1; ++kh) {
-        const int16_t *row = in_b + (ih0 + kh * dil_h) * in_w * in_c;
-        if (dil_w == 1) { /* the row's valid taps are one run */
-            memcpy(win + (kh * k_w + kw0) * in_c, row + (iw0 + kw0) * in_c,
-                   (size_t)((kw1 - kw0) * in_c) * sizeof(int16_t));
-            continue;
-        }
-        for (kw = kw0; kw < kw1; ++kw) {
-            memcpy(win + (kh * k_w + kw) * in_c, row + (iw0 + kw * dil_w) * in_c, (size_t)in_c * sizeof(int16_t));
-        }
-    }
-    return win;
-}
-
 /* Two pixels at a time (qnnc_conv16_pair_mve) with their windows in the scratch
  * (QNNC_CONV_S16_MVE_BUFFER_SIZE) where they are not read in place: for layers whose sums fit
  * int32 with shifts <= 13, out_c % 4 == 0 and K % 4 == 0. 1 when taken. */
@@ -209,10 +178,10 @@ static int qnnc_conv16_pairs_mve(const qnnc_buffer *scratch, const qnnc_conv_par
         int16_t *out_b = output + b * n_pix * out_c;
         for (p = 0; p < n_pix; p += 2) {
             const int32_t p1 = p + 1 < n_pix ? p + 1 : p; /* odd count: the last pixel twice */
-            const int16_t *xa = qnnc_conv16_window_mve(params, in_b, input_dims, filter_dims,
+            const int16_t *xa = qnnc_s16_window(params, in_b, input_dims, filter_dims,
                                                        (p / out_w) * params->stride_h - params->pad_top,
                                                        (p % out_w) * params->stride_w - params->pad_left, win);
-            const int16_t *xb = qnnc_conv16_window_mve(params, in_b, input_dims, filter_dims,
+            const int16_t *xb = qnnc_s16_window(params, in_b, input_dims, filter_dims,
                                                        (p1 / out_w) * params->stride_h - params->pad_top,
                                                        (p1 % out_w) * params->stride_w - params->pad_left, win + K);
             qnnc_conv16_pair_mve(xa, xb, filter, K, out_c >> 2, bias, quant, params, out_b + p * out_c,
