@@ -55,7 +55,7 @@ static inline qnnc_dims dims_of(const blobs *b, int32_t k)
     typedef char case_driver_##type##_prefix[offsetof(type, last) == ((n) - 1) * sizeof(int32_t) ? 1 : -1]
 CASE_DRIVER_PREFIX(qnnc_conv_params, act_max, 11);
 CASE_DRIVER_PREFIX(qnnc_fc_params, act_max, 4);
-CASE_DRIVER_PREFIX(qnnc_pool_params, act_max, 10);
+CASE_DRIVER_PREFIX(qnnc_pool_params, output_offset, 14);
 CASE_DRIVER_PREFIX(qnnc_add_params, act_max, 12);
 CASE_DRIVER_PREFIX(qnnc_mul_params, act_max, 7);
 CASE_DRIVER_PREFIX(qnnc_rescale_params, output_offset, 4);

@@ -89,7 +89,7 @@ static int run_case(int32_t kernel, const blobs *b)
     case 4: { /* avg pool */
         qnnc_pool_params p;
         qnnc_dims in_d = dims_of(b, 1), out_d = dims_of(b, 3);
-        FIELDS_OF(&p, I32(b, 0), 10);
+        FIELDS_OF(&p, I32(b, 0), 14);
         if (kernel == 3) {
             qnnc_max_pool_s8(&p, &in_d, S8(b, 2), &out_d, OUT8(b, 4));
         } else {

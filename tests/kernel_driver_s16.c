@@ -64,10 +64,10 @@ static int run_case(int32_t kernel, const blobs *b)
         return 0;
     }
     case 3:
-    case 4: { /* max / avg pool: params[10], in dims, in, out dims, out */
+    case 4: { /* max / avg pool: params[14], in dims, in, out dims, out */
         qnnc_pool_params p;
         qnnc_dims in_d = dims_of(b, 1), out_d = dims_of(b, 3);
-        FIELDS_OF(&p, I32(b, 0), 10);
+        FIELDS_OF(&p, I32(b, 0), 14);
         if (kernel == 3) {
             qnnc_max_pool_s16(&p, &in_d, S16(b, 2), &out_d, (int16_t *)b->data[4]);
         } else {

@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import List
 
@@ -143,10 +144,14 @@ def pool_case(rng, kind: str):
     act_min, act_max = rand_act16(rng)
     p = PoolParams(kernel_h=kh, kernel_w=kw, stride_h=sh, stride_w=sw, pad_top=pt, pad_left=pl,
                    count_include_pad=int(rng.random() < 0.5), pad_value=0, act_min=act_min, act_max=act_max)
+    if kind == "avg_pool" and rng.random() < 0.5:  # its own output scale: requantized window sums
+        mult, shift = fixedpoint.quantize_multiplier(float(10.0 ** rng.uniform(-1.5, 0.7)) / (kh * kw))
+        p = dataclasses.replace(p, multiplier=mult, shift=shift)
     x = rand_s16(rng, (1, h, w, c))
     out_dims = (1, oh, ow, c)
     expected = (R.max_pool_s16 if kind == "max_pool" else R.avg_pool_s16)(p, x, out_dims)
-    blobs = [i32(kh, kw, sh, sw, pt, pl, p.count_include_pad, 0, act_min, act_max), i32(*x.shape), arr(x, "<i2"),
+    blobs = [i32(kh, kw, sh, sw, pt, pl, p.count_include_pad, 0, act_min, act_max, p.multiplier, p.shift, 0, 0),
+             i32(*x.shape), arr(x, "<i2"),
              i32(*out_dims), canary(rng, expected.nbytes)]
     return (kind, blobs, expected, f"x{x.shape} out{out_dims} {p}")
 
@@ -487,7 +492,8 @@ def test_int16_closer_to_float_than_int8(tmp_path):
     """The int16 logits (before the int8 API output) track float better than the int8 model's.
 
     Calibration and test inputs are the same, so no clipping: the gap is the rounding error of
-    the int8 activations in every layer (both models share the int8 input quantization)."""
+    the int8 activations in every layer (both models share the int8 input quantization; the int8
+    model's global average pool requantizes to its own, finer output scale, int8's best case)."""
     import onnxruntime as ort
     from qnnc.reference.interpreter import run
     m = all_ops_model(seed=2)
@@ -509,7 +515,7 @@ def test_int16_closer_to_float_than_int8(tmp_path):
         deq = (out.astype(np.float64) - t.zero_point) * t.scale
         sqnr[bits] = 10 * np.log10(np.sum(fl ** 2) / np.sum((fl - deq) ** 2))
     print(f"logits SQNR vs float: int8 {sqnr[8]:.1f} dB, int16 {sqnr[16]:.1f} dB")
-    assert sqnr[16] > sqnr[8] + 3.0
+    assert sqnr[16] > sqnr[8] + 2.0
 
 
 # ------------------------------------------------------------------- errors --

@@ -274,12 +274,17 @@ def pool_case(rng, kind: str) -> Case:
     p = PoolParams(kernel_h=kh, kernel_w=kw, stride_h=sh, stride_w=sw, pad_top=pt, pad_left=pl,
                    count_include_pad=int(rng.random() < 0.5), pad_value=rand_zp(rng),
                    act_min=act_min, act_max=act_max)
+    if kind == "avg_pool" and rng.random() < 0.5:  # its own output scale: requantized window sums
+        mult, shift = fixedpoint.quantize_multiplier(float(10.0 ** rng.uniform(-1.5, 0.7)) / (kh * kw))
+        p = dataclasses.replace(p, multiplier=mult, shift=shift, input_offset=-rand_zp(rng),
+                                output_offset=rand_zp(rng))
     x = rand_i8(rng, (1, h, w, c))
     out_dims = (1, oh, ow, c)
     fn = ref.max_pool_s8 if kind == "max_pool" else ref.avg_pool_s8
     expected = fn(p, x, out_dims)
     blobs = [
-        i32(kh, kw, sh, sw, pt, pl, p.count_include_pad, p.pad_value, act_min, act_max),
+        i32(kh, kw, sh, sw, pt, pl, p.count_include_pad, p.pad_value, act_min, act_max, p.multiplier, p.shift,
+            p.input_offset, p.output_offset),
         dims(x.shape), arr(x, np.int8), dims(out_dims), canary(rng, expected.size),
     ]
     return Case(kind, blobs, expected, f"x{x.shape} out{out_dims} {p}")
@@ -741,6 +746,9 @@ def _direct_pool(p, x, out_dims, kind):
                     count = p.kernel_h * p.kernel_w if p.count_include_pad else len(vals)
                     if count == 0:
                         v = p.pad_value
+                    elif p.multiplier:  # its own output scale: the window sum requantized
+                        v = int(fixedpoint.requantize(total + count * p.input_offset, p.multiplier, p.shift))
+                        v += p.output_offset
                     else:
                         q = (abs(total) + count // 2) // count  # round half away from zero
                         v = q if total >= 0 else -q

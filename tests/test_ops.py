@@ -164,3 +164,53 @@ def test_op_case(case, tmp_path):
     # Several int8 layers in a row: a few LSB of error on average, and a clean signal.
     assert err.mean() < 3.0
     assert sqnr > 20.0
+
+
+def _pool_build(tmp_path: Path, pads):
+    """relu(conv(x)) -> AveragePool over the whole 4x4 plane (with ``pads``) as the model output."""
+    m = M(INPUT_SHAPE)
+    a = m.op("Relu", [conv(m, "x", 3, 8)])
+    k = 4 + pads[0] + pads[2]
+    last = m.op("AveragePool", [a], kernel_shape=[k, k], strides=[1, 1], pads=pads)
+    model = m.finish(last, tmp_path / "pool.onnx")
+    np.savez(tmp_path / "cal.npz", x=RNG.standard_normal((48, *INPUT_SHAPE[1:])).astype(np.float32))
+    (tmp_path / "q.yaml").write_text("name: op\ncalibration:\n  data: cal.npz\n  method: minmax\n")
+    res = build(str(model), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "op", progress=False)
+    qm = res.compiled.model
+    return qm, next(o for o in qm.ops if o.kind == "avg_pool")
+
+
+def test_global_average_pool_requantizes_to_its_finer_output_scale(tmp_path):
+    """The mean of 16 ReLU outputs spans a narrower range than they do: the int8 pool output gets
+    its own calibrated scale, the kernel requantizes each window sum (close to the exact mean of its
+    int8 inputs: TFLite's requantization rounding only), and the C matches the reference."""
+    from qnnc.reference.interpreter import run
+    qm, op = _pool_build(tmp_path, [0, 0, 0, 0])
+    x_t, y_t = qm.tensors[op.inputs[0]], qm.tensors[op.output]
+    assert op.params.multiplier != 0 and y_t.scale < 0.75 * x_t.scale
+    test = np.random.default_rng(5).standard_normal((32, *INPUT_SHAPE[1:])).astype(np.float32)
+    q_in = quantize_input(qm, test)
+    exact, got = [], []
+    for i in range(len(test)):
+        vals = run(qm, q_in[i], keep=[op.inputs[0], op.output])
+        xin = (vals[op.inputs[0]].astype(np.float64) - x_t.zero_point) * x_t.scale
+        exact.append(xin.reshape(16, 8).mean(axis=0))
+        got.append(vals[op.output].astype(np.float64).ravel())
+    got = np.array(got)
+    inside = (got > -128) & (got < 127)  # a mean beyond the calibrated range saturates, as any tensor
+    assert inside.mean() > 0.8
+    err = np.abs((got - y_t.zero_point) * y_t.scale - np.array(exact))[inside] / y_t.scale
+    # TFLite's requantization rounds twice: the doubling high multiply to an integer, then the
+    # right shift, which halves that first rounding's error for every bit it shifts
+    assert err.max() <= 0.5 + 0.5 / 2 ** max(0, -op.params.shift) + 1e-6
+    exe = compile_driver(str(tmp_path / "gen"), "op", str(tmp_path / "drv"), sanitize=True)
+    c_out = run_driver(exe, q_in.reshape(len(test), -1), qm.output_tensor.size)
+    assert np.array_equal(c_out, run_int8(qm, q_in).reshape(len(test), -1))
+
+
+def test_padded_average_pool_keeps_its_input_scale(tmp_path):
+    """Windows that reach into the padding count fewer cells: such a pool shares its input's scale
+    and divides each window's sum by its own count."""
+    qm, op = _pool_build(tmp_path, [1, 1, 1, 1])
+    assert op.params.multiplier == 0
+    assert qm.tensors[op.output].scale == qm.tensors[op.inputs[0]].scale

@@ -59,6 +59,12 @@ class PoolParams:
     pad_value: int = 0
     act_min: int = -128
     act_max: int = 127
+    # average pool with its own output scale (multiplier != 0; every window full, no padding):
+    # out = requantize(sum + count * input_offset, multiplier, shift) + output_offset
+    multiplier: int = 0
+    shift: int = 0
+    input_offset: int = 0
+    output_offset: int = 0
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ Each rule is ``rule(low, node)``: it reads its inputs from ``low.tensors``, appe
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Tuple
 
@@ -207,15 +208,46 @@ def binary(low: Lowering, n: Node) -> None:
 
 def pool(low: Lowering, n: Node) -> None:
     x = low.tensors[n.inputs[0]]
-    out = low.new_tensor(n.outputs[0], x.scale, x.zero_point)
     a = n.attrs
     if a.get("dilations", [1, 1]) != [1, 1]:
         raise low.err(n, "dilated pooling is not supported")
     params = PoolParams(kernel_h=a["kernel"][0], kernel_w=a["kernel"][1], stride_h=a["strides"][0],
                         stride_w=a["strides"][1], pad_top=a["pads"][0], pad_left=a["pads"][1],
                         count_include_pad=int(a.get("count_include_pad", 0)), pad_value=x.zero_point)
+    scale, zp = x.scale, x.zero_point
+    if n.op == "AveragePool" and _full_windows(low, n, params):
+        scale, zp = avg_pool_output_qparams(low, n, x)
+        if (scale, zp) != (x.scale, x.zero_point):
+            mult, shift = quantize_multiplier(x.scale / (params.kernel_h * params.kernel_w * scale))
+            params = dataclasses.replace(params, multiplier=mult, shift=shift, input_offset=-x.zero_point,
+                                         output_offset=zp)
+    out = low.new_tensor(n.outputs[0], scale, zp)
     kind = "max_pool" if n.op == "MaxPool" else "avg_pool"
     low.ops.append(QOp(kind, n.name, [x.name], out.name, params, {}, {}, 0))
+
+
+def _full_windows(low: Lowering, n: Node, p: PoolParams) -> bool:
+    """Whether every window of the pool lies inside its input (no padding, no ceil-mode overhang)."""
+    if any(n.attrs["pads"]):
+        return False
+    _, h, w, _ = low.tensors[n.inputs[0]].shape
+    _, oh, ow, _ = low.g.shape(n.outputs[0])
+    return (oh - 1) * p.stride_h + p.kernel_h <= h and (ow - 1) * p.stride_w + p.kernel_w <= w
+
+
+def avg_pool_output_qparams(low: Lowering, n: Node, x: QTensor) -> Tuple[float, int]:
+    """int8 (scale, zero point) of an average pool's output whose windows are all full.
+
+    The mean of many values spans a narrower range than they do (a global average pool's output
+    often half of its input's or less), so a calibrated output range finer than the input's gets its
+    own scale: the kernel then requantizes the window sum once instead of rounding the mean at the
+    input's scale, which keeps that extra resolution for the layer after it. A QDQ model's own output
+    parameters are followed whatever they are."""
+    quant = getattr(low.g, "quant", None)
+    if quant is not None:
+        return quant.activations.get(low.g.original_name(n.outputs[0]), (x.scale, x.zero_point))
+    out_q = low.calibrated(n.outputs[0], n)
+    return out_q if out_q[0] < x.scale else (x.scale, x.zero_point)
 
 
 def softmax(low: Lowering, n: Node) -> None:

@@ -243,7 +243,8 @@ def avg_pool_s8(p: PoolParams, x, out_dims) -> np.ndarray:
     ``sum`` = raw int8 values of the valid cells, plus ``pad_value`` for every window cell
     outside the input when ``count_include_pad``; ``count`` = valid cells, or
     ``kernel_h * kernel_w`` with ``count_include_pad``. Result
-    ``(sum +- count//2) / count`` truncated toward zero (round half away), clamped to
+    ``(sum +- count//2) / count`` truncated toward zero (round half away), or with ``multiplier``
+    != 0 ``requantize(sum + count * input_offset) + output_offset``, clamped to
     ``[act_min, act_max]``. A window with count 0 (no valid cell, padding excluded)
     yields ``pad_value`` (clamped) like max pooling.
     """
@@ -266,11 +267,14 @@ def avg_pool(p: PoolParams, x, out_dims, dtype) -> np.ndarray:
         count = np.full_like(valid, kh * kw)
     else:
         count = valid
-    safe = np.maximum(count, 1)
-    half = safe // 2
-    num = np.where(total >= 0, total + half, total - half)
-    q = np.abs(num) // safe
-    res = np.where(num < 0, -q, q)  # C truncating division
+    if p.multiplier:  # its own output scale (the quantizer uses it where every window is full)
+        res = requantize(total + count * int(p.input_offset), p.multiplier, p.shift) + int(p.output_offset)
+    else:
+        safe = np.maximum(count, 1)
+        half = safe // 2
+        num = np.where(total >= 0, total + half, total - half)
+        q = np.abs(num) // safe
+        res = np.where(num < 0, -q, q)  # C truncating division
     res = np.where(count == 0, int(p.pad_value), res)
     return np.clip(res, int(p.act_min), int(p.act_max)).astype(dtype)
 

@@ -56,9 +56,7 @@ QNNC_FN_STORAGE void QNNC_FN(const qnnc_pool_params *params,
                             sum += in_row[(iw0 + kw) * channels];
                         }
                     }
-                    /* round half away from zero; C division truncates toward zero */
-                    sum = sum >= 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
-                    *output++ = QNNC_CLAMP(sum, act_min, act_max);
+                    *output++ = QNNC_CLAMP(qnnc_avg_pool_mean(params, sum, count), act_min, act_max);
                 }
             }
         }

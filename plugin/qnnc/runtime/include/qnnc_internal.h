@@ -117,6 +117,18 @@ QNNC_INLINE int32_t qnnc_requantize(int32_t acc, int32_t multiplier, int32_t shi
     return qnnc_rounding_divide_by_pot(qnnc_srdhm((int32_t)shifted, multiplier), right);
 }
 
+/** An average pool's output before the clamp: the mean of a window's sum of count raw values,
+ * rounded half away from zero (C division truncates toward zero), or, for a pool with its own
+ * output scale (multiplier != 0), the requantized sum. */
+QNNC_INLINE int32_t qnnc_avg_pool_mean(const qnnc_pool_params *params, int32_t sum, int32_t count)
+{
+    if (params->multiplier != 0) {
+        return qnnc_requantize(sum + count * params->input_offset, params->multiplier, params->shift) +
+               params->output_offset;
+    }
+    return sum >= 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
+}
+
 /** acc * multiplier * 2^(shift-31) rounded once, ties to even (QNNC_ROUND_HALF_EVEN). With
  * multiplier * 2^(shift-31) equal to a float32 scale this is onnxruntime's nearbyint(acc * scale),
  * in integers. */

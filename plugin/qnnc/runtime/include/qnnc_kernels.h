@@ -125,14 +125,14 @@ typedef struct {
 #define QNNC_FC_KERNEL_SUMS(sums) NULL
 #endif
 
-/** Max and average pooling (input and output share scale and zero point). */
+/** Max and average pooling: input and output share scale and zero point, except an average pool
+ *  with multiplier != 0 (every window full): out = requantize(sum + count * input_offset) + output_offset. */
 typedef struct {
-    int32_t kernel_h, kernel_w;
-    int32_t stride_h, stride_w;
-    int32_t pad_top, pad_left;
+    int32_t kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left;
     int32_t count_include_pad; /**< average pool: padded cells count and hold pad_value */
     int32_t pad_value;         /**< the zero point */
     int32_t act_min, act_max;
+    int32_t multiplier, shift, input_offset, output_offset; /**< average pool's own output scale, or 0 */
 } qnnc_pool_params;
 
 /** Element-wise add of two int8 tensors with different scales (TFLite ADD). */
@@ -261,8 +261,8 @@ void qnnc_max_pool_s8(const qnnc_pool_params *params,
                       const qnnc_dims *input_dims, const int8_t *input,
                       const qnnc_dims *output_dims, int8_t *output);
 
-/** Average pooling: sum of raw values / count, rounded half away from zero.
- *  count = valid cells, or kernel_h*kernel_w with count_include_pad (padded cells = pad_value). */
+/** Average pooling: sum of raw values / count, rounded half away from zero (or requantized, see
+ *  qnnc_pool_params). count = valid cells, or kernel_h*kernel_w with count_include_pad (padded cells = pad_value). */
 void qnnc_avg_pool_s8(const qnnc_pool_params *params,
                       const qnnc_dims *input_dims, const int8_t *input,
                       const qnnc_dims *output_dims, int8_t *output);

@@ -11,11 +11,11 @@
 #include "qnnc_internal.h"
 
 #if QNNC_DSP_SIMD
-/* Rounded (half away from zero) mean, clamped: the reference's output stage. */
-QNNC_INLINE int8_t qnnc_avg_pool_out(int32_t sum, int32_t count, int32_t act_min, int32_t act_max)
+/* The mean (rounded or requantized), clamped: the reference's output stage. */
+QNNC_INLINE int8_t qnnc_avg_pool_out(const qnnc_pool_params *params, int32_t sum, int32_t count, int32_t act_min,
+                                     int32_t act_max)
 {
-    sum = sum >= 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
-    return qnnc_clamp_s8(sum, act_min, act_max);
+    return qnnc_clamp_s8(qnnc_avg_pool_mean(params, sum, count), act_min, act_max);
 }
 
 void qnnc_avg_pool_dsp_s8(const qnnc_pool_params *params, const qnnc_dims *input_dims, const int8_t *input,
@@ -57,12 +57,12 @@ void qnnc_avg_pool_dsp_s8(const qnnc_pool_params *params, const qnnc_dims *input
                     {
                         /* all four before the first store (an int8 store may alias *params) */
                         const int32_t lo = params->act_min, hi = params->act_max;
-                        const int8_t o0 = qnnc_avg_pool_out(pad_sum + (int16_t)(uint16_t)((uint32_t)s02 & 0xFFFFu),
+                        const int8_t o0 = qnnc_avg_pool_out(params, pad_sum + (int16_t)(uint16_t)((uint32_t)s02 & 0xFFFFu),
                                                             count, lo, hi);
-                        const int8_t o1 = qnnc_avg_pool_out(pad_sum + (int16_t)(uint16_t)((uint32_t)s13 & 0xFFFFu),
+                        const int8_t o1 = qnnc_avg_pool_out(params, pad_sum + (int16_t)(uint16_t)((uint32_t)s13 & 0xFFFFu),
                                                             count, lo, hi);
-                        const int8_t o2 = qnnc_avg_pool_out(pad_sum + (s02 >> 16), count, lo, hi);
-                        const int8_t o3 = qnnc_avg_pool_out(pad_sum + (s13 >> 16), count, lo, hi);
+                        const int8_t o2 = qnnc_avg_pool_out(params, pad_sum + (s02 >> 16), count, lo, hi);
+                        const int8_t o3 = qnnc_avg_pool_out(params, pad_sum + (s13 >> 16), count, lo, hi);
                         output[0] = o0;
                         output[1] = o1;
                         output[2] = o2;
