@@ -64,10 +64,10 @@ void qnnc_avg_pool_dsp_s8(const qnnc_pool_params *params, const qnnc_dims *input
                     {
                         /* all four before the first store (an int8 store may alias *params) */
                         const int32_t lo = params->act_min, hi = params->act_max;
-                        const int8_t o0 = qnnc_avg_pool_out(params, fast, pad_sum + (int16_t)(uint16_t)((uint32_t)s02 & 0xFFFFu),
-                                                            count, lo, hi);
-                        const int8_t o1 = qnnc_avg_pool_out(params, fast, pad_sum + (int16_t)(uint16_t)((uint32_t)s13 & 0xFFFFu),
-                                                            count, lo, hi);
+                        const int32_t sum0 = pad_sum + (int16_t)(uint16_t)((uint32_t)s02 & 0xFFFFu);
+                        const int32_t sum1 = pad_sum + (int16_t)(uint16_t)((uint32_t)s13 & 0xFFFFu);
+                        const int8_t o0 = qnnc_avg_pool_out(params, fast, sum0, count, lo, hi);
+                        const int8_t o1 = qnnc_avg_pool_out(params, fast, sum1, count, lo, hi);
                         const int8_t o2 = qnnc_avg_pool_out(params, fast, pad_sum + (s02 >> 16), count, lo, hi);
                         const int8_t o3 = qnnc_avg_pool_out(params, fast, pad_sum + (s13 >> 16), count, lo, hi);
                         output[0] = o0;
