@@ -115,14 +115,17 @@ def rnn_model(path: Path, op: str, T: int, D: int, H: int, direction: str = "for
     return path
 
 
-def build_and_check(tmp_path: Path, model: Path, x_shape, n_cal: int = 16, n_test: int = 8):
-    """Build with calibration data; return (qmodel, per-output SQNR dB, mean |err| LSB); asserts
-    the C is bit-exact with the reference under sanitizers."""
+def build_and_check(tmp_path: Path, model: Path, x_shape, n_cal: int = 16, n_test: int = 8,
+                    quantization: str = "  recurrent_activation_bits: 8\n"):
+    """Build with calibration data and the ``quantization`` section given (default: int8 recurrent
+    layers, the kernels this file tests); return (qmodel, per-output SQNR dB, mean |err| LSB);
+    asserts the C is bit-exact with the reference under sanitizers."""
     rng = np.random.default_rng(7)
     cal = rng.standard_normal((n_cal, *x_shape[1:])).astype(np.float32)
     test = rng.standard_normal((n_test, *x_shape[1:])).astype(np.float32)
     np.savez(tmp_path / "cal.npz", x=cal)
-    (tmp_path / "q.yaml").write_text("name: rnn\ncalibration:\n  data: cal.npz\n")
+    (tmp_path / "q.yaml").write_text("name: rnn\ncalibration:\n  data: cal.npz\n"
+                                     + (f"quantization:\n{quantization}" if quantization else ""))
     res = build(str(model), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "rnn", progress=False)
     qm = res.compiled.model
     q_in = quantize_input(qm, test)

@@ -39,8 +39,8 @@ def cmd_build(args) -> int:
     for note in result.compiled.model.notes:
         print(f"qnnc: note: {note}", file=sys.stderr)
     if args.config is None:
-        print("qnnc: note: no --config given: defaults used (int8, per-channel weights, min-max ranges)",
-              file=sys.stderr)
+        print("qnnc: note: no --config given: defaults used (int8; int16 for LSTM/GRU layers and their "
+              "successors; per-channel weights; min-max ranges)", file=sys.stderr)
     if result.compiled.calibration.startswith("RANDOM") and not cfg.random_calibration:
         _random_calibration_warning(result.compiled.calibration_samples, len(result.compiled.graph.bn_stats))
     print(result.summary)

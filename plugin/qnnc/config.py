@@ -22,6 +22,8 @@ Schema (every key optional; unknown keys are errors)::
       equalization: false      # cross-layer equalization of consecutive Conv/FC weight ranges
       bias_correction: false   # correct the mean output shift int8 weights introduce
       activation_bits: 8       # 8 | 16 (int16 activations with int8 weights, TFLite's 16x8 scheme)
+      recurrent_activation_bits: 16  # 16 | 8: LSTM/GRU layers and the layers after them (int16 keeps the
+                               # fed-back hidden state accurate; 8: int8 throughout)
       weight_bits: 8           # 8 | 4: Conv/depthwise/FC weights as int8, or int4 packed two per byte
       int4_clipping: mse       # int4 weight range per channel: mse (least squared error) | minmax
       rounding: auto           # conv/FC requantization: auto (half_even for QDQ/QOperator models, else
@@ -105,6 +107,7 @@ class Config:
     equalization: bool = False
     bias_correction: bool = False
     activation_bits: int = 8  # 8: int8 activations; 16: int16 activations, int8 weights (16x8 scheme)
+    recurrent_activation_bits: int = 16  # LSTM / GRU layers and their successors (quantize/recurrent_precision.py)
     weight_bits: int = 8      # 8 | 4 for Conv/depthwise/FC weights (per-layer: overrides)
     int4_clipping: str = "mse"  # int4 weight range: "mse" search or "minmax"
     overrides: List[Override] = field(default_factory=list)
@@ -150,6 +153,7 @@ _SCHEMA: Dict[str, Any] = {
         "equalization": bool,
         "bias_correction": bool,
         "activation_bits": (8, 16),
+        "recurrent_activation_bits": (8, 16),
         "weight_bits": "weight_bits",
         "int4_clipping": ("mse", "minmax"),
         "overrides": "overrides",
@@ -462,6 +466,7 @@ def load_config(path: Optional[str]) -> Config:
     cfg.equalization = q.get("equalization", False)
     cfg.bias_correction = q.get("bias_correction", False)
     cfg.activation_bits = int(q.get("activation_bits", 8))
+    cfg.recurrent_activation_bits = int(q.get("recurrent_activation_bits", 16))
     cfg.weight_bits = q.get("weight_bits", 8)
     cfg.int4_clipping = q.get("int4_clipping", "mse")
     cfg.rounding = q.get("rounding", "auto")

@@ -6,7 +6,8 @@ plain values and hands a typed result to the next:
     frontend.import_onnx(path, pins)                -> ir.Graph
     passes.run_passes(Graph)                        -> ir.Graph (NHWC, supported ops only)
     quantize.calibrate.collect(path, samples, ...)  -> Calibration (ranges, means)
-    quantize.precision.make_plan(Graph, bits ...)   -> PrecisionPlan (auto_precision may refine it)
+    quantize.precision.make_plan(Graph, bits ...)   -> PrecisionPlan (auto_precision may refine it;
+                                                       recurrent_precision sets LSTM/GRU defaults)
     quantize.quantize(Graph, ranges, plan, ...)     -> qmodel.QModel
     plan.plan_memory(QModel)                        -> plan.MemoryPlan        (build.py)
     emit.emit_c(QModel, MemoryPlan)                 -> {file name: C text}    (build.py)
@@ -21,7 +22,7 @@ import numpy as np
 import onnx
 
 from .config import Config
-from .errors import ConfigError
+from .errors import ConfigError, ModelError
 from .frontend.data import load_input_samples, sample_count, take
 from .frontend.importer import import_onnx
 from .frontend.uint8_inputs import uint8_input_names
@@ -33,9 +34,10 @@ from .qmodel import QModel
 from .quantize import auto_precision, calibrate_auto, calibrate_batchnorm
 from .quantize.calibrate import collect, internal_value, random_calibration_samples
 from .quantize.fixedpoint import ROUND_HALF_EVEN, ROUND_TFLITE
-from .quantize.lower_graph import quantize
+from .quantize.lower_graph import RULES, quantize
 from .quantize.precision import (PrecisionPlan, PrecisionRequest, make_plan, onnx_op_types, override_bits,
                                  requested_bits, weight_layers)
+from .quantize.recurrent_precision import recurrent_int16
 from .reference.interpreter import dequantize_output, quantize_input, run_all, run_int8
 
 
@@ -88,7 +90,49 @@ def _check_prequantized(graph: Graph, cfg: Config, notes: List[str]) -> None:
 
 
 def compile_model(model_path: str, cfg: Config, name: str, progress: bool = True) -> Compiled:
-    """Run the front half of the pipeline."""
+    """Run the front half of the pipeline. If the default int16 precision of the recurrent layers
+    and their successors (quantize/recurrent_precision.py) cannot be lowered, the model is
+    compiled again without it, and a note says why."""
+    try:
+        return _compile_model(model_path, cfg, name, progress, recurrent_default=True)
+    except ModelError as e:
+        if not getattr(e, "from_recurrent_default", False):
+            raise
+        reason = e.format()
+    compiled = _compile_model(model_path, cfg, name, progress, recurrent_default=False)
+    note = (f"recurrent layers and their successors kept int8 activations (the int16 default could not be "
+            f"lowered: {reason})")
+    compiled.notes.append(note)
+    compiled.model.notes.append(note)
+    return compiled
+
+
+def _recurrent_bits(passed: Graph, cfg: Config, weight_bits: Dict[str, int], rounding: int, prequantized: bool,
+                    notes: List[str]) -> Dict[str, int]:
+    """{node: bits} of quantization.recurrent_activation_bits for the LSTM / GRU layers and the
+    layers downstream of them (quantize/recurrent_precision.py), when it differs from
+    activation_bits and the model can take it; a note says what was done."""
+    want = cfg.recurrent_activation_bits
+    if want == cfg.activation_bits or not any(n.op in ("LSTM", "GRU") for n in passed.nodes):
+        return {}
+    if want == 16 and (prequantized or rounding != ROUND_TFLITE):
+        if "quantization.recurrent_activation_bits" in cfg.lines:
+            notes.append("quantization.recurrent_activation_bits: 16 is ignored: "
+                         + ("the model keeps its own quantization" if prequantized else
+                            "the 16x8 kernels do not support rounding: half_even"))
+        return {}
+    ops = RULES[16] if want == 16 else [n.op for n in passed.nodes]
+    bits = {k: want for k in recurrent_int16(passed, weight_bits, ops)}
+    rec = sorted(n.name for n in passed.nodes if n.op in ("LSTM", "GRU"))
+    notes.append(f"recurrent layers {', '.join(repr(r) for r in rec[:4])}{' ...' if len(rec) > 4 else ''} and "
+                 f"{len(bits) - len(rec)} layers after them compute with int{want} activations "
+                 f"(quantization.recurrent_activation_bits: {want}"
+                 + (", the default: the hidden state fed back at int8 loses several dB; set it to 8 for int8 "
+                    "throughout)" if want == 16 else ")"))
+    return bits
+
+
+def _compile_model(model_path: str, cfg: Config, name: str, progress: bool, recurrent_default: bool) -> Compiled:
     keep_freed_heap()  # calibration statistics and the reference: many full-size temporaries
     notes: List[str] = []
     graph = import_onnx(model_path, cfg.input_shape, cfg.source)
@@ -105,6 +149,21 @@ def compile_model(model_path: str, cfg: Config, name: str, progress: bool = True
         cfg.rounding, ROUND_HALF_EVEN if prequantized else ROUND_TFLITE)
     req = precision_request(cfg, rounding)
     weight_bits, act_bits = requested_bits(passed, req, model_path)  # checks the overrides before calibrating
+    rec_bits = _recurrent_bits(passed, cfg, weight_bits, rounding, prequantized, notes) if recurrent_default else {}
+    act_bits = {**rec_bits, **act_bits}  # an override naming a layer wins
+    try:
+        return _calibrate_and_quantize(model_path, cfg, name, progress, graph, passed, input_names, input_shapes,
+                                       u8, prequantized, rounding, req, weight_bits, act_bits, notes)
+    except ModelError as e:
+        # a layer the recurrent default made int16 cannot be: compile_model retries without it
+        e.from_recurrent_default = e.node in rec_bits and rec_bits[e.node] != cfg.activation_bits
+        raise
+
+
+def _calibrate_and_quantize(model_path: str, cfg: Config, name: str, progress: bool, graph: Graph, passed: Graph,
+                            input_names, input_shapes, u8, prequantized: bool, rounding: int, req: PrecisionRequest,
+                            weight_bits: Dict[str, int], act_bits: Dict[str, int], notes: List[str]) -> Compiled:
+    """Calibration, the precision plan and the lowering (compile_model's second half)."""
     ys = None  # labels, for the auto_precision search
     if cfg.calibration is not None:
         xs, ys = load_input_samples(cfg.calibration, input_names, input_shapes, cfg.source)
