@@ -7,7 +7,8 @@ reference under ASan/UBSan, and the reference close to float onnxruntime:
 * output SQNR >= 25 dB on N(0, 1) inputs for every case (seq length 49 included), and
 * mean |error| <= 2 output LSB.
 
-The unsupported variants are refused with a ModelError naming node, op and attribute.
+The variants neither the kernels nor the unrolling take are refused with a ModelError naming node,
+op and attribute.
 """
 from __future__ import annotations
 
@@ -61,7 +62,7 @@ def rnn_model(path: Path, op: str, T: int, D: int, H: int, direction: str = "for
     state_shape = [batch, dirs, H] if layout == 1 else [dirs, batch, H]
     states = []
     for k, s in enumerate(["h0", "c0"][:2 if op == "LSTM" else 1]):
-        if state_input and s == "h0":
+        if state_input:  # a streaming state: h0 (and c0) are graph inputs
             graph_inputs.append(helper.make_tensor_value_info(s, TensorProto.FLOAT, state_shape))
             states.append(s)
         elif init == "zeros" and torch_style:
@@ -195,14 +196,11 @@ def test_corpus_like_models_report_cell_shift(tmp_path):
 
 
 # -- refusals ------------------------------------------------------------------------------------
+# Clip, input_forget, other activations, peepholes and a streaming state are unrolled instead
+# (frontend/decompose_recurrent.py, tests/test_recurrent_unrolled.py); these stay refused.
 REFUSALS = {
-    "clip": (dict(extra_attrs={"clip": 3.0}), "clip"),
-    "input_forget": (dict(extra_attrs={"input_forget": 1}), "input_forget"),
-    "activations": (dict(extra_attrs={"activations": ["Sigmoid", "Relu", "Tanh"]}), "activations"),
-    "peephole": (dict(peephole=0.5), "peephole"),
     "batch2": (dict(batch=2), "batch 2"),
     "seq_lens": (dict(seq_lens=[3]), "sequence_lens"),
-    "state_input": (dict(state_input=True), "initial_h"),
     "layout1": (dict(layout=1), "layout=1"),
 }
 
@@ -223,13 +221,6 @@ def test_zero_peepholes_are_accepted(tmp_path):
     model = rnn_model(tmp_path / "p0.onnx", "LSTM", 5, 4, 3, peephole=0.0)
     qm, stats = build_and_check(tmp_path, model, [1, 5, 4])
     assert stats[0][0] >= 25.0
-
-
-def test_gru_activations_refused(tmp_path):
-    model = rnn_model(tmp_path / "g.onnx", "GRU", 5, 4, 3, extra_attrs={"activations": ["HardSigmoid", "Tanh"]})
-    with pytest.raises(ModelError) as e:
-        build(str(model), load_config(None), str(tmp_path / "gen"), "rnn", progress=False)
-    assert "activations" in e.value.format() and "gru_node" in e.value.format()
 
 
 # -- arithmetic units ----------------------------------------------------------------------------

@@ -27,6 +27,7 @@ import onnx
 from onnx import helper, numpy_helper, shape_inference
 
 from ..errors import ModelError
+from . import decompose_recurrent
 
 
 class _Rewriter:
@@ -501,18 +502,25 @@ _REWRITES: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]] = {
     "ReduceLogSum": _reduce_composite, "ReduceLogSumExp": _reduce_composite, "Mish": _mish, "LRN": _lrn,
     "Expand": _expand, "Tile": _tile, "Where": _where, "RNN": _rnn, "Pad": _pad,
     **{op: _compare for op in _COMPARE}, "Cast": _cast_mask, "Einsum": _einsum,
+    "LSTM": decompose_recurrent.lstm, "GRU": decompose_recurrent.gru,
 }
 
 #: The ops rewritten here (passes/operators.py documents what each becomes); Pad only in its
-#: non-constant modes, comparisons and Cast only as a Where's condition.
-COMPOSITES = frozenset(_REWRITES) - {"Pad"}
+#: non-constant modes, comparisons and Cast only as a Where's condition. LSTM and GRU have kernels
+#: of their own and are unrolled only with features those lack (decompose_recurrent.py).
+COMPOSITES = frozenset(_REWRITES) - {"Pad", "LSTM", "GRU"}
 
 
-def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset()) -> bool:
+def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset(), dependent=frozenset(),
+                   value=lambda name: None) -> bool:
     """A composite whose activation inputs are not all constants (those are folded as they are);
-    ``masks``: the comparisons :func:`_mask_conditions` turns into masks."""
+    ``masks``: the comparisons :func:`_mask_conditions` turns into masks; ``dependent``: the
+    tensors that depend on the input values (an LSTM / GRU state computed from them is unrolled);
+    ``value``: a constant's array."""
     if n.op_type not in _REWRITES or n.domain not in ("", "ai.onnx"):
         return False
+    if n.op_type in ("LSTM", "GRU"):
+        return decompose_recurrent.needs_unroll(n, consts, dependent, value)
     live = [i for i in n.input if i and i not in consts]
     if n.op_type in _COMPARE:
         return n.output[0] in masks
@@ -535,7 +543,11 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
         if n.op_type == "Constant":
             consts.update(n.output)
     masks = _mask_conditions(model, consts)
-    if not any(_needs_rewrite(n, consts, masks) for n in model.graph.node):
+    dependent = decompose_recurrent.data_dependent(model)
+
+    def value(name: str):
+        return decompose_recurrent.constant_value(model, name)
+    if not any(_needs_rewrite(n, consts, masks, dependent, value) for n in model.graph.node):
         return model
     m = onnx.ModelProto()
     m.CopyFrom(model)
@@ -544,11 +556,22 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     except Exception as e:  # shape inference of a malformed model: the importer's checks say more
         raise ModelError(f"shape inference fails before the composite ops can be rewritten: {e}".splitlines()[0],
                          file=path) from None
-    _rewrite(m, r, lambda n: _needs_rewrite(n, consts, masks), _REWRITES)
+    _rewrite(m, r, lambda n: _needs_rewrite(n, consts, masks, dependent, value), _REWRITES)
+    _drop_unused_initializers(m)  # e.g. an unrolled LSTM's W / R / B, now read per gate
     stale = [vi for vi in m.graph.value_info if vi.name in masks]  # the bools the masks replaced
     for vi in stale:
         m.graph.value_info.remove(vi)
     return m
+
+
+def _drop_unused_initializers(m: onnx.ModelProto) -> None:
+    """Remove initializers no node reads (those also listed as graph inputs stay: inputs with defaults)."""
+    used = {i for n in m.graph.node for i in n.input} | {o.name for o in m.graph.output}
+    used |= {i.name for i in m.graph.input}
+    keep = [i for i in m.graph.initializer if i.name in used]
+    if len(keep) != len(m.graph.initializer):
+        del m.graph.initializer[:]
+        m.graph.initializer.extend(keep)
 
 
 def _rewrite(m: onnx.ModelProto, r: _Rewriter, wanted: Callable[[onnx.NodeProto], bool],

@@ -19,8 +19,12 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     "MatMul": ("FullyConnected", "constant weights: fully connected; two activations: batched product (rank <= 4, "
                "broadcast batch dims)"),
     "BatchNormalization": ("Conv", "folded into the Conv/Gemm before it, else a depthwise 1x1 conv"),
-    "LSTM": ("LSTM", "batch 1, default activations, forward/reverse/bidirectional; int16 gates and cell"),
-    "GRU": ("GRU", "batch 1, default activations, linear_before_reset 0/1, forward/reverse/bidirectional"),
+    "LSTM": ("LSTM", "batch 1, forward/reverse/bidirectional; default activations and constant initial states: "
+             "fused kernel (int16 gates and cell); a state input, other activations, clip, input_forget or "
+             "peepholes: unrolled into fully connected layers and tables"),
+    "GRU": ("GRU", "batch 1, linear_before_reset 0/1, forward/reverse/bidirectional; default activations and a "
+            "constant initial state: fused kernel; a state input, other activations (HardSigmoid) or clip: "
+            "unrolled"),
     # element-wise
     "Add": ("Add", "broadcasting; two activations or a constant"),
     "Sub": ("Sub", "broadcasting; two activations or a constant"),
