@@ -72,6 +72,9 @@ class Graph:
     # BatchNormalization statistics the passes folded away: {ONNX name of the BN output (the
     # pre-activation tensor): (beta, |gamma|) per channel}, for data-free ranges (quantize/calibrate_batchnorm.py).
     bn_stats: Dict[str, Any] = field(default_factory=dict)
+    # Groups of ONNX tensor names that take one calibrated range (the union of their ranges): the
+    # steps of an unrolled LSTM / GRU (frontend/decompose_recurrent.py).
+    tied_ranges: List[List[str]] = field(default_factory=list)
 
     def copy(self) -> "Graph":
         """A copy whose lists, dicts and nodes can be edited; constant arrays are shared."""
@@ -89,6 +92,7 @@ class Graph:
             aliases=dict(self.aliases),
             quant=self.quant,
             bn_stats=dict(self.bn_stats),
+            tied_ranges=[list(g) for g in self.tied_ranges],
         )
 
     # -- queries -------------------------------------------------------------

@@ -158,7 +158,18 @@ class QModel:
 
     @property
     def weight_bytes(self) -> int:
-        return sum(op.weight_bytes for op in self.ops)
+        """Bytes of constant data; arrays with the same type and values count once (the emitter
+        defines them once)."""
+        seen = set()
+        total = 0
+        for op in [o for op in self.ops for o in [op] + op.sub_ops]:
+            for a in op.consts.values():
+                a = np.ascontiguousarray(a)
+                key = (a.dtype.str, a.tobytes())
+                if key not in seen:
+                    seen.add(key)
+                    total += a.nbytes
+        return total
 
     def kernels_used(self) -> List[str]:
         """Sorted kernel function names the model calls."""

@@ -60,7 +60,12 @@ class _Emitter:
 
     # -- symbols -----------------------------------------------------------------
     def const_array(self, sym: str, arr: np.ndarray) -> str:
-        name = f"{self.p}_{sym}"
+        """A constant array in <name>_weights.c; one with the same type and values as an earlier
+        one (the steps of an unrolled LSTM) names that one instead."""
+        key = ("array", c_type(arr), arr.size, np.ascontiguousarray(arr).tobytes())
+        if key in self.seen:
+            return self.seen[key]
+        name = self.seen[key] = f"{self.p}_{sym}"
         self.weights.append(array_definition(name, arr))
         self.externs.append(f"extern const {c_type(arr)} {name}[{arr.size}];")
         return name
@@ -97,6 +102,10 @@ class _Emitter:
         reads them (QNNC_FC_WANT_KERNEL_SUMS, Helium); the struct initializer for the field."""
         name = f"{self.p}_{k}_kernel_sums"
         sums = weights.astype(np.int32).reshape(weights.shape[0], -1).sum(axis=1).astype(np.int32)
+        key = ("kernel_sums", sums.size, sums.tobytes())
+        if key in self.seen:
+            return f"QNNC_FC_KERNEL_SUMS({self.seen[key]})"
+        self.seen[key] = name
         guard = "#if defined(QNNC_FC_WANT_KERNEL_SUMS)"
         self.weights.append(f"{guard}\n{array_definition(name, sums)}#endif\n")
         self.externs.append(f"{guard}\nextern const int32_t {name}[{sums.size}];\n#endif")

@@ -20,6 +20,7 @@ removed (ImageScaler, Scale).
 """
 from __future__ import annotations
 
+import json
 from typing import Callable, Dict, List, Optional
 
 import numpy as np
@@ -28,6 +29,11 @@ from onnx import helper, numpy_helper, shape_inference
 
 from ..errors import ModelError
 from . import decompose_recurrent
+
+
+#: Model metadata key of the tied-range groups (JSON list of lists of tensor names); the importer
+#: reads it into Graph.tied_ranges.
+TIED_RANGES_KEY = "qnnc.tied_ranges"
 
 
 class _Rewriter:
@@ -55,6 +61,9 @@ class _Rewriter:
             self.dims[name] = list(arr.shape)
         self.out: List[onnx.NodeProto] = []
         self.masks: Dict[str, str] = {}  # comparison output (bool) -> its float 0/1 mask
+        # groups of tensors that take one calibrated range (an unrolled recurrence's steps), so
+        # their layers quantize alike and share their constants
+        self.tied: List[List[str]] = []
 
     def name(self, base: str) -> str:
         n, i = base, 1
@@ -558,6 +567,8 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
                          file=path) from None
     _rewrite(m, r, lambda n: _needs_rewrite(n, consts, masks, dependent, value), _REWRITES)
     _drop_unused_initializers(m)  # e.g. an unrolled LSTM's W / R / B, now read per gate
+    if r.tied:
+        helper.set_model_props(m, {**{p.key: p.value for p in m.metadata_props}, TIED_RANGES_KEY: json.dumps(r.tied)})
     stale = [vi for vi in m.graph.value_info if vi.name in masks]  # the bools the masks replaced
     for vi in stale:
         m.graph.value_info.remove(vi)

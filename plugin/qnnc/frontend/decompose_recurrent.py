@@ -14,14 +14,18 @@ Such a node becomes, per direction: one MatMul of the whole sequence with each g
 weights (the input side of every step at once, bias folded in), then per step a Gather of that
 step's rows, a Gemm of the previous hidden state with the gate's recurrent weights, an Add, the
 optional Clip, the gate's activation and the cell / state update as Mul / Add / Sub (ONNX
-semantics, checked against onnxruntime in tests/test_recurrent_unrolled.py). Each step's tensors
-are then calibrated and quantized like any other (int8, or the plan's bits).
+semantics, checked against onnxruntime in tests/test_recurrent_unrolled.py). The tensors that play
+one role at every step (h, c, each gate) are tied to one calibrated range (``r.tied``; the
+importer keeps it as Graph.tied_ranges), as the fused kernels keep one scale for h: every step's
+layers then quantize alike and the C holds one copy of their constants.
 
 ``layout=1`` and variable ``sequence_lens`` stay refused (canonicalize.recurrent_attrs says why).
 """
 from __future__ import annotations
 
 from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
+
+import re
 
 import numpy as np
 import onnx
@@ -220,6 +224,19 @@ class _Node:
                 _join(r, parts, n.output[k], axis=0)
 
 
+def _tie_steps(r, base: str, first: int) -> None:
+    """Record, for the nodes the rewrite added from ``r.out[first]`` on, the tensors that play the
+    same role at every step (``<base>_s<t>_<d>_<role>``): one calibrated range each group."""
+    pattern = re.compile(rf"^{re.escape(base)}_s(\d+)_(\d+)_(.+)$")
+    groups: Dict[Tuple[str, str], List[str]] = {}
+    for node in r.out[first:]:
+        for o in node.output:
+            m = pattern.match(o)
+            if m:
+                groups.setdefault((m.group(2), m.group(3)), []).append(o)
+    r.tied.extend(g for g in groups.values() if len(g) > 1)
+
+
 def _join(r, parts: List[str], out: str, axis: int) -> None:
     if len(parts) == 1:
         r.node("Identity", parts, out, out)
@@ -230,6 +247,7 @@ def _join(r, parts: List[str], out: str, axis: int) -> None:
 def lstm(r, n: onnx.NodeProto) -> None:
     """An LSTM node unrolled (gate order i, o, f, c as in W / R / B; ONNX's equations)."""
     s = _Node(r, n, 4)
+    first = len(r.out)
     H, forget = s.hidden, bool(int(_attr(n, "input_forget", 0)))
     seq, last_h, last_c = [], [], []
     for d, name in enumerate(s.dirs):
@@ -270,11 +288,13 @@ def lstm(r, n: onnx.NodeProto) -> None:
         last_h.append(h)
         last_c.append(c)
     s.outputs(r, seq, [last_h, last_c])
+    _tie_steps(r, s.base, first)
 
 
 def gru(r, n: onnx.NodeProto) -> None:
     """A GRU node unrolled (gate order z, r, h as in W / R / B; linear_before_reset 0 or 1)."""
     s = _Node(r, n, 3)
+    first = len(r.out)
     H, lbr = s.hidden, bool(int(_attr(n, "linear_before_reset", 0)))
     seq, last_h = [], []
     for d, name in enumerate(s.dirs):
@@ -318,3 +338,4 @@ def gru(r, n: onnx.NodeProto) -> None:
         seq.append([hs[t] for t in range(s.steps)])
         last_h.append(h)
     s.outputs(r, seq, [last_h])
+    _tie_steps(r, s.base, first)

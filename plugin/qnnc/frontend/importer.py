@@ -1,6 +1,7 @@
 """Stage 1 - import: ONNX file -> :class:`qnnc.ir.Graph` with static shapes and numpy constants."""
 from __future__ import annotations
 
+import json
 import os
 import re
 from typing import Dict, List, Optional
@@ -11,7 +12,7 @@ from onnx import numpy_helper, shape_inference
 
 from ..errors import ModelError
 from ..ir import Graph, Node, Tensor
-from .decompose import expand_composites, expand_legacy
+from .decompose import TIED_RANGES_KEY, expand_composites, expand_legacy
 from .onnx_fold import fold_onnx_constants
 from .qdq import is_prequantized, strip_quantization
 from .uint8_inputs import float_uint8_inputs
@@ -650,5 +651,6 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
                              "by the model (export the model without it)", file=path)
     _check_outputs_depend_on_input(nodes, inputs, outputs, path)
     stem = os.path.splitext(os.path.basename(path))[0]
+    tied = next((json.loads(p.value) for p in model.metadata_props if p.key == TIED_RANGES_KEY), [])
     return Graph(name=stem, tensors=tensors, nodes=nodes, inputs=inputs, outputs=outputs,
-                 source=os.path.abspath(path), opset=opset, quant=quant)
+                 source=os.path.abspath(path), opset=opset, quant=quant, tied_ranges=tied)

@@ -83,7 +83,8 @@ def quantize(graph: Graph, ranges: Ranges, name: str, plan: PrecisionPlan, per_c
     over the calibration data in the graph's layout (or None when unknown). ``int4_clipping``
     ("mse" or "minmax", see int4.py) chooses the range of int4 weights.
     """
-    low = Lowering(graph, ranges, plan, per_channel, float_mean, int4_clipping)
+    low = Lowering(graph, tie_ranges(ranges, graph.tied_ranges), plan, per_channel,
+                   tie_means(float_mean, graph), int4_clipping)
     low.notes = []  # what the lowering had to do differently from the plan (lower_node)
     low.calibration_inputs = calibration_inputs  # (samples, input pins): rules_recurrent's float LSTM/GRU
     multi = len(graph.inputs) != 1 or len(graph.outputs) != 1
@@ -100,6 +101,41 @@ def quantize(graph: Graph, ranges: Ranges, name: str, plan: PrecisionPlan, per_c
     outs = [low.convert(low.tensors[o], 8).name for o in graph.outputs]
     return QModel(name=name, tensors=low.tensors, ops=low.ops, inputs=list(graph.inputs), outputs=outs,
                   source=graph.source, output_names=list(graph.outputs), notes=low.notes)
+
+
+def tie_ranges(ranges: Ranges, groups) -> Ranges:
+    """``ranges`` with every group of tied tensors (Graph.tied_ranges) given the union of their
+    ranges (a copy; the same dict when there are no groups)."""
+    if not groups:
+        return ranges
+    out = dict(ranges)
+    for group in groups:
+        have = [ranges[t] for t in group if t in ranges]
+        if have:
+            union = (min(float(lo) for lo, _ in have), max(float(hi) for _, hi in have))
+            out.update({t: union for t in group if t in ranges})
+    return out
+
+
+def tie_means(float_mean: Optional[Callable[[str], Optional[np.ndarray]]], graph: Graph):
+    """Bias correction's mean of a tensor, averaged over its tied group (Graph.tied_ranges), so
+    the tied steps' layers get one corrected bias, as they get one range."""
+    if float_mean is None or not graph.tied_ranges:
+        return float_mean
+    group_of = {t: i for i, g in enumerate(graph.tied_ranges) for t in g}
+    cache = {}
+
+    def mean(t: str) -> Optional[np.ndarray]:
+        i = group_of.get(graph.original_name(t))
+        if i is None:
+            return float_mean(t)
+        if i not in cache:
+            ms = [float_mean(x) for x in graph.tied_ranges[i] if x in graph.tensors]
+            ms = [m for m in ms if m is not None]
+            same = ms and all(m.shape == ms[0].shape for m in ms)
+            cache[i] = np.mean(np.stack(ms), axis=0) if same else None
+        return cache[i] if cache[i] is not None else float_mean(t)
+    return mean
 
 
 def api_input_bits(graph: Graph, plan: PrecisionPlan, inp: str) -> int:
