@@ -205,11 +205,10 @@ def main(argv=None) -> int:
     ap.add_argument("--no-layers", action="store_true", help="check: model totals only")
     args = ap.parse_args(argv)
     cores = args.cores.split(",") if args.cores else (FIT_CORES if args.command == "fit" else CHECK_CORES)
-    for arch in sorted({H.MACHINES[c].arch for c in cores}):
-        why = H.missing_tools(arch)
-        if why:
-            print(f"benchmarks: cannot run: {why}", file=sys.stderr)
-            return 2
+    why = H.missing_tools_for(cores)
+    if why:
+        print(f"benchmarks: cannot run: {why}", file=sys.stderr)
+        return 2
     jobs = fit_set() if args.command == "fit" else CHECK_SET
     if args.only:
         keep = set(args.only.split(","))

@@ -117,6 +117,15 @@ def missing_tools(arch: str = "arm") -> Optional[str]:
     return None
 
 
+def missing_tools_for(cores: Sequence[str]) -> Optional[str]:
+    """missing_tools of every architecture among ``cores`` (machine keys): the first reason, or None."""
+    for arch in sorted({MACHINES[c].arch for c in cores}):
+        why = missing_tools(arch)
+        if why:
+            return why
+    return None
+
+
 def _run(cmd: Sequence[str], timeout: float = 600.0, **kw) -> subprocess.CompletedProcess:
     return subprocess.run([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           timeout=timeout, **kw)

@@ -42,11 +42,10 @@ def main(argv=None) -> int:
     ap.add_argument("--inputs", type=int, default=1, help="inferences per build (bit-exactness check)")
     args = ap.parse_args(argv)
     cores = [c for c in args.cores.split(",") if c]
-    for arch in sorted({H.MACHINES[c].arch for c in cores}):
-        why = H.missing_tools(arch)
-        if why:
-            print(f"benchmarks: cannot run: {why}", file=sys.stderr)
-            return 2
+    why = H.missing_tools_for(cores)
+    if why:
+        print(f"benchmarks: cannot run: {why}", file=sys.stderr)
+        return 2
     root_dir = shared_models_dir()
     if root_dir is None:
         print("benchmarks: shared models not found (set QNNC_SHARED_MODELS)", file=sys.stderr)

@@ -171,11 +171,10 @@ def main(argv=None) -> int:
     for c in cores:
         if c not in H.MACHINES:
             ap.error(f"unknown core {c!r} (choose from {', '.join(H.MACHINES)})")
-    for arch in sorted({H.MACHINES[c].arch for c in cores}):
-        why = H.missing_tools(arch)
-        if why:
-            print(f"benchmarks: cannot run: {why}", file=sys.stderr)
-            return 2
+    why = H.missing_tools_for(cores)
+    if why:
+        print(f"benchmarks: cannot run: {why}", file=sys.stderr)
+        return 2
     jobs = []  # (label, onnx path, calibration floats or None, float test inputs)
     tmp_ctx = tempfile.TemporaryDirectory(prefix="qnnc-bench-") if args.build_dir is None else None
     root = Path(args.build_dir or tmp_ctx.name)

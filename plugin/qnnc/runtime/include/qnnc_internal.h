@@ -64,6 +64,13 @@
 #define QNNC_LOOP_ATTR
 #endif
 
+/* A file-local SIMD helper defined in a shared header: not every file that includes it calls it. */
+#if defined(__GNUC__)
+#define QNNC_MAYBE_UNUSED __attribute__((unused))
+#else
+#define QNNC_MAYBE_UNUSED
+#endif
+
 /* Each path is its own function, so the stack high-water is the deepest path's, not their sum. */
 #if defined(__GNUC__)
 #define QNNC_PATH_ATTR __attribute__((noinline))
@@ -427,6 +434,10 @@ QNNC_INLINE int32_t qnnc_dsp_sxtab16_ror8(int32_t a, uint32_t v)
 }
 QNNC_INLINE int32_t qnnc_dsp_ssat8(int32_t v) { QNNC_ASM1("ssat %0, #8, %1", "r"(v)); }
 QNNC_INLINE int32_t qnnc_dsp_ssat16(int32_t v) { QNNC_ASM1("ssat %0, #16, %1", "r"(v)); }
+/* PKHBT / PKHTB of two words of int16 pairs (a0, a1), (b0, b1): (a0, b0) and (a1, b1) (no ACLE
+ * intrinsic; GCC 12 does not always form them from C). */
+QNNC_INLINE int32_t qnnc_dsp_pkhbt(uint32_t a, uint32_t b) { QNNC_ASM1("pkhbt %0, %1, %2, lsl #16", "r"(a), "r"(b)); }
+QNNC_INLINE int32_t qnnc_dsp_pkhtb(uint32_t a, uint32_t b) { QNNC_ASM1("pkhtb %0, %1, %2, asr #16", "r"(b), "r"(a)); }
 #undef QNNC_ASM1
 
 /* The hot SMLAD loops of conv and fully connected are inline assembly where GCC-compatible

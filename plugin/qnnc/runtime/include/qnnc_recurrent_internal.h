@@ -8,6 +8,8 @@
 #define QNNC_RECURRENT_INTERNAL_H
 
 #include "qnnc_internal.h"
+#include "qnnc_dot_s16_dsp.h"
+#include "qnnc_dot_s16_mve.h"
 
 static inline int32_t qnnc_rec_sat16(int32_t v)
 {
@@ -43,16 +45,47 @@ static inline void qnnc_rec_rows(const int8_t *w, const int32_t *bias, const int
 }
 
 /* int16 activations (qnnc_lstm_s16 / qnnc_gru_s16): out[r] (+)= sat16(requant_s64(bias[r] + sum_k w[r][k] v[k]))
- * with int64 sums (the quantizer keeps them below 2^47) and the 16x8 requantization. */
+ * with int64 sums (the quantizer keeps them below 2^47) and the 16x8 requantization. The sums are
+ * exact on every path, so the paths agree bit for bit: two rows per pass with SMLALD on DSP cores
+ * (qnnc_dot_s16_dsp.h), four with VMLADAVA on Helium (qnnc_dot_s16_mve.h), else one at a time. */
+static inline void qnnc_rec_row_out_s16(int64_t acc, int32_t mult, int32_t shift, int16_t *out, int32_t add)
+{
+    const int64_t q = qnnc_requantize_s64(acc, mult, shift);
+    const int32_t val = q < -32768 ? -32768 : (q > 32767 ? 32767 : (int32_t)q);
+    *out = (int16_t)(add ? qnnc_rec_sat16((int32_t)*out + val) : val);
+}
+
 static inline void qnnc_rec_rows_s16(const int8_t *w, const int32_t *bias, const int32_t *mult, const int32_t *shift,
                                      int32_t rows, int32_t cols, const int16_t *v, int16_t *out, int32_t add)
 {
-    int32_t r;
-    for (r = 0; r < rows; ++r) {
+    int32_t r = 0;
+#if QNNC_PATH_DSP
+    for (; r + 1 < rows; r += 2) {
+        int64_t acc[2];
+        acc[0] = bias[r];
+        acc[1] = bias[r + 1];
+        qnnc_dot2_s16_s8_dsp(v, w + (size_t)r * (size_t)cols, cols, cols, acc);
+        qnnc_rec_row_out_s16(acc[0], mult[r], shift[r], out + r, add);
+        qnnc_rec_row_out_s16(acc[1], mult[r + 1], shift[r + 1], out + r + 1, add);
+    }
+#elif QNNC_PATH_MVE
+    for (; r + 3 < rows; r += 4) {
+        const int8_t *wj[4];
+        int64_t acc[4];
+        int32_t j;
+        for (j = 0; j < 4; ++j) {
+            wj[j] = w + (size_t)(r + j) * (size_t)cols;
+            acc[j] = bias[r + j];
+        }
+        qnnc_dot4_s16_s8_mve(v, wj, cols, acc);
+        for (j = 0; j < 4; ++j) {
+            qnnc_rec_row_out_s16(acc[j], mult[r + j], shift[r + j], out + r + j, add);
+        }
+    }
+#endif
+    for (; r < rows; ++r) {
         const int64_t acc = (int64_t)bias[r] + qnnc_dot_s16_s8(v, w + (size_t)r * (size_t)cols, cols, 0);
-        const int64_t q = qnnc_requantize_s64(acc, mult[r], shift[r]);
-        const int32_t val = q < -32768 ? -32768 : (q > 32767 ? 32767 : (int32_t)q);
-        out[r] = (int16_t)(add ? qnnc_rec_sat16((int32_t)out[r] + val) : val);
+        qnnc_rec_row_out_s16(acc, mult[r], shift[r], out + r, add);
     }
 }
 

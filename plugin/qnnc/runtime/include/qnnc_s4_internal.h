@@ -31,20 +31,6 @@ static QNNC_UNUSED int32_t qnnc_conv_s4_cols_size(const qnnc_conv_params *params
     return QNNC_CONV_S4_DSP_BUFFER_SIZE(K, input_dims->c, output_dims->c);
 }
 
-/* PKHBT / PKHTB of two words of int16 pairs (a0, a1), (b0, b1): (a0, b0) and (a1, b1) (GCC 12
- * has no ACLE intrinsic for them and does not form them from C). */
-QNNC_INLINE int32_t qnnc_s4_pkhbt(int32_t a, int32_t b)
-{
-    int32_t r;
-    __asm("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
-    return r;
-}
-QNNC_INLINE int32_t qnnc_s4_pkhtb(int32_t a, int32_t b)
-{
-    int32_t r;
-    __asm("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(b), "r"(a));
-    return r;
-}
 
 /* Eight inputs x[0..7] (plus the offset, off2 in both halves) times eight weights of each of two
  * channels (the words at p0, p1), 16 * the products added to *a0, *a1. */
@@ -54,8 +40,8 @@ QNNC_INLINE void qnnc_s4_step8_dsp(const int8_t *x, const int8_t *p0, const int8
     const uint32_t x0 = qnnc_dsp_rd32(x), x1 = qnnc_dsp_rd32(x + 4);
     const int32_t e0 = __sxtab16(off2, (int32_t)x0), e1 = __sxtab16(off2, (int32_t)x1);
     const int32_t o0 = qnnc_dsp_sxtab16_ror8(off2, x0), o1 = qnnc_dsp_sxtab16_ror8(off2, x1);
-    const int32_t x04 = qnnc_s4_pkhbt(e0, e1), x26 = qnnc_s4_pkhtb(e0, e1);
-    const int32_t x15 = qnnc_s4_pkhbt(o0, o1), x37 = qnnc_s4_pkhtb(o0, o1);
+    const int32_t x04 = qnnc_dsp_pkhbt(e0, e1), x26 = qnnc_dsp_pkhtb(e0, e1);
+    const int32_t x15 = qnnc_dsp_pkhbt(o0, o1), x37 = qnnc_dsp_pkhtb(o0, o1);
     uint32_t w = qnnc_dsp_rd32(p0), lo = (w << 4) & 0xF0F0F0F0u, hi = w & 0xF0F0F0F0u;
     int32_t a = *a0;
     a = __smlad(__sxtb16((int32_t)lo), x04, a);

@@ -30,20 +30,6 @@
 #if QNNC_PATH_DSP
 #define QNNC_CONV16_COL 128 /* int16 values of the stack column (256 bytes) */
 
-/* PKHBT / PKHTB of two words of int16 pairs (a0, a1), (b0, b1): (a0, b0) and (a1, b1). GCC 12
- * has no intrinsic for them and does not always find them in the C expression. */
-QNNC_INLINE int32_t qnnc_conv16_lo(uint32_t a, uint32_t b)
-{
-    int32_t r;
-    __asm("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
-    return r;
-}
-QNNC_INLINE int32_t qnnc_conv16_hi(uint32_t a, uint32_t b)
-{
-    int32_t r;
-    __asm("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(b), "r"(a));
-    return r;
-}
 
 #define QNNC_CONV16_CHUNK 256 /* products per int32 partial sum: 256 * 2^22 = 2^30 */
 
@@ -61,8 +47,8 @@ static QNNC_LOOP_ATTR void qnnc_conv16_dot4_dsp(const int16_t *x, const int8_t *
         int32_t x02, x13;
         memcpy(&xa, x, 4u);
         memcpy(&xb, x + 2, 4u);
-        x02 = qnnc_conv16_lo(xa, xb);
-        x13 = qnnc_conv16_hi(xa, xb);
+        x02 = qnnc_dsp_pkhbt(xa, xb);
+        x13 = qnnc_dsp_pkhtb(xa, xb);
         wv = qnnc_dsp_rd32(w);
         s0 = __smlad(x02, __sxtb16((int8x4_t)wv), s0);
         s0 = __smlad(x13, qnnc_dsp_sxtb16_ror8(wv), s0);
@@ -114,8 +100,8 @@ static QNNC_LOOP_ATTR void qnnc_conv16_out4_dsp(const int16_t *x, const int8_t *
         int32_t x02, x13;                                           \
         memcpy(&xa, x + (o), 4u);                                   \
         memcpy(&xb, x + (o) + 2, 4u);                               \
-        x02 = qnnc_conv16_lo(xa, xb);                               \
-        x13 = qnnc_conv16_hi(xa, xb);                               \
+        x02 = qnnc_dsp_pkhbt(xa, xb);                               \
+        x13 = qnnc_dsp_pkhtb(xa, xb);                               \
         wv = qnnc_dsp_rd32(w + (o));                                \
         s0 = __smlad(x02, __sxtb16((int8x4_t)wv), s0);              \
         s0 = __smlad(x13, qnnc_dsp_sxtb16_ror8(wv), s0);            \
@@ -187,8 +173,8 @@ static void qnnc_conv16_column(const int16_t *v, int32_t K, uint32_t *cols, int3
         uint32_t a, b;
         memcpy(&a, v, 4u);
         memcpy(&b, v + 2, 4u);
-        dst[0] = (uint32_t)qnnc_conv16_lo(a, b);
-        dst[1] = (uint32_t)qnnc_conv16_hi(a, b);
+        dst[0] = (uint32_t)qnnc_dsp_pkhbt(a, b);
+        dst[1] = (uint32_t)qnnc_dsp_pkhtb(a, b);
     }
 }
 
