@@ -28,7 +28,7 @@
     } while (0)
 
 /* acc[0] += sum x[i] * w[i], acc[1] += sum x[i] * w[ws + i] over i < n (int64, exact). */
-static QNNC_LOOP_ATTR QNNC_MAYBE_UNUSED void qnnc_dot2_s16_s8_dsp(const int16_t *x, const int8_t *w, int32_t ws, int32_t n,
+static QNNC_LOOP_ATTR QNNC_UNUSED void qnnc_dot2_s16_s8_dsp(const int16_t *x, const int8_t *w, int32_t ws, int32_t n,
                                                int64_t *acc)
 {
     const int8_t *w1 = w + ws;

@@ -15,7 +15,7 @@
 #define QNNC_DOT16_CHUNK 256 /* products per int32 partial sum: 256 * 2^22 = 2^30 */
 
 /* acc[j] += sum x[i] * wj[j][i] over i < n, j < 4 (int64, exact). */
-static QNNC_LOOP_ATTR QNNC_MAYBE_UNUSED void qnnc_dot4_s16_s8_mve(const int16_t *x, const int8_t *const *wj, int32_t n, int64_t *acc)
+static QNNC_LOOP_ATTR QNNC_UNUSED void qnnc_dot4_s16_s8_mve(const int16_t *x, const int8_t *const *wj, int32_t n, int64_t *acc)
 {
     const int8_t *w = wj[0], *w1 = wj[1], *w2 = wj[2], *w3 = wj[3];
     while (n > 0) {

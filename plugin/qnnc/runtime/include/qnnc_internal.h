@@ -64,11 +64,11 @@
 #define QNNC_LOOP_ATTR
 #endif
 
-/* A file-local SIMD helper defined in a shared header: not every file that includes it calls it. */
+/* A file-local helper defined in a shared header: not every file that includes it calls it. */
 #if defined(__GNUC__)
-#define QNNC_MAYBE_UNUSED __attribute__((unused))
+#define QNNC_UNUSED __attribute__((unused))
 #else
-#define QNNC_MAYBE_UNUSED
+#define QNNC_UNUSED
 #endif
 
 /* Each path is its own function, so the stack high-water is the deepest path's, not their sum. */

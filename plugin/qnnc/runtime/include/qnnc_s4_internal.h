@@ -10,12 +10,6 @@
 
 #include "qnnc_internal.h"
 
-#if defined(__GNUC__)
-#define QNNC_UNUSED __attribute__((unused)) /* not every including file calls every function */
-#else
-#define QNNC_UNUSED
-#endif
-
 #if QNNC_PATH_DSP
 /* Scratch of the DSP conv's two-pixel column path (0: not taken): QNNC_CONV_S4_DSP_BUFFER_SIZE
  * where the zero point fits int8 (it fills padding taps) and, for K % 8 != 0, the realigned
@@ -40,8 +34,8 @@ QNNC_INLINE void qnnc_s4_step8_dsp(const int8_t *x, const int8_t *p0, const int8
     const uint32_t x0 = qnnc_dsp_rd32(x), x1 = qnnc_dsp_rd32(x + 4);
     const int32_t e0 = __sxtab16(off2, (int32_t)x0), e1 = __sxtab16(off2, (int32_t)x1);
     const int32_t o0 = qnnc_dsp_sxtab16_ror8(off2, x0), o1 = qnnc_dsp_sxtab16_ror8(off2, x1);
-    const int32_t x04 = qnnc_dsp_pkhbt(e0, e1), x26 = qnnc_dsp_pkhtb(e0, e1);
-    const int32_t x15 = qnnc_dsp_pkhbt(o0, o1), x37 = qnnc_dsp_pkhtb(o0, o1);
+    const int32_t x04 = qnnc_dsp_pkhbt((uint32_t)e0, (uint32_t)e1), x26 = qnnc_dsp_pkhtb((uint32_t)e0, (uint32_t)e1);
+    const int32_t x15 = qnnc_dsp_pkhbt((uint32_t)o0, (uint32_t)o1), x37 = qnnc_dsp_pkhtb((uint32_t)o0, (uint32_t)o1);
     uint32_t w = qnnc_dsp_rd32(p0), lo = (w << 4) & 0xF0F0F0F0u, hi = w & 0xF0F0F0F0u;
     int32_t a = *a0;
     a = __smlad(__sxtb16((int32_t)lo), x04, a);

@@ -86,10 +86,10 @@ QNNC_INLINE void qnnc_s4_widen8_dsp(const int8_t *px, int32_t off2, uint32_t *ds
     const uint32_t v0 = qnnc_dsp_rd32(px), v1 = qnnc_dsp_rd32(px + 4);
     const int32_t e0 = __sxtab16(off2, (int32_t)v0), e1 = __sxtab16(off2, (int32_t)v1);
     const int32_t o0 = qnnc_dsp_sxtab16_ror8(off2, v0), o1 = qnnc_dsp_sxtab16_ror8(off2, v1);
-    dst[0] = (uint32_t)qnnc_dsp_pkhbt(e0, e1);
-    dst[1] = (uint32_t)qnnc_dsp_pkhtb(e0, e1);
-    dst[2] = (uint32_t)qnnc_dsp_pkhbt(o0, o1);
-    dst[3] = (uint32_t)qnnc_dsp_pkhtb(o0, o1);
+    dst[0] = (uint32_t)qnnc_dsp_pkhbt((uint32_t)e0, (uint32_t)e1);
+    dst[1] = (uint32_t)qnnc_dsp_pkhtb((uint32_t)e0, (uint32_t)e1);
+    dst[2] = (uint32_t)qnnc_dsp_pkhbt((uint32_t)o0, (uint32_t)o1);
+    dst[3] = (uint32_t)qnnc_dsp_pkhtb((uint32_t)o0, (uint32_t)o1);
 }
 
 /* One pixel's q15 column for the window at (ih0, iw0): per group of 8 taps the words of
