@@ -25,22 +25,22 @@ from qnnc.frontend.decompose import expand_composites
 from qnnc.frontend.decompose_recurrent import data_dependent
 from qnnc.reference.interpreter import api_input_arrays, dequantize_output, quantize_input, run_all
 
-# name: (op, T, D, H, rnn_model keywords, outputs, SQNR floor dB of every output)
+# name: (op, T, D, H, rnn_model keywords, outputs, SQNR floor dB of every output); measured with the
+# default int16 steps: 33.8-36.2 dB (int8 steps: 24.5-32.4 dB)
 CASES = {
-    "lstm_streaming_state": ("LSTM", 12, 8, 10, dict(state_input=True), ("Y", "Y_h", "Y_c"), 25.0),
-    "gru_streaming_state_lbr1": ("GRU", 12, 8, 10, dict(state_input=True, lbr=1), ("Y_h",), 25.0),
+    "lstm_streaming_state": ("LSTM", 12, 8, 10, dict(state_input=True), ("Y", "Y_h", "Y_c"), 30.0),
+    "gru_streaming_state_lbr1": ("GRU", 12, 8, 10, dict(state_input=True, lbr=1), ("Y_h",), 30.0),
     "gru_streaming_state_lbr0_bidir": ("GRU", 10, 6, 8, dict(state_input=True, direction="bidirectional"),
-                                       ("Y",), 25.0),
+                                       ("Y",), 30.0),
     "lstm_keras_hard_sigmoid": ("LSTM", 20, 8, 12, dict(extra_attrs={
         "activations": ["HardSigmoid", "Tanh", "Tanh"], "activation_alpha": [0.2], "activation_beta": [0.5]}),
-        ("Y_h",), 25.0),
+        ("Y_h",), 30.0),
     "gru_keras_hard_sigmoid_lbr1": ("GRU", 20, 8, 12, dict(lbr=1, extra_attrs={
         "activations": ["HardSigmoid", "Tanh"], "activation_alpha": [0.2], "activation_beta": [0.5]}),
-        ("Y",), 25.0),
-    "lstm_peephole_clip": ("LSTM", 16, 6, 8, dict(peephole=0.4, extra_attrs={"clip": 1.5}), ("Y",), 25.0),
-    # Y_c: the int8 cell state of every step (measured 24.5 dB)
+        ("Y",), 30.0),
+    "lstm_peephole_clip": ("LSTM", 16, 6, 8, dict(peephole=0.4, extra_attrs={"clip": 1.5}), ("Y",), 30.0),
     "lstm_input_forget_bidir": ("LSTM", 10, 6, 8, dict(direction="bidirectional", extra_attrs={"input_forget": 1}),
-                                ("Y_h", "Y_c"), 22.0),
+                                ("Y_h", "Y_c"), 30.0),
 }
 
 # Float equivalence only: activations with alpha / beta consumed in order, as onnxruntime does.
@@ -142,26 +142,47 @@ def test_the_input_shape_alone_does_not_make_a_state_data_dependent():
 @pytest.mark.parametrize("op", ["LSTM", "GRU"])
 def test_the_steps_share_one_range_and_one_copy_of_their_constants(op, tmp_path):
     """Each role's tensors take one range over all steps (Graph.tied_ranges), so every step's
-    layers quantize alike and the C defines their weights once: the unrolled build's constants
-    stay within 5 % of the fused kernel's (which has no per-step copies either)."""
-    T, D, H = 30, 8, 16
-    unrolled = TR.rnn_model(tmp_path / "u.onnx", op, T, D, H, state_input=True, outputs=("Y_h",))
-    fused = TR.rnn_model(tmp_path / "f.onnx", op, T, D, H, init="const", outputs=("Y_h",))
+    layers quantize alike and the C defines their weights once: doubling the sequence adds only
+    the per-step concat offsets (4 bytes a step), and the constants stay within twice the fused
+    kernel's (the unrolled form adds a table per gate activation)."""
+    D, H = 8, 16
     sizes = {}
-    for tag, path in (("unrolled", unrolled), ("fused", fused)):
+    for tag, T, kw in (("u15", 15, dict(state_input=True)), ("u30", 30, dict(state_input=True)),
+                       ("fused", 30, dict(init="const"))):
+        path = TR.rnn_model(tmp_path / f"{tag}.onnx", op, T, D, H, outputs=("Y_h",), **kw)
         model = onnx.load(str(path))
         np.savez(tmp_path / f"{tag}.npz", **_data_form(_feeds(model, 32, 3)))
         (tmp_path / f"{tag}.yaml").write_text(f"name: rnn\ncalibration:\n  data: {tag}.npz\n")
         res = build(str(path), load_config(str(tmp_path / f"{tag}.yaml")), str(tmp_path / tag), "rnn",
                     progress=False)
         sizes[tag] = res.report["weight_bytes"]
-        if tag == "unrolled":
+        if tag == "u30":
             g = res.compiled.graph
             assert g.tied_ranges and max(len(grp) for grp in g.tied_ranges) in (T - 1, T)
             qm = res.compiled.model
             step_h = [t for name, t in qm.tensors.items() if name.endswith("_h") and "_s" in name]
             assert len(step_h) >= T - 1 and len({(t.scale, t.zero_point) for t in step_h}) == 1
             text = (tmp_path / tag / "rnn_weights.c").read_text()
-            assert text.count(f"int8_t rnn_") <= 3 * 4 + 4, "per-step copies of the weights"
+            assert text.count("int8_t rnn_") <= 2 * 4 + 4, "per-step copies of the weights"
     print(sizes)
-    assert sizes["unrolled"] <= 1.05 * sizes["fused"], sizes
+    assert sizes["u30"] - sizes["u15"] <= 4 * 15, sizes
+    assert sizes["u30"] <= 2 * sizes["fused"], sizes
+
+
+def test_unrolled_steps_follow_the_recurrent_default(tmp_path):
+    """The unrolled steps and what follows them take int16 activations like the fused kernels
+    (recurrent_precision.py), the API stays int8; recurrent_activation_bits: 8 keeps them int8."""
+    path = TR.rnn_model(tmp_path / "s.onnx", "GRU", 10, 6, 8, state_input=True, outputs=("Y_h",))
+    model = onnx.load(str(path))
+    np.savez(tmp_path / "cal.npz", **_data_form(_feeds(model, 32, 4)))
+    bits = {}
+    for tag, extra in (("default", ""), ("int8", "quantization:\n  recurrent_activation_bits: 8\n")):
+        (tmp_path / f"{tag}.yaml").write_text("name: rnn\ncalibration:\n  data: cal.npz\n" + extra)
+        res = build(str(path), load_config(str(tmp_path / f"{tag}.yaml")), str(tmp_path / tag), "rnn",
+                    progress=False)
+        qm = res.compiled.model
+        bits[tag] = {t.bits for name, t in qm.tensors.items() if "_s5_" in name}
+        assert all(qm.tensors[i].bits == 8 for i in qm.inputs) and all(t.bits == 8 for t in qm.output_tensors)
+        if tag == "default":
+            assert any("layers of unrolled LSTM/GRU steps" in n for n in qm.notes), qm.notes
+    assert bits == {"default": {16}, "int8": {8}}, bits

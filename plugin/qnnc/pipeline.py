@@ -37,7 +37,7 @@ from .quantize.fixedpoint import ROUND_HALF_EVEN, ROUND_TFLITE
 from .quantize.lower_graph import RULES, quantize
 from .quantize.precision import (PrecisionPlan, PrecisionRequest, make_plan, onnx_op_types, override_bits,
                                  requested_bits, weight_layers)
-from .quantize.recurrent_precision import recurrent_int16
+from .quantize.recurrent_precision import recurrent_int16, recurrent_nodes
 from .reference.interpreter import dequantize_output, quantize_input, run_all, run_int8
 
 
@@ -113,7 +113,8 @@ def _recurrent_bits(passed: Graph, cfg: Config, weight_bits: Dict[str, int], rou
     layers downstream of them (quantize/recurrent_precision.py), when it differs from
     activation_bits and the model can take it; a note says what was done."""
     want = cfg.recurrent_activation_bits
-    if want == cfg.activation_bits or not any(n.op in ("LSTM", "GRU") for n in passed.nodes):
+    rec = recurrent_nodes(passed)
+    if want == cfg.activation_bits or not rec:
         return {}
     if want == 16 and (prequantized or rounding != ROUND_TFLITE):
         if "quantization.recurrent_activation_bits" in cfg.lines:
@@ -123,10 +124,12 @@ def _recurrent_bits(passed: Graph, cfg: Config, weight_bits: Dict[str, int], rou
         return {}
     ops = RULES[16] if want == 16 else [n.op for n in passed.nodes]
     bits = {k: want for k in recurrent_int16(passed, weight_bits, ops)}
-    rec = sorted(n.name for n in passed.nodes if n.op in ("LSTM", "GRU"))
-    notes.append(f"recurrent layers {', '.join(repr(r) for r in rec[:4])}{' ...' if len(rec) > 4 else ''} and "
-                 f"{len(bits) - len(rec)} layers after them compute with int{want} activations "
-                 f"(quantization.recurrent_activation_bits: {want}"
+    fused = sorted(n.name for n in passed.nodes if n.op in ("LSTM", "GRU"))
+    what = ([f"recurrent layers {', '.join(repr(r) for r in fused[:4])}{' ...' if len(fused) > 4 else ''}"]
+            if fused else []) + ([f"{len(rec) - len(fused)} layers of unrolled LSTM/GRU steps"]
+                                 if len(rec) > len(fused) else [])
+    notes.append(f"{' and '.join(what)} and {sum(1 for k in bits if k not in rec)} layers after them compute "
+                 f"with int{want} activations (quantization.recurrent_activation_bits: {want}"
                  + (", the default: the hidden state fed back at int8 loses several dB; set it to 8 for int8 "
                     "throughout)" if want == 16 else ")"))
     return bits

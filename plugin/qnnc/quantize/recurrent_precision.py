@@ -9,8 +9,9 @@ layer take int16 too: requantizing ``h`` to int8 for the next layer gives the ga
 int16 LSTM followed by an int8 Gemm measured below the all-int8 model).
 
 So unless the config says otherwise (``quantization.recurrent_activation_bits: 8``, or an
-explicit ``activation_bits`` / override for a layer), every LSTM / GRU node and every node
-reachable from its outputs computes with int16 activations, except:
+explicit ``activation_bits`` / override for a layer), every LSTM / GRU node, every layer of an
+unrolled one (frontend/decompose_recurrent.py: the nodes whose outputs are tied across steps)
+and every node reachable from them computes with int16 activations, except:
 
 * nodes without an int16 rule, and weight layers with int4 weights (the 16x8 kernels take int8
   weights): they stay int8, their inputs are converted;
@@ -21,7 +22,7 @@ The layers before the recurrent ones keep int8, and the model API stays int8.
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, Mapping, Set
+from typing import Dict, Iterable, List, Mapping, Set
 
 from ..ir import Graph
 
@@ -39,11 +40,19 @@ def downstream_nodes(graph: Graph, start: Iterable[str]) -> Set[str]:
     return names
 
 
+def recurrent_nodes(graph: Graph) -> List[str]:
+    """The LSTM / GRU nodes, and the nodes of unrolled ones: those whose output is tied to the
+    same tensor of the other steps (Graph.tied_ranges, frontend/decompose_recurrent.py)."""
+    tied = {t for group in graph.tied_ranges for t in group}
+    return [n.name for n in graph.nodes
+            if n.op in RECURRENT_OPS or any(graph.original_name(o) in tied for o in n.outputs)]
+
+
 def recurrent_int16(graph: Graph, weight_bits: Mapping[str, int], int16_ops: Iterable[str]) -> Dict[str, int]:
     """{node name: 16} for the recurrent layers of ``graph`` and the nodes downstream of them that
     can compute with int16 activations (an op in ``int16_ops``, int8 weights); empty when the
     graph has no LSTM / GRU."""
-    rec = [n.name for n in graph.nodes if n.op in RECURRENT_OPS]
+    rec = recurrent_nodes(graph)
     if not rec:
         return {}
     ops = set(int16_ops)
