@@ -37,7 +37,7 @@ from .quantize.fixedpoint import ROUND_HALF_EVEN, ROUND_TFLITE
 from .quantize.lower_graph import RULES, quantize
 from .quantize.precision import (PrecisionPlan, PrecisionRequest, make_plan, onnx_op_types, override_bits,
                                  requested_bits, weight_layers)
-from .quantize.recurrent_precision import recurrent_int16, recurrent_nodes
+from .quantize.recurrent_precision import RECURRENT_OPS, recurrent_int16, recurrent_nodes
 from .reference.interpreter import dequantize_output, quantize_input, run_all, run_int8
 
 
@@ -124,7 +124,7 @@ def _recurrent_bits(passed: Graph, cfg: Config, weight_bits: Dict[str, int], rou
         return {}
     ops = RULES[16] if want == 16 else [n.op for n in passed.nodes]
     bits = {k: want for k in recurrent_int16(passed, weight_bits, ops)}
-    fused = sorted(n.name for n in passed.nodes if n.op in ("LSTM", "GRU"))
+    fused = sorted(n.name for n in passed.nodes if n.op in RECURRENT_OPS)
     what = ([f"recurrent layers {', '.join(repr(r) for r in fused[:4])}{' ...' if len(fused) > 4 else ''}"]
             if fused else []) + ([f"{len(rec) - len(fused)} layers of unrolled LSTM/GRU steps"]
                                  if len(rec) > len(fused) else [])

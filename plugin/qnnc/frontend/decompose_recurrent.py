@@ -177,6 +177,12 @@ class _Node:
         self.clip = _attr(n, "clip", None)
         self.acts = _Acts(n, (3 if n.op_type == "LSTM" else 2) * D, r.path)
         self.base = n.output[0] if n.output and n.output[0] else (n.name or n.op_type.lower())
+        self._consts: Dict[object, str] = {}  # step indices and clip bounds: one constant each
+
+    def _const(self, r, key, base: str, value) -> str:
+        if key not in self._consts:
+            self._consts[key] = r.const(base, value)
+        return self._consts[key]
 
     def state(self, r, name: Optional[str], d: int, tag: str) -> Optional[str]:
         """Direction d's [batch, hidden] slice of an initial state input."""
@@ -199,12 +205,14 @@ class _Node:
                 for g in range(gates)]
 
     def step(self, r, xs: str, t: int, tag: str) -> str:
-        return r.node("Gather", [xs, r.const(f"{self.base}_t{t}", np.array(t, np.int64))], f"{tag}_x", axis=0)
+        index = self._const(r, ("t", t), f"{self.base}_t{t}", np.array(t, np.int64))
+        return r.node("Gather", [xs, index], f"{tag}_x", axis=0)
 
     def clipped(self, r, x: str, tag: str) -> str:
         if self.clip is None:
             return x
-        lo, hi = r.const(f"{tag}_lo", np.float32(-self.clip)), r.const(f"{tag}_hi", np.float32(self.clip))
+        lo = self._const(r, "lo", f"{self.base}_clip_lo", np.float32(-self.clip))
+        hi = self._const(r, "hi", f"{self.base}_clip_hi", np.float32(self.clip))
         return r.node("Clip", [x, lo, hi], f"{tag}_clip")
 
     def outputs(self, r, seq: List[List[str]], finals: List[List[str]]) -> None:
