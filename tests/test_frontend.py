@@ -242,27 +242,50 @@ def test_empty_optional_inputs_build(tmp_path):
     build_bit_exact(path, tmp_path, [1, 3, 4, 4])
 
 
-def resize_model(roi_empty_initializer: bool) -> onnx.ModelProto:
-    """A Conv then a Resize whose roi is an empty initializer (or ''), scales '' and sizes given."""
-    roi = "roi" if roi_empty_initializer else ""
-    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], name="conv", kernel_shape=[1, 1]),
-             helper.make_node("Resize", ["c", roi, "", "sizes"], ["y"], name="up", mode="nearest")]
+def resize_model(roi: str) -> onnx.ModelProto:
+    """A Conv then a Resize whose roi is an empty initializer ("initializer"), omitted ('') or, as
+    PyTorch writes at opset 11, roi and scales both empty Constant nodes ("constant"); sizes given."""
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], name="conv", kernel_shape=[1, 1])]
     inits = [tensor("w", w(2, 3, 1, 1)), tensor("b", w(2)), tensor("sizes", np.array([1, 2, 8, 8], np.int64))]
-    if roi_empty_initializer:
+    ins = ["c", "", "", "sizes"]
+    if roi == "initializer":
         inits.append(tensor("roi", np.zeros((0,), np.float32)))
-    return model(nodes, [vi("x", [1, 3, 4, 4])], [vi("y", [1, 2, 8, 8])], inits)
+        ins[1] = "roi"
+    elif roi == "constant":
+        for k in ("roi", "scales"):
+            nodes.append(helper.make_node("Constant", [], [k], name=f"{k}_const",
+                                          value=tensor(k, np.zeros((0,), np.float32))))
+        ins[1:3] = ["roi", "scales"]
+    nodes.append(helper.make_node("Resize", ins, ["y"], name="up", mode="nearest"))
+    opset = {"opset": 11} if roi == "constant" else {}  # roi may be '' from opset 13 on
+    return model(nodes, [vi("x", [1, 3, 4, 4])], [vi("y", [1, 2, 8, 8])], inits, **opset)
 
 
-@pytest.mark.parametrize("roi_empty_initializer", [True, False])
-def test_empty_roi_reaches_the_op_check(roi_empty_initializer, tmp_path):
+@pytest.mark.parametrize("roi", ["initializer", "omitted", "constant"])
+def test_empty_roi_reaches_the_op_check(roi, tmp_path):
     """An empty roi / scales is 'not given': the importer and the passes accept it, and the Resize
-    compiles (nearest, sizes given: quantize/rules_movement.py), bit-exact."""
-    path = save(resize_model(roi_empty_initializer), tmp_path / "m.onnx")
+    compiles (nearest, sizes given: quantize/rules_movement.py), bit-exact. An empty Constant node
+    is no activation to calibrate either."""
+    path = save(resize_model(roi), tmp_path / "m.onnx")
     g = import_onnx(str(path))
     up = g.nodes[-1]
     assert up.op == "Resize" and up.inputs[:3] == ["c", "", ""]
     res, _, _ = build_bit_exact(path, tmp_path, [1, 3, 4, 4])
     assert "gather" in [op.kind for op in res.compiled.model.ops]
+
+
+def test_value_info_of_a_removed_initializer_is_not_calibrated(tmp_path):
+    """PyTorch's dynamo exporter writes value_info for initializers too (an InstanceNormalization's
+    scale); when qnnc's decomposition replaces the node, that initializer goes and the calibration
+    run must not ask onnxruntime for it (it refuses a graph output no node or initializer makes)."""
+    N = helper.make_node
+    nodes = [N("Conv", ["x", "w", "b"], ["c"], name="conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             N("InstanceNormalization", ["c", "s", "t"], ["y"], name="norm")]
+    inits = [tensor("w", w(4, 3, 3, 3)), tensor("b", w(4)), tensor("s", w(4) + 1.0), tensor("t", w(4))]
+    m = model(nodes, [vi("x", [1, 3, 4, 4])], [vi("y", [1, 4, 4, 4])], inits)
+    m.graph.value_info.extend([vi("s", [4]), vi("t", [4]), vi("c", [1, 4, 4, 4])])
+    path = save(m, tmp_path / "m.onnx")
+    build_bit_exact(path, tmp_path, [1, 3, 4, 4])
 
 
 # ----------------------------------------------------------- 4. dead output channels --

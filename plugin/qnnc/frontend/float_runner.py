@@ -24,7 +24,15 @@ def _with_all_outputs(model: onnx.ModelProto) -> onnx.ModelProto:
     m.CopyFrom(model)
     m = shape_inference.infer_shapes(m)
     have = {o.name for o in m.graph.output}
+    # value_info may describe tensors no node produces (PyTorch's dynamo exporter leaves entries of
+    # nodes its optimizer removed); onnxruntime refuses such outputs
+    produced = {o for n in m.graph.node for o in n.output if o}
     for vi in m.graph.value_info:
+        if vi.name not in produced:
+            continue
+        dims = vi.type.tensor_type.shape.dim
+        if any(d.HasField("dim_value") and d.dim_value == 0 for d in dims):
+            continue  # an empty tensor (an omitted Resize roi / scales) has no range to measure
         if vi.name not in have and vi.type.tensor_type.elem_type == onnx.TensorProto.FLOAT:
             m.graph.output.append(vi)
             have.add(vi.name)

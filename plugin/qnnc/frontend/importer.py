@@ -515,8 +515,13 @@ def _constant_node_array(n: onnx.NodeProto, path: str, name: str) -> np.ndarray:
     if len(n.attribute) != 1:
         raise ModelError("a Constant node needs exactly one value attribute", file=path, node=name, op="Constant")
     attr = n.attribute[0]
-    if attr.type == onnx.AttributeProto.TENSOR:
+    if attr.type == onnx.AttributeProto.TENSOR and 0 not in attr.t.dims:
+        # an empty constant is checked where it is used (_node_inputs): PyTorch's opset-11 Resize
+        # takes its omitted roi / scales from empty Constant nodes
         _dims_elements(list(attr.t.dims), "the constant", path, name, "Constant")
+    elif attr.type == onnx.AttributeProto.TENSOR and any(d < 0 for d in attr.t.dims):
+        raise ModelError(f"the constant has shape {list(attr.t.dims)}; negative dims are invalid", file=path,
+                         node=name, op="Constant")
     elif attr.type == onnx.AttributeProto.SPARSE_TENSOR:
         raise ModelError("sparse constants are not supported", file=path, node=name, op="Constant")
     try:
