@@ -85,7 +85,8 @@ def measure(path: Path, work: Path) -> CorpusRow:
     exe = compile_driver(str(out), "m", str(work / f"{name}_drv"), sanitize=True)
     c_out = run_driver(exe, q_in.reshape(len(xs), -1), qm.output_tensor.size)
     row.bit_exact = bool(np.array_equal(c_out, ref))
-    y = float_outputs(str(path), xs).reshape(len(xs), -1).astype(np.float64)
+    pins = {result.compiled.graph.inputs[0]: list(shape)}  # a dynamic batch taken as 1, as the build did
+    y = float_outputs(str(path), xs, pins).reshape(len(xs), -1).astype(np.float64)
     if y.shape[1] == ref.shape[1]:
         deq = dequantize_output(qm, ref).reshape(len(xs), -1).astype(np.float64)
         noise = float(np.sum((deq - y) ** 2))

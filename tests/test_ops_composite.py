@@ -153,6 +153,24 @@ def case_where_greater_leaky(m, rng):                 # torch.where(x > 0, x, 0.
     return m.op("Where", [cond, c, m.op("Mul", [c, m.const(np.array(0.2, np.float32))])])
 
 
+@case([1, 3, 8, 8], sqnr=25.0)
+def case_masked_fill_bool_cast(m, rng):              # PyTorch y.masked_fill(y > 1, 1): the condition cast to bool
+    c = conv(m, rng, "x", 3, 8)
+    cond = m.op("Cast", [m.op("Greater", [c, m.const(np.array(1.0, np.float32))])], to=onnx.TensorProto.BOOL)
+    return m.op("Where", [cond, m.const(np.array(1.0, np.float32)), c])
+
+
+@case([1, 4, 6, 6], opset=13, sqnr=25.0)
+def case_chunk_then_einsum(m, rng):                  # PyTorch x.chunk(2, 1): slice ends computed from Shape
+    c = conv(m, rng, "x", 4, 8)
+    half = m.op("Div", [m.op("Gather", [m.op("Shape", [c]), m.const(np.array([1], np.int64))]),
+                        m.const(np.array([2], np.int64))])
+    second = m.op("Slice", [c, half, m.op("Mul", [half, m.const(np.array([2], np.int64))]),
+                            m.const(np.array([1], np.int64))])
+    return m.op("Einsum", [second, m.const((rng.standard_normal((4, 3)) * 0.3).astype(np.float32))],
+                equation="bchw,cd->bdhw")
+
+
 @case([1, 16], sqnr=20.0)
 def case_less_equal_mask_cast(m, rng):               # (0.5 >= h).float() * h: a mask as a factor
     h = m.op("Gemm", ["x", m.const((rng.standard_normal((8, 16)) * 0.3).astype(np.float32))], transB=1)

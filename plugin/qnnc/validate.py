@@ -95,7 +95,9 @@ class FloatBatches:
         if self.multi is not None and n <= self.batch:
             return {k: v[:n] for k, v in self.multi.run(self._pad(xs)).items()}
         outs = [self.single.run(xs[i:i + 1]) for i in range(n)]
-        return {k: np.concatenate([o[k] for o in outs], axis=0) for k in outs[0]} if outs else {}
+        # a rank-0 tensor (a scalar the model computes) has no batch axis: one value per sample
+        return {k: np.stack([o[k] for o in outs]) if np.ndim(outs[0][k]) == 0 else
+                np.concatenate([o[k] for o in outs], axis=0) for k in outs[0]} if outs else {}
 
 
 @contextlib.contextmanager

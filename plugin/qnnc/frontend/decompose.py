@@ -29,6 +29,7 @@ from onnx import helper, numpy_helper, shape_inference
 
 from ..errors import ModelError
 from . import decompose_recurrent
+from .onnx_fold import fold_onnx_constants
 
 
 #: Model metadata key of the tied-range groups (JSON list of lists of tensor names); the importer
@@ -53,10 +54,14 @@ class _Rewriter:
                 self.consts[n.output[0]] = numpy_helper.to_array(n.attribute[0].t)
         # static dims by tensor name (0 = unknown), from shape inference and the constants
         self.dims: Dict[str, List[int]] = {}
-        inferred = shape_inference.infer_shapes(model) if infer else model
+        # With the shape arithmetic folded first (a copy): PyTorch's chunk slices at ends computed
+        # from Shape, so the slices' shapes are static only after folding.
+        inferred = fold_onnx_constants(model, opset) if infer else model
         for vi in list(inferred.graph.input) + list(inferred.graph.value_info) + list(inferred.graph.output):
             if vi.type.tensor_type.HasField("shape"):
                 self.dims[vi.name] = [d.dim_value for d in vi.type.tensor_type.shape.dim]
+        for init in inferred.graph.initializer:
+            self.dims.setdefault(init.name, list(init.dims))
         for name, arr in self.consts.items():
             self.dims[name] = list(arr.shape)
         self.out: List[onnx.NodeProto] = []
@@ -413,11 +418,28 @@ def _mask_conditions(model: onnx.ModelProto, consts) -> set:
             continue
         if sum(i in consts for i in n.input) != 1 or n.output[0] in graph_outputs:
             continue
-        users = uses.get(n.output[0], [])
-        if users and all(u.op_type == "Where" and u.input[0] == n.output[0] and n.output[0] not in u.input[1:]
-                         or u.op_type == "Cast" and int(_attr(u, "to", 0)) == onnx.TensorProto.FLOAT for u in users):
-            out.add(n.output[0])
+        chain = _condition_chain(n.output[0], uses, graph_outputs)
+        if chain:
+            out.update(chain)
     return out
+
+
+def _condition_chain(name: str, uses, graph_outputs) -> List[str]:
+    """``name`` and the Cast-to-bool copies of it (PyTorch's masked_fill casts its condition to
+    bool again), when every use is a Where's condition or a Cast to float; [] otherwise."""
+    users = uses.get(name, [])
+    if not users or name in graph_outputs:
+        return []
+    chain = [name]
+    for u in users:
+        to = int(_attr(u, "to", 0)) if u.op_type == "Cast" else None
+        if u.op_type == "Where" and u.input[0] == name and name not in u.input[1:] or to == onnx.TensorProto.FLOAT:
+            continue
+        more = _condition_chain(u.output[0], uses, graph_outputs) if to == onnx.TensorProto.BOOL else []
+        if not more:
+            return []
+        chain += more
+    return chain
 
 
 def _compare(r: _Rewriter, n: onnx.NodeProto) -> None:
@@ -438,6 +460,9 @@ def _compare(r: _Rewriter, n: onnx.NodeProto) -> None:
 
 
 def _cast_mask(r: _Rewriter, n: onnx.NodeProto) -> None:
+    if int(_attr(n, "to", 0)) == onnx.TensorProto.BOOL:  # the same condition: its users read the mask
+        r.masks[n.output[0]] = r.masks[n.input[0]]
+        return
     r.node("Identity", [r.masks[n.input[0]]], n.output[0], n.output[0])
 
 

@@ -26,7 +26,8 @@ def _with_all_outputs(model: onnx.ModelProto) -> onnx.ModelProto:
     have = {o.name for o in m.graph.output}
     # value_info may describe tensors no node produces (PyTorch's dynamo exporter leaves entries of
     # nodes its optimizer removed); onnxruntime refuses such outputs
-    produced = {o for n in m.graph.node for o in n.output if o}
+    # (Constant nodes' values are constants to the importer, not activations to measure)
+    produced = {o for n in m.graph.node if n.op_type != "Constant" for o in n.output if o}
     for vi in m.graph.value_info:
         if vi.name not in produced:
             continue

@@ -329,12 +329,17 @@ def reduce_attrs(graph: Graph) -> Graph:
                 n.op, n.attrs = "Reshape", {"shape": list(g.shape(n.outputs[0]))}
                 nodes.append(n)
                 continue
-            if r > 4:
-                raise _fail(g, n, f"the input has rank {r}; reductions of tensors of rank <= 4 are supported")
+            after: List[Node] = []
+            if r > 4:  # e.g. torch.stack(...).mean(1): the same reduction over merged axes
+                x, axes, after = _merge_reduced_axes(g, n, axes, keep, nodes)
+                r, keep = len(g.shape(x)), 1
             n.attrs = {"axes": axes, "keepdims": keep}
             if n.op == "ReduceMean" and r == 4 and set(axes) <= {2, 3}:
-                nodes.extend(_mean_as_avg_pool(g, n))
+                nodes.extend(_mean_as_avg_pool(g, n) + after)
                 continue
+            nodes.append(n)
+            nodes.extend(after)
+            continue
         elif n.op in ARG_OPS:
             r = len(g.shape(n.inputs[0]))
             if r > 4:
@@ -347,6 +352,42 @@ def reduce_attrs(graph: Graph) -> Graph:
     g.nodes = nodes
     g.remove_unused()
     return g
+
+
+def _merge_reduced_axes(g: Graph, n: Node, axes: List[int], keep: int, nodes: List[Node]):
+    """A reduction of a rank > 4 tensor as the same reduction of a view whose runs of adjacent
+    reduced (or kept) axes are merged into one, when that view has rank <= 4: a Reshape to the view
+    is appended to ``nodes``, ``n`` reads it with keepdims=1, and the Reshape to ``n``'s output
+    shape is returned. Returns (view, its reduced axes, [that Reshape])."""
+    x, out = n.inputs[0], n.outputs[0]
+    s = g.shape(x)
+    dims: List[int] = []
+    reduced: List[bool] = []
+    for i, d in enumerate(s):
+        red = i in axes
+        if d == 1 and len(s) > 1:  # size-1 axes reshape away whichever side they are on
+            continue
+        if reduced and reduced[-1] == red:
+            dims[-1] *= d
+        else:
+            dims.append(d)
+            reduced.append(red)
+    if not any(reduced):  # only size-1 axes reduced: a view
+        dims.append(1)
+        reduced.append(True)
+    if len(dims) > 4:
+        raise _fail(g, n, f"the input has rank {len(s)} with {len(dims)} separate runs of reduced and kept axes; "
+                          "reductions of tensors of rank <= 4 are supported")
+    view = g.unique_name(x + "_merged")
+    g.tensors[view] = Tensor(view, tuple(dims))
+    g.aliases[view] = x  # views: the values (and calibrated ranges) of x and of the output
+    nodes.append(Node(g.unique_name(n.name + "_merge"), "Reshape", [x], [view], {"shape": list(dims)}))
+    red_out = g.unique_name(out + "_merged")
+    g.tensors[red_out] = Tensor(red_out, tuple(1 if r else d for d, r in zip(dims, reduced)))
+    g.aliases[red_out] = out
+    n.inputs, n.outputs = [view], [red_out]
+    back = Node(g.unique_name(out + "_unmerge"), "Reshape", [red_out], [out], {"shape": list(g.shape(out))})
+    return view, [i for i, r in enumerate(reduced) if r], [back]
 
 
 def _mean_as_avg_pool(g: Graph, n: Node) -> List[Node]:
