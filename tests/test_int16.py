@@ -58,10 +58,12 @@ def run_cases(exe: Path, cases, workdir: Path, env=None) -> List[bytes]:
 
 # -------------------------------------------------------- random parameters --
 
-def rand_scales16(rng, n: int):
+def rand_scales16(rng, n: int, low: bool = False):
     """Per-channel multipliers/shifts in the range the 16x8 quantizer emits (shift in [-46, 14]),
-    with exact zeros and multipliers >= 0x7FFF0000 (the saturating 16-bit reduction)."""
-    reals = 10.0 ** rng.uniform(-9, 1.5, n)
+    with exact zeros and multipliers >= 0x7FFF0000 (the saturating 16-bit reduction).
+    ``low``: every scale below 0.224 (shift <= -2, or multiplier 0), the Helium paths' short
+    requantization (qnnc_mve_requant_s16_hi)."""
+    reals = 10.0 ** rng.uniform(-9, -0.65 if low else 1.5, n)
     reals[rng.random(n) < 0.05] = 0.0
     mult, shift = fixedpoint.quantize_multipliers(reals)
     top = rng.random(n) < 0.1
@@ -247,10 +249,11 @@ def _out(size: int, k: int, stride: int, dil: int, pad_lo: int, pad_hi: int) -> 
 
 def simd_conv_case(rng, depthwise: bool, ic: int, oc_or_dm: int, kh: int, kw: int, hw=(6, 7), stride=(1, 1),
                    dil=(1, 1), pads=(0, 0, 0, 0), in_off: int = 0, extreme: bool = False, bias_fill=None,
-                   batch: int = 1):
+                   batch: int = 1, low: bool = False):
     """A conv / depthwise case of a chosen shape (the SIMD paths' channel blocks, windows, tails).
     ``extreme``: every product is (-32768) * (-128) = 2^22, so long sums leave int32.
-    ``bias_fill``: every bias set to this value (the int32 paths' limits)."""
+    ``bias_fill``: every bias set to this value (the int32 paths' limits).
+    ``low``: scales of rand_scales16(low=True)."""
     h, w = hw
     pt, pl, pb, pr = pads
     oh, ow = _out(h, kh, stride[0], dil[0], pt, pb), _out(w, kw, stride[1], dil[1], pl, pr)
@@ -260,7 +263,7 @@ def simd_conv_case(rng, depthwise: bool, ic: int, oc_or_dm: int, kh: int, kw: in
     p = ConvParams(input_offset=in_off, output_offset=0, stride_h=stride[0], stride_w=stride[1], pad_top=pt,
                    pad_left=pl, dilation_h=dil[0], dilation_w=dil[1], depth_multiplier=dm, act_min=act_min,
                    act_max=act_max)
-    mult, shift = rand_scales16(rng, oc)
+    mult, shift = rand_scales16(rng, oc, low)
     fshape = (1, kh, kw, oc) if depthwise else (oc, kh, kw, ic)
     if extreme:
         x, filt = np.full((batch, h, w, ic), -32768, np.int16), np.full(fshape, -128, np.int8)
@@ -280,10 +283,10 @@ def _room(n: int) -> int:
     return (1 << 31) - 1 - (n << 22)
 
 
-def simd_fc_case(rng, rows: int, k: int, n: int, in_off: int = 0, extreme: bool = False):
+def simd_fc_case(rng, rows: int, k: int, n: int, in_off: int = 0, extreme: bool = False, low: bool = False):
     act_min, act_max = rand_act16(rng)
     p = FcParams(input_offset=in_off, output_offset=0, act_min=act_min, act_max=act_max)
-    mult, shift = rand_scales16(rng, n)
+    mult, shift = rand_scales16(rng, n, low)
     if extreme:
         x, wt = np.full((rows, k), -32768, np.int16), np.full((n, k), -128, np.int8)
     else:
@@ -364,6 +367,21 @@ def simd_cases(seed: int = 1616):
     for k in (1, 3, 4, 7, 8, 15, 16, 31, 64, 255, 256, 257, 640, 1100):
         cases.append(simd_fc_case(rng, int(rng.integers(1, 3)), k, int(rng.integers(1, 10))))
     cases += [simd_fc_case(rng, 2, 1100, 5, extreme=True), simd_fc_case(rng, 1, 33, 6, in_off=-77)]
+    # every shift <= -2 (or multiplier 0): the Helium paths' short requantization in each of
+    # their output stages (two pixels, one pixel, the last channels, the int64 sums, the
+    # depthwise groups of eight and the tail, fully connected); the cases above mostly take the
+    # general one
+    cases += [simd_conv_case(rng, False, 8, 8, 3, 3, hw=(5, 3), pads=(1, 1, 1, 1), batch=2, low=True),
+              simd_conv_case(rng, False, 1, 8, 10, 4, hw=(9, 5), stride=(2, 2), pads=(4, 1, 5, 2), low=True),
+              simd_conv_case(rng, False, 16, 64, 1, 1, hw=(3, 3), low=True),
+              simd_conv_case(rng, False, 5, 7, 3, 3, pads=(1, 1, 1, 1), low=True),
+              simd_conv_case(rng, False, 16, 5, 3, 3, hw=(5, 5), pads=(1, 1, 1, 1), low=True),
+              *[simd_conv_case(rng, False, 300, 6, 1, 1, hw=(2, 2), extreme=True, bias_fill=_room(300) + more,
+                               low=True) for more in (0, 1)],
+              *[simd_conv_case(rng, True, c, 1, 3, 3, pads=(1, 1, 1, 1), low=True) for c in (5, 8, 12, 16, 64)],
+              *[simd_conv_case(rng, True, 12, 1, 22, 23, hw=(22, 23), extreme=True, bias_fill=-_room(506) - more,
+                               low=True) for more in (0, 1)],
+              *[simd_fc_case(rng, 2, k, n, low=True) for k, n in ((64, 12), (1100, 5), (33, 4))]]
     for n in (1, 3, 4, 5, 8, 37):
         cases.append(simd_add_case(rng, (1, 1, 1, n)))
     cases.append(simd_add_case(rng, (1, 3, 5, 7)))

@@ -94,7 +94,7 @@ QNNC_INLINE const int16_t *qnnc_s16_window(const qnnc_conv_params *params, const
     return win;
 }
 
-/** The output offsets qnnc_output_s16_fast and qnnc_mve_output_s16 take (the quantizer's is 0). */
+/** The output offsets qnnc_output_s16_fast and qnnc_mve_output_s16_vec take (the quantizer's is 0). */
 #define QNNC_S16_FAST_OFFSET_OK(off) ((off) >= -(1 << 20) && (off) <= (1 << 20))
 
 /** 1 when every sum of n products of int16 by int8 (each at most 2^22 in magnitude) plus any
@@ -123,17 +123,17 @@ QNNC_INLINE int32_t qnnc_s16_bias32(const int64_t *bias, int32_t c)
 }
 
 #if QNNC_PATH_MVE
-/** qnnc_output_s16 of four int32 accumulators (channel multipliers and shifts in lanes), when
- *  every shift <= 13 and |output_offset| <= 2^20. With t = 15 - shift, r the 16-bit multiplier,
- *  acc = A * 2^16 + B (|A| <= 2^15, 0 <= B < 2^16: A * r and B * r fit int32) and
+/** The rounding of qnnc_output_s16 of four int32 accumulators (channel multipliers and shifts in
+ *  lanes, every shift <= 13), before the output offset and the clamp. With t = 15 - shift, r the
+ *  16-bit multiplier, acc = A * 2^16 + B (|A| <= 2^15, 0 <= B < 2^16: A * r and B * r fit int32) and
  *  neg = prod < 0 (set or not when prod is 0: both give 0), the result is
  *  q = floor((prod - neg + 2^(t-1)) / 2^t) (qnnc_output_s16_fast). For t >= 17 that is the
  *  rounding shift (VRSHL, exact in any range) of C = A * r + ((B * r - neg) >> 16) by t - 16
  *  (at most 32: C is below 2^31 in magnitude, so any larger shift gives 0 too); for t <= 16 it
  *  is the rounding shift by 1 of A * r * 2^(16 - (t - 1)) + ((B * r - neg) >> (t - 1)),
- *  saturating: a saturated sum has |q| >= 2^29 and clamps as the exact one. */
-QNNC_INLINE int32x4_t qnnc_mve_output_s16(int32x4_t acc, int32x4_t mult, int32x4_t shift, int32_t output_offset,
-                                          int32_t act_min, int32_t act_max)
+ *  saturating: a saturated sum has |q| >= 2^29 and, the offset added (|offset| <= 2^20), clamps
+ *  as the exact one. */
+QNNC_INLINE int32x4_t qnnc_mve_requant_s16(int32x4_t acc, int32x4_t mult, int32x4_t shift)
 {
     const int32x4_t r = vminq_s32(vshrq_n_s32(vqaddq_n_s32(mult, 1 << 15), 16), vdupq_n_s32(0x7FFF));
     const int32x4_t neg = vreinterpretq_s32_u32(vshrq_n_u32(vreinterpretq_u32_s32(veorq_s32(acc, r)), 31));
@@ -144,20 +144,96 @@ QNNC_INLINE int32x4_t qnnc_mve_output_s16(int32x4_t acc, int32x4_t mult, int32x4
     const int32x4_t q_big = vrshlq_s32(vaddq_s32(ar, vshrq_n_s32(bm, 16)), vmaxq_s32(sh1, vdupq_n_s32(-32)));
     const int32x4_t q_small = vrshrq_n_s32(vqaddq_s32(vqshlq_s32(ar, vaddq_n_s32(sh1, 1)),
                                                       vshlq_s32(bm, vsubq_n_s32(shift, 14))), 1);
-    const int32x4_t q = vpselq_s32(q_big, q_small, vcmpltq_n_s32(sh1, 0));
-    return vminq_s32(vmaxq_s32(vaddq_n_s32(q, output_offset), vdupq_n_s32(act_min)), vdupq_n_s32(act_max));
+    return vpselq_s32(q_big, q_small, vcmpltq_n_s32(sh1, 0));
 }
 
-/** 1 when every shift of the n channels is at most 13 (qnnc_mve_output_s16 takes them). */
-QNNC_INLINE int qnnc_mve_s16_shifts_ok(const int32_t *shift, int32_t n)
+/** qnnc_mve_requant_s16 (the same value) in fewer instructions when shift <= -2 and mult >= 0 in
+ *  every lane (qnnc_mve_s16_vec gives 2), with r16 = qnnc_mve_r16(mult) and rsh =
+ *  qnnc_mve_rsh(shift) prepared once per four channels. With r >= 0 the 16-bit multiplier and
+ *  t = 15 - shift >= 17, the reference's q = sign(acc) * floor((|acc| * r + 2^(t-1)) / 2^t) is
+ *  sign(acc) * floor((floor(|acc| * r / 2^16) + 2^(t-17)) / 2^(t-16)): VMULH.U32 of |acc| (VABS,
+ *  read unsigned: 2^31 for INT32_MIN) by r * 2^16 is the inner floor (below 2^30), VRSHL the
+ *  rounding shift by t - 16 (up to 45: VRSHL rounds in full precision, so past 31 it gives 0 as
+ *  the exact shift does; a lane with r = 0 gives 0 with any shift). The sign goes back as
+ *  (m ^ s) - s (s = -1 for acc < 0), which GCC compiles better than a predicated VNEG. */
+QNNC_INLINE int32x4_t qnnc_mve_requant_s16_hi(int32x4_t acc, int32x4_t r16, int32x4_t rsh)
 {
+    const uint32x4_t h = vmulhq_u32(vreinterpretq_u32_s32(vabsq_s32(acc)), vreinterpretq_u32_s32(r16));
+    const int32x4_t m = vrshlq_s32(vreinterpretq_s32_u32(h), rsh);
+    const int32x4_t neg = vshrq_n_s32(acc, 31); /* -1 where acc < 0 */
+    return vsubq_s32(veorq_s32(m, neg), neg);   /* the sign back, without predicates */
+}
+
+/** r * 2^16 for qnnc_mve_requant_s16_hi (mult >= 0): mult + 2^15, saturated, with its low half
+ *  cleared (qnnc_s16_reduced in the high half: at and above 0x7FFF0000 - 2^15 the sum has
+ *  0x7FFF there, as the 0x7FFF cap gives), by shifts (no constant vector). */
+QNNC_INLINE int32x4_t qnnc_mve_r16(int32x4_t mult)
+{
+    return vshlq_n_s32(vshrq_n_s32(vqaddq_n_s32(mult, 1 << 15), 16), 16);
+}
+
+/** The VRSHL amount of qnnc_mve_requant_s16_hi: -(t - 16) = shift + 1. */
+QNNC_INLINE int32x4_t qnnc_mve_rsh(int32x4_t shift)
+{
+    return vaddq_n_s32(shift, 1);
+}
+
+/** How the SIMD paths requantize the n channels' int32 sums, decided once per layer: 2 when
+ *  every multiplier >= 0 and every shift <= -2 or multiplier 0 (qnnc_mve_requant_s16_hi, what
+ *  the quantizer produces for most layers: r = 0 gives 0 with any shift), 1 when every
+ *  shift <= 13 (qnnc_mve_requant_s16), else 0 (scalar). */
+QNNC_INLINE int qnnc_mve_s16_vec(const qnnc_per_channel_quant *quant, int32_t n)
+{
+    int vec = 2;
     int32_t i;
     for (i = 0; i < n; ++i) {
-        if (shift[i] > 13) {
+        const int32_t m = quant->multiplier[i], s = quant->shift[i];
+        if (s > 13) {
             return 0;
         }
+        if (m < 0 || (s > -2 && m != 0)) {
+            vec = 1;
+        }
     }
-    return 1;
+    return vec;
+}
+
+/** The channel operands of qnnc_mve_requant_s16_vec from the multipliers and shifts: as they
+ *  are (vec 1), or r * 2^16 and the rounding shift (vec 2). */
+QNNC_INLINE void qnnc_mve_prep_s16(int vec, int32x4_t *mult, int32x4_t *shift)
+{
+    if (vec == 2) {
+        *mult = qnnc_mve_r16(*mult);
+        *shift = qnnc_mve_rsh(*shift);
+    }
+}
+
+/* qnnc_mve_requant_s16 as one function per file: the layers the quantizer produces take the
+ * short form, and the general one, inlined at every output stage, would cost flash for little. */
+#if defined(__GNUC__)
+static QNNC_UNUSED __attribute__((noinline)) int32x4_t qnnc_mve_requant_s16_call(int32x4_t acc, int32x4_t mult,
+                                                                                int32x4_t shift)
+#else
+static QNNC_UNUSED int32x4_t qnnc_mve_requant_s16_call(int32x4_t acc, int32x4_t mult, int32x4_t shift)
+#endif
+{
+    return qnnc_mve_requant_s16(acc, mult, shift);
+}
+
+/** qnnc_mve_requant_s16_hi (vec 2) or qnnc_mve_requant_s16 (vec 1) of operands from
+ *  qnnc_mve_prep_s16. */
+QNNC_INLINE int32x4_t qnnc_mve_requant_s16_vec(int vec, int32x4_t acc, int32x4_t m, int32x4_t s)
+{
+    return vec == 2 ? qnnc_mve_requant_s16_hi(acc, m, s) : qnnc_mve_requant_s16_call(acc, m, s);
+}
+
+/** qnnc_output_s16 of four int32 accumulators: qnnc_mve_requant_s16_vec, the output offset
+ *  (|offset| <= 2^20) and the clamp. */
+QNNC_INLINE int32x4_t qnnc_mve_output_s16_vec(int vec, int32x4_t acc, int32x4_t m, int32x4_t s,
+                                              int32_t output_offset, int32_t act_min, int32_t act_max)
+{
+    const int32x4_t q = vaddq_n_s32(qnnc_mve_requant_s16_vec(vec, acc, m, s), output_offset);
+    return vminq_s32(vmaxq_s32(q, vdupq_n_s32(act_min)), vdupq_n_s32(act_max));
 }
 
 /** Biases c .. c + n - 1 (n <= 4, each within int32) as a vector, 0 in the other lanes. */
@@ -172,21 +248,22 @@ QNNC_INLINE int32x4_t qnnc_mve_bias4_s16(const int64_t *bias, int32_t c, int32_t
 }
 
 /** out[0 .. n) (n <= 4) from int64 accumulators of channels c .. c + n - 1: in one vector when
- *  they all fit int32 and vec (qnnc_mve_s16_shifts_ok) is set, else one by one. */
+ *  they all fit int32 and vec (qnnc_mve_s16_vec) is set, else one by one. */
 QNNC_INLINE void qnnc_mve_out4_s16(const int64_t *acc, int32_t n, int vec, const qnnc_per_channel_quant *quant,
                                    int32_t c, int32_t output_offset, int32_t act_min, int32_t act_max, int16_t *out)
 {
     int32_t a[4];
     int32_t j;
+    int fits = vec;
     for (j = 0; j < n; ++j) {
         a[j] = (int32_t)acc[j]; /* GCC: modulo 2^32; checked below */
-        vec = vec && (int64_t)a[j] == acc[j];
+        fits = fits && (int64_t)a[j] == acc[j];
     }
-    if (vec) {
+    if (fits) {
         const mve_pred16_t p = vctp32q((uint32_t)n);
-        const int32x4_t v = qnnc_mve_output_s16(vldrwq_z_s32(a, p), vldrwq_z_s32(quant->multiplier + c, p),
-                                                vldrwq_z_s32(quant->shift + c, p), output_offset, act_min, act_max);
-        vstrhq_p_s32(out, v, p);
+        int32x4_t m = vldrwq_z_s32(quant->multiplier + c, p), s = vldrwq_z_s32(quant->shift + c, p);
+        qnnc_mve_prep_s16(vec, &m, &s);
+        vstrhq_p_s32(out, qnnc_mve_output_s16_vec(vec, vldrwq_z_s32(a, p), m, s, output_offset, act_min, act_max), p);
         return;
     }
     for (j = 0; j < n; ++j) {

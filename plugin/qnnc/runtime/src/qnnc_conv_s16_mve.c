@@ -8,7 +8,8 @@
  * product is at most 2^22 in magnitude, so int32 sums of QNNC_CONV16_CHUNK = 256 products stay
  * below 2^30. When the whole dot product plus the bias fits int32 (qnnc_s16_sums_fit: at most
  * 511 products, biases small enough) and every shift <= 13 (what the quantizer produces for
- * such layers), the sums start from the biases and the output is one vector requantization (qnnc_mve_output_s16) and a narrowing store;
+ * such layers), the sums start from the biases and the output is one vector requantization
+ * (qnnc_mve_output_s16_vec: the short form when every shift <= -2) and a narrowing store;
  * otherwise the chunks' sums go to int64 accumulators (exact for any length, the reference's
  * int64 sums). The taps of a pixel are read in place when they are one contiguous run (1x1, or
  * 1xK rows inside the input); small windows (at most QNNC_CONV16_COL values) with padding are
@@ -16,14 +17,17 @@
  * this path); larger ones are summed kernel row by kernel row.
  *
  * With the scratch of qnnc_conv_s16_get_buffer_size (K % 4 == 0, out_c % 4 == 0, sums that fit
- * int32), two output pixels run together, two channels x two pixels a pass
- * (qnnc_conv16_pair_mve), their windows read in place or copied into the scratch.
+ * int32) and K >= 8, two output pixels run together, two channels x two pixels a pass
+ * (qnnc_conv16_pair_mve), their windows read in place or copied into the scratch; the passes'
+ * int32 sums of up to QNNC_CONV16_PAIR_CH channels wait on the stack for their requantization,
+ * which then runs in a loop of its own.
  */
 #include "qnnc_s16_internal.h"
 
 #if QNNC_PATH_MVE
 #define QNNC_CONV16_COL 128   /* int16 values of the stack column (256 bytes) */
 #define QNNC_CONV16_CHUNK 256 /* products per int32 partial sum: 256 * 2^22 = 2^30 */
+#define QNNC_CONV16_PAIR_CH 32 /* channels of the two-pixel path's int32 sums on the stack (256 bytes) */
 
 /* The int32 sums x[i] * wj[j][wo + i] over i < n, lane j < 4: n <= QNNC_CONV16_CHUNK
  * (|sum| <= 2^30), or any n of a layer whose sums fit int32 (qnnc_s16_sums_fit). */
@@ -65,7 +69,7 @@ static QNNC_LOOP_ATTR int32x4_t qnnc_conv16_dot4_mve(const int16_t *x, const int
  * function. */
 static QNNC_LOOP_ATTR void qnnc_conv16_pixel_mve(const int16_t *x, const int8_t *filter, int32_t K, int32_t groups,
                                                  const int64_t *bias, const qnnc_per_channel_quant *quant,
-                                                 const qnnc_conv_params *params, int16_t *out)
+                                                 const qnnc_conv_params *params, int vec, int16_t *out)
 {
     const mve_pred16_t p = vctp16q((uint32_t)(K & 7));
     int32_t g, i;
@@ -75,7 +79,7 @@ static QNNC_LOOP_ATTR void qnnc_conv16_pixel_mve(const int16_t *x, const int8_t 
         const int16_t *xp = x;
         int32_t s0 = qnnc_s16_bias32(bias, c), s1 = qnnc_s16_bias32(bias, c + 1);
         int32_t s2 = qnnc_s16_bias32(bias, c + 2), s3 = qnnc_s16_bias32(bias, c + 3);
-        int32x4_t v;
+        int32x4_t v, m = vldrwq_s32(quant->multiplier + c), sh = vldrwq_s32(quant->shift + c);
         for (i = K >> 3; i > 0; --i) {
             const int16x8_t xv = vldrhq_s16(xp);
             s0 = vmladavaq_s16(s0, xv, vldrbq_s16(w));
@@ -96,79 +100,132 @@ static QNNC_LOOP_ATTR void qnnc_conv16_pixel_mve(const int16_t *x, const int8_t 
         v = vsetq_lane_s32(s1, v, 1);
         v = vsetq_lane_s32(s2, v, 2);
         v = vsetq_lane_s32(s3, v, 3);
-        vstrhq_s32(out + c, qnnc_mve_output_s16(v, vldrwq_s32(quant->multiplier + c), vldrwq_s32(quant->shift + c),
-                                                params->output_offset, params->act_min, params->act_max));
+        qnnc_mve_prep_s16(vec, &m, &sh);
+        vstrhq_s32(out + c, qnnc_mve_output_s16_vec(vec, v, m, sh, params->output_offset, params->act_min,
+                                                    params->act_max));
     }
 }
 
-/* Outputs 0 .. 4 * groups - 1 of two pixels whose K taps are at xa and xb (sums that fit int32,
- * shifts <= 13): two channels x two pixels a pass, so each 8-weight load serves both pixels and
- * each input load both channels (per 8 taps: 2 + 2 loads and 4 VMLADAVA, against 1 + 4 loads and
- * 4 VMLADAVA for one pixel and four channels), then one vector requantization per pixel and four
- * channels. */
-static QNNC_LOOP_ATTR void qnnc_conv16_pair_mve(const int16_t *xa, const int16_t *xb, const int8_t *filter, int32_t K,
-                                                int32_t groups, const int64_t *bias,
-                                                const qnnc_per_channel_quant *quant, const qnnc_conv_params *params,
-                                                int16_t *outa, int16_t *outb)
+/* The int32 sums of channels 0 .. nc - 1 (nc even) of two pixels whose K >= 8 taps are at xa
+ * and xb, into sa[0 .. nc) and sa[QNNC_CONV16_PAIR_CH ..]: two channels x two pixels a pass, so
+ * each 8-weight load serves both pixels and each input load both channels (per 8 taps: 2 + 2
+ * loads and 4 VMLADAVA, against 1 + 4 loads and 4 VMLADAVA for one pixel and four channels).
+ * The weights are read straight through (the channels' rows are consecutive). */
+static QNNC_LOOP_ATTR void qnnc_conv16_sums2_mve(const int16_t *xa, const int16_t *xb, const int8_t *w, int32_t K,
+                                                 int32_t nc, int32_t *sa)
 {
     const mve_pred16_t p = vctp16q((uint32_t)(K & 7));
-    int32_t g, h, i;
-    for (g = 0; g < groups; ++g) {
-        const int32_t c = 4 * g;
-        int32_t sa[4], sb[4];
-        int32x4_t m, sh;
-        for (h = 0; h < 4; h += 2) {
-            const int8_t *w0 = filter + (c + h) * K, *w1 = w0 + K;
-            const int16_t *x0 = xa, *x1 = xb;
-            int32_t a0 = qnnc_s16_bias32(bias, c + h), a1 = qnnc_s16_bias32(bias, c + h + 1);
-            int32_t b0 = a0, b1 = a1;
-            for (i = K >> 3; i > 0; --i) {
-                const int16x8_t v0 = vldrhq_s16(x0), v1 = vldrhq_s16(x1);
-                const int16x8_t u0 = vldrbq_s16(w0), u1 = vldrbq_s16(w1);
-                a0 = vmladavaq_s16(a0, v0, u0);
-                b0 = vmladavaq_s16(b0, v1, u0);
-                a1 = vmladavaq_s16(a1, v0, u1);
-                b1 = vmladavaq_s16(b1, v1, u1);
-                x0 += 8;
-                x1 += 8;
-                w0 += 8;
-                w1 += 8;
-            }
-            if (K & 7) { /* zero lanes contribute nothing */
-                const int16x8_t v0 = vldrhq_z_s16(x0, p), v1 = vldrhq_z_s16(x1, p);
-                const int16x8_t u0 = vldrbq_z_s16(w0, p), u1 = vldrbq_z_s16(w1, p);
-                a0 = vmladavaq_s16(a0, v0, u0);
-                b0 = vmladavaq_s16(b0, v1, u0);
-                a1 = vmladavaq_s16(a1, v0, u1);
-                b1 = vmladavaq_s16(b1, v1, u1);
-            }
-            sa[h] = a0;
-            sa[h + 1] = a1;
-            sb[h] = b0;
-            sb[h + 1] = b1;
+    const int32_t n8 = K >> 3;
+    int32_t *sb = sa + QNNC_CONV16_PAIR_CH;
+    int32_t c, i;
+    for (c = 0; c < nc; c += 2) {
+        const int8_t *w1 = w + K;
+        const int16_t *x0 = xa, *x1 = xb;
+        int32_t a0 = 0, a1 = 0, b0 = 0, b1 = 0;
+        i = n8;
+        do { /* K >= 8: no guard */
+            const int16x8_t v0 = vldrhq_s16(x0), v1 = vldrhq_s16(x1);
+            const int16x8_t u0 = vldrbq_s16(w), u1 = vldrbq_s16(w1);
+            a0 = vmladavaq_s16(a0, v0, u0);
+            b0 = vmladavaq_s16(b0, v1, u0);
+            a1 = vmladavaq_s16(a1, v0, u1);
+            b1 = vmladavaq_s16(b1, v1, u1);
+            x0 += 8;
+            x1 += 8;
+            w += 8;
+            w1 += 8;
+        } while (--i > 0);
+        if (K & 7) { /* zero lanes contribute nothing */
+            const int16x8_t v0 = vldrhq_z_s16(x0, p), v1 = vldrhq_z_s16(x1, p);
+            const int16x8_t u0 = vldrbq_z_s16(w, p), u1 = vldrbq_z_s16(w1, p);
+            a0 = vmladavaq_s16(a0, v0, u0);
+            b0 = vmladavaq_s16(b0, v1, u0);
+            a1 = vmladavaq_s16(a1, v0, u1);
+            b1 = vmladavaq_s16(b1, v1, u1);
         }
-        m = vldrwq_s32(quant->multiplier + c);
-        sh = vldrwq_s32(quant->shift + c);
-        vstrhq_s32(outa + c, qnnc_mve_output_s16(vld1q_s32(sa), m, sh, params->output_offset, params->act_min,
-                                                 params->act_max));
-        vstrhq_s32(outb + c, qnnc_mve_output_s16(vld1q_s32(sb), m, sh, params->output_offset, params->act_min,
-                                                 params->act_max));
+        w = w1 + (K & 7); /* the next pair's first row */
+        sa[c] = a0;
+        sa[c + 1] = a1;
+        sb[c] = b0;
+        sb[c + 1] = b1;
+    }
+}
+
+/* One vector requantization (vec 1 or 2, qnnc_mve_output_s16_vec) per pixel and four channels
+ * c .. c + 3 of qnnc_conv16_out2_mve, their biases (int32 words 0, 2, 4, 6 at bias: the int64
+ * biases' low words, or zeros) added to the sums. */
+QNNC_INLINE void qnnc_conv16_out4x2_mve(int vec, const int32_t *sa, int32_t c, const int32_t *bias,
+                                        const qnnc_per_channel_quant *quant, int32_t off, int32_t lo, int32_t hi,
+                                        int16_t *outa, int16_t *outb)
+{
+    int32x4_t m = vldrwq_s32(quant->multiplier + c), sh = vldrwq_s32(quant->shift + c);
+    const int32x4_t bv = vldrwq_gather_shifted_offset_s32(bias, vidupq_n_u32(0u, 2));
+    qnnc_mve_prep_s16(vec, &m, &sh);
+    vstrhq_s32(outa + c, qnnc_mve_output_s16_vec(vec, vaddq_s32(vldrwq_s32(sa + c), bv), m, sh, off, lo, hi));
+    vstrhq_s32(outb + c, qnnc_mve_output_s16_vec(vec, vaddq_s32(vldrwq_s32(sa + QNNC_CONV16_PAIR_CH + c), bv), m,
+                                                 sh, off, lo, hi));
+}
+
+/* Outputs c0 .. c0 + nc - 1 (nc % 4 == 0) of two pixels from qnnc_conv16_sums2_mve's sums (of
+ * channels c0 ..), in a loop apart from the passes: each has the registers to itself (vec:
+ * qnnc_mve_s16_vec). */
+static QNNC_LOOP_ATTR void qnnc_conv16_out2_mve(const int32_t *sa, int32_t c0, int32_t nc, const int64_t *bias,
+                                                const qnnc_per_channel_quant *quant, const qnnc_conv_params *params,
+                                                int vec, int16_t *outa, int16_t *outb)
+{
+    static const int32_t zeros[8] = {0, 0, 0, 0, 0, 0, 0, 0}; /* the biases of a layer without */
+    const int32_t off = params->output_offset, lo = params->act_min, hi = params->act_max;
+    /* channel c's low word is int32 word 2c (little-endian int64); no biases: the zeros, no step */
+    const int32_t *bw = bias != NULL ? (const int32_t *)(bias + c0) : zeros;
+    const int32_t bstep = bias != NULL ? 8 : 0;
+    qnnc_per_channel_quant q;
+    int32_t c;
+    q.multiplier = quant->multiplier + c0;
+    q.shift = quant->shift + c0;
+    outa += c0;
+    outb += c0;
+    if (vec == 2) { /* the loop for each requantization, vec a constant in it */
+        for (c = 0; c < nc; c += 4, bw += bstep) {
+            qnnc_conv16_out4x2_mve(2, sa, c, bw, &q, off, lo, hi, outa, outb);
+        }
+        return;
+    }
+    for (c = 0; c < nc; c += 4, bw += bstep) {
+        qnnc_conv16_out4x2_mve(1, sa, c, bw, &q, off, lo, hi, outa, outb);
+    }
+}
+
+/* Outputs 0 .. out_c - 1 (out_c % 4 == 0) of two pixels whose K >= 8 taps are at xa and xb, in
+ * a layer whose sums fit int32 (shifts <= 13): QNNC_CONV16_PAIR_CH channels at a time, the
+ * passes' sums (qnnc_conv16_sums2_mve) on the stack, then their requantization
+ * (qnnc_conv16_out2_mve). */
+static void qnnc_conv16_pair_mve(const int16_t *xa, const int16_t *xb, const int8_t *filter, int32_t K,
+                                 int32_t out_c, const int64_t *bias, const qnnc_per_channel_quant *quant,
+                                 const qnnc_conv_params *params, int vec, int16_t *outa, int16_t *outb)
+{
+    int32_t sums[2 * QNNC_CONV16_PAIR_CH];
+    int32_t c0;
+    for (c0 = 0; c0 < out_c; c0 += QNNC_CONV16_PAIR_CH) {
+        const int32_t nc = out_c - c0 < QNNC_CONV16_PAIR_CH ? out_c - c0 : QNNC_CONV16_PAIR_CH;
+        qnnc_conv16_sums2_mve(xa, xb, filter + c0 * K, K, nc, sums);
+        qnnc_conv16_out2_mve(sums, c0, nc, bias, quant, params, vec, outa, outb);
     }
 }
 
 /* Two pixels at a time (qnnc_conv16_pair_mve) with their windows in the scratch
  * (QNNC_CONV_S16_MVE_BUFFER_SIZE) where they are not read in place: for layers whose sums fit
- * int32 with shifts <= 13, out_c % 4 == 0 and K % 4 == 0. 1 when taken. */
+ * int32 with shifts <= 13, out_c % 4 == 0, K % 4 == 0 and K >= 8 (the passes' loops run
+ * unguarded). 1 when taken. */
 static int qnnc_conv16_pairs_mve(const qnnc_buffer *scratch, const qnnc_conv_params *params,
                                  const qnnc_per_channel_quant *quant, const qnnc_dims *input_dims,
                                  const int16_t *input, const qnnc_dims *filter_dims, const int8_t *filter,
-                                 const int64_t *bias, const qnnc_dims *output_dims, int16_t *output)
+                                 const int64_t *bias, const qnnc_dims *output_dims, int vec, int16_t *output)
 {
     const int32_t K = filter_dims->h * filter_dims->w * input_dims->c;
     const int32_t out_w = output_dims->w, out_c = output_dims->c, n_pix = output_dims->h * out_w;
     int16_t *win;
     int32_t b, p;
-    if (scratch == NULL || scratch->buf == NULL || (K & 3) != 0 || (out_c & 3) != 0 ||
+    if (scratch == NULL || scratch->buf == NULL || K < 8 || (K & 3) != 0 || (out_c & 3) != 0 ||
         !qnnc_scratch_fits(scratch, 4u, QNNC_CONV_S16_MVE_BUFFER_SIZE(K))) {
         return 0;
     }
@@ -184,7 +241,7 @@ static int qnnc_conv16_pairs_mve(const qnnc_buffer *scratch, const qnnc_conv_par
             const int16_t *xb = qnnc_s16_window(params, in_b, input_dims, filter_dims,
                                                        (p1 / out_w) * params->stride_h - params->pad_top,
                                                        (p1 % out_w) * params->stride_w - params->pad_left, win + K);
-            qnnc_conv16_pair_mve(xa, xb, filter, K, out_c >> 2, bias, quant, params, out_b + p * out_c,
+            qnnc_conv16_pair_mve(xa, xb, filter, K, out_c, bias, quant, params, vec, out_b + p * out_c,
                                  out_b + p1 * out_c);
         }
     }
@@ -231,11 +288,11 @@ QNNC_PATH_ATTR int qnnc_conv_mve_s16(const qnnc_buffer *scratch, const qnnc_conv
     if (params->input_offset != 0 || !QNNC_S16_FAST_OFFSET_OK(params->output_offset)) {
         return 0;
     }
-    vec = qnnc_mve_s16_shifts_ok(quant->shift, out_c);
+    vec = qnnc_mve_s16_vec(quant, out_c);
     /* the bias and the K products fit int32 (qnnc_s16_sums_fit): int32 sums, vector output */
     small = vec && qnnc_s16_sums_fit(bias, out_c, K);
     if (small && qnnc_conv16_pairs_mve(scratch, params, quant, input_dims, input, filter_dims, filter, bias,
-                                       output_dims, output)) {
+                                       output_dims, vec, output)) {
         return 1;
     }
     for (b = 0; b < output_dims->n; ++b) {
@@ -269,7 +326,7 @@ QNNC_PATH_ATTR int qnnc_conv_mve_s16(const qnnc_buffer *scratch, const qnnc_conv
                 }
                 oc = 0;
                 if (small && x != NULL) { /* the whole groups of four channels in one call */
-                    qnnc_conv16_pixel_mve(x, filter, K, out_c >> 2, bias, quant, params, output);
+                    qnnc_conv16_pixel_mve(x, filter, K, out_c >> 2, bias, quant, params, vec, output);
                     oc = out_c & ~3;
                 }
                 for (; oc < out_c; oc += 4) {
@@ -302,10 +359,11 @@ QNNC_PATH_ATTR int qnnc_conv_mve_s16(const qnnc_buffer *scratch, const qnnc_conv
                     }
                     if (small) { /* every sum and bias fit int32: one vector from the MACs to the store */
                         const mve_pred16_t p = vctp32q((uint32_t)nv);
+                        int32x4_t m = vldrwq_z_s32(quant->multiplier + oc, p), sh = vldrwq_z_s32(quant->shift + oc, p);
+                        qnnc_mve_prep_s16(vec, &m, &sh);
                         vstrhq_p_s32(output + oc,
-                                     qnnc_mve_output_s16(v, vldrwq_z_s32(quant->multiplier + oc, p),
-                                                         vldrwq_z_s32(quant->shift + oc, p), params->output_offset,
-                                                         params->act_min, params->act_max),
+                                     qnnc_mve_output_s16_vec(vec, v, m, sh, params->output_offset, params->act_min,
+                                                             params->act_max),
                                      p);
                     } else {
                         qnnc_mve_out4_s16(acc, nv, vec, quant, oc, params->output_offset, params->act_min,

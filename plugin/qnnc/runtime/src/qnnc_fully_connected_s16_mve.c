@@ -21,7 +21,7 @@ QNNC_PATH_ATTR int qnnc_fc_mve_s16(const qnnc_fc_params *params, const qnnc_per_
     if (params->input_offset != 0 || !QNNC_S16_FAST_OFFSET_OK(params->output_offset)) {
         return 0;
     }
-    vec = qnnc_mve_s16_shifts_ok(quant->shift, out_features);
+    vec = qnnc_mve_s16_vec(quant, out_features);
     for (r = 0; r < rows; ++r) {
         const int16_t *x = input + r * in_features;
         for (o = 0; o < out_features; o += 4) {
