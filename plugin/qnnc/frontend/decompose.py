@@ -30,6 +30,8 @@ from onnx import helper, numpy_helper, shape_inference
 from ..errors import ModelError
 from . import decompose_recurrent
 from .onnx_fold import fold_onnx_constants
+from .onnx_names import NewTensors
+from .unroll_loops import unroll_loops
 
 
 #: Model metadata key of the tied-range groups (JSON list of lists of tensor names); the importer
@@ -37,13 +39,13 @@ from .onnx_fold import fold_onnx_constants
 TIED_RANGES_KEY = "qnnc.tied_ranges"
 
 
-class _Rewriter:
+class _Rewriter(NewTensors):
     """Builds the replacement nodes of one model; keeps names unique and deterministic."""
 
     def __init__(self, model: onnx.ModelProto, opset: int, path: str, infer: bool = True):
+        super().__init__()
         self.opset = opset
         self.path = path
-        self.inits: List[onnx.TensorProto] = []
         self.names = {i.name for i in model.graph.initializer} | {i.name for i in model.graph.input}
         for n in model.graph.node:
             self.names.update(n.output)
@@ -60,8 +62,13 @@ class _Rewriter:
         for vi in list(inferred.graph.input) + list(inferred.graph.value_info) + list(inferred.graph.output):
             if vi.type.tensor_type.HasField("shape"):
                 self.dims[vi.name] = [d.dim_value for d in vi.type.tensor_type.shape.dim]
+        # the values the folding found (a ReverseSequence's lengths built from Shape), read
+        # where a rewrite needs a constant operand
+        self.folded: Dict[str, onnx.TensorProto] = {}
         for init in inferred.graph.initializer:
             self.dims.setdefault(init.name, list(init.dims))
+            if init.name not in self.consts:
+                self.folded[init.name] = init
         for name, arr in self.consts.items():
             self.dims[name] = list(arr.shape)
         self.out: List[onnx.NodeProto] = []
@@ -69,20 +76,6 @@ class _Rewriter:
         # groups of tensors that take one calibrated range (an unrolled recurrence's steps), so
         # their layers quantize alike and share their constants
         self.tied: List[List[str]] = []
-
-    def name(self, base: str) -> str:
-        n, i = base, 1
-        while n in self.names:
-            n = f"{base}_{i}"
-            i += 1
-        self.names.add(n)
-        return n
-
-    def const(self, base: str, arr: np.ndarray) -> str:
-        name = self.name(base)
-        self.inits.append(numpy_helper.from_array(np.asarray(arr), name))
-        self.consts[name] = np.asarray(arr)
-        return name
 
     def node(self, op: str, inputs: List[str], base: str, out: Optional[str] = None, **attrs) -> str:
         out = out or self.name(base)
@@ -110,6 +103,8 @@ class _Rewriter:
         return dims
 
     def constant_input(self, n: onnx.NodeProto, i: int, what: str) -> np.ndarray:
+        if len(n.input) > i and n.input[i] in self.folded:
+            return numpy_helper.to_array(self.folded[n.input[i]])
         if len(n.input) <= i or n.input[i] not in self.consts:
             raise ModelError(f"{n.op_type} needs a constant {what} (an initializer or a folded constant "
                              "subgraph); this one is computed from the model input", file=self.path,
@@ -530,6 +525,36 @@ def _einsum(r: _Rewriter, n: onnx.NodeProto) -> None:
         r.node("Transpose", [y], out, out, perm=perm)
 
 
+def _gemm_computed_c(r: _Rewriter, n: onnx.NodeProto) -> None:
+    """Gemm(A, B, C) with C computed (tf2onnx fuses MatMul + Add of two branches into one Gemm):
+    the Gemm without C, then an Add of beta * C, so the product has a range of its own."""
+    out = n.output[0]
+    attrs = {k: _attr(n, k, d) for k, d in (("alpha", 1.0), ("transA", 0), ("transB", 0))}
+    prod = r.node("Gemm", list(n.input[:2]), f"{out}_product", **attrs)
+    c = n.input[2]
+    beta = float(_attr(n, "beta", 1.0))
+    if beta != 1.0:
+        c = r.node("Mul", [c, r.const(f"{out}_beta", np.array(beta, np.float32))], f"{out}_c")
+    r.node("Add", [prod, c], out, out)
+
+
+def _reverse_sequence(r: _Rewriter, n: onnx.NodeProto) -> None:
+    """ReverseSequence whose lengths are all the whole time axis (tf2onnx's backward direction of
+    a Bidirectional RNN with batch 1): a Slice with step -1 along that axis."""
+    lens = r.constant_input(n, 1, "sequence_lens")
+    time_axis = int(_attr(n, "time_axis", 0))
+    dims = r.static_shape(n.input[0], n)
+    if time_axis == 0 and dims[0] <= 0 or np.any(lens != dims[time_axis]):
+        raise ModelError(f"ReverseSequence with sequence_lens {lens.tolist()} shorter than the time axis "
+                         f"({dims[time_axis]} steps) is not supported; only whole sequences are reversed",
+                         file=r.path, node=n.name, op=n.op_type)
+    big = np.iinfo(np.int64).max
+    r.node("Slice", [n.input[0], r.const(f"{n.output[0]}_starts", np.array([-1], np.int64)),
+                     r.const(f"{n.output[0]}_ends", np.array([-big], np.int64)),
+                     r.const(f"{n.output[0]}_axes", np.array([time_axis], np.int64)),
+                     r.const(f"{n.output[0]}_steps", np.array([-1], np.int64))], n.output[0], n.output[0])
+
+
 _REWRITES: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]] = {
     "InstanceNormalization": _instance_norm, "GroupNormalization": _group_norm, "LpNormalization": _lp_norm,
     "ReduceL1": _reduce_composite, "ReduceL2": _reduce_composite, "ReduceSumSquare": _reduce_composite,
@@ -537,12 +562,14 @@ _REWRITES: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]] = {
     "Expand": _expand, "Tile": _tile, "Where": _where, "RNN": _rnn, "Pad": _pad,
     **{op: _compare for op in _COMPARE}, "Cast": _cast_mask, "Einsum": _einsum,
     "LSTM": decompose_recurrent.lstm, "GRU": decompose_recurrent.gru,
+    "Gemm": _gemm_computed_c, "ReverseSequence": _reverse_sequence,
 }
 
 #: The ops rewritten here (passes/operators.py documents what each becomes); Pad only in its
 #: non-constant modes, comparisons and Cast only as a Where's condition. LSTM and GRU have kernels
-#: of their own and are unrolled only with features those lack (decompose_recurrent.py).
-COMPOSITES = frozenset(_REWRITES) - {"Pad", "LSTM", "GRU"}
+#: of their own and are unrolled only with features those lack (decompose_recurrent.py); a Gemm
+#: is split only when its C is computed. Loops are unrolled (unroll_loops.py).
+COMPOSITES = frozenset(_REWRITES) - {"Pad", "LSTM", "GRU", "Gemm"} | {"Loop"}
 
 
 def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset(), dependent=frozenset(),
@@ -564,6 +591,8 @@ def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset(), dependent=froze
         return bool(live) and (n.input[0] in consts or n.input[0] in masks)
     if n.op_type in ("Expand", "Tile"):
         return n.input[0] not in consts and len(n.input) > 1 and n.input[1] in consts
+    if n.op_type == "Gemm":  # only a computed C is split off
+        return len(n.input) > 2 and bool(n.input[2]) and n.input[2] not in consts
     if n.op_type == "Pad":  # constant mode is a kernel of its own
         return bool(live) and _pad_mode(n) in ("reflect", "edge", "wrap") and len(n.input) > 1 and n.input[1] in consts
     return bool(live)
@@ -571,7 +600,11 @@ def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset(), dependent=froze
 
 def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.ModelProto:
     """The model with every composite op (:data:`COMPOSITES`) on activations replaced by its
-    formula; the model itself when it has none."""
+    formula, Loops with a static trip count unrolled first (unroll_loops.py); the model itself
+    when it has neither."""
+    model, loop_ties = unroll_loops(model, opset, path)
+    if loop_ties:
+        _add_tied(model, loop_ties)
     consts = {i.name for i in model.graph.initializer}
     for n in model.graph.node:
         if n.op_type == "Constant":
@@ -592,12 +625,37 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
                          file=path) from None
     _rewrite(m, r, lambda n: _needs_rewrite(n, consts, masks, dependent, value), _REWRITES)
     _drop_unused_initializers(m)  # e.g. an unrolled LSTM's W / R / B, now read per gate
+    r.tied.extend(_rewritten_ties(m, loop_ties))
     if r.tied:
-        helper.set_model_props(m, {**{p.key: p.value for p in m.metadata_props}, TIED_RANGES_KEY: json.dumps(r.tied)})
+        _add_tied(m, r.tied)
     stale = [vi for vi in m.graph.value_info if vi.name in masks]  # the bools the masks replaced
     for vi in stale:
         m.graph.value_info.remove(vi)
     return m
+
+
+def _rewritten_ties(m: onnx.ModelProto, groups: List[List[str]]) -> List[List[str]]:
+    """The tensors a rewrite made from tied ones (an unrolled loop's steps): the rewrites name
+    what they make after the output they replace (``<out>_product``), so the same suffix on
+    every member of a tied group is one role too."""
+    made = {o for n in m.graph.node for o in n.output if o}
+    out = []
+    for group in groups:
+        first = group[0]
+        for name in sorted(made):
+            if name.startswith(first + "_"):
+                suffix = name[len(first):]
+                if all(g + suffix in made for g in group[1:]):
+                    out.append([g + suffix for g in group])
+    return out
+
+
+def _add_tied(m: onnx.ModelProto, groups: List[List[str]]) -> None:
+    """Record groups of tensors that take one calibrated range in the model's metadata (the
+    importer reads them into Graph.tied_ranges), after any recorded before."""
+    props = {p.key: p.value for p in m.metadata_props}
+    old = json.loads(props.get(TIED_RANGES_KEY, "[]"))
+    helper.set_model_props(m, {**props, TIED_RANGES_KEY: json.dumps(old + groups)})
 
 
 def _drop_unused_initializers(m: onnx.ModelProto) -> None:

@@ -15,7 +15,7 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     "Conv": ("Conv", "1-D and 2-D; groups (depthwise with any multiplier, grouped), strides, pads, dilation"),
     "ConvTranspose": ("ConvTranspose", "2-D; strides, pads/auto_pad/output_shape, output_padding, dilation, groups"),
     "Gemm": ("FullyConnected", "constant B: fully connected; two activations: a matrix product (transA/transB, "
-             "alpha, constant C)"),
+             "alpha); a constant C is the bias, a computed one an Add"),
     "MatMul": ("FullyConnected", "constant weights: fully connected; two activations: batched product (rank <= 4, "
                "broadcast batch dims)"),
     "BatchNormalization": ("Conv", "folded into the Conv/Gemm before it, else a depthwise 1x1 conv"),
@@ -106,6 +106,11 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
                "batched MatMul between Transposes and Reshapes (a constant operand: fully connected)"),
     "ImageScaler": ("Mul", "opsets < 10 (a removed experimental op): scale * x + bias per channel"),
     "Scale": ("Mul", "opsets < 10 (a removed experimental op): scale * x"),
+    "Loop": ("Identity", "a trip count and condition known at build time (tf2onnx's Keras 3 LSTM/GRU/SimpleRNN, "
+             "TorchScript loops): unrolled, at most 1024 steps, the steps' tensors of one role on one range; "
+             "no subgraphs in the body"),
+    "ReverseSequence": ("Slice", "every sequence the whole time axis (tf2onnx's backward RNN direction): a Slice "
+                        "with step -1"),
     "RNN": ("FullyConnected", "unrolled over its static sequence (per step two fully connected layers, an Add and "
             "the activation table); Tanh/Relu/Sigmoid, forward/reverse/bidirectional, layout 0/1, initial_h"),
 }

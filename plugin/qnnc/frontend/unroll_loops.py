@@ -1,0 +1,188 @@
+"""``Loop`` nodes with a trip count known at build time, unrolled into plain nodes.
+
+tf2onnx turns the ``tf.while_loop`` of a Keras 3 ``LSTM`` / ``GRU`` / ``SimpleRNN`` into a Loop
+(its LSTM / GRU rewriters no longer match those graphs), and TorchScript writes one for a Python
+loop over a fixed range. With a static input shape the trip count and the condition are
+constants: the loop is the body repeated, each step reading the previous step's loop-carried
+values, its scan outputs stacked along a new first axis.
+
+The unrolling evaluates, per step, every body node whose inputs are all constants (the
+iteration counter, the condition, integer loop-carried counters such as TensorFlow's ``time``)
+with onnx's reference evaluator, so the condition of the next step is known. A loop whose trip
+count or condition depends on the input data, or whose body holds subgraphs, is refused by name.
+The steps' tensors that play one role are returned as tied groups (one calibrated range each,
+as for an unrolled LSTM).
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Tuple
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from ..errors import ModelError
+from .onnx_fold import _evaluate
+from .onnx_names import NewTensors
+
+MAX_STEPS = 1024          # a loop running longer is refused (it is no microcontroller model)
+_EVAL_MAX_ELEMENTS = 1 << 16  # constant inputs larger than this are not evaluated (weights)
+
+
+def has_loops(model: onnx.ModelProto) -> bool:
+    return any(n.op_type == "Loop" and n.domain in ("", "ai.onnx") for n in model.graph.node)
+
+
+def unroll_loops(model: onnx.ModelProto, opset: int, path: str) -> Tuple[onnx.ModelProto, List[List[str]]]:
+    """The model with every top-level Loop unrolled (the model itself when it has none), and the
+    groups of step tensors that take one range."""
+    if not has_loops(model):
+        return model, []
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    g = m.graph
+    u = _Unroller(g, opset, path)
+    nodes: List[onnx.NodeProto] = []
+    for n in g.node:
+        if n.op_type == "Loop" and n.domain in ("", "ai.onnx"):
+            nodes.extend(u.unroll(n))
+        else:
+            nodes.append(n)
+            u.evaluate(n, n.output)
+    del g.node[:]
+    g.node.extend(nodes)
+    g.initializer.extend(u.inits)
+    return m, u.tied
+
+
+class _Unroller(NewTensors):
+    """Unrolls the Loops of one graph; ``consts`` holds every value known at build time."""
+
+    def __init__(self, g: onnx.GraphProto, opset: int, path: str):
+        super().__init__()
+        self.opset, self.path = opset, path
+        self.consts = {i.name: numpy_helper.to_array(i) for i in g.initializer}
+        self.names = set(self.consts) | {i.name for i in g.input} | {o.name for o in g.output}
+        for n in g.node:
+            self.names.update(n.output)
+            self.names.add(n.name)
+        self.tied: List[List[str]] = []
+
+    def evaluate(self, n: onnx.NodeProto, outputs: List[str]) -> None:
+        """Record the values of ``n``'s outputs (under ``outputs``) when all its inputs are small
+        constants: the loop controls (counters, conditions) this way become known."""
+        ins = [i for i in n.input if i]
+        if n.op_type == "Constant" and n.attribute and n.attribute[0].type == onnx.AttributeProto.TENSOR:
+            self.consts[outputs[0]] = numpy_helper.to_array(n.attribute[0].t)
+            return
+        if not ins or any(i not in self.consts or self.consts[i].size > _EVAL_MAX_ELEMENTS for i in ins):
+            return
+        if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in n.attribute):
+            return
+        try:
+            got = _evaluate(n, self.consts, self.opset)
+        except Exception:
+            return  # left to the importer, which names what is wrong
+        for o, v in zip([o for o in outputs if o], got):
+            v = np.asarray(v)
+            if v.dtype.kind in "fiub":
+                self.consts[o] = v
+
+    def _fail(self, loop: onnx.NodeProto, msg: str) -> ModelError:
+        return ModelError(msg, file=self.path, node=loop.name or None, op="Loop")
+
+    def unroll(self, loop: onnx.NodeProto) -> List[onnx.NodeProto]:
+        body = next((a.g for a in loop.attribute if a.name == "body"), None)
+        if body is None:
+            raise self._fail(loop, "the Loop has no body graph")
+        for b in body.node:
+            if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in b.attribute):
+                raise self._fail(loop, f"the Loop body holds a subgraph (node '{b.name}', {b.op_type}); only flat "
+                                       "loop bodies are unrolled")
+        n_carried = len(loop.input) - 2
+        if len(body.input) != n_carried + 2 or len(body.output) < n_carried + 1:
+            raise self._fail(loop, f"the body has {len(body.input)} inputs and {len(body.output)} outputs for "
+                                   f"{n_carried} loop-carried values; the model is malformed")
+        trip = self._known_scalar(loop, loop.input[0], "trip count M") if loop.input[0] else None
+        cond = bool(self._known_scalar(loop, loop.input[1], "initial condition")) if loop.input[1] else True
+        if trip is None and not loop.input[1]:
+            raise self._fail(loop, "the Loop has neither a trip count nor a condition: it never ends")
+        renamed_inits = {}
+        for init in body.initializer:
+            arr = numpy_helper.to_array(init)
+            renamed_inits[init.name] = self.const(f"{loop.name or 'loop'}_{init.name}", arr)
+        carried = list(loop.input[2:])
+        n_scan = len(body.output) - 1 - n_carried
+        scans: List[List[str]] = [[] for _ in range(n_scan)]
+        roles: Dict[str, List[str]] = {}
+        out: List[onnx.NodeProto] = []
+        step = 0
+        while cond and (trip is None or step < int(trip)):
+            if step >= MAX_STEPS:
+                raise self._fail(loop, f"the Loop runs more than {MAX_STEPS} steps; qnnc unrolls loops and "
+                                       "refuses longer ones")
+            env = dict(renamed_inits)
+            env[body.input[0].name] = self.const(f"{loop.name or 'loop'}_iteration_{step}", np.array(step, np.int64))
+            env[body.input[1].name] = self.const(f"{loop.name or 'loop'}_condition_{step}", np.array(cond))
+            for bi, name in zip(body.input[2:], carried):
+                env[bi.name] = name
+            for b in body.node:
+                node = onnx.NodeProto()
+                node.CopyFrom(b)
+                node.ClearField("input")
+                node.input.extend([env.get(i, i) if i else "" for i in b.input])
+                node.ClearField("output")
+                outs = []
+                for o in b.output:
+                    if not o:
+                        outs.append("")
+                        continue
+                    new = self.name(f"{o}__step{step}")
+                    env[o] = new
+                    outs.append(new)
+                    roles.setdefault(o, []).append(new)
+                node.output.extend(outs)
+                node.name = self.name(f"{b.name or b.op_type}__step{step}")
+                out.append(node)
+                self.evaluate(node, outs)
+            result = [env.get(o.name, o.name) for o in body.output]
+            cond_name = result[0]
+            if cond_name not in self.consts:
+                raise self._fail(loop, "the Loop's condition depends on the input data; qnnc unrolls loops whose "
+                                       "steps are known when the model is built")
+            cond = bool(np.asarray(self.consts[cond_name]).reshape(-1)[0])
+            carried = result[1:1 + n_carried]
+            for k in range(n_scan):
+                scans[k].append(result[1 + n_carried + k])
+            step += 1
+        if step == 0 and n_scan:
+            raise self._fail(loop, "the Loop runs no step, so its scan outputs are empty tensors")
+        for o, final in zip(loop.output[:n_carried], carried):
+            if o:
+                out.append(helper.make_node("Identity", [final], [o], name=self.name(f"{o}__final")))
+        for k, o in enumerate(loop.output[n_carried:]):
+            if not o:
+                continue
+            parts = []
+            for i, part in enumerate(scans[k]):
+                up = self.name(f"{o}__item{i}")
+                if self.opset >= 13:
+                    out.append(helper.make_node("Unsqueeze", [part, self.const(f"{o}__axes", np.array([0], np.int64))],
+                                                [up], name=self.name(f"{up}_node")))
+                else:
+                    out.append(helper.make_node("Unsqueeze", [part], [up], name=self.name(f"{up}_node"), axes=[0]))
+                parts.append(up)
+            out.append(helper.make_node("Concat", parts, [o], name=self.name(f"{o}__stack"), axis=0))
+        # a tensor made at every step plays one role: one range. Steps where it is a constant (the
+        # zero initial state's product at step 0, integer controls) fold away and stay out.
+        for names in roles.values():
+            live = [n for n in names if n not in self.consts]
+            if len(live) > 1:
+                self.tied.append(live)
+        return out
+
+    def _known_scalar(self, loop: onnx.NodeProto, name: str, what: str):
+        if name not in self.consts:
+            raise self._fail(loop, f"the Loop's {what} ('{name}') depends on the input data; qnnc unrolls loops "
+                                   "whose steps are known when the model is built")
+        return np.asarray(self.consts[name]).reshape(-1)[0]
