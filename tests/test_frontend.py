@@ -363,7 +363,50 @@ def test_int16_accumulator_check_names_the_channel():
         rules_s16.check_acc64(low, n, wq, np.array([0, 1 << 41, 0], np.int64))
 
 
-# ------------------------------------------------------ 5. inspect shares build's check --
+# ------------------------------------------------- 5. tf2onnx's Keras graphs, as compact as TFLite's --
+
+def keras_dw_block_model() -> onnx.ModelProto:
+    """tf2onnx's Keras MobileNet block: ZeroPadding2D as a Pad, a stride-2 depthwise Conv whose
+    BatchNormalization scale stays a Mul, ReLU6 as a Clip."""
+    N = helper.make_node
+    nodes = [N("Pad", ["x", "pads"], ["p"], name="zero_padding", mode="constant"),
+             N("Conv", ["p", "w", "b"], ["c"], name="depthwise", group=4, kernel_shape=[3, 3], strides=[2, 2]),
+             N("Mul", ["c", "bn_scale"], ["m"], name="bn_scale"),
+             N("Clip", ["m", "lo", "hi"], ["y"], name="relu6")]
+    inits = [tensor("pads", np.array([0, 0, 0, 0, 0, 0, 1, 1], np.int64)), tensor("w", w(4, 1, 3, 3)),
+             tensor("b", w(4)), tensor("bn_scale", (np.abs(w(4, 1, 1)) + 0.5).astype(np.float32)),
+             tensor("lo", np.array(0.0, np.float32)), tensor("hi", np.array(6.0, np.float32))]
+    return model(nodes, [vi("x", [1, 4, 8, 8])], [vi("y", [1, 4, 4, 4])], inits)
+
+
+def keras_conv1d_model() -> onnx.ModelProto:
+    """tf2onnx's Keras Conv1D: Unsqueeze, a 1xK Conv, Squeeze, then the ReLU on the 3-D tensor and
+    an Unsqueeze back for the pool."""
+    N = helper.make_node
+    nodes = [N("Unsqueeze", ["x", "ax2"], ["x4"], name="expand_dims"),
+             N("Conv", ["x4", "w", "b"], ["c4"], name="conv1d", kernel_shape=[1, 3], pads=[0, 1, 0, 1]),
+             N("Squeeze", ["c4", "ax2"], ["c3"], name="squeeze"),
+             N("Relu", ["c3"], ["r3"], name="relu"),
+             N("Unsqueeze", ["r3", "ax2"], ["r4"], name="expand_again"),
+             N("MaxPool", ["r4"], ["y"], name="pool", kernel_shape=[1, 2], strides=[1, 2])]
+    inits = [tensor("ax2", np.array([2], np.int64)), tensor("w", w(6, 3, 1, 3)), tensor("b", w(6))]
+    return model(nodes, [vi("x", [1, 3, 16])], [vi("y", [1, 6, 1, 8])], inits)
+
+
+@pytest.mark.parametrize("make,shape,kinds", [
+    (keras_dw_block_model, [1, 4, 8, 8], ["transpose", "depthwise_conv", "transpose"]),
+    (keras_conv1d_model, [1, 3, 16], ["transpose", "conv", "max_pool", "transpose"]),
+])
+def test_keras_patterns_fold_into_the_layer(make, shape, kinds, tmp_path):
+    """The Pad becomes the conv's padding, the Mul folds into its weights, the ReLU moves before
+    the Squeeze and fuses: the layers TFLite's converter would have made, bit-exact."""
+    path = save(make(), tmp_path / "m.onnx")
+    res, _, _ = build_bit_exact(path, tmp_path, shape)
+    got = [op.kind for op in res.compiled.model.ops if op.kind != "reshape"]
+    assert got == kinds, got
+
+
+# ------------------------------------------------------ 6. inspect shares build's check --
 
 @pytest.mark.parametrize("case", ["softmax_axis", "gemm_c_per_row"])
 def test_inspect_verdict_is_builds(case, tmp_path):

@@ -129,6 +129,20 @@ def case_gemm_transb_alpha_c(m):                # Gemm(A, B^T) * alpha + beta * 
     return m.op("Gemm", [a, b, m.const(w(3))], transB=1, alpha=0.5, beta=2.0)
 
 
+def case_convt_1d_k3s2_output_padding(m):       # PyTorch ConvTranspose1d(4, 3, 3, 2, 1, output_padding=1)
+    return m.op("ConvTranspose", ["x", m.const(w(4, 3, 3)), m.const(w(3))], strides=[2], pads=[1, 1],
+                output_padding=[1])
+
+
+def case_convt_1d_grouped_relu(m):              # audio decoder: grouped 1-D upsampling, kernel 4, stride 2
+    return m.op("Relu", [m.op("ConvTranspose", ["x", m.const(w(4, 2, 4))], strides=[2], pads=[1, 1], group=2)])
+
+
+def case_gemm_computed_c(m):                    # Gemm(A, B, C) with B and C computed: a product and an Add
+    a = m.op("Reshape", ["x", m.const(np.array([3, 3], np.int64))])
+    return m.op("Gemm", [a, m.op("Relu", [a]), m.op("Sigmoid", [a])], beta=0.5)
+
+
 def case_gemm_transa_const_b(m):                # transA with a constant B
     a = m.op("Reshape", ["x", m.const(np.array([4, 3], np.int64))])
     return m.op("Gemm", [a, m.const(w(4, 5))], transA=1)
@@ -160,6 +174,9 @@ CASES = {
     "matmul_3d_by_2d_activation": ([1, 4, 6], case_matmul_3d_by_2d_activation, "batch_matmul", 3.0, ""),
     "gemm_transb_alpha_c": ([1, 12], case_gemm_transb_alpha_c, "batch_matmul", 3.0, ""),
     "gemm_transa_const_b": ([1, 12], case_gemm_transa_const_b, "batch_matmul", 3.0, ""),
+    "gemm_computed_c": ([1, 9], case_gemm_computed_c, "batch_matmul", 3.0, ""),
+    "convt_1d_k3s2_output_padding": ([1, 4, 6], case_convt_1d_k3s2_output_padding, "conv_general", 3.0, ""),
+    "convt_1d_grouped_relu": ([1, 4, 7], case_convt_1d_grouped_relu, "conv_general", 3.0, ""),
     "matmul_const_left": ([1, 12], case_matmul_const_left, "batch_matmul", 3.0, ""),
 }
 
@@ -229,29 +246,12 @@ def test_refuses_convtranspose_with_computed_weights(tmp_path):
     assert "ConvTranspose_2" in msg and "ConvTranspose" in msg and "weights must be a constant" in msg
 
 
-def test_refuses_1d_convtranspose(tmp_path):
-    """(N, C, L) ConvTranspose: the rank-3 -> rank-4 lifting (passes/rank3.py) does not cover it
-    yet; the rule would take the lifted attributes (one value per list) as they are."""
-    def builder(m):
-        return m.op("ConvTranspose", ["x", m.const(w(4, 3, 3))], strides=[2], pads=[1, 1], output_padding=[1])
-    msg = _refusal(tmp_path, [1, 4, 6], builder)
-    assert "ConvTranspose_1" in msg and "only 2-D ConvTranspose" in msg and "[1, 4, 6]" in msg
-
-
 def test_refuses_gemm_with_negative_alpha(tmp_path):
     def builder(m):
         a = m.op("Reshape", ["x", m.const(np.array([3, 4], np.int64))])
         return m.op("Gemm", [a, m.op("Relu", [a])], transB=1, alpha=-1.0)
     msg = _refusal(tmp_path, [1, 12], builder)
     assert "Gemm_3" in msg and "alpha=-1.0 is not supported" in msg
-
-
-def test_refuses_gemm_with_computed_c(tmp_path):
-    def builder(m):
-        a = m.op("Reshape", ["x", m.const(np.array([3, 3], np.int64))])
-        return m.op("Gemm", [a, m.op("Relu", [a]), m.op("Sigmoid", [a])])
-    msg = _refusal(tmp_path, [1, 9], builder)
-    assert "Gemm_4" in msg and "C must be a constant" in msg
 
 
 def test_refuses_matmul_of_rank_5(tmp_path):

@@ -183,6 +183,31 @@ def case_layernorm_decomposed_mul_self_opset18(m):   # Mul self instead of Pow; 
     return decomposed_ln(m, conv1d(m, "x", 6, 8), 16, square="Mul", opset=18)
 
 
+def tf2onnx_ln(m, x, n, beta=True):
+    """tf2onnx's Keras LayerNormalization on (N, T, n): means as GlobalAveragePool of the 3-D
+    tensor, x * m + (beta + Neg(mean) * m) with m = gamma / Sqrt(var + eps); TFLite's converter
+    drops a zero beta's Add."""
+    mean = m.op("GlobalAveragePool", [x])
+    d = m.op("Sub", [x, mean])
+    var = m.op("GlobalAveragePool", [m.op("Mul", [d, d])])
+    r = m.op("Reciprocal", [m.op("Sqrt", [m.op("Add", [var, m.const(np.float32(1e-3))])])])
+    mm = m.op("Mul", [r, m.const((w(1, 1, n) + 1.0).astype(np.float32))])
+    shift = m.op("Mul", [m.op("Neg", [mean]), mm])
+    if beta:
+        shift = m.op("Add", [shift, m.const(w(1, 1, n))])
+    return m.op("Add", [m.op("Mul", [x, mm]), shift])
+
+
+@case([1, 6, 16], mean_lsb=1.0, sqnr=30.0)
+def case_layernorm_tf2onnx_keras(m):                 # Keras LayerNormalization through tf2onnx
+    return tf2onnx_ln(m, conv1d(m, "x", 6, 8), 16)
+
+
+@case([1, 6, 16], mean_lsb=1.0, sqnr=30.0)
+def case_layernorm_tflite_no_beta(m):                # the same through TFLite (zero beta dropped)
+    return tf2onnx_ln(m, conv1d(m, "x", 6, 8), 16, beta=False)
+
+
 @case([1, 20], mean_lsb=0.0, sqnr=-1e9, out_type=TensorProto.INT64)
 def case_argmax_classifier(m):                       # Gemm -> ArgMax(axis 1, keepdims 0)
     g = m.op("Gemm", ["x", m.const(w(20, 10)), m.const(w(10))])
@@ -449,6 +474,16 @@ def test_refuses_reduce_prod_naming_the_op(tmp_path):
     for op in ("ReduceProd",):
         e = _refused(tmp_path, [1, 4, 6], 13, lambda m: m.op(op, [m.op("Relu", ["x"])], axes=[2]))
         assert f"no integer kernel for {op}" in str(e) and f"{op}_2" in str(e), str(e)
+
+
+@pytest.mark.parametrize("name", ["layernorm_tf2onnx_keras", "layernorm_tflite_no_beta",
+                                  "layernorm_decomposed_pow"])
+def test_decomposed_layer_norms_become_one_kernel(name, tmp_path):
+    """Each exporter's decomposition is recognized: one layer_norm kernel, no tables or products."""
+    shape, opset, builder, _, out_type = CASES[name]
+    _, qm = _build(tmp_path, name, shape, builder, opset, out_type)
+    kinds = [o.kind for o in qm.ops]
+    assert kinds.count("layer_norm") == 1 and not {"lut", "mul", "reduce", "avg_pool"} & set(kinds), kinds
 
 
 def test_refuses_layer_norm_with_computed_scale(tmp_path):

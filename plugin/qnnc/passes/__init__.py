@@ -9,11 +9,11 @@ from typing import Callable, List
 
 from ..errors import ModelError
 from ..ir import Graph
-from .canonicalize import (avg_pool_include_pad, clip_attrs, conv_attrs, fold_batchnorm, fold_bias_add, fully_connected, global_pool,
-                           pad_attrs, sub_div)
+from .canonicalize import (avg_pool_include_pad, clip_attrs, conv_attrs, fold_batchnorm, fold_bias_add, fold_scale_mul,
+                           fully_connected, fuse_pad_conv, global_pool, pad_attrs, sub_div)
 from .canonicalize import elementwise_ops
 from .canonicalize import recurrent_attrs
-from .cleanup import fold_constants, merge_reshapes, normalize_views, remove_identity
+from .cleanup import fold_constants, hoist_activations_over_views, merge_reshapes, normalize_views, remove_identity
 from .fuse_activation import fuse_activations
 from .layout import simplify_transposes, to_nhwc
 from .rank3 import fuse_layer_norm, rank3_to_rank4, reduce_attrs
@@ -32,16 +32,22 @@ PIPELINE: List[Pass] = [
     pad_attrs,
     sub_div,
     elementwise_ops,
+    hoist_activations_over_views,
+    merge_reshapes,
     rank3_to_rank4,
     global_pool,
     conv_attrs,
+    fuse_pad_conv,
     avg_pool_include_pad,
     fully_connected,
     fold_batchnorm,
+    fold_scale_mul,
     fold_bias_add,
     fuse_activations,
     to_nhwc,
     simplify_transposes,
+    merge_reshapes,
+    simplify_transposes,  # transposes that only the removed reshapes kept apart
     merge_reshapes,
 ]
 

@@ -183,23 +183,81 @@ def _per_channel(c: np.ndarray, channels: int, axis_from_end: int) -> np.ndarray
     return c.reshape(-1).astype(np.float32)
 
 
-def fold_bias_add(graph: Graph) -> Graph:
-    """Conv/FullyConnected followed by Add(per-channel constant) -> folded into the bias."""
+def _layer_and_channel_constant(g: Graph, n: Node, op: str):
+    """(the Conv/FullyConnected whose only reader is ``n``, n's constant operand as one value per
+    output channel) when ``n`` is an ``op`` of that layer's output and a per-channel constant;
+    else None."""
+    if n.op != op or len(n.inputs) != 2 or not g.is_const(n.inputs[1]):
+        return None
+    prod = g.producer(n.inputs[0])
+    if prod is None or prod.op not in ("Conv", "FullyConnected") or not _single_consumer(g, n.inputs[0]):
+        return None
+    c = g.const(n.inputs[1])
+    vec = _per_channel(c, g.shape(prod.inputs[1])[0], 3 if prod.op == "Conv" else 1)
+    if vec is None or len(c.shape) > len(g.shape(n.outputs[0])) or not np.all(np.isfinite(vec)):
+        return None
+    return prod, vec
+
+
+def _fold_channel_constants(graph: Graph, op: str, fold) -> Graph:
+    """Every ``op`` by a per-channel constant after a Conv/FullyConnected folded into that layer
+    by ``fold(g, layer, values)``; the layer then writes the op's output."""
     g = graph.copy()
     for n in list(g.nodes):
-        if n.op != "Add" or not g.is_const(n.inputs[1]):
+        found = _layer_and_channel_constant(g, n, op)
+        if found is None:
             continue
-        prod = g.producer(n.inputs[0])
-        if prod is None or prod.op not in ("Conv", "FullyConnected") or not _single_consumer(g, n.inputs[0]):
-            continue
-        cout = g.shape(prod.inputs[1])[0]
-        c = g.const(n.inputs[1])
-        vec = _per_channel(c, cout, 3 if prod.op == "Conv" else 1)
-        if vec is None or (len(c.shape) > len(g.shape(n.outputs[0]))):
-            continue
-        bias = g.const(prod.inputs[2]) + vec
-        prod.inputs[2] = g.add_const(prod.name + "_bias", bias.astype(np.float32))
+        prod, vec = found
+        fold(g, prod, vec)
         prod.outputs = [n.outputs[0]]
+        g.nodes.remove(n)
+    g.remove_unused()
+    return g
+
+
+def _add_to_bias(g: Graph, prod: Node, vec: np.ndarray) -> None:
+    bias = g.const(prod.inputs[2]) + vec
+    prod.inputs[2] = g.add_const(prod.name + "_bias", bias.astype(np.float32))
+
+
+def _scale_layer(g: Graph, prod: Node, vec: np.ndarray) -> None:
+    W = g.const(prod.inputs[1]).astype(np.float64)
+    W = W * vec.astype(np.float64).reshape((-1,) + (1,) * (W.ndim - 1))  # dim 0: the output channel
+    b = g.const(prod.inputs[2]).astype(np.float64) * vec
+    prod.inputs[1] = g.add_const(prod.name + "_W_scaled", W.astype(np.float32))
+    prod.inputs[2] = g.add_const(prod.name + "_bias_scaled", b.astype(np.float32))
+
+
+def fold_bias_add(graph: Graph) -> Graph:
+    """Conv/FullyConnected followed by Add(per-channel constant) -> folded into the bias."""
+    return _fold_channel_constants(graph, "Add", _add_to_bias)
+
+
+def fold_scale_mul(graph: Graph) -> Graph:
+    """Conv/FullyConnected followed by Mul(per-channel constant) -> folded into the weights and
+    bias (tf2onnx leaves the BatchNormalization scale of a Keras depthwise conv as such a Mul:
+    without this it costs a layer and a tensor in the arena)."""
+    return _fold_channel_constants(graph, "Mul", _scale_layer)
+
+
+def fuse_pad_conv(graph: Graph) -> Graph:
+    """Pad(zeros, H/W only) followed by a Conv that alone reads it -> the Conv's own padding
+    (Keras' ZeroPadding2D before a strided conv, as tf2onnx exports it): one layer and one arena
+    tensor less. The conv pads with the input's zero point, which is the float 0 padded."""
+    g = graph.copy()
+    for n in list(g.nodes):
+        if n.op != "Pad" or float(n.attrs.get("value", 0.0)) != 0.0 or len(g.shape(n.inputs[0])) != 4:
+            continue
+        pads = list(n.attrs.get("pads", []))
+        if len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5)):
+            continue  # batch or channel padding
+        users = g.consumers(n.outputs[0])
+        if len(users) != 1 or users[0].op != "Conv" or users[0].inputs[0] != n.outputs[0] or n.outputs[0] in g.outputs:
+            continue
+        conv = users[0]
+        top, left, bottom, right = conv.attrs["pads"]
+        conv.attrs["pads"] = [top + pads[2], left + pads[3], bottom + pads[6], right + pads[7]]
+        conv.inputs[0] = n.inputs[0]
         g.nodes.remove(n)
     g.remove_unused()
     return g

@@ -1,4 +1,4 @@
-"""Clean-up passes: identity removal, constant folding, view normalization."""
+"""Clean-up passes: identity removal, constant folding, view normalization, activations moved over views."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,7 @@ import onnx
 from onnx import helper
 
 from ..errors import ModelError
-from ..ir import Graph, Node
+from ..ir import Graph, Node, Tensor
 
 _NOOP_OPS = {"Identity", "Dropout"}
 _VIEW_OPS = {"Reshape", "Flatten", "Squeeze", "Unsqueeze"}
@@ -119,4 +119,40 @@ def merge_reshapes(graph: Graph) -> Graph:
                     g.replace_uses(out, inp)
                 changed = True
         g.remove_unused()
+    return g
+
+
+# Activations that act on each value alone and that fuse_activations folds into the layer before.
+_FUSABLE_UNARY = ("Relu", "Clip", "LeakyRelu")
+
+
+def hoist_activations_over_views(graph: Graph) -> Graph:
+    """Layer -> Reshape -> Relu/Clip/LeakyRelu -> the activation first, then the Reshape.
+
+    tf2onnx exports a Keras Conv1D as a 2-D Conv between Unsqueeze and Squeeze, with the ReLU on
+    the squeezed 3-D tensor; with the activation moved before the view it fuses into the conv and
+    the Squeeze / Unsqueeze pair cancels (merge_reshapes). An element-wise op commutes with a
+    view; the activation's new output holds the same values as its old one (an alias for the
+    calibrated range)."""
+    g = graph.copy()
+    for n in list(g.nodes):
+        if n.op not in _FUSABLE_UNARY or len([i for i in n.inputs if i]) != 1:
+            continue
+        view = g.producer(n.inputs[0])
+        if view is None or view.op != "Reshape" or len(g.consumers(view.outputs[0])) != 1 \
+                or view.outputs[0] in g.outputs:
+            continue
+        src = view.inputs[0]
+        layer = g.producer(src)
+        if layer is None or layer.op not in ("Conv", "FullyConnected") or len(g.consumers(src)) != 1 \
+                or src in g.outputs:
+            continue
+        out = n.outputs[0]
+        act = g.unique_name(out + "_before_view")
+        g.tensors[act] = Tensor(act, g.shape(src))
+        g.aliases[act] = out
+        n.inputs, n.outputs = [src], [act]
+        view.inputs, view.outputs = [act], [out]
+        g.nodes.remove(n)
+        g.nodes.insert(g.nodes.index(view), n)
     return g

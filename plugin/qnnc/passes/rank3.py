@@ -1,11 +1,12 @@
 """Passes for 1-D networks, reductions, LayerNormalization and ArgMax/ArgMin.
 
-* :func:`rank3_to_rank4`: Conv / pools / BatchNormalization / Pad on 3-D ``(N, C, L)`` tensors (PyTorch's
-  Conv1d, MaxPool1d, AdaptiveAvgPool1d ...) run as the 2-D ops on ``(N, C, 1, L)``: each such tensor gets
+* :func:`rank3_to_rank4`: Conv / ConvTranspose / pools / BatchNormalization / Pad on 3-D ``(N, C, L)``
+  tensors (PyTorch's Conv1d, ConvTranspose1d, MaxPool1d, AdaptiveAvgPool1d ...) run as the 2-D ops on ``(N, C, 1, L)``: each such tensor gets
   a 4-D twin made by a Reshape (a view, no copy), element-wise ops between lifted ops are lifted too,
   and a Reshape back to 3-D is kept only where something still reads the 3-D tensor.
 * :func:`fuse_layer_norm`: the decomposed LayerNorm of older exports (ReduceMean -> Sub -> Pow 2 or
-  Mul self -> ReduceMean -> Add eps -> Sqrt -> Div -> [Mul gamma] -> [Add beta]) -> one
+  Mul self -> ReduceMean -> Add eps -> Sqrt -> Div -> [Mul gamma] -> [Add beta]) and of tf2onnx's
+  Keras LayerNormalization (x * m + (beta - mean * m), m = gamma / Sqrt(var + eps)) -> one
   ``LayerNormalization``.
 * :func:`reduce_attrs`: ReduceMean/Sum/Max/Min, ArgMax/ArgMin and LayerNormalization get explicit,
   positive ``axes`` (from the attribute or, at opset 18+, the constant input), ``keepdims`` and the
@@ -29,7 +30,8 @@ ARG_OPS = ("ArgMax", "ArgMin")
 # Ops of this file that the layout pass hands to :func:`to_nhwc_node`.
 NHWC_OPS = REDUCE_OPS + ARG_OPS + ("LayerNormalization",)
 
-_WINDOWED = {"Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization", "Pad"}
+_WINDOWED = {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
+             "BatchNormalization", "Pad"}
 _UNARY = {"Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Elu", "Selu", "Softplus",
           "Softsign", "Exp", "Log", "Abs", "Neg", "Erf", "Gelu", "Mish", "Sqrt", "Reciprocal", "Identity",
           "Dropout", "Celu", "ThresholdedRelu", "Sign", "Shrink", "Tan", "Atan", "Asin", "Acos", "Sinh", "Cosh",
@@ -52,13 +54,17 @@ def _lift_const(c: np.ndarray) -> np.ndarray:
 def _lift_attrs(n: Node) -> None:
     """Attributes of a 1-D windowed op as those of the 2-D op over a height-1 plane."""
     a = n.attrs
-    if n.op in ("Conv", "MaxPool", "AveragePool"):
+    if n.op in ("Conv", "MaxPool", "AveragePool", "ConvTranspose"):
         for key in ("kernel_shape", "strides", "dilations"):
             if key in a:
                 a[key] = [1] + list(a[key])
         if "pads" in a:
             p = list(a["pads"])
             a["pads"] = [0, p[0], 0, p[1]]
+        if "output_padding" in a:  # ConvTranspose's extra cells at the end of each axis
+            a["output_padding"] = [0] + list(a["output_padding"])
+        if "output_shape" in a:
+            a["output_shape"] = [1] + list(a["output_shape"])[-1:]
     elif n.op == "Pad":
         p = list(a["pads"])
         a["pads"] = [p[0], p[1], 0, p[2], p[3], p[4], 0, p[5]]
@@ -105,7 +111,7 @@ def rank3_to_rank4(graph: Graph) -> Graph:
                 new_inputs.append(i)
             elif i in act3:
                 new_inputs.append(up(i))
-            elif g.is_const(i) and n.op == "Conv" and k == 1:
+            elif g.is_const(i) and n.op in ("Conv", "ConvTranspose") and k == 1:
                 w = g.const(i)
                 new_inputs.append(g.add_const(i + "_4d", w.reshape(w.shape[0], w.shape[1], 1, w.shape[2])))
             elif g.is_const(i) and (n.op in _BINARY or n.op in _UNARY) and g.const(i).ndim >= 2:
@@ -211,7 +217,8 @@ def fuse_layer_norm(graph: Graph) -> Graph:
         if not any(div is n for n in g.nodes):
             continue
         try:
-            fused = _match_layer_norm(g, div, prod, cons, only, other)
+            fused = (_match_layer_norm(g, div, prod, cons, only, other)
+                     or _match_tf_layer_norm(g, div, prod, cons, only, other))
         except (KeyError, IndexError, ValueError):
             fused = None
         if fused is None:
@@ -281,15 +288,7 @@ def _match_layer_norm(g: Graph, div: Node, prod, cons, only, other):
     beta = np.zeros(norm_shape, np.float32)
 
     def per_element(c: np.ndarray) -> Optional[np.ndarray]:
-        """A constant that varies only along the normalized axes, as an array of norm_shape."""
-        if c.ndim > r:
-            return None
-        try:
-            full = np.broadcast_to(c, g.shape(x))
-        except ValueError:
-            return None
-        first = full[(0,) * axis]
-        return first.astype(np.float32) if np.all(full == first) else None
+        return _per_element(g, c, x, axis)
 
     nxt = cons.get(out, [])
     if len(nxt) == 1 and out not in g.outputs and nxt[0].op == "Mul" and g.is_const(other(nxt[0], out)):
@@ -308,6 +307,106 @@ def _match_layer_norm(g: Graph, div: Node, prod, cons, only, other):
     last.outputs = [g.unique_name(out + "_unfused")]  # the old chain is dead now
     g.tensors[last.outputs[0]] = Tensor(last.outputs[0], g.shape(out))
     return ln, rm1
+
+
+def _per_element(g: Graph, c: np.ndarray, x: str, axis: int) -> Optional[np.ndarray]:
+    """A constant that varies only along x's axes from ``axis`` on, as an array of those axes'
+    shape (a LayerNorm's scale or bias); else None."""
+    if c.ndim > len(g.shape(x)):
+        return None
+    try:
+        full = np.broadcast_to(c, g.shape(x))
+    except ValueError:
+        return None
+    first = full[(0,) * axis]
+    return first.astype(np.float32) if np.all(full == first) else None
+
+
+def _mean_axes(g: Graph, n: Node) -> Optional[List[int]]:
+    """The axes a keepdims mean reduces: a ReduceMean's, or a GlobalAveragePool's (every axis
+    after the channels: tf2onnx's mean over the last axis of a 3-D tensor); else None."""
+    if n.op == "ReduceMean" and n.attrs.get("keepdims", 1):
+        return _axes_of(g, n)
+    if n.op == "GlobalAveragePool":
+        return list(range(2, len(g.shape(n.inputs[0]))))
+    return None
+
+
+def _match_tf_layer_norm(g: Graph, fin: Node, prod, cons, only, other):
+    """(LayerNormalization node, node to insert it before) if ``fin`` is the last Add of tf2onnx's
+    Keras LayerNormalization, else None:
+    mean = M(x); var = M((x - mean) * (x - mean)); m = gamma / Sqrt(var + eps);
+    out = x * m + (beta + Neg(mean) * m), M a mean over the last axes."""
+    if fin.op != "Add" or any(g.is_const(i) for i in fin.inputs):
+        return None
+
+    def neg_of(n: Optional[Node]) -> Optional[Node]:  # the Neg(mean) a Mul reads, if any
+        if n is None or n.op != "Mul":
+            return None
+        return next((prod[i] for i in n.inputs if prod.get(i) is not None and prod[i].op == "Neg"), None)
+    b2 = next((prod[i] for i in fin.inputs if prod.get(i) is not None and prod[i].op == "Add"), None)
+    beta_name = None
+    if b2 is not None:  # beta + Neg(mean) * m
+        if not only(b2.outputs[0]):
+            return None
+        beta_name = next((i for i in b2.inputs if g.is_const(i)), None)
+        y2 = prod.get(other(b2, beta_name)) if beta_name else None
+        y1 = prod.get(other(fin, b2.outputs[0]))
+    else:  # no beta (TFLite drops a zero one): Neg(mean) * m alone
+        y2 = next((prod[i] for i in fin.inputs if neg_of(prod.get(i)) is not None), None)
+        y1 = prod.get(other(fin, y2.outputs[0])) if y2 is not None else None
+    if y1 is None or y2 is None or y1.op != "Mul" or y2.op != "Mul" or not only(y1.outputs[0]) or not only(y2.outputs[0]):
+        return None
+    neg = neg_of(y2)
+    if neg is None or not only(neg.outputs[0]):
+        return None
+    m_name = other(y2, neg.outputs[0])
+    if m_name not in y1.inputs or not only(m_name, 2):
+        return None
+    x = other(y1, m_name)
+    mul_g = prod.get(m_name)
+    if mul_g is None or mul_g.op != "Mul":
+        return None
+    gamma_name = next((i for i in mul_g.inputs if g.is_const(i)), None)
+    rec = prod.get(other(mul_g, gamma_name)) if gamma_name else None
+    if rec is None or rec.op != "Reciprocal" or not only(rec.outputs[0]):
+        return None
+    sqrt = prod.get(rec.inputs[0])
+    if sqrt is None or sqrt.op != "Sqrt" or not only(sqrt.outputs[0]):
+        return None
+    add_eps = prod.get(sqrt.inputs[0])
+    if add_eps is None or add_eps.op != "Add" or not only(add_eps.outputs[0]):
+        return None
+    eps = next((_scalar(g, i) for i in add_eps.inputs if g.is_const(i)), None)
+    m2 = prod.get(next((i for i in add_eps.inputs if not g.is_const(i)), ""))
+    if eps is None or m2 is None or not only(m2.outputs[0]):
+        return None
+    sq = prod.get(m2.inputs[0])
+    if sq is None or sq.op != "Mul" or sq.inputs[0] != sq.inputs[1] or not only(sq.outputs[0]):
+        return None
+    sub = prod.get(sq.inputs[0])
+    if sub is None or sub.op != "Sub" or sub.inputs[0] != x or not only(sub.outputs[0], 1):
+        return None
+    mean = sub.inputs[1]
+    m1 = prod.get(mean)
+    if m1 is None or m1.inputs[0] != x or neg.inputs[0] != mean or not only(mean, 2):
+        return None
+    r = len(g.shape(x))
+    ax1, ax2 = _mean_axes(g, m1), _mean_axes(g, m2)
+    if not ax1 or ax1 != ax2 or ax1 != list(range(ax1[0], r)) or g.shape(fin.outputs[0]) != g.shape(x):
+        return None
+    axis = ax1[0]
+    gamma = _per_element(g, g.const(gamma_name), x, axis)
+    beta = _per_element(g, g.const(beta_name), x, axis) if beta_name else np.zeros(g.shape(x)[axis:], np.float32)
+    if gamma is None or beta is None:
+        return None
+    name = g.unique_name((fin.name or "ln") + "_layernorm")
+    out = fin.outputs[0]
+    ln = Node(name, "LayerNormalization", [x, g.add_const(name + "_scale", gamma), g.add_const(name + "_bias", beta)],
+              [out], {"axis": axis, "epsilon": float(eps)})
+    fin.outputs = [g.unique_name(out + "_unfused")]  # the old chain is dead now
+    g.tensors[fin.outputs[0]] = Tensor(fin.outputs[0], g.shape(out))
+    return ln, m1
 
 
 # --------------------------------------------------------------------- attribute defaults --
