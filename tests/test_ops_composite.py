@@ -171,6 +171,17 @@ def case_chunk_then_einsum(m, rng):                  # PyTorch x.chunk(2, 1): sl
                 equation="bchw,cd->bdhw")
 
 
+@case([1, 6, 8], opset=13, sqnr=25.0)
+def case_class_token_concat(m, rng):                # ViT / KWT: cat([cls.expand(batch, -1, -1), proj(x)], 1) + pos
+    proj = m.op("MatMul", ["x", m.const((rng.standard_normal((8, 8)) * 0.3).astype(np.float32))])
+    batch = m.op("Gather", [m.op("Shape", ["x"]), m.const(np.array([0], np.int64))])
+    shape = m.op("Concat", [batch, m.const(np.array([1, 8], np.int64))], axis=0)
+    cls = m.op("Expand", [m.const((rng.standard_normal((1, 1, 8)) * 0.5).astype(np.float32)), shape])
+    end = m.const((rng.standard_normal((1, 2, 8)) * 0.5).astype(np.float32))  # and two trailing tokens
+    tokens = m.op("Concat", [cls, proj, end], axis=1)
+    return m.op("Add", [tokens, m.const((rng.standard_normal((1, 9, 8)) * 0.1).astype(np.float32))])
+
+
 @case([1, 16], sqnr=20.0)
 def case_less_equal_mask_cast(m, rng):               # (0.5 >= h).float() * h: a mask as a factor
     h = m.op("Gemm", ["x", m.const((rng.standard_normal((8, 16)) * 0.3).astype(np.float32))], transB=1)
@@ -345,6 +356,14 @@ def test_opset8_image_scaler_and_scale(tmp_path):
     sqnr = 10 * np.log10(np.mean(f ** 2) / np.mean((deq - f) ** 2))
     print(f"opset 8 ImageScaler/Scale: ops {[o.kind for o in qm.ops]}, SQNR {sqnr:.1f} dB")
     assert sqnr >= 30.0
+
+
+def test_concat_with_a_constant_between_computed_inputs_is_refused_by_name(tmp_path):
+    def builder(m):
+        a = m.op("Relu", ["x"])
+        return m.op("Concat", [a, m.const(np.ones((1, 2, 8, 8), np.float32)), m.op("Sigmoid", ["x"])], axis=1)
+    msg = _refusal(tmp_path, builder)
+    assert "Concat_" in msg and "between computed ones" in msg, msg
 
 
 def test_einsum_with_ellipsis_is_refused_by_name(tmp_path):

@@ -555,6 +555,40 @@ def _reverse_sequence(r: _Rewriter, n: onnx.NodeProto) -> None:
                      r.const(f"{n.output[0]}_steps", np.array([-1], np.int64))], n.output[0], n.output[0])
 
 
+def _concat_constant_ends(r: _Rewriter, n: onnx.NodeProto) -> None:
+    """Concat whose constant inputs come first and/or last (a ViT / keyword transformer's class
+    token before the patch embeddings): the activations' Concat zero-padded along the axis, plus
+    one constant holding the constant inputs in their slots and zeros elsewhere."""
+    ins = list(n.input)
+    value = {i: (r.consts[i] if i in r.consts else numpy_helper.to_array(r.folded[i])) for i in ins
+             if i in r.consts or i in r.folded}
+    live = [k for k, i in enumerate(ins) if i not in value]
+    first, last = live[0], live[-1]
+    if any(ins[k] in value for k in range(first, last + 1)):
+        raise ModelError("Concat with a constant input between computed ones is not supported (only constants "
+                         "before or after all of them)", file=r.path, node=n.name, op=n.op_type)
+    out = n.output[0]
+    shape = r.static_shape(out, n)
+    axis = int(_attr(n, "axis", 0)) % len(shape)
+    consts = {k: np.asarray(value[ins[k]], np.float32) for k in range(len(ins)) if k < first or k > last}
+    pre = sum(consts[k].shape[axis] for k in range(first))
+    post = sum(consts[k].shape[axis] for k in range(last + 1, len(ins)))
+    mid = ins[first] if first == last else r.node("Concat", ins[first:last + 1], f"{out}_computed", axis=axis)
+    pads = [0] * (2 * len(shape))
+    pads[axis], pads[len(shape) + axis] = pre, post
+    padded = r.node("Pad", [mid, r.const(f"{out}_pads", np.array(pads, np.int64))], f"{out}_padded")  # zeros
+    full = np.zeros([1 if d <= 0 else d for d in shape], np.float32)
+    at = 0
+    for k in range(len(ins)):
+        size = consts[k].shape[axis] if k in consts else (shape[axis] - pre - post if k == first else 0)
+        if k in consts:
+            idx = [slice(None)] * len(shape)
+            idx[axis] = slice(at, at + size)
+            full[tuple(idx)] = consts[k]
+        at += size
+    r.node("Add", [padded, r.const(f"{out}_constants", full)], out, out)
+
+
 _REWRITES: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]] = {
     "InstanceNormalization": _instance_norm, "GroupNormalization": _group_norm, "LpNormalization": _lp_norm,
     "ReduceL1": _reduce_composite, "ReduceL2": _reduce_composite, "ReduceSumSquare": _reduce_composite,
@@ -562,14 +596,15 @@ _REWRITES: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]] = {
     "Expand": _expand, "Tile": _tile, "Where": _where, "RNN": _rnn, "Pad": _pad,
     **{op: _compare for op in _COMPARE}, "Cast": _cast_mask, "Einsum": _einsum,
     "LSTM": decompose_recurrent.lstm, "GRU": decompose_recurrent.gru,
-    "Gemm": _gemm_computed_c, "ReverseSequence": _reverse_sequence,
+    "Gemm": _gemm_computed_c, "ReverseSequence": _reverse_sequence, "Concat": _concat_constant_ends,
 }
 
 #: The ops rewritten here (passes/operators.py documents what each becomes); Pad only in its
 #: non-constant modes, comparisons and Cast only as a Where's condition. LSTM and GRU have kernels
 #: of their own and are unrolled only with features those lack (decompose_recurrent.py); a Gemm
-#: is split only when its C is computed. Loops are unrolled (unroll_loops.py).
-COMPOSITES = frozenset(_REWRITES) - {"Pad", "LSTM", "GRU", "Gemm"} | {"Loop"}
+#: is split only when its C is computed, a Concat only when some inputs are constants. Loops are
+#: unrolled (unroll_loops.py).
+COMPOSITES = frozenset(_REWRITES) - {"Pad", "LSTM", "GRU", "Gemm", "Concat"} | {"Loop"}
 
 
 def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset(), dependent=frozenset(),
@@ -591,6 +626,10 @@ def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset(), dependent=froze
         return bool(live) and (n.input[0] in consts or n.input[0] in masks)
     if n.op_type in ("Expand", "Tile"):
         return n.input[0] not in consts and len(n.input) > 1 and n.input[1] in consts
+    if n.op_type == "Concat":  # a kernel of its own, unless some inputs are float constants (not shapes)
+        values = [value(i) for i in n.input if i]  # constants also once folded (an Expand of a class token)
+        fixed = [v for v in values if v is not None]
+        return 0 < len(fixed) < len(values) and all(np.asarray(v).dtype.kind == "f" for v in fixed)
     if n.op_type == "Gemm":  # only a computed C is split off
         return len(n.input) > 2 and bool(n.input[2]) and n.input[2] not in consts
     if n.op_type == "Pad":  # constant mode is a kernel of its own
@@ -612,8 +651,11 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     masks = _mask_conditions(model, consts)
     dependent = decompose_recurrent.data_dependent(model)
 
+    folded = _folded_values(model, opset) if any(n.op_type == "Concat" for n in model.graph.node) else {}
+
     def value(name: str):
-        return decompose_recurrent.constant_value(model, name)
+        v = decompose_recurrent.constant_value(model, name)
+        return folded.get(name) if v is None else v
     if not any(_needs_rewrite(n, consts, masks, dependent, value) for n in model.graph.node):
         return model
     m = onnx.ModelProto()
@@ -624,6 +666,7 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
         raise ModelError(f"shape inference fails before the composite ops can be rewritten: {e}".splitlines()[0],
                          file=path) from None
     _rewrite(m, r, lambda n: _needs_rewrite(n, consts, masks, dependent, value), _REWRITES)
+    _drop_dead_nodes(m)  # e.g. the Expand of a class token a Concat rewrite read as a constant
     _drop_unused_initializers(m)  # e.g. an unrolled LSTM's W / R / B, now read per gate
     r.tied.extend(_rewritten_ties(m, loop_ties))
     if r.tied:
@@ -632,6 +675,16 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     for vi in stale:
         m.graph.value_info.remove(vi)
     return m
+
+
+def _folded_values(model: onnx.ModelProto, opset: int) -> Dict[str, np.ndarray]:
+    """The tensors that fold to constants (onnx_fold.py on a copy) by name: what the importer will
+    see as constants once the shape arithmetic is folded."""
+    try:
+        folded = fold_onnx_constants(model, opset)
+    except Exception:  # a malformed model: the importer's checks say more
+        return {}
+    return {i.name: numpy_helper.to_array(i) for i in folded.graph.initializer}
 
 
 def _rewritten_ties(m: onnx.ModelProto, groups: List[List[str]]) -> List[List[str]]:
@@ -656,6 +709,17 @@ def _add_tied(m: onnx.ModelProto, groups: List[List[str]]) -> None:
     props = {p.key: p.value for p in m.metadata_props}
     old = json.loads(props.get(TIED_RANGES_KEY, "[]"))
     helper.set_model_props(m, {**props, TIED_RANGES_KEY: json.dumps(old + groups)})
+
+
+def _drop_dead_nodes(m: onnx.ModelProto) -> None:
+    """Remove nodes none of whose outputs is read (by a node or as a graph output), to a fixed point."""
+    while True:
+        used = {i for n in m.graph.node for i in n.input} | {o.name for o in m.graph.output}
+        keep = [n for n in m.graph.node if any(o and o in used for o in n.output)]
+        if len(keep) == len(m.graph.node):
+            return
+        del m.graph.node[:]
+        m.graph.node.extend(keep)
 
 
 def _drop_unused_initializers(m: onnx.ModelProto) -> None:

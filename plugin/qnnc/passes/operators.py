@@ -72,7 +72,8 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     "Reshape": ("Reshape", "view"), "Flatten": ("Reshape", "view"), "Squeeze": ("Reshape", "view"),
     "Unsqueeze": ("Reshape", "view"),
     "Transpose": ("Transpose", "rank <= 4"),
-    "Concat": ("Concat", "any axis; inputs rescaled to the output's range"),
+    "Concat": ("Concat", "any axis; inputs rescaled to the output's range; constant inputs before or after the "
+               "computed ones (a class token): a Pad and an Add"),
     "Pad": ("Pad", "constant mode: 1-D and 2-D; reflect, edge and wrap modes (constant pads): Slices and a Concat"),
     "Slice": ("Slice", "constant starts/ends/axes/steps, negative steps"),
     "Split": ("Slice", "sizes as attribute or input, num_outputs"),
