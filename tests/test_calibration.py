@@ -406,6 +406,26 @@ def test_validate_sqnr_of_1d_conv_layers(tmp_path):
     assert len(convs) == 2 and all(l["sqnr_db"] > 30.0 for l in convs), convs
 
 
+def test_validate_sqnr_of_a_layer_computed_in_nchw(tmp_path):
+    """A Softmax over the last axis of a 4-D tensor (attention scores) runs on the NCHW order between
+    transposes; its tensor is stored so, and the per-layer comparison must not transpose it again."""
+    rng = np.random.default_rng(6)
+    inits = {"w": (rng.standard_normal((4, 3, 1, 1)) * 0.5).astype(np.float32), "b": np.zeros(4, np.float32)}
+    path = _save([helper.make_node("Conv", ["x", "w", "b"], ["c"]),
+                  helper.make_node("Softmax", ["c"], ["s"], axis=-1),
+                  helper.make_node("Conv", ["s", "w2", "b"], ["y"])],
+                 [_vi("x", [1, 3, 5, 7])], [_vi("y", [1, 4, 5, 7])],
+                 {**inits, "w2": (rng.standard_normal((4, 4, 1, 1)) * 0.5).astype(np.float32)}, tmp_path / "m.onnx")
+    np.savez(tmp_path / "cal.npz", x=rng.standard_normal((64, 3, 5, 7)).astype(np.float32))
+    np.savez(tmp_path / "test.npz", x=rng.standard_normal((16, 3, 5, 7)).astype(np.float32))
+    (tmp_path / "q.yaml").write_text(f"calibration:\n  data: {tmp_path / 'cal.npz'}\n  method: minmax\n")
+    r = _qnnc("validate", path, "--config", tmp_path / "q.yaml", "--data", tmp_path / "test.npz", "--no-sanitize",
+              "--json")
+    assert r.returncode == 0, r.stderr
+    soft = [l for l in json.loads(r.stdout)["layers"] if l["op"] == "softmax"]
+    assert len(soft) == 1 and soft[0]["sqnr_db"] > 25.0, soft
+
+
 # -- accuracy on the shared models -------------------------------------------------------------------
 
 def _accuracy(model: str, **cfg_fields) -> float:

@@ -438,7 +438,9 @@ def internal_value(graph, name: str, get: Callable[[str], Optional[np.ndarray]])
         return None
     public = name in graph.inputs or name in graph.outputs
     if graph.layout == "NHWC" and v.ndim == 4 and not (public and graph.io_layout == "NCHW"):
-        v = v.transpose(0, 2, 3, 1)
+        # a tensor an op computes in NCHW (a Softmax over W, layout.py's "_nchw" twins) stays so
+        if not (tuple(v.shape) == shape and (v.shape[1], v.shape[2], v.shape[3]) != (v.shape[2], v.shape[3], v.shape[1])):
+            v = v.transpose(0, 2, 3, 1)
     elif graph.layout == "NHWC" and v.ndim == 3 and len(shape) == 4 and shape[3] == v.shape[1] and \
             1 in shape[1:3] and shape[1] * shape[2] == v.shape[2] and not public:
         v = v.transpose(0, 2, 1)  # a 1-D conv's (N, C, W) tensor, stored as (N, 1, W, C) or (N, W, 1, C)
