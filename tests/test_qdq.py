@@ -258,6 +258,40 @@ def test_tensor_with_two_qdq_pairs_matches_onnxruntime(tmp_path):
     assert np.array_equal(run_int8(qm, xi).reshape(50, -1), _ort_int8(path, xi).reshape(50, -1))
 
 
+def test_tflite_requantized_tensor_and_sliced_int8_input_build(tmp_path):
+    """What tf2onnx makes of a TFLite int8 model: the int8 input read through a Transpose and a Slice
+    per step before its DequantizeLinear, and a Tanh output quantized at 1/128 for one reader and at
+    another scale for the next (a TFLite requantization). Both build (a note names the second
+    scale); the int8 reference stays within 2 LSB of onnxruntime's integer model."""
+    s_in, z = tensor("s_in", np.array(0.02, np.float32)), tensor("z", np.array(0, np.int8))
+    s_t, s_t2 = tensor("s_t", np.array(1 / 128, np.float32)), tensor("s_t2", np.array(0.009, np.float32))
+    N = helper.make_node
+    nodes = [N("Transpose", ["x"], ["xt"], name="to_time_major", perm=[1, 0, 2])]
+    steps = []
+    for k in range(3):
+        nodes += [N("Slice", ["xt", f"st{k}", f"en{k}", "ax0"], [f"x{k}"], name=f"step{k}"),
+                  N("DequantizeLinear", [f"x{k}", "s_in", "z"], [f"xd{k}"], name=f"dq{k}")]
+        steps.append(f"xd{k}")
+    nodes += [N("Concat", steps, ["c"], name="concat", axis=2),
+              N("Tanh", ["c"], ["t"], name="tanh"),
+              N("QuantizeLinear", ["t", "s_t", "z"], ["tq"], name="q_tanh"),
+              N("DequantizeLinear", ["tq", "s_t", "z"], ["td"], name="dq_tanh"),
+              N("QuantizeLinear", ["td", "s_t2", "z"], ["tq2"], name="q_requant"),
+              N("DequantizeLinear", ["tq2", "s_t2", "z"], ["td2"], name="dq_requant"),
+              N("Relu", ["td2"], ["r"], name="relu"),
+              N("QuantizeLinear", ["r", "s_t2", "z"], ["y"], name="q_y")]
+    inits = [s_in, z, s_t, s_t2, tensor("ax0", np.array([0], np.int64))]
+    for k in range(3):
+        inits += [tensor(f"st{k}", np.array([k], np.int64)), tensor(f"en{k}", np.array([k + 1], np.int64))]
+    m = model(nodes, [vi("x", [1, 3, 4], onnx.TensorProto.INT8)], [vi("y", [1, 1, 12], onnx.TensorProto.INT8)], inits)
+    path = save(m, tmp_path / "tflite.onnx")
+    compiled = compile_model(str(path), load_config(None), "m", progress=False)
+    assert any("quantized with" in note and "q_requant" in note for note in compiled.notes), compiled.notes
+    xi = np.random.default_rng(4).integers(-128, 128, size=(40, 3, 4)).astype(np.int8)
+    got = run_int8(compiled.model, xi.reshape(40, -1)).reshape(40, -1).astype(int)
+    assert np.abs(got - _ort_int8(path, xi).reshape(40, -1).astype(int)).max() <= 2
+
+
 def _fake_quant_mlp(zero_point_on_input: bool = True) -> onnx.ModelProto:
     """QAT-style export: float weights behind QuantizeLinear -> DequantizeLinear, and an int8 model
     input whose DequantizeLinear may leave out the zero point (then it is 0, of the input's type)."""

@@ -38,8 +38,11 @@ QOPERATOR_OPS = {"QLinearConv", "QLinearMatMul", "QGemm", "QLinearAdd", "QLinear
                  "QLinearGlobalAveragePool", "QLinearSigmoid", "QLinearLeakyRelu", "QLinearSoftmax",
                  "QLinearConcat"}
 INTEGER_ONLY_OPS = {"ConvInteger", "MatMulInteger", "DynamicQuantizeLinear", "DynamicQuantizeMatMul"}
-# Ops that only move int8 values around: valid between a QuantizeLinear and its DequantizeLinear.
-LAYOUT_OPS = {"Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Identity", "MaxPool"}
+# Ops that only move or pick int8 values: valid between a QuantizeLinear and its DequantizeLinear,
+# and quantization parameters pass through them (tf2onnx reads a TFLite int8 input through a
+# Transpose and one Slice per time step).
+LAYOUT_OPS = {"Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Identity", "MaxPool", "Slice", "Gather",
+              "Split", "DepthToSpace", "SpaceToDepth"}
 _INT_TYPES = {onnx.TensorProto.INT8: np.int8, onnx.TensorProto.UINT8: np.uint8,
               onnx.TensorProto.INT32: np.int32}
 
@@ -294,8 +297,13 @@ def strip_quantization(model: onnx.ModelProto, path: str) -> Tuple[onnx.ModelPro
     def fix(tensor: str, p: Tuple[float, int], n: onnx.NodeProto) -> None:
         old = spec.activations.get(tensor)
         if old is not None and old != p:
-            raise _error(f"tensor '{tensor}' is quantized twice with different parameters ({old} and {p}); "
-                         "requantization between QuantizeLinear and DequantizeLinear is not supported", path, n)
+            # A requantization (TFLite's converter quantizes a Tanh / Logistic output at 1/128 or
+            # 1/256 and its readers at another scale): in float it is the same tensor; qnnc keeps
+            # the first parameters and requantizes where a layer needs another range.
+            spec.notes.append(f"tensor '{tensor}' is quantized with {old} and again with {p} ('{n.name}'); qnnc "
+                              f"keeps {old}, so the layers reading it differ from the model's own int8 "
+                              "arithmetic there")
+            return
         spec.activations[tensor] = p
 
     for n in g.node:
