@@ -194,11 +194,11 @@ def transpose_case(rng):
             f"{shape} perm {perm}")
 
 
-def convert_case(rng, to16: bool):
-    n = int(rng.integers(1, 300))
+def convert_case(rng, to16: bool, n=None, params=None):
+    n = int(rng.integers(1, 300)) if n is None else n
     if to16:  # int8 (asymmetric) -> int16: real multiplier s8 / s16, typically > 1
         m, s = fixedpoint.quantize_multiplier(float(10.0 ** rng.uniform(-1, 2.6)))
-        p = RescaleParams(int(rng.integers(-128, 128)), m, s, 0)
+        p = RescaleParams(int(rng.integers(-128, 128)), m, s, 0) if params is None else params
         x = rand_i8(rng, n)
         expected = R.requantize_s8_s16(p, x)
         xb = arr(x, np.int8)
@@ -387,6 +387,22 @@ def simd_cases(seed: int = 1616):
     cases.append(simd_add_case(rng, (1, 3, 5, 7)))
     # long same-shape adds: enough outputs to meet the rounding ties of every requantization
     cases += [simd_add_case(rng, (1, 16, 16, 16)) for _ in range(4)]
+    # int8 -> int16 inputs long enough for the 256-entry table (from 512 values; on the M55 its
+    # look-up is a Helium gather with a predicated last step)
+    cases += [convert_case(rng, True, n) for n in (511, 512, 519, 1000, 4000)]
+    # and the Helium path's shift limits and offsets: saturating left shifts, a right
+    # one past 31, negative multipliers, an output offset
+    cases += [convert_case(rng, True, n, RescaleParams(io, m, s, oo))
+              for n, (io, m, s, oo) in ((37, (5, 2**31 - 1, 30, 0)), (333, (-128, 1 << 30, -40, -7)),
+                                        (9, (3, -1500000000, 2, 17)), (600, (0, 1 << 30, 29, -5)),
+                                        (21, (127, 1717986918, -31, 3000)), (50, (-3, 1073741824, -13, -20000)))]
+    # the Helium two-pixel conv's passes (K % 8 == 0, three channels each, the last one again
+    # over the last three channels when out_c % 3 != 0; out_c beyond QNNC_CONV16_PAIR_CH = 32)
+    cases += [simd_conv_case(rng, False, 8, 4, 1, 1, hw=(3, 3)),  # K 8: no loop after the first taps
+              simd_conv_case(rng, False, 8, 12, 1, 1, hw=(2, 3), low=True),
+              simd_conv_case(rng, False, 8, 36, 1, 3, hw=(3, 5), pads=(0, 1, 0, 1)),  # K 24
+              simd_conv_case(rng, False, 16, 96, 1, 1, hw=(1, 5), low=True),
+              simd_conv_case(rng, False, 64, 68, 1, 1, hw=(5, 5), low=True)]
     return cases
 
 

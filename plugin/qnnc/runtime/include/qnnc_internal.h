@@ -280,6 +280,22 @@ QNNC_INLINE void qnnc_tap_range(int32_t start, int32_t size, int32_t kernel, int
     *last = hi > lo ? hi : lo;
 }
 
+/** The window of an average pool's output pixel whose first input cell is (ih0, iw0): the valid
+ * taps [*kh0, *kh1) x [*kw0, *kw1), the padding cells' sum in *pad_sum when they count, and the
+ * divisor as the return value (0: no valid cell and padding not counted). */
+QNNC_INLINE int32_t qnnc_avg_pool_window(const qnnc_pool_params *params, const qnnc_dims *input_dims, int32_t ih0,
+                                         int32_t iw0, int32_t *kh0, int32_t *kh1, int32_t *kw0, int32_t *kw1,
+                                         int32_t *pad_sum)
+{
+    const int32_t taps = params->kernel_h * params->kernel_w;
+    int32_t valid;
+    qnnc_tap_range(ih0, input_dims->h, params->kernel_h, 1, kh0, kh1);
+    qnnc_tap_range(iw0, input_dims->w, params->kernel_w, 1, kw0, kw1);
+    valid = *kh0 < *kh1 && *kw0 < *kw1 ? (*kh1 - *kh0) * (*kw1 - *kw0) : 0;
+    *pad_sum = params->count_include_pad ? params->pad_value * (taps - valid) : 0;
+    return params->count_include_pad ? taps : valid;
+}
+
 /** A SIMD path's scratch: buf rounded up to `align` (a power of two) bytes. */
 QNNC_INLINE uintptr_t qnnc_scratch_align(const qnnc_buffer *scratch, uintptr_t align)
 {

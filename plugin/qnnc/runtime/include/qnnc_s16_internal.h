@@ -284,6 +284,12 @@ qnnc_conv16_path qnnc_dw_dsp_s16, qnnc_dw_mve_s16;
 int qnnc_conv_dsp_s16(const qnnc_buffer *scratch, const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
                       const qnnc_dims *input_dims, const int16_t *input, const qnnc_dims *filter_dims,
                       const int8_t *filter, const int64_t *bias, const qnnc_dims *output_dims, int16_t *output);
+/** Average pooling, windows of at most 65535 taps (checked by the caller): the Helium and DSP
+ *  paths of qnnc_avg_pool_s16. */
+void qnnc_avg_pool_mve_s16(const qnnc_pool_params *params, const qnnc_dims *input_dims, const int16_t *input,
+                           const qnnc_dims *output_dims, int16_t *output);
+void qnnc_avg_pool_dsp_s16(const qnnc_pool_params *params, const qnnc_dims *input_dims, const int16_t *input,
+                           const qnnc_dims *output_dims, int16_t *output);
 int qnnc_conv_mve_s16(const qnnc_buffer *scratch, const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
                       const qnnc_dims *input_dims, const int16_t *input, const qnnc_dims *filter_dims,
                       const int8_t *filter, const int64_t *bias, const qnnc_dims *output_dims, int16_t *output);
@@ -291,6 +297,9 @@ typedef int qnnc_fc16_path(const qnnc_fc_params *params, const qnnc_per_channel_
                            int32_t in_features, const int16_t *input, int32_t out_features,
                            const int8_t *weights, const int64_t *bias, int16_t *output);
 qnnc_fc16_path qnnc_fc_dsp_s16, qnnc_fc_mve_s16;
+/** The Helium path of qnnc_requantize_s8_s16 (arguments as for it). */
+void qnnc_requantize_s8_s16_mve(const qnnc_rescale_params *params, int32_t size, const int8_t *input,
+                                int16_t *output);
 /** Same-shape int16 add, every shift <= 0 (checked by the caller). */
 void qnnc_add_mve_s16(const qnnc_add_params *params, int32_t size, const int16_t *input1, const int16_t *input2,
                       int16_t *output);

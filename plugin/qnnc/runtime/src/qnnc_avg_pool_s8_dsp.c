@@ -28,22 +28,17 @@ void qnnc_avg_pool_dsp_s8(const qnnc_pool_params *params, const qnnc_dims *input
                           const qnnc_dims *output_dims, int8_t *output)
 {
     const int32_t C = output_dims->c, in_h = input_dims->h, in_w = input_dims->w;
-    const int32_t k_h = params->kernel_h, k_w = params->kernel_w;
     const int fast = params->multiplier != 0 && qnnc_dsp_fast_ok(params->multiplier, params->shift);
     int32_t b, oh, ow, kh, kw, c;
     for (b = 0; b < output_dims->n; ++b) {
         const int8_t *in_b = input + b * in_h * in_w * C;
         for (oh = 0; oh < output_dims->h; ++oh) {
             const int32_t ih0 = oh * params->stride_h - params->pad_top;
-            int32_t kh0, kh1;
-            qnnc_tap_range(ih0, in_h, k_h, 1, &kh0, &kh1);
             for (ow = 0; ow < output_dims->w; ++ow) {
                 const int32_t iw0 = ow * params->stride_w - params->pad_left;
-                int32_t kw0, kw1, valid, count, pad_sum;
-                qnnc_tap_range(iw0, in_w, k_w, 1, &kw0, &kw1);
-                valid = kh0 < kh1 && kw0 < kw1 ? (kh1 - kh0) * (kw1 - kw0) : 0;
-                count = params->count_include_pad ? k_h * k_w : valid;
-                pad_sum = params->count_include_pad ? params->pad_value * (k_h * k_w - valid) : 0;
+                int32_t kh0, kh1, kw0, kw1, pad_sum;
+                const int32_t count = qnnc_avg_pool_window(params, input_dims, ih0, iw0, &kh0, &kh1, &kw0, &kw1,
+                                                           &pad_sum);
                 if (count == 0) { /* no valid cell and padding not counted */
                     for (c = 0; c < C; ++c) {
                         *output++ = qnnc_clamp_s8(params->pad_value, params->act_min, params->act_max);
@@ -52,7 +47,7 @@ void qnnc_avg_pool_dsp_s8(const qnnc_pool_params *params, const qnnc_dims *input
                 }
                 for (c = 0; c < C; c += 4) {
                     int32_t s02 = 0, s13 = 0; /* int16 lanes: channels (c, c+2), (c+1, c+3) */
-                    for (kh = kh0; kh < kh1 && valid > 0; ++kh) {
+                    for (kh = kh0; kh < kh1 && kw0 < kw1; ++kh) {
                         const int8_t *px = in_b + ((ih0 + kh) * in_w + iw0 + kw0) * C + c;
                         for (kw = kw0; kw < kw1; ++kw) {
                             const uint32_t v = qnnc_dsp_rd32(px);

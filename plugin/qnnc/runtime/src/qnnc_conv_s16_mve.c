@@ -17,10 +17,13 @@
  * this path); larger ones are summed kernel row by kernel row.
  *
  * With the scratch of qnnc_conv_s16_get_buffer_size (K % 4 == 0, out_c % 4 == 0, sums that fit
- * int32) and K >= 8, two output pixels run together, two channels x two pixels a pass
- * (qnnc_conv16_pair_mve), their windows read in place or copied into the scratch; the passes'
- * int32 sums of up to QNNC_CONV16_PAIR_CH channels wait on the stack for their requantization,
- * which then runs in a loop of its own.
+ * int32) and K >= 8, two output pixels run together, three channels x two pixels a pass
+ * (qnnc_conv16_pass3x2_body), their windows read in place or copied into the scratch; for
+ * K % 8 == 0 the passes over a block of channels run in one inline-assembly loop
+ * (qnnc_conv16_passes3x2_mve: ~16 instructions a pass besides the MACs instead of ~40 with a C
+ * call a pass; a C version for other compilers and unoptimized builds), otherwise one C call a
+ * pass. The passes' int32 sums of up to QNNC_CONV16_PAIR_CH channels wait on the stack for their
+ * requantization, which then runs in a loop of its own.
  */
 #include "qnnc_s16_internal.h"
 
@@ -106,48 +109,165 @@ static QNNC_LOOP_ATTR void qnnc_conv16_pixel_mve(const int16_t *x, const int8_t 
     }
 }
 
-/* The int32 sums of channels 0 .. nc - 1 (nc even) of two pixels whose K >= 8 taps are at xa
- * and xb, into sa[0 .. nc) and sa[QNNC_CONV16_PAIR_CH ..]: two channels x two pixels a pass, so
- * each 8-weight load serves both pixels and each input load both channels (per 8 taps: 2 + 2
- * loads and 4 VMLADAVA, against 1 + 4 loads and 4 VMLADAVA for one pixel and four channels).
- * The weights are read straight through (the channels' rows are consecutive). */
-static QNNC_LOOP_ATTR void qnnc_conv16_sums2_mve(const int16_t *xa, const int16_t *xb, const int8_t *w, int32_t K,
-                                                 int32_t nc, int32_t *sa)
+/* The int32 sums of channels 0 .. nc - 1 (nc >= 3) of two pixels whose K >= 8 taps are at xa
+ * and xb, into sa[0 .. nc) and sa[QNNC_CONV16_PAIR_CH ..]: three channels x two pixels a pass,
+ * so each 8-weight load serves both pixels and each input load three channels (per 8 taps:
+ * 2 + 3 loads and 6 VMLADAVA, 48 products in 11 instructions with the loop's; two channels a
+ * pass took 9 for 32, and four would need more registers than there are). When nc is not a
+ * multiple of 3 the last pass takes the last three channels, storing again the same sums of
+ * one or two channels. */
+QNNC_INLINE void qnnc_conv16_pass3x2_body(int32_t *s, const int16_t *x0, const int16_t *x1, const int8_t *w0,
+                                          int32_t K, int tail)
 {
-    const mve_pred16_t p = vctp16q((uint32_t)(K & 7));
-    const int32_t n8 = K >> 3;
-    int32_t *sb = sa + QNNC_CONV16_PAIR_CH;
-    int32_t c, i;
-    for (c = 0; c < nc; c += 2) {
-        const int8_t *w1 = w + K;
-        const int16_t *x0 = xa, *x1 = xb;
-        int32_t a0 = 0, a1 = 0, b0 = 0, b1 = 0;
-        i = n8;
-        do { /* K >= 8: no guard */
-            const int16x8_t v0 = vldrhq_s16(x0), v1 = vldrhq_s16(x1);
-            const int16x8_t u0 = vldrbq_s16(w), u1 = vldrbq_s16(w1);
-            a0 = vmladavaq_s16(a0, v0, u0);
-            b0 = vmladavaq_s16(b0, v1, u0);
-            a1 = vmladavaq_s16(a1, v0, u1);
-            b1 = vmladavaq_s16(b1, v1, u1);
-            x0 += 8;
-            x1 += 8;
-            w += 8;
-            w1 += 8;
-        } while (--i > 0);
-        if (K & 7) { /* zero lanes contribute nothing */
-            const int16x8_t v0 = vldrhq_z_s16(x0, p), v1 = vldrhq_z_s16(x1, p);
-            const int16x8_t u0 = vldrbq_z_s16(w, p), u1 = vldrbq_z_s16(w1, p);
-            a0 = vmladavaq_s16(a0, v0, u0);
-            b0 = vmladavaq_s16(b0, v1, u0);
-            a1 = vmladavaq_s16(a1, v0, u1);
-            b1 = vmladavaq_s16(b1, v1, u1);
+    const int8_t *w1 = w0 + K, *w2 = w1 + K;
+    int32_t a0 = 0, a1 = 0, a2 = 0, b0 = 0, b1 = 0, b2 = 0;
+    int32_t i;
+    for (i = K >> 3; i > 0; --i) {
+        const int16x8_t v0 = vldrhq_s16(x0), v1 = vldrhq_s16(x1);
+        const int16x8_t u0 = vldrbq_s16(w0), u1 = vldrbq_s16(w1), u2 = vldrbq_s16(w2);
+        a0 = vmladavaq_s16(a0, v0, u0);
+        b0 = vmladavaq_s16(b0, v1, u0);
+        a1 = vmladavaq_s16(a1, v0, u1);
+        b1 = vmladavaq_s16(b1, v1, u1);
+        a2 = vmladavaq_s16(a2, v0, u2);
+        b2 = vmladavaq_s16(b2, v1, u2);
+        x0 += 8;
+        x1 += 8;
+        w0 += 8;
+        w1 += 8;
+        w2 += 8;
+    }
+    if (tail) { /* the last K % 8 taps; zero lanes contribute nothing */
+        const mve_pred16_t p = vctp16q((uint32_t)(K & 7));
+        const int16x8_t v0 = vldrhq_z_s16(x0, p), v1 = vldrhq_z_s16(x1, p);
+        const int16x8_t u0 = vldrbq_z_s16(w0, p), u1 = vldrbq_z_s16(w1, p), u2 = vldrbq_z_s16(w2, p);
+        a0 = vmladavaq_s16(a0, v0, u0);
+        b0 = vmladavaq_s16(b0, v1, u0);
+        a1 = vmladavaq_s16(a1, v0, u1);
+        b1 = vmladavaq_s16(b1, v1, u1);
+        a2 = vmladavaq_s16(a2, v0, u2);
+        b2 = vmladavaq_s16(b2, v1, u2);
+    }
+    s[0] = a0;
+    s[1] = a1;
+    s[2] = a2;
+    s[QNNC_CONV16_PAIR_CH] = b0;
+    s[QNNC_CONV16_PAIR_CH + 1] = b1;
+    s[QNNC_CONV16_PAIR_CH + 2] = b2;
+}
+
+/* One pass for K % 8 != 0 */
+static QNNC_LOOP_ATTR void qnnc_conv16_pass3x2_tail_mve(const int16_t *x0, const int8_t *w0, int32_t K, const int16_t *x1, int32_t *s)
+{
+    qnnc_conv16_pass3x2_body(s, x0, x1, w0, K, 1);
+}
+
+#if defined(__GNUC__) && defined(__OPTIMIZE__)
+/* npass >= 1 passes of qnnc_conv16_pass3x2_mve for K % 8 == 0 (K >= 8): channels w, w + K, ...
+ * (rows of K weights), their sums into s[0 .. 3 npass) and s[QNNC_CONV16_PAIR_CH ..]. The passes'
+ * loop in inline assembly: the pixels' window pointers, s, its end and K - 8 wait in a 24-byte
+ * frame the assembly pushes and pops, so the six sums (even registers: VMLADAV), the five
+ * pointers (the weight ones low registers: VLDRB.S16) and LR fit the 12 registers GCC can give
+ * an asm even with a frame pointer; the first 8 taps are peeled (VMLADAV starts the sums: no
+ * zeroing) and the rows' pointers follow from row 0 (row 2 ends where the next pass's row 0
+ * starts). 16 instructions a pass besides its MACs instead of ~40 with one C call a pass (GCC 12
+ * recomputes the loop count and saves registers in every call). */
+static void qnnc_conv16_passes3x2_mve(const int16_t *xa, const int16_t *xb, const int8_t *w, int32_t K,
+                                      int32_t npass, int32_t *s)
+{
+    int32_t *e = s + 3 * npass; /* the end of s, then the sum of channel 0, pixel a */
+    int32_t *a1 = s;            /* s, then the sum of channel 1, pixel a */
+    int32_t b0 = K - 8;         /* the bytes of a row after its first 8, then a sum */
+    int32_t a2, b1, b2;
+    const int8_t *w1, *w2;
+    __asm volatile("sub sp, sp, #24\n\t"
+                   "strd %[x0], %[x1], [sp]\n\t"
+                   "strd %[a1], %[e], [sp, #8]\n\t"
+                   "str %[b0], [sp, #16]\n"
+                   "1:\n\t"
+                   "ldrd %[x0], %[x1], [sp]\n\t"
+                   "ldr lr, [sp, #16]\n\t"
+                   "vldrh.16 q0, [%[x0]], #16\n\t"
+                   "vldrh.16 q1, [%[x1]], #16\n\t"
+                   "vldrb.s16 q2, [%[w0]], #8\n\t"
+                   "vmladav.s16 %[e], q0, q2\n\t"
+                   "vmladav.s16 %[b0], q1, q2\n\t"
+                   "add %[w1], %[w0], lr\n\t"
+                   "vldrb.s16 q2, [%[w1]], #8\n\t"
+                   "vmladav.s16 %[a1], q0, q2\n\t"
+                   "vmladav.s16 %[b1], q1, q2\n\t"
+                   "add %[w2], %[w1], lr\n\t"
+                   "vldrb.s16 q2, [%[w2]], #8\n\t"
+                   "vmladav.s16 %[a2], q0, q2\n\t"
+                   "vmladav.s16 %[b2], q1, q2\n\t"
+                   "lsrs lr, lr, #3\n\t"
+                   "wls lr, lr, 3f\n"
+                   "2:\n\t"
+                   "vldrh.16 q0, [%[x0]], #16\n\t"
+                   "vldrh.16 q1, [%[x1]], #16\n\t"
+                   "vldrb.s16 q2, [%[w0]], #8\n\t"
+                   "vmladava.s16 %[e], q0, q2\n\t"
+                   "vmladava.s16 %[b0], q1, q2\n\t"
+                   "vldrb.s16 q2, [%[w1]], #8\n\t"
+                   "vmladava.s16 %[a1], q0, q2\n\t"
+                   "vmladava.s16 %[b1], q1, q2\n\t"
+                   "vldrb.s16 q2, [%[w2]], #8\n\t"
+                   "vmladava.s16 %[a2], q0, q2\n\t"
+                   "vmladava.s16 %[b2], q1, q2\n\t"
+                   "le lr, 2b\n"
+                   "3:\n\t"
+                   "ldr lr, [sp, #8]\n\t"
+                   "str %[a2], [lr, #8]\n\t"
+                   "strd %[b0], %[b1], [lr, #%c[ob]]\n\t"
+                   "str %[b2], [lr, #%c[ob] + 8]\n\t"
+                   "strd %[e], %[a1], [lr], #12\n\t"
+                   "str lr, [sp, #8]\n\t"
+                   "mov %[w0], %[w2]\n\t"
+                   "ldr %[e], [sp, #12]\n\t"
+                   "cmp lr, %[e]\n\t"
+                   "bne 1b\n\t"
+                   "add sp, sp, #24"
+                   : [e] "+Te"(e), [a1] "+Te"(a1), [b0] "+Te"(b0), [a2] "=&Te"(a2), [b1] "=&Te"(b1),
+                     [b2] "=&Te"(b2), [x0] "+r"(xa), [x1] "+r"(xb), [w0] "+l"(w), [w1] "=&l"(w1), [w2] "=&l"(w2)
+                   : [ob] "i"(4 * QNNC_CONV16_PAIR_CH)
+                   : "lr", "d0", "d1", "d2", "d3", "d4", "d5", "memory", "cc");
+}
+#else
+/* One pass for K % 8 == 0 (no tail: the pointers need not outlive the loop) */
+static QNNC_LOOP_ATTR void qnnc_conv16_pass3x2_mve(const int16_t *x0, const int8_t *w0, int32_t K, const int16_t *x1, int32_t *s)
+{
+    qnnc_conv16_pass3x2_body(s, x0, x1, w0, K, 0); /* argument order: GCC then keeps the loop free of moves */
+}
+/* The same in C (other compilers, builds without optimization): one call a pass. */
+static void qnnc_conv16_passes3x2_mve(const int16_t *xa, const int16_t *xb, const int8_t *w, int32_t K,
+                                      int32_t npass, int32_t *s)
+{
+    int32_t j;
+    for (j = 0; j < npass; ++j) {
+        qnnc_conv16_pass3x2_mve(xa, w + 3 * j * K, K, xb, s + 3 * j);
+    }
+}
+#endif
+
+/* qnnc_conv16_pass3x2_mve over channels 0 .. nc - 1 (3 <= nc <= QNNC_CONV16_PAIR_CH); when nc
+ * is not a multiple of 3 the last pass takes the last three channels (one or two of them again).
+ * K % 8 == 0: all passes but that last one in one qnnc_conv16_passes3x2_mve. */
+static void qnnc_conv16_sums2_mve(const int16_t *xa, const int16_t *xb, const int8_t *w, int32_t K, int32_t nc,
+                                  int32_t *sa)
+{
+    int32_t c;
+    if ((K & 7) == 0) {
+        qnnc_conv16_passes3x2_mve(xa, xb, w, K, nc / 3, sa);
+        if (nc % 3 != 0) {
+            qnnc_conv16_passes3x2_mve(xa, xb, w + (nc - 3) * K, K, 1, sa + nc - 3);
         }
-        w = w1 + (K & 7); /* the next pair's first row */
-        sa[c] = a0;
-        sa[c + 1] = a1;
-        sb[c] = b0;
-        sb[c + 1] = b1;
+        return;
+    }
+    for (c = 0; c + 3 <= nc; c += 3) {
+        qnnc_conv16_pass3x2_tail_mve(xa, w + c * K, K, xb, sa + c);
+    }
+    if (c < nc) {
+        qnnc_conv16_pass3x2_tail_mve(xa, w + (nc - 3) * K, K, xb, sa + nc - 3);
     }
 }
 
