@@ -204,8 +204,11 @@ def onnx_conv_group_mismatch(tmp):
 
 @case
 def onnx_batch_not_one(tmp):
-    save(single_op("Relu", [4, 8], [4, 8]), tmp / "m.onnx")
-    return [tmp / "m.onnx"], ["m.onnx", "input 'x'", "[4, 8]", "batch", "must be 1"]
+    """A batch of 4 whose samples a Reshape to a literal batch mixes: not single-sample inference."""
+    nodes = [helper.make_node("Reshape", ["x", "to"], ["r"], name="view"), helper.make_node("Relu", ["r"], ["y"])]
+    save(model(nodes, [vi("x", [4, 8])], [vi("y", [8, 4])], [tensor("to", np.array([8, 4], np.int64))]),
+         tmp / "m.onnx")
+    return [tmp / "m.onnx"], ["m.onnx", "input 'x'", "[4, 8]", "batch", "must be 1", "one by one"]
 
 
 @case

@@ -227,6 +227,28 @@ def test_dynamic_batch_dim_is_taken_as_one(tmp_path):
     build_bit_exact(path, tmp_path, [1, 5])
 
 
+def test_static_batch_is_compiled_one_sample_per_call(tmp_path):
+    """A model traced with a batch of 3 (PyTorch's example batch, the ONNX backend test models)
+    whose samples stay apart is compiled for one sample per call; each row of onnxruntime's
+    batch-3 output is what the C computes for that sample. Flatten keeps the batch apart, so its
+    output has batch 1 too."""
+    N = helper.make_node
+    nodes = [N("Conv", ["x", "w", "b"], ["c"], name="conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             N("Relu", ["c"], ["r"], name="relu"), N("Flatten", ["r"], ["f"], name="flatten"),
+             N("Gemm", ["f", "fw", "fb"], ["y"], name="fc", transB=1)]
+    inits = [tensor("w", w(4, 2, 3, 3)), tensor("b", w(4)), tensor("fw", w(5, 64, scale=0.1)), tensor("fb", w(5))]
+    path = save(model(nodes, [vi("x", [3, 2, 4, 4])], [vi("y", [3, 5])], inits), tmp_path / "m.onnx")
+    g = import_onnx(str(path))
+    assert g.shape("x") == (1, 2, 4, 4) and g.shape("y") == (1, 5)
+    res, _, _ = build_bit_exact(path, tmp_path, [1, 2, 4, 4])
+    qm = res.compiled.model
+    xs = RNG.standard_normal((3, 2, 4, 4)).astype(np.float32)
+    import onnxruntime as ort
+    batch = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": xs})[0]
+    deq = dequantize_output(qm, run_int8(qm, quantize_input(qm, xs))).reshape(3, 5)
+    assert np.abs(deq - batch).max() <= 3 * qm.output_tensor.scale
+
+
 # ---------------------------------------------------------- 3. empty optional inputs --
 
 def test_empty_optional_inputs_build(tmp_path):

@@ -13,7 +13,7 @@ from onnx import shape_inference
 from ..errors import ModelError
 from .data import Samples, sample_count, take
 from .decompose import expand_composites
-from .importer import convert_opset
+from .importer import convert_opset, single_sample
 from .qdq import is_prequantized, strip_quantization
 from .uint8_inputs import uint8_input_names
 
@@ -49,6 +49,7 @@ class FloatRunner:
         if is_prequantized(model):
             # The float model behind the Q/DQ nodes (dequantized weights, float activations).
             model, _ = strip_quantization(model, path)
+        single_sample(model)  # a static batch N as the importer takes it: one sample per run
         for inp in model.graph.input:
             if input_shape and inp.name in input_shape:
                 for d, v in zip(inp.type.tensor_type.shape.dim, input_shape[inp.name]):

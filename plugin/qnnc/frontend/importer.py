@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import onnx
@@ -326,8 +326,34 @@ def _pin_error(msg: str, name: str, pins, path: str, config_file: Optional[str])
     return ModelError(msg, file=path)
 
 
-def _pin_inputs(model: onnx.ModelProto, pins: Dict[str, List[int]], path: str, config_file: Optional[str]) -> None:
-    """Check every real input is a float32 tensor with a static, positive shape (after applying pins)."""
+def single_sample(model: onnx.ModelProto) -> Optional[Tuple[str, List[int]]]:
+    """Make a first input with a static batch N > 1 (rank >= 2) batch 1, in place: a firmware runs
+    one sample per call (PyTorch exports traced with a batch of examples, the ONNX backend test
+    models). Graph outputs of batch N become batch 1 and the stale value_info goes. Returns
+    (input name, its original shape), or None when nothing changed. The importer then checks that
+    every output has batch 1, which fails for graphs that mix samples (a Reshape to a literal batch)."""
+    init_names = {i.name for i in model.graph.initializer}
+    real = [i for i in model.graph.input if i.name not in init_names]
+    if not real or not real[0].type.HasField("tensor_type") or not real[0].type.tensor_type.HasField("shape"):
+        return None
+    dims = real[0].type.tensor_type.shape.dim
+    if len(dims) < 2 or not dims[0].HasField("dim_value") or dims[0].dim_value <= 1:
+        return None
+    n, shape = dims[0].dim_value, [d.dim_value for d in dims]
+    dims[0].dim_value = 1
+    for o in model.graph.output:
+        od = o.type.tensor_type.shape.dim
+        if od and od[0].HasField("dim_value") and od[0].dim_value == n:
+            od[0].dim_value = 1
+    del model.graph.value_info[:]
+    return real[0].name, shape
+
+
+def _pin_inputs(model: onnx.ModelProto, pins: Dict[str, List[int]], path: str,
+                config_file: Optional[str]) -> Optional[Tuple[str, List[int]]]:
+    """Check every real input is a float32 tensor with a static, positive shape (after applying pins);
+    returns what :func:`single_sample` changed."""
+    rebatched = single_sample(model)
     init_names = {i.name for i in model.graph.initializer}
     real_inputs = [i for i in model.graph.input if i.name not in init_names]
     names = {i.name for i in real_inputs}
@@ -367,6 +393,7 @@ def _pin_inputs(model: onnx.ModelProto, pins: Dict[str, List[int]], path: str, c
         _dims_elements([d.dim_value for d in dims], f"input '{inp.name}'", path)
         if dims[0].dim_value != 1 and inp is real_inputs[0]:  # further inputs may be states, e.g. [2, 1, 128]
             _batch_error(inp.name, [d.dim_value for d in dims], path)
+    return rebatched
 
 
 def _batch_error(name: str, shape: List[int], path: str) -> None:
@@ -377,7 +404,8 @@ def _batch_error(name: str, shape: List[int], path: str) -> None:
         fix = (f"re-export the model with batch 1, or leave dim 0 dynamic and pin it: "
                f"input_shape: {{{name}: {[1] + shape[1:]}}}")
     raise ModelError(f"input '{name}' has shape {shape}: dim 0 is the batch and must be 1 (qnnc compiles "
-                     f"single-sample inference); {fix}", file=path)
+                     f"single-sample inference, and this graph does not treat its samples one by one); {fix}",
+                     file=path)
 
 
 def _apply_pin(inp: onnx.ValueInfoProto, pins, path: str, config_file: Optional[str]) -> None:
@@ -577,7 +605,7 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
     if is_prequantized(model):
         model, quant = strip_quantization(model, path)
     float_uint8_inputs(model, path)  # uint8 image inputs Cast to float: float inputs (see uint8_inputs.py)
-    _pin_inputs(model, input_shape or {}, path, config_file)
+    rebatched = _pin_inputs(model, input_shape or {}, path, config_file)
     model = expand_composites(model, opset, path)  # as the float runner does (calibration names)
     try:
         onnx.checker.check_model(model)
@@ -587,7 +615,14 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
         model = shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
         model = fold_onnx_constants(model, opset, MAX_TENSOR_ELEMENTS)
     except Exception as e:
+        if rebatched:  # e.g. a Reshape to the literal batch: the samples are not independent
+            _batch_error(*rebatched, path)
         raise _onnx_error("shape inference fails", e, path) from None
+    if rebatched:
+        for o in model.graph.output:
+            od = o.type.tensor_type.shape.dim
+            if not od or not od[0].HasField("dim_value") or od[0].dim_value != 1:
+                _batch_error(*rebatched, path)  # an output keeps several samples: not single-sample
 
     g = model.graph
     tensors: Dict[str, Tensor] = {}
