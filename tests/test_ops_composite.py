@@ -182,6 +182,15 @@ def case_class_token_concat(m, rng):                # ViT / KWT: cat([cls.expand
     return m.op("Add", [tokens, m.const((rng.standard_normal((1, 9, 8)) * 0.1).astype(np.float32))])
 
 
+@case([1, 48], opset=13, sqnr=30.0)
+def case_rank5_transpose_and_mask_add(m, rng):     # Swin: (B, N, 3, heads, d) -> (3, B, heads, N, d), + a mask
+    h = m.op("Gemm", ["x", m.const((rng.standard_normal((48, 48)) * 0.2).astype(np.float32))], transB=1)
+    qkv = m.op("Reshape", [h, m.const(np.array([2, 3, 2, 2, 2], np.int64))])
+    t = m.op("Transpose", [qkv], perm=[2, 0, 3, 1, 4])                # no two axes stay neighbours
+    masked = m.op("Add", [t, m.const((rng.standard_normal((1, 2, 1, 3, 2)) * 0.5).astype(np.float32))])
+    return m.op("Reshape", [masked, m.const(np.array([1, 48], np.int64))])
+
+
 @case([1, 16], sqnr=20.0)
 def case_less_equal_mask_cast(m, rng):               # (0.5 >= h).float() * h: a mask as a factor
     h = m.op("Gemm", ["x", m.const((rng.standard_normal((8, 16)) * 0.3).astype(np.float32))], transB=1)

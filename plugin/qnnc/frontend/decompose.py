@@ -589,6 +589,36 @@ def _concat_constant_ends(r: _Rewriter, n: onnx.NodeProto) -> None:
     r.node("Add", [padded, r.const(f"{out}_constants", full)], out, out)
 
 
+def _transpose_runs(shape: List[int], perm: List[int]) -> int:
+    """How many axes a transpose has once size-1 axes are dropped and axes that stay neighbours
+    are merged (the rank the int8 / int16 transpose kernels see)."""
+    kept = [a for a in range(len(shape)) if shape[a] != 1]
+    runs, last = 0, None
+    for a in (a for a in perm if shape[a] != 1):
+        if last is None or kept.index(a) != kept.index(last) + 1:
+            runs += 1
+        last = a
+    return runs
+
+
+def _transpose_rank5(r: _Rewriter, n: onnx.NodeProto) -> None:
+    """A rank-5 Transpose that stays rank 5 once neighbouring axes merge (the q / k / v split of a
+    Swin / ViT attention, (B, N, 3, heads, d) -> (3, B, heads, N, d)): per index of the output's
+    first axis, a Gather of that index and a rank-4 Transpose, stacked again by a Concat."""
+    x, out = n.input[0], n.output[0]
+    shape = r.static_shape(x, n)
+    perm = [int(p) for p in _attr(n, "perm", list(reversed(range(len(shape)))))]
+    a = perm[0]
+    rest = [p - (p > a) for p in perm[1:]]
+    parts = []
+    for k in range(shape[a]):
+        g = r.node("Gather", [x, r.const(f"{out}_index{k}", np.array(k, np.int64))], f"{out}_part{k}", axis=a)
+        t = r.node("Transpose", [g], f"{out}_part{k}_transposed", perm=rest)
+        parts.append(r.node("Unsqueeze", [t, r.const(f"{out}_axis0", np.array([0], np.int64))], f"{out}_item{k}")
+                     if r.opset >= 13 else r.node("Unsqueeze", [t], f"{out}_item{k}", axes=[0]))
+    r.node("Concat", parts, out, out, axis=0)
+
+
 _REWRITES: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]] = {
     "InstanceNormalization": _instance_norm, "GroupNormalization": _group_norm, "LpNormalization": _lp_norm,
     "ReduceL1": _reduce_composite, "ReduceL2": _reduce_composite, "ReduceSumSquare": _reduce_composite,
@@ -597,22 +627,23 @@ _REWRITES: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]] = {
     **{op: _compare for op in _COMPARE}, "Cast": _cast_mask, "Einsum": _einsum,
     "LSTM": decompose_recurrent.lstm, "GRU": decompose_recurrent.gru,
     "Gemm": _gemm_computed_c, "ReverseSequence": _reverse_sequence, "Concat": _concat_constant_ends,
+    "Transpose": _transpose_rank5,
 }
 
 #: The ops rewritten here (passes/operators.py documents what each becomes); Pad only in its
 #: non-constant modes, comparisons and Cast only as a Where's condition. LSTM and GRU have kernels
 #: of their own and are unrolled only with features those lack (decompose_recurrent.py); a Gemm
-#: is split only when its C is computed, a Concat only when some inputs are constants. Loops are
-#: unrolled (unroll_loops.py).
-COMPOSITES = frozenset(_REWRITES) - {"Pad", "LSTM", "GRU", "Gemm", "Concat"} | {"Loop"}
+#: is split only when its C is computed, a Concat only when some inputs are constants, a Transpose
+#: only of rank 5 that merging axes does not bring to rank 4. Loops are unrolled (unroll_loops.py).
+COMPOSITES = frozenset(_REWRITES) - {"Pad", "LSTM", "GRU", "Gemm", "Concat", "Transpose"} | {"Loop"}
 
 
 def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset(), dependent=frozenset(),
-                   value=lambda name: None) -> bool:
+                   value=lambda name: None, shapes=None) -> bool:
     """A composite whose activation inputs are not all constants (those are folded as they are);
     ``masks``: the comparisons :func:`_mask_conditions` turns into masks; ``dependent``: the
     tensors that depend on the input values (an LSTM / GRU state computed from them is unrolled);
-    ``value``: a constant's array."""
+    ``value``: a constant's array; ``shapes``: a tensor's static dims (None if unknown)."""
     if n.op_type not in _REWRITES or n.domain not in ("", "ai.onnx"):
         return False
     if n.op_type in ("LSTM", "GRU"):
@@ -630,6 +661,11 @@ def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset(), dependent=froze
         values = [value(i) for i in n.input if i]  # constants also once folded (an Expand of a class token)
         fixed = [v for v in values if v is not None]
         return 0 < len(fixed) < len(values) and all(np.asarray(v).dtype.kind == "f" for v in fixed)
+    if n.op_type == "Transpose":  # rank 5 that merging neighbouring axes leaves at rank 5
+        dims = shapes(n.input[0]) if shapes is not None and live else None
+        perm = [int(p) for p in _attr(n, "perm", [])]
+        return dims is not None and len(dims) == 5 and all(d > 0 for d in dims) and len(perm) == 5 \
+            and _transpose_runs(dims, perm) > 4
     if n.op_type == "Gemm":  # only a computed C is split off
         return len(n.input) > 2 and bool(n.input[2]) and n.input[2] not in consts
     if n.op_type == "Pad":  # constant mode is a kernel of its own
@@ -652,11 +688,14 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     dependent = decompose_recurrent.data_dependent(model)
 
     folded = _folded_values(model, opset) if any(n.op_type == "Concat" for n in model.graph.node) else {}
+    rank5 = any(n.op_type == "Transpose" and len(_attr(n, "perm", [])) == 5 for n in model.graph.node)
+    dims = _static_dims(model, opset) if rank5 else {}
+    shapes = dims.get
 
     def value(name: str):
         v = decompose_recurrent.constant_value(model, name)
         return folded.get(name) if v is None else v
-    if not any(_needs_rewrite(n, consts, masks, dependent, value) for n in model.graph.node):
+    if not any(_needs_rewrite(n, consts, masks, dependent, value, shapes) for n in model.graph.node):
         return model
     m = onnx.ModelProto()
     m.CopyFrom(model)
@@ -665,7 +704,7 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     except Exception as e:  # shape inference of a malformed model: the importer's checks say more
         raise ModelError(f"shape inference fails before the composite ops can be rewritten: {e}".splitlines()[0],
                          file=path) from None
-    _rewrite(m, r, lambda n: _needs_rewrite(n, consts, masks, dependent, value), _REWRITES)
+    _rewrite(m, r, lambda n: _needs_rewrite(n, consts, masks, dependent, value, shapes), _REWRITES)
     _drop_dead_nodes(m)  # e.g. the Expand of a class token a Concat rewrite read as a constant
     _drop_unused_initializers(m)  # e.g. an unrolled LSTM's W / R / B, now read per gate
     r.tied.extend(_rewritten_ties(m, loop_ties))
@@ -675,6 +714,17 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     for vi in stale:
         m.graph.value_info.remove(vi)
     return m
+
+
+def _static_dims(model: onnx.ModelProto, opset: int) -> Dict[str, List[int]]:
+    """Every tensor's dims after the shape arithmetic is folded (0: unknown)."""
+    try:
+        folded = fold_onnx_constants(model, opset)
+    except Exception:  # a malformed model: the importer's checks say more
+        return {}
+    return {vi.name: [d.dim_value for d in vi.type.tensor_type.shape.dim]
+            for vi in list(folded.graph.input) + list(folded.graph.value_info) + list(folded.graph.output)
+            if vi.type.tensor_type.HasField("shape")}
 
 
 def _folded_values(model: onnx.ModelProto, opset: int) -> Dict[str, np.ndarray]:

@@ -26,7 +26,8 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
             "constant initial state: fused kernel; a state input, other activations (HardSigmoid) or clip: "
             "unrolled"),
     # element-wise
-    "Add": ("Add", "broadcasting; two activations or a constant"),
+    "Add": ("Add", "broadcasting (rank 5 when axes that broadcast alike merge to 4); two activations or a "
+            "constant"),
     "Sub": ("Sub", "broadcasting; two activations or a constant"),
     "Mul": ("Mul", "broadcasting; two activations or a constant"),
     "Div": ("Mul", "by a constant (a Mul), or by an activation (Mul with its reciprocal table)"),
@@ -71,7 +72,8 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     # data movement (views are free: no copy)
     "Reshape": ("Reshape", "view"), "Flatten": ("Reshape", "view"), "Squeeze": ("Reshape", "view"),
     "Unsqueeze": ("Reshape", "view"),
-    "Transpose": ("Transpose", "rank <= 4"),
+    "Transpose": ("Transpose", "rank <= 4 once neighbouring axes merge; rank 5 (Swin's q/k/v split): a Gather and "
+                  "a rank-4 Transpose per index of the output's first axis"),
     "Concat": ("Concat", "any axis; inputs rescaled to the output's range; constant inputs before or after the "
                "computed ones (a class token): a Pad and an Add"),
     "Pad": ("Pad", "constant mode: 1-D and 2-D; reflect, edge and wrap modes (constant pads): Slices and a Concat"),

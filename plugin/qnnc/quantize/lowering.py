@@ -29,6 +29,29 @@ def dims4(shape) -> tuple:
     return (1,) * (4 - len(shape)) + tuple(shape)
 
 
+def broadcast_dims4(a_shape, b_shape, out_shape):
+    """The kernels' 4-D dims of two broadcasting operands and their output, or None. Above rank 4
+    (a Swin attention mask added to (1, windows, heads, N, N) scores) the output's size-1 axes go
+    and neighbouring axes along which both operands broadcast alike merge."""
+    r = len(out_shape)
+    if r <= 4:
+        return dims4(a_shape), dims4(b_shape), dims4(out_shape)
+    a = (1,) * (r - len(a_shape)) + tuple(a_shape)
+    b = (1,) * (r - len(b_shape)) + tuple(b_shape)
+    groups = []  # [whether a is full, whether b is full, a dim, b dim, output dim]
+    for da, db, do in zip(a, b, out_shape):
+        if do == 1:
+            continue
+        kind = (da == do, db == do)
+        if groups and tuple(groups[-1][:2]) == kind:
+            groups[-1][2:] = [groups[-1][2] * da, groups[-1][3] * db, groups[-1][4] * do]
+        else:
+            groups.append([kind[0], kind[1], da, db, do])
+    if len(groups) > 4:
+        return None
+    return (dims4([g[2] for g in groups]), dims4([g[3] for g in groups]), dims4([g[4] for g in groups]))
+
+
 def requantize_op(name: str, src: QTensor, dst: QTensor) -> QOp:
     """An int8 <-> int16 conversion from ``src`` to ``dst`` (one kernel call)."""
     m, s = quantize_multiplier(src.scale / dst.scale)

@@ -31,7 +31,7 @@ from ..kernel_params import AddParams, MinMaxParams, MulParams, PreluParams, Res
 from ..qmodel import QOp, QTensor
 from . import unary_functions as UF
 from .fixedpoint import add_multipliers, quantize_multiplier, quantize_multipliers
-from .lowering import Lowering, dims4
+from .lowering import Lowering, broadcast_dims4
 from .rules_s8 import prelu_slope
 from .rules_s16 import ADD16_LEFT_SHIFT, S16_MAX, S16_MIN, input16, new16, output16, scale16, value16
 
@@ -59,16 +59,18 @@ def _operands(low: Lowering, n: Node):
 
 
 def _check_rank(low: Lowering, n: Node, out: QTensor, *ins: QTensor) -> None:
-    if len(out.shape) > 4 or any(len(t.shape) > len(out.shape) for t in ins):
-        raise low.err(n, f"broadcasting to {list(out.shape)} is not supported (rank <= 4)")
+    if any(len(t.shape) > len(out.shape) for t in ins) or \
+            broadcast_dims4(ins[0].shape, ins[-1].shape, out.shape) is None:
+        raise low.err(n, f"broadcasting to {list(out.shape)} is not supported (at most 4 axes once the axes "
+                         "that broadcast alike are merged)")
 
 
 def _broadcast_op(low: Lowering, n: Node, kind: str, params, a: QTensor, b: QTensor, out: QTensor,
                   consts: dict, kernel: str) -> None:
     inputs = [a.name] + ([] if "input2" in consts else [b.name])
+    d1, d2, do = broadcast_dims4(a.shape, b.shape, out.shape)
     low.ops.append(QOp(kind, n.name, inputs, out.name, params, consts,
-                       {"input1_dims": dims4(a.shape), "input2_dims": dims4(b.shape),
-                        "output_dims": dims4(out.shape), "kernel": kernel, **_S16}, 0))
+                       {"input1_dims": d1, "input2_dims": d2, "output_dims": do, "kernel": kernel, **_S16}, 0))
 
 
 def binary(low: Lowering, n: Node) -> None:

@@ -23,7 +23,7 @@ from ..kernel_params import AddParams, FcParams, MulParams, PoolParams, RescaleP
 from ..qmodel import QOp, QTensor
 from .bias_correction import mean_shift_of
 from .fixedpoint import add_multipliers, quantize_multiplier
-from .lowering import Lowering, dims4
+from .lowering import Lowering, broadcast_dims4
 from .int4 import KERNELS_S4, pack_s4, quantize_weights_s4
 from .qparams import INT32_MAX, SOFTMAX_SCALE, SOFTMAX_ZP, act_qparams, round_half_away
 from .weights import apply_scale_floor, bias_scale_floor
@@ -185,9 +185,10 @@ def binary(low: Lowering, n: Node) -> None:
     if lut is not None:
         raise low.err(n, "a LeakyRelu fused into Add is not supported")
     out_shape = out.shape
-    for t in (a, b):
-        if len(t.shape) > len(out_shape) or len(out_shape) > 4:
-            raise low.err(n, f"broadcasting {list(t.shape)} to {list(out_shape)} is not supported (rank <= 4)")
+    dims = broadcast_dims4(a.shape, b.shape, out_shape) if max(len(a.shape), len(b.shape)) <= len(out_shape) else None
+    if dims is None:
+        raise low.err(n, f"broadcasting {list(a.shape)} and {list(b.shape)} to {list(out_shape)} is not supported "
+                         "(at most 4 axes once the axes that broadcast alike are merged)")
     if n.op in ("Add", "Sub"):
         m1, s1, m2, s2, mo, so = add_multipliers(a.scale, b.scale, out.scale, ADD_LEFT_SHIFT)
         if n.op == "Sub":  # the add kernel with one input multiplier negated (exact on every path)
@@ -202,8 +203,7 @@ def binary(low: Lowering, n: Node) -> None:
 
     inputs = [a.name] + ([] if "input2" in consts else [b.name])
     low.ops.append(QOp(kind, n.name, inputs, out.name, params, consts,
-                        {"input1_dims": dims4(a.shape), "input2_dims": dims4(b.shape),
-                         "output_dims": dims4(out_shape)}, 0))
+                        {"input1_dims": dims[0], "input2_dims": dims[1], "output_dims": dims[2]}, 0))
 
 
 def pool(low: Lowering, n: Node) -> None:
@@ -399,17 +399,17 @@ def minmax(low: Lowering, n: Node) -> None:
     else:
         b = low.tensors[n.inputs[1]]
     out = low.new_tensor(n.outputs[0], *low.calibrated(n.outputs[0], n))
-    for t in (a, b):
-        if len(t.shape) > len(out.shape) or len(out.shape) > 4:
-            raise low.err(n, f"broadcasting {list(t.shape)} to {list(out.shape)} is not supported (rank <= 4)")
+    dims = broadcast_dims4(a.shape, b.shape, out.shape) if max(len(a.shape), len(b.shape)) <= len(out.shape) else None
+    if dims is None:
+        raise low.err(n, f"broadcasting {list(a.shape)} and {list(b.shape)} to {list(out.shape)} is not supported "
+                         "(at most 4 axes once the axes that broadcast alike are merged)")
     m1, s1 = quantize_multiplier(a.scale / out.scale)
     m2, s2 = quantize_multiplier(b.scale / out.scale)
     params = MinMaxParams(-a.zero_point, m1, s1, -b.zero_point, m2, s2, out.zero_point, -128, 127,
                           1 if n.op == "Max" else 0)
     inputs = [a.name] + ([] if consts else [b.name])
     low.ops.append(QOp("minmax", n.name, inputs, out.name, params, consts,
-                       {"input1_dims": dims4(a.shape), "input2_dims": dims4(b.shape),
-                        "output_dims": dims4(out.shape)}, 0))
+                       {"input1_dims": dims[0], "input2_dims": dims[1], "output_dims": dims[2]}, 0))
 
 
 def log_softmax(low: Lowering, n: Node) -> None:
