@@ -403,6 +403,32 @@ def simd_cases(seed: int = 1616):
               simd_conv_case(rng, False, 8, 36, 1, 3, hw=(3, 5), pads=(0, 1, 0, 1)),  # K 24
               simd_conv_case(rng, False, 16, 96, 1, 1, hw=(1, 5), low=True),
               simd_conv_case(rng, False, 64, 68, 1, 1, hw=(5, 5), low=True)]
+    # the Helium two-pixel conv without scratch: both windows in the stack column (2 K <= 128, any
+    # K % 4, the passes' predicated tail), and the windows inside the input copied without tap
+    # ranges (dilation along h too); K 65 takes the one-pixel path
+    cases += [simd_conv_case(rng, False, 3, 16, 3, 3, hw=(6, 7), pads=(1, 1, 1, 1)),  # K 27: a first layer
+              simd_conv_case(rng, False, 3, 8, 3, 3, hw=(5, 5), stride=(2, 2), pads=(1, 1, 1, 1), low=True),
+              simd_conv_case(rng, False, 1, 4, 3, 3, hw=(4, 5), pads=(1, 0, 1, 2)),  # K 9
+              simd_conv_case(rng, False, 7, 12, 3, 3, hw=(5, 6), pads=(0, 1, 1, 0), batch=2),  # K 63
+              simd_conv_case(rng, False, 16, 8, 2, 2, hw=(4, 4), pads=(1, 1, 0, 0)),  # K 64: the column's limit
+              simd_conv_case(rng, False, 13, 4, 1, 5, hw=(3, 7), pads=(0, 2, 0, 2)),  # K 65
+              simd_conv_case(rng, False, 3, 8, 2, 3, hw=(6, 6), dil=(2, 2), pads=(1, 1, 1, 1)),  # K 18
+              simd_conv_case(rng, False, 4, 8, 3, 3, hw=(8, 6), dil=(2, 1), pads=(0, 1, 0, 1)),  # K 36
+              simd_conv_case(rng, False, 16, 8, 3, 3, hw=(7, 6), dil=(2, 1), pads=(1, 1, 1, 1)),  # K 144
+              simd_conv_case(rng, False, 20, 4, 1, 3, hw=(3, 6), low=True),  # K 60 in place
+              *[simd_conv_case(rng, False, 3, 8, 3, 3, hw=(3, 4), extreme=True, bias_fill=_room(27) + more)
+                for more in (0, 1)]]
+    # the Helium columns path (K > 511, every sum within int32 by the weights' bound, out_c % 4 ==
+    # 0): pixel pairs down a column, kernel rows in place, padding rows and columns, an odd height,
+    # more than QNNC_CONV16_PAIR_CH channels; every product 2^22 (K 648 above) fails the bound
+    cases += [simd_conv_case(rng, False, 64, 8, 3, 3, hw=(5, 4), pads=(1, 1, 1, 1), bias_fill=12345),  # K 576
+              simd_conv_case(rng, False, 64, 36, 3, 3, hw=(3, 3), stride=(2, 2), pads=(1, 0, 1, 1), low=True,
+                             bias_fill=-7),
+              simd_conv_case(rng, False, 60, 12, 3, 3, hw=(7, 5), dil=(2, 1), pads=(2, 1, 1, 1), batch=2,
+                             bias_fill=0),
+              simd_conv_case(rng, False, 520, 4, 1, 1, hw=(3, 2), bias_fill=99),
+              simd_conv_case(rng, False, 100, 4, 2, 3, hw=(2, 4), pads=(3, 3, 0, 3), bias_fill=-5000),  # K 600
+              simd_conv_case(rng, False, 64, 8, 3, 3, hw=(4, 4), pads=(1, 1, 1, 1))]
     return cases
 
 
