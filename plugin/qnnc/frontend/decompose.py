@@ -42,7 +42,8 @@ TIED_RANGES_KEY = "qnnc.tied_ranges"
 class _Rewriter(NewTensors):
     """Builds the replacement nodes of one model; keeps names unique and deterministic."""
 
-    def __init__(self, model: onnx.ModelProto, opset: int, path: str, infer: bool = True):
+    def __init__(self, model: onnx.ModelProto, opset: int, path: str, infer: bool = True,
+                 folded: Optional[onnx.ModelProto] = None):
         super().__init__()
         self.opset = opset
         self.path = path
@@ -56,12 +57,10 @@ class _Rewriter(NewTensors):
                 self.consts[n.output[0]] = numpy_helper.to_array(n.attribute[0].t)
         # static dims by tensor name (0 = unknown), from shape inference and the constants
         self.dims: Dict[str, List[int]] = {}
-        # With the shape arithmetic folded first (a copy): PyTorch's chunk slices at ends computed
-        # from Shape, so the slices' shapes are static only after folding.
-        inferred = fold_onnx_constants(model, opset) if infer else model
-        for vi in list(inferred.graph.input) + list(inferred.graph.value_info) + list(inferred.graph.output):
-            if vi.type.tensor_type.HasField("shape"):
-                self.dims[vi.name] = [d.dim_value for d in vi.type.tensor_type.shape.dim]
+        # With the shape arithmetic folded first (a copy, or ``folded`` when the caller has it):
+        # PyTorch's chunk slices at ends computed from Shape are static only after folding.
+        inferred = folded if folded is not None else fold_onnx_constants(model, opset) if infer else model
+        self.dims.update(_dims_of(inferred))
         # the values the folding found (a ReverseSequence's lengths built from Shape), read
         # where a rewrite needs a constant operand
         self.folded: Dict[str, onnx.TensorProto] = {}
@@ -687,10 +686,13 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     masks = _mask_conditions(model, consts)
     dependent = decompose_recurrent.data_dependent(model)
 
-    folded = _folded_values(model, opset) if any(n.op_type == "Concat" for n in model.graph.node) else {}
-    rank5 = any(n.op_type == "Transpose" and len(_attr(n, "perm", [])) == 5 for n in model.graph.node)
-    dims = _static_dims(model, opset) if rank5 else {}
-    shapes = dims.get
+    # The shape arithmetic folded (a copy), once, when a decision or a rewrite needs it: the
+    # constants a Concat reads, a rank-5 Transpose's dims, the rewriter's shapes.
+    need_fold = any(n.op_type == "Concat" or n.op_type == "Transpose" and len(_attr(n, "perm", [])) == 5
+                    for n in model.graph.node)
+    folded_model = _fold_or_none(model, opset) if need_fold else None
+    folded = {} if folded_model is None else {i.name: numpy_helper.to_array(i) for i in folded_model.graph.initializer}
+    shapes = _dims_of(folded_model).get if folded_model is not None else {}.get
 
     def value(name: str):
         v = decompose_recurrent.constant_value(model, name)
@@ -700,7 +702,7 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     m = onnx.ModelProto()
     m.CopyFrom(model)
     try:
-        r = _Rewriter(m, opset, path)
+        r = _Rewriter(m, opset, path, folded=folded_model)
     except Exception as e:  # shape inference of a malformed model: the importer's checks say more
         raise ModelError(f"shape inference fails before the composite ops can be rewritten: {e}".splitlines()[0],
                          file=path) from None
@@ -716,25 +718,20 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     return m
 
 
-def _static_dims(model: onnx.ModelProto, opset: int) -> Dict[str, List[int]]:
-    """Every tensor's dims after the shape arithmetic is folded (0: unknown)."""
+def _fold_or_none(model: onnx.ModelProto, opset: int) -> Optional[onnx.ModelProto]:
+    """The model with its shape arithmetic folded (onnx_fold.py, on a copy); None when that fails
+    (a malformed model: the importer's checks say more)."""
     try:
-        folded = fold_onnx_constants(model, opset)
-    except Exception:  # a malformed model: the importer's checks say more
-        return {}
+        return fold_onnx_constants(model, opset)
+    except Exception:
+        return None
+
+
+def _dims_of(model: onnx.ModelProto) -> Dict[str, List[int]]:
+    """Every tensor's dims in a shape-inferred model (0: unknown)."""
     return {vi.name: [d.dim_value for d in vi.type.tensor_type.shape.dim]
-            for vi in list(folded.graph.input) + list(folded.graph.value_info) + list(folded.graph.output)
+            for vi in list(model.graph.input) + list(model.graph.value_info) + list(model.graph.output)
             if vi.type.tensor_type.HasField("shape")}
-
-
-def _folded_values(model: onnx.ModelProto, opset: int) -> Dict[str, np.ndarray]:
-    """The tensors that fold to constants (onnx_fold.py on a copy) by name: what the importer will
-    see as constants once the shape arithmetic is folded."""
-    try:
-        folded = fold_onnx_constants(model, opset)
-    except Exception:  # a malformed model: the importer's checks say more
-        return {}
-    return {i.name: numpy_helper.to_array(i) for i in folded.graph.initializer}
 
 
 def _rewritten_ties(m: onnx.ModelProto, groups: List[List[str]]) -> List[List[str]]:
