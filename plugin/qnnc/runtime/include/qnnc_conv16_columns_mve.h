@@ -12,7 +12,7 @@
 
 #if QNNC_PATH_MVE
 /* Three channels x two pixels over a run of n >= 1 taps at x0 and x1, weights at w0, w0 + ws,
- * w0 + 2 ws (ws: the filter's K): the int32 sums into s[0 .. 3) and s[QNNC_CONV16_PAIR_CH ..]. */
+ * w0 + 2 ws (ws: the filter's K): the int32 sums added to s[0 .. 3) and s[QNNC_CONV16_PAIR_CH ..]. */
 static QNNC_LOOP_ATTR void qnnc_conv16_run3x2_mve(const int16_t *x0, const int16_t *x1, const int8_t *w0,
                                                   int32_t ws, int32_t n, int32_t *s)
 {
@@ -45,12 +45,12 @@ static QNNC_LOOP_ATTR void qnnc_conv16_run3x2_mve(const int16_t *x0, const int16
         a2 = vmladavaq_s16(a2, v0, u2);
         b2 = vmladavaq_s16(b2, v1, u2);
     }
-    s[0] = a0;
-    s[1] = a1;
-    s[2] = a2;
-    s[QNNC_CONV16_PAIR_CH] = b0;
-    s[QNNC_CONV16_PAIR_CH + 1] = b1;
-    s[QNNC_CONV16_PAIR_CH + 2] = b2;
+    s[0] += a0;
+    s[1] += a1;
+    s[2] += a2;
+    s[QNNC_CONV16_PAIR_CH] += b0;
+    s[QNNC_CONV16_PAIR_CH + 1] += b1;
+    s[QNNC_CONV16_PAIR_CH + 2] += b2;
 }
 
 /* 1 when every channel's bias plus 32768 times the sum of its |weights| fits int32: then every
@@ -96,6 +96,7 @@ static void qnnc_conv16_columns_mve(const qnnc_conv_params *params, const qnnc_p
     const int32_t out_h = output_dims->h, out_w = output_dims->w, out_c = output_dims->c;
     const int32_t K = k_h * k_w * in_c;
     int32_t sums[2 * QNNC_CONV16_PAIR_CH], t[2 * QNNC_CONV16_PAIR_CH];
+    int32_t *s;
     int32_t b, oh, ow, c0, c, kh, j;
     for (b = 0; b < output_dims->n; ++b) {
         const int16_t *in_b = input + b * in_h * in_w * in_c;
@@ -125,14 +126,32 @@ static void qnnc_conv16_columns_mve(const qnnc_conv_params *params, const qnnc_p
                         }
                         xa = in_b + ((va ? ra : rb) * in_w + iw0 + kw0) * in_c;
                         xb = in_b + ((vb ? rb : ra) * in_w + iw0 + kw0) * in_c;
-                        for (c = 0; c < nc; c += 3) {
-                            const int32_t cc = c + 3 <= nc ? c : nc - 3; /* the last three again */
-                            qnnc_conv16_run3x2_mve(xa, xb, wc + cc * K + kh * k_w * in_c, K, n, t + cc);
+                        /* a row both pixels have adds to the sums; a row one of them has goes
+                         * through t, and only that pixel's half is kept */
+                        s = va && vb ? sums : t;
+                        for (j = 0; s == t && j < 2 * QNNC_CONV16_PAIR_CH; ++j) {
+                            t[j] = 0;
                         }
-                        for (j = 0; va && j < nc; ++j) {
+                        for (c = 0; c + 3 <= nc; c += 3) {
+                            qnnc_conv16_run3x2_mve(xa, xb, wc + c * K + kh * k_w * in_c, K, n, s + c);
+                        }
+                        if (c < nc) { /* one or two channels left: a run of their own */
+                            const int8_t *wr = wc + c * K + kh * k_w * in_c;
+                            int32_t r[QNNC_CONV16_PAIR_CH + 2];
+                            if (nc - c == 1) {
+                                qnnc_conv16_rest1_mve(xa, xb, wr, n, r);
+                            } else {
+                                qnnc_conv16_rest2_mve(xa, xb, wr, K, n, r);
+                            }
+                            for (j = 0; j < nc - c; ++j) {
+                                s[c + j] += r[j];
+                                s[QNNC_CONV16_PAIR_CH + c + j] += r[QNNC_CONV16_PAIR_CH + j];
+                            }
+                        }
+                        for (j = 0; s == t && va && j < nc; ++j) {
                             sums[j] += t[j];
                         }
-                        for (j = 0; vb && j < nc; ++j) {
+                        for (j = 0; s == t && vb && j < nc; ++j) {
                             sums[QNNC_CONV16_PAIR_CH + j] += t[QNNC_CONV16_PAIR_CH + j];
                         }
                     }

@@ -21,11 +21,12 @@
  * layer's K = 27, any K % 4), and K >= 8, two output pixels run together, three channels x two
  * pixels a pass (qnnc_conv16_pass3x2_body), their windows read in place or copied into the
  * scratch or the column by Helium loads and stores (qnnc_conv16_window_mve: no memcpy call per
- * kernel row); for K % 8 == 0 the passes over a block of channels run in one inline-assembly loop
+ * kernel row); the passes over a block of channels run in one inline-assembly loop
  * (qnnc_conv16_passes3x2_mve: ~16 instructions a pass besides the MACs instead of ~40 with a C
- * call a pass; a C version for other compilers and unoptimized builds), otherwise one C call a
- * pass. The passes' int32 sums of up to QNNC_CONV16_PAIR_CH channels wait on the stack for their
- * requantization, which then runs in a loop of its own.
+ * call a pass; for K % 8 != 0 each pass ends with a predicated tail; a C version for other
+ * compilers and unoptimized builds), and the one or two channels left over by the passes of
+ * three get a pass of their own. The passes' int32 sums of up to QNNC_CONV16_PAIR_CH channels
+ * wait on the stack for their requantization, which then runs in a loop of its own.
  *
  * Layers qnnc_s16_sums_fit declines (K > 511: no scratch either) still keep int32 sums when the
  * weights prove them exact (qnnc_conv16_weights_fit: |bias| + 32768 * sum |w| <= INT32_MAX per
@@ -118,13 +119,11 @@ static QNNC_LOOP_ATTR void qnnc_conv16_pixel_mve(const int16_t *x, const int8_t 
     }
 }
 
-/* The int32 sums of channels 0 .. nc - 1 (nc >= 3) of two pixels whose K >= 8 taps are at xa
- * and xb, into sa[0 .. nc) and sa[QNNC_CONV16_PAIR_CH ..]: three channels x two pixels a pass,
- * so each 8-weight load serves both pixels and each input load three channels (per 8 taps:
- * 2 + 3 loads and 6 VMLADAVA, 48 products in 11 instructions with the loop's; two channels a
- * pass took 9 for 32, and four would need more registers than there are). When nc is not a
- * multiple of 3 the last pass takes the last three channels, storing again the same sums of
- * one or two channels. */
+/* The int32 sums of three channels (rows of K weights from w0) of two pixels whose K >= 8 taps
+ * are at x0 and x1, into s[0 .. 3) and s[QNNC_CONV16_PAIR_CH ..]: each 8-weight load serves both
+ * pixels and each input load three channels (per 8 taps: 2 + 3 loads and 6 VMLADAVA, 48
+ * products in 11 instructions with the loop's; two channels a pass took 9 for 32, and four
+ * would need more registers than there are). tail: the last K % 8 taps, predicated. */
 QNNC_INLINE void qnnc_conv16_pass3x2_body(int32_t *s, const int16_t *x0, const int16_t *x1, const int8_t *w0,
                                           int32_t K, int tail)
 {
@@ -165,14 +164,8 @@ QNNC_INLINE void qnnc_conv16_pass3x2_body(int32_t *s, const int16_t *x0, const i
     s[QNNC_CONV16_PAIR_CH + 2] = b2;
 }
 
-/* One pass for K % 8 != 0 */
-static QNNC_LOOP_ATTR void qnnc_conv16_pass3x2_tail_mve(const int16_t *x0, const int8_t *w0, int32_t K, const int16_t *x1, int32_t *s)
-{
-    qnnc_conv16_pass3x2_body(s, x0, x1, w0, K, 1);
-}
-
 #if defined(__GNUC__) && defined(__OPTIMIZE__)
-/* npass >= 1 passes of qnnc_conv16_pass3x2_mve for K % 8 == 0 (K >= 8): channels w, w + K, ...
+/* npass >= 1 passes of three channels x two pixels over K >= 8 taps: channels w, w + K, ...
  * (rows of K weights), their sums into s[0 .. 3 npass) and s[QNNC_CONV16_PAIR_CH ..]. The passes'
  * loop in inline assembly: the pixels' window pointers, s, its end and K - 8 wait in a 24-byte
  * frame the assembly pushes and pops, so the six sums (even registers: VMLADAV), the five
@@ -180,66 +173,105 @@ static QNNC_LOOP_ATTR void qnnc_conv16_pass3x2_tail_mve(const int16_t *x0, const
  * an asm even with a frame pointer; the first 8 taps are peeled (VMLADAV starts the sums: no
  * zeroing) and the rows' pointers follow from row 0 (row 2 ends where the next pass's row 0
  * starts). 16 instructions a pass besides its MACs instead of ~40 with one C call a pass (GCC 12
- * recomputes the loop count and saves registers in every call). */
+ * recomputes the loop count and saves registers in every call). TAIL is empty for K % 8 == 0 and
+ * QNNC_CONV16_ASM_TAIL otherwise. */
+#define QNNC_CONV16_PASSES_ASM(TAIL)                                                                             \
+    __asm volatile("sub sp, sp, #24\n\t"                                                                         \
+                   "strd %[x0], %[x1], [sp]\n\t"                                                                 \
+                   "strd %[a1], %[e], [sp, #8]\n\t"                                                              \
+                   "str %[b0], [sp, #16]\n"                                                                      \
+                   "1:\n\t"                                                                                      \
+                   "ldrd %[x0], %[x1], [sp]\n\t"                                                                 \
+                   "ldr lr, [sp, #16]\n\t"                                                                       \
+                   "vldrh.16 q0, [%[x0]], #16\n\t"                                                               \
+                   "vldrh.16 q1, [%[x1]], #16\n\t"                                                               \
+                   "vldrb.s16 q2, [%[w0]], #8\n\t"                                                               \
+                   "vmladav.s16 %[e], q0, q2\n\t"                                                                \
+                   "vmladav.s16 %[b0], q1, q2\n\t"                                                               \
+                   "add %[w1], %[w0], lr\n\t"                                                                    \
+                   "vldrb.s16 q2, [%[w1]], #8\n\t"                                                               \
+                   "vmladav.s16 %[a1], q0, q2\n\t"                                                               \
+                   "vmladav.s16 %[b1], q1, q2\n\t"                                                               \
+                   "add %[w2], %[w1], lr\n\t"                                                                    \
+                   "vldrb.s16 q2, [%[w2]], #8\n\t"                                                               \
+                   "vmladav.s16 %[a2], q0, q2\n\t"                                                               \
+                   "vmladav.s16 %[b2], q1, q2\n\t"                                                               \
+                   "lsrs lr, lr, #3\n\t"                                                                         \
+                   "wls lr, lr, 3f\n"                                                                            \
+                   "2:\n\t"                                                                                      \
+                   "vldrh.16 q0, [%[x0]], #16\n\t"                                                               \
+                   "vldrh.16 q1, [%[x1]], #16\n\t"                                                               \
+                   "vldrb.s16 q2, [%[w0]], #8\n\t"                                                               \
+                   "vmladava.s16 %[e], q0, q2\n\t"                                                               \
+                   "vmladava.s16 %[b0], q1, q2\n\t"                                                              \
+                   "vldrb.s16 q2, [%[w1]], #8\n\t"                                                               \
+                   "vmladava.s16 %[a1], q0, q2\n\t"                                                              \
+                   "vmladava.s16 %[b1], q1, q2\n\t"                                                              \
+                   "vldrb.s16 q2, [%[w2]], #8\n\t"                                                               \
+                   "vmladava.s16 %[a2], q0, q2\n\t"                                                              \
+                   "vmladava.s16 %[b2], q1, q2\n\t"                                                              \
+                   "le lr, 2b\n"                                                                                 \
+                   "3:\n\t" TAIL                                                                                 \
+                   "ldr lr, [sp, #8]\n\t"                                                                        \
+                   "str %[a2], [lr, #8]\n\t"                                                                     \
+                   "strd %[b0], %[b1], [lr, #%c[ob]]\n\t"                                                        \
+                   "str %[b2], [lr, #%c[ob] + 8]\n\t"                                                            \
+                   "strd %[e], %[a1], [lr], #12\n\t"                                                             \
+                   "str lr, [sp, #8]\n\t"                                                                        \
+                   "mov %[w0], %[w2]\n\t"                                                                        \
+                   "ldr %[e], [sp, #12]\n\t"                                                                     \
+                   "cmp lr, %[e]\n\t"                                                                            \
+                   "bne 1b\n\t"                                                                                  \
+                   "add sp, sp, #24"                                                                             \
+                   : [e] "+Te"(e), [a1] "+Te"(a1), [b0] "+Te"(b0), [a2] "=&Te"(a2), [b1] "=&Te"(b1),            \
+                     [b2] "=&Te"(b2), [x0] "+r"(xa), [x1] "+r"(xb), [w0] "+l"(w), [w1] "=&l"(w1), [w2] "=&l"(w2) \
+                   : [ob] "i"(4 * QNNC_CONV16_PAIR_CH)                                                           \
+                   : "lr", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "memory", "cc")
+
+/* The last K % 8 taps of a pass (K % 8 != 0): one predicated load of each pixel and channel
+ * (false lanes load as zeros and add nothing, nothing past the rows is read), then the third
+ * channel's weight pointer steps to the next pass's first channel. */
+#define QNNC_CONV16_ASM_TAIL                                                                                     \
+    "ldr lr, [sp, #16]\n\t"                                                                                      \
+    "and lr, lr, #7\n\t"                                                                                         \
+    "vctp.16 lr\n\t"                                                                                             \
+    "vpstttt\n\t"                                                                                                \
+    "vldrht.16 q0, [%[x0]]\n\t"                                                                                  \
+    "vldrht.16 q1, [%[x1]]\n\t"                                                                                  \
+    "vldrbt.s16 q2, [%[w0]]\n\t"                                                                                 \
+    "vldrbt.s16 q3, [%[w1]]\n\t"                                                                                 \
+    "vmladava.s16 %[e], q0, q2\n\t"                                                                              \
+    "vmladava.s16 %[b0], q1, q2\n\t"                                                                             \
+    "vmladava.s16 %[a1], q0, q3\n\t"                                                                             \
+    "vmladava.s16 %[b1], q1, q3\n\t"                                                                             \
+    "vpst\n\t"                                                                                                   \
+    "vldrbt.s16 q2, [%[w2]]\n\t"                                                                                 \
+    "vmladava.s16 %[a2], q0, q2\n\t"                                                                             \
+    "vmladava.s16 %[b2], q1, q2\n\t"                                                                             \
+    "add %[w2], %[w2], lr\n\t"
+
+/* The asm's operands: s's end, then channel 0's sum of pixel a (e); s, then channel 1's (a1);
+ * the bytes of a row after its first 8, then a sum (b0). */
+#define QNNC_CONV16_PASSES_VARS                                                                                  \
+    int32_t *e = s + 3 * npass;                                                                                  \
+    int32_t *a1 = s;                                                                                             \
+    int32_t b0 = K - 8;                                                                                          \
+    int32_t a2, b1, b2;                                                                                          \
+    const int8_t *w1, *w2
+
 static void qnnc_conv16_passes3x2_mve(const int16_t *xa, const int16_t *xb, const int8_t *w, int32_t K,
                                       int32_t npass, int32_t *s)
 {
-    int32_t *e = s + 3 * npass; /* the end of s, then the sum of channel 0, pixel a */
-    int32_t *a1 = s;            /* s, then the sum of channel 1, pixel a */
-    int32_t b0 = K - 8;         /* the bytes of a row after its first 8, then a sum */
-    int32_t a2, b1, b2;
-    const int8_t *w1, *w2;
-    __asm volatile("sub sp, sp, #24\n\t"
-                   "strd %[x0], %[x1], [sp]\n\t"
-                   "strd %[a1], %[e], [sp, #8]\n\t"
-                   "str %[b0], [sp, #16]\n"
-                   "1:\n\t"
-                   "ldrd %[x0], %[x1], [sp]\n\t"
-                   "ldr lr, [sp, #16]\n\t"
-                   "vldrh.16 q0, [%[x0]], #16\n\t"
-                   "vldrh.16 q1, [%[x1]], #16\n\t"
-                   "vldrb.s16 q2, [%[w0]], #8\n\t"
-                   "vmladav.s16 %[e], q0, q2\n\t"
-                   "vmladav.s16 %[b0], q1, q2\n\t"
-                   "add %[w1], %[w0], lr\n\t"
-                   "vldrb.s16 q2, [%[w1]], #8\n\t"
-                   "vmladav.s16 %[a1], q0, q2\n\t"
-                   "vmladav.s16 %[b1], q1, q2\n\t"
-                   "add %[w2], %[w1], lr\n\t"
-                   "vldrb.s16 q2, [%[w2]], #8\n\t"
-                   "vmladav.s16 %[a2], q0, q2\n\t"
-                   "vmladav.s16 %[b2], q1, q2\n\t"
-                   "lsrs lr, lr, #3\n\t"
-                   "wls lr, lr, 3f\n"
-                   "2:\n\t"
-                   "vldrh.16 q0, [%[x0]], #16\n\t"
-                   "vldrh.16 q1, [%[x1]], #16\n\t"
-                   "vldrb.s16 q2, [%[w0]], #8\n\t"
-                   "vmladava.s16 %[e], q0, q2\n\t"
-                   "vmladava.s16 %[b0], q1, q2\n\t"
-                   "vldrb.s16 q2, [%[w1]], #8\n\t"
-                   "vmladava.s16 %[a1], q0, q2\n\t"
-                   "vmladava.s16 %[b1], q1, q2\n\t"
-                   "vldrb.s16 q2, [%[w2]], #8\n\t"
-                   "vmladava.s16 %[a2], q0, q2\n\t"
-                   "vmladava.s16 %[b2], q1, q2\n\t"
-                   "le lr, 2b\n"
-                   "3:\n\t"
-                   "ldr lr, [sp, #8]\n\t"
-                   "str %[a2], [lr, #8]\n\t"
-                   "strd %[b0], %[b1], [lr, #%c[ob]]\n\t"
-                   "str %[b2], [lr, #%c[ob] + 8]\n\t"
-                   "strd %[e], %[a1], [lr], #12\n\t"
-                   "str lr, [sp, #8]\n\t"
-                   "mov %[w0], %[w2]\n\t"
-                   "ldr %[e], [sp, #12]\n\t"
-                   "cmp lr, %[e]\n\t"
-                   "bne 1b\n\t"
-                   "add sp, sp, #24"
-                   : [e] "+Te"(e), [a1] "+Te"(a1), [b0] "+Te"(b0), [a2] "=&Te"(a2), [b1] "=&Te"(b1),
-                     [b2] "=&Te"(b2), [x0] "+r"(xa), [x1] "+r"(xb), [w0] "+l"(w), [w1] "=&l"(w1), [w2] "=&l"(w2)
-                   : [ob] "i"(4 * QNNC_CONV16_PAIR_CH)
-                   : "lr", "d0", "d1", "d2", "d3", "d4", "d5", "memory", "cc");
+    QNNC_CONV16_PASSES_VARS;
+    QNNC_CONV16_PASSES_ASM("");
+}
+
+/* The same for K % 8 != 0 (K > 8): each pass ends with the predicated tail. */
+static void qnnc_conv16_passes3x2_tail_mve(const int16_t *xa, const int16_t *xb, const int8_t *w, int32_t K,
+                                           int32_t npass, int32_t *s)
+{
+    QNNC_CONV16_PASSES_VARS;
+    QNNC_CONV16_PASSES_ASM(QNNC_CONV16_ASM_TAIL);
 }
 #else
 /* One pass for K % 8 == 0 (no tail: the pointers need not outlive the loop) */
@@ -256,27 +288,98 @@ static void qnnc_conv16_passes3x2_mve(const int16_t *xa, const int16_t *xb, cons
         qnnc_conv16_pass3x2_mve(xa, w + 3 * j * K, K, xb, s + 3 * j);
     }
 }
+/* One pass for K % 8 != 0 */
+static QNNC_LOOP_ATTR void qnnc_conv16_pass3x2_tail_mve(const int16_t *x0, const int8_t *w0, int32_t K, const int16_t *x1, int32_t *s)
+{
+    qnnc_conv16_pass3x2_body(s, x0, x1, w0, K, 1);
+}
+static void qnnc_conv16_passes3x2_tail_mve(const int16_t *xa, const int16_t *xb, const int8_t *w, int32_t K,
+                                           int32_t npass, int32_t *s)
+{
+    int32_t j;
+    for (j = 0; j < npass; ++j) {
+        qnnc_conv16_pass3x2_tail_mve(xa, w + 3 * j * K, K, xb, s + 3 * j);
+    }
+}
 #endif
 
-/* qnnc_conv16_pass3x2_mve over channels 0 .. nc - 1 (3 <= nc <= QNNC_CONV16_PAIR_CH); when nc
- * is not a multiple of 3 the last pass takes the last three channels (one or two of them again).
- * K % 8 == 0: all passes but that last one in one qnnc_conv16_passes3x2_mve. */
+/* The sums of both pixels over the K taps of the channel at w (the last K % 8 predicated), into
+ * s[0] and s[QNNC_CONV16_PAIR_CH]: the one channel left over by the passes of three. */
+static QNNC_LOOP_ATTR void qnnc_conv16_rest1_mve(const int16_t *x0, const int16_t *x1, const int8_t *w, int32_t K,
+                                                 int32_t *s)
+{
+    const mve_pred16_t p = vctp16q((uint32_t)(K & 7));
+    int32_t a = 0, b = 0;
+    int32_t i;
+    for (i = K >> 3; i > 0; --i) {
+        const int16x8_t u = vldrbq_s16(w);
+        a = vmladavaq_s16(a, vldrhq_s16(x0), u);
+        b = vmladavaq_s16(b, vldrhq_s16(x1), u);
+        x0 += 8;
+        x1 += 8;
+        w += 8;
+    }
+    if (K & 7) { /* zero lanes contribute nothing */
+        const int16x8_t u = vldrbq_z_s16(w, p);
+        a = vmladavaq_s16(a, vldrhq_z_s16(x0, p), u);
+        b = vmladavaq_s16(b, vldrhq_z_s16(x1, p), u);
+    }
+    s[0] = a;
+    s[QNNC_CONV16_PAIR_CH] = b;
+}
+
+/* The same for the two channels left over, over K taps (weights at w0 and w0 + ws). */
+static QNNC_LOOP_ATTR void qnnc_conv16_rest2_mve(const int16_t *x0, const int16_t *x1, const int8_t *w0, int32_t ws,
+                                                 int32_t K, int32_t *s)
+{
+    const int8_t *w1 = w0 + ws;
+    const mve_pred16_t p = vctp16q((uint32_t)(K & 7));
+    int32_t a0 = 0, a1 = 0, b0 = 0, b1 = 0;
+    int32_t i;
+    for (i = K >> 3; i > 0; --i) {
+        const int16x8_t v0 = vldrhq_s16(x0), v1 = vldrhq_s16(x1);
+        const int16x8_t u0 = vldrbq_s16(w0), u1 = vldrbq_s16(w1);
+        a0 = vmladavaq_s16(a0, v0, u0);
+        b0 = vmladavaq_s16(b0, v1, u0);
+        a1 = vmladavaq_s16(a1, v0, u1);
+        b1 = vmladavaq_s16(b1, v1, u1);
+        x0 += 8;
+        x1 += 8;
+        w0 += 8;
+        w1 += 8;
+    }
+    if (K & 7) { /* zero lanes contribute nothing */
+        const int16x8_t v0 = vldrhq_z_s16(x0, p), v1 = vldrhq_z_s16(x1, p);
+        const int16x8_t u0 = vldrbq_z_s16(w0, p), u1 = vldrbq_z_s16(w1, p);
+        a0 = vmladavaq_s16(a0, v0, u0);
+        b0 = vmladavaq_s16(b0, v1, u0);
+        a1 = vmladavaq_s16(a1, v0, u1);
+        b1 = vmladavaq_s16(b1, v1, u1);
+    }
+    s[0] = a0;
+    s[1] = a1;
+    s[QNNC_CONV16_PAIR_CH] = b0;
+    s[QNNC_CONV16_PAIR_CH + 1] = b1;
+}
+
+/* The int32 sums of channels 0 .. nc - 1 (1 <= nc <= QNNC_CONV16_PAIR_CH) of two pixels: passes
+ * of three channels (the assembly for K % 8 == 0 or with its predicated tail), then the one or
+ * two channels left in a pass of their own (qnnc_conv16_rest1_mve, qnnc_conv16_rest2_mve). */
 static void qnnc_conv16_sums2_mve(const int16_t *xa, const int16_t *xb, const int8_t *w, int32_t K, int32_t nc,
                                   int32_t *sa)
 {
-    int32_t c;
-    if ((K & 7) == 0) {
-        qnnc_conv16_passes3x2_mve(xa, xb, w, K, nc / 3, sa);
-        if (nc % 3 != 0) {
-            qnnc_conv16_passes3x2_mve(xa, xb, w + (nc - 3) * K, K, 1, sa + nc - 3);
+    const int32_t full = nc / 3;
+    if (full > 0) {
+        if ((K & 7) == 0) {
+            qnnc_conv16_passes3x2_mve(xa, xb, w, K, full, sa);
+        } else {
+            qnnc_conv16_passes3x2_tail_mve(xa, xb, w, K, full, sa);
         }
-        return;
     }
-    for (c = 0; c + 3 <= nc; c += 3) {
-        qnnc_conv16_pass3x2_tail_mve(xa, w + c * K, K, xb, sa + c);
-    }
-    if (c < nc) {
-        qnnc_conv16_pass3x2_tail_mve(xa, w + (nc - 3) * K, K, xb, sa + nc - 3);
+    if (nc - 3 * full == 1) {
+        qnnc_conv16_rest1_mve(xa, xb, w + 3 * full * K, K, sa + 3 * full);
+    } else if (nc - 3 * full == 2) {
+        qnnc_conv16_rest2_mve(xa, xb, w + 3 * full * K, K, K, sa + 3 * full);
     }
 }
 
