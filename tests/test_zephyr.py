@@ -244,21 +244,26 @@ def test_reserved_name_is_reported_as_the_name_argument(tmp_path):
 
 # Every sample on native_sim and, on each QEMU board, one sample (so all three samples run under
 # QEMU too; every sample runs on every board in test_sample_builds_and_runs), in one twister run
-# with two jobs: that bounds the time.
-TWISTER_PLAN = [("native_sim", s) for s in sorted(SAMPLES)] + \
-    [("qemu_cortex_m3", "digits"), ("mps2_an521", "two_models"), ("mps3_an547", "kws")]
+# with two jobs: that bounds the time. The RISC-V board takes another toolchain, so another run.
+TWISTER_PLANS = {
+    "arm": [("native_sim", s) for s in sorted(SAMPLES)] +
+           [("qemu_cortex_m3", "digits"), ("mps2_an521", "two_models"), ("mps3_an547", "kws")],
+    "riscv": [("qemu_riscv32", "two_models")],
+}
 
 
 @pytest.mark.slow
-def test_twister_native_sim_and_qemu_boards(tmp_path):
+@pytest.mark.parametrize("toolchain", sorted(TWISTER_PLANS))
+def test_twister_native_sim_and_qemu_boards(toolchain, tmp_path):
     """twister with the samples' sample.yaml (console harness): every instance passes. Under QEMU
     the samples stay alive after a success (twister counts an exiting QEMU as "unexpected eof")."""
-    plan = [(board, sample) for board, sample in TWISTER_PLAN if not board_reason(board)]
+    wanted = TWISTER_PLANS[toolchain]
+    plan = [(board, sample) for board, sample in wanted if not board_reason(board)]
     if not plan:
-        pytest.skip(board_reason("native_sim"))
-    skipped = sorted({board for board, _ in TWISTER_PLAN} - {board for board, _ in plan})
-    out_dir = build_root() / "twister"
-    env = board_env("qemu_cortex_m3" if any(b in QEMU_BOARDS for b, _ in plan) else "native_sim")
+        pytest.skip(board_reason(wanted[0][0]))
+    skipped = sorted({board for board, _ in wanted} - {board for board, _ in plan})
+    out_dir = build_root() / f"twister-{toolchain}"
+    env = board_env(next((b for b, _ in plan if b in QEMU_BOARDS), plan[0][0]))
     env["CMAKE_BUILD_PARALLEL_LEVEL"] = "1"  # twister's -j runs two builds (or a build and a QEMU) at once
     tests = tmp_path / "plan.json"
     tests.write_text(json.dumps({"testsuites": [{"name": f"{s}/sample.qnnc.{s}", "platform": b}
@@ -266,6 +271,8 @@ def test_twister_native_sim_and_qemu_boards(tmp_path):
     cmd = [sys.executable, str(TREE / "scripts" / "twister"), "-T", str(SAMPLES_DIR), "--load-tests",
            str(tests), "-O", str(out_dir), "-j", JOBS, "--inline-logs",
            "-x", f"ZEPHYR_EXTRA_MODULES={MODULE_DIR}"]
+    if toolchain == "riscv" and env.get("ZEPHYR_TOOLCHAIN_VARIANT") != "zephyr":
+        cmd += ["-x", "EXTRA_LDFLAGS=-Wl,--no-warn-rwx-segments"]  # as zephyr_env.west_build does
     if (out_dir / "twister.json").exists():
         cmd.append("--no-clean")  # incremental
     r = subprocess.run(cmd, env=env, cwd=TREE.parent, stdout=subprocess.PIPE,

@@ -21,7 +21,11 @@ MODULE_DIR = REPO / "zephyr_module"
 MODELS_DIR = REPO / "samples" / "models"
 
 NATIVE_BOARDS = ("native_sim", "native_sim_64")
-QEMU_BOARDS = ("qemu_cortex_m3", "mps2_an521", "mps3_an547")  # M3, M33, M55 (DSP + Helium)
+QEMU_BOARDS = ("qemu_cortex_m3", "mps2_an521", "mps3_an547",  # M3, M33, M55 (DSP + Helium)
+               "qemu_riscv32")  # rv32imac: the portable kernels
+RISCV_BOARDS = ("qemu_riscv32",)
+# Debian's riscv64-unknown-elf-gcc behind the module's wrapper (zephyr_module/scripts): see riscv_toolchain_env
+RISCV_GCC_WRAPPER = MODULE_DIR / "scripts" / "riscv64-unknown-elf-gcc"
 JOBS = os.environ.get("QNNC_ZEPHYR_JOBS", "2")  # the machines have 2 cores
 
 # What each sample prints: (per-input result regex, number of such lines, final line).
@@ -78,6 +82,13 @@ def board_reason(board: str) -> str:
         return ""
     if not _has_board(board):
         return f"this Zephyr tree has no {board} board"
+    if board in RISCV_BOARDS:
+        if riscv_toolchain_env() is None:
+            return ("no RISC-V toolchain (Debian's gcc-riscv64-unknown-elf for the cross-compile variant, "
+                    "or ZEPHYR_TOOLCHAIN_VARIANT=zephyr with the Zephyr SDK)")
+        if shutil.which("qemu-system-riscv32") is None:
+            return "qemu-system-riscv32 is not installed (Debian: qemu-system-misc)"
+        return ""
     if arm_toolchain_env() is None:
         return ("no ARM toolchain (arm-none-eabi-gcc on PATH for gnuarmemb, or "
                 "ZEPHYR_TOOLCHAIN_VARIANT=zephyr with the Zephyr SDK)")
@@ -125,12 +136,36 @@ def arm_toolchain_env() -> dict | None:
             "GNUARMEMB_TOOLCHAIN_PATH": str(Path(gcc).resolve().parent.parent)}
 
 
+def riscv_toolchain_env() -> dict | None:
+    """Environment for RISC-V boards: the Zephyr SDK when asked for, else Debian's
+    riscv64-unknown-elf-gcc through the cross-compile variant, with the module's wrapper for its
+    rv32 multilib lookup (a folder of links under build_root())."""
+    if os.environ.get("ZEPHYR_TOOLCHAIN_VARIANT") == "zephyr":
+        return {"ZEPHYR_TOOLCHAIN_VARIANT": "zephyr"}
+    gcc = shutil.which("riscv64-unknown-elf-gcc")
+    if gcc is None:
+        return None
+    real = Path(gcc).resolve()
+    folder = build_root() / "riscv-toolchain"
+    folder.mkdir(parents=True, exist_ok=True)
+    for tool in real.parent.glob("riscv64-unknown-elf-*"):
+        link = folder / tool.name
+        target = RISCV_GCC_WRAPPER if tool.name == "riscv64-unknown-elf-gcc" else tool
+        if not link.is_symlink() or link.resolve() != target.resolve():
+            link.unlink(missing_ok=True)
+            link.symlink_to(target)
+    return {"ZEPHYR_TOOLCHAIN_VARIANT": "cross-compile", "QNNC_RISCV_GCC": str(real),
+            "CROSS_COMPILE": str(folder / "riscv64-unknown-elf-")}
+
+
 def board_env(board: str) -> dict:
     env = dict(os.environ)
     env["ZEPHYR_BASE"] = str(TREE)
     env.pop("ZEPHYR_EXTRA_MODULES", None)
     if board in NATIVE_BOARDS:
         env["ZEPHYR_TOOLCHAIN_VARIANT"] = "host"
+    elif board in RISCV_BOARDS:
+        env.update(riscv_toolchain_env() or {})
     else:
         env.update(arm_toolchain_env() or {})
     return env
@@ -171,6 +206,11 @@ def west_build(app: Path, board: str, build_dir: Path, cmake_args=(), werror: bo
                        "CONFIG_COMPILER_WARNINGS_AS_ERRORS=y" in config.read_text()):
         # Only on the first configure: passing CMake arguments makes west re-run CMake.
         extra.append("-DCONFIG_COMPILER_WARNINGS_AS_ERRORS=y")
+        if board in RISCV_BOARDS:
+            # binutils >= 2.39 warns of the RWX load segment of this Zephyr's RISC-V link (-N),
+            # which --fatal-warnings would make an error; the SDK's older ld does not know the flag
+            if os.environ.get("ZEPHYR_TOOLCHAIN_VARIANT") != "zephyr":
+                extra.append("-DEXTRA_LDFLAGS=-Wl,--no-warn-rwx-segments")
     if extra:
         args += ["--", *extra]
     t0 = time.monotonic()

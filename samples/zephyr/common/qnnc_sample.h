@@ -27,7 +27,7 @@ static inline void qnnc_sample_exit(int status)
 	if (IS_ENABLED(CONFIG_QNNC_SAMPLE_IDLE_ON_SUCCESS) && status == 0) {
 		return;
 	}
-	/* SYS_EXIT (0x18); on AArch32 the argument is the reason code itself:
+	/* SYS_EXIT (0x18); on AArch32 and RV32 the argument is the reason code itself:
 	 * ADP_Stopped_ApplicationExit (QEMU exits 0) or ADP_Stopped_RunTimeErrorUnknown (1). */
 	semihost_exec((enum semihost_instr)0x18,
 		      (void *)(uintptr_t)(status == 0 ? 0x20026 : 0x20023));
