@@ -418,6 +418,19 @@ def simd_cases(seed: int = 1616):
               simd_conv_case(rng, False, 20, 4, 1, 3, hw=(3, 6), low=True),  # K 60 in place
               *[simd_conv_case(rng, False, 3, 8, 3, 3, hw=(3, 4), extreme=True, bias_fill=_room(27) + more)
                 for more in (0, 1)]]
+    # the Helium two-pixel conv over kernel rows in place (k_h > 1, k_w * in_c % 8 == 0, both pixels
+    # inside the input; pairs at the borders take windows): the one and two channels left over,
+    # stride 2 and an odd pixel count, dilation along h, batches (a border pair read in place by
+    # mistake would read the next sample's rows)
+    cases += [simd_conv_case(rng, False, 16, 16, 3, 3, hw=(6, 7), pads=(1, 1, 1, 1), batch=2, bias_fill=-4321),
+              simd_conv_case(rng, False, 8, 4, 3, 3, hw=(7, 6), stride=(2, 2), pads=(1, 0, 1, 0), batch=2,
+                             bias_fill=777),  # run 24
+              simd_conv_case(rng, False, 8, 8, 2, 3, hw=(6, 7), dil=(2, 1), pads=(0, 1, 0, 1), low=True,
+                             bias_fill=0),
+              simd_conv_case(rng, False, 32, 20, 3, 3, hw=(5, 5), pads=(1, 1, 1, 1), bias_fill=12),  # K 288
+              # pairs whose second pixel alone is on a border: the padded bottom row, the right edge
+              simd_conv_case(rng, False, 8, 4, 3, 3, hw=(5, 7), pads=(0, 0, 1, 0), batch=2, bias_fill=5),
+              simd_conv_case(rng, False, 16, 8, 3, 3, hw=(5, 6), pads=(1, 1, 1, 1), bias_fill=-9)]
     # the Helium columns path (K > 511, every sum within int32 by the weights' bound, out_c % 4 ==
     # 0): pixel pairs down a column, kernel rows in place, padding rows and columns, an odd height,
     # more than QNNC_CONV16_PAIR_CH channels; every product 2^22 (K 648 above) fails the bound

@@ -11,48 +11,6 @@
 #include "qnnc_s16_internal.h"
 
 #if QNNC_PATH_MVE
-/* Three channels x two pixels over a run of n >= 1 taps at x0 and x1, weights at w0, w0 + ws,
- * w0 + 2 ws (ws: the filter's K): the int32 sums added to s[0 .. 3) and s[QNNC_CONV16_PAIR_CH ..]. */
-static QNNC_LOOP_ATTR void qnnc_conv16_run3x2_mve(const int16_t *x0, const int16_t *x1, const int8_t *w0,
-                                                  int32_t ws, int32_t n, int32_t *s)
-{
-    const int8_t *w1 = w0 + ws, *w2 = w1 + ws;
-    int32_t a0 = 0, a1 = 0, a2 = 0, b0 = 0, b1 = 0, b2 = 0;
-    int32_t i;
-    for (i = n >> 3; i > 0; --i) {
-        const int16x8_t v0 = vldrhq_s16(x0), v1 = vldrhq_s16(x1);
-        const int16x8_t u0 = vldrbq_s16(w0), u1 = vldrbq_s16(w1), u2 = vldrbq_s16(w2);
-        a0 = vmladavaq_s16(a0, v0, u0);
-        b0 = vmladavaq_s16(b0, v1, u0);
-        a1 = vmladavaq_s16(a1, v0, u1);
-        b1 = vmladavaq_s16(b1, v1, u1);
-        a2 = vmladavaq_s16(a2, v0, u2);
-        b2 = vmladavaq_s16(b2, v1, u2);
-        x0 += 8;
-        x1 += 8;
-        w0 += 8;
-        w1 += 8;
-        w2 += 8;
-    }
-    if (n & 7) { /* zero lanes contribute nothing */
-        const mve_pred16_t p = vctp16q((uint32_t)(n & 7));
-        const int16x8_t v0 = vldrhq_z_s16(x0, p), v1 = vldrhq_z_s16(x1, p);
-        const int16x8_t u0 = vldrbq_z_s16(w0, p), u1 = vldrbq_z_s16(w1, p), u2 = vldrbq_z_s16(w2, p);
-        a0 = vmladavaq_s16(a0, v0, u0);
-        b0 = vmladavaq_s16(b0, v1, u0);
-        a1 = vmladavaq_s16(a1, v0, u1);
-        b1 = vmladavaq_s16(b1, v1, u1);
-        a2 = vmladavaq_s16(a2, v0, u2);
-        b2 = vmladavaq_s16(b2, v1, u2);
-    }
-    s[0] += a0;
-    s[1] += a1;
-    s[2] += a2;
-    s[QNNC_CONV16_PAIR_CH] += b0;
-    s[QNNC_CONV16_PAIR_CH + 1] += b1;
-    s[QNNC_CONV16_PAIR_CH + 2] += b2;
-}
-
 /* 1 when every channel's bias plus 32768 times the sum of its |weights| fits int32: then every
  * partial sum of the channel, for any int16 input, fits int32 too, whatever K (Helium: the
  * |weights| widened to int16, VADDVA). */
@@ -137,11 +95,12 @@ static void qnnc_conv16_columns_mve(const qnnc_conv_params *params, const qnnc_p
                         }
                         if (c < nc) { /* one or two channels left: a run of their own */
                             const int8_t *wr = wc + c * K + kh * k_w * in_c;
+                            const qnnc_conv16_taps run = {1, n, 0};
                             int32_t r[QNNC_CONV16_PAIR_CH + 2];
                             if (nc - c == 1) {
-                                qnnc_conv16_rest1_mve(xa, xb, wr, n, r);
+                                qnnc_conv16_rest1_mve(xa, xb, wr, &run, r);
                             } else {
-                                qnnc_conv16_rest2_mve(xa, xb, wr, K, n, r);
+                                qnnc_conv16_rest2_mve(xa, xb, wr, K, &run, r);
                             }
                             for (j = 0; j < nc - c; ++j) {
                                 s[c + j] += r[j];

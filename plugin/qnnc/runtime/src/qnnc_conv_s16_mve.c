@@ -19,14 +19,16 @@
  * With the scratch of qnnc_conv_s16_get_buffer_size (K % 4 == 0, out_c % 4 == 0, sums that fit
  * int32), or without it when both windows fit the stack column (2 K <= QNNC_CONV16_COL: a first
  * layer's K = 27, any K % 4), and K >= 8, two output pixels run together, three channels x two
- * pixels a pass (qnnc_conv16_pass3x2_body), their windows read in place or copied into the
- * scratch or the column by Helium loads and stores (qnnc_conv16_window_mve: no memcpy call per
- * kernel row); the passes over a block of channels run in one inline-assembly loop
- * (qnnc_conv16_passes3x2_mve: ~16 instructions a pass besides the MACs instead of ~40 with a C
- * call a pass; for K % 8 != 0 each pass ends with a predicated tail; a C version for other
- * compilers and unoptimized builds), and the one or two channels left over by the passes of
- * three get a pass of their own. The passes' int32 sums of up to QNNC_CONV16_PAIR_CH channels
- * wait on the stack for their requantization, which then runs in a loop of its own.
+ * pixels a pass (qnnc_conv16_passes_mve.h). Two pixels inside the input whose kernel rows are
+ * whole vectors (k_w * in_c % 8 == 0) are read in place row by row; other windows are read in
+ * place as one run or copied into the scratch or the column by Helium loads and stores
+ * (qnnc_conv16_window_mve: no memcpy call per kernel row). The passes over a block of channels
+ * run in one inline-assembly loop (~16 instructions a pass besides the MACs instead of ~40 with a
+ * C call a pass; for K % 8 != 0 each pass ends with a predicated tail, in place each kernel row
+ * is a loop of its own; a C version for other compilers and unoptimized builds), and the one or
+ * two channels left over by the passes of three get a pass of their own. The passes' int32 sums
+ * of up to QNNC_CONV16_PAIR_CH channels wait on the stack for their requantization, which then
+ * runs in a loop of its own.
  *
  * Layers qnnc_s16_sums_fit declines (K > 511: no scratch either) still keep int32 sums when the
  * weights prove them exact (qnnc_conv16_weights_fit: |bias| + 32768 * sum |w| <= INT32_MAX per
@@ -119,267 +121,29 @@ static QNNC_LOOP_ATTR void qnnc_conv16_pixel_mve(const int16_t *x, const int8_t 
     }
 }
 
-/* The int32 sums of three channels (rows of K weights from w0) of two pixels whose K >= 8 taps
- * are at x0 and x1, into s[0 .. 3) and s[QNNC_CONV16_PAIR_CH ..]: each 8-weight load serves both
- * pixels and each input load three channels (per 8 taps: 2 + 3 loads and 6 VMLADAVA, 48
- * products in 11 instructions with the loop's; two channels a pass took 9 for 32, and four
- * would need more registers than there are). tail: the last K % 8 taps, predicated. */
-QNNC_INLINE void qnnc_conv16_pass3x2_body(int32_t *s, const int16_t *x0, const int16_t *x1, const int8_t *w0,
-                                          int32_t K, int tail)
-{
-    const int8_t *w1 = w0 + K, *w2 = w1 + K;
-    int32_t a0 = 0, a1 = 0, a2 = 0, b0 = 0, b1 = 0, b2 = 0;
-    int32_t i;
-    for (i = K >> 3; i > 0; --i) {
-        const int16x8_t v0 = vldrhq_s16(x0), v1 = vldrhq_s16(x1);
-        const int16x8_t u0 = vldrbq_s16(w0), u1 = vldrbq_s16(w1), u2 = vldrbq_s16(w2);
-        a0 = vmladavaq_s16(a0, v0, u0);
-        b0 = vmladavaq_s16(b0, v1, u0);
-        a1 = vmladavaq_s16(a1, v0, u1);
-        b1 = vmladavaq_s16(b1, v1, u1);
-        a2 = vmladavaq_s16(a2, v0, u2);
-        b2 = vmladavaq_s16(b2, v1, u2);
-        x0 += 8;
-        x1 += 8;
-        w0 += 8;
-        w1 += 8;
-        w2 += 8;
-    }
-    if (tail) { /* the last K % 8 taps; zero lanes contribute nothing */
-        const mve_pred16_t p = vctp16q((uint32_t)(K & 7));
-        const int16x8_t v0 = vldrhq_z_s16(x0, p), v1 = vldrhq_z_s16(x1, p);
-        const int16x8_t u0 = vldrbq_z_s16(w0, p), u1 = vldrbq_z_s16(w1, p), u2 = vldrbq_z_s16(w2, p);
-        a0 = vmladavaq_s16(a0, v0, u0);
-        b0 = vmladavaq_s16(b0, v1, u0);
-        a1 = vmladavaq_s16(a1, v0, u1);
-        b1 = vmladavaq_s16(b1, v1, u1);
-        a2 = vmladavaq_s16(a2, v0, u2);
-        b2 = vmladavaq_s16(b2, v1, u2);
-    }
-    s[0] = a0;
-    s[1] = a1;
-    s[2] = a2;
-    s[QNNC_CONV16_PAIR_CH] = b0;
-    s[QNNC_CONV16_PAIR_CH + 1] = b1;
-    s[QNNC_CONV16_PAIR_CH + 2] = b2;
-}
+#include "qnnc_conv16_passes_mve.h" /* the passes: three channels x two pixels, the channels left over */
 
-#if defined(__GNUC__) && defined(__OPTIMIZE__)
-/* npass >= 1 passes of three channels x two pixels over K >= 8 taps: channels w, w + K, ...
- * (rows of K weights), their sums into s[0 .. 3 npass) and s[QNNC_CONV16_PAIR_CH ..]. The passes'
- * loop in inline assembly: the pixels' window pointers, s, its end and K - 8 wait in a 24-byte
- * frame the assembly pushes and pops, so the six sums (even registers: VMLADAV), the five
- * pointers (the weight ones low registers: VLDRB.S16) and LR fit the 12 registers GCC can give
- * an asm even with a frame pointer; the first 8 taps are peeled (VMLADAV starts the sums: no
- * zeroing) and the rows' pointers follow from row 0 (row 2 ends where the next pass's row 0
- * starts). 16 instructions a pass besides its MACs instead of ~40 with one C call a pass (GCC 12
- * recomputes the loop count and saves registers in every call). TAIL is empty for K % 8 == 0 and
- * QNNC_CONV16_ASM_TAIL otherwise. */
-#define QNNC_CONV16_PASSES_ASM(TAIL)                                                                             \
-    __asm volatile("sub sp, sp, #24\n\t"                                                                         \
-                   "strd %[x0], %[x1], [sp]\n\t"                                                                 \
-                   "strd %[a1], %[e], [sp, #8]\n\t"                                                              \
-                   "str %[b0], [sp, #16]\n"                                                                      \
-                   "1:\n\t"                                                                                      \
-                   "ldrd %[x0], %[x1], [sp]\n\t"                                                                 \
-                   "ldr lr, [sp, #16]\n\t"                                                                       \
-                   "vldrh.16 q0, [%[x0]], #16\n\t"                                                               \
-                   "vldrh.16 q1, [%[x1]], #16\n\t"                                                               \
-                   "vldrb.s16 q2, [%[w0]], #8\n\t"                                                               \
-                   "vmladav.s16 %[e], q0, q2\n\t"                                                                \
-                   "vmladav.s16 %[b0], q1, q2\n\t"                                                               \
-                   "add %[w1], %[w0], lr\n\t"                                                                    \
-                   "vldrb.s16 q2, [%[w1]], #8\n\t"                                                               \
-                   "vmladav.s16 %[a1], q0, q2\n\t"                                                               \
-                   "vmladav.s16 %[b1], q1, q2\n\t"                                                               \
-                   "add %[w2], %[w1], lr\n\t"                                                                    \
-                   "vldrb.s16 q2, [%[w2]], #8\n\t"                                                               \
-                   "vmladav.s16 %[a2], q0, q2\n\t"                                                               \
-                   "vmladav.s16 %[b2], q1, q2\n\t"                                                               \
-                   "lsrs lr, lr, #3\n\t"                                                                         \
-                   "wls lr, lr, 3f\n"                                                                            \
-                   "2:\n\t"                                                                                      \
-                   "vldrh.16 q0, [%[x0]], #16\n\t"                                                               \
-                   "vldrh.16 q1, [%[x1]], #16\n\t"                                                               \
-                   "vldrb.s16 q2, [%[w0]], #8\n\t"                                                               \
-                   "vmladava.s16 %[e], q0, q2\n\t"                                                               \
-                   "vmladava.s16 %[b0], q1, q2\n\t"                                                              \
-                   "vldrb.s16 q2, [%[w1]], #8\n\t"                                                               \
-                   "vmladava.s16 %[a1], q0, q2\n\t"                                                              \
-                   "vmladava.s16 %[b1], q1, q2\n\t"                                                              \
-                   "vldrb.s16 q2, [%[w2]], #8\n\t"                                                               \
-                   "vmladava.s16 %[a2], q0, q2\n\t"                                                              \
-                   "vmladava.s16 %[b2], q1, q2\n\t"                                                              \
-                   "le lr, 2b\n"                                                                                 \
-                   "3:\n\t" TAIL                                                                                 \
-                   "ldr lr, [sp, #8]\n\t"                                                                        \
-                   "str %[a2], [lr, #8]\n\t"                                                                     \
-                   "strd %[b0], %[b1], [lr, #%c[ob]]\n\t"                                                        \
-                   "str %[b2], [lr, #%c[ob] + 8]\n\t"                                                            \
-                   "strd %[e], %[a1], [lr], #12\n\t"                                                             \
-                   "str lr, [sp, #8]\n\t"                                                                        \
-                   "mov %[w0], %[w2]\n\t"                                                                        \
-                   "ldr %[e], [sp, #12]\n\t"                                                                     \
-                   "cmp lr, %[e]\n\t"                                                                            \
-                   "bne 1b\n\t"                                                                                  \
-                   "add sp, sp, #24"                                                                             \
-                   : [e] "+Te"(e), [a1] "+Te"(a1), [b0] "+Te"(b0), [a2] "=&Te"(a2), [b1] "=&Te"(b1),            \
-                     [b2] "=&Te"(b2), [x0] "+r"(xa), [x1] "+r"(xb), [w0] "+l"(w), [w1] "=&l"(w1), [w2] "=&l"(w2) \
-                   : [ob] "i"(4 * QNNC_CONV16_PAIR_CH)                                                           \
-                   : "lr", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "memory", "cc")
-
-/* The last K % 8 taps of a pass (K % 8 != 0): one predicated load of each pixel and channel
- * (false lanes load as zeros and add nothing, nothing past the rows is read), then the third
- * channel's weight pointer steps to the next pass's first channel. */
-#define QNNC_CONV16_ASM_TAIL                                                                                     \
-    "ldr lr, [sp, #16]\n\t"                                                                                      \
-    "and lr, lr, #7\n\t"                                                                                         \
-    "vctp.16 lr\n\t"                                                                                             \
-    "vpstttt\n\t"                                                                                                \
-    "vldrht.16 q0, [%[x0]]\n\t"                                                                                  \
-    "vldrht.16 q1, [%[x1]]\n\t"                                                                                  \
-    "vldrbt.s16 q2, [%[w0]]\n\t"                                                                                 \
-    "vldrbt.s16 q3, [%[w1]]\n\t"                                                                                 \
-    "vmladava.s16 %[e], q0, q2\n\t"                                                                              \
-    "vmladava.s16 %[b0], q1, q2\n\t"                                                                             \
-    "vmladava.s16 %[a1], q0, q3\n\t"                                                                             \
-    "vmladava.s16 %[b1], q1, q3\n\t"                                                                             \
-    "vpst\n\t"                                                                                                   \
-    "vldrbt.s16 q2, [%[w2]]\n\t"                                                                                 \
-    "vmladava.s16 %[a2], q0, q2\n\t"                                                                             \
-    "vmladava.s16 %[b2], q1, q2\n\t"                                                                             \
-    "add %[w2], %[w2], lr\n\t"
-
-/* The asm's operands: s's end, then channel 0's sum of pixel a (e); s, then channel 1's (a1);
- * the bytes of a row after its first 8, then a sum (b0). */
-#define QNNC_CONV16_PASSES_VARS                                                                                  \
-    int32_t *e = s + 3 * npass;                                                                                  \
-    int32_t *a1 = s;                                                                                             \
-    int32_t b0 = K - 8;                                                                                          \
-    int32_t a2, b1, b2;                                                                                          \
-    const int8_t *w1, *w2
-
-static void qnnc_conv16_passes3x2_mve(const int16_t *xa, const int16_t *xb, const int8_t *w, int32_t K,
-                                      int32_t npass, int32_t *s)
-{
-    QNNC_CONV16_PASSES_VARS;
-    QNNC_CONV16_PASSES_ASM("");
-}
-
-/* The same for K % 8 != 0 (K > 8): each pass ends with the predicated tail. */
-static void qnnc_conv16_passes3x2_tail_mve(const int16_t *xa, const int16_t *xb, const int8_t *w, int32_t K,
-                                           int32_t npass, int32_t *s)
-{
-    QNNC_CONV16_PASSES_VARS;
-    QNNC_CONV16_PASSES_ASM(QNNC_CONV16_ASM_TAIL);
-}
-#else
-/* One pass for K % 8 == 0 (no tail: the pointers need not outlive the loop) */
-static QNNC_LOOP_ATTR void qnnc_conv16_pass3x2_mve(const int16_t *x0, const int8_t *w0, int32_t K, const int16_t *x1, int32_t *s)
-{
-    qnnc_conv16_pass3x2_body(s, x0, x1, w0, K, 0); /* argument order: GCC then keeps the loop free of moves */
-}
-/* The same in C (other compilers, builds without optimization): one call a pass. */
-static void qnnc_conv16_passes3x2_mve(const int16_t *xa, const int16_t *xb, const int8_t *w, int32_t K,
-                                      int32_t npass, int32_t *s)
-{
-    int32_t j;
-    for (j = 0; j < npass; ++j) {
-        qnnc_conv16_pass3x2_mve(xa, w + 3 * j * K, K, xb, s + 3 * j);
-    }
-}
-/* One pass for K % 8 != 0 */
-static QNNC_LOOP_ATTR void qnnc_conv16_pass3x2_tail_mve(const int16_t *x0, const int8_t *w0, int32_t K, const int16_t *x1, int32_t *s)
-{
-    qnnc_conv16_pass3x2_body(s, x0, x1, w0, K, 1);
-}
-static void qnnc_conv16_passes3x2_tail_mve(const int16_t *xa, const int16_t *xb, const int8_t *w, int32_t K,
-                                           int32_t npass, int32_t *s)
-{
-    int32_t j;
-    for (j = 0; j < npass; ++j) {
-        qnnc_conv16_pass3x2_tail_mve(xa, w + 3 * j * K, K, xb, s + 3 * j);
-    }
-}
-#endif
-
-/* The sums of both pixels over the K taps of the channel at w (the last K % 8 predicated), into
- * s[0] and s[QNNC_CONV16_PAIR_CH]: the one channel left over by the passes of three. */
-static QNNC_LOOP_ATTR void qnnc_conv16_rest1_mve(const int16_t *x0, const int16_t *x1, const int8_t *w, int32_t K,
-                                                 int32_t *s)
-{
-    const mve_pred16_t p = vctp16q((uint32_t)(K & 7));
-    int32_t a = 0, b = 0;
-    int32_t i;
-    for (i = K >> 3; i > 0; --i) {
-        const int16x8_t u = vldrbq_s16(w);
-        a = vmladavaq_s16(a, vldrhq_s16(x0), u);
-        b = vmladavaq_s16(b, vldrhq_s16(x1), u);
-        x0 += 8;
-        x1 += 8;
-        w += 8;
-    }
-    if (K & 7) { /* zero lanes contribute nothing */
-        const int16x8_t u = vldrbq_z_s16(w, p);
-        a = vmladavaq_s16(a, vldrhq_z_s16(x0, p), u);
-        b = vmladavaq_s16(b, vldrhq_z_s16(x1, p), u);
-    }
-    s[0] = a;
-    s[QNNC_CONV16_PAIR_CH] = b;
-}
-
-/* The same for the two channels left over, over K taps (weights at w0 and w0 + ws). */
-static QNNC_LOOP_ATTR void qnnc_conv16_rest2_mve(const int16_t *x0, const int16_t *x1, const int8_t *w0, int32_t ws,
-                                                 int32_t K, int32_t *s)
-{
-    const int8_t *w1 = w0 + ws;
-    const mve_pred16_t p = vctp16q((uint32_t)(K & 7));
-    int32_t a0 = 0, a1 = 0, b0 = 0, b1 = 0;
-    int32_t i;
-    for (i = K >> 3; i > 0; --i) {
-        const int16x8_t v0 = vldrhq_s16(x0), v1 = vldrhq_s16(x1);
-        const int16x8_t u0 = vldrbq_s16(w0), u1 = vldrbq_s16(w1);
-        a0 = vmladavaq_s16(a0, v0, u0);
-        b0 = vmladavaq_s16(b0, v1, u0);
-        a1 = vmladavaq_s16(a1, v0, u1);
-        b1 = vmladavaq_s16(b1, v1, u1);
-        x0 += 8;
-        x1 += 8;
-        w0 += 8;
-        w1 += 8;
-    }
-    if (K & 7) { /* zero lanes contribute nothing */
-        const int16x8_t v0 = vldrhq_z_s16(x0, p), v1 = vldrhq_z_s16(x1, p);
-        const int16x8_t u0 = vldrbq_z_s16(w0, p), u1 = vldrbq_z_s16(w1, p);
-        a0 = vmladavaq_s16(a0, v0, u0);
-        b0 = vmladavaq_s16(b0, v1, u0);
-        a1 = vmladavaq_s16(a1, v0, u1);
-        b1 = vmladavaq_s16(b1, v1, u1);
-    }
-    s[0] = a0;
-    s[1] = a1;
-    s[QNNC_CONV16_PAIR_CH] = b0;
-    s[QNNC_CONV16_PAIR_CH + 1] = b1;
-}
-
-/* The int32 sums of channels 0 .. nc - 1 (1 <= nc <= QNNC_CONV16_PAIR_CH) of two pixels: passes
- * of three channels (the assembly for K % 8 == 0 or with its predicated tail), then the one or
- * two channels left in a pass of their own (qnnc_conv16_rest1_mve, qnnc_conv16_rest2_mve). */
-static void qnnc_conv16_sums2_mve(const int16_t *xa, const int16_t *xb, const int8_t *w, int32_t K, int32_t nc,
-                                  int32_t *sa)
+/* The int32 sums of channels 0 .. nc - 1 (1 <= nc <= QNNC_CONV16_PAIR_CH) of two pixels whose
+ * taps t are at xa and xb: passes of three channels (the assembly for one run of K % 8 == 0 taps,
+ * with its predicated tail, or over kernel rows in place), then the one or two channels left in a
+ * pass of their own (qnnc_conv16_rest1_mve, qnnc_conv16_rest2_mve). */
+static void qnnc_conv16_sums2_mve(const int16_t *xa, const int16_t *xb, const int8_t *w, int32_t K,
+                                  const qnnc_conv16_taps *t, int32_t nc, int32_t *sa)
 {
     const int32_t full = nc / 3;
     if (full > 0) {
-        if ((K & 7) == 0) {
+        if (t->rows > 1) {
+            qnnc_conv16_passes3x2_rows_mve(xa, xb, w, K, t, full, sa);
+        } else if ((K & 7) == 0) {
             qnnc_conv16_passes3x2_mve(xa, xb, w, K, full, sa);
         } else {
             qnnc_conv16_passes3x2_tail_mve(xa, xb, w, K, full, sa);
         }
     }
     if (nc - 3 * full == 1) {
-        qnnc_conv16_rest1_mve(xa, xb, w + 3 * full * K, K, sa + 3 * full);
+        qnnc_conv16_rest1_mve(xa, xb, w + 3 * full * K, t, sa + 3 * full);
     } else if (nc - 3 * full == 2) {
-        qnnc_conv16_rest2_mve(xa, xb, w + 3 * full * K, K, K, sa + 3 * full);
+        qnnc_conv16_rest2_mve(xa, xb, w + 3 * full * K, K, t, sa + 3 * full);
     }
 }
 
@@ -428,19 +192,19 @@ QNNC_INLINE void qnnc_conv16_out2_mve(const int32_t *sa, int32_t c0, int32_t nc,
     }
 }
 
-/* Outputs 0 .. out_c - 1 (out_c % 4 == 0) of two pixels whose K >= 8 taps are at xa and xb, in
+/* Outputs 0 .. out_c - 1 (out_c % 4 == 0) of two pixels whose K >= 8 taps t are at xa and xb, in
  * a layer whose sums fit int32 (shifts <= 13): QNNC_CONV16_PAIR_CH channels at a time, the
  * passes' sums (qnnc_conv16_sums2_mve) on the stack, then their requantization
  * (qnnc_conv16_out2_mve). */
 static void qnnc_conv16_pair_mve(const int16_t *xa, const int16_t *xb, const int8_t *filter, int32_t K,
-                                 int32_t out_c, const int64_t *bias, const qnnc_per_channel_quant *quant,
+                                 const qnnc_conv16_taps *t, int32_t out_c, const int64_t *bias, const qnnc_per_channel_quant *quant,
                                  const qnnc_conv_params *params, int vec, int16_t *outa, int16_t *outb)
 {
     int32_t sums[2 * QNNC_CONV16_PAIR_CH];
     int32_t c0;
     for (c0 = 0; c0 < out_c; c0 += QNNC_CONV16_PAIR_CH) {
         const int32_t nc = out_c - c0 < QNNC_CONV16_PAIR_CH ? out_c - c0 : QNNC_CONV16_PAIR_CH;
-        qnnc_conv16_sums2_mve(xa, xb, filter + c0 * K, K, nc, sums);
+        qnnc_conv16_sums2_mve(xa, xb, filter + c0 * K, K, t, nc, sums);
         qnnc_conv16_out2_mve(sums, c0, nc, bias, quant, params, vec, outa, outb);
     }
 }
@@ -511,18 +275,25 @@ static const int16_t *qnnc_conv16_window_mve(const qnnc_conv_params *params, con
     return win;
 }
 
-/* Two pixels at a time (qnnc_conv16_pair_mve) with their windows, where they are not read in
- * place, in the scratch (QNNC_CONV_S16_MVE_BUFFER_SIZE) or, when both fit it (2 K <=
- * QNNC_CONV16_COL), in the stack column col: for layers whose sums fit int32 with shifts <= 13,
- * out_c % 4 == 0 and K >= 8 (K % 8 != 0: the passes' predicated tail). 1 when taken. */
+/* Two pixels at a time (qnnc_conv16_pair_mve): both inside the input with kernel rows of
+ * whole vectors (k_w * in_c % 8 == 0, dilation 1 along w), their rows read in place; else their
+ * windows, where they are not read in place as one run, in the scratch
+ * (QNNC_CONV_S16_MVE_BUFFER_SIZE) or, when both fit it (2 K <= QNNC_CONV16_COL), in the stack
+ * column col: for layers whose sums fit int32 with shifts <= 13, out_c % 4 == 0 and K >= 8 (K % 8
+ * != 0: the passes' predicated tail). 1 when taken. */
 static int qnnc_conv16_pairs_mve(const qnnc_buffer *scratch, const qnnc_conv_params *params,
                                  const qnnc_per_channel_quant *quant, const qnnc_dims *input_dims,
                                  const int16_t *input, const qnnc_dims *filter_dims, const int8_t *filter,
                                  const int64_t *bias, const qnnc_dims *output_dims, int vec, int16_t *col,
                                  int16_t *output)
 {
-    const int32_t K = filter_dims->h * filter_dims->w * input_dims->c;
+    const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
+    const int32_t k_h = filter_dims->h, k_w = filter_dims->w, K = k_h * k_w * in_c;
     const int32_t out_w = output_dims->w, out_c = output_dims->c, n_pix = output_dims->h * out_w;
+    /* a window in one run, or the kernel rows in place: k_h runs of k_w * in_c taps */
+    const qnnc_conv16_taps one = {1, K, 0}, rows = {k_h, k_w * in_c, params->dilation_h * in_w * in_c};
+    const int in_place = params->dilation_w == 1 && k_h > 1 && (rows.run & 7) == 0;
+    const int32_t last_h = in_h - (k_h - 1) * params->dilation_h, last_w = in_w - k_w;
     int16_t *win;
     int32_t b, p;
     if (K < 8 || (out_c & 3) != 0) {
@@ -536,17 +307,26 @@ static int qnnc_conv16_pairs_mve(const qnnc_buffer *scratch, const qnnc_conv_par
         return 0;
     }
     for (b = 0; b < output_dims->n; ++b) {
-        const int16_t *in_b = input + b * input_dims->h * input_dims->w * input_dims->c;
+        const int16_t *in_b = input + b * in_h * in_w * in_c;
         int16_t *out_b = output + b * n_pix * out_c;
         for (p = 0; p < n_pix; p += 2) {
             const int32_t p1 = p + 1 < n_pix ? p + 1 : p; /* odd count: the last pixel twice */
-            const int16_t *xa = qnnc_conv16_window_mve(params, in_b, input_dims, filter_dims,
-                                                       (p / out_w) * params->stride_h - params->pad_top,
-                                                       (p % out_w) * params->stride_w - params->pad_left, win);
-            const int16_t *xb = qnnc_conv16_window_mve(params, in_b, input_dims, filter_dims,
-                                                       (p1 / out_w) * params->stride_h - params->pad_top,
-                                                       (p1 % out_w) * params->stride_w - params->pad_left, win + K);
-            qnnc_conv16_pair_mve(xa, xb, filter, K, out_c, bias, quant, params, vec, out_b + p * out_c,
+            const int32_t iha = (p / out_w) * params->stride_h - params->pad_top;
+            const int32_t iwa = (p % out_w) * params->stride_w - params->pad_left;
+            const int32_t ihb = (p1 / out_w) * params->stride_h - params->pad_top;
+            const int32_t iwb = (p1 % out_w) * params->stride_w - params->pad_left;
+            const int16_t *xa, *xb;
+            const qnnc_conv16_taps *t = &one;
+            if (in_place && iha >= 0 && iwa >= 0 && iha <= last_h - 1 && iwa <= last_w && ihb >= 0 && iwb >= 0 &&
+                ihb <= last_h - 1 && iwb <= last_w) {
+                xa = in_b + (iha * in_w + iwa) * in_c;
+                xb = in_b + (ihb * in_w + iwb) * in_c;
+                t = &rows;
+            } else {
+                xa = qnnc_conv16_window_mve(params, in_b, input_dims, filter_dims, iha, iwa, win);
+                xb = qnnc_conv16_window_mve(params, in_b, input_dims, filter_dims, ihb, iwb, win + K);
+            }
+            qnnc_conv16_pair_mve(xa, xb, filter, K, t, out_c, bias, quant, params, vec, out_b + p * out_c,
                                  out_b + p1 * out_c);
         }
     }
