@@ -126,3 +126,19 @@ def test_stats_in_chunks_equal_sample_by_sample(full):
         one.add("t", v, 2, None, full)
     many.add_many("t", ragged, 2, None, full)
     _stats_equal(one, many)
+
+
+@pytest.mark.parametrize("op,direction,bits", [("GRU", "bidirectional", 8), ("LSTM", "reverse", 16),
+                                               ("GRU", "forward", 16), ("LSTM", "bidirectional", 8)])
+def test_batched_recurrent_layers_match_one_sample_at_a_time(op, direction, bits, tmp_path):
+    """LSTM / GRU run their sequences side by side in the batched reference (every output mode)."""
+    from test_ops_recurrent import rnn_model
+    T, D, H = 7, 5, 6
+    outputs = ("Y", "Y_h", "Y_c") if op == "LSTM" else ("Y", "Y_h")
+    model = rnn_model(tmp_path / "rnn.onnx", op, T, D, H, direction, outputs)
+    np.savez(tmp_path / "cal.npz", x=RNG.standard_normal((16, T, D)).astype(np.float32))
+    (tmp_path / "q.yaml").write_text("name: rnn\ncalibration:\n  data: cal.npz\n  method: minmax\nquantization:\n"
+                                     f"  recurrent_activation_bits: {bits}\n")
+    qm = generate(str(model), load_config(str(tmp_path / "q.yaml")), "rnn", progress=False).compiled.model
+    assert [o.kind for o in qm.ops].count(op.lower()) == len(outputs)
+    _check(qm, RNG.standard_normal((I.BATCH_MAX + 3, T, D)).astype(np.float32))

@@ -122,10 +122,11 @@ def _digest(xs) -> str:
     return h.hexdigest()
 
 
-def _input_sequences(low, n: Node, T: int, D: int) -> Tuple[List[np.ndarray], bool]:
-    """Float values of the node's input X on the calibration inputs ([T, D] each), and whether they
-    are the real ones (``low.calibration_inputs`` set by the pipeline) or a stand-in (uniform over
-    X's calibrated range) when the lowering runs without calibration inputs."""
+def _input_sequences(low, n: Node, T: int, D: int) -> Tuple[List[np.ndarray], Optional[tuple]]:
+    """Float values of the node's input X on the calibration inputs ([T, D] each), and the key they
+    are cached under when they are the real ones (``low.calibration_inputs`` set by the pipeline);
+    None with a stand-in (uniform over X's calibrated range) when the lowering runs without
+    calibration inputs."""
     cal = getattr(low, "calibration_inputs", None)
     xname = low.g.original_name(n.inputs[0])
     if cal is not None:
@@ -149,10 +150,43 @@ def _input_sequences(low, n: Node, T: int, D: int) -> Tuple[List[np.ndarray], bo
             _SIM_CACHE.clear()  # one model at a time
             _SIM_CACHE[key] = seqs
         if _SIM_CACHE[key] is not None:
-            return _SIM_CACHE[key], True
+            return _SIM_CACHE[key], key
     lo, hi = low.value_range(low.tensors[n.inputs[0]])
     rng = np.random.default_rng(0)
-    return [rng.uniform(lo, hi, (T, D)) for _ in range(16)], False
+    return [rng.uniform(lo, hi, (T, D)) for _ in range(16)], None
+
+
+_RANGE_CACHE: Dict[tuple, Tuple[float, float, float]] = {}
+_RANGE_CACHE_SIZE = 16
+
+
+def _simulated_ranges(seqs, key, op: str, W, R, B, h0, c0, lbr: int, reverse) -> Tuple[float, float, float]:
+    """(min h, max h, max |c|) of the float recurrence over the sequences, every direction. The same
+    node on the same real inputs gives the same figures, so they are kept (``key``: the inputs'
+    cache key) for the lowerings that follow (calibration.method auto quantizes a model several
+    times; the simulation dominated its build time on recurrent models)."""
+    G = GATES[op]
+    H = R.shape[2]
+    full = None if key is None else (key, op, lbr, tuple(reverse),
+                                     _digest({"W": W, "R": R, "B": B, "h0": h0, "c0": c0}))
+    if full is not None and full in _RANGE_CACHE:
+        return _RANGE_CACHE[full]
+    hlo = hhi = 0.0
+    cmax = float(np.abs(c0).max(initial=0.0))
+    for s in seqs:
+        for d in range(W.shape[0]):
+            Wb, Rb = B[d, :G * H], B[d, G * H:]
+            if op == "LSTM":
+                hs, cs = float_lstm(s, W[d], R[d], Wb, Rb, h0[d], c0[d], bool(reverse[d]))
+                cmax = max(cmax, float(np.abs(cs).max()))
+            else:
+                hs = float_gru(s, W[d], R[d], Wb, Rb, h0[d], lbr, bool(reverse[d]))
+            hlo, hhi = min(hlo, float(hs.min())), max(hhi, float(hs.max()))
+    if full is not None:
+        if len(_RANGE_CACHE) >= _RANGE_CACHE_SIZE:
+            _RANGE_CACHE.pop(next(iter(_RANGE_CACHE)))
+        _RANGE_CACHE[full] = (hlo, hhi, cmax)
+    return hlo, hhi, cmax
 
 
 # -- the rules ------------------------------------------------------------------------------------
@@ -248,18 +282,8 @@ def lower_recurrent(low, n: Node, x: QTensor, bits: int, extra_attrs: dict) -> N
     reverse = [0] if direction == "forward" else [1] if direction == "reverse" else [0, 1]
 
     # Float simulation on the calibration inputs: the cell state's range (and h's, merged below).
-    seqs, real = _input_sequences(low, n, T, D)
-    hlo = hhi = 0.0
-    cmax = float(np.abs(c0).max(initial=0.0))
-    for s in seqs:
-        for d in range(dirs):
-            Wb, Rb = B[d, :G * H], B[d, G * H:]
-            if n.op == "LSTM":
-                hs, cs = float_lstm(s, W[d], R[d], Wb, Rb, h0[d], c0[d], bool(reverse[d]))
-                cmax = max(cmax, float(np.abs(cs).max()))
-            else:
-                hs = float_gru(s, W[d], R[d], Wb, Rb, h0[d], lbr, bool(reverse[d]))
-            hlo, hhi = min(hlo, float(hs.min())), max(hhi, float(hs.max()))
+    seqs, key = _input_sequences(low, n, T, D)
+    hlo, hhi, cmax = _simulated_ranges(seqs, key, n.op, W, R, B, h0, c0, lbr, reverse)
     outs = list(n.outputs) + [""] * 3
     for name in (outs[0], outs[1]):
         r = _range(low, name)
@@ -268,7 +292,6 @@ def lower_recurrent(low, n: Node, x: QTensor, bits: int, extra_attrs: dict) -> N
     hlo, hhi = min(hlo, float(h0.min())), max(hhi, float(h0.max()))
     s_h, z_h = _qparams(hlo, hhi, bits)
     cs = cell_shift(cmax)
-    del real  # without calibration inputs (a lowering called directly) the stand-in range is used
     hmax = (1 << (bits - 1)) - 1
 
     consts = {key: [] for key in ("input_weights", "recurrent_weights", "input_bias", "recurrent_bias",

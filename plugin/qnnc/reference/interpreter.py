@@ -130,12 +130,15 @@ def _run_op_batch(op: QOp, model: QModel, values: Dict[str, np.ndarray], b: int)
     """``op`` on ``b`` samples at once: ``values`` hold (b, *tensor shape) arrays; returns
     (b, *output shape). Every sample's result is what :func:`_run_op` gives on that sample alone:
     the same kernels run with the batch folded into an axis along which they never mix values
-    (the image axis N of NHWC, the rows of fully connected / softmax, an elementwise axis). Ops
-    without such a form (int16, int4, the other kernel families) run sample by sample."""
+    (the image axis N of NHWC, the rows of fully connected / softmax, an elementwise axis, the
+    sequences of LSTM / GRU). Ops without such a form (int16, int4, the other kernel families)
+    run sample by sample."""
     out_shape = tuple(model.tensors[op.output].shape)
     kind, c = op.kind, op.consts
     batched = None
-    if is_s16(op) or op.attrs.get("weight_bits") == 4:
+    if kind in KRC.RECURRENT_KINDS:  # int8 or int16 activations: the sequences side by side
+        batched = KRC.run_recurrent_batch(op, values[op.inputs[0]], b, out_shape, 16 if is_s16(op) else 8)
+    elif is_s16(op) or op.attrs.get("weight_bits") == 4:
         batched = None
     elif kind in ("conv", "depthwise_conv", "max_pool", "avg_pool") and len(out_shape) == 4:
         x = _fold(values[op.inputs[0]])

@@ -70,9 +70,9 @@ def act16(lut: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 def _pre(w: np.ndarray, bias: np.ndarray, mult: np.ndarray, shift: np.ndarray, v: np.ndarray,
          bits: int = 8) -> np.ndarray:
-    """One side's gate pre-activations in Q3.12; int16 inputs sum in int64 and use the 16x8
-    requantization (``requantize_s64``), int8 inputs TFLite's 32-bit one."""
-    acc = w.astype(np.int64) @ v.astype(np.int64) + bias.astype(np.int64)
+    """One side's gate pre-activations in Q3.12 of v [K] or of each row of v [N, K]; int16 inputs
+    sum in int64 and use the 16x8 requantization (``requantize_s64``), int8 inputs TFLite's 32-bit one."""
+    acc = v.astype(np.int64) @ w.astype(np.int64).T + bias.astype(np.int64)
     return sat16((requantize_s64 if bits == 16 else requantize)(acc, mult, shift))
 
 
@@ -82,7 +82,11 @@ def _rdiv(v, k: int):
 
 def direction(kind: str, p: RecurrentParams, c: dict, d: int, x: np.ndarray, bits: int = 8) -> np.ndarray:
     """One direction ``d`` over x [T, D] of ``bits``-bit activations (8 or 16): [T, H] (mode 0) or
-    [H] (modes 1, 2), values of that width."""
+    [H] (modes 1, 2), values of that width. x [B, T, D] runs B sequences at once (each exactly as
+    alone: the arithmetic is per row), giving [B, T, H] or [B, H]."""
+    single = np.ndim(x) == 2
+    xb = np.asarray(x, np.int64)[None] if single else np.asarray(x, np.int64)
+    B = xb.shape[0]
     sat = sat16 if bits == 16 else sat8
     H = p.hidden_size
     W, R = c["input_weights"][d], c["recurrent_weights"][d]
@@ -91,17 +95,19 @@ def direction(kind: str, p: RecurrentParams, c: dict, d: int, x: np.ndarray, bit
     mh, sh = c["recurrent_multiplier"][d], c["recurrent_shift"][d]
     sig, tanh = c["sigmoid_lut"], c["tanh_lut"]
     zh = p.hidden_offset
-    h = c["initial_h"][d].astype(np.int64)
-    cell = c["initial_c"][d].astype(np.int64) if kind == "lstm" else None
+    h = np.repeat(c["initial_h"][d].astype(np.int64)[None], B, axis=0)
+    cell = np.repeat(c["initial_c"][d].astype(np.int64)[None], B, axis=0) if kind == "lstm" else None
     cs = p.cell_shift
     steps = range(p.time_steps - 1, -1, -1) if p.reverse else range(p.time_steps)
-    ys = np.zeros((p.time_steps, H), np.int64)
+    # the input side of every step at once (it does not depend on h): [B, T, gates * H]
+    pre_x = _pre(W, bx, mx, sx, xb[:, :p.time_steps].reshape(B * p.time_steps, -1), bits).reshape(B, p.time_steps, -1)
+    ys = np.zeros((B, p.time_steps, H), np.int64)
     for t in steps:
-        a = _pre(W, bx, mx, sx, x[t], bits)
+        a = pre_x[:, t]
         if kind == "lstm":
             pre = sat16(a + _pre(R, bh, mh, sh, h, bits))
-            i, o, f = act16(sig, pre[:H]), act16(sig, pre[H:2 * H]), act16(sig, pre[2 * H:3 * H])
-            g = act16(tanh, pre[3 * H:])
+            i, o, f = act16(sig, pre[:, :H]), act16(sig, pre[:, H:2 * H]), act16(sig, pre[:, 2 * H:3 * H])
+            g = act16(tanh, pre[:, 3 * H:])
             cell = sat16(_rdiv(f * cell, 15) + _rdiv(i * g, 30 - cs))
             tin = _rdiv(cell, cs - 12) if cs >= 12 else sat16(cell * (1 << (12 - cs)))
             h = sat(requantize(o * act16(tanh, tin), p.hidden_multiplier, p.hidden_shift) + zh)
@@ -110,22 +116,24 @@ def direction(kind: str, p: RecurrentParams, c: dict, d: int, x: np.ndarray, bit
                 b = _pre(R, bh, mh, sh, h, bits)
             else:
                 b = _pre(R[:2 * H], bh[:2 * H], mh[:2 * H], sh[:2 * H], h, bits)
-            z = act16(sig, sat16(a[:H] + b[:H]))
-            r = act16(sig, sat16(a[H:2 * H] + b[H:2 * H]))
+            z = act16(sig, sat16(a[:, :H] + b[:, :H]))
+            r = act16(sig, sat16(a[:, H:2 * H] + b[:, H:2 * H]))
             if p.linear_before_reset:
-                n_pre = sat16(a[2 * H:] + _rdiv(r * b[2 * H:], 15))
+                n_pre = sat16(a[:, 2 * H:] + _rdiv(r * b[:, 2 * H:], 15))
             else:
                 rh = sat(_rdiv(r * (h - zh), 15) + zh)
-                n_pre = sat16(a[2 * H:] + _pre(R[2 * H:], bh[2 * H:], mh[2 * H:], sh[2 * H:], rh, bits))
+                n_pre = sat16(a[:, 2 * H:] + _pre(R[2 * H:], bh[2 * H:], mh[2 * H:], sh[2 * H:], rh, bits))
             n = act16(tanh, n_pre)
             h = sat(zh + _rdiv(z * (h - zh), 15)
                     + requantize((32768 - z) * n, p.hidden_multiplier, p.hidden_shift))
-        ys[t] = h
+        ys[:, t] = h
     if p.output_mode == 0:
-        return ys
-    if p.output_mode == 1:
-        return h
-    return sat(requantize(cell, p.cell_out_multiplier, p.cell_out_shift) + p.cell_out_offset)
+        out = ys
+    elif p.output_mode == 1:
+        out = h
+    else:
+        out = sat(requantize(cell, p.cell_out_multiplier, p.cell_out_shift) + p.cell_out_offset)
+    return out[0] if single else out
 
 
 def consts_of(op) -> dict:
@@ -136,17 +144,23 @@ def consts_of(op) -> dict:
 def run_recurrent(op, x: np.ndarray, out_shape, bits: int = 8) -> np.ndarray:
     """The op's output (``out_shape``) from its input sequence ``x``, both int8 (``bits=8``) or
     int16 (``bits=16``)."""
+    return run_recurrent_batch(op, np.asarray(x)[None], 1, out_shape, bits)[0]
+
+
+def run_recurrent_batch(op, x: np.ndarray, b: int, out_shape, bits: int = 8) -> np.ndarray:
+    """:func:`run_recurrent` of ``b`` samples at once: x (b, *input shape) -> (b, *out_shape), each
+    sample's result what it gives alone (the interpreter's batched runs: calibration judging)."""
     params: List[RecurrentParams] = op.attrs["directions"]
     consts = consts_of(op)
-    x2 = np.asarray(x, np.int64).reshape(params[0].time_steps, params[0].input_size)
+    x3 = np.asarray(x, np.int64).reshape(b, params[0].time_steps, params[0].input_size)
     dirs, H = len(params), params[0].hidden_size
     if params[0].output_mode == 0:
-        out = np.zeros((params[0].time_steps, dirs, H), np.int64)
+        out = np.zeros((b, params[0].time_steps, dirs, H), np.int64)
         for d, p in enumerate(params):
-            out[:, d, :] = direction(op.kind, p, consts, d, x2, bits)
+            out[:, :, d, :] = direction(op.kind, p, consts, d, x3, bits)
     else:
-        out = np.stack([direction(op.kind, p, consts, d, x2, bits) for d, p in enumerate(params)])
-    return out.astype(np.int16 if bits == 16 else np.int8).reshape(out_shape)
+        out = np.stack([direction(op.kind, p, consts, d, x3, bits) for d, p in enumerate(params)], axis=1)
+    return out.astype(np.int16 if bits == 16 else np.int8).reshape((b,) + tuple(out_shape))
 
 
 # -- C emission ---------------------------------------------------------------------------------
