@@ -20,7 +20,7 @@ import pytest
 
 from zephyr_env import (KWS_CLASSES, MODELS_DIR, MODULE_DIR, NATIVE_BOARDS, QEMU_BOARDS, REPO,
                         SAMPLES, SAMPLES_DIR, TREE, board_env, board_reason, build_root,
-                        JOBS, memory_report, run, west, west_build)
+                        JOBS, memory_report, run, werror_link_args, west, west_build)
 
 pytestmark = pytest.mark.zephyr
 
@@ -271,8 +271,8 @@ def test_twister_native_sim_and_qemu_boards(toolchain, tmp_path):
     cmd = [sys.executable, str(TREE / "scripts" / "twister"), "-T", str(SAMPLES_DIR), "--load-tests",
            str(tests), "-O", str(out_dir), "-j", JOBS, "--inline-logs",
            "-x", f"ZEPHYR_EXTRA_MODULES={MODULE_DIR}"]
-    if toolchain == "riscv" and env.get("ZEPHYR_TOOLCHAIN_VARIANT") != "zephyr":
-        cmd += ["-x", "EXTRA_LDFLAGS=-Wl,--no-warn-rwx-segments"]  # as zephyr_env.west_build does
+    for arg in werror_link_args(plan[0][0]):  # twister builds with warnings as errors
+        cmd += ["-x", arg]
     if (out_dir / "twister.json").exists():
         cmd.append("--no-clean")  # incremental
     r = subprocess.run(cmd, env=env, cwd=TREE.parent, stdout=subprocess.PIPE,

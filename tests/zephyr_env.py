@@ -5,6 +5,7 @@ A tree is `ZEPHYR_BASE`, else `~/zephyrproject/zephyr`; it must sit in a west wo
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -136,10 +137,11 @@ def arm_toolchain_env() -> dict | None:
             "GNUARMEMB_TOOLCHAIN_PATH": str(Path(gcc).resolve().parent.parent)}
 
 
+@functools.lru_cache(maxsize=None)
 def riscv_toolchain_env() -> dict | None:
     """Environment for RISC-V boards: the Zephyr SDK when asked for, else Debian's
     riscv64-unknown-elf-gcc through the cross-compile variant, with the module's wrapper for its
-    rv32 multilib lookup (a folder of links under build_root())."""
+    rv32 multilib lookup (a folder of links under build_root(), made once a run)."""
     if os.environ.get("ZEPHYR_TOOLCHAIN_VARIANT") == "zephyr":
         return {"ZEPHYR_TOOLCHAIN_VARIANT": "zephyr"}
     gcc = shutil.which("riscv64-unknown-elf-gcc")
@@ -156,6 +158,15 @@ def riscv_toolchain_env() -> dict | None:
             link.symlink_to(target)
     return {"ZEPHYR_TOOLCHAIN_VARIANT": "cross-compile", "QNNC_RISCV_GCC": str(real),
             "CROSS_COMPILE": str(folder / "riscv64-unknown-elf-")}
+
+
+def werror_link_args(board: str) -> list:
+    """CMake cache settings a warnings-as-errors build of `board` needs (NAME=value): Debian's
+    binutils (>= 2.39) warns of the RWX load segment of this Zephyr's RISC-V link (-N), which
+    --fatal-warnings makes an error; the SDK's older ld does not know the flag."""
+    if board in RISCV_BOARDS and os.environ.get("ZEPHYR_TOOLCHAIN_VARIANT") != "zephyr":
+        return ["EXTRA_LDFLAGS=-Wl,--no-warn-rwx-segments"]
+    return []
 
 
 def board_env(board: str) -> dict:
@@ -206,11 +217,7 @@ def west_build(app: Path, board: str, build_dir: Path, cmake_args=(), werror: bo
                        "CONFIG_COMPILER_WARNINGS_AS_ERRORS=y" in config.read_text()):
         # Only on the first configure: passing CMake arguments makes west re-run CMake.
         extra.append("-DCONFIG_COMPILER_WARNINGS_AS_ERRORS=y")
-        if board in RISCV_BOARDS:
-            # binutils >= 2.39 warns of the RWX load segment of this Zephyr's RISC-V link (-N),
-            # which --fatal-warnings would make an error; the SDK's older ld does not know the flag
-            if os.environ.get("ZEPHYR_TOOLCHAIN_VARIANT") != "zephyr":
-                extra.append("-DEXTRA_LDFLAGS=-Wl,--no-warn-rwx-segments")
+        extra += [f"-D{arg}" for arg in werror_link_args(board)]
     if extra:
         args += ["--", *extra]
     t0 = time.monotonic()

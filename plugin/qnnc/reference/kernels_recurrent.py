@@ -100,7 +100,7 @@ def direction(kind: str, p: RecurrentParams, c: dict, d: int, x: np.ndarray, bit
     cs = p.cell_shift
     steps = range(p.time_steps - 1, -1, -1) if p.reverse else range(p.time_steps)
     # the input side of every step at once (it does not depend on h): [B, T, gates * H]
-    pre_x = _pre(W, bx, mx, sx, xb[:, :p.time_steps].reshape(B * p.time_steps, -1), bits).reshape(B, p.time_steps, -1)
+    pre_x = _pre(W, bx, mx, sx, xb.reshape(B * p.time_steps, -1), bits).reshape(B, p.time_steps, -1)
     ys = np.zeros((B, p.time_steps, H), np.int64)
     for t in steps:
         a = pre_x[:, t]
