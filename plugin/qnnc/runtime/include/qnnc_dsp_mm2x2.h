@@ -43,37 +43,33 @@ typedef struct {
 
 /* acc += (col0, col1) x (w0, w1) over the interleaved q15 column pair [c, c_end) (group g of
  * 4 taps: col0 in words 4g, 4g+1; col1 in 4g+2, 4g+3). Per group: two LDR of weights, two
- * LDRD of columns, four SXTB16, eight SMLAD. */
-QNNC_INLINE void qnnc_conv_mm2x2(const uint32_t *c, const uint32_t *c_end, const int8_t *w0,
-                                 const int8_t *w1, qnnc_conv_acc2x2 *acc, int unroll4)
+ * LDRD of columns, four SXTB16, eight SMLAD. 4 groups an iteration; `lead` = the column
+ * pair's bytes & 48 (the 1 and 2 groups run first), which callers with many blocks over the
+ * same columns compute once. */
+QNNC_INLINE void qnnc_conv_mm2x2_u4(const uint32_t *c, const uint32_t *c_end, uint32_t lead, const int8_t *w0,
+                                    const int8_t *w1, qnnc_conv_acc2x2 *acc)
 {
     int32_t a00 = acc->a00, a01 = acc->a01, a10 = acc->a10, a11 = acc->a11;
 #if defined(QNNC_DSP_ASM)
     uint32_t wa, wb, wa13, wb13, x0, x1;
-    if (unroll4) {
-        /* (the hot loops: 4 groups an iteration, the loop test costs 3 of 67 instructions) */
-        const uintptr_t bytes = (uintptr_t)c_end - (uintptr_t)c;
-        if ((bytes & 16u) != 0u) {
-            __asm volatile(QNNC_CONV_MM2X2_GROUP : QNNC_CONV_MM2X2_OPERANDS : : "memory");
-        }
-        if ((bytes & 32u) != 0u) {
-            __asm volatile(QNNC_CONV_MM2X2_GROUP QNNC_CONV_MM2X2_GROUP : QNNC_CONV_MM2X2_OPERANDS : : "memory");
-        }
-        if (c != c_end) {
-            __asm volatile("1:\n\t" QNNC_CONV_MM2X2_GROUP QNNC_CONV_MM2X2_GROUP QNNC_CONV_MM2X2_GROUP
-                               QNNC_CONV_MM2X2_GROUP "ldr %[wa], %[end]\n\t"
-                                                     "cmp %[c], %[wa]\n\t"
-                                                     "bne 1b\n\t"
-                           : QNNC_CONV_MM2X2_OPERANDS
-                           : [end] "m"(c_end)
-                           : "cc", "memory");
-        }
-    } else {
-        QNNC_DSP_ASM_LOOP2((((uintptr_t)c_end - (uintptr_t)c) & 16u) != 0u, QNNC_CONV_MM2X2_GROUP,
-                           QNNC_CONV_MM2X2_OPERANDS, "c", "wa", c, c_end);
+    /* (the hot loops: the loop test costs 3 of 67 instructions) */
+    if ((lead & 16u) != 0u) {
+        __asm volatile(QNNC_CONV_MM2X2_GROUP : QNNC_CONV_MM2X2_OPERANDS : : "memory");
+    }
+    if ((lead & 32u) != 0u) {
+        __asm volatile(QNNC_CONV_MM2X2_GROUP QNNC_CONV_MM2X2_GROUP : QNNC_CONV_MM2X2_OPERANDS : : "memory");
+    }
+    if (c != c_end) {
+        __asm volatile("1:\n\t" QNNC_CONV_MM2X2_GROUP QNNC_CONV_MM2X2_GROUP QNNC_CONV_MM2X2_GROUP
+                           QNNC_CONV_MM2X2_GROUP "ldr %[wa], %[end]\n\t"
+                                                 "cmp %[c], %[wa]\n\t"
+                                                 "bne 1b\n\t"
+                       : QNNC_CONV_MM2X2_OPERANDS
+                       : [end] "m"(c_end)
+                       : "cc", "memory");
     }
 #else
-    (void)unroll4;
+    (void)lead;
     for (; c != c_end; c += 4) {
         const uint32_t wa = qnnc_dsp_rd32(w0);
         const uint32_t wb = qnnc_dsp_rd32(w1);
@@ -95,6 +91,29 @@ QNNC_INLINE void qnnc_conv_mm2x2(const uint32_t *c, const uint32_t *c_end, const
     acc->a01 = a01;
     acc->a10 = a10;
     acc->a11 = a11;
+}
+
+/* The same, 2 groups an iteration (the cold loops) or 4 (unroll4: qnnc_conv_mm2x2_u4). */
+QNNC_INLINE void qnnc_conv_mm2x2(const uint32_t *c, const uint32_t *c_end, const int8_t *w0,
+                                 const int8_t *w1, qnnc_conv_acc2x2 *acc, int unroll4)
+{
+#if defined(QNNC_DSP_ASM)
+    if (unroll4) {
+        qnnc_conv_mm2x2_u4(c, c_end, (uint32_t)((uintptr_t)c_end - (uintptr_t)c) & 48u, w0, w1, acc);
+    } else {
+        int32_t a00 = acc->a00, a01 = acc->a01, a10 = acc->a10, a11 = acc->a11;
+        uint32_t wa, wb, wa13, wb13, x0, x1;
+        QNNC_DSP_ASM_LOOP2((((uintptr_t)c_end - (uintptr_t)c) & 16u) != 0u, QNNC_CONV_MM2X2_GROUP,
+                           QNNC_CONV_MM2X2_OPERANDS, "c", "wa", c, c_end);
+        acc->a00 = a00;
+        acc->a01 = a01;
+        acc->a10 = a10;
+        acc->a11 = a11;
+    }
+#else
+    (void)unroll4;
+    qnnc_conv_mm2x2_u4(c, c_end, 0u, w0, w1, acc);
+#endif
 }
 #endif /* QNNC_PATH_DSP */
 #endif /* QNNC_DSP_MM2X2_H */

@@ -240,6 +240,50 @@ static QNNC_LOOP_ATTR void qnnc_conv_dsp_pair(const qnnc_conv_dsp_job *j, int32_
     }
 }
 
+#if defined(QNNC_DSP_ASM)
+/* The output stage of one channel's two accumulators a (pixel 0) and b (pixel 1) when every
+ * shift is <= -1 (the fast modes of the block loop): multiplier and shift post-incremented from
+ * their arrays, right shift s = -shift, rounding term (2 * off + 1) * 2^(s - 1) = 2^(s-1) +
+ * off * 2^s (MVN of the shift is s - 1), so (x + (x < 0 ? -1 : 0) + round) >> s is the TFLite
+ * rounding plus the output offset (qnnc_dsp_rq_fast + off); `clamp` then bounds it. */
+#define QNNC_CONV_RQ2(a, b, clamp)                                                             \
+    "ldr %[m], [%[mp]], #4\n\t"                                                                 \
+    "ldr %[t], [%[sp]], #4\n\t"                                                                 \
+    "qadd %[" a "], %[" a "], %[" a "]\n\t"                                                       \
+    "qadd %[" b "], %[" b "], %[" b "]\n\t"                                                       \
+    "smmulr %[" a "], %[" a "], %[m]\n\t"                                                        \
+    "smmulr %[" b "], %[" b "], %[m]\n\t"                                                        \
+    "mvn %[m], %[t]\n\t"                                                                        \
+    "lsl %[m], %[o2], %[m]\n\t"                                                                 \
+    "rsb %[t], %[t], #0\n\t"                                                                    \
+    "add %[" a "], %[" a "], %[" a "], asr #31\n\t"                                               \
+    "add %[" b "], %[" b "], %[" b "], asr #31\n\t"                                               \
+    "add %[" a "], %[" a "], %[m]\n\t"                                                           \
+    "add %[" b "], %[" b "], %[m]\n\t"                                                           \
+    "asr %[" a "], %[" a "], %[t]\n\t"                                                           \
+    "asr %[" b "], %[" b "], %[t]\n\t" clamp(a) clamp(b)
+/* QNNC_CONV_RQ_SSAT: the activation range is the whole int8 range. */
+#define QNNC_CONV_CLAMP_SSAT(a) "ssat %[" a "], #8, %[" a "]\n\t"
+/* QNNC_CONV_RQ_FAST: [act_min, act_max] in registers lo, hi. */
+#define QNNC_CONV_CLAMP_LOHI(a)                                                                \
+    "cmp %[" a "], %[lo]\n\t"                                                                   \
+    "it lt\n\t"                                                                                 \
+    "movlt %[" a "], %[lo]\n\t"                                                                 \
+    "cmp %[" a "], %[hi]\n\t"                                                                   \
+    "it gt\n\t"                                                                                 \
+    "movgt %[" a "], %[hi]\n\t"
+/* Both channels' results stored: pixel 1 at o + d1 (d1 = 0 for an odd pixel count's last
+ * column, the same values), o advanced by 2. */
+#define QNNC_CONV_STORE2X2                                                                     \
+    "strb %[a01], [%[o], %[d1]]\n\t"                                                             \
+    "strb %[a00], [%[o]], #1\n\t"                                                               \
+    "strb %[a11], [%[o], %[d1]]\n\t"                                                             \
+    "strb %[a10], [%[o]], #1\n\t"
+#define QNNC_CONV_RQ_OUTPUTS                                                                   \
+    [a00] "+r"(acc.a00), [a01] "+r"(acc.a01), [a10] "+r"(acc.a10), [a11] "+r"(acc.a11), [mp] "+r"(mult), \
+        [sp] "+r"(shift), [o] "+r"(o), [m] "=&r"(m_), [t] "=&r"(t_)
+#endif
+
 /* The common layers: every channel's requantization fast (TFLite rounding: qnnc_dsp_rq_fast,
  * SSAT when the activation range is the whole int8 range; half-even: every shift < 0,
  * qnnc_rq_he_neg) and a bias. Channels [0, n) in pairs (n even), over (K + 3) / 4 groups of
@@ -254,6 +298,13 @@ QNNC_INLINE void qnnc_conv_dsp_fast_body(const qnnc_conv_dsp_job *j, int32_t n, 
     const int32_t *bias = j->bias, *mult = j->mult, *shift = j->shift;
     int8_t *o = j->out0;
     const int32_t d1 = (int32_t)(j->out1 - j->out0); /* odd pixel count: 0, the same values */
+    const int32_t off2p1 = 2 * off + 1;                /* QNNC_CONV_RQ2's rounding term */
+    const uint32_t *const cols = j->cols, *const c_pad = j->c_pad;
+    const uint32_t lead = (uint32_t)((uintptr_t)c_pad - (uintptr_t)cols) & 48u;
+    const int32_t amin = j->lo + off, amax = j->hi + off; /* the activation range */
+    (void)off2p1;
+    (void)amin;
+    (void)amax;
     while (w != w_end) {
         qnnc_conv_acc2x2 acc;
         int32_t m, s, r00, r01, r10, r11;
@@ -261,7 +312,31 @@ QNNC_INLINE void qnnc_conv_dsp_fast_body(const qnnc_conv_dsp_job *j, int32_t n, 
         acc.a01 = acc.a00;
         acc.a10 = bias[1];
         acc.a11 = acc.a10;
-        qnnc_conv_mm2x2(j->cols, j->c_pad, w, w + K, &acc, mode != QNNC_CONV_RQ_FAST);
+        qnnc_conv_mm2x2_u4(cols, c_pad, lead, w, w + K, &acc);
+#if defined(QNNC_DSP_ASM)
+        {
+            /* both channels' output stage in one block (GCC spilled the rounding terms) */
+            int32_t m_, t_;
+            if (mode == QNNC_CONV_RQ_SSAT) {
+                __asm volatile(QNNC_CONV_RQ2("a00", "a01", QNNC_CONV_CLAMP_SSAT)
+                                   QNNC_CONV_RQ2("a10", "a11", QNNC_CONV_CLAMP_SSAT) QNNC_CONV_STORE2X2
+                               : QNNC_CONV_RQ_OUTPUTS
+                               : [o2] "r"(off2p1), [d1] "r"(d1)
+                               : "memory");
+            } else if (mode == QNNC_CONV_RQ_FAST) {
+                __asm volatile(QNNC_CONV_RQ2("a00", "a01", QNNC_CONV_CLAMP_LOHI)
+                                   QNNC_CONV_RQ2("a10", "a11", QNNC_CONV_CLAMP_LOHI) QNNC_CONV_STORE2X2
+                               : QNNC_CONV_RQ_OUTPUTS
+                               : [o2] "r"(off2p1), [d1] "r"(d1), [lo] "r"(amin), [hi] "r"(amax)
+                               : "cc", "memory");
+            }
+            if (mode != QNNC_CONV_RQ_HE) {
+                w += 2 * K;
+                bias += 2;
+                continue;
+            }
+        }
+#endif
         if (mode == QNNC_CONV_RQ_SSAT) {
             m = mult[0];
             s = -shift[0];
@@ -341,6 +416,11 @@ QNNC_PATH_ATTR int qnnc_conv_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_
     }
     if (oc < out_c) { /* a channel needs the reference requantization */
         job.mode = QNNC_CONV_RQ_REF;
+    }
+    for (oc = 0; job.mode != QNNC_CONV_RQ_REF && oc < out_c; ++oc) {
+        if (quant->shift[oc] > -1) { /* the fast loops' output stage needs a right shift */
+            job.mode = QNNC_CONV_RQ_REF;
+        }
     }
     if (params->rounding == QNNC_ROUND_HALF_EVEN) {
         job.mode = QNNC_CONV_RQ_HE;
