@@ -12,6 +12,7 @@
  * live in the caller's scratch buffer (QNNC_CONV_DSP_BUFFER_SIZE).
  */
 #include "qnnc_dsp_mm2x2.h"
+#include "qnnc_dsp_rq_asm.h"
 
 #if QNNC_PATH_DSP
 /* One q15 im2col column (K values + offset, padding taps 0) for the window at (ih0, iw0).
@@ -241,37 +242,6 @@ static QNNC_LOOP_ATTR void qnnc_conv_dsp_pair(const qnnc_conv_dsp_job *j, int32_
 }
 
 #if defined(QNNC_DSP_ASM)
-/* The output stage of one channel's two accumulators a (pixel 0) and b (pixel 1) when every
- * shift is <= -1 (the fast modes of the block loop): multiplier and shift post-incremented from
- * their arrays, right shift s = -shift, rounding term (2 * off + 1) * 2^(s - 1) = 2^(s-1) +
- * off * 2^s (MVN of the shift is s - 1), so (x + (x < 0 ? -1 : 0) + round) >> s is the TFLite
- * rounding plus the output offset (qnnc_dsp_rq_fast + off); `clamp` then bounds it. */
-#define QNNC_CONV_RQ2(a, b, clamp)                                                             \
-    "ldr %[m], [%[mp]], #4\n\t"                                                                 \
-    "ldr %[t], [%[sp]], #4\n\t"                                                                 \
-    "qadd %[" a "], %[" a "], %[" a "]\n\t"                                                       \
-    "qadd %[" b "], %[" b "], %[" b "]\n\t"                                                       \
-    "smmulr %[" a "], %[" a "], %[m]\n\t"                                                        \
-    "smmulr %[" b "], %[" b "], %[m]\n\t"                                                        \
-    "mvn %[m], %[t]\n\t"                                                                        \
-    "lsl %[m], %[o2], %[m]\n\t"                                                                 \
-    "rsb %[t], %[t], #0\n\t"                                                                    \
-    "add %[" a "], %[" a "], %[" a "], asr #31\n\t"                                               \
-    "add %[" b "], %[" b "], %[" b "], asr #31\n\t"                                               \
-    "add %[" a "], %[" a "], %[m]\n\t"                                                           \
-    "add %[" b "], %[" b "], %[m]\n\t"                                                           \
-    "asr %[" a "], %[" a "], %[t]\n\t"                                                           \
-    "asr %[" b "], %[" b "], %[t]\n\t" clamp(a) clamp(b)
-/* QNNC_CONV_RQ_SSAT: the activation range is the whole int8 range. */
-#define QNNC_CONV_CLAMP_SSAT(a) "ssat %[" a "], #8, %[" a "]\n\t"
-/* QNNC_CONV_RQ_FAST: [act_min, act_max] in registers lo, hi. */
-#define QNNC_CONV_CLAMP_LOHI(a)                                                                \
-    "cmp %[" a "], %[lo]\n\t"                                                                   \
-    "it lt\n\t"                                                                                 \
-    "movlt %[" a "], %[lo]\n\t"                                                                 \
-    "cmp %[" a "], %[hi]\n\t"                                                                   \
-    "it gt\n\t"                                                                                 \
-    "movgt %[" a "], %[hi]\n\t"
 /* Both channels' results stored: pixel 1 at o + d1 (d1 = 0 for an odd pixel count's last
  * column, the same values), o advanced by 2. */
 #define QNNC_CONV_STORE2X2                                                                     \
@@ -298,7 +268,7 @@ QNNC_INLINE void qnnc_conv_dsp_fast_body(const qnnc_conv_dsp_job *j, int32_t n, 
     const int32_t *bias = j->bias, *mult = j->mult, *shift = j->shift;
     int8_t *o = j->out0;
     const int32_t d1 = (int32_t)(j->out1 - j->out0); /* odd pixel count: 0, the same values */
-    const int32_t off2p1 = 2 * off + 1;                /* QNNC_CONV_RQ2's rounding term */
+    const int32_t off2p1 = 2 * off + 1;                /* QNNC_DSP_RQ2's rounding term */
     const uint32_t *const cols = j->cols, *const c_pad = j->c_pad;
     const uint32_t lead = (uint32_t)((uintptr_t)c_pad - (uintptr_t)cols) & 48u;
     const int32_t amin = j->lo + off, amax = j->hi + off; /* the activation range */
@@ -318,14 +288,14 @@ QNNC_INLINE void qnnc_conv_dsp_fast_body(const qnnc_conv_dsp_job *j, int32_t n, 
             /* both channels' output stage in one block (GCC spilled the rounding terms) */
             int32_t m_, t_;
             if (mode == QNNC_CONV_RQ_SSAT) {
-                __asm volatile(QNNC_CONV_RQ2("a00", "a01", QNNC_CONV_CLAMP_SSAT)
-                                   QNNC_CONV_RQ2("a10", "a11", QNNC_CONV_CLAMP_SSAT) QNNC_CONV_STORE2X2
+                __asm volatile(QNNC_DSP_RQ2("a00", "a01", QNNC_DSP_CLAMP_SSAT)
+                                   QNNC_DSP_RQ2("a10", "a11", QNNC_DSP_CLAMP_SSAT) QNNC_CONV_STORE2X2
                                : QNNC_CONV_RQ_OUTPUTS
                                : [o2] "r"(off2p1), [d1] "r"(d1)
                                : "memory");
             } else if (mode == QNNC_CONV_RQ_FAST) {
-                __asm volatile(QNNC_CONV_RQ2("a00", "a01", QNNC_CONV_CLAMP_LOHI)
-                                   QNNC_CONV_RQ2("a10", "a11", QNNC_CONV_CLAMP_LOHI) QNNC_CONV_STORE2X2
+                __asm volatile(QNNC_DSP_RQ2("a00", "a01", QNNC_DSP_CLAMP_LOHI)
+                                   QNNC_DSP_RQ2("a10", "a11", QNNC_DSP_CLAMP_LOHI) QNNC_CONV_STORE2X2
                                : QNNC_CONV_RQ_OUTPUTS
                                : [o2] "r"(off2p1), [d1] "r"(d1), [lo] "r"(amin), [hi] "r"(amax)
                                : "cc", "memory");

@@ -9,7 +9,7 @@
  * four results requantized in registers (TFLite rounding: qnnc_dsp_rq_fast where exact, else the
  * reference; half-even rounding: qnnc_rq_he_neg, one 64-bit add, where the shift is negative).
  */
-#include "qnnc_internal.h"
+#include "qnnc_dsp_rq_asm.h"
 
 #if QNNC_PATH_DSP
 /* Output stage: for half-even rounding qnnc_rq_he_neg where the shift is negative (every
@@ -35,35 +35,54 @@ QNNC_INLINE int8_t qnnc_fc_out_dsp(int32_t acc, int32_t mult, int32_t shift, int
     return (int8_t)(v + output_offset);
 }
 
-/* The 4-row SMLAD loop in assembly (see QNNC_DSP_ASM in qnnc_internal.h): LDRD of the row,
- * one post-incremented pointer per weight row. */
+/* The 4-row SMLAD loop in assembly (see QNNC_DSP_ASM in qnnc_internal.h): LDRD of the row;
+ * rows 0, 1 at w01 and w01 + K, rows 2, 3 at w23 and w23 + K, each pair's two words loaded
+ * back to back (the second load pipelines: 3 cycles on the M4 instead of 4). */
 #if defined(QNNC_DSP_ASM)
-#define QNNC_FC_ROW_STEP(a, w)                                                                 \
-    "ldr %[v], [%[" w "]], #4\n\t"                                                             \
-    "sxtb16 %[t], %[v]\n\t"                                                                    \
-    "sxtb16 %[v], %[v], ror #8\n\t"                                                            \
-    "smlad %[" a "], %[t], %[xa], %[" a "]\n\t"                                                \
-    "smlad %[" a "], %[v], %[xb], %[" a "]\n\t"
+#define QNNC_FC_ROW_PAIR(a, b, w)                                                              \
+    "ldr %[v], [%[" w "], %[K]]\n\t"                                                             \
+    "ldr %[t], [%[" w "]], #4\n\t"                                                              \
+    "sxtb16 %[u], %[t]\n\t"                                                                     \
+    "sxtb16 %[t], %[t], ror #8\n\t"                                                             \
+    "smlad %[" a "], %[u], %[xa], %[" a "]\n\t"                                                  \
+    "smlad %[" a "], %[t], %[xb], %[" a "]\n\t"                                                  \
+    "sxtb16 %[u], %[v]\n\t"                                                                     \
+    "sxtb16 %[v], %[v], ror #8\n\t"                                                             \
+    "smlad %[" b "], %[u], %[xa], %[" b "]\n\t"                                                  \
+    "smlad %[" b "], %[v], %[xb], %[" b "]\n\t"
 #define QNNC_FC_DOT4_GROUP                                                                     \
-    "ldrd %[xa], %[xb], [%[x]], #8\n\t" QNNC_FC_ROW_STEP("a0", "w0") QNNC_FC_ROW_STEP("a1", "w1") \
-        QNNC_FC_ROW_STEP("a2", "w2") QNNC_FC_ROW_STEP("a3", "w3")
+    "ldrd %[xa], %[xb], [%[x]], #8\n\t" QNNC_FC_ROW_PAIR("a0", "a1", "w01") QNNC_FC_ROW_PAIR("a2", "a3", "w23")
 #define QNNC_FC_DOT4_OPERANDS                                                                  \
-    [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x), [w0] "+r"(w0),    \
-    [w1] "+r"(w1), [w2] "+r"(w2), [w3] "+r"(w3), [xa] "=&r"(xa), [xb] "=&r"(xb), [v] "=&r"(v),  \
-    [t] "=&r"(t)
+    [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x), [w01] "+r"(w01),  \
+        [w23] "+r"(w23), [xa] "=&r"(xa), [xb] "=&r"(xb), [v] "=&r"(v), [t] "=&r"(t), [u] "=&r"(u)
 #endif
 
 /* acc[0..3] += x . w_i for the 4 weight rows w, w + K, w + 2K, w + 3K over `groups` groups of 4;
  * x is the widened row: words (x0, x2), (x1, x3) per group. Per group: one LDRD of x, and per
- * row LDR + 2 SXTB16 + 2 SMLAD. */
+ * row LDR + 2 SXTB16 + 2 SMLAD. The rows one at a time (the last 1..3 rows): K = 0, every
+ * row pointer the same. */
 QNNC_INLINE void qnnc_fc_dot4(const uint32_t *x, int32_t groups, const int8_t *w, int32_t K, int32_t *acc)
 {
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
 #if defined(QNNC_DSP_ASM)
-    const int8_t *w0 = w, *w1 = w + K, *w2 = w + 2 * K, *w3 = w + 3 * K;
+    const int8_t *w01 = w, *w23 = w + 2 * K;
     const uint32_t *x_end = x + 2 * groups;
-    uint32_t xa, xb, v, t;
-    QNNC_DSP_ASM_LOOP2((groups & 1) != 0, QNNC_FC_DOT4_GROUP, QNNC_FC_DOT4_OPERANDS, "x", "v", x, x_end);
+    uint32_t xa, xb, v, t, u;
+    if ((groups & 1) != 0) {
+        __asm volatile(QNNC_FC_DOT4_GROUP : QNNC_FC_DOT4_OPERANDS : [K] "r"(K) : "memory");
+    }
+    if ((groups & 2) != 0) {
+        __asm volatile(QNNC_FC_DOT4_GROUP QNNC_FC_DOT4_GROUP : QNNC_FC_DOT4_OPERANDS : [K] "r"(K) : "memory");
+    }
+    if (x != x_end) { /* 4 groups an iteration (the loop test costs 3 of 87 instructions) */
+        __asm volatile("1:\n\t" QNNC_FC_DOT4_GROUP QNNC_FC_DOT4_GROUP QNNC_FC_DOT4_GROUP QNNC_FC_DOT4_GROUP
+                       "ldr %[v], %[end]\n\t"
+                       "cmp %[x], %[v]\n\t"
+                       "bne 1b\n\t"
+                       : QNNC_FC_DOT4_OPERANDS
+                       : [K] "r"(K), [end] "m"(x_end)
+                       : "cc", "memory");
+    }
 #else
     const int8_t *w_end = w + 4 * groups;
     while (w < w_end) { /* (unrolling makes GCC 12 spill) */
@@ -95,9 +114,12 @@ QNNC_INLINE void qnnc_fc_dot4(const uint32_t *x, int32_t groups, const int8_t *w
     acc[3] = a3;
 }
 
-/* One input row against every weight row: 4 outputs at a time (dot4, the K % 4 tail, the
- * output stage), the last 1..3 one at a time; the accumulators stay in registers.
- * mode 2: the activation range is the whole int8 range (SSAT as the clamp). */
+/* Modes of qnnc_fc_row_dsp beyond 0 (general: qnnc_fc_out_dsp per output): every channel
+ * takes the assembly output stage (qnnc_dsp_rq_asm.h), clamped by SSAT (the activation range
+ * is the whole int8 range) or to the activation range. */
+#define QNNC_FC_ASM_SSAT 1
+#define QNNC_FC_ASM_CLAMP 2
+
 /* The out-of-line copy for the general path (one inlined copy serves the common layer). */
 static QNNC_LOOP_ATTR void qnnc_fc_dot4_call(const uint32_t *x, int32_t groups, const int8_t *w, int32_t K,
                                                 int32_t *acc)
@@ -105,6 +127,8 @@ static QNNC_LOOP_ATTR void qnnc_fc_dot4_call(const uint32_t *x, int32_t groups, 
     qnnc_fc_dot4(x, groups, w, K, acc);
 }
 
+/* One input row against every weight row: 4 outputs at a time (dot4, the K % 4 tail, the
+ * output stage), the last 1..3 one at a time; the accumulators stay in registers. */
 static QNNC_LOOP_ATTR void qnnc_fc_row_dsp(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant,
                                               int32_t K, const uint32_t *xw, const int16_t *xtail,
                                               int32_t out_features, const int8_t *weights,
@@ -118,43 +142,50 @@ static QNNC_LOOP_ATTR void qnnc_fc_row_dsp(const qnnc_fc_params *params, const q
     const int32_t *shifts = quant->shift;
     const int32_t rounding = params->rounding;
     int32_t o = 0, t, i;
-    if (mode == 2 && bias != NULL && kq == K) {
-        /* the common layer: running pointers, the dot products inlined (accumulators in
-         * registers), each block's channels checked for the fast requantization as they come */
+    (void)mode; /* (C loops: the general path only) */
+#if defined(QNNC_DSP_ASM)
+    if (mode != 0 && bias != NULL && kq == K) {
+        /* every channel fast with a right shift: the output stage of 4 in one assembly block */
         const int8_t *w = weights;
-        const int32_t *b = bias, *m = mults, *sh = shifts;
+        const int32_t *b = bias, *mp = mults, *sp = shifts;
+        const int32_t o2 = 2 * output_offset + 1, amin = params->act_min, amax = params->act_max;
         int8_t *out = output;
         int8_t *const out_end = output + (out_features & ~3);
         while (out != out_end) {
-            int32_t acc[4];
+            int32_t acc[4], m_, t_;
             acc[0] = b[0];
             acc[1] = b[1];
             acc[2] = b[2];
             acc[3] = b[3];
             qnnc_fc_dot4(xw, kq / 4, w, K, acc);
-            if (rounding != QNNC_ROUND_HALF_EVEN && qnnc_dsp_fast_ok(m[0], sh[0]) && qnnc_dsp_fast_ok(m[1], sh[1]) &&
-                qnnc_dsp_fast_ok(m[2], sh[2]) && qnnc_dsp_fast_ok(m[3], sh[3])) {
-                const int32_t r0 = qnnc_dsp_ssat8(qnnc_dsp_rq_fast(acc[0], m[0], -sh[0]) + output_offset);
-                const int32_t r1 = qnnc_dsp_ssat8(qnnc_dsp_rq_fast(acc[1], m[1], -sh[1]) + output_offset);
-                const int32_t r2 = qnnc_dsp_ssat8(qnnc_dsp_rq_fast(acc[2], m[2], -sh[2]) + output_offset);
-                const int32_t r3 = qnnc_dsp_ssat8(qnnc_dsp_rq_fast(acc[3], m[3], -sh[3]) + output_offset);
-                out[0] = (int8_t)r0;
-                out[1] = (int8_t)r1;
-                out[2] = (int8_t)r2;
-                out[3] = (int8_t)r3;
+#define QNNC_FC_RQ_OUTPUTS                                                                     \
+    [a0] "+r"(acc[0]), [a1] "+r"(acc[1]), [a2] "+r"(acc[2]), [a3] "+r"(acc[3]), [mp] "+r"(mp), [sp] "+r"(sp), \
+        [m] "=&r"(m_), [t] "=&r"(t_)
+            if (mode == QNNC_FC_ASM_SSAT) {
+                __asm volatile(QNNC_DSP_RQ1("a0", QNNC_DSP_CLAMP_SSAT) QNNC_DSP_RQ1("a1", QNNC_DSP_CLAMP_SSAT)
+                                   QNNC_DSP_RQ1("a2", QNNC_DSP_CLAMP_SSAT) QNNC_DSP_RQ1("a3", QNNC_DSP_CLAMP_SSAT)
+                               : QNNC_FC_RQ_OUTPUTS
+                               : [o2] "r"(o2)
+                               : "memory");
             } else {
-                for (i = 0; i < 4; ++i) {
-                    out[i] = qnnc_fc_out_dsp(acc[i], m[i], sh[i], lo, hi, output_offset, rounding);
-                }
+                __asm volatile(QNNC_DSP_RQ1("a0", QNNC_DSP_CLAMP_LOHI) QNNC_DSP_RQ1("a1", QNNC_DSP_CLAMP_LOHI)
+                                   QNNC_DSP_RQ1("a2", QNNC_DSP_CLAMP_LOHI) QNNC_DSP_RQ1("a3", QNNC_DSP_CLAMP_LOHI)
+                               : QNNC_FC_RQ_OUTPUTS
+                               : [o2] "r"(o2), [lo] "r"(amin), [hi] "r"(amax)
+                               : "cc", "memory");
             }
+#undef QNNC_FC_RQ_OUTPUTS
+            out[0] = (int8_t)acc[0];
+            out[1] = (int8_t)acc[1];
+            out[2] = (int8_t)acc[2];
+            out[3] = (int8_t)acc[3];
             w += 4 * K;
             b += 4;
-            m += 4;
-            sh += 4;
             out += 4;
         }
         o = out_features & ~3;
     }
+#endif
     for (; o < out_features; o += 4) {
         const int32_t n = out_features - o < 4 ? out_features - o : 4;
         const int8_t *w = weights + o * K;
@@ -207,9 +238,21 @@ QNNC_PATH_ATTR int qnnc_fc_dsp_s8(const qnnc_buffer *scratch, const qnnc_fc_para
     xw = (uint32_t *)qnnc_scratch_align(scratch, 4u);
     {
         int16_t xtail[4];
-        /* 2: the activation range is the whole int8 range (SSAT); the fast requantization is
-         * checked per channel where it is used (no scan of the layer's channels per call) */
-        const int mode = params->act_min == -128 && params->act_max == 127 ? 2 : 0;
+        int mode = 0;
+#if defined(QNNC_DSP_ASM)
+        /* QNNC_FC_ASM_*: every channel's requantization fast with a right shift (one scan of
+         * the layer's channels per call) */
+        int32_t i = 0;
+        if (params->rounding != QNNC_ROUND_HALF_EVEN) {
+            while (i < out_features && quant->shift[i] <= -1 &&
+                   qnnc_dsp_fast_ok(quant->multiplier[i], quant->shift[i])) {
+                ++i;
+            }
+        }
+        if (i == out_features && out_features >= 4) {
+            mode = params->act_min == -128 && params->act_max == 127 ? QNNC_FC_ASM_SSAT : QNNC_FC_ASM_CLAMP;
+        }
+#endif
         for (r = 0; r < rows; ++r) {
             const int8_t *x = input + r * K;
             for (k = 0; k < kq; k += 4) {

@@ -1,0 +1,47 @@
+/*
+ * qnnc_dsp_rq_asm.h - the Armv7E-M output stage (requantize, offset, clamp) as inline-assembly
+ * strings, shared by the int8 conv and fully connected DSP loops. From C, GCC 12 spills the
+ * rounding terms of a block's outputs around the 13-register dot-product loops; these strings
+ * keep a block's output stage in registers.
+ *
+ * Exact where qnnc_dsp_rq_fast is (qnnc_dsp_fast_ok) and the shift is <= -1: right shift
+ * s = -shift, rounding term (2 * off + 1) * 2^(s - 1) = 2^(s-1) + off * 2^s (MVN of the shift
+ * is s - 1), so (x + (x < 0 ? -1 : 0) + round) >> s is TFLite's rounding plus the output offset.
+ * Operands the strings name: multiplier and shift arrays %[mp], %[sp] (post-incremented), the
+ * temporaries %[m], %[t], 2 * off + 1 in %[o2], and for QNNC_DSP_CLAMP_LOHI the activation
+ * range in %[lo], %[hi] (flags clobbered).
+ */
+#ifndef QNNC_DSP_RQ_ASM_H
+#define QNNC_DSP_RQ_ASM_H
+#include "qnnc_internal.h"
+
+#if QNNC_PATH_DSP && defined(QNNC_DSP_ASM)
+/* Loads of one channel's multiplier and shift; then, once the accumulators are multiplied,
+ * the rounding term into %[m] and the right shift into %[t]. */
+#define QNNC_DSP_RQ_LOAD "ldr %[m], [%[mp]], #4\n\tldr %[t], [%[sp]], #4\n\t"
+#define QNNC_DSP_RQ_TERMS "mvn %[m], %[t]\n\tlsl %[m], %[o2], %[m]\n\trsb %[t], %[t], #0\n\t"
+#define QNNC_DSP_RQ_MUL(a) "qadd %[" a "], %[" a "], %[" a "]\n\tsmmulr %[" a "], %[" a "], %[m]\n\t"
+#define QNNC_DSP_RQ_ROUND(a)                                                                   \
+    "add %[" a "], %[" a "], %[" a "], asr #31\n\t"                                            \
+    "add %[" a "], %[" a "], %[m]\n\t"                                                         \
+    "asr %[" a "], %[" a "], %[t]\n\t"
+
+/* The activation range is the whole int8 range. */
+#define QNNC_DSP_CLAMP_SSAT(a) "ssat %[" a "], #8, %[" a "]\n\t"
+/* [act_min, act_max] in %[lo], %[hi]. */
+#define QNNC_DSP_CLAMP_LOHI(a)                                                                 \
+    "cmp %[" a "], %[lo]\n\t"                                                                  \
+    "it lt\n\t"                                                                                \
+    "movlt %[" a "], %[lo]\n\t"                                                                \
+    "cmp %[" a "], %[hi]\n\t"                                                                  \
+    "it gt\n\t"                                                                                \
+    "movgt %[" a "], %[hi]\n\t"
+
+/* One channel's accumulator a, requantized and clamped in place. */
+#define QNNC_DSP_RQ1(a, clamp) QNNC_DSP_RQ_LOAD QNNC_DSP_RQ_MUL(a) QNNC_DSP_RQ_TERMS QNNC_DSP_RQ_ROUND(a) clamp(a)
+/* One channel's two accumulators a, b (two pixels), one multiplier and shift load for both. */
+#define QNNC_DSP_RQ2(a, b, clamp)                                                              \
+    QNNC_DSP_RQ_LOAD QNNC_DSP_RQ_MUL(a) QNNC_DSP_RQ_MUL(b) QNNC_DSP_RQ_TERMS QNNC_DSP_RQ_ROUND(a) \
+        QNNC_DSP_RQ_ROUND(b) clamp(a) clamp(b)
+#endif
+#endif /* QNNC_DSP_RQ_ASM_H */
