@@ -18,8 +18,8 @@ typedef struct {
     int32_t mult[4], rshift[4], round[4], bias[4]; /* fast path: right shift s, round = 2^(s-1) + off*2^s */
     int32_t shift[4];                               /* the original shifts (reference path) */
     int64_t hm1[4]; /* half-even (mode 3): qnnc_rq_he_hm1 of rshift = qnnc_rq_he_s(shift) */
-    /* 1: all 4 channels take the fast TFLite requantization (qnnc_dsp_fast_ok); 2: and act_max
-     * 127; 3: half-even rounding with every shift <= -1 (qnnc_rq_he_neg); 0: the reference */
+    /* 1: all 4 channels take the fast TFLite requantization (qnnc_dsp_fast_ok); 2: and the
+     * activation range is the whole int8 range (SSAT alone clamps); 3: half-even rounding with every shift <= -1 (qnnc_rq_he_neg); 0: the reference */
     int32_t fast;
     int32_t act_min, act_max, output_offset, lo, hi, rounding;
 } qnnc_dw_group;
@@ -38,12 +38,11 @@ QNNC_INLINE int32_t qnnc_dw_rq_fast(int32_t acc, int32_t mult, int32_t s, int32_
     return x > amax ? amax : x;
 }
 
-/* The same when amax is 127: the upper clamp is SSAT (x >= amin >= -128 already). */
-QNNC_INLINE int32_t qnnc_dw_rq_fast_sat(int32_t acc, int32_t mult, int32_t s, int32_t round, int32_t amin)
+/* The same when the activation range is [-128, 127]: SSAT is the whole clamp. */
+QNNC_INLINE int32_t qnnc_dw_rq_fast_sat(int32_t acc, int32_t mult, int32_t s, int32_t round)
 {
     int32_t x = qnnc_dsp_smmulr(__qadd(acc, acc), mult);
     x = (x + (x >> 31) + round) >> s; /* round includes off * 2^s */
-    x = x < amin ? amin : x;
     return qnnc_dsp_ssat8(x);
 }
 
@@ -77,11 +76,10 @@ QNNC_INLINE void qnnc_dw_store4_mode(int8_t *restrict out, int32_t a0, int32_t a
         out[2] = (int8_t)qnnc_dw_rq_he(a2, g->mult[2], g->rshift[2], g->hm1[2], off, amin, amax);
         out[3] = (int8_t)qnnc_dw_rq_he(a3, g->mult[3], g->rshift[3], g->hm1[3], off, amin, amax);
     } else if (mode == 2) {
-        const int32_t amin = g->act_min;
-        out[0] = (int8_t)qnnc_dw_rq_fast_sat(a0, g->mult[0], g->rshift[0], g->round[0], amin);
-        out[1] = (int8_t)qnnc_dw_rq_fast_sat(a1, g->mult[1], g->rshift[1], g->round[1], amin);
-        out[2] = (int8_t)qnnc_dw_rq_fast_sat(a2, g->mult[2], g->rshift[2], g->round[2], amin);
-        out[3] = (int8_t)qnnc_dw_rq_fast_sat(a3, g->mult[3], g->rshift[3], g->round[3], amin);
+        out[0] = (int8_t)qnnc_dw_rq_fast_sat(a0, g->mult[0], g->rshift[0], g->round[0]);
+        out[1] = (int8_t)qnnc_dw_rq_fast_sat(a1, g->mult[1], g->rshift[1], g->round[1]);
+        out[2] = (int8_t)qnnc_dw_rq_fast_sat(a2, g->mult[2], g->rshift[2], g->round[2]);
+        out[3] = (int8_t)qnnc_dw_rq_fast_sat(a3, g->mult[3], g->rshift[3], g->round[3]);
     } else if (mode) {
         const int32_t amin = g->act_min, amax = g->act_max;
         out[0] = (int8_t)qnnc_dw_rq_fast(a0, g->mult[0], g->rshift[0], g->round[0], amin, amax);
@@ -454,8 +452,8 @@ QNNC_PATH_ATTR int qnnc_dw_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_pa
              * |off| <= 128, s <= 20, so the sum cannot overflow and the floor shift is exact) */
             g.round[i] = ((1 << g.rshift[i]) >> 1) + params->output_offset * (1 << g.rshift[i]);
         }
-        if (g.fast == 1 && params->act_max == 127) {
-            g.fast = 2; /* the upper clamp is SSAT #8 */
+        if (g.fast == 1 && params->act_min == -128 && params->act_max == 127) {
+            g.fast = 2; /* the clamp is SSAT #8 */
         }
         for (b = 0; b < output_dims->n; ++b) {
             qnnc_dw_group_dsp(params, input_dims, input + b * input_dims->h * input_dims->w * C + c, filter_dims,
