@@ -15,6 +15,43 @@
 #include "qnnc_dsp_rq_asm.h"
 
 #if QNNC_PATH_DSP
+/* n input bytes (n % 4 == 0) from px widened with the offset into consecutive groups of one
+ * column of the interleaved pair (dst: the column's words of the first group); returns the
+ * column's words of the group after them. */
+QNNC_INLINE uint32_t *qnnc_conv_widen_run(uint32_t *dst, const int8_t *px, int32_t n, int32_t off2)
+{
+    const int8_t *const px_end = px + n;
+    if ((n & 4) != 0) {
+        const uint32_t v = qnnc_dsp_rd32(px);
+        dst[0] = (uint32_t)__sxtab16(off2, (int32_t)v);
+        dst[1] = (uint32_t)qnnc_dsp_sxtab16_ror8(off2, v);
+        dst += 4;
+        px += 4;
+    }
+    while (px != px_end) { /* two groups per iteration (loop overhead halved) */
+        const uint32_t v0 = qnnc_dsp_rd32(px), v1 = qnnc_dsp_rd32(px + 4);
+        dst[0] = (uint32_t)__sxtab16(off2, (int32_t)v0);
+        dst[1] = (uint32_t)qnnc_dsp_sxtab16_ror8(off2, v0);
+        dst[4] = (uint32_t)__sxtab16(off2, (int32_t)v1);
+        dst[5] = (uint32_t)qnnc_dsp_sxtab16_ror8(off2, v1);
+        dst += 8;
+        px += 8;
+    }
+    return dst;
+}
+
+/* The same for n padding taps (x + offset = 0). */
+QNNC_INLINE uint32_t *qnnc_conv_zero_run(uint32_t *dst, int32_t n)
+{
+    int32_t c;
+    for (c = 0; c < n; c += 4) {
+        dst[0] = 0u;
+        dst[1] = 0u;
+        dst += 4;
+    }
+    return dst;
+}
+
 /* One q15 im2col column (K values + offset, padding taps 0) for the window at (ih0, iw0).
  * Column j of a pair is interleaved: group g occupies words [4g + 2j, 4g + 2j + 1]. */
 static void qnnc_conv_im2col_q15(const qnnc_conv_params *params, const int8_t *in_b, int32_t in_h,
@@ -27,35 +64,25 @@ static void qnnc_conv_im2col_q15(const qnnc_conv_params *params, const int8_t *i
     if ((in_c & 3) == 0) {
         const int32_t off2 = qnnc_dsp_pack2(off);
         uint32_t *dst = cols + 2 * j;
+        /* every tap of a kernel row in range along w (dilation 1): the row's k_w * in_c bytes
+         * are contiguous and fill consecutive groups, one run per row (no per-tap tests) */
+        const int32_t run = params->dilation_w == 1 && iw0 >= 0 && iw0 + k_w <= in_w ? k_w * in_c : 0;
         for (kh = 0; kh < k_h; ++kh) {
             const int32_t ih = ih0 + kh * params->dilation_h;
+            if (run != 0) {
+                if (ih >= 0 && ih < in_h) {
+                    dst = qnnc_conv_widen_run(dst, in_b + (ih * in_w + iw0) * in_c, run, off2);
+                } else {
+                    dst = qnnc_conv_zero_run(dst, run);
+                }
+                continue;
+            }
             for (kw = 0; kw < k_w; ++kw) {
                 const int32_t iw = iw0 + kw * params->dilation_w;
                 if (ih >= 0 && ih < in_h && iw >= 0 && iw < in_w) {
-                    const int8_t *px = in_b + (ih * in_w + iw) * in_c;
-                    const int8_t *px_end = px + in_c;
-                    if ((in_c & 4) != 0) {
-                        const uint32_t v = qnnc_dsp_rd32(px);
-                        dst[0] = (uint32_t)__sxtab16(off2, (int32_t)v);
-                        dst[1] = (uint32_t)qnnc_dsp_sxtab16_ror8(off2, v);
-                        dst += 4;
-                        px += 4;
-                    }
-                    while (px != px_end) { /* two groups per iteration (loop overhead halved) */
-                        const uint32_t v0 = qnnc_dsp_rd32(px), v1 = qnnc_dsp_rd32(px + 4);
-                        dst[0] = (uint32_t)__sxtab16(off2, (int32_t)v0);
-                        dst[1] = (uint32_t)qnnc_dsp_sxtab16_ror8(off2, v0);
-                        dst[4] = (uint32_t)__sxtab16(off2, (int32_t)v1);
-                        dst[5] = (uint32_t)qnnc_dsp_sxtab16_ror8(off2, v1);
-                        dst += 8;
-                        px += 8;
-                    }
+                    dst = qnnc_conv_widen_run(dst, in_b + (ih * in_w + iw) * in_c, in_c, off2);
                 } else {
-                    for (c = 0; c < in_c; c += 4) {
-                        dst[0] = 0u;
-                        dst[1] = 0u;
-                        dst += 4;
-                    }
+                    dst = qnnc_conv_zero_run(dst, in_c);
                 }
             }
         }
