@@ -604,3 +604,26 @@ def test_auto_not_worse_than_minmax_kws():
 @pytest.mark.slow
 def test_auto_not_worse_than_minmax_mnist():  # 2 x 9700 test samples through the compiled C
     _auto_vs_minmax("onnx_zoo_mnist8")
+
+
+def test_standalone_relu_and_concat_inputs_are_rounded_once(tmp_path):
+    """A Relu of the int8 input takes the input's scale (zero point -128): its outputs are the
+    input's own values, not rounded again onto a calibrated grid."""
+    rng = np.random.default_rng(0)
+    w = (rng.standard_normal((4, 3, 1, 1)) * 0.3).astype(np.float32)
+    nodes = [helper.make_node("Relu", ["x"], ["r"], name="relu"),
+             helper.make_node("Conv", ["r", "w"], ["c"], name="conv"),
+             helper.make_node("Sigmoid", ["c"], ["s"], name="sigmoid"),
+             helper.make_node("Concat", ["s", "r"], ["y"], axis=1, name="concat")]
+    path = _save(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])],
+                 [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 7, 4, 4])], {"w": w}, tmp_path / "m.onnx")
+    cal = tmp_path / "cal.npz"
+    np.savez(cal, x=rng.standard_normal((16, 3, 4, 4)).astype(np.float32))
+    c = compile_model(str(path), Config(calibration=DataRef(str(cal)), method="minmax"), "m", progress=False)
+    m = c.model
+    relu = next(op for op in m.ops if op.name == "relu")
+    x, r = m.tensors[relu.inputs[0]], m.tensors[relu.output]
+    assert (r.scale, r.zero_point) == (x.scale, -128)
+    codes = np.arange(-128, 128)
+    expect = np.maximum(codes, x.zero_point) - x.zero_point - 128  # every input value kept exactly
+    assert np.array_equal(relu.consts["lut"].astype(np.int64), expect)

@@ -280,9 +280,29 @@ def table_output_qparams(low: Lowering, n: Node) -> Tuple[float, int]:
     return cal if cal[0] < 0.9 * fixed[0] else fixed
 
 
+def clamps_at_zero(n: Node) -> bool:
+    """A Relu, or a Clip whose lower bound is 0 (ReLU6): on the positive side the identity."""
+    return n.op == "Relu" or (n.op == "Clip" and float(n.attrs.get("min", -math.inf)) == 0.0
+                              and float(n.attrs.get("max", math.inf)) > 0.0)
+
+
+def unary_output_qparams(low: Lowering, n: Node, x: QTensor) -> Tuple[float, int]:
+    """int8 (scale, zero point) of a table op's output. A standalone Relu / ReLU6 of an int8
+    tensor takes the input's scale with zero point -128: its outputs are then the input's own
+    values (every input code maps to one output code, none clipped), where a calibrated output
+    scale (e.g. about half the input's for a Relu of a zero-centred input) rounds each value a second
+    time onto an unrelated grid: about 1.2 dB of that layer's SQNR (corpus micro speech, whose
+    input goes through a Relu before its Conv). QDQ models keep the scale their QuantizeLinear fixes."""
+    name = low.g.original_name(n.outputs[0])
+    fixed = getattr(low.g, "quant", None) is not None and name in low.g.quant.activations
+    if clamps_at_zero(n) and x.bits == 8 and not fixed:
+        return x.scale, -128
+    return table_output_qparams(low, n)
+
+
 def unary(low: Lowering, n: Node) -> None:
     x = low.tensors[n.inputs[0]]
-    out = low.new_tensor(n.outputs[0], *table_output_qparams(low, n))
+    out = low.new_tensor(n.outputs[0], *unary_output_qparams(low, n, x))
     lut = make_lut(unary_fn(n), x, out)
     low.ops.append(QOp("lut", n.name, [x.name], out.name, None, {"lut": lut}, {"size": x.size}, 0))
 
