@@ -75,6 +75,8 @@ class Lowering:
         self.tensors: Dict[str, QTensor] = {}
         self.ops = []
         self.converted: Dict[tuple, QTensor] = {}
+        self._readers: Optional[Dict[str, list]] = None  # tensor -> the nodes reading it (sole_concat_reader)
+        self._tied: set = set()
 
     # -- tensors ----------------------------------------------------------------------
     def err(self, n: Node, msg: str) -> ModelError:
@@ -82,6 +84,9 @@ class Lowering:
 
     def calibrated(self, name: str, n: Node = None) -> Tuple[float, int]:
         """int8 scale and zero point of a tensor: the model's own (QDQ import) or from its range."""
+        concat = self.sole_concat_reader(name, n)
+        if concat is not None:
+            return self.calibrated(concat.outputs[0], concat)
         name = self.g.original_name(name)
         if self.g.quant is not None and name in self.g.quant.activations:
             return self.g.quant.activations[name]  # fixed by the model's QuantizeLinear
@@ -97,6 +102,29 @@ class Lowering:
                              "on the calibration data; check the model and the data's scaling",
                              file=self.g.source, node=n.name if n else None, op=n.op if n else None)
         return act_qparams(lo, hi)
+
+    def sole_concat_reader(self, name: str, n: Optional[Node]) -> Optional[Node]:
+        """The int8 Concat that is the only reader of ``n``'s output ``name``, if any (float models).
+
+        Such an output is computed straight at the Concat's scale and zero point (the rule that
+        makes it requantizes anyway), so the Concat copies it instead of rounding it a second time
+        onto its own grid: e.g. the corpus Tiny-YOLO's two Sigmoid tables, whose outputs were
+        rounded at their own scale and then at the concatenated output's."""
+        if self._readers is None:
+            self._readers = {}
+            for node in self.g.nodes:
+                for t in set(node.inputs):
+                    self._readers.setdefault(t, []).append(node)
+            self._tied = {t for group in self.g.tied_ranges for t in group}
+        if n is None or name not in n.outputs or self.g.quant is not None or name in self.g.outputs:
+            return None
+        readers = self._readers.get(name, [])
+        if len(readers) != 1 or readers[0].op != "Concat" or self.g.original_name(name) in self._tied:
+            return None
+        c = readers[0]
+        if self.plan.of(c.name).activation_bits != 8 or any(self.g.is_const(i) for i in c.inputs):
+            return None
+        return c
 
     def new_tensor(self, name: str, scale: float, zp: int, bits: int = 8) -> QTensor:
         t = QTensor(name, tuple(self.g.shape(name)), float(scale), int(zp), bits=bits)

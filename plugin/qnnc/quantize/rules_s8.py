@@ -277,6 +277,8 @@ def table_output_qparams(low: Lowering, n: Node) -> Tuple[float, int]:
     if getattr(low.g, "quant", None) is not None:
         return fixed
     cal = low.calibrated(n.outputs[0], n)
+    if low.sole_concat_reader(n.outputs[0], n) is not None:
+        return cal  # the Concat's own parameters: the value is rounded once (Lowering.sole_concat_reader)
     return cal if cal[0] < 0.9 * fixed[0] else fixed
 
 
