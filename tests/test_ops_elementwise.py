@@ -319,10 +319,10 @@ def test_max_min_activations_broadcast(op, tmp_path):
 @pytest.mark.parametrize("op,const,kind", [("Max", (3, 1, 1), "minmax"), ("Min", (), "lut")])
 def test_max_min_constants(op, const, kind, tmp_path):
     """A per-channel constant (quantized like an activation: one more rounding, <= 1.5 LSB); a scalar
-    constant is a Clip (a table, exact up to 0.5 LSB)."""
+    constant is a Clip (a table, exact up to 0.5 LSB, plus onnxruntime's float32 rounding at a tie)."""
     m = M([1, 3, 4, 4], 13)
     m.op(op, ["x", m.const((RNG.standard_normal(const) * 0.5).astype(np.float32))])
-    qm, _, _ = check(m, tmp_path, max_lsb=1.5 if kind == "minmax" else 0.5, c=kind == "minmax")
+    qm, _, _ = check(m, tmp_path, max_lsb=1.5 if kind == "minmax" else 0.5 + 1e-5, c=kind == "minmax")
     assert kinds(qm) == [kind]
 
 
