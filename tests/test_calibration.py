@@ -608,7 +608,8 @@ def test_auto_not_worse_than_minmax_mnist():  # 2 x 9700 test samples through th
 
 def test_standalone_relu_and_concat_inputs_are_rounded_once(tmp_path):
     """A Relu of the int8 input takes the input's scale (zero point -128): its outputs are the
-    input's own values, not rounded again onto a calibrated grid; a table op whose only reader is a
+    input's own values, not rounded again onto a calibrated grid; the input, read by nothing else,
+    spends its codes on [0, max] only; a table op whose only reader is a
     Concat (here a Sigmoid) is computed at the Concat's scale, so the Concat copies it."""
     rng = np.random.default_rng(0)
     w = (rng.standard_normal((4, 3, 1, 1)) * 0.3).astype(np.float32)
@@ -625,6 +626,7 @@ def test_standalone_relu_and_concat_inputs_are_rounded_once(tmp_path):
     relu = next(op for op in m.ops if op.name == "relu")
     x, r = m.tensors[relu.inputs[0]], m.tensors[relu.output]
     assert (r.scale, r.zero_point) == (x.scale, -128)
+    assert x.zero_point == -128  # the input, which only the Relu reads, has its range start at 0
     codes = np.arange(-128, 128)
     expect = np.maximum(codes, x.zero_point) - x.zero_point - 128  # every input value kept exactly
     assert np.array_equal(relu.consts["lut"].astype(np.int64), expect)

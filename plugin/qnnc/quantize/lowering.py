@@ -87,7 +87,7 @@ class Lowering:
         concat = self.sole_concat_reader(name, n)
         if concat is not None:
             return self.calibrated(concat.outputs[0], concat)
-        name = self.g.original_name(name)
+        graph_name, name = name, self.g.original_name(name)
         if self.g.quant is not None and name in self.g.quant.activations:
             return self.g.quant.activations[name]  # fixed by the model's QuantizeLinear
         if name not in self.ranges and n is not None and n.attrs.get("derived_range") and name in n.outputs:
@@ -101,7 +101,31 @@ class Lowering:
             raise ModelError(f"the float model produces non-finite values (range [{lo}, {hi}]) in tensor '{name}' "
                              "on the calibration data; check the model and the data's scaling",
                              file=self.g.source, node=n.name if n else None, op=n.op if n else None)
+        if lo < 0.0 < hi and self.g.quant is None and self.only_relu_readers(graph_name):
+            lo = 0.0  # the negative values all become 0 (only_relu_readers)
         return act_qparams(lo, hi)
+
+    def only_relu_readers(self, name: str) -> bool:
+        """Whether every value of graph tensor ``name`` reaches only Relus (or Clips at 0), through
+        views (Reshape, Transpose) read by nothing else, and it is no model output. Its range can
+        then start at 0: a negative value and 0 give the same Relu output, so the int8 grid spends
+        all its codes on the values that matter. The corpus micro speech model's input, which a Relu
+        reads: its step halves (onnxruntime leaves that Relu in float and quantizes after it)."""
+        self.sole_concat_reader(name, None)  # builds the reader map
+        frontier = [name]
+        seen = 0
+        while frontier:
+            t = frontier.pop()
+            readers = self._readers.get(t, [])
+            if not readers or t in self.g.outputs or seen > 64:
+                return False
+            for r in readers:
+                seen += 1
+                if r.op in ("Reshape", "Transpose") and len(r.outputs) == 1:
+                    frontier.append(r.outputs[0])
+                elif not (r.op == "Relu" or (r.op == "Clip" and float(r.attrs.get("min", -math.inf)) == 0.0)):
+                    return False
+        return True
 
     def sole_concat_reader(self, name: str, n: Optional[Node]) -> Optional[Node]:
         """The int8 Concat that is the only reader of ``n``'s output ``name``, if any (float models).
