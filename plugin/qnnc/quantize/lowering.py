@@ -61,6 +61,12 @@ def requantize_op(name: str, src: QTensor, dst: QTensor) -> QOp:
                {"kernel": kernel, "rescale": params, "size": src.size, "to_bits": dst.bits}, 0)
 
 
+def clamps_at_zero(n: Node) -> bool:
+    """A Relu, or a Clip whose lower bound is 0 (ReLU6): on the positive side the identity."""
+    return n.op == "Relu" or (n.op == "Clip" and float(n.attrs.get("min", -math.inf)) == 0.0
+                              and float(n.attrs.get("max", math.inf)) > 0.0)
+
+
 class Lowering:
     """State of one lowering: the graph, its ranges, the plan, the QTensor table and the op list."""
 
@@ -75,8 +81,8 @@ class Lowering:
         self.tensors: Dict[str, QTensor] = {}
         self.ops = []
         self.converted: Dict[tuple, QTensor] = {}
-        self._readers: Optional[Dict[str, list]] = None  # tensor -> the nodes reading it (sole_concat_reader)
-        self._tied: set = set()
+        self._readers: Optional[Dict[str, list]] = None  # readers(): Graph.consumers indexed once
+        self._tied: Optional[set] = None  # the tensors of the graph's tied range groups
 
     # -- tensors ----------------------------------------------------------------------
     def err(self, n: Node, msg: str) -> ModelError:
@@ -111,21 +117,30 @@ class Lowering:
         then start at 0: a negative value and 0 give the same Relu output, so the int8 grid spends
         all its codes on the values that matter. The corpus micro speech model's input, which a Relu
         reads: its step halves (onnxruntime leaves that Relu in float and quantizes after it)."""
-        self.sole_concat_reader(name, None)  # builds the reader map
         frontier = [name]
         seen = 0
         while frontier:
             t = frontier.pop()
-            readers = self._readers.get(t, [])
+            readers = self.readers(t)
             if not readers or t in self.g.outputs or seen > 64:
                 return False
             for r in readers:
                 seen += 1
                 if r.op in ("Reshape", "Transpose") and len(r.outputs) == 1:
                     frontier.append(r.outputs[0])
-                elif not (r.op == "Relu" or (r.op == "Clip" and float(r.attrs.get("min", -math.inf)) == 0.0)):
+                elif not clamps_at_zero(r):
                     return False
         return True
+
+    def readers(self, name: str) -> list:
+        """The nodes reading graph tensor ``name`` (Graph.consumers, indexed once per lowering:
+        calibrated() asks for every tensor)."""
+        if self._readers is None:
+            self._readers = {}
+            for node in self.g.nodes:
+                for t in set(node.inputs):
+                    self._readers.setdefault(t, []).append(node)
+        return self._readers.get(name, [])
 
     def sole_concat_reader(self, name: str, n: Optional[Node]) -> Optional[Node]:
         """The int8 Concat that is the only reader of ``n``'s output ``name``, if any (float models).
@@ -134,15 +149,11 @@ class Lowering:
         makes it requantizes anyway), so the Concat copies it instead of rounding it a second time
         onto its own grid: e.g. the corpus Tiny-YOLO's two Sigmoid tables, whose outputs were
         rounded at their own scale and then at the concatenated output's."""
-        if self._readers is None:
-            self._readers = {}
-            for node in self.g.nodes:
-                for t in set(node.inputs):
-                    self._readers.setdefault(t, []).append(node)
-            self._tied = {t for group in self.g.tied_ranges for t in group}
         if n is None or name not in n.outputs or self.g.quant is not None or name in self.g.outputs:
             return None
-        readers = self._readers.get(name, [])
+        if self._tied is None:
+            self._tied = {t for group in self.g.tied_ranges for t in group}
+        readers = self.readers(name)
         if len(readers) != 1 or readers[0].op != "Concat" or self.g.original_name(name) in self._tied:
             return None
         c = readers[0]

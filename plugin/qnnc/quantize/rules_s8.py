@@ -23,7 +23,7 @@ from ..kernel_params import AddParams, FcParams, MulParams, PoolParams, RescaleP
 from ..qmodel import QOp, QTensor
 from .bias_correction import mean_shift_of
 from .fixedpoint import add_multipliers, quantize_multiplier
-from .lowering import Lowering, broadcast_dims4
+from .lowering import Lowering, broadcast_dims4, clamps_at_zero
 from .int4 import KERNELS_S4, pack_s4, quantize_weights_s4
 from .qparams import INT32_MAX, SOFTMAX_SCALE, SOFTMAX_ZP, act_qparams, round_half_away
 from .weights import apply_scale_floor, bias_scale_floor
@@ -280,12 +280,6 @@ def table_output_qparams(low: Lowering, n: Node) -> Tuple[float, int]:
     if low.sole_concat_reader(n.outputs[0], n) is not None:
         return cal  # the Concat's own parameters: the value is rounded once (Lowering.sole_concat_reader)
     return cal if cal[0] < 0.9 * fixed[0] else fixed
-
-
-def clamps_at_zero(n: Node) -> bool:
-    """A Relu, or a Clip whose lower bound is 0 (ReLU6): on the positive side the identity."""
-    return n.op == "Relu" or (n.op == "Clip" and float(n.attrs.get("min", -math.inf)) == 0.0
-                              and float(n.attrs.get("max", math.inf)) > 0.0)
 
 
 def unary_output_qparams(low: Lowering, n: Node, x: QTensor) -> Tuple[float, int]:

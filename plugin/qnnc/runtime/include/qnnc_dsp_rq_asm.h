@@ -15,6 +15,21 @@
 #define QNNC_DSP_RQ_ASM_H
 #include "qnnc_internal.h"
 
+#if QNNC_PATH_DSP
+/* 1 when each of the n channels meets the strings' condition: the fast requantization
+ * (qnnc_dsp_fast_ok) with a right shift (shift <= -1). */
+QNNC_INLINE int qnnc_dsp_rq_asm_ok(const int32_t *mult, const int32_t *shift, int32_t n)
+{
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        if (shift[i] > -1 || !qnnc_dsp_fast_ok(mult[i], shift[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+#endif
+
 #if QNNC_PATH_DSP && defined(QNNC_DSP_ASM)
 /* Loads of one channel's multiplier and shift; then, once the accumulators are multiplied,
  * the rounding term into %[m] and the right shift into %[t]. */

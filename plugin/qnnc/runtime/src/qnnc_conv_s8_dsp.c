@@ -394,7 +394,7 @@ QNNC_PATH_ATTR int qnnc_conv_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_
     const int32_t n_pix = output_dims->h * out_w;
     const int32_t kq = K & ~3;
     qnnc_conv_dsp_job job;
-    int32_t b, p, oc, n_fast;
+    int32_t b, p, n_fast;
     uint32_t *cols;  /* two interleaved q15 columns (2 * K halfwords): 4 * kq + 16 bytes */
     int8_t *raw;     /* in_c % 4 != 0: the int8 window, K + 4 bytes */
     int16_t tail0[4], tail1[4];
@@ -409,15 +409,10 @@ QNNC_PATH_ATTR int qnnc_conv_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_
     cols = (uint32_t *)qnnc_scratch_align(scratch, 4u);
     raw = (int8_t *)(cols + kq + 4);
     job.mode = params->act_min == -128 && params->act_max == 127 ? QNNC_CONV_RQ_SSAT : QNNC_CONV_RQ_FAST;
-    for (oc = 0; oc < out_c && qnnc_dsp_fast_ok(quant->multiplier[oc], quant->shift[oc]); ++oc) {
-    }
-    if (oc < out_c) { /* a channel needs the reference requantization */
+    if (!qnnc_dsp_rq_asm_ok(quant->multiplier, quant->shift, out_c)) {
+        /* a channel needs the reference requantization, or has no right shift (the fast loops'
+         * output stage, qnnc_dsp_rq_asm.h, needs one) */
         job.mode = QNNC_CONV_RQ_REF;
-    }
-    for (oc = 0; job.mode != QNNC_CONV_RQ_REF && oc < out_c; ++oc) {
-        if (quant->shift[oc] > -1) { /* the fast loops' output stage needs a right shift */
-            job.mode = QNNC_CONV_RQ_REF;
-        }
     }
     if (params->rounding == QNNC_ROUND_HALF_EVEN) {
         job.mode = QNNC_CONV_RQ_HE;

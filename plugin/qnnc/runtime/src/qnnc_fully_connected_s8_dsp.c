@@ -242,14 +242,8 @@ QNNC_PATH_ATTR int qnnc_fc_dsp_s8(const qnnc_buffer *scratch, const qnnc_fc_para
 #if defined(QNNC_DSP_ASM)
         /* QNNC_FC_ASM_*: every channel's requantization fast with a right shift (one scan of
          * the layer's channels per call) */
-        int32_t i = 0;
-        if (params->rounding != QNNC_ROUND_HALF_EVEN) {
-            while (i < out_features && quant->shift[i] <= -1 &&
-                   qnnc_dsp_fast_ok(quant->multiplier[i], quant->shift[i])) {
-                ++i;
-            }
-        }
-        if (i == out_features && out_features >= 4) {
+        if (params->rounding != QNNC_ROUND_HALF_EVEN && out_features >= 4 &&
+            qnnc_dsp_rq_asm_ok(quant->multiplier, quant->shift, out_features)) {
             mode = params->act_min == -128 && params->act_max == 127 ? QNNC_FC_ASM_SSAT : QNNC_FC_ASM_CLAMP;
         }
 #endif
