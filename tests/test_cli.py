@@ -62,6 +62,35 @@ def test_validate_json_reports_bit_exact_and_accuracy():
     assert res["accuracy_int8"] >= 0.9 and res["float_mean_abs_error_lsb"] < 2.0
 
 
+def test_validate_compares_a_relu_read_tensor_after_the_relu(tmp_path):
+    """A tensor whose range starts at 0 because only Relus read it (here the transposed input) is
+    compared with its float value clipped at 0, what the Relu sees, and the table says so: its
+    negative values are dropped on purpose, not lost."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    nodes = [helper.make_node("Transpose", ["x"], ["t"], perm=[0, 2, 1], name="tr"),
+             helper.make_node("Relu", ["t"], ["r"], name="relu"),
+             helper.make_node("MatMul", ["r", "w"], ["y"], name="fc")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6, 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 3])],
+                          initializer=[numpy_helper.from_array(rng.standard_normal((6, 3)).astype(np.float32), "w")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.save(m, str(tmp_path / "m.onnx"))
+    np.savez(tmp_path / "d.npz", x=rng.standard_normal((32, 6, 4)).astype(np.float32))
+    (tmp_path / "q.yaml").write_text("calibration:\n  data: d.npz\n  method: minmax\n")
+    r = qnnc("validate", tmp_path / "m.onnx", "-c", tmp_path / "q.yaml", "--data", tmp_path / "d.npz", "--json")
+    assert r.returncode == 0, r.stderr
+    layers = {l["op"]: l for l in json.loads(r.stdout)["layers"]}
+    assert layers["transpose"]["relu_read"] and not layers["fully_connected"]["relu_read"]
+    assert layers["transpose"]["sqnr_db"] > 35  # against the unclipped float input: about 3 dB
+    text = qnnc("validate", tmp_path / "m.onnx", "-c", tmp_path / "q.yaml", "--data", tmp_path / "d.npz").stdout
+    assert "only Relus read it" in text
+
+
 def test_build_without_config_notes_the_defaults(tmp_path):
     r = qnnc("build", DIGITS / "digits.onnx", "--output", tmp_path / "out")
     assert r.returncode == 0, r.stderr

@@ -26,6 +26,7 @@ from .frontend.data import load_input_samples, load_samples, sample_count
 from .frontend.float_runner import FloatRunner, float_outputs_all
 from .emit.hostrun import compile_driver, run_driver, run_driver_io
 from .passes.equalize import float_transforms
+from .quantize.lowering import only_relu_readers
 from .reference.interpreter import api_input_arrays, dequantize_output, quantize_input, run, run_all
 
 BATCH = 256  # samples per onnxruntime call / per-layer comparison step
@@ -145,6 +146,23 @@ class _BatchGraph:
         return (self._n,) + s[1:] if s and s[0] == 1 else s
 
 
+def _relu_read_tensors(graph, model, ops) -> set:
+    """Indices into ``ops`` of the outputs whose int8 range starts at 0 because only Relus read them
+    (quantize.lowering.only_relu_readers): their negative float values all reach a Relu, so the
+    comparison is with the float value clipped at 0, what those Relus see."""
+    consumers: Dict[str, list] = {}
+    for node in graph.nodes:
+        for t in set(node.inputs):
+            consumers.setdefault(t, []).append(node)
+    out = set()
+    for j, op in enumerate(ops):
+        t = model.tensors[op.output]
+        if t.zero_point == -(1 << (t.bits - 1)) and op.output in graph.tensors and \
+                only_relu_readers(graph, op.output, lambda name: consumers.get(name, [])):
+            out.add(j)
+    return out
+
+
 def float_and_layers(model_path: str, graph, model, xs: np.ndarray, q_in: np.ndarray, input_shape=None,
                      progress: bool = False):
     """Float outputs (N, out) and the per-layer SQNR of the reference against float onnxruntime.
@@ -158,6 +176,7 @@ def float_and_layers(model_path: str, graph, model, xs: np.ndarray, q_in: np.nda
     transforms = float_transforms(graph)
     ops = [op for op in model.ops if op.kind != "reshape"]
     keep = [op.output for op in ops]
+    relu_read = _relu_read_tensors(graph, model, ops)
     sig = np.zeros(len(ops))
     err = np.zeros(len(ops))
     seen = np.zeros(len(ops), bool)
@@ -201,12 +220,15 @@ def float_and_layers(model_path: str, graph, model, xs: np.ndarray, q_in: np.nda
                         continue
                     f = np.stack([v.reshape(-1) for v in fs])
                 f = f.reshape(b, -1)
+                if j in relu_read:
+                    f = np.maximum(f, 0.0)
                 sig[j] += float(np.sum(f * f))
                 err[j] += float(np.sum((d - f) ** 2))
                 seen[j] = True
             _progress(stop, n, "comparing with the reference and float onnxruntime", progress)
     layers = [{"index": model.ops.index(op), "name": op.name, "op": op.kind, "tensor": op.output,
-               "scale": model.tensors[op.output].scale, "sqnr_db": _sqnr_db(sig[j], err[j])}
+               "scale": model.tensors[op.output].scale, "sqnr_db": _sqnr_db(sig[j], err[j]),
+               "relu_read": j in relu_read}
               for j, op in enumerate(ops) if seen[j]]
     return np.concatenate(f_out), np.concatenate(r_out), layers
 
@@ -357,5 +379,6 @@ def format_validation(res: Dict[str, Any]) -> str:
         for l in res["layers"]:
             name = l["name"] if len(l["name"]) <= width else l["name"][:width - 3] + "..."
             db = "exact" if l["sqnr_db"] is None else f"{l['sqnr_db']:6.1f}"
-            lines.append(f"    {l['index']:3d}  {l['op']:<16s} {name:<{width}s} {db:>6s}")
+            note = "  (vs float clipped at 0: only Relus read it)" if l.get("relu_read") else ""
+            lines.append(f"    {l['index']:3d}  {l['op']:<16s} {name:<{width}s} {db:>6s}{note}")
     return "\n".join(lines)

@@ -112,25 +112,8 @@ class Lowering:
         return act_qparams(lo, hi)
 
     def only_relu_readers(self, name: str) -> bool:
-        """Whether every value of graph tensor ``name`` reaches only Relus (or Clips at 0), through
-        views (Reshape, Transpose) read by nothing else, and it is no model output. Its range can
-        then start at 0: a negative value and 0 give the same Relu output, so the int8 grid spends
-        all its codes on the values that matter. The corpus micro speech model's input, which a Relu
-        reads: its step halves (onnxruntime leaves that Relu in float and quantizes after it)."""
-        frontier = [name]
-        seen = 0
-        while frontier:
-            t = frontier.pop()
-            readers = self.readers(t)
-            if not readers or t in self.g.outputs or seen > 64:
-                return False
-            for r in readers:
-                seen += 1
-                if r.op in ("Reshape", "Transpose") and len(r.outputs) == 1:
-                    frontier.append(r.outputs[0])
-                elif not clamps_at_zero(r):
-                    return False
-        return True
+        """Whether every value of graph tensor ``name`` reaches only Relus (see :func:`only_relu_readers`)."""
+        return only_relu_readers(self.g, name, self.readers)
 
     def readers(self, name: str) -> list:
         """The nodes reading graph tensor ``name`` (Graph.consumers, indexed once per lowering:
@@ -265,3 +248,26 @@ class Lowering:
                     (1, kh, kw, cout), oh * ow * cout * kh * kw)
         raise self.err(n, f"grouped convolution with group={group} (input channels {cin}) is not supported with "
                           "int16 activations (only group=1 and depthwise are); int8 activations support it")
+
+
+def only_relu_readers(g: Graph, name: str, readers: Callable[[str], list]) -> bool:
+    """Whether every value of graph tensor ``name`` reaches only Relus (or Clips at 0), through
+    views (Reshape, Transpose) read by nothing else, and it is no model output. Its range can
+    then start at 0: a negative value and 0 give the same Relu output, so the int8 grid spends
+    all its codes on the values that matter. The corpus micro speech model's input, which a Relu
+    reads: its step halves (onnxruntime leaves that Relu in float and quantizes after it).
+    ``readers(t)`` gives the nodes reading tensor ``t``."""
+    frontier = [name]
+    seen = 0
+    while frontier:
+        t = frontier.pop()
+        nodes = readers(t)
+        if not nodes or t in g.outputs or seen > 64:
+            return False
+        for r in nodes:
+            seen += 1
+            if r.op in ("Reshape", "Transpose") and len(r.outputs) == 1:
+                frontier.append(r.outputs[0])
+            elif not clamps_at_zero(r):
+                return False
+    return True
