@@ -19,6 +19,9 @@ LAYERS: Dict[str, dict] = {
     # KWS DS-CNN's first layer: one input channel, a 10x4 kernel, stride 2 (no im2col-friendly shape)
     "conv_first": dict(desc="first-layer conv 10x4 /2, 1->64 ch, 49x10 (KWS)", kind="conv", cin=1, cout=64,
                        hw=(49, 10), k=(10, 4), pad=(4, 1, 5, 1), stride=2),
+    # an RGB image's first layer (MobileNetV1-0.25's, VWW): K = 27, no multiple of 4
+    "conv_rgb": dict(desc="first-layer conv 3x3 /2, 3->8 ch, 96x96 (VWW)", kind="conv", cin=3, cout=8,
+                     hw=96, k=3, pad=(0, 0, 1, 1), stride=2),
     # a whole model: MobileNetV1-0.25 at 96x96x3, the VWW architecture (benchmarks/mobilenet.py)
     "mobilenet_v1_025": dict(desc="MobileNetV1-0.25 96x96x3 (VWW architecture, random weights)",
                              kind="mobilenet"),

@@ -52,6 +52,28 @@ QNNC_INLINE uint32_t *qnnc_conv_zero_run(uint32_t *dst, int32_t n)
     return dst;
 }
 
+/* rows runs of run bytes, row_step bytes apart in src, copied back to back to dst (a function of
+ * its own: inlined into the im2col below, GCC reloaded the pointers from the stack per word). */
+static __attribute__((noinline)) void qnnc_conv_window_rows(int8_t *dst, const int8_t *src, int32_t row_step,
+                                                            int32_t rows, int32_t run)
+{
+    const int32_t words = run >> 2, rest = run & 3;
+    int32_t i, c;
+    for (i = 0; i < rows; ++i) {
+        const int8_t *s = src;
+        for (c = 0; c < words; ++c) {
+            const uint32_t v = qnnc_dsp_rd32(s);
+            memcpy(dst, &v, 4u);
+            dst += 4;
+            s += 4;
+        }
+        for (c = 0; c < rest; ++c) {
+            *dst++ = s[c];
+        }
+        src += row_step;
+    }
+}
+
 /* One q15 im2col column (K values + offset, padding taps 0) for the window at (ih0, iw0).
  * Column j of a pair is interleaved: group g occupies words [4g + 2j, 4g + 2j + 1]. */
 static void qnnc_conv_im2col_q15(const qnnc_conv_params *params, const int8_t *in_b, int32_t in_h,
@@ -98,7 +120,16 @@ static void qnnc_conv_im2col_q15(const qnnc_conv_params *params, const int8_t *i
         int32_t k, kw0, kw1;
         /* the in-range taps along w, the same for every kernel row */
         qnnc_tap_range(iw0, in_w, k_w, 1, &kw0, &kw1);
-        for (kh = 0; kh < k_h; ++kh) {
+        kh = 0;
+        if (params->dilation_w == 1 && params->dilation_h == 1 && kw0 == 0 && kw1 == k_w && ih0 >= 0 &&
+            ih0 + k_h <= in_h) {
+            /* the whole window inside the input (most pixels): k_h runs of k_w * in_c bytes, one
+             * input row apart, without the per-row tests below */
+            qnnc_conv_window_rows(r, in_b + (ih0 * in_w + iw0) * in_c, in_w * in_c, k_h, run);
+            r += k_h * run;
+            kh = k_h;
+        }
+        for (; kh < k_h; ++kh) {
             const int32_t ih = ih0 + kh * params->dilation_h;
             const int row_ok = ih >= 0 && ih < in_h;
             if (!row_ok) {
