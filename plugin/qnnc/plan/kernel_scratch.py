@@ -31,9 +31,10 @@ SCRATCH_KERNELS = ("qnnc_conv_s8", "qnnc_depthwise_conv_s8", "qnnc_fully_connect
 
 
 def conv_dsp_bytes(k: int, in_c: int, out_c: int) -> int:
-    """``QNNC_CONV_DSP_BUFFER_SIZE``: two q15 columns, int8 window (out_c does not count)."""
-    del out_c
-    return 4 * (k & ~3) + 16 + (((k + 7) & ~3) if in_c & 3 else 0)
+    """``QNNC_CONV_DSP_BUFFER_SIZE``: two q15 columns, int8 window, and for K % 4 != 0 with an even
+    out_c the last two filter rows zero-padded (the fast loops read up to 3 bytes past a row)."""
+    last_rows = ((2 * k + 7) & ~3) if k & 3 and out_c % 2 == 0 else 0
+    return 4 * (k & ~3) + 16 + (((k + 7) & ~3) if in_c & 3 else 0) + last_rows
 
 
 def conv_mve_bytes(k: int, out_c: int, direct: bool) -> int:

@@ -428,6 +428,8 @@ QNNC_PATH_ATTR int qnnc_conv_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_
     int32_t b, p, n_fast;
     uint32_t *cols;  /* two interleaved q15 columns (2 * K halfwords): 4 * kq + 16 bytes */
     int8_t *raw;     /* in_c % 4 != 0: the int8 window, K + 4 bytes */
+    qnnc_conv_dsp_job last; /* K % 4 != 0, out_c even: the last channel pair from a padded copy */
+    int has_last;
     int16_t tail0[4], tail1[4];
 
     if (K > QNNC_CONV_MAX_K || K < 4 || out_c > QNNC_CONV_MAX_K || scratch == NULL || scratch->buf == NULL) {
@@ -465,6 +467,22 @@ QNNC_PATH_ATTR int qnnc_conv_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_
     job.off = params->output_offset;
     job.lo = params->act_min - params->output_offset;
     job.hi = params->act_max - params->output_offset;
+    /* K % 4 != 0: the fast loops read up to 3 bytes past a filter row, so the last pair's rows
+     * (whose reads would pass the filter's end) run from a zero-padded copy in the scratch */
+    has_last = bias != NULL && job.mode != QNNC_CONV_RQ_REF && kq != K && (out_c & 1) == 0;
+    if (has_last) {
+        int8_t *rows = raw + ((K + 7) & ~3);
+        int32_t k;
+        qnnc_copy_s8(rows, filter + n_fast * K, 2 * K);
+        for (k = 2 * K; k < ((2 * K + 7) & ~3); ++k) {
+            rows[k] = 0;
+        }
+        last = job;
+        last.filter = rows;
+        last.bias = bias + n_fast;
+        last.mult = quant->multiplier + n_fast;
+        last.shift = quant->shift + n_fast;
+    }
     for (b = 0; b < output_dims->n; ++b) {
         const int8_t *in_b = input + b * in_h * in_w * in_c;
         int8_t *out_b = output + b * n_pix * out_c;
@@ -487,7 +505,17 @@ QNNC_PATH_ATTR int qnnc_conv_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_
                     qnnc_conv_dsp_fast_clamp(&job, n_fast);
                 }
             }
-            if (n_fast < out_c) {
+            if (has_last) {
+                last.out0 = job.out0 + n_fast;
+                last.out1 = job.out1 + n_fast;
+                if (job.mode == QNNC_CONV_RQ_SSAT) {
+                    qnnc_conv_dsp_fast_ssat(&last, 2);
+                } else if (job.mode == QNNC_CONV_RQ_HE) {
+                    qnnc_conv_dsp_fast_he(&last, 2);
+                } else {
+                    qnnc_conv_dsp_fast_clamp(&last, 2);
+                }
+            } else if (n_fast < out_c) {
                 qnnc_conv_dsp_pair(&job, n_fast, out_c);
             }
         }
