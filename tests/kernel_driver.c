@@ -111,9 +111,11 @@ static int run_case(int32_t kernel, const blobs *b)
         }
         return 0;
     }
-    case 7: { /* softmax: [rows, cols], exp_lut, input, out */
+    case 7: { /* softmax: [rows, cols, inv_output_scale], exp_lut, input, out */
         const int32_t *v = I32(b, 0);
-        qnnc_softmax_s8(v[0], v[1], (const uint32_t *)b->data[1], S8(b, 2), OUT8(b, 3));
+        qnnc_softmax_params p;
+        p.inv_output_scale = v[2];
+        qnnc_softmax_s8(&p, v[0], v[1], (const uint32_t *)b->data[1], S8(b, 2), OUT8(b, 3));
         return 0;
     }
     case 8: { /* lut: [size], lut, input, out */

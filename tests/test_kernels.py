@@ -36,7 +36,7 @@ from c_build import (
     sanitizer_env,
 )
 from qnnc.quantize import fixedpoint
-from qnnc.kernel_params import AddParams, ConvParams, FcParams, MulParams, PoolParams, RescaleParams
+from qnnc.kernel_params import AddParams, ConvParams, FcParams, MulParams, PoolParams, RescaleParams, SoftmaxParams
 from qnnc.reference import kernels as ref
 
 HERE = Path(__file__).resolve().parent
@@ -349,30 +349,41 @@ def mul_case(rng) -> Case:
     return Case("mul", blobs, expected, f"{s1}*{s2}->{out} {p}")
 
 
-def exp_lut(rng) -> np.ndarray:
+def exp_lut(rng, cols: int, inv_output_scale: int) -> np.ndarray:
+    """A ``qnnc_softmax_s8`` table for ``cols`` classes and output scale 1/M: entries <= 2^bits with the
+    generator's bits (rules_s8.softmax_constants), so e * M + sum / 2 fits uint32."""
+    from qnnc.quantize.rules_s8 import softmax_constants
     r = rng.random()
-    if r < 0.6:  # the real thing: exp(-scale * d) * 2^23
-        scale = 10.0 ** rng.uniform(-2.5, 0.5)
-        return np.round(np.exp(-scale * np.arange(256)) * (1 << 23)).astype(np.uint32)
-    if r < 0.97:  # arbitrary entries <= 2^23 with a non-zero entry for d = 0
-        lut = rng.integers(0, (1 << 23) + 1, 256).astype(np.uint32)
-        lut[0] = rng.integers(1, (1 << 23) + 1)
+    if r < 0.6:  # the real thing: exp(-scale * d) * 2^bits
+        return softmax_constants(10.0 ** rng.uniform(-2.5, 0.5), cols, inv_output_scale)
+    bits = int(np.log2(softmax_constants(0.0, cols, inv_output_scale)[0]))
+    if r < 0.97:  # arbitrary entries <= 2^bits with a non-zero entry for d = 0
+        lut = rng.integers(0, (1 << bits) + 1, 256).astype(np.uint32)
+        lut[0] = rng.integers(1, (1 << bits) + 1)
         return lut
     return np.zeros(256, dtype=np.uint32)  # degenerate table: sum 0 must not divide by zero
 
 
-def softmax_case(rng) -> Case:
-    rows = int(rng.integers(1, 6))
-    cols = int(rng.integers(1, 512 if rng.random() < 0.2 else 40))
-    if rng.random() < 0.3:
-        base = int(rng.integers(-128, 100))
-        x = (base + rng.integers(0, 28, (rows, cols))).astype(np.int8)  # close values
-    else:
-        x = rand_i8(rng, (rows, cols))
-    lut = exp_lut(rng)
-    expected = ref.softmax_s8(x, lut)
-    blobs = [i32(rows, cols), arr(lut, "<u4"), arr(x, np.int8), canary(rng, expected.size)]
-    return Case("softmax", blobs, expected, f"x{x.shape}")
+# Output scales 1/M of the int8 softmax: TFLite's 1/256, calibrated ones, and large M (tiny tables)
+SOFTMAX_M = (256, 256, 285, 509, 743, 4096, 1 << 16)
+
+
+def softmax_case(rng, inv_output_scale: Optional[int] = None, x: Optional[np.ndarray] = None,
+                 lut: Optional[np.ndarray] = None) -> Case:
+    m = int(rng.choice(SOFTMAX_M)) if inv_output_scale is None else inv_output_scale
+    if x is None:
+        rows = int(rng.integers(1, 6))
+        cols = int(rng.integers(1, 512 if rng.random() < 0.2 else 40))
+        if rng.random() < 0.3:
+            base = int(rng.integers(-128, 100))
+            x = (base + rng.integers(0, 28, (rows, cols))).astype(np.int8)  # close values
+        else:
+            x = rand_i8(rng, (rows, cols))
+    rows, cols = x.shape
+    lut = exp_lut(rng, cols, m) if lut is None else lut
+    expected = ref.softmax_s8(SoftmaxParams(m), x, lut)
+    blobs = [i32(rows, cols, m), arr(lut, "<u4"), arr(x, np.int8), canary(rng, expected.size)]
+    return Case("softmax", blobs, expected, f"x{x.shape} M={m}")
 
 
 def lut_case(rng) -> Case:
@@ -576,6 +587,31 @@ def test_kernel_matches_reference(kernel, build, drivers, build_dir):
     assert not failures, f"{len(failures)}/{len(cases)} {kernel} cases differ:\n" + "\n".join(failures[:5])
 
 
+@pytest.mark.parametrize("build", ["O2", "asan_ubsan"])
+def test_softmax_output_scale_bit_exact(build, drivers, build_dir):
+    """qnnc_softmax_s8's output scale 1/M against the reference: M = 256 (TFLite's) up to 2^16, one to
+    511 classes, each with a row that saturates at 127 (one dominant entry: p * M > 255.5),
+    uniform rows, and random ones; the tables as the generator makes them (entries up to its bound)."""
+    from qnnc.quantize.rules_s8 import softmax_constants
+    exe, env = drivers[build]
+    rng = np.random.default_rng(18)
+    cases = []
+    for m in (256, 257, 300, 509, 743, 4096, 65535, 1 << 16):
+        for j, cols in enumerate((1, 2, 4, 10, 255, 256, 511)):
+            x = rand_i8(rng, (4, cols))
+            x[0] = -128
+            x[0, cols // 2] = 127        # saturating: one class takes nearly all
+            x[1] = int(rng.integers(-128, 128))  # uniform: 1 / cols
+            if cols > 1:
+                x[2, :2] = 127           # two equal top classes (p <= 1/2 each)
+            cases.append(softmax_case(rng, m, x=x, lut=softmax_constants((0.03, 0.3, 1.0)[j % 3], cols, m)))
+    results = run_driver(exe, cases, build_dir, env)
+    bad = [c.desc for c, got in zip(cases, results) if got != np.ascontiguousarray(c.expected).tobytes()]
+    assert not bad, bad[:5]
+    saturated = [c for c in cases if int(c.desc.split("M=")[1]) > 256 and c.expected[0].max() == 127]
+    assert len(saturated) >= 30  # most dominant rows of M > 256 reach the clamp
+
+
 def test_shared_library_builds_and_works(build_dir):
     """All kernels build as one -fPIC -shared library (strict flags) and work via ctypes."""
     if find_compiler("gcc") is None:
@@ -688,7 +724,12 @@ def test_reference_known_answers():
     assert out.ravel().tolist() == [10 + 5 * (2 + 3) + 1]
     # softmax of a constant row is uniform: (2^23*256 + n*2^23/2) / (n*2^23) - 128
     lut = np.round(np.exp(-0.1 * np.arange(256)) * (1 << 23)).astype(np.uint32)
-    assert ref.softmax_s8(np.zeros((1, 4), np.int8), lut).ravel().tolist() == [64 - 128] * 4
+    assert ref.softmax_s8(SoftmaxParams(256), np.zeros((1, 4), np.int8), lut).ravel().tolist() == [64 - 128] * 4
+    # at scale 1/400: 400 / 4 = 100 steps; a row with one dominant entry saturates at 127
+    lut = np.round(np.exp(-0.1 * np.arange(256)) * (1 << 22)).astype(np.uint32)
+    assert ref.softmax_s8(SoftmaxParams(400), np.zeros((1, 4), np.int8), lut).ravel().tolist() == [100 - 128] * 4
+    assert ref.softmax_s8(SoftmaxParams(400), np.array([[127, -128, -128]], np.int8), lut).ravel().tolist() == \
+        [127, -128, -128]
     # depthwise with depth multiplier 2: output channels 0,1 read input channel 0
     p = ConvParams(input_offset=0, output_offset=0, stride_h=1, stride_w=1, pad_top=0,
                    pad_left=0, depth_multiplier=2)

@@ -400,3 +400,54 @@ def test_quantized_model_needs_no_calibration_data_in_a_firmware_build(float_net
     assert r.returncode == 0, r.stderr
     assert r.stdout.rstrip().endswith("calibrated on the model's own quantization scales"), r.stdout
     assert "WARNING" not in r.stderr
+
+
+def test_softmax_output_scale_calibrated_on_float_models_fixed_on_qdq(tmp_path):
+    """int8 Softmax output scale 1/M (rules_s8.softmax_inv_output_scale): a float classifier whose softmax
+    outputs stay small gets M > 256, its range never ending below 0.5 (M = 509); one whose top class
+    reaches 0.84 gets 254.5 // 0.84; a confident one keeps TFLite's 1/256, and so do the QDQ model
+    onnxruntime makes of the small one and the small one read by another layer. The generated C
+    equals the reference at every M."""
+    from onnx_factory import tiny_mlp
+    rng = np.random.default_rng(18)
+    cal = rng.standard_normal((64, 8)).astype(np.float32)
+    test = rng.standard_normal((40, 8)).astype(np.float32)
+    np.savez(tmp_path / "cal.npz", x=cal)
+    got = {}
+    for case, classes, gain in (("small", 20, 0.05), ("mid", 3, 0.5), ("confident", 4, 20.0)):
+        m = tiny_mlp(seed=3, classes=classes)
+        w2 = next(i for i in m.graph.initializer if i.name == "w2")
+        w2.CopyFrom(tensor("w2", onnx.numpy_helper.to_array(w2) * np.float32(gain)))
+        path = save(m, tmp_path / f"{case}.onnx")
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        top = max(float(sess.run(None, {"x": x[None]})[0].max()) for x in cal)
+        (tmp_path / case).mkdir()
+        result, out = _build(path, tmp_path / case, f"name: m\ncalibration:\n  data: {tmp_path / 'cal.npz'}\n"
+                                                    "  method: minmax\n")
+        qm = result.compiled.model
+        soft = next(op for op in qm.ops if op.kind == "softmax")
+        got[case] = (soft.params.inv_output_scale, top)
+        assert (qm.output_tensor.scale, qm.output_tensor.zero_point) == (1.0 / soft.params.inv_output_scale, -128)
+        q_in = quantize_input(qm, test)
+        ref = run_int8(qm, q_in).reshape(len(test), -1)
+        assert np.array_equal(_c_outputs(out, tmp_path / case, qm, q_in), ref)
+        if case == "small":
+            qdq = _ort_quantize(path, tmp_path / "small_qdq.onnx", cal, "QDQ", "QInt8", True)
+            qqm = compile_model(str(qdq), load_config(None), "m", progress=False).model
+            assert (qqm.output_tensor.scale, qqm.output_tensor.zero_point) == (1.0 / 256.0, -128)
+            assert next(op for op in qqm.ops if op.kind == "softmax").params.inv_output_scale == 256
+    assert got["small"][1] < 0.5 and got["small"][0] == 509, got
+    assert 0.6 < got["mid"][1] < 0.85 and got["mid"][0] == int(254.5 // got["mid"][1]), got
+    assert got["confident"][1] > 0.95 and got["confident"][0] == 256, got
+    # the same small Softmax inside the model (a Gemm reads it, as attention's MatMul) keeps 1/256
+    m = tiny_mlp(seed=3, classes=20)
+    w2 = next(i for i in m.graph.initializer if i.name == "w2")
+    w2.CopyFrom(tensor("w2", onnx.numpy_helper.to_array(w2) * np.float32(0.05)))
+    m.graph.node[-1].output[0] = "p"
+    m.graph.node.append(helper.make_node("Gemm", ["p", "w3"], ["y"], name="fc3", transB=1))
+    m.graph.initializer.append(tensor("w3", rng.standard_normal((4, 20)).astype(np.float32)))
+    m.graph.output[0].CopyFrom(vi("y", [1, 4]))
+    (tmp_path / "inner").mkdir()
+    result, _ = _build(save(m, tmp_path / "inner.onnx"), tmp_path / "inner",
+                       f"name: m\ncalibration:\n  data: {tmp_path / 'cal.npz'}\n  method: minmax\n")
+    assert next(op for op in result.compiled.model.ops if op.kind == "softmax").params.inv_output_scale == 256

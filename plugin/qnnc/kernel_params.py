@@ -172,6 +172,14 @@ class MinMaxParams:
 
 
 @dataclass(frozen=True)
+class SoftmaxParams:
+    """``qnnc_softmax_params``: int8 Softmax output scale 1 / inv_output_scale (an integer >= 256; 256 is
+    TFLite's fixed 1/256), zero point -128 (see quantize/rules_s8.softmax)."""
+
+    inv_output_scale: int = 256
+
+
+@dataclass(frozen=True)
 class LogSoftmaxParams:
     """``qnnc_log_softmax_params`` (see quantize/unary_functions.log_softmax_constants)."""
 

@@ -29,7 +29,7 @@ _STRUCT = {"ConvParams": "qnnc_conv_params", "FcParams": "qnnc_fc_params", "Pool
 
 _STRUCT.update({"ConvGeneralParams": "qnnc_conv_general_params", "BatchMatmulParams": "qnnc_batch_matmul_params"})
 _STRUCT.update({"PreluParams": "qnnc_prelu_params", "MinMaxParams": "qnnc_minmax_params",
-                "LogSoftmaxParams": "qnnc_log_softmax_params"})
+                "LogSoftmaxParams": "qnnc_log_softmax_params", "SoftmaxParams": "qnnc_softmax_params"})
 
 
 def _comment(text: str) -> str:
@@ -275,9 +275,10 @@ class _Emitter:
             self.body.append(f"    {op.kernel}({p}, {d1}, {x}, {d2}, {in2}, {dout}, {out});")
         elif op.kind in ("prelu", "minmax", "log_softmax"):
             self.elementwise(k, op, x, out)
-        elif op.kind == "softmax":
+        elif op.kind == "softmax":  # int8: a params struct first (qnnc_softmax_s8); int16: none
             lut = self.const_array(f"{k}_exp_lut", c["exp_lut"])
-            self.body.append(f"    {op.kernel}({op.attrs['rows']}, {op.attrs['cols']}, {lut}, {x}, {out});")
+            p = f"{self.struct(f'{k}_params', op.params)}, " if op.params is not None else ""
+            self.body.append(f"    {op.kernel}({p}{op.attrs['rows']}, {op.attrs['cols']}, {lut}, {x}, {out});")
         elif op.kind == "transpose":
             din = self.dims(f"{k}_input_dims", op.attrs["input_dims"])
             perm = f"{self.p}_{k}_perm"

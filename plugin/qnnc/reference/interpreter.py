@@ -149,7 +149,7 @@ def _run_op_batch(op: QOp, model: QModel, values: Dict[str, np.ndarray], b: int)
         if kind == "fully_connected":
             batched = K.fully_connected_s8(op.params, c["multiplier"], c["shift"], x, c["filter"], c["bias"])
         else:
-            batched = K.softmax_s8(x, c["exp_lut"])
+            batched = K.softmax_s8(op.params, x, c["exp_lut"])
     elif kind == "reshape":
         batched = values[op.inputs[0]]
     elif kind == "transpose":

@@ -22,7 +22,7 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 
 from ..quantize.fixedpoint import requantize
-from ..kernel_params import AddParams, ConvParams, FcParams, MulParams, PoolParams, RescaleParams
+from ..kernel_params import AddParams, ConvParams, FcParams, MulParams, PoolParams, RescaleParams, SoftmaxParams
 
 __all__ = [
     "conv_s8",
@@ -313,12 +313,15 @@ def mul_s8(p: MulParams, x1, x2, out_dims) -> np.ndarray:
     return np.clip(out, int(p.act_min), int(p.act_max)).astype(np.int8)
 
 
-def softmax_s8(x, exp_lut) -> np.ndarray:
-    """Softmax over the last axis of ``[rows, cols]``; mirrors ``qnnc_softmax_s8``.
+def softmax_s8(p: SoftmaxParams, x, exp_lut) -> np.ndarray:
+    """Softmax over the last axis of ``[rows, cols]``, output scale ``1 / M`` (``M = p.inv_output_scale``
+    >= 256; 256 is TFLite's 1/256), zero point -128; mirrors ``qnnc_softmax_s8``.
 
     Per row: ``e_i = exp_lut[max - x_i]``, ``sum = sum e_i`` (uint32),
-    ``out_i = clamp((e_i * 256 + sum // 2) // sum - 128, -128, 127)`` in uint32
-    arithmetic (the generator keeps ``exp_lut <= 2^23`` and ``cols * 2^23 < 2^32``).
+    ``out_i = clamp((e_i * M + sum // 2) // sum - 128, -128, 127)`` in uint32 arithmetic. The generator
+    (quantize/rules_s8.softmax_constants) keeps ``exp_lut <= 2^bits`` with
+    ``bits = min(23 - k, 31 - ceil(log2(cols + 1)))``, ``k = max(0, ceil(log2(M)) - 8)``: then
+    ``e * M <= 2^31`` and ``sum < 2^31``, so nothing wraps.
     A row whose sum is 0 (impossible with a valid table, exp_lut[0] > 0) gives -128.
     """
     x = np.asarray(x, dtype=np.int8)
@@ -327,7 +330,7 @@ def softmax_s8(x, exp_lut) -> np.ndarray:
     d = xi.max(axis=-1, keepdims=True) - xi
     e = lut[d]
     s = e.sum(axis=-1, keepdims=True)
-    num = (e * 256 + s // 2) & 0xFFFFFFFF  # uint32 wrap, as in C (never wraps in practice)
+    num = (e * int(p.inv_output_scale) + s // 2) & 0xFFFFFFFF  # uint32 wrap, as in C (never wraps in practice)
     q = np.where(s == 0, 0, num // np.maximum(s, 1))
     return np.clip(q - 128, -128, 127).astype(np.int8)
 

@@ -24,8 +24,9 @@ def run_shared(op: QOp, x: np.ndarray, out_shape, kernels: Dict[str, Callable]) 
                              c["bias"]).reshape(out_shape)
     if kind in ("max_pool", "avg_pool"):
         return kernels[kind](op.params, x, out_shape)
-    if kind == "softmax":
-        return kernels[kind](x.reshape(op.attrs["rows"], op.attrs["cols"]), c["exp_lut"]).reshape(out_shape)
+    if kind == "softmax":  # int8: a params struct first (softmax_s8); int16: none
+        params = () if op.params is None else (op.params,)
+        return kernels[kind](*params, x.reshape(op.attrs["rows"], op.attrs["cols"]), c["exp_lut"]).reshape(out_shape)
     if kind == "reshape":
         return x.reshape(out_shape)
     if kind == "transpose":

@@ -276,15 +276,14 @@ void qnnc_add_s8(const qnnc_add_params *params,
                  const qnnc_dims *output_dims, int8_t *output);
 
 /** Broadcasting multiply; each input dim equals the output dim or 1. */
-void qnnc_mul_s8(const qnnc_mul_params *params,
-                 const qnnc_dims *input1_dims, const int8_t *input1,
-                 const qnnc_dims *input2_dims, const int8_t *input2,
-                 const qnnc_dims *output_dims, int8_t *output);
+void qnnc_mul_s8(const qnnc_mul_params *params, const qnnc_dims *input1_dims, const int8_t *input1,
+                 const qnnc_dims *input2_dims, const int8_t *input2, const qnnc_dims *output_dims, int8_t *output);
 
-/** Softmax over the last axis of [rows][cols]; output scale 1/256, zero point -128.
- *  exp_lut[d] = round(exp(-input_scale * d) * 2^lut_bits) for d = max - x in 0..255.
- *  out = clamp((e * 256 + sum / 2) / sum - 128) with unsigned 32-bit arithmetic. */
-void qnnc_softmax_s8(int32_t rows, int32_t cols, const uint32_t *exp_lut,
+/** Softmax over the last axis of [rows][cols]; output scale 1/M (M = inv_output_scale >= 256; 256 is TFLite's), zero
+ *  point -128. exp_lut[d] = round(exp(-input_scale * d) * 2^lut_bits) for d = max - x in 0..255, lut_bits such that
+ *  e * M + sum / 2 < 2^32; out = clamp((e * M + sum / 2) / sum - 128) in unsigned 32-bit arithmetic. */
+typedef struct { int32_t inv_output_scale; } qnnc_softmax_params;
+void qnnc_softmax_s8(const qnnc_softmax_params *params, int32_t rows, int32_t cols, const uint32_t *exp_lut,
                      const int8_t *input, int8_t *output);
 
 /** Table look-up: output[i] = lut[input[i] + 128] (Sigmoid, Tanh, LeakyRelu, ...). */

@@ -4,11 +4,14 @@
  * Internal to the kernel library: a kernel source defines QNNC_T (element type), QNNC_T_MIN
  * (its minimum), QNNC_EXP(exp_lut, d) (the table's uint32 exp of d = max - x), QNNC_OUT(e, sum)
  * (the output value of a row entry; e * scale + sum / 2 must not wrap), QNNC_ZERO_SUM (what a
- * row with sum 0 gets: impossible with a valid table, it avoids / 0) and QNNC_FN (the function
- * name), then includes this file, which defines the function and undefines them.
+ * row with sum 0 gets: impossible with a valid table, it avoids / 0), QNNC_PARAMS (the leading
+ * parameters, with their comma, or nothing), QNNC_LOCALS (declarations QNNC_OUT reads, or nothing)
+ * and QNNC_FN (the function name), then includes this file, which defines the function and
+ * undefines them.
  */
-void QNNC_FN(int32_t rows, int32_t cols, const uint32_t *exp_lut, const QNNC_T *input, QNNC_T *output)
+void QNNC_FN(QNNC_PARAMS int32_t rows, int32_t cols, const uint32_t *exp_lut, const QNNC_T *input, QNNC_T *output)
 {
+    QNNC_LOCALS
     int32_t r, i;
 
     for (r = 0; r < rows; ++r) {
@@ -43,4 +46,6 @@ void QNNC_FN(int32_t rows, int32_t cols, const uint32_t *exp_lut, const QNNC_T *
 #undef QNNC_EXP
 #undef QNNC_OUT
 #undef QNNC_ZERO_SUM
+#undef QNNC_PARAMS
+#undef QNNC_LOCALS
 #undef QNNC_FN

@@ -26,5 +26,7 @@ QNNC_INLINE int16_t qnnc_softmax_s16_out(uint32_t e, uint32_t sum)
 #define QNNC_EXP qnnc_softmax_s16_exp
 #define QNNC_OUT qnnc_softmax_s16_out
 #define QNNC_ZERO_SUM 0 /* (exp_lut[0] * exp_lut[256] = 2^30) */
+#define QNNC_PARAMS
+#define QNNC_LOCALS
 #define QNNC_FN qnnc_softmax_s16
 #include "qnnc_softmax_impl.h"
