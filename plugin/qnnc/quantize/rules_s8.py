@@ -250,43 +250,6 @@ def avg_pool_output_qparams(low: Lowering, n: Node, x: QTensor) -> Tuple[float, 
     return out_q if out_q[0] < x.scale else (x.scale, x.zero_point)
 
 
-SOFTMAX_TOP = 0.5  # the output range reaches at least this far (softmax_inv_output_scale)
-VIEWS = ("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Identity")
-
-
-def softmax_inv_output_scale(low: Lowering, n: Node) -> int:
-    """M of an int8 Softmax's output scale 1/M (zero point -128; 256 is TFLite's fixed 1/256).
-
-    A float model's Softmax whose output is a model output (through views): as for the other bounded
-    table functions (table_output_qparams), the fixed 1/256 stays unless the calibrated range is at
-    least 10 % finer; then M = floor(254.5 / max(hi, 0.5)) for the calibrated maximum hi (corpus micro
-    speech, whose outputs stay below 0.343: M = 509, output SQNR 47.0 -> 52.6 dB). The range never
-    ends below ``SOFTMAX_TOP`` = 0.5 (M <= 509): an output saturates only at p >= 254.5 / M >= 0.5,
-    so at most one class per row does and saturation never ties a classifier's top classes,
-    whatever data the calibration saw (without the floor, micro speech's unseen inputs saturate:
-    43.9 dB averaged over 16 sets of 8, 44.3 at 1/256, 47.7 with it). A Softmax inside the model
-    (attention) keeps 1/256: there a probability beyond the calibrated range, saturated, weighs most
-    in the next MatMul (tests' attention chain on unseen inputs: softmax 27.4 -> 26.9 dB with a
-    calibrated scale). QDQ models keep 1/256."""
-    name = n.outputs[0]
-    if getattr(low.g, "quant", None) is not None or low.g.original_name(name) not in low.ranges:
-        return 256
-    for _ in range(16):  # a model output itself, or through views read by nothing else
-        readers = low.readers(name)
-        if name in low.g.outputs:
-            break
-        if len(readers) != 1 or readers[0].op not in VIEWS or len(readers[0].outputs) != 1:
-            return 256
-        name = readers[0].outputs[0]
-    else:
-        return 256
-    hi = float(low.ranges[low.g.original_name(n.outputs[0])][1])
-    if not math.isfinite(hi):
-        return 256
-    m = int(math.floor(254.5 / max(hi, SOFTMAX_TOP)))
-    return m if 0.9 * m > 256 else 256
-
-
 def softmax_constants(input_scale: float, cols: int, inv_output_scale: int) -> np.ndarray:
     """``exp_lut`` of ``qnnc_softmax_s8``: round(exp(-input_scale * d) * 2^bits), d = 0..255, with
     bits = min(23 - k, 31 - ceil(log2(cols + 1))) and k = max(0, ceil(log2(M)) - 8): e * M <= 2^31 and
@@ -303,7 +266,7 @@ def softmax(low: Lowering, n: Node) -> None:
     if axis != len(x.shape) - 1:
         raise low.err(n, f"Softmax over axis {n.attrs.get('axis')} of shape {list(x.shape)} is not supported; "
                           "only the last axis")
-    m = softmax_inv_output_scale(low, n)
+    m = low.softmax_inv_output_scale(n.outputs[0])
     out = low.new_tensor(n.outputs[0], 1.0 / m, SOFTMAX_ZP)
     cols = x.shape[-1]
     lut = softmax_constants(x.scale, cols, m)
