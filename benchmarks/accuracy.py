@@ -41,7 +41,9 @@ METHODS = ["minmax", "percentile", "mse", "kl", "auto"]
 # Accuracy the default build must reach (onnxruntime's best measured in issue "Defaults that beat
 # onnxruntime's best quantizer on every model"), on top of beating this run's onnxruntime best.
 TARGETS = {"mlperf_tiny_kws_dscnn": 0.9163, "onnx_zoo_mnist8": 0.989, "digits_cnn_sklearn": 0.990}
-CORPUS_CALIBRATION, CORPUS_TEST = 32, 8  # seeded N(0,1) samples (seeds 0 and 1) per corpus model
+# seeded N(0,1) samples (seeds 0 and 1) per corpus model; 8 test inputs moved SQNR by up to 3 dB
+# between seeds, 256 make a 0.1 dB difference reproducible
+CORPUS_CALIBRATION, CORPUS_TEST = 32, 256
 VARIANTS = {"none": {}, "cle": {"equalization": True}, "bc": {"bias_correction": True},
             "cle+bc": {"equalization": True, "bias_correction": True},
             # precision: int16 activations (16x8), int4 weights, the automatic int4/int8 search
