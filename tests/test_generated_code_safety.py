@@ -1,8 +1,8 @@
 """Safety of the generated C and the kernel library.
 
 * cppcheck (``--enable=warning,style,portability --std=c99 --error-exitcode=1``, no suppressions)
-  is clean on the generated code of every shared model and on every kernel, for the host and
-  for a 32-bit platform;
+  is clean on the generated code of every shared model (host and 32-bit platform) and on every
+  kernel (32-bit platform);
 * every kernel and every generated file compiles with ``-Wall -Wextra -Werror -Wconversion``
   (plus a few more warnings);
 * two different models link into ONE executable against the kernel library compiled once
@@ -129,11 +129,11 @@ def _cppcheck(files: List[Path], include: List[Path], extra=()) -> None:
 # --------------------------------------------------------------------------- static analysis --
 
 
-@pytest.mark.parametrize("platform", ["native", "unix32"])
-def test_cppcheck_kernels_clean(platform):
-    """Every kernel (all preprocessor configurations cppcheck explores), host and 32-bit."""
-    extra = [] if platform == "native" else [f"--platform={platform}"]
-    _cppcheck(kernel_sources(), [runtime_path() / "include"], extra)
+def test_cppcheck_kernels_clean():
+    """Every kernel (all preprocessor configurations cppcheck explores) on a 32-bit platform, the
+    targets' type sizes (3-4 minutes; the host's are covered by the sanitizer builds and the strict
+    warnings below)."""
+    _cppcheck(kernel_sources(), [runtime_path() / "include"], ["--platform=unix32"])
 
 
 def _weights(built: Dict[str, Built], low: int, high: int) -> List[Path]:

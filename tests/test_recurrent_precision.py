@@ -110,9 +110,10 @@ def test_recurrent_layers_and_their_successors_default_to_int16(op, tmp_path):
 
 
 # Output SQNR gain (dB) of the default over recurrent_activation_bits: 8 that the corpus' recurrent
-# networks must keep: measured LSTM 38.7 vs 37.0, GRU 37.3 vs 33.9 (32 seeded calibration inputs,
-# 8 test inputs, benchmarks/accuracy.py's protocol).
-CORPUS_GAIN_DB = {"arch_lstm_kws": 1.0, "arch_gru_kws": 2.5}
+# networks must keep, on benchmarks/accuracy.py's protocol (32 seeded calibration inputs, 256 test
+# inputs): measured LSTM 30.06 vs 29.67, GRU 29.51 vs 29.03 (on the 8 test inputs of before,
+# 38.7 vs 37.0 and 37.3 vs 33.9: a set that small overstated the gain).
+CORPUS_GAIN_DB = {"arch_lstm_kws": 0.25, "arch_gru_kws": 0.3}
 
 
 @pytest.mark.parametrize("model", sorted(CORPUS_GAIN_DB))

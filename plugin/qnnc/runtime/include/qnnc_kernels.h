@@ -204,10 +204,9 @@ QNNC_INLINE void qnnc_copy_s8(int8_t *dst, const int8_t *src, int32_t n)
  * registers. */
 #define QNNC_CONV_OC_BLOCK 32
 #define QNNC_MIN_(a, b) ((a) < (b) ? (a) : (b))
-/** conv DSP: two q15 columns (4*(K&~3)+16), int8 window if in_c%4, and if K%4 and out_c is
- *  even the last two filter rows zero-padded (2K+4 rounded up to 4). */
-#define QNNC_CONV_DSP_BUFFER_SIZE(K, in_c, out_c)                                         \
-    (4 * ((K) & ~3) + 16 + (((in_c) & 3) != 0 ? (((K) + 7) & ~3) : 0) +                   \
+/** conv DSP: two q15 columns, int8 window if in_c%4, if K%4 and out_c even the last 2 rows padded. */
+#define QNNC_CONV_DSP_BUFFER_SIZE(K, in_c, out_c)                                                            \
+    (4 * ((K) & ~3) + 16 + (((in_c) & 3) != 0 ? (((K) + 7) & ~3) : 0) +                                      \
      (((K) & 3) != 0 && ((out_c) & 1) == 0 ? ((2 * (K) + 7) & ~3) : 0))
 /** conv portable im2col path (few input channels): two int16 columns of K, 4-byte aligned (+4);
  *  never more than the DSP size, so the planned scratch always holds it. */
