@@ -105,6 +105,14 @@ class Graph:
     def consumers(self, tensor: str) -> List[Node]:
         return [n for n in self.nodes if tensor in n.inputs]
 
+    def reader_map(self) -> Dict[str, List[Node]]:
+        """{tensor: the nodes reading it}: consumers() for every tensor at once."""
+        out: Dict[str, List[Node]] = {}
+        for node in self.nodes:
+            for t in set(node.inputs):
+                out.setdefault(t, []).append(node)
+        return out
+
     def is_const(self, tensor: str) -> bool:
         t = self.tensors.get(tensor)
         return t is not None and t.is_const

@@ -150,10 +150,7 @@ def _relu_read_tensors(graph, model, ops) -> set:
     """Indices into ``ops`` of the outputs whose int8 range starts at 0 because only Relus read them
     (quantize.lowering.only_relu_readers): their negative float values all reach a Relu, so the
     comparison is with the float value clipped at 0, what those Relus see."""
-    consumers: Dict[str, list] = {}
-    for node in graph.nodes:
-        for t in set(node.inputs):
-            consumers.setdefault(t, []).append(node)
+    consumers = graph.reader_map()
     out = set()
     for j, op in enumerate(ops):
         t = model.tensors[op.output]

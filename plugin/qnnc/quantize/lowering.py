@@ -123,10 +123,7 @@ class Lowering:
         """The nodes reading graph tensor ``name`` (Graph.consumers, indexed once per lowering:
         calibrated() asks for every tensor)."""
         if self._readers is None:
-            self._readers = {}
-            for node in self.g.nodes:
-                for t in set(node.inputs):
-                    self._readers.setdefault(t, []).append(node)
+            self._readers = self.g.reader_map()
         return self._readers.get(name, [])
 
     def sole_concat_reader(self, name: str, n: Optional[Node]) -> Optional[Node]:
