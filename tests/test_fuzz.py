@@ -35,7 +35,7 @@ FAST = settings(max_examples=300, deadline=None, derandomize=True, database=None
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 SLOW = settings(max_examples=40, deadline=None, database=None,  # per round; rounds until the time budget
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-SLOW_SECONDS = float(os.environ.get("QNNC_FUZZ_SECONDS", "30"))  # per slow-tier test: bounds the CI run
+SLOW_SECONDS = float(os.environ.get("QNNC_FUZZ_SECONDS", "20"))  # per slow-tier test: bounds the CI run
 
 SEEDS = {"mlp": tiny_mlp().SerializeToString(), "cnn": tiny_cnn().SerializeToString()}
 STATS: Dict[str, Counter] = {}

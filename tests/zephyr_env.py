@@ -173,6 +173,14 @@ def board_env(board: str) -> dict:
     env = dict(os.environ)
     env["ZEPHYR_BASE"] = str(TREE)
     env.pop("ZEPHYR_EXTRA_MODULES", None)
+    # Zephyr compiles through ccache when it is installed (.ci/run installs it). One cache per
+    # checkout, beside the build folders: the samples on one board compile the same Zephyr sources
+    # with the same configuration, so each board's 2nd and 3rd sample reuse those objects (half the
+    # build time). base_dir rewrites the build folders' own paths to relative ones, which are the
+    # same in every build folder; the user's own ccache settings win.
+    env.setdefault("CCACHE_DIR", str(build_root() / "ccache"))
+    env.setdefault("CCACHE_BASEDIR", tempfile.gettempdir())
+    env.setdefault("CCACHE_NOHASHDIR", "1")
     if board in NATIVE_BOARDS:
         env["ZEPHYR_TOOLCHAIN_VARIANT"] = "host"
     elif board in RISCV_BOARDS:
