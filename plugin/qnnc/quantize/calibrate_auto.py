@@ -264,6 +264,8 @@ class AutoResult:
     held: int
     equalized: bool
     full_search: bool = True
+    # (max over the range-estimation part, max over the held-aside part) of each ``watch`` tensor
+    held_tops: Dict[str, Tuple[float, float]] = field(default_factory=dict)
 
     def note(self) -> str:
         where = (f"{self.held} held-aside calibration samples (not used for the ranges it judged)" if self.held
@@ -287,7 +289,7 @@ def search(model_path: str, xs, run: Callable[[bool, Ranges, Optional[Dict[str, 
            transforms: Optional[Transforms] = None, eq_transforms: Optional[Transforms] = None,
            keep_minmax: Iterable[str] = (), only: Optional[Iterable[str]] = None,
            fixed: Optional[Ranges] = None, try_bias_correction: bool = True,
-           force_bias_correction: bool = False, macs: int = 0) -> AutoResult:
+           force_bias_correction: bool = False, macs: int = 0, watch: Iterable[str] = ()) -> AutoResult:
     """Run the float pass and the candidate search (see the module docstring).
 
     ``run(equalized, ranges, means, held_xs)`` quantizes the graph (the equalized one when
@@ -298,7 +300,8 @@ def search(model_path: str, xs, run: Callable[[bool, Ranges, Optional[Dict[str, 
     ``eq_transforms``: those of the equalized candidate graph (None: no such candidate).
     ``fixed`` ranges override the calibrated ones (uint8 inputs). ``macs`` sizes the search
     (``run_budget``): a model too big for four candidates on the held samples is judged on min-max
-    against MSE only.
+    against MSE only. ``watch``: tensors whose maxima over the two parts are returned (``held_tops``;
+    with held-aside samples only).
     """
     runner = FloatRunner(model_path, input_shape, all_tensors=True)
     transforms = transforms or {}
@@ -389,5 +392,6 @@ def search(model_path: str, xs, run: Callable[[bool, Ranges, Optional[Dict[str, 
     minmax.update(fixed)
     means = full.means(eq_transforms if best.equalization else None) if (best.bias_correction or bc0) else {}
     cal = Calibration(ranges, minmax, means, n)
-    return AutoResult(cal, best, tried, k, best.equalization, full_search)
+    tops = {w: (part_a.hi[w], part_b.hi[w]) for w in watch if k and w in part_a.hi and w in part_b.hi}
+    return AutoResult(cal, best, tried, k, best.equalization, full_search, tops)
 

@@ -76,15 +76,19 @@ def lower_node(low: Lowering, n: Node) -> None:
 
 def quantize(graph: Graph, ranges: Ranges, name: str, plan: PrecisionPlan, per_channel: bool = True,
              float_mean: Optional[Callable[[str], Optional[np.ndarray]]] = None,
-             int4_clipping: str = "mse", calibration_inputs=None, int8_inputs: Sequence[str] = ()) -> QModel:
+             int4_clipping: str = "mse", calibration_inputs=None, int8_inputs: Sequence[str] = (),
+             exact_output_scale: bool = False) -> QModel:
     """Lower a passed, NHWC graph to a QModel using calibrated ranges and the precision plan.
 
     ``float_mean`` enables bias correction: it returns, for a graph tensor, its mean float value
     over the calibration data in the graph's layout (or None when unknown). ``int4_clipping``
-    ("mse" or "minmax", see int4.py) chooses the range of int4 weights.
+    ("mse" or "minmax", see int4.py) chooses the range of int4 weights. ``exact_output_scale``: a
+    Softmax model output takes its calibrated scale even when that is not 10 % finer than 1/256
+    (Lowering.softmax_inv_output_scale; calibration method auto chooses it: pipeline.exact_output_scale).
     """
     low = Lowering(graph, tie_ranges(ranges, graph.tied_ranges), plan, per_channel,
                    tie_means(float_mean, graph), int4_clipping)
+    low.exact_output_scale = exact_output_scale
     low.notes = []  # what the lowering had to do differently from the plan (lower_node)
     low.calibration_inputs = calibration_inputs  # (samples, input pins): rules_recurrent's float LSTM/GRU
     multi = len(graph.inputs) != 1 or len(graph.outputs) != 1

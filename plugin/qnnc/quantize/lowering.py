@@ -71,6 +71,15 @@ def clamps_at_zero(n: Node) -> bool:
                               and float(n.attrs.get("max", math.inf)) > 0.0)
 
 
+def softmax_inv_scale(hi: float, exact: bool = False) -> int:
+    """M of a Softmax model output's scale 1/M for its calibrated maximum ``hi``
+    (Lowering.softmax_inv_output_scale): 256 unless M is 10 % finer, or any finer when ``exact``."""
+    if not math.isfinite(hi):
+        return 256
+    m = int(math.floor(254.5 / max(hi, SOFTMAX_TOP)))
+    return m if (exact and m > 256) or 0.9 * m > 256 else 256
+
+
 class Lowering:
     """State of one lowering: the graph, its ranges, the plan, the QTensor table and the op list."""
 
@@ -82,6 +91,7 @@ class Lowering:
         self.per_channel = per_channel
         self.float_mean = float_mean
         self.int4_clipping = int4_clipping
+        self.exact_output_scale = False  # softmax_inv_output_scale without its 10 % margin (quantize())
         self.tensors: Dict[str, QTensor] = {}
         self.ops = []
         self.converted: Dict[tuple, QTensor] = {}
@@ -168,8 +178,9 @@ class Lowering:
 
         A float model's Softmax whose output is a model output (through views): as for the other bounded
         table functions (table_output_qparams), the fixed 1/256 stays unless the calibrated range is at
-        least 10 % finer; then M = floor(254.5 / max(hi, 0.5)) for the calibrated maximum hi (corpus micro
-        speech, whose outputs stay below 0.343: M = 509, output SQNR 47.0 -> 52.6 dB). The range never
+        least 10 % finer (any finer with ``exact_output_scale``, calibration method auto's choice:
+        pipeline.exact_output_scale); then M = floor(254.5 / max(hi, 0.5)) for the calibrated maximum
+        hi (corpus micro speech, whose outputs stay below 0.343: M = 509, output SQNR 47.0 -> 52.6 dB). The range never
         ends below ``SOFTMAX_TOP`` = 0.5 (M <= 509): an output saturates only at p >= 254.5 / M >= 0.5,
         so at most one class per row does and saturation never ties a classifier's top classes,
         whatever data the calibration saw (without the floor, micro speech's unseen inputs saturate:
@@ -189,11 +200,7 @@ class Lowering:
             name = readers[0].outputs[0]
         else:
             return 256
-        hi = float(self.ranges[self.g.original_name(first)][1])
-        if not math.isfinite(hi):
-            return 256
-        m = int(math.floor(254.5 / max(hi, SOFTMAX_TOP)))
-        return m if 0.9 * m > 256 else 256
+        return softmax_inv_scale(float(self.ranges[self.g.original_name(first)][1]), self.exact_output_scale)
 
     def api_output_qparams(self, outp: str, value_range: Tuple[float, float]) -> Tuple[float, int]:
         """int8 scale and zero point for a tensor converted from int16 (e.g. the model output): those
