@@ -101,19 +101,20 @@ def _shaped_cases():
         return fixedpoint.ROUND_HALF_EVEN if rounding_rng.random() < 1 / 3 else fixedpoint.ROUND_TFLITE
 
     def conv(h, w, ic, oc, kh, kw, stride, pad, depthwise=False, dm=1, act=None, lut=False,
-             pads=None, dil=1, bias=True):
+             pads=None, dil=1, bias=True, out_zp=None, scales=None, rnd=None):
         pt, pl, pb, pr = pads if pads is not None else (pad, pad, pad, pad)
         oh = (h + pt + pb - dil * (kh - 1) - 1) // stride + 1
         ow = (w + pl + pr - dil * (kw - 1) - 1) // stride + 1
         act_min, act_max = act if act is not None else T.rand_act(rng)
         if depthwise:
             oc = ic * dm
-        p = ConvParams(input_offset=-T.rand_zp(rng), output_offset=T.rand_zp(rng), stride_h=stride,
+        p = ConvParams(input_offset=-T.rand_zp(rng), output_offset=T.rand_zp(rng) if out_zp is None else out_zp,
+                       stride_h=stride,
                        stride_w=stride, pad_top=pt, pad_left=pl, dilation_h=dil, dilation_w=dil,
                        depth_multiplier=dm if depthwise else 1, act_min=act_min, act_max=act_max,
                        act_lut=rng.integers(-128, 128, 256).astype(np.int8) if lut else None,
-                       rounding=rounding())
-        mult, shift = T.rand_scales(rng, oc, raw_ok=rng.random() < 0.3)
+                       rounding=rounding() if rnd is None else rnd)
+        mult, shift = T.rand_scales(rng, oc, raw_ok=rng.random() < 0.3) if scales is None else scales(oc)
         x = T.rand_i8(rng, (1, h, w, ic))
         filt = T.rand_i8(rng, (1, kh, kw, oc) if depthwise else (oc, kh, kw, ic))
         b = rng.integers(-50000, 50000, oc).astype(np.int32) if bias else None
@@ -203,6 +204,19 @@ def _shaped_cases():
     for rows in (2, 3, 5):
         fc(rows, 64, 10, lut=True)
         fc(rows, 20, 7)
+
+    # the Helium 3x3 stride-1 "same" path for outputs over [-128, 127] with zero point -128
+    # (qnnc_dw_rows_mve.h): every shift in [-31, 0] (multipliers < 1, some in [0.5, 1): shift 0)
+    def scales_below_one(n):
+        from qnnc.quantize import fixedpoint
+        reals = 10.0 ** rng.uniform(-5, 0, n)
+        reals[rng.random(n) < 0.2] = rng.uniform(0.5, 0.999)
+        return fixedpoint.quantize_multipliers(np.minimum(reals, 0.999))
+
+    for h, w in ((5, 2), (5, 5), (6, 3), (7, 4), (8, 6), (9, 7), (12, 8), (25, 5), (13, 11), (6, 10)):
+        for c in (1, 3, 8, 17, 64):
+            conv(h, w, c, 0, 3, 3, 1, 1, depthwise=True, act=full, out_zp=-128, scales=scales_below_one,
+                 rnd=0, bias=rng.random() < 0.8)
     return cases
 
 

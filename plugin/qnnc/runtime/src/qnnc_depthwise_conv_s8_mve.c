@@ -549,6 +549,8 @@ static QNNC_LOOP_ATTR void qnnc_dw3x3_group8_mve(const qnnc_conv_params *params,
     }
 }
 
+#include "qnnc_dw_rows_mve.h" /* 3x3 stride 1 "same": one channel, 4 rows per vector */
+
 QNNC_PATH_ATTR int qnnc_dw_mve_s8(const qnnc_buffer *scratch, const qnnc_conv_params *params,
                                   const qnnc_per_channel_quant *quant, const qnnc_dims *input_dims,
                                   const int8_t *input, const qnnc_dims *filter_dims, const int8_t *filter,
@@ -556,6 +558,7 @@ QNNC_PATH_ATTR int qnnc_dw_mve_s8(const qnnc_buffer *scratch, const qnnc_conv_pa
 {
     const int32_t C = input_dims->c, taps = filter_dims->h * filter_dims->w;
     /* 3x3 dilation 1: 8 channels per int16x8 (same 16 bytes a tap in the scratch) */
+    const int rows = qnnc_dw_rows_ok(params, quant, input_dims, filter_dims, output_dims);
     const int dw3x3 = filter_dims->h == 3 && filter_dims->w == 3 && params->dilation_h == 1 &&
                       params->dilation_w == 1;
     int32x4_t *wtab;
@@ -573,6 +576,10 @@ QNNC_PATH_ATTR int qnnc_dw_mve_s8(const qnnc_buffer *scratch, const qnnc_conv_pa
     for (b = 0; b < output_dims->n; ++b) {
         const int8_t *in_b = input + b * input_dims->h * input_dims->w * C;
         int8_t *out_b = output + b * output_dims->h * output_dims->w * C;
+        if (rows) { /* 3x3 stride 1 "same", output [0, 255] - 128: qnnc_dw_rows_mve.h */
+            qnnc_dw_rows_mve(params, quant, input_dims, in_b, filter, bias, out_b);
+            continue;
+        }
         if (dw3x3) {
             for (c = 0; c < C; c += 8) {
                 qnnc_dw3x3_group8_mve(params, quant, input_dims, in_b + c, filter + c, bias, c, C - c < 8 ? C - c : 8,
