@@ -84,6 +84,20 @@ typedef struct {
         QNNC_DWR_STORE(done, k);                                                                               \
     } while (0)
 
+/* ra += the taps of weight column ja, rb += those of column jb, of input column k */
+#define QNNC_DWR_TWO(ra, ja, rb, jb)                                                                           \
+    do {                                                                                                       \
+        QNNC_DWR_X(0, k);                                                                                      \
+        ra = vmlaq_n_s32(ra, x, w[ja]);                                                                        \
+        rb = vmlaq_n_s32(rb, x, w[jb]);                                                                        \
+        QNNC_DWR_X(1, k);                                                                                      \
+        ra = vmlaq_n_s32(ra, x, w[3 + (ja)]);                                                                  \
+        rb = vmlaq_n_s32(rb, x, w[3 + (jb)]);                                                                  \
+        QNNC_DWR_X(2, k);                                                                                      \
+        ra = vmlaq_n_s32(ra, x, w[6 + (ja)]);                                                                  \
+        rb = vmlaq_n_s32(rb, x, w[6 + (jb)]);                                                                  \
+    } while (0)
+
 /* One block of 4 output rows, every column: a0..a2 the addresses of the input rows of taps row
  * 0..2 at column 0, st the output rows' addresses at column -1, both minus k0 (addresses are
  * k + vector lane, k = k0 + column * C). edge: 1 top block (lane 0's tap row 0 is padding), 2
@@ -124,15 +138,8 @@ QNNC_INLINE void qnnc_dw_rows_block(const qnnc_dw_rows_ch *ch, uint32x4_t a0, ui
     }
     /* the last input column: completes both */
     k += C;
-    QNNC_DWR_X(0, k);
-    r0 = vmlaq_n_s32(r0, x, w[2]);
-    r1 = vmlaq_n_s32(r1, x, w[1]);
-    QNNC_DWR_X(1, k);
-    r0 = vmlaq_n_s32(r0, x, w[5]);
-    r1 = vmlaq_n_s32(r1, x, w[4]);
-    QNNC_DWR_X(2, k);
-    r0 = vmlaq_n_s32(r0, x, w[8]);
-    r1 = vaddq_n_s32(vmlaq_n_s32(r1, x, w[7]), ch->b_last_diff);
+    QNNC_DWR_TWO(r0, 2, r1, 1);
+    r1 = vaddq_n_s32(r1, ch->b_last_diff);
     QNNC_DWR_STORE(r0, k);
     k += C;
     QNNC_DWR_STORE(r1, k);
@@ -193,5 +200,6 @@ static QNNC_LOOP_ATTR void qnnc_dw_rows_mve(const qnnc_conv_params *params, cons
 #undef QNNC_DWR_X
 #undef QNNC_DWR_STORE
 #undef QNNC_DWR_COL
+#undef QNNC_DWR_TWO
 #endif /* QNNC_PATH_MVE */
 #endif /* QNNC_DW_ROWS_MVE_H */
