@@ -151,7 +151,8 @@ static QNNC_LOOP_ATTR void qnnc_dw_rows_mve(const qnnc_conv_params *params, cons
 {
     const int32_t H = input_dims->h, W = input_dims->w, C = input_dims->c, rs = W * C;
     const int32_t off = params->input_offset;
-    /* rows 0..3 of a block at column 0, relative to k0 = -(W - 1) * C: the lanes' row offsets */
+    /* rows 0..3 of a block at column 0, relative to k0 = -(W - 2) * C (input column j at k0 + j * C, so
+     * the last one, W - 1, at C): the lanes' row offsets */
     const uint32x4_t rows = vmulq_n_u32(vidupq_n_u32(0u, 1), (uint32_t)rs);
     const uint32_t k0 = (uint32_t)(-(W - 2) * C), step = (uint32_t)(4 * rs), last = (uint32_t)((H - 4) * rs);
     qnnc_dw_rows_ch ch;
