@@ -14,6 +14,7 @@ plain values and hands a typed result to the next:
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
@@ -38,6 +39,7 @@ from .quantize.lower_graph import RULES, quantize
 from .quantize.lowering import SOFTMAX_VIEWS, softmax_inv_scale
 from .quantize.precision import (PrecisionPlan, PrecisionRequest, make_plan, onnx_op_types, override_bits,
                                  requested_bits, weight_layers)
+from .quantize.unary_functions import FIXED_OUTPUT
 from .quantize.recurrent_precision import RECURRENT_OPS, recurrent_int16, recurrent_nodes
 from .reference.interpreter import dequantize_output, quantize_input, run_all, run_int8
 
@@ -211,6 +213,7 @@ def _calibrate_and_quantize(model_path: str, cfg: Config, name: str, progress: b
         passed, cal, bias_correction, method = auto[0], auto[1].calibration, auto[1].chosen.bias_correction, \
             "auto: " + auto[1].chosen.label()
         notes.append(auto[1].note())
+        notes.extend(tail_notes(passed, cal))
     else:
         cal = collect(model_path, xs, method, cfg.percentile, pins, progress, moving_average=cfg.moving_average,
                       transforms=float_transforms(passed), means=cfg.bias_correction,
@@ -317,8 +320,47 @@ def _auto_calibration(model_path: str, passed: Graph, cfg: Config, xs, pins, pro
         fixed={inp: (0.0, 255.0) for inp in u8},
         try_bias_correction=not cfg.bias_correction and "quantization.bias_correction" not in cfg.lines,
         force_bias_correction=cfg.bias_correction, macs=calibrate_auto.graph_macs(passed),
-        watch=softmax_outputs(passed))
+        watch=softmax_outputs(passed), tails=output_tails(passed))
     return (eq_graph if res.equalized else passed), res
+
+
+def output_tails(graph: Graph) -> Dict[str, Tuple[float, float]]:
+    """{ONNX name: (lowest, highest) value}: the model outputs (and the tensors they are views of)
+    whose range calibration method auto extends to the values unseen inputs produce
+    (quantize/calibrate_tail.py), within the limits of a fused Relu / Clip or of a bounded function
+    (Sigmoid, Tanh, ...: the limits of the fixed range the lowering falls back to). A Softmax output
+    keeps its own rule (pipeline.exact_output_scale)."""
+    tails = {}
+    for t in graph.outputs:
+        names = [t]
+        prod = graph.producer(t)
+        while prod is not None and prod.op in SOFTMAX_VIEWS:
+            names.append(prod.inputs[0])
+            prod = graph.producer(prod.inputs[0])
+        if prod is None or prod.op == "Softmax":
+            continue
+        act = prod.attrs.get("activation") or {}
+        if prod.op in ("Relu", "Clip"):
+            act = {"kind": "clip", "min": prod.attrs.get("min", 0.0), "max": prod.attrs.get("max", math.inf)}
+        bounds = (act["min"], act["max"]) if act.get("kind") == "clip" else (-math.inf, math.inf)
+        if prod.op in FIXED_OUTPUT:
+            scale, zp = FIXED_OUTPUT[prod.op]
+            bounds = ((-128 - zp) * scale, (128 - zp) * scale)
+        tails.update({graph.original_name(n): bounds for n in names})
+    return tails
+
+
+def tail_notes(graph: Graph, cal) -> List[str]:
+    """Build notes naming the model outputs whose range auto extended beyond the calibrated one."""
+    notes = []
+    for t in graph.outputs:
+        k = graph.original_name(t)
+        if k in cal.ranges and k in cal.minmax and cal.ranges[k] != cal.minmax[k]:
+            (a, b), (c, d) = cal.minmax[k], cal.ranges[k]
+            notes.append(f"calibration method auto: output '{k}' range [{a:.4g}, {b:.4g}] extended to [{c:.4g}, "
+                         f"{d:.4g}] for the values unseen inputs produce beyond the calibration samples (an "
+                         "exponential fit of its tails)")
+    return notes
 
 
 def softmax_outputs(graph: Graph) -> List[str]:

@@ -22,6 +22,9 @@ the int8 model (the numpy reference) against float on part B:
    min-max on the equalized graph, unless the config sets these switches itself; a change is kept
    only when it gains ``MARGIN_DB`` (on a few samples, smaller gains are noise).
 
+Every candidate's model outputs (``tails``) then take the range ``calibrate_tail`` extends to the
+values unseen inputs produce beyond the calibration samples.
+
 The winner's ranges are then recomputed from all samples (A and B). The choice is per model:
 a per-tensor search would need a reference run per tensor and candidate, which breaks the time
 budget (auto costs at most about twice a min-max calibration: one float pass, a few reference
@@ -31,13 +34,14 @@ config nor the reference interpreter (stage rules).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import numpy as np
 
 from ..frontend.data import sample_count, take
 from ..frontend.float_runner import FloatRunner
 from .calibrate import Calibration, Ranges, Transforms, _grid_quant, _progress, apply_transform
+from .calibrate_tail import range_with_tail
 
 _SUBSAMPLE = 65536  # values kept per tensor for the MSE range (strided over each sample)
 _CHUNK = 32         # samples whose float tensors enter the statistics together
@@ -289,7 +293,8 @@ def search(model_path: str, xs, run: Callable[[bool, Ranges, Optional[Dict[str, 
            transforms: Optional[Transforms] = None, eq_transforms: Optional[Transforms] = None,
            keep_minmax: Iterable[str] = (), only: Optional[Iterable[str]] = None,
            fixed: Optional[Ranges] = None, try_bias_correction: bool = True,
-           force_bias_correction: bool = False, macs: int = 0, watch: Iterable[str] = ()) -> AutoResult:
+           force_bias_correction: bool = False, macs: int = 0, watch: Iterable[str] = (),
+           tails: Optional[Mapping[str, Tuple[float, float]]] = None) -> AutoResult:
     """Run the float pass and the candidate search (see the module docstring).
 
     ``run(equalized, ranges, means, held_xs)`` quantizes the graph (the equalized one when
@@ -301,7 +306,8 @@ def search(model_path: str, xs, run: Callable[[bool, Ranges, Optional[Dict[str, 
     ``fixed`` ranges override the calibrated ones (uint8 inputs). ``macs`` sizes the search
     (``run_budget``): a model too big for four candidates on the held samples is judged on min-max
     against MSE only. ``watch``: tensors whose maxima over the two parts are returned (``held_tops``;
-    with held-aside samples only).
+    with held-aside samples only). ``tails``: {tensor: (lowest, highest) value it can take} whose
+    range extends to the expected tail beyond the calibrated one (``calibrate_tail``).
     """
     runner = FloatRunner(model_path, input_shape, all_tensors=True)
     transforms = transforms or {}
@@ -349,6 +355,9 @@ def search(model_path: str, xs, run: Callable[[bool, Ranges, Optional[Dict[str, 
             r = stats.mse(keep, only)
         else:
             r = stats.minmax()
+        for name, bounds in (tails or {}).items():
+            if name in r and name in stats.values and name not in fixed and not (c.equalization and name in eq_transforms):
+                r[name] = range_with_tail(np.concatenate(stats.values[name]), *r[name], bounds)
         r.update(fixed)
         return r
 
