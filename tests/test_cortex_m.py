@@ -217,6 +217,16 @@ def _shaped_cases():
         for c in (1, 3, 8, 17, 64):
             conv(h, w, c, 0, 3, 3, 1, 1, depthwise=True, act=full, out_zp=-128, scales=scales_below_one,
                  rnd=0, bias=rng.random() < 0.8)
+
+    # Helium conv requantization without the negative fix-up (QNNC_CONV_MVE_RQ_NONNEG): TFLite
+    # rounding, shifts <= 0, outputs clamped at or above the zero point (lo = 0, lo > 0), and
+    # lo = -1 next to it (the fix-up kept)
+    for h, w, ic, oc, k in ((5, 5, 64, 64, 1), (4, 6, 16, 33, 1), (3, 7, 48, 3, 1), (5, 4, 8, 5, 3),
+                            (6, 6, 32, 17, 3), (7, 3, 3, 16, 3)):
+        z = int(rng.integers(-128, 100))
+        for act in ((z, 127), (z + int(rng.integers(1, 20)), min(127, z + 90)), (max(-128, z - 1), 127)):
+            conv(h, w, ic, oc, k, k, 1, k // 2, act=act, out_zp=z, scales=scales_below_one, rnd=0,
+                 bias=rng.random() < 0.8)
     return cases
 
 

@@ -144,8 +144,7 @@ typedef struct {
     int short_rows; /* kernel rows of at most one vector, no dilation along w: the first-layer gather */
 } qnnc_conv_mve_geo_t;
 
-/* The int8 im2col column of the window at (ih, iw): inside the input, a first layer's short
- * rows, or the general run-based gather. */
+/* The int8 im2col column of the window at (ih, iw): inside, first-layer short rows, or runs. */
 static QNNC_LOOP_ATTR void qnnc_conv_mve_column(const qnnc_conv_mve_geo_t *g, const int8_t *in_b, int32_t ih,
                                                      int32_t iw, int8_t *col)
 {
@@ -284,6 +283,9 @@ static QNNC_LOOP_ATTR void qnnc_conv_mve_pair_padded(const int8_t *restrict x0, 
 #define QNNC_CONV_MVE_RQ_TFLITE 1  /* TFLite rounding, some shift > 0 */
 #define QNNC_CONV_MVE_RQ_HE 2      /* half-even, every shift < 0: qnnc_mve_rq_he_neg */
 #define QNNC_CONV_MVE_RQ_HE_REF 3  /* half-even, some shift >= 0: per lane, the reference */
+/* NO_LEFT, clamped at or above the zero point (lo >= 0: a Relu): a negative value rounds to <= 0
+ * with or without the fix-up and clamps to lo alike; VRSHL rounds values >= 0 half away */
+#define QNNC_CONV_MVE_RQ_NONNEG 4
 
 /* Half-even requantization of 4 lanes by the reference, one lane at a time (layers with a
  * scale >= 0.5: not a case worth vector code). */
@@ -319,7 +321,7 @@ QNNC_INLINE void qnnc_conv_mve_rq4(int32x4_t v0, int32x4_t v1, int32x4_t fb, int
         v0 = qnnc_conv_mve_he_ref(v0, mult, shift);
         v1 = qnnc_conv_mve_he_ref(v1, mult, shift);
     } else {
-        const int no_left = mode == QNNC_CONV_MVE_RQ_NO_LEFT;
+        const int nonneg = mode == QNNC_CONV_MVE_RQ_NONNEG, no_left = nonneg || mode == QNNC_CONV_MVE_RQ_NO_LEFT;
         const int32x4_t nr = no_left ? vmaxq_s32(shift, vdupq_n_s32(-31))
                                      : vmaxq_s32(vminq_s32(shift, vdupq_n_s32(0)), vdupq_n_s32(-31));
         if (!no_left) {
@@ -329,8 +331,8 @@ QNNC_INLINE void qnnc_conv_mve_rq4(int32x4_t v0, int32x4_t v1, int32x4_t fb, int
         }
         v0 = vqrdmulhq_s32(v0, mult);
         v1 = vqrdmulhq_s32(v1, mult);
-        v0 = qnnc_mve_round_shift(v0, nr);
-        v1 = qnnc_mve_round_shift(v1, nr);
+        v0 = nonneg ? vrshlq_s32(v0, nr) : qnnc_mve_round_shift(v0, nr);
+        v1 = nonneg ? vrshlq_s32(v1, nr) : qnnc_mve_round_shift(v1, nr);
     }
     v0 = qnnc_mve_clamp_offset(v0, lo, hi, output_offset);
     v1 = qnnc_mve_clamp_offset(v1, lo, hi, output_offset);
@@ -378,8 +380,7 @@ QNNC_INLINE void qnnc_conv_mve_requant_body(const int32_t *acc0, const int32_t *
 
 /* The requantization of the rare modes (QNNC_CONV_MVE_RQ_TFLITE, _HE_REF) out of line. */
 static __attribute__((noinline)) void qnnc_conv_mve_requant_rare(const int32_t *acc0, const int32_t *acc1,
-                                                                 const int32_t *fbias,
-                                                                 const qnnc_per_channel_quant *quant,
+                                                                 const int32_t *fbias, const qnnc_per_channel_quant *quant,
                                                                  const qnnc_conv_rq_mve_t *rq, int32_t out_c,
                                                                  int8_t *out0, int8_t *out1, int mode)
 {
@@ -560,7 +561,10 @@ static QNNC_LOOP_ATTR void qnnc_conv_mve_pixels(const qnnc_conv_mve_job_t *job, 
             }
         }
         /* the mode as a constant in each call: one specialized body each */
-        if (job->rq_mode == QNNC_CONV_MVE_RQ_NO_LEFT) {
+        if (job->rq_mode == QNNC_CONV_MVE_RQ_NONNEG) {
+            qnnc_conv_mve_requant_body(accs, accs + n, job->fbias + oc, &qb, &job->rq, n, out0 + oc, out1 + oc,
+                                       QNNC_CONV_MVE_RQ_NONNEG);
+        } else if (job->rq_mode == QNNC_CONV_MVE_RQ_NO_LEFT) {
             qnnc_conv_mve_requant_body(accs, accs + n, job->fbias + oc, &qb, &job->rq, n, out0 + oc, out1 + oc,
                                        QNNC_CONV_MVE_RQ_NO_LEFT);
         } else if (job->rq_mode == QNNC_CONV_MVE_RQ_HE) {
@@ -622,6 +626,9 @@ QNNC_PATH_ATTR int qnnc_conv_mve_s8(const qnnc_buffer *scratch, const qnnc_conv_
         } else if (params->rounding != QNNC_ROUND_HALF_EVEN && quant->shift[oc] > 0) {
             job.rq_mode = QNNC_CONV_MVE_RQ_TFLITE;
         }
+    }
+    if (job.rq_mode == QNNC_CONV_MVE_RQ_NO_LEFT && lo >= 0) {
+        job.rq_mode = QNNC_CONV_MVE_RQ_NONNEG;
     }
     {
         const int32_t colsz = (K + 15) & ~15;
