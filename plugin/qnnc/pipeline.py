@@ -27,7 +27,7 @@ from .errors import ConfigError, ModelError
 from .frontend.data import load_input_samples, sample_count, take
 from .frontend.importer import import_onnx
 from .frontend.uint8_inputs import uint8_input_names
-from .ir import Graph
+from .ir import Graph, Node
 from .reference.heap import keep_freed_heap
 from .passes import run_passes
 from .passes.equalize import equalize, float_transforms
@@ -332,11 +332,7 @@ def output_tails(graph: Graph) -> Dict[str, Tuple[float, float]]:
     keeps its own rule (pipeline.exact_output_scale)."""
     tails = {}
     for t in graph.outputs:
-        names = [t]
-        prod = graph.producer(t)
-        while prod is not None and prod.op in SOFTMAX_VIEWS:
-            names.append(prod.inputs[0])
-            prod = graph.producer(prod.inputs[0])
+        names, prod = output_source(graph, t)
         if prod is None or prod.op == "Softmax":
             continue
         act = prod.attrs.get("activation") or {}
@@ -363,14 +359,23 @@ def tail_notes(graph: Graph, cal) -> List[str]:
     return notes
 
 
+def output_source(graph: Graph, t: str) -> Tuple[List[str], Optional[Node]]:
+    """(model output ``t`` and the tensors it is a view of, the node that computes them; None for
+    a model input)."""
+    names = [t]
+    prod = graph.producer(t)
+    while prod is not None and prod.op in SOFTMAX_VIEWS:
+        names.append(prod.inputs[0])
+        prod = graph.producer(prod.inputs[0])
+    return names, prod
+
+
 def softmax_outputs(graph: Graph) -> List[str]:
     """ONNX names of the Softmax outputs that are model outputs (through views): their calibrated
     maximum sets the output scale 1/M (Lowering.softmax_inv_output_scale)."""
     names = []
     for t in graph.outputs:
-        prod = graph.producer(t)
-        while prod is not None and prod.op in SOFTMAX_VIEWS:
-            prod = graph.producer(prod.inputs[0])
+        prod = output_source(graph, t)[1]
         if prod is not None and prod.op == "Softmax":
             names.append(graph.original_name(prod.outputs[0]))
     return names

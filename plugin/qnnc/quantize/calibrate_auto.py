@@ -356,7 +356,8 @@ def search(model_path: str, xs, run: Callable[[bool, Ranges, Optional[Dict[str, 
         else:
             r = stats.minmax()
         for name, bounds in (tails or {}).items():
-            if name in r and name in stats.values and name not in fixed and not (c.equalization and name in eq_transforms):
+            rescaled = c.equalization and name in eq_transforms  # its values were recorded before the rescaling
+            if name in r and name in stats.values and name not in fixed and not rescaled:
                 r[name] = range_with_tail(np.concatenate(stats.values[name]), *r[name], bounds)
         r.update(fixed)
         return r

@@ -37,6 +37,16 @@ def _tail(outward: np.ndarray) -> Tuple[float, float, float]:
     return u, float(np.mean(outward[:k] - u)), k / len(outward)
 
 
+def _best_end(tail: Tuple[float, float, float], end: float, far: float, other: float, span: float) -> float:
+    """One end of the range as a distance outward (the high end, or minus the low one): the value in
+    [end, min(end + span, far)] of least expected error, the int8 rounding error over a range of
+    length ``end' + other`` plus the clipping error of the exponential ``tail`` beyond it."""
+    u, beta, p = tail
+    ends = np.minimum(end + _GRID * span, far)
+    err = ((ends + other) / _LEVELS) ** 2 / 12 + p * 2 * beta ** 2 * np.exp(-(ends - u) / beta)
+    return float(ends[int(np.argmin(err))])
+
+
 def range_with_tail(values: np.ndarray, lo: float, hi: float,
                     bounds: Tuple[float, float] = (-math.inf, math.inf)) -> Tuple[float, float]:
     """The range [lo', hi'] ⊇ [lo, hi] of least expected int8 error on values drawn like
@@ -48,17 +58,11 @@ def range_with_tail(values: np.ndarray, lo: float, hi: float,
         return lo, hi
     low, high = min(lo, 0.0), max(hi, 0.0)
     span = high - low
+    top = _tail(v[::-1]) if hi > 0 and bounds[1] > hi else None
+    bottom = _tail(-v) if lo < 0 and bounds[0] < lo else None
     for _ in range(2):  # each end with the other one fixed, twice (coordinate descent)
-        if hi > 0 and bounds[1] > hi:
-            u, beta, p = _tail(v[::-1])
-            if beta > 0:
-                ends = np.minimum(hi + _GRID * span, bounds[1])
-                err = ((ends - low) / _LEVELS) ** 2 / 12 + p * 2 * beta ** 2 * np.exp(-(ends - u) / beta)
-                high = float(ends[int(np.argmin(err))])
-        if lo < 0 and bounds[0] < lo:
-            u, beta, p = _tail(-v)
-            if beta > 0:
-                ends = np.maximum(lo - _GRID * span, bounds[0])
-                err = ((high - ends) / _LEVELS) ** 2 / 12 + p * 2 * beta ** 2 * np.exp(-(-ends - u) / beta)
-                low = float(ends[int(np.argmin(err))])
+        if top is not None and top[1] > 0:
+            high = _best_end(top, hi, bounds[1], -low, span)
+        if bottom is not None and bottom[1] > 0:
+            low = -_best_end(bottom, -lo, -bounds[0], high, span)
     return (low if lo < 0 else lo), (high if hi > 0 else hi)
