@@ -561,12 +561,12 @@ static QNNC_LOOP_ATTR void qnnc_conv_mve_pixels(const qnnc_conv_mve_job_t *job, 
             }
         }
         /* the mode as a constant in each call: one specialized body each */
-        if (job->rq_mode == QNNC_CONV_MVE_RQ_NONNEG) {
-            qnnc_conv_mve_requant_body(accs, accs + n, job->fbias + oc, &qb, &job->rq, n, out0 + oc, out1 + oc,
-                                       QNNC_CONV_MVE_RQ_NONNEG);
-        } else if (job->rq_mode == QNNC_CONV_MVE_RQ_NO_LEFT) {
+        if (job->rq_mode == QNNC_CONV_MVE_RQ_NO_LEFT) {
             qnnc_conv_mve_requant_body(accs, accs + n, job->fbias + oc, &qb, &job->rq, n, out0 + oc, out1 + oc,
                                        QNNC_CONV_MVE_RQ_NO_LEFT);
+        } else if (job->rq_mode == QNNC_CONV_MVE_RQ_NONNEG) {
+            qnnc_conv_mve_requant_body(accs, accs + n, job->fbias + oc, &qb, &job->rq, n, out0 + oc, out1 + oc,
+                                       QNNC_CONV_MVE_RQ_NONNEG);
         } else if (job->rq_mode == QNNC_CONV_MVE_RQ_HE) {
             qnnc_conv_mve_requant_body(accs, accs + n, job->fbias + oc, &qb, &job->rq, n, out0 + oc, out1 + oc,
                                        QNNC_CONV_MVE_RQ_HE);
