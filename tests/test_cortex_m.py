@@ -218,6 +218,13 @@ def _shaped_cases():
             conv(h, w, c, 0, 3, 3, 1, 1, depthwise=True, act=full, out_zp=-128, scales=scales_below_one,
                  rnd=0, bias=rng.random() < 0.8)
 
+    # K = 64 exactly (Helium's straight-line qnnc_conv_mve_pair64): 1x1 over 64 channels and
+    # im2col columns of 64 taps, channel counts around its triples and the 32-channel blocks,
+    # odd pixel counts
+    for k, ic in ((1, 64), (2, 16), (4, 4)):
+        for oc in (1, 4, 7, 33, 40):
+            conv(3, 5, ic, oc, k, k, 1, 0)
+
     # Helium conv requantization without the negative fix-up (QNNC_CONV_MVE_RQ_NONNEG): TFLite
     # rounding, shifts <= 0, outputs clamped at or above the zero point (lo = 0, lo > 0), and
     # lo = -1 next to it (the fix-up kept)

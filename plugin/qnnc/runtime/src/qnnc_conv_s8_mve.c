@@ -164,119 +164,7 @@ typedef struct {
     int32_t output_offset;
 } qnnc_conv_rq_mve_t;
 
-/* One 16-lane step of `ch` (2 or 3, a constant) channels x 2 pixels: a[2c + p] += x_p . w_c;
- * full (a constant): whole vectors, else the loads predicated by pr. */
-QNNC_INLINE void qnnc_conv_mve_step(int32_t *a, const int8_t *xa, const int8_t *xb, const int8_t *w0,
-                                    const int8_t *w1, const int8_t *w2, int ch, mve_pred16_t pr, int full)
-{
-    const int8x16_t va = full ? vldrbq_s8(xa) : vldrbq_z_s8(xa, pr);
-    const int8x16_t vb = full ? vldrbq_s8(xb) : vldrbq_z_s8(xb, pr);
-    int8x16_t w = full ? vldrbq_s8(w0) : vldrbq_z_s8(w0, pr);
-    a[0] = vmladavaq_s8(a[0], va, w);
-    a[1] = vmladavaq_s8(a[1], vb, w);
-    w = full ? vldrbq_s8(w1) : vldrbq_z_s8(w1, pr);
-    a[2] = vmladavaq_s8(a[2], va, w);
-    a[3] = vmladavaq_s8(a[3], vb, w);
-    if (ch == 3) {
-        w = full ? vldrbq_s8(w2) : vldrbq_z_s8(w2, pr);
-        a[4] = vmladavaq_s8(a[4], va, w);
-        a[5] = vmladavaq_s8(a[5], vb, w);
-    }
-}
-
-/* a[2c + p] = x_p . w_c for `ch` (2 or 3, a constant) filter rows w0, w1 (, w2): `full` whole
- * steps, then (has_rest, a constant) one step predicated by pr. */
-QNNC_INLINE void qnnc_conv_mve_rows(int32_t *a, const int8_t *xa, const int8_t *xb, const int8_t *w0,
-                                    const int8_t *w1, const int8_t *w2, int32_t full, int ch, mve_pred16_t pr,
-                                    int has_rest)
-{
-    int32_t n;
-    for (n = full; n > 0; --n) {
-        qnnc_conv_mve_step(a, xa, xb, w0, w1, w2, ch, pr, 1);
-        xa += 16;
-        xb += 16;
-        w0 += 16;
-        w1 += 16;
-        if (ch == 3) {
-            w2 += 16;
-        }
-    }
-    if (has_rest) {
-        qnnc_conv_mve_step(a, xa, xb, w0, w1, w2, ch, pr, 0);
-    }
-}
-
-/* Dot products of two int8 columns (x0, x1; K values) with every filter row:
- * acc0[oc] = x0 . w_oc, acc1[oc] = x1 . w_oc. Three output channels at a time (6 scalar
- * accumulators, 5 pointers and the loop counter fit the registers: 5 loads + 6 VMLADAVA per
- * 96 MACs), the last 1-2 channels two at a time; `full` unpredicated 16-byte steps. has_rest
- * (a constant in the callers below): a predicated last step of K % 16 bytes; without it the
- * block loop keeps everything in registers. */
-QNNC_INLINE void qnnc_conv_mve_pair_body(const int8_t *restrict x0, const int8_t *restrict x1, int32_t K,
-                                         int32_t full, const int8_t *restrict filter, int32_t out_c,
-                                         int32_t *restrict acc0, int32_t *restrict acc1, int has_rest)
-{
-    const mve_pred16_t pr = has_rest ? vctp8q((uint32_t)(K & 15)) : (mve_pred16_t)0xFFFF;
-    const int8_t *wb = filter;
-    /* out_c % 3 == 1: one triple fewer, so the rest is two pairs, not a pair computing one
-     * channel twice */
-    const int32_t triples = out_c / 3 - (out_c % 3 == 1 && out_c > 3 ? 1 : 0);
-    int32_t n3, pairs;
-    for (n3 = triples; n3 > 0; --n3) {
-        int32_t a[6] = {0, 0, 0, 0, 0, 0};
-        qnnc_conv_mve_rows(a, x0, x1, wb, wb + K, wb + 2 * K, full, 3, pr, has_rest);
-        acc0[0] = a[0];
-        acc0[1] = a[2];
-        acc0[2] = a[4];
-        acc1[0] = a[1];
-        acc1[1] = a[3];
-        acc1[2] = a[5];
-        acc0 += 3;
-        acc1 += 3;
-        wb += 3 * K;
-    }
-    out_c -= 3 * triples;
-    for (pairs = (out_c + 1) >> 1; pairs > 0; --pairs) {
-        /* an odd last channel is computed twice (w1 = w0) and stored to the same slot */
-        const int odd_last = pairs == 1 && (out_c & 1);
-        int32_t a[4] = {0, 0, 0, 0};
-        qnnc_conv_mve_rows(a, x0, x1, wb, odd_last ? wb : wb + K, NULL, full, 2, pr, has_rest);
-        acc0[0] = a[0];
-        acc1[0] = a[1];
-        if (!odd_last) {
-            acc0[1] = a[2];
-            acc1[1] = a[3];
-        }
-        acc0 += 2;
-        acc1 += 2;
-        wb += 2 * K;
-    }
-}
-
-/* The inner loops below as functions of one signature (never inlined; `call` runs an inline
- * body with its shape constants). */
-#define QNNC_CONV_MVE_LOOP_FN(name, call)                                                             \
-    static QNNC_LOOP_ATTR void name(const int8_t *restrict x0, const int8_t *restrict x1, int32_t K,   \
-                                    const int8_t *restrict filter, int32_t out_c, int32_t *restrict acc0, \
-                                    int32_t *restrict acc1)                                          \
-    {                                                                                                 \
-        call;                                                                                         \
-    }
-
-/* `K >> 4` steps, then a predicated step of K % 16 bytes, or none (K % 16 == 0: every layer
- * but the first ones). */
-QNNC_CONV_MVE_LOOP_FN(qnnc_conv_mve_pair, qnnc_conv_mve_pair_body(x0, x1, K, K >> 4, filter, out_c, acc0, acc1, 1))
-QNNC_CONV_MVE_LOOP_FN(qnnc_conv_mve_pair16, qnnc_conv_mve_pair_body(x0, x1, K, K >> 4, filter, out_c, acc0, acc1, 0))
-
-/* Columns zero-padded to `steps` * 16 bytes: the weights read past a row's end are the next
- * row's, times zero (the caller keeps the reads inside the filter). */
-static QNNC_LOOP_ATTR void qnnc_conv_mve_pair_padded(const int8_t *restrict x0, const int8_t *restrict x1,
-                                                          int32_t K, int32_t steps, const int8_t *restrict filter,
-                                                          int32_t out_c, int32_t *restrict acc0,
-                                                          int32_t *restrict acc1)
-{
-    qnnc_conv_mve_pair_body(x0, x1, K, steps, filter, out_c, acc0, acc1, 0);
-}
+#include "qnnc_conv_pair_mve.h" /* the dot products: 2 pixels x 3 channels */
 
 /* Requantization modes of a layer (the `mode` of the functions below, a constant there). */
 #define QNNC_CONV_MVE_RQ_NO_LEFT 0 /* TFLite rounding, every shift <= 0 */
@@ -467,6 +355,11 @@ QNNC_CONV_MVE_LOOP_FN(qnnc_conv_mve_resident1, qnnc_conv_mve_resident_body(x0, x
 QNNC_CONV_MVE_LOOP_FN(qnnc_conv_mve_resident2, qnnc_conv_mve_resident_body(x0, x1, K, filter, out_c, acc0, acc1, 2, 0))
 QNNC_CONV_MVE_LOOP_FN(qnnc_conv_mve_resident3, qnnc_conv_mve_resident_body(x0, x1, K, filter, out_c, acc0, acc1, 3, 0))
 
+/* A dot-product loop of the K16 mode (the QNNC_CONV_MVE_LOOP_FN signature). */
+typedef void (*qnnc_conv_mve_dot_fn)(const int8_t *restrict x0, const int8_t *restrict x1, int32_t K,
+                                     const int8_t *restrict filter, int32_t out_c, int32_t *restrict acc0,
+                                     int32_t *restrict acc1);
+
 /* What the channel-block loop of a pixel pair needs (constant over the layer). */
 typedef struct {
     qnnc_conv_rq_mve_t rq;
@@ -477,6 +370,7 @@ typedef struct {
     int32_t steps;  /* zero-padded columns: 16-byte steps of a column */
     int32_t tail_c; /* zero-padded columns: the last channels whose padded read would leave the filter */
     int mode;       /* QNNC_CONV_MVE_K16, _PRED or _PADDED */
+    qnnc_conv_mve_dot_fn dot; /* the K16 mode's loop for this K, chosen once per layer */
     int rq_mode;    /* QNNC_CONV_MVE_RQ_* */
 } qnnc_conv_mve_job_t;
 
@@ -529,11 +423,7 @@ static QNNC_LOOP_ATTR void qnnc_conv_mve_pixels(const qnnc_conv_mve_job_t *job, 
         qb.multiplier = job->mult + oc;
         qb.shift = job->shift + oc;
         if (job->mode == QNNC_CONV_MVE_K16) {
-            if (job->steps > 3) {
-                qnnc_conv_mve_pair16(x0, x1, K, w, n, accs, accs + n);
-            } else {
-                qnnc_conv_mve_resident(job->steps, x0, x1, K, w, n, accs, accs + n);
-            }
+            job->dot(x0, x1, K, w, n, accs, accs + n);
         } else if (job->mode == QNNC_CONV_MVE_PRED) {
             if (job->steps > 3) {
                 qnnc_conv_mve_pair(x0, x1, K, w, n, accs, accs + n);
@@ -643,6 +533,10 @@ QNNC_PATH_ATTR int qnnc_conv_mve_s8(const qnnc_buffer *scratch, const qnnc_conv_
         job.steps = colsz >> 4;
         job.tail_c = (colsz + K - 1) / K;
         job.mode = (K & 15) == 0 ? QNNC_CONV_MVE_K16 : (direct ? QNNC_CONV_MVE_PRED : QNNC_CONV_MVE_PADDED);
+        job.dot = K == 64 ? qnnc_conv_mve_pair64
+                  : job.steps > 3 ? qnnc_conv_mve_pair16
+                  : job.steps == 3 ? qnnc_conv_mve_resident3
+                  : job.steps == 2 ? qnnc_conv_mve_resident2 : qnnc_conv_mve_resident1;
         geo.params = params;
         geo.in_h = in_h;
         geo.in_w = in_w;
