@@ -361,7 +361,8 @@ typedef void (*qnnc_conv_mve_dot_fn)(const int8_t *restrict x0, const int8_t *re
                                      int32_t *restrict acc1);
 
 /* What the channel-block loop of a pixel pair needs (constant over the layer). */
-typedef struct {
+typedef struct qnnc_conv_mve_job qnnc_conv_mve_job_t;
+struct qnnc_conv_mve_job {
     qnnc_conv_rq_mve_t rq;
     const int8_t *filter;
     const int32_t *fbias, *mult, *shift;
@@ -372,7 +373,9 @@ typedef struct {
     int mode;       /* QNNC_CONV_MVE_K16, _PRED or _PADDED */
     qnnc_conv_mve_dot_fn dot; /* the K16 mode's loop for this K, chosen once per layer */
     int rq_mode;    /* QNNC_CONV_MVE_RQ_* */
-} qnnc_conv_mve_job_t;
+    /* the pixel-pair function of rq_mode, chosen once per layer */
+    void (*pixels)(const qnnc_conv_mve_job_t *job, const int8_t *x0, const int8_t *x1, int8_t *out0, int8_t *out1);
+};
 
 #define QNNC_CONV_MVE_K16 0    /* K % 16 == 0 */
 #define QNNC_CONV_MVE_PRED 1   /* a predicated last step (1x1 read in place) */
@@ -408,64 +411,79 @@ QNNC_INLINE void qnnc_conv_mve_resident(int32_t steps, const int8_t *x0, const i
     }
 }
 
-/* out0 / out1 (every channel) of the pixel pair whose columns are x0 / x1: per channel block
- * the dot products, then their requantization. */
-static QNNC_LOOP_ATTR void qnnc_conv_mve_pixels(const qnnc_conv_mve_job_t *job, const int8_t *x0,
-                                                     const int8_t *x1, int8_t *out0, int8_t *out1)
+/* acc0 / acc1 = the dot products of columns x0 / x1 with the filter rows oc .. oc + n. */
+QNNC_INLINE void qnnc_conv_mve_dots(const qnnc_conv_mve_job_t *job, const int8_t *x0, const int8_t *x1, int32_t oc,
+                                    int32_t n, int32_t *acc0, int32_t *acc1)
 {
-    const int32_t K = job->K, out_c = job->out_c, blk = job->blk;
+    const int32_t K = job->K;
+    const int8_t *w = job->filter + oc * K;
+    if (job->mode == QNNC_CONV_MVE_K16) {
+        job->dot(x0, x1, K, w, n, acc0, acc1);
+    } else if (job->mode == QNNC_CONV_MVE_PRED) {
+        if (job->steps > 3) {
+            qnnc_conv_mve_pair(x0, x1, K, w, n, acc0, acc1);
+        } else {
+            qnnc_conv_mve_resident_tail(job->steps, x0, x1, K, w, n, acc0, acc1);
+        }
+    } else {
+        /* full steps for every channel whose padded read stays inside the filter */
+        int32_t n_fast = job->out_c - job->tail_c - oc;
+        n_fast = n_fast < 0 ? 0 : (n_fast > n ? n : n_fast);
+        if (n_fast > 0) {
+            if (job->steps > 3) {
+                qnnc_conv_mve_pair_padded(x0, x1, K, job->steps, w, n_fast, acc0, acc1);
+            } else {
+                qnnc_conv_mve_resident(job->steps, x0, x1, K, w, n_fast, acc0, acc1);
+            }
+        }
+        if (n_fast < n) {
+            if (job->steps > 3) {
+                qnnc_conv_mve_pair(x0, x1, K, w + n_fast * K, n - n_fast, acc0 + n_fast, acc1 + n_fast);
+            } else {
+                qnnc_conv_mve_resident_tail(job->steps, x0, x1, K, w + n_fast * K, n - n_fast, acc0 + n_fast,
+                                            acc1 + n_fast);
+            }
+        }
+    }
+}
+
+/* out0 / out1 (every channel) of the pixel pair whose columns are x0 / x1: per channel block
+ * the dot products, then their requantization in `mode` (a constant in the callers below). */
+QNNC_INLINE void qnnc_conv_mve_pixels_body(const qnnc_conv_mve_job_t *job, const int8_t *x0, const int8_t *x1,
+                                           int8_t *out0, int8_t *out1, int mode)
+{
+    const int32_t out_c = job->out_c, blk = job->blk;
     int32_t *accs = job->accs;
     int32_t oc;
     for (oc = 0; oc < out_c; oc += blk) {
         const int32_t n = out_c - oc < blk ? out_c - oc : blk;
-        const int8_t *w = job->filter + oc * K;
         qnnc_per_channel_quant qb;
         qb.multiplier = job->mult + oc;
         qb.shift = job->shift + oc;
-        if (job->mode == QNNC_CONV_MVE_K16) {
-            job->dot(x0, x1, K, w, n, accs, accs + n);
-        } else if (job->mode == QNNC_CONV_MVE_PRED) {
-            if (job->steps > 3) {
-                qnnc_conv_mve_pair(x0, x1, K, w, n, accs, accs + n);
-            } else {
-                qnnc_conv_mve_resident_tail(job->steps, x0, x1, K, w, n, accs, accs + n);
-            }
-        } else {
-            /* full steps for every channel whose padded read stays inside the filter */
-            int32_t n_fast = out_c - job->tail_c - oc;
-            n_fast = n_fast < 0 ? 0 : (n_fast > n ? n : n_fast);
-            if (n_fast > 0) {
-                if (job->steps > 3) {
-                    qnnc_conv_mve_pair_padded(x0, x1, K, job->steps, w, n_fast, accs, accs + n);
-                } else {
-                    qnnc_conv_mve_resident(job->steps, x0, x1, K, w, n_fast, accs, accs + n);
-                }
-            }
-            if (n_fast < n) {
-                if (job->steps > 3) {
-                    qnnc_conv_mve_pair(x0, x1, K, w + n_fast * K, n - n_fast, accs + n_fast, accs + n + n_fast);
-                } else {
-                    qnnc_conv_mve_resident_tail(job->steps, x0, x1, K, w + n_fast * K, n - n_fast, accs + n_fast,
-                                                accs + n + n_fast);
-                }
-            }
-        }
-        /* the mode as a constant in each call: one specialized body each */
-        if (job->rq_mode == QNNC_CONV_MVE_RQ_NO_LEFT) {
-            qnnc_conv_mve_requant_body(accs, accs + n, job->fbias + oc, &qb, &job->rq, n, out0 + oc, out1 + oc,
-                                       QNNC_CONV_MVE_RQ_NO_LEFT);
-        } else if (job->rq_mode == QNNC_CONV_MVE_RQ_NONNEG) {
-            qnnc_conv_mve_requant_body(accs, accs + n, job->fbias + oc, &qb, &job->rq, n, out0 + oc, out1 + oc,
-                                       QNNC_CONV_MVE_RQ_NONNEG);
-        } else if (job->rq_mode == QNNC_CONV_MVE_RQ_HE) {
-            qnnc_conv_mve_requant_body(accs, accs + n, job->fbias + oc, &qb, &job->rq, n, out0 + oc, out1 + oc,
-                                       QNNC_CONV_MVE_RQ_HE);
-        } else {
+        qnnc_conv_mve_dots(job, x0, x1, oc, n, accs, accs + n);
+        if (mode == QNNC_CONV_MVE_RQ_TFLITE || mode == QNNC_CONV_MVE_RQ_HE_REF) {
             qnnc_conv_mve_requant_rare(accs, accs + n, job->fbias + oc, &qb, &job->rq, n, out0 + oc, out1 + oc,
                                        job->rq_mode);
+        } else {
+            qnnc_conv_mve_requant_body(accs, accs + n, job->fbias + oc, &qb, &job->rq, n, out0 + oc, out1 + oc,
+                                       mode);
         }
     }
 }
+
+/* One pixel-pair function per requantization mode, chosen once per layer (job.pixels): each
+ * holds only its own mode's code and constants (one function for every mode spilled and
+ * reloaded them on every call). The rare modes share one. */
+#define QNNC_CONV_MVE_PIXELS_FN(name, mode)                                                                  \
+    static QNNC_LOOP_ATTR void name(const qnnc_conv_mve_job_t *job, const int8_t *x0, const int8_t *x1,       \
+                                    int8_t *out0, int8_t *out1)                                               \
+    {                                                                                                        \
+        qnnc_conv_mve_pixels_body(job, x0, x1, out0, out1, mode);                                            \
+    }
+QNNC_CONV_MVE_PIXELS_FN(qnnc_conv_mve_pixels_no_left, QNNC_CONV_MVE_RQ_NO_LEFT)
+QNNC_CONV_MVE_PIXELS_FN(qnnc_conv_mve_pixels_nonneg, QNNC_CONV_MVE_RQ_NONNEG)
+QNNC_CONV_MVE_PIXELS_FN(qnnc_conv_mve_pixels_he, QNNC_CONV_MVE_RQ_HE)
+QNNC_CONV_MVE_PIXELS_FN(qnnc_conv_mve_pixels_rare, QNNC_CONV_MVE_RQ_TFLITE)
 
 QNNC_PATH_ATTR int qnnc_conv_mve_s8(const qnnc_buffer *scratch, const qnnc_conv_params *params,
                                     const qnnc_per_channel_quant *quant, const qnnc_dims *input_dims,
@@ -520,6 +538,10 @@ QNNC_PATH_ATTR int qnnc_conv_mve_s8(const qnnc_buffer *scratch, const qnnc_conv_
     if (job.rq_mode == QNNC_CONV_MVE_RQ_NO_LEFT && lo >= 0) {
         job.rq_mode = QNNC_CONV_MVE_RQ_NONNEG;
     }
+    job.pixels = job.rq_mode == QNNC_CONV_MVE_RQ_NO_LEFT  ? qnnc_conv_mve_pixels_no_left
+                 : job.rq_mode == QNNC_CONV_MVE_RQ_NONNEG ? qnnc_conv_mve_pixels_nonneg
+                 : job.rq_mode == QNNC_CONV_MVE_RQ_HE     ? qnnc_conv_mve_pixels_he
+                                                          : qnnc_conv_mve_pixels_rare;
     {
         const int32_t colsz = (K + 15) & ~15;
         job.filter = filter;
@@ -584,7 +606,7 @@ QNNC_PATH_ATTR int qnnc_conv_mve_s8(const qnnc_buffer *scratch, const qnnc_conv_
                     x0 = cols;
                     x1 = cols + colsz;
                 }
-                qnnc_conv_mve_pixels(&job, x0, x1, out0, out1);
+                job.pixels(&job, x0, x1, out0, out1);
             }
         }
     }
