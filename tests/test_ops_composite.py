@@ -154,6 +154,21 @@ def case_where_greater_leaky(m, rng):                 # torch.where(x > 0, x, 0.
 
 
 @case([1, 3, 8, 8], sqnr=25.0)
+def case_where_equal_zero(m, rng):                   # torch.where(r == 0, 0.1 * x, r), r = relu(x): exact at 0
+    c = conv(m, rng, "x", 3, 8)
+    r = m.op("Relu", [c])
+    return m.op("Where", [m.op("Equal", [r, m.const(np.array(0.0, np.float32))]),
+                          m.op("Mul", [c, m.const(np.array(0.1, np.float32))]), r])
+
+
+@case([1, 16], sqnr=25.0)
+def case_not_mask_fill(m, rng):                      # h.masked_fill(~(h > -0.5), -0.5): a Not of the condition
+    h = m.op("Gemm", ["x", m.const((rng.standard_normal((8, 16)) * 0.3).astype(np.float32))], transB=1)
+    keep = m.op("Greater", [h, m.const(np.array(-0.5, np.float32))])
+    return m.op("Where", [m.op("Not", [keep]), m.const(np.array(-0.5, np.float32)), h])
+
+
+@case([1, 3, 8, 8], sqnr=25.0)
 def case_masked_fill_bool_cast(m, rng):              # PyTorch y.masked_fill(y > 1, 1): the condition cast to bool
     c = conv(m, rng, "x", 3, 8)
     cond = m.op("Cast", [m.op("Greater", [c, m.const(np.array(1.0, np.float32))])], to=onnx.TensorProto.BOOL)

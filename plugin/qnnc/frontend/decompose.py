@@ -395,7 +395,7 @@ def _pad(r: _Rewriter, n: onnx.NodeProto) -> None:
         dims = dims[:a] + [size + lo + hi] + dims[a + 1:]
 
 
-_COMPARE = ("Greater", "Less", "GreaterOrEqual", "LessOrEqual")
+_COMPARE = ("Greater", "Less", "GreaterOrEqual", "LessOrEqual", "Equal")
 
 
 def _mask_conditions(model: onnx.ModelProto, consts) -> set:
@@ -419,8 +419,9 @@ def _mask_conditions(model: onnx.ModelProto, consts) -> set:
 
 
 def _condition_chain(name: str, uses, graph_outputs) -> List[str]:
-    """``name`` and the Cast-to-bool copies of it (PyTorch's masked_fill casts its condition to
-    bool again), when every use is a Where's condition or a Cast to float; [] otherwise."""
+    """``name`` and the Cast-to-bool copies and Nots of it (PyTorch's masked_fill casts its
+    condition to bool again; ``~mask`` is a Not), when every use is a Where's condition or a Cast
+    to float; [] otherwise."""
     users = uses.get(name, [])
     if not users or name in graph_outputs:
         return []
@@ -429,7 +430,8 @@ def _condition_chain(name: str, uses, graph_outputs) -> List[str]:
         to = int(_attr(u, "to", 0)) if u.op_type == "Cast" else None
         if u.op_type == "Where" and u.input[0] == name and name not in u.input[1:] or to == onnx.TensorProto.FLOAT:
             continue
-        more = _condition_chain(u.output[0], uses, graph_outputs) if to == onnx.TensorProto.BOOL else []
+        passes_on = to == onnx.TensorProto.BOOL or u.op_type == "Not" and u.domain in ("", "ai.onnx")
+        more = _condition_chain(u.output[0], uses, graph_outputs) if passes_on else []
         if not more:
             return []
         chain += more
@@ -438,19 +440,34 @@ def _condition_chain(name: str, uses, graph_outputs) -> List[str]:
 
 def _compare(r: _Rewriter, n: onnx.NodeProto) -> None:
     """x > c as the float mask Relu(Sign(x - c)) (1 where true, else 0); >= as 1 minus the mask of
-    the opposite strict comparison. The mask replaces the bool in its Where / Cast users."""
+    the opposite strict comparison; x == c as 1 - Abs(Sign(x - c)) (exact where c is a value the
+    quantized x holds exactly, e.g. 0 after a Relu). The mask replaces the bool in its Where /
+    Cast / Not users."""
     a, b = n.input
     op = n.op_type
     if a in r.consts:  # c ? x: the same comparison turned around
         a, b = b, a
-        op = {"Greater": "Less", "Less": "Greater", "GreaterOrEqual": "LessOrEqual", "LessOrEqual": "GreaterOrEqual"}[op]
+        op = {"Greater": "Less", "Less": "Greater", "GreaterOrEqual": "LessOrEqual", "LessOrEqual": "GreaterOrEqual",
+              "Equal": "Equal"}[op]
     out = n.output[0]
+    if op == "Equal":
+        differs = r.node("Abs", [r.node("Sign", [r.node("Sub", [a, b], f"{out}_difference")], f"{out}_sign")],
+                         f"{out}_differs")
+        r.masks[out] = r.node("Sub", [r.const(f"{out}_one", np.array(1.0, np.float32)), differs], f"{out}_mask")
+        return
     strict = {"Greater": "Greater", "Less": "Less", "GreaterOrEqual": "Less", "LessOrEqual": "Greater"}[op]
     d = r.node("Sub", [a, b] if strict == "Greater" else [b, a], f"{out}_difference")
     m = r.node("Relu", [r.node("Sign", [d], f"{out}_sign")], f"{out}_strict")
     if op in ("GreaterOrEqual", "LessOrEqual"):
         m = r.node("Sub", [r.const(f"{out}_one", np.array(1.0, np.float32)), m], f"{out}_mask")
     r.masks[out] = m
+
+
+def _not_mask(r: _Rewriter, n: onnx.NodeProto) -> None:
+    """Not of a comparison's mask m: the mask 1 - m."""
+    out = n.output[0]
+    r.masks[out] = r.node("Sub", [r.const(f"{out}_one", np.array(1.0, np.float32)), r.masks[n.input[0]]],
+                          f"{out}_mask")
 
 
 def _cast_mask(r: _Rewriter, n: onnx.NodeProto) -> None:
@@ -623,14 +640,14 @@ _REWRITES: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]] = {
     "ReduceL1": _reduce_composite, "ReduceL2": _reduce_composite, "ReduceSumSquare": _reduce_composite,
     "ReduceLogSum": _reduce_composite, "ReduceLogSumExp": _reduce_composite, "Mish": _mish, "LRN": _lrn,
     "Expand": _expand, "Tile": _tile, "Where": _where, "RNN": _rnn, "Pad": _pad,
-    **{op: _compare for op in _COMPARE}, "Cast": _cast_mask, "Einsum": _einsum,
+    **{op: _compare for op in _COMPARE}, "Cast": _cast_mask, "Not": _not_mask, "Einsum": _einsum,
     "LSTM": decompose_recurrent.lstm, "GRU": decompose_recurrent.gru,
     "Gemm": _gemm_computed_c, "ReverseSequence": _reverse_sequence, "Concat": _concat_constant_ends,
     "Transpose": _transpose_rank5,
 }
 
 #: The ops rewritten here (passes/operators.py documents what each becomes); Pad only in its
-#: non-constant modes, comparisons and Cast only as a Where's condition. LSTM and GRU have kernels
+#: non-constant modes, comparisons, Not and Cast only as a Where's condition. LSTM and GRU have kernels
 #: of their own and are unrolled only with features those lack (decompose_recurrent.py); a Gemm
 #: is split only when its C is computed, a Concat only when some inputs are constants, a Transpose
 #: only of rank 5 that merging axes does not bring to rank 4. Loops are unrolled (unroll_loops.py).
@@ -650,7 +667,7 @@ def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset(), dependent=froze
     live = [i for i in n.input if i and i not in consts]
     if n.op_type in _COMPARE:
         return n.output[0] in masks
-    if n.op_type == "Cast":
+    if n.op_type in ("Cast", "Not"):
         return bool(n.input) and n.input[0] in masks
     if n.op_type == "Where":  # a condition computed otherwise has no formula over supported ops
         return bool(live) and (n.input[0] in consts or n.input[0] in masks)

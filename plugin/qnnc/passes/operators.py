@@ -104,6 +104,9 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     "Less": ("Sign", "with a constant, as a Where condition or cast to float: the mask Relu(Sign(c - x))"),
     "GreaterOrEqual": ("Sign", "with a constant, as a Where condition or cast to float: 1 minus the Less mask"),
     "LessOrEqual": ("Sign", "with a constant, as a Where condition or cast to float: 1 minus the Greater mask"),
+    "Equal": ("Sign", "with a constant, as a Where condition or cast to float: the mask 1 - Abs(Sign(x - c)) "
+              "(exact where the quantized x holds c exactly, e.g. 0 after a Relu)"),
+    "Not": ("Sub", "of such a comparison's mask: 1 minus the mask"),
     "Cast": ("Identity", "to float, of such a comparison: its mask"),
     "Einsum": ("FullyConnected", "one or two operands, no ellipsis or repeated index within an operand: a "
                "batched MatMul between Transposes and Reshapes (a constant operand: fully connected)"),
