@@ -168,6 +168,40 @@ def case_not_mask_fill(m, rng):                      # h.masked_fill(~(h > -0.5)
     return m.op("Where", [m.op("Not", [keep]), m.const(np.array(-0.5, np.float32)), h])
 
 
+def branch(name, nodes, out, inits=()):
+    """An If branch graph: ``nodes`` (reading outer tensors), one float output ``out``."""
+    return onnx.helper.make_graph(nodes, name, [], [onnx.helper.make_tensor_value_info(out, onnx.TensorProto.FLOAT,
+                                                                                        None)], list(inits))
+
+
+def size_condition(m, t, axis, op, bound):
+    """op(t.size(axis), bound): TorchScript's condition on a static size."""
+    size = m.op("Gather", [m.op("Shape", [t]), m.const(np.array(axis, np.int64))])
+    return m.op(op, [size, m.const(np.array(bound, np.int64))])
+
+
+@case([1, 3, 8, 8], sqnr=25.0)
+def case_if_on_a_size(m, rng):                       # if c.size(1) > 4: relu(c) * 0.5 else: sigmoid(c)
+    c = conv(m, rng, "x", 3, 8)
+    scale = onnx.numpy_helper.from_array(np.array(0.5, np.float32), "scale")  # a branch initializer
+    then = branch("then", [onnx.helper.make_node("Relu", [c], ["relu_out"]),
+                           onnx.helper.make_node("Mul", ["relu_out", "scale"], ["then_out"])], "then_out", [scale])
+    other = branch("else", [onnx.helper.make_node("Sigmoid", [c], ["else_out"])], "else_out")
+    return m.op("If", [size_condition(m, c, 1, "Greater", 4)], then_branch=then, else_branch=other)
+
+
+@case([1, 3, 8, 8], sqnr=25.0)
+def case_if_nested(m, rng):                          # if c.size(2) < 4: ... else: (tanh(c) if c.size(1) == 8 else c)
+    c = conv(m, rng, "x", 3, 8)
+    inner = onnx.helper.make_node(
+        "If", [size_condition(m, c, 1, "Equal", 8)], ["inner_out"],
+        then_branch=branch("inner_then", [onnx.helper.make_node("Tanh", [c], ["tanh_out"])], "tanh_out"),
+        else_branch=branch("inner_else", [onnx.helper.make_node("Identity", [c], ["same"])], "same"))
+    then = branch("then", [onnx.helper.make_node("Relu", [c], ["relu_out"])], "relu_out")
+    other = branch("else", [inner], "inner_out")
+    return m.op("If", [size_condition(m, c, 2, "Less", 4)], then_branch=then, else_branch=other)
+
+
 @case([1, 3, 8, 8], sqnr=25.0)
 def case_masked_fill_bool_cast(m, rng):              # PyTorch y.masked_fill(y > 1, 1): the condition cast to bool
     c = conv(m, rng, "x", 3, 8)
@@ -329,6 +363,18 @@ def test_where_with_an_infinite_constant_is_refused_by_name(tmp_path):
                                                       m.const(np.array(-np.inf, np.float32))]))
     assert "Where_" in msg and "non-finite" in msg and "-1e4" in msg
     assert not (tmp_path / "gen").exists() or not list((tmp_path / "gen").glob("*.c"))
+
+
+def test_if_on_the_input_data_is_refused_by_name(tmp_path):
+    rng = np.random.default_rng(3)
+
+    def build_model(m):
+        c = conv(m, rng, "x", 3, 8)
+        cond = m.op("Greater", [m.op("ReduceMax", [c], keepdims=0), m.const(np.array(0.0, np.float32))])
+        return m.op("If", [cond], then_branch=branch("then", [onnx.helper.make_node("Relu", [c], ["r"])], "r"),
+                    else_branch=branch("else", [onnx.helper.make_node("Neg", [c], ["n"])], "n"))
+    msg = _refusal(tmp_path, build_model)
+    assert "node 'If_" in msg and "depends on the input data" in msg and "known when the model is built" in msg
 
 
 def test_where_with_a_computed_condition_is_refused_by_name(tmp_path):

@@ -31,6 +31,7 @@ from ..errors import ModelError
 from . import decompose_recurrent
 from .onnx_fold import fold_onnx_constants
 from .onnx_names import NewTensors
+from .inline_ifs import inline_ifs
 from .unroll_loops import unroll_loops
 
 
@@ -650,8 +651,9 @@ _REWRITES: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]] = {
 #: non-constant modes, comparisons, Not and Cast only as a Where's condition. LSTM and GRU have kernels
 #: of their own and are unrolled only with features those lack (decompose_recurrent.py); a Gemm
 #: is split only when its C is computed, a Concat only when some inputs are constants, a Transpose
-#: only of rank 5 that merging axes does not bring to rank 4. Loops are unrolled (unroll_loops.py).
-COMPOSITES = frozenset(_REWRITES) - {"Pad", "LSTM", "GRU", "Gemm", "Concat", "Transpose"} | {"Loop"}
+#: only of rank 5 that merging axes does not bring to rank 4. Loops are unrolled (unroll_loops.py),
+#: Ifs inlined (inline_ifs.py).
+COMPOSITES = frozenset(_REWRITES) - {"Pad", "LSTM", "GRU", "Gemm", "Concat", "Transpose"} | {"Loop", "If"}
 
 
 def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset(), dependent=frozenset(),
@@ -691,8 +693,9 @@ def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset(), dependent=froze
 
 def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.ModelProto:
     """The model with every composite op (:data:`COMPOSITES`) on activations replaced by its
-    formula, Loops with a static trip count unrolled first (unroll_loops.py); the model itself
-    when it has neither."""
+    formula, Ifs with a condition known at build time inlined (inline_ifs.py) and Loops with a
+    static trip count unrolled first (unroll_loops.py); the model itself when it has none."""
+    model = inline_ifs(model, opset, path)  # first: a taken branch may hold a Loop or composites
     model, loop_ties = unroll_loops(model, opset, path)
     if loop_ties:
         _add_tied(model, loop_ties)

@@ -112,6 +112,8 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
                "batched MatMul between Transposes and Reshapes (a constant operand: fully connected)"),
     "ImageScaler": ("Mul", "opsets < 10 (a removed experimental op): scale * x + bias per channel"),
     "Scale": ("Mul", "opsets < 10 (a removed experimental op): scale * x"),
+    "If": ("Identity", "a condition known at build time (TorchScript's if on a size, tf.cond on a static shape): "
+           "the branch taken, inlined"),
     "Loop": ("Identity", "a trip count and condition known at build time (tf2onnx's Keras 3 LSTM/GRU/SimpleRNN, "
              "TorchScript loops): unrolled, at most 1024 steps, the steps' tensors of one role on one range; "
              "no subgraphs in the body"),
