@@ -400,18 +400,28 @@ _COMPARE = ("Greater", "Less", "GreaterOrEqual", "LessOrEqual", "Equal")
 
 
 def _mask_conditions(model: onnx.ModelProto, consts) -> set:
-    """Outputs of comparisons of an activation with a constant whose only uses are as a Where's
-    condition or a Cast to float: those become 0/1 float masks (:func:`_compare`)."""
+    """Outputs of comparisons of an activation with a float constant whose only uses are as a
+    Where's condition or a Cast to float: those become 0/1 float masks (:func:`_compare`).
+    Comparisons with integer constants are exporters' shape arithmetic (PyTorch's Reshape
+    targets: Where(Equal(shape, 0), ...)), which folds."""
     uses: Dict[str, List[onnx.NodeProto]] = {}
     for n in model.graph.node:
         for i in n.input:
             uses.setdefault(i, []).append(n)
     graph_outputs = {o.name for o in model.graph.output}
+    floats = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE, onnx.TensorProto.BFLOAT16}
+    float_consts = {i.name for i in model.graph.initializer if i.data_type in floats}
+    for n in model.graph.node:
+        if n.op_type == "Constant" and n.attribute and (n.attribute[0].name in ("value_float", "value_floats") or
+                                                        n.attribute[0].type == onnx.AttributeProto.TENSOR
+                                                        and n.attribute[0].t.data_type in floats):
+            float_consts.update(n.output)
     out = set()
     for n in model.graph.node:
         if n.op_type not in _COMPARE or len(n.input) != 2 or n.domain not in ("", "ai.onnx"):
             continue
-        if sum(i in consts for i in n.input) != 1 or n.output[0] in graph_outputs:
+        if sum(i in consts for i in n.input) != 1 or not any(i in float_consts for i in n.input) \
+                or n.output[0] in graph_outputs:
             continue
         chain = _condition_chain(n.output[0], uses, graph_outputs)
         if chain:
