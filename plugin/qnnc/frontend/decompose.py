@@ -30,7 +30,7 @@ from onnx import helper, numpy_helper, shape_inference
 from ..errors import ModelError
 from . import decompose_recurrent
 from .onnx_fold import fold_onnx_constants
-from .onnx_names import NewTensors
+from .onnx_names import NewTensors, drop_dead_nodes
 from .inline_ifs import inline_ifs
 from .unroll_loops import unroll_loops
 
@@ -737,7 +737,7 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
         raise ModelError(f"shape inference fails before the composite ops can be rewritten: {e}".splitlines()[0],
                          file=path) from None
     _rewrite(m, r, lambda n: _needs_rewrite(n, consts, masks, dependent, value, shapes), _REWRITES)
-    _drop_dead_nodes(m)  # e.g. the Expand of a class token a Concat rewrite read as a constant
+    drop_dead_nodes(m.graph)  # e.g. the Expand of a class token a Concat rewrite read as a constant
     _drop_unused_initializers(m)  # e.g. an unrolled LSTM's W / R / B, now read per gate
     r.tied.extend(_rewritten_ties(m, loop_ties))
     if r.tied:
@@ -786,17 +786,6 @@ def _add_tied(m: onnx.ModelProto, groups: List[List[str]]) -> None:
     props = {p.key: p.value for p in m.metadata_props}
     old = json.loads(props.get(TIED_RANGES_KEY, "[]"))
     helper.set_model_props(m, {**props, TIED_RANGES_KEY: json.dumps(old + groups)})
-
-
-def _drop_dead_nodes(m: onnx.ModelProto) -> None:
-    """Remove nodes none of whose outputs is read (by a node or as a graph output), to a fixed point."""
-    while True:
-        used = {i for n in m.graph.node for i in n.input} | {o.name for o in m.graph.output}
-        keep = [n for n in m.graph.node if any(o and o in used for o in n.output)]
-        if len(keep) == len(m.graph.node):
-            return
-        del m.graph.node[:]
-        m.graph.node.extend(keep)
 
 
 def _drop_unused_initializers(m: onnx.ModelProto) -> None:

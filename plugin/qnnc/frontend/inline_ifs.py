@@ -17,7 +17,7 @@ from onnx import helper, numpy_helper
 
 from ..errors import ModelError
 from .onnx_fold import fold_onnx_constants
-from .onnx_names import NewTensors
+from .onnx_names import NewTensors, defined_names, drop_dead_nodes, subgraphs
 
 _MAX_ROUNDS = 8  # levels of nested Ifs inlined
 
@@ -59,31 +59,8 @@ def inline_ifs(model: onnx.ModelProto, opset: int, path: str) -> onnx.ModelProto
         del m.graph.node[:]
         m.graph.node.extend(nodes)
         m.graph.initializer.extend(names.inits)
-        _drop_dead(m.graph)  # the conditions' shape arithmetic
+        drop_dead_nodes(m.graph)  # the conditions' shape arithmetic
     return m
-
-
-def _used(g: onnx.GraphProto) -> set:
-    """Every name a node of ``g`` or of its subgraphs reads, and the subgraphs' outputs."""
-    names = set()
-    for n in g.node:
-        names.update(i for i in n.input if i)
-        for a in n.attribute:
-            for sub in ([a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)):
-                names |= _used(sub) | {o.name for o in sub.output}
-    return names
-
-
-def _drop_dead(g: onnx.GraphProto) -> None:
-    """Nodes whose outputs nothing reads, to a fixed point."""
-    outputs = {o.name for o in g.output}
-    while True:
-        used = _used(g) | outputs
-        live = [n for n in g.node if any(o in used for o in n.output if o)]
-        if len(live) == len(g.node):
-            return
-        del g.node[:]
-        g.node.extend(live)
 
 
 def _known_conditions(model: onnx.ModelProto, opset: int) -> Optional[Dict[str, np.ndarray]]:
@@ -106,28 +83,11 @@ def _known_conditions(model: onnx.ModelProto, opset: int) -> Optional[Dict[str, 
 
 
 class _Names(NewTensors):
-    """The names one graph already uses (node outputs, inputs, initializers, node names)."""
+    """The names one graph already uses, its subgraphs' included (never reused for inlined tensors)."""
 
     def __init__(self, g: onnx.GraphProto):
         super().__init__()
-        self.names = {i.name for i in g.initializer} | {i.name for i in g.input} | {o.name for o in g.output}
-        for n in g.node:
-            self.names.update(o for o in n.output if o)
-            self.names.add(n.name)
-            for a in n.attribute:  # names defined in subgraphs: never reused for inlined tensors
-                for sub in ([a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)):
-                    self.names.update(_defined(sub))
-
-
-def _defined(g: onnx.GraphProto) -> set:
-    names = {i.name for i in g.initializer} | {i.name for i in g.input}
-    for n in g.node:
-        names.update(o for o in n.output if o)
-        names.add(n.name)
-        for a in n.attribute:
-            for sub in ([a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)):
-                names |= _defined(sub)
-    return names
+        self.names = defined_names(g) | {o.name for o in g.output}
 
 
 def _inline(n: onnx.NodeProto, cond: bool, names: _Names) -> List[onnx.NodeProto]:
@@ -169,16 +129,15 @@ def _inline(n: onnx.NodeProto, cond: bool, names: _Names) -> List[onnx.NodeProto
 def _rename_in_subgraphs(node: onnx.NodeProto, env: Dict[str, str]) -> None:
     """References from ``node``'s subgraphs to renamed outer tensors follow the new names (names a
     subgraph defines itself shadow the outer ones)."""
-    for a in node.attribute:
-        for sub in ([a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)):
-            inner = {k: v for k, v in env.items() if k not in _defined(sub)}
-            if not inner:
-                continue
-            for sn in sub.node:
-                for k, i in enumerate(sn.input):
-                    if i in inner:
-                        sn.input[k] = inner[i]
-                _rename_in_subgraphs(sn, inner)
-            for so in sub.output:
-                if so.name in inner:
-                    so.name = inner[so.name]
+    for sub in subgraphs(node):
+        inner = {k: v for k, v in env.items() if k not in defined_names(sub)}
+        if not inner:
+            continue
+        for sn in sub.node:
+            for k, i in enumerate(sn.input):
+                if i in inner:
+                    sn.input[k] = inner[i]
+            _rename_in_subgraphs(sn, inner)
+        for so in sub.output:
+            if so.name in inner:
+                so.name = inner[so.name]

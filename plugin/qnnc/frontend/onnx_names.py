@@ -1,4 +1,5 @@
-"""Unique, deterministic names for what the front end's rewrites add to an ONNX graph."""
+"""Unique, deterministic names for what the front end's rewrites add to an ONNX graph, and the names
+a graph (with its subgraphs) defines and reads."""
 from __future__ import annotations
 
 from typing import Dict, List, Set
@@ -32,3 +33,41 @@ class NewTensors:
         self.inits.append(numpy_helper.from_array(np.asarray(arr), name))
         self.consts[name] = np.asarray(arr)
         return name
+
+
+def subgraphs(n: onnx.NodeProto) -> List[onnx.GraphProto]:
+    return [g for a in n.attribute for g in ([a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs))]
+
+
+def defined_names(g: onnx.GraphProto) -> Set[str]:
+    """Every name ``g`` and its subgraphs define: initializers, inputs, node outputs, node names."""
+    names = {i.name for i in g.initializer} | {i.name for i in g.input}
+    for n in g.node:
+        names.update(o for o in n.output if o)
+        names.add(n.name)
+        for sub in subgraphs(n):
+            names |= defined_names(sub)
+    return names
+
+
+def read_names(g: onnx.GraphProto) -> Set[str]:
+    """Every name a node of ``g`` or of its subgraphs reads, and the subgraphs' outputs."""
+    names: Set[str] = set()
+    for n in g.node:
+        names.update(i for i in n.input if i)
+        for sub in subgraphs(n):
+            names |= read_names(sub) | {o.name for o in sub.output}
+    return names
+
+
+def drop_dead_nodes(g: onnx.GraphProto) -> None:
+    """Remove the nodes none of whose outputs is read (by a node, a subgraph or as a graph output),
+    to a fixed point."""
+    outputs = {o.name for o in g.output}
+    while True:
+        used = read_names(g) | outputs
+        live = [n for n in g.node if any(o and o in used for o in n.output)]
+        if len(live) == len(g.node):
+            return
+        del g.node[:]
+        g.node.extend(live)
