@@ -234,6 +234,21 @@ def _shaped_cases():
         for act in ((z, 127), (z + int(rng.integers(1, 20)), min(127, z + 90)), (max(-128, z - 1), 127)):
             conv(h, w, ic, oc, k, k, 1, k // 2, act=act, out_zp=z, scales=scales_below_one, rnd=0,
                  bias=rng.random() < 0.8)
+
+    # Helium's outer-product conv (qnnc_conv_outer_mve.h: out_c <= 16, blocks of 8 channels x K <=
+    # 32, shifts <= 0, TFLite rounding): 1x1 read in place and im2col columns (first layers with
+    # stride 2 and bottom/right padding), channel counts around the 8-channel blocks and their
+    # 4-lane halves, odd pixel counts, with and without the Relu clamp (_NONNEG / _NO_LEFT);
+    # next to the limits, shapes just past them (the dot-product path)
+    for h, w, ic, oc, k, stride, pads in ((3, 5, 8, 16, 1, 1, 0), (5, 3, 1, 1, 1, 1, 0), (4, 4, 3, 5, 1, 1, 0),
+                                          (3, 3, 16, 9, 1, 1, 0), (5, 5, 32, 8, 1, 1, 0), (8, 8, 1, 8, 5, 1, 0),
+                                          (7, 6, 3, 8, 3, 2, (0, 0, 1, 1)), (9, 7, 3, 7, 3, 2, (1, 1, 1, 1)),
+                                          (5, 6, 4, 12, 2, 1, 0), (6, 5, 3, 4, 3, 1, 1), (5, 5, 17, 16, 1, 1, 0),
+                                          (5, 5, 33, 8, 1, 1, 0)):
+        z = int(rng.integers(-128, 100))
+        for act in (full, (z, 127)):
+            conv(h, w, ic, oc, k, k, stride, 0, pads=pads if isinstance(pads, tuple) else (pads,) * 4, act=act,
+                 out_zp=z, scales=scales_below_one, rnd=0, bias=rng.random() < 0.8)
     return cases
 
 

@@ -37,9 +37,18 @@ def conv_dsp_bytes(k: int, in_c: int, out_c: int) -> int:
     return 4 * (k & ~3) + 16 + (((k + 7) & ~3) if in_c & 3 else 0) + last_rows
 
 
+def conv_mve_outer_bytes(k: int, out_c: int) -> int:
+    """The ``QNNC_CONV_MVE_OUTER`` part of ``QNNC_CONV_MVE_BUFFER_SIZE``: the outer-product path's
+    (at most 16 output channels, blocks of 8 channels x K <= 32) tap-major weights and 3 words a
+    channel of requantization constants, out_c rounded up to 8."""
+    return (k + 12) * ((out_c + 7) & ~7) if out_c <= 16 and ((out_c + 7) >> 3) * k <= 32 else 0
+
+
 def conv_mve_bytes(k: int, out_c: int, direct: bool) -> int:
-    """``QNNC_CONV_MVE_BUFFER_SIZE``: folded bias, 2 x block accumulators, two int8 columns."""
-    return 4 * out_c + 8 * min(out_c, CONV_OC_BLOCK) + (0 if direct else 2 * ((k + 15) & ~15))
+    """``QNNC_CONV_MVE_BUFFER_SIZE``: folded bias, 2 x block accumulators, two int8 columns, the
+    outer-product weights."""
+    return (4 * out_c + 8 * min(out_c, CONV_OC_BLOCK) + (0 if direct else 2 * ((k + 15) & ~15)) +
+            conv_mve_outer_bytes(k, out_c))
 
 
 def conv_scratch_bytes(params, in_shape, filter_dims, out_shape) -> int:

@@ -199,22 +199,22 @@ QNNC_INLINE void qnnc_copy_s8(int8_t *dst, const int8_t *src, int32_t n)
 #endif
 /* Helium conv accumulator block: 32 costs KWS 256 B of arena and 2.2 % more instructions than
  * unblocked; 16: 128 B, 5.9 %; 64: 512 B, 0.4 %. Change it only together with CONV_OC_BLOCK in
- * qnnc/plan/kernel_scratch.py (else the planned scratch is too small and the kernel falls back to
- * the portable path). The DSP conv and fully connected paths keep their accumulators in
- * registers. */
+ * qnnc/plan/kernel_scratch.py (else the planned scratch is too small: portable path). */
 #define QNNC_CONV_OC_BLOCK 32
 #define QNNC_MIN_(a, b) ((a) < (b) ? (a) : (b))
 /** conv DSP: two q15 columns, int8 window if in_c%4, if K%4 and out_c even the last 2 rows padded. */
 #define QNNC_CONV_DSP_BUFFER_SIZE(K, in_c, out_c)                                                            \
     (4 * ((K) & ~3) + 16 + (((in_c) & 3) != 0 ? (((K) + 7) & ~3) : 0) +                                      \
      (((K) & 3) != 0 && ((out_c) & 1) == 0 ? ((2 * (K) + 7) & ~3) : 0))
-/** conv portable im2col path (few input channels): two int16 columns of K, 4-byte aligned (+4);
- *  never more than the DSP size, so the planned scratch always holds it. */
+/** conv portable im2col path (few input channels): two int16 columns of K, aligned (+4), < DSP. */
 #define QNNC_CONV_COLS_BUFFER_SIZE(K) (4 * (K) + 4)
-/** conv Helium: folded bias (4*out_c), 2 x block accumulators, two int8 columns unless direct
- *  (1x1 without padding reads the input pixels in place). */
-#define QNNC_CONV_MVE_BUFFER_SIZE(K, out_c, direct)                                       \
-    (4 * (out_c) + 8 * QNNC_MIN_((out_c), QNNC_CONV_OC_BLOCK) + ((direct) ? 0 : 2 * (((K) + 15) & ~15)))
+/** conv Helium: folded bias, 2 x block accumulators, two int8 columns unless direct (1x1 read in
+ *  place); QNNC_CONV_MVE_OUTER layers (sums along the channels) also the weights tap-major and 3
+ *  words of constants a channel, out_c rounded up to 8. */
+#define QNNC_CONV_MVE_OUTER(K, out_c) ((out_c) <= 16 && (((out_c) + 7) >> 3) * (K) <= 32)
+#define QNNC_CONV_MVE_BUFFER_SIZE(K, out_c, direct)                                                          \
+    (4 * (out_c) + 8 * QNNC_MIN_((out_c), QNNC_CONV_OC_BLOCK) + ((direct) ? 0 : 2 * (((K) + 15) & ~15)) +   \
+     (QNNC_CONV_MVE_OUTER(K, out_c) ? ((K) + 12) * (((out_c) + 7) & ~7) : 0))
 /** depthwise DSP: widened weights of 4 channels, 2 words a tap. */
 #define QNNC_DW_DSP_BUFFER_SIZE(taps) (8 * (taps))
 /** depthwise Helium: one int32x4 of weights a tap, 8-byte aligned (+4). */

@@ -5,9 +5,10 @@
  * Per output pixel an int8 im2col column with padding taps holding the input zero point (so
  * every tap contributes w * (x + offset) and the offset term folds into the bias:
  * bias + offset * sum(w), computed once per layer), then VMLADAVA dot products of 16 int8
- * lanes, 2 pixels x 3 output channels at a time. 1x1 convolutions read the input pixels
- * directly (plain GEMM, no copy). The columns, the folded bias and the accumulators (blocks of
- * QNNC_CONV_OC_BLOCK output channels) live in the caller's scratch buffer
+ * lanes, 2 pixels x 3 output channels at a time; layers of a few output channels over a short
+ * column sum along the channels instead (qnnc_conv_outer_mve.h). 1x1 convolutions read the input
+ * pixels directly (plain GEMM, no copy). The columns, the folded bias and the accumulators
+ * (blocks of QNNC_CONV_OC_BLOCK output channels) live in the caller's scratch buffer
  * (QNNC_CONV_MVE_BUFFER_SIZE).
  */
 #include "qnnc_internal.h"
@@ -188,8 +189,8 @@ typedef struct {
 #include "qnnc_conv_pair_mve.h" /* the dot products: 2 pixels x 3 channels */
 
 /* Requantization modes of a layer (the `mode` of the functions below, a constant there). */
-#define QNNC_CONV_MVE_RQ_NO_LEFT 0 /* TFLite rounding, every shift <= 0 */
-#define QNNC_CONV_MVE_RQ_TFLITE 1  /* TFLite rounding, some shift > 0 */
+#define QNNC_CONV_MVE_RQ_NO_LEFT 0 /* TFLite rounding, every shift in [-31, 0] (the generator's) */
+#define QNNC_CONV_MVE_RQ_TFLITE 1  /* TFLite rounding, some shift > 0 or < -31 */
 #define QNNC_CONV_MVE_RQ_HE 2      /* half-even, every shift < 0: qnnc_mve_rq_he_neg */
 #define QNNC_CONV_MVE_RQ_HE_REF 3  /* half-even, some shift >= 0: per lane, the reference */
 /* NO_LEFT, clamped at or above the zero point (lo >= 0: a Relu): a negative value rounds to <= 0
@@ -208,6 +209,31 @@ static __attribute__((noinline)) int32x4_t qnnc_conv_mve_he_ref(int32x4_t v, int
         a[i] = qnnc_requantize_half_even(a[i], m[i], s[i]);
     }
     return vld1q_s32(a);
+}
+
+/* SRDHM by mult, then the rounding right shift by -nr (TFLite rounding; nonneg, a constant: the
+ * values are clamped at or above the zero point afterwards, so VRSHL alone, see
+ * QNNC_CONV_MVE_RQ_NONNEG). */
+QNNC_INLINE int32x4_t qnnc_conv_mve_mul_shift(int32x4_t v, int32x4_t mult, int32x4_t nr, int nonneg)
+{
+    v = vqrdmulhq_s32(v, mult);
+    return nonneg ? vrshlq_s32(v, nr) : qnnc_mve_round_shift(v, nr);
+}
+
+/* Both pixels' requantized vectors clamped, offset and stored as 4 int8 each, predicated by p
+ * (out1 == out0 for an odd last pixel: the same values). */
+QNNC_INLINE void qnnc_conv_mve_store2(int32x4_t v0, int32x4_t v1, int32x4_t lo, int32x4_t hi, int32_t output_offset,
+                                      int8_t *out0, int8_t *out1, mve_pred16_t p)
+{
+    v0 = qnnc_mve_clamp_offset(v0, lo, hi, output_offset);
+    v1 = qnnc_mve_clamp_offset(v1, lo, hi, output_offset);
+    if (p == 0xFFFF) {
+        vstrbq_s32(out0, v0);
+        vstrbq_s32(out1, v1);
+    } else {
+        vstrbq_p_s32(out0, v0, p);
+        vstrbq_p_s32(out1, v1, p);
+    }
 }
 
 /* Requantizes one vector of 4 channels for both pixels and stores 4 int8 per pixel, predicated
@@ -231,28 +257,17 @@ QNNC_INLINE void qnnc_conv_mve_rq4(int32x4_t v0, int32x4_t v1, int32x4_t fb, int
         v1 = qnnc_conv_mve_he_ref(v1, mult, shift);
     } else {
         const int nonneg = mode == QNNC_CONV_MVE_RQ_NONNEG, no_left = nonneg || mode == QNNC_CONV_MVE_RQ_NO_LEFT;
-        const int32x4_t nr = no_left ? vmaxq_s32(shift, vdupq_n_s32(-31))
-                                     : vmaxq_s32(vminq_s32(shift, vdupq_n_s32(0)), vdupq_n_s32(-31));
+        /* (no_left: every shift in [-31, 0] already) */
+        const int32x4_t nr = no_left ? shift : vmaxq_s32(vminq_s32(shift, vdupq_n_s32(0)), vdupq_n_s32(-31));
         if (!no_left) {
             const int32x4_t left = vmaxq_s32(shift, vdupq_n_s32(0));
             v0 = vqshlq_s32(v0, left);
             v1 = vqshlq_s32(v1, left);
         }
-        v0 = vqrdmulhq_s32(v0, mult);
-        v1 = vqrdmulhq_s32(v1, mult);
-        v0 = nonneg ? vrshlq_s32(v0, nr) : qnnc_mve_round_shift(v0, nr);
-        v1 = nonneg ? vrshlq_s32(v1, nr) : qnnc_mve_round_shift(v1, nr);
+        v0 = qnnc_conv_mve_mul_shift(v0, mult, nr, nonneg);
+        v1 = qnnc_conv_mve_mul_shift(v1, mult, nr, nonneg);
     }
-    v0 = qnnc_mve_clamp_offset(v0, lo, hi, output_offset);
-    v1 = qnnc_mve_clamp_offset(v1, lo, hi, output_offset);
-    /* out1 == out0 for an odd last pixel: the same values */
-    if (p == 0xFFFF) {
-        vstrbq_s32(out0, v0);
-        vstrbq_s32(out1, v1);
-    } else {
-        vstrbq_p_s32(out0, v0, p);
-        vstrbq_p_s32(out1, v1, p);
-    }
+    qnnc_conv_mve_store2(v0, v1, lo, hi, output_offset, out0, out1, p);
 }
 
 /* out0[oc], out1[oc] = requantized acc0[oc] / acc1[oc] + fbias[oc], 4 channels per vector,
@@ -396,6 +411,9 @@ struct qnnc_conv_mve_job {
     int rq_mode;    /* QNNC_CONV_MVE_RQ_* */
     /* the pixel-pair function of rq_mode, chosen once per layer */
     void (*pixels)(const qnnc_conv_mve_job_t *job, const int8_t *x0, const int8_t *x1, int8_t *out0, int8_t *out1);
+    /* the outer-product path (qnnc_conv_outer_mve.h): tap-major weights, channel constants */
+    const int8_t *wt;
+    const int32_t *outer_rq;
 };
 
 #define QNNC_CONV_MVE_K16 0    /* K % 16 == 0 */
@@ -506,6 +524,8 @@ QNNC_CONV_MVE_PIXELS_FN(qnnc_conv_mve_pixels_nonneg, QNNC_CONV_MVE_RQ_NONNEG)
 QNNC_CONV_MVE_PIXELS_FN(qnnc_conv_mve_pixels_he, QNNC_CONV_MVE_RQ_HE)
 QNNC_CONV_MVE_PIXELS_FN(qnnc_conv_mve_pixels_rare, QNNC_CONV_MVE_RQ_TFLITE)
 
+#include "qnnc_conv_outer_mve.h" /* few output channels: sums along the channels */
+
 QNNC_PATH_ATTR int qnnc_conv_mve_s8(const qnnc_buffer *scratch, const qnnc_conv_params *params,
                                     const qnnc_per_channel_quant *quant, const qnnc_dims *input_dims,
                                     const int8_t *input, const qnnc_dims *filter_dims, const int8_t *filter,
@@ -534,6 +554,7 @@ QNNC_PATH_ATTR int qnnc_conv_mve_s8(const qnnc_buffer *scratch, const qnnc_conv_
     int32_t *fbias; /* bias + input_offset * sum(w): the offset folded in (out_c) */
     int32_t *accs;  /* the dot products of a pixel pair, one channel block (2 * blk) */
     int8_t *cols;   /* two int8 columns of (K + 15) & ~15 bytes, unless direct */
+    int outer;      /* the outer-product path (qnnc_conv_outer_mve.h) */
 
     if (K > QNNC_CONV_MAX_K || out_c > QNNC_CONV_MAX_K || scratch == NULL || scratch->buf == NULL) {
         return 0;
@@ -552,17 +573,23 @@ QNNC_PATH_ATTR int qnnc_conv_mve_s8(const qnnc_buffer *scratch, const qnnc_conv_
     for (oc = 0; oc < out_c; ++oc) {
         if (params->rounding == QNNC_ROUND_HALF_EVEN && quant->shift[oc] >= 0) {
             job.rq_mode = QNNC_CONV_MVE_RQ_HE_REF;
-        } else if (params->rounding != QNNC_ROUND_HALF_EVEN && quant->shift[oc] > 0) {
+        } else if (params->rounding != QNNC_ROUND_HALF_EVEN && (quant->shift[oc] > 0 || quant->shift[oc] < -31)) {
             job.rq_mode = QNNC_CONV_MVE_RQ_TFLITE;
         }
     }
     if (job.rq_mode == QNNC_CONV_MVE_RQ_NO_LEFT && lo >= 0) {
         job.rq_mode = QNNC_CONV_MVE_RQ_NONNEG;
     }
+    /* few output channels, a short column, no left shifts: sums along the channels */
+    outer = QNNC_CONV_MVE_OUTER(K, out_c) &&
+            (job.rq_mode == QNNC_CONV_MVE_RQ_NO_LEFT || job.rq_mode == QNNC_CONV_MVE_RQ_NONNEG);
     job.pixels = job.rq_mode == QNNC_CONV_MVE_RQ_NO_LEFT  ? qnnc_conv_mve_pixels_no_left
                  : job.rq_mode == QNNC_CONV_MVE_RQ_NONNEG ? qnnc_conv_mve_pixels_nonneg
                  : job.rq_mode == QNNC_CONV_MVE_RQ_HE     ? qnnc_conv_mve_pixels_he
                                                           : qnnc_conv_mve_pixels_rare;
+    if (outer) {
+        job.pixels = job.rq_mode == QNNC_CONV_MVE_RQ_NONNEG ? qnnc_conv_mve_outer_nonneg : qnnc_conv_mve_outer_no_left;
+    }
     {
         const int32_t colsz = (K + 15) & ~15;
         job.filter = filter;
@@ -612,9 +639,24 @@ QNNC_PATH_ATTR int qnnc_conv_mve_s8(const qnnc_buffer *scratch, const qnnc_conv_
             }
             fbias[oc] = (bias != NULL ? bias[oc] : 0) + input_offset * s;
         }
+        job.wt = NULL;
+        job.outer_rq = NULL;
+        if (outer) {
+            int32_t *t = (int32_t *)(void *)(cols + (direct ? 0 : 2 * colsz));
+            job.wt = qnnc_conv_mve_outer_setup(filter, fbias, quant->multiplier, quant->shift, K, out_c, t);
+            job.outer_rq = t;
+        }
         for (b = 0; b < output_dims->n; ++b) {
             const int8_t *in_b = input + b * in_h * in_w * in_c;
             int8_t *out_b = output + b * n_pix * out_c;
+            if (direct && params->stride_h == 1 && params->stride_w == 1 && out_w == in_w) {
+                /* 1x1 stride 1: input pixel p is the column of output pixel p (no divisions) */
+                for (p = 0; p < n_pix; p += 2) {
+                    const int32_t p1 = p + 1 < n_pix ? p + 1 : p;
+                    job.pixels(&job, in_b + p * in_c, in_b + p1 * in_c, out_b + p * out_c, out_b + p1 * out_c);
+                }
+                continue;
+            }
             for (p = 0; p < n_pix; p += 2) {
                 const int32_t p1 = p + 1 < n_pix ? p + 1 : p;
                 const int32_t oh0 = p / out_w, ow0 = p % out_w, oh1 = p1 / out_w, ow1 = p1 % out_w;
