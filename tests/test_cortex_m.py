@@ -235,6 +235,21 @@ def _shaped_cases():
             conv(h, w, ic, oc, k, k, 1, k // 2, act=act, out_zp=z, scales=scales_below_one, rnd=0,
                  bias=rng.random() < 0.8)
 
+    # Helium's small-map depthwise (qnnc_dw3x3_small8_mve, at most 16 output pixels): MobileNet's
+    # 3x3 maps (stride 1 "same", stride 2 with bottom/right padding), a 4x4 map, windows with no
+    # tap in range (pads of 3), with and without the Relu clamp, both roundings
+    def scales_some_above_one(n):  # left shifts too (requantization beyond the fast path)
+        from qnnc.quantize import fixedpoint
+        return fixedpoint.quantize_multipliers(10.0 ** rng.uniform(-3, 0.7, n))
+
+    for c in (5, 8, 13, 128):
+        for rnd in (0, 1):
+            conv(3, 3, c, 0, 3, 3, 1, 1, depthwise=True, act=(0, 127), out_zp=-3, rnd=rnd)
+            conv(6, 6, c, 0, 3, 3, 2, 0, depthwise=True, pads=(0, 0, 1, 1), rnd=rnd)
+            conv(4, 4, c, 0, 3, 3, 1, 1, depthwise=True, act=full, scales=scales_below_one, rnd=rnd)
+            conv(2, 2, c, 0, 3, 3, 1, 0, depthwise=True, pads=(3, 3, 0, 0), rnd=rnd)
+            conv(3, 3, c, 0, 3, 3, 1, 1, depthwise=True, act=full, scales=scales_some_above_one, rnd=rnd)
+
     # Helium's outer-product conv (qnnc_conv_outer_mve.h: out_c <= 16, blocks of 8 channels x K <=
     # 32, shifts <= 0, TFLite rounding): 1x1 read in place and im2col columns (first layers with
     # stride 2 and bottom/right padding), channel counts around the 8-channel blocks and their

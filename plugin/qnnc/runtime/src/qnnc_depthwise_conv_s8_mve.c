@@ -6,9 +6,10 @@
  * Depth multiplier 1. 3x3 dilation 1: 8 channels per int16x8 vector (VLDRB.S16, VMULLB/VMULLT
  * into even/odd int32x4 accumulators), the windows inside the input as a 2-D block of runs and
  * the border columns as runs of 3x2 windows, the offset term folded into the bias of exactly
- * the taps used. Other kernels: 4 channels per int32x4 vector. Two horizontally adjacent
- * output pixels share each input column load. The widened weights live in the caller's
- * scratch buffer (QNNC_DW_MVE_BUFFER_SIZE).
+ * the taps used; maps of at most QNNC_DW_SMALL_MAP pixels window by window
+ * (qnnc_dw_small_mve.h). Other kernels: 4 channels per int32x4 vector. Two horizontally
+ * adjacent output pixels share each input column load. The widened weights live in the
+ * caller's scratch buffer (QNNC_DW_MVE_BUFFER_SIZE).
  */
 #include "qnnc_internal.h"
 
@@ -404,6 +405,36 @@ QNNC_INLINE void qnnc_dw8_runs(const qnnc_dw8_block *g, const qnnc_dw8_q *q, int
     }
 }
 
+/* The constants of channels [c, c + n), n <= 8, in the even/odd lane layout (gathers, once per
+ * group of 8 channels); bias_in is left to the caller. */
+static void qnnc_dw8_q_setup(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
+                             const int32_t *bias, int32_t c, int32_t n, int32_t C, int32_t in_w, qnnc_dw8_q *q)
+{
+    const uint32x4_t ev = vidupq_n_u32(0u, 2), od = vidupq_n_u32(1u, 2);
+    const mve_pred16_t pe = vctp32q((uint32_t)(n + 1) / 2u), po = vctp32q((uint32_t)n / 2u);
+    int32_t i;
+    for (i = 0; i < 2; ++i) {
+        const uint32x4_t idx = i == 0 ? ev : od;
+        const mve_pred16_t pi = i == 0 ? pe : po;
+        const int32x4_t shift = vldrwq_gather_shifted_offset_z_s32(quant->shift + c, idx, pi);
+        q->mult[i] = vldrwq_gather_shifted_offset_z_s32(quant->multiplier + c, idx, pi);
+        q->rq = qnnc_dw_rq_setup(params, quant->shift + c, n, shift, &q->left[i], &q->neg_right[i]);
+        q->bias[i] = bias != NULL ? vldrwq_gather_shifted_offset_z_s32(bias + c, idx, pi) : vdupq_n_s32(0);
+    }
+    q->act_min = vdupq_n_s16((int16_t)params->act_min);
+    q->act_max = vdupq_n_s16((int16_t)params->act_max);
+    q->no_left = 1;
+    for (i = 0; i < n; ++i) {
+        if (quant->shift[c + i] > 0) {
+            q->no_left = 0;
+        }
+    }
+    q->output_offset = params->output_offset;
+    q->off = params->input_offset;
+    q->C = C;
+    q->row_step = in_w * C;
+}
+
 /* One output pixel whose window crosses the border: the in-range taps [kh0, kh1) x [kw0, kw1),
  * offset added to each input. */
 static QNNC_LOOP_ATTR void qnnc_dw8_border(const int8_t *r0, int32_t kh0, int32_t kh1, int32_t kw0, int32_t kw1,
@@ -421,6 +452,8 @@ static QNNC_LOOP_ATTR void qnnc_dw8_border(const int8_t *r0, int32_t kh0, int32_
     qnnc_dw8_store(out, e, o, q, 0, p);
 }
 
+#include "qnnc_dw_small_mve.h" /* maps of at most QNNC_DW_SMALL_MAP pixels, window by window */
+
 /* Channels [c, c + n), n <= 8, of every output pixel of a 3x3 dilation-1 layer. wt (scratch):
  * the 9 taps' weights as int16x8. */
 static QNNC_LOOP_ATTR void qnnc_dw3x3_group8_mve(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
@@ -436,21 +469,10 @@ static QNNC_LOOP_ATTR void qnnc_dw3x3_group8_mve(const qnnc_conv_params *params,
     /* bias + offset term of the windows without column 0 (left border) / column 2 (right) */
     int32x4_t bias_no_col0[2], bias_no_col2[2];
     qnnc_dw8_q q;
-    int32_t oh, ow, t, i;
+    int32_t oh, ow, t;
+    qnnc_dw8_q_setup(params, quant, bias, c, n, C, in_w, &q);
     {
-        /* even/odd lane parameters by gathers (once per group) */
-        const uint32x4_t ev = vidupq_n_u32(0u, 2), od = vidupq_n_u32(1u, 2);
-        const mve_pred16_t pe = vctp32q((uint32_t)(n + 1) / 2u), po = vctp32q((uint32_t)n / 2u);
-        const int32x4_t zero = vdupq_n_s32(0);
         int16x8_t ws = vdupq_n_s16(0), wl = ws, wr = ws;
-        for (i = 0; i < 2; ++i) {
-            const uint32x4_t idx = i == 0 ? ev : od;
-            const mve_pred16_t pi = i == 0 ? pe : po;
-            const int32x4_t shift = vldrwq_gather_shifted_offset_z_s32(quant->shift + c, idx, pi);
-            q.mult[i] = vldrwq_gather_shifted_offset_z_s32(quant->multiplier + c, idx, pi);
-            q.rq = qnnc_dw_rq_setup(params, quant->shift + c, n, shift, &q.left[i], &q.neg_right[i]);
-            q.bias[i] = bias != NULL ? vldrwq_gather_shifted_offset_z_s32(bias + c, idx, pi) : zero;
-        }
         for (t = 0; t < 9; ++t) {
             wt[t] = vldrbq_z_s16(f_c0 + t * C, p);
             ws = vaddq_s16(ws, wt[t]); /* |sum| <= 9 * 128: fits int16 */
@@ -470,18 +492,6 @@ static QNNC_LOOP_ATTR void qnnc_dw3x3_group8_mve(const qnnc_conv_params *params,
         bias_no_col2[0] = vmlaq_n_s32(q.bias[0], vmovlbq_s16(ws), params->input_offset);
         bias_no_col2[1] = vmlaq_n_s32(q.bias[1], vmovltq_s16(ws), params->input_offset);
     }
-    q.act_min = vdupq_n_s16((int16_t)params->act_min);
-    q.act_max = vdupq_n_s16((int16_t)params->act_max);
-    q.no_left = 1;
-    for (i = 0; i < n; ++i) {
-        if (quant->shift[c + i] > 0) {
-            q.no_left = 0;
-        }
-    }
-    q.output_offset = params->output_offset;
-    q.off = params->input_offset;
-    q.C = C;
-    q.row_step = in_w * C;
     {
         const int32_t pt = params->pad_top, pl = params->pad_left;
         const int fast = full && q.rq == 0 && q.no_left;
@@ -561,6 +571,9 @@ QNNC_PATH_ATTR int qnnc_dw_mve_s8(const qnnc_buffer *scratch, const qnnc_conv_pa
     const int rows = qnnc_dw_rows_ok(params, quant, input_dims, filter_dims, output_dims);
     const int dw3x3 = filter_dims->h == 3 && filter_dims->w == 3 && params->dilation_h == 1 &&
                       params->dilation_w == 1;
+    /* a small map: its windows' tap ranges, found once (qnnc_dw3x3_small8_mve) */
+    const int small = dw3x3 && output_dims->h * output_dims->w <= QNNC_DW_SMALL_MAP;
+    qnnc_dw_small_window *win; /* (the scratch of the weights table, which small maps do not use) */
     int32x4_t *wtab;
     int32_t b, c;
     if (params->depth_multiplier != 1 || taps > QNNC_DW_MAX_TAPS || scratch == NULL || scratch->buf == NULL) {
@@ -573,11 +586,22 @@ QNNC_PATH_ATTR int qnnc_dw_mve_s8(const qnnc_buffer *scratch, const qnnc_conv_pa
         return 0; /* too small: portable path */
     }
     wtab = (int32x4_t *)qnnc_scratch_align(scratch, 8u);
+    win = (qnnc_dw_small_window *)(void *)wtab;
+    if (small) {
+        qnnc_dw_small_windows(params, input_dims, output_dims, win);
+    }
     for (b = 0; b < output_dims->n; ++b) {
         const int8_t *in_b = input + b * input_dims->h * input_dims->w * C;
         int8_t *out_b = output + b * output_dims->h * output_dims->w * C;
         if (rows) { /* 3x3 stride 1 "same", output [0, 255] - 128: qnnc_dw_rows_mve.h */
             qnnc_dw_rows_mve(params, quant, input_dims, in_b, filter, bias, out_b);
+            continue;
+        }
+        if (small) {
+            for (c = 0; c < C; c += 8) {
+                qnnc_dw3x3_small8_mve(params, quant, input_dims, in_b + c, filter + c, bias, c, C - c < 8 ? C - c : 8,
+                                      output_dims, out_b + c, win);
+            }
             continue;
         }
         if (dw3x3) {
