@@ -52,7 +52,12 @@ static int8_t *qnnc_conv_mve_outer_setup(const int8_t *filter, const int32_t *fb
 QNNC_INLINE int32x4_t qnnc_mve_ldrb_s32_inc(const int8_t **p)
 {
     int32x4_t v;
+#if defined(__GNUC__) && !defined(__clang__)
     __asm__("vldrb.s32 %q0, [%1], #4" : "=w"(v), "+r"(*p) : "m"(*(const int8_t(*)[4])(*p)));
+#else
+    v = vldrbq_s32(*p);
+    *p += 4;
+#endif
     return v;
 }
 
