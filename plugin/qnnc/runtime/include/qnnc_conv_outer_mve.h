@@ -26,8 +26,7 @@
  * channels (out_c rounded up to 8, zeros past out_c) the folded bias, the multipliers and the
  * shifts (the path takes only layers whose shifts are all in [-31, 0], QNNC_CONV_MVE_RQ_NO_LEFT:
  * VRSHL's negative amounts as they are), 12 words; then the weights, tap-major in blocks of 8
- * channels:
- * wt[(blk * K + k) * 8 + c] = filter[(8 * blk + c) * K + k]. Returns wt. */
+ * channels, wt[(blk * K + k) * 8 + c] = filter[(8 * blk + c) * K + k]. Returns wt. */
 static int8_t *qnnc_conv_mve_outer_setup(const int8_t *filter, const int32_t *fbias, const int32_t *mult,
                                          const int32_t *shift, int32_t K, int32_t out_c, int32_t *t)
 {

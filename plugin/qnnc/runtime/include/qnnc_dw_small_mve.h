@@ -61,19 +61,30 @@ QNNC_INLINE void qnnc_dw3x3_small8_body(const qnnc_dw8_q *q, const qnnc_dw_small
     const int32_t C = q->C;
     const int16_t off = (int16_t)q->off;
     for (; n_px > 0; --n_px, ++win, out += C) {
-        const int32_t nw = win->nw, xskip = q->row_step - nw * C, wskip = (3 - nw) * C;
-        const int8_t *r = in_c0 + win->x, *f = f_c0 + win->t0 * C;
         int32x4_t e = q->bias[0], o = q->bias[1];
-        int32_t kh, kw;
-        for (kh = win->nh; kh > 0; --kh) {
-            for (kw = nw; kw > 0; --kw) {
-                const int16x8_t x = vaddq_n_s16(qnnc_dw8_ld(r, fast, p), off);
-                QNNC_DW8_MAC(e, o, x, qnnc_dw8_ld(f, fast, p));
-                r += C;
-                f += C;
+        int32_t kh = win->nh;
+        if (kh > 0) {
+            /* the pointers step only between taps in range (never past the input or the filter):
+             * from a row's last tap to the next row's first, xskip / wskip */
+            const int32_t nw = win->nw, xskip = q->row_step - (nw - 1) * C, wskip = (4 - nw) * C;
+            const int8_t *r = in_c0 + win->x, *f = f_c0 + win->t0 * C;
+            for (;;) {
+                int32_t kw = nw;
+                for (;;) {
+                    const int16x8_t x = vaddq_n_s16(qnnc_dw8_ld(r, fast, p), off);
+                    QNNC_DW8_MAC(e, o, x, qnnc_dw8_ld(f, fast, p));
+                    if (--kw == 0) {
+                        break;
+                    }
+                    r += C;
+                    f += C;
+                }
+                if (--kh == 0) {
+                    break;
+                }
+                r += xskip;
+                f += wskip;
             }
-            r += xskip;
-            f += wskip;
         }
         if (fast) {
             qnnc_dw8_out(out, qnnc_dw8_rq(e, q->mult[0], q->left[0], q->neg_right[0], 1, 0),
@@ -95,10 +106,11 @@ QNNC_DW3X3_SMALL8_FN(qnnc_dw3x3_small8_any, 0)
 
 /* Channels [c, c + n), n <= 8, of every output pixel of a small 3x3 dilation-1 layer whose
  * windows are win (qnnc_dw_small_windows). */
-static QNNC_LOOP_ATTR void qnnc_dw3x3_small8_mve(const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
-                                  const qnnc_dims *input_dims, const int8_t *in_c0, const int8_t *f_c0,
-                                  const int32_t *bias, int32_t c, int32_t n, const qnnc_dims *output_dims,
-                                  int8_t *out_c0, const qnnc_dw_small_window *win)
+static QNNC_LOOP_ATTR void qnnc_dw3x3_small8_mve(const qnnc_conv_params *params,
+                                                  const qnnc_per_channel_quant *quant, const qnnc_dims *input_dims,
+                                                  const int8_t *in_c0, const int8_t *f_c0, const int32_t *bias,
+                                                  int32_t c, int32_t n, const qnnc_dims *output_dims,
+                                                  int8_t *out_c0, const qnnc_dw_small_window *win)
 {
     const mve_pred16_t p = vctp16q((uint32_t)n);
     const int32_t n_px = output_dims->h * output_dims->w;

@@ -153,9 +153,12 @@ QNNC_INLINE void qnnc_conv_im2col_short_inside(const qnnc_conv_mve_geo_t *g, con
 {
     const mve_pred16_t p = g->row_p;
     const int32_t run = g->k_w * g->in_c, step = g->step;
-    int32_t kh;
-    for (kh = g->k_h; kh > 0; --kh) {
+    int32_t kh = g->k_h;
+    for (;;) {
         vstrbq_p_s8(col, vldrbq_z_s8(src, p), p);
+        if (--kh == 0) {
+            break; /* (src never steps past the window's last row) */
+        }
         src += step;
         col += run;
     }
