@@ -37,12 +37,32 @@ static void conv_call(const blobs *b, const qnnc_buffer *scratch, int depthwise)
 static void conv_call0(const blobs *b, const qnnc_buffer *scratch) { conv_call(b, scratch, 0); }
 static void conv_call1(const blobs *b, const qnnc_buffer *scratch) { conv_call(b, scratch, 1); }
 
+/* The int16 weight layout of execution.wide_weights (qnnc/emit/wide_weights.py): per block of 4
+ * rows and group of 4 inputs, row r's w[k0], w[k2], w[k1], w[k3] at [4r, 4r + 4). */
+static int16_t *fc_wide_weights(const int8_t *w, int32_t K, int32_t N)
+{
+    static const int32_t pos[4] = {0, 2, 1, 3};
+    int16_t *ww = (int16_t *)malloc(sizeof(int16_t) * (size_t)(K * N > 0 ? K * N : 1));
+    int32_t o, k;
+    if (ww == NULL) {
+        fprintf(stderr, "fc case: out of memory for the int16 weights\n");
+        abort();
+    }
+    for (o = 0; o < N; ++o) {
+        for (k = 0; k < K; ++k) {
+            ww[(o / 4) * 4 * K + (k / 4) * 16 + (o % 4) * 4 + pos[k % 4]] = w[o * K + k];
+        }
+    }
+    return ww;
+}
+
 static void fc_call(const blobs *b, const qnnc_buffer *scratch)
 {
     const int32_t *v = I32(b, 0);
     qnnc_fc_params p;
     qnnc_per_channel_quant q;
     int32_t *sums = NULL;
+    int16_t *wide = NULL;
     fc_params_of(b, &p);
     q.multiplier = I32(b, 2);
     q.shift = I32(b, 3);
@@ -64,8 +84,16 @@ static void fc_call(const blobs *b, const qnnc_buffer *scratch)
         }
         p.kernel_sums = sums;
     }
-    qnnc_fully_connected_s8(scratch, &p, &q, v[4], v[5], S8(b, 4), v[6], S8(b, 5), I32(b, 6), OUT8(b, 7));
+    if (v[5] % 4 == 0 && v[6] % 4 == 0 && ((v[5] / 4 + v[6] / 4) & 1) == 0) {
+        /* half of the shapes the int16 layout covers run the _wide kernel (execution.wide_weights):
+         * its DSP path, and its portable path on other builds and with the short scratch */
+        wide = fc_wide_weights(S8(b, 5), v[5], v[6]);
+        qnnc_fully_connected_s8_wide(scratch, &p, &q, v[4], v[5], S8(b, 4), v[6], wide, I32(b, 6), OUT8(b, 7));
+    } else {
+        qnnc_fully_connected_s8(scratch, &p, &q, v[4], v[5], S8(b, 4), v[6], S8(b, 5), I32(b, 6), OUT8(b, 7));
+    }
     free(sums);
+    free(wide);
 }
 
 static int run_case(int32_t kernel, const blobs *b)

@@ -264,6 +264,10 @@ def _shaped_cases():
         for act in (full, (z, 127)):
             conv(h, w, ic, oc, k, k, stride, 0, pads=pads if isinstance(pads, tuple) else (pads,) * 4, act=act,
                  out_zp=z, scales=scales_below_one, rnd=0, bias=rng.random() < 0.8)
+    # int16 weights (execution.wide_weights; kernel_driver.c passes them for half the shapes with
+    # in/out features multiples of 4): several rows, 1, 2 and 25 groups of inputs, a LUT
+    for rows, k, n in ((2, 64, 12), (3, 100, 8), (4, 4, 4), (2, 8, 16), (3, 16, 24)):
+        fc(rows, k, n, lut=rows == 3)
     return cases
 
 

@@ -27,6 +27,7 @@ from .errors import ConfigError, DataError, ModelError
 from .pipeline import Compiled, compile_model
 from .plan.patches import apply_patches
 from .plan.memory import MemoryPlan, plan_memory
+from .plan.wide_weights import choose_wide_layers
 from .reference.interpreter import quantize_input, run_int8
 from .report import build_report, summary_line
 from .report.pages import html_report, markdown_report
@@ -102,6 +103,13 @@ def generate(model_path: str, cfg: Config, name: str, runtime: bool = True, prog
         compiled.model, _ = apply_patches(compiled.model, cfg.patch_layers, cfg.patches, plan_fn, cfg.source,
                                           cfg.lines.get("execution.patch_layers"))
     model = compiled.model
+    if cfg.wide_weights:
+        before = model.weight_bytes
+        wide = choose_wide_layers(model, True, flash_budget if flash_budget is not None else cfg.flash_budget)
+        compiled.notes.append(f"execution.wide_weights: {len(wide)} fully connected layer(s) with int16 weights on the "
+                              f"Cortex-M DSP path (M4/M7/M33), +{model.weight_bytes - before} B of flash there"
+                              if wide else "execution.wide_weights: no fully connected layer takes int16 weights "
+                              "(int8 layers with in/out features multiples of 4, within the flash budget)")
     plan = plan_fn(model)
     check_budgets(model, plan, cfg, ram_budget, flash_budget, budget_origin)
     prov = provenance(model_path, cfg)

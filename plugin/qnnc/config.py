@@ -39,6 +39,8 @@ Schema (every key optional; unknown keys are errors)::
       patch_layers: auto       # run the first layers band by band (MCUNetV2-style): auto | N
       patches: 4               # number of horizontal bands (default: the count with the smallest arena)
       input_in_arena: true     # false: read the int8 input from the caller's buffer (no copy, no float API)
+      wide_weights: false      # true: fully connected weights as int16 on Cortex-M4/M7/M33 (DSP path): fewer
+                               # cycles, twice their flash there; within flash_budget when one is set
     ram_budget: 20 KiB         # fail the build if the arena needs more (bytes, K/KiB/M/MiB)
     flash_budget: 64 KiB       # fail the build if weights and tables need more
     target: m4                 # core the report's expected instructions are for: m0 | m0plus | m3 | m4 |
@@ -117,6 +119,7 @@ class Config:
     patch_layers: Optional[object] = None  # None (off), "auto" or a layer count
     patches: Optional[int] = None  # bands; None = chosen for the smallest arena
     input_in_arena: bool = True    # False: kernels read the int8 input from the caller's buffer
+    wide_weights: bool = False     # int16 fully connected weights for the DSP path (plan/wide_weights.py)
     ram_budget: Optional[int] = None    # bytes of arena allowed; None = no limit
     flash_budget: Optional[int] = None  # bytes of constant data (weights, tables) allowed
     target: Optional[str] = None  # core of the expected-instruction figures (plan.cost_model.CORES); None = assumed
@@ -169,6 +172,7 @@ _SCHEMA: Dict[str, Any] = {
         "patch_layers": "auto_or_int",
         "patches": int,
         "input_in_arena": bool,
+        "wide_weights": bool,
     },
     "ram_budget": "bytes",
     "flash_budget": "bytes",
@@ -489,6 +493,7 @@ def load_config(path: Optional[str]) -> Config:
     cfg.patch_layers = ex.get("patch_layers")
     cfg.patches = ex.get("patches")
     cfg.input_in_arena = ex.get("input_in_arena", True)
+    cfg.wide_weights = ex.get("wide_weights", False)
     if cfg.patches is not None and cfg.patches < 1:
         raise ConfigError(f"expected a positive number of patches, got {cfg.patches}", file=file,
                           key="execution.patches", line=lines.get("execution.patches"))

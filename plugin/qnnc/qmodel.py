@@ -89,7 +89,11 @@ class QOp:
 
     @property
     def weight_bytes(self) -> int:
+        """Bytes of constant data, as the largest target build carries them: with int16 weights
+        (``attrs["wide_weights"]``, the DSP path's) the filter counts twice."""
         own = int(sum(a.nbytes for a in self.consts.values()))
+        if self.attrs.get("wide_weights"):
+            own += int(self.consts["filter"].nbytes)
         return own + sum(op.weight_bytes for op in self.sub_ops)
 
     @property
@@ -159,13 +163,17 @@ class QModel:
     @property
     def weight_bytes(self) -> int:
         """Bytes of constant data; arrays with the same type and values count once (the emitter
-        defines them once)."""
+        defines them once). Int16 weights (``attrs["wide_weights"]``) count as the DSP build
+        carries them, in place of the int8 filter: the largest of the targets' figures."""
         seen = set()
         total = 0
         for op in [o for op in self.ops for o in [op] + op.sub_ops]:
-            for a in op.consts.values():
+            arrays = [(a, 1) for a in op.consts.values()]
+            if op.attrs.get("wide_weights"):
+                arrays.append((op.consts["filter"], "wide"))  # the int16 copy: 2 bytes a weight
+            for a, tag in arrays:
                 a = np.ascontiguousarray(a)
-                key = (a.dtype.str, a.tobytes())
+                key = (a.dtype.str, a.tobytes(), tag)
                 if key not in seen:
                     seen.add(key)
                     total += a.nbytes
@@ -174,4 +182,5 @@ class QModel:
     def kernels_used(self) -> List[str]:
         """Sorted kernel function names the model calls."""
         ops = [o for op in self.ops for o in [op] + op.sub_ops]
-        return sorted({op.kernel for op in ops if op.kernel})
+        wide = {"qnnc_fully_connected_s8_wide" for op in ops if op.attrs.get("wide_weights")}
+        return sorted({op.kernel for op in ops if op.kernel} | wide)

@@ -22,6 +22,7 @@ from ..reference import kernels_s16_recurrent as KRC16
 from ..reference import kernels_s16_tables as KT16
 from ..reference import kernels_s16_reduce as KR16
 from .c_format import array_body, array_definition, brace, c_float, c_int, c_type
+from .wide_weights import wide_fc_weights
 
 _STRUCT = {"ConvParams": "qnnc_conv_params", "FcParams": "qnnc_fc_params", "PoolParams": "qnnc_pool_params",
            "AddParams": "qnnc_add_params", "MulParams": "qnnc_mul_params", "RescaleParams": "qnnc_rescale_params"}
@@ -97,18 +98,21 @@ class _Emitter:
         vals.extend(tail or [])
         return self.static(_STRUCT[type(params).__name__], sym, "{" + ", ".join(vals) + "}")
 
+    def guarded_array(self, sym: str, arr: np.ndarray, guard: str) -> str:
+        """A constant array defined (and declared) only under the preprocessor test ``guard``:
+        data that only some targets' kernel paths read, so the others carry no flash for it."""
+        key = ("guarded", guard, c_type(arr), arr.size, np.ascontiguousarray(arr).tobytes())
+        if key not in self.seen:
+            name = self.seen[key] = f"{self.p}_{sym}"
+            self.weights.append(f"{guard}\n{array_definition(name, arr)}#endif\n")
+            self.externs.append(f"{guard}\nextern const {c_type(arr)} {name}[{arr.size}];\n#endif")
+        return self.seen[key]
+
     def fc_kernel_sums(self, k: str, weights: np.ndarray) -> str:
         """Row sums of int8 fully connected weights, defined only for builds whose kernel path
         reads them (QNNC_FC_WANT_KERNEL_SUMS, Helium); the struct initializer for the field."""
-        name = f"{self.p}_{k}_kernel_sums"
         sums = weights.astype(np.int32).reshape(weights.shape[0], -1).sum(axis=1).astype(np.int32)
-        key = ("kernel_sums", sums.size, sums.tobytes())
-        if key in self.seen:
-            return f"QNNC_FC_KERNEL_SUMS({self.seen[key]})"
-        self.seen[key] = name
-        guard = "#if defined(QNNC_FC_WANT_KERNEL_SUMS)"
-        self.weights.append(f"{guard}\n{array_definition(name, sums)}#endif\n")
-        self.externs.append(f"{guard}\nextern const int32_t {name}[{sums.size}];\n#endif")
+        name = self.guarded_array(f"{k}_kernel_sums", sums, "#if defined(QNNC_FC_WANT_KERNEL_SUMS)")
         return f"QNNC_FC_KERNEL_SUMS({name})"
 
     def ptr(self, tensor: str, extra: int = 0) -> str:
@@ -152,13 +156,16 @@ class _Emitter:
             self.body.append(f"    if (ctx->on_layer != NULL) {{\n        ctx->on_layer(ctx->user, {i}, "
                              f"{self.ptr(op.output)}, {m.tensors[op.output].nbytes});\n    }}")
 
-    def op_weights(self, k: str, op: QOp):
-        """Emit an op's constant arrays once; returns (act_lut symbols, filter, bias, quant struct)."""
+    def op_weights(self, k: str, op: QOp, filter_guard: Optional[str] = None):
+        """Emit an op's constant arrays once; returns (act_lut symbols, filter, bias, quant struct).
+        ``filter_guard``: the filter only under that preprocessor test (int8 weights where the
+        path compiled in reads them)."""
         c = op.consts
         luts = {}
         if op.params.act_lut is not None:
             luts["act_lut"] = self.const_array(f"{k}_act_lut", op.params.act_lut)
-        filt = self.const_array(f"{k}_filter", c["filter"])
+        filt = (self.const_array(f"{k}_filter", c["filter"]) if filter_guard is None
+                else self.guarded_array(f"{k}_filter", c["filter"], filter_guard))
         bias = self.const_array(f"{k}_bias", c["bias"])
         mult = self.const_array(f"{k}_multiplier", c["multiplier"])
         shift = self.const_array(f"{k}_shift", c["shift"])
@@ -260,12 +267,21 @@ class _Emitter:
         elif op.kind in KR16.KINDS and op.attrs.get("activation_bits") == 16:  # reductions, LogSoftmax, LN
             KR16.emit_call(self, k, op, x, out)
         elif op.kind == "fully_connected":
-            luts, w, bias, q, _ = self.op_weights(k, op)
+            # int16 weights (plan/wide_weights.py): the DSP builds call the _wide kernel on their
+            # own copy of the weights, the others the int8 kernel (QNNC_FC_S8_WIDE_CALL)
+            wide = op.attrs.get("wide_weights")
+            luts, w, bias, q, _ = self.op_weights(k, op, "#if !defined(QNNC_FC_WANT_WIDE_WEIGHTS)" if wide else None)
             tail = [self.fc_kernel_sums(k, c["filter"])] if op.kernel == "qnnc_fully_connected_s8" else None
             p = self.struct(f"{k}_params", op.params, luts, tail)
             a = op.attrs
-            self.body.append(f"    {op.kernel}({self.scratch_arg(op)}{p}, &{q}, {a['rows']}, {a['in_features']}, "
-                             f"{x}, {a['out_features']}, {w}, {bias}, {out});")
+            args = (f"{self.scratch_arg(op)}{p}, &{q}, {a['rows']}, {a['in_features']}, {x}, {a['out_features']}, "
+                    f"{w}, ")
+            if wide:
+                w16 = self.guarded_array(f"{k}_filter_s16", wide_fc_weights(c["filter"]),
+                                         "#if defined(QNNC_FC_WANT_WIDE_WEIGHTS)")
+                self.body.append(f"    QNNC_FC_S8_WIDE_CALL({args}{w16}, {bias}, {out});")
+            else:
+                self.body.append(f"    {op.kernel}({args}{bias}, {out});")
         elif op.kind in ("add", "mul"):
             p = self.struct(f"{k}_params", op.params)
             d1 = self.dims(f"{k}_input1_dims", op.attrs["input1_dims"])

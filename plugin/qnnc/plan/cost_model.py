@@ -87,6 +87,7 @@ COEFFICIENTS: Dict[Tuple[str, str], Tuple[float, float, float, float, float]] = 
     ('dsp', 'qnnc_fully_connected_s4'): (2.25, 97.54, 0.0, 0.0, 289.1),
     ('dsp', 'qnnc_fully_connected_s8'): (1.337, 43.38, 5.923, 0.0, 292.4),
     ('dsp', 'qnnc_fully_connected_s8:he'): (1.353, 65.68, 2.651, 0.0, 302.1),
+    ('dsp', 'qnnc_fully_connected_s8:wide'): (0.7249, 33.48, 3.759, 0.0, 0.2909),
     ('dsp', 'qnnc_requantize_s16_s8'): (0.0, 0.0, 67.86, 0.0, 76.94),
     ('dsp', 'qnnc_requantize_s8_s16'): (0.0, 0.0, 7.993, 0.0, 320.3),
     ('dsp', 'qnnc_softmax_s16'): (0.0, 0.0, 27.32, 0.0, 98.21),
@@ -257,6 +258,8 @@ class LayerShape:
 
 def _shape_class(model: QModel, op: QOp, kernel: str) -> str:
     """The kernel path a layer takes, as far as its shape decides it (see README 'Kernel paths')."""
+    if op.attrs.get("wide_weights"):
+        return "wide"  # int16 weights (execution.wide_weights): qnnc_fully_connected_s8_wide on DSP cores
     out = model.tensors[op.output].size
     if not op.macs or not out:
         return ""

@@ -602,6 +602,9 @@ void qnnc_dw_portable_s8(const qnnc_conv_params *params, const qnnc_per_channel_
 int qnnc_fc_dsp_s8(const qnnc_buffer *scratch, const qnnc_fc_params *params, const qnnc_per_channel_quant *quant,
                    int32_t rows, int32_t in_features, const int8_t *input, int32_t out_features,
                    const int8_t *weights, const int32_t *bias, int8_t *output);
+int qnnc_fc_wide_dsp_s8(const qnnc_buffer *scratch, const qnnc_fc_params *params, const qnnc_per_channel_quant *quant,
+                        int32_t rows, int32_t in_features, const int8_t *input, int32_t out_features,
+                        const int16_t *weights, const int32_t *bias, int8_t *output);
 void qnnc_fc_mve_s8(const qnnc_fc_params *params, const qnnc_per_channel_quant *quant, int32_t rows,
                     int32_t in_features, const int8_t *input, int32_t out_features, const int8_t *weights,
                     const int32_t *bias, int8_t *output);

@@ -36,7 +36,6 @@ extern "C" {
  * bit-exact with the reference. QNNC_PORTABLE_ONLY forces the portable path of every kernel;
  * QNNC_NO_INLINE_ASM the C loops instead of the DSP inline assembly (see qnnc_internal.h).
  * Sources: qnnc_<kernel>.c (entry point, portable path), qnnc_<kernel>_dsp.c and _mve.c.
- * (QNNC_ENABLE_SIMD, which used to opt in to the SIMD paths, is no longer needed and ignored.)
  *
  * Scratch memory (CMSIS-NN style): conv, depthwise conv and fully connected take a
  * qnnc_buffer with the working memory of their SIMD path; nothing is on the stack.
@@ -110,19 +109,25 @@ typedef struct {
     int32_t act_min, act_max;
     const int8_t *act_lut;
     int32_t rounding;         /**< QNNC_ROUND_TFLITE or QNNC_ROUND_HALF_EVEN */
-    /** NULL, or sum_k w[o][k] for each output (precomputed at generation time): the Helium
-     *  path then skips summing the weights on every call. Generated code passes
-     *  QNNC_FC_KERNEL_SUMS(array), NULL where no path reads it. */
-    const int32_t *kernel_sums;
+    const int32_t *kernel_sums;  /**< NULL, or sum_k w[o][k] per output (Helium: QNNC_FC_KERNEL_SUMS) */
 } qnnc_fc_params;
 
-/* Weight-row sums are emitted into the generated weights only for builds whose fully connected
- * path reads them (Helium), so other targets carry no flash for them. */
+/* Weight-row sums are emitted only for builds whose FC path reads them (Helium), int16 weights
+ * (execution.wide_weights) only for the DSP path, whose layers then call
+ * qnnc_fully_connected_s8_wide: each target carries the flash of its own path only. */
 #if !defined(QNNC_PORTABLE_ONLY) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 #define QNNC_FC_WANT_KERNEL_SUMS 1
 #define QNNC_FC_KERNEL_SUMS(sums) (sums)
 #else
 #define QNNC_FC_KERNEL_SUMS(sums) NULL
+#endif
+#if !defined(QNNC_PORTABLE_ONLY) && !(defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)) && \
+    defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
+#define QNNC_FC_WANT_WIDE_WEIGHTS 1
+#define QNNC_FC_S8_WIDE_CALL(s, p, q, r, k, x, n, w8, w16, b, y) \
+    qnnc_fully_connected_s8_wide(s, p, q, r, k, x, n, w16, b, y)
+#else
+#define QNNC_FC_S8_WIDE_CALL(s, p, q, r, k, x, n, w8, w16, b, y) qnnc_fully_connected_s8(s, p, q, r, k, x, n, w8, b, y)
 #endif
 
 /** Max and average pooling: input and output share scale and zero point, except an average pool
@@ -227,8 +232,7 @@ void qnnc_conv_s8(const qnnc_buffer *scratch,
                   const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
                   const qnnc_dims *input_dims, const int8_t *input,
                   const qnnc_dims *filter_dims, const int8_t *filter,
-                  const int32_t *bias,
-                  const qnnc_dims *output_dims, int8_t *output);
+                  const int32_t *bias, const qnnc_dims *output_dims, int8_t *output);
 
 /** Scratch bytes qnnc_conv_s8 wants for this layer on the path compiled in (0: none). */
 int32_t qnnc_conv_s8_get_buffer_size(const qnnc_conv_params *params, const qnnc_dims *input_dims,
@@ -240,8 +244,7 @@ void qnnc_depthwise_conv_s8(const qnnc_buffer *scratch,
                             const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
                             const qnnc_dims *input_dims, const int8_t *input,
                             const qnnc_dims *filter_dims, const int8_t *filter,
-                            const int32_t *bias,
-                            const qnnc_dims *output_dims, int8_t *output);
+                            const int32_t *bias, const qnnc_dims *output_dims, int8_t *output);
 
 /** Scratch bytes qnnc_depthwise_conv_s8 wants for this layer on the path compiled in (0: none). */
 int32_t qnnc_depthwise_conv_s8_get_buffer_size(const qnnc_conv_params *params, const qnnc_dims *input_dims,
@@ -256,6 +259,13 @@ void qnnc_fully_connected_s8(const qnnc_buffer *scratch,
 
 /** Scratch bytes qnnc_fully_connected_s8 wants on the path compiled in (0: none). */
 int32_t qnnc_fully_connected_s8_get_buffer_size(int32_t in_features, int32_t out_features);
+
+/** qnnc_fully_connected_s8 with int16 weights (layout: qnnc/emit/wide_weights.py; in_features and
+ *  out_features multiples of 4): the DSP path's loop needs no SXTB16. Same scratch, same results. */
+void qnnc_fully_connected_s8_wide(const qnnc_buffer *scratch, const qnnc_fc_params *params,
+                                  const qnnc_per_channel_quant *quant, int32_t rows, int32_t in_features,
+                                  const int8_t *input, int32_t out_features, const int16_t *weights,
+                                  const int32_t *bias, int8_t *output);
 
 /** Max pooling; padded cells are ignored. */
 void qnnc_max_pool_s8(const qnnc_pool_params *params,
@@ -289,8 +299,7 @@ void qnnc_softmax_s8(const qnnc_softmax_params *params, int32_t rows, int32_t co
 void qnnc_lut_s8(int32_t size, const int8_t *lut, const int8_t *input, int8_t *output);
 
 /** 4-D transpose: output dim i is input dim perm[i] (dims as n,h,w,c = d0..d3). */
-void qnnc_transpose_s8(const qnnc_dims *input_dims, const int32_t perm[4],
-                       const int8_t *input, int8_t *output);
+void qnnc_transpose_s8(const qnnc_dims *input_dims, const int32_t perm[4], const int8_t *input, int8_t *output);
 
 /** Constant padding: pads_before[d] cells before each of the 4 dims, rest after. */
 void qnnc_pad_s8(const qnnc_dims *input_dims, const int32_t pads_before[4],
@@ -356,12 +365,10 @@ void qnnc_resize_s8(const qnnc_dims *input_dims, const qnnc_dims *output_dims,
 
 /** Float -> int8: v = x / scale (float); NaN -> 0; clamp to [-256, 256];
  *  round half away from zero (v +/- 0.5f, truncate); + zero_point; clamp to int8. */
-void qnnc_quantize_f32_s8(int32_t size, float scale, int32_t zero_point,
-                          const float *input, int8_t *output);
+void qnnc_quantize_f32_s8(int32_t size, float scale, int32_t zero_point, const float *input, int8_t *output);
 
 /** int8 -> float: (float)(q - zero_point) * scale. */
-void qnnc_dequantize_s8_f32(int32_t size, float scale, int32_t zero_point,
-                            const int8_t *input, float *output);
+void qnnc_dequantize_s8_f32(int32_t size, float scale, int32_t zero_point, const int8_t *input, float *output);
 
 /* ------------------------------ grouped / transposed conv, batched matmul -- */
 
@@ -387,8 +394,7 @@ typedef struct {
 void qnnc_conv_general_s8(const qnnc_conv_general_params *params, const qnnc_per_channel_quant *quant,
                           const qnnc_dims *input_dims, const int8_t *input,
                           const qnnc_dims *filter_dims, const int8_t *filter,
-                          const int32_t *bias,
-                          const qnnc_dims *output_dims, int8_t *output);
+                          const int32_t *bias, const qnnc_dims *output_dims, int8_t *output);
 
 /** Batched matrix product of two int8 tensors (TFLite BATCH_MATMUL int8): dims n, h are batch
  *  dims (an input's is 1 or the output's: broadcast), w x c the matrices as stored; input1 is
@@ -407,8 +413,7 @@ typedef struct {
 void qnnc_batch_matmul_s8(const qnnc_batch_matmul_params *params,
                           const qnnc_dims *input1_dims, const int8_t *input1,
                           const qnnc_dims *input2_dims, const int8_t *input2,
-                          const int32_t *bias,
-                          const qnnc_dims *output_dims, int8_t *output);
+                          const int32_t *bias, const qnnc_dims *output_dims, int8_t *output);
 
 /* ------------------------------------- element-wise: PRelu, Max/Min, LogSoftmax -- */
 
@@ -542,8 +547,7 @@ void qnnc_conv_s4(const qnnc_buffer *scratch,
                   const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
                   const qnnc_dims *input_dims, const int8_t *input,
                   const qnnc_dims *filter_dims, const int8_t *packed_filter,
-                  const int32_t *bias,
-                  const qnnc_dims *output_dims, int8_t *output);
+                  const int32_t *bias, const qnnc_dims *output_dims, int8_t *output);
 
 /** Scratch bytes qnnc_conv_s4 wants for this layer on the path compiled in (0: none). */
 int32_t qnnc_conv_s4_get_buffer_size(const qnnc_conv_params *params, const qnnc_dims *input_dims,
@@ -554,8 +558,7 @@ void qnnc_depthwise_conv_s4(const qnnc_buffer *scratch,
                             const qnnc_conv_params *params, const qnnc_per_channel_quant *quant,
                             const qnnc_dims *input_dims, const int8_t *input,
                             const qnnc_dims *filter_dims, const int8_t *packed_filter,
-                            const int32_t *bias,
-                            const qnnc_dims *output_dims, int8_t *output);
+                            const int32_t *bias, const qnnc_dims *output_dims, int8_t *output);
 
 /** Scratch bytes qnnc_depthwise_conv_s4 wants (0: none): the unpacked filter and the int8 kernel's. */
 int32_t qnnc_depthwise_conv_s4_get_buffer_size(const qnnc_conv_params *params, const qnnc_dims *input_dims,
@@ -642,12 +645,10 @@ void qnnc_concat_slice_s16(const qnnc_rescale_params *rescale, int32_t outer, in
  *  d = max - x in [0, 65535]; e = (exp_lut[d & 255] * exp_lut[256 + (d >> 8)] + 2^14) >> 15 with
  *  exp_lut[i] = round(exp(-input_scale * i) * 2^15), exp_lut[256 + j] = round(exp(-input_scale * 256 * j) * 2^15);
  *  out = min((e * 32768 + sum / 2) / sum, 32767) in unsigned 32-bit arithmetic (cols < 2^16). */
-void qnnc_softmax_s16(int32_t rows, int32_t cols, const uint32_t *exp_lut,
-                      const int16_t *input, int16_t *output);
+void qnnc_softmax_s16(int32_t rows, int32_t cols, const uint32_t *exp_lut, const int16_t *input, int16_t *output);
 
 /** 4-D transpose of int16 values (see qnnc_transpose_s8). */
-void qnnc_transpose_s16(const qnnc_dims *input_dims, const int32_t perm[4],
-                        const int16_t *input, int16_t *output);
+void qnnc_transpose_s16(const qnnc_dims *input_dims, const int32_t perm[4], const int16_t *input, int16_t *output);
 
 /** int16 unary function (Sigmoid, Tanh, Exp, ...): 513-entry table, u = x + 32768, i = u >> 7,
  *  out = lut[i] + (((lut[i + 1] - lut[i]) * (u & 127) + 64) >> 7). In place allowed. */
@@ -660,13 +661,11 @@ void qnnc_round_s16(int32_t mode, int32_t in_mult, int32_t in_shift, int32_t out
 
 /** int8 -> int16 re-scaling (model input, int8/int16 boundaries):
  *  out = clamp(requant(x + input_offset) + output_offset) to int16. */
-void qnnc_requantize_s8_s16(const qnnc_rescale_params *params, int32_t size,
-                            const int8_t *input, int16_t *output);
+void qnnc_requantize_s8_s16(const qnnc_rescale_params *params, int32_t size, const int8_t *input, int16_t *output);
 
 /** int16 -> int8 re-scaling (model output, int16/int8 boundaries):
  *  out = clamp(requant(x + input_offset) + output_offset) to int8. */
-void qnnc_requantize_s16_s8(const qnnc_rescale_params *params, int32_t size,
-                            const int16_t *input, int8_t *output);
+void qnnc_requantize_s16_s8(const qnnc_rescale_params *params, int32_t size, const int16_t *input, int8_t *output);
 
 /* int16 reductions, ArgMax/ArgMin, LogSoftmax, LayerNorm: reference/kernels_s16_reduce.py. */
 /** As qnnc_reduce_s8 on int16 (zero points 0): sum in int64 -> sat16(qnnc_requantize_s64(sum)). */

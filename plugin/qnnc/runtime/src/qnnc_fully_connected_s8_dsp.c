@@ -9,32 +9,9 @@
  * four results requantized in registers (TFLite rounding: qnnc_dsp_rq_fast where exact, else the
  * reference; half-even rounding: qnnc_rq_he_neg, one 64-bit add, where the shift is negative).
  */
-#include "qnnc_dsp_rq_asm.h"
+#include "qnnc_fc_dsp.h"
 
 #if QNNC_PATH_DSP
-/* Output stage: for half-even rounding qnnc_rq_he_neg where the shift is negative (every
- * layer's but a few) and the reference one otherwise; for TFLite rounding the fast
- * requantization where exact (qnnc_dsp_fast_ok) or the reference one. */
-QNNC_INLINE int8_t qnnc_fc_out_dsp(int32_t acc, int32_t mult, int32_t shift, int32_t lo, int32_t hi,
-                                   int32_t output_offset, int32_t rounding)
-{
-    int32_t v;
-    if (rounding == QNNC_ROUND_HALF_EVEN) {
-        if (shift <= -1) {
-            const int32_t s = qnnc_rq_he_s(shift);
-            v = qnnc_rq_he_neg(acc, mult, s, qnnc_rq_he_hm1(s));
-        } else {
-            v = qnnc_requantize_half_even(acc, mult, shift);
-        }
-    } else if (qnnc_dsp_fast_ok(mult, shift)) {
-        v = qnnc_dsp_rq_fast(acc, mult, -shift);
-    } else {
-        v = qnnc_requantize(acc, mult, shift);
-    }
-    v = v < lo ? lo : (v > hi ? hi : v);
-    return (int8_t)(v + output_offset);
-}
-
 /* The 4-row SMLAD loop in assembly (see QNNC_DSP_ASM in qnnc_internal.h): LDRD of the row;
  * rows 0, 1 at w01 and w01 + K, rows 2, 3 at w23 and w23 + K, each pair's two words loaded
  * back to back (the second load pipelines: 3 cycles on the M4 instead of 4). */
@@ -114,12 +91,6 @@ QNNC_INLINE void qnnc_fc_dot4(const uint32_t *x, int32_t groups, const int8_t *w
     acc[3] = a3;
 }
 
-/* Modes of qnnc_fc_row_dsp beyond 0 (general: qnnc_fc_out_dsp per output): every channel
- * takes the assembly output stage (qnnc_dsp_rq_asm.h), clamped by SSAT (the activation range
- * is the whole int8 range) or to the activation range. */
-#define QNNC_FC_ASM_SSAT 1
-#define QNNC_FC_ASM_CLAMP 2
-
 /* The out-of-line copy for the general path (one inlined copy serves the common layer). */
 static QNNC_LOOP_ATTR void qnnc_fc_dot4_call(const uint32_t *x, int32_t groups, const int8_t *w, int32_t K,
                                                 int32_t *acc)
@@ -152,33 +123,13 @@ static QNNC_LOOP_ATTR void qnnc_fc_row_dsp(const qnnc_fc_params *params, const q
         int8_t *out = output;
         int8_t *const out_end = output + (out_features & ~3);
         while (out != out_end) {
-            int32_t acc[4], m_, t_;
+            int32_t acc[4];
             acc[0] = b[0];
             acc[1] = b[1];
             acc[2] = b[2];
             acc[3] = b[3];
             qnnc_fc_dot4(xw, kq / 4, w, K, acc);
-#define QNNC_FC_RQ_OUTPUTS                                                                     \
-    [a0] "+r"(acc[0]), [a1] "+r"(acc[1]), [a2] "+r"(acc[2]), [a3] "+r"(acc[3]), [mp] "+r"(mp), [sp] "+r"(sp), \
-        [m] "=&r"(m_), [t] "=&r"(t_)
-            if (mode == QNNC_FC_ASM_SSAT) {
-                __asm volatile(QNNC_DSP_RQ1("a0", QNNC_DSP_CLAMP_SSAT) QNNC_DSP_RQ1("a1", QNNC_DSP_CLAMP_SSAT)
-                                   QNNC_DSP_RQ1("a2", QNNC_DSP_CLAMP_SSAT) QNNC_DSP_RQ1("a3", QNNC_DSP_CLAMP_SSAT)
-                               : QNNC_FC_RQ_OUTPUTS
-                               : [o2] "r"(o2)
-                               : "memory");
-            } else {
-                __asm volatile(QNNC_DSP_RQ1("a0", QNNC_DSP_CLAMP_LOHI) QNNC_DSP_RQ1("a1", QNNC_DSP_CLAMP_LOHI)
-                                   QNNC_DSP_RQ1("a2", QNNC_DSP_CLAMP_LOHI) QNNC_DSP_RQ1("a3", QNNC_DSP_CLAMP_LOHI)
-                               : QNNC_FC_RQ_OUTPUTS
-                               : [o2] "r"(o2), [lo] "r"(amin), [hi] "r"(amax)
-                               : "cc", "memory");
-            }
-#undef QNNC_FC_RQ_OUTPUTS
-            out[0] = (int8_t)acc[0];
-            out[1] = (int8_t)acc[1];
-            out[2] = (int8_t)acc[2];
-            out[3] = (int8_t)acc[3];
+            qnnc_fc_store4_asm(acc, &mp, &sp, o2, amin, amax, mode, out);
             w += 4 * K;
             b += 4;
             out += 4;
@@ -238,22 +189,10 @@ QNNC_PATH_ATTR int qnnc_fc_dsp_s8(const qnnc_buffer *scratch, const qnnc_fc_para
     xw = (uint32_t *)qnnc_scratch_align(scratch, 4u);
     {
         int16_t xtail[4];
-        int mode = 0;
-#if defined(QNNC_DSP_ASM)
-        /* QNNC_FC_ASM_*: every channel's requantization fast with a right shift (one scan of
-         * the layer's channels per call) */
-        if (params->rounding != QNNC_ROUND_HALF_EVEN && out_features >= 4 &&
-            qnnc_dsp_rq_asm_ok(quant->multiplier, quant->shift, out_features)) {
-            mode = params->act_min == -128 && params->act_max == 127 ? QNNC_FC_ASM_SSAT : QNNC_FC_ASM_CLAMP;
-        }
-#endif
+        const int mode = qnnc_fc_asm_mode(params, quant, out_features);
         for (r = 0; r < rows; ++r) {
             const int8_t *x = input + r * K;
-            for (k = 0; k < kq; k += 4) {
-                const uint32_t v = qnnc_dsp_rd32(x + k);
-                xw[k / 2] = (uint32_t)__sxtab16(off2, (int32_t)v);
-                xw[k / 2 + 1] = (uint32_t)qnnc_dsp_sxtab16_ror8(off2, v);
-            }
+            qnnc_fc_widen_row(xw, x, kq, off2);
             for (k = kq; k < K; ++k) {
                 xtail[k - kq] = (int16_t)(x[k] + off);
             }

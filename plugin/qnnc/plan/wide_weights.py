@@ -1,0 +1,48 @@
+"""``execution.wide_weights``: which fully connected layers carry their weights as int16 for the
+Armv7E-M DSP path (Cortex-M4/M7/M33).
+
+The DSP loop then loads weight pairs ready for SMLAD instead of widening int8 weights with
+SXTB16 on every call: per 4 outputs and 4 inputs 21 instead of 25 cycles on the M4. The price is
+flash: the DSP build carries 2 bytes a weight instead of 1 (other cores keep the int8 weights;
+the generated C holds both, each under its own #if). With a flash budget, layers are widened in
+model order while the budget holds; the rest keep int8 weights.
+"""
+from __future__ import annotations
+
+from typing import List, Optional
+
+from ..qmodel import QModel, QOp
+
+FC_MAX_K = 4096  # QNNC_FC_MAX_K: the DSP path's limit on in_features and out_features
+
+
+def eligible(op: QOp) -> bool:
+    """An int8 fully connected layer whose shape the int16 layout covers (in_features and
+    out_features multiples of 4, within the DSP path's limits)."""
+    if op.kind != "fully_connected" or op.kernel != "qnnc_fully_connected_s8" or "filter" not in op.consts:
+        return False
+    k, n = int(op.attrs["in_features"]), int(op.attrs["out_features"])
+    return k % 4 == 0 and n % 4 == 0 and 4 <= k <= FC_MAX_K and n <= FC_MAX_K
+
+
+def choose_wide_layers(model: QModel, enabled: bool, flash_budget: Optional[int]) -> List[int]:
+    """Indices of the ops to give int16 weights and mark them (``attrs["wide_weights"]``); none
+    unless ``enabled``. A layer that would take the constant data past ``flash_budget`` bytes is
+    left int8 (weights shared by several layers, e.g. unrolled steps, count once)."""
+    if not enabled:
+        return []
+    chosen: List[int] = []
+    seen = set()
+    total = model.weight_bytes
+    for i, op in enumerate(model.ops):
+        if not eligible(op):
+            continue
+        key = op.consts["filter"].tobytes()
+        extra = 0 if key in seen else int(op.consts["filter"].nbytes)
+        if flash_budget is not None and total + extra > flash_budget:
+            continue
+        seen.add(key)
+        total += extra
+        op.attrs["wide_weights"] = True
+        chosen.append(i)
+    return chosen

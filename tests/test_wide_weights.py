@@ -1,0 +1,124 @@
+"""``execution.wide_weights``: int16 fully connected weights for the Armv7E-M DSP path.
+
+* the generator's int16 layout (qnnc/emit/wide_weights.py) is the kernels' (the formula of
+  tests/kernel_driver.c, which runs the kernel itself on every random FC case);
+* which layers are widened: eligible shapes only, within the flash budget, reported in the notes
+  and in weight_bytes (the DSP build's flash);
+* the generated C builds on the host (the int8 branch of its #if) under ASan/UBSan and on QEMU
+  M3/M4/M7/M55, bit-exact with the reference, the DSP cores linking the int16 copy and the
+  _wide kernel, the others the int8 ones.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import onnx_factory as F  # noqa: E402
+from qnnc.emit.wide_weights import wide_fc_weights  # noqa: E402
+
+# Gemm 64 -> 32 + Relu (op 0, eligible), Gemm 32 -> 10 (op 1, 10 outputs: stays int8), Softmax
+IN, HIDDEN, CLASSES = 64, 32, 10
+
+
+def _build(tmp_path: Path, execution: str = "  wide_weights: true\n", extra: str = ""):
+    from benchmarks import modelbench as MB
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    onnx_path = F.save(F.tiny_mlp(3, IN, HIDDEN, CLASSES), tmp_path / "mlp.onnx")
+    cal = np.random.default_rng(5).standard_normal((64, IN)).astype(np.float32)
+    res = MB.generate(onnx_path, tmp_path / "out", cal, extra_config=f"execution:\n{execution}{extra}")
+    return res, np.random.default_rng(6).standard_normal((6, IN)).astype(np.float32)
+
+
+def test_layout_is_the_kernels():
+    w = np.random.default_rng(0).integers(-128, 128, (8, 12)).astype(np.int8)
+    got = wide_fc_weights(w)
+    pos = [0, 2, 1, 3]  # input k % 4 -> its place in a row's group (kernel_driver.c, the portable path)
+    want = np.zeros(w.size, np.int16)
+    for o in range(8):
+        for k in range(12):
+            want[(o // 4) * 4 * 12 + (k // 4) * 16 + (o % 4) * 4 + pos[k % 4]] = w[o, k]
+    assert got.dtype == np.int16 and np.array_equal(got, want)
+    with pytest.raises(ValueError, match="multiples of 4"):
+        wide_fc_weights(w[:6])
+
+
+def test_eligible_layers_widened_and_counted(tmp_path):
+    res, _ = _build(tmp_path)
+    ops = [op for op in res.compiled.model.ops if op.kind == "fully_connected"]
+    assert [bool(op.attrs.get("wide_weights")) for op in ops] == [True, False]
+    int8_bytes = sum(int(a.nbytes) for op in res.compiled.model.ops for a in op.consts.values())
+    assert res.report["weight_bytes"] == int8_bytes + IN * HIDDEN  # the DSP build's int16 copy
+    assert any(f"1 fully connected layer(s) with int16 weights" in n and f"+{IN * HIDDEN} B" in n
+               for n in res.compiled.notes), res.compiled.notes
+    c = res.files["m.c"] + res.files["m_weights.c"]
+    assert "QNNC_FC_S8_WIDE_CALL(" in c and c.count("QNNC_FC_S8_WIDE_CALL(") == 1
+    assert f"const int16_t m_op0_filter_s16[{IN * HIDDEN}]" in c
+    assert "qnnc_fully_connected_s8_wide.c" in res.files and "qnnc_fully_connected_s8_wide_dsp.c" in res.files
+
+
+def test_flash_budget_keeps_int8(tmp_path):
+    plain, _ = _build(tmp_path / "plain", "  wide_weights: false\n")
+    assert "qnnc_fully_connected_s8_wide.c" not in plain.files
+    budget = plain.report["weight_bytes"] + IN * HIDDEN - 1  # one byte short of the int16 copy
+    res, _ = _build(tmp_path / "tight", extra=f"flash_budget: {budget}\n")
+    assert not any(op.attrs.get("wide_weights") for op in res.compiled.model.ops)
+    assert res.report["weight_bytes"] == plain.report["weight_bytes"]
+    assert any("no fully connected layer takes int16 weights" in n for n in res.compiled.notes)
+    assert "WIDE" not in res.files["m.c"] + res.files["m_weights.c"]  # the plain int8 code
+
+
+def test_bad_value_names_the_key(tmp_path):
+    from qnnc.config import load_config
+    from qnnc.errors import ConfigError
+    cfg = tmp_path / "q.yaml"
+    cfg.write_text("execution:\n  wide_weights: sometimes\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(str(cfg))
+    assert "execution.wide_weights" in str(e.value) and ":2" in str(e.value)
+
+
+def test_host_build_bit_exact_under_sanitizers(tmp_path):
+    from qnnc.emit.hostrun import compile_driver, run_driver
+    from qnnc.reference.interpreter import quantize_input, run_int8
+    res, xs = _build(tmp_path)
+    model = res.compiled.model
+    gen = tmp_path / "out" / "gen"
+    exe = compile_driver(str(gen), "m", str(tmp_path / "m_host"), sanitize=True)
+    q = quantize_input(model, xs)
+    got = run_driver(exe, q.reshape(len(xs), -1), model.output_tensor.size)
+    assert np.array_equal(got, run_int8(model, q).reshape(len(xs), -1))
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("core", ["m4", "m7", "m55", "m3"])
+def test_cortex_m_bit_exact_and_linked_per_path(core, tmp_path):
+    from benchmarks import harness as H
+    from benchmarks import modelbench as MB
+    missing = H.missing_tools()
+    if missing:
+        pytest.skip(f"Cortex-M tests need QEMU: {missing}")
+    res, xs = _build(tmp_path)
+    r = MB.bench_generated(res, tmp_path / "out" / "gen", MB.quantized_inputs(res, xs), H.MACHINES[core],
+                           tmp_path / core, "mlp", hist=False)
+    assert r.bit_exact, f"{r.mismatches} of {r.n_inputs} outputs differ from the reference on {core}"
+    elf = next((tmp_path / core).glob("*.elf"))
+    syms = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True, check=True).stdout
+    names = {line.split()[-1] for line in syms.splitlines() if line.strip()}
+    dsp = core in ("m4", "m7")
+    assert ("m_op0_filter_s16" in names) == dsp and ("m_op0_filter" in names) == (not dsp)
+    assert ("qnnc_fc_wide_dsp_s8" in names) == dsp
+    assert "m_op1_filter" in names  # the 10-output layer keeps int8 weights everywhere
+    if core == "m4":  # the report's expected instructions follow the path (plan/cost_model.py)
+        from qnnc.plan.cost_model import layer_instructions
+        want = layer_instructions(res.compiled.model, "m4")[0]
+        got = next(lr.instructions for lr in r.layers if lr.index == 0)
+        assert abs(want - got) <= 0.15 * got, (want, got)
