@@ -57,8 +57,8 @@ def test_eligible_layers_widened_and_counted(tmp_path):
     assert [bool(op.attrs.get("wide_weights")) for op in ops] == [True, False]
     int8_bytes = sum(int(a.nbytes) for op in res.compiled.model.ops for a in op.consts.values())
     assert res.report["weight_bytes"] == int8_bytes + IN * HIDDEN  # the DSP build's int16 copy
-    assert any(f"1 fully connected layer(s) with int16 weights" in n and f"+{IN * HIDDEN} B" in n
-               for n in res.compiled.notes), res.compiled.notes
+    assert any("1 fully connected layer(s) with int16 weights" in n and f"+{IN * HIDDEN} B" in n
+               for n in res.compiled.model.notes), res.compiled.model.notes  # what the CLI prints
     c = res.files["m.c"] + res.files["m_weights.c"]
     assert "QNNC_FC_S8_WIDE_CALL(" in c and c.count("QNNC_FC_S8_WIDE_CALL(") == 1
     assert f"const int16_t m_op0_filter_s16[{IN * HIDDEN}]" in c
@@ -72,7 +72,7 @@ def test_flash_budget_keeps_int8(tmp_path):
     res, _ = _build(tmp_path / "tight", extra=f"flash_budget: {budget}\n")
     assert not any(op.attrs.get("wide_weights") for op in res.compiled.model.ops)
     assert res.report["weight_bytes"] == plain.report["weight_bytes"]
-    assert any("no fully connected layer takes int16 weights" in n for n in res.compiled.notes)
+    assert any("no fully connected layer takes int16 weights" in n for n in res.compiled.model.notes)
     assert "WIDE" not in res.files["m.c"] + res.files["m_weights.c"]  # the plain int8 code
 
 

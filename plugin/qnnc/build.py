@@ -106,10 +106,12 @@ def generate(model_path: str, cfg: Config, name: str, runtime: bool = True, prog
     if cfg.wide_weights:
         before = model.weight_bytes
         wide = choose_wide_layers(model, True, flash_budget if flash_budget is not None else cfg.flash_budget)
-        compiled.notes.append(f"execution.wide_weights: {len(wide)} fully connected layer(s) with int16 weights on the "
-                              f"Cortex-M DSP path (M4/M7/M33), +{model.weight_bytes - before} B of flash there"
-                              if wide else "execution.wide_weights: no fully connected layer takes int16 weights "
-                              "(int8 layers with in/out features multiples of 4, within the flash budget)")
+        note = (f"execution.wide_weights: {len(wide)} fully connected layer(s) with int16 weights on the Cortex-M "
+                f"DSP path (M4/M7/M33), +{model.weight_bytes - before} B of flash there" if wide else
+                "execution.wide_weights: no fully connected layer takes int16 weights (int8 layers with in/out "
+                "features multiples of 4, within the flash budget)")
+        compiled.notes.append(note)
+        model.notes.append(note)
     plan = plan_fn(model)
     check_budgets(model, plan, cfg, ram_budget, flash_budget, budget_origin)
     prov = provenance(model_path, cfg)
