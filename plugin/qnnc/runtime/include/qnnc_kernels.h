@@ -260,8 +260,8 @@ void qnnc_fully_connected_s8(const qnnc_buffer *scratch,
 /** Scratch bytes qnnc_fully_connected_s8 wants on the path compiled in (0: none). */
 int32_t qnnc_fully_connected_s8_get_buffer_size(int32_t in_features, int32_t out_features);
 
-/** qnnc_fully_connected_s8 with int16 weights (layout: qnnc/emit/wide_weights.py; in_features and
- *  out_features multiples of 4): the DSP path's loop needs no SXTB16. Same scratch, same results. */
+/** qnnc_fully_connected_s8 with int16 weights (layout: qnnc/emit/wide_weights.py; 4-byte aligned; in/out
+ *  features multiples of 4): the DSP path's loop needs no SXTB16. Same scratch, same results. */
 void qnnc_fully_connected_s8_wide(const qnnc_buffer *scratch, const qnnc_fc_params *params,
                                   const qnnc_per_channel_quant *quant, int32_t rows, int32_t in_features,
                                   const int8_t *input, int32_t out_features, const int16_t *weights,

@@ -37,8 +37,8 @@
 QNNC_INLINE void qnnc_fc_dot4_wide(const uint32_t *x, int32_t groups, const int16_t *w16, int32_t *acc)
 {
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-    const uint32_t *w = (const uint32_t *)(const void *)w16; /* 4-byte aligned (the generator's arrays) */
 #if defined(QNNC_DSP_ASM)
+    const uint32_t *w = (const uint32_t *)(const void *)w16; /* 4-byte aligned for LDM (the generator's arrays) */
     const uint32_t *x_end = x + 2 * groups;
     register uint32_t p0 __asm("r2"), p1 __asm("r3"), p2 __asm("r4"), p3 __asm("r5");
     uint32_t xa, xb;
@@ -61,12 +61,14 @@ QNNC_INLINE void qnnc_fc_dot4_wide(const uint32_t *x, int32_t groups, const int1
     int32_t g;
     for (g = 0; g < groups; ++g) {
         const int32_t xa = (int32_t)x[0], xb = (int32_t)x[1];
-        a0 = __smlad((int32_t)w[0], xa, __smlad((int32_t)w[1], xb, a0));
-        a1 = __smlad((int32_t)w[2], xa, __smlad((int32_t)w[3], xb, a1));
-        a2 = __smlad((int32_t)w[4], xa, __smlad((int32_t)w[5], xb, a2));
-        a3 = __smlad((int32_t)w[6], xa, __smlad((int32_t)w[7], xb, a3));
+        int32_t w[8]; /* the group's 16 weights as SMLAD operands (memcpy: no type punning) */
+        memcpy(w, w16, sizeof w);
+        a0 = __smlad(w[0], xa, __smlad(w[1], xb, a0));
+        a1 = __smlad(w[2], xa, __smlad(w[3], xb, a1));
+        a2 = __smlad(w[4], xa, __smlad(w[5], xb, a2));
+        a3 = __smlad(w[6], xa, __smlad(w[7], xb, a3));
         x += 2;
-        w += 8;
+        w16 += 16;
     }
 #endif
     acc[0] = a0;
