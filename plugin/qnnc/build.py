@@ -104,10 +104,9 @@ def generate(model_path: str, cfg: Config, name: str, runtime: bool = True, prog
                                           cfg.lines.get("execution.patch_layers"))
     model = compiled.model
     if cfg.wide_weights:
-        before = model.weight_bytes
-        wide = choose_wide_layers(model, True, flash_budget if flash_budget is not None else cfg.flash_budget)
+        wide, added = choose_wide_layers(model, flash_budget if flash_budget is not None else cfg.flash_budget)
         note = (f"execution.wide_weights: {len(wide)} fully connected layer(s) with int16 weights on the Cortex-M "
-                f"DSP path (M4/M7/M33), +{model.weight_bytes - before} B of flash there" if wide else
+                f"DSP path (M4/M7/M33), +{added} B of flash there" if wide else
                 "execution.wide_weights: no fully connected layer takes int16 weights (int8 layers with in/out "
                 "features multiples of 4, within the flash budget)")
         compiled.notes.append(note)

@@ -9,7 +9,7 @@ model order while the budget holds; the rest keep int8 weights.
 """
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from ..qmodel import QModel, QOp
 
@@ -25,15 +25,14 @@ def eligible(op: QOp) -> bool:
     return k % 4 == 0 and n % 4 == 0 and 4 <= k <= FC_MAX_K and n <= FC_MAX_K
 
 
-def choose_wide_layers(model: QModel, enabled: bool, flash_budget: Optional[int]) -> List[int]:
-    """Indices of the ops to give int16 weights and mark them (``attrs["wide_weights"]``); none
-    unless ``enabled``. A layer that would take the constant data past ``flash_budget`` bytes is
-    left int8 (weights shared by several layers, e.g. unrolled steps, count once)."""
-    if not enabled:
-        return []
+def choose_wide_layers(model: QModel, flash_budget: Optional[int]) -> Tuple[List[int], int]:
+    """Mark the ops to give int16 weights (``attrs["wide_weights"]``); returns their indices and
+    the flash they add to the DSP build. A layer that would take the constant data past
+    ``flash_budget`` bytes is left int8 (weights shared by several layers, e.g. unrolled steps,
+    count once)."""
     chosen: List[int] = []
     seen = set()
-    total = model.weight_bytes
+    total = start = model.weight_bytes
     for i, op in enumerate(model.ops):
         if not eligible(op):
             continue
@@ -45,4 +44,4 @@ def choose_wide_layers(model: QModel, enabled: bool, flash_budget: Optional[int]
         total += extra
         op.attrs["wide_weights"] = True
         chosen.append(i)
-    return chosen
+    return chosen, total - start

@@ -4,7 +4,7 @@
  * and portable path are in qnnc_fully_connected_s8_wide.c).
  *
  * As qnnc_fully_connected_s8_dsp.c (the input row widened once into q15 with the offset added,
- * 4 output features at a time, the same output stage: qnnc_dsp_rq_asm.h), but the weights come
+ * 4 output features at a time, the same output stage: qnnc_fc_dsp.h), but the weights come
  * as int16 pairs ready for SMLAD: per 4 rows and 4 inputs one LDRD of the input and two LDM of
  * 4 weight words feed 8 SMLAD, 21 cycles on the M4 against 25 with SXTB16 on int8 weights.
  */
