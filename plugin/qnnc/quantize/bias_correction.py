@@ -16,20 +16,22 @@ def conv_mean_shift(m: np.ndarray, eps: np.ndarray, attrs: dict, out_hw: Tuple[i
     """
     x = m.reshape(m.shape[-3:]).astype(np.float64)
     t, l, b, r = attrs["pads"]
-    xp = np.pad(x, ((t, b), (l, r), (0, 0)))
+    h, w, c = x.shape
+    xp = np.zeros((h + t + b, w + l + r, c))  # zero padding (pads >= 0: canonicalize refuses others)
+    xp[t:t + h, l:l + w] = x
     cout, _, kh, kw = eps.shape
     sh, sw = attrs["strides"]
     dh, dw = attrs["dilations"]
     oh, ow = out_hw
-    depthwise = attrs["group"] != 1
-    src = np.arange(cout) // (cout // x.shape[2]) if depthwise else None
-    acc = np.zeros(cout)
-    for i in range(kh):
-        for j in range(kw):
-            win = xp[i * dh:i * dh + (oh - 1) * sh + 1:sh, j * dw:j * dw + (ow - 1) * sw + 1:sw, :]
-            pm = win.mean(axis=(0, 1))
-            acc += eps[:, 0, i, j] * pm[src] if depthwise else eps[:, :, i, j] @ pm
-    return acc
+    # Mean input of each tap (i, j) over the output positions, all taps at once: the rows tap row
+    # i reads are summed first, then the columns tap column j reads.
+    rows = np.arange(kh)[:, None] * dh + np.arange(oh)[None, :] * sh  # (kh, oh)
+    cols = np.arange(kw)[:, None] * dw + np.arange(ow)[None, :] * sw  # (kw, ow)
+    pm = xp[rows].sum(axis=1)[:, cols].sum(axis=2) / (oh * ow)  # (kh, kw, C)
+    if attrs["group"] != 1:  # depthwise: output channel o reads input channel o // multiplier
+        src = np.arange(cout) // (cout // x.shape[2])
+        return np.einsum("oij,ijo->o", eps[:, 0], pm[:, :, src])
+    return np.einsum("ocij,ijc->o", eps, pm)
 
 
 def fc_mean_shift(m: np.ndarray, eps: np.ndarray) -> np.ndarray:

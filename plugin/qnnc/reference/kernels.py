@@ -21,7 +21,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..quantize.fixedpoint import requantize
+from ..quantize.fixedpoint import requantize, requantize_offset
 from ..kernel_params import AddParams, ConvParams, FcParams, MulParams, PoolParams, RescaleParams, SoftmaxParams
 
 __all__ = [
@@ -47,8 +47,7 @@ def _activation(acc: np.ndarray, multiplier, shift, output_offset: int,
                 act_min: int, act_max: int, act_lut: Optional[np.ndarray], rounding: int = 0) -> np.ndarray:
     """requantize (with the layer's rounding mode) + output_offset, clamp to [act_min, act_max],
     optional LUT; int8 out."""
-    out = requantize(acc, multiplier, shift, rounding)
-    out += int(output_offset)  # in place: a fresh int64 array; saves two full-size temporaries
+    out = requantize_offset(acc, multiplier, shift, output_offset, rounding)
     np.clip(out, int(act_min), int(act_max), out=out)
     if act_lut is not None:
         lut = np.asarray(act_lut).astype(np.int8, copy=False).reshape(256)
@@ -135,9 +134,12 @@ def conv_accumulators(p: ConvParams, x: np.ndarray, filt, bias, out_dims) -> np.
     ft = _exact_dtype(x, p.input_offset, filt, kh * kw * ic)
     xo = x.astype(ft)
     xo += ft(p.input_offset)  # in place: one full-size temporary less
-    win = _windows(xo, 0.0, oh, ow, kh, kw, p.stride_h, p.stride_w, p.pad_top, p.pad_left,
-                   p.dilation_h, p.dilation_w)
-    cols = win.reshape(n * oh * ow, kh * kw * ic)  # copies (im2col)
+    if (kh, kw, p.stride_h, p.stride_w, p.pad_top, p.pad_left) == (1, 1, 1, 1, 0, 0) and x.shape[1:3] == (oh, ow):
+        cols = xo.reshape(n * oh * ow, ic)  # a pointwise conv's columns are its input
+    else:
+        win = _windows(xo, 0.0, oh, ow, kh, kw, p.stride_h, p.stride_w, p.pad_top, p.pad_left,
+                       p.dilation_h, p.dilation_w)
+        cols = win.reshape(n * oh * ow, kh * kw * ic)  # copies (im2col)
     acc = cols @ filt.reshape(oc, kh * kw * ic).astype(ft).T  # exact, see module doc
     acc = acc.astype(np.int64)
     if bias is not None:

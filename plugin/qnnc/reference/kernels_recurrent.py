@@ -43,7 +43,7 @@ from typing import List
 import numpy as np
 
 from ..kernel_params import RecurrentParams, struct_fields
-from ..quantize.fixedpoint import requantize, rounding_divide_by_pot
+from ..quantize.fixedpoint import requantize, requantize_offset, rounding_divide_by_pot
 from .kernels_s16 import requantize_s64
 
 RECURRENT_KINDS = ("lstm", "gru")
@@ -68,12 +68,30 @@ def act16(lut: np.ndarray, v: np.ndarray) -> np.ndarray:
     return base + ((slope * (u & 127) + 64) >> 7)
 
 
-def _pre(w: np.ndarray, bias: np.ndarray, mult: np.ndarray, shift: np.ndarray, v: np.ndarray,
-         bits: int = 8) -> np.ndarray:
+class _Side:
+    """One side's (input or recurrent) gate weights as every step uses them: transposed to float64,
+    whose BLAS product is exact here (int8 weights times int8/int16 values are integers below 2^22,
+    their sums below 2^53), with the bias, multipliers and shifts as int64."""
+
+    def __init__(self, w: np.ndarray, bias: np.ndarray, mult: np.ndarray, shift: np.ndarray):
+        self.wt = np.asarray(w, np.float64).T
+        self.bias = np.asarray(bias, np.int64)
+        self.mult = np.asarray(mult, np.int64)
+        self.shift = np.asarray(shift, np.int64)
+
+    def gates(self, lo: int, hi: int) -> "_Side":
+        """The rows of gates ``lo:hi`` (in units of rows)."""
+        return _Side(self.wt.T[lo:hi], self.bias[lo:hi], self.mult[lo:hi], self.shift[lo:hi])
+
+
+def _pre(side: _Side, v: np.ndarray, bits: int = 8) -> np.ndarray:
     """One side's gate pre-activations in Q3.12 of v [K] or of each row of v [N, K]; int16 inputs
-    sum in int64 and use the 16x8 requantization (``requantize_s64``), int8 inputs TFLite's 32-bit one."""
-    acc = v.astype(np.int64) @ w.astype(np.int64).T + bias.astype(np.int64)
-    return sat16((requantize_s64 if bits == 16 else requantize)(acc, mult, shift))
+    use the 16x8 requantization (``requantize_s64``), int8 inputs TFLite's 32-bit one."""
+    acc = (np.asarray(v, np.float64) @ side.wt).astype(np.int64)  # exact: see _Side
+    acc += side.bias
+    if bits == 16:
+        return sat16(requantize_s64(acc, side.mult, side.shift))
+    return sat16(requantize_offset(acc, side.mult, side.shift, 0))
 
 
 def _rdiv(v, k: int):
@@ -89,10 +107,9 @@ def direction(kind: str, p: RecurrentParams, c: dict, d: int, x: np.ndarray, bit
     B = xb.shape[0]
     sat = sat16 if bits == 16 else sat8
     H = p.hidden_size
-    W, R = c["input_weights"][d], c["recurrent_weights"][d]
-    bx, bh = c["input_bias"][d], c["recurrent_bias"][d]
-    mx, sx = c["input_multiplier"][d], c["input_shift"][d]
-    mh, sh = c["recurrent_multiplier"][d], c["recurrent_shift"][d]
+    side_x = _Side(c["input_weights"][d], c["input_bias"][d], c["input_multiplier"][d], c["input_shift"][d])
+    side_h = _Side(c["recurrent_weights"][d], c["recurrent_bias"][d], c["recurrent_multiplier"][d],
+                   c["recurrent_shift"][d])
     sig, tanh = c["sigmoid_lut"], c["tanh_lut"]
     zh = p.hidden_offset
     h = np.repeat(c["initial_h"][d].astype(np.int64)[None], B, axis=0)
@@ -100,12 +117,14 @@ def direction(kind: str, p: RecurrentParams, c: dict, d: int, x: np.ndarray, bit
     cs = p.cell_shift
     steps = range(p.time_steps - 1, -1, -1) if p.reverse else range(p.time_steps)
     # the input side of every step at once (it does not depend on h): [B, T, gates * H]
-    pre_x = _pre(W, bx, mx, sx, xb.reshape(B * p.time_steps, -1), bits).reshape(B, p.time_steps, -1)
+    pre_x = _pre(side_x, xb.reshape(B * p.time_steps, -1), bits).reshape(B, p.time_steps, -1)
+    if kind != "lstm" and not p.linear_before_reset:  # the GRU's z, r rows and n rows run apart
+        side_zr, side_n = side_h.gates(0, 2 * H), side_h.gates(2 * H, 3 * H)
     ys = np.zeros((B, p.time_steps, H), np.int64)
     for t in steps:
         a = pre_x[:, t]
         if kind == "lstm":
-            pre = sat16(a + _pre(R, bh, mh, sh, h, bits))
+            pre = sat16(a + _pre(side_h, h, bits))
             i, o, f = act16(sig, pre[:, :H]), act16(sig, pre[:, H:2 * H]), act16(sig, pre[:, 2 * H:3 * H])
             g = act16(tanh, pre[:, 3 * H:])
             cell = sat16(_rdiv(f * cell, 15) + _rdiv(i * g, 30 - cs))
@@ -113,16 +132,16 @@ def direction(kind: str, p: RecurrentParams, c: dict, d: int, x: np.ndarray, bit
             h = sat(requantize(o * act16(tanh, tin), p.hidden_multiplier, p.hidden_shift) + zh)
         else:
             if p.linear_before_reset:
-                b = _pre(R, bh, mh, sh, h, bits)
+                b = _pre(side_h, h, bits)
             else:
-                b = _pre(R[:2 * H], bh[:2 * H], mh[:2 * H], sh[:2 * H], h, bits)
+                b = _pre(side_zr, h, bits)
             z = act16(sig, sat16(a[:, :H] + b[:, :H]))
             r = act16(sig, sat16(a[:, H:2 * H] + b[:, H:2 * H]))
             if p.linear_before_reset:
                 n_pre = sat16(a[:, 2 * H:] + _rdiv(r * b[:, 2 * H:], 15))
             else:
                 rh = sat(_rdiv(r * (h - zh), 15) + zh)
-                n_pre = sat16(a[:, 2 * H:] + _pre(R[2 * H:], bh[2 * H:], mh[2 * H:], sh[2 * H:], rh, bits))
+                n_pre = sat16(a[:, 2 * H:] + _pre(side_n, rh, bits))
             n = act16(tanh, n_pre)
             h = sat(zh + _rdiv(z * (h - zh), 15)
                     + requantize((32768 - z) * n, p.hidden_multiplier, p.hidden_shift))
