@@ -9,8 +9,9 @@ import pytest
 
 from qnnc.config import Config, DataRef, load_config
 from qnnc.build import generate
-from qnnc.quantize.calibrate_auto import _Stats
-from qnnc.quantize.fixedpoint import INT32_MAX, INT32_MIN, srdhm
+from qnnc.quantize.calibrate_auto import _Pending, _Stats
+from qnnc.quantize.fixedpoint import (INT32_MAX, INT32_MIN, quantize_multiplier, quantize_multipliers, requantize,
+                                     requantize_offset, srdhm)
 from qnnc.reference import interpreter as I
 
 import shared_models
@@ -83,6 +84,58 @@ def test_srdhm_is_the_gemmlowp_definition():
     assert srdhm(a[:100], np.int64(1 << 30)).tolist() == srdhm(a[:100], np.full(100, 1 << 30)).tolist()
 
 
+def test_requantize_offset_is_requantize_plus_offset():
+    """The reference's fused requantization (int32 tail where values fit) against the two-step
+    definition: accumulators over the whole int32 range and past it, every shift (left ones and
+    right ones past 31 take the general path), exact ties, multipliers of INT32_MIN."""
+    for t in range(600):
+        c = int(RNG.integers(1, 9))
+        lim = (1 << 12, 1 << 24, 1 << 31, 1 << 33)[t % 4]
+        acc = RNG.integers(-lim, lim, size=(int(RNG.integers(1, 40)), c))
+        acc[0, 0] = (INT32_MIN, INT32_MAX, 0, -1)[t % 4] if lim <= 1 << 31 else acc[0, 0]
+        mult = RNG.integers(1 << 30, INT32_MAX, size=c, endpoint=True)
+        if t % 9 == 0:
+            mult[0] = INT32_MIN
+        shift = RNG.integers(-31, 0, size=c) if t % 3 else RNG.integers(-34, 4, size=c)
+        off = int(RNG.integers(-128, 128)) if t % 5 else int(RNG.integers(-40000, 40000))
+        assert np.array_equal(requantize_offset(acc, mult, shift, off), requantize(acc, mult, shift) + off), t
+    ties = np.arange(-4096, 4096).reshape(-1, 4)  # with multiplier 2^30 every other product is a tie
+    for e in range(1, 32):
+        m, sh = np.full(4, 1 << 30), np.array([-e, -1, -2, -3])
+        assert np.array_equal(requantize_offset(ties, m, sh, 7), requantize(ties, m, sh) + 7), e
+
+
+def test_quantize_multipliers_is_the_scalar_form():
+    reals = np.concatenate([10.0 ** RNG.uniform(-12, 9, 5000), [0.0, 2.0 ** -32, 2.0 ** -31 * 0.99, 2.0 ** -31,
+                                                            (1 - 2.0 ** -33) * 2.0 ** -5, 2.0 ** 30 * 0.999]])
+    mult, shift = quantize_multipliers(reals)
+    assert list(zip(mult.tolist(), shift.tolist())) == [quantize_multiplier(float(r)) for r in reals]
+    for bad in (np.nan, -1.0, np.inf, 2.0 ** 31):
+        with pytest.raises(ValueError) as vector:
+            quantize_multipliers(np.array([0.5, bad]))
+        with pytest.raises(ValueError) as scalar:
+            quantize_multiplier(bad)
+        assert str(vector.value) == str(scalar.value)
+
+
+def test_pending_chunk_keeps_samples_whose_shape_changes():
+    """The float pass's chunk buffer: one array per tensor, reused chunk after chunk; a tensor whose
+    shape or dtype changes within a chunk falls back to a list with the same samples in order."""
+    pend = _Pending(4)
+    a = [RNG.standard_normal((1, 3)).astype(np.float32) for _ in range(4)]
+    for chunk in range(2):  # the second chunk reuses the arrays
+        for i, v in enumerate(a):
+            pend.add("t", v + chunk)
+            pend.add("r", v if i != 2 else np.zeros((1, 5), np.float32))  # shape changes at sample 2
+            pend.add("d", v if i != 1 else v.astype(np.float64))          # dtype changes at sample 1
+            pend.end_sample()
+        got = dict(pend.items())
+        assert isinstance(got["t"], np.ndarray) and np.array_equal(got["t"], np.stack(a) + chunk)
+        assert [x.shape for x in got["r"]] == [(1, 3), (1, 3), (1, 5), (1, 3)]
+        assert all(np.array_equal(x, y) for x, y in zip(got["d"], a)) and got["d"][1].dtype == np.float64
+        pend.clear()
+
+
 def _stats_equal(s: _Stats, t: _Stats) -> None:
     assert list(s.lo) == list(t.lo) and list(s.sums) == list(t.sums) and list(s.chan) == list(t.chan)
     for k in s.lo:  # the same floats, including the sign of a zero
@@ -95,8 +148,7 @@ def _stats_equal(s: _Stats, t: _Stats) -> None:
         assert all(np.array_equal(x, y, equal_nan=True) for x, y in zip(s.chan[k], t.chan[k]))
 
 
-@pytest.mark.parametrize("full", [True, False])
-def test_stats_in_chunks_equal_sample_by_sample(full):
+def test_stats_in_chunks_equal_sample_by_sample():
     # Values spanning many binades (float64 sums round), exact zeros of both signs, a NaN.
     vs = [(RNG.standard_normal((1, 3, 5, 4)) * np.exp(RNG.standard_normal((1, 3, 5, 4)) * 6)).astype(np.float32)
           for _ in range(40)]
@@ -109,22 +161,22 @@ def test_stats_in_chunks_equal_sample_by_sample(full):
     for chunks in ([vs[:1], vs[1:33], vs[33:]], [vs[:17], vs[17:]]):
         one, many = _Stats(), _Stats()
         for v in vs:
-            one.add("t", v, 3, 1, full)
+            one.add("t", v, 3, 1)
         for c in chunks:
-            many.add_many("t", c, 3, 1, full)
+            many.add_many("t", c, 3, 1)
         _stats_equal(one, many)
     nan = [v.copy() for v in vs[:5]]
     nan[2][0, 0, 0, 0] = np.nan
     one, many = _Stats(), _Stats()
     for v in nan:
-        one.add("t", v, 1, None, full)
-    many.add_many("t", nan, 1, None, full)
+        one.add("t", v, 1, None)
+    many.add_many("t", nan, 1, None)
     assert str(one.lo["t"]) == str(many.lo["t"]) and str(one.hi["t"]) == str(many.hi["t"])
     ragged = [vs[0], vs[1].astype(np.float64)]  # dtypes differ: sample by sample
     one, many = _Stats(), _Stats()
     for v in ragged:
-        one.add("t", v, 2, None, full)
-    many.add_many("t", ragged, 2, None, full)
+        one.add("t", v, 2, None)
+    many.add_many("t", ragged, 2, None)
     _stats_equal(one, many)
 
 

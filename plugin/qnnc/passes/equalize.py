@@ -60,6 +60,8 @@ class _Pair:
         self.second = second
         self.channels = channels
         self.col_channel = col_channel  # for each input column/channel of layer 2: the channel of layer 1
+        # Column i reads channel i (the common case): no gather or scatter needed.
+        self.identity = len(col_channel) == channels and bool(np.array_equal(col_channel, np.arange(channels)))
 
 
 def _find_pair(g: Graph, first: Node) -> Optional[_Pair]:
@@ -110,19 +112,21 @@ def _out_range(W: np.ndarray) -> np.ndarray:
 
 def _in_range(W: np.ndarray, p: _Pair) -> np.ndarray:
     """Largest |weight| of layer 2 that reads each channel of layer 1."""
-    r = np.zeros(p.channels)
     if p.second.op == "FullyConnected":
         per_col = np.abs(W).max(axis=0)
     elif p.second.attrs["group"] == 1:
         per_col = np.abs(W).max(axis=(0, 2, 3))
     else:
         per_col = _out_range(W)
+    if p.identity:
+        return per_col
+    r = np.zeros(p.channels)
     np.maximum.at(r, p.col_channel, per_col)
     return r
 
 
 def _scale_in(W: np.ndarray, p: _Pair, s: np.ndarray) -> np.ndarray:
-    f = s[p.col_channel]
+    f = s if p.identity else s[p.col_channel]
     if p.second.op == "FullyConnected":
         return W * f[None, :]
     if p.second.attrs["group"] == 1:
@@ -154,8 +158,8 @@ def equalize(graph: Graph, iterations: int = 100, tol: float = 1e-4) -> Graph:
             # Dead channels (weights ~0 next to the layer's others, e.g. 1e-30) keep s = 1: scaling
             # by sqrt(1e-30 / r2) would blow their constant output (the bias) up by ~1e15.
             ok = (r1 > _DEAD * r1.max(initial=0.0)) & (r2 > _DEAD * r2.max(initial=0.0))
-            s = np.ones(p.channels)
-            s[ok] = np.sqrt(r1[ok] / r2[ok])
+            s = np.divide(r1, r2, out=np.ones(p.channels), where=ok)
+            np.sqrt(s, out=s, where=ok)
             W[p.first.name] = W[p.first.name] / s.reshape((-1,) + (1,) * (W[p.first.name].ndim - 1))
             B[p.first.name] = B[p.first.name] / s
             W[p.second.name] = _scale_in(W[p.second.name], p, s)

@@ -18,9 +18,11 @@ the int8 model (the numpy reference) against float on part B:
 2. ``mse``: per tensor the range of least expected int8 error (asymmetric, 256 levels) over the
    subsample; the decision tensors (model outputs, Softmax inputs) keep min-max;
 3. both with bias correction, unless the config switches it off; the better of 1-2 (MSE unless
-   min-max scores ``MINMAX_MARGIN_DB`` more) is then judged without bias correction, and with
-   min-max on the equalized graph, unless the config sets these switches itself; a change is kept
-   only when it gains ``MARGIN_DB`` (on a few samples, smaller gains are noise).
+   min-max scores ``MINMAX_MARGIN_DB`` more) is then judged against min-max on the equalized
+   graph, and the better of those without bias correction, unless the config sets these switches
+   itself; a change is kept only when it gains ``MARGIN_DB`` (on a few samples, smaller gains are
+   noise). Bias correction is judged once, on the best graph and ranges: on the corpus, switching
+   it off never gained the margin, on either graph (four reference runs, not five).
 
 Every candidate's model outputs (``tails``) then take the range ``calibrate_tail`` extends to the
 values unseen inputs produce beyond the calibration samples.
@@ -44,7 +46,7 @@ from .calibrate import Calibration, Ranges, Transforms, _grid_quant, _progress, 
 from .calibrate_tail import range_with_tail
 
 _SUBSAMPLE = 65536  # values kept per tensor for the MSE range (strided over each sample)
-_CHUNK = 32         # samples whose float tensors enter the statistics together
+_CHUNK = 16         # samples whose float tensors enter the statistics together
 HELD_MAX = 16       # held-aside samples judged per candidate (each costs a reference run)
 HELD_MIN_SAMPLES = 8  # below this many calibration samples the candidates are judged on all of them
 
@@ -98,15 +100,12 @@ class _Stats:
     values: Dict[str, List[np.ndarray]] = field(default_factory=dict)
     n: int = 0
 
-    def add(self, k: str, v: np.ndarray, step: int, axis: Optional[int], full: bool = True) -> None:
-        """One sample's value ``v`` of tensor ``k``; without ``full`` only its ranges (min / max,
-        per channel on ``axis``): the mean and the MSE subsample serve graph tensors only."""
+    def add(self, k: str, v: np.ndarray, step: int, axis: Optional[int]) -> None:
+        """One sample's value ``v`` of tensor ``k``: its range, per-channel ranges on ``axis``, its
+        sum (for the mean) and every ``step``-th value (for the MSE range)."""
         a, b = float(v.min()), float(v.max())
         self.lo[k] = min(self.lo.get(k, a), a)
         self.hi[k] = max(self.hi.get(k, b), b)
-        if not full:
-            self._add_channels(k, v[np.newaxis], axis)
-            return
         s = self.sums.get(k)
         if s is None:
             self.sums[k] = v.astype(np.float64)
@@ -129,16 +128,17 @@ class _Stats:
             cl, ch = np.minimum(self.chan[k][0], cl), np.maximum(self.chan[k][1], ch)
         self.chan[k] = (cl, ch)
 
-    def add_many(self, k: str, vs: List[np.ndarray], step: int, axis: Optional[int], full: bool = True) -> None:
-        """``add`` of several samples of tensor ``k`` in order, with one numpy call per statistic
+    def add_many(self, k: str, vs, step: int, axis: Optional[int]) -> None:
+        """``add`` of several samples of tensor ``k`` in order (a list of arrays, or one array
+        with the samples on axis 0), with one numpy call per statistic
         (the per-call overhead dominated the float pass); the same values as ``add`` one by one:
         min / max are exact in any order and the sums are still added sample by sample."""
         v0 = vs[0]
-        if len(vs) == 1 or len({(v.shape, v.dtype) for v in vs}) > 1:
+        if len(vs) == 1 or (not isinstance(vs, np.ndarray) and len({(v.shape, v.dtype) for v in vs}) > 1):
             for v in vs:
-                self.add(k, v, step, axis, full)
+                self.add(k, v, step, axis)
             return
-        st = np.stack(vs)
+        st = vs if isinstance(vs, np.ndarray) else np.stack(vs)
         flat = st.reshape(len(vs), -1)
         # Folded sample by sample as add does: which of -0.0 / 0.0 (or a NaN) is kept depends on it.
         for a, b in zip(flat.min(axis=1).tolist(), flat.max(axis=1).tolist()):
@@ -146,8 +146,6 @@ class _Stats:
             self.lo[k] = min(self.lo.get(k, a), a)
             self.hi[k] = max(self.hi.get(k, b), b)
         self._add_channels(k, st, axis)
-        if not full:
-            return
         self.values.setdefault(k, []).append(flat[:, ::step].astype(np.float64).reshape(-1))  # exact
         s = self.sums.get(k)
         rows = flat
@@ -199,6 +197,59 @@ class _Stats:
                 cl, ch = self.chan[k]
                 out[k] = (float(np.min(cl * f)), float(np.max(ch * f)))
         return out
+
+
+class _Pending:
+    """One chunk of samples' tensors on their way to ``_Stats.add_many``.
+
+    Each tensor's samples are copied into one array as they arrive, while the float run's output
+    is still in cache: stacking them at the flush read memory the float run had long evicted. The
+    arrays are reused chunk after chunk (``add_many`` keeps no view of them). A tensor whose shape
+    or dtype changes between samples is kept as a list instead.
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self.count = 0  # samples added since the last clear
+        self._stacked: Dict[str, np.ndarray] = {}
+        self._lists: Dict[str, List[np.ndarray]] = {}
+        self._live: Dict[str, bool] = {}  # names added since the last clear, in order (True: stacked)
+
+    def add(self, name: str, v: np.ndarray) -> None:
+        """Sample number ``count`` of tensor ``name``."""
+        v = np.asarray(v)
+        buf = self._stacked.get(name)
+        if name in self._lists or (name in self._live and buf is None):
+            self._lists.setdefault(name, []).append(v)
+            return
+        if buf is not None and buf.shape[1:] == v.shape and buf.dtype == v.dtype:
+            buf[self.count] = v
+            self._live[name] = True
+            return
+        if self.count == 0 and name not in self._live:
+            buf = self._stacked[name] = np.empty((self.size,) + v.shape, v.dtype)
+            buf[0] = v
+            self._live[name] = True
+            return
+        # Shape or dtype changed within the chunk: its samples so far as a list, this one added.
+        earlier = list(buf[:self.count].copy()) if buf is not None and self._live.get(name) else []
+        self._stacked.pop(name, None)
+        self._lists[name] = earlier + [v]
+        self._live[name] = False
+
+    def end_sample(self) -> None:
+        """The current sample's tensors are all added."""
+        self.count += 1
+
+    def items(self):
+        """(name, samples): a stacked array (sample axis first) or a list of arrays."""
+        for name, stacked in self._live.items():
+            yield name, (self._stacked[name][:self.count] if stacked else self._lists[name])
+
+    def clear(self) -> None:
+        self.count = 0
+        self._lists.clear()
+        self._live.clear()
 
 
 def range_mse_samples(s: np.ndarray, a: float, b: float) -> Tuple[float, float]:
@@ -294,7 +345,7 @@ def search(model_path: str, xs, run: Callable[[bool, Ranges, Optional[Dict[str, 
                                                  List[np.ndarray]],
            float_out: Callable[[Dict[str, np.ndarray]], List[np.ndarray]], input_shape=None, progress: bool = True,
            transforms: Optional[Transforms] = None, eq_transforms: Optional[Transforms] = None,
-           keep_minmax: Iterable[str] = (), only: Optional[Iterable[str]] = None,
+           keep_minmax: Iterable[str] = (), only: Optional[Iterable[str]] = None, also_read: Iterable[str] = (),
            fixed: Optional[Ranges] = None, try_bias_correction: bool = True,
            force_bias_correction: bool = False, macs: int = 0, watch: Iterable[str] = (),
            tails: Optional[Mapping[str, Tuple[float, float]]] = None) -> AutoResult:
@@ -306,6 +357,9 @@ def search(model_path: str, xs, run: Callable[[bool, Ranges, Optional[Dict[str, 
     float tensors {ONNX name: value} into the model outputs as ``run`` returns them (graph
     layout). ``transforms``: the equalization already applied (config ``equalization: true``);
     ``eq_transforms``: those of the equalized candidate graph (None: no such candidate).
+    ``only``: the tensors the graphs hold (the MSE candidate's; None: all the float run returns);
+    with those of ``eq_transforms`` and ``also_read`` (others whose range the quantizer reads: a fused
+    activation's input) they are the tensors whose statistics are recorded, and have ranges.
     ``fixed`` ranges override the calibrated ones (uint8 inputs). ``macs`` sizes the search
     (``run_budget``): a model too big for four candidates on the held samples is judged on min-max
     against MSE only. ``watch``: tensors whose maxima over the two parts are returned (``held_tops``;
@@ -315,6 +369,7 @@ def search(model_path: str, xs, run: Callable[[bool, Ranges, Optional[Dict[str, 
     runner = FloatRunner(model_path, input_shape, all_tensors=True)
     transforms = transforms or {}
     eq_transforms = eq_transforms or {}
+    eq_axes = {name: axis for name, (axis, _) in eq_transforms.items()}
     n = sample_count(xs)
     k = held_count(n, macs)
     full_search = run_budget(macs) >= 4 * max(k, 1) or k == 0
@@ -322,14 +377,14 @@ def search(model_path: str, xs, run: Callable[[bool, Ranges, Optional[Dict[str, 
     part_a, part_b = _Stats(), _Stats()
     held_float: List[List[np.ndarray]] = []
     only_set = set(only) if only is not None else None
-    pending: Dict[str, List[np.ndarray]] = {}  # a chunk of samples' tensors, not yet in the statistics
+    pending = _Pending(_CHUNK)  # a chunk of samples' tensors, not yet in the statistics
+    # Statistics only for the tensors a candidate's graph can read (the float run also returns
+    # those the passes fused away, e.g. a Conv's output before its BatchNormalization).
+    recorded = None if only_set is None else only_set | set(eq_axes) | set(also_read)
 
     def flush(part: _Stats) -> None:
         for name, vs in pending.items():
-            tr = eq_transforms.get(name)
-            # Means and MSE samples only for the tensors the graphs can read (``only``).
-            part.add_many(name, vs, max(1, vs[0].size // quota), tr[0] if tr is not None else None,
-                          only_set is None or name in only_set or tr is not None)
+            part.add_many(name, vs, max(1, vs[0].size // quota), eq_axes.get(name))
         pending.clear()
 
     for i, outs in enumerate(runner.iterate(xs)):
@@ -339,8 +394,10 @@ def search(model_path: str, xs, run: Callable[[bool, Ranges, Optional[Dict[str, 
         values = {name: sample[name] for name in runner.input_names}
         values.update(outs)
         for name, v in values.items():
-            pending.setdefault(name, []).append(apply_transform(v, transforms.get(name)))
-        if i + 1 == n - k or i + 1 == n or len(pending[next(iter(pending))]) >= _CHUNK:
+            if recorded is None or name in recorded:
+                pending.add(name, apply_transform(v, transforms.get(name)))
+        pending.end_sample()
+        if i + 1 == n - k or i + 1 == n or pending.count >= _CHUNK:
             flush(part)
         if i >= n - k or k == 0:
             held_float.append(float_out(values))
@@ -392,13 +449,10 @@ def search(model_path: str, xs, run: Callable[[bool, Ranges, Optional[Dict[str, 
     mm = judge_candidate(Candidate("minmax", False, bc0))
     ms = judge_candidate(Candidate("mse", False, bc0))
     best = mm if mm.sqnr_db > ms.sqnr_db + MINMAX_MARGIN_DB else ms
-    if try_bias_correction and full_search:  # off only where that gains the margin
-        best = better(judge_candidate(Candidate(best.method, False, False)), best)
     if eq_transforms and full_search:
-        eq = judge_candidate(Candidate("minmax", True, best.bias_correction))
-        best = better(eq, best)
-        if best is eq and try_bias_correction and eq.bias_correction:
-            best = better(judge_candidate(Candidate("minmax", True, False)), best)
+        best = better(judge_candidate(Candidate("minmax", True, bc0)), best)
+    if try_bias_correction and full_search:  # off only where that gains the margin, judged once: on the best
+        best = better(judge_candidate(Candidate(best.method, best.equalization, False)), best)
     full = part_a.merged(part_b) if k else part_a
     ranges = ranges_of(full, best)
     minmax = full.equalized_minmax(eq_transforms) if best.equalization else full.minmax()
