@@ -577,6 +577,31 @@ def test_auto_chooses_by_held_aside_output_error_and_says_so(cle_graphs, tmp_pat
     assert "equalization" not in next(n for n in c.notes if n.startswith("calibration method auto"))
 
 
+@pytest.mark.parametrize("act", ["LeakyRelu", "HardSwish"])
+def test_auto_records_the_ranges_of_fused_activation_inputs(act, tmp_path):
+    """auto keeps statistics only for the tensors the quantizer reads: a Conv's output that a
+    LeakyRelu or a table activation was fused into is no graph tensor, but its range is read."""
+    from onnx_factory import GraphBuilder
+    rng = np.random.default_rng(7)
+    m = GraphBuilder([1, 3, 8, 8], opset=14)  # HardSwish: opset 14
+    c = m.op("Conv", ["x", m.const((rng.standard_normal((6, 3, 3, 3)) * 0.3).astype(np.float32)),
+                      m.const((rng.standard_normal(6) * 0.1).astype(np.float32))], kernel_shape=[3, 3], pads=[1] * 4)
+    a = m.op(act, [c], **({"alpha": 0.1} if act == "LeakyRelu" else {}))
+    m.op("Conv", [a, m.const((rng.standard_normal((4, 6, 1, 1)) * 0.3).astype(np.float32))], kernel_shape=[1, 1])
+    path = m.finish(tmp_path / "m.onnx")
+    g = run_passes(import_onnx(str(path), {}, None))
+    assert any((n.attrs.get("activation") or {}).get("pre_act") for n in g.nodes)  # the case is there
+    xs = rng.standard_normal((40, 3, 8, 8)).astype(np.float32)
+    np.savez(tmp_path / "cal.npz", x=xs)
+    c = compile_model(str(path), Config(calibration=DataRef(str(tmp_path / "cal.npz"))), "m", progress=False)
+    assert c.calibration.startswith("40 samples of cal.npz (auto:"), c.calibration
+    q = dequantize_output(c.model, run_int8(c.model, quantize_input(c.model, xs[:8])))
+    runner = FloatRunner(str(path))
+    ref = np.stack([runner.run(x[None])["y"][0] for x in xs[:8]])
+    err = np.abs(q.reshape(ref.shape) - ref).max()
+    assert err < 0.1 * np.abs(ref).max(), err
+
+
 def test_auto_without_real_data_is_minmax(tmp_path):
     """Random stand-in inputs cannot judge clipping: auto calibrates them with min-max, as before."""
     path, _, _ = _cle_model(tmp_path / "m.onnx"), None, None

@@ -317,18 +317,21 @@ def _auto_calibration(model_path: str, passed: Graph, cfg: Config, xs, pins, pro
         progress, transforms=float_transforms(passed), eq_transforms=float_transforms(eq_graph) if eq_graph else None,
         keep_minmax=decision_tensors(passed),
         only={passed.original_name(t) for t, v in passed.tensors.items() if not v.is_const},
-        also_read=fused_activation_inputs(passed), fixed={inp: (0.0, 255.0) for inp in u8},
+        also_read=ranges_beyond_graph(passed), fixed={inp: (0.0, 255.0) for inp in u8},
         try_bias_correction=not cfg.bias_correction and "quantization.bias_correction" not in cfg.lines,
         force_bias_correction=cfg.bias_correction, macs=calibrate_auto.graph_macs(passed),
         watch=softmax_outputs(passed), tails=output_tails(passed))
     return (eq_graph if res.equalized else passed), res
 
 
-def fused_activation_inputs(graph: Graph) -> List[str]:
-    """ONNX names of the pre-activation tensors of fused activations (passes/fuse_activation.py):
-    no longer graph tensors, but the lowering reads their ranges (LeakyRelu, table activations)."""
-    return [graph.original_name(act["pre_act"]) for n in graph.nodes
-            for act in [n.attrs.get("activation") or {}] if act.get("pre_act")]
+def ranges_beyond_graph(graph: Graph) -> List[str]:
+    """ONNX names of tensors outside the graph whose calibrated ranges the lowering reads: the
+    pre-activation tensors of fused activations (passes/fuse_activation.py: LeakyRelu, table
+    activations) and every member of a tied group (lower_graph.tie_ranges takes the union of
+    whichever have a range)."""
+    pre = [graph.original_name(act["pre_act"]) for n in graph.nodes
+           for act in [n.attrs.get("activation") or {}] if act.get("pre_act")]
+    return pre + [t for group in graph.tied_ranges for t in group]
 
 
 def output_tails(graph: Graph) -> Dict[str, Tuple[float, float]]:

@@ -359,7 +359,7 @@ def search(model_path: str, xs, run: Callable[[bool, Ranges, Optional[Dict[str, 
     ``eq_transforms``: those of the equalized candidate graph (None: no such candidate).
     ``only``: the tensors the graphs hold (the MSE candidate's; None: all the float run returns);
     with those of ``eq_transforms`` and ``also_read`` (others whose range the quantizer reads: a fused
-    activation's input) they are the tensors whose statistics are recorded, and have ranges.
+    activation's input, the members of a tied group) they are the tensors whose statistics are recorded, and have ranges.
     ``fixed`` ranges override the calibrated ones (uint8 inputs). ``macs`` sizes the search
     (``run_budget``): a model too big for four candidates on the held samples is judged on min-max
     against MSE only. ``watch``: tensors whose maxima over the two parts are returned (``held_tops``;
