@@ -134,6 +134,14 @@ def test_pending_chunk_keeps_samples_whose_shape_changes():
         assert [x.shape for x in got["r"]] == [(1, 3), (1, 3), (1, 5), (1, 3)]
         assert all(np.array_equal(x, y) for x, y in zip(got["d"], a)) and got["d"][1].dtype == np.float64
         pend.clear()
+    # A tensor first seen mid-chunk holds only its own samples, not the array's rows of a past chunk.
+    pend.add("r", a[0])
+    pend.end_sample()
+    pend.add("r", a[1])
+    pend.add("t", a[2])
+    pend.end_sample()
+    got = dict(pend.items())
+    assert len(got["t"]) == 1 and np.array_equal(got["t"][0], a[2])
 
 
 def _stats_equal(s: _Stats, t: _Stats) -> None:

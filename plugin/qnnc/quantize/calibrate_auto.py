@@ -212,30 +212,29 @@ class _Pending:
         self.size = size
         self.count = 0  # samples added since the last clear
         self._stacked: Dict[str, np.ndarray] = {}
-        self._lists: Dict[str, List[np.ndarray]] = {}
-        self._live: Dict[str, bool] = {}  # names added since the last clear, in order (True: stacked)
+        self._lists: Dict[str, List[np.ndarray]] = {}  # this chunk's tensors kept as lists
+        self._names: Dict[str, None] = {}  # this chunk's tensors, in order
 
     def add(self, name: str, v: np.ndarray) -> None:
         """Sample number ``count`` of tensor ``name``."""
         v = np.asarray(v)
+        seen = name in self._names
+        self._names[name] = None
+        if name in self._lists:
+            self._lists[name].append(v)
+            return
         buf = self._stacked.get(name)
-        if name in self._lists or (name in self._live and buf is None):
-            self._lists.setdefault(name, []).append(v)
-            return
-        if buf is not None and buf.shape[1:] == v.shape and buf.dtype == v.dtype:
+        fits = buf is not None and buf.shape[1:] == v.shape and buf.dtype == v.dtype
+        if fits and (seen or self.count == 0):
             buf[self.count] = v
-            self._live[name] = True
             return
-        if self.count == 0 and name not in self._live:
-            buf = self._stacked[name] = np.empty((self.size,) + v.shape, v.dtype)
-            buf[0] = v
-            self._live[name] = True
+        if self.count == 0:  # the chunk's first sample: a new array
+            self._stacked[name] = np.empty((self.size,) + v.shape, v.dtype)
+            self._stacked[name][0] = v
             return
-        # Shape or dtype changed within the chunk: its samples so far as a list, this one added.
-        earlier = list(buf[:self.count].copy()) if buf is not None and self._live.get(name) else []
+        # Shape or dtype changed within the chunk (or a tensor first seen mid-chunk): a list.
+        self._lists[name] = (list(buf[:self.count].copy()) if seen else []) + [v]
         self._stacked.pop(name, None)
-        self._lists[name] = earlier + [v]
-        self._live[name] = False
 
     def end_sample(self) -> None:
         """The current sample's tensors are all added."""
@@ -243,13 +242,13 @@ class _Pending:
 
     def items(self):
         """(name, samples): a stacked array (sample axis first) or a list of arrays."""
-        for name, stacked in self._live.items():
-            yield name, (self._stacked[name][:self.count] if stacked else self._lists[name])
+        for name in self._names:
+            yield name, (self._lists[name] if name in self._lists else self._stacked[name][:self.count])
 
     def clear(self) -> None:
         self.count = 0
         self._lists.clear()
-        self._live.clear()
+        self._names.clear()
 
 
 def range_mse_samples(s: np.ndarray, a: float, b: float) -> Tuple[float, float]:
