@@ -500,13 +500,22 @@ def kernel_env():
     -O2: the kernels' own optimize pragma does not reach every target option GCC fixes for -Os)."""
     level = (_option("custom_qnnc_kernels_opt") or "-O2").strip()
     if level == "project":
-        return env
+        return with_reserved_registers(env.Clone())
     if not re.match(r"^-O[0-3sgz]?$|^-Ofast$", level):
         fail("custom_qnnc_kernels_opt in %s: expected an optimization flag such as -O2 or -O3, or "
              "'project', got %r" % (INI, level))
     kenv = env.Clone()
     kenv.Replace(CCFLAGS=[f for f in env.Flatten(kenv.get("CCFLAGS", []))
                           if not re.match(r"^-O([0-3sgz]|fast)?$", str(f))] + [level])
+    return with_reserved_registers(kenv)
+
+
+def with_reserved_registers(kenv):
+    """A build that keeps a frame pointer or reserves r9 leaves 13 registers: the DSP conv loop
+    then takes its 13-register form (QNNC_DSP_ASM_13; qnnc_dsp_mm2x3.h)."""
+    flags = [str(f) for f in env.Flatten([kenv.get("CCFLAGS", []), kenv.get("CFLAGS", [])])]
+    if "-fno-omit-frame-pointer" in flags or "-ffixed-r9" in flags:
+        kenv.Append(CPPDEFINES=["QNNC_DSP_ASM_13"])
     return kenv
 
 

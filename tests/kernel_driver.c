@@ -18,6 +18,33 @@
  */
 #include "case_driver.h"
 
+/* Half of the conv shapes run qnnc_conv_s8_paired on the channel-pair layout (as generated code
+ * does on the DSP cores for the layers plan/paired_conv.py marks): its DSP path where the layer
+ * meets its conditions, else, and with the short scratch, its portable path. */
+static int conv_paired(const qnnc_dims *in_d, const qnnc_dims *f_d, const qnnc_dims *out_d)
+{
+    return ((in_d->c + out_d->c + f_d->w + out_d->w) & 1) == 0;
+}
+
+/* The channel-pair layout (qnnc/emit/paired_weights.py) of an OHWI filter: per pair of channels
+ * and group of 4 taps (K padded with zeros), channel 2p's 4 weights then channel 2p + 1's. */
+static int8_t *conv_paired_weights(const int8_t *w, int32_t out_c, int32_t K)
+{
+    const int32_t kp = (K + 3) & ~3, oc2 = out_c + (out_c & 1);
+    int8_t *pw = (int8_t *)calloc((size_t)(oc2 * kp > 0 ? oc2 * kp : 1), 1);
+    int32_t o, k;
+    if (pw == NULL) {
+        fprintf(stderr, "conv case: out of memory for the paired weights\n");
+        abort();
+    }
+    for (o = 0; o < out_c; ++o) {
+        for (k = 0; k < K; ++k) {
+            pw[(o / 2) * 2 * kp + (k / 4) * 8 + (o % 2) * 4 + k % 4] = w[o * K + k];
+        }
+    }
+    return pw;
+}
+
 static void conv_call(const blobs *b, const qnnc_buffer *scratch, int depthwise)
 {
     qnnc_conv_params p;
@@ -26,7 +53,11 @@ static void conv_call(const blobs *b, const qnnc_buffer *scratch, int depthwise)
     conv_params_of(b, &p);
     q.multiplier = I32(b, 2);
     q.shift = I32(b, 3);
-    if (!depthwise) {
+    if (!depthwise && conv_paired(&in_d, &f_d, &out_d)) {
+        int8_t *pw = conv_paired_weights(S8(b, 7), out_d.c, f_d.h * f_d.w * f_d.c);
+        qnnc_conv_s8_paired(scratch, &p, &q, &in_d, S8(b, 5), &f_d, pw, I32(b, 8), &out_d, OUT8(b, 10));
+        free(pw);
+    } else if (!depthwise) {
         qnnc_conv_s8(scratch, &p, &q, &in_d, S8(b, 5), &f_d, S8(b, 7), I32(b, 8), &out_d, OUT8(b, 10));
     } else {
         qnnc_depthwise_conv_s8(scratch, &p, &q, &in_d, S8(b, 5), &f_d, S8(b, 7), I32(b, 8), &out_d,
@@ -105,8 +136,9 @@ static int run_case(int32_t kernel, const blobs *b)
         qnnc_dims in_d = dims_of(b, 4), f_d = dims_of(b, 6), out_d = dims_of(b, 9);
         int32_t size;
         conv_params_of(b, &p);
-        size = kernel == 0 ? qnnc_conv_s8_get_buffer_size(&p, &in_d, &f_d, &out_d)
-                           : qnnc_depthwise_conv_s8_get_buffer_size(&p, &in_d, &f_d, &out_d);
+        size = kernel == 1                              ? qnnc_depthwise_conv_s8_get_buffer_size(&p, &in_d, &f_d, &out_d)
+               : conv_paired(&in_d, &f_d, &out_d) ? qnnc_conv_s8_paired_get_buffer_size(&in_d, &f_d)
+                                                  : qnnc_conv_s8_get_buffer_size(&p, &in_d, &f_d, &out_d);
         return run_with_scratch(b, 10, size, kernel == 0 ? conv_call0 : conv_call1);
     }
     case 2: { /* fc: params[in_off, out_off, min, max, rows, K, N, rounding], lut, mult, shift, x, w, bias, out */

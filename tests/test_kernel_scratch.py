@@ -37,6 +37,7 @@ int main(void)
                QNNC_CONV_S4_DSP_BUFFER_SIZE(conv[i][0], conv[i][1], conv[i][2]),
                QNNC_CONV_S4_MVE_BUFFER_SIZE(conv[i][0], conv[i][2]), QNNC_CONV_S16_DSP_BUFFER_SIZE(conv[i][0]),
                QNNC_CONV_S16_MVE_BUFFER_SIZE(conv[i][0]));
+        printf("paired %%d\n", QNNC_CONV_PAIRED_DSP_BUFFER_SIZE(conv[i][0], conv[i][1]));
     }
     for (i = 0; i < sizeof taps / sizeof taps[0]; ++i) {
         printf("dw %%d %%d %%d %%d\n", QNNC_DW_DSP_BUFFER_SIZE(taps[i]), QNNC_DW_MVE_BUFFER_SIZE(taps[i]),
@@ -70,7 +71,9 @@ def test_python_sizes_equal_the_header_formulas(tmp_path):
     want = [f"conv {ks.conv_dsp_bytes(k, ic, oc)} {ks.conv_mve_bytes(k, oc, ic == 8)} "
             f"{ks.conv_s4_dsp_bytes(k, ic, oc) or s4_uncapped(k, ic, oc)} "
             f"{ks.conv_s4_mve_bytes(k, oc) or 4 * oc + 2 * ((k + 31) & ~31)} "
-            f"{ks.conv_s16_scratch_bytes(k) or 6 * k} {4 * k}" for k, ic, oc in CONV]
+            f"{ks.conv_s16_scratch_bytes(k) or 6 * k} {4 * k}\npaired {ks.conv_paired_dsp_bytes(k, ic)}"
+            for k, ic, oc in CONV]
+    want = "\n".join(want).splitlines()
     want += [f"dw {8 * t} {16 * t + 4} {(3 * t + 3) & ~3} {64 * t}" for t in TAPS]
     want += [f"fc {ks.fully_connected_scratch_bytes(k, n)}" for k, n in FC]
     assert lines[1:] == want
@@ -80,6 +83,10 @@ def test_python_sizes_equal_the_header_formulas(tmp_path):
     assert ks.conv_scratch_bytes(p, (1, 8, 8, 16), (32, 3, 3, 16), (1, 8, 8, 32)) == \
         max(4 * 144 + 16, 4 * 32 + 8 * 32 + 2 * 144) == 672
     assert ks.depthwise_scratch_bytes(p, 64, (1, 3, 3, 64)) == 148
+    # a conv with channel-pair weights (plan/paired_conv.py): three q15 columns on the DSP cores
+    assert ks.conv_scratch_bytes(p, (1, 8, 8, 16), (32, 3, 3, 16), (1, 8, 8, 32), paired=True) == \
+        max(6 * 144, 4 * 32 + 8 * 32 + 2 * 144) == 864
+    assert ks.conv_paired_dsp_bytes(27, 3) == 6 * 28 + 32  # a first layer: the int8 window too
     # int4 conv, DSP: two q15 columns (and the int8 window for in_c % 8; the realigned filter for K % 8)
     assert ks.conv_s4_dsp_bytes(576, 64, 64) == 4 * 576
     assert ks.conv_s4_dsp_bytes(40, 1, 64) == 5 * 40
@@ -141,7 +148,8 @@ def test_kws_scratch_is_placed_over_dead_tensors(tmp_path):
     for b in plan.buffers:
         if b.first <= first <= b.last and not b.external:
             assert off + n <= b.offset or b.offset + b.size <= off, b
-    assert c.count("qnnc_conv_s8(KWS_SCRATCH_ALL(") == 1
+    # (every KWS conv takes the channel-pair weights on the DSP cores: the call names both copies)
+    assert c.count("QNNC_CONV_S8_PAIRED_CALL(KWS_SCRATCH_ALL(") == 1
 
 
 PORTABLE_MAIN = r"""

@@ -10,7 +10,6 @@
 """
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -101,18 +100,10 @@ def test_host_build_bit_exact_under_sanitizers(tmp_path):
 @pytest.mark.qemu
 @pytest.mark.parametrize("core", ["m4", "m7", "m55", "m3"])
 def test_cortex_m_bit_exact_and_linked_per_path(core, tmp_path):
-    from benchmarks import harness as H
-    from benchmarks import modelbench as MB
-    missing = H.missing_tools()
-    if missing:
-        pytest.skip(f"Cortex-M tests need QEMU: {missing}")
+    from qemu_model import run_on_core
     res, xs = _build(tmp_path)
-    r = MB.bench_generated(res, tmp_path / "out" / "gen", MB.quantized_inputs(res, xs), H.MACHINES[core],
-                           tmp_path / core, "mlp", hist=False)
+    r, names = run_on_core(res, tmp_path / "out" / "gen", xs, core, tmp_path / core, "mlp")
     assert r.bit_exact, f"{r.mismatches} of {r.n_inputs} outputs differ from the reference on {core}"
-    elf = next((tmp_path / core).glob("*.elf"))
-    syms = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True, check=True).stdout
-    names = {line.split()[-1] for line in syms.splitlines() if line.strip()}
     dsp = core in ("m4", "m7")
     assert ("m_op0_filter_s16" in names) == dsp and ("m_op0_filter" in names) == (not dsp)
     assert ("qnnc_fc_wide_dsp_s8" in names) == dsp

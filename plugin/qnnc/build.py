@@ -27,6 +27,7 @@ from .errors import ConfigError, DataError, ModelError
 from .pipeline import Compiled, compile_model
 from .plan.patches import apply_patches
 from .plan.memory import MemoryPlan, plan_memory
+from .plan.paired_conv import mark_paired_convs
 from .plan.wide_weights import choose_wide_layers
 from .reference.interpreter import quantize_input, run_int8
 from .report import build_report, summary_line
@@ -99,6 +100,7 @@ def generate(model_path: str, cfg: Config, name: str, runtime: bool = True, prog
     def plan_fn(m):
         return plan_memory(m, external_input=external)
 
+    mark_paired_convs(compiled.model)  # the DSP builds' conv weight layout (no option: it costs nothing)
     if cfg.patch_layers is not None:
         compiled.model, _ = apply_patches(compiled.model, cfg.patch_layers, cfg.patches, plan_fn, cfg.source,
                                           cfg.lines.get("execution.patch_layers"))
@@ -111,6 +113,7 @@ def generate(model_path: str, cfg: Config, name: str, runtime: bool = True, prog
                 "features multiples of 4, within the flash budget)")
         compiled.notes.append(note)
         model.notes.append(note)
+    mark_paired_convs(model)  # (again: the sub-ops of new patch segments)
     plan = plan_fn(model)
     check_budgets(model, plan, cfg, ram_budget, flash_budget, budget_origin)
     prov = provenance(model_path, cfg)

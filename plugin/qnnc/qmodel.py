@@ -12,6 +12,14 @@ import numpy as np
 
 from .ir import element_count
 
+
+def paired_filter_bytes(filter_dims) -> int:
+    """Bytes of the channel-pair copy of an OHWI conv filter of dims (out_c, kh, kw, in_c)
+    (plan/paired_conv.py): out_c rounded up to even, rows padded to a multiple of 4 taps."""
+    out_c, kh, kw, in_c = (int(d) for d in filter_dims)
+    return ((out_c + 1) // 2) * 2 * ((kh * kw * in_c + 3) & ~3)
+
+
 # Op kinds and the kernel function each calls (None: a view, no code).
 KERNELS = {
     "conv": "qnnc_conv_s8",
@@ -94,6 +102,8 @@ class QOp:
         own = int(sum(a.nbytes for a in self.consts.values()))
         if self.attrs.get("wide_weights"):
             own += int(self.consts["filter"].nbytes)
+        if self.attrs.get("paired_weights"):  # the DSP build's copy instead: rows padded to 4 taps
+            own += paired_filter_bytes(self.attrs["filter_dims"]) - int(self.consts["filter"].nbytes)
         return own + sum(op.weight_bytes for op in self.sub_ops)
 
     @property
@@ -164,13 +174,19 @@ class QModel:
     def weight_bytes(self) -> int:
         """Bytes of constant data; arrays with the same type and values count once (the emitter
         defines them once). Int16 weights (``attrs["wide_weights"]``) count as the DSP build
-        carries them, in place of the int8 filter: the largest of the targets' figures."""
+        carries them, in place of the int8 filter, and so do paired conv weights (``attrs["paired_weights"]``):
+        the largest of the targets' figures."""
         seen = set()
         total = 0
         for op in [o for op in self.ops for o in [op] + op.sub_ops]:
             arrays = [(a, 1) for a in op.consts.values()]
             if op.attrs.get("wide_weights"):
                 arrays.append((op.consts["filter"], "wide"))  # the int16 copy: 2 bytes a weight
+            if op.attrs.get("paired_weights"):  # the DSP build's paired copy: rows padded to 4 taps
+                key = (op.consts["filter"].tobytes(), "paired")
+                if key not in seen:
+                    seen.add(key)
+                    total += paired_filter_bytes(op.attrs["filter_dims"]) - int(op.consts["filter"].nbytes)
             for a, tag in arrays:
                 a = np.ascontiguousarray(a)
                 key = (a.dtype.str, a.tobytes(), tag)
@@ -183,4 +199,5 @@ class QModel:
         """Sorted kernel function names the model calls."""
         ops = [o for op in self.ops for o in [op] + op.sub_ops]
         wide = {"qnnc_fully_connected_s8_wide" for op in ops if op.attrs.get("wide_weights")}
-        return sorted({op.kernel for op in ops if op.kernel} | wide)
+        paired = {"qnnc_conv_s8_paired" for op in ops if op.attrs.get("paired_weights")}
+        return sorted({op.kernel for op in ops if op.kernel} | wide | paired)

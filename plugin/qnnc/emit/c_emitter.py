@@ -22,6 +22,7 @@ from ..reference import kernels_s16_recurrent as KRC16
 from ..reference import kernels_s16_tables as KT16
 from ..reference import kernels_s16_reduce as KR16
 from .c_format import array_body, array_definition, brace, c_float, c_int, c_type
+from .paired_weights import paired_conv_weights
 from .wide_weights import wide_fc_weights
 
 _STRUCT = {"ConvParams": "qnnc_conv_params", "FcParams": "qnnc_fc_params", "PoolParams": "qnnc_pool_params",
@@ -162,6 +163,8 @@ class _Emitter:
         path compiled in reads them)."""
         c = op.consts
         luts = {}
+        if op.attrs.get("paired_weights"):  # the DSP builds read the paired copy (spatial) instead
+            filter_guard = "#if !defined(QNNC_CONV_WANT_PAIRED_WEIGHTS)"
         if op.params.act_lut is not None:
             luts["act_lut"] = self.const_array(f"{k}_act_lut", op.params.act_lut)
         filt = (self.const_array(f"{k}_filter", c["filter"]) if filter_guard is None
@@ -183,6 +186,12 @@ class _Emitter:
             p = self.struct(f"{k}{tag}_params", params, luts)
             din = self.dims(f"{k}{tag}_input_dims", in_shape)
             dout = self.dims(f"{k}{tag}_output_dims", out_shape)
+            if op.attrs.get("paired_weights"):  # plan/paired_conv.py: the DSP builds' channel-pair copy
+                paired = self.guarded_array(f"{k}_filter_paired", paired_conv_weights(op.consts["filter"]),
+                                            "#if defined(QNNC_CONV_WANT_PAIRED_WEIGHTS)")
+                self.body.append(f"{indent}QNNC_CONV_S8_PAIRED_CALL({self.scratch_arg(op)}{p}, &{q}, {din}, "
+                                 f"{in_ptr}, {dfl}, {filt}, {paired}, {bias}, {dout}, {out_ptr});")
+                return
             self.body.append(f"{indent}{op.kernel}({self.scratch_arg(op)}{p}, &{q}, {din}, {in_ptr}, {dfl}, "
                              f"{filt}, {bias}, {dout}, {out_ptr});")
         elif op.kind in ("max_pool", "avg_pool"):

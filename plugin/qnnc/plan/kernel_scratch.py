@@ -37,6 +37,12 @@ def conv_dsp_bytes(k: int, in_c: int, out_c: int) -> int:
     return 4 * (k & ~3) + 16 + (((k + 7) & ~3) if in_c & 3 else 0) + last_rows
 
 
+def conv_paired_dsp_bytes(k: int, in_c: int) -> int:
+    """``QNNC_CONV_PAIRED_DSP_BUFFER_SIZE`` (qnnc_conv_s8_paired's DSP path): three q15 columns of
+    K rounded up to 4, and the int8 window when in_c % 4 != 0."""
+    return 6 * ((k + 3) & ~3) + (((k + 7) & ~3) if in_c & 3 else 0)
+
+
 def conv_mve_outer_bytes(k: int, out_c: int) -> int:
     """The ``QNNC_CONV_MVE_OUTER`` part of ``QNNC_CONV_MVE_BUFFER_SIZE``: the outer-product path's
     (at most 16 output channels, blocks of 8 channels x K <= 32) tap-major weights and 3 words a
@@ -51,16 +57,23 @@ def conv_mve_bytes(k: int, out_c: int, direct: bool) -> int:
             conv_mve_outer_bytes(k, out_c))
 
 
-def conv_scratch_bytes(params, in_shape, filter_dims, out_shape) -> int:
+def conv_scratch_bytes(params, in_shape, filter_dims, out_shape, paired: bool = False) -> int:
     """Bytes ``qnnc_conv_s8`` may ask for (max over the DSP and Helium paths); shapes NHWC,
-    filter_dims (out_c, kh, kw, in_c)."""
+    filter_dims (out_c, kh, kw, in_c). ``paired``: the DSP builds call ``qnnc_conv_s8_paired``
+    (plan/paired_conv.py)."""
     in_c, out_c = in_shape[3], out_shape[3]
     k = filter_dims[1] * filter_dims[2] * in_c
     if k > CONV_MAX_K or out_c > CONV_MAX_K:
         return 0
     direct = _direct(params, in_shape, filter_dims, out_shape)
-    dsp = conv_dsp_bytes(k, in_c, out_c) if k >= 4 else 0
-    return max(dsp, conv_mve_bytes(k, out_c, direct))
+    return max(_conv_dsp(k, in_c, out_c, paired), conv_mve_bytes(k, out_c, direct))
+
+
+def _conv_dsp(k: int, in_c: int, out_c: int, paired: bool) -> int:
+    """The DSP path's need: the paired kernel's, or qnnc_conv_s8's (K >= 4)."""
+    if paired:
+        return conv_paired_dsp_bytes(k, in_c)
+    return conv_dsp_bytes(k, in_c, out_c) if k >= 4 else 0
 
 
 def _direct(params, in_shape, filter_dims, out_shape) -> bool:
@@ -189,9 +202,10 @@ def _conv_like(op, model, band: bool) -> int:
         k = op.attrs["filter_dims"][1] * op.attrs["filter_dims"][2] * in_shape[3]
         if k > CONV_MAX_K or out_shape[3] > CONV_MAX_K:
             return 0
-        return max(conv_dsp_bytes(k, in_shape[3], out_shape[3]) if k >= 4 else 0,
+        return max(_conv_dsp(k, in_shape[3], out_shape[3], bool(op.attrs.get("paired_weights"))),
                    conv_mve_bytes(k, out_shape[3], False))
-    return conv_scratch_bytes(op.params, in_shape, op.attrs["filter_dims"], out_shape)
+    return conv_scratch_bytes(op.params, in_shape, op.attrs["filter_dims"], out_shape,
+                              bool(op.attrs.get("paired_weights")))
 
 
 def op_portable_scratch_bytes(op, model) -> int:

@@ -56,7 +56,7 @@ def runtime_files(functions: Iterable[str]) -> Dict[str, str]:
     names = set(functions) | set(BOUNDARY_KERNELS)
     names = sorted(names | {callee for fn in names for callee in KERNEL_CALLS.get(fn, ())})
     files = {HEADER: _read(os.path.join(INCLUDE_DIR, HEADER))}
-    pending = []
+    pending = [files[HEADER]]  # the public header's own parts (qnnc_weight_layouts.h)
     for fn in names:
         for path in kernel_sources(fn):
             files[os.path.basename(path)] = _read(path)

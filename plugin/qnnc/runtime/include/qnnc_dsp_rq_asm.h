@@ -58,5 +58,9 @@ QNNC_INLINE int qnnc_dsp_rq_asm_ok(const int32_t *mult, const int32_t *shift, in
 #define QNNC_DSP_RQ2(a, b, clamp)                                                              \
     QNNC_DSP_RQ_LOAD QNNC_DSP_RQ_MUL(a) QNNC_DSP_RQ_MUL(b) QNNC_DSP_RQ_TERMS QNNC_DSP_RQ_ROUND(a) \
         QNNC_DSP_RQ_ROUND(b) clamp(a) clamp(b)
+/* One channel's three accumulators a, b, c (three pixels). */
+#define QNNC_DSP_RQ3(a, b, c, clamp)                                                           \
+    QNNC_DSP_RQ_LOAD QNNC_DSP_RQ_MUL(a) QNNC_DSP_RQ_MUL(b) QNNC_DSP_RQ_MUL(c) QNNC_DSP_RQ_TERMS   \
+        QNNC_DSP_RQ_ROUND(a) QNNC_DSP_RQ_ROUND(b) QNNC_DSP_RQ_ROUND(c) clamp(a) clamp(b) clamp(c)
 #endif
 #endif /* QNNC_DSP_RQ_ASM_H */

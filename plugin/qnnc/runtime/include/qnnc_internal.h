@@ -457,11 +457,12 @@ QNNC_INLINE int32_t qnnc_dsp_pkhtb(uint32_t a, uint32_t b) { QNNC_ASM1("pkhtb %0
 #undef QNNC_ASM1
 
 /* The hot SMLAD loops of conv and fully connected are inline assembly where GCC-compatible
- * inline assembly is available and optimization is on: they need 13 registers, which GCC 12's
- * allocator does not find from C (it spills and loads the q15 words one by one). ACLE has no
- * intrinsic for LDRD or for a register assignment. -DQNNC_NO_INLINE_ASM selects the C loops
- * (same results); a build that both reserves r9 (-ffixed-r9) and keeps a frame pointer has 12
- * registers left and needs it. The loops read weight rows with LDR at any byte offset, so they
+ * inline assembly is available and optimization is on: they need 13 registers (the channel-pair
+ * conv's 14), which GCC 12's allocator does not find from C (it spills and loads the q15 words
+ * one by one). ACLE has no intrinsic for LDRD or for a register assignment. -DQNNC_NO_INLINE_ASM
+ * selects the C loops (same results). A build that keeps a frame pointer or reserves r9
+ * (-ffixed-r9) defines QNNC_DSP_ASM_13 (the Zephyr module and the PlatformIO library do it from
+ * the build's flags); one that does both has 12 registers left and needs QNNC_NO_INLINE_ASM. The loops read weight rows with LDR at any byte offset, so they
  * are compiled only where unaligned access is allowed (__ARM_FEATURE_UNALIGNED: firmware that
  * traps unaligned accesses, CCR.UNALIGN_TRP, builds with -mno-unaligned-access and gets the C
  * loops). */
@@ -568,7 +569,7 @@ typedef int qnnc_conv_path(const qnnc_buffer *scratch, const qnnc_conv_params *p
                            const qnnc_per_channel_quant *quant, const qnnc_dims *input_dims, const int8_t *input,
                            const qnnc_dims *filter_dims, const int8_t *filter, const int32_t *bias,
                            const qnnc_dims *output_dims, int8_t *output);
-qnnc_conv_path qnnc_conv_dsp_s8, qnnc_conv_mve_s8, qnnc_dw_dsp_s8, qnnc_dw_mve_s8;
+qnnc_conv_path qnnc_conv_dsp_s8, qnnc_conv_mve_s8, qnnc_dw_dsp_s8, qnnc_dw_mve_s8, qnnc_conv_paired_dsp_s8;
 
 /* The path compiled in of a kernel with both: its Helium or its DSP function, else NULL (a
  * function that is not compiled in is never named, so a build without optimization links). */

@@ -112,23 +112,7 @@ typedef struct {
     const int32_t *kernel_sums;  /**< NULL, or sum_k w[o][k] per output (Helium: QNNC_FC_KERNEL_SUMS) */
 } qnnc_fc_params;
 
-/* Weight-row sums are emitted only for builds whose FC path reads them (Helium), int16 weights
- * (execution.wide_weights) only for the DSP path, whose layers then call
- * qnnc_fully_connected_s8_wide: each target carries the flash of its own path only. */
-#if !defined(QNNC_PORTABLE_ONLY) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
-#define QNNC_FC_WANT_KERNEL_SUMS 1
-#define QNNC_FC_KERNEL_SUMS(sums) (sums)
-#else
-#define QNNC_FC_KERNEL_SUMS(sums) NULL
-#endif
-#if !defined(QNNC_PORTABLE_ONLY) && !(defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)) && \
-    defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
-#define QNNC_FC_WANT_WIDE_WEIGHTS 1
-#define QNNC_FC_S8_WIDE_CALL(s, p, q, r, k, x, n, w8, w16, b, y) \
-    qnnc_fully_connected_s8_wide(s, p, q, r, k, x, n, w16, b, y)
-#else
-#define QNNC_FC_S8_WIDE_CALL(s, p, q, r, k, x, n, w8, w16, b, y) qnnc_fully_connected_s8(s, p, q, r, k, x, n, w8, b, y)
-#endif
+#include "qnnc_weight_layouts.h" /* which weight copies each target's kernel paths read */
 
 /** Max and average pooling: input and output share scale and zero point, except an average pool
  *  with multiplier != 0 (every window full): out = requantize(sum + count * input_offset) + output_offset. */
@@ -211,6 +195,8 @@ QNNC_INLINE void qnnc_copy_s8(int8_t *dst, const int8_t *src, int32_t n)
 #define QNNC_CONV_DSP_BUFFER_SIZE(K, in_c, out_c)                                                            \
     (4 * ((K) & ~3) + 16 + (((in_c) & 3) != 0 ? (((K) + 7) & ~3) : 0) +                                      \
      (((K) & 3) != 0 && ((out_c) & 1) == 0 ? ((2 * (K) + 7) & ~3) : 0))
+/** conv over weights in channel pairs, DSP: three q15 columns of K rounded up to 4, the int8 window if in_c%4. */
+#define QNNC_CONV_PAIRED_DSP_BUFFER_SIZE(K, in_c) (6 * (((K) + 3) & ~3) + (((in_c) & 3) != 0 ? (((K) + 7) & ~3) : 0))
 /** conv portable im2col path (few input channels): two int16 columns of K, aligned (+4), < DSP. */
 #define QNNC_CONV_COLS_BUFFER_SIZE(K) (4 * (K) + 4)
 /** conv Helium: folded bias, 2 x block accumulators, two int8 columns unless direct (1x1 read in
@@ -237,6 +223,17 @@ void qnnc_conv_s8(const qnnc_buffer *scratch,
 /** Scratch bytes qnnc_conv_s8 wants for this layer on the path compiled in (0: none). */
 int32_t qnnc_conv_s8_get_buffer_size(const qnnc_conv_params *params, const qnnc_dims *input_dims,
                                      const qnnc_dims *filter_dims, const qnnc_dims *output_dims);
+
+/** qnnc_conv_s8 with the filter in channel pairs (the DSP builds' layout, QNNC_CONV_S8_PAIRED_CALL):
+ *  pair p, group g of 4 taps (OHWI order, K padded with zeros to a multiple of 4): 8 bytes at
+ *  (p * (K + 3) / 4 + g) * 8, channel 2p's 4 weights then channel 2p + 1's (an odd out_c's last
+ *  pair: zeros). 4-byte aligned. */
+void qnnc_conv_s8_paired(const qnnc_buffer *scratch, const qnnc_conv_params *params,
+                         const qnnc_per_channel_quant *quant, const qnnc_dims *input_dims, const int8_t *input,
+                         const qnnc_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                         const qnnc_dims *output_dims, int8_t *output);
+/** Scratch bytes qnnc_conv_s8_paired wants on the path compiled in (0: none). */
+int32_t qnnc_conv_s8_paired_get_buffer_size(const qnnc_dims *input_dims, const qnnc_dims *filter_dims);
 
 /** Depthwise convolution. filter is [kh][kw][out_ch] (dims n=1, h=kh, w=kw, c=out_ch),
  *  out_ch = in_ch * depth_multiplier, output channel oc reads input channel oc / depth_multiplier. */

@@ -1,0 +1,58 @@
+"""Which int8 convolutions carry their weights in channel pairs for the Armv7E-M DSP path
+(Cortex-M4/M7/M33): ``qnnc_conv_s8_paired``, whose 2 output channels x 3 pixels SMLAD block reads
+both channels' weights with one load (runtime/include/qnnc_dsp_mm2x3.h).
+
+The layout costs no flash on any target: the DSP build carries the paired copy instead of the
+OHWI one (each filter row padded to a multiple of 4 taps, an odd out_c's last pair completed with
+zeros), the other builds the OHWI copy (the generated C holds both, each under its own #if;
+qnnc_weight_layouts.h). A layer gets it where the paired DSP path takes it, the conditions
+``qnnc_conv_paired_dsp_s8`` checks: a bias, TFLite rounding, and on every channel the fast
+requantization with a right shift (``qnnc_dsp_rq_asm_ok``); other layers keep ``qnnc_conv_s8``'s
+path (their paired copy would run the kernel's slow portable loop).
+"""
+from __future__ import annotations
+
+from typing import List
+
+import numpy as np
+
+from ..qmodel import QModel, QOp
+from .kernel_scratch import CONV_MAX_K
+
+ROUND_TFLITE = 0  # kernel_params rounding (fixedpoint.ROUND_TFLITE)
+
+
+def fast_requantization(multiplier: np.ndarray, shift: np.ndarray) -> bool:
+    """``qnnc_dsp_rq_asm_ok``: every channel's multiplier 0 or in [2^30, 2^31) and its shift in
+    [-20, -1] (the DSP output stage's exact fast requantization)."""
+    m = np.asarray(multiplier, np.int64)
+    s = np.asarray(shift, np.int64)
+    return bool(np.all(((m == 0) | (m >= 1 << 30)) & (s <= -1) & (s >= -20)))
+
+
+def eligible(op: QOp) -> bool:
+    """An int8 conv (group 1, int8 weights) that the paired DSP path takes."""
+    if op.kind != "conv" or op.kernel != "qnnc_conv_s8" or "filter" not in op.consts:
+        return False
+    out_c, kh, kw, in_c = (int(d) for d in op.attrs["filter_dims"])
+    if kh * kw * in_c > CONV_MAX_K or out_c > CONV_MAX_K:
+        return False
+    if op.consts.get("bias") is None or op.params.rounding != ROUND_TFLITE:
+        return False
+    return fast_requantization(op.consts["multiplier"], op.consts["shift"])
+
+
+def mark_paired_convs(model: QModel) -> List[int]:
+    """Mark the convolutions that take the paired layout (``attrs["paired_weights"]``, also the
+    sub-ops of patch segments); returns the indices of the marked top-level ops (a segment's
+    index when any of its sub-ops is marked)."""
+    marked = []
+    for i, op in enumerate(model.ops):
+        hit = False
+        for o in [op] + op.sub_ops:
+            if eligible(o):
+                o.attrs["paired_weights"] = True
+                hit = True
+        if hit:
+            marked.append(i)
+    return marked

@@ -1,0 +1,127 @@
+/*
+ * qnnc_dsp_mm2x3.h - the Armv7E-M DSP inner loop of a 2 output channels x 3 pixels block
+ * (qnnc_conv_s8_paired_dsp.c): weights in channel pairs (per group of 4 taps, 8 bytes: channel
+ * a's 4 int8 weights, then channel b's; qnnc/emit/paired_weights.py), three interleaved q15
+ * columns (group g: words 6g .. 6g + 5, column j's two words at 6g + 2j, in the lane order
+ * SXTB16 / SXTB16 ROR #8 give the weights, as qnnc_dsp_mm2x2.h).
+ *
+ * Per group: one LDRD of both channels' weights, three LDRD of the columns, four SXTB16 and
+ * twelve SMLAD: 20 instructions and about 28 Cortex-M4 cycles for 24 MACs, against 16 and 21
+ * for 16 MACs in the 2 x 2 block over OHWI weights (two weight pointers). One weight pointer
+ * frees the register a third pixel's two accumulators need: the loop holds 14 registers (r0-r12,
+ * lr). A build that reserves one of them (a frame pointer, -fno-omit-frame-pointer, or
+ * -ffixed-r9) defines QNNC_DSP_ASM_13 (the Zephyr module does for CONFIG_FRAME_POINTER): the
+ * columns are then read a word at a time (13 registers, 3 more cycles a group); without it GCC
+ * stops with "asm operand has impossible constraints". (GCC 12's optimize("omit-frame-pointer")
+ * function attribute does not help: the frame pointer stays reserved in the functions compiled
+ * after one that keeps it.)
+ */
+#ifndef QNNC_DSP_MM2X3_H
+#define QNNC_DSP_MM2X3_H
+#include "qnnc_internal.h"
+
+#if QNNC_PATH_DSP
+#if defined(QNNC_DSP_ASM) && !defined(QNNC_DSP_ASM_13)
+/* One pixel's two column words (post-increment) into both channels' accumulators. */
+#define QNNC_CONV_MM2X3_PIXEL(a, b)                                                            \
+    "ldrd %[x0], %[x1], [%[c]], #8\n\t"                                                        \
+    "smlad %[" a "], %[wa], %[x0], %[" a "]\n\t"                                               \
+    "smlad %[" b "], %[wb], %[x0], %[" b "]\n\t"                                               \
+    "smlad %[" a "], %[wa13], %[x1], %[" a "]\n\t"                                             \
+    "smlad %[" b "], %[wb13], %[x1], %[" b "]\n\t"
+#define QNNC_CONV_MM2X3_X [x0] "=&r"(x0), [x1] "=&r"(x1)
+#elif defined(QNNC_DSP_ASM)
+#define QNNC_CONV_MM2X3_PIXEL(a, b)                                                            \
+    "ldr %[x0], [%[c]], #4\n\t"                                                                \
+    "smlad %[" a "], %[wa], %[x0], %[" a "]\n\t"                                               \
+    "smlad %[" b "], %[wb], %[x0], %[" b "]\n\t"                                               \
+    "ldr %[x0], [%[c]], #4\n\t"                                                                \
+    "smlad %[" a "], %[wa13], %[x0], %[" a "]\n\t"                                             \
+    "smlad %[" b "], %[wb13], %[x0], %[" b "]\n\t"
+#define QNNC_CONV_MM2X3_X [x0] "=&r"(x0)
+#endif
+
+#if defined(QNNC_DSP_ASM)
+/* One group of 4 taps: both channels' weights (LDRD, post-increment), widened once for the
+ * three pixels. */
+#define QNNC_CONV_MM2X3_GROUP                                                                  \
+    "ldrd %[wa], %[wb], [%[w]], #8\n\t"                                                        \
+    "sxtb16 %[wa13], %[wa], ror #8\n\t"                                                        \
+    "sxtb16 %[wa], %[wa]\n\t"                                                                  \
+    "sxtb16 %[wb13], %[wb], ror #8\n\t"                                                        \
+    "sxtb16 %[wb], %[wb]\n\t" QNNC_CONV_MM2X3_PIXEL("a0", "b0") QNNC_CONV_MM2X3_PIXEL("a1", "b1") \
+        QNNC_CONV_MM2X3_PIXEL("a2", "b2")
+/* The dot products over the three columns from %[c] (the weights from %[w]): groups % 4 (in the
+ * memory operand %[lead]) groups first, by entering the 4-group loop at its last 1-3 (TBB), then
+ * 4 an iteration until %[c] reaches the memory operand %[end]. */
+#define QNNC_CONV_MM2X3_LOOP                                                                   \
+    "ldr %[x0], %[lead]\n\t"                                                                   \
+    "tbb [pc, %[x0]]\n\t"                                                                      \
+    "0:\n\t"                                                                                   \
+    ".byte (10f - 0b) / 2, (13f - 0b) / 2, (12f - 0b) / 2, (11f - 0b) / 2\n\t"                  \
+    "10:\n\t" QNNC_CONV_MM2X3_GROUP "11:\n\t" QNNC_CONV_MM2X3_GROUP "12:\n\t" QNNC_CONV_MM2X3_GROUP \
+    "13:\n\t" QNNC_CONV_MM2X3_GROUP "ldr %[wa], %[end]\n\t"                                     \
+    "cmp %[c], %[wa]\n\t"                                                                      \
+    "bne 10b\n\t"
+#define QNNC_CONV_MM2X3_OPERANDS                                                               \
+    [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [b0] "+r"(b0), [b1] "+r"(b1), [b2] "+r"(b2),   \
+        [c] "+r"(c), [w] "+r"(w), [wa] "=&r"(wa), [wb] "=&r"(wb), [wa13] "=&r"(wa13),            \
+        [wb13] "=&r"(wb13), QNNC_CONV_MM2X3_X
+#endif
+
+/* A 2 x 3 block's accumulators (channel a's pixels 0-2, channel b's) and its weight pointer:
+ * passed and returned by value, so GCC keeps them in registers (an array of accumulators stayed in
+ * memory, stored back after every output stage). */
+typedef struct {
+    int32_t a0, a1, a2, b0, b1, b2;
+    const int8_t *w;
+} qnnc_mm2x3;
+
+/* s's accumulators += the channel pair's weights at s.w x the three columns [c, c_end) of
+ * `groups` groups (groups % 4 first, then 4 an iteration); s.w moves past the pair's weights (to
+ * the next pair's). w: 4-byte aligned. */
+QNNC_INLINE qnnc_mm2x3 qnnc_conv_mm2x3(const uint32_t *c, const uint32_t *c_end, uint32_t groups, qnnc_mm2x3 s)
+{
+    int32_t a0 = s.a0, a1 = s.a1, a2 = s.a2, b0 = s.b0, b1 = s.b1, b2 = s.b2;
+    const int8_t *w = s.w;
+#if defined(QNNC_DSP_ASM)
+    /* the loop's end and entry in stack slots: their addresses need no register (the loop uses
+     * all 14); groups % 4 groups run first by entering the 4-group loop at its last 1-3 (TBB) */
+    const uint32_t *volatile end = c_end;
+    volatile uint32_t lead = groups & 3u;
+    uint32_t wa, wb, wa13, wb13, x0;
+#if !defined(QNNC_DSP_ASM_13)
+    uint32_t x1;
+#endif
+    if (c != c_end) {
+        __asm volatile(QNNC_CONV_MM2X3_LOOP
+                       : QNNC_CONV_MM2X3_OPERANDS
+                       : [end] "m"(end), [lead] "m"(lead)
+                       : "cc", "memory");
+    }
+#else
+    (void)groups;
+    for (; c != c_end; c += 6) {
+        const uint32_t wa = qnnc_dsp_rd32(w), wb = qnnc_dsp_rd32(w + 4);
+        const int32_t wa13 = qnnc_dsp_sxtb16_ror8(wa), wa02 = __sxtb16((int32_t)wa);
+        const int32_t wb13 = qnnc_dsp_sxtb16_ror8(wb), wb02 = __sxtb16((int32_t)wb);
+        w += 8;
+        a0 = __smlad(wa13, (int32_t)c[1], __smlad(wa02, (int32_t)c[0], a0));
+        b0 = __smlad(wb13, (int32_t)c[1], __smlad(wb02, (int32_t)c[0], b0));
+        a1 = __smlad(wa13, (int32_t)c[3], __smlad(wa02, (int32_t)c[2], a1));
+        b1 = __smlad(wb13, (int32_t)c[3], __smlad(wb02, (int32_t)c[2], b1));
+        a2 = __smlad(wa13, (int32_t)c[5], __smlad(wa02, (int32_t)c[4], a2));
+        b2 = __smlad(wb13, (int32_t)c[5], __smlad(wb02, (int32_t)c[4], b2));
+    }
+#endif
+    s.a0 = a0;
+    s.a1 = a1;
+    s.a2 = a2;
+    s.b0 = b0;
+    s.b1 = b1;
+    s.b2 = b2;
+    s.w = w;
+    return s;
+}
+#endif /* QNNC_PATH_DSP */
+#endif /* QNNC_DSP_MM2X3_H */

@@ -1,0 +1,324 @@
+/*
+ * qnnc_conv_s8_paired_dsp.c - the Armv7E-M DSP path of qnnc_conv_s8_paired (__ARM_FEATURE_DSP:
+ * Cortex-M4/M7/M33; compiled to nothing elsewhere; the entry point and the portable path are in
+ * qnnc_conv_s8_paired.c).
+ *
+ * Three output pixels at a time are widened once into interleaved q15 columns with the input
+ * offset added (qnnc_conv_im2col_dsp.h), then every channel pair runs the 2 x 3 SMLAD block of
+ * qnnc_dsp_mm2x3.h over the weights the generator laid out in channel pairs, and each channel's
+ * three results are requantized, clamped and stored by the inline-assembly output stage of
+ * qnnc_dsp_rq_asm.h (one multiplier and shift load for the three). A pixel count that is no
+ * multiple of 3 ends with a triple that overlaps the one before (those pixels' outputs are
+ * stored twice, the same values; the output never overlaps the input); maps of 1 or 2 pixels and
+ * an odd out_c's last channel take a C output stage. The layers the
+ * generator gives this layout have a bias, TFLite rounding and the fast requantization on every
+ * channel (qnnc_dsp_rq_asm_ok); others run the portable path.
+ */
+#define QNNC_IM2COL_STRIDE 6 /* three interleaved columns */
+#include "qnnc_conv_im2col_dsp.h"
+#include "qnnc_dsp_mm2x3.h"
+#include "qnnc_dsp_rq_asm.h"
+
+#if QNNC_PATH_DSP
+/* What the channel loop of one pixel triple needs. */
+typedef struct {
+    const uint32_t *cols, *c_end; /* the three columns: groups * 6 words */
+    uint32_t groups;              /* (K + 3) / 4 */
+    int8_t *out;                  /* pixel 0's outputs; pixel i's at out + i * out_c */
+    int32_t out_c;
+    const int8_t *filter; /* the channel pairs' weights */
+    const int32_t *bias, *mult, *shift;
+    int32_t off, act_min, act_max; /* output offset, activation range */
+} qnnc_conv_paired_job;
+
+#define QNNC_PAIRED_SSAT 0 /* the activation range is the whole int8 range */
+#define QNNC_PAIRED_LOHI 1 /* clamp to [act_min, act_max] */
+
+#if defined(QNNC_DSP_ASM)
+/* Pixel 0's result at o (post-increment), pixel 1's at o + out_c, pixel 2's at o + 2 * out_c. */
+#define QNNC_PAIRED_STORE3(a, b, c)                                                            \
+    "strb %[" b "], [%[o], %[d]]\n\t"                                                           \
+    "strb %[" c "], [%[o], %[d], lsl #1]\n\t"                                                   \
+    "strb %[" a "], [%[o]], #1\n\t"
+/* One channel's output stage: its three accumulators x, y, z requantized, saturated to int8 and
+ * stored (the activation range is the whole int8 range). */
+#define QNNC_PAIRED_CHANNEL_SSAT(x, y, z)                                                      \
+    __asm volatile(QNNC_DSP_RQ3("a", "b", "c", QNNC_DSP_CLAMP_SSAT) QNNC_PAIRED_STORE3("a", "b", "c") \
+                   : [a] "+r"(x), [b] "+r"(y), [c] "+r"(z), [mp] "+r"(mult), [sp] "+r"(shift),      \
+                     [o] "+r"(o), [m] "=&r"(m_), [t] "=&r"(t_)                                   \
+                   : [o2] "r"(off2p1), [d] "r"(d)                                              \
+                   : "memory")
+/* The same, requantized only (x, y, z then hold the outputs; the caller clamps and stores: with
+ * the range in registers too, GCC's allocator gave up on some builds). */
+#define QNNC_PAIRED_CHANNEL_RQ(x, y, z)                                                        \
+    __asm volatile(QNNC_DSP_RQ_LOAD QNNC_DSP_RQ_MUL("a") QNNC_DSP_RQ_MUL("b") QNNC_DSP_RQ_MUL("c")   \
+                       QNNC_DSP_RQ_TERMS QNNC_DSP_RQ_ROUND("a") QNNC_DSP_RQ_ROUND("b") QNNC_DSP_RQ_ROUND("c") \
+                   : [a] "+r"(x), [b] "+r"(y), [c] "+r"(z), [mp] "+r"(mult), [sp] "+r"(shift),      \
+                     [m] "=&r"(m_), [t] "=&r"(t_)                                                \
+                   : [o2] "r"(off2p1))
+#endif
+
+#if defined(QNNC_DSP_ASM) && !defined(QNNC_DSP_ASM_13)
+/* What the all-assembly channel loop reads and advances: stack slots (memory operands), since its
+ * dot products hold all 14 registers. */
+typedef struct {
+    const uint32_t *cols, *c_end;
+    uint32_t lead; /* groups % 4 */
+    const int8_t *w_end;
+    const int32_t *bias, *mult, *shift;
+    int8_t *o;
+    int32_t d, o2; /* out_c; 2 * output offset + 1 */
+} qnnc_paired_state;
+
+/* Requantize, offset and saturate one channel's three accumulators x, y, z (QNNC_DSP_RQ3 with the
+ * multiplier in register mm, the shift in ss, the rounding term's base 2 * off + 1 in %[c] and tt
+ * a free register). */
+#define QNNC_PAIRED_RQ3_SSAT(x, y, z, mm, ss, tt)                                              \
+    QNNC_DSP_RQ_MUL3(x, mm) QNNC_DSP_RQ_MUL3(y, mm) QNNC_DSP_RQ_MUL3(z, mm)                    \
+    "mvn %[" tt "], %[" ss "]\n\t"                                                             \
+    "lsl %[" tt "], %[c], %[" tt "]\n\t"                                                       \
+    "rsb %[" ss "], %[" ss "], #0\n\t" QNNC_DSP_RQ_ROUND3(x, tt, ss) QNNC_DSP_RQ_ROUND3(y, tt, ss)   \
+        QNNC_DSP_RQ_ROUND3(z, tt, ss) QNNC_DSP_CLAMP_SSAT(x) QNNC_DSP_CLAMP_SSAT(y) QNNC_DSP_CLAMP_SSAT(z)
+#define QNNC_DSP_RQ_MUL3(a, mm) "qadd %[" a "], %[" a "], %[" a "]\n\tsmmulr %[" a "], %[" a "], %[" mm "]\n\t"
+#define QNNC_DSP_RQ_ROUND3(a, tt, ss)                                                          \
+    "add %[" a "], %[" a "], %[" a "], asr #31\n\t"                                            \
+    "add %[" a "], %[" a "], %[" tt "]\n\t"                                                    \
+    "asr %[" a "], %[" a "], %[" ss "]\n\t"
+
+/* Every channel pair of the current pixel triple, whole-range activations (SSAT), in one
+ * assembly loop: per pair the bias, the dot products (qnnc_dsp_mm2x3.h's groups, entered by TBB
+ * at groups % 4), both channels' output stages and stores; the C loop around the block version
+ * spent about 30 instructions a pair moving the accumulators and reloading its state. */
+static QNNC_LOOP_ATTR void qnnc_conv_paired_ssat_asm(const qnnc_conv_paired_job *j)
+{
+    qnnc_paired_state st;
+    const int8_t *w = j->filter;
+    int32_t a0, a1, a2, b0, b1, b2;
+    const uint32_t *c;
+    uint32_t wa, wb, wa13, wb13, x0, x1;
+    st.cols = j->cols;
+    st.c_end = j->c_end;
+    st.lead = j->groups & 3u;
+    st.w_end = w + (j->out_c >> 1) * 8 * (int32_t)j->groups;
+    st.bias = j->bias;
+    st.mult = j->mult;
+    st.shift = j->shift;
+    st.o = j->out;
+    st.d = j->out_c;
+    st.o2 = 2 * j->off + 1;
+    __asm volatile("20:\n\t"
+                   "ldr %[x0], %[bias]\n\t"
+                   "ldrd %[a0], %[b0], [%[x0]], #8\n\t"
+                   "str %[x0], %[bias]\n\t"
+                   "mov %[a1], %[a0]\n\t"
+                   "mov %[a2], %[a0]\n\t"
+                   "mov %[b1], %[b0]\n\t"
+                   "mov %[b2], %[b0]\n\t"
+                   "ldr %[c], %[cols]\n\t" QNNC_CONV_MM2X3_LOOP
+                   /* the pair's multipliers (wa13, x0) and shifts (wb13, x1) */
+                   "ldr %[wa], %[mp]\n\t"
+                   "ldr %[wb], %[shp]\n\t"
+                   "ldrd %[wa13], %[x0], [%[wa]], #8\n\t"
+                   "ldrd %[wb13], %[x1], [%[wb]], #8\n\t"
+                   "str %[wa], %[mp]\n\t"
+                   "str %[wb], %[shp]\n\t"
+                   "ldr %[c], %[o2]\n\t" QNNC_PAIRED_RQ3_SSAT("a0", "a1", "a2", "wa13", "wb13", "wa")
+                       QNNC_PAIRED_RQ3_SSAT("b0", "b1", "b2", "x0", "x1", "wb")
+                   "ldr %[wa], %[o]\n\t"
+                   "ldr %[wb], %[d]\n\t"
+                   "strb %[a1], [%[wa], %[wb]]\n\t"
+                   "strb %[a2], [%[wa], %[wb], lsl #1]\n\t"
+                   "strb %[a0], [%[wa]], #1\n\t"
+                   "strb %[b1], [%[wa], %[wb]]\n\t"
+                   "strb %[b2], [%[wa], %[wb], lsl #1]\n\t"
+                   "strb %[b0], [%[wa]], #1\n\t"
+                   "str %[wa], %[o]\n\t"
+                   "ldr %[wb], %[wend]\n\t"
+                   "cmp %[w], %[wb]\n\t"
+                   "bne 20b\n\t"
+                   : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [b0] "=&r"(b0), [b1] "=&r"(b1),
+                     [b2] "=&r"(b2), [c] "=&r"(c), [w] "+r"(w), [wa] "=&r"(wa), [wb] "=&r"(wb),
+                     [wa13] "=&r"(wa13), [wb13] "=&r"(wb13), [x0] "=&r"(x0), [x1] "=&r"(x1),
+                     [bias] "+m"(st.bias), [mp] "+m"(st.mult), [shp] "+m"(st.shift), [o] "+m"(st.o)
+                   : [cols] "m"(st.cols), [end] "m"(st.c_end), [lead] "m"(st.lead), [wend] "m"(st.w_end),
+                     [d] "m"(st.d), [o2] "m"(st.o2)
+                   : "cc", "memory");
+}
+#endif
+
+/* One channel's three accumulators requantized, clamped and stored from C (o: pixel 0's byte,
+ * pixels 1 and 2 d and 2d bytes further). */
+QNNC_INLINE void qnnc_conv_paired_out3(int32_t x, int32_t y, int32_t z, int32_t m, int32_t shift, int32_t off,
+                                       int32_t amin, int32_t amax, int8_t *o, int32_t d)
+{
+    const int32_t v[3] = {qnnc_dsp_rq_fast(x, m, -shift) + off, qnnc_dsp_rq_fast(y, m, -shift) + off,
+                          qnnc_dsp_rq_fast(z, m, -shift) + off};
+    int32_t i;
+    for (i = 0; i < 3; ++i) {
+        o[i * d] = (int8_t)(v[i] < amin ? amin : (v[i] > amax ? amax : v[i]));
+    }
+}
+
+/* Channel pairs [0, out_c / 2) of a triple of consecutive pixels (mode: QNNC_PAIRED_*). */
+QNNC_INLINE void qnnc_conv_paired_body(const qnnc_conv_paired_job *j, int mode)
+{
+    const int8_t *const w_end = j->filter + (j->out_c >> 1) * 8 * (int32_t)j->groups;
+    const int32_t *bias = j->bias, *mult = j->mult, *shift = j->shift;
+    const int32_t d = j->out_c;
+    const int32_t amin = j->act_min, amax = j->act_max;
+    int8_t *o = j->out;
+#if defined(QNNC_DSP_ASM)
+    const int32_t off2p1 = 2 * j->off + 1; /* QNNC_DSP_RQ3's rounding term */
+#endif
+    qnnc_mm2x3 s;
+    s.w = j->filter;
+    while (s.w != w_end) {
+        s.a0 = s.a1 = s.a2 = bias[0];
+        s.b0 = s.b1 = s.b2 = bias[1];
+        bias += 2;
+        s = qnnc_conv_mm2x3(j->cols, j->c_end, j->groups, s);
+#if defined(QNNC_DSP_ASM)
+        {
+            int32_t m_, t_;
+            if (mode == QNNC_PAIRED_SSAT) {
+                QNNC_PAIRED_CHANNEL_SSAT(s.a0, s.a1, s.a2);
+                QNNC_PAIRED_CHANNEL_SSAT(s.b0, s.b1, s.b2);
+                continue;
+            }
+            QNNC_PAIRED_CHANNEL_RQ(s.a0, s.a1, s.a2);
+            QNNC_PAIRED_CHANNEL_RQ(s.b0, s.b1, s.b2);
+            o[0] = (int8_t)(s.a0 < amin ? amin : (s.a0 > amax ? amax : s.a0));
+            o[d] = (int8_t)(s.a1 < amin ? amin : (s.a1 > amax ? amax : s.a1));
+            o[2 * d] = (int8_t)(s.a2 < amin ? amin : (s.a2 > amax ? amax : s.a2));
+            o[1] = (int8_t)(s.b0 < amin ? amin : (s.b0 > amax ? amax : s.b0));
+            o[d + 1] = (int8_t)(s.b1 < amin ? amin : (s.b1 > amax ? amax : s.b1));
+            o[2 * d + 1] = (int8_t)(s.b2 < amin ? amin : (s.b2 > amax ? amax : s.b2));
+            o += 2;
+            continue;
+        }
+#else
+        qnnc_conv_paired_out3(s.a0, s.a1, s.a2, mult[0], shift[0], j->off, amin, amax, o, d);
+        qnnc_conv_paired_out3(s.b0, s.b1, s.b2, mult[1], shift[1], j->off, amin, amax, o + 1, d);
+        mult += 2;
+        shift += 2;
+        o += 2;
+#endif
+    }
+    (void)mode;
+}
+
+/* The channel loop per output mode (one instance each). */
+static QNNC_LOOP_ATTR void qnnc_conv_paired_ssat(const qnnc_conv_paired_job *j)
+{
+#if defined(QNNC_DSP_ASM) && !defined(QNNC_DSP_ASM_13)
+    if (j->out_c >= 2) {
+        qnnc_conv_paired_ssat_asm(j);
+    }
+#else
+    qnnc_conv_paired_body(j, QNNC_PAIRED_SSAT);
+#endif
+}
+static QNNC_LOOP_ATTR void qnnc_conv_paired_lohi(const qnnc_conv_paired_job *j)
+{
+    qnnc_conv_paired_body(j, QNNC_PAIRED_LOHI);
+}
+
+/* Channels [oc0, out_c) (oc0 even) of the first n (1-3) pixels, the output stage in C: an odd
+ * out_c's last channel (its pair's second row is zero), and the pixels a count that is no
+ * multiple of 3 leaves (the columns past them repeat the last one). */
+static QNNC_LOOP_ATTR void qnnc_conv_paired_rest(const qnnc_conv_paired_job *j, int32_t oc0, int32_t n)
+{
+    int32_t oc, i;
+    for (oc = oc0; oc < j->out_c; oc += 2) {
+        const int two = oc + 1 < j->out_c;
+        int8_t t[2][3 * 3]; /* pixels past n are not stored */
+        qnnc_mm2x3 s;
+        s.a0 = s.a1 = s.a2 = j->bias[oc];
+        s.b0 = s.b1 = s.b2 = two ? j->bias[oc + 1] : 0;
+        s.w = j->filter + (oc >> 1) * 8 * (int32_t)j->groups;
+        s = qnnc_conv_mm2x3(j->cols, j->c_end, j->groups, s);
+        qnnc_conv_paired_out3(s.a0, s.a1, s.a2, j->mult[oc], j->shift[oc], j->off, j->act_min, j->act_max, t[0], 3);
+        if (two) {
+            qnnc_conv_paired_out3(s.b0, s.b1, s.b2, j->mult[oc + 1], j->shift[oc + 1], j->off, j->act_min,
+                                  j->act_max, t[1], 3);
+        }
+        for (i = 0; i < n; ++i) {
+            j->out[i * j->out_c + oc] = t[0][3 * i];
+            if (two) {
+                j->out[i * j->out_c + oc + 1] = t[1][3 * i];
+            }
+        }
+    }
+}
+
+QNNC_PATH_ATTR int qnnc_conv_paired_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_params *params,
+                                           const qnnc_per_channel_quant *quant, const qnnc_dims *input_dims,
+                                           const int8_t *input, const qnnc_dims *filter_dims,
+                                           const int8_t *filter, const int32_t *bias,
+                                           const qnnc_dims *output_dims, int8_t *output)
+{
+    const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
+    const int32_t out_w = output_dims->w, out_c = output_dims->c;
+    const int32_t k_h = filter_dims->h, k_w = filter_dims->w;
+    const int32_t K = k_h * k_w * in_c, kp = (K + 3) & ~3;
+    const int32_t n_pix = output_dims->h * out_w;
+    qnnc_conv_paired_job job;
+    uint32_t *cols;
+    int8_t *raw; /* in_c % 4 != 0: the int8 window */
+    int32_t b, p;
+
+    if (K > QNNC_CONV_MAX_K || out_c > QNNC_CONV_MAX_K || bias == NULL || scratch == NULL ||
+        scratch->buf == NULL || params->rounding != QNNC_ROUND_TFLITE ||
+        !qnnc_dsp_rq_asm_ok(quant->multiplier, quant->shift, out_c) ||
+        !qnnc_scratch_fits(scratch, 4u, QNNC_CONV_PAIRED_DSP_BUFFER_SIZE(K, in_c))) {
+        return 0;
+    }
+    cols = (uint32_t *)qnnc_scratch_align(scratch, 4u);
+    raw = (int8_t *)(cols + 6 * (kp / 4));
+    job.groups = (uint32_t)(kp / 4);
+    job.cols = cols;
+    job.c_end = cols + 6 * (kp / 4);
+    job.filter = filter;
+    job.bias = bias;
+    job.mult = quant->multiplier;
+    job.shift = quant->shift;
+    job.out_c = out_c;
+    job.off = params->output_offset;
+    job.act_min = params->act_min;
+    job.act_max = params->act_max;
+    for (b = 0; b < output_dims->n; ++b) {
+        const int8_t *in_b = input + b * in_h * in_w * in_c;
+        int8_t *out_b = output + b * n_pix * out_c;
+        for (p = 0; p < n_pix; p += 3) {
+            int32_t px[3], j;
+            if (p + 3 > n_pix && n_pix >= 3) {
+                p = n_pix - 3; /* the last triple overlaps the one before: its pixels again, same values */
+            }
+            px[0] = p;
+            px[1] = p + 1 < n_pix ? p + 1 : p;
+            px[2] = p + 2 < n_pix ? p + 2 : px[1];
+            for (j = 0; j < 3; ++j) {
+                qnnc_conv_im2col_q15(params, in_b, in_h, in_w, in_c, k_h, k_w,
+                                     (px[j] / out_w) * params->stride_h - params->pad_top,
+                                     (px[j] % out_w) * params->stride_w - params->pad_left, kp, cols, j, NULL,
+                                     raw);
+            }
+            job.out = out_b + p * out_c;
+            if (n_pix - p < 3) {
+                qnnc_conv_paired_rest(&job, 0, n_pix - p);
+                continue;
+            }
+            if (params->act_min == -128 && params->act_max == 127) {
+                qnnc_conv_paired_ssat(&job);
+            } else {
+                qnnc_conv_paired_lohi(&job);
+            }
+            if ((out_c & 1) != 0) {
+                qnnc_conv_paired_rest(&job, out_c - 1, 3);
+            }
+        }
+    }
+    qnnc_apply_lut(params->act_lut, output, output_dims->n * n_pix * out_c);
+    return 1;
+}
+#endif /* QNNC_PATH_DSP */
