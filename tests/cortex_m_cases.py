@@ -39,7 +39,7 @@ def run_cases(machine: str, cases: Sequence, serialize, work: Path, opt: str = "
     blob.write_bytes(serialize(list(cases)))
     main_c = H.FIRMWARE / "kernel_cases_main.c"
     srcs = kernel_sources() + [main_c]
-    flags = {s.name: [kernel_opt] for s in srcs if s.name.startswith("qnnc_")}
+    flags = {s.name: kernel_opt.split() for s in srcs if s.name.startswith("qnnc_")}
     fw = H.build_firmware(H.MACHINES[machine], srcs, [include_dir(), HERE], work, name=f"cases_{machine}",
                           opt=opt, per_source_flags=flags, defines=[f'BENCH_CASES_FILE="{blob}"'],
                           extra_cflags=["-Wno-unused-function"])

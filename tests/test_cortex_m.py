@@ -300,15 +300,18 @@ def test_kernel_cases_bit_exact_firmware_Os(core, qemu_dir):
     assert not failures, "\n".join(f"#{i}: {d}" for i, d in failures[:8])
 
 
-@pytest.mark.parametrize("flag", ["-DQNNC_NO_INLINE_ASM", "-mno-unaligned-access"])
+@pytest.mark.parametrize("flag", ["-DQNNC_NO_INLINE_ASM", "-mno-unaligned-access",
+                                  "-O2 -fno-omit-frame-pointer -DQNNC_DSP_ASM_13"])
 def test_dsp_c_loops_bit_exact(flag, qemu_dir):
     """The DSP conv/FC loops' C versions on the M4: what -DQNNC_NO_INLINE_ASM selects, and what a
-    build without unaligned access (CCR.UNALIGN_TRP firmware) gets instead of the asm loops."""
+    build without unaligned access (CCR.UNALIGN_TRP firmware) gets instead of the asm loops; and
+    the channel-pair conv's 13-register loop of a build that keeps a frame pointer."""
     import test_kernels as T
     from cortex_m_cases import run_cases
 
     cases = _shaped_cases()
-    failures, _ = run_cases("m4", cases, T.serialize, qemu_dir / f"cases_c_loops{flag}", kernel_opt=flag)
+    failures, _ = run_cases("m4", cases, T.serialize, qemu_dir / f"cases_c_loops{flag.replace(' ', '_')}",
+                            kernel_opt=flag)
     assert not failures, "\n".join(f"#{i}: {d}" for i, d in failures[:8])
 
 

@@ -106,7 +106,8 @@ def test_which_layers_take_the_paired_layout(tmp_path):
     assert c.count("QNNC_CONV_S8_PAIRED_CALL(") == 4 and "qnnc_conv_s8(" not in c
     assert wc.count("#if defined(QNNC_CONV_WANT_PAIRED_WEIGHTS)") == 4
     assert wc.count("#if !defined(QNNC_CONV_WANT_PAIRED_WEIGHTS)") == 4
-    assert "qnnc_conv_s8_paired.c" in res.files and "qnnc_conv_s8_paired_dsp.c" in res.files
+    assert {"qnnc_conv_s8_paired.c", "qnnc_conv_s8_paired_dsp.c", "qnnc_dsp_mm2x3.h", "qnnc_weight_layouts.h",
+            "qnnc_conv_im2col_dsp.h"} <= set(res.files)
     # weight_bytes: the DSP build's copies, rows padded to 4 taps and out_c to even
     plain = sum(int(a.nbytes) for o in res.compiled.model.ops for a in o.consts.values())
     pad = sum(paired_filter_bytes(o.attrs["filter_dims"]) - o.consts["filter"].nbytes for o in convs)

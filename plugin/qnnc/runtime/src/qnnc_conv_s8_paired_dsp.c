@@ -251,6 +251,16 @@ static QNNC_LOOP_ATTR void qnnc_conv_paired_rest(const qnnc_conv_paired_job *j, 
     }
 }
 
+/* The three columns of a 1x1 stride-1 unpadded layer's pixels px (their in_c channels, in_c % 4 == 0). */
+static QNNC_LOOP_ATTR void qnnc_conv_paired_flat_cols(uint32_t *cols, const int8_t *in_b, const int32_t *px,
+                                                      int32_t in_c, int32_t off2)
+{
+    int32_t j;
+    for (j = 0; j < 3; ++j) {
+        (void)qnnc_conv_widen_run(cols + 2 * j, in_b + px[j] * in_c, in_c, off2);
+    }
+}
+
 QNNC_PATH_ATTR int qnnc_conv_paired_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_params *params,
                                            const qnnc_per_channel_quant *quant, const qnnc_dims *input_dims,
                                            const int8_t *input, const qnnc_dims *filter_dims,
@@ -262,6 +272,10 @@ QNNC_PATH_ATTR int qnnc_conv_paired_dsp_s8(const qnnc_buffer *scratch, const qnn
     const int32_t k_h = filter_dims->h, k_w = filter_dims->w;
     const int32_t K = k_h * k_w * in_c, kp = (K + 3) & ~3;
     const int32_t n_pix = output_dims->h * out_w;
+    /* the pointwise layers: each pixel's window is its channels, contiguous (no im2col set-up) */
+    const int flat = k_h == 1 && k_w == 1 && params->stride_h == 1 && params->stride_w == 1 && params->pad_top == 0 &&
+                     params->pad_left == 0 && output_dims->h == in_h && out_w == in_w && (in_c & 3) == 0;
+    const int32_t off2 = qnnc_dsp_pack2(params->input_offset);
     qnnc_conv_paired_job job;
     uint32_t *cols;
     int8_t *raw; /* in_c % 4 != 0: the int8 window */
@@ -297,11 +311,15 @@ QNNC_PATH_ATTR int qnnc_conv_paired_dsp_s8(const qnnc_buffer *scratch, const qnn
             px[0] = p;
             px[1] = p + 1 < n_pix ? p + 1 : p;
             px[2] = p + 2 < n_pix ? p + 2 : px[1];
-            for (j = 0; j < 3; ++j) {
-                qnnc_conv_im2col_q15(params, in_b, in_h, in_w, in_c, k_h, k_w,
-                                     (px[j] / out_w) * params->stride_h - params->pad_top,
-                                     (px[j] % out_w) * params->stride_w - params->pad_left, kp, cols, j, NULL,
-                                     raw);
+            if (flat) { /* 1x1, stride 1, no padding: each column is its pixel's channels */
+                qnnc_conv_paired_flat_cols(cols, in_b, px, in_c, off2);
+            } else {
+                for (j = 0; j < 3; ++j) {
+                    qnnc_conv_im2col_q15(params, in_b, in_h, in_w, in_c, k_h, k_w,
+                                         (px[j] / out_w) * params->stride_h - params->pad_top,
+                                         (px[j] % out_w) * params->stride_w - params->pad_left, kp, cols, j, NULL,
+                                         raw);
+                }
             }
             job.out = out_b + p * out_c;
             if (n_pix - p < 3) {
