@@ -3,7 +3,8 @@ emit/paired_weights.py, runtime qnnc_conv_s8_paired).
 
 * the generator's layout is the kernel's (the formula of tests/kernel_driver.c, which runs
   qnnc_conv_s8_paired on half of the random conv cases, on the host and on QEMU);
-* which layers take it: int8 convs with a bias, TFLite rounding and the fast requantization;
+* which layers take it: int8 convs with a bias and TFLite rounding with the fast requantization,
+  or half-to-even rounding with right shifts;
 * the generated C names both copies, each under its own #if, and counts the padded copy in
   weight_bytes;
 * a model whose convs cover the DSP path's cases (an odd out_c, K % 4 != 0, pixel counts that are
@@ -95,7 +96,10 @@ def test_which_layers_take_the_paired_layout(tmp_path):
         other.consts.update(change)
         assert not eligible(other)
     other = copy.deepcopy(op)
-    other.params = dataclasses.replace(op.params, rounding=1)  # half to even
+    other.params = dataclasses.replace(op.params, rounding=1)  # half to even: any multiplier, shift <= -1
+    other.consts["multiplier"] = np.full_like(op.consts["multiplier"], 1 << 29)
+    assert eligible(other)
+    other.consts["shift"] = np.zeros_like(op.consts["shift"])
     assert not eligible(other)
     other = copy.deepcopy(op)
     del other.consts["bias"]

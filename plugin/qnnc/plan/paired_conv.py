@@ -6,9 +6,10 @@ The layout costs no flash on any target: the DSP build carries the paired copy i
 OHWI one (each filter row padded to a multiple of 4 taps, an odd out_c's last pair completed with
 zeros), the other builds the OHWI copy (the generated C holds both, each under its own #if;
 qnnc_weight_layouts.h). A layer gets it where the paired DSP path takes it, the conditions
-``qnnc_conv_paired_dsp_s8`` checks: a bias, TFLite rounding, and on every channel the fast
-requantization with a right shift (``qnnc_dsp_rq_asm_ok``); other layers keep ``qnnc_conv_s8``'s
-path (their paired copy would run the kernel's slow portable loop).
+``qnnc_conv_paired_dsp_s8`` checks: a bias, and either TFLite rounding with the fast
+requantization and a right shift on every channel (``qnnc_dsp_rq_asm_ok``) or half-to-even
+rounding (imported QDQ models) with a right shift on every channel; other layers keep
+``qnnc_conv_s8``'s path (their paired copy would run the kernel's slow portable loop).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import numpy as np
 from ..qmodel import QModel, QOp
 from .kernel_scratch import CONV_MAX_K
 
-ROUND_TFLITE = 0  # kernel_params rounding (fixedpoint.ROUND_TFLITE)
+ROUND_TFLITE, ROUND_HALF_EVEN = 0, 1  # kernel_params rounding (fixedpoint.ROUND_*)
 
 
 def fast_requantization(multiplier: np.ndarray, shift: np.ndarray) -> bool:
@@ -37,9 +38,11 @@ def eligible(op: QOp) -> bool:
     out_c, kh, kw, in_c = (int(d) for d in op.attrs["filter_dims"])
     if kh * kw * in_c > CONV_MAX_K or out_c > CONV_MAX_K:
         return False
-    if op.consts.get("bias") is None or op.params.rounding != ROUND_TFLITE:
+    if op.consts.get("bias") is None:
         return False
-    return fast_requantization(op.consts["multiplier"], op.consts["shift"])
+    if op.params.rounding == ROUND_HALF_EVEN:  # qnnc_rq_he_neg: any multiplier, shift <= -1
+        return bool(np.all(np.asarray(op.consts["shift"], np.int64) <= -1))
+    return op.params.rounding == ROUND_TFLITE and fast_requantization(op.consts["multiplier"], op.consts["shift"])
 
 
 def mark_paired_convs(model: QModel) -> List[int]:

@@ -9,10 +9,11 @@
  * three results are requantized, clamped and stored by the inline-assembly output stage of
  * qnnc_dsp_rq_asm.h (one multiplier and shift load for the three). A pixel count that is no
  * multiple of 3 ends with a triple that overlaps the one before (those pixels' outputs are
- * stored twice, the same values; the output never overlaps the input); maps of 1 or 2 pixels and
- * an odd out_c's last channel take a C output stage. The layers the
- * generator gives this layout have a bias, TFLite rounding and the fast requantization on every
- * channel (qnnc_dsp_rq_asm_ok); others run the portable path.
+ * stored twice, the same values; the output never overlaps the input); maps of 1 or 2 pixels, an
+ * odd out_c's last channel and half-to-even layers take a C output stage. The layers the
+ * generator gives this layout have a bias and either TFLite rounding with the fast requantization
+ * on every channel (qnnc_dsp_rq_asm_ok) or half-to-even rounding with every shift <= -1
+ * (qnnc_conv_paired_rq_ok); others run the portable path.
  */
 #define QNNC_IM2COL_STRIDE 6 /* three interleaved columns */
 #include "qnnc_conv_im2col_dsp.h"
@@ -29,10 +30,12 @@ typedef struct {
     const int8_t *filter; /* the channel pairs' weights */
     const int32_t *bias, *mult, *shift;
     int32_t off, act_min, act_max; /* output offset, activation range */
+    int32_t rounding;              /* QNNC_ROUND_TFLITE, or QNNC_ROUND_HALF_EVEN with every shift <= -1 */
 } qnnc_conv_paired_job;
 
 #define QNNC_PAIRED_SSAT 0 /* the activation range is the whole int8 range */
 #define QNNC_PAIRED_LOHI 1 /* clamp to [act_min, act_max] */
+#define QNNC_PAIRED_HE 2   /* half-to-even rounding (imported QDQ models): the output stage in C */
 
 #if defined(QNNC_DSP_ASM)
 /* Pixel 0's result at o (post-increment), pixel 1's at o + out_c, pixel 2's at o + 2 * out_c. */
@@ -146,14 +149,23 @@ static QNNC_LOOP_ATTR void qnnc_conv_paired_ssat_asm(const qnnc_conv_paired_job 
 }
 #endif
 
-/* One channel's three accumulators requantized, clamped and stored from C (o: pixel 0's byte,
- * pixels 1 and 2 d and 2d bytes further). */
+/* One channel's three accumulators requantized (half to even when he, with shift <= -1), clamped
+ * and stored from C (o: pixel 0's byte, pixels 1 and 2 d and 2d bytes further). */
 QNNC_INLINE void qnnc_conv_paired_out3(int32_t x, int32_t y, int32_t z, int32_t m, int32_t shift, int32_t off,
-                                       int32_t amin, int32_t amax, int8_t *o, int32_t d)
+                                       int32_t amin, int32_t amax, int8_t *o, int32_t d, int he)
 {
-    const int32_t v[3] = {qnnc_dsp_rq_fast(x, m, -shift) + off, qnnc_dsp_rq_fast(y, m, -shift) + off,
-                          qnnc_dsp_rq_fast(z, m, -shift) + off};
-    int32_t i;
+    int32_t v[3], i;
+    if (he) {
+        const int32_t sh = qnnc_rq_he_s(shift);
+        const int64_t hm1 = qnnc_rq_he_hm1(sh);
+        v[0] = qnnc_rq_he_neg(x, m, sh, hm1) + off;
+        v[1] = qnnc_rq_he_neg(y, m, sh, hm1) + off;
+        v[2] = qnnc_rq_he_neg(z, m, sh, hm1) + off;
+    } else {
+        v[0] = qnnc_dsp_rq_fast(x, m, -shift) + off;
+        v[1] = qnnc_dsp_rq_fast(y, m, -shift) + off;
+        v[2] = qnnc_dsp_rq_fast(z, m, -shift) + off;
+    }
     for (i = 0; i < 3; ++i) {
         o[i * d] = (int8_t)(v[i] < amin ? amin : (v[i] > amax ? amax : v[i]));
     }
@@ -178,7 +190,7 @@ QNNC_INLINE void qnnc_conv_paired_body(const qnnc_conv_paired_job *j, int mode)
         bias += 2;
         s = qnnc_conv_mm2x3(j->cols, j->c_end, j->groups, s);
 #if defined(QNNC_DSP_ASM)
-        {
+        if (mode != QNNC_PAIRED_HE) {
             int32_t m_, t_;
             if (mode == QNNC_PAIRED_SSAT) {
                 QNNC_PAIRED_CHANNEL_SSAT(s.a0, s.a1, s.a2);
@@ -196,15 +208,14 @@ QNNC_INLINE void qnnc_conv_paired_body(const qnnc_conv_paired_job *j, int mode)
             o += 2;
             continue;
         }
-#else
-        qnnc_conv_paired_out3(s.a0, s.a1, s.a2, mult[0], shift[0], j->off, amin, amax, o, d);
-        qnnc_conv_paired_out3(s.b0, s.b1, s.b2, mult[1], shift[1], j->off, amin, amax, o + 1, d);
+#endif
+        qnnc_conv_paired_out3(s.a0, s.a1, s.a2, mult[0], shift[0], j->off, amin, amax, o, d, mode == QNNC_PAIRED_HE);
+        qnnc_conv_paired_out3(s.b0, s.b1, s.b2, mult[1], shift[1], j->off, amin, amax, o + 1, d,
+                              mode == QNNC_PAIRED_HE);
         mult += 2;
         shift += 2;
         o += 2;
-#endif
     }
-    (void)mode;
 }
 
 /* The channel loop per output mode (one instance each). */
@@ -222,12 +233,17 @@ static QNNC_LOOP_ATTR void qnnc_conv_paired_lohi(const qnnc_conv_paired_job *j)
 {
     qnnc_conv_paired_body(j, QNNC_PAIRED_LOHI);
 }
+static QNNC_LOOP_ATTR void qnnc_conv_paired_he(const qnnc_conv_paired_job *j)
+{
+    qnnc_conv_paired_body(j, QNNC_PAIRED_HE);
+}
 
 /* Channels [oc0, out_c) (oc0 even) of the first n (1-3) pixels, the output stage in C: an odd
  * out_c's last channel (its pair's second row is zero), and the pixels a count that is no
  * multiple of 3 leaves (the columns past them repeat the last one). */
 static QNNC_LOOP_ATTR void qnnc_conv_paired_rest(const qnnc_conv_paired_job *j, int32_t oc0, int32_t n)
 {
+    const int he = j->rounding == QNNC_ROUND_HALF_EVEN;
     int32_t oc, i;
     for (oc = oc0; oc < j->out_c; oc += 2) {
         const int two = oc + 1 < j->out_c;
@@ -237,10 +253,10 @@ static QNNC_LOOP_ATTR void qnnc_conv_paired_rest(const qnnc_conv_paired_job *j, 
         s.b0 = s.b1 = s.b2 = two ? j->bias[oc + 1] : 0;
         s.w = j->filter + (oc >> 1) * 8 * (int32_t)j->groups;
         s = qnnc_conv_mm2x3(j->cols, j->c_end, j->groups, s);
-        qnnc_conv_paired_out3(s.a0, s.a1, s.a2, j->mult[oc], j->shift[oc], j->off, j->act_min, j->act_max, t[0], 3);
+        qnnc_conv_paired_out3(s.a0, s.a1, s.a2, j->mult[oc], j->shift[oc], j->off, j->act_min, j->act_max, t[0], 3, he);
         if (two) {
             qnnc_conv_paired_out3(s.b0, s.b1, s.b2, j->mult[oc + 1], j->shift[oc + 1], j->off, j->act_min,
-                                  j->act_max, t[1], 3);
+                                  j->act_max, t[1], 3, he);
         }
         for (i = 0; i < n; ++i) {
             j->out[i * j->out_c + oc] = t[0][3 * i];
@@ -249,6 +265,22 @@ static QNNC_LOOP_ATTR void qnnc_conv_paired_rest(const qnnc_conv_paired_job *j, 
             }
         }
     }
+}
+
+/* The requantizations the path takes: TFLite's where every channel has the fast form with a right
+ * shift (qnnc_dsp_rq_asm_ok), half to even where every shift is <= -1 (qnnc_rq_he_neg). */
+static int qnnc_conv_paired_rq_ok(int32_t rounding, const qnnc_per_channel_quant *quant, int32_t out_c)
+{
+    int32_t i;
+    if (rounding == QNNC_ROUND_TFLITE) {
+        return qnnc_dsp_rq_asm_ok(quant->multiplier, quant->shift, out_c);
+    }
+    for (i = 0; i < out_c; ++i) {
+        if (quant->shift[i] > -1) {
+            return 0;
+        }
+    }
+    return rounding == QNNC_ROUND_HALF_EVEN;
 }
 
 /* The three columns of a 1x1 stride-1 unpadded layer's pixels px (their in_c channels, in_c % 4 == 0). */
@@ -282,8 +314,7 @@ QNNC_PATH_ATTR int qnnc_conv_paired_dsp_s8(const qnnc_buffer *scratch, const qnn
     int32_t b, p;
 
     if (K > QNNC_CONV_MAX_K || out_c > QNNC_CONV_MAX_K || bias == NULL || scratch == NULL ||
-        scratch->buf == NULL || params->rounding != QNNC_ROUND_TFLITE ||
-        !qnnc_dsp_rq_asm_ok(quant->multiplier, quant->shift, out_c) ||
+        scratch->buf == NULL || !qnnc_conv_paired_rq_ok(params->rounding, quant, out_c) ||
         !qnnc_scratch_fits(scratch, 4u, QNNC_CONV_PAIRED_DSP_BUFFER_SIZE(K, in_c))) {
         return 0;
     }
@@ -300,6 +331,7 @@ QNNC_PATH_ATTR int qnnc_conv_paired_dsp_s8(const qnnc_buffer *scratch, const qnn
     job.off = params->output_offset;
     job.act_min = params->act_min;
     job.act_max = params->act_max;
+    job.rounding = params->rounding;
     for (b = 0; b < output_dims->n; ++b) {
         const int8_t *in_b = input + b * in_h * in_w * in_c;
         int8_t *out_b = output + b * n_pix * out_c;
@@ -326,7 +358,9 @@ QNNC_PATH_ATTR int qnnc_conv_paired_dsp_s8(const qnnc_buffer *scratch, const qnn
                 qnnc_conv_paired_rest(&job, 0, n_pix - p);
                 continue;
             }
-            if (params->act_min == -128 && params->act_max == 127) {
+            if (params->rounding == QNNC_ROUND_HALF_EVEN) {
+                qnnc_conv_paired_he(&job);
+            } else if (params->act_min == -128 && params->act_max == 127) {
                 qnnc_conv_paired_ssat(&job);
             } else {
                 qnnc_conv_paired_lohi(&job);
