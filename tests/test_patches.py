@@ -128,3 +128,21 @@ def test_mobilenet_stem_input_in_place_quarter_of_the_bound(tmp_path):
     xs = rng.standard_normal((4, 96, 96, 3)).astype(np.float32)
     c_out, ref = _run_c(tmp_path / "g", res.compiled.model, xs, tmp_path, "mb")
     assert np.array_equal(c_out, ref)
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("core", ["m4", "m55"])
+def test_kws_patched_bit_exact_on_cortex_m(tmp_path, core):
+    """Band-by-band execution through the SIMD paths: on the M4 the convs' band calls run the
+    channel-pair DSP path (plan/paired_conv.py) on band shapes, on the M55 the Helium one."""
+    from qemu_model import run_on_core
+    cfg_path = tmp_path / "kws.yaml"
+    cfg_path.write_text(f"name: m\ncalibration:\n  data: {KWS / 'calibration.npz'}\n  method: minmax\n"
+                        "execution:\n  patch_layers: 9\n  patches: 25\n")
+    res = build(str(KWS / "kws.onnx"), load_config(str(cfg_path)), str(tmp_path / "gen"), "m", progress=False)
+    seg = next(op for op in res.compiled.model.ops if op.kind == "patch_segment")
+    assert any(sub.attrs.get("paired_weights") for sub in seg.sub_ops)
+    xs = np.load(KWS / "test.npz")["x"][:3]
+    r, names = run_on_core(res, tmp_path / "gen", xs, core, tmp_path / core, "kws")
+    assert r.bit_exact, f"{r.mismatches} of {r.n_inputs} outputs differ from the reference on {core}"
+    assert ("qnnc_conv_paired_dsp_s8" in names) == (core == "m4")
