@@ -511,10 +511,11 @@ def kernel_env():
 
 
 def with_reserved_registers(kenv):
-    """A build that keeps a frame pointer or reserves r9 leaves 13 registers: the DSP conv loop
-    then takes its 13-register form (QNNC_DSP_ASM_13; qnnc_dsp_mm2x3.h)."""
+    """A build that reserves r9 (-ffixed-r9, -msingle-pic-base, -mpic-register=r9) leaves 13
+    registers: the channel-pair DSP conv loop then takes its 13-register form (QNNC_DSP_ASM_13;
+    qnnc_dsp_mm2x3.h)."""
     flags = [str(f) for f in env.Flatten([kenv.get("CCFLAGS", []), kenv.get("CFLAGS", [])])]
-    if "-fno-omit-frame-pointer" in flags or "-ffixed-r9" in flags:
+    if any(f in ("-ffixed-r9", "-msingle-pic-base", "-mpic-register=r9") for f in flags):
         kenv.Append(CPPDEFINES=["QNNC_DSP_ASM_13"])
     return kenv
 

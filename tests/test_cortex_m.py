@@ -300,12 +300,13 @@ def test_kernel_cases_bit_exact_firmware_Os(core, qemu_dir):
     assert not failures, "\n".join(f"#{i}: {d}" for i, d in failures[:8])
 
 
-@pytest.mark.parametrize("flag", ["-DQNNC_NO_INLINE_ASM", "-mno-unaligned-access",
-                                  "-O2 -fno-omit-frame-pointer -DQNNC_DSP_ASM_13"])
+@pytest.mark.parametrize("flag", ["-DQNNC_NO_INLINE_ASM", "-mno-unaligned-access", "-O2 -fno-omit-frame-pointer",
+                                  "-O2 -ffixed-r9 -DQNNC_DSP_ASM_13"])
 def test_dsp_c_loops_bit_exact(flag, qemu_dir):
     """The DSP conv/FC loops' C versions on the M4: what -DQNNC_NO_INLINE_ASM selects, and what a
-    build without unaligned access (CCR.UNALIGN_TRP firmware) gets instead of the asm loops; and
-    the channel-pair conv's 13-register loop of a build that keeps a frame pointer."""
+    build without unaligned access (CCR.UNALIGN_TRP firmware) gets instead of the asm loops; a build
+    that keeps a frame pointer (the channel-pair conv's file omits it); the channel-pair conv's
+    13-register loop of a build that reserves r9."""
     import test_kernels as T
     from cortex_m_cases import run_cases
 

@@ -100,7 +100,7 @@ def generate(model_path: str, cfg: Config, name: str, runtime: bool = True, prog
     def plan_fn(m):
         return plan_memory(m, external_input=external)
 
-    mark_paired_convs(compiled.model)  # the DSP builds' conv weight layout (no option: it costs nothing)
+    mark_paired_convs(compiled.model)  # the DSP builds' conv weight layout (plan/paired_conv.py)
     if cfg.patch_layers is not None:
         compiled.model, _ = apply_patches(compiled.model, cfg.patch_layers, cfg.patches, plan_fn, cfg.source,
                                           cfg.lines.get("execution.patch_layers"))

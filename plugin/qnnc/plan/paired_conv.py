@@ -2,14 +2,16 @@
 (Cortex-M4/M7/M33): ``qnnc_conv_s8_paired``, whose 2 output channels x 3 pixels SMLAD block reads
 both channels' weights with one load (runtime/include/qnnc_dsp_mm2x3.h).
 
-The layout costs no flash on any target: the DSP build carries the paired copy instead of the
-OHWI one (each filter row padded to a multiple of 4 taps, an odd out_c's last pair completed with
-zeros), the other builds the OHWI copy (the generated C holds both, each under its own #if;
+The layout costs next to no flash: the DSP build carries the paired copy instead of the OHWI one
+(each filter row padded to a multiple of 4 taps, an odd out_c's last pair completed with zeros:
+a few bytes on first layers), the other builds the OHWI copy (the generated C holds both, each under its own #if;
 qnnc_weight_layouts.h). A layer gets it where the paired DSP path takes it, the conditions
 ``qnnc_conv_paired_dsp_s8`` checks: a bias, and either TFLite rounding with the fast
 requantization and a right shift on every channel (``qnnc_dsp_rq_asm_ok``) or half-to-even
 rounding (imported QDQ models) with a right shift on every channel; other layers keep
-``qnnc_conv_s8``'s path (their paired copy would run the kernel's slow portable loop).
+``qnnc_conv_s8``'s path (their paired copy would run the kernel's slow portable loop). Its three
+q15 columns (6 bytes a tap against 4) are the kernel scratch the planner reserves for the layer,
+which every SIMD target's arena holds.
 """
 from __future__ import annotations
 

@@ -9,12 +9,11 @@
  * twelve SMLAD: 20 instructions and about 28 Cortex-M4 cycles for 24 MACs, against 16 and 21
  * for 16 MACs in the 2 x 2 block over OHWI weights (two weight pointers). One weight pointer
  * frees the register a third pixel's two accumulators need: the loop holds 14 registers (r0-r12,
- * lr). A build that reserves one of them (a frame pointer, -fno-omit-frame-pointer, or
- * -ffixed-r9) defines QNNC_DSP_ASM_13 (the Zephyr module does for CONFIG_FRAME_POINTER): the
- * columns are then read a word at a time (13 registers, 3 more cycles a group); without it GCC
- * stops with "asm operand has impossible constraints". (GCC 12's optimize("omit-frame-pointer")
- * function attribute does not help: the frame pointer stays reserved in the functions compiled
- * after one that keeps it.)
+ * lr). qnnc_conv_s8_paired_dsp.c is compiled without a frame pointer whatever the build's flags
+ * (a file-level pragma); a build that reserves r9 (-ffixed-r9, -msingle-pic-base) defines
+ * QNNC_DSP_ASM_13 (the PlatformIO library does it from the build flags): the columns are then read
+ * a word at a time (13 registers, 3 more cycles a group); without it GCC stops with "asm operand
+ * has impossible constraints".
  */
 #ifndef QNNC_DSP_MM2X3_H
 #define QNNC_DSP_MM2X3_H

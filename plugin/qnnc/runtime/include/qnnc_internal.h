@@ -460,9 +460,10 @@ QNNC_INLINE int32_t qnnc_dsp_pkhtb(uint32_t a, uint32_t b) { QNNC_ASM1("pkhtb %0
  * inline assembly is available and optimization is on: they need 13 registers (the channel-pair
  * conv's 14), which GCC 12's allocator does not find from C (it spills and loads the q15 words
  * one by one). ACLE has no intrinsic for LDRD or for a register assignment. -DQNNC_NO_INLINE_ASM
- * selects the C loops (same results). A build that keeps a frame pointer or reserves r9
- * (-ffixed-r9) defines QNNC_DSP_ASM_13 (the Zephyr module and the PlatformIO library do it from
- * the build's flags); one that does both has 12 registers left and needs QNNC_NO_INLINE_ASM. The loops read weight rows with LDR at any byte offset, so they
+ * selects the C loops (same results). A build that reserves r9 (-ffixed-r9, -msingle-pic-base)
+ * defines QNNC_DSP_ASM_13 for the channel-pair conv (the PlatformIO library does it from the
+ * build's flags; its file never keeps a frame pointer); one that both reserves r9 and keeps a
+ * frame pointer has 12 registers left for the other loops and needs QNNC_NO_INLINE_ASM. The loops read weight rows with LDR at any byte offset, so they
  * are compiled only where unaligned access is allowed (__ARM_FEATURE_UNALIGNED: firmware that
  * traps unaligned accesses, CCR.UNALIGN_TRP, builds with -mno-unaligned-access and gets the C
  * loops). */

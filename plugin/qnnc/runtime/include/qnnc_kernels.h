@@ -226,7 +226,7 @@ int32_t qnnc_conv_s8_get_buffer_size(const qnnc_conv_params *params, const qnnc_
 
 /** qnnc_conv_s8 with the filter in channel pairs (the DSP builds' layout, QNNC_CONV_S8_PAIRED_CALL):
  *  pair p, group g of 4 taps (OHWI order, K padded with zeros to a multiple of 4): 8 bytes at
- *  (p * (K + 3) / 4 + g) * 8, channel 2p's 4 weights then channel 2p + 1's (an odd out_c's last
+ *  (p * ((K + 3) / 4) + g) * 8, channel 2p's 4 weights then channel 2p + 1's (an odd out_c's last
  *  pair: zeros). 4-byte aligned. */
 void qnnc_conv_s8_paired(const qnnc_buffer *scratch, const qnnc_conv_params *params,
                          const qnnc_per_channel_quant *quant, const qnnc_dims *input_dims, const int8_t *input,

@@ -15,6 +15,12 @@
  * on every channel (qnnc_dsp_rq_asm_ok) or half-to-even rounding with every shift <= -1
  * (qnnc_conv_paired_rq_ok); others run the portable path.
  */
+#if defined(__GNUC__) && !defined(__clang__)
+/* The 2 x 3 block holds 14 registers, r7 among them: this file never keeps a frame pointer, even
+ * in a -fno-omit-frame-pointer build (a per-function attribute is not enough with GCC 12: the
+ * register stays reserved in functions compiled after one that keeps it). */
+#pragma GCC optimize("omit-frame-pointer")
+#endif
 #define QNNC_IM2COL_STRIDE 6 /* three interleaved columns */
 #include "qnnc_conv_im2col_dsp.h"
 #include "qnnc_dsp_mm2x3.h"
