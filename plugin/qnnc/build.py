@@ -100,7 +100,8 @@ def generate(model_path: str, cfg: Config, name: str, runtime: bool = True, prog
     def plan_fn(m):
         return plan_memory(m, external_input=external)
 
-    mark_paired_convs(compiled.model)  # the DSP builds' conv weight layout (plan/paired_conv.py)
+    # the DSP builds' conv weight layout (plan/paired_conv.py); patch segments keep these ops as sub-ops
+    mark_paired_convs(compiled.model)
     if cfg.patch_layers is not None:
         compiled.model, _ = apply_patches(compiled.model, cfg.patch_layers, cfg.patches, plan_fn, cfg.source,
                                           cfg.lines.get("execution.patch_layers"))
@@ -113,7 +114,6 @@ def generate(model_path: str, cfg: Config, name: str, runtime: bool = True, prog
                 "features multiples of 4, within the flash budget)")
         compiled.notes.append(note)
         model.notes.append(note)
-    mark_paired_convs(model)  # (again: the sub-ops of new patch segments)
     plan = plan_fn(model)
     check_budgets(model, plan, cfg, ram_budget, flash_budget, budget_origin)
     prov = provenance(model_path, cfg)

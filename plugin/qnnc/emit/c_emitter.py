@@ -160,10 +160,11 @@ class _Emitter:
     def op_weights(self, k: str, op: QOp, filter_guard: Optional[str] = None):
         """Emit an op's constant arrays once; returns (act_lut symbols, filter, bias, quant struct).
         ``filter_guard``: the filter only under that preprocessor test (int8 weights where the
-        path compiled in reads them)."""
+        path compiled in reads them). A paired conv's filter is both copies' names (OHWI, paired)."""
         c = op.consts
         luts = {}
-        if op.attrs.get("paired_weights"):  # the DSP builds read the paired copy (spatial) instead
+        paired = op.attrs.get("paired_weights")  # plan/paired_conv.py: the DSP builds read a channel-pair copy
+        if paired:
             filter_guard = "#if !defined(QNNC_CONV_WANT_PAIRED_WEIGHTS)"
         if op.params.act_lut is not None:
             luts["act_lut"] = self.const_array(f"{k}_act_lut", op.params.act_lut)
@@ -172,6 +173,9 @@ class _Emitter:
         bias = self.const_array(f"{k}_bias", c["bias"])
         mult = self.const_array(f"{k}_multiplier", c["multiplier"])
         shift = self.const_array(f"{k}_shift", c["shift"])
+        if paired:  # both copies, QNNC_CONV_S8_PAIRED_CALL's two filter arguments
+            filt += ", " + self.guarded_array(f"{k}_filter_paired", paired_conv_weights(c["filter"]),
+                                              "#if defined(QNNC_CONV_WANT_PAIRED_WEIGHTS)")
         q = f"{self.p}_{k}_quant"
         self.statics.append(f"static const qnnc_per_channel_quant {q} = {{{mult}, {shift}}};")
         dfl = self.dims(f"{k}_filter_dims", op.attrs["filter_dims"]) if "filter_dims" in op.attrs else None
@@ -186,13 +190,8 @@ class _Emitter:
             p = self.struct(f"{k}{tag}_params", params, luts)
             din = self.dims(f"{k}{tag}_input_dims", in_shape)
             dout = self.dims(f"{k}{tag}_output_dims", out_shape)
-            if op.attrs.get("paired_weights"):  # plan/paired_conv.py: the DSP builds' channel-pair copy
-                paired = self.guarded_array(f"{k}_filter_paired", paired_conv_weights(op.consts["filter"]),
-                                            "#if defined(QNNC_CONV_WANT_PAIRED_WEIGHTS)")
-                self.body.append(f"{indent}QNNC_CONV_S8_PAIRED_CALL({self.scratch_arg(op)}{p}, &{q}, {din}, "
-                                 f"{in_ptr}, {dfl}, {filt}, {paired}, {bias}, {dout}, {out_ptr});")
-                return
-            self.body.append(f"{indent}{op.kernel}({self.scratch_arg(op)}{p}, &{q}, {din}, {in_ptr}, {dfl}, "
+            call = "QNNC_CONV_S8_PAIRED_CALL" if op.attrs.get("paired_weights") else op.kernel
+            self.body.append(f"{indent}{call}({self.scratch_arg(op)}{p}, &{q}, {din}, {in_ptr}, {dfl}, "
                              f"{filt}, {bias}, {dout}, {out_ptr});")
         elif op.kind in ("max_pool", "avg_pool"):
             p = self.struct(f"{k}{tag}_params", params)

@@ -15,14 +15,13 @@ which every SIMD target's arena holds.
 """
 from __future__ import annotations
 
-from typing import List
-
 import numpy as np
 
 from ..qmodel import QModel, QOp
 from .kernel_scratch import CONV_MAX_K
 
-ROUND_TFLITE, ROUND_HALF_EVEN = 0, 1  # kernel_params rounding (fixedpoint.ROUND_*)
+# kernel_params' rounding values (quantize/fixedpoint.ROUND_*; the plan stage does not import quantize)
+ROUND_TFLITE, ROUND_HALF_EVEN = 0, 1
 
 
 def fast_requantization(multiplier: np.ndarray, shift: np.ndarray) -> bool:
@@ -47,17 +46,10 @@ def eligible(op: QOp) -> bool:
     return op.params.rounding == ROUND_TFLITE and fast_requantization(op.consts["multiplier"], op.consts["shift"])
 
 
-def mark_paired_convs(model: QModel) -> List[int]:
-    """Mark the convolutions that take the paired layout (``attrs["paired_weights"]``, also the
-    sub-ops of patch segments); returns the indices of the marked top-level ops (a segment's
-    index when any of its sub-ops is marked)."""
-    marked = []
-    for i, op in enumerate(model.ops):
-        hit = False
+def mark_paired_convs(model: QModel) -> None:
+    """Mark the convolutions that take the paired layout (``attrs["paired_weights"]``), also the
+    sub-ops of patch segments."""
+    for op in model.ops:
         for o in [op] + op.sub_ops:
             if eligible(o):
                 o.attrs["paired_weights"] = True
-                hit = True
-        if hit:
-            marked.append(i)
-    return marked

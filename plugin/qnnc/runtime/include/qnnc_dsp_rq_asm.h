@@ -31,16 +31,31 @@ QNNC_INLINE int qnnc_dsp_rq_asm_ok(const int32_t *mult, const int32_t *shift, in
 #endif
 
 #if QNNC_PATH_DSP && defined(QNNC_DSP_ASM)
-/* Loads of one channel's multiplier and shift; then, once the accumulators are multiplied,
- * the rounding term into %[m] and the right shift into %[t]. */
-#define QNNC_DSP_RQ_LOAD "ldr %[m], [%[mp]], #4\n\tldr %[t], [%[sp]], #4\n\t"
-#define QNNC_DSP_RQ_TERMS "mvn %[m], %[t]\n\tlsl %[m], %[o2], %[m]\n\trsb %[t], %[t], #0\n\t"
-#define QNNC_DSP_RQ_MUL(a) "qadd %[" a "], %[" a "], %[" a "]\n\tsmmulr %[" a "], %[" a "], %[m]\n\t"
-#define QNNC_DSP_RQ_ROUND(a)                                                                   \
+/* The steps on named operands: accumulator a times multiplier m; then the rounding term into m
+ * (from the shift t and 2 * off + 1 in o2) and the right shift into t; then a rounded. */
+#define QNNC_DSP_RQ_MUL_R(a, m) "qadd %[" a "], %[" a "], %[" a "]\n\tsmmulr %[" a "], %[" a "], %[" m "]\n\t"
+#define QNNC_DSP_RQ_TERMS_R(m, t, o2)                                                           \
+    "mvn %[" m "], %[" t "]\n\tlsl %[" m "], %[" o2 "], %[" m "]\n\trsb %[" t "], %[" t "], #0\n\t"
+#define QNNC_DSP_RQ_ROUND_R(a, m, t)                                                           \
     "add %[" a "], %[" a "], %[" a "], asr #31\n\t"                                            \
-    "add %[" a "], %[" a "], %[m]\n\t"                                                         \
-    "asr %[" a "], %[" a "], %[t]\n\t"
+    "add %[" a "], %[" a "], %[" m "]\n\t"                                                     \
+    "asr %[" a "], %[" a "], %[" t "]\n\t"
+/* One channel's three accumulators a, b, c (three pixels) with the multiplier in m and the shift
+ * in t (both then consumed), clamped by clamp. */
+#define QNNC_DSP_RQ3_R(a, b, c, m, t, o2, clamp)                                                \
+    QNNC_DSP_RQ_MUL_R(a, m) QNNC_DSP_RQ_MUL_R(b, m) QNNC_DSP_RQ_MUL_R(c, m) QNNC_DSP_RQ_TERMS_R(m, t, o2) \
+        QNNC_DSP_RQ_ROUND_R(a, m, t) QNNC_DSP_RQ_ROUND_R(b, m, t) QNNC_DSP_RQ_ROUND_R(c, m, t) clamp(a) clamp(b) \
+            clamp(c)
 
+/* Loads of one channel's multiplier and shift into %[m], %[t]; the steps above on %[m], %[t],
+ * %[o2]. */
+#define QNNC_DSP_RQ_LOAD "ldr %[m], [%[mp]], #4\n\tldr %[t], [%[sp]], #4\n\t"
+#define QNNC_DSP_RQ_TERMS QNNC_DSP_RQ_TERMS_R("m", "t", "o2")
+#define QNNC_DSP_RQ_MUL(a) QNNC_DSP_RQ_MUL_R(a, "m")
+#define QNNC_DSP_RQ_ROUND(a) QNNC_DSP_RQ_ROUND_R(a, "m", "t")
+
+/* No clamp (the caller clamps). */
+#define QNNC_DSP_CLAMP_NONE(a) ""
 /* The activation range is the whole int8 range. */
 #define QNNC_DSP_CLAMP_SSAT(a) "ssat %[" a "], #8, %[" a "]\n\t"
 /* [act_min, act_max] in %[lo], %[hi]. */
@@ -59,8 +74,6 @@ QNNC_INLINE int qnnc_dsp_rq_asm_ok(const int32_t *mult, const int32_t *shift, in
     QNNC_DSP_RQ_LOAD QNNC_DSP_RQ_MUL(a) QNNC_DSP_RQ_MUL(b) QNNC_DSP_RQ_TERMS QNNC_DSP_RQ_ROUND(a) \
         QNNC_DSP_RQ_ROUND(b) clamp(a) clamp(b)
 /* One channel's three accumulators a, b, c (three pixels). */
-#define QNNC_DSP_RQ3(a, b, c, clamp)                                                           \
-    QNNC_DSP_RQ_LOAD QNNC_DSP_RQ_MUL(a) QNNC_DSP_RQ_MUL(b) QNNC_DSP_RQ_MUL(c) QNNC_DSP_RQ_TERMS   \
-        QNNC_DSP_RQ_ROUND(a) QNNC_DSP_RQ_ROUND(b) QNNC_DSP_RQ_ROUND(c) clamp(a) clamp(b) clamp(c)
+#define QNNC_DSP_RQ3(a, b, c, clamp) QNNC_DSP_RQ_LOAD QNNC_DSP_RQ3_R(a, b, c, "m", "t", "o2", clamp)
 #endif
 #endif /* QNNC_DSP_RQ_ASM_H */

@@ -33,7 +33,7 @@ typedef struct {
     uint32_t groups;              /* (K + 3) / 4 */
     int8_t *out;                  /* pixel 0's outputs; pixel i's at out + i * out_c */
     int32_t out_c;
-    const int8_t *filter; /* the channel pairs' weights */
+    const int8_t *filter, *w_end; /* the channel pairs' weights; the end of the whole pairs' */
     const int32_t *bias, *mult, *shift;
     int32_t off, act_min, act_max; /* output offset, activation range */
     int32_t rounding;              /* QNNC_ROUND_TFLITE, or QNNC_ROUND_HALF_EVEN with every shift <= -1 */
@@ -60,8 +60,7 @@ typedef struct {
 /* The same, requantized only (x, y, z then hold the outputs; the caller clamps and stores: with
  * the range in registers too, GCC's allocator gave up on some builds). */
 #define QNNC_PAIRED_CHANNEL_RQ(x, y, z)                                                        \
-    __asm volatile(QNNC_DSP_RQ_LOAD QNNC_DSP_RQ_MUL("a") QNNC_DSP_RQ_MUL("b") QNNC_DSP_RQ_MUL("c")   \
-                       QNNC_DSP_RQ_TERMS QNNC_DSP_RQ_ROUND("a") QNNC_DSP_RQ_ROUND("b") QNNC_DSP_RQ_ROUND("c") \
+    __asm volatile(QNNC_DSP_RQ3("a", "b", "c", QNNC_DSP_CLAMP_NONE)                              \
                    : [a] "+r"(x), [b] "+r"(y), [c] "+r"(z), [mp] "+r"(mult), [sp] "+r"(shift),      \
                      [m] "=&r"(m_), [t] "=&r"(t_)                                                \
                    : [o2] "r"(off2p1))
@@ -79,21 +78,6 @@ typedef struct {
     int32_t d, o2; /* out_c; 2 * output offset + 1 */
 } qnnc_paired_state;
 
-/* Requantize, offset and saturate one channel's three accumulators x, y, z (QNNC_DSP_RQ3 with the
- * multiplier in register mm, the shift in ss, the rounding term's base 2 * off + 1 in %[c] and tt
- * a free register). */
-#define QNNC_PAIRED_RQ3_SSAT(x, y, z, mm, ss, tt)                                              \
-    QNNC_DSP_RQ_MUL3(x, mm) QNNC_DSP_RQ_MUL3(y, mm) QNNC_DSP_RQ_MUL3(z, mm)                    \
-    "mvn %[" tt "], %[" ss "]\n\t"                                                             \
-    "lsl %[" tt "], %[c], %[" tt "]\n\t"                                                       \
-    "rsb %[" ss "], %[" ss "], #0\n\t" QNNC_DSP_RQ_ROUND3(x, tt, ss) QNNC_DSP_RQ_ROUND3(y, tt, ss)   \
-        QNNC_DSP_RQ_ROUND3(z, tt, ss) QNNC_DSP_CLAMP_SSAT(x) QNNC_DSP_CLAMP_SSAT(y) QNNC_DSP_CLAMP_SSAT(z)
-#define QNNC_DSP_RQ_MUL3(a, mm) "qadd %[" a "], %[" a "], %[" a "]\n\tsmmulr %[" a "], %[" a "], %[" mm "]\n\t"
-#define QNNC_DSP_RQ_ROUND3(a, tt, ss)                                                          \
-    "add %[" a "], %[" a "], %[" a "], asr #31\n\t"                                            \
-    "add %[" a "], %[" a "], %[" tt "]\n\t"                                                    \
-    "asr %[" a "], %[" a "], %[" ss "]\n\t"
-
 /* Every channel pair of the current pixel triple, whole-range activations (SSAT), in one
  * assembly loop: per pair the bias, the dot products (qnnc_dsp_mm2x3.h's groups, entered by TBB
  * at groups % 4), both channels' output stages and stores; the C loop around the block version
@@ -108,7 +92,7 @@ static QNNC_LOOP_ATTR void qnnc_conv_paired_ssat_asm(const qnnc_conv_paired_job 
     st.cols = j->cols;
     st.c_end = j->c_end;
     st.lead = j->groups & 3u;
-    st.w_end = w + (j->out_c >> 1) * 8 * (int32_t)j->groups;
+    st.w_end = j->w_end;
     st.bias = j->bias;
     st.mult = j->mult;
     st.shift = j->shift;
@@ -131,8 +115,9 @@ static QNNC_LOOP_ATTR void qnnc_conv_paired_ssat_asm(const qnnc_conv_paired_job 
                    "ldrd %[wb13], %[x1], [%[wb]], #8\n\t"
                    "str %[wa], %[mp]\n\t"
                    "str %[wb], %[shp]\n\t"
-                   "ldr %[c], %[o2]\n\t" QNNC_PAIRED_RQ3_SSAT("a0", "a1", "a2", "wa13", "wb13", "wa")
-                       QNNC_PAIRED_RQ3_SSAT("b0", "b1", "b2", "x0", "x1", "wb")
+                   "ldr %[c], %[o2]\n\t" /* 2 * off + 1, the rounding terms' base */
+                   QNNC_DSP_RQ3_R("a0", "a1", "a2", "wa13", "wb13", "c", QNNC_DSP_CLAMP_SSAT)
+                       QNNC_DSP_RQ3_R("b0", "b1", "b2", "x0", "x1", "c", QNNC_DSP_CLAMP_SSAT)
                    "ldr %[wa], %[o]\n\t"
                    "ldr %[wb], %[d]\n\t"
                    "strb %[a1], [%[wa], %[wb]]\n\t"
@@ -173,14 +158,14 @@ QNNC_INLINE void qnnc_conv_paired_out3(int32_t x, int32_t y, int32_t z, int32_t 
         v[2] = qnnc_dsp_rq_fast(z, m, -shift) + off;
     }
     for (i = 0; i < 3; ++i) {
-        o[i * d] = (int8_t)(v[i] < amin ? amin : (v[i] > amax ? amax : v[i]));
+        o[i * d] = qnnc_clamp_s8(v[i], amin, amax);
     }
 }
 
 /* Channel pairs [0, out_c / 2) of a triple of consecutive pixels (mode: QNNC_PAIRED_*). */
 QNNC_INLINE void qnnc_conv_paired_body(const qnnc_conv_paired_job *j, int mode)
 {
-    const int8_t *const w_end = j->filter + (j->out_c >> 1) * 8 * (int32_t)j->groups;
+    const int8_t *const w_end = j->w_end;
     const int32_t *bias = j->bias, *mult = j->mult, *shift = j->shift;
     const int32_t d = j->out_c;
     const int32_t amin = j->act_min, amax = j->act_max;
@@ -205,12 +190,12 @@ QNNC_INLINE void qnnc_conv_paired_body(const qnnc_conv_paired_job *j, int mode)
             }
             QNNC_PAIRED_CHANNEL_RQ(s.a0, s.a1, s.a2);
             QNNC_PAIRED_CHANNEL_RQ(s.b0, s.b1, s.b2);
-            o[0] = (int8_t)(s.a0 < amin ? amin : (s.a0 > amax ? amax : s.a0));
-            o[d] = (int8_t)(s.a1 < amin ? amin : (s.a1 > amax ? amax : s.a1));
-            o[2 * d] = (int8_t)(s.a2 < amin ? amin : (s.a2 > amax ? amax : s.a2));
-            o[1] = (int8_t)(s.b0 < amin ? amin : (s.b0 > amax ? amax : s.b0));
-            o[d + 1] = (int8_t)(s.b1 < amin ? amin : (s.b1 > amax ? amax : s.b1));
-            o[2 * d + 1] = (int8_t)(s.b2 < amin ? amin : (s.b2 > amax ? amax : s.b2));
+            o[0] = qnnc_clamp_s8(s.a0, amin, amax);
+            o[d] = qnnc_clamp_s8(s.a1, amin, amax);
+            o[2 * d] = qnnc_clamp_s8(s.a2, amin, amax);
+            o[1] = qnnc_clamp_s8(s.b0, amin, amax);
+            o[d + 1] = qnnc_clamp_s8(s.b1, amin, amax);
+            o[2 * d + 1] = qnnc_clamp_s8(s.b2, amin, amax);
             o += 2;
             continue;
         }
@@ -330,6 +315,7 @@ QNNC_PATH_ATTR int qnnc_conv_paired_dsp_s8(const qnnc_buffer *scratch, const qnn
     job.cols = cols;
     job.c_end = cols + 6 * (kp / 4);
     job.filter = filter;
+    job.w_end = filter + (out_c >> 1) * 8 * (kp / 4);
     job.bias = bias;
     job.mult = quant->multiplier;
     job.shift = quant->shift;
