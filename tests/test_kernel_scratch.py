@@ -74,7 +74,7 @@ def test_python_sizes_equal_the_header_formulas(tmp_path):
             f"{ks.conv_s16_scratch_bytes(k) or 6 * k} {4 * k}\npaired {ks.conv_paired_dsp_bytes(k, ic)}"
             for k, ic, oc in CONV]
     want = "\n".join(want).splitlines()
-    want += [f"dw {8 * t} {16 * t + 4} {(3 * t + 3) & ~3} {64 * t}" for t in TAPS]
+    want += [f"dw {ks.dw_dsp_bytes(t)} {16 * t + 4} {(3 * t + 3) & ~3} {64 * t}" for t in TAPS]
     want += [f"fc {ks.fully_connected_scratch_bytes(k, n)}" for k, n in FC]
     assert lines[1:] == want
     # the planner's per-layer figure is the larger path's need

@@ -95,12 +95,18 @@ def conv_cols_bytes(params, filter_dims, out_c: int) -> int:
     return 4 * k + 4
 
 
+def dw_dsp_bytes(taps: int) -> int:
+    """``QNNC_DW_DSP_BUFFER_SIZE``: the widened weights of 4 channels, 2 words a tap; a 3x3 kernel
+    also keeps them transposed (its 2-row border windows run as 2-column ones)."""
+    return (16 if taps == 9 else 8) * taps
+
+
 def depthwise_scratch_bytes(params, in_c: int, filter_dims) -> int:
     """Bytes ``qnnc_depthwise_conv_s8`` may ask for; filter_dims (1, kh, kw, out_c)."""
     taps = filter_dims[1] * filter_dims[2]
     if params.depth_multiplier != 1 or taps > DW_MAX_TAPS:
         return 0
-    dsp = 8 * taps if in_c >= 4 else 0
+    dsp = dw_dsp_bytes(taps) if in_c >= 4 else 0
     return max(dsp, 16 * taps + 4)
 
 

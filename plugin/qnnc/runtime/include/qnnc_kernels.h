@@ -206,8 +206,8 @@ QNNC_INLINE void qnnc_copy_s8(int8_t *dst, const int8_t *src, int32_t n)
 #define QNNC_CONV_MVE_BUFFER_SIZE(K, out_c, direct)                                                          \
     (4 * (out_c) + 8 * QNNC_MIN_((out_c), QNNC_CONV_OC_BLOCK) + ((direct) ? 0 : 2 * (((K) + 15) & ~15)) +   \
      (QNNC_CONV_MVE_OUTER(K, out_c) ? ((K) + 12) * (((out_c) + 7) & ~7) : 0))
-/** depthwise DSP: widened weights of 4 channels, 2 words a tap. */
-#define QNNC_DW_DSP_BUFFER_SIZE(taps) (8 * (taps))
+/** depthwise DSP: widened weights of 4 channels, 2 words a tap; 3x3: twice (also transposed). */
+#define QNNC_DW_DSP_BUFFER_SIZE(taps) ((taps) == 9 ? 16 * (taps) : 8 * (taps))
 /** depthwise Helium: one int32x4 of weights a tap, 8-byte aligned (+4). */
 #define QNNC_DW_MVE_BUFFER_SIZE(taps) (16 * (taps) + 4)
 /** fully connected DSP: the widened input row (Helium needs none; out_features: unused). */
