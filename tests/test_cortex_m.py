@@ -284,6 +284,10 @@ def _shaped_cases():
             conv(9, 6, c, 0, 3, 3, 1, 1, depthwise=True, act=(lo, min(127, z + 60)), out_zp=z,
                  scales=scales_below_one, rnd=0)
         conv(7, 7, c, 0, 3, 3, 1, 1, depthwise=True, act=full, scales=scales_below_one, rnd=0, bias=edge_biases)
+    # the channel-pair conv's whole-range loop without the fix-up (output zero point -128) and with it
+    for ic, oc, k in ((8, 16, 3), (16, 33, 1), (3, 8, 3), (64, 64, 1), (12, 6, 3)):
+        for z in (-128, -127):
+            conv(5, 7, ic, oc, k, k, 1, k // 2, act=full, out_zp=z, scales=scales_below_one, rnd=0)
     # int16 weights (execution.wide_weights; kernel_driver.c passes them for half the shapes with
     # in/out features multiples of 4): several rows, 1, 2 and 25 groups of inputs, a LUT
     for rows, k, n in ((2, 64, 12), (3, 100, 8), (4, 4, 4), (2, 8, 16), (3, 16, 24)):

@@ -36,16 +36,20 @@ QNNC_INLINE int qnnc_dsp_rq_asm_ok(const int32_t *mult, const int32_t *shift, in
 #define QNNC_DSP_RQ_MUL_R(a, m) "qadd %[" a "], %[" a "], %[" a "]\n\tsmmulr %[" a "], %[" a "], %[" m "]\n\t"
 #define QNNC_DSP_RQ_TERMS_R(m, t, o2)                                                           \
     "mvn %[" m "], %[" t "]\n\tlsl %[" m "], %[" o2 "], %[" m "]\n\trsb %[" t "], %[" t "], #0\n\t"
-#define QNNC_DSP_RQ_ROUND_R(a, m, t)                                                           \
-    "add %[" a "], %[" a "], %[" a "], asr #31\n\t"                                            \
+#define QNNC_DSP_RQ_FIX_R(a) "add %[" a "], %[" a "], %[" a "], asr #31\n\t" /* half away: -1 if negative */
+#define QNNC_DSP_RQ_SHIFT_R(a, m, t)                                                           \
     "add %[" a "], %[" a "], %[" m "]\n\t"                                                     \
     "asr %[" a "], %[" a "], %[" t "]\n\t"
+#define QNNC_DSP_RQ_ROUND_R(a, m, t) QNNC_DSP_RQ_FIX_R(a) QNNC_DSP_RQ_SHIFT_R(a, m, t)
+/* The same with the fix-up under the assembler's .if on an "i" operand named fix (0: left out,
+ * where every negative value is clamped to the activation floor whichever way it rounds). */
+#define QNNC_DSP_RQ_ROUND_IF_R(a, m, t) ".if %c[fix]\n\t" QNNC_DSP_RQ_FIX_R(a) ".endif\n\t" QNNC_DSP_RQ_SHIFT_R(a, m, t)
 /* One channel's three accumulators a, b, c (three pixels) with the multiplier in m and the shift
- * in t (both then consumed), clamped by clamp. */
-#define QNNC_DSP_RQ3_R(a, b, c, m, t, o2, clamp)                                                \
+ * in t (both then consumed), rounded by round (one of the two above) and clamped by clamp. */
+#define QNNC_DSP_RQ3_ROUND_R(a, b, c, m, t, o2, round, clamp)                                    \
     QNNC_DSP_RQ_MUL_R(a, m) QNNC_DSP_RQ_MUL_R(b, m) QNNC_DSP_RQ_MUL_R(c, m) QNNC_DSP_RQ_TERMS_R(m, t, o2) \
-        QNNC_DSP_RQ_ROUND_R(a, m, t) QNNC_DSP_RQ_ROUND_R(b, m, t) QNNC_DSP_RQ_ROUND_R(c, m, t) clamp(a) clamp(b) \
-            clamp(c)
+        round(a, m, t) round(b, m, t) round(c, m, t) clamp(a) clamp(b) clamp(c)
+#define QNNC_DSP_RQ3_R(a, b, c, m, t, o2, clamp) QNNC_DSP_RQ3_ROUND_R(a, b, c, m, t, o2, QNNC_DSP_RQ_ROUND_R, clamp)
 
 /* Loads of one channel's multiplier and shift into %[m], %[t]; the steps above on %[m], %[t],
  * %[o2]. */

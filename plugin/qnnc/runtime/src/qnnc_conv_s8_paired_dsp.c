@@ -81,8 +81,11 @@ typedef struct {
 /* Every channel pair of the current pixel triple, whole-range activations (SSAT), in one
  * assembly loop: per pair the bias, the dot products (qnnc_dsp_mm2x3.h's groups, entered by TBB
  * at groups % 4), both channels' output stages and stores; the C loop around the block version
- * spent about 30 instructions a pair moving the accumulators and reloading its state. */
-static QNNC_LOOP_ATTR void qnnc_conv_paired_ssat_asm(const qnnc_conv_paired_job *j)
+ * spent about 30 instructions a pair moving the accumulators and reloading its state. fix (a
+ * constant): 0 leaves out the half-away fix-up for negative values, for an output zero point of
+ * -128 (a ReLU's floor: whichever way a negative value rounds, it is at most the zero point
+ * after the offset, which SSAT maps to -128). */
+QNNC_INLINE void qnnc_conv_paired_ssat_asm(const qnnc_conv_paired_job *j, const int fix)
 {
     qnnc_paired_state st;
     const int8_t *w = j->filter;
@@ -116,8 +119,10 @@ static QNNC_LOOP_ATTR void qnnc_conv_paired_ssat_asm(const qnnc_conv_paired_job 
                    "str %[wa], %[mp]\n\t"
                    "str %[wb], %[shp]\n\t"
                    "ldr %[c], %[o2]\n\t" /* 2 * off + 1, the rounding terms' base */
-                   QNNC_DSP_RQ3_R("a0", "a1", "a2", "wa13", "wb13", "c", QNNC_DSP_CLAMP_SSAT)
-                       QNNC_DSP_RQ3_R("b0", "b1", "b2", "x0", "x1", "c", QNNC_DSP_CLAMP_SSAT)
+                   QNNC_DSP_RQ3_ROUND_R("a0", "a1", "a2", "wa13", "wb13", "c", QNNC_DSP_RQ_ROUND_IF_R,
+                                        QNNC_DSP_CLAMP_SSAT)
+                       QNNC_DSP_RQ3_ROUND_R("b0", "b1", "b2", "x0", "x1", "c", QNNC_DSP_RQ_ROUND_IF_R,
+                                            QNNC_DSP_CLAMP_SSAT)
                    "ldr %[wa], %[o]\n\t"
                    "ldr %[wb], %[d]\n\t"
                    "strb %[a1], [%[wa], %[wb]]\n\t"
@@ -135,7 +140,7 @@ static QNNC_LOOP_ATTR void qnnc_conv_paired_ssat_asm(const qnnc_conv_paired_job 
                      [wa13] "=&r"(wa13), [wb13] "=&r"(wb13), [x0] "=&r"(x0), [x1] "=&r"(x1),
                      [bias] "+m"(st.bias), [mp] "+m"(st.mult), [shp] "+m"(st.shift), [o] "+m"(st.o)
                    : [cols] "m"(st.cols), [end] "m"(st.c_end), [lead] "m"(st.lead), [wend] "m"(st.w_end),
-                     [d] "m"(st.d), [o2] "m"(st.o2)
+                     [d] "m"(st.d), [o2] "m"(st.o2), [fix] "i"(fix)
                    : "cc", "memory");
 }
 #endif
@@ -214,7 +219,18 @@ static QNNC_LOOP_ATTR void qnnc_conv_paired_ssat(const qnnc_conv_paired_job *j)
 {
 #if defined(QNNC_DSP_ASM) && !defined(QNNC_DSP_ASM_13)
     if (j->out_c >= 2) {
-        qnnc_conv_paired_ssat_asm(j);
+        qnnc_conv_paired_ssat_asm(j, 1);
+    }
+#else
+    qnnc_conv_paired_body(j, QNNC_PAIRED_SSAT);
+#endif
+}
+/* The same for an output zero point of -128 (the C loop keeps the fix-up: same results). */
+static QNNC_LOOP_ATTR void qnnc_conv_paired_ssat_nofix(const qnnc_conv_paired_job *j)
+{
+#if defined(QNNC_DSP_ASM) && !defined(QNNC_DSP_ASM_13)
+    if (j->out_c >= 2) {
+        qnnc_conv_paired_ssat_asm(j, 0);
     }
 #else
     qnnc_conv_paired_body(j, QNNC_PAIRED_SSAT);
@@ -353,7 +369,7 @@ QNNC_PATH_ATTR int qnnc_conv_paired_dsp_s8(const qnnc_buffer *scratch, const qnn
             if (params->rounding == QNNC_ROUND_HALF_EVEN) {
                 qnnc_conv_paired_he(&job);
             } else if (params->act_min == -128 && params->act_max == 127) {
-                qnnc_conv_paired_ssat(&job);
+                (params->output_offset == -128 ? qnnc_conv_paired_ssat_nofix : qnnc_conv_paired_ssat)(&job);
             } else {
                 qnnc_conv_paired_lohi(&job);
             }
