@@ -13,8 +13,8 @@
  *
  * Conv, depthwise and fully connected get a scratch block of exactly the size their
  * get_buffer_size() asks for (ASan sees any overrun), and are run a second time with a
- * scratch buffer one byte too small - the portable fallback - whose output must be the same
- * (else run_case returns 1).
+ * scratch buffer one byte too small - the portable fallback (a 3x3 depthwise: its DSP path
+ * without the transposed table) - whose output must be the same (else run_case returns 1).
  */
 #include "case_driver.h"
 

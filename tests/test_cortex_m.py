@@ -117,10 +117,7 @@ def _shaped_cases():
         mult, shift = T.rand_scales(rng, oc, raw_ok=rng.random() < 0.3) if scales is None else scales(oc)
         x = T.rand_i8(rng, (1, h, w, ic))
         filt = T.rand_i8(rng, (1, kh, kw, oc) if depthwise else (oc, kh, kw, ic))
-        if callable(bias):
-            b = bias(oc)
-        else:
-            b = rng.integers(-50000, 50000, oc).astype(np.int32) if bias else None
+        b = rng.integers(-50000, 50000, oc).astype(np.int32) if bias else None
         out_dims = (1, oh, ow, oc)
         fn = ref.depthwise_conv_s8 if depthwise else ref.conv_s8
         expected = fn(p, mult, shift, x, filt, b, out_dims)
@@ -267,27 +264,6 @@ def _shaped_cases():
         for act in (full, (z, 127)):
             conv(h, w, ic, oc, k, k, stride, 0, pads=pads if isinstance(pads, tuple) else (pads,) * 4, act=act,
                  out_zp=z, scales=scales_below_one, rnd=0, bias=rng.random() < 0.8)
-    # the DSP depthwise's fast modes (qnnc_depthwise_conv_s8_dsp.c): the clamp's floor at the zero
-    # point under a narrower top (no half-away fix-up), one below it (fix-up kept), and biases on
-    # both sides of the limit for doubling the accumulator (2^30 - 9 * 128 * 255; past it, the
-    # reference requantization)
-    lim = (1 << 30) - 9 * 128 * 255
-
-    def edge_biases(n):
-        vals = [lim - 1, -lim + 1, lim, -lim, (1 << 30) + 4096, -(1 << 30) - 4096, (1 << 31) - 300000,
-                -(1 << 31) + 300000]
-        return np.array([vals[i % len(vals)] for i in range(n)], dtype=np.int32)
-
-    for c in (4, 8, 20, 32):
-        z = int(rng.integers(-127, 60))
-        for lo in (z, z - 1):
-            conv(9, 6, c, 0, 3, 3, 1, 1, depthwise=True, act=(lo, min(127, z + 60)), out_zp=z,
-                 scales=scales_below_one, rnd=0)
-        conv(7, 7, c, 0, 3, 3, 1, 1, depthwise=True, act=full, scales=scales_below_one, rnd=0, bias=edge_biases)
-    # the channel-pair conv's whole-range loop without the fix-up (output zero point -128) and with it
-    for ic, oc, k in ((8, 16, 3), (16, 33, 1), (3, 8, 3), (64, 64, 1), (12, 6, 3)):
-        for z in (-128, -127):
-            conv(5, 7, ic, oc, k, k, 1, k // 2, act=full, out_zp=z, scales=scales_below_one, rnd=0)
     # int16 weights (execution.wide_weights; kernel_driver.c passes them for half the shapes with
     # in/out features multiples of 4): several rows, 1, 2 and 25 groups of inputs, a LUT
     for rows, k, n in ((2, 64, 12), (3, 100, 8), (4, 4, 4), (2, 8, 16), (3, 16, 24)):
@@ -298,8 +274,9 @@ def _shaped_cases():
 @functools.lru_cache(maxsize=None)
 def _all_cases():
     import test_kernels as T
+    import dsp_edge_cases
     cases = [c for k in T.BUILDERS for c in T.cases_for(k)]
-    return cases + _shaped_cases()
+    return cases + _shaped_cases() + dsp_edge_cases.cases()
 
 
 @pytest.mark.parametrize("core", CORES)

@@ -63,8 +63,8 @@ def test_worst_case_stack_of_an_inference_is_small(tmp_path, defines, limit):
     total, chain = _deepest("kws_run", frames, calls)
     print(f"kws on Cortex-M4 -O2 {' '.join(defines) or '(DSP paths)'}: worst-case stack {total} B via "
           + " -> ".join(f"{f} {frames.get(f, LIBGCC_FRAME)}" for f in chain))
-    # measured 948 B (DSP paths; the deepest chain is the depthwise DSP path's portable tail, whose
-    # 368 B frame holds a channel group's constants and the layer's row and column segments) and
+    # measured 924 B (DSP paths; the deepest chain is the depthwise DSP path's portable tail, whose
+    # 344 B frame holds a channel group's constants and the layer's row and column segments) and
     # 904 B (portable: the 2x2 register-blocked conv/depthwise loops keep more live values than the
     # old 344 B ones, and the forward frame holds the qnnc_buffer of the im2col columns), GCC 12.2
     assert total <= limit

@@ -426,7 +426,7 @@ QNNC_INLINE int32_t qnnc_dw3_segment(int32_t o, int32_t n_out, int32_t stride, i
  * the same in-range taps: [start, end), the first in-range tap k0 and their count. Computed once
  * a layer (the channel groups share them). n = 0: not such a layer, or more segments than fit
  * (the windows then go one by one). */
-#define QNNC_DW_MAX_SEGS 8
+#define QNNC_DW_MAX_SEGS 6 /* 3x3 layers with pads up to 2 need at most 5 */
 typedef struct {
     int32_t n;
     int16_t start[QNNC_DW_MAX_SEGS], end[QNNC_DW_MAX_SEGS];
@@ -502,11 +502,10 @@ static QNNC_LOOP_ATTR void qnnc_dw_group_dsp(const qnnc_conv_params *params, con
         }
         for (sj = 0; sj < cols->n; ++sj) {
             const int32_t ow = cols->start[sj], ow_end = cols->end[sj], kw0 = cols->k0[sj], nc = cols->taps[sj];
-            const int8_t *const px = in_c0 + (oh * sh - pt + kh0) * row_step + (ow * sw - pl + kw0) * C;
             /* 3 rows of taps, or 2 of 3 taps as 3 columns of 2 with the transposed table */
             if ((nr == 3 && nc >= 2) || (nr == 2 && nc == 3 && wt_t != NULL)) {
                 qnnc_dw_runs r;
-                r.px = px;
+                r.px = in_c0 + (oh * sh - pt + kh0) * row_step + (ow * sw - pl + kw0) * C;
                 r.out = out_c0 + (oh * out_w + ow) * C;
                 if (ow_end - ow < oh_end - oh) { /* taller than wide: the runs go down the columns */
                     r.rows = ow_end - ow;
@@ -530,8 +529,9 @@ static QNNC_LOOP_ATTR void qnnc_dw_group_dsp(const qnnc_conv_params *params, con
                 }
             } else if (nr == 2 && nc == 2) { /* a corner (or a short row of them) */
                 for (i = oh; i < oh_end; ++i) {
-                    qnnc_dw2x2_run(px + (i - oh) * sh * row_step, C, row_step, sw * C, wt + 2 * (3 * kh0 + kw0),
-                                   off2, g, out_c0 + (i * out_w + ow) * C, C, ow_end - ow);
+                    qnnc_dw2x2_run(in_c0 + (i * sh - pt + kh0) * row_step + (ow * sw - pl + kw0) * C, C, row_step,
+                                   sw * C, wt + 2 * (3 * kh0 + kw0), off2, g, out_c0 + (i * out_w + ow) * C, C,
+                                   ow_end - ow);
                 }
             } else {
                 qnnc_dw_windows_dsp(params, input_dims, in_c0, filter_dims, wt, g, output_dims, out_c0, oh, oh_end,
@@ -558,7 +558,8 @@ QNNC_PATH_ATTR int qnnc_dw_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_pa
     const int32_t C = input_dims->c, taps = filter_dims->h * filter_dims->w;
     const int32_t c4 = C & ~3;
     int32_t *wt; /* the group's weights widened, 2 words a tap (scratch) */
-    int32_t *wt_t = NULL; /* 3x3: the same transposed (tap (r, c) at 3c + r), if the scratch holds it */
+    int32_t *wt_t = NULL; /* 3x3: the same transposed (tap (r, c) at 3c + r), if the scratch holds it
+                           * (QNNC_DW_DSP_BUFFER_SIZE; else the 2-row border windows go one by one) */
     qnnc_dw_segs rows, cols;
     qnnc_dw_group g;
     int32_t b, c, t, i;
@@ -566,17 +567,17 @@ QNNC_PATH_ATTR int qnnc_dw_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_pa
         scratch->buf == NULL) {
         return 0;
     }
-    if (!qnnc_scratch_fits(scratch, 4u, QNNC_DW_DSP_BUFFER_SIZE(taps))) {
-        return 0; /* too small: portable path */
+    if (!qnnc_scratch_fits(scratch, 4u, 8 * taps)) {
+        return 0; /* too small even for the table: portable path */
     }
     wt = (int32_t *)qnnc_scratch_align(scratch, 4u);
+    if (taps == 9 && qnnc_scratch_fits(scratch, 4u, 16 * taps)) {
+        wt_t = wt + 2 * taps;
+    }
     rows.n = cols.n = 0;
     if (filter_dims->h == 3 && filter_dims->w == 3 && params->dilation_h == 1 && params->dilation_w == 1) {
         qnnc_dw3_axis_segs(&rows, output_dims->h, input_dims->h, params->stride_h, params->pad_top);
         qnnc_dw3_axis_segs(&cols, output_dims->w, input_dims->w, params->stride_w, params->pad_left);
-    }
-    if (taps == 9 && qnnc_scratch_fits(scratch, 4u, 16 * taps)) {
-        wt_t = wt + 2 * taps;
     }
     g.output_offset = params->output_offset;
     g.act_min = params->act_min;
