@@ -214,27 +214,28 @@ QNNC_INLINE void qnnc_conv_paired_body(const qnnc_conv_paired_job *j, int mode)
     }
 }
 
-/* The channel loop per output mode (one instance each). */
-static QNNC_LOOP_ATTR void qnnc_conv_paired_ssat(const qnnc_conv_paired_job *j)
+/* The whole-range channel loop, fix (a constant) as for qnnc_conv_paired_ssat_asm; the C loop
+ * keeps the fix-up either way (same results). */
+QNNC_INLINE void qnnc_conv_paired_ssat_mode(const qnnc_conv_paired_job *j, const int fix)
 {
 #if defined(QNNC_DSP_ASM) && !defined(QNNC_DSP_ASM_13)
     if (j->out_c >= 2) {
-        qnnc_conv_paired_ssat_asm(j, 1);
+        qnnc_conv_paired_ssat_asm(j, fix);
     }
 #else
+    (void)fix;
     qnnc_conv_paired_body(j, QNNC_PAIRED_SSAT);
 #endif
 }
-/* The same for an output zero point of -128 (the C loop keeps the fix-up: same results). */
+
+/* The channel loop per output mode (one instance each; _nofix: output zero point -128). */
+static QNNC_LOOP_ATTR void qnnc_conv_paired_ssat(const qnnc_conv_paired_job *j)
+{
+    qnnc_conv_paired_ssat_mode(j, 1);
+}
 static QNNC_LOOP_ATTR void qnnc_conv_paired_ssat_nofix(const qnnc_conv_paired_job *j)
 {
-#if defined(QNNC_DSP_ASM) && !defined(QNNC_DSP_ASM_13)
-    if (j->out_c >= 2) {
-        qnnc_conv_paired_ssat_asm(j, 0);
-    }
-#else
-    qnnc_conv_paired_body(j, QNNC_PAIRED_SSAT);
-#endif
+    qnnc_conv_paired_ssat_mode(j, 0);
 }
 static QNNC_LOOP_ATTR void qnnc_conv_paired_lohi(const qnnc_conv_paired_job *j)
 {
@@ -316,6 +317,7 @@ QNNC_PATH_ATTR int qnnc_conv_paired_dsp_s8(const qnnc_buffer *scratch, const qnn
                      params->pad_left == 0 && output_dims->h == in_h && out_w == in_w && (in_c & 3) == 0;
     const int32_t off2 = qnnc_dsp_pack2(params->input_offset);
     qnnc_conv_paired_job job;
+    void (*channels)(const qnnc_conv_paired_job *); /* one of the channel loops above */
     uint32_t *cols;
     int8_t *raw; /* in_c % 4 != 0: the int8 window */
     int32_t b, p;
@@ -340,6 +342,14 @@ QNNC_PATH_ATTR int qnnc_conv_paired_dsp_s8(const qnnc_buffer *scratch, const qnn
     job.act_min = params->act_min;
     job.act_max = params->act_max;
     job.rounding = params->rounding;
+    /* the channel loop of the layer's output mode */
+    if (params->rounding == QNNC_ROUND_HALF_EVEN) {
+        channels = qnnc_conv_paired_he;
+    } else if (params->act_min == -128 && params->act_max == 127) {
+        channels = params->output_offset == -128 ? qnnc_conv_paired_ssat_nofix : qnnc_conv_paired_ssat;
+    } else {
+        channels = qnnc_conv_paired_lohi;
+    }
     for (b = 0; b < output_dims->n; ++b) {
         const int8_t *in_b = input + b * in_h * in_w * in_c;
         int8_t *out_b = output + b * n_pix * out_c;
@@ -366,13 +376,7 @@ QNNC_PATH_ATTR int qnnc_conv_paired_dsp_s8(const qnnc_buffer *scratch, const qnn
                 qnnc_conv_paired_rest(&job, 0, n_pix - p);
                 continue;
             }
-            if (params->rounding == QNNC_ROUND_HALF_EVEN) {
-                qnnc_conv_paired_he(&job);
-            } else if (params->act_min == -128 && params->act_max == 127) {
-                (params->output_offset == -128 ? qnnc_conv_paired_ssat_nofix : qnnc_conv_paired_ssat)(&job);
-            } else {
-                qnnc_conv_paired_lohi(&job);
-            }
+            channels(&job);
             if ((out_c & 1) != 0) {
                 qnnc_conv_paired_rest(&job, out_c - 1, 3);
             }
