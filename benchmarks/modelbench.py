@@ -76,6 +76,11 @@ class ModelResult:
 # ----------------------------------------------------------------- generation --
 
 
+#: flash of the board the benchmark builds are generated for: MLPerf Tiny's Cortex-M4 reference
+#: board (NUCLEO-L4R5ZI, STM32L4R5ZI: 2 MiB); execution.wide_weights: auto widens within half of it
+BOARD_FLASH = 2 << 20
+
+
 def generate(onnx_path: Path, out_dir: Path, calibration: Optional[np.ndarray] = None, name: str = NAME,
              extra_config: str = ""):
     """Run qnnc on a model; returns the BuildResult. ``calibration`` (float, model layout)
@@ -97,7 +102,10 @@ def generate(onnx_path: Path, out_dir: Path, calibration: Optional[np.ndarray] =
     cfg_path = out_dir / "model.yaml"
     cfg_path.write_text(f"name: {name}\nlayout: nhwc\ncalibration:\n  data: {cal}\n  method: minmax\n{extra_config}")
     cfg = load_config(str(cfg_path))
-    return build(str(onnx_path), cfg, str(out_dir / "gen"), name, progress=False)
+    # what a Zephyr/PlatformIO build for the M4 reference board passes (--target, --flash-size);
+    # the generated C serves every core (the int16 FC copy of wide_weights is the DSP cores' only)
+    cfg.target = cfg.target or "m4"
+    return build(str(onnx_path), cfg, str(out_dir / "gen"), name, progress=False, flash_size=BOARD_FLASH)
 
 
 _OP_COMMENT = re.compile(r"^    /\* (\d+): ")

@@ -161,8 +161,10 @@ def main(argv=None) -> int:
     ap.add_argument("--build-dir", default=None, help="keep the builds here (default: a temporary folder)")
     ap.add_argument("--json", default=None, help="write all results as JSON")
     ap.add_argument("--no-layers-table", action="store_true", help="skip the per-layer breakdowns")
-    ap.add_argument("--wide-weights", action="store_true", help="build with execution.wide_weights: int16 "
-                    "fully connected weights on the DSP cores (M4/M7: fewer cycles, twice those weights' flash)")
+    ap.add_argument("--wide-weights", choices=["auto", "true", "false"], default="auto",
+                    help="execution.wide_weights: int16 fully connected weights on the DSP cores (M4/M7: fewer "
+                    "cycles, twice those weights' flash); auto (default, as a firmware build for the 2 MiB M4 "
+                    "reference board): where the weights fit half its flash")
     args = ap.parse_args(argv)
 
     if args.kernel_opt is None and args.opt != "-O2":
@@ -210,7 +212,7 @@ def main(argv=None) -> int:
     for label, onnx_path, cal, xs in jobs:
         work = root / label
         res = MB.generate(onnx_path, work, cal,
-                          extra_config="execution:\n  wide_weights: true\n" if args.wide_weights else "")
+                          extra_config=f"execution:\n  wide_weights: {args.wide_weights}\n")
         q = MB.quantized_inputs(res, xs)
         for c in cores:
             r = MB.bench_generated(res, work / "gen", q, H.MACHINES[c], work / c, label, opt=args.opt,

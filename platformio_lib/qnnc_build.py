@@ -398,10 +398,22 @@ def target_args():
     return ["--target", CORES[cpu]] if cpu in CORES else []
 
 
+def flash_size_args():
+    """--flash-size from the board's upload.maximum_size (bytes): execution.wide_weights: auto
+    gives fully connected layers int16 weights on DSP cores while constant data fits half of it."""
+    if not env.subst("$BOARD"):
+        return []
+    try:
+        size = int(env.BoardConfig().get("upload.maximum_size", 0))
+    except Exception:  # noqa: BLE001 - no readable size: the generator keeps int8 weights
+        size = 0
+    return ["--flash-size", str(size)] if size > 0 else []
+
+
 def generate(name, model, config, gen_root, requirements, qnnc_dir):
     out_dir = os.path.join(qnnc_dir, name)
     stamp_path = os.path.join(qnnc_dir, name + ".stamp.json")
-    budgets = budget_args() + target_args()
+    budgets = budget_args() + target_args() + flash_size_args()
     key = json.dumps([name, model, config, gen_root, _python()] + budgets)
     gen_files = generator_files(gen_root)
     stamp = _load_stamp(stamp_path)

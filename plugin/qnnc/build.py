@@ -28,7 +28,7 @@ from .pipeline import Compiled, compile_model
 from .plan.patches import apply_patches
 from .plan.memory import MemoryPlan, plan_memory
 from .plan.paired_conv import mark_paired_convs
-from .plan.wide_weights import choose_wide_layers
+from .plan.wide_weights import auto_budget, choose_wide_layers, eligible
 from .reference.interpreter import quantize_input, run_int8
 from .report import build_report, summary_line
 from .report.pages import html_report, markdown_report
@@ -82,15 +82,44 @@ def provenance(model_path: str, cfg: Config) -> Dict[str, str]:
     return {"qnnc": __version__, "inputs_sha256": h.hexdigest()[:16], "files": files}
 
 
+def _choose_wide_weights(model, compiled, cfg: Config, flash_budget: Optional[int],
+                         flash_size: Optional[int]) -> None:
+    """``execution.wide_weights`` (plan/wide_weights.py): mark the layers, say so in the notes."""
+    if cfg.wide_weights is False or not any(eligible(op) for op in model.ops):
+        return
+    if cfg.wide_weights == "auto":
+        budget, why = auto_budget(cfg.target, flash_size, flash_budget)
+        if budget is None:
+            if not why:
+                return
+            note = (f"execution.wide_weights: auto keeps int8 fully connected weights ({why}; set it to true "
+                    "for int16 weights on the Cortex-M4/M7/M33 DSP path: fewer cycles, 2x their flash there)")
+            compiled.notes.append(note)
+            model.notes.append(note)
+            return
+        within = f"within half of the board's {flash_size // 1024} KiB of flash"
+    else:
+        budget, within = flash_budget, "within the flash budget"
+    wide, added = choose_wide_layers(model, budget)
+    note = (f"execution.wide_weights: {len(wide)} fully connected layer(s) with int16 weights on the Cortex-M "
+            f"DSP path (M4/M7/M33), +{added} B of flash there" if wide else
+            "execution.wide_weights: no fully connected layer takes int16 weights (int8 layers with in/out "
+            f"features multiples of 4, {within})")
+    compiled.notes.append(note)
+    model.notes.append(note)
+
+
 def generate(model_path: str, cfg: Config, name: str, runtime: bool = True, progress: bool = True,
              ram_budget: Optional[int] = None, flash_budget: Optional[int] = None,
-             budget_origin: Optional[Dict[str, str]] = None, require_calibration: bool = False) -> BuildResult:
+             budget_origin: Optional[Dict[str, str]] = None, require_calibration: bool = False,
+             flash_size: Optional[int] = None) -> BuildResult:
     """Run every stage and return the files to write (nothing touches the disk).
 
     ``ram_budget``/``flash_budget`` override the config's budgets (bytes); ``budget_origin``
     ({"ram"|"flash": name}) names the setting they came from in errors (a Kconfig symbol, a
     platformio.ini key; default: the CLI flag). ``require_calibration`` (firmware builds) refuses
     a float model whose config names no calibration data and does not opt in to random inputs.
+    ``flash_size``: the board's flash in bytes, if the build system knows it (``wide_weights: auto``).
     """
     if require_calibration:
         check_calibration_given(model_path, cfg)
@@ -106,14 +135,8 @@ def generate(model_path: str, cfg: Config, name: str, runtime: bool = True, prog
         compiled.model, _ = apply_patches(compiled.model, cfg.patch_layers, cfg.patches, plan_fn, cfg.source,
                                           cfg.lines.get("execution.patch_layers"))
     model = compiled.model
-    if cfg.wide_weights:
-        wide, added = choose_wide_layers(model, flash_budget if flash_budget is not None else cfg.flash_budget)
-        note = (f"execution.wide_weights: {len(wide)} fully connected layer(s) with int16 weights on the Cortex-M "
-                f"DSP path (M4/M7/M33), +{added} B of flash there" if wide else
-                "execution.wide_weights: no fully connected layer takes int16 weights (int8 layers with in/out "
-                "features multiples of 4, within the flash budget)")
-        compiled.notes.append(note)
-        model.notes.append(note)
+    _choose_wide_weights(model, compiled, cfg, flash_budget if flash_budget is not None else cfg.flash_budget,
+                         flash_size)
     plan = plan_fn(model)
     check_budgets(model, plan, cfg, ram_budget, flash_budget, budget_origin)
     prov = provenance(model_path, cfg)
@@ -224,11 +247,12 @@ def _api_layout(xs: np.ndarray, cfg: Config) -> np.ndarray:
 
 def build(model_path: str, cfg: Config, out_dir: str, name: str, runtime: bool = True,
           progress: bool = True, ram_budget: Optional[int] = None, flash_budget: Optional[int] = None,
-          budget_origin: Optional[Dict[str, str]] = None, require_calibration: bool = False) -> BuildResult:
+          budget_origin: Optional[Dict[str, str]] = None, require_calibration: bool = False,
+          flash_size: Optional[int] = None) -> BuildResult:
     """Generate and write; the output folder is untouched if generation fails."""
     check_output_dir(os.path.abspath(out_dir))
     result = generate(model_path, cfg, name, runtime, progress, ram_budget, flash_budget, budget_origin,
-                      require_calibration)
+                      require_calibration, flash_size)
     write_output(result.files, out_dir, result.compiled.model.name)
     return result
 

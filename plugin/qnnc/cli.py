@@ -35,7 +35,8 @@ def cmd_build(args) -> int:
     result = build(args.model, cfg, args.output, name, runtime=args.runtime == "copy", progress=not args.quiet,
                    ram_budget=_size(args.ram_budget, origin.get("ram", "--ram-budget")),
                    flash_budget=_size(args.flash_budget, origin.get("flash", "--flash-budget")),
-                   budget_origin=origin, require_calibration=args.require_calibration)
+                   budget_origin=origin, require_calibration=args.require_calibration,
+                   flash_size=_size(args.flash_size, "--flash-size"))
     for note in result.compiled.model.notes:
         print(f"qnnc: note: {note}", file=sys.stderr)
     if args.config is None:
@@ -179,6 +180,9 @@ def make_parser() -> argparse.ArgumentParser:
                         "Zephyr/PlatformIO integrations compile the shared kernel library once)")
     b.add_argument("--ram-budget", help="fail if the arena needs more bytes (overrides ram_budget)")
     b.add_argument("--flash-budget", help="fail if weights and tables need more bytes (overrides flash_budget)")
+    b.add_argument("--flash-size", help="the board's flash in bytes (build systems pass it): with "
+                   "execution.wide_weights: auto and a DSP --target (m4/m7/m33), fully connected layers take int16 "
+                   "weights while constant data stays within half of it")
     b.add_argument("--budget-origin", metavar="ram=NAME,flash=NAME",
                    help="for build systems: the setting --ram-budget/--flash-budget came from (e.g. "
                         "ram=CONFIG_QNNC_RAM_BUDGET), named in budget errors instead of the flag")

@@ -39,8 +39,10 @@ Schema (every key optional; unknown keys are errors)::
       patch_layers: auto       # run the first layers band by band (MCUNetV2-style): auto | N
       patches: 4               # number of horizontal bands (default: the count with the smallest arena)
       input_in_arena: true     # false: read the int8 input from the caller's buffer (no copy, no float API)
-      wide_weights: false      # true: fully connected weights as int16 on Cortex-M4/M7/M33 (DSP path): fewer
-                               # cycles, twice their flash there; within flash_budget when one is set
+      wide_weights: auto       # fully connected weights as int16 on Cortex-M4/M7/M33 (DSP path): fewer cycles,
+                               # twice their flash there. auto (default): when the build system names a DSP
+                               # core and the board's flash, while constant data stays within half of it;
+                               # true: always (within flash_budget); false: never
     ram_budget: 20 KiB         # fail the build if the arena needs more (bytes, K/KiB/M/MiB)
     flash_budget: 64 KiB       # fail the build if weights and tables need more
     target: m4                 # core the report's expected instructions are for: m0 | m0plus | m3 | m4 |
@@ -119,7 +121,7 @@ class Config:
     patch_layers: Optional[object] = None  # None (off), "auto" or a layer count
     patches: Optional[int] = None  # bands; None = chosen for the smallest arena
     input_in_arena: bool = True    # False: kernels read the int8 input from the caller's buffer
-    wide_weights: bool = False     # int16 fully connected weights for the DSP path (plan/wide_weights.py)
+    wide_weights: object = "auto"  # True / False / "auto": int16 FC weights for the DSP path (plan/wide_weights.py)
     ram_budget: Optional[int] = None    # bytes of arena allowed; None = no limit
     flash_budget: Optional[int] = None  # bytes of constant data (weights, tables) allowed
     target: Optional[str] = None  # core of the expected-instruction figures (plan.cost_model.CORES); None = assumed
@@ -172,7 +174,7 @@ _SCHEMA: Dict[str, Any] = {
         "patch_layers": "auto_or_int",
         "patches": int,
         "input_in_arena": bool,
-        "wide_weights": bool,
+        "wide_weights": "bool_or_auto",
     },
     "ram_budget": "bytes",
     "flash_budget": "bytes",
@@ -252,6 +254,10 @@ def _check(value: Any, schema: Any, path: str, lines: Dict[str, int], file: str)
         if value != "auto" and not (isinstance(value, int) and not isinstance(value, bool) and value >= 2):
             raise ConfigError(f"expected 'auto' or a number of layers >= 2, got {value!r}", file=file, key=path,
                               line=line)
+        return
+    if schema == "bool_or_auto":
+        if value != "auto" and not isinstance(value, bool):
+            raise ConfigError(f"expected true, false or 'auto', got {value!r}", file=file, key=path, line=line)
         return
     if schema == "bytes":
         if parse_bytes(value) is None:
@@ -493,7 +499,7 @@ def load_config(path: Optional[str]) -> Config:
     cfg.patch_layers = ex.get("patch_layers")
     cfg.patches = ex.get("patches")
     cfg.input_in_arena = ex.get("input_in_arena", True)
-    cfg.wide_weights = ex.get("wide_weights", False)
+    cfg.wide_weights = ex.get("wide_weights", "auto")
     if cfg.patches is not None and cfg.patches < 1:
         raise ConfigError(f"expected a positive number of patches, got {cfg.patches}", file=file,
                           key="execution.patches", line=lines.get("execution.patches"))

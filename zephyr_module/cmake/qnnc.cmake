@@ -232,6 +232,12 @@ function(qnnc_add_model)
   if(CONFIG_RISCV)
     set(qnnc_target riscv)
   endif()
+  # The board's flash (KiB) for execution.wide_weights: auto, on cores whose builds run the DSP
+  # path that links the int16 copy (an M33 built +nodsp, e.g. mps2_an521, links the int8 one).
+  set(qnnc_flash_size "")
+  if(CONFIG_CPU_CORTEX_M4 OR CONFIG_CPU_CORTEX_M7 OR (CONFIG_CPU_CORTEX_M33 AND CONFIG_ARMV8_M_DSP))
+    set(qnnc_flash_size ${CONFIG_FLASH_SIZE})
+  endif()
   add_custom_command(
     OUTPUT ${stamp}
     BYPRODUCTS ${sources} ${headers} ${out_dir}/${name}_report.json
@@ -248,6 +254,7 @@ function(qnnc_add_model)
       -DQNNC_RAM_BUDGET=${CONFIG_QNNC_RAM_BUDGET}
       -DQNNC_FLASH_BUDGET=${CONFIG_QNNC_FLASH_BUDGET}
       -DQNNC_TARGET=${qnnc_target}
+      -DQNNC_FLASH_SIZE=${qnnc_flash_size}
       -P ${QNNC_ZEPHYR_MODULE_DIR}/cmake/qnnc_generate.cmake
     DEPENDS ${model} ${config} ${deps} ${generator_sources}
             ${QNNC_ZEPHYR_MODULE_DIR}/cmake/qnnc_generate.cmake

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # cmake -DQNNC_PYTHON=... -DQNNC_PYTHONPATH=... -DQNNC_MODEL=... -DQNNC_CONFIG=...
 #       -DQNNC_NAME=... -DQNNC_OUTPUT_DIR=... -DQNNC_REPORT=ON|OFF -DQNNC_EXPECT=<file>|<file>...
-#       -DQNNC_STAMP=... -P qnnc_generate.cmake
+#       -DQNNC_STAMP=... [-DQNNC_RAM_BUDGET=... -DQNNC_FLASH_BUDGET=... -DQNNC_TARGET=m4
+#       -DQNNC_FLASH_SIZE=<KiB>] -P qnnc_generate.cmake
 
 if(QNNC_PYTHONPATH)
   if(CMAKE_HOST_WIN32)
@@ -30,6 +31,10 @@ if(budgets)
 endif()
 if(QNNC_TARGET)
   list(APPEND budgets --target ${QNNC_TARGET})  # from CONFIG_CPU_CORTEX_*/CONFIG_RISCV (qnnc.cmake)
+endif()
+if(QNNC_FLASH_SIZE AND NOT QNNC_FLASH_SIZE EQUAL 0)
+  # CONFIG_FLASH_SIZE (KiB, from the board's chosen zephyr,flash): execution.wide_weights: auto
+  list(APPEND budgets --flash-size ${QNNC_FLASH_SIZE}KiB)
 endif()
 execute_process(
   COMMAND ${QNNC_PYTHON} -m qnnc build ${QNNC_MODEL}

@@ -6,6 +6,12 @@ SXTB16 on every call: per 4 outputs and 4 inputs 21 instead of 25 cycles on the 
 flash: the DSP build carries 2 bytes a weight instead of 1 (other cores keep the int8 weights;
 the generated C holds both, each under its own #if). With a flash budget, layers are widened in
 model order while the budget holds; the rest keep int8 weights.
+
+``auto`` (the default) widens only where the trade is known to be wanted: the build names a DSP
+core (``--target``/``target:`` m4, m7 or m33) and the board's flash (``--flash-size``, which the
+Zephyr module takes from CONFIG_FLASH_SIZE and the PlatformIO library from the board's
+upload.maximum_size). The constant data then may grow to half the flash (``AUTO_FLASH_SHARE``),
+leaving the other half to the application; a tighter ``flash_budget`` still wins.
 """
 from __future__ import annotations
 
@@ -14,6 +20,23 @@ from typing import List, Optional, Tuple
 from ..qmodel import QModel, QOp
 
 FC_MAX_K = 4096  # QNNC_FC_MAX_K: the DSP path's limit on in_features and out_features
+DSP_CORES = ("m4", "m7", "m33")  # the cores whose builds link the int16 copy (Armv7E-M / Armv8-M DSP)
+AUTO_FLASH_SHARE = 0.5  # auto: the share of the board's flash the constant data may take
+
+
+def auto_budget(target: Optional[str], flash_size: Optional[int],
+                flash_budget: Optional[int]) -> Tuple[Optional[int], str]:
+    """``wide_weights: auto``: the flash budget to widen within, or (None, why not; "" where the
+    target core never links the int16 copy, so there is nothing to say)."""
+    if target is not None and target not in DSP_CORES:
+        return None, ""
+    if target is None:
+        return None, "no target core named (--target or target:)"
+    if flash_size is None:
+        return None, ("the board's flash size is not known (--flash-size; the Zephyr module and the PlatformIO "
+                      "library pass it for cores built with the DSP extension)")
+    share = int(flash_size * AUTO_FLASH_SHARE)
+    return (share if flash_budget is None else min(share, flash_budget)), ""
 
 
 def eligible(op: QOp) -> bool:
