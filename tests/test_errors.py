@@ -181,6 +181,33 @@ def onnx_nan_in_constant_node(tmp):
 
 
 @case
+def onnx_float_shape_input(tmp):
+    # Expand's shape must be int64; a float one (NaN here) is refused by name, not cast
+    node = helper.make_node("Expand", ["x", "s"], ["y"], name="the_expand")
+    save(model([node], [vi("x", [1, 4])], [vi("y", [2, 4])], [tensor("s", np.array([2, np.nan], np.float32))]),
+         tmp / "m.onnx")
+    return [tmp / "m.onnx"], ["m.onnx", "the_expand", "Expand", "'shape'", "int64", "float32"]
+
+
+@case
+def onnx_attribute_of_the_wrong_type(tmp):
+    # perm as one INT instead of INTS: the checker names it before any rewrite reads it
+    node = helper.make_node("Transpose", ["x"], ["y"], name="the_transpose")
+    node.attribute.extend([helper.make_attribute("perm", 2)])
+    save(model([node], [vi("x", [1, 4])], [vi("y", [4, 1])]), tmp / "m.onnx")
+    return [tmp / "m.onnx"], ["m.onnx", "the_transpose", "perm", "INTS"]
+
+
+@case
+def onnx_gemm_features_mismatch(tmp):
+    # shape inference does not compare Gemm's weight with its input; the FC lowering does
+    node = helper.make_node("Gemm", ["x", "w"], ["y"], name="the_gemm", transB=1)
+    save(model([node], [vi("x", [1, 6])], [vi("y", [1, 4])], [tensor("w", np.ones((4, 12), np.float32))],
+               opset=11), tmp / "m.onnx")
+    return [tmp / "m.onnx"], ["m.onnx", "the_gemm", "12 input features", "has 6"]
+
+
+@case
 def onnx_nan_attribute(tmp):
     save(single_op("LeakyRelu", [1, 4], [1, 4], alpha=float("nan")), tmp / "m.onnx")
     return [tmp / "m.onnx"], ["m.onnx", "the_leakyrelu", "LeakyRelu", "attribute 'alpha'", "nan", "finite"]

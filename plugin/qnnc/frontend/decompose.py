@@ -111,6 +111,15 @@ class _Rewriter(NewTensors):
                              node=n.name, op=n.op_type)
         return self.consts[n.input[i]]
 
+    def integer_input(self, n: onnx.NodeProto, i: int, what: str) -> np.ndarray:
+        """A constant input the ONNX spec types as int64 (shape, repeats, pads, axes), flattened;
+        any other element type is refused by name rather than cast (a float NaN has no integer)."""
+        v = self.constant_input(n, i, what)
+        if not np.issubdtype(v.dtype, np.integer):
+            raise ModelError(f"{n.op_type} input '{what}' must be an int64 tensor, got {v.dtype}", file=self.path,
+                             node=n.name, op=n.op_type)
+        return v.astype(np.int64).reshape(-1)
+
 
 def _attr(n: onnx.NodeProto, name: str, default):
     for a in n.attribute:
@@ -165,7 +174,7 @@ def _group_norm(r: _Rewriter, n: onnx.NodeProto) -> None:
 def _reduce_axes(r: _Rewriter, n: onnx.NodeProto) -> Optional[List[int]]:
     """The axes of a Reduce* node (attribute or constant input); None = all axes."""
     if len(n.input) > 1 and n.input[1]:
-        return [int(a) for a in r.constant_input(n, 1, "axes").reshape(-1)]
+        return [int(a) for a in r.integer_input(n, 1, "axes")]
     axes = _attr(n, "axes", None)
     return None if axes is None else [int(a) for a in axes]
 
@@ -233,13 +242,13 @@ def _lrn(r: _Rewriter, n: onnx.NodeProto) -> None:
 
 
 def _expand(r: _Rewriter, n: onnx.NodeProto) -> None:
-    shape = r.constant_input(n, 1, "shape").astype(np.int64).reshape(-1)
+    shape = r.integer_input(n, 1, "shape")
     zeros = r.const(f"{n.output[0]}_zeros", np.zeros(tuple(int(max(d, 1)) for d in shape), np.float32))
     r.node("Add", [n.input[0], zeros], n.output[0], n.output[0])
 
 
 def _tile(r: _Rewriter, n: onnx.NodeProto) -> None:
-    repeats = r.constant_input(n, 1, "repeats").astype(np.int64).reshape(-1)
+    repeats = r.integer_input(n, 1, "repeats")
     x, out = n.input[0], n.output[0]
     axes = [a for a, k in enumerate(repeats) if k != 1]
     if not axes:
@@ -355,10 +364,10 @@ def _pad(r: _Rewriter, n: onnx.NodeProto) -> None:
     x, out = n.input[0], n.output[0]
     dims = r.static_shape(x, n)
     rank = len(dims)
-    pads = r.constant_input(n, 1, "pads").astype(np.int64).reshape(-1)
+    pads = r.integer_input(n, 1, "pads")
     axes = list(range(rank))
     if len(n.input) > 3 and n.input[3]:
-        axes = [int(a) % rank for a in r.constant_input(n, 3, "axes").reshape(-1)]
+        axes = [int(a) % rank for a in r.integer_input(n, 3, "axes")]
     mode = _pad_mode(n)
     if pads.size != 2 * len(axes) or np.any(pads < 0):
         raise ModelError(f"Pad ({mode}) needs non-negative pads, two per axis (got {pads.tolist()})", file=r.path,

@@ -587,6 +587,13 @@ def _check_outputs_depend_on_input(nodes: List[Node], inputs: List[str], outputs
                              op=prod.op if prod else None)
 
 
+def _check(model: onnx.ModelProto, path: str) -> None:
+    try:
+        onnx.checker.check_model(model)
+    except Exception as e:  # ValidationError, or a C++ error surfacing as another type
+        raise _onnx_error("the ONNX checker rejects the model", e, path) from None
+
+
 def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
                 config_file: Optional[str] = None) -> Graph:
     """Load, check and shape-infer an ONNX model and convert it to the IR.
@@ -606,11 +613,9 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
         model, quant = strip_quantization(model, path)
     float_uint8_inputs(model, path)  # uint8 image inputs Cast to float: float inputs (see uint8_inputs.py)
     rebatched = _pin_inputs(model, input_shape or {}, path, config_file)
+    _check(model, path)  # before the rewrites read attributes (a perm of the wrong type, ...)
     model = expand_composites(model, opset, path)  # as the float runner does (calibration names)
-    try:
-        onnx.checker.check_model(model)
-    except Exception as e:  # ValidationError, or a C++ error surfacing as another type
-        raise _onnx_error("the ONNX checker rejects the model", e, path) from None
+    _check(model, path)
     try:
         model = shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
         model = fold_onnx_constants(model, opset, MAX_TENSOR_ELEMENTS)

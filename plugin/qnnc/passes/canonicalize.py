@@ -103,6 +103,23 @@ def sub_div(graph: Graph) -> Graph:
     return g
 
 
+def _scalar_input(g: Graph, n: Node, i: int, what: str) -> float:
+    """A constant input the ONNX spec makes a scalar (one element), as a float."""
+    v = g.const(n.inputs[i])
+    if v.size != 1:
+        raise _fail(g, n, f"{n.op} {what} must be a scalar, got shape {list(v.shape)}")
+    return float(v.reshape(-1)[0])
+
+
+def _check_features(g: Graph, n: Node, a: str, k: int) -> None:
+    """The weight's input features ``k`` equal the last dim of the FC input ``a`` (shape inference
+    does not check it for Gemm)."""
+    have = g.shape(a)[-1] if g.shape(a) else None
+    if have != k:
+        raise _fail(g, n, f"the weights take {k} input features but the input '{a}' has {have} "
+                          f"(shape {list(g.shape(a))})")
+
+
 def clip_attrs(graph: Graph) -> Graph:
     """Clip(min, max inputs) -> Clip with float ``min``/``max`` attributes; Relu6 included."""
     g = graph.copy()
@@ -114,11 +131,11 @@ def clip_attrs(graph: Graph) -> Graph:
         if len(n.inputs) > 1 and n.inputs[1]:
             if not g.is_const(n.inputs[1]):
                 raise _fail(g, n, "Clip min must be a constant")
-            lo = float(g.const(n.inputs[1]))
+            lo = _scalar_input(g, n, 1, "min")
         if len(n.inputs) > 2 and n.inputs[2]:
             if not g.is_const(n.inputs[2]):
                 raise _fail(g, n, "Clip max must be a constant")
-            hi = float(g.const(n.inputs[2]))
+            hi = _scalar_input(g, n, 2, "max")
         n.inputs = [n.inputs[0]]
         n.attrs = {"min": float(lo), "max": float(hi)}
     g.remove_unused()
@@ -143,6 +160,7 @@ def fully_connected(graph: Graph) -> Graph:
                 W = W.T
             W = W * np.float32(n.attrs.get("alpha", 1.0))
             N = W.shape[0]
+            _check_features(g, n, a, W.shape[1])
             if len(n.inputs) > 2 and n.inputs[2]:
                 if not g.is_const(n.inputs[2]):
                     raise _fail(g, n, "the C operand must be a constant")
@@ -162,6 +180,7 @@ def fully_connected(graph: Graph) -> Graph:
             if not g.is_const(w) or g.is_const(a) or g.const(w).ndim != 2 or len(g.shape(a)) not in (2, 3):
                 continue  # of two activations, or batched: stays MatMul (batch_matmul)
             W = g.const(w)
+            _check_features(g, n, a, W.shape[0])
             n.op = "FullyConnected"
             n.inputs = [a, g.add_const(n.name + "_W", np.ascontiguousarray(W.T.astype(np.float32))),
                         g.add_const(n.name + "_b", np.zeros(W.shape[1], np.float32))]
