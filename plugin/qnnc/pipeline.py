@@ -32,7 +32,7 @@ from .reference.heap import keep_freed_heap
 from .passes import run_passes
 from .passes.equalize import equalize, float_transforms
 from .qmodel import QModel
-from .quantize import auto_precision, calibrate_auto, calibrate_batchnorm
+from .quantize import auto_precision, calibrate_auto, calibrate_batchnorm, calibrate_tail
 from .quantize.calibrate import collect, internal_value, random_calibration_samples
 from .quantize.fixedpoint import ROUND_HALF_EVEN, ROUND_TFLITE
 from .quantize.lower_graph import RULES, quantize
@@ -213,7 +213,7 @@ def _calibrate_and_quantize(model_path: str, cfg: Config, name: str, progress: b
         passed, cal, bias_correction, method = auto[0], auto[1].calibration, auto[1].chosen.bias_correction, \
             "auto: " + auto[1].chosen.label()
         notes.append(auto[1].note())
-        notes.extend(tail_notes(passed, cal))
+        notes.extend(tail_notes(passed, cal, auto[1].small_extended))
     else:
         cal = collect(model_path, xs, method, cfg.percentile, pins, progress, moving_average=cfg.moving_average,
                       transforms=float_transforms(passed), means=cfg.bias_correction,
@@ -320,7 +320,7 @@ def _auto_calibration(model_path: str, passed: Graph, cfg: Config, xs, pins, pro
         also_read=ranges_beyond_graph(passed), fixed={inp: (0.0, 255.0) for inp in u8},
         try_bias_correction=not cfg.bias_correction and "quantization.bias_correction" not in cfg.lines,
         force_bias_correction=cfg.bias_correction, macs=calibrate_auto.graph_macs(passed),
-        watch=softmax_outputs(passed), tails=output_tails(passed))
+        watch=softmax_outputs(passed), tails=output_tails(passed), small_tails=tensor_tails(passed))
     return (eq_graph if res.equalized else passed), res
 
 
@@ -334,31 +334,61 @@ def ranges_beyond_graph(graph: Graph) -> List[str]:
     return pre + [t for group in graph.tied_ranges for t in group]
 
 
+def _value_bounds(prod: Optional[Node]) -> Tuple[float, float]:
+    """(lowest, highest) value the output of ``prod`` can take: the limits of a fused Relu / Clip
+    or of a bounded function (Sigmoid, Tanh, ...: the limits of the fixed range the lowering falls
+    back to); unbounded otherwise (a model input: ``prod`` None)."""
+    if prod is None:
+        return (-math.inf, math.inf)
+    act = prod.attrs.get("activation") or {}
+    if prod.op in ("Relu", "Clip"):
+        act = {"kind": "clip", "min": prod.attrs.get("min", 0.0), "max": prod.attrs.get("max", math.inf)}
+    bounds = (act["min"], act["max"]) if act.get("kind") == "clip" else (-math.inf, math.inf)
+    if prod.op in FIXED_OUTPUT:
+        scale, zp = FIXED_OUTPUT[prod.op]
+        bounds = ((-128 - zp) * scale, (128 - zp) * scale)
+    return bounds
+
+
 def output_tails(graph: Graph) -> Dict[str, Tuple[float, float]]:
     """{ONNX name: (lowest, highest) value}: the model outputs (and the tensors they are views of)
     whose range calibration method auto extends to the values unseen inputs produce
-    (quantize/calibrate_tail.py), within the limits of a fused Relu / Clip or of a bounded function
-    (Sigmoid, Tanh, ...: the limits of the fixed range the lowering falls back to). A Softmax output
-    keeps its own rule (pipeline.exact_output_scale)."""
+    (quantize/calibrate_tail.py), within the limits of ``_value_bounds``. A Softmax output keeps
+    its own rule (pipeline.exact_output_scale)."""
     tails = {}
     for t in graph.outputs:
         names, prod = output_source(graph, t)
         if prod is None or prod.op == "Softmax":
             continue
-        act = prod.attrs.get("activation") or {}
-        if prod.op in ("Relu", "Clip"):
-            act = {"kind": "clip", "min": prod.attrs.get("min", 0.0), "max": prod.attrs.get("max", math.inf)}
-        bounds = (act["min"], act["max"]) if act.get("kind") == "clip" else (-math.inf, math.inf)
-        if prod.op in FIXED_OUTPUT:
-            scale, zp = FIXED_OUTPUT[prod.op]
-            bounds = ((-128 - zp) * scale, (128 - zp) * scale)
-        tails.update({graph.original_name(n): bounds for n in names})
+        tails.update({graph.original_name(n): _value_bounds(prod) for n in names})
     return tails
 
 
-def tail_notes(graph: Graph, cal) -> List[str]:
-    """Build notes naming the model outputs whose range auto extended beyond the calibrated one."""
+def tensor_tails(graph: Graph) -> Dict[str, Tuple[float, float]]:
+    """Every activation tensor (model inputs included) with the bounds of ``_value_bounds``: those
+    with few calibration values are extended like the outputs (calibrate_tail.SMALL_TENSOR_VALUES).
+    Softmax outputs keep their own rule."""
+    tails = {}
+    for name, v in graph.tensors.items():
+        if v.is_const:
+            continue
+        _, prod = output_source(graph, name)  # through views, as a model output
+        if prod is not None and prod.op == "Softmax":
+            continue
+        tails[graph.original_name(name)] = _value_bounds(graph.producer(name) if prod is None else prod)
+    return tails
+
+
+def tail_notes(graph: Graph, cal, small: List[str] = ()) -> List[str]:
+    """Build notes naming the model outputs whose range auto extended beyond the calibrated one,
+    and the other tensors (``small``: few calibration values) it extended."""
     notes = []
+    if small:
+        shown = ", ".join(f"'{k}'" for k in small[:4]) + (f" and {len(small) - 4} more" if len(small) > 4 else "")
+        notes.append(f"calibration method auto: {len(small)} tensor(s) with fewer than "
+                     f"{calibrate_tail.SMALL_TENSOR_VALUES} calibration values ({shown}) have ranges extended for "
+                     "the values unseen inputs reach beyond the calibration samples (an exponential fit of their "
+                     "tails); more calibration samples make this unnecessary")
     for t in graph.outputs:
         k = graph.original_name(t)
         if k in cal.ranges and k in cal.minmax and cal.ranges[k] != cal.minmax[k]:

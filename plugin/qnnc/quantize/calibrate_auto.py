@@ -24,8 +24,11 @@ the int8 model (the numpy reference) against float on part B:
    noise). Bias correction is judged once, on the best graph and ranges: on the corpus, switching
    it off never gained the margin, on either graph (four reference runs, not five).
 
-Every candidate's model outputs (``tails``) then take the range ``calibrate_tail`` extends to the
-values unseen inputs produce beyond the calibration samples.
+Every candidate's model outputs (``tails``), and its other tensors with fewer than
+``calibrate_tail.SMALL_TENSOR_VALUES`` calibration values (``small_tails``), then take the range
+``calibrate_tail`` extends to the values unseen inputs produce beyond the calibration samples. That
+is not judged on the held-aside samples: on a few of them the rare inputs beyond the calibrated
+ranges seldom occur (TFLM hello world's 8 held samples: none), while they set the error later.
 
 The winner's ranges are then recomputed from all samples (A and B). The choice is per model:
 a per-tensor search would need a reference run per tensor and candidate, which breaks the time
@@ -43,7 +46,7 @@ import numpy as np
 from ..frontend.data import sample_count, take
 from ..frontend.float_runner import FloatRunner
 from .calibrate import Calibration, Ranges, Transforms, _grid_quant, _progress, apply_transform
-from .calibrate_tail import range_with_tail
+from .calibrate_tail import SMALL_TENSOR_VALUES, range_with_tail
 
 _SUBSAMPLE = 65536  # values kept per tensor for the MSE range (strided over each sample)
 _CHUNK = 16         # samples whose float tensors enter the statistics together
@@ -323,6 +326,8 @@ class AutoResult:
     full_search: bool = True
     # (max over the range-estimation part, max over the held-aside part) of each ``watch`` tensor
     held_tops: Dict[str, Tuple[float, float]] = field(default_factory=dict)
+    # tensors other than the model outputs whose few calibration values had their range extended
+    small_extended: List[str] = field(default_factory=list)
 
     def note(self) -> str:
         where = (f"{self.held} held-aside calibration samples (not used for the ranges it judged)" if self.held
@@ -347,7 +352,8 @@ def search(model_path: str, xs, run: Callable[[bool, Ranges, Optional[Dict[str, 
            keep_minmax: Iterable[str] = (), only: Optional[Iterable[str]] = None, also_read: Iterable[str] = (),
            fixed: Optional[Ranges] = None, try_bias_correction: bool = True,
            force_bias_correction: bool = False, macs: int = 0, watch: Iterable[str] = (),
-           tails: Optional[Mapping[str, Tuple[float, float]]] = None) -> AutoResult:
+           tails: Optional[Mapping[str, Tuple[float, float]]] = None,
+           small_tails: Optional[Mapping[str, Tuple[float, float]]] = None) -> AutoResult:
     """Run the float pass and the candidate search (see the module docstring).
 
     ``run(equalized, ranges, means, held_xs)`` quantizes the graph (the equalized one when
@@ -364,6 +370,8 @@ def search(model_path: str, xs, run: Callable[[bool, Ranges, Optional[Dict[str, 
     against MSE only. ``watch``: tensors whose maxima over the two parts are returned (``held_tops``;
     with held-aside samples only). ``tails``: {tensor: (lowest, highest) value it can take} whose
     range extends to the expected tail beyond the calibrated one (``calibrate_tail``).
+    ``small_tails``: the same for every tensor, applied to those with fewer than
+    ``SMALL_TENSOR_VALUES`` calibration values.
     """
     runner = FloatRunner(model_path, input_shape, all_tensors=True)
     transforms = transforms or {}
@@ -407,17 +415,24 @@ def search(model_path: str, xs, run: Callable[[bool, Ranges, Optional[Dict[str, 
     keep = list(keep_minmax)
     fixed = fixed or {}
 
-    def ranges_of(stats: _Stats, c: Candidate) -> Ranges:
+    def ranges_of(stats: _Stats, c: Candidate, extended: Optional[List[str]] = None) -> Ranges:
+        """The candidate's ranges; ``extended`` collects the tensors other than outputs whose range
+        the tail fit widened."""
         if c.equalization:
             r = stats.equalized_minmax(eq_transforms)
         elif c.method == "mse":
             r = stats.mse(keep, only)
         else:
             r = stats.minmax()
-        for name, bounds in (tails or {}).items():
+        for name, bounds in {**(small_tails or {}), **(tails or {})}.items():
             rescaled = c.equalization and name in eq_transforms  # its values were recorded before the rescaling
-            if name in r and name in stats.values and name not in fixed and not rescaled:
-                r[name] = range_with_tail(np.concatenate(stats.values[name]), *r[name], bounds)
+            if name not in r or name not in stats.values or name in fixed or rescaled:
+                continue
+            vals = np.concatenate(stats.values[name])
+            if name in (tails or {}) or vals.size < SMALL_TENSOR_VALUES:
+                was, r[name] = r[name], range_with_tail(vals, *r[name], bounds)
+                if extended is not None and name not in (tails or {}) and r[name] != was:
+                    extended.append(name)
         r.update(fixed)
         return r
 
@@ -453,11 +468,12 @@ def search(model_path: str, xs, run: Callable[[bool, Ranges, Optional[Dict[str, 
     if try_bias_correction and full_search:  # off only where that gains the margin, judged once: on the best
         best = better(judge_candidate(Candidate(best.method, best.equalization, False)), best)
     full = part_a.merged(part_b) if k else part_a
-    ranges = ranges_of(full, best)
+    small_extended: List[str] = []
+    ranges = ranges_of(full, best, small_extended)
     minmax = full.equalized_minmax(eq_transforms) if best.equalization else full.minmax()
     minmax.update(fixed)
     means = full.means(eq_transforms if best.equalization else None) if (best.bias_correction or bc0) else {}
     cal = Calibration(ranges, minmax, means, n)
     tops = {w: (part_a.hi[w], part_b.hi[w]) for w in watch if k and w in part_a.hi and w in part_b.hi}
-    return AutoResult(cal, best, tried, k, best.equalization, full_search, tops)
+    return AutoResult(cal, best, tried, k, best.equalization, full_search, tops, sorted(small_extended))
 
