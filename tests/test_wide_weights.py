@@ -76,15 +76,21 @@ def test_flash_budget_keeps_int8(tmp_path):
     assert "WIDE" not in res.files["m.c"] + res.files["m_weights.c"]  # the plain int8 code
 
 
+def _mlp_files(tmp_path: Path, extra: str = ""):
+    """The MLP, 64 calibration samples and a config naming them (plus ``extra``) in ``tmp_path``:
+    (model path, config path)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    onnx_path = F.save(F.tiny_mlp(3, IN, HIDDEN, CLASSES), tmp_path / "mlp.onnx")
+    np.savez(tmp_path / "cal.npz", x=np.random.default_rng(5).standard_normal((64, IN)).astype(np.float32))
+    (tmp_path / "q.yaml").write_text("calibration:\n  data: cal.npz\n" + extra)
+    return onnx_path, tmp_path / "q.yaml"
+
+
 def _generate_auto(tmp_path: Path, target, flash_size, extra: str = ""):
     """The MLP built with the default (``wide_weights: auto``) for ``target`` and board flash."""
     from qnnc.build import generate
     from qnnc.config import load_config
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    onnx_path = F.save(F.tiny_mlp(3, IN, HIDDEN, CLASSES), tmp_path / "mlp.onnx")
-    np.savez(tmp_path / "cal.npz", x=np.random.default_rng(5).standard_normal((64, IN)).astype(np.float32))
-    cfg_path = tmp_path / "q.yaml"
-    cfg_path.write_text("calibration:\n  data: cal.npz\n" + extra)
+    onnx_path, cfg_path = _mlp_files(tmp_path, extra)
     cfg = load_config(str(cfg_path))
     assert cfg.wide_weights == "auto"
     cfg.target = target
@@ -129,9 +135,7 @@ def test_auto_stays_within_half_the_flash_and_the_budget(tmp_path):
 
 def test_cli_flash_size_and_target_reach_auto(tmp_path):
     import subprocess
-    onnx_path = F.save(F.tiny_mlp(3, IN, HIDDEN, CLASSES), tmp_path / "mlp.onnx")
-    np.savez(tmp_path / "cal.npz", x=np.random.default_rng(5).standard_normal((64, IN)).astype(np.float32))
-    (tmp_path / "q.yaml").write_text("calibration:\n  data: cal.npz\n")
+    onnx_path, _ = _mlp_files(tmp_path)
 
     def build(*extra):
         r = subprocess.run([sys.executable, "-m", "qnnc", "build", str(onnx_path), "-c", str(tmp_path / "q.yaml"),
@@ -160,9 +164,7 @@ def test_zephyr_generate_step_passes_the_flash_size(tmp_path, target, flash_kib,
     cmake = shutil.which("cmake")
     if cmake is None:
         pytest.skip("cmake not found (apt-get install cmake)")
-    onnx_path = F.save(F.tiny_mlp(3, IN, HIDDEN, CLASSES), tmp_path / "mlp.onnx")
-    np.savez(tmp_path / "cal.npz", x=np.random.default_rng(5).standard_normal((64, IN)).astype(np.float32))
-    (tmp_path / "q.yaml").write_text("calibration:\n  data: cal.npz\n")
+    onnx_path, _ = _mlp_files(tmp_path)
     out = tmp_path / "gen"
     r = subprocess.run([cmake, f"-DQNNC_PYTHON={sys.executable}", f"-DQNNC_PYTHONPATH={REPO / 'plugin'}",
                         f"-DQNNC_MODEL={onnx_path}", f"-DQNNC_CONFIG={tmp_path / 'q.yaml'}", "-DQNNC_NAME=m",

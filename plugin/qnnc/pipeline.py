@@ -375,7 +375,7 @@ def tensor_tails(graph: Graph) -> Dict[str, Tuple[float, float]]:
         _, prod = output_source(graph, name)  # through views, as a model output
         if prod is not None and prod.op == "Softmax":
             continue
-        tails[graph.original_name(name)] = _value_bounds(graph.producer(name) if prod is None else prod)
+        tails[graph.original_name(name)] = _value_bounds(prod)
     return tails
 
 

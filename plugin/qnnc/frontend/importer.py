@@ -607,13 +607,6 @@ def _check_attribute_types(model: onnx.ModelProto, path: str, opset: int) -> Non
                                  file=path, node=n.name, op=n.op_type)
 
 
-def _check(model: onnx.ModelProto, path: str) -> None:
-    try:
-        onnx.checker.check_model(model)
-    except Exception as e:  # ValidationError, or a C++ error surfacing as another type
-        raise _onnx_error("the ONNX checker rejects the model", e, path) from None
-
-
 def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
                 config_file: Optional[str] = None) -> Graph:
     """Load, check and shape-infer an ONNX model and convert it to the IR.
@@ -635,7 +628,10 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
     rebatched = _pin_inputs(model, input_shape or {}, path, config_file)
     _check_attribute_types(model, path, opset)  # before the rewrites read them (a perm given as INT, ...)
     model = expand_composites(model, opset, path)  # as the float runner does (calibration names)
-    _check(model, path)
+    try:
+        onnx.checker.check_model(model)
+    except Exception as e:  # ValidationError, or a C++ error surfacing as another type
+        raise _onnx_error("the ONNX checker rejects the model", e, path) from None
     try:
         model = shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
         model = fold_onnx_constants(model, opset, MAX_TENSOR_ELEMENTS)

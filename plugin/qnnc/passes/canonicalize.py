@@ -103,14 +103,6 @@ def sub_div(graph: Graph) -> Graph:
     return g
 
 
-def _scalar_input(g: Graph, n: Node, i: int, what: str) -> float:
-    """A constant input the ONNX spec makes a scalar (one element), as a float."""
-    v = g.const(n.inputs[i])
-    if v.size != 1:
-        raise _fail(g, n, f"{n.op} {what} must be a scalar, got shape {list(v.shape)}")
-    return float(v.reshape(-1)[0])
-
-
 def _check_features(g: Graph, n: Node, a: str, k: int) -> None:
     """The weight's input features ``k`` equal the last dim of the FC input ``a`` (shape inference
     does not check it for Gemm)."""
@@ -126,18 +118,16 @@ def clip_attrs(graph: Graph) -> Graph:
     for n in g.nodes:
         if n.op != "Clip":
             continue
-        lo = n.attrs.get("min", -np.inf)
-        hi = n.attrs.get("max", np.inf)
-        if len(n.inputs) > 1 and n.inputs[1]:
-            if not g.is_const(n.inputs[1]):
-                raise _fail(g, n, "Clip min must be a constant")
-            lo = _scalar_input(g, n, 1, "min")
-        if len(n.inputs) > 2 and n.inputs[2]:
-            if not g.is_const(n.inputs[2]):
-                raise _fail(g, n, "Clip max must be a constant")
-            hi = _scalar_input(g, n, 2, "max")
+        limits = {"min": n.attrs.get("min", -np.inf), "max": n.attrs.get("max", np.inf)}
+        for i, what in ((1, "min"), (2, "max")):  # opset >= 11: inputs instead of attributes
+            if len(n.inputs) > i and n.inputs[i]:
+                if not g.is_const(n.inputs[i]):
+                    raise _fail(g, n, f"Clip {what} must be a constant")
+                limits[what] = _scalar(g, n.inputs[i])
+                if limits[what] is None:  # the spec makes it a scalar; one element is accepted
+                    raise _fail(g, n, f"Clip {what} must be a scalar, got shape {list(g.const(n.inputs[i]).shape)}")
         n.inputs = [n.inputs[0]]
-        n.attrs = {"min": float(lo), "max": float(hi)}
+        n.attrs = {"min": float(limits["min"]), "max": float(limits["max"])}
     g.remove_unused()
     return g
 

@@ -414,6 +414,7 @@ def search(model_path: str, xs, run: Callable[[bool, Ranges, Optional[Dict[str, 
     ref = [np.stack([h[j] for h in held_float]) for j in range(len(held_float[0]))]
     keep = list(keep_minmax)
     fixed = fixed or {}
+    tails, small_tails = tails or {}, small_tails or {}
 
     def ranges_of(stats: _Stats, c: Candidate, extended: Optional[List[str]] = None) -> Ranges:
         """The candidate's ranges; ``extended`` collects the tensors other than outputs whose range
@@ -424,14 +425,14 @@ def search(model_path: str, xs, run: Callable[[bool, Ranges, Optional[Dict[str, 
             r = stats.mse(keep, only)
         else:
             r = stats.minmax()
-        for name, bounds in {**(small_tails or {}), **(tails or {})}.items():
+        for name, bounds in {**small_tails, **tails}.items():
             rescaled = c.equalization and name in eq_transforms  # its values were recorded before the rescaling
             if name not in r or name not in stats.values or name in fixed or rescaled:
                 continue
             vals = np.concatenate(stats.values[name])
-            if name in (tails or {}) or vals.size < SMALL_TENSOR_VALUES:
+            if name in tails or vals.size < SMALL_TENSOR_VALUES:
                 was, r[name] = r[name], range_with_tail(vals, *r[name], bounds)
-                if extended is not None and name not in (tails or {}) and r[name] != was:
+                if extended is not None and name not in tails and r[name] != was:
                     extended.append(name)
         r.update(fixed)
         return r
