@@ -550,6 +550,21 @@ def test_held_count():
     assert held_count(4) == 0 and held_count(8) == 2 and held_count(40) == 10 and held_count(1000) == 16
     # a big model (SqueezeNet 1.1 at 96x96: 43 M MACs) is judged on fewer samples: the budget is in MACs
     assert held_count(1000, 43_000_000) == 2 and held_count(1000, 10_700_000) == 4
+    # too few for four candidates on 4 samples (MnasNet 0.5 at 96x96: 19 M MACs, 10 runs): min-max
+    # against MSE only, on 5 samples rather than four candidates on 2
+    assert held_count(1000, 19_000_000) == 5
+
+
+def test_subsample_step_walks_every_column():
+    """The MSE subsample's stride is coprime with the tensor's size, so on an NCHW map it visits
+    every column rather than the same few (a stride of 32 on 64-wide rows: columns 0 and 32)."""
+    from qnnc.quantize.calibrate_auto import subsample_step
+    assert subsample_step(16 * 64 * 64, 2048) == 33 and subsample_step(100, 1000) == 1
+    assert subsample_step(3 * 5 * 7, 5) == 22  # 21 = 3 * 7 shares factors; 22 does not
+    x = np.arange(16 * 64 * 64).reshape(16, 64, 64)
+    kept = x.reshape(-1)[::subsample_step(x.size, 2048)]
+    assert len(np.unique(kept % 64)) == 64 and len(np.unique(kept // 4096)) == 16
+    assert abs(len(kept) - 2048) < 2048 * 0.05
 
 
 def test_auto_chooses_by_held_aside_output_error_and_says_so(cle_graphs, tmp_path):
