@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import List, Optional
 
 import numpy as np
 import onnx
@@ -37,10 +38,12 @@ GATES = {"LSTM": 4, "GRU": 3}
 def rnn_model(path: Path, op: str, T: int, D: int, H: int, direction: str = "forward", outputs=("Y",),
               lbr: int = 0, torch_style: bool = False, init: str = "zeros", seed: int = 0, wscale: float = 0.3,
               layout: int = 0, extra_attrs=None, peephole=None, seq_lens=None, batch: int = 1,
-              state_input: bool = False) -> Path:
+              state_input: bool = False, time_major: Optional[List] = None) -> Path:
     """One LSTM/GRU node. ``torch_style``: input [1, T, D] transposed to [T, 1, D] as PyTorch exports,
     the initial states an Expand of zeros, Y squeezed and transposed back. ``outputs`` names the
-    graph outputs among Y, Y_h, Y_c (in that order)."""
+    graph outputs among Y, Y_h, Y_c (in that order). ``time_major``: the graph input's shape instead
+    (``[T, 1, D]``, dims may be names; ``[T, D]`` is Unsqueezed on axis 1), read by the layer
+    directly, as PyTorch exports ``batch_first=False``."""
     rng = np.random.default_rng(seed)
     dirs = 2 if direction == "bidirectional" else 1
     G = GATES[op]
@@ -52,7 +55,13 @@ def rnn_model(path: Path, op: str, T: int, D: int, H: int, direction: str = "for
     x_shape = [1, T * batch, D]
     graph_inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)]
     xin = "x"
-    if batch > 1:  # a batch inside the model: [1, T*B, D] -> [T, B, D]
+    if time_major is not None:
+        graph_inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, time_major)]
+        if len(time_major) == 2:  # unbatched: PyTorch Unsqueezes it to [T, 1, D]
+            inits.append(numpy_helper.from_array(np.array([1], np.int64), "batch_axis"))
+            nodes.append(helper.make_node("Unsqueeze", ["x", "batch_axis"], ["xt"], name="add_batch"))
+            xin = "xt"
+    elif batch > 1:  # a batch inside the model: [1, T*B, D] -> [T, B, D]
         inits.append(numpy_helper.from_array(np.array([T, batch, D], np.int64), "tbd"))
         nodes.append(helper.make_node("Reshape", ["x", "tbd"], ["xt"], name="to_tbd"))
         xin = "xt"
@@ -214,6 +223,37 @@ def test_refusals(case, tmp_path):
     text = e.value.format()
     assert words in text, text
     assert "lstm_node" in text and "LSTM" in text, text
+    assert not (tmp_path / "gen").exists()
+
+
+@pytest.mark.parametrize("op,direction", [("LSTM", "bidirectional"), ("GRU", "forward")])
+def test_time_major_input_keeps_its_sequence(op, direction, tmp_path):
+    """A [T, 1, D] input read by a layout-0 layer directly (PyTorch's batch_first=False) is a
+    sequence of T steps, not a batch of T: compiled as one [1, T, D] sample (the same values in the
+    same order), bit-exact in C and close to onnxruntime running the original model on [T, 1, D]
+    (it had been taken as a batch made 1: a one-step model, 10 dB against the real one)."""
+    import onnxruntime as ort
+    T, D, H = 20, 6, 8
+    model = rnn_model(tmp_path / "tm.onnx", op, T, D, H, direction, ("Y_h",), time_major=[T, 1, D])
+    qm, stats = build_and_check(tmp_path, model, [1, T, D], n_cal=64)
+    assert qm.input_tensor.size == T * D
+    test = np.random.default_rng(7).standard_normal((8, T, D)).astype(np.float32)
+    sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    ref = np.stack([sess.run(None, {"x": x.reshape(T, 1, D)})[0] for x in test]).reshape(8, -1)
+    got = dequantize_output(qm, run_all(qm, quantize_input(qm, test))[0]).reshape(8, -1)
+    sqnr = 10 * np.log10(np.mean(ref ** 2) / np.mean((got - ref) ** 2))
+    assert sqnr >= 25.0 and stats[0][0] >= 25.0, (sqnr, stats)
+
+
+@pytest.mark.parametrize("shape,words", [(["T", 1, 4], "has a dynamic dim 1 ('T') (a time-major sequence input"),
+                                         ([5, 4], "is an unbatched sequence [5, 4]")])
+def test_time_major_inputs_that_need_the_user(shape, words, tmp_path):
+    """A time-major input of unknown length must be pinned (its error says which layout the dims
+    are in); an unbatched [T, D] one has no batch axis to put first and is refused by name."""
+    model = rnn_model(tmp_path / "tm.onnx", "LSTM", 5, 4, 3, time_major=shape)
+    with pytest.raises(ModelError) as e:
+        build(str(model), load_config(None), str(tmp_path / "gen"), "rnn", progress=False)
+    assert words in e.value.format(), e.value.format()
     assert not (tmp_path / "gen").exists()
 
 

@@ -14,6 +14,7 @@ from ..errors import ModelError
 from .data import Samples, sample_count, take
 from .decompose import expand_composites
 from .importer import convert_opset, single_sample
+from .sequence_input import batch_first_sequence
 from .qdq import is_prequantized, strip_quantization
 from .uint8_inputs import uint8_input_names
 
@@ -49,6 +50,7 @@ class FloatRunner:
         if is_prequantized(model):
             # The float model behind the Q/DQ nodes (dequantized weights, float activations).
             model, _ = strip_quantization(model, path)
+        batch_first_sequence(model, path)  # a time-major sequence input, as the importer takes it
         single_sample(model)  # a static batch N as the importer takes it: one sample per run
         for inp in model.graph.input:
             if input_shape and inp.name in input_shape:

@@ -15,6 +15,7 @@ from ..ir import Graph, Node, Tensor
 from .decompose import TIED_RANGES_KEY, expand_composites, expand_legacy
 from .onnx_fold import fold_onnx_constants
 from .qdq import is_prequantized, strip_quantization
+from .sequence_input import DOC as SEQUENCE_DOC, batch_first_sequence
 from .uint8_inputs import float_uint8_inputs
 
 MIN_OPSET = 11
@@ -353,6 +354,7 @@ def _pin_inputs(model: onnx.ModelProto, pins: Dict[str, List[int]], path: str,
                 config_file: Optional[str]) -> Optional[Tuple[str, List[int]]]:
     """Check every real input is a float32 tensor with a static, positive shape (after applying pins);
     returns what :func:`single_sample` changed."""
+    batch_first_sequence(model, path)  # a time-major sequence input's dim 0 is no batch
     rebatched = single_sample(model)
     init_names = {i.name for i in model.graph.initializer}
     real_inputs = [i for i in model.graph.input if i.name not in init_names]
@@ -386,8 +388,9 @@ def _pin_inputs(model: onnx.ModelProto, pins: Dict[str, List[int]], path: str,
         for i, d in enumerate(dims):
             if not d.HasField("dim_value"):
                 label = d.dim_param or "?"
-                raise ModelError(f"input '{inp.name}' has a dynamic dim {i} ('{label}'); pin it in the config, "
-                                 f"e.g. input_shape: {{{inp.name}: [1, ...]}}", file=path)
+                layout = f" (a {SEQUENCE_DOC})" if inp.doc_string == SEQUENCE_DOC else ""
+                raise ModelError(f"input '{inp.name}' has a dynamic dim {i} ('{label}'){layout}; pin it in the "
+                                 f"config, e.g. input_shape: {{{inp.name}: [1, ...]}}", file=path)
             if d.dim_value <= 0:
                 raise ModelError(f"input '{inp.name}' dim {i} is {d.dim_value}; dims must be positive", file=path)
         _dims_elements([d.dim_value for d in dims], f"input '{inp.name}'", path)
@@ -403,6 +406,9 @@ def _batch_error(name: str, shape: List[int], path: str) -> None:
     else:
         fix = (f"re-export the model with batch 1, or leave dim 0 dynamic and pin it: "
                f"input_shape: {{{name}: {[1] + shape[1:]}}}")
+        if len(shape) >= 3 and shape[1] == 1:  # [20, 1, 12]: a time-major sequence this graph unrolls
+            fix += (f"; if dim 0 is a sequence (time-major, batch in dim 1), re-export with the batch first, "
+                    f"input shape {[1, shape[0]] + shape[2:]} (PyTorch: batch_first=True)")
     raise ModelError(f"input '{name}' has shape {shape}: dim 0 is the batch and must be 1 (qnnc compiles "
                      f"single-sample inference, and this graph does not treat its samples one by one); {fix}",
                      file=path)
