@@ -139,6 +139,18 @@ def case_pad_edge_1d(m, rng):                         # nn.ReplicationPad1d(2) o
     return m.op("Pad", [c, m.const(np.array([0, 0, 2, 0, 0, 3], np.int64))], mode="edge")
 
 
+@case([1, 3, 8, 8], opset=13, sqnr=30.0)
+def case_pad_reflect_computed_pads(m, rng):           # nn.ReflectionPad2d((1, 2, 1, 0)), PyTorch's opset 11+ export
+    # the pads come from a subgraph: the last-axis-first pairs reversed and transposed into ONNX order
+    pairs = m.op("Concat", [m.const(np.array([1, 2, 1, 0], np.int64)), m.const(np.zeros(4, np.int64))], axis=0)
+    rev = m.op("Slice", [m.op("Reshape", [pairs, m.const(np.array([-1, 2], np.int64))]),
+                         m.const(np.array([-1], np.int64)), m.const(np.array([-9], np.int64)),
+                         m.const(np.array([0], np.int64)), m.const(np.array([-1], np.int64))])
+    pads = m.op("Reshape", [m.op("Transpose", [rev], perm=[1, 0]), m.const(np.array([-1], np.int64))])
+    p = m.op("Pad", ["x", pads], mode="reflect")
+    return m.op("Conv", [p, m.const((rng.standard_normal((4, 3, 3, 3)) * 0.3).astype(np.float32))])
+
+
 @case([1, 3, 6, 6], opset=19, sqnr=30.0)
 def case_pad_wrap_axes_input(m, rng):                 # circular padding, opset 19 with an axes input
     c = conv(m, rng, "x", 3, 4)
@@ -229,6 +241,14 @@ def case_class_token_concat(m, rng):                # ViT / KWT: cat([cls.expand
     end = m.const((rng.standard_normal((1, 2, 8)) * 0.5).astype(np.float32))  # and two trailing tokens
     tokens = m.op("Concat", [cls, proj, end], axis=1)
     return m.op("Add", [tokens, m.const((rng.standard_normal((1, 9, 8)) * 0.1).astype(np.float32))])
+
+
+@case([1, 16, 4, 4], opset=11, sqnr=30.0)
+def case_pixel_shuffle_rank6_transpose(m, rng):      # PyTorch PixelShuffle(2) exported at opset 9 (no DepthToSpace)
+    c = m.op("Conv", ["x", m.const((rng.standard_normal((16, 16, 1, 1)) * 0.3).astype(np.float32))])
+    v = m.op("Reshape", [c, m.const(np.array([1, 4, 2, 2, 4, 4], np.int64))])
+    t = m.op("Transpose", [v], perm=[0, 1, 4, 2, 5, 3])              # 5 axes left once the batch drops
+    return m.op("Reshape", [t, m.const(np.array([1, 4, 8, 8], np.int64))])
 
 
 @case([1, 48], opset=13, sqnr=30.0)

@@ -637,21 +637,32 @@ def _transpose_runs(shape: List[int], perm: List[int]) -> int:
     return runs
 
 
-def _transpose_rank5(r: _Rewriter, n: onnx.NodeProto) -> None:
-    """A rank-5 Transpose that stays rank 5 once neighbouring axes merge (the q / k / v split of a
-    Swin / ViT attention, (B, N, 3, heads, d) -> (3, B, heads, N, d)): per index of the output's
-    first axis, a Gather of that index and a rank-4 Transpose, stacked again by a Concat."""
+def _transpose_high_rank(r: _Rewriter, n: onnx.NodeProto) -> None:
+    """A Transpose of rank 5 or more that keeps more than 4 axes once neighbouring axes merge (the
+    q / k / v split of a Swin / ViT attention, (B, N, 3, heads, d) -> (3, B, heads, N, d); PyTorch's
+    PixelShuffle at opset 9, (1, C, r, r, H, W) -> (1, C, H, r, W, r)): per index of the output's
+    first axis, a Gather of that index and the Transpose of the rest (split again while it keeps
+    more than 4 axes), stacked again by a Concat."""
     x, out = n.input[0], n.output[0]
-    shape = r.static_shape(x, n)
+    shape = list(r.static_shape(x, n))
     perm = [int(p) for p in _attr(n, "perm", list(reversed(range(len(shape)))))]
+    _transpose_split(r, x, shape, perm, out, out)
+
+
+def _transpose_split(r: _Rewriter, x: str, shape: List[int], perm: List[int], out: str, base: str) -> None:
+    """``out`` = Transpose(``x`` of ``shape``, ``perm``) built from transposes of at most 4 merged axes."""
+    if _transpose_runs(shape, perm) <= 4:
+        r.node("Transpose", [x], out, out, perm=perm)
+        return
     a = perm[0]
     rest = [p - (p > a) for p in perm[1:]]
     parts = []
     for k in range(shape[a]):
-        g = r.node("Gather", [x, r.const(f"{out}_index{k}", np.array(k, np.int64))], f"{out}_part{k}", axis=a)
-        t = r.node("Transpose", [g], f"{out}_part{k}_transposed", perm=rest)
-        parts.append(r.node("Unsqueeze", [t, r.const(f"{out}_axis0", np.array([0], np.int64))], f"{out}_item{k}")
-                     if r.opset >= 13 else r.node("Unsqueeze", [t], f"{out}_item{k}", axes=[0]))
+        g = r.node("Gather", [x, r.const(f"{base}_index{k}", np.array(k, np.int64))], f"{base}_part{k}", axis=a)
+        t = f"{base}_part{k}_transposed"
+        _transpose_split(r, g, shape[:a] + shape[a + 1:], rest, t, t)
+        parts.append(r.node("Unsqueeze", [t, r.const(f"{base}_axis0", np.array([0], np.int64))], f"{base}_item{k}")
+                     if r.opset >= 13 else r.node("Unsqueeze", [t], f"{base}_item{k}", axes=[0]))
     r.node("Concat", parts, out, out, axis=0)
 
 
@@ -663,16 +674,21 @@ _REWRITES: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]] = {
     **{op: _compare for op in _COMPARE}, "Cast": _cast_mask, "Not": _not_mask, "Einsum": _einsum,
     "LSTM": decompose_recurrent.lstm, "GRU": decompose_recurrent.gru,
     "Gemm": _gemm_computed_c, "ReverseSequence": _reverse_sequence, "Concat": _concat_constant_ends,
-    "Transpose": _transpose_rank5,
+    "Transpose": _transpose_high_rank,
 }
 
 #: The ops rewritten here (passes/operators.py documents what each becomes); Pad only in its
 #: non-constant modes, comparisons, Not and Cast only as a Where's condition. LSTM and GRU have kernels
 #: of their own and are unrolled only with features those lack (decompose_recurrent.py); a Gemm
 #: is split only when its C is computed, a Concat only when some inputs are constants, a Transpose
-#: only of rank 5 that merging axes does not bring to rank 4. Loops are unrolled (unroll_loops.py),
+#: only of rank 5+ that merging axes does not bring to rank 4. Loops are unrolled (unroll_loops.py),
 #: Ifs inlined (inline_ifs.py).
 COMPOSITES = frozenset(_REWRITES) - {"Pad", "LSTM", "GRU", "Gemm", "Concat", "Transpose"} | {"Loop", "If"}
+
+
+def _rewritten_pad(n: onnx.NodeProto) -> bool:
+    """A Pad the rewrite makes of Slices and a Concat: a mode other than constant, pads an input."""
+    return _pad_mode(n) in ("reflect", "edge", "wrap") and len(n.input) > 1 and bool(n.input[1])
 
 
 def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset(), dependent=frozenset(),
@@ -698,15 +714,16 @@ def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset(), dependent=froze
         values = [value(i) for i in n.input if i]  # constants also once folded (an Expand of a class token)
         fixed = [v for v in values if v is not None]
         return 0 < len(fixed) < len(values) and all(np.asarray(v).dtype.kind == "f" for v in fixed)
-    if n.op_type == "Transpose":  # rank 5 that merging neighbouring axes leaves at rank 5
+    if n.op_type == "Transpose":  # rank 5+ that merging neighbouring axes leaves above rank 4
         dims = shapes(n.input[0]) if shapes is not None and live else None
         perm = [int(p) for p in _attr(n, "perm", [])]
-        return dims is not None and len(dims) == 5 and all(d > 0 for d in dims) and len(perm) == 5 \
+        return dims is not None and len(dims) >= 5 and all(d > 0 for d in dims) and len(perm) == len(dims) \
             and _transpose_runs(dims, perm) > 4
     if n.op_type == "Gemm":  # only a computed C is split off
         return len(n.input) > 2 and bool(n.input[2]) and n.input[2] not in consts
-    if n.op_type == "Pad":  # constant mode is a kernel of its own
-        return bool(live) and _pad_mode(n) in ("reflect", "edge", "wrap") and len(n.input) > 1 and n.input[1] in consts
+    if n.op_type == "Pad":  # constant mode is a kernel of its own; pads also once folded (PyTorch
+        # computes them from a Concat / Slice / Transpose subgraph from opset 11 on)
+        return n.input[0] not in consts and _rewritten_pad(n) and value(n.input[1]) is not None
     return bool(live)
 
 
@@ -726,8 +743,9 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     dependent = decompose_recurrent.data_dependent(model)
 
     # The shape arithmetic folded (a copy), once, when a decision or a rewrite needs it: the
-    # constants a Concat reads, a rank-5 Transpose's dims, the rewriter's shapes.
-    need_fold = any(n.op_type == "Concat" or n.op_type == "Transpose" and len(_attr(n, "perm", [])) == 5
+    # constants a Concat reads, a rank-5+ Transpose's dims, computed pads, the rewriter's shapes.
+    need_fold = any(n.op_type == "Concat" or n.op_type == "Transpose" and len(_attr(n, "perm", [])) >= 5
+                    or n.op_type == "Pad" and _rewritten_pad(n) and n.input[1] not in consts
                     for n in model.graph.node)
     folded_model = _fold_or_none(model, opset) if need_fold else None
     folded = {} if folded_model is None else {i.name: numpy_helper.to_array(i) for i in folded_model.graph.initializer}

@@ -72,8 +72,9 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     # data movement (views are free: no copy)
     "Reshape": ("Reshape", "view"), "Flatten": ("Reshape", "view"), "Squeeze": ("Reshape", "view"),
     "Unsqueeze": ("Reshape", "view"),
-    "Transpose": ("Transpose", "rank <= 4 once neighbouring axes merge; rank 5 (Swin's q/k/v split): a Gather and "
-                  "a rank-4 Transpose per index of the output's first axis"),
+    "Transpose": ("Transpose", "rank <= 4 once neighbouring axes merge; more (Swin's q/k/v split, PixelShuffle at "
+                  "opset 9): a Gather and a smaller Transpose per index of the output's first axis, split until "
+                  "at most 4 axes remain"),
     "Concat": ("Concat", "any axis; inputs rescaled to the output's range; constant inputs before or after the "
                "computed ones (a class token): a Pad and an Add"),
     "Pad": ("Pad", "constant mode: 1-D and 2-D; reflect, edge and wrap modes (constant pads): Slices and a Concat"),
