@@ -60,6 +60,12 @@ def case_batchnorm_folded_and_standalone(m):
     return bn(m.op("Relu", [bn(c, 4)]), 4)
 
 
+def case_batchnorm_on_features_after_relu(m):        # PyTorch Linear -> ReLU -> BatchNorm1d: (N, C)
+    f = m.op("Relu", [m.op("Gemm", [m.op("Flatten", ["x"], axis=1), m.const(w(10, 48)), m.const(w(10))], transB=1)])
+    return m.op("BatchNormalization", [f, m.const(w(10) + 1), m.const(w(10)), m.const(w(10)),
+                                       m.const(np.abs(w(10)) + 0.5)], epsilon=1e-5)
+
+
 def case_gemm_transb_alpha(m):
     f = m.op("Flatten", ["x"], axis=1)
     return m.op("Gemm", [f, m.const(w(48, 7)), m.const(w(7))], alpha=0.5, beta=2.0, transB=0)

@@ -320,20 +320,36 @@ def fold_batchnorm(graph: Graph) -> Graph:
             prod.inputs[2] = g.add_const(prod.name + "_bias_bn", (b0 * s + b).astype(np.float32))
             prod.outputs = [n.outputs[0]]
             g.nodes.remove(n)
-        elif len(g.shape(x)) == 4:
-            # A standalone BatchNormalization is a per-channel affine map: a depthwise 1x1 Conv.
-            c = g.shape(x)[1]
+        else:
+            # A standalone BatchNormalization is a per-channel affine map: a depthwise 1x1 Conv,
+            # on a 4-D view (N, C, rest, 1) of another rank (BatchNorm1d after a Linear's ReLU).
+            shape = list(g.shape(x))
+            c = shape[1]
             n.op = "Conv"
             n.inputs = [x, g.add_const(n.name + "_W", s.astype(np.float32).reshape(c, 1, 1, 1)),
                         g.add_const(n.name + "_bias", b.astype(np.float32))]
             n.outputs = [n.outputs[0]]
             n.attrs = {"kernel": [1, 1], "strides": [1, 1], "dilations": [1, 1], "pads": [0, 0, 0, 0],
                        "group": c}
-        else:
-            raise _fail(g, n, f"a BatchNormalization on a {len(g.shape(x))}-D tensor that does not follow a "
-                              "Conv or Gemm is not supported")
+            if len(shape) != 4:
+                _as_4d_view(g, n, shape)
     g.remove_unused()
     return g
+
+
+def _as_4d_view(g: Graph, n: Node, shape: list) -> None:
+    """Run node ``n`` (one input, one output of the same ``shape``, channels on dim 1) on 4-D views
+    (N, C, rest, 1) made and undone by Reshapes; the views alias the tensors' calibrated ranges."""
+    view = (shape[0], shape[1], int(np.prod(shape[2:], dtype=np.int64)), 1)
+    x, out = n.inputs[0], n.outputs[0]
+    x4, o4 = g.unique_name(x + "_4d"), g.unique_name(out + "_4d")
+    for t, src in ((x4, x), (o4, out)):
+        g.tensors[t] = Tensor(t, view)
+        g.aliases[t] = src
+    at = g.nodes.index(n)
+    g.nodes.insert(at, Node(g.unique_name(x + "_to_4d"), "Reshape", [x], [x4], {"shape": list(view)}))
+    g.nodes.insert(at + 2, Node(g.unique_name(out + "_from_4d"), "Reshape", [o4], [out], {"shape": list(shape)}))
+    n.inputs[0], n.outputs = x4, [o4]
 
 
 def pad_attrs(graph: Graph) -> Graph:
