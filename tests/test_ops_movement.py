@@ -11,6 +11,7 @@ the input's rounding, <= 0.5 LSB; linear Resize adds one rounding and the Q11 we
 """
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,14 @@ from qnnc.reference import kernels_movement as KM
 from qnnc.reference.interpreter import dequantize_output, quantize_input, run_int8
 
 RNG = np.random.default_rng(2026)
+
+
+@pytest.fixture(autouse=True)
+def _seed_per_test(request):
+    """Each test draws its weights and data from a generator seeded by its own name, so what it
+    checks does not depend on which tests ran before it in the same process (pytest-xdist)."""
+    global RNG
+    RNG = np.random.default_rng(zlib.crc32(request.node.name.encode()))
 N = helper.make_node
 I64 = np.int64
 
