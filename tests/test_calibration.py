@@ -294,6 +294,29 @@ def test_cle_improves_quantization_end_to_end(cle_graphs, tmp_path):
 
 # -- bias correction -------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("batch,group", [(1, 1), (3, 1), (2, 4)])
+def test_conv_mean_shift_is_the_mean_of_the_convolution(batch, group):
+    """conv_mean_shift (bias correction's per-channel shift) equals the mean over the batch and the
+    output positions of the convolution itself, padded, strided, dilated, depthwise, and for a batch
+    above 1 (tf2onnx's SpaceToBatchND form of a dilated conv runs the conv on the block phases)."""
+    from qnnc.quantize.bias_correction import conv_mean_shift
+    rng = np.random.default_rng(batch * 10 + group)
+    x = rng.standard_normal((batch, 9, 8, 4))  # NHWC
+    eps = rng.standard_normal((4, 4 // group, 3, 2))
+    attrs = {"pads": [1, 0, 2, 1], "strides": [2, 1], "dilations": [1, 2], "group": group}
+    xp = np.pad(x, ((0, 0), (1, 2), (0, 1), (0, 0)))
+    oh, ow = (xp.shape[1] - 3) // 2 + 1, (xp.shape[2] - 3) // 1 + 1
+    out = np.zeros((batch, oh, ow, 4))
+    cpg = 4 // group  # input (and output) channels per group: 4 or 1 (depthwise)
+    for o in range(4):
+        cin = range((o // cpg) * cpg, (o // cpg + 1) * cpg)
+        for i in range(3):
+            for j in range(2):
+                win = xp[:, i:i + 2 * oh:2, 2 * j:2 * j + ow]
+                out[..., o] += sum(win[..., c] * eps[o, k, i, j] for k, c in enumerate(cin))
+    np.testing.assert_allclose(conv_mean_shift(x, eps, attrs, (oh, ow)), out.mean(axis=(0, 1, 2)), rtol=1e-10)
+
+
 def test_bias_correction_reduces_the_mean_output_error(tmp_path):
     """Per-tensor int8 weights whose scale is set by one large weight: the many small weights round
     to 0 or 1 LSB, which on inputs with a non-zero mean shifts each output channel's mean."""

@@ -251,6 +251,18 @@ def case_pixel_shuffle_rank6_transpose(m, rng):      # PyTorch PixelShuffle(2) e
     return m.op("Reshape", [t, m.const(np.array([1, 4, 8, 8], np.int64))])
 
 
+@case([1, 3, 12, 12], opset=13, sqnr=30.0)
+def case_dilated_conv_as_space_to_batch(m, rng):     # TFLite's Conv2D(dilation_rate=2) through tf2onnx
+    # SpaceToBatchND / BatchToSpaceND as tf2onnx writes them: the 2x2 block phases become a batch of 4
+    # (SpaceToDepth on channels moved to axis 0), an undilated conv runs on it, and the way back
+    c = conv(m, rng, "x", 3, 4)
+    phases = m.op("Transpose", [m.op("SpaceToDepth", [m.op("Transpose", [c], perm=[1, 0, 2, 3])], blocksize=2)],
+                  perm=[1, 0, 2, 3])                                      # [4 phases, 4, 6, 6]
+    y = m.op("Relu", [conv(m, rng, phases, 4, 6)])                        # batch 4
+    back = m.op("DepthToSpace", [m.op("Transpose", [y], perm=[1, 0, 2, 3])], blocksize=2)
+    return m.op("Transpose", [back], perm=[1, 0, 2, 3])                   # [1, 6, 12, 12]
+
+
 @case([1, 48], opset=13, sqnr=30.0)
 def case_rank5_transpose_and_mask_add(m, rng):     # Swin: (B, N, 3, heads, d) -> (3, B, heads, N, d), + a mask
     h = m.op("Gemm", ["x", m.const((rng.standard_normal((48, 48)) * 0.2).astype(np.float32))], transB=1)

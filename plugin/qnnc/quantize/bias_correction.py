@@ -9,16 +9,17 @@ import numpy as np
 
 
 def conv_mean_shift(m: np.ndarray, eps: np.ndarray, attrs: dict, out_hw: Tuple[int, int]) -> np.ndarray:
-    """Spatial mean, per output channel, of ``conv(m, eps)`` (``m``: one NHWC tensor, ``eps``: OIHW).
+    """Spatial mean, per output channel, of ``conv(m, eps)`` (``m``: one NHWC tensor, ``eps``: OIHW;
+    a batch above 1, as tf2onnx's SpaceToBatchND form of a dilated conv runs, is averaged over).
 
     The convolution is linear, so the mean output is the weights applied to the mean of each
     kernel tap's input window (zero padding included).
     """
-    x = m.reshape(m.shape[-3:]).astype(np.float64)
+    x = m.reshape((-1,) + m.shape[-3:]).astype(np.float64)
     t, l, b, r = attrs["pads"]
-    h, w, c = x.shape
+    _, h, w, c = x.shape
     xp = np.zeros((h + t + b, w + l + r, c))  # zero padding (pads >= 0: canonicalize refuses others)
-    xp[t:t + h, l:l + w] = x
+    xp[t:t + h, l:l + w] = x.mean(axis=0)  # linear in x: the batch mean's windows are the mean windows
     cout, _, kh, kw = eps.shape
     sh, sw = attrs["strides"]
     dh, dw = attrs["dilations"]
@@ -29,7 +30,7 @@ def conv_mean_shift(m: np.ndarray, eps: np.ndarray, attrs: dict, out_hw: Tuple[i
     cols = np.arange(kw)[:, None] * dw + np.arange(ow)[None, :] * sw  # (kw, ow)
     pm = xp[rows].sum(axis=1)[:, cols].sum(axis=2) / (oh * ow)  # (kh, kw, C)
     if attrs["group"] != 1:  # depthwise: output channel o reads input channel o // multiplier
-        src = np.arange(cout) // (cout // x.shape[2])
+        src = np.arange(cout) // (cout // c)
         return np.einsum("oij,ijo->o", eps[:, 0], pm[:, :, src])
     return np.einsum("ocij,ijc->o", eps, pm)
 

@@ -288,10 +288,12 @@ def depth_space(low, n: Node) -> None:
     b = int(n.attrs.get("blocksize", 0))
     if b < 1:
         raise low.err(n, f"blocksize {b} is invalid")
-    _, c, h, w = shape
-    st = _onnx_strides(low, n.inputs[0])
+    batch, c, h, w = shape  # a batch above 1: tf2onnx's SpaceToBatchND of a dilated conv runs the
+    st = _onnx_strides(low, n.inputs[0])  # block rearrangement on channels moved to axis 0
     out_name = n.outputs[0]
-    _, oc, oh, ow = onnx_shape(low, out_name)
+    ob, oc, oh, ow = onnx_shape(low, out_name)
+    if ob != batch:
+        raise low.err(n, f"input {list(shape)} and output {list(onnx_shape(low, out_name))} differ in dim 0")
     if n.op == "DepthToSpace":
         mode = n.attrs.get("mode", "DCR")
         if mode not in ("DCR", "CRD"):
@@ -313,7 +315,7 @@ def depth_space(low, n: Node) -> None:
         off_h = ys * b * st[2]
         off_w = xs * b * st[3]
         off_c = i * st[2] + j * st[3] + cc * st[1]
-    by_axis = {0: np.zeros(1, np.int64), 1: off_c, 2: off_h, 3: off_w}
+    by_axis = {0: np.arange(batch, dtype=np.int64) * st[0], 1: off_c, 2: off_h, 3: off_w}
     append_gather(low, n, x, _out_tensor(low, out_name, x), [by_axis[a] for a in _perm(low, out_name)])
 
 
