@@ -328,6 +328,33 @@ def test_fake_quantized_weights_and_default_zero_points_match_onnxruntime(tmp_pa
     assert np.array_equal(run_int8(qm, xi).reshape(200, -1), expected)
 
 
+def test_tf2onnx_dequantized_int8_input_and_reshaped_int8_output(tmp_path):
+    """tf2onnx --dequantize writes a TFLite model's int8 input as Cast -> Sub(zero point) ->
+    Mul(scale), and a TFLite output often ends QuantizeLinear -> Reshape: the chain is the input's
+    DequantizeLinear, the Reshape keeps the scale of what it reshapes. The int8 reference then
+    equals onnxruntime's integer model on the FC (its weights as dequantized float here)."""
+    rng = np.random.default_rng(5)
+    N = helper.make_node
+    nodes = [N("Cast", ["x"], ["xf"], name="cast", to=onnx.TensorProto.FLOAT),
+             N("Sub", ["xf", "zp"], ["xc"], name="sub_zp"),
+             N("Mul", ["xc", "s"], ["xd"], name="mul_scale"),
+             N("MatMul", ["xd", "w"], ["h"], name="fc"),
+             N("QuantizeLinear", ["h", "ys", "yz"], ["hq"], name="q_h"),
+             N("Reshape", ["hq", "shape"], ["y"], name="to_output")]
+    inits = [tensor("zp", np.array(3.0, np.float32)), tensor("s", np.array(0.04, np.float32)),
+             tensor("w", (rng.standard_normal((16, 8)) * 0.3).astype(np.float32)),
+             tensor("ys", np.array(0.05, np.float32)), tensor("yz", np.array(-2, np.int8)),
+             tensor("shape", np.array([1, 2, 4], np.int64))]
+    m = model(nodes, [vi("x", [1, 16], onnx.TensorProto.INT8)], [vi("y", [1, 2, 4], onnx.TensorProto.INT8)], inits)
+    path = save(m, tmp_path / "deq.onnx")
+    qm = compile_model(str(path), load_config(None), "m", progress=False).model
+    assert (qm.input_tensor.scale, qm.input_tensor.zero_point) == (np.float32(0.04), 3)
+    assert (qm.output_tensor.scale, qm.output_tensor.zero_point) == (np.float32(0.05), -2)
+    xi = rng.integers(-128, 128, size=(100, 16)).astype(np.int8)
+    got = run_int8(qm, xi).reshape(100, -1).astype(int)
+    assert np.abs(got - _ort_int8(path, xi).reshape(100, -1).astype(int)).max() <= 1
+
+
 # ------------------------------------------------------------------------- errors --
 
 def _qdq_relu(zp_dtype=np.int8, scale=np.float32(0.1), per_channel_act=False) -> onnx.ModelProto:

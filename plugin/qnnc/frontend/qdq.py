@@ -71,6 +71,64 @@ class QuantSpec:
         return [w.scales for w in self.weights.values() if w.dtype != "int32"]
 
 
+def _through_layout_ops(name: str, producer: Dict[str, onnx.NodeProto], known: Dict) -> Optional[str]:
+    """The tensor of ``known`` that ``name`` is made of through layout ops (their values are the
+    same, rearranged), or None."""
+    while name not in known:
+        prod = producer.get(name)
+        if prod is None or prod.op_type not in LAYOUT_OPS or not prod.input:
+            return None
+        name = prod.input[0]
+    return name
+
+
+def _integer_input_dequantization(model: onnx.ModelProto) -> None:
+    """An int8 / uint8 graph input dequantized by ``Cast`` to float, then ``Sub`` of a constant zero
+    point (optional) and ``Mul`` by a constant scale (tf2onnx ``--dequantize`` writes a TFLite
+    model's integer input so): that chain becomes the DequantizeLinear it computes, in place."""
+    g = model.graph
+    inits = {i.name: numpy_helper.to_array(i) for i in g.initializer}
+    consumers: Dict[str, List[onnx.NodeProto]] = {}
+    for n in g.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+
+    def only_reader(t: str, op: str) -> Optional[onnx.NodeProto]:
+        users = consumers.get(t, [])
+        return users[0] if len(users) == 1 and users[0].op_type == op and t not in {o.name for o in g.output} \
+            else None
+
+    def scalar(n: onnx.NodeProto, t: str) -> Optional[np.ndarray]:
+        other = [i for i in n.input if i != t]
+        return inits[other[0]] if len(other) == 1 and other[0] in inits and inits[other[0]].size == 1 else None
+
+    for inp in g.input:
+        dtype = _INT_TYPES.get(inp.type.tensor_type.elem_type)
+        if dtype not in (np.int8, np.uint8) or inp.name in inits:
+            continue
+        cast = only_reader(inp.name, "Cast")
+        if cast is None or next((a.i for a in cast.attribute if a.name == "to"), None) != onnx.TensorProto.FLOAT:
+            continue
+        t, zp, removed = cast.output[0], np.zeros((), dtype), []
+        sub = only_reader(t, "Sub")
+        if sub is not None and sub.input[0] == t and scalar(sub, t) is not None:
+            zp = np.asarray(np.rint(scalar(sub, t).astype(np.float64))).astype(dtype).reshape(())
+            t, removed = sub.output[0], [sub]
+        mul = only_reader(t, "Mul")
+        scale = scalar(mul, t) if mul is not None else None
+        if scale is None or not float(scale.reshape(-1)[0]) > 0:
+            continue
+        base = cast.name or inp.name
+        names = (base + "_scale", base + "_zero_point")
+        g.initializer.extend([numpy_helper.from_array(np.asarray(scale, np.float32).reshape(()), names[0]),
+                              numpy_helper.from_array(zp, names[1])])
+        dq = helper.make_node("DequantizeLinear", [inp.name, *names], [mul.output[0]], name=base + "_dequantize")
+        at = list(g.node).index(cast)
+        for n in removed + [mul, cast]:
+            g.node.remove(n)
+        g.node.insert(at, dq)
+
+
 def is_prequantized(model: onnx.ModelProto) -> bool:
     """True if the model contains Q/DQ, QOperator or integer-only (refused) nodes."""
     ops = Q_OPS | QOPERATOR_OPS | INTEGER_ONLY_OPS
@@ -239,6 +297,7 @@ def strip_quantization(model: onnx.ModelProto, path: str) -> Tuple[onnx.ModelPro
             raise _error(f"{n.op_type} (integer-only arithmetic without output quantization) is not "
                          "supported; export the model in QDQ form (QuantizeLinear/DequantizeLinear)", path, n)
     _qoperator_to_qdq(m, path)
+    _integer_input_dequantization(m)
     g = m.graph
     inits = {i.name: numpy_helper.to_array(i) for i in g.initializer}
     graph_inputs = {i.name for i in g.input if i.name not in inits}
@@ -384,6 +443,11 @@ def strip_quantization(model: onnx.ModelProto, path: str) -> Tuple[onnx.ModelPro
                 spec.notes.append(f"'{vi.name}' is uint8 in the model; the generated int8 API takes the value "
                                   "minus 128 (same scale, zero point - 128)")
             vi.type.tensor_type.elem_type = onnx.TensorProto.FLOAT
+            if vi.name not in spec.activations and vi in g.output:
+                # an output that layout ops (a Reshape to the output shape) make of a quantized tensor
+                source = _through_layout_ops(vi.name, {o: n for n in kept for o in n.output}, spec.activations)
+                if source is not None:
+                    spec.activations[vi.name] = spec.activations[source]
             if vi.name not in spec.activations:
                 raise _error(f"the int8 graph {'input' if vi in g.input else 'output'} '{vi.name}' has no "
                              "DequantizeLinear/QuantizeLinear giving its scale", path)
