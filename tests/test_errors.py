@@ -190,6 +190,15 @@ def onnx_float_shape_input(tmp):
 
 
 @case
+def onnx_op_newer_than_the_declared_opset(tmp):
+    # tf2onnx at opset 11 writes Einsum, defined from opset 12: named as such, not as a shape problem
+    node = helper.make_node("Einsum", ["x", "w"], ["y"], name="the_einsum", equation="bi,ij->bj")
+    save(model([node], [vi("x", [1, 4])], [vi("y", [1, 3])], [tensor("w", np.ones((4, 3), np.float32))], opset=11),
+         tmp / "m.onnx")
+    return [tmp / "m.onnx"], ["m.onnx", "the_einsum", "Einsum", "from opset 12", "declares opset 11"]
+
+
+@case
 def onnx_attribute_of_the_wrong_type(tmp):
     # perm as one INT instead of INTS: the checker names it before any rewrite reads it
     node = helper.make_node("Transpose", ["x"], ["y"], name="the_transpose")

@@ -604,6 +604,12 @@ def _check_attribute_types(model: onnx.ModelProto, path: str, opset: int) -> Non
         try:
             schema = onnx.defs.get_schema(n.op_type, opset, "")
         except Exception:  # noqa: BLE001 - an unknown op: the op checks name it later
+            since = [h.since_version for h in onnx.defs.get_all_schemas_with_history()
+                     if h.name == n.op_type and h.domain == ""]
+            if since and min(since) > opset:  # an exporter's op newer than the opset it declares
+                raise ModelError(f"{n.op_type} is defined from opset {min(since)} on, but the model declares "
+                                 f"opset {opset} (onnxruntime refuses it too); export the model at opset "
+                                 f"{min(since)} or later", file=path, node=n.name, op=n.op_type) from None
             continue
         for a in n.attribute:
             want = schema.attributes.get(a.name)
