@@ -190,6 +190,16 @@ def onnx_float_shape_input(tmp):
 
 
 @case
+def onnx_float_unsqueeze_axes_on_a_batch_input(tmp):
+    # the time-major check walks Unsqueezes from the first input and skips float (NaN) axes: the
+    # static batch of 3 is then refused as such (a fuzz find: the walk had cast NaN to an integer)
+    node = helper.make_node("Unsqueeze", ["x", "a"], ["y"], name="the_unsqueeze")
+    save(model([node], [vi("x", [3, 4])], [vi("y", [3, 1, 4])], [tensor("a", np.array([np.nan], np.float32))]),
+         tmp / "m.onnx")
+    return [tmp / "m.onnx"], ["m.onnx", "input 'x'", "dim 0 is the batch"]
+
+
+@case
 def onnx_op_newer_than_the_declared_opset(tmp):
     # tf2onnx at opset 11 writes Einsum, defined from opset 12: named as such, not as a shape problem
     node = helper.make_node("Einsum", ["x", "w"], ["y"], name="the_einsum", equation="bi,ij->bj")

@@ -48,7 +48,9 @@ def time_major(model: onnx.ModelProto, name: str) -> Optional[onnx.NodeProto]:
             if n.op_type == "Unsqueeze":
                 axes = attrs.get("axes")
                 if axes is None and len(n.input) > 1 and n.input[1] in consts:
-                    axes = numpy_helper.to_array(consts[n.input[1]]).reshape(-1).tolist()
+                    given = numpy_helper.to_array(consts[n.input[1]])
+                    # axes of another type (a float NaN) are the importer's to refuse by name
+                    axes = given.reshape(-1).tolist() if given.dtype.kind in "iu" else None
                 if axes is None or any(int(a) <= 0 for a in axes):
                     continue
             elif n.op_type not in _AXIS0_KEPT:
