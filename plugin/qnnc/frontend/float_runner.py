@@ -14,8 +14,8 @@ from ..errors import ModelError
 from .data import Samples, sample_count, take
 from .decompose import expand_composites
 from .importer import convert_opset, single_sample
-from .sequence_input import batch_first_sequence
 from .qdq import is_prequantized, strip_quantization
+from .sequence_input import batch_first_sequence
 from .uint8_inputs import uint8_input_names
 
 
