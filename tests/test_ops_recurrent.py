@@ -237,6 +237,13 @@ def test_time_major_input_keeps_its_sequence(op, direction, tmp_path):
     model = rnn_model(tmp_path / "tm.onnx", op, T, D, H, direction, ("Y_h",), time_major=[T, 1, D])
     qm, stats = build_and_check(tmp_path, model, [1, T, D], n_cal=64)
     assert qm.input_tensor.size == T * D
+    # data in the model's own layout, samples of [T, 1, D] stacked, reads as (N, T, D)
+    from qnnc.config import DataRef
+    from qnnc.frontend.data import load_samples
+    stacked = np.random.default_rng(1).standard_normal((5, T, 1, D)).astype(np.float32)
+    np.savez(tmp_path / "tm.npz", x=stacked)
+    got, _ = load_samples(DataRef(str(tmp_path / "tm.npz")), "x", [1, T, D], None)
+    assert np.array_equal(got, stacked.reshape(5, T, D))
     test = np.random.default_rng(7).standard_normal((8, T, D)).astype(np.float32)
     sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     ref = np.stack([sess.run(None, {"x": x.reshape(T, 1, D)})[0] for x in test]).reshape(8, -1)

@@ -41,6 +41,10 @@ def _load(ref: DataRef, cfg_file: Optional[str]):
                         key=ref.yaml_key, line=ref.line) from None
 
 
+def _without_units(shape: Sequence[int]) -> Tuple[int, ...]:
+    return tuple(int(d) for d in shape if d != 1)
+
+
 def load_samples(ref: DataRef, input_name: str, input_shape: Sequence[int],
                  cfg_file: Optional[str]) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     """Return (x, y): x float32 of shape (N, *input_shape[1:]); y int64 labels or None.
@@ -72,6 +76,10 @@ def load_samples(ref: DataRef, input_name: str, input_shape: Sequence[int],
     want = tuple(input_shape[1:])
     if x.ndim == len(input_shape) - 1 and tuple(x.shape) == want:
         x = x[None]
+    if tuple(x.shape[1:]) != want and x.ndim >= 2 and _without_units(x.shape[1:]) == _without_units(want):
+        # the same values in the same order, apart from axes of size 1: samples stacked whole
+        # ((N, 1, 20, 12) for [1, 20, 12]), or a time-major [20, 1, 12] input's (N, 20, 1, 12)
+        x = x.reshape((x.shape[0],) + want)
     if x.ndim != len(input_shape) or tuple(x.shape[1:]) != want:
         raise DataError(f"'{ref.path}' has shape {list(x.shape)}; expected (N, {', '.join(map(str, want))}) "
                         f"for model input '{input_name}' of shape {list(input_shape)}", file=cfg_file,
