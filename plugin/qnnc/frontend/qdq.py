@@ -112,7 +112,11 @@ def _integer_input_dequantization(model: onnx.ModelProto) -> None:
         t, zp, removed = cast.output[0], np.zeros((), dtype), []
         sub = only_reader(t, "Sub")
         if sub is not None and sub.input[0] == t and scalar(sub, t) is not None:
-            zp = np.asarray(np.rint(scalar(sub, t).astype(np.float64))).astype(dtype).reshape(())
+            v = float(scalar(sub, t).reshape(-1)[0])
+            info = np.iinfo(dtype)
+            if not (v.is_integer() and info.min <= v <= info.max):  # an image mean such as 127.5 is no
+                continue                                           # zero point: left as float arithmetic
+            zp = np.asarray(v).astype(dtype).reshape(())
             t, removed = sub.output[0], [sub]
         mul = only_reader(t, "Mul")
         scale = scalar(mul, t) if mul is not None else None
