@@ -264,6 +264,13 @@ def case_dilated_conv_as_space_to_batch(m, rng):     # TFLite's Conv2D(dilation_
 
 
 @case([1, 48], opset=13, sqnr=30.0)
+def case_rank5_transpose_default_perm(m, rng):       # no perm attribute: the axes reversed
+    h = m.op("Gemm", ["x", m.const((rng.standard_normal((48, 48)) * 0.2).astype(np.float32))], transB=1)
+    t = m.op("Transpose", [m.op("Reshape", [h, m.const(np.array([2, 3, 2, 2, 2], np.int64))])])
+    return m.op("Reshape", [t, m.const(np.array([1, 48], np.int64))])
+
+
+@case([1, 48], opset=13, sqnr=30.0)
 def case_rank5_transpose_and_mask_add(m, rng):     # Swin: (B, N, 3, heads, d) -> (3, B, heads, N, d), + a mask
     h = m.op("Gemm", ["x", m.const((rng.standard_normal((48, 48)) * 0.2).astype(np.float32))], transB=1)
     qkv = m.op("Reshape", [h, m.const(np.array([2, 3, 2, 2, 2], np.int64))])

@@ -252,16 +252,29 @@ def test_time_major_input_keeps_its_sequence(op, direction, tmp_path):
     assert sqnr >= 25.0 and stats[0][0] >= 25.0, (sqnr, stats)
 
 
-@pytest.mark.parametrize("shape,words", [(["T", 1, 4], "has a dynamic dim 1 ('T') (a time-major sequence input"),
-                                         ([5, 4], "is an unbatched sequence [5, 4]")])
+@pytest.mark.parametrize("shape,words", [(["T", 1, 4], "of dynamic length; pin it in the config: input_shape: "
+                                                        "{x: [<length>, 1, 4]}"),
+                                         ([5, 4], "is an unbatched sequence [5, 4]"),
+                                         ([5, 2, 4], "whose batch (dim 1) is 2")])
 def test_time_major_inputs_that_need_the_user(shape, words, tmp_path):
-    """A time-major input of unknown length must be pinned (its error says which layout the dims
-    are in); an unbatched [T, D] one has no batch axis to put first and is refused by name."""
+    """A time-major input of unknown length must be pinned (in the layout the model declares); an
+    unbatched [T, D] one has no batch axis to put first, and a batch of 2 is no single sample: each
+    is refused by name, with the recurrent node."""
     model = rnn_model(tmp_path / "tm.onnx", "LSTM", 5, 4, 3, time_major=shape)
     with pytest.raises(ModelError) as e:
         build(str(model), load_config(None), str(tmp_path / "gen"), "rnn", progress=False)
-    assert words in e.value.format(), e.value.format()
+    assert words in e.value.format() and "lstm_node" in e.value.format(), e.value.format()
     assert not (tmp_path / "gen").exists()
+
+
+def test_time_major_input_pinned_in_the_model_layout(tmp_path):
+    """A dynamic sequence length pinned as the model declares the input, [20, 1, 6], builds the
+    20-step model (its C input is 120 values)."""
+    model = rnn_model(tmp_path / "tm.onnx", "GRU", 20, 6, 8, "forward", ("Y_h",), time_major=["T", 1, 6])
+    np.savez(tmp_path / "cal.npz", x=np.random.default_rng(0).standard_normal((16, 20, 1, 6)).astype(np.float32))
+    (tmp_path / "q.yaml").write_text("name: rnn\ninput_shape:\n  x: [20, 1, 6]\ncalibration:\n  data: cal.npz\n")
+    res = build(str(model), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "rnn", progress=False)
+    assert res.compiled.model.input_tensor.size == 120
 
 
 def test_zero_peepholes_are_accepted(tmp_path):

@@ -353,6 +353,11 @@ def test_tf2onnx_dequantized_int8_input_and_reshaped_int8_output(tmp_path):
     xi = rng.integers(-128, 128, size=(100, 16)).astype(np.int8)
     got = run_int8(qm, xi).reshape(100, -1).astype(int)
     assert np.abs(got - _ort_int8(path, xi).reshape(100, -1).astype(int)).max() <= 1
+    # a subtracted constant that is no integer (an image mean) is no zero point: refused by name
+    inits[0] = tensor("zp", np.array(3.5, np.float32))
+    m = model(nodes, [vi("x", [1, 16], onnx.TensorProto.INT8)], [vi("y", [1, 2, 4], onnx.TensorProto.INT8)], inits)
+    with pytest.raises(QnncError, match="graph input 'x' has no DequantizeLinear"):
+        compile_model(str(save(m, tmp_path / "mean.onnx")), load_config(None), "m", progress=False)
 
 
 # ------------------------------------------------------------------------- errors --

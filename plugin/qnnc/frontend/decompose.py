@@ -640,9 +640,9 @@ def _transpose_runs(shape: List[int], perm: List[int]) -> int:
 def _transpose_high_rank(r: _Rewriter, n: onnx.NodeProto) -> None:
     """A Transpose of rank 5 or more that keeps more than 4 axes once neighbouring axes merge (the
     q / k / v split of a Swin / ViT attention, (B, N, 3, heads, d) -> (3, B, heads, N, d); PyTorch's
-    PixelShuffle at opset 9, (1, C, r, r, H, W) -> (1, C, H, r, W, r)): per index of the output's
-    first axis, a Gather of that index and the Transpose of the rest (split again while it keeps
-    more than 4 axes), stacked again by a Concat."""
+    PixelShuffle at opset 9, (1, C, r, r, H, W) -> (1, C, H, r, W, r)): per index of its shortest
+    output axis (above 1), a Gather of that index and the Transpose of the rest (split again while
+    it keeps more than 4 axes), stacked again on that axis by a Concat."""
     x, out = n.input[0], n.output[0]
     shape = list(r.static_shape(x, n))
     perm = [int(p) for p in _attr(n, "perm", list(reversed(range(len(shape)))))]
@@ -654,16 +654,19 @@ def _transpose_split(r: _Rewriter, x: str, shape: List[int], perm: List[int], ou
     if _transpose_runs(shape, perm) <= 4:
         r.node("Transpose", [x], out, out, perm=perm)
         return
-    a = perm[0]
-    rest = [p - (p > a) for p in perm[1:]]
+    # the fewest parts: PixelShuffle's (1, 64, 2, 2, H, W) splits in 2 on an r axis, not in 64
+    j = min((j for j in range(len(perm)) if shape[perm[j]] > 1), key=lambda j: shape[perm[j]])
+    a = perm[j]
+    rest = [p - (p > a) for p in perm if p != a]
+    axis = r.const(f"{base}_axis", np.array([j], np.int64)) if r.opset >= 13 else None
     parts = []
     for k in range(shape[a]):
         g = r.node("Gather", [x, r.const(f"{base}_index{k}", np.array(k, np.int64))], f"{base}_part{k}", axis=a)
         t = f"{base}_part{k}_transposed"
         _transpose_split(r, g, shape[:a] + shape[a + 1:], rest, t, t)
-        parts.append(r.node("Unsqueeze", [t, r.const(f"{base}_axis0", np.array([0], np.int64))], f"{base}_item{k}")
-                     if r.opset >= 13 else r.node("Unsqueeze", [t], f"{base}_item{k}", axes=[0]))
-    r.node("Concat", parts, out, out, axis=0)
+        parts.append(r.node("Unsqueeze", [t, axis], f"{base}_item{k}") if axis is not None
+                     else r.node("Unsqueeze", [t], f"{base}_item{k}", axes=[j]))
+    r.node("Concat", parts, out, out, axis=j)
 
 
 _REWRITES: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]] = {
@@ -716,7 +719,7 @@ def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset(), dependent=froze
         return 0 < len(fixed) < len(values) and all(np.asarray(v).dtype.kind == "f" for v in fixed)
     if n.op_type == "Transpose":  # rank 5+ that merging neighbouring axes leaves above rank 4
         dims = shapes(n.input[0]) if shapes is not None and live else None
-        perm = [int(p) for p in _attr(n, "perm", [])]
+        perm = [int(p) for p in _attr(n, "perm", list(reversed(range(len(dims or [])))))]  # default: reversed
         return dims is not None and len(dims) >= 5 and all(d > 0 for d in dims) and len(perm) == len(dims) \
             and _transpose_runs(dims, perm) > 4
     if n.op_type == "Gemm":  # only a computed C is split off
@@ -744,7 +747,7 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
 
     # The shape arithmetic folded (a copy), once, when a decision or a rewrite needs it: the
     # constants a Concat reads, a rank-5+ Transpose's dims, computed pads, the rewriter's shapes.
-    need_fold = any(n.op_type == "Concat" or n.op_type == "Transpose" and len(_attr(n, "perm", [])) >= 5
+    need_fold = any(n.op_type == "Concat" or n.op_type == "Transpose" and len(_attr(n, "perm", [0] * 5)) >= 5
                     or n.op_type == "Pad" and _rewritten_pad(n) and n.input[1] not in consts
                     for n in model.graph.node)
     folded_model = _fold_or_none(model, opset) if need_fold else None

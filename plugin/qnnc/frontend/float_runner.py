@@ -50,7 +50,9 @@ class FloatRunner:
         if is_prequantized(model):
             # The float model behind the Q/DQ nodes (dequantized weights, float activations).
             model, _ = strip_quantization(model, path)
-        batch_first_sequence(model, path)  # a time-major sequence input, as the importer takes it
+        # A time-major sequence input as the importer takes it; ``input_shape`` is the compiled
+        # model's (a sequence input already batch-first), so it applies after this.
+        batch_first_sequence(model, path, dynamic_length_ok=True)
         single_sample(model)  # a static batch N as the importer takes it: one sample per run
         for inp in model.graph.input:
             if input_shape and inp.name in input_shape:

@@ -1,6 +1,7 @@
 """Stage 1 - import: ONNX file -> :class:`qnnc.ir.Graph` with static shapes and numpy constants."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -15,7 +16,7 @@ from ..ir import Graph, Node, Tensor
 from .decompose import TIED_RANGES_KEY, expand_composites, expand_legacy
 from .onnx_fold import fold_onnx_constants
 from .qdq import is_prequantized, strip_quantization
-from .sequence_input import DOC as SEQUENCE_DOC, batch_first_sequence
+from .sequence_input import batch_first_sequence
 from .uint8_inputs import float_uint8_inputs
 
 MIN_OPSET = 11
@@ -354,7 +355,9 @@ def _pin_inputs(model: onnx.ModelProto, pins: Dict[str, List[int]], path: str,
                 config_file: Optional[str]) -> Optional[Tuple[str, List[int]]]:
     """Check every real input is a float32 tensor with a static, positive shape (after applying pins);
     returns what :func:`single_sample` changed."""
-    batch_first_sequence(model, path)  # a time-major sequence input's dim 0 is no batch
+    # a time-major sequence input's dim 0 is no batch; its pin is in the layout the model declares
+    sequence = batch_first_sequence(model, path, lambda inp: _apply_pin(inp, pins, path, config_file)
+                                    if inp.name in pins else None)
     rebatched = single_sample(model)
     init_names = {i.name for i in model.graph.initializer}
     real_inputs = [i for i in model.graph.input if i.name not in init_names]
@@ -372,7 +375,7 @@ def _pin_inputs(model: onnx.ModelProto, pins: Dict[str, List[int]], path: str,
                 onnx.TensorProto.DataType.values() else str(tt.elem_type)
             raise ModelError(f"input '{inp.name}' has element type {type_name}; expected a float32 (FLOAT) "
                              "tensor (convert the model to float32)", file=path)
-        if inp.name in pins:
+        if inp.name in pins and inp.name != sequence:
             _apply_pin(inp, pins, path, config_file)
         if not tt.HasField("shape"):
             raise ModelError(f"input '{inp.name}' has no shape (unknown rank); pin it in the config, e.g. "
@@ -388,9 +391,8 @@ def _pin_inputs(model: onnx.ModelProto, pins: Dict[str, List[int]], path: str,
         for i, d in enumerate(dims):
             if not d.HasField("dim_value"):
                 label = d.dim_param or "?"
-                layout = f" (a {SEQUENCE_DOC})" if inp.doc_string == SEQUENCE_DOC else ""
-                raise ModelError(f"input '{inp.name}' has a dynamic dim {i} ('{label}'){layout}; pin it in the "
-                                 f"config, e.g. input_shape: {{{inp.name}: [1, ...]}}", file=path)
+                raise ModelError(f"input '{inp.name}' has a dynamic dim {i} ('{label}'); pin it in the config, "
+                                 f"e.g. input_shape: {{{inp.name}: [1, ...]}}", file=path)
             if d.dim_value <= 0:
                 raise ModelError(f"input '{inp.name}' dim {i} is {d.dim_value}; dims must be positive", file=path)
         _dims_elements([d.dim_value for d in dims], f"input '{inp.name}'", path)
@@ -593,6 +595,16 @@ def _check_outputs_depend_on_input(nodes: List[Node], inputs: List[str], outputs
                              op=prod.op if prod else None)
 
 
+@functools.lru_cache(maxsize=1)
+def _first_opsets() -> Dict[str, int]:
+    """{default-domain op: the first opset that defines it}."""
+    first: Dict[str, int] = {}
+    for h in onnx.defs.get_all_schemas_with_history():
+        if h.domain == "":
+            first[h.name] = min(first.get(h.name, h.since_version), h.since_version)
+    return first
+
+
 def _check_attribute_types(model: onnx.ModelProto, path: str, opset: int) -> None:
     """Every attribute of a default-domain node has the type its operator's schema declares. The
     ONNX checker says so too, but only after the composite rewrites, which read attributes first;
@@ -604,12 +616,11 @@ def _check_attribute_types(model: onnx.ModelProto, path: str, opset: int) -> Non
         try:
             schema = onnx.defs.get_schema(n.op_type, opset, "")
         except Exception:  # noqa: BLE001 - an unknown op: the op checks name it later
-            since = [h.since_version for h in onnx.defs.get_all_schemas_with_history()
-                     if h.name == n.op_type and h.domain == ""]
-            if since and min(since) > opset:  # an exporter's op newer than the opset it declares
-                raise ModelError(f"{n.op_type} is defined from opset {min(since)} on, but the model declares "
+            since = _first_opsets().get(n.op_type)
+            if since is not None and since > opset:  # an exporter's op newer than the opset it declares
+                raise ModelError(f"{n.op_type} is defined from opset {since} on, but the model declares "
                                  f"opset {opset} (onnxruntime refuses it too); export the model at opset "
-                                 f"{min(since)} or later", file=path, node=n.name, op=n.op_type) from None
+                                 f"{since} or later", file=path, node=n.name, op=n.op_type) from None
             continue
         for a in n.attribute:
             want = schema.attributes.get(a.name)

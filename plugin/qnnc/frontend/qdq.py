@@ -82,6 +82,12 @@ def _through_layout_ops(name: str, producer: Dict[str, onnx.NodeProto], known: D
     return name
 
 
+def _unused(name: str, taken) -> str:
+    while name in taken:
+        name += "_"
+    return name
+
+
 def _integer_input_dequantization(model: onnx.ModelProto) -> None:
     """An int8 / uint8 graph input dequantized by ``Cast`` to float, then ``Sub`` of a constant zero
     point (optional) and ``Mul`` by a constant scale (tf2onnx ``--dequantize`` writes a TFLite
@@ -102,6 +108,7 @@ def _integer_input_dequantization(model: onnx.ModelProto) -> None:
         other = [i for i in n.input if i != t]
         return inits[other[0]] if len(other) == 1 and other[0] in inits and inits[other[0]].size == 1 else None
 
+    taken = set(inits) | {i.name for i in g.input} | {o for n in g.node for o in n.output} | {n.name for n in g.node}
     for inp in g.input:
         dtype = _INT_TYPES.get(inp.type.tensor_type.elem_type)
         if dtype not in (np.int8, np.uint8) or inp.name in inits:
@@ -114,8 +121,8 @@ def _integer_input_dequantization(model: onnx.ModelProto) -> None:
         if sub is not None and sub.input[0] == t and scalar(sub, t) is not None:
             v = float(scalar(sub, t).reshape(-1)[0])
             info = np.iinfo(dtype)
-            if not (v.is_integer() and info.min <= v <= info.max):  # an image mean such as 127.5 is no
-                continue                                           # zero point: left as float arithmetic
+            if not (v.is_integer() and info.min <= v <= info.max):  # an image mean such as 127.5 is
+                continue  # no zero point: left alone, the input then has no scale and is refused by name
             zp = np.asarray(v).astype(dtype).reshape(())
             t, removed = sub.output[0], [sub]
         mul = only_reader(t, "Mul")
@@ -123,10 +130,11 @@ def _integer_input_dequantization(model: onnx.ModelProto) -> None:
         if scale is None or not float(scale.reshape(-1)[0]) > 0:
             continue
         base = cast.name or inp.name
-        names = (base + "_scale", base + "_zero_point")
+        names = tuple(_unused(base + suffix, taken) for suffix in ("_scale", "_zero_point", "_dequantize"))
+        taken.update(names)
         g.initializer.extend([numpy_helper.from_array(np.asarray(scale, np.float32).reshape(()), names[0]),
                               numpy_helper.from_array(zp, names[1])])
-        dq = helper.make_node("DequantizeLinear", [inp.name, *names], [mul.output[0]], name=base + "_dequantize")
+        dq = helper.make_node("DequantizeLinear", [inp.name, *names[:2]], [mul.output[0]], name=names[2])
         at = list(g.node).index(cast)
         for n in removed + [mul, cast]:
             g.node.remove(n)

@@ -12,7 +12,7 @@ change), and a batched float run (validate) stays a batch along the new axis 0.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 import onnx
 from onnx import helper, numpy_helper
@@ -24,8 +24,6 @@ from ..errors import ModelError
 _AXIS0_KEPT = frozenset({"Identity", "Cast", "Dropout", "Relu", "LeakyRelu", "Tanh", "Sigmoid", "Clip", "Neg",
                          "Abs", "Add", "Sub", "Mul", "Div"})
 _RECURRENT = ("LSTM", "GRU", "RNN")
-# set on a rewritten input: error messages about its dims then say which layout they mean
-DOC = "time-major sequence input, taken as [batch, sequence, features]"
 
 
 def time_major(model: onnx.ModelProto, name: str) -> Optional[onnx.NodeProto]:
@@ -62,46 +60,65 @@ def time_major(model: onnx.ModelProto, name: str) -> Optional[onnx.NodeProto]:
     return None
 
 
-def batch_first_sequence(model: onnx.ModelProto, path: str) -> Optional[str]:
-    """Rewrite a time-major first input (see the module docstring) in place; returns its name, or
-    None when the first input is not one. An unbatched ``[sequence, features]`` input is refused:
-    it has no batch axis to put first."""
+def batch_first_sequence(model: onnx.ModelProto, path: str,
+                         pin: Optional[Callable[[onnx.ValueInfoProto], None]] = None,
+                         dynamic_length_ok: bool = False) -> Optional[str]:
+    """Rewrite a time-major first input (see the module docstring) in place. ``pin(input)`` first
+    applies the config's ``input_shape`` to it, in the layout the model declares. Returns the
+    input's name when it is time-major (whether or not it needed the rewrite), else None.
+    Refused: an unbatched ``[sequence, features]`` input (no batch axis to put first), a dynamic
+    sequence length (it must be pinned; ``dynamic_length_ok``: the caller pins the batch-first
+    input afterwards, as the float runner does with the compiled shapes) and a batch above 1."""
     init_names = {i.name for i in model.graph.initializer}
     real = [i for i in model.graph.input if i.name not in init_names]
     if not real or not real[0].type.HasField("tensor_type") or not real[0].type.tensor_type.HasField("shape"):
         return None
     inp = real[0]
-    dims = inp.type.tensor_type.shape.dim
-    if len(dims) < 2 or (dims[0].HasField("dim_value") and dims[0].dim_value == 1):
-        return None  # a sequence of one step reads the same either way
     rnn = time_major(model, inp.name)
     if rnn is None:
         return None
+    if pin is not None:
+        pin(inp)
+    dims = inp.type.tensor_type.shape.dim
+    where = dict(file=path, node=rnn.name or None, op=rnn.op_type)
+    if len(dims) < 2 or (dims[0].HasField("dim_value") and dims[0].dim_value == 1):
+        return inp.name  # a sequence of one step reads the same either way
     if len(dims) == 2:
         raise ModelError(f"input '{inp.name}' is an unbatched sequence {_dims_text(dims)} (time-major, no batch "
                          "axis), read by a recurrent layer; re-export the model with a batch dimension, e.g. "
-                         "batch_first=True and an input of shape [1, sequence, features]", file=path,
-                         node=rnn.name or None, op=rnn.op_type)
-    taken = ({o for n in model.graph.node for o in n.output} | init_names |
+                         "batch_first=True and an input of shape [1, sequence, features]", **where)
+    if not dims[0].HasField("dim_value") and not dynamic_length_ok:
+        example = ", ".join(["<length>"] + [str(d.dim_value) if d.HasField("dim_value") else "1" for d in dims[1:]])
+        raise ModelError(f"input '{inp.name}' {_dims_text(dims)} is a time-major sequence (dim 0, read by a "
+                         f"recurrent layer of layout 0) of dynamic length; pin it in the config: input_shape: "
+                         f"{{{inp.name}: [{example}]}}", **where)
+    if dims[1].HasField("dim_value") and dims[1].dim_value != 1:
+        raise ModelError(f"input '{inp.name}' {_dims_text(dims)} is a time-major sequence whose batch (dim 1) is "
+                         f"{dims[1].dim_value}; qnnc compiles single-sample inference: re-export with batch 1",
+                         **where)
+    taken = ({o for n in model.graph.node for o in n.output} | {n.name for n in model.graph.node} | init_names |
              {i.name for i in model.graph.input} | {o.name for o in model.graph.output})
-    seq = inp.name + "_time_major"
-    while seq in taken:
-        seq += "_"
+    seq = _unique(inp.name + "_time_major", taken)
     for n in model.graph.node:
         for i, name in enumerate(n.input):
             if name == inp.name:
                 n.input[i] = seq
     perm = [1, 0] + list(range(2, len(dims)))
     model.graph.node.insert(0, helper.make_node("Transpose", [inp.name], [seq], perm=perm,
-                                                name=inp.name + "_to_time_major"))
-    swapped = [onnx.TensorShapeProto.Dimension(), onnx.TensorShapeProto.Dimension()]
-    swapped[0].CopyFrom(dims[1])
-    swapped[1].CopyFrom(dims[0])
-    dims[0].CopyFrom(swapped[0])
-    dims[1].CopyFrom(swapped[1])
-    inp.doc_string = DOC
+                                                name=_unique(inp.name + "_to_time_major", taken | {seq})))
+    first, second = onnx.TensorShapeProto.Dimension(), onnx.TensorShapeProto.Dimension()
+    first.CopyFrom(dims[1])  # the batch: 1, or a name a dynamic batch has
+    second.CopyFrom(dims[0])
+    dims[0].CopyFrom(first)
+    dims[1].CopyFrom(second)
     del model.graph.value_info[:]
     return inp.name
+
+
+def _unique(name: str, taken) -> str:
+    while name in taken:
+        name += "_"
+    return name
 
 
 def _dims_text(dims) -> str:

@@ -78,7 +78,9 @@ RUNS_MAX, RUNS_MIN = 64, 4
 
 def held_count(n: int, macs: int = 0) -> int:
     """How many of ``n`` calibration samples (the last ones) judge the candidates (0: judge on all),
-    for a model of ``macs`` multiply-accumulates (a big model is judged on fewer samples)."""
+    for a model of ``macs`` multiply-accumulates: up to a quarter of them, within the run budget
+    for four candidates, or for two (min-max and MSE) where four would get fewer than
+    ``FULL_SEARCH_MIN_HELD`` samples."""
     if n < HELD_MIN_SAMPLES:
         return 0
     budget = run_budget(macs)
@@ -354,7 +356,7 @@ class AutoResult:
         where = (f"{self.held} held-aside calibration samples (not used for the ranges it judged)" if self.held
                  else "the calibration samples themselves (too few to hold some aside)")
         tried = ", ".join(f"{c.label()} {c.sqnr_db:.1f} dB" for c in self.tried)
-        small = "" if self.full_search else " (a big model: only min-max against MSE judged)"
+        small = "" if self.full_search else " (too few held samples for more candidates: only min-max and MSE)"
         return (f"calibration method auto chose {self.chosen.label()}: output SQNR vs float on {where}: {tried}"
                 f"{small}; its ranges come from all {self.calibration.samples} samples")
 
@@ -387,8 +389,8 @@ def search(model_path: str, xs, run: Callable[[bool, Ranges, Optional[Dict[str, 
     with those of ``eq_transforms`` and ``also_read`` (others whose range the quantizer reads: a fused
     activation's input, the members of a tied group) they are the tensors whose statistics are recorded, and have ranges.
     ``fixed`` ranges override the calibrated ones (uint8 inputs). ``macs`` sizes the search
-    (``run_budget``): a model too big for four candidates on the held samples is judged on min-max
-    against MSE only. ``watch``: tensors whose maxima over the two parts are returned (``held_tops``;
+    (``run_budget``): a model too big for four candidates on ``FULL_SEARCH_MIN_HELD`` held samples,
+    or a calibration set too small to hold that many aside, is judged on min-max against MSE only. ``watch``: tensors whose maxima over the two parts are returned (``held_tops``;
     with held-aside samples only). ``tails``: {tensor: (lowest, highest) value it can take} whose
     range extends to the expected tail beyond the calibrated one (``calibrate_tail``).
     ``small_tails``: the same for every tensor, applied to those with fewer than
@@ -400,7 +402,8 @@ def search(model_path: str, xs, run: Callable[[bool, Ranges, Optional[Dict[str, 
     eq_axes = {name: axis for name, (axis, _) in eq_transforms.items()}
     n = sample_count(xs)
     k = held_count(n, macs)
-    full_search = run_budget(macs) >= 4 * max(k, 1) or k == 0
+    # four candidates only on enough held samples (fewer: a small calibration set or a big model)
+    full_search = k == 0 or (k >= FULL_SEARCH_MIN_HELD and run_budget(macs) >= 4 * k)
     quota = max(16, _SUBSAMPLE // max(1, n))
     part_a, part_b = _Stats(), _Stats()
     held_float: List[List[np.ndarray]] = []
