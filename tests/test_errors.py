@@ -200,6 +200,15 @@ def onnx_float_unsqueeze_axes_on_a_batch_input(tmp):
 
 
 @case
+def onnx_integer_index_input(tmp):
+    # nn.Embedding's token ids: an INT64 input is named as an index input, not as a float to convert
+    node = helper.make_node("Gather", ["table", "ids"], ["y"], name="embedding")
+    save(model([node], [vi("ids", [1, 5], TensorProto.INT64)], [vi("y", [1, 5, 4])],
+               [tensor("table", np.ones((10, 4), np.float32))]), tmp / "m.onnx")
+    return [tmp / "m.onnx"], ["m.onnx", "'ids'", "INT64", "Embedding"]
+
+
+@case
 def onnx_op_newer_than_the_declared_opset(tmp):
     # tf2onnx at opset 11 writes Einsum, defined from opset 12: named as such, not as a shape problem
     node = helper.make_node("Einsum", ["x", "w"], ["y"], name="the_einsum", equation="bi,ij->bj")

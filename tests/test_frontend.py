@@ -457,3 +457,16 @@ def test_inspect_says_yes_for_a_dead_channel_model(tmp_path):
     save(dead_channel_model("Conv"), tmp_path / "dead.onnx")
     info = inspect_model(str(tmp_path / "dead.onnx"))
     assert info["compiles"] and info["error"] is None
+
+
+def test_float_outputs_of_a_scalar_output(tmp_path):
+    """A model output of rank 0 (PyTorch's ``linear(x).sum()``) comes back as one value per sample
+    (it has no batch axis to concatenate on)."""
+    from qnnc.frontend.float_runner import float_outputs_all
+    node = helper.make_node("ReduceSum", ["x", "axes"], ["s"], name="total", keepdims=0)
+    path = save(model([node], [vi("x", [1, 4])], [vi("s", [])], [tensor("axes", np.array([0, 1], np.int64))]),
+                tmp_path / "sum.onnx")
+    xs = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    got = float_outputs_all(str(path), xs)
+    assert len(got) == 1 and got[0].shape == (5,)
+    np.testing.assert_allclose(got[0], xs.sum(axis=1), rtol=1e-5)

@@ -96,6 +96,15 @@ def odd_names(path: Path) -> Path:
                  [], path)
 
 
+def conv_twice(path: Path) -> Path:
+    """One image input, one 4-D tensor returned twice (PyTorch's ``return y, y``: an Identity)."""
+    rng = np.random.default_rng(3)
+    nodes = [helper.make_node("Conv", ["a", "w", "cb"], ["y"], name="conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Identity", ["y"], ["y_again"], name="same")]
+    return _save(nodes, [("a", [1, 3, 4, 4])], [("y", [1, 4, 4, 4]), ("y_again", [1, 4, 4, 4])],
+                 [_c("w", rng.standard_normal((4, 3, 3, 3)) * 0.3), _c("cb", rng.standard_normal(4) * 0.1)], path)
+
+
 def _samples(model_path: Path, n: int, seed: int):
     """Uniform data in [-1, 1] per input of the ONNX model (batch dim replaced by N, or prepended)."""
     rng = np.random.default_rng(seed)
@@ -203,6 +212,21 @@ def test_sanitized_names_and_aliased_outputs(tmp_path):
     assert "#define ODD_INPUT_T1ST_STATE_INDEX 1\n" in h and "#define ODD_OUTPUT_OUT_2_INDEX 1\n" in h
     assert "/* input 0: 'input.1' [1, 6], int8 */" in h
     _check_c_and_float(tmp_path, model, "odd", res, max_lsb=1.5, mean_lsb=0.6)
+
+
+def test_one_4d_tensor_returned_twice(tmp_path):
+    """Both outputs are the NCHW values of one tensor: the layout pass transposes it back once (it
+    had added a transpose per listing, composing them into a wrong perm: -3 dB against float),
+    the C matches the reference, and validate checks a one-input, two-output model."""
+    model = conv_twice(tmp_path / "twice.onnx")
+    res, cfg = _build(tmp_path, model, "twice")
+    qm = res.compiled.model
+    assert qm.outputs[0] == qm.outputs[1]
+    _check_c_and_float(tmp_path, model, "twice", res, max_lsb=2.0, mean_lsb=0.6)
+    np.savez(tmp_path / "test.npz", **_samples(model, 8, 9))
+    out = validate(str(model), cfg, str(tmp_path / "test.npz"), sanitize=False, progress=False)
+    assert out["bit_exact"] and len(out["outputs"]) == 2
+    assert all(o["float_max_abs_error_lsb"] <= 2.0 for o in out["outputs"])
 
 
 def test_int16_state_input(tmp_path):

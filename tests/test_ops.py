@@ -60,6 +60,10 @@ def case_batchnorm_folded_and_standalone(m):
     return bn(m.op("Relu", [bn(c, 4)]), 4)
 
 
+def case_float_to_float_cast(m):                   # PyTorch legacy export of clamp(min=tensor): a no-op Cast
+    return m.op("Relu", [m.op("Cast", [conv(m, "x", 3, 4)], to=onnx.TensorProto.FLOAT)])
+
+
 def case_batchnorm_on_features_after_relu(m):        # PyTorch Linear -> ReLU -> BatchNorm1d: (N, C)
     f = m.op("Relu", [m.op("Gemm", [m.op("Flatten", ["x"], axis=1), m.const(w(10, 48)), m.const(w(10))], transB=1)])
     return m.op("BatchNormalization", [f, m.const(w(10) + 1), m.const(w(10)), m.const(w(10)),

@@ -305,6 +305,8 @@ def validate_multi(model_path: str, cfg: Config, data_path: str, name: str, resu
     raw_shapes = [_nchw_shape(graph.shape(t), cfg) for t in names]
     ref = DataRef(os.path.abspath(data_path), yaml_key="--data", count=limit)
     xs, ys = load_input_samples(ref, names, raw_shapes, None)
+    if not isinstance(xs, dict):  # one input (several outputs): the loader gives its array alone
+        xs = {names[0]: xs}
     n = sample_count(xs)
     api = {k: _api_layout(v, cfg) for k, v in xs.items()}
     q_in = quantize_input(model, api)

@@ -140,4 +140,6 @@ def float_outputs_all(path: str, xs: Samples, input_shape=None) -> List[np.ndarr
     """Every graph output (in graph order) for every sample, stacked: [(N, *output_shape[1:]), ...]."""
     r = FloatRunner(path, input_shape)
     runs = list(r.iterate(xs))
-    return [np.concatenate([o[name] for o in runs], axis=0) for name in r.model_outputs]
+    # a rank-0 output (a scalar the model computes, x.sum()) has no batch axis: one value per sample
+    return [np.stack([o[name] for o in runs]) if np.ndim(runs[0][name]) == 0 else
+            np.concatenate([o[name] for o in runs], axis=0) for name in r.model_outputs] if runs else []

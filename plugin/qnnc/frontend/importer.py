@@ -373,8 +373,14 @@ def _pin_inputs(model: onnx.ModelProto, pins: Dict[str, List[int]], path: str,
         if tt.elem_type != onnx.TensorProto.FLOAT:
             type_name = onnx.TensorProto.DataType.Name(tt.elem_type) if tt.elem_type in \
                 onnx.TensorProto.DataType.values() else str(tt.elem_type)
+            integer = tt.elem_type in (onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.INT16,
+                                       onnx.TensorProto.INT8, onnx.TensorProto.UINT16, onnx.TensorProto.UINT32,
+                                       onnx.TensorProto.UINT64, onnx.TensorProto.BOOL)
+            fix = ("integer inputs such as the indices an Embedding / Gather reads (token ids) are not supported; "
+                   "feed the model float features, e.g. export it from after the embedding" if integer
+                   else "convert the model to float32")
             raise ModelError(f"input '{inp.name}' has element type {type_name}; expected a float32 (FLOAT) "
-                             "tensor (convert the model to float32)", file=path)
+                             f"tensor ({fix})", file=path)
         if inp.name in pins and inp.name != sequence:
             _apply_pin(inp, pins, path, config_file)
         if not tt.HasField("shape"):
@@ -595,6 +601,20 @@ def _check_outputs_depend_on_input(nodes: List[Node], inputs: List[str], outputs
                              op=prod.op if prod else None)
 
 
+def _identity_casts(model: onnx.ModelProto) -> None:
+    """A Cast to the type its input already has (PyTorch's legacy exporter puts float -> float Casts
+    around a clamp with tensor bounds) becomes an Identity, which the passes drop; the IR keeps no
+    element types, so this is decided here on the inferred ones."""
+    types = {vi.name: vi.type.tensor_type.elem_type
+             for vi in list(model.graph.input) + list(model.graph.value_info) + list(model.graph.output)}
+    types.update({i.name: i.data_type for i in model.graph.initializer})
+    for n in model.graph.node:
+        to = next((a.i for a in n.attribute if a.name == "to"), None)
+        if n.op_type == "Cast" and n.input and to is not None and types.get(n.input[0]) == to:
+            n.op_type = "Identity"
+            del n.attribute[:]
+
+
 @functools.lru_cache(maxsize=1)
 def _first_opsets() -> Dict[str, int]:
     """{default-domain op: the first opset that defines it}."""
@@ -667,6 +687,7 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
             od = o.type.tensor_type.shape.dim
             if not od or not od[0].HasField("dim_value") or od[0].dim_value != 1:
                 _batch_error(*rebatched, path)  # an output keeps several samples: not single-sample
+    _identity_casts(model)
 
     g = model.graph
     tensors: Dict[str, Tensor] = {}

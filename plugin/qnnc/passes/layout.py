@@ -128,7 +128,7 @@ def to_nhwc(graph: Graph) -> Graph:
                              file=g.source, node=n.name, op=n.op)
         nodes.append(n)
 
-    for k, out in enumerate(g.outputs):
+    for out in dict.fromkeys(g.outputs):  # once per tensor: a model may return one tensor twice
         if out in four_d and not io_nhwc:
             internal = g.unique_name(out + "_nhwc")
             g.tensors[internal] = Tensor(internal, g.tensors[out].shape)
