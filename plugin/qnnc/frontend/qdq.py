@@ -31,6 +31,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from ..errors import ModelError
+from .onnx_names import NewTensors, defined_names
 
 Q_OPS = {"QuantizeLinear", "DequantizeLinear"}
 # QOperator ops rewritten into DequantizeLinear -> float op -> QuantizeLinear.
@@ -82,12 +83,6 @@ def _through_layout_ops(name: str, producer: Dict[str, onnx.NodeProto], known: D
     return name
 
 
-def _unused(name: str, taken) -> str:
-    while name in taken:
-        name += "_"
-    return name
-
-
 def _integer_input_dequantization(model: onnx.ModelProto) -> None:
     """An int8 / uint8 graph input dequantized by ``Cast`` to float, then ``Sub`` of a constant zero
     point (optional) and ``Mul`` by a constant scale (tf2onnx ``--dequantize`` writes a TFLite
@@ -108,7 +103,8 @@ def _integer_input_dequantization(model: onnx.ModelProto) -> None:
         other = [i for i in n.input if i != t]
         return inits[other[0]] if len(other) == 1 and other[0] in inits and inits[other[0]].size == 1 else None
 
-    taken = set(inits) | {i.name for i in g.input} | {o for n in g.node for o in n.output} | {n.name for n in g.node}
+    new = NewTensors()
+    new.names = defined_names(g)
     for inp in g.input:
         dtype = _INT_TYPES.get(inp.type.tensor_type.elem_type)
         if dtype not in (np.int8, np.uint8) or inp.name in inits:
@@ -118,8 +114,9 @@ def _integer_input_dequantization(model: onnx.ModelProto) -> None:
             continue
         t, zp, removed = cast.output[0], np.zeros((), dtype), []
         sub = only_reader(t, "Sub")
-        if sub is not None and sub.input[0] == t and scalar(sub, t) is not None:
-            v = float(scalar(sub, t).reshape(-1)[0])
+        zp_const = scalar(sub, t) if sub is not None and sub.input[0] == t else None
+        if zp_const is not None:
+            v = float(zp_const.reshape(-1)[0])
             info = np.iinfo(dtype)
             if not (v.is_integer() and info.min <= v <= info.max):  # an image mean such as 127.5 is
                 continue  # no zero point: left alone, the input then has no scale and is refused by name
@@ -130,15 +127,15 @@ def _integer_input_dequantization(model: onnx.ModelProto) -> None:
         if scale is None or not float(scale.reshape(-1)[0]) > 0:
             continue
         base = cast.name or inp.name
-        names = tuple(_unused(base + suffix, taken) for suffix in ("_scale", "_zero_point", "_dequantize"))
-        taken.update(names)
-        g.initializer.extend([numpy_helper.from_array(np.asarray(scale, np.float32).reshape(()), names[0]),
-                              numpy_helper.from_array(zp, names[1])])
-        dq = helper.make_node("DequantizeLinear", [inp.name, *names[:2]], [mul.output[0]], name=names[2])
+        params = [new.const(base + "_scale", np.asarray(scale, np.float32).reshape(())),
+                  new.const(base + "_zero_point", zp)]
+        dq = helper.make_node("DequantizeLinear", [inp.name, *params], [mul.output[0]],
+                              name=new.name(base + "_dequantize"))
         at = list(g.node).index(cast)
         for n in removed + [mul, cast]:
             g.node.remove(n)
         g.node.insert(at, dq)
+    g.initializer.extend(new.inits)
 
 
 def is_prequantized(model: onnx.ModelProto) -> bool:

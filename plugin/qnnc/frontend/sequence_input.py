@@ -12,12 +12,13 @@ change), and a batched float run (validate) stays a batch along the new axis 0.
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, Dict, List, Optional
 
 import onnx
 from onnx import helper, numpy_helper
 
 from ..errors import ModelError
+from .onnx_names import NewTensors, defined_names
 
 # Ops through which a tensor's axis 0 stays the axis 0 of their output (one value per element, or
 # per-channel constants on other axes): time_major's walk follows them to the recurrent layer.
@@ -29,15 +30,19 @@ _RECURRENT = ("LSTM", "GRU", "RNN")
 def time_major(model: onnx.ModelProto, name: str) -> Optional[onnx.NodeProto]:
     """The LSTM / GRU / RNN of layout 0 whose ``X`` tensor ``name`` reaches through per-element ops
     and Unsqueezes that keep axis 0 (its axis 0 is then a sequence), or None."""
+    if not any(n.op_type in _RECURRENT for n in model.graph.node):
+        return None  # the common case, on every import and float run: no walk
     consts = {i.name: i for i in model.graph.initializer}
     consts.update({n.output[0]: a.t for n in model.graph.node if n.op_type == "Constant" and n.output
                    for a in n.attribute if a.name == "value"})
+    readers: Dict[str, List[onnx.NodeProto]] = {}
+    for n in model.graph.node:
+        for i in dict.fromkeys(n.input):
+            readers.setdefault(i, []).append(n)
     frontier, seen = [name], {name}
     while frontier:
         t = frontier.pop()
-        for n in model.graph.node:
-            if t not in n.input:
-                continue
+        for n in readers.get(t, []):
             attrs = {a.name: helper.get_attribute_value(a) for a in n.attribute}
             if n.op_type in _RECURRENT:
                 if n.input[0] == t and attrs.get("layout", 0) == 0:
@@ -96,16 +101,16 @@ def batch_first_sequence(model: onnx.ModelProto, path: str,
         raise ModelError(f"input '{inp.name}' {_dims_text(dims)} is a time-major sequence whose batch (dim 1) is "
                          f"{dims[1].dim_value}; qnnc compiles single-sample inference: re-export with batch 1",
                          **where)
-    taken = ({o for n in model.graph.node for o in n.output} | {n.name for n in model.graph.node} | init_names |
-             {i.name for i in model.graph.input} | {o.name for o in model.graph.output})
-    seq = _unique(inp.name + "_time_major", taken)
+    new = NewTensors()
+    new.names = defined_names(model.graph) | {o.name for o in model.graph.output}
+    seq = new.name(inp.name + "_time_major")
     for n in model.graph.node:
         for i, name in enumerate(n.input):
             if name == inp.name:
                 n.input[i] = seq
     perm = [1, 0] + list(range(2, len(dims)))
     model.graph.node.insert(0, helper.make_node("Transpose", [inp.name], [seq], perm=perm,
-                                                name=_unique(inp.name + "_to_time_major", taken | {seq})))
+                                                name=new.name(inp.name + "_to_time_major")))
     first, second = onnx.TensorShapeProto.Dimension(), onnx.TensorShapeProto.Dimension()
     first.CopyFrom(dims[1])  # the batch: 1, or a name a dynamic batch has
     second.CopyFrom(dims[0])
@@ -113,12 +118,6 @@ def batch_first_sequence(model: onnx.ModelProto, path: str,
     dims[1].CopyFrom(second)
     del model.graph.value_info[:]
     return inp.name
-
-
-def _unique(name: str, taken) -> str:
-    while name in taken:
-        name += "_"
-    return name
 
 
 def _dims_text(dims) -> str:

@@ -73,7 +73,7 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     "Reshape": ("Reshape", "view"), "Flatten": ("Reshape", "view"), "Squeeze": ("Reshape", "view"),
     "Unsqueeze": ("Reshape", "view"),
     "Transpose": ("Transpose", "rank <= 4 once neighbouring axes merge; more (Swin's q/k/v split, PixelShuffle at "
-                  "opset 9): a Gather and a smaller Transpose per index of the output's first axis, split until "
+                  "opset 9): a Gather and a smaller Transpose per index of its shortest output axis, split until "
                   "at most 4 axes remain"),
     "Concat": ("Concat", "any axis; inputs rescaled to the output's range; constant inputs before or after the "
                "computed ones (a class token): a Pad and an Add"),

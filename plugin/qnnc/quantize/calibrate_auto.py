@@ -390,7 +390,8 @@ def search(model_path: str, xs, run: Callable[[bool, Ranges, Optional[Dict[str, 
     activation's input, the members of a tied group) they are the tensors whose statistics are recorded, and have ranges.
     ``fixed`` ranges override the calibrated ones (uint8 inputs). ``macs`` sizes the search
     (``run_budget``): a model too big for four candidates on ``FULL_SEARCH_MIN_HELD`` held samples,
-    or a calibration set too small to hold that many aside, is judged on min-max against MSE only. ``watch``: tensors whose maxima over the two parts are returned (``held_tops``;
+    or a calibration set too small to hold that many aside, is judged on min-max against MSE only.
+    ``watch``: tensors whose maxima over the two parts are returned (``held_tops``;
     with held-aside samples only). ``tails``: {tensor: (lowest, highest) value it can take} whose
     range extends to the expected tail beyond the calibrated one (``calibrate_tail``).
     ``small_tails``: the same for every tensor, applied to those with fewer than

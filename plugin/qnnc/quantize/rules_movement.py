@@ -291,9 +291,10 @@ def depth_space(low, n: Node) -> None:
     batch, c, h, w = shape  # a batch above 1: tf2onnx's SpaceToBatchND of a dilated conv runs the
     st = _onnx_strides(low, n.inputs[0])  # block rearrangement on channels moved to axis 0
     out_name = n.outputs[0]
-    ob, oc, oh, ow = onnx_shape(low, out_name)
+    out_shape = onnx_shape(low, out_name)
+    ob, oc, oh, ow = out_shape
     if ob != batch:
-        raise low.err(n, f"input {list(shape)} and output {list(onnx_shape(low, out_name))} differ in dim 0")
+        raise low.err(n, f"input {list(shape)} and output {list(out_shape)} differ in dim 0")
     if n.op == "DepthToSpace":
         mode = n.attrs.get("mode", "DCR")
         if mode not in ("DCR", "CRD"):
