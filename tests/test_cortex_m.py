@@ -218,6 +218,26 @@ def _shaped_cases():
             conv(h, w, c, 0, 3, 3, 1, 1, depthwise=True, act=full, out_zp=-128, scales=scales_below_one,
                  rnd=0, bias=rng.random() < 0.8)
 
+    def scales_some_above_one(n):  # left shifts too (requantization beyond the fast path)
+        from qnnc.quantize import fixedpoint
+        return fixedpoint.quantize_multipliers(10.0 ** rng.uniform(-3, 0.7, n))
+
+    # the DSP 3x3 stride-1 channel-rows path (qnnc_dw_rows_dsp.h): lines along the longer side
+    # (wide and tall maps), blocks of 4 pixels with tails of 1-3, even and odd left/top pads,
+    # every requantization mode (sat / sat without fix-up / clamped without fix-up / half-even /
+    # the reference for scales above one), 4-channel groups with and without tail channels
+    for h, w, pads in ((3, 41, (1, 1, 1, 1)), (41, 3, (1, 1, 1, 1)), (4, 13, (0, 2, 1, 0)), (13, 4, (2, 0, 0, 1)),
+                       (5, 10, (1, 1, 1, 1)), (10, 6, (1, 0, 1, 2)), (2, 18, (1, 1, 1, 1))):
+        for c in (4, 12, 22):
+            z = int(rng.integers(-128, 100))
+            conv(h, w, c, 0, 3, 3, 1, 0, pads=pads, depthwise=True, act=full, out_zp=-128, scales=scales_below_one,
+                 rnd=0)
+            conv(h, w, c, 0, 3, 3, 1, 0, pads=pads, depthwise=True, act=(z, 127), out_zp=z, scales=scales_below_one,
+                 rnd=0)
+            conv(h, w, c, 0, 3, 3, 1, 0, pads=pads, depthwise=True, act=full, scales=scales_below_one, rnd=0)
+            conv(h, w, c, 0, 3, 3, 1, 0, pads=pads, depthwise=True, rnd=1, bias=False)
+            conv(h, w, c, 0, 3, 3, 1, 0, pads=pads, depthwise=True, act=(-100, 90), scales=scales_some_above_one)
+
     # K = 64 exactly (Helium's straight-line qnnc_conv_mve_pair64): 1x1 over 64 channels and
     # im2col columns of 64 taps, channel counts around its triples and the 32-channel blocks,
     # odd pixel counts
@@ -238,10 +258,6 @@ def _shaped_cases():
     # Helium's small-map depthwise (qnnc_dw3x3_small8_mve, at most 16 output pixels): MobileNet's
     # 3x3 maps (stride 1 "same", stride 2 with bottom/right padding), a 4x4 map, windows with no
     # tap in range (pads of 3), with and without the Relu clamp, both roundings
-    def scales_some_above_one(n):  # left shifts too (requantization beyond the fast path)
-        from qnnc.quantize import fixedpoint
-        return fixedpoint.quantize_multipliers(10.0 ** rng.uniform(-3, 0.7, n))
-
     for c in (5, 8, 13, 128):
         for rnd in (0, 1):
             conv(3, 3, c, 0, 3, 3, 1, 1, depthwise=True, act=(0, 127), out_zp=-3, rnd=rnd)

@@ -18,6 +18,7 @@ KWS = REPO / "samples" / "models" / "kws"
 CONV = [(k, ic, oc) for k in (1, 3, 4, 9, 27, 40, 64, 72, 130, 576, 2048) for ic in (1, 3, 4, 8, 64)
         for oc in (1, 2, 15, 16, 17, 64, 200)]
 TAPS = [1, 4, 9, 25, 49, 64]
+HW = [(1, 1), (25, 5), (5, 25), (48, 48), (6, 6), (3, 7), (130, 2)]
 FC = [(k, n) for k in (4, 5, 30, 64, 255, 256, 4096) for n in (1, 3, 10, 64, 1000)]
 
 MACROS_MAIN = r"""
@@ -26,6 +27,7 @@ MACROS_MAIN = r"""
 static const int conv[][3] = {%(conv)s};
 static const int taps[] = {%(taps)s};
 static const int fc[][2] = {%(fc)s};
+static const int hw[][2] = {%(hw)s};
 int main(void)
 {
     size_t i;
@@ -42,6 +44,9 @@ int main(void)
     for (i = 0; i < sizeof taps / sizeof taps[0]; ++i) {
         printf("dw %%d %%d %%d %%d\n", QNNC_DW_DSP_BUFFER_SIZE(taps[i]), QNNC_DW_MVE_BUFFER_SIZE(taps[i]),
                QNNC_CONV_S4_UNPACKED_SIZE(taps[i], 3), QNNC_CONV_S4_UNPACKED_SIZE(taps[i], 64));
+    }
+    for (i = 0; i < sizeof hw / sizeof hw[0]; ++i) {
+        printf("rows %%d\n", QNNC_DW_DSP_ROWS_BUFFER_SIZE(hw[i][0], hw[i][1]));
     }
     for (i = 0; i < sizeof fc / sizeof fc[0]; ++i) {
         printf("fc %%d\n", QNNC_FC_DSP_BUFFER_SIZE(fc[i][0], fc[i][1]));
@@ -63,7 +68,8 @@ def test_python_sizes_equal_the_header_formulas(tmp_path):
     src.write_text(MACROS_MAIN % {
         "conv": ", ".join("{%d, %d, %d}" % c for c in CONV),
         "taps": ", ".join(map(str, TAPS)),
-        "fc": ", ".join("{%d, %d}" % f for f in FC)})
+        "fc": ", ".join("{%d, %d}" % f for f in FC),
+        "hw": ", ".join("{%d, %d}" % hw for hw in HW)})
     exe = compile_c([src], [include_dir()], tmp_path / "macros")
     lines = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.splitlines()
     assert lines[0].split()[1:] == [str(v) for v in (ks.CONV_MAX_K, ks.DW_MAX_TAPS, ks.FC_MAX_K, ks.CONV_OC_BLOCK,
@@ -75,6 +81,7 @@ def test_python_sizes_equal_the_header_formulas(tmp_path):
             for k, ic, oc in CONV]
     want = "\n".join(want).splitlines()
     want += [f"dw {ks.dw_dsp_bytes(t)} {16 * t + 4} {(3 * t + 3) & ~3} {64 * t}" for t in TAPS]
+    want += [f"rows {ks.dw_dsp_rows_bytes(h, w)}" for h, w in HW]
     want += [f"fc {ks.fully_connected_scratch_bytes(k, n)}" for k, n in FC]
     assert lines[1:] == want
     # the planner's per-layer figure is the larger path's need
@@ -82,7 +89,14 @@ def test_python_sizes_equal_the_header_formulas(tmp_path):
     p = ConvParams(input_offset=0, output_offset=0, stride_h=1, stride_w=1, pad_top=1, pad_left=1)
     assert ks.conv_scratch_bytes(p, (1, 8, 8, 16), (32, 3, 3, 16), (1, 8, 8, 32)) == \
         max(4 * 144 + 16, 4 * 32 + 8 * 32 + 2 * 144) == 672
-    assert ks.depthwise_scratch_bytes(p, 64, (1, 3, 3, 64)) == 148
+    assert ks.depthwise_scratch_bytes(p, 64, (1, 5, 5, 64), (8, 8)) == max(16 * 25, 16 * 25 + 4) == 404
+    # 3x3 stride 1 on the DSP cores: 16 int16 rows of the longer output side (rounded up to 4, + 4)
+    # and 24 words of weight pairs; below 4 channels the Helium need only
+    assert ks.depthwise_scratch_bytes(p, 64, (1, 3, 3, 64), (8, 8)) == 32 * 12 + 100 == 484
+    assert ks.depthwise_scratch_bytes(p, 64, (1, 3, 3, 64), (25, 5)) == 32 * 32 + 100 == 1124
+    assert ks.depthwise_scratch_bytes(p, 3, (1, 3, 3, 3), (25, 5)) == 148
+    p2 = ConvParams(input_offset=0, output_offset=0, stride_h=2, stride_w=2, pad_top=1, pad_left=1)
+    assert ks.depthwise_scratch_bytes(p2, 64, (1, 3, 3, 64), (8, 8)) == 148
     # a conv with channel-pair weights (plan/paired_conv.py): three q15 columns on the DSP cores
     assert ks.conv_scratch_bytes(p, (1, 8, 8, 16), (32, 3, 3, 16), (1, 8, 8, 32), paired=True) == \
         max(6 * 144, 4 * 32 + 8 * 32 + 2 * 144) == 864
@@ -106,9 +120,9 @@ def test_python_sizes_equal_the_header_formulas(tmp_path):
     assert ks.conv_s4_mve_bytes(576, 64) == 4 * 64 + 2 * 576
     assert ks.conv_s4_mve_bytes(27, 16) == 0
     # int4 depthwise: the unpacked filter (rounded up to 4 bytes) ahead of the int8 kernel's need
-    assert ks.depthwise_s4_scratch_bytes(p, 64, (1, 3, 3, 64)) == 576 + 148
-    assert ks.depthwise_s4_scratch_bytes(p, 3, (1, 3, 3, 3)) == 28 + 148
-    assert ks.depthwise_s4_scratch_bytes(p, 64, (1, 9, 9, 64)) == 0  # 81 taps: not on the int8 SIMD path
+    assert ks.depthwise_s4_scratch_bytes(p, 64, (1, 3, 3, 64), (8, 8)) == 576 + 484
+    assert ks.depthwise_s4_scratch_bytes(p, 3, (1, 3, 3, 3), (8, 8)) == 28 + 148
+    assert ks.depthwise_s4_scratch_bytes(p, 64, (1, 9, 9, 64), (8, 8)) == 0  # 81 taps: not on the int8 SIMD path
     assert ks.fully_connected_scratch_bytes(3, 10) == 0  # K < 4: portable on every core
     # 16x8 conv, DSP: two repacked int16 columns and a window, for whole groups of 4 taps and
     # int32 sums (K <= 511); none with an input offset (the SIMD paths decline those layers)
@@ -131,11 +145,12 @@ def test_kws_scratch_is_placed_over_dead_tensors(tmp_path):
         for b in plan.buffers:
             if b.first <= i <= b.last and not b.external:
                 assert off + n <= b.offset or b.offset + b.size <= off, (i, b)
-    # 64-channel pointwise conv at the peak: the Helium path's folded bias and accumulator block,
-    # 4 * 64 + 8 * 32 = 512 B (the DSP path needs 4 * 64 + 16 = 272 B), on top of 16000 B
-    assert plan.simd_arena_size == 16512
+    # the 3x3 depthwise layers at the peak (input and output live, 16000 B): the DSP path's channel
+    # rows along the 25-pixel side, 16 int16 rows of 32 + 24 words of weight pairs = 1,124 B (the
+    # pointwise convs' Helium need, 4 * 64 + 8 * 32 = 512 B, fits under it)
+    assert plan.simd_arena_size == 16000 + 32 * 32 + 100 == 17124
     h = (tmp_path / "gen" / "kws.h").read_text()
-    assert "#define KWS_ARENA_SIZE 16512\n#else\n#define KWS_ARENA_SIZE 16000\n" in h
+    assert "#define KWS_ARENA_SIZE 17124\n#else\n#define KWS_ARENA_SIZE 16000\n" in h
     c = (tmp_path / "gen" / "kws.c").read_text()
     assert c.count("qnnc_depthwise_conv_s8(KWS_SCRATCH(") == 4
     # the first conv (10x4 over one channel) runs the portable im2col path on targets without

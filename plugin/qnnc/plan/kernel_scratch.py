@@ -101,12 +101,28 @@ def dw_dsp_bytes(taps: int) -> int:
     return (16 if taps == 9 else 8) * taps
 
 
-def depthwise_scratch_bytes(params, in_c: int, filter_dims) -> int:
-    """Bytes ``qnnc_depthwise_conv_s8`` may ask for; filter_dims (1, kh, kw, out_c)."""
+def dw_dsp_rows_bytes(out_h: int, out_w: int) -> int:
+    """``QNNC_DW_DSP_ROWS_BUFFER_SIZE``: the channel-rows path of 3x3 stride-1 layers, 16 int16
+    rows of the longer output side rounded up to 4, + 4, and 24 words of weight pairs, 8-byte
+    aligned (+4)."""
+    return 32 * (((max(out_h, out_w) + 3) & ~3) + 4) + 96 + 4
+
+
+def dw_dsp_rows_layer(params, filter_dims) -> bool:
+    """``QNNC_DW_DSP_ROWS_LAYER``: a 3x3 stride-1 dilation-1 depthwise layer."""
+    return (filter_dims[1] == 3 and filter_dims[2] == 3 and params.stride_h == 1 and params.stride_w == 1
+            and params.dilation_h == 1 and params.dilation_w == 1)
+
+
+def depthwise_scratch_bytes(params, in_c: int, filter_dims, out_hw) -> int:
+    """Bytes ``qnnc_depthwise_conv_s8`` may ask for; filter_dims (1, kh, kw, out_c), out_hw the
+    output's (height, width)."""
     taps = filter_dims[1] * filter_dims[2]
     if params.depth_multiplier != 1 or taps > DW_MAX_TAPS:
         return 0
-    dsp = dw_dsp_bytes(taps) if in_c >= 4 else 0
+    dsp = 0
+    if in_c >= 4:
+        dsp = dw_dsp_rows_bytes(*out_hw) if dw_dsp_rows_layer(params, filter_dims) else dw_dsp_bytes(taps)
     return max(dsp, 16 * taps + 4)
 
 
@@ -152,11 +168,11 @@ def conv_s4_mve_bytes(k: int, out_c: int, input_offset: int = 0) -> int:
     return 4 * out_c + 2 * ((k + 31) & ~31)
 
 
-def depthwise_s4_scratch_bytes(params, in_c: int, filter_dims) -> int:
+def depthwise_s4_scratch_bytes(params, in_c: int, filter_dims, out_hw) -> int:
     """``qnnc_depthwise_conv_s4_get_buffer_size``: the filter unpacked to int8
     (``QNNC_CONV_S4_UNPACKED_SIZE``) ahead of the int8 kernel's scratch, where the int8 SIMD path
     takes the layer; filter_dims (1, kh, kw, out_c)."""
-    int8_need = depthwise_scratch_bytes(params, in_c, filter_dims)
+    int8_need = depthwise_scratch_bytes(params, in_c, filter_dims, out_hw)
     if int8_need == 0:
         return 0
     return ((filter_dims[1] * filter_dims[2] * filter_dims[3] + 3) & ~3) + int8_need
@@ -202,8 +218,8 @@ def _conv_like(op, model, band: bool) -> int:
         return conv_s4_scratch_bytes(op.params, in_shape, op.attrs["filter_dims"], out_shape, band)
     if op.kind == "depthwise_conv":
         if op.kernel == "qnnc_depthwise_conv_s4":
-            return depthwise_s4_scratch_bytes(op.params, in_shape[3], op.attrs["filter_dims"])
-        return depthwise_scratch_bytes(op.params, in_shape[3], op.attrs["filter_dims"])
+            return depthwise_s4_scratch_bytes(op.params, in_shape[3], op.attrs["filter_dims"], out_shape[1:3])
+        return depthwise_scratch_bytes(op.params, in_shape[3], op.attrs["filter_dims"], out_shape[1:3])
     if band:  # band calls have other pads/heights: reserve the non-direct (larger) Helium need
         k = op.attrs["filter_dims"][1] * op.attrs["filter_dims"][2] * in_shape[3]
         if k > CONV_MAX_K or out_shape[3] > CONV_MAX_K:

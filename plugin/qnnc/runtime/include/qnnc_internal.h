@@ -417,6 +417,11 @@ static inline int64_t qnnc_dot_s16_s8(const int16_t *x, const int8_t *w, int32_t
     return acc;
 }
 
+/** The depthwise layers of the DSP channel-rows path (QNNC_DW_DSP_ROWS_BUFFER_SIZE): 3x3, stride 1, dilation 1. */
+#define QNNC_DW_DSP_ROWS_LAYER(params, filter_dims)                                                          \
+    ((filter_dims)->h == 3 && (filter_dims)->w == 3 && (params)->stride_h == 1 && (params)->stride_w == 1 &&    \
+     (params)->dilation_h == 1 && (params)->dilation_w == 1)
+
 /* ---------------------------------------------------- Armv7E-M DSP helpers -- */
 
 /** Both int16 halves of a word set to v (SXTAB16 adds it to two lanes at once). */

@@ -277,7 +277,11 @@ int32_t qnnc_depthwise_conv_s8_get_buffer_size(const qnnc_conv_params *params, c
     (void)input_dims;
     return QNNC_DW_MVE_BUFFER_SIZE(taps);
 #elif QNNC_PATH_DSP
-    return input_dims->c >= 4 ? QNNC_DW_DSP_BUFFER_SIZE(taps) : 0;
+    if (input_dims->c < 4) {
+        return 0;
+    }
+    return QNNC_DW_DSP_ROWS_LAYER(params, filter_dims) ? QNNC_DW_DSP_ROWS_BUFFER_SIZE(output_dims->h, output_dims->w)
+                                                       : QNNC_DW_DSP_BUFFER_SIZE(taps);
 #else
     (void)input_dims;
     return 0;

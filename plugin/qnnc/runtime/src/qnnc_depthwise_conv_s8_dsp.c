@@ -550,6 +550,8 @@ QNNC_INLINE int qnnc_dw_doubling_ok(int32_t bias, int32_t taps)
     return bias > -room && bias < room;
 }
 
+#include "qnnc_dw_rows_dsp.h"
+
 QNNC_PATH_ATTR int qnnc_dw_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_params *params,
                                   const qnnc_per_channel_quant *quant, const qnnc_dims *input_dims,
                                   const int8_t *input, const qnnc_dims *filter_dims, const int8_t *filter,
@@ -560,6 +562,8 @@ QNNC_PATH_ATTR int qnnc_dw_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_pa
     int32_t *wt; /* the group's weights widened, 2 words a tap (scratch) */
     int32_t *wt_t = NULL; /* 3x3: the same transposed (tap (r, c) at 3c + r), if the scratch holds it
                            * (QNNC_DW_DSP_BUFFER_SIZE; else the 2-row border windows go one by one) */
+    int16_t *ring = NULL; /* 3x3 stride 1: the channel rows (qnnc_dw_rows_dsp.h), if the scratch holds them */
+    int32_t *wr = NULL, len = 0;
     qnnc_dw_segs rows, cols;
     qnnc_dw_group g;
     int32_t b, c, t, i;
@@ -569,6 +573,14 @@ QNNC_PATH_ATTR int qnnc_dw_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_pa
     }
     if (!qnnc_scratch_fits(scratch, 4u, 8 * taps)) {
         return 0; /* too small even for the table: portable path */
+    }
+    memset(&g, 0, sizeof g); /* (the rows path copies every field; a mode leaves some unset) */
+    if (QNNC_DW_DSP_ROWS_LAYER(params, filter_dims) &&
+        qnnc_scratch_fits(scratch, 8u, QNNC_DW_DSP_ROWS_BUFFER_SIZE(output_dims->h, output_dims->w) - 4)) {
+        len = qnnc_dw_rows_len(output_dims->h > output_dims->w ? output_dims->h : output_dims->w);
+        ring = (int16_t *)qnnc_scratch_align(scratch, 8u);
+        wr = (int32_t *)(void *)(ring + 16 * len);
+        memset(ring, 0, (size_t)(32 * len)); /* the padding entries and the zero row stay zero */
     }
     wt = (int32_t *)qnnc_scratch_align(scratch, 4u);
     if (taps == 9 && qnnc_scratch_fits(scratch, 4u, 16 * taps)) {
@@ -616,6 +628,17 @@ QNNC_PATH_ATTR int qnnc_dw_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_pa
             if (params->act_min >= params->output_offset) {
                 g.fast = g.fast == 2 ? 4 : 5; /* no fix-up */
             }
+        }
+        if (ring != NULL) {
+            for (i = 0; g.fast != 0 && g.fast != 3 && i < 4; ++i) {
+                g.bias[i] *= 2; /* qnnc_dw_doubling_ok */
+            }
+            qnnc_dw_rows_dsp_weights(wr, filter, C, c, g.fast != 0 && g.fast != 3, output_dims->h > output_dims->w);
+            for (b = 0; b < output_dims->n; ++b) {
+                qnnc_dw_rows_group_dsp(params, input_dims, input + b * input_dims->h * input_dims->w * C + c, wr, &g,
+                                       output_dims, output + b * output_dims->h * output_dims->w * C + c, ring, len);
+            }
+            continue;
         }
         for (t = 0; t < taps; ++t) {
             const uint32_t w = qnnc_dsp_rd32(filter + t * C + c);
