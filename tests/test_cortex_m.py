@@ -237,6 +237,11 @@ def _shaped_cases():
             conv(h, w, c, 0, 3, 3, 1, 0, pads=pads, depthwise=True, act=full, scales=scales_below_one, rnd=0)
             conv(h, w, c, 0, 3, 3, 1, 0, pads=pads, depthwise=True, rnd=1, bias=False)
             conv(h, w, c, 0, 3, 3, 1, 0, pads=pads, depthwise=True, act=(-100, 90), scales=scales_some_above_one)
+    # outputs that crop the input (an implied negative bottom / right pad: the API's dims allow it):
+    # the ring rows hold only the pixels the windows read
+    for h, w, pads in ((3, 30, (1, 1, 1, -20)), (30, 3, (1, 1, -20, 1)), (1, 100, (1, 0, 1, -97))):
+        conv(h, w, 4, 0, 3, 3, 1, 0, pads=pads, depthwise=True, act=full, out_zp=-128, scales=scales_below_one, rnd=0)
+        conv(h, w, 8, 0, 3, 3, 1, 0, pads=pads, depthwise=True)
 
     # K = 64 exactly (Helium's straight-line qnnc_conv_mve_pair64): 1x1 over 64 channels and
     # im2col columns of 64 taps, channel counts around its triples and the 32-channel blocks,

@@ -167,7 +167,7 @@ QNNC_INLINE int32_t qnnc_dw_rows_rq_mode(int32_t acc, const qnnc_dw_rows_ch *q, 
     }
 }
 
-/* The other modes (0, 1 and half-even's 3) out of line: one copy, not one per output of the run. */
+/* The rare modes (0 and 1) out of line: one copy, not one per output of the run. */
 static QNNC_PATH_ATTR int32_t qnnc_dw_rows_rq_any(int32_t acc, const qnnc_dw_rows_ch *q)
 {
     return qnnc_dw_rows_rq_mode(acc, q, q->g->fast);
@@ -237,6 +237,7 @@ QNNC_INLINE void qnnc_dw_rows_run_body(const int16_t *p0, const int16_t *p1, con
 QNNC_DW_ROWS_RUN(qnnc_dw_rows_run_sat_nofix, 4)
 QNNC_DW_ROWS_RUN(qnnc_dw_rows_run_sat, 2)
 QNNC_DW_ROWS_RUN(qnnc_dw_rows_run_fast_nofix, 5)
+QNNC_DW_ROWS_RUN(qnnc_dw_rows_run_he, 3) /* imported QDQ models (half-even rounding) */
 QNNC_DW_ROWS_RUN(qnnc_dw_rows_run_any, -1)
 
 typedef void qnnc_dw_rows_run_fn(const int16_t *, const int16_t *, const int16_t *, int32_t, const int32_t *,
@@ -254,8 +255,11 @@ static QNNC_PATH_ATTR void qnnc_dw_rows_group_dsp(const qnnc_conv_params *params
     const int32_t C = input_dims->c, tall = output_dims->h > output_dims->w;
     /* lines: their count and input count, the pad across them, the pixel steps along and across */
     const int32_t n_lines = tall ? output_dims->w : output_dims->h, n_in = tall ? input_dims->w : input_dims->h;
-    const int32_t n_out = tall ? output_dims->h : output_dims->w, in_len = tall ? input_dims->h : input_dims->w;
+    const int32_t n_out = tall ? output_dims->h : output_dims->w, in_full = tall ? input_dims->h : input_dims->w;
     const int32_t pad = tall ? params->pad_left : params->pad_top, pad_along = tall ? params->pad_top : params->pad_left;
+    /* the input pixels of a line the windows read (fewer than the line's when the output crops it:
+     * the ring row holds n_out + 2 of them from pad_along on) */
+    const int32_t in_len = in_full < n_out + 2 - pad_along ? in_full : n_out + 2 - pad_along;
     const int32_t in_along = tall ? input_dims->w * C : C, in_across = tall ? C : input_dims->w * C;
     const int32_t out_along = tall ? output_dims->w * C : C, out_across = tall ? C : output_dims->w * C;
     const int32_t off2 = qnnc_dsp_pack2(params->input_offset), cs = 4 * len;
@@ -273,6 +277,9 @@ static QNNC_PATH_ATTR void qnnc_dw_rows_group_dsp(const qnnc_conv_params *params
         break;
     case 5:
         run = qnnc_dw_rows_run_fast_nofix;
+        break;
+    case 3:
+        run = qnnc_dw_rows_run_he;
         break;
     default:
         run = qnnc_dw_rows_run_any;
@@ -295,7 +302,7 @@ static QNNC_PATH_ATTR void qnnc_dw_rows_group_dsp(const qnnc_conv_params *params
                 r[k] = zero;
                 continue;
             }
-            for (; next <= ih; ++next) { /* each input line widened once (stride 1: in order) */
+            for (; next <= ih && in_len > 0; ++next) { /* each input line widened once (stride 1: in order) */
                 qnnc_dw_rows_gather(ring + (next % 3) * len, cs / 2, in_c0 + next * in_across, in_len, in_along,
                                     pad_along, off2);
             }
