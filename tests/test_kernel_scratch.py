@@ -40,6 +40,7 @@ int main(void)
                QNNC_CONV_S4_MVE_BUFFER_SIZE(conv[i][0], conv[i][2]), QNNC_CONV_S16_DSP_BUFFER_SIZE(conv[i][0]),
                QNNC_CONV_S16_MVE_BUFFER_SIZE(conv[i][0]));
         printf("paired %%d\n", QNNC_CONV_PAIRED_DSP_BUFFER_SIZE(conv[i][0], conv[i][1]));
+        printf("strip %%d\n", QNNC_CONV_MVE_STRIP_SIZE(conv[i][2], conv[i][1], conv[i][0]));
     }
     for (i = 0; i < sizeof taps / sizeof taps[0]; ++i) {
         printf("dw %%d %%d %%d %%d\n", QNNC_DW_DSP_BUFFER_SIZE(taps[i]), QNNC_DW_MVE_BUFFER_SIZE(taps[i]),
@@ -78,6 +79,7 @@ def test_python_sizes_equal_the_header_formulas(tmp_path):
             f"{ks.conv_s4_dsp_bytes(k, ic, oc) or s4_uncapped(k, ic, oc)} "
             f"{ks.conv_s4_mve_bytes(k, oc) or 4 * oc + 2 * ((k + 31) & ~31)} "
             f"{ks.conv_s16_scratch_bytes(k) or 6 * k} {4 * k}\npaired {ks.conv_paired_dsp_bytes(k, ic)}"
+            f"\nstrip {ks.conv_mve_strip_size(oc, ic, k)}"  # (groups = ic, G = k here)
             for k, ic, oc in CONV]
     want = "\n".join(want).splitlines()
     want += [f"dw {ks.dw_dsp_bytes(t)} {16 * t + 4} {(3 * t + 3) & ~3} {64 * t}" for t in TAPS]
@@ -87,8 +89,23 @@ def test_python_sizes_equal_the_header_formulas(tmp_path):
     # the planner's per-layer figure is the larger path's need
     from qnnc.kernel_params import ConvParams
     p = ConvParams(input_offset=0, output_offset=0, stride_h=1, stride_w=1, pad_top=1, pad_left=1)
+    # (a 3x3 layer over 16 channels: Helium's column strip of one output column, 10 groups of 3
+    # taps x 16 channels, instead of two columns)
     assert ks.conv_scratch_bytes(p, (1, 8, 8, 16), (32, 3, 3, 16), (1, 8, 8, 32)) == \
-        max(4 * 144 + 16, 4 * 32 + 8 * 32 + 2 * 144) == 672
+        max(4 * 144 + 16, 4 * 32 + 8 * 32 + 2 * 144, 4 * 32 + 8 * 32 + 10 * 48) == 864
+    # the strip: stride 2 reads (out_h - 1) * 2 + k_h groups; a first layer's groups of 3 taps x 3
+    # channels (K = 27: the last step predicated); none for dilation, 1x1 read in place, or the
+    # outer-product shape
+    p2 = ConvParams(input_offset=0, output_offset=0, stride_h=2, stride_w=2, pad_top=1, pad_left=1)
+    assert ks.conv_mve_strip_bytes(p2, (1, 9, 8, 16), (16, 3, 3, 16), (1, 5, 4, 16)) == 64 + 128 + 11 * 48
+    assert ks.conv_mve_strip_bytes(p, (1, 8, 8, 3), (16, 3, 3, 3), (1, 8, 8, 16)) == 64 + 128 + 10 * 9
+    pd = ConvParams(input_offset=0, output_offset=0, stride_h=1, stride_w=1, pad_top=2, pad_left=2,
+                    dilation_h=2, dilation_w=2)
+    assert ks.conv_mve_strip_bytes(pd, (1, 8, 8, 16), (16, 3, 3, 16), (1, 8, 8, 16)) == 0
+    p0 = ConvParams(input_offset=0, output_offset=0, stride_h=1, stride_w=1, pad_top=0, pad_left=0)
+    assert ks.conv_mve_strip_bytes(p0, (1, 8, 8, 16), (16, 1, 1, 16), (1, 8, 8, 16)) == 0
+    assert ks.conv_mve_strip_bytes(p0, (1, 8, 8, 16), (16, 2, 1, 16), (1, 7, 8, 16)) == 64 + 128 + 8 * 16
+    assert ks.conv_mve_strip_bytes(p0, (1, 8, 8, 32), (1, 1, 1, 32), (1, 8, 8, 1)) == 0  # outer-product shape
     assert ks.depthwise_scratch_bytes(p, 64, (1, 5, 5, 64), (8, 8)) == max(16 * 25, 16 * 25 + 4) == 404
     # 3x3 stride 1 on the DSP cores: 16 int16 rows of the longer output side (rounded up to 4, + 4)
     # and 24 words of weight pairs; below 4 channels the Helium need only

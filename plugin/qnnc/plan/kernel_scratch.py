@@ -57,6 +57,24 @@ def conv_mve_bytes(k: int, out_c: int, direct: bool) -> int:
             conv_mve_outer_bytes(k, out_c))
 
 
+def conv_mve_strip_size(out_c: int, groups: int, g: int) -> int:
+    """``QNNC_CONV_MVE_STRIP_SIZE``: folded bias, block accumulators, `groups` kernel-row groups of
+    g bytes."""
+    return 4 * out_c + 8 * min(out_c, CONV_OC_BLOCK) + groups * g
+
+
+def conv_mve_strip_bytes(params, in_shape, filter_dims, out_shape) -> int:
+    """``QNNC_CONV_MVE_STRIP_SIZE`` where ``qnnc_conv_strip_groups`` takes the layer (no dilation,
+    not read in place, not the outer-product shape): folded bias, block accumulators and the column
+    strip of one output column; else 0."""
+    k_h, k_w, in_c = filter_dims[1], filter_dims[2], in_shape[3]
+    k, out_c = k_h * k_w * in_c, out_shape[3]
+    if (params.dilation_h != 1 or params.dilation_w != 1 or
+            (out_c <= 16 and ((out_c + 7) >> 3) * k <= 32) or _direct(params, in_shape, filter_dims, out_shape)):
+        return 0
+    return conv_mve_strip_size(out_c, (out_shape[1] - 1) * params.stride_h + k_h, k_w * in_c)
+
+
 def conv_scratch_bytes(params, in_shape, filter_dims, out_shape, paired: bool = False) -> int:
     """Bytes ``qnnc_conv_s8`` may ask for (max over the DSP and Helium paths); shapes NHWC,
     filter_dims (out_c, kh, kw, in_c). ``paired``: the DSP builds call ``qnnc_conv_s8_paired``
@@ -66,7 +84,8 @@ def conv_scratch_bytes(params, in_shape, filter_dims, out_shape, paired: bool = 
     if k > CONV_MAX_K or out_c > CONV_MAX_K:
         return 0
     direct = _direct(params, in_shape, filter_dims, out_shape)
-    return max(_conv_dsp(k, in_c, out_c, paired), conv_mve_bytes(k, out_c, direct))
+    return max(_conv_dsp(k, in_c, out_c, paired), conv_mve_bytes(k, out_c, direct),
+               conv_mve_strip_bytes(params, in_shape, filter_dims, out_shape))
 
 
 def _conv_dsp(k: int, in_c: int, out_c: int, paired: bool) -> int:
@@ -137,13 +156,14 @@ def conv_s4_dsp_bytes(k: int, in_c: int, out_c: int, input_offset: int = 0) -> i
     return 4 * k8 + (k8 if in_c % 8 else 0) + realign
 
 
-def conv_s4_unpack_bytes(k: int, in_c: int, out_c: int, direct: bool, helium: bool) -> int:
+def conv_s4_unpack_bytes(k: int, in_c: int, out_c: int, direct: bool, helium: bool, strip: int = 0) -> int:
     """The unpacking path of ``qnnc_conv_s4`` on a SIMD target: a filter of at most
     ``CONV_S4_UNPACK_MAX`` weights unpacked to int8 ahead of ``qnnc_conv_s8``'s scratch on that
-    path; 0 where it is not taken."""
+    path (on Helium the larger of the columns and the column strip, ``strip``:
+    ``conv_mve_strip_bytes``); 0 where it is not taken."""
     if k > CONV_MAX_K or out_c > CONV_MAX_K or k * out_c > CONV_S4_UNPACK_MAX or (not helium and k < 4):
         return 0
-    int8_need = conv_mve_bytes(k, out_c, direct) if helium else conv_dsp_bytes(k, in_c, out_c)
+    int8_need = max(conv_mve_bytes(k, out_c, direct), strip) if helium else conv_dsp_bytes(k, in_c, out_c)
     return ((k * out_c + 3) & ~3) + int8_need
 
 
@@ -155,7 +175,9 @@ def conv_s4_scratch_bytes(params, in_shape, filter_dims, out_shape, band: bool =
     direct = not band and _direct(params, in_shape, filter_dims, out_shape)
     dsp = conv_s4_unpack_bytes(k, in_c, out_c, direct, helium=False) or \
         conv_s4_dsp_bytes(k, in_c, out_c, params.input_offset)
-    mve = conv_s4_unpack_bytes(k, in_c, out_c, direct, helium=True) or \
+    # (a band's strip is at most the whole layer's: its output rows are fewer)
+    strip = conv_mve_strip_bytes(params, in_shape, filter_dims, out_shape)
+    mve = conv_s4_unpack_bytes(k, in_c, out_c, direct, helium=True, strip=strip) or \
         conv_s4_mve_bytes(k, out_c, params.input_offset)
     return max(dsp, mve)
 
@@ -225,7 +247,8 @@ def _conv_like(op, model, band: bool) -> int:
         if k > CONV_MAX_K or out_shape[3] > CONV_MAX_K:
             return 0
         return max(_conv_dsp(k, in_shape[3], out_shape[3], bool(op.attrs.get("paired_weights"))),
-                   conv_mve_bytes(k, out_shape[3], False))
+                   conv_mve_bytes(k, out_shape[3], False),
+                   conv_mve_strip_bytes(op.params, in_shape, op.attrs["filter_dims"], out_shape))
     return conv_scratch_bytes(op.params, in_shape, op.attrs["filter_dims"], out_shape,
                               bool(op.attrs.get("paired_weights")))
 

@@ -74,6 +74,91 @@ QNNC_INLINE void qnnc_conv_mve_rows(int32_t *a, const int8_t *xa, const int8_t *
     }
 }
 
+#if defined(__OPTIMIZE__) && defined(__GNUC__) && !defined(__clang__) && !defined(QNNC_NO_INLINE_ASM)
+#define QNNC_MVE_ASM 1
+/* The triples of qnnc_conv_mve_pair_body for whole steps (K = 16 * full, full >= 2) as one
+ * assembly loop: GCC 12 keeps the triple loop's pointers and counters on the stack and spends
+ * about 40 instructions a triple around the 12-instruction step loop (reloading, zeroing and
+ * storing the six accumulators); here a triple costs about 20. VMLADAV takes even accumulator
+ * registers only: r0-r10 hold the sums, r1/r3 the columns, r5/r11/r12 the three filter rows, lr
+ * the step count. The triples' state (x0, x1, K, full, the weights, acc0, acc1, acc0's end)
+ * is in st, whose address comes in r1 and waits in a stack slot of the function's frame during
+ * the step loop (no other register is free: r7 and r9 stay untouched for builds with a frame
+ * pointer or a reserved r9). The first step sets the sums (VMLADAV), the rest accumulate. */
+typedef struct {
+    const int8_t *x0, *x1;
+    int32_t K, full;
+    const int8_t *w;
+    int32_t *acc0, *acc1;
+    const int32_t *acc0_end; /* acc0 past the last group */
+} qnnc_conv_mve_triples_t;
+
+#define QNNC_MVE_TRIPLE_STEP(op)                                                                     \
+    "vldrb.8 q0, [r1], #16\n\t"                                                                      \
+    "vldrb.8 q1, [r3], #16\n\t"                                                                      \
+    "vldrb.8 q2, [r5], #16\n\t" op " r0, q0, q2\n\t" op " r2, q1, q2\n\t"                           \
+    "vldrb.8 q2, [r11], #16\n\t" op " r4, q0, q2\n\t" op " r6, q1, q2\n\t"                          \
+    "vldrb.8 q2, [r12], #16\n\t" op " r8, q0, q2\n\t" op " r10, q1, q2\n\t"
+/* The start of a triple / pair (r1 = st): the first filter row, K and the step count, the
+ * columns (r1 last: it is the base). */
+#define QNNC_MVE_GROUP_START                                                                         \
+    "ldr r5, [r1, #16]\n\t"                                                                          \
+    "ldrd r12, lr, [r1, #8]\n\t"                                                                     \
+    "ldrd r1, r3, [r1]\n\t"
+/* The end (r1 = st, r3 / r11 = acc0 / acc1 past the group): the next group's weights from
+ * `next`, then the next group unless acc0 reached st->acc0_end. */
+#define QNNC_MVE_GROUP_END(next)                                                                     \
+    "strd r3, r11, [r1, #20]\n\t"                                                                    \
+    "str " next ", [r1, #16]\n\t"                                                                    \
+    "ldr r5, [r1, #28]\n\t"                                                                          \
+    "cmp r3, r5\n\t"                                                                                 \
+    "bne 1b\n\t"
+
+/* A whole group loop: `setup` the other filter rows, the peeled first step, the step loop, then
+ * `stores` of the sums (r1 = st again, r3 / r11 = acc0 / acc1 advanced past the group). */
+#define QNNC_MVE_GROUP_LOOP(setup, step, stores, next)                                               \
+    "str r1, %[saved]\n\t"                                                                           \
+    "1:\n\t" QNNC_MVE_GROUP_START setup step("vmladav.s8") "subs lr, lr, #1\n\t"                     \
+    "dls lr, lr\n\t"                                                                                 \
+    "2:\n\t" step("vmladava.s8") "le lr, 2b\n\t" stores QNNC_MVE_GROUP_END(next)
+#define QNNC_MVE_SUMS_LOAD_ACC "ldr r1, %[saved]\n\tldrd r3, r11, [r1, #20]\n\t"
+
+static QNNC_LOOP_ATTR void qnnc_conv_mve_triples_asm(qnnc_conv_mve_triples_t *st)
+{
+    register qnnc_conv_mve_triples_t *r1_st __asm__("r1") = st;
+    qnnc_conv_mve_triples_t *saved; /* st during the step loop */
+    __asm volatile(QNNC_MVE_GROUP_LOOP("add r11, r5, r12\n\tadd r12, r11, r12\n\t", QNNC_MVE_TRIPLE_STEP,
+                                       QNNC_MVE_SUMS_LOAD_ACC "strd r0, r4, [r3], #8\n\tstr r8, [r3], #4\n\t"
+                                                              "strd r2, r6, [r11], #8\n\tstr r10, [r11], #4\n\t",
+                                       "r12")
+                   : "+r"(r1_st), [saved] "=m"(saved)
+                   :
+                   : "r0", "r2", "r3", "r4", "r5", "r6", "r8", "r10", "r11", "r12", "lr", "q0", "q1", "q2", "cc",
+                     "memory");
+}
+
+/* The same for channel pairs (r0/r2 and r4/r6 the sums, r5/r11 the rows; r12 keeps the next
+ * pair's row). */
+#define QNNC_MVE_PAIR_STEP(op)                                                                       \
+    "vldrb.8 q0, [r1], #16\n\t"                                                                      \
+    "vldrb.8 q1, [r3], #16\n\t"                                                                      \
+    "vldrb.8 q2, [r5], #16\n\t" op " r0, q0, q2\n\t" op " r2, q1, q2\n\t"                           \
+    "vldrb.8 q2, [r11], #16\n\t" op " r4, q0, q2\n\t" op " r6, q1, q2\n\t"
+
+static QNNC_LOOP_ATTR void qnnc_conv_mve_pairs_asm(qnnc_conv_mve_triples_t *st)
+{
+    register qnnc_conv_mve_triples_t *r1_st __asm__("r1") = st;
+    qnnc_conv_mve_triples_t *saved; /* st during the step loop */
+    __asm volatile(QNNC_MVE_GROUP_LOOP("add r11, r5, r12\n\t", QNNC_MVE_PAIR_STEP,
+                                       "mov r12, r11\n\t" QNNC_MVE_SUMS_LOAD_ACC
+                                       "strd r0, r4, [r3], #8\n\tstrd r2, r6, [r11], #8\n\t",
+                                       "r12")
+                   : "+r"(r1_st), [saved] "=m"(saved)
+                   :
+                   : "r0", "r2", "r3", "r4", "r5", "r6", "r11", "r12", "lr", "q0", "q1", "q2", "cc", "memory");
+}
+#endif
+
 /* Dot products of two int8 columns (x0, x1; K values) with every filter row:
  * acc0[oc] = x0 . w_oc, acc1[oc] = x1 . w_oc. Three output channels at a time (6 scalar
  * accumulators, 5 pointers and the loop counter fit the registers: 5 loads + 6 VMLADAVA per
@@ -89,6 +174,32 @@ QNNC_INLINE void qnnc_conv_mve_pair_body(const int8_t *restrict x0, const int8_t
      * channel twice */
     const int32_t triples = out_c / 3 - (out_c % 3 == 1 && out_c > 3 ? 1 : 0);
     int32_t n3, pairs;
+#if QNNC_MVE_ASM
+    if (tail == QNNC_CONV_MVE_TAIL_NONE && full >= 2 && 16 * full == K) { /* (a row ends where the next starts) */
+        qnnc_conv_mve_triples_t st;
+        st.x0 = x0;
+        st.x1 = x1;
+        st.K = K;
+        st.full = full;
+        st.w = wb;
+        st.acc0 = acc0;
+        st.acc1 = acc1;
+        if (triples > 0) {
+            st.acc0_end = acc0 + 3 * triples;
+            qnnc_conv_mve_triples_asm(&st); /* (advances st.w, st.acc0, st.acc1) */
+        }
+        out_c -= 3 * triples;
+        if (out_c >= 2) { /* the whole pairs left; an odd last channel below */
+            st.acc0_end = st.acc0 + 2 * (out_c >> 1);
+            qnnc_conv_mve_pairs_asm(&st);
+            out_c &= 1;
+        }
+        acc0 = st.acc0;
+        acc1 = st.acc1;
+        wb = st.w;
+        goto pairs_left;
+    }
+#endif
     for (n3 = triples; n3 > 0; --n3) {
         int32_t a[6];
         qnnc_conv_mve_rows(a, x0, x1, wb, wb + K, wb + 2 * K, full, 3, pr, tail);
@@ -103,6 +214,9 @@ QNNC_INLINE void qnnc_conv_mve_pair_body(const int8_t *restrict x0, const int8_t
         wb += 3 * K;
     }
     out_c -= 3 * triples;
+#if QNNC_MVE_ASM
+pairs_left:
+#endif
     for (pairs = (out_c + 1) >> 1; pairs > 0; --pairs) {
         /* an odd last channel is computed twice (w1 = w0) and stored to the same slot */
         const int odd_last = pairs == 1 && (out_c & 1);

@@ -576,6 +576,9 @@ typedef int qnnc_conv_path(const qnnc_buffer *scratch, const qnnc_conv_params *p
                            const qnnc_dims *filter_dims, const int8_t *filter, const int32_t *bias,
                            const qnnc_dims *output_dims, int8_t *output);
 qnnc_conv_path qnnc_conv_dsp_s8, qnnc_conv_mve_s8, qnnc_dw_dsp_s8, qnnc_dw_mve_s8, qnnc_conv_paired_dsp_s8;
+/** Scratch bytes qnnc_conv_mve_s8 wants (its columns or its column strip; qnnc_conv_s8_mve.c). */
+int32_t qnnc_conv_mve_s8_buffer_size(const qnnc_conv_params *params, const qnnc_dims *input_dims,
+                                     const qnnc_dims *filter_dims, const qnnc_dims *output_dims);
 
 /* The path compiled in of a kernel with both: its Helium or its DSP function, else NULL (a
  * function that is not compiled in is never named, so a build without optimization links). */

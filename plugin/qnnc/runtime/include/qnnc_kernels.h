@@ -199,13 +199,14 @@ QNNC_INLINE void qnnc_copy_s8(int8_t *dst, const int8_t *src, int32_t n)
 #define QNNC_CONV_PAIRED_DSP_BUFFER_SIZE(K, in_c) (6 * (((K) + 3) & ~3) + (((in_c) & 3) != 0 ? (((K) + 7) & ~3) : 0))
 /** conv portable im2col path (few input channels): two int16 columns of K, aligned (+4), < DSP. */
 #define QNNC_CONV_COLS_BUFFER_SIZE(K) (4 * (K) + 4)
-/** conv Helium: folded bias, 2 x block accumulators, two int8 columns unless direct (1x1 read in
- *  place); QNNC_CONV_MVE_OUTER layers (sums along the channels) also the weights tap-major and 3
- *  words of constants a channel, out_c rounded up to 8. */
+/** conv Helium: folded bias, 2 x block accumulators, two int8 columns unless direct (1x1 read in place); OUTER
+ *  layers (sums along the channels) also the weights tap-major and 3 words of constants a channel, out_c to 8s;
+ *  STRIP (no dilation; qnnc_conv_mve_s8_buffer_size): instead of the columns, `groups` kernel-row groups of G bytes. */
 #define QNNC_CONV_MVE_OUTER(K, out_c) ((out_c) <= 16 && (((out_c) + 7) >> 3) * (K) <= 32)
 #define QNNC_CONV_MVE_BUFFER_SIZE(K, out_c, direct)                                                          \
     (4 * (out_c) + 8 * QNNC_MIN_((out_c), QNNC_CONV_OC_BLOCK) + ((direct) ? 0 : 2 * (((K) + 15) & ~15)) +   \
      (QNNC_CONV_MVE_OUTER(K, out_c) ? ((K) + 12) * (((out_c) + 7) & ~7) : 0))
+#define QNNC_CONV_MVE_STRIP_SIZE(out_c, groups, G) (4 * (out_c) + 8 * QNNC_MIN_((out_c), QNNC_CONV_OC_BLOCK) + (groups) * (G))
 /** depthwise DSP: widened weights of 4 channels, 2 words a tap; 3x3: twice (also transposed). */
 #define QNNC_DW_DSP_BUFFER_SIZE(taps) ((taps) == 9 ? 16 * (taps) : 8 * (taps))
 /** depthwise DSP, 3x3 stride 1 dilation 1 (channel rows): 16 int16 rows of the longer output side rounded up

@@ -483,7 +483,7 @@ int32_t qnnc_conv_s8_get_buffer_size(const qnnc_conv_params *params, const qnnc_
     if (K > QNNC_CONV_MAX_K || out_c > QNNC_CONV_MAX_K) {
         return 0;
     }
-    return QNNC_CONV_MVE_BUFFER_SIZE(K, out_c, qnnc_conv_direct(params, input_dims, filter_dims, output_dims));
+    return qnnc_conv_mve_s8_buffer_size(params, input_dims, filter_dims, output_dims);
 #elif QNNC_PATH_DSP
     (void)params;
     if (K > QNNC_CONV_MAX_K || K < 4 || out_c > QNNC_CONV_MAX_K) {
