@@ -165,11 +165,14 @@ def test_kernels_compile_with_strict_warnings(tmp_path):
         _compile_only(src, [runtime_path() / "include"], tmp_path / (src.stem + ".o"))
 
 
-@pytest.mark.parametrize("cpu", ["cortex-m4", "cortex-m55"])
-def test_kernels_compile_strict_for_cortex_m(tmp_path, cpu):
-    """The SIMD (DSP / MVE) paths are warning-free too."""
+@pytest.mark.parametrize("cpu, extra", [("cortex-m4", []), ("cortex-m55", []),
+                                        ("cortex-m4", ["-O2", "-fno-omit-frame-pointer"]),
+                                        ("cortex-m55", ["-mfloat-abi=hard", "-O2", "-fno-omit-frame-pointer"])])
+def test_kernels_compile_strict_for_cortex_m(tmp_path, cpu, extra):
+    """The SIMD (DSP / MVE) paths are warning-free too, and their assembly loops find their
+    registers in a build that keeps a frame pointer (debug builds, CONFIG_FRAME_POINTER)."""
     _need("arm-none-eabi-gcc")
-    flags = [f"-mcpu={cpu}", "-mthumb", "-Os", "-std=c99", "-Wall", "-Wextra", "-Werror", "-Wconversion"]
+    flags = [f"-mcpu={cpu}", "-mthumb", "-Os", "-std=c99", "-Wall", "-Wextra", "-Werror", "-Wconversion", *extra]
     for src in kernel_sources():
         _compile_only(src, [runtime_path() / "include"], tmp_path / (src.stem + ".o"), "arm-none-eabi-gcc", flags)
 

@@ -40,6 +40,11 @@
 #include "qnnc_s16_internal.h"
 
 #if QNNC_PATH_MVE
+#if defined(__GNUC__) && !defined(__clang__)
+/* The pass loops' assembly (qnnc_conv16_passes_mve.h) needs r7: this file never keeps a frame
+ * pointer (as the DSP conv's), or a -fno-omit-frame-pointer build does not compile. */
+#pragma GCC optimize("omit-frame-pointer")
+#endif
 #define QNNC_CONV16_COL 128   /* int16 values of the stack column (256 bytes) */
 #define QNNC_CONV16_CHUNK 256 /* products per int32 partial sum: 256 * 2^22 = 2^30 */
 #define QNNC_CONV16_PAIR_CH 32 /* channels of the two-pixel path's int32 sums on the stack (256 bytes) */
