@@ -3,14 +3,15 @@
  * dilation-1 layers (any padding): channel planes of int16 rows, SMLAD on tap pairs.
  *
  * The channel-interleaved path (qnnc_depthwise_conv_s8_dsp.c) multiplies one tap of 4 channels
- * per SMLABB/SMLATT (one MAC an instruction). Here the input rows of 4 channels are widened
- * once (input offset added) into a ring of 3 rows per channel, each row zero-padded on both
- * sides, so along a row two adjacent taps of one channel are one int16 pair: 4 output pixels of
- * a kernel row are 8 instructions (SMLAD / SMLATB / SMLABT on the pairs (x0, x1), (x2, x3),
+ * per SMLABB/SMLATT (one MAC an instruction). Here the input lines of 4 channels (rows, or
+ * columns when the map is taller than wide: lines along the longer output side) are widened
+ * once (input offset added) into a ring of 3 lines per channel, each zero-padded on both sides,
+ * so along a line two adjacent taps of one channel are one int16 pair: 4 output pixels of a
+ * kernel row are 8 instructions (SMLAD / SMLATB / SMLABT on the pairs (x0, x1), (x2, x3),
  * (x4, x5) and the weight pairs (w0, w1), (w1, w2)), 12 MACs, after 3 input loads and 2 weight
  * loads. Padding is the zero int16 (the offset rides on each input, so a padded tap adds
- * nothing): every window is a full 3x3 one, with no border cases; input rows outside the map
- * read one shared zero row. Part of qnnc_depthwise_conv_s8_dsp.c (its qnnc_dw_group and
+ * nothing): every window is a full 3x3 one, with no border cases; input lines outside the map
+ * read each channel's zero line. Part of qnnc_depthwise_conv_s8_dsp.c (its qnnc_dw_group and
  * requantization helpers), kept in its own file for that file's size; included there where
  * QNNC_PATH_DSP is set.
  */

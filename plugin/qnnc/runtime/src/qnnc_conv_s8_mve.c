@@ -2,14 +2,15 @@
  * qnnc_conv_s8_mve.c - the Helium path of qnnc_conv_s8 (__ARM_FEATURE_MVE: Cortex-M55/M85;
  * compiled to nothing elsewhere; the entry point and dispatch are in qnnc_conv_s8.c).
  *
- * Per output pixel an int8 im2col column with padding taps holding the input zero point (so
- * every tap contributes w * (x + offset) and the offset term folds into the bias:
- * bias + offset * sum(w), computed once per layer), then VMLADAVA dot products of 16 int8
- * lanes, 2 pixels x 3 output channels at a time; layers of a few output channels over a short
- * column sum along the channels instead (qnnc_conv_outer_mve.h). 1x1 convolutions read the input
- * pixels directly (plain GEMM, no copy). The columns, the folded bias and the accumulators
- * (blocks of QNNC_CONV_OC_BLOCK output channels) live in the caller's scratch buffer
- * (QNNC_CONV_MVE_BUFFER_SIZE).
+ * Per output pixel an int8 column with padding taps holding the input zero point (so every tap
+ * contributes w * (x + offset) and the offset term folds into the bias: bias + offset * sum(w),
+ * computed once per layer): from a column strip shared down an output column where the layer
+ * has no dilation, else an im2col copy (qnnc_conv_columns_mve.h); then VMLADAVA dot products of
+ * 16 int8 lanes, 2 pixels x 3 output channels at a time; layers of a few output channels over a
+ * short column sum along the channels instead (qnnc_conv_outer_mve.h). 1x1 convolutions read the
+ * input pixels directly (plain GEMM, no copy). The columns or the strip, the folded bias and the
+ * accumulators (blocks of QNNC_CONV_OC_BLOCK output channels) live in the caller's scratch buffer
+ * (qnnc_conv_mve_s8_buffer_size).
  */
 #include "qnnc_internal.h"
 

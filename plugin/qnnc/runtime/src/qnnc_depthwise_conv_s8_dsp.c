@@ -12,7 +12,8 @@
  * values where the clamp's floor is at or above the output offset; in the fast TFLite modes the
  * widened weights and the bias are doubled, which is the x2 of SQRDMULH without a QADD a value);
  * each run goes along the longer side of its block. The other border windows loop over their
- * in-range taps only. The last in_c % 4 channels run the portable loops.
+ * in-range taps only. The last in_c % 4 channels run the portable loops. 3x3 stride-1 layers
+ * (when the scratch holds their lines) take the channel rows of qnnc_dw_rows_dsp.h instead.
  */
 #include "qnnc_internal.h"
 
@@ -580,7 +581,7 @@ QNNC_PATH_ATTR int qnnc_dw_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_pa
         len = qnnc_dw_rows_len(output_dims->h > output_dims->w ? output_dims->h : output_dims->w);
         ring = (int16_t *)qnnc_scratch_align(scratch, 8u);
         wr = (int32_t *)(void *)(ring + 16 * len);
-        memset(ring, 0, (size_t)(32 * len)); /* the padding entries and the zero row stay zero */
+        memset(ring, 0, (size_t)(32 * len)); /* the padding entries and the zero lines stay zero */
     }
     wt = (int32_t *)qnnc_scratch_align(scratch, 4u);
     if (taps == 9 && qnnc_scratch_fits(scratch, 4u, 16 * taps)) {
