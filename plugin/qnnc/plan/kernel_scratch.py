@@ -47,7 +47,13 @@ def conv_mve_outer_bytes(k: int, out_c: int) -> int:
     """The ``QNNC_CONV_MVE_OUTER`` part of ``QNNC_CONV_MVE_BUFFER_SIZE``: the outer-product path's
     (at most 16 output channels, blocks of 8 channels x K <= 32) tap-major weights and 3 words a
     channel of requantization constants, out_c rounded up to 8."""
-    return (k + 12) * ((out_c + 7) & ~7) if out_c <= 16 and ((out_c + 7) >> 3) * k <= 32 else 0
+    return (k + 12) * ((out_c + 7) & ~7) if _mve_outer(k, out_c) else 0
+
+
+def _mve_outer(k: int, out_c: int) -> bool:
+    """``QNNC_CONV_MVE_OUTER``: the shape of the outer-product path (at most 16 output channels,
+    blocks of 8 channels x K <= 32)."""
+    return out_c <= 16 and ((out_c + 7) >> 3) * k <= 32
 
 
 def conv_mve_bytes(k: int, out_c: int, direct: bool) -> int:
@@ -70,7 +76,7 @@ def conv_mve_strip_bytes(params, in_shape, filter_dims, out_shape) -> int:
     k_h, k_w, in_c = filter_dims[1], filter_dims[2], in_shape[3]
     k, out_c = k_h * k_w * in_c, out_shape[3]
     if (params.dilation_h != 1 or params.dilation_w != 1 or
-            (out_c <= 16 and ((out_c + 7) >> 3) * k <= 32) or _direct(params, in_shape, filter_dims, out_shape)):
+            _mve_outer(k, out_c) or _direct(params, in_shape, filter_dims, out_shape)):
         return 0
     return conv_mve_strip_size(out_c, (out_shape[1] - 1) * params.stride_h + k_h, k_w * in_c)
 
