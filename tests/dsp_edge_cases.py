@@ -8,7 +8,11 @@ Random data never reaches these edges, so the values are built to sit on them:
 * the half-away fix-up for negative values is left out where the clamp's floor is at or above
   the output zero point (depthwise) or at zero point -128 (the channel-pair conv's whole-range
   loop): every output an exact rounding tie, with the floor at the zero point and one below it;
-* depthwise runs along the longer side of a block: unequal strides.
+* depthwise runs along the longer side of a block: unequal strides;
+* the DSP convs gather the windows of in_c % 4 != 0 layers that lie inside the input a word at a
+  time, reading up to 3 bytes past each kernel row (only where those stay inside the input):
+  first-layer shapes of 1-7 channels whose last windows end at the input's last byte, runs of 1
+  to 6 words, unpadded and padded, strides 1 and 2, both conv paths (out_c 4 and 5).
 """
 from __future__ import annotations
 
@@ -90,4 +94,14 @@ def cases() -> List[T.Case]:
         bias = rng.integers(-50000, 50000, c).astype(np.int32)
         out.append(_case(x, filt, bias, [1 << 30] * c, [-9] * c, (-128, 127), 7, -3, 1, True,
                          f"depthwise strides ({sh}, {sw})", stride=(sh, sw)))
+    # the inside-window gather of in_c % 4 != 0 layers: (h, w, in_c, k, pad, stride)
+    for h, w, ic, k, pad, st in ((7, 9, 3, 3, 0, 1), (9, 8, 3, 3, 1, 2), (6, 11, 1, 5, 0, 1), (8, 8, 2, 3, 0, 1),
+                                 (7, 7, 5, 3, 0, 2), (10, 6, 1, 3, 1, 1), (5, 9, 7, 3, 0, 1)):
+        for oc in (4, 5):
+            x = rng.integers(-128, 128, (1, h, w, ic)).astype(np.int8)
+            filt = rng.integers(-128, 128, (oc, k, k, ic)).astype(np.int8)
+            bias = rng.integers(-20000, 20000, oc).astype(np.int32)
+            mult = rng.integers(1 << 30, (1 << 31) - 1, oc)
+            out.append(_case(x, filt, bias, mult, [-(8 + i % 3) for i in range(oc)], (-128, 127), 5, -2, pad, False,
+                             f"in_c {ic} gather, {h}x{w} {k}x{k} pad {pad} stride {st} -> {oc}", stride=(st, st)))
     return out

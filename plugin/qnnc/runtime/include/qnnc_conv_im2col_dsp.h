@@ -5,6 +5,9 @@
  * qnnc_conv_s8_dsp.c (two columns: OHWI weights) and qnnc_conv_s8_paired_dsp.c (three columns:
  * weights in channel pairs), each of which defines QNNC_IM2COL_STRIDE, the words from one group of
  * a column to its next (4 or 6), before including it: a constant the stores' addressing takes.
+ * Layers with in_c % 4 != 0 (first layers) stage a window as int8 first; the windows inside the
+ * input take a word-at-a-time gather without per-row tests (qnnc_conv_inside_body), the callers
+ * sending them there directly (qnnc_conv_inside_at).
  */
 #ifndef QNNC_CONV_IM2COL_DSP_H
 #define QNNC_CONV_IM2COL_DSP_H
@@ -91,6 +94,100 @@ static QNNC_UNUSED __attribute__((noinline)) void qnnc_conv_window_rows(int8_t *
         }
         src += row_step;
     }
+}
+
+/* The k_h rows of a window of n = 1-4 words a row, each row's loads before its stores (pipelined). */
+#define QNNC_INSIDE_ROWS(n)                                                                      \
+    for (i = 0; i < k_h; ++i) {                                                                  \
+        uint32_t v_[4];                                                                          \
+        for (c = 0; c < (n); ++c) {                                                              \
+            v_[c] = qnnc_dsp_rd32(src + 4 * c);                                                  \
+        }                                                                                        \
+        for (c = 0; c < (n); ++c) {                                                              \
+            memcpy(r + 4 * c, &v_[c], 4u);                                                       \
+        }                                                                                        \
+        r += run;                                                                                \
+        src += row_step;                                                                         \
+    }
+
+/* A window of a layer with in_c % 4 != 0 that lies inside the input (dilation 1): its k_h runs of
+ * run bytes, row_step apart from src, gathered back to back into raw a word at a time (a run's
+ * last word may read up to 3 bytes past it, which the next run's copy overwrites; the caller has
+ * checked that the last run's are inside the input: qnnc_conv_inside_at), the kp - K taps past
+ * K in the last word set to the zero point (zpw: the zero point in every byte lane those taps
+ * take, keep: the lanes of the taps before K kept; all ones when K % 4 == 0), and the whole
+ * widened into the column at dst. */
+QNNC_INLINE void qnnc_conv_inside_body(uint32_t *dst, const int8_t *src, int32_t row_step, int32_t k_h, int32_t run,
+                                       int8_t *raw, int32_t off2, uint32_t keep, uint32_t zpw)
+{
+    const int32_t words = (run + 3) >> 2, kp = (k_h * run + 3) & ~3;
+    int8_t *r = raw;
+    int32_t i, c;
+    /* the common run lengths straight-line (first layers: 3x3x3 is 3 words a row), all loads of a
+     * row before its stores (pipelined) */
+    switch (words) {
+    case 1:
+        QNNC_INSIDE_ROWS(1);
+        break;
+    case 2:
+        QNNC_INSIDE_ROWS(2);
+        break;
+    case 3:
+        QNNC_INSIDE_ROWS(3);
+        break;
+    case 4:
+        QNNC_INSIDE_ROWS(4);
+        break;
+    default:
+        for (i = 0; i < k_h; ++i) {
+            for (c = 0; c < 4 * words; c += 4) {
+                const uint32_t v = qnnc_dsp_rd32(src + c);
+                memcpy(r + c, &v, 4u);
+            }
+            r += run;
+            src += row_step;
+        }
+        break;
+    }
+    if (keep != 0xFFFFFFFFu) {
+        uint32_t v;
+        memcpy(&v, raw + kp - 4, 4u);
+        v = (v & keep) | zpw;
+        memcpy(raw + kp - 4, &v, 4u);
+    }
+    (void)qnnc_conv_widen_run(dst, raw, kp, off2);
+}
+
+/* keep and zpw of qnnc_conv_inside_body for a window of K taps and the input zero point zp. */
+QNNC_INLINE void qnnc_conv_inside_masks(int32_t K, int8_t zp, uint32_t *keep, uint32_t *zpw)
+{
+    *keep = (K & 3) != 0 ? (1u << (8 * (K & 3))) - 1u : 0xFFFFFFFFu;
+    *zpw = ((uint32_t)(uint8_t)zp * 0x01010101u) & ~*keep;
+}
+
+/* qnnc_conv_inside_body for one window (a function: the generic im2col below paid a call and its
+ * per-row tests at every pixel, about 4x these cycles). */
+static QNNC_UNUSED __attribute__((noinline)) void qnnc_conv_inside_q15(uint32_t *dst, const int8_t *src,
+                                                                    int32_t row_step, int32_t k_h, int32_t run,
+                                                                    int8_t *raw, int32_t off2, int8_t zp)
+{
+    uint32_t keep, zpw;
+    qnnc_conv_inside_masks(k_h * run, zp, &keep, &zpw);
+    qnnc_conv_inside_body(dst, src, row_step, k_h, run, raw, off2, keep, zpw);
+}
+
+/* The window at (ih0, iw0) of a layer with in_c % 4 != 0: its first byte's offset in the image
+ * if qnnc_conv_inside_q15 can gather it (dilation 1, every tap inside the input, and the last
+ * run's word read too), else -1. */
+QNNC_INLINE int32_t qnnc_conv_inside_at(const qnnc_conv_params *params, int32_t in_h, int32_t in_w, int32_t in_c,
+                                        int32_t k_h, int32_t k_w, int32_t ih0, int32_t iw0)
+{
+    const int32_t at = (ih0 * in_w + iw0) * in_c;
+    if (params->dilation_w != 1 || params->dilation_h != 1 || ih0 < 0 || ih0 + k_h > in_h || iw0 < 0 ||
+        iw0 + k_w > in_w || at + (k_h - 1) * in_w * in_c + ((k_w * in_c + 3) & ~3) > in_h * in_w * in_c) {
+        return -1;
+    }
+    return at;
 }
 
 /* One q15 im2col column (K values + offset, padding taps 0) for the window at (ih0, iw0).

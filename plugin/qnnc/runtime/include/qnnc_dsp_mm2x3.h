@@ -62,6 +62,21 @@
     "13:\n\t" QNNC_CONV_MM2X3_GROUP "ldr %[wa], %[end]\n\t"                                     \
     "cmp %[c], %[wa]\n\t"                                                                      \
     "bne 10b\n\t"
+/* The same, 8 groups an iteration (groups % 8 first, from the memory operand %[lead]; TBH: the
+ * entry offsets pass TBB's 510 bytes): the loop's end test, a stack load, once per 8 groups. For
+ * the whole-range channel loops that hold most of the cycles (one more copy of the groups is
+ * about 320 bytes of flash). */
+#define QNNC_CONV_MM2X3_LOOP8                                                                  \
+    "ldr %[x0], %[lead]\n\t"                                                                  \
+    "tbh [pc, %[x0], lsl #1]\n\t"                                                             \
+    "0:\n\t"                                                                                  \
+    ".hword (10f - 0b) / 2, (17f - 0b) / 2, (16f - 0b) / 2, (15f - 0b) / 2\n\t"                \
+    ".hword (14f - 0b) / 2, (13f - 0b) / 2, (12f - 0b) / 2, (11f - 0b) / 2\n\t"                \
+    "10:\n\t" QNNC_CONV_MM2X3_GROUP "11:\n\t" QNNC_CONV_MM2X3_GROUP "12:\n\t" QNNC_CONV_MM2X3_GROUP \
+    "13:\n\t" QNNC_CONV_MM2X3_GROUP "14:\n\t" QNNC_CONV_MM2X3_GROUP "15:\n\t" QNNC_CONV_MM2X3_GROUP \
+    "16:\n\t" QNNC_CONV_MM2X3_GROUP "17:\n\t" QNNC_CONV_MM2X3_GROUP "ldr %[wa], %[end]\n\t"   \
+    "cmp %[c], %[wa]\n\t"                                                                      \
+    "bne 10b\n\t"
 #define QNNC_CONV_MM2X3_OPERANDS                                                               \
     [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [b0] "+r"(b0), [b1] "+r"(b1), [b2] "+r"(b2),   \
         [c] "+r"(c), [w] "+r"(w), [wa] "=&r"(wa), [wb] "=&r"(wb), [wa13] "=&r"(wa13),            \

@@ -244,6 +244,27 @@ static QNNC_LOOP_ATTR void qnnc_conv_dsp_fast_he(const qnnc_conv_dsp_job *j, int
     qnnc_conv_dsp_fast_body(j, n, QNNC_CONV_RQ_HE);
 }
 
+/* Column j of the pair for the window at (ih0, iw0): a window of an in_c % 4 != 0 layer inside
+ * the input straight to the gather (first layers: most of their pixels), others by the generic
+ * im2col; tail: taps [kq, K) as int16. */
+QNNC_INLINE void qnnc_conv_dsp_column(const qnnc_conv_params *params, const int8_t *in_b, const qnnc_dims *input_dims,
+                                      int32_t k_h, int32_t k_w, int32_t ih0, int32_t iw0, int32_t kq, uint32_t *cols,
+                                      int32_t j, int16_t *tail, int8_t *raw)
+{
+    const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
+    const int32_t at = (in_c & 3) != 0 ? qnnc_conv_inside_at(params, in_h, in_w, in_c, k_h, k_w, ih0, iw0) : -1;
+    int32_t k;
+    if (at < 0) {
+        qnnc_conv_im2col_q15(params, in_b, in_h, in_w, in_c, k_h, k_w, ih0, iw0, kq, cols, j, tail, raw);
+        return;
+    }
+    qnnc_conv_inside_q15(cols + 2 * j, in_b + at, in_w * in_c, k_h, k_w * in_c, raw,
+                         qnnc_dsp_pack2(params->input_offset), (int8_t)(-params->input_offset));
+    for (k = kq; k < k_h * k_w * in_c; ++k) {
+        tail[k - kq] = (int16_t)(raw[k] + params->input_offset);
+    }
+}
+
 QNNC_PATH_ATTR int qnnc_conv_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_params *params,
                                     const qnnc_per_channel_quant *quant, const qnnc_dims *input_dims,
                                     const int8_t *input, const qnnc_dims *filter_dims, const int8_t *filter,
@@ -323,11 +344,9 @@ QNNC_PATH_ATTR int qnnc_conv_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_
         int8_t *out_b = output + b * n_pix * out_c;
         for (p = 0; p < n_pix; p += 2) {
             const int32_t p1 = p + 1 < n_pix ? p + 1 : p; /* odd count: last column twice */
-            qnnc_conv_im2col_q15(params, in_b, in_h, in_w, in_c, k_h, k_w,
-                                 (p / out_w) * params->stride_h - params->pad_top,
+            qnnc_conv_dsp_column(params, in_b, input_dims, k_h, k_w, (p / out_w) * params->stride_h - params->pad_top,
                                  (p % out_w) * params->stride_w - params->pad_left, kq, cols, 0, tail0, raw);
-            qnnc_conv_im2col_q15(params, in_b, in_h, in_w, in_c, k_h, k_w,
-                                 (p1 / out_w) * params->stride_h - params->pad_top,
+            qnnc_conv_dsp_column(params, in_b, input_dims, k_h, k_w, (p1 / out_w) * params->stride_h - params->pad_top,
                                  (p1 % out_w) * params->stride_w - params->pad_left, kq, cols, 1, tail1, raw);
             job.out0 = out_b + p * out_c;
             job.out1 = out_b + p1 * out_c;

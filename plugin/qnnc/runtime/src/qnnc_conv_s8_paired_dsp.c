@@ -71,7 +71,7 @@ typedef struct {
  * dot products hold all 14 registers. */
 typedef struct {
     const uint32_t *cols, *c_end;
-    uint32_t lead; /* groups % 4 */
+    uint32_t lead; /* groups % 8 */
     const int8_t *w_end;
     const int32_t *bias, *mult, *shift;
     int8_t *o;
@@ -79,8 +79,8 @@ typedef struct {
 } qnnc_paired_state;
 
 /* Every channel pair of the current pixel triple, whole-range activations (SSAT), in one
- * assembly loop: per pair the bias, the dot products (qnnc_dsp_mm2x3.h's groups, entered by TBB
- * at groups % 4), both channels' output stages and stores; the C loop around the block version
+ * assembly loop: per pair the bias, the dot products (qnnc_dsp_mm2x3.h's groups, entered by TBH
+ * at groups % 8), both channels' output stages and stores; the C loop around the block version
  * spent about 30 instructions a pair moving the accumulators and reloading its state. fix (a
  * constant): 0 leaves out the half-away fix-up for negative values, for an output zero point of
  * -128 (a ReLU's floor: whichever way a negative value rounds, it is at most the zero point
@@ -94,7 +94,7 @@ QNNC_INLINE void qnnc_conv_paired_ssat_asm(const qnnc_conv_paired_job *j, const 
     uint32_t wa, wb, wa13, wb13, x0, x1;
     st.cols = j->cols;
     st.c_end = j->c_end;
-    st.lead = j->groups & 3u;
+    st.lead = j->groups & 7u;
     st.w_end = j->w_end;
     st.bias = j->bias;
     st.mult = j->mult;
@@ -110,7 +110,7 @@ QNNC_INLINE void qnnc_conv_paired_ssat_asm(const qnnc_conv_paired_job *j, const 
                    "mov %[a2], %[a0]\n\t"
                    "mov %[b1], %[b0]\n\t"
                    "mov %[b2], %[b0]\n\t"
-                   "ldr %[c], %[cols]\n\t" QNNC_CONV_MM2X3_LOOP
+                   "ldr %[c], %[cols]\n\t" QNNC_CONV_MM2X3_LOOP8
                    /* the pair's multipliers (wa13, x0) and shifts (wb13, x1) */
                    "ldr %[wa], %[mp]\n\t"
                    "ldr %[wb], %[shp]\n\t"
@@ -301,6 +301,80 @@ static QNNC_LOOP_ATTR void qnnc_conv_paired_flat_cols(uint32_t *cols, const int8
     }
 }
 
+/* A layer with in_c % 4 != 0 and dilation 1 (first layers): which output pixels' windows
+ * qnnc_conv_inside_body gathers (rows [oy0, oy1] and columns [ox0, ox1] put the window inside the
+ * input; at_max: the last window start whose last run's word read stays inside it), and what
+ * the gather needs. Other layers: oy0 > oy1, no pixel. */
+typedef struct {
+    int8_t *raw;
+    int32_t row_step, k_h, run, off2;
+    uint32_t keep, zpw;
+    int32_t out_w, sh, sw, pt, pl, in_c, oy0, oy1, ox0, ox1, at_max;
+} qnnc_conv_inside_layer;
+
+/* The window of output pixel q: its first byte's offset in the image if the gather takes it, else -1. */
+QNNC_INLINE int32_t qnnc_conv_paired_inside_at(const qnnc_conv_inside_layer *l, int32_t q)
+{
+    const int32_t oy = q / l->out_w, ox = q - oy * l->out_w;
+    int32_t at;
+    if (oy < l->oy0 || oy > l->oy1 || ox < l->ox0 || ox > l->ox1) {
+        return -1;
+    }
+    at = (oy * l->sh - l->pt) * l->row_step + (ox * l->sw - l->pl) * l->in_c;
+    return at <= l->at_max ? at : -1;
+}
+
+/* The columns of the pixel triple px whose windows the gather takes, gathered and widened; returns
+ * the others as a bit mask (bit j: column j, for the generic im2col). */
+static QNNC_LOOP_ATTR int32_t qnnc_conv_paired_inside_cols(uint32_t *cols, const int8_t *in_b, const int32_t *px,
+                                                           const qnnc_conv_inside_layer *l)
+{
+    const int32_t row_step = l->row_step, k_h = l->k_h, run = l->run, off2 = l->off2;
+    const uint32_t keep = l->keep, zpw = l->zpw;
+    int8_t *const raw = l->raw;
+    int32_t j, rest = 0;
+    for (j = 0; j < 3; ++j) {
+        const int32_t at = qnnc_conv_paired_inside_at(l, px[j]);
+        if (at >= 0) {
+            qnnc_conv_inside_body(cols + 2 * j, in_b + at, row_step, k_h, run, raw, off2, keep, zpw);
+        } else {
+            rest |= 1 << j;
+        }
+    }
+    return rest;
+}
+
+/* qnnc_conv_inside_layer of a layer (the pixel ranges empty unless in_c % 4 != 0 and dilation 1). */
+static void qnnc_conv_paired_inside_setup(qnnc_conv_inside_layer *l, const qnnc_conv_params *params,
+                                          const qnnc_dims *input_dims, int32_t k_h, int32_t k_w,
+                                          const qnnc_dims *output_dims, int8_t *raw, int32_t off2)
+{
+    const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
+    const int32_t sh = params->stride_h, sw = params->stride_w;
+    l->raw = raw;
+    l->row_step = in_w * in_c;
+    l->k_h = k_h;
+    l->run = k_w * in_c;
+    l->off2 = off2;
+    qnnc_conv_inside_masks(k_h * k_w * in_c, (int8_t)(-params->input_offset), &l->keep, &l->zpw);
+    l->out_w = output_dims->w;
+    l->sh = sh;
+    l->sw = sw;
+    l->pt = params->pad_top;
+    l->pl = params->pad_left;
+    l->in_c = in_c;
+    /* oy * sh - pad_top >= 0 and + k_h <= in_h; the same along w */
+    l->oy0 = (params->pad_top + sh - 1) / sh;
+    l->oy1 = in_h - k_h + params->pad_top >= 0 ? (in_h - k_h + params->pad_top) / sh : -1;
+    l->ox0 = (params->pad_left + sw - 1) / sw;
+    l->ox1 = in_w - k_w + params->pad_left >= 0 ? (in_w - k_w + params->pad_left) / sw : -1;
+    l->at_max = in_h * in_w * in_c - (k_h - 1) * in_w * in_c - ((k_w * in_c + 3) & ~3);
+    if ((in_c & 3) == 0 || params->dilation_h != 1 || params->dilation_w != 1) {
+        l->oy0 = 1;
+        l->oy1 = 0;
+    }
+}
+
 QNNC_PATH_ATTR int qnnc_conv_paired_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_params *params,
                                            const qnnc_per_channel_quant *quant, const qnnc_dims *input_dims,
                                            const int8_t *input, const qnnc_dims *filter_dims,
@@ -317,6 +391,7 @@ QNNC_PATH_ATTR int qnnc_conv_paired_dsp_s8(const qnnc_buffer *scratch, const qnn
                      params->pad_left == 0 && output_dims->h == in_h && out_w == in_w && (in_c & 3) == 0;
     const int32_t off2 = qnnc_dsp_pack2(params->input_offset);
     qnnc_conv_paired_job job;
+    qnnc_conv_inside_layer inside; /* in_c % 4 != 0: the windows inside the input */
     void (*channels)(const qnnc_conv_paired_job *); /* one of the channel loops above */
     uint32_t *cols;
     int8_t *raw; /* in_c % 4 != 0: the int8 window */
@@ -329,6 +404,7 @@ QNNC_PATH_ATTR int qnnc_conv_paired_dsp_s8(const qnnc_buffer *scratch, const qnn
     }
     cols = (uint32_t *)qnnc_scratch_align(scratch, 4u);
     raw = (int8_t *)(cols + 6 * (kp / 4));
+    qnnc_conv_paired_inside_setup(&inside, params, input_dims, k_h, k_w, output_dims, raw, off2);
     job.groups = (uint32_t)(kp / 4);
     job.cols = cols;
     job.c_end = cols + 6 * (kp / 4);
@@ -364,11 +440,16 @@ QNNC_PATH_ATTR int qnnc_conv_paired_dsp_s8(const qnnc_buffer *scratch, const qnn
             if (flat) { /* 1x1, stride 1, no padding: each column is its pixel's channels */
                 qnnc_conv_paired_flat_cols(cols, in_b, px, in_c, off2);
             } else {
+                /* in_c % 4 != 0 (first layers): the windows inside the input straight to the
+                 * gather, the rest (and every window of other layers) the generic im2col */
+                const int32_t rest = inside.oy0 <= inside.oy1 ? qnnc_conv_paired_inside_cols(cols, in_b, px, &inside) : 7;
                 for (j = 0; j < 3; ++j) {
-                    qnnc_conv_im2col_q15(params, in_b, in_h, in_w, in_c, k_h, k_w,
-                                         (px[j] / out_w) * params->stride_h - params->pad_top,
-                                         (px[j] % out_w) * params->stride_w - params->pad_left, kp, cols, j, NULL,
-                                         raw);
+                    if (((rest >> j) & 1) != 0) {
+                        qnnc_conv_im2col_q15(params, in_b, in_h, in_w, in_c, k_h, k_w,
+                                             (px[j] / out_w) * params->stride_h - params->pad_top,
+                                             (px[j] % out_w) * params->stride_w - params->pad_left, kp, cols, j,
+                                             NULL, raw);
+                    }
                 }
             }
             job.out = out_b + p * out_c;
