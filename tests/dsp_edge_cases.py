@@ -12,7 +12,9 @@ Random data never reaches these edges, so the values are built to sit on them:
 * the DSP convs gather the windows of in_c % 4 != 0 layers that lie inside the input a word at a
   time, reading up to 3 bytes past each kernel row (only where those stay inside the input):
   first-layer shapes of 1-7 channels whose last windows end at the input's last byte, runs of 1
-  to 6 words, unpadded and padded, strides 1 and 2, both conv paths (out_c 4 and 5).
+  to 6 words, unpadded and padded, strides 1 and 2, both conv paths (out_c 4 and 5);
+* 3x3 stride-1 depthwise maps of at most 8x8 widen every input line first (the plane, its rows
+  outside the map zero): square, wide and tall maps, pads 0-2, at the 8x8 limit and past it.
 """
 from __future__ import annotations
 
@@ -104,4 +106,12 @@ def cases() -> List[T.Case]:
             mult = rng.integers(1 << 30, (1 << 31) - 1, oc)
             out.append(_case(x, filt, bias, mult, [-(8 + i % 3) for i in range(oc)], (-128, 127), 5, -2, pad, False,
                              f"in_c {ic} gather, {h}x{w} {k}x{k} pad {pad} stride {st} -> {oc}", stride=(st, st)))
+    # the depthwise plane: (h, w, pad) of the input
+    for h, w, pad in ((6, 6, 1), (3, 3, 1), (8, 8, 1), (9, 8, 1), (2, 7, 1), (7, 3, 1), (5, 4, 0), (4, 4, 2),
+                      (1, 1, 1), (1, 6, 1)):
+        x = rng.integers(-128, 128, (1, h, w, c)).astype(np.int8)
+        filt = rng.integers(-128, 128, (1, 3, 3, c)).astype(np.int8)
+        bias = rng.integers(-50000, 50000, c).astype(np.int32)
+        out.append(_case(x, filt, bias, [1 << 30] * c, [-9] * c, (-128, 127), 3, -5, pad, True,
+                         f"depthwise plane {h}x{w} pad {pad}"))
     return out

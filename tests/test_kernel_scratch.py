@@ -18,7 +18,7 @@ KWS = REPO / "samples" / "models" / "kws"
 CONV = [(k, ic, oc) for k in (1, 3, 4, 9, 27, 40, 64, 72, 130, 576, 2048) for ic in (1, 3, 4, 8, 64)
         for oc in (1, 2, 15, 16, 17, 64, 200)]
 TAPS = [1, 4, 9, 25, 49, 64]
-HW = [(1, 1), (25, 5), (5, 25), (48, 48), (6, 6), (3, 7), (130, 2)]
+HW = [(1, 1), (25, 5), (5, 25), (48, 48), (6, 6), (3, 7), (130, 2), (8, 8), (8, 9)]
 FC = [(k, n) for k in (4, 5, 30, 64, 255, 256, 4096) for n in (1, 3, 10, 64, 1000)]
 
 MACROS_MAIN = r"""
@@ -108,8 +108,11 @@ def test_python_sizes_equal_the_header_formulas(tmp_path):
     assert ks.conv_mve_strip_bytes(p0, (1, 8, 8, 32), (1, 1, 1, 32), (1, 8, 8, 1)) == 0  # outer-product shape
     assert ks.depthwise_scratch_bytes(p, 64, (1, 5, 5, 64), (8, 8)) == max(16 * 25, 16 * 25 + 4) == 404
     # 3x3 stride 1 on the DSP cores: 16 int16 rows of the longer output side (rounded up to 4, + 4)
-    # and 24 words of weight pairs; below 4 channels the Helium need only
-    assert ks.depthwise_scratch_bytes(p, 64, (1, 3, 3, 64), (8, 8)) == 32 * 12 + 100 == 484
+    # and 24 words of weight pairs; maps of at most 8x8 every line a window reads (the plane: 4
+    # channels' shorter side + 2 rows); below 4 channels the Helium need only
+    assert ks.depthwise_scratch_bytes(p, 64, (1, 3, 3, 64), (8, 8)) == 2 * 4 * 10 * 12 + 100 == 1060
+    assert ks.depthwise_scratch_bytes(p, 64, (1, 3, 3, 64), (6, 3)) == 2 * 4 * 5 * 12 + 100 == 580
+    assert ks.depthwise_scratch_bytes(p, 64, (1, 3, 3, 64), (9, 8)) == 32 * 16 + 100 == 612
     assert ks.depthwise_scratch_bytes(p, 64, (1, 3, 3, 64), (25, 5)) == 32 * 32 + 100 == 1124
     assert ks.depthwise_scratch_bytes(p, 3, (1, 3, 3, 3), (25, 5)) == 148
     p2 = ConvParams(input_offset=0, output_offset=0, stride_h=2, stride_w=2, pad_top=1, pad_left=1)
@@ -137,7 +140,7 @@ def test_python_sizes_equal_the_header_formulas(tmp_path):
     assert ks.conv_s4_mve_bytes(576, 64) == 4 * 64 + 2 * 576
     assert ks.conv_s4_mve_bytes(27, 16) == 0
     # int4 depthwise: the unpacked filter (rounded up to 4 bytes) ahead of the int8 kernel's need
-    assert ks.depthwise_s4_scratch_bytes(p, 64, (1, 3, 3, 64), (8, 8)) == 576 + 484
+    assert ks.depthwise_s4_scratch_bytes(p, 64, (1, 3, 3, 64), (8, 8)) == 576 + 1060
     assert ks.depthwise_s4_scratch_bytes(p, 3, (1, 3, 3, 3), (8, 8)) == 28 + 148
     assert ks.depthwise_s4_scratch_bytes(p, 64, (1, 9, 9, 64), (8, 8)) == 0  # 81 taps: not on the int8 SIMD path
     assert ks.fully_connected_scratch_bytes(3, 10) == 0  # K < 4: portable on every core

@@ -126,11 +126,17 @@ def dw_dsp_bytes(taps: int) -> int:
     return (16 if taps == 9 else 8) * taps
 
 
+def dw_dsp_rows_lines(out_h: int, out_w: int) -> int:
+    """``QNNC_DW_DSP_ROWS_LINES``: int16 rows a channel of the channel-rows path, 4 (a ring of 3
+    input lines and a zero row), or on maps of at most 8x8 the plane: the shorter side + 2."""
+    return min(out_h, out_w) + 2 if out_h <= 8 and out_w <= 8 else 4
+
+
 def dw_dsp_rows_bytes(out_h: int, out_w: int) -> int:
-    """``QNNC_DW_DSP_ROWS_BUFFER_SIZE``: the channel-rows path of 3x3 stride-1 layers, 16 int16
-    rows of the longer output side rounded up to 4, + 4, and 24 words of weight pairs, 8-byte
-    aligned (+4)."""
-    return 32 * (((max(out_h, out_w) + 3) & ~3) + 4) + 96 + 4
+    """``QNNC_DW_DSP_ROWS_BUFFER_SIZE``: the channel-rows path of 3x3 stride-1 layers, 4 channels'
+    ``dw_dsp_rows_lines`` int16 rows of the longer output side rounded up to 4, + 4, and 24 words
+    of weight pairs, 8-byte aligned (+4)."""
+    return 8 * dw_dsp_rows_lines(out_h, out_w) * (((max(out_h, out_w) + 3) & ~3) + 4) + 96 + 4
 
 
 def dw_dsp_rows_layer(params, filter_dims) -> bool:

@@ -247,11 +247,14 @@ typedef void qnnc_dw_rows_run_fn(const int16_t *, const int16_t *, const int16_t
 /* One channel group (4 channels at in_c0 / out_c0) over every output pixel of one image, along
  * lines of the longer output side (rows, or columns when the map is taller than wide: a column
  * is then a "row" of the ring and the kernel is read transposed, as wr is built). wr: the
- * group's weight pairs (qnnc_dw_rows_dsp_weights), ring: 4 rows of len entries a channel (3 for
- * input lines, then a zero row; their padding entries zero). */
+ * group's weight pairs (qnnc_dw_rows_dsp_weights), ring: `lines` rows of len entries a channel
+ * (QNNC_DW_DSP_ROWS_LINES; their padding entries zero): 4, a ring of 3 input lines and a zero
+ * row; on maps of at most 8x8 the plane, row j holding input line j - pad (zero where that is
+ * outside the map): every line widened first, then the output lines without the ring's
+ * bookkeeping (on 6x6 maps that bookkeeping cost about as much as a line's 4-pixel block). */
 static QNNC_PATH_ATTR void qnnc_dw_rows_group_dsp(const qnnc_conv_params *params, const qnnc_dims *input_dims, const int8_t *in_c0,
                                    const int32_t *wr, const qnnc_dw_group *g, const qnnc_dims *output_dims,
-                                   int8_t *out_c0, int16_t *ring, int32_t len)
+                                   int8_t *out_c0, int16_t *ring, int32_t len, int32_t lines)
 {
     const int32_t C = input_dims->c, tall = output_dims->h > output_dims->w;
     /* lines: their count and input count, the pad across them, the pixel steps along and across */
@@ -263,7 +266,7 @@ static QNNC_PATH_ATTR void qnnc_dw_rows_group_dsp(const qnnc_conv_params *params
     const int32_t in_len = in_full < n_out + 2 - pad_along ? in_full : n_out + 2 - pad_along;
     const int32_t in_along = tall ? input_dims->w * C : C, in_across = tall ? C : input_dims->w * C;
     const int32_t out_along = tall ? output_dims->w * C : C, out_across = tall ? C : output_dims->w * C;
-    const int32_t off2 = qnnc_dsp_pack2(params->input_offset), cs = 4 * len;
+    const int32_t off2 = qnnc_dsp_pack2(params->input_offset), cs = lines * len;
     const int16_t *const zero = ring + 3 * len; /* channel 0's; channel i's cs * i further on */
     qnnc_dw_rows_run_fn *run;
     qnnc_dw_rows_ch q[4];
@@ -295,6 +298,19 @@ static QNNC_PATH_ATTR void qnnc_dw_rows_group_dsp(const qnnc_conv_params *params
         q[k].act_max = g->act_max;
         q[k].lane = k;
         q[k].g = g;
+    }
+    if (lines >= n_lines + 2) { /* the plane: every line a window reads */
+        for (k = 0; k < n_lines + 2; ++k) {
+            if (k - pad >= 0 && k - pad < n_in && in_len > 0) {
+                qnnc_dw_rows_gather(ring + k * len, cs / 2, in_c0 + (k - pad) * in_across, in_len, in_along, pad_along,
+                                    off2);
+            }
+        }
+        for (line = 0; line < n_lines; ++line) {
+            r[0] = ring + line * len;
+            run(r[0], r[0] + len, r[0] + 2 * len, cs, wr, q, out_c0 + line * out_across, out_along, n_out);
+        }
+        return;
     }
     for (line = 0; line < n_lines; ++line) {
         for (k = 0; k < 3; ++k) {

@@ -564,7 +564,7 @@ QNNC_PATH_ATTR int qnnc_dw_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_pa
     int32_t *wt_t = NULL; /* 3x3: the same transposed (tap (r, c) at 3c + r), if the scratch holds it
                            * (QNNC_DW_DSP_BUFFER_SIZE; else the 2-row border windows go one by one) */
     int16_t *ring = NULL; /* 3x3 stride 1: the channel rows (qnnc_dw_rows_dsp.h), if the scratch holds them */
-    int32_t *wr = NULL, len = 0;
+    int32_t *wr = NULL, len = 0, lines = 0;
     qnnc_dw_segs rows, cols;
     qnnc_dw_group g;
     int32_t b, c, t, i;
@@ -579,9 +579,10 @@ QNNC_PATH_ATTR int qnnc_dw_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_pa
     if (QNNC_DW_DSP_ROWS_LAYER(params, filter_dims) &&
         qnnc_scratch_fits(scratch, 8u, QNNC_DW_DSP_ROWS_BUFFER_SIZE(output_dims->h, output_dims->w) - 4)) {
         len = qnnc_dw_rows_len(output_dims->h > output_dims->w ? output_dims->h : output_dims->w);
+        lines = QNNC_DW_DSP_ROWS_LINES(output_dims->h, output_dims->w);
         ring = (int16_t *)qnnc_scratch_align(scratch, 8u);
-        wr = (int32_t *)(void *)(ring + 16 * len);
-        memset(ring, 0, (size_t)(32 * len)); /* the padding entries and the zero lines stay zero */
+        wr = (int32_t *)(void *)(ring + 4 * lines * len);
+        memset(ring, 0, (size_t)(8 * lines * len)); /* the padding entries and the zero lines stay zero */
     }
     wt = (int32_t *)qnnc_scratch_align(scratch, 4u);
     if (taps == 9 && qnnc_scratch_fits(scratch, 4u, 16 * taps)) {
@@ -637,7 +638,8 @@ QNNC_PATH_ATTR int qnnc_dw_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_pa
             qnnc_dw_rows_dsp_weights(wr, filter, C, c, g.fast != 0 && g.fast != 3, output_dims->h > output_dims->w);
             for (b = 0; b < output_dims->n; ++b) {
                 qnnc_dw_rows_group_dsp(params, input_dims, input + b * input_dims->h * input_dims->w * C + c, wr, &g,
-                                       output_dims, output + b * output_dims->h * output_dims->w * C + c, ring, len);
+                                       output_dims, output + b * output_dims->h * output_dims->w * C + c, ring, len,
+                                       lines);
             }
             continue;
         }
