@@ -104,7 +104,7 @@ def cases() -> List[T.Case]:
             filt = rng.integers(-128, 128, (oc, k, k, ic)).astype(np.int8)
             bias = rng.integers(-20000, 20000, oc).astype(np.int32)
             mult = rng.integers(1 << 30, (1 << 31) - 1, oc)
-            out.append(_case(x, filt, bias, mult, [-(8 + i % 3) for i in range(oc)], (-128, 127), 5, -2, pad, False,
+            out.append(_case(x, filt, bias, mult, [-(10 + i % 3) for i in range(oc)], (-128, 127), 5, -2, pad, False,
                              f"in_c {ic} gather, {h}x{w} {k}x{k} pad {pad} stride {st} -> {oc}", stride=(st, st)))
     # the depthwise plane: (h, w, pad) of the input
     for h, w, pad in ((6, 6, 1), (3, 3, 1), (8, 8, 1), (9, 8, 1), (2, 7, 1), (7, 3, 1), (5, 4, 0), (4, 4, 2),

@@ -39,8 +39,8 @@ def conv_dsp_bytes(k: int, in_c: int, out_c: int) -> int:
 
 def conv_paired_dsp_bytes(k: int, in_c: int) -> int:
     """``QNNC_CONV_PAIRED_DSP_BUFFER_SIZE`` (qnnc_conv_s8_paired's DSP path): three q15 columns of
-    K rounded up to 4, and the int8 window when in_c % 4 != 0."""
-    return 6 * ((k + 3) & ~3) + (((k + 7) & ~3) if in_c & 3 else 0)
+    K rounded up to 4, and the three pixels' int8 windows when in_c % 4 != 0."""
+    return 6 * ((k + 3) & ~3) + (3 * ((k + 7) & ~3) if in_c & 3 else 0)
 
 
 def conv_mve_outer_bytes(k: int, out_c: int) -> int:

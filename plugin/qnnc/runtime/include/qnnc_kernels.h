@@ -195,8 +195,8 @@ QNNC_INLINE void qnnc_copy_s8(int8_t *dst, const int8_t *src, int32_t n)
 #define QNNC_CONV_DSP_BUFFER_SIZE(K, in_c, out_c)                                                            \
     (4 * ((K) & ~3) + 16 + (((in_c) & 3) != 0 ? (((K) + 7) & ~3) : 0) +                                      \
      (((K) & 3) != 0 && ((out_c) & 1) == 0 ? ((2 * (K) + 7) & ~3) : 0))
-/** conv over weights in channel pairs, DSP: three q15 columns of K rounded up to 4, the int8 window if in_c%4. */
-#define QNNC_CONV_PAIRED_DSP_BUFFER_SIZE(K, in_c) (6 * (((K) + 3) & ~3) + (((in_c) & 3) != 0 ? (((K) + 7) & ~3) : 0))
+/** conv over weights in channel pairs, DSP: three q15 columns of K rounded up to 4, three int8 windows if in_c%4. */
+#define QNNC_CONV_PAIRED_DSP_BUFFER_SIZE(K, in_c) (6 * (((K) + 3) & ~3) + (((in_c) & 3) != 0 ? 3 * (((K) + 7) & ~3) : 0))
 /** conv portable im2col path (few input channels): two int16 columns of K, aligned (+4), < DSP. */
 #define QNNC_CONV_COLS_BUFFER_SIZE(K) (4 * (K) + 4)
 /** conv Helium: folded bias, 2 x block accumulators, two int8 columns unless direct (1x1 read in place); OUTER

@@ -306,11 +306,98 @@ static QNNC_LOOP_ATTR void qnnc_conv_paired_flat_cols(uint32_t *cols, const int8
  * input; at_max: the last window start whose last run's word read stays inside it), and what
  * the gather needs. Other layers: oy0 > oy1, no pixel. */
 typedef struct {
-    int8_t *raw;
-    int32_t row_step, k_h, run, off2;
+    int8_t *raw; /* three int8 windows, rs bytes apart */
+    int32_t rs, row_step, k_h, run, off2;
     uint32_t keep, zpw;
+    int8_t zp;
     int32_t out_w, sh, sw, pt, pl, in_c, oy0, oy1, ox0, ox1, at_max;
 } qnnc_conv_inside_layer;
+
+/* n = 1-4 words from s to r, the loads before the stores (pipelined). */
+QNNC_INLINE void qnnc_copy_words(int8_t *r, const int8_t *s, const int n)
+{
+    const uint32_t v0 = qnnc_dsp_rd32(s), v1 = n > 1 ? qnnc_dsp_rd32(s + 4) : 0u;
+    const uint32_t v2 = n > 2 ? qnnc_dsp_rd32(s + 8) : 0u, v3 = n > 3 ? qnnc_dsp_rd32(s + 12) : 0u;
+    memcpy(r, &v0, 4u);
+    if (n > 1) {
+        memcpy(r + 4, &v1, 4u);
+    }
+    if (n > 2) {
+        memcpy(r + 8, &v2, 4u);
+    }
+    if (n > 3) {
+        memcpy(r + 12, &v3, 4u);
+    }
+}
+
+/* The k_h rows of the three windows at s (d bytes apart), n = 1-4 words a row each, into the
+ * three int8 windows at r (rs bytes apart). */
+#define QNNC_INSIDE3_ROWS(n)                                                                     \
+    for (i = 0; i < k_h; ++i) {                                                                  \
+        qnnc_copy_words(r, s, (n));                                                              \
+        qnnc_copy_words(r + rs, s + d, (n));                                                     \
+        qnnc_copy_words(r + 2 * rs, s + 2 * d, (n));                                             \
+        r += run;                                                                                \
+        s += row_step;                                                                           \
+    }
+
+/* Three windows of one output row inside the input (s: the first's first byte; d: stride_w *
+ * in_c, from one window to the next) into the three columns: gathered as qnnc_conv_inside_body
+ * does, the taps past K masked, then widened together, group by group (the six words of a group
+ * are contiguous in the columns). */
+static QNNC_LOOP_ATTR void qnnc_conv_paired_inside3(uint32_t *cols, const int8_t *s, int32_t d,
+                                                    const qnnc_conv_inside_layer *l)
+{
+    const int32_t row_step = l->row_step, k_h = l->k_h, run = l->run, rs = l->rs, off2 = l->off2;
+    const int32_t kp = (k_h * run + 3) & ~3;
+    const int8_t *const r0 = l->raw;
+    const int8_t *w = r0, *const w_end = r0 + kp;
+    int8_t *r = l->raw;
+    int32_t i, j, c;
+    switch ((run + 3) >> 2) {
+    case 1:
+        QNNC_INSIDE3_ROWS(1);
+        break;
+    case 2:
+        QNNC_INSIDE3_ROWS(2);
+        break;
+    case 3:
+        QNNC_INSIDE3_ROWS(3);
+        break;
+    case 4:
+        QNNC_INSIDE3_ROWS(4);
+        break;
+    default: /* 5 words or more a row: a word at a time */
+        for (i = 0; i < k_h; ++i) {
+            for (j = 0; j < 3; ++j) {
+                for (c = 0; c < run; c += 4) {
+                    const uint32_t v = qnnc_dsp_rd32(s + j * d + c);
+                    memcpy(r + j * rs + c, &v, 4u);
+                }
+            }
+            r += run;
+            s += row_step;
+        }
+        break;
+    }
+    if (l->keep != 0xFFFFFFFFu) {
+        for (j = 0; j < 3; ++j) {
+            uint32_t v;
+            memcpy(&v, l->raw + j * rs + kp - 4, 4u);
+            v = (v & l->keep) | l->zpw;
+            memcpy(l->raw + j * rs + kp - 4, &v, 4u);
+        }
+    }
+    for (; w != w_end; w += 4, cols += 6) {
+        const uint32_t x0 = qnnc_dsp_rd32(w), x1 = qnnc_dsp_rd32(w + rs), x2 = qnnc_dsp_rd32(w + 2 * rs);
+        cols[0] = (uint32_t)__sxtab16(off2, (int32_t)x0);
+        cols[1] = (uint32_t)qnnc_dsp_sxtab16_ror8(off2, x0);
+        cols[2] = (uint32_t)__sxtab16(off2, (int32_t)x1);
+        cols[3] = (uint32_t)qnnc_dsp_sxtab16_ror8(off2, x1);
+        cols[4] = (uint32_t)__sxtab16(off2, (int32_t)x2);
+        cols[5] = (uint32_t)qnnc_dsp_sxtab16_ror8(off2, x2);
+    }
+}
 
 /* The window of output pixel q: its first byte's offset in the image if the gather takes it, else -1. */
 QNNC_INLINE int32_t qnnc_conv_paired_inside_at(const qnnc_conv_inside_layer *l, int32_t q)
@@ -330,13 +417,21 @@ static QNNC_LOOP_ATTR int32_t qnnc_conv_paired_inside_cols(uint32_t *cols, const
                                                            const qnnc_conv_inside_layer *l)
 {
     const int32_t row_step = l->row_step, k_h = l->k_h, run = l->run, off2 = l->off2;
-    const uint32_t keep = l->keep, zpw = l->zpw;
     int8_t *const raw = l->raw;
+    const int32_t oy = px[0] / l->out_w, ox = px[0] - oy * l->out_w;
     int32_t j, rest = 0;
+    /* most triples: three pixels of one output row, all inside */
+    if (px[2] == px[0] + 2 && oy >= l->oy0 && oy <= l->oy1 && ox >= l->ox0 && ox + 2 <= l->ox1) {
+        const int32_t at = (oy * l->sh - l->pt) * row_step + (ox * l->sw - l->pl) * l->in_c, d = l->sw * l->in_c;
+        if (at + 2 * d <= l->at_max) {
+            qnnc_conv_paired_inside3(cols, in_b + at, d, l);
+            return 0;
+        }
+    }
     for (j = 0; j < 3; ++j) {
         const int32_t at = qnnc_conv_paired_inside_at(l, px[j]);
         if (at >= 0) {
-            qnnc_conv_inside_body(cols + 2 * j, in_b + at, row_step, k_h, run, raw, off2, keep, zpw);
+            qnnc_conv_inside_q15(cols + 2 * j, in_b + at, row_step, k_h, run, raw, off2, l->zp);
         } else {
             rest |= 1 << j;
         }
@@ -352,11 +447,13 @@ static void qnnc_conv_paired_inside_setup(qnnc_conv_inside_layer *l, const qnnc_
     const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
     const int32_t sh = params->stride_h, sw = params->stride_w;
     l->raw = raw;
+    l->rs = (k_h * k_w * in_c + 7) & ~3;
     l->row_step = in_w * in_c;
     l->k_h = k_h;
     l->run = k_w * in_c;
     l->off2 = off2;
-    qnnc_conv_inside_masks(k_h * k_w * in_c, (int8_t)(-params->input_offset), &l->keep, &l->zpw);
+    l->zp = (int8_t)(-params->input_offset);
+    qnnc_conv_inside_masks(k_h * k_w * in_c, l->zp, &l->keep, &l->zpw);
     l->out_w = output_dims->w;
     l->sh = sh;
     l->sw = sw;
