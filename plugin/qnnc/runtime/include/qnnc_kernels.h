@@ -209,10 +209,9 @@ QNNC_INLINE void qnnc_copy_s8(int8_t *dst, const int8_t *src, int32_t n)
 #define QNNC_CONV_MVE_STRIP_SIZE(out_c, groups, G) (4 * (out_c) + 8 * QNNC_MIN_((out_c), QNNC_CONV_OC_BLOCK) + (groups) * (G))
 /** depthwise DSP: widened weights of 4 channels, 2 words a tap; 3x3: twice (also transposed). */
 #define QNNC_DW_DSP_BUFFER_SIZE(taps) ((taps) == 9 ? 16 * (taps) : 8 * (taps))
-/** depthwise DSP, 3x3 stride 1 dilation 1 (channel rows): 4 channels' int16 rows of the longer output side rounded
- *  up to 4, + 4 (4 rows a channel; maps of at most 8x8, the plane: the shorter side + 2), 24 words, (+4). */
+/** depthwise DSP 3x3 s1 (channel rows): 4 channels x LINES int16 rows of round4(longer side) + 4, 24 words, +4. */
 #define QNNC_DW_DSP_ROWS_LINES(oh, ow) ((oh) <= 8 && (ow) <= 8 ? QNNC_MIN_((oh), (ow)) + 2 : 4)
-#define QNNC_DW_DSP_ROWS_BUFFER_SIZE(oh, ow) (8 * QNNC_DW_DSP_ROWS_LINES(oh, ow) * (((((oh) > (ow) ? (oh) : (ow)) + 3) & ~3) + 4) + 100)
+#define QNNC_DW_DSP_ROWS_BUFFER_SIZE(oh, ow) (8 * QNNC_DW_DSP_ROWS_LINES(oh, ow) * ((((oh) > (ow) ? (oh) : (ow)) + 7) & ~3) + 100)
 /** depthwise Helium: one int32x4 of weights a tap, 8-byte aligned (+4). */
 #define QNNC_DW_MVE_BUFFER_SIZE(taps) (16 * (taps) + 4)
 /** fully connected DSP: the widened input row (Helium needs none; out_features: unused). */
