@@ -242,6 +242,12 @@ def _shaped_cases():
     for h, w, pads in ((3, 30, (1, 1, 1, -20)), (30, 3, (1, 1, -20, 1)), (1, 100, (1, 0, 1, -97))):
         conv(h, w, 4, 0, 3, 3, 1, 0, pads=pads, depthwise=True, act=full, out_zp=-128, scales=scales_below_one, rnd=0)
         conv(h, w, 8, 0, 3, 3, 1, 0, pads=pads, depthwise=True)
+    # the same for first layers (in_c % 4 != 0): a pixel triple of the channel-pair path is
+    # gathered as one output row only where its pixels are on one (out_c 4 and 5: both conv
+    # paths, by kernel_driver.c's parity)
+    for h, w, ic, pads in ((5, 10, 3, (0, 0, 0, -4)), (7, 10, 1, (0, 0, -2, -3)), (6, 9, 2, (1, 1, 0, -5))):
+        for oc in (4, 5):
+            conv(h, w, ic, oc, 3, 3, 1, 0, pads=pads, act=full, scales=scales_below_one, rnd=0)
 
     # K = 64 exactly (Helium's straight-line qnnc_conv_mve_pair64): 1x1 over 64 channels and
     # im2col columns of 64 taps, channel counts around its triples and the 32-channel blocks,

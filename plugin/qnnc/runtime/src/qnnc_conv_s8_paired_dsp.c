@@ -460,11 +460,14 @@ static void qnnc_conv_paired_inside_setup(qnnc_conv_inside_layer *l, const qnnc_
     l->pt = params->pad_top;
     l->pl = params->pad_left;
     l->in_c = in_c;
-    /* oy * sh - pad_top >= 0 and + k_h <= in_h; the same along w */
+    /* oy * sh - pad_top >= 0 and + k_h <= in_h; the same along w; and inside the output (which
+     * may crop the input: an implied negative bottom / right pad) */
     l->oy0 = (params->pad_top + sh - 1) / sh;
     l->oy1 = in_h - k_h + params->pad_top >= 0 ? (in_h - k_h + params->pad_top) / sh : -1;
+    l->oy1 = l->oy1 < output_dims->h - 1 ? l->oy1 : output_dims->h - 1;
     l->ox0 = (params->pad_left + sw - 1) / sw;
     l->ox1 = in_w - k_w + params->pad_left >= 0 ? (in_w - k_w + params->pad_left) / sw : -1;
+    l->ox1 = l->ox1 < output_dims->w - 1 ? l->ox1 : output_dims->w - 1;
     l->at_max = in_h * in_w * in_c - (k_h - 1) * in_w * in_c - ((k_w * in_c + 3) & ~3);
     if ((in_c & 3) == 0 || params->dilation_h != 1 || params->dilation_w != 1) {
         l->oy0 = 1;
