@@ -4,7 +4,9 @@
  * qnnc_conv_s8_paired.c).
  *
  * Three output pixels at a time are widened once into interleaved q15 columns with the input
- * offset added (qnnc_conv_im2col_dsp.h), then every channel pair runs the 2 x 3 SMLAD block of
+ * offset added (qnnc_conv_im2col_dsp.h; a first layer's triple of one output row inside the
+ * input gathered and widened together, qnnc_conv_paired_inside3), then every channel pair runs
+ * the 2 x 3 SMLAD block of
  * qnnc_dsp_mm2x3.h over the weights the generator laid out in channel pairs, and each channel's
  * three results are requantized, clamped and stored by the inline-assembly output stage of
  * qnnc_dsp_rq_asm.h (one multiplier and shift load for the three). A pixel count that is no
@@ -494,7 +496,7 @@ QNNC_PATH_ATTR int qnnc_conv_paired_dsp_s8(const qnnc_buffer *scratch, const qnn
     qnnc_conv_inside_layer inside; /* in_c % 4 != 0: the windows inside the input */
     void (*channels)(const qnnc_conv_paired_job *); /* one of the channel loops above */
     uint32_t *cols;
-    int8_t *raw; /* in_c % 4 != 0: the int8 window */
+    int8_t *raw; /* in_c % 4 != 0: the int8 windows (the generic im2col uses the first) */
     int32_t b, p;
 
     if (K > QNNC_CONV_MAX_K || out_c > QNNC_CONV_MAX_K || bias == NULL || scratch == NULL ||
