@@ -219,6 +219,10 @@ def west_build(app: Path, board: str, build_dir: Path, cmake_args=(), werror: bo
     import time
 
     args = ["build", "-p", "auto", "-b", board, "-d", str(build_dir), str(app), f"-o=-j{JOBS}"]
+    if build_dir.is_dir() and not (build_dir / "build.ninja").is_file():
+        # a configure that was interrupted (a killed run leaves CMakeCache.txt without
+        # build.ninja): `-p auto` would reuse the directory and ninja would fail on it
+        shutil.rmtree(build_dir)
     config = build_dir / "zephyr" / ".config"
     extra = list(cmake_args)
     if werror and not (config.is_file() and
