@@ -6,8 +6,8 @@
  * weights in channel pairs), each of which defines QNNC_IM2COL_STRIDE, the words from one group of
  * a column to its next (4 or 6), before including it: a constant the stores' addressing takes.
  * Layers with in_c % 4 != 0 (first layers) stage a window as int8 first; the windows inside the
- * input take a word-at-a-time gather without per-row tests (qnnc_conv_inside_body), the callers
- * sending them there directly (qnnc_conv_inside_at).
+ * input take a word-at-a-time gather without per-row tests (qnnc_conv_inside_layer), the callers
+ * sending them there directly (qnnc_conv_inside_start).
  */
 #ifndef QNNC_CONV_IM2COL_DSP_H
 #define QNNC_CONV_IM2COL_DSP_H
@@ -96,35 +96,67 @@ static QNNC_UNUSED __attribute__((noinline)) void qnnc_conv_window_rows(int8_t *
     }
 }
 
-/* The k_h rows of a window of n = 1-4 words a row, each row's loads before its stores (pipelined). */
+/* n = 1-4 words from s to r, the loads before the stores (pipelined). */
+QNNC_INLINE void qnnc_copy_words(int8_t *r, const int8_t *s, const int n)
+{
+    const uint32_t v0 = qnnc_dsp_rd32(s), v1 = n > 1 ? qnnc_dsp_rd32(s + 4) : 0u;
+    const uint32_t v2 = n > 2 ? qnnc_dsp_rd32(s + 8) : 0u, v3 = n > 3 ? qnnc_dsp_rd32(s + 12) : 0u;
+    memcpy(r, &v0, 4u);
+    if (n > 1) {
+        memcpy(r + 4, &v1, 4u);
+    }
+    if (n > 2) {
+        memcpy(r + 8, &v2, 4u);
+    }
+    if (n > 3) {
+        memcpy(r + 12, &v3, 4u);
+    }
+}
+
+/* The gather of a first layer's windows (in_c % 4 != 0, dilation 1): which output pixels' windows
+ * it takes (rows [oy0, oy1] and columns [ox0, ox1] put the window inside the input and the pixel
+ * inside the output, which may crop the input; at_max: the last window start whose last row's word
+ * read stays inside the input), and what it needs. Other layers: oy0 > oy1, no pixel. A window's
+ * k_h runs of run bytes (row_step apart) are copied back to back into an int8 window a word at a
+ * time (a run's last word may read up to 3 bytes past it, which the next run's copy overwrites),
+ * the taps past K in the last word set to the zero point (zpw: the zero point in the lanes those
+ * taps take, keep: the lanes before K; all ones when K % 4 == 0), then the window is widened. */
+typedef struct {
+    int8_t *raw; /* the int8 windows, rs bytes apart (the channel-pair path uses three) */
+    int32_t rs, row_step, k_h, run, off2;
+    uint32_t keep, zpw;
+    int32_t out_w, sh, sw, pt, pl, in_c, oy0, oy1, ox0, ox1, at_max;
+} qnnc_conv_inside_layer;
+
+/* The int8 window w's last word (of kp bytes) with the taps past K set to the zero point (keep,
+ * zpw: qnnc_conv_inside_layer's; callers test keep != all ones). */
+QNNC_INLINE void qnnc_conv_inside_mask(int8_t *w, int32_t kp, uint32_t keep, uint32_t zpw)
+{
+    uint32_t v;
+    memcpy(&v, w + kp - 4, 4u);
+    v = (v & keep) | zpw;
+    memcpy(w + kp - 4, &v, 4u);
+}
+
+/* The k_h rows of a window of n = 1-4 words a row into raw. */
 #define QNNC_INSIDE_ROWS(n)                                                                      \
     for (i = 0; i < k_h; ++i) {                                                                  \
-        uint32_t v_[4];                                                                          \
-        for (c = 0; c < (n); ++c) {                                                              \
-            v_[c] = qnnc_dsp_rd32(src + 4 * c);                                                  \
-        }                                                                                        \
-        for (c = 0; c < (n); ++c) {                                                              \
-            memcpy(r + 4 * c, &v_[c], 4u);                                                       \
-        }                                                                                        \
+        qnnc_copy_words(r, src, (n));                                                            \
         r += run;                                                                                \
         src += row_step;                                                                         \
     }
 
-/* A window of a layer with in_c % 4 != 0 that lies inside the input (dilation 1): its k_h runs of
- * run bytes, row_step apart from src, gathered back to back into raw a word at a time (a run's
- * last word may read up to 3 bytes past it, which the next run's copy overwrites; the caller has
- * checked that the last run's are inside the input: qnnc_conv_inside_at), the kp - K taps past
- * K in the last word set to the zero point (zpw: the zero point in every byte lane those taps
- * take, keep: the lanes of the taps before K kept; all ones when K % 4 == 0), and the whole
- * widened into the column at dst. */
-QNNC_INLINE void qnnc_conv_inside_body(uint32_t *dst, const int8_t *src, int32_t row_step, int32_t k_h, int32_t run,
-                                       int8_t *raw, int32_t off2, uint32_t keep, uint32_t zpw)
+/* One window (src: its first byte; qnnc_conv_inside_start) gathered into the first int8 window
+ * and widened into the column at dst (a function: the generic im2col below paid a call and its
+ * per-row tests at every pixel, about 4x these cycles). */
+static QNNC_UNUSED __attribute__((noinline)) void qnnc_conv_inside_q15(uint32_t *dst, const int8_t *src,
+                                                                    const qnnc_conv_inside_layer *l)
 {
+    const int32_t row_step = l->row_step, k_h = l->k_h, run = l->run;
     const int32_t words = (run + 3) >> 2, kp = (k_h * run + 3) & ~3;
-    int8_t *r = raw;
+    int8_t *r = l->raw;
     int32_t i, c;
-    /* the common run lengths straight-line (first layers: 3x3x3 is 3 words a row), all loads of a
-     * row before its stores (pipelined) */
+    /* the common run lengths straight-line (first layers: 3x3x3 is 3 words a row) */
     switch (words) {
     case 1:
         QNNC_INSIDE_ROWS(1);
@@ -149,45 +181,59 @@ QNNC_INLINE void qnnc_conv_inside_body(uint32_t *dst, const int8_t *src, int32_t
         }
         break;
     }
-    if (keep != 0xFFFFFFFFu) {
-        uint32_t v;
-        memcpy(&v, raw + kp - 4, 4u);
-        v = (v & keep) | zpw;
-        memcpy(raw + kp - 4, &v, 4u);
+    if (l->keep != 0xFFFFFFFFu) {
+        qnnc_conv_inside_mask(l->raw, kp, l->keep, l->zpw);
     }
-    (void)qnnc_conv_widen_run(dst, raw, kp, off2);
+    (void)qnnc_conv_widen_run(dst, l->raw, kp, l->off2);
 }
 
-/* keep and zpw of qnnc_conv_inside_body for a window of K taps and the input zero point zp. */
-QNNC_INLINE void qnnc_conv_inside_masks(int32_t K, int8_t zp, uint32_t *keep, uint32_t *zpw)
+/* The window of output pixel q: its first byte's offset in the image if the gather takes it, else
+ * -1 (callers test oy0 <= oy1 first: other layers pay no division). */
+QNNC_INLINE int32_t qnnc_conv_inside_start(const qnnc_conv_inside_layer *l, int32_t q)
 {
-    *keep = (K & 3) != 0 ? (1u << (8 * (K & 3))) - 1u : 0xFFFFFFFFu;
-    *zpw = ((uint32_t)(uint8_t)zp * 0x01010101u) & ~*keep;
-}
-
-/* qnnc_conv_inside_body for one window (a function: the generic im2col below paid a call and its
- * per-row tests at every pixel, about 4x these cycles). */
-static QNNC_UNUSED __attribute__((noinline)) void qnnc_conv_inside_q15(uint32_t *dst, const int8_t *src,
-                                                                    int32_t row_step, int32_t k_h, int32_t run,
-                                                                    int8_t *raw, int32_t off2, int8_t zp)
-{
-    uint32_t keep, zpw;
-    qnnc_conv_inside_masks(k_h * run, zp, &keep, &zpw);
-    qnnc_conv_inside_body(dst, src, row_step, k_h, run, raw, off2, keep, zpw);
-}
-
-/* The window at (ih0, iw0) of a layer with in_c % 4 != 0: its first byte's offset in the image
- * if qnnc_conv_inside_q15 can gather it (dilation 1, every tap inside the input, and the last
- * run's word read too), else -1. */
-QNNC_INLINE int32_t qnnc_conv_inside_at(const qnnc_conv_params *params, int32_t in_h, int32_t in_w, int32_t in_c,
-                                        int32_t k_h, int32_t k_w, int32_t ih0, int32_t iw0)
-{
-    const int32_t at = (ih0 * in_w + iw0) * in_c;
-    if (params->dilation_w != 1 || params->dilation_h != 1 || ih0 < 0 || ih0 + k_h > in_h || iw0 < 0 ||
-        iw0 + k_w > in_w || at + (k_h - 1) * in_w * in_c + ((k_w * in_c + 3) & ~3) > in_h * in_w * in_c) {
+    const int32_t oy = q / l->out_w, ox = q - oy * l->out_w;
+    int32_t at;
+    if (oy < l->oy0 || oy > l->oy1 || ox < l->ox0 || ox > l->ox1) {
         return -1;
     }
-    return at;
+    at = (oy * l->sh - l->pt) * l->row_step + (ox * l->sw - l->pl) * l->in_c;
+    return at <= l->at_max ? at : -1;
+}
+
+/* qnnc_conv_inside_layer of a layer (raw: its int8 windows; the pixel ranges empty unless
+ * in_c % 4 != 0 and dilation 1). */
+static QNNC_UNUSED void qnnc_conv_inside_setup(qnnc_conv_inside_layer *l, const qnnc_conv_params *params,
+                                               const qnnc_dims *input_dims, int32_t k_h, int32_t k_w,
+                                               const qnnc_dims *output_dims, int8_t *raw)
+{
+    const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c, K = k_h * k_w * in_c;
+    const int32_t sh = params->stride_h, sw = params->stride_w;
+    l->raw = raw;
+    l->rs = (K + 7) & ~3;
+    l->row_step = in_w * in_c;
+    l->k_h = k_h;
+    l->run = k_w * in_c;
+    l->off2 = qnnc_dsp_pack2(params->input_offset);
+    l->keep = (K & 3) != 0 ? (1u << (8 * (K & 3))) - 1u : 0xFFFFFFFFu;
+    l->zpw = ((uint32_t)(uint8_t)(-params->input_offset) * 0x01010101u) & ~l->keep;
+    l->out_w = output_dims->w;
+    l->sh = sh;
+    l->sw = sw;
+    l->pt = params->pad_top;
+    l->pl = params->pad_left;
+    l->in_c = in_c;
+    /* oy * sh - pad_top >= 0 and + k_h <= in_h, oy < out_h; the same along w */
+    l->oy0 = (params->pad_top + sh - 1) / sh;
+    l->oy1 = in_h - k_h + params->pad_top >= 0 ? (in_h - k_h + params->pad_top) / sh : -1;
+    l->oy1 = l->oy1 < output_dims->h - 1 ? l->oy1 : output_dims->h - 1;
+    l->ox0 = (params->pad_left + sw - 1) / sw;
+    l->ox1 = in_w - k_w + params->pad_left >= 0 ? (in_w - k_w + params->pad_left) / sw : -1;
+    l->ox1 = l->ox1 < output_dims->w - 1 ? l->ox1 : output_dims->w - 1;
+    l->at_max = in_h * in_w * in_c - (k_h - 1) * in_w * in_c - ((k_w * in_c + 3) & ~3);
+    if ((in_c & 3) == 0 || params->dilation_h != 1 || params->dilation_w != 1) {
+        l->oy0 = 1;
+        l->oy1 = 0;
+    }
 }
 
 /* One q15 im2col column (K values + offset, padding taps 0) for the window at (ih0, iw0).

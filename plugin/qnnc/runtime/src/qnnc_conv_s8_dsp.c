@@ -244,24 +244,24 @@ static QNNC_LOOP_ATTR void qnnc_conv_dsp_fast_he(const qnnc_conv_dsp_job *j, int
     qnnc_conv_dsp_fast_body(j, n, QNNC_CONV_RQ_HE);
 }
 
-/* Column j of the pair for the window at (ih0, iw0): a window of an in_c % 4 != 0 layer inside
- * the input straight to the gather (first layers: most of their pixels), others by the generic
- * im2col; tail: taps [kq, K) as int16. */
+/* Column j of the pair for output pixel q: a window the first layers' gather takes (l: most of a
+ * first layer's pixels) straight to it, others by the generic im2col; tail: taps [kq, K) as
+ * int16. */
 QNNC_INLINE void qnnc_conv_dsp_column(const qnnc_conv_params *params, const int8_t *in_b, const qnnc_dims *input_dims,
-                                      int32_t k_h, int32_t k_w, int32_t ih0, int32_t iw0, int32_t kq, uint32_t *cols,
-                                      int32_t j, int16_t *tail, int8_t *raw)
+                                      int32_t k_h, int32_t k_w, int32_t q, int32_t kq, uint32_t *cols, int32_t j,
+                                      int16_t *tail, const qnnc_conv_inside_layer *l)
 {
-    const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
-    const int32_t at = (in_c & 3) != 0 ? qnnc_conv_inside_at(params, in_h, in_w, in_c, k_h, k_w, ih0, iw0) : -1;
+    const int32_t at = l->oy0 <= l->oy1 ? qnnc_conv_inside_start(l, q) : -1;
     int32_t k;
     if (at < 0) {
-        qnnc_conv_im2col_q15(params, in_b, in_h, in_w, in_c, k_h, k_w, ih0, iw0, kq, cols, j, tail, raw);
+        qnnc_conv_im2col_q15(params, in_b, input_dims->h, input_dims->w, input_dims->c, k_h, k_w,
+                             (q / l->out_w) * params->stride_h - params->pad_top,
+                             (q % l->out_w) * params->stride_w - params->pad_left, kq, cols, j, tail, l->raw);
         return;
     }
-    qnnc_conv_inside_q15(cols + 2 * j, in_b + at, in_w * in_c, k_h, k_w * in_c, raw,
-                         qnnc_dsp_pack2(params->input_offset), (int8_t)(-params->input_offset));
-    for (k = kq; k < k_h * k_w * in_c; ++k) {
-        tail[k - kq] = (int16_t)(raw[k] + params->input_offset);
+    qnnc_conv_inside_q15(cols + 2 * j, in_b + at, l);
+    for (k = kq; k < k_h * l->run; ++k) {
+        tail[k - kq] = (int16_t)(l->raw[k] + params->input_offset);
     }
 }
 
@@ -284,6 +284,7 @@ QNNC_PATH_ATTR int qnnc_conv_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_
     int32_t b, p, n_fast;
     uint32_t *cols;  /* two interleaved q15 columns (2 * K halfwords): 4 * kq + 16 bytes */
     int8_t *raw;     /* in_c % 4 != 0: the int8 window, K + 4 bytes */
+    qnnc_conv_inside_layer inside; /* in_c % 4 != 0: the windows inside the input */
     qnnc_conv_dsp_job last; /* K % 4 != 0, out_c even: the last channel pair from a padded copy */
     int has_last;
     int16_t tail0[4], tail1[4];
@@ -297,6 +298,7 @@ QNNC_PATH_ATTR int qnnc_conv_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_
     }
     cols = (uint32_t *)qnnc_scratch_align(scratch, 4u);
     raw = (int8_t *)(cols + kq + 4);
+    qnnc_conv_inside_setup(&inside, params, input_dims, k_h, k_w, output_dims, raw);
     job.mode = params->act_min == -128 && params->act_max == 127 ? QNNC_CONV_RQ_SSAT : QNNC_CONV_RQ_FAST;
     if (!qnnc_dsp_rq_asm_ok(quant->multiplier, quant->shift, out_c)) {
         /* a channel needs the reference requantization, or has no right shift (the fast loops'
@@ -344,10 +346,8 @@ QNNC_PATH_ATTR int qnnc_conv_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_
         int8_t *out_b = output + b * n_pix * out_c;
         for (p = 0; p < n_pix; p += 2) {
             const int32_t p1 = p + 1 < n_pix ? p + 1 : p; /* odd count: last column twice */
-            qnnc_conv_dsp_column(params, in_b, input_dims, k_h, k_w, (p / out_w) * params->stride_h - params->pad_top,
-                                 (p % out_w) * params->stride_w - params->pad_left, kq, cols, 0, tail0, raw);
-            qnnc_conv_dsp_column(params, in_b, input_dims, k_h, k_w, (p1 / out_w) * params->stride_h - params->pad_top,
-                                 (p1 % out_w) * params->stride_w - params->pad_left, kq, cols, 1, tail1, raw);
+            qnnc_conv_dsp_column(params, in_b, input_dims, k_h, k_w, p, kq, cols, 0, tail0, &inside);
+            qnnc_conv_dsp_column(params, in_b, input_dims, k_h, k_w, p1, kq, cols, 1, tail1, &inside);
             job.out0 = out_b + p * out_c;
             job.out1 = out_b + p1 * out_c;
             if (n_fast > 0) {

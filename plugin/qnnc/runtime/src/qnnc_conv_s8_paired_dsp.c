@@ -303,35 +303,6 @@ static QNNC_LOOP_ATTR void qnnc_conv_paired_flat_cols(uint32_t *cols, const int8
     }
 }
 
-/* A layer with in_c % 4 != 0 and dilation 1 (first layers): which output pixels' windows
- * qnnc_conv_inside_body gathers (rows [oy0, oy1] and columns [ox0, ox1] put the window inside the
- * input; at_max: the last window start whose last run's word read stays inside it), and what
- * the gather needs. Other layers: oy0 > oy1, no pixel. */
-typedef struct {
-    int8_t *raw; /* three int8 windows, rs bytes apart */
-    int32_t rs, row_step, k_h, run, off2;
-    uint32_t keep, zpw;
-    int8_t zp;
-    int32_t out_w, sh, sw, pt, pl, in_c, oy0, oy1, ox0, ox1, at_max;
-} qnnc_conv_inside_layer;
-
-/* n = 1-4 words from s to r, the loads before the stores (pipelined). */
-QNNC_INLINE void qnnc_copy_words(int8_t *r, const int8_t *s, const int n)
-{
-    const uint32_t v0 = qnnc_dsp_rd32(s), v1 = n > 1 ? qnnc_dsp_rd32(s + 4) : 0u;
-    const uint32_t v2 = n > 2 ? qnnc_dsp_rd32(s + 8) : 0u, v3 = n > 3 ? qnnc_dsp_rd32(s + 12) : 0u;
-    memcpy(r, &v0, 4u);
-    if (n > 1) {
-        memcpy(r + 4, &v1, 4u);
-    }
-    if (n > 2) {
-        memcpy(r + 8, &v2, 4u);
-    }
-    if (n > 3) {
-        memcpy(r + 12, &v3, 4u);
-    }
-}
-
 /* The k_h rows of the three windows at s (d bytes apart), n = 1-4 words a row each, into the
  * three int8 windows at r (rs bytes apart). */
 #define QNNC_INSIDE3_ROWS(n)                                                                     \
@@ -344,9 +315,9 @@ QNNC_INLINE void qnnc_copy_words(int8_t *r, const int8_t *s, const int n)
     }
 
 /* Three windows of one output row inside the input (s: the first's first byte; d: stride_w *
- * in_c, from one window to the next) into the three columns: gathered as qnnc_conv_inside_body
- * does, the taps past K masked, then widened together, group by group (the six words of a group
- * are contiguous in the columns). */
+ * in_c, from one window to the next) into the three columns: gathered as qnnc_conv_inside_q15
+ * does into the three int8 windows, the taps past K masked, then widened together, group by group
+ * (the six words of a group are contiguous in the columns). */
 static QNNC_LOOP_ATTR void qnnc_conv_paired_inside3(uint32_t *cols, const int8_t *s, int32_t d,
                                                     const qnnc_conv_inside_layer *l)
 {
@@ -384,10 +355,7 @@ static QNNC_LOOP_ATTR void qnnc_conv_paired_inside3(uint32_t *cols, const int8_t
     }
     if (l->keep != 0xFFFFFFFFu) {
         for (j = 0; j < 3; ++j) {
-            uint32_t v;
-            memcpy(&v, l->raw + j * rs + kp - 4, 4u);
-            v = (v & l->keep) | l->zpw;
-            memcpy(l->raw + j * rs + kp - 4, &v, 4u);
+            qnnc_conv_inside_mask(l->raw + j * rs, kp, l->keep, l->zpw);
         }
     }
     for (; w != w_end; w += 4, cols += 6) {
@@ -401,25 +369,12 @@ static QNNC_LOOP_ATTR void qnnc_conv_paired_inside3(uint32_t *cols, const int8_t
     }
 }
 
-/* The window of output pixel q: its first byte's offset in the image if the gather takes it, else -1. */
-QNNC_INLINE int32_t qnnc_conv_paired_inside_at(const qnnc_conv_inside_layer *l, int32_t q)
-{
-    const int32_t oy = q / l->out_w, ox = q - oy * l->out_w;
-    int32_t at;
-    if (oy < l->oy0 || oy > l->oy1 || ox < l->ox0 || ox > l->ox1) {
-        return -1;
-    }
-    at = (oy * l->sh - l->pt) * l->row_step + (ox * l->sw - l->pl) * l->in_c;
-    return at <= l->at_max ? at : -1;
-}
-
 /* The columns of the pixel triple px whose windows the gather takes, gathered and widened; returns
  * the others as a bit mask (bit j: column j, for the generic im2col). */
 static QNNC_LOOP_ATTR int32_t qnnc_conv_paired_inside_cols(uint32_t *cols, const int8_t *in_b, const int32_t *px,
                                                            const qnnc_conv_inside_layer *l)
 {
-    const int32_t row_step = l->row_step, k_h = l->k_h, run = l->run, off2 = l->off2;
-    int8_t *const raw = l->raw;
+    const int32_t row_step = l->row_step;
     const int32_t oy = px[0] / l->out_w, ox = px[0] - oy * l->out_w;
     int32_t j, rest = 0;
     /* most triples: three pixels of one output row, all inside */
@@ -431,50 +386,14 @@ static QNNC_LOOP_ATTR int32_t qnnc_conv_paired_inside_cols(uint32_t *cols, const
         }
     }
     for (j = 0; j < 3; ++j) {
-        const int32_t at = qnnc_conv_paired_inside_at(l, px[j]);
+        const int32_t at = qnnc_conv_inside_start(l, px[j]);
         if (at >= 0) {
-            qnnc_conv_inside_q15(cols + 2 * j, in_b + at, row_step, k_h, run, raw, off2, l->zp);
+            qnnc_conv_inside_q15(cols + 2 * j, in_b + at, l);
         } else {
             rest |= 1 << j;
         }
     }
     return rest;
-}
-
-/* qnnc_conv_inside_layer of a layer (the pixel ranges empty unless in_c % 4 != 0 and dilation 1). */
-static void qnnc_conv_paired_inside_setup(qnnc_conv_inside_layer *l, const qnnc_conv_params *params,
-                                          const qnnc_dims *input_dims, int32_t k_h, int32_t k_w,
-                                          const qnnc_dims *output_dims, int8_t *raw, int32_t off2)
-{
-    const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
-    const int32_t sh = params->stride_h, sw = params->stride_w;
-    l->raw = raw;
-    l->rs = (k_h * k_w * in_c + 7) & ~3;
-    l->row_step = in_w * in_c;
-    l->k_h = k_h;
-    l->run = k_w * in_c;
-    l->off2 = off2;
-    l->zp = (int8_t)(-params->input_offset);
-    qnnc_conv_inside_masks(k_h * k_w * in_c, l->zp, &l->keep, &l->zpw);
-    l->out_w = output_dims->w;
-    l->sh = sh;
-    l->sw = sw;
-    l->pt = params->pad_top;
-    l->pl = params->pad_left;
-    l->in_c = in_c;
-    /* oy * sh - pad_top >= 0 and + k_h <= in_h; the same along w; and inside the output (which
-     * may crop the input: an implied negative bottom / right pad) */
-    l->oy0 = (params->pad_top + sh - 1) / sh;
-    l->oy1 = in_h - k_h + params->pad_top >= 0 ? (in_h - k_h + params->pad_top) / sh : -1;
-    l->oy1 = l->oy1 < output_dims->h - 1 ? l->oy1 : output_dims->h - 1;
-    l->ox0 = (params->pad_left + sw - 1) / sw;
-    l->ox1 = in_w - k_w + params->pad_left >= 0 ? (in_w - k_w + params->pad_left) / sw : -1;
-    l->ox1 = l->ox1 < output_dims->w - 1 ? l->ox1 : output_dims->w - 1;
-    l->at_max = in_h * in_w * in_c - (k_h - 1) * in_w * in_c - ((k_w * in_c + 3) & ~3);
-    if ((in_c & 3) == 0 || params->dilation_h != 1 || params->dilation_w != 1) {
-        l->oy0 = 1;
-        l->oy1 = 0;
-    }
 }
 
 QNNC_PATH_ATTR int qnnc_conv_paired_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_params *params,
@@ -506,7 +425,7 @@ QNNC_PATH_ATTR int qnnc_conv_paired_dsp_s8(const qnnc_buffer *scratch, const qnn
     }
     cols = (uint32_t *)qnnc_scratch_align(scratch, 4u);
     raw = (int8_t *)(cols + 6 * (kp / 4));
-    qnnc_conv_paired_inside_setup(&inside, params, input_dims, k_h, k_w, output_dims, raw, off2);
+    qnnc_conv_inside_setup(&inside, params, input_dims, k_h, k_w, output_dims, raw);
     job.groups = (uint32_t)(kp / 4);
     job.cols = cols;
     job.c_end = cols + 6 * (kp / 4);
