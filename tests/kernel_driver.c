@@ -45,6 +45,29 @@ static int8_t *conv_paired_weights(const int8_t *w, int32_t out_c, int32_t K)
     return pw;
 }
 
+/* Half of the paired shapes run qnnc_conv_s8_paired_wide (execution.wide_weights) on the same
+ * layout in int16, each channel's 4 taps of a group in the order 0, 2, 1, 3
+ * (qnnc/emit/wide_weights.py). */
+static int conv_paired_wide(const qnnc_dims *in_d, const qnnc_dims *f_d, const qnnc_dims *out_d)
+{
+    return ((in_d->c + f_d->h + out_d->h) & 1) == 0;
+}
+static int16_t *conv_paired_wide_weights(const int8_t *pw, int32_t out_c, int32_t K)
+{
+    static const int32_t lane[4] = {0, 2, 1, 3};
+    const int32_t n = (out_c + (out_c & 1)) * ((K + 3) & ~3);
+    int16_t *w16 = (int16_t *)calloc((size_t)(n > 0 ? n : 1), sizeof(int16_t));
+    int32_t i;
+    if (w16 == NULL) {
+        fprintf(stderr, "conv case: out of memory for the int16 weights\n");
+        abort();
+    }
+    for (i = 0; i < n; ++i) {
+        w16[(i & ~3) + lane[i & 3]] = pw[i];
+    }
+    return w16;
+}
+
 static void conv_call(const blobs *b, const qnnc_buffer *scratch, int depthwise)
 {
     qnnc_conv_params p;
@@ -55,7 +78,13 @@ static void conv_call(const blobs *b, const qnnc_buffer *scratch, int depthwise)
     q.shift = I32(b, 3);
     if (!depthwise && conv_paired(&in_d, &f_d, &out_d)) {
         int8_t *pw = conv_paired_weights(S8(b, 7), out_d.c, f_d.h * f_d.w * f_d.c);
-        qnnc_conv_s8_paired(scratch, &p, &q, &in_d, S8(b, 5), &f_d, pw, I32(b, 8), &out_d, OUT8(b, 10));
+        if (conv_paired_wide(&in_d, &f_d, &out_d)) {
+            int16_t *w16 = conv_paired_wide_weights(pw, out_d.c, f_d.h * f_d.w * f_d.c);
+            qnnc_conv_s8_paired_wide(scratch, &p, &q, &in_d, S8(b, 5), &f_d, w16, I32(b, 8), &out_d, OUT8(b, 10));
+            free(w16);
+        } else {
+            qnnc_conv_s8_paired(scratch, &p, &q, &in_d, S8(b, 5), &f_d, pw, I32(b, 8), &out_d, OUT8(b, 10));
+        }
         free(pw);
     } else if (!depthwise) {
         qnnc_conv_s8(scratch, &p, &q, &in_d, S8(b, 5), &f_d, S8(b, 7), I32(b, 8), &out_d, OUT8(b, 10));

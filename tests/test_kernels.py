@@ -544,8 +544,8 @@ def test_one_source_file_per_kernel_function():
     s4 = [f for f in functions if f.endswith("_s4")]  # int4-weight kernels, tested in test_int4.py
     assert len(s4) == 3
     # 14 + the coverage issue's 12 (reduce, gather, resize, lstm, gru, ...) + the int16-weight fully connected
-    # + the channel-pair conv
-    assert len(functions) - len(s16) - len(s4) == 28
+    # + the channel-pair conv, int8 and int16 weights
+    assert len(functions) - len(s16) - len(s4) == 29
     path_files = {p.stem for p in kernel_sources() if p.stem.endswith(PATH_SUFFIXES)}
     portable_files = {p.stem for p in kernel_sources()} - path_files
     assert portable_files == set(functions)

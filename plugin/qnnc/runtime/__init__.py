@@ -16,9 +16,11 @@ HEADER = "qnnc_kernels.h"
 # Always needed by the generated <name>_invoke_f32 entry point.
 BOUNDARY_KERNELS = ("qnnc_quantize_f32_s8", "qnnc_dequantize_s8_f32")
 # Kernels that call another public kernel (the int4 depthwise, and the int4 conv on Helium, run
-# the int8 one on their unpacked filter): that kernel's files are needed too.
+# the int8 one on their unpacked filter) or share its SIMD file: that kernel's files are needed too.
 KERNEL_CALLS: Dict[str, Tuple[str, ...]] = {"qnnc_depthwise_conv_s4": ("qnnc_depthwise_conv_s8",),
-                                            "qnnc_conv_s4": ("qnnc_conv_s8",)}
+                                            "qnnc_conv_s4": ("qnnc_conv_s8",),
+                                            # its DSP path is the int16 instance in qnnc_conv_s8_paired_dsp.c
+                                            "qnnc_conv_s8_paired_wide": ("qnnc_conv_s8_paired",)}
 # The files of a kernel's SIMD paths, next to runtime/src/<function>.c (CMSIS-NN style).
 PATH_SUFFIXES = ("_dsp", "_mve")
 _LOCAL_INCLUDE = re.compile(r'^#include "(qnnc_\w+\.h)"', re.M)

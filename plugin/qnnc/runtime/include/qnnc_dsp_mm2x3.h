@@ -14,6 +14,11 @@
  * QNNC_DSP_ASM_13 (the PlatformIO library does it from the build flags): the columns are then read
  * a word at a time (13 registers, 3 more cycles a group); without it GCC stops with "asm operand
  * has impossible constraints".
+ *
+ * With int16 weights (execution.wide_weights, qnnc_conv_s8_paired_wide; qnnc/emit/wide_weights.py)
+ * a group's 16 bytes are both channels' weight words ready for SMLAD: four single LDRs, which the
+ * M4 pipelines (5 cycles), replace the LDRD and the four SXTB16: 19 instructions and about 26
+ * cycles a group.
  */
 #ifndef QNNC_DSP_MM2X3_H
 #define QNNC_DSP_MM2X3_H
@@ -50,31 +55,40 @@
     "sxtb16 %[wb13], %[wb], ror #8\n\t"                                                        \
     "sxtb16 %[wb], %[wb]\n\t" QNNC_CONV_MM2X3_PIXEL("a0", "b0") QNNC_CONV_MM2X3_PIXEL("a1", "b1") \
         QNNC_CONV_MM2X3_PIXEL("a2", "b2")
+/* The same group over int16 weights: channel a's words (taps 0, 2), (1, 3), then channel b's, as
+ * the SXTB16 pair above gives them (post-increment by 16, then negative offsets: single loads in
+ * a row, which the M4 pipelines). */
+#define QNNC_CONV_MM2X3_GROUP_WIDE                                                             \
+    "ldr %[wa], [%[w]], #16\n\t"                                                             \
+    "ldr %[wa13], [%[w], #-12]\n\t"                                                          \
+    "ldr %[wb], [%[w], #-8]\n\t"                                                             \
+    "ldr %[wb13], [%[w], #-4]\n\t" QNNC_CONV_MM2X3_PIXEL("a0", "b0") QNNC_CONV_MM2X3_PIXEL("a1", "b1") \
+        QNNC_CONV_MM2X3_PIXEL("a2", "b2")
 /* The dot products over the three columns from %[c] (the weights from %[w]): groups % 4 (in the
  * memory operand %[lead]) groups first, by entering the 4-group loop at its last 1-3 (TBB), then
  * 4 an iteration until %[c] reaches the memory operand %[end]. */
-#define QNNC_CONV_MM2X3_LOOP                                                                   \
+#define QNNC_CONV_MM2X3_LOOP_OF(G)                                                                 \
     "ldr %[x0], %[lead]\n\t"                                                                   \
     "tbb [pc, %[x0]]\n\t"                                                                      \
     "0:\n\t"                                                                                   \
     ".byte (10f - 0b) / 2, (13f - 0b) / 2, (12f - 0b) / 2, (11f - 0b) / 2\n\t"                  \
-    "10:\n\t" QNNC_CONV_MM2X3_GROUP "11:\n\t" QNNC_CONV_MM2X3_GROUP "12:\n\t" QNNC_CONV_MM2X3_GROUP \
-    "13:\n\t" QNNC_CONV_MM2X3_GROUP "ldr %[wa], %[end]\n\t"                                     \
+    "10:\n\t" G "11:\n\t" G "12:\n\t" G \
+    "13:\n\t" G "ldr %[wa], %[end]\n\t"                                     \
     "cmp %[c], %[wa]\n\t"                                                                      \
     "bne 10b\n\t"
 /* The same, 8 groups an iteration (groups % 8 first, from the memory operand %[lead]; TBH: the
  * entry offsets pass TBB's 510 bytes): the loop's end test, a stack load, once per 8 groups. For
  * the whole-range channel loops that hold most of the cycles (one more copy of the groups is
  * about 320 bytes of flash). */
-#define QNNC_CONV_MM2X3_LOOP8                                                                  \
+#define QNNC_CONV_MM2X3_LOOP8_OF(G)                                                                 \
     "ldr %[x0], %[lead]\n\t"                                                                  \
     "tbh [pc, %[x0], lsl #1]\n\t"                                                             \
     "0:\n\t"                                                                                  \
     ".hword (10f - 0b) / 2, (17f - 0b) / 2, (16f - 0b) / 2, (15f - 0b) / 2\n\t"                \
     ".hword (14f - 0b) / 2, (13f - 0b) / 2, (12f - 0b) / 2, (11f - 0b) / 2\n\t"                \
-    "10:\n\t" QNNC_CONV_MM2X3_GROUP "11:\n\t" QNNC_CONV_MM2X3_GROUP "12:\n\t" QNNC_CONV_MM2X3_GROUP \
-    "13:\n\t" QNNC_CONV_MM2X3_GROUP "14:\n\t" QNNC_CONV_MM2X3_GROUP "15:\n\t" QNNC_CONV_MM2X3_GROUP \
-    "16:\n\t" QNNC_CONV_MM2X3_GROUP "17:\n\t" QNNC_CONV_MM2X3_GROUP "ldr %[wa], %[end]\n\t"   \
+    "10:\n\t" G "11:\n\t" G "12:\n\t" G \
+    "13:\n\t" G "14:\n\t" G "15:\n\t" G \
+    "16:\n\t" G "17:\n\t" G "ldr %[wa], %[end]\n\t"   \
     "cmp %[c], %[wa]\n\t"                                                                      \
     "bne 10b\n\t"
 #define QNNC_CONV_MM2X3_OPERANDS                                                               \
@@ -93,8 +107,9 @@ typedef struct {
 
 /* s's accumulators += the channel pair's weights at s.w x the three columns [c, c_end) of
  * `groups` groups (groups % 4 first, then 4 an iteration); s.w moves past the pair's weights (to
- * the next pair's). w: 4-byte aligned. */
-QNNC_INLINE qnnc_mm2x3 qnnc_conv_mm2x3(const uint32_t *c, const uint32_t *c_end, uint32_t groups, qnnc_mm2x3 s)
+ * the next pair's). w: 4-byte aligned; wide (a constant): int16 weights, 16 bytes a group. */
+QNNC_INLINE qnnc_mm2x3 qnnc_conv_mm2x3(const uint32_t *c, const uint32_t *c_end, uint32_t groups, qnnc_mm2x3 s,
+                                       const int wide)
 {
     int32_t a0 = s.a0, a1 = s.a1, a2 = s.a2, b0 = s.b0, b1 = s.b1, b2 = s.b2;
     const int8_t *w = s.w;
@@ -107,8 +122,13 @@ QNNC_INLINE qnnc_mm2x3 qnnc_conv_mm2x3(const uint32_t *c, const uint32_t *c_end,
 #if !defined(QNNC_DSP_ASM_13)
     uint32_t x1;
 #endif
-    if (c != c_end) {
-        __asm volatile(QNNC_CONV_MM2X3_LOOP
+    if (c != c_end && wide) {
+        __asm volatile(QNNC_CONV_MM2X3_LOOP_OF(QNNC_CONV_MM2X3_GROUP_WIDE)
+                       : QNNC_CONV_MM2X3_OPERANDS
+                       : [end] "m"(end), [lead] "m"(lead)
+                       : "cc", "memory");
+    } else if (c != c_end) {
+        __asm volatile(QNNC_CONV_MM2X3_LOOP_OF(QNNC_CONV_MM2X3_GROUP)
                        : QNNC_CONV_MM2X3_OPERANDS
                        : [end] "m"(end), [lead] "m"(lead)
                        : "cc", "memory");
@@ -116,10 +136,21 @@ QNNC_INLINE qnnc_mm2x3 qnnc_conv_mm2x3(const uint32_t *c, const uint32_t *c_end,
 #else
     (void)groups;
     for (; c != c_end; c += 6) {
-        const uint32_t wa = qnnc_dsp_rd32(w), wb = qnnc_dsp_rd32(w + 4);
-        const int32_t wa13 = qnnc_dsp_sxtb16_ror8(wa), wa02 = __sxtb16((int32_t)wa);
-        const int32_t wb13 = qnnc_dsp_sxtb16_ror8(wb), wb02 = __sxtb16((int32_t)wb);
-        w += 8;
+        int32_t wa02, wa13, wb02, wb13;
+        if (wide) { /* the words SMLAD takes, as the SXTB16 pair below gives them */
+            wa02 = (int32_t)qnnc_dsp_rd32(w);
+            wa13 = (int32_t)qnnc_dsp_rd32(w + 4);
+            wb02 = (int32_t)qnnc_dsp_rd32(w + 8);
+            wb13 = (int32_t)qnnc_dsp_rd32(w + 12);
+            w += 16;
+        } else {
+            const uint32_t wa = qnnc_dsp_rd32(w), wb = qnnc_dsp_rd32(w + 4);
+            wa13 = qnnc_dsp_sxtb16_ror8(wa);
+            wa02 = __sxtb16((int32_t)wa);
+            wb13 = qnnc_dsp_sxtb16_ror8(wb);
+            wb02 = __sxtb16((int32_t)wb);
+            w += 8;
+        }
         a0 = __smlad(wa13, (int32_t)c[1], __smlad(wa02, (int32_t)c[0], a0));
         b0 = __smlad(wb13, (int32_t)c[1], __smlad(wb02, (int32_t)c[0], b0));
         a1 = __smlad(wa13, (int32_t)c[3], __smlad(wa02, (int32_t)c[2], a1));

@@ -575,7 +575,8 @@ typedef int qnnc_conv_path(const qnnc_buffer *scratch, const qnnc_conv_params *p
                            const qnnc_per_channel_quant *quant, const qnnc_dims *input_dims, const int8_t *input,
                            const qnnc_dims *filter_dims, const int8_t *filter, const int32_t *bias,
                            const qnnc_dims *output_dims, int8_t *output);
-qnnc_conv_path qnnc_conv_dsp_s8, qnnc_conv_mve_s8, qnnc_dw_dsp_s8, qnnc_dw_mve_s8, qnnc_conv_paired_dsp_s8;
+qnnc_conv_path qnnc_conv_dsp_s8, qnnc_conv_mve_s8, qnnc_dw_dsp_s8, qnnc_dw_mve_s8, qnnc_conv_paired_dsp_s8,
+    qnnc_conv_paired_dsp_s8_wide; /* the last: the filter in qnnc_conv_s8_paired_wide's int16 layout */
 /** Scratch bytes qnnc_conv_mve_s8 wants (its columns or its column strip; qnnc_conv_s8_mve.c). */
 int32_t qnnc_conv_mve_s8_buffer_size(const qnnc_conv_params *params, const qnnc_dims *input_dims,
                                      const qnnc_dims *filter_dims, const qnnc_dims *output_dims);

@@ -1,10 +1,9 @@
 /*
  * qnnc_kernels.h - the qnnc int8 kernel library (one header, CMSIS-NN style naming).
  *
- * All activation tensors are int8, NHWC, batch 1. Weights are int8, biases int32.
- * Every kernel is bit-exact with the numpy reference in qnnc/reference/kernels.py,
- * which defines the arithmetic. Kernels never allocate, never touch globals and
- * need no libm; they are re-entrant.
+ * All activation tensors are int8, NHWC, batch 1. Weights are int8, biases int32. Every kernel is
+ * bit-exact with the numpy reference in qnnc/reference/kernels.py, which defines the arithmetic.
+ * Kernels never allocate, never touch globals and need no libm; they are re-entrant.
  *
  * Requantization follows TFLite / CMSIS-NN (params->rounding selects the mode). The helpers
  * the kernel sources share are in qnnc_internal.h, which firmware need not include.
@@ -37,18 +36,17 @@ extern "C" {
  * QNNC_NO_INLINE_ASM the C loops instead of the DSP inline assembly (see qnnc_internal.h).
  * Sources: qnnc_<kernel>.c (entry point, portable path), qnnc_<kernel>_dsp.c and _mve.c.
  *
- * Scratch memory (CMSIS-NN style): conv, depthwise conv and fully connected take a
- * qnnc_buffer with the working memory of their SIMD path; nothing is on the stack.
- * qnnc_<kernel>_s8_get_buffer_size() returns the bytes the path compiled in needs for a layer
- * (on the portable path: the im2col columns of a conv with few input channels, else 0; 0 for
- * layers outside the SIMD paths' limits). With a NULL or too small buffer the kernel runs the
- * (direct) portable path: slower, but the same output, never an overflow. The
- * QNNC_*_BUFFER_SIZE macros below are the per-path formulas; the generator
- * (qnnc/plan/kernel_scratch.py, the same formulas) reserves max(DSP, Helium) bytes per layer in the
- * arena for the unknown target, placed over tensors dead during that layer, and the generated
- * header sizes the arena with QNNC_SIMD_SCRATCH (below): targets without SIMD paths get the
- * smaller arena, whose only scratch is the portable im2col columns where a gap inside it holds
- * them. */
+ * Scratch memory (CMSIS-NN style): conv, depthwise conv and fully connected take a qnnc_buffer with
+ * the working memory of their SIMD path; nothing is on the stack.
+ * qnnc_<kernel>_s8_get_buffer_size() returns the bytes the path compiled in needs for a layer (on
+ * the portable path: the im2col columns of a conv with few input channels, else 0; 0 for layers
+ * outside the SIMD paths' limits). With a NULL or too small buffer the kernel runs the (direct)
+ * portable path: slower, but the same output, never an overflow. The QNNC_*_BUFFER_SIZE macros
+ * below are the per-path formulas; the generator (qnnc/plan/kernel_scratch.py, the same formulas)
+ * reserves max(DSP, Helium) bytes per layer in the arena for the unknown target, placed over
+ * tensors dead during that layer, and the generated header sizes the arena with QNNC_SIMD_SCRATCH
+ * (below): targets without SIMD paths get the smaller arena, whose only scratch is the portable
+ * im2col columns where a gap inside it holds them. */
 #if !defined(QNNC_PORTABLE_ONLY) && \
     ((defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)) || \
      (defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)))
@@ -81,9 +79,8 @@ typedef struct {
     const int32_t *shift;
 } qnnc_per_channel_quant;
 
-/** Working memory of a kernel's SIMD path (CMSIS-NN's cmsis_nn_context): buf NULL or size too
- *  small for the layer selects the portable path. Any alignment works (the kernels round buf up
- *  to 4 bytes, or 8 for Helium vectors, inside size). */
+/** Working memory of a kernel's SIMD path (CMSIS-NN's cmsis_nn_context): buf NULL or size too small for the layer
+ *  selects the portable path. Any alignment works (kernels round buf up to 4 bytes, 8 for Helium, inside size). */
 typedef struct {
     void *buf;
     int32_t size;
@@ -173,10 +170,10 @@ QNNC_INLINE void qnnc_copy_s8(int8_t *dst, const int8_t *src, int32_t n)
 
 /* --------------------------------------------------------------- kernels -- */
 
-/* Scratch bytes of each SIMD path (used by the get_buffer_size functions; mirrored by
- * qnnc/plan/kernel_scratch.py). K = kh*kw*in_c (conv) or in_features (fc); conv processes output
- * channels in blocks of QNNC_CONV_OC_BLOCK, so its accumulators stay small. Layers past the
- * limits below (or depthwise with depth_multiplier != 1) run portable and need 0 bytes. */
+/* Scratch bytes of each SIMD path (used by the get_buffer_size functions; mirrored by qnnc/plan/kernel_scratch.py).
+ * K = kh*kw*in_c (conv) or in_features (fc); conv processes output channels in blocks of QNNC_CONV_OC_BLOCK, so its
+ * accumulators stay small. Layers past the limits below (or depthwise with depth_multiplier != 1) run portable and
+ * need 0 bytes. */
 #ifndef QNNC_CONV_MAX_K
 #define QNNC_CONV_MAX_K 2048 /* conv SIMD paths: K and out_c up to this */
 #endif
@@ -186,9 +183,9 @@ QNNC_INLINE void qnnc_copy_s8(int8_t *dst, const int8_t *src, int32_t n)
 #ifndef QNNC_FC_MAX_K
 #define QNNC_FC_MAX_K 4096 /* fc DSP path: K and out_features up to this */
 #endif
-/* Helium conv accumulator block: 32 costs KWS 256 B of arena and 2.2 % more instructions than
- * unblocked; 16: 128 B, 5.9 %; 64: 512 B, 0.4 %. Change it only together with CONV_OC_BLOCK in
- * qnnc/plan/kernel_scratch.py (else the planned scratch is too small: portable path). */
+/* Helium conv accumulator block: 32 costs KWS 256 B of arena and 2.2 % more instructions than unblocked; 16: 128 B,
+ * 5.9 %; 64: 512 B, 0.4 %. Change it only together with CONV_OC_BLOCK in qnnc/plan/kernel_scratch.py (else the
+ * planned scratch is too small: portable path). */
 #define QNNC_CONV_OC_BLOCK 32
 #define QNNC_MIN_(a, b) ((a) < (b) ? (a) : (b))
 /** conv DSP: two q15 columns, int8 window if in_c%4, if K%4 and out_c even the last 2 rows padded. */
@@ -228,15 +225,19 @@ void qnnc_conv_s8(const qnnc_buffer *scratch,
 int32_t qnnc_conv_s8_get_buffer_size(const qnnc_conv_params *params, const qnnc_dims *input_dims,
                                      const qnnc_dims *filter_dims, const qnnc_dims *output_dims);
 
-/** qnnc_conv_s8 with the filter in channel pairs (the DSP builds' layout, QNNC_CONV_S8_PAIRED_CALL):
- *  pair p, group g of 4 taps (OHWI order, K padded with zeros to a multiple of 4): 8 bytes at
- *  (p * ((K + 3) / 4) + g) * 8, channel 2p's 4 weights then channel 2p + 1's (an odd out_c's last
- *  pair: zeros). 4-byte aligned. */
+/** qnnc_conv_s8 with the filter in channel pairs (the DSP builds' layout, QNNC_CONV_S8_PAIRED_CALL): pair p, group g
+ *  of 4 taps (OHWI order, K padded with zeros to a multiple of 4): 8 bytes at (p * ((K + 3) / 4) + g) * 8, channel
+ *  2p's 4 weights then channel 2p + 1's (an odd out_c's last pair: zeros). 4-byte aligned. _wide: the same in int16,
+ *  a channel's 4 in the order 0, 2, 1, 3 (execution.wide_weights, QNNC_CONV_S8_PAIRED_WIDE_CALL): no SXTB16. */
 void qnnc_conv_s8_paired(const qnnc_buffer *scratch, const qnnc_conv_params *params,
                          const qnnc_per_channel_quant *quant, const qnnc_dims *input_dims, const int8_t *input,
                          const qnnc_dims *filter_dims, const int8_t *filter, const int32_t *bias,
                          const qnnc_dims *output_dims, int8_t *output);
-/** Scratch bytes qnnc_conv_s8_paired wants on the path compiled in (0: none). */
+void qnnc_conv_s8_paired_wide(const qnnc_buffer *scratch, const qnnc_conv_params *params,
+                              const qnnc_per_channel_quant *quant, const qnnc_dims *input_dims, const int8_t *input,
+                              const qnnc_dims *filter_dims, const int16_t *filter, const int32_t *bias,
+                              const qnnc_dims *output_dims, int8_t *output);
+/** Scratch bytes qnnc_conv_s8_paired(_wide) wants on the path compiled in (0: none). */
 int32_t qnnc_conv_s8_paired_get_buffer_size(const qnnc_dims *input_dims, const qnnc_dims *filter_dims);
 
 /** Depthwise convolution. filter is [kh][kw][out_ch] (dims n=1, h=kh, w=kw, c=out_ch),
@@ -319,9 +320,8 @@ typedef struct {
     int32_t output_offset; /**< sum: the output zero point */
 } qnnc_reduce_params;
 
-/** Reduce a 4-D tensor over every axis where output_dims is 1 and input_dims is not (any set of
- *  axes, one pass, no scratch): sum -> clamp(requant(sum(x + input_offset)) + output_offset);
- *  max / min -> the extreme raw value. */
+/** Reduce a 4-D tensor over every axis where output_dims is 1 and input_dims is not (any set of axes, one pass, no
+ *  scratch): sum -> clamp(requant(sum(x + input_offset)) + output_offset); max / min -> the extreme raw value. */
 void qnnc_reduce_s8(const qnnc_reduce_params *params, const qnnc_dims *input_dims, const int8_t *input,
                     const qnnc_dims *output_dims, int8_t *output);
 
@@ -484,9 +484,8 @@ typedef struct {
     int32_t linear_before_reset; /**< GRU */
 } qnnc_recurrent_params;
 
-/** The constants of one direction (gate blocks of hidden_size rows in ONNX order: LSTM i, o, f, c;
- *  GRU z, r, h). Biases have the input / hidden zero points folded in; the quant entries take each
- *  side's accumulator to Q3.12 per row. */
+/** The constants of one direction (gate blocks of hidden_size rows in ONNX order: LSTM i, o, f, c; GRU z, r, h).
+ *  Biases have the input / hidden zero points folded in; the quant entries take each side's sums to Q3.12 per row. */
 typedef struct {
     const int8_t *input_weights;     /**< [gates * hidden_size][input_size] */
     const int8_t *recurrent_weights; /**< [gates * hidden_size][hidden_size] */

@@ -1,7 +1,9 @@
 /*
- * qnnc_conv_s8_paired_dsp.c - the Armv7E-M DSP path of qnnc_conv_s8_paired (__ARM_FEATURE_DSP:
- * Cortex-M4/M7/M33; compiled to nothing elsewhere; the entry point and the portable path are in
- * qnnc_conv_s8_paired.c).
+ * qnnc_conv_s8_paired_dsp.c - the Armv7E-M DSP path of qnnc_conv_s8_paired and, over the int16
+ * copy of the weights, of qnnc_conv_s8_paired_wide (__ARM_FEATURE_DSP: Cortex-M4/M7/M33; compiled
+ * to nothing elsewhere; the entry points are in qnnc_conv_s8_paired.c and _wide.c, the portable
+ * path in qnnc_conv_paired_portable.h). One instance of the path per weight width, so a build
+ * links only those of the widths its layers use.
  *
  * Three output pixels at a time are widened once into interleaved q15 columns with the input
  * offset added (qnnc_conv_im2col_dsp.h; a first layer's triple of one output row inside the
@@ -80,14 +82,56 @@ typedef struct {
     int32_t d, o2; /* out_c; 2 * output offset + 1 */
 } qnnc_paired_state;
 
+/* The whole-range channel loop's template (below) over LOOP8, qnnc_dsp_mm2x3.h's 8-group loop for
+ * the layer's weight width, and its operands. */
+#define QNNC_PAIRED_SSAT_ASM(LOOP8)                                                            \
+    "20:\n\t"                                                                                   \
+    "ldr %[x0], %[bias]\n\t"                                                                    \
+    "ldrd %[a0], %[b0], [%[x0]], #8\n\t"                                                        \
+    "str %[x0], %[bias]\n\t"                                                                    \
+    "mov %[a1], %[a0]\n\t"                                                                      \
+    "mov %[a2], %[a0]\n\t"                                                                      \
+    "mov %[b1], %[b0]\n\t"                                                                      \
+    "mov %[b2], %[b0]\n\t"                                                                      \
+    "ldr %[c], %[cols]\n\t" LOOP8 /* the pair's multipliers (wa13, x0) and shifts (wb13, x1) */ \
+    "ldr %[wa], %[mp]\n\t"                                                                      \
+    "ldr %[wb], %[shp]\n\t"                                                                     \
+    "ldrd %[wa13], %[x0], [%[wa]], #8\n\t"                                                      \
+    "ldrd %[wb13], %[x1], [%[wb]], #8\n\t"                                                      \
+    "str %[wa], %[mp]\n\t"                                                                      \
+    "str %[wb], %[shp]\n\t"                                                                     \
+    "ldr %[c], %[o2]\n\t" /* 2 * off + 1, the rounding terms' base */                            \
+    QNNC_DSP_RQ3_ROUND_R("a0", "a1", "a2", "wa13", "wb13", "c", QNNC_DSP_RQ_ROUND_IF_R, QNNC_DSP_CLAMP_SSAT) \
+    QNNC_DSP_RQ3_ROUND_R("b0", "b1", "b2", "x0", "x1", "c", QNNC_DSP_RQ_ROUND_IF_R, QNNC_DSP_CLAMP_SSAT)     \
+    "ldr %[wa], %[o]\n\t"                                                                       \
+    "ldr %[wb], %[d]\n\t"                                                                       \
+    "strb %[a1], [%[wa], %[wb]]\n\t"                                                            \
+    "strb %[a2], [%[wa], %[wb], lsl #1]\n\t"                                                    \
+    "strb %[a0], [%[wa]], #1\n\t"                                                               \
+    "strb %[b1], [%[wa], %[wb]]\n\t"                                                            \
+    "strb %[b2], [%[wa], %[wb], lsl #1]\n\t"                                                    \
+    "strb %[b0], [%[wa]], #1\n\t"                                                               \
+    "str %[wa], %[o]\n\t"                                                                       \
+    "ldr %[wb], %[wend]\n\t"                                                                    \
+    "cmp %[w], %[wb]\n\t"                                                                       \
+    "bne 20b\n\t"
+#define QNNC_PAIRED_SSAT_OPERANDS                                                              \
+    : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [b0] "=&r"(b0), [b1] "=&r"(b1), [b2] "=&r"(b2), \
+      [c] "=&r"(c), [w] "+r"(w), [wa] "=&r"(wa), [wb] "=&r"(wb), [wa13] "=&r"(wa13), [wb13] "=&r"(wb13), \
+      [x0] "=&r"(x0), [x1] "=&r"(x1), [bias] "+m"(st.bias), [mp] "+m"(st.mult), [shp] "+m"(st.shift),   \
+      [o] "+m"(st.o)                                                                            \
+    : [cols] "m"(st.cols), [end] "m"(st.c_end), [lead] "m"(st.lead), [wend] "m"(st.w_end), [d] "m"(st.d), \
+      [o2] "m"(st.o2), [fix] "i"(fix)                                                           \
+    : "cc", "memory"
+
 /* Every channel pair of the current pixel triple, whole-range activations (SSAT), in one
  * assembly loop: per pair the bias, the dot products (qnnc_dsp_mm2x3.h's groups, entered by TBH
  * at groups % 8), both channels' output stages and stores; the C loop around the block version
  * spent about 30 instructions a pair moving the accumulators and reloading its state. fix (a
  * constant): 0 leaves out the half-away fix-up for negative values, for an output zero point of
  * -128 (a ReLU's floor: whichever way a negative value rounds, it is at most the zero point
- * after the offset, which SSAT maps to -128). */
-QNNC_INLINE void qnnc_conv_paired_ssat_asm(const qnnc_conv_paired_job *j, const int fix)
+ * after the offset, which SSAT maps to -128). wide (a constant): int16 weights. */
+QNNC_INLINE void qnnc_conv_paired_ssat_asm(const qnnc_conv_paired_job *j, const int fix, const int wide)
 {
     qnnc_paired_state st;
     const int8_t *w = j->filter;
@@ -104,46 +148,13 @@ QNNC_INLINE void qnnc_conv_paired_ssat_asm(const qnnc_conv_paired_job *j, const 
     st.o = j->out;
     st.d = j->out_c;
     st.o2 = 2 * j->off + 1;
-    __asm volatile("20:\n\t"
-                   "ldr %[x0], %[bias]\n\t"
-                   "ldrd %[a0], %[b0], [%[x0]], #8\n\t"
-                   "str %[x0], %[bias]\n\t"
-                   "mov %[a1], %[a0]\n\t"
-                   "mov %[a2], %[a0]\n\t"
-                   "mov %[b1], %[b0]\n\t"
-                   "mov %[b2], %[b0]\n\t"
-                   "ldr %[c], %[cols]\n\t" QNNC_CONV_MM2X3_LOOP8
-                   /* the pair's multipliers (wa13, x0) and shifts (wb13, x1) */
-                   "ldr %[wa], %[mp]\n\t"
-                   "ldr %[wb], %[shp]\n\t"
-                   "ldrd %[wa13], %[x0], [%[wa]], #8\n\t"
-                   "ldrd %[wb13], %[x1], [%[wb]], #8\n\t"
-                   "str %[wa], %[mp]\n\t"
-                   "str %[wb], %[shp]\n\t"
-                   "ldr %[c], %[o2]\n\t" /* 2 * off + 1, the rounding terms' base */
-                   QNNC_DSP_RQ3_ROUND_R("a0", "a1", "a2", "wa13", "wb13", "c", QNNC_DSP_RQ_ROUND_IF_R,
-                                        QNNC_DSP_CLAMP_SSAT)
-                       QNNC_DSP_RQ3_ROUND_R("b0", "b1", "b2", "x0", "x1", "c", QNNC_DSP_RQ_ROUND_IF_R,
-                                            QNNC_DSP_CLAMP_SSAT)
-                   "ldr %[wa], %[o]\n\t"
-                   "ldr %[wb], %[d]\n\t"
-                   "strb %[a1], [%[wa], %[wb]]\n\t"
-                   "strb %[a2], [%[wa], %[wb], lsl #1]\n\t"
-                   "strb %[a0], [%[wa]], #1\n\t"
-                   "strb %[b1], [%[wa], %[wb]]\n\t"
-                   "strb %[b2], [%[wa], %[wb], lsl #1]\n\t"
-                   "strb %[b0], [%[wa]], #1\n\t"
-                   "str %[wa], %[o]\n\t"
-                   "ldr %[wb], %[wend]\n\t"
-                   "cmp %[w], %[wb]\n\t"
-                   "bne 20b\n\t"
-                   : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [b0] "=&r"(b0), [b1] "=&r"(b1),
-                     [b2] "=&r"(b2), [c] "=&r"(c), [w] "+r"(w), [wa] "=&r"(wa), [wb] "=&r"(wb),
-                     [wa13] "=&r"(wa13), [wb13] "=&r"(wb13), [x0] "=&r"(x0), [x1] "=&r"(x1),
-                     [bias] "+m"(st.bias), [mp] "+m"(st.mult), [shp] "+m"(st.shift), [o] "+m"(st.o)
-                   : [cols] "m"(st.cols), [end] "m"(st.c_end), [lead] "m"(st.lead), [wend] "m"(st.w_end),
-                     [d] "m"(st.d), [o2] "m"(st.o2), [fix] "i"(fix)
-                   : "cc", "memory");
+    if (wide) {
+        __asm volatile(QNNC_PAIRED_SSAT_ASM(QNNC_CONV_MM2X3_LOOP8_OF(QNNC_CONV_MM2X3_GROUP_WIDE))
+                       QNNC_PAIRED_SSAT_OPERANDS);
+    } else {
+        __asm volatile(QNNC_PAIRED_SSAT_ASM(QNNC_CONV_MM2X3_LOOP8_OF(QNNC_CONV_MM2X3_GROUP))
+                       QNNC_PAIRED_SSAT_OPERANDS);
+    }
 }
 #endif
 
@@ -169,8 +180,9 @@ QNNC_INLINE void qnnc_conv_paired_out3(int32_t x, int32_t y, int32_t z, int32_t 
     }
 }
 
-/* Channel pairs [0, out_c / 2) of a triple of consecutive pixels (mode: QNNC_PAIRED_*). */
-QNNC_INLINE void qnnc_conv_paired_body(const qnnc_conv_paired_job *j, int mode)
+/* Channel pairs [0, out_c / 2) of a triple of consecutive pixels (mode: QNNC_PAIRED_*; wide, a
+ * constant: int16 weights). */
+QNNC_INLINE void qnnc_conv_paired_body(const qnnc_conv_paired_job *j, int mode, const int wide)
 {
     const int8_t *const w_end = j->w_end;
     const int32_t *bias = j->bias, *mult = j->mult, *shift = j->shift;
@@ -186,7 +198,7 @@ QNNC_INLINE void qnnc_conv_paired_body(const qnnc_conv_paired_job *j, int mode)
         s.a0 = s.a1 = s.a2 = bias[0];
         s.b0 = s.b1 = s.b2 = bias[1];
         bias += 2;
-        s = qnnc_conv_mm2x3(j->cols, j->c_end, j->groups, s);
+        s = qnnc_conv_mm2x3(j->cols, j->c_end, j->groups, s, wide);
 #if defined(QNNC_DSP_ASM)
         if (mode != QNNC_PAIRED_HE) {
             int32_t m_, t_;
@@ -216,42 +228,47 @@ QNNC_INLINE void qnnc_conv_paired_body(const qnnc_conv_paired_job *j, int mode)
     }
 }
 
-/* The whole-range channel loop, fix (a constant) as for qnnc_conv_paired_ssat_asm; the C loop
- * keeps the fix-up either way (same results). */
-QNNC_INLINE void qnnc_conv_paired_ssat_mode(const qnnc_conv_paired_job *j, const int fix)
+/* The whole-range channel loop, fix and wide (constants) as for qnnc_conv_paired_ssat_asm; the C
+ * loop keeps the fix-up either way (same results). */
+QNNC_INLINE void qnnc_conv_paired_ssat_mode(const qnnc_conv_paired_job *j, const int fix, const int wide)
 {
 #if defined(QNNC_DSP_ASM) && !defined(QNNC_DSP_ASM_13)
     if (j->out_c >= 2) {
-        qnnc_conv_paired_ssat_asm(j, fix);
+        qnnc_conv_paired_ssat_asm(j, fix, wide);
     }
 #else
     (void)fix;
-    qnnc_conv_paired_body(j, QNNC_PAIRED_SSAT);
+    qnnc_conv_paired_body(j, QNNC_PAIRED_SSAT, wide);
 #endif
 }
 
-/* The channel loop per output mode (one instance each; _nofix: output zero point -128). */
-static QNNC_LOOP_ATTR void qnnc_conv_paired_ssat(const qnnc_conv_paired_job *j)
-{
-    qnnc_conv_paired_ssat_mode(j, 1);
-}
-static QNNC_LOOP_ATTR void qnnc_conv_paired_ssat_nofix(const qnnc_conv_paired_job *j)
-{
-    qnnc_conv_paired_ssat_mode(j, 0);
-}
-static QNNC_LOOP_ATTR void qnnc_conv_paired_lohi(const qnnc_conv_paired_job *j)
-{
-    qnnc_conv_paired_body(j, QNNC_PAIRED_LOHI);
-}
-static QNNC_LOOP_ATTR void qnnc_conv_paired_he(const qnnc_conv_paired_job *j)
-{
-    qnnc_conv_paired_body(j, QNNC_PAIRED_HE);
-}
+/* The channel loop per output mode, one instance each per weight width (W: the names' suffix,
+ * wide: 0 or 1; _nofix: output zero point -128; _wide: int16 weights, linked only where a layer
+ * has them). */
+#define QNNC_PAIRED_CHANNEL_LOOPS(W, wide)                                                      \
+    static QNNC_LOOP_ATTR void qnnc_conv_paired_ssat##W(const qnnc_conv_paired_job *j)         \
+    {                                                                                           \
+        qnnc_conv_paired_ssat_mode(j, 1, wide);                                                 \
+    }                                                                                           \
+    static QNNC_LOOP_ATTR void qnnc_conv_paired_ssat_nofix##W(const qnnc_conv_paired_job *j)   \
+    {                                                                                           \
+        qnnc_conv_paired_ssat_mode(j, 0, wide);                                                 \
+    }                                                                                           \
+    static QNNC_LOOP_ATTR void qnnc_conv_paired_lohi##W(const qnnc_conv_paired_job *j)         \
+    {                                                                                           \
+        qnnc_conv_paired_body(j, QNNC_PAIRED_LOHI, wide);                                       \
+    }                                                                                           \
+    static QNNC_LOOP_ATTR void qnnc_conv_paired_he##W(const qnnc_conv_paired_job *j)           \
+    {                                                                                           \
+        qnnc_conv_paired_body(j, QNNC_PAIRED_HE, wide);                                         \
+    }
+QNNC_PAIRED_CHANNEL_LOOPS(, 0)
+QNNC_PAIRED_CHANNEL_LOOPS(_wide, 1)
 
 /* Channels [oc0, out_c) (oc0 even) of the first n (1-3) pixels, the output stage in C: an odd
  * out_c's last channel (its pair's second row is zero), and the pixels a count that is no
  * multiple of 3 leaves (the columns past them repeat the last one). */
-static QNNC_LOOP_ATTR void qnnc_conv_paired_rest(const qnnc_conv_paired_job *j, int32_t oc0, int32_t n)
+QNNC_INLINE void qnnc_conv_paired_rest_of(const qnnc_conv_paired_job *j, int32_t oc0, int32_t n, const int wide)
 {
     const int he = j->rounding == QNNC_ROUND_HALF_EVEN;
     int32_t oc, i;
@@ -261,8 +278,8 @@ static QNNC_LOOP_ATTR void qnnc_conv_paired_rest(const qnnc_conv_paired_job *j, 
         qnnc_mm2x3 s;
         s.a0 = s.a1 = s.a2 = j->bias[oc];
         s.b0 = s.b1 = s.b2 = two ? j->bias[oc + 1] : 0;
-        s.w = j->filter + (oc >> 1) * 8 * (int32_t)j->groups;
-        s = qnnc_conv_mm2x3(j->cols, j->c_end, j->groups, s);
+        s.w = j->filter + (oc >> 1) * (wide ? 16 : 8) * (int32_t)j->groups;
+        s = qnnc_conv_mm2x3(j->cols, j->c_end, j->groups, s, wide);
         qnnc_conv_paired_out3(s.a0, s.a1, s.a2, j->mult[oc], j->shift[oc], j->off, j->act_min, j->act_max, t[0], 3, he);
         if (two) {
             qnnc_conv_paired_out3(s.b0, s.b1, s.b2, j->mult[oc + 1], j->shift[oc + 1], j->off, j->act_min,
@@ -275,6 +292,14 @@ static QNNC_LOOP_ATTR void qnnc_conv_paired_rest(const qnnc_conv_paired_job *j, 
             }
         }
     }
+}
+static QNNC_LOOP_ATTR void qnnc_conv_paired_rest(const qnnc_conv_paired_job *j, int32_t oc0, int32_t n)
+{
+    qnnc_conv_paired_rest_of(j, oc0, n, 0);
+}
+static QNNC_LOOP_ATTR void qnnc_conv_paired_rest_wide(const qnnc_conv_paired_job *j, int32_t oc0, int32_t n)
+{
+    qnnc_conv_paired_rest_of(j, oc0, n, 1);
 }
 
 /* The requantizations the path takes: TFLite's where every channel has the fast form with a right
@@ -396,11 +421,15 @@ static QNNC_LOOP_ATTR int32_t qnnc_conv_paired_inside_cols(uint32_t *cols, const
     return rest;
 }
 
-QNNC_PATH_ATTR int qnnc_conv_paired_dsp_s8(const qnnc_buffer *scratch, const qnnc_conv_params *params,
-                                           const qnnc_per_channel_quant *quant, const qnnc_dims *input_dims,
-                                           const int8_t *input, const qnnc_dims *filter_dims,
-                                           const int8_t *filter, const int32_t *bias,
-                                           const qnnc_dims *output_dims, int8_t *output)
+/* The path over either weight width (wide, a constant: int16 weights; the public functions'
+ * arguments): one instance per width, each a single function with its helpers inlined (flatten:
+ * with two callers GCC kept the generic im2col out of line, +0.7 % on IC), so a build links the
+ * instance of the widths its layers use, and the int8 one is the same code as before. */
+QNNC_INLINE int qnnc_conv_paired_dsp_run(const qnnc_buffer *scratch, const qnnc_conv_params *params,
+                                         const qnnc_per_channel_quant *quant, const qnnc_dims *input_dims,
+                                         const int8_t *input, const qnnc_dims *filter_dims, const int8_t *filter,
+                                         const int32_t *bias, const qnnc_dims *output_dims, int8_t *output,
+                                         const int wide)
 {
     const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
     const int32_t out_w = output_dims->w, out_c = output_dims->c;
@@ -430,7 +459,7 @@ QNNC_PATH_ATTR int qnnc_conv_paired_dsp_s8(const qnnc_buffer *scratch, const qnn
     job.cols = cols;
     job.c_end = cols + 6 * (kp / 4);
     job.filter = filter;
-    job.w_end = filter + (out_c >> 1) * 8 * (kp / 4);
+    job.w_end = filter + (out_c >> 1) * (wide ? 16 : 8) * (kp / 4);
     job.bias = bias;
     job.mult = quant->multiplier;
     job.shift = quant->shift;
@@ -441,11 +470,13 @@ QNNC_PATH_ATTR int qnnc_conv_paired_dsp_s8(const qnnc_buffer *scratch, const qnn
     job.rounding = params->rounding;
     /* the channel loop of the layer's output mode */
     if (params->rounding == QNNC_ROUND_HALF_EVEN) {
-        channels = qnnc_conv_paired_he;
+        channels = wide ? qnnc_conv_paired_he_wide : qnnc_conv_paired_he;
+    } else if (params->act_min == -128 && params->act_max == 127 && params->output_offset == -128) {
+        channels = wide ? qnnc_conv_paired_ssat_nofix_wide : qnnc_conv_paired_ssat_nofix;
     } else if (params->act_min == -128 && params->act_max == 127) {
-        channels = params->output_offset == -128 ? qnnc_conv_paired_ssat_nofix : qnnc_conv_paired_ssat;
+        channels = wide ? qnnc_conv_paired_ssat_wide : qnnc_conv_paired_ssat;
     } else {
-        channels = qnnc_conv_paired_lohi;
+        channels = wide ? qnnc_conv_paired_lohi_wide : qnnc_conv_paired_lohi;
     }
     for (b = 0; b < output_dims->n; ++b) {
         const int8_t *in_b = input + b * in_h * in_w * in_c;
@@ -475,16 +506,55 @@ QNNC_PATH_ATTR int qnnc_conv_paired_dsp_s8(const qnnc_buffer *scratch, const qnn
             }
             job.out = out_b + p * out_c;
             if (n_pix - p < 3) {
-                qnnc_conv_paired_rest(&job, 0, n_pix - p);
+                if (wide) {
+                    qnnc_conv_paired_rest_wide(&job, 0, n_pix - p);
+                } else {
+                    qnnc_conv_paired_rest(&job, 0, n_pix - p);
+                }
                 continue;
             }
             channels(&job);
             if ((out_c & 1) != 0) {
-                qnnc_conv_paired_rest(&job, out_c - 1, 3);
+                if (wide) {
+                    qnnc_conv_paired_rest_wide(&job, out_c - 1, 3);
+                } else {
+                    qnnc_conv_paired_rest(&job, out_c - 1, 3);
+                }
             }
         }
     }
     qnnc_apply_lut(params->act_lut, output, output_dims->n * n_pix * out_c);
     return 1;
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define QNNC_PAIRED_FLATTEN __attribute__((flatten))
+#else
+#define QNNC_PAIRED_FLATTEN
+#endif
+
+QNNC_PATH_ATTR QNNC_PAIRED_FLATTEN int qnnc_conv_paired_dsp_s8(const qnnc_buffer *scratch,
+                                                               const qnnc_conv_params *params,
+                                                               const qnnc_per_channel_quant *quant,
+                                                               const qnnc_dims *input_dims, const int8_t *input,
+                                                               const qnnc_dims *filter_dims, const int8_t *filter,
+                                                               const int32_t *bias, const qnnc_dims *output_dims,
+                                                               int8_t *output)
+{
+    return qnnc_conv_paired_dsp_run(scratch, params, quant, input_dims, input, filter_dims, filter, bias,
+                                    output_dims, output, 0);
+}
+
+/* filter: the int16 layout (qnnc_conv_s8_paired_wide), passed as bytes and read a word at a time. */
+QNNC_PATH_ATTR QNNC_PAIRED_FLATTEN int qnnc_conv_paired_dsp_s8_wide(const qnnc_buffer *scratch,
+                                                                    const qnnc_conv_params *params,
+                                                                    const qnnc_per_channel_quant *quant,
+                                                                    const qnnc_dims *input_dims, const int8_t *input,
+                                                                    const qnnc_dims *filter_dims,
+                                                                    const int8_t *filter, const int32_t *bias,
+                                                                    const qnnc_dims *output_dims, int8_t *output)
+{
+    return qnnc_conv_paired_dsp_run(scratch, params, quant, input_dims, input, filter_dims, filter, bias,
+                                    output_dims, output, 1);
 }
 #endif /* QNNC_PATH_DSP */
