@@ -27,3 +27,10 @@ def run_on_core(res, gen: Path, xs: np.ndarray, core: str, work: Path, name: str
     elf = next(Path(work).glob("*.elf"))
     syms = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True, check=True).stdout
     return r, {line.split()[-1] for line in syms.splitlines() if line.strip()}
+
+
+def run_bit_exact(res, gen: Path, xs: np.ndarray, core: str, work: Path, name: str) -> Tuple[object, Set[str]]:
+    """``run_on_core``, asserting that every output matches the reference: (result, names)."""
+    r, names = run_on_core(res, gen, xs, core, work, name)
+    assert r.bit_exact, f"{r.mismatches} of {r.n_inputs} outputs differ from the reference on {core}"
+    return r, names

@@ -312,8 +312,9 @@ def test_cortex_m4_on_qemu_run_and_test(first_build, core, sample):
     TIMINGS["cortex-m4 flash bytes"] = int(flash.group(1))
     assert "Running .pio/build/mps2_an386/program.elf in QEMU" in out, out[-4000:]
     # the board's CPU and flash (upload.maximum_size) reach execution.wide_weights: auto, so the KWS
-    # classifier (64 -> 12) runs the int16-weight DSP kernel here, still bit-exact
-    assert "execution.wide_weights: 1 fully connected layer(s) with int16 weights" in out, out[-4000:]
+    # classifier (64 -> 12) and its convs run the int16-weight DSP kernels here, still bit-exact
+    assert re.search(r"execution\.wide_weights: 1 fully connected layer\(s\) and [1-9]\d* conv layer\(s\) with "
+                     r"int16 weights", out), out[-4000:]
     assert all(r[3] == "matches reference" for r in result_lines(out)) and result_lines(out)
     assert re.search(r"^qnnc: (\d+)/\1 match reference$", out, re.M), out[-4000:]
     rc, out, took = pio(core, sample, "test", "-e", env)

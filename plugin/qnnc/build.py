@@ -85,15 +85,15 @@ def provenance(model_path: str, cfg: Config) -> Dict[str, str]:
 def _choose_wide_weights(model, compiled, cfg: Config, flash_budget: Optional[int],
                          flash_size: Optional[int]) -> None:
     """``execution.wide_weights`` (plan/wide_weights.py): mark the layers, say so in the notes."""
-    if cfg.wide_weights is False or not any(eligible(op) for op in model.ops):
+    if cfg.wide_weights is False or not any(eligible(o) for op in model.ops for o in [op] + op.sub_ops):
         return
     if cfg.wide_weights == "auto":
         budget, why = auto_budget(cfg.target, flash_size, flash_budget)
         if budget is None:
             if not why:
                 return
-            note = (f"execution.wide_weights: auto keeps int8 fully connected weights ({why}; set it to true "
-                    "for int16 weights on the Cortex-M4/M7/M33 DSP path: fewer cycles, 2x their flash there)")
+            note = (f"execution.wide_weights: auto keeps int8 fully connected and conv weights ({why}; set it to "
+                    "true for int16 weights on the Cortex-M4/M7/M33 DSP path: fewer cycles, 2x their flash there)")
             compiled.notes.append(note)
             model.notes.append(note)
             return
@@ -101,10 +101,13 @@ def _choose_wide_weights(model, compiled, cfg: Config, flash_budget: Optional[in
     else:
         budget, within = flash_budget, "within the flash budget"
     wide, added = choose_wide_layers(model, budget)
-    note = (f"execution.wide_weights: {len(wide)} fully connected layer(s) with int16 weights on the Cortex-M "
+    n_conv = sum(1 for op in wide if op.kind == "conv")
+    kinds = " and ".join(f"{n} {what} layer(s)" for n, what in ((len(wide) - n_conv, "fully connected"),
+                                                                 (n_conv, "conv")) if n)
+    note = (f"execution.wide_weights: {kinds} with int16 weights on the Cortex-M "
             f"DSP path (M4/M7/M33), +{added} B of flash there" if wide else
-            "execution.wide_weights: no fully connected layer takes int16 weights (int8 layers with in/out "
-            f"features multiples of 4, {within})")
+            "execution.wide_weights: no layer takes int16 weights (fully connected layers with in/out "
+            f"features multiples of 4 and convs with the DSP path's channel-pair layout, {within})")
     compiled.notes.append(note)
     model.notes.append(note)
 

@@ -181,7 +181,7 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--ram-budget", help="fail if the arena needs more bytes (overrides ram_budget)")
     b.add_argument("--flash-budget", help="fail if weights and tables need more bytes (overrides flash_budget)")
     b.add_argument("--flash-size", help="the board's flash in bytes (build systems pass it): with "
-                   "execution.wide_weights: auto and a DSP --target (m4/m7/m33), fully connected layers take int16 "
+                   "execution.wide_weights: auto and a DSP --target (m4/m7/m33), fully connected and conv layers take int16 "
                    "weights while constant data stays within half of it")
     b.add_argument("--budget-origin", metavar="ram=NAME,flash=NAME",
                    help="for build systems: the setting --ram-budget/--flash-budget came from (e.g. "

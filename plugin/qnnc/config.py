@@ -39,10 +39,10 @@ Schema (every key optional; unknown keys are errors)::
       patch_layers: auto       # run the first layers band by band (MCUNetV2-style): auto | N
       patches: 4               # number of horizontal bands (default: the count with the smallest arena)
       input_in_arena: true     # false: read the int8 input from the caller's buffer (no copy, no float API)
-      wide_weights: auto       # fully connected weights as int16 on Cortex-M4/M7/M33 (DSP path): fewer cycles,
-                               # twice their flash there. auto (default): when the build system names a DSP
-                               # core and the board's flash, while constant data stays within half of it;
-                               # true: always (within flash_budget); false: never
+      wide_weights: auto       # fully connected and conv weights as int16 on Cortex-M4/M7/M33 (DSP path):
+                               # fewer cycles, twice their flash there. auto (default): when the build system
+                               # names a DSP core and the board's flash, while constant data stays within half
+                               # of it; true: always (within flash_budget); false: never
     ram_budget: 20 KiB         # fail the build if the arena needs more (bytes, K/KiB/M/MiB)
     flash_budget: 64 KiB       # fail the build if weights and tables need more
     target: m4                 # core the report's expected instructions are for: m0 | m0plus | m3 | m4 |
@@ -121,7 +121,7 @@ class Config:
     patch_layers: Optional[object] = None  # None (off), "auto" or a layer count
     patches: Optional[int] = None  # bands; None = chosen for the smallest arena
     input_in_arena: bool = True    # False: kernels read the int8 input from the caller's buffer
-    wide_weights: object = "auto"  # True / False / "auto": int16 FC weights for the DSP path (plan/wide_weights.py)
+    wide_weights: object = "auto"  # True / False / "auto": int16 FC/conv weights, DSP path (plan/wide_weights.py)
     ram_budget: Optional[int] = None    # bytes of arena allowed; None = no limit
     flash_budget: Optional[int] = None  # bytes of constant data (weights, tables) allowed
     target: Optional[str] = None  # core of the expected-instruction figures (plan.cost_model.CORES); None = assumed

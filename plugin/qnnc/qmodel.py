@@ -100,10 +100,11 @@ class QOp:
         """Bytes of constant data, as the largest target build carries them: with int16 weights
         (``attrs["wide_weights"]``, the DSP path's) the filter counts twice."""
         own = int(sum(a.nbytes for a in self.consts.values()))
-        if self.attrs.get("wide_weights"):
-            own += int(self.consts["filter"].nbytes)
+        wide = 2 if self.attrs.get("wide_weights") else 1
         if self.attrs.get("paired_weights"):  # the DSP build's copy instead: rows padded to 4 taps
-            own += paired_filter_bytes(self.attrs["filter_dims"]) - int(self.consts["filter"].nbytes)
+            own += wide * paired_filter_bytes(self.attrs["filter_dims"]) - int(self.consts["filter"].nbytes)
+        elif wide == 2:
+            own += int(self.consts["filter"].nbytes)
         return own + sum(op.weight_bytes for op in self.sub_ops)
 
     @property
@@ -180,13 +181,14 @@ class QModel:
         total = 0
         for op in [o for op in self.ops for o in [op] + op.sub_ops]:
             arrays = [(a, 1) for a in op.consts.values()]
-            if op.attrs.get("wide_weights"):
-                arrays.append((op.consts["filter"], "wide"))  # the int16 copy: 2 bytes a weight
+            wide = 2 if op.attrs.get("wide_weights") else 1
             if op.attrs.get("paired_weights"):  # the DSP build's paired copy: rows padded to 4 taps
-                key = (op.consts["filter"].tobytes(), "paired")
+                key = (op.consts["filter"].tobytes(), tuple(op.attrs["filter_dims"]), "paired", wide)  # wide: int16
                 if key not in seen:
                     seen.add(key)
-                    total += paired_filter_bytes(op.attrs["filter_dims"]) - int(op.consts["filter"].nbytes)
+                    total += wide * paired_filter_bytes(op.attrs["filter_dims"]) - int(op.consts["filter"].nbytes)
+            elif wide == 2:
+                arrays.append((op.consts["filter"], "wide"))  # the int16 copy: 2 bytes a weight
             for a, tag in arrays:
                 a = np.ascontiguousarray(a)
                 key = (a.dtype.str, a.tobytes(), tag)
@@ -198,6 +200,8 @@ class QModel:
     def kernels_used(self) -> List[str]:
         """Sorted kernel function names the model calls."""
         ops = [o for op in self.ops for o in [op] + op.sub_ops]
-        wide = {"qnnc_fully_connected_s8_wide" for op in ops if op.attrs.get("wide_weights")}
-        paired = {"qnnc_conv_s8_paired" for op in ops if op.attrs.get("paired_weights")}
+        wide = {"qnnc_fully_connected_s8_wide" for op in ops
+                if op.attrs.get("wide_weights") and not op.attrs.get("paired_weights")}
+        paired = {"qnnc_conv_s8_paired_wide" if op.attrs.get("wide_weights") else "qnnc_conv_s8_paired"
+                  for op in ops if op.attrs.get("paired_weights")}
         return sorted({op.kernel for op in ops if op.kernel} | wide | paired)

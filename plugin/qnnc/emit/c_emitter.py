@@ -23,7 +23,7 @@ from ..reference import kernels_s16_tables as KT16
 from ..reference import kernels_s16_reduce as KR16
 from .c_format import array_body, array_definition, brace, c_float, c_int, c_type
 from .paired_weights import paired_conv_weights
-from .wide_weights import wide_fc_weights
+from .wide_weights import wide_fc_weights, wide_paired_conv_weights
 
 _STRUCT = {"ConvParams": "qnnc_conv_params", "FcParams": "qnnc_fc_params", "PoolParams": "qnnc_pool_params",
            "AddParams": "qnnc_add_params", "MulParams": "qnnc_mul_params", "RescaleParams": "qnnc_rescale_params"}
@@ -173,7 +173,10 @@ class _Emitter:
         bias = self.const_array(f"{k}_bias", c["bias"])
         mult = self.const_array(f"{k}_multiplier", c["multiplier"])
         shift = self.const_array(f"{k}_shift", c["shift"])
-        if paired:  # both copies, QNNC_CONV_S8_PAIRED_CALL's two filter arguments
+        if paired and op.attrs.get("wide_weights"):  # QNNC_CONV_S8_PAIRED_WIDE_CALL's: int16 (plan/wide_weights.py)
+            filt += ", " + self.guarded_array(f"{k}_filter_paired_s16", wide_paired_conv_weights(c["filter"]),
+                                              "#if defined(QNNC_CONV_WANT_PAIRED_WEIGHTS)")
+        elif paired:  # both copies, QNNC_CONV_S8_PAIRED_CALL's two filter arguments
             filt += ", " + self.guarded_array(f"{k}_filter_paired", paired_conv_weights(c["filter"]),
                                               "#if defined(QNNC_CONV_WANT_PAIRED_WEIGHTS)")
         q = f"{self.p}_{k}_quant"
@@ -190,7 +193,9 @@ class _Emitter:
             p = self.struct(f"{k}{tag}_params", params, luts)
             din = self.dims(f"{k}{tag}_input_dims", in_shape)
             dout = self.dims(f"{k}{tag}_output_dims", out_shape)
-            call = "QNNC_CONV_S8_PAIRED_CALL" if op.attrs.get("paired_weights") else op.kernel
+            call = op.kernel
+            if op.attrs.get("paired_weights"):
+                call = "QNNC_CONV_S8_PAIRED_WIDE_CALL" if op.attrs.get("wide_weights") else "QNNC_CONV_S8_PAIRED_CALL"
             self.body.append(f"{indent}{call}({self.scratch_arg(op)}{p}, &{q}, {din}, {in_ptr}, {dfl}, "
                              f"{filt}, {bias}, {dout}, {out_ptr});")
         elif op.kind in ("max_pool", "avg_pool"):

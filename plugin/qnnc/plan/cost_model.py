@@ -258,7 +258,7 @@ class LayerShape:
 
 def _shape_class(model: QModel, op: QOp, kernel: str) -> str:
     """The kernel path a layer takes, as far as its shape decides it (see README 'Kernel paths')."""
-    if op.attrs.get("wide_weights"):
+    if op.attrs.get("wide_weights") and op.kind == "fully_connected":
         return "wide"  # int16 weights (execution.wide_weights): qnnc_fully_connected_s8_wide on DSP cores
     out = model.tensors[op.output].size
     if not op.macs or not out:

@@ -11,7 +11,8 @@ requantization and a right shift on every channel (``qnnc_dsp_rq_asm_ok``) or ha
 rounding (imported QDQ models) with a right shift on every channel; other layers keep
 ``qnnc_conv_s8``'s path (their paired copy would run the kernel's slow portable loop). Its three
 q15 columns (6 bytes a tap against 4) are the kernel scratch the planner reserves for the layer,
-which every SIMD target's arena holds.
+which every SIMD target's arena holds. ``execution.wide_weights`` may then give a marked layer the
+same layout in int16 (plan/wide_weights.py, ``qnnc_conv_s8_paired_wide``).
 """
 from __future__ import annotations
 

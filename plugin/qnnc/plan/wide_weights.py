@@ -1,11 +1,14 @@
-"""``execution.wide_weights``: which fully connected layers carry their weights as int16 for the
-Armv7E-M DSP path (Cortex-M4/M7/M33).
+"""``execution.wide_weights``: which fully connected layers and convolutions carry their weights as
+int16 for the Armv7E-M DSP path (Cortex-M4/M7/M33).
 
 The DSP loop then loads weight pairs ready for SMLAD instead of widening int8 weights with
-SXTB16 on every call: per 4 outputs and 4 inputs 21 instead of 25 cycles on the M4. The price is
-flash: the DSP build carries 2 bytes a weight instead of 1 (other cores keep the int8 weights;
-the generated C holds both, each under its own #if). With a flash budget, layers are widened in
-model order while the budget holds; the rest keep int8 weights.
+SXTB16 on every call: fully connected, per 4 outputs and 4 inputs 21 instead of 25 cycles on the
+M4; convolutions in channel pairs (plan/paired_conv.py), per group of 4 taps of the 2 x 3 block
+19 instead of 20 instructions and about 26 instead of 28 cycles. The price is flash: the DSP
+build carries 2 bytes a weight instead of 1 (other cores keep the int8 weights; the generated C
+holds both, each under its own #if). With a flash budget, fully connected layers are widened
+first, each where it still fits, then the convs if all of them fit (choose_wide_layers); the rest
+keep int8 weights.
 
 ``auto`` (the default) widens only where the trade is known to be wanted: the build names a DSP
 core (``--target``/``target:`` m4, m7 or m33) and the board's flash (``--flash-size``, which the
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 from typing import List, Optional, Tuple
 
-from ..qmodel import QModel, QOp
+from ..qmodel import QModel, QOp, paired_filter_bytes
 
 FC_MAX_K = 4096  # QNNC_FC_MAX_K: the DSP path's limit on in_features and out_features
 DSP_CORES = ("m4", "m7", "m33")  # the cores whose builds link the int16 copy (Armv7E-M / Armv8-M DSP)
@@ -41,30 +44,50 @@ def auto_budget(target: Optional[str], flash_size: Optional[int],
 
 def eligible(op: QOp) -> bool:
     """An int8 fully connected layer whose shape the int16 layout covers (in_features and
-    out_features multiples of 4, within the DSP path's limits)."""
+    out_features multiples of 4, within the DSP path's limits), or a conv with the channel-pair
+    layout (plan/paired_conv.py, which marks them first)."""
+    if op.kind == "conv":
+        return bool(op.attrs.get("paired_weights"))
     if op.kind != "fully_connected" or op.kernel != "qnnc_fully_connected_s8" or "filter" not in op.consts:
         return False
     k, n = int(op.attrs["in_features"]), int(op.attrs["out_features"])
     return k % 4 == 0 and n % 4 == 0 and 4 <= k <= FC_MAX_K and n <= FC_MAX_K
 
 
-def choose_wide_layers(model: QModel, flash_budget: Optional[int]) -> Tuple[List[int], int]:
-    """Mark the ops to give int16 weights (``attrs["wide_weights"]``); returns their indices and
-    the flash they add to the DSP build. A layer that would take the constant data past
-    ``flash_budget`` bytes is left int8 (weights shared by several layers, e.g. unrolled steps,
-    count once)."""
-    chosen: List[int] = []
+def choose_wide_layers(model: QModel, flash_budget: Optional[int]) -> Tuple[List[QOp], int]:
+    """Mark the ops to give int16 weights (``attrs["wide_weights"]``); returns them and the flash
+    they add to the DSP build. Fully connected layers come first (about twice the convs' gain per
+    byte), in model order, each while the constant data stays within ``flash_budget`` bytes.
+    Convs (with the sub-ops of patch segments) are then widened all together or not at all: one
+    left int8 would link both instances of the paired kernel, several KB of code more than
+    either. Weights shared by several layers (e.g. unrolled steps) count once."""
+    chosen: List[QOp] = []
     seen = set()
     total = start = model.weight_bytes
-    for i, op in enumerate(model.ops):
-        if not eligible(op):
+
+    def key(op: QOp):
+        return op.kind, tuple(op.attrs.get("filter_dims", ())), op.consts["filter"].tobytes()
+
+    def extra(op: QOp) -> int:
+        """The DSP build's added bytes: the int16 copy doubles its copy (a conv's: the paired one)."""
+        return paired_filter_bytes(op.attrs["filter_dims"]) if op.kind == "conv" else int(op.consts["filter"].nbytes)
+
+    for op in model.ops:
+        if op.kind != "fully_connected" or not eligible(op):
             continue
-        key = op.consts["filter"].tobytes()
-        extra = 0 if key in seen else int(op.consts["filter"].nbytes)
-        if flash_budget is not None and total + extra > flash_budget:
+        add = 0 if key(op) in seen else extra(op)
+        if flash_budget is not None and total + add > flash_budget:
             continue
-        seen.add(key)
-        total += extra
+        seen.add(key(op))
+        total += add
         op.attrs["wide_weights"] = True
-        chosen.append(i)
+        chosen.append(op)
+    convs = [o for op in model.ops for o in [op] + op.sub_ops if o.kind == "conv" and eligible(o)]
+    unique = {key(o): extra(o) for o in convs}
+    add = sum(unique.values())
+    if convs and (flash_budget is None or total + add <= flash_budget):
+        for o in convs:
+            o.attrs["wide_weights"] = True
+        chosen.extend(convs)
+        total += add
     return chosen, total - start
