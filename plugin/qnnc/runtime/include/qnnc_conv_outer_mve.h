@@ -48,11 +48,15 @@ static int8_t *qnnc_conv_mve_outer_setup(const int8_t *filter, const int32_t *fb
 
 /* 4 int8 at *p widened to int32, *p += 4: one VLDRB.S32 with writeback (GCC keeps a second
  * pointer and an ADD for the same two loads written in C). */
+typedef struct {
+    int8_t b[4];
+} qnnc_mve_bytes4; /* the 4 bytes the load reads, as a memory operand (a const struct: a cast to a
+                    * pointer to an array of const int8_t trips -Wcast-qual, the array not being const) */
 QNNC_INLINE int32x4_t qnnc_mve_ldrb_s32_inc(const int8_t **p)
 {
     int32x4_t v;
 #if defined(__GNUC__) && !defined(__clang__)
-    __asm__("vldrb.s32 %q0, [%1], #4" : "=w"(v), "+r"(*p) : "m"(*(const int8_t(*)[4])(*p)));
+    __asm__("vldrb.s32 %q0, [%1], #4" : "=w"(v), "+r"(*p) : "m"(*(const qnnc_mve_bytes4 *)(const void *)(*p)));
 #else
     v = vldrbq_s32(*p);
     *p += 4;

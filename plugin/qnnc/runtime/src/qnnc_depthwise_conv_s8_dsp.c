@@ -159,13 +159,13 @@ static QNNC_LOOP_ATTR void qnnc_dw_store4(int8_t *restrict out, int32_t a0, int3
 /* One tap of 4 channels: x widened with the offset, then SMLABB/SMLATT with the tap's weights. */
 #define QNNC_DW3_TAP(ptr, wi)                                                                  \
     do {                                                                                       \
-        const uint32_t x_ = qnnc_dsp_rd32(ptr);                                                 \
-        const int32_t x02_ = __sxtab16(off2, (int32_t)x_), x13_ = qnnc_dsp_sxtab16_ror8(off2, x_); \
-        uint64_t w_;                                                                           \
+        const uint32_t tx_ = qnnc_dsp_rd32(ptr);                                               \
+        const int32_t x02_ = __sxtab16(off2, (int32_t)tx_), x13_ = qnnc_dsp_sxtab16_ror8(off2, tx_); \
+        uint64_t tw_;                                                                          \
         int32_t w0_, w1_;                                                                      \
-        memcpy(&w_, wt + (wi), 8u); /* the tap's two weight words in one LDRD */               \
-        w0_ = (int32_t)(uint32_t)w_;                                                           \
-        w1_ = (int32_t)(uint32_t)(w_ >> 32);                                                   \
+        memcpy(&tw_, wt + (wi), 8u); /* the tap's two weight words in one LDRD */              \
+        w0_ = (int32_t)(uint32_t)tw_;                                                          \
+        w1_ = (int32_t)(uint32_t)(tw_ >> 32);                                                  \
         a0 = __smlabb(w0_, x02_, a0);                                                          \
         a2 = __smlatt(w0_, x02_, a2);                                                          \
         a1 = __smlabb(w1_, x13_, a1);                                                          \
