@@ -46,7 +46,7 @@ VARIANTS: Dict[str, str] = {
     "int16": "quantization:\n  activation_bits: 16\n",
     "half_even": "quantization:\n  rounding: half_even\n",
     "mixed": "quantization:\n  overrides:\n    - match: Conv\n      activation_bits: 16\n",
-    "wide": "execution:\n  wide_weights: true\n",  # int16 FC weights: the DSP cores' _wide kernel
+    "wide": "execution:\n  wide_weights: true\n",  # int16 FC/conv weights: the DSP cores' _wide kernels
 }
 SUITE_VARIANTS = ["int8", "int4", "int16"]
 CHECK_SET = [(m, v) for m in SHARED[:2] for v in ("int8", "int4", "int16")]

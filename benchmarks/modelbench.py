@@ -103,7 +103,7 @@ def generate(onnx_path: Path, out_dir: Path, calibration: Optional[np.ndarray] =
     cfg_path.write_text(f"name: {name}\nlayout: nhwc\ncalibration:\n  data: {cal}\n  method: minmax\n{extra_config}")
     cfg = load_config(str(cfg_path))
     # what a Zephyr/PlatformIO build for the M4 reference board passes (--target, --flash-size);
-    # the generated C serves every core (the int16 FC copy of wide_weights is the DSP cores' only)
+    # the generated C serves every core (the int16 FC/conv copies of wide_weights are the DSP cores' only)
     cfg.target = cfg.target or "m4"
     return build(str(onnx_path), cfg, str(out_dir / "gen"), name, progress=False, flash_size=BOARD_FLASH)
 

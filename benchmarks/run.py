@@ -162,7 +162,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default=None, help="write all results as JSON")
     ap.add_argument("--no-layers-table", action="store_true", help="skip the per-layer breakdowns")
     ap.add_argument("--wide-weights", choices=["auto", "true", "false"], default="auto",
-                    help="execution.wide_weights: int16 fully connected weights on the DSP cores (M4/M7: fewer "
+                    help="execution.wide_weights: int16 fully connected and conv weights on the DSP cores (M4/M7: fewer "
                     "cycles, twice those weights' flash); auto (default, as a firmware build for the 2 MiB M4 "
                     "reference board): where the weights fit half its flash")
     args = ap.parse_args(argv)

@@ -400,7 +400,7 @@ def target_args():
 
 def flash_size_args():
     """--flash-size from the board's upload.maximum_size (bytes): execution.wide_weights: auto
-    gives fully connected layers int16 weights on DSP cores while constant data fits half of it."""
+    gives fully connected and conv layers int16 weights on DSP cores while constant data fits half of it."""
     if not env.subst("$BOARD"):
         return []
     try:
