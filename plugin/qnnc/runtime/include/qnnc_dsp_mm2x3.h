@@ -64,31 +64,32 @@
     "ldr %[wb], [%[w], #-8]\n\t"                                                             \
     "ldr %[wb13], [%[w], #-4]\n\t" QNNC_CONV_MM2X3_PIXEL("a0", "b0") QNNC_CONV_MM2X3_PIXEL("a1", "b1") \
         QNNC_CONV_MM2X3_PIXEL("a2", "b2")
-/* The dot products over the three columns from %[c] (the weights from %[w]): groups % 4 (in the
- * memory operand %[lead]) groups first, by entering the 4-group loop at its last 1-3 (TBB), then
- * 4 an iteration until %[c] reaches the memory operand %[end]. */
-#define QNNC_CONV_MM2X3_LOOP_OF(G)                                                                 \
+/* The dot products over the three columns from %[c] (the weights from %[w]), G the group of the
+ * layer's weight width (QNNC_CONV_MM2X3_GROUP or _GROUP_WIDE): groups % 4 (in the memory operand
+ * %[lead]) groups first, by entering the 4-group loop at its last 1-3 (TBB), then 4 an iteration
+ * until %[c] reaches the memory operand %[end]. */
+#define QNNC_CONV_MM2X3_LOOP_OF(G)                                                             \
     "ldr %[x0], %[lead]\n\t"                                                                   \
     "tbb [pc, %[x0]]\n\t"                                                                      \
     "0:\n\t"                                                                                   \
     ".byte (10f - 0b) / 2, (13f - 0b) / 2, (12f - 0b) / 2, (11f - 0b) / 2\n\t"                  \
-    "10:\n\t" G "11:\n\t" G "12:\n\t" G \
-    "13:\n\t" G "ldr %[wa], %[end]\n\t"                                     \
+    "10:\n\t" G "11:\n\t" G "12:\n\t" G "13:\n\t" G                                            \
+    "ldr %[wa], %[end]\n\t"                                                                    \
     "cmp %[c], %[wa]\n\t"                                                                      \
     "bne 10b\n\t"
 /* The same, 8 groups an iteration (groups % 8 first, from the memory operand %[lead]; TBH: the
  * entry offsets pass TBB's 510 bytes): the loop's end test, a stack load, once per 8 groups. For
  * the whole-range channel loops that hold most of the cycles (one more copy of the groups is
  * about 320 bytes of flash). */
-#define QNNC_CONV_MM2X3_LOOP8_OF(G)                                                                 \
-    "ldr %[x0], %[lead]\n\t"                                                                  \
-    "tbh [pc, %[x0], lsl #1]\n\t"                                                             \
-    "0:\n\t"                                                                                  \
-    ".hword (10f - 0b) / 2, (17f - 0b) / 2, (16f - 0b) / 2, (15f - 0b) / 2\n\t"                \
-    ".hword (14f - 0b) / 2, (13f - 0b) / 2, (12f - 0b) / 2, (11f - 0b) / 2\n\t"                \
-    "10:\n\t" G "11:\n\t" G "12:\n\t" G \
-    "13:\n\t" G "14:\n\t" G "15:\n\t" G \
-    "16:\n\t" G "17:\n\t" G "ldr %[wa], %[end]\n\t"   \
+#define QNNC_CONV_MM2X3_LOOP8_OF(G)                                                            \
+    "ldr %[x0], %[lead]\n\t"                                                                   \
+    "tbh [pc, %[x0], lsl #1]\n\t"                                                              \
+    "0:\n\t"                                                                                   \
+    ".hword (10f - 0b) / 2, (17f - 0b) / 2, (16f - 0b) / 2, (15f - 0b) / 2\n\t"                 \
+    ".hword (14f - 0b) / 2, (13f - 0b) / 2, (12f - 0b) / 2, (11f - 0b) / 2\n\t"                 \
+    "10:\n\t" G "11:\n\t" G "12:\n\t" G "13:\n\t" G                                            \
+    "14:\n\t" G "15:\n\t" G "16:\n\t" G "17:\n\t" G                                            \
+    "ldr %[wa], %[end]\n\t"                                                                    \
     "cmp %[c], %[wa]\n\t"                                                                      \
     "bne 10b\n\t"
 #define QNNC_CONV_MM2X3_OPERANDS                                                               \
