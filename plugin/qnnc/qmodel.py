@@ -20,6 +20,22 @@ def paired_filter_bytes(filter_dims) -> int:
     return ((out_c + 1) // 2) * 2 * ((kh * kw * in_c + 3) & ~3)
 
 
+def dsp_filter_extra(op: "QOp", wide: Optional[bool] = None) -> int:
+    """Bytes the DSP build's own filter copy adds over the int8 filter in ``op.consts``: the paired
+    copy (plan/paired_conv.py) in its place, int16 copies (``wide``, default ``attrs["wide_weights"]``:
+    plan/wide_weights.py) twice as large; 0 for ops without such a copy."""
+    wide = bool(op.attrs.get("wide_weights")) if wide is None else wide
+    filt = int(op.consts["filter"].nbytes) if "filter" in op.consts else 0
+    if op.attrs.get("paired_weights"):
+        return (2 if wide else 1) * paired_filter_bytes(op.attrs["filter_dims"]) - filt
+    return filt if wide else 0
+
+
+def filter_key(op: "QOp") -> Tuple:
+    """What makes two ops' filters one array (the emitter defines equal arrays once)."""
+    return op.consts["filter"].tobytes(), tuple(op.attrs.get("filter_dims", ()))
+
+
 # Op kinds and the kernel function each calls (None: a view, no code).
 KERNELS = {
     "conv": "qnnc_conv_s8",
@@ -99,12 +115,7 @@ class QOp:
     def weight_bytes(self) -> int:
         """Bytes of constant data, as the largest target build carries them: with int16 weights
         (``attrs["wide_weights"]``, the DSP path's) the filter counts twice."""
-        own = int(sum(a.nbytes for a in self.consts.values()))
-        wide = 2 if self.attrs.get("wide_weights") else 1
-        if self.attrs.get("paired_weights"):  # the DSP build's copy instead: rows padded to 4 taps
-            own += wide * paired_filter_bytes(self.attrs["filter_dims"]) - int(self.consts["filter"].nbytes)
-        elif wide == 2:
-            own += int(self.consts["filter"].nbytes)
+        own = int(sum(a.nbytes for a in self.consts.values())) + dsp_filter_extra(self)
         return own + sum(op.weight_bytes for op in self.sub_ops)
 
     @property
@@ -180,18 +191,15 @@ class QModel:
         seen = set()
         total = 0
         for op in [o for op in self.ops for o in [op] + op.sub_ops]:
-            arrays = [(a, 1) for a in op.consts.values()]
-            wide = 2 if op.attrs.get("wide_weights") else 1
-            if op.attrs.get("paired_weights"):  # the DSP build's paired copy: rows padded to 4 taps
-                key = (op.consts["filter"].tobytes(), tuple(op.attrs["filter_dims"]), "paired", wide)  # wide: int16
+            extra = dsp_filter_extra(op)  # the DSP build's paired / int16 copy
+            if extra:
+                key = (filter_key(op), bool(op.attrs.get("paired_weights")), bool(op.attrs.get("wide_weights")))
                 if key not in seen:
                     seen.add(key)
-                    total += wide * paired_filter_bytes(op.attrs["filter_dims"]) - int(op.consts["filter"].nbytes)
-            elif wide == 2:
-                arrays.append((op.consts["filter"], "wide"))  # the int16 copy: 2 bytes a weight
-            for a, tag in arrays:
+                    total += extra
+            for a in op.consts.values():
                 a = np.ascontiguousarray(a)
-                key = (a.dtype.str, a.tobytes(), tag)
+                key = (a.dtype.str, a.tobytes())
                 if key not in seen:
                     seen.add(key)
                     total += a.nbytes

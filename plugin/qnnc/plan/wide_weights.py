@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import List, Optional, Tuple
 
-from ..qmodel import QModel, QOp, paired_filter_bytes
+from ..qmodel import QModel, QOp, dsp_filter_extra, filter_key
 
 FC_MAX_K = 4096  # QNNC_FC_MAX_K: the DSP path's limit on in_features and out_features
 DSP_CORES = ("m4", "m7", "m33")  # the cores whose builds link the int16 copy (Armv7E-M / Armv8-M DSP)
@@ -65,25 +65,22 @@ def choose_wide_layers(model: QModel, flash_budget: Optional[int]) -> Tuple[List
     seen = set()
     total = start = model.weight_bytes
 
-    def key(op: QOp):
-        return op.kind, tuple(op.attrs.get("filter_dims", ())), op.consts["filter"].tobytes()
-
     def extra(op: QOp) -> int:
         """The DSP build's added bytes: the int16 copy doubles its copy (a conv's: the paired one)."""
-        return paired_filter_bytes(op.attrs["filter_dims"]) if op.kind == "conv" else int(op.consts["filter"].nbytes)
+        return dsp_filter_extra(op, True) - dsp_filter_extra(op, False)
 
     for op in model.ops:
         if op.kind != "fully_connected" or not eligible(op):
             continue
-        add = 0 if key(op) in seen else extra(op)
+        add = 0 if filter_key(op) in seen else extra(op)
         if flash_budget is not None and total + add > flash_budget:
             continue
-        seen.add(key(op))
+        seen.add(filter_key(op))
         total += add
         op.attrs["wide_weights"] = True
         chosen.append(op)
     convs = [o for op in model.ops for o in [op] + op.sub_ops if o.kind == "conv" and eligible(o)]
-    unique = {key(o): extra(o) for o in convs}
+    unique = {filter_key(o): extra(o) for o in convs}
     add = sum(unique.values())
     if convs and (flash_budget is None or total + add <= flash_budget):
         for o in convs:

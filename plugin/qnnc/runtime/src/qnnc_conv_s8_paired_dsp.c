@@ -242,29 +242,6 @@ QNNC_INLINE void qnnc_conv_paired_ssat_mode(const qnnc_conv_paired_job *j, const
 #endif
 }
 
-/* The channel loop per output mode, one instance each per weight width (W: the names' suffix,
- * wide: 0 or 1; _nofix: output zero point -128; _wide: int16 weights, linked only where a layer
- * has them). */
-#define QNNC_PAIRED_CHANNEL_LOOPS(W, wide)                                                      \
-    static QNNC_LOOP_ATTR void qnnc_conv_paired_ssat##W(const qnnc_conv_paired_job *j)         \
-    {                                                                                           \
-        qnnc_conv_paired_ssat_mode(j, 1, wide);                                                 \
-    }                                                                                           \
-    static QNNC_LOOP_ATTR void qnnc_conv_paired_ssat_nofix##W(const qnnc_conv_paired_job *j)   \
-    {                                                                                           \
-        qnnc_conv_paired_ssat_mode(j, 0, wide);                                                 \
-    }                                                                                           \
-    static QNNC_LOOP_ATTR void qnnc_conv_paired_lohi##W(const qnnc_conv_paired_job *j)         \
-    {                                                                                           \
-        qnnc_conv_paired_body(j, QNNC_PAIRED_LOHI, wide);                                       \
-    }                                                                                           \
-    static QNNC_LOOP_ATTR void qnnc_conv_paired_he##W(const qnnc_conv_paired_job *j)           \
-    {                                                                                           \
-        qnnc_conv_paired_body(j, QNNC_PAIRED_HE, wide);                                         \
-    }
-QNNC_PAIRED_CHANNEL_LOOPS(, 0)
-QNNC_PAIRED_CHANNEL_LOOPS(_wide, 1)
-
 /* Channels [oc0, out_c) (oc0 even) of the first n (1-3) pixels, the output stage in C: an odd
  * out_c's last channel (its pair's second row is zero), and the pixels a count that is no
  * multiple of 3 leaves (the columns past them repeat the last one). */
@@ -293,14 +270,35 @@ QNNC_INLINE void qnnc_conv_paired_rest_of(const qnnc_conv_paired_job *j, int32_t
         }
     }
 }
-static QNNC_LOOP_ATTR void qnnc_conv_paired_rest(const qnnc_conv_paired_job *j, int32_t oc0, int32_t n)
-{
-    qnnc_conv_paired_rest_of(j, oc0, n, 0);
-}
-static QNNC_LOOP_ATTR void qnnc_conv_paired_rest_wide(const qnnc_conv_paired_job *j, int32_t oc0, int32_t n)
-{
-    qnnc_conv_paired_rest_of(j, oc0, n, 1);
-}
+
+/* The channel loop per output mode and the C rest, one instance each per weight width (W: the
+ * names' suffix, wide: 0 or 1; _nofix: output zero point -128; _wide: int16 weights, linked only
+ * where a layer has them). */
+#define QNNC_PAIRED_CHANNEL_LOOPS(W, wide)                                                      \
+    static QNNC_LOOP_ATTR void qnnc_conv_paired_ssat##W(const qnnc_conv_paired_job *j)         \
+    {                                                                                           \
+        qnnc_conv_paired_ssat_mode(j, 1, wide);                                                 \
+    }                                                                                           \
+    static QNNC_LOOP_ATTR void qnnc_conv_paired_ssat_nofix##W(const qnnc_conv_paired_job *j)   \
+    {                                                                                           \
+        qnnc_conv_paired_ssat_mode(j, 0, wide);                                                 \
+    }                                                                                           \
+    static QNNC_LOOP_ATTR void qnnc_conv_paired_lohi##W(const qnnc_conv_paired_job *j)         \
+    {                                                                                           \
+        qnnc_conv_paired_body(j, QNNC_PAIRED_LOHI, wide);                                       \
+    }                                                                                           \
+    static QNNC_LOOP_ATTR void qnnc_conv_paired_he##W(const qnnc_conv_paired_job *j)           \
+    {                                                                                           \
+        qnnc_conv_paired_body(j, QNNC_PAIRED_HE, wide);                                         \
+    }                                                                                           \
+    static QNNC_LOOP_ATTR void qnnc_conv_paired_rest##W(const qnnc_conv_paired_job *j, int32_t oc0, int32_t n) \
+    {                                                                                           \
+        qnnc_conv_paired_rest_of(j, oc0, n, wide);                                              \
+    }
+QNNC_PAIRED_CHANNEL_LOOPS(, 0)
+QNNC_PAIRED_CHANNEL_LOOPS(_wide, 1)
+/* The instance of one of them for the driver's weight width (wide, a constant there). */
+#define QNNC_PAIRED_OF(name) (wide ? name##_wide : name)
 
 /* The requantizations the path takes: TFLite's where every channel has the fast form with a right
  * shift (qnnc_dsp_rq_asm_ok), half to even where every shift is <= -1 (qnnc_rq_he_neg). */
@@ -470,13 +468,12 @@ QNNC_INLINE int qnnc_conv_paired_dsp_run(const qnnc_buffer *scratch, const qnnc_
     job.rounding = params->rounding;
     /* the channel loop of the layer's output mode */
     if (params->rounding == QNNC_ROUND_HALF_EVEN) {
-        channels = wide ? qnnc_conv_paired_he_wide : qnnc_conv_paired_he;
-    } else if (params->act_min == -128 && params->act_max == 127 && params->output_offset == -128) {
-        channels = wide ? qnnc_conv_paired_ssat_nofix_wide : qnnc_conv_paired_ssat_nofix;
+        channels = QNNC_PAIRED_OF(qnnc_conv_paired_he);
     } else if (params->act_min == -128 && params->act_max == 127) {
-        channels = wide ? qnnc_conv_paired_ssat_wide : qnnc_conv_paired_ssat;
+        channels = params->output_offset == -128 ? QNNC_PAIRED_OF(qnnc_conv_paired_ssat_nofix)
+                                                 : QNNC_PAIRED_OF(qnnc_conv_paired_ssat);
     } else {
-        channels = wide ? qnnc_conv_paired_lohi_wide : qnnc_conv_paired_lohi;
+        channels = QNNC_PAIRED_OF(qnnc_conv_paired_lohi);
     }
     for (b = 0; b < output_dims->n; ++b) {
         const int8_t *in_b = input + b * in_h * in_w * in_c;
@@ -506,20 +503,12 @@ QNNC_INLINE int qnnc_conv_paired_dsp_run(const qnnc_buffer *scratch, const qnnc_
             }
             job.out = out_b + p * out_c;
             if (n_pix - p < 3) {
-                if (wide) {
-                    qnnc_conv_paired_rest_wide(&job, 0, n_pix - p);
-                } else {
-                    qnnc_conv_paired_rest(&job, 0, n_pix - p);
-                }
+                QNNC_PAIRED_OF(qnnc_conv_paired_rest)(&job, 0, n_pix - p);
                 continue;
             }
             channels(&job);
             if ((out_c & 1) != 0) {
-                if (wide) {
-                    qnnc_conv_paired_rest_wide(&job, out_c - 1, 3);
-                } else {
-                    qnnc_conv_paired_rest(&job, out_c - 1, 3);
-                }
+                QNNC_PAIRED_OF(qnnc_conv_paired_rest)(&job, out_c - 1, 3);
             }
         }
     }
