@@ -16,9 +16,8 @@
  * has impossible constraints".
  *
  * With int16 weights (execution.wide_weights, qnnc_conv_s8_paired_wide; qnnc/emit/wide_weights.py)
- * a group's 16 bytes are both channels' weight words ready for SMLAD: four single LDRs, which the
- * M4 pipelines (5 cycles), replace the LDRD and the four SXTB16: 19 instructions and about 26
- * cycles a group.
+ * a group's 16 bytes are both channels' weight words ready for SMLAD: one LDM of four registers
+ * (5 cycles) replaces the LDRD and the four SXTB16: 16 instructions and about 26 cycles a group.
  */
 #ifndef QNNC_DSP_MM2X3_H
 #define QNNC_DSP_MM2X3_H
@@ -56,14 +55,16 @@
     "sxtb16 %[wb], %[wb]\n\t" QNNC_CONV_MM2X3_PIXEL("a0", "b0") QNNC_CONV_MM2X3_PIXEL("a1", "b1") \
         QNNC_CONV_MM2X3_PIXEL("a2", "b2")
 /* The same group over int16 weights: channel a's words (taps 0, 2), (1, 3), then channel b's, as
- * the SXTB16 pair above gives them (post-increment by 16, then negative offsets: single loads in
- * a row, which the M4 pipelines). */
+ * the SXTB16 pair above gives them, by one LDM (5 cycles on the M4, as four pipelined LDRs, in
+ * one instruction). An LDM fills its registers in the order of their numbers: the statements
+ * that run this group declare the four with QNNC_CONV_MM2X3_WIDE_REGS. */
 #define QNNC_CONV_MM2X3_GROUP_WIDE                                                             \
-    "ldr %[wa], [%[w]], #16\n\t"                                                             \
-    "ldr %[wa13], [%[w], #-12]\n\t"                                                          \
-    "ldr %[wb], [%[w], #-8]\n\t"                                                             \
-    "ldr %[wb13], [%[w], #-4]\n\t" QNNC_CONV_MM2X3_PIXEL("a0", "b0") QNNC_CONV_MM2X3_PIXEL("a1", "b1") \
-        QNNC_CONV_MM2X3_PIXEL("a2", "b2")
+    "ldm %[w]!, {%[wa], %[wa13], %[wb], %[wb13]}\n\t" QNNC_CONV_MM2X3_PIXEL("a0", "b0")          \
+        QNNC_CONV_MM2X3_PIXEL("a1", "b1") QNNC_CONV_MM2X3_PIXEL("a2", "b2")
+/* The wide group's weight registers, fixed and ascending in the weights' memory order: r2-r5,
+ * neither r7 (a frame pointer) nor r9 (reserved by -ffixed-r9 builds). */
+#define QNNC_CONV_MM2X3_WIDE_REGS                                                              \
+    register uint32_t wa __asm("r2"), wa13 __asm("r3"), wb __asm("r4"), wb13 __asm("r5")
 /* The dot products over the three columns from %[c] (the weights from %[w]), G the group of the
  * layer's weight width (QNNC_CONV_MM2X3_GROUP or _GROUP_WIDE): groups % 4 (in the memory operand
  * %[lead]) groups first, by entering the 4-group loop at its last 1-3 (TBB), then 4 an iteration
@@ -119,16 +120,18 @@ QNNC_INLINE qnnc_mm2x3 qnnc_conv_mm2x3(const uint32_t *c, const uint32_t *c_end,
      * all 14); groups % 4 groups run first by entering the 4-group loop at its last 1-3 (TBB) */
     const uint32_t *volatile end = c_end;
     volatile uint32_t lead = groups & 3u;
-    uint32_t wa, wb, wa13, wb13, x0;
+    uint32_t x0;
 #if !defined(QNNC_DSP_ASM_13)
     uint32_t x1;
 #endif
     if (c != c_end && wide) {
+        QNNC_CONV_MM2X3_WIDE_REGS;
         __asm volatile(QNNC_CONV_MM2X3_LOOP_OF(QNNC_CONV_MM2X3_GROUP_WIDE)
                        : QNNC_CONV_MM2X3_OPERANDS
                        : [end] "m"(end), [lead] "m"(lead)
                        : "cc", "memory");
     } else if (c != c_end) {
+        uint32_t wa, wb, wa13, wb13;
         __asm volatile(QNNC_CONV_MM2X3_LOOP_OF(QNNC_CONV_MM2X3_GROUP)
                        : QNNC_CONV_MM2X3_OPERANDS
                        : [end] "m"(end), [lead] "m"(lead)

@@ -137,7 +137,7 @@ QNNC_INLINE void qnnc_conv_paired_ssat_asm(const qnnc_conv_paired_job *j, const 
     const int8_t *w = j->filter;
     int32_t a0, a1, a2, b0, b1, b2;
     const uint32_t *c;
-    uint32_t wa, wb, wa13, wb13, x0, x1;
+    uint32_t x0, x1;
     st.cols = j->cols;
     st.c_end = j->c_end;
     st.lead = j->groups & 7u;
@@ -149,9 +149,11 @@ QNNC_INLINE void qnnc_conv_paired_ssat_asm(const qnnc_conv_paired_job *j, const 
     st.d = j->out_c;
     st.o2 = 2 * j->off + 1;
     if (wide) {
+        QNNC_CONV_MM2X3_WIDE_REGS;
         __asm volatile(QNNC_PAIRED_SSAT_ASM(QNNC_CONV_MM2X3_LOOP8_OF(QNNC_CONV_MM2X3_GROUP_WIDE))
                        QNNC_PAIRED_SSAT_OPERANDS);
     } else {
+        uint32_t wa, wb, wa13, wb13;
         __asm volatile(QNNC_PAIRED_SSAT_ASM(QNNC_CONV_MM2X3_LOOP8_OF(QNNC_CONV_MM2X3_GROUP))
                        QNNC_PAIRED_SSAT_OPERANDS);
     }
