@@ -4,7 +4,9 @@
     python -m benchmarks.cost_model check    # KWS and IC, int8/int4/int16, M4 and M55: predicted vs measured
 
 ``fit`` builds the fitting set (KWS, IC and AD from the shared models as int8, int4 weights, int16
-activations, half-to-even rounding and mixed int8/int16; the layer suite and MobileNetV1-0.25 of
+activations, half-to-even rounding, mixed int8/int16, and int8 with and without int16 weights
+(``execution.wide_weights``; int8 itself takes them where they fit, as on the 2 MiB board the
+benchmarks build for); the layer suite and MobileNetV1-0.25 of
 ``layers.py`` as int8, int4 and int16) and runs each on m3, m4, m55 and rv32 under QEMU with the
 harness' per-layer instruction counts (``modelbench.bench_generated``), then fits one coefficient
 row per (core class, kernel group) and prints the table to paste into
@@ -47,6 +49,8 @@ VARIANTS: Dict[str, str] = {
     "half_even": "quantization:\n  rounding: half_even\n",
     "mixed": "quantization:\n  overrides:\n    - match: Conv\n      activation_bits: 16\n",
     "wide": "execution:\n  wide_weights: true\n",  # int16 FC/conv weights: the DSP cores' _wide kernels
+    # int8 everywhere (int8 itself is auto on the 2 MiB reference board: KWS and IC take int16 weights)
+    "narrow": "execution:\n  wide_weights: false\n",
 }
 SUITE_VARIANTS = ["int8", "int4", "int16"]
 CHECK_SET = [(m, v) for m in SHARED[:2] for v in ("int8", "int4", "int16")]

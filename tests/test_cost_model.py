@@ -17,26 +17,26 @@ from qnnc.plan import cost_model as C
 # output channel, measured instructions).
 # After re-measuring, paste the PINNED block that command prints here.
 PINNED = [
-    ('m3', 'qnnc_conv_s8:1x1', 512000, 8000, 8000, 8000, 1891057),  # mlperf_tiny_kws_dscnn #2
-    ('m4', 'qnnc_conv_s8:1x1', 512000, 8000, 8000, 8000, 568497),  # mlperf_tiny_kws_dscnn #2
-    ('m55', 'qnnc_conv_s8:1x1', 512000, 8000, 8000, 8000, 166246),  # mlperf_tiny_kws_dscnn #2
-    ('riscv', 'qnnc_conv_s8:1x1', 512000, 8000, 8000, 8000, 2336198),  # mlperf_tiny_kws_dscnn #2
-    ('m3', 'qnnc_conv_s8:kxk', 2359296, 16384, 16384, 147456, 7593291),  # mlperf_tiny_ic_resnet8 #2
-    ('m4', 'qnnc_conv_s8:kxk', 2359296, 16384, 16384, 147456, 2622360),  # mlperf_tiny_ic_resnet8 #1
-    ('m55', 'qnnc_conv_s8:kxk', 2359296, 16384, 16384, 147456, 742157),  # mlperf_tiny_ic_resnet8 #1
-    ('riscv', 'qnnc_conv_s8:kxk', 2359296, 16384, 16384, 147456, 9390369),  # mlperf_tiny_ic_resnet8 #2
-    ('m3', 'qnnc_conv_s8:kxk', 4718592, 32768, 16384, 147456, 15186451),  # conv3x3 #0
-    ('m4', 'qnnc_conv_s8:kxk', 4718592, 32768, 16384, 147456, 4860602),  # conv3x3 #0
-    ('m55', 'qnnc_conv_s8:kxk', 4718592, 32768, 16384, 147456, 1171726),  # conv3x3 #0
-    ('riscv', 'qnnc_conv_s8:kxk', 4718592, 32768, 16384, 147456, 18780586),  # conv3x3 #0
-    ('m3', 'qnnc_fully_connected_s8', 16384, 64, 256, 256, 52952),  # fc #0
-    ('m4', 'qnnc_fully_connected_s8', 16384, 64, 256, 256, 25485),  # fc #0
-    ('m55', 'qnnc_fully_connected_s8', 16384, 64, 256, 256, 3478),  # fc #0
-    ('riscv', 'qnnc_fully_connected_s8', 16384, 64, 256, 256, 68424),  # fc #0
-    ('m3', 'qnnc_conv_s8:1x1', 1048576, 16384, 16384, 16384, 3863958),  # conv1x1 #0
-    ('m4', 'qnnc_conv_s8:1x1', 1048576, 16384, 16384, 16384, 1163071),  # conv1x1 #0
-    ('m55', 'qnnc_conv_s8:1x1', 1048576, 16384, 16384, 16384, 332648),  # conv1x1 #0
-    ('riscv', 'qnnc_conv_s8:1x1', 1048576, 16384, 16384, 16384, 4780324),  # conv1x1 #0
+    ('m3', 'qnnc_conv_s8:1x1:wide', 512000, 8000, 8000, 8000, 1891057),  # mlperf_tiny_kws_dscnn #2
+    ('m4', 'qnnc_conv_s8:1x1:wide', 512000, 8000, 8000, 8000, 455572),  # mlperf_tiny_kws_dscnn #2
+    ('m55', 'qnnc_conv_s8:1x1:wide', 512000, 8000, 8000, 8000, 123950),  # mlperf_tiny_kws_dscnn #2
+    ('riscv', 'qnnc_conv_s8:1x1:wide', 512000, 8000, 8000, 8000, 2336198),  # mlperf_tiny_kws_dscnn #2
+    ('m3', 'qnnc_conv_s8:kxk:wide', 2359296, 16384, 16384, 147456, 7593291),  # mlperf_tiny_ic_resnet8 #2
+    ('m4', 'qnnc_conv_s8:kxk:wide', 2359296, 16384, 16384, 147456, 2194674),  # mlperf_tiny_ic_resnet8 #2
+    ('m55', 'qnnc_conv_s8:kxk:wide', 2359296, 16384, 16384, 147456, 528515),  # mlperf_tiny_ic_resnet8 #2
+    ('riscv', 'qnnc_conv_s8:kxk:wide', 2359296, 16384, 16384, 147456, 9390369),  # mlperf_tiny_ic_resnet8 #2
+    ('m3', 'qnnc_conv_s8:kxk:wide', 4718592, 32768, 16384, 147456, 15186451),  # conv3x3 #0
+    ('m4', 'qnnc_conv_s8:kxk:wide', 4718592, 32768, 16384, 147456, 4006085),  # conv3x3 #0
+    ('m55', 'qnnc_conv_s8:kxk:wide', 4718592, 32768, 16384, 147456, 916024),  # conv3x3 #0
+    ('riscv', 'qnnc_conv_s8:kxk:wide', 4718592, 32768, 16384, 147456, 18780586),  # conv3x3 #0
+    ('m3', 'qnnc_fully_connected_s8:wide', 16384, 64, 256, 256, 52952),  # fc #0
+    ('m4', 'qnnc_fully_connected_s8:wide', 16384, 64, 256, 256, 14915),  # fc #0
+    ('m55', 'qnnc_fully_connected_s8:wide', 16384, 64, 256, 256, 3478),  # fc #0
+    ('riscv', 'qnnc_fully_connected_s8:wide', 16384, 64, 256, 256, 68424),  # fc #0
+    ('m3', 'qnnc_conv_s8:1x1:wide', 1048576, 16384, 16384, 16384, 3863958),  # conv1x1 #0
+    ('m4', 'qnnc_conv_s8:1x1:wide', 1048576, 16384, 16384, 16384, 948298),  # conv1x1 #0
+    ('m55', 'qnnc_conv_s8:1x1:wide', 1048576, 16384, 16384, 16384, 260778),  # conv1x1 #0
+    ('riscv', 'qnnc_conv_s8:1x1:wide', 1048576, 16384, 16384, 16384, 4780324),  # conv1x1 #0
 ]
 
 
