@@ -1,14 +1,14 @@
 """Measure, fit and check the cost model of ``qnnc.plan.cost_model`` (expected instructions per layer).
 
     python -m benchmarks.cost_model fit      # measure every fitting build, print the COEFFICIENTS table
-    python -m benchmarks.cost_model check    # KWS and IC, int8 (int16 weights or not)/int4/int16, M4 and M55
+    python -m benchmarks.cost_model check    # KWS and IC: int8, int4, int16, half-even; M4 and M55
 
 ``fit`` builds the fitting set (KWS, IC and AD from the shared models as int8, int4 weights, int16
-activations, half-to-even rounding, mixed int8/int16 and int8 with and without int16 weights; the
-layer suite and MobileNetV1-0.25 of ``layers.py`` as int8 with and without int16 weights, int4 and
-int16; int8 itself takes int16 weights where they fit, ``execution.wide_weights: auto`` on the 2 MiB
-board the benchmarks build for) and runs each on m3, m4, m55 and rv32 under QEMU with the
-harness' per-layer instruction counts (``modelbench.bench_generated``), then fits one coefficient
+activations, half-to-even rounding, mixed int8/int16, and int8 and half-to-even with and without
+int16 weights; the layer suite and MobileNetV1-0.25 of ``layers.py`` as int8 with and without
+int16 weights, int4 and int16; int8 itself takes int16 weights where they fit,
+``execution.wide_weights: auto`` on the 2 MiB board the benchmarks build for) and runs each on m3,
+m4, m55 and rv32 under QEMU with the harness' per-layer instruction counts (``modelbench.bench_generated``), then fits one coefficient
 row per (core class, kernel group) and prints the table to paste into
 ``plugin/qnnc/plan/cost_model.py``. ``--cache DIR`` keeps each measurement as JSON so a second run
 (or ``check`` after ``fit``) reuses them; ``--cores``/``--only`` narrow the set.
@@ -49,11 +49,14 @@ VARIANTS: Dict[str, str] = {
     "half_even": "quantization:\n  rounding: half_even\n",
     "mixed": "quantization:\n  overrides:\n    - match: Conv\n      activation_bits: 16\n",
     "wide": "execution:\n  wide_weights: true\n",  # int16 FC/conv weights: the DSP cores' _wide kernels
-    # int8 everywhere (int8 itself is auto on the 2 MiB reference board: KWS and IC take int16 weights)
+    # int8 weights everywhere (int8 itself is auto on the 2 MiB reference board: KWS and IC take
+    # int16 weights), also with half-to-even rounding (QDQ models): the groups without ":wide"
     "narrow": "execution:\n  wide_weights: false\n",
+    "half_even_narrow": "quantization:\n  rounding: half_even\nexecution:\n  wide_weights: false\n",
 }
 SUITE_VARIANTS = ["int8", "narrow", "int4", "int16"]
-CHECK_SET = [(m, v) for m in SHARED[:2] for v in ("int8", "narrow", "int4", "int16")]
+CHECK_SET = [(m, v) for m in SHARED[:2]
+             for v in ("int8", "narrow", "int4", "int16", "half_even", "half_even_narrow")]
 
 
 def fit_set() -> List[Tuple[str, str]]:

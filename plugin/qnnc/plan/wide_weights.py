@@ -4,7 +4,8 @@ int16 for the Armv7E-M DSP path (Cortex-M4/M7/M33).
 The DSP loop then loads weight pairs ready for SMLAD instead of widening int8 weights with
 SXTB16 on every call: fully connected, per 4 outputs and 4 inputs 21 instead of 25 cycles on the
 M4; convolutions in channel pairs (plan/paired_conv.py), per group of 4 taps of the 2 x 3 block
-19 instead of 20 instructions and about 26 instead of 28 cycles. The price is flash: the DSP
+16 instead of 20 instructions (one LDM instead of an LDRD and four SXTB16) and about 26 instead of
+28 cycles. The price is flash: the DSP
 build carries 2 bytes a weight instead of 1 (other cores keep the int8 weights; the generated C
 holds both, each under its own #if). With a flash budget, fully connected layers are widened
 first, each where it still fits, then the convs if all of them fit (choose_wide_layers); the rest
