@@ -196,45 +196,50 @@ static QNNC_LOOP_ATTR void qnnc_dw_store4(int8_t *restrict out, int32_t a0, int3
 #if QNNC_DSP_ASM
 /* The window's taps as inline assembly (the other loops' reasons, qnnc_internal.h): GCC 12 keeps
  * the 8 tap offsets and the hoisted weights on the stack and splits LDRD, 10 instructions a tap
- * for these 8 (LDR, 2 SXTAB16, 2 LDR, 4 SMLAxx). The tap's two weight words come by two LDRs
- * through one register: the same cycles as an LDRD, and 12 registers, which leaves GCC one for
- * the run's pointers (and room in builds that reserve r9). woff0/woff1: the words' offsets. */
-#define QNNC_DW3_ASM_TAP(xaddr, woff0, woff1)                                                  \
-    "ldr %[w], [%[wt], #" woff0 "]\n\t"                                                        \
-    "ldr %[x], " xaddr "\n\t"                                                                   \
-    "sxtab16 %[y], %[off2], %[x]\n\t"                                                         \
-    "smlabb %[a0], %[w], %[y], %[a0]\n\t"                                                     \
-    "smlatt %[a2], %[w], %[y], %[a2]\n\t"                                                     \
-    "ldr %[w], [%[wt], #" woff1 "]\n\t"                                                        \
-    "sxtab16 %[x], %[off2], %[x], ror #8\n\t"                                                 \
-    "smlabb %[a1], %[w], %[x], %[a1]\n\t"                                                     \
-    "smlatt %[a3], %[w], %[x], %[a3]\n\t"
+ * for these 8 (LDRD, LDR, 2 SXTAB16, 4 SMLAxx). The tap's two weight words come by one LDRD (the
+ * same M4 cycles as two LDRs through one register, one instruction fewer): 13 registers, which
+ * leaves GCC one for the run's pointers. Builds that reserve r9 load them by two LDRs through one
+ * register and the row step from memory at the row's end (11 registers; GCC 12 found none for 12
+ * in some modes and levels). woff: the first word's offset. */
 #if defined(QNNC_DSP_ASM_13)
-/* builds that reserve r9: the row step from memory at the row's end (11 registers; GCC 12 found
- * none for 12 in some modes and levels) */
 #define QNNC_DW3_ASM_13 1
+#define QNNC_DW3_ASM_W0(woff) "ldr %[w], [%[wt], #" woff "]\n\t"
+#define QNNC_DW3_ASM_W1(woff) "ldr %[w], [%[wt], #" woff " + 4]\n\t"
+#define QNNC_DW3_ASM_V "w" /* the second word's register */
+#define QNNC_DW3_ASM_V_OPERAND
 #define QNNC_DW3_ASM_NEXT_ROW "ldr %[w], %[rs]\n\tadd %[p], %[p], %[w]\n\t"
 #define QNNC_DW3_ASM_RS "m"(row_step)
 #else
 #define QNNC_DW3_ASM_13 0
+#define QNNC_DW3_ASM_W0(woff) "ldrd %[w], %[v], [%[wt], #" woff "]\n\t"
+#define QNNC_DW3_ASM_W1(woff) ""
+#define QNNC_DW3_ASM_V "v"
+#define QNNC_DW3_ASM_V_OPERAND , [v] "=&r"(v_)
 #define QNNC_DW3_ASM_NEXT_ROW "add %[p], %[p], %[rs]\n\t"
 #define QNNC_DW3_ASM_RS "r"(row_step)
 #endif
-#define QNNC_DW3_ASM_ROW3(w0, w1, w2, w3, w4, w5)                                              \
-    QNNC_DW3_ASM_TAP("[%[p]]", w0, w1) QNNC_DW3_ASM_TAP("[%[p], %[C]]", w2, w3)               \
-    QNNC_DW3_ASM_TAP("[%[p], %[C], lsl #1]", w4, w5) QNNC_DW3_ASM_NEXT_ROW
-#define QNNC_DW3_ASM_ROW2(w0, w1, w2, w3)                                                      \
-    QNNC_DW3_ASM_TAP("[%[p]]", w0, w1) QNNC_DW3_ASM_TAP("[%[p], %[C]]", w2, w3) QNNC_DW3_ASM_NEXT_ROW
+#define QNNC_DW3_ASM_TAP(xaddr, woff)                                                          \
+    QNNC_DW3_ASM_W0(woff)                                                                      \
+    "ldr %[x], " xaddr "\n\t"                                                                   \
+    "sxtab16 %[y], %[off2], %[x]\n\t"                                                         \
+    "smlabb %[a0], %[w], %[y], %[a0]\n\t"                                                     \
+    "smlatt %[a2], %[w], %[y], %[a2]\n\t" QNNC_DW3_ASM_W1(woff)                               \
+    "sxtab16 %[x], %[off2], %[x], ror #8\n\t"                                                 \
+    "smlabb %[a1], %[" QNNC_DW3_ASM_V "], %[x], %[a1]\n\t"                                    \
+    "smlatt %[a3], %[" QNNC_DW3_ASM_V "], %[x], %[a3]\n\t"
+#define QNNC_DW3_ASM_ROW3(w0, w1, w2)                                                          \
+    QNNC_DW3_ASM_TAP("[%[p]]", w0) QNNC_DW3_ASM_TAP("[%[p], %[C]]", w1)                       \
+    QNNC_DW3_ASM_TAP("[%[p], %[C], lsl #1]", w2) QNNC_DW3_ASM_NEXT_ROW
+#define QNNC_DW3_ASM_ROW2(w0, w1)                                                              \
+    QNNC_DW3_ASM_TAP("[%[p]]", w0) QNNC_DW3_ASM_TAP("[%[p], %[C]]", w1) QNNC_DW3_ASM_NEXT_ROW
 /* the three rows of a window 3 or 2 taps wide (wt's rows 3 taps = 24 bytes apart) */
 #define QNNC_DW3_ASM_3X3                                                                       \
-    QNNC_DW3_ASM_ROW3("0", "4", "8", "12", "16", "20") QNNC_DW3_ASM_ROW3("24", "28", "32", "36", "40", "44") \
-        QNNC_DW3_ASM_ROW3("48", "52", "56", "60", "64", "68")
+    QNNC_DW3_ASM_ROW3("0", "8", "16") QNNC_DW3_ASM_ROW3("24", "32", "40") QNNC_DW3_ASM_ROW3("48", "56", "64")
 #define QNNC_DW3_ASM_3X2                                                                       \
-    QNNC_DW3_ASM_ROW2("0", "4", "8", "12") QNNC_DW3_ASM_ROW2("24", "28", "32", "36")           \
-        QNNC_DW3_ASM_ROW2("48", "52", "56", "60")
+    QNNC_DW3_ASM_ROW2("0", "8") QNNC_DW3_ASM_ROW2("24", "32") QNNC_DW3_ASM_ROW2("48", "56")
 #define QNNC_DW3_ASM_OPERANDS                                                                  \
     [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [p] "+r"(pp), [x] "=&r"(x_),      \
-        [y] "=&r"(y_), [w] "=&r"(w_)                                                           \
+        [y] "=&r"(y_), [w] "=&r"(w_) QNNC_DW3_ASM_V_OPERAND                                    \
     : [C] "r"(C), [rs] QNNC_DW3_ASM_RS, [wt] "r"(wt), [off2] "r"(off2)                          \
     : "memory"
 #endif
@@ -260,6 +265,9 @@ QNNC_INLINE void qnnc_dw3_run_body(const int8_t *px, int32_t C, int32_t row_step
 #if QNNC_DSP_ASM
             const int8_t *pp = p;
             int32_t x_, y_, w_;
+#if !QNNC_DW3_ASM_13
+            int32_t v_; /* the tap's second weight word */
+#endif
             /* the C taps where the output stage leaves GCC 12 too few registers at some levels:
              * the modes chosen at run time (mode < 0: the reference and mode 1, a range
              * narrower than int8 whose floor is below the zero point, both rare) and half-even's
