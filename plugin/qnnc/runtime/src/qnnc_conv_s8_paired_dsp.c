@@ -341,8 +341,10 @@ static QNNC_LOOP_ATTR void qnnc_conv_paired_flat_cols(uint32_t *cols, const int8
 
 /* Three windows of one output row inside the input (s: the first's first byte; d: stride_w *
  * in_c, from one window to the next) into the three columns: gathered as qnnc_conv_inside_q15
- * does into the three int8 windows, the taps past K masked, then widened together, group by group
- * (the six words of a group are contiguous in the columns). */
+ * does into the three int8 windows, then widened together, group by group (the six words of a
+ * group are contiguous in the columns). The taps past K keep what the last row's word copy left
+ * there (the next input bytes): the paired layouts pad K with zero weights, so unlike
+ * qnnc_conv_inside_q15's columns these need no mask. */
 static QNNC_LOOP_ATTR void qnnc_conv_paired_inside3(uint32_t *cols, const int8_t *s, int32_t d,
                                                     const qnnc_conv_inside_layer *l)
 {
@@ -377,11 +379,6 @@ static QNNC_LOOP_ATTR void qnnc_conv_paired_inside3(uint32_t *cols, const int8_t
             s += row_step;
         }
         break;
-    }
-    if (l->keep != 0xFFFFFFFFu) {
-        for (j = 0; j < 3; ++j) {
-            qnnc_conv_inside_mask(l->raw + j * rs, kp, l->keep, l->zpw);
-        }
     }
     for (; w != w_end; w += 4, cols += 6) {
         const uint32_t x0 = qnnc_dsp_rd32(w), x1 = qnnc_dsp_rd32(w + rs), x2 = qnnc_dsp_rd32(w + 2 * rs);
