@@ -8,8 +8,9 @@ activations, half-to-even rounding, mixed int8/int16, and int8 and half-to-even 
 int16 weights; the layer suite and MobileNetV1-0.25 of ``layers.py`` as int8 with and without
 int16 weights, int4 and int16; int8 itself takes int16 weights where they fit,
 ``execution.wide_weights: auto`` on the 2 MiB board the benchmarks build for) and runs each on m3,
-m4, m55 and rv32 under QEMU with the harness' per-layer instruction counts (``modelbench.bench_generated``), then fits one coefficient
-row per (core class, kernel group) and prints the table to paste into
+m4, m55 and rv32 under QEMU with the harness' per-layer instruction counts
+(``modelbench.bench_generated``), then fits one coefficient row per (core class, kernel group) and
+prints the table to paste into
 ``plugin/qnnc/plan/cost_model.py``. ``--cache DIR`` keeps each measurement as JSON so a second run
 (or ``check`` after ``fit``) reuses them; ``--cores``/``--only`` narrow the set.
 ``check`` measures (or reads from the cache) and prints, per layer and per model, the table's

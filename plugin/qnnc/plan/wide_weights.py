@@ -5,11 +5,10 @@ The DSP loop then loads weight pairs ready for SMLAD instead of widening int8 we
 SXTB16 on every call: fully connected, per 4 outputs and 4 inputs 21 instead of 25 cycles on the
 M4; convolutions in channel pairs (plan/paired_conv.py), per group of 4 taps of the 2 x 3 block
 16 instead of 20 instructions (one LDM instead of an LDRD and four SXTB16) and about 26 instead of
-28 cycles. The price is flash: the DSP
-build carries 2 bytes a weight instead of 1 (other cores keep the int8 weights; the generated C
-holds both, each under its own #if). With a flash budget, fully connected layers are widened
-first, each where it still fits, then the convs if all of them fit (choose_wide_layers); the rest
-keep int8 weights.
+28 cycles. The price is flash: the DSP build carries 2 bytes a weight instead of 1 (other cores
+keep the int8 weights; the generated C holds both, each under its own #if). With a flash budget,
+fully connected layers are widened first, each where it still fits, then the convs if all of them
+fit (choose_wide_layers); the rest keep int8 weights.
 
 ``auto`` (the default) widens only where the trade is known to be wanted: the build names a DSP
 core (``--target``/``target:`` m4, m7 or m33) and the board's flash (``--flash-size``, which the
