@@ -89,6 +89,23 @@ def test_old_opset_is_converted_and_bit_exact(opset, tmp_path):
     assert [op.kind for op in res.compiled.model.ops].count("conv") == 1
 
 
+@pytest.mark.parametrize("opset", [7, 9])
+def test_old_pad_attribute_in_an_ir3_file(opset, tmp_path):
+    """Pad-2's pads attribute becomes an initializer of Pad-11 that is no graph input: the
+    converted model takes the IR version of its new opset, so the checker accepts it."""
+    inits = [tensor("w", w(4, 3, 3, 3)), tensor("b", w(4, scale=0.1))]
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], name="conv", kernel_shape=[3, 3]),
+             helper.make_node("Pad", ["c"], ["y"], name="pad", pads=[0, 0, 1, 1, 0, 0, 1, 1], mode="constant")]
+    inputs = [vi("x", [1, 3, 6, 6])] + [helper.make_tensor_value_info(i.name, i.data_type, list(i.dims))
+                                         for i in inits]
+    m = model(nodes, inputs, [vi("y", [1, 4, 6, 6])], inits, opset=opset, ir_version=3)
+    onnx.checker.check_model(m)
+    path = save(m, tmp_path / f"pad{opset}.onnx")
+    assert [n.op for n in import_onnx(str(path)).nodes] == ["Conv", "Pad"]
+    res, _, _ = build_bit_exact(path, tmp_path, [1, 3, 6, 6])
+    assert [op.kind for op in res.compiled.model.ops].count("pad") == 1
+
+
 def test_mnist8_style_model(tmp_path):
     """The ONNX zoo's mnist-8 layout: opset 8, IR 3, initializers listed as inputs, SAME_UPPER convs,
     per-channel biases added by Add ([C, 1, 1]), the FC weights reshaped at run time (folded) and a

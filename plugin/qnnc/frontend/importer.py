@@ -264,6 +264,10 @@ def convert_opset(model: onnx.ModelProto, path: str):
                          file=path) from None
     if version < 11:
         _fix_converted_resize(converted, path)
+    # The converter may add initializers that are no graph inputs (Pad-2's pads become an input
+    # of Pad-11), which IR versions below 4 forbid: the converted model is of the target's IR.
+    converted.ir_version = max(converted.ir_version,
+                               onnx.helper.find_min_ir_version_for(list(converted.opset_import)))
     return converted, target
 
 
