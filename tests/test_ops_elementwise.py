@@ -374,10 +374,27 @@ def test_log_softmax_refusals(tmp_path):
     m = M([1, 5, 12], 13)
     m.op("LogSoftmax", ["x"], axis=1)
     refused(m, tmp_path, "LogSoftmax", "only the last axis", "node 'LogSoftmax_1'")
-    m = M([1, 6, 3, 3], 11)
-    m.op("LogSoftmax", ["x"], axis=1)
-    (tmp_path / "b").mkdir()
-    refused(m, tmp_path / "b", "LogSoftmax", "only the last axis")
+
+
+COERCED = [  # (id, op, shape, axis or None for the default 1)
+    ("softmax_4d_channels", "Softmax", [1, 6, 3, 3], 1),
+    ("softmax_4d_default", "Softmax", [1, 4, 2, 3], None),
+    ("softmax_4d_spatial", "Softmax", [1, 3, 4, 4], 2),
+    ("softmax_3d", "Softmax", [1, 5, 6], 1),
+    ("log_softmax_4d", "LogSoftmax", [1, 6, 3, 3], 1),
+]
+
+
+@pytest.mark.parametrize("case", COERCED, ids=[c[0] for c in COERCED])
+def test_opset11_softmax_over_the_dims_from_its_axis_on(case, tmp_path):
+    """Before opset 13 these ops coerce the input to 2-D at the axis: a Softmax over the channels
+    of a 4-D map normalizes over C x H x W (frontend/decompose.py rewrites it as Reshape, the op
+    over the last axis, Reshape); the result is that of the ONNX float model."""
+    _, op, shape, axis = case
+    m = M(shape, 11)
+    m.op(op, ["x"], **({} if axis is None else {"axis": axis}))
+    qm, _, _ = check(m, tmp_path, max_lsb=1.0, mean_lsb=0.3, c=case[0] in ("softmax_4d_channels", "log_softmax_4d"))
+    assert kinds(qm) == [op.lower().replace("logsoftmax", "log_softmax")]
 
 
 def test_log_softmax_kernel_random_rows():

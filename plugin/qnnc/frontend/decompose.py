@@ -8,7 +8,8 @@ in reflect / edge / wrap mode (Slices and a Concat), comparisons of an activatio
 used as a Where's condition or cast to float (a 0/1 mask from a Sign table), Einsum of one or two
 operands (a batched MatMul between Transposes and Reshapes), and
 the simple RNN (unrolled over its static sequence: per step two fully connected layers, an Add and
-the activation table).
+the activation table), and Softmax / LogSoftmax before opset 13 over a non-last axis (their 2-D
+coercion: Reshape, the op over the last axis, Reshape back).
 
 :func:`expand_composites` replaces each by that formula as plain ONNX nodes. It runs on the model
 both the importer and the float runner see (after the opset conversion), so calibration measures
@@ -669,6 +670,24 @@ def _transpose_split(r: _Rewriter, x: str, shape: List[int], perm: List[int], ou
     r.node("Concat", parts, out, out, axis=j)
 
 
+#: Ops that before opset 13 coerce their input to 2-D at ``axis`` (default 1) and normalize each
+#: row: over all the dims from the axis on, not over the axis alone (Hardmax has no kernel).
+_COERCED_2D = ("Softmax", "LogSoftmax")
+
+
+def _coerced_2d(r: _Rewriter, n: onnx.NodeProto) -> None:
+    """Softmax / LogSoftmax before opset 13 over a non-last axis (a Softmax over the
+    channels of a 4-D map at opset 11 normalizes over C x H x W): the input reshaped to
+    [outer, inner], the op over the last axis, the result reshaped back."""
+    x, out = n.input[0], n.output[0]
+    shape = list(r.static_shape(x, n))
+    axis = int(_attr(n, "axis", 1)) % len(shape)
+    inner = int(np.prod(shape[axis:]))
+    flat = r.node("Reshape", [x, r.const(f"{out}_rows_shape", np.array([-1, inner], np.int64))], f"{out}_rows")
+    rows = r.node(n.op_type, [flat], f"{out}_rows_{n.op_type.lower()}", axis=1)
+    r.node("Reshape", [rows, r.const(f"{out}_shape", np.array([-1] + shape[1:], np.int64))], out, out)
+
+
 _REWRITES: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]] = {
     "InstanceNormalization": _instance_norm, "GroupNormalization": _group_norm, "LpNormalization": _lp_norm,
     "ReduceL1": _reduce_composite, "ReduceL2": _reduce_composite, "ReduceSumSquare": _reduce_composite,
@@ -677,7 +696,7 @@ _REWRITES: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]] = {
     **{op: _compare for op in _COMPARE}, "Cast": _cast_mask, "Not": _not_mask, "Einsum": _einsum,
     "LSTM": decompose_recurrent.lstm, "GRU": decompose_recurrent.gru,
     "Gemm": _gemm_computed_c, "ReverseSequence": _reverse_sequence, "Concat": _concat_constant_ends,
-    "Transpose": _transpose_high_rank,
+    "Transpose": _transpose_high_rank, **{op: _coerced_2d for op in _COERCED_2D},
 }
 
 #: The ops rewritten here (passes/operators.py documents what each becomes); Pad only in its
@@ -686,7 +705,7 @@ _REWRITES: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]] = {
 #: is split only when its C is computed, a Concat only when some inputs are constants, a Transpose
 #: only of rank 5+ that merging axes does not bring to rank 4. Loops are unrolled (unroll_loops.py),
 #: Ifs inlined (inline_ifs.py).
-COMPOSITES = frozenset(_REWRITES) - {"Pad", "LSTM", "GRU", "Gemm", "Concat", "Transpose"} | {"Loop", "If"}
+COMPOSITES = frozenset(_REWRITES) - {"Pad", "LSTM", "GRU", "Gemm", "Concat", "Transpose", *_COERCED_2D} | {"Loop", "If"}
 
 
 def _rewritten_pad(n: onnx.NodeProto) -> bool:
@@ -695,7 +714,7 @@ def _rewritten_pad(n: onnx.NodeProto) -> bool:
 
 
 def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset(), dependent=frozenset(),
-                   value=lambda name: None, shapes=None) -> bool:
+                   value=lambda name: None, shapes=None, opset: int = 13) -> bool:
     """A composite whose activation inputs are not all constants (those are folded as they are);
     ``masks``: the comparisons :func:`_mask_conditions` turns into masks; ``dependent``: the
     tensors that depend on the input values (an LSTM / GRU state computed from them is unrolled);
@@ -722,6 +741,9 @@ def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset(), dependent=froze
         perm = [int(p) for p in _attr(n, "perm", list(reversed(range(len(dims or [])))))]  # default: reversed
         return dims is not None and len(dims) >= 5 and all(d > 0 for d in dims) and len(perm) == len(dims) \
             and _transpose_runs(dims, perm) > 4
+    if n.op_type in _COERCED_2D:  # before opset 13, over a non-last axis
+        dims = shapes(n.input[0]) if shapes is not None and live else None
+        return opset < 13 and bool(dims) and int(_attr(n, "axis", 1)) % len(dims) != len(dims) - 1
     if n.op_type == "Gemm":  # only a computed C is split off
         return len(n.input) > 2 and bool(n.input[2]) and n.input[2] not in consts
     if n.op_type == "Pad":  # constant mode is a kernel of its own; pads also once folded (PyTorch
@@ -749,6 +771,7 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     # constants a Concat reads, a rank-5+ Transpose's dims, computed pads, the rewriter's shapes.
     need_fold = any(n.op_type == "Concat" or n.op_type == "Transpose" and len(_attr(n, "perm", [0] * 5)) >= 5
                     or n.op_type == "Pad" and _rewritten_pad(n) and n.input[1] not in consts
+                    or n.op_type in _COERCED_2D and opset < 13
                     for n in model.graph.node)
     folded_model = _fold_or_none(model, opset) if need_fold else None
     folded = {} if folded_model is None else {i.name: numpy_helper.to_array(i) for i in folded_model.graph.initializer}
@@ -757,7 +780,7 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     def value(name: str):
         v = decompose_recurrent.constant_value(model, name)
         return folded.get(name) if v is None else v
-    if not any(_needs_rewrite(n, consts, masks, dependent, value, shapes) for n in model.graph.node):
+    if not any(_needs_rewrite(n, consts, masks, dependent, value, shapes, opset) for n in model.graph.node):
         return model
     m = onnx.ModelProto()
     m.CopyFrom(model)
@@ -766,7 +789,7 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     except Exception as e:  # shape inference of a malformed model: the importer's checks say more
         raise ModelError(f"shape inference fails before the composite ops can be rewritten: {e}".splitlines()[0],
                          file=path) from None
-    _rewrite(m, r, lambda n: _needs_rewrite(n, consts, masks, dependent, value, shapes), _REWRITES)
+    _rewrite(m, r, lambda n: _needs_rewrite(n, consts, masks, dependent, value, shapes, opset), _REWRITES)
     drop_dead_nodes(m.graph)  # e.g. the Expand of a class token a Concat rewrite read as a constant
     _drop_unused_initializers(m)  # e.g. an unrolled LSTM's W / R / B, now read per gate
     r.tied.extend(_rewritten_ties(m, loop_ties))

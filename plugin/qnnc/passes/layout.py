@@ -90,13 +90,8 @@ def to_nhwc(graph: Graph) -> Graph:
         elif n.op == "Concat" and x4:
             axis = n.attrs.get("axis", 0) % 4
             n.attrs = {"axis": TO_NHWC.index(axis)}
-        elif n.op == "LogSoftmax" and x4:
-            axis = n.attrs.get("axis", -1) % 4
-            if g.opset < 13 and axis != 3:
-                raise ModelError(f"LogSoftmax at opset {g.opset} with axis {axis} on a 4-D tensor flattens the "
-                                 "dims from the axis on; only the last axis is supported", file=g.source,
-                                 node=n.name, op=n.op)
-            n.attrs = {"axis": TO_NHWC.index(axis)}
+        elif n.op == "LogSoftmax" and x4:  # (before opset 13 over the last axis only: frontend/decompose.py)
+            n.attrs = {"axis": TO_NHWC.index(n.attrs.get("axis", -1) % 4)}
         elif n.op == "Softmax" and x4 and n.attrs.get("axis", -1) % 4 == 3:  # attention: over W, the last
             nodes.extend(_compute_in_nchw(g, n, four_d, nchw_shape))       # axis in NCHW, not in NHWC
             continue
