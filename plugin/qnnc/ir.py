@@ -75,6 +75,9 @@ class Graph:
     # Groups of ONNX tensor names that take one calibrated range (the union of their ranges): the
     # steps of an unrolled LSTM / GRU (frontend/decompose_recurrent.py).
     tied_ranges: List[List[str]] = field(default_factory=list)
+    # The ONNX names of the outputs, in order: the API's, also where a pass made two outputs one
+    # tensor (an output that is the Identity of another).
+    output_names: List[str] = field(default_factory=list)
 
     def copy(self) -> "Graph":
         """A copy whose lists, dicts and nodes can be edited; constant arrays are shared."""
@@ -93,6 +96,7 @@ class Graph:
             quant=self.quant,
             bn_stats=dict(self.bn_stats),
             tied_ranges=[list(g) for g in self.tied_ranges],
+            output_names=list(self.output_names),
         )
 
     # -- queries -------------------------------------------------------------

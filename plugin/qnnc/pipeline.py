@@ -243,6 +243,7 @@ def _calibrate_and_quantize(model_path: str, cfg: Config, name: str, progress: b
     qm.uint8_inputs = list(u8)
     if method == "batchnorm":  # the expected quality, as no data can measure it
         method = _batchnorm_quality(model_path, passed, qm, xs, pins, notes)
+    notes[:] = dict.fromkeys(notes)  # once each: two outputs of one tensor share their notes
     qm.notes = notes + qm.notes  # the lowering's own notes (int8 fallbacks in an int16 plan) last
     return Compiled(passed, qm, sample_count(xs), notes, plan,
                     calibration_source(cfg, sample_count(xs), prequantized, method))

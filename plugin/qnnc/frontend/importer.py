@@ -762,4 +762,4 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
     stem = os.path.splitext(os.path.basename(path))[0]
     tied = next((json.loads(p.value) for p in model.metadata_props if p.key == TIED_RANGES_KEY), [])
     return Graph(name=stem, tensors=tensors, nodes=nodes, inputs=inputs, outputs=outputs,
-                 source=os.path.abspath(path), opset=opset, quant=quant, tied_ranges=tied)
+                 source=os.path.abspath(path), opset=opset, quant=quant, tied_ranges=tied, output_names=list(outputs))

@@ -104,7 +104,9 @@ def quantize(graph: Graph, ranges: Ranges, name: str, plan: PrecisionPlan, per_c
         lower_node(low, n)
     outs = [low.convert(low.tensors[o], 8).name for o in graph.outputs]
     return QModel(name=name, tensors=low.tensors, ops=low.ops, inputs=list(graph.inputs), outputs=outs,
-                  source=graph.source, output_names=list(graph.outputs), notes=low.notes)
+                  source=graph.source, notes=low.notes,
+                  output_names=list(graph.output_names if len(graph.output_names) == len(graph.outputs)
+                                    else graph.outputs))
 
 
 def tie_ranges(ranges: Ranges, groups) -> Ranges:
