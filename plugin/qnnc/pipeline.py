@@ -34,6 +34,7 @@ from .passes.equalize import equalize, float_transforms
 from .qmodel import QModel
 from .quantize import auto_precision, calibrate_auto, calibrate_batchnorm, calibrate_tail
 from .quantize.calibrate import collect, internal_value, random_calibration_samples
+from .quantize.calibrate_softmax import softmax_floors
 from .quantize.fixedpoint import ROUND_HALF_EVEN, ROUND_TFLITE
 from .quantize.lower_graph import RULES, quantize
 from .quantize.lowering import SOFTMAX_VIEWS, softmax_inv_scale
@@ -193,6 +194,9 @@ def _calibrate_and_quantize(model_path: str, cfg: Config, name: str, progress: b
         notes.append(note)
     pins = {inp: list(shape) for inp, shape in zip(input_names, input_shapes)}
     method, bias_correction = cfg.method, cfg.bias_correction
+    # masked attention scores: no Softmax input range below where the Softmax's rows reach
+    floors = softmax_floors(model_path, xs, pins) if not prequantized and any(n.op == "Softmax" for n in passed.nodes) \
+        else {}
     auto = None  # (graph, calibrate_auto.AutoResult) of calibration method auto
     if method == "auto" and (prequantized or cfg.calibration is None):
         method = "minmax"  # auto judges against real data; random inputs and given scales use min-max
@@ -209,7 +213,7 @@ def _calibrate_and_quantize(model_path: str, cfg: Config, name: str, progress: b
             pins, progress, transforms=float_transforms(passed), means=cfg.bias_correction)
     elif method == "auto":
         auto = _auto_calibration(model_path, passed, cfg, xs, pins, progress, u8, name, weight_bits, act_bits,
-                                 rounding)
+                                 rounding, floors)
         passed, cal, bias_correction, method = auto[0], auto[1].calibration, auto[1].chosen.bias_correction, \
             "auto: " + auto[1].chosen.label()
         notes.append(auto[1].note())
@@ -221,6 +225,10 @@ def _calibrate_and_quantize(model_path: str, cfg: Config, name: str, progress: b
                       only={passed.original_name(t) for t, v in passed.tensors.items() if not v.is_const})
     for inp in u8:  # uint8 image bytes: int8 = byte - 128 exactly (scale 1, zero point -128)
         cal.ranges[inp] = cal.minmax[inp] = (0.0, 255.0)
+    for t, r in floors.items():
+        notes.append(f"Softmax input '{t}' holds values far below its rows' maxima (masked scores): its range "
+                     f"starts at {r[0]:.4g}, where all the lower values add under half an output step together")
+        cal.ranges[t] = r
     float_mean = ((lambda t: internal_value(passed, t, cal.means.get))
                   if bias_correction and not prequantized else None)
 
@@ -296,10 +304,11 @@ def _batchnorm_quality(model_path: str, passed: Graph, qm: QModel, xs, pins, not
 
 
 def _auto_calibration(model_path: str, passed: Graph, cfg: Config, xs, pins, progress: bool, u8, name: str,
-                      weight_bits, act_bits, rounding):
+                      weight_bits, act_bits, rounding, floors):
     """``calibration.method: auto`` (quantize/calibrate_auto.py): candidates judged by the int8
     reference's output SQNR on held-aside samples. Equalization / bias correction are tried unless
-    the config sets them. Returns (graph to quantize, AutoResult)."""
+    the config sets them; ``floors``: fixed ranges of Softmax inputs (calibrate_softmax.py).
+    Returns (graph to quantize, AutoResult)."""
     eq_graph = None
     if not cfg.equalization and "quantization.equalization" not in cfg.lines:
         eq_graph = equalize(passed)
@@ -318,7 +327,7 @@ def _auto_calibration(model_path: str, passed: Graph, cfg: Config, xs, pins, pro
         progress, transforms=float_transforms(passed), eq_transforms=float_transforms(eq_graph) if eq_graph else None,
         keep_minmax=decision_tensors(passed),
         only={passed.original_name(t) for t, v in passed.tensors.items() if not v.is_const},
-        also_read=ranges_beyond_graph(passed), fixed={inp: (0.0, 255.0) for inp in u8},
+        also_read=ranges_beyond_graph(passed), fixed={**floors, **{inp: (0.0, 255.0) for inp in u8}},
         try_bias_correction=not cfg.bias_correction and "quantization.bias_correction" not in cfg.lines,
         force_bias_correction=cfg.bias_correction, macs=calibrate_auto.graph_macs(passed),
         watch=softmax_outputs(passed), tails=output_tails(passed), small_tails=tensor_tails(passed))

@@ -61,6 +61,7 @@ class FloatRunner:
                     d.dim_value = v
         model = expand_composites(model, opset, path)  # the importer's nodes, so every tensor is measured
         n_outputs = len(model.graph.output)
+        self.nodes = list(model.graph.node)  # the nodes it runs (for the callers that read the graph)
         if all_tensors:
             model = _with_all_outputs(model)
         # Files saved by a newer onnx package carry an IR version older runtimes refuse;

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -128,8 +128,13 @@ def output_with_activation(low: Lowering, n: Node):
     return out, lo, hi, None, out
 
 
-def const_operand(low: Lowering, name: str) -> Tuple[np.ndarray, QTensor]:
+def const_operand(low: Lowering, name: str, reach: Optional[Tuple[float, float]] = None) -> Tuple[np.ndarray, QTensor]:
+    """A constant operand quantized over its own range; ``reach``: the interval outside which a
+    value of it only drives the op's output past its int8 range (clipped to it first, so an
+    attention mask of -1e9 leaves the step of the other operand's values alone)."""
     c = low.g.const(name).astype(np.float64)
+    if reach is not None:
+        c = np.clip(c, *reach)
     t = QTensor(name, tuple(c.shape), *act_qparams(c.min(), c.max()))
     q = np.clip(np.sign(c) * np.floor(np.abs(c) / t.scale + 0.5) + t.zero_point, -128, 127).astype(np.int8)
     return q, t
@@ -172,16 +177,32 @@ def fully_connected(low: Lowering, n: Node) -> None:
     pack_int4(low, n, low.ops[-1])
 
 
+def _int8_reach(t: QTensor) -> Tuple[float, float]:
+    """The real values an int8 tensor represents, lowest to highest."""
+    return (-128 - t.zero_point) * t.scale, (127 - t.zero_point) * t.scale
+
+
+def _constant_reach(n: Node, a: QTensor, target: QTensor) -> Optional[Tuple[float, float]]:
+    """For Add / Sub of the activation ``a`` and a constant: the constant values beyond which the
+    result is past the requantization target's range for every value of ``a`` (None for Mul)."""
+    (alo, ahi), (olo, ohi) = _int8_reach(a), _int8_reach(target)
+    if n.op == "Add":
+        return olo - ahi, ohi - alo
+    if n.op == "Sub":
+        return (olo + alo, ohi + ahi) if n.attrs.get("reversed") else (alo - ohi, ahi - olo)
+    return None
+
+
 def binary(low: Lowering, n: Node) -> None:
     g = low.g
     a = low.tensors[n.inputs[0]]
+    out, act_min, act_max, lut, target = output_with_activation(low, n)
     consts = {}
     if g.is_const(n.inputs[1]):
-        q, b = const_operand(low, n.inputs[1])
+        q, b = const_operand(low, n.inputs[1], _constant_reach(n, a, target))
         consts["input2"] = q
     else:
         b = low.tensors[n.inputs[1]]
-    out, act_min, act_max, lut, target = output_with_activation(low, n)
     if lut is not None:
         raise low.err(n, "a LeakyRelu fused into Add is not supported")
     out_shape = out.shape
