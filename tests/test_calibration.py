@@ -409,6 +409,18 @@ def test_validate_sqnr_follows_equalized_tensors(tmp_path):
     assert all(l["sqnr_db"] > 25.0 for l in json.loads(r.stdout)["layers"])
 
 
+def _validate_layers(path, tmp_path, shape, rng) -> list:
+    """``qnnc validate --json``'s per-layer figures of the model at ``path`` (min-max calibration
+    on 64 N(0, 1) samples of ``shape``, compared on 16 more)."""
+    np.savez(tmp_path / "cal.npz", x=rng.standard_normal((64, *shape)).astype(np.float32))
+    np.savez(tmp_path / "test.npz", x=rng.standard_normal((16, *shape)).astype(np.float32))
+    (tmp_path / "q.yaml").write_text(f"calibration:\n  data: {tmp_path / 'cal.npz'}\n  method: minmax\n")
+    r = _qnnc("validate", path, "--config", tmp_path / "q.yaml", "--data", tmp_path / "test.npz", "--no-sanitize",
+              "--json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)["layers"]
+
+
 def test_validate_sqnr_of_1d_conv_layers(tmp_path):
     """A 1-D conv's ONNX tensor (N, C, W) is stored as (N, 1, W, C): the per-layer comparison (and
     bias correction, through the same internal_value) must transpose it, not just reshape it."""
@@ -419,14 +431,21 @@ def test_validate_sqnr_of_1d_conv_layers(tmp_path):
                   helper.make_node("Relu", ["c1"], ["r1"]),
                   helper.make_node("Conv", ["r1", "w2", "b2"], ["y"], pads=[1, 1])],
                  [_vi("x", [1, 3, 32])], [_vi("y", [1, 6, 32])], inits, tmp_path / "m.onnx")
-    np.savez(tmp_path / "cal.npz", x=rng.standard_normal((64, 3, 32)).astype(np.float32))
-    np.savez(tmp_path / "test.npz", x=rng.standard_normal((16, 3, 32)).astype(np.float32))
-    (tmp_path / "q.yaml").write_text(f"calibration:\n  data: {tmp_path / 'cal.npz'}\n  method: minmax\n")
-    r = _qnnc("validate", path, "--config", tmp_path / "q.yaml", "--data", tmp_path / "test.npz", "--no-sanitize",
-              "--json")
-    assert r.returncode == 0, r.stderr
-    convs = [l for l in json.loads(r.stdout)["layers"] if l["op"] == "conv"]
+    convs = [l for l in _validate_layers(path, tmp_path, (3, 32), rng) if l["op"] == "conv"]
     assert len(convs) == 2 and all(l["sqnr_db"] > 30.0 for l in convs), convs
+
+
+def test_validate_sqnr_of_a_reduction_to_3d(tmp_path):
+    """ReduceMax over W without keepdims: the ONNX (N, C, H) result is stored (N, H, C) and
+    transposed back; the per-layer comparison (and the automatic calibration's judgement, through
+    the same internal_value) must follow that transpose, not just reshape."""
+    rng = np.random.default_rng(7)
+    inits = {"w": (rng.standard_normal((4, 4, 3, 3)) * 0.3).astype(np.float32), "b": np.zeros(4, np.float32)}
+    path = _save([helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+                  helper.make_node("ReduceMax", ["c"], ["y"], axes=[3], keepdims=0)],
+                 [_vi("x", [1, 4, 7, 7])], [_vi("y", [1, 4, 7])], inits, tmp_path / "m.onnx")
+    red = [l for l in _validate_layers(path, tmp_path, (4, 7, 7), rng) if l["op"] == "reduce"]
+    assert len(red) == 1 and red[0]["sqnr_db"] > 30.0, red
 
 
 def test_validate_sqnr_of_a_layer_computed_in_nchw(tmp_path):
@@ -439,13 +458,7 @@ def test_validate_sqnr_of_a_layer_computed_in_nchw(tmp_path):
                   helper.make_node("Conv", ["s", "w2", "b"], ["y"])],
                  [_vi("x", [1, 3, 5, 7])], [_vi("y", [1, 4, 5, 7])],
                  {**inits, "w2": (rng.standard_normal((4, 4, 1, 1)) * 0.5).astype(np.float32)}, tmp_path / "m.onnx")
-    np.savez(tmp_path / "cal.npz", x=rng.standard_normal((64, 3, 5, 7)).astype(np.float32))
-    np.savez(tmp_path / "test.npz", x=rng.standard_normal((16, 3, 5, 7)).astype(np.float32))
-    (tmp_path / "q.yaml").write_text(f"calibration:\n  data: {tmp_path / 'cal.npz'}\n  method: minmax\n")
-    r = _qnnc("validate", path, "--config", tmp_path / "q.yaml", "--data", tmp_path / "test.npz", "--no-sanitize",
-              "--json")
-    assert r.returncode == 0, r.stderr
-    soft = [l for l in json.loads(r.stdout)["layers"] if l["op"] == "softmax"]
+    soft = [l for l in _validate_layers(path, tmp_path, (3, 5, 7), rng) if l["op"] == "softmax"]
     assert len(soft) == 1 and soft[0]["sqnr_db"] > 25.0, soft
 
 

@@ -433,7 +433,20 @@ def internal_value(graph, name: str, get: Callable[[str], Optional[np.ndarray]])
         r = v.ndim
         v = np.pad(v, [(p[i], p[r + i]) for i in range(r)], constant_values=float(prod.attrs.get("value", 0.0)))
         return v if tuple(v.shape) == shape else None
-    v = get(graph.original_name(name))
+    orig = graph.original_name(name)
+    # a twin the layout pass transposes back into a tensor stored in the ONNX order (a reduction's
+    # 3-D result; a public NCHW output), not into an NHWC internal one
+    onnx_order = orig != name and orig in graph.tensors and (len(graph.shape(orig)) != 4 or
+                                   (orig in graph.outputs and graph.io_layout == "NCHW"))
+    back = next((n for n in graph.consumers(name) if n.op == "Transpose" and n.outputs[0] == orig), None) \
+        if onnx_order else None
+    if back is not None:
+        v = get(orig)
+        if v is None:
+            return None
+        v = v.transpose(np.argsort(back.attrs["perm"]))
+        return v.reshape(shape) if v.size == int(np.prod(shape)) else None
+    v = get(orig)
     if v is None:
         return None
     public = name in graph.inputs or name in graph.outputs
