@@ -34,8 +34,8 @@ def attention(form: str, fill: float) -> M:
     return m
 
 
-@pytest.mark.parametrize("form, fill", [("add", -1e4), ("add", -1e9), ("add", -3.4028235e38), ("where", -1e4),
-                                        ("where", -1e9), ("bert", -1e4)])
+@pytest.mark.parametrize("form, fill", [("add", -1e4), ("add", -1e9), ("add", -3.4028235e38), ("add", -np.inf),
+                                        ("where", -1e4), ("where", -1e9), ("where", -np.inf), ("bert", -1e4)])
 def test_masked_attention_keeps_the_scores_resolution(form, fill, tmp_path):
     """Within 24 LSB and 0.8 LSB on average of onnxruntime (the same model without a mask: about
     12 LSB and 0.55 LSB; before the floor: about 100 LSB and 14 LSB on average, and a refusal for
@@ -45,3 +45,19 @@ def test_masked_attention_keeps_the_scores_resolution(form, fill, tmp_path):
     softmax_in = next(op for op in qm.ops if op.kind == "softmax").inputs[0]
     t = qm.tensors[softmax_in]
     assert (-128 - t.zero_point) * t.scale > -100  # floored near the scores, far above the fill
+
+
+@pytest.mark.parametrize("form", ["add", "where"])
+def test_an_infinite_mask_is_the_same_for_the_softmax(form, tmp_path):
+    """-inf entries (PyTorch's masked_fill(..., float('-inf')), nn.Transformer's causal mask) become
+    -1e9 where only a Softmax reads them (frontend/finite_masks.py): the float model qnnc
+    calibrates on gives onnxruntime's results for the model as exported."""
+    import onnxruntime as ort
+    from qnnc.frontend.float_runner import float_outputs
+
+    path = attention(form, -np.inf).finish(tmp_path / "m.onnx")
+    xs = np.random.default_rng(4).standard_normal((4, SEQ, DIM)).astype(np.float32)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    want = np.concatenate([sess.run(None, {"x": x[None]})[0] for x in xs])
+    assert np.all(np.isfinite(want))
+    assert np.array_equal(float_outputs(str(path), xs), want)

@@ -32,6 +32,7 @@ from ..errors import ModelError
 from . import decompose_recurrent
 from .onnx_fold import fold_onnx_constants
 from .onnx_names import NewTensors, drop_dead_nodes
+from .finite_masks import finite_masks
 from .inline_ifs import inline_ifs
 from .unroll_loops import unroll_loops
 
@@ -756,6 +757,7 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     """The model with every composite op (:data:`COMPOSITES`) on activations replaced by its
     formula, Ifs with a condition known at build time inlined (inline_ifs.py) and Loops with a
     static trip count unrolled first (unroll_loops.py); the model itself when it has none."""
+    model = finite_masks(model)  # -inf attention masks: -1e9 where only a Softmax reads them
     model = inline_ifs(model, opset, path)  # first: a taken branch may hold a Loop or composites
     model, loop_ties = unroll_loops(model, opset, path)
     if loop_ties:

@@ -9,8 +9,8 @@ below ``row max - D`` adds under half an output step (1/256) together. The range
 that only Softmaxes read therefore needs to reach no lower than the smallest row maximum seen in
 calibration minus D; the masked values clamp to that floor, which is as good as -inf for the
 Softmax. Only ranges at least four times wider than that are floored: a mask's fill is orders
-of magnitude beyond, while a classifier's logits keep the range they have. The floors are fixed ranges for every calibration method (the automatic search judges
-its candidates with them).
+of magnitude beyond, while a classifier's logits keep the range they have. The floors are fixed
+ranges for every calibration method (the automatic search judges its candidates with them).
 """
 from __future__ import annotations
 
