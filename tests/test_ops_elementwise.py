@@ -371,29 +371,34 @@ def test_log_softmax(case, spread, tmp_path):
 
 
 def test_log_softmax_refusals(tmp_path):
-    m = M([1, 5, 12], 13)
-    m.op("LogSoftmax", ["x"], axis=1)
+    """Over the rows of a 4-D map (axis 2: not the channels, which NHWC keeps last)."""
+    m = M([1, 3, 4, 4], 13)
+    m.op("LogSoftmax", ["x"], axis=2)
     refused(m, tmp_path, "LogSoftmax", "only the last axis", "node 'LogSoftmax_1'")
 
 
-COERCED = [  # (id, op, shape, axis or None for the default 1)
-    ("softmax_4d_channels", "Softmax", [1, 6, 3, 3], 1),
-    ("softmax_4d_default", "Softmax", [1, 4, 2, 3], None),
-    ("softmax_4d_spatial", "Softmax", [1, 3, 4, 4], 2),
-    ("softmax_3d", "Softmax", [1, 5, 6], 1),
-    ("log_softmax_4d", "LogSoftmax", [1, 6, 3, 3], 1),
+NON_LAST = [  # (id, op, shape, axis or None for the default, opset)
+    ("softmax_4d_channels_op11", "Softmax", [1, 6, 3, 3], 1, 11),
+    ("softmax_4d_default_op11", "Softmax", [1, 4, 2, 3], None, 11),
+    ("softmax_4d_spatial_op11", "Softmax", [1, 3, 4, 4], 2, 11),
+    ("softmax_3d_op11", "Softmax", [1, 5, 6], 1, 11),
+    ("log_softmax_4d_op11", "LogSoftmax", [1, 6, 3, 3], 1, 11),
+    ("softmax_3d_middle", "Softmax", [1, 5, 6], 1, 13),
+    ("softmax_2d_first", "Softmax", [3, 8], 0, 13),
+    ("log_softmax_3d_middle", "LogSoftmax", [1, 7, 4], -2, 13),
 ]
 
 
-@pytest.mark.parametrize("case", COERCED, ids=[c[0] for c in COERCED])
-def test_opset11_softmax_over_the_dims_from_its_axis_on(case, tmp_path):
+@pytest.mark.parametrize("case", NON_LAST, ids=[c[0] for c in NON_LAST])
+def test_softmax_over_a_non_last_axis(case, tmp_path):
     """Before opset 13 these ops coerce the input to 2-D at the axis: a Softmax over the channels
     of a 4-D map normalizes over C x H x W (frontend/decompose.py rewrites it as Reshape, the op
-    over the last axis, Reshape); the result is that of the ONNX float model."""
-    _, op, shape, axis = case
-    m = M(shape, 11)
+    over the last axis, Reshape); from 13 on, a 2-D or 3-D input's axis goes last between
+    Transposes. The result is that of the ONNX float model."""
+    _, op, shape, axis, opset = case
+    m = M(shape, opset)
     m.op(op, ["x"], **({} if axis is None else {"axis": axis}))
-    qm, _, _ = check(m, tmp_path, max_lsb=1.0, mean_lsb=0.3, c=case[0] in ("softmax_4d_channels", "log_softmax_4d"))
+    qm, _, _ = check(m, tmp_path, max_lsb=1.0, mean_lsb=0.3, c=case[0].startswith(("softmax_4d_channels", "log")))
     assert kinds(qm) == [op.lower().replace("logsoftmax", "log_softmax")]
 
 

@@ -8,8 +8,9 @@ in reflect / edge / wrap mode (Slices and a Concat), comparisons of an activatio
 used as a Where's condition or cast to float (a 0/1 mask from a Sign table), Einsum of one or two
 operands (a batched MatMul between Transposes and Reshapes), and
 the simple RNN (unrolled over its static sequence: per step two fully connected layers, an Add and
-the activation table), and Softmax / LogSoftmax before opset 13 over a non-last axis (their 2-D
-coercion: Reshape, the op over the last axis, Reshape back).
+the activation table), and Softmax / LogSoftmax over a non-last axis (before opset 13 their 2-D
+coercion: Reshape, the op over the last axis, Reshape back; from 13 on, of a 2-D or 3-D input,
+between Transposes).
 
 :func:`expand_composites` replaces each by that formula as plain ONNX nodes. It runs on the model
 both the importer and the float runner see (after the opset conversion), so calibration measures
@@ -671,17 +672,27 @@ def _transpose_split(r: _Rewriter, x: str, shape: List[int], perm: List[int], ou
     r.node("Concat", parts, out, out, axis=j)
 
 
-#: Ops that before opset 13 coerce their input to 2-D at ``axis`` (default 1) and normalize each
-#: row: over all the dims from the axis on, not over the axis alone (Hardmax has no kernel).
-_COERCED_2D = ("Softmax", "LogSoftmax")
+#: Ops that normalize rows along ``axis``, which the kernels take as the last one. Before opset 13
+#: they coerce their input to 2-D at the axis (default 1): over all the dims from the axis on, not
+#: over the axis alone (Hardmax has no kernel).
+_ROW_OPS = ("Softmax", "LogSoftmax")
 
 
-def _coerced_2d(r: _Rewriter, n: onnx.NodeProto) -> None:
-    """Softmax / LogSoftmax before opset 13 over a non-last axis (a Softmax over the
-    channels of a 4-D map at opset 11 normalizes over C x H x W): the input reshaped to
-    [outer, inner], the op over the last axis, the result reshaped back."""
+def _over_last_axis(r: _Rewriter, n: onnx.NodeProto) -> None:
+    """Softmax / LogSoftmax over a non-last axis. Before opset 13 (a Softmax over the channels
+    of a 4-D map at opset 11 normalizes over C x H x W): the input reshaped to [outer, inner], the
+    op over the last axis, the result reshaped back. From 13 on, of a 2-D or 3-D input (a 4-D
+    one's channel axis is the last in NHWC, passes/layout.py): that axis transposed to the end and
+    back."""
     x, out = n.input[0], n.output[0]
     shape = list(r.static_shape(x, n))
+    if r.opset >= 13:
+        axis = int(_attr(n, "axis", -1)) % len(shape)
+        perm = [a for a in range(len(shape)) if a != axis] + [axis]
+        moved = r.node("Transpose", [x], f"{out}_axis_last", perm=perm)
+        y = r.node(n.op_type, [moved], f"{out}_axis_last_{n.op_type.lower()}", axis=-1)
+        r.node("Transpose", [y], out, out, perm=[int(p) for p in np.argsort(perm)])
+        return
     axis = int(_attr(n, "axis", 1)) % len(shape)
     inner = int(np.prod(shape[axis:]))
     flat = r.node("Reshape", [x, r.const(f"{out}_rows_shape", np.array([-1, inner], np.int64))], f"{out}_rows")
@@ -697,7 +708,7 @@ _REWRITES: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]] = {
     **{op: _compare for op in _COMPARE}, "Cast": _cast_mask, "Not": _not_mask, "Einsum": _einsum,
     "LSTM": decompose_recurrent.lstm, "GRU": decompose_recurrent.gru,
     "Gemm": _gemm_computed_c, "ReverseSequence": _reverse_sequence, "Concat": _concat_constant_ends,
-    "Transpose": _transpose_high_rank, **{op: _coerced_2d for op in _COERCED_2D},
+    "Transpose": _transpose_high_rank, **{op: _over_last_axis for op in _ROW_OPS},
 }
 
 #: The ops rewritten here (passes/operators.py documents what each becomes); Pad only in its
@@ -706,7 +717,7 @@ _REWRITES: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]] = {
 #: is split only when its C is computed, a Concat only when some inputs are constants, a Transpose
 #: only of rank 5+ that merging axes does not bring to rank 4. Loops are unrolled (unroll_loops.py),
 #: Ifs inlined (inline_ifs.py).
-COMPOSITES = frozenset(_REWRITES) - {"Pad", "LSTM", "GRU", "Gemm", "Concat", "Transpose", *_COERCED_2D} | {"Loop", "If"}
+COMPOSITES = frozenset(_REWRITES) - {"Pad", "LSTM", "GRU", "Gemm", "Concat", "Transpose", *_ROW_OPS} | {"Loop", "If"}
 
 
 def _rewritten_pad(n: onnx.NodeProto) -> bool:
@@ -742,9 +753,12 @@ def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset(), dependent=froze
         perm = [int(p) for p in _attr(n, "perm", list(reversed(range(len(dims or [])))))]  # default: reversed
         return dims is not None and len(dims) >= 5 and all(d > 0 for d in dims) and len(perm) == len(dims) \
             and _transpose_runs(dims, perm) > 4
-    if n.op_type in _COERCED_2D:  # before opset 13, over a non-last axis
+    if n.op_type in _ROW_OPS:  # over a non-last axis: before opset 13, or of a 2-D / 3-D input
         dims = shapes(n.input[0]) if shapes is not None and live else None
-        return opset < 13 and bool(dims) and int(_attr(n, "axis", 1)) % len(dims) != len(dims) - 1
+        if not dims:
+            return False
+        last = int(_attr(n, "axis", 1 if opset < 13 else -1)) % len(dims) == len(dims) - 1
+        return not last and (opset < 13 or len(dims) in (2, 3))
     if n.op_type == "Gemm":  # only a computed C is split off
         return len(n.input) > 2 and bool(n.input[2]) and n.input[2] not in consts
     if n.op_type == "Pad":  # constant mode is a kernel of its own; pads also once folded (PyTorch
@@ -773,7 +787,7 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     # constants a Concat reads, a rank-5+ Transpose's dims, computed pads, the rewriter's shapes.
     need_fold = any(n.op_type == "Concat" or n.op_type == "Transpose" and len(_attr(n, "perm", [0] * 5)) >= 5
                     or n.op_type == "Pad" and _rewritten_pad(n) and n.input[1] not in consts
-                    or n.op_type in _COERCED_2D and opset < 13
+                    or n.op_type in _ROW_OPS and (opset < 13 or _attr(n, "axis", -1) != -1)
                     for n in model.graph.node)
     folded_model = _fold_or_none(model, opset) if need_fold else None
     folded = {} if folded_model is None else {i.name: numpy_helper.to_array(i) for i in folded_model.graph.initializer}
