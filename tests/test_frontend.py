@@ -454,7 +454,7 @@ def test_inspect_verdict_is_builds(case, tmp_path):
     if case == "softmax_axis":
         nodes = [helper.make_node("Relu", ["x"], ["a"], name="relu"),
                  helper.make_node("Softmax", ["a"], ["y"], name="sm", axis=1)]
-        save(model(nodes, [vi("x", [1, 4, 3])], [vi("y", [1, 4, 3])]), tmp_path / "m.onnx")
+        save(model(nodes, [vi("x", [1, 2, 3, 4, 5])], [vi("y", [1, 2, 3, 4, 5])]), tmp_path / "m.onnx")
     else:
         nodes = [helper.make_node("Reshape", ["x", "shape"], ["r"], name="rows"),
                  helper.make_node("Relu", ["r"], ["a"], name="relu"),

@@ -371,8 +371,8 @@ def test_log_softmax(case, spread, tmp_path):
 
 
 def test_log_softmax_refusals(tmp_path):
-    """Over the rows of a 4-D map (axis 2: not the channels, which NHWC keeps last)."""
-    m = M([1, 3, 4, 4], 13)
+    """Over a middle axis of a 5-D tensor (no transpose of rank 5 brings it last)."""
+    m = M([1, 2, 3, 4, 5], 13)
     m.op("LogSoftmax", ["x"], axis=2)
     refused(m, tmp_path, "LogSoftmax", "only the last axis", "node 'LogSoftmax_1'")
 
@@ -386,6 +386,8 @@ NON_LAST = [  # (id, op, shape, axis or None for the default, opset)
     ("softmax_3d_middle", "Softmax", [1, 5, 6], 1, 13),
     ("softmax_2d_first", "Softmax", [3, 8], 0, 13),
     ("log_softmax_3d_middle", "LogSoftmax", [1, 7, 4], -2, 13),
+    ("softmax_4d_rows", "Softmax", [1, 3, 4, 5], 2, 13),
+    ("log_softmax_4d_rows", "LogSoftmax", [1, 3, 4, 5], 2, 13),
 ]
 
 
@@ -393,8 +395,8 @@ NON_LAST = [  # (id, op, shape, axis or None for the default, opset)
 def test_softmax_over_a_non_last_axis(case, tmp_path):
     """Before opset 13 these ops coerce the input to 2-D at the axis: a Softmax over the channels
     of a 4-D map normalizes over C x H x W (frontend/decompose.py rewrites it as Reshape, the op
-    over the last axis, Reshape); from 13 on, a 2-D or 3-D input's axis goes last between
-    Transposes. The result is that of the ONNX float model."""
+    over the last axis, Reshape); from 13 on, the axis of an input of rank 4 at most goes last
+    between Transposes. The result is that of the ONNX float model."""
     _, op, shape, axis, opset = case
     m = M(shape, opset)
     m.op(op, ["x"], **({} if axis is None else {"axis": axis}))

@@ -9,8 +9,8 @@ used as a Where's condition or cast to float (a 0/1 mask from a Sign table), Ein
 operands (a batched MatMul between Transposes and Reshapes), and
 the simple RNN (unrolled over its static sequence: per step two fully connected layers, an Add and
 the activation table), and Softmax / LogSoftmax over a non-last axis (before opset 13 their 2-D
-coercion: Reshape, the op over the last axis, Reshape back; from 13 on, of a 2-D or 3-D input,
-between Transposes).
+coercion: Reshape, the op over the last axis, Reshape back; from 13 on, of an input of rank 4 at
+most, between Transposes).
 
 :func:`expand_composites` replaces each by that formula as plain ONNX nodes. It runs on the model
 both the importer and the float runner see (after the opset conversion), so calibration measures
@@ -681,9 +681,9 @@ _ROW_OPS = ("Softmax", "LogSoftmax")
 def _over_last_axis(r: _Rewriter, n: onnx.NodeProto) -> None:
     """Softmax / LogSoftmax over a non-last axis. Before opset 13 (a Softmax over the channels
     of a 4-D map at opset 11 normalizes over C x H x W): the input reshaped to [outer, inner], the
-    op over the last axis, the result reshaped back. From 13 on, of a 2-D or 3-D input (a 4-D
-    one's channel axis is the last in NHWC, passes/layout.py): that axis transposed to the end and
-    back."""
+    op over the last axis, the result reshaped back. From 13 on, of an input of rank 4 at most
+    (but a 4-D one's channels, the last axis in NHWC: passes/layout.py): that axis transposed to
+    the end and back."""
     x, out = n.input[0], n.output[0]
     shape = list(r.static_shape(x, n))
     if r.opset >= 13:
@@ -753,12 +753,13 @@ def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset(), dependent=froze
         perm = [int(p) for p in _attr(n, "perm", list(reversed(range(len(dims or [])))))]  # default: reversed
         return dims is not None and len(dims) >= 5 and all(d > 0 for d in dims) and len(perm) == len(dims) \
             and _transpose_runs(dims, perm) > 4
-    if n.op_type in _ROW_OPS:  # over a non-last axis: before opset 13, or of a 2-D / 3-D input
+    if n.op_type in _ROW_OPS:  # over a non-last axis: before opset 13, or of rank 4 at most
         dims = shapes(n.input[0]) if shapes is not None and live else None
         if not dims:
             return False
-        last = int(_attr(n, "axis", 1 if opset < 13 else -1)) % len(dims) == len(dims) - 1
-        return not last and (opset < 13 or len(dims) in (2, 3))
+        axis = int(_attr(n, "axis", 1 if opset < 13 else -1)) % len(dims)
+        # (a 4-D input's channel axis is the last in NHWC: passes/layout.py)
+        return axis != len(dims) - 1 and (opset < 13 or len(dims) <= 3 or len(dims) == 4 and axis != 1)
     if n.op_type == "Gemm":  # only a computed C is split off
         return len(n.input) > 2 and bool(n.input[2]) and n.input[2] not in consts
     if n.op_type == "Pad":  # constant mode is a kernel of its own; pads also once folded (PyTorch

@@ -90,12 +90,10 @@ def to_nhwc(graph: Graph) -> Graph:
         elif n.op == "Concat" and x4:
             axis = n.attrs.get("axis", 0) % 4
             n.attrs = {"axis": TO_NHWC.index(axis)}
-        elif n.op == "LogSoftmax" and x4:  # (before opset 13 over the last axis only: frontend/decompose.py)
-            n.attrs = {"axis": TO_NHWC.index(n.attrs.get("axis", -1) % 4)}
-        elif n.op == "Softmax" and x4 and n.attrs.get("axis", -1) % 4 == 3:  # attention: over W, the last
-            nodes.extend(_compute_in_nchw(g, n, four_d, nchw_shape))       # axis in NCHW, not in NHWC
+        elif n.op in ("Softmax", "LogSoftmax") and x4 and n.attrs.get("axis", -1) % 4 == 3:  # attention: over
+            nodes.extend(_compute_in_nchw(g, n, four_d, nchw_shape))  # W, the last axis in NCHW, not in NHWC
             continue
-        elif n.op == "Softmax" and x4:
+        elif n.op in ("Softmax", "LogSoftmax") and x4:  # (other axes than C and W: frontend/decompose.py)
             axis = n.attrs.get("axis", -1) % 4
             n.attrs = {"axis": TO_NHWC.index(axis)}
         elif n.op == "Pad" and x4:

@@ -55,9 +55,10 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     "Asin": ("Asin", "table (inputs outside [-1, 1] clamped)"), "Acos": ("Acos", "table (inputs outside [-1, 1] clamped)"),
     "Acosh": ("Acosh", "table (inputs below 1 clamped)"), "Atanh": ("Atanh", "table (|x| >= 1 clamped)"),
     # normalization and reductions
-    "Softmax": ("Softmax", "last axis (others through a transpose); before opset 13 over the dims from the axis on"),
-    "LogSoftmax": ("LogSoftmax", "last axis (of a 2-D or 3-D input others through a transpose); before opset 13 "
-                                 "over the dims from the axis on"),
+    "Softmax": ("Softmax", "last axis (up to rank 4 others through a transpose); before opset 13 over the dims "
+                           "from the axis on"),
+    "LogSoftmax": ("LogSoftmax", "last axis (up to rank 4 others through a transpose); before opset 13 over the "
+                                 "dims from the axis on"),
     "LayerNormalization": ("LayerNormalization", "also its decomposed form (ReduceMean, Sub, Pow, Sqrt, Div)"),
     "ReduceMean": ("ReduceMean", "any axes, keepdims 0/1"),
     "ReduceSum": ("ReduceSum", "any axes, keepdims 0/1"),
