@@ -772,7 +772,7 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     """The model with every composite op (:data:`COMPOSITES`) on activations replaced by its
     formula, Ifs with a condition known at build time inlined (inline_ifs.py) and Loops with a
     static trip count unrolled first (unroll_loops.py); the model itself when it has none."""
-    model = finite_masks(model)  # -inf attention masks: -1e9 where only a Softmax reads them
+    model = finite_masks(model)  # attention-mask fills below -1e4 (-inf): -1e4 where only a Softmax reads them
     model = inline_ifs(model, opset, path)  # first: a taken branch may hold a Loop or composites
     model, loop_ties = unroll_loops(model, opset, path)
     if loop_ties:

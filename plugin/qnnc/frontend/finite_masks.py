@@ -1,12 +1,15 @@
-"""-inf attention masks made finite (ONNX -> ONNX).
+"""Attention-mask fills made moderate (ONNX -> ONNX).
 
 PyTorch's ``masked_fill(mask, float('-inf'))`` and ``nn.Transformer``'s causal masks export as a
-Where selecting a -inf constant, or an Add of a constant holding -inf, right before a Softmax.
-An int8 tensor cannot hold -inf (and the float run would put it into the calibration ranges).
-For a Softmax reading the result, -1e9 is the same as -inf: exp(-1e9 - max) is 0 in float32 as
-exp(-inf) is. So where every reader of such an Add / Where is a Softmax, the -inf entries of its
-constant operand become -1e9; quantize/calibrate_softmax.py then floors the Softmax input's range
-near the scores. Elsewhere a non-finite constant is refused as before.
+Where selecting a -inf constant, or an Add of a constant holding -inf, right before a Softmax;
+other exporters write -1e9 or the float32 minimum. An int8 tensor cannot hold -inf (and the float
+run would put it into the calibration ranges), and a fill of -1e9 next to the scores leaves them
+no resolution wherever the fill and the scores meet in one int8 tensor before the Softmax (a mask
+computed from an input: scores * keep + fill * (1 - keep)). For a Softmax reading the result,
+-1e4 is the same as -inf: exp(-1e4 - max) is 0 in float32 as exp(-inf) is, for any score above
+-9,900. So where every reader of such an Add / Where is a Softmax, the entries of its constant
+operand below -1e4 (-inf included) become -1e4; quantize/calibrate_softmax.py then floors the
+Softmax input's range near the scores. Elsewhere a non-finite constant is refused as before.
 """
 from __future__ import annotations
 
@@ -16,13 +19,13 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-#: What a -inf mask entry becomes.
-MASK_FILL = -1e9
+#: What a mask entry below it (-inf included) becomes.
+MASK_FILL = -1e4
 
 
 def finite_masks(model: onnx.ModelProto) -> onnx.ModelProto:
-    """The model with the -inf entries of the constant operands of Add / Where nodes that only
-    Softmaxes read replaced by :data:`MASK_FILL`; the model itself when it has none."""
+    """The model with the entries below :data:`MASK_FILL` (-inf included) of the constant operands
+    of Add / Where nodes that only Softmaxes read replaced by it; the model itself when it has none."""
     g = model.graph
     readers: Dict[str, List[onnx.NodeProto]] = {}
     for n in g.node:
@@ -40,9 +43,9 @@ def finite_masks(model: onnx.ModelProto) -> onnx.ModelProto:
             continue
         for j in ((0, 1) if n.op_type == "Add" else (1, 2)):
             arr = _value(n.input[j], values, consts) if j < len(n.input) else None
-            if arr is not None and arr.dtype.kind == "f" and np.any(np.isneginf(arr)) and \
+            if arr is not None and arr.dtype.kind == "f" and np.any(arr < MASK_FILL) and \
                     not np.any(np.isnan(arr) | np.isposinf(arr)):
-                edits.append((k, j, np.where(np.isneginf(arr), MASK_FILL, arr).astype(arr.dtype)))
+                edits.append((k, j, np.maximum(arr, MASK_FILL).astype(arr.dtype)))
     if not edits:
         return model
     m = onnx.ModelProto()
@@ -50,7 +53,7 @@ def finite_masks(model: onnx.ModelProto) -> onnx.ModelProto:
     names = {i.name for i in m.graph.initializer} | {o for n in m.graph.node for o in n.output}
     for k, j, arr in edits:
         node = m.graph.node[k]
-        name = f"{node.input[j]}_finite"
+        name = f"{node.input[j]}_moderate"
         while name in names:
             name += "_"
         names.add(name)

@@ -27,7 +27,8 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
             "unrolled"),
     # element-wise
     "Add": ("Add", "broadcasting (rank 5 when axes that broadcast alike merge to 4); two activations or a "
-            "constant (an attention mask's -inf entries, where only a Softmax reads the sum: -1e9)"),
+            "constant (an attention mask's entries below -1e4, -inf included, where only a Softmax reads the sum: "
+            "-1e4)"),
     "Sub": ("Sub", "broadcasting; two activations or a constant"),
     "Mul": ("Mul", "broadcasting; two activations or a constant"),
     "Div": ("Mul", "by a constant (a Mul), or by an activation (Mul with its reciprocal table)"),
@@ -102,8 +103,8 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     "LRN": ("Conv", "the channel-window sum of squares as a 1x1 conv, a power table and a product"),
     "Expand": ("Add", "constant shape: an Add of zeros that broadcasts"),
     "Tile": ("Concat", "constant repeats: copies concatenated"),
-    "Where": ("Add", "constant condition: c * a + (1 - c) * b; a comparison condition: b + mask * (a - b); a -inf "
-                     "constant (attention mask) only where a Softmax reads the result: -1e9"),
+    "Where": ("Add", "constant condition: c * a + (1 - c) * b; a comparison condition: b + mask * (a - b); a "
+                     "constant below -1e4 or -inf (attention mask) only where a Softmax reads the result: -1e4"),
     "Greater": ("Sign", "with a constant, as a Where condition or cast to float: the mask Relu(Sign(x - c))"),
     "Less": ("Sign", "with a constant, as a Where condition or cast to float: the mask Relu(Sign(c - x))"),
     "GreaterOrEqual": ("Sign", "with a constant, as a Where condition or cast to float: 1 minus the Less mask"),
