@@ -819,6 +819,15 @@ def test_output_fed_only_by_constants_is_a_model_error(tmp_path):
     _all_commands_refuse(tmp_path, ["node 'const_add'", "graph output 'y'", "does not depend on the input 'x'"])
 
 
+def test_output_of_the_input_shape_only_is_a_model_error(tmp_path):
+    """Shape(x) as a second output: the shape is static once compiled, so it is refused like a
+    constant output (it crashed in the lowering once the folding made it a constant)."""
+    nodes = [helper.make_node("Relu", ["x"], ["y"], name="relu"), helper.make_node("Shape", ["x"], ["s"], name="shape")]
+    save(model(nodes, [vi("x", [1, 10])], [vi("y", [1, 10]), vi("s", [2], TensorProto.INT64)]), tmp_path / "m.onnx")
+    _all_commands_refuse(tmp_path, ["node 'shape'", "graph output 's'", "does not depend on the input 'x'",
+                                    "input's shape"])
+
+
 # --------------------------------------------------------------------------- closed stdout, config locations --
 
 

@@ -590,18 +590,19 @@ def _check_shape(shape, what: str, path: str, node: Optional[str] = None, op: Op
 
 
 def _check_outputs_depend_on_input(nodes: List[Node], inputs: List[str], outputs: List[str], path: str) -> None:
-    """Refuse a graph output computed from constants only (there is nothing to compile for it)."""
+    """Refuse a graph output computed from constants only (there is nothing to compile for it); the
+    input's shape counts as a constant (static once compiled: Shape(x) as an output)."""
     live = set(inputs)
     for n in nodes:
-        if any(i in live for i in n.inputs):
+        if n.op not in ("Shape", "Size") and any(i in live for i in n.inputs):
             live.update(n.outputs)
     for o in outputs:
         if o not in live:
             prod = next((n for n in nodes if o in n.outputs), None)
             raise ModelError(f"graph output '{o}' does not depend on the input '{inputs[0]}': it is computed from "
-                             "constants only, so its value is fixed; qnnc compiles outputs computed from the "
-                             "input (use the constant directly in your application, or export the model "
-                             "without it)", file=path, node=prod.name if prod else None,
+                             "constants (or the input's shape) only, so its value is fixed; qnnc compiles outputs "
+                             "computed from the input values (use the constant directly in your application, or "
+                             "export the model without it)", file=path, node=prod.name if prod else None,
                              op=prod.op if prod else None)
 
 
