@@ -15,6 +15,7 @@ from .data import Samples, sample_count, take
 from .decompose import expand_composites
 from .importer import convert_opset, single_sample
 from .qdq import is_prequantized, strip_quantization
+from .qdq_float import clamped_to_quantized_ranges
 from .sequence_input import batch_first_sequence
 from .uint8_inputs import uint8_input_names
 
@@ -48,8 +49,9 @@ class FloatRunner:
         # The model qnnc compiles: an opset outside 11-21 converted as the importer converts it.
         model, opset = convert_opset(onnx.load(path), path)
         if is_prequantized(model):
-            # The float model behind the Q/DQ nodes (dequantized weights, float activations).
-            model, _ = strip_quantization(model, path)
+            # The float model behind the Q/DQ nodes (dequantized weights, float activations clamped to
+            # their quantized ranges).
+            model = clamped_to_quantized_ranges(*strip_quantization(model, path))
         # A time-major sequence input as the importer takes it; ``input_shape`` is the compiled
         # model's (a sequence input already batch-first), so it applies after this.
         batch_first_sequence(model, path, dynamic_length_ok=True)
