@@ -232,12 +232,14 @@ def test_initializers_listed_as_inputs_stay_consistent_after_folding(tmp_path):
     build_bit_exact(path, tmp_path, [1, 4])
 
 
-def test_dynamic_batch_dim_is_taken_as_one(tmp_path):
-    """tf2onnx exports leave the batch dynamic ('unk__N'): qnnc compiles batch 1."""
+@pytest.mark.parametrize("batch", ["unk__7", -1], ids=["symbolic", "minus_one"])
+def test_dynamic_batch_dim_is_taken_as_one(batch, tmp_path):
+    """tf2onnx exports leave the batch dynamic ('unk__N'), some converters write -1 (onnxruntime
+    reads both as dynamic): qnnc compiles batch 1."""
     nodes = [helper.make_node("MatMul", ["x", "fw"], ["h"], name="mm"),
              helper.make_node("Add", ["h", "fb"], ["a"], name="add"),
              helper.make_node("Relu", ["a"], ["y"], name="relu")]
-    path = save(model(nodes, [vi("x", ["unk__7", 5])], [vi("y", ["unk__8", 3])],
+    path = save(model(nodes, [vi("x", [batch, 5])], [vi("y", [batch, 3])],
                       [tensor("fw", w(5, 3)), tensor("fb", w(3))]), tmp_path / "m.onnx")
     g = import_onnx(str(path))
     assert g.shape("x") == (1, 5) and g.shape("y") == (1, 3)

@@ -244,7 +244,10 @@ def _converter_reason(e: Exception) -> str:
 
 
 def convert_opset(model: onnx.ModelProto, path: str):
-    """(model, opset): the model itself if its opset is MIN_OPSET-MAX_OPSET, else converted."""
+    """(model, opset): the model itself if its opset is MIN_OPSET-MAX_OPSET, else converted. Every
+    reader of the model starts here, so the graph's negative dims (a -1 some exporters write for
+    an open dim, which onnxruntime reads as dynamic) are made open dims here too, in place."""
+    _open_negative_dims(model)
     version = _opset(model, path)
     if MIN_OPSET <= version <= MAX_OPSET:
         return model, version
@@ -392,7 +395,8 @@ def _pin_inputs(model: onnx.ModelProto, pins: Dict[str, List[int]], path: str,
                              f"input_shape: {{{inp.name}: [1, ...]}}", file=path)
         dims = tt.shape.dim
         if len(dims) >= 2 and not dims[0].HasField("dim_value"):
-            # A dynamic batch (tf2onnx's 'unk__N', PyTorch's dynamic_axes): qnnc compiles batch 1.
+            # A dynamic batch (tf2onnx's 'unk__N', PyTorch's dynamic_axes, a -1 some exporters
+            # write: convert_opset opened it): qnnc compiles batch 1.
             dims[0].Clear()
             dims[0].dim_value = 1
         if not dims:
@@ -424,6 +428,16 @@ def _batch_error(name: str, shape: List[int], path: str) -> None:
     raise ModelError(f"input '{name}' has shape {shape}: dim 0 is the batch and must be 1 (qnnc compiles "
                      f"single-sample inference, and this graph does not treat its samples one by one); {fix}",
                      file=path)
+
+
+def _open_negative_dims(model: onnx.ModelProto) -> None:
+    """Graph inputs', outputs' and value_info's dims below 0 become open (unset) dims."""
+    g = model.graph
+    for vi in list(g.input) + list(g.output) + list(g.value_info):
+        if vi.type.HasField("tensor_type") and vi.type.tensor_type.HasField("shape"):
+            for d in vi.type.tensor_type.shape.dim:
+                if d.HasField("dim_value") and d.dim_value < 0:
+                    d.Clear()
 
 
 def _apply_pin(inp: onnx.ValueInfoProto, pins, path: str, config_file: Optional[str]) -> None:
