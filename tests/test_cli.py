@@ -47,6 +47,32 @@ def test_deps_lists_every_input_file():
     assert r.stdout.split() == [str(KWS / f) for f in ("kws.onnx", "kws.yaml", "calibration.npz", "test.npz")]
 
 
+def test_deps_lists_the_external_data_of_the_model(tmp_path):
+    """A model saved with its weights in another file (ONNX external data): that file is a
+    dependency too (a build system must rebuild when only the weights change), and it enters the
+    inputs' hash of the provenance."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    from qnnc.build import provenance
+    from qnnc.config import load_config
+
+    w = numpy_helper.from_array(np.ones((8, 3, 3, 3), np.float32), "w")
+    g = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 8, 8])], [w])
+    onnx.save_model(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(tmp_path / "m.onnx"),
+                    save_as_external_data=True, location="weights.bin", size_threshold=0)
+    (tmp_path / "q.yaml").write_text("name: m\n")
+    r = qnnc("deps", tmp_path / "m.onnx", "--config", tmp_path / "q.yaml")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == [str(tmp_path / f) for f in ("m.onnx", "weights.bin", "q.yaml")]
+    assert "weights.bin" in provenance(str(tmp_path / "m.onnx"), load_config(str(tmp_path / "q.yaml")))["files"]
+    (tmp_path / "weights.bin").unlink()  # missing: qnnc's message, not the build tool's "no rule"
+    r = qnnc("deps", tmp_path / "m.onnx", "--config", tmp_path / "q.yaml")
+    assert r.returncode == 2 and "weights.bin" in r.stderr and "external data" in r.stderr, r.stderr
+
+
 def test_runtime_path_holds_the_kernel_library():
     d = Path(qnnc("runtime-path").stdout.strip())
     assert (d / "include" / "qnnc_kernels.h").is_file()

@@ -60,17 +60,40 @@ def input_files(model_path: str, cfg: Config, check: bool = True) -> List[str]:
     file:line and key: build systems turn this list into dependencies, and a missing one would
     otherwise fail as the build tool's own "no rule to make it" instead of qnnc's message.
     """
-    files = [os.path.abspath(model_path)] + [os.path.abspath(p) for p in cfg.input_files()]
+    external = external_data_files(model_path)
+    files = [os.path.abspath(model_path)] + external + [os.path.abspath(p) for p in cfg.input_files()]
     if check:
         if not os.path.isfile(files[0]):
             raise ModelError("the model file does not exist" if not os.path.exists(files[0]) else
                              "the model path is not a file", file=files[0])
+        for p in external:
+            if not os.path.isfile(p):
+                raise ModelError(f"the model keeps tensors in '{p}' (ONNX external data), which does not exist: "
+                                 "copy it next to the model", file=files[0])
         for ref in (cfg.calibration, cfg.test_data):
             if ref is not None and not os.path.isfile(ref.path):
                 what = "does not exist" if not os.path.exists(ref.path) else "is not a file"
                 raise DataError(f"data file '{ref.path}' {what}", file=cfg.source, key=ref.yaml_key,
                                 line=ref.line)
     return files
+
+
+def external_data_files(model_path: str) -> List[str]:
+    """Absolute paths of the files holding the model's tensors stored outside it (ONNX external
+    data, next to the model), in order of first use; none when the model cannot be read."""
+    try:
+        m = onnx.load(model_path, load_external_data=False)
+    except Exception:  # a missing or broken model: the import says what is wrong with it
+        return []
+    tensors = list(m.graph.initializer) + [a.t for n in m.graph.node for a in n.attribute if a.HasField("t")]
+    out: List[str] = []
+    for t in tensors:
+        if t.data_location == onnx.TensorProto.EXTERNAL:
+            loc = next((e.value for e in t.external_data if e.key == "location"), None)
+            path = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(model_path)), loc)) if loc else None
+            if path is not None and path not in out:
+                out.append(path)
+    return out
 
 
 def provenance(model_path: str, cfg: Config) -> Dict[str, str]:
