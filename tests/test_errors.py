@@ -621,6 +621,33 @@ def data_npz_pickle_refused(tmp):
 
 
 @case
+def data_csv_refused(tmp):
+    args = _calibration(tmp, "c.csv", lambda p: p.write_text("1.0,2.0,3.0\n4.0,5.0,6.0\n"))
+    return args, ["q.yaml:3", "key 'calibration.data'", "c.csv", "CSV or text", "numpy.savez"]
+
+
+@case
+def data_labels_of_another_count(tmp):
+    args = _calibration(tmp, "c.npz", lambda p: np.savez(p, x=np.zeros((4, 8), np.float32), y=np.arange(3)))
+    return args, ["q.yaml:3", "key 'calibration.data'", "3 labels ('y') for 4 samples"]
+
+
+def test_labels_in_the_forms_data_sets_hold(tmp_path):
+    """Class indices (N,) or (N, 1), whole floats and one-hot rows are labels; a regression target
+    (fractional floats) or a matrix that is no one-hot is none (no accuracy, and no error)."""
+    from qnnc.config import DataRef
+    from qnnc.frontend.data import load_samples
+
+    x, want = np.zeros((4, 8), np.float32), np.array([2, 0, 1, 2])
+    for y, expected in [(want, want), (want[:, None], want), (want.astype(np.float32), want),
+                        (np.eye(3, dtype=np.int64)[want], want), (np.eye(3, dtype=np.float32)[want], want),
+                        (want + 0.5, None), (np.ones((4, 3)), None)]:
+        np.savez(tmp_path / "d.npz", x=x, y=y)
+        _, got = load_samples(DataRef(str(tmp_path / "d.npz")), "x", [1, 8], None)
+        assert (got is None and expected is None) or np.array_equal(got, expected), (y, got)
+
+
+@case
 def data_corrupt_npz(tmp):
     args = _calibration(tmp, "c.npz", lambda p: p.write_bytes(b"PK\x03\x04" + b"\x17" * 200))
     return args, ["q.yaml:3", "key 'calibration.data'", "c.npz", ".npy/.npz"]

@@ -28,6 +28,12 @@ def _load(ref: DataRef, cfg_file: Optional[str]):
     if not os.path.isfile(ref.path):
         raise DataError(f"'{ref.path}' is not a file; expected an .npz or .npy file", file=cfg_file,
                         key=ref.yaml_key, line=ref.line)
+    with open(ref.path, "rb") as f:
+        magic = f.read(6)
+    if not magic.startswith((b"\x93NUMPY", b"PK")):  # neither .npy nor .npz (a zip)
+        kind = "Python objects (pickle)" if magic.startswith(b"\x80") else "no NumPy arrays (a CSV or text file?)"
+        raise DataError(f"'{ref.path}' holds {kind}; qnnc loads .npy / .npz files of plain numeric arrays "
+                        "(numpy.save / numpy.savez)", file=cfg_file, key=ref.yaml_key, line=ref.line)
     try:
         return np.load(ref.path, allow_pickle=False)
     except ValueError as e:
@@ -90,15 +96,29 @@ def load_samples(ref: DataRef, input_name: str, input_shape: Sequence[int],
     if not np.all(np.isfinite(x)):
         raise DataError(f"'{ref.path}' contains NaN or Inf", file=cfg_file, key=ref.yaml_key, line=ref.line)
     if y is not None:
-        y = np.asarray(y)
-        if y.dtype.kind not in "iu" or y.ndim == 0 or y.shape[0] != x.shape[0] or y.size == 0:
-            y = None
-        else:
-            y = y.astype(np.int64).reshape(x.shape[0], -1)[:, 0] if y.ndim > 1 else y.astype(np.int64)
+        y = _labels(np.asarray(y), x.shape[0], ref, cfg_file)
     if ref.count is not None:
         x = x[:ref.count]
         y = y[:ref.count] if y is not None else None
     return x, y
+
+
+def _labels(y: np.ndarray, n: int, ref: DataRef, cfg_file: Optional[str]) -> Optional[np.ndarray]:
+    """Class labels (int64, one per sample) from an array 'y': class indices (N,) or (N, 1), also as
+    whole floats, or one-hot rows (N, C); None for what is no class label (a regression target).
+    A count that differs from the samples' is an error: the set is misassembled."""
+    if y.dtype.kind not in "iuf" or y.ndim == 0 or y.size == 0 or y.ndim > 2:
+        return None
+    if y.shape[0] != n:
+        raise DataError(f"'{ref.path}' holds {y.shape[0]} labels ('y') for {n} samples; expected one class index "
+                        "per sample", file=cfg_file, key=ref.yaml_key, line=ref.line)
+    if y.ndim == 2 and y.shape[1] > 1:  # one-hot rows, else no labels
+        one_hot = np.all((y == 0) | (y == 1)) and np.all(y.sum(axis=1) == 1)
+        return y.argmax(axis=1).astype(np.int64) if one_hot else None
+    y = y.reshape(n)
+    if y.dtype.kind == "f" and not (np.all(np.isfinite(y)) and np.all(y == np.round(y))):
+        return None
+    return y.astype(np.int64)
 
 
 # -- several model inputs ------------------------------------------------------------------------
@@ -178,9 +198,9 @@ def load_input_samples(ref: DataRef, names: Sequence[str], shapes: Sequence[Sequ
     counts = {name: v.shape[0] for name, v in xs.items()}
     if len(set(counts.values())) != 1:
         raise DataError(f"'{ref.path}': the inputs hold different numbers of samples {counts}", **where)
-    if y is not None:
-        y = np.asarray(y)
-        n = next(iter(counts.values()))
-        y = y.astype(np.int64).reshape(y.shape[0], -1)[:n, 0] if y.dtype.kind in "iu" and y.ndim >= 1 \
-            and y.shape[0] >= n else None
+    if y is not None:  # (a folder's y.npy as saved; an .npz's already read by load_samples)
+        y, n = np.asarray(y), next(iter(counts.values()))
+        if ref.count is not None and y.ndim >= 1 and y.shape[0] > n:
+            y = y[:n]  # the labels of the first `count` samples
+        y = _labels(y, n, ref, cfg_file)
     return xs, y
