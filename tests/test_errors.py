@@ -301,12 +301,6 @@ def onnx_int_input(tmp):
 
 
 @case
-def onnx_double_input(tmp):
-    save(single_op("Relu", [1, 4], [1, 4], elem=TensorProto.DOUBLE), tmp / "m.onnx")
-    return [tmp / "m.onnx"], ["m.onnx", "input 'x'", "DOUBLE", "float32"]
-
-
-@case
 def onnx_int_weights(tmp):
     m = tiny_mlp()
     m.graph.initializer[0].CopyFrom(tensor("w1", np.ones((6, 8), np.int32)))

@@ -21,6 +21,7 @@ from qnnc.frontend.importer import import_onnx
 from qnnc.inspect_model import inspect_model
 from qnnc.reference import kernels as K
 from qnnc.reference import kernels_s16 as K16
+from qnnc.quantize.fixedpoint import dequantize_s8
 from qnnc.reference.interpreter import dequantize_output, quantize_input, run, run_int8
 
 RNG = np.random.default_rng(77)
@@ -244,6 +245,35 @@ def test_dynamic_batch_dim_is_taken_as_one(batch, tmp_path):
     g = import_onnx(str(path))
     assert g.shape("x") == (1, 5) and g.shape("y") == (1, 3)
     build_bit_exact(path, tmp_path, [1, 5])
+
+
+@pytest.mark.parametrize("elem, dtype", [(onnx.TensorProto.FLOAT16, np.float16), (onnx.TensorProto.DOUBLE, np.float64)],
+                         ids=["float16", "float64"])
+def test_float16_and_float64_models_are_read_as_float32(elem, dtype, tmp_path):
+    """A model.half() export (float16 weights, input and output, a Cast inside) or a float64 one:
+    its float tensors are read as float32 (frontend/float32.py); bit-exact, and within 2 LSB on
+    average of onnxruntime running the model in its own type (float16: onnxruntime's CPU kernels
+    have no float64 Conv)."""
+    import onnxruntime as ort
+
+    inits = [tensor("w", w(4, 3, 3, 3).astype(dtype)), tensor("b", w(4, scale=0.1).astype(dtype)),
+             tensor("fw", w(5, 4 * 4 * 4).astype(dtype)), tensor("fb", w(5, scale=0.1).astype(dtype)),
+             tensor("shape", np.array([1, -1], np.int64))]
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], name="conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"], name="relu"),
+             helper.make_node("Cast", ["r"], ["rc"], name="cast", to=elem),
+             helper.make_node("Reshape", ["rc", "shape"], ["f"], name="flat"),
+             helper.make_node("Gemm", ["f", "fw", "fb"], ["y"], name="fc", transB=1)]
+    path = save(model(nodes, [vi("x", [1, 3, 4, 4], elem)], [vi("y", [1, 5], elem)], inits), tmp_path / "m.onnx")
+    res, q_in, ref = build_bit_exact(path, tmp_path, [1, 3, 4, 4])
+    if dtype != np.float16:
+        return
+    qm = res.compiled.model
+    x = dequantize_s8(q_in, qm.input_tensor.scale, qm.input_tensor.zero_point).reshape(-1, 1, 3, 4, 4)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    f = np.concatenate([sess.run(None, {"x": v.astype(dtype)})[0] for v in x]).astype(np.float64)
+    err = np.abs(dequantize_output(qm, ref).astype(np.float64) - f.reshape(len(x), -1)) / qm.output_tensor.scale
+    assert err.mean() < 2.0, err.mean()
 
 
 def test_static_batch_is_compiled_one_sample_per_call(tmp_path):

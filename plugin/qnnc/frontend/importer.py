@@ -15,6 +15,7 @@ from ..errors import ModelError
 from ..ir import Graph, Node, Tensor
 from .decompose import TIED_RANGES_KEY, expand_composites, expand_legacy
 from .onnx_fold import fold_onnx_constants
+from .float32 import float32_model
 from .qdq import is_prequantized, strip_quantization
 from .sequence_input import batch_first_sequence
 from .uint8_inputs import float_uint8_inputs
@@ -245,9 +246,11 @@ def _converter_reason(e: Exception) -> str:
 
 def convert_opset(model: onnx.ModelProto, path: str):
     """(model, opset): the model itself if its opset is MIN_OPSET-MAX_OPSET, else converted. Every
-    reader of the model starts here, so the graph's negative dims (a -1 some exporters write for
-    an open dim, which onnxruntime reads as dynamic) are made open dims here too, in place."""
+    reader of the model starts here, so two more readings happen here too, in place: the graph's
+    negative dims (a -1 some exporters write for an open dim, which onnxruntime reads as dynamic)
+    become open dims, and float16 / bfloat16 / float64 tensors float32 ones (float32.py)."""
     _open_negative_dims(model)
+    float32_model(model)
     version = _opset(model, path)
     if MIN_OPSET <= version <= MAX_OPSET:
         return model, version
