@@ -180,8 +180,10 @@ def generate(model_path: str, cfg: Config, name: str, runtime: bool = True, prog
                           f"{' (uint8 input)' if model.uint8_inputs else ''}: check it with 'qnnc validate' instead", file=cfg.source, key="test_data",
                           line=cfg.lines.get("test_data"))
     if cfg.test_data is not None:
+        quant = compiled.graph.quant  # an int8 input of a quantized model: integer data are its codes
         xs, ys = load_samples(cfg.test_data, compiled.graph.inputs[0], model.input_tensor.shape
-                              if cfg.layout != "nhwc" else _model_shape(compiled), cfg.source)
+                              if cfg.layout != "nhwc" else _model_shape(compiled), cfg.source,
+                              quant.integer_inputs.get(compiled.graph.inputs[0]) if quant is not None else None)
         xs = _api_layout(xs, cfg)
         q_in = quantize_input(model, xs)
         expected = run_int8(model, q_in)

@@ -51,11 +51,13 @@ def _without_units(shape: Sequence[int]) -> Tuple[int, ...]:
     return tuple(int(d) for d in shape if d != 1)
 
 
-def load_samples(ref: DataRef, input_name: str, input_shape: Sequence[int],
-                 cfg_file: Optional[str]) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+def load_samples(ref: DataRef, input_name: str, input_shape: Sequence[int], cfg_file: Optional[str],
+                 codes: Optional[Tuple[float, int]] = None) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     """Return (x, y): x float32 of shape (N, *input_shape[1:]); y int64 labels or None.
 
     An .npz uses ``ref.key``, else ``x``, else the model input's name; labels come from ``y``.
+    ``codes``: (scale, zero point) of an input the model takes as integer codes (a quantized
+    model's int8 input): integer data are those codes, read as the real values they stand for.
     """
     obj = _load(ref, cfg_file)
     y = None
@@ -92,7 +94,8 @@ def load_samples(ref: DataRef, input_name: str, input_shape: Sequence[int],
                         key=ref.yaml_key, line=ref.line)
     if x.shape[0] == 0:
         raise DataError(f"'{ref.path}' holds no samples", file=cfg_file, key=ref.yaml_key, line=ref.line)
-    x = x.astype(np.float32)
+    x = ((x.astype(np.float64) - codes[1]) * codes[0]).astype(np.float32) if codes is not None and \
+        x.dtype.kind in "iu" else x.astype(np.float32)
     if not np.all(np.isfinite(x)):
         raise DataError(f"'{ref.path}' contains NaN or Inf", file=cfg_file, key=ref.yaml_key, line=ref.line)
     if y is not None:
@@ -157,13 +160,16 @@ def _input_key(keys: Sequence[str], name: str, position: int) -> Optional[str]:
 
 
 def load_input_samples(ref: DataRef, names: Sequence[str], shapes: Sequence[Sequence[int]],
-                       cfg_file: Optional[str]) -> Tuple[Samples, Optional[np.ndarray]]:
+                       cfg_file: Optional[str], codes: Optional[Dict[str, Tuple[float, int]]] = None
+                       ) -> Tuple[Samples, Optional[np.ndarray]]:
     """Samples for all model inputs: (x, y) as :func:`load_samples` for one input; for several, x is
     {input name: float32 (N, *shape[1:])}, read from one .npz holding an array per input (named as
     the ONNX input, or ``x0``, ``x1``, ... in input order) and optional labels ``y``, or from a
-    folder holding ``<input name>.npy`` (or ``x<i>.npy``) per input."""
+    folder holding ``<input name>.npy`` (or ``x<i>.npy``) per input. ``codes``: as for
+    :func:`load_samples`, by input name."""
+    codes = codes or {}
     if len(names) == 1:
-        return load_samples(ref, names[0], shapes[0], cfg_file)
+        return load_samples(ref, names[0], shapes[0], cfg_file, codes.get(names[0]))
     where = dict(file=cfg_file, key=ref.yaml_key, line=ref.line)
     arrays: Dict[str, DataRef] = {}
     y = None
@@ -192,7 +198,7 @@ def load_input_samples(ref: DataRef, names: Sequence[str], shapes: Sequence[Sequ
             arrays[name] = DataRef(ref.path, key, ref.count, ref.yaml_key, ref.line)
     xs: Dict[str, np.ndarray] = {}
     for name, shape in zip(names, shapes):
-        x, labels = load_samples(arrays[name], name, sample_shape(shape), cfg_file)
+        x, labels = load_samples(arrays[name], name, sample_shape(shape), cfg_file, codes.get(name))
         xs[name] = x
         y = labels if y is None else y
     counts = {name: v.shape[0] for name, v in xs.items()}
