@@ -331,8 +331,8 @@ def onnx_output_never_produced(tmp):
 
 
 @case
-def onnx_softmax_wrong_axis(tmp):
-    save(single_op("Softmax", [1, 4, 3], [1, 4, 3], axis=1), tmp / "m.onnx")
+def onnx_softmax_wrong_axis(tmp):  # (up to rank 4 a transpose brings any axis last)
+    save(single_op("Softmax", [1, 2, 4, 3, 2], [1, 2, 4, 3, 2], axis=1), tmp / "m.onnx")
     return [tmp / "m.onnx"], ["m.onnx", "the_softmax", "Softmax", "axis", "last"]
 
 
