@@ -282,6 +282,18 @@ def onnx_unsupported_domain(tmp):
 
 
 @case
+def onnx_sklearn_zipmap(tmp):
+    nodes = [helper.make_node("Softmax", ["x"], ["p"], name="probabilities"),
+             helper.make_node("ZipMap", ["p"], ["y"], name="zipmap", domain="ai.onnx.ml", classlabels_int64s=[0, 1, 2, 3])]
+    dicts = helper.make_sequence_type_proto(helper.make_map_type_proto(TensorProto.INT64, helper.make_tensor_type_proto(
+        TensorProto.FLOAT, [])))
+    m = model(nodes, [vi("x", [1, 4])], [helper.make_value_info("y", dicts)])
+    m.opset_import.append(helper.make_opsetid("ai.onnx.ml", 1))
+    save(m, tmp / "m.onnx")
+    return [tmp / "m.onnx"], ["m.onnx", "zipmap", "ZipMap", "ai.onnx.ml", "'zipmap': False"]
+
+
+@case
 def onnx_opset_too_old(tmp):
     """Old opsets are converted; an op the version converter cannot convert is a clear error."""
     save(single_op("Affine", [1, 1, 2, 2], [1, 1, 2, 2], opset=8, alpha=2.0), tmp / "m.onnx")  # removed, no rewrite

@@ -737,8 +737,11 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
             name = f"{name}_{idx}"
         names.add(name)
         if n.domain not in ("", "ai.onnx"):
+            hint = ("; skl2onnx adds a ZipMap (a list of dicts) after a classifier's probabilities by default: "
+                    "convert with options={'zipmap': False} to have them as a tensor"
+                    if (n.domain, n.op_type) == ("ai.onnx.ml", "ZipMap") else "")
             raise ModelError(f"operator domain '{n.domain}' is not supported; qnnc reads the default ONNX "
-                             "domain only", file=path, node=name, op=n.op_type)
+                             f"domain only{hint}", file=path, node=name, op=n.op_type)
         for i in n.input:
             if i not in available:
                 raise ModelError(f"input '{i}' is not produced before this node (missing initializer, "
