@@ -29,8 +29,10 @@ class QnncError(Exception):
         where = []
         if self.file:
             where.append(f"{self.file}" + (f":{self.line}" if self.line else ""))
-        if self.node or self.op:
+        if self.node:
             where.append(f"node '{self.node}'" + (f" ({self.op})" if self.op else ""))
+        elif self.op:  # an unnamed node
+            where.append(f"an unnamed {self.op} node")
         if self.key:
             where.append(f"key '{self.key}'")
         text = (", ".join(where) + ": " if where else "") + self.message

@@ -247,9 +247,9 @@ def _converter_reason(e: Exception) -> str:
 def convert_opset(model: onnx.ModelProto, path: str):
     """(model, opset): the model itself if its opset is MIN_OPSET-MAX_OPSET, else converted. Every
     reader of the model starts here, so two more readings happen here too, in place: the graph's
-    negative dims (a -1 some exporters write for an open dim, which onnxruntime reads as dynamic)
-    become open dims, and float16 / bfloat16 / float64 tensors float32 ones (float32.py)."""
-    _open_negative_dims(model)
+    -1 dims (what some exporters write for an open dim, which onnxruntime reads as dynamic) become
+    open dims, and float16 / bfloat16 / float64 tensors float32 ones (float32.py)."""
+    _open_minus_one_dims(model)
     float32_model(model)
     version = _opset(model, path)
     if MIN_OPSET <= version <= MAX_OPSET:
@@ -433,13 +433,14 @@ def _batch_error(name: str, shape: List[int], path: str) -> None:
                      file=path)
 
 
-def _open_negative_dims(model: onnx.ModelProto) -> None:
-    """Graph inputs', outputs' and value_info's dims below 0 become open (unset) dims."""
+def _open_minus_one_dims(model: onnx.ModelProto) -> None:
+    """Graph inputs', outputs' and value_info's dims of -1 become open (unset) dims (other negative
+    dims stay, for the importer's 'dims must be positive')."""
     g = model.graph
     for vi in list(g.input) + list(g.output) + list(g.value_info):
         if vi.type.HasField("tensor_type") and vi.type.tensor_type.HasField("shape"):
             for d in vi.type.tensor_type.shape.dim:
-                if d.HasField("dim_value") and d.dim_value < 0:
+                if d.HasField("dim_value") and d.dim_value == -1:
                     d.Clear()
 
 
