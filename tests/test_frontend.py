@@ -107,6 +107,16 @@ def test_old_pad_attribute_in_an_ir3_file(opset, tmp_path):
     assert [op.kind for op in res.compiled.model.ops].count("pad") == 1
 
 
+def test_old_opset_with_another_domain_imported(tmp_path):
+    """An old model that also imports a non-default domain (com.microsoft): the IR version the
+    conversion sets comes from the default domain's opset alone (onnx has no table for others)."""
+    nodes = [helper.make_node("Relu", ["x"], ["y"], name="relu")]
+    m = model(nodes, [vi("x", [1, 4])], [vi("y", [1, 4])], opset=9, ir_version=4)
+    m.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    path = save(m, tmp_path / "m.onnx")
+    assert [n.op for n in import_onnx(str(path)).nodes] == ["Relu"]
+
+
 def test_mnist8_style_model(tmp_path):
     """The ONNX zoo's mnist-8 layout: opset 8, IR 3, initializers listed as inputs, SAME_UPPER convs,
     per-channel biases added by Add ([C, 1, 1]), the FC weights reshaped at run time (folded) and a

@@ -384,7 +384,6 @@ NON_LAST = [  # (id, op, shape, axis or None for the default, opset)
     ("softmax_3d_op11", "Softmax", [1, 5, 6], 1, 11),
     ("log_softmax_4d_op11", "LogSoftmax", [1, 6, 3, 3], 1, 11),
     ("softmax_3d_middle", "Softmax", [1, 5, 6], 1, 13),
-    ("softmax_2d_first", "Softmax", [3, 8], 0, 13),
     ("log_softmax_3d_middle", "LogSoftmax", [1, 7, 4], -2, 13),
     ("softmax_4d_rows", "Softmax", [1, 3, 4, 5], 2, 13),
     ("log_softmax_4d_rows", "LogSoftmax", [1, 3, 4, 5], 2, 13),

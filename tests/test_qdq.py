@@ -405,6 +405,38 @@ def test_validate_reads_integer_input_data_as_the_codes(codes, tmp_path):
         out = validate(str(path), load_config(str(tmp_path / "m.yaml")), str(tmp_path / "test.npz"), sanitize=False,
                        progress=False)
         assert out["bit_exact"] and out["float_max_abs_error_lsb"] <= 1.0, out["float_max_abs_error_lsb"]
+    np.savez(tmp_path / "test.npz", xq=np.full((4, 20), 300, np.int32))  # no code of either type
+    with pytest.raises(QnncError, match=f"{np.dtype(codes).name} codes"):
+        validate(str(path), load_config(str(tmp_path / "m.yaml")), str(tmp_path / "test.npz"), sanitize=False,
+                 progress=False)
+
+
+@pytest.mark.parametrize("op", ["InstanceNormalization", "LpNormalization"])
+def test_quantized_composite_op_builds_with_its_clamped_float_reference(op, tmp_path):
+    """A composite op (rewritten as a formula of supported ops) between Q/DQ pairs: the float run
+    clamps the quantized tensors after the rewrite, so the formula's tensors keep the names the
+    importer gives them and get their calibrated ranges."""
+    c = 4
+    inits = [tensor("s", np.array(0.05, np.float32)), tensor("z", np.array(0, np.int8)),
+             tensor("s2", np.array(0.03, np.float32)), tensor("z2", np.array(0, np.int8)),
+             tensor("gamma", np.linspace(0.5, 1.5, c).astype(np.float32)),
+             tensor("beta", np.linspace(-0.2, 0.2, c).astype(np.float32))]
+    N = helper.make_node
+    layer = N(op, ["xd", "gamma", "beta"], ["n"], name="layer") if op == "InstanceNormalization" else \
+        N(op, ["xd"], ["n"], name="layer", axis=1, p=2)
+    nodes = [N("QuantizeLinear", ["x", "s", "z"], ["xq"]), N("DequantizeLinear", ["xq", "s", "z"], ["xd"]), layer,
+             N("QuantizeLinear", ["n", "s2", "z2"], ["nq"]), N("DequantizeLinear", ["nq", "s2", "z2"], ["y"])]
+    path = save(model(nodes, [vi("x", [1, c, 5, 5])], [vi("y", [1, c, 5, 5])], inits), tmp_path / "m.onnx")
+    rng = np.random.default_rng(2)
+    np.savez(tmp_path / "cal.npz", x=rng.standard_normal((24, c, 5, 5)).astype(np.float32))
+    result, out = _build(path, tmp_path, "name: m\ncalibration:\n  data: cal.npz\n")
+    qm = result.compiled.model
+    xs = rng.standard_normal((16, c, 5, 5)).astype(np.float32)
+    q_in = quantize_input(qm, xs)
+    ref = run_int8(qm, q_in).reshape(16, -1)
+    f = _ort_int8_float_io(path, xs).reshape(16, -1)
+    assert np.abs((ref.astype(np.float64) - qm.output_tensor.zero_point) * qm.output_tensor.scale - f).max() \
+        <= 4 * qm.output_tensor.scale
 
 
 # ------------------------------------------------------------------------- errors --

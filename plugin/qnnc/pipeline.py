@@ -226,8 +226,10 @@ def _calibrate_and_quantize(model_path: str, cfg: Config, name: str, progress: b
     for inp in u8:  # uint8 image bytes: int8 = byte - 128 exactly (scale 1, zero point -128)
         cal.ranges[inp] = cal.minmax[inp] = (0.0, 255.0)
     for t, r in floors.items():
-        notes.append(f"Softmax input '{t}' holds values far below its rows' maxima (masked scores): its range "
-                     f"starts at {r[0]:.4g}, where all the lower values add under half an output step together")
+        note = (f"Softmax input '{t}' holds values far below its rows' maxima (masked scores): its range starts at "
+                f"{r[0]:.4g}, where all the lower values add under half an output step together")
+        if not any(n.endswith(note[note.index(" holds"):]) for n in notes):  # once for its views too
+            notes.append(note)
         cal.ranges[t] = r
     float_mean = ((lambda t: internal_value(passed, t, cal.means.get))
                   if bias_correction and not prequantized else None)

@@ -294,7 +294,7 @@ def _nchw_shape(shape, cfg: Config):
     return tuple(shape)
 
 
-def _integer_inputs(graph) -> Dict[str, Tuple[float, int]]:
+def _integer_inputs(graph) -> Dict[str, Tuple[float, int, str]]:
     """The inputs an already-quantized model takes as integer codes (frontend/qdq.py)."""
     return dict(graph.quant.integer_inputs) if graph.quant is not None else {}
 

@@ -52,12 +52,13 @@ def _without_units(shape: Sequence[int]) -> Tuple[int, ...]:
 
 
 def load_samples(ref: DataRef, input_name: str, input_shape: Sequence[int], cfg_file: Optional[str],
-                 codes: Optional[Tuple[float, int]] = None) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+                 codes: Optional[Tuple[float, int, str]] = None) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     """Return (x, y): x float32 of shape (N, *input_shape[1:]); y int64 labels or None.
 
     An .npz uses ``ref.key``, else ``x``, else the model input's name; labels come from ``y``.
-    ``codes``: (scale, zero point) of an input the model takes as integer codes (a quantized
-    model's int8 input): integer data are those codes, read as the real values they stand for.
+    ``codes``: (scale, zero point, "int8" / "uint8") of an input the model takes as integer codes
+    (a quantized model's int8 input): integer data are those codes, read as the real values they
+    stand for (outside the codes' range: an error).
     """
     obj = _load(ref, cfg_file)
     y = None
@@ -94,8 +95,15 @@ def load_samples(ref: DataRef, input_name: str, input_shape: Sequence[int], cfg_
                         key=ref.yaml_key, line=ref.line)
     if x.shape[0] == 0:
         raise DataError(f"'{ref.path}' holds no samples", file=cfg_file, key=ref.yaml_key, line=ref.line)
-    x = ((x.astype(np.float64) - codes[1]) * codes[0]).astype(np.float32) if codes is not None and \
-        x.dtype.kind in "iu" else x.astype(np.float32)
+    if codes is not None and x.dtype.kind in "iu":  # the model's integer codes
+        info = np.iinfo(codes[2])
+        if x.min() < info.min or x.max() > info.max:
+            raise DataError(f"'{ref.path}' holds integers in [{x.min()}, {x.max()}] for input '{input_name}', which "
+                            f"the model takes as {codes[2]} codes in [{info.min}, {info.max}]", file=cfg_file,
+                            key=ref.yaml_key, line=ref.line)
+        x = ((x.astype(np.float64) - codes[1]) * codes[0]).astype(np.float32)
+    else:
+        x = x.astype(np.float32)
     if not np.all(np.isfinite(x)):
         raise DataError(f"'{ref.path}' contains NaN or Inf", file=cfg_file, key=ref.yaml_key, line=ref.line)
     if y is not None:
@@ -160,7 +168,7 @@ def _input_key(keys: Sequence[str], name: str, position: int) -> Optional[str]:
 
 
 def load_input_samples(ref: DataRef, names: Sequence[str], shapes: Sequence[Sequence[int]],
-                       cfg_file: Optional[str], codes: Optional[Dict[str, Tuple[float, int]]] = None
+                       cfg_file: Optional[str], codes: Optional[Dict[str, Tuple[float, int, str]]] = None
                        ) -> Tuple[Samples, Optional[np.ndarray]]:
     """Samples for all model inputs: (x, y) as :func:`load_samples` for one input; for several, x is
     {input name: float32 (N, *shape[1:])}, read from one .npz holding an array per input (named as

@@ -31,10 +31,10 @@ from onnx import helper, numpy_helper, shape_inference
 
 from ..errors import ModelError
 from . import decompose_recurrent
-from .onnx_fold import fold_onnx_constants
-from .onnx_names import NewTensors, drop_dead_nodes
 from .finite_masks import finite_masks
 from .inline_ifs import inline_ifs
+from .onnx_fold import fold_onnx_constants
+from .onnx_names import NewTensors, drop_dead_nodes
 from .unroll_loops import unroll_loops
 
 
@@ -727,7 +727,8 @@ def _rewritten_pad(n: onnx.NodeProto) -> bool:
 
 def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset(), dependent=frozenset(),
                    value=lambda name: None, shapes=None, opset: int = 13) -> bool:
-    """A composite whose activation inputs are not all constants (those are folded as they are);
+    """A composite whose activation inputs are not all constants (those are folded as they are)
+    (``opset``: the model's, for the ops whose meaning changed with opset 13);
     ``masks``: the comparisons :func:`_mask_conditions` turns into masks; ``dependent``: the
     tensors that depend on the input values (an LSTM / GRU state computed from them is unrolled);
     ``value``: a constant's array; ``shapes``: a tensor's static dims (None if unknown)."""
@@ -758,8 +759,9 @@ def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset(), dependent=froze
         if not dims:
             return False
         axis = int(_attr(n, "axis", 1 if opset < 13 else -1)) % len(dims)
-        # (a 4-D input's channel axis is the last in NHWC: passes/layout.py)
-        return axis != len(dims) - 1 and (opset < 13 or len(dims) <= 3 or len(dims) == 4 and axis != 1)
+        # (a 4-D input's channel axis is the last in NHWC: passes/layout.py; axis 0 is the batch,
+        # which the compiled model takes one sample at a time: refused by the lowering)
+        return axis not in (0, len(dims) - 1) and (opset < 13 or len(dims) <= 3 or len(dims) == 4 and axis != 1)
     if n.op_type == "Gemm":  # only a computed C is split off
         return len(n.input) > 2 and bool(n.input[2]) and n.input[2] not in consts
     if n.op_type == "Pad":  # constant mode is a kernel of its own; pads also once folded (PyTorch

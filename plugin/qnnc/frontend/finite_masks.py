@@ -7,17 +7,23 @@ run would put it into the calibration ranges), and a fill of -1e9 next to the sc
 no resolution wherever the fill and the scores meet in one int8 tensor before the Softmax (a mask
 computed from an input: scores * keep + fill * (1 - keep)). For a Softmax reading the result,
 -1e4 is the same as -inf: exp(-1e4 - max) is 0 in float32 as exp(-inf) is, for any score above
--9,900. So where every reader of such an Add / Where is a Softmax, the entries of its constant
-operand below -1e4 (-inf included) become -1e4; quantize/calibrate_softmax.py then floors the
-Softmax input's range near the scores. Elsewhere a non-finite constant is refused as before.
+-9,900 (but a row masked entirely: after an Add of -1e9 it is uniform, after one of -1e4 the
+scores' own Softmax). So where only a Softmax reads such an Add / Where (also through views), the
+entries of its constant operand below -1e4 (-inf included) become -1e4; quantize/calibrate_softmax.py
+then floors the Softmax input's range near the scores. Elsewhere a non-finite constant is refused as
+before; so is a mask a constant subgraph computes (ConstantOfShape(-inf) -> Trilu), which this reads
+before the folding.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Optional
 
 import numpy as np
 import onnx
 from onnx import numpy_helper
+
+from .onnx_names import defined_names
+from .softmax_inputs import softmax_feeds
 
 #: What a mask entry below it (-inf included) becomes.
 MASK_FILL = -1e4
@@ -25,21 +31,17 @@ MASK_FILL = -1e4
 
 def finite_masks(model: onnx.ModelProto) -> onnx.ModelProto:
     """The model with the entries below :data:`MASK_FILL` (-inf included) of the constant operands
-    of Add / Where nodes that only Softmaxes read replaced by it; the model itself when it has none."""
+    of Add / Where nodes that only Softmaxes read (also through views: softmax_inputs.py) replaced by
+    it; the model itself when it has none."""
     g = model.graph
-    readers: Dict[str, List[onnx.NodeProto]] = {}
-    for n in g.node:
-        for i in n.input:
-            readers.setdefault(i, []).append(n)
-    outputs = {o.name for o in g.output}
     values = {i.name: i for i in g.initializer}
     consts = {n.output[0]: n.attribute[0].t for n in g.node
               if n.op_type == "Constant" and len(n.attribute) == 1 and n.attribute[0].type == onnx.AttributeProto.TENSOR}
-    edits = []  # (node index, input index, finite array)
+    heads = {head for head, feed in softmax_feeds(g.node, [o.name for o in g.output]).items()
+             if feed.head_op in ("Add", "Where")}
+    edits = []  # (node index, input index, moderate array)
     for k, n in enumerate(g.node):
-        if n.op_type not in ("Add", "Where") or n.output[0] in outputs:
-            continue
-        if not all(r.op_type == "Softmax" for r in readers.get(n.output[0], [None])):
+        if n.op_type not in ("Add", "Where") or n.output[0] not in heads:
             continue
         for j in ((0, 1) if n.op_type == "Add" else (1, 2)):
             arr = _value(n.input[j], values, consts) if j < len(n.input) else None
@@ -50,7 +52,7 @@ def finite_masks(model: onnx.ModelProto) -> onnx.ModelProto:
         return model
     m = onnx.ModelProto()
     m.CopyFrom(model)
-    names = {i.name for i in m.graph.initializer} | {o for n in m.graph.node for o in n.output}
+    names = defined_names(m.graph)
     for k, j, arr in edits:
         node = m.graph.node[k]
         name = f"{node.input[j]}_moderate"

@@ -48,10 +48,10 @@ class FloatRunner:
     def __init__(self, path: str, input_shape: Optional[Dict[str, List[int]]] = None, all_tensors: bool = False):
         # The model qnnc compiles: an opset outside 11-21 converted as the importer converts it.
         model, opset = convert_opset(onnx.load(path), path)
+        spec = None
         if is_prequantized(model):
-            # The float model behind the Q/DQ nodes (dequantized weights, float activations clamped to
-            # their quantized ranges).
-            model = clamped_to_quantized_ranges(*strip_quantization(model, path))
+            # The float model behind the Q/DQ nodes (dequantized weights, float activations).
+            model, spec = strip_quantization(model, path)
         # A time-major sequence input as the importer takes it; ``input_shape`` is the compiled
         # model's (a sequence input already batch-first), so it applies after this.
         batch_first_sequence(model, path, dynamic_length_ok=True)
@@ -62,6 +62,8 @@ class FloatRunner:
                     d.Clear()
                     d.dim_value = v
         model = expand_composites(model, opset, path)  # the importer's nodes, so every tensor is measured
+        if spec is not None:  # (after the rewrites, which name their tensors after what they replace)
+            model = clamped_to_quantized_ranges(model, spec)  # as the model's QuantizeLinears clamp them
         n_outputs = len(model.graph.output)
         self.nodes = list(model.graph.node)  # the nodes it runs (for the callers that read the graph)
         if all_tensors:

@@ -14,8 +14,8 @@ from onnx import numpy_helper, shape_inference
 from ..errors import ModelError
 from ..ir import Graph, Node, Tensor
 from .decompose import TIED_RANGES_KEY, expand_composites, expand_legacy
-from .onnx_fold import fold_onnx_constants
 from .float32 import float32_model
+from .onnx_fold import fold_onnx_constants
 from .qdq import is_prequantized, strip_quantization
 from .sequence_input import batch_first_sequence
 from .uint8_inputs import float_uint8_inputs
@@ -272,8 +272,8 @@ def convert_opset(model: onnx.ModelProto, path: str):
         _fix_converted_resize(converted, path)
     # The converter may add initializers that are no graph inputs (Pad-2's pads become an input
     # of Pad-11), which IR versions below 4 forbid: the converted model is of the target's IR.
-    converted.ir_version = max(converted.ir_version,
-                               onnx.helper.find_min_ir_version_for(list(converted.opset_import)))
+    default = [o for o in converted.opset_import if o.domain in ("", "ai.onnx")]  # (others: no IR table entry)
+    converted.ir_version = max(converted.ir_version, onnx.helper.find_min_ir_version_for(default))
     return converted, target
 
 
@@ -597,10 +597,13 @@ def _constant_node_array(n: onnx.NodeProto, path: str, name: str) -> np.ndarray:
     return _finite_float32(arr, "the constant", path, name, "Constant", allow_inf=True)
 
 
-def _fill_defaults(n: onnx.NodeProto, attrs: Dict[str, object], tensors: Dict[str, Tensor]) -> None:
-    """Make ONNX attribute defaults explicit where they depend on the input (the passes read them)."""
+def _fill_defaults(n: onnx.NodeProto, attrs: Dict[str, object], tensors: Dict[str, Tensor], opset: int) -> None:
+    """Make ONNX attribute defaults explicit where they depend on the input or the opset (the passes
+    read them)."""
     if n.op_type == "Transpose" and "perm" not in attrs and n.input and n.input[0] in tensors:
         attrs["perm"] = list(reversed(range(len(tensors[n.input[0]].shape))))
+    if n.op_type in ("Softmax", "LogSoftmax") and "axis" not in attrs and opset < 13:
+        attrs["axis"] = 1  # (a non-last axis frontend/decompose.py could not rewrite is then refused)
 
 
 def _check_shape(shape, what: str, path: str, node: Optional[str] = None, op: Optional[str] = None) -> None:
@@ -768,7 +771,7 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
                                  file=path, node=name, op=n.op_type)
             if o:
                 _check_shape(tensors[o].shape, f"tensor '{o}'", path, name, n.op_type)
-        _fill_defaults(n, attrs, tensors)
+        _fill_defaults(n, attrs, tensors, opset)
         nodes.append(Node(name, n.op_type, node_inputs, list(n.output), attrs))
     for o in outputs:
         if o not in available:

@@ -67,8 +67,8 @@ class QuantSpec:
     source_format: str = "QDQ"
     notes: List[str] = field(default_factory=list)
     # Graph inputs the model takes as integer codes: {name: (scale, zero point in the input's own
-    # type)}, so data given as those codes can be read as the real values they stand for.
-    integer_inputs: Dict[str, Tuple[float, int]] = field(default_factory=dict)
+    # type, that type: "int8" or "uint8")}, so data given as codes read as the values they stand for.
+    integer_inputs: Dict[str, Tuple[float, int, str]] = field(default_factory=dict)
 
     def weight_scale_candidates(self) -> List[np.ndarray]:
         """The float32 scale vectors of int8 weights (int32 biases excluded)."""
@@ -458,7 +458,7 @@ def strip_quantization(model: onnx.ModelProto, path: str) -> Tuple[onnx.ModelPro
             vi.type.tensor_type.elem_type = onnx.TensorProto.FLOAT
             if vi in g.input and vi.name in spec.activations:
                 scale, zp = spec.activations[vi.name]
-                spec.integer_inputs[vi.name] = (scale, zp + 128 if uint8 else zp)
+                spec.integer_inputs[vi.name] = (scale, zp + 128, "uint8") if uint8 else (scale, zp, "int8")
             if vi.name not in spec.activations and vi in g.output:
                 # an output that layout ops (a Reshape to the output shape) make of a quantized tensor
                 source = _through_layout_ops(vi.name, {o: n for n in kept for o in n.output}, spec.activations)

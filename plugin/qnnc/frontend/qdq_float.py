@@ -15,32 +15,43 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from .onnx_names import defined_names
 from .qdq import QuantSpec
 
 
 def clamped_to_quantized_ranges(model: onnx.ModelProto, spec: QuantSpec) -> onnx.ModelProto:
     """A copy of the stripped ``model`` with a Clip to each fixed activation range after the node
-    computing that tensor (graph inputs are clamped by the input quantization already)."""
+    computing that tensor, and before the readers of a graph input that has one."""
     m = onnx.ModelProto()
     m.CopyFrom(model)
     g = m.graph
-    names = {i.name for i in g.initializer} | {o for n in g.node for o in n.output} | {i.name for i in g.input}
+    names = defined_names(g)
     nodes = []
+    for inp in g.input:
+        if inp.name in spec.activations:  # the readers take the clamped copy (the input keeps its name)
+            copy = _unique(f"{inp.name}_clamped", names)
+            nodes.append(_clip(g, inp.name, copy, spec.activations[inp.name], names))
+            for n in g.node:
+                n.input[:] = [copy if i == inp.name else i for i in n.input]
     for n in g.node:
         nodes.append(n)
         for k, t in enumerate(n.output):
-            if t not in spec.activations:
-                continue
-            scale, zp = spec.activations[t]
-            raw = _unique(f"{t}_unclamped", names)
-            lo, hi = _unique(f"{t}_low", names), _unique(f"{t}_high", names)
-            g.initializer.extend([numpy_helper.from_array(np.array((-128 - zp) * scale, np.float32), lo),
-                                  numpy_helper.from_array(np.array((127 - zp) * scale, np.float32), hi)])
-            n.output[k] = raw
-            nodes.append(helper.make_node("Clip", [raw, lo, hi], [t], name=_unique(f"{t}_saturation", names)))
+            if t in spec.activations:
+                n.output[k] = _unique(f"{t}_unclamped", names)
+                nodes.append(_clip(g, n.output[k], t, spec.activations[t], names))
     del g.node[:]
     g.node.extend(nodes)
     return m
+
+
+def _clip(g: onnx.GraphProto, x: str, y: str, params, names: set) -> onnx.NodeProto:
+    """y = x clamped to the real values of the int8 (scale, zero point) ``params``; its bounds
+    become initializers of ``g``."""
+    scale, zp = params
+    lo, hi = _unique(f"{y}_low", names), _unique(f"{y}_high", names)
+    g.initializer.extend([numpy_helper.from_array(np.array((-128 - zp) * scale, np.float32), lo),
+                          numpy_helper.from_array(np.array((127 - zp) * scale, np.float32), hi)])
+    return helper.make_node("Clip", [x, lo, hi], [y], name=_unique(f"{y}_saturation", names))
 
 
 def _unique(base: str, names: set) -> str:

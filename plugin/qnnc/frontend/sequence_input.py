@@ -85,7 +85,7 @@ def batch_first_sequence(model: onnx.ModelProto, path: str,
     if pin is not None:
         pin(inp)
     dims = inp.type.tensor_type.shape.dim
-    # (an unnamed node as the importer names it: op type and index)
+    # (an unnamed node by its op type and its index in the graph)
     where = dict(file=path, node=rnn.name or f"{rnn.op_type}_{list(model.graph.node).index(rnn)}", op=rnn.op_type)
     if len(dims) < 2 or (dims[0].HasField("dim_value") and dims[0].dim_value == 1):
         return inp.name  # a sequence of one step reads the same either way

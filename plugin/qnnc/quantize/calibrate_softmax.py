@@ -21,6 +21,7 @@ import numpy as np
 
 from ..frontend.data import Samples, sample_count, take
 from ..frontend.float_runner import FloatRunner
+from ..frontend.softmax_inputs import softmax_feeds
 
 #: The output step a Softmax's int8 result keeps (TFLite's 1/256) and the share of it all the
 #: values below the floor may add together.
@@ -38,54 +39,43 @@ def negligible_depth(row: int) -> float:
 
 def softmax_floors(model_path: str, xs: Samples, pins, screen: int = 8) -> Dict[str, Tuple[float, float]]:
     """{ONNX tensor: (low end, high end)} for the Softmax inputs whose values reach further below
-    their rows' maxima than the rows need (see the module docstring); empty for most models. The
-    first ``screen`` samples decide whether a tensor is such (a mask shows in every sample that
-    has one); only then does the rest of the set run, for those tensors."""
+    their rows' maxima than the rows need (see the module docstring), and for the tensors before
+    them that only feed them through views (an Identity, a Reshape: the same values); empty for
+    most models. The first ``screen`` samples decide whether a tensor is such (a mask shows in
+    every sample that has one); only then does the rest of the set run, for those tensors."""
     runner = FloatRunner(model_path, pins, all_tensors=True)
-    candidates = _softmax_inputs(runner)
-    if not candidates:
+    feeds = list(softmax_feeds(runner.nodes, runner.model_outputs).values())
+    if not feeds:
         return {}
-    stats: Dict[str, List[float]] = {}  # tensor -> [lowest value, highest value, lowest row maximum, depth]
+    stats: Dict[str, List[float]] = {}  # softmax input -> [lowest value, highest value, lowest row maximum, depth]
     n = sample_count(xs)
 
-    def measure(outs, names) -> None:
-        for name in names:
-            v = outs[name]
-            axis = candidates[name] % max(v.ndim, 1)
+    def measure(outs, chosen) -> None:
+        for f in chosen:
+            v = outs[f.softmax_input]
+            axis = f.axis % max(v.ndim, 1)
             row = int(v.shape[axis]) if v.ndim else 1
-            s = stats.setdefault(name, [math.inf, -math.inf, math.inf, negligible_depth(max(row, 2))])
+            s = stats.setdefault(f.softmax_input, [math.inf, -math.inf, math.inf, negligible_depth(max(row, 2))])
             s[0], s[1] = min(s[0], float(v.min())), max(s[1], float(v.max()))
             s[2] = min(s[2], float(np.max(v, axis=axis).min()) if v.ndim else float(v))
 
     for outs in runner.iterate(take(xs, slice(0, min(screen, n)))):
-        measure(outs, [c for c in candidates if c in outs])
-    masked = [k for k, (lo, hi, low_max, depth) in stats.items() if _masked(lo, hi, low_max - depth)]
+        measure(outs, [f for f in feeds if f.softmax_input in outs])
+    masked = [f for f in feeds if f.softmax_input in stats and
+              _masked(stats[f.softmax_input][0], stats[f.softmax_input][1],
+                      stats[f.softmax_input][2] - stats[f.softmax_input][3])]
     if masked and n > screen:
         for outs in runner.iterate(take(xs, slice(screen, n))):
             measure(outs, masked)
-    floors = {k: (stats[k][2] - stats[k][3], stats[k][1]) for k in masked}
-    return {k: r for k, r in floors.items() if _masked(stats[k][0], r[1], r[0])}
+    floors: Dict[str, Tuple[float, float]] = {}
+    for f in masked:
+        lo, hi, low_max, depth = stats[f.softmax_input]
+        if _masked(lo, hi, low_max - depth):
+            floors.update({t: (low_max - depth, hi) for t in f.tensors})
+    return floors
 
 
 def _masked(lo: float, hi: float, floor: float) -> bool:
     """Whether values reach so far below the floor that it gains the Softmax input at least two
     bits (a mask's fill: -1e4 and beyond); a classifier's spread-out logits keep their range."""
     return floor < hi and hi - lo > _GAIN * (hi - floor)
-
-
-def _softmax_inputs(runner: FloatRunner) -> Dict[str, int]:
-    """{tensor: Softmax axis} of the tensors only Softmaxes read (not a graph output)."""
-    readers: Dict[str, List] = {}
-    for n in runner.nodes:
-        for i in n.input:
-            readers.setdefault(i, []).append(n)
-    out = {}
-    for name, ns in readers.items():
-        if name in runner.model_outputs or not all(n.op_type == "Softmax" and n.domain in ("", "ai.onnx") for n in ns):
-            continue
-        # (-1: opset 13's default; before 13 the default 1 is the last axis of the 2-D inputs the
-        # rewrite of frontend/decompose.py leaves)
-        axes = {next((a.i for a in n.attribute if a.name == "axis"), -1) for n in ns}
-        if len(axes) == 1:
-            out[name] = axes.pop()
-    return out
