@@ -535,3 +535,26 @@ def test_layer_norm_accuracy_vs_onnxruntime(tmp_path):
     print(f"LayerNorm vs onnxruntime: mean {err.mean():.3f} LSB, max {err.max():.3f} LSB over {err.size} values")
     assert err.max() <= 2.0
     assert err.mean() <= 0.5
+
+
+def test_validate_accuracy_of_a_class_index_output(tmp_path):
+    """A classifier that ends in ArgMax outputs the class index itself: validate's accuracy reads
+    that value (argmax over a single value would always say class 0; it reported none)."""
+    from qnnc.validate import validate
+
+    rng = np.random.default_rng(8)
+    w = (rng.standard_normal((5, 10)) * 0.5).astype(np.float32)
+    m = GraphBuilder([1, 10], 13)
+    m.op("ArgMax", [m.op("Gemm", ["x", m.const(w)], transB=1)], axis=1, keepdims=1)
+    m.out_type, m.out_shape = TensorProto.INT64, [1, 1]
+    path = m.finish(tmp_path / "m.onnx")
+    xs = rng.standard_normal((40, 10)).astype(np.float32)
+    ys = (xs @ w.T).argmax(axis=1)
+    ys[:10] = (ys[:10] + 1) % 5  # a quarter of the labels wrong
+    np.savez(tmp_path / "cal.npz", x=xs)
+    np.savez(tmp_path / "test.npz", x=xs, y=ys)
+    (tmp_path / "q.yaml").write_text("name: m\ncalibration:\n  data: cal.npz\n")
+    out = validate(str(path), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "test.npz"), sanitize=False,
+                   progress=False)
+    assert out["accuracy_float"] == 0.75, out  # exactly the labels left right
+    assert out["accuracy_int8"] >= 0.65 and out["top1_agreement_int8_vs_float"] >= 0.9, out

@@ -279,12 +279,24 @@ def validate(model_path: str, cfg: Config, data_path: str, name: Optional[str] =
         "weight_bytes": result.report["weight_bytes"],
         "layers": layers,
     }
-    if ys is not None and f_out.shape[1] > 1:
-        res["accuracy_float"] = float(np.mean(f_out.argmax(axis=1) == ys))
-        res["accuracy_int8"] = float(np.mean(c_out.astype(np.int32).argmax(axis=1) == ys))
-        res["top1_agreement_int8_vs_float"] = float(np.mean(c_out.astype(np.int32).argmax(axis=1)
-                                                            == f_out.argmax(axis=1)))
+    if ys is not None:
+        res.update(_accuracy(model, 0, f_out, c_out, ys))
     return res
+
+
+def _accuracy(model, k: int, f: np.ndarray, c: np.ndarray, ys: np.ndarray) -> Dict[str, float]:
+    """Accuracy of output ``k`` against the labels: the argmax of scores, or the value of a class
+    index an ArgMax outputs; nothing for another single value (a regression output)."""
+    out = model.outputs[k]
+    producer = next((op for op in model.ops if op.output == out), None)
+    if f.shape[1] == 1 and producer is not None and producer.kind == "arg_max":
+        f_class, c_class = np.rint(f[:, 0]).astype(np.int64), dequantize_output(model, c, k)[:, 0].round().astype(np.int64)
+    elif f.shape[1] > 1:
+        f_class, c_class = f.argmax(axis=1), c.astype(np.int32).argmax(axis=1)
+    else:
+        return {}
+    return {"accuracy_float": float(np.mean(f_class == ys)), "accuracy_int8": float(np.mean(c_class == ys)),
+            "top1_agreement_int8_vs_float": float(np.mean(c_class == f_class))}
 
 
 def _nchw_shape(shape, cfg: Config):
@@ -350,12 +362,8 @@ def validate_multi(model_path: str, cfg: Config, data_path: str, name: str, resu
         "weight_bytes": result.report["weight_bytes"],
         "layers": [],
     }
-    f0 = f_outs[0].reshape(n, -1)
-    if ys is not None and f0.shape[1] > 1:  # labels judge the first output
-        c0 = c_outs[0].astype(np.int32)
-        res["accuracy_float"] = float(np.mean(f0.argmax(axis=1) == ys))
-        res["accuracy_int8"] = float(np.mean(c0.argmax(axis=1) == ys))
-        res["top1_agreement_int8_vs_float"] = float(np.mean(c0.argmax(axis=1) == f0.argmax(axis=1)))
+    if ys is not None:  # labels judge the first output
+        res.update(_accuracy(model, 0, f_outs[0].reshape(n, -1), c_outs[0].reshape(n, -1), ys))
     return res
 
 
