@@ -22,7 +22,7 @@ SEQ, DIM = 7, 16
 def attention(form: str, fill: float) -> M:
     """Causal self-attention over x [1, SEQ, DIM] with the mask in ``form``, then p @ x."""
     rng = np.random.default_rng(3)
-    m = M([1, SEQ, DIM], 13)
+    m = M([1, SEQ, DIM], 14 if form == "computed" else 13)  # (Trilu: opset 14)
     q = m.op("MatMul", ["x", m.const((rng.standard_normal((DIM, DIM)) * 0.3).astype(np.float32))])
     k = m.op("MatMul", ["x", m.const((rng.standard_normal((DIM, DIM)) * 0.3).astype(np.float32))])
     s = m.op("MatMul", [q, m.op("Transpose", [k], perm=[0, 2, 1])])
@@ -31,6 +31,10 @@ def attention(form: str, fill: float) -> M:
         s = m.op("Add", [s, m.const(np.where(causal, 0.0, fill).astype(np.float32))])
     elif form == "where":
         s = m.op("Where", [m.const(causal), s, m.const(np.array(fill, np.float32))])
+    elif form == "computed":  # built in the forward pass: ConstantOfShape(fill) -> Trilu (upper, k = 1)
+        full = m.op("ConstantOfShape", [m.const(np.array([SEQ, SEQ], np.int64))],
+                    value=numpy_helper.from_array(np.array([fill], np.float32)))
+        s = m.op("Add", [s, m.op("Trilu", [full, m.const(np.array(1, np.int64))], upper=1)])
     elif form == "where_views":  # an Identity and a Reshape between the mask and the Softmax
         s = m.op("Where", [m.const(causal), s, m.const(np.array(fill, np.float32))])
         s = m.op("Reshape", [m.op("Identity", [s]), m.const(np.array([1, SEQ, SEQ], np.int64))])
@@ -40,12 +44,13 @@ def attention(form: str, fill: float) -> M:
                                          m.const(np.array(fill, np.float32))])])
     p = m.op("Softmax", [s], axis=-1)
     m.op("MatMul", [p, "x"])
+    m.out_shape = [1, SEQ, DIM]
     return m
 
 
 @pytest.mark.parametrize("form, fill", [("add", -1e4), ("add", -1e9), ("add", -3.4028235e38), ("add", -np.inf),
                                         ("where", -1e4), ("where", -1e9), ("where", -np.inf), ("where_views", -1e9),
-                                        ("where_views", -np.inf), ("bert", -1e4)])
+                                        ("where_views", -np.inf), ("computed", -np.inf), ("bert", -1e4)])
 def test_masked_attention_keeps_the_scores_resolution(form, fill, tmp_path, monkeypatch):
     """Within 0.8 LSB on average and 40 LSB at worst of onnxruntime (the same model without a mask:
     about 0.55 and 12-26 LSB, depending on the samples; before the floor: about 14 LSB on average
@@ -58,11 +63,12 @@ def test_masked_attention_keeps_the_scores_resolution(form, fill, tmp_path, monk
     assert (-128 - t.zero_point) * t.scale > -100  # floored near the scores, far above the fill
 
 
-@pytest.mark.parametrize("form", ["add", "where"])
+@pytest.mark.parametrize("form", ["add", "where", "computed"])
 def test_an_infinite_mask_is_the_same_for_the_softmax(form, tmp_path):
-    """-inf entries (PyTorch's masked_fill(..., float('-inf')), nn.Transformer's causal mask) become
-    -1e4 where only a Softmax reads them (frontend/finite_masks.py): the float model qnnc
-    calibrates on gives onnxruntime's results for the model as exported."""
+    """-inf entries (PyTorch's masked_fill(..., float('-inf')), nn.Transformer's causal mask, one
+    built in the forward pass by ConstantOfShape and Trilu) become -1e4 where only a Softmax reads
+    them (frontend/finite_masks.py): the float model qnnc calibrates on gives onnxruntime's results
+    for the model as exported."""
     import onnxruntime as ort
     from qnnc.frontend.float_runner import float_outputs
 
