@@ -709,3 +709,19 @@ def test_standalone_relu_and_concat_inputs_are_rounded_once(tmp_path):
     concat = next(op for op in m.ops if op.kind == "concat")
     sig = next(op for op in m.ops if op.name == "sigmoid")
     assert concat.attrs["rescales"][concat.inputs.index(sig.output)] is None
+
+
+def test_percentile_with_another_method_is_said(tmp_path):
+    """calibration.percentile only reads with method percentile: set beside another method, the
+    build says it has no effect (it was ignored silently)."""
+    from onnx_factory import save, tiny_mlp
+    from qnnc.build import build
+    from qnnc.config import load_config
+
+    save(tiny_mlp(), tmp_path / "m.onnx")
+    np.savez(tmp_path / "c.npz", x=np.random.default_rng(2).standard_normal((16, 8)).astype(np.float32))
+    (tmp_path / "q.yaml").write_text("name: m\ncalibration:\n  data: c.npz\n  method: minmax\n  percentile: 99.9\n")
+    res = build(str(tmp_path / "m.onnx"), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "m",
+                progress=False)
+    assert any("calibration.percentile (line 5) applies to method percentile only; the method is minmax" in n
+               for n in res.compiled.model.notes)

@@ -67,3 +67,16 @@ def test_selftest_passes_and_locates_a_corrupted_weight(tmp_path):
     failures, test, bad = (int(x.split("=")[1]) for x in out.split())
     assert failures > 0 and test >= 0
     assert bad == layer, out
+
+
+def test_test_data_count_beyond_the_file_is_said(tmp_path):
+    """test_data.count larger than the file: the self-test embeds what there is, and says so (it
+    took the file's count silently)."""
+    from onnx_factory import save, tiny_mlp
+
+    save(tiny_mlp(), tmp_path / "m.onnx")
+    np.savez(tmp_path / "t.npz", x=np.random.default_rng(1).standard_normal((5, 8)).astype(np.float32))
+    (tmp_path / "q.yaml").write_text("name: m\ntest_data:\n  data: t.npz\n  count: 50\n")
+    res = build(str(tmp_path / "m.onnx"), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "m",
+                progress=False)
+    assert any("test_data.count asks for 50 samples" in n and "holds 5" in n for n in res.compiled.model.notes)

@@ -184,6 +184,11 @@ def generate(model_path: str, cfg: Config, name: str, runtime: bool = True, prog
         xs, ys = load_samples(cfg.test_data, compiled.graph.inputs[0], model.input_tensor.shape
                               if cfg.layout != "nhwc" else _model_shape(compiled), cfg.source,
                               quant.integer_inputs.get(compiled.graph.inputs[0]) if quant is not None else None)
+        if cfg.test_data.count is not None and len(xs) < cfg.test_data.count:
+            note = (f"test_data.count asks for {cfg.test_data.count} samples; '{cfg.test_data.path}' holds "
+                    f"{len(xs)}, all of which the self-test embeds")
+            compiled.notes.append(note)
+            model.notes.append(note)
         xs = _api_layout(xs, cfg)
         q_in = quantize_input(model, xs)
         expected = run_int8(model, q_in)

@@ -194,6 +194,9 @@ def _calibrate_and_quantize(model_path: str, cfg: Config, name: str, progress: b
         notes.append(note)
     pins = {inp: list(shape) for inp, shape in zip(input_names, input_shapes)}
     method, bias_correction = cfg.method, cfg.bias_correction
+    if "calibration.percentile" in cfg.lines and method != "percentile":
+        notes.append(f"calibration.percentile (line {cfg.lines['calibration.percentile']}) applies to method "
+                     f"percentile only; the method is {method}, which does not read it")
     # masked attention scores: no Softmax input range below where the Softmax's rows reach
     floors = softmax_floors(model_path, xs, pins) if not prequantized and any(n.op == "Softmax" for n in passed.nodes) \
         else {}
