@@ -20,7 +20,7 @@ from .plan.budget import check_flash, check_ram
 from .reference.checksum import layer_checksums
 from .config import Config, c_name_problem
 from .frontend.data import load_samples
-from .frontend.qdq import is_prequantized
+from .frontend.qdq import integer_input_codes, is_prequantized
 from .emit import emit_c, emit_test_data
 from .emit.output_dir import check_output_dir, seal, write_output
 from .errors import ConfigError, DataError, ModelError
@@ -180,10 +180,9 @@ def generate(model_path: str, cfg: Config, name: str, runtime: bool = True, prog
                           f"{' (uint8 input)' if model.uint8_inputs else ''}: check it with 'qnnc validate' instead", file=cfg.source, key="test_data",
                           line=cfg.lines.get("test_data"))
     if cfg.test_data is not None:
-        quant = compiled.graph.quant  # an int8 input of a quantized model: integer data are its codes
         xs, ys = load_samples(cfg.test_data, compiled.graph.inputs[0], model.input_tensor.shape
                               if cfg.layout != "nhwc" else _model_shape(compiled), cfg.source,
-                              quant.integer_inputs.get(compiled.graph.inputs[0]) if quant is not None else None)
+                              integer_input_codes(compiled.graph.quant).get(compiled.graph.inputs[0]))
         if cfg.test_data.count is not None and len(xs) < cfg.test_data.count:
             note = (f"test_data.count asks for {cfg.test_data.count} samples; '{cfg.test_data.path}' holds "
                     f"{len(xs)}, all of which the self-test embeds")

@@ -228,12 +228,11 @@ def _calibrate_and_quantize(model_path: str, cfg: Config, name: str, progress: b
                       only={passed.original_name(t) for t, v in passed.tensors.items() if not v.is_const})
     for inp in u8:  # uint8 image bytes: int8 = byte - 128 exactly (scale 1, zero point -128)
         cal.ranges[inp] = cal.minmax[inp] = (0.0, 255.0)
-    for t, r in floors.items():
-        note = (f"Softmax input '{t}' holds values far below its rows' maxima (masked scores): its range starts at "
-                f"{r[0]:.4g}, where all the lower values add under half an output step together")
-        if not any(n.endswith(note[note.index(" holds"):]) for n in notes):  # once for its views too
-            notes.append(note)
-        cal.ranges[t] = r
+    cal.ranges.update(floors)
+    for t, r in floors.items():  # one note a Softmax: its input comes first, then the views feeding it
+        if next(u for u, q in floors.items() if q == r) == t:  # (which share its range)
+            notes.append(f"Softmax input '{t}' holds values far below its rows' maxima (masked scores): its range "
+                         f"starts at {r[0]:.4g}, where all the lower values add under half an output step together")
     float_mean = ((lambda t: internal_value(passed, t, cal.means.get))
                   if bias_correction and not prequantized else None)
 

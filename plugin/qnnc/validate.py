@@ -14,7 +14,7 @@ import os
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from .quantize.calibrate import PROGRESS_MIN_TOTAL, _progress, apply_transform, 
 from .config import Config, DataRef
 from .frontend.data import load_input_samples, load_samples, sample_count
 from .frontend.float_runner import FloatRunner, float_outputs_all
+from .frontend.qdq import integer_input_codes
 from .emit.hostrun import compile_driver, run_driver, run_driver_io
 from .passes.equalize import float_transforms
 from .quantize.lowering import only_relu_readers
@@ -244,7 +245,8 @@ def validate(model_path: str, cfg: Config, data_path: str, name: Optional[str] =
     if cfg.layout == "nhwc" and len(raw_shape) == 4:  # data (and onnxruntime) use the model's NCHW
         raw_shape = (raw_shape[0], raw_shape[3], raw_shape[1], raw_shape[2])
     ref = DataRef(os.path.abspath(data_path), yaml_key="--data", count=limit)
-    xs, ys = load_samples(ref, in_name, raw_shape, None, _integer_inputs(result.compiled.graph).get(in_name))
+    codes = integer_input_codes(result.compiled.graph.quant).get(in_name)  # a quantized model's int8 input
+    xs, ys = load_samples(ref, in_name, raw_shape, None, codes)
     with tempfile.TemporaryDirectory(prefix="qnnc-validate-") as tmp:
         gen = os.path.join(tmp, "gen")
         write_output(result.files, gen, model.name)
@@ -306,11 +308,6 @@ def _nchw_shape(shape, cfg: Config):
     return tuple(shape)
 
 
-def _integer_inputs(graph) -> Dict[str, Tuple[float, int, str]]:
-    """The inputs an already-quantized model takes as integer codes (frontend/qdq.py)."""
-    return dict(graph.quant.integer_inputs) if graph.quant is not None else {}
-
-
 def validate_multi(model_path: str, cfg: Config, data_path: str, name: str, result, limit: Optional[int],
                    sanitize: bool) -> Dict[str, Any]:
     """:func:`validate` for a model with several inputs or outputs: the data file holds one array per
@@ -321,7 +318,7 @@ def validate_multi(model_path: str, cfg: Config, data_path: str, name: str, resu
     names = list(model.inputs)
     raw_shapes = [_nchw_shape(graph.shape(t), cfg) for t in names]
     ref = DataRef(os.path.abspath(data_path), yaml_key="--data", count=limit)
-    xs, ys = load_input_samples(ref, names, raw_shapes, None, _integer_inputs(graph))
+    xs, ys = load_input_samples(ref, names, raw_shapes, None, integer_input_codes(graph.quant))
     if not isinstance(xs, dict):  # one input (several outputs): the loader gives its array alone
         xs = {names[0]: xs}
     n = sample_count(xs)

@@ -22,7 +22,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from .onnx_names import defined_names, drop_dead_nodes, subgraphs
+from .onnx_fold import evaluate_node
+from .onnx_names import NewTensors, defined_names, drop_dead_nodes, subgraphs
 from .softmax_inputs import softmax_feeds
 
 #: What a mask entry below it (-inf included) becomes.
@@ -34,20 +35,20 @@ def finite_masks(model: onnx.ModelProto) -> onnx.ModelProto:
     of Add / Where nodes that only Softmaxes read (also through views: softmax_inputs.py) replaced by
     it; the model itself when it has none."""
     g = model.graph
-    values = {i.name: i for i in g.initializer}
-    consts = {n.output[0]: n.attribute[0].t for n in g.node
-              if n.op_type == "Constant" and len(n.attribute) == 1 and n.attribute[0].type == onnx.AttributeProto.TENSOR}
+    stored = {i.name: i for i in g.initializer}  # converted to arrays only where read
+    stored.update((n.output[0], n.attribute[0].t) for n in g.node if n.op_type == "Constant" and
+                  len(n.attribute) == 1 and n.attribute[0].type == onnx.AttributeProto.TENSOR)
     heads = {head for head, feed in softmax_feeds(g.node, [o.name for o in g.output]).items()
              if feed.head_op in ("Add", "Where")}
-    computed = _computed_from_constants(g, set(values) | set(consts))
+    computed = _computed_from_constants(g, set(stored))
     edits = []  # (node index, input index, moderate array)
     for k, n in enumerate(g.node):
         if n.op_type not in ("Add", "Where") or n.output[0] not in heads:
             continue
         for j in ((0, 1) if n.op_type == "Add" else (1, 2)):
-            arr = _value(n.input[j], values, consts) if j < len(n.input) else None
-            if arr is None and j < len(n.input) and n.input[j] in computed:
-                arr = _evaluate(model, n.input[j], computed[n.input[j]])
+            x = n.input[j] if j < len(n.input) else ""
+            arr = numpy_helper.to_array(stored[x]) if x in stored else \
+                _evaluate(model, x, computed[x], stored) if x in computed else None
             if arr is not None and arr.dtype.kind == "f" and np.any(arr < MASK_FILL) and \
                     not np.any(np.isnan(arr) | np.isposinf(arr)):
                 edits.append((k, j, np.maximum(arr, MASK_FILL).astype(arr.dtype)))
@@ -55,15 +56,12 @@ def finite_masks(model: onnx.ModelProto) -> onnx.ModelProto:
         return model
     m = onnx.ModelProto()
     m.CopyFrom(model)
-    names = defined_names(m.graph)
+    new = NewTensors()
+    new.names = defined_names(m.graph)
     for k, j, arr in edits:
         node = m.graph.node[k]
-        name = f"{node.input[j]}_moderate"
-        while name in names:
-            name += "_"
-        names.add(name)
-        m.graph.initializer.append(numpy_helper.from_array(arr, name))
-        node.input[j] = name
+        node.input[j] = new.const(f"{node.input[j]}_moderate", arr)
+    m.graph.initializer.extend(new.inits)
     drop_dead_nodes(m.graph)  # a mask's constant subgraph, now read by no one
     return m
 
@@ -84,28 +82,18 @@ def _computed_from_constants(g: onnx.GraphProto, constants: set) -> Dict[str, Li
     return computed
 
 
-def _evaluate(model: onnx.ModelProto, name: str, nodes: List[int]) -> Optional[np.ndarray]:
-    """The value of ``name``, computed by ``nodes`` (indices) from the model's constants; None where
-    the reference evaluator cannot run them."""
-    from onnx.reference import ReferenceEvaluator
-
-    g = model.graph
-    sub = [g.node[k] for k in nodes]
-    read = {i for n in sub for i in n.input if i}
-    inits = [i for i in g.initializer if i.name in read]
-    constants = [n for n in g.node if n.op_type == "Constant" and n.output[0] in read]
-    out = onnx.helper.make_tensor_value_info(name, onnx.TensorProto.UNDEFINED, None)
-    graph = onnx.helper.make_graph(constants + sub, "mask", [], [out], inits)
+def _evaluate(model: onnx.ModelProto, name: str, nodes: List[int], stored) -> Optional[np.ndarray]:
+    """The value of ``name``, computed by ``nodes`` (indices, in order) from the model's constants
+    ``stored`` (onnx_fold's node evaluator); None where the evaluator cannot run them."""
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+    values: Dict[str, np.ndarray] = {}
     try:
-        return np.asarray(ReferenceEvaluator(onnx.helper.make_model(graph, opset_imports=model.opset_import)).run(
-            None, {})[0])
+        for k in nodes:
+            n = model.graph.node[k]
+            for i in n.input:
+                if i and i not in values:
+                    values[i] = numpy_helper.to_array(stored[i])
+            values.update(zip(n.output, (np.asarray(v) for v in evaluate_node(n, values, opset))))
+        return values[name]
     except Exception:  # an op the evaluator lacks: the mask stays as it is (and is refused later if -inf)
         return None
-
-
-def _value(name: str, values, consts) -> Optional[np.ndarray]:
-    if name in values:
-        return numpy_helper.to_array(values[name])
-    if name in consts:
-        return numpy_helper.to_array(consts[name])
-    return None

@@ -46,7 +46,8 @@ def missing_shapes(model: onnx.ModelProto) -> bool:
     return any(o and o not in inits and shapes.get(o) is None for n in model.graph.node for o in n.output)
 
 
-def _evaluate(node: onnx.NodeProto, consts: Dict[str, np.ndarray], opset: int):
+def evaluate_node(node: onnx.NodeProto, consts: Dict[str, np.ndarray], opset: int):
+    """The outputs of ``node`` run on the constant arrays ``consts`` (onnx's reference evaluator)."""
     from onnx.reference import ReferenceEvaluator
 
     ins = [i for i in node.input if i]
@@ -79,7 +80,7 @@ def _fold_value(node: onnx.NodeProto, consts: Dict[str, np.ndarray], shapes, ops
     if not (node.op_type == "Constant" or (node.input and all((not i) or i in consts for i in node.input))):
         return None
     try:
-        values = [np.asarray(v) for v in _evaluate(node, consts, opset)]
+        values = [np.asarray(v) for v in evaluate_node(node, consts, opset)]
     except Exception:
         return None  # leave it; the importer reports what is wrong
     if any(v.dtype.kind not in "fiub" for v in values):

@@ -75,6 +75,12 @@ class QuantSpec:
         return [w.scales for w in self.weights.values() if w.dtype != "int32"]
 
 
+def integer_input_codes(spec: Optional[QuantSpec]) -> Dict[str, Tuple[float, int, str]]:
+    """The inputs an already-quantized model takes as integer codes (``QuantSpec.integer_inputs``;
+    none for a float model: ``spec`` None)."""
+    return dict(spec.integer_inputs) if spec is not None else {}
+
+
 def _through_layout_ops(name: str, producer: Dict[str, onnx.NodeProto], known: Dict) -> Optional[str]:
     """The tensor of ``known`` that ``name`` is made of through layout ops (their values are the
     same, rearranged), or None."""

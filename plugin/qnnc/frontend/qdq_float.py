@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
+from onnx import helper
 
-from .onnx_names import defined_names
+from .onnx_names import NewTensors, defined_names
 from .qdq import QuantSpec
 
 
@@ -25,38 +25,31 @@ def clamped_to_quantized_ranges(model: onnx.ModelProto, spec: QuantSpec) -> onnx
     m = onnx.ModelProto()
     m.CopyFrom(model)
     g = m.graph
-    names = defined_names(g)
+    new = NewTensors()
+    new.names = defined_names(g)
     nodes = []
     for inp in g.input:
         if inp.name in spec.activations:  # the readers take the clamped copy (the input keeps its name)
-            copy = _unique(f"{inp.name}_clamped", names)
-            nodes.append(_clip(g, inp.name, copy, spec.activations[inp.name], names))
+            copy = new.name(f"{inp.name}_clamped")
+            nodes.append(_clip(new, inp.name, copy, spec.activations[inp.name]))
             for n in g.node:
                 n.input[:] = [copy if i == inp.name else i for i in n.input]
     for n in g.node:
         nodes.append(n)
         for k, t in enumerate(n.output):
             if t in spec.activations:
-                n.output[k] = _unique(f"{t}_unclamped", names)
-                nodes.append(_clip(g, n.output[k], t, spec.activations[t], names))
+                n.output[k] = new.name(f"{t}_unclamped")
+                nodes.append(_clip(new, n.output[k], t, spec.activations[t]))
     del g.node[:]
     g.node.extend(nodes)
+    g.initializer.extend(new.inits)
     return m
 
 
-def _clip(g: onnx.GraphProto, x: str, y: str, params, names: set) -> onnx.NodeProto:
-    """y = x clamped to the real values of the int8 (scale, zero point) ``params``; its bounds
-    become initializers of ``g``."""
+def _clip(new: NewTensors, x: str, y: str, params) -> onnx.NodeProto:
+    """y = x clamped to the real values of the int8 (scale, zero point) ``params`` (its bounds:
+    initializers of ``new``)."""
     scale, zp = params
-    lo, hi = _unique(f"{y}_low", names), _unique(f"{y}_high", names)
-    g.initializer.extend([numpy_helper.from_array(np.array((-128 - zp) * scale, np.float32), lo),
-                          numpy_helper.from_array(np.array((127 - zp) * scale, np.float32), hi)])
-    return helper.make_node("Clip", [x, lo, hi], [y], name=_unique(f"{y}_saturation", names))
-
-
-def _unique(base: str, names: set) -> str:
-    name = base
-    while name in names:
-        name += "_"
-    names.add(name)
-    return name
+    lo = new.const(f"{y}_low", np.array((-128 - zp) * scale, np.float32))
+    hi = new.const(f"{y}_high", np.array((127 - zp) * scale, np.float32))
+    return helper.make_node("Clip", [x, lo, hi], [y], name=new.name(f"{y}_saturation"))

@@ -22,7 +22,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from ..errors import ModelError
-from .onnx_fold import _evaluate
+from .onnx_fold import evaluate_node
 from .onnx_names import NewTensors
 
 MAX_STEPS = 1024          # a loop running longer is refused (it is no microcontroller model)
@@ -80,7 +80,7 @@ class _Unroller(NewTensors):
         if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in n.attribute):
             return
         try:
-            got = _evaluate(n, self.consts, self.opset)
+            got = evaluate_node(n, self.consts, self.opset)
         except Exception:
             return  # left to the importer, which names what is wrong
         for o, v in zip([o for o in outputs if o], got):
