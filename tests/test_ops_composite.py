@@ -133,6 +133,13 @@ def case_pad_reflect_2d(m, rng):                      # PyTorch nn.ReflectionPad
     return m.op("Conv", [p, m.const((rng.standard_normal((4, 3, 3, 3)) * 0.3).astype(np.float32))])
 
 
+@case([1, 3, 3, 4], opset=13, sqnr=30.0)
+def case_pad_reflect_widest(m, rng):                  # reflect pads of size - 1 (the widest ONNX allows)
+    # the right border then runs down to index 0 (a Slice end of -1 would have been the last index)
+    p = m.op("Pad", ["x", m.const(np.array([0, 0, 2, 3, 0, 0, 2, 3], np.int64))], mode="reflect")
+    return m.op("Conv", [p, m.const((rng.standard_normal((4, 3, 3, 3)) * 0.3).astype(np.float32))])
+
+
 @case([1, 4, 10], opset=13, sqnr=30.0)
 def case_pad_edge_1d(m, rng):                         # nn.ReplicationPad1d(2) on (N, C, L)
     c = m.op("Conv", ["x", m.const((rng.standard_normal((6, 4, 3)) * 0.3).astype(np.float32))], pads=[1, 1])

@@ -401,7 +401,11 @@ def _pad(r: _Rewriter, n: onnx.NodeProto) -> None:
                       [piece(x, a, size - lo, size, 1, f"a{a}_left")])
         parts.append(x)
         if hi:
-            parts += ([piece(x, a, size - 2, size - 2 - hi, -1, f"a{a}_right")] if mode == "reflect" else
+            # reflect's right border runs down to index size - 1 - hi; an end of -1 would mean the
+            # last index (ONNX counts negative ends from the back), so a pad of size - 1 ends at
+            # -size - 1, which Slice clamps to "before index 0"
+            r_end = size - 2 - hi if size - 2 - hi >= 0 else -size - 1
+            parts += ([piece(x, a, size - 2, r_end, -1, f"a{a}_right")] if mode == "reflect" else
                       [piece(x, a, size - 1, size, 1, f"a{a}_right")] * hi if mode == "edge" else
                       [piece(x, a, 0, hi, 1, f"a{a}_right")])
         x = r.node("Concat", parts, f"{out}_a{a}", out if i == len(todo) - 1 else None, axis=a)
