@@ -105,6 +105,14 @@ def conv_twice(path: Path) -> Path:
                  [_c("w", rng.standard_normal((4, 3, 3, 3)) * 0.3), _c("cb", rng.standard_normal(4) * 0.1)], path)
 
 
+def views_only(path: Path) -> Path:
+    """Two inputs, each output a view of one (Reshape, Flatten): no layer code reads the arena."""
+    nodes = [helper.make_node("Reshape", ["a", "shape"], ["ya"], name="reshape"),
+             helper.make_node("Flatten", ["b"], ["yb"], name="flatten", axis=1)]
+    return _save(nodes, [("a", [1, 2, 3]), ("b", [1, 2, 2])], [("ya", [1, 6]), ("yb", [1, 4])],
+                 [helper.make_tensor("shape", T.INT64, [2], [1, 6])], path)
+
+
 def _samples(model_path: Path, n: int, seed: int):
     """Uniform data in [-1, 1] per input of the ONNX model (batch dim replaced by N, or prepended)."""
     rng = np.random.default_rng(seed)
@@ -230,6 +238,15 @@ def test_one_4d_tensor_returned_twice(tmp_path):
     assert out["bit_exact"] and len(out["outputs"]) == 2
     assert all(o["float_max_abs_error_lsb"] <= 2.0 for o in out["outputs"])
     assert [o["name"] for o in out["outputs"]] == ["y", "y_again"]
+
+
+def test_views_only(tmp_path):
+    """A graph whose outputs are views of its inputs compiles -Werror clean (its forward function
+    reads no arena) and returns the inputs' codes."""
+    model = views_only(tmp_path / "views.onnx")
+    res, _ = _build(tmp_path, model, "views")
+    assert [o.kind for o in res.compiled.model.ops] == ["reshape", "reshape"]
+    _check_c_and_float(tmp_path, model, "views", res, max_lsb=0.51, mean_lsb=0.3)
 
 
 def test_int16_state_input(tmp_path):

@@ -281,6 +281,15 @@ CASES = {
 }
 
 
+def test_model_of_one_view(tmp_path):
+    """A model that is one Flatten: its forward function has no layer code and reads no arena,
+    and the C still compiles -Wall -Werror (it failed on an unused variable)."""
+    g = G(SHAPE)
+    g.op("Flatten", ["x"], axis=1)
+    qm = compile_and_check(g, tmp_path, "flatten_only", 0.51, 0.3)
+    assert [o.kind for o in qm.ops] == ["reshape"]
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_movement_op(case, tmp_path):
     fn, max_lsb, mean_lsb = CASES[case]

@@ -21,7 +21,7 @@ from ..reference import kernels_recurrent as KRC
 from ..reference import kernels_s16_recurrent as KRC16
 from ..reference import kernels_s16_tables as KT16
 from ..reference import kernels_s16_reduce as KR16
-from .c_format import array_body, array_definition, brace, c_float, c_int, c_type
+from .c_format import array_body, array_definition, brace, c_float, c_int, c_type, unused_arena_line
 from .paired_weights import paired_conv_weights
 from .wide_weights import wide_fc_weights, wide_paired_conv_weights
 
@@ -509,6 +509,7 @@ static void {p}_forward(const {p}_ctx *ctx, const int8_t *input)
     int8_t *arena = ctx->arena;
 {self.scratch_declaration()}
 {"    (void)input; /* the input was copied into the arena */" if not ext else ""}
+{unused_arena_line(self.scratch_declaration() + body)}
 {body}
 }}
 

@@ -1,6 +1,7 @@
 """Deterministic C text helpers: array literals, float literals, struct initializers."""
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 import numpy as np
@@ -50,3 +51,12 @@ def array_definition(name: str, arr: np.ndarray, static: bool = False, align: in
 
 def brace(values: Iterable) -> str:
     return "{" + ", ".join(str(v) for v in values) + "}"
+
+
+def unused_arena_line(forward_body: str) -> str:
+    """The line that marks the forward function's ``arena`` as used when no statement of
+    ``forward_body`` reads it (a graph of views only: Flatten, Reshape, a Transpose of size-1
+    axes), so the generated C stays -Wall -Werror clean; else nothing."""
+    if re.search(r"\barena\b", forward_body):
+        return ""
+    return "    (void)arena; /* every layer is a view of the input: no code reads the arena */"

@@ -13,7 +13,7 @@ import re
 from typing import Any, Dict, List, Tuple
 
 from ..qmodel import QModel, QTensor
-from .c_format import c_float
+from .c_format import c_float, unused_arena_line
 
 # ``e`` below is c_emitter's _Emitter (not imported: c_emitter imports this module).
 
@@ -312,6 +312,7 @@ def source(e: Any, banner: str) -> str:
     int8_t *arena = ctx->arena;
 {scratch}
 {"    (void)inputs; /* the inputs were copied into the arena */" if not ext else ""}
+{unused_arena_line(scratch + body)}
 {body}
 }}
 {source_api(e)}"""
