@@ -508,8 +508,7 @@ static void {p}_forward(const {p}_ctx *ctx, const int8_t *input)
 {{
     int8_t *arena = ctx->arena;
 {self.scratch_declaration()}
-{"    (void)input; /* the input was copied into the arena */" if not ext else ""}
-{unused_arena_line(self.scratch_declaration() + body)}
+{"    (void)input; /* the input was copied into the arena */" if not ext else ""}{unused_arena_line(self.scratch_declaration() + body)}
 {body}
 }}
 

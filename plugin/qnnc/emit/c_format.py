@@ -56,7 +56,8 @@ def brace(values: Iterable) -> str:
 def unused_arena_line(forward_body: str) -> str:
     """The line that marks the forward function's ``arena`` as used when no statement of
     ``forward_body`` reads it (a graph of views only: Flatten, Reshape, a Transpose of size-1
-    axes), so the generated C stays -Wall -Werror clean; else nothing."""
+    axes), so the generated C stays -Wall -Werror clean, after a line break; else nothing (the
+    C of every other model is unchanged)."""
     if re.search(r"\barena\b", forward_body):
         return ""
-    return "    (void)arena; /* every layer is a view of the input: no code reads the arena */"
+    return "\n    (void)arena; /* every layer is a view of the input: no code reads the arena */"

@@ -311,8 +311,7 @@ def source(e: Any, banner: str) -> str:
 {{
     int8_t *arena = ctx->arena;
 {scratch}
-{"    (void)inputs; /* the inputs were copied into the arena */" if not ext else ""}
-{unused_arena_line(scratch + body)}
+{"    (void)inputs; /* the inputs were copied into the arena */" if not ext else ""}{unused_arena_line(scratch + body)}
 {body}
 }}
 {source_api(e)}"""
