@@ -911,11 +911,19 @@ def expand_legacy(model: onnx.ModelProto, path: str) -> onnx.ModelProto:
     model using them (the model zoo's older image networks, e.g. Tiny YOLOv2's ImageScaler):
     ImageScaler(x) = scale * x + bias[c] and Scale(x) = scale * x as Mul / Add with constants.
     Runs before the opset conversion; the model itself when it has none."""
-    def is_legacy(n: onnx.NodeProto) -> bool:
-        return n.op_type in LEGACY_OPS and n.domain in ("", "ai.onnx")
-    if not any(is_legacy(n) for n in model.graph.node):
+    return rewritten_copy(model, path, 0, {op: _image_scaler for op in LEGACY_OPS})
+
+
+def rewritten_copy(model: onnx.ModelProto, path: str, opset: int,
+                   rewrites: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]]) -> onnx.ModelProto:
+    """A copy of ``model`` whose default-domain nodes of the ops in ``rewrites`` (in the main graph)
+    are replaced by what their rewrite builds for ``opset``, without shape inference (before the
+    opset conversion); the model itself when it has none."""
+    def wanted(n: onnx.NodeProto) -> bool:
+        return n.op_type in rewrites and n.domain in ("", "ai.onnx")
+    if not any(wanted(n) for n in model.graph.node):
         return model
     m = onnx.ModelProto()
     m.CopyFrom(model)
-    _rewrite(m, _Rewriter(m, 0, path, infer=False), is_legacy, {op: _image_scaler for op in LEGACY_OPS})
+    _rewrite(m, _Rewriter(m, opset, path, infer=False), wanted, rewrites)
     return m

@@ -15,6 +15,7 @@ from ..errors import ModelError
 from ..ir import Graph, Node, Tensor
 from .decompose import TIED_RANGES_KEY, expand_composites, expand_legacy
 from .float32 import float32_model
+from .newer_opsets import expand_newer_ops, relabel_to
 from .onnx_fold import fold_onnx_constants
 from .qdq import is_prequantized, strip_quantization
 from .sequence_input import batch_first_sequence
@@ -260,6 +261,13 @@ def convert_opset(model: onnx.ModelProto, path: str):
                          f"{newest}); qnnc reads opsets {MIN_OPSET}-{MAX_OPSET} and converts older or newer "
                          "ones it knows: re-export the model at an opset in that range", file=path)
     target = OLD_OPSET_TARGET if version < MIN_OPSET else MAX_OPSET
+    if version > MAX_OPSET:
+        # newer ops rewritten, then read as opset 21 where every op means the same there (the
+        # converter lacks adapters for some type-only changes: newer_opsets.py)
+        model = expand_newer_ops(model, path, target)
+        relabelled = relabel_to(model, version, target)
+        if relabelled is not None:
+            return relabelled, target
     model = expand_legacy(model, path)  # removed experimental ops the converter has no schema for
     try:
         converted = _convert_in_child(model, target)

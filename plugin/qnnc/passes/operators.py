@@ -116,6 +116,9 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     "Einsum": ("FullyConnected", "one or two operands, no ellipsis or repeated index within an operand: a "
                "batched MatMul between Transposes and Reshapes (a constant operand: fully connected)"),
     "ImageScaler": ("Mul", "opsets < 10 (a removed experimental op): scale * x + bias per channel"),
+    "Swish": ("Mul", "opset 24: x * Sigmoid(alpha * x), as PyTorch's SiLU"),
+    "RMSNormalization": ("Mul", "opset 23: x * Reciprocal(Sqrt(ReduceMean(x^2) + epsilon)) * scale, as PyTorch "
+                         "exports nn.RMSNorm before opset 23 (tables and products)"),
     "Scale": ("Mul", "opsets < 10 (a removed experimental op): scale * x"),
     "If": ("Identity", "a condition known at build time (TorchScript's if on a size, tf.cond on a static shape): "
            "the branch taken, inlined"),

@@ -1,0 +1,132 @@
+"""Models of opsets newer than qnnc reads (22 and later), restated at the newest opset it reads.
+
+``onnx.version_converter`` has no down-conversion adapter for some ops whose newer versions only
+widened their types (GlobalMaxPool-22 -> 1: "No Adapter From Version 22"), so a model of a newer
+opset that uses them was refused though nothing in it means anything new. Here:
+
+- ops added after the target opset that are exact compositions of older ops are rewritten first:
+  Swish-24 as x * Sigmoid(alpha * x), and RMSNormalization-23 (PyTorch's nn.RMSNorm from opset 23)
+  as the formula PyTorch exports at older opsets, x * Reciprocal(Sqrt(ReduceMean(x^2) + epsilon)) *
+  scale, so both readings build alike;
+- then, when every node's op allows it, the model is relabelled to the target opset without the
+  converter: an op allows it when its schema at the model's opset has the same inputs, outputs and
+  attributes (names, types, defaults) as at the target (the later versions only added element
+  types: bfloat16 at 22, the float4 / float8 / 2-bit types at 23-25), or when it added attributes
+  (SpaceToDepth's mode, Cast's round_mode, QuantizeLinear's precision) that the node leaves at
+  their defaults, which keep the older meaning.
+
+Anything else (an op new after the target with no rewrite here, a new attribute set) is left to
+the converter, whose error names it.
+"""
+from __future__ import annotations
+
+from typing import Dict, Iterator, List, Optional
+
+import numpy as np
+import onnx
+from onnx import defs, shape_inference
+
+from ..errors import ModelError
+from .decompose import _attr, _Rewriter, rewritten_copy
+
+#: Ops added after opset 21 that :func:`expand_newer_ops` rewrites.
+NEWER_OPS = frozenset({"Swish", "RMSNormalization"})
+
+
+def _swish(r: _Rewriter, n: onnx.NodeProto) -> None:
+    """Swish(x; alpha) = x * Sigmoid(alpha * x) (alpha 1: PyTorch's SiLU)."""
+    x, y = n.input[0], n.output[0]
+    alpha = float(_attr(n, "alpha", 1.0))
+    z = x if alpha == 1.0 else r.node("Mul", [x, r.const(f"{y}_alpha", np.array(alpha, np.float32))], f"{y}_ax")
+    r.node("Mul", [x, r.node("Sigmoid", [z], f"{y}_sigmoid")], y, y)
+
+
+def _rms_normalization(r: _Rewriter, n: onnx.NodeProto, ranks) -> None:
+    """RMSNormalization(x, scale; axis, epsilon) over the axes from ``axis`` on."""
+    x, y = n.input[0], n.output[0]
+    axis = int(_attr(n, "axis", -1))
+    if axis >= 0:
+        if x not in ranks:
+            raise ModelError(f"shape inference gives no rank for '{x}', which RMSNormalization needs",
+                             file=r.path, node=n.name, op=n.op_type)
+        axis -= ranks[x]
+    eps = float(_attr(n, "epsilon", 1e-5))
+    sq = r.node("Pow", [x, r.const(f"{y}_two", np.array(2.0, np.float32))], f"{y}_sq")
+    ms = r.reduce("ReduceMean", sq, list(range(axis, 0)), 1, f"{y}_ms")
+    rms = r.node("Sqrt", [r.node("Add", [ms, r.const(f"{y}_eps", np.array(eps, np.float32))], f"{y}_mse")],
+                 f"{y}_rms")
+    normed = r.node("Mul", [x, r.node("Reciprocal", [rms], f"{y}_inv")], f"{y}_normed")
+    r.node("Mul", [normed, n.input[1]], y, y)
+
+
+def _ranks(model: onnx.ModelProto) -> Dict[str, int]:
+    """Tensor name -> rank, from ONNX shape inference (empty if it fails)."""
+    try:
+        g = shape_inference.infer_shapes(model).graph
+    except Exception:  # the importer reports a model shape inference rejects
+        return {}
+    return {v.name: len(v.type.tensor_type.shape.dim) for v in list(g.input) + list(g.value_info) + list(g.output)
+            if v.type.tensor_type.HasField("shape")}
+
+
+def expand_newer_ops(model: onnx.ModelProto, path: str, target: int) -> onnx.ModelProto:
+    """The model with the ops of :data:`NEWER_OPS` rewritten as ops of opset ``target`` (in the main
+    graph); the model itself when it has none."""
+    ranks = _ranks(model) if any(n.op_type == "RMSNormalization" for n in model.graph.node) else {}
+    return rewritten_copy(model, path, target, {"Swish": _swish,
+                                                "RMSNormalization": lambda r, n: _rms_normalization(r, n, ranks)})
+
+
+def _graphs(g: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
+    """g and every subgraph (If / Loop / Scan bodies) inside it."""
+    yield g
+    for n in g.node:
+        for a in n.attribute:
+            if a.type == onnx.AttributeProto.GRAPH:
+                yield from _graphs(a.g)
+            elif a.type == onnx.AttributeProto.GRAPHS:
+                for sub in a.graphs:
+                    yield from _graphs(sub)
+
+
+def _signature(s: defs.OpSchema):
+    attrs = sorted((a.name, int(a.type), a.required, a.default_value.SerializeToString())
+                   for a in s.attributes.values())
+    return (attrs, [(i.name, int(i.option)) for i in s.inputs], [(o.name, int(o.option)) for o in s.outputs],
+            s.min_input, s.max_input, s.min_output, s.max_output)
+
+
+def _same_meaning(n: onnx.NodeProto, version: int, target: int) -> bool:
+    """Whether node n of a model at opset ``version`` means the same read as opset ``target``."""
+    try:
+        old = defs.get_schema(n.op_type, target, "")
+        new = defs.get_schema(n.op_type, version, "")
+    except defs.SchemaError:
+        return False  # an op added after the target
+    if old.since_version == new.since_version:
+        return True
+    a_old, *io_old = _signature(old)
+    a_new, *io_new = _signature(new)
+    if io_old != io_new:
+        return False
+    if a_old == a_new:
+        return True
+    # attributes added since: the node must leave them at their defaults (the older meaning);
+    # those both versions have must agree
+    kept = {a[0] for a in a_old}
+    return ({a for a in a_new if a[0] in kept} == set(a_old) and
+            all(a.name in kept for a in n.attribute))
+
+
+def relabel_to(model: onnx.ModelProto, version: int, target: int) -> Optional[onnx.ModelProto]:
+    """A copy of ``model`` (default-domain opset ``version`` > ``target``) stamped with opset
+    ``target`` when every node in every graph reads the same there (:func:`_same_meaning`), else None."""
+    nodes: List[onnx.NodeProto] = [n for g in _graphs(model.graph) for n in g.node if n.domain in ("", "ai.onnx")]
+    if not all(_same_meaning(n, version, target) for n in nodes):
+        return None
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    for imp in m.opset_import:
+        if imp.domain in ("", "ai.onnx"):
+            imp.version = target
+    return m

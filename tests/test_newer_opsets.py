@@ -1,0 +1,125 @@
+"""Models of opsets newer than qnnc reads (frontend/newer_opsets.py): read as opset 21 where every op
+means the same there (onnx.version_converter lacks some adapters), ops added since rewritten as
+their formula, and an attribute added since that changes the meaning still a clear refusal.
+
+Every model that builds is checked bit-exact (C under ASan/UBSan against the numpy reference) and
+against onnxruntime running the original file (its own Swish / RMSNormalization kernels), with the
+calibration data covering the test data's range."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import helper
+
+from onnx_factory import model, save, tensor, vi
+from qnnc.build import build
+from qnnc.config import load_config
+from qnnc.emit.hostrun import compile_driver, run_driver
+from qnnc.errors import ModelError
+from qnnc.frontend.importer import convert_opset, import_onnx
+from qnnc.reference.interpreter import dequantize_output, quantize_input, run_int8
+
+
+def _w(rng, *shape, scale=0.3):
+    return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+
+def _same_float(path: Path, tmp: Path, shape):
+    """The model as qnnc reads it (restated at opset 21) computes what onnxruntime computes on the
+    original file, in float: the rewrite is the op's formula."""
+    m, opset = convert_opset(onnx.load(str(path)), str(path))
+    assert opset == 21
+    onnx.save(m, str(tmp / "restated.onnx"))
+    x = np.random.default_rng(9).uniform(-1, 1, shape).astype(np.float32)
+    a, b = (ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+            for p in (path, tmp / "restated.onnx"))
+    np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
+def _check(path: Path, tmp: Path, shape, max_lsb: float, mean_lsb: float):
+    """Build, C == reference, reference vs onnxruntime on the original model (in output LSB)."""
+    rng = np.random.default_rng(5)
+    cal = rng.uniform(-1, 1, (64, *shape[1:])).astype(np.float32)
+    cal[0], cal[1] = 1.0, -1.0
+    test = rng.uniform(-1, 1, (16, *shape[1:])).astype(np.float32)
+    np.savez(tmp / "cal.npz", x=cal)
+    (tmp / "q.yaml").write_text("name: m\ncalibration:\n  data: cal.npz\n")
+    res = build(str(path), load_config(str(tmp / "q.yaml")), str(tmp / "gen"), "m", progress=False)
+    qm = res.compiled.model
+    q_in = quantize_input(qm, test)
+    ref = run_int8(qm, q_in).reshape(len(test), -1)
+    exe = compile_driver(str(tmp / "gen"), "m", str(tmp / "drv"), sanitize=True)
+    assert np.array_equal(run_driver(exe, q_in.reshape(len(test), -1), qm.output_tensor.size), ref)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    f = np.stack([sess.run(None, {"x": t[None]})[0] for t in test]).reshape(len(test), -1)
+    err = np.abs(dequantize_output(qm, ref).astype(np.float64) - f) / qm.output_tensor.scale
+    print(f"{path.stem}: max {err.max():.2f} LSB, mean {err.mean():.3f} LSB")
+    assert err.max() <= max_lsb and err.mean() <= mean_lsb, (err.max(), err.mean())
+    return qm
+
+
+def test_opset22_op_the_converter_cannot_take_down(tmp_path):
+    """GlobalMaxPool-22 only added bfloat16, but the converter has no adapter to 21 (the model was
+    refused): it is read as GlobalMaxPool-1."""
+    rng = np.random.default_rng(1)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("GlobalMaxPool", ["c"], ["p"], name="gmp"),
+             helper.make_node("Flatten", ["p"], ["y"], name="flat")]
+    path = save(model(nodes, [vi("x", [1, 3, 8, 8])], [vi("y", [1, 6])], [tensor("w", _w(rng, 6, 3, 3, 3))],
+                      opset=22, ir_version=10), tmp_path / "gmp22.onnx")
+    assert import_onnx(str(path)).opset == 21
+    _check(path, tmp_path, [1, 3, 8, 8], max_lsb=3.0, mean_lsb=0.5)  # the conv's rounding, max-pooled
+
+
+@pytest.mark.parametrize("alpha", [1.0, 0.5])
+def test_swish_opset24(tmp_path, alpha):
+    """Swish-24 (no older version exists) as x * Sigmoid(alpha * x)."""
+    rng = np.random.default_rng(2)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("Swish", ["c"], ["y"], name="swish", alpha=alpha)]
+    path = save(model(nodes, [vi("x", [1, 3, 6, 6])], [vi("y", [1, 4, 6, 6])], [tensor("w", _w(rng, 4, 3, 3, 3))],
+                      opset=24, ir_version=10), tmp_path / "swish24.onnx")
+    _same_float(path, tmp_path, [1, 3, 6, 6])
+    qm = _check(path, tmp_path, [1, 3, 6, 6], max_lsb=3.0, mean_lsb=0.8)
+    assert "mul" in [o.kind for o in qm.ops]
+
+
+@pytest.mark.parametrize("axis", [-1, 1])
+def test_rms_normalization_opset23(tmp_path, axis):
+    """RMSNormalization-23 (PyTorch's nn.RMSNorm at opset 23+) as the formula PyTorch exports at
+    older opsets; axis 1 of a rank-3 tensor normalizes over the last two axes."""
+    rng = np.random.default_rng(3)
+    scale_shape = [4] if axis == -1 else [3, 4]
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"], name="fc"),
+             helper.make_node("RMSNormalization", ["h", "s"], ["y"], name="rms", axis=axis, epsilon=1e-5)]
+    path = save(model(nodes, [vi("x", [1, 3, 6])], [vi("y", [1, 3, 4])],
+                      [tensor("w", _w(rng, 6, 4)), tensor("s", 1.0 + _w(rng, *scale_shape))],
+                      opset=23, ir_version=10), tmp_path / "rms23.onnx")
+    _same_float(path, tmp_path, [1, 3, 6])
+    # int8 all through the formula (as PyTorch's own older-opset export builds): over rows of 4 a
+    # small mean square's reciprocal is coarse, up to 9 LSB at the worst sample (mean under 1)
+    _check(path, tmp_path, [1, 3, 6], max_lsb=10.0, mean_lsb=1.0)
+
+
+def test_attribute_added_since_is_still_refused(tmp_path):
+    """SpaceToDepth-28's mode=CRD means something SpaceToDepth-13 cannot say: not relabelled, and
+    the converter's refusal names the attribute."""
+    node = helper.make_node("SpaceToDepth", ["x"], ["y"], name="s2d", blocksize=2, mode="CRD")
+    path = save(model([node], [vi("x", [1, 2, 4, 4])], [vi("y", [1, 8, 2, 2])], opset=28, ir_version=13),
+                tmp_path / "s2d.onnx")
+    with pytest.raises(ModelError) as e:
+        import_onnx(str(path))
+    assert "opset 28" in str(e.value) and "mode" in str(e.value)
+
+
+def test_attribute_added_since_left_at_default_is_relabelled(tmp_path):
+    """SpaceToDepth-28 without mode (its default, DCR, is SpaceToDepth-13's only mode) builds."""
+    node = helper.make_node("SpaceToDepth", ["x"], ["y"], name="s2d", blocksize=2)
+    path = save(model([node], [vi("x", [1, 2, 4, 4])], [vi("y", [1, 8, 2, 2])], opset=28, ir_version=13),
+                tmp_path / "s2d.onnx")
+    assert import_onnx(str(path)).opset == 21
+    _check(path, tmp_path, [1, 2, 4, 4], max_lsb=0.51, mean_lsb=0.3)
