@@ -121,6 +121,15 @@ def case_tile_two_axes(m, rng):
 
 
 @case([1, 3, 8, 8], sqnr=25.0)
+def case_repeat_torchscript(m, rng):                  # x.repeat(1, 1, 2, 1) as TorchScript exports it
+    # Expand to a ConstantOfShape of ones (a shape known only once folded), then Tile
+    ones = m.op("ConstantOfShape", [m.const(np.array([4], np.int64))],
+                value=onnx.numpy_helper.from_array(np.array([1], np.int64)))
+    e = m.op("Expand", [conv(m, rng, "x", 3, 4), ones])
+    return m.op("Tile", [e, m.const(np.array([1, 1, 2, 1], np.int64))])
+
+
+@case([1, 3, 8, 8], sqnr=25.0)
 def case_where_constant_mask(m, rng):                 # a fixed mask selecting between two activations
     c = conv(m, rng, "x", 3, 8)
     mask = m.const(rng.random((1, 8, 8, 8)) > 0.5)

@@ -747,8 +747,9 @@ def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset(), dependent=froze
         return bool(n.input) and n.input[0] in masks
     if n.op_type == "Where":  # a condition computed otherwise has no formula over supported ops
         return bool(live) and (n.input[0] in consts or n.input[0] in masks)
-    if n.op_type in ("Expand", "Tile"):
-        return n.input[0] not in consts and len(n.input) > 1 and n.input[1] in consts
+    if n.op_type in ("Expand", "Tile"):  # shape / repeats also once folded (TorchScript's repeat:
+        # Expand to a ConstantOfShape of ones, then Tile)
+        return n.input[0] not in consts and len(n.input) > 1 and value(n.input[1]) is not None
     if n.op_type == "Concat":  # a kernel of its own, unless some inputs are float constants (not shapes)
         values = [value(i) for i in n.input if i]  # constants also once folded (an Expand of a class token)
         fixed = [v for v in values if v is not None]
@@ -794,6 +795,7 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     # constants a Concat reads, a rank-5+ Transpose's dims, computed pads, the rewriter's shapes.
     need_fold = any(n.op_type == "Concat" or n.op_type == "Transpose" and len(_attr(n, "perm", [0] * 5)) >= 5
                     or n.op_type == "Pad" and _rewritten_pad(n) and n.input[1] not in consts
+                    or n.op_type in ("Expand", "Tile") and len(n.input) > 1 and n.input[1] not in consts
                     or n.op_type in _ROW_OPS and (opset < 13 or _attr(n, "axis", -1) != -1)
                     for n in model.graph.node)
     folded_model = _fold_or_none(model, opset) if need_fold else None
