@@ -290,6 +290,26 @@ def test_model_of_one_view(tmp_path):
     assert [o.kind for o in qm.ops] == ["reshape"]
 
 
+def test_validate_gather_through_a_temporary(tmp_path):
+    """validate's per-layer table on a Gather whose 4-D output the lowering gathers into a
+    temporary in ONNX order, then transposes (ConvNeXt's as_strided in the dynamo export): the
+    temporary has no float tensor and is left out; validate crashed on it (KeyError)."""
+    from qnnc.validate import validate
+    g = G(SHAPE)
+    gather_2d_indices_3d(g)
+    model = g.save(tmp_path / "g.onnx")
+    xs = RNG.uniform(-1, 1, (12, *SHAPE[1:])).astype(np.float32)
+    np.savez(tmp_path / "cal.npz", x=xs)
+    np.savez(tmp_path / "test.npz", x=xs[:6])
+    (tmp_path / "q.yaml").write_text("name: g\ncalibration:\n  data: cal.npz\n")
+    out = validate(str(model), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "test.npz"), sanitize=False,
+                   progress=False)
+    assert out["bit_exact"], out
+    ops = {layer["op"]: layer for layer in out["layers"]}
+    assert ops["transpose"]["sqnr_db"] >= 40.0, out["layers"]  # the transposed gather, compared
+    assert out["float_max_abs_error_lsb"] <= 0.51, out
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_movement_op(case, tmp_path):
     fn, max_lsb, mean_lsb = CASES[case]

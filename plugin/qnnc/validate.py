@@ -203,6 +203,8 @@ def float_and_layers(model_path: str, graph, model, xs: np.ndarray, q_in: np.nda
             for j, op in enumerate(ops):
                 # an int8 <-> int16 conversion's output is its (graph) input's value at another precision
                 name = op.inputs[0] if op.kind == "requantize" else op.output
+                if name not in graph.tensors:  # a lowering's temporary (a Gather in ONNX order before
+                    continue                   # its transpose into NHWC): no float tensor to compare
                 t = model.tensors[op.output]
                 d = ((ref[op.output].astype(np.float64) - t.zero_point) * t.scale).reshape(b, -1)
                 f = None if per_sample[j] else internal_value(batch_graph, name, getter(0, b))
