@@ -136,3 +136,39 @@ def test_attribute_added_since_left_at_default_is_relabelled(tmp_path):
                 tmp_path / "s2d.onnx")
     assert import_onnx(str(path)).opset == 21
     _check(path, tmp_path, [1, 2, 4, 4], max_lsb=0.51, mean_lsb=0.3)
+
+
+def _attention_model(path: Path, mask: str, rng) -> Path:
+    """x [1, 6, 8] -> Q, K, V projections -> Attention-23 (2 heads, 3-D inputs) -> output projection,
+    as PyTorch exports scaled_dot_product_attention / nn.MultiheadAttention from opset 23 on.
+    mask: 'none', 'causal' (is_causal=1), 'bool' (a boolean causal attn_mask) or 'additive' (a float
+    mask of 0 / -inf)."""
+    nodes = [helper.make_node("MatMul", ["x", w], [o], name=f"proj_{o}") for w, o in
+             (("wq", "q"), ("wk", "k"), ("wv", "v"))]
+    inits = [tensor(n, _w(rng, 8, 8, scale=0.4)) for n in ("wq", "wk", "wv", "wo")]
+    ins = ["q", "k", "v"]
+    causal = np.triu(np.ones((6, 6), bool), 1)
+    if mask == "bool":
+        inits.append(tensor("mask", ~causal))
+        ins.append("mask")
+    elif mask == "additive":
+        inits.append(tensor("mask", np.where(causal, -np.inf, 0.0).astype(np.float32)))
+        ins.append("mask")
+    nodes.append(helper.make_node("Attention", ins, ["att"], name="attention", q_num_heads=2, kv_num_heads=2,
+                                  is_causal=int(mask == "causal")))
+    nodes.append(helper.make_node("MatMul", ["att", "wo"], ["y"], name="out_proj"))
+    return save(model(nodes, [vi("x", [1, 6, 8])], [vi("y", [1, 6, 8])], inits, opset=23, ir_version=10), path)
+
+
+@_needs_opset(23)
+@pytest.mark.parametrize("mask", ["none", "causal", "bool", "additive"])
+def test_attention_opset23_inlined(tmp_path, mask):
+    """Attention-23 (no older version) inlined as the body its ONNX schema defines (onnx.inliner):
+    the same float function as onnxruntime's Attention kernel, then built like the attention a
+    PyTorch export at opset 20 spells out (the -inf mask fill made moderate, the body's guard of
+    rows masked entirely folded away: a causal mask has none)."""
+    path = _attention_model(tmp_path / f"attention_{mask}.onnx", mask, np.random.default_rng(4))
+    _same_float(path, tmp_path, [1, 6, 8])
+    qm = _check(path, tmp_path, [1, 6, 8], max_lsb=4.0, mean_lsb=1.0)
+    kinds = [o.kind for o in qm.ops]
+    assert "softmax" in kinds and "batch_matmul" in kinds, kinds

@@ -270,6 +270,12 @@ def _where(r: _Rewriter, n: onnx.NodeProto) -> None:
         r.node("Add", [b, r.node("Mul", [r.masks[n.input[0]], diff], f"{out}_selected")], out, out)
         return
     c = r.constant_input(n, 0, "condition").astype(np.float32)
+    # a condition the same everywhere picks one branch (ONNX's Attention body guards the rows a mask
+    # covers entirely, of which a causal mask has none): that branch, where it has the output's shape
+    picked = a if np.all(c == 1) else b if np.all(c == 0) else None
+    if picked is not None and r.dims.get(picked) and r.dims.get(picked) == r.dims.get(out):
+        r.node("Identity", [picked], out, out)
+        return
     for branch in (a, b):
         if branch in r.consts and not np.all(np.isfinite(r.consts[branch])):
             raise ModelError(f"Where selects a non-finite constant ('{branch}', e.g. a -inf attention mask): "
@@ -746,7 +752,8 @@ def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset(), dependent=froze
     if n.op_type in ("Cast", "Not"):
         return bool(n.input) and n.input[0] in masks
     if n.op_type == "Where":  # a condition computed otherwise has no formula over supported ops
-        return bool(live) and (n.input[0] in consts or n.input[0] in masks)
+        # (a constant condition also once folded: computed from a mask with static shapes)
+        return bool(live) and (n.input[0] in consts or n.input[0] in masks or value(n.input[0]) is not None)
     if n.op_type in ("Expand", "Tile"):  # shape / repeats also once folded (TorchScript's repeat:
         # Expand to a ConstantOfShape of ones, then Tile)
         return n.input[0] not in consts and len(n.input) > 1 and value(n.input[1]) is not None
@@ -796,6 +803,7 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     need_fold = any(n.op_type == "Concat" or n.op_type == "Transpose" and len(_attr(n, "perm", [0] * 5)) >= 5
                     or n.op_type == "Pad" and _rewritten_pad(n) and n.input[1] not in consts
                     or n.op_type in ("Expand", "Tile") and len(n.input) > 1 and n.input[1] not in consts
+                    or n.op_type == "Where" and n.input[0] not in consts
                     or n.op_type in _ROW_OPS and (opset < 13 or _attr(n, "axis", -1) != -1)
                     for n in model.graph.node)
     folded_model = _fold_or_none(model, opset) if need_fold else None

@@ -12,7 +12,9 @@ scores' own Softmax). So where only a Softmax reads such an Add / Where (also th
 entries of its constant operand below -1e4 (-inf included) become -1e4; quantize/calibrate_softmax.py
 then floors the Softmax input's range near the scores. Elsewhere a non-finite constant is refused as
 before. A mask a constant subgraph computes (ConstantOfShape(-inf) -> Trilu: causal masks built in
-the forward pass) is evaluated here, before the importer's folding, and taken as a constant.
+the forward pass) is evaluated here, before the importer's folding, and taken as a constant; so is
+one that is constant once the shape arithmetic folds (ONNX's Attention body pads the mask to the
+scores' shape with pads computed by Shape).
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from .onnx_fold import evaluate_node
+from .onnx_fold import evaluate_node, fold_onnx_constants
 from .onnx_names import NewTensors, defined_names, drop_dead_nodes, subgraphs
 from .softmax_inputs import softmax_feeds
 
@@ -42,6 +44,7 @@ def finite_masks(model: onnx.ModelProto) -> onnx.ModelProto:
              if feed.head_op in ("Add", "Where")}
     computed = _computed_from_constants(g, set(stored))
     edits = []  # (node index, input index, moderate array)
+    folded: Optional[Dict[str, onnx.TensorProto]] = None
     for k, n in enumerate(g.node):
         if n.op_type not in ("Add", "Where") or n.output[0] not in heads:
             continue
@@ -49,6 +52,10 @@ def finite_masks(model: onnx.ModelProto) -> onnx.ModelProto:
             x = n.input[j] if j < len(n.input) else ""
             arr = numpy_helper.to_array(stored[x]) if x in stored else \
                 _evaluate(model, x, computed[x], stored) if x in computed else None
+            if arr is None and x:  # a mask padded to the scores' static shape (ONNX's Attention
+                # body: Pad by pads computed with Shape): a constant once the shapes fold
+                folded = _folded(model) if folded is None else folded
+                arr = numpy_helper.to_array(folded[x]) if x in folded else None
             if arr is not None and arr.dtype.kind == "f" and np.any(arr < MASK_FILL) and \
                     not np.any(np.isnan(arr) | np.isposinf(arr)):
                 edits.append((k, j, np.maximum(arr, MASK_FILL).astype(arr.dtype)))
@@ -64,6 +71,16 @@ def finite_masks(model: onnx.ModelProto) -> onnx.ModelProto:
     m.graph.initializer.extend(new.inits)
     drop_dead_nodes(m.graph)  # a mask's constant subgraph, now read by no one
     return m
+
+
+def _folded(model: onnx.ModelProto) -> Dict[str, onnx.TensorProto]:
+    """The tensors the shape arithmetic folds to constants (onnx_fold.py, on a copy); empty when
+    folding fails (a malformed model: the importer's checks say more)."""
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+    try:
+        return {i.name: i for i in fold_onnx_constants(model, opset).graph.initializer}
+    except Exception:
+        return {}
 
 
 def _computed_from_constants(g: onnx.GraphProto, constants: set) -> Dict[str, List[int]]:

@@ -15,7 +15,7 @@ from ..errors import ModelError
 from ..ir import Graph, Node, Tensor
 from .decompose import TIED_RANGES_KEY, expand_composites, expand_legacy
 from .float32 import float32_model
-from .newer_opsets import expand_newer_ops, relabel_to
+from .newer_opsets import expand_newer_ops, inline_function_ops, relabel_to
 from .onnx_fold import fold_onnx_constants
 from .qdq import is_prequantized, strip_quantization
 from .sequence_input import batch_first_sequence
@@ -264,7 +264,7 @@ def convert_opset(model: onnx.ModelProto, path: str):
     if version > MAX_OPSET:
         # newer ops rewritten, then read as opset 21 where every op means the same there (the
         # converter lacks adapters for some type-only changes: newer_opsets.py)
-        model = expand_newer_ops(model, path, target)
+        model = inline_function_ops(expand_newer_ops(model, path, target), version, target)
         relabelled = relabel_to(model, version, target)
         if relabelled is not None:
             return relabelled, target

@@ -7,7 +7,9 @@ opset that uses them was refused though nothing in it means anything new. Here:
 - ops added after the target opset that are exact compositions of older ops are rewritten first:
   Swish-24 as x * Sigmoid(alpha * x), and RMSNormalization-23 (PyTorch's nn.RMSNorm from opset 23)
   as the formula PyTorch exports at older opsets, x * Reciprocal(Sqrt(ReduceMean(x^2) + epsilon)) *
-  scale, so both readings build alike;
+  scale, so both readings build alike; any other such op whose ONNX schema defines it by a function
+  body is inlined as that body (onnx.inliner): Attention-23, which PyTorch exports for
+  scaled_dot_product_attention / nn.MultiheadAttention from opset 23 on;
 - then, when every node's op allows it, the model is relabelled to the target opset without the
   converter: an op allows it when its schema at the model's opset has the same inputs, outputs and
   attributes (names, types, defaults) as at the target (the later versions only added element
@@ -24,13 +26,16 @@ from typing import Dict, Iterator, List, Optional
 
 import numpy as np
 import onnx
-from onnx import defs, shape_inference
+from onnx import defs, inliner, shape_inference
 
 from ..errors import ModelError
 from .decompose import _attr, _Rewriter, rewritten_copy
 
 #: Ops added after opset 21 that :func:`expand_newer_ops` rewrites.
 NEWER_OPS = frozenset({"Swish", "RMSNormalization"})
+#: Ops added after opset 21 that :func:`inline_function_ops` inlines and the tests build (any other
+#: such op with a function body is inlined too, and builds where its body's ops do).
+INLINED_OPS = frozenset({"Attention"})
 
 
 def _swish(r: _Rewriter, n: onnx.NodeProto) -> None:
@@ -75,6 +80,92 @@ def expand_newer_ops(model: onnx.ModelProto, path: str, target: int) -> onnx.Mod
     ranks = _ranks(model) if any(n.op_type == "RMSNormalization" for n in model.graph.node) else {}
     return rewritten_copy(model, path, target, {"Swish": _swish,
                                                 "RMSNormalization": lambda r, n: _rms_normalization(r, n, ranks)})
+
+
+_FUNCTION_DOMAIN = "qnnc.function_body"  # the private domain the bodies are inlined from
+
+
+def _function_body(n: onnx.NodeProto, version: int, types: Dict[str, onnx.TypeProto]) -> Optional[onnx.FunctionProto]:
+    """The body ONNX's schema of n's op at opset ``version`` defines it by (context-dependent
+    bodies, such as Attention's, are built for n's attributes and input types), or None."""
+    schema = defs.get_schema(n.op_type, version, "")
+    body = onnx.FunctionProto()
+    try:
+        if schema.has_function:
+            body.ParseFromString(schema.get_function_with_opset_version(version))
+        elif schema.has_context_dependent_function:
+            if any(i and i not in types for i in n.input):
+                return None
+            body.ParseFromString(schema.get_context_dependent_function_with_opset_version(
+                version, n.SerializeToString(),
+                [types[i].SerializeToString() if i else onnx.TypeProto().SerializeToString() for i in n.input]))
+        else:
+            return None
+    except Exception:  # a body onnx cannot build for these attributes: left to the converter's error
+        return None
+    return body if len(body.node) else None
+
+
+def inline_function_ops(model: onnx.ModelProto, version: int, target: int) -> onnx.ModelProto:
+    """The model with the main graph's ops that opset ``target`` lacks and whose schema at
+    ``version`` has a function body inlined as that body (:data:`NEWER_OPS` are rewritten before);
+    the model itself when there are none."""
+    def newer(n: onnx.NodeProto) -> bool:
+        if n.domain not in ("", "ai.onnx"):
+            return False
+        try:
+            defs.get_schema(n.op_type, target, "")
+            return False
+        except defs.SchemaError:
+            return True
+    if not any(newer(n) for n in model.graph.node):
+        return model
+    try:
+        inferred = shape_inference.infer_shapes(model).graph
+    except Exception:
+        return model
+    types = {v.name: v.type for v in list(inferred.input) + list(inferred.value_info) + list(inferred.output)}
+    for init in model.graph.initializer:
+        types[init.name] = onnx.helper.make_tensor_type_proto(init.data_type, list(init.dims))
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    bodies = []
+    for n in m.graph.node:
+        body = _function_body(n, version, types) if newer(n) else None
+        if body is None:
+            continue
+        body.name, body.domain = f"{n.op_type}_{len(bodies)}", _FUNCTION_DOMAIN  # one per node: its own body
+        n.op_type, n.domain = body.name, _FUNCTION_DOMAIN
+        bodies.append(body)
+    if not bodies:
+        return model
+    m.functions.extend(bodies)
+    m.opset_import.append(onnx.helper.make_opsetid(_FUNCTION_DOMAIN, 1))
+    out = inliner.inline_local_functions(m)
+    del out.functions[:]
+    kept = [o for o in out.opset_import if o.domain != _FUNCTION_DOMAIN]
+    del out.opset_import[:]
+    out.opset_import.extend(kept)
+    _cast_likes_as_casts(out)
+    return out
+
+
+def _cast_likes_as_casts(model: onnx.ModelProto) -> None:
+    """CastLike(x, like) -> Cast(x, to=like's element type), in place (the bodies cast constants
+    like a computed tensor: as a Cast, a constant's folds)."""
+    try:
+        g = shape_inference.infer_shapes(model).graph
+    except Exception:
+        return
+    types = {v.name: v.type.tensor_type.elem_type for v in list(g.input) + list(g.value_info) + list(g.output)}
+    types.update({i.name: i.data_type for i in model.graph.initializer})
+    for n in model.graph.node:
+        if n.op_type == "CastLike" and n.domain in ("", "ai.onnx") and len(n.input) == 2 and types.get(n.input[1]):
+            to = types[n.input[1]]
+            n.op_type = "Cast"
+            del n.input[1]
+            del n.attribute[:]  # (CastLike's saturate / round_mode: float -> float here)
+            n.attribute.append(onnx.helper.make_attribute("to", to))
 
 
 def _graphs(g: onnx.GraphProto) -> Iterator[onnx.GraphProto]:

@@ -18,6 +18,12 @@ from .onnx_names import read_names, subgraphs
 VIEW_OPS = ("Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose")
 
 
+def _float_cast(n: onnx.NodeProto) -> bool:
+    """A Cast to float32 (ONNX's Attention body casts the scores to float around its Softmax; the
+    front end has read every float tensor as float32 by then: a view of the scores)."""
+    return n.op_type == "Cast" and any(a.name == "to" and a.i == onnx.TensorProto.FLOAT for a in n.attribute)
+
+
 @dataclass
 class SoftmaxFeed:
     """A Softmax's input and the tensors before it that only feed it."""
@@ -52,7 +58,7 @@ def softmax_feeds(nodes: Sequence[onnx.NodeProto], outputs: Iterable[str]) -> Di
         if len(axes) != 1:
             continue
         chain = [name]
-        while chain[-1] in producer and producer[chain[-1]].op_type in VIEW_OPS:
+        while chain[-1] in producer and (producer[chain[-1]].op_type in VIEW_OPS or _float_cast(producer[chain[-1]])):
             src = producer[chain[-1]].input[0]
             if src in outputs or src in inner or len(readers.get(src, [])) != 1:
                 break

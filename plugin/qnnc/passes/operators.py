@@ -117,6 +117,9 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
                "batched MatMul between Transposes and Reshapes (a constant operand: fully connected)"),
     "ImageScaler": ("Mul", "opsets < 10 (a removed experimental op): scale * x + bias per channel"),
     "Swish": ("Mul", "opset 24: x * Sigmoid(alpha * x), as PyTorch's SiLU"),
+    "Attention": ("MatMul", "opset 23 (PyTorch's scaled_dot_product_attention from opset 23): inlined as its ONNX "
+                  "function body, two batched products and a Softmax; no mask, is_causal, a boolean or an additive "
+                  "constant mask (-inf fills as for Add)"),
     "RMSNormalization": ("Mul", "opset 23: x * Reciprocal(Sqrt(ReduceMean(x^2) + epsilon)) * scale, as PyTorch "
                          "exports nn.RMSNorm before opset 23 (tables and products)"),
     "Scale": ("Mul", "opsets < 10 (a removed experimental op): scale * x"),
