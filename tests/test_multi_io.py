@@ -106,8 +106,9 @@ def conv_twice(path: Path) -> Path:
 
 
 def views_only(path: Path) -> Path:
-    """Two inputs, each output a view of one (Reshape, Flatten): no layer code reads the arena."""
-    nodes = [helper.make_node("Reshape", ["a", "shape"], ["ya"], name="reshape"),
+    """Two inputs, each output a view of one (Reshape, Flatten): no layer code reads the arena (a
+    node named 'arena' only shows in the C's comments)."""
+    nodes = [helper.make_node("Reshape", ["a", "shape"], ["ya"], name="arena"),
              helper.make_node("Flatten", ["b"], ["yb"], name="flatten", axis=1)]
     return _save(nodes, [("a", [1, 2, 3]), ("b", [1, 2, 2])], [("ya", [1, 6]), ("yb", [1, 4])],
                  [helper.make_tensor("shape", T.INT64, [2], [1, 6])], path)

@@ -172,3 +172,14 @@ def test_attention_opset23_inlined(tmp_path, mask):
     qm = _check(path, tmp_path, [1, 6, 8], max_lsb=4.0, mean_lsb=1.0)
     kinds = [o.kind for o in qm.ops]
     assert "softmax" in kinds and "batch_matmul" in kinds, kinds
+
+
+@_needs_opset(23)
+def test_unknown_op_of_a_newer_opset_is_a_clear_error(tmp_path):
+    """An op no ONNX schema knows, in an opset-23 model: the converter's refusal naming it, not an
+    internal error (looking for its function body raised SchemaError)."""
+    nodes = [helper.make_node("Relu", ["x"], ["r"], name="relu"), helper.make_node("FancyOp", ["r"], ["y"], name="f")]
+    path = save(model(nodes, [vi("x", [1, 4])], [vi("y", [1, 4])], opset=23, ir_version=10), tmp_path / "u.onnx")
+    with pytest.raises(ModelError) as e:
+        import_onnx(str(path))
+    assert "FancyOp" in str(e.value) and "opset 23" in str(e.value)

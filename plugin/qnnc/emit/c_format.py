@@ -58,6 +58,7 @@ def unused_arena_line(forward_body: str) -> str:
     ``forward_body`` reads it (a graph of views only: Flatten, Reshape, a Transpose of size-1
     axes), so the generated C stays -Wall -Werror clean, after a line break; else nothing (the
     C of every other model is unchanged)."""
-    if re.search(r"\barena\b", forward_body):
+    code = re.sub(r"/\*.*?\*/", "", forward_body, flags=re.S)  # not the comments, which quote node names
+    if re.search(r"\barena\b", code):
         return ""
     return "\n    (void)arena; /* every layer is a view of the input: no code reads the arena */"

@@ -88,9 +88,9 @@ _FUNCTION_DOMAIN = "qnnc.function_body"  # the private domain the bodies are inl
 def _function_body(n: onnx.NodeProto, version: int, types: Dict[str, onnx.TypeProto]) -> Optional[onnx.FunctionProto]:
     """The body ONNX's schema of n's op at opset ``version`` defines it by (context-dependent
     bodies, such as Attention's, are built for n's attributes and input types), or None."""
-    schema = defs.get_schema(n.op_type, version, "")
     body = onnx.FunctionProto()
     try:
+        schema = defs.get_schema(n.op_type, version, "")
         if schema.has_function:
             body.ParseFromString(schema.get_function_with_opset_version(version))
         elif schema.has_context_dependent_function:
@@ -101,8 +101,8 @@ def _function_body(n: onnx.NodeProto, version: int, types: Dict[str, onnx.TypePr
                 [types[i].SerializeToString() if i else onnx.TypeProto().SerializeToString() for i in n.input]))
         else:
             return None
-    except Exception:  # a body onnx cannot build for these attributes: left to the converter's error
-        return None
+    except Exception:  # no such op, or a body onnx cannot build for these attributes: left to the
+        return None    # converter's error, which names the op
     return body if len(body.node) else None
 
 
