@@ -443,6 +443,21 @@ def test_where_with_a_computed_condition_is_refused_by_name(tmp_path):
     assert "Greater" in msg and "not supported" in msg
 
 
+def test_expand_of_a_comparison_of_activations_is_refused_by_name(tmp_path):
+    """A bool tensor expanded to a shape Shape computes (expand_as) is not rewritten as a float Add of
+    zeros: the refusal names the comparison, not a node the rewrite made."""
+    rng = np.random.default_rng(3)
+
+    def builder(m):
+        c = conv(m, rng, "x", 3, 8)
+        pooled = m.op("GlobalAveragePool", [c])
+        mask = m.op("Greater", [pooled, m.op("Sigmoid", [pooled])])
+        wide = m.op("Expand", [mask, m.op("Shape", [c])])
+        return m.op("Mul", [m.op("Cast", [wide], to=onnx.TensorProto.FLOAT), c])
+    msg = _refusal(tmp_path, builder)
+    assert "Greater" in msg and "not supported" in msg, msg
+
+
 def test_rnn_with_clip_is_refused_by_name(tmp_path):
     rng = np.random.default_rng(3)
 

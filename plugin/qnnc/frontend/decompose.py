@@ -246,6 +246,13 @@ def _lrn(r: _Rewriter, n: onnx.NodeProto) -> None:
 
 def _expand(r: _Rewriter, n: onnx.NodeProto) -> None:
     shape = r.integer_input(n, 1, "shape")
+    dims = r.dims.get(n.input[0])
+    if dims and all(d > 0 for d in dims) and len(shape) <= len(dims) and \
+            all(s in (1, d) for s, d in zip(shape[::-1], dims[::-1])):
+        # an Expand to the shape x has (ONNX's Attention body expands K and V by one group):
+        # no Add of zeros, whose int8 layer would cost a requantization
+        r.node("Identity", [n.input[0]], n.output[0], n.output[0])
+        return
     zeros = r.const(f"{n.output[0]}_zeros", np.zeros(tuple(int(max(d, 1)) for d in shape), np.float32))
     r.node("Add", [n.input[0], zeros], n.output[0], n.output[0])
 
@@ -736,12 +743,14 @@ def _rewritten_pad(n: onnx.NodeProto) -> bool:
 
 
 def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset(), dependent=frozenset(),
-                   value=lambda name: None, shapes=None, opset: int = 13) -> bool:
+                   value=lambda name: None, shapes=None, opset: int = 13, not_float=frozenset()) -> bool:
     """A composite whose activation inputs are not all constants (those are folded as they are)
     (``opset``: the model's, for the ops whose meaning changed with opset 13);
     ``masks``: the comparisons :func:`_mask_conditions` turns into masks; ``dependent``: the
     tensors that depend on the input values (an LSTM / GRU state computed from them is unrolled);
-    ``value``: a constant's array; ``shapes``: a tensor's static dims (None if unknown)."""
+    ``value``: a constant's array; ``shapes``: a tensor's static dims (None if unknown);
+    ``not_float``: the tensors shape inference types other than float (a bool mask's Expand is no
+    Add of zeros: left for the importer to name)."""
     if n.op_type not in _REWRITES or n.domain not in ("", "ai.onnx"):
         return False
     if n.op_type in ("LSTM", "GRU"):
@@ -756,7 +765,8 @@ def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset(), dependent=froze
         return bool(live) and (n.input[0] in consts or n.input[0] in masks or value(n.input[0]) is not None)
     if n.op_type in ("Expand", "Tile"):  # shape / repeats also once folded (TorchScript's repeat:
         # Expand to a ConstantOfShape of ones, then Tile)
-        return n.input[0] not in consts and len(n.input) > 1 and value(n.input[1]) is not None
+        return n.input[0] not in consts and n.input[0] not in not_float and len(n.input) > 1 and \
+            value(n.input[1]) is not None
     if n.op_type == "Concat":  # a kernel of its own, unless some inputs are float constants (not shapes)
         values = [value(i) for i in n.input if i]  # constants also once folded (an Expand of a class token)
         fixed = [v for v in values if v is not None]
@@ -809,11 +819,14 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     folded_model = _fold_or_none(model, opset) if need_fold else None
     folded = {} if folded_model is None else {i.name: numpy_helper.to_array(i) for i in folded_model.graph.initializer}
     shapes = _dims_of(folded_model).get if folded_model is not None else {}.get
+    not_float = set() if folded_model is None else {
+        vi.name for vi in list(folded_model.graph.input) + list(folded_model.graph.value_info)
+        if vi.type.tensor_type.elem_type not in (0, onnx.TensorProto.FLOAT)}
 
     def value(name: str):
         v = decompose_recurrent.constant_value(model, name)
         return folded.get(name) if v is None else v
-    if not any(_needs_rewrite(n, consts, masks, dependent, value, shapes, opset) for n in model.graph.node):
+    if not any(_needs_rewrite(n, consts, masks, dependent, value, shapes, opset, not_float) for n in model.graph.node):
         return model
     m = onnx.ModelProto()
     m.CopyFrom(model)
@@ -822,7 +835,7 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     except Exception as e:  # shape inference of a malformed model: the importer's checks say more
         raise ModelError(f"shape inference fails before the composite ops can be rewritten: {e}".splitlines()[0],
                          file=path) from None
-    _rewrite(m, r, lambda n: _needs_rewrite(n, consts, masks, dependent, value, shapes, opset), _REWRITES)
+    _rewrite(m, r, lambda n: _needs_rewrite(n, consts, masks, dependent, value, shapes, opset, not_float), _REWRITES)
     drop_dead_nodes(m.graph)  # e.g. the Expand of a class token a Concat rewrite read as a constant
     _drop_unused_initializers(m)  # e.g. an unrolled LSTM's W / R / B, now read per gate
     r.tied.extend(_rewritten_ties(m, loop_ties))
