@@ -33,7 +33,7 @@ from ..errors import ModelError
 from . import decompose_recurrent
 from .finite_masks import finite_masks
 from .inline_ifs import inline_ifs
-from .onnx_fold import fold_onnx_constants
+from .onnx_fold import fold_onnx_constants, fold_or_none
 from .onnx_names import NewTensors, drop_dead_nodes
 from .unroll_loops import unroll_loops
 
@@ -816,7 +816,7 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
                     or n.op_type == "Where" and n.input[0] not in consts
                     or n.op_type in _ROW_OPS and (opset < 13 or _attr(n, "axis", -1) != -1)
                     for n in model.graph.node)
-    folded_model = _fold_or_none(model, opset) if need_fold else None
+    folded_model = fold_or_none(model, opset) if need_fold else None
     folded = {} if folded_model is None else {i.name: numpy_helper.to_array(i) for i in folded_model.graph.initializer}
     shapes = _dims_of(folded_model).get if folded_model is not None else {}.get
     not_float = set() if folded_model is None else {
@@ -845,15 +845,6 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     for vi in stale:
         m.graph.value_info.remove(vi)
     return m
-
-
-def _fold_or_none(model: onnx.ModelProto, opset: int) -> Optional[onnx.ModelProto]:
-    """The model with its shape arithmetic folded (onnx_fold.py, on a copy); None when that fails
-    (a malformed model: the importer's checks say more)."""
-    try:
-        return fold_onnx_constants(model, opset)
-    except Exception:
-        return None
 
 
 def _dims_of(model: onnx.ModelProto) -> Dict[str, List[int]]:

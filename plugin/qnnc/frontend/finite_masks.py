@@ -24,7 +24,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from .onnx_fold import evaluate_node, fold_onnx_constants
+from .onnx_fold import evaluate_node, fold_or_none
 from .onnx_names import NewTensors, defined_names, drop_dead_nodes, subgraphs
 from .softmax_inputs import softmax_feeds
 
@@ -74,13 +74,10 @@ def finite_masks(model: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def _folded(model: onnx.ModelProto) -> Dict[str, onnx.TensorProto]:
-    """The tensors the shape arithmetic folds to constants (onnx_fold.py, on a copy); empty when
-    folding fails (a malformed model: the importer's checks say more)."""
+    """The tensors the shape arithmetic folds to constants (empty when folding fails)."""
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
-    try:
-        return {i.name: i for i in fold_onnx_constants(model, opset).graph.initializer}
-    except Exception:
-        return {}
+    folded = fold_or_none(model, opset)
+    return {} if folded is None else {i.name: i for i in folded.graph.initializer}
 
 
 def _computed_from_constants(g: onnx.GraphProto, constants: set) -> Dict[str, List[int]]:

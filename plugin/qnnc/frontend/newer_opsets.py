@@ -31,14 +31,12 @@ from onnx import defs, inliner, shape_inference
 from ..errors import ModelError
 from .decompose import _attr, _Rewriter, rewritten_copy
 
-#: Ops added after opset 21 that :func:`expand_newer_ops` rewrites.
-NEWER_OPS = frozenset({"Swish", "RMSNormalization"})
 #: Ops added after opset 21 that :func:`inline_function_ops` inlines and the tests build (any other
 #: such op with a function body is inlined too, and builds where its body's ops do).
 INLINED_OPS = frozenset({"Attention"})
 
 
-def _swish(r: _Rewriter, n: onnx.NodeProto) -> None:
+def _swish(r: _Rewriter, n: onnx.NodeProto, ranks: Dict[str, int]) -> None:
     """Swish(x; alpha) = x * Sigmoid(alpha * x) (alpha 1: PyTorch's SiLU)."""
     x, y = n.input[0], n.output[0]
     alpha = float(_attr(n, "alpha", 1.0))
@@ -46,7 +44,7 @@ def _swish(r: _Rewriter, n: onnx.NodeProto) -> None:
     r.node("Mul", [x, r.node("Sigmoid", [z], f"{y}_sigmoid")], y, y)
 
 
-def _rms_normalization(r: _Rewriter, n: onnx.NodeProto, ranks) -> None:
+def _rms_normalization(r: _Rewriter, n: onnx.NodeProto, ranks: Dict[str, int]) -> None:
     """RMSNormalization(x, scale; axis, epsilon) over the axes from ``axis`` on."""
     x, y = n.input[0], n.output[0]
     axis = int(_attr(n, "axis", -1))
@@ -64,22 +62,45 @@ def _rms_normalization(r: _Rewriter, n: onnx.NodeProto, ranks) -> None:
     r.node("Mul", [normed, n.input[1]], y, y)
 
 
-def _ranks(model: onnx.ModelProto) -> Dict[str, int]:
-    """Tensor name -> rank, from ONNX shape inference (empty if it fails)."""
+#: The rewrites of :func:`expand_newer_ops` (each also given the tensors' ranks).
+_NEWER_REWRITES = {"Swish": _swish, "RMSNormalization": _rms_normalization}
+#: Ops added after opset 21 that :func:`expand_newer_ops` rewrites.
+NEWER_OPS = frozenset(_NEWER_REWRITES)
+
+
+def _inferred_types(model: onnx.ModelProto) -> Dict[str, onnx.TypeProto]:
+    """Tensor name -> type from ONNX shape inference, initializers included (without the inferred
+    ones if inference fails: the importer reports such a model)."""
     try:
         g = shape_inference.infer_shapes(model).graph
-    except Exception:  # the importer reports a model shape inference rejects
-        return {}
-    return {v.name: len(v.type.tensor_type.shape.dim) for v in list(g.input) + list(g.value_info) + list(g.output)
-            if v.type.tensor_type.HasField("shape")}
+        types = {v.name: v.type for v in list(g.input) + list(g.value_info) + list(g.output)}
+    except Exception:
+        types = {}
+    for init in model.graph.initializer:
+        types[init.name] = onnx.helper.make_tensor_type_proto(init.data_type, list(init.dims))
+    return types
+
+
+def _added_after(n: onnx.NodeProto, target: int) -> bool:
+    """Whether n is a default-domain op that opset ``target`` does not have."""
+    if n.domain not in ("", "ai.onnx"):
+        return False
+    try:
+        defs.get_schema(n.op_type, target, "")
+        return False
+    except defs.SchemaError:
+        return True
 
 
 def expand_newer_ops(model: onnx.ModelProto, path: str, target: int) -> onnx.ModelProto:
     """The model with the ops of :data:`NEWER_OPS` rewritten as ops of opset ``target`` (in the main
     graph); the model itself when it has none."""
-    ranks = _ranks(model) if any(n.op_type == "RMSNormalization" for n in model.graph.node) else {}
-    return rewritten_copy(model, path, target, {"Swish": _swish,
-                                                "RMSNormalization": lambda r, n: _rms_normalization(r, n, ranks)})
+    if not any(n.op_type in NEWER_OPS for n in model.graph.node):
+        return model
+    types = _inferred_types(model) if any(n.op_type == "RMSNormalization" for n in model.graph.node) else {}
+    ranks = {k: len(t.tensor_type.shape.dim) for k, t in types.items() if t.tensor_type.HasField("shape")}
+    return rewritten_copy(model, path, target,
+                          {op: (lambda r, n, f=f: f(r, n, ranks)) for op, f in _NEWER_REWRITES.items()})
 
 
 _FUNCTION_DOMAIN = "qnnc.function_body"  # the private domain the bodies are inlined from
@@ -110,28 +131,14 @@ def inline_function_ops(model: onnx.ModelProto, version: int, target: int) -> on
     """The model with the main graph's ops that opset ``target`` lacks and whose schema at
     ``version`` has a function body inlined as that body (:data:`NEWER_OPS` are rewritten before);
     the model itself when there are none."""
-    def newer(n: onnx.NodeProto) -> bool:
-        if n.domain not in ("", "ai.onnx"):
-            return False
-        try:
-            defs.get_schema(n.op_type, target, "")
-            return False
-        except defs.SchemaError:
-            return True
-    if not any(newer(n) for n in model.graph.node):
+    if not any(_added_after(n, target) for n in model.graph.node):
         return model
-    try:
-        inferred = shape_inference.infer_shapes(model).graph
-    except Exception:
-        return model
-    types = {v.name: v.type for v in list(inferred.input) + list(inferred.value_info) + list(inferred.output)}
-    for init in model.graph.initializer:
-        types[init.name] = onnx.helper.make_tensor_type_proto(init.data_type, list(init.dims))
+    types = _inferred_types(model)
     m = onnx.ModelProto()
     m.CopyFrom(model)
     bodies = []
     for n in m.graph.node:
-        body = _function_body(n, version, types) if newer(n) else None
+        body = _function_body(n, version, types) if _added_after(n, target) else None
         if body is None:
             continue
         body.name, body.domain = f"{n.op_type}_{len(bodies)}", _FUNCTION_DOMAIN  # one per node: its own body
@@ -153,12 +160,7 @@ def inline_function_ops(model: onnx.ModelProto, version: int, target: int) -> on
 def _cast_likes_as_casts(model: onnx.ModelProto) -> None:
     """CastLike(x, like) -> Cast(x, to=like's element type), in place (the bodies cast constants
     like a computed tensor: as a Cast, a constant's folds)."""
-    try:
-        g = shape_inference.infer_shapes(model).graph
-    except Exception:
-        return
-    types = {v.name: v.type.tensor_type.elem_type for v in list(g.input) + list(g.value_info) + list(g.output)}
-    types.update({i.name: i.data_type for i in model.graph.initializer})
+    types = {k: t.tensor_type.elem_type for k, t in _inferred_types(model).items()}
     for n in model.graph.node:
         if n.op_type == "CastLike" and n.domain in ("", "ai.onnx") and len(n.input) == 2 and types.get(n.input[1]):
             to = types[n.input[1]]
@@ -189,11 +191,9 @@ def _signature(s: defs.OpSchema):
 
 def _same_meaning(n: onnx.NodeProto, version: int, target: int) -> bool:
     """Whether node n of a model at opset ``version`` means the same read as opset ``target``."""
-    try:
-        old = defs.get_schema(n.op_type, target, "")
-        new = defs.get_schema(n.op_type, version, "")
-    except defs.SchemaError:
-        return False  # an op added after the target
+    if _added_after(n, target):
+        return False
+    old, new = defs.get_schema(n.op_type, target, ""), defs.get_schema(n.op_type, version, "")
     if old.since_version == new.since_version:
         return True
     a_old, *io_old = _signature(old)

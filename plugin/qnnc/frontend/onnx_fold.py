@@ -152,3 +152,12 @@ def fold_onnx_constants(model: onnx.ModelProto, opset: int, max_elements: Option
             break
         model = shape_inference.infer_shapes(model, data_prop=True)
     return model
+
+
+def fold_or_none(model: onnx.ModelProto, opset: int) -> Optional[onnx.ModelProto]:
+    """:func:`fold_onnx_constants` on a copy; None when it fails (a malformed model: the importer's
+    checks say more)."""
+    try:
+        return fold_onnx_constants(model, opset)
+    except Exception:
+        return None
