@@ -140,6 +140,44 @@ static QNNC_LOOP_ATTR void qnnc_dw_rows_gather(int16_t *row0, int32_t cs, const 
     } while (0)
 #endif
 
+#if QNNC_DSP_ASM && !defined(QNNC_DSP_ASM_13)
+/* Six output pixels of one channel on a plane whose rows are 12 entries (24 bytes) apart (maps
+ * of 5 to 8 pixels a line, qnnc_dw_rows_len; lines of 6 use it): the kernel rows at fixed offsets from one pointer,
+ * so the block holds 13 registers (six accumulators, the pairs (x0, x1) .. (x6, x7), a weight
+ * pair, the row and weight pointers). A 6-pixel line is then one block instead of a block of 4,
+ * one of 2 and their loop (on the 6x6 maps of 96x96 MobileNets that overhead was about as much
+ * as the block's own instructions). o: the row's first pair's byte offset ("0", "24", "48"). */
+#define QNNC_DWR6_ASM_ROW(o, o8, w01, w12)                                                        \
+    "ldrd %[x2], %[x3], [%[p], #" o8 "]\n\t"                                                     \
+    "ldrd %[x0], %[x1], [%[p], #" o "]\n\t"                                                      \
+    "ldr %[w], [%[wt], #" w01 "]\n\t"                                                            \
+    "smlad %[a0], %[x0], %[w], %[a0]\n\t"                                                        \
+    "smlatb %[a1], %[x0], %[w], %[a1]\n\t"                                                       \
+    "smlad %[a2], %[x1], %[w], %[a2]\n\t"                                                        \
+    "smlatb %[a3], %[x1], %[w], %[a3]\n\t"                                                       \
+    "smlad %[a4], %[x2], %[w], %[a4]\n\t"                                                        \
+    "smlatb %[a5], %[x2], %[w], %[a5]\n\t"                                                       \
+    "ldr %[w], [%[wt], #" w12 "]\n\t"                                                            \
+    "smlabt %[a0], %[x1], %[w], %[a0]\n\t"                                                       \
+    "smlad %[a1], %[x1], %[w], %[a1]\n\t"                                                        \
+    "smlabt %[a2], %[x2], %[w], %[a2]\n\t"                                                       \
+    "smlad %[a3], %[x2], %[w], %[a3]\n\t"                                                        \
+    "smlabt %[a4], %[x3], %[w], %[a4]\n\t"                                                       \
+    "smlad %[a5], %[x3], %[w], %[a5]\n\t"
+#define QNNC_DWR6_BLOCK(p_)                                                                      \
+    do {                                                                                         \
+        uint32_t x0_, x1_, x2_, x3_, w_;                                                         \
+        __asm volatile(QNNC_DWR6_ASM_ROW("0", "8", "0", "4") QNNC_DWR6_ASM_ROW("24", "32", "8", "12") \
+                           QNNC_DWR6_ASM_ROW("48", "56", "16", "20")                             \
+                       : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4), \
+                         [a5] "+r"(a5), [x0] "=&r"(x0_), [x1] "=&r"(x1_), [x2] "=&r"(x2_),      \
+                         [x3] "=&r"(x3_), [w] "=&r"(w_)                                          \
+                       : [p] "r"(p_), [wt] "r"(wt)                                               \
+                       : "memory");                                                              \
+    } while (0)
+#define QNNC_DWR6_ROW_LEN 12 /* the entries between the plane's rows the block reads */
+#endif
+
 /* One channel's requantization (lane i of its qnnc_dw_group), read through one pointer a channel
  * (GCC 12 reloads a lane's constants by index from the group at each block). */
 typedef struct {
@@ -177,6 +215,37 @@ static QNNC_PATH_ATTR int32_t qnnc_dw_rows_rq_any(int32_t acc, const qnnc_dw_row
 /* acc requantized in the run's mode (a constant; -1: the group's, out of line). */
 #define QNNC_DWR_RQ(acc) ((int8_t)(mode < 0 ? qnnc_dw_rows_rq_any((acc), q) : qnnc_dw_rows_rq_mode((acc), q, mode)))
 
+#if defined(QNNC_DWR6_ROW_LEN)
+/* A line of 6 pixels of the group's 4 channels on the plane (channel 0's kernel rows from p,
+ * QNNC_DWR6_ROW_LEN entries apart): one block of 6 a channel (arguments as
+ * qnnc_dw_rows_run_body's). */
+QNNC_INLINE void qnnc_dw_rows_six(const int16_t *p, int32_t cs, const int32_t *restrict wt,
+                                  const qnnc_dw_rows_ch *restrict q, int8_t *restrict o, int32_t step, int32_t mode)
+{
+    int32_t ch;
+    for (ch = 0; ch < 4; ++ch) {
+        int32_t a0 = q->bias, a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+        QNNC_DWR6_BLOCK(p);
+        /* one store pointer walking the line (GCC 12 otherwise keeps six, on the stack) */
+        *o = QNNC_DWR_RQ(a0);
+        o += step;
+        *o = QNNC_DWR_RQ(a1);
+        o += step;
+        *o = QNNC_DWR_RQ(a2);
+        o += step;
+        *o = QNNC_DWR_RQ(a3);
+        o += step;
+        *o = QNNC_DWR_RQ(a4);
+        o += step;
+        *o = QNNC_DWR_RQ(a5);
+        o += 1 - 5 * step; /* the next channel's first pixel */
+        p += cs;
+        wt += 6;
+        ++q;
+    }
+}
+#endif
+
 /* The rows of one output line of the group's 4 channels: from p0..p2 (channel 0's ring rows of
  * the kernel rows; the channels' rows cs entries apart), n pixels `step` bytes apart from o
  * (channel 0; the channels 1 byte apart), wt 6 weight pairs a channel (w01, w12 of each kernel
@@ -187,6 +256,12 @@ QNNC_INLINE void qnnc_dw_rows_run_body(const int16_t *p0, const int16_t *p1, con
 {
     const int32_t n4 = n >> 2;
     int32_t ch;
+#if defined(QNNC_DWR6_ROW_LEN)
+    if (n == 6 && p1 == p0 + QNNC_DWR6_ROW_LEN && p2 == p1 + QNNC_DWR6_ROW_LEN) {
+        qnnc_dw_rows_six(p0, cs, wt, q, o, step, mode);
+        return;
+    }
+#endif
     for (ch = 0; ch < 4; ++ch) {
         int8_t *oc = o + ch;
         int8_t *const o_end = oc + n4 * 4 * step;
