@@ -176,6 +176,31 @@ static QNNC_LOOP_ATTR void qnnc_dw_rows_gather(int16_t *row0, int32_t cs, const 
                        : "memory");                                                              \
     } while (0)
 #define QNNC_DWR6_ROW_LEN 12 /* the entries between the plane's rows the block reads */
+/* Three output pixels of one channel on a plane whose rows are 8 entries (16 bytes) apart (maps
+ * of 3 pixels a line, the last 3x3 maps of 96x96 networks): the pairs (x0, x1) .. (x4, x5) of each
+ * kernel row, one block instead of a block of 2, one of 1 and their bookkeeping. */
+#define QNNC_DWR3_ASM_ROW(o, o8, w01, w12)                                                        \
+    "ldr %[x2], [%[p], #" o8 "]\n\t"                                                             \
+    "ldrd %[x0], %[x1], [%[p], #" o "]\n\t"                                                      \
+    "ldr %[w], [%[wt], #" w01 "]\n\t"                                                            \
+    "smlad %[a0], %[x0], %[w], %[a0]\n\t"                                                        \
+    "smlatb %[a1], %[x0], %[w], %[a1]\n\t"                                                       \
+    "smlad %[a2], %[x1], %[w], %[a2]\n\t"                                                        \
+    "ldr %[w], [%[wt], #" w12 "]\n\t"                                                            \
+    "smlabt %[a0], %[x1], %[w], %[a0]\n\t"                                                       \
+    "smlad %[a1], %[x1], %[w], %[a1]\n\t"                                                        \
+    "smlabt %[a2], %[x2], %[w], %[a2]\n\t"
+#define QNNC_DWR3_BLOCK(p_)                                                                      \
+    do {                                                                                         \
+        uint32_t x0_, x1_, x2_, w_;                                                              \
+        __asm volatile(QNNC_DWR3_ASM_ROW("0", "8", "0", "4") QNNC_DWR3_ASM_ROW("16", "24", "8", "12") \
+                           QNNC_DWR3_ASM_ROW("32", "40", "16", "20")                             \
+                       : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [x0] "=&r"(x0_), [x1] "=&r"(x1_), \
+                         [x2] "=&r"(x2_), [w] "=&r"(w_)                                          \
+                       : [p] "r"(p_), [wt] "r"(wt)                                               \
+                       : "memory");                                                              \
+    } while (0)
+#define QNNC_DWR3_ROW_LEN 8 /* the entries between the plane's rows the block reads */
 #endif
 
 /* One channel's requantization (lane i of its qnnc_dw_group), read through one pointer a channel
@@ -244,7 +269,26 @@ QNNC_INLINE void qnnc_dw_rows_six(const int16_t *p, int32_t cs, const int32_t *r
         ++q;
     }
 }
+/* A line of 3 pixels of the group's 4 channels on the plane (rows QNNC_DWR3_ROW_LEN entries
+ * apart): one block of 3 a channel (arguments as qnnc_dw_rows_six's). */
+QNNC_INLINE void qnnc_dw_rows_three(const int16_t *p, int32_t cs, const int32_t *restrict wt,
+                                    const qnnc_dw_rows_ch *restrict q, int8_t *restrict o, int32_t step, int32_t mode)
+{
+    int32_t ch;
+    for (ch = 0; ch < 4; ++ch) {
+        int32_t a0 = q->bias, a1 = a0, a2 = a0;
+        QNNC_DWR3_BLOCK(p);
+        o[0] = QNNC_DWR_RQ(a0);
+        o[step] = QNNC_DWR_RQ(a1);
+        o[2 * step] = QNNC_DWR_RQ(a2);
+        p += cs;
+        wt += 6;
+        ++q;
+        ++o;
+    }
+}
 #endif
+
 
 /* The rows of one output line of the group's 4 channels: from p0..p2 (channel 0's ring rows of
  * the kernel rows; the channels' rows cs entries apart), n pixels `step` bytes apart from o
@@ -259,6 +303,10 @@ QNNC_INLINE void qnnc_dw_rows_run_body(const int16_t *p0, const int16_t *p1, con
 #if defined(QNNC_DWR6_ROW_LEN)
     if (n == 6 && p1 == p0 + QNNC_DWR6_ROW_LEN && p2 == p1 + QNNC_DWR6_ROW_LEN) {
         qnnc_dw_rows_six(p0, cs, wt, q, o, step, mode);
+        return;
+    }
+    if (n == 3 && p1 == p0 + QNNC_DWR3_ROW_LEN && p2 == p1 + QNNC_DWR3_ROW_LEN) {
+        qnnc_dw_rows_three(p0, cs, wt, q, o, step, mode);
         return;
     }
 #endif
