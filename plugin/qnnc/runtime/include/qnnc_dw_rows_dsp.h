@@ -301,11 +301,12 @@ QNNC_INLINE void qnnc_dw_rows_run_body(const int16_t *p0, const int16_t *p1, con
     const int32_t n4 = n >> 2;
     int32_t ch;
 #if defined(QNNC_DWR6_ROW_LEN)
-    if (n == 6 && p1 == p0 + QNNC_DWR6_ROW_LEN && p2 == p1 + QNNC_DWR6_ROW_LEN) {
+    /* (not in the run of the rare modes, mode -1: its flash for no layer that matters) */
+    if (mode >= 0 && n == 6 && p1 == p0 + QNNC_DWR6_ROW_LEN && p2 == p1 + QNNC_DWR6_ROW_LEN) {
         qnnc_dw_rows_six(p0, cs, wt, q, o, step, mode);
         return;
     }
-    if (n == 3 && p1 == p0 + QNNC_DWR3_ROW_LEN && p2 == p1 + QNNC_DWR3_ROW_LEN) {
+    if (mode >= 0 && n == 3 && p1 == p0 + QNNC_DWR3_ROW_LEN && p2 == p1 + QNNC_DWR3_ROW_LEN) {
         qnnc_dw_rows_three(p0, cs, wt, q, o, step, mode);
         return;
     }
