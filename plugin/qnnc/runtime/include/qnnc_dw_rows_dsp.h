@@ -11,7 +11,9 @@
  * (x4, x5) and the weight pairs (w0, w1), (w1, w2)), 12 MACs, after 3 input loads and 2 weight
  * loads. Padding is the zero int16 (the offset rides on each input, so a padded tap adds
  * nothing): every window is a full 3x3 one, with no border cases; input lines outside the map
- * read each channel's zero line. Part of qnnc_depthwise_conv_s8_dsp.c (its qnnc_dw_group and
+ * read each channel's zero line. Lines of exactly 6 or 3 pixels on maps of at most 8x8 (the
+ * plane) take one block of 6 / of 3 pixels per channel instead. Part of
+ * qnnc_depthwise_conv_s8_dsp.c (its qnnc_dw_group and
  * requantization helpers), kept in its own file for that file's size; included there where
  * QNNC_PATH_DSP is set.
  */
@@ -141,12 +143,13 @@ static QNNC_LOOP_ATTR void qnnc_dw_rows_gather(int16_t *row0, int32_t cs, const 
 #endif
 
 #if QNNC_DSP_ASM && !defined(QNNC_DSP_ASM_13)
-/* Six output pixels of one channel on a plane whose rows are 12 entries (24 bytes) apart (maps
- * of 5 to 8 pixels a line, qnnc_dw_rows_len; lines of 6 use it): the kernel rows at fixed offsets from one pointer,
- * so the block holds 13 registers (six accumulators, the pairs (x0, x1) .. (x6, x7), a weight
- * pair, the row and weight pointers). A 6-pixel line is then one block instead of a block of 4,
- * one of 2 and their loop (on the 6x6 maps of 96x96 MobileNets that overhead was about as much
- * as the block's own instructions). o: the row's first pair's byte offset ("0", "24", "48"). */
+/* Six output pixels of one channel on a plane whose rows are 12 entries (24 bytes) apart (lines
+ * of 5 to 8 pixels, qnnc_dw_rows_len; lines of 6 take the block): the kernel rows at fixed offsets
+ * from one pointer, so the block holds 13 registers (six accumulators, the pairs (x0, x1) ..
+ * (x6, x7), a weight pair, the row and weight pointers). A 6-pixel line is then one block instead
+ * of a block of 4, one of 2 and their loop (on the 6x6 maps of 96x96 MobileNets that overhead was
+ * about as much as the block's own instructions). o, o8: the byte offsets of the row's pairs
+ * (x0, x1) and (x4, x5); w01, w12: those of the row's weight pairs. */
 #define QNNC_DWR6_ASM_ROW(o, o8, w01, w12)                                                        \
     "ldrd %[x2], %[x3], [%[p], #" o8 "]\n\t"                                                     \
     "ldrd %[x0], %[x1], [%[p], #" o "]\n\t"                                                      \
@@ -288,7 +291,6 @@ QNNC_INLINE void qnnc_dw_rows_three(const int16_t *p, int32_t cs, const int32_t 
     }
 }
 #endif
-
 
 /* The rows of one output line of the group's 4 channels: from p0..p2 (channel 0's ring rows of
  * the kernel rows; the channels' rows cs entries apart), n pixels `step` bytes apart from o
