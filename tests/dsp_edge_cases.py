@@ -14,7 +14,10 @@ Random data never reaches these edges, so the values are built to sit on them:
   first-layer shapes of 1-7 channels whose last windows end at the input's last byte, runs of 1
   to 6 words, unpadded and padded, strides 1 and 2, both conv paths (out_c 4 and 5);
 * 3x3 stride-1 depthwise maps of at most 8x8 widen every input line first (the plane, its rows
-  outside the map zero): square, wide and tall maps, pads 0-2, at the 8x8 limit and past it.
+  outside the map zero): square, wide and tall maps, pads 0-2, at the 8x8 limit and past it;
+* the DSP multiply has loops of its own for same shapes and for one value per channel (either
+  input), with the output offset folded into the rounding term: both orders, shift 0 and the
+  quantizer's shifts, output offsets at both ends, every activation range.
 """
 from __future__ import annotations
 
@@ -56,9 +59,35 @@ def _tie_biases(shifts) -> np.ndarray:
     return np.array([2 * -(1 << (-s - 1)) - 1 for s in shifts], np.int32)
 
 
+def _mul_cases() -> List[T.Case]:
+    """Multiplies of the DSP loops' shapes (random broadcast shapes rarely have them)."""
+    rng = np.random.default_rng(11)
+    out = []
+    shapes = [((1, 5, 7, 16), (1, 5, 7, 16)), ((1, 6, 6, 17), (1, 1, 1, 17)), ((1, 1, 1, 3), (1, 4, 9, 3)),
+              ((1, 3, 2, 1), (1, 1, 1, 1)), ((1, 1, 1, 40), (1, 1, 1, 40)), ((1, 2, 8, 5), (1, 1, 1, 5))]
+    for i, (s1, s2) in enumerate(shapes):
+        out_shape = tuple(max(a, b) for a, b in zip(s1, s2))
+        for j in range(4):
+            mo, sho = T.rand_scale(rng, -2.9, -1.9) if j else (int(rng.integers(1 << 30, 1 << 31)), 0)
+            act = [(-128, 127), (int(rng.integers(-128, 0)), 127), (-128, int(rng.integers(0, 127))),
+                   (-20, 40)][(i + j) % 4]
+            off = [-128, 127, int(rng.integers(-100, 100)), 0][j]
+            p = T.MulParams(input1_offset=int(rng.integers(-127, 129)), input2_offset=int(rng.integers(-127, 129)),
+                            output_multiplier=int(mo), output_shift=int(sho), output_offset=off, act_min=act[0],
+                            act_max=act[1])
+            x1, x2 = T.rand_i8(rng, s1), T.rand_i8(rng, s2)
+            expected = ref.mul_s8(p, x1, x2, out_shape)
+            blobs = [T.i32(p.input1_offset, p.input2_offset, p.output_multiplier, p.output_shift, p.output_offset,
+                           p.act_min, p.act_max),
+                     T.dims(s1), T.arr(x1, np.int8), T.dims(s2), T.arr(x2, np.int8), T.dims(out_shape),
+                     T.canary(rng, expected.size)]
+            out.append(T.Case("mul", blobs, expected, f"DSP mul {s1}*{s2} {p}"))
+    return out
+
+
 def cases() -> List[T.Case]:
     """The cases, in a fixed order (each channel group of 4 shares one bias class)."""
-    out = []
+    out = _mul_cases()
     c = 8
     # the doubling limit: x + offset = -255 (or +255), weights -128, 9 taps in range inside the map;
     # channels 0-3 one below the limit (doubled), 4-7 at or past it (the reference requantization)
