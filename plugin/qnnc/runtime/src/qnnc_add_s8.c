@@ -129,9 +129,69 @@ QNNC_INLINE int qnnc_add_flat(const qnnc_add_params *params, int32_t lo, int32_t
     return 1;
 }
 
-#define QNNC_FN qnnc_add_s8
+#define QNNC_FN qnnc_add_s8_any
+#define QNNC_FN_STORAGE static
 #define QNNC_PARAMS qnnc_add_params
 #define QNNC_ONE qnnc_add_one
 #define QNNC_FLAT qnnc_add_flat
 #define QNNC_T int8_t
 #include "qnnc_broadcast_impl.h"
+
+#if !QNNC_PATH_MVE
+/* A broadcast's constants for qnnc_add_rq (the flat loop's, in one struct the broadcasting loops
+ * read): the activation range and output offset first, as qnnc_broadcast_impl.h reads them. */
+typedef struct {
+    int32_t act_min, act_max, output_offset;
+    int32_t o1, o2, ls, m1, m2, mo, s1, s2, so, k1, k2, ko;
+} qnnc_add_fast_k;
+
+/* qnnc_add_one's value where every shift is <= 0 (as qnnc_add_flat_fast), inlined: a call per
+ * element with three 64-bit requantizations had cost about 80 M4 instructions. */
+QNNC_INLINE int8_t qnnc_add_one_fast(const qnnc_add_fast_k *k, int32_t lo, int32_t hi, int32_t x1, int32_t x2)
+{
+    const int32_t a = qnnc_add_rq((x1 + k->o1) * (1 << k->ls), k->m1, k->s1, k->k1, k->k1 >> 1);
+    const int32_t b = qnnc_add_rq((x2 + k->o2) * (1 << k->ls), k->m2, k->s2, k->k2, k->k2 >> 1);
+    int32_t v = qnnc_add_rq(a + b, k->mo, k->so, k->ko, k->ko >> 1);
+    v = v < lo ? lo : (v > hi ? hi : v);
+    return (int8_t)(v + k->output_offset);
+}
+
+#define QNNC_FN qnnc_add_s8_broadcast_fast
+#define QNNC_FN_STORAGE static
+#define QNNC_PARAMS qnnc_add_fast_k
+#define QNNC_ONE qnnc_add_one_fast
+#define QNNC_T int8_t
+#include "qnnc_broadcast_impl.h"
+#endif
+
+void qnnc_add_s8(const qnnc_add_params *params, const qnnc_dims *input1_dims, const int8_t *input1,
+                 const qnnc_dims *input2_dims, const int8_t *input2, const qnnc_dims *output_dims, int8_t *output)
+{
+#if !QNNC_PATH_MVE
+    /* broadcasts with every shift <= 0 (what the quantizer produces); same shapes take qnnc_add_flat */
+    const int same = input1_dims->n == input2_dims->n && input1_dims->h == input2_dims->h &&
+                     input1_dims->w == input2_dims->w && input1_dims->c == input2_dims->c;
+    if (!same && params->input1_shift <= 0 && params->input2_shift <= 0 && params->output_shift <= 0 &&
+        params->left_shift >= 0 && params->left_shift <= 20) {
+        qnnc_add_fast_k k;
+        k.act_min = params->act_min;
+        k.act_max = params->act_max;
+        k.output_offset = params->output_offset;
+        k.o1 = params->input1_offset;
+        k.o2 = params->input2_offset;
+        k.ls = params->left_shift;
+        k.m1 = params->input1_multiplier;
+        k.m2 = params->input2_multiplier;
+        k.mo = params->output_multiplier;
+        k.s1 = params->input1_shift < -31 ? 31 : -params->input1_shift;
+        k.s2 = params->input2_shift < -31 ? 31 : -params->input2_shift;
+        k.so = params->output_shift < -31 ? 31 : -params->output_shift;
+        k.k1 = (int32_t)((1u << k.s1) - 1u);
+        k.k2 = (int32_t)((1u << k.s2) - 1u);
+        k.ko = (int32_t)((1u << k.so) - 1u);
+        qnnc_add_s8_broadcast_fast(&k, input1_dims, input1, input2_dims, input2, output_dims, output);
+        return;
+    }
+#endif
+    qnnc_add_s8_any(params, input1_dims, input1, input2_dims, input2, output_dims, output);
+}
