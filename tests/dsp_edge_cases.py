@@ -64,7 +64,8 @@ def _mul_cases() -> List[T.Case]:
     rng = np.random.default_rng(11)
     out = []
     shapes = [((1, 5, 7, 16), (1, 5, 7, 16)), ((1, 6, 6, 17), (1, 1, 1, 17)), ((1, 1, 1, 3), (1, 4, 9, 3)),
-              ((1, 3, 2, 1), (1, 1, 1, 1)), ((1, 1, 1, 40), (1, 1, 1, 40)), ((1, 2, 8, 5), (1, 1, 1, 5))]
+              ((1, 3, 2, 1), (1, 1, 1, 1)), ((1, 1, 1, 40), (1, 1, 1, 40)), ((1, 2, 8, 5), (1, 1, 1, 5)),
+              ((1, 4, 1, 6), (1, 1, 5, 6)), ((1, 3, 4, 1), (1, 3, 4, 7))]  # (other broadcasts: the element loop)
     for i, (s1, s2) in enumerate(shapes):
         out_shape = tuple(max(a, b) for a, b in zip(s1, s2))
         for j in range(4):

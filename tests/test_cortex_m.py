@@ -227,11 +227,11 @@ def _shaped_cases():
     # every requantization mode (sat / sat without fix-up / clamped without fix-up / half-even /
     # the reference for scales above one), 4-channel groups with and without tail channels; lines
     # of 6 and of 3 pixels on the plane (one block of 6 / of 3: 6x6 and 3x3 outputs, a tall 6x4 and
-    # 3x2, inputs cropped to 6x6 and 3x3)
+    # 3x2, lines padded on one side only, lines cropped by an implied negative right pad)
     for h, w, pads in ((3, 41, (1, 1, 1, 1)), (41, 3, (1, 1, 1, 1)), (4, 13, (0, 2, 1, 0)), (13, 4, (2, 0, 0, 1)),
                        (5, 10, (1, 1, 1, 1)), (10, 6, (1, 0, 1, 2)), (2, 18, (1, 1, 1, 1)), (6, 6, (1, 1, 1, 1)),
                        (6, 4, (1, 1, 1, 1)), (6, 8, (1, 0, 1, 0)), (3, 3, (1, 1, 1, 1)), (3, 2, (1, 1, 1, 1)),
-                       (3, 5, (1, 0, 1, 0))):
+                       (3, 5, (1, 0, 1, 0)), (6, 9, (1, 1, 1, -2)), (3, 7, (1, 1, 1, -3))):
         for c in (4, 12, 22):
             z = int(rng.integers(-128, 100))
             conv(h, w, c, 0, 3, 3, 1, 0, pads=pads, depthwise=True, act=full, out_zp=-128, scales=scales_below_one,

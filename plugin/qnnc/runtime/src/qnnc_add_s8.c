@@ -139,7 +139,7 @@ QNNC_INLINE int qnnc_add_flat(const qnnc_add_params *params, int32_t lo, int32_t
 
 #if !QNNC_PATH_MVE
 /* A broadcast's constants for qnnc_add_rq (the flat loop's, in one struct the broadcasting loops
- * read): the activation range and output offset first, as qnnc_broadcast_impl.h reads them. */
+ * read), with the activation range and output offset qnnc_broadcast_impl.h reads by name. */
 typedef struct {
     int32_t act_min, act_max, output_offset;
     int32_t o1, o2, ls, m1, m2, mo, s1, s2, so, k1, k2, ko;
