@@ -244,50 +244,39 @@ static QNNC_PATH_ATTR int32_t qnnc_dw_rows_rq_any(int32_t acc, const qnnc_dw_row
 #define QNNC_DWR_RQ(acc) ((int8_t)(mode < 0 ? qnnc_dw_rows_rq_any((acc), q) : qnnc_dw_rows_rq_mode((acc), q, mode)))
 
 #if defined(QNNC_DWR6_ROW_LEN)
-/* A line of 6 pixels of the group's 4 channels on the plane (channel 0's kernel rows from p,
- * QNNC_DWR6_ROW_LEN entries apart): one block of 6 a channel (arguments as
- * qnnc_dw_rows_run_body's). */
-QNNC_INLINE void qnnc_dw_rows_six(const int16_t *p, int32_t cs, const int32_t *restrict wt,
-                                  const qnnc_dw_rows_ch *restrict q, int8_t *restrict o, int32_t step, int32_t mode)
+/* A line of n = 6 or 3 pixels (a constant) of the group's 4 channels on the plane (channel 0's
+ * kernel rows from p, QNNC_DWR6_ROW_LEN / QNNC_DWR3_ROW_LEN entries apart): one block a channel
+ * (the other arguments as qnnc_dw_rows_run_body's). */
+QNNC_INLINE void qnnc_dw_rows_short(const int16_t *p, int32_t cs, const int32_t *restrict wt,
+                                    const qnnc_dw_rows_ch *restrict q, int8_t *restrict o, int32_t step, int32_t mode,
+                                    const int32_t n)
 {
     int32_t ch;
     for (ch = 0; ch < 4; ++ch) {
         int32_t a0 = q->bias, a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
-        QNNC_DWR6_BLOCK(p);
-        /* one store pointer walking the line (GCC 12 otherwise keeps six, on the stack) */
+        if (n == 6) {
+            QNNC_DWR6_BLOCK(p);
+        } else {
+            QNNC_DWR3_BLOCK(p);
+        }
+        /* one store pointer walking the line (GCC 12 otherwise keeps one per pixel, on the stack) */
         *o = QNNC_DWR_RQ(a0);
         o += step;
         *o = QNNC_DWR_RQ(a1);
         o += step;
         *o = QNNC_DWR_RQ(a2);
-        o += step;
-        *o = QNNC_DWR_RQ(a3);
-        o += step;
-        *o = QNNC_DWR_RQ(a4);
-        o += step;
-        *o = QNNC_DWR_RQ(a5);
-        o += 1 - 5 * step; /* the next channel's first pixel */
+        if (n == 6) {
+            o += step;
+            *o = QNNC_DWR_RQ(a3);
+            o += step;
+            *o = QNNC_DWR_RQ(a4);
+            o += step;
+            *o = QNNC_DWR_RQ(a5);
+        }
+        o += 1 - (n - 1) * step; /* the next channel's first pixel */
         p += cs;
         wt += 6;
         ++q;
-    }
-}
-/* A line of 3 pixels of the group's 4 channels on the plane (rows QNNC_DWR3_ROW_LEN entries
- * apart): one block of 3 a channel (arguments as qnnc_dw_rows_six's). */
-QNNC_INLINE void qnnc_dw_rows_three(const int16_t *p, int32_t cs, const int32_t *restrict wt,
-                                    const qnnc_dw_rows_ch *restrict q, int8_t *restrict o, int32_t step, int32_t mode)
-{
-    int32_t ch;
-    for (ch = 0; ch < 4; ++ch) {
-        int32_t a0 = q->bias, a1 = a0, a2 = a0;
-        QNNC_DWR3_BLOCK(p);
-        o[0] = QNNC_DWR_RQ(a0);
-        o[step] = QNNC_DWR_RQ(a1);
-        o[2 * step] = QNNC_DWR_RQ(a2);
-        p += cs;
-        wt += 6;
-        ++q;
-        ++o;
     }
 }
 #endif
@@ -305,11 +294,11 @@ QNNC_INLINE void qnnc_dw_rows_run_body(const int16_t *p0, const int16_t *p1, con
 #if defined(QNNC_DWR6_ROW_LEN)
     /* (not in the run of the rare modes, mode -1: its flash for no layer that matters) */
     if (mode >= 0 && n == 6 && p1 == p0 + QNNC_DWR6_ROW_LEN && p2 == p1 + QNNC_DWR6_ROW_LEN) {
-        qnnc_dw_rows_six(p0, cs, wt, q, o, step, mode);
+        qnnc_dw_rows_short(p0, cs, wt, q, o, step, mode, 6);
         return;
     }
     if (mode >= 0 && n == 3 && p1 == p0 + QNNC_DWR3_ROW_LEN && p2 == p1 + QNNC_DWR3_ROW_LEN) {
-        qnnc_dw_rows_three(p0, cs, wt, q, o, step, mode);
+        qnnc_dw_rows_short(p0, cs, wt, q, o, step, mode, 3);
         return;
     }
 #endif

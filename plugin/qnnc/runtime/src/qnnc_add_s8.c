@@ -36,6 +36,13 @@ static int8_t qnnc_add_one(const qnnc_add_params *p, int32_t lo, int32_t hi, int
     return (int8_t)(v + p->output_offset);
 }
 
+/* 1 when every shift is <= 0 and the left shift in [0, 20] (what the quantizer produces). */
+QNNC_INLINE int qnnc_add_fast_ok(const qnnc_add_params *p)
+{
+    return p->input1_shift <= 0 && p->input2_shift <= 0 && p->output_shift <= 0 && p->left_shift >= 0 &&
+           p->left_shift <= 20;
+}
+
 #if !QNNC_PATH_MVE
 /* One exact requantization with shift <= 0 for |x| < 2^30 (see the file comment). */
 QNNC_INLINE int32_t qnnc_add_rq(int32_t x, int32_t mult, int32_t right, int32_t mask, int32_t half)
@@ -75,25 +82,52 @@ static int qnnc_add_dsp_setup(const qnnc_add_params *p, qnnc_add_dsp_k *k)
 }
 #endif
 
+/* The constants of the exact requantizations with every shift <= 0 (the flat loop's and the
+ * broadcasts'), with the activation range and output offset qnnc_broadcast_impl.h reads by name. */
+typedef struct {
+    int32_t act_min, act_max, output_offset;
+    int32_t o1, o2, ls, m1, m2, mo, s1, s2, so, k1, k2, ko;
+} qnnc_add_fast_k;
+
+QNNC_INLINE void qnnc_add_fast_setup(const qnnc_add_params *p, qnnc_add_fast_k *k)
+{
+    k->act_min = p->act_min;
+    k->act_max = p->act_max;
+    k->output_offset = p->output_offset;
+    k->o1 = p->input1_offset;
+    k->o2 = p->input2_offset;
+    k->ls = p->left_shift;
+    k->m1 = p->input1_multiplier;
+    k->m2 = p->input2_multiplier;
+    k->mo = p->output_multiplier;
+    k->s1 = p->input1_shift < -31 ? 31 : -p->input1_shift;
+    k->s2 = p->input2_shift < -31 ? 31 : -p->input2_shift;
+    k->so = p->output_shift < -31 ? 31 : -p->output_shift;
+    k->k1 = (int32_t)((1u << k->s1) - 1u);
+    k->k2 = (int32_t)((1u << k->s2) - 1u);
+    k->ko = (int32_t)((1u << k->so) - 1u);
+}
+
+/* qnnc_add_one's value under qnnc_add_fast_ok, inlined (a call per element with three 64-bit
+ * requantizations had cost about 80 M4 instructions in the broadcasts). */
+QNNC_INLINE int8_t qnnc_add_one_fast(const qnnc_add_fast_k *k, int32_t lo, int32_t hi, int32_t x1, int32_t x2)
+{
+    const int32_t a = qnnc_add_rq((x1 + k->o1) * (1 << k->ls), k->m1, k->s1, k->k1, k->k1 >> 1);
+    const int32_t b = qnnc_add_rq((x2 + k->o2) * (1 << k->ls), k->m2, k->s2, k->k2, k->k2 >> 1);
+    int32_t v = qnnc_add_rq(a + b, k->mo, k->so, k->ko, k->ko >> 1);
+    v = v < lo ? lo : (v > hi ? hi : v);
+    return (int8_t)(v + k->output_offset);
+}
+
 static void qnnc_add_flat_fast(const qnnc_add_params *p, int32_t size, const int8_t *x1, const int8_t *x2,
                                int8_t *output)
 {
-    const int32_t m1 = p->input1_multiplier, m2 = p->input2_multiplier, mo = p->output_multiplier;
-    const int32_t s1 = p->input1_shift < -31 ? 31 : -p->input1_shift;
-    const int32_t s2 = p->input2_shift < -31 ? 31 : -p->input2_shift;
-    const int32_t so = p->output_shift < -31 ? 31 : -p->output_shift;
-    const int32_t k1 = (int32_t)((1u << s1) - 1u), k2 = (int32_t)((1u << s2) - 1u), ko = (int32_t)((1u << so) - 1u);
-    const int32_t h1 = k1 >> 1, h2 = k2 >> 1, ho = ko >> 1;
-    const int32_t o1 = p->input1_offset, o2 = p->input2_offset, ls = p->left_shift;
     const int32_t lo = p->act_min - p->output_offset, hi = p->act_max - p->output_offset;
-    const int32_t off = p->output_offset;
+    qnnc_add_fast_k k;
     int32_t i;
+    qnnc_add_fast_setup(p, &k);
     for (i = 0; i < size; ++i) {
-        const int32_t a = qnnc_add_rq((x1[i] + o1) * (1 << ls), m1, s1, k1, h1);
-        const int32_t b = qnnc_add_rq((x2[i] + o2) * (1 << ls), m2, s2, k2, h2);
-        int32_t v = qnnc_add_rq(a + b, mo, so, ko, ho);
-        v = v < lo ? lo : (v > hi ? hi : v);
-        output[i] = (int8_t)(v + off);
+        output[i] = qnnc_add_one_fast(&k, lo, hi, x1[i], x2[i]);
     }
 }
 #endif
@@ -103,8 +137,7 @@ static void qnnc_add_flat_fast(const qnnc_add_params *p, int32_t size, const int
 QNNC_INLINE int qnnc_add_flat(const qnnc_add_params *params, int32_t lo, int32_t hi, int32_t size,
                               const int8_t *input1, const int8_t *input2, int8_t *output)
 {
-    if (!(params->input1_shift <= 0 && params->input2_shift <= 0 && params->output_shift <= 0 &&
-          params->left_shift >= 0 && params->left_shift <= 20)) {
+    if (!qnnc_add_fast_ok(params)) {
         return 0;
     }
 #if QNNC_PATH_MVE
@@ -138,24 +171,6 @@ QNNC_INLINE int qnnc_add_flat(const qnnc_add_params *params, int32_t lo, int32_t
 #include "qnnc_broadcast_impl.h"
 
 #if !QNNC_PATH_MVE
-/* A broadcast's constants for qnnc_add_rq (the flat loop's, in one struct the broadcasting loops
- * read), with the activation range and output offset qnnc_broadcast_impl.h reads by name. */
-typedef struct {
-    int32_t act_min, act_max, output_offset;
-    int32_t o1, o2, ls, m1, m2, mo, s1, s2, so, k1, k2, ko;
-} qnnc_add_fast_k;
-
-/* qnnc_add_one's value where every shift is <= 0 (as qnnc_add_flat_fast), inlined: a call per
- * element with three 64-bit requantizations had cost about 80 M4 instructions. */
-QNNC_INLINE int8_t qnnc_add_one_fast(const qnnc_add_fast_k *k, int32_t lo, int32_t hi, int32_t x1, int32_t x2)
-{
-    const int32_t a = qnnc_add_rq((x1 + k->o1) * (1 << k->ls), k->m1, k->s1, k->k1, k->k1 >> 1);
-    const int32_t b = qnnc_add_rq((x2 + k->o2) * (1 << k->ls), k->m2, k->s2, k->k2, k->k2 >> 1);
-    int32_t v = qnnc_add_rq(a + b, k->mo, k->so, k->ko, k->ko >> 1);
-    v = v < lo ? lo : (v > hi ? hi : v);
-    return (int8_t)(v + k->output_offset);
-}
-
 #define QNNC_FN qnnc_add_s8_broadcast_fast
 #define QNNC_FN_STORAGE static
 #define QNNC_PARAMS qnnc_add_fast_k
@@ -171,24 +186,9 @@ void qnnc_add_s8(const qnnc_add_params *params, const qnnc_dims *input1_dims, co
     /* broadcasts with every shift <= 0 (what the quantizer produces); same shapes take qnnc_add_flat */
     const int same = input1_dims->n == input2_dims->n && input1_dims->h == input2_dims->h &&
                      input1_dims->w == input2_dims->w && input1_dims->c == input2_dims->c;
-    if (!same && params->input1_shift <= 0 && params->input2_shift <= 0 && params->output_shift <= 0 &&
-        params->left_shift >= 0 && params->left_shift <= 20) {
+    if (!same && qnnc_add_fast_ok(params)) {
         qnnc_add_fast_k k;
-        k.act_min = params->act_min;
-        k.act_max = params->act_max;
-        k.output_offset = params->output_offset;
-        k.o1 = params->input1_offset;
-        k.o2 = params->input2_offset;
-        k.ls = params->left_shift;
-        k.m1 = params->input1_multiplier;
-        k.m2 = params->input2_multiplier;
-        k.mo = params->output_multiplier;
-        k.s1 = params->input1_shift < -31 ? 31 : -params->input1_shift;
-        k.s2 = params->input2_shift < -31 ? 31 : -params->input2_shift;
-        k.so = params->output_shift < -31 ? 31 : -params->output_shift;
-        k.k1 = (int32_t)((1u << k.s1) - 1u);
-        k.k2 = (int32_t)((1u << k.s2) - 1u);
-        k.ko = (int32_t)((1u << k.so) - 1u);
+        qnnc_add_fast_setup(params, &k);
         qnnc_add_s8_broadcast_fast(&k, input1_dims, input1, input2_dims, input2, output_dims, output);
         return;
     }

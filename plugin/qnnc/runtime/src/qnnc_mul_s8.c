@@ -33,7 +33,8 @@ QNNC_INLINE int8_t qnnc_mul_one(const qnnc_mul_params *p, int32_t lo, int32_t hi
  * (2^(s-1) + output_offset * 2^s: adding a multiple of 2^s commutes with the floor shift, and
  * |x| < 2^17 here), the activation range. */
 typedef struct {
-    int32_t o1, o2, m, s, ns, h, amin, amax;
+    int32_t act_min, act_max, output_offset; /* (qnnc_broadcast_impl.h reads them by name) */
+    int32_t o1, o2, m, s, ns, h;
 } qnnc_mul_fast_k;
 
 /* qnnc_mul_one's value: |product| <= 255 * 255, so doubling it for SRDHM never saturates. */
@@ -42,8 +43,8 @@ QNNC_INLINE int8_t qnnc_mul_fast1(const qnnc_mul_fast_k *k, int32_t x1, int32_t 
     const int32_t prod = (x1 + k->o1) * (x2 + k->o2);
     int32_t x = qnnc_dsp_smmulr(prod + prod, k->m);
     x = (x + ((x & k->ns) >> 31) + k->h) >> k->s;
-    x = x < k->amin ? k->amin : x;
-    return (int8_t)(x > k->amax ? k->amax : x);
+    x = x < k->act_min ? k->act_min : x;
+    return (int8_t)(x > k->act_max ? k->act_max : x);
 }
 
 /* Same shapes: one flat loop. */
@@ -84,18 +85,19 @@ QNNC_INLINE int qnnc_mul_per_channel(const qnnc_dims *x, const qnnc_dims *o)
     return o->n == 1 && x->n == 1 && x->h == 1 && x->w == 1 && x->c == o->c;
 }
 
-QNNC_INLINE int8_t qnnc_mul_one_fast(const qnnc_mul_params *p, int32_t lo, int32_t hi, int32_t x1, int32_t x2)
+/* qnnc_mul_fast1 in qnnc_broadcast_impl.h's element form (the output offset is in k->h, the
+ * range in k: lo and hi are not needed). */
+QNNC_INLINE int8_t qnnc_mul_one_fast(const qnnc_mul_fast_k *k, int32_t lo, int32_t hi, int32_t x1, int32_t x2)
 {
-    const int32_t prod = (x1 + p->input1_offset) * (x2 + p->input2_offset);
-    int32_t v = qnnc_dsp_rq_fast(prod, p->output_multiplier, -p->output_shift);
-    v = v < lo ? lo : (v > hi ? hi : v);
-    return (int8_t)(v + p->output_offset);
+    (void)lo;
+    (void)hi;
+    return qnnc_mul_fast1(k, x1, x2);
 }
 
 /* Other broadcasts. */
 #define QNNC_FN qnnc_mul_s8_fast
 #define QNNC_FN_STORAGE static
-#define QNNC_PARAMS qnnc_mul_params
+#define QNNC_PARAMS qnnc_mul_fast_k
 #define QNNC_ONE qnnc_mul_one_fast
 #define QNNC_T int8_t
 #include "qnnc_broadcast_impl.h"
@@ -112,8 +114,9 @@ static void qnnc_mul_dsp_s8(const qnnc_mul_params *params, const qnnc_dims *d1, 
     k.s = s;
     k.ns = -s;
     k.h = ((1 << s) >> 1) + params->output_offset * (1 << s); /* s <= 20: no overflow */
-    k.amin = params->act_min;
-    k.amax = params->act_max;
+    k.act_min = params->act_min;
+    k.act_max = params->act_max;
+    k.output_offset = params->output_offset;
     if (qnnc_mul_same_dims(d1, dout) && qnnc_mul_same_dims(d2, dout)) {
         qnnc_mul_fast_flat(&k, dout->n * dout->h * dout->w * dout->c, input1, input2, output);
     } else if (qnnc_mul_same_dims(d1, dout) && qnnc_mul_per_channel(d2, dout)) {
@@ -123,7 +126,7 @@ static void qnnc_mul_dsp_s8(const qnnc_mul_params *params, const qnnc_dims *d1, 
         k.o2 = params->input1_offset;
         qnnc_mul_fast_channels(&k, dout->h * dout->w, dout->c, input2, input1, output);
     } else {
-        qnnc_mul_s8_fast(params, d1, input1, d2, input2, dout, output);
+        qnnc_mul_s8_fast(&k, d1, input1, d2, input2, dout, output);
     }
 }
 #endif
