@@ -308,6 +308,29 @@ def test_static_batch_is_compiled_one_sample_per_call(tmp_path):
     assert np.abs(deq - batch).max() <= 3 * qm.output_tensor.scale
 
 
+def test_cast_like_bodies_build(tmp_path):
+    """CastLike as ONNX function bodies (expanded LeakyRelu / Elu / Selu) and onnxscript-built
+    graphs write it: constants CastLike an activation (the 0 of the comparison, the slope) become
+    float constants, so the Where over the comparison is the rewrites' mask; a computed float
+    CastLike a float tensor is an Identity. The model builds bit-exact, without Cast nodes, and
+    matches onnxruntime."""
+    N = helper.make_node
+    nodes = [N("Conv", ["x", "w", "b"], ["c"], name="conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             N("Constant", [], ["alpha"], name="alpha", value_float=0.1),
+             N("CastLike", ["alpha", "c"], ["alpha_cast"], name="alpha_cast"),
+             N("Constant", [], ["zero"], name="zero", value=tensor("zero_v", np.array(0, np.int64))),
+             N("CastLike", ["zero", "c"], ["zero_cast"], name="zero_cast"),
+             N("Less", ["c", "zero_cast"], ["negative"], name="less"),
+             N("Mul", ["alpha_cast", "c"], ["scaled"], name="mul"),
+             N("Where", ["negative", "scaled", "c"], ["leaky"], name="where"),
+             N("CastLike", ["leaky", "x"], ["y"], name="out_cast")]
+    inits = [tensor("w", w(4, 3, 3, 3)), tensor("b", w(4, scale=0.1))]
+    path = save(model(nodes, [vi("x", [1, 3, 6, 6])], [vi("y", [1, 4, 6, 6])], inits, opset=18), tmp_path / "m.onnx")
+    assert not [n.op for n in import_onnx(str(path)).nodes if n.op in ("Cast", "CastLike")]
+    res, _, _ = build_bit_exact(path, tmp_path, [1, 3, 6, 6])
+    assert "Identity" not in [n.op for n in res.compiled.graph.nodes]
+
+
 # ---------------------------------------------------------- 3. empty optional inputs --
 
 def test_empty_optional_inputs_build(tmp_path):

@@ -31,6 +31,7 @@ from onnx import helper, numpy_helper, shape_inference
 
 from ..errors import ModelError
 from . import decompose_recurrent
+from .cast_like import cast_likes_as_casts
 from .finite_masks import finite_masks
 from .inline_ifs import inline_ifs
 from .onnx_fold import fold_onnx_constants, fold_or_none
@@ -428,11 +429,12 @@ def _pad(r: _Rewriter, n: onnx.NodeProto) -> None:
 _COMPARE = ("Greater", "Less", "GreaterOrEqual", "LessOrEqual", "Equal")
 
 
-def _mask_conditions(model: onnx.ModelProto, consts) -> set:
-    """Outputs of comparisons of an activation with a float constant whose only uses are as a
-    Where's condition or a Cast to float: those become 0/1 float masks (:func:`_compare`).
-    Comparisons with integer constants are exporters' shape arithmetic (PyTorch's Reshape
-    targets: Where(Equal(shape, 0), ...)), which folds."""
+def _mask_conditions(model: onnx.ModelProto, consts, dependent) -> set:
+    """Outputs of comparisons of an activation (in ``dependent``: computed from the input values)
+    with a float constant whose only uses are as a Where's condition or a Cast to float: those
+    become 0/1 float masks (:func:`_compare`). Comparisons with integer constants are exporters'
+    shape arithmetic (PyTorch's Reshape targets: Where(Equal(shape, 0), ...)), and those of values
+    computed from constants (Attention's guard of rows its constant mask hides), which fold."""
     uses: Dict[str, List[onnx.NodeProto]] = {}
     for n in model.graph.node:
         for i in n.input:
@@ -450,7 +452,7 @@ def _mask_conditions(model: onnx.ModelProto, consts) -> set:
         if n.op_type not in _COMPARE or len(n.input) != 2 or n.domain not in ("", "ai.onnx"):
             continue
         if sum(i in consts for i in n.input) != 1 or not any(i in float_consts for i in n.input) \
-                or n.output[0] in graph_outputs:
+                or not any(i in dependent for i in n.input) or n.output[0] in graph_outputs:
             continue
         chain = _condition_chain(n.output[0], uses, graph_outputs)
         if chain:
@@ -796,6 +798,8 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     """The model with every composite op (:data:`COMPOSITES`) on activations replaced by its
     formula, Ifs with a condition known at build time inlined (inline_ifs.py) and Loops with a
     static trip count unrolled first (unroll_loops.py); the model itself when it has none."""
+    if any(n.op_type == "CastLike" for n in model.graph.node):
+        cast_likes_as_casts(model)  # first: a constant CastLike a tensor is the rewrites' constant
     model = finite_masks(model)  # attention-mask fills below -1e4 (-inf): -1e4 where only a Softmax reads them
     model = inline_ifs(model, opset, path)  # first: a taken branch may hold a Loop or composites
     model, loop_ties = unroll_loops(model, opset, path)
@@ -805,8 +809,8 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     for n in model.graph.node:
         if n.op_type == "Constant":
             consts.update(n.output)
-    masks = _mask_conditions(model, consts)
     dependent = decompose_recurrent.data_dependent(model)
+    masks = _mask_conditions(model, consts, dependent)
 
     # The shape arithmetic folded (a copy), once, when a decision or a rewrite needs it: the
     # constants a Concat reads, a rank-5+ Transpose's dims, computed pads, the rewriter's shapes.

@@ -29,6 +29,7 @@ import onnx
 from onnx import defs, inliner, shape_inference
 
 from ..errors import ModelError
+from .cast_like import cast_likes_as_casts
 from .decompose import _attr, _Rewriter, rewritten_copy
 
 #: Ops added after opset 21 that :func:`inline_function_ops` inlines and the tests build (any other
@@ -153,21 +154,8 @@ def inline_function_ops(model: onnx.ModelProto, version: int, target: int) -> on
     kept = [o for o in out.opset_import if o.domain != _FUNCTION_DOMAIN]
     del out.opset_import[:]
     out.opset_import.extend(kept)
-    _cast_likes_as_casts(out)
+    cast_likes_as_casts(out)
     return out
-
-
-def _cast_likes_as_casts(model: onnx.ModelProto) -> None:
-    """CastLike(x, like) -> Cast(x, to=like's element type), in place (the bodies cast constants
-    like a computed tensor: as a Cast, a constant's folds)."""
-    types = {k: t.tensor_type.elem_type for k, t in _inferred_types(model).items()}
-    for n in model.graph.node:
-        if n.op_type == "CastLike" and n.domain in ("", "ai.onnx") and len(n.input) == 2 and types.get(n.input[1]):
-            to = types[n.input[1]]
-            n.op_type = "Cast"
-            del n.input[1]
-            del n.attribute[:]  # (CastLike's saturate / round_mode: float -> float here)
-            n.attribute.append(onnx.helper.make_attribute("to", to))
 
 
 def _graphs(g: onnx.GraphProto) -> Iterator[onnx.GraphProto]:

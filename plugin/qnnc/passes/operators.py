@@ -113,6 +113,8 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
               "(exact where the quantized x holds c exactly, e.g. 0 after a Relu)"),
     "Not": ("Sub", "of such a comparison's mask: 1 minus the mask"),
     "Cast": ("Identity", "to float, of such a comparison: its mask"),
+    "CastLike": ("Identity", "a constant CastLike a tensor (function bodies, onnxscript graphs): that constant in "
+                 "the tensor's type; float to float: nothing"),
     "Einsum": ("FullyConnected", "one or two operands, no ellipsis or repeated index within an operand: a "
                "batched MatMul between Transposes and Reshapes (a constant operand: fully connected)"),
     "ImageScaler": ("Mul", "opsets < 10 (a removed experimental op): scale * x + bias per channel"),
