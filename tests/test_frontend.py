@@ -331,6 +331,36 @@ def test_cast_like_bodies_build(tmp_path):
     assert "Identity" not in [n.op for n in res.compiled.graph.nodes]
 
 
+def unbatched_mlp(n_in) -> onnx.ModelProto:
+    """A PyTorch MLP traced with one unbatched sample (``torch.randn(10)``): input [n_in], MatMul /
+    Add / Relu / MatMul / Softmax over rank-1 tensors, output [4]."""
+    N = helper.make_node
+    nodes = [N("MatMul", ["x", "w1"], ["h"], name="fc1"), N("Add", ["h", "b1"], ["hb"], name="bias1"),
+             N("Relu", ["hb"], ["r"], name="relu"), N("MatMul", ["r", "w2"], ["o"], name="fc2"),
+             N("Softmax", ["o"], ["y"], name="softmax", axis=-1)]
+    inits = [tensor("w1", w(10, 16)), tensor("b1", w(16, scale=0.1)), tensor("w2", w(16, 4))]
+    return model(nodes, [vi("x", [n_in])], [vi("y", [4])], inits)
+
+
+def test_unbatched_input_gets_a_batch_dim(tmp_path):
+    """An input [10] is one sample without a batch dimension: the firmware's input is [1, 10], the
+    data files hold rows of 10 values, and the C is bit-exact and close to onnxruntime's run of the
+    original model (build_bit_exact)."""
+    path = save(unbatched_mlp(10), tmp_path / "m.onnx")
+    res, _, _ = build_bit_exact(path, tmp_path, [1, 10])
+    qm = res.compiled.model
+    assert qm.input_tensor.shape == (1, 10) and qm.output_tensor.shape == (4,)
+
+
+@pytest.mark.parametrize("pin", [[10], [1, 10]])
+def test_unbatched_dynamic_input_pinned(tmp_path, pin):
+    """A dynamic rank-1 input ['n'] pinned in the config as the model declares it ([10]) or with
+    the batch dimension qnnc gives it ([1, 10]) builds the same model."""
+    path = save(unbatched_mlp("n"), tmp_path / "m.onnx")
+    res, _, _ = build_bit_exact(path, tmp_path, [1, 10], extra_yaml=f"input_shape:\n  x: {pin}\n")
+    assert res.compiled.model.input_tensor.shape == (1, 10)
+
+
 # ---------------------------------------------------------- 3. empty optional inputs --
 
 def test_empty_optional_inputs_build(tmp_path):

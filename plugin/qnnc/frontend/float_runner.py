@@ -18,6 +18,7 @@ from .qdq import is_prequantized, strip_quantization
 from .qdq_float import clamped_to_quantized_ranges
 from .sequence_input import batch_first_sequence
 from .uint8_inputs import uint8_input_names
+from .unbatched_inputs import batch_unbatched_inputs
 
 
 def _with_all_outputs(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -55,6 +56,7 @@ class FloatRunner:
         # A time-major sequence input as the importer takes it; ``input_shape`` is the compiled
         # model's (a sequence input already batch-first), so it applies after this.
         batch_first_sequence(model, path, dynamic_length_ok=True)
+        batch_unbatched_inputs(model)  # an input [N] as the importer takes it: [1, N]
         single_sample(model)  # a static batch N as the importer takes it: one sample per run
         for inp in model.graph.input:
             if input_shape and inp.name in input_shape:

@@ -20,6 +20,7 @@ from .onnx_fold import fold_onnx_constants
 from .qdq import is_prequantized, strip_quantization
 from .sequence_input import batch_first_sequence
 from .uint8_inputs import float_uint8_inputs
+from .unbatched_inputs import batch_unbatched_inputs
 
 MIN_OPSET = 11
 MAX_OPSET = 21
@@ -346,11 +347,31 @@ def _pin_error(msg: str, name: str, pins, path: str, config_file: Optional[str])
     return ModelError(msg, file=path)
 
 
+# (op, input index) of a recurrent op's initial states: their dim 0 counts layers and directions
+_STATE_INPUTS = {("LSTM", 5), ("LSTM", 6), ("LSTM", 7), ("GRU", 5), ("RNN", 5)}
+
+
+def _recurrent_state_sources(g: onnx.GraphProto) -> set:
+    """Names of the tensors a recurrent op's initial states are computed from (PyTorch slices a
+    multi-layer LSTM's h0 [layers, batch, hidden] per layer before each LSTM reads it)."""
+    producer = {o: node for node in g.node for o in node.output}
+    todo = [x for node in g.node for k, x in enumerate(node.input) if x and (node.op_type, k) in _STATE_INPUTS]
+    seen = set()
+    while todo:
+        x = todo.pop()
+        if x not in seen:
+            seen.add(x)
+            todo.extend(i for i in (producer[x].input if x in producer else ()) if i)
+    return seen
+
+
 def single_sample(model: onnx.ModelProto) -> Optional[Tuple[str, List[int]]]:
     """Make a first input with a static batch N > 1 (rank >= 2) batch 1, in place: a firmware runs
     one sample per call (PyTorch exports traced with a batch of examples, the ONNX backend test
-    models). Graph outputs of batch N become batch 1 and the stale value_info goes. Returns
-    (input name, its original shape), or None when nothing changed. The importer then checks that
+    models). Further inputs of rank >= 2 with the same dim 0 are that batch too (a two-input model
+    traced with a batch of example pairs), unless a recurrent op's initial state is computed from
+    them. Graph outputs of batch N become batch 1 and the stale value_info goes. Returns (first
+    input's name, its original shape), or None when nothing changed. The importer then checks that
     every output has batch 1, which fails for graphs that mix samples (a Reshape to a literal batch)."""
     init_names = {i.name for i in model.graph.initializer}
     real = [i for i in model.graph.input if i.name not in init_names]
@@ -360,7 +381,12 @@ def single_sample(model: onnx.ModelProto) -> Optional[Tuple[str, List[int]]]:
     if len(dims) < 2 or not dims[0].HasField("dim_value") or dims[0].dim_value <= 1:
         return None
     n, shape = dims[0].dim_value, [d.dim_value for d in dims]
-    dims[0].dim_value = 1
+    states = _recurrent_state_sources(model.graph)
+    for inp in real:
+        d = inp.type.tensor_type.shape.dim if inp.type.HasField("tensor_type") else []
+        if inp is real[0] or (len(d) >= 2 and d[0].HasField("dim_value") and d[0].dim_value == n
+                              and inp.name not in states):
+            d[0].dim_value = 1
     for o in model.graph.output:
         od = o.type.tensor_type.shape.dim
         if od and od[0].HasField("dim_value") and od[0].dim_value == n:
@@ -376,6 +402,7 @@ def _pin_inputs(model: onnx.ModelProto, pins: Dict[str, List[int]], path: str,
     # a time-major sequence input's dim 0 is no batch; its pin is in the layout the model declares
     sequence = batch_first_sequence(model, path, lambda inp: _apply_pin(inp, pins, path, config_file)
                                     if inp.name in pins else None)
+    unbatched = set(batch_unbatched_inputs(model))
     rebatched = single_sample(model)
     init_names = {i.name for i in model.graph.initializer}
     real_inputs = [i for i in model.graph.input if i.name not in init_names]
@@ -400,7 +427,7 @@ def _pin_inputs(model: onnx.ModelProto, pins: Dict[str, List[int]], path: str,
             raise ModelError(f"input '{inp.name}' has element type {type_name}; expected a float32 (FLOAT) "
                              f"tensor ({fix})", file=path)
         if inp.name in pins and inp.name != sequence:
-            _apply_pin(inp, pins, path, config_file)
+            _apply_pin(inp, pins, path, config_file, unbatched=inp.name in unbatched)
         if not tt.HasField("shape"):
             raise ModelError(f"input '{inp.name}' has no shape (unknown rank); pin it in the config, e.g. "
                              f"input_shape: {{{inp.name}: [1, ...]}}", file=path)
@@ -410,9 +437,6 @@ def _pin_inputs(model: onnx.ModelProto, pins: Dict[str, List[int]], path: str,
             # write: convert_opset opened it): qnnc compiles batch 1.
             dims[0].Clear()
             dims[0].dim_value = 1
-        if not dims:
-            raise ModelError(f"input '{inp.name}' is a scalar; expected a tensor with a batch dimension",
-                             file=path)
         for i, d in enumerate(dims):
             if not d.HasField("dim_value"):
                 label = d.dim_param or "?"
@@ -428,14 +452,11 @@ def _pin_inputs(model: onnx.ModelProto, pins: Dict[str, List[int]], path: str,
 
 def _batch_error(name: str, shape: List[int], path: str) -> None:
     """Refuse an input whose dim 0 (the batch) is not 1, saying how to fix the model."""
-    if len(shape) == 1:
-        fix = f"re-export the model with a batch dimension, input shape [1, {shape[0]}]"
-    else:
-        fix = (f"re-export the model with batch 1, or leave dim 0 dynamic and pin it: "
-               f"input_shape: {{{name}: {[1] + shape[1:]}}}")
-        if len(shape) >= 3 and shape[1] == 1:  # [20, 1, 12]: a time-major sequence this graph unrolls
-            fix += (f"; if dim 0 is a sequence (time-major, batch in dim 1), re-export with the batch first, "
-                    f"input shape {[1, shape[0]] + shape[2:]} (PyTorch: batch_first=True)")
+    fix = (f"re-export the model with batch 1, or leave dim 0 dynamic and pin it: "
+           f"input_shape: {{{name}: {[1] + shape[1:]}}}")
+    if len(shape) >= 3 and shape[1] == 1:  # [20, 1, 12]: a time-major sequence this graph unrolls
+        fix += (f"; if dim 0 is a sequence (time-major, batch in dim 1), re-export with the batch first, "
+                f"input shape {[1, shape[0]] + shape[2:]} (PyTorch: batch_first=True)")
     raise ModelError(f"input '{name}' has shape {shape}: dim 0 is the batch and must be 1 (qnnc compiles "
                      f"single-sample inference, and this graph does not treat its samples one by one); {fix}",
                      file=path)
@@ -452,10 +473,14 @@ def _open_minus_one_dims(model: onnx.ModelProto) -> None:
                     d.Clear()
 
 
-def _apply_pin(inp: onnx.ValueInfoProto, pins, path: str, config_file: Optional[str]) -> None:
-    """Overwrite the input's dims with the pinned shape (dims the model fixes must agree)."""
+def _apply_pin(inp: onnx.ValueInfoProto, pins, path: str, config_file: Optional[str],
+               unbatched: bool = False) -> None:
+    """Overwrite the input's dims with the pinned shape (dims the model fixes must agree). An
+    input the model declares as [N] (``unbatched``, now [1, N]) takes a pin of either rank."""
     tt = inp.type.tensor_type
     pin = [int(v) for v in pins[inp.name]]
+    if unbatched and len(pin) == 1:
+        pin = [1] + pin
     if not tt.HasField("shape"):
         tt.shape.dim.extend(onnx.TensorShapeProto.Dimension() for _ in pin)
     dims = tt.shape.dim
@@ -637,8 +662,9 @@ def _check_outputs_depend_on_input(nodes: List[Node], inputs: List[str], outputs
 
 def _identity_casts(model: onnx.ModelProto) -> None:
     """A Cast to the type its input already has (PyTorch's legacy exporter puts float -> float Casts
-    around a clamp with tensor bounds) becomes an Identity, which the passes drop; the IR keeps no
-    element types, so this is decided here on the inferred ones."""
+    around a clamp with tensor bounds; a CastLike of a float to a float tensor's type, once a Cast)
+    becomes an Identity, which the passes drop; the IR keeps no element types, so this is decided
+    here on the inferred ones."""
     types = {vi.name: vi.type.tensor_type.elem_type
              for vi in list(model.graph.input) + list(model.graph.value_info) + list(model.graph.output)}
     types.update({i.name: i.data_type for i in model.graph.initializer})
