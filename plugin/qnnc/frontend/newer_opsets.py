@@ -22,7 +22,7 @@ the converter, whose error names it.
 """
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 import onnx
@@ -31,6 +31,7 @@ from onnx import defs, inliner, shape_inference
 from ..errors import ModelError
 from .cast_like import cast_likes_as_casts
 from .decompose import _attr, _Rewriter, rewritten_copy
+from .onnx_names import all_graphs
 
 #: Ops added after opset 21 that :func:`inline_function_ops` inlines and the tests build (any other
 #: such op with a function body is inlined too, and builds where its body's ops do).
@@ -158,18 +159,6 @@ def inline_function_ops(model: onnx.ModelProto, version: int, target: int) -> on
     return out
 
 
-def _graphs(g: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
-    """g and every subgraph (If / Loop / Scan bodies) inside it."""
-    yield g
-    for n in g.node:
-        for a in n.attribute:
-            if a.type == onnx.AttributeProto.GRAPH:
-                yield from _graphs(a.g)
-            elif a.type == onnx.AttributeProto.GRAPHS:
-                for sub in a.graphs:
-                    yield from _graphs(sub)
-
-
 def _signature(s: defs.OpSchema):
     attrs = sorted((a.name, int(a.type), a.required, a.default_value.SerializeToString())
                    for a in s.attributes.values())
@@ -200,7 +189,7 @@ def _same_meaning(n: onnx.NodeProto, version: int, target: int) -> bool:
 def relabel_to(model: onnx.ModelProto, version: int, target: int) -> Optional[onnx.ModelProto]:
     """A copy of ``model`` (default-domain opset ``version`` > ``target``) stamped with opset
     ``target`` when every node in every graph reads the same there (:func:`_same_meaning`), else None."""
-    nodes: List[onnx.NodeProto] = [n for g in _graphs(model.graph) for n in g.node if n.domain in ("", "ai.onnx")]
+    nodes: List[onnx.NodeProto] = [n for g in all_graphs(model.graph) for n in g.node if n.domain in ("", "ai.onnx")]
     if not all(_same_meaning(n, version, target) for n in nodes):
         return None
     m = onnx.ModelProto()

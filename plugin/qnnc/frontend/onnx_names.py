@@ -2,7 +2,7 @@
 a graph (with its subgraphs) defines and reads."""
 from __future__ import annotations
 
-from typing import Dict, List, Set
+from typing import Dict, Iterator, List, Set
 
 import numpy as np
 import onnx
@@ -37,6 +37,14 @@ class NewTensors:
 
 def subgraphs(n: onnx.NodeProto) -> List[onnx.GraphProto]:
     return [g for a in n.attribute for g in ([a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs))]
+
+
+def all_graphs(g: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
+    """g and every subgraph (If / Loop / Scan bodies) inside it, depth first."""
+    yield g
+    for n in g.node:
+        for sub in subgraphs(n):
+            yield from all_graphs(sub)
 
 
 def defined_names(g: onnx.GraphProto) -> Set[str]:

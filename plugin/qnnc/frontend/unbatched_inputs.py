@@ -10,23 +10,13 @@ the graph is unchanged (rank-1 tensors inside a graph are ordinary tensors to qn
 """
 from __future__ import annotations
 
-from typing import Iterator, List
+from typing import List
 
 import numpy as np
 import onnx
 from onnx import numpy_helper
 
-
-def _graphs(g: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
-    """g and every subgraph (If / Loop / Scan bodies) inside it: a body may read an outer input."""
-    yield g
-    for n in g.node:
-        for a in n.attribute:
-            if a.type == onnx.AttributeProto.GRAPH:
-                yield from _graphs(a.g)
-            elif a.type == onnx.AttributeProto.GRAPHS:
-                for sub in a.graphs:
-                    yield from _graphs(sub)
+from .onnx_names import all_graphs
 
 
 def batch_unbatched_inputs(model: onnx.ModelProto) -> List[str]:
@@ -49,7 +39,7 @@ def batch_unbatched_inputs(model: onnx.ModelProto) -> List[str]:
         while flat in taken or shape in taken:
             flat, shape = flat + "_", shape + "_"
         taken.update((flat, shape))
-        for sub in _graphs(g):
+        for sub in all_graphs(g):
             for node in sub.node:
                 for k, x in enumerate(node.input):
                     if x == inp.name:
