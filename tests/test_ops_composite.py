@@ -1,6 +1,6 @@
 """Composite ONNX ops rewritten into supported ones before import (frontend/decompose.py):
 InstanceNormalization, GroupNormalization, LpNormalization, ReduceL1/L2/SumSquare/LogSum/LogSumExp,
-Mish, LRN, Expand, Tile, Where with a constant condition, Pad in reflect / edge / wrap mode, and the
+Mish, LRN, LpPool / GlobalLpPool, Expand, Tile, Where with a constant condition, Pad in reflect / edge / wrap mode, and the
 simple RNN (unrolled).
 
 Each case: the rewritten float model computes what the original does (onnxruntime on both, within
@@ -106,6 +106,25 @@ def case_mish(m, rng):                                # YOLOv4-style backbone ac
 @case([1, 3, 8, 8], sqnr=25.0)
 def case_lrn(m, rng):                                 # AlexNet / GoogLeNet style
     return m.op("LRN", [m.op("Relu", [conv(m, rng, "x", 3, 8)])], size=5, alpha=1e-2, beta=0.75, bias=1.0)
+
+
+@case([1, 3, 8, 8], sqnr=20.0)
+def case_lp_pool_p2_strided_padded(m, rng):          # nn.LPPool2d(2, 3, stride=2), ONNX pads added
+    return m.op("LpPool", [conv(m, rng, "x", 3, 8)], p=2, kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+
+
+@case([1, 3, 8, 8], opset=18, sqnr=20.0)
+def case_lp_pool_p1_and_p3(m, rng):                  # p = 1 (Abs) and p = 3 (Pow tables), a same-padded window
+    c = conv(m, rng, "x", 3, 8)
+    a = m.op("LpPool", [c], p=1, kernel_shape=[2, 2], auto_pad="SAME_UPPER")
+    b = m.op("LpPool", [c], p=3, kernel_shape=[2, 2], auto_pad="SAME_UPPER")
+    return m.op("Add", [a, b])
+
+
+@case([1, 4, 16], sqnr=20.0)
+def case_global_lp_pool_1d(m, rng):                  # GlobalLpPool over (N, C, L)
+    c = m.op("Conv", ["x", m.const((rng.standard_normal((6, 4, 3)) * 0.3).astype(np.float32))], pads=[1, 1])
+    return m.op("GlobalLpPool", [c], p=2)
 
 
 @case([1, 3, 8, 8], sqnr=20.0)

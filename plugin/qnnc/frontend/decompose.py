@@ -219,6 +219,39 @@ def _lp_norm(r: _Rewriter, n: onnx.NodeProto) -> None:
     r.node("Div", [x, norm], out, out)
 
 
+def _lp_pool(r: _Rewriter, n: onnx.NodeProto) -> None:
+    """LpPool / GlobalLpPool: (sum over the window of |x|^p)^(1/p) as k * AveragePool(|x|^p) (zero
+    padding counted: a pad adds nothing to the sum) under the p-th root, k the window's size; p = 1
+    and 2 as Abs and a square, another p as Pow tables."""
+    x, out = n.input[0], n.output[0]
+    p = int(_attr(n, "p", 2))
+    if p < 1:
+        raise ModelError(f"{n.op_type} with p={p}: expected p >= 1", file=r.path, node=n.name, op=n.op_type)
+    if any(d != 1 for d in _attr(n, "dilations", [])):
+        raise ModelError("dilated pooling is not supported", file=r.path, node=n.name, op=n.op_type)
+    if p == 2:
+        powered = r.node("Mul", [x, x], f"{out}_squared")
+    else:
+        powered = r.node("Abs", [x], f"{out}_abs")
+        if p > 2:
+            powered = r.node("Pow", [powered, r.const(f"{out}_p", np.array(p, np.float32))], f"{out}_powered")
+    if n.op_type == "GlobalLpPool":
+        window = int(np.prod(r.static_shape(x, n)[2:]))
+        mean = r.node("GlobalAveragePool", [powered], f"{out}_mean")
+    else:
+        kernel = [int(k) for k in _attr(n, "kernel_shape", [])]
+        window = int(np.prod(kernel))
+        attrs = {k: _attr(n, k, None) for k in ("strides", "pads", "auto_pad", "ceil_mode")}
+        mean = r.node("AveragePool", [powered], f"{out}_mean", kernel_shape=kernel, count_include_pad=1,
+                      **{k: v for k, v in attrs.items() if v is not None})
+    total = r.node("Mul", [mean, r.const(f"{out}_window", np.array(window, np.float32))],
+                   f"{out}_sum" if p > 1 else out, None if p > 1 else out)
+    if p == 2:
+        r.node("Sqrt", [total], out, out)
+    elif p > 2:
+        r.node("Pow", [total, r.const(f"{out}_root", np.array(1.0 / p, np.float32))], out, out)
+
+
 def _mish(r: _Rewriter, n: onnx.NodeProto) -> None:
     x, out = n.input[0], n.output[0]
     t = r.node("Tanh", [r.node("Softplus", [x], f"{out}_softplus")], f"{out}_tanh")
@@ -723,6 +756,7 @@ _REWRITES: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]] = {
     "InstanceNormalization": _instance_norm, "GroupNormalization": _group_norm, "LpNormalization": _lp_norm,
     "ReduceL1": _reduce_composite, "ReduceL2": _reduce_composite, "ReduceSumSquare": _reduce_composite,
     "ReduceLogSum": _reduce_composite, "ReduceLogSumExp": _reduce_composite, "Mish": _mish, "LRN": _lrn,
+    "LpPool": _lp_pool, "GlobalLpPool": _lp_pool,
     "Expand": _expand, "Tile": _tile, "Where": _where, "RNN": _rnn, "Pad": _pad,
     **{op: _compare for op in _COMPARE}, "Cast": _cast_mask, "Not": _not_mask, "Einsum": _einsum,
     "LSTM": decompose_recurrent.lstm, "GRU": decompose_recurrent.gru,
@@ -735,8 +769,9 @@ _REWRITES: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]] = {
 #: of their own and are unrolled only with features those lack (decompose_recurrent.py); a Gemm
 #: is split only when its C is computed, a Concat only when some inputs are constants, a Transpose
 #: only of rank 5+ that merging axes does not bring to rank 4. Loops are unrolled (unroll_loops.py),
-#: Ifs inlined (inline_ifs.py).
-COMPOSITES = frozenset(_REWRITES) - {"Pad", "LSTM", "GRU", "Gemm", "Concat", "Transpose", *_ROW_OPS} | {"Loop", "If"}
+#: Ifs inlined (inline_ifs.py), CastLikes read as Constants or Casts (cast_like.py).
+COMPOSITES = frozenset(_REWRITES) - {"Pad", "LSTM", "GRU", "Gemm", "Concat", "Transpose", *_ROW_OPS} | \
+    {"Loop", "If", "CastLike"}
 
 
 def _rewritten_pad(n: onnx.NodeProto) -> bool:

@@ -100,6 +100,9 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     "ReduceSumSquare": ("ReduceSum", "ReduceSum of x * x"), "ReduceLogSum": ("ReduceSum", "Log of a ReduceSum"),
     "ReduceLogSumExp": ("ReduceSum", "Log of the ReduceSum of Exp"),
     "Mish": ("Mul", "x * Tanh(Softplus(x)): two tables and a product"),
+    "LpPool": ("AveragePool", "2-D or 1-D, no dilation: the window's size times AveragePool(Abs(x)^p) under the p-th "
+               "root (p = 2: a square and Sqrt; p = 1: Abs; others: Pow tables)"),
+    "GlobalLpPool": ("AveragePool", "as LpPool over the whole map"),
     "LRN": ("Conv", "the channel-window sum of squares as a 1x1 conv, a power table and a product"),
     "Expand": ("Add", "constant shape: an Add of zeros that broadcasts"),
     "Tile": ("Concat", "constant repeats: copies concatenated"),
