@@ -331,6 +331,37 @@ def test_cast_like_bodies_build(tmp_path):
     assert "Identity" not in [n.op for n in res.compiled.graph.nodes]
 
 
+def test_cast_like_in_a_branch_taken_at_build_time(tmp_path):
+    """A CastLike inside an If branch whose condition is a constant: once the branch is inlined,
+    its constant CastLike the activation is a float constant like one of the main graph."""
+    N = helper.make_node
+    then_g = helper.make_graph([N("Constant", [], ["alpha"], name="alpha", value_float=0.5),
+                                N("CastLike", ["alpha", "r"], ["alpha_cast"], name="alpha_cast"),
+                                N("Mul", ["alpha_cast", "r"], ["t_out"], name="scale")], "then", [],
+                               [vi("t_out", [1, 8])])
+    else_g = helper.make_graph([N("Identity", ["r"], ["e_out"], name="same")], "else", [], [vi("e_out", [1, 8])])
+    nodes = [N("Gemm", ["x", "w"], ["h"], name="fc", transB=1), N("Relu", ["h"], ["r"], name="relu"),
+             N("If", ["cond"], ["y"], name="branch", then_branch=then_g, else_branch=else_g)]
+    inits = [tensor("w", w(8, 4)), numpy_helper.from_array(np.array(True), "cond")]
+    path = save(model(nodes, [vi("x", [1, 4])], [vi("y", [1, 8])], inits, opset=18), tmp_path / "m.onnx")
+    build_bit_exact(path, tmp_path, [1, 4])
+
+
+def _lsb_vs_original(path: Path, res, q_in, ref, sample_shape):
+    """(max, mean) of |reference - onnxruntime| in output LSB, onnxruntime running the original file one
+    sample of ``sample_shape`` at a time (the float runner reads the model as the importer does, so
+    only this comparison sees a rewrite of the model that changes what it computes)."""
+    import onnxruntime as ort
+    qm = res.compiled.model
+    xs = dequantize_s8(q_in, qm.input_tensor.scale, qm.input_tensor.zero_point).reshape(-1, *sample_shape)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    f = np.stack([sess.run(None, {name: v})[0].reshape(-1) for v in xs]).astype(np.float64)
+    deq = dequantize_output(qm, ref).astype(np.float64).reshape(len(xs), -1)
+    err = np.abs(deq - f) / qm.output_tensor.scale
+    return float(err.max()), float(err.mean())
+
+
 def unbatched_mlp(n_in) -> onnx.ModelProto:
     """A PyTorch MLP traced with one unbatched sample (``torch.randn(10)``): input [n_in], MatMul /
     Add / Relu / MatMul / Softmax over rank-1 tensors, output [4]."""
@@ -347,9 +378,11 @@ def test_unbatched_input_gets_a_batch_dim(tmp_path):
     data files hold rows of 10 values, and the C is bit-exact and close to onnxruntime's run of the
     original model (build_bit_exact)."""
     path = save(unbatched_mlp(10), tmp_path / "m.onnx")
-    res, _, _ = build_bit_exact(path, tmp_path, [1, 10])
+    res, q_in, ref = build_bit_exact(path, tmp_path, [1, 10])
     qm = res.compiled.model
     assert qm.input_tensor.shape == (1, 10) and qm.output_tensor.shape == (4,)
+    # the mean (the maximum is a test value beyond the calibrated range, clipped by design)
+    assert _lsb_vs_original(path, res, q_in, ref, (10,))[1] <= 1.5
 
 
 @pytest.mark.parametrize("pin", [[10], [1, 10]])
@@ -359,6 +392,25 @@ def test_unbatched_dynamic_input_pinned(tmp_path, pin):
     path = save(unbatched_mlp("n"), tmp_path / "m.onnx")
     res, _, _ = build_bit_exact(path, tmp_path, [1, 10], extra_yaml=f"input_shape:\n  x: {pin}\n")
     assert res.compiled.model.input_tensor.shape == (1, 10)
+
+
+def test_unbatched_input_shadowed_in_a_loop_body(tmp_path):
+    """An input [4] read by the main graph while a Loop body has an input of the same name (its
+    loop-carried value): the main graph's reader takes the batched input, the body keeps its own."""
+    N = helper.make_node
+    body = helper.make_graph([N("Identity", ["cond"], ["cond_out"], name="keep_going"),
+                              N("Add", ["x", "one"], ["x_next"], name="step")], "body",
+                             [vi("i", [], TensorProto.INT64), vi("cond", [], TensorProto.BOOL), vi("x", [4])],
+                             [vi("cond_out", [], TensorProto.BOOL), vi("x_next", [4])])
+    nodes = [N("Relu", ["x"], ["r"], name="relu"),
+             N("Loop", ["trip", "go", "start"], ["counted"], name="loop", body=body),
+             N("Add", ["r", "counted"], ["y"], name="add")]
+    inits = [tensor("one", np.ones(4, np.float32)), numpy_helper.from_array(np.array(2, np.int64), "trip"),
+             numpy_helper.from_array(np.array(True), "go"), tensor("start", np.zeros(4, np.float32))]
+    path = save(model(nodes, [vi("x", [4])], [vi("y", [4])], inits), tmp_path / "m.onnx")
+    res, q_in, ref = build_bit_exact(path, tmp_path, [1, 4])
+    assert res.compiled.model.input_tensor.shape == (1, 4)
+    assert _lsb_vs_original(path, res, q_in, ref, (4,))[0] <= 1.5
 
 
 # ---------------------------------------------------------- 3. empty optional inputs --

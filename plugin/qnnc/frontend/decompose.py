@@ -838,6 +838,8 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     model = finite_masks(model)  # attention-mask fills below -1e4 (-inf): -1e4 where only a Softmax reads them
     model = inline_ifs(model, opset, path)  # first: a taken branch may hold a Loop or composites
     model, loop_ties = unroll_loops(model, opset, path)
+    if any(n.op_type == "CastLike" for n in model.graph.node):
+        cast_likes_as_casts(model)  # those of the branches and loop bodies just inlined
     if loop_ties:
         _add_tied(model, loop_ties)
     consts = {i.name for i in model.graph.initializer}

@@ -347,31 +347,11 @@ def _pin_error(msg: str, name: str, pins, path: str, config_file: Optional[str])
     return ModelError(msg, file=path)
 
 
-# (op, input index) of a recurrent op's initial states: their dim 0 counts layers and directions
-_STATE_INPUTS = {("LSTM", 5), ("LSTM", 6), ("LSTM", 7), ("GRU", 5), ("RNN", 5)}
-
-
-def _recurrent_state_sources(g: onnx.GraphProto) -> set:
-    """Names of the tensors a recurrent op's initial states are computed from (PyTorch slices a
-    multi-layer LSTM's h0 [layers, batch, hidden] per layer before each LSTM reads it)."""
-    producer = {o: node for node in g.node for o in node.output}
-    todo = [x for node in g.node for k, x in enumerate(node.input) if x and (node.op_type, k) in _STATE_INPUTS]
-    seen = set()
-    while todo:
-        x = todo.pop()
-        if x not in seen:
-            seen.add(x)
-            todo.extend(i for i in (producer[x].input if x in producer else ()) if i)
-    return seen
-
-
 def single_sample(model: onnx.ModelProto) -> Optional[Tuple[str, List[int]]]:
     """Make a first input with a static batch N > 1 (rank >= 2) batch 1, in place: a firmware runs
     one sample per call (PyTorch exports traced with a batch of examples, the ONNX backend test
-    models). Further inputs of rank >= 2 with the same dim 0 are that batch too (a two-input model
-    traced with a batch of example pairs), unless a recurrent op's initial state is computed from
-    them. Graph outputs of batch N become batch 1 and the stale value_info goes. Returns (first
-    input's name, its original shape), or None when nothing changed. The importer then checks that
+    models). Graph outputs of batch N become batch 1 and the stale value_info goes. Returns
+    (input name, its original shape), or None when nothing changed. The importer then checks that
     every output has batch 1, which fails for graphs that mix samples (a Reshape to a literal batch)."""
     init_names = {i.name for i in model.graph.initializer}
     real = [i for i in model.graph.input if i.name not in init_names]
@@ -381,12 +361,7 @@ def single_sample(model: onnx.ModelProto) -> Optional[Tuple[str, List[int]]]:
     if len(dims) < 2 or not dims[0].HasField("dim_value") or dims[0].dim_value <= 1:
         return None
     n, shape = dims[0].dim_value, [d.dim_value for d in dims]
-    states = _recurrent_state_sources(model.graph)
-    for inp in real:
-        d = inp.type.tensor_type.shape.dim if inp.type.HasField("tensor_type") else []
-        if inp is real[0] or (len(d) >= 2 and d[0].HasField("dim_value") and d[0].dim_value == n
-                              and inp.name not in states):
-            d[0].dim_value = 1
+    dims[0].dim_value = 1
     for o in model.graph.output:
         od = o.type.tensor_type.shape.dim
         if od and od[0].HasField("dim_value") and od[0].dim_value == n:
@@ -440,6 +415,9 @@ def _pin_inputs(model: onnx.ModelProto, pins: Dict[str, List[int]], path: str,
         for i, d in enumerate(dims):
             if not d.HasField("dim_value"):
                 label = d.dim_param or "?"
+                if inp.name in unbatched:  # the model's [n], batched here: its dim 0
+                    raise ModelError(f"input '{inp.name}' has a dynamic dim 0 ('{label}'); pin it in the config, "
+                                     f"e.g. input_shape: {{{inp.name}: [<{label}>]}}", file=path)
                 raise ModelError(f"input '{inp.name}' has a dynamic dim {i} ('{label}'); pin it in the config, "
                                  f"e.g. input_shape: {{{inp.name}: [1, ...]}}", file=path)
             if d.dim_value <= 0:

@@ -16,7 +16,21 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from .onnx_names import all_graphs
+from .onnx_names import defined_names, subgraphs
+
+
+def _rewire(g: onnx.GraphProto, old: str, new: str) -> None:
+    """Nodes of g reading ``old`` read ``new``, in the subgraphs too, except those that define a
+    tensor of that name themselves (a body's own input shadows the outer one)."""
+    for node in g.node:
+        for k, x in enumerate(node.input):
+            if x == old:
+                node.input[k] = new
+        for sub in subgraphs(node):
+            own = {i.name for i in sub.input} | {i.name for i in sub.initializer} | \
+                {o for n in sub.node for o in n.output}
+            if old not in own:
+                _rewire(sub, old, new)
 
 
 def batch_unbatched_inputs(model: onnx.ModelProto) -> List[str]:
@@ -26,7 +40,7 @@ def batch_unbatched_inputs(model: onnx.ModelProto) -> List[str]:
     pass-through outputs."""
     g = model.graph
     inits = {i.name for i in g.initializer}
-    taken = {i.name for i in g.input} | inits | {o for n in g.node for o in n.output}
+    taken = defined_names(g)
     done, reshapes = [], []
     for inp in g.input:
         if inp.name in inits or not inp.type.HasField("tensor_type") or not inp.type.tensor_type.HasField("shape"):
@@ -39,11 +53,7 @@ def batch_unbatched_inputs(model: onnx.ModelProto) -> List[str]:
         while flat in taken or shape in taken:
             flat, shape = flat + "_", shape + "_"
         taken.update((flat, shape))
-        for sub in all_graphs(g):
-            for node in sub.node:
-                for k, x in enumerate(node.input):
-                    if x == inp.name:
-                        node.input[k] = flat
+        _rewire(g, inp.name, flat)
         if dims:
             dims.add().CopyFrom(dims[0])
             dims[0].Clear()
