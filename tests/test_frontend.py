@@ -413,6 +413,24 @@ def test_unbatched_input_shadowed_in_a_loop_body(tmp_path):
     assert _lsb_vs_original(path, res, q_in, ref, (4,))[0] <= 1.5
 
 
+@pytest.mark.parametrize("mix", ["batch_mean", "minus_batch_mean"])
+def test_static_batch_whose_samples_mix_is_refused(tmp_path, mix):
+    """A model traced with a batch of 3 whose output for one sample depends on the others while
+    every shape stays consistent with batch 1 (a mean over the batch with keepdims, a batch
+    centering): shape inference passes it, the run of the batched graph against single samples in
+    onnxruntime does not, and the build is refused by the batch rule instead of compiling a model
+    that computes something else per call."""
+    N = helper.make_node
+    nodes = [N("MatMul", ["x", "w"], ["h"], name="fc"),
+             N("ReduceMean", ["h"], ["y" if mix == "batch_mean" else "m"], name="mean", axes=[0], keepdims=1)]
+    if mix == "minus_batch_mean":
+        nodes.append(N("Sub", ["h", "m"], ["y"], name="centre"))
+    out = [1, 6] if mix == "batch_mean" else [3, 6]
+    path = save(model(nodes, [vi("x", [3, 4])], [vi("y", out)], [tensor("w", w(4, 6))]), tmp_path / "m.onnx")
+    with pytest.raises(ModelError, match="input 'x' has shape \\[3, 4\\]: dim 0 is the batch"):
+        build_bit_exact(path, tmp_path, [1, 4])
+
+
 # ---------------------------------------------------------- 3. empty optional inputs --
 
 def test_empty_optional_inputs_build(tmp_path):

@@ -13,9 +13,10 @@ from onnx import shape_inference
 from ..errors import ModelError
 from .data import Samples, sample_count, take
 from .decompose import expand_composites
-from .importer import convert_opset, single_sample
+from .importer import batch_error, convert_opset, single_sample
 from .qdq import is_prequantized, strip_quantization
 from .qdq_float import clamped_to_quantized_ranges
+from .samples_apart import samples_mixed_once
 from .sequence_input import batch_first_sequence
 from .uint8_inputs import uint8_input_names
 from .unbatched_inputs import batch_unbatched_inputs
@@ -57,7 +58,12 @@ class FloatRunner:
         # model's (a sequence input already batch-first), so it applies after this.
         batch_first_sequence(model, path, dynamic_length_ok=True)
         batch_unbatched_inputs(model)  # an input [N] as the importer takes it: [1, N]
-        single_sample(model)  # a static batch N as the importer takes it: one sample per run
+        batched = onnx.ModelProto()
+        batched.CopyFrom(model)
+        rebatched = single_sample(model)  # a static batch N as the importer takes it: one sample per run
+        # (the importer's shape checks pass graphs that mix the samples and keep every shape)
+        if rebatched and samples_mixed_once(path, batched, model, rebatched[0]):
+            batch_error(*rebatched, path)
         for inp in model.graph.input:
             if input_shape and inp.name in input_shape:
                 for d, v in zip(inp.type.tensor_type.shape.dim, input_shape[inp.name]):

@@ -424,11 +424,11 @@ def _pin_inputs(model: onnx.ModelProto, pins: Dict[str, List[int]], path: str,
                 raise ModelError(f"input '{inp.name}' dim {i} is {d.dim_value}; dims must be positive", file=path)
         _dims_elements([d.dim_value for d in dims], f"input '{inp.name}'", path)
         if dims[0].dim_value != 1 and inp is real_inputs[0]:  # further inputs may be states, e.g. [2, 1, 128]
-            _batch_error(inp.name, [d.dim_value for d in dims], path)
+            batch_error(inp.name, [d.dim_value for d in dims], path)
     return rebatched
 
 
-def _batch_error(name: str, shape: List[int], path: str) -> None:
+def batch_error(name: str, shape: List[int], path: str) -> None:
     """Refuse an input whose dim 0 (the batch) is not 1, saying how to fix the model."""
     fix = (f"re-export the model with batch 1, or leave dim 0 dynamic and pin it: "
            f"input_shape: {{{name}: {[1] + shape[1:]}}}")
@@ -718,13 +718,13 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
         model = fold_onnx_constants(model, opset, MAX_TENSOR_ELEMENTS)
     except Exception as e:
         if rebatched:  # e.g. a Reshape to the literal batch: the samples are not independent
-            _batch_error(*rebatched, path)
+            batch_error(*rebatched, path)
         raise _onnx_error("shape inference fails", e, path) from None
     if rebatched:
         for o in model.graph.output:
             od = o.type.tensor_type.shape.dim
             if not od or not od[0].HasField("dim_value") or od[0].dim_value != 1:
-                _batch_error(*rebatched, path)  # an output keeps several samples: not single-sample
+                batch_error(*rebatched, path)  # an output keeps several samples: not single-sample
     _identity_casts(model)
 
     g = model.graph

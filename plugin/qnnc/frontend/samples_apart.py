@@ -1,0 +1,92 @@
+"""Whether a model traced with a static batch N > 1 keeps its samples apart.
+
+The importer compiles such a model for one sample per call (importer.single_sample). Shape
+inference refuses most graphs that mix the samples (a Reshape to the literal batch, a Concat over
+dim 0), but not those whose mixing keeps every shape: a reduction or a normalization over dim 0
+with keepdims, a MatMul of the batch against itself. This check runs the model both ways in
+onnxruntime, once: N random samples in one batched run against N single-sample runs of the model
+as qnnc reads it. Rows that differ mean the graph mixes its samples, and the build is refused.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from typing import Dict, Optional
+
+import numpy as np
+import onnx
+
+# float32 rounding differs between one batched kernel call and N single ones (GEMM blocking):
+# a difference beyond this, relative to the output's largest value, is a real dependence
+_RELATIVE_TOLERANCE = 1e-3
+
+
+def _random_feed(model: onnx.ModelProto, seed: int) -> Optional[Dict[str, np.ndarray]]:
+    """Random values for every real input of static shape, or None if a shape is not static."""
+    rng = np.random.default_rng(seed)
+    inits = {i.name for i in model.graph.initializer}
+    feed = {}
+    for inp in model.graph.input:
+        if inp.name in inits:
+            continue
+        dims = [d.dim_value if d.HasField("dim_value") else 0 for d in inp.type.tensor_type.shape.dim]
+        if any(d <= 0 for d in dims):
+            return None
+        if inp.type.tensor_type.elem_type == onnx.TensorProto.UINT8:
+            feed[inp.name] = rng.integers(0, 256, dims).astype(np.uint8)
+        else:
+            feed[inp.name] = rng.standard_normal(dims).astype(np.float32)
+    return feed
+
+
+def _session(model: onnx.ModelProto):
+    import onnxruntime as ort
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.log_severity_level = 3
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    m.ir_version = min(m.ir_version, 10)  # (as the float runner declares it)
+    return ort.InferenceSession(m.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+
+def samples_mixed(batched: onnx.ModelProto, single: onnx.ModelProto, first: str) -> bool:
+    """True if ``batched`` (first input of batch N) computes, for some sample, another output than
+    ``single`` (the same model with batch 1) computes for that sample alone; False when they agree,
+    or when the check cannot run (onnxruntime missing or refusing the model, a dynamic dim: the
+    importer's shape checks stand alone then)."""
+    feed = _random_feed(batched, 5)
+    if feed is None:
+        return False
+    try:
+        whole = _session(batched).run(None, feed)
+        sess = _session(single)
+        n = feed[first].shape[0]
+        rows = [sess.run(None, {**feed, first: feed[first][i:i + 1]}) for i in range(n)]
+    except Exception:  # ImportError, or onnxruntime refusing: nothing to compare
+        return False
+    for k, out in enumerate(whole):
+        out = np.asarray(out, np.float64)
+        each = [np.asarray(r[k], np.float64) for r in rows]
+        # an output without the batch (a reduction over it) or whose rows change shape mixes them
+        if out.ndim == 0 or out.shape[0] != n or any(e.shape != (1,) + out.shape[1:] for e in each):
+            return True
+        each = np.concatenate(each, axis=0)
+        scale = max(float(np.abs(out).max()), 1e-30)
+        if not np.allclose(each, out, rtol=0.0, atol=_RELATIVE_TOLERANCE * scale, equal_nan=True):
+            return True
+    return False
+
+
+@functools.lru_cache(maxsize=8)
+def _cached(path: str, mtime: float, size: int, batched: bytes, single: bytes, first: str) -> bool:
+    a, b = onnx.ModelProto(), onnx.ModelProto()
+    a.ParseFromString(batched)
+    b.ParseFromString(single)
+    return samples_mixed(a, b, first)
+
+
+def samples_mixed_once(path: str, batched: onnx.ModelProto, single: onnx.ModelProto, first: str) -> bool:
+    """:func:`samples_mixed`, run once per model file (a build reads the float model several times)."""
+    st = os.stat(path)
+    return _cached(path, st.st_mtime, st.st_size, batched.SerializeToString(), single.SerializeToString(), first)
