@@ -9,9 +9,8 @@ as qnnc reads it. Rows that differ mean the graph mixes its samples, and the bui
 """
 from __future__ import annotations
 
-import functools
 import os
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 import onnx
@@ -78,15 +77,15 @@ def samples_mixed(batched: onnx.ModelProto, single: onnx.ModelProto, first: str)
     return False
 
 
-@functools.lru_cache(maxsize=8)
-def _cached(path: str, mtime: float, size: int, batched: bytes, single: bytes, first: str) -> bool:
-    a, b = onnx.ModelProto(), onnx.ModelProto()
-    a.ParseFromString(batched)
-    b.ParseFromString(single)
-    return samples_mixed(a, b, first)
+# (path, mtime, size) -> verdict: a build reads the float model several times, the verdict once
+_VERDICTS: Dict[Tuple[str, float, int], bool] = {}
 
 
 def samples_mixed_once(path: str, batched: onnx.ModelProto, single: onnx.ModelProto, first: str) -> bool:
-    """:func:`samples_mixed`, run once per model file (a build reads the float model several times)."""
+    """:func:`samples_mixed` of the models read from the file at ``path``, computed once per file
+    version (both models are what the float runner derives from the file, always the same)."""
     st = os.stat(path)
-    return _cached(path, st.st_mtime, st.st_size, batched.SerializeToString(), single.SerializeToString(), first)
+    key = (os.path.abspath(path), st.st_mtime, st.st_size)
+    if key not in _VERDICTS:
+        _VERDICTS[key] = samples_mixed(batched, single, first)
+    return _VERDICTS[key]

@@ -4,9 +4,10 @@ element-wise ops).
 
 qnnc compiles single-sample inference with dim 0 of each input as the batch, so an input [N] gets
 that dimension: the graph input becomes [1, N] and one Reshape back to [N] (shape [-1]: N may be
-pinned only later) feeds what read it; a scalar input becomes [1], reshaped back to a scalar. The firmware API, the data files (one row of N values per
-sample) and the calibration then see the single sample the model was traced with; the rest of
-the graph is unchanged (rank-1 tensors inside a graph are ordinary tensors to qnnc).
+pinned only later) feeds what read it; a scalar input becomes [1], reshaped back to a scalar.
+The firmware API, the data files (one row of N values per sample) and the calibration then see
+the single sample the model was traced with; the rest of the graph is unchanged (rank-1 tensors
+inside a graph are ordinary tensors to qnnc).
 """
 from __future__ import annotations
 
