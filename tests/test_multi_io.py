@@ -373,9 +373,10 @@ def test_refusals(tmp_path):
     (tmp_path / "q.yaml").write_text("name: r\ncalibration:\n  data: all.npz\ntest_data:\n  data: all.npz\n")
     with pytest.raises(ConfigError, match="test_data .* 3 inputs and 3 outputs"):
         generate(str(model), load_config(str(tmp_path / "q.yaml")), "r", runtime=False, progress=False)
-    # the first input's dim 0 is the batch
-    bad = _save([helper.make_node("Add", ["a", "b"], ["c"], name="add")], [("a", [2, 4]), ("b", [2, 4])],
-                [("c", [2, 4])], [], tmp_path / "batch.onnx")
+    # inputs traced with a batch of 2 whose graph mixes the samples (a Reshape to the literal batch)
+    bad = _save([helper.make_node("Add", ["a", "b"], ["c"], name="add"),
+                 helper.make_node("Reshape", ["c", "shp"], ["d"], name="mix")], [("a", [2, 4]), ("b", [2, 4])],
+                [("d", [4, 2])], [numpy_helper.from_array(np.array([4, 2], np.int64), "shp")], tmp_path / "batch.onnx")
     with pytest.raises(ModelError, match="input 'a' has shape \\[2, 4\\]: dim 0 is the batch"):
         generate(str(bad), _empty_cfg(tmp_path), "b", runtime=False, progress=False)
     # an output that is an input
@@ -383,6 +384,80 @@ def test_refusals(tmp_path):
                      [("c", [1, 4]), ("b", [1, 4])], [], tmp_path / "pass.onnx")
     with pytest.raises(ModelError, match="graph output 'b' is the graph input itself"):
         generate(str(passthru), _empty_cfg(tmp_path), "p", runtime=False, progress=False)
+
+
+def _with_batch(model: Path, n: int, path: Path) -> Path:
+    """The model as traced with a batch of n examples: every input's and output's dim 0 is n."""
+    m = onnx.load(str(model))
+    for v in list(m.graph.input) + list(m.graph.output):
+        v.type.tensor_type.shape.dim[0].dim_value = n
+    onnx.save(m, str(path))
+    return path
+
+
+def test_inputs_traced_with_a_batch(tmp_path):
+    """Both inputs of a two-input model traced with a batch of 3 example pairs (PyTorch exports
+    with a batch of examples) compile for one pair per call: the same inputs and outputs as the
+    batch-1 export, bit-exact with the reference, close to float onnxruntime per sample; and
+    onnxruntime's batch-3 run of the traced model gives, row by row, what the batch-1 model gives."""
+    one = two_images(tmp_path / "img.onnx")
+    batched = _with_batch(one, 3, tmp_path / "img3.onnx")
+    cal, test = _samples(one, 64, 1), _samples(one, 24, 2)
+    np.savez(tmp_path / "cal.npz", **{k: np.concatenate([cal[k], test[k]]) for k in cal})
+    (tmp_path / "q.yaml").write_text("name: img\ncalibration:\n  data: cal.npz\n")
+    res = build(str(batched), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "img", progress=False)
+    qm = res.compiled.model
+    assert [t.shape for t in qm.input_tensors] == [(1, 3, 4, 4), (1, 4, 4, 4)]
+    assert [t.shape for t in qm.output_tensors] == [(1, 4, 4, 4), (1, 4, 4, 4)]
+    _check_c_and_float(tmp_path, one, "img", res, max_lsb=2.5, mean_lsb=0.6)
+    import onnxruntime as ort
+    rows = {k: v[:3] for k, v in test.items()}
+    whole = ort.InferenceSession(str(batched), providers=["CPUExecutionProvider"]).run(None, rows)
+    each = float_outputs_all(str(one), rows)
+    for a, b in zip(whole, each):
+        assert np.allclose(a.reshape(3, -1), b.reshape(3, -1), atol=1e-5)
+
+
+def test_further_input_of_the_batch_size_by_chance_keeps_its_dim_0(tmp_path):
+    """Inputs whose dim 0 equals the first input's batch only by chance are not that batch: a weight
+    matrix given as an input (x [3, 3] @ w [3, 4]: at batch 1 the product no longer fits) and a set
+    of prototypes (distances of each x row to both rows of p [2, 4]: at batch 1 the shapes fit, but
+    onnxruntime's batched run differs from single samples). Both keep their shape: the first input
+    alone is the batch, as before further inputs could be."""
+    N = helper.make_node
+    ax = {k: numpy_helper.from_array(np.array([k], np.int64), f"ax{k}") for k in (0, 1, 2)}
+    weights = _save([N("MatMul", ["x", "w"], ["y"], name="mm")], [("x", [3, 3]), ("w", [3, 4])], [("y", [3, 4])], [],
+                    tmp_path / "weights.onnx")
+    protos = _save([N("Unsqueeze", ["x", "ax1"], ["xu"], name="row"), N("Unsqueeze", ["p", "ax0"], ["pu"], name="set"),
+                    N("Sub", ["xu", "pu"], ["d"], name="diff"), N("Mul", ["d", "d"], ["d2"], name="square"),
+                    N("ReduceSum", ["d2", "ax2"], ["y"], name="distance", keepdims=0)],
+                   [("x", [2, 4]), ("p", [2, 4])], [("y", [2, 2])], list(ax.values()), tmp_path / "protos.onnx")
+    for path, shapes in ((weights, [(1, 3), (3, 4)]), (protos, [(1, 4), (2, 4)])):
+        res = generate(str(path), _empty_cfg(tmp_path), "m", runtime=False, progress=False)
+        assert [t.shape for t in res.compiled.model.input_tensors] == shapes, path.name
+
+
+def test_recurrent_state_inputs_are_no_batch_candidates():
+    """A graph input a recurrent op's initial state is computed from by value (a per-layer Slice,
+    as PyTorch exports a multi-layer LSTM's h0) counts layers in dim 0: no candidate for the
+    batch; an input the state only takes its shape from (a zero h0 from Shape(seq)) is one."""
+    from qnnc.frontend.importer import _further_batch_inputs
+    N = helper.make_node
+    nodes = [N("Relu", ["x"], ["x_out"], name="relu"),
+             N("Slice", ["h", "s0", "s1", "ax"], ["h0"], name="layer0"),
+             N("LSTM", ["seq", "W", "R", "", "", "h0"], ["y"], name="lstm", hidden_size=8),
+             N("Shape", ["z"], ["z_shape"], name="z_shape"),
+             N("ConstantOfShape", ["z_shape"], ["zeros"], name="zeros"),
+             N("GRU", ["seq", "Wg", "Rg", "", "", "zeros"], ["yg"], name="gru", hidden_size=5)]
+    g = helper.make_graph(nodes, "g", [_vi("x", [2, 6]), _vi("seq", [3, 2, 6]), _vi("h", [2, 2, 8]), _vi("z", [2, 2, 5])],
+                          [_vi("x_out", [2, 6]), _vi("y", [3, 1, 2, 8]), _vi("yg", [3, 1, 2, 5])],
+                          [_c("W", np.zeros((1, 32, 6))), _c("R", np.zeros((1, 32, 8))),
+                           _c("Wg", np.zeros((1, 15, 6))), _c("Rg", np.zeros((1, 15, 5))),
+                           numpy_helper.from_array(np.array([0], np.int64), "s0"),
+                           numpy_helper.from_array(np.array([1], np.int64), "s1"),
+                           numpy_helper.from_array(np.array([0], np.int64), "ax")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    assert _further_batch_inputs(m, 2) == ["z"]
 
 
 def test_scalar_input(tmp_path):

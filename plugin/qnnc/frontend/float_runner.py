@@ -44,6 +44,14 @@ def _with_all_outputs(model: onnx.ModelProto) -> onnx.ModelProto:
     return m
 
 
+def _rebatched_inputs(before: onnx.ModelProto, after: onnx.ModelProto) -> List[str]:
+    """The inputs whose dim 0 single_sample changed (the first, and further ones of its batch)."""
+    def dim0(i):
+        d = i.type.tensor_type.shape.dim
+        return d[0].dim_value if d and d[0].HasField("dim_value") else None
+    return [a.name for a, b in zip(before.graph.input, after.graph.input) if dim0(a) != dim0(b)]
+
+
 class FloatRunner:
     """Runs a float ONNX model one sample at a time."""
 
@@ -60,9 +68,9 @@ class FloatRunner:
         batch_unbatched_inputs(model)  # an input [N] as the importer takes it: [1, N]
         batched = onnx.ModelProto()
         batched.CopyFrom(model)
-        rebatched = single_sample(model)  # a static batch N as the importer takes it: one sample per run
+        rebatched = single_sample(model, path)  # a static batch N as the importer takes it: one sample per run
         # (the importer's shape checks pass graphs that mix the samples and keep every shape)
-        if rebatched and samples_mixed_once(path, batched, model, rebatched[0]):
+        if rebatched and samples_mixed_once(path, batched, model, _rebatched_inputs(batched, model)):
             batch_error(*rebatched, path)
         for inp in model.graph.input:
             if input_shape and inp.name in input_shape:

@@ -18,6 +18,7 @@ from .float32 import float32_model
 from .newer_opsets import expand_newer_ops, inline_function_ops, relabel_to
 from .onnx_fold import fold_onnx_constants
 from .qdq import is_prequantized, strip_quantization
+from .samples_apart import samples_mixed_once
 from .sequence_input import batch_first_sequence
 from .uint8_inputs import float_uint8_inputs
 from .unbatched_inputs import batch_unbatched_inputs
@@ -347,12 +348,77 @@ def _pin_error(msg: str, name: str, pins, path: str, config_file: Optional[str])
     return ModelError(msg, file=path)
 
 
-def single_sample(model: onnx.ModelProto) -> Optional[Tuple[str, List[int]]]:
+# (op, input index) of a recurrent op's initial states: their dim 0 counts layers and directions
+_STATE_INPUTS = {("LSTM", 5), ("LSTM", 6), ("LSTM", 7), ("GRU", 5), ("RNN", 5)}
+
+
+def _state_sources(g: onnx.GraphProto) -> set:
+    """The tensors a recurrent op's initial states are computed from by value (PyTorch slices a
+    multi-layer LSTM's h0 [layers, batch, hidden] per layer; a Shape only reads dims)."""
+    producer = {o: node for node in g.node for o in node.output}
+    todo = [x for node in g.node for k, x in enumerate(node.input) if x and (node.op_type, k) in _STATE_INPUTS]
+    seen = set()
+    while todo:
+        x = todo.pop()
+        if x not in seen:
+            seen.add(x)
+            p = producer.get(x)
+            if p is not None and p.op_type not in ("Shape", "Size"):
+                todo.extend(i for i in p.input if i)
+    return seen
+
+
+def _further_batch_inputs(model: onnx.ModelProto, n: int) -> List[str]:
+    """Real inputs after the first of rank >= 2 and static dim 0 ``n`` that no recurrent initial
+    state is computed from: candidates for the same batch."""
+    inits = {i.name for i in model.graph.initializer}
+    real = [i for i in model.graph.input if i.name not in inits][1:]
+    states = _state_sources(model.graph)
+    return [i.name for i in real if i.type.HasField("tensor_type") and len(i.type.tensor_type.shape.dim) >= 2
+            and i.type.tensor_type.shape.dim[0].HasField("dim_value")
+            and i.type.tensor_type.shape.dim[0].dim_value == n and i.name not in states]
+
+
+def _rebatch(model: onnx.ModelProto, names: List[str], n: int) -> None:
+    """The inputs ``names`` and the graph outputs of dim 0 ``n`` get dim 0 1, in place."""
+    for inp in model.graph.input:
+        if inp.name in names:
+            inp.type.tensor_type.shape.dim[0].dim_value = 1
+    for o in model.graph.output:
+        od = o.type.tensor_type.shape.dim
+        if od and od[0].HasField("dim_value") and od[0].dim_value == n:
+            od[0].dim_value = 1
+    del model.graph.value_info[:]
+
+
+def _further_inputs_batched(model: onnx.ModelProto, first: str, further: List[str], n: int, path: str) -> bool:
+    """Whether ``further`` inputs are the first input's batch too: with all of them at batch 1 the
+    shapes still infer, every output has batch 1, and onnxruntime's batched run equals the single
+    samples' (samples_apart.py; a check that cannot run says no). A dim 0 equal to the batch by
+    chance (a weight matrix given as an input) fails one of these, and only the first is rebatched."""
+    trial = onnx.ModelProto()
+    trial.CopyFrom(model)
+    _rebatch(trial, [first] + further, n)
+    try:
+        inferred = shape_inference.infer_shapes(trial, check_type=True, strict_mode=True, data_prop=True)
+    except Exception:
+        return False
+    for o in inferred.graph.output:
+        od = o.type.tensor_type.shape.dim
+        if not od or not od[0].HasField("dim_value") or od[0].dim_value != 1:
+            return False
+    return not samples_mixed_once(path, model, trial, [first] + further, unknown=True)
+
+
+def single_sample(model: onnx.ModelProto, path: str) -> Optional[Tuple[str, List[int]]]:
     """Make a first input with a static batch N > 1 (rank >= 2) batch 1, in place: a firmware runs
     one sample per call (PyTorch exports traced with a batch of examples, the ONNX backend test
-    models). Graph outputs of batch N become batch 1 and the stale value_info goes. Returns
-    (input name, its original shape), or None when nothing changed. The importer then checks that
-    every output has batch 1, which fails for graphs that mix samples (a Reshape to a literal batch)."""
+    models). Further inputs of dim 0 N become batch 1 too when that keeps the model consistent and
+    its samples apart (:func:`_further_inputs_batched`: a two-input model traced with a batch of
+    example pairs). Graph outputs of batch N become batch 1 and the stale value_info goes. Returns
+    (first input's name, its original shape), or None when nothing changed. The importer then checks
+    that every output has batch 1, which fails for graphs that mix samples (a Reshape to a literal
+    batch), and the float runner that the samples stay apart (samples_apart.py)."""
     init_names = {i.name for i in model.graph.initializer}
     real = [i for i in model.graph.input if i.name not in init_names]
     if not real or not real[0].type.HasField("tensor_type") or not real[0].type.tensor_type.HasField("shape"):
@@ -360,14 +426,12 @@ def single_sample(model: onnx.ModelProto) -> Optional[Tuple[str, List[int]]]:
     dims = real[0].type.tensor_type.shape.dim
     if len(dims) < 2 or not dims[0].HasField("dim_value") or dims[0].dim_value <= 1:
         return None
-    n, shape = dims[0].dim_value, [d.dim_value for d in dims]
-    dims[0].dim_value = 1
-    for o in model.graph.output:
-        od = o.type.tensor_type.shape.dim
-        if od and od[0].HasField("dim_value") and od[0].dim_value == n:
-            od[0].dim_value = 1
-    del model.graph.value_info[:]
-    return real[0].name, shape
+    n, shape, first = dims[0].dim_value, [d.dim_value for d in dims], real[0].name
+    further = _further_batch_inputs(model, n)
+    if further and not _further_inputs_batched(model, first, further, n, path):
+        further = []
+    _rebatch(model, [first] + further, n)
+    return first, shape
 
 
 def _pin_inputs(model: onnx.ModelProto, pins: Dict[str, List[int]], path: str,
@@ -378,7 +442,7 @@ def _pin_inputs(model: onnx.ModelProto, pins: Dict[str, List[int]], path: str,
     sequence = batch_first_sequence(model, path, lambda inp: _apply_pin(inp, pins, path, config_file)
                                     if inp.name in pins else None)
     unbatched = set(batch_unbatched_inputs(model))
-    rebatched = single_sample(model)
+    rebatched = single_sample(model, path)
     init_names = {i.name for i in model.graph.initializer}
     real_inputs = [i for i in model.graph.input if i.name not in init_names]
     names = {i.name for i in real_inputs}

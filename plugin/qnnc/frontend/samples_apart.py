@@ -6,11 +6,13 @@ dim 0), but not those whose mixing keeps every shape: a reduction or a normaliza
 with keepdims, a MatMul of the batch against itself. This check runs the model both ways in
 onnxruntime, once: N random samples in one batched run against N single-sample runs of the model
 as qnnc reads it. Rows that differ mean the graph mixes its samples, and the build is refused.
+The importer also asks it whether further inputs of the same dim 0 are that batch too (a
+two-input model traced with a batch of example pairs), and rebatches them only if so.
 """
 from __future__ import annotations
 
 import os
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import onnx
@@ -49,21 +51,22 @@ def _session(model: onnx.ModelProto):
     return ort.InferenceSession(m.SerializeToString(), opts, providers=["CPUExecutionProvider"])
 
 
-def samples_mixed(batched: onnx.ModelProto, single: onnx.ModelProto, first: str) -> bool:
-    """True if ``batched`` (first input of batch N) computes, for some sample, another output than
-    ``single`` (the same model with batch 1) computes for that sample alone; False when they agree,
-    or when the check cannot run (onnxruntime missing or refusing the model, a dynamic dim: the
-    importer's shape checks stand alone then)."""
+def samples_mixed(batched: onnx.ModelProto, single: onnx.ModelProto, sliced: List[str],
+                  unknown: bool = False) -> bool:
+    """True if ``batched`` (the inputs ``sliced`` of batch N) computes, for some sample, another
+    output than ``single`` (the same model with those inputs of batch 1) computes for that sample
+    alone; False when they agree. ``unknown`` when the check cannot run (onnxruntime missing or
+    refusing the model, a dynamic dim)."""
     feed = _random_feed(batched, 5)
     if feed is None:
-        return False
+        return unknown
     try:
         whole = _session(batched).run(None, feed)
         sess = _session(single)
-        n = feed[first].shape[0]
-        rows = [sess.run(None, {**feed, first: feed[first][i:i + 1]}) for i in range(n)]
+        n = feed[sliced[0]].shape[0]
+        rows = [sess.run(None, {**feed, **{k: feed[k][i:i + 1] for k in sliced}}) for i in range(n)]
     except Exception:  # ImportError, or onnxruntime refusing: nothing to compare
-        return False
+        return unknown
     for k, out in enumerate(whole):
         out = np.asarray(out, np.float64)
         each = [np.asarray(r[k], np.float64) for r in rows]
@@ -77,15 +80,16 @@ def samples_mixed(batched: onnx.ModelProto, single: onnx.ModelProto, first: str)
     return False
 
 
-# (path, mtime, size) -> verdict: a build reads the float model several times, the verdict once
-_VERDICTS: Dict[Tuple[str, float, int], bool] = {}
+# (path, mtime, size, the inputs sliced) -> verdict: a build reads the float model several times
+_VERDICTS: Dict[Tuple[str, float, int, Tuple[str, ...]], bool] = {}
 
 
-def samples_mixed_once(path: str, batched: onnx.ModelProto, single: onnx.ModelProto, first: str) -> bool:
-    """:func:`samples_mixed` of the models read from the file at ``path``, computed once per file
-    version (both models are what the float runner derives from the file, always the same)."""
+def samples_mixed_once(path: str, batched: onnx.ModelProto, single: onnx.ModelProto, sliced: List[str],
+                       unknown: bool = False) -> bool:
+    """:func:`samples_mixed` of models derived from the file at ``path`` (always the same ones for
+    the same inputs sliced), computed once per file version."""
     st = os.stat(path)
-    key = (os.path.abspath(path), st.st_mtime, st.st_size)
+    key = (os.path.abspath(path), st.st_mtime, st.st_size, tuple(sliced))
     if key not in _VERDICTS:
-        _VERDICTS[key] = samples_mixed(batched, single, first)
+        _VERDICTS[key] = samples_mixed(batched, single, sliced, unknown)
     return _VERDICTS[key]
