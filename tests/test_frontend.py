@@ -431,6 +431,51 @@ def test_static_batch_whose_samples_mix_is_refused(tmp_path, mix):
         build_bit_exact(path, tmp_path, [1, 4])
 
 
+def test_static_batch_calibrated_from_batchnorm_statistics(tmp_path):
+    """A CNN traced with a batch of 4 and calibrated data-free from its BatchNormalization
+    statistics: the calibration's cut model (BN outputs turned into batch-1 inputs) is qnnc's own,
+    not checked as the user's model is, and the build succeeds."""
+    N = helper.make_node
+    bn = [tensor(f"bn_{k}", v) for k, v in zip("sbmv", (np.abs(w(8)) + 0.5, w(8), w(8), np.abs(w(8)) + 0.5))]
+    nodes = [N("Conv", ["x", "w1"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
+             N("BatchNormalization", ["c1", "bn_s", "bn_b", "bn_m", "bn_v"], ["n1"], name="bn1"),
+             N("Relu", ["n1"], ["r1"], name="relu1"), N("GlobalAveragePool", ["r1"], ["g"], name="pool"),
+             N("Flatten", ["g"], ["f"], name="flat"), N("Gemm", ["f", "wf"], ["y"], name="fc", transB=1)]
+    path = save(model(nodes, [vi("x", [4, 3, 8, 8])], [vi("y", [4, 5])], [tensor("w1", w(8, 3, 3, 3)),
+                tensor("wf", w(5, 8))] + bn), tmp_path / "m.onnx")
+    (tmp_path / "q.yaml").write_text("name: m\ncalibration:\n  method: batchnorm\n")
+    res = build(str(path), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "m", progress=False)
+    assert res.compiled.model.input_tensor.shape == (1, 3, 8, 8)
+
+
+def test_samples_apart_comparison():
+    """The comparison of a batched run with single samples: NaN and infinities must match in place
+    (a Log of negative random inputs), finite values within 1e-3 of the largest finite one."""
+    from qnnc.frontend.samples_apart import _differ
+    a = np.array([[np.nan, 1.0, -np.inf], [2.0, 100.0, 3.0]])
+    assert not _differ(a, a.copy())
+    assert not _differ(a, a + np.array([[0, 0.05, 0], [0, 0, 0]]))
+    assert _differ(a, a + np.array([[0, 0.5, 0], [0, 0, 0]]))
+    b = a.copy()
+    b[0, 0] = 0.0
+    assert _differ(a, b)
+    b = a.copy()
+    b[0, 2] = np.inf
+    assert _differ(a, b)
+
+
+def test_static_batch_on_another_axis_of_a_dynamic_output(tmp_path):
+    """An output whose declared dims are dynamic and whose batch is on axis 1 (an Unsqueeze before
+    it): the batched and single-sample rows cannot be compared, so the check does not refuse it,
+    and it builds as before the check existed."""
+    N = helper.make_node
+    nodes = [N("MatMul", ["x", "w"], ["z"], name="fc"), N("Unsqueeze", ["z", "ax"], ["y"], name="lift")]
+    inits = [tensor("w", w(8, 3)), tensor("ax", np.array([0], np.int64))]
+    path = save(model(nodes, [vi("x", [4, 8])], [vi("y", ["a", "b", "c"])], inits), tmp_path / "m.onnx")
+    res, _, _ = build_bit_exact(path, tmp_path, [1, 8])
+    assert res.compiled.model.input_tensor.shape == (1, 8)
+
+
 # ---------------------------------------------------------- 3. empty optional inputs --
 
 def test_empty_optional_inputs_build(tmp_path):

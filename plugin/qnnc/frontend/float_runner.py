@@ -55,7 +55,11 @@ def _rebatched_inputs(before: onnx.ModelProto, after: onnx.ModelProto) -> List[s
 class FloatRunner:
     """Runs a float ONNX model one sample at a time."""
 
-    def __init__(self, path: str, input_shape: Optional[Dict[str, List[int]]] = None, all_tensors: bool = False):
+    def __init__(self, path: str, input_shape: Optional[Dict[str, List[int]]] = None, all_tensors: bool = False,
+                 derived: bool = False):
+        """``derived``: a model qnnc made from the user's (batchnorm calibration's cut model, some
+        tensors turned into batch-1 inputs): its first input alone is the batch, unchecked (the
+        user's file was checked when it was read)."""
         # The model qnnc compiles: an opset outside 11-21 converted as the importer converts it.
         model, opset = convert_opset(onnx.load(path), path)
         spec = None
@@ -68,9 +72,10 @@ class FloatRunner:
         batch_unbatched_inputs(model)  # an input [N] as the importer takes it: [1, N]
         batched = onnx.ModelProto()
         batched.CopyFrom(model)
-        rebatched = single_sample(model, path)  # a static batch N as the importer takes it: one sample per run
+        # a static batch N as the importer takes it: one sample per run
+        rebatched = single_sample(model, None if derived else path)
         # (the importer's shape checks pass graphs that mix the samples and keep every shape)
-        if rebatched and samples_mixed_once(path, batched, model, _rebatched_inputs(batched, model)):
+        if rebatched and not derived and samples_mixed_once(path, batched, model, _rebatched_inputs(batched, model)):
             batch_error(*rebatched, path)
         for inp in model.graph.input:
             if input_shape and inp.name in input_shape:

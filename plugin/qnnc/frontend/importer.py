@@ -410,7 +410,7 @@ def _further_inputs_batched(model: onnx.ModelProto, first: str, further: List[st
     return not samples_mixed_once(path, model, trial, [first] + further, unknown=True)
 
 
-def single_sample(model: onnx.ModelProto, path: str) -> Optional[Tuple[str, List[int]]]:
+def single_sample(model: onnx.ModelProto, path: Optional[str]) -> Optional[Tuple[str, List[int]]]:
     """Make a first input with a static batch N > 1 (rank >= 2) batch 1, in place: a firmware runs
     one sample per call (PyTorch exports traced with a batch of examples, the ONNX backend test
     models). Further inputs of dim 0 N become batch 1 too when that keeps the model consistent and
@@ -418,7 +418,8 @@ def single_sample(model: onnx.ModelProto, path: str) -> Optional[Tuple[str, List
     example pairs). Graph outputs of batch N become batch 1 and the stale value_info goes. Returns
     (first input's name, its original shape), or None when nothing changed. The importer then checks
     that every output has batch 1, which fails for graphs that mix samples (a Reshape to a literal
-    batch), and the float runner that the samples stay apart (samples_apart.py)."""
+    batch), and the float runner that the samples stay apart (samples_apart.py). ``path`` None:
+    the first input alone (a model qnnc derived from the user's, whose file was checked)."""
     init_names = {i.name for i in model.graph.initializer}
     real = [i for i in model.graph.input if i.name not in init_names]
     if not real or not real[0].type.HasField("tensor_type") or not real[0].type.tensor_type.HasField("shape"):
@@ -427,7 +428,7 @@ def single_sample(model: onnx.ModelProto, path: str) -> Optional[Tuple[str, List
     if len(dims) < 2 or not dims[0].HasField("dim_value") or dims[0].dim_value <= 1:
         return None
     n, shape, first = dims[0].dim_value, [d.dim_value for d in dims], real[0].name
-    further = _further_batch_inputs(model, n)
+    further = _further_batch_inputs(model, n) if path is not None else []
     if further and not _further_inputs_batched(model, first, further, n, path):
         further = []
     _rebatch(model, [first] + further, n)

@@ -20,6 +20,8 @@ import onnx
 # float32 rounding differs between one batched kernel call and N single ones (GEMM blocking):
 # a difference beyond this, relative to the output's largest value, is a real dependence
 _RELATIVE_TOLERANCE = 1e-3
+# a model traced with a large batch of big samples is not run batched (memory, time): unchecked
+_MAX_VALUES = 1 << 22
 
 
 def _random_feed(model: onnx.ModelProto, seed: int) -> Optional[Dict[str, np.ndarray]]:
@@ -43,6 +45,7 @@ def _random_feed(model: onnx.ModelProto, seed: int) -> Optional[Dict[str, np.nda
 def _session(model: onnx.ModelProto):
     import onnxruntime as ort
     opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # (as the float runner)
     opts.intra_op_num_threads = 1
     opts.log_severity_level = 3
     m = onnx.ModelProto()
@@ -51,32 +54,50 @@ def _session(model: onnx.ModelProto):
     return ort.InferenceSession(m.SerializeToString(), opts, providers=["CPUExecutionProvider"])
 
 
+def _differ(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two outputs of one shape differ beyond float rounding: non-finite values where the
+    other has none or another one, or finite ones further apart than the tolerance relative to
+    the largest finite value."""
+    fa, fb = np.isfinite(a), np.isfinite(b)
+    if not np.array_equal(fa, fb) or not np.array_equal(np.where(fa, 0, np.nan_to_num(a, nan=1.0)),
+                                                        np.where(fb, 0, np.nan_to_num(b, nan=1.0))):
+        return True
+    if not fa.any():
+        return False
+    scale = max(float(np.abs(a[fa]).max()), 1e-30)
+    return bool(np.abs(a[fa] - b[fb]).max() > _RELATIVE_TOLERANCE * scale)
+
+
 def samples_mixed(batched: onnx.ModelProto, single: onnx.ModelProto, sliced: List[str],
                   unknown: bool = False) -> bool:
     """True if ``batched`` (the inputs ``sliced`` of batch N) computes, for some sample, another
     output than ``single`` (the same model with those inputs of batch 1) computes for that sample
-    alone; False when they agree. ``unknown`` when the check cannot run (onnxruntime missing or
-    refusing the model, a dynamic dim)."""
+    alone; False when they agree. ``unknown`` when the check cannot run or compare: onnxruntime
+    missing or refusing the model, a dynamic dim, more than _MAX_VALUES input values, an output
+    whose batch is not on dim 0."""
     feed = _random_feed(batched, 5)
-    if feed is None:
+    if feed is None or sum(v.size for v in feed.values()) > _MAX_VALUES:
         return unknown
     try:
-        whole = _session(batched).run(None, feed)
+        whole = [np.asarray(o, np.float64) for o in _session(batched).run(None, feed)]
         sess = _session(single)
         n = feed[sliced[0]].shape[0]
-        rows = [sess.run(None, {**feed, **{k: feed[k][i:i + 1] for k in sliced}}) for i in range(n)]
-    except Exception:  # ImportError, or onnxruntime refusing: nothing to compare
+        rows = [[np.asarray(o, np.float64) for o in sess.run(None, {**feed, **{k: feed[k][i:i + 1] for k in sliced}})]
+                for i in range(n)]
+    except Exception:  # ImportError, onnxruntime refusing, an output that is no tensor: nothing to compare
         return unknown
     for k, out in enumerate(whole):
-        out = np.asarray(out, np.float64)
-        each = [np.asarray(r[k], np.float64) for r in rows]
-        # an output without the batch (a reduction over it) or whose rows change shape mixes them
-        if out.ndim == 0 or out.shape[0] != n or any(e.shape != (1,) + out.shape[1:] for e in each):
-            return True
-        each = np.concatenate(each, axis=0)
-        scale = max(float(np.abs(out).max()), 1e-30)
-        if not np.allclose(each, out, rtol=0.0, atol=_RELATIVE_TOLERANCE * scale, equal_nan=True):
-            return True
+        each = [r[k] for r in rows]
+        if out.ndim >= 1 and out.shape[0] == n and all(e.shape == (1,) + out.shape[1:] for e in each):
+            if _differ(out, np.concatenate(each, axis=0)):
+                return True
+        elif all(e.shape == out.shape for e in each):
+            # an output without the batch (a reduction over it, keepdims or not): every sample
+            # alone must give what the whole batch gives
+            if any(_differ(out, e) for e in each):
+                return True
+        else:  # the batch on another axis (an Unsqueeze before it): rows not comparable
+            return unknown
     return False
 
 

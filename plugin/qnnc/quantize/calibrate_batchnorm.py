@@ -207,7 +207,7 @@ def collect_batchnorm(model_path: str, graph: Graph, xs, input_names: Sequence[s
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(cut_model.SerializeToString())
-        runner = FloatRunner(tmp, pins, all_tensors=True)
+        runner = FloatRunner(tmp, pins, all_tensors=True, derived=True)
     finally:
         os.unlink(tmp)
     for i in range(n):
