@@ -14,6 +14,7 @@ from ..errors import ModelError
 from .data import Samples, sample_count, take
 from .decompose import expand_composites
 from .importer import batch_error, convert_opset, single_sample
+from .ort_session import onnxruntime_session
 from .qdq import is_prequantized, strip_quantization
 from .qdq_float import clamped_to_quantized_ranges
 from .samples_apart import samples_mixed_once
@@ -107,13 +108,7 @@ class FloatRunner:
                               for o in model.graph.output if o.type.tensor_type.HasField("shape")}
         self.backend = "onnxruntime"
         try:
-            import onnxruntime as ort
-
-            opts = ort.SessionOptions()
-            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-            opts.intra_op_num_threads = 1
-            opts.log_severity_level = 3
-            self._sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+            self._sess = onnxruntime_session(model)
             self._run = lambda feed: self._sess.run(self.output_names, feed)
         except ImportError:
             from onnx.reference import ReferenceEvaluator

@@ -17,6 +17,8 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import onnx
 
+from .ort_session import onnxruntime_session
+
 # float32 rounding differs between one batched kernel call and N single ones (GEMM blocking):
 # a difference beyond this, relative to the output's largest value, is a real dependence
 _RELATIVE_TOLERANCE = 1e-3
@@ -40,18 +42,6 @@ def _random_feed(model: onnx.ModelProto, seed: int) -> Optional[Dict[str, np.nda
         else:
             feed[inp.name] = rng.standard_normal(dims).astype(np.float32)
     return feed
-
-
-def _session(model: onnx.ModelProto):
-    import onnxruntime as ort
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # (as the float runner)
-    opts.intra_op_num_threads = 1
-    opts.log_severity_level = 3
-    m = onnx.ModelProto()
-    m.CopyFrom(model)
-    m.ir_version = min(m.ir_version, 10)  # (as the float runner declares it)
-    return ort.InferenceSession(m.SerializeToString(), opts, providers=["CPUExecutionProvider"])
 
 
 def _differ(a: np.ndarray, b: np.ndarray) -> bool:
@@ -79,8 +69,8 @@ def samples_mixed(batched: onnx.ModelProto, single: onnx.ModelProto, sliced: Lis
     if feed is None or sum(v.size for v in feed.values()) > _MAX_VALUES:
         return unknown
     try:
-        whole = [np.asarray(o, np.float64) for o in _session(batched).run(None, feed)]
-        sess = _session(single)
+        whole = [np.asarray(o, np.float64) for o in onnxruntime_session(batched).run(None, feed)]
+        sess = onnxruntime_session(single)
         n = feed[sliced[0]].shape[0]
         rows = [[np.asarray(o, np.float64) for o in sess.run(None, {**feed, **{k: feed[k][i:i + 1] for k in sliced}})]
                 for i in range(n)]
