@@ -59,8 +59,10 @@ def kernel_header() -> Path:
 
 
 def kernel_functions() -> List[str]:
-    """Names of the public kernel functions declared in ``qnnc_kernels.h``, in order."""
-    text = kernel_header().read_text()
+    """Names of the public kernel functions declared in ``qnnc_kernels.h`` and the parts it
+    includes (``qnnc_kernels_s4.h``), in order."""
+    text = re.sub(r'^#include "(qnnc_kernels_\w+\.h)".*$', lambda m: (include_dir() / m.group(1)).read_text(),
+                  kernel_header().read_text(), flags=re.MULTILINE)
     return re.findall(r"^void\s+(qnnc_\w+)\s*\(", text, flags=re.MULTILINE)
 
 
