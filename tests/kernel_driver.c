@@ -241,6 +241,15 @@ static int run_case(int32_t kernel, const blobs *b)
                                (float *)b->data[3]);
         return 0;
     }
+    case 14: { /* embedding: [count, rows, row_size, bits], table (int8 or int16), ids (int16), out */
+        const int32_t *v = I32(b, 0);
+        if (v[3] == 16) {
+            qnnc_embedding_s16(v[0], v[1], v[2], S16(b, 1), S16(b, 2), OUT16(b, 3));
+        } else {
+            qnnc_embedding_s8(v[0], v[1], v[2], S8(b, 1), S16(b, 2), OUT8(b, 3));
+        }
+        return 0;
+    }
     default:
         return -1;
     }

@@ -201,11 +201,15 @@ def onnx_float_unsqueeze_axes_on_a_batch_input(tmp):
 
 @case
 def onnx_integer_index_input(tmp):
-    # nn.Embedding's token ids: an INT64 input is named as an index input, not as a float to convert
-    node = helper.make_node("Gather", ["table", "ids"], ["y"], name="embedding")
-    save(model([node], [vi("ids", [1, 5], TensorProto.INT64)], [vi("y", [1, 5, 4])],
-               [tensor("table", np.ones((10, 4), np.float32))]), tmp / "m.onnx")
-    return [tmp / "m.onnx"], ["m.onnx", "'ids'", "INT64", "Embedding"]
+    # token ids also read as values (a mask cast to float): the INT64 input is named with the rule
+    # for index inputs, not as a float to convert
+    nodes = [helper.make_node("Gather", ["table", "ids"], ["e"], name="embedding"),
+             helper.make_node("Cast", ["ids"], ["f"], name="as_float", to=TensorProto.FLOAT),
+             helper.make_node("Unsqueeze", ["f", "ax"], ["fu"], name="unsq"),
+             helper.make_node("Mul", ["e", "fu"], ["y"], name="scaled")]
+    save(model(nodes, [vi("ids", [1, 5], TensorProto.INT64)], [vi("y", [1, 5, 4])],
+               [tensor("table", np.ones((10, 4), np.float32)), tensor("ax", np.array([2], np.int64))]), tmp / "m.onnx")
+    return [tmp / "m.onnx"], ["m.onnx", "'ids'", "INT64", "Embedding", "Gathers on axis 0"]
 
 
 @case

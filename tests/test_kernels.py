@@ -49,7 +49,7 @@ SHAPED_SEEDS = {"conv_shaped": 2000, "depthwise_shaped": 2001}
 KERNEL_IDS = {
     "conv": 0, "depthwise": 1, "fc": 2, "max_pool": 3, "avg_pool": 4, "add": 5, "mul": 6,
     "softmax": 7, "lut": 8, "transpose": 9, "pad": 10, "concat": 11, "quantize": 12,
-    "dequantize": 13,
+    "dequantize": 13, "embedding": 14,
 }
 
 
@@ -466,6 +466,24 @@ def dequantize_case(rng) -> Case:
     return Case("dequantize", blobs, expected, f"n={n} scale={scale!r} zp={zp}")
 
 
+def embedding_case(rng) -> Case:
+    """Token ids from twice the table's rows below 0 to twice above its end (counted from the
+    end, then clamped), an int8 or int16 table (qnnc_embedding_s8 / _s16)."""
+    from qnnc.reference.kernels_movement import embedding
+    rows, row = int(rng.integers(1, 40)), int(rng.integers(1, 20))
+    bits = 16 if rng.random() < 0.4 else 8
+    count = int(rng.integers(1, 30))
+    dtype = np.int16 if bits == 16 else np.int8
+    info = np.iinfo(dtype)
+    table = rng.integers(info.min, info.max + 1, (rows, row)).astype(dtype)
+    ids = rng.integers(-2 * rows - 2, 2 * rows + 2, count).astype(np.int16)
+    if count >= 2 and rng.random() < 0.2:  # the int16 extremes
+        ids[:2] = [-32768, 32767]
+    expected = embedding(ids, table)
+    blobs = [i32(count, rows, row, bits), arr(table, dtype), arr(ids, "<i2"), canary(rng, expected.nbytes)]
+    return Case("embedding", blobs, expected, f"{count} ids of {rows} rows x {row}, int{bits}")
+
+
 # kernel -> (case builder, number of cases)
 BUILDERS: Dict[str, tuple] = {
     "conv": (functools.partial(conv_case, depthwise=False), 300),
@@ -482,6 +500,7 @@ BUILDERS: Dict[str, tuple] = {
     "concat": (concat_case, 200),
     "quantize": (quantize_case, 100),
     "dequantize": (dequantize_case, 100),
+    "embedding": (embedding_case, 80),
     "conv_shaped": (functools.partial(shaped_conv_case, depthwise=False), 60),
     "depthwise_shaped": (functools.partial(shaped_conv_case, depthwise=True), 60),
 }
@@ -540,12 +559,13 @@ def test_one_source_file_per_kernel_function():
 
     functions = kernel_functions()
     s16 = [f for f in functions if "_s16" in f]  # int16-activation kernels, tested in test_int16*.py
-    assert len(s16) == 26  # 10 + element-wise 5, tables 2, reductions 4, conv_general/LSTM/GRU 3, batch_matmul, resize
+    assert len(s16) == 27  # 10 + element-wise 5, tables 2, reductions 4, conv_general/LSTM/GRU 3, batch_matmul, resize,
+    # embedding
     s4 = [f for f in functions if f.endswith("_s4")]  # int4-weight kernels, tested in test_int4.py
     assert len(s4) == 3
     # 14 + the coverage issue's 12 (reduce, gather, resize, lstm, gru, ...) + the int16-weight fully connected
-    # + the channel-pair conv, int8 and int16 weights
-    assert len(functions) - len(s16) - len(s4) == 29
+    # + the channel-pair conv, int8 and int16 weights + the embedding lookup
+    assert len(functions) - len(s16) - len(s4) == 30
     path_files = {p.stem for p in kernel_sources() if p.stem.endswith(PATH_SUFFIXES)}
     portable_files = {p.stem for p in kernel_sources()} - path_files
     assert portable_files == set(functions)

@@ -177,7 +177,9 @@ def generate(model_path: str, cfg: Config, name: str, runtime: bool = True, prog
     if cfg.test_data is not None and model.multi_io:
         raise ConfigError(f"test_data (the <name>_test_data.c self-test) supports models with one float input and "
                           f"one output; this model has {len(model.inputs)} inputs and {len(model.outputs)} outputs"
-                          f"{' (uint8 input)' if model.uint8_inputs else ''}: check it with 'qnnc validate' instead", file=cfg.source, key="test_data",
+                          f"{' (uint8 input)' if model.uint8_inputs else ''}"
+                          f"{' (token ids)' if model.index_inputs else ''}: check it with 'qnnc validate' instead",
+                          file=cfg.source, key="test_data",
                           line=cfg.lines.get("test_data"))
     if cfg.test_data is not None:
         xs, ys = load_samples(cfg.test_data, compiled.graph.inputs[0], model.input_tensor.shape

@@ -78,6 +78,9 @@ class Graph:
     # The ONNX names of the outputs, in order: the API's, also where a pass made two outputs one
     # tensor (an output that is the Identity of another).
     output_names: List[str] = field(default_factory=list)
+    # Index inputs (frontend/index_inputs.py): {input: rows of the smallest table it indexes}; the
+    # token ids an embedding is looked up with, int16 ids of scale 1 in the compiled model.
+    index_inputs: Dict[str, int] = field(default_factory=dict)
 
     def copy(self) -> "Graph":
         """A copy whose lists, dicts and nodes can be edited; constant arrays are shared."""
@@ -97,6 +100,7 @@ class Graph:
             bn_stats=dict(self.bn_stats),
             tied_ranges=[list(g) for g in self.tied_ranges],
             output_names=list(self.output_names),
+            index_inputs=dict(self.index_inputs),
         )
 
     # -- queries -------------------------------------------------------------

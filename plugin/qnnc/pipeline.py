@@ -26,6 +26,7 @@ from .config import Config
 from .errors import ConfigError, ModelError
 from .frontend.data import load_input_samples, sample_count, take
 from .frontend.importer import import_onnx
+from .frontend.index_inputs import random_ids
 from .frontend.uint8_inputs import uint8_input_names
 from .ir import Graph, Node
 from .reference.heap import keep_freed_heap
@@ -182,9 +183,14 @@ def _calibrate_and_quantize(model_path: str, cfg: Config, name: str, progress: b
             if inp in u8:  # raw bytes: uniform 0..255 (the range is fixed to [0, 255] below anyway)
                 x = xs[inp] if isinstance(xs, dict) else xs
                 x[...] = np.random.default_rng(k).integers(0, 256, x.shape)
+            elif inp in graph.index_inputs:  # token ids: uniform over the table's rows
+                x = xs[inp] if isinstance(xs, dict) else xs
+                x[...] = random_ids(x.shape, graph.index_inputs[inp], k)
         if not prequantized and cfg.method != "batchnorm":
             notes.append("no calibration data given (calibration.data in the config): activation ranges come from "
-                         f"{sample_count(xs)} random N(0,1) inputs, so accuracy on real data will be poor"
+                         f"{sample_count(xs)} random N(0,1) inputs"
+                         + (" (token ids uniform over their tables)" if graph.index_inputs else "")
+                         + ", so accuracy on real data will be poor"
                          + (f"; the model has {len(passed.bn_stats)} BatchNormalization layers: 'calibration: "
                             "{method: batchnorm}' derives data-free ranges from their statistics"
                             if passed.bn_stats else ""))

@@ -54,6 +54,7 @@ KERNELS = {
     "pad": "qnnc_pad_s8",
     "concat": "qnnc_concat_slice_s8",
     "gather": "qnnc_gather_s8",  # Slice, Split, Gather, nearest Resize, DepthToSpace, SpaceToDepth
+    "embedding": "qnnc_embedding_s8",  # Gather of table rows by token ids
     "resize": "qnnc_resize_s8",  # linear Resize
     "conv_general": "qnnc_conv_general_s8",  # grouped and transposed convolution
     "batch_matmul": "qnnc_batch_matmul_s8",
@@ -142,6 +143,9 @@ class QModel:
     # Inputs the API takes as uint8 bytes (an ONNX uint8 input; int8 = byte - 128, see
     # frontend/uint8_inputs.py).
     uint8_inputs: List[str] = field(default_factory=list)
+    # Inputs that are token ids (frontend/index_inputs.py): {input: rows of its smallest table};
+    # int16 of scale 1, the API takes the ids as int16_t.
+    index_inputs: Dict[str, int] = field(default_factory=dict)
 
     @property
     def api_output_names(self) -> List[str]:
@@ -175,8 +179,8 @@ class QModel:
 
     @property
     def multi_io(self) -> bool:
-        """More than one input or output, or a uint8 input: the generated API names each tensor."""
-        return len(self.inputs) != 1 or len(self.outputs) != 1 or bool(self.uint8_inputs)
+        """More than one input or output, a uint8 input or token ids: the generated API names each tensor."""
+        return len(self.inputs) != 1 or len(self.outputs) != 1 or bool(self.uint8_inputs) or bool(self.index_inputs)
 
     @property
     def macs(self) -> int:

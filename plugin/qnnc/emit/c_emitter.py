@@ -336,6 +336,11 @@ class _Emitter:
             # byte addresses: int16 tensors are gathered as bytes (offsets in bytes)
             self.body.append(f"    {op.kernel}({dout}, {', '.join(offs)}, {self.ptr(op.inputs[0])}, "
                              f"{self.ptr(op.output)});")
+        elif op.kind == "embedding":  # one table row per int16 id (ids clamped to the table)
+            table = self.const_array(f"{k}_table", c["table"])
+            a = op.attrs
+            self.body.append(f"    {op.kernel}({a['count']}, {a['rows']}, {a['row_size']}, {table}, "
+                             f"(const int16_t *)(const void *)({self.ptr(op.inputs[0])}), {self.typed(op.output)});")
         elif op.kind == "resize":
             din = self.dims(f"{k}_input_dims", op.attrs["input_dims"])
             dout = self.dims(f"{k}_output_dims", op.attrs["output_dims"])

@@ -5,7 +5,7 @@ import functools
 import json
 import os
 import re
-from typing import Dict, List, Optional, Tuple
+from typing import Collection, Dict, List, Optional, Tuple
 
 import numpy as np
 import onnx
@@ -20,6 +20,7 @@ from .onnx_fold import fold_onnx_constants
 from .qdq import is_prequantized, strip_quantization
 from .samples_apart import samples_mixed_once
 from .sequence_input import batch_first_sequence
+from .index_inputs import check_rows, drop_index_casts, index_inputs, refusal_reason
 from .uint8_inputs import float_uint8_inputs
 from .unbatched_inputs import batch_unbatched_inputs
 
@@ -436,9 +437,9 @@ def single_sample(model: onnx.ModelProto, path: Optional[str]) -> Optional[Tuple
 
 
 def _pin_inputs(model: onnx.ModelProto, pins: Dict[str, List[int]], path: str,
-                config_file: Optional[str]) -> Optional[Tuple[str, List[int]]]:
-    """Check every real input is a float32 tensor with a static, positive shape (after applying pins);
-    returns what :func:`single_sample` changed."""
+                config_file: Optional[str], ids: Collection[str] = ()) -> Optional[Tuple[str, List[int]]]:
+    """Check every real input is a float32 tensor (or token ids: ``ids``, index_inputs.py) with a
+    static, positive shape (after applying pins); returns what :func:`single_sample` changed."""
     # a time-major sequence input's dim 0 is no batch; its pin is in the layout the model declares
     sequence = batch_first_sequence(model, path, lambda inp: _apply_pin(inp, pins, path, config_file)
                                     if inp.name in pins else None)
@@ -455,14 +456,15 @@ def _pin_inputs(model: onnx.ModelProto, pins: Dict[str, List[int]], path: str,
         if not inp.type.HasField("tensor_type"):
             raise ModelError(f"input '{inp.name}' is not a tensor; expected a float32 tensor", file=path)
         tt = inp.type.tensor_type
-        if tt.elem_type != onnx.TensorProto.FLOAT:
+        if tt.elem_type != onnx.TensorProto.FLOAT and inp.name not in ids:
             type_name = onnx.TensorProto.DataType.Name(tt.elem_type) if tt.elem_type in \
                 onnx.TensorProto.DataType.values() else str(tt.elem_type)
             integer = tt.elem_type in (onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.INT16,
                                        onnx.TensorProto.INT8, onnx.TensorProto.UINT16, onnx.TensorProto.UINT32,
                                        onnx.TensorProto.UINT64, onnx.TensorProto.BOOL)
-            fix = ("integer inputs such as the indices an Embedding / Gather reads (token ids) are not supported; "
-                   "feed the model float features, e.g. export it from after the embedding" if integer
+            fix = (f"an integer input is taken as token ids when it is read only as the indices of Gathers on "
+                   f"axis 0 of constant tables (an Embedding), and {refusal_reason(model, inp.name)}; export the "
+                   "model so, or with float inputs" if integer
                    else "convert the model to float32")
             raise ModelError(f"input '{inp.name}' has element type {type_name}; expected a float32 (FLOAT) "
                              f"tensor ({fix})", file=path)
@@ -771,7 +773,9 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
     if is_prequantized(model):
         model, quant = strip_quantization(model, path)
     float_uint8_inputs(model, path)  # uint8 image inputs Cast to float: float inputs (see uint8_inputs.py)
-    rebatched = _pin_inputs(model, input_shape or {}, path, config_file)
+    ids = index_inputs(model)  # token ids of embedding tables (index_inputs.py), as the user's model has them
+    check_rows(ids, path)
+    rebatched = _pin_inputs(model, input_shape or {}, path, config_file, ids)
     _check_attribute_types(model, path, opset)  # before the rewrites read them (a perm given as INT, ...)
     model = expand_composites(model, opset, path)  # as the float runner does (calibration names)
     try:
@@ -791,6 +795,7 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
             if not od or not od[0].HasField("dim_value") or od[0].dim_value != 1:
                 batch_error(*rebatched, path)  # an output keeps several samples: not single-sample
     _identity_casts(model)
+    drop_index_casts(model, ids)
 
     g = model.graph
     tensors: Dict[str, Tensor] = {}
@@ -864,4 +869,5 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
     stem = os.path.splitext(os.path.basename(path))[0]
     tied = next((json.loads(p.value) for p in model.metadata_props if p.key == TIED_RANGES_KEY), [])
     return Graph(name=stem, tensors=tensors, nodes=nodes, inputs=inputs, outputs=outputs,
-                 source=os.path.abspath(path), opset=opset, quant=quant, tied_ranges=tied, output_names=list(outputs))
+                 source=os.path.abspath(path), opset=opset, quant=quant, tied_ranges=tied, output_names=list(outputs),
+                 index_inputs=dict(ids))

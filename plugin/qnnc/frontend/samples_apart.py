@@ -17,6 +17,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import onnx
 
+from .index_inputs import index_inputs
 from .ort_session import onnxruntime_session
 
 # float32 rounding differs between one batched kernel call and N single ones (GEMM blocking):
@@ -30,6 +31,7 @@ def _random_feed(model: onnx.ModelProto, seed: int) -> Optional[Dict[str, np.nda
     """Random values for every real input of static shape, or None if a shape is not static."""
     rng = np.random.default_rng(seed)
     inits = {i.name for i in model.graph.initializer}
+    ids = index_inputs(model)
     feed = {}
     for inp in model.graph.input:
         if inp.name in inits:
@@ -39,6 +41,9 @@ def _random_feed(model: onnx.ModelProto, seed: int) -> Optional[Dict[str, np.nda
             return None
         if inp.type.tensor_type.elem_type == onnx.TensorProto.UINT8:
             feed[inp.name] = rng.integers(0, 256, dims).astype(np.uint8)
+        elif inp.name in ids:  # token ids of a table
+            feed[inp.name] = rng.integers(0, ids[inp.name], dims).astype(
+                onnx.helper.tensor_dtype_to_np_dtype(inp.type.tensor_type.elem_type))
         else:
             feed[inp.name] = rng.standard_normal(dims).astype(np.float32)
     return feed

@@ -12,7 +12,7 @@ change), and a batched float run (validate) stays a batch along the new axis 0.
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import onnx
 from onnx import helper, numpy_helper
@@ -30,6 +30,13 @@ _RECURRENT = ("LSTM", "GRU", "RNN")
 def time_major(model: onnx.ModelProto, name: str) -> Optional[onnx.NodeProto]:
     """The LSTM / GRU / RNN of layout 0 whose ``X`` tensor ``name`` reaches through per-element ops
     and Unsqueezes that keep axis 0 (its axis 0 is then a sequence), or None."""
+    found = _time_major_walk(model, name)
+    return found[0] if found else None
+
+
+def _time_major_walk(model: onnx.ModelProto, name: str) -> Optional[Tuple[onnx.NodeProto, int]]:
+    """(time_major's layer, the axes the walk gained: 1 through the indices of an embedding
+    Gather, whose rows add an axis), or None."""
     if not any(n.op_type in _RECURRENT for n in model.graph.node):
         return None  # the common case, on every import and float run: no walk
     consts = {i.name: i for i in model.graph.initializer}
@@ -39,16 +46,21 @@ def time_major(model: onnx.ModelProto, name: str) -> Optional[onnx.NodeProto]:
     for n in model.graph.node:
         for i in dict.fromkeys(n.input):
             readers.setdefault(i, []).append(n)
-    frontier, seen = [name], {name}
+    frontier, seen = [(name, 0)], {name}
     while frontier:
-        t = frontier.pop()
+        t, gained = frontier.pop()
         for n in readers.get(t, []):
             attrs = {a.name: helper.get_attribute_value(a) for a in n.attribute}
+            extra = 0
             if n.op_type in _RECURRENT:
                 if n.input[0] == t and attrs.get("layout", 0) == 0:
-                    return n
+                    return n, gained
                 continue
-            if n.op_type == "Unsqueeze":
+            if n.op_type == "Gather":  # token ids into a constant table: the ids' axis 0 leads the rows
+                if list(n.input[1:]) != [t] or n.input[0] not in consts or attrs.get("axis", 0) != 0:
+                    continue
+                extra = 1
+            elif n.op_type == "Unsqueeze":
                 axes = attrs.get("axes")
                 if axes is None and len(n.input) > 1 and n.input[1] in consts:
                     given = numpy_helper.to_array(consts[n.input[1]])
@@ -61,7 +73,7 @@ def time_major(model: onnx.ModelProto, name: str) -> Optional[onnx.NodeProto]:
             for o in n.output:
                 if o and o not in seen:
                     seen.add(o)
-                    frontier.append(o)
+                    frontier.append((o, gained + extra))
     return None
 
 
@@ -79,9 +91,10 @@ def batch_first_sequence(model: onnx.ModelProto, path: str,
     if not real or not real[0].type.HasField("tensor_type") or not real[0].type.tensor_type.HasField("shape"):
         return None
     inp = real[0]
-    rnn = time_major(model, inp.name)
-    if rnn is None:
+    found = _time_major_walk(model, inp.name)
+    if found is None:
         return None
+    rnn, gained = found  # token ids [sequence, batch] gain the features axis in the Gather
     if pin is not None:
         pin(inp)
     dims = inp.type.tensor_type.shape.dim
@@ -89,7 +102,7 @@ def batch_first_sequence(model: onnx.ModelProto, path: str,
     where = dict(file=path, node=rnn.name or f"{rnn.op_type}_{list(model.graph.node).index(rnn)}", op=rnn.op_type)
     if len(dims) < 2 or (dims[0].HasField("dim_value") and dims[0].dim_value == 1):
         return inp.name  # a sequence of one step reads the same either way
-    if len(dims) == 2:
+    if len(dims) + gained == 2:
         raise ModelError(f"input '{inp.name}' is an unbatched sequence {_dims_text(dims)} (time-major, no batch "
                          "axis), read by a recurrent layer; re-export the model with a batch dimension, e.g. "
                          "batch_first=True and an input of shape [1, sequence, features]", **where)

@@ -15,6 +15,7 @@ from .canonicalize import elementwise_ops
 from .canonicalize import recurrent_attrs
 from .cleanup import fold_constants, hoist_activations_over_views, merge_reshapes, normalize_views, remove_identity
 from .fuse_activation import fuse_activations
+from .index_views import gather_ids_directly
 from .layout import simplify_transposes, to_nhwc
 from .rank3 import fuse_layer_norm, rank3_to_rank4, reduce_attrs
 
@@ -22,6 +23,7 @@ Pass = Callable[[Graph], Graph]
 
 PIPELINE: List[Pass] = [
     remove_identity,
+    gather_ids_directly,
     fold_constants,
     normalize_views,
     merge_reshapes,
@@ -76,7 +78,7 @@ def _unsupported(graph: Graph, n, consts=None) -> ModelError:
         f"this operator is not supported by qnnc: there is no integer kernel for {n.op}{why} (supported: Conv, "
         "Gemm, MatMul (also of two activations), ConvTranspose, Add, Sub, Mul, Div, Relu, Clip, LeakyRelu, Sigmoid, Tanh, Softmax, "
         "MaxPool, AveragePool, GlobalAveragePool, BatchNormalization, Reshape, Flatten, Squeeze, Unsqueeze, "
-        "Transpose, Concat, Pad, Slice, Split, Gather (constant indices), Resize/Upsample (nearest, linear), "
+        "Transpose, Concat, Pad, Slice, Split, Gather (constant indices, or token ids into a constant table), Resize/Upsample (nearest, linear), "
         "DepthToSpace, SpaceToDepth, Identity, Dropout, PRelu, Max, Min, Sum, Mean, LogSoftmax, HardSigmoid, HardSwish, "
         "Elu, Selu, Celu, Softplus, Softsign, Erf, Gelu, Exp, Log, Sqrt, Reciprocal, Neg, Abs, Pow (constant "
         "scalar exponent or base), Sin, Cos, Tan, Asin, Acos, Atan, Sinh, Cosh, Asinh, Acosh, Atanh, Floor, Ceil, Round, Sign, "

@@ -83,7 +83,9 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     "Pad": ("Pad", "constant mode: 1-D and 2-D; reflect, edge and wrap modes (constant pads): Slices and a Concat"),
     "Slice": ("Slice", "constant starts/ends/axes/steps, negative steps"),
     "Split": ("Slice", "sizes as attribute or input, num_outputs"),
-    "Gather": ("Gather", "constant indices on any axis"),
+    "Gather": ("Gather", "constant indices on any axis; indices that are a model input (token ids: int64/int32, or "
+                         "float Cast to an integer type) into a constant table on axis 0: an embedding lookup, the "
+                         "ids int16 in the API (at most 32768 rows)"),
     "Resize": ("Resize", "nearest (every nearest_mode) and linear over up to two axes; every coordinate mode "
                "but tf_crop_and_resize; no cubic"),
     "Upsample": ("Resize", "nearest and linear"),

@@ -17,6 +17,7 @@ from ..qmodel import QModel
 from . import rules_s8, rules_s16
 from . import rules_conv_general
 from . import rules_movement
+from . import rules_embedding
 from . import rules_recurrent
 from . import rules_s16_elementwise
 from . import rules_s16_conv_general
@@ -41,6 +42,8 @@ RULES[16] = {**RULES[16], **rules_s16_elementwise.RULES}  # element-wise (consta
 RULES[16] = {**RULES[16], **rules_s16_tables.RULES, **rules_s16_tables.fused_rules(RULES[16])}  # unary tables
 RULES[16] = {**RULES[16], **rules_s16_reduce.RULES_S16}  # reductions, ArgMax/Min, LogSoftmax, LayerNorm
 RULES[16] = {**RULES[16], **rules_s16_matmul.RULES_S16}  # MatMul / Gemm of two activations (16x8)
+RULES[8] = {**RULES[8], **rules_embedding.RULES}  # Gather by token ids: embedding lookup
+RULES[16] = {**RULES[16], **rules_embedding.RULES}
 NO_RULE = {8: rules_s8.no_rule, 16: rules_s16.no_rule}
 
 
@@ -58,7 +61,7 @@ def lower_node(low: Lowering, n: Node) -> None:
     # The rule sees converted inputs under their graph names; the table is restored after.
     saved = {}
     for name in n.inputs:
-        if name in low.tensors and not low.g.is_const(name):
+        if name in low.tensors and not low.g.is_const(name) and name not in low.g.index_inputs:
             t = low.tensors[name]
             c = low.convert(t, bits)
             if c is not t:
@@ -94,7 +97,9 @@ def quantize(graph: Graph, ranges: Ranges, name: str, plan: PrecisionPlan, per_c
     multi = len(graph.inputs) != 1 or len(graph.outputs) != 1
     for inp in graph.inputs:
         bits = api_input_bits(graph, plan, inp) if multi and inp not in int8_inputs else 8
-        if bits == 16:
+        if inp in graph.index_inputs:  # token ids: the id itself, int16 (rules_embedding.py)
+            low.new_tensor(inp, 1.0, 0, bits=16)
+        elif bits == 16:
             lo, hi = low.ranges[graph.original_name(inp)]
             amax = max(abs(float(lo)), abs(float(hi)))
             low.new_tensor(inp, amax / 32767.0 if amax > 1e-30 else 1.0, 0, bits=16)
@@ -104,7 +109,7 @@ def quantize(graph: Graph, ranges: Ranges, name: str, plan: PrecisionPlan, per_c
         lower_node(low, n)
     outs = [low.convert(low.tensors[o], 8).name for o in graph.outputs]
     return QModel(name=name, tensors=low.tensors, ops=low.ops, inputs=list(graph.inputs), outputs=outs,
-                  source=graph.source, notes=low.notes,
+                  source=graph.source, notes=low.notes, index_inputs=dict(graph.index_inputs),
                   output_names=list(graph.output_names if len(graph.output_names) == len(graph.outputs)
                                     else graph.outputs))
 

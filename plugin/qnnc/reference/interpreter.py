@@ -28,6 +28,8 @@ KERNELS_S8 = {"conv": K.conv_s8, "depthwise_conv": K.depthwise_conv_s8, "fully_c
 
 
 def _run_op(op: QOp, model: QModel, values: Dict[str, np.ndarray]) -> np.ndarray:
+    if op.kind == "embedding":  # int16 ids, an int8 or int16 table
+        return KM.run_movement(op, values[op.inputs[0]], model.tensors[op.output].shape)
     if is_s16(op):
         return run_op_s16(op, model, values)
     out_shape = model.tensors[op.output].shape

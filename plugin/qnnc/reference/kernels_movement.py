@@ -1,6 +1,7 @@
 """Reference kernels of the data-movement ops (quantize/rules_movement.py): ``gather`` and
-``resize``. They define what ``qnnc_gather_s8`` and ``qnnc_resize_s8`` / ``qnnc_resize_s16``
-compute, bit for bit."""
+``resize``, and the ``embedding`` lookup by token ids (quantize/rules_embedding.py). They define
+what ``qnnc_gather_s8``, ``qnnc_resize_s8`` / ``qnnc_resize_s16`` and ``qnnc_embedding_s8`` /
+``qnnc_embedding_s16`` compute, bit for bit."""
 from __future__ import annotations
 
 from typing import Optional, Sequence
@@ -9,7 +10,7 @@ import numpy as np
 
 from ..qmodel import QOp
 
-MOVEMENT_KINDS = ("gather", "resize")
+MOVEMENT_KINDS = ("gather", "resize", "embedding")
 
 
 def gather_s8(x, output_dims: Sequence[int], offsets: Sequence[Optional[np.ndarray]]) -> np.ndarray:
@@ -59,6 +60,17 @@ def resize_s8(x, input_dims: Sequence[int], output_dims: Sequence[int], table_h,
     return out.astype(dtype)
 
 
+def embedding(ids: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Rows of ``table`` [rows, row_size] (int8 or int16) by int16 ``ids``, one row per id in id
+    order: an id below 0 counts from the end, then ids are clamped to [0, rows - 1] (an id outside
+    the table is undefined in ONNX; the kernel must not read outside it). Mirrors
+    ``qnnc_embedding_s8`` / ``qnnc_embedding_s16``."""
+    rows = table.shape[0]
+    i = np.asarray(ids, dtype=np.int64).reshape(-1)
+    i = np.clip(np.where(i < 0, i + rows, i), 0, rows - 1)
+    return table[i]
+
+
 def run_movement(op: QOp, x: np.ndarray, out_shape) -> np.ndarray:
     """The output of a ``gather`` or ``resize`` op."""
     if op.kind == "gather":
@@ -72,4 +84,6 @@ def run_movement(op: QOp, x: np.ndarray, out_shape) -> np.ndarray:
         c = op.consts
         return resize_s8(x, op.attrs["input_dims"], op.attrs["output_dims"], c["table_h"], c["table_w"],
                          op.attrs["fraction_bits"]).reshape(out_shape)
+    if op.kind == "embedding":
+        return embedding(x, op.consts["table"]).reshape(out_shape)
     raise NotImplementedError(op.kind)

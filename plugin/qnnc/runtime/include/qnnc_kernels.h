@@ -356,6 +356,11 @@ void qnnc_gather_s8(const qnnc_dims *output_dims, const int32_t *offset_n, const
                     const int32_t *offset_w, const int32_t *offset_c,
                     const int8_t *input, int8_t *output);
 
+/** Embedding lookup (Gather of a constant table by token ids): output row i = table row ids[i] (below 0:
+ *  from the end; clamped to the table), `count` rows of `row_size`; the table at the output's quantization. */
+void qnnc_embedding_s8(int32_t count, int32_t rows, int32_t row_size, const int8_t *table,
+                       const int16_t *ids, int8_t *output);
+
 /** Bilinear resize over h and w (linear Resize); the output keeps the input's quantization.
  *  table_h: per output row (offset0, offset1, w1), the two input rows' element offsets in an n block
  *  and the second's weight in Q(fraction_bits); table_w: the same per output column.
@@ -549,6 +554,10 @@ void qnnc_depthwise_conv_s16(const qnnc_conv_params *params, const qnnc_per_chan
 void qnnc_conv_general_s16(const qnnc_conv_general_params *params, const qnnc_per_channel_quant *quant,
                            const qnnc_dims *input_dims, const int16_t *input, const qnnc_dims *filter_dims,
                            const int8_t *filter, const int64_t *bias, const qnnc_dims *output_dims, int16_t *output);
+
+/** qnnc_embedding_s8 with an int16 table and output. */
+void qnnc_embedding_s16(int32_t count, int32_t rows, int32_t row_size, const int16_t *table,
+                        const int16_t *ids, int16_t *output);
 
 /** Bilinear resize, int16 activations: as qnnc_resize_s8 (the full sum in int64). */
 void qnnc_resize_s16(const qnnc_dims *input_dims, const qnnc_dims *output_dims,

@@ -1,0 +1,194 @@
+"""Index graph inputs: token ids an embedding table is looked up with.
+
+A text or token model (PyTorch's ``nn.Embedding``, Keras' ``Embedding`` through tf2onnx) takes
+int64 / int32 ids and reads them only as the indices of ``Gather`` on axis 0 of a constant table;
+a Keras model declares the ids float and casts them to an integer type first. Such an input is an
+*index input*. The ids may pass through views on the way (a Reshape, Unsqueeze, Squeeze, Flatten,
+a Transpose that moves only axes of size 1: qnnc's own rewrites of rank-1 and time-major inputs)
+and may be read by ``Shape`` (position ids built from the sequence length fold away). The table
+may be an initializer, a Constant, or an Identity / Cast of one.
+
+The importer keeps the input's type for the ONNX checks and shape inference; qnnc's graph has no
+element types, so the Casts along the way become Identity there, and passes/index_views.py lets
+each Gather read the input itself. The lowering gives it int16 storage of scale 1 and zero point
+0 (the id itself), and each Gather becomes an ``embedding`` op that copies one quantized table
+row per id (quantize/rules_embedding.py). The generated API takes the ids as ``int16_t``; an id
+below 0 counts from the end of the table (as ONNX's Gather), one outside the table is clamped
+to its first or last row (ONNX leaves it undefined; the kernel must not read outside the table).
+
+Detection runs on the model as the user gave it (after opset conversion and Q/DQ removal), in the
+importer and in the float runner alike. An integer input read any other way (an attention mask
+used as a value) is refused by the importer, naming the reader.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from .onnx_names import read_names, subgraphs
+
+# ONNX Gather's index types (the unsigned ones are no Gather indices)
+INDEX_TYPES = (onnx.TensorProto.INT64, onnx.TensorProto.INT32)
+# ids are int16 in the arena and the API: a table of more rows cannot be indexed by them
+MAX_ROWS = 32768
+# ops whose output holds the input's values in the same memory order (a Transpose only if it
+# moves axes of size 1 alone: checked with the shapes)
+_VIEWS = frozenset({"Reshape", "Unsqueeze", "Squeeze", "Flatten", "Identity", "Transpose"})
+
+
+def _attr(n: onnx.NodeProto, name: str, default=None):
+    return next((helper.get_attribute_value(a) for a in n.attribute if a.name == name), default)
+
+
+class _Walk:
+    """Readers, producers and constant shapes of a graph, for the walks below."""
+
+    def __init__(self, model: onnx.ModelProto):
+        g = model.graph
+        self.shapes: Dict[str, List[int]] = {i.name: list(i.dims) for i in g.initializer}
+        self.producer: Dict[str, onnx.NodeProto] = {}
+        self.readers: Dict[str, List[onnx.NodeProto]] = {}
+        for n in g.node:
+            for o in n.output:
+                self.producer[o] = n
+            # an If / Loop body reads outer names without listing them: the node reads them
+            inner = set().union(*(read_names(sub) for sub in subgraphs(n)))
+            for i in dict.fromkeys(list(n.input) + sorted(inner)):
+                self.readers.setdefault(i, []).append(n)
+            if n.op_type == "Constant" and n.output:
+                value = _attr(n, "value")
+                if value is not None:
+                    self.shapes[n.output[0]] = list(value.dims)
+        self.value_shapes = {vi.name: [d.dim_value if d.HasField("dim_value") else 0
+                                       for d in vi.type.tensor_type.shape.dim]
+                             for vi in list(g.input) + list(g.value_info) + list(g.output)
+                             if vi.type.HasField("tensor_type") and vi.type.tensor_type.HasField("shape")}
+
+    def table_shape(self, name: str) -> Optional[List[int]]:
+        """Shape of a constant table: an initializer or Constant, through Identity / Cast nodes."""
+        seen = 0
+        while name not in self.shapes and name in self.producer and seen < 16:
+            n = self.producer[name]
+            if n.op_type not in ("Identity", "Cast") or not n.input:
+                return None
+            name, seen = n.input[0], seen + 1
+        return self.shapes.get(name)
+
+    def _memory_kept(self, n: onnx.NodeProto) -> bool:
+        """A Transpose that moves only axes of size 1 (shapes known), or another view op."""
+        if n.op_type != "Transpose":
+            return True
+        shape = self.value_shapes.get(n.input[0])
+        perm = _attr(n, "perm")
+        if not shape or perm is None or any(d <= 0 for d in shape):
+            return False
+        moved = [a for a in perm if shape[a] != 1]
+        return moved == sorted(moved)
+
+    def reads(self, ids: str) -> Tuple[Optional[int], Optional[onnx.NodeProto]]:
+        """(rows of the smallest table, None) if every path from ``ids`` ends as the indices of a
+        Gather on axis 0 of a constant table (through views and Casts to int32/int64, Shape
+        readers allowed); else (None, the first reader that is none of these)."""
+        rows: List[int] = []
+        frontier, seen = [ids], {ids}
+        while frontier:
+            t = frontier.pop()
+            for n in self.readers.get(t, []):
+                if n.op_type == "Shape":
+                    continue
+                if n.op_type == "Gather" and list(n.input[1:]) == [t] and n.input[0] != t:
+                    table = self.table_shape(n.input[0])
+                    axis = int(_attr(n, "axis", 0))
+                    if table is None or len(table) < 2 or axis not in (0, -len(table)):
+                        return None, n
+                    rows.append(int(table[0]))
+                    continue
+                cast_ok = n.op_type == "Cast" and _attr(n, "to") in INDEX_TYPES
+                if not (cast_ok or (n.op_type in _VIEWS and n.input[0] == t and self._memory_kept(n))):
+                    return None, n
+                for o in n.output:
+                    if o and o not in seen:
+                        seen.add(o)
+                        frontier.append(o)
+        return (min(rows), None) if rows else (None, None)
+
+
+def index_inputs(model: onnx.ModelProto) -> Dict[str, int]:
+    """{graph input: rows of the smallest table it indexes} for the index inputs of ``model``: an
+    int64 / int32 input all of whose reads end as Gather indices (see the module docstring), or a
+    float input read only by Casts to int32 / int64 that are (tf2onnx's Keras Embedding)."""
+    inits = {i.name for i in model.graph.initializer}
+    walk = _Walk(model)
+    found: Dict[str, int] = {}
+    for inp in model.graph.input:
+        if inp.name in inits or not inp.type.HasField("tensor_type"):
+            continue
+        kind = inp.type.tensor_type.elem_type
+        readers = walk.readers.get(inp.name, [])
+        if kind == onnx.TensorProto.FLOAT and not (
+                readers and all(n.op_type == "Cast" and _attr(n, "to") in INDEX_TYPES for n in readers)):
+            continue
+        if kind not in INDEX_TYPES + (onnx.TensorProto.FLOAT,):
+            continue
+        rows, _ = walk.reads(inp.name)
+        if rows is not None:
+            found[inp.name] = rows
+    return found
+
+
+def refusal_reason(model: onnx.ModelProto, name: str) -> str:
+    """Why integer input ``name`` is not an index input, in words (for the importer's error)."""
+    inp = next((i for i in model.graph.input if i.name == name), None)
+    if inp is not None and inp.type.tensor_type.elem_type not in INDEX_TYPES:
+        return "ONNX Gather takes int32 or int64 indices"
+    _, reader = _Walk(model).reads(name)
+    if reader is None:
+        return "it is not read as the indices of a Gather"
+    what = f"{reader.op_type} '{reader.name}'" if reader.name else reader.op_type
+    if reader.op_type == "Gather":
+        return f"{what} reads it, but not as indices on axis 0 of a constant table of rank >= 2"
+    return f"{what} reads it"
+
+
+def check_rows(found: Dict[str, int], path: str) -> None:
+    """Refuse a table of more rows than int16 ids reach."""
+    from ..errors import ModelError
+    for name, rows in found.items():
+        if rows > MAX_ROWS:
+            raise ModelError(f"input '{name}' holds the ids of an embedding table of {rows} rows; qnnc takes "
+                             f"ids as int16, so a table has at most {MAX_ROWS} rows", file=path)
+
+
+def drop_index_casts(model: onnx.ModelProto, names: Dict[str, int]) -> None:
+    """After shape inference: the Casts on the way from an index input to its Gathers become
+    Identity (qnnc's graph has no element types; the ids stay whole numbers)."""
+    walk = _Walk(model)
+    frontier, seen = list(names), set(names)
+    while frontier:
+        t = frontier.pop()
+        for n in walk.readers.get(t, []):
+            if n.op_type in ("Gather", "Shape"):
+                continue
+            if n.op_type == "Cast":
+                n.op_type = "Identity"
+                del n.attribute[:]
+            for o in n.output:
+                if o and o not in seen:
+                    seen.add(o)
+                    frontier.append(o)
+
+
+def integer_ids(values: np.ndarray, rows: int, dtype) -> np.ndarray:
+    """Ids as the float model takes them: rounded half away from zero (as the int16 input is
+    quantized), within [-rows, rows - 1] (the kernel's clamp for the smallest table), of the
+    input's type."""
+    v = np.asarray(values, np.float64)
+    return np.clip(np.sign(v) * np.floor(np.abs(v) + 0.5), -rows, rows - 1).astype(dtype)
+
+
+def random_ids(shape, rows: int, seed: int) -> np.ndarray:
+    """Uniform ids 0..rows-1 as float32 (calibration without data)."""
+    return np.random.default_rng(seed).integers(0, rows, shape).astype(np.float32)

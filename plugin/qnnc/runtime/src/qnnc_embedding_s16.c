@@ -1,0 +1,9 @@
+/*
+ * qnnc_embedding_s16 - an embedding lookup by token ids: one row of an int16 table per id.
+ * Body: qnnc_embedding_impl.h. Reference: qnnc/reference/kernels_movement.py:embedding.
+ */
+#include "qnnc_internal.h"
+
+#define QNNC_T int16_t
+#define QNNC_FN qnnc_embedding_s16
+#include "qnnc_embedding_impl.h"

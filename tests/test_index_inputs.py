@@ -1,0 +1,247 @@
+"""Token-id inputs of embedding tables (frontend/index_inputs.py, quantize/rules_embedding.py).
+
+* An int64 input read only by Gathers on axis 0 of constant tables (PyTorch's nn.Embedding), and a
+  float input Cast to int32 first (tf2onnx's Keras Embedding), compile: the ids are int16 of scale
+  1 in the API (``const int16_t *``), each Gather is one ``embedding`` op.
+* The generated C (ASan/UBSan) is bit-exact with the reference on every entry point, with ids
+  below 0 (counted from the end) among them; int8 and int16 activations; the reference is close
+  to float onnxruntime (bounds in output LSB below). Ids outside the table (undefined in ONNX) are
+  clamped to it, by the reference and the C alike, without reading outside the table.
+* The forms exporters give: ids of rank 1 (an unbatched module), time-major ids [sequence, 1] into
+  an LSTM of layout 0 (PyTorch's batch_first=False), position ids built from Shape(ids) (Hugging
+  Face), a table behind an Identity or a Cast, a negative axis.
+* Integer inputs read otherwise (as values, also inside an If body), unsigned ids, tables of more
+  rows than int16 ids reach, and Gathers on another axis are refused with the rule, naming the reader.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto as T, helper, numpy_helper
+
+from qnnc.build import build, generate
+from qnnc.config import load_config
+from qnnc.emit.hostrun import compile_driver, run_driver_io
+from qnnc.errors import ModelError
+from qnnc.frontend.float_runner import float_outputs_all
+from qnnc.reference.interpreter import api_input_arrays, dequantize_output, quantize_input, run_all
+
+ROWS, DIM, STEPS = 50, 8, 12
+
+
+def _c(name, arr):
+    return numpy_helper.from_array(np.asarray(arr, np.float32), name)
+
+
+def text_cnn(path: Path, keras: bool = False, two_tables: bool = False) -> Path:
+    """tokens [1, 12] -> Gather(table [50, 8]) (+ a second table's rows) -> Transpose -> Conv1d ->
+    Relu -> GlobalAveragePool -> Flatten -> Gemm -> out [1, 3]. ``keras``: a float input Cast to
+    int32 first."""
+    rng = np.random.default_rng(7)
+    ids = "tokens"
+    nodes = []
+    if keras:
+        nodes.append(helper.make_node("Cast", ["tokens"], ["ids"], name="to_int", to=T.INT32))
+        ids = "ids"
+    nodes.append(helper.make_node("Gather", ["table", ids], ["e"], name="embed", axis=0))
+    inits = [_c("table", rng.standard_normal((ROWS, DIM))),
+             _c("w", rng.standard_normal((6, DIM, 3)) * 0.4), _c("cb", rng.standard_normal(6) * 0.1),
+             _c("W", rng.standard_normal((3, 6)) * 0.5), _c("b", rng.standard_normal(3) * 0.1)]
+    if two_tables:  # a position-like second table of another size, read by the same ids
+        nodes += [helper.make_node("Gather", ["table2", ids], ["e2"], name="embed2", axis=0),
+                  helper.make_node("Add", ["e", "e2"], ["es"], name="sum")]
+        inits.append(_c("table2", rng.standard_normal((ROWS + 9, DIM)) * 0.5))
+    nodes += [helper.make_node("Transpose", ["es" if two_tables else "e"], ["t"], name="to_ncw", perm=[0, 2, 1]),
+              helper.make_node("Conv", ["t", "w", "cb"], ["c"], name="conv", kernel_shape=[3], pads=[1, 1]),
+              helper.make_node("Relu", ["c"], ["r"], name="relu"),
+              helper.make_node("GlobalAveragePool", ["r"], ["p"], name="pool"),
+              helper.make_node("Flatten", ["p"], ["f"], name="flat"),
+              helper.make_node("Gemm", ["f", "W", "b"], ["out"], name="fc", transB=1)]
+    tokens = helper.make_tensor_value_info("tokens", T.FLOAT if keras else T.INT64, [1, STEPS])
+    g = helper.make_graph(nodes, "g", [tokens], [helper.make_tensor_value_info("out", T.FLOAT, [1, 3])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.checker.check_model(m)
+    onnx.save(m, str(path))
+    return path
+
+
+def _ids(n: int, seed: int, rows: int = ROWS) -> np.ndarray:
+    return np.random.default_rng(seed).integers(-rows, rows, (n, 1, STEPS)).astype(np.float32)
+
+
+@pytest.mark.parametrize("keras,two_tables,bits", [(False, False, 8), (True, False, 8), (False, True, 8),
+                                                   (False, False, 16)])
+def test_token_ids_bit_exact_and_close_to_float(tmp_path, keras, two_tables, bits):
+    model = text_cnn(tmp_path / "text.onnx", keras, two_tables)
+    np.save(tmp_path / "cal.npy", _ids(64, 1))
+    (tmp_path / "q.yaml").write_text(f"name: txt\ncalibration:\n  data: cal.npy\nquantization:\n"
+                                     f"  activation_bits: {bits}\n")
+    res = build(str(model), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "txt", progress=False)
+    qm = res.compiled.model
+    assert qm.index_inputs == {"tokens": ROWS} and qm.multi_io
+    t = qm.tensors["tokens"]
+    assert (t.scale, t.zero_point, t.bits) == (1.0, 0, 16)
+    kinds = [op.kind for op in qm.ops]
+    assert kinds.count("embedding") == (2 if two_tables else 1) and "gather" not in kinds
+    kernel = "qnnc_embedding_s16" if bits == 16 else "qnnc_embedding_s8"
+    assert all(op.kernel == kernel for op in qm.ops if op.kind == "embedding")
+    h = res.files["txt.h"]
+    assert "int txt_invoke(txt_ctx *ctx, const int16_t *tokens, int8_t *out);" in h
+    assert f"#define TXT_INPUT_TOKENS_TABLE_ROWS {ROWS}\n" in h and "#define TXT_INPUT_TOKENS_BITS 16\n" in h
+    n = 32
+    test = _ids(n, 2)
+    test[::2, 0, :2] = [-1, -ROWS]  # counted from the end (ids outside a table: the next test)
+    q = quantize_input(qm, {"tokens": test})
+    assert np.array_equal(q["tokens"].reshape(n, -1), test.reshape(n, -1))  # the ids themselves
+    ref = run_all(qm, q)
+    exe = compile_driver(str(tmp_path / "gen"), "txt", str(tmp_path / "drv"), sanitize=True)
+    api = api_input_arrays(qm, q)
+    assert api[0].dtype == np.int16
+    for mode in ("int8", "io", "ctx"):
+        c = run_driver_io(exe, api, [qm.output_tensor.size], mode)
+        assert np.array_equal(c[0], ref[0].reshape(n, -1)), mode
+    cf = run_driver_io(exe, [test], [qm.output_tensor.size], "f32")
+    assert np.array_equal(cf[0], dequantize_output(qm, ref[0]).reshape(n, -1))
+    # the float model's Gathers read the same rows
+    f = float_outputs_all(str(model), {"tokens": test})[0].reshape(n, -1)
+    err = np.abs(dequantize_output(qm, ref[0]).reshape(n, -1) - f) / qm.output_tensor.scale
+    print(f"token ids (keras={keras}, two tables={two_tables}, int{bits}): max/mean |error| LSB",
+          err.max(), err.mean())
+    assert err.max() <= 2.0 and err.mean() <= 0.5
+
+
+def test_embedding_kernel_clamps_like_the_reference(tmp_path):
+    """Every id from -2 rows to 2 rows: the table row the reference picks, C equal to it."""
+    model = text_cnn(tmp_path / "text.onnx")
+    (tmp_path / "q.yaml").write_text("name: txt\n")
+    res = build(str(model), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "txt", progress=False)
+    qm = res.compiled.model
+    op = next(o for o in qm.ops if o.kind == "embedding")
+    from qnnc.reference.kernels_movement import embedding
+    ids = np.arange(-2 * ROWS, 2 * ROWS, dtype=np.int16)
+    want = np.clip(np.where(ids < 0, ids + ROWS, ids), 0, ROWS - 1)
+    assert np.array_equal(embedding(ids, op.consts["table"]), op.consts["table"][want])
+    xs = np.resize(ids, (len(ids) // STEPS + 1) * STEPS).reshape(-1, 1, STEPS).astype(np.float32)
+    q = quantize_input(qm, {"tokens": xs})
+    exe = compile_driver(str(tmp_path / "gen"), "txt", str(tmp_path / "drv"), sanitize=True)
+    c = run_driver_io(exe, api_input_arrays(qm, q), [qm.output_tensor.size], "io")
+    assert np.array_equal(c[0], run_all(qm, q)[0].reshape(len(xs), -1))
+
+
+def _int_model(path: Path, nodes, inits, out_shape, in_type=T.INT64) -> Path:
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("tokens", in_type, [1, 4])],
+                          [helper.make_tensor_value_info("out", T.FLOAT, out_shape)], inits)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    return path
+
+
+def test_token_id_refusals(tmp_path):
+    cfg = load_config(None)
+    table = _c("table", np.ones((10, 4)))
+    # an integer input also read as a value (a mask cast to float)
+    p = _int_model(tmp_path / "mask.onnx", [helper.make_node("Gather", ["table", "tokens"], ["e"], name="embed"),
+                                            helper.make_node("Cast", ["tokens"], ["m"], name="mask", to=T.FLOAT),
+                                            helper.make_node("Unsqueeze", ["m", "ax"], ["mu"], name="unsq"),
+                                            helper.make_node("Mul", ["e", "mu"], ["out"], name="masked")],
+                   [table, numpy_helper.from_array(np.array([2], np.int64), "ax")], [1, 4, 4])
+    with pytest.raises(ModelError, match="input 'tokens' has element type INT64.*only as the indices of Gathers.*"
+                                         "and Cast 'mask' reads it"):
+        generate(str(p), cfg, "m", runtime=False, progress=False)
+    # a Gather on axis 1 of the table
+    p = _int_model(tmp_path / "axis1.onnx", [helper.make_node("Gather", ["table", "tokens"], ["out"], name="g",
+                                                              axis=1)], [table], [10, 1, 4])
+    with pytest.raises(ModelError, match="element type INT64"):
+        generate(str(p), cfg, "m", runtime=False, progress=False)
+    # more rows than int16 ids reach
+    big = numpy_helper.from_array(np.zeros((40000, 2), np.float32), "table")
+    p = _int_model(tmp_path / "big.onnx", [helper.make_node("Gather", ["table", "tokens"], ["out"], name="g")],
+                   [big], [1, 4, 2])
+    with pytest.raises(ModelError, match="table of 40000 rows; qnnc takes ids as int16"):
+        generate(str(p), cfg, "m", runtime=False, progress=False)
+
+
+def _variant(kind: str, path: Path) -> Path:
+    """Exporter forms of a token model (see the module docstring); ids of 20 rows, output y."""
+    rng = np.random.default_rng(11)
+    table = _c("weight", rng.standard_normal((20, 4)))
+    inits = [table, _c("W", rng.standard_normal((4, 3)) * 0.5)]
+    shape, out_shape = [1, 6], [1, 6, 3]
+    nodes = [helper.make_node("Gather", ["weight", "ids"], ["e"], name="emb"),
+             helper.make_node("MatMul", ["e", "W"], ["y"], name="mm")]
+    if kind == "rank1":
+        shape, out_shape = [6], [6, 3]
+    elif kind == "identity_table":
+        nodes[0].input[0] = "table"
+        nodes.insert(0, helper.make_node("Identity", ["weight"], ["table"], name="dedup"))
+    elif kind == "negative_axis":
+        nodes[0].attribute.extend([helper.make_attribute("axis", -2)])
+    elif kind == "positions":  # Shape(ids) -> Range -> a position table, added
+        inits += [_c("pos", rng.standard_normal((8, 4))), numpy_helper.from_array(np.array(1, np.int64), "one"),
+                  numpy_helper.from_array(np.array(0, np.int64), "zero"),
+                  numpy_helper.from_array(np.array([1], np.int64), "idx1")]
+        nodes = [nodes[0],
+                 helper.make_node("Shape", ["ids"], ["sh"], name="shape"),
+                 helper.make_node("Gather", ["sh", "one"], ["len"], name="seq_len"),
+                 helper.make_node("Range", ["zero", "len", "one"], ["positions"], name="range"),
+                 helper.make_node("Gather", ["pos", "positions"], ["p"], name="pos_emb"),
+                 helper.make_node("Add", ["e", "p"], ["ep"], name="add_pos"),
+                 helper.make_node("MatMul", ["ep", "W"], ["y"], name="mm")]
+    elif kind == "time_major":  # ids [6, 1] -> [6, 1, 4] -> LSTM layout 0 -> last hidden state
+        shape, out_shape = [6, 1], [1, 1, 5]
+        inits += [_c("Wx", rng.standard_normal((1, 20, 4)) * 0.4), _c("R", rng.standard_normal((1, 20, 5)) * 0.4)]
+        nodes = [nodes[0], helper.make_node("LSTM", ["e", "Wx", "R"], ["", "y"], name="lstm", hidden_size=5)]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("ids", T.INT64, shape)],
+                          [helper.make_tensor_value_info("y", T.FLOAT, out_shape)], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.checker.check_model(m)
+    onnx.save(m, str(path))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["rank1", "identity_table", "negative_axis", "positions", "time_major"])
+def test_exporter_forms_of_token_ids(tmp_path, kind):
+    model = _variant(kind, tmp_path / f"{kind}.onnx")
+    ids_shape = {"rank1": (6,), "time_major": (6, 1)}.get(kind, (1, 6))
+    rng = np.random.default_rng(5)
+    np.save(tmp_path / "cal.npy", rng.integers(0, 20, (48,) + ids_shape).astype(np.int64))
+    (tmp_path / "q.yaml").write_text("name: v\ncalibration:\n  data: cal.npy\n")
+    res = build(str(model), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "v", progress=False)
+    qm = res.compiled.model
+    assert qm.index_inputs == {"ids": 20}
+    assert [op.kind for op in qm.ops].count("embedding") == 1 and "gather" not in [op.kind for op in qm.ops]
+    n = 24
+    test = rng.integers(-20, 20, (n,) + ids_shape).astype(np.float32)
+    q = quantize_input(qm, {"ids": test})
+    ref = run_all(qm, q)
+    exe = compile_driver(str(tmp_path / "gen"), "v", str(tmp_path / "drv"), sanitize=True)
+    c = run_driver_io(exe, api_input_arrays(qm, q), [qm.output_tensor.size], "io")
+    assert np.array_equal(c[0], ref[0].reshape(n, -1))
+    f = float_outputs_all(str(model), {"ids": test})[0].reshape(n, -1)
+    err = np.abs(dequantize_output(qm, ref[0]).reshape(n, -1) - f) / qm.output_tensor.scale
+    print(f"{kind}: max/mean |error| LSB", err.max(), err.mean())
+    assert err.max() <= 2.0 and err.mean() <= 0.5
+
+
+def test_ids_read_inside_an_if_body_or_unsigned_are_refused(tmp_path):
+    cfg = load_config(None)
+    table = _c("table", np.ones((10, 4)))
+    then = helper.make_graph([helper.make_node("Cast", ["tokens"], ["v"], name="as_value", to=T.FLOAT)], "then", [],
+                             [helper.make_tensor_value_info("v", T.FLOAT, [1, 4])])
+    other = helper.make_graph([helper.make_node("Constant", [], ["z"], name="zeros",
+                                                value=numpy_helper.from_array(np.zeros((1, 4), np.float32)))],
+                              "else", [], [helper.make_tensor_value_info("z", T.FLOAT, [1, 4])])
+    nodes = [helper.make_node("Gather", ["table", "tokens"], ["e"], name="embed"),
+             helper.make_node("If", ["flag"], ["w"], name="branch", then_branch=then, else_branch=other),
+             helper.make_node("Unsqueeze", ["w", "ax"], ["wu"], name="unsq"),
+             helper.make_node("Mul", ["e", "wu"], ["out"], name="weighted")]
+    p = _int_model(tmp_path / "if.onnx", nodes, [table, numpy_helper.from_array(np.array(True), "flag"),
+                                                 numpy_helper.from_array(np.array([2], np.int64), "ax")], [1, 4, 4])
+    with pytest.raises(ModelError, match="If 'branch' reads it"):
+        generate(str(p), cfg, "m", runtime=False, progress=False)
+    p = _int_model(tmp_path / "u32.onnx", [helper.make_node("Gather", ["table", "tokens"], ["out"], name="g")],
+                   [table], [1, 4, 4], in_type=T.UINT32)
+    with pytest.raises(ModelError, match="UINT32.*ONNX Gather takes int32 or int64 indices"):
+        generate(str(p), cfg, "m", runtime=False, progress=False)
