@@ -245,3 +245,95 @@ def test_ids_read_inside_an_if_body_or_unsigned_are_refused(tmp_path):
                    [table], [1, 4, 4], in_type=T.UINT32)
     with pytest.raises(ModelError, match="UINT32.*ONNX Gather takes int32 or int64 indices"):
         generate(str(p), cfg, "m", runtime=False, progress=False)
+
+
+# -------------------------------------------------------------- attention masks (value inputs) --
+
+def masked_attention(path: Path, fill: str) -> Path:
+    """tokens [1, 8] int64 and mask [1, 8] int64 -> one attention head over the embedded tokens,
+    the mask applied as PyTorch exports it: ``additive``: (1 - mask[:, None, :].float()) * -10000
+    added to the scores; ``where``: masked_fill(mask == 0, -inf) through a Reshape -> mean -> fc."""
+    rng = np.random.default_rng(13)
+    d = 8
+    inits = [_c("table", rng.standard_normal((30, d))), _c("Wq", rng.standard_normal((d, d)) * 0.4),
+             _c("Wk", rng.standard_normal((d, d)) * 0.4), _c("W", rng.standard_normal((d, 3)) * 0.5),
+             numpy_helper.from_array(np.array([1], np.int64), "ax1"), _c("one", np.float32(1.0)),
+             _c("big", np.float32(-10000.0)), _c("inv", np.float32(1 / np.sqrt(d))),
+             numpy_helper.from_array(np.array([1], np.int64), "mean_axes")]
+    nodes = [helper.make_node("Gather", ["table", "tokens"], ["e"], name="embed"),
+             helper.make_node("MatMul", ["e", "Wq"], ["q"], name="q"),
+             helper.make_node("MatMul", ["e", "Wk"], ["k"], name="k"),
+             helper.make_node("Transpose", ["k"], ["kt"], name="kt", perm=[0, 2, 1]),
+             helper.make_node("MatMul", ["q", "kt"], ["s0"], name="scores"),
+             helper.make_node("Mul", ["s0", "inv"], ["s"], name="scale")]
+    if fill == "additive":
+        nodes += [helper.make_node("Unsqueeze", ["mask", "ax1"], ["mu"], name="unsq"),
+                  helper.make_node("Cast", ["mu"], ["mf"], name="to_float", to=T.FLOAT),
+                  helper.make_node("Sub", ["one", "mf"], ["inv_mask"], name="flip"),
+                  helper.make_node("Mul", ["inv_mask", "big"], ["ext"], name="extend")]
+    else:
+        inits += [numpy_helper.from_array(np.array(0, np.int64), "zero"), _c("ninf", np.float32(-np.inf)),
+                  _c("zf", np.float32(0.0)), numpy_helper.from_array(np.array([1, 1, 8], np.int64), "shape3")]
+        nodes += [helper.make_node("Equal", ["mask", "zero"], ["pad"], name="is_pad"),
+                  helper.make_node("Where", ["pad", "ninf", "zf"], ["fill"], name="fill"),
+                  helper.make_node("Reshape", ["fill", "shape3"], ["ext"], name="to_heads")]
+    nodes += [helper.make_node("Add", ["s", "ext"], ["sm"], name="masked"),
+              helper.make_node("Softmax", ["sm"], ["a"], name="softmax", axis=-1),
+              helper.make_node("MatMul", ["a", "e"], ["ctx"], name="context"),
+              helper.make_node("ReduceMean", ["ctx"], ["m"], name="mean", axes=[1], keepdims=0),
+              helper.make_node("MatMul", ["m", "W"], ["out"], name="fc")]
+    ins = [helper.make_tensor_value_info("tokens", T.INT64, [1, 8]), helper.make_tensor_value_info("mask", T.INT64, [1, 8])]
+    g = helper.make_graph(nodes, "g", ins, [helper.make_tensor_value_info("out", T.FLOAT, [1, 3])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.checker.check_model(m)
+    onnx.save(m, str(path))
+    return path
+
+
+def _masks(n: int, rng) -> np.ndarray:
+    """Padding masks: 1 for the first 1..8 positions, 0 after."""
+    lengths = rng.integers(1, 9, n)
+    return (np.arange(8)[None, :] < lengths[:, None]).astype(np.float32).reshape(n, 1, 8)
+
+
+@pytest.mark.parametrize("fill", ["additive", "where"])
+def test_attention_mask_input(tmp_path, fill):
+    """An int64 mask read through views by a Cast to float or by a comparison with a constant is an
+    int8 input of scale 1, zero point 0 (the 0 / 1 themselves); C bit-exact, and the reference
+    close to onnxruntime running the original int64 model."""
+    import onnxruntime as ort
+    model = masked_attention(tmp_path / f"{fill}.onnx", fill)
+    rng = np.random.default_rng(21)
+    n = 32
+    test = {"tokens": rng.integers(0, 30, (n, 1, 8)).astype(np.float32), "mask": _masks(n, rng)}
+    # calibrated on the test rows too: a row whose only unmasked score is below every calibration
+    # row's maximum would see its masked scores (clamped at the Softmax input's floor) weigh in
+    cal = {k: np.concatenate([rng.integers(0, 30, (64, 1, 8)).astype(np.float32) if k == "tokens"
+                              else _masks(64, rng), v]) for k, v in test.items()}
+    np.savez(tmp_path / "cal.npz", **cal)
+    (tmp_path / "q.yaml").write_text("name: att\ncalibration:\n  data: cal.npz\n")
+    res = build(str(model), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "att", progress=False)
+    qm = res.compiled.model
+    assert res.compiled.graph.value_inputs == ["mask"] and qm.index_inputs == {"tokens": 30}
+    mask = qm.tensors["mask"]
+    assert (mask.scale, mask.zero_point, mask.bits) == (1.0, 0, 8)
+    assert "int att_invoke(att_ctx *ctx, const int16_t *tokens, const int8_t *mask, int8_t *out);" in res.files["att.h"]
+    q = quantize_input(qm, test)
+    assert np.array_equal(q["mask"].reshape(n, -1), test["mask"].reshape(n, -1))  # the 0 / 1 themselves
+    ref = run_all(qm, q)
+    exe = compile_driver(str(tmp_path / "gen"), "att", str(tmp_path / "drv"), sanitize=True)
+    c = run_driver_io(exe, api_input_arrays(qm, q), [qm.output_tensor.size], "io")
+    assert np.array_equal(c[0], ref[0].reshape(n, -1))
+    sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    f = np.concatenate([sess.run(None, {k: v[i].astype(np.int64) for k, v in test.items()})[0] for i in range(n)])
+    err = np.abs(dequantize_output(qm, ref[0]).reshape(n, -1) - f.reshape(n, -1)) / qm.output_tensor.scale
+    print(f"attention mask ({fill}): max/mean |error| LSB", err.max(), err.mean())
+    assert err.max() <= 3.0 and err.mean() <= 0.6
+
+
+def test_integer_input_used_in_integer_arithmetic_is_refused(tmp_path):
+    nodes = [helper.make_node("Add", ["tokens", "one"], ["t1"], name="shift_ids"),
+             helper.make_node("Cast", ["t1"], ["out"], name="to_float", to=T.FLOAT)]
+    p = _int_model(tmp_path / "arith.onnx", nodes, [numpy_helper.from_array(np.array(1, np.int64), "one")], [1, 4])
+    with pytest.raises(ModelError, match="INT64.*Add 'shift_ids' reads it"):
+        generate(str(p), load_config(None), "m", runtime=False, progress=False)

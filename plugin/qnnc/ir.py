@@ -81,6 +81,9 @@ class Graph:
     # Index inputs (frontend/index_inputs.py): {input: rows of the smallest table it indexes}; the
     # token ids an embedding is looked up with, int16 ids of scale 1 in the compiled model.
     index_inputs: Dict[str, int] = field(default_factory=dict)
+    # Integer value inputs (frontend/value_inputs.py: an attention mask cast to float): int8 of
+    # scale 1, zero point 0 in the compiled model.
+    value_inputs: List[str] = field(default_factory=list)
 
     def copy(self) -> "Graph":
         """A copy whose lists, dicts and nodes can be edited; constant arrays are shared."""
@@ -101,6 +104,7 @@ class Graph:
             tied_ranges=[list(g) for g in self.tied_ranges],
             output_names=list(self.output_names),
             index_inputs=dict(self.index_inputs),
+            value_inputs=list(self.value_inputs),
         )
 
     # -- queries -------------------------------------------------------------

@@ -27,6 +27,7 @@ from .errors import ConfigError, ModelError
 from .frontend.data import load_input_samples, sample_count, take
 from .frontend.importer import import_onnx
 from .frontend.index_inputs import random_ids
+from .frontend.value_inputs import RANGE as VALUE_RANGE, random_values
 from .frontend.uint8_inputs import uint8_input_names
 from .ir import Graph, Node
 from .reference.heap import keep_freed_heap
@@ -186,10 +187,14 @@ def _calibrate_and_quantize(model_path: str, cfg: Config, name: str, progress: b
             elif inp in graph.index_inputs:  # token ids: uniform over the table's rows
                 x = xs[inp] if isinstance(xs, dict) else xs
                 x[...] = random_ids(x.shape, graph.index_inputs[inp], k)
+            elif inp in graph.value_inputs:  # an attention mask: 0 / 1
+                x = xs[inp] if isinstance(xs, dict) else xs
+                x[...] = random_values(x.shape, k)
         if not prequantized and cfg.method != "batchnorm":
             notes.append("no calibration data given (calibration.data in the config): activation ranges come from "
                          f"{sample_count(xs)} random N(0,1) inputs"
                          + (" (token ids uniform over their tables)" if graph.index_inputs else "")
+                         + (" (integer value inputs such as masks: 0 / 1)" if graph.value_inputs else "")
                          + ", so accuracy on real data will be poor"
                          + (f"; the model has {len(passed.bn_stats)} BatchNormalization layers: 'calibration: "
                             "{method: batchnorm}' derives data-free ranges from their statistics"
@@ -214,15 +219,16 @@ def _calibrate_and_quantize(model_path: str, cfg: Config, name: str, progress: b
             raise ConfigError("calibration method batchnorm takes its ranges from BatchNormalization statistics, "
                               "and this model has no BatchNormalization layer: give calibration.data instead",
                               file=cfg.source, key="calibration.method", line=cfg.line_of("calibration.method"))
-        xs, fitted = calibrate_batchnorm.synthetic_inputs(model_path, xs, input_names, u8)
+        xs, fitted = calibrate_batchnorm.synthetic_inputs(model_path, xs, input_names,
+                                                          list(u8) + list(graph.index_inputs) + graph.value_inputs)
         notes.extend(f"calibration method batchnorm: synthetic input '{k}' ~ N({m:.3g}, {sd:.3g}^2), fitted to the "
                      "statistics of the first BatchNormalization" for k, (m, sd) in fitted.items())
         cal = calibrate_batchnorm.collect_batchnorm(
             model_path, passed, xs, input_names, {t: graph.shape(t) for t in passed.bn_stats if t in graph.tensors},
             pins, progress, transforms=float_transforms(passed), means=cfg.bias_correction)
     elif method == "auto":
-        auto = _auto_calibration(model_path, passed, cfg, xs, pins, progress, u8, name, weight_bits, act_bits,
-                                 rounding, floors)
+        auto = _auto_calibration(model_path, passed, cfg, xs, pins, progress, _fixed_input_ranges(graph, u8), name,
+                                 weight_bits, act_bits, rounding, floors)
         passed, cal, bias_correction, method = auto[0], auto[1].calibration, auto[1].chosen.bias_correction, \
             "auto: " + auto[1].chosen.label()
         notes.append(auto[1].note())
@@ -232,8 +238,8 @@ def _calibrate_and_quantize(model_path: str, cfg: Config, name: str, progress: b
                       transforms=float_transforms(passed), means=cfg.bias_correction,
                       keep_minmax=decision_tensors(passed),
                       only={passed.original_name(t) for t, v in passed.tensors.items() if not v.is_const})
-    for inp in u8:  # uint8 image bytes: int8 = byte - 128 exactly (scale 1, zero point -128)
-        cal.ranges[inp] = cal.minmax[inp] = (0.0, 255.0)
+    for inp, r in _fixed_input_ranges(graph, u8).items():  # (see the function)
+        cal.ranges[inp] = cal.minmax[inp] = r
     cal.ranges.update(floors)
     for t, r in floors.items():  # one note a Softmax: its input comes first, then the views feeding it
         if next(u for u, q in floors.items() if q == r) == t:  # (which share its range)
@@ -247,7 +253,7 @@ def _calibrate_and_quantize(model_path: str, cfg: Config, name: str, progress: b
     def quantize_with(plan: PrecisionPlan) -> QModel:
         return quantize(passed, cal.ranges, name, plan, per_channel=cfg.weights == "per_channel",
                         float_mean=float_mean, int4_clipping=cfg.int4_clipping, calibration_inputs=(xs, pins),
-                        int8_inputs=u8, exact_output_scale=exact_output)
+                        int8_inputs=list(_fixed_input_ranges(graph, u8)), exact_output_scale=exact_output)
 
     def plan_of(weights: Dict[str, int], acts: Dict[str, int]) -> PrecisionPlan:
         return make_plan(passed, weights, {**act_bits, **acts}, cfg.activation_bits, rounding)
@@ -313,12 +319,19 @@ def _batchnorm_quality(model_path: str, passed: Graph, qm: QModel, xs, pins, not
     return f"batchnorm, {len(passed.bn_stats)} BN layers, expected output SQNR {db:.1f} dB on {n} synthetic inputs"
 
 
-def _auto_calibration(model_path: str, passed: Graph, cfg: Config, xs, pins, progress: bool, u8, name: str,
-                      weight_bits, act_bits, rounding, floors):
+def _fixed_input_ranges(graph: Graph, u8) -> Dict[str, Tuple[float, float]]:
+    """Inputs whose int8 quantization is fixed rather than calibrated: uint8 image bytes at
+    [0, 255] (scale 1, zero point -128: int8 = byte - 128) and integer value inputs at [-128, 127]
+    (scale 1, zero point 0: the value itself, frontend/value_inputs.py). Both keep an int8 API."""
+    return {**{inp: (0.0, 255.0) for inp in u8}, **{inp: VALUE_RANGE for inp in graph.value_inputs}}
+
+
+def _auto_calibration(model_path: str, passed: Graph, cfg: Config, xs, pins, progress: bool, fixed_inputs,
+                      name: str, weight_bits, act_bits, rounding, floors):
     """``calibration.method: auto`` (quantize/calibrate_auto.py): candidates judged by the int8
     reference's output SQNR on held-aside samples. Equalization / bias correction are tried unless
-    the config sets them; ``floors``: fixed ranges of Softmax inputs (calibrate_softmax.py).
-    Returns (graph to quantize, AutoResult)."""
+    the config sets them; ``floors``: fixed ranges of Softmax inputs (calibrate_softmax.py);
+    ``fixed_inputs``: :func:`_fixed_input_ranges`. Returns (graph to quantize, AutoResult)."""
     eq_graph = None
     if not cfg.equalization and "quantization.equalization" not in cfg.lines:
         eq_graph = equalize(passed)
@@ -329,7 +342,7 @@ def _auto_calibration(model_path: str, passed: Graph, cfg: Config, xs, pins, pro
         fm = (lambda t: internal_value(g, t, means.get)) if means is not None else None
         qm = quantize(g, ranges, name, make_plan(g, weight_bits, act_bits, cfg.activation_bits, rounding),
                       per_channel=cfg.weights == "per_channel", float_mean=fm, int4_clipping=cfg.int4_clipping,
-                      calibration_inputs=(xs, pins), int8_inputs=u8)
+                      calibration_inputs=(xs, pins), int8_inputs=list(fixed_inputs))
         return [dequantize_output(qm, q, j) for j, q in enumerate(run_all(qm, quantize_input(qm, held_xs)))]
 
     res = calibrate_auto.search(
@@ -337,7 +350,7 @@ def _auto_calibration(model_path: str, passed: Graph, cfg: Config, xs, pins, pro
         progress, transforms=float_transforms(passed), eq_transforms=float_transforms(eq_graph) if eq_graph else None,
         keep_minmax=decision_tensors(passed),
         only={passed.original_name(t) for t, v in passed.tensors.items() if not v.is_const},
-        also_read=ranges_beyond_graph(passed), fixed={**floors, **{inp: (0.0, 255.0) for inp in u8}},
+        also_read=ranges_beyond_graph(passed), fixed={**floors, **fixed_inputs},
         try_bias_correction=not cfg.bias_correction and "quantization.bias_correction" not in cfg.lines,
         force_bias_correction=cfg.bias_correction, macs=calibrate_auto.graph_macs(passed),
         watch=softmax_outputs(passed), tails=output_tails(passed), small_tails=tensor_tails(passed))

@@ -14,11 +14,13 @@ then floors the Softmax input's range near the scores. Elsewhere a non-finite co
 before. A mask a constant subgraph computes (ConstantOfShape(-inf) -> Trilu: causal masks built in
 the forward pass) is evaluated here, before the importer's folding, and taken as a constant; so is
 one that is constant once the shape arithmetic folds (ONNX's Attention body pads the mask to the
-scores' shape with pads computed by Shape).
+scores' shape with pads computed by Shape). A mask computed from an input (a padding mask:
+``masked_fill(mask == 0, -inf)``) is a Where selecting between constants that reaches the Add
+through views: its constants are made moderate the same way.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import onnx
@@ -26,7 +28,7 @@ from onnx import numpy_helper
 
 from .onnx_fold import evaluate_node, fold_or_none
 from .onnx_names import NewTensors, defined_names, drop_dead_nodes, subgraphs
-from .softmax_inputs import softmax_feeds
+from .softmax_inputs import VIEW_OPS, softmax_feeds
 
 #: What a mask entry below it (-inf included) becomes.
 MASK_FILL = -1e4
@@ -59,6 +61,7 @@ def finite_masks(model: onnx.ModelProto) -> onnx.ModelProto:
             if arr is not None and arr.dtype.kind == "f" and np.any(arr < MASK_FILL) and \
                     not np.any(np.isnan(arr) | np.isposinf(arr)):
                 edits.append((k, j, np.maximum(arr, MASK_FILL).astype(arr.dtype)))
+    edits += _computed_mask_fills(g, heads, stored)
     if not edits:
         return model
     m = onnx.ModelProto()
@@ -71,6 +74,41 @@ def finite_masks(model: onnx.ModelProto) -> onnx.ModelProto:
     m.graph.initializer.extend(new.inits)
     drop_dead_nodes(m.graph)  # a mask's constant subgraph, now read by no one
     return m
+
+
+def _moderated(arr: np.ndarray) -> Optional[np.ndarray]:
+    """``arr`` with its entries below MASK_FILL raised to it, or None if it has none (or NaN, +inf)."""
+    if arr.dtype.kind == "f" and np.any(arr < MASK_FILL) and not np.any(np.isnan(arr) | np.isposinf(arr)):
+        return np.maximum(arr, MASK_FILL).astype(arr.dtype)
+    return None
+
+
+def _computed_mask_fills(g: onnx.GraphProto, heads, stored) -> List[Tuple[int, int, np.ndarray]]:
+    """Edits of a mask computed from an input: an Add head (of a Softmax's input) whose other
+    operand is, through views and Expands each read by the next alone, a Where selecting between
+    constants (``masked_fill(mask == 0, -inf)`` on a padding mask input, before the heads'
+    Reshapes): the Where's constants' entries below MASK_FILL become it."""
+    producer = {o: k for k, n in enumerate(g.node) for o in n.output}
+    readers: Dict[str, int] = {}
+    for n in g.node:
+        for i in set(n.input):
+            readers[i] = readers.get(i, 0) + 1
+    edits = []
+    for n in g.node:
+        if n.op_type != "Add" or n.output[0] not in heads:
+            continue
+        for x in n.input:
+            while x in producer and g.node[producer[x]].op_type in VIEW_OPS + ("Expand",) and readers.get(x) == 1:
+                x = g.node[producer[x]].input[0]
+            if x not in producer or g.node[producer[x]].op_type != "Where" or readers.get(x) != 1:
+                continue
+            k = producer[x]
+            for j in (1, 2):
+                c = g.node[k].input[j]
+                fixed = _moderated(numpy_helper.to_array(stored[c])) if c in stored else None
+                if fixed is not None:
+                    edits.append((k, j, fixed))
+    return edits
 
 
 def _folded(model: onnx.ModelProto) -> Dict[str, onnx.TensorProto]:

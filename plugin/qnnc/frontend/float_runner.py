@@ -21,6 +21,7 @@ from .samples_apart import samples_mixed_once
 from .sequence_input import batch_first_sequence
 from .index_inputs import index_inputs, integer_ids
 from .uint8_inputs import uint8_input_names
+from .value_inputs import float_value_inputs, integer_values
 from .unbatched_inputs import batch_unbatched_inputs
 
 
@@ -72,6 +73,8 @@ class FloatRunner:
         types = {i.name: onnx.helper.tensor_dtype_to_np_dtype(i.type.tensor_type.elem_type) for i in model.graph.input
                  if i.type.HasField("tensor_type")}
         self.index_inputs = {k: (rows, types[k]) for k, rows in index_inputs(model).items()}
+        # an attention mask (value_inputs.py): a float input as the importer makes it, fed whole numbers
+        self.value_inputs = float_value_inputs(model)
         # A time-major sequence input as the importer takes it; ``input_shape`` is the compiled
         # model's (a sequence input already batch-first), so it applies after this.
         batch_first_sequence(model, path, dynamic_length_ok=True)
@@ -125,7 +128,7 @@ class FloatRunner:
     def feed(self, x: Samples) -> Dict[str, np.ndarray]:
         """{input name: float32 array} from one array (the first input) or a dict by input name
         (uint8 inputs: the values rounded and clamped to 0..255, as uint8; token ids: rounded and
-        clamped to the table, of the input's type)."""
+        clamped to the table, of the input's type; integer values: rounded and clamped to -128..127)."""
         if isinstance(x, dict):  # a state input whose dim 0 is not 1 comes as (1, *shape): reshape it
             out = {k: np.ascontiguousarray(x[k], dtype=np.float32).reshape(self.input_shapes[k])
                    if self.input_shapes.get(k) and np.size(x[k]) == int(np.prod(self.input_shapes[k]))
@@ -138,6 +141,8 @@ class FloatRunner:
             out[k] = np.clip(np.rint(out[k]), 0, 255).astype(np.uint8)
         for k, (rows, dtype) in self.index_inputs.items():
             out[k] = integer_ids(out[k], rows, dtype)
+        for k in self.value_inputs:
+            out[k] = integer_values(out[k], np.float32)
         return out
 
     def run(self, x: Samples) -> Dict[str, np.ndarray]:

@@ -22,6 +22,7 @@ from .samples_apart import samples_mixed_once
 from .sequence_input import batch_first_sequence
 from .index_inputs import check_rows, drop_index_casts, index_inputs, refusal_reason
 from .uint8_inputs import float_uint8_inputs
+from .value_inputs import float_value_inputs
 from .unbatched_inputs import batch_unbatched_inputs
 
 MIN_OPSET = 11
@@ -463,8 +464,9 @@ def _pin_inputs(model: onnx.ModelProto, pins: Dict[str, List[int]], path: str,
                                        onnx.TensorProto.INT8, onnx.TensorProto.UINT16, onnx.TensorProto.UINT32,
                                        onnx.TensorProto.UINT64, onnx.TensorProto.BOOL)
             fix = (f"an integer input is taken as token ids when it is read only as the indices of Gathers on "
-                   f"axis 0 of constant tables (an Embedding), and {refusal_reason(model, inp.name)}; export the "
-                   "model so, or with float inputs" if integer
+                   f"axis 0 of constant tables (an Embedding), or as values (a mask) when it is only Cast to float "
+                   f"or compared with constants, and {refusal_reason(model, inp.name)}; export the model so, or "
+                   "with float inputs" if integer
                    else "convert the model to float32")
             raise ModelError(f"input '{inp.name}' has element type {type_name}; expected a float32 (FLOAT) "
                              f"tensor ({fix})", file=path)
@@ -775,6 +777,7 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
     float_uint8_inputs(model, path)  # uint8 image inputs Cast to float: float inputs (see uint8_inputs.py)
     ids = index_inputs(model)  # token ids of embedding tables (index_inputs.py), as the user's model has them
     check_rows(ids, path)
+    values = float_value_inputs(model)  # an attention mask cast to float: float inputs (value_inputs.py)
     rebatched = _pin_inputs(model, input_shape or {}, path, config_file, ids)
     _check_attribute_types(model, path, opset)  # before the rewrites read them (a perm given as INT, ...)
     model = expand_composites(model, opset, path)  # as the float runner does (calibration names)
@@ -870,4 +873,4 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
     tied = next((json.loads(p.value) for p in model.metadata_props if p.key == TIED_RANGES_KEY), [])
     return Graph(name=stem, tensors=tensors, nodes=nodes, inputs=inputs, outputs=outputs,
                  source=os.path.abspath(path), opset=opset, quant=quant, tied_ranges=tied, output_names=list(outputs),
-                 index_inputs=dict(ids))
+                 index_inputs=dict(ids), value_inputs=values)

@@ -17,8 +17,9 @@ below 0 counts from the end of the table (as ONNX's Gather), one outside the tab
 to its first or last row (ONNX leaves it undefined; the kernel must not read outside the table).
 
 Detection runs on the model as the user gave it (after opset conversion and Q/DQ removal), in the
-importer and in the float runner alike. An integer input read any other way (an attention mask
-used as a value) is refused by the importer, naming the reader.
+importer and in the float runner alike. An integer input read as a value only (an attention mask
+cast to float or compared with a constant) is a value input (value_inputs.py); one read any other
+way is refused by the importer, naming the reader.
 """
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def _attr(n: onnx.NodeProto, name: str, default=None):
     return next((helper.get_attribute_value(a) for a in n.attribute if a.name == name), default)
 
 
-class _Walk:
+class InputReads:
     """Readers, producers and constant shapes of a graph, for the walks below."""
 
     def __init__(self, model: onnx.ModelProto):
@@ -121,7 +122,7 @@ def index_inputs(model: onnx.ModelProto) -> Dict[str, int]:
     int64 / int32 input all of whose reads end as Gather indices (see the module docstring), or a
     float input read only by Casts to int32 / int64 that are (tf2onnx's Keras Embedding)."""
     inits = {i.name for i in model.graph.initializer}
-    walk = _Walk(model)
+    walk = InputReads(model)
     found: Dict[str, int] = {}
     for inp in model.graph.input:
         if inp.name in inits or not inp.type.HasField("tensor_type"):
@@ -144,7 +145,7 @@ def refusal_reason(model: onnx.ModelProto, name: str) -> str:
     inp = next((i for i in model.graph.input if i.name == name), None)
     if inp is not None and inp.type.tensor_type.elem_type not in INDEX_TYPES:
         return "ONNX Gather takes int32 or int64 indices"
-    _, reader = _Walk(model).reads(name)
+    _, reader = InputReads(model).reads(name)
     if reader is None:
         return "it is not read as the indices of a Gather"
     what = f"{reader.op_type} '{reader.name}'" if reader.name else reader.op_type
@@ -165,7 +166,7 @@ def check_rows(found: Dict[str, int], path: str) -> None:
 def drop_index_casts(model: onnx.ModelProto, names: Dict[str, int]) -> None:
     """After shape inference: the Casts on the way from an index input to its Gathers become
     Identity (qnnc's graph has no element types; the ids stay whole numbers)."""
-    walk = _Walk(model)
+    walk = InputReads(model)
     frontier, seen = list(names), set(names)
     while frontier:
         t = frontier.pop()

@@ -1,0 +1,122 @@
+"""Integer value inputs: an attention mask (or another small integer) the model casts to float.
+
+A token model exported with ``input_ids`` and ``attention_mask`` reads the mask as a value: PyTorch
+writes ``(1.0 - mask[:, None, :].float()) * -10000`` (Cast to float after views) or
+``mask == 0`` (a comparison with a constant, then a Where / Cast). Such an input, int64 / int32 /
+int16 / int8, read on every path (through views: Reshape, Unsqueeze, Squeeze, Flatten, Identity,
+Transpose, Expand) only by ``Cast`` to float or by a comparison with a constant, is a *value
+input*: the importer makes it a float input holding whole numbers (the Casts to float become
+Identity, the comparisons' constants float). The pipeline fixes its range to [-128, 127], which
+gives the int8 quantization scale 1 and zero point 0: the generated API takes the values
+themselves as ``int8_t`` (a mask's 0 / 1 exactly). Values outside -128..127 are clamped.
+Without calibration data it gets random 0 / 1 values (a mask).
+"""
+from __future__ import annotations
+
+from typing import List
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from .index_inputs import InputReads, index_inputs
+from .onnx_names import NewTensors, defined_names
+
+VALUE_TYPES = (onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.INT16, onnx.TensorProto.INT8)
+RANGE = (-128.0, 127.0)  # int8 scale 1, zero point 0: the value itself
+_VIEWS = frozenset({"Reshape", "Unsqueeze", "Squeeze", "Flatten", "Identity", "Transpose", "Expand"})
+_COMPARISONS = frozenset({"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"})
+
+
+def _ends(reads: InputReads, name: str):
+    """(Casts to float, comparisons, tensors on the way) if every path from ``name`` ends at a
+    Cast to float or a comparison with a constant, through views; else None."""
+    casts, comparisons, path = [], [], [name]
+    frontier, seen = [name], {name}
+    while frontier:
+        t = frontier.pop()
+        for n in reads.readers.get(t, []):
+            to = next((a.i for a in n.attribute if a.name == "to"), None)
+            if n.op_type == "Cast" and to == onnx.TensorProto.FLOAT:
+                casts.append(n)
+                continue
+            if n.op_type in _COMPARISONS and len(n.input) == 2:
+                other = n.input[1] if n.input[0] == t else n.input[0]
+                if other == t or reads.table_shape(other) is None:
+                    return None
+                comparisons.append(n)
+                continue
+            if n.op_type not in _VIEWS or n.input[0] != t:
+                return None
+            for o in n.output:
+                if o and o not in seen:
+                    seen.add(o)
+                    frontier.append(o)
+                    path.append(o)
+    return (casts, comparisons, path) if casts or comparisons else None
+
+
+def value_input_names(model: onnx.ModelProto) -> List[str]:
+    """The value inputs of ``model`` (see the module docstring), in input order."""
+    inits = {i.name for i in model.graph.initializer}
+    ids = index_inputs(model)
+    reads = InputReads(model)
+    return [i.name for i in model.graph.input
+            if i.name not in inits and i.name not in ids and i.type.HasField("tensor_type")
+            and i.type.tensor_type.elem_type in VALUE_TYPES and _ends(reads, i.name) is not None]
+
+
+def float_value_inputs(model: onnx.ModelProto) -> List[str]:
+    """Rewrite ``model`` in place so each value input is a float input: its Casts to float become
+    Identity, the constants it is compared with float copies, the tensors on the way float.
+    Returns the names of those inputs."""
+    names = value_input_names(model)
+    if not names:
+        return names
+    new = NewTensors()
+    new.names = defined_names(model.graph) | {o.name for o in model.graph.output}
+    reads = InputReads(model)
+    on_path = set()
+    for name in names:
+        casts, comparisons, path = _ends(reads, name)
+        on_path.update(path)
+        for n in casts:
+            n.op_type = "Identity"
+            del n.attribute[:]
+        for n in comparisons:
+            k = 1 if n.input[0] in path else 0
+            value = _constant(model, n.input[k])
+            const = new.name(n.input[k] + "_float")
+            model.graph.initializer.append(numpy_helper.from_array(value.astype(np.float32), const))
+            n.input[k] = const
+    for vi in list(model.graph.input) + list(model.graph.value_info):
+        if vi.name in on_path and vi.type.HasField("tensor_type"):
+            vi.type.tensor_type.elem_type = onnx.TensorProto.FLOAT
+    return names
+
+
+def _constant(model: onnx.ModelProto, name: str) -> np.ndarray:
+    """The value of a constant (initializer or Constant node, through Identity / Cast)."""
+    producer = {o: n for n in model.graph.node for o in n.output}
+    for _ in range(16):
+        init = next((i for i in model.graph.initializer if i.name == name), None)
+        if init is not None:
+            return numpy_helper.to_array(init)
+        n = producer[name]
+        if n.op_type == "Constant":
+            return numpy_helper.to_array(next(a.t for a in n.attribute if a.name == "value"))
+        name = n.input[0]  # Identity / Cast (InputReads.table_shape followed them)
+    raise ValueError(name)
+
+
+def integer_values(values: np.ndarray, dtype) -> np.ndarray:
+    """Values as the float model takes them: rounded half away from zero and clamped to
+    -128..127 (as their int8 quantization), of the input's type."""
+    v = np.asarray(values, np.float64)
+    return np.clip(np.sign(v) * np.floor(np.abs(v) + 0.5), RANGE[0], RANGE[1]).astype(dtype)
+
+
+def random_values(shape, seed: int) -> np.ndarray:
+    """Random 0 / 1 values (a mask) as float32, for calibration without data."""
+    return np.random.default_rng(seed).integers(0, 2, shape).astype(np.float32)
+
