@@ -337,3 +337,48 @@ def test_integer_input_used_in_integer_arithmetic_is_refused(tmp_path):
     p = _int_model(tmp_path / "arith.onnx", nodes, [numpy_helper.from_array(np.array(1, np.int64), "one")], [1, 4])
     with pytest.raises(ModelError, match="INT64.*Add 'shift_ids' reads it"):
         generate(str(p), load_config(None), "m", runtime=False, progress=False)
+
+
+def _mask_only(path: Path, reader: str) -> Path:
+    """x [1, 8] float, mask [1, 8] int64 -> x * Relu(Cast(mask)) (``relu``) or x * Cast(mask) +
+    Cast(mask * 2) (``int_mul``: integer arithmetic on the mask) -> fc."""
+    rng = np.random.default_rng(3)
+    nodes = [helper.make_node("Cast", ["mask"], ["mf"], name="to_float", to=T.FLOAT)]
+    if reader == "relu":
+        nodes += [helper.make_node("Relu", ["mf"], ["mr"], name="relu"),
+                  helper.make_node("Mul", ["x", "mr"], ["h"], name="apply")]
+    else:
+        nodes += [helper.make_node("Mul", ["mask", "two"], ["m2"], name="int_mul"),
+                  helper.make_node("Cast", ["m2"], ["m2f"], name="to_float2", to=T.FLOAT),
+                  helper.make_node("Mul", ["x", "mf"], ["h0"], name="apply"),
+                  helper.make_node("Add", ["h0", "m2f"], ["h"], name="add")]
+    nodes.append(helper.make_node("MatMul", ["h", "W"], ["out"], name="fc"))
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", T.FLOAT, [1, 8]),
+                                       helper.make_tensor_value_info("mask", T.INT64, [1, 8])],
+                          [helper.make_tensor_value_info("out", T.FLOAT, [1, 4])],
+                          [_c("W", rng.standard_normal((8, 4))), numpy_helper.from_array(np.array(2, np.int64), "two")])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    return path
+
+
+def test_value_input_rules(tmp_path):
+    """A mask read only by a Relu keeps scale 1 (the lowering's Relu-only range cut spares it); the
+    header says the int8 is the value itself; calibration data beyond -128..127 is refused; integer
+    arithmetic on the mask is refused naming the node."""
+    from qnnc.errors import ConfigError
+    model = _mask_only(tmp_path / "relu.onnx", "relu")
+    res = build(str(model), load_config(None), str(tmp_path / "gen"), "rm", progress=False)
+    t = res.compiled.model.tensors["mask"]
+    assert (t.scale, t.zero_point, t.bits) == (1.0, 0, 8)
+    assert "'mask' [1, 8], int8, the integer value itself" in res.files["rm.h"]
+    assert any("input 'mask' is an integer" in n for n in res.compiled.notes)
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "big.npz", x=rng.standard_normal((8, 1, 8)).astype(np.float32),
+             mask=rng.integers(0, 300, (8, 1, 8)).astype(np.int64))
+    (tmp_path / "big.yaml").write_text("calibration:\n  data: big.npz\n")
+    with pytest.raises(ConfigError, match=r"input 'mask' .* int8 value -128..127, but calibration.data holds "
+                                          r"values from \d+ to 2\d\d;"):
+        generate(str(model), load_config(str(tmp_path / "big.yaml")), "rm", runtime=False, progress=False)
+    with pytest.raises(ModelError, match="INT64.*Mul 'int_mul' reads it"):
+        generate(str(_mask_only(tmp_path / "arith.onnx", "int_mul")), load_config(None), "m", runtime=False,
+                 progress=False)

@@ -178,6 +178,7 @@ def _calibrate_and_quantize(model_path: str, cfg: Config, name: str, progress: b
         xs, ys = load_input_samples(cfg.calibration, input_names, input_shapes, cfg.source)
         if cfg.max_samples:
             xs = take(xs, slice(0, cfg.max_samples))
+        _check_value_inputs(graph, xs, cfg)
     else:
         xs = random_calibration_samples(input_names, input_shapes)
         for k, inp in enumerate(input_names):
@@ -199,6 +200,9 @@ def _calibrate_and_quantize(model_path: str, cfg: Config, name: str, progress: b
                          + (f"; the model has {len(passed.bn_stats)} BatchNormalization layers: 'calibration: "
                             "{method: batchnorm}' derives data-free ranges from their statistics"
                             if passed.bn_stats else ""))
+    notes.extend(f"input '{inp}' is an integer the model casts to float or compares with constants (a mask): "
+                 "the API takes the value itself as int8, -128..127 (larger values would be clamped)"
+                 for inp in graph.value_inputs)
     held = None  # (inputs, labels) the automatic precision search judges on, kept out of calibration
     if cfg.auto_precision is not None and ys is not None:
         xs, ys, held, note = _hold_aside(xs, ys)
@@ -317,6 +321,19 @@ def _batchnorm_quality(model_path: str, passed: Graph, qm: QModel, xs, pins, not
                  f"SQNR {db:.1f} dB vs float on {n} synthetic inputs (real data may differ: check with "
                  "'qnnc validate' on labelled data when you have some)")
     return f"batchnorm, {len(passed.bn_stats)} BN layers, expected output SQNR {db:.1f} dB on {n} synthetic inputs"
+
+
+def _check_value_inputs(graph: Graph, xs, cfg: Config) -> None:
+    """Calibration data of an integer value input (frontend/value_inputs.py) must lie in -128..127:
+    its int8 is the value itself, and a larger value (a step count, a position) would be clamped."""
+    for inp in graph.value_inputs:
+        x = np.asarray(xs[inp] if isinstance(xs, dict) else xs)
+        if x.size and (x.min() < VALUE_RANGE[0] or x.max() > VALUE_RANGE[1]):
+            raise ConfigError(f"input '{inp}' is an integer the model casts to float or compares with constants "
+                              f"(a mask), which qnnc takes as an int8 value -128..127, but calibration.data holds "
+                              f"values from {x.min():g} to {x.max():g}; export the model with a float input for "
+                              "such values", file=cfg.source, key="calibration.data",
+                              line=cfg.line_of("calibration.data"))
 
 
 def _fixed_input_ranges(graph: Graph, u8) -> Dict[str, Tuple[float, float]]:

@@ -146,6 +146,8 @@ class QModel:
     # Inputs that are token ids (frontend/index_inputs.py): {input: rows of its smallest table};
     # int16 of scale 1, the API takes the ids as int16_t.
     index_inputs: Dict[str, int] = field(default_factory=dict)
+    # Integer value inputs (frontend/value_inputs.py: a mask): int8 of scale 1, zero point 0.
+    value_inputs: List[str] = field(default_factory=list)
 
     @property
     def api_output_names(self) -> List[str]:

@@ -65,12 +65,15 @@ def _shape(shape) -> str:
 
 
 def _tensor_macros(P: str, kind: str, k: int, onnx_name: str, ident: str, t: QTensor, uint8: bool = False,
-                   rows: int = 0) -> str:
-    """The macros of one API tensor; ``rows``: the tensor is token ids of a table of that many rows."""
+                   rows: int = 0, values: bool = False) -> str:
+    """The macros of one API tensor; ``rows``: the tensor is token ids of a table of that many rows;
+    ``values``: an integer value input (a mask), its int8 the value itself."""
     M = f"{P}_{kind}_{ident.upper()}"
     what = "int16 (zero point 0)" if t.bits == 16 else "int8"
     if uint8:  # the caller's bytes; the int8 value inside is byte - 128
         what = "uint8 (bytes as the ONNX model takes them; the int8 value is byte - 128)"
+    if values:  # frontend/value_inputs.py
+        what = "int8, the integer value itself (a mask's 0 / 1; the model's values beyond -128..127 clamped)"
     if rows:  # frontend/index_inputs.py
         what = (f"int16 token ids, the id itself (0..{rows - 1}; below 0 counts from the end, "
                 "outside the table clamped to it)")
@@ -107,7 +110,8 @@ def header(e: Any, banner: str) -> str:
     ext = e.plan.external_input
     macros = "\n".join(
         [_tensor_macros(P, "INPUT", k, name, ident, m.tensors[name], name in m.uint8_inputs,
-                        m.index_inputs.get(name, 0)) for k, (name, ident) in enumerate(zip(m.inputs, ins))]
+                        m.index_inputs.get(name, 0), name in m.value_inputs)
+         for k, (name, ident) in enumerate(zip(m.inputs, ins))]
         + [_tensor_macros(P, "OUTPUT", k, name, ident, t) for k, (name, ident, t) in
            enumerate(zip(m.api_output_names, outs, m.output_tensors))])
     in_note = ("\n * The inputs are read in place (execution.input_in_arena: false): keep them unchanged until "

@@ -27,7 +27,7 @@ import onnx
 from onnx import numpy_helper
 
 from .onnx_fold import evaluate_node, fold_or_none
-from .onnx_names import NewTensors, defined_names, drop_dead_nodes, subgraphs
+from .onnx_names import NewTensors, defined_names, drop_dead_nodes, read_names, subgraphs
 from .softmax_inputs import VIEW_OPS, softmax_feeds
 
 #: What a mask entry below it (-inf included) becomes.
@@ -91,8 +91,11 @@ def _computed_mask_fills(g: onnx.GraphProto, heads, stored) -> List[Tuple[int, i
     producer = {o: k for k, n in enumerate(g.node) for o in n.output}
     readers: Dict[str, int] = {}
     for n in g.node:
-        for i in set(n.input):
+        # a graph output, or a name an If / Loop body reads, has a reader the walk cannot see
+        for i in list(set(n.input)) + sorted(set().union(*(read_names(sub) for sub in subgraphs(n)))):
             readers[i] = readers.get(i, 0) + 1
+    for o in g.output:
+        readers[o.name] = readers.get(o.name, 0) + 1
     edits = []
     for n in g.node:
         if n.op_type != "Add" or n.output[0] not in heads:
@@ -103,9 +106,10 @@ def _computed_mask_fills(g: onnx.GraphProto, heads, stored) -> List[Tuple[int, i
             if x not in producer or g.node[producer[x]].op_type != "Where" or readers.get(x) != 1:
                 continue
             k = producer[x]
+            if not all(c in stored for c in g.node[k].input[1:3]):
+                continue  # a computed branch (the scores themselves): no mask fill
             for j in (1, 2):
-                c = g.node[k].input[j]
-                fixed = _moderated(numpy_helper.to_array(stored[c])) if c in stored else None
+                fixed = _moderated(numpy_helper.to_array(stored[g.node[k].input[j]]))
                 if fixed is not None:
                     edits.append((k, j, fixed))
     return edits

@@ -20,9 +20,9 @@ from .onnx_fold import fold_onnx_constants
 from .qdq import is_prequantized, strip_quantization
 from .samples_apart import samples_mixed_once
 from .sequence_input import batch_first_sequence
-from .index_inputs import check_rows, drop_index_casts, index_inputs, refusal_reason
+from .index_inputs import check_rows, drop_index_casts, index_inputs, read_as_indices, refusal_reason
 from .uint8_inputs import float_uint8_inputs
-from .value_inputs import float_value_inputs
+from .value_inputs import float_value_inputs, value_refusal
 from .unbatched_inputs import batch_unbatched_inputs
 
 MIN_OPSET = 11
@@ -437,6 +437,12 @@ def single_sample(model: onnx.ModelProto, path: Optional[str]) -> Optional[Tuple
     return first, shape
 
 
+def _integer_refusal(model: onnx.ModelProto, name: str) -> str:
+    """The reader that keeps integer input ``name`` from being token ids (when a Gather reads it
+    as indices) or a value input (otherwise), in words."""
+    return refusal_reason(model, name) if read_as_indices(model, name) else value_refusal(model, name)
+
+
 def _pin_inputs(model: onnx.ModelProto, pins: Dict[str, List[int]], path: str,
                 config_file: Optional[str], ids: Collection[str] = ()) -> Optional[Tuple[str, List[int]]]:
     """Check every real input is a float32 tensor (or token ids: ``ids``, index_inputs.py) with a
@@ -465,7 +471,7 @@ def _pin_inputs(model: onnx.ModelProto, pins: Dict[str, List[int]], path: str,
                                        onnx.TensorProto.UINT64, onnx.TensorProto.BOOL)
             fix = (f"an integer input is taken as token ids when it is read only as the indices of Gathers on "
                    f"axis 0 of constant tables (an Embedding), or as values (a mask) when it is only Cast to float "
-                   f"or compared with constants, and {refusal_reason(model, inp.name)}; export the model so, or "
+                   f"or compared with constants, and {_integer_refusal(model, inp.name)}; export the model so, or "
                    "with float inputs" if integer
                    else "convert the model to float32")
             raise ModelError(f"input '{inp.name}' has element type {type_name}; expected a float32 (FLOAT) "

@@ -154,6 +154,24 @@ def refusal_reason(model: onnx.ModelProto, name: str) -> str:
     return f"{what} reads it"
 
 
+def read_as_indices(model: onnx.ModelProto, name: str) -> bool:
+    """Whether a Gather reads ``name`` (through views and Casts) as its indices: the input was
+    meant as token ids, so a refusal explains the index rule."""
+    walk = InputReads(model)
+    frontier, seen = [name], {name}
+    while frontier:
+        t = frontier.pop()
+        for n in walk.readers.get(t, []):
+            if n.op_type == "Gather" and list(n.input[1:]) == [t]:
+                return True
+            if n.op_type in _VIEWS or n.op_type == "Cast":
+                for o in n.output:
+                    if o and o not in seen:
+                        seen.add(o)
+                        frontier.append(o)
+    return False
+
+
 def check_rows(found: Dict[str, int], path: str) -> None:
     """Refuse a table of more rows than int16 ids reach."""
     from ..errors import ModelError

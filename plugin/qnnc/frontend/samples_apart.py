@@ -18,7 +18,6 @@ import numpy as np
 import onnx
 
 from .index_inputs import index_inputs
-from .value_inputs import VALUE_TYPES
 from .ort_session import onnxruntime_session
 
 # float32 rounding differs between one batched kernel call and N single ones (GEMM blocking):
@@ -42,9 +41,6 @@ def _random_feed(model: onnx.ModelProto, seed: int) -> Optional[Dict[str, np.nda
             return None
         if inp.type.tensor_type.elem_type == onnx.TensorProto.UINT8:
             feed[inp.name] = rng.integers(0, 256, dims).astype(np.uint8)
-        elif inp.type.tensor_type.elem_type in VALUE_TYPES and inp.name not in ids:  # a mask (value_inputs.py)
-            feed[inp.name] = rng.integers(0, 2, dims).astype(
-                onnx.helper.tensor_dtype_to_np_dtype(inp.type.tensor_type.elem_type))
         elif inp.name in ids:  # token ids of a table
             feed[inp.name] = rng.integers(0, ids[inp.name], dims).astype(
                 onnx.helper.tensor_dtype_to_np_dtype(inp.type.tensor_type.elem_type))

@@ -17,7 +17,7 @@ from typing import List
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
+from onnx import helper, numpy_helper
 
 from .index_inputs import InputReads, index_inputs
 from .onnx_names import NewTensors, defined_names
@@ -31,6 +31,12 @@ _COMPARISONS = frozenset({"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrE
 def _ends(reads: InputReads, name: str):
     """(Casts to float, comparisons, tensors on the way) if every path from ``name`` ends at a
     Cast to float or a comparison with a constant, through views; else None."""
+    found = _walk(reads, name)
+    return found if isinstance(found, tuple) else None
+
+
+def _walk(reads: InputReads, name: str):
+    """:func:`_ends`'s tuple, or the first reader that is none of those (None: no reader)."""
     casts, comparisons, path = [], [], [name]
     frontier, seen = [name], {name}
     while frontier:
@@ -40,20 +46,29 @@ def _ends(reads: InputReads, name: str):
             if n.op_type == "Cast" and to == onnx.TensorProto.FLOAT:
                 casts.append(n)
                 continue
-            if n.op_type in _COMPARISONS and len(n.input) == 2:
+            if n.op_type in _COMPARISONS and len(n.input) == 2 and t in n.input:
                 other = n.input[1] if n.input[0] == t else n.input[0]
                 if other == t or reads.table_shape(other) is None:
-                    return None
+                    return n
                 comparisons.append(n)
                 continue
             if n.op_type not in _VIEWS or n.input[0] != t:
-                return None
+                return n
             for o in n.output:
                 if o and o not in seen:
                     seen.add(o)
                     frontier.append(o)
                     path.append(o)
     return (casts, comparisons, path) if casts or comparisons else None
+
+
+def value_refusal(model: onnx.ModelProto, name: str) -> str:
+    """Why integer input ``name`` is no value input, in words (the importer's error names the reader)."""
+    found = _walk(InputReads(model), name)
+    if isinstance(found, onnx.NodeProto):
+        what = f"{found.op_type} '{found.name}'" if found.name else found.op_type
+        return f"{what} reads it"
+    return "it is not read as indices or as a value"
 
 
 def value_input_names(model: onnx.ModelProto) -> List[str]:
@@ -89,23 +104,29 @@ def float_value_inputs(model: onnx.ModelProto) -> List[str]:
             const = new.name(n.input[k] + "_float")
             model.graph.initializer.append(numpy_helper.from_array(value.astype(np.float32), const))
             n.input[k] = const
-    for vi in list(model.graph.input) + list(model.graph.value_info):
+    for vi in list(model.graph.input) + list(model.graph.value_info) + list(model.graph.output):
         if vi.name in on_path and vi.type.HasField("tensor_type"):
             vi.type.tensor_type.elem_type = onnx.TensorProto.FLOAT
     return names
 
 
 def _constant(model: onnx.ModelProto, name: str) -> np.ndarray:
-    """The value of a constant (initializer or Constant node, through Identity / Cast)."""
+    """The value of a constant (initializer or Constant node, through Identity / Cast nodes, each
+    Cast applied: Cast(0.5 -> int64) is 0)."""
     producer = {o: n for n in model.graph.node for o in n.output}
+    casts = []
     for _ in range(16):
         init = next((i for i in model.graph.initializer if i.name == name), None)
-        if init is not None:
-            return numpy_helper.to_array(init)
-        n = producer[name]
-        if n.op_type == "Constant":
-            return numpy_helper.to_array(next(a.t for a in n.attribute if a.name == "value"))
-        name = n.input[0]  # Identity / Cast (InputReads.table_shape followed them)
+        n = producer.get(name)
+        if init is not None or n.op_type == "Constant":
+            value = numpy_helper.to_array(init if init is not None else
+                                          next(a.t for a in n.attribute if a.name == "value"))
+            for to in reversed(casts):  # (ONNX's float -> int Cast truncates, as astype does)
+                value = value.astype(helper.tensor_dtype_to_np_dtype(to))
+            return value
+        if n.op_type == "Cast":  # (InputReads.table_shape followed Identity / Cast)
+            casts.append(next(a.i for a in n.attribute if a.name == "to"))
+        name = n.input[0]
     raise ValueError(name)
 
 

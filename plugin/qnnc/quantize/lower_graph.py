@@ -110,6 +110,7 @@ def quantize(graph: Graph, ranges: Ranges, name: str, plan: PrecisionPlan, per_c
     outs = [low.convert(low.tensors[o], 8).name for o in graph.outputs]
     return QModel(name=name, tensors=low.tensors, ops=low.ops, inputs=list(graph.inputs), outputs=outs,
                   source=graph.source, notes=low.notes, index_inputs=dict(graph.index_inputs),
+                  value_inputs=list(graph.value_inputs),
                   output_names=list(graph.output_names if len(graph.output_names) == len(graph.outputs)
                                     else graph.outputs))
 

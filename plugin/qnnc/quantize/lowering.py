@@ -121,7 +121,8 @@ class Lowering:
             raise ModelError(f"the float model produces non-finite values (range [{lo}, {hi}]) in tensor '{name}' "
                              "on the calibration data; check the model and the data's scaling",
                              file=self.g.source, node=n.name if n else None, op=n.op if n else None)
-        if lo < 0.0 < hi and self.g.quant is None and self.only_relu_readers(graph_name):
+        if lo < 0.0 < hi and self.g.quant is None and graph_name not in self.g.value_inputs \
+                and self.only_relu_readers(graph_name):  # (a value input keeps scale 1: the value itself)
             lo = 0.0  # the negative values all become 0 (only_relu_readers)
         return act_qparams(lo, hi)
 
