@@ -271,18 +271,28 @@ def masked_attention(path: Path, fill: str) -> Path:
                   helper.make_node("Cast", ["mu"], ["mf"], name="to_float", to=T.FLOAT),
                   helper.make_node("Sub", ["one", "mf"], ["inv_mask"], name="flip"),
                   helper.make_node("Mul", ["inv_mask", "big"], ["ext"], name="extend")]
-    else:
+    else:  # ``where``: an int64 mask compared with 0; ``bool``: a bool padding mask (True: padded)
         inits += [numpy_helper.from_array(np.array(0, np.int64), "zero"), _c("ninf", np.float32(-np.inf)),
                   _c("zf", np.float32(0.0)), numpy_helper.from_array(np.array([1, 1, 8], np.int64), "shape3")]
-        nodes += [helper.make_node("Equal", ["mask", "zero"], ["pad"], name="is_pad"),
+        nodes += [helper.make_node("Equal", ["mask", "zero"], ["pad"], name="is_pad") if fill == "where" else
+                  helper.make_node("Identity", ["mask"], ["pad"], name="pad"),
                   helper.make_node("Where", ["pad", "ninf", "zf"], ["fill"], name="fill"),
                   helper.make_node("Reshape", ["fill", "shape3"], ["ext"], name="to_heads")]
     nodes += [helper.make_node("Add", ["s", "ext"], ["sm"], name="masked"),
               helper.make_node("Softmax", ["sm"], ["a"], name="softmax", axis=-1),
-              helper.make_node("MatMul", ["a", "e"], ["ctx"], name="context"),
-              helper.make_node("ReduceMean", ["ctx"], ["m"], name="mean", axes=[1], keepdims=0),
+              helper.make_node("MatMul", ["a", "e"], ["ctx0"], name="context")]
+    if fill == "bool":  # the unpadded positions alone: ctx * Cast(Not(pad))[..., None]
+        inits.append(numpy_helper.from_array(np.array([2], np.int64), "ax2"))
+        nodes += [helper.make_node("Not", ["mask"], ["keep"], name="keep"),
+                  helper.make_node("Unsqueeze", ["keep", "ax2"], ["keep3"], name="keep3"),
+                  helper.make_node("Cast", ["keep3"], ["keepf"], name="keep_float", to=T.FLOAT),
+                  helper.make_node("Mul", ["ctx0", "keepf"], ["ctx"], name="kept")]
+    else:
+        nodes.append(helper.make_node("Identity", ["ctx0"], ["ctx"], name="ctx"))
+    nodes += [helper.make_node("ReduceMean", ["ctx"], ["m"], name="mean", axes=[1], keepdims=0),
               helper.make_node("MatMul", ["m", "W"], ["out"], name="fc")]
-    ins = [helper.make_tensor_value_info("tokens", T.INT64, [1, 8]), helper.make_tensor_value_info("mask", T.INT64, [1, 8])]
+    ins = [helper.make_tensor_value_info("tokens", T.INT64, [1, 8]),
+           helper.make_tensor_value_info("mask", T.BOOL if fill == "bool" else T.INT64, [1, 8])]
     g = helper.make_graph(nodes, "g", ins, [helper.make_tensor_value_info("out", T.FLOAT, [1, 3])], inits)
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
     onnx.checker.check_model(m)
@@ -296,21 +306,26 @@ def _masks(n: int, rng) -> np.ndarray:
     return (np.arange(8)[None, :] < lengths[:, None]).astype(np.float32).reshape(n, 1, 8)
 
 
-@pytest.mark.parametrize("fill", ["additive", "where"])
+@pytest.mark.parametrize("fill", ["additive", "where", "bool"])
 def test_attention_mask_input(tmp_path, fill):
-    """An int64 mask read through views by a Cast to float or by a comparison with a constant is an
-    int8 input of scale 1, zero point 0 (the 0 / 1 themselves); C bit-exact, and the reference
-    close to onnxruntime running the original int64 model."""
+    """An int64 mask read through views by a Cast to float or by a comparison with a constant, or a
+    bool padding mask read as a Where's condition and through Not, is an int8 input of scale 1,
+    zero point 0 (the 0 / 1 themselves); C bit-exact, and the reference close to onnxruntime
+    running the original model."""
     import onnxruntime as ort
     model = masked_attention(tmp_path / f"{fill}.onnx", fill)
     rng = np.random.default_rng(21)
     n = 32
     test = {"tokens": rng.integers(0, 30, (n, 1, 8)).astype(np.float32), "mask": _masks(n, rng)}
+    if fill == "bool":  # True where padded
+        test["mask"] = 1 - test["mask"]
     # calibrated on the test rows too: a row whose only unmasked score is below every calibration
     # row's maximum would see its masked scores (clamped at the Softmax input's floor) weigh in
     cal = {k: np.concatenate([rng.integers(0, 30, (64, 1, 8)).astype(np.float32) if k == "tokens"
-                              else _masks(64, rng), v]) for k, v in test.items()}
-    np.savez(tmp_path / "cal.npz", **cal)
+                              else (1 - _masks(64, rng) if fill == "bool" else _masks(64, rng)), v])
+           for k, v in test.items()}
+    np.savez(tmp_path / "cal.npz", **{k: v.astype(bool) if k == "mask" and fill == "bool" else v
+                                      for k, v in cal.items()})  # a bool mask's data as bool
     (tmp_path / "q.yaml").write_text("name: att\ncalibration:\n  data: cal.npz\n")
     res = build(str(model), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "att", progress=False)
     qm = res.compiled.model
@@ -325,7 +340,8 @@ def test_attention_mask_input(tmp_path, fill):
     c = run_driver_io(exe, api_input_arrays(qm, q), [qm.output_tensor.size], "io")
     assert np.array_equal(c[0], ref[0].reshape(n, -1))
     sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    f = np.concatenate([sess.run(None, {k: v[i].astype(np.int64) for k, v in test.items()})[0] for i in range(n)])
+    types = {"tokens": np.int64, "mask": bool if fill == "bool" else np.int64}
+    f = np.concatenate([sess.run(None, {k: v[i].astype(types[k]) for k, v in test.items()})[0] for i in range(n)])
     err = np.abs(dequantize_output(qm, ref[0]).reshape(n, -1) - f.reshape(n, -1)) / qm.output_tensor.scale
     print(f"attention mask ({fill}): max/mean |error| LSB", err.max(), err.mean())
     assert err.max() <= 3.0 and err.mean() <= 0.6

@@ -184,7 +184,8 @@ def generate(model_path: str, cfg: Config, name: str, runtime: bool = True, prog
     if cfg.test_data is not None:
         xs, ys = load_samples(cfg.test_data, compiled.graph.inputs[0], model.input_tensor.shape
                               if cfg.layout != "nhwc" else _model_shape(compiled), cfg.source,
-                              integer_input_codes(compiled.graph.quant).get(compiled.graph.inputs[0]))
+                              integer_input_codes(compiled.graph.quant).get(compiled.graph.inputs[0]),
+                              compiled.graph.inputs[0] in compiled.graph.value_inputs)
         if cfg.test_data.count is not None and len(xs) < cfg.test_data.count:
             note = (f"test_data.count asks for {cfg.test_data.count} samples; '{cfg.test_data.path}' holds "
                     f"{len(xs)}, all of which the self-test embeds")

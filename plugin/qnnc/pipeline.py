@@ -175,7 +175,7 @@ def _calibrate_and_quantize(model_path: str, cfg: Config, name: str, progress: b
     """Calibration, the precision plan and the lowering (compile_model's second half)."""
     ys = None  # labels, for the auto_precision search
     if cfg.calibration is not None:
-        xs, ys = load_input_samples(cfg.calibration, input_names, input_shapes, cfg.source)
+        xs, ys = load_input_samples(cfg.calibration, input_names, input_shapes, cfg.source, masks=graph.value_inputs)
         if cfg.max_samples:
             xs = take(xs, slice(0, cfg.max_samples))
         _check_value_inputs(graph, xs, cfg)

@@ -248,7 +248,7 @@ def validate(model_path: str, cfg: Config, data_path: str, name: Optional[str] =
         raw_shape = (raw_shape[0], raw_shape[3], raw_shape[1], raw_shape[2])
     ref = DataRef(os.path.abspath(data_path), yaml_key="--data", count=limit)
     codes = integer_input_codes(result.compiled.graph.quant).get(in_name)  # a quantized model's int8 input
-    xs, ys = load_samples(ref, in_name, raw_shape, None, codes)
+    xs, ys = load_samples(ref, in_name, raw_shape, None, codes, in_name in result.compiled.graph.value_inputs)
     with tempfile.TemporaryDirectory(prefix="qnnc-validate-") as tmp:
         gen = os.path.join(tmp, "gen")
         write_output(result.files, gen, model.name)
@@ -320,7 +320,7 @@ def validate_multi(model_path: str, cfg: Config, data_path: str, name: str, resu
     names = list(model.inputs)
     raw_shapes = [_nchw_shape(graph.shape(t), cfg) for t in names]
     ref = DataRef(os.path.abspath(data_path), yaml_key="--data", count=limit)
-    xs, ys = load_input_samples(ref, names, raw_shapes, None, integer_input_codes(graph.quant))
+    xs, ys = load_input_samples(ref, names, raw_shapes, None, integer_input_codes(graph.quant), graph.value_inputs)
     if not isinstance(xs, dict):  # one input (several outputs): the loader gives its array alone
         xs = {names[0]: xs}
     n = sample_count(xs)

@@ -52,7 +52,8 @@ def _without_units(shape: Sequence[int]) -> Tuple[int, ...]:
 
 
 def load_samples(ref: DataRef, input_name: str, input_shape: Sequence[int], cfg_file: Optional[str],
-                 codes: Optional[Tuple[float, int, str]] = None) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+                 codes: Optional[Tuple[float, int, str]] = None, mask: bool = False
+                 ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     """Return (x, y): x float32 of shape (N, *input_shape[1:]); y int64 labels or None.
 
     An .npz uses ``ref.key``, else ``x``, else the model input's name; labels come from ``y``.
@@ -79,6 +80,8 @@ def load_samples(ref: DataRef, input_name: str, input_shape: Sequence[int], cfg_
                             file=cfg_file, key=ref.yaml_key, line=ref.line) from None
     else:
         x = obj
+    if x.dtype.kind == "b" and mask:  # a mask input's values (frontend/value_inputs.py): 0 / 1
+        x = x.astype(np.float32)
     if x.dtype.kind not in "fiu":
         raise DataError(f"'{ref.path}' holds {x.dtype} data; expected numbers (float32)", file=cfg_file,
                         key=ref.yaml_key, line=ref.line)
@@ -168,16 +171,16 @@ def _input_key(keys: Sequence[str], name: str, position: int) -> Optional[str]:
 
 
 def load_input_samples(ref: DataRef, names: Sequence[str], shapes: Sequence[Sequence[int]],
-                       cfg_file: Optional[str], codes: Optional[Dict[str, Tuple[float, int, str]]] = None
-                       ) -> Tuple[Samples, Optional[np.ndarray]]:
+                       cfg_file: Optional[str], codes: Optional[Dict[str, Tuple[float, int, str]]] = None,
+                       masks: Sequence[str] = ()) -> Tuple[Samples, Optional[np.ndarray]]:
     """Samples for all model inputs: (x, y) as :func:`load_samples` for one input; for several, x is
     {input name: float32 (N, *shape[1:])}, read from one .npz holding an array per input (named as
     the ONNX input, or ``x0``, ``x1``, ... in input order) and optional labels ``y``, or from a
     folder holding ``<input name>.npy`` (or ``x<i>.npy``) per input. ``codes``: as for
-    :func:`load_samples`, by input name."""
+    :func:`load_samples`, by input name; ``masks``: the inputs whose data may be bool (0 / 1)."""
     codes = codes or {}
     if len(names) == 1:
-        return load_samples(ref, names[0], shapes[0], cfg_file, codes.get(names[0]))
+        return load_samples(ref, names[0], shapes[0], cfg_file, codes.get(names[0]), names[0] in masks)
     where = dict(file=cfg_file, key=ref.yaml_key, line=ref.line)
     arrays: Dict[str, DataRef] = {}
     y = None
@@ -206,7 +209,7 @@ def load_input_samples(ref: DataRef, names: Sequence[str], shapes: Sequence[Sequ
             arrays[name] = DataRef(ref.path, key, ref.count, ref.yaml_key, ref.line)
     xs: Dict[str, np.ndarray] = {}
     for name, shape in zip(names, shapes):
-        x, labels = load_samples(arrays[name], name, sample_shape(shape), cfg_file, codes.get(name))
+        x, labels = load_samples(arrays[name], name, sample_shape(shape), cfg_file, codes.get(name), name in masks)
         xs[name] = x
         y = labels if y is None else y
     counts = {name: v.shape[0] for name, v in xs.items()}

@@ -21,7 +21,7 @@ from .samples_apart import samples_mixed_once
 from .sequence_input import batch_first_sequence
 from .index_inputs import index_inputs, integer_ids
 from .uint8_inputs import uint8_input_names
-from .value_inputs import float_value_inputs, integer_values
+from .value_inputs import bool_input_names, float_value_inputs, integer_values
 from .unbatched_inputs import batch_unbatched_inputs
 
 
@@ -74,6 +74,7 @@ class FloatRunner:
                  if i.type.HasField("tensor_type")}
         self.index_inputs = {k: (rows, types[k]) for k, rows in index_inputs(model).items()}
         # an attention mask (value_inputs.py): a float input as the importer makes it, fed whole numbers
+        self.bool_inputs = set(bool_input_names(model))  # (a bool mask: 0 / 1)
         self.value_inputs = float_value_inputs(model)
         # A time-major sequence input as the importer takes it; ``input_shape`` is the compiled
         # model's (a sequence input already batch-first), so it applies after this.
@@ -142,7 +143,7 @@ class FloatRunner:
         for k, (rows, dtype) in self.index_inputs.items():
             out[k] = integer_ids(out[k], rows, dtype)
         for k in self.value_inputs:
-            out[k] = integer_values(out[k], np.float32)
+            out[k] = integer_values(out[k], np.float32, k in self.bool_inputs)
         return out
 
     def run(self, x: Samples) -> Dict[str, np.ndarray]:

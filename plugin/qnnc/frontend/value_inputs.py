@@ -1,5 +1,9 @@
 """Integer value inputs: an attention mask (or another small integer) the model casts to float.
 
+A bool mask input (``src_key_padding_mask`` given as a model input) is one too when it is read,
+through views, Nots and Casts to bool, only as a Where's condition or by a Cast to float: it
+becomes a float 0 / 1, each Not ``1 - x``, each condition a comparison with 0.5.
+
 A token model exported with ``input_ids`` and ``attention_mask`` reads the mask as a value: PyTorch
 writes ``(1.0 - mask[:, None, :].float()) * -10000`` (Cast to float after views) or
 ``mask == 0`` (a comparison with a constant, then a Where / Cast). Such an input, int64 / int32 /
@@ -22,22 +26,24 @@ from onnx import helper, numpy_helper
 from .index_inputs import InputReads, index_inputs
 from .onnx_names import NewTensors, defined_names
 
-VALUE_TYPES = (onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.INT16, onnx.TensorProto.INT8)
+VALUE_TYPES = (onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.INT16, onnx.TensorProto.INT8,
+               onnx.TensorProto.BOOL)
 RANGE = (-128.0, 127.0)  # int8 scale 1, zero point 0: the value itself
 _VIEWS = frozenset({"Reshape", "Unsqueeze", "Squeeze", "Flatten", "Identity", "Transpose", "Expand"})
 _COMPARISONS = frozenset({"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"})
 
 
-def _ends(reads: InputReads, name: str):
-    """(Casts to float, comparisons, tensors on the way) if every path from ``name`` ends at a
-    Cast to float or a comparison with a constant, through views; else None."""
-    found = _walk(reads, name)
+def _ends(reads: InputReads, name: str, boolean: bool = False):
+    """(Casts to float, comparisons, bool reads, tensors on the way) if every path from ``name``
+    ends at a Cast to float or a comparison with a constant (``boolean``: also a Where's condition
+    or a Not), through views; else None."""
+    found = _walk(reads, name, boolean)
     return found if isinstance(found, tuple) else None
 
 
-def _walk(reads: InputReads, name: str):
+def _walk(reads: InputReads, name: str, boolean: bool = False):
     """:func:`_ends`'s tuple, or the first reader that is none of those (None: no reader)."""
-    casts, comparisons, path = [], [], [name]
+    casts, comparisons, bools, path = [], [], [], [name]
     frontier, seen = [name], {name}
     while frontier:
         t = frontier.pop()
@@ -45,6 +51,17 @@ def _walk(reads: InputReads, name: str):
             to = next((a.i for a in n.attribute if a.name == "to"), None)
             if n.op_type == "Cast" and to == onnx.TensorProto.FLOAT:
                 casts.append(n)
+                continue
+            if boolean and n.op_type == "Where" and n.input[0] == t and t not in n.input[1:]:
+                bools.append(n)  # a condition: Greater(x, 0.5)
+                continue
+            if boolean and (n.op_type == "Not" or (n.op_type == "Cast" and to == onnx.TensorProto.BOOL)):
+                bools.append(n)  # Not: 1 - x; a Cast to bool: the value itself. The path goes on.
+                for o in n.output:
+                    if o and o not in seen:
+                        seen.add(o)
+                        frontier.append(o)
+                        path.append(o)
                 continue
             if n.op_type in _COMPARISONS and len(n.input) == 2 and t in n.input:
                 other = n.input[1] if n.input[0] == t else n.input[0]
@@ -59,12 +76,13 @@ def _walk(reads: InputReads, name: str):
                     seen.add(o)
                     frontier.append(o)
                     path.append(o)
-    return (casts, comparisons, path) if casts or comparisons else None
+    return (casts, comparisons, bools, path) if casts or comparisons or bools else None
 
 
 def value_refusal(model: onnx.ModelProto, name: str) -> str:
     """Why integer input ``name`` is no value input, in words (the importer's error names the reader)."""
-    found = _walk(InputReads(model), name)
+    inp = next((i for i in model.graph.input if i.name == name), None)
+    found = _walk(InputReads(model), name, _is_bool(inp))
     if isinstance(found, onnx.NodeProto):
         what = f"{found.op_type} '{found.name}'" if found.name else found.op_type
         return f"{what} reads it"
@@ -78,7 +96,16 @@ def value_input_names(model: onnx.ModelProto) -> List[str]:
     reads = InputReads(model)
     return [i.name for i in model.graph.input
             if i.name not in inits and i.name not in ids and i.type.HasField("tensor_type")
-            and i.type.tensor_type.elem_type in VALUE_TYPES and _ends(reads, i.name) is not None]
+            and i.type.tensor_type.elem_type in VALUE_TYPES and _ends(reads, i.name, _is_bool(i)) is not None]
+
+
+def _is_bool(inp) -> bool:
+    return inp is not None and inp.type.tensor_type.elem_type == onnx.TensorProto.BOOL
+
+
+def bool_input_names(model: onnx.ModelProto) -> List[str]:
+    """The BOOL graph inputs (before :func:`float_value_inputs`: their values are fed as 0 / 1)."""
+    return [i.name for i in model.graph.input if _is_bool(i)]
 
 
 def float_value_inputs(model: onnx.ModelProto) -> List[str]:
@@ -92,9 +119,27 @@ def float_value_inputs(model: onnx.ModelProto) -> List[str]:
     new.names = defined_names(model.graph) | {o.name for o in model.graph.output}
     reads = InputReads(model)
     on_path = set()
+    half = None
     for name in names:
-        casts, comparisons, path = _ends(reads, name)
+        inp = next(i for i in model.graph.input if i.name == name)
+        casts, comparisons, bools, path = _ends(reads, name, _is_bool(inp))
         on_path.update(path)
+        for n in bools:  # a bool mask as float 1 / 0: a condition is a comparison with 0.5, Not is 1 - x
+            if half is None:
+                half, one = new.name(name + "_half"), new.name(name + "_one")
+                model.graph.initializer.extend([numpy_helper.from_array(np.array(0.5, np.float32), half),
+                                                numpy_helper.from_array(np.array(1.0, np.float32), one)])
+            if n.op_type == "Not":
+                n.op_type = "Sub"
+                n.input[:] = [one, n.input[0]]
+            elif n.op_type == "Cast":
+                n.op_type = "Identity"
+                del n.attribute[:]
+            else:
+                cond = new.name(n.input[0] + "_set")
+                model.graph.node.insert(list(model.graph.node).index(n), onnx.helper.make_node(
+                    "Greater", [n.input[0], half], [cond], name=new.name(cond + "_node")))
+                n.input[0] = cond
         for n in casts:
             n.op_type = "Identity"
             del n.attribute[:]
@@ -130,10 +175,12 @@ def _constant(model: onnx.ModelProto, name: str) -> np.ndarray:
     raise ValueError(name)
 
 
-def integer_values(values: np.ndarray, dtype) -> np.ndarray:
+def integer_values(values: np.ndarray, dtype, boolean: bool = False) -> np.ndarray:
     """Values as the float model takes them: rounded half away from zero and clamped to
-    -128..127 (as their int8 quantization), of the input's type."""
+    -128..127 (as their int8 quantization; ``boolean``: any value but 0 is 1), of type ``dtype``."""
     v = np.asarray(values, np.float64)
+    if boolean:
+        return (v != 0).astype(dtype)
     return np.clip(np.sign(v) * np.floor(np.abs(v) + 0.5), RANGE[0], RANGE[1]).astype(dtype)
 
 
