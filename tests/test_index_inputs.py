@@ -9,7 +9,8 @@
   clamped to it, by the reference and the C alike, without reading outside the table.
 * The forms exporters give: ids of rank 1 (an unbatched module), time-major ids [sequence, 1] into
   an LSTM of layout 0 (PyTorch's batch_first=False), position ids built from Shape(ids) (Hugging
-  Face), a table behind an Identity or a Cast, a negative axis.
+  Face), a table behind an Identity or a Cast, a negative axis, Keras 3's where(ids < 0, ids + rows,
+  ids) as tf2onnx writes it (dropped: the Gather wraps itself); other arithmetic is refused.
 * Integer inputs read otherwise (as values, also inside an If body), unsigned ids, tables of more
   rows than int16 ids reach, and Gathers on another axis are refused with the rule, naming the reader.
 """
@@ -189,6 +190,21 @@ def _variant(kind: str, path: Path) -> Path:
                  helper.make_node("Gather", ["pos", "positions"], ["p"], name="pos_emb"),
                  helper.make_node("Add", ["e", "p"], ["ep"], name="add_pos"),
                  helper.make_node("MatMul", ["ep", "W"], ["y"], name="mm")]
+    elif kind in ("keras_wrap", "shifted"):  # tf2onnx's Keras 3 Embedding: where(ids < 0, ids + 20, ids)
+        inits += [numpy_helper.from_array(np.array(20 if kind == "keras_wrap" else 1, np.int64), "rows"),
+                  _c("fzero", np.float32(0.0))]
+        nodes = [helper.make_node("Cast", ["ids"], ["idf"], name="as_float", to=T.FLOAT),
+                 helper.make_node("Add", ["ids", "rows"], ["wrapped"], name="add"),
+                 helper.make_node("Less", ["idf", "fzero"], ["neg"], name="less"),
+                 helper.make_node("Not", ["neg"], ["pos"], name="not"),
+                 helper.make_node("Cast", ["pos"], ["posi"], name="pos_int", to=T.INT64),
+                 helper.make_node("Mul", ["ids", "posi"], ["keep"], name="keep"),
+                 helper.make_node("Cast", ["neg"], ["negi"], name="neg_int", to=T.INT64),
+                 helper.make_node("Mul", ["negi", "wrapped"], ["moved"], name="moved"),
+                 helper.make_node("Add", ["moved", "keep"], ["index"], name="select"),
+                 helper.make_node("Gather", ["weight", "index"], ["e"], name="emb"), nodes[1]]
+        if kind == "shifted":  # ids + 1 for every id: not the Gather's own wrap
+            nodes = [helper.make_node("Add", ["ids", "rows"], ["index"], name="shift"), nodes[-2], nodes[-1]]
     elif kind == "time_major":  # ids [6, 1] -> [6, 1, 4] -> LSTM layout 0 -> last hidden state
         shape, out_shape = [6, 1], [1, 1, 5]
         inits += [_c("Wx", rng.standard_normal((1, 20, 4)) * 0.4), _c("R", rng.standard_normal((1, 20, 5)) * 0.4)]
@@ -201,7 +217,7 @@ def _variant(kind: str, path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("kind", ["rank1", "identity_table", "negative_axis", "positions", "time_major"])
+@pytest.mark.parametrize("kind", ["rank1", "identity_table", "negative_axis", "positions", "time_major", "keras_wrap"])
 def test_exporter_forms_of_token_ids(tmp_path, kind):
     model = _variant(kind, tmp_path / f"{kind}.onnx")
     ids_shape = {"rank1": (6,), "time_major": (6, 1)}.get(kind, (1, 6))
@@ -397,4 +413,11 @@ def test_value_input_rules(tmp_path):
         generate(str(model), load_config(str(tmp_path / "big.yaml")), "rm", runtime=False, progress=False)
     with pytest.raises(ModelError, match="INT64.*Mul 'int_mul' reads it"):
         generate(str(_mask_only(tmp_path / "arith.onnx", "int_mul")), load_config(None), "m", runtime=False,
+                 progress=False)
+
+
+def test_index_arithmetic_other_than_the_wrap_is_refused(tmp_path):
+    """ids + 1 before the lookup is no wrap of negative ids: the input is refused, naming the Add."""
+    with pytest.raises(ModelError, match="INT64.*Add 'shift' reads it"):
+        generate(str(_variant("shifted", tmp_path / "shifted.onnx")), load_config(None), "m", runtime=False,
                  progress=False)

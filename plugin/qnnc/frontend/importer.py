@@ -21,6 +21,7 @@ from .qdq import is_prequantized, strip_quantization
 from .samples_apart import samples_mixed_once
 from .sequence_input import batch_first_sequence
 from .index_inputs import check_rows, drop_index_casts, index_inputs, read_as_indices, refusal_reason
+from .index_wraps import drop_index_wraps
 from .uint8_inputs import float_uint8_inputs
 from .value_inputs import float_value_inputs, value_refusal
 from .unbatched_inputs import batch_unbatched_inputs
@@ -781,6 +782,7 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
     if is_prequantized(model):
         model, quant = strip_quantization(model, path)
     float_uint8_inputs(model, path)  # uint8 image inputs Cast to float: float inputs (see uint8_inputs.py)
+    drop_index_wraps(model)  # Keras' where(ids < 0, ids + rows, ids) before a lookup: the Gather's own
     ids = index_inputs(model)  # token ids of embedding tables (index_inputs.py), as the user's model has them
     check_rows(ids, path)
     values = float_value_inputs(model)  # an attention mask cast to float: float inputs (value_inputs.py)

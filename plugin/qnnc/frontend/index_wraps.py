@@ -1,0 +1,118 @@
+"""Token ids normalized by the model before the lookup: the arithmetic dropped (ONNX -> ONNX).
+
+Keras 3's ``Embedding`` computes ``where(ids < 0, ids + rows, ids)`` before its gather, and
+tf2onnx writes that as integer arithmetic (Cast, Less, Not, Mul, Add). ONNX's Gather and qnnc's
+embedding kernel count an index below 0 from the end themselves, so the arithmetic changes
+nothing: here each Gather on axis 0 of a constant table whose indices an element-wise computation
+derives from a graph input alone (constants broadcast as scalars) reads the input directly, when
+that computation maps every id in [-rows, rows) to what the Gather would read for the id itself.
+This is checked by running the computation on all those ids (onnx's reference evaluator); any
+other arithmetic stays and the input is refused as token ids, naming the node. Nodes nobody reads
+any more are dropped. The importer and the float runner apply it before finding index inputs.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from .index_inputs import INDEX_TYPES, InputReads
+from .onnx_names import drop_dead_nodes
+
+# ops computing each output element from the same element of their inputs
+_ELEMENTWISE = frozenset({"Add", "Sub", "Mul", "Cast", "Less", "Greater", "Equal", "LessOrEqual", "GreaterOrEqual",
+                          "Not", "And", "Or", "Where", "Neg", "Abs", "Max", "Min", "Clip", "Identity", "Mod"})
+_MAX_ROWS = 1 << 16
+
+
+def _scalar_constants(model: onnx.ModelProto) -> Dict[str, onnx.TensorProto]:
+    """Initializers and Constant values of one element (they broadcast alike over any shape)."""
+    out = {i.name: i for i in model.graph.initializer if int(np.prod(i.dims)) == 1}
+    for n in model.graph.node:
+        if n.op_type == "Constant" and n.output:
+            value = next((a.t for a in n.attribute if a.name == "value"), None)
+            if value is not None and int(np.prod(value.dims)) == 1:
+                out[n.output[0]] = value
+    return out
+
+
+def _region(reads: InputReads, start: str, scalars) -> List[onnx.NodeProto]:
+    """The element-wise nodes computing from ``start`` and scalar constants alone, in graph order."""
+    inside, nodes, taken = {start}, [], set()
+    changed = True
+    while changed:
+        changed = False
+        for t in list(inside):
+            for n in reads.readers.get(t, []):
+                if id(n) in taken or n.op_type not in _ELEMENTWISE:
+                    continue
+                if all((not i) or i in inside or i in scalars for i in n.input):
+                    nodes.append(n)
+                    taken.add(id(n))
+                    inside.update(o for o in n.output if o)
+                    changed = True
+    order = {id(n): k for k, n in enumerate(reads.order)}
+    return sorted(nodes, key=lambda n: order[id(n)])
+
+
+def _evaluate(model, nodes, scalars, start: str, dtype, target: str, ids: np.ndarray) -> Optional[np.ndarray]:
+    """``target`` computed by ``nodes`` from ``start`` = ``ids`` (None if the evaluator fails)."""
+    from onnx.reference import ReferenceEvaluator
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+    used = {i for n in nodes for i in n.input if i in scalars}
+    inits = [numpy_helper.from_array(numpy_helper.to_array(scalars[i]), i) for i in sorted(used)]
+    g = helper.make_graph(list(nodes), "wrap", [helper.make_tensor_value_info(start, dtype, [len(ids)])],
+                          [helper.make_tensor_value_info(target, onnx.TensorProto.UNDEFINED, None)], inits)
+    try:
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+        return np.asarray(ReferenceEvaluator(m).run(None, {start: ids.astype(
+            helper.tensor_dtype_to_np_dtype(dtype))})[0]).reshape(-1)
+    except Exception:  # an op the evaluator refuses here: the arithmetic stays (and is refused later)
+        return None
+
+
+def _starts(model: onnx.ModelProto, reads: InputReads) -> Dict[str, int]:
+    """{tensor holding a graph input's ids as integers: its element type}: an int32 / int64 input
+    itself, or the Casts to int32 / int64 of a float input (Keras' float token ids)."""
+    inits = {i.name for i in model.graph.initializer}
+    out = {}
+    for inp in model.graph.input:
+        if inp.name in inits or not inp.type.HasField("tensor_type"):
+            continue
+        kind = inp.type.tensor_type.elem_type
+        if kind in INDEX_TYPES:
+            out[inp.name] = kind
+        elif kind == onnx.TensorProto.FLOAT:
+            for n in reads.readers.get(inp.name, []):
+                to = next((a.i for a in n.attribute if a.name == "to"), None)
+                if n.op_type == "Cast" and to in INDEX_TYPES:
+                    out[n.output[0]] = to
+    return out
+
+
+def drop_index_wraps(model: onnx.ModelProto) -> bool:
+    """Rewrite ``model`` in place (see the module docstring); returns whether anything changed."""
+    reads = InputReads(model)
+    scalars = _scalar_constants(model)
+    changed = False
+    for start, dtype in _starts(model, reads).items():
+        nodes = _region(reads, start, scalars)
+        produced = {o for n in nodes for o in n.output}
+        for g in [n for n in model.graph.node if n.op_type == "Gather" and len(n.input) == 2
+                  and n.input[1] in produced]:
+            table = reads.table_shape(g.input[0])
+            axis = next((a.i for a in g.attribute if a.name == "axis"), 0)
+            if table is None or len(table) < 2 or axis not in (0, -len(table)) or not 0 < table[0] <= _MAX_ROWS:
+                continue
+            rows = int(table[0])
+            ids = np.arange(-rows, rows, dtype=np.int64)
+            got = _evaluate(model, nodes, scalars, start, dtype, g.input[1], ids)
+            if got is not None and got.shape == ids.shape and np.array_equal(np.where(got < 0, got + rows, got),
+                                                                            np.where(ids < 0, ids + rows, ids)):
+                g.input[1] = start
+                changed = True
+    if changed:
+        drop_dead_nodes(model.graph)
+    return changed
