@@ -205,6 +205,10 @@ def _variant(kind: str, path: Path) -> Path:
                  helper.make_node("Gather", ["weight", "index"], ["e"], name="emb"), nodes[1]]
         if kind == "shifted":  # ids + 1 for every id: not the Gather's own wrap
             nodes = [helper.make_node("Add", ["ids", "rows"], ["index"], name="shift"), nodes[-2], nodes[-1]]
+    elif kind == "modulo":  # ids % 20: the Gather's own wrap on [-20, 20), not for 25 (row 5; the kernel: 19)
+        inits.append(numpy_helper.from_array(np.array(20, np.int64), "rows"))
+        nodes = [helper.make_node("Mod", ["ids", "rows"], ["index"], name="modulo"),
+                 helper.make_node("Gather", ["weight", "index"], ["e"], name="emb"), nodes[1]]
     elif kind == "time_major":  # ids [6, 1] -> [6, 1, 4] -> LSTM layout 0 -> last hidden state
         shape, out_shape = [6, 1], [1, 1, 5]
         inits += [_c("Wx", rng.standard_normal((1, 20, 4)) * 0.4), _c("R", rng.standard_normal((1, 20, 5)) * 0.4)]
@@ -416,8 +420,23 @@ def test_value_input_rules(tmp_path):
                  progress=False)
 
 
-def test_index_arithmetic_other_than_the_wrap_is_refused(tmp_path):
-    """ids + 1 before the lookup is no wrap of negative ids: the input is refused, naming the Add."""
-    with pytest.raises(ModelError, match="INT64.*Add 'shift' reads it"):
-        generate(str(_variant("shifted", tmp_path / "shifted.onnx")), load_config(None), "m", runtime=False,
+@pytest.mark.parametrize("kind,node", [("shifted", "Add 'shift'"), ("modulo", "Mod 'modulo'")])
+def test_index_arithmetic_other_than_the_wrap_is_refused(tmp_path, kind, node):
+    """ids + 1, or ids % rows (equal to the Gather's wrap on [-rows, rows) but not for larger ids,
+    which the kernel clamps), before the lookup: the input is refused, naming the node."""
+    with pytest.raises(ModelError, match=f"INT64.*{node} reads it"):
+        generate(str(_variant(kind, tmp_path / f"{kind}.onnx")), load_config(None), "m", runtime=False,
                  progress=False)
+
+
+def test_bool_mask_data_other_than_0_1_is_refused(tmp_path):
+    """The float model reads a bool mask's 2 as true, its int8 input as 2: such data is refused."""
+    from qnnc.errors import ConfigError
+    model = masked_attention(tmp_path / "bool.onnx", "bool")
+    rng = np.random.default_rng(2)
+    np.savez(tmp_path / "cal.npz", tokens=rng.integers(0, 30, (8, 1, 8)).astype(np.float32),
+             mask=2 * _masks(8, rng))
+    (tmp_path / "q.yaml").write_text("calibration:\n  data: cal.npz\n")
+    with pytest.raises(ConfigError, match="input 'mask' is a bool mask, but calibration.data holds values other "
+                                          "than 0 and 1"):
+        generate(str(model), load_config(str(tmp_path / "q.yaml")), "m", runtime=False, progress=False)

@@ -27,7 +27,7 @@ from .errors import ConfigError, ModelError
 from .frontend.data import load_input_samples, sample_count, take
 from .frontend.importer import import_onnx
 from .frontend.index_inputs import random_ids
-from .frontend.value_inputs import RANGE as VALUE_RANGE, random_values
+from .frontend.value_inputs import RANGE as VALUE_RANGE, bool_input_names, random_values
 from .frontend.uint8_inputs import uint8_input_names
 from .ir import Graph, Node
 from .reference.heap import keep_freed_heap
@@ -178,7 +178,7 @@ def _calibrate_and_quantize(model_path: str, cfg: Config, name: str, progress: b
         xs, ys = load_input_samples(cfg.calibration, input_names, input_shapes, cfg.source, masks=graph.value_inputs)
         if cfg.max_samples:
             xs = take(xs, slice(0, cfg.max_samples))
-        _check_value_inputs(graph, xs, cfg)
+        _check_value_inputs(graph, xs, cfg, model_path)
     else:
         xs = random_calibration_samples(input_names, input_shapes)
         for k, inp in enumerate(input_names):
@@ -323,11 +323,17 @@ def _batchnorm_quality(model_path: str, passed: Graph, qm: QModel, xs, pins, not
     return f"batchnorm, {len(passed.bn_stats)} BN layers, expected output SQNR {db:.1f} dB on {n} synthetic inputs"
 
 
-def _check_value_inputs(graph: Graph, xs, cfg: Config) -> None:
+def _check_value_inputs(graph: Graph, xs, cfg: Config, model_path: str) -> None:
     """Calibration data of an integer value input (frontend/value_inputs.py) must lie in -128..127:
-    its int8 is the value itself, and a larger value (a step count, a position) would be clamped."""
+    its int8 is the value itself, and a larger value (a step count, a position) would be clamped.
+    A bool mask's data must be 0 / 1 (the float model reads 2 as true, the int8 input as 2)."""
+    bools = set(bool_input_names(onnx.load(model_path, load_external_data=False))) if graph.value_inputs else set()
     for inp in graph.value_inputs:
         x = np.asarray(xs[inp] if isinstance(xs, dict) else xs)
+        if inp in bools and x.size and not np.all((x == 0) | (x == 1)):
+            raise ConfigError(f"input '{inp}' is a bool mask, but calibration.data holds values other than 0 and 1 "
+                              f"(from {x.min():g} to {x.max():g}); give it as bool or 0 / 1", file=cfg.source,
+                              key="calibration.data", line=cfg.line_of("calibration.data"))
         if x.size and (x.min() < VALUE_RANGE[0] or x.max() > VALUE_RANGE[1]):
             raise ConfigError(f"input '{inp}' is an integer the model casts to float or compares with constants "
                               f"(a mask), which qnnc takes as an int8 value -128..127, but calibration.data holds "

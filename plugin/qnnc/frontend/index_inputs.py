@@ -50,7 +50,6 @@ class InputReads:
     def __init__(self, model: onnx.ModelProto):
         g = model.graph
         self.shapes: Dict[str, List[int]] = {i.name: list(i.dims) for i in g.initializer}
-        self.order = list(g.node)  # the nodes in graph order
         self.producer: Dict[str, onnx.NodeProto] = {}
         self.readers: Dict[str, List[onnx.NodeProto]] = {}
         for n in g.node:

@@ -5,8 +5,10 @@ tf2onnx writes that as integer arithmetic (Cast, Less, Not, Mul, Add). ONNX's Ga
 embedding kernel count an index below 0 from the end themselves, so the arithmetic changes
 nothing: here each Gather on axis 0 of a constant table whose indices an element-wise computation
 derives from a graph input alone (constants broadcast as scalars) reads the input directly, when
-that computation maps every id in [-rows, rows) to what the Gather would read for the id itself.
-This is checked by running the computation on all those ids (onnx's reference evaluator); any
+that computation maps every id from -rows to the int16 maximum, wherever it yields a row at all,
+to the row the embedding kernel reads for the id itself (so ``ids % rows`` is no such wrap: 25
+would read row 5 there and the clamped last row here). This is checked by running the
+computation on all those ids (onnx's reference evaluator); any
 other arithmetic stays and the input is refused as token ids, naming the node. Nodes nobody reads
 any more are dropped. The importer and the float runner apply it before finding index inputs.
 """
@@ -28,33 +30,38 @@ _MAX_ROWS = 1 << 16
 
 
 def _scalar_constants(model: onnx.ModelProto) -> Dict[str, onnx.TensorProto]:
-    """Initializers and Constant values of one element (they broadcast alike over any shape)."""
-    out = {i.name: i for i in model.graph.initializer if int(np.prod(i.dims)) == 1}
+    """Initializers and Constant values of one element and rank 0 or 1 (they broadcast over ids of
+    any rank without adding axes)."""
+    out = {i.name: i for i in model.graph.initializer if int(np.prod(i.dims)) == 1 and len(i.dims) <= 1}
     for n in model.graph.node:
         if n.op_type == "Constant" and n.output:
             value = next((a.t for a in n.attribute if a.name == "value"), None)
-            if value is not None and int(np.prod(value.dims)) == 1:
+            if value is not None and int(np.prod(value.dims)) == 1 and len(value.dims) <= 1:
                 out[n.output[0]] = value
     return out
 
 
-def _region(reads: InputReads, start: str, scalars) -> List[onnx.NodeProto]:
-    """The element-wise nodes computing from ``start`` and scalar constants alone, in graph order."""
-    inside, nodes, taken = {start}, [], set()
-    changed = True
-    while changed:
-        changed = False
-        for t in list(inside):
-            for n in reads.readers.get(t, []):
-                if id(n) in taken or n.op_type not in _ELEMENTWISE:
-                    continue
-                if all((not i) or i in inside or i in scalars for i in n.input):
-                    nodes.append(n)
-                    taken.add(id(n))
-                    inside.update(o for o in n.output if o)
-                    changed = True
-    order = {id(n): k for k, n in enumerate(reads.order)}
-    return sorted(nodes, key=lambda n: order[id(n)])
+def _region(model: onnx.ModelProto, start: str, scalars) -> List[onnx.NodeProto]:
+    """The element-wise nodes computing from ``start`` and scalar constants alone, in graph order
+    (one pass: the graph is topologically sorted)."""
+    inside, nodes = {start}, []
+    for n in model.graph.node:
+        ins = [i for i in n.input if i]
+        if n.op_type in _ELEMENTWISE and any(i in inside for i in ins) and all(i in inside or i in scalars
+                                                                                for i in ins):
+            nodes.append(n)
+            inside.update(o for o in n.output if o)
+    return nodes
+
+
+def _ancestors(nodes: List[onnx.NodeProto], target: str) -> List[onnx.NodeProto]:
+    """The nodes of ``nodes`` that ``target`` depends on, in order."""
+    need, keep = {target}, []
+    for n in reversed(nodes):
+        if any(o in need for o in n.output):
+            keep.append(n)
+            need.update(i for i in n.input if i)
+    return keep[::-1]
 
 
 def _evaluate(model, nodes, scalars, start: str, dtype, target: str, ids: np.ndarray) -> Optional[np.ndarray]:
@@ -98,7 +105,7 @@ def drop_index_wraps(model: onnx.ModelProto) -> bool:
     scalars = _scalar_constants(model)
     changed = False
     for start, dtype in _starts(model, reads).items():
-        nodes = _region(reads, start, scalars)
+        nodes = _region(model, start, scalars)
         produced = {o for n in nodes for o in n.output}
         for g in [n for n in model.graph.node if n.op_type == "Gather" and len(n.input) == 2
                   and n.input[1] in produced]:
@@ -107,10 +114,15 @@ def drop_index_wraps(model: onnx.ModelProto) -> bool:
             if table is None or len(table) < 2 or axis not in (0, -len(table)) or not 0 < table[0] <= _MAX_ROWS:
                 continue
             rows = int(table[0])
-            ids = np.arange(-rows, rows, dtype=np.int64)
-            got = _evaluate(model, nodes, scalars, start, dtype, g.input[1], ids)
-            if got is not None and got.shape == ids.shape and np.array_equal(np.where(got < 0, got + rows, got),
-                                                                            np.where(ids < 0, ids + rows, ids)):
+            # every id the int16 API passes from -rows on (below, Keras' wrap reads again from the
+            # end where the kernel clamps: negative ids mean nothing to a vocabulary)
+            ids = np.arange(-rows, 32768, dtype=np.int64)
+            got = _evaluate(model, _ancestors(nodes, g.input[1]), scalars, start, dtype, g.input[1], ids)
+            if got is None or got.shape != ids.shape:
+                continue
+            valid = (got >= -rows) & (got < rows)  # where the model reads a row (elsewhere ONNX is undefined)
+            kernel = np.clip(np.where(ids < 0, ids + rows, ids), 0, rows - 1)  # the row the kernel reads
+            if np.array_equal(np.where(got < 0, got + rows, got)[valid], kernel[valid]):
                 g.input[1] = start
                 changed = True
     if changed:
