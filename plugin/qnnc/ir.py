@@ -21,6 +21,10 @@ def element_count(shape) -> int:
     return n
 
 
+# Ops whose output holds token ids in the input's memory order (a Transpose only where it moves
+# axes of size 1 alone, which the front end checks): frontend/index_inputs.py, passes/index_views.py.
+ID_VIEW_OPS = frozenset({"Reshape", "Unsqueeze", "Squeeze", "Flatten", "Identity", "Transpose"})
+
 @dataclass
 class Tensor:
     """A value in the graph; ``data`` is set for constants."""

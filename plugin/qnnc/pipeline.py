@@ -146,7 +146,9 @@ def _compile_model(model_path: str, cfg: Config, name: str, progress: bool, recu
     notes: List[str] = []
     graph = import_onnx(model_path, cfg.input_shape, cfg.source)
     input_names = list(graph.inputs)
-    u8 = [] if graph.quant is not None else uint8_input_names(onnx.load(model_path, load_external_data=False))
+    proto = onnx.load(model_path, load_external_data=False)
+    u8 = [] if graph.quant is not None else uint8_input_names(proto)
+    bools = set(bool_input_names(proto)) & set(graph.value_inputs)  # bool masks (value_inputs.py)
     input_shapes = [graph.shape(i) for i in input_names]
     passed = run_passes(graph, io_layout="NHWC" if cfg.layout == "nhwc" else "NCHW")
     prequantized = graph.quant is not None
@@ -162,7 +164,7 @@ def _compile_model(model_path: str, cfg: Config, name: str, progress: bool, recu
     act_bits = {**rec_bits, **act_bits}  # an override naming a layer wins
     try:
         return _calibrate_and_quantize(model_path, cfg, name, progress, graph, passed, input_names, input_shapes,
-                                       u8, prequantized, rounding, req, weight_bits, act_bits, notes)
+                                       u8, bools, prequantized, rounding, req, weight_bits, act_bits, notes)
     except ModelError as e:
         # a layer the recurrent default made int16 cannot be: compile_model retries without it
         e.from_recurrent_default = e.node in rec_bits and rec_bits[e.node] != cfg.activation_bits
@@ -170,26 +172,26 @@ def _compile_model(model_path: str, cfg: Config, name: str, progress: bool, recu
 
 
 def _calibrate_and_quantize(model_path: str, cfg: Config, name: str, progress: bool, graph: Graph, passed: Graph,
-                            input_names, input_shapes, u8, prequantized: bool, rounding: int, req: PrecisionRequest,
+                            input_names, input_shapes, u8, bools, prequantized: bool, rounding: int,
+                            req: PrecisionRequest,
                             weight_bits: Dict[str, int], act_bits: Dict[str, int], notes: List[str]) -> Compiled:
     """Calibration, the precision plan and the lowering (compile_model's second half)."""
     ys = None  # labels, for the auto_precision search
+    fixed_inputs = _fixed_input_ranges(graph, u8)
     if cfg.calibration is not None:
         xs, ys = load_input_samples(cfg.calibration, input_names, input_shapes, cfg.source, masks=graph.value_inputs)
         if cfg.max_samples:
             xs = take(xs, slice(0, cfg.max_samples))
-        _check_value_inputs(graph, xs, cfg, model_path)
+        _check_value_inputs(graph, xs, cfg, bools)
     else:
         xs = random_calibration_samples(input_names, input_shapes)
         for k, inp in enumerate(input_names):
+            x = xs[inp] if isinstance(xs, dict) else xs
             if inp in u8:  # raw bytes: uniform 0..255 (the range is fixed to [0, 255] below anyway)
-                x = xs[inp] if isinstance(xs, dict) else xs
                 x[...] = np.random.default_rng(k).integers(0, 256, x.shape)
             elif inp in graph.index_inputs:  # token ids: uniform over the table's rows
-                x = xs[inp] if isinstance(xs, dict) else xs
                 x[...] = random_ids(x.shape, graph.index_inputs[inp], k)
             elif inp in graph.value_inputs:  # an attention mask: 0 / 1
-                x = xs[inp] if isinstance(xs, dict) else xs
                 x[...] = random_values(x.shape, k)
         if not prequantized and cfg.method != "batchnorm":
             notes.append("no calibration data given (calibration.data in the config): activation ranges come from "
@@ -231,7 +233,7 @@ def _calibrate_and_quantize(model_path: str, cfg: Config, name: str, progress: b
             model_path, passed, xs, input_names, {t: graph.shape(t) for t in passed.bn_stats if t in graph.tensors},
             pins, progress, transforms=float_transforms(passed), means=cfg.bias_correction)
     elif method == "auto":
-        auto = _auto_calibration(model_path, passed, cfg, xs, pins, progress, _fixed_input_ranges(graph, u8), name,
+        auto = _auto_calibration(model_path, passed, cfg, xs, pins, progress, fixed_inputs, name,
                                  weight_bits, act_bits, rounding, floors)
         passed, cal, bias_correction, method = auto[0], auto[1].calibration, auto[1].chosen.bias_correction, \
             "auto: " + auto[1].chosen.label()
@@ -242,7 +244,7 @@ def _calibrate_and_quantize(model_path: str, cfg: Config, name: str, progress: b
                       transforms=float_transforms(passed), means=cfg.bias_correction,
                       keep_minmax=decision_tensors(passed),
                       only={passed.original_name(t) for t, v in passed.tensors.items() if not v.is_const})
-    for inp, r in _fixed_input_ranges(graph, u8).items():  # (see the function)
+    for inp, r in fixed_inputs.items():  # (see _fixed_input_ranges)
         cal.ranges[inp] = cal.minmax[inp] = r
     cal.ranges.update(floors)
     for t, r in floors.items():  # one note a Softmax: its input comes first, then the views feeding it
@@ -257,7 +259,7 @@ def _calibrate_and_quantize(model_path: str, cfg: Config, name: str, progress: b
     def quantize_with(plan: PrecisionPlan) -> QModel:
         return quantize(passed, cal.ranges, name, plan, per_channel=cfg.weights == "per_channel",
                         float_mean=float_mean, int4_clipping=cfg.int4_clipping, calibration_inputs=(xs, pins),
-                        int8_inputs=list(_fixed_input_ranges(graph, u8)), exact_output_scale=exact_output)
+                        int8_inputs=list(fixed_inputs), exact_output_scale=exact_output)
 
     def plan_of(weights: Dict[str, int], acts: Dict[str, int]) -> PrecisionPlan:
         return make_plan(passed, weights, {**act_bits, **acts}, cfg.activation_bits, rounding)
@@ -323,11 +325,11 @@ def _batchnorm_quality(model_path: str, passed: Graph, qm: QModel, xs, pins, not
     return f"batchnorm, {len(passed.bn_stats)} BN layers, expected output SQNR {db:.1f} dB on {n} synthetic inputs"
 
 
-def _check_value_inputs(graph: Graph, xs, cfg: Config, model_path: str) -> None:
+def _check_value_inputs(graph: Graph, xs, cfg: Config, bools) -> None:
     """Calibration data of an integer value input (frontend/value_inputs.py) must lie in -128..127:
     its int8 is the value itself, and a larger value (a step count, a position) would be clamped.
-    A bool mask's data must be 0 / 1 (the float model reads 2 as true, the int8 input as 2)."""
-    bools = set(bool_input_names(onnx.load(model_path, load_external_data=False))) if graph.value_inputs else set()
+    A bool mask's data (``bools``: those inputs) must be 0 / 1 (the float model reads 2 as true,
+    the int8 input as 2)."""
     for inp in graph.value_inputs:
         x = np.asarray(xs[inp] if isinstance(xs, dict) else xs)
         if inp in bools and x.size and not np.all((x == 0) | (x == 1)):

@@ -74,10 +74,11 @@ class FloatRunner:
         # token ids (index_inputs.py), found as the importer finds them: {input: (table rows, its type)}
         types = {i.name: onnx.helper.tensor_dtype_to_np_dtype(i.type.tensor_type.elem_type) for i in model.graph.input
                  if i.type.HasField("tensor_type")}
-        self.index_inputs = {k: (rows, types[k]) for k, rows in index_inputs(model).items()}
+        ids = index_inputs(model)
+        self.index_inputs = {k: (rows, types[k]) for k, rows in ids.items()}
         # an attention mask (value_inputs.py): a float input as the importer makes it, fed whole numbers
         self.bool_inputs = set(bool_input_names(model))  # (a bool mask: 0 / 1)
-        self.value_inputs = float_value_inputs(model)
+        self.value_inputs = float_value_inputs(model, ids)
         # A time-major sequence input as the importer takes it; ``input_shape`` is the compiled
         # model's (a sequence input already batch-first), so it applies after this.
         batch_first_sequence(model, path, dynamic_length_ok=True)

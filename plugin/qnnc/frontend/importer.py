@@ -785,7 +785,7 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
     drop_index_wraps(model)  # Keras' where(ids < 0, ids + rows, ids) before a lookup: the Gather's own
     ids = index_inputs(model)  # token ids of embedding tables (index_inputs.py), as the user's model has them
     check_rows(ids, path)
-    values = float_value_inputs(model)  # an attention mask cast to float: float inputs (value_inputs.py)
+    values = float_value_inputs(model, ids)  # an attention mask cast to float: float inputs (value_inputs.py)
     rebatched = _pin_inputs(model, input_shape or {}, path, config_file, ids)
     _check_attribute_types(model, path, opset)  # before the rewrites read them (a perm given as INT, ...)
     model = expand_composites(model, opset, path)  # as the float runner does (calibration names)

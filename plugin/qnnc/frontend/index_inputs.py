@@ -23,21 +23,19 @@ way is refused by the importer, naming the reader.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 import onnx
 from onnx import helper
 
+from ..ir import ID_VIEW_OPS
 from .onnx_names import read_names, subgraphs
 
 # ONNX Gather's index types (the unsigned ones are no Gather indices)
 INDEX_TYPES = (onnx.TensorProto.INT64, onnx.TensorProto.INT32)
 # ids are int16 in the arena and the API: a table of more rows cannot be indexed by them
 MAX_ROWS = 32768
-# ops whose output holds the input's values in the same memory order (a Transpose only if it
-# moves axes of size 1 alone: checked with the shapes)
-_VIEWS = frozenset({"Reshape", "Unsqueeze", "Squeeze", "Flatten", "Identity", "Transpose"})
 
 
 def _attr(n: onnx.NodeProto, name: str, default=None):
@@ -45,11 +43,12 @@ def _attr(n: onnx.NodeProto, name: str, default=None):
 
 
 class InputReads:
-    """Readers, producers and constant shapes of a graph, for the walks below."""
+    """Readers, producers and constants of a graph, for the walks over an input's reads (here and in
+    value_inputs.py / index_wraps.py)."""
 
     def __init__(self, model: onnx.ModelProto):
         g = model.graph
-        self.shapes: Dict[str, List[int]] = {i.name: list(i.dims) for i in g.initializer}
+        self.constants: Dict[str, onnx.TensorProto] = {i.name: i for i in g.initializer}
         self.producer: Dict[str, onnx.NodeProto] = {}
         self.readers: Dict[str, List[onnx.NodeProto]] = {}
         for n in g.node:
@@ -62,21 +61,44 @@ class InputReads:
             if n.op_type == "Constant" and n.output:
                 value = _attr(n, "value")
                 if value is not None:
-                    self.shapes[n.output[0]] = list(value.dims)
+                    self.constants[n.output[0]] = value
         self.value_shapes = {vi.name: [d.dim_value if d.HasField("dim_value") else 0
                                        for d in vi.type.tensor_type.shape.dim]
                              for vi in list(g.input) + list(g.value_info) + list(g.output)
                              if vi.type.HasField("tensor_type") and vi.type.tensor_type.HasField("shape")}
 
-    def table_shape(self, name: str) -> Optional[List[int]]:
-        """Shape of a constant table: an initializer or Constant, through Identity / Cast nodes."""
-        seen = 0
-        while name not in self.shapes and name in self.producer and seen < 16:
+    def source(self, name: str) -> Optional[Tuple[onnx.TensorProto, List[int]]]:
+        """(the initializer or Constant value ``name`` is, through Identity / Cast nodes, the Casts'
+        target types in the order they apply), or None if ``name`` is computed otherwise."""
+        casts: List[int] = []
+        while name not in self.constants and name in self.producer and len(casts) < 16:
             n = self.producer[name]
             if n.op_type not in ("Identity", "Cast") or not n.input:
                 return None
-            name, seen = n.input[0], seen + 1
-        return self.shapes.get(name)
+            if n.op_type == "Cast":
+                casts.append(int(_attr(n, "to")))
+            name = n.input[0]
+        return (self.constants[name], casts[::-1]) if name in self.constants else None
+
+    def table_shape(self, name: str) -> Optional[List[int]]:
+        """Shape of a constant table: an initializer or Constant, through Identity / Cast nodes."""
+        found = self.source(name)
+        return None if found is None else list(found[0].dims)
+
+    def walk(self, start: str, follow: Callable[[onnx.NodeProto, str], bool]
+             ) -> Iterator[Tuple[str, onnx.NodeProto]]:
+        """(tensor, reader) for every reader of ``start`` and, where ``follow(reader, tensor)``, of
+        the reader's outputs in turn (each tensor once)."""
+        frontier, seen = [start], {start}
+        while frontier:
+            t = frontier.pop()
+            for n in self.readers.get(t, []):
+                yield t, n
+                if follow(n, t):
+                    for o in n.output:
+                        if o and o not in seen:
+                            seen.add(o)
+                            frontier.append(o)
 
     def _memory_kept(self, n: onnx.NodeProto) -> bool:
         """A Transpose that moves only axes of size 1 (shapes known), or another view op."""
@@ -89,40 +111,37 @@ class InputReads:
         moved = [a for a in perm if shape[a] != 1]
         return moved == sorted(moved)
 
+    def _passes_ids(self, n: onnx.NodeProto, t: str) -> bool:
+        """Whether ids reach ``n``'s output unchanged: a Cast to int32/int64 or a memory-order view."""
+        return ((n.op_type == "Cast" and _attr(n, "to") in INDEX_TYPES)
+                or (n.op_type in ID_VIEW_OPS and n.input[0] == t and self._memory_kept(n)))
+
     def reads(self, ids: str) -> Tuple[Optional[int], Optional[onnx.NodeProto]]:
         """(rows of the smallest table, None) if every path from ``ids`` ends as the indices of a
         Gather on axis 0 of a constant table (through views and Casts to int32/int64, Shape
         readers allowed); else (None, the first reader that is none of these)."""
         rows: List[int] = []
-        frontier, seen = [ids], {ids}
-        while frontier:
-            t = frontier.pop()
-            for n in self.readers.get(t, []):
-                if n.op_type == "Shape":
-                    continue
-                if n.op_type == "Gather" and list(n.input[1:]) == [t] and n.input[0] != t:
-                    table = self.table_shape(n.input[0])
-                    axis = int(_attr(n, "axis", 0))
-                    if table is None or len(table) < 2 or axis not in (0, -len(table)):
-                        return None, n
-                    rows.append(int(table[0]))
-                    continue
-                cast_ok = n.op_type == "Cast" and _attr(n, "to") in INDEX_TYPES
-                if not (cast_ok or (n.op_type in _VIEWS and n.input[0] == t and self._memory_kept(n))):
+        for t, n in self.walk(ids, self._passes_ids):
+            if n.op_type == "Shape":
+                continue
+            if n.op_type == "Gather" and list(n.input[1:]) == [t] and n.input[0] != t:
+                table = self.table_shape(n.input[0])
+                axis = int(_attr(n, "axis", 0))
+                if table is None or len(table) < 2 or axis not in (0, -len(table)):
                     return None, n
-                for o in n.output:
-                    if o and o not in seen:
-                        seen.add(o)
-                        frontier.append(o)
+                rows.append(int(table[0]))
+            elif not self._passes_ids(n, t):
+                return None, n
         return (min(rows), None) if rows else (None, None)
 
 
-def index_inputs(model: onnx.ModelProto) -> Dict[str, int]:
+def index_inputs(model: onnx.ModelProto, walk: Optional[InputReads] = None) -> Dict[str, int]:
     """{graph input: rows of the smallest table it indexes} for the index inputs of ``model``: an
     int64 / int32 input all of whose reads end as Gather indices (see the module docstring), or a
-    float input read only by Casts to int32 / int64 that are (tf2onnx's Keras Embedding)."""
+    float input read only by Casts to int32 / int64 that are (tf2onnx's Keras Embedding).
+    ``walk``: the model's InputReads, where the caller has it."""
     inits = {i.name for i in model.graph.initializer}
-    walk = InputReads(model)
+    walk = InputReads(model) if walk is None else walk
     found: Dict[str, int] = {}
     for inp in model.graph.input:
         if inp.name in inits or not inp.type.HasField("tensor_type"):
@@ -157,19 +176,9 @@ def refusal_reason(model: onnx.ModelProto, name: str) -> str:
 def read_as_indices(model: onnx.ModelProto, name: str) -> bool:
     """Whether a Gather reads ``name`` (through views and Casts) as its indices: the input was
     meant as token ids, so a refusal explains the index rule."""
-    walk = InputReads(model)
-    frontier, seen = [name], {name}
-    while frontier:
-        t = frontier.pop()
-        for n in walk.readers.get(t, []):
-            if n.op_type == "Gather" and list(n.input[1:]) == [t]:
-                return True
-            if n.op_type in _VIEWS or n.op_type == "Cast":
-                for o in n.output:
-                    if o and o not in seen:
-                        seen.add(o)
-                        frontier.append(o)
-    return False
+    def follow(n: onnx.NodeProto, _t: str) -> bool:
+        return n.op_type in ID_VIEW_OPS or n.op_type == "Cast"
+    return any(n.op_type == "Gather" and list(n.input[1:]) == [t] for t, n in InputReads(model).walk(name, follow))
 
 
 def check_rows(found: Dict[str, int], path: str) -> None:
@@ -184,20 +193,15 @@ def check_rows(found: Dict[str, int], path: str) -> None:
 def drop_index_casts(model: onnx.ModelProto, names: Dict[str, int]) -> None:
     """After shape inference: the Casts on the way from an index input to its Gathers become
     Identity (qnnc's graph has no element types; the ids stay whole numbers)."""
-    walk = InputReads(model)
-    frontier, seen = list(names), set(names)
-    while frontier:
-        t = frontier.pop()
-        for n in walk.readers.get(t, []):
-            if n.op_type in ("Gather", "Shape"):
-                continue
+    reads = InputReads(model)
+
+    def on_the_way(n: onnx.NodeProto, _t: str) -> bool:
+        return n.op_type not in ("Gather", "Shape")
+    for name in names:
+        for _, n in reads.walk(name, on_the_way):
             if n.op_type == "Cast":
                 n.op_type = "Identity"
                 del n.attribute[:]
-            for o in n.output:
-                if o and o not in seen:
-                    seen.add(o)
-                    frontier.append(o)
 
 
 def integer_ids(values: np.ndarray, rows: int, dtype) -> np.ndarray:

@@ -29,16 +29,10 @@ _ELEMENTWISE = frozenset({"Add", "Sub", "Mul", "Cast", "Less", "Greater", "Equal
 _MAX_ROWS = 1 << 16
 
 
-def _scalar_constants(model: onnx.ModelProto) -> Dict[str, onnx.TensorProto]:
+def _scalar_constants(reads: InputReads) -> Dict[str, onnx.TensorProto]:
     """Initializers and Constant values of one element and rank 0 or 1 (they broadcast over ids of
     any rank without adding axes)."""
-    out = {i.name: i for i in model.graph.initializer if int(np.prod(i.dims)) == 1 and len(i.dims) <= 1}
-    for n in model.graph.node:
-        if n.op_type == "Constant" and n.output:
-            value = next((a.t for a in n.attribute if a.name == "value"), None)
-            if value is not None and int(np.prod(value.dims)) == 1 and len(value.dims) <= 1:
-                out[n.output[0]] = value
-    return out
+    return {k: v for k, v in reads.constants.items() if int(np.prod(v.dims)) == 1 and len(v.dims) <= 1}
 
 
 def _region(model: onnx.ModelProto, start: str, scalars) -> List[onnx.NodeProto]:
@@ -102,7 +96,7 @@ def _starts(model: onnx.ModelProto, reads: InputReads) -> Dict[str, int]:
 def drop_index_wraps(model: onnx.ModelProto) -> bool:
     """Rewrite ``model`` in place (see the module docstring); returns whether anything changed."""
     reads = InputReads(model)
-    scalars = _scalar_constants(model)
+    scalars = _scalar_constants(reads)
     changed = False
     for start, dtype in _starts(model, reads).items():
         nodes = _region(model, start, scalars)

@@ -17,7 +17,7 @@ Without calibration data it gets random 0 / 1 values (a mask).
 """
 from __future__ import annotations
 
-from typing import List
+from typing import Dict, List, Optional
 
 import numpy as np
 import onnx
@@ -44,39 +44,35 @@ def _ends(reads: InputReads, name: str, boolean: bool = False):
 def _walk(reads: InputReads, name: str, boolean: bool = False):
     """:func:`_ends`'s tuple, or the first reader that is none of those (None: no reader)."""
     casts, comparisons, bools, path = [], [], [], [name]
-    frontier, seen = [name], {name}
-    while frontier:
-        t = frontier.pop()
-        for n in reads.readers.get(t, []):
-            to = next((a.i for a in n.attribute if a.name == "to"), None)
-            if n.op_type == "Cast" and to == onnx.TensorProto.FLOAT:
-                casts.append(n)
-                continue
-            if boolean and n.op_type == "Where" and n.input[0] == t and t not in n.input[1:]:
-                bools.append(n)  # a condition: Greater(x, 0.5)
-                continue
-            if boolean and (n.op_type == "Not" or (n.op_type == "Cast" and to == onnx.TensorProto.BOOL)):
-                bools.append(n)  # Not: 1 - x; a Cast to bool: the value itself. The path goes on.
-                for o in n.output:
-                    if o and o not in seen:
-                        seen.add(o)
-                        frontier.append(o)
-                        path.append(o)
-                continue
-            if n.op_type in _COMPARISONS and len(n.input) == 2 and t in n.input:
-                other = n.input[1] if n.input[0] == t else n.input[0]
-                if other == t or reads.table_shape(other) is None:
-                    return n
-                comparisons.append(n)
-                continue
-            if n.op_type not in _VIEWS or n.input[0] != t:
+
+    def flips(n: onnx.NodeProto) -> bool:  # a bool mask's Not (1 - x) or Cast to bool (the value itself)
+        return boolean and (n.op_type == "Not" or (n.op_type == "Cast" and _to(n) == onnx.TensorProto.BOOL))
+
+    def goes_on(n: onnx.NodeProto, t: str) -> bool:  # the value reaches the output: walk on
+        on = (n.op_type in _VIEWS and n.input[0] == t) or flips(n)
+        if on:
+            path.extend(o for o in n.output if o)
+        return on
+
+    for t, n in reads.walk(name, goes_on):
+        if n.op_type == "Cast" and _to(n) == onnx.TensorProto.FLOAT:
+            casts.append(n)
+        elif boolean and n.op_type == "Where" and n.input[0] == t and t not in n.input[1:]:
+            bools.append(n)  # a condition: Greater(x, 0.5)
+        elif flips(n):
+            bools.append(n)
+        elif n.op_type in _COMPARISONS and len(n.input) == 2 and t in n.input:
+            other = n.input[1] if n.input[0] == t else n.input[0]
+            if other == t or reads.source(other) is None:
                 return n
-            for o in n.output:
-                if o and o not in seen:
-                    seen.add(o)
-                    frontier.append(o)
-                    path.append(o)
+            comparisons.append(n)
+        elif n.op_type not in _VIEWS or n.input[0] != t:
+            return n
     return (casts, comparisons, bools, path) if casts or comparisons or bools else None
+
+
+def _to(n: onnx.NodeProto):
+    return next((a.i for a in n.attribute if a.name == "to"), None)
 
 
 def value_refusal(model: onnx.ModelProto, name: str) -> str:
@@ -89,11 +85,13 @@ def value_refusal(model: onnx.ModelProto, name: str) -> str:
     return "it is not read as indices or as a value"
 
 
-def value_input_names(model: onnx.ModelProto) -> List[str]:
-    """The value inputs of ``model`` (see the module docstring), in input order."""
+def value_input_names(model: onnx.ModelProto, ids: Optional[Dict[str, int]] = None,
+                      reads: Optional[InputReads] = None) -> List[str]:
+    """The value inputs of ``model`` (see the module docstring), in input order; ``ids``: its
+    index inputs and ``reads`` its InputReads, where the caller has them."""
     inits = {i.name for i in model.graph.initializer}
-    ids = index_inputs(model)
-    reads = InputReads(model)
+    reads = InputReads(model) if reads is None else reads
+    ids = index_inputs(model, reads) if ids is None else ids
     return [i.name for i in model.graph.input
             if i.name not in inits and i.name not in ids and i.type.HasField("tensor_type")
             and i.type.tensor_type.elem_type in VALUE_TYPES and _ends(reads, i.name, _is_bool(i)) is not None]
@@ -108,16 +106,16 @@ def bool_input_names(model: onnx.ModelProto) -> List[str]:
     return [i.name for i in model.graph.input if _is_bool(i)]
 
 
-def float_value_inputs(model: onnx.ModelProto) -> List[str]:
+def float_value_inputs(model: onnx.ModelProto, ids: Optional[Dict[str, int]] = None) -> List[str]:
     """Rewrite ``model`` in place so each value input is a float input: its Casts to float become
     Identity, the constants it is compared with float copies, the tensors on the way float.
-    Returns the names of those inputs."""
-    names = value_input_names(model)
+    Returns the names of those inputs (``ids``: the index inputs, where the caller has them)."""
+    reads = InputReads(model)
+    names = value_input_names(model, ids, reads)
     if not names:
         return names
     new = NewTensors()
     new.names = defined_names(model.graph) | {o.name for o in model.graph.output}
-    reads = InputReads(model)
     on_path = set()
     half = None
     for name in names:
@@ -145,7 +143,10 @@ def float_value_inputs(model: onnx.ModelProto) -> List[str]:
             del n.attribute[:]
         for n in comparisons:
             k = 1 if n.input[0] in path else 0
-            value = _constant(model, n.input[k])
+            proto, to_types = reads.source(n.input[k])
+            value = numpy_helper.to_array(proto)
+            for to in to_types:  # Cast(0.5 -> int64) is 0 (ONNX's float -> int Cast truncates, as astype)
+                value = value.astype(helper.tensor_dtype_to_np_dtype(to))
             const = new.name(n.input[k] + "_float")
             model.graph.initializer.append(numpy_helper.from_array(value.astype(np.float32), const))
             n.input[k] = const
@@ -153,26 +154,6 @@ def float_value_inputs(model: onnx.ModelProto) -> List[str]:
         if vi.name in on_path and vi.type.HasField("tensor_type"):
             vi.type.tensor_type.elem_type = onnx.TensorProto.FLOAT
     return names
-
-
-def _constant(model: onnx.ModelProto, name: str) -> np.ndarray:
-    """The value of a constant (initializer or Constant node, through Identity / Cast nodes, each
-    Cast applied: Cast(0.5 -> int64) is 0)."""
-    producer = {o: n for n in model.graph.node for o in n.output}
-    casts = []
-    for _ in range(16):
-        init = next((i for i in model.graph.initializer if i.name == name), None)
-        n = producer.get(name)
-        if init is not None or n.op_type == "Constant":
-            value = numpy_helper.to_array(init if init is not None else
-                                          next(a.t for a in n.attribute if a.name == "value"))
-            for to in reversed(casts):  # (ONNX's float -> int Cast truncates, as astype does)
-                value = value.astype(helper.tensor_dtype_to_np_dtype(to))
-            return value
-        if n.op_type == "Cast":  # (InputReads.table_shape followed Identity / Cast)
-            casts.append(next(a.i for a in n.attribute if a.name == "to"))
-        name = n.input[0]
-    raise ValueError(name)
 
 
 def integer_values(values: np.ndarray, dtype, boolean: bool = False) -> np.ndarray:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..ir import Graph
-
-_VIEWS = frozenset({"Reshape", "Unsqueeze", "Squeeze", "Flatten", "Identity", "Transpose"})
+from ..ir import ID_VIEW_OPS, Graph
 
 
 def _source(g: Graph, name: str) -> Optional[str]:
@@ -21,7 +19,7 @@ def _source(g: Graph, name: str) -> Optional[str]:
         if name in g.index_inputs:
             return name
         n = g.producer(name)
-        if n is None or n.op not in _VIEWS or not n.inputs:
+        if n is None or n.op not in ID_VIEW_OPS or not n.inputs:
             return None
         name = n.inputs[0]
     return None
