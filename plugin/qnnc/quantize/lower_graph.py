@@ -27,6 +27,7 @@ from . import rules_s16_reduce
 from . import rules_s16_matmul
 from .calibrate import Ranges
 from .fixedpoint import ROUND_TFLITE, MultiplierRangeError
+from .qparams import s16_scale
 from .lowering import Lowering
 from .precision import PrecisionPlan
 
@@ -100,9 +101,7 @@ def quantize(graph: Graph, ranges: Ranges, name: str, plan: PrecisionPlan, per_c
         if inp in graph.index_inputs:  # token ids: the id itself, int16 (rules_embedding.py)
             low.new_tensor(inp, 1.0, 0, bits=16)
         elif bits == 16:
-            lo, hi = low.ranges[graph.original_name(inp)]
-            amax = max(abs(float(lo)), abs(float(hi)))
-            low.new_tensor(inp, amax / 32767.0 if amax > 1e-30 else 1.0, 0, bits=16)
+            low.new_tensor(inp, s16_scale(*low.ranges[graph.original_name(inp)]), 0, bits=16)
         else:
             low.new_tensor(inp, *low.calibrated(inp))
     for n in graph.nodes:

@@ -21,7 +21,7 @@ from ..qmodel import QOp, QTensor
 from .calibrate import Ranges
 from .fixedpoint import ROUND_HALF_EVEN, quantize_multiplier, quantize_multipliers
 from .precision import PrecisionPlan
-from .qparams import SOFTMAX_ZP, act_qparams
+from .qparams import SOFTMAX_ZP, act_qparams, s16_scale
 from .weights import fixed_weight_quantization, quantize_weights
 
 SOFTMAX_TOP = 0.5  # a Softmax output's int8 range reaches at least this far (softmax_inv_output_scale)
@@ -222,8 +222,7 @@ class Lowering:
         if key not in self.converted:
             lo, hi = self.value_range(t)
             if bits == 16:
-                amax = max(abs(lo), abs(hi))
-                dst = QTensor(f"{t.name}__s16", t.shape, amax / 32767.0 if amax > 1e-30 else 1.0, 0, bits=16)
+                dst = QTensor(f"{t.name}__s16", t.shape, s16_scale(lo, hi), 0, bits=16)
             else:
                 q = self.api_output_qparams(t.name, (lo, hi))
                 dst = QTensor(f"{t.name}__s8", t.shape, *q)

@@ -14,6 +14,12 @@ def round_half_away(v: float) -> int:
     return int(math.floor(v + 0.5)) if v >= 0 else -int(math.floor(-v + 0.5))
 
 
+def s16_scale(lo: float, hi: float) -> float:
+    """Symmetric int16 scale (zero point 0) covering [lo, hi]: max |x| / 32767; 1 for an all-zero range."""
+    amax = max(abs(float(lo)), abs(float(hi)))
+    return amax / 32767.0 if amax > 1e-30 else 1.0
+
+
 def act_qparams(lo: float, hi: float) -> Tuple[float, int]:
     """Asymmetric int8 scale and zero point covering [lo, hi] (always including 0)."""
     lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)

@@ -17,7 +17,7 @@ import numpy as np
 from ..ir import Node, element_count
 from ..qmodel import QOp
 from .fixedpoint import round_half_away
-from .qparams import act_qparams
+from .qparams import act_qparams, s16_scale
 from .rules_movement import RULES as MOVEMENT_RULES, _perm, onnx_shape
 from .rules_s16 import S16_MAX, S16_MIN
 
@@ -42,8 +42,7 @@ def embedding(low, n: Node) -> None:
     bits = low.plan.of(n.name).activation_bits
     rows, row = table.shape[0], element_count(table.shape[1:])
     if bits == 16:
-        amax = max(abs(lo), abs(hi))
-        scale, zp = (amax / S16_MAX if amax > 1e-30 else 1.0), 0
+        scale, zp = s16_scale(lo, hi), 0
         q = np.clip(round_half_away(table / scale), S16_MIN, S16_MAX).astype(np.int16)
     else:
         scale, zp = act_qparams(lo, hi)

@@ -25,7 +25,7 @@ from ..kernel_params import FcParams, PoolParams
 from ..qmodel import QOp, QTensor
 from .bias_correction import mean_shift_of
 from .lowering import Lowering
-from .qparams import round_half_away
+from .qparams import round_half_away, s16_scale
 from .weights import apply_scale_floor, bias_scale_floor, quantize_weights
 
 
@@ -49,9 +49,7 @@ def softmax_exp_lut(input_scale: float) -> np.ndarray:
 def scale16(low: Lowering, name: str, n: Node = None) -> float:
     """Symmetric int16 scale of a tensor's calibrated range (the int8 checks run first)."""
     low.calibrated(name, n)  # raises the clear errors for missing or non-finite ranges
-    lo, hi = low.ranges[low.g.original_name(name)]
-    amax = max(abs(float(lo)), abs(float(hi)))
-    return amax / S16_MAX if amax > 1e-30 else 1.0
+    return s16_scale(*low.ranges[low.g.original_name(name)])
 
 
 def new16(low: Lowering, name: str, scale: float) -> QTensor:

@@ -32,6 +32,7 @@ from ..qmodel import QOp, QTensor
 from . import unary_functions as UF
 from .fixedpoint import add_multipliers, quantize_multiplier, quantize_multipliers
 from .lowering import Lowering, broadcast_dims4
+from .qparams import s16_scale
 from .rules_s8 import prelu_slope
 from .rules_s16 import ADD16_LEFT_SHIFT, S16_MAX, S16_MIN, input16, new16, output16, scale16, value16
 
@@ -43,7 +44,7 @@ def const16(low: Lowering, name: str) -> Tuple[np.ndarray, QTensor]:
     from zero); an all-zero constant gets scale 1."""
     c = low.g.const(name).astype(np.float64)
     amax = float(np.max(np.abs(c))) if c.size else 0.0
-    scale = amax / S16_MAX if amax > 1e-30 else 1.0
+    scale = s16_scale(-amax, amax)
     q = np.clip(np.sign(c) * np.floor(np.abs(c) / scale + 0.5), S16_MIN, S16_MAX).astype(np.int16)
     return q, QTensor(name, tuple(c.shape), scale, 0, bits=16)
 

@@ -30,6 +30,7 @@ from ..qmodel import QOp
 from . import unary_functions as UF
 from .fixedpoint import quantize_multiplier
 from .lowering import Lowering
+from .qparams import s16_scale
 from .rules_s16 import S16_MAX, S16_MIN, input16, new16, scale16
 
 LUT16_SIZE = 513
@@ -97,9 +98,7 @@ def output_scale16(low: Lowering, n: Node, fn, x) -> float:
     name = n.outputs[0]
     if low.g.original_name(name) not in low.ranges and n.attrs.get("derived_range") == "table":
         lo, hi = input_range(low, n.inputs[0], x)
-        lo, hi = derived_range16(fn, x.scale, lo, hi)
-        amax = max(abs(lo), abs(hi))
-        return amax / S16_MAX if amax > 1e-30 else 1.0
+        return s16_scale(*derived_range16(fn, x.scale, lo, hi))
     return scale16(low, name, n)
 
 
