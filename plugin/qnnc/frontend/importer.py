@@ -15,6 +15,7 @@ from ..errors import ModelError
 from ..ir import Graph, Node, Tensor
 from .decompose import TIED_RANGES_KEY, expand_composites, expand_legacy
 from .float32 import float32_model
+from .node_order import sort_nodes
 from .newer_opsets import expand_newer_ops, inline_function_ops, relabel_to
 from .onnx_fold import fold_onnx_constants
 from .qdq import is_prequantized, strip_quantization
@@ -170,13 +171,6 @@ def _check_graph_structure(model: onnx.ModelProto, path: str) -> None:
         first = g.node[cycle[0]]
         raise ModelError(f"the graph has a cycle: {names} -> '{_node_label(first, cycle[0])}'; ONNX graphs must "
                          "be acyclic", file=path, node=_node_label(first, cycle[0]), op=first.op_type)
-    for idx, n in enumerate(g.node):
-        for i in n.input:
-            if i in producer and producer[i] > idx:
-                late = g.node[producer[i]]
-                raise ModelError(f"input '{i}' is produced later, by node '{_node_label(late, producer[i])}'; the "
-                                 "nodes are not topologically sorted (re-export the model, or sort it with "
-                                 "onnx-simplifier)", file=path, node=_node_label(n, idx), op=n.op_type)
 
 
 def _find_cycle(g: onnx.GraphProto, producer: Dict[str, int]) -> List[int]:
@@ -252,9 +246,10 @@ def _converter_reason(e: Exception) -> str:
 
 def convert_opset(model: onnx.ModelProto, path: str):
     """(model, opset): the model itself if its opset is MIN_OPSET-MAX_OPSET, else converted. Every
-    reader of the model starts here, so two more readings happen here too, in place: the graph's
-    -1 dims (what some exporters write for an open dim, which onnxruntime reads as dynamic) become
+    reader of the model starts here, so three more readings happen here too, in place: nodes
+    written before what feeds them are sorted (node_order.py), the graph's -1 dims (what some exporters write for an open dim, which onnxruntime reads as dynamic) become
     open dims, and float16 / bfloat16 / float64 tensors float32 ones (float32.py)."""
+    sort_nodes(model)
     _open_minus_one_dims(model)
     float32_model(model)
     version = _opset(model, path)

@@ -73,12 +73,18 @@ def _known_conditions(model: onnx.ModelProto, opset: int) -> Optional[Dict[str, 
         folded = fold_onnx_constants(model, opset)
     except Exception:  # a malformed model: the importer's checks say what is wrong
         return None
+    known = {i.name: i for i in folded.graph.initializer}
+    for n in folded.graph.node:  # a condition written as a Constant node stays one after folding
+        if n.op_type == "Constant" and n.output and n.output[0] in conds:
+            value = next((a.t for a in n.attribute if a.name == "value" and a.type == onnx.AttributeProto.TENSOR), None)
+            if value is not None:
+                known[n.output[0]] = value
     out = {}
-    for init in folded.graph.initializer:
-        if init.name in conds:
-            v = numpy_helper.to_array(init).reshape(-1)
+    for name, t in known.items():
+        if name in conds:
+            v = numpy_helper.to_array(t).reshape(-1)
             if v.size == 1:
-                out[init.name] = v[0]
+                out[name] = v[0]
     return out
 
 

@@ -369,7 +369,12 @@ def pad_attrs(graph: Graph) -> Graph:
             pads = list(n.attrs.get("pads", []))
         value = 0.0
         if len(n.inputs) > 2 and n.inputs[2]:
-            value = float(g.const(n.inputs[2]))
+            # a scalar in ONNX; some writers give it as [1], which onnxruntime reads alike
+            fill = np.asarray(g.const(n.inputs[2])) if g.is_const(n.inputs[2]) else None
+            if fill is None or fill.size != 1:
+                raise ModelError("the constant_value input must be a constant scalar (one element)",
+                                 file=g.source, node=n.name, op="Pad")
+            value = float(fill.reshape(-1)[0])
         if len(n.inputs) > 3 and n.inputs[3]:
             raise ModelError("Pad with axes is not supported", file=g.source, node=n.name, op="Pad")
         if any(p < 0 for p in pads):
