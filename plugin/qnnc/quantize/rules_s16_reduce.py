@@ -13,7 +13,8 @@ are int16, symmetric, zero point 0 (rules_s16.py). The arithmetic is in referenc
   zero point 0, at most 127 entries): an index is an integer, 16 bits would add nothing. Its range
   is set to [-128, 127] so that conversions a following int16 view needs are exact.
 * LogSoftmax (last axis): output scale ``LOG_SOFTMAX16_SCALE`` = 1/1024 (range [-32, 0]; the int8
-  op's is 1/16 over [-15.9, 0]), exp table in Q30, log2 of the row sum with 20 fraction bits.
+  op's is 1/16 over [-15.9, 0]) or, for a model output calibrated further down, that range
+  (Lowering.log_softmax_output_scale), exp table in Q30, log2 of the row sum with 20 fraction bits.
 * LayerNormalization: the int8 kernel's exact integer mean / variance / reciprocal square root on
   int16 values (at most ``MAX_NORM16`` normalized values so every int64 intermediate fits), gamma
   and beta folded into per-position multipliers and biases; output calibrated symmetric int16.
@@ -101,8 +102,8 @@ def log_softmax_constants16(input_scale: float, out_scale: float = LOG_SOFTMAX16
 def log_softmax(low: Lowering, n: Node) -> None:
     x = input16(low, n)
     cols = last_axis_cols(low, n, x, "LogSoftmax", "LogSoftmax")
-    out = new16(low, n.outputs[0], LOG_SOFTMAX16_SCALE)
-    lut, diff, logm = log_softmax_constants16(x.scale)
+    out = new16(low, n.outputs[0], low.log_softmax_output_scale(n.outputs[0], LOG_SOFTMAX16_SCALE, 32768))
+    lut, diff, logm = log_softmax_constants16(x.scale, out.scale)
     low.ops.append(QOp("log_softmax", n.name, [x.name], out.name, None, {"exp_lut": lut},
                        {"rows": x.size // cols, "cols": cols, "diff_multiplier": diff, "log_multiplier": logm,
                         "kernel": "qnnc_log_softmax_s16", "activation_bits": 16}, 0))

@@ -481,17 +481,23 @@ def minmax(low: Lowering, n: Node) -> None:
 
 
 def log_softmax(low: Lowering, n: Node) -> None:
-    """LogSoftmax over the last axis; output scale 16/256, zero point 127 (TFLite's int8 LogSoftmax)."""
+    """LogSoftmax over the last axis; output scale 16/256, zero point 127 (TFLite's int8 LogSoftmax),
+    or a model output's calibrated range (Lowering.log_softmax_output_scale), or a QDQ model's own."""
     x = low.tensors[n.inputs[0]]
     axis = n.attrs.get("axis", -1) % len(x.shape)
     if axis != len(x.shape) - 1:
         raise low.err(n, f"LogSoftmax over axis {n.attrs.get('axis')} of shape {list(x.shape)} is not "
                          "supported; only the last axis")
-    out = low.new_tensor(n.outputs[0], UF.LOG_SOFTMAX_SCALE, UF.LOG_SOFTMAX_ZP)
+    name = low.g.original_name(n.outputs[0])
+    if low.g.quant is not None and name in low.g.quant.activations:
+        scale, zp = low.g.quant.activations[name]  # fixed by the model's QuantizeLinear
+    else:
+        scale, zp = low.log_softmax_output_scale(n.outputs[0], UF.LOG_SOFTMAX_SCALE, 127 + 128), UF.LOG_SOFTMAX_ZP
+    out = low.new_tensor(n.outputs[0], scale, zp)
     cols = x.shape[-1]
-    bits, lut, diff, logm = UF.log_softmax_constants(x.scale, cols)
+    bits, lut, diff, logm = UF.log_softmax_constants(x.scale, cols, out.scale)
     low.ops.append(QOp("log_softmax", n.name, [x.name], out.name,
-                       LogSoftmaxParams(bits, diff, logm, UF.LOG_SOFTMAX_ZP), {"exp_lut": lut},
+                       LogSoftmaxParams(bits, diff, logm, out.zero_point), {"exp_lut": lut},
                        {"rows": x.size // cols, "cols": cols}, 0))
 
 
