@@ -276,6 +276,27 @@ def test_tensor_with_two_qdq_pairs_matches_onnxruntime(tmp_path):
     assert np.array_equal(run_int8(qm, xi).reshape(50, -1), _ort_int8(path, xi).reshape(50, -1))
 
 
+def test_log_softmax_takes_the_scale_of_the_quantize_linear_after_it(tmp_path):
+    """A QDQ model's LogSoftmax quantized by the model at 0.1 (range [-25.5, 0]), not TFLite's 1/16:
+    the int8 output is the model's code for the value, within one code of onnxruntime (which rounds
+    the float log-probability), and the C is bit-exact."""
+    inits = [tensor("s", np.array(0.2, np.float32)), tensor("z", np.array(0, np.int8)),
+             tensor("so", np.array(0.1, np.float32)), tensor("zo", np.array(127, np.int8))]
+    nodes = [helper.make_node("DequantizeLinear", ["x", "s", "z"], ["xd"], name="dq_x"),
+             helper.make_node("LogSoftmax", ["xd"], ["l"], name="log_softmax", axis=1),
+             helper.make_node("QuantizeLinear", ["l", "so", "zo"], ["y"], name="q_y")]
+    m = model(nodes, [vi("x", [1, 10], onnx.TensorProto.INT8)], [vi("y", [1, 10], onnx.TensorProto.INT8)], inits)
+    path = save(m, tmp_path / "ls.onnx")
+    result, out = _build(path, tmp_path)
+    qm = result.compiled.model
+    assert (qm.output_tensor.scale, qm.output_tensor.zero_point) == (np.float32(0.1), 127)
+    xi = np.random.default_rng(5).integers(-128, 128, size=(64, 10)).astype(np.int8)
+    ref = run_int8(qm, xi).reshape(64, -1)
+    diff = np.abs(ref.astype(np.int32) - _ort_int8(path, xi).reshape(64, -1).astype(np.int32))
+    assert diff.max() <= 1 and ref.min() < 127 - 16 / 0.1  # values below TFLite's -16
+    assert np.array_equal(_c_outputs(out, tmp_path, qm, xi), ref)
+
+
 def test_tflite_requantized_tensor_and_sliced_int8_input_build(tmp_path):
     """What tf2onnx makes of a TFLite int8 model: the int8 input read through a Transpose and a Slice
     per step before its DequantizeLinear, and a Tanh output quantized at 1/128 for one reader and at
