@@ -107,6 +107,60 @@ def test_old_pad_attribute_in_an_ir3_file(opset, tmp_path):
     assert [op.kind for op in res.compiled.model.ops].count("pad") == 1
 
 
+def pre7_model(opset: int, C: int = 4):
+    """The ONNX model zoo's oldest layout (mnist-1, emotion-ferplus-2): the input normalized by a
+    Sub / Div of scalars, a SAME_UPPER Conv whose bias is a separate Add of B [C] at axis 1 with
+    ``broadcast=1``, BatchNormalization, Relu, MaxPool, Dropout, Reshape (its shape an attribute
+    before opset 5), Gemm with ``broadcast=1`` and a Mul of B [5] at axis 1, Softmax; IR 3 (the
+    initializers listed as graph inputs), the old ops' attributes (``consumed_inputs``, ``is_test``)
+    where their opsets had them. At opset 13 (``opset=13``) the same model written the numpy way."""
+    r = np.random.default_rng(5)
+    old = opset < 7
+    inits = [tensor("mean", np.array([0.5] if old else 0.5, np.float32)), tensor("std", np.array([2.0] if old else 2.0, np.float32)),
+             tensor("w", (r.standard_normal((C, 1, 3, 3)) * 0.5).astype(np.float32)),
+             tensor("b", (r.standard_normal((C,) if old else (C, 1, 1)) * 0.2).astype(np.float32)),
+             tensor("sc", (r.random(C) + 0.5).astype(np.float32)), tensor("bb", (r.standard_normal(C) * 0.1).astype(np.float32)),
+             tensor("mu", (r.standard_normal(C) * 0.1).astype(np.float32)), tensor("var", (r.random(C) + 0.5).astype(np.float32)),
+             tensor("fw", (r.standard_normal((5, C * 4 * 4)) * 0.2).astype(np.float32)),
+             tensor("fb", (r.standard_normal(5) * 0.1).astype(np.float32)), tensor("g", (r.random(5) + 0.5).astype(np.float32))]
+    bc = {"broadcast": 1} if old else {}
+    axis1 = {"broadcast": 1, "axis": 1} if old else {}
+    bn = ({"is_test": 1, "epsilon": 1e-5, **({"consumed_inputs": [0, 0, 0, 1, 1]} if opset < 6 else {"spatial": 1})}
+          if old else {"epsilon": 1e-5})
+    N = helper.make_node
+    nodes = [N("Sub", ["x", "mean"], ["xs"], name="sub", **bc), N("Div", ["xs", "std"], ["xn"], name="div", **bc),
+             N("Conv", ["xn", "w"], ["c"], name="conv", kernel_shape=[3, 3], auto_pad="SAME_UPPER"),
+             N("Add", ["c", "b"], ["cb"], name="bias", **axis1),
+             N("BatchNormalization", ["cb", "sc", "bb", "mu", "var"], ["n"], name="bn", **bn),
+             N("Relu", ["n"], ["rl"], name="relu"),
+             N("MaxPool", ["rl"], ["p"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),
+             N("Dropout", ["p"], ["d"], name="drop", **({"is_test": 1, "ratio": 0.5} if old else {}))]
+    if opset < 5:
+        nodes.append(N("Reshape", ["d"], ["f"], name="flat", shape=[1, C * 16]))
+    else:
+        inits.append(tensor("shape", np.array([1, C * 16], np.int64)))
+        nodes.append(N("Reshape", ["d", "shape"], ["f"], name="flat"))
+    nodes += [N("Gemm", ["f", "fw", "fb"], ["gm"], name="fc", transB=1, **bc),
+              N("Mul", ["gm", "g"], ["gs"], name="gain", **axis1), N("Softmax", ["gs"], ["y"], name="softmax")]
+    inputs = [vi("x", [1, 1, 8, 8])] + [helper.make_tensor_value_info(i.name, i.data_type, list(i.dims)) for i in inits]
+    return model(nodes, inputs, [vi("y", [1, 5])], inits, opset=opset, ir_version=3 if old else 7)
+
+
+@pytest.mark.parametrize("opset", [1, 5, 6])
+def test_opsets_before_7_broadcast_as_they_meant(opset, tmp_path):
+    """Opsets 1-6 (onnxruntime runs none of them): converted through opset 6, where each
+    ``broadcast=1`` + ``axis`` input is aligned the numpy way (old_broadcasts.py; onnx's converter
+    alone gives the bias [C] one trailing dim too many and a [C, C, H, W] sum). The float run equals
+    onnxruntime on the same model written at opset 13, and the build is bit-exact."""
+    path = save(pre7_model(opset), tmp_path / f"old{opset}.onnx")
+    same = save(pre7_model(13), tmp_path / "new.onnx")
+    xs = RNG.standard_normal((8, 1, 1, 8, 8)).astype(np.float32)
+    assert np.allclose(float_outputs(str(path), xs[:, 0]), float_outputs(str(same), xs[:, 0]), atol=1e-5)
+    g = import_onnx(str(path))
+    assert g.opset == 13 and g.shape("y") == (1, 5)
+    build_bit_exact(path, tmp_path, [1, 1, 8, 8])
+
+
 def test_old_opset_with_another_domain_imported(tmp_path):
     """An old model that also imports a non-default domain (com.microsoft): the IR version the
     conversion sets comes from the default domain's opset alone (onnx has no table for others)."""

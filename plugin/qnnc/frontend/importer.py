@@ -16,6 +16,7 @@ from ..ir import Graph, Node, Tensor
 from .decompose import TIED_RANGES_KEY, expand_composites, expand_legacy
 from .float32 import float32_model
 from .node_order import sort_nodes
+from .old_broadcasts import numpy_broadcasts
 from .newer_opsets import expand_newer_ops, inline_function_ops, relabel_to
 from .onnx_fold import fold_onnx_constants
 from .qdq import is_prequantized, strip_quantization
@@ -270,6 +271,8 @@ def convert_opset(model: onnx.ModelProto, path: str):
             return relabelled, target
     model = expand_legacy(model, path)  # removed experimental ops the converter has no schema for
     try:
+        if version < 7:  # old broadcasts: stated the numpy way at opset 6 first (old_broadcasts.py)
+            model = numpy_broadcasts(model if version == 6 else _convert_in_child(model, 6))
         converted = _convert_in_child(model, target)
     except Exception as e:  # the converter raises RuntimeError / ConvertError with C++ texts
         raise ModelError(f"the model uses opset {version}; qnnc reads opsets {MIN_OPSET}-{MAX_OPSET} and "
