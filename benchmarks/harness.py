@@ -81,6 +81,11 @@ class Machine:
 MACHINES: Dict[str, Machine] = {
     "m3": Machine("m3", "Cortex-M3", "mps2-an385", ("-mcpu=cortex-m3", "-mthumb", "-mfloat-abi=soft"),
                   (0x0, 4 << 20), (0x20000000, 4 << 20), "portable"),
+    # ARMv6-M code (Cortex-M0/M0+: no unaligned access, Thumb-1 and a few Thumb-2 instructions) on
+    # QEMU's M3 board, whose start-up sets CCR.UNALIGN_TRP so an unaligned access faults as on an M0.
+    "m0": Machine("m0", "Cortex-M0 (ARMv6-M code on the M3 model)", "mps2-an385",
+                  ("-mcpu=cortex-m0", "-mthumb", "-mfloat-abi=soft"), (0x0, 4 << 20), (0x20000000, 4 << 20),
+                  "portable"),
     "m4": Machine("m4", "Cortex-M4F", "mps2-an386",
                   ("-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard", "-mthumb"),
                   (0x0, 4 << 20), (0x20000000, 4 << 20), "DSP"),

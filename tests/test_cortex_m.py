@@ -1,8 +1,10 @@
 """qnnc kernels and generated models on emulated Cortex-M cores (QEMU), bit-exact with the reference.
 
-Cores: M3 (mps2-an385, portable C path), M4 (mps2-an386, DSP path), M7 (mps2-an500, DSP path),
-M55 (mps3-an547, Helium/MVE path). The kernel path is chosen by the compiler's own macros
-(__ARM_FEATURE_DSP, __ARM_FEATURE_MVE), so each core exercises a different one.
+Cores: M0 (ARMv6-M code built for cortex-m0 on mps2-an385, whose start-up sets CCR.UNALIGN_TRP:
+an unaligned access faults as on a Cortex-M0/M0+; portable C path), M3 (mps2-an385, portable C
+path), M4 (mps2-an386, DSP path), M7 (mps2-an500, DSP path), M55 (mps3-an547, Helium/MVE path).
+The kernel path is chosen by the compiler's own macros (__ARM_FEATURE_DSP, __ARM_FEATURE_MVE), so
+each core exercises a different one.
 
 * every random case of tests/test_kernels.py, plus shaped cases that hit the SIMD fast paths
   (channel counts that are multiples of 4/8/16, 1x1 and 3x3 convolutions, strides, padding,
@@ -33,7 +35,7 @@ _MISSING = H.missing_tools()
 pytestmark = [pytest.mark.qemu,
               pytest.mark.skipif(_MISSING is not None, reason=f"Cortex-M tests need QEMU: {_MISSING}")]
 
-CORES = ["m3", "m4", "m7", "m55"]
+CORES = ["m0", "m3", "m4", "m7", "m55"]
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +81,36 @@ def test_instruction_counter_is_exact(core, qemu_dir):
     assert len(outer.children) == 1 and outer.children[0].count == 1 and outer.net == 1
     again = H.run_firmware(fw, work)
     assert [r.count for r in again.regions] == [r.count for r in run.regions]  # deterministic
+
+
+UNALIGNED_MAIN = r"""
+#include <stdint.h>
+#include "bench_support.h"
+volatile uint8_t buf[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+volatile uintptr_t one = 1;
+int main(void)
+{
+    uint32_t x = *(volatile const uint32_t *)((uintptr_t)buf + one); /* a word load at an odd address */
+    return (int)(x & 0u) + 5;
+}
+"""
+
+
+@pytest.mark.parametrize("core", ["m0", "m3"])
+def test_m0_firmware_traps_unaligned_access(core, qemu_dir):
+    """What makes the M0 runs mean something: its start-up's CCR.UNALIGN_TRP turns an unaligned
+    word load into a UsageFault (CFSR.UNALIGNED, the firmware exits 99), as on a Cortex-M0; the M3
+    firmware, which leaves it clear, loads the word."""
+    work = qemu_dir / f"unaligned_{core}"
+    work.mkdir()
+    src = work / "unaligned_main.c"
+    src.write_text(UNALIGNED_MAIN)
+    run = H.run_firmware(H.build_firmware(H.MACHINES[core], [src], [H.FIRMWARE], work, name="unaligned", opt="-O1"),
+                         work)
+    if core == "m0":
+        assert run.returncode == 99 and "FAULT cfsr=01000000" in run.stdout, run.stdout
+    else:
+        assert run.returncode == 5, run.stdout
 
 
 # --------------------------------------------------------------- kernel cases --

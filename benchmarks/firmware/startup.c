@@ -40,6 +40,11 @@ __attribute__((section(".vectors"), used)) const vector_fn qnnc_bench_vectors[16
 __attribute__((noreturn, used)) void Reset_Handler(void)
 {
     uint32_t *src, *dst;
+#if defined(__ARM_ARCH_6M__)
+    /* ARMv6-M code on a v7-M model: trap unaligned accesses (CCR.UNALIGN_TRP), as an M0 does. */
+    *(volatile uint32_t *)0xE000ED14u |= 1u << 3;
+    __asm volatile("dsb\n\tisb" ::: "memory");
+#endif
 #if defined(__ARM_FP) || defined(__ARM_FEATURE_MVE)
     /* CP10/CP11 full access: the FPU and (Armv8.1-M) MVE share these bits. */
     *(volatile uint32_t *)0xE000ED88u |= (0xFu << 20);
