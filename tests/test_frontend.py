@@ -110,7 +110,8 @@ def test_old_pad_attribute_in_an_ir3_file(opset, tmp_path):
 def pre7_model(opset: int, C: int = 4):
     """The ONNX model zoo's oldest layout (mnist-1, emotion-ferplus-2): the input normalized by a
     Sub / Div of scalars, a SAME_UPPER Conv whose bias is a separate Add of B [C] at axis 1 with
-    ``broadcast=1``, BatchNormalization, Relu, MaxPool, Dropout, Reshape (its shape an attribute
+    ``broadcast=1``, BatchNormalization, Relu, MaxPool, a Sub, PRelu with a slope [C] (per channel:
+    on the 4 x 4 map numpy would read it along the width), Dropout, Reshape (its shape an attribute
     before opset 5), Gemm with ``broadcast=1`` and a Mul of B [5] at axis 1, Softmax; IR 3 (the
     initializers listed as graph inputs), the old ops' attributes (``consumed_inputs``, ``is_test``)
     where their opsets had them. At opset 13 (``opset=13``) the same model written the numpy way."""
@@ -122,7 +123,8 @@ def pre7_model(opset: int, C: int = 4):
              tensor("sc", (r.random(C) + 0.5).astype(np.float32)), tensor("bb", (r.standard_normal(C) * 0.1).astype(np.float32)),
              tensor("mu", (r.standard_normal(C) * 0.1).astype(np.float32)), tensor("var", (r.random(C) + 0.5).astype(np.float32)),
              tensor("fw", (r.standard_normal((5, C * 4 * 4)) * 0.2).astype(np.float32)),
-             tensor("fb", (r.standard_normal(5) * 0.1).astype(np.float32)), tensor("g", (r.random(5) + 0.5).astype(np.float32))]
+             tensor("fb", (r.standard_normal(5) * 0.1).astype(np.float32)), tensor("g", (r.random(5) + 0.5).astype(np.float32)),
+             tensor("slope", (r.random((C,) if old else (C, 1, 1)) * 0.5).astype(np.float32))]
     bc = {"broadcast": 1} if old else {}
     axis1 = {"broadcast": 1, "axis": 1} if old else {}
     bn = ({"is_test": 1, "epsilon": 1e-5, **({"consumed_inputs": [0, 0, 0, 1, 1]} if opset < 6 else {"spatial": 1})}
@@ -133,7 +135,9 @@ def pre7_model(opset: int, C: int = 4):
              N("Add", ["c", "b"], ["cb"], name="bias", **axis1),
              N("BatchNormalization", ["cb", "sc", "bb", "mu", "var"], ["n"], name="bn", **bn),
              N("Relu", ["n"], ["rl"], name="relu"),
-             N("MaxPool", ["rl"], ["p"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),
+             N("MaxPool", ["rl"], ["pm"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),
+             N("Sub", ["pm", "mean"], ["pc"], name="center", **bc),
+             N("PRelu", ["pc", "slope"], ["p"], name="prelu"),
              N("Dropout", ["p"], ["d"], name="drop", **({"is_test": 1, "ratio": 0.5} if old else {}))]
     if opset < 5:
         nodes.append(N("Reshape", ["d"], ["f"], name="flat", shape=[1, C * 16]))
@@ -389,6 +393,30 @@ def test_nodes_written_before_what_feeds_them_are_sorted(tmp_path):
     cyclic = save(model(nodes[::-1], [vi("x", [1, 4])], [vi("y", [1, 4])]), tmp_path / "cycle.onnx")
     with pytest.raises(ModelError, match="the graph has a cycle"):
         import_onnx(str(cyclic))
+
+
+def test_sorting_ignores_names_a_loop_body_defines_itself(tmp_path):
+    """A Loop body's own input named like a later outer tensor ('cond') is no read of it: the
+    unsorted graph (its Constant written last) still sorts, and the float run equals onnxruntime's
+    on the file as written."""
+    import onnxruntime as ort
+
+    N = helper.make_node
+    body = helper.make_graph([N("Add", ["acc", "one"], ["acc2"]), N("Identity", ["cond"], ["c_out"])], "body",
+                             [vi("it", [], TensorProto.INT64), vi("cond", [], TensorProto.BOOL), vi("acc", [1, 4])],
+                             [vi("c_out", [], TensorProto.BOOL), vi("acc2", [1, 4])])
+    nodes = [N("Loop", ["trip", "", "x"], ["l"], body=body, name="loop"),
+             N("ReduceSum", ["l"], ["s"], keepdims=0, name="sum"),
+             N("Greater", ["s", "zero"], ["cond"], name="gt"),
+             N("Where", ["cond", "l", "x"], ["y"], name="where"),
+             N("Constant", [], ["one"], value=tensor("one", np.ones((1, 4), np.float32)), name="one_c")]
+    inits = [tensor("trip", np.array(2, np.int64)), tensor("zero", np.array(0.0, np.float32))]
+    path = save(model(nodes, [vi("x", [1, 4])], [vi("y", [1, 4])], inits), tmp_path / "m.onnx")
+    xs = RNG.standard_normal((6, 4)).astype(np.float32)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    expected = np.concatenate([sess.run(None, {"x": x[None]})[0] for x in xs])
+    assert np.allclose(float_outputs(str(path), xs).reshape(expected.shape), expected, atol=1e-6)
+    assert import_onnx(str(path)).nodes
 
 
 def test_static_batch_is_compiled_one_sample_per_call(tmp_path):

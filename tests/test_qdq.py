@@ -297,6 +297,30 @@ def test_log_softmax_takes_the_scale_of_the_quantize_linear_after_it(tmp_path):
     assert np.array_equal(_c_outputs(out, tmp_path, qm, xi), ref)
 
 
+@pytest.mark.parametrize("scale", [0.1, 1e-5])
+def test_log_softmax_scale_fixed_after_a_view(scale, tmp_path):
+    """The QuantizeLinear after a Reshape of the LogSoftmax sets its scale too (onnxruntime's codes
+    exactly); a scale too fine for the kernel's int32 log multiplier is refused by name, not
+    emitted as a constant that overflows."""
+    inits = [tensor("s", np.array(0.2, np.float32)), tensor("z", np.array(0, np.int8)),
+             tensor("so", np.array(scale, np.float32)), tensor("zo", np.array(127, np.int8)),
+             tensor("shape", np.array([1, 2, 5], np.int64))]
+    nodes = [helper.make_node("DequantizeLinear", ["x", "s", "z"], ["xd"], name="dq_x"),
+             helper.make_node("LogSoftmax", ["xd"], ["l"], name="log_softmax", axis=1),
+             helper.make_node("Reshape", ["l", "shape"], ["r"], name="view"),
+             helper.make_node("QuantizeLinear", ["r", "so", "zo"], ["y"], name="q_y")]
+    m = model(nodes, [vi("x", [1, 10], onnx.TensorProto.INT8)], [vi("y", [1, 2, 5], onnx.TensorProto.INT8)], inits)
+    path = save(m, tmp_path / "ls.onnx")
+    if scale < 2e-5:
+        with pytest.raises(QnncError, match="LogSoftmax output at scale 1e-05"):
+            _build(path, tmp_path)
+        assert not (tmp_path / "gen").exists()
+        return
+    qm = _build(path, tmp_path)[0].compiled.model
+    xi = np.random.default_rng(6).integers(-128, 128, size=(64, 10)).astype(np.int8)
+    assert np.array_equal(run_int8(qm, xi).reshape(64, -1), _ort_int8(path, xi).reshape(64, -1))
+
+
 def test_tflite_requantized_tensor_and_sliced_int8_input_build(tmp_path):
     """What tf2onnx makes of a TFLite int8 model: the int8 input read through a Transpose and a Slice
     per step before its DequantizeLinear, and a Tanh output quantized at 1/128 for one reader and at

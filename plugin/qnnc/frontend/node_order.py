@@ -16,15 +16,17 @@ import onnx
 
 
 def _subgraph_reads(n: onnx.NodeProto) -> Set[str]:
-    """Every tensor name read inside the node's subgraphs (an If / Loop body reads outer tensors
-    by name, which the node then depends on like on its inputs)."""
+    """The outer tensor names read inside the node's subgraphs (an If / Loop body reads outer
+    tensors by name, which the node then depends on like on its inputs): what a body reads and
+    does not define itself (its inputs, initializers and node outputs), at any depth."""
     names: Set[str] = set()
     for a in n.attribute:
         graphs = [a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)
         for g in graphs:
+            own = {i.name for i in g.input} | {i.name for i in g.initializer} | {o for m in g.node for o in m.output}
             for m in g.node:
-                names.update(m.input)
-                names.update(_subgraph_reads(m))
+                names.update(x for x in m.input if x and x not in own)
+                names.update(x for x in _subgraph_reads(m) if x not in own)
     return names
 
 

@@ -488,9 +488,13 @@ def log_softmax(low: Lowering, n: Node) -> None:
     if axis != len(x.shape) - 1:
         raise low.err(n, f"LogSoftmax over axis {n.attrs.get('axis')} of shape {list(x.shape)} is not "
                          "supported; only the last axis")
-    name = low.g.original_name(n.outputs[0])
-    if low.g.quant is not None and name in low.g.quant.activations:
-        scale, zp = low.g.quant.activations[name]  # fixed by the model's QuantizeLinear
+    fixed = low.qdq_params_through_views(n.outputs[0])  # a QDQ model's QuantizeLinear (after views)
+    if fixed is not None:
+        scale, zp = fixed
+        if math.log(2.0) / scale * 2.0 ** UF.LOG2_FRAC_BITS >= 2.0 ** 31:
+            raise low.err(n, f"the model quantizes the LogSoftmax output at scale {scale:.3g}; qnnc's int8 "
+                             f"LogSoftmax takes scales from {math.log(2.0) * 2.0 ** (UF.LOG2_FRAC_BITS - 31):.3g} "
+                             "on (its log multiplier is an int32)")
     else:
         scale, zp = low.log_softmax_output_scale(n.outputs[0], UF.LOG_SOFTMAX_SCALE, 127 + 128), UF.LOG_SOFTMAX_ZP
     out = low.new_tensor(n.outputs[0], scale, zp)
