@@ -367,6 +367,44 @@ def test_attention_mask_input(tmp_path, fill):
     assert err.max() <= 3.0 and err.mean() <= 0.6
 
 
+@pytest.mark.parametrize("op,c", [("Equal", 1.0), ("Greater", 0.5), ("GreaterOrEqual", 1.0), ("Less", 1.5)])
+def test_mask_comparison_calibrated_without_padding(tmp_path, op, c):
+    """x where the int64 mask compares true with a constant, else 0, calibrated on masks without
+    any padding (every comparison true: the selected x have a calibrated range): the comparison's difference
+    gets a symmetric range and its Sign the exact -1 / 0 / 1, so padded masks later select
+    exactly what onnxruntime selects (Equal read every padded position as unmasked: 39.7 LSB
+    off). C bit-exact; the selected values within one output step of float, the others exactly 0."""
+    import onnxruntime as ort
+    nodes = [helper.make_node("Cast", ["mask"], ["mf"], name="to_float", to=T.FLOAT),
+             helper.make_node(op, ["mf", "c"], ["keep"], name="compare"),
+             helper.make_node("Where", ["keep", "x", "zero"], ["y"], name="select")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", T.FLOAT, [1, 8]),
+                                       helper.make_tensor_value_info("mask", T.INT64, [1, 8])],
+                          [helper.make_tensor_value_info("y", T.FLOAT, [1, 8])],
+                          [_c("c", np.array(c)), _c("zero", np.array(0.0))])
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    rng = np.random.default_rng(8)
+    x = np.clip(rng.standard_normal((64, 1, 8)), -2.5, 2.5).astype(np.float32)
+    x[:, 0, 0] = [-3.0, 3.0] * 32  # the calibrated range: the test values lie inside it
+    np.savez(tmp_path / "cal.npz", x=x, mask=np.ones((64, 1, 8), np.int64))
+    (tmp_path / "q.yaml").write_text("name: mk\ncalibration:\n  data: cal.npz\n")
+    qm = build(str(path), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "mk",
+               progress=False).compiled.model
+    n = 16
+    test = {"x": np.clip(rng.standard_normal((n, 1, 8)), -2.5, 2.5).astype(np.float32),
+            "mask": (np.arange(8)[None, :] < rng.integers(1, 9, n)[:, None]).astype(np.float32).reshape(n, 1, 8)}
+    q = quantize_input(qm, test)
+    ref = run_all(qm, q)[0].reshape(n, -1)
+    exe = compile_driver(str(tmp_path / "gen"), "mk", str(tmp_path / "drv"), sanitize=True)
+    assert np.array_equal(run_driver_io(exe, api_input_arrays(qm, q), [qm.output_tensor.size], "io")[0], ref)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    f = np.concatenate([sess.run(None, {"x": test["x"][i], "mask": test["mask"][i].astype(np.int64)})[0]
+                        for i in range(n)])
+    y = dequantize_output(qm, ref).reshape(n, -1)
+    assert np.all(y[f == 0] == 0) and np.abs(y - f).max() <= qm.output_tensor.scale
+
+
 def test_integer_input_used_in_integer_arithmetic_is_refused(tmp_path):
     nodes = [helper.make_node("Add", ["tokens", "one"], ["t1"], name="shift_ids"),
              helper.make_node("Cast", ["t1"], ["out"], name="to_float", to=T.FLOAT)]

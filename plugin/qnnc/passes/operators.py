@@ -49,7 +49,7 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     "Exp": ("Exp", "table"), "Log": ("Log", "table"), "Sqrt": ("Sqrt", "table"),
     "Reciprocal": ("Reciprocal", "table"), "Neg": ("Neg", "table"), "Abs": ("Abs", "table"),
     "Sin": ("Sin", "table"), "Cos": ("Cos", "table"), "Floor": ("Floor", "table"), "Ceil": ("Ceil", "table"),
-    "Round": ("Round", "table"), "Sign": ("Sign", "table"),
+    "Round": ("Round", "table"), "Sign": ("Sign", "table; output -1 / 0 / 1 exactly (scale 1/127)"),
     "ThresholdedRelu": ("ThresholdedRelu", "table"), "Shrink": ("Shrink", "table"),
     "Tan": ("Tan", "table"), "Atan": ("Atan", "table"), "Sinh": ("Sinh", "table"), "Cosh": ("Cosh", "table"),
     "Asinh": ("Asinh", "table"),

@@ -124,7 +124,20 @@ class Lowering:
         if lo < 0.0 < hi and self.g.quant is None and graph_name not in self.g.value_inputs \
                 and self.only_relu_readers(graph_name):  # (a value input keeps scale 1: the value itself)
             lo = 0.0  # the negative values all become 0 (only_relu_readers)
+        if self.g.quant is None and graph_name not in self.g.outputs and self.only_sign_readers(graph_name):
+            # A comparison's difference (frontend/decompose.py: x > c is Relu(Sign(x - c))): only its
+            # sign counts, and clipping keeps the sign, so the range is made symmetric and never
+            # empty. A mask compared with 1 on calibration data without padding (the difference
+            # always 0) read every padded position as unmasked (39.7 LSB off), and a side the
+            # calibration never showed flipped to 0.
+            m = max(abs(lo), abs(hi)) or 1.0
+            return act_qparams(-m, m)
         return act_qparams(lo, hi)
+
+    def only_sign_readers(self, name: str) -> bool:
+        """Whether graph tensor ``name`` is read, and only by Sign nodes."""
+        readers = self.readers(name)
+        return bool(readers) and all(r.op == "Sign" for r in readers)
 
     def only_relu_readers(self, name: str) -> bool:
         """Whether every value of graph tensor ``name`` reaches only Relus (see :func:`only_relu_readers`)."""

@@ -302,6 +302,10 @@ def table_output_qparams(low: Lowering, n: Node) -> Tuple[float, int]:
     maps any input scale to any output scale, so the narrower range costs nothing but saturation
     outside it, as for every calibrated tensor). QDQ models keep the fixed range."""
     fixed = UF.FIXED_OUTPUT.get(n.op)
+    if n.op == "Sign" and getattr(low.g, "quant", None) is None and low.sole_concat_reader(n.outputs[0], n) is None:
+        # -1, 0 and 1 exactly, whatever the calibration saw: a comparison's mask (x > c is
+        # Relu(Sign(x - c))) must hold the side the calibration data never reached
+        return 1.0 / 127.0, 0
     if fixed is None:
         return low.calibrated(n.outputs[0], n)
     if getattr(low.g, "quant", None) is not None:
@@ -324,8 +328,8 @@ def unary_output_qparams(low: Lowering, n: Node, x: QTensor) -> Tuple[float, int
     if clamps_at_zero(n) and x.bits == 8 and not fixed:
         return x.scale, -128
     q = table_output_qparams(low, n)
-    if fixed or low.sole_concat_reader(n.outputs[0], n) is not None:
-        return q
+    if fixed or n.op == "Sign" or low.sole_concat_reader(n.outputs[0], n) is not None:
+        return q  # (Sign: -1, 0, 1 exactly, table_output_qparams)
     return within_image(q, unary_fn(n), x)
 
 
