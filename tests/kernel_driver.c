@@ -156,6 +156,8 @@ static void fc_call(const blobs *b, const qnnc_buffer *scratch)
     free(wide);
 }
 
+CASE_DRIVER_PREFIX(qnnc_batch_matmul_params, rounding, 10);
+
 static int run_case(int32_t kernel, const blobs *b)
 {
     switch (kernel) {
@@ -248,6 +250,13 @@ static int run_case(int32_t kernel, const blobs *b)
         } else {
             qnnc_embedding_s8(v[0], v[1], v[2], S8(b, 1), S16(b, 2), OUT8(b, 3));
         }
+        return 0;
+    }
+    case 15: { /* batch matmul: params[10], d1, x1, d2, x2, bias (empty: NULL), out_dims, out */
+        qnnc_batch_matmul_params p;
+        qnnc_dims d1 = dims_of(b, 1), d2 = dims_of(b, 3), out_d = dims_of(b, 6);
+        FIELDS_OF(&p, I32(b, 0), 10);
+        qnnc_batch_matmul_s8(&p, &d1, S8(b, 2), &d2, S8(b, 4), I32(b, 5), &out_d, OUT8(b, 7));
         return 0;
     }
     default:

@@ -49,7 +49,7 @@ SHAPED_SEEDS = {"conv_shaped": 2000, "depthwise_shaped": 2001}
 KERNEL_IDS = {
     "conv": 0, "depthwise": 1, "fc": 2, "max_pool": 3, "avg_pool": 4, "add": 5, "mul": 6,
     "softmax": 7, "lut": 8, "transpose": 9, "pad": 10, "concat": 11, "quantize": 12,
-    "dequantize": 13, "embedding": 14,
+    "dequantize": 13, "embedding": 14, "batch_matmul": 15,
 }
 
 
@@ -484,6 +484,31 @@ def embedding_case(rng) -> Case:
     return Case("embedding", blobs, expected, f"{count} ids of {rows} rows x {row}, int{bits}")
 
 
+def batch_matmul_case(rng) -> Case:
+    """qnnc_batch_matmul_s8: batch dims broadcast either way, adj_x / adj_y, odd and even M / N (the
+    2 x 2 blocks and their edges), K from 1, any offsets, with or without a bias."""
+    from qnnc.kernel_params import BatchMatmulParams
+    from qnnc.reference.kernels_conv_general import batch_matmul_s8
+    n, h = int(rng.integers(1, 3)), int(rng.integers(1, 4))
+    m, k, cols = int(rng.integers(1, 10)), int(rng.integers(1, 41)), int(rng.integers(1, 10))
+    adj_x, adj_y = int(rng.random() < 0.3), int(rng.random() < 0.5)
+    n1, h1 = (n if rng.random() < 0.7 else 1), (h if rng.random() < 0.7 else 1)
+    n2, h2 = (n if rng.random() < 0.7 else 1), (h if rng.random() < 0.7 else 1)
+    a = rand_i8(rng, (n1, h1) + ((k, m) if adj_x else (m, k)))
+    b = rand_i8(rng, (n2, h2) + ((cols, k) if adj_y else (k, cols)))
+    mult, shift = rand_scale(rng, -6, -1)
+    act_min, act_max = rand_act(rng)
+    p = BatchMatmulParams(input1_offset=-rand_zp(rng), input2_offset=-rand_zp(rng), output_multiplier=int(mult),
+                          output_shift=int(shift), output_offset=rand_zp(rng), act_min=act_min, act_max=act_max,
+                          adj_x=adj_x, adj_y=adj_y, rounding=rand_rounding(rng))
+    bias = None if rng.random() < 0.5 else rng.integers(-50000, 50000, cols).astype(np.int32)
+    out_dims = (n, h, m, cols)
+    expected = batch_matmul_s8(p, a, b, bias, out_dims).reshape(-1)
+    blobs = [i32(*dataclasses.astuple(p)), dims(a.shape), arr(a, np.int8), dims(b.shape), arr(b, np.int8),
+             b"" if bias is None else arr(bias, "<i4"), dims(out_dims), canary(rng, expected.size)]
+    return Case("batch_matmul", blobs, expected, f"a{a.shape} b{b.shape} -> {out_dims} {p}")
+
+
 # kernel -> (case builder, number of cases)
 BUILDERS: Dict[str, tuple] = {
     "conv": (functools.partial(conv_case, depthwise=False), 300),
@@ -501,6 +526,7 @@ BUILDERS: Dict[str, tuple] = {
     "quantize": (quantize_case, 100),
     "dequantize": (dequantize_case, 100),
     "embedding": (embedding_case, 80),
+    "batch_matmul": (batch_matmul_case, 120),
     "conv_shaped": (functools.partial(shaped_conv_case, depthwise=False), 60),
     "depthwise_shaped": (functools.partial(shaped_conv_case, depthwise=True), 60),
 }
