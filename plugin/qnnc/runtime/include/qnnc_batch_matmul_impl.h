@@ -22,8 +22,8 @@ QNNC_INLINE void qnnc_bmm_block_body(const QNNC_T *pa, int32_t a_m, int32_t a_k,
                                      int32_t b_k, int32_t depth, int32_t off1, int32_t off2, QNNC_ACC_T *s)
 {
     QNNC_ACC_T s00 = s[0], s01 = s[1], s10 = s[2], s11 = s[3];
-    int32_t k;
-    for (k = depth; k > 0; --k) {
+    int32_t k = depth;
+    while (k > 0) {
         const int32_t x0 = (int32_t)pa[0] + off1, x1 = (int32_t)pa[a_m] + off1;
         const int32_t y0 = (int32_t)pb[0] + off2, y1 = (int32_t)pb[b_n] + off2;
         /* int32 products: at most 255 * 255 (int8 with offsets) or 2^30 (int16, offsets 0) */
@@ -31,6 +31,9 @@ QNNC_INLINE void qnnc_bmm_block_body(const QNNC_T *pa, int32_t a_m, int32_t a_k,
         s01 += (QNNC_ACC_T)(x0 * y1);
         s10 += (QNNC_ACC_T)(x1 * y0);
         s11 += (QNNC_ACC_T)(x1 * y1);
+        if (--k == 0) {
+            break; /* (no step past the last values: a pointer beyond its array's end is undefined) */
+        }
         pa += a_k;
         pb += b_k;
     }
@@ -114,9 +117,7 @@ void QNNC_FN(const qnnc_batch_matmul_params *params,
                     const QNNC_T *pb = bm + n * b_n;
                     QNNC_ACC_T acc = bias != NULL ? bias[n] : 0;
                     for (k = 0; k < depth; ++k) {
-                        acc += (QNNC_ACC_T)(((int32_t)*pa + off1) * ((int32_t)*pb + off2));
-                        pa += a_k;
-                        pb += b_k;
+                        acc += (QNNC_ACC_T)(((int32_t)pa[k * a_k] + off1) * ((int32_t)pb[k * b_k] + off2));
                     }
                     out[m * cols + n] = QNNC_OUT(acc, params);
                 }
