@@ -13,9 +13,10 @@ from typing import Dict, List, Optional
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
+from onnx import helper
 
 from ..errors import ModelError
+from .decompose_recurrent import constant_value
 from .onnx_fold import fold_onnx_constants
 from .onnx_names import NewTensors, defined_names, drop_dead_nodes, subgraphs
 
@@ -73,18 +74,11 @@ def _known_conditions(model: onnx.ModelProto, opset: int) -> Optional[Dict[str, 
         folded = fold_onnx_constants(model, opset)
     except Exception:  # a malformed model: the importer's checks say what is wrong
         return None
-    known = {i.name: i for i in folded.graph.initializer}
-    for n in folded.graph.node:  # a condition written as a Constant node stays one after folding
-        if n.op_type == "Constant" and n.output and n.output[0] in conds:
-            value = next((a.t for a in n.attribute if a.name == "value" and a.type == onnx.AttributeProto.TENSOR), None)
-            if value is not None:
-                known[n.output[0]] = value
     out = {}
-    for name, t in known.items():
-        if name in conds:
-            v = numpy_helper.to_array(t).reshape(-1)
-            if v.size == 1:
-                out[name] = v[0]
+    for name in conds:  # an initializer, or a Constant node (folding keeps those as nodes)
+        v = constant_value(folded, name)
+        if v is not None and v.size == 1:
+            out[name] = v.reshape(-1)[0]
     return out
 
 

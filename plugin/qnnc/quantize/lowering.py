@@ -207,17 +207,22 @@ class Lowering:
             return 256
         return softmax_inv_scale(float(self.ranges[self.g.original_name(name)][1]), self.exact_output_scale)
 
+    def views_of(self, name: str) -> list:
+        """Graph tensor ``name`` and what views read by nothing else (SOFTMAX_VIEWS) show it as, in
+        order, up to a model output (at most 16)."""
+        chain = [name]
+        while len(chain) < 16 and name not in self.g.outputs:
+            readers = self.readers(name)
+            if len(readers) != 1 or readers[0].op not in SOFTMAX_VIEWS or len(readers[0].outputs) != 1:
+                break
+            name = readers[0].outputs[0]
+            chain.append(name)
+        return chain
+
     def model_output_through_views(self, name: str) -> bool:
         """Whether graph tensor ``name`` is a model output itself, or reaches one through views
         (SOFTMAX_VIEWS) read by nothing else."""
-        for _ in range(16):
-            if name in self.g.outputs:
-                return True
-            readers = self.readers(name)
-            if len(readers) != 1 or readers[0].op not in SOFTMAX_VIEWS or len(readers[0].outputs) != 1:
-                return False
-            name = readers[0].outputs[0]
-        return False
+        return self.views_of(name)[-1] in self.g.outputs
 
     def qdq_params_through_views(self, name: str) -> Optional[Tuple[float, int]]:
         """The (scale, zero point) a QDQ model's QuantizeLinear fixes for graph tensor ``name`` or,
@@ -225,16 +230,8 @@ class Lowering:
         for float models and where the model leaves it unquantized."""
         if self.g.quant is None:
             return None
-        for _ in range(16):
-            original = self.g.original_name(name)
-            if original in self.g.quant.activations:
-                return self.g.quant.activations[original]
-            readers = self.readers(name)
-            if name in self.g.outputs or len(readers) != 1 or readers[0].op not in SOFTMAX_VIEWS \
-                    or len(readers[0].outputs) != 1:
-                return None
-            name = readers[0].outputs[0]
-        return None
+        return next((self.g.quant.activations[o] for o in map(self.g.original_name, self.views_of(name))
+                     if o in self.g.quant.activations), None)
 
     def log_softmax_output_scale(self, name: str, fixed: float, steps: int) -> float:
         """Output scale of the LogSoftmax output ``name`` (graph tensor), whose quantized range is
