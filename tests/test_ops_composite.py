@@ -1,7 +1,7 @@
 """Composite ONNX ops rewritten into supported ones before import (frontend/decompose.py):
 InstanceNormalization, GroupNormalization, LpNormalization, ReduceL1/L2/SumSquare/LogSum/LogSumExp,
-Mish, LRN, LpPool / GlobalLpPool, Expand, Tile, Where with a constant condition, Pad in reflect / edge / wrap mode, and the
-simple RNN (unrolled).
+Mish, LRN, LpPool / GlobalLpPool, Expand, Tile, Where with a constant condition, Pad in reflect / edge / wrap mode, the
+simple RNN (unrolled), ScatterND and GatherElements with constant indices, CumSum and Trilu.
 
 Each case: the rewritten float model computes what the original does (onnxruntime on both, within
 float rounding), the generated C equals the numpy reference bit for bit under ASan/UBSan, and the
@@ -339,6 +339,79 @@ def case_einsum_transpose_sum(m, rng):               # one operand: sum over one
     return m.op("Einsum", [m.op("Relu", ["x"])], equation="bij->jb")
 
 
+def box_indices(shape, ranges):
+    """ScatterND indices of every point of the box ``ranges`` (one range per leading axis of
+    ``shape`` it indexes), in row-major order: shape [*box, len(ranges)]."""
+    grid = np.meshgrid(*[np.arange(lo, hi) for lo, hi in ranges], indexing="ij")
+    return np.stack(grid, -1).astype(np.int64)
+
+
+@case([1, 3, 4, 4], sqnr=25.0)
+def case_scatter_nd_inplace_head(m, rng):            # YOLO head: y[:, 0:2] = sigmoid(y[:, 0:2]) * 2; y[:, 4:] = s * s
+    y = conv(m, rng, "x", 3, 8)
+    xy = m.op("Mul", [m.op("Sigmoid", [m.op("Slice", [y, *(m.const(np.array([v], np.int64)) for v in (0, 2, 1))])]),
+                      m.const(np.array(2.0, np.float32))])
+    y = m.op("ScatterND", [y, m.const(box_indices([1, 8, 4, 4], [(0, 1), (0, 2), (0, 4), (0, 4)])), xy])
+    s = m.op("Sigmoid", [m.op("Slice", [y, *(m.const(np.array([v], np.int64)) for v in (4, 8, 1))])])
+    wh = m.op("Mul", [s, s])
+    return m.op("ScatterND", [y, m.const(box_indices([1, 8, 4, 4], [(0, 1), (4, 8)])), wh])  # q = 2 < rank
+
+
+@case([1, 3, 4, 4], sqnr=25.0)
+def case_scatter_nd_box_inside_two_axes(m, rng):     # y[:, 2:5, 1:3] = relu(...): a Concat on each of two axes
+    y = conv(m, rng, "x", 3, 6)
+    upd = m.op("Relu", [m.op("Slice", [conv(m, rng, "x", 3, 6), m.const(np.array([0, 0], np.int64)),
+                                       m.const(np.array([3, 2], np.int64)), m.const(np.array([1, 2], np.int64))])])
+    return m.op("ScatterND", [y, m.const(box_indices([1, 6, 4, 4], [(0, 1), (2, 5), (1, 3)])), upd])
+
+
+@case([1, 3, 4, 4], sqnr=25.0)
+def case_scatter_nd_strided_and_repeated(m, rng):    # y[:, ::2] = ...: no box (a Gather over both, flattened);
+    y = conv(m, rng, "x", 3, 6)                       # the repeated index takes the later update
+    idx = np.array([[[0, 0]], [[0, 2]], [[0, 4]], [[0, 2]]], np.int64).reshape(4, 2)
+    upd = m.op("Tanh", [m.op("Reshape", [conv(m, rng, "x", 3, 4), m.const(np.array([4, 4, 4], np.int64))])])
+    return m.op("ScatterND", [y, m.const(idx), upd])
+
+
+@case([1, 3, 4, 4], sqnr=25.0)
+def case_scatter_nd_into_constant_zeros(m, rng):     # updates written into zeros: Pad, no Add
+    upd = m.op("Relu", [conv(m, rng, "x", 3, 2)])
+    return m.op("ScatterND", [m.const(np.zeros((1, 5, 4, 4), np.float32)),
+                              m.const(box_indices([1, 5], [(0, 1), (1, 3)])), upd])
+
+
+@case([1, 3, 4, 4], sqnr=25.0)
+def case_gather_elements_along_axis(m, rng):         # torch.gather(y, 2, arange(0, 16, 2).expand(...)), fewer channels
+    y = m.op("Reshape", [conv(m, rng, "x", 3, 6), m.const(np.array([1, 6, 16], np.int64))])
+    idx = np.broadcast_to(np.array([14, 0, 2, 2, 9], np.int64), (1, 4, 5)).copy()
+    return m.op("GatherElements", [y, m.const(idx)], axis=2)
+
+
+@case([1, 3, 4, 4], sqnr=25.0)
+def case_gather_elements_any_indices(m, rng):        # indices that differ per position, a negative one
+    y = conv(m, rng, "x", 3, 6)
+    idx = rng.integers(0, 6, (1, 6, 3, 4)).astype(np.int64)
+    idx[0, 0, 0, 0] = -1
+    return m.op("GatherElements", [y, m.const(idx)], axis=1)
+
+
+@case([1, 3, 4, 6], sqnr=25.0)
+def case_cumsum_last_axis(m, rng):                   # torch.cumsum(y, -1)
+    return m.op("CumSum", [conv(m, rng, "x", 3, 4), m.const(np.array(-1, np.int64))])
+
+
+@case([1, 3, 4, 4], sqnr=25.0)
+def case_cumsum_channels_exclusive_reversed(m, rng):
+    return m.op("CumSum", [conv(m, rng, "x", 3, 6), m.const(np.array([1], np.int32))], exclusive=1, reverse=1)
+
+
+@case([1, 6, 6], opset=14, sqnr=25.0)
+def case_trilu_upper_k1_and_lower(m, rng):          # torch.triu(s, 1) + torch.tril(s)
+    s = m.op("MatMul", ["x", m.const((rng.standard_normal((6, 6)) * 0.4).astype(np.float32))])
+    upper = m.op("Trilu", [s, m.const(np.array(1, np.int64))])
+    return m.op("Add", [upper, m.op("Trilu", [s], upper=0)])
+
+
 def rnn(m, rng, x, inp, hidden, outputs=("y", "h"), directions=1, extra=(), **attrs):
     """An RNN node of m (its outputs named by `outputs`, '' for an omitted one)."""
     w = m.const((rng.standard_normal((directions, hidden, inp)) * 0.4).astype(np.float32))
@@ -530,3 +603,20 @@ def test_einsum_with_ellipsis_is_refused_by_name(tmp_path):
     w = (rng.standard_normal((8, 4)) * 0.3).astype(np.float32)
     msg = _refusal(tmp_path, lambda m: m.op("Einsum", [m.op("Relu", ["x"]), m.const(w)], equation="...ij,jk->...ik"))
     assert "Einsum_" in msg and "ellipsis" in msg
+
+
+def test_scatter_nd_with_a_reduction_is_refused_by_name(tmp_path):
+    idx = box_indices([1, 8], [(0, 1), (0, 2)])
+    msg = _refusal(tmp_path, lambda m: m.op("ScatterND", [m.op("Relu", ["x"]), m.const(idx),
+                                                          m.op("Slice", ["x", *(m.const(np.array([v], np.int64))
+                                                                                for v in (0, 2, 1))])],
+                                            reduction="add"), opset=16)
+    assert "ScatterND_" in msg and "reduction 'add'" in msg, msg
+
+
+def test_gather_elements_with_computed_indices_is_refused_by_name(tmp_path):
+    def builder(m):
+        idx = m.op("ArgMax", ["x"], axis=1, keepdims=1)  # torch.gather(y, 1, x.argmax(1, keepdim=True))
+        return m.op("GatherElements", [m.op("Sigmoid", ["x"]), idx], axis=1)
+    msg = _refusal(tmp_path, builder)
+    assert "GatherElements_" in msg and "computed from the model input" in msg, msg

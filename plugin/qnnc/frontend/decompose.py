@@ -10,7 +10,8 @@ operands (a batched MatMul between Transposes and Reshapes), and
 the simple RNN (unrolled over its static sequence: per step two fully connected layers, an Add and
 the activation table), and Softmax / LogSoftmax over a non-last axis (before opset 13 their 2-D
 coercion: Reshape, the op over the last axis, Reshape back; from 13 on, of an input of rank 4 at
-most, between Transposes).
+most, between Transposes). ScatterND and GatherElements with constant indices, CumSum and Trilu
+are rewritten by :mod:`decompose_index`.
 
 :func:`expand_composites` replaces each by that formula as plain ONNX nodes. It runs on the model
 both the importer and the float runner see (after the opset conversion), so calibration measures
@@ -27,15 +28,16 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper, shape_inference
+from onnx import helper, numpy_helper
 
 from ..errors import ModelError
-from . import decompose_recurrent
+from . import decompose_index, decompose_recurrent
 from .cast_like import cast_likes_as_casts
 from .finite_masks import finite_masks
 from .inline_ifs import inline_ifs
 from .onnx_fold import fold_onnx_constants, fold_or_none
 from .onnx_names import NewTensors, drop_dead_nodes
+from .onnx_names import attr as _attr
 from .unroll_loops import unroll_loops
 
 
@@ -123,13 +125,6 @@ class _Rewriter(NewTensors):
             raise ModelError(f"{n.op_type} input '{what}' must be an int64 tensor, got {v.dtype}", file=self.path,
                              node=n.name, op=n.op_type)
         return v.astype(np.int64).reshape(-1)
-
-
-def _attr(n: onnx.NodeProto, name: str, default):
-    for a in n.attribute:
-        if a.name == name:
-            return helper.get_attribute_value(a)
-    return default
 
 
 def _normalize(r: _Rewriter, x: str, axes: List[int], eps: float, base: str) -> str:
@@ -762,7 +757,13 @@ _REWRITES: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]] = {
     "LSTM": decompose_recurrent.lstm, "GRU": decompose_recurrent.gru,
     "Gemm": _gemm_computed_c, "ReverseSequence": _reverse_sequence, "Concat": _concat_constant_ends,
     "Transpose": _transpose_high_rank, **{op: _over_last_axis for op in _ROW_OPS},
+    "ScatterND": decompose_index.scatter_nd, "GatherElements": decompose_index.gather_elements,
+    "CumSum": decompose_index.cumsum, "Trilu": decompose_index.trilu,
 }
+
+#: Ops rewritten only when the inputs after the first are constants (also once folded): indices,
+#: axis, k (decompose_index.py).
+_CONSTANT_OPERANDS = {"ScatterND": (1,), "GatherElements": (1,), "CumSum": (1,), "Trilu": (1,)}
 
 #: The ops rewritten here (passes/operators.py documents what each becomes); Pad only in its
 #: non-constant modes, comparisons, Not and Cast only as a Where's condition. LSTM and GRU have kernels
@@ -821,6 +822,10 @@ def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset(), dependent=froze
         # (a 4-D input's channel axis is the last in NHWC: passes/layout.py; axis 0 is the batch,
         # which the compiled model takes one sample at a time: refused by the lowering)
         return axis not in (0, len(dims) - 1) and (opset < 13 or len(dims) <= 3 or len(dims) == 4 and axis != 1)
+    if n.op_type in _CONSTANT_OPERANDS:  # index / axis operands known at build time, activation data
+        fixed = all(len(n.input) <= i or not n.input[i] or value(n.input[i]) is not None
+                    for i in _CONSTANT_OPERANDS[n.op_type])
+        return fixed and any(i in live for k, i in enumerate(n.input) if k not in _CONSTANT_OPERANDS[n.op_type])
     if n.op_type == "Gemm":  # only a computed C is split off
         return len(n.input) > 2 and bool(n.input[2]) and n.input[2] not in consts
     if n.op_type == "Pad":  # constant mode is a kernel of its own; pads also once folded (PyTorch
@@ -855,6 +860,8 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
                     or n.op_type == "Pad" and _rewritten_pad(n) and n.input[1] not in consts
                     or n.op_type in ("Expand", "Tile") and len(n.input) > 1 and n.input[1] not in consts
                     or n.op_type == "Where" and n.input[0] not in consts
+                    or n.op_type in _CONSTANT_OPERANDS and any(len(n.input) > i and n.input[i] and n.input[i] not in consts
+                                                               for i in _CONSTANT_OPERANDS[n.op_type])
                     or n.op_type in _ROW_OPS and (opset < 13 or _attr(n, "axis", -1) != -1)
                     for n in model.graph.node)
     folded_model = fold_or_none(model, opset) if need_fold else None

@@ -35,6 +35,14 @@ class NewTensors:
         return name
 
 
+def attr(n: onnx.NodeProto, name: str, default):
+    """The value of attribute ``name`` of ``n`` (bytes for strings), or ``default`` when absent."""
+    for a in n.attribute:
+        if a.name == name:
+            return onnx.helper.get_attribute_value(a)
+    return default
+
+
 def subgraphs(n: onnx.NodeProto) -> List[onnx.GraphProto]:
     return [g for a in n.attribute for g in ([a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs))]
 

@@ -137,6 +137,14 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
              "no subgraphs in the body"),
     "ReverseSequence": ("Slice", "every sequence the whole time axis (tf2onnx's backward RNN direction): a Slice "
                         "with step -1"),
+    "ScatterND": ("Concat", "constant indices, no reduction (PyTorch's in-place slice assignment): indices covering "
+                  "a box (a range per indexed axis) as Slices of the data and a Concat around the updates; others "
+                  "as a Gather over the flattened data and updates"),
+    "GatherElements": ("Gather", "constant indices (torch.gather): the same indices along the axis at every other "
+                       "position as a Gather on that axis; others as a Gather over the flattened data"),
+    "CumSum": ("FullyConnected", "constant axis (not the batch), exclusive / reverse: a product with a constant 0/1 "
+               "triangular matrix over that axis (weights of 1 are exact in int8)"),
+    "Trilu": ("Mul", "constant k, upper or lower: a product with the constant 0/1 triangle of the last two axes"),
     "RNN": ("FullyConnected", "unrolled over its static sequence (per step two fully connected layers, an Add and "
             "the activation table); Tanh/Relu/Sigmoid, forward/reverse/bidirectional, layout 0/1, initial_h"),
 }
