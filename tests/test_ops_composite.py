@@ -412,6 +412,30 @@ def case_trilu_upper_k1_and_lower(m, rng):          # torch.triu(s, 1) + torch.t
     return m.op("Add", [upper, m.op("Trilu", [s], upper=0)])
 
 
+@case([1, 3, 8, 8], sqnr=18.0)
+def case_mask_logic_and_or_xor(m, rng):              # (y > .5) & ~(y < -.5), |, ^ of two comparisons
+    y = conv(m, rng, "x", 3, 4)
+    hi = m.op("Greater", [y, m.const(np.array(0.5, np.float32))])
+    lo = m.op("Less", [y, m.const(np.array(-0.5, np.float32))])
+    keep = m.op("And", [hi, m.op("Not", [lo])])
+    a = m.op("Where", [keep, y, m.const(np.array(0.0, np.float32))])
+    b = m.op("Where", [m.op("Or", [hi, lo]), m.const(np.array(0.5, np.float32)), m.const(np.array(0.0, np.float32))])
+    c = m.op("Cast", [m.op("Xor", [m.op("Cast", [hi], to=onnx.TensorProto.BOOL), lo])], to=onnx.TensorProto.FLOAT)
+    return m.op("Add", [m.op("Add", [a, b]), c])
+
+
+@case([1, 3, 8, 8], sqnr=25.0)
+def case_nan_to_num(m, rng):                         # torch.nan_to_num(y / (|y| + 1)): the tests are false
+    y = conv(m, rng, "x", 3, 4)
+    d = m.op("Div", [y, m.op("Add", [m.op("Abs", [y]), m.const(np.array(1.0, np.float32))])])
+    a = m.op("Where", [m.op("IsNaN", [d]), m.const(np.array(0.0, np.float32)), d])
+    big = np.finfo(np.float32).max
+    pos = m.op("And", [m.op("IsInf", [a]), m.op("Greater", [a, m.const(np.array(0.0, np.float32))])])
+    b = m.op("Where", [pos, m.const(np.array(big, np.float32)), a])
+    neg = m.op("And", [m.op("IsInf", [b]), m.op("Less", [b, m.const(np.array(0.0, np.float32))])])
+    return m.op("Where", [neg, m.const(np.array(-big, np.float32)), b])
+
+
 def rnn(m, rng, x, inp, hidden, outputs=("y", "h"), directions=1, extra=(), **attrs):
     """An RNN node of m (its outputs named by `outputs`, '' for an omitted one)."""
     w = m.const((rng.standard_normal((directions, hidden, inp)) * 0.4).astype(np.float32))

@@ -5,7 +5,8 @@ InstanceNormalization and GroupNormalization (audio and style networks), LpNorma
 ReduceL1/L2/SumSquare/LogSum/LogSumExp reductions (embedding heads), Mish (YOLOv4-style backbones),
 LRN (older image networks), Expand and Tile of an activation, Where with a constant condition, Pad
 in reflect / edge / wrap mode (Slices and a Concat), comparisons of an activation with a constant
-used as a Where's condition or cast to float (a 0/1 mask from a Sign table), Einsum of one or two
+used as a Where's condition or cast to float (a 0/1 mask from a Sign table; the Not, And, Or and
+Xor of such masks too), Einsum of one or two
 operands (a batched MatMul between Transposes and Reshapes), and
 the simple RNN (unrolled over its static sequence: per step two fully connected layers, an Add and
 the activation table), and Softmax / LogSoftmax over a non-last axis (before opset 13 their 2-D
@@ -35,6 +36,7 @@ from . import decompose_index, decompose_recurrent
 from .cast_like import cast_likes_as_casts
 from .finite_masks import finite_masks
 from .inline_ifs import inline_ifs
+from .nan_tests import NON_FINITE_TESTS, nan_tests_false
 from .onnx_fold import fold_onnx_constants, fold_or_none
 from .onnx_names import NewTensors, drop_dead_nodes
 from .onnx_names import attr as _attr
@@ -457,12 +459,18 @@ def _pad(r: _Rewriter, n: onnx.NodeProto) -> None:
 _COMPARE = ("Greater", "Less", "GreaterOrEqual", "LessOrEqual", "Equal")
 
 
+#: Boolean ops of masks that give a mask: Not and Cast to bool of one, And / Or / Xor of two.
+_MASK_LOGIC = ("Not", "And", "Or", "Xor")
+
+
 def _mask_conditions(model: onnx.ModelProto, consts, dependent) -> set:
     """Outputs of comparisons of an activation (in ``dependent``: computed from the input values)
-    with a float constant whose only uses are as a Where's condition or a Cast to float: those
-    become 0/1 float masks (:func:`_compare`). Comparisons with integer constants are exporters'
-    shape arithmetic (PyTorch's Reshape targets: Where(Equal(shape, 0), ...)), and those of values
-    computed from constants (Attention's guard of rows its constant mask hides), which fold."""
+    with a float constant, and of the Casts to bool, Nots, Ands, Ors and Xors of those
+    (``(x > 0) & (x < 1)``), when every use of each is a Where's condition, a Cast to float or
+    another of them: those become 0/1 float masks (:func:`_compare`). Comparisons with integer
+    constants are exporters' shape arithmetic (PyTorch's Reshape targets: Where(Equal(shape, 0),
+    ...)), and those of values computed from constants (Attention's guard of rows its constant mask
+    hides), which fold."""
     uses: Dict[str, List[onnx.NodeProto]] = {}
     for n in model.graph.node:
         for i in n.input:
@@ -475,37 +483,40 @@ def _mask_conditions(model: onnx.ModelProto, consts, dependent) -> set:
                                                         n.attribute[0].type == onnx.AttributeProto.TENSOR
                                                         and n.attribute[0].t.data_type in floats):
             float_consts.update(n.output)
-    out = set()
-    for n in model.graph.node:
-        if n.op_type not in _COMPARE or len(n.input) != 2 or n.domain not in ("", "ai.onnx"):
+    default = [n for n in model.graph.node if n.domain in ("", "ai.onnx")]
+    masks = set()
+    for n in default:
+        if n.op_type not in _COMPARE or len(n.input) != 2:
             continue
-        if sum(i in consts for i in n.input) != 1 or not any(i in float_consts for i in n.input) \
-                or not any(i in dependent for i in n.input) or n.output[0] in graph_outputs:
-            continue
-        chain = _condition_chain(n.output[0], uses, graph_outputs)
-        if chain:
-            out.update(chain)
-    return out
+        if sum(i in consts for i in n.input) == 1 and any(i in float_consts for i in n.input) \
+                and any(i in dependent for i in n.input):
+            masks.add(n.output[0])
+    logic = [n for n in default if n.op_type in _MASK_LOGIC and n.input or _to_bool(n)]
+    grown = True
+    while grown:  # the mask logic over masks, in any order
+        grown = False
+        for n in logic:
+            if n.output[0] not in masks and all(i in masks for i in n.input):
+                masks.add(n.output[0])
+                grown = True
+    pruned = True
+    while pruned:  # each kept only if all its uses read it as a mask; logic only over masks
+        pruned = False
+        for name in sorted(masks):
+            users = uses.get(name, [])
+            ok = bool(users) and name not in graph_outputs and all(
+                u.op_type == "Where" and u.input[0] == name and name not in u.input[1:]
+                or u.op_type == "Cast" and int(_attr(u, "to", 0)) == onnx.TensorProto.FLOAT
+                or u.output[0] in masks and (u.op_type in _MASK_LOGIC or _to_bool(u)) for u in users)
+            producer_ok = all(all(i in masks for i in n.input) for n in logic if n.output[0] == name)
+            if not ok or not producer_ok:
+                masks.discard(name)
+                pruned = True
+    return masks
 
 
-def _condition_chain(name: str, uses, graph_outputs) -> List[str]:
-    """``name`` and the Cast-to-bool copies and Nots of it (PyTorch's masked_fill casts its
-    condition to bool again; ``~mask`` is a Not), when every use is a Where's condition or a Cast
-    to float; [] otherwise."""
-    users = uses.get(name, [])
-    if not users or name in graph_outputs:
-        return []
-    chain = [name]
-    for u in users:
-        to = int(_attr(u, "to", 0)) if u.op_type == "Cast" else None
-        if u.op_type == "Where" and u.input[0] == name and name not in u.input[1:] or to == onnx.TensorProto.FLOAT:
-            continue
-        passes_on = to == onnx.TensorProto.BOOL or u.op_type == "Not" and u.domain in ("", "ai.onnx")
-        more = _condition_chain(u.output[0], uses, graph_outputs) if passes_on else []
-        if not more:
-            return []
-        chain += more
-    return chain
+def _to_bool(n: onnx.NodeProto) -> bool:
+    return n.op_type == "Cast" and int(_attr(n, "to", 0)) == onnx.TensorProto.BOOL
 
 
 def _compare(r: _Rewriter, n: onnx.NodeProto) -> None:
@@ -538,6 +549,16 @@ def _not_mask(r: _Rewriter, n: onnx.NodeProto) -> None:
     out = n.output[0]
     r.masks[out] = r.node("Sub", [r.const(f"{out}_one", np.array(1.0, np.float32)), r.masks[n.input[0]]],
                           f"{out}_mask")
+
+
+def _logic_mask(r: _Rewriter, n: onnx.NodeProto) -> None:
+    """And / Or / Xor of two masks: their Min / Max / Abs of their difference (exact on 0 / 1)."""
+    a, b = (r.masks[i] for i in n.input)
+    out = n.output[0]
+    if n.op_type == "Xor":
+        r.masks[out] = r.node("Abs", [r.node("Sub", [a, b], f"{out}_difference")], f"{out}_mask")
+    else:
+        r.masks[out] = r.node("Min" if n.op_type == "And" else "Max", [a, b], f"{out}_mask")
 
 
 def _cast_mask(r: _Rewriter, n: onnx.NodeProto) -> None:
@@ -754,6 +775,7 @@ _REWRITES: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]] = {
     "LpPool": _lp_pool, "GlobalLpPool": _lp_pool,
     "Expand": _expand, "Tile": _tile, "Where": _where, "RNN": _rnn, "Pad": _pad,
     **{op: _compare for op in _COMPARE}, "Cast": _cast_mask, "Not": _not_mask, "Einsum": _einsum,
+    "And": _logic_mask, "Or": _logic_mask, "Xor": _logic_mask,
     "LSTM": decompose_recurrent.lstm, "GRU": decompose_recurrent.gru,
     "Gemm": _gemm_computed_c, "ReverseSequence": _reverse_sequence, "Concat": _concat_constant_ends,
     "Transpose": _transpose_high_rank, **{op: _over_last_axis for op in _ROW_OPS},
@@ -770,9 +792,10 @@ _CONSTANT_OPERANDS = {"ScatterND": (1,), "GatherElements": (1,), "CumSum": (1,),
 #: of their own and are unrolled only with features those lack (decompose_recurrent.py); a Gemm
 #: is split only when its C is computed, a Concat only when some inputs are constants, a Transpose
 #: only of rank 5+ that merging axes does not bring to rank 4. Loops are unrolled (unroll_loops.py),
-#: Ifs inlined (inline_ifs.py), CastLikes read as Constants or Casts (cast_like.py).
+#: Ifs inlined (inline_ifs.py), CastLikes read as Constants or Casts (cast_like.py), IsNaN / IsInf
+#: of computed tensors read as false (nan_tests.py).
 COMPOSITES = frozenset(_REWRITES) - {"Pad", "LSTM", "GRU", "Gemm", "Concat", "Transpose", *_ROW_OPS} | \
-    {"Loop", "If", "CastLike"}
+    {"Loop", "If", "CastLike", *NON_FINITE_TESTS}
 
 
 def _rewritten_pad(n: onnx.NodeProto) -> bool:
@@ -794,7 +817,7 @@ def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset(), dependent=froze
     if n.op_type in ("LSTM", "GRU"):
         return decompose_recurrent.needs_unroll(n, consts, dependent, value)
     live = [i for i in n.input if i and i not in consts]
-    if n.op_type in _COMPARE:
+    if n.op_type in _COMPARE or n.op_type in ("And", "Or", "Xor"):
         return n.output[0] in masks
     if n.op_type in ("Cast", "Not"):
         return bool(n.input) and n.input[0] in masks
@@ -841,6 +864,7 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     if any(n.op_type == "CastLike" for n in model.graph.node):
         cast_likes_as_casts(model)  # first: a constant CastLike a tensor is the rewrites' constant
     model = finite_masks(model)  # attention-mask fills below -1e4 (-inf): -1e4 where only a Softmax reads them
+    model = nan_tests_false(model, opset)  # first: the Wheres they feed then have constant conditions
     model = inline_ifs(model, opset, path)  # first: a taken branch may hold a Loop or composites
     model, loop_ties = unroll_loops(model, opset, path)
     if any(n.op_type == "CastLike" for n in model.graph.node):

@@ -117,6 +117,13 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     "Equal": ("Sign", "with a constant, as a Where condition or cast to float: the mask 1 - Abs(Sign(x - c)) "
               "(exact where the quantized x holds c exactly, e.g. 0 after a Relu)"),
     "Not": ("Sub", "of such a comparison's mask: 1 minus the mask"),
+    "And": ("Min", "of two such masks: their minimum"),
+    "Or": ("Max", "of two such masks: their maximum"),
+    "Xor": ("Abs", "of two such masks: the absolute difference"),
+    "IsNaN": ("Identity", "of a computed tensor: false everywhere (an integer tensor holds no NaN), so the Where it "
+              "feeds keeps its other branch (torch.nan_to_num, isfinite checks)"),
+    "IsInf": ("Identity", "of a computed tensor: false everywhere (the integer model saturates where float "
+              "overflows); an And with it is false, an Or with it its other operand"),
     "Cast": ("Identity", "to float, of such a comparison: its mask"),
     "CastLike": ("Identity", "a constant CastLike a tensor (function bodies, onnxscript graphs): that constant in "
                  "the tensor's type; float to float: nothing"),
