@@ -614,6 +614,44 @@ def test_opset8_image_scaler_and_scale(tmp_path):
     assert sqnr >= 30.0
 
 
+def test_tf2onnx_leftover_erfc_and_tfl_gelu(tmp_path):
+    """tf2onnx writes Keras 3's exact gelu as Erfc and TFLite's as TFL_GELU, ops with no ONNX schema
+    (the file fails the checker and onnxruntime): both are rewritten as ONNX ops on reading; the
+    build is bit-exact and close to the formulas in float64."""
+    from math import erf
+    rng = np.random.default_rng(9)
+    m = GraphBuilder([1, 3, 8, 8], 13)
+    c = conv(m, rng, "x", 3, 4)
+    e = m.op("Erfc", [c])
+    g = m.op("TFL_GELU", [c], approximate=0)
+    t = m.op("TFL_GELU", [c], approximate=1)
+    m.op("Add", [m.op("Add", [e, g]), t])
+    m.out_shape = [1, 4, 8, 8]
+    model = m.finish(tmp_path / "keras3.onnx", check=False)
+    np.savez(tmp_path / "cal.npz", x=rng.standard_normal((CAL, 3, 8, 8)).astype(np.float32))
+    (tmp_path / "q.yaml").write_text("name: op\ncalibration:\n  data: cal.npz\n")
+    qm = build(str(model), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "op",
+               progress=False).compiled.model
+    test = rng.standard_normal((TEST, 3, 8, 8)).astype(np.float32)
+    q_in = quantize_input(qm, test)
+    ref = run_int8(qm, q_in).reshape(len(test), -1)
+    exe = compile_driver(str(tmp_path / "gen"), "op", str(tmp_path / "drv"), sanitize=True)
+    assert np.array_equal(run_driver(exe, q_in.reshape(len(test), -1), qm.output_tensor.size), ref)
+    # the formulas in float64 on the conv output (onnxruntime runs the conv alone)
+    conv_only = onnx.load(str(model))
+    del conv_only.graph.node[1:]
+    conv_only.graph.output[0].name = conv_only.graph.node[0].output[0]
+    sess = ort.InferenceSession(conv_only.SerializeToString(), providers=["CPUExecutionProvider"])
+    y = np.concatenate([sess.run(None, {"x": t[None]})[0] for t in test]).astype(np.float64)
+    verf = np.vectorize(erf)
+    tanh_gelu = 0.5 * y * (1 + np.tanh(np.sqrt(2 / np.pi) * (y + 0.044715 * y ** 3)))
+    f = ((1 - verf(y)) + 0.5 * y * (1 + verf(y / np.sqrt(2))) + tanh_gelu).reshape(len(test), -1)
+    deq = dequantize_output(qm, ref).astype(np.float64)
+    sqnr = 10 * np.log10(np.mean(f ** 2) / np.mean((deq - f) ** 2))
+    print(f"tf2onnx Erfc / TFL_GELU: ops {[o.kind for o in qm.ops]}, SQNR {sqnr:.1f} dB")
+    assert sqnr >= 30.0
+
+
 def test_concat_with_a_constant_between_computed_inputs_is_refused_by_name(tmp_path):
     def builder(m):
         a = m.op("Relu", ["x"])

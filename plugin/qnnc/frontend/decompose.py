@@ -1000,6 +1000,38 @@ def expand_legacy(model: onnx.ModelProto, path: str) -> onnx.ModelProto:
     return rewritten_copy(model, path, 0, {op: _image_scaler for op in LEGACY_OPS})
 
 
+#: Ops tf2onnx writes unconverted into the default domain when it has no conversion for them (no
+#: ONNX schema, TensorFlow's meaning): Keras 3's exact gelu lowers to Erfc, TFLite's to TFL_GELU.
+TF2ONNX_LEFTOVERS = frozenset({"Erfc", "TFL_GELU"})
+
+
+def _tf2onnx_leftover(r: _Rewriter, n: onnx.NodeProto) -> None:
+    """Erfc(x) = 1 - Erf(x); TFL_GELU(x) = x / 2 * (1 + Erf(x / sqrt(2))), or with ``approximate``
+    x / 2 * (1 + Tanh(sqrt(2 / pi) * (x + 0.044715 x^3)))."""
+    x, y = n.input[0], n.output[0]
+    one = r.const(f"{y}_one", np.array(1.0, np.float32))
+    if n.op_type == "Erfc":
+        r.node("Sub", [one, r.node("Erf", [x], f"{y}_erf")], y, y)
+        return
+    if int(_attr(n, "approximate", 0)):
+        cube = r.node("Mul", [r.node("Mul", [x, x], f"{y}_square"), x], f"{y}_cube")
+        inner = r.node("Add", [x, r.node("Mul", [cube, r.const(f"{y}_c", np.array(0.044715, np.float32))],
+                                         f"{y}_cubic")], f"{y}_inner")
+        arg = r.node("Mul", [inner, r.const(f"{y}_k", np.array(np.sqrt(2 / np.pi), np.float32))], f"{y}_arg")
+        curve = r.node("Tanh", [arg], f"{y}_tanh")
+    else:
+        arg = r.node("Mul", [x, r.const(f"{y}_k", np.array(1 / np.sqrt(2), np.float32))], f"{y}_arg")
+        curve = r.node("Erf", [arg], f"{y}_erf")
+    half = r.node("Mul", [x, r.const(f"{y}_half", np.array(0.5, np.float32))], f"{y}_half_x")
+    r.node("Mul", [half, r.node("Add", [one, curve], f"{y}_gate")], y, y)
+
+
+def expand_tf2onnx_leftovers(model: onnx.ModelProto, path: str) -> onnx.ModelProto:
+    """The model with tf2onnx's unconverted :data:`TF2ONNX_LEFTOVERS` written as ONNX ops (the
+    file itself fails ONNX's checker and onnxruntime); the model itself when it has none."""
+    return rewritten_copy(model, path, 0, {op: _tf2onnx_leftover for op in TF2ONNX_LEFTOVERS})
+
+
 def rewritten_copy(model: onnx.ModelProto, path: str, opset: int,
                    rewrites: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]]) -> onnx.ModelProto:
     """A copy of ``model`` whose default-domain nodes of the ops in ``rewrites`` (in the main graph)

@@ -137,6 +137,9 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     "RMSNormalization": ("Mul", "opset 23: x * Reciprocal(Sqrt(ReduceMean(x^2) + epsilon)) * scale, as PyTorch "
                          "exports nn.RMSNorm before opset 23 (tables and products)"),
     "Scale": ("Mul", "opsets < 10 (a removed experimental op): scale * x"),
+    "Erfc": ("Erf", "tf2onnx's unconverted op (Keras 3's exact gelu; no ONNX schema): 1 - Erf(x)"),
+    "TFL_GELU": ("Erf", "tf2onnx's unconverted TFLite GELU (no ONNX schema): x / 2 * (1 + Erf(x / sqrt 2)), or the "
+                 "tanh form with approximate"),
     "If": ("Identity", "a condition known at build time (TorchScript's if on a size, tf.cond on a static shape): "
            "the branch taken, inlined"),
     "Loop": ("Identity", "a trip count and condition known at build time (tf2onnx's Keras 3 LSTM/GRU/SimpleRNN, "
