@@ -587,6 +587,21 @@ def test_rnn_with_clip_is_refused_by_name(tmp_path):
     assert "RNN_" in str(e.value) and "clip" in str(e.value)
 
 
+def _bit_exact_build(tmp_path, model, rng):
+    """(quantized model, test inputs, reference outputs) of ``model`` (input x [1, 3, 8, 8]) built
+    with calibration data; the C equals the reference under ASan/UBSan."""
+    np.savez(tmp_path / "cal.npz", x=rng.standard_normal((CAL, 3, 8, 8)).astype(np.float32))
+    (tmp_path / "q.yaml").write_text("name: op\ncalibration:\n  data: cal.npz\n")
+    qm = build(str(model), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "op",
+               progress=False).compiled.model
+    test = rng.standard_normal((TEST, 3, 8, 8)).astype(np.float32)
+    q_in = quantize_input(qm, test)
+    ref = run_int8(qm, q_in).reshape(len(test), -1)
+    exe = compile_driver(str(tmp_path / "gen"), "op", str(tmp_path / "drv"), sanitize=True)
+    assert np.array_equal(run_driver(exe, q_in.reshape(len(test), -1), qm.output_tensor.size), ref)
+    return qm, test, ref
+
+
 def test_opset8_image_scaler_and_scale(tmp_path):
     """The model zoo's older image networks (Tiny YOLOv2: ImageScaler at opset 8): the removed
     experimental ops are rewritten before the opset conversion; the build is bit-exact and close
@@ -597,15 +612,7 @@ def test_opset8_image_scaler_and_scale(tmp_path):
     c = conv(m, rng, s, 3, 8)
     m.op("Scale", [m.op("Relu", [c])], scale=2.0)
     model = m.finish(tmp_path / "zoo8.onnx", check=False)  # onnx >= 1.x has no schema for them
-    np.savez(tmp_path / "cal.npz", x=rng.standard_normal((CAL, 3, 8, 8)).astype(np.float32))
-    (tmp_path / "q.yaml").write_text("name: op\ncalibration:\n  data: cal.npz\n")
-    qm = build(str(model), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "op",
-               progress=False).compiled.model
-    test = rng.standard_normal((TEST, 3, 8, 8)).astype(np.float32)
-    q_in = quantize_input(qm, test)
-    ref = run_int8(qm, q_in).reshape(len(test), -1)
-    exe = compile_driver(str(tmp_path / "gen"), "op", str(tmp_path / "drv"), sanitize=True)
-    assert np.array_equal(run_driver(exe, q_in.reshape(len(test), -1), qm.output_tensor.size), ref)
+    qm, test, ref = _bit_exact_build(tmp_path, model, rng)
     sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     f = np.concatenate([sess.run(None, {"x": t[None]})[0] for t in test]).reshape(len(test), -1)
     deq = dequantize_output(qm, ref).astype(np.float64)
@@ -628,15 +635,7 @@ def test_tf2onnx_leftover_erfc_and_tfl_gelu(tmp_path):
     m.op("Add", [m.op("Add", [e, g]), t])
     m.out_shape = [1, 4, 8, 8]
     model = m.finish(tmp_path / "keras3.onnx", check=False)
-    np.savez(tmp_path / "cal.npz", x=rng.standard_normal((CAL, 3, 8, 8)).astype(np.float32))
-    (tmp_path / "q.yaml").write_text("name: op\ncalibration:\n  data: cal.npz\n")
-    qm = build(str(model), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "op",
-               progress=False).compiled.model
-    test = rng.standard_normal((TEST, 3, 8, 8)).astype(np.float32)
-    q_in = quantize_input(qm, test)
-    ref = run_int8(qm, q_in).reshape(len(test), -1)
-    exe = compile_driver(str(tmp_path / "gen"), "op", str(tmp_path / "drv"), sanitize=True)
-    assert np.array_equal(run_driver(exe, q_in.reshape(len(test), -1), qm.output_tensor.size), ref)
+    qm, test, ref = _bit_exact_build(tmp_path, model, rng)
     # the formulas in float64 on the conv output (onnxruntime runs the conv alone)
     conv_only = onnx.load(str(model))
     del conv_only.graph.node[1:]
