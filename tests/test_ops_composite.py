@@ -1,7 +1,8 @@
 """Composite ONNX ops rewritten into supported ones before import (frontend/decompose.py):
 InstanceNormalization, GroupNormalization, LpNormalization, ReduceL1/L2/SumSquare/LogSum/LogSumExp,
 Mish, LRN, LpPool / GlobalLpPool, Expand, Tile, Where with a constant condition, Pad in reflect / edge / wrap mode, the
-simple RNN (unrolled), ScatterND and GatherElements with constant indices, CumSum and Trilu.
+simple RNN (unrolled), ScatterND and GatherElements with constant indices, CumSum and Trilu, 3-D
+Conv / MaxPool / AveragePool.
 
 Each case: the rewritten float model computes what the original does (onnxruntime on both, within
 float rounding), the generated C equals the numpy reference bit for bit under ASan/UBSan, and the
@@ -436,6 +437,32 @@ def case_nan_to_num(m, rng):                         # torch.nan_to_num(y / (|y|
     return m.op("Where", [neg, m.const(np.array(-big, np.float32)), b])
 
 
+def conv3(m, rng, x, cin, cout, k=(3, 3, 3), group=1, **attrs):
+    w = (rng.standard_normal((cout, cin // group, *k)) * 0.3).astype(np.float32)
+    return m.op("Conv", [x, m.const(w), m.const((rng.standard_normal(cout) * 0.1).astype(np.float32))],
+                group=group, **attrs)
+
+
+@case([1, 3, 5, 8, 8], sqnr=25.0)
+def case_conv3d_clip_classifier(m, rng):             # C3D-style: Conv3d + BN + ReLU, MaxPool3d (1,2,2), (2,2,2)
+    y = conv3(m, rng, "x", 3, 6, pads=[1, 1, 1, 1, 1, 1])
+    y = m.op("BatchNormalization", [y, per_channel(m, rng, 6, 1.0), per_channel(m, rng, 6, 0.0),
+                                    per_channel(m, rng, 6, 0.0), m.const(np.full(6, 1.5, np.float32))])
+    y = m.op("MaxPool", [m.op("Relu", [y])], kernel_shape=[1, 2, 2], strides=[1, 2, 2])
+    y = conv3(m, rng, y, 6, 8, k=(3, 1, 1), strides=[2, 1, 1], pads=[1, 0, 0, 1, 0, 0])
+    y = m.op("MaxPool", [y], kernel_shape=[2, 2, 2], strides=[2, 2, 2], ceil_mode=1)
+    return m.op("GlobalAveragePool", [y])
+
+
+@case([1, 4, 6, 6, 6], sqnr=25.0)
+def case_conv3d_grouped_dilated_avg_pool(m, rng):    # X3D-style depthwise 3-D, dilation in depth, AvgPool3d
+    y = conv3(m, rng, "x", 4, 4, group=4, pads=[1, 1, 1, 1, 1, 1], strides=[1, 2, 1])
+    y = conv3(m, rng, m.op("Relu", [y]), 4, 6, group=2, pads=[2, 1, 1, 2, 1, 1], dilations=[2, 1, 1])
+    a = m.op("AveragePool", [y], kernel_shape=[3, 2, 2], pads=[1, 0, 0, 1, 1, 1], count_include_pad=1)
+    b = m.op("AveragePool", [y], kernel_shape=[3, 2, 2], pads=[1, 0, 0, 1, 1, 1])
+    return m.op("Concat", [a, b], axis=1)
+
+
 def rnn(m, rng, x, inp, hidden, outputs=("y", "h"), directions=1, extra=(), **attrs):
     """An RNN node of m (its outputs named by `outputs`, '' for an omitted one)."""
     w = m.const((rng.standard_normal((directions, hidden, inp)) * 0.4).astype(np.float32))
@@ -477,13 +504,13 @@ def case_rnn_layout1_batch_first(m, rng):            # layout 1: (batch, sequenc
     return m.op("Add", [m.op("ReduceMean", [y], axes=[1], keepdims=0), h])
 
 
-def _build(tmp_path, name, rng):
+def _build(tmp_path, name, rng, extra=""):
     shape, opset, builder, _, check = CASES[name]
     m = GraphBuilder(shape, opset)
     builder(m, rng)
     model = m.finish(tmp_path / f"{name}.onnx", check=check)
     np.savez(tmp_path / "cal.npz", x=rng.standard_normal((CAL, *shape[1:])).astype(np.float32))
-    (tmp_path / "q.yaml").write_text("name: op\ncalibration:\n  data: cal.npz\n")
+    (tmp_path / "q.yaml").write_text("name: op\ncalibration:\n  data: cal.npz\n" + extra)
     res = build(str(model), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "op", progress=False)
     return model, res.compiled.model
 
@@ -516,6 +543,21 @@ def test_composite_case(name, tmp_path):
     sqnr = 10 * np.log10(np.mean(f ** 2) / max(np.mean((deq - f) ** 2), 1e-30))
     print(f"{name}: ops {[o.kind for o in qm.ops]}, SQNR {sqnr:.1f} dB")
     assert sqnr >= min_sqnr
+
+
+@pytest.mark.parametrize("name", ["conv3d_grouped_dilated_avg_pool", "scatter_nd_box_inside_two_axes"])
+def test_composite_case_int16_bit_exact(name, tmp_path):
+    """The rank-5 views of the 3-D rewrites (and the rewrites' Slices / Concats) at 16-bit activations:
+    the C equals the reference."""
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    shape = CASES[name][0]
+    _, qm = _build(tmp_path, name, rng, "quantization:\n  activation_bits: 16\n")
+    assert any(o.attrs.get("activation_bits") == 16 for o in qm.ops)
+    test = rng.standard_normal((TEST, *shape[1:])).astype(np.float32)
+    q_in = quantize_input(qm, test)
+    ref = run_int8(qm, q_in).reshape(len(test), -1)
+    exe = compile_driver(str(tmp_path / "gen"), "op", str(tmp_path / "drv"), sanitize=True)
+    assert np.array_equal(run_driver(exe, q_in.reshape(len(test), -1), qm.output_tensor.size), ref)
 
 
 def _refusal(tmp_path, builder, opset=13):

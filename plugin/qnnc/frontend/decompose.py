@@ -32,7 +32,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from ..errors import ModelError
-from . import decompose_index, decompose_recurrent
+from . import decompose_index, decompose_recurrent, decompose_volume
 from .cast_like import cast_likes_as_casts
 from .finite_masks import finite_masks
 from .inline_ifs import inline_ifs
@@ -781,6 +781,7 @@ _REWRITES: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]] = {
     "Transpose": _transpose_high_rank, **{op: _over_last_axis for op in _ROW_OPS},
     "ScatterND": decompose_index.scatter_nd, "GatherElements": decompose_index.gather_elements,
     "CumSum": decompose_index.cumsum, "Trilu": decompose_index.trilu,
+    "Conv": decompose_volume.conv3d, "MaxPool": decompose_volume.pool3d, "AveragePool": decompose_volume.pool3d,
 }
 
 #: Ops rewritten only when the inputs after the first are constants (also once folded): indices,
@@ -791,10 +792,12 @@ _CONSTANT_OPERANDS = {"ScatterND": (1,), "GatherElements": (1,), "CumSum": (1,),
 #: non-constant modes, comparisons, Not and Cast only as a Where's condition. LSTM and GRU have kernels
 #: of their own and are unrolled only with features those lack (decompose_recurrent.py); a Gemm
 #: is split only when its C is computed, a Concat only when some inputs are constants, a Transpose
-#: only of rank 5+ that merging axes does not bring to rank 4. Loops are unrolled (unroll_loops.py),
+#: only of rank 5+ that merging axes does not bring to rank 4, Conv / MaxPool / AveragePool only
+#: with a 3-D kernel (decompose_volume.py). Loops are unrolled (unroll_loops.py),
 #: Ifs inlined (inline_ifs.py), CastLikes read as Constants or Casts (cast_like.py), IsNaN / IsInf
 #: of computed tensors read as false (nan_tests.py).
-COMPOSITES = frozenset(_REWRITES) - {"Pad", "LSTM", "GRU", "Gemm", "Concat", "Transpose", *_ROW_OPS} | \
+COMPOSITES = frozenset(_REWRITES) - {"Pad", "LSTM", "GRU", "Gemm", "Concat", "Transpose", "Conv", "MaxPool",
+                                     "AveragePool", *_ROW_OPS} | \
     {"Loop", "If", "CastLike", *NON_FINITE_TESTS}
 
 
@@ -804,14 +807,15 @@ def _rewritten_pad(n: onnx.NodeProto) -> bool:
 
 
 def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset(), dependent=frozenset(),
-                   value=lambda name: None, shapes=None, opset: int = 13, not_float=frozenset()) -> bool:
+                   value=lambda name: None, shapes=None, opset: int = 13, not_float=frozenset(),
+                   ranks: Optional[Dict[str, int]] = None) -> bool:
     """A composite whose activation inputs are not all constants (those are folded as they are)
     (``opset``: the model's, for the ops whose meaning changed with opset 13);
     ``masks``: the comparisons :func:`_mask_conditions` turns into masks; ``dependent``: the
     tensors that depend on the input values (an LSTM / GRU state computed from them is unrolled);
     ``value``: a constant's array; ``shapes``: a tensor's static dims (None if unknown);
     ``not_float``: the tensors shape inference types other than float (a bool mask's Expand is no
-    Add of zeros: left for the importer to name)."""
+    Add of zeros: left for the importer to name); ``ranks``: the constants' ranks (a 5-D Conv weight)."""
     if n.op_type not in _REWRITES or n.domain not in ("", "ai.onnx"):
         return False
     if n.op_type in ("LSTM", "GRU"):
@@ -845,6 +849,8 @@ def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset(), dependent=froze
         # (a 4-D input's channel axis is the last in NHWC: passes/layout.py; axis 0 is the batch,
         # which the compiled model takes one sample at a time: refused by the lowering)
         return axis not in (0, len(dims) - 1) and (opset < 13 or len(dims) <= 3 or len(dims) == 4 and axis != 1)
+    if n.op_type in ("Conv", "MaxPool", "AveragePool"):  # only 3-D ones (2-D: kernels of their own)
+        return bool(live) and decompose_volume.is_volume_op(n, ranks or {})
     if n.op_type in _CONSTANT_OPERANDS:  # index / axis operands known at build time, activation data
         fixed = all(len(n.input) <= i or not n.input[i] or value(n.input[i]) is not None
                     for i in _CONSTANT_OPERANDS[n.op_type])
@@ -898,7 +904,11 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     def value(name: str):
         v = decompose_recurrent.constant_value(model, name)
         return folded.get(name) if v is None else v
-    if not any(_needs_rewrite(n, consts, masks, dependent, value, shapes, opset, not_float) for n in model.graph.node):
+    ranks = {i.name: len(i.dims) for i in model.graph.initializer}
+    ranks.update((n.output[0], len(n.attribute[0].t.dims)) for n in model.graph.node if n.op_type == "Constant"
+                 and n.attribute and n.attribute[0].type == onnx.AttributeProto.TENSOR)
+    if not any(_needs_rewrite(n, consts, masks, dependent, value, shapes, opset, not_float, ranks)
+               for n in model.graph.node):
         return model
     m = onnx.ModelProto()
     m.CopyFrom(model)
@@ -907,7 +917,8 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     except Exception as e:  # shape inference of a malformed model: the importer's checks say more
         raise ModelError(f"shape inference fails before the composite ops can be rewritten: {e}".splitlines()[0],
                          file=path) from None
-    _rewrite(m, r, lambda n: _needs_rewrite(n, consts, masks, dependent, value, shapes, opset, not_float), _REWRITES)
+    _rewrite(m, r, lambda n: _needs_rewrite(n, consts, masks, dependent, value, shapes, opset, not_float, ranks),
+             _REWRITES)
     drop_dead_nodes(m.graph)  # e.g. the Expand of a class token a Concat rewrite read as a constant
     _drop_unused_initializers(m)  # e.g. an unrolled LSTM's W / R / B, now read per gate
     r.tied.extend(_rewritten_ties(m, loop_ties))

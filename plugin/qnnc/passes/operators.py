@@ -12,7 +12,9 @@ from typing import Dict, Tuple
 #: ONNX op -> (canonical op after the passes, notes)
 OPERATORS: Dict[str, Tuple[str, str]] = {
     # weighted layers
-    "Conv": ("Conv", "1-D and 2-D; groups (depthwise with any multiplier, grouped), strides, pads, dilation"),
+    "Conv": ("Conv", "1-D and 2-D; groups (depthwise with any multiplier, grouped), strides, pads, dilation; 3-D "
+             "(Conv3d) as one 2-D conv per output depth plane over a channel slice of the planes it reads, all "
+             "reading one copy of the weight"),
     "ConvTranspose": ("ConvTranspose", "2-D; strides, pads/auto_pad/output_shape, output_padding, dilation, groups"),
     "Gemm": ("FullyConnected", "constant B: fully connected; two activations: a matrix product (transA/transB, "
              "alpha); a constant C is the bias, a computed one an Add"),
@@ -68,10 +70,12 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     "ArgMax": ("ArgMax", "axis of at most 127 entries; the index is the output value"),
     "ArgMin": ("ArgMin", "axis of at most 127 entries; the index is the output value"),
     # pooling
-    "MaxPool": ("MaxPool", "1-D and 2-D, pads, strides, ceil_mode"),
-    "AveragePool": ("AveragePool", "1-D and 2-D, count_include_pad"),
-    "GlobalAveragePool": ("AveragePool", "1-D and 2-D"),
-    "GlobalMaxPool": ("MaxPool", "1-D and 2-D"),
+    "MaxPool": ("MaxPool", "1-D and 2-D, pads, strides, ceil_mode; 3-D as the 2-D pool of each plane, then the "
+                "Max of the planes of each depth window"),
+    "AveragePool": ("AveragePool", "1-D and 2-D, count_include_pad; 3-D as the 2-D pool of each plane, then the "
+                    "Mean (or Sum / depth, with count_include_pad) of the planes of each depth window"),
+    "GlobalAveragePool": ("AveragePool", "1-D, 2-D and 3-D (a mean over the merged spatial axes)"),
+    "GlobalMaxPool": ("MaxPool", "1-D, 2-D and 3-D (a max over the merged spatial axes)"),
     # data movement (views are free: no copy)
     "Reshape": ("Reshape", "view"), "Flatten": ("Reshape", "view"), "Squeeze": ("Reshape", "view"),
     "Unsqueeze": ("Reshape", "view"),

@@ -412,10 +412,16 @@ def _match_tf_layer_norm(g: Graph, fin: Node, prod, cons, only, other):
 # --------------------------------------------------------------------- attribute defaults --
 
 def reduce_attrs(graph: Graph) -> Graph:
-    """Explicit axes/keepdims for reductions, ArgMax/ArgMin and LayerNormalization."""
+    """Explicit axes/keepdims for reductions, ArgMax/ArgMin and LayerNormalization; 3-D global
+    pools become reductions over their spatial axes."""
     g = graph.copy()
     nodes: List[Node] = []
     for n in g.nodes:
+        if n.op in ("GlobalAveragePool", "GlobalMaxPool") and len(g.shape(n.inputs[0])) == 5:
+            # 3-D global pooling (video / volumetric networks): the reduction over the three
+            # spatial axes, merged into one below
+            n.op = "ReduceMean" if n.op == "GlobalAveragePool" else "ReduceMax"
+            n.attrs = {"axes": [2, 3, 4], "keepdims": 1}
         if n.op in REDUCE_OPS:
             x = n.inputs[0]
             r = len(g.shape(x))

@@ -508,3 +508,19 @@ RULES = {op: _checked(rule) for op, rule in {
     "Resize": resize, "Upsample": resize,
 }.items()}
 OPS = tuple(RULES)
+
+
+def merged_transpose(shape, perm):
+    """(shape, perm) of the same data movement with size-1 axes dropped and runs of input axes that
+    stay adjacent and in order merged (e.g. ShuffleNet's channel shuffle (1, g, C/g, H, W) by
+    (0, 2, 1, 3, 4) is (g, C/g, H*W) by (1, 0, 2))."""
+    kept = [a for a in range(len(shape)) if shape[a] != 1]
+    runs = []
+    for a in (a for a in perm if shape[a] != 1):
+        if runs and kept.index(a) == kept.index(runs[-1][-1]) + 1:
+            runs[-1].append(a)
+        else:
+            runs.append([a])
+    order = sorted(range(len(runs)), key=lambda r: runs[r][0])
+    new_shape = [int(np.prod([shape[a] for a in runs[r]])) for r in order]
+    return (new_shape or [1]), ([order.index(r) for r in range(len(runs))] or [0])

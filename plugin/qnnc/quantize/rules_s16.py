@@ -26,6 +26,7 @@ from ..qmodel import QOp, QTensor
 from .bias_correction import mean_shift_of
 from .lowering import Lowering
 from .qparams import round_half_away, s16_scale
+from .rules_movement import merged_transpose
 from .weights import apply_scale_floor, bias_scale_floor, quantize_weights
 
 
@@ -49,7 +50,11 @@ def softmax_exp_lut(input_scale: float) -> np.ndarray:
 def scale16(low: Lowering, name: str, n: Node = None) -> float:
     """Symmetric int16 scale of a tensor's calibrated range (the int8 checks run first)."""
     low.calibrated(name, n)  # raises the clear errors for missing or non-finite ranges
-    return s16_scale(*low.ranges[low.g.original_name(name)])
+    original = low.g.original_name(name)
+    if original not in low.ranges and n is not None and n.attrs.get("derived_range") and name in n.outputs:
+        from .unary_functions import node_derived_range  # a tensor a pass made (Sum, Max ... chains)
+        return s16_scale(*node_derived_range(low, n))
+    return s16_scale(*low.ranges[original])
 
 
 def new16(low: Lowering, name: str, scale: float) -> QTensor:
@@ -210,12 +215,15 @@ def reshape(low: Lowering, n: Node) -> None:
 def transpose(low: Lowering, n: Node) -> None:
     x = input16(low, n)
     perm = list(n.attrs["perm"])
+    shape = tuple(x.shape)
+    if len(perm) > 4:  # size-1 axes dropped, axes that stay neighbours merged (as the int8 rule)
+        shape, perm = merged_transpose(shape, perm)
     if len(perm) > 4:
         raise low.err(n, f"transposes of rank {len(perm)} are not supported (rank <= 4)")
     k = 4 - len(perm)
     out = new16(low, n.outputs[0], x.scale)
     low.ops.append(QOp("transpose", n.name, [x.name], out.name, None, {},
-                        {"input_dims": (1,) * k + tuple(x.shape),
+                        {"input_dims": (1,) * k + tuple(shape),
                          "perm": tuple(list(range(k)) + [p + k for p in perm]),
                          "kernel": "qnnc_transpose_s16", "activation_bits": 16}, 0))
 

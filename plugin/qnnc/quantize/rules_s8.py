@@ -27,6 +27,7 @@ from .lowering import Lowering, broadcast_dims4, clamps_at_zero
 from .int4 import KERNELS_S4, pack_s4, quantize_weights_s4
 from .qparams import INT32_MAX, SOFTMAX_ZP, act_qparams, round_half_away
 from .weights import apply_scale_floor, bias_scale_floor
+from .rules_movement import merged_transpose
 from .rules_reduce import RULES as REDUCE_RULES
 from . import unary_functions as UF
 from .fixedpoint import quantize_multipliers
@@ -363,22 +364,6 @@ def reshape(low: Lowering, n: Node) -> None:
     x = low.tensors[n.inputs[0]]
     out = low.new_tensor(n.outputs[0], x.scale, x.zero_point)
     low.ops.append(QOp("reshape", n.name, [x.name], out.name))
-
-
-def merged_transpose(shape, perm):
-    """(shape, perm) of the same data movement with size-1 axes dropped and runs of input axes that
-    stay adjacent and in order merged (e.g. ShuffleNet's channel shuffle (1, g, C/g, H, W) by
-    (0, 2, 1, 3, 4) is (g, C/g, H*W) by (1, 0, 2))."""
-    kept = [a for a in range(len(shape)) if shape[a] != 1]
-    runs = []
-    for a in (a for a in perm if shape[a] != 1):
-        if runs and kept.index(a) == kept.index(runs[-1][-1]) + 1:
-            runs[-1].append(a)
-        else:
-            runs.append([a])
-    order = sorted(range(len(runs)), key=lambda r: runs[r][0])
-    new_shape = [int(np.prod([shape[a] for a in runs[r]])) for r in order]
-    return (new_shape or [1]), ([order.index(r) for r in range(len(runs))] or [0])
 
 
 def transpose(low: Lowering, n: Node) -> None:
