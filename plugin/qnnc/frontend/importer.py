@@ -13,6 +13,7 @@ from onnx import numpy_helper, shape_inference
 
 from ..errors import ModelError
 from ..ir import Graph, Node, Tensor
+from .dynamic_quant import dynamic_quantization_as_float
 from .decompose import TIED_RANGES_KEY, expand_composites, expand_legacy, expand_tf2onnx_leftovers
 from .float32 import float32_model
 from .node_order import sort_nodes
@@ -254,6 +255,7 @@ def convert_opset(model: onnx.ModelProto, path: str):
     _open_minus_one_dims(model)
     float32_model(model)
     model = expand_tf2onnx_leftovers(model, path)  # ops tf2onnx left unconverted (Keras 3's gelu)
+    model = dynamic_quantization_as_float(model, path)  # onnxruntime's quantize_dynamic output
     version = _opset(model, path)
     if MIN_OPSET <= version <= MAX_OPSET:
         return model, version

@@ -141,6 +141,14 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     "RMSNormalization": ("Mul", "opset 23: x * Reciprocal(Sqrt(ReduceMean(x^2) + epsilon)) * scale, as PyTorch "
                          "exports nn.RMSNorm before opset 23 (tables and products)"),
     "Scale": ("Mul", "opsets < 10 (a removed experimental op): scale * x"),
+    "DynamicQuantizeLinear": ("Identity", "onnxruntime's quantize_dynamic: its input, as float (activations are "
+                              "quantized from calibration)"),
+    "MatMulInteger": ("FullyConnected", "of a DynamicQuantizeLinear's output (quantize_dynamic): a MatMul of the float "
+                      "input with the constant weight minus its zero point"),
+    "ConvInteger": ("Conv", "of a DynamicQuantizeLinear's output (quantize_dynamic): a Conv of the float input with "
+                    "the constant weight minus its zero point"),
+    "DynamicQuantizeLSTM": ("LSTM", "com.microsoft (quantize_dynamic): an LSTM with the dequantized, transposed "
+                            "weights"),
     "Erfc": ("Erf", "tf2onnx's unconverted op (Keras 3's exact gelu; no ONNX schema): 1 - Erf(x)"),
     "TFL_GELU": ("Erf", "tf2onnx's unconverted TFLite GELU (no ONNX schema): x / 2 * (1 + Erf(x / sqrt 2)), or the "
                  "tanh form with approximate"),
