@@ -1,7 +1,7 @@
 """Composite ONNX ops rewritten into supported ones before import (frontend/decompose.py):
 InstanceNormalization, GroupNormalization, LpNormalization, ReduceL1/L2/SumSquare/LogSum/LogSumExp,
 Mish, LRN, LpPool / GlobalLpPool, Expand, Tile, Where with a constant condition, Pad in reflect / edge / wrap mode, the
-simple RNN (unrolled), ScatterND and GatherElements with constant indices, CumSum and Trilu, 3-D
+simple RNN (unrolled), ScatterND, GatherElements and GatherND with constant indices, CumSum and Trilu, 3-D
 Conv / MaxPool / AveragePool.
 
 Each case: the rewritten float model computes what the original does (onnxruntime on both, within
@@ -394,6 +394,20 @@ def case_gather_elements_any_indices(m, rng):        # indices that differ per p
     idx = rng.integers(0, 6, (1, 6, 3, 4)).astype(np.int64)
     idx[0, 0, 0, 0] = -1
     return m.op("GatherElements", [y, m.const(idx)], axis=1)
+
+
+@case([1, 3, 4, 4], sqnr=25.0)
+def case_gather_nd_blocks(m, rng):                   # rows (c, h) picked from y[0]: blocks of W values
+    y = m.op("Squeeze", [conv(m, rng, "x", 3, 6), m.const(np.array([0], np.int64))])
+    idx = np.array([[[5, 0], [0, 3]], [[2, -1], [4, 2]], [[1, 1], [5, 0]]], np.int64)  # [3, 2, k = 2]
+    return m.op("GatherND", [y, m.const(idx)])
+
+
+@case([1, 3, 4, 4], sqnr=25.0)
+def case_gather_nd_batch_dims1(m, rng):              # batch_dims 1: per channel, single elements (h, w)
+    y = m.op("Squeeze", [conv(m, rng, "x", 3, 4), m.const(np.array([0], np.int64))])
+    idx = rng.integers(0, 4, (4, 5, 2)).astype(np.int64)
+    return m.op("GatherND", [y, m.const(idx)], batch_dims=1)
 
 
 @case([1, 3, 4, 6], sqnr=25.0)

@@ -7,6 +7,8 @@ rewrites of :mod:`decompose` for:
   Gather over the flattened data and updates.
 - GatherElements with constant indices (``torch.gather``): indices that vary only along the
   gathered axis become a Gather on that axis; any others a Gather over the flattened data.
+- GatherND with constant indices (the dynamo exporter's decompositions): a Gather of the addressed
+  blocks of the data reshaped to [blocks, block size].
 - CumSum over a constant axis: a MatMul with a constant 0/1 triangular matrix, between Transposes
   when the axis is not the last (an int8 weight of 1 is exact).
 - Trilu: a Mul with the constant 0/1 triangle of the last two axes.
@@ -185,6 +187,28 @@ def gather_elements(r, n: onnx.NodeProto) -> None:
     picked = r.node("Gather", [_reshape(r, data, [size], f"{out}_data_flat"),
                                r.const(f"{out}_flat_index", flat.reshape(-1))], f"{out}_flat", axis=0)
     _reshape(r, picked, list(idx.shape), f"{out}_reshaped", out)
+
+
+def gather_nd(r, n: onnx.NodeProto) -> None:
+    """GatherND(data, constant indices, batch_dims): the addressed blocks as a Gather over the data
+    reshaped to [blocks, block size], reshaped to the output's shape."""
+    data, out = n.input[0], n.output[0]
+    dims = _full_shape(r, data, n)
+    b = int(_attr(n, "batch_dims", 0))
+    raw = r.constant_input(n, 1, "indices")
+    if raw.ndim < 1 or raw.shape[-1] < 1 or b + raw.shape[-1] > len(dims) or list(raw.shape[:b]) != dims[:b]:
+        raise ModelError(f"GatherND indices of shape {list(raw.shape)} (batch_dims {b}) do not index data of shape "
+                         f"{dims}", file=r.path, node=n.name, op=n.op_type)
+    k = int(raw.shape[-1])
+    idx = _indices(r, n, 1, np.array(dims[b:b + k], np.int64))
+    lead = idx.shape[:-1]
+    batch = [c.reshape(-1) for c in np.indices(lead)[:b]] if b else []
+    coords = tuple(batch + [idx.reshape(-1, k)[:, j] for j in range(k)])
+    flat = np.ravel_multi_index(coords, dims[:b + k]) if coords else np.zeros(0, np.int64)
+    block = int(np.prod(dims[b + k:])) if len(dims) > b + k else 1
+    rows = _reshape(r, data, [int(np.prod(dims[:b + k])), block], f"{out}_blocks")
+    picked = r.node("Gather", [rows, r.const(f"{out}_block_index", flat.astype(np.int64))], f"{out}_picked", axis=0)
+    _reshape(r, picked, list(lead) + dims[b + k:], f"{out}_reshaped", out)
 
 
 def cumsum(r, n: onnx.NodeProto) -> None:

@@ -164,6 +164,8 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
                   "as a Gather over the flattened data and updates"),
     "GatherElements": ("Gather", "constant indices (torch.gather): the same indices along the axis at every other "
                        "position as a Gather on that axis; others as a Gather over the flattened data"),
+    "GatherND": ("Gather", "constant indices, any batch_dims (the dynamo exporter's decompositions): a Gather of "
+                 "the addressed blocks"),
     "CumSum": ("FullyConnected", "constant axis (not the batch), exclusive / reverse: a product with a constant 0/1 "
                "triangular matrix over that axis (weights of 1 are exact in int8)"),
     "Trilu": ("Mul", "constant k, upper or lower: a product with the constant 0/1 triangle of the last two axes"),
