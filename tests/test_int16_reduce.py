@@ -29,6 +29,7 @@ from qnnc.frontend.float_runner import float_outputs
 from qnnc.kernel_params import LayerNormParams, ReduceParams
 from qnnc.quantize.fixedpoint import quantize_multiplier
 from qnnc.quantize.rules_s16_reduce import log_softmax_constants16
+from qnnc.reference import kernels_reduce as KR
 from qnnc.reference import kernels_s16_reduce as KR16
 from qnnc.reference.interpreter import quantize_input, run, run_int8
 
@@ -181,6 +182,14 @@ def _kernel_cases():
         is_min, last = k % 2, (k // 2) % 2
         cases.append((f"qnnc_arg_max_s16({outer}, {n}, {inner}, {is_min}, {last}, (const int16_t *)x, y)",
                       x, KR16.arg_max_s16(x, outer, n, inner, is_min, last), None))
+    for k in range(8):  # top k values / indices with many ties, including -32768
+        outer, n, inner = int(rng.integers(1, 4)), int(rng.integers(1, 128)), int(rng.integers(1, 4))
+        kk = int(rng.integers(1, n + 1))
+        x = rng.choice(np.array([-32768, -1, 0, 5, 32767], np.int16), (outer, n, inner))
+        largest, want = k % 2, ("values", "indices")[(k // 2) % 2]
+        out = "(int16_t *)y, NULL" if want == "values" else "NULL, y"
+        cases.append((f"qnnc_top_k_s16({outer}, {n}, {inner}, {kk}, {largest}, (const int16_t *)x, {out})",
+                      x, KR.top_k(x, outer, n, inner, kk, largest, want, np.int16), None))
     for k in range(8):  # log softmax: d up to 65535, very small and very large input scales
         rows, cols = int(rng.integers(1, 4)), [1, 2, 7, 37, 300, 1000, 5, 64][k]
         s_in = [1e-4, 3e-4, 1e-3, 1e-2, 1e-5, 5e-4, 1.0, 2e-3][k]
@@ -273,7 +282,8 @@ def batch(tmp_path_factory):
     with open(tmp / "kin.bin", "wb") as f:
         for _, x, _, _ in cases:
             f.write(np.ascontiguousarray(x).tobytes())
-    for name in ("qnnc_reduce_s16.c", "qnnc_arg_max_s16.c", "qnnc_log_softmax_s16.c", "qnnc_layer_norm_s16.c"):
+    for name in ("qnnc_reduce_s16.c", "qnnc_arg_max_s16.c", "qnnc_top_k_s16.c", "qnnc_log_softmax_s16.c",
+                 "qnnc_layer_norm_s16.c"):
         kernels.setdefault(name, str(RUNTIME / "src" / name))
     dispatch = "".join(f"    if (run_m{j}(argv[{2 * j + 1}], argv[{2 * j + 2}])) return {10 + j};\n"
                        for j in range(len(names)))
@@ -289,7 +299,7 @@ def batch(tmp_path_factory):
            + f"    return run_kernels(argv[{2 * k + 1}], argv[{2 * k + 2}]) ? 9 : 0;\n}}\n")
     (tmp / "drv.c").write_text(src)
     exe = tmp / "drv"
-    gens = [f"-I{tmp / n / 'b16' / 'gen'}" for n in names]
+    gens = [f"-I{tmp / n / 'b16' / 'gen'}" for n in names] + [f"-I{RUNTIME / 'include'}"]  # kernels no model uses
     subprocess.run(["gcc", "-std=c99", "-O1", "-g", "-Wall", "-Wextra", "-Werror", *SANITIZE_FLAGS, *gens,
                     str(tmp / "drv.c"), *sources, *sorted(kernels.values()), "-o", str(exe)], check=True)
     args = [str(exe)]
@@ -427,7 +437,7 @@ def test_kernel_cases_on_cortex_m(core, tmp_path):
             "int main(void)\n{\n" + body + "    return 0;\n}\n")
     src = tmp_path / "reduce_s16_cases_main.c"
     src.write_text(main)
-    kernels = [RUNTIME / "src" / f"qnnc_{k}_s16.c" for k in ("reduce", "arg_max", "log_softmax", "layer_norm")]
+    kernels = [RUNTIME / "src" / f"qnnc_{k}_s16.c" for k in ("reduce", "arg_max", "top_k", "log_softmax", "layer_norm")]
     fw = H.build_firmware(H.MACHINES[core], [*kernels, src], [include_dir()], tmp_path, name=f"reduce_s16_{core}",
                           extra_cflags=["-Wno-unused-function"])
     run_fw = H.run_firmware(fw, tmp_path)

@@ -225,6 +225,30 @@ def case_argmax_4d_h_keepdims0(m):
     return m.op("ArgMax", [conv2d(m, "x", 3, 6)], axis=2, keepdims=0)
 
 
+@case([1, 20], mean_lsb=1.0, sqnr=30.0)
+def case_topk_values_classifier(m):                  # torch.topk(logits, 5).values: the input's quantization
+    g = m.op("Gemm", ["x", m.const(w(24, 20))], transB=1)
+    m.n += 1
+    m.nodes.append(helper.make_node("TopK", [g, m.const(np.array([5], np.int64))], ["v", "i"], axis=1, name="topk"))
+    return m.op("Relu", ["v"])
+
+
+@case([1, 3, 6, 5], opset=13, mean_lsb=0.0, sqnr=-1e9, out_type=TensorProto.INT64)
+def case_topk_indices_4d_channels_smallest(m):       # indices over C (NHWC's last axis), smallest first
+    m.n += 1
+    m.nodes.append(helper.make_node("TopK", [conv2d(m, "x", 3, 7), m.const(np.array([3], np.int64))], ["v", "i"],
+                                    axis=1, largest=0, name="topk"))
+    return m.op("Identity", ["i"])
+
+
+@case([1, 4, 9], opset=11, mean_lsb=1.0, sqnr=30.0)
+def case_topk_sort_3d_last_axis(m):                  # torch.sort(descending=True): K = n over the last axis
+    m.n += 1
+    m.nodes.append(helper.make_node("TopK", [conv1d(m, "x", 4, 6), m.const(np.array([9], np.int64))], ["v", "i"],
+                                    axis=-1, name="topk"))
+    return m.op("Sigmoid", ["v"])
+
+
 @case([1, 3, 40], mean_lsb=1.0)
 def case_conv1d_asymmetric_pads_pool_ceil(m):      # one conv and one pool: the lifted geometry is exact
     c = m.op("Conv", ["x", m.const(w(5, 3, 4)), m.const(w(5, scale=0.1))], kernel_shape=[4], strides=[2],
@@ -335,7 +359,8 @@ def _run_kernel_cases(cases, tmp_path) -> list:
     c = tmp_path / "driver.c"
     c.write_text("".join(src))
     exe = tmp_path / "driver"
-    srcs = [str(RUNTIME / "src" / f) for f in ("qnnc_reduce_s8.c", "qnnc_layer_norm_s8.c", "qnnc_arg_max_s8.c")]
+    srcs = [str(RUNTIME / "src" / f) for f in ("qnnc_reduce_s8.c", "qnnc_layer_norm_s8.c", "qnnc_arg_max_s8.c",
+                                                "qnnc_top_k_s8.c")]
     subprocess.run(["gcc", "-std=c99", "-O1", "-g", "-Wall", "-Wextra", "-Werror", *SANITIZE_FLAGS,
                     f"-I{RUNTIME / 'include'}", str(c), *srcs, "-o", str(exe)], check=True)
     res = subprocess.run([str(exe)], capture_output=True, text=True, check=True, timeout=120)
@@ -451,6 +476,30 @@ def test_arg_max_kernel_cases(tmp_path):
     outs = _run_kernel_cases(cases, tmp_path)
     for k, (o, r) in enumerate(zip(outs, refs)):
         assert np.array_equal(o, r), f"arg max case {k}"
+
+
+def test_top_k_kernel_cases(tmp_path):
+    """Random shapes, many ties (few distinct values), largest / smallest, values / indices, K from 1 to n:
+    C == reference, and the reference == a sort by (value, index) in Python."""
+    rng = np.random.default_rng(17)
+    cases, refs = [], []
+    for k in range(32):
+        outer, n, inner = (int(rng.integers(1, 5)), int(rng.integers(1, 128)), int(rng.integers(1, 5)))
+        kk = int(rng.integers(1, n + 1)) if k % 4 else n
+        x = rng.integers(-3, 3, (outer, n, inner)).astype(np.int8) * (40 if k % 2 else 1)
+        largest, want = (k // 2) % 2, ("values", "indices")[(k // 4) % 2]
+        refs.append(KR.top_k(x, outer, n, inner, kk, largest, want).reshape(-1))
+        expect = np.zeros((outer, kk, inner), np.int64)
+        for o in range(outer):
+            for i in range(inner):
+                order = sorted(range(n), key=lambda c: (-int(x[o, c, i]) if largest else int(x[o, c, i]), c))[:kk]
+                expect[o, :, i] = [x[o, c, i] for c in order] if want == "values" else order
+        assert np.array_equal(refs[-1], expect.reshape(-1))
+        out = "y, NULL" if want == "values" else "NULL, y"
+        cases.append((f"qnnc_top_k_s8({outer}, {n}, {inner}, {kk}, {largest}, x, {out})", x, {}, outer * kk * inner))
+    outs = _run_kernel_cases(cases, tmp_path)
+    for k, (o, r) in enumerate(zip(outs, refs)):
+        assert np.array_equal(o, r), f"top k case {k}"
 
 
 # --------------------------------------------------------------------------------- refusals --

@@ -61,6 +61,7 @@ KERNELS = {
     "reduce": "qnnc_reduce_s8",  # ReduceMean/Sum/Max/Min
     "layer_norm": "qnnc_layer_norm_s8",
     "arg_max": "qnnc_arg_max_s8",  # ArgMax and ArgMin
+    "top_k": "qnnc_top_k_s8",  # TopK (one op per output used: values or indices)
     "lstm": "qnnc_lstm_s8",  # one call per direction runs every time step
     "gru": "qnnc_gru_s8",
     "requantize": "qnnc_requantize_s8_s16",  # int8 <-> int16 boundary; attrs["kernel"] names the direction

@@ -58,7 +58,7 @@ SUPPORTED_OPS = {
     "Conv", "FullyConnected", "Add", "Mul", "Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "Softmax",
     "MaxPool", "AveragePool", "Reshape", "Transpose", "Concat", "Pad",
 }
-SUPPORTED_OPS |= {"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ArgMax", "ArgMin", "LayerNormalization"}
+SUPPORTED_OPS |= {"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ArgMax", "ArgMin", "TopK", "LayerNormalization"}
 # Element-wise ops: unary ones are 256-entry tables (quantize/unary_functions.py).
 SUPPORTED_OPS |= {"Sub", "PRelu", "Max", "Min", "LogSoftmax", "HardSigmoid", "HardSwish", "Elu", "Selu", "Celu",
                   "Softplus", "Softsign", "Erf", "Gelu", "Exp", "Log", "Sqrt", "Reciprocal", "Neg", "Abs", "Pow",
@@ -82,7 +82,7 @@ def _unsupported(graph: Graph, n, consts=None) -> ModelError:
         "DepthToSpace, SpaceToDepth, Identity, Dropout, PRelu, Max, Min, Sum, Mean, LogSoftmax, HardSigmoid, HardSwish, "
         "Elu, Selu, Celu, Softplus, Softsign, Erf, Gelu, Exp, Log, Sqrt, Reciprocal, Neg, Abs, Pow (constant "
         "scalar exponent or base), Sin, Cos, Tan, Asin, Acos, Atan, Sinh, Cosh, Asinh, Acosh, Atanh, Floor, Ceil, Round, Sign, "
-        "ThresholdedRelu, Shrink, ReduceMean, ReduceSum, ReduceMax, ReduceMin, ArgMax, ArgMin, "
+        "ThresholdedRelu, Shrink, ReduceMean, ReduceSum, ReduceMax, ReduceMin, ArgMax, ArgMin, TopK, "
         "LSTM and GRU (batch 1, default activations), LayerNormalization (also decomposed: ReduceMean, Sub, Pow, Sqrt, Div), 1-D Conv/pools on (N, C, L), "
         "InstanceNormalization, GroupNormalization, LpNormalization, ReduceL1/L2/SumSquare/LogSum/LogSumExp, Mish, LRN, "
         "Expand and Tile (constant shape/repeats), Where (constant condition), RNN (unrolled), ScatterND and "

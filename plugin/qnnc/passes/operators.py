@@ -68,6 +68,8 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     "ReduceMax": ("ReduceMax", "any axes, keepdims 0/1"),
     "ReduceMin": ("ReduceMin", "any axes, keepdims 0/1"),
     "ArgMax": ("ArgMax", "axis of at most 127 entries; the index is the output value"),
+    "TopK": ("TopK", "constant K, largest or smallest, rank <= 4; values in order (equal values by index) keep "
+             "the input's quantization; indices (axis of at most 127 entries) as ArgMax's"),
     "ArgMin": ("ArgMin", "axis of at most 127 entries; the index is the output value"),
     # pooling
     "MaxPool": ("MaxPool", "1-D and 2-D, pads, strides, ceil_mode; 3-D as the 2-D pool of each plane, then the "

@@ -1,4 +1,4 @@
-"""Passes for 1-D networks, reductions, LayerNormalization and ArgMax/ArgMin.
+"""Passes for 1-D networks, reductions, LayerNormalization, ArgMax/ArgMin and TopK.
 
 * :func:`rank3_to_rank4`: Conv / ConvTranspose / pools / BatchNormalization / Pad on 3-D ``(N, C, L)``
   tensors (PyTorch's Conv1d, ConvTranspose1d, MaxPool1d, AdaptiveAvgPool1d ...) run as the 2-D ops on ``(N, C, 1, L)``: each such tensor gets
@@ -28,7 +28,7 @@ from ..ir import Graph, Node, Tensor
 REDUCE_OPS = ("ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin")
 ARG_OPS = ("ArgMax", "ArgMin")
 # Ops of this file that the layout pass hands to :func:`to_nhwc_node`.
-NHWC_OPS = REDUCE_OPS + ARG_OPS + ("LayerNormalization",)
+NHWC_OPS = REDUCE_OPS + ARG_OPS + ("TopK", "LayerNormalization")
 
 _WINDOWED = {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
              "BatchNormalization", "Pad"}
@@ -451,12 +451,35 @@ def reduce_attrs(graph: Graph) -> Graph:
                 raise _fail(g, n, f"the input has rank {r}; {n.op} over tensors of rank <= 4 is supported")
             n.attrs = {"axis": int(n.attrs.get("axis", 0)) % r, "keepdims": int(n.attrs.get("keepdims", 1)),
                        "select_last_index": int(n.attrs.get("select_last_index", 0))}
+        elif n.op == "TopK":
+            _top_k_attrs(g, n)
         elif n.op == "LayerNormalization":
             _layer_norm_attrs(g, n)
         nodes.append(n)
     g.nodes = nodes
     g.remove_unused()
     return g
+
+
+def _top_k_attrs(g: Graph, n: Node) -> None:
+    """TopK's K (an input from opset 10, an attribute before) as the attribute ``k``; axis made
+    non-negative; sorted or not, the kernel gives the sorted order (a valid unsorted one)."""
+    r = len(g.shape(n.inputs[0]))
+    if r > 4:
+        raise _fail(g, n, f"the input has rank {r}; TopK over tensors of rank <= 4 is supported")
+    if len(n.inputs) > 1 and n.inputs[1]:
+        if not g.is_const(n.inputs[1]):
+            raise _fail(g, n, "K must be a constant (an initializer or a folded constant subgraph)")
+        ks = g.const(n.inputs[1]).reshape(-1)
+        if ks.size != 1:
+            raise _fail(g, n, f"K must be one value, got {ks.tolist()}")
+        k = int(ks[0])
+    elif "k" in n.attrs:
+        k = int(n.attrs["k"])
+    else:
+        raise _fail(g, n, "TopK without K")
+    n.inputs = [n.inputs[0]]
+    n.attrs = {"axis": int(n.attrs.get("axis", -1)) % r, "k": k, "largest": int(n.attrs.get("largest", 1))}
 
 
 def _merge_reduced_axes(g: Graph, n: Node, axes: List[int], keep: int, nodes: List[Node]):
@@ -558,6 +581,9 @@ def to_nhwc_node(g: Graph, n: Node, four_d: set, nchw_shape: Dict[str, tuple],
             c = g.const(n.inputs[k])
             n.inputs[k] = g.add_const(n.inputs[k] + "_nhwc", np.ascontiguousarray(c.transpose(perm)))
         n.attrs = dict(n.attrs, axes=new_axes)
+        return [n]
+    if n.op == "TopK":  # both outputs keep every axis: the axis moves with the layout
+        n.attrs = dict(n.attrs, axis=to_nhwc.index(n.attrs["axis"]))
         return [n]
     if n.op in ARG_OPS:
         axes, keep = [n.attrs["axis"]], n.attrs["keepdims"]

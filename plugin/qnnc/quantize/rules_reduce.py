@@ -7,10 +7,13 @@
   into per-element int32 multipliers and biases (reference/kernels_reduce.py documents the arithmetic).
 * ArgMax / ArgMin: the index as int8 with scale 1 and zero point 0, so the dequantized output is the
   index itself; refused when the axis has more than 127 entries.
+* TopK: the values keep the input's scale and zero point (the order of int8 codes is the order of
+  the values); the indices as ArgMax's. One op per output read.
 """
 from __future__ import annotations
 
 import math
+from typing import List, Tuple
 
 import numpy as np
 
@@ -53,6 +56,26 @@ def arg_max_attrs(low: Lowering, n: Node, x) -> dict:
                          "point 0), so at most 127 entries are supported")
     return {"outer": int(np.prod(x.shape[:axis])), "n": int(count), "inner": int(np.prod(x.shape[axis + 1:])),
             "is_min": int(n.op == "ArgMin"), "select_last": int(n.attrs["select_last_index"])}
+
+
+def top_k_outputs(low: Lowering, n: Node, x) -> Tuple[dict, List[Tuple[str, str]]]:
+    """(attrs, [(want, output tensor)]) of the TopK ``n`` of ``x`` (int8 or int16 rule): one op per
+    output something reads, ``want`` "values" or "indices"; refused when K is not in [1, n] or the
+    indices are read and the axis has more than 127 entries (the index is an int8 output)."""
+    axis, k = n.attrs["axis"], n.attrs["k"]
+    count = x.shape[axis]
+    if not 1 <= k <= count:
+        raise low.err(n, f"TopK with K = {k} over an axis of {count} entries (K must be 1 to {count})")
+    used = []
+    for want, name in zip(("values", "indices"), n.outputs):
+        if name and (name in low.g.outputs or low.g.consumers(name)):
+            used.append((want, name))
+    if count > 127 and any(want == "indices" for want, _ in used):
+        raise low.err(n, f"TopK over an axis of {count} entries: the indices are an int8 output (scale 1, zero "
+                         "point 0), so at most 127 entries are supported")
+    attrs = {"outer": int(np.prod(x.shape[:axis])), "n": int(count), "inner": int(np.prod(x.shape[axis + 1:])),
+             "k": int(k), "largest": int(n.attrs["largest"])}
+    return attrs, used
 
 
 def layer_norm_geometry(low: Lowering, n: Node, x, max_norm: int, what: str = "LayerNormalization"):
@@ -121,6 +144,15 @@ def arg_max(low: Lowering, n: Node) -> None:
     low.ops.append(QOp("arg_max", n.name, [x.name], out.name, None, {}, attrs, 0))
 
 
+def top_k(low: Lowering, n: Node) -> None:
+    x = low.tensors[n.inputs[0]]
+    attrs, used = top_k_outputs(low, n, x)
+    for want, name in used:  # the values keep the input's quantization; the index is itself
+        out = low.new_tensor(name, x.scale, x.zero_point) if want == "values" else low.new_tensor(name, 1.0, 0)
+        low.ops.append(QOp("top_k", n.name if want == "values" else f"{n.name}_indices", [x.name], out.name,
+                           None, {}, {**attrs, "want": want}, 0))
+
+
 def layer_norm(low: Lowering, n: Node) -> None:
     x = low.tensors[n.inputs[0]]
     outer, count, inner, gamma, beta = layer_norm_geometry(low, n, x, MAX_NORM)
@@ -136,4 +168,4 @@ def layer_norm(low: Lowering, n: Node) -> None:
 
 
 RULES = {"ReduceMean": reduce, "ReduceSum": reduce, "ReduceMax": reduce, "ReduceMin": reduce,
-         "ArgMax": arg_max, "ArgMin": arg_max, "LayerNormalization": layer_norm}
+         "ArgMax": arg_max, "ArgMin": arg_max, "TopK": top_k, "LayerNormalization": layer_norm}

@@ -30,7 +30,8 @@ from ..kernel_params import LayerNormParams, ReduceParams
 from ..qmodel import QOp
 from .fixedpoint import quantize_multiplier
 from .lowering import Lowering
-from .rules_reduce import arg_max_attrs, check_reduced, layer_norm_constants, layer_norm_geometry, reduce_dims
+from .rules_reduce import (arg_max_attrs, check_reduced, layer_norm_constants, layer_norm_geometry, reduce_dims,
+                           top_k_outputs)
 from .rules_s16 import input16, last_axis_cols, new16, scale16
 
 MAX_COUNT = 1 << 23           # |sum| <= 2^15 * 2^23 = 2^38, far inside the 16x8 requantization's 2^47
@@ -85,6 +86,20 @@ def arg_max(low: Lowering, n: Node) -> None:
                        {**attrs, "kernel": "qnnc_arg_max_s16", "activation_bits": 16}, 0))
 
 
+def top_k(low: Lowering, n: Node) -> None:
+    x = input16(low, n)
+    attrs, used = top_k_outputs(low, n, x)
+    for want, name in used:
+        if want == "values":
+            out = new16(low, name, x.scale)
+        else:  # the index stays int8, with its own range (as arg_max's)
+            out = low.new_tensor(name, 1.0, 0)
+            low.ranges = {**low.ranges, low.g.original_name(out.name): (-128.0, 127.0)}
+        low.ops.append(QOp("top_k", n.name if want == "values" else f"{n.name}_indices", [x.name], out.name,
+                           None, {}, {**attrs, "want": want, "kernel": "qnnc_top_k_s16", "activation_bits": 16},
+                           0))
+
+
 def log_softmax_constants16(input_scale: float, out_scale: float = LOG_SOFTMAX16_SCALE):
     """(exp_lut, diff_multiplier, log_multiplier) of ``qnnc_log_softmax_s16``:
     exp_lut[i] = round(exp(-s*i) * 2^30), exp_lut[256 + j] = round(exp(-s*256*j) * 2^30) (i, j < 256);
@@ -129,4 +144,5 @@ def layer_norm(low: Lowering, n: Node) -> None:
 
 
 RULES_S16 = {"ReduceMean": reduce, "ReduceSum": reduce, "ReduceMax": reduce, "ReduceMin": reduce,
-             "ArgMax": arg_max, "ArgMin": arg_max, "LogSoftmax": log_softmax, "LayerNormalization": layer_norm}
+             "ArgMax": arg_max, "ArgMin": arg_max, "TopK": top_k, "LogSoftmax": log_softmax,
+             "LayerNormalization": layer_norm}

@@ -1,5 +1,6 @@
 """Bit-exact numpy reference of the reduction kernels: ``qnnc_reduce_s8`` (ReduceMean / Sum / Max /
-Min), ``qnnc_layer_norm_s8`` (LayerNormalization) and ``qnnc_arg_max_s8`` (ArgMax / ArgMin), plus
+Min), ``qnnc_layer_norm_s8`` (LayerNormalization), ``qnnc_arg_max_s8`` (ArgMax / ArgMin) and
+``qnnc_top_k_s8`` (TopK), plus
 the C call each op kind emits (:func:`emit_call`, used by emit/c_emitter.py).
 
 LayerNorm arithmetic (all integer; ``d = x + input_offset``, one row = the ``n`` normalized values):
@@ -25,7 +26,7 @@ import numpy as np
 from ..kernel_params import LayerNormParams, ReduceParams, struct_fields
 from ..quantize.fixedpoint import requantize
 
-REDUCE_KINDS = ("reduce", "layer_norm", "arg_max")
+REDUCE_KINDS = ("reduce", "layer_norm", "arg_max", "top_k")
 REDUCE_SUM, REDUCE_MAX, REDUCE_MIN = 0, 1, 2
 BIAS_CLAMP = 1 << 24
 
@@ -114,6 +115,17 @@ def arg_max(x, outer: int, n: int, inner: int, is_min: int, select_last: int, dt
     return idx.astype(np.int8)
 
 
+def top_k(x, outer: int, n: int, inner: int, k: int, largest: int, want: str, dtype=np.int8) -> np.ndarray:
+    """The k largest (``largest`` 0: smallest) ``dtype`` values along the middle axis of
+    ``[outer, n, inner]`` in order, equal values by increasing index (``want`` "values"), or their
+    indices as int8 (``want`` "indices"); mirrors ``qnnc_top_k_s8`` / ``qnnc_top_k_s16``."""
+    v = np.asarray(x, dtype=dtype).reshape(outer, n, inner).astype(np.int32)
+    order = np.argsort(-v if largest else v, axis=1, kind="stable")[:, :k, :]  # stable: lower index first
+    if want == "indices":
+        return order.astype(np.int8)
+    return np.take_along_axis(v, order, axis=1).astype(dtype)
+
+
 def arg_max_s8(x, outer: int, n: int, inner: int, is_min: int, select_last: int) -> np.ndarray:
     """:func:`arg_max` of int8 values; mirrors ``qnnc_arg_max_s8``."""
     return arg_max(x, outer, n, inner, is_min, select_last, np.int8)
@@ -130,6 +142,8 @@ def run_reduce(op, x: np.ndarray, out_shape, dtype=np.int8, reduce_fn=reduce_s8)
                           c["bias"], dtype).reshape(out_shape)
     if op.kind == "arg_max":
         return arg_max(x, a["outer"], a["n"], a["inner"], a["is_min"], a["select_last"], dtype).reshape(out_shape)
+    if op.kind == "top_k":
+        return top_k(x, a["outer"], a["n"], a["inner"], a["k"], a["largest"], a["want"], dtype).reshape(out_shape)
     raise NotImplementedError(op.kind)
 
 
@@ -156,5 +170,9 @@ def emit_call(e, k: str, op, x: str, out: str) -> None:
     elif op.kind == "arg_max":
         e.body.append(f"    {op.kernel}({a['outer']}, {a['n']}, {a['inner']}, {a['is_min']}, {a['select_last']}, "
                       f"{x}, {out});")
+    elif op.kind == "top_k":  # one call per output used (the other pointer NULL)
+        values, indices = (out, "NULL") if a["want"] == "values" else ("NULL", out)
+        e.body.append(f"    {op.kernel}({a['outer']}, {a['n']}, {a['inner']}, {a['k']}, {a['largest']}, {x}, "
+                      f"{values}, {indices});")
     else:
         raise NotImplementedError(op.kind)

@@ -24,7 +24,7 @@ from ..kernel_params import LayerNormParams, ReduceParams
 from . import kernels_reduce as KR
 from .kernels_s16 import S16_MAX, S16_MIN, requantize_s64
 
-KINDS = ("reduce", "layer_norm", "arg_max", "log_softmax")
+KINDS = ("reduce", "layer_norm", "arg_max", "top_k", "log_softmax")
 LOG2_FRAC = 20
 
 

@@ -343,6 +343,12 @@ void qnnc_layer_norm_s8(const qnnc_layer_norm_params *params, int32_t outer, int
 void qnnc_arg_max_s8(int32_t outer, int32_t n, int32_t inner, int32_t is_min, int32_t select_last,
                      const int8_t *input, int8_t *output);
 
+/** TopK along the middle axis of [outer, n, inner] (n <= 127): the k largest values (largest = 0: the
+ *  smallest) in order, equal values by increasing index, into values [outer, k, inner] and their int8
+ *  indices into indices; either may be NULL. */
+void qnnc_top_k_s8(int32_t outer, int32_t n, int32_t inner, int32_t k, int32_t largest, const int8_t *input,
+                   int8_t *values, int8_t *indices);
+
 /** One input of a concatenation: `outer` blocks of `inner` values, written every
  *  `output_stride` values. rescale NULL copies; else out = clamp(requant(x + in_off) + out_off). */
 void qnnc_concat_slice_s8(const qnnc_rescale_params *rescale,
@@ -634,6 +640,9 @@ void qnnc_reduce_s16(const qnnc_reduce_params *params, const qnnc_dims *input_di
 /** As qnnc_arg_max_s8 on an int16 input; the index output stays int8 (n <= 127). */
 void qnnc_arg_max_s16(int32_t outer, int32_t n, int32_t inner, int32_t is_min, int32_t select_last,
                       const int16_t *input, int8_t *output);
+/** As qnnc_top_k_s8 on int16 values; the index output stays int8 (n <= 127). */
+void qnnc_top_k_s16(int32_t outer, int32_t n, int32_t inner, int32_t k, int32_t largest, const int16_t *input,
+                    int16_t *values, int8_t *indices);
 /** LogSoftmax over the last axis of [rows][cols] (cols < 2^16), output scale 1/1024, zero point 0:
  *  Q30 two-level exp table, log2 of the row sum in Q20, t = d * diff_multiplier + L * log_multiplier
  *  in Q32 output steps, out = -min((t + 2^31) >> 32, 32768). */

@@ -1,0 +1,10 @@
+/*
+ * qnnc_top_k_s16 - TopK of int16 values along the middle axis of [outer, n, inner] (n <= 127); the
+ * index output stays int8 (scale 1, zero point 0) as for qnnc_top_k_s8. Body: qnnc_top_k_impl.h.
+ * Reference: qnnc/reference/kernels_reduce.py:top_k.
+ */
+#include "qnnc_internal.h"
+
+#define QNNC_T int16_t
+#define QNNC_FN qnnc_top_k_s16
+#include "qnnc_top_k_impl.h"
