@@ -2,7 +2,7 @@
 InstanceNormalization, GroupNormalization, LpNormalization, ReduceL1/L2/SumSquare/LogSum/LogSumExp,
 Mish, LRN, LpPool / GlobalLpPool, Expand, Tile, Where with a constant condition, Pad in reflect / edge / wrap mode, the
 simple RNN (unrolled), ScatterND, GatherElements and GatherND with constant indices, CumSum and Trilu, 3-D
-Conv / MaxPool / AveragePool.
+Conv / MaxPool / AveragePool, DFT and STFT.
 
 Each case: the rewritten float model computes what the original does (onnxruntime on both, within
 float rounding), the generated C equals the numpy reference bit for bit under ASan/UBSan, and the
@@ -408,6 +408,27 @@ def case_gather_nd_batch_dims1(m, rng):              # batch_dims 1: per channel
     y = m.op("Squeeze", [conv(m, rng, "x", 3, 4), m.const(np.array([0], np.int64))])
     idx = rng.integers(0, 4, (4, 5, 2)).astype(np.int64)
     return m.op("GatherND", [y, m.const(idx)], batch_dims=1)
+
+
+@case([1, 4, 16], opset=17, sqnr=30.0)
+def case_dft_real_onesided_padded(m, rng):          # torch.fft.rfft(y, n=20) over the last axis of a Conv1d
+    y = m.op("Conv", ["x", m.const((rng.standard_normal((3, 4, 3)) * 0.3).astype(np.float32))], pads=[1, 1])
+    y = m.op("Unsqueeze", [y, m.const(np.array([-1], np.int64))])                    # [1, 3, 16, 1]
+    return m.op("DFT", [y, m.const(np.array(20, np.int64))], axis=2, onesided=1)
+
+
+@case([1, 6, 8], opset=20, sqnr=30.0)
+def case_dft20_complex_inverse_axis1_truncated(m, rng):  # complex input, inverse over axis 1, 5 of 6 points
+    y = m.op("Reshape", [m.op("Tanh", ["x"]), m.const(np.array([1, 6, 4, 2], np.int64))])
+    return m.op("DFT", [y, m.const(np.array(5, np.int64)), m.const(np.array(1, np.int64))], inverse=1)
+
+
+@case([1, 200], opset=17, sqnr=30.0)
+def case_stft_hann_onesided(m, rng):                 # torch.stft(x, 32, hop_length=16, window=hann, center=False)
+    sig = m.op("Reshape", [m.op("Tanh", ["x"]), m.const(np.array([1, 200, 1], np.int64))])
+    window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(32) / 32)).astype(np.float32)
+    return m.op("STFT", [sig, m.const(np.array(16, np.int64)), m.const(window), m.const(np.array(32, np.int64))],
+                onesided=1)  # stated: onnx's shape inference reads a missing onesided as 0 (onnxruntime as 1)
 
 
 @case([1, 3, 4, 6], sqnr=25.0)

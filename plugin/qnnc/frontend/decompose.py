@@ -12,7 +12,7 @@ the simple RNN (unrolled over its static sequence: per step two fully connected 
 the activation table), and Softmax / LogSoftmax over a non-last axis (before opset 13 their 2-D
 coercion: Reshape, the op over the last axis, Reshape back; from 13 on, of an input of rank 4 at
 most, between Transposes). ScatterND, GatherElements and GatherND with constant indices, CumSum
-and Trilu are rewritten by :mod:`decompose_index`.
+and Trilu are rewritten by :mod:`decompose_index`, DFT and STFT by :mod:`decompose_spectral`.
 
 :func:`expand_composites` replaces each by that formula as plain ONNX nodes. It runs on the model
 both the importer and the float runner see (after the opset conversion), so calibration measures
@@ -32,7 +32,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from ..errors import ModelError
-from . import decompose_index, decompose_recurrent, decompose_volume
+from . import decompose_index, decompose_recurrent, decompose_spectral, decompose_volume
 from .cast_like import cast_likes_as_casts
 from .finite_masks import finite_masks
 from .inline_ifs import inline_ifs
@@ -780,14 +780,15 @@ _REWRITES: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]] = {
     "Gemm": _gemm_computed_c, "ReverseSequence": _reverse_sequence, "Concat": _concat_constant_ends,
     "Transpose": _transpose_high_rank, **{op: _over_last_axis for op in _ROW_OPS},
     "ScatterND": decompose_index.scatter_nd, "GatherElements": decompose_index.gather_elements,
-    "GatherND": decompose_index.gather_nd,
+    "GatherND": decompose_index.gather_nd, "DFT": decompose_spectral.dft, "STFT": decompose_spectral.stft,
     "CumSum": decompose_index.cumsum, "Trilu": decompose_index.trilu,
     "Conv": decompose_volume.conv3d, "MaxPool": decompose_volume.pool3d, "AveragePool": decompose_volume.pool3d,
 }
 
 #: Ops rewritten only when the inputs after the first are constants (also once folded): indices,
 #: axis, k (decompose_index.py).
-_CONSTANT_OPERANDS = {"ScatterND": (1,), "GatherElements": (1,), "GatherND": (1,), "CumSum": (1,), "Trilu": (1,)}
+_CONSTANT_OPERANDS = {"ScatterND": (1,), "GatherElements": (1,), "GatherND": (1,), "CumSum": (1,), "Trilu": (1,),
+                      "DFT": (1, 2), "STFT": (1, 2, 3)}
 
 #: The ops rewritten here (passes/operators.py documents what each becomes); Pad only in its
 #: non-constant modes, comparisons, Not and Cast only as a Where's condition. LSTM and GRU have kernels

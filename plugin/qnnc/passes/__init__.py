@@ -86,7 +86,7 @@ def _unsupported(graph: Graph, n, consts=None) -> ModelError:
         "LSTM and GRU (batch 1, default activations), LayerNormalization (also decomposed: ReduceMean, Sub, Pow, Sqrt, Div), 1-D Conv/pools on (N, C, L), "
         "InstanceNormalization, GroupNormalization, LpNormalization, ReduceL1/L2/SumSquare/LogSum/LogSumExp, Mish, LRN, "
         "Expand and Tile (constant shape/repeats), Where (constant condition), RNN (unrolled), ScatterND and "
-        "GatherElements / GatherND (constant indices), CumSum, Trilu, and any op on constants only)",
+        "GatherElements / GatherND (constant indices), CumSum, Trilu, DFT, STFT, and any op on constants only)",
         file=graph.source, node=n.name, op=f"{n.op}, opset {graph.opset}")
 
 

@@ -168,6 +168,10 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
                        "position as a Gather on that axis; others as a Gather over the flattened data"),
     "GatherND": ("Gather", "constant indices, any batch_dims (the dynamo exporter's decompositions): a Gather of "
                  "the addressed blocks"),
+    "DFT": ("FullyConnected", "real or complex input, constant dft_length and axis (not the batch), inverse, "
+            "onesided: a product with the constant cos / sin matrix"),
+    "STFT": ("FullyConnected", "torch.stft: the frames gathered, then a product with the windowed DFT matrix; "
+             "constant frame_step, window, frame_length"),
     "CumSum": ("FullyConnected", "constant axis (not the batch), exclusive / reverse: a product with a constant 0/1 "
                "triangular matrix over that axis (weights of 1 are exact in int8)"),
     "Trilu": ("Mul", "constant k, upper or lower: a product with the constant 0/1 triangle of the last two axes"),
