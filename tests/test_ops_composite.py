@@ -431,6 +431,14 @@ def case_stft_hann_onesided(m, rng):                 # torch.stft(x, 32, hop_len
                 onesided=1)  # stated: onnx's shape inference reads a missing onesided as 0 (onnxruntime as 1)
 
 
+@case([1, 3, 6, 6], sqnr=25.0)
+def case_clip_computed_bounds(m, rng):               # torch.clamp(y, min=y.mean(), max=per-channel max / 2)
+    y = conv(m, rng, "x", 3, 5)
+    lo = m.op("ReduceMean", [y], keepdims=0)
+    hi = m.op("Mul", [m.op("ReduceMax", [y], axes=[2, 3], keepdims=1), m.const(np.array(0.5, np.float32))])
+    return m.op("Clip", [y, lo, hi])
+
+
 @case([1, 3, 4, 6], sqnr=25.0)
 def case_cumsum_last_axis(m, rng):                   # torch.cumsum(y, -1)
     return m.op("CumSum", [conv(m, rng, "x", 3, 4), m.const(np.array(-1, np.int64))])
@@ -496,6 +504,20 @@ def case_conv3d_grouped_dilated_avg_pool(m, rng):    # X3D-style depthwise 3-D, 
     a = m.op("AveragePool", [y], kernel_shape=[3, 2, 2], pads=[1, 0, 0, 1, 1, 1], count_include_pad=1)
     b = m.op("AveragePool", [y], kernel_shape=[3, 2, 2], pads=[1, 0, 0, 1, 1, 1])
     return m.op("Concat", [a, b], axis=1)
+
+
+@case([1, 2, 5, 4, 4], sqnr=25.0)
+def case_avg_pool3d_ceil_include_pad(m, rng):         # PyTorch AvgPool3d(2, ceil_mode=True) on an odd depth:
+    y = m.op("Relu", [conv3(m, rng, "x", 2, 3, pads=[1, 1, 1, 1, 1, 1])])  # the last window counts 1 plane
+    return m.op("AveragePool", [y], kernel_shape=[2, 2, 2], strides=[2, 2, 2], ceil_mode=1, count_include_pad=1)
+
+
+@case([1, 3, 8, 8], sqnr=18.0)
+def case_isfinite_and_comparison(m, rng):            # torch.where(torch.isfinite(y) & (y > 0.3), y, 0.5)
+    y = conv(m, rng, "x", 3, 4)
+    finite = m.op("Not", [m.op("Or", [m.op("IsNaN", [y]), m.op("IsInf", [y])])])
+    keep = m.op("And", [finite, m.op("Greater", [y, m.const(np.array(0.3, np.float32))])])
+    return m.op("Where", [keep, y, m.const(np.array(0.5, np.float32))])
 
 
 def rnn(m, rng, x, inp, hidden, outputs=("y", "h"), directions=1, extra=(), **attrs):
@@ -758,3 +780,9 @@ def test_gather_elements_with_computed_indices_is_refused_by_name(tmp_path):
         return m.op("GatherElements", [m.op("Sigmoid", ["x"]), idx], axis=1)
     msg = _refusal(tmp_path, builder)
     assert "GatherElements_" in msg and "computed from the model input" in msg, msg
+
+
+def test_cumsum_axis_out_of_range_is_refused_by_name(tmp_path):
+    msg = _refusal(tmp_path, lambda m: m.op("CumSum", [m.op("Relu", ["x"]), m.const(np.array(4, np.int64))]),
+                   opset=14)
+    assert "CumSum_" in msg and "axis 4 is out of range" in msg, msg

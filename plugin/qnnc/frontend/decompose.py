@@ -561,6 +561,28 @@ def _logic_mask(r: _Rewriter, n: onnx.NodeProto) -> None:
         r.masks[out] = r.node("Min" if n.op_type == "And" else "Max", [a, b], f"{out}_mask")
 
 
+def _clip_computed_bounds(r: _Rewriter, n: onnx.NodeProto) -> None:
+    """Clip with a bound computed from the input (``torch.clamp(x, min=t)``): Min with the upper
+    bound, then Max with the lower one (ONNX applies min first, then max)."""
+    y, out = n.input[0], n.output[0]
+    rank = r.rank(y, n)
+
+    def bound(i: int, what: str) -> Optional[str]:
+        if len(n.input) <= i or not n.input[i]:
+            return None
+        b = n.input[i]
+        dims = r.dims.get(b)
+        if dims is not None and len(dims) < rank and all(d > 0 for d in dims):  # a scalar bound: rank of x
+            shape = np.array([1] * (rank - len(dims)) + list(dims), np.int64)
+            b = r.node("Reshape", [b, r.const(f"{out}_{what}_shape", shape)], f"{out}_{what}")
+        return b
+    lo, hi = bound(1, "min"), bound(2, "max")
+    if hi is not None:
+        y = r.node("Min", [y, hi], f"{out}_below_max", None if lo is not None else out)
+    if lo is not None:
+        r.node("Max", [y, lo], out, out)
+
+
 def _cast_mask(r: _Rewriter, n: onnx.NodeProto) -> None:
     if int(_attr(n, "to", 0)) == onnx.TensorProto.BOOL:  # the same condition: its users read the mask
         r.masks[n.output[0]] = r.masks[n.input[0]]
@@ -775,7 +797,7 @@ _REWRITES: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]] = {
     "LpPool": _lp_pool, "GlobalLpPool": _lp_pool,
     "Expand": _expand, "Tile": _tile, "Where": _where, "RNN": _rnn, "Pad": _pad,
     **{op: _compare for op in _COMPARE}, "Cast": _cast_mask, "Not": _not_mask, "Einsum": _einsum,
-    "And": _logic_mask, "Or": _logic_mask, "Xor": _logic_mask,
+    "And": _logic_mask, "Or": _logic_mask, "Xor": _logic_mask, "Clip": _clip_computed_bounds,
     "LSTM": decompose_recurrent.lstm, "GRU": decompose_recurrent.gru,
     "Gemm": _gemm_computed_c, "ReverseSequence": _reverse_sequence, "Concat": _concat_constant_ends,
     "Transpose": _transpose_high_rank, **{op: _over_last_axis for op in _ROW_OPS},
@@ -795,11 +817,11 @@ _CONSTANT_OPERANDS = {"ScatterND": (1,), "GatherElements": (1,), "GatherND": (1,
 #: of their own and are unrolled only with features those lack (decompose_recurrent.py); a Gemm
 #: is split only when its C is computed, a Concat only when some inputs are constants, a Transpose
 #: only of rank 5+ that merging axes does not bring to rank 4, Conv / MaxPool / AveragePool only
-#: with a 3-D kernel (decompose_volume.py). Loops are unrolled (unroll_loops.py),
+#: with a 3-D kernel (decompose_volume.py), Clip only with a bound computed from the input. Loops are unrolled (unroll_loops.py),
 #: Ifs inlined (inline_ifs.py), CastLikes read as Constants or Casts (cast_like.py), IsNaN / IsInf
 #: of computed tensors read as false (nan_tests.py).
 COMPOSITES = frozenset(_REWRITES) - {"Pad", "LSTM", "GRU", "Gemm", "Concat", "Transpose", "Conv", "MaxPool",
-                                     "AveragePool", *_ROW_OPS} | \
+                                     "AveragePool", "Clip", *_ROW_OPS} | \
     {"Loop", "If", "CastLike", *NON_FINITE_TESTS}
 
 
@@ -851,9 +873,14 @@ def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset(), dependent=froze
         # (a 4-D input's channel axis is the last in NHWC: passes/layout.py; axis 0 is the batch,
         # which the compiled model takes one sample at a time: refused by the lowering)
         return axis not in (0, len(dims) - 1) and (opset < 13 or len(dims) <= 3 or len(dims) == 4 and axis != 1)
+    if n.op_type == "Clip":  # constant bounds are the Clip kernel's; computed ones (not only folded) Min / Max
+        return n.input[0] not in consts and any(len(n.input) > i and n.input[i] and n.input[i] in dependent
+                                                for i in (1, 2))
     if n.op_type in ("Conv", "MaxPool", "AveragePool"):  # only 3-D ones (2-D: kernels of their own)
         return bool(live) and decompose_volume.is_volume_op(n, ranks or {})
-    if n.op_type in _CONSTANT_OPERANDS:  # index / axis operands known at build time, activation data
+    if n.op_type in _CONSTANT_OPERANDS:  # index / axis operands known at build time, float activation data
+        if n.input[0] in not_float:  # integer data (shape arithmetic not folded): left for the importer
+            return False
         fixed = all(len(n.input) <= i or not n.input[i] or value(n.input[i]) is not None
                     for i in _CONSTANT_OPERANDS[n.op_type])
         return fixed and any(i in live for k, i in enumerate(n.input) if k not in _CONSTANT_OPERANDS[n.op_type])
@@ -892,8 +919,7 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
                     or n.op_type == "Pad" and _rewritten_pad(n) and n.input[1] not in consts
                     or n.op_type in ("Expand", "Tile") and len(n.input) > 1 and n.input[1] not in consts
                     or n.op_type == "Where" and n.input[0] not in consts
-                    or n.op_type in _CONSTANT_OPERANDS and any(len(n.input) > i and n.input[i] and n.input[i] not in consts
-                                                               for i in _CONSTANT_OPERANDS[n.op_type])
+                    or n.op_type in _CONSTANT_OPERANDS  # (also for the element types: not_float)
                     or n.op_type in _ROW_OPS and (opset < 13 or _attr(n, "axis", -1) != -1)
                     for n in model.graph.node)
     folded_model = fold_or_none(model, opset) if need_fold else None

@@ -53,6 +53,14 @@ def _indices(r, n: onnx.NodeProto, i: int, limits: np.ndarray) -> np.ndarray:
     return fixed
 
 
+def _axis(r, n: onnx.NodeProto, axis: int, rank: int) -> int:
+    """``axis`` in [0, rank), counted from the back when negative; out of [-rank, rank) refused."""
+    if not -rank <= axis < rank:
+        raise ModelError(f"{n.op_type} axis {axis} is out of range for a rank-{rank} input", file=r.path,
+                         node=n.name, op=n.op_type)
+    return axis % rank
+
+
 def _slice(r, x: str, axis: int, start: int, end: int, base: str) -> str:
     c = [r.const(f"{base}_{k}", np.array([v], np.int64)) for k, v in
          (("start", start), ("end", end), ("axis", axis))]
@@ -70,6 +78,8 @@ def _box(points: np.ndarray) -> Optional[List[Tuple[int, int]]]:
     for col in points.T:
         lo, hi = int(col.min()), int(col.max()) + 1
         ranges.append((lo, hi))
+    if int(np.prod([hi - lo for lo, hi in ranges])) != len(points):  # before building the grid
+        return None
     grid = np.stack(np.meshgrid(*[np.arange(lo, hi) for lo, hi in ranges], indexing="ij"), -1)
     grid = grid.reshape(-1, points.shape[1])
     return ranges if grid.shape == points.shape and np.array_equal(grid, points) else None
@@ -161,7 +171,7 @@ def gather_elements(r, n: onnx.NodeProto) -> None:
     """GatherElements(data, constant indices, axis): see the module docstring."""
     data, out = n.input[0], n.output[0]
     dims = _full_shape(r, data, n)
-    axis = int(_attr(n, "axis", 0)) % len(dims)
+    axis = _axis(r, n, int(_attr(n, "axis", 0)), len(dims))
     raw = r.constant_input(n, 1, "indices")
     if raw.ndim != len(dims) or any(raw.shape[b] > dims[b] for b in range(len(dims)) if b != axis):
         raise ModelError(f"GatherElements indices of shape {list(raw.shape)} do not fit data of shape {dims}",
@@ -221,7 +231,7 @@ def cumsum(r, n: onnx.NodeProto) -> None:
         raise ModelError(f"CumSum axis must be one value, got {axes.tolist()}", file=r.path, node=n.name,
                          op=n.op_type)
     rank = len(dims)
-    axis = int(axes[0]) % rank
+    axis = _axis(r, n, int(axes[0]), rank)
     if axis == 0:
         raise ModelError("CumSum over the batch axis is not supported (the compiled model takes one sample at "
                          "a time)", file=r.path, node=n.name, op=n.op_type)
@@ -244,9 +254,9 @@ def trilu(r, n: onnx.NodeProto) -> None:
     j - i >= k for upper, j - i <= k for lower)."""
     x, out = n.input[0], n.output[0]
     dims = r.static_shape(x, n)
-    if len(dims) < 2:
-        raise ModelError(f"Trilu needs an input of rank 2 or more, got {dims}", file=r.path, node=n.name,
-                         op=n.op_type)
+    if len(dims) < 2 or dims[-2] <= 0:
+        raise ModelError(f"Trilu needs an input of rank 2 or more with static last two axes, got {dims}",
+                         file=r.path, node=n.name, op=n.op_type)
     k = 0
     if len(n.input) > 1 and n.input[1]:
         ks = r.integer_input(n, 1, "k")

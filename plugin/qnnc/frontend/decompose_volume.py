@@ -148,7 +148,7 @@ def pool3d(r, n: onnx.NodeProto) -> None:
     if len(dims) != 5:
         raise ModelError(f"a 3-D {n.op_type} needs a 5-D input, got {dims}", file=r.path, node=n.name, op=n.op_type)
     kd = int(_attr(n, "kernel_shape", [1, 1, 1])[0])
-    stride, dil, before, _, planes = _depth_geometry(r, n, dims[2], kd)
+    stride, dil, before, after, planes = _depth_geometry(r, n, dims[2], kd)
     c = dims[1]
     xp = _as_planes(r, x, dims, out)
     attrs = _planar_attrs(n)
@@ -166,13 +166,15 @@ def pool3d(r, n: onnx.NodeProto) -> None:
             raise ModelError(f"{n.op_type}'s window for output plane {d} covers only depth padding", file=r.path,
                              node=n.name, op=n.op_type)
         parts = [_plane_slice(r, xp, p, 1, c, f"{base}_from{p}") for p in valid]
-        if len(parts) == 1 and not (whole and kd > 1):
+        if len(parts) == 1 and not (whole and sum(1 for p in window if -before <= p < dims[2] + after) > 1):
             outs.append(r.node("Identity", parts, base))
         elif not average:
             outs.append(r.node("Max", parts, base))
-        elif whole:  # the padded planes count as zeros
+        elif whole:  # the padding's planes count as zeros; those past it (ceil_mode's last window) do not
+            counted = sum(1 for p in window if -before <= p < dims[2] + after)
             total = parts[0] if len(parts) == 1 else r.node("Sum", parts, f"{base}_sum")
-            outs.append(r.node("Mul", [total, r.const(f"{base}_inverse", np.array(1.0 / kd, np.float32))], base))
+            outs.append(r.node("Mul", [total, r.const(f"{base}_inverse", np.array(1.0 / counted, np.float32))],
+                               base))
         else:
             outs.append(r.node("Mean", parts, base))
     _from_planes(r, outs, out_dims, out)

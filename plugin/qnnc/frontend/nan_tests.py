@@ -45,21 +45,27 @@ def nan_tests_false(model: onnx.ModelProto, opset: int) -> onnx.ModelProto:
     m = onnx.ModelProto()
     m.CopyFrom(model)
     kept = []
+    outputs = {o.name for o in m.graph.output}
+    same: Dict[str, str] = {}  # And(true, y), Or(false, y): their readers read y (a mask stays a mask)
     for n in m.graph.node:
+        n.input[:] = [same.get(i, i) for i in n.input]
         value = _known_output(n, known, tested)
         shape = dims.get(n.output[0]) if n.output else None
         if isinstance(value, bool) and shape is not None and all(d > 0 for d in shape):
             known[n.output[0]] = value
             m.graph.initializer.append(numpy_helper.from_array(np.full(shape, value, np.bool_), n.output[0]))
-        elif isinstance(value, str) and dims.get(value) == shape:  # And(true, y), Or(false, y): y
-            kept.append(onnx.helper.make_node("Identity", [value], [n.output[0]], name=n.name))
+        elif isinstance(value, str) and dims.get(value) == shape:
+            if n.output[0] in outputs:  # a graph output keeps its name
+                kept.append(onnx.helper.make_node("Identity", [value], [n.output[0]], name=n.name))
+            else:
+                same[n.output[0]] = value
         else:
             kept.append(n)
-    if not known:
+    if not known and not same:
         return model
     del m.graph.node[:]
     m.graph.node.extend(kept)
-    stale = [vi for vi in m.graph.value_info if vi.name in known]
+    stale = [vi for vi in m.graph.value_info if vi.name in known or vi.name in same]
     for vi in stale:
         m.graph.value_info.remove(vi)
     drop_dead_nodes(m.graph)  # the comparisons only a resolved And / Or read

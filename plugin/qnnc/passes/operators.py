@@ -42,7 +42,8 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     "Pow": ("Pow", "constant scalar exponent (a table); x^2 of LayerNorm"),
     # activations and unary functions: 256-entry tables computed at build time
     "Relu": ("Relu", "fused into the layer before"),
-    "Clip": ("Clip", "Relu6 and any constant bounds; fused into the layer before"),
+    "Clip": ("Clip", "Relu6 and any constant bounds; fused into the layer before; bounds computed from the input "
+             "(torch.clamp with tensor bounds) as Min / Max"),
     "LeakyRelu": ("LeakyRelu", "fused into the layer before"),
     "Sigmoid": ("Sigmoid", "table"), "Tanh": ("Tanh", "table"), "HardSigmoid": ("HardSigmoid", "table"),
     "HardSwish": ("HardSwish", "table"), "Elu": ("Elu", "table"), "Selu": ("Selu", "table"),
