@@ -358,6 +358,25 @@ def case_scatter_nd_inplace_head(m, rng):            # YOLO head: y[:, 0:2] = si
     return m.op("ScatterND", [y, m.const(box_indices([1, 8, 4, 4], [(0, 1), (4, 8)])), wh])  # q = 2 < rank
 
 
+@case([1, 3, 4, 4], sqnr=30.0)
+def case_scatter_nd_yolo_head_reads_back(m, rng):    # YOLOv5 Detect (inplace): y = sigmoid(p); y[..., 0:2] =
+    y = m.op("Sigmoid", [m.op("Reshape", [conv(m, rng, "x", 3, 14),  # (y[..., 0:2] * 2 + grid) * 32;
+                                          m.const(np.array([1, 2, 7, 4, 4], np.int64))])])  # then
+    y = m.op("Transpose", [y], perm=[0, 1, 3, 4, 2])  # y[..., 2:4] = (y[..., 2:4] * 2) ** 2 * anchor reads y back
+    sl = [m.const(np.array([v], np.int64)) for v in (0, 2, 4, -1)]
+    grid = m.const(rng.uniform(0, 4, (1, 2, 4, 4, 2)).astype(np.float32))
+    xy = m.op("Mul", [m.op("Add", [m.op("Mul", [m.op("Slice", [y, sl[0], sl[1], sl[3]]), m.const(np.array(2.0, np.float32))]),
+                                   grid]), m.const(np.array(32.0, np.float32))])
+    box = [(0, 1), (0, 2), (0, 4), (0, 4)]
+    idx = np.concatenate([box_indices([1, 2, 4, 4], box)[..., None, :].repeat(2, axis=-2),
+                          np.broadcast_to(np.arange(2).reshape(2, 1), (1, 2, 4, 4, 2, 1))], -1)
+    y = m.op("ScatterND", [y, m.const(idx), xy])
+    wh = m.op("Mul", [m.op("Pow", [m.op("Mul", [m.op("Slice", [y, sl[1], sl[2], sl[3]]),
+                                                m.const(np.array(2.0, np.float32))]), m.const(np.array(2.0, np.float32))]),
+                      m.const(rng.uniform(10, 60, (1, 2, 1, 1, 2)).astype(np.float32))])
+    return m.op("ScatterND", [y, m.const(idx + np.array([0, 0, 0, 0, 2])), wh])
+
+
 @case([1, 3, 4, 4], sqnr=25.0)
 def case_scatter_nd_box_inside_two_axes(m, rng):     # y[:, 2:5, 1:3] = relu(...): a Concat on each of two axes
     y = conv(m, rng, "x", 3, 6)

@@ -18,6 +18,7 @@ from .fuse_activation import fuse_activations
 from .index_views import gather_ids_directly
 from .layout import simplify_transposes, to_nhwc
 from .rank3 import fuse_layer_norm, rank3_to_rank4, reduce_attrs
+from .slice_concat import slice_through_concat
 
 Pass = Callable[[Graph], Graph]
 
@@ -25,6 +26,7 @@ PIPELINE: List[Pass] = [
     remove_identity,
     gather_ids_directly,
     fold_constants,
+    slice_through_concat,
     normalize_views,
     merge_reshapes,
     recurrent_attrs,
