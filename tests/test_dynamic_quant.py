@@ -57,7 +57,17 @@ def _lstm(rng) -> onnx.ModelProto:
                   tensor("shape", np.array([1, 2 * h], np.int64))])
 
 
-CASES = {"cnn": (_cnn, [3, 8, 8], 30.0), "lstm": (_lstm, [10, 4], 30.0)}  # (model, sample shape, min dB)
+def _attention_like(rng) -> onnx.ModelProto:
+    """x [1, 6, 8] feeds a MatMul and a Transpose (onnxruntime quantizes the Transpose too, reading
+    x's quantized copy, and dequantizes after it): scores = (x W) x^T."""
+    w = (rng.standard_normal((8, 8)) * 0.3).astype(np.float32)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["a"]),
+             helper.make_node("Transpose", ["x"], ["xt"], perm=[0, 2, 1]),
+             helper.make_node("MatMul", ["a", "xt"], ["y"])]
+    return model(nodes, [vi("x", [1, 6, 8])], [vi("y", [1, 6, 6])], [tensor("w", w)])
+
+
+CASES = {"cnn": (_cnn, [3, 8, 8], 30.0), "lstm": (_lstm, [10, 4], 30.0), "transposed_input": (_attention_like, [6, 8], 25.0)}  # (model, sample shape, min dB)
 
 
 def _sqnr(ref: np.ndarray, got: np.ndarray) -> float:
@@ -73,7 +83,8 @@ def test_dynamic_quantization_read_as_float_and_compiled(name, tmp_path):
     onnx.save(make(rng), str(original))
     dynamic = tmp_path / "dynamic.onnx"
     quantization.quantize_dynamic(str(original), str(dynamic), weight_type=quantization.QuantType.QInt8,
-                                  per_channel=True, op_types_to_quantize=["Conv", "MatMul", "Gemm", "LSTM"])
+                                  per_channel=True,
+                                  op_types_to_quantize=["Conv", "MatMul", "Gemm", "LSTM", "Transpose"])
     ops = {n.op_type for n in onnx.load(str(dynamic)).graph.node}
     assert ops & set(DYNAMIC_OPS), ops  # the file is dynamically quantized
     read, _ = convert_opset(onnx.load(str(dynamic)), str(dynamic))

@@ -442,6 +442,12 @@ def case_dft20_complex_inverse_axis1_truncated(m, rng):  # complex input, invers
     return m.op("DFT", [y, m.const(np.array(5, np.int64)), m.const(np.array(1, np.int64))], inverse=1)
 
 
+@case([1, 5, 8], opset=17, sqnr=30.0)
+def case_dft_irfft_default_length(m, rng):            # torch.fft.irfft over axis 1: 5 bins -> 8 real samples
+    y = m.op("Reshape", [m.op("Tanh", ["x"]), m.const(np.array([1, 5, 4, 2], np.int64))])
+    return m.op("DFT", [y], axis=1, inverse=1, onesided=1)
+
+
 @case([1, 200], opset=17, sqnr=30.0)
 def case_stft_hann_onesided(m, rng):                 # torch.stft(x, 32, hop_length=16, window=hann, center=False)
     sig = m.op("Reshape", [m.op("Tanh", ["x"]), m.const(np.array([1, 200, 1], np.int64))])
@@ -456,6 +462,14 @@ def case_clip_computed_bounds(m, rng):               # torch.clamp(y, min=y.mean
     lo = m.op("ReduceMean", [y], keepdims=0)
     hi = m.op("Mul", [m.op("ReduceMax", [y], axes=[2, 3], keepdims=1), m.const(np.array(0.5, np.float32))])
     return m.op("Clip", [y, lo, hi])
+
+
+@case([1, 3, 6, 6], sqnr=25.0)
+def case_clip_crossed_bounds(m, rng):                 # min > max: every value becomes max (ONNX, torch.clamp)
+    y = conv(m, rng, "x", 3, 5)
+    lo = m.op("ReduceMax", [y], axes=[2, 3], keepdims=1)
+    hi = m.op("ReduceMin", [y], axes=[2, 3], keepdims=1)
+    return m.op("Add", [m.op("Clip", [y, lo, hi]), m.op("Mul", [y, m.const(np.array(0.25, np.float32))])])
 
 
 @case([1, 3, 4, 6], sqnr=25.0)

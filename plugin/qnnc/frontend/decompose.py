@@ -562,8 +562,9 @@ def _logic_mask(r: _Rewriter, n: onnx.NodeProto) -> None:
 
 
 def _clip_computed_bounds(r: _Rewriter, n: onnx.NodeProto) -> None:
-    """Clip with a bound computed from the input (``torch.clamp(x, min=t)``): Min with the upper
-    bound, then Max with the lower one (ONNX applies min first, then max)."""
+    """Clip with a bound computed from the input (``torch.clamp(x, min=t)``): Max with the lower
+    bound, then Min with the upper one (ONNX: Min(max, Max(input, min)), so where min > max the
+    result is max)."""
     y, out = n.input[0], n.output[0]
     rank = r.rank(y, n)
 
@@ -577,10 +578,10 @@ def _clip_computed_bounds(r: _Rewriter, n: onnx.NodeProto) -> None:
             b = r.node("Reshape", [b, r.const(f"{out}_{what}_shape", shape)], f"{out}_{what}")
         return b
     lo, hi = bound(1, "min"), bound(2, "max")
-    if hi is not None:
-        y = r.node("Min", [y, hi], f"{out}_below_max", None if lo is not None else out)
     if lo is not None:
-        r.node("Max", [y, lo], out, out)
+        y = r.node("Max", [y, lo], f"{out}_above_min", None if hi is not None else out)
+    if hi is not None:
+        r.node("Min", [y, hi], out, out)
 
 
 def _cast_mask(r: _Rewriter, n: onnx.NodeProto) -> None:

@@ -6,7 +6,8 @@ A DFT of N points is linear: with the input's real and imaginary parts interleav
 ([..., n, 2] read as [..., 2n]), the output's interleaved real and imaginary parts are one MatMul
 with the constant [2n, 2 * bins] matrix of cos / sin terms (``inverse``: the conjugate, divided by
 N). ``dft_length`` shorter than the axis drops the samples after it, longer pads zeros: both are
-rows of the matrix. A real input ([..., n, 1]) takes the even rows only. STFT is that DFT of the
+rows of the matrix. A real input ([..., n, 1]) takes the even rows only. The inverse of a one-sided
+spectrum (IRFFT) is one product too, with a real output ([..., dft_length, 1]). STFT is that DFT of the
 signal's frames: a constant Gather of the frames, and the window folded into the matrix's rows.
 """
 from __future__ import annotations
@@ -43,6 +44,17 @@ def dft_matrix(n_in: int, length: int, bins: int, complex_in: bool, inverse: boo
     return np.stack([rows_re, rows_im], axis=1).reshape(2 * n_in, 2 * bins).astype(np.float32)
 
 
+def irfft_matrix(n_in: int, length: int) -> np.ndarray:
+    """[2 * n_in, length]: row (k, part) of a one-sided spectrum, column t of its real inverse DFT of
+    ``length`` points (as numpy's irfft: bins past length // 2 dropped, missing ones zero)."""
+    k = np.arange(n_in)[:, None].astype(np.float64)
+    t = np.arange(length)[None, :].astype(np.float64)
+    theta = 2.0 * np.pi * ((k * t) % length) / length
+    weight = np.where((k == 0) | (2 * k == length), 1.0, 2.0) * (k <= length // 2) / length
+    rows = np.stack([weight * np.cos(theta), -weight * np.sin(theta)], axis=1)  # from Re X_k, Im X_k
+    return rows.reshape(2 * n_in, length).astype(np.float32)
+
+
 def _scalar(r, n: onnx.NodeProto, i: int, what: str) -> Optional[int]:
     if len(n.input) <= i or not n.input[i]:
         return None
@@ -53,11 +65,12 @@ def _scalar(r, n: onnx.NodeProto, i: int, what: str) -> Optional[int]:
     return int(v[0])
 
 
-def _product(r, x: str, lead: list, width: int, matrix: np.ndarray, bins: int, base: str, out: str) -> str:
-    """``x`` (leading dims ``lead``, last ``width``) times ``matrix``, reshaped to [*lead, bins, 2]."""
+def _product(r, x: str, lead: list, width: int, matrix: np.ndarray, bins: int, base: str, out: str,
+             parts: int = 2) -> str:
+    """``x`` (leading dims ``lead``, last ``width``) times ``matrix``, reshaped to [*lead, bins, parts]."""
     flat = r.node("Reshape", [x, r.const(f"{base}_rows_shape", np.array(lead + [width], np.int64))], f"{base}_rows")
     prod = r.node("MatMul", [flat, r.const(f"{base}_dft", matrix)], f"{base}_product")
-    return r.node("Reshape", [prod, r.const(f"{base}_shape", np.array(lead + [bins, 2], np.int64))],
+    return r.node("Reshape", [prod, r.const(f"{base}_shape", np.array(lead + [bins, parts], np.int64))],
                   f"{base}_complex", out)
 
 
@@ -76,21 +89,31 @@ def dft(r, n: onnx.NodeProto) -> None:
         raise ModelError(f"DFT over axis {axis} (the batch or the complex axis) is not supported", file=r.path,
                          node=n.name, op=n.op_type)
     inverse, onesided = int(_attr(n, "inverse", 0)), int(_attr(n, "onesided", 0))
-    if inverse and onesided:
-        raise ModelError("DFT with both inverse and onesided is not defined by ONNX", file=r.path, node=n.name,
-                         op=n.op_type)
-    n_in = dims[axis]
-    length = _scalar(r, n, 1, "dft_length") or n_in
-    bins = length // 2 + 1 if onesided else length
     complex_in = dims[-1] == 2
-    matrix = dft_matrix(n_in, length, bins, complex_in, bool(inverse))
+    n_in = dims[axis]
+    length = _scalar(r, n, 1, "dft_length")
+    if length is not None and length < 1:
+        raise ModelError(f"DFT dft_length must be positive, got {length}", file=r.path, node=n.name, op=n.op_type)
+    if onesided and not inverse and complex_in:
+        raise ModelError("a one-sided DFT takes a real input (last axis 1); this one is complex", file=r.path,
+                         node=n.name, op=n.op_type)
+    if inverse and onesided:  # IRFFT: a one-sided complex spectrum to a real signal
+        if not complex_in:
+            raise ModelError("an inverse one-sided DFT takes a complex half spectrum (last axis 2)", file=r.path,
+                             node=n.name, op=n.op_type)
+        length = length or 2 * (n_in - 1)
+        matrix, bins, parts = irfft_matrix(n_in, length), length, 1
+    else:
+        length = length or n_in
+        bins = length // 2 + 1 if onesided else length
+        matrix, parts = dft_matrix(n_in, length, bins, complex_in, bool(inverse)), 2
     if axis == rank - 2:
-        _product(r, x, [d if d > 0 else 1 for d in dims[:-2]], n_in * dims[-1], matrix, bins, out, out)
+        _product(r, x, [d if d > 0 else 1 for d in dims[:-2]], n_in * dims[-1], matrix, bins, out, out, parts)
         return
     perm = [a for a in range(rank - 1) if a != axis] + [axis, rank - 1]  # the axis before the complex one
     moved = r.node("Transpose", [x], f"{out}_axis_moved", perm=perm)
     lead = [dims[a] if dims[a] > 0 else 1 for a in perm[:-2]]
-    y = _product(r, moved, lead, n_in * dims[-1], matrix, bins, f"{out}_moved", None)
+    y = _product(r, moved, lead, n_in * dims[-1], matrix, bins, f"{out}_moved", None, parts)
     back = list(np.argsort(perm))
     r.node("Transpose", [y], out, out, perm=[int(p) for p in back])
 

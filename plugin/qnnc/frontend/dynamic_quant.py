@@ -45,14 +45,24 @@ def dynamic_quantization_as_float(model: onnx.ModelProto, path: str) -> onnx.Mod
         if n.op_type == "Constant" and n.attribute and n.attribute[0].type == onnx.AttributeProto.TENSOR:
             inits[n.output[0]] = n.attribute[0].t
     source = {}  # DynamicQuantizeLinear output -> its float input
+    scales = set()  # DynamicQuantizeLinear scale outputs
     nodes, new_inits = [], []
     for n in g.node:
         if not _is_dynamic(n):
+            if n.op_type == "DequantizeLinear" and len(n.input) > 1 and n.input[1] in scales:
+                # onnxruntime also quantizes a Transpose / Reshape of x (reading x_q) and dequantizes
+                # after it with x's scale: that op now reads the float x, so the dequantization goes
+                nodes.append(helper.make_node("Identity", [n.input[0]], list(n.output), name=n.name))
+                continue
+            if any(i in source for i in n.input):  # x_q read by other ops (a Transpose): now of the float x
+                n.input[:] = [source.get(i, i) for i in n.input]
+                source.update((o, o) for o in n.output if o)  # their outputs are float too
             nodes.append(n)
             continue
         if n.op_type == "DynamicQuantizeLinear":
             source[n.output[0]] = n.input[0]
             if len(n.output) > 1 and n.output[1]:  # x_scale 1: the Mul after the product applies w_scale
+                scales.add(n.output[1])
                 new_inits.append(numpy_helper.from_array(np.array(1.0, np.float32), n.output[1]))
             if len(n.output) > 2 and n.output[2]:
                 new_inits.append(numpy_helper.from_array(np.array(0, np.uint8), n.output[2]))
