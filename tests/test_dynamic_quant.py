@@ -114,6 +114,29 @@ def test_dynamic_quantization_read_as_float_and_compiled(name, tmp_path):
     assert db >= min_sqnr
 
 
+def test_matmul_integer_of_two_activations_reads_as_their_float_product(tmp_path):
+    """Both operands dynamically quantized (attention's scores): a MatMul of the float operands."""
+    nodes = [helper.make_node("DynamicQuantizeLinear", ["x"], ["xq", "xs", "xz"]),
+             helper.make_node("Transpose", ["x"], ["xt"], perm=[0, 2, 1]),
+             helper.make_node("DynamicQuantizeLinear", ["xt"], ["tq", "ts", "tz"]),
+             helper.make_node("MatMulInteger", ["xq", "tq", "xz", "tz"], ["i"]),
+             helper.make_node("Cast", ["i"], ["f"], to=TensorProto.FLOAT),
+             helper.make_node("Mul", ["xs", "ts"], ["s"]), helper.make_node("Mul", ["f", "s"], ["y"])]
+    path = tmp_path / "scores.onnx"
+    onnx.save(model(nodes, [vi("x", [1, 6, 8])], [vi("y", [1, 6, 6])]), str(path))
+    xs = np.random.default_rng(5).standard_normal((16, 6, 8)).astype(np.float32)
+    f = float_outputs(str(path), xs)
+    np.testing.assert_allclose(f, np.matmul(xs, xs.transpose(0, 2, 1)).reshape(f.shape), rtol=1e-5, atol=1e-5)
+    np.savez(tmp_path / "cal.npz", x=xs)
+    (tmp_path / "q.yaml").write_text("name: m\ncalibration:\n  data: cal.npz\n")
+    qm = build(str(path), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "m",
+               progress=False).compiled.model
+    q_in = quantize_input(qm, xs)
+    exe = compile_driver(str(tmp_path / "gen"), "m", str(tmp_path / "drv"), sanitize=True)
+    assert np.array_equal(run_driver(exe, q_in.reshape(len(xs), -1), qm.output_tensor.size),
+                          run_int8(qm, q_in).reshape(len(xs), -1))
+
+
 def test_matmul_integer_of_a_model_input_is_refused_by_name(tmp_path):
     """A MatMulInteger not fed by a DynamicQuantizeLinear is no dynamic quantization: refused by name."""
     nodes = [helper.make_node("MatMulInteger", ["x", "w"], ["i"], name="mmi"),

@@ -83,6 +83,9 @@ def dynamic_quantization_as_float(model: onnx.ModelProto, path: str) -> onnx.Mod
                 raise ModelError(f"{n.op_type} whose first input is not a DynamicQuantizeLinear's output is not "
                                  "supported (only onnxruntime's dynamic quantization is read as float)",
                                  file=path, node=n.name, op=n.op_type)
+            if n.op_type == "MatMulInteger" and n.input[1] in source:  # two activations (attention)
+                nodes.append(helper.make_node("MatMul", [source[x], source[n.input[1]]], list(n.output), name=n.name))
+                continue
             w = weight(1, "weight").astype(np.float32)
             zp = optional(3, 0).astype(np.float32)
             if n.op_type == "ConvInteger" and zp.ndim == 1 and zp.size > 1:
