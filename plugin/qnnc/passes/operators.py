@@ -147,7 +147,7 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     "DynamicQuantizeLinear": ("Identity", "onnxruntime's quantize_dynamic: its input, as float (activations are "
                               "quantized from calibration)"),
     "MatMulInteger": ("FullyConnected", "of a DynamicQuantizeLinear's output (quantize_dynamic): a MatMul of the float "
-                      "input with the constant weight minus its zero point"),
+                      "input with the constant weight minus its zero point; of two such outputs, the float MatMul"),
     "ConvInteger": ("Conv", "of a DynamicQuantizeLinear's output (quantize_dynamic): a Conv of the float input with "
                     "the constant weight minus its zero point"),
     "DynamicQuantizeLSTM": ("LSTM", "com.microsoft (quantize_dynamic): an LSTM with the dequantized, transposed "
