@@ -190,6 +190,21 @@ def _kernel_cases():
         out = "(int16_t *)y, NULL" if want == "values" else "NULL, y"
         cases.append((f"qnnc_top_k_s16({outer}, {n}, {inner}, {kk}, {largest}, (const int16_t *)x, {out})",
                       x, KR.top_k(x, outer, n, inner, kk, largest, want, np.int16), None))
+    for k in range(8):  # wide indices (n > 127, int16 index output): arg max / top k, int16 and int8 inputs
+        outer, n, inner = int(rng.integers(1, 3)), int(rng.integers(128, 700)), int(rng.integers(1, 3))
+        s16 = k < 4
+        x = rng.choice(np.array([-32768, -1, 0, 5, 32767] if s16 else [-128, -1, 0, 5, 127],
+                                np.int16 if s16 else np.int8), (outer, n, inner))
+        t, suffix = ("(const int16_t *)x", "s16") if s16 else ("(const int8_t *)x", "s8")
+        vals = "(int16_t *)NULL" if s16 else "(int8_t *)NULL"
+        if k % 2:
+            kk = int(rng.integers(1, 6))
+            cases.append((f"qnnc_top_k_wide_{suffix}({outer}, {n}, {inner}, {kk}, {k % 4 // 2}, {t}, {vals}, "
+                          "(int16_t *)y)", x, KR.top_k(x, outer, n, inner, kk, k % 4 // 2, "indices", x.dtype,
+                                                       np.int16), None))
+        else:
+            cases.append((f"qnnc_arg_max_wide_{suffix}({outer}, {n}, {inner}, {k % 4 // 2}, {k // 4}, {t}, (int16_t *)y)",
+                          x, KR.arg_max(x, outer, n, inner, k % 4 // 2, k // 4, x.dtype, np.int16), None))
     for k in range(8):  # log softmax: d up to 65535, very small and very large input scales
         rows, cols = int(rng.integers(1, 4)), [1, 2, 7, 37, 300, 1000, 5, 64][k]
         s_in = [1e-4, 3e-4, 1e-3, 1e-2, 1e-5, 5e-4, 1.0, 2e-3][k]
@@ -283,7 +298,8 @@ def batch(tmp_path_factory):
         for _, x, _, _ in cases:
             f.write(np.ascontiguousarray(x).tobytes())
     for name in ("qnnc_reduce_s16.c", "qnnc_arg_max_s16.c", "qnnc_top_k_s16.c", "qnnc_log_softmax_s16.c",
-                 "qnnc_layer_norm_s16.c"):
+                 "qnnc_layer_norm_s16.c", "qnnc_arg_max_wide_s16.c", "qnnc_top_k_wide_s16.c",
+                 "qnnc_arg_max_wide_s8.c", "qnnc_top_k_wide_s8.c"):
         kernels.setdefault(name, str(RUNTIME / "src" / name))
     dispatch = "".join(f"    if (run_m{j}(argv[{2 * j + 1}], argv[{2 * j + 2}])) return {10 + j};\n"
                        for j in range(len(names)))
@@ -437,7 +453,9 @@ def test_kernel_cases_on_cortex_m(core, tmp_path):
             "int main(void)\n{\n" + body + "    return 0;\n}\n")
     src = tmp_path / "reduce_s16_cases_main.c"
     src.write_text(main)
-    kernels = [RUNTIME / "src" / f"qnnc_{k}_s16.c" for k in ("reduce", "arg_max", "top_k", "log_softmax", "layer_norm")]
+    kernels = [RUNTIME / "src" / f"qnnc_{k}_s16.c" for k in ("reduce", "arg_max", "top_k", "log_softmax", "layer_norm",
+                                                             "arg_max_wide", "top_k_wide")]
+    kernels += [RUNTIME / "src" / f"qnnc_{k}_s8.c" for k in ("arg_max_wide", "top_k_wide")]
     fw = H.build_firmware(H.MACHINES[core], [*kernels, src], [include_dir()], tmp_path, name=f"reduce_s16_{core}",
                           extra_cflags=["-Wno-unused-function"])
     run_fw = H.run_firmware(fw, tmp_path)

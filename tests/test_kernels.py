@@ -585,13 +585,13 @@ def test_one_source_file_per_kernel_function():
 
     functions = kernel_functions()
     s16 = [f for f in functions if "_s16" in f]  # int16-activation kernels, tested in test_int16*.py
-    assert len(s16) == 28  # 10 + element-wise 5, tables 2, reductions 5 (top k), conv_general/LSTM/GRU 3, batch_matmul,
-    # resize, embedding
+    assert len(s16) == 30  # 10 + element-wise 5, tables 2, reductions 7 (top k, wide indices), conv_general/LSTM/GRU 3,
+    # batch_matmul, resize, embedding
     s4 = [f for f in functions if f.endswith("_s4")]  # int4-weight kernels, tested in test_int4.py
     assert len(s4) == 3
     # 14 + the coverage issue's 12 (reduce, gather, resize, lstm, gru, ...) + the int16-weight fully connected
-    # + the channel-pair conv, int8 and int16 weights + the embedding lookup + top k
-    assert len(functions) - len(s16) - len(s4) == 31
+    # + the channel-pair conv, int8 and int16 weights + the embedding lookup + top k + wide-index arg max / top k
+    assert len(functions) - len(s16) - len(s4) == 33
     path_files = {p.stem for p in kernel_sources() if p.stem.endswith(PATH_SUFFIXES)}
     portable_files = {p.stem for p in kernel_sources()} - path_files
     assert portable_files == set(functions)

@@ -183,7 +183,8 @@ class QModel:
     @property
     def multi_io(self) -> bool:
         """More than one input or output, a uint8 input or token ids: the generated API names each tensor."""
-        return len(self.inputs) != 1 or len(self.outputs) != 1 or bool(self.uint8_inputs) or bool(self.index_inputs)
+        return len(self.inputs) != 1 or len(self.outputs) != 1 or bool(self.uint8_inputs) or bool(self.index_inputs) \
+            or any(t.bits == 16 for t in self.output_tensors)  # an int16 index (ArgMax over > 127 entries)
 
     @property
     def macs(self) -> int:

@@ -331,7 +331,8 @@ def validate_multi(model_path: str, cfg: Config, data_path: str, name: str, resu
         gen = os.path.join(tmp, "gen")
         write_output(result.files, gen, model.name)
         exe = compile_driver(gen, name, os.path.join(tmp, "model"), sanitize=sanitize)
-        c_outs = run_driver_io(exe, api_input_arrays(model, q_in), [t.size for t in model.output_tensors])
+        c_outs = run_driver_io(exe, api_input_arrays(model, q_in), [t.size for t in model.output_tensors],
+                               output_bits=[t.bits for t in model.output_tensors])
     pins = {k: list(s) for k, s in zip(names, raw_shapes)}
     f_outs = float_outputs_all(model_path, xs, pins)
     outputs = []

@@ -99,7 +99,7 @@ def _params(e: Any, float_api: bool) -> str:
     ins, outs = api_names(m)
     args = [f"const {'float' if float_api else _ctype(t, name in m.uint8_inputs)} *{n}"
             for n, t, name in zip(ins, m.input_tensors, m.inputs)]
-    args += [f"{'float' if float_api else 'int8_t'} *{n}" for n in outs]
+    args += [f"{'float' if float_api else _ctype(t)} *{n}" for n, t in zip(outs, m.output_tensors)]
     return ", ".join(args)
 
 
@@ -138,7 +138,7 @@ extern "C" {{
 #define {P}_OUTPUT_COUNT {len(m.outputs)}
 
 {macros}
-{e.context_declarations()}/* Run on quantized inputs; writes every output ({P}_OUTPUT_<name>_SIZE int8 values each). Inputs, then
+{e.context_declarations()}/* Run on quantized inputs; writes every output ({P}_OUTPUT_<name>_SIZE values each, of its _BITS). Inputs, then
  * outputs, in graph order. Returns 0, or -1 on bad arguments (a NULL pointer).{in_note} */
 int {p}_invoke({p}_ctx *ctx, {_params(e, False)});
 /* The same with the pointers in arrays indexed by {P}_INPUT_<name>_INDEX / {P}_OUTPUT_<name>_INDEX
@@ -183,7 +183,7 @@ def source_api(e: Any) -> str:
         f"    {p}_copy_u8(arena + {off}, (const uint8_t *)inputs[{k}], {M}_SIZE);\n" if name in m.uint8_inputs else
         f"    qnnc_copy_s8(arena + {off}, (const int8_t *)inputs[{k}], {M}_BYTES);\n"
         for k, (off, M, name) in enumerate(zip(in_offs, M_in, m.inputs)))
-    copy_out = "".join(f"    qnnc_copy_s8((int8_t *)outputs[{k}], arena + {off}, {M}_SIZE);\n"
+    copy_out = "".join(f"    qnnc_copy_s8((int8_t *)outputs[{k}], arena + {off}, {M}_BYTES);\n"
                        for k, (off, M) in enumerate(zip(out_offs, M_out)))
     in_ptrs = "\n".join(f"    in[{k}] = (const int8_t *)inputs[{k}];" for k in range(n_in))
     io_nulls = " || ".join([f"inputs[{k}] == NULL" for k in range(n_in)] +
@@ -202,8 +202,20 @@ def source_api(e: Any) -> str:
         else:
             quant_in.append(f"    qnnc_quantize_f32_s8({M}_SIZE, {M}_SCALE, {M}_ZERO_POINT, {{in}}, arena + {off});")
     quant_in = "\n".join(q.format(**{"in": n}) for q, n in zip(quant_in, ins))
-    deq_out = "\n".join(f"    qnnc_dequantize_s8_f32({M}_SIZE, {M}_SCALE, {M}_ZERO_POINT, arena + {off}, {n});"
-                        for n, off, M in zip(outs, out_offs, M_out))
+    deq_out = "\n".join(
+        f"    {p}_dequantize_s16_f32({M}_SIZE, {M}_SCALE, (const int16_t *)(const void *)(arena + {off}), {n});"
+        if t.bits == 16 else f"    qnnc_dequantize_s8_f32({M}_SIZE, {M}_SCALE, {M}_ZERO_POINT, arena + {off}, {n});"
+        for n, off, M, t in zip(outs, out_offs, M_out, m.output_tensors))
+    s16_out_helper = "" if ext or not any(t.bits == 16 for t in m.output_tensors) else f"""
+/* int16 (zero point 0) -> float: an int16 output (a wide ArgMax / TopK index). */
+static void {p}_dequantize_s16_f32(int32_t size, float scale, const int16_t *input, float *output)
+{{
+    int32_t i;
+    for (i = 0; i < size; ++i) {{
+        output[i] = (float)input[i] * scale;
+    }}
+}}
+"""
     s16_helper = "" if ext or not any(t.bits == 16 for t in m.input_tensors) else f"""
 /* float -> int16 (zero point 0), rounding half away from zero, saturating (no libm). */
 static void {p}_quantize_f32_s16(int32_t size, float scale, const float *input, int16_t *output)
@@ -221,7 +233,7 @@ static void {p}_quantize_f32_s16(int32_t size, float scale, const float *input, 
     }}
 }}
 """
-    f32 = "" if ext else f"""{s16_helper}
+    f32 = "" if ext else f"""{s16_helper}{s16_out_helper}
 int {p}_invoke_f32({p}_ctx *ctx, {_params(e, True)})
 {{
     int8_t *arena;

@@ -125,22 +125,25 @@ def multi_driver(name: str, ins: Sequence[str], outs: Sequence[str]) -> str:
     for k, M in enumerate(ins):
         decl.append(f"    static int16_t qin{k}[{M}_SIZE]; static float fin{k}[{M}_SIZE];")
     for k, M in enumerate(outs):
-        decl.append(f"    static int8_t qout{k}[{M}_SIZE], qout{k}b[{M}_SIZE]; static float fout{k}[{M}_SIZE];")
+        decl.append(f"    static int16_t qout{k}[{M}_SIZE], qout{k}b[{M}_SIZE]; static float fout{k}[{M}_SIZE];")
     read_q = "\n".join(f"            if (fread(qin{k}, 1, {M}_BYTES, fi) != {M}_BYTES) break;" for k, M in enumerate(ins))
     read_f = "\n".join(f"            if (fread(fin{k}, sizeof(float), {M}_SIZE, fi) != {M}_SIZE) break;"
                         for k, M in enumerate(ins))
-    q_args = ", ".join([f"(const void *)qin{k}" for k in range(len(ins))] + [f"qout{k}" for k in range(len(outs))])
-    q_args_b = ", ".join([f"(const void *)qin{k}" for k in range(len(ins))] + [f"qout{k}b" for k in range(len(outs))])
+    q_args = ", ".join([f"(const void *)qin{k}" for k in range(len(ins))] +
+                       [f"(void *)qout{k}" for k in range(len(outs))])  # int8 or int16 outputs
+    q_args_b = ", ".join([f"(const void *)qin{k}" for k in range(len(ins))] +
+                         [f"(void *)qout{k}b" for k in range(len(outs))])
     f_args = ", ".join([f"fin{k}" for k in range(len(ins))] + [f"fout{k}" for k in range(len(outs))])
-    cmp = "\n".join(f"                {{ int i; for (i = 0; i < {M}_SIZE; ++i) if (qout{k}[i] != qout{k}b[i]) return 5; }}"
+    cmp = "\n".join(f"                if (memcmp(qout{k}, qout{k}b, {M}_BYTES) != 0) return 5;"
                      for k, M in enumerate(outs))
-    write_q = "\n".join(f"            fwrite(qout{k}, 1, {M}_SIZE, fo);" for k, M in enumerate(outs))
+    write_q = "\n".join(f"            fwrite(qout{k}, 1, {M}_BYTES, fo);" for k, M in enumerate(outs))
     write_f = "\n".join(f"            fwrite(fout{k}, sizeof(float), {M}_SIZE, fo);" for k, M in enumerate(outs))
     io_in = "\n".join(f"    io_in[{k}] = qin{k};" for k in range(len(ins)))
     io_out = "\n".join(f"    io_out[{k}] = qout{k};" for k in range(len(outs)))
     return f"""
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "{name}.h"
 
 /* usage: driver int8|f32|ctx|io IN OUT (several inputs/outputs, back to back per sample) */
@@ -192,10 +195,11 @@ int main(int argc, char **argv)
 """
 
 
-def run_driver_io(exe: str, inputs: Sequence[np.ndarray], output_sizes: Sequence[int], mode: str = "int8"
-                  ) -> list:
+def run_driver_io(exe: str, inputs: Sequence[np.ndarray], output_sizes: Sequence[int], mode: str = "int8",
+                  output_bits: Optional[Sequence[int]] = None) -> list:
     """Multi-I/O form of :func:`run_driver`: ``inputs`` one (N, ...) array per model input (int8 or
-    int16; float32 for mode f32); returns one (N, size) array per output (int8, or float32)."""
+    int16; float32 for mode f32); returns one (N, size) array per output (int8, int16 where
+    ``output_bits`` says 16, or float32)."""
     f32 = mode == "f32"
     n = int(inputs[0].shape[0])
     flat = [np.ascontiguousarray(a, dtype=np.float32 if f32 else a.dtype).reshape(n, -1) for a in inputs]
@@ -209,9 +213,15 @@ def run_driver_io(exe: str, inputs: Sequence[np.ndarray], output_sizes: Sequence
         res = subprocess.run([exe, mode, fin, fout], capture_output=True, text=True, env=env)
         if res.returncode != 0:
             raise QnncError(f"the compiled model failed (exit {res.returncode}): {res.stderr.strip()[:2000]}")
-        out = np.fromfile(fout, dtype=out_dtype).reshape(n, -1)
+        if f32:
+            out = np.fromfile(fout, dtype=out_dtype).reshape(n, -1)
+        else:  # bytes: an int16 output takes two per value
+            out = np.fromfile(fout, dtype=np.uint8).reshape(n, -1)
+    bits = list(output_bits) if output_bits is not None and not f32 else [8] * len(output_sizes)
     res_list, col = [], 0
-    for size in output_sizes:
-        res_list.append(out[:, col:col + size])
-        col += size
+    for size, b in zip(output_sizes, bits):
+        width = size * (4 if f32 else b // 8)
+        block = np.ascontiguousarray(out[:, col:col + (size if f32 else width)])
+        res_list.append(block if f32 else block.view(np.int16 if b == 16 else np.int8))
+        col += size if f32 else width
     return res_list

@@ -68,10 +68,11 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     "ReduceSum": ("ReduceSum", "any axes, keepdims 0/1"),
     "ReduceMax": ("ReduceMax", "any axes, keepdims 0/1"),
     "ReduceMin": ("ReduceMin", "any axes, keepdims 0/1"),
-    "ArgMax": ("ArgMax", "axis of at most 127 entries; the index is the output value"),
+    "ArgMax": ("ArgMax", "the index is the output value: int8 up to 127 entries, an int16 output up to 32767 (a "
+               "1000-class classifier)"),
     "TopK": ("TopK", "constant K, largest or smallest, rank <= 4; values in order (equal values by index) keep "
-             "the input's quantization; indices (axis of at most 127 entries) as ArgMax's"),
-    "ArgMin": ("ArgMin", "axis of at most 127 entries; the index is the output value"),
+             "the input's quantization; indices as ArgMax's"),
+    "ArgMin": ("ArgMin", "as ArgMax"),
     # pooling
     "MaxPool": ("MaxPool", "1-D and 2-D, pads, strides, ceil_mode; 3-D as the 2-D pool of each plane, then the "
                 "Max of the planes of each depth window"),

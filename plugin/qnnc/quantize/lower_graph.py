@@ -106,7 +106,8 @@ def quantize(graph: Graph, ranges: Ranges, name: str, plan: PrecisionPlan, per_c
             low.new_tensor(inp, *low.calibrated(inp))
     for n in graph.nodes:
         lower_node(low, n)
-    outs = [low.convert(low.tensors[o], 8).name for o in graph.outputs]
+    # the API is int8, except a wide index (an int16 output, with the multi-tensor API)
+    outs = [o if o in low.wide_indices else low.convert(low.tensors[o], 8).name for o in graph.outputs]
     return QModel(name=name, tensors=low.tensors, ops=low.ops, inputs=list(graph.inputs), outputs=outs,
                   source=graph.source, notes=low.notes, index_inputs=dict(graph.index_inputs),
                   value_inputs=list(graph.value_inputs),

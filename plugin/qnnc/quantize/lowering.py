@@ -95,6 +95,8 @@ class Lowering:
         self.tensors: Dict[str, QTensor] = {}
         self.ops = []
         self.converted: Dict[tuple, QTensor] = {}
+        # int16 indices of ArgMax / TopK over more than 127 entries: a model output stays int16
+        self.wide_indices: set = set()
         self._readers: Optional[Dict[str, list]] = None  # readers(): Graph.consumers indexed once
         self._tied: Optional[set] = None  # the tensors of the graph's tied range groups
 

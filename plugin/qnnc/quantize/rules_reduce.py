@@ -6,7 +6,8 @@
 * LayerNormalization: exact integer mean / variance / reciprocal square root, gamma and beta folded
   into per-element int32 multipliers and biases (reference/kernels_reduce.py documents the arithmetic).
 * ArgMax / ArgMin: the index as int8 with scale 1 and zero point 0, so the dequantized output is the
-  index itself; refused when the axis has more than 127 entries.
+  index itself; over more than 127 entries (up to 32767) an int16 index (``_wide`` kernels), which
+  stays int16 as a model output.
 * TopK: the values keep the input's scale and zero point (the order of int8 codes is the order of
   the values); the indices as ArgMax's. One op per output read.
 """
@@ -46,22 +47,40 @@ def check_reduced(low: Lowering, n: Node, out, out4) -> None:
         raise low.err(n, f"internal: output {list(out.shape)} does not match the reduced dims {list(out4)}")
 
 
+#: Most entries an int8 index holds; up to WIDE_INDEX_MAX the index is an int16 tensor (wide kernels).
+INDEX_MAX, WIDE_INDEX_MAX = 127, 32767
+
+
+def index_bits(low: Lowering, n: Node, count: int) -> int:
+    """8 for an axis of at most 127 entries, 16 up to 32767 (a 1000-class ArgMax); refused beyond."""
+    if count > WIDE_INDEX_MAX:
+        raise low.err(n, f"{n.op} over an axis of {count} entries: the index is an int16 output at most, so at most "
+                         f"{WIDE_INDEX_MAX} entries are supported")
+    return 8 if count <= INDEX_MAX else 16
+
+
+def index_tensor(low: Lowering, name: str, bits: int):
+    """The index output ``name`` (scale 1, zero point 0) of ``bits``; an int16 one is kept int16 as a
+    model output (Lowering.wide_indices)."""
+    if bits == 16:
+        low.wide_indices.add(name)
+    return low.new_tensor(name, 1.0, 0, bits=bits)
+
+
 def arg_max_attrs(low: Lowering, n: Node, x) -> dict:
-    """The attrs of the ``arg_max`` op ``n`` of ``x`` (int8 or int16 rule); refused when the axis has
-    more than 127 entries (the index is an int8 output, scale 1, zero point 0)."""
+    """The attrs of the ``arg_max`` op ``n`` of ``x`` (int8 or int16 rule); ``index_bits`` 16 when the
+    axis has more than 127 entries (refused beyond 32767)."""
     axis = n.attrs["axis"]
     count = x.shape[axis]
-    if count > 127:
-        raise low.err(n, f"{n.op} over an axis of {count} entries: the index is an int8 output (scale 1, zero "
-                         "point 0), so at most 127 entries are supported")
     return {"outer": int(np.prod(x.shape[:axis])), "n": int(count), "inner": int(np.prod(x.shape[axis + 1:])),
-            "is_min": int(n.op == "ArgMin"), "select_last": int(n.attrs["select_last_index"])}
+            "is_min": int(n.op == "ArgMin"), "select_last": int(n.attrs["select_last_index"]),
+            "index_bits": index_bits(low, n, int(count))}
 
 
 def top_k_outputs(low: Lowering, n: Node, x) -> Tuple[dict, List[Tuple[str, str]]]:
     """(attrs, [(want, output tensor)]) of the TopK ``n`` of ``x`` (int8 or int16 rule): one op per
-    output something reads, ``want`` "values" or "indices"; refused when K is not in [1, n] or the
-    indices are read and the axis has more than 127 entries (the index is an int8 output)."""
+    output something reads, ``want`` "values" or "indices"; refused when K is not in [1, n]; indices
+    over more than 127 entries are int16 (``index_bits``)."""
     axis, k = n.attrs["axis"], n.attrs["k"]
     count = x.shape[axis]
     if not 1 <= k <= count:
@@ -70,11 +89,9 @@ def top_k_outputs(low: Lowering, n: Node, x) -> Tuple[dict, List[Tuple[str, str]
     for want, name in zip(("values", "indices"), n.outputs):
         if name and (name in low.g.outputs or low.g.consumers(name)):
             used.append((want, name))
-    if count > 127 and any(want == "indices" for want, _ in used):
-        raise low.err(n, f"TopK over an axis of {count} entries: the indices are an int8 output (scale 1, zero "
-                         "point 0), so at most 127 entries are supported")
+    bits = index_bits(low, n, int(count)) if any(want == "indices" for want, _ in used) else 8
     attrs = {"outer": int(np.prod(x.shape[:axis])), "n": int(count), "inner": int(np.prod(x.shape[axis + 1:])),
-             "k": int(k), "largest": int(n.attrs["largest"])}
+             "k": int(k), "largest": int(n.attrs["largest"]), "index_bits": bits}
     return attrs, used
 
 
@@ -140,17 +157,21 @@ def reduce(low: Lowering, n: Node) -> None:
 def arg_max(low: Lowering, n: Node) -> None:
     x = low.tensors[n.inputs[0]]
     attrs = arg_max_attrs(low, n, x)
-    out = low.new_tensor(n.outputs[0], 1.0, 0)
+    out = index_tensor(low, n.outputs[0], attrs["index_bits"])
+    if attrs["index_bits"] == 16:
+        attrs["kernel"] = "qnnc_arg_max_wide_s8"
     low.ops.append(QOp("arg_max", n.name, [x.name], out.name, None, {}, attrs, 0))
 
 
 def top_k(low: Lowering, n: Node) -> None:
     x = low.tensors[n.inputs[0]]
     attrs, used = top_k_outputs(low, n, x)
+    wide = {"kernel": "qnnc_top_k_wide_s8"} if attrs["index_bits"] == 16 else {}
     for want, name in used:  # the values keep the input's quantization; the index is itself
-        out = low.new_tensor(name, x.scale, x.zero_point) if want == "values" else low.new_tensor(name, 1.0, 0)
+        out = low.new_tensor(name, x.scale, x.zero_point) if want == "values" else \
+            index_tensor(low, name, attrs["index_bits"])
         low.ops.append(QOp("top_k", n.name if want == "values" else f"{n.name}_indices", [x.name], out.name,
-                           None, {}, {**attrs, "want": want}, 0))
+                           None, {}, {**attrs, "want": want, **wide}, 0))
 
 
 def layer_norm(low: Lowering, n: Node) -> None:

@@ -30,8 +30,8 @@ from ..kernel_params import LayerNormParams, ReduceParams
 from ..qmodel import QOp
 from .fixedpoint import quantize_multiplier
 from .lowering import Lowering
-from .rules_reduce import (arg_max_attrs, check_reduced, layer_norm_constants, layer_norm_geometry, reduce_dims,
-                           top_k_outputs)
+from .rules_reduce import (arg_max_attrs, check_reduced, index_tensor, layer_norm_constants, layer_norm_geometry,
+                           reduce_dims, top_k_outputs)
 from .rules_s16 import input16, last_axis_cols, new16, scale16
 
 MAX_COUNT = 1 << 23           # |sum| <= 2^15 * 2^23 = 2^38, far inside the 16x8 requantization's 2^47
@@ -76,28 +76,31 @@ def reduce(low: Lowering, n: Node) -> None:
 def arg_max(low: Lowering, n: Node) -> None:
     x = input16(low, n)
     attrs = arg_max_attrs(low, n, x)
-    out = low.new_tensor(n.outputs[0], 1.0, 0)  # the index stays int8 (see the module docstring)
+    out = index_tensor(low, n.outputs[0], attrs["index_bits"])  # int8 up to 127 entries (module docstring)
     # A later int16 op (a view such as Reshape) converts the index with its tensor's range: the calibrated
     # one could clip an index not seen in calibration. With [-128, 127] (the int8 index's own range, on
     # this lowering's copy of the ranges) the int16 copy is exact and a conversion back to int8 has
     # scale 1, zero point 0 again.
-    low.ranges = {**low.ranges, low.g.original_name(out.name): (-128.0, 127.0)}
+    if attrs["index_bits"] == 8:
+        low.ranges = {**low.ranges, low.g.original_name(out.name): (-128.0, 127.0)}
+    kernel = "qnnc_arg_max_s16" if attrs["index_bits"] == 8 else "qnnc_arg_max_wide_s16"
     low.ops.append(QOp("arg_max", n.name, [x.name], out.name, None, {},
-                       {**attrs, "kernel": "qnnc_arg_max_s16", "activation_bits": 16}, 0))
+                       {**attrs, "kernel": kernel, "activation_bits": 16}, 0))
 
 
 def top_k(low: Lowering, n: Node) -> None:
     x = input16(low, n)
     attrs, used = top_k_outputs(low, n, x)
+    kernel = "qnnc_top_k_s16" if attrs["index_bits"] == 8 else "qnnc_top_k_wide_s16"
     for want, name in used:
         if want == "values":
             out = new16(low, name, x.scale)
-        else:  # the index stays int8, with its own range (as arg_max's)
-            out = low.new_tensor(name, 1.0, 0)
-            low.ranges = {**low.ranges, low.g.original_name(out.name): (-128.0, 127.0)}
+        else:  # the index: int8 with its own range (as arg_max's), or int16 over > 127 entries
+            out = index_tensor(low, name, attrs["index_bits"])
+            if attrs["index_bits"] == 8:
+                low.ranges = {**low.ranges, low.g.original_name(out.name): (-128.0, 127.0)}
         low.ops.append(QOp("top_k", n.name if want == "values" else f"{n.name}_indices", [x.name], out.name,
-                           None, {}, {**attrs, "want": want, "kernel": "qnnc_top_k_s16", "activation_bits": 16},
-                           0))
+                           None, {}, {**attrs, "want": want, "kernel": kernel, "activation_bits": 16}, 0))
 
 
 def log_softmax_constants16(input_scale: float, out_scale: float = LOG_SOFTMAX16_SCALE):

@@ -101,10 +101,12 @@ def layer_norm_s8(p: LayerNormParams, x, outer: int, n: int, inner: int, multipl
     return layer_norm(p, x, outer, n, inner, multiplier, shift, bias, np.int8)
 
 
-def arg_max(x, outer: int, n: int, inner: int, is_min: int, select_last: int, dtype=np.int8) -> np.ndarray:
+def arg_max(x, outer: int, n: int, inner: int, is_min: int, select_last: int, dtype=np.int8,
+            index_dtype=np.int8) -> np.ndarray:
     """Index of the largest (``is_min``: smallest) ``dtype`` value along the middle axis of
     ``[outer, n, inner]``, the first one (``select_last``: the last one) among equals, as int8 (for
-    int16 inputs too); mirrors ``qnnc_arg_max_s8`` / ``qnnc_arg_max_s16``."""
+    int16 inputs too; ``index_dtype`` int16: the ``_wide`` kernels); mirrors ``qnnc_arg_max_s8`` /
+    ``qnnc_arg_max_s16``."""
     v = np.asarray(x, dtype=dtype).reshape(outer, n, inner).astype(np.int32)
     if is_min:
         v = -v
@@ -112,17 +114,18 @@ def arg_max(x, outer: int, n: int, inner: int, is_min: int, select_last: int, dt
         idx = n - 1 - np.argmax(v[:, ::-1, :], axis=1)
     else:
         idx = np.argmax(v, axis=1)
-    return idx.astype(np.int8)
+    return idx.astype(index_dtype)
 
 
-def top_k(x, outer: int, n: int, inner: int, k: int, largest: int, want: str, dtype=np.int8) -> np.ndarray:
+def top_k(x, outer: int, n: int, inner: int, k: int, largest: int, want: str, dtype=np.int8,
+          index_dtype=np.int8) -> np.ndarray:
     """The k largest (``largest`` 0: smallest) ``dtype`` values along the middle axis of
     ``[outer, n, inner]`` in order, equal values by increasing index (``want`` "values"), or their
     indices as int8 (``want`` "indices"); mirrors ``qnnc_top_k_s8`` / ``qnnc_top_k_s16``."""
     v = np.asarray(x, dtype=dtype).reshape(outer, n, inner).astype(np.int32)
     order = np.argsort(-v if largest else v, axis=1, kind="stable")[:, :k, :]  # stable: lower index first
     if want == "indices":
-        return order.astype(np.int8)
+        return order.astype(index_dtype)
     return np.take_along_axis(v, order, axis=1).astype(dtype)
 
 
@@ -140,10 +143,13 @@ def run_reduce(op, x: np.ndarray, out_shape, dtype=np.int8, reduce_fn=reduce_s8)
     if op.kind == "layer_norm":
         return layer_norm(op.params, x, a["outer"], a["n"], a["inner"], c["multiplier"], c["shift"],
                           c["bias"], dtype).reshape(out_shape)
+    index = np.int16 if a.get("index_bits") == 16 else np.int8
     if op.kind == "arg_max":
-        return arg_max(x, a["outer"], a["n"], a["inner"], a["is_min"], a["select_last"], dtype).reshape(out_shape)
+        return arg_max(x, a["outer"], a["n"], a["inner"], a["is_min"], a["select_last"], dtype,
+                       index).reshape(out_shape)
     if op.kind == "top_k":
-        return top_k(x, a["outer"], a["n"], a["inner"], a["k"], a["largest"], a["want"], dtype).reshape(out_shape)
+        return top_k(x, a["outer"], a["n"], a["inner"], a["k"], a["largest"], a["want"], dtype,
+                     index).reshape(out_shape)
     raise NotImplementedError(op.kind)
 
 

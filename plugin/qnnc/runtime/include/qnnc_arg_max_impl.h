@@ -1,14 +1,14 @@
 /*
  * qnnc_arg_max_impl.h - the body of qnnc_arg_max_s8 / _s16 (ArgMax / ArgMin along the middle
  * axis of [outer, n, inner], n <= 127; the index is the int8 output, scale 1, zero point 0, for
- * both input types), written once for both input element types.
+ * both input types) and of qnnc_arg_max_wide_s8 / _s16 (n <= 32767, an int16 index), written once.
  *
- * Internal to the kernel library: a kernel source defines QNNC_T (input element type) and
- * QNNC_FN (the function name), then includes this file, which defines the function and
- * undefines them.
+ * Internal to the kernel library: a kernel source defines QNNC_T (input element type), QNNC_IDX_T
+ * (index type: int8_t or int16_t) and QNNC_FN (the function name), then includes this file, which
+ * defines the function and undefines them.
  */
 void QNNC_FN(int32_t outer, int32_t n, int32_t inner, int32_t is_min, int32_t select_last, const QNNC_T *input,
-             int8_t *output)
+             QNNC_IDX_T *output)
 {
     int32_t o, i, k;
     for (o = 0; o < outer; ++o) {
@@ -24,10 +24,11 @@ void QNNC_FN(int32_t outer, int32_t n, int32_t inner, int32_t is_min, int32_t se
                     at = k;
                 }
             }
-            *output++ = (int8_t)at;
+            *output++ = (QNNC_IDX_T)at;
         }
     }
 }
 
 #undef QNNC_T
+#undef QNNC_IDX_T
 #undef QNNC_FN

@@ -348,6 +348,11 @@ void qnnc_arg_max_s8(int32_t outer, int32_t n, int32_t inner, int32_t is_min, in
  *  indices into indices; either may be NULL. */
 void qnnc_top_k_s8(int32_t outer, int32_t n, int32_t inner, int32_t k, int32_t largest, const int8_t *input,
                    int8_t *values, int8_t *indices);
+/** As qnnc_arg_max_s8 / qnnc_top_k_s8 over up to 32767 entries: the indices are int16 outputs. */
+void qnnc_arg_max_wide_s8(int32_t outer, int32_t n, int32_t inner, int32_t is_min, int32_t select_last,
+                          const int8_t *input, int16_t *output);
+void qnnc_top_k_wide_s8(int32_t outer, int32_t n, int32_t inner, int32_t k, int32_t largest, const int8_t *input,
+                        int8_t *values, int16_t *indices);
 
 /** One input of a concatenation: `outer` blocks of `inner` values, written every
  *  `output_stride` values. rescale NULL copies; else out = clamp(requant(x + in_off) + out_off). */
@@ -643,6 +648,11 @@ void qnnc_arg_max_s16(int32_t outer, int32_t n, int32_t inner, int32_t is_min, i
 /** As qnnc_top_k_s8 on int16 values; the index output stays int8 (n <= 127). */
 void qnnc_top_k_s16(int32_t outer, int32_t n, int32_t inner, int32_t k, int32_t largest, const int16_t *input,
                     int16_t *values, int8_t *indices);
+/** As qnnc_arg_max_s16 / qnnc_top_k_s16 over up to 32767 entries: the indices are int16 outputs. */
+void qnnc_arg_max_wide_s16(int32_t outer, int32_t n, int32_t inner, int32_t is_min, int32_t select_last,
+                           const int16_t *input, int16_t *output);
+void qnnc_top_k_wide_s16(int32_t outer, int32_t n, int32_t inner, int32_t k, int32_t largest,
+                         const int16_t *input, int16_t *values, int16_t *indices);
 /** LogSoftmax over the last axis of [rows][cols] (cols < 2^16), output scale 1/1024, zero point 0:
  *  Q30 two-level exp table, log2 of the row sum in Q20, t = d * diff_multiplier + L * log_multiplier
  *  in Q32 output steps, out = -min((t + 2^31) >> 32, 32768). */

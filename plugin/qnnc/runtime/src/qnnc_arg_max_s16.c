@@ -7,5 +7,6 @@
 #include "qnnc_internal.h"
 
 #define QNNC_T int16_t
+#define QNNC_IDX_T int8_t
 #define QNNC_FN qnnc_arg_max_s16
 #include "qnnc_arg_max_impl.h"

@@ -6,5 +6,6 @@
 #include "qnnc_internal.h"
 
 #define QNNC_T int8_t
+#define QNNC_IDX_T int8_t
 #define QNNC_FN qnnc_arg_max_s8
 #include "qnnc_arg_max_impl.h"

@@ -6,5 +6,6 @@
 #include "qnnc_internal.h"
 
 #define QNNC_T int8_t
+#define QNNC_IDX_T int8_t
 #define QNNC_FN qnnc_top_k_s8
 #include "qnnc_top_k_impl.h"

@@ -1,0 +1,11 @@
+/*
+ * qnnc_arg_max_wide_s16 - ArgMax / ArgMin of int16 values along the middle axis of [outer, n, inner]
+ * (n <= 32767): the index is the int16 output (scale 1, zero point 0).
+ * Body: qnnc_arg_max_impl.h. Reference: qnnc/reference/kernels_reduce.py:arg_max.
+ */
+#include "qnnc_internal.h"
+
+#define QNNC_T int16_t
+#define QNNC_IDX_T int16_t
+#define QNNC_FN qnnc_arg_max_wide_s16
+#include "qnnc_arg_max_impl.h"
