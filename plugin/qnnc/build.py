@@ -178,7 +178,9 @@ def generate(model_path: str, cfg: Config, name: str, runtime: bool = True, prog
         raise ConfigError(f"test_data (the <name>_test_data.c self-test) supports models with one float input and "
                           f"one output; this model has {len(model.inputs)} inputs and {len(model.outputs)} outputs"
                           f"{' (uint8 input)' if model.uint8_inputs else ''}"
-                          f"{' (token ids)' if model.index_inputs else ''}: check it with 'qnnc validate' instead",
+                          f"{' (token ids)' if model.index_inputs else ''}"
+                          f"{' (an int16 index output)' if any(t.bits == 16 for t in model.output_tensors) else ''}"
+                          ": check it with 'qnnc validate' instead",
                           file=cfg.source, key="test_data",
                           line=cfg.lines.get("test_data"))
     if cfg.test_data is not None:
