@@ -540,6 +540,52 @@ def test_argmax_and_topk_over_1000_classes_give_int16_indices(tmp_path):
     assert agree >= 0.9
 
 
+def _seg150(tmp_path, tail_nodes, outs, inits=()):
+    rng = np.random.default_rng(150)
+    w = rng.standard_normal((150, 3, 1, 1)).astype(np.float32)
+    g = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["g"])] + tail_nodes, "seg150",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 5])],
+                          [helper.make_tensor_value_info(o, TensorProto.INT64, None) for o in outs],
+                          [numpy_helper.from_array(w, "w"), *inits])
+    path = tmp_path / "seg150.onnx"
+    onnx.save(onnx.shape_inference.infer_shapes(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])),
+              str(path))
+    xs = rng.standard_normal((CAL, 3, 4, 5)).astype(np.float32)
+    np.savez(tmp_path / "cal.npz", x=xs)
+    (tmp_path / "q.yaml").write_text("name: op\ncalibration:\n  data: cal.npz\n")
+    return path, xs
+
+
+def test_segmentation_argmax_over_150_classes_stays_an_int16_index_through_views(tmp_path):
+    """A 150-class segmentation's ArgMax over the channels with keepdims (the layout's NHWC -> NCHW
+    view after it): the int16 index reaches the output unchanged (it used to be requantized to int8
+    through the view)."""
+    path, xs = _seg150(tmp_path, [helper.make_node("ArgMax", ["g"], ["y"], axis=1, keepdims=1)], ["y"])
+    res = build(str(path), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "op", progress=False)
+    qm = res.compiled.model
+    t = qm.output_tensors[0]
+    assert (t.bits, t.scale, t.zero_point) == (16, 1.0, 0)
+    q = quantize_input(qm, xs)
+    ref = run_all(qm, q)[0].reshape(len(xs), -1)
+    exe = compile_driver(str(tmp_path / "gen"), "op", str(tmp_path / "drv"), sanitize=True)
+    assert np.array_equal(run_driver_io(exe, [q.reshape(len(xs), -1)], [t.size], output_bits=[16])[0], ref)
+    f = float_outputs_all(str(path), xs)[0].reshape(len(xs), -1)
+    agree = np.mean(ref == f)
+    print(f"150-class segmentation ArgMax: per-pixel agreement with onnxruntime {agree:.3f}")
+    assert ref.max() > 127 and agree >= 0.9
+
+
+def test_an_int16_index_read_by_a_concat_is_refused_by_name(tmp_path):
+    nodes = [helper.make_node("ArgMax", ["g"], ["a"], axis=1, keepdims=1, name="am"),
+             helper.make_node("ArgMin", ["g"], ["b"], axis=1, keepdims=1),
+             helper.make_node("Concat", ["a", "b"], ["y"], axis=1, name="cat")]
+    path, _ = _seg150(tmp_path, nodes, ["y"])
+    with pytest.raises(ModelError) as e:
+        build(str(path), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "op", progress=False)
+    assert "cat" in str(e.value) and "int16 index" in str(e.value) and "Concat" in str(e.value), str(e.value)
+    assert not (tmp_path / "gen").exists()
+
+
 # --------------------------------------------------------------------------------- refusals --
 
 def _refused(tmp_path, shape, opset, builder, out_type=TensorProto.FLOAT) -> ModelError:

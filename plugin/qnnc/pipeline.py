@@ -543,7 +543,10 @@ def _auto_precision(graph: Graph, cfg: Config, req: PrecisionRequest, model_path
 def accuracy(qm: QModel, xs: np.ndarray, ys: np.ndarray) -> Tuple[float, np.ndarray]:
     """(accuracy, dequantized outputs) of the numpy reference on labelled samples."""
     q = run_int8(qm, quantize_input(qm, xs)).reshape(sample_count(xs), -1)
-    acc = float(np.mean(q.astype(np.int32).argmax(axis=1) == ys.reshape(-1)))
+    t = qm.output_tensor
+    index = q.shape[1] == 1 and (t.scale, t.zero_point) == (1.0, 0)  # an ArgMax output: the class itself
+    pred = q[:, 0].astype(np.int64) if index else q.astype(np.int32).argmax(axis=1)
+    acc = float(np.mean(pred == ys.reshape(-1)))
     return acc, dequantize_output(qm, q).astype(np.float64)
 
 

@@ -5,7 +5,8 @@ more than one input or output gets, in graph order, one pointer per input and on
 after the ONNX tensors (made into C identifiers), per-tensor macros
 ``<NAME>_INPUT_<T>_{INDEX,SIZE,BYTES,BITS,SCALE,ZERO_POINT,RANK,SHAPE}`` (and ``_OUTPUT_``), and
 ``<name>_invoke_io`` taking the pointers in two arrays. An input is int8, or int16 (zero point 0)
-when every layer reading it runs with int16 activations; outputs are int8.
+when every layer reading it runs with int16 activations; outputs are int8, except an ArgMax / TopK
+index over more than 127 entries, which is int16 (the index itself).
 """
 from __future__ import annotations
 
@@ -142,7 +143,8 @@ extern "C" {{
  * outputs, in graph order. Returns 0, or -1 on bad arguments (a NULL pointer).{in_note} */
 int {p}_invoke({p}_ctx *ctx, {_params(e, False)});
 /* The same with the pointers in arrays indexed by {P}_INPUT_<name>_INDEX / {P}_OUTPUT_<name>_INDEX
- * (int8_t, int16_t or uint8_t data as {P}_INPUT_<name>_BITS / _UINT8 say; outputs int8_t). */
+ * (int8_t, int16_t or uint8_t data as {P}_INPUT_<name>_BITS / _UINT8 say; outputs int8_t, or int16_t
+ * where {P}_OUTPUT_<name>_BITS is 16). */
 int {p}_invoke_io({p}_ctx *ctx, const void *const *inputs, void *const *outputs);
 {f32}
 /* Convenience forms using a static arena (not re-entrant). Define QNNC_NO_DEFAULT_ARENA or

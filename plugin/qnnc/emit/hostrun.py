@@ -218,6 +218,10 @@ def run_driver_io(exe: str, inputs: Sequence[np.ndarray], output_sizes: Sequence
         else:  # bytes: an int16 output takes two per value
             out = np.fromfile(fout, dtype=np.uint8).reshape(n, -1)
     bits = list(output_bits) if output_bits is not None and not f32 else [8] * len(output_sizes)
+    want = sum(size * (1 if f32 else b // 8) for size, b in zip(output_sizes, bits))  # floats, or bytes
+    if out.shape[1] != want:  # e.g. an int16 output read without output_bits
+        raise QnncError(f"the driver wrote {out.shape[1]} {'values' if f32 else 'bytes'} of outputs per sample "
+                        f"where {want} were expected (pass output_bits for int16 outputs)")
     res_list, col = [], 0
     for size, b in zip(output_sizes, bits):
         width = size * (4 if f32 else b // 8)

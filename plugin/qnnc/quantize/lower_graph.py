@@ -59,6 +59,15 @@ def lower_node(low: Lowering, n: Node) -> None:
                 "TFLite); use rounding: tflite or auto")
         raise ModelError(f"int16 activations are not possible here: {what}", file=low.g.source,
                          node=n.name, op=n.op)
+    wide = [i for i in n.inputs if i in low.wide_indices]
+    if wide:  # an int16 index (ArgMax / TopK over more than 127 entries): views keep it int16, scale 1
+        if n.op not in ("Reshape", "Transpose") or len([i for i in n.inputs if i and not low.g.is_const(i)]) != 1:
+            raise ModelError(f"the int16 index '{low.g.original_name(wide[0])}' (an ArgMax / TopK over more than 127 "
+                             f"entries) is read by {n.op}; only views of it (Reshape, Transpose) and model outputs "
+                             "are supported", file=low.g.source, node=n.name, op=n.op)
+        RULES[16][n.op](low, n)
+        low.wide_indices.update(o for o in n.outputs if o)
+        return
     # The rule sees converted inputs under their graph names; the table is restored after.
     saved = {}
     for name in n.inputs:
