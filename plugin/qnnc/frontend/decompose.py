@@ -38,7 +38,7 @@ from .finite_masks import finite_masks
 from .inline_ifs import inline_ifs
 from .nan_tests import NON_FINITE_TESTS, nan_tests_false
 from .onnx_fold import fold_onnx_constants, fold_or_none
-from .onnx_names import NewTensors, drop_dead_nodes
+from .onnx_names import NewTensors, drop_dead_nodes, static_dims
 from .onnx_names import attr as _attr
 from .unroll_loops import unroll_loops
 
@@ -69,7 +69,7 @@ class _Rewriter(NewTensors):
         # With the shape arithmetic folded first (a copy, or ``folded`` when the caller has it):
         # PyTorch's chunk slices at ends computed from Shape are static only after folding.
         inferred = folded if folded is not None else fold_onnx_constants(model, opset) if infer else model
-        self.dims.update(_dims_of(inferred))
+        self.dims.update(static_dims(inferred))
         # the values the folding found (a ReverseSequence's lengths built from Shape), read
         # where a rewrite needs a constant operand
         self.folded: Dict[str, onnx.TensorProto] = {}
@@ -118,6 +118,17 @@ class _Rewriter(NewTensors):
                              "subgraph); this one is computed from the model input", file=self.path,
                              node=n.name, op=n.op_type)
         return self.consts[n.input[i]]
+
+    def integer_scalar(self, n: onnx.NodeProto, i: int, what: str) -> Optional[int]:
+        """Optional constant integer input ``i`` holding one value (an axis, k, a length); None when
+        the input is absent; several values are refused by name."""
+        if len(n.input) <= i or not n.input[i]:
+            return None
+        v = self.integer_input(n, i, what)
+        if v.size != 1:
+            raise ModelError(f"{n.op_type} {what} must be one value, got {v.tolist()}", file=self.path, node=n.name,
+                             op=n.op_type)
+        return int(v[0])
 
     def integer_input(self, n: onnx.NodeProto, i: int, what: str) -> np.ndarray:
         """A constant input the ONNX spec types as int64 (shape, repeats, pads, axes), flattened;
@@ -925,7 +936,7 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
                     for n in model.graph.node)
     folded_model = fold_or_none(model, opset) if need_fold else None
     folded = {} if folded_model is None else {i.name: numpy_helper.to_array(i) for i in folded_model.graph.initializer}
-    shapes = _dims_of(folded_model).get if folded_model is not None else {}.get
+    shapes = static_dims(folded_model).get if folded_model is not None else {}.get
     not_float = set() if folded_model is None else {
         vi.name for vi in list(folded_model.graph.input) + list(folded_model.graph.value_info)
         if vi.type.tensor_type.elem_type not in (0, onnx.TensorProto.FLOAT)}
@@ -957,13 +968,6 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     for vi in stale:
         m.graph.value_info.remove(vi)
     return m
-
-
-def _dims_of(model: onnx.ModelProto) -> Dict[str, List[int]]:
-    """Every tensor's dims in a shape-inferred model (0: unknown)."""
-    return {vi.name: [d.dim_value for d in vi.type.tensor_type.shape.dim]
-            for vi in list(model.graph.input) + list(model.graph.value_info) + list(model.graph.output)
-            if vi.type.tensor_type.HasField("shape")}
 
 
 def _rewritten_ties(m: onnx.ModelProto, groups: List[List[str]]) -> List[List[str]]:

@@ -61,7 +61,8 @@ def _axis(r, n: onnx.NodeProto, axis: int, rank: int) -> int:
     return axis % rank
 
 
-def _slice(r, x: str, axis: int, start: int, end: int, base: str) -> str:
+def slice_node(r, x: str, axis: int, start: int, end: int, base: str) -> str:
+    """A Slice of ``x`` along ``axis`` from ``start`` to ``end`` (step 1)."""
     c = [r.const(f"{base}_{k}", np.array([v], np.int64)) for k, v in
          (("start", start), ("end", end), ("axis", axis))]
     return r.node("Slice", [x] + c, base)
@@ -96,10 +97,10 @@ def _place(r, data: str, dims: List[int], updates: str, box: List[Tuple[int, int
             continue
         middle = updates
         if any(box[b] != (0, dims[b]) for b in range(a + 1, len(box))):
-            inner = _slice(r, data, a, lo, hi, f"{base}_a{a}_box")
+            inner = slice_node(r, data, a, lo, hi, f"{base}_a{a}_box")
             middle = _place(r, inner, dims[:a] + [hi - lo] + dims[a + 1:], updates, box, a + 1, f"{base}_a{a}", None)
-        parts = ([_slice(r, data, a, 0, lo, f"{base}_a{a}_before")] if lo else []) + [middle] + \
-                ([_slice(r, data, a, hi, dims[a], f"{base}_a{a}_after")] if hi < dims[a] else [])
+        parts = ([slice_node(r, data, a, 0, lo, f"{base}_a{a}_before")] if lo else []) + [middle] + \
+                ([slice_node(r, data, a, hi, dims[a], f"{base}_a{a}_after")] if hi < dims[a] else [])
         if len(parts) == 1:
             return r.node("Identity", parts, base, out)
         return r.node("Concat", parts, f"{base}_a{a}", out, axis=a)
@@ -187,7 +188,7 @@ def gather_elements(r, n: onnx.NodeProto) -> None:
         x = data
         for b in range(len(dims)):
             if b != axis and raw.shape[b] < dims[b]:
-                x = _slice(r, x, b, 0, raw.shape[b], f"{out}_within_a{b}")
+                x = slice_node(r, x, b, 0, raw.shape[b], f"{out}_within_a{b}")
         r.node("Gather", [x, r.const(f"{out}_index", line.reshape(-1))], out, out, axis=axis)
         return
     coords = list(np.indices(idx.shape))
@@ -226,12 +227,8 @@ def cumsum(r, n: onnx.NodeProto) -> None:
     input position i adds to output position j (i <= j; i < j exclusive; reversed: i >= j, i > j)."""
     x, out = n.input[0], n.output[0]
     dims = r.static_shape(x, n)
-    axes = r.integer_input(n, 1, "axis")
-    if axes.size != 1:
-        raise ModelError(f"CumSum axis must be one value, got {axes.tolist()}", file=r.path, node=n.name,
-                         op=n.op_type)
     rank = len(dims)
-    axis = _axis(r, n, int(axes[0]), rank)
+    axis = _axis(r, n, r.integer_scalar(n, 1, "axis") or 0, rank)  # (the checker requires the axis input)
     if axis == 0:
         raise ModelError("CumSum over the batch axis is not supported (the compiled model takes one sample at "
                          "a time)", file=r.path, node=n.name, op=n.op_type)
@@ -257,13 +254,7 @@ def trilu(r, n: onnx.NodeProto) -> None:
     if len(dims) < 2 or dims[-2] <= 0:
         raise ModelError(f"Trilu needs an input of rank 2 or more with static last two axes, got {dims}",
                          file=r.path, node=n.name, op=n.op_type)
-    k = 0
-    if len(n.input) > 1 and n.input[1]:
-        ks = r.integer_input(n, 1, "k")
-        k = int(ks[0]) if ks.size == 1 else None
-        if k is None:
-            raise ModelError(f"Trilu k must be one value, got {ks.tolist()}", file=r.path, node=n.name,
-                             op=n.op_type)
+    k = r.integer_scalar(n, 1, "k") or 0
     rows, cols = np.meshgrid(np.arange(dims[-2]), np.arange(dims[-1]), indexing="ij")
     keep = (cols - rows >= k) if int(_attr(n, "upper", 1)) else (cols - rows <= k)
     r.node("Mul", [x, r.const(f"{out}_triangle", keep.astype(np.float32))], out, out)

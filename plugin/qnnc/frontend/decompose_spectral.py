@@ -55,16 +55,6 @@ def irfft_matrix(n_in: int, length: int) -> np.ndarray:
     return rows.reshape(2 * n_in, length).astype(np.float32)
 
 
-def _scalar(r, n: onnx.NodeProto, i: int, what: str) -> Optional[int]:
-    if len(n.input) <= i or not n.input[i]:
-        return None
-    v = r.integer_input(n, i, what)
-    if v.size != 1:
-        raise ModelError(f"{n.op_type} {what} must be one value, got {v.tolist()}", file=r.path, node=n.name,
-                         op=n.op_type)
-    return int(v[0])
-
-
 def _product(r, x: str, lead: list, width: int, matrix: np.ndarray, bins: int, base: str, out: str,
              parts: int = 2) -> str:
     """``x`` (leading dims ``lead``, last ``width``) times ``matrix``, reshaped to [*lead, bins, parts]."""
@@ -82,7 +72,7 @@ def dft(r, n: onnx.NodeProto) -> None:
     if dims[-1] not in (1, 2):
         raise ModelError(f"DFT input's last axis must be 1 (real) or 2 (complex), got {dims[-1]}", file=r.path,
                          node=n.name, op=n.op_type)
-    axis = _scalar(r, n, 2, "axis") if r.opset >= 20 else None
+    axis = r.integer_scalar(n, 2, "axis") if r.opset >= 20 else None
     axis = int(_attr(n, "axis", 1 if r.opset < 20 else -2)) if axis is None else axis
     axis %= rank
     if axis in (0, rank - 1):
@@ -91,7 +81,7 @@ def dft(r, n: onnx.NodeProto) -> None:
     inverse, onesided = int(_attr(n, "inverse", 0)), int(_attr(n, "onesided", 0))
     complex_in = dims[-1] == 2
     n_in = dims[axis]
-    length = _scalar(r, n, 1, "dft_length")
+    length = r.integer_scalar(n, 1, "dft_length")
     if length is not None and length < 1:
         raise ModelError(f"DFT dft_length must be positive, got {length}", file=r.path, node=n.name, op=n.op_type)
     if onesided and not inverse and complex_in:
@@ -128,10 +118,10 @@ def stft(r, n: onnx.NodeProto) -> None:
     if len(dims) != 3 or dims[2] not in (1, 2):
         raise ModelError(f"STFT signal must be [batch, length, 1 or 2], got {dims}", file=r.path, node=n.name,
                          op=n.op_type)
-    step = _scalar(r, n, 1, "frame_step")
+    step = r.integer_scalar(n, 1, "frame_step")
     window = np.asarray(r.constant_input(n, 2, "window"), np.float64).reshape(-1) \
         if len(n.input) > 2 and n.input[2] else None
-    length = _scalar(r, n, 3, "frame_length") or (window.size if window is not None else None)
+    length = r.integer_scalar(n, 3, "frame_length") or (window.size if window is not None else None)
     if not step or step < 1 or not length:
         raise ModelError("STFT needs a positive frame_step and a frame_length or window", file=r.path,
                          node=n.name, op=n.op_type)

@@ -21,6 +21,7 @@ import numpy as np
 import onnx
 
 from ..errors import ModelError
+from .decompose_index import slice_node
 from .onnx_names import attr as _attr
 
 
@@ -90,9 +91,8 @@ def _from_planes(r, planes: List[str], out_dims: List[int], out: str) -> None:
 
 
 def _plane_slice(r, x: str, first: int, count: int, channels: int, base: str) -> str:
-    c = [r.const(f"{base}_{k}", np.array([v], np.int64)) for k, v in
-         (("start", first * channels), ("end", (first + count) * channels), ("axis", 1))]
-    return r.node("Slice", [x] + c, base)
+    """Planes ``first`` .. ``first + count`` of [N, D * C, H, W]: their channel blocks."""
+    return slice_node(r, x, 1, first * channels, (first + count) * channels, base)
 
 
 def conv3d(r, n: onnx.NodeProto) -> None:

@@ -20,7 +20,7 @@ from onnx import numpy_helper
 
 from .decompose_recurrent import data_dependent
 from .onnx_fold import fold_or_none
-from .onnx_names import attr, drop_dead_nodes
+from .onnx_names import attr, drop_dead_nodes, static_dims
 
 #: The tests that are false for every value an integer tensor can hold.
 NON_FINITE_TESTS = ("IsNaN", "IsInf")
@@ -37,9 +37,7 @@ def nan_tests_false(model: onnx.ModelProto, opset: int) -> onnx.ModelProto:
     folded = fold_or_none(model, opset)  # static shapes, PyTorch's shape arithmetic folded
     if folded is None:
         return model
-    dims = {vi.name: [d.dim_value if d.HasField("dim_value") else 0 for d in vi.type.tensor_type.shape.dim]
-            for vi in list(folded.graph.value_info) + list(folded.graph.input) + list(folded.graph.output)
-            if vi.type.tensor_type.HasField("shape")}
+    dims = static_dims(folded)
     known: Dict[str, bool] = {}  # tensor -> its value everywhere
     tested = {t.output[0] for t in tests}
     m = onnx.ModelProto()

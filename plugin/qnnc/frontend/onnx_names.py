@@ -43,6 +43,13 @@ def attr(n: onnx.NodeProto, name: str, default):
     return default
 
 
+def static_dims(model: onnx.ModelProto) -> Dict[str, List[int]]:
+    """Every tensor's dims in a shape-inferred model (0: unknown)."""
+    return {vi.name: [d.dim_value for d in vi.type.tensor_type.shape.dim]
+            for vi in list(model.graph.input) + list(model.graph.value_info) + list(model.graph.output)
+            if vi.type.tensor_type.HasField("shape")}
+
+
 def subgraphs(n: onnx.NodeProto) -> List[onnx.GraphProto]:
     return [g for a in n.attribute for g in ([a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs))]
 
