@@ -753,6 +753,15 @@ def test_opset8_image_scaler_and_scale(tmp_path):
     assert sqnr >= 30.0
 
 
+def _first_node_float64(model, test):
+    """onnxruntime's output of the model's first node alone (a Conv) on each test sample, as float64."""
+    first = onnx.load(str(model))
+    del first.graph.node[1:]
+    first.graph.output[0].name = first.graph.node[0].output[0]
+    sess = ort.InferenceSession(first.SerializeToString(), providers=["CPUExecutionProvider"])
+    return np.concatenate([sess.run(None, {"x": t[None]})[0] for t in test]).astype(np.float64)
+
+
 def test_tf2onnx_leftover_erfc_and_tfl_gelu(tmp_path):
     """tf2onnx writes Keras 3's exact gelu as Erfc and TFLite's as TFL_GELU, ops with no ONNX schema
     (the file fails the checker and onnxruntime): both are rewritten as ONNX ops on reading; the
@@ -768,18 +777,34 @@ def test_tf2onnx_leftover_erfc_and_tfl_gelu(tmp_path):
     m.out_shape = [1, 4, 8, 8]
     model = m.finish(tmp_path / "keras3.onnx", check=False)
     qm, test, ref = _bit_exact_build(tmp_path, model, rng)
-    # the formulas in float64 on the conv output (onnxruntime runs the conv alone)
-    conv_only = onnx.load(str(model))
-    del conv_only.graph.node[1:]
-    conv_only.graph.output[0].name = conv_only.graph.node[0].output[0]
-    sess = ort.InferenceSession(conv_only.SerializeToString(), providers=["CPUExecutionProvider"])
-    y = np.concatenate([sess.run(None, {"x": t[None]})[0] for t in test]).astype(np.float64)
+    # the formulas in float64 on the conv output
+    y = _first_node_float64(model, test)
     verf = np.vectorize(erf)
     tanh_gelu = 0.5 * y * (1 + np.tanh(np.sqrt(2 / np.pi) * (y + 0.044715 * y ** 3)))
     f = ((1 - verf(y)) + 0.5 * y * (1 + verf(y / np.sqrt(2))) + tanh_gelu).reshape(len(test), -1)
     deq = dequantize_output(qm, ref).astype(np.float64)
     sqnr = 10 * np.log10(np.mean(f ** 2) / np.mean((deq - f) ** 2))
     print(f"tf2onnx Erfc / TFL_GELU: ops {[o.kind for o in qm.ops]}, SQNR {sqnr:.1f} dB")
+    assert sqnr >= 30.0
+
+
+def test_hardswish_in_an_opset_13_model(tmp_path):
+    """tf2onnx converts a TFLite HARD_SWISH to HardSwish (defined from opset 14) in the opset-13
+    model it writes, which onnxruntime refuses: the op is read as its ONNX function body
+    (HardSigmoid, Mul: ops of opset 13); the build is bit-exact and close to x * relu6(x + 3) / 6
+    in float64."""
+    rng = np.random.default_rng(10)
+    m = GraphBuilder([1, 3, 8, 8], 13)
+    c = conv(m, rng, "x", 3, 4)
+    m.op("HardSwish", [c])
+    m.out_shape = [1, 4, 8, 8]
+    model = m.finish(tmp_path / "tfl_hardswish.onnx", check=False)
+    qm, test, ref = _bit_exact_build(tmp_path, model, rng)
+    y = _first_node_float64(model, test)
+    f = (y * np.clip(y + 3, 0, 6) / 6).reshape(len(test), -1)
+    deq = dequantize_output(qm, ref).astype(np.float64)
+    sqnr = 10 * np.log10(np.mean(f ** 2) / np.mean((deq - f) ** 2))
+    print(f"HardSwish in an opset-13 model: ops {[o.kind for o in qm.ops]}, SQNR {sqnr:.1f} dB")
     assert sqnr >= 30.0
 
 

@@ -5,12 +5,9 @@ cases against the reference, and clean refusals of the variants without a kernel
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 
 from c_build import compile_c, include_dir, runtime_dir, sanitizer_env
 from onnx_factory import GraphBuilder
@@ -143,6 +140,12 @@ def case_gemm_computed_c(m):                    # Gemm(A, B, C) with B and C com
     return m.op("Gemm", [a, m.op("Relu", [a]), m.op("Sigmoid", [a])], beta=0.5)
 
 
+def case_conv_computed_bias(m):                 # tf2onnx: Add(Conv(x), y[1, C, 1, 1]) as Conv(x, W, Squeeze(y))
+    y = m.op("ReduceMean", [conv(m, "x", 6, 4, k=1)], axes=[2, 3], keepdims=1)
+    bias = m.op("Squeeze", [y, m.const(np.array([0, 2, 3], np.int64))])
+    return m.op("Relu", [m.op("Conv", ["x", m.const(w(4, 6, 3, 3)), bias], kernel_shape=[3, 3], pads=[1, 1, 1, 1])])
+
+
 def case_gemm_transa_const_b(m):                # transA with a constant B
     a = m.op("Reshape", ["x", m.const(np.array([4, 3], np.int64))])
     return m.op("Gemm", [a, m.const(w(4, 5))], transA=1)
@@ -175,6 +178,7 @@ CASES = {
     "gemm_transb_alpha_c": ([1, 12], case_gemm_transb_alpha_c, "batch_matmul", 3.0, ""),
     "gemm_transa_const_b": ([1, 12], case_gemm_transa_const_b, "batch_matmul", 3.0, ""),
     "gemm_computed_c": ([1, 9], case_gemm_computed_c, "batch_matmul", 3.0, ""),
+    "conv_computed_bias": ([1, 6, 5, 5], case_conv_computed_bias, "conv", 4.0, ""),
     "convt_1d_k3s2_output_padding": ([1, 4, 6], case_convt_1d_k3s2_output_padding, "conv_general", 3.0, ""),
     "convt_1d_grouped_relu": ([1, 4, 7], case_convt_1d_grouped_relu, "conv_general", 3.0, ""),
     "matmul_const_left": ([1, 12], case_matmul_const_left, "batch_matmul", 3.0, ""),

@@ -257,6 +257,7 @@ def convert_opset(model: onnx.ModelProto, path: str):
     model = expand_tf2onnx_leftovers(model, path)  # ops tf2onnx left unconverted (Keras 3's gelu)
     model = dynamic_quantization_as_float(model, path)  # onnxruntime's quantize_dynamic output
     version = _opset(model, path)
+    model = _inline_ops_after_declared(model, version)
     if MIN_OPSET <= version <= MAX_OPSET:
         return model, version
     newest = onnx.defs.onnx_opset_version()
@@ -289,6 +290,18 @@ def convert_opset(model: onnx.ModelProto, path: str):
     default = [o for o in converted.opset_import if o.domain in ("", "ai.onnx")]  # (others: no IR table entry)
     converted.ir_version = max(converted.ir_version, onnx.helper.find_min_ir_version_for(default))
     return converted, target
+
+
+def _inline_ops_after_declared(model: onnx.ModelProto, version: int) -> onnx.ModelProto:
+    """The model with default-domain ops newer than the opset it declares (tf2onnx writes a TFLite
+    HARD_SWISH as HardSwish-14 into an opset-13 model, which onnxruntime refuses) inlined as their
+    function bodies where those use ops of the declared opset; ops without one are left for
+    :func:`_check_attribute_types` to name."""
+    first = _first_opsets()
+    newest = max((first.get(n.op_type, 0) for n in model.graph.node if n.domain in ("", "ai.onnx")), default=0)
+    if newest <= version:
+        return model
+    return inline_function_ops(model, newest, version, body_at_target=True)
 
 
 def _fix_converted_resize(model: onnx.ModelProto, path: str) -> None:

@@ -129,10 +129,13 @@ def _function_body(n: onnx.NodeProto, version: int, types: Dict[str, onnx.TypePr
     return body if len(body.node) else None
 
 
-def inline_function_ops(model: onnx.ModelProto, version: int, target: int) -> onnx.ModelProto:
+def inline_function_ops(model: onnx.ModelProto, version: int, target: int,
+                        body_at_target: bool = False) -> onnx.ModelProto:
     """The model with the main graph's ops that opset ``target`` lacks and whose schema at
     ``version`` has a function body inlined as that body (:data:`NEWER_OPS` are rewritten before);
-    the model itself when there are none."""
+    the model itself when there are none. ``body_at_target``: the model stays at opset ``target``
+    (it declares it), so a body is inlined only where each of its ops exists there, read at
+    ``target``."""
     if not any(_added_after(n, target) for n in model.graph.node):
         return model
     types = _inferred_types(model)
@@ -141,6 +144,8 @@ def inline_function_ops(model: onnx.ModelProto, version: int, target: int) -> on
     bodies = []
     for n in m.graph.node:
         body = _function_body(n, version, types) if _added_after(n, target) else None
+        if body is not None and body_at_target:
+            body = _relabelled_body(body, version, target)
         if body is None:
             continue
         body.name, body.domain = f"{n.op_type}_{len(bodies)}", _FUNCTION_DOMAIN  # one per node: its own body
@@ -157,6 +162,17 @@ def inline_function_ops(model: onnx.ModelProto, version: int, target: int) -> on
     out.opset_import.extend(kept)
     cast_likes_as_casts(out)
     return out
+
+
+def _relabelled_body(body: onnx.FunctionProto, version: int, target: int) -> Optional[onnx.FunctionProto]:
+    """``body`` (of opset ``version``) importing the default domain at opset ``target``, or None
+    when one of its ops does not exist there or means something else (:func:`_same_meaning`)."""
+    if not all(_same_meaning(b, version, target) for b in body.node if b.domain in ("", "ai.onnx")):
+        return None
+    for o in body.opset_import:
+        if o.domain in ("", "ai.onnx"):
+            o.version = target
+    return body
 
 
 def _signature(s: defs.OpSchema):
