@@ -146,6 +146,12 @@ def case_conv_computed_bias(m):                 # tf2onnx: Add(Conv(x), y[1, C, 
     return m.op("Relu", [m.op("Conv", ["x", m.const(w(4, 6, 3, 3)), bias], kernel_shape=[3, 3], pads=[1, 1, 1, 1])])
 
 
+def case_convt_computed_bias(m):                # the same with a ConvTranspose
+    y = m.op("ReduceMean", [conv(m, "x", 6, 4, k=1)], axes=[2, 3], keepdims=1)
+    bias = m.op("Squeeze", [y, m.const(np.array([0, 2, 3], np.int64))])
+    return m.op("ConvTranspose", ["x", m.const(w(6, 4, 2, 2)), bias], strides=[2, 2])
+
+
 def case_gemm_transa_const_b(m):                # transA with a constant B
     a = m.op("Reshape", ["x", m.const(np.array([4, 3], np.int64))])
     return m.op("Gemm", [a, m.const(w(4, 5))], transA=1)
@@ -179,6 +185,7 @@ CASES = {
     "gemm_transa_const_b": ([1, 12], case_gemm_transa_const_b, "batch_matmul", 3.0, ""),
     "gemm_computed_c": ([1, 9], case_gemm_computed_c, "batch_matmul", 3.0, ""),
     "conv_computed_bias": ([1, 6, 5, 5], case_conv_computed_bias, "conv", 4.0, ""),
+    "convt_computed_bias": ([1, 6, 5, 5], case_convt_computed_bias, "conv_general", 4.0, ""),
     "convt_1d_k3s2_output_padding": ([1, 4, 6], case_convt_1d_k3s2_output_padding, "conv_general", 3.0, ""),
     "convt_1d_grouped_relu": ([1, 4, 7], case_convt_1d_grouped_relu, "conv_general", 3.0, ""),
     "matmul_const_left": ([1, 12], case_matmul_const_left, "batch_matmul", 3.0, ""),

@@ -686,9 +686,9 @@ def _computed_bias(n: onnx.NodeProto, dependent) -> bool:
 
 
 def _conv(r: _Rewriter, n: onnx.NodeProto) -> None:
-    """A Conv with a 3-D kernel: per-plane 2-D Convs (decompose_volume.py). A 1-D / 2-D Conv with a
-    computed bias: the Conv without it, then an Add of the bias reshaped to [1, C, 1, ...], so the
-    product has a range of its own (as a Gemm's computed C)."""
+    """A Conv with a 3-D kernel: per-plane 2-D Convs (decompose_volume.py). A 1-D / 2-D Conv or a
+    ConvTranspose with a computed bias: the op without it, then an Add of the bias reshaped to
+    [1, C, 1, ...], so the product has a range of its own (as a Gemm's computed C)."""
     if decompose_volume.is_volume_op(n, {k: len(v.shape) for k, v in r.consts.items()}):
         if len(n.input) > 2 and n.input[2] and n.input[2] not in r.consts and n.input[2] not in r.folded:
             raise ModelError("a 3-D Conv whose bias is computed from the model input is not supported; only a "
@@ -697,7 +697,7 @@ def _conv(r: _Rewriter, n: onnx.NodeProto) -> None:
         return
     out = n.output[0]
     spatial = r.rank(out, n) - 2
-    prod = r.node("Conv", list(n.input[:2]), f"{out}_product",
+    prod = r.node(n.op_type, list(n.input[:2]), f"{out}_product",
                   **{a.name: helper.get_attribute_value(a) for a in n.attribute})
     shape = r.const(f"{out}_bias_shape", np.array([1, -1] + [1] * spatial, np.int64))
     bias = r.node("Reshape", [n.input[2], shape], f"{out}_bias")
@@ -841,7 +841,7 @@ _REWRITES: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]] = {
     "ScatterND": decompose_index.scatter_nd, "GatherElements": decompose_index.gather_elements,
     "GatherND": decompose_index.gather_nd, "DFT": decompose_spectral.dft, "STFT": decompose_spectral.stft,
     "CumSum": decompose_index.cumsum, "Trilu": decompose_index.trilu,
-    "Conv": _conv, "MaxPool": decompose_volume.pool3d, "AveragePool": decompose_volume.pool3d,
+    "Conv": _conv, "ConvTranspose": _conv, "MaxPool": decompose_volume.pool3d, "AveragePool": decompose_volume.pool3d,
 }
 
 #: Ops rewritten only when the inputs after the first are constants (also once folded): indices,
@@ -854,12 +854,12 @@ _CONSTANT_OPERANDS = {"ScatterND": (1,), "GatherElements": (1,), "GatherND": (1,
 #: of their own and are unrolled only with features those lack (decompose_recurrent.py); a Gemm
 #: is split only when its C is computed, a Concat only when some inputs are constants, a Transpose
 #: only of rank 5+ that merging axes does not bring to rank 4, Conv / MaxPool / AveragePool only
-#: with a 3-D kernel (decompose_volume.py), a Conv also with a bias computed from the input, Clip
-#: only with a bound computed from the input. Loops are unrolled (unroll_loops.py), Ifs inlined
-#: (inline_ifs.py), CastLikes read as Constants or Casts (cast_like.py), IsNaN / IsInf of computed
-#: tensors read as false (nan_tests.py).
-COMPOSITES = frozenset(_REWRITES) - {"Pad", "LSTM", "GRU", "Gemm", "Concat", "Transpose", "Conv", "MaxPool",
-                                     "AveragePool", "Clip", *_ROW_OPS} | \
+#: with a 3-D kernel (decompose_volume.py), a Conv / ConvTranspose also with a bias computed from
+#: the input, Clip only with a bound computed from the input. Loops are unrolled (unroll_loops.py),
+#: Ifs inlined (inline_ifs.py), CastLikes read as Constants or Casts (cast_like.py), IsNaN / IsInf
+#: of computed tensors read as false (nan_tests.py).
+COMPOSITES = frozenset(_REWRITES) - {"Pad", "LSTM", "GRU", "Gemm", "Concat", "Transpose", "Conv", "ConvTranspose",
+                                     "MaxPool", "AveragePool", "Clip", *_ROW_OPS} | \
     {"Loop", "If", "CastLike", *NON_FINITE_TESTS}
 
 
@@ -914,8 +914,10 @@ def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset(), dependent=froze
     if n.op_type == "Clip":  # constant bounds are the Clip kernel's; computed ones (not only folded) Min / Max
         return n.input[0] not in consts and any(len(n.input) > i and n.input[i] and n.input[i] in dependent
                                                 for i in (1, 2))
-    if n.op_type == "Conv" and _computed_bias(n, dependent):
+    if n.op_type in ("Conv", "ConvTranspose") and _computed_bias(n, dependent):
         return True
+    if n.op_type == "ConvTranspose":  # otherwise a kernel of its own
+        return False
     if n.op_type in ("Conv", "MaxPool", "AveragePool"):  # only 3-D ones (2-D: kernels of their own)
         return bool(live) and decompose_volume.is_volume_op(n, ranks or {})
     if n.op_type in _CONSTANT_OPERANDS:  # index / axis operands known at build time, float activation data

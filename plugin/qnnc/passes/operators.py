@@ -14,8 +14,9 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     # weighted layers
     "Conv": ("Conv", "1-D and 2-D; groups (depthwise with any multiplier, grouped), strides, pads, dilation; 3-D "
              "(Conv3d) as one 2-D conv per output depth plane over a channel slice of the planes it reads, all "
-             "reading one copy of the weight"),
-    "ConvTranspose": ("ConvTranspose", "2-D; strides, pads/auto_pad/output_shape, output_padding, dilation, groups"),
+             "reading one copy of the weight; a bias computed from the input is an Add"),
+    "ConvTranspose": ("ConvTranspose", "2-D; strides, pads/auto_pad/output_shape, output_padding, dilation, groups; "
+                      "a bias computed from the input is an Add"),
     "Gemm": ("FullyConnected", "constant B: fully connected; two activations: a matrix product (transA/transB, "
              "alpha); a constant C is the bias, a computed one an Add"),
     "MatMul": ("FullyConnected", "constant weights: fully connected; two activations: batched product (rank <= 4, "
