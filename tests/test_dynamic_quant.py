@@ -137,6 +137,34 @@ def test_matmul_integer_of_two_activations_reads_as_their_float_product(tmp_path
                           run_int8(qm, q_in).reshape(len(xs), -1))
 
 
+def test_dequantized_dynamic_quantization_reads_as_the_float_input(tmp_path):
+    """tf2onnx writes a TFLite dynamic-range model's hybrid fully connected layer as
+    DequantizeLinear(DynamicQuantizeLinear(x)) before a MatMul of dequantized int8 weights: read
+    as the MatMul of the float x. The float reading equals the formula; C equals the reference."""
+    rng = np.random.default_rng(6)
+    wq = rng.integers(-127, 128, (8, 5)).astype(np.int8)
+    nodes = [helper.make_node("Relu", ["x"], ["r"]),
+             helper.make_node("DynamicQuantizeLinear", ["r"], ["rq", "rs", "rz"]),
+             helper.make_node("DequantizeLinear", ["rq", "rs", "rz"], ["rd"]),
+             helper.make_node("DequantizeLinear", ["wq", "ws"], ["w"]),
+             helper.make_node("MatMul", ["rd", "w"], ["y"])]
+    path = tmp_path / "drq.onnx"
+    onnx.save(model(nodes, [vi("x", [1, 8])], [vi("y", [1, 5])],
+                    [tensor("wq", wq), tensor("ws", np.array(0.01, np.float32))]), str(path))
+    xs = rng.standard_normal((32, 8)).astype(np.float32)
+    f = float_outputs(str(path), xs)
+    np.testing.assert_allclose(f, np.maximum(xs, 0) @ (wq.astype(np.float32) * 0.01), rtol=1e-5, atol=1e-5)
+    np.savez(tmp_path / "cal.npz", x=xs)
+    (tmp_path / "q.yaml").write_text("name: m\ncalibration:\n  data: cal.npz\n")
+    qm = build(str(path), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "m",
+               progress=False).compiled.model
+    assert [o.kind for o in qm.ops] == ["lut", "fully_connected"]  # the Relu, the MatMul
+    q_in = quantize_input(qm, xs)
+    exe = compile_driver(str(tmp_path / "gen"), "m", str(tmp_path / "drv"), sanitize=True)
+    assert np.array_equal(run_driver(exe, q_in.reshape(len(xs), -1), qm.output_tensor.size),
+                          run_int8(qm, q_in).reshape(len(xs), -1))
+
+
 def test_matmul_integer_of_a_model_input_is_refused_by_name(tmp_path):
     """A MatMulInteger not fed by a DynamicQuantizeLinear is no dynamic quantization: refused by name."""
     nodes = [helper.make_node("MatMulInteger", ["x", "w"], ["i"], name="mmi"),

@@ -51,8 +51,11 @@ def dynamic_quantization_as_float(model: onnx.ModelProto, path: str) -> onnx.Mod
         if not _is_dynamic(n):
             if n.op_type == "DequantizeLinear" and len(n.input) > 1 and n.input[1] in scales:
                 # onnxruntime also quantizes a Transpose / Reshape of x (reading x_q) and dequantizes
-                # after it with x's scale: that op now reads the float x, so the dequantization goes
-                nodes.append(helper.make_node("Identity", [n.input[0]], list(n.output), name=n.name))
+                # after it with x's scale: that op now reads the float x, so the dequantization goes;
+                # tf2onnx dequantizes x_q itself (a TFLite dynamic-range model's hybrid MatMul of
+                # float weights): the float x
+                nodes.append(helper.make_node("Identity", [source.get(n.input[0], n.input[0])], list(n.output),
+                                              name=n.name))
                 continue
             if any(i in source for i in n.input):  # x_q read by other ops (a Transpose): now of the float x
                 n.input[:] = [source.get(i, i) for i in n.input]
