@@ -328,7 +328,7 @@ def onnx_int_weights(tmp):
 def onnx_dynamic_dim_not_pinned(tmp):
     """A dynamic dim 0 (the batch) is taken as 1; any other dynamic dim must be pinned."""
     save(single_op("Relu", ["batch", "n"], ["batch", "n"]), tmp / "m.onnx")
-    return [tmp / "m.onnx"], ["m.onnx", "input 'x'", "dynamic dim 1", "'n'", "input_shape"]
+    return [tmp / "m.onnx"], ["m.onnx", "input 'x'", "dynamic dim 1", "'n'", "input_shape: {x: [1, <n>]}"]
 
 
 @case

@@ -508,8 +508,11 @@ def _pin_inputs(model: onnx.ModelProto, pins: Dict[str, List[int]], path: str,
                 if inp.name in unbatched:  # the model's [n], batched here: its dim 0
                     raise ModelError(f"input '{inp.name}' has a dynamic dim 0 ('{label}'); pin it in the config, "
                                      f"e.g. input_shape: {{{inp.name}: [<{label}>]}}", file=path)
+                shape = ", ".join(str(e.dim_value) if e.HasField("dim_value") else f"<{e.dim_param or '?'}>"
+                                  for e in dims)
                 raise ModelError(f"input '{inp.name}' has a dynamic dim {i} ('{label}'); pin it in the config, "
-                                 f"e.g. input_shape: {{{inp.name}: [1, ...]}}", file=path)
+                                 f"e.g. input_shape: {{{inp.name}: [{shape}]}} with a number for each <...>",
+                                 file=path)
             if d.dim_value <= 0:
                 raise ModelError(f"input '{inp.name}' dim {i} is {d.dim_value}; dims must be positive", file=path)
         _dims_elements([d.dim_value for d in dims], f"input '{inp.name}'", path)
