@@ -605,6 +605,18 @@ def _build(tmp_path, name, rng, extra=""):
     return model, res.compiled.model
 
 
+def _c_equals_reference_sqnr(tmp_path, model, qm, test) -> float:
+    """The generated C (in tmp_path/gen, under ASan/UBSan) equals the reference on ``test``; returns
+    the reference's SQNR (dB) against float onnxruntime on the model."""
+    q_in = quantize_input(qm, test)
+    ref = run_int8(qm, q_in).reshape(len(test), -1)
+    exe = compile_driver(str(tmp_path / "gen"), "op", str(tmp_path / "drv"), sanitize=True)
+    assert np.array_equal(run_driver(exe, q_in.reshape(len(test), -1), qm.output_tensor.size), ref)
+    f = float_outputs(str(model), test).reshape(len(test), -1).astype(np.float64)
+    deq = dequantize_output(qm, ref).astype(np.float64)
+    return 10 * np.log10(np.mean(f ** 2) / max(np.mean((deq - f) ** 2), 1e-30))
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_composite_case(name, tmp_path):
     rng = np.random.default_rng(zlib.crc32(name.encode()))
@@ -623,14 +635,7 @@ def test_composite_case(name, tmp_path):
     b = ort.InferenceSession(expanded.SerializeToString(), providers=["CPUExecutionProvider"]).run(
         None, {"x": test[:1]})[0]
     np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5 * float(np.abs(a).max()))
-    # the C equals the reference, which is close to float
-    q_in = quantize_input(qm, test)
-    ref = run_int8(qm, q_in).reshape(len(test), -1)
-    exe = compile_driver(str(tmp_path / "gen"), "op", str(tmp_path / "drv"), sanitize=True)
-    assert np.array_equal(run_driver(exe, q_in.reshape(len(test), -1), qm.output_tensor.size), ref)
-    f = float_outputs(str(model), test).reshape(len(test), -1).astype(np.float64)
-    deq = dequantize_output(qm, ref).astype(np.float64)
-    sqnr = 10 * np.log10(np.mean(f ** 2) / max(np.mean((deq - f) ** 2), 1e-30))
+    sqnr = _c_equals_reference_sqnr(tmp_path, model, qm, test)
     print(f"{name}: ops {[o.kind for o in qm.ops]}, SQNR {sqnr:.1f} dB")
     assert sqnr >= min_sqnr
 
@@ -806,6 +811,58 @@ def test_hardswish_in_an_opset_13_model(tmp_path):
     sqnr = 10 * np.log10(np.mean(f ** 2) / np.mean((deq - f) ** 2))
     print(f"HardSwish in an opset-13 model: ops {[o.kind for o in qm.ops]}, SQNR {sqnr:.1f} dB")
     assert sqnr >= 30.0
+
+
+def _masked_recurrence(m, rng, steps: int, features: int, hidden: int):
+    """tf2onnx's Keras Masking + SimpleRNN, unrolled: a step whose features are all 0 (padding) is
+    masked (Equal, Not, Cast, ReduceSum, Greater), the step mask moved to time-major (Unsqueeze,
+    Transpose) and Gathered by each step, whose state update it selects (Where) or weights (Cast)."""
+    f = m.op("Cast", [m.op("Not", [m.op("Equal", ["x", m.const(np.array(0.0, np.float32))])])], to=onnx.TensorProto.FLOAT)
+    keep = m.op("Greater", [m.op("ReduceSum", [f, m.const(np.array([2], np.int64))], keepdims=0),
+                            m.const(np.array(0.0, np.float32))])
+    mask = m.op("Transpose", [m.op("Unsqueeze", [keep, m.const(np.array([2], np.int64))])], perm=[1, 0, 2])
+    w = m.const((rng.standard_normal((features, hidden)) * 0.5).astype(np.float32))
+    u = m.const((rng.standard_normal((hidden, hidden)) * 0.3).astype(np.float32))
+    h = m.const(np.zeros((1, hidden), np.float32))
+    for t in range(steps):
+        x_t = m.op("Gather", ["x", m.const(np.array(t, np.int64))], axis=1)
+        new = m.op("Tanh", [m.op("Add", [m.op("MatMul", [x_t, w]), m.op("MatMul", [h, u])])])
+        m_t = m.op("Gather", [mask, m.const(np.array(t, np.int64))], axis=0)
+        if t % 2:
+            h = m.op("Where", [m_t, new, h])
+        else:  # new * m + h * (1 - m), the form tf2onnx writes a SelectV2 in
+            kept = m.op("Cast", [m_t], to=onnx.TensorProto.FLOAT)
+            dropped = m.op("Cast", [m.op("Not", [m_t])], to=onnx.TensorProto.FLOAT)
+            h = m.op("Add", [m.op("Mul", [new, kept]), m.op("Mul", [h, dropped])])
+    return h
+
+
+def test_mask_moved_to_time_major_selects_the_steps(tmp_path):
+    """A masked recurrence (:func:`_masked_recurrence`) on inputs padded with zero steps: the
+    rewrite computes what the original does (onnxruntime), C equals the reference, and the reference
+    is close to float, the padded steps leaving the state as it was."""
+    rng = np.random.default_rng(12)
+    steps, features = 6, 4
+    m = GraphBuilder([1, steps, features])
+    _masked_recurrence(m, rng, steps, features, 5)
+    model = m.finish(tmp_path / "masked_rnn.onnx")
+    xs = rng.standard_normal((96, steps, features)).astype(np.float32)
+    for i, length in enumerate(rng.integers(2, steps + 1, len(xs))):
+        xs[i, length:] = 0.0  # padding
+    xs[::7, 1] = 0.0  # and a masked step inside
+    original = onnx.load(str(model))
+    expanded = expand_composites(original, 13, str(model))
+    assert not any(n.op_type in ("Equal", "Greater", "Not", "Where") for n in expanded.graph.node)
+    for t in xs[:8]:
+        a = ort.InferenceSession(original.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": t[None]})[0]
+        b = ort.InferenceSession(expanded.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": t[None]})[0]
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    np.savez(tmp_path / "cal.npz", x=xs[:64])
+    (tmp_path / "q.yaml").write_text("name: op\ncalibration:\n  data: cal.npz\n")
+    qm = build(str(model), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "op", progress=False).compiled.model
+    sqnr = _c_equals_reference_sqnr(tmp_path, model, qm, xs[64:])
+    print(f"masked recurrence: ops {sorted({o.kind for o in qm.ops})}, SQNR {sqnr:.1f} dB")
+    assert sqnr >= 25.0
 
 
 def test_concat_with_a_constant_between_computed_inputs_is_refused_by_name(tmp_path):

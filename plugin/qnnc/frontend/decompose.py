@@ -472,6 +472,15 @@ _COMPARE = ("Greater", "Less", "GreaterOrEqual", "LessOrEqual", "Equal")
 
 #: Boolean ops of masks that give a mask: Not and Cast to bool of one, And / Or / Xor of two.
 _MASK_LOGIC = ("Not", "And", "Or", "Xor")
+#: Ops that move a mask's values (their first input) without computing on them: a mask too.
+#: tf2onnx's masked Keras RNN (a Masking layer, mask_zero) reshapes the per-step mask to time-major
+#: and a step of the unrolled loop Gathers its own.
+_MASK_MOVES = ("Unsqueeze", "Squeeze", "Reshape", "Transpose", "Gather", "Slice", "Identity", "Flatten")
+
+
+def _moves_mask(n: onnx.NodeProto, masks) -> bool:
+    return n.op_type in _MASK_MOVES and bool(n.input) and n.input[0] in masks and \
+        not any(i in masks for i in n.input[1:])
 
 
 def _mask_conditions(model: onnx.ModelProto, consts, dependent) -> set:
@@ -503,11 +512,16 @@ def _mask_conditions(model: onnx.ModelProto, consts, dependent) -> set:
                 and any(i in dependent for i in n.input):
             masks.add(n.output[0])
     logic = [n for n in default if n.op_type in _MASK_LOGIC and n.input or _to_bool(n)]
+    moves = [n for n in default if n.op_type in _MASK_MOVES and n.input]
     grown = True
-    while grown:  # the mask logic over masks, in any order
+    while grown:  # the mask logic over masks and the moves of masks, in any order
         grown = False
         for n in logic:
             if n.output[0] not in masks and all(i in masks for i in n.input):
+                masks.add(n.output[0])
+                grown = True
+        for n in moves:
+            if n.output[0] not in masks and _moves_mask(n, masks):
                 masks.add(n.output[0])
                 grown = True
     pruned = True
@@ -518,8 +532,10 @@ def _mask_conditions(model: onnx.ModelProto, consts, dependent) -> set:
             ok = bool(users) and name not in graph_outputs and all(
                 u.op_type == "Where" and u.input[0] == name and name not in u.input[1:]
                 or u.op_type == "Cast" and int(_attr(u, "to", 0)) == onnx.TensorProto.FLOAT
-                or u.output[0] in masks and (u.op_type in _MASK_LOGIC or _to_bool(u)) for u in users)
-            producer_ok = all(all(i in masks for i in n.input) for n in logic if n.output[0] == name)
+                or u.output[0] in masks and (u.op_type in _MASK_LOGIC or _to_bool(u) or _moves_mask(u, masks))
+                for u in users)
+            producer_ok = all(all(i in masks for i in n.input) for n in logic if n.output[0] == name) and \
+                all(_moves_mask(n, masks) for n in moves if n.output[0] == name)
             if not ok or not producer_ok:
                 masks.discard(name)
                 pruned = True
@@ -560,6 +576,20 @@ def _not_mask(r: _Rewriter, n: onnx.NodeProto) -> None:
     out = n.output[0]
     r.masks[out] = r.node("Sub", [r.const(f"{out}_one", np.array(1.0, np.float32)), r.masks[n.input[0]]],
                           f"{out}_mask")
+
+
+def _mask_move(r: _Rewriter, n: onnx.NodeProto) -> None:
+    """A move (:data:`_MASK_MOVES`) of a mask: the same op over its float mask."""
+    out = n.output[0]
+    attrs = {a.name: helper.get_attribute_value(a) for a in n.attribute}
+    r.masks[out] = r.node(n.op_type, [r.masks[n.input[0]]] + list(n.input[1:]), f"{out}_mask", **attrs)
+
+
+def _transpose(r: _Rewriter, n: onnx.NodeProto) -> None:
+    if n.input[0] in r.masks:
+        _mask_move(r, n)
+    else:
+        _transpose_high_rank(r, n)
 
 
 def _logic_mask(r: _Rewriter, n: onnx.NodeProto) -> None:
@@ -837,7 +867,7 @@ _REWRITES: Dict[str, Callable[[_Rewriter, onnx.NodeProto], None]] = {
     "And": _logic_mask, "Or": _logic_mask, "Xor": _logic_mask, "Clip": _clip_computed_bounds,
     "LSTM": decompose_recurrent.lstm, "GRU": decompose_recurrent.gru,
     "Gemm": _gemm_computed_c, "ReverseSequence": _reverse_sequence, "Concat": _concat_constant_ends,
-    "Transpose": _transpose_high_rank, **{op: _over_last_axis for op in _ROW_OPS},
+    **{op: _mask_move for op in _MASK_MOVES}, "Transpose": _transpose, **{op: _over_last_axis for op in _ROW_OPS},
     "ScatterND": decompose_index.scatter_nd, "GatherElements": decompose_index.gather_elements,
     "GatherND": decompose_index.gather_nd, "DFT": decompose_spectral.dft, "STFT": decompose_spectral.stft,
     "CumSum": decompose_index.cumsum, "Trilu": decompose_index.trilu,
@@ -850,16 +880,17 @@ _CONSTANT_OPERANDS = {"ScatterND": (1,), "GatherElements": (1,), "GatherND": (1,
                       "DFT": (1, 2), "STFT": (1, 2, 3)}
 
 #: The ops rewritten here (passes/operators.py documents what each becomes); Pad only in its
-#: non-constant modes, comparisons, Not and Cast only as a Where's condition. LSTM and GRU have kernels
-#: of their own and are unrolled only with features those lack (decompose_recurrent.py); a Gemm
-#: is split only when its C is computed, a Concat only when some inputs are constants, a Transpose
-#: only of rank 5+ that merging axes does not bring to rank 4, Conv / MaxPool / AveragePool only
-#: with a 3-D kernel (decompose_volume.py), a Conv / ConvTranspose also with a bias computed from
-#: the input, Clip only with a bound computed from the input. Loops are unrolled (unroll_loops.py),
-#: Ifs inlined (inline_ifs.py), CastLikes read as Constants or Casts (cast_like.py), IsNaN / IsInf
-#: of computed tensors read as false (nan_tests.py).
-COMPOSITES = frozenset(_REWRITES) - {"Pad", "LSTM", "GRU", "Gemm", "Concat", "Transpose", "Conv", "ConvTranspose",
-                                     "MaxPool", "AveragePool", "Clip", *_ROW_OPS} | \
+#: non-constant modes, comparisons, Not and Cast only as a Where's condition (and the moves of
+#: those, :data:`_MASK_MOVES`, as masks). LSTM and GRU have kernels of their own and are unrolled
+#: only with features those lack (decompose_recurrent.py); a Gemm is split only when its C is
+#: computed, a Concat only when some inputs are constants, a Transpose only of rank 5+ that
+#: merging axes does not bring to rank 4, Conv / MaxPool / AveragePool only with a 3-D kernel
+#: (decompose_volume.py), a Conv / ConvTranspose also with a bias computed from the input, Clip
+#: only with a bound computed from the input. Loops are unrolled (unroll_loops.py), Ifs inlined
+#: (inline_ifs.py), CastLikes read as Constants or Casts (cast_like.py), IsNaN / IsInf of computed
+#: tensors read as false (nan_tests.py).
+COMPOSITES = frozenset(_REWRITES) - {"Pad", "LSTM", "GRU", "Gemm", "Concat", "Conv", "ConvTranspose",
+                                     "MaxPool", "AveragePool", "Clip", *_ROW_OPS, *_MASK_MOVES} | \
     {"Loop", "If", "CastLike", *NON_FINITE_TESTS}
 
 
@@ -887,6 +918,8 @@ def _needs_rewrite(n: onnx.NodeProto, consts, masks=frozenset(), dependent=froze
         return n.output[0] in masks
     if n.op_type in ("Cast", "Not"):
         return bool(n.input) and n.input[0] in masks
+    if n.op_type in _MASK_MOVES and (n.output[0] in masks or n.op_type != "Transpose"):
+        return n.output[0] in masks  # (a Transpose of rank 5+ is rewritten below)
     if n.op_type == "Where":  # a condition computed otherwise has no formula over supported ops
         # (a constant condition also once folded: computed from a mask with static shapes)
         return bool(live) and (n.input[0] in consts or n.input[0] in masks or value(n.input[0]) is not None)

@@ -119,7 +119,8 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     "Tile": ("Concat", "constant repeats: copies concatenated"),
     "Where": ("Add", "constant condition: c * a + (1 - c) * b; a comparison condition: b + mask * (a - b); a "
                      "constant below -1e4 or -inf (attention mask) only where a Softmax reads the result: -1e4"),
-    "Greater": ("Sign", "with a constant, as a Where condition or cast to float: the mask Relu(Sign(x - c))"),
+    "Greater": ("Sign", "with a constant, as a Where condition or cast to float (also once reshaped, transposed or "
+                        "gathered: a masked Keras RNN's step mask): the mask Relu(Sign(x - c))"),
     "Less": ("Sign", "with a constant, as a Where condition or cast to float: the mask Relu(Sign(c - x))"),
     "GreaterOrEqual": ("Sign", "with a constant, as a Where condition or cast to float: 1 minus the Less mask"),
     "LessOrEqual": ("Sign", "with a constant, as a Where condition or cast to float: 1 minus the Greater mask"),
