@@ -139,6 +139,63 @@ def _int_model(path: Path, nodes, inits, out_shape, in_type=T.INT64) -> Path:
     return path
 
 
+def _c_equals_reference(tmp_path, qm, name, model, input_name, test, mode):
+    """The generated C (tmp_path/gen, model ``name``, under ASan/UBSan, API ``mode``) equals the
+    reference on the ids ``test``; returns (the reference dequantized, float onnxruntime), one row
+    per sample."""
+    n = len(test)
+    q = quantize_input(qm, {input_name: test})
+    ref = run_all(qm, q)
+    exe = compile_driver(str(tmp_path / "gen"), name, str(tmp_path / "drv"), sanitize=True)
+    c = run_driver_io(exe, api_input_arrays(qm, q), [qm.output_tensor.size], mode)
+    assert np.array_equal(c[0], ref[0].reshape(n, -1))
+    f = float_outputs_all(str(model), {input_name: test})[0].reshape(n, -1)
+    return dequantize_output(qm, ref[0]).reshape(n, -1), f
+
+
+@pytest.mark.parametrize("padding_op", ["Equal", "LessOrEqual"])
+def test_padding_mask_of_the_ids(tmp_path, padding_op):
+    """Keras' Embedding(mask_zero=True) as tf2onnx writes it: the ids compared with the padding id
+    (Not(Equal(ids, 0)), or ids <= 0), the mask moved and read by a Where and a Cast. The
+    comparison becomes a 0/1 table the ids index (index_masks.py): the ids stay an index input; C
+    equals the reference; the masked sum and the count of real tokens are close to float on
+    padded sequences (the count exact)."""
+    rng = np.random.default_rng(11)
+    i64 = lambda name, v: numpy_helper.from_array(np.array(v, np.int64), name)  # noqa: E731
+    nodes = [helper.make_node("Gather", ["table", "tokens"], ["e"], name="embed"),
+             helper.make_node(padding_op, ["tokens", "pad"], ["is_pad"], name="padding"),
+             helper.make_node("Not", ["is_pad"], ["keep"], name="keep"),
+             helper.make_node("Unsqueeze", ["keep", "ax2"], ["keep3"], name="keep3"),
+             helper.make_node("Where", ["keep3", "e", "zero"], ["masked"], name="masked"),
+             helper.make_node("ReduceSum", ["masked", "ax1"], ["pooled"], name="pool", keepdims=0),
+             helper.make_node("Gemm", ["pooled", "W"], ["logits"], name="fc", transB=1),
+             helper.make_node("Cast", ["keep"], ["keepf"], name="keepf", to=T.FLOAT),
+             helper.make_node("ReduceSum", ["keepf", "ax1"], ["count"], name="count", keepdims=1),
+             helper.make_node("Concat", ["logits", "count"], ["out"], name="out", axis=1)]
+    inits = [_c("table", rng.standard_normal((ROWS, DIM)) * 0.5), _c("W", rng.standard_normal((3, DIM)) * 0.3),
+             _c("zero", 0.0), i64("pad", 0), i64("ax1", [1]), i64("ax2", [2])]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("tokens", T.INT64, [1, STEPS])],
+                          [helper.make_tensor_value_info("out", T.FLOAT, [1, 4])], inits)
+    path = tmp_path / "padded.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    ids = rng.integers(1, ROWS, (96, 1, STEPS)).astype(np.float32)
+    for i, length in enumerate(rng.integers(1, STEPS + 1, len(ids))):
+        ids[i, 0, length:] = 0  # padding after the sentence
+    np.save(tmp_path / "cal.npy", ids[:64])
+    (tmp_path / "q.yaml").write_text("name: txt\ncalibration:\n  data: cal.npy\n")
+    res = build(str(path), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "txt", progress=False)
+    qm = res.compiled.model
+    assert qm.index_inputs == {"tokens": ROWS}
+    assert [op.kind for op in qm.ops].count("embedding") == 2  # the table and the padding test
+    test = ids[64:]
+    n = len(test)
+    got, f = _c_equals_reference(tmp_path, qm, "txt", path, "tokens", test, "int8")
+    np.testing.assert_allclose(f[:, 3], (test.reshape(n, -1) > 0).sum(1))  # the float count of real tokens
+    err = np.abs(got - f) / qm.output_tensor.scale
+    print(f"padding mask ({padding_op}): max/mean |error| LSB {err.max():.2f} {err.mean():.3f}")
+    assert err.max() <= 2.0 and err.mean() <= 0.5
+
+
 def test_token_id_refusals(tmp_path):
     cfg = load_config(None)
     table = _c("table", np.ones((10, 4)))
@@ -232,15 +289,9 @@ def test_exporter_forms_of_token_ids(tmp_path, kind):
     qm = res.compiled.model
     assert qm.index_inputs == {"ids": 20}
     assert [op.kind for op in qm.ops].count("embedding") == 1 and "gather" not in [op.kind for op in qm.ops]
-    n = 24
-    test = rng.integers(-20, 20, (n,) + ids_shape).astype(np.float32)
-    q = quantize_input(qm, {"ids": test})
-    ref = run_all(qm, q)
-    exe = compile_driver(str(tmp_path / "gen"), "v", str(tmp_path / "drv"), sanitize=True)
-    c = run_driver_io(exe, api_input_arrays(qm, q), [qm.output_tensor.size], "io")
-    assert np.array_equal(c[0], ref[0].reshape(n, -1))
-    f = float_outputs_all(str(model), {"ids": test})[0].reshape(n, -1)
-    err = np.abs(dequantize_output(qm, ref[0]).reshape(n, -1) - f) / qm.output_tensor.scale
+    test = rng.integers(-20, 20, (24,) + ids_shape).astype(np.float32)
+    got, f = _c_equals_reference(tmp_path, qm, "v", model, "ids", test, "io")
+    err = np.abs(got - f) / qm.output_tensor.scale
     print(f"{kind}: max/mean |error| LSB", err.max(), err.mean())
     assert err.max() <= 2.0 and err.mean() <= 0.5
 

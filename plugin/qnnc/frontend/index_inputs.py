@@ -16,8 +16,9 @@ row per id (quantize/rules_embedding.py). The generated API takes the ids as ``i
 below 0 counts from the end of the table (as ONNX's Gather), one outside the table is clamped
 to its first or last row (ONNX leaves it undefined; the kernel must not read outside the table).
 
-Detection runs on the model as the user gave it (after opset conversion and Q/DQ removal), in the
-importer and in the float runner alike. An integer input read as a value only (an attention mask
+Detection runs on the model as the user gave it (after opset conversion and Q/DQ removal, with
+the index wraps dropped, index_wraps.py, and comparisons of the ids with a constant read as table
+lookups, index_masks.py), in the importer and in the float runner alike. An integer input read as a value only (an attention mask
 cast to float or compared with a constant) is a value input (value_inputs.py); one read any other
 way is refused by the importer, naming the reader.
 """
@@ -111,7 +112,7 @@ class InputReads:
         moved = [a for a in perm if shape[a] != 1]
         return moved == sorted(moved)
 
-    def _passes_ids(self, n: onnx.NodeProto, t: str) -> bool:
+    def passes_ids(self, n: onnx.NodeProto, t: str) -> bool:
         """Whether ids reach ``n``'s output unchanged: a Cast to int32/int64 or a memory-order view."""
         return ((n.op_type == "Cast" and _attr(n, "to") in INDEX_TYPES)
                 or (n.op_type in ID_VIEW_OPS and n.input[0] == t and self._memory_kept(n)))
@@ -121,7 +122,7 @@ class InputReads:
         Gather on axis 0 of a constant table (through views and Casts to int32/int64, Shape
         readers allowed); else (None, the first reader that is none of these)."""
         rows: List[int] = []
-        for t, n in self.walk(ids, self._passes_ids):
+        for t, n in self.walk(ids, self.passes_ids):
             if n.op_type == "Shape":
                 continue
             if n.op_type == "Gather" and list(n.input[1:]) == [t] and n.input[0] != t:
@@ -130,7 +131,7 @@ class InputReads:
                 if table is None or len(table) < 2 or axis not in (0, -len(table)):
                     return None, n
                 rows.append(int(table[0]))
-            elif not self._passes_ids(n, t):
+            elif not self.passes_ids(n, t):
                 return None, n
         return (min(rows), None) if rows else (None, None)
 

@@ -74,7 +74,7 @@ def _evaluate(model, nodes, scalars, start: str, dtype, target: str, ids: np.nda
         return None
 
 
-def _starts(model: onnx.ModelProto, reads: InputReads) -> Dict[str, int]:
+def id_starts(model: onnx.ModelProto, reads: InputReads) -> Dict[str, int]:
     """{tensor holding a graph input's ids as integers: its element type}: an int32 / int64 input
     itself, or the Casts to int32 / int64 of a float input (Keras' float token ids)."""
     inits = {i.name for i in model.graph.initializer}
@@ -98,7 +98,7 @@ def drop_index_wraps(model: onnx.ModelProto) -> bool:
     reads = InputReads(model)
     scalars = _scalar_constants(reads)
     changed = False
-    for start, dtype in _starts(model, reads).items():
+    for start, dtype in id_starts(model, reads).items():
         nodes = _region(model, start, scalars)
         produced = {o for n in nodes for o in n.output}
         for g in [n for n in model.graph.node if n.op_type == "Gather" and len(n.input) == 2

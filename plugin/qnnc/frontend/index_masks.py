@@ -1,0 +1,88 @@
+"""Comparisons of token ids with a constant read as a lookup (ONNX -> ONNX).
+
+Keras' ``Embedding(mask_zero=True)`` (and hand-written padding masks) compare the ids themselves
+with the padding id: tf2onnx writes ``Equal(ids, 0)``, then Not, and the mask reaches the
+recurrent layer's steps. Token ids are index inputs (index_inputs.py): the compiled model holds
+them as int16 and reads them only as the rows of constant tables, so a comparison of an id with a
+constant c becomes one more table: ``Greater(Squeeze(Gather(T, ids)), 0.5)`` with ``T[i] =
+(i == c)`` (or the comparison's own test) over the rows of the embedding table the same ids index.
+The result is the same bool tensor for every id in [0, rows) (the ids the vocabulary has), the
+lookup is an embedding op, and the Greater of a computed value with a constant is a mask the
+composite rewrites read (decompose.py). The importer and the float runner apply it after the index
+wraps are dropped (index_wraps.py) and before finding index inputs.
+"""
+from __future__ import annotations
+
+from typing import Dict, List
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from .index_inputs import InputReads
+from .index_wraps import id_starts
+from .onnx_names import NewTensors
+
+_TESTS = {"Equal": np.equal, "Greater": np.greater, "Less": np.less, "GreaterOrEqual": np.greater_equal,
+          "LessOrEqual": np.less_equal}
+_SWAPPED = {"Equal": "Equal", "Greater": "Less", "Less": "Greater", "GreaterOrEqual": "LessOrEqual",
+            "LessOrEqual": "GreaterOrEqual"}
+
+
+def _integer_scalar(reads: InputReads, name: str):
+    found = reads.source(name)
+    if found is None:
+        return None
+    value = numpy_helper.to_array(found[0])
+    if value.size != 1 or value.dtype.kind not in "iu":
+        return None
+    return int(value.reshape(-1)[0])
+
+
+def id_comparisons_as_lookups(model: onnx.ModelProto) -> bool:
+    """Rewrite ``model`` in place (see the module docstring); returns whether anything changed."""
+    reads = InputReads(model)
+    found: List[tuple] = []
+    for start in id_starts(model, reads):
+        rows: List[int] = []
+        compares: List[tuple] = []
+        for t, n in reads.walk(start, reads.passes_ids):
+            if n.op_type == "Gather" and list(n.input[1:]) == [t] and n.input[0] != t:
+                table = reads.table_shape(n.input[0])
+                if table is not None and len(table) >= 2:
+                    rows.append(int(table[0]))
+            elif n.op_type in _TESTS and len(n.input) == 2 and t in n.input:
+                other = n.input[1] if n.input[0] == t else n.input[0]
+                c = _integer_scalar(reads, other)
+                if c is not None and other != t:
+                    op = n.op_type if n.input[0] == t else _SWAPPED[n.op_type]
+                    compares.append((n, t, op, c))
+        if rows and compares:
+            found.extend((n, t, op, c, min(rows)) for n, t, op, c in compares)
+    if not found:
+        return False
+    names = NewTensors()
+    names.names = {i.name for i in model.graph.initializer} | {o for n in model.graph.node for o in n.output} | \
+        {i.name for i in model.graph.input} | {n.name for n in model.graph.node}
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+    replaced: Dict[int, List[onnx.NodeProto]] = {}
+    for n, t, op, c, rows in found:
+        out = n.output[0]
+        table = names.const(f"{out}_table", _TESTS[op](np.arange(rows), c).astype(np.float32).reshape(rows, 1))
+        looked, flat = names.name(f"{out}_lookup"), names.name(f"{out}_value")
+        if opset >= 13:
+            squeeze = helper.make_node("Squeeze", [looked, names.const(f"{out}_axes", np.array([-1], np.int64))],
+                                       [flat], name=names.name(f"{n.name}_value"))
+        else:
+            squeeze = helper.make_node("Squeeze", [looked], [flat], name=names.name(f"{n.name}_value"), axes=[-1])
+        replaced[id(n)] = [
+            helper.make_node("Gather", [table, t], [looked], name=names.name(f"{n.name}_lookup"), axis=0), squeeze,
+            helper.make_node("Greater", [flat, names.const(f"{out}_half", np.array(0.5, np.float32))], [out],
+                             name=n.name or names.name(f"{out}_test"))]
+    nodes = []
+    for n in model.graph.node:
+        nodes.extend(replaced.get(id(n), [n]))
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    model.graph.initializer.extend(names.inits)
+    return True
