@@ -423,6 +423,39 @@ def test_tf2onnx_dequantized_int8_input_and_reshaped_int8_output(tmp_path):
         compile_model(str(save(m, tmp_path / "mean.onnx")), load_config(None), "m", progress=False)
 
 
+def test_int8_output_concatenated_from_quantized_tensors_takes_their_scale(tmp_path):
+    """tf2onnx's TFLite int8 model whose output is a Concat (TFLite's CONCATENATION: one scale and
+    zero point on all inputs and the output) of a reversed view of the int8 input and a quantized
+    layer, with no QuantizeLinear at the output: the output takes that scale, and the reference
+    equals onnxruntime's integer model up to its float rounding. Parts of other scales are refused."""
+    rng = np.random.default_rng(6)
+    N = helper.make_node
+
+    def build_with(out_scale):
+        nodes = [N("DequantizeLinear", ["x", "s", "z"], ["xd"], name="dq_x"),
+                 N("Flatten", ["xd"], ["xdf"], name="flat_x"),
+                 N("MatMul", ["xdf", "w"], ["h"], name="fc"),
+                 N("QuantizeLinear", ["h", "hs", "z"], ["hq"], name="q_h"),
+                 N("ReverseSequence", ["x", "lens"], ["xr"], name="reverse", batch_axis=0, time_axis=1),
+                 N("Flatten", ["xr"], ["xrf"], name="flat_r"),
+                 N("Concat", ["xrf", "hq"], ["y"], name="join", axis=1)]
+        inits = [tensor("s", np.array(0.04, np.float32)), tensor("z", np.array(3, np.int8)),
+                 tensor("hs", np.array(out_scale, np.float32)), tensor("lens", np.array([4], np.int64)),
+                 tensor("w", (rng.standard_normal((24, 5)) * 0.2).astype(np.float32))]
+        m = model(nodes, [vi("x", [1, 4, 6], onnx.TensorProto.INT8)], [vi("y", [1, 29], onnx.TensorProto.INT8)], inits)
+        return save(m, tmp_path / f"concat_{out_scale}.onnx")
+    path = build_with(0.04)
+    qm = compile_model(str(path), load_config(None), "m", progress=False).model
+    assert (qm.output_tensor.scale, qm.output_tensor.zero_point) == (np.float32(0.04), 3)
+    xi = rng.integers(-128, 128, size=(64, 1, 4, 6)).astype(np.int8)
+    got = run_int8(qm, xi.reshape(64, -1)).reshape(64, -1).astype(int)
+    want = _ort_int8(path, xi.reshape(64, 4, 6)).reshape(64, -1).astype(int)
+    assert np.array_equal(got[:, :24], want[:, :24])  # the reversed input itself
+    assert np.abs(got - want).max() <= 1
+    with pytest.raises(QnncError, match="graph output 'y' has no DequantizeLinear"):
+        compile_model(str(build_with(0.05)), load_config(None), "m", progress=False)
+
+
 @pytest.mark.parametrize("codes", [np.int8, np.uint8])
 def test_validate_reads_integer_input_data_as_the_codes(codes, tmp_path):
     """A quantized model whose input is int8 (uint8) codes (an int8 TFLite model through tf2onnx):

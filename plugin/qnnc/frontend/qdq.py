@@ -43,7 +43,7 @@ INTEGER_ONLY_OPS = {"ConvInteger", "MatMulInteger", "DynamicQuantizeLinear", "Dy
 # and quantization parameters pass through them (tf2onnx reads a TFLite int8 input through a
 # Transpose and one Slice per time step).
 LAYOUT_OPS = {"Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Identity", "MaxPool", "Slice", "Gather",
-              "Split", "DepthToSpace", "SpaceToDepth"}
+              "ReverseSequence", "Split", "DepthToSpace", "SpaceToDepth"}
 _INT_TYPES = {onnx.TensorProto.INT8: np.int8, onnx.TensorProto.UINT8: np.uint8,
               onnx.TensorProto.INT32: np.int32}
 
@@ -83,9 +83,15 @@ def integer_input_codes(spec: Optional[QuantSpec]) -> Dict[str, Tuple[float, int
 
 def _through_layout_ops(name: str, producer: Dict[str, onnx.NodeProto], known: Dict) -> Optional[str]:
     """The tensor of ``known`` that ``name`` is made of through layout ops (their values are the
-    same, rearranged), or None."""
+    same, rearranged) and Concats of tensors of one quantization (TFLite's int8 CONCATENATION has
+    the same scale and zero point on every input and the output), or None."""
     while name not in known:
         prod = producer.get(name)
+        if prod is not None and prod.op_type == "Concat" and prod.input:
+            parts = [_through_layout_ops(i, producer, known) for i in prod.input]
+            if any(p is None for p in parts) or any(known[p] != known[parts[0]] for p in parts[1:]):
+                return None
+            return parts[0]
         if prod is None or prod.op_type not in LAYOUT_OPS or not prod.input:
             return None
         name = prod.input[0]
