@@ -793,6 +793,31 @@ def test_tf2onnx_leftover_erfc_and_tfl_gelu(tmp_path):
     assert sqnr >= 30.0
 
 
+def test_tf2onnx_leftover_log1p_expm1_and_bucketize(tmp_path):
+    """tf.math.log1p / expm1 and Keras' Discretization (Bucketize, an int32 Cast to float after it)
+    stay unconverted in tf2onnx's output: rewritten as ONNX ops (Bucketize as a sum of comparison
+    masks); the build is bit-exact and close to the formulas in float64."""
+    rng = np.random.default_rng(13)
+    m = GraphBuilder([1, 3, 8, 8], 13)
+    c = conv(m, rng, "x", 3, 4)
+    r = m.op("Relu", [c])
+    lp = m.op("Log1p", [r])
+    em = m.op("Expm1", [m.op("Neg", [r])])
+    bucket = m.op("Cast", [m.op("Bucketize", [c], boundaries=[-0.5, 0.0, 0.5])], to=onnx.TensorProto.FLOAT)
+    m.op("Add", [m.op("Add", [lp, em]), m.op("Mul", [bucket, m.const(np.array(0.25, np.float32))])])
+    m.out_shape = [1, 4, 8, 8]
+    model = m.finish(tmp_path / "tf_math.onnx", check=False)
+    qm, test, ref = _bit_exact_build(tmp_path, model, rng)
+    y = _first_node_float64(model, test)
+    ry = np.maximum(y, 0)
+    f = (np.log1p(ry) + np.expm1(-ry) + 0.25 * (y[..., None] >= np.array([-0.5, 0.0, 0.5])).sum(-1)).reshape(len(test), -1)
+    deq = dequantize_output(qm, ref).astype(np.float64)
+    sqnr = 10 * np.log10(np.mean(f ** 2) / np.mean((deq - f) ** 2))
+    print(f"tf2onnx Log1p / Expm1 / Bucketize: ops {[o.kind for o in qm.ops]}, SQNR {sqnr:.1f} dB")
+    # (a value within a quantization step of a boundary may land in the next bucket: 0.25 off)
+    assert sqnr >= 20.0
+
+
 def test_hardswish_in_an_opset_13_model(tmp_path):
     """tf2onnx converts a TFLite HARD_SWISH to HardSwish (defined from opset 14) in the opset-13
     model it writes, which onnxruntime refuses: the op is read as its ONNX function body

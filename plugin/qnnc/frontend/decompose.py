@@ -81,6 +81,12 @@ class _Rewriter(NewTensors):
             self.dims[name] = list(arr.shape)
         self.out: List[onnx.NodeProto] = []
         self.masks: Dict[str, str] = {}  # comparison output (bool) -> its float 0/1 mask
+        self.readers: Dict[str, List[onnx.NodeProto]] = {}
+        for n in model.graph.node:
+            for i in n.input:
+                self.readers.setdefault(i, []).append(n)
+        self.graph_outputs = {o.name for o in model.graph.output}
+        self.retyped: List[str] = []  # outputs a rewrite gives another element type (their value_info goes)
         # groups of tensors that take one calibrated range (an unrolled recurrence's steps), so
         # their layers quantize alike and share their constants
         self.tied: List[List[str]] = []
@@ -89,6 +95,12 @@ class _Rewriter(NewTensors):
         out = out or self.name(base)
         self.out.append(helper.make_node(op, inputs, [out], name=self.name(f"{base}_node"), **attrs))
         return out
+
+    def float_readers_only(self, tensor: str) -> bool:
+        """Whether every reader of ``tensor`` is a Cast to float (and it is no graph output)."""
+        users = self.readers.get(tensor, [])
+        return bool(users) and tensor not in self.graph_outputs and all(
+            u.op_type == "Cast" and int(_attr(u, "to", 0)) == onnx.TensorProto.FLOAT for u in users)
 
     def reduce(self, op: str, x: str, axes: List[int], keepdims: int, base: str, out: Optional[str] = None) -> str:
         """A Reduce* node: axes as an attribute (ReduceMean/Max/Min before opset 18) or an input."""
@@ -1108,17 +1120,47 @@ def expand_legacy(model: onnx.ModelProto, path: str) -> onnx.ModelProto:
 
 
 #: Ops tf2onnx writes unconverted into the default domain when it has no conversion for them (no
-#: ONNX schema, TensorFlow's meaning): Keras 3's exact gelu lowers to Erfc, TFLite's to TFL_GELU.
-TF2ONNX_LEFTOVERS = frozenset({"Erfc", "TFL_GELU"})
+#: ONNX schema, TensorFlow's meaning): Keras 3's exact gelu lowers to Erfc, TFLite's to TFL_GELU;
+#: tf.math.log1p / expm1 and Keras' Discretization layer (Bucketize) stay as they are.
+TF2ONNX_LEFTOVERS = frozenset({"Erfc", "TFL_GELU", "Log1p", "Expm1", "Bucketize"})
+
+
+def _bucketize(r: _Rewriter, n: onnx.NodeProto) -> None:
+    """TensorFlow's Bucketize(x, boundaries): the number of boundaries <= x, a sum of the masks
+    x >= b (float; an int32 Cast of it where a reader is no Cast to float, as the op's type)."""
+    x, y = n.input[0], n.output[0]
+    bounds = [float(b) for b in _attr(n, "boundaries", [])]
+    total = None
+    for k, b in enumerate(bounds):
+        at = r.node("GreaterOrEqual", [x, r.const(f"{y}_bound{k}", np.array(b, np.float32))], f"{y}_above{k}")
+        mask = r.node("Cast", [at], f"{y}_mask{k}", to=onnx.TensorProto.FLOAT)
+        total = mask if total is None else r.node("Add", [total, mask], f"{y}_count{k}")
+    if total is None:  # no boundary: every value in bucket 0
+        total = r.node("Mul", [x, r.const(f"{y}_zero", np.array(0.0, np.float32))], f"{y}_count")
+    if r.float_readers_only(y):
+        r.node("Identity", [total], y, y)
+        r.retyped.append(y)
+    else:
+        r.node("Cast", [total], y, y, to=onnx.TensorProto.INT32)
 
 
 def _tf2onnx_leftover(r: _Rewriter, n: onnx.NodeProto) -> None:
-    """Erfc(x) = 1 - Erf(x); TFL_GELU(x) = x / 2 * (1 + Erf(x / sqrt(2))), or with ``approximate``
+    """Erfc(x) = 1 - Erf(x); Log1p(x) = Log(1 + x); Expm1(x) = Exp(x) - 1; Bucketize
+    (:func:`_bucketize`); TFL_GELU(x) = x / 2 * (1 + Erf(x / sqrt(2))), or with ``approximate``
     x / 2 * (1 + Tanh(sqrt(2 / pi) * (x + 0.044715 x^3)))."""
     x, y = n.input[0], n.output[0]
     one = r.const(f"{y}_one", np.array(1.0, np.float32))
     if n.op_type == "Erfc":
         r.node("Sub", [one, r.node("Erf", [x], f"{y}_erf")], y, y)
+        return
+    if n.op_type == "Log1p":
+        r.node("Log", [r.node("Add", [x, one], f"{y}_plus_one")], y, y)
+        return
+    if n.op_type == "Expm1":
+        r.node("Sub", [r.node("Exp", [x], f"{y}_exp"), one], y, y)
+        return
+    if n.op_type == "Bucketize":
+        _bucketize(r, n)
         return
     if int(_attr(n, "approximate", 0)):
         cube = r.node("Mul", [r.node("Mul", [x, x], f"{y}_square"), x], f"{y}_cube")
@@ -1150,5 +1192,9 @@ def rewritten_copy(model: onnx.ModelProto, path: str, opset: int,
         return model
     m = onnx.ModelProto()
     m.CopyFrom(model)
-    _rewrite(m, _Rewriter(m, opset, path, infer=False), wanted, rewrites)
+    r = _Rewriter(m, opset, path, infer=False)
+    _rewrite(m, r, wanted, rewrites)
+    stale = [vi for vi in m.graph.value_info if vi.name in r.retyped]
+    for vi in stale:
+        m.graph.value_info.remove(vi)
     return m

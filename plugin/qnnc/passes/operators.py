@@ -158,6 +158,10 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     "Erfc": ("Erf", "tf2onnx's unconverted op (Keras 3's exact gelu; no ONNX schema): 1 - Erf(x)"),
     "TFL_GELU": ("Erf", "tf2onnx's unconverted TFLite GELU (no ONNX schema): x / 2 * (1 + Erf(x / sqrt 2)), or the "
                  "tanh form with approximate"),
+    "Log1p": ("Log", "tf2onnx's unconverted tf.math.log1p (no ONNX schema): Log(1 + x)"),
+    "Expm1": ("Exp", "tf2onnx's unconverted tf.math.expm1 (no ONNX schema): Exp(x) - 1"),
+    "Bucketize": ("Sign", "tf2onnx's unconverted TensorFlow Bucketize (Keras' Discretization; no ONNX schema): the "
+                  "number of boundaries <= x, a sum of comparison masks"),
     "If": ("Identity", "a condition known at build time (TorchScript's if on a size, tf.cond on a static shape): "
            "the branch taken, inlined"),
     "Loop": ("Identity", "a trip count and condition known at build time (tf2onnx's Keras 3 LSTM/GRU/SimpleRNN, "
