@@ -767,6 +767,43 @@ def _first_node_float64(model, test):
     return np.concatenate([sess.run(None, {"x": t[None]})[0] for t in test]).astype(np.float64)
 
 
+def test_opset8_rnn_initial_state_constant_fill(tmp_path):
+    """PyTorch at opsets 7-8 writes an RNN's zero initial state as ConstantFill (removed from ONNX)
+    of a shape built from Shape(x): it becomes ConstantOfShape after the opset conversion. The float
+    reading and the int8 build equal those of the same model with a zero initializer."""
+    from qnnc.frontend.float_runner import float_outputs as floats
+    rng = np.random.default_rng(14)
+    steps, inputs, hidden = 6, 3, 4
+    w = (rng.standard_normal((1, 3 * hidden, inputs)) * 0.5).astype(np.float32)
+    rw = (rng.standard_normal((1, 3 * hidden, hidden)) * 0.4).astype(np.float32)
+
+    def gru(fill: bool):
+        m = GraphBuilder([1, steps, inputs], 8)
+        seq = m.op("Transpose", ["x"], perm=[1, 0, 2])  # batch_first=True
+        if fill:
+            batch = m.op("Unsqueeze", [m.op("Gather", [m.op("Shape", ["x"]), m.const(np.array(0, np.int64))],
+                                            axis=0)], axes=[0])
+            shape = m.op("Concat", [m.const(np.array([1], np.int64)), batch, m.const(np.array([hidden], np.int64))],
+                         axis=0)
+            h0 = m.op("ConstantFill", [shape], input_as_shape=1, value=0.0, dtype=1)
+        else:
+            h0 = m.const(np.zeros((1, 1, hidden), np.float32))
+        m.op("Squeeze", [m.op("GRU", [seq, m.const(w), m.const(rw), "", "", h0], hidden_size=hidden)], axes=[1])
+        m.out_shape = [steps, 1, hidden]
+        return m.finish(tmp_path / f"gru_{'fill' if fill else 'zeros'}.onnx", check=False)
+    fill, zeros = gru(True), gru(False)
+    xs = rng.standard_normal((32, steps, inputs)).astype(np.float32)
+    np.testing.assert_array_equal(floats(str(fill), xs), floats(str(zeros), xs))
+    np.savez(tmp_path / "cal.npz", x=xs)
+    (tmp_path / "q.yaml").write_text("name: op\ncalibration:\n  data: cal.npz\n")
+    outs = []
+    for path in (fill, zeros):
+        qm = build(str(path), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "op",
+                   progress=False).compiled.model
+        outs.append(run_int8(qm, quantize_input(qm, xs)))
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
 def test_tf2onnx_leftover_erfc_and_tfl_gelu(tmp_path):
     """tf2onnx writes Keras 3's exact gelu as Erfc and TFLite's as TFL_GELU, ops with no ONNX schema
     (the file fails the checker and onnxruntime): both are rewritten as ONNX ops on reading; the

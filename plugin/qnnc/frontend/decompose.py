@@ -1098,8 +1098,9 @@ def _rewrite(m: onnx.ModelProto, r: _Rewriter, wanted: Callable[[onnx.NodeProto]
     m.graph.initializer.extend(r.inits)
 
 
-#: Removed experimental ops of old opsets that :func:`expand_legacy` rewrites.
-LEGACY_OPS = frozenset({"ImageScaler", "Scale"})
+#: Removed experimental ops of old opsets that :func:`expand_legacy` rewrites (ConstantFill after the
+#: opset conversion: :func:`restore_legacy_fills`).
+LEGACY_OPS = frozenset({"ImageScaler", "Scale", "ConstantFill"})
 
 
 def _image_scaler(r: _Rewriter, n: onnx.NodeProto) -> None:
@@ -1114,9 +1115,46 @@ def _image_scaler(r: _Rewriter, n: onnx.NodeProto) -> None:
 def expand_legacy(model: onnx.ModelProto, path: str) -> onnx.ModelProto:
     """Experimental ops of opsets < 10 that ONNX removed, so its version converter cannot convert a
     model using them (the model zoo's older image networks, e.g. Tiny YOLOv2's ImageScaler):
-    ImageScaler(x) = scale * x + bias[c] and Scale(x) = scale * x as Mul / Add with constants.
-    Runs before the opset conversion; the model itself when it has none."""
-    return rewritten_copy(model, path, 0, {op: _image_scaler for op in LEGACY_OPS})
+    ImageScaler(x) = scale * x + bias[c] and Scale(x) = scale * x as Mul / Add with constants;
+    ConstantFill (PyTorch's zero initial state of an RNN at opsets 7-8) is set aside in a private
+    domain the converter passes over (:func:`restore_legacy_fills` makes it a ConstantOfShape once
+    converted). Runs before the opset conversion; the model itself when it has none."""
+    model = rewritten_copy(model, path, 0, {"ImageScaler": _image_scaler, "Scale": _image_scaler})
+    fills = [n for n in model.graph.node if n.op_type == "ConstantFill" and n.domain in ("", "ai.onnx")]
+    if not fills:
+        return model
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    for n in m.graph.node:
+        if n.op_type != "ConstantFill" or n.domain not in ("", "ai.onnx"):
+            continue
+        if len(n.input) != 1 or not int(_attr(n, "input_as_shape", 0)) or _attr(n, "extra_shape", None) is not None:
+            raise ModelError("ConstantFill is read only with its shape as its one input (input_as_shape=1, no "
+                             "extra_shape), as PyTorch exports an RNN's initial state", file=path, node=n.name,
+                             op=n.op_type)
+        n.domain = _LEGACY_DOMAIN
+    m.opset_import.append(helper.make_opsetid(_LEGACY_DOMAIN, 1))
+    return m
+
+
+_LEGACY_DOMAIN = "qnnc.legacy"  # removed ops kept aside through the opset conversion
+
+
+def restore_legacy_fills(model: onnx.ModelProto) -> None:
+    """The ConstantFills :func:`expand_legacy` set aside as the ConstantOfShape (opset 9 on) each
+    computes: its value of its dtype (default float) in the shape its input holds; in place."""
+    for n in model.graph.node:
+        if n.op_type != "ConstantFill" or n.domain != _LEGACY_DOMAIN:
+            continue
+        dtype = int(_attr(n, "dtype", onnx.TensorProto.FLOAT))
+        value = helper.make_tensor("value", dtype, [1], [float(_attr(n, "value", 0.0))] if dtype in (
+            onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16) else [int(_attr(n, "value", 0))])
+        n.op_type, n.domain = "ConstantOfShape", ""
+        del n.attribute[:]
+        n.attribute.extend([helper.make_attribute("value", value)])
+    kept = [o for o in model.opset_import if o.domain != _LEGACY_DOMAIN]
+    del model.opset_import[:]
+    model.opset_import.extend(kept)
 
 
 #: Ops tf2onnx writes unconverted into the default domain when it has no conversion for them (no

@@ -14,7 +14,8 @@ from onnx import numpy_helper, shape_inference
 from ..errors import ModelError
 from ..ir import Graph, Node, Tensor
 from .dynamic_quant import dynamic_quantization_as_float
-from .decompose import TIED_RANGES_KEY, expand_composites, expand_legacy, expand_tf2onnx_leftovers
+from .decompose import (TIED_RANGES_KEY, expand_composites, expand_legacy, expand_tf2onnx_leftovers,
+                        restore_legacy_fills)
 from .float32 import float32_model
 from .node_order import sort_nodes
 from .old_broadcasts import numpy_broadcasts
@@ -279,6 +280,7 @@ def convert_opset(model: onnx.ModelProto, path: str):
         if version < 7:  # old broadcasts: stated the numpy way at opset 6 first (old_broadcasts.py)
             model = numpy_broadcasts(model if version == 6 else _convert_in_child(model, 6))
         converted = _convert_in_child(model, target)
+        restore_legacy_fills(converted)
     except Exception as e:  # the converter raises RuntimeError / ConvertError with C++ texts
         raise ModelError(f"the model uses opset {version}; qnnc reads opsets {MIN_OPSET}-{MAX_OPSET} and "
                          f"onnx.version_converter could not convert it to opset {target}: "

@@ -140,6 +140,8 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     "Einsum": ("FullyConnected", "one or two operands, no ellipsis or repeated index within an operand: a "
                "batched MatMul between Transposes and Reshapes (a constant operand: fully connected)"),
     "ImageScaler": ("Mul", "opsets < 10 (a removed experimental op): scale * x + bias per channel"),
+    "ConstantFill": ("Identity", "opsets < 10 (a removed experimental op; PyTorch's RNN initial state at "
+                     "opsets 7-8): with its shape as its input, the ConstantOfShape it computes, a constant once folded"),
     "Swish": ("Mul", "opset 24: x * Sigmoid(alpha * x), as PyTorch's SiLU"),
     "Attention": ("MatMul", "opset 23 (PyTorch's scaled_dot_product_attention from opset 23): inlined as its ONNX "
                   "function body, two batched products and a Softmax; no mask, is_causal, a boolean or an additive "
