@@ -214,9 +214,12 @@ def onnx_integer_index_input(tmp):
 
 @case
 def onnx_op_newer_than_the_declared_opset(tmp):
-    # tf2onnx at opset 11 writes Einsum, defined from opset 12: named as such, not as a shape problem
-    node = helper.make_node("Einsum", ["x", "w"], ["y"], name="the_einsum", equation="bi,ij->bj")
-    save(model([node], [vi("x", [1, 4])], [vi("y", [1, 3])], [tensor("w", np.ones((4, 3), np.float32))], opset=11),
+    # tf2onnx at opset 11 writes Einsum, defined from opset 12: named as such, not as a shape problem,
+    # where the model cannot be read at opset 12 (Dropout-12 takes its ratio as an input) and
+    # Einsum has no function body
+    nodes = [helper.make_node("Dropout", ["x"], ["d"], name="the_dropout", ratio=0.1),
+             helper.make_node("Einsum", ["d", "w"], ["y"], name="the_einsum", equation="bi,ij->bj")]
+    save(model(nodes, [vi("x", [1, 4])], [vi("y", [1, 3])], [tensor("w", np.ones((4, 3), np.float32))], opset=11),
          tmp / "m.onnx")
     return [tmp / "m.onnx"], ["m.onnx", "the_einsum", "Einsum", "from opset 12", "declares opset 11"]
 

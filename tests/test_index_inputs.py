@@ -153,16 +153,18 @@ def _c_equals_reference(tmp_path, qm, name, model, input_name, test, mode):
     return dequantize_output(qm, ref[0]).reshape(n, -1), f
 
 
-@pytest.mark.parametrize("padding_op", ["Equal", "LessOrEqual"])
-def test_padding_mask_of_the_ids(tmp_path, padding_op):
+@pytest.mark.parametrize("padding_op,float_ids", [("Equal", False), ("LessOrEqual", False), ("Equal", True)])
+def test_padding_mask_of_the_ids(tmp_path, padding_op, float_ids):
     """Keras' Embedding(mask_zero=True) as tf2onnx writes it: the ids compared with the padding id
-    (Not(Equal(ids, 0)), or ids <= 0), the mask moved and read by a Where and a Cast. The
-    comparison becomes a 0/1 table the ids index (index_masks.py): the ids stay an index input; C
-    equals the reference; the masked sum and the count of real tokens are close to float on
-    padded sequences (the count exact)."""
+    (Not(Equal(ids, 0)), or ids <= 0; Keras' float ids, Cast to int32 for the lookup, compared with
+    0.0), the mask moved and read by a Where and a Cast. The comparison becomes a 0/1 table the ids
+    index (index_masks.py): the ids stay an index input; C equals the reference; the masked sum and
+    the count of real tokens are close to float on padded sequences (the count exact)."""
     rng = np.random.default_rng(11)
     i64 = lambda name, v: numpy_helper.from_array(np.array(v, np.int64), name)  # noqa: E731
-    nodes = [helper.make_node("Gather", ["table", "tokens"], ["e"], name="embed"),
+    cast = [helper.make_node("Cast", ["tokens"], ["ids"], name="to_int", to=T.INT32)] if float_ids else []
+    nodes = cast + [
+             helper.make_node("Gather", ["table", "ids" if float_ids else "tokens"], ["e"], name="embed"),
              helper.make_node(padding_op, ["tokens", "pad"], ["is_pad"], name="padding"),
              helper.make_node("Not", ["is_pad"], ["keep"], name="keep"),
              helper.make_node("Unsqueeze", ["keep", "ax2"], ["keep3"], name="keep3"),
@@ -173,8 +175,9 @@ def test_padding_mask_of_the_ids(tmp_path, padding_op):
              helper.make_node("ReduceSum", ["keepf", "ax1"], ["count"], name="count", keepdims=1),
              helper.make_node("Concat", ["logits", "count"], ["out"], name="out", axis=1)]
     inits = [_c("table", rng.standard_normal((ROWS, DIM)) * 0.5), _c("W", rng.standard_normal((3, DIM)) * 0.3),
-             _c("zero", 0.0), i64("pad", 0), i64("ax1", [1]), i64("ax2", [2])]
-    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("tokens", T.INT64, [1, STEPS])],
+             _c("zero", 0.0), _c("pad", 0.0) if float_ids else i64("pad", 0), i64("ax1", [1]), i64("ax2", [2])]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("tokens", T.FLOAT if float_ids else T.INT64,
+                                                                     [1, STEPS])],
                           [helper.make_tensor_value_info("out", T.FLOAT, [1, 4])], inits)
     path = tmp_path / "padded.onnx"
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path))

@@ -8,6 +8,7 @@ calibration data covering the test data's range."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import onnx
@@ -48,8 +49,9 @@ def _same_float(path: Path, tmp: Path, shape):
     np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
 
 
-def _check(path: Path, tmp: Path, shape, max_lsb: float, mean_lsb: float):
-    """Build, C == reference, reference vs onnxruntime on the original model (in output LSB)."""
+def _check(path: Path, tmp: Path, shape, max_lsb: float, mean_lsb: float, float_path: Optional[Path] = None):
+    """Build, C == reference, reference vs onnxruntime on the original model (or ``float_path``,
+    where onnxruntime cannot load it; in output LSB)."""
     rng = np.random.default_rng(5)
     cal = rng.uniform(-1, 1, (64, *shape[1:])).astype(np.float32)
     cal[0], cal[1] = 1.0, -1.0
@@ -62,7 +64,7 @@ def _check(path: Path, tmp: Path, shape, max_lsb: float, mean_lsb: float):
     ref = run_int8(qm, q_in).reshape(len(test), -1)
     exe = compile_driver(str(tmp / "gen"), "m", str(tmp / "drv"), sanitize=True)
     assert np.array_equal(run_driver(exe, q_in.reshape(len(test), -1), qm.output_tensor.size), ref)
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(str(float_path or path), providers=["CPUExecutionProvider"])
     f = np.stack([sess.run(None, {"x": t[None]})[0] for t in test]).reshape(len(test), -1)
     err = np.abs(dequantize_output(qm, ref).astype(np.float64) - f) / qm.output_tensor.scale
     print(f"{path.stem}: max {err.max():.2f} LSB, mean {err.mean():.3f} LSB")
@@ -186,3 +188,59 @@ def test_unknown_op_of_a_newer_opset_is_a_clear_error(tmp_path):
     with pytest.raises(ModelError) as e:
         import_onnx(str(path))
     assert "FancyOp" in str(e.value) and "opset 23" in str(e.value)
+
+
+@pytest.mark.parametrize("reduce_mean", [False, True])
+def test_ops_newer_than_the_declared_opset(tmp_path, reduce_mean):
+    """An opset-13 model holding LayerNormalization (opset 17) and Mish (opset 18), as exporters
+    that stamp an older opset write them (tf2onnx's TFLite HardSwish-14 at opset 13): stamped with
+    opset 18, where every other node means the same (the ops keep their own kernels); with a
+    ReduceMean-13 (axes an attribute, an input from opset 18 on) each op is inlined instead, as its
+    own opset's function body in ops of opset 13. The float reading equals onnxruntime on the same
+    graph declared at the newest opset it can be; the build is bit-exact and close to it. A
+    malformed one (a second input) stays a clear error."""
+    rng = np.random.default_rng(15)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"]),
+             helper.make_node("LayerNormalization", ["h", "g", "b"], ["n"], axis=-1),
+             helper.make_node("Mish", ["n"], ["y"])]
+    if reduce_mean:
+        nodes[2:] = [helper.make_node("Mish", ["n"], ["m"]),
+                     helper.make_node("ReduceMean", ["m"], ["r"], axes=[1], keepdims=1),
+                     helper.make_node("Add", ["m", "r"], ["y"])]
+    inits = [tensor("w", _w(rng, 8, 6)), tensor("g", _w(rng, 6) + 1.0), tensor("b", _w(rng, 6))]
+    old = save(model(nodes, [vi("x", [1, 8])], [vi("y", [1, 6])], inits, opset=13), tmp_path / "stamped13.onnx")
+    if reduce_mean:  # the float oracle: the two new ops' formulas at opset 13
+        nodes[:3] = [helper.make_node("MatMul", ["x", "w"], ["h"]),
+                     helper.make_node("ReduceMean", ["h"], ["mu"], axes=[-1], keepdims=1),
+                     helper.make_node("Sub", ["h", "mu"], ["d"]), helper.make_node("Mul", ["d", "d"], ["d2"]),
+                     helper.make_node("ReduceMean", ["d2"], ["var"], axes=[-1], keepdims=1),
+                     helper.make_node("Add", ["var", "eps"], ["ve"]), helper.make_node("Sqrt", ["ve"], ["sd"]),
+                     helper.make_node("Div", ["d", "sd"], ["z"]), helper.make_node("Mul", ["z", "g"], ["zg"]),
+                     helper.make_node("Add", ["zg", "b"], ["n"]), helper.make_node("Softplus", ["n"], ["sp"]),
+                     helper.make_node("Tanh", ["sp"], ["t"]), helper.make_node("Mul", ["n", "t"], ["m"])]
+        inits.append(tensor("eps", np.array(1e-5, np.float32)))
+    new = save(model(nodes, [vi("x", [1, 8])], [vi("y", [1, 6])], inits, opset=13 if reduce_mean else 18),
+               tmp_path / "oracle.onnx")
+    read, opset = convert_opset(onnx.load(str(old)), str(old))
+    kinds = {n.op_type for n in read.graph.node}
+    if reduce_mean:
+        assert opset == 13 and {"LayerNormalization", "Mish"}.isdisjoint(kinds)
+    else:
+        assert opset == 18 and {"LayerNormalization", "Mish"} <= kinds
+    onnx.save(read, str(tmp_path / "read.onnx"))
+    x = np.random.default_rng(9).uniform(-1, 1, (1, 8)).astype(np.float32)
+    a, b = (ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+            for p in (new, tmp_path / "read.onnx"))
+    np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    # (the inlined formulas requantize at each of their ops: less close than the kernels)
+    qm = _check(old, tmp_path, [1, 8], 20.0 if reduce_mean else 8.0, 1.5 if reduce_mean else 0.6, float_path=new)
+    if not reduce_mean:  # the stamped model compiles as the one declared at opset 18
+        stamped_ops = [(o.kind, o.kernel) for o in qm.ops]
+        assert stamped_ops == [(o.kind, o.kernel) for o in _check(new, tmp_path, [1, 8], 8.0, 0.6).ops]
+
+
+def test_malformed_op_newer_than_the_declared_opset_is_a_clear_error(tmp_path):
+    bad = [helper.make_node("HardSwish", ["x", "x"], ["y"], name="two_inputs")]
+    path = save(model(bad, [vi("x", [1, 8])], [vi("y", [1, 8])], opset=13), tmp_path / "bad.onnx")
+    with pytest.raises(ModelError, match="two_inputs.*HardSwish is defined from opset 14"):
+        import_onnx(str(path))

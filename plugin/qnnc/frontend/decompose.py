@@ -738,7 +738,7 @@ def _conv(r: _Rewriter, n: onnx.NodeProto) -> None:
         decompose_volume.conv3d(r, n)
         return
     out = n.output[0]
-    spatial = r.rank(out, n) - 2
+    spatial = r.rank(n.input[1], n) - 2  # the weight's [M, C/g, k...]
     prod = r.node(n.op_type, list(n.input[:2]), f"{out}_product",
                   **{a.name: helper.get_attribute_value(a) for a in n.attribute})
     shape = r.const(f"{out}_bias_shape", np.array([1, -1] + [1] * spatial, np.int64))

@@ -19,7 +19,7 @@ from .decompose import (TIED_RANGES_KEY, expand_composites, expand_legacy, expan
 from .float32 import float32_model
 from .node_order import sort_nodes
 from .old_broadcasts import numpy_broadcasts
-from .newer_opsets import expand_newer_ops, inline_function_ops, relabel_to
+from .newer_opsets import expand_newer_ops, inline_function_ops, relabel_to, stamped_up
 from .onnx_fold import fold_onnx_constants
 from .qdq import is_prequantized, strip_quantization
 from .samples_apart import samples_mixed_once
@@ -259,7 +259,7 @@ def convert_opset(model: onnx.ModelProto, path: str):
     model = expand_tf2onnx_leftovers(model, path)  # ops tf2onnx left unconverted (Keras 3's gelu)
     model = dynamic_quantization_as_float(model, path)  # onnxruntime's quantize_dynamic output
     version = _opset(model, path)
-    model = _inline_ops_after_declared(model, version)
+    model, version = _ops_after_declared(model, version)
     if MIN_OPSET <= version <= MAX_OPSET:
         return model, version
     newest = onnx.defs.onnx_opset_version()
@@ -295,16 +295,35 @@ def convert_opset(model: onnx.ModelProto, path: str):
     return converted, target
 
 
-def _inline_ops_after_declared(model: onnx.ModelProto, version: int) -> onnx.ModelProto:
-    """The model with default-domain ops newer than the opset it declares (tf2onnx writes a TFLite
-    HARD_SWISH as HardSwish-14 into an opset-13 model, which onnxruntime refuses) inlined as their
-    function bodies where those use ops of the declared opset; ops without one are left for
+def _ops_after_declared(model: onnx.ModelProto, version: int) -> Tuple[onnx.ModelProto, int]:
+    """(model, opset) for a model holding default-domain ops newer than the opset it declares
+    (tf2onnx writes a TFLite HARD_SWISH as HardSwish-14 into an opset-13 model, which onnxruntime
+    refuses): stamped with the newest such op's opset when every other node means the same there
+    (the ops keep their own kernels), else those ops inlined as their function bodies where those
+    use ops of the declared opset; ops without one, or malformed, are left for
     :func:`_check_attribute_types` to name."""
     first = _first_opsets()
-    newest = max((first.get(n.op_type, 0) for n in model.graph.node if n.domain in ("", "ai.onnx")), default=0)
-    if newest <= version:
-        return model
-    return inline_function_ops(model, newest, version, body_at_target=True)
+    newer = [n for n in model.graph.node if n.domain in ("", "ai.onnx") and first.get(n.op_type, 0) > version]
+    if not newer or not all(_fits_schema(n, first[n.op_type]) for n in newer):
+        return model, version  # (a malformed one: the checks name it)
+    newest = max(first[n.op_type] for n in newer)
+    stamped = stamped_up(model, version, newest) if newest <= MAX_OPSET else None
+    if stamped is not None:
+        return stamped, newest
+    for since in sorted({first[n.op_type] for n in newer}):  # each op's body at the opset that brought it
+        try:
+            model = inline_function_ops(model, since, version, body_at_target=True)
+        except Exception:  # noqa: BLE001 - onnx's inliner on a body it cannot bind: the checks name the op
+            return model, version
+    return model, version
+
+
+def _fits_schema(n: onnx.NodeProto, opset: int) -> bool:
+    """Whether node n has no more inputs / outputs than its op's schema at ``opset`` and only
+    attributes it defines."""
+    schema = onnx.defs.get_schema(n.op_type, opset, "")
+    return (len(n.input) <= schema.max_input and len(n.output) <= schema.max_output
+            and all(a.name in schema.attributes for a in n.attribute))
 
 
 def _fix_converted_resize(model: onnx.ModelProto, path: str) -> None:

@@ -5,9 +5,10 @@ with the padding id: tf2onnx writes ``Equal(ids, 0)``, then Not, and the mask re
 recurrent layer's steps. Token ids are index inputs (index_inputs.py): the compiled model holds
 them as int16 and reads them only as the rows of constant tables, so a comparison of an id with a
 constant c becomes one more table: ``Greater(Squeeze(Gather(T, ids)), 0.5)`` with ``T[i] =
-(i == c)`` (or the comparison's own test) over the rows of the embedding table the same ids index.
-The result is the same bool tensor for every id in [0, rows) (the ids the vocabulary has), the
-lookup is an embedding op, and the Greater of a computed value with a constant is a mask the
+(i == c)`` (or the comparison's own test) over the rows of the embedding table the same ids index,
+when that gives the comparison's result for every id from 0 on (ids past the table read its last
+row; an id below 0, no vocabulary's, reads a row from the end as every lookup does). The lookup
+is an embedding op, and the Greater of a computed value with a constant is a mask the
 composite rewrites read (decompose.py). The importer and the float runner apply it after the index
 wraps are dropped (index_wraps.py) and before finding index inputs.
 """
@@ -29,19 +30,43 @@ _SWAPPED = {"Equal": "Equal", "Greater": "Less", "Less": "Greater", "GreaterOrEq
             "LessOrEqual": "GreaterOrEqual"}
 
 
-def _integer_scalar(reads: InputReads, name: str):
+def _scalar(reads: InputReads, name: str):
+    """The one value of a constant of rank 0 or 1 (no Cast between), if it is an integer (also as a
+    float: Keras' float ids compared with 0.0), else None."""
     found = reads.source(name)
-    if found is None:
+    if found is None or found[1]:
         return None
     value = numpy_helper.to_array(found[0])
-    if value.size != 1 or value.dtype.kind not in "iu":
+    if value.size != 1 or value.ndim > 1 or value.dtype.kind not in "iuf":
         return None
-    return int(value.reshape(-1)[0])
+    v = value.reshape(-1)[0]
+    return int(v) if value.dtype.kind in "iu" or float(v).is_integer() else None
+
+
+def _comparison(reads: InputReads, n: onnx.NodeProto, t: str):
+    """(test, constant) of a comparison ``n`` of ``t`` with a constant integer, else None."""
+    if n.op_type not in _TESTS or len(n.input) != 2 or t not in n.input or n.input[0] == n.input[1]:
+        return None
+    other = n.input[1] if n.input[0] == t else n.input[0]
+    c = _scalar(reads, other)
+    if c is None:
+        return None
+    return (n.op_type if n.input[0] == t else _SWAPPED[n.op_type]), c
+
+
+def _exact(test, c: int, rows: int) -> bool:
+    """Whether the table ``test(i, c)`` over the rows gives the comparison of every id from 0 up to the
+    int16 maximum at the row the lookup reads (ids past the table read its last row). Ids below 0
+    are no vocabulary's: the lookup counts them from the end of the table."""
+    ids = np.arange(32768)
+    table = test(np.arange(rows), c)
+    return bool(np.array_equal(table[np.minimum(ids, rows - 1)], test(ids, c)))
 
 
 def id_comparisons_as_lookups(model: onnx.ModelProto) -> bool:
     """Rewrite ``model`` in place (see the module docstring); returns whether anything changed."""
     reads = InputReads(model)
+    inputs = {i.name for i in model.graph.input}
     found: List[tuple] = []
     for start in id_starts(model, reads):
         rows: List[int] = []
@@ -51,14 +76,19 @@ def id_comparisons_as_lookups(model: onnx.ModelProto) -> bool:
                 table = reads.table_shape(n.input[0])
                 if table is not None and len(table) >= 2:
                     rows.append(int(table[0]))
-            elif n.op_type in _TESTS and len(n.input) == 2 and t in n.input:
-                other = n.input[1] if n.input[0] == t else n.input[0]
-                c = _integer_scalar(reads, other)
-                if c is not None and other != t:
-                    op = n.op_type if n.input[0] == t else _SWAPPED[n.op_type]
-                    compares.append((n, t, op, c))
-        if rows and compares:
-            found.extend((n, t, op, c, min(rows)) for n, t, op, c in compares)
+            else:
+                test = _comparison(reads, n, t)
+                if test is not None:
+                    compares.append((n, t) + test)
+        source = reads.producer.get(start)
+        if source is not None and source.op_type == "Cast" and source.input[0] in inputs:
+            # Keras' float ids (cast to an integer type for the lookup) compared as floats
+            for n in reads.readers.get(source.input[0], []):
+                test = _comparison(reads, n, source.input[0])
+                if test is not None:
+                    compares.append((n, start) + test)
+        if rows:
+            found.extend((n, t, op, c, min(rows)) for n, t, op, c in compares if _exact(_TESTS[op], c, min(rows)))
     if not found:
         return False
     names = NewTensors()

@@ -202,15 +202,32 @@ def _same_meaning(n: onnx.NodeProto, version: int, target: int) -> bool:
             all(a.name in kept for a in n.attribute))
 
 
+def _stamped(model: onnx.ModelProto, version: int) -> onnx.ModelProto:
+    """A copy of ``model`` importing the default domain at opset ``version``."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    for imp in m.opset_import:
+        if imp.domain in ("", "ai.onnx"):
+            imp.version = version
+    return m
+
+
+def stamped_up(model: onnx.ModelProto, version: int, newest: int) -> Optional[onnx.ModelProto]:
+    """A copy of ``model`` (default-domain opset ``version``, holding ops first defined after it, up
+    to opset ``newest``) stamped with opset ``newest`` when every other node in every graph reads
+    the same there (:func:`_same_meaning`: a node of opset ``newest`` read as ``version``), else
+    None."""
+    nodes = [n for g in all_graphs(model.graph) for n in g.node
+             if n.domain in ("", "ai.onnx") and not _added_after(n, version)]
+    if not all(_same_meaning(n, newest, version) for n in nodes):
+        return None
+    return _stamped(model, newest)
+
+
 def relabel_to(model: onnx.ModelProto, version: int, target: int) -> Optional[onnx.ModelProto]:
     """A copy of ``model`` (default-domain opset ``version`` > ``target``) stamped with opset
     ``target`` when every node in every graph reads the same there (:func:`_same_meaning`), else None."""
     nodes: List[onnx.NodeProto] = [n for g in all_graphs(model.graph) for n in g.node if n.domain in ("", "ai.onnx")]
     if not all(_same_meaning(n, version, target) for n in nodes):
         return None
-    m = onnx.ModelProto()
-    m.CopyFrom(model)
-    for imp in m.opset_import:
-        if imp.domain in ("", "ai.onnx"):
-            imp.version = target
-    return m
+    return _stamped(model, target)
