@@ -5,6 +5,7 @@ cases against the reference, and clean refusals of the variants without a kernel
 from __future__ import annotations
 
 import subprocess
+import zlib
 
 import numpy as np
 import pytest
@@ -22,6 +23,14 @@ from qnnc.reference import kernels_conv_general as KG
 from qnnc.reference.interpreter import dequantize_output, quantize_input, run_int8
 
 RNG = np.random.default_rng(20261203)
+
+
+@pytest.fixture(autouse=True)
+def _rng_per_test(request):
+    """Each test draws from its own seeded stream (the module's RNG, reseeded by the test's name):
+    its weights and data do not depend on which tests ran before it in the process."""
+    global RNG
+    RNG = np.random.default_rng(zlib.crc32(request.node.name.encode()))
 
 
 def w(*shape, scale=0.3):
