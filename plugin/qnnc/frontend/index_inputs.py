@@ -17,8 +17,9 @@ below 0 counts from the end of the table (as ONNX's Gather), one outside the tab
 to its first or last row (ONNX leaves it undefined; the kernel must not read outside the table).
 
 Detection runs on the model as the user gave it (after opset conversion and Q/DQ removal, with
-the index wraps dropped, index_wraps.py, and comparisons of the ids with a constant read as table
-lookups, index_masks.py), in the importer and in the float runner alike. An integer input read as a value only (an attention mask
+the index wraps dropped, index_wraps.py, and comparisons of the ids with a constant and one-hot
+encodings of them read as table lookups, index_masks.py and index_one_hot.py), in the importer and
+in the float runner alike. An integer input read as a value only (an attention mask
 cast to float or compared with a constant) is a value input (value_inputs.py); one read any other
 way is refused by the importer, naming the reader.
 """

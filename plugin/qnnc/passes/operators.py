@@ -92,6 +92,10 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     "Pad": ("Pad", "constant mode: 1-D and 2-D; reflect, edge and wrap modes (constant pads): Slices and a Concat"),
     "Slice": ("Slice", "constant starts/ends/axes/steps, negative steps"),
     "Split": ("Slice", "sizes as attribute or input, num_outputs"),
+    "OneHot": ("Gather", "of token ids (an int64/int32 model input, F.one_hot of a categorical input) with constant "
+                         "depth and values, on the last axis: a lookup of a constant [depth + 1, depth] table (the "
+                         "last row all off, for ids past the encoding); dynamo's Equal(Unsqueeze(ids, -1), arange) "
+                         "likewise"),
     "Gather": ("Gather", "constant indices on any axis; indices that are a model input (token ids: int64/int32, or "
                          "float Cast to an integer type) into a constant table on axis 0: an embedding lookup, the "
                          "ids int16 in the API (at most 32768 rows)"),
