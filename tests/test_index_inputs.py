@@ -239,6 +239,46 @@ def test_one_hot_categorical_input(tmp_path, form):
     assert err.max() <= 2.0 and err.mean() <= 0.5
 
 
+def test_categorical_columns_picked_before_their_lookups(tmp_path):
+    """A tabular model's int64 input of categorical columns, each looked up in its own table:
+    emb0(cat[:, 0]) (a Gather of the ids) and emb1(cat[:, 1:2]) (a Slice). The picks move after
+    the lookups (index_picks.py): the input stays an index input; C equals the reference, which is
+    close to float."""
+    rng = np.random.default_rng(17)
+    i64 = lambda name, v: numpy_helper.from_array(np.array(v, np.int64), name)  # noqa: E731
+    nodes = [helper.make_node("Gather", ["cat", "zero"], ["c0"], name="column0", axis=1),
+             helper.make_node("Gather", ["table0", "c0"], ["e0"], name="emb0"),
+             helper.make_node("Slice", ["cat", "one", "two", "one"], ["c1"], name="column1"),
+             helper.make_node("Gather", ["table1", "c1"], ["e1"], name="emb1"),
+             helper.make_node("Flatten", ["e1"], ["f1"], name="flat1"),
+             helper.make_node("Concat", ["e0", "f1", "num"], ["x"], name="join", axis=1),
+             helper.make_node("Gemm", ["x", "W"], ["out"], name="fc", transB=1)]
+    inits = [i64("zero", 0), i64("one", [1]), i64("two", [2]), _c("table0", rng.standard_normal((10, 4))),
+             _c("table1", rng.standard_normal((6, 3))), _c("W", rng.standard_normal((2, 4 + 3 + 5)) * 0.4)]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("cat", T.INT64, [1, 2]),
+                                       helper.make_tensor_value_info("num", T.FLOAT, [1, 5])],
+                          [helper.make_tensor_value_info("out", T.FLOAT, [1, 2])], inits)
+    path = tmp_path / "tabular.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    cats = rng.integers(0, 6, (80, 1, 2)).astype(np.float32)
+    nums = rng.standard_normal((80, 1, 5)).astype(np.float32)
+    np.savez(tmp_path / "cal.npz", cat=cats[:64], num=nums[:64])
+    (tmp_path / "q.yaml").write_text("name: tab\ncalibration:\n  data: cal.npz\n")
+    qm = build(str(path), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "tab",
+               progress=False).compiled.model
+    assert qm.index_inputs == {"cat": 6} and [o.kind for o in qm.ops].count("embedding") == 2
+    test = {"cat": cats[64:], "num": nums[64:]}
+    q = quantize_input(qm, test)
+    ref = run_all(qm, q)
+    exe = compile_driver(str(tmp_path / "gen"), "tab", str(tmp_path / "drv"), sanitize=True)
+    assert np.array_equal(run_driver_io(exe, api_input_arrays(qm, q), [qm.output_tensor.size], "int8")[0],
+                          ref[0].reshape(16, -1))
+    f = float_outputs_all(str(path), test)[0].reshape(16, -1)
+    err = np.abs(dequantize_output(qm, ref[0]).reshape(16, -1) - f) / qm.output_tensor.scale
+    print(f"categorical columns: max/mean |error| LSB {err.max():.2f} {err.mean():.3f}")
+    assert err.max() <= 2.0 and err.mean() <= 0.5
+
+
 def test_token_id_refusals(tmp_path):
     cfg = load_config(None)
     table = _c("table", np.ones((10, 4)))

@@ -22,6 +22,7 @@ from .sequence_input import batch_first_sequence
 from .index_inputs import index_inputs, integer_ids
 from .index_masks import id_comparisons_as_lookups
 from .index_one_hot import one_hots_as_lookups
+from .index_picks import picks_after_lookups
 from .index_wraps import drop_index_wraps
 from .uint8_inputs import uint8_input_names
 from .value_inputs import bool_input_names, float_value_inputs, integer_values
@@ -73,6 +74,7 @@ class FloatRunner:
             # The float model behind the Q/DQ nodes (dequantized weights, float activations).
             model, spec = strip_quantization(model, path)
         drop_index_wraps(model)  # as the importer does before finding token ids
+        picks_after_lookups(model)
         id_comparisons_as_lookups(model)
         one_hots_as_lookups(model)
         # token ids (index_inputs.py), found as the importer finds them: {input: (table rows, its type)}

@@ -27,6 +27,7 @@ from .sequence_input import batch_first_sequence
 from .index_inputs import check_rows, drop_index_casts, index_inputs, read_as_indices, refusal_reason
 from .index_masks import id_comparisons_as_lookups
 from .index_one_hot import one_hots_as_lookups
+from .index_picks import picks_after_lookups
 from .index_wraps import drop_index_wraps
 from .uint8_inputs import float_uint8_inputs
 from .value_inputs import float_value_inputs, value_refusal
@@ -823,6 +824,7 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
         model, quant = strip_quantization(model, path)
     float_uint8_inputs(model, path)  # uint8 image inputs Cast to float: float inputs (see uint8_inputs.py)
     drop_index_wraps(model)  # Keras' where(ids < 0, ids + rows, ids) before a lookup: the Gather's own
+    picks_after_lookups(model)  # emb_k(cat[:, k]): the column picked after the lookup (index_picks.py)
     id_comparisons_as_lookups(model)  # Keras' mask_zero: Equal(ids, 0) as a 0/1 table lookup (index_masks.py)
     one_hots_as_lookups(model)  # F.one_hot(ids): a lookup of a constant table (index_one_hot.py)
     ids = index_inputs(model)  # token ids of embedding tables (index_inputs.py), as the user's model has them

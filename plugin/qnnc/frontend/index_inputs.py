@@ -17,9 +17,9 @@ below 0 counts from the end of the table (as ONNX's Gather), one outside the tab
 to its first or last row (ONNX leaves it undefined; the kernel must not read outside the table).
 
 Detection runs on the model as the user gave it (after opset conversion and Q/DQ removal, with
-the index wraps dropped, index_wraps.py, and comparisons of the ids with a constant and one-hot
-encodings of them read as table lookups, index_masks.py and index_one_hot.py), in the importer and
-in the float runner alike. An integer input read as a value only (an attention mask
+the index wraps dropped, index_wraps.py, picks of columns moved after their lookups,
+index_picks.py, and comparisons of the ids with a constant and one-hot encodings of them read as
+table lookups, index_masks.py and index_one_hot.py), in the importer and in the float runner alike. An integer input read as a value only (an attention mask
 cast to float or compared with a constant) is a value input (value_inputs.py); one read any other
 way is refused by the importer, naming the reader.
 """
@@ -29,7 +29,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 import onnx
-from onnx import helper
+from onnx import helper, numpy_helper
 
 from ..ir import ID_VIEW_OPS
 from .onnx_names import read_names, subgraphs
@@ -81,6 +81,11 @@ class InputReads:
                 casts.append(int(_attr(n, "to")))
             name = n.input[0]
         return (self.constants[name], casts[::-1]) if name in self.constants else None
+
+    def value(self, name: str) -> Optional[np.ndarray]:
+        """The value of the initializer or Constant ``name`` (through Identity nodes, no Cast), or None."""
+        found = self.source(name)
+        return None if found is None or found[1] else numpy_helper.to_array(found[0])
 
     def table_shape(self, name: str) -> Optional[List[int]]:
         """Shape of a constant table: an initializer or Constant, through Identity / Cast nodes."""

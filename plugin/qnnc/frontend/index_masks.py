@@ -18,7 +18,7 @@ from typing import Dict, List
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
+from onnx import helper
 
 from .index_inputs import InputReads
 from .index_wraps import id_starts
@@ -33,10 +33,9 @@ _SWAPPED = {"Equal": "Equal", "Greater": "Less", "Less": "Greater", "GreaterOrEq
 def _scalar(reads: InputReads, name: str):
     """The one value of a constant of rank 0 or 1 (no Cast between), if it is an integer (also as a
     float: Keras' float ids compared with 0.0), else None."""
-    found = reads.source(name)
-    if found is None or found[1]:
+    value = reads.value(name)
+    if value is None:
         return None
-    value = numpy_helper.to_array(found[0])
     if value.size != 1 or value.ndim > 1 or value.dtype.kind not in "iuf":
         return None
     v = value.reshape(-1)[0]

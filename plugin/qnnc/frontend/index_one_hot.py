@@ -16,24 +16,16 @@ from typing import List, Optional
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
+from onnx import helper
 
 from .index_inputs import InputReads
 from .index_wraps import id_starts
 from .onnx_names import NewTensors, drop_dead_nodes
+from .onnx_names import attr as _attr
 
 _MAX_DEPTH = 4096  # a table row per category: larger encodings are left as they are
 #: The op this reads as a lookup (the dynamo form's Equal is a comparison the operator table lists).
 ONE_HOT_OPS = frozenset({"OneHot"})
-
-
-def _constant(reads: InputReads, name: str) -> Optional[np.ndarray]:
-    found = reads.source(name)
-    return None if found is None or found[1] else numpy_helper.to_array(found[0])
-
-
-def _attr(n: onnx.NodeProto, name: str, default=None):
-    return next((helper.get_attribute_value(a) for a in n.attribute if a.name == name), default)
 
 
 def _float_reads(reads: InputReads, name: str) -> Optional[List[onnx.NodeProto]]:
@@ -43,10 +35,10 @@ def _float_reads(reads: InputReads, name: str) -> Optional[List[onnx.NodeProto]]
     for u in reads.readers.get(name, []):
         if u.op_type != "Cast":
             return None
-        if _attr(u, "to") == onnx.TensorProto.FLOAT:
+        if _attr(u, "to", None) == onnx.TensorProto.FLOAT:
             continue
         after = reads.readers.get(u.output[0], [])
-        if not after or not all(v.op_type == "Cast" and _attr(v, "to") == onnx.TensorProto.FLOAT for v in after):
+        if not after or not all(v.op_type == "Cast" and _attr(v, "to", None) == onnx.TensorProto.FLOAT for v in after):
             return None
         middle.append(u)
     return middle
@@ -57,9 +49,9 @@ def _unsqueezed_last(reads: InputReads, t: str) -> Optional[str]:
     n = reads.producer.get(t)
     if n is None or n.op_type != "Unsqueeze":
         return None
-    axes = _attr(n, "axes")
+    axes = _attr(n, "axes", None)
     if axes is None and len(n.input) > 1:
-        value = _constant(reads, n.input[1])
+        value = reads.value(n.input[1])
         axes = None if value is None else value.reshape(-1).tolist()
     shape = reads.value_shapes.get(n.input[0])
     if axes is None or len(axes) != 1 or not (axes[0] == -1 or shape is not None and axes[0] == len(shape)):
@@ -69,7 +61,7 @@ def _unsqueezed_last(reads: InputReads, t: str) -> Optional[str]:
 
 def _one_hot_table(reads: InputReads, n: onnx.NodeProto, t: str) -> Optional[np.ndarray]:
     """OneHot(t, depth, values) on the last axis: [depth + 1, depth], the last row all off."""
-    depth, values = _constant(reads, n.input[1]), _constant(reads, n.input[2])
+    depth, values = reads.value(n.input[1]), reads.value(n.input[2])
     shape = reads.value_shapes.get(t)
     axis = int(_attr(n, "axis", -1))
     if depth is None or values is None or depth.size != 1 or values.size != 2 or \
@@ -88,7 +80,7 @@ def _equal_table(reads: InputReads, n: onnx.NodeProto, t: str) -> Optional[np.nd
     """Equal(t, c) of t = ids on a new last axis and a constant vector c of ids: [max(c) + 2, len(c)]
     (the last row all false, for the ids past c)."""
     other = n.input[1] if n.input[0] == t else n.input[0]
-    c = _constant(reads, other)
+    c = reads.value(other)
     if c is None or c.ndim != 1 or c.dtype.kind not in "iu" or not len(c) or c.min() < 0 or c.max() >= _MAX_DEPTH:
         return None
     rows = int(c.max()) + 2
@@ -103,7 +95,7 @@ def one_hots_as_lookups(model: onnx.ModelProto) -> bool:
         for t, n in reads.walk(start, reads.passes_ids):
             if n.op_type == "OneHot" and len(n.input) == 3 and n.input[0] == t:
                 table, ids = _one_hot_table(reads, n, t), t
-                values = _constant(reads, n.input[2])
+                values = reads.value(n.input[2])
                 middle = [] if values is not None and values.dtype == np.float32 else _float_reads(reads, n.output[0])
             elif n.op_type == "Equal" and t in n.input and n.input[0] != n.input[1]:
                 ids = _unsqueezed_last(reads, t)

@@ -98,7 +98,8 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
                          "likewise"),
     "Gather": ("Gather", "constant indices on any axis; indices that are a model input (token ids: int64/int32, or "
                          "float Cast to an integer type) into a constant table on axis 0: an embedding lookup, the "
-                         "ids int16 in the API (at most 32768 rows)"),
+                         "ids int16 in the API (at most 32768 rows); a column picked from the ids first (a Gather or "
+                         "Slice with constant operands: a tabular model's emb_k(cat[:, k])) is picked after the lookup"),
     "Resize": ("Resize", "nearest (every nearest_mode) and linear over up to two axes; every coordinate mode "
                "but tf_crop_and_resize; no cubic"),
     "Upsample": ("Resize", "nearest and linear"),
