@@ -10,10 +10,9 @@ compared with the numpy reference (``qnnc.reference.interpreter.run_int8``).
 from __future__ import annotations
 
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
 import numpy as np
 

@@ -20,8 +20,6 @@ import time
 from pathlib import Path
 from typing import Dict, List
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "plugin"))
 

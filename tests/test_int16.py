@@ -25,7 +25,7 @@ from c_build import include_dir, kernel_sources
 from qnnc.quantize import fixedpoint
 from qnnc.build import build
 from qnnc.config import load_config
-from qnnc.errors import ConfigError, ModelError
+from qnnc.errors import ConfigError
 from qnnc.emit.hostrun import compile_driver, run_driver
 from qnnc.kernel_params import AddParams, ConvParams, FcParams, PoolParams, RescaleParams
 from qnnc.quantize.rules_s16 import softmax_exp_lut

@@ -7,7 +7,6 @@ under sanitizers and close to float, the steps' tensors must share one range (so
 are emitted once), and loops whose steps depend on the data are refused by name."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import onnx

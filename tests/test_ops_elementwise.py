@@ -14,9 +14,7 @@ import re
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 
 from onnx_factory import GraphBuilder
 from qnnc.build import build

@@ -25,7 +25,7 @@ from qnnc.errors import ModelError
 from qnnc.frontend.float_runner import float_outputs, float_outputs_all
 from qnnc.kernel_params import LayerNormParams, ReduceParams
 from qnnc.pipeline import accuracy as pipeline_accuracy
-from qnnc.quantize.fixedpoint import dequantize_s8, quantize_multiplier
+from qnnc.quantize.fixedpoint import quantize_multiplier
 from qnnc.reference import kernels_reduce as KR
 from qnnc.reference.interpreter import dequantize_output, quantize_input, run_all, run_int8
 
