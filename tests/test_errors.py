@@ -225,6 +225,16 @@ def onnx_op_newer_than_the_declared_opset(tmp):
 
 
 @case
+def tf2onnx_bucketize_with_unsorted_boundaries(tmp):
+    # Keras' Discretization as tf2onnx leaves it: TensorFlow's Bucketize needs sorted boundaries
+    node = helper.make_node("Bucketize", ["x"], ["b"], name="the_buckets", boundaries=[1.0, -1.0])
+    cast = helper.make_node("Cast", ["b"], ["y"], name="as_float", to=TensorProto.FLOAT)
+    m = model([node, cast], [vi("x", [1, 4])], [vi("y", [1, 4])])
+    save(m, tmp / "m.onnx")
+    return [tmp / "m.onnx"], ["m.onnx", "the_buckets", "Bucketize", "sorted boundaries", "[1.0, -1.0]"]
+
+
+@case
 def onnx_attribute_of_the_wrong_type(tmp):
     # perm as one INT instead of INTS: the checker names it before any rewrite reads it
     node = helper.make_node("Transpose", ["x"], ["y"], name="the_transpose")

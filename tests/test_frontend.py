@@ -3,6 +3,7 @@ and `inspect` giving build's verdict. Models are built with onnx.helper; every m
 is checked bit-exact (generated C under sanitizers vs the numpy reference)."""
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -25,6 +26,14 @@ from qnnc.quantize.fixedpoint import dequantize_s8
 from qnnc.reference.interpreter import dequantize_output, quantize_input, run, run_int8
 
 RNG = np.random.default_rng(77)
+
+
+@pytest.fixture(autouse=True)
+def _rng_per_test(request):
+    """Each test draws from its own seeded stream (the module's RNG, reseeded by the test's name):
+    its weights and data do not depend on which tests ran before it in the process."""
+    global RNG
+    RNG = np.random.default_rng(zlib.crc32(request.node.name.encode()))
 
 
 def w(*shape, scale=0.3):

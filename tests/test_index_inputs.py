@@ -199,12 +199,13 @@ def test_padding_mask_of_the_ids(tmp_path, padding_op, float_ids):
     assert err.max() <= 2.0 and err.mean() <= 0.5
 
 
-@pytest.mark.parametrize("form", ["one_hot", "equal_arange"])
-def test_one_hot_categorical_input(tmp_path, form):
+@pytest.mark.parametrize("form,embedding", [("one_hot", False), ("equal_arange", False), ("one_hot", True)])
+def test_one_hot_categorical_input(tmp_path, form, embedding):
     """PyTorch's F.one_hot(cat, 7).float() of an int64 categorical input: OneHot (TorchScript) or
     Equal(Unsqueeze(cat, -1), arange(7)) and Casts (dynamo). The encoding becomes the lookup of a
     constant table (index_one_hot.py), exact also for ids past the encoded range (all off): the
-    input stays an index input; C equals the reference, which is close to float."""
+    input stays an index input; C equals the reference, which is close to float. ``embedding``:
+    the ids also index a table of 12 rows, which the encoding's table (padded) does not clamp."""
     rng = np.random.default_rng(16)
     depth, steps = 7, 5
     i64 = lambda name, v: numpy_helper.from_array(np.array(v, np.int64), name)  # noqa: E731
@@ -218,24 +219,32 @@ def test_one_hot_categorical_input(tmp_path, form):
                   helper.make_node("Cast", ["eq"], ["oh"], name="as_int", to=T.INT64),
                   helper.make_node("Cast", ["oh"], ["ohf"], name="as_float", to=T.FLOAT)]
         inits = [i64("last", [-1]), i64("arange", np.arange(depth))]
+    rows, width = (12, depth + 2) if embedding else (depth, depth)
+    if embedding:
+        encode += [helper.make_node("Gather", ["table", "cat"], ["e"], name="embed"),
+                   helper.make_node("Concat", ["oh_f", "e"], ["ohf"], name="join", axis=-1)]
+        encode[-3].output[0] = "oh_f"  # the Cast to float feeds the Concat
+        inits.append(_c("table", rng.standard_normal((rows, 2))))
     nodes = encode + [helper.make_node("Flatten", ["ohf"], ["flat"], name="flat"),
                       helper.make_node("Gemm", ["flat", "W"], ["out"], name="fc", transB=1)]
-    inits.append(_c("W", rng.standard_normal((4, steps * depth)) * 0.4))
+    inits.append(_c("W", rng.standard_normal((4, steps * width)) * 0.4))
     g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("cat", T.INT64, [1, steps])],
                           [helper.make_tensor_value_info("out", T.FLOAT, [1, 4])], inits)
     path = tmp_path / f"{form}.onnx"
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path))
-    cats = rng.integers(0, depth, (80, 1, steps)).astype(np.float32)
+    cats = rng.integers(0, rows, (80, 1, steps)).astype(np.float32)
     np.save(tmp_path / "cal.npy", cats[:64])
     (tmp_path / "q.yaml").write_text("name: cat\ncalibration:\n  data: cal.npy\n")
     qm = build(str(path), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "cat",
                progress=False).compiled.model
-    assert list(qm.index_inputs) == ["cat"] and [o.kind for o in qm.ops].count("embedding") == 1
+    # rows of the smallest table: the encoding's depth + 1 (its row of all off), or the embedding's
+    assert qm.index_inputs == {"cat": rows if embedding else depth + 1}
+    assert [o.kind for o in qm.ops].count("embedding") == 1 + embedding
     test = cats[64:]
-    test[::3, 0, 0] = depth + 2  # past the encoding: all off, as ONNX's OneHot
+    test[::3, 0, 0] = rows - 1 if embedding else depth + 2  # past the encoding: all off, as ONNX's OneHot
     got, f = _c_equals_reference(tmp_path, qm, "cat", path, "cat", test, "int8")
     err = np.abs(got - f) / qm.output_tensor.scale
-    print(f"one-hot ({form}): max/mean |error| LSB {err.max():.2f} {err.mean():.3f}")
+    print(f"one-hot ({form}, embedding {embedding}): max/mean |error| LSB {err.max():.2f} {err.mean():.3f}")
     assert err.max() <= 2.0 and err.mean() <= 0.5
 
 

@@ -244,3 +244,34 @@ def test_malformed_op_newer_than_the_declared_opset_is_a_clear_error(tmp_path):
     path = save(model(bad, [vi("x", [1, 8])], [vi("y", [1, 8])], opset=13), tmp_path / "bad.onnx")
     with pytest.raises(ModelError, match="two_inputs.*HardSwish is defined from opset 14"):
         import_onnx(str(path))
+
+
+@pytest.mark.parametrize("kind", ["upsample9", "image_scaler8"])
+def test_newer_op_beside_an_op_the_stamp_would_change_is_converted_instead(tmp_path, kind):
+    """HardSwish (opset 14) in a model declaring opset 9 with Upsample (deprecated from opset 10,
+    so not read at 14) or opset 8 with ImageScaler (removed: rewritten before the conversion): the
+    model is not stamped with opset 14 but converted as usual and the HardSwish read as its body;
+    it builds, and the float reading equals the same graph with x * HardSigmoid(x) written out."""
+    rng = np.random.default_rng(18)
+    if kind == "upsample9":
+        first = [helper.make_node("Upsample", ["x", "scales"], ["u"], mode="nearest")]
+        inits, opset, shape = [tensor("scales", np.array([1, 1, 2, 2], np.float32))], 9, [1, 2, 3, 3]
+    else:
+        first = [helper.make_node("ImageScaler", ["x"], ["u"], scale=0.5, bias=[0.1, -0.2])]
+        inits, opset, shape = [], 8, [1, 2, 3, 3]
+    out = [1, 2, 6, 6] if kind == "upsample9" else shape
+    nodes = first + [helper.make_node("HardSwish", ["u"], ["y"])]
+    twin = first + [helper.make_node("HardSigmoid", ["u"], ["h"], alpha=1 / 6, beta=0.5),
+                    helper.make_node("Mul", ["u", "h"], ["y"])]
+    path = save(model(nodes, [vi("x", shape)], [vi("y", out)], inits, opset=opset), tmp_path / f"{kind}.onnx")
+    read, read_opset = convert_opset(onnx.load(str(path)), str(path))
+    assert read_opset == 13 and "HardSwish" not in {n.op_type for n in read.graph.node}
+    onnx.save(read, str(tmp_path / "read.onnx"))
+    reference = convert_opset(model(twin, [vi("x", shape)], [vi("y", out)], inits, opset=opset), str(path))[0]
+    x = rng.uniform(-4, 4, shape).astype(np.float32)
+    a, b = (ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+            for m in (reference, read))
+    np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-6)
+    np.savez(tmp_path / "cal.npz", x=rng.uniform(-4, 4, (16, *shape[1:])).astype(np.float32))
+    (tmp_path / "q.yaml").write_text("name: m\ncalibration:\n  data: cal.npz\n")
+    build(str(path), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "m", progress=False)

@@ -1168,13 +1168,14 @@ def _bucketize(r: _Rewriter, n: onnx.NodeProto) -> None:
     x >= b (float; an int32 Cast of it where a reader is no Cast to float, as the op's type)."""
     x, y = n.input[0], n.output[0]
     bounds = [float(b) for b in _attr(n, "boundaries", [])]
+    if not bounds or any(a > b for a, b in zip(bounds, bounds[1:])):
+        raise ModelError(f"Bucketize needs sorted boundaries (as TensorFlow does), got {bounds}", file=r.path,
+                         node=n.name, op=n.op_type)
     total = None
     for k, b in enumerate(bounds):
         at = r.node("GreaterOrEqual", [x, r.const(f"{y}_bound{k}", np.array(b, np.float32))], f"{y}_above{k}")
         mask = r.node("Cast", [at], f"{y}_mask{k}", to=onnx.TensorProto.FLOAT)
         total = mask if total is None else r.node("Add", [total, mask], f"{y}_count{k}")
-    if total is None:  # no boundary: every value in bucket 0
-        total = r.node("Mul", [x, r.const(f"{y}_zero", np.array(0.0, np.float32))], f"{y}_count")
     if r.float_readers_only(y):
         r.node("Identity", [total], y, y)
         r.retyped.append(y)

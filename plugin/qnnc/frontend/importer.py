@@ -308,10 +308,10 @@ def _ops_after_declared(model: onnx.ModelProto, version: int) -> Tuple[onnx.Mode
     newer = [n for n in model.graph.node if n.domain in ("", "ai.onnx") and first.get(n.op_type, 0) > version]
     if not newer or not all(_fits_schema(n, first[n.op_type]) for n in newer):
         return model, version  # (a malformed one: the checks name it)
-    newest = max(first[n.op_type] for n in newer)
-    stamped = stamped_up(model, version, newest) if newest <= MAX_OPSET else None
+    since = {n.op_type: first[n.op_type] for n in newer}
+    stamped = stamped_up(model, version, since) if max(since.values()) <= MAX_OPSET else None
     if stamped is not None:
-        return stamped, newest
+        return stamped, max(since.values())
     for since in sorted({first[n.op_type] for n in newer}):  # each op's body at the opset that brought it
         try:
             model = inline_function_ops(model, since, version, body_at_target=True)

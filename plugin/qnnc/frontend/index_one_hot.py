@@ -65,6 +65,7 @@ def _one_hot_table(reads: InputReads, n: onnx.NodeProto, t: str) -> Optional[np.
     shape = reads.value_shapes.get(t)
     axis = int(_attr(n, "axis", -1))
     if depth is None or values is None or depth.size != 1 or values.size != 2 or \
+            not np.all(np.isfinite(depth.astype(np.float64))) or \
             not (axis == -1 or shape is not None and axis == len(shape)):
         return None
     d = int(depth.reshape(-1)[0])
@@ -87,11 +88,23 @@ def _equal_table(reads: InputReads, n: onnx.NodeProto, t: str) -> Optional[np.nd
     return (np.arange(rows)[:, None] == c[None, :]).astype(np.float32)
 
 
+def _padded(table: np.ndarray, rows: int) -> np.ndarray:
+    """``table`` with copies of its last row (all off) up to ``rows`` rows: the ids are clamped to
+    their smallest table, which must not be this one where they index a larger one."""
+    if len(table) >= rows:
+        return table
+    return np.concatenate([table, np.repeat(table[-1:], rows - len(table), axis=0)])
+
+
 def one_hots_as_lookups(model: onnx.ModelProto) -> bool:
     """Rewrite ``model`` in place (see the module docstring); returns whether anything changed."""
     reads = InputReads(model)
+    outputs = {o.name for o in model.graph.output}
     found = []  # (node, ids tensor, table, Casts that become Identity)
     for start in id_starts(model, reads):
+        rows = [reads.table_shape(n.input[0]) for t, n in reads.walk(start, reads.passes_ids)
+                if n.op_type == "Gather" and list(n.input[1:]) == [t] and n.input[0] != t]
+        largest = max((r[0] for r in rows if r is not None and len(r) >= 2), default=0)
         for t, n in reads.walk(start, reads.passes_ids):
             if n.op_type == "OneHot" and len(n.input) == 3 and n.input[0] == t:
                 table, ids = _one_hot_table(reads, n, t), t
@@ -103,8 +116,12 @@ def one_hots_as_lookups(model: onnx.ModelProto) -> bool:
                 middle = _float_reads(reads, n.output[0])
             else:
                 continue
-            if table is not None and middle is not None:
-                found.append((n, ids, table, middle))
+            if table is None or middle is None or \
+                    middle and not np.isin(table, (0.0, 1.0)).all() or \
+                    any(o in outputs for o in [n.output[0]] + [c.output[0] for c in middle]):
+                continue  # (Casts to other types hold 0 / 1 exactly, other values maybe not; an
+                # encoding that is a graph output keeps its type)
+            found.append((n, ids, _padded(table, largest), middle))
     if not found:
         return False
     names = NewTensors()

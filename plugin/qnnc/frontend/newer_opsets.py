@@ -182,13 +182,20 @@ def _signature(s: defs.OpSchema):
             s.min_input, s.max_input, s.min_output, s.max_output)
 
 
+#: Ops whose newer version added an attribute whose default is not the older meaning (RoiAlign-16:
+#: coordinate_transformation_mode half_pixel, where RoiAlign-10 computed output_half_pixel).
+_DEFAULT_CHANGED = frozenset({"RoiAlign"})
+
+
 def _same_meaning(n: onnx.NodeProto, version: int, target: int) -> bool:
     """Whether node n of a model at opset ``version`` means the same read as opset ``target``."""
-    if _added_after(n, target):
+    if _added_after(n, target) or _added_after(n, version):
         return False
     old, new = defs.get_schema(n.op_type, target, ""), defs.get_schema(n.op_type, version, "")
     if old.since_version == new.since_version:
         return True
+    if old.deprecated or new.deprecated or n.op_type in _DEFAULT_CHANGED:
+        return False
     a_old, *io_old = _signature(old)
     a_new, *io_new = _signature(new)
     if io_old != io_new:
@@ -212,15 +219,16 @@ def _stamped(model: onnx.ModelProto, version: int) -> onnx.ModelProto:
     return m
 
 
-def stamped_up(model: onnx.ModelProto, version: int, newest: int) -> Optional[onnx.ModelProto]:
-    """A copy of ``model`` (default-domain opset ``version``, holding ops first defined after it, up
-    to opset ``newest``) stamped with opset ``newest`` when every other node in every graph reads
-    the same there (:func:`_same_meaning`: a node of opset ``newest`` read as ``version``), else
-    None."""
-    nodes = [n for g in all_graphs(model.graph) for n in g.node
-             if n.domain in ("", "ai.onnx") and not _added_after(n, version)]
-    if not all(_same_meaning(n, newest, version) for n in nodes):
-        return None
+def stamped_up(model: onnx.ModelProto, version: int, newer: Dict[str, int]) -> Optional[onnx.ModelProto]:
+    """A copy of ``model`` (default-domain opset ``version``) holding ops first defined after it
+    (``newer``: op -> the opset that added it) stamped with the newest of those opsets when every
+    node in every graph reads the same there: each other node as at ``version``, each newer op as
+    at its first opset (:func:`_same_meaning`); else None. An op without a schema at ``version``
+    (a removed one: expand_legacy rewrites it before the opset conversion) stops it."""
+    newest = max(newer.values())
+    for n in (n for g in all_graphs(model.graph) for n in g.node if n.domain in ("", "ai.onnx")):
+        if not _same_meaning(n, newest, newer.get(n.op_type, version)):
+            return None
     return _stamped(model, newest)
 
 
