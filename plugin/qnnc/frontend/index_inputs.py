@@ -123,6 +123,21 @@ class InputReads:
         return ((n.op_type == "Cast" and _attr(n, "to") in INDEX_TYPES)
                 or (n.op_type in ID_VIEW_OPS and n.input[0] == t and self._memory_kept(n)))
 
+    def lookup_rows(self, n: onnx.NodeProto, t: str) -> Optional[int]:
+        """Rows of the constant table ``n`` looks up with the ids ``t`` (a Gather on axis 0 with ``t``
+        as its indices), or None when ``n`` is no such lookup."""
+        if n.op_type != "Gather" or list(n.input[1:]) != [t] or n.input[0] == t:
+            return None
+        table = self.table_shape(n.input[0])
+        if table is None or len(table) < 2 or int(_attr(n, "axis", 0)) not in (0, -len(table)):
+            return None
+        return int(table[0])
+
+    def table_rows(self, ids: str) -> List[int]:
+        """Rows of each table the ids ``ids`` are looked up in (through views and Casts)."""
+        found = (self.lookup_rows(n, t) for t, n in self.walk(ids, self.passes_ids))
+        return [r for r in found if r is not None]
+
     def reads(self, ids: str) -> Tuple[Optional[int], Optional[onnx.NodeProto]]:
         """(rows of the smallest table, None) if every path from ``ids`` ends as the indices of a
         Gather on axis 0 of a constant table (through views and Casts to int32/int64, Shape
@@ -132,11 +147,10 @@ class InputReads:
             if n.op_type == "Shape":
                 continue
             if n.op_type == "Gather" and list(n.input[1:]) == [t] and n.input[0] != t:
-                table = self.table_shape(n.input[0])
-                axis = int(_attr(n, "axis", 0))
-                if table is None or len(table) < 2 or axis not in (0, -len(table)):
+                found = self.lookup_rows(n, t)
+                if found is None:
                     return None, n
-                rows.append(int(table[0]))
+                rows.append(found)
             elif not self.passes_ids(n, t):
                 return None, n
         return (min(rows), None) if rows else (None, None)

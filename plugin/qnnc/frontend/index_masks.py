@@ -68,17 +68,12 @@ def id_comparisons_as_lookups(model: onnx.ModelProto) -> bool:
     inputs = {i.name for i in model.graph.input}
     found: List[tuple] = []
     for start in id_starts(model, reads):
-        rows: List[int] = []
+        rows = reads.table_rows(start)
         compares: List[tuple] = []
         for t, n in reads.walk(start, reads.passes_ids):
-            if n.op_type == "Gather" and list(n.input[1:]) == [t] and n.input[0] != t:
-                table = reads.table_shape(n.input[0])
-                if table is not None and len(table) >= 2:
-                    rows.append(int(table[0]))
-            else:
-                test = _comparison(reads, n, t)
-                if test is not None:
-                    compares.append((n, t) + test)
+            test = _comparison(reads, n, t)
+            if test is not None:
+                compares.append((n, t) + test)
         source = reads.producer.get(start)
         if source is not None and source.op_type == "Cast" and source.input[0] in inputs:
             # Keras' float ids (cast to an integer type for the lookup) compared as floats
@@ -90,9 +85,7 @@ def id_comparisons_as_lookups(model: onnx.ModelProto) -> bool:
             found.extend((n, t, op, c, min(rows)) for n, t, op, c in compares if _exact(_TESTS[op], c, min(rows)))
     if not found:
         return False
-    names = NewTensors()
-    names.names = {i.name for i in model.graph.initializer} | {o for n in model.graph.node for o in n.output} | \
-        {i.name for i in model.graph.input} | {n.name for n in model.graph.node}
+    names = NewTensors.of_model(model)
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
     replaced: Dict[int, List[onnx.NodeProto]] = {}
     for n, t, op, c, rows in found:

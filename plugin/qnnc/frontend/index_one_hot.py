@@ -102,9 +102,7 @@ def one_hots_as_lookups(model: onnx.ModelProto) -> bool:
     outputs = {o.name for o in model.graph.output}
     found = []  # (node, ids tensor, table, Casts that become Identity)
     for start in id_starts(model, reads):
-        rows = [reads.table_shape(n.input[0]) for t, n in reads.walk(start, reads.passes_ids)
-                if n.op_type == "Gather" and list(n.input[1:]) == [t] and n.input[0] != t]
-        largest = max((r[0] for r in rows if r is not None and len(r) >= 2), default=0)
+        largest = max(reads.table_rows(start), default=0)
         for t, n in reads.walk(start, reads.passes_ids):
             if n.op_type == "OneHot" and len(n.input) == 3 and n.input[0] == t:
                 table, ids = _one_hot_table(reads, n, t), t
@@ -124,9 +122,7 @@ def one_hots_as_lookups(model: onnx.ModelProto) -> bool:
             found.append((n, ids, _padded(table, largest), middle))
     if not found:
         return False
-    names = NewTensors()
-    names.names = {i.name for i in model.graph.initializer} | {o for n in model.graph.node for o in n.output} | \
-        {i.name for i in model.graph.input} | {n.name for n in model.graph.node}
+    names = NewTensors.of_model(model)
     retyped = set()
     for n, ids, table, middle in found:
         out = n.output[0]

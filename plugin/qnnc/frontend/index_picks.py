@@ -42,11 +42,7 @@ def _lookups(reads: InputReads, name: str) -> List[onnx.NodeProto]:
     """The readers of ``name`` when every one is a Gather on axis 0 of a constant table indexed by
     it; else []."""
     users = reads.readers.get(name, [])
-    for u in users:
-        table = reads.table_shape(u.input[0]) if u.op_type == "Gather" and list(u.input[1:]) == [name] else None
-        if table is None or len(table) < 2 or int(_attr(u, "axis", 0)) not in (0, -len(table)):
-            return []
-    return users
+    return users if all(reads.lookup_rows(u, name) is not None for u in users) else []
 
 
 def picks_after_lookups(model: onnx.ModelProto) -> bool:
@@ -61,9 +57,7 @@ def picks_after_lookups(model: onnx.ModelProto) -> bool:
                     found.append((n, t, users))
     if not found:
         return False
-    names = NewTensors()
-    names.names = {i.name for i in model.graph.initializer} | {o for n in model.graph.node for o in n.output} | \
-        {i.name for i in model.graph.input} | {n.name for n in model.graph.node}
+    names = NewTensors.of_model(model)
     after = {}  # id(lookup) -> the nodes replacing it
     for pick, ids, users in found:
         for u in users:

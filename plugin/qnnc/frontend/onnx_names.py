@@ -18,6 +18,15 @@ class NewTensors:
         self.inits: List[onnx.TensorProto] = []
         self.consts: Dict[str, np.ndarray] = {}
 
+    @classmethod
+    def of_model(cls, model: onnx.ModelProto) -> "NewTensors":
+        """Names for new nodes and tensors of ``model``'s main graph, with every name it has taken."""
+        made = cls()
+        g = model.graph
+        made.names = {i.name for i in g.initializer} | {i.name for i in g.input} | \
+            {o for n in g.node for o in n.output} | {n.name for n in g.node}
+        return made
+
     def name(self, base: str) -> str:
         """``base``, or ``base_1``, ``base_2`` ... when taken; the name is taken from then on."""
         n, i = base, 1
