@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 from onnx import TensorProto as T, helper, numpy_helper
 
@@ -82,7 +83,8 @@ def test_token_ids_bit_exact_and_close_to_float(tmp_path, keras, two_tables, bit
                                      f"  activation_bits: {bits}\n")
     res = build(str(model), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "txt", progress=False)
     qm = res.compiled.model
-    assert qm.index_inputs == {"tokens": ROWS} and qm.multi_io
+    rows = ROWS + 9 if two_tables else ROWS  # the largest table's
+    assert qm.index_inputs == {"tokens": rows} and qm.multi_io
     t = qm.tensors["tokens"]
     assert (t.scale, t.zero_point, t.bits) == (1.0, 0, 16)
     kinds = [op.kind for op in qm.ops]
@@ -91,7 +93,7 @@ def test_token_ids_bit_exact_and_close_to_float(tmp_path, keras, two_tables, bit
     assert all(op.kernel == kernel for op in qm.ops if op.kind == "embedding")
     h = res.files["txt.h"]
     assert "int txt_invoke(txt_ctx *ctx, const int16_t *tokens, int8_t *out);" in h
-    assert f"#define TXT_INPUT_TOKENS_TABLE_ROWS {ROWS}\n" in h and "#define TXT_INPUT_TOKENS_BITS 16\n" in h
+    assert f"#define TXT_INPUT_TOKENS_TABLE_ROWS {rows}\n" in h and "#define TXT_INPUT_TOKENS_BITS 16\n" in h
     n = 32
     test = _ids(n, 2)
     test[::2, 0, :2] = [-1, -ROWS]  # counted from the end (ids outside a table: the next test)
@@ -237,7 +239,7 @@ def test_one_hot_categorical_input(tmp_path, form, embedding):
     (tmp_path / "q.yaml").write_text("name: cat\ncalibration:\n  data: cal.npy\n")
     qm = build(str(path), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "cat",
                progress=False).compiled.model
-    # rows of the smallest table: the encoding's depth + 1 (its row of all off), or the embedding's
+    # rows of the largest table: the encoding's depth + 1 (its row of all off), or the embedding's
     assert qm.index_inputs == {"cat": rows if embedding else depth + 1}
     assert [o.kind for o in qm.ops].count("embedding") == 1 + embedding
     test = cats[64:]
@@ -248,11 +250,37 @@ def test_one_hot_categorical_input(tmp_path, form, embedding):
     assert err.max() <= 2.0 and err.mean() <= 0.5
 
 
+def test_one_hot_encodings_of_two_depths(tmp_path):
+    """F.one_hot(ids, 3) and F.one_hot(ids, 10) of the same ids, no embedding: two tables of 4 and 11
+    rows; an id of 3..9 is all off in the first, so each table clamps the ids for itself (the float
+    model too): the reference equals onnxruntime on the model as it was."""
+    i64 = lambda name, v: numpy_helper.from_array(np.array(v, np.int64), name)  # noqa: E731
+    nodes = [helper.make_node("OneHot", ["ids", "d3", "values"], ["a"], name="oh3", axis=-1),
+             helper.make_node("OneHot", ["ids", "d10", "values"], ["b"], name="oh10", axis=-1),
+             helper.make_node("Concat", ["a", "b"], ["out"], name="join", axis=-1)]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("ids", T.INT64, [1, 4])],
+                          [helper.make_tensor_value_info("out", T.FLOAT, [1, 4, 13])],
+                          [i64("d3", 3), i64("d10", 10), _c("values", [0, 1])])
+    path = tmp_path / "depths.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    ids = np.random.default_rng(6).integers(0, 10, (48, 1, 4)).astype(np.float32)
+    np.save(tmp_path / "cal.npy", ids[:32])
+    (tmp_path / "q.yaml").write_text("name: oh\ncalibration:\n  data: cal.npy\n")
+    qm = build(str(path), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "oh",
+               progress=False).compiled.model
+    assert qm.index_inputs == {"ids": 11}
+    got, _ = _c_equals_reference(tmp_path, qm, "oh", path, "ids", ids[32:], "int8")
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    f = np.concatenate([sess.run(None, {"ids": x.astype(np.int64)})[0] for x in ids[32:]]).reshape(16, -1)
+    assert np.abs(got - f).max() <= qm.output_tensor.scale  # 0 / 1 values: at most one step off
+
+
 def test_categorical_columns_picked_before_their_lookups(tmp_path):
     """A tabular model's int64 input of categorical columns, each looked up in its own table:
-    emb0(cat[:, 0]) (a Gather of the ids) and emb1(cat[:, 1:2]) (a Slice). The picks move after
-    the lookups (index_picks.py): the input stays an index input; C equals the reference, which is
-    close to float."""
+    emb0(cat[:, 0]) (a Gather of the ids, 10 categories) and emb1(cat[:, 1:2]) (a Slice, 6). The
+    picks move after the lookups (index_picks.py): the input stays an index input of the largest
+    table's rows, each table clamping the ids it is given; C equals the reference, which is close
+    to onnxruntime on the model as it was, over each column's whole range of ids."""
     rng = np.random.default_rng(17)
     i64 = lambda name, v: numpy_helper.from_array(np.array(v, np.int64), name)  # noqa: E731
     nodes = [helper.make_node("Gather", ["cat", "zero"], ["c0"], name="column0", axis=1),
@@ -269,20 +297,21 @@ def test_categorical_columns_picked_before_their_lookups(tmp_path):
                           [helper.make_tensor_value_info("out", T.FLOAT, [1, 2])], inits)
     path = tmp_path / "tabular.onnx"
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path))
-    cats = rng.integers(0, 6, (80, 1, 2)).astype(np.float32)
+    cats = np.stack([rng.integers(0, 10, (80, 1)), rng.integers(0, 6, (80, 1))], -1).astype(np.float32)
     nums = rng.standard_normal((80, 1, 5)).astype(np.float32)
     np.savez(tmp_path / "cal.npz", cat=cats[:64], num=nums[:64])
     (tmp_path / "q.yaml").write_text("name: tab\ncalibration:\n  data: cal.npz\n")
     qm = build(str(path), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "tab",
                progress=False).compiled.model
-    assert qm.index_inputs == {"cat": 6} and [o.kind for o in qm.ops].count("embedding") == 2
+    assert qm.index_inputs == {"cat": 10} and [o.kind for o in qm.ops].count("embedding") == 2
     test = {"cat": cats[64:], "num": nums[64:]}
     q = quantize_input(qm, test)
     ref = run_all(qm, q)
     exe = compile_driver(str(tmp_path / "gen"), "tab", str(tmp_path / "drv"), sanitize=True)
     assert np.array_equal(run_driver_io(exe, api_input_arrays(qm, q), [qm.output_tensor.size], "int8")[0],
                           ref[0].reshape(16, -1))
-    f = float_outputs_all(str(path), test)[0].reshape(16, -1)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    f = np.concatenate([sess.run(None, {"cat": c.astype(np.int64), "num": x})[0] for c, x in zip(cats[64:], nums[64:])])
     err = np.abs(dequantize_output(qm, ref[0]).reshape(16, -1) - f) / qm.output_tensor.scale
     print(f"categorical columns: max/mean |error| LSB {err.max():.2f} {err.mean():.3f}")
     assert err.max() <= 2.0 and err.mean() <= 0.5

@@ -82,7 +82,7 @@ class Graph:
     # The ONNX names of the outputs, in order: the API's, also where a pass made two outputs one
     # tensor (an output that is the Identity of another).
     output_names: List[str] = field(default_factory=list)
-    # Index inputs (frontend/index_inputs.py): {input: rows of the smallest table it indexes}; the
+    # Index inputs (frontend/index_inputs.py): {input: rows of the largest table it indexes}; the
     # token ids an embedding is looked up with, int16 ids of scale 1 in the compiled model.
     index_inputs: Dict[str, int] = field(default_factory=dict)
     # Integer value inputs (frontend/value_inputs.py: an attention mask cast to float): int8 of

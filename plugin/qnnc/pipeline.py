@@ -189,7 +189,7 @@ def _calibrate_and_quantize(model_path: str, cfg: Config, name: str, progress: b
             x = xs[inp] if isinstance(xs, dict) else xs
             if inp in u8:  # raw bytes: uniform 0..255 (the range is fixed to [0, 255] below anyway)
                 x[...] = np.random.default_rng(k).integers(0, 256, x.shape)
-            elif inp in graph.index_inputs:  # token ids: uniform over the table's rows
+            elif inp in graph.index_inputs:  # token ids: uniform over the largest table's rows
                 x[...] = random_ids(x.shape, graph.index_inputs[inp], k)
             elif inp in graph.value_inputs:  # an attention mask: 0 / 1
                 x[...] = random_values(x.shape, k)

@@ -144,7 +144,7 @@ class QModel:
     # Inputs the API takes as uint8 bytes (an ONNX uint8 input; int8 = byte - 128, see
     # frontend/uint8_inputs.py).
     uint8_inputs: List[str] = field(default_factory=list)
-    # Inputs that are token ids (frontend/index_inputs.py): {input: rows of its smallest table};
+    # Inputs that are token ids (frontend/index_inputs.py): {input: rows of its largest table};
     # int16 of scale 1, the API takes the ids as int16_t.
     index_inputs: Dict[str, int] = field(default_factory=dict)
     # Integer value inputs (frontend/value_inputs.py: a mask): int8 of scale 1, zero point 0.

@@ -67,7 +67,7 @@ def _shape(shape) -> str:
 
 def _tensor_macros(P: str, kind: str, k: int, onnx_name: str, ident: str, t: QTensor, uint8: bool = False,
                    rows: int = 0, values: bool = False) -> str:
-    """The macros of one API tensor; ``rows``: the tensor is token ids of a table of that many rows;
+    """The macros of one API tensor; ``rows``: the tensor is token ids of tables of at most that many rows;
     ``values``: an integer value input (a mask), its int8 the value itself."""
     M = f"{P}_{kind}_{ident.upper()}"
     what = "int16 (zero point 0)" if t.bits == 16 else "int8"
@@ -76,8 +76,8 @@ def _tensor_macros(P: str, kind: str, k: int, onnx_name: str, ident: str, t: QTe
     if values:  # frontend/value_inputs.py
         what = "int8, the integer value itself (a mask's 0 / 1; the model's values beyond -128..127 clamped)"
     if rows:  # frontend/index_inputs.py
-        what = (f"int16 token ids, the id itself (0..{rows - 1}; below 0 counts from the end, "
-                "outside the table clamped to it)")
+        what = (f"int16 token ids, the id itself (0..{rows - 1} for the largest table; below 0 counts from "
+                "the end, outside a table clamped to it)")
     return (f"/* {kind.lower()} {k}: '{_safe(onnx_name)}' {list(t.shape)}, {what} */\n"
             + (f"#define {M}_UINT8 1\n" if uint8 else "")
             + (f"#define {M}_TABLE_ROWS {rows}\n" if rows else "") +

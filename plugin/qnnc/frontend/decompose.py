@@ -992,7 +992,7 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     if any(n.op_type == "CastLike" for n in model.graph.node):
         cast_likes_as_casts(model)  # those of the branches and loop bodies just inlined
     if loop_ties:
-        _add_tied(model, loop_ties)
+        add_tied_ranges(model, loop_ties)
     consts = {i.name for i in model.graph.initializer}
     for n in model.graph.node:
         if n.op_type == "Constant":
@@ -1038,7 +1038,7 @@ def expand_composites(model: onnx.ModelProto, opset: int, path: str) -> onnx.Mod
     _drop_unused_initializers(m)  # e.g. an unrolled LSTM's W / R / B, now read per gate
     r.tied.extend(_rewritten_ties(m, loop_ties))
     if r.tied:
-        _add_tied(m, r.tied)
+        add_tied_ranges(m, r.tied)
     stale = [vi for vi in m.graph.value_info if vi.name in masks]  # the bools the masks replaced
     for vi in stale:
         m.graph.value_info.remove(vi)
@@ -1061,7 +1061,7 @@ def _rewritten_ties(m: onnx.ModelProto, groups: List[List[str]]) -> List[List[st
     return out
 
 
-def _add_tied(m: onnx.ModelProto, groups: List[List[str]]) -> None:
+def add_tied_ranges(m: onnx.ModelProto, groups: List[List[str]]) -> None:
     """Record groups of tensors that take one calibrated range in the model's metadata (the
     importer reads them into Graph.tied_ranges), after any recorded before."""
     props = {p.key: p.value for p in m.metadata_props}

@@ -19,11 +19,8 @@ from .qdq import is_prequantized, strip_quantization
 from .qdq_float import clamped_to_quantized_ranges
 from .samples_apart import samples_mixed_once
 from .sequence_input import batch_first_sequence
-from .index_inputs import index_inputs, integer_ids
-from .index_masks import id_comparisons_as_lookups
-from .index_one_hot import one_hots_as_lookups
-from .index_picks import picks_after_lookups
-from .index_wraps import drop_index_wraps
+from .id_rewrites import rewrite_id_reads
+from .index_inputs import clamp_smaller_tables, index_inputs, integer_ids
 from .uint8_inputs import uint8_input_names
 from .value_inputs import bool_input_names, float_value_inputs, integer_values
 from .unbatched_inputs import batch_unbatched_inputs
@@ -73,10 +70,7 @@ class FloatRunner:
         if is_prequantized(model):
             # The float model behind the Q/DQ nodes (dequantized weights, float activations).
             model, spec = strip_quantization(model, path)
-        drop_index_wraps(model)  # as the importer does before finding token ids
-        picks_after_lookups(model)
-        id_comparisons_as_lookups(model)
-        one_hots_as_lookups(model)
+        model = rewrite_id_reads(model, opset, path, input_shape)  # as the importer does before finding token ids
         # token ids (index_inputs.py), found as the importer finds them: {input: (table rows, its type)}
         types = {i.name: onnx.helper.tensor_dtype_to_np_dtype(i.type.tensor_type.elem_type) for i in model.graph.input
                  if i.type.HasField("tensor_type")}
@@ -104,6 +98,7 @@ class FloatRunner:
         model = expand_composites(model, opset, path)  # the importer's nodes, so every tensor is measured
         if spec is not None:  # (after the rewrites, which name their tensors after what they replace)
             model = clamped_to_quantized_ranges(model, spec)  # as the model's QuantizeLinears clamp them
+        clamp_smaller_tables(model, ids)  # ids fed within the largest table; each table clamps as the kernel
         n_outputs = len(model.graph.output)
         self.nodes = list(model.graph.node)  # the nodes it runs (for the callers that read the graph)
         if all_tensors:

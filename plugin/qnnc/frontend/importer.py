@@ -24,11 +24,9 @@ from .onnx_fold import fold_onnx_constants
 from .qdq import is_prequantized, strip_quantization
 from .samples_apart import samples_mixed_once
 from .sequence_input import batch_first_sequence
+from .id_rewrites import rewrite_id_reads
+from .index_loops import loop_refusal
 from .index_inputs import check_rows, drop_index_casts, index_inputs, read_as_indices, refusal_reason
-from .index_masks import id_comparisons_as_lookups
-from .index_one_hot import one_hots_as_lookups
-from .index_picks import picks_after_lookups
-from .index_wraps import drop_index_wraps
 from .uint8_inputs import float_uint8_inputs
 from .value_inputs import float_value_inputs, value_refusal
 from .unbatched_inputs import batch_unbatched_inputs
@@ -479,6 +477,9 @@ def single_sample(model: onnx.ModelProto, path: Optional[str]) -> Optional[Tuple
 def _integer_refusal(model: onnx.ModelProto, name: str) -> str:
     """The reader that keeps integer input ``name`` from being token ids (when a Gather reads it
     as indices) or a value input (otherwise), in words."""
+    looped = loop_refusal(model, name)
+    if looped is not None:
+        return looped
     return refusal_reason(model, name) if read_as_indices(model, name) else value_refusal(model, name)
 
 
@@ -823,10 +824,7 @@ def import_onnx(path: str, input_shape: Optional[Dict[str, List[int]]] = None,
     if is_prequantized(model):
         model, quant = strip_quantization(model, path)
     float_uint8_inputs(model, path)  # uint8 image inputs Cast to float: float inputs (see uint8_inputs.py)
-    drop_index_wraps(model)  # Keras' where(ids < 0, ids + rows, ids) before a lookup: the Gather's own
-    picks_after_lookups(model)  # emb_k(cat[:, k]): the column picked after the lookup (index_picks.py)
-    id_comparisons_as_lookups(model)  # Keras' mask_zero: Equal(ids, 0) as a 0/1 table lookup (index_masks.py)
-    one_hots_as_lookups(model)  # F.one_hot(ids): a lookup of a constant table (index_one_hot.py)
+    model = rewrite_id_reads(model, opset, path, input_shape)  # ids read only as table lookups (id_rewrites.py)
     ids = index_inputs(model)  # token ids of embedding tables (index_inputs.py), as the user's model has them
     check_rows(ids, path)
     values = float_value_inputs(model, ids)  # an attention mask cast to float: float inputs (value_inputs.py)

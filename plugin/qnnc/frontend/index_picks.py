@@ -38,6 +38,21 @@ def _is_pick(reads: InputReads, n: onnx.NodeProto, t: str) -> bool:
     return False
 
 
+def _whole(reads: InputReads, n: onnx.NodeProto, t: str) -> bool:
+    """Whether pick ``n`` is a Slice of the whole of every axis it names (EmbeddingBag's single bag):
+    the lookup then needs no pick after it."""
+    shape = reads.value_shapes.get(t)
+    if n.op_type != "Slice" or not shape or any(d <= 0 for d in shape):
+        return False
+    starts, ends, axes = (reads.value(i) for i in n.input[1:4])
+    steps = reads.value(n.input[4]) if len(n.input) > 4 and n.input[4] else np.ones_like(starts)
+    for s0, e0, a, st in zip(starts.reshape(-1), ends.reshape(-1), axes.reshape(-1), steps.reshape(-1)):
+        dim = shape[int(a)]
+        if st != 1 or (s0 + dim if s0 < 0 else s0) > 0 or (e0 + dim if e0 < 0 else e0) < dim:
+            return False
+    return True
+
+
 def _lookups(reads: InputReads, name: str) -> List[onnx.NodeProto]:
     """The readers of ``name`` when every one is a Gather on axis 0 of a constant table indexed by
     it; else []."""
@@ -62,6 +77,10 @@ def picks_after_lookups(model: onnx.ModelProto) -> bool:
     for pick, ids, users in found:
         for u in users:
             out = u.output[0]
+            if _whole(reads, pick, ids):
+                after[id(u)] = [helper.make_node("Gather", [u.input[0], ids], [out], name=u.name or
+                                                 names.name(f"{out}_all_ids"), axis=0)]
+                continue
             rows = names.name(f"{out}_all_ids")
             lookup = helper.make_node("Gather", [u.input[0], ids], [rows], name=names.name(f"{u.name or out}_all_ids"),
                                       axis=0)

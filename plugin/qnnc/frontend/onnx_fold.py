@@ -16,11 +16,13 @@ name); nodes producing a graph output are never folded (the importer refuses con
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Set, Tuple
 
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper, shape_inference
+
+from .onnx_names import read_names, subgraphs
 
 _MAX_ROUNDS = 32
 _NONDETERMINISTIC = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
@@ -88,6 +90,12 @@ def _fold_value(node: onnx.NodeProto, consts: Dict[str, np.ndarray], shapes, ops
     return values
 
 
+def _reads(n: onnx.NodeProto) -> Set[str]:
+    """The names ``n`` reads: its inputs and the outer names its subgraphs (a Loop's or If's
+    body) read, which must keep their constants too."""
+    return {i for i in n.input if i} | set().union(*(read_names(sub) for sub in subgraphs(n)))
+
+
 def _fold_round(model: onnx.ModelProto, opset: int, max_elements: Optional[int]) -> bool:
     """One pass over the nodes in order; returns whether anything folded."""
     g = model.graph
@@ -117,7 +125,7 @@ def _fold_round(model: onnx.ModelProto, opset: int, max_elements: Optional[int])
         changed = True
         for name, v in zip([o for o in node.output if o], values):
             g.initializer.append(numpy_helper.from_array(v, name))
-    used = {i for _, n in kept for i in n.input} | outputs
+    used = set().union(*(_reads(n) for _, n in kept)) | outputs
     still = [(k, n) for k, n in const_nodes.values() if n.output[0] in used]
     changed = changed or len(still) != len(const_nodes)
     if not changed:
@@ -126,7 +134,7 @@ def _fold_round(model: onnx.ModelProto, opset: int, max_elements: Optional[int])
     del g.node[:]
     g.node.extend(kept)
     was_init = {i.name for i in g.initializer}
-    used = {i for n in g.node for i in n.input} | outputs
+    used = set().union(*(_reads(n) for n in g.node)) | outputs
     keep_inits = [i for i in g.initializer if i.name in used]
     del g.initializer[:]
     g.initializer.extend(keep_inits)

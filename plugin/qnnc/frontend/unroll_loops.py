@@ -164,15 +164,17 @@ class _Unroller(NewTensors):
             if not o:
                 continue
             parts = []
+            single = len(scans[k]) == 1  # one step: its item is the output (a Concat of one copies)
             for i, part in enumerate(scans[k]):
-                up = self.name(f"{o}__item{i}")
+                up = o if single else self.name(f"{o}__item{i}")
                 if self.opset >= 13:
                     out.append(helper.make_node("Unsqueeze", [part, self.const(f"{o}__axes", np.array([0], np.int64))],
                                                 [up], name=self.name(f"{up}_node")))
                 else:
                     out.append(helper.make_node("Unsqueeze", [part], [up], name=self.name(f"{up}_node"), axes=[0]))
                 parts.append(up)
-            out.append(helper.make_node("Concat", parts, [o], name=self.name(f"{o}__stack"), axis=0))
+            if not single:
+                out.append(helper.make_node("Concat", parts, [o], name=self.name(f"{o}__stack"), axis=0))
         # a tensor made at every step plays one role: one range. Steps where it is a constant (the
         # zero initial state's product at step 0, integer controls) fold away and stay out.
         for names in roles.values():

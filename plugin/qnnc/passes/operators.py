@@ -172,7 +172,7 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     "If": ("Identity", "a condition known at build time (TorchScript's if on a size, tf.cond on a static shape): "
            "the branch taken, inlined"),
     "Loop": ("Identity", "a trip count and condition known at build time (tf2onnx's Keras 3 LSTM/GRU/SimpleRNN, "
-             "TorchScript loops): unrolled, at most 1024 steps, the steps' tensors of one role on one range; "
+             "TorchScript loops, EmbeddingBag's loop over the bags): unrolled, at most 1024 steps, the steps' tensors of one role on one range; "
              "no subgraphs in the body"),
     "ReverseSequence": ("Slice", "every sequence the whole time axis (tf2onnx's backward RNN direction): a Slice "
                         "with step -1"),
