@@ -739,16 +739,29 @@ def _bit_exact_build(tmp_path, model, rng):
     return qm, test, ref
 
 
-def test_opset8_image_scaler_and_scale(tmp_path):
-    """The model zoo's older image networks (Tiny YOLOv2: ImageScaler at opset 8): the removed
-    experimental ops are rewritten before the opset conversion; the build is bit-exact and close
-    to onnxruntime on the original model."""
+def _as_ir3(path):
+    """The model saved as the IR-3 files of opsets 7-8 are: every initializer also a graph input."""
+    m = onnx.load(str(path))
+    m.ir_version = 3
+    m.graph.input.extend(onnx.helper.make_tensor_value_info(i.name, i.data_type, list(i.dims)) for i in m.graph.initializer)
+    onnx.save(m, str(path))
+    return path
+
+
+@pytest.mark.parametrize("ir", [8, 3])
+def test_opset8_image_scaler_and_scale(tmp_path, ir):
+    """The model zoo's older image networks (Tiny YOLOv2: ImageScaler at opset 8, IR 3 files among
+    them): the removed experimental ops are rewritten before the opset conversion (whose constants
+    IR 3 would have listed as inputs: the copy is IR 4); the build is bit-exact and close to
+    onnxruntime on the original model."""
     rng = np.random.default_rng(8)
     m = GraphBuilder([1, 3, 8, 8], 8)
     s = m.op("ImageScaler", ["x"], scale=0.5, bias=[0.1, -0.2, 0.3])
     c = conv(m, rng, s, 3, 8)
     m.op("Scale", [m.op("Relu", [c])], scale=2.0)
     model = m.finish(tmp_path / "zoo8.onnx", check=False)  # onnx >= 1.x has no schema for them
+    if ir == 3:
+        model = _as_ir3(model)
     qm, test, ref = _bit_exact_build(tmp_path, model, rng)
     sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     f = np.concatenate([sess.run(None, {"x": t[None]})[0] for t in test]).reshape(len(test), -1)
@@ -802,6 +815,26 @@ def test_opset8_rnn_initial_state_constant_fill(tmp_path):
                    progress=False).compiled.model
         outs.append(run_int8(qm, quantize_input(qm, xs)))
     np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def test_constant_fill_of_a_float64_model(tmp_path):
+    """A float64 opset-8 model (IR 3) adding ConstantFill(dtype=DOUBLE) of its input's shape: read
+    as float32 like the rest of the model, bit-exact and equal to x + 0.5 within int8 error."""
+    m = GraphBuilder([1, 3, 8, 8], 8)
+    fill = m.op("ConstantFill", [m.op("Shape", ["x"])], input_as_shape=1, value=0.5, dtype=onnx.TensorProto.DOUBLE)
+    m.op("Add", ["x", fill])
+    m.out_shape = [1, 3, 8, 8]
+    path = m.finish(tmp_path / "fill64.onnx", check=False)
+    model = onnx.load(str(path))
+    for v in list(model.graph.input) + list(model.graph.output):
+        v.type.tensor_type.elem_type = onnx.TensorProto.DOUBLE
+    del model.graph.value_info[:]
+    onnx.save(model, str(path))
+    rng = np.random.default_rng(21)
+    qm, test, ref = _bit_exact_build(tmp_path, _as_ir3(path), rng)
+    err = np.abs(dequantize_output(qm, ref).reshape(test.shape) - (test + 0.5)) / qm.output_tensor.scale
+    print(f"float64 ConstantFill: max |error| {err.max():.2f} LSB")
+    assert err.max() <= 1.0
 
 
 def test_tf2onnx_leftover_erfc_and_tfl_gelu(tmp_path):

@@ -1147,8 +1147,10 @@ def restore_legacy_fills(model: onnx.ModelProto) -> None:
         if n.op_type != "ConstantFill" or n.domain != _LEGACY_DOMAIN:
             continue
         dtype = int(_attr(n, "dtype", onnx.TensorProto.FLOAT))
-        value = helper.make_tensor("value", dtype, [1], [float(_attr(n, "value", 0.0))] if dtype in (
-            onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16) else [int(_attr(n, "value", 0))])
+        if dtype in (onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16):
+            dtype = onnx.TensorProto.FLOAT  # the model's other float tensors are float32 by now (float32.py)
+        value = helper.make_tensor("value", dtype, [1], [float(_attr(n, "value", 0.0))] if dtype ==
+                                   onnx.TensorProto.FLOAT else [int(_attr(n, "value", 0))])
         n.op_type, n.domain = "ConstantOfShape", ""
         del n.attribute[:]
         n.attribute.extend([helper.make_attribute("value", value)])
@@ -1231,6 +1233,9 @@ def rewritten_copy(model: onnx.ModelProto, path: str, opset: int,
         return model
     m = onnx.ModelProto()
     m.CopyFrom(model)
+    # IR 3 (opset 7/8 files) lists every initializer as a graph input; the rewrites' constants are
+    # not, which IR 4 allows (the opset conversion checks the IR's rule)
+    m.ir_version = max(m.ir_version, 4)
     r = _Rewriter(m, opset, path, infer=False)
     _rewrite(m, r, wanted, rewrites)
     stale = [vi for vi in m.graph.value_info if vi.name in r.retyped]
