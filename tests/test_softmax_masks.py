@@ -80,20 +80,24 @@ def test_an_infinite_mask_is_the_same_for_the_softmax(form, tmp_path):
     assert np.array_equal(float_outputs(str(path), xs), want)
 
 
-def padding_attention(path, fill: float):
+def padding_attention(path, fill: float, fill_branch: str = "true"):
     """Self-attention over x [1, SEQ, DIM] whose padding mask comes from a second input (1 keep,
-    0 pad): Where(mask == 0, fill, scores), as BERT-style exports write it."""
+    0 pad): Where(mask == 0, fill, scores), as BERT-style exports write it, or (``fill_branch``
+    "false") Where(mask == 1, scores, fill), as masked_fill(~pad) does."""
     rng = np.random.default_rng(1)
     w = lambda: numpy_helper.from_array((rng.standard_normal((DIM, DIM)) * 0.3).astype(np.float32))
     inits = [w(), w(), numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
              numpy_helper.from_array(np.array(fill, np.float32), "fill"),
+             numpy_helper.from_array(np.array(1.0, np.float32), "one"),
              numpy_helper.from_array(np.array([1, 1, SEQ], np.int64), "mask_shape")]
     inits[0].name, inits[1].name = "wq", "wk"
     N = helper.make_node
     nodes = [N("MatMul", ["x", "wq"], ["q"]), N("MatMul", ["x", "wk"], ["k"]), N("Transpose", ["k"], ["kt"], perm=[0, 2, 1]),
              N("MatMul", ["q", "kt"], ["s"]), N("Reshape", ["keep", "mask_shape"], ["keep3"]),
-             N("Equal", ["keep3", "zero"], ["pad"]), N("Where", ["pad", "fill", "s"], ["masked"]),
-             N("Softmax", ["masked"], ["p"], axis=-1), N("MatMul", ["p", "x"], ["y"])]
+             N("Equal", ["keep3", "zero"], ["pad"]), N("Where", ["pad", "fill", "s"], ["masked"])]
+    if fill_branch == "false":
+        nodes[-2:] = [N("Equal", ["keep3", "one"], ["kept"]), N("Where", ["kept", "s", "fill"], ["masked"])]
+    nodes += [N("Softmax", ["masked"], ["p"], axis=-1), N("MatMul", ["p", "x"], ["y"])]
     g = helper.make_graph(nodes, "padding", [vi("x", [1, SEQ, DIM]), vi("keep", [1, SEQ])], [vi("y", [1, SEQ, DIM])],
                           inits)
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path))
@@ -108,13 +112,15 @@ def _padding_data(n: int, seed: int):
     return {"x": r.standard_normal((n, SEQ, DIM)).astype(np.float32), "keep": keep}
 
 
-@pytest.mark.parametrize("fill", [-1e4, -1e9, -np.inf])
-def test_padding_mask_from_an_input(fill, tmp_path):
-    """The fill meets the scores in one int8 tensor before the Softmax (scores * keep + fill *
-    (1 - keep)); fills beyond -1e4 are taken as -1e4 (frontend/finite_masks.py), so the scores keep
-    their resolution: the unmasked model's error level (before: 74 LSB max, 8 LSB mean at -1e9;
-    -inf refused)."""
-    model = padding_attention(tmp_path / "m.onnx", fill)
+@pytest.mark.parametrize("fill,fill_branch", [(-1e4, "true"), (-1e9, "true"), (-np.inf, "true"), (-1e4, "false"),
+                                              (-np.inf, "false")])
+def test_padding_mask_from_an_input(fill, fill_branch, tmp_path):
+    """The fill meets the scores in one int8 tensor before the Softmax (scores + mask * (fill -
+    scores), the fill's branch's mask); fills beyond -1e4 are taken as -1e4
+    (frontend/finite_masks.py), so the scores keep their resolution: the unmasked model's error
+    level (before: 74 LSB max, 8 LSB mean at -1e9; -inf refused; the fill as the false branch was
+    selected as fill + keep * (scores - fill), the scores then on the fill's scale: 179 LSB)."""
+    model = padding_attention(tmp_path / "m.onnx", fill, fill_branch)
     np.savez(tmp_path / "cal.npz", **_padding_data(48, 0))
     np.savez(tmp_path / "test.npz", **_padding_data(16, 1))
     (tmp_path / "q.yaml").write_text("calibration:\n  data: cal.npz\n")

@@ -322,13 +322,26 @@ def _tile(r: _Rewriter, n: onnx.NodeProto) -> None:
         x = r.node("Concat", [x] * int(repeats[a]), f"{out}_tiled{a}", out if i == len(axes) - 1 else None, axis=a)
 
 
+#: a Where's constant branch at least this large (in magnitude) is a fill (attention masks:
+#: -1e4, finfo.min; -inf is -1e4 by then, finite_masks.py), no value to quantize with the other
+_LARGE_FILL = 1e3
+
+
 def _where(r: _Rewriter, n: onnx.NodeProto) -> None:
-    """A comparison's mask m (:func:`_compare`): b + m * (a - b); a constant condition c:
-    a * c + b * (1 - c)."""
+    """A comparison's mask m (:func:`_compare`): b + m * (a - b), or a + (1 - m) * (b - a) when b
+    alone is a large constant (a fill); a constant condition c: a * c + b * (1 - c)."""
     a, b, out = n.input[1], n.input[2], n.output[0]
     if n.input[0] in r.masks:
+        m = r.masks[n.input[0]]
+        if b in r.consts and a not in r.consts and np.max(np.abs(r.consts[b])) >= _LARGE_FILL:
+            # an attention fill (-1e4) as the false branch: the live branch is added at its own
+            # range; inside a - b it would be quantized on the fill's scale (a step of ~40). (1 - m)
+            # is calibrated, so the fill reaches the positions masked in the calibration data: a
+            # smaller constant (masked_fill(x, 0)) keeps the form that needs no such positions
+            m = r.node("Sub", [r.const(f"{out}_one", np.array(1.0, np.float32)), m], f"{out}_unselected")
+            a, b = b, a
         diff = r.node("Sub", [a, b], f"{out}_difference")
-        r.node("Add", [b, r.node("Mul", [r.masks[n.input[0]], diff], f"{out}_selected")], out, out)
+        r.node("Add", [b, r.node("Mul", [m, diff], f"{out}_selected")], out, out)
         return
     c = r.constant_input(n, 0, "condition").astype(np.float32)
     # a condition the same everywhere picks one branch (ONNX's Attention body guards the rows a mask
