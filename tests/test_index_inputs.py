@@ -250,6 +250,30 @@ def test_one_hot_categorical_input(tmp_path, form, embedding):
     assert err.max() <= 2.0 and err.mean() <= 0.5
 
 
+def test_id_comparison_keeps_the_broadcast_rank(tmp_path):
+    """One token Squeezed to rank 0, compared with a [1] constant: the comparison is [1] (ONNX
+    broadcasting), as the lookup that replaces it is, so the Concat after it still fits."""
+    i64 = lambda name, v: numpy_helper.from_array(np.array(v, np.int64), name)  # noqa: E731
+    nodes = [helper.make_node("Squeeze", ["ids", "ax0"], ["s"], name="one"),
+             helper.make_node("Gather", ["table", "s"], ["e"], name="embed"),
+             helper.make_node("Equal", ["s", "pad"], ["m"], name="is_pad"),
+             helper.make_node("Cast", ["m"], ["mf"], name="as_float", to=T.FLOAT),
+             helper.make_node("Concat", ["e", "mf"], ["out"], name="join", axis=0)]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("ids", T.INT64, [1])],
+                          [helper.make_tensor_value_info("out", T.FLOAT, [4])],
+                          [_c("table", np.random.default_rng(15).standard_normal((9, 3))), i64("pad", [0]),
+                           i64("ax0", [0])])
+    path = tmp_path / "rank0.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    ids = np.arange(48, dtype=np.float32).reshape(48, 1) % 9
+    np.save(tmp_path / "cal.npy", ids[:32])
+    (tmp_path / "q.yaml").write_text("name: r0\ncalibration:\n  data: cal.npy\n")
+    qm = build(str(path), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "r0",
+               progress=False).compiled.model
+    got, f = _c_equals_reference(tmp_path, qm, "r0", path, "ids", ids[32:], "int8")
+    assert np.abs(got - f).max() <= qm.output_tensor.scale and np.array_equal(f[:, 3], ids[32:, 0] == 0)
+
+
 def test_one_hot_encodings_of_two_depths(tmp_path):
     """F.one_hot(ids, 3) and F.one_hot(ids, 10) of the same ids, no embedding: two tables of 4 and 11
     rows; an id of 3..9 is all off in the first, so each table clamps the ids for itself (the float

@@ -43,14 +43,15 @@ def _scalar(reads: InputReads, name: str):
 
 
 def _comparison(reads: InputReads, n: onnx.NodeProto, t: str):
-    """(test, constant) of a comparison ``n`` of ``t`` with a constant integer, else None."""
+    """(test, constant, the constant's shape) of a comparison ``n`` of ``t`` with a constant
+    integer, else None."""
     if n.op_type not in _TESTS or len(n.input) != 2 or t not in n.input or n.input[0] == n.input[1]:
         return None
     other = n.input[1] if n.input[0] == t else n.input[0]
     c = _scalar(reads, other)
     if c is None:
         return None
-    return (n.op_type if n.input[0] == t else _SWAPPED[n.op_type]), c
+    return (n.op_type if n.input[0] == t else _SWAPPED[n.op_type]), c, reads.value(other).shape
 
 
 def _exact(test, c: int, rows: int) -> bool:
@@ -82,13 +83,14 @@ def id_comparisons_as_lookups(model: onnx.ModelProto) -> bool:
                 if test is not None:
                     compares.append((n, start) + test)
         if rows:
-            found.extend((n, t, op, c, min(rows)) for n, t, op, c in compares if _exact(_TESTS[op], c, min(rows)))
+            found.extend((n, t, op, c, shape, min(rows)) for n, t, op, c, shape in compares
+                         if _exact(_TESTS[op], c, min(rows)))
     if not found:
         return False
     names = NewTensors.of_model(model)
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
     replaced: Dict[int, List[onnx.NodeProto]] = {}
-    for n, t, op, c, rows in found:
+    for n, t, op, c, shape, rows in found:
         out = n.output[0]
         table = names.const(f"{out}_table", _TESTS[op](np.arange(rows), c).astype(np.float32).reshape(rows, 1))
         looked, flat = names.name(f"{out}_lookup"), names.name(f"{out}_value")
@@ -99,7 +101,8 @@ def id_comparisons_as_lookups(model: onnx.ModelProto) -> bool:
             squeeze = helper.make_node("Squeeze", [looked], [flat], name=names.name(f"{n.name}_value"), axes=[-1])
         replaced[id(n)] = [
             helper.make_node("Gather", [table, t], [looked], name=names.name(f"{n.name}_lookup"), axis=0), squeeze,
-            helper.make_node("Greater", [flat, names.const(f"{out}_half", np.array(0.5, np.float32))], [out],
+            # (0.5 in the constant's shape: a [1] constant makes a rank-0 id's result [1], as before)
+            helper.make_node("Greater", [flat, names.const(f"{out}_half", np.full(shape, 0.5, np.float32))], [out],
                              name=n.name or names.name(f"{out}_test"))]
     nodes = []
     for n in model.graph.node:
