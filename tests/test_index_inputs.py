@@ -274,6 +274,36 @@ def test_id_comparison_keeps_the_broadcast_rank(tmp_path):
     assert np.abs(got - f).max() <= qm.output_tensor.scale and np.array_equal(f[:, 3], ids[32:, 0] == 0)
 
 
+def test_one_hot_and_padding_mask_without_embedding(tmp_path):
+    """F.one_hot(ids, 6) @ W, times the padding mask Not(ids == 0): no embedding table but the
+    encoding's, which the comparison's table joins (one-hot encodings become lookups first)."""
+    i64 = lambda name, v: numpy_helper.from_array(np.array(v, np.int64), name)  # noqa: E731
+    nodes = [helper.make_node("OneHot", ["ids", "depth", "values"], ["oh"], name="one_hot", axis=-1),
+             helper.make_node("MatMul", ["oh", "W"], ["h"], name="project"),
+             helper.make_node("Equal", ["ids", "zero"], ["pad"], name="is_pad"),
+             helper.make_node("Not", ["pad"], ["keep"], name="keep"),
+             helper.make_node("Cast", ["keep"], ["kf"], name="as_float", to=T.FLOAT),
+             helper.make_node("Unsqueeze", ["kf", "last"], ["ku"], name="unsq"),
+             helper.make_node("Mul", ["h", "ku"], ["out"], name="masked")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("ids", T.INT64, [1, 5])],
+                          [helper.make_tensor_value_info("out", T.FLOAT, [1, 5, 4])],
+                          [i64("depth", 6), _c("values", [0, 1]), i64("zero", 0), i64("last", [-1]),
+                           _c("W", np.random.default_rng(2).standard_normal((6, 4)))])
+    path = tmp_path / "oh_pad.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    ids = np.random.default_rng(3).integers(0, 6, (48, 1, 5)).astype(np.float32)
+    np.save(tmp_path / "cal.npy", ids[:32])
+    (tmp_path / "q.yaml").write_text("name: ohp\ncalibration:\n  data: cal.npy\n")
+    qm = build(str(path), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "ohp",
+               progress=False).compiled.model
+    assert set(qm.index_inputs) == {"ids"}
+    got, _ = _c_equals_reference(tmp_path, qm, "ohp", path, "ids", ids[32:], "int8")
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    f = np.concatenate([sess.run(None, {"ids": x.astype(np.int64)})[0] for x in ids[32:]]).reshape(16, -1)
+    err = np.abs(got - f) / qm.output_tensor.scale
+    assert err.max() <= 2.0 and np.all(got[f == 0] == 0)  # (int8 weights: 1.65 LSB measured; padding exact)
+
+
 def test_one_hot_encodings_of_two_depths(tmp_path):
     """F.one_hot(ids, 3) and F.one_hot(ids, 10) of the same ids, no embedding: two tables of 4 and 11
     rows; an id of 3..9 is all off in the first, so each table clamps the ids for itself (the float

@@ -21,8 +21,9 @@ def _lookups_only(model: onnx.ModelProto) -> None:
     """The in-place rewrites, in order."""
     drop_index_wraps(model)  # Keras' where(ids < 0, ids + rows, ids) before a lookup: the Gather's own
     picks_after_lookups(model)  # emb_k(cat[:, k]): the column picked after the lookup (index_picks.py)
-    id_comparisons_as_lookups(model)  # Keras' mask_zero: Equal(ids, 0) as a 0/1 table lookup (index_masks.py)
     one_hots_as_lookups(model)  # F.one_hot(ids): a lookup of a constant table (index_one_hot.py)
+    # (after the one-hot encodings: their tables are lookups the comparison tables can join)
+    id_comparisons_as_lookups(model)  # Keras' mask_zero: Equal(ids, 0) as a 0/1 table lookup (index_masks.py)
 
 
 def rewrite_id_reads(model: onnx.ModelProto, opset: int, path: str,
