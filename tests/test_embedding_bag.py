@@ -97,6 +97,66 @@ def embedding_bag(path: Path, mode: str = "mean", shape: Sequence = (1, 6),
     return path
 
 
+def _graph(nodes, name, outputs, inits=()) -> onnx.GraphProto:
+    return helper.make_graph(nodes, name, [], [helper.make_tensor_value_info(o, T.FLOAT, None) for o in outputs],
+                             list(inits))
+
+
+def embedding_bag_dynamo(path: Path, shape: Sequence = (1, 6), offsets: Sequence[int] = (0,)) -> Path:
+    """ids ``shape`` -> nn.EmbeddingBag(ROWS, DIM, "mean", offsets) -> nn.Linear as the dynamo exporter
+    writes it: the rows looked up whole, then a Loop run by its condition (no trip count) whose
+    body slices each bag's rows, an If for an empty bag (zeros), another for the last bag (its
+    divisor from Shape(ids), dynamic in a dynamic-batch export), and collects the bags in a
+    sequence (SequenceEmpty, SequenceInsert, ConcatFromSequence)."""
+    rng = np.random.default_rng(6)
+    n_bags = len(offsets)
+    N = helper.make_node
+    mean_last = _graph([N("ReduceSum", ["rows_bag", "axis0"], ["sum_last"], keepdims=1),
+                        N("Shape", ["flat"], ["numel1"], end=1),
+                        N("Sub", ["numel1", "start"], ["count_last"]),
+                        N("Cast", ["count_last"], ["count_last_f"], to=T.FLOAT),
+                        N("Div", ["sum_last", "count_last_f"], ["mean_last"])], "last", ["mean_last"])
+    mean_inner = _graph([N("ReduceMean", ["rows_bag", "axis0"], ["mean_inner"], keepdims=1)], "inner",
+                        ["mean_inner"])
+    filled = _graph([N("Slice", ["rows", "start", "end"], ["rows_bag"]),
+                     N("Sub", ["bags", "one"], ["last_i"]),
+                     N("Equal", ["i", "last_i"], ["is_last"]),
+                     N("If", ["is_last"], ["bag_mean"], then_branch=mean_last, else_branch=mean_inner)],
+                    "filled", ["bag_mean"])
+    empty = _graph([], "empty", ["zeros"], [numpy_helper.from_array(np.zeros((1, DIM), np.float32), "zeros")])
+    body = helper.make_graph(
+        [N("Reshape", ["i", "minus1"], ["at"]), N("Add", ["at", "one"], ["at1"]), N("Add", ["at", "two"], ["at2"]),
+         N("Slice", ["bounds", "at", "at1"], ["start"]), N("Slice", ["bounds", "at1", "at2"], ["end"]),
+         N("Equal", ["start", "end"], ["is_empty"]),
+         N("If", ["is_empty"], ["pooled"], then_branch=empty, else_branch=filled),
+         N("SequenceInsert", ["seq", "pooled"], ["seq_out"]),
+         N("Add", ["i", "one_s"], ["i_next"]), N("Less", ["i_next", "bags"], ["cond_out"])],
+        "bag_body", [helper.make_tensor_value_info("iteration", T.INT64, []),
+                     helper.make_tensor_value_info("cond", T.BOOL, []),
+                     helper.make_tensor_value_info("i", T.INT64, []),
+                     helper.make_tensor_sequence_value_info("seq", T.FLOAT, None)],
+        [helper.make_tensor_value_info("cond_out", T.BOOL, []), helper.make_tensor_value_info("i_next", T.INT64, []),
+         helper.make_tensor_sequence_value_info("seq_out", T.FLOAT, None)])
+    nodes = [N("Reshape", ["ids", "minus1"], ["flat"]), N("Gather", ["weight", "flat"], ["rows"], axis=0),
+             N("Shape", ["flat"], ["numel"]), N("Concat", ["starts", "numel"], ["bounds"], axis=0),
+             N("SequenceEmpty", [], ["seq0"], dtype=T.FLOAT),
+             N("Loop", ["", "true", "zero", "seq0"], ["i_end", "seq_end"], name="bag_loop", body=body),
+             N("ConcatFromSequence", ["seq_end"], ["pooled_all"], axis=0),
+             N("Gemm", ["pooled_all", "fc_w", "fc_b"], ["out"], name="fc", transB=1)]
+    inits = [_i64("minus1", [-1]), _i64("one", [1]), _i64("two", [2]), _i64("one_s", 1), _i64("zero", 0),
+             _i64("bags", n_bags), _i64("axis0", [0]), _i64("starts", list(offsets)),
+             numpy_helper.from_array(np.array(True), "true"),
+             numpy_helper.from_array(rng.standard_normal((ROWS, DIM)).astype(np.float32), "weight"),
+             numpy_helper.from_array((rng.standard_normal((CLASSES, DIM)) * 0.5).astype(np.float32), "fc_w"),
+             numpy_helper.from_array((rng.standard_normal(CLASSES) * 0.1).astype(np.float32), "fc_b")]
+    g = helper.make_graph(nodes, "bag", [helper.make_tensor_value_info("ids", T.INT64, list(shape))],
+                          [helper.make_tensor_value_info("out", T.FLOAT, [n_bags, CLASSES])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])
+    onnx.checker.check_model(m)
+    onnx.save(m, str(path))
+    return path
+
+
 def _ids(n: int, length: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, ROWS, (n, 1, length)).astype(np.float32)
 
@@ -134,6 +194,20 @@ def test_embedding_bag_loop_unrolled_bit_exact_and_close_to_float(tmp_path, mode
     err = _c_equals_reference_close_to_float(tmp_path, qm, path, _ids(24, shape[-1], 2))
     print(f"EmbeddingBag {mode} {shape}: max/mean |error| LSB {err.max():.2f} {err.mean():.3f}")
     assert err.max() <= 2.0 and err.mean() <= 0.5  # (measured 0.8-1.5 and 0.26-0.36)
+
+
+@pytest.mark.parametrize("shape,offsets", [((1, 6), (0,)), (("batch", 6), (0,)), ((8,), (0, 3, 8))])
+def test_embedding_bag_dynamo_form(tmp_path, shape, offsets):
+    """The dynamo exporter's EmbeddingBag (a Loop run by its condition, Ifs of known conditions in
+    its body, the bags in a sequence): unrolled, bit-exact and close to float; an empty last bag
+    (offset 8 of 8 ids) is zeros."""
+    path = embedding_bag_dynamo(tmp_path / "bag.onnx", shape, offsets)
+    qm = _built(tmp_path, path, shape[-1])
+    kinds = [o.kind for o in qm.ops]
+    assert qm.index_inputs == {"ids": ROWS} and kinds.count("embedding") == 1 and "loop" not in kinds
+    err = _c_equals_reference_close_to_float(tmp_path, qm, path, _ids(24, shape[-1], 2))
+    print(f"EmbeddingBag (dynamo) {shape} {offsets}: max/mean |error| LSB {err.max():.2f} {err.mean():.3f}")
+    assert err.max() <= 2.0 and err.mean() <= 0.5
 
 
 def test_embedding_bag_dynamic_dims(tmp_path):

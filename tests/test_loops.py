@@ -29,7 +29,7 @@ def _t(name, arr):
     return numpy_helper.from_array(np.asarray(arr), name)
 
 
-def keras_rnn_loop(rng, cond_from_data: bool = False, nested: bool = False) -> onnx.ModelProto:
+def keras_rnn_loop(rng, cond_from_data: bool = False, nested: str = "") -> onnx.ModelProto:
     """tf2onnx's SimpleRNN: x (1, T, F) -> Transpose to (T, 1, F); Loop(M=T, cond=Less(0, T) and
     itself; carried: time, h, W, b, R); body: Gather x[time], Gemm(x_t, W, b), Gemm(h, R, that)
     (a computed C), Tanh; cond = counter < T and time + 1 < T; scan output: h per step. Then the
@@ -55,10 +55,19 @@ def keras_rnn_loop(rng, cond_from_data: bool = False, nested: bool = False) -> o
     if cond_from_data:  # the condition reads the state: unknown when the model is built
         body_nodes[-1] = N("Less", ["h_sum", "limit_f"], ["cond_out"], name="data_cond")
         body_nodes.insert(-1, N("ReduceSum", ["h_out"], ["h_sum"], name="h_sum", keepdims=0))
-    if nested:
+    if nested == "data_if":  # an If whose condition reads the state (an If of a known one is its branch)
         inner = helper.make_graph([N("Identity", ["h_out"], ["inner_y"])], "inner", [],
                                   [helper.make_tensor_value_info("inner_y", TensorProto.FLOAT, None)])
-        body_nodes.append(N("If", ["cond_out"], ["branch"], name="nested_if", then_branch=inner, else_branch=inner))
+        body_nodes += [N("ReduceSum", ["h_out"], ["h_total"], name="h_total", keepdims=0),
+                       N("Less", ["h_total", "limit_f"], ["data_c"], name="data_if_cond"),
+                       N("If", ["data_c"], ["branch"], name="nested_if", then_branch=inner, else_branch=inner)]
+    elif nested == "loop":  # a Loop in the body
+        inner = helper.make_graph([N("Identity", ["inner_c"], ["inner_c_out"]), N("Identity", ["h_out"], ["inner_y"])],
+                                  "inner", [helper.make_tensor_value_info("inner_i", TensorProto.INT64, []),
+                                            helper.make_tensor_value_info("inner_c", TensorProto.BOOL, [])],
+                                  [helper.make_tensor_value_info("inner_c_out", TensorProto.BOOL, []),
+                                   helper.make_tensor_value_info("inner_y", TensorProto.FLOAT, None)])
+        body_nodes.append(N("Loop", ["one", ""], ["inner_scan"], name="nested_loop", body=inner))
     vi = helper.make_tensor_value_info
     body = helper.make_graph(
         body_nodes, "body",
@@ -159,10 +168,12 @@ def test_steps_share_ranges_and_constants(tmp_path):
 
 @pytest.mark.parametrize("kind,words", [
     ("data_condition", "condition depends on the input data"),
-    ("nested", "holds a subgraph"),
+    ("data_if", "condition of the If 'nested_if' in the Loop body depends on the input data"),
+    ("loop", "holds a subgraph (node 'nested_loop', Loop)"),
 ])
 def test_loops_that_cannot_be_unrolled_are_refused_by_name(kind, words, tmp_path):
-    m = keras_rnn_loop(np.random.default_rng(5), cond_from_data=kind == "data_condition", nested=kind == "nested")
+    m = keras_rnn_loop(np.random.default_rng(5), cond_from_data=kind == "data_condition",
+                       nested=kind if kind != "data_condition" else "")
     path = save(m, tmp_path / "m.onnx")
     with pytest.raises(ModelError) as e:
         build(str(path), load_config(None), str(tmp_path / "gen"), "m", progress=False)

@@ -2,7 +2,8 @@
 
 PyTorch's ``nn.EmbeddingBag`` exported without dynamo is a Loop over the bags: each step slices
 the flattened ids between two offsets, looks the slice up in the table and reduces it (mean, sum
-or max). Token ids may be read only as the rows of constant tables (index_inputs.py), and a
+or max). (Dynamo looks all the ids up first and loops over the rows: no ids in the loop, which
+expand_composites unrolls.) Token ids may be read only as the rows of constant tables (index_inputs.py), and a
 Loop's body hides its reads. With static input shapes the bag offsets and the trip count are
 shape arithmetic, so such a loop is unrolled here, on the model with that arithmetic folded
 (onnx_fold.py), as expand_composites would unroll it later (unroll_loops.py): each step's Slice

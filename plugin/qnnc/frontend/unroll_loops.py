@@ -7,9 +7,13 @@ constants: the loop is the body repeated, each step reading the previous step's 
 values, its scan outputs stacked along a new first axis.
 
 The unrolling evaluates, per step, every body node whose inputs are all constants (the
-iteration counter, the condition, integer loop-carried counters such as TensorFlow's ``time``)
-with onnx's reference evaluator, so the condition of the next step is known. A loop whose trip
-count or condition depends on the input data, or whose body holds subgraphs, is refused by name.
+iteration counter, the condition, integer loop-carried counters such as TensorFlow's ``time``;
+a Shape of a tensor of static shape) with onnx's reference evaluator, so the condition of the next
+step is known. An If in the body whose condition is so known is the branch it takes; results
+collected in a sequence (dynamo writes a Python list so: SequenceEmpty, SequenceInsert,
+ConcatFromSequence) are lists of the steps' tensors, concatenated where read. A loop whose trip
+count or condition, or an If of whose body, depends on the input data, or whose body holds
+other subgraphs, is refused by name.
 The steps' tensors that play one role are returned as tied groups (one calibrated range each,
 as for an unrolled LSTM).
 """
@@ -25,6 +29,7 @@ from ..errors import ModelError
 from .onnx_fold import evaluate_node
 from .onnx_names import NewTensors
 
+_SEQUENCE_OPS = {"SequenceEmpty", "SequenceInsert", "SequenceAt", "SequenceLength", "ConcatFromSequence"}
 MAX_STEPS = 1024          # a loop running longer is refused (it is no microcontroller model)
 _EVAL_MAX_ELEMENTS = 1 << 16  # constant inputs larger than this are not evaluated (weights)
 
@@ -46,7 +51,7 @@ def unroll_loops(model: onnx.ModelProto, opset: int, path: str) -> Tuple[onnx.Mo
     for n in g.node:
         if n.op_type == "Loop" and n.domain in ("", "ai.onnx"):
             nodes.extend(u.unroll(n))
-        else:
+        elif not u.sequence_op(n, {}, "", nodes):
             nodes.append(n)
             u.evaluate(n, n.output)
     del g.node[:]
@@ -67,6 +72,12 @@ class _Unroller(NewTensors):
             self.names.update(n.output)
             self.names.add(n.name)
         self.tied: List[List[str]] = []
+        # static shapes shape inference left (a Shape in a body's branch: dynamo's EmbeddingBag divisor)
+        self.shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+                       for v in list(g.input) + list(g.value_info)
+                       if v.type.HasField("tensor_type") and v.type.tensor_type.HasField("shape")
+                       and all(d.HasField("dim_value") for d in v.type.tensor_type.shape.dim)}
+        self.seqs: Dict[str, List[str]] = {}  # sequence-valued tensors: their items (sequence_op)
 
     def evaluate(self, n: onnx.NodeProto, outputs: List[str]) -> None:
         """Record the values of ``n``'s outputs (under ``outputs``) when all its inputs are small
@@ -74,6 +85,11 @@ class _Unroller(NewTensors):
         ins = [i for i in n.input if i]
         if n.op_type == "Constant" and n.attribute and n.attribute[0].type == onnx.AttributeProto.TENSOR:
             self.consts[outputs[0]] = numpy_helper.to_array(n.attribute[0].t)
+            return
+        if n.op_type == "Shape" and ins and ins[0] not in self.consts and ins[0] in self.shapes:
+            start = next((a.i for a in n.attribute if a.name == "start"), 0)
+            end = next((a.i for a in n.attribute if a.name == "end"), None)
+            self.consts[outputs[0]] = np.array(self.shapes[ins[0]], np.int64)[start:end]
             return
         if not ins or any(i not in self.consts or self.consts[i].size > _EVAL_MAX_ELEMENTS for i in ins):
             return
@@ -95,10 +111,6 @@ class _Unroller(NewTensors):
         body = next((a.g for a in loop.attribute if a.name == "body"), None)
         if body is None:
             raise self._fail(loop, "the Loop has no body graph")
-        for b in body.node:
-            if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in b.attribute):
-                raise self._fail(loop, f"the Loop body holds a subgraph (node '{b.name}', {b.op_type}); only flat "
-                                       "loop bodies are unrolled")
         n_carried = len(loop.input) - 2
         if len(body.input) != n_carried + 2 or len(body.output) < n_carried + 1:
             raise self._fail(loop, f"the body has {len(body.input)} inputs and {len(body.output)} outputs for "
@@ -126,25 +138,7 @@ class _Unroller(NewTensors):
             env[body.input[1].name] = self.const(f"{loop.name or 'loop'}_condition_{step}", np.array(cond))
             for bi, name in zip(body.input[2:], carried):
                 env[bi.name] = name
-            for b in body.node:
-                node = onnx.NodeProto()
-                node.CopyFrom(b)
-                node.ClearField("input")
-                node.input.extend([env.get(i, i) if i else "" for i in b.input])
-                node.ClearField("output")
-                outs = []
-                for o in b.output:
-                    if not o:
-                        outs.append("")
-                        continue
-                    new = self.name(f"{o}__step{step}")
-                    env[o] = new
-                    outs.append(new)
-                    roles.setdefault(o, []).append(new)
-                node.output.extend(outs)
-                node.name = self.name(f"{b.name or b.op_type}__step{step}")
-                out.append(node)
-                self.evaluate(node, outs)
+            self._steps_nodes(loop, body.node, env, step, out, roles)
             result = [env.get(o.name, o.name) for o in body.output]
             cond_name = result[0]
             if cond_name not in self.consts:
@@ -158,7 +152,9 @@ class _Unroller(NewTensors):
         if step == 0 and n_scan:
             raise self._fail(loop, "the Loop runs no step, so its scan outputs are empty tensors")
         for o, final in zip(loop.output[:n_carried], carried):
-            if o:
+            if o and final in self.seqs:  # a sequence carried through: its items, under the output's name
+                self.seqs[o] = self.seqs[final]
+            elif o:
                 out.append(helper.make_node("Identity", [final], [o], name=self.name(f"{o}__final")))
         for k, o in enumerate(loop.output[n_carried:]):
             if not o:
@@ -182,6 +178,118 @@ class _Unroller(NewTensors):
             if len(live) > 1:
                 self.tied.append(live)
         return out
+
+    def _steps_nodes(self, loop: onnx.NodeProto, nodes, env: Dict[str, str], step: int, out: List[onnx.NodeProto],
+                     roles: Dict[str, List[str]]) -> None:
+        """One step's copies of ``nodes`` (the body's, or a branch's) into ``out``, their outputs
+        renamed in ``env``: an If whose condition is known at this step is its branch taken, and
+        sequence ops hold lists of the steps' tensors (:meth:`sequence_op`)."""
+        for b in nodes:
+            if b.op_type == "If" and b.domain in ("", "ai.onnx"):
+                self._if_branch(loop, b, env, step, out, roles)
+                continue
+            if self.sequence_op(b, env, f"__step{step}", out):
+                continue
+            if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in b.attribute):
+                raise self._fail(loop, f"the Loop body holds a subgraph (node '{b.name}', {b.op_type}); loop "
+                                       "bodies are unrolled with their Ifs of known conditions only")
+            node = onnx.NodeProto()
+            node.CopyFrom(b)
+            node.ClearField("input")
+            node.input.extend([env.get(i, i) if i else "" for i in b.input])
+            node.ClearField("output")
+            outs = []
+            for o in b.output:
+                if not o:
+                    outs.append("")
+                    continue
+                new = self.name(f"{o}__step{step}")
+                env[o] = new
+                outs.append(new)
+                roles.setdefault(o, []).append(new)
+            node.output.extend(outs)
+            node.name = self.name(f"{b.name or b.op_type}__step{step}")
+            out.append(node)
+            self.evaluate(node, outs)
+
+    def _if_branch(self, loop: onnx.NodeProto, n: onnx.NodeProto, env: Dict[str, str], step: int,
+                   out: List[onnx.NodeProto], roles: Dict[str, List[str]]) -> None:
+        """An If of a Loop body (dynamo's EmbeddingBag tests each bag for emptiness, ``mode`` and
+        the divisor): the branch its condition, known at this step, takes."""
+        cond = env.get(n.input[0], n.input[0])
+        if cond not in self.consts:
+            raise self._fail(loop, f"the condition of the If '{n.name}' in the Loop body depends on the input "
+                                   "data; qnnc unrolls loops whose steps are known when the model is built")
+        which = "then_branch" if bool(np.asarray(self.consts[cond]).reshape(-1)[0]) else "else_branch"
+        branch = next(a.g for a in n.attribute if a.name == which)
+        for init in branch.initializer:
+            env[init.name] = self.const(f"{init.name}__step{step}", numpy_helper.to_array(init))
+        self._steps_nodes(loop, branch.node, env, step, out, roles)
+        for o, bo in zip(n.output, branch.output):
+            if o:
+                env[o] = env.get(bo.name, bo.name)
+
+    def sequence_op(self, n: onnx.NodeProto, env: Dict[str, str], suffix: str, out: List[onnx.NodeProto]) -> bool:
+        """Whether ``n`` is a sequence op this unrolling carries out (a Loop that collects its steps'
+        results in a sequence, as dynamo writes a Python list: SequenceEmpty, SequenceInsert,
+        SequenceAt and SequenceLength with known positions, ConcatFromSequence), ``env`` renaming
+        its tensors (a step's, ``suffix`` on new names); the sequences are lists of tensor names."""
+        if n.domain not in ("", "ai.onnx") or n.op_type not in _SEQUENCE_OPS:
+            return False
+        ins = [env.get(i, i) if i else "" for i in n.input]
+        if n.op_type == "SequenceEmpty":
+            items: List[str] = []
+        elif ins[0] not in self.seqs:
+            return False  # a sequence made otherwise: the importer names the op
+        elif n.op_type == "SequenceInsert":
+            items = list(self.seqs[ins[0]])
+            if len(ins) > 2 and ins[2]:
+                if ins[2] not in self.consts:
+                    return False
+                items.insert(int(np.asarray(self.consts[ins[2]]).reshape(-1)[0]) % (len(items) + 1), ins[1])
+            else:
+                items.append(ins[1])
+        elif n.op_type in ("SequenceAt", "SequenceLength"):
+            seq = self.seqs[ins[0]]
+            if n.op_type == "SequenceLength":
+                value = self.const(f"{n.output[0]}{suffix}", np.array(len(seq), np.int64))
+            elif ins[1] in self.consts and seq:
+                value = seq[int(np.asarray(self.consts[ins[1]]).reshape(-1)[0]) % len(seq)]
+            else:
+                return False
+            env[n.output[0]] = value
+            if not suffix and value != n.output[0]:  # the main graph: its name stays
+                out.append(helper.make_node("Identity", [value], [n.output[0]], name=self.name(f"{n.output[0]}_item")))
+            return True
+        else:  # ConcatFromSequence
+            self._concat_items(n, self.seqs[ins[0]], env, suffix, out)
+            return True
+        name = self.name(f"{n.output[0]}{suffix}") if suffix else n.output[0]
+        env[n.output[0]] = name
+        self.seqs[name] = items
+        return True
+
+    def _concat_items(self, n: onnx.NodeProto, items: List[str], env: Dict[str, str], suffix: str,
+                      out: List[onnx.NodeProto]) -> None:
+        """ConcatFromSequence of ``items``: a Concat on ``axis`` (new_axis 1: of the items Unsqueezed there)."""
+        y = self.name(f"{n.output[0]}{suffix}") if suffix else n.output[0]
+        env[n.output[0]] = y
+        axis = int(next((a.i for a in n.attribute if a.name == "axis"), 0))
+        new_axis = int(next((a.i for a in n.attribute if a.name == "new_axis"), 0))
+        parts = list(items)
+        if new_axis:
+            axes = self.const(f"{y}__axes", np.array([axis], np.int64))
+            parts = []
+            for i, item in enumerate(items):
+                up = self.name(f"{y}__item{i}")
+                out.append(helper.make_node("Unsqueeze", [item, axes], [up], name=self.name(f"{up}_node"))
+                           if self.opset >= 13 else
+                           helper.make_node("Unsqueeze", [item], [up], name=self.name(f"{up}_node"), axes=[axis]))
+                parts.append(up)
+        if len(parts) == 1:
+            out.append(helper.make_node("Identity", parts, [y], name=self.name(f"{y}_node")))
+        else:
+            out.append(helper.make_node("Concat", parts, [y], name=self.name(f"{y}_node"), axis=axis))
 
     def _known_scalar(self, loop: onnx.NodeProto, name: str, what: str):
         if name not in self.consts:

@@ -173,7 +173,7 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
            "the branch taken, inlined"),
     "Loop": ("Identity", "a trip count and condition known at build time (tf2onnx's Keras 3 LSTM/GRU/SimpleRNN, "
              "TorchScript loops, EmbeddingBag's loop over the bags): unrolled, at most 1024 steps, the steps' tensors of one role on one range; "
-             "no subgraphs in the body"),
+             "Ifs of known conditions and sequences of the steps' results in the body, no other subgraphs"),
     "ReverseSequence": ("Slice", "every sequence the whole time axis (tf2onnx's backward RNN direction): a Slice "
                         "with step -1"),
     "ScatterND": ("Concat", "constant indices, no reduction (PyTorch's in-place slice assignment): indices covering "
