@@ -169,15 +169,17 @@ def _built(tmp_path: Path, path: Path, length: int, pin: str = ""):
                  progress=False).compiled.model
 
 
-def _c_equals_reference_close_to_float(tmp_path: Path, qm, path: Path, test: np.ndarray) -> np.ndarray:
-    """C (ASan/UBSan) == reference on ``test``; returns |reference - float| in output LSB."""
+def _c_equals_reference_close_to_float(tmp_path: Path, qm, path: Path, test: np.ndarray,
+                                       input_shape=None) -> np.ndarray:
+    """C (ASan/UBSan) == reference on ``test``; returns |reference - float| in output LSB (the float
+    model with the pins ``input_shape``, as calibration runs it)."""
     n = len(test)
     q = quantize_input(qm, {"ids": test})
     ref = run_all(qm, q)
     exe = compile_driver(str(tmp_path / "gen"), "bag", str(tmp_path / "drv"), sanitize=True)
     c = run_driver_io(exe, api_input_arrays(qm, q), [qm.output_tensor.size], "int8")
     assert np.array_equal(c[0], ref[0].reshape(n, -1))
-    f = float_outputs_all(str(path), {"ids": test})[0].reshape(n, -1)
+    f = float_outputs_all(str(path), {"ids": test}, input_shape)[0].reshape(n, -1)
     return np.abs(dequantize_output(qm, ref[0]).reshape(n, -1) - f) / qm.output_tensor.scale
 
 
@@ -224,6 +226,34 @@ def test_embedding_bag_dynamic_dims(tmp_path):
         generate(str(path), load_config(None), "m", runtime=False, progress=False)
     qm = _built(tmp_path, path, 7, pin="input_shape:\n  ids: [1, 7]\n")
     assert qm.index_inputs == {"ids": ROWS} and qm.input_tensor.shape[-1] == 7
+
+
+@pytest.mark.parametrize("pin", ["[8]", "[1, 8]"])
+def test_embedding_bag_of_a_rank_1_input_of_dynamic_length(tmp_path, pin):
+    """ids [n] (an unbatched module) at constant offsets 0, 3, 5: pinned as the model declares the
+    input or with the batch in front (as the importer takes it), the importer and the calibration's
+    float model unroll alike."""
+    path = embedding_bag(tmp_path / "bag1d.onnx", "sum", ("n",), (0, 3, 5))
+    qm = _built(tmp_path, path, 8, pin=f"input_shape:\n  ids: {pin}\n")
+    assert qm.index_inputs == {"ids": ROWS} and [o.kind for o in qm.ops].count("embedding") == 3
+    err = _c_equals_reference_close_to_float(tmp_path, qm, path, _ids(16, 8, 4), {"ids": [1, 8]})
+    assert err.max() <= 2.0
+
+
+def test_embedding_bag_pins_and_refusals_name_the_real_cause(tmp_path):
+    """A pin that contradicts a dim the model fixes is refused as before (the unrolling fills only
+    dynamic dims); ids read by an Add before their lookup are refused naming the Add, not a Loop
+    that reads the looked-up rows."""
+    path = embedding_bag(tmp_path / "bag.onnx", "mean", (1, 6))
+    (tmp_path / "pin.yaml").write_text("input_shape:\n  ids: [1, 7]\n")
+    with pytest.raises(ModelError, match=r"input_shape for 'ids' says \[1, 7\], but the model fixes that dim to 6"):
+        generate(str(path), load_config(str(tmp_path / "pin.yaml")), "m", runtime=False, progress=False)
+    model = onnx.load(str(embedding_bag_dynamo(tmp_path / "dyn.onnx")))
+    model.graph.node[0].input[0] = "ids_plus_one"
+    model.graph.node.insert(0, helper.make_node("Add", ["ids", "one_s"], ["ids_plus_one"], name="shift_ids"))
+    onnx.save(model, str(tmp_path / "shifted.onnx"))
+    with pytest.raises(ModelError, match="and Add 'shift_ids' reads it"):
+        generate(str(tmp_path / "shifted.onnx"), load_config(None), "m", runtime=False, progress=False)
 
 
 def test_embedding_bag_offsets_as_an_input_are_refused(tmp_path):

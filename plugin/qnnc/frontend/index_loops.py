@@ -27,8 +27,9 @@ from .unroll_loops import has_loops, unroll_loops
 
 
 def _first_loop(reads: InputReads, start: str) -> Optional[onnx.NodeProto]:
-    """The first top-level Loop reading, in its inputs or its body, what computes from ``start``."""
-    return next((n for _, n in reads.walk(start, lambda _n, _t: True) if n.op_type == "Loop"), None)
+    """The first top-level Loop reading, in its inputs or its body, the ids ``start`` (through
+    views and integer Casts; not what is computed from them, as a lookup's rows)."""
+    return next((n for _, n in reads.walk(start, reads.passes_ids) if n.op_type == "Loop"), None)
 
 
 def looped_ids(model: onnx.ModelProto) -> Dict[str, onnx.NodeProto]:
@@ -55,24 +56,29 @@ def loop_refusal(model: onnx.ModelProto, name: str) -> Optional[str]:
             "constants: pin dynamic dims with input_shape, and make the bags' offsets a constant, not a model input")
 
 
-def _pinned(model: onnx.ModelProto, pins: Dict[str, List[int]]) -> onnx.ModelProto:
-    """A copy of ``model`` whose inputs have the pinned shapes (where the rank agrees) and a
-    dynamic dim 0 of rank >= 2 as 1 (the batch qnnc compiles)."""
+def _pinned(model: onnx.ModelProto, pins: Dict[str, List[int]]) -> Optional[onnx.ModelProto]:
+    """A copy of ``model`` whose inputs' dynamic dims take the config's pins (a model's [N] input
+    may be pinned [1, N], as the importer reads it) and whose dynamic dim 0 of rank >= 2 is 1 (the
+    batch qnnc compiles); dims the model fixes stay (the importer checks the pins against them).
+    None where a pin asks for a batch other than 1 (the importer says why that cannot be)."""
     m = onnx.ModelProto()
     m.CopyFrom(model)
     for inp in m.graph.input:
         if not inp.type.HasField("tensor_type") or not inp.type.tensor_type.HasField("shape"):
             continue
         dims = inp.type.tensor_type.shape.dim
-        pin = pins.get(inp.name)
+        values: List[Optional[int]] = [None] * len(dims)
+        pin = [int(v) for v in pins[inp.name]] if inp.name in pins else None
+        if pin is not None and len(dims) == 1 and len(pin) == 2 and pin[0] == 1:
+            pin = pin[1:]
         if pin is not None and len(pin) == len(dims):
-            values = [int(v) for v in pin]
-        elif len(dims) >= 2 and not dims[0].HasField("dim_value"):
-            values = [1] + [d.dim_value if d.HasField("dim_value") else None for d in dims[1:]]
-        else:
-            continue
+            if len(dims) >= 2 and pin[0] != 1:
+                return None
+            values = list(pin)
+        elif len(dims) >= 2:
+            values[0] = 1
         for d, v in zip(dims, values):
-            if v is not None:
+            if v is not None and not d.HasField("dim_value"):
                 d.Clear()
                 d.dim_value = v
     return m
@@ -84,7 +90,8 @@ def unroll_id_loops(model: onnx.ModelProto, opset: int, path: str,
     docstring); else ``model`` itself. ``pins``: the config's input_shape."""
     if not has_loops(model) or not looped_ids(model):
         return model
-    folded = fold_or_none(_pinned(model, pins or {}), opset)
+    pinned = _pinned(model, pins or {})
+    folded = None if pinned is None else fold_or_none(pinned, opset)
     if folded is None:
         return model
     try:
