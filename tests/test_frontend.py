@@ -298,6 +298,27 @@ def test_shape_arithmetic_folds_before_the_op_checks(tmp_path):
     build_bit_exact(path, tmp_path, [1, 3, 4, 4])
 
 
+def test_ops_that_pass_their_input_on_are_dropped(tmp_path):
+    """A Slice of the whole axis, Mul / Div by ones and Add of zeros (either side) pass x on and
+    leave the graph; Sub(0, r) (a negation) and a Slice with step -1 (a flip) stay. Bit-exact and
+    close to float."""
+    big = np.iinfo(np.int64).max
+    i64 = lambda name, v: tensor(name, np.array(v, np.int64))  # noqa: E731
+    nodes = [helper.make_node("Slice", ["x", "zero", "big", "one"], ["whole"], name="whole"),
+             helper.make_node("Mul", ["whole", "ones"], ["m"], name="times_one"),
+             helper.make_node("Add", ["zeros", "m"], ["a"], name="plus_zero"),
+             helper.make_node("Div", ["a", "ones"], ["d"], name="over_one"),
+             helper.make_node("Relu", ["d"], ["r"], name="relu"),
+             helper.make_node("Sub", ["zeros", "r"], ["neg"], name="negate"),
+             helper.make_node("Slice", ["neg", "minus1", "minus_big", "two", "minus1"], ["y"], name="flip")]
+    inits = [i64("zero", [0]), i64("big", [big]), i64("one", [1]), i64("two", [2]), i64("minus1", [-1]),
+             i64("minus_big", [-big]), tensor("ones", np.ones(1, np.float32)), tensor("zeros", np.zeros(6, np.float32))]
+    path = save(model(nodes, [vi("x", [1, 4, 6])], [vi("y", [1, 4, 6])], inits), tmp_path / "m.onnx")
+    from qnnc.passes import run_passes
+    assert [n.op for n in run_passes(import_onnx(str(path))).nodes] == ["Relu", "Sub", "Slice"]
+    build_bit_exact(path, tmp_path, [1, 4, 6])
+
+
 def test_initializers_listed_as_inputs_stay_consistent_after_folding(tmp_path):
     """IR 3 models list initializers as graph inputs: folding one away must drop that entry too."""
     nodes = [helper.make_node("Reshape", ["wt", "ws"], ["w2"], name="reshape_w"),

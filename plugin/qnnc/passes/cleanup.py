@@ -1,6 +1,8 @@
 """Clean-up passes: identity removal, constant folding, view normalization, activations moved over views."""
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 import onnx
 from onnx import helper
@@ -12,12 +14,42 @@ _NOOP_OPS = {"Identity", "Dropout"}
 _VIEW_OPS = {"Reshape", "Flatten", "Squeeze", "Unsqueeze"}
 
 
+def _neutral(g: Graph, name: str, value: float) -> bool:
+    """Whether ``name`` is a constant all of whose elements are ``value``."""
+    return g.is_const(name) and g.const(name).size > 0 and bool(np.all(g.const(name) == value))
+
+
+def _passed_on(g: Graph, n: Node) -> Optional[str]:
+    """The input ``n`` passes on unchanged, or None: Identity and Dropout; in a float model, a Slice
+    of the whole of every axis (exporters' ``x[:, 0:]``, a single bag's rows) and a Mul / Div by
+    constant ones or Add / Sub of constant zeros (dynamo's EmbeddingBag weighs its rows by ones)
+    that broadcast nothing. (A QDQ model's own requantization there stays.)"""
+    if n.op in _NOOP_OPS:
+        return n.inputs[0]
+    if g.quant is not None or not n.inputs or n.outputs[0] not in g.tensors:
+        return None
+    out = g.shape(n.outputs[0])
+    if n.op == "Slice":
+        x, steps = n.inputs[0], (n.inputs[4] if len(n.inputs) > 4 else "")
+        whole = x in g.tensors and g.shape(x) == out and (not steps or _neutral(g, steps, 1))
+        return x if whole else None
+    if n.op in ("Mul", "Div", "Add", "Sub") and len(n.inputs) == 2:
+        value = 1.0 if n.op in ("Mul", "Div") else 0.0
+        orders = [(0, 1), (1, 0)] if n.op in ("Mul", "Add") else [(0, 1)]  # x / 1, x - 0 only
+        for k, c in orders:
+            x = n.inputs[k]
+            if _neutral(g, n.inputs[c], value) and not g.is_const(x) and x in g.tensors and g.shape(x) == out:
+                return x
+    return None
+
+
 def remove_identity(graph: Graph) -> Graph:
-    """Drop Identity and (inference-mode) Dropout nodes."""
+    """Drop the nodes that pass an input on unchanged (:func:`_passed_on`)."""
     g = graph.copy()
     for n in list(g.nodes):
-        if n.op in _NOOP_OPS:
-            src, dst = n.inputs[0], n.outputs[0]
+        src = _passed_on(g, n)
+        if src is not None:
+            dst = n.outputs[0]
             g.nodes.remove(n)
             if dst in g.outputs:
                 # Keep the graph output's name: rename the producer's output instead.
