@@ -860,3 +860,20 @@ def test_float_outputs_of_a_scalar_output(tmp_path):
     got = float_outputs_all(str(path), xs)
     assert len(got) == 1 and got[0].shape == (5,)
     np.testing.assert_allclose(got[0], xs.sum(axis=1), rtol=1e-5)
+
+
+def test_dropped_ops_keep_the_tied_ranges_of_unrolled_steps():
+    """In an unrolled loop's steps (tied ranges), an Add of zeros at step 0 stays (its place in the
+    group keeps the steps' layers on one scale, so their arrays are shared); a dropped Identity's
+    place in a group goes to the tensor it passed on."""
+    from qnnc.ir import Graph, Node, Tensor
+    from qnnc.passes.cleanup import remove_identity
+    t = {n: Tensor(n, (1, 4)) for n in ("x", "a0", "a1", "y0", "i0", "out")}
+    t["zeros"] = Tensor("zeros", (4,), np.zeros(4, np.float32))
+    nodes = [Node("add0", "Add", ["x", "zeros"], ["a0"]), Node("add1", "Add", ["a0", "x"], ["a1"]),
+             Node("relu", "Relu", ["a1"], ["y0"]), Node("copy", "Identity", ["y0"], ["i0"]),
+             Node("last", "Add", ["i0", "a0"], ["out"])]
+    g = Graph("g", t, nodes, ["x"], ["out"], tied_ranges=[["a0", "a1"], ["i0", "out"]])
+    out = remove_identity(g)
+    assert [n.op for n in out.nodes] == ["Add", "Add", "Relu", "Add"]
+    assert out.tied_ranges == [["a0", "a1"], ["y0", "out"]]

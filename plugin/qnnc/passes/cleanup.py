@@ -1,7 +1,7 @@
 """Clean-up passes: identity removal, constant folding, view normalization, activations moved over views."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 import onnx
@@ -26,8 +26,9 @@ def _passed_on(g: Graph, n: Node) -> Optional[str]:
     that broadcast nothing. (A QDQ model's own requantization there stays.)"""
     if n.op in _NOOP_OPS:
         return n.inputs[0]
-    if g.quant is not None or not n.inputs or n.outputs[0] not in g.tensors:
-        return None
+    if g.quant is not None or not n.inputs or n.outputs[0] not in g.tensors or \
+            any(n.outputs[0] in group for group in g.tied_ranges):
+        return None  # (an unrolled step's tensor: the step that adds zeros keeps its place among the others)
     out = g.shape(n.outputs[0])
     if n.op == "Slice":
         x, steps = n.inputs[0], (n.inputs[4] if len(n.inputs) > 4 else "")
@@ -43,9 +44,25 @@ def _passed_on(g: Graph, n: Node) -> Optional[str]:
     return None
 
 
+def _merged(groups: List[List[str]]) -> List[List[str]]:
+    """``groups`` with those sharing a tensor joined (in first-seen order, each tensor once)."""
+    out: List[List[str]] = []
+    for group in groups:
+        group = list(dict.fromkeys(group))
+        overlapping = [o for o in out if set(o) & set(group)]
+        for o in overlapping:
+            out.remove(o)
+            group = list(dict.fromkeys(o + group))
+        out.append(group)
+    return out
+
+
 def remove_identity(graph: Graph) -> Graph:
-    """Drop the nodes that pass an input on unchanged (:func:`_passed_on`)."""
+    """Drop the nodes that pass an input on unchanged (:func:`_passed_on`). A dropped tensor's
+    place in a group of tied ranges (an unrolled loop's steps) goes to the tensor it passed on, so
+    the steps keep sharing their ranges (and their layers' arrays)."""
     g = graph.copy()
+    became: Dict[str, str] = {}  # a dropped tensor -> the one holding its values
     for n in list(g.nodes):
         src = _passed_on(g, n)
         if src is not None:
@@ -56,8 +73,16 @@ def remove_identity(graph: Graph) -> Graph:
                 prod = g.producer(src)
                 if prod is not None and src not in g.outputs and len(g.consumers(src)) == 0:
                     prod.outputs = [dst if o == src else o for o in prod.outputs]
+                    became[src] = dst
                     continue
             g.replace_uses(dst, src)
+            became[dst] = src
+    if became and g.tied_ranges:
+        def final(t: str) -> str:
+            while t in became:
+                t = became[t]
+            return t
+        g.tied_ranges = _merged([[final(t) for t in group] for group in g.tied_ranges])
     g.remove_unused()
     return g
 
