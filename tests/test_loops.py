@@ -8,6 +8,8 @@ are emitted once), and loops whose steps depend on the data are refused by name.
 from __future__ import annotations
 
 
+from pathlib import Path
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -17,10 +19,10 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx_factory import save
 from qnnc.build import build
 from qnnc.config import load_config
-from qnnc.emit.hostrun import compile_driver, run_driver
+from qnnc.emit.hostrun import compile_driver, run_driver, run_driver_io
 from qnnc.errors import ModelError
 from qnnc.frontend.decompose import expand_composites
-from qnnc.reference.interpreter import dequantize_output, quantize_input, run_int8
+from qnnc.reference.interpreter import api_input_arrays, dequantize_output, quantize_input, run_all, run_int8
 
 T, F, H = 12, 6, 10  # steps, features, units
 
@@ -180,3 +182,75 @@ def test_loops_that_cannot_be_unrolled_are_refused_by_name(kind, words, tmp_path
     text = e.value.format()
     assert "while_loop" in text and "Loop" in text and words in text, text
     assert not (tmp_path / "gen").exists()
+
+
+def _sequence_loop_model(path: Path) -> Path:
+    """x [1, 4]; a 3-step Loop collecting a = x * (i + 1) in a sequence, then -a inserted before it
+    (position -1), and on step 1 only (an If) a second copy appended, the other steps passing the
+    sequence on through an Identity; the two branches both name their product 't' (sibling
+    subgraphs may reuse names) at very different scales. After the loop: the items stacked on a new
+    axis 1, and the item at SequenceLength - 2."""
+    N = helper.make_node
+    vi = helper.make_tensor_value_info
+    seq_vi = helper.make_tensor_sequence_value_info
+    big = helper.make_graph([N("Mul", ["a", "hundred"], ["t"]), N("SequenceInsert", ["s2", "t"], ["s_then"])], "then",
+                            [], [seq_vi("s_then", TensorProto.FLOAT, None)])
+    small = helper.make_graph([N("Mul", ["a", "hundredth"], ["t"]), N("Identity", ["s2"], ["s_else"])], "else",
+                              [], [seq_vi("s_else", TensorProto.FLOAT, None)])
+    body = helper.make_graph([
+        N("Cast", ["it"], ["itf"], to=TensorProto.FLOAT), N("Add", ["itf", "onef"], ["k"]), N("Mul", ["x", "k"], ["a"]),
+        N("Neg", ["a"], ["b"]), N("SequenceInsert", ["seq", "a"], ["s1"]),
+        N("SequenceInsert", ["s1", "b", "minus1"], ["s2"]), N("Equal", ["it", "one"], ["is_one"]),
+        N("If", ["is_one"], ["s3"], then_branch=big, else_branch=small), N("Identity", ["cond"], ["cond_out"])],
+        "body", [vi("it", TensorProto.INT64, []), vi("cond", TensorProto.BOOL, []), seq_vi("seq", TensorProto.FLOAT, None)],
+        [vi("cond_out", TensorProto.BOOL, []), seq_vi("s3", TensorProto.FLOAT, None)],
+        [_t("onef", np.array(1.0, np.float32)), _t("minus1", np.array(-1, np.int64)), _t("one", np.array(1, np.int64)),
+         _t("hundred", np.array(100.0, np.float32)), _t("hundredth", np.array(0.01, np.float32))])
+    g = helper.make_graph([N("SequenceEmpty", [], ["seq0"], dtype=TensorProto.FLOAT),
+                           N("Loop", ["trip", "", "seq0"], ["seq_end"], name="collect", body=body),
+                           N("ConcatFromSequence", ["seq_end"], ["stacked"], axis=1, new_axis=1),
+                           N("SequenceLength", ["seq_end"], ["count"]), N("Sub", ["count", "two"], ["at"]),
+                           N("SequenceAt", ["seq_end", "at"], ["item"])], "g",
+                          [vi("x", TensorProto.FLOAT, [1, 4])],
+                          [vi("stacked", TensorProto.FLOAT, [1, 7, 4]), vi("item", TensorProto.FLOAT, [1, 4])],
+                          [_t("trip", np.array(3, np.int64)), _t("two", np.array(2, np.int64))])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(m, full_check=True)
+    return save(m, path)
+
+
+def test_loop_collecting_a_sequence_with_ifs(tmp_path):
+    """The sequence ops and Ifs of :func:`_sequence_loop_model` unroll to what onnxruntime computes
+    on the model as it is (a negative insert position counts from the back; each branch's 't' its
+    own range); C bit-exact."""
+    path = _sequence_loop_model(tmp_path / "seq.onnx")
+    rng = np.random.default_rng(12)
+    cal = np.clip(rng.standard_normal((64, 1, 4)), -2.5, 2.5).astype(np.float32)
+    cal[:2] = [[[2.5] * 4], [[-2.5] * 4]]  # the calibrated ranges hold the test values (x in [-2, 2])
+    np.savez(tmp_path / "cal.npz", x=cal)
+    (tmp_path / "q.yaml").write_text("name: m\ncalibration:\n  data: cal.npz\n  method: minmax\n")
+    qm = build(str(path), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "m", progress=False).compiled.model
+    test = np.clip(rng.standard_normal((12, 1, 4)), -2.0, 2.0).astype(np.float32)
+    q = quantize_input(qm, {"x": test})
+    ref = run_all(qm, q)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    want = [np.stack([sess.run(None, {"x": t})[k] for t in test]) for k in range(2)]
+    for k in range(2):
+        got = dequantize_output(qm, ref[k], k).reshape(want[k].shape)
+        assert np.abs(got - want[k]).max() <= 2 * qm.output_tensors[k].scale, k
+    exe = compile_driver(str(tmp_path / "gen"), "m", str(tmp_path / "drv"), sanitize=True)
+    c = run_driver_io(exe, api_input_arrays(qm, q), [t.size for t in qm.output_tensors], "int8")
+    assert all(np.array_equal(c[k], ref[k].reshape(len(test), -1)) for k in range(2))
+
+
+def test_a_sequence_read_otherwise_is_refused_by_name(tmp_path):
+    """A sequence the Loop builds, read by an op the unrolling does not carry out (SequenceErase)."""
+    path = _sequence_loop_model(tmp_path / "seq.onnx")
+    m = onnx.load(str(path))
+    at = next(n for n in m.graph.node if n.op_type == "SequenceAt")
+    m.graph.node.insert(list(m.graph.node).index(at), helper.make_node("SequenceErase", ["seq_end"], ["fewer"],
+                                                                       name="drop_last"))
+    at.input[0] = "fewer"
+    save(m, path)
+    with pytest.raises(ModelError, match="drop_last.*reads the sequence 'seq_end'"):
+        build(str(path), load_config(None), str(tmp_path / "gen"), "m", progress=False)

@@ -19,7 +19,7 @@ as for an unrolled LSTM).
 """
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import onnx
@@ -29,7 +29,8 @@ from ..errors import ModelError
 from .onnx_fold import evaluate_node
 from .onnx_names import NewTensors
 
-_SEQUENCE_OPS = {"SequenceEmpty", "SequenceInsert", "SequenceAt", "SequenceLength", "ConcatFromSequence"}
+_SEQUENCE_OPS = {"SequenceEmpty", "SequenceInsert", "SequenceAt", "SequenceLength", "ConcatFromSequence",
+                 "Identity"}
 MAX_STEPS = 1024          # a loop running longer is refused (it is no microcontroller model)
 _EVAL_MAX_ELEMENTS = 1 << 16  # constant inputs larger than this are not evaluated (weights)
 
@@ -54,10 +55,27 @@ def unroll_loops(model: onnx.ModelProto, opset: int, path: str) -> Tuple[onnx.Mo
         elif not u.sequence_op(n, {}, "", nodes):
             nodes.append(n)
             u.evaluate(n, n.output)
+    _check_no_sequences(nodes, g, u.seqs, path)
     del g.node[:]
     g.node.extend(nodes)
     g.initializer.extend(u.inits)
     return m, u.tied
+
+
+def _check_no_sequences(nodes: List[onnx.NodeProto], g: onnx.GraphProto, seqs: Dict[str, List[str]],
+                        path: str) -> None:
+    """Refuse a node (or graph output) still reading a sequence the unrolling turned into a list of
+    tensors (its producer is gone): one of the sequence ops it does not carry out."""
+    for n in nodes:
+        for i in n.input:
+            if i in seqs:
+                raise ModelError(f"it reads the sequence '{i}' a Loop builds; qnnc unrolls sequences read by "
+                                 "ConcatFromSequence, SequenceAt and SequenceLength (positions known and in range) "
+                                 "and grown by SequenceInsert", file=path, node=n.name or None, op=n.op_type)
+    for o in g.output:
+        if o.name in seqs:
+            raise ModelError(f"graph output '{o.name}' is a sequence; qnnc's outputs are tensors "
+                             "(ConcatFromSequence it in the model)", file=path)
 
 
 class _Unroller(NewTensors):
@@ -126,7 +144,7 @@ class _Unroller(NewTensors):
         carried = list(loop.input[2:])
         n_scan = len(body.output) - 1 - n_carried
         scans: List[List[str]] = [[] for _ in range(n_scan)]
-        roles: Dict[str, List[str]] = {}
+        roles: Dict[Tuple[str, str], List[str]] = {}
         out: List[onnx.NodeProto] = []
         step = 0
         while cond and (trip is None or step < int(trip)):
@@ -180,13 +198,14 @@ class _Unroller(NewTensors):
         return out
 
     def _steps_nodes(self, loop: onnx.NodeProto, nodes, env: Dict[str, str], step: int, out: List[onnx.NodeProto],
-                     roles: Dict[str, List[str]]) -> None:
-        """One step's copies of ``nodes`` (the body's, or a branch's) into ``out``, their outputs
-        renamed in ``env``: an If whose condition is known at this step is its branch taken, and
-        sequence ops hold lists of the steps' tensors (:meth:`sequence_op`)."""
-        for b in nodes:
+                     roles: Dict[Tuple[str, str], List[str]], scope: str = "") -> None:
+        """One step's copies of ``nodes`` (the body's, or a branch's: ``scope`` tells them apart, as
+        sibling branches may reuse names) into ``out``, their outputs renamed in ``env``: an If whose
+        condition is known at this step is its branch taken, and sequence ops hold lists of the
+        steps' tensors (:meth:`sequence_op`)."""
+        for k, b in enumerate(nodes):
             if b.op_type == "If" and b.domain in ("", "ai.onnx"):
-                self._if_branch(loop, b, env, step, out, roles)
+                self._if_branch(loop, b, env, step, out, roles, f"{scope}/{k}")
                 continue
             if self.sequence_op(b, env, f"__step{step}", out):
                 continue
@@ -206,14 +225,14 @@ class _Unroller(NewTensors):
                 new = self.name(f"{o}__step{step}")
                 env[o] = new
                 outs.append(new)
-                roles.setdefault(o, []).append(new)
+                roles.setdefault((scope, o), []).append(new)
             node.output.extend(outs)
             node.name = self.name(f"{b.name or b.op_type}__step{step}")
             out.append(node)
             self.evaluate(node, outs)
 
     def _if_branch(self, loop: onnx.NodeProto, n: onnx.NodeProto, env: Dict[str, str], step: int,
-                   out: List[onnx.NodeProto], roles: Dict[str, List[str]]) -> None:
+                   out: List[onnx.NodeProto], roles: Dict[Tuple[str, str], List[str]], scope: str) -> None:
         """An If of a Loop body (dynamo's EmbeddingBag tests each bag for emptiness, ``mode`` and
         the divisor): the branch its condition, known at this step, takes."""
         cond = env.get(n.input[0], n.input[0])
@@ -224,7 +243,7 @@ class _Unroller(NewTensors):
         branch = next(a.g for a in n.attribute if a.name == which)
         for init in branch.initializer:
             env[init.name] = self.const(f"{init.name}__step{step}", numpy_helper.to_array(init))
-        self._steps_nodes(loop, branch.node, env, step, out, roles)
+        self._steps_nodes(loop, branch.node, env, step, out, roles, f"{scope}:{which}")
         for o, bo in zip(n.output, branch.output):
             if o:
                 env[o] = env.get(bo.name, bo.name)
@@ -232,34 +251,39 @@ class _Unroller(NewTensors):
     def sequence_op(self, n: onnx.NodeProto, env: Dict[str, str], suffix: str, out: List[onnx.NodeProto]) -> bool:
         """Whether ``n`` is a sequence op this unrolling carries out (a Loop that collects its steps'
         results in a sequence, as dynamo writes a Python list: SequenceEmpty, SequenceInsert,
-        SequenceAt and SequenceLength with known positions, ConcatFromSequence), ``env`` renaming
-        its tensors (a step's, ``suffix`` on new names); the sequences are lists of tensor names."""
+        SequenceAt and SequenceLength with positions known and in range, ConcatFromSequence, an
+        Identity of a sequence), ``env`` renaming its tensors (a step's, ``suffix`` on new names);
+        the sequences are lists of tensor names. Others are left in place (:func:`_check_no_sequences`
+        names them)."""
         if n.domain not in ("", "ai.onnx") or n.op_type not in _SEQUENCE_OPS:
             return False
         ins = [env.get(i, i) if i else "" for i in n.input]
         if n.op_type == "SequenceEmpty":
             items: List[str] = []
         elif ins[0] not in self.seqs:
-            return False  # a sequence made otherwise: the importer names the op
+            return False  # a sequence made otherwise (or an Identity of a tensor)
+        elif n.op_type == "Identity":
+            items = list(self.seqs[ins[0]])
         elif n.op_type == "SequenceInsert":
             items = list(self.seqs[ins[0]])
-            if len(ins) > 2 and ins[2]:
-                if ins[2] not in self.consts:
-                    return False
-                items.insert(int(np.asarray(self.consts[ins[2]]).reshape(-1)[0]) % (len(items) + 1), ins[1])
-            else:
-                items.append(ins[1])
+            at = self._position(ins[2] if len(ins) > 2 else "", len(items), len(items) + 1)
+            if at is None:
+                return False
+            items.insert(at, ins[1])
         elif n.op_type in ("SequenceAt", "SequenceLength"):
             seq = self.seqs[ins[0]]
             if n.op_type == "SequenceLength":
                 value = self.const(f"{n.output[0]}{suffix}", np.array(len(seq), np.int64))
-            elif ins[1] in self.consts and seq:
-                value = seq[int(np.asarray(self.consts[ins[1]]).reshape(-1)[0]) % len(seq)]
             else:
-                return False
+                at = self._position(ins[1], None, len(seq))
+                if at is None:
+                    return False
+                value = seq[at]
             env[n.output[0]] = value
             if not suffix and value != n.output[0]:  # the main graph: its name stays
                 out.append(helper.make_node("Identity", [value], [n.output[0]], name=self.name(f"{n.output[0]}_item")))
+                if value in self.consts:
+                    self.consts[n.output[0]] = self.consts[value]
             return True
         else:  # ConcatFromSequence
             self._concat_items(n, self.seqs[ins[0]], env, suffix, out)
@@ -268,6 +292,19 @@ class _Unroller(NewTensors):
         env[n.output[0]] = name
         self.seqs[name] = items
         return True
+
+    def _position(self, name: str, default: Optional[int], size: int) -> Optional[int]:
+        """A sequence position input ``name`` (``default`` where omitted) in [0, size), from ONNX's
+        [-size, size) (negative counting from the end of the ``size`` places); None where it is not
+        known or out of range (onnxruntime refuses those)."""
+        if not name:
+            return default
+        if name not in self.consts:
+            return None
+        at = int(np.asarray(self.consts[name]).reshape(-1)[0])
+        if at < 0:
+            at += size if default is None else size - 1  # (an insert's places are the items' and the end)
+        return at if 0 <= at < size else None
 
     def _concat_items(self, n: onnx.NodeProto, items: List[str], env: Dict[str, str], suffix: str,
                       out: List[onnx.NodeProto]) -> None:
