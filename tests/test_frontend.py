@@ -877,3 +877,18 @@ def test_dropped_ops_keep_the_tied_ranges_of_unrolled_steps():
     out = remove_identity(g)
     assert [n.op for n in out.nodes] == ["Add", "Add", "Relu", "Add"]
     assert out.tied_ranges == [["a0", "a1"], ["y0", "out"]]
+
+
+def test_a_comparisons_difference_with_zero_stays():
+    """x > 0 is Relu(Sign(x - 0)) (frontend/decompose.py): the difference, read only by Sign, gets
+    a symmetric range in the lowering, so a side the calibration never saw still compares right;
+    the x - 0 is no no-op to drop there, but is one where another op reads it."""
+    from qnnc.ir import Graph, Node, Tensor
+    from qnnc.passes.cleanup import remove_identity
+    t = {n: Tensor(n, (1, 4)) for n in ("x", "d", "s", "m", "d2", "out")}
+    t["zero"] = Tensor("zero", (), np.zeros((), np.float32))
+    nodes = [Node("diff", "Sub", ["x", "zero"], ["d"]), Node("sign", "Sign", ["d"], ["s"]),
+             Node("mask", "Relu", ["s"], ["m"]), Node("plain", "Sub", ["m", "zero"], ["d2"]),
+             Node("use", "Mul", ["d2", "x"], ["out"])]
+    out = remove_identity(Graph("g", t, nodes, ["x"], ["out"]))
+    assert [n.name for n in out.nodes] == ["diff", "sign", "mask", "use"]

@@ -35,6 +35,9 @@ def _passed_on(g: Graph, n: Node) -> Optional[str]:
         whole = x in g.tensors and g.shape(x) == out and (not steps or _neutral(g, steps, 1))
         return x if whole else None
     if n.op in ("Mul", "Div", "Add", "Sub") and len(n.inputs) == 2:
+        readers = g.consumers(n.outputs[0])
+        if readers and all(r.op == "Sign" for r in readers):
+            return None  # x > 0's difference x - 0: the lowering gives it a symmetric range (lowering.py)
         value = 1.0 if n.op in ("Mul", "Div") else 0.0
         orders = [(0, 1), (1, 0)] if n.op in ("Mul", "Add") else [(0, 1)]  # x / 1, x - 0 only
         for k, c in orders:
