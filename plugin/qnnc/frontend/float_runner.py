@@ -20,7 +20,8 @@ from .qdq_float import clamped_to_quantized_ranges
 from .samples_apart import samples_mixed_once
 from .sequence_input import batch_first_sequence
 from .id_rewrites import rewrite_id_reads
-from .index_inputs import clamp_smaller_tables, index_inputs, integer_ids
+from .index_clamps import clamp_smaller_tables
+from .index_inputs import index_inputs, integer_ids
 from .uint8_inputs import uint8_input_names
 from .value_inputs import bool_input_names, float_value_inputs, integer_values
 from .unbatched_inputs import batch_unbatched_inputs

@@ -32,7 +32,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from ..ir import ID_VIEW_OPS
-from .onnx_names import NewTensors, read_names, subgraphs
+from .onnx_names import read_names, subgraphs
 
 # ONNX Gather's index types (the unsigned ones are no Gather indices)
 INDEX_TYPES = (onnx.TensorProto.INT64, onnx.TensorProto.INT32)
@@ -228,7 +228,7 @@ def drop_index_casts(model: onnx.ModelProto, names: Dict[str, int]) -> None:
 def integer_ids(values: np.ndarray, rows: int, dtype) -> np.ndarray:
     """Ids as the float model takes them: rounded half away from zero (as the int16 input is
     quantized), within [-rows, rows - 1] (the kernel's clamp for the largest table; the smaller
-    tables' lookups clamp in the float model, :func:`clamp_smaller_tables`), of the
+    tables' lookups clamp in the float model, index_clamps.py), of the
     input's type."""
     v = np.asarray(values, np.float64)
     return np.clip(np.sign(v) * np.floor(np.abs(v) + 0.5), -rows, rows - 1).astype(dtype)
@@ -238,39 +238,3 @@ def random_ids(shape, rows: int, seed: int) -> np.ndarray:
     """Uniform ids 0..rows-1 as float32 (calibration without data)."""
     return np.random.default_rng(seed).integers(0, rows, shape).astype(np.float32)
 
-
-def clamp_smaller_tables(model: onnx.ModelProto, ids: Dict[str, int]) -> None:
-    """In place, for the float model: each lookup of a table of fewer rows than the largest its ids
-    index (index_inputs) reads the ids clamped to its own [-rows, rows - 1], as the embedding kernel
-    clamps per table (several categorical columns of one input, each with its own table, are
-    looked up whole, index_picks.py). Through float32, which holds ids below 2^24 exactly: Clip
-    takes integers only from opset 12 on."""
-    from .index_wraps import id_starts
-    reads = InputReads(model)
-    names = NewTensors.of_model(model)
-    added: Dict[int, List[onnx.NodeProto]] = {}
-    for start in id_starts(model, reads):
-        name = start if start not in reads.producer else reads.producer[start].input[0]
-        if name not in ids:
-            continue
-        for t, n in reads.walk(start, reads.passes_ids):
-            rows = reads.lookup_rows(n, t)
-            if rows is None or rows >= ids[name]:
-                continue
-            f, c, i = (names.name(f"{t}_{what}") for what in ("float", "clamped", "in_table"))
-            added[id(n)] = [
-                helper.make_node("Cast", [t], [f], name=names.name(f"{n.name}_ids_float"), to=onnx.TensorProto.FLOAT),
-                helper.make_node("Clip", [f, names.const(f"{i}_low", np.array(-rows, np.float32)),
-                                          names.const(f"{i}_high", np.array(rows - 1, np.float32))], [c],
-                                 name=names.name(f"{n.name}_ids_clamp")),
-                helper.make_node("Cast", [c], [i], name=names.name(f"{n.name}_ids_in_table"),
-                                 to=onnx.TensorProto.INT64)]
-            n.input[1] = i
-    if not added:
-        return
-    nodes = []
-    for n in model.graph.node:
-        nodes.extend(added.get(id(n), []) + [n])
-    del model.graph.node[:]
-    model.graph.node.extend(nodes)
-    model.graph.initializer.extend(names.inits)
