@@ -23,7 +23,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
+from onnx import helper, numpy_helper, shape_inference
 
 from ..errors import ModelError
 from .onnx_fold import evaluate_node
@@ -47,7 +47,7 @@ def unroll_loops(model: onnx.ModelProto, opset: int, path: str) -> Tuple[onnx.Mo
     m = onnx.ModelProto()
     m.CopyFrom(model)
     g = m.graph
-    u = _Unroller(g, opset, path)
+    u = _Unroller(g, opset, path, _static_shapes(m))
     nodes: List[onnx.NodeProto] = []
     for n in g.node:
         if n.op_type == "Loop" and n.domain in ("", "ai.onnx"):
@@ -60,6 +60,20 @@ def unroll_loops(model: onnx.ModelProto, opset: int, path: str) -> Tuple[onnx.Mo
     g.node.extend(nodes)
     g.initializer.extend(u.inits)
     return m, u.tied
+
+
+def _static_shapes(m: onnx.ModelProto) -> Dict[str, List[int]]:
+    """{tensor: its shape} for the main graph's tensors of static shape, by ONNX shape inference on
+    the model as it is now (its inputs pinned: a dynamic batch already 1); {} where it fails."""
+    try:
+        inferred = shape_inference.infer_shapes(m, data_prop=True)
+    except Exception:  # noqa: BLE001 - shape inference on a model the importer checks later
+        return {}
+    g = inferred.graph
+    return {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+            for v in list(g.input) + list(g.value_info)
+            if v.type.HasField("tensor_type") and v.type.tensor_type.HasField("shape")
+            and all(d.HasField("dim_value") for d in v.type.tensor_type.shape.dim)}
 
 
 def _check_no_sequences(nodes: List[onnx.NodeProto], g: onnx.GraphProto, seqs: Dict[str, List[str]],
@@ -81,7 +95,7 @@ def _check_no_sequences(nodes: List[onnx.NodeProto], g: onnx.GraphProto, seqs: D
 class _Unroller(NewTensors):
     """Unrolls the Loops of one graph; ``consts`` holds every value known at build time."""
 
-    def __init__(self, g: onnx.GraphProto, opset: int, path: str):
+    def __init__(self, g: onnx.GraphProto, opset: int, path: str, shapes: Dict[str, List[int]]):
         super().__init__()
         self.opset, self.path = opset, path
         self.consts = {i.name: numpy_helper.to_array(i) for i in g.initializer}
@@ -90,11 +104,8 @@ class _Unroller(NewTensors):
             self.names.update(n.output)
             self.names.add(n.name)
         self.tied: List[List[str]] = []
-        # static shapes shape inference left (a Shape in a body's branch: dynamo's EmbeddingBag divisor)
-        self.shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
-                       for v in list(g.input) + list(g.value_info)
-                       if v.type.HasField("tensor_type") and v.type.tensor_type.HasField("shape")
-                       and all(d.HasField("dim_value") for d in v.type.tensor_type.shape.dim)}
+        # static shapes of the main graph (a Shape in a body or its branch: dynamo's EmbeddingBag bounds)
+        self.shapes = shapes
         self.seqs: Dict[str, List[str]] = {}  # sequence-valued tensors: their items (sequence_op)
 
     def evaluate(self, n: onnx.NodeProto, outputs: List[str]) -> None:
