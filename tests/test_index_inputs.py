@@ -250,6 +250,24 @@ def test_one_hot_categorical_input(tmp_path, form, embedding):
     assert err.max() <= 2.0 and err.mean() <= 0.5
 
 
+def _built_on_ids(tmp_path, g, name: str, cal: np.ndarray):
+    """Graph ``g`` (input 'ids') saved at opset 13 and built as ``name``, calibrated on the ids
+    ``cal``; (its path, the quantized model)."""
+    path = tmp_path / f"{name}.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    np.save(tmp_path / "cal.npy", cal)
+    (tmp_path / "q.yaml").write_text(f"name: {name}\ncalibration:\n  data: cal.npy\n")
+    qm = build(str(path), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), name,
+               progress=False).compiled.model
+    return path, qm
+
+
+def _onnxruntime_on_ids(path, ids: np.ndarray) -> np.ndarray:
+    """onnxruntime's output of the model as it is (int64 ids), one row per sample."""
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return np.concatenate([sess.run(None, {"ids": x.astype(np.int64)})[0] for x in ids]).reshape(len(ids), -1)
+
+
 def test_id_comparison_keeps_the_broadcast_rank(tmp_path):
     """One token Squeezed to rank 0, compared with a [1] constant: the comparison is [1] (ONNX
     broadcasting), as the lookup that replaces it is, so the Concat after it still fits."""
@@ -263,13 +281,8 @@ def test_id_comparison_keeps_the_broadcast_rank(tmp_path):
                           [helper.make_tensor_value_info("out", T.FLOAT, [4])],
                           [_c("table", np.random.default_rng(15).standard_normal((9, 3))), i64("pad", [0]),
                            i64("ax0", [0])])
-    path = tmp_path / "rank0.onnx"
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path))
     ids = np.arange(48, dtype=np.float32).reshape(48, 1) % 9
-    np.save(tmp_path / "cal.npy", ids[:32])
-    (tmp_path / "q.yaml").write_text("name: r0\ncalibration:\n  data: cal.npy\n")
-    qm = build(str(path), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "r0",
-               progress=False).compiled.model
+    path, qm = _built_on_ids(tmp_path, g, "r0", ids[:32])
     got, f = _c_equals_reference(tmp_path, qm, "r0", path, "ids", ids[32:], "int8")
     assert np.abs(got - f).max() <= qm.output_tensor.scale and np.array_equal(f[:, 3], ids[32:, 0] == 0)
 
@@ -289,17 +302,11 @@ def test_one_hot_and_padding_mask_without_embedding(tmp_path):
                           [helper.make_tensor_value_info("out", T.FLOAT, [1, 5, 4])],
                           [i64("depth", 6), _c("values", [0, 1]), i64("zero", 0), i64("last", [-1]),
                            _c("W", np.random.default_rng(2).standard_normal((6, 4)))])
-    path = tmp_path / "oh_pad.onnx"
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path))
     ids = np.random.default_rng(3).integers(0, 6, (48, 1, 5)).astype(np.float32)
-    np.save(tmp_path / "cal.npy", ids[:32])
-    (tmp_path / "q.yaml").write_text("name: ohp\ncalibration:\n  data: cal.npy\n")
-    qm = build(str(path), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "ohp",
-               progress=False).compiled.model
+    path, qm = _built_on_ids(tmp_path, g, "ohp", ids[:32])
     assert set(qm.index_inputs) == {"ids"}
     got, _ = _c_equals_reference(tmp_path, qm, "ohp", path, "ids", ids[32:], "int8")
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    f = np.concatenate([sess.run(None, {"ids": x.astype(np.int64)})[0] for x in ids[32:]]).reshape(16, -1)
+    f = _onnxruntime_on_ids(path, ids[32:])
     err = np.abs(got - f) / qm.output_tensor.scale
     assert err.max() <= 2.0 and np.all(got[f == 0] == 0)  # (int8 weights: 1.65 LSB measured; padding exact)
 
@@ -315,17 +322,11 @@ def test_one_hot_encodings_of_two_depths(tmp_path):
     g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("ids", T.INT64, [1, 4])],
                           [helper.make_tensor_value_info("out", T.FLOAT, [1, 4, 13])],
                           [i64("d3", 3), i64("d10", 10), _c("values", [0, 1])])
-    path = tmp_path / "depths.onnx"
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path))
     ids = np.random.default_rng(6).integers(0, 10, (48, 1, 4)).astype(np.float32)
-    np.save(tmp_path / "cal.npy", ids[:32])
-    (tmp_path / "q.yaml").write_text("name: oh\ncalibration:\n  data: cal.npy\n")
-    qm = build(str(path), load_config(str(tmp_path / "q.yaml")), str(tmp_path / "gen"), "oh",
-               progress=False).compiled.model
+    path, qm = _built_on_ids(tmp_path, g, "oh", ids[:32])
     assert qm.index_inputs == {"ids": 11}
     got, _ = _c_equals_reference(tmp_path, qm, "oh", path, "ids", ids[32:], "int8")
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    f = np.concatenate([sess.run(None, {"ids": x.astype(np.int64)})[0] for x in ids[32:]]).reshape(16, -1)
+    f = _onnxruntime_on_ids(path, ids[32:])
     assert np.abs(got - f).max() <= qm.output_tensor.scale  # 0 / 1 values: at most one step off
 
 

@@ -15,6 +15,7 @@ from .index_masks import id_comparisons_as_lookups
 from .index_one_hot import one_hots_as_lookups
 from .index_picks import picks_after_lookups
 from .index_wraps import drop_index_wraps
+from .unroll_loops import has_loops
 
 
 def _lookups_only(model: onnx.ModelProto) -> None:
@@ -31,9 +32,9 @@ def rewrite_id_reads(model: onnx.ModelProto, opset: int, path: str,
     """``model`` with the reads of its token ids rewritten (in place unless a Loop over them is
     unrolled: EmbeddingBag's loop over the bags, index_loops.py, kept only where every id input
     it reads then is an index input); ``pins``: the config's input_shape."""
-    unrolled = unroll_id_loops(model, opset, path, pins)
+    looped = looped_ids(model) if has_loops(model) else {}
+    unrolled = unroll_id_loops(model, opset, path, pins) if looped else model
     if unrolled is not model:
-        looped = looped_ids(model)
         _lookups_only(unrolled)
         if set(looped) <= set(index_inputs(unrolled)):
             return unrolled

@@ -12,8 +12,8 @@ import onnx
 from onnx import helper
 
 from .index_inputs import InputReads
-from .index_wraps import id_starts
-from .onnx_names import NewTensors
+from .index_wraps import id_input, id_starts
+from .onnx_names import NewTensors, replace_nodes
 
 
 def clamp_smaller_tables(model: onnx.ModelProto, ids: Dict[str, int]) -> None:
@@ -26,7 +26,7 @@ def clamp_smaller_tables(model: onnx.ModelProto, ids: Dict[str, int]) -> None:
     names = NewTensors.of_model(model)
     added: Dict[int, List[onnx.NodeProto]] = {}
     for start in id_starts(model, reads):
-        name = start if start not in reads.producer else reads.producer[start].input[0]
+        name = id_input(reads, start)
         if name not in ids:
             continue
         for t, n in reads.walk(start, reads.passes_ids):
@@ -40,13 +40,9 @@ def clamp_smaller_tables(model: onnx.ModelProto, ids: Dict[str, int]) -> None:
                                           names.const(f"{i}_high", np.array(rows - 1, np.float32))], [c],
                                  name=names.name(f"{n.name}_ids_clamp")),
                 helper.make_node("Cast", [c], [i], name=names.name(f"{n.name}_ids_in_table"),
-                                 to=onnx.TensorProto.INT64)]
+                                 to=onnx.TensorProto.INT64), n]
             n.input[1] = i
     if not added:
         return
-    nodes = []
-    for n in model.graph.node:
-        nodes.extend(added.get(id(n), []) + [n])
-    del model.graph.node[:]
-    model.graph.node.extend(nodes)
+    replace_nodes(model.graph, added)
     model.graph.initializer.extend(names.inits)

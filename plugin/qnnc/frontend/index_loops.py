@@ -21,7 +21,7 @@ import onnx
 from ..errors import ModelError
 from .decompose import add_tied_ranges
 from .index_inputs import InputReads
-from .index_wraps import id_starts
+from .index_wraps import id_input, id_starts
 from .onnx_fold import fold_or_none
 from .unroll_loops import has_loops, unroll_loops
 
@@ -40,7 +40,7 @@ def looped_ids(model: onnx.ModelProto) -> Dict[str, onnx.NodeProto]:
     for start in id_starts(model, reads):
         loop = _first_loop(reads, start)
         if loop is not None:
-            found[start if start not in reads.producer else reads.producer[start].input[0]] = loop
+            found[id_input(reads, start)] = loop
     return found
 
 
@@ -86,10 +86,9 @@ def _pinned(model: onnx.ModelProto, pins: Dict[str, List[int]]) -> Optional[onnx
 
 def unroll_id_loops(model: onnx.ModelProto, opset: int, path: str,
                     pins: Optional[Dict[str, List[int]]] = None) -> onnx.ModelProto:
-    """``model`` with its Loops unrolled where one reads token ids and all unroll (see the module
-    docstring); else ``model`` itself. ``pins``: the config's input_shape."""
-    if not has_loops(model) or not looped_ids(model):
-        return model
+    """``model`` with its Loops unrolled where all unroll (see the module docstring; the caller
+    knows one reads token ids: :func:`looped_ids`); else ``model`` itself. ``pins``: the config's
+    input_shape."""
     pinned = _pinned(model, pins or {})
     folded = None if pinned is None else fold_or_none(pinned, opset)
     if folded is None:

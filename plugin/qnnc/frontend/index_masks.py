@@ -22,7 +22,7 @@ from onnx import helper
 
 from .index_inputs import InputReads
 from .index_wraps import id_starts
-from .onnx_names import NewTensors
+from .onnx_names import NewTensors, replace_nodes
 
 _TESTS = {"Equal": np.equal, "Greater": np.greater, "Less": np.less, "GreaterOrEqual": np.greater_equal,
           "LessOrEqual": np.less_equal}
@@ -104,10 +104,6 @@ def id_comparisons_as_lookups(model: onnx.ModelProto) -> bool:
             # (0.5 in the constant's shape: a [1] constant makes a rank-0 id's result [1], as before)
             helper.make_node("Greater", [flat, names.const(f"{out}_half", np.full(shape, 0.5, np.float32))], [out],
                              name=n.name or names.name(f"{out}_test"))]
-    nodes = []
-    for n in model.graph.node:
-        nodes.extend(replaced.get(id(n), [n]))
-    del model.graph.node[:]
-    model.graph.node.extend(nodes)
+    replace_nodes(model.graph, replaced)
     model.graph.initializer.extend(names.inits)
     return True

@@ -19,7 +19,7 @@ from onnx import helper
 
 from .index_inputs import InputReads
 from .index_wraps import id_starts
-from .onnx_names import NewTensors, drop_dead_nodes
+from .onnx_names import NewTensors, drop_dead_nodes, replace_nodes
 from .onnx_names import attr as _attr
 
 
@@ -88,10 +88,6 @@ def picks_after_lookups(model: onnx.ModelProto) -> bool:
                                      name=u.name or names.name(f"{out}_pick"))
             moved.attribute.extend(pick.attribute)
             after[id(u)] = [lookup, moved]
-    nodes = []
-    for n in model.graph.node:
-        nodes.extend(after.get(id(n), [n]))
-    del model.graph.node[:]
-    model.graph.node.extend(nodes)
+    replace_nodes(model.graph, after)
     drop_dead_nodes(model.graph)  # the picks of the ids
     return True

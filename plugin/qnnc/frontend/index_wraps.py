@@ -93,6 +93,11 @@ def id_starts(model: onnx.ModelProto, reads: InputReads) -> Dict[str, int]:
     return out
 
 
+def id_input(reads: InputReads, start: str) -> str:
+    """The graph input an id tensor of :func:`id_starts` holds: itself, or what its Cast reads."""
+    return reads.producer[start].input[0] if start in reads.producer else start
+
+
 def drop_index_wraps(model: onnx.ModelProto) -> bool:
     """Rewrite ``model`` in place (see the module docstring); returns whether anything changed."""
     reads = InputReads(model)

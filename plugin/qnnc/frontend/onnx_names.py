@@ -59,6 +59,13 @@ def static_dims(model: onnx.ModelProto) -> Dict[str, List[int]]:
             if vi.type.tensor_type.HasField("shape")}
 
 
+def replace_nodes(g: onnx.GraphProto, replaced: Dict[int, List[onnx.NodeProto]]) -> None:
+    """Put, in place, the nodes ``replaced[id(n)]`` where each node ``n`` of ``g`` it names stands."""
+    nodes = [m for n in g.node for m in replaced.get(id(n), [n])]
+    del g.node[:]
+    g.node.extend(nodes)
+
+
 def subgraphs(n: onnx.NodeProto) -> List[onnx.GraphProto]:
     return [g for a in n.attribute for g in ([a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs))]
 

@@ -27,7 +27,7 @@ from onnx import helper, numpy_helper, shape_inference
 
 from ..errors import ModelError
 from .onnx_fold import evaluate_node
-from .onnx_names import NewTensors
+from .onnx_names import NewTensors, static_dims
 
 _SEQUENCE_OPS = {"SequenceEmpty", "SequenceInsert", "SequenceAt", "SequenceLength", "ConcatFromSequence",
                  "Identity"}
@@ -69,11 +69,7 @@ def _static_shapes(m: onnx.ModelProto) -> Dict[str, List[int]]:
         inferred = shape_inference.infer_shapes(m, data_prop=True)
     except Exception:  # noqa: BLE001 - shape inference on a model the importer checks later
         return {}
-    g = inferred.graph
-    return {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
-            for v in list(g.input) + list(g.value_info)
-            if v.type.HasField("tensor_type") and v.type.tensor_type.HasField("shape")
-            and all(d.HasField("dim_value") for d in v.type.tensor_type.shape.dim)}
+    return {name: dims for name, dims in static_dims(inferred).items() if all(d > 0 for d in dims)}
 
 
 def _check_no_sequences(nodes: List[onnx.NodeProto], g: onnx.GraphProto, seqs: Dict[str, List[str]],
