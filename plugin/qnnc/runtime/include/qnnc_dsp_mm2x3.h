@@ -45,22 +45,23 @@
 #endif
 
 #if defined(QNNC_DSP_ASM)
-/* One group of 4 taps: both channels' weights (LDRD, post-increment), widened once for the
- * three pixels. */
-#define QNNC_CONV_MM2X3_GROUP                                                                  \
+/* A group's weights: both channels' (LDRD, post-increment), widened once for the three pixels. */
+#define QNNC_CONV_MM2X3_WEIGHTS                                                                \
     "ldrd %[wa], %[wb], [%[w]], #8\n\t"                                                        \
     "sxtb16 %[wa13], %[wa], ror #8\n\t"                                                        \
     "sxtb16 %[wa], %[wa]\n\t"                                                                  \
     "sxtb16 %[wb13], %[wb], ror #8\n\t"                                                        \
-    "sxtb16 %[wb], %[wb]\n\t" QNNC_CONV_MM2X3_PIXEL("a0", "b0") QNNC_CONV_MM2X3_PIXEL("a1", "b1") \
-        QNNC_CONV_MM2X3_PIXEL("a2", "b2")
-/* The same group over int16 weights: channel a's words (taps 0, 2), (1, 3), then channel b's, as
- * the SXTB16 pair above gives them, by one LDM (5 cycles on the M4, as four pipelined LDRs, in
- * one instruction). An LDM fills its registers in the order of their numbers: the statements
- * that run this group declare the four with QNNC_CONV_MM2X3_WIDE_REGS. */
-#define QNNC_CONV_MM2X3_GROUP_WIDE                                                             \
-    "ldm %[w]!, {%[wa], %[wa13], %[wb], %[wb13]}\n\t" QNNC_CONV_MM2X3_PIXEL("a0", "b0")          \
-        QNNC_CONV_MM2X3_PIXEL("a1", "b1") QNNC_CONV_MM2X3_PIXEL("a2", "b2")
+    "sxtb16 %[wb], %[wb]\n\t"
+/* The same over int16 weights: channel a's words (taps 0, 2), (1, 3), then channel b's, as the
+ * SXTB16 pair above gives them, by one LDM (5 cycles on the M4, as four pipelined LDRs, in one
+ * instruction). An LDM fills its registers in the order of their numbers: the statements that
+ * run it declare the four with QNNC_CONV_MM2X3_WIDE_REGS. */
+#define QNNC_CONV_MM2X3_WEIGHTS_WIDE "ldm %[w]!, {%[wa], %[wa13], %[wb], %[wb13]}\n\t"
+/* One group of 4 taps of either width. */
+#define QNNC_CONV_MM2X3_GROUP_OF(WEIGHTS)                                                       \
+    WEIGHTS QNNC_CONV_MM2X3_PIXEL("a0", "b0") QNNC_CONV_MM2X3_PIXEL("a1", "b1") QNNC_CONV_MM2X3_PIXEL("a2", "b2")
+#define QNNC_CONV_MM2X3_GROUP QNNC_CONV_MM2X3_GROUP_OF(QNNC_CONV_MM2X3_WEIGHTS)
+#define QNNC_CONV_MM2X3_GROUP_WIDE QNNC_CONV_MM2X3_GROUP_OF(QNNC_CONV_MM2X3_WEIGHTS_WIDE)
 /* The wide group's weight registers, fixed and ascending in the weights' memory order: r2-r5,
  * neither r7 (a frame pointer) nor r9 (reserved by -ffixed-r9 builds). */
 #define QNNC_CONV_MM2X3_WIDE_REGS                                                              \
@@ -78,18 +79,34 @@
     "ldr %[wa], %[end]\n\t"                                                                    \
     "cmp %[c], %[wa]\n\t"                                                                      \
     "bne 10b\n\t"
-/* The same, 8 groups an iteration (groups % 8 first, from the memory operand %[lead]; TBH: the
- * entry offsets pass TBB's 510 bytes): the loop's end test, a stack load, once per 8 groups. For
- * the whole-range channel loops that hold most of the cycles (one more copy of the groups is
- * about 320 bytes of flash). */
+/* The first group of a block, peeled: its SMLADs start from the bias in a0 / b0 (pixels 2 and 1
+ * first, their columns by immediate offsets, pixel 0's last with the post-increment), so the
+ * block needs no copies of the bias into a1, a2, b1, b2 (4 instructions a channel pair and pixel
+ * triple). WEIGHTS: the group's weight loads (and widening) of the layer's width. */
+#define QNNC_CONV_MM2X3_PIXEL_FROM(a, b, sa, sb, addr)                                           \
+    "ldrd %[x0], %[x1], " addr "\n\t"                                                          \
+    "smlad %[" a "], %[wa], %[x0], %[" sa "]\n\t"                                               \
+    "smlad %[" b "], %[wb], %[x0], %[" sb "]\n\t"                                               \
+    "smlad %[" a "], %[wa13], %[x1], %[" a "]\n\t"                                              \
+    "smlad %[" b "], %[wb13], %[x1], %[" b "]\n\t"
+#define QNNC_CONV_MM2X3_FIRST_OF(WEIGHTS)                                                       \
+    WEIGHTS QNNC_CONV_MM2X3_PIXEL_FROM("a2", "b2", "a0", "b0", "[%[c], #16]")                   \
+        QNNC_CONV_MM2X3_PIXEL_FROM("a1", "b1", "a0", "b0", "[%[c], #8]")                        \
+            QNNC_CONV_MM2X3_PIXEL_FROM("a0", "b0", "a0", "b0", "[%[c]], #24")
+/* The same, 8 groups an iteration, after the peeled first group (the other groups % 8 first, from
+ * the memory operand %[lead]: 8 when there are none, which enters at the end test; TBH: the entry
+ * offsets pass TBB's 510 bytes): the loop's end test, a stack load, once per 8 groups. For the
+ * whole-range channel loops that hold most of the cycles (one more copy of the groups is about
+ * 320 bytes of flash). */
 #define QNNC_CONV_MM2X3_LOOP8_OF(G)                                                            \
     "ldr %[x0], %[lead]\n\t"                                                                   \
     "tbh [pc, %[x0], lsl #1]\n\t"                                                              \
     "0:\n\t"                                                                                   \
     ".hword (10f - 0b) / 2, (17f - 0b) / 2, (16f - 0b) / 2, (15f - 0b) / 2\n\t"                 \
-    ".hword (14f - 0b) / 2, (13f - 0b) / 2, (12f - 0b) / 2, (11f - 0b) / 2\n\t"                 \
+    ".hword (14f - 0b) / 2, (13f - 0b) / 2, (12f - 0b) / 2, (11f - 0b) / 2, (18f - 0b) / 2\n\t" \
     "10:\n\t" G "11:\n\t" G "12:\n\t" G "13:\n\t" G                                            \
     "14:\n\t" G "15:\n\t" G "16:\n\t" G "17:\n\t" G                                            \
+    "18:\n\t"                                                                                  \
     "ldr %[wa], %[end]\n\t"                                                                    \
     "cmp %[c], %[wa]\n\t"                                                                      \
     "bne 10b\n\t"

@@ -75,7 +75,7 @@ typedef struct {
  * dot products hold all 14 registers. */
 typedef struct {
     const uint32_t *cols, *c_end;
-    uint32_t lead; /* groups % 8 */
+    uint32_t lead; /* the groups after the first, % 8 (8: none) */
     const int8_t *w_end;
     const int32_t *bias, *mult, *shift;
     int8_t *o;
@@ -84,16 +84,12 @@ typedef struct {
 
 /* The whole-range channel loop's template (below) over LOOP8, qnnc_dsp_mm2x3.h's 8-group loop for
  * the layer's weight width, and its operands. */
-#define QNNC_PAIRED_SSAT_ASM(LOOP8)                                                            \
+#define QNNC_PAIRED_SSAT_ASM(FIRST, LOOP8)                                                     \
     "20:\n\t"                                                                                   \
     "ldr %[x0], %[bias]\n\t"                                                                    \
     "ldrd %[a0], %[b0], [%[x0]], #8\n\t"                                                        \
     "str %[x0], %[bias]\n\t"                                                                    \
-    "mov %[a1], %[a0]\n\t"                                                                      \
-    "mov %[a2], %[a0]\n\t"                                                                      \
-    "mov %[b1], %[b0]\n\t"                                                                      \
-    "mov %[b2], %[b0]\n\t"                                                                      \
-    "ldr %[c], %[cols]\n\t" LOOP8 /* the pair's multipliers (wa13, x0) and shifts (wb13, x1) */ \
+    "ldr %[c], %[cols]\n\t" FIRST LOOP8 /* the pair's multipliers (wa13, x0) and shifts (wb13, x1) */ \
     "ldr %[wa], %[mp]\n\t"                                                                      \
     "ldr %[wb], %[shp]\n\t"                                                                     \
     "ldrd %[wa13], %[x0], [%[wa]], #8\n\t"                                                      \
@@ -125,8 +121,8 @@ typedef struct {
     : "cc", "memory"
 
 /* Every channel pair of the current pixel triple, whole-range activations (SSAT), in one
- * assembly loop: per pair the bias, the dot products (qnnc_dsp_mm2x3.h's groups, entered by TBH
- * at groups % 8), both channels' output stages and stores; the C loop around the block version
+ * assembly loop: per pair the bias, the dot products (qnnc_dsp_mm2x3.h's peeled first group, from
+ * the bias, then the others, entered by TBH at their count % 8), both channels' output stages and stores; the C loop around the block version
  * spent about 30 instructions a pair moving the accumulators and reloading its state. fix (a
  * constant): 0 leaves out the half-away fix-up for negative values, for an output zero point of
  * -128 (a ReLU's floor: whichever way a negative value rounds, it is at most the zero point
@@ -140,7 +136,7 @@ QNNC_INLINE void qnnc_conv_paired_ssat_asm(const qnnc_conv_paired_job *j, const 
     uint32_t x0, x1;
     st.cols = j->cols;
     st.c_end = j->c_end;
-    st.lead = j->groups & 7u;
+    st.lead = j->groups == 1u ? 8u : (j->groups - 1u) & 7u; /* the groups after the peeled first */
     st.w_end = j->w_end;
     st.bias = j->bias;
     st.mult = j->mult;
@@ -150,11 +146,13 @@ QNNC_INLINE void qnnc_conv_paired_ssat_asm(const qnnc_conv_paired_job *j, const 
     st.o2 = 2 * j->off + 1;
     if (wide) {
         QNNC_CONV_MM2X3_WIDE_REGS;
-        __asm volatile(QNNC_PAIRED_SSAT_ASM(QNNC_CONV_MM2X3_LOOP8_OF(QNNC_CONV_MM2X3_GROUP_WIDE))
+        __asm volatile(QNNC_PAIRED_SSAT_ASM(QNNC_CONV_MM2X3_FIRST_OF(QNNC_CONV_MM2X3_WEIGHTS_WIDE),
+                                            QNNC_CONV_MM2X3_LOOP8_OF(QNNC_CONV_MM2X3_GROUP_WIDE))
                        QNNC_PAIRED_SSAT_OPERANDS);
     } else {
         uint32_t wa, wb, wa13, wb13;
-        __asm volatile(QNNC_PAIRED_SSAT_ASM(QNNC_CONV_MM2X3_LOOP8_OF(QNNC_CONV_MM2X3_GROUP))
+        __asm volatile(QNNC_PAIRED_SSAT_ASM(QNNC_CONV_MM2X3_FIRST_OF(QNNC_CONV_MM2X3_WEIGHTS),
+                                            QNNC_CONV_MM2X3_LOOP8_OF(QNNC_CONV_MM2X3_GROUP))
                        QNNC_PAIRED_SSAT_OPERANDS);
     }
 }
