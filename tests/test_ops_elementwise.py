@@ -172,6 +172,32 @@ def test_pow_constant_base(tmp_path):
     check(m, tmp_path, max_lsb=1.0, c=False, spread=0.6)
 
 
+@pytest.mark.parametrize("divisor", [0.7, -1.3])
+def test_mod_constant_divisor(divisor, tmp_path):
+    """torch.fmod(x, c): Mod with fmod 1 and a constant scalar divisor, one table (the C too, once)."""
+    m = M([1, 4, 6], 13)
+    m.op("Mod", ["x", m.const(np.array(divisor, np.float32))], fmod=1)
+    qm, _, _ = check(m, tmp_path, max_lsb=1.0, c=divisor > 0)
+    assert kinds(qm) == ["lut"]
+
+
+def test_mod_constant_dividend(tmp_path):
+    m = M([1, 16], 13)
+    m.op("Mod", [m.const(np.array(2.5, np.float32)), "x"], fmod=1)
+    qm, _, _ = check(m, tmp_path, max_lsb=1.0, c=False, spread=0.6, shift=3.0)
+    assert kinds(qm) == ["lut"]
+
+
+def test_mod_refusals(tmp_path):
+    m = M([1, 16], 13)
+    m.op("Mod", ["x", m.op("Relu", ["x"])], fmod=1)
+    refused(m, tmp_path, "Mod", "constant non-zero scalar divisor", "node 'Mod_2'")
+    m = M([1, 16], 13)
+    m.op("Mod", ["x", m.const(np.array(0.0, np.float32))], fmod=1)
+    (tmp_path / "b").mkdir()
+    refused(m, tmp_path / "b", "Mod", "constant non-zero scalar divisor")
+
+
 def test_unary_tables_in_c(tmp_path):
     """Every table op in one model (Sum of branches, chained Adds): the C is bit-exact."""
     m = M([1, 3, 4, 4], 20)

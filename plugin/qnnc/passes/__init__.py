@@ -64,7 +64,7 @@ SUPPORTED_OPS |= {"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ArgMax",
 # Element-wise ops: unary ones are 256-entry tables (quantize/unary_functions.py).
 SUPPORTED_OPS |= {"Sub", "PRelu", "Max", "Min", "LogSoftmax", "HardSigmoid", "HardSwish", "Elu", "Selu", "Celu",
                   "Softplus", "Softsign", "Erf", "Gelu", "Exp", "Log", "Sqrt", "Reciprocal", "Neg", "Abs", "Pow",
-                  "Sin", "Cos", "Floor", "Ceil", "Round", "Sign", "ThresholdedRelu", "Shrink", "Tan", "Atan", "Asin",
+                  "Mod", "Sin", "Cos", "Floor", "Ceil", "Round", "Sign", "ThresholdedRelu", "Shrink", "Tan", "Atan", "Asin",
                   "Acos", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh"}
 SUPPORTED_OPS |= {"Slice", "Split", "Gather", "Resize", "Upsample", "DepthToSpace", "SpaceToDepth"}  # rules_movement
 SUPPORTED_OPS |= {"LSTM", "GRU"}  # int8 x/h, int16 gates and cell (quantize/rules_recurrent.py)
@@ -83,7 +83,7 @@ def _unsupported(graph: Graph, n, consts=None) -> ModelError:
         "Transpose, Concat, Pad, Slice, Split, Gather (constant indices, or token ids into a constant table), Resize/Upsample (nearest, linear), "
         "DepthToSpace, SpaceToDepth, Identity, Dropout, PRelu, Max, Min, Sum, Mean, LogSoftmax, HardSigmoid, HardSwish, "
         "Elu, Selu, Celu, Softplus, Softsign, Erf, Gelu, Exp, Log, Sqrt, Reciprocal, Neg, Abs, Pow (constant "
-        "scalar exponent or base), Sin, Cos, Tan, Asin, Acos, Atan, Sinh, Cosh, Asinh, Acosh, Atanh, Floor, Ceil, Round, Sign, "
+        "scalar exponent or base), Mod (constant scalar divisor or dividend), Sin, Cos, Tan, Asin, Acos, Atan, Sinh, Cosh, Asinh, Acosh, Atanh, Floor, Ceil, Round, Sign, "
         "ThresholdedRelu, Shrink, ReduceMean, ReduceSum, ReduceMax, ReduceMin, ArgMax, ArgMin, TopK, "
         "LSTM and GRU (batch 1, default activations), LayerNormalization (also decomposed: ReduceMean, Sub, Pow, Sqrt, Div), 1-D Conv/pools on (N, C, L), "
         "InstanceNormalization, GroupNormalization, LpNormalization, ReduceL1/L2/SumSquare/LogSum/LogSumExp, Mish, LRN, "

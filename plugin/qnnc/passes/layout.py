@@ -22,7 +22,7 @@ _LAYOUT_FREE |= {"ConvTranspose"}  # NHWC kernel (qnnc_conv_general_s8)
 # Their rules (quantize/rules_movement.py) read NHWC-stored 4-D tensors and map the ONNX axes themselves.
 _LAYOUT_FREE |= {"Slice", "Split", "Gather", "Resize", "Upsample", "DepthToSpace", "SpaceToDepth"}
 _LAYOUT_FREE |= {"HardSigmoid", "HardSwish", "Elu", "Selu", "Celu", "Softplus", "Softsign", "Erf", "Gelu", "Exp",
-                 "Log", "Sqrt", "Reciprocal", "Neg", "Abs", "Pow", "Sin", "Cos", "Floor", "Ceil", "Round",
+                 "Log", "Sqrt", "Reciprocal", "Neg", "Abs", "Pow", "Mod", "Sin", "Cos", "Floor", "Ceil", "Round",
                  "Sign", "ThresholdedRelu", "Shrink", "Tan", "Atan", "Asin", "Acos", "Sinh", "Cosh", "Asinh", "Acosh",
                  "Atanh"}  # tables
 

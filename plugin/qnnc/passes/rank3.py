@@ -35,7 +35,7 @@ _WINDOWED = {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePo
 _UNARY = {"Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Elu", "Selu", "Softplus",
           "Softsign", "Exp", "Log", "Abs", "Neg", "Erf", "Gelu", "Mish", "Sqrt", "Reciprocal", "Identity",
           "Dropout", "Celu", "ThresholdedRelu", "Sign", "Shrink", "Tan", "Atan", "Asin", "Acos", "Sinh", "Cosh",
-          "Asinh", "Acosh", "Atanh"}
+          "Asinh", "Acosh", "Atanh", "Mod"}
 _BINARY = {"Add", "Mul", "Sub", "Div", "PRelu", "Max", "Min"}
 
 

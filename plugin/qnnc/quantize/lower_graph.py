@@ -23,6 +23,7 @@ from . import rules_s16_elementwise
 from . import rules_s16_conv_general
 from . import rules_s16_recurrent
 from . import rules_s16_tables
+from . import rules_s16_mod
 from . import rules_s16_reduce
 from . import rules_s16_matmul
 from .calibrate import Ranges
@@ -41,6 +42,7 @@ RULES[16] = {**RULES[16], **rules_s16_conv_general.RULES_S16}  # Conv (grouped t
 RULES[16] = {**RULES[16], **rules_s16_recurrent.RULES_S16}  # LSTM, GRU (16x8)
 RULES[16] = {**RULES[16], **rules_s16_elementwise.RULES}  # element-wise (constants too), Pad, Concat
 RULES[16] = {**RULES[16], **rules_s16_tables.RULES, **rules_s16_tables.fused_rules(RULES[16])}  # unary tables
+RULES[16] = {**RULES[16], **rules_s16_mod.RULES}  # Mod by a constant: exact (round + add kernels)
 RULES[16] = {**RULES[16], **rules_s16_reduce.RULES_S16}  # reductions, ArgMax/Min, LogSoftmax, LayerNorm
 RULES[16] = {**RULES[16], **rules_s16_matmul.RULES_S16}  # MatMul / Gemm of two activations (16x8)
 RULES[8] = {**RULES[8], **rules_embedding.RULES}  # Gather by token ids: embedding lookup

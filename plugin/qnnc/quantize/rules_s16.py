@@ -229,8 +229,8 @@ def transpose(low: Lowering, n: Node) -> None:
 
 
 def no_rule(low: Lowering, n: Node) -> None:
-    raise low.err(n, f"no int16 lowering for {n.op} (quantization.activation_bits: 16); supported: "
-                      + SUPPORTED)
+    raise low.err(n, f"no int16 lowering for {n.op} (quantization.activation_bits: 16); keep it at 8 bits "
+                      f"(quantization.overrides: [{{match: '{n.name}', activation_bits: 8}}]) or use ops of: " + SUPPORTED)
 
 
 RULES = {

@@ -77,6 +77,17 @@ def _pow(a) -> Fn:
     return lambda x: np.power(np.maximum(x, 0.0), e)  # outside the real domain: 0 (not NaN)
 
 
+def _mod(a) -> Fn:
+    """Mod with a constant scalar divisor (``divisor``) or dividend (``dividend``): fmod 1 the C
+    remainder (the dividend's sign, torch.fmod), fmod 0 the floored one (the divisor's sign)."""
+    f = np.fmod if int(a.get("fmod", 0)) else np.mod
+    if "dividend" in a:
+        c = float(a["dividend"])
+        return lambda x: f(c, x)  # x == 0: NaN, which float_fn turns into 0
+    d = float(a["divisor"])
+    return lambda x: f(x, d)
+
+
 def _reciprocal(a) -> Fn:
     """1/x, or numerator/x (Div of a constant scalar by an activation)."""
     num = float(a.get("numerator", 1.0))
@@ -115,6 +126,7 @@ FUNCTIONS: Dict[str, Callable[[dict], Fn]] = {
     "Neg": lambda a: np.negative,
     "Abs": lambda a: np.abs,
     "Pow": _pow,
+    "Mod": _mod,
     "Sin": lambda a: np.sin,
     "Cos": lambda a: np.cos,
     "Floor": lambda a: np.floor,

@@ -30,13 +30,16 @@ def lut_s16(x, lut) -> np.ndarray:
 
 
 def round_s16(a: dict, x) -> np.ndarray:
-    """Floor (mode 0), Ceil (1), Round half to even (2) of ``x * in_mult / 2^in_shift``, requantized."""
+    """Floor (mode 0), Ceil (1), Round half to even (2), toward zero (3) of ``x * in_mult / 2^in_shift``,
+    requantized."""
     p = np.asarray(x, np.int64) * np.int64(a["in_mult"])
     sh = int(a["in_shift"])
     if a["mode"] == 0:
         k = p >> sh
     elif a["mode"] == 1:
         k = -((-p) >> sh)
+    elif a["mode"] == 3:  # toward zero (Mod's quotient, quantize/rules_s16_mod.py)
+        k = np.where(p >= 0, p >> sh, -((-p) >> sh))
     else:
         half = np.int64(1) << (sh - 1)
         k = (p + half) >> sh

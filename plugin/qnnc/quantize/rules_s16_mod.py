@@ -1,0 +1,60 @@
+"""int16 rule of Mod with a constant scalar divisor (torch.fmod, x % c; passes/canonicalize.py makes
+the unary Mod): exact, where an interpolated table (``qnnc_lut_s16``) would blur every wrap point
+over a whole 128-code segment.
+
+``x mod d = x - |d| * k`` with ``k`` the rounding of ``x / |d|`` that gives the remainder its sign:
+toward zero for fmod 1 (the dividend's sign), down for fmod 0 and d > 0, up for fmod 0 and d < 0
+(the divisor's sign). ``qnnc_round_s16`` computes ``|d| * k`` exactly from the int16 input (modes
+trunc / floor / ceil, ``s_in = scale_x / |d|``) into a tensor covering ``[-R - |d|, R + |d|]``, R the
+input's reach; the add kernel subtracts it from ``x`` into the output's calibrated scale. The
+remainder's only rounding is that last requantization; an input within half a code of a wrap point
+lands where its code does, as at int8.
+
+A constant dividend (``c mod x``) has no such form: it is an error that names the override keeping
+the node at 8 bits (a 256-entry table, exact per int8 code).
+"""
+from __future__ import annotations
+
+from ..ir import Node
+from ..kernel_params import AddParams
+from ..qmodel import QOp, QTensor
+from . import unary_functions as UF
+from .fixedpoint import add_multipliers
+from .lowering import Lowering, broadcast_dims4
+from .rules_s16 import ADD16_LEFT_SHIFT, S16_MAX, S16_MIN, input16, new16
+from .rules_s16_tables import output_scale16, round_constants
+
+TRUNC, FLOOR, CEIL = 3, 0, 1  # qnnc_round_s16's modes
+
+
+def mod(low: Lowering, n: Node) -> None:
+    """Mod(x, d) on int16 activations: ``qnnc_round_s16`` for ``|d| * k``, ``qnnc_add_s16`` for x minus it."""
+    if "divisor" not in n.attrs:
+        raise low.err(n, "no int16 lowering for Mod of a constant by an activation (quantization.activation_bits: "
+                         f"16); keep it at 8 bits (quantization.overrides: [{{match: '{n.name}', activation_bits: 8}}])")
+    x = low.convert(input16(low, n), 16)
+    d, fmod = float(n.attrs["divisor"]), int(n.attrs.get("fmod", 0))
+    out = new16(low, n.outputs[0], output_scale16(low, n, UF.float_fn(n.op, n.attrs), x))
+    mode = TRUNC if fmod else (FLOOR if d > 0 else CEIL)
+    reach = (S16_MAX + 1) * x.scale + abs(d)
+    multiple = QTensor(f"{n.outputs[0]}__multiple", x.shape, reach / S16_MAX, 0, bits=16)
+    if x.scale / abs(d) >= 1 << 15:
+        raise low.err(n, f"divisor {d:g} is below the input's int16 step / 2^15 ({x.scale:g} / 32768): the "
+                         "quotient does not fit the kernel; keep it at 8 bits (quantization.overrides: "
+                         f"[{{match: '{n.name}', activation_bits: 8}}])")
+    low.tensors[multiple.name] = multiple
+    consts = round_constants(mode, x.scale / abs(d), multiple.scale / abs(d))
+    low.ops.append(QOp("round", f"{n.name}_multiple", [x.name], multiple.name, None, {},
+                       {"size": x.size, "activation_bits": 16, **consts, "kernel": "qnnc_round_s16"}, 0))
+    try:
+        m1, s1, m2, s2, mo, so = add_multipliers(x.scale, multiple.scale, out.scale, ADD16_LEFT_SHIFT)
+    except ValueError as e:
+        raise low.err(n, str(e)) from None
+    params = AddParams(0, 0, m1, s1, -m2, s2, ADD16_LEFT_SHIFT, mo, so, 0, S16_MIN, S16_MAX)
+    d1, d2, do = broadcast_dims4(x.shape, multiple.shape, out.shape)
+    low.ops.append(QOp("add", n.name, [x.name, multiple.name], out.name, params, {},
+                       {"input1_dims": d1, "input2_dims": d2, "output_dims": do, "kernel": "qnnc_add_s16",
+                        "activation_bits": 16}, 0))
+
+
+RULES = {"Mod": mod}
