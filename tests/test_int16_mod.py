@@ -23,11 +23,15 @@ from qnnc.reference.interpreter_s16 import run_op_s16
 SHAPE = [1, 256]
 
 
-def _model(path: Path, const: float, divisor: bool, fmod: int) -> Path:
+def _model(path: Path, const: float, divisor: bool, fmod: int, tanh: bool = False) -> Path:
+    """Mod(x, c) (or Mod(c, x)); ``tanh``: of Tanh(x), whose int16 scale is 2^-15 exactly, so that
+    inputs land on exact multiples of a divisor such as 0.75 (code 24576)."""
     c = numpy_helper.from_array(np.array(const, np.float32), "c")
-    ins = ["x", "c"] if divisor else ["c", "x"]
-    node = helper.make_node("Mod", ins, ["y"], name="mod_node", fmod=fmod)
-    g = helper.make_graph([node], "mod", [helper.make_tensor_value_info("x", TensorProto.FLOAT, SHAPE)],
+    src = "t" if tanh else "x"
+    ins = [src, "c"] if divisor else ["c", src]
+    nodes = [helper.make_node("Tanh", ["x"], ["t"], name="tanh_node")] if tanh else []
+    nodes.append(helper.make_node("Mod", ins, ["y"], name="mod_node", fmod=fmod))
+    g = helper.make_graph(nodes, "mod", [helper.make_tensor_value_info("x", TensorProto.FLOAT, SHAPE)],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, SHAPE)], [c])
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
     onnx.checker.check_model(m)
@@ -39,9 +43,10 @@ def _samples(n: int, seed: int) -> np.ndarray:
     return (np.random.default_rng(seed).standard_normal((n, *SHAPE[1:])) * 2.0).astype(np.float32)
 
 
-def _build(folder: Path, const: float, fmod: int, bits: int, divisor: bool = True, extra: str = ""):
+def _build(folder: Path, const: float, fmod: int, bits: int, divisor: bool = True, extra: str = "",
+           tanh: bool = False):
     folder.mkdir(parents=True, exist_ok=True)
-    model = _model(folder / "m.onnx", const, divisor, fmod)
+    model = _model(folder / "m.onnx", const, divisor, fmod, tanh)
     np.savez(folder / "cal.npz", x=_samples(48, 1))
     (folder / "q.yaml").write_text(f"name: t\ncalibration:\n  data: cal.npz\nquantization:\n"
                                    f"  activation_bits: {bits}\n{extra}")
@@ -51,14 +56,14 @@ def _build(folder: Path, const: float, fmod: int, bits: int, divisor: bool = Tru
 # fmod 1 only: a float Mod with fmod 0 is ONNX's from opset 28, and the importer converts newer
 # opsets down to 21, where onnxruntime refuses it (the floor / ceil quotients are the same kernel's
 # modes 0 and 1, which Floor and Ceil test)
-@pytest.mark.parametrize("d,fmod", [(1.5, 1), (-0.8, 1)])
-def test_mod16_exact_quotient(d, fmod, tmp_path):
-    model, res = _build(tmp_path / "b16", d, fmod, 16)
+@pytest.mark.parametrize("d,fmod,tanh", [(1.5, 1, False), (-0.8, 1, False), (0.75, 1, True), (-0.25, 1, True)])
+def test_mod16_exact_quotient(d, fmod, tanh, tmp_path):
+    model, res = _build(tmp_path / "b16", d, fmod, 16, tanh=tanh)
     qm = res.compiled.model
     rnd = [op for op in qm.ops if op.kind == "round"]
     sub = [op for op in qm.ops if op.kind == "add"]
     assert len(rnd) == 1 and len(sub) == 1 and rnd[0].kernel == "qnnc_round_s16" and sub[0].kernel == "qnnc_add_s16"
-    assert rnd[0].attrs["mode"] == (3 if fmod else (0 if d > 0 else 1))
+    assert rnd[0].attrs["mode"] == (3 if fmod else (4 if d > 0 else 5))
     t_x, t_m, t_y = qm.tensors[rnd[0].inputs[0]], qm.tensors[rnd[0].output], qm.tensors[sub[0].output]
     assert t_x.bits == t_m.bits == t_y.bits == 16 and sub[0].inputs == [t_x.name, t_m.name]
 
@@ -71,11 +76,18 @@ def test_mod16_exact_quotient(d, fmod, tmp_path):
         y = run_op_s16(sub[0], qm, vals).astype(np.int64).ravel()
         f = np.clip(fn(chunk * t_x.scale) / t_y.scale, -32768, 32767)
         worst = max(worst, float(np.abs(y - f).max()))
-    # the quotient is exact; |d| * k is held at about the input's step (a tensor spanning x's reach),
-    # then one rounding into the output: at most half of each, in output codes
-    bound = 0.5 + 0.5 * t_m.scale / t_y.scale + 0.5
-    print(f"Mod({d}, fmod={fmod}) int16: dense-sweep max |error| {worst:.2f} output LSB (bound {bound:.2f})")
-    assert worst <= bound
+    # the quotient and |d| * k are exact: the output's own rounding (half a code) and that of the
+    # float reference's clipping (half a code) only
+    print(f"Mod({d}, fmod={fmod}{', of Tanh' if tanh else ''}) int16: dense-sweep max |error| {worst:.2f} output LSB")
+    assert worst <= 1.0
+    if tanh:  # the exact multiples of the divisor (|d| = 0.75 or 0.25: codes 24576, 8192 apart): 0,
+        # to the subtraction's rounding (not |d|, a quotient one off)
+        step = int(round(abs(d) * 32768))
+        on = np.concatenate([-np.arange(0, 32769, step), np.arange(step, 32768, step)])
+        vals = {t_x.name: np.resize(on, t_x.size).astype(np.int16).reshape(t_x.shape)}
+        vals[t_m.name] = run_op_s16(rnd[0], qm, vals)
+        got = run_op_s16(sub[0], qm, vals).astype(np.int64)
+        assert np.abs(got).max() <= 1, f"exact multiples of the divisor: {sorted(set(got.ravel()))} codes"
 
 
 def test_mod16_generated_c_bit_exact(tmp_path):
@@ -99,3 +111,49 @@ def test_mod16_constant_dividend_names_the_override(tmp_path):
                     extra="  overrides:\n    - match: mod_node\n      activation_bits: 8\n")
     lut = [op for op in res.compiled.model.ops if op.kind == "lut"]
     assert len(lut) == 1 and res.compiled.model.tensors[lut[0].output].bits == 8
+
+
+_DRIVER = r"""
+#include <stdio.h>
+#include "qnnc_kernels.h"
+/* Per case from stdin: 5 int32 params of qnnc_round_s16; writes its outputs for all 65536 codes. */
+int main(void)
+{
+    static int16_t in[65536], out[65536];
+    int32_t a[5], i;
+    for (i = 0; i < 65536; ++i) in[i] = (int16_t)(i - 32768);
+    while (fread(a, sizeof(int32_t), 5, stdin) == 5) {
+        qnnc_round_s16(a[0], a[1], a[2], a[3], a[4], 65536, in, out);
+        fwrite(out, sizeof(int16_t), 65536, stdout);
+    }
+    return 0;
+}
+"""
+
+
+def test_round_s16_mod_modes_c_equals_reference(tmp_path):
+    """Modes 3-5 (Mod's nudged quotient toward zero / floor / ceil) on every int16 code: the C kernel
+    (ASan/UBSan) equals the reference, for input scales that put codes on exact multiples of the
+    divisor (2^-15 / 0.75, 2^-12 / 1.5) and for others."""
+    import subprocess
+    from c_build import compile_c, include_dir, kernel_sources, sanitizer_env
+    from qnnc.quantize.rules_s16_tables import round_constants
+    from qnnc.reference import kernels_s16_tables as KT
+    drv = tmp_path / "round_driver.c"
+    drv.write_text(_DRIVER)
+    exe = tmp_path / "round"
+    compile_c([drv, *kernel_sources(["qnnc_round_s16"])], [include_dir()], exe, sanitize=True)
+    cases = [round_constants(mode, s_in, s_out) for mode in (3, 4, 5)
+             for s_in, s_out in ((2.0 ** -15 / 0.75, 1.0 / 5461), (2.0 ** -12 / 1.5, 1.0 / 4095), (0.001 / 1.5, 0.02),
+                                 (0.37, 1.0))]
+    payload = b"".join(np.array([c["mode"], c["in_mult"], c["in_shift"], c["out_mult"], c["out_shift"]],
+                                np.int32).tobytes() for c in cases)
+    res = subprocess.run([str(exe)], input=payload, capture_output=True, env=sanitizer_env(), check=True)
+    got = np.frombuffer(res.stdout, np.int16).reshape(len(cases), -1)
+    x = np.arange(-32768, 32768, dtype=np.int64)
+    for c, g in zip(cases, got):
+        assert np.array_equal(g, KT.round_s16(c, x)), c
+    # on the exact multiples (2^-15 / 0.75: codes +-24576) the quotient is the multiple's, every mode
+    for mode in (3, 4, 5):
+        c = round_constants(mode, 2.0 ** -15 / 0.75, 1.0)
+        assert list(KT.round_s16(c, np.array([-24576, 24576]))) == [-1, 1], mode

@@ -143,3 +143,55 @@ def test_cortex_m_bit_exact_and_linked_per_path(core, tmp_path):
     for i in convs:
         assert (f"m_op{i}_filter_paired" in names) == dsp and (f"m_op{i}_filter" in names) == (not dsp), i
     assert ("qnnc_conv_paired_dsp_s8" in names) == dsp
+
+
+def _group_counts_model():
+    """The assembly block's first-group entry cases: Conv 4->4 1x1 (K = 4: the peeled group alone),
+    Conv 4->6 3x3 (K = 36: 8 more groups, one whole pass of the 8-group loop), Conv 6->8 3x3
+    (K = 54: 13 more, entering at 5 then one pass), each + Relu (whole-range outputs: the
+    all-assembly channel loop); 6x6 pixels (12 triples)."""
+    rng = np.random.default_rng(12)
+
+    def w(name, *shape):
+        return F.tensor(name, rng.standard_normal(shape).astype(np.float32) * 0.3)
+
+    inits = [w("w1", 4, 4, 1, 1), w("w2", 6, 4, 3, 3), w("w3", 8, 6, 3, 3), w("wf", 3, 8 * 36)]
+    inits += [F.tensor(f"b{i}", rng.standard_normal(n).astype(np.float32) * 0.1) for i, n in ((1, 4), (2, 6), (3, 8), (4, 3))]
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], kernel_shape=[1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c2"], ["r2"]),
+        helper.make_node("Conv", ["r2", "w3", "b3"], ["c3"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c3"], ["r3"]),
+        helper.make_node("Flatten", ["r3"], ["f"], axis=1),
+        helper.make_node("Gemm", ["f", "wf", "b4"], ["y"], transB=1),
+    ]
+    return F.model(nodes, [F.vi("x", [1, 4, 6, 6])], [F.vi("y", [1, 3])], inits)
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("wide", ["false", "true"])
+def test_block_group_counts_bit_exact_on_m4(wide, tmp_path):
+    """1, 9 and 14 groups of 4 taps (qnnc_dsp_mm2x3.h's peeled first group, then none / 8 / 13 in
+    the 8-group loop) in the int8 and int16 weight widths: bit-exact on the host (sanitizers) and
+    on QEMU M4."""
+    from benchmarks import modelbench as MB
+    from qemu_model import run_bit_exact
+    from qnnc.emit.hostrun import compile_driver, run_driver
+    from qnnc.reference.interpreter import run_int8
+    onnx_path = F.save(_group_counts_model(), tmp_path / "g.onnx")
+    cal = np.random.default_rng(5).standard_normal((48, 4, 6, 6)).astype(np.float32)
+    res = MB.generate(onnx_path, tmp_path / "out", cal, extra_config=f"execution:\n  wide_weights: {wide}\n")
+    model = res.compiled.model
+    convs = [op for op in model.ops if op.kind == "conv"]
+    assert [op.attrs["filter_dims"][1] * op.attrs["filter_dims"][2] * op.attrs["filter_dims"][3]
+            for op in convs] == [4, 36, 54]
+    assert all(op.attrs.get("paired_weights") and bool(op.attrs.get("wide_weights")) == (wide == "true")
+               and op.params.act_min == -128 and op.params.act_max == 127 for op in convs)
+    xs = np.random.default_rng(6).standard_normal((3, 4, 6, 6)).astype(np.float32)
+    exe = compile_driver(str(tmp_path / "out" / "gen"), "m", str(tmp_path / "host"), sanitize=True)
+    q = MB.quantized_inputs(res, xs)
+    assert np.array_equal(run_driver(exe, q.reshape(len(xs), -1), model.output_tensor.size),
+                          run_int8(model, q).reshape(len(xs), -1))
+    run_bit_exact(res, tmp_path / "out" / "gen", xs, "m4", tmp_path / "m4", "g")

@@ -7,6 +7,8 @@ folded into its producer (or becomes Mul + Add).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import ModelError
@@ -448,7 +450,7 @@ def elementwise_ops(graph: Graph) -> Graph:
       at the end), constants combined into one; Max / Min with a scalar constant -> Clip;
     - Pow with a constant scalar exponent (or base) -> a unary Pow with ``exponent`` (``base``);
     - Mod with a constant scalar divisor (or dividend) -> a unary Mod with ``divisor``
-      (``dividend``) and ``fmod`` (torch.fmod, a % c);
+      (``dividend``) and ``fmod`` (torch.fmod);
     - PRelu with a single slope -> LeakyRelu (a table, fusable into Conv).
     """
     g = _fuse_hard_swish(graph.copy())
@@ -486,15 +488,15 @@ def elementwise_ops(graph: Graph) -> Graph:
         elif n.op == "Mod":
             d, c = _scalar(g, n.inputs[1]), _scalar(g, n.inputs[0])
             fmod = int(n.attrs.get("fmod", 0))
-            if not g.is_const(n.inputs[0]) and d is not None and d != 0.0:
+            if not g.is_const(n.inputs[0]) and d is not None and d != 0.0 and math.isfinite(d):
                 n.attrs = {"divisor": d, "fmod": fmod}
                 n.inputs = [n.inputs[0]]
-            elif c is not None and not g.is_const(n.inputs[1]):
+            elif c is not None and math.isfinite(c) and not g.is_const(n.inputs[1]):
                 n.attrs = {"dividend": c, "fmod": fmod}
                 n.inputs = [n.inputs[1]]
             else:
-                raise _fail(g, n, "Mod needs a constant non-zero scalar divisor (or a constant scalar dividend); "
-                                  "a computed or per-element divisor is not supported")
+                raise _fail(g, n, "Mod needs a constant non-zero finite scalar divisor (or a constant finite scalar "
+                                  "dividend); a computed or per-element divisor is not supported")
         elif n.op == "PRelu" and _scalar(g, n.inputs[1]) is not None:
             n.op, n.attrs, n.inputs = "LeakyRelu", {"alpha": _scalar(g, n.inputs[1])}, [n.inputs[0]]
         out_nodes.append(n)

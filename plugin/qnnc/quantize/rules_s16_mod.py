@@ -1,14 +1,15 @@
-"""int16 rule of Mod with a constant scalar divisor (torch.fmod, x % c; passes/canonicalize.py makes
-the unary Mod): exact, where an interpolated table (``qnnc_lut_s16``) would blur every wrap point
-over a whole 128-code segment.
+"""int16 rule of Mod with a constant scalar divisor (torch.fmod; passes/canonicalize.py makes the
+unary Mod): exact, where an interpolated table (``qnnc_lut_s16``) would blur every wrap point over a
+whole 128-code segment.
 
 ``x mod d = x - |d| * k`` with ``k`` the rounding of ``x / |d|`` that gives the remainder its sign:
 toward zero for fmod 1 (the dividend's sign), down for fmod 0 and d > 0, up for fmod 0 and d < 0
-(the divisor's sign). ``qnnc_round_s16`` computes ``|d| * k`` exactly from the int16 input (modes
-trunc / floor / ceil, ``s_in = scale_x / |d|``) into a tensor covering ``[-R - |d|, R + |d|]``, R the
-input's reach; the add kernel subtracts it from ``x`` into the output's calibrated scale. The
-remainder's only rounding is that last requantization; an input within half a code of a wrap point
-lands where its code does, as at int8.
+(the divisor's sign). ``qnnc_round_s16`` computes ``k`` from the int16 input (modes 3-5: the
+quotient nudged by 2^-8 of an input code, so that an input on an exact multiple of the divisor
+gives 0, not |d|, whichever way its 31-bit multiplier rounded) and stores ``|d| * k`` exactly, as
+``k * N`` codes of a scale |d| / N (N the most that keeps ``|k| * N`` in int16); the add kernel
+subtracts it from ``x`` into the output's calibrated scale, the remainder's only rounding. An input
+within half a code of a wrap point lands where its code does, as at int8.
 
 A constant dividend (``c mod x``) has no such form: it is an error that names the override keeping
 the node at 8 bits (a 256-entry table, exact per int8 code).
@@ -24,7 +25,7 @@ from .lowering import Lowering, broadcast_dims4
 from .rules_s16 import ADD16_LEFT_SHIFT, S16_MAX, S16_MIN, input16, new16
 from .rules_s16_tables import output_scale16, round_constants
 
-TRUNC, FLOOR, CEIL = 3, 0, 1  # qnnc_round_s16's modes
+TRUNC, FLOOR, CEIL = 3, 4, 5  # qnnc_round_s16's modes for Mod's quotient
 
 
 def mod(low: Lowering, n: Node) -> None:
@@ -36,12 +37,12 @@ def mod(low: Lowering, n: Node) -> None:
     d, fmod = float(n.attrs["divisor"]), int(n.attrs.get("fmod", 0))
     out = new16(low, n.outputs[0], output_scale16(low, n, UF.float_fn(n.op, n.attrs), x))
     mode = TRUNC if fmod else (FLOOR if d > 0 else CEIL)
-    reach = (S16_MAX + 1) * x.scale + abs(d)
-    multiple = QTensor(f"{n.outputs[0]}__multiple", x.shape, reach / S16_MAX, 0, bits=16)
-    if x.scale / abs(d) >= 1 << 15:
-        raise low.err(n, f"divisor {d:g} is below the input's int16 step / 2^15 ({x.scale:g} / 32768): the "
-                         "quotient does not fit the kernel; keep it at 8 bits (quantization.overrides: "
+    k_max = int((S16_MAX + 1) * x.scale / abs(d)) + 1  # the largest |k| an int16 input gives
+    if k_max > S16_MAX:
+        raise low.err(n, f"divisor {abs(d):g} (in magnitude) is below the input's int16 step ({x.scale:g}): "
+                         "at most one code a period; keep it at 8 bits (quantization.overrides: "
                          f"[{{match: '{n.name}', activation_bits: 8}}])")
+    multiple = QTensor(f"{n.outputs[0]}__multiple", x.shape, abs(d) / (S16_MAX // k_max), 0, bits=16)
     low.tensors[multiple.name] = multiple
     consts = round_constants(mode, x.scale / abs(d), multiple.scale / abs(d))
     low.ops.append(QOp("round", f"{n.name}_multiple", [x.name], multiple.name, None, {},

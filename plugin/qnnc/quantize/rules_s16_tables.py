@@ -103,8 +103,8 @@ def output_scale16(low: Lowering, n: Node, fn, x) -> float:
 
 
 def round_constants(mode: int, s_in: float, s_out: float) -> dict:
-    """``qnnc_round_s16``'s constants: the mode (Floor 0, Ceil 1, Round 2, toward zero 3: Mod's
-    quotient, rules_s16_mod.py), ``s_in`` as
+    """``qnnc_round_s16``'s constants: the mode (Floor 0, Ceil 1, Round 2; Mod's quotient toward
+    zero 3, floor 4, ceil 5: rules_s16_mod.py), ``s_in`` as
     ``in_mult / 2^in_shift`` (in_mult in [2^30, 2^31), in_shift in [16, 62] for s_in < 2^15, so
     x * in_mult is an exact int64 below 2^46) and ``1 / s_out`` as a requantization (out_mult,
     out_shift)."""

@@ -30,7 +30,8 @@ def lut_s16(x, lut) -> np.ndarray:
 
 
 def round_s16(a: dict, x) -> np.ndarray:
-    """Floor (mode 0), Ceil (1), Round half to even (2), toward zero (3) of ``x * in_mult / 2^in_shift``,
+    """Floor (mode 0), Ceil (1), Round half to even (2) of ``x * in_mult / 2^in_shift``, or Mod's
+    quotient toward zero (3), floor (4), ceil (5) of it nudged by ``in_mult / 2^(in_shift + 8)``;
     requantized."""
     p = np.asarray(x, np.int64) * np.int64(a["in_mult"])
     sh = int(a["in_shift"])
@@ -38,8 +39,10 @@ def round_s16(a: dict, x) -> np.ndarray:
         k = p >> sh
     elif a["mode"] == 1:
         k = -((-p) >> sh)
-    elif a["mode"] == 3:  # toward zero (Mod's quotient, quantize/rules_s16_mod.py)
-        k = np.where(p >= 0, p >> sh, -((-p) >> sh))
+    elif a["mode"] >= 3:  # Mod's quotient (quantize/rules_s16_mod.py): nudged by 2^-8 of a code
+        b = np.int64(int(a["in_mult"]) >> 8)
+        down, up = (p + b) >> sh, -((-p + b) >> sh)
+        k = {3: np.where(p >= 0, down, up), 4: down, 5: up}[a["mode"]]
     else:
         half = np.int64(1) << (sh - 1)
         k = (p + half) >> sh

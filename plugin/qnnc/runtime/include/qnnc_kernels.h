@@ -625,8 +625,9 @@ void qnnc_transpose_s16(const qnnc_dims *input_dims, const int32_t perm[4], cons
  *  out = lut[i] + (((lut[i + 1] - lut[i]) * (u & 127) + 64) >> 7). In place allowed. */
 void qnnc_lut_s16(int32_t size, const int16_t *lut, const int16_t *input, int16_t *output);
 
-/** int16 Floor (mode 0) / Ceil (1) / Round half to even (2) / toward zero (3, Mod's quotient):
- *  k = mode(x * in_mult / 2^in_shift),
+/** int16 Floor (mode 0) / Ceil (1) / Round half to even (2) of v = x * in_mult / 2^in_shift, or
+ *  Mod's quotient toward zero (3) / floor (4) / ceil (5) of v nudged by in_mult / 2^(in_shift + 8):
+ *  k = mode(v),
  *  out = sat16(requant(k, out_mult, out_shift)); in_shift in [16, 62]. In place allowed. */
 void qnnc_round_s16(int32_t mode, int32_t in_mult, int32_t in_shift, int32_t out_mult, int32_t out_shift,
                     int32_t size, const int16_t *input, int16_t *output);

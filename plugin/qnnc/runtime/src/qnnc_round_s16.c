@@ -1,6 +1,6 @@
 /*
- * qnnc_round_s16 - Floor / Ceil / Round (half to even) on int16 activations, and the quotient toward
- * zero of Mod by a constant (mode 3), exactly: a table with
+ * qnnc_round_s16 - Floor / Ceil / Round (half to even) on int16 activations, and the quotient of Mod
+ * by a constant (modes 3-5), exactly: a table with
  * interpolation (qnnc_lut_s16) would blur their steps. Input and output may be the same buffer.
  * Reference: qnnc/reference/kernels_s16_tables.py:round_s16 (bit-exact).
  */
@@ -24,8 +24,19 @@ void qnnc_round_s16(int32_t mode, int32_t in_mult, int32_t in_shift, int32_t out
             k = qnnc_floor_pot_s64(p, in_shift);
         } else if (mode == 1) {
             k = -qnnc_floor_pot_s64(-p, in_shift);
-        } else if (mode == 3) { /* toward zero: Mod's quotient (qnnc/quantize/rules_s16_mod.py) */
-            k = p >= 0 ? qnnc_floor_pot_s64(p, in_shift) : -qnnc_floor_pot_s64(-p, in_shift);
+        } else if (mode >= 3) {
+            /* Mod's quotient (qnnc/quantize/rules_s16_mod.py): toward zero (3), floor (4), ceil (5) of
+             * x * s_in nudged by 2^-8 of one code (|p| < 2^46: no overflow), so that an exact
+             * multiple of the divisor stays one although in_mult is rounded (its error is at most
+             * 2^-16 of a code) */
+            const int64_t b = (int64_t)(in_mult >> 8);
+            if (mode == 3) {
+                k = p >= 0 ? qnnc_floor_pot_s64(p + b, in_shift) : -qnnc_floor_pot_s64(-p + b, in_shift);
+            } else if (mode == 4) {
+                k = qnnc_floor_pot_s64(p + b, in_shift);
+            } else {
+                k = -qnnc_floor_pot_s64(-p + b, in_shift);
+            }
         } else {
             /* ONNX Round: half to even. in_shift >= 16 (the quantizer's bound). */
             const int64_t half = (int64_t)1 << (in_shift - 1);
