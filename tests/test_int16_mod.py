@@ -30,7 +30,11 @@ def _model(path: Path, const: float, divisor: bool, fmod: int, tanh: bool = Fals
     src = "t" if tanh else "x"
     ins = [src, "c"] if divisor else ["c", src]
     nodes = [helper.make_node("Tanh", ["x"], ["t"], name="tanh_node")] if tanh else []
-    nodes.append(helper.make_node("Mod", ins, ["y"], name="mod_node", fmod=fmod))
+    if fmod == 0:  # torch.remainder's export, x - Floor(x / c) * c: one Mod with fmod 0 after the passes
+        nodes += [helper.make_node("Div", [src, "c"], ["q"]), helper.make_node("Floor", ["q"], ["f"]),
+                  helper.make_node("Mul", ["f", "c"], ["m"]), helper.make_node("Sub", [src, "m"], ["y"], name="mod_node")]
+    else:
+        nodes.append(helper.make_node("Mod", ins, ["y"], name="mod_node", fmod=fmod))
     g = helper.make_graph(nodes, "mod", [helper.make_tensor_value_info("x", TensorProto.FLOAT, SHAPE)],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, SHAPE)], [c])
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
@@ -53,10 +57,10 @@ def _build(folder: Path, const: float, fmod: int, bits: int, divisor: bool = Tru
     return model, build(str(model), load_config(str(folder / "q.yaml")), str(folder / "gen"), "t", progress=False)
 
 
-# fmod 1 only: a float Mod with fmod 0 is ONNX's from opset 28, and the importer converts newer
-# opsets down to 21, where onnxruntime refuses it (the floor / ceil quotients are the same kernel's
-# modes 0 and 1, which Floor and Ceil test)
-@pytest.mark.parametrize("d,fmod,tanh", [(1.5, 1, False), (-0.8, 1, False), (0.75, 1, True), (-0.25, 1, True)])
+# fmod 0 as torch.remainder's four ops (a float Mod with fmod 0 is ONNX's from opset 28, and the
+# importer converts newer opsets down to 21, where onnxruntime refuses it)
+@pytest.mark.parametrize("d,fmod,tanh", [(1.5, 1, False), (-0.8, 1, False), (0.75, 1, True), (-0.25, 1, True),
+                                         (1.5, 0, False), (-0.8, 0, False), (0.75, 0, True), (-0.25, 0, True)])
 def test_mod16_exact_quotient(d, fmod, tanh, tmp_path):
     model, res = _build(tmp_path / "b16", d, fmod, 16, tanh=tanh)
     qm = res.compiled.model

@@ -188,6 +188,27 @@ def test_mod_constant_dividend(tmp_path):
     assert kinds(qm) == ["lut"]
 
 
+@pytest.mark.parametrize("form", ["div", "mul_reciprocal"])
+def test_remainder_pattern_is_one_mod_table(form, tmp_path):
+    """torch.remainder(x, c) as PyTorch exports it, x - Floor(x / c) * c (the Div, or a Mul by 1 / c),
+    is one Mod table (fmod 0): within 1 LSB of float on the same int8 inputs, C bit-exact."""
+    m = M([1, 4, 6], 13)
+    c = m.const(np.array(0.7, np.float32))
+    q = m.op("Div", ["x", c]) if form == "div" else m.op("Mul", ["x", m.const(np.array(1 / 0.7, np.float32))])
+    m.op("Sub", ["x", m.op("Mul", [m.op("Floor", [q]), c])])
+    qm, _, _ = check(m, tmp_path, max_lsb=1.0)
+    assert kinds(qm) == ["lut"]
+
+
+def test_remainder_pattern_needs_one_divisor(tmp_path):
+    """x - Floor(x / 0.7) * 0.8 is no remainder: its four ops stay."""
+    m = M([1, 16], 13)
+    q = m.op("Div", ["x", m.const(np.array(0.7, np.float32))])
+    m.op("Sub", ["x", m.op("Mul", [m.op("Floor", [q]), m.const(np.array(0.8, np.float32))])])
+    qm, _, _ = check(m, tmp_path, max_lsb=64.0, mean_lsb=64.0, c=False)
+    assert kinds(qm).count("lut") == 1 and len(kinds(qm)) == 4, kinds(qm)
+
+
 def test_mod_refusals(tmp_path):
     m = M([1, 16], 13)
     m.op("Mod", ["x", m.op("Relu", ["x"])], fmod=1)

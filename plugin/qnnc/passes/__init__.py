@@ -18,6 +18,7 @@ from .fuse_activation import fuse_activations
 from .index_views import gather_ids_directly
 from .layout import simplify_transposes, to_nhwc
 from .rank3 import fuse_layer_norm, rank3_to_rank4, reduce_attrs
+from .remainders import remainders
 from .slice_concat import slice_through_concat
 
 Pass = Callable[[Graph], Graph]
@@ -34,6 +35,7 @@ PIPELINE: List[Pass] = [
     reduce_attrs,
     clip_attrs,
     pad_attrs,
+    remainders,
     sub_div,
     elementwise_ops,
     hoist_activations_over_views,

@@ -44,7 +44,8 @@ OPERATORS: Dict[str, Tuple[str, str]] = {
     "Mod": ("Mod", "fmod 1 (torch.fmod) with a constant scalar divisor or dividend: a table (int16: the divisor's "
                    "exact quotient and a subtraction); an input within its quantization step of a wrap point can "
                    "land on the other side of it. A float Mod with fmod 0 is opset 28's: the import's conversion "
-                   "to opset 21 cannot keep it"),
+                   "to opset 21 cannot keep it; torch.remainder's x - Floor(x / c) * c (and TF's FloorMod) is "
+                   "that Mod, one table"),
     # activations and unary functions: 256-entry tables computed at build time
     "Relu": ("Relu", "fused into the layer before"),
     "Clip": ("Clip", "Relu6 and any constant bounds; fused into the layer before; bounds computed from the input "
