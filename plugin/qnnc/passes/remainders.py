@@ -3,7 +3,7 @@ FloorMod) -> one Mod with ``fmod`` 0: at int8 one table, exact per input code, w
 round three times and run four kernels; at int16 the exact quotient (quantize/rules_s16_mod.py)."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
 from ..ir import Graph, Node
 from .canonicalize import _scalar, _single_consumer
@@ -21,7 +21,7 @@ def _only_from(g: Graph, tensor: str, op: str) -> Optional[Node]:
     return p if p is not None and p.op == op and _single_consumer(g, tensor) else None
 
 
-def _divisor(g: Graph, n: Node) -> Optional[tuple]:
+def _divisor(g: Graph, n: Node) -> Optional[Tuple[str, str]]:
     """(x, c) if Sub node ``n`` is x - Floor(x / c) * c (x / c a Div, or a Mul by 1 / c)."""
     x, m = n.inputs
     mul = _only_from(g, m, "Mul")
@@ -36,7 +36,7 @@ def _divisor(g: Graph, n: Node) -> Optional[tuple]:
             continue
         if (q.op == "Div" and _close(_scalar(g, q.inputs[1]), c)) or \
                 (q.op == "Mul" and _close(_scalar(g, q.inputs[1]), 1.0 / c)):
-            return x, mul.inputs[1 - k], (q, floor, mul)
+            return x, mul.inputs[1 - k]
     return None
 
 
@@ -44,17 +44,9 @@ def remainders(graph: Graph) -> Graph:
     """Each x - Floor(x / c) * c of a constant scalar c as Mod(x, c) with fmod 0 (then a unary Mod,
     canonicalize.elementwise_ops)."""
     g = graph.copy()
-    drop = set()
     for n in g.nodes:
-        if n.op != "Sub" or len(n.inputs) != 2:
-            continue
-        found = _divisor(g, n)
-        if found is None:
-            continue
-        x, c, parts = found
-        n.op, n.inputs, n.attrs = "Mod", [x, c], {"fmod": 0}
-        drop.update(id(p) for p in parts)
-    if drop:
-        g.nodes = [n for n in g.nodes if id(n) not in drop]
-        g.remove_unused()
+        found = _divisor(g, n) if n.op == "Sub" and len(n.inputs) == 2 else None
+        if found is not None:
+            n.op, n.inputs, n.attrs = "Mod", list(found), {"fmod": 0}
+    g.remove_unused()  # the Div / Floor / Mul nobody reads any more
     return g

@@ -228,9 +228,14 @@ def transpose(low: Lowering, n: Node) -> None:
                          "kernel": "qnnc_transpose_s16", "activation_bits": 16}, 0))
 
 
+def keep_at_8_bits(n: Node) -> str:
+    """The override that keeps node ``n`` at 8 bits inside an int16 plan, for an error message."""
+    return f"keep it at 8 bits (quantization.overrides: [{{match: '{n.name}', activation_bits: 8}}])"
+
+
 def no_rule(low: Lowering, n: Node) -> None:
-    raise low.err(n, f"no int16 lowering for {n.op} (quantization.activation_bits: 16); keep it at 8 bits "
-                      f"(quantization.overrides: [{{match: '{n.name}', activation_bits: 8}}]) or use ops of: " + SUPPORTED)
+    raise low.err(n, f"no int16 lowering for {n.op} (quantization.activation_bits: 16); {keep_at_8_bits(n)} "
+                      "or use ops of: " + SUPPORTED)
 
 
 RULES = {

@@ -66,8 +66,10 @@ def _check_rank(low: Lowering, n: Node, out: QTensor, *ins: QTensor) -> None:
                          "that broadcast alike are merged)")
 
 
-def _broadcast_op(low: Lowering, n: Node, kind: str, params, a: QTensor, b: QTensor, out: QTensor,
-                  consts: dict, kernel: str) -> None:
+def broadcast_op(low: Lowering, n: Node, kind: str, params, a: QTensor, b: QTensor, out: QTensor,
+                 consts: dict, kernel: str) -> None:
+    """Append node ``n``'s int16 op ``kind`` of ``a`` and ``b`` (broadcast to ``out``, rank <= 4; a
+    one-value constant ``b`` in ``consts["input2"]``)."""
     inputs = [a.name] + ([] if "input2" in consts else [b.name])
     d1, d2, do = broadcast_dims4(a.shape, b.shape, out.shape)
     low.ops.append(QOp(kind, n.name, inputs, out.name, params, consts,
@@ -87,10 +89,10 @@ def binary(low: Lowering, n: Node) -> None:
         if n.op == "Sub":  # the add kernel with one input multiplier negated (as at int8)
             m1, m2 = (-m1, m2) if n.attrs.get("reversed") else (m1, -m2)
         params = AddParams(0, 0, m1, s1, m2, s2, ADD16_LEFT_SHIFT, mo, so, 0, act_min, act_max)
-        _broadcast_op(low, n, "add", params, a, b, out, consts, "qnnc_add_s16")
+        broadcast_op(low, n, "add", params, a, b, out, consts, "qnnc_add_s16")
     else:
         mo, so = quantize_multiplier(a.scale * b.scale / out.scale)
-        _broadcast_op(low, n, "mul", MulParams(0, 0, mo, so, 0, act_min, act_max), a, b, out, consts,
+        broadcast_op(low, n, "mul", MulParams(0, 0, mo, so, 0, act_min, act_max), a, b, out, consts,
                       "qnnc_mul_s16")
 
 
@@ -102,7 +104,7 @@ def minmax(low: Lowering, n: Node) -> None:
     m1, s1 = quantize_multiplier(a.scale / out.scale)
     m2, s2 = quantize_multiplier(b.scale / out.scale)
     params = MinMaxParams(0, m1, s1, 0, m2, s2, 0, act_min, act_max, 1 if n.op == "Max" else 0)
-    _broadcast_op(low, n, "minmax", params, a, b, out, consts, "qnnc_minmax_s16")
+    broadcast_op(low, n, "minmax", params, a, b, out, consts, "qnnc_minmax_s16")
 
 
 def clip(low: Lowering, n: Node) -> None:
@@ -118,7 +120,7 @@ def clip(low: Lowering, n: Node) -> None:
     bound = QTensor(f"{n.name}_lower_bound", (1,), out.scale, 0, bits=16)
     m, s = quantize_multiplier(1.0)  # (2^30, 1): the kernels' identity rescale
     params = MinMaxParams(0, m, s, 0, m, s, 0, lo, hi, 1)
-    _broadcast_op(low, n, "minmax", params, x, bound, out, {"input2": np.array([lo], np.int16)},
+    broadcast_op(low, n, "minmax", params, x, bound, out, {"input2": np.array([lo], np.int16)},
                   "qnnc_minmax_s16")
 
 

@@ -21,8 +21,9 @@ from ..kernel_params import AddParams
 from ..qmodel import QOp, QTensor
 from . import unary_functions as UF
 from .fixedpoint import add_multipliers
-from .lowering import Lowering, broadcast_dims4
-from .rules_s16 import ADD16_LEFT_SHIFT, S16_MAX, S16_MIN, input16, new16
+from .lowering import Lowering
+from .rules_s16 import ADD16_LEFT_SHIFT, S16_MAX, S16_MIN, input16, keep_at_8_bits, new16
+from .rules_s16_elementwise import broadcast_op
 from .rules_s16_tables import output_scale16, round_constants
 
 TRUNC, FLOOR, CEIL = 3, 4, 5  # qnnc_round_s16's modes for Mod's quotient
@@ -32,7 +33,7 @@ def mod(low: Lowering, n: Node) -> None:
     """Mod(x, d) on int16 activations: ``qnnc_round_s16`` for ``|d| * k``, ``qnnc_add_s16`` for x minus it."""
     if "divisor" not in n.attrs:
         raise low.err(n, "no int16 lowering for Mod of a constant by an activation (quantization.activation_bits: "
-                         f"16); keep it at 8 bits (quantization.overrides: [{{match: '{n.name}', activation_bits: 8}}])")
+                         f"16); {keep_at_8_bits(n)}")
     x = low.convert(input16(low, n), 16)
     d, fmod = float(n.attrs["divisor"]), int(n.attrs.get("fmod", 0))
     out = new16(low, n.outputs[0], output_scale16(low, n, UF.float_fn(n.op, n.attrs), x))
@@ -40,8 +41,7 @@ def mod(low: Lowering, n: Node) -> None:
     k_max = int((S16_MAX + 1) * x.scale / abs(d)) + 1  # the largest |k| an int16 input gives
     if k_max > S16_MAX:
         raise low.err(n, f"divisor {abs(d):g} (in magnitude) is below the input's int16 step ({x.scale:g}): "
-                         "at most one code a period; keep it at 8 bits (quantization.overrides: "
-                         f"[{{match: '{n.name}', activation_bits: 8}}])")
+                         f"at most one code a period; {keep_at_8_bits(n)}")
     multiple = QTensor(f"{n.outputs[0]}__multiple", x.shape, abs(d) / (S16_MAX // k_max), 0, bits=16)
     low.tensors[multiple.name] = multiple
     consts = round_constants(mode, x.scale / abs(d), multiple.scale / abs(d))
@@ -52,10 +52,7 @@ def mod(low: Lowering, n: Node) -> None:
     except ValueError as e:
         raise low.err(n, str(e)) from None
     params = AddParams(0, 0, m1, s1, -m2, s2, ADD16_LEFT_SHIFT, mo, so, 0, S16_MIN, S16_MAX)
-    d1, d2, do = broadcast_dims4(x.shape, multiple.shape, out.shape)
-    low.ops.append(QOp("add", n.name, [x.name, multiple.name], out.name, params, {},
-                       {"input1_dims": d1, "input2_dims": d2, "output_dims": do, "kernel": "qnnc_add_s16",
-                        "activation_bits": 16}, 0))
+    broadcast_op(low, n, "add", params, x, multiple, out, {}, "qnnc_add_s16")
 
 
 RULES = {"Mod": mod}

@@ -25,13 +25,16 @@
 
 #if QNNC_PATH_DSP
 #if defined(QNNC_DSP_ASM) && !defined(QNNC_DSP_ASM_13)
-/* One pixel's two column words (post-increment) into both channels' accumulators. */
-#define QNNC_CONV_MM2X3_PIXEL(a, b)                                                            \
-    "ldrd %[x0], %[x1], [%[c]], #8\n\t"                                                        \
-    "smlad %[" a "], %[wa], %[x0], %[" a "]\n\t"                                               \
-    "smlad %[" b "], %[wb], %[x0], %[" b "]\n\t"                                               \
-    "smlad %[" a "], %[wa13], %[x1], %[" a "]\n\t"                                             \
+/* One pixel's two column words at addr into both channels' accumulators a and b, their first
+ * SMLADs from sa and sb (the peeled first group starts them from the bias). */
+#define QNNC_CONV_MM2X3_PIXEL_FROM(a, b, sa, sb, addr)                                           \
+    "ldrd %[x0], %[x1], " addr "\n\t"                                                          \
+    "smlad %[" a "], %[wa], %[x0], %[" sa "]\n\t"                                               \
+    "smlad %[" b "], %[wb], %[x0], %[" sb "]\n\t"                                               \
+    "smlad %[" a "], %[wa13], %[x1], %[" a "]\n\t"                                              \
     "smlad %[" b "], %[wb13], %[x1], %[" b "]\n\t"
+/* One pixel's two column words (post-increment) into both channels' accumulators. */
+#define QNNC_CONV_MM2X3_PIXEL(a, b) QNNC_CONV_MM2X3_PIXEL_FROM(a, b, a, b, "[%[c]], #8")
 #define QNNC_CONV_MM2X3_X [x0] "=&r"(x0), [x1] "=&r"(x1)
 #elif defined(QNNC_DSP_ASM)
 #define QNNC_CONV_MM2X3_PIXEL(a, b)                                                            \
@@ -83,12 +86,6 @@
  * first, their columns by immediate offsets, pixel 0's last with the post-increment), so the
  * block needs no copies of the bias into a1, a2, b1, b2 (4 instructions a channel pair and pixel
  * triple). WEIGHTS: the group's weight loads (and widening) of the layer's width. */
-#define QNNC_CONV_MM2X3_PIXEL_FROM(a, b, sa, sb, addr)                                           \
-    "ldrd %[x0], %[x1], " addr "\n\t"                                                          \
-    "smlad %[" a "], %[wa], %[x0], %[" sa "]\n\t"                                               \
-    "smlad %[" b "], %[wb], %[x0], %[" sb "]\n\t"                                               \
-    "smlad %[" a "], %[wa13], %[x1], %[" a "]\n\t"                                              \
-    "smlad %[" b "], %[wb13], %[x1], %[" b "]\n\t"
 #define QNNC_CONV_MM2X3_FIRST_OF(WEIGHTS)                                                       \
     WEIGHTS QNNC_CONV_MM2X3_PIXEL_FROM("a2", "b2", "a0", "b0", "[%[c], #16]")                   \
         QNNC_CONV_MM2X3_PIXEL_FROM("a1", "b1", "a0", "b0", "[%[c], #8]")                        \
