@@ -242,10 +242,10 @@ QNNC_INLINE int32_t qnnc_dw_rows_rq_mode(int32_t acc, const qnnc_dw_rows_ch *q, 
     switch (mode) {
     case 2:
     case 4:
-        return qnnc_dw_rq_fast_sat(acc, q->mult, q->rshift, q->round, mode == 4);
+        return qnnc_dw_rq_fast_sat(acc, q->mult, q->rshift, q->round, mode == 4, 1);
     case 1:
     case 5:
-        return qnnc_dw_rq_fast(acc, q->mult, q->rshift, q->round, q->act_min, q->act_max, mode == 5);
+        return qnnc_dw_rq_fast(acc, q->mult, q->rshift, q->round, q->act_min, q->act_max, mode == 5, 1);
     case 3:
         return qnnc_dw_rq_he(acc, q->mult, q->rshift, q->g->hm1[q->lane], q->g->output_offset, q->act_min,
                              q->act_max);
@@ -256,7 +256,8 @@ QNNC_INLINE int32_t qnnc_dw_rows_rq_mode(int32_t acc, const qnnc_dw_rows_ch *q, 
     }
 }
 
-/* The rare modes (0 and 1) out of line: one copy, not one per output of the run. */
+/* The rare modes (0, 1 and 5) out of line: one copy, not one per output of the run (and no run of
+ * their own: its flash for no layer that matters). */
 static QNNC_PATH_ATTR int32_t qnnc_dw_rows_rq_any(int32_t acc, const qnnc_dw_rows_ch *q)
 {
     return qnnc_dw_rows_rq_mode(acc, q, q->g->fast);
@@ -315,11 +316,11 @@ QNNC_INLINE void qnnc_dw_rows_run_body(const int16_t *p0, const int16_t *p1, con
     int32_t ch;
 #if defined(QNNC_DWR6_ROW_LEN)
     /* (not in the run of the rare modes, mode -1: its flash for no layer that matters) */
-    if (mode >= 0 && n == 6 && p1 == p0 + QNNC_DWR6_ROW_LEN && p2 == p1 + QNNC_DWR6_ROW_LEN) {
+    if (mode == 4 && n == 6 && p1 == p0 + QNNC_DWR6_ROW_LEN && p2 == p1 + QNNC_DWR6_ROW_LEN) {
         qnnc_dw_rows_short(p0, cs, wt, q, o, step, mode, 6);
         return;
     }
-    if (mode >= 0 && n == 3 && p1 == p0 + QNNC_DWR3_ROW_LEN && p2 == p1 + QNNC_DWR3_ROW_LEN) {
+    if (mode == 4 && n == 3 && p1 == p0 + QNNC_DWR3_ROW_LEN && p2 == p1 + QNNC_DWR3_ROW_LEN) {
         qnnc_dw_rows_short(p0, cs, wt, q, o, step, mode, 3);
         return;
     }
@@ -374,7 +375,6 @@ QNNC_INLINE void qnnc_dw_rows_run_body(const int16_t *p0, const int16_t *p1, con
     }
 QNNC_DW_ROWS_RUN(qnnc_dw_rows_run_sat_nofix, 4)
 QNNC_DW_ROWS_RUN(qnnc_dw_rows_run_sat, 2)
-QNNC_DW_ROWS_RUN(qnnc_dw_rows_run_fast_nofix, 5)
 QNNC_DW_ROWS_RUN(qnnc_dw_rows_run_he, 3) /* imported QDQ models (half-even rounding) */
 QNNC_DW_ROWS_RUN(qnnc_dw_rows_run_any, -1)
 
@@ -415,9 +415,6 @@ static QNNC_PATH_ATTR void qnnc_dw_rows_group_dsp(const qnnc_conv_params *params
         break;
     case 4:
         run = qnnc_dw_rows_run_sat_nofix;
-        break;
-    case 5:
-        run = qnnc_dw_rows_run_fast_nofix;
         break;
     case 3:
         run = qnnc_dw_rows_run_he;

@@ -448,6 +448,11 @@ QNNC_INLINE uint32_t qnnc_dsp_rd32(const int8_t *p)
     __asm(insn : "=r"(r_) : __VA_ARGS__);                                                              \
     return r_
 QNNC_INLINE int32_t qnnc_dsp_smmulr(int32_t a, int32_t b) { QNNC_ASM1("smmulr %0, %1, %2", "r"(a), "r"(b)); }
+/* acc + SMMULR(a, b), exactly (SMMLAR adds acc * 2^32 before rounding: a rounding term rides in it) */
+QNNC_INLINE int32_t qnnc_dsp_smmlar(int32_t a, int32_t b, int32_t c)
+{
+    QNNC_ASM1("smmlar %0, %1, %2, %3", "r"(a), "r"(b), "r"(c));
+}
 QNNC_INLINE int32_t qnnc_dsp_sxtb16_ror8(uint32_t v) { QNNC_ASM1("sxtb16 %0, %1, ror #8", "r"(v)); }
 QNNC_INLINE int32_t qnnc_dsp_sxtab16_ror8(int32_t a, uint32_t v)
 {

@@ -97,8 +97,15 @@ typedef struct {
     "str %[wa], %[mp]\n\t"                                                                      \
     "str %[wb], %[shp]\n\t"                                                                     \
     "ldr %[c], %[o2]\n\t" /* 2 * off + 1, the rounding terms' base */                            \
-    QNNC_DSP_RQ3_ROUND_R("a0", "a1", "a2", "wa13", "wb13", "c", QNNC_DSP_RQ_ROUND_IF_R, QNNC_DSP_CLAMP_SSAT) \
-    QNNC_DSP_RQ3_ROUND_R("b0", "b1", "b2", "x0", "x1", "c", QNNC_DSP_RQ_ROUND_IF_R, QNNC_DSP_CLAMP_SSAT)     \
+    QNNC_DSP_RQ_TERMS_R("wa", "wb13", "c") /* channel a's rounding term in wa, b's in wb */       \
+    QNNC_DSP_RQ_TERMS_R("wb", "x1", "c") /* (both free until the stores), then c is free */      \
+    ".if %c[fix]\n\t"                                                                            \
+    QNNC_DSP_RQ3_MLA_R("a0", "a1", "a2", "wa13", "wb13", "wa", "c", QNNC_DSP_RQ_MLA_FIX_R, QNNC_DSP_CLAMP_SSAT) \
+    QNNC_DSP_RQ3_MLA_R("b0", "b1", "b2", "x0", "x1", "wb", "c", QNNC_DSP_RQ_MLA_FIX_R, QNNC_DSP_CLAMP_SSAT)     \
+    ".else\n\t"                                                                                  \
+    QNNC_DSP_RQ3_MLA_R("a0", "a1", "a2", "wa13", "wb13", "wa", "c", QNNC_DSP_RQ_MLA_NOFIX_R, QNNC_DSP_CLAMP_SSAT) \
+    QNNC_DSP_RQ3_MLA_R("b0", "b1", "b2", "x0", "x1", "wb", "c", QNNC_DSP_RQ_MLA_NOFIX_R, QNNC_DSP_CLAMP_SSAT)     \
+    ".endif\n\t"                                                                                 \
     "ldr %[wa], %[o]\n\t"                                                                       \
     "ldr %[wb], %[d]\n\t"                                                                       \
     "strb %[a1], [%[wa], %[wb]]\n\t"                                                            \

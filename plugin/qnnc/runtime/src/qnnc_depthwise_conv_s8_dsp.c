@@ -44,22 +44,31 @@ typedef struct {
  * doubled (the weight table and the bias are), so SMMULR alone is SQRDMULH. With s >= 1,
  * rounding half away from zero is (x + 2^(s-1) - (x < 0)) >> s: the fix-up is one ADD with ASR
  * #31 (left out with `nofix`: the group's mode 4/5); the offset rides in `round` as off * 2^s
- * (adding a multiple of 2^s commutes with the floor shift; |x| < 2^30, so nothing overflows). */
-QNNC_INLINE int32_t qnnc_dw_rq_fast(int32_t acc2, int32_t mult, int32_t s, int32_t round, int32_t amin,
-                                    int32_t amax, int32_t nofix)
+ * (adding a multiple of 2^s commutes with the floor shift; |x| < 2^30, so nothing overflows).
+ * mla (a constant): the terms ride in SMMLAR (acc + SMMULR, exact), one ADD less; the fix-up tests
+ * acc2's sign (x's differs only where x is 0 and acc2 < 0: (round - 1) >> s = round >> s, s >= 1).
+ * The 3x3 runs' clamped modes keep SMMULR (GCC 12 -Os found no registers for their assembly). */
+QNNC_INLINE int32_t qnnc_dw_rq_fast_x(int32_t acc2, int32_t mult, int32_t s, int32_t round, int32_t nofix,
+                                      const int mla)
 {
-    int32_t x = qnnc_dsp_smmulr(acc2, mult);
-    x = (x + (nofix ? 0 : x >> 31) + round) >> s; /* round includes off * 2^s */
+    const int32_t x = mla ? 0 : qnnc_dsp_smmulr(acc2, mult);
+    return mla ? qnnc_dsp_smmlar(acc2, mult, nofix ? round : round + (acc2 >> 31)) >> s
+               : (x + (nofix ? 0 : x >> 31) + round) >> s; /* round includes off * 2^s */
+}
+
+QNNC_INLINE int32_t qnnc_dw_rq_fast(int32_t acc2, int32_t mult, int32_t s, int32_t round, int32_t amin,
+                                    int32_t amax, int32_t nofix, const int mla)
+{
+    int32_t x = qnnc_dw_rq_fast_x(acc2, mult, s, round, nofix, mla);
     x = x < amin ? amin : x;
     return x > amax ? amax : x;
 }
 
 /* The same when the activation range is [-128, 127]: SSAT is the whole clamp. */
-QNNC_INLINE int32_t qnnc_dw_rq_fast_sat(int32_t acc2, int32_t mult, int32_t s, int32_t round, int32_t nofix)
+QNNC_INLINE int32_t qnnc_dw_rq_fast_sat(int32_t acc2, int32_t mult, int32_t s, int32_t round, int32_t nofix,
+                                        const int mla)
 {
-    int32_t x = qnnc_dsp_smmulr(acc2, mult);
-    x = (x + (nofix ? 0 : x >> 31) + round) >> s; /* round includes off * 2^s */
-    return qnnc_dsp_ssat8(x);
+    return qnnc_dsp_ssat8(qnnc_dw_rq_fast_x(acc2, mult, s, round, nofix, mla));
 }
 
 /* Half-even (qnnc_rq_he_neg: |x| <= 2^30, so the offset is added before the clamp). */
@@ -113,11 +122,11 @@ QNNC_INLINE void qnnc_dw_store4_slow(int8_t *out, const int32_t *acc, const qnnc
         int32_t m0_, r0_, s0_, m1_, r1_, s1_;                                                          \
         QNNC_DW_LD_PAIR(g, i, m0_, r0_, s0_, m1_, r1_, s1_);                                           \
         if (sat) {                                                                                     \
-            out[i] = (int8_t)qnnc_dw_rq_fast_sat(x0, m0_, s0_, r0_, nofix);                            \
-            out[(i) + 1] = (int8_t)qnnc_dw_rq_fast_sat(x1, m1_, s1_, r1_, nofix);                      \
+            out[i] = (int8_t)qnnc_dw_rq_fast_sat(x0, m0_, s0_, r0_, nofix, 1);                         \
+            out[(i) + 1] = (int8_t)qnnc_dw_rq_fast_sat(x1, m1_, s1_, r1_, nofix, 1);                   \
         } else {                                                                                       \
-            out[i] = (int8_t)qnnc_dw_rq_fast(x0, m0_, s0_, r0_, g->act_min, g->act_max, nofix);        \
-            out[(i) + 1] = (int8_t)qnnc_dw_rq_fast(x1, m1_, s1_, r1_, g->act_min, g->act_max, nofix);  \
+            out[i] = (int8_t)qnnc_dw_rq_fast(x0, m0_, s0_, r0_, g->act_min, g->act_max, nofix, 0);     \
+            out[(i) + 1] = (int8_t)qnnc_dw_rq_fast(x1, m1_, s1_, r1_, g->act_min, g->act_max, nofix, 0);\
         }                                                                                              \
     } while (0)
 
