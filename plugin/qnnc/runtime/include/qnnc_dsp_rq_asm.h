@@ -42,18 +42,18 @@ QNNC_INLINE int qnnc_dsp_rq_asm_ok(const int32_t *mult, const int32_t *shift, in
     "asr %[" a "], %[" a "], %[" t "]\n\t"
 #define QNNC_DSP_RQ_ROUND_R(a, m, t) QNNC_DSP_RQ_FIX_R(a) QNNC_DSP_RQ_SHIFT_R(a, m, t)
 /* One channel's three accumulators a, b, c (three pixels) with the multiplier in m and the shift
- * in t (both then consumed), rounded by round (QNNC_DSP_RQ_ROUND_R) and clamped by clamp. */
-#define QNNC_DSP_RQ3_ROUND_R(a, b, c, m, t, o2, round, clamp)                                    \
+ * in t (both then consumed), rounded and clamped by clamp. */
+#define QNNC_DSP_RQ3_R(a, b, c, m, t, o2, clamp)                                                \
     QNNC_DSP_RQ_MUL_R(a, m) QNNC_DSP_RQ_MUL_R(b, m) QNNC_DSP_RQ_MUL_R(c, m) QNNC_DSP_RQ_TERMS_R(m, t, o2) \
-        round(a, m, t) round(b, m, t) round(c, m, t) clamp(a) clamp(b) clamp(c)
-#define QNNC_DSP_RQ3_R(a, b, c, m, t, o2, clamp) QNNC_DSP_RQ3_ROUND_R(a, b, c, m, t, o2, QNNC_DSP_RQ_ROUND_R, clamp)
+        QNNC_DSP_RQ_ROUND_R(a, m, t) QNNC_DSP_RQ_ROUND_R(b, m, t) QNNC_DSP_RQ_ROUND_R(c, m, t) clamp(a) clamp(b) \
+            clamp(c)
 /* The same with the rounding term riding in SMMLAR, which adds it to SMMULR's result exactly
  * (it adds r * 2^32 before the rounding, whose low word is zero): one instruction an output less.
  * The terms of both channels come first, into r (a third temporary) and t. With the fix-up,
- * r + (a < 0 ? -1 : 0) goes into the temporary f: the accumulator's sign is the product's,
- * except where the product rounds to 0 from a < 0, and there (r - 1) >> s = r >> s = off, as
- * s >= 1. Without it (every negative value is clamped to the activation floor whichever way it
- * rounds), f is not used. */
+ * r + (a < 0 ? -1 : 0) goes into the temporary f: with a multiplier >= 0 (qnnc_dsp_rq_asm_ok)
+ * the accumulator's sign is the product's, except where the product rounds to 0 from a < 0, and
+ * there (r - 1) >> s = r >> s = off, as s >= 1. Without it (every negative value is clamped to
+ * the activation floor whichever way it rounds), f is not used. */
 #define QNNC_DSP_RQ_MLA_FIX_R(a, m, t, r, f)                                                    \
     "add %[" f "], %[" r "], %[" a "], asr #31\n\t"                                              \
     "qadd %[" a "], %[" a "], %[" a "]\n\tsmmlar %[" a "], %[" a "], %[" m "], %[" f "]\n\t"        \

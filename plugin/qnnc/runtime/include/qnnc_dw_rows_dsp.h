@@ -12,7 +12,7 @@
  * loads. Padding is the zero int16 (the offset rides on each input, so a padded tap adds
  * nothing): every window is a full 3x3 one, with no border cases; input lines outside the map
  * read each channel's zero line. Lines of exactly 6 or 3 pixels on maps of at most 8x8 (the
- * plane) take one block of 6 / of 3 pixels per channel instead. Part of
+ * plane) take one block of 6 / of 3 pixels per channel instead, in the run of mode 4. Part of
  * qnnc_depthwise_conv_s8_dsp.c (its qnnc_dw_group and
  * requantization helpers), kept in its own file for that file's size; included there where
  * QNNC_PATH_DSP is set.
@@ -166,7 +166,7 @@ static QNNC_LOOP_ATTR void qnnc_dw_rows_gather_n(int16_t *row0, int32_t len, int
 
 #if QNNC_DSP_ASM && !defined(QNNC_DSP_ASM_13)
 /* Six output pixels of one channel on a plane whose rows are 12 entries (24 bytes) apart (lines
- * of 5 to 8 pixels, qnnc_dw_rows_len; lines of 6 take the block): the kernel rows at fixed offsets
+ * of 5 to 8 pixels, qnnc_dw_rows_len; lines of 6 take the block in mode 4): the kernel rows at fixed offsets
  * from one pointer, so the block holds 13 registers (six accumulators, the pairs (x0, x1) ..
  * (x6, x7), a weight pair, the row and weight pointers). A 6-pixel line is then one block instead
  * of a block of 4, one of 2 and their loop (on the 6x6 maps of 96x96 MobileNets that overhead was
@@ -315,7 +315,8 @@ QNNC_INLINE void qnnc_dw_rows_run_body(const int16_t *p0, const int16_t *p1, con
     const int32_t n4 = n >> 2;
     int32_t ch;
 #if defined(QNNC_DWR6_ROW_LEN)
-    /* (not in the run of the rare modes, mode -1: its flash for no layer that matters) */
+    /* only in the run of mode 4 (SSAT without the fix-up: a ReLU's floor at the zero point, what
+     * MobileNets use): a copy in every mode's run took the M4 kernels past issue 15's flash limit */
     if (mode == 4 && n == 6 && p1 == p0 + QNNC_DWR6_ROW_LEN && p2 == p1 + QNNC_DWR6_ROW_LEN) {
         qnnc_dw_rows_short(p0, cs, wt, q, o, step, mode, 6);
         return;

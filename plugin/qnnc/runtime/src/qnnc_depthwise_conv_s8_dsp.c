@@ -47,7 +47,7 @@ typedef struct {
  * (adding a multiple of 2^s commutes with the floor shift; |x| < 2^30, so nothing overflows).
  * mla (a constant): the terms ride in SMMLAR (acc + SMMULR, exact), one ADD less; the fix-up tests
  * acc2's sign (x's differs only where x is 0 and acc2 < 0: (round - 1) >> s = round >> s, s >= 1).
- * The 3x3 runs' clamped modes keep SMMULR (GCC 12 -Os found no registers for their assembly). */
+ * The windows' clamped modes keep SMMULR (GCC 12 -Os found no registers for the 3x3 runs' asm). */
 QNNC_INLINE int32_t qnnc_dw_rq_fast_x(int32_t acc2, int32_t mult, int32_t s, int32_t round, int32_t nofix,
                                       const int mla)
 {
